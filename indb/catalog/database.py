@@ -1,0 +1,162 @@
+"""A database directory: one SQLite catalog file and an Iceberg warehouse of Parquet files.
+
+``catalog.db`` holds pyiceberg's ``SqlCatalog`` tables and indb's own (format version, settings,
+row id sequences); ``warehouse/`` holds each table's Iceberg metadata and data files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import assign_fresh_schema_ids
+from pyiceberg.table import Table
+from pyiceberg.transforms import BucketTransform
+
+from indb.catalog.tables import BUCKETABLE, TableInfo
+from indb.errors import CatalogError, DatabaseError, SqlError
+
+FORMAT_VERSION = 1
+CATALOG_FILE = "catalog.db"
+WAREHOUSE_DIR = "warehouse"
+NAMESPACE = "main"
+DEFAULT_SHARDS = 8
+
+_metadata = sa.MetaData()
+_meta = sa.Table("indb_meta", _metadata,
+                 sa.Column("key", sa.String, primary_key=True),
+                 sa.Column("value", sa.String, nullable=False))
+_sequences = sa.Table("indb_sequences", _metadata,
+                      sa.Column("table_name", sa.String, primary_key=True),
+                      sa.Column("next_value", sa.BigInteger, nullable=False))
+
+
+class Database:
+    """An open database directory."""
+
+    def __init__(self, path: str | Path, *, default_shards: int | None = None) -> None:
+        self.path = Path(path).resolve()
+        catalog_file = self.path / CATALOG_FILE
+        is_new = _check_directory(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.catalog = SqlCatalog("indb", uri=f"sqlite:///{catalog_file}",
+                                  warehouse=(self.path / WAREHOUSE_DIR).as_uri())
+        self.engine = self.catalog.engine
+        if is_new:
+            self._initialize(default_shards or DEFAULT_SHARDS)
+        self._check_version()
+
+    def _initialize(self, default_shards: int) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never block the writer
+        _metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            for key, value in {"format_version": FORMAT_VERSION, "default_shards": default_shards}.items():
+                exists = conn.execute(sa.select(_meta.c.key).where(_meta.c.key == key)).first()
+                if not exists:
+                    conn.execute(_meta.insert().values(key=key, value=str(value)))
+        if (NAMESPACE,) not in self.catalog.list_namespaces():
+            self.catalog.create_namespace_if_not_exists(NAMESPACE)
+
+    def _check_version(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                rows = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
+        except sa.exc.OperationalError:
+            raise DatabaseError(f"{self.path} is not an indb database: its {CATALOG_FILE} has no "
+                                "indb_meta table. Point at an empty or new directory.") from None
+        version = int(rows.get("format_version", 0))
+        if version > FORMAT_VERSION:
+            raise DatabaseError(f"{self.path} was written by a newer indb (format {version}); "
+                                f"this indb reads format {FORMAT_VERSION}. Upgrade indb to open it.")
+        self.default_shards = int(rows["default_shards"])
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def create_table(self, info: TableInfo) -> Table:
+        """Create an Iceberg table partitioned by ``bucket(shards, shard source)``."""
+        if self.exists(info.name):
+            raise CatalogError(f"table {info.name} already exists; DROP TABLE {info.name} first, "
+                               "or insert into it")
+        schema = assign_fresh_schema_ids(Catalog._convert_schema_if_needed(info.storage_schema))
+        spec = PartitionSpec()
+        if info.shard_source is not None:
+            source = schema.find_field(info.shard_source)
+            if str(source.field_type).split("(")[0] not in BUCKETABLE:
+                column = info.column(info.shard_source)
+                raise SqlError(f"cannot shard by {info.shard_source} ({column.sql_type if column else source.field_type}): "
+                               "Iceberg's bucket() takes integers, decimals, dates, times, "
+                               "timestamps, strings and binary")
+            spec = PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
+                                                transform=BucketTransform(info.shards),
+                                                name="shard"))
+        try:
+            return self.catalog.create_table((NAMESPACE, info.name), schema=schema,
+                                             partition_spec=spec, properties=info.to_properties())
+        except TableAlreadyExistsError:
+            raise CatalogError(f"table {info.name} already exists") from None
+
+    def drop_table(self, name: str) -> None:
+        """Remove a table from the catalog and delete its files."""
+        try:
+            self.catalog.purge_table((NAMESPACE, name))
+        except NoSuchTableError:
+            raise CatalogError(f"table {name} does not exist") from None
+        with self.engine.begin() as conn:
+            conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
+
+    def load(self, name: str) -> tuple[Table, TableInfo]:
+        """The Iceberg table at its current snapshot and indb's description of it."""
+        try:
+            table = self.catalog.load_table((NAMESPACE, name))
+        except NoSuchTableError:
+            raise CatalogError(f"table {name} does not exist; SHOW TABLES lists the tables") from None
+        return table, TableInfo.from_properties(name, table.properties)
+
+    def exists(self, name: str) -> bool:
+        return self.catalog.table_exists((NAMESPACE, name))
+
+    def metadata_locations(self) -> dict[str, str]:
+        """Each table's current metadata file: it changes exactly when the table does."""
+        query = sa.select(IcebergTables.table_name, IcebergTables.metadata_location).where(
+            IcebergTables.catalog_name == self.catalog.name,
+            IcebergTables.table_namespace == NAMESPACE)
+        with self.engine.connect() as conn:
+            return {name: location for name, location in conn.execute(query).all()}
+
+    def allocate_rowids(self, name: str, count: int) -> int:
+        """Reserve ``count`` row ids for a table; returns the first. Safe across processes."""
+        row = _sequences.c.table_name == name
+        for _ in range(2):  # the second pass only after losing the race to create the sequence
+            try:
+                with self.engine.begin() as conn:
+                    # Write first, so the transaction holds SQLite's write lock before it reads.
+                    bump = _sequences.update().where(row).values(next_value=_sequences.c.next_value + count)
+                    if conn.execute(bump).rowcount:
+                        return conn.execute(sa.select(_sequences.c.next_value).where(row)).scalar_one() - count
+                    conn.execute(_sequences.insert().values(table_name=name, next_value=count))
+                    return 0
+            except sa.exc.IntegrityError:
+                continue
+        raise CatalogError(f"could not allocate row ids for {name}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _check_directory(path: Path) -> bool:
+    """True if ``path`` is a place for a new database; raises DatabaseError if it is not one."""
+    if not path.exists():
+        return True
+    if not path.is_dir():
+        raise DatabaseError(f"{path} is a file, not a database directory")
+    if (path / CATALOG_FILE).exists():
+        return False
+    if any(path.iterdir()):
+        raise DatabaseError(f"{path} is not an indb database (it has no {CATALOG_FILE}) and is "
+                            "not empty; point at an empty or new directory")
+    return True

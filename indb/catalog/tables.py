@@ -1,0 +1,80 @@
+"""What indb knows about a table beyond Iceberg: SQL types, shard key, shard count, replication.
+
+It is kept in the Iceberg table's own properties (``indb.*``), so a table and its description are
+created, changed and dropped in the same atomic catalog commit, and other engines see them too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from indb.catalog.types import Column
+
+ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table sequence, bucketed
+COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
+HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
+
+# Iceberg's bucket() accepts these source types (spec: "Partition Transforms").
+BUCKETABLE = ("int", "long", "decimal", "date", "time", "timestamp", "timestamptz", "string",
+              "uuid", "fixed", "binary")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table as indb sees it: columns with SQL types and how rows are placed on shards."""
+
+    name: str
+    columns: tuple[Column, ...]
+    shard_key: tuple[str, ...] = ()
+    shards: int = 8
+    replicated: bool = False
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def shard_source(self) -> str | None:
+        """The stored column whose Iceberg ``bucket(shards, ...)`` is the shard; None if replicated."""
+        if self.replicated:
+            return None
+        if len(self.shard_key) == 1:
+            return self.shard_key[0]
+        return COMPOSITE_KEY if self.shard_key else ROWID
+
+    @property
+    def hidden_columns(self) -> tuple[pa.Field, ...]:
+        if self.shard_source == ROWID:
+            return (pa.field(ROWID, pa.int64(), nullable=False),)
+        if self.shard_source == COMPOSITE_KEY:
+            return (pa.field(COMPOSITE_KEY, pa.string(), nullable=False),)
+        return ()
+
+    @property
+    def storage_schema(self) -> pa.Schema:
+        """The Arrow schema of the Parquet files: visible columns as stored, then hidden ones."""
+        fields = [pa.field(c.name, c.storage_type, nullable=c.nullable) for c in self.columns]
+        return pa.schema(fields + list(self.hidden_columns))
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        """The Arrow schema users see."""
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+
+    def to_properties(self) -> dict[str, str]:
+        return {
+            "indb.columns": json.dumps([[c.name, c.sql_type, c.nullable] for c in self.columns]),
+            "indb.shard_key": json.dumps(list(self.shard_key)),
+            "indb.shards": str(self.shards),
+            "indb.replicated": json.dumps(self.replicated),
+        }
+
+    @classmethod
+    def from_properties(cls, name: str, properties: dict[str, str]) -> TableInfo:
+        columns = tuple(Column(n, t, nullable) for n, t, nullable in json.loads(properties["indb.columns"]))
+        return cls(name=name, columns=columns,
+                   shard_key=tuple(json.loads(properties["indb.shard_key"])),
+                   shards=int(properties["indb.shards"]),
+                   replicated=json.loads(properties["indb.replicated"]))

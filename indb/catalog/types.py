@@ -1,0 +1,189 @@
+"""SQL column types and how they are stored.
+
+A column has three faces: its SQL type (DuckDB's spelling, kept in the catalog), the Arrow type
+users and UDFs see, and the Arrow type it is stored as in Iceberg's Parquet files. Iceberg has
+no 8- or 16-bit integers and no fixed-size lists, so those are stored widened (integers) or as
+``fixed(n)`` bytes (``UTINYINT[784]`` is 784 bytes a row, ``FLOAT[2]`` is 8), and turned back
+into the SQL type whenever they are read. The conversions are zero-copy where the layout allows.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from indb.errors import SqlError
+
+# Integers Iceberg lacks, widened to the smallest type that holds every value.
+_WIDENED: dict[pa.DataType, pa.DataType] = {
+    pa.int8(): pa.int32(),
+    pa.int16(): pa.int32(),
+    pa.uint8(): pa.int32(),
+    pa.uint16(): pa.int32(),
+    pa.uint32(): pa.int64(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its name, SQL type and nullability."""
+
+    name: str
+    sql_type: str
+    nullable: bool = True
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return arrow_type_of(self.sql_type)
+
+    @property
+    def storage_type(self) -> pa.DataType:
+        return storage_type_of(self.sql_type)
+
+    @property
+    def is_fixed_array(self) -> bool:
+        return pa.types.is_fixed_size_list(self.arrow_type)
+
+
+_TYPE_PROBE = duckdb.connect()
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve(sql_type: str) -> tuple[str, pa.DataType]:
+    try:
+        data_type = exp.DataType.build(sql_type, dialect="duckdb")
+    except Exception as error:  # sqlglot raises several types for a bad type name
+        raise SqlError(f"unknown column type {sql_type!r}: {error}") from None
+    probe = exp.select(exp.cast(exp.null(), data_type).as_("c")).sql(dialect="duckdb")
+    try:
+        relation = _TYPE_PROBE.sql(probe)
+    except duckdb.Error as error:
+        raise SqlError(f"unknown column type {sql_type!r}: {error}") from None
+    return str(relation.types[0]), relation.to_arrow_table().schema.field(0).type
+
+
+def canonical_sql_type(sql_type: str) -> str:
+    """DuckDB's own spelling of a type (``FLOAT[2]``, ``DECIMAL(10,2)``); raises SqlError if unknown."""
+    return _resolve(sql_type)[0]
+
+
+def arrow_type_of(sql_type: str) -> pa.DataType:
+    """The Arrow type users see for a SQL type."""
+    return _resolve(sql_type)[1]
+
+
+def sql_type_of(arrow_type: pa.DataType) -> str:
+    """The SQL type DuckDB gives an Arrow type (used for CREATE TABLE AS and loads)."""
+    relation = _TYPE_PROBE.from_arrow(pa.table({"c": pa.array([], type=arrow_type)}))
+    return str(relation.types[0])
+
+
+@functools.lru_cache(maxsize=None)
+def storage_type_of(sql_type: str) -> pa.DataType:
+    """The Arrow type a SQL type is stored as in Iceberg; raises SqlError for unstorable types."""
+    return _storage(arrow_type_of(sql_type), sql_type)
+
+
+def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
+    if pa.types.is_fixed_size_list(arrow_type):
+        value = arrow_type.value_type
+        if not (pa.types.is_integer(value) or pa.types.is_floating(value)):
+            raise SqlError(f"fixed-size arrays of {value} are not supported ({sql_type}); "
+                           "use numeric elements or a variable-length list")
+        return pa.binary(arrow_type.list_size * value.byte_width)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return pa.list_(_storage(arrow_type.value_type, sql_type))
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([pa.field(f.name, _storage(f.type, sql_type)) for f in arrow_type])
+    if arrow_type in _WIDENED:
+        return _WIDENED[arrow_type]
+    if pa.types.is_timestamp(arrow_type):
+        if arrow_type.unit == "ns":
+            raise SqlError(f"{sql_type} is not supported: indb keeps timestamps to the microsecond "
+                           "(Iceberg's timestamp); use TIMESTAMP")
+        return pa.timestamp("us", tz=arrow_type.tz)
+    if pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return pa.string()
+    if pa.types.is_large_binary(arrow_type):
+        return pa.binary()
+    unsupported = (pa.types.is_uint64, pa.types.is_map, pa.types.is_union, pa.types.is_interval,
+                   pa.types.is_duration, pa.types.is_dictionary)
+    if any(check(arrow_type) for check in unsupported) or (
+            pa.types.is_decimal(arrow_type) and arrow_type.precision > 38):
+        raise SqlError(f"column type {sql_type} cannot be stored in an Iceberg table; "
+                       "use a signed integer, DECIMAL(p<=38), VARCHAR, a list or a struct")
+    return arrow_type
+
+
+def _chunks(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+
+
+def _fixed_list_to_bytes(array: pa.FixedSizeListArray, column: Column) -> pa.Array:
+    """``T[n]`` rows as ``fixed(n*width)`` bytes, sharing the values buffer."""
+    n = array.type.list_size
+    values = array.values  # the whole child, ignoring this array's offset
+    valid_rows = array if not array.null_count else array.filter(array.is_valid())
+    if valid_rows.values.slice(valid_rows.offset * n, len(valid_rows) * n).null_count:
+        raise SqlError(f"column {column.name} ({column.sql_type}) has a NULL element inside an "
+                       "array; array elements must not be NULL (the whole array may be)")
+    width = values.type.byte_width
+    data = values.buffers()[1].slice(values.offset * width)
+    return pa.Array.from_buffers(pa.binary(n * width), len(array), [array.buffers()[0], data],
+                                 offset=array.offset)
+
+
+def bytes_to_fixed_list(array: pa.Array | pa.ChunkedArray, list_type: pa.FixedSizeListType) -> pa.Array:
+    """``fixed(n*width)`` bytes as ``T[n]`` rows, sharing the bytes buffer."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_fixed_size_binary(array.type):
+        array = array.cast(pa.binary(list_type.list_size * list_type.value_type.byte_width))
+    n = list_type.list_size
+    values = pa.Array.from_buffers(list_type.value_type, (array.offset + len(array)) * n,
+                                   [None, array.buffers()[1]]).slice(array.offset * n, len(array) * n)
+    mask = array.is_null() if array.null_count else None
+    return pa.FixedSizeListArray.from_arrays(values, type=list_type, mask=mask)
+
+
+def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
+    """A column of user values (any Arrow type castable to the column's) as stored in Iceberg."""
+    if not column.nullable and array.null_count:
+        raise SqlError(f"column {column.name} is NOT NULL but {array.null_count} value(s) are NULL")
+    target = column.storage_type
+    chunks = []
+    for chunk in _chunks(array):
+        if column.is_fixed_array:
+            if not pa.types.is_fixed_size_list(chunk.type):
+                chunk = _cast(chunk, column.arrow_type, column)
+            elif chunk.type != column.arrow_type:
+                chunk = _cast(chunk, column.arrow_type, column)
+            chunks.append(_fixed_list_to_bytes(chunk, column))
+        else:
+            chunks.append(_cast(chunk, target, column))
+    return pa.chunked_array(chunks, type=target)
+
+
+def from_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
+    """A stored column turned back into the column's SQL type."""
+    target = column.arrow_type
+    if column.is_fixed_array:
+        chunks = [bytes_to_fixed_list(chunk, target) for chunk in _chunks(array)]
+        return pa.chunked_array(chunks, type=target)
+    chunks = [chunk if chunk.type == target else chunk.cast(target) for chunk in _chunks(array)]
+    return pa.chunked_array(chunks, type=target)
+
+
+def _cast(array: pa.Array, target: pa.DataType, column: Column) -> pa.Array:
+    if array.type == target:
+        return array
+    try:
+        return array.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise SqlError(f"column {column.name} expects {column.sql_type} but got {array.type} "
+                       f"values that do not convert: {error}") from None

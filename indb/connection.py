@@ -1,0 +1,164 @@
+"""``indb.connect``: a DB-API 2.0 shaped connection to a database directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from indb.catalog.tables import TableInfo
+from indb.engine import Engine
+from indb.errors import IndbError
+from indb.result import Result
+
+apilevel = "2.0"
+threadsafety = 1  # threads may share the module, not connections
+paramstyle = "qmark"
+
+
+class Table:
+    """A handle on one table: its description and its shards."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self._engine = engine
+        self.name = name.lower()
+        self.info: TableInfo = engine.db.load(self.name)[1]
+
+    @property
+    def shards(self) -> int:
+        return self.info.shards
+
+    def shard(self, k: int) -> pa.Table:
+        """Shard ``k``'s rows (all rows for a replicated table), at the current snapshot."""
+        return self._engine.shard(self.name, k)
+
+    def arrow(self) -> pa.Table:
+        """Every row of the table, shard by shard."""
+        return pa.concat_tables([self.shard(k) for k in range(1 if self.info.replicated else self.shards)])
+
+
+class Cursor:
+    """DB-API cursor: ``execute`` then ``fetchone``/``fetchmany``/``fetchall``."""
+
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._result: Result | None = None
+
+    def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        self._result = self.connection._engine.execute(sql, parameters)
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any) -> Cursor:
+        for parameters in seq_of_parameters:
+            self.execute(sql, parameters)
+        return self
+
+    @property
+    def description(self) -> list[tuple] | None:
+        if self._result is None or not self._result.columns:
+            return None
+        return [(f.name, str(f.type), None, None, None, None, f.nullable) for f in self._result.table.schema]
+
+    @property
+    def rowcount(self) -> int:
+        return self._result.rowcount if self._result else -1
+
+    def fetchone(self) -> tuple | None:
+        return self._require().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        return self._require().fetchmany(size or self.arraysize)
+
+    def fetchall(self) -> list[tuple]:
+        return self._require().fetchall()
+
+    def arrow(self) -> pa.Table:
+        return self._require().arrow()
+
+    def df(self) -> Any:
+        return self._require().df()
+
+    def _require(self) -> Result:
+        if self._result is None:
+            raise IndbError("no statement has been executed on this cursor")
+        return self._result
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        pass
+
+    def close(self) -> None:
+        self._result = None
+
+
+class Connection:
+    """An open database directory. Every statement commits on its own (autocommit)."""
+
+    def __init__(self, path: str | Path, **options: Any) -> None:
+        self._engine = Engine(path, **options)
+        self.path = self._engine.db.path
+        self._cursor: Cursor | None = None
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        """Run SQL on the connection's own cursor (DuckDB/sqlite3 style) and return it."""
+        self._cursor = self.cursor().execute(sql, parameters)
+        return self._cursor
+
+    def fetchone(self) -> tuple | None:
+        return self._last().fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        return self._last().fetchall()
+
+    @property
+    def description(self) -> list[tuple] | None:
+        return self._last().description
+
+    def _last(self) -> Cursor:
+        if self._cursor is None:
+            raise IndbError("no statement has been executed on this connection")
+        return self._cursor
+
+    def sql(self, sql: str, parameters: Any = None) -> Result:
+        """Run SQL and return its result (``.arrow()``, ``.df()``, ``.fetchall()``)."""
+        return self._engine.execute(sql, parameters)
+
+    def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
+             shards: int | None = None, replicated: bool = False) -> int:
+        """Bulk-load rows; creates the table from the data's schema if it does not exist."""
+        key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
+        return self._engine.load(table, data, shard_key=key, shards=shards, replicated=replicated)
+
+    def table(self, name: str) -> Table:
+        return Table(self._engine, name)
+
+    def commit(self) -> None:
+        """Nothing to do: every statement is committed when it returns."""
+
+    def rollback(self) -> None:
+        raise IndbError("indb has no multi-statement transactions: each statement commits alone")
+
+    def close(self) -> None:
+        self._engine.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(path: str | Path, **options: Any) -> Connection:
+    """Open (or create) the database in directory ``path``.
+
+    Options: ``default_shards`` (when creating: shard count of tables that do not say, 8).
+    """
+    return Connection(path, **options)

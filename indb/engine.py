@@ -1,0 +1,255 @@
+"""The engine: parses statements, plans them, and carries the plans out.
+
+Each plan type has a ``run_<PlanType>`` method here, found by name; writes go through
+``write_rows``, which writes data files and commits them in one Iceberg snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog.database import Database
+from indb.catalog.tables import HIDDEN_COLUMNS, TableInfo
+from indb.catalog.types import Column, sql_type_of
+from indb.errors import CatalogError, SqlError
+from indb.parser import parse, render
+from indb.query.session import QuerySession
+from indb.result import Result
+from indb.storage import files
+
+LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
+
+
+class Engine:
+    """One open database: its catalog, its DuckDB session and the writers."""
+
+    def __init__(self, path: str | Path, *, default_shards: int | None = None) -> None:
+        self.db = Database(path, default_shards=default_shards)
+        self.session = QuerySession(self.db)
+
+    # -- statements -------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: object = None) -> Result:
+        """Run every statement in ``sql``; returns the last one's result."""
+        trees = parse(sql)
+        if params is not None and len(trees) != 1:
+            raise SqlError("parameters go with exactly one statement")
+        result = Result(message="no statement")
+        for tree in trees:
+            self.session.refresh()
+            result = self.run(planner.plan(tree, self.db, sql), params)
+        return result
+
+    def run(self, plan: planner.Plan, params: object = None) -> Result:
+        return getattr(self, f"run_{type(plan).__name__}")(plan, params)
+
+    def run_Query(self, plan: planner.Query, params: object) -> Result:
+        return Result(self.session.query(plan.sql, params))
+
+    def run_CreateTable(self, plan: planner.CreateTable, params: object) -> Result:
+        if plan.if_not_exists and self.db.exists(plan.name):
+            return Result(message=f"table {plan.name} already exists")
+        if plan.query is None:
+            self.db.create_table(self._table_info(plan, plan.columns))
+            return Result(message=f"created table {plan.name}")
+        try:
+            relation = self.session.duck.sql(plan.query, params=params)
+        except Exception as error:
+            raise SqlError(str(error)) from None
+        columns = tuple(Column(name, str(sql_type)) for name, sql_type in zip(relation.columns, relation.types))
+        info = self._table_info(plan, columns)
+        self.db.create_table(info)
+        try:
+            count = self.write_rows(plan.name, [self.session.query(plan.query, params)])
+        except BaseException:
+            self.db.drop_table(plan.name)  # a failed CREATE TABLE AS leaves no table behind
+            raise
+        return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
+
+    def _table_info(self, plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
+        names = {c.name.lower(): c.name for c in columns}
+        if len(names) != len(columns):
+            raise SqlError(f"table {plan.name} would have two columns of one name; alias them")
+        reserved = [n for n in names if n.startswith("_indb_") or n in HIDDEN_COLUMNS]
+        if reserved:
+            raise SqlError(f"column names starting with _indb_ are reserved ({reserved[0]})")
+        missing = [k for k in plan.shard_key if k.lower() not in names]
+        if missing:
+            raise SqlError(f"SHARD KEY names {missing[0]}, which is not a column of {plan.name}")
+        for column in columns:
+            column.storage_type  # refuses types Iceberg cannot hold, before anything is created
+        return TableInfo(plan.name, columns, tuple(names[k.lower()] for k in plan.shard_key),
+                         plan.shards, plan.replicated)
+
+    def run_Insert(self, plan: planner.Insert, params: object) -> Result:
+        _, info = self.db.load(plan.table)
+        stage = exp.to_table(planner.STAGE_TABLE)
+        definition = exp.Create(this=exp.Schema(this=stage, expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
+                          kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+                          constraints=[] if c.nullable else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
+            for c in info.columns]), kind="TABLE", properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+        self.session.query(render(definition))
+        try:
+            self.session.query(plan.staged_sql, params)  # DuckDB checks column counts and types
+            rows = self.session.query(render(exp.select("*").from_(stage)))
+        finally:
+            self.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
+        count = self.write_rows(plan.table, [rows])
+        return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)
+
+    def run_Delete(self, plan: planner.Delete, params: object) -> Result:
+        table, info = self.db.load(plan.table)
+        current = files.data_files(table)
+        if plan.where is None:
+            count = sum(f.record_count for f in current)
+            if current:
+                files.commit(self.db, plan.table, add=[], remove=current)
+            return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+        by_path = {files.local_path(f.file_path): f for f in current}
+        scan = self.session.scan(info, list(by_path), extra=("filename", "file_row_number"))
+        matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery("t"))
+                   .where(plan.where.copy()).group_by("filename"))
+        hits = self.session.query(render(matches), params).to_pydict() if by_path else {}
+        removed, added, count = [], [], 0
+        try:
+            for path, positions in zip(*hits.values()) if hits else []:
+                stored = files.read_stored([path], info)
+                keep = np.ones(stored.num_rows, dtype=bool)
+                keep[np.asarray(positions, dtype=np.int64)] = False
+                count += len(positions)
+                removed.append(by_path[path])
+                if keep.any():
+                    added += files.write_data_files(table, info, stored.filter(pa.array(keep)))
+            if removed:
+                files.commit(self.db, plan.table, add=added, remove=removed)
+        except BaseException:
+            files.discard(table, added)
+            raise
+        return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+
+    def run_DropTable(self, plan: planner.DropTable, params: object) -> Result:
+        if plan.if_exists and not self.db.exists(plan.name):
+            return Result(message=f"table {plan.name} does not exist")
+        self.db.drop_table(plan.name)
+        return Result(message=f"dropped table {plan.name}")
+
+    def run_ShowTables(self, plan: planner.ShowTables, params: object) -> Result:
+        rows = [self.describe_table(name) for name in sorted(self.db.metadata_locations())]
+        keys = ["name", "kind", "shard_key", "shards", "rows", "files", "snapshot_id"]
+        return Result(pa.table({k: [r[k] for r in rows] for k in keys},
+                               schema=pa.schema([("name", pa.string()), ("kind", pa.string()),
+                                                 ("shard_key", pa.string()), ("shards", pa.int64()),
+                                                 ("rows", pa.int64()), ("files", pa.int64()),
+                                                 ("snapshot_id", pa.int64())])))
+
+    def run_DescribeTable(self, plan: planner.DescribeTable, params: object) -> Result:
+        table, info = self.db.load(plan.name)
+        facts = self.describe_table(plan.name)
+        key = set(info.shard_key)
+        rows = [(c.name, c.sql_type, ", ".join(filter(None, ["shard key" if c.name in key else "",
+                                                            "" if c.nullable else "not null"])))
+                for c in info.columns]
+        rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
+                 for k in ("kind", "shard_key", "shards", "rows", "files", "snapshot_id")]
+        return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
+                                "detail": [r[2] for r in rows]}))
+
+    def describe_table(self, name: str) -> dict[str, object]:
+        """A table's facts: kind, shard key, shard count, rows, files and snapshot id."""
+        table, info = self.db.load(name)
+        snapshot = table.current_snapshot()
+        return {
+            "name": name,
+            "kind": "replicated" if info.replicated else "sharded",
+            "shard_key": ", ".join(info.shard_key) if info.shard_key else
+            (None if info.replicated else "(none: spread by row id)"),
+            "shards": info.shards,
+            "rows": int(snapshot.summary["total-records"]) if snapshot else 0,
+            "files": int(snapshot.summary["total-data-files"]) if snapshot else 0,
+            "snapshot_id": snapshot.snapshot_id if snapshot else None,
+        }
+
+    # -- bulk paths -------------------------------------------------------------------------
+
+    def write_rows(self, name: str, chunks: Iterable[pa.Table]) -> int:
+        """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count."""
+        table, info = self.db.load(name)
+        written, count = [], 0
+        try:
+            for chunk in chunks:
+                stored = files.to_stored(chunk, info, lambda n: self.db.allocate_rowids(name, n))
+                written += files.write_data_files(table, info, stored)
+                count += chunk.num_rows
+            if written:
+                files.commit(self.db, name, add=written)
+        except BaseException:
+            files.discard(table, written)
+            raise
+        return count
+
+    def load(self, name: str, data: object, *, shard_key: Iterable[str] = (),
+             shards: int | None = None, replicated: bool = False) -> int:
+        """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it if it does not exist."""
+        name = name.lower()
+        reader = self._reader(data)
+        created = False
+        if not self.db.exists(name):
+            columns = tuple(Column(f.name, sql_type_of(f.type)) for f in reader.schema)
+            plan = planner.CreateTable(name, columns, tuple(shard_key), 1 if replicated else
+                                       (shards or self.db.default_shards), replicated)
+            self.db.create_table(self._table_info(plan, columns))
+            created = True
+        try:
+            return self.write_rows(name, _chunks(reader, LOAD_CHUNK_ROWS))
+        except BaseException:
+            if created:
+                self.db.drop_table(name)
+            raise
+
+    def _reader(self, data: object) -> pa.RecordBatchReader:
+        if isinstance(data, pa.RecordBatchReader):
+            return data
+        if isinstance(data, pa.Table):
+            return data.to_reader()
+        if isinstance(data, (str, Path)):
+            path = Path(data)
+            if not path.exists():
+                raise CatalogError(f"no such file: {path}")
+            reader = {".parquet": self.session.duck.read_parquet,
+                      ".csv": self.session.duck.read_csv}.get(path.suffix.lower())
+            if reader is None:
+                raise SqlError(f"cannot load {path}: indb loads .parquet and .csv files")
+            return reader(str(path)).to_arrow_reader(LOAD_CHUNK_ROWS)
+        if type(data).__module__.startswith("pandas"):
+            return pa.Table.from_pandas(data, preserve_index=False).to_reader()
+        raise SqlError(f"cannot load a {type(data).__name__}: pass a pyarrow Table or "
+                       "RecordBatchReader, a pandas DataFrame, or a .parquet/.csv path")
+
+    def shard(self, name: str, shard: int) -> pa.Table:
+        """One shard's rows of a table, in SQL types."""
+        table, info = self.db.load(name.lower())
+        return files.read_shard(table, info, shard)
+
+    def close(self) -> None:
+        self.session.close()
+        self.db.close()
+
+
+def _chunks(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """Batches of a reader regrouped into tables of about ``rows`` rows."""
+    pending, size = [], 0
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)

@@ -1,0 +1,1 @@
+"""Queries: DuckDB in-process over each table's current Iceberg snapshot."""

@@ -1,0 +1,1 @@
+"""Sharding: which shard a row lives on (Iceberg buckets)."""

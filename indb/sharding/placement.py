@@ -1,0 +1,72 @@
+"""Which shard a row belongs to: Iceberg's ``bucket(N, source)`` of its shard source column.
+
+The bucket function is pyiceberg's own transform (murmur3, as the Iceberg spec defines it), so a
+shard computed here is the partition any Iceberg reader sees. Tables without a shard key get a
+hidden row id from a per-table sequence and are bucketed by it; tables with a composite key get a
+hidden string column joining the key values.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import BucketTransform
+
+from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
+
+KEY_SEPARATOR = "\x1f"   # ASCII unit separator between composite key values
+NULL_KEY = "\x00"        # stands for a NULL key value inside a composite key
+
+
+def with_hidden_columns(info: TableInfo, stored: pa.Table,
+                        allocate_rowids: Callable[[int], int]) -> pa.Table:
+    """Append the hidden placement column a table needs, unless the rows already carry it."""
+    for field in info.hidden_columns:
+        if field.name in stored.column_names:
+            continue
+        if field.name == ROWID:
+            start = allocate_rowids(stored.num_rows)
+            values = pa.array(np.arange(start, start + stored.num_rows, dtype=np.int64))
+        else:
+            values = composite_key(stored, info.shard_key)
+        stored = stored.append_column(field, values)
+    return stored
+
+
+def composite_key(rows: pa.Table, key: tuple[str, ...]) -> pa.ChunkedArray:
+    """Key values of several columns joined into one string per row."""
+    parts = [pc.cast(rows[name], pa.string()) for name in key]
+    return pc.binary_join_element_wise(*parts, KEY_SEPARATOR, null_handling="replace",
+                                       null_replacement=NULL_KEY)
+
+
+def shard_numbers(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> np.ndarray:
+    """Each stored row's shard: pyiceberg's bucket transform of the shard source column."""
+    source = info.shard_source
+    if source is None:
+        return np.zeros(stored.num_rows, dtype=np.int32)
+    source_type = iceberg_schema.find_field(source).field_type
+    buckets = BucketTransform(info.shards).pyarrow_transform(source_type)(stored[source])
+    if isinstance(buckets, pa.ChunkedArray):
+        buckets = buckets.combine_chunks()
+    return buckets.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+
+
+def split_by_shard(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> dict[int, pa.Table]:
+    """The rows of ``stored`` grouped by shard, each group in input order."""
+    if info.shard_source is None:
+        return {0: stored} if stored.num_rows else {}
+    shards = shard_numbers(info, stored, iceberg_schema)
+    order = np.argsort(shards, kind="stable")
+    counts = np.bincount(shards, minlength=info.shards)
+    grouped = stored.take(pa.array(order))
+    out, start = {}, 0
+    for shard, count in enumerate(counts):
+        if count:
+            out[shard] = grouped.slice(start, int(count))
+        start += int(count)
+    return out

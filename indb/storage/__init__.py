@@ -1,0 +1,1 @@
+"""Storage: Iceberg tables of Parquet files, written per shard and committed atomically."""

@@ -1,0 +1,162 @@
+"""Data files of an Iceberg table: where they are, reading them back, writing new ones.
+
+Every write is two steps kept apart on purpose: ``write_data_files`` writes Parquet files that no
+reader can see yet (a worker can do this), and ``commit`` makes a set of them visible in one
+Iceberg snapshot (the head does this). A write that fails before its commit deletes its files.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io.pyarrow import write_file
+from pyiceberg.manifest import DataFile
+from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+from pyiceberg.table import Table, WriteTask
+
+from indb.catalog.database import NAMESPACE, Database
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import from_storage, to_storage
+from indb.errors import ConflictError, SqlError
+from indb.sharding.placement import split_by_shard, with_hidden_columns
+
+COMMIT_ATTEMPTS = 20
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def data_files(table: Table) -> list[DataFile]:
+    """The data files of the table's current snapshot (a consistent view, even under writers)."""
+    tasks = list(table.scan().plan_files())
+    if any(task.delete_files for task in tasks):
+        raise ConflictError(f"table {table.name()[-1]} has Iceberg delete files (written by another "
+                            "engine); indb reads copy-on-write tables only: compact it first")
+    return [task.file for task in tasks]
+
+
+def shard_of(data_file: DataFile) -> int:
+    """The shard (bucket) a data file belongs to; 0 for an unpartitioned table."""
+    return data_file.partition[0] if len(data_file.partition) else 0
+
+
+def local_path(uri: str) -> str:
+    """A file URI as a path DuckDB and pyarrow open directly."""
+    return uri.removeprefix("file://")
+
+
+def read_stored(paths: Sequence[str], info: TableInfo) -> pa.Table:
+    """Rows of the given data files, as stored (hidden columns included)."""
+    schema = info.storage_schema
+    tables = [pq.read_table(local_path(p), columns=schema.names).cast(schema) for p in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def to_user(stored: pa.Table, info: TableInfo) -> pa.Table:
+    """Stored rows in the SQL types of the table, hidden columns dropped."""
+    arrays = [from_storage(stored[c.name], c) for c in info.columns]
+    return pa.Table.from_arrays(arrays, schema=info.arrow_schema)
+
+
+def read_shard(table: Table, info: TableInfo, shard: int) -> pa.Table:
+    """One shard's rows in SQL types; a replicated table gives every shard all its rows."""
+    if not 0 <= shard < info.shards:
+        raise SqlError(f"table {info.name} has shards 0..{info.shards - 1}, not {shard}")
+    files = [f.file_path for f in data_files(table) if info.replicated or shard_of(f) == shard]
+    return to_user(read_stored(files, info), info)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def to_stored(rows: pa.Table, info: TableInfo, allocate_rowids: Callable[[int], int]) -> pa.Table:
+    """User rows (columns matched by name, any order) as stored rows with placement columns."""
+    by_name = {name.lower(): name for name in rows.column_names}
+    unknown = set(by_name) - {c.name.lower() for c in info.columns} - {
+        f.name for f in info.hidden_columns}
+    if unknown:
+        raise SqlError(f"table {info.name} has no column {sorted(unknown)[0]}; its columns are "
+                       + ", ".join(c.name for c in info.columns))
+    arrays = []
+    for column in info.columns:
+        source = by_name.get(column.name.lower())
+        values = rows[source] if source else pa.nulls(rows.num_rows, column.arrow_type)
+        arrays.append(to_storage(values, column))
+    for field in info.hidden_columns:
+        if field.name in rows.column_names:
+            arrays.append(rows[field.name])
+    fields = [info.storage_schema.field(i) for i in range(len(arrays))]
+    stored = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return with_hidden_columns(info, stored, allocate_rowids)
+
+
+def write_data_files(table: Table, info: TableInfo, stored: pa.Table) -> list[DataFile]:
+    """Write stored rows as one Parquet file per shard; none of them is visible until committed."""
+    schema, spec = table.schema(), table.spec()
+    write_uuid = uuid.uuid4()
+    tasks = []
+    for task_id, (shard, rows) in enumerate(sorted(split_by_shard(info, stored, schema).items())):
+        key = None
+        if not spec.is_unpartitioned():
+            key = PartitionKey(field_values=[PartitionFieldValue(spec.fields[0], shard)],
+                               partition_spec=spec, schema=schema)
+        tasks.append(WriteTask(write_uuid=write_uuid, task_id=task_id, schema=schema,
+                               record_batches=rows.to_batches(), partition_key=key))
+    written, failure = [], None
+    results = write_file(table.io, table.metadata, iter(tasks))
+    for _ in tasks:
+        try:
+            written.append(next(results))
+        except Exception as error:  # keep collecting, so every written file is known and removed
+            failure = failure or error
+    if failure is not None:
+        discard(table, written)
+        raise failure
+    return written
+
+
+def discard(table: Table, files: Iterable[DataFile]) -> None:
+    """Delete data files that were written but never committed."""
+    for data_file in files:
+        try:
+            table.io.delete(data_file.file_path)
+        except FileNotFoundError:
+            pass
+
+
+def commit(db: Database, name: str, add: Sequence[DataFile],
+           remove: Sequence[DataFile] = ()) -> int:
+    """Make ``add`` visible and ``remove`` invisible in ONE snapshot; returns its id.
+
+    Commits are optimistic: when another writer got in first, an append is applied again on top
+    of the new snapshot; a rewrite is applied again only if the files it replaces are all still
+    there, else it fails with ConflictError. Either way nothing is half-applied.
+    """
+    for _ in range(COMMIT_ATTEMPTS):
+        table = db.catalog.load_table((NAMESPACE, name))
+        if remove:
+            current = {f.file_path for f in data_files(table)}
+            if not all(f.file_path in current for f in remove):
+                discard(table, add)
+                raise ConflictError(f"table {name} was rewritten by a concurrent writer; run "
+                                    "the statement again")
+        transaction = table.transaction()
+        producer = transaction.update_snapshot().overwrite() if remove else \
+            transaction.update_snapshot().fast_append()
+        with producer:
+            for data_file in remove:
+                producer.delete_data_file(data_file)
+            for data_file in add:
+                producer.append_data_file(data_file)
+        try:
+            committed = transaction.commit_transaction()
+        except CommitFailedException:
+            continue
+        return committed.current_snapshot().snapshot_id
+    discard(db.catalog.load_table((NAMESPACE, name)), add)
+    raise ConflictError(f"table {name}: gave up after {COMMIT_ATTEMPTS} concurrent commits; "
+                        "run the statement again")
+
