@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -132,10 +133,16 @@ class Connection:
         return self._engine.execute(sql, parameters)
 
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
-             shards: int | None = None, replicated: bool = False) -> int:
-        """Bulk-load rows; creates the table from the data's schema if it does not exist."""
+             shards: int | None = None, replicated: bool = False,
+             progress: Callable[[int], None] | None = None) -> int:
+        """Bulk-load rows in one snapshot; creates the table from the data's schema if it is new.
+
+        ``data``: a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a .parquet/.csv
+        path. ``shard_key``, ``shards`` and ``replicated`` apply only when the table is created.
+        """
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
-        return self._engine.load(table, data, shard_key=key, shards=shards, replicated=replicated)
+        return self._engine.load(table, data, shard_key=key, shards=shards, replicated=replicated,
+                                 progress=progress)
 
     def table(self, name: str) -> Table:
         return Table(self._engine, name)

@@ -6,7 +6,7 @@ Each plan type has a ``run_<PlanType>`` method here, found by name; writes go th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +178,8 @@ class Engine:
 
     # -- bulk paths -------------------------------------------------------------------------
 
-    def write_rows(self, name: str, chunks: Iterable[pa.Table]) -> int:
+    def write_rows(self, name: str, chunks: Iterable[pa.Table],
+                   progress: Callable[[int], None] | None = None) -> int:
         """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count."""
         table, info = self.db.load(name)
         written, count = [], 0
@@ -187,6 +188,8 @@ class Engine:
                 stored = files.to_stored(chunk, info, lambda n: self.db.allocate_rowids(name, n))
                 written += files.write_data_files(table, info, stored)
                 count += chunk.num_rows
+                if progress:
+                    progress(count)
             if written:
                 files.commit(self.db, name, add=written)
         except BaseException:
@@ -195,8 +198,12 @@ class Engine:
         return count
 
     def load(self, name: str, data: object, *, shard_key: Iterable[str] = (),
-             shards: int | None = None, replicated: bool = False) -> int:
-        """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it if it does not exist."""
+             shards: int | None = None, replicated: bool = False,
+             progress: Callable[[int], None] | None = None) -> int:
+        """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it if it does not exist.
+
+        ``progress`` is called with the running row count after each chunk is written.
+        """
         name = name.lower()
         reader = self._reader(data)
         created = False
@@ -207,7 +214,7 @@ class Engine:
             self.db.create_table(self._table_info(plan, columns))
             created = True
         try:
-            return self.write_rows(name, _chunks(reader, LOAD_CHUNK_ROWS))
+            return self.write_rows(name, _chunks(reader, LOAD_CHUNK_ROWS), progress)
         except BaseException:
             if created:
                 self.db.drop_table(name)

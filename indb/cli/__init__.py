@@ -1,0 +1,1 @@
+"""The ``indb`` command line."""
