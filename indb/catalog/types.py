@@ -106,7 +106,7 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         if arrow_type.unit == "ns":
             raise SqlError(f"{sql_type} is not supported: indb keeps timestamps to the microsecond "
                            "(Iceberg's timestamp); use TIMESTAMP")
-        return pa.timestamp("us", tz=arrow_type.tz)
+        return pa.timestamp("us", tz="UTC" if arrow_type.tz else None)  # Iceberg keeps UTC
     if pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
         return pa.string()
     if pa.types.is_large_binary(arrow_type):
@@ -159,13 +159,9 @@ def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedA
     chunks = []
     for chunk in _chunks(array):
         if column.is_fixed_array:
-            if not pa.types.is_fixed_size_list(chunk.type):
-                chunk = _cast(chunk, column.arrow_type, column)
-            elif chunk.type != column.arrow_type:
-                chunk = _cast(chunk, column.arrow_type, column)
-            chunks.append(_fixed_list_to_bytes(chunk, column))
-        else:
-            chunks.append(_cast(chunk, target, column))
+            chunks.append(_fixed_list_to_bytes(_cast(chunk, column.arrow_type, column), column))
+        else:  # through the SQL type first, so range checks are the SQL type's (TINYINT: -128..127)
+            chunks.append(_cast(_cast(chunk, column.arrow_type, column), target, column))
     return pa.chunked_array(chunks, type=target)
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from indb.errors import SqlError
 from indb.parser.dialect import Indb, ReplicatedProperty, ShardKey
+
+# sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
+# those with an error of its own, so the warning would only be noise on the user's terminal.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 __all__ = ["Indb", "ReplicatedProperty", "ShardKey", "parse", "render"]
 
@@ -17,8 +23,11 @@ def parse(sql: str) -> list[exp.Expression]:
         statements = Indb().parse(sql)
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
+        col = first.get("col")
+        if col is not None:  # sqlglot gives the column where the token ends; point at its start
+            col = max(1, col - len(first.get("highlight") or " ") + 1)
         raise SqlError(f"syntax error: {first.get('description', error)}.",
-                       first.get("line"), first.get("col"), sql) from None
+                       first.get("line"), col, sql) from None
     except TokenError as error:
         raise SqlError(f"syntax error: {error}", None, None, sql) from None
     return [s for s in statements if s is not None]

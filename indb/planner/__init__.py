@@ -79,7 +79,9 @@ def plan(tree: exp.Expression, catalog: CatalogFacts, sql: str | None = None) ->
     """The plan for one parsed statement; raises SqlError or CatalogError for what is not allowed."""
     planner = _PLANNERS.get(type(tree))
     if planner is None:
-        kind = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
+        kind = tree.key.upper()
+        if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
+            kind = " ".join(f"{tree.this} {tree.expression or ''}".split()[:2]).upper()
         raise SqlError(f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
                        "TABLE, INSERT, DELETE, SHOW TABLES and DESCRIBE", *_position(tree), sql)
     return planner(tree, catalog, sql)

@@ -1,0 +1,3 @@
+create replicated table params (k varchar, v double)
+-- renders as:
+CREATE REPLICATED TABLE params (k TEXT, v DOUBLE)

@@ -1,0 +1,3 @@
+CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE, SHARD KEY (sym)) WITH (SHARDS = 8)
+-- renders as:
+CREATE TABLE ticks (sym TEXT, ts TIMESTAMP, px DOUBLE, SHARD KEY (sym)) WITH (SHARDS=8)

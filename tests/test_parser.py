@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from indb import planner
+from indb.errors import SqlError
+from indb.parser import Indb, ShardKey, parse
+
+GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.sql"))
+
+
+class Catalog:
+    default_shards = 8
+
+    def exists(self, name: str) -> bool:
+        return name == "ticks"
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden(path):
+    statement, marker, expected = path.read_text().partition("\n-- ")
+    how, _, expected = expected.partition("\n")
+    (tree,) = parse(statement)
+    if how.startswith("renders"):
+        assert tree.sql(dialect=Indb) == expected.strip()
+    else:
+        assert planner.plan(tree, Catalog()).staged_sql == expected.strip()
+
+
+def test_shard_key_is_parsed_among_columns():
+    (tree,) = parse("CREATE TABLE t (a INT, b INT, SHARD KEY (a, b))")
+    (key,) = list(tree.find_all(ShardKey))
+    assert [i.name for i in key.expressions] == ["a", "b"]
+
+
+def test_a_column_named_shard_is_still_a_column():
+    (tree,) = parse("CREATE TABLE t (shard INT, x INT)")
+    assert [c.name for c in tree.this.expressions] == ["shard", "x"]
+    assert not list(tree.find_all(ShardKey))
+
+
+def test_several_statements():
+    assert len(parse("SELECT 1; SELECT 2;; ")) == 2
+
+
+def test_syntax_error_names_line_and_column_and_shows_the_text():
+    with pytest.raises(SqlError) as caught:
+        parse("SELECT 1;\nSELECT * FORM ticks")
+    error = caught.value
+    assert (error.line, error.col) == (2, 15)
+    assert "Line 2, Col: 15" in str(error)
+    assert "SELECT * FORM ticks" in str(error)
+    assert str(error).splitlines()[-1].index("^") == 2 + 14

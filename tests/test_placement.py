@@ -1,0 +1,54 @@
+import datetime
+
+import numpy as np
+import pyarrow as pa
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import LongType, NestedField, StringType, TimestampType
+
+from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
+from indb.catalog.types import Column
+from indb.sharding.placement import split_by_shard, shard_numbers, with_hidden_columns
+
+
+def test_shards_agree_with_iceberg_bucket_function():
+    info = TableInfo("t", (Column("sym", "VARCHAR"), Column("ts", "TIMESTAMP")), ("sym",), 8)
+    schema = Schema(NestedField(1, "sym", StringType()), NestedField(2, "ts", TimestampType()))
+    syms = [f"SYM{i}" for i in range(200)]
+    rows = pa.table({"sym": syms, "ts": pa.array([datetime.datetime(2026, 1, 1)] * 200)})
+    bucket = BucketTransform(8).transform(StringType())  # pyiceberg's scalar function
+    assert shard_numbers(info, rows, schema).tolist() == [bucket(s) for s in syms]
+
+
+def test_split_by_shard_keeps_every_row_once_in_input_order():
+    info = TableInfo("t", (Column("k", "BIGINT"),), ("k",), 4)
+    schema = Schema(NestedField(1, "k", LongType()))
+    rows = pa.table({"k": np.arange(1000, dtype=np.int64)})
+    parts = split_by_shard(info, rows, schema)
+    bucket = BucketTransform(4).transform(LongType())
+    assert sum(p.num_rows for p in parts.values()) == 1000
+    for shard, part in parts.items():
+        keys = part["k"].to_pylist()
+        assert keys == sorted(keys)
+        assert {bucket(k) for k in keys} == {shard}
+
+
+def test_no_shard_key_spreads_rows_by_row_id():
+    info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
+    schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
+    stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), lambda n: 5)
+    assert stored[ROWID].to_pylist()[:3] == [5, 6, 7]
+    counts = np.bincount(shard_numbers(info, stored, schema), minlength=8)
+    assert counts.min() > 0.9 * 10_000 and counts.max() < 1.1 * 10_000
+
+
+def test_composite_key_colocates_equal_keys():
+    info = TableInfo("t", (Column("a", "VARCHAR"), Column("b", "INTEGER")), ("a", "b"), 8)
+    schema = Schema(NestedField(1, "a", StringType()), NestedField(2, "b", LongType()),
+                    NestedField(3, COMPOSITE_KEY, StringType()))
+    rows = pa.table({"a": ["x", "x", "y", "x", None], "b": [1, 1, 1, 2, 1]})
+    stored = with_hidden_columns(info, rows, lambda n: 0)
+    keys = stored[COMPOSITE_KEY].to_pylist()
+    assert keys[0] == keys[1] and len(set(keys)) == 4
+    shards = shard_numbers(info, stored, schema)
+    assert shards[0] == shards[1]

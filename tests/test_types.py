@@ -1,0 +1,93 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indb.catalog.types import (Column, arrow_type_of, canonical_sql_type, from_storage,
+                                sql_type_of, storage_type_of, to_storage)
+from indb.errors import SqlError
+
+
+@pytest.mark.parametrize("sql, storage", [
+    ("UTINYINT[784]", pa.binary(784)),
+    ("FLOAT[2]", pa.binary(8)),
+    ("DOUBLE[3]", pa.binary(24)),
+    ("TINYINT", pa.int32()),
+    ("USMALLINT", pa.int32()),
+    ("UINTEGER", pa.int64()),
+    ("BIGINT", pa.int64()),
+    ("VARCHAR", pa.string()),
+    ("TIMESTAMP", pa.timestamp("us")),
+    ("TIMESTAMP_MS", pa.timestamp("us")),
+    ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
+    ("DECIMAL(10,2)", pa.decimal128(10, 2)),
+    ("INTEGER[]", pa.list_(pa.int32())),
+    ("SMALLINT[]", pa.list_(pa.int32())),
+])
+def test_storage_type(sql, storage):
+    assert storage_type_of(sql) == storage
+
+
+@pytest.mark.parametrize("sql", ["UBIGINT", "TIMESTAMP_NS", "MAP(VARCHAR, INTEGER)",
+                                 "VARCHAR[2]"])
+def test_unstorable_types_are_refused(sql):
+    with pytest.raises(SqlError, match=sql.split("(")[0].split("[")[0]):
+        storage_type_of(sql)
+
+
+def test_unknown_type_is_refused():
+    with pytest.raises(SqlError, match="unknown column type"):
+        canonical_sql_type("NOSUCHTYPE")
+
+
+def test_canonical_spelling():
+    assert canonical_sql_type("real[2]") == "FLOAT[2]"
+    assert canonical_sql_type("int") == "INTEGER"
+    assert sql_type_of(pa.list_(pa.uint8(), 784)) == "UTINYINT[784]"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.integers(0, 255), min_size=5, max_size=5)),
+                min_size=0, max_size=40),
+       st.integers(0, 10))
+def test_fixed_array_round_trip(rows, offset):
+    column = Column("px", "UTINYINT[5]")
+    array = pa.array(rows + [[1, 2, 3, 4, 5]] * offset, type=arrow_type_of("UTINYINT[5]"))
+    array = array.slice(min(offset, len(array)))  # sliced arrays share buffers at an offset
+    stored = to_storage(array, column)
+    assert stored.type == pa.binary(5)
+    assert from_storage(stored, column).to_pylist() == array.to_pylist()
+
+
+def test_fixed_array_reaches_numpy_as_2d_without_copy_per_row():
+    images = np.arange(3 * 784, dtype=np.uint8).reshape(3, 784)
+    column = Column("px", "UTINYINT[784]")
+    stored = to_storage(pa.FixedSizeListArray.from_arrays(pa.array(images.ravel()), 784), column)
+    back = from_storage(stored, column).chunk(0)
+    matrix = back.values.to_numpy().reshape(-1, 784)
+    assert (matrix == images).all()
+    # zero-copy: the values buffer of the array IS the stored bytes buffer
+    assert back.values.buffers()[1].address == stored.chunk(0).buffers()[1].address
+
+
+def test_float_array_round_trip_is_exact():
+    column = Column("v", "FLOAT[2]")
+    values = pa.array([[1.5, -2.25], [np.float32(1e-30), np.float32(3.4e38)]], type=arrow_type_of("FLOAT[2]"))
+    assert from_storage(to_storage(values, column), column).to_pylist() == values.to_pylist()
+
+
+def test_null_element_inside_array_is_refused():
+    column = Column("px", "UTINYINT[2]")
+    with pytest.raises(SqlError, match="NULL element"):
+        to_storage(pa.array([[1, None]], type=arrow_type_of("UTINYINT[2]")), column)
+
+
+def test_narrow_integer_overflow_is_refused():
+    with pytest.raises(SqlError, match="expects TINYINT"):
+        to_storage(pa.array([1000]), Column("x", "TINYINT"))
+
+
+def test_not_null_column_refuses_nulls():
+    with pytest.raises(SqlError, match="NOT NULL"):
+        to_storage(pa.array([1, None]), Column("x", "INTEGER", nullable=False))
