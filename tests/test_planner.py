@@ -55,7 +55,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE OR REPLACE TABLE t (a INT)", "DROP TABLE first"),
     ("CREATE VIEW v AS SELECT 1", "CREATE VIEW is not supported"),
     ("UPDATE ticks SET px = 1", "UPDATE statements are not supported"),
-    ("SHOW FUNCTIONS", "SHOW FUNCTIONS is not supported"),
+    ("SHOW FUNCTIONS", "SHOW FUNCTIONS statements are not supported"),
     ("CREATE TABLE other.t (a INT)", "one schema, main"),
 ])
 def test_bad_statements_are_refused(sql, message):
