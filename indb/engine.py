@@ -99,6 +99,8 @@ class Engine:
         try:
             self.session.query(plan.staged_sql, params)  # DuckDB checks column counts and types
             rows = self.session.query(render(exp.select("*").from_(stage)))
+        except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
+            raise SqlError(error.message.replace(planner.STAGE_TABLE, plan.table)) from None
         finally:
             self.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
         count = self.write_rows(plan.table, [rows])

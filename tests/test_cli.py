@@ -1,0 +1,71 @@
+"""The indb command: SQL, the prompt, output formats, errors, --help everywhere."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from indb.cli.main import cli
+
+COMMANDS = ["sql", "load", "demo", "bench"]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_sql_formats(tmp_path):
+    db = str(tmp_path / "db")
+    assert run("--db", db, "sql", "CREATE TABLE t (a INTEGER, b VARCHAR, SHARD KEY (a))").exit_code == 0
+    run("--db", db, "sql", "INSERT INTO t VALUES (1, 'x'), (2, NULL)")
+    table = run("--db", db, "sql", "SELECT * FROM t ORDER BY a").output
+    assert " a ┃ b " in table and "INTEGER ┃ VARCHAR" in table and "NULL" in table and "2 rows" in table
+    csv = run("--db", db, "sql", "--format", "csv", "SELECT * FROM t ORDER BY a").output
+    assert csv.splitlines() == ["a,b", "1,x", "2,"]
+    rows = json.loads(run("--db", db, "sql", "--format", "json", "SELECT * FROM t ORDER BY a").output)
+    assert rows == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+
+
+def test_sql_error_exits_nonzero_with_position(tmp_path):
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "db"), "sql", "SELECT * FORM t"])
+    assert result.exit_code == 1
+    assert "Line 1, Col: 15" in result.output and "^" in result.output
+
+
+def test_prompt_reads_multiline_statements(tmp_path):
+    db = str(tmp_path / "db")
+    script = "CREATE TABLE t (a INTEGER);\nINSERT INTO t\n  VALUES (41),\n  (1);\nSELECT bad syntax here;\nSELECT sum(a)\nAS total FROM t;\n.quit\nSELECT 'not run';\n"
+    done = subprocess.run([sys.executable, "-m", "indb.cli.main", "--db", db, "sql", "--format", "csv"],
+                          input=script, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "total\n42" in done.stdout and "not run" not in done.stdout
+    assert "Error" in done.stderr  # the bad statement is reported, the session goes on
+
+
+def test_load_command(tmp_path):
+    csv = tmp_path / "x.csv"
+    csv.write_text("sym,px\nA,1.5\nB,2.5\n")
+    db = str(tmp_path / "db")
+    result = run("--db", db, "load", "prices", str(csv), "--shard-key", "sym", "--shards", "2")
+    assert "loaded 2 rows" in result.output
+    described = run("--db", db, "sql", "--format", "csv", "DESCRIBE prices").output
+    assert "sym,VARCHAR,shard key" in described and "# shards,2," in described
+
+
+def test_demo_runs(tmp_path):
+    result = run("--db", str(tmp_path / "db"), "demo", "--rows", "20000")
+    assert result.exit_code == 0
+    assert "loaded 20,000 ticks" in result.output and "vwap" in result.output
+
+
+def test_bench_lists_scripts(tmp_path):
+    (tmp_path / "bench_x.py").write_text("print('hi')\n")
+    assert run("bench", "--dir", str(tmp_path), "--list").output.split() == ["bench_x"]

@@ -1,0 +1,72 @@
+"""Database directories: creating, reopening, refusing what is not one; row id sequences."""
+
+import multiprocessing
+
+import sqlalchemy as sa
+import pytest
+
+import indb
+from indb.catalog.database import Database, FORMAT_VERSION, _meta
+
+
+def test_new_directory_becomes_a_database(tmp_path):
+    path = tmp_path / "new" / "db"
+    indb.connect(path).close()
+    assert (path / "catalog.db").exists()
+    with indb.connect(path) as conn:
+        assert conn.sql("SHOW TABLES").fetchall() == []
+
+
+def test_default_shards_is_a_database_setting(tmp_path):
+    with indb.connect(tmp_path / "db", default_shards=3) as conn:
+        conn.sql("CREATE TABLE t (a INTEGER)")
+        assert conn.table("t").shards == 3
+    with indb.connect(tmp_path / "db") as conn:  # kept in the catalog
+        conn.sql("CREATE TABLE u (a INTEGER)")
+        assert conn.table("u").shards == 3
+
+
+def test_directory_that_is_not_a_database_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(indb.DatabaseError, match="not an indb database"):
+        indb.connect(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
+    file = tmp_path / "notes.txt"
+    with pytest.raises(indb.DatabaseError, match="is a file"):
+        indb.connect(file)
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE other (x INTEGER)")
+    with pytest.raises(indb.DatabaseError, match="not an indb database"):
+        indb.connect(tmp_path)
+
+
+def test_newer_format_is_refused(tmp_path):
+    indb.connect(tmp_path / "db").close()
+    db = Database(tmp_path / "db")
+    with db.engine.begin() as c:
+        c.execute(_meta.update().where(_meta.c.key == "format_version").values(value=str(FORMAT_VERSION + 1)))
+    with pytest.raises(indb.DatabaseError, match="newer indb"):
+        indb.connect(tmp_path / "db")
+
+
+def _allocate(path, barrier, out):
+    db = Database(path)
+    barrier.wait()
+    out.put([db.allocate_rowids("t", 10) for _ in range(20)])
+
+
+def test_row_ids_are_unique_across_processes(tmp_path):
+    Database(tmp_path / "db").close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_allocate, args=(tmp_path / "db", barrier, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    starts = sum((out.get(timeout=60) for _ in procs), [])
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(starts) == list(range(0, 600, 10))

@@ -1,0 +1,243 @@
+"""SQL end to end: statements through the parser, planner, DuckDB views and Iceberg writes."""
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import StringType
+
+import indb
+from indb.datasets import synthetic_ticks
+from indb.errors import CatalogError, SqlError
+
+
+def snapshot(conn, name):
+    return conn.table(name)._engine.describe_table(name)["snapshot_id"]
+
+
+def make_ticks(conn, name, rows=2000, shards=4):
+    conn.sql(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, px DOUBLE, size INTEGER, "
+             f"SHARD KEY (sym)) WITH (SHARDS = {shards})")
+    conn.load(name, synthetic_ticks(rows, symbols=50))
+
+
+def test_create_insert_select(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (sym VARCHAR, ts TIMESTAMP, px DOUBLE, SHARD KEY (sym))")
+    result = conn.sql(f"INSERT INTO {table_name} VALUES ('A', '2026-01-01 09:30:00.123456', 1.5), "
+                      "('B', NULL, 2.5)")
+    assert result.rowcount == 2
+    rows = conn.sql(f"SELECT * FROM {table_name} ORDER BY sym").fetchall()
+    assert rows == [("A", datetime.datetime(2026, 1, 1, 9, 30, 0, 123456), 1.5), ("B", None, 2.5)]
+
+
+def test_insert_select_with_column_list_fills_nulls(conn, table_name):
+    make_ticks(conn, table_name, rows=100)
+    conn.sql(f"INSERT INTO {table_name} (sym, px) SELECT sym, px * 2 FROM {table_name} WHERE size > 5000")
+    expected = conn.sql(f"SELECT count(*) FROM {table_name} WHERE size > 5000 AND ts IS NOT NULL").fetchone()[0]
+    assert conn.sql(f"SELECT count(*) FROM {table_name} WHERE ts IS NULL").fetchone()[0] == expected
+
+
+def test_every_write_is_one_snapshot(conn, table_name):
+    make_ticks(conn, table_name, rows=1000)
+    table = conn.table(table_name)._engine.db.load(table_name)[0]
+    before = len(table.snapshots())
+    conn.sql(f"INSERT INTO {table_name} SELECT * FROM {table_name}")
+    conn.sql(f"DELETE FROM {table_name} WHERE px > 100")
+    table = conn.table(table_name)._engine.db.load(table_name)[0]
+    assert len(table.snapshots()) == before + 2
+
+
+def test_shards_are_iceberg_buckets(conn, table_name):
+    make_ticks(conn, table_name, rows=3000, shards=4)
+    bucket = BucketTransform(4).transform(StringType())
+    total = 0
+    for k in range(4):
+        rows = conn.table(table_name).shard(k)
+        total += rows.num_rows
+        assert {bucket(s) for s in rows["sym"].to_pylist()} <= {k}
+    assert total == 3000
+
+
+def test_replicated_table_is_whole_on_every_shard(conn, table_name):
+    conn.sql(f"CREATE REPLICATED TABLE {table_name} (k VARCHAR, v DOUBLE)")
+    conn.sql(f"INSERT INTO {table_name} VALUES ('a', 1), ('b', 2)")
+    handle = conn.table(table_name)
+    assert handle.shard(0).num_rows == 2 and handle.shard(0).equals(handle.arrow())
+
+
+def test_image_arrays_round_trip_exactly(conn, table_name):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (500, 784), dtype=np.uint8)
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER, pixels UTINYINT[784], xy FLOAT[2], SHARD KEY (id))")
+    data = pa.table({"id": np.arange(500, dtype=np.int32),
+                     "pixels": pa.FixedSizeListArray.from_arrays(pa.array(images.ravel()), 784),
+                     "xy": pa.FixedSizeListArray.from_arrays(pa.array(rng.random(1000, dtype=np.float32)), 2)})
+    conn.load(table_name, data)
+    back = conn.sql(f"SELECT * FROM {table_name} ORDER BY id").arrow()
+    assert back["pixels"].type == pa.list_(pa.uint8(), 784)
+    matrix = back["pixels"].combine_chunks().values.to_numpy().reshape(-1, 784)
+    assert (matrix == images).all()
+    assert back["xy"].to_pylist() == data["xy"].to_pylist()
+    shard = conn.table(table_name).shard(0)
+    assert shard["pixels"].type == pa.list_(pa.uint8(), 784)
+    # Stored compactly: 784 bytes a row, not a list of 784 ints.
+    files = conn.table(table_name)._engine.db.load(table_name)[0].inspect.files()
+    assert sum(files["file_size_in_bytes"].to_pylist()) < 500 * 784 * 1.2
+    assert conn.sql(f"SELECT list_sum(pixels::INTEGER[]) FROM {table_name} WHERE id = 7").fetchone()[0] == int(images[7].sum())
+
+
+def test_joins_aggregates_windows_ctes(conn, table_name):
+    make_ticks(conn, table_name, rows=5000)
+    ref = table_name + "_ref"
+    conn.sql(f"CREATE REPLICATED TABLE {ref} AS SELECT DISTINCT sym, length(sym) AS n FROM {table_name}")
+    sql = f"""
+        WITH last AS (
+            SELECT sym, px, row_number() OVER (PARTITION BY sym ORDER BY ts DESC) AS r FROM {table_name})
+        SELECT l.sym, l.px, r.n FROM last l JOIN {ref} r USING (sym) WHERE l.r = 1 ORDER BY l.sym"""
+    got = conn.sql(sql).df()
+    ticks = conn.table(table_name).arrow().to_pandas()
+    expected = ticks.sort_values("ts").groupby("sym").tail(1).sort_values("sym")
+    assert got["px"].tolist() == expected["px"].tolist()
+    assert (got["n"] == 5).all()
+
+
+def test_delete_where(conn, table_name):
+    make_ticks(conn, table_name, rows=4000)
+    before = conn.sql(f"SELECT count(*), count(*) FILTER (WHERE px > 100) FROM {table_name}").fetchone()
+    result = conn.sql(f"DELETE FROM {table_name} WHERE px > 100")
+    assert result.rowcount == before[1] > 0
+    assert conn.sql(f"SELECT count(*), max(px) FROM {table_name}").fetchone()[0] == before[0] - before[1]
+    assert conn.sql(f"SELECT max(px) FROM {table_name}").fetchone()[0] <= 100
+    # Rows kept stay on their shard.
+    bucket = BucketTransform(4).transform(StringType())
+    for k in range(4):
+        assert {bucket(s) for s in conn.table(table_name).shard(k)["sym"].to_pylist()} <= {k}
+    assert conn.sql(f"DELETE FROM {table_name}").rowcount == before[0] - before[1]
+    assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 0
+
+
+def test_delete_keeps_rows_where_condition_is_null(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1), (NULL), (3)")
+    assert conn.sql(f"DELETE FROM {table_name} WHERE a > 2").rowcount == 1
+    assert sorted(conn.sql(f"SELECT a FROM {table_name}").fetchall(), key=str) == [(1,), (None,)]
+
+
+def test_create_table_as_select(conn, table_name):
+    make_ticks(conn, table_name, rows=500)
+    daily = table_name + "_daily"
+    conn.sql(f"CREATE TABLE {daily} WITH (SHARD_KEY = 'sym', SHARDS = 2) AS "
+             f"SELECT sym, avg(px) AS px, count(*)::INTEGER AS n FROM {table_name} GROUP BY sym")
+    described = dict((r[0], r[1]) for r in conn.sql(f"DESCRIBE {daily}").fetchall())
+    assert described["px"] == "DOUBLE" and described["n"] == "INTEGER"
+    assert described["# shards"] == "2" and described["# shard key"] == "sym"
+    assert conn.sql(f"SELECT sum(n) FROM {daily}").fetchone()[0] == 500
+
+
+def test_describe_and_show_tables(conn, table_name):
+    make_ticks(conn, table_name, rows=300, shards=4)
+    rows = conn.sql(f"DESCRIBE {table_name}").fetchall()
+    assert rows[0] == ("sym", "VARCHAR", "shard key")
+    facts = {r[0]: r[1] for r in rows if r[0].startswith("#")}
+    assert facts["# shards"] == "4" and facts["# rows"] == "300"
+    assert int(facts["# snapshot id"]) == snapshot(conn, table_name)
+    shown = {r[0]: r for r in conn.sql("SHOW TABLES").fetchall()}
+    assert shown[table_name][1:5] == ("sharded", "sym", 4, 300)
+
+
+def test_drop_table(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER)")
+    conn.sql(f"DROP TABLE {table_name}")
+    with pytest.raises(SqlError, match="does not exist"):
+        conn.sql(f"SELECT * FROM {table_name}")
+    conn.sql(f"DROP TABLE IF EXISTS {table_name}")
+    with pytest.raises(CatalogError):
+        conn.sql(f"DROP TABLE {table_name}")
+
+
+@pytest.mark.parametrize("statement, error", [
+    ("INSERT INTO {t} VALUES ('x', 'not a number')", "Conversion Error"),
+    ("INSERT INTO {t} VALUES (1, 2, 3)", "3 values"),
+    ("INSERT INTO {t} (nope) VALUES (1)", "nope"),
+    ("INSERT INTO {t} SELECT 1000 AS a, 1 AS b", "out of range|Conversion"),
+    ("SELECT nope FROM {t}", "nope"),
+    ("DELETE FROM {t} WHERE nope = 1", "nope"),
+    ("CREATE TABLE {t} (a INTEGER)", "already exists"),
+    ("SELECT * FORM {t}", "Line 1, Col"),
+])
+def test_bad_statements_change_nothing(conn, table_name, statement, error):
+    conn.sql(f"CREATE TABLE {table_name} (s VARCHAR, x DOUBLE, SHARD KEY (s))")
+    conn.sql(f"INSERT INTO {table_name} VALUES ('a', 1)")
+    tiny = table_name + "_tiny"
+    conn.sql(f"CREATE TABLE {tiny} (a TINYINT, b INTEGER)")
+    target = tiny if "1000" in statement else table_name
+    before = snapshot(conn, target)
+    with pytest.raises(indb.IndbError, match=error) as caught:
+        conn.sql(statement.format(t=target))
+    assert "__indb" not in str(caught.value)
+    assert snapshot(conn, target) == before
+
+
+def test_failed_write_leaves_no_files(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER NOT NULL, b TINYINT)")
+    engine = conn.table(table_name)._engine
+    data_dir = engine.db.path / "warehouse" / "main" / table_name / "data"
+    bad = pa.table({"a": [1, 2], "b": [1, 1000]})  # 1000 does not fit a TINYINT
+    with pytest.raises(SqlError, match="TINYINT"):
+        conn.load(table_name, bad)
+    good_then_bad = pa.RecordBatchReader.from_batches(
+        pa.schema([("a", pa.int64()), ("b", pa.int64())]),
+        [pa.record_batch({"a": [1], "b": [1]}), pa.record_batch({"a": [None], "b": [1]})])
+    from indb import engine as engine_module
+    old, engine_module.LOAD_CHUNK_ROWS = engine_module.LOAD_CHUNK_ROWS, 1
+    try:
+        with pytest.raises(SqlError, match="NOT NULL"):
+            conn.load(table_name, good_then_bad)  # the first chunk's file is written, then removed
+    finally:
+        engine_module.LOAD_CHUNK_ROWS = old
+    assert not data_dir.exists() or not list(data_dir.rglob("*.parquet"))
+    assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 0
+
+
+def test_load_formats(conn, table_name, tmp_path):
+    ticks = synthetic_ticks(1000, symbols=10)
+    pq.write_table(ticks, tmp_path / "t.parquet")
+    ticks.to_pandas().to_csv(tmp_path / "t.csv", index=False)
+    sources = [ticks, ticks.to_reader(), ticks.to_pandas(), tmp_path / "t.parquet", str(tmp_path / "t.csv")]
+    for i, source in enumerate(sources):
+        name = f"{table_name}_{i}"
+        assert conn.load(name, source, shard_key="sym", shards=2) == 1000
+        got = conn.sql(f"SELECT sym, ts, px, size FROM {name} ORDER BY ts").arrow()
+        assert got["px"].to_pylist() == ticks["px"].to_pylist()
+        assert got["sym"].to_pylist() == ticks["sym"].to_pylist()
+    assert conn.table(f"{table_name}_0").info.shard_key == ("sym",)
+    with pytest.raises(SqlError, match="cannot load"):
+        conn.load(table_name, [1, 2, 3])
+
+
+def test_load_into_existing_table_checks_columns(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER, b VARCHAR)")
+    assert conn.load(table_name, pd.DataFrame({"b": ["x"], "a": [1]})) == 1
+    with pytest.raises(SqlError, match="no column c"):
+        conn.load(table_name, pd.DataFrame({"c": [1]}))
+    assert conn.sql(f"SELECT * FROM {table_name}").fetchall() == [(1, "x")]
+
+
+def test_readers_see_a_consistent_snapshot(conn, table_name):
+    make_ticks(conn, table_name, rows=100)
+    other = indb.connect(conn.path)
+    count = f"SELECT count(*) FROM {table_name}"
+    assert other.sql(count).fetchone()[0] == 100
+    conn.sql(f"INSERT INTO {table_name} SELECT * FROM {table_name}")
+    assert other.sql(count).fetchone()[0] == 200  # the next statement sees the new snapshot
+    other.close()
+
+
+def test_parameters(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER, b VARCHAR)")
+    conn.cursor().executemany(f"INSERT INTO {table_name} VALUES (?, ?)", [(1, "x"), (2, "y")])
+    assert conn.sql(f"SELECT b FROM {table_name} WHERE a = ?", [2]).fetchall() == [("y",)]
