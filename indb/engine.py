@@ -16,7 +16,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.tables import HIDDEN_COLUMNS, TableInfo
-from indb.catalog.types import Column, sql_type_of
+from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
 from indb.query.session import QuerySession
@@ -210,7 +210,7 @@ class Engine:
         reader = self._reader(data)
         created = False
         if not self.db.exists(name):
-            columns = tuple(Column(f.name, sql_type_of(f.type)) for f in reader.schema)
+            columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
             plan = planner.CreateTable(name, columns, tuple(shard_key), 1 if replicated else
                                        (shards or self.db.default_shards), replicated)
             self.db.create_table(self._table_info(plan, columns))

@@ -241,3 +241,39 @@ def test_parameters(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (a INTEGER, b VARCHAR)")
     conn.cursor().executemany(f"INSERT INTO {table_name} VALUES (?, ?)", [(1, "x"), (2, "y")])
     assert conn.sql(f"SELECT b FROM {table_name} WHERE a = ?", [2]).fetchall() == [("y",)]
+
+
+TYPED_VALUES = {
+    "BOOLEAN": "true", "TINYINT": "-7", "SMALLINT": "300", "INTEGER": "-5", "BIGINT": "9000000000",
+    "UTINYINT": "255", "USMALLINT": "65535", "UINTEGER": "4000000000", "FLOAT": "1.5",
+    "DOUBLE": "2.25", "DECIMAL(10,2)": "12.34", "VARCHAR": "'héllo'", "BLOB": "'\\xAA\\x00'::BLOB",
+    "DATE": "DATE '2026-11-22'", "TIME": "TIME '09:30:00.5'",
+    "TIMESTAMP": "TIMESTAMP '2026-11-22 09:30:00.123456'", "TIMESTAMP_MS": "TIMESTAMP '2026-11-22 09:30:00.123'",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ '2026-11-22 09:30:00+00'", "INTEGER[]": "[1, 2, NULL]",
+    "SMALLINT[2]": "[1, -2]", "STRUCT(a INTEGER, b VARCHAR)": "{'a': 1, 'b': 'x'}",
+}
+
+
+def test_every_supported_type_round_trips(conn, table_name):
+    columns = ", ".join(f"c{i} {t}" for i, t in enumerate(TYPED_VALUES))
+    conn.sql(f"CREATE TABLE {table_name} ({columns})")
+    conn.sql(f"INSERT INTO {table_name} VALUES ({', '.join(TYPED_VALUES.values())}), "
+             f"({', '.join('NULL' for _ in TYPED_VALUES)})")
+    select = ", ".join(f"CAST({v} AS {t})" for t, v in TYPED_VALUES.items())
+    expected = conn.sql(f"SELECT {select}").fetchone()
+    got = conn.sql(f"SELECT * FROM {table_name} ORDER BY c0 NULLS LAST").fetchall()
+    assert got[0] == expected
+    assert got[1] == (None,) * len(TYPED_VALUES)
+    described = [r[1] for r in conn.sql(f"DESCRIBE {table_name}").fetchall() if not r[0].startswith("#")]
+    assert described == [conn.sql(f"SELECT typeof(CAST(NULL AS {t}))").fetchone()[0] for t in TYPED_VALUES]
+
+
+def test_pandas_nanosecond_timestamps(conn, table_name):
+    frame = pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=3, freq="s").astype("datetime64[ns]")})
+    conn.load(table_name, frame)
+    assert conn.sql(f"DESCRIBE {table_name}").fetchone()[1] == "TIMESTAMP"
+    assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3
+    frame.loc[0, "ts"] = pd.Timestamp("2026-01-01 00:00:00.000000001")
+    with pytest.raises(SqlError, match="expects TIMESTAMP"):
+        conn.load(table_name, frame)
+    assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3

@@ -52,3 +52,9 @@ def test_composite_key_colocates_equal_keys():
     assert keys[0] == keys[1] and len(set(keys)) == 4
     shards = shard_numbers(info, stored, schema)
     assert shards[0] == shards[1]
+
+
+def test_no_rows_no_shards():
+    info = TableInfo("t", (Column("k", "BIGINT"),), ("k",), 4)
+    assert split_by_shard(info, pa.table({"k": pa.array([], pa.int64())}),
+                          Schema(NestedField(1, "k", LongType()))) == {}

@@ -83,6 +83,17 @@ def sql_type_of(arrow_type: pa.DataType) -> str:
     return str(relation.types[0])
 
 
+def inferred_sql_type(arrow_type: pa.DataType) -> str:
+    """The SQL type a new table gets for loaded Arrow data.
+
+    Nanosecond timestamps (pandas' default) become TIMESTAMP: values are then written only if
+    they have no sub-microsecond part, so nothing is truncated silently.
+    """
+    if pa.types.is_timestamp(arrow_type) and arrow_type.unit == "ns":
+        arrow_type = pa.timestamp("us", tz=arrow_type.tz)
+    return sql_type_of(arrow_type)
+
+
 @functools.lru_cache(maxsize=None)
 def storage_type_of(sql_type: str) -> pa.DataType:
     """The Arrow type a SQL type is stored as in Iceberg; raises SqlError for unstorable types."""

@@ -128,7 +128,17 @@ def bench(names: tuple[str, ...], list_only: bool, directory: str | None) -> Non
 
 
 def main() -> None:
-    cli(prog_name="indb")
+    try:
+        cli(prog_name="indb")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    else:
+        code = 0
+    # DuckDB 2.0's bindings print "nanobind: leaked ..." during interpreter shutdown; a CLI has
+    # nothing left to clean up once its output is flushed, so it leaves without that noise.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ def shard_numbers(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> 
 
 def split_by_shard(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> dict[int, pa.Table]:
     """The rows of ``stored`` grouped by shard, each group in input order."""
+    if not stored.num_rows:
+        return {}
     if info.shard_source is None:
-        return {0: stored} if stored.num_rows else {}
+        return {0: stored}
     shards = shard_numbers(info, stored, iceberg_schema)
     order = np.argsort(shards, kind="stable")
     counts = np.bincount(shards, minlength=info.shards)
