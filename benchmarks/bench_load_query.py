@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path

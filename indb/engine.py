@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import Database
-from indb.catalog.tables import HIDDEN_COLUMNS, TableInfo
+from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
@@ -62,7 +62,8 @@ class Engine:
             relation = self.session.duck.sql(plan.query, params=params)
         except Exception as error:
             raise SqlError(str(error)) from None
-        columns = tuple(Column(name, str(sql_type)) for name, sql_type in zip(relation.columns, relation.types))
+        columns = tuple(Column(name, str(sql_type))
+                        for name, sql_type in zip(relation.columns, relation.types, strict=True))
         info = self._table_info(plan, columns)
         self.db.create_table(info)
         try:
@@ -73,19 +74,7 @@ class Engine:
         return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
 
     def _table_info(self, plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
-        names = {c.name.lower(): c.name for c in columns}
-        if len(names) != len(columns):
-            raise SqlError(f"table {plan.name} would have two columns of one name; alias them")
-        reserved = [n for n in names if n.startswith("_indb_") or n in HIDDEN_COLUMNS]
-        if reserved:
-            raise SqlError(f"column names starting with _indb_ are reserved ({reserved[0]})")
-        missing = [k for k in plan.shard_key if k.lower() not in names]
-        if missing:
-            raise SqlError(f"SHARD KEY names {missing[0]}, which is not a column of {plan.name}")
-        for column in columns:
-            column.storage_type  # refuses types Iceberg cannot hold, before anything is created
-        return TableInfo(plan.name, columns, tuple(names[k.lower()] for k in plan.shard_key),
-                         plan.shards, plan.replicated)
+        return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated)
 
     def run_Insert(self, plan: planner.Insert, params: object) -> Result:
         _, info = self.db.load(plan.table)
@@ -121,7 +110,7 @@ class Engine:
         hits = self.session.query(render(matches), params).to_pydict() if by_path else {}
         removed, added, count = [], [], 0
         try:
-            for path, positions in zip(*hits.values()) if hits else []:
+            for path, positions in zip(*hits.values(), strict=True) if hits else []:
                 stored = files.read_stored([path], info)
                 keep = np.ones(stored.num_rows, dtype=bool)
                 keep[np.asarray(positions, dtype=np.int64)] = False

@@ -44,7 +44,7 @@ class Result:
 
     def _rows(self, start: int, end: int) -> list[tuple]:
         piece = self.table.slice(start, end - start).to_pydict()
-        return list(zip(*piece.values())) if piece else []
+        return list(zip(*piece.values(), strict=True)) if piece else []
 
     def __repr__(self) -> str:
         return f"Result({self.table.num_rows} rows: {', '.join(self.columns)})" if self.columns \

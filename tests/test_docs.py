@@ -38,7 +38,7 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch):
     assert namespace["conn"].sql("SELECT count(*) FROM ticks").fetchone()[0] == 101
 
 
-@pytest.mark.parametrize("line", [l for l in re.findall(r"^indb .*$", (ROOT / "README.md").read_text(), re.M)])
+@pytest.mark.parametrize("line", [found for found in re.findall(r"^indb .*$", (ROOT / "README.md").read_text(), re.M)])
 def test_readme_cli_lines_name_real_commands_and_options(line):
     words = line.split("#")[0].split()[1:]
     command = [w for w in words if not w.startswith("-") and w in {"sql", "load", "demo", "bench"}][:1]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlglot import exp
 
 from indb.errors import SqlError
@@ -53,7 +52,7 @@ class Column:
 _TYPE_PROBE = duckdb.connect()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resolve(sql_type: str) -> tuple[str, pa.DataType]:
     try:
         data_type = exp.DataType.build(sql_type, dialect="duckdb")
@@ -94,7 +93,7 @@ def inferred_sql_type(arrow_type: pa.DataType) -> str:
     return sql_type_of(arrow_type)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def storage_type_of(sql_type: str) -> pa.DataType:
     """The Arrow type a SQL type is stored as in Iceberg; raises SqlError for unstorable types."""
     return _storage(arrow_type_of(sql_type), sql_type)

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Callable, TextIO
+from typing import TextIO
+from collections.abc import Callable
 
 HISTORY = Path(os.environ.get("INDB_HISTORY", Path.home() / ".indb_history"))
 

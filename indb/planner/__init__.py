@@ -12,8 +12,7 @@ from typing import Protocol
 
 from sqlglot import exp
 
-from indb.catalog.tables import HIDDEN_COLUMNS
-from indb.catalog.types import Column, canonical_sql_type
+from indb.catalog.types import Column, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, SqlError
 from indb.parser import ReplicatedProperty, ShardKey, render
 
@@ -143,7 +142,7 @@ def _columns(schema: exp.Schema, sql: str | None) -> tuple[tuple[Column, ...], t
         name = item.name
         if name.lower() in seen:
             raise SqlError(f"column {name} is defined twice", *_position(item), sql)
-        if name.lower().startswith("_indb_") or name in HIDDEN_COLUMNS:
+        if name.lower().startswith("_indb_"):
             raise SqlError(f"column names starting with _indb_ are reserved ({name})",
                            *_position(item), sql)
         seen.add(name.lower())
@@ -151,7 +150,7 @@ def _columns(schema: exp.Schema, sql: str | None) -> tuple[tuple[Column, ...], t
             raise SqlError(f"column {name} needs a type", *_position(item), sql)
         try:
             sql_type = canonical_sql_type(item.args["kind"].sql(dialect="duckdb"))
-            Column(name, sql_type).storage_type  # refuses types Iceberg cannot hold
+            storage_type_of(sql_type)  # refuses types Iceberg cannot hold
         except SqlError as error:
             raise SqlError(error.message, *_position(item), sql) from None
         not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null")

@@ -8,7 +8,7 @@ hidden string column joining the key values.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import BucketTransform
 
-from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
+from indb.catalog.tables import ROWID, TableInfo
 
 KEY_SEPARATOR = "\x1f"   # ASCII unit separator between composite key values
 NULL_KEY = "\x00"        # stands for a NULL key value inside a composite key
