@@ -1,0 +1,19 @@
+"""The benchmark scripts still run (at a toy size), so their figures can be reproduced."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_load_query_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_load_query.py"),
+                           "--rows", "20000", "--runs", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert figures["rows"] == 20000
+    assert figures["load_rows_per_second"] > 0 and figures["group_by_ratio_indb_over_duckdb"] > 0
