@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 from sqlglot import exp
@@ -60,14 +61,14 @@ class Engine:
             return Result(message=f"created table {plan.name}")
         try:
             relation = self.session.duck.sql(plan.query, params=params)
-        except Exception as error:
+            rows = relation.to_arrow_table()
+        except duckdb.Error as error:
             raise SqlError(str(error)) from None
         columns = tuple(Column(name, str(sql_type))
                         for name, sql_type in zip(relation.columns, relation.types, strict=True))
-        info = self._table_info(plan, columns)
-        self.db.create_table(info)
+        self.db.create_table(self._table_info(plan, columns))
         try:
-            count = self.write_rows(plan.name, [self.session.query(plan.query, params)])
+            count = self.write_rows(plan.name, [rows])
         except BaseException:
             self.db.drop_table(plan.name)  # a failed CREATE TABLE AS leaves no table behind
             raise
@@ -79,12 +80,7 @@ class Engine:
     def run_Insert(self, plan: planner.Insert, params: object) -> Result:
         _, info = self.db.load(plan.table)
         stage = exp.to_table(planner.STAGE_TABLE)
-        definition = exp.Create(this=exp.Schema(this=stage, expressions=[
-            exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
-                          kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
-                          constraints=[] if c.nullable else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
-            for c in info.columns]), kind="TABLE", properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-        self.session.query(render(definition))
+        self.session.query(render(_stage_definition(stage, info)))
         try:
             self.session.query(plan.staged_sql, params)  # DuckDB checks column counts and types
             rows = self.session.query(render(exp.select("*").from_(stage)))
@@ -238,6 +234,17 @@ class Engine:
     def close(self) -> None:
         self.session.close()
         self.db.close()
+
+
+def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
+    """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns and NOT NULLs."""
+    not_null = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
+    columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
+                             kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+                             constraints=[] if c.nullable else not_null)
+               for c in info.columns]
+    return exp.Create(this=exp.Schema(this=stage, expressions=columns), kind="TABLE",
+                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
 
 
 def _chunks(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
