@@ -1,6 +1,13 @@
 """indb: an in-database UDF engine for GPU analytics over sharded Iceberg tables."""
 
-from indb.connection import Connection, Cursor, apilevel, connect, paramstyle, threadsafety
+from indb.connection import (
+           Connection,
+           Cursor,
+           apilevel,
+           connect,
+           paramstyle,
+           threadsafety,
+)
 from indb.errors import CatalogError, ConflictError, DatabaseError, IndbError, SqlError
 from indb.result import Result
 

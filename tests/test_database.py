@@ -2,11 +2,11 @@
 
 import multiprocessing
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 import indb
-from indb.catalog.database import Database, FORMAT_VERSION, _meta
+from indb.catalog.database import FORMAT_VERSION, Database, _meta
 
 
 def test_new_directory_becomes_a_database(tmp_path):

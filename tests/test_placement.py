@@ -8,7 +8,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.sharding.placement import split_by_shard, shard_numbers, with_hidden_columns
+from indb.sharding.placement import shard_numbers, split_by_shard, with_hidden_columns
 
 
 def test_shards_agree_with_iceberg_bucket_function():

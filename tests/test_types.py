@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indb.catalog.types import (Column, arrow_type_of, canonical_sql_type, from_storage,
-                                sql_type_of, storage_type_of, to_storage)
+from indb.catalog.types import (
+    Column,
+    arrow_type_of,
+    canonical_sql_type,
+    from_storage,
+    sql_type_of,
+    storage_type_of,
+    to_storage,
+)
 from indb.errors import SqlError
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from collections.abc import Iterator
 from typing import TextIO
-from collections.abc import Callable
 
 HISTORY = Path(os.environ.get("INDB_HISTORY", Path.home() / ".indb_history"))
 

@@ -8,8 +8,8 @@ Views are rebuilt only for tables whose Iceberg metadata changed since the last 
 from __future__ import annotations
 
 import duckdb
-from duckdb import sqltypes
 import pyarrow as pa
+from duckdb import sqltypes
 from sqlglot import exp
 
 from indb.catalog.database import Database

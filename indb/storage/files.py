@@ -8,8 +8,7 @@ Iceberg snapshot (the head does this). A write that fails before its commit dele
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
