@@ -151,7 +151,11 @@ def test_describe_and_show_tables(conn, table_name):
 
 def test_drop_table(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (a INTEGER)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1), (2)")
+    folder = conn.path / "warehouse" / "main" / table_name
+    assert list(folder.rglob("*.parquet"))
     conn.sql(f"DROP TABLE {table_name}")
+    assert not list(folder.rglob("*.parquet"))  # its data files are deleted too
     with pytest.raises(SqlError, match="does not exist"):
         conn.sql(f"SELECT * FROM {table_name}")
     conn.sql(f"DROP TABLE IF EXISTS {table_name}")
