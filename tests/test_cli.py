@@ -69,3 +69,32 @@ def test_demo_runs(tmp_path):
 def test_bench_lists_scripts(tmp_path):
     (tmp_path / "bench_x.py").write_text("print('hi')\n")
     assert run("bench", "--dir", str(tmp_path), "--list").output.split() == ["bench_x"]
+
+
+def test_prompt_on_a_terminal_keeps_history(tmp_path):
+    import os
+    import pty
+    import select
+    history = tmp_path / "history"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "--db", str(tmp_path / "db"), "sql"],
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                            env={**os.environ, "INDB_HISTORY": str(history)})
+    os.close(slave)
+    os.write(master, b"SELECT 40 +\n2 AS answer;\n.quit\n")
+    output = b""
+    while True:  # read until the process closes the terminal
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    assert b"indb> " in output and b"...> " in output and b"42" in output
+    assert "SELECT 40 +" in history.read_text()
