@@ -6,10 +6,13 @@ created, changed and dropped in the same atomic catalog commit, and other engine
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
 import pyarrow as pa
+from pyiceberg.schema import NestedField, Schema, sanitize_column_names
+from pyiceberg.types import StringType
 
 from indb.catalog.types import Column, storage_type_of
 from indb.errors import SqlError
@@ -21,6 +24,13 @@ HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
 # Iceberg's bucket() accepts these source types (spec: "Partition Transforms").
 BUCKETABLE = ("int", "long", "decimal", "date", "time", "timestamp", "timestamptz", "string",
               "uuid", "fixed", "binary")
+
+
+@functools.cache
+def file_column_name(name: str) -> str:
+    """The name a column has inside the Parquet files: pyiceberg escapes names Avro would refuse
+    (``my col`` is written as ``my_x20col``); the Iceberg schema keeps the real one."""
+    return sanitize_column_names(Schema(NestedField(1, name, StringType()))).fields[0].name
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from duckdb import sqltypes
 from sqlglot import exp
 
 from indb.catalog.database import Database
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import Column, bytes_to_fixed_list
 from indb.errors import SqlError
 from indb.parser import render
@@ -33,7 +33,7 @@ class QuerySession:
         """Point every table's view at the table's current snapshot."""
         current = self.db.metadata_locations()
         for name in set(self._locations) - set(current):
-            self.duck.sql(render(exp.Drop(tables=[exp.to_table(name, quoted=True)], kind="VIEW", exists=True)))
+            self.query(render(exp.Drop(tables=[exp.to_table(name, quoted=True)], kind="VIEW", exists=True)))
             del self._locations[name]
         for name, location in current.items():
             if self._locations.get(name) != location:
@@ -42,7 +42,7 @@ class QuerySession:
                 view = exp.Create(this=exp.to_table(name, quoted=True), kind="VIEW", replace=True,
                                   expression=self.scan(info, paths),
                                   properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-                self.duck.sql(render(view))
+                self.query(render(view))
                 self._locations[name] = location
 
     def scan(self, info: TableInfo, paths: list[str], extra: tuple[str, ...] = ()) -> exp.Select:
@@ -63,7 +63,7 @@ class QuerySession:
 
     def _converted(self, column: Column) -> exp.Expression:
         """The expression turning a stored column back into its SQL type."""
-        stored = exp.column(column.name, quoted=True)
+        stored = exp.column(file_column_name(column.name), quoted=True)
         if column.is_fixed_array:
             return exp.func(self._array_function(column), stored)
         if column.storage_type != column.arrow_type:

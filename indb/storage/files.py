@@ -19,7 +19,7 @@ from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import Table, WriteTask
 
 from indb.catalog.database import NAMESPACE, Database
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, SqlError
 from indb.sharding.placement import split_by_shard, with_hidden_columns
@@ -51,7 +51,9 @@ def local_path(uri: str) -> str:
 def read_stored(paths: Sequence[str], info: TableInfo) -> pa.Table:
     """Rows of the given data files, as stored (hidden columns included)."""
     schema = info.storage_schema
-    tables = [pq.read_table(local_path(p), columns=schema.names).cast(schema) for p in paths]
+    in_file = [file_column_name(name) for name in schema.names]
+    tables = [pq.read_table(local_path(p), columns=in_file).rename_columns(schema.names).cast(schema)
+              for p in paths]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
