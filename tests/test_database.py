@@ -42,6 +42,9 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
         c.exec_driver_sql("CREATE TABLE other (x INTEGER)")
     with pytest.raises(indb.DatabaseError, match="not an indb database"):
         indb.connect(tmp_path)
+    with engine.connect() as c:  # untouched: pyiceberg added none of its tables
+        names = [r[0] for r in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert names == ["other"]
 
 
 def test_newer_format_is_refused(tmp_path):

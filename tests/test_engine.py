@@ -291,3 +291,17 @@ def test_column_names_pyiceberg_escapes_in_files(conn, table_name):
     assert sum(conn.table(table_name).shard(k).num_rows for k in range(8)) == 2
     conn.sql(f'DELETE FROM {table_name} WHERE "my col" = 1')
     assert conn.sql(f"SELECT \"Ünï\" FROM {table_name}").fetchall() == [("y",)]
+
+
+@pytest.mark.parametrize("sql_type, allowed", [("UTINYINT[4]", True), ("DATE", True), ("DECIMAL(10,2)", True),
+                                               ("TIMESTAMP", True), ("TINYINT", True), ("BLOB", True),
+                                               ("DOUBLE", False), ("BOOLEAN", False)])
+def test_shard_key_types_follow_icebergs_bucket(conn, table_name, sql_type, allowed):
+    statement = f"CREATE TABLE {table_name} (k {sql_type}, SHARD KEY (k))"
+    if allowed:
+        conn.sql(statement)
+        assert conn.table(table_name).info.shard_key == ("k",)
+    else:
+        with pytest.raises(SqlError, match="cannot shard by k"):
+            conn.sql(statement)
+        assert table_name not in [r[0] for r in conn.sql("SHOW TABLES").fetchall()]

@@ -6,6 +6,8 @@ row id sequences); ``warehouse/`` holds each table's Iceberg metadata and data f
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
 from pyiceberg.transforms import BucketTransform
 
-from indb.catalog.tables import BUCKETABLE, TableInfo
+from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError, DatabaseError, SqlError
 
 FORMAT_VERSION = 1
@@ -42,13 +44,17 @@ class Database:
         self.path = Path(path).resolve()
         catalog_file = self.path / CATALOG_FILE
         is_new = _check_directory(self.path)
+        if not is_new:  # checked before pyiceberg touches the file: it would add its tables
+            _check_version(catalog_file)
         self.path.mkdir(parents=True, exist_ok=True)
         self.catalog = SqlCatalog("indb", uri=f"sqlite:///{catalog_file}",
                                   warehouse=(self.path / WAREHOUSE_DIR).as_uri())
         self.engine = self.catalog.engine
         if is_new:
             self._initialize(default_shards or DEFAULT_SHARDS)
-        self._check_version()
+        with self.engine.connect() as conn:
+            settings = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
+        self.default_shards = int(settings["default_shards"])
 
     def _initialize(self, default_shards: int) -> None:
         with self.engine.begin() as conn:
@@ -59,21 +65,7 @@ class Database:
                 exists = conn.execute(sa.select(_meta.c.key).where(_meta.c.key == key)).first()
                 if not exists:
                     conn.execute(_meta.insert().values(key=key, value=str(value)))
-        if (NAMESPACE,) not in self.catalog.list_namespaces():
-            self.catalog.create_namespace_if_not_exists(NAMESPACE)
-
-    def _check_version(self) -> None:
-        try:
-            with self.engine.connect() as conn:
-                rows = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
-        except sa.exc.OperationalError:
-            raise DatabaseError(f"{self.path} is not an indb database: its {CATALOG_FILE} has no "
-                                "indb_meta table. Point at an empty or new directory.") from None
-        version = int(rows.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise DatabaseError(f"{self.path} was written by a newer indb (format {version}); "
-                                f"this indb reads format {FORMAT_VERSION}. Upgrade indb to open it.")
-        self.default_shards = int(rows["default_shards"])
+        self.catalog.create_namespace_if_not_exists(NAMESPACE)
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -86,13 +78,14 @@ class Database:
         spec = PartitionSpec()
         if info.shard_source is not None:
             source = schema.find_field(info.shard_source)
-            if str(source.field_type).split("(")[0] not in BUCKETABLE:
+            transform = BucketTransform(info.shards)
+            if not transform.can_transform(source.field_type):
                 column = info.column(info.shard_source)
                 raise SqlError(f"cannot shard by {info.shard_source} ({column.sql_type if column else source.field_type}): "
                                "Iceberg's bucket() takes integers, decimals, dates, times, "
                                "timestamps, strings and binary")
             spec = PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
-                                                transform=BucketTransform(info.shards),
+                                                transform=transform,
                                                 name="shard"))
         try:
             return self.catalog.create_table((NAMESPACE, info.name), schema=schema,
@@ -146,6 +139,19 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _check_version(catalog_file: Path) -> None:
+    """Refuse a catalog file that indb did not write, or that a newer indb wrote."""
+    try:
+        with closing(sqlite3.connect(f"{catalog_file.as_uri()}?mode=ro", uri=True)) as conn:
+            version = int(dict(conn.execute("SELECT key, value FROM indb_meta").fetchall())["format_version"])
+    except (sqlite3.Error, KeyError):
+        raise DatabaseError(f"{catalog_file.parent} is not an indb database: its {CATALOG_FILE} has "
+                            "no indb_meta table. Point at an empty or new directory.") from None
+    if version > FORMAT_VERSION:
+        raise DatabaseError(f"{catalog_file.parent} was written by a newer indb (format {version}); "
+                            f"this indb reads format {FORMAT_VERSION}. Upgrade indb to open it.")
 
 
 def _check_directory(path: Path) -> bool:

@@ -21,10 +21,6 @@ ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table s
 COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
 HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
 
-# Iceberg's bucket() accepts these source types (spec: "Partition Transforms").
-BUCKETABLE = ("int", "long", "decimal", "date", "time", "timestamp", "timestamptz", "string",
-              "uuid", "fixed", "binary")
-
 
 @functools.cache
 def file_column_name(name: str) -> str:
