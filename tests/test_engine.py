@@ -60,6 +60,8 @@ def test_shards_are_iceberg_buckets(conn, table_name):
         total += rows.num_rows
         assert {bucket(s) for s in rows["sym"].to_pylist()} <= {k}
     assert total == 3000
+    with pytest.raises(SqlError, match="shards 0..3, not 4"):
+        conn.table(table_name).shard(4)
 
 
 def test_replicated_table_is_whole_on_every_shard(conn, table_name):
@@ -67,6 +69,9 @@ def test_replicated_table_is_whole_on_every_shard(conn, table_name):
     conn.sql(f"INSERT INTO {table_name} VALUES ('a', 1), ('b', 2)")
     handle = conn.table(table_name)
     assert handle.shard(0).num_rows == 2 and handle.shard(0).equals(handle.arrow())
+    assert handle.shard(5).equals(handle.arrow())  # whichever shard asks, it sees the whole table
+    with pytest.raises(SqlError, match="not -1"):
+        handle.shard(-1)
 
 
 def test_image_arrays_round_trip_exactly(conn, table_name):
