@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 from sqlglot import exp
@@ -59,13 +58,9 @@ class Engine:
         if plan.query is None:
             self.db.create_table(self._table_info(plan, plan.columns))
             return Result(message=f"created table {plan.name}")
-        try:
-            relation = self.session.duck.sql(plan.query, params=params)
-            rows = relation.to_arrow_table()
-        except duckdb.Error as error:
-            raise SqlError(str(error)) from None
-        columns = tuple(Column(name, str(sql_type))
-                        for name, sql_type in zip(relation.columns, relation.types, strict=True))
+        rows, sql_types = self.session.typed_query(plan.query, params)
+        columns = tuple(Column(name, sql_type)
+                        for name, sql_type in zip(rows.column_names, sql_types, strict=True))
         self.db.create_table(self._table_info(plan, columns))
         try:
             count = self.write_rows(plan.name, [rows])

@@ -83,9 +83,15 @@ class QuerySession:
 
     def query(self, sql: str, params: object = None) -> pa.Table:
         """Run SQL in DuckDB and return its rows; DuckDB's errors become SqlError."""
+        return self.typed_query(sql, params)[0]
+
+    def typed_query(self, sql: str, params: object = None) -> tuple[pa.Table, list[str]]:
+        """Run SQL in DuckDB; its rows and the SQL type DuckDB gives each column."""
         try:
             relation = self.duck.sql(sql, params=params)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
+            if relation is None:  # a statement without a result (CREATE, DROP)
+                return pa.table({}), []
+            return relation.to_arrow_table(), [str(t) for t in relation.types]
         except duckdb.Error as error:
             raise SqlError(str(error)) from None
 

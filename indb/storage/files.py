@@ -89,8 +89,8 @@ def to_stored(rows: pa.Table, info: TableInfo, allocate_rowids: Callable[[int], 
     for field in info.hidden_columns:
         if field.name in rows.column_names:
             arrays.append(rows[field.name])
-    fields = [info.storage_schema.field(i) for i in range(len(arrays))]
-    stored = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    schema = info.storage_schema  # hidden fields come last: keep those the rows brought
+    stored = pa.Table.from_arrays(arrays, schema=pa.schema(list(schema)[:len(arrays)]))
     return with_hidden_columns(info, stored, allocate_rowids)
 
 
