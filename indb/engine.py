@@ -69,7 +69,8 @@ class Engine:
             raise
         return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
 
-    def _table_info(self, plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
+    @staticmethod
+    def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
         return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated)
 
     def run_Insert(self, plan: planner.Insert, params: object) -> Result:
@@ -191,9 +192,8 @@ class Engine:
         created = False
         if not self.db.exists(name):
             columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
-            plan = planner.CreateTable(name, columns, tuple(shard_key), 1 if replicated else
-                                       (shards or self.db.default_shards), replicated)
-            self.db.create_table(self._table_info(plan, columns))
+            self.db.create_table(TableInfo.checked(name, columns, tuple(shard_key), 1 if replicated
+                                                   else (shards or self.db.default_shards), replicated))
             created = True
         try:
             return self.write_rows(name, _chunks(reader, LOAD_CHUNK_ROWS), progress)
