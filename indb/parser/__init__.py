@@ -8,13 +8,15 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from indb.errors import SqlError
-from indb.parser.dialect import Indb, ReplicatedProperty, ShardKey
+from indb.parser.dialect import (CreateFunction, ExecuteFunction, Indb, KillFunction,
+                                 ReplicatedProperty, ShardKey, ShowFunction, ShowFunctionStatus)
 
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-__all__ = ["Indb", "ReplicatedProperty", "ShardKey", "parse", "render"]
+__all__ = ["CreateFunction", "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty",
+           "ShardKey", "ShowFunction", "ShowFunctionStatus", "parse", "render", "render_indb"]
 
 
 def parse(sql: str) -> list[exp.Expression]:
@@ -36,3 +38,8 @@ def parse(sql: str) -> list[exp.Expression]:
 def render(tree: exp.Expression) -> str:
     """A syntax tree as SQL DuckDB runs."""
     return tree.sql(dialect="duckdb")
+
+
+def render_indb(tree: exp.Expression) -> str:
+    """A syntax tree as indb SQL (our statements included), e.g. the DDL SHOW FUNCTION returns."""
+    return tree.sql(dialect=Indb)

@@ -5,13 +5,20 @@ Added to DuckDB's grammar:
 - ``SHARD KEY (col[, col2])`` among a ``CREATE TABLE``'s column definitions;
 - ``CREATE REPLICATED TABLE``;
 - ``WITH (SHARDS = n[, SHARD_KEY = 'col'])`` after the column list or before ``AS SELECT``
-  (DuckDB's parser already reads it as table properties).
+  (DuckDB's parser already reads it as table properties);
+- Kinetica's function statements: ``CREATE [OR REPLACE] FUNCTION`` (file and inline forms),
+  ``EXECUTE FUNCTION f(...)``, ``SHOW FUNCTION f | *``, ``SHOW FUNCTION STATUS [VERBOSE] [FOR 'id']``
+  and ``KILL FUNCTION 'id'``. ``DROP FUNCTION`` and ``DESCRIBE FUNCTION`` are DuckDB's own trees,
+  and ``TABLE(f(...))`` in a FROM clause is DuckDB's table-function syntax.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
+
+FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 
 
 class ShardKey(exp.Expression):
@@ -26,8 +33,64 @@ class ReplicatedProperty(exp.Property):
     arg_types: dict[str, bool] = {}
 
 
+class CreateFunction(exp.Expression):
+    """``CREATE [OR REPLACE] FUNCTION``: ``settings`` are Properties (MODE, RUN_COMMAND,
+    RUN_COMMAND_ARGS, LANGUAGE, HANDLER); ``body`` is the inline code of ``AS $$ ... $$``."""
+
+    arg_types = {"this": True, "replace": False, "returns": False, "settings": False,
+                 "file_paths": False, "options": False, "body": False}
+
+
+class ExecuteFunction(exp.Expression):
+    """``EXECUTE FUNCTION f(name => value, ...)``: ``this`` names the function, ``expressions``
+    are its named arguments as Kwargs (the names are Identifiers, so errors can point at them)."""
+
+    arg_types = {"this": True, "expressions": False}
+
+
+class ShowFunction(exp.Expression):
+    """``SHOW FUNCTION f`` or ``SHOW FUNCTION *``."""
+
+    arg_types = {"this": True}
+
+
+class ShowFunctionStatus(exp.Expression):
+    """``SHOW FUNCTION STATUS [VERBOSE] [FOR 'run id']``."""
+
+    arg_types = {"verbose": False, "run_id": False}
+
+
+class KillFunction(exp.Expression):
+    """``KILL FUNCTION 'run id'``."""
+
+    arg_types = {"this": True}
+
+
+def _function_sql(self: DuckDB.Generator, e: CreateFunction) -> str:
+    parts = ["CREATE OR REPLACE FUNCTION" if e.args.get("replace") else "CREATE FUNCTION",
+             self.sql(e, "this")]
+    if e.args.get("returns"):
+        parts.append(f"RETURNS TABLE {self.sql(e, 'returns')}")
+    for setting in e.args.get("settings") or []:
+        value = self.sql(setting, "value")
+        parts.append(f"{setting.name} {value}" if setting.name in ("LANGUAGE", "HANDLER")
+                     else f"{setting.name} = {value}")
+    if e.args.get("file_paths"):
+        parts.append("FILE PATHS " + ", ".join(self.sql(p) for p in e.args["file_paths"]))
+    if e.args.get("options"):
+        parts.append("WITH OPTIONS (" + ", ".join(
+            f"{o.name} = {self.sql(o, 'value')}" for o in e.args["options"]) + ")")
+    if e.args.get("body") is not None:
+        parts.append(f"AS $${e.args['body'].this}$$")
+    return " ".join(parts)
+
+
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
+
+    class Tokenizer(DuckDB.Tokenizer):
+        # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
+        COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
 
     class Parser(DuckDB.Parser):
         PROPERTY_PARSERS = {
@@ -39,6 +102,96 @@ class Indb(DuckDB):
             "SHARD": lambda self: self._parse_shard_key(),
         }
         SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDB.Parser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
+        STATEMENT_PARSERS = {
+            **DuckDB.Parser.STATEMENT_PARSERS,
+            TokenType.CREATE: lambda self: self._parse_create_function() or self._parse_create(),
+            TokenType.EXECUTE: lambda self: self._parse_execute_function(),
+            TokenType.SHOW: lambda self: self._parse_show_function() or self._parse_show(),
+            TokenType.KILL: lambda self: self._parse_kill_function(),
+        }
+
+        def _parse_create_function(self) -> CreateFunction | None:
+            start = self._index
+            replace = self._match_pair(TokenType.OR, TokenType.REPLACE)
+            if not self._match(TokenType.FUNCTION):
+                self._retreat(start)
+                return None
+            name = self._parse_table_parts()
+            args: dict = {"settings": [], "file_paths": [], "options": [], "body": None, "returns": None}
+            while self._curr and self._curr.token_type != TokenType.SEMICOLON:
+                if self._match_text_seq("RETURNS", "TABLE"):
+                    args["returns"] = self._parse_schema()
+                elif self._match_text_seq("FILE", "PATHS"):
+                    args["file_paths"] = self._parse_csv(self._parse_string)
+                elif self._match_text_seq("WITH", "OPTIONS"):
+                    args["options"] = self._parse_wrapped_csv(self._parse_function_option)
+                elif self._match(TokenType.ALIAS):
+                    args["body"] = self._parse_string()
+                    if args["body"] is None:
+                        self.raise_error("expected the function's code after AS, as $$ ... $$")
+                elif self._match_text_seq("LANGUAGE"):
+                    args["settings"].append(self._setting("LANGUAGE", self._parse_var(any_token=True)))
+                elif self._match_text_seq("HANDLER"):
+                    args["settings"].append(self._setting("HANDLER", self._parse_string()))
+                elif self._curr.text.upper() in FUNCTION_SETTINGS:
+                    key = self._curr.text.upper()
+                    self._advance()
+                    self._match(TokenType.EQ)
+                    args["settings"].append(self._setting(key, self._parse_string()))
+                else:
+                    self.raise_error(f"unexpected {self._curr.text} in CREATE FUNCTION; expected "
+                                     "RETURNS TABLE, MODE, RUN_COMMAND, RUN_COMMAND_ARGS, FILE PATHS, "
+                                     "LANGUAGE, HANDLER, WITH OPTIONS or AS $$ ... $$")
+                    break
+            return self.expression(CreateFunction(this=name, replace=replace, **args))
+
+        def _setting(self, key: str, value: exp.Expression | None) -> exp.Property:
+            if value is None:
+                self.raise_error(f"{key} needs a value")
+            return exp.Property(this=exp.var(key), value=value)
+
+        def _parse_function_option(self) -> exp.Property:
+            key = self._parse_var(any_token=True)
+            self._match(TokenType.EQ)
+            return exp.Property(this=key, value=self._parse_primary())
+
+        def _parse_execute_function(self) -> ExecuteFunction | exp.Command:
+            if not self._match(TokenType.FUNCTION):
+                return self._parse_as_command(self._prev)
+            name = self._parse_id_var(any_token=False)
+            if name is None or not self._match(TokenType.L_PAREN, advance=False):
+                self.raise_error("expected a function call: EXECUTE FUNCTION f(INPUT_TABLE_NAMES => ...)")
+            arguments = self._parse_wrapped_csv(self._parse_named_argument, optional=True)
+            return self.expression(ExecuteFunction(this=name, expressions=arguments))
+
+        def _parse_named_argument(self) -> exp.Kwarg | None:
+            name = self._parse_id_var(any_token=True)
+            if name is None:
+                return None
+            if not self._match(TokenType.FARROW):
+                self.raise_error(f"expected => after {name.name}: arguments are named, as in "
+                                 "INPUT_TABLE_NAMES => INPUT_TABLE(t)")
+            return exp.Kwarg(this=name, expression=self._parse_assignment())
+
+        def _parse_show_function(self) -> exp.Expression | None:
+            if self._match_text_seq("FUNCTIONS"):
+                return self.expression(ShowFunction(this=exp.Star()))
+            if not self._match(TokenType.FUNCTION):
+                return None
+            if self._match_text_seq("STATUS"):
+                verbose = self._match_text_seq("VERBOSE")
+                run_id = self._parse_string() if self._match(TokenType.FOR) else None
+                return self.expression(ShowFunctionStatus(verbose=bool(verbose), run_id=run_id))
+            name = exp.Star() if self._match(TokenType.STAR) else self._parse_table_parts()
+            return self.expression(ShowFunction(this=name))
+
+        def _parse_kill_function(self) -> exp.Expression:
+            if not self._match(TokenType.FUNCTION):
+                return DuckDB.Parser.STATEMENT_PARSERS[TokenType.KILL](self)
+            run_id = self._parse_string()
+            if run_id is None:
+                self.raise_error("KILL FUNCTION takes a run id in quotes: KILL FUNCTION '<run id>'")
+            return self.expression(KillFunction(this=run_id))
 
         def _parse_shard_key(self) -> ShardKey | None:
             # A column may be called "shard": without KEY after it, give the tokens back.
@@ -51,6 +204,13 @@ class Indb(DuckDB):
             **DuckDB.Generator.TRANSFORMS,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
+            CreateFunction: _function_sql,
+            ExecuteFunction: lambda self, e: f"EXECUTE FUNCTION {self.sql(e, 'this')}({self.expressions(e, flat=True)})",
+            ShowFunction: lambda self, e: f"SHOW FUNCTION {self.sql(e, 'this')}",
+            ShowFunctionStatus: lambda self, e: " ".join(filter(None, [
+                "SHOW FUNCTION STATUS", "VERBOSE" if e.args.get("verbose") else "",
+                f"FOR {self.sql(e, 'run_id')}" if e.args.get("run_id") else ""])),
+            KillFunction: lambda self, e: f"KILL FUNCTION {self.sql(e, 'this')}",
         }
         PROPERTIES_LOCATION = {
             **DuckDB.Generator.PROPERTIES_LOCATION,
