@@ -21,6 +21,7 @@ from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
 from indb.query.session import QuerySession
 from indb.result import Result
+from indb.sharding.placement import consecutive_rowids
 from indb.storage import files
 
 LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
@@ -96,7 +97,7 @@ class Engine:
                 files.commit(self.db, plan.table, add=[], remove=current)
             return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
         by_path = {files.local_path(f.file_path): f for f in current}
-        scan = self.session.scan(info, list(by_path), extra=("filename", "file_row_number"))
+        scan = self.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
         matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery("t"))
                    .where(plan.where.copy()).group_by("filename"))
         hits = self.session.query(render(matches), params).to_pydict() if by_path else {}
@@ -109,11 +110,12 @@ class Engine:
                 count += len(positions)
                 removed.append(by_path[path])
                 if keep.any():
-                    added += files.write_data_files(table, info, stored.filter(pa.array(keep)))
+                    added += files.write_data_files(table.io, table.metadata, info,
+                                                    stored.filter(pa.array(keep)))
             if removed:
                 files.commit(self.db, plan.table, add=added, remove=removed)
         except BaseException:
-            files.discard(table, added)
+            files.discard(table.io, added)
             raise
         return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
 
@@ -165,18 +167,19 @@ class Engine:
                    progress: Callable[[int], None] | None = None) -> int:
         """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count."""
         table, info = self.db.load(name)
+        rowids = consecutive_rowids(lambda n: self.db.allocate_rowids(name, n))
         written, count = [], 0
         try:
             for chunk in chunks:
-                stored = files.to_stored(chunk, info, lambda n: self.db.allocate_rowids(name, n))
-                written += files.write_data_files(table, info, stored)
+                stored = files.to_stored(chunk, info, rowids)
+                written += files.write_data_files(table.io, table.metadata, info, stored)
                 count += chunk.num_rows
                 if progress:
                     progress(count)
             if written:
                 files.commit(self.db, name, add=written)
         except BaseException:
-            files.discard(table, written)
+            files.discard(table.io, written)
             raise
         return count
 

@@ -8,7 +8,8 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.sharding.placement import shard_numbers, split_by_shard, with_hidden_columns
+from indb.sharding.placement import (consecutive_rowids, rowids_in_shard, shard_numbers,
+                                     split_by_shard, with_hidden_columns)
 
 
 def test_shards_agree_with_iceberg_bucket_function():
@@ -36,7 +37,7 @@ def test_split_by_shard_keeps_every_row_once_in_input_order():
 def test_no_shard_key_spreads_rows_by_row_id():
     info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
     schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
-    stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), lambda n: 5)
+    stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), consecutive_rowids(lambda n: 5))
     assert stored[ROWID].to_pylist()[:3] == [5, 6, 7]
     counts = np.bincount(shard_numbers(info, stored, schema), minlength=8)
     assert counts.min() > 0.9 * 10_000 and counts.max() < 1.1 * 10_000
@@ -47,7 +48,7 @@ def test_composite_key_colocates_equal_keys():
     schema = Schema(NestedField(1, "a", StringType()), NestedField(2, "b", LongType()),
                     NestedField(3, COMPOSITE_KEY, StringType()))
     rows = pa.table({"a": ["x", "x", "y", "x", None], "b": [1, 1, 1, 2, 1]})
-    stored = with_hidden_columns(info, rows, lambda n: 0)
+    stored = with_hidden_columns(info, rows, consecutive_rowids(lambda n: 0))
     keys = stored[COMPOSITE_KEY].to_pylist()
     assert keys[0] == keys[1] and len(set(keys)) == 4
     shards = shard_numbers(info, stored, schema)
@@ -58,3 +59,14 @@ def test_no_rows_no_shards():
     info = TableInfo("t", (Column("k", "BIGINT"),), ("k",), 4)
     assert split_by_shard(info, pa.table({"k": pa.array([], pa.int64())}),
                           Schema(NestedField(1, "k", LongType()))) == {}
+
+
+def test_rowids_in_shard_all_bucket_into_that_shard_and_never_repeat() -> None:
+    issued = iter(range(0, 10**9, 10**6))  # each reservation gets a fresh range
+    rowids = rowids_in_shard(lambda n: next(issued), 8, 3)
+    first, second = rowids(1000), rowids(5)
+    assert len(first) == 1000 and len(second) == 5
+    ids = np.concatenate([first, second])
+    assert len(set(ids.tolist())) == len(ids)
+    transform = BucketTransform(8).transform(LongType())
+    assert {transform(int(i)) for i in ids} == {3}

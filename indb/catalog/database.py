@@ -15,8 +15,10 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import assign_fresh_schema_ids
+from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata, new_table_metadata
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.transforms import BucketTransform
 
 from indb.catalog.tables import TableInfo
@@ -74,24 +76,17 @@ class Database:
         if self.exists(info.name):
             raise CatalogError(f"table {info.name} already exists; DROP TABLE {info.name} first, "
                                "or insert into it")
-        schema = assign_fresh_schema_ids(Catalog._convert_schema_if_needed(info.storage_schema))
-        spec = PartitionSpec()
-        if info.shard_source is not None:
-            source = schema.find_field(info.shard_source)
-            transform = BucketTransform(info.shards)
-            if not transform.can_transform(source.field_type):
-                column = info.column(info.shard_source)
-                raise SqlError(f"cannot shard by {info.shard_source} ({column.sql_type if column else source.field_type}): "
-                               "Iceberg's bucket() takes integers, decimals, dates, times, "
-                               "timestamps, strings and binary")
-            spec = PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
-                                                transform=transform,
-                                                name="shard"))
+        schema, spec = iceberg_layout(info)
         try:
             return self.catalog.create_table((NAMESPACE, info.name), schema=schema,
-                                             partition_spec=spec, properties=info.to_properties())
+                                             partition_spec=spec, properties=info.to_properties(),
+                                             location=self.table_location(info.name))
         except TableAlreadyExistsError:
             raise CatalogError(f"table {info.name} already exists") from None
+
+    def table_location(self, name: str) -> str:
+        """Where a table's files live (known before it exists: workers write a new output there)."""
+        return f"{(self.path / WAREHOUSE_DIR).as_uri()}/{NAMESPACE}/{name}"
 
     def drop_table(self, name: str) -> None:
         """Remove a table from the catalog and delete its files."""
@@ -166,3 +161,29 @@ def _check_directory(path: Path) -> bool:
         raise DatabaseError(f"{path} is not an indb database (it has no {CATALOG_FILE}) and is "
                             "not empty; point at an empty or new directory")
     return True
+
+
+def iceberg_layout(info: TableInfo) -> tuple[Schema, PartitionSpec]:
+    """The Iceberg schema (with field ids) and partition spec a table of this description gets."""
+    schema = assign_fresh_schema_ids(Catalog._convert_schema_if_needed(info.storage_schema))
+    if info.shard_source is None:
+        return schema, PartitionSpec()
+    source = schema.find_field(info.shard_source)
+    transform = BucketTransform(info.shards)
+    if not transform.can_transform(source.field_type):
+        column = info.column(info.shard_source)
+        raise SqlError(f"cannot shard by {info.shard_source} ({column.sql_type if column else source.field_type}): "
+                       "Iceberg's bucket() takes integers, decimals, dates, times, "
+                       "timestamps, strings and binary")
+    return schema, PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
+                                                transform=transform, name="shard"))
+
+
+def provisional_metadata(info: TableInfo, location: str) -> TableMetadata:
+    """Metadata of a table not created yet, for writing its first files before it exists.
+
+    Field ids come out exactly as ``create_table`` assigns them; the head checks that they match
+    when it creates the table and commits the files.
+    """
+    schema, spec = iceberg_layout(info)
+    return new_table_metadata(schema, spec, UNSORTED_SORT_ORDER, location, info.to_properties())

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import LongType
 
 from indb.catalog.tables import ROWID, TableInfo
 
@@ -23,18 +24,48 @@ NULL_KEY = "\x00"        # stands for a NULL key value inside a composite key
 
 
 def with_hidden_columns(info: TableInfo, stored: pa.Table,
-                        allocate_rowids: Callable[[int], int]) -> pa.Table:
-    """Append the hidden placement column a table needs, unless the rows already carry it."""
+                        rowids: Callable[[int], np.ndarray]) -> pa.Table:
+    """Append the hidden placement column a table needs, unless the rows already carry it.
+
+    ``rowids(n)`` gives n new row ids (see ``consecutive_rowids`` and ``rowids_in_shard``).
+    """
     for field in info.hidden_columns:
         if field.name in stored.column_names:
             continue
         if field.name == ROWID:
-            start = allocate_rowids(stored.num_rows)
-            values = pa.array(np.arange(start, start + stored.num_rows, dtype=np.int64))
+            values = pa.array(rowids(stored.num_rows))
         else:
             values = composite_key(stored, info.shard_key)
         stored = stored.append_column(field, values)
     return stored
+
+
+def consecutive_rowids(allocate: Callable[[int], int]) -> Callable[[int], np.ndarray]:
+    """Row ids from a sequence: ``allocate(n)`` reserves n ids and returns the first."""
+    def rowids(count: int) -> np.ndarray:
+        start = allocate(count)
+        return np.arange(start, start + count, dtype=np.int64)
+    return rowids
+
+
+def rowids_in_shard(allocate: Callable[[int], int], shards: int, shard: int) -> Callable[[int], np.ndarray]:
+    """Row ids from a sequence that all bucket into ``shard``: a UDF instance's output rows stay
+    in the shard it ran on. About one id in ``shards`` qualifies; the rest of a range is unused."""
+    transform = BucketTransform(shards).pyarrow_transform(LongType())
+
+    def rowids(count: int) -> np.ndarray:
+        found: list[np.ndarray] = []
+        missing = count
+        while missing > 0:
+            size = missing * shards + 64 * shards + missing * shards // 4
+            start = allocate(size)
+            candidates = np.arange(start, start + size, dtype=np.int64)
+            buckets = np.asarray(transform(pa.array(candidates)))
+            chosen = candidates[buckets == shard][:missing]
+            found.append(chosen)
+            missing -= len(chosen)
+        return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    return rowids
 
 
 def composite_key(rows: pa.Table, key: tuple[str, ...]) -> pa.ChunkedArray:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import write_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import Table, WriteTask
+from pyiceberg.table.metadata import TableMetadata
 
 from indb.catalog.database import NAMESPACE, Database
 from indb.catalog.tables import TableInfo, file_column_name
@@ -73,7 +76,7 @@ def read_shard(table: Table, info: TableInfo, shard: int) -> pa.Table:
 
 # -- writing -----------------------------------------------------------------------------------
 
-def to_stored(rows: pa.Table, info: TableInfo, allocate_rowids: Callable[[int], int]) -> pa.Table:
+def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarray]) -> pa.Table:
     """User rows (columns matched by name, any order) as stored rows with placement columns."""
     by_name = {name.lower(): name for name in rows.column_names}
     unknown = set(by_name) - {c.name.lower() for c in info.columns} - {
@@ -91,12 +94,17 @@ def to_stored(rows: pa.Table, info: TableInfo, allocate_rowids: Callable[[int], 
             arrays.append(rows[field.name])
     schema = info.storage_schema  # hidden fields come last: keep those the rows brought
     stored = pa.Table.from_arrays(arrays, schema=pa.schema(list(schema)[:len(arrays)]))
-    return with_hidden_columns(info, stored, allocate_rowids)
+    return with_hidden_columns(info, stored, rowids)
 
 
-def write_data_files(table: Table, info: TableInfo, stored: pa.Table) -> list[DataFile]:
-    """Write stored rows as one Parquet file per shard; none of them is visible until committed."""
-    schema, spec = table.schema(), table.spec()
+def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
+                     stored: pa.Table) -> list[DataFile]:
+    """Write stored rows as one Parquet file per shard; none of them is visible until committed.
+
+    ``metadata`` is the table's (``table.metadata``), or ``provisional_metadata`` for a table
+    that will be created when the files are committed.
+    """
+    schema, spec = metadata.schema(), metadata.spec()
     write_uuid = uuid.uuid4()
     tasks = []
     for task_id, (shard, rows) in enumerate(sorted(split_by_shard(info, stored, schema).items())):
@@ -107,23 +115,23 @@ def write_data_files(table: Table, info: TableInfo, stored: pa.Table) -> list[Da
         tasks.append(WriteTask(write_uuid=write_uuid, task_id=task_id, schema=schema,
                                record_batches=rows.to_batches(), partition_key=key))
     written, failure = [], None
-    results = write_file(table.io, table.metadata, iter(tasks))
+    results = write_file(io, metadata, iter(tasks))
     for _ in tasks:
         try:
             written.append(next(results))
         except Exception as error:  # keep collecting, so every written file is known and removed
             failure = failure or error
     if failure is not None:
-        discard(table, written)
+        discard(io, written)
         raise failure
     return written
 
 
-def discard(table: Table, files: Iterable[DataFile]) -> None:
+def discard(io: FileIO, files: Iterable[DataFile]) -> None:
     """Delete data files that were written but never committed."""
     for data_file in files:
         try:
-            table.io.delete(data_file.file_path)
+            io.delete(data_file.file_path)
         except FileNotFoundError:
             pass
 
@@ -141,7 +149,7 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
         if remove:
             current = {f.file_path for f in data_files(table)}
             if not all(f.file_path in current for f in remove):
-                discard(table, add)
+                discard(table.io, add)
                 raise ConflictError(f"table {name} was rewritten by a concurrent writer; run "
                                     "the statement again")
         transaction = table.transaction()
@@ -157,7 +165,7 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
         except CommitFailedException:
             continue
         return committed.current_snapshot().snapshot_id
-    discard(db.catalog.load_table((NAMESPACE, name)), add)
+    discard(db.catalog.load_table((NAMESPACE, name)).io, add)
     raise ConflictError(f"table {name}: gave up after {COMMIT_ATTEMPTS} concurrent commits; "
                         "run the statement again")
 

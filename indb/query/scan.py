@@ -1,0 +1,59 @@
+"""DuckDB scans of a table's data files, in the table's SQL types.
+
+Used by the head's query session (every file of a snapshot) and by UDF instances (one shard's
+files), so both read stored columns back the same way.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from duckdb import sqltypes
+from sqlglot import exp
+
+from indb.catalog.tables import TableInfo, file_column_name
+from indb.catalog.types import Column, bytes_to_fixed_list
+
+
+class Scans:
+    """Builds scan expressions for one DuckDB connection (and registers what they call)."""
+
+    def __init__(self, duck: duckdb.DuckDBPyConnection) -> None:
+        self.duck = duck
+        self._array_functions: set[str] = set()
+
+    def scan(self, info: TableInfo, paths: list[str], extra: tuple[str, ...] = ()) -> exp.Select:
+        """A SELECT of the table's columns in their SQL types over the given data files.
+
+        ``extra`` names DuckDB's virtual columns to keep as well (``filename``, ``file_row_number``).
+        """
+        if not paths:  # DuckDB cannot read an empty file list: an empty relation of the right types
+            columns = [exp.alias_(exp.cast(exp.null(), exp.DataType.build(c.sql_type, dialect="duckdb")),
+                                  c.name, quoted=True) for c in info.columns]
+            return exp.select(*columns).where(exp.false())
+        options = [exp.EQ(this=exp.var(name), expression=exp.true()) for name in extra]
+        source = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
+                          *options)
+        projection = [exp.alias_(self._converted(c), c.name, quoted=True) for c in info.columns]
+        projection += [exp.column(name) for name in extra]
+        return exp.select(*projection).from_(exp.Table(this=source))
+
+    def _converted(self, column: Column) -> exp.Expression:
+        """The expression turning a stored column back into its SQL type."""
+        stored = exp.column(file_column_name(column.name), quoted=True)
+        if column.is_fixed_array:
+            return exp.func(self._array_function(column), stored)
+        if column.storage_type != column.arrow_type:
+            return exp.cast(stored, exp.DataType.build(column.sql_type, dialect="duckdb"))
+        return stored
+
+    def _array_function(self, column: Column) -> str:
+        """A DuckDB function from ``fixed(n*width)`` bytes to ``T[n]``, registered on first use."""
+        list_type = column.arrow_type
+        name = f"indb_array_{list_type.value_type}_{list_type.list_size}"
+        if name not in self._array_functions:
+            self.duck.create_function(name, lambda blob: bytes_to_fixed_list(blob, list_type),
+                                      [sqltypes.BLOB], self.duck.type(column.sql_type),
+                                      type="arrow", null_handling="special")
+            self._array_functions.add(name)
+        return name
+

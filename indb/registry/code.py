@@ -1,0 +1,95 @@
+"""Registered code, read without running it: syntax checked, handler and metadata found by ``ast``.
+
+Registering a function happens in the process that owns the catalog, where user code must never
+run; everything here is static analysis of the source text.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+
+from indb.errors import SqlError
+
+FRAMES = ("arrow", "pandas", "numpy")
+GPU_FRAMES = ("cupy", "torch", "cudf")
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """What the entry file of a function is: a handler to call, or a script to run."""
+
+    style: str                           # "handler": call handler(ctx, *inputs); "script": run it
+    handler: str | None
+    frame: str = "arrow"
+    params: tuple[str, ...] | None = None  # parameter names the handler declares; None: any
+
+
+def code_hash(files: dict[str, bytes]) -> str:
+    """The content address of a set of files: names and contents, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,
+                 must_have_handler: bool, first_line: int = 1) -> CodeFacts:
+    """Syntax-check every Python file and find the entry file's handler.
+
+    ``handler`` is the function to call (HANDLER, or the function's own name); when the entry file
+    defines no such function and ``must_have_handler`` is false, it is a Kinetica-style script.
+    ``first_line`` is where inline code starts in the SQL text, so errors point into the statement.
+    """
+    trees = {}
+    for name, source in files.items():
+        if not name.endswith(".py"):
+            continue
+        try:
+            trees[name] = ast.parse(source, filename=name)
+        except SyntaxError as error:
+            line = (error.lineno or 1) + first_line - 1
+            where = f"{name} line {error.lineno}" if first_line == 1 else f"line {error.lineno} of the code"
+            raise SqlError(f"syntax error in {where}: {error.msg}",
+                           line if first_line > 1 else None, error.offset if first_line > 1 else None) from None
+    if entry not in trees:
+        raise SqlError(f"{entry} is not among the function's Python files ({', '.join(sorted(trees)) or 'none'})")
+    functions = {node.name: node for node in trees[entry].body
+                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    decorated = [node for node in functions.values() if _udf_decorator(node) is not None]
+    chosen = functions.get(handler or "") or (decorated[0] if len(decorated) == 1 else None)
+    if chosen is None:
+        if must_have_handler:
+            raise SqlError(f"the code defines no function {handler}; HANDLER names the function "
+                           "to call, as in def " + f"{handler}(ctx, table): ...")
+        return CodeFacts("script", None)
+    facts = {"frame": "arrow", "params": None}
+    decorator = _udf_decorator(chosen)
+    if isinstance(decorator, ast.Call):
+        for keyword in decorator.keywords:
+            if keyword.arg not in facts:
+                raise SqlError(f"@udf.function() takes frame= and params=, not {keyword.arg}=")
+            try:
+                facts[keyword.arg] = ast.literal_eval(keyword.value)
+            except ValueError:
+                raise SqlError(f"@udf.function({keyword.arg}=...) must be a literal") from None
+    frame = facts["frame"]
+    if frame in GPU_FRAMES:
+        raise SqlError(f"frame={frame!r} needs the GPU runtime, which this build does not have yet; "
+                       f"use one of {', '.join(FRAMES)}")
+    if frame not in FRAMES:
+        raise SqlError(f"unknown frame {frame!r}; frames are {', '.join(FRAMES + GPU_FRAMES)}")
+    params = facts["params"]
+    return CodeFacts("handler", chosen.name, frame,
+                     None if params is None else tuple(str(p).lower() for p in params))
+
+
+def _udf_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    """The ``@udf.function`` / ``@function`` decorator of a function, if it has one."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name == "function":
+            return decorator
+    return None

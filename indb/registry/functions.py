@@ -1,0 +1,132 @@
+"""Registered functions: one catalog row a function, its code copied into the database.
+
+Code is content-addressed (``code/<sha256>/``): CREATE copies the files once, so editing them later
+changes nothing until ``CREATE OR REPLACE FUNCTION``, and a running instance keeps reading the
+version it started with even if the function is replaced meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from indb.catalog.database import Database
+from indb.catalog.types import Column
+from indb.errors import CatalogError
+
+CODE_DIR = "code"
+
+_metadata = sa.MetaData()
+_functions = sa.Table(
+    "indb_functions", _metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),  # FunctionInfo as JSON
+)
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A registered function, as SHOW/DESCRIBE FUNCTION and the executor see it."""
+
+    name: str
+    mode: str                         # distributed | nondistributed
+    style: str                        # handler | script (a Kinetica-style program run as a process)
+    entry: str                        # the file that is imported (handler) or run (script)
+    handler: str | None
+    frame: str
+    params: tuple[str, ...] | None    # declared parameter names; None accepts any
+    returns: tuple[Column, ...]       # RETURNS TABLE columns; empty: taken from what it returns
+    run_command: str
+    run_command_args: tuple[str, ...]
+    files: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)
+    code_hash: str = ""
+    ddl: str = ""
+    created: str = ""
+
+    def to_json(self) -> str:
+        data = {**self.__dict__, "returns": [[c.name, c.sql_type, c.nullable] for c in self.returns]}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> FunctionInfo:
+        data = json.loads(text)
+        data["returns"] = tuple(Column(*c) for c in data["returns"])
+        for key in ("run_command_args", "files"):
+            data[key] = tuple(data[key])
+        if data["params"] is not None:
+            data["params"] = tuple(data["params"])
+        return cls(**data)
+
+
+class FunctionStore:
+    """The functions of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.code_root = db.path / CODE_DIR
+        _metadata.create_all(db.engine)
+
+    def code_dir(self, info: FunctionInfo) -> Path:
+        return self.code_root / info.code_hash
+
+    def create(self, info: FunctionInfo, files: dict[str, bytes], *, replace: bool) -> FunctionInfo:
+        """Copy the code in (once per content) and record the function."""
+        self._store_code(info.code_hash, files)
+        info = FunctionInfo(**{**info.__dict__, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+        with self.db.engine.begin() as conn:
+            exists = conn.execute(sa.select(_functions.c.name).where(_functions.c.name == info.name)).first()
+            if exists and not replace:
+                raise CatalogError(f"function {info.name} already exists; use CREATE OR REPLACE "
+                                   f"FUNCTION, or DROP FUNCTION {info.name} first")
+            if exists:
+                conn.execute(_functions.update().where(_functions.c.name == info.name)
+                             .values(definition=info.to_json()))
+            else:
+                conn.execute(_functions.insert().values(name=info.name, definition=info.to_json()))
+        return info
+
+    def _store_code(self, digest: str, files: dict[str, bytes]) -> None:
+        target = self.code_root / digest
+        if target.exists():
+            return
+        self.code_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.code_root, prefix=".new-"))
+        try:
+            for name, content in files.items():
+                (staging / name).write_bytes(content)
+            os.rename(staging, target)  # atomic: a reader sees all of the code or none of it
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.exists():
+                raise
+
+    def get(self, name: str) -> FunctionInfo:
+        found = self.find(name)
+        if found is None:
+            raise CatalogError(f"function {name} does not exist; SHOW FUNCTION * lists the functions")
+        return found
+
+    def find(self, name: str) -> FunctionInfo | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(sa.select(_functions.c.definition)
+                               .where(_functions.c.name == name.lower())).first()
+        return FunctionInfo.from_json(row[0]) if row else None
+
+    def all(self) -> list[FunctionInfo]:
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(_functions.c.definition).order_by(_functions.c.name)).all()
+        return [FunctionInfo.from_json(r[0]) for r in rows]
+
+    def drop(self, name: str) -> None:
+        """Forget a function; its code stays while other versions or running instances may use it."""
+        with self.db.engine.begin() as conn:
+            if not conn.execute(_functions.delete().where(_functions.c.name == name)).rowcount:
+                raise CatalogError(f"function {name} does not exist")

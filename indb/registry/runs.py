@@ -1,0 +1,217 @@
+"""Run records: one row a run of a function and one a shard instance, in the catalog file.
+
+The head writes the run's row, each instance's supervisor (on a worker) writes its instance's
+row, and any connection reads them (``SHOW FUNCTION STATUS``) or asks for a kill (``KILL
+FUNCTION``), which supervisors notice and act on. SQLite in WAL mode lets all of them do this at
+once across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from indb.errors import CatalogError
+
+QUEUED, RUNNING, COMPLETED, ERROR, KILLED, TIMED_OUT = (
+    "queued", "running", "completed", "error", "killed", "timed out")
+FINISHED = (COMPLETED, ERROR, KILLED, TIMED_OUT)
+TAIL_LINES = 20
+
+_metadata = sa.MetaData()
+_runs = sa.Table(
+    "indb_runs", _metadata,
+    sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("function", sa.String, nullable=False),
+    sa.Column("tag", sa.String),
+    sa.Column("mode", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("instances", sa.Integer, nullable=False),
+    sa.Column("rows_in", sa.BigInteger),
+    sa.Column("rows_out", sa.BigInteger),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("ended", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.Column("outputs", sa.Text),          # JSON list of output table names
+    sa.Column("statement", sa.Text),
+    sa.Column("head", sa.String),           # host:pid of the process that waits for the run
+    sa.Column("kill_reason", sa.Text),      # set by KILL FUNCTION, a timeout or a failed shard
+)
+_instances = sa.Table(
+    "indb_run_instances", _metadata,
+    sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("worker", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started", sa.Float),
+    sa.Column("ended", sa.Float),
+    sa.Column("rows_in", sa.BigInteger),
+    sa.Column("rows_out", sa.BigInteger),
+    sa.Column("message", sa.Text),
+    sa.Column("progress_done", sa.Float),
+    sa.Column("progress_total", sa.Float),
+    sa.Column("stdout_tail", sa.Text),
+    sa.Column("stderr_tail", sa.Text),
+    sa.Column("traceback", sa.Text),
+)
+
+_RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
+                "rows_out", "started", "ended", "seconds", "message")
+_INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
+                     "progress", "started", "ended", "message", "stdout_tail", "stderr_tail",
+                     "traceback")
+
+
+class RunLog:
+    """Reads and writes run records through a SQLAlchemy engine on the catalog file."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        _metadata.create_all(engine)
+
+    # -- the head --------------------------------------------------------------------------
+
+    def start(self, run_id: str, function: str, mode: str, shards: Iterable[int], *,
+              tag: str | None, outputs: list[str], statement: str) -> None:
+        shards = list(shards)
+        with self.engine.begin() as conn:
+            conn.execute(_runs.insert().values(
+                run_id=run_id, function=function, tag=tag, mode=mode, status=RUNNING,
+                instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
+                statement=statement, head=f"{socket.gethostname()}:{os.getpid()}"))
+            if shards:
+                conn.execute(_instances.insert(), [{"run_id": run_id, "shard": k, "status": QUEUED}
+                                                   for k in shards])
+
+    def finish(self, run_id: str, status: str, message: str, rows_in: int | None = None,
+               rows_out: int | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(_runs.update().where(_runs.c.run_id == run_id).values(
+                status=status, message=message, rows_in=rows_in, rows_out=rows_out,
+                ended=time.time()))
+            # instances the run never reached (queued when it stopped) say why they did not run
+            conn.execute(_instances.update().where(_instances.c.run_id == run_id,
+                                                   _instances.c.status.in_([QUEUED, RUNNING]))
+                         .values(status=KILLED if status != COMPLETED else status,
+                                 message=sa.func.coalesce(_instances.c.message, message)))
+
+    def request_kill(self, run_id: str, reason: str) -> bool:
+        """Ask a run to stop; False if it had already finished. Unknown ids raise CatalogError."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(_runs.c.status).where(_runs.c.run_id == run_id)).first()
+            if row is None:
+                raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
+            if row[0] in FINISHED:
+                return False
+            conn.execute(_runs.update().where(_runs.c.run_id == run_id,
+                                              _runs.c.kill_reason.is_(None))
+                         .values(kill_reason=reason))
+            return True
+
+    def kill_reason(self, run_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(_runs.c.kill_reason).where(_runs.c.run_id == run_id)).scalar()
+
+    # -- the supervisors -------------------------------------------------------------------
+
+    def update_instance(self, run_id: str, shard: int, **values: object) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(_instances.update().where(_instances.c.run_id == run_id,
+                                                   _instances.c.shard == shard).values(**values))
+
+    # -- readers ---------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_runs).where(_runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
+        return dict(row)
+
+    def runs(self, run_id: str | None = None, limit: int = 100) -> pa.Table:
+        """One row a run, newest first: status, instances completed, rows, times, message."""
+        self._close_abandoned()
+        completed = (sa.select(sa.func.count()).where(_instances.c.run_id == _runs.c.run_id,
+                                                      _instances.c.status == COMPLETED)
+                     .scalar_subquery())
+        query = sa.select(_runs, completed.label("completed")).order_by(_runs.c.started.desc())
+        query = query.where(_runs.c.run_id == run_id) if run_id else query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        if run_id and not rows:
+            raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
+        for row in rows:
+            row["seconds"] = round((row["ended"] or time.time()) - row["started"], 3)
+        return _table(rows, _RUN_COLUMNS)
+
+    def instances(self, run_id: str | None = None, limit: int = 20) -> pa.Table:
+        """One row a shard instance of the newest runs (or of one run), with logs and tracebacks."""
+        self._close_abandoned()
+        runs = sa.select(_runs.c.run_id).order_by(_runs.c.started.desc()).limit(limit)
+        query = (sa.select(_instances, _runs.c.function, _runs.c.started.label("run_started"))
+                 .join(_runs, _runs.c.run_id == _instances.c.run_id)
+                 .order_by(_runs.c.started.desc(), _instances.c.shard))
+        query = query.where(_instances.c.run_id == run_id) if run_id else \
+            query.where(_instances.c.run_id.in_(runs))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        if run_id and not rows:
+            self.run(run_id)  # raises for an unknown id; a run of no instances has no rows
+        for row in rows:
+            done, total = row["progress_done"], row["progress_total"]
+            row["progress"] = None if done is None else (f"{done:g}/{total:g}" if total else f"{done:g}")
+        return _table(rows, _INSTANCE_COLUMNS)
+
+    def _close_abandoned(self) -> None:
+        """Runs whose head process on this host has exited can never finish: say so."""
+        host = socket.gethostname()
+        with self.engine.connect() as conn:
+            running = conn.execute(sa.select(_runs.c.run_id, _runs.c.head)
+                                   .where(_runs.c.status == RUNNING)).all()
+        for run_id, head in running:
+            head_host, _, pid = (head or "").rpartition(":")
+            if head_host == host and pid.isdigit() and not _alive(int(pid)):
+                self.finish(run_id, ERROR, "the process that started this run exited before it "
+                                           "finished; nothing was written")
+
+
+def tail(path: os.PathLike | str, lines: int = TAIL_LINES) -> str | None:
+    """The last lines of a log file; None if it is missing or empty."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return None
+    return "\n".join(text.splitlines()[-lines:]) or None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
+    types = {"instances": pa.int64(), "completed": pa.int64(), "shard": pa.int64(),
+             "rows_in": pa.int64(), "rows_out": pa.int64(), "seconds": pa.float64(),
+             "started": pa.timestamp("ms", tz="UTC"), "ended": pa.timestamp("ms", tz="UTC")}
+    data = {}
+    for name in columns:
+        values = [r.get(name) for r in rows]
+        if name in ("started", "ended"):
+            values = [None if v is None else int(v * 1000) for v in values]
+        data[name] = pa.array(values, type=types.get(name, pa.string()))
+    return pa.table(data)
