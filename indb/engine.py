@@ -20,19 +20,41 @@ from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
 from indb.query.session import QuerySession
+from indb.function_statements import FunctionStatements
+from indb.registry.functions import FunctionInfo, FunctionStore
+from indb.registry.runs import RunLog
 from indb.result import Result
+from indb.sharding.cluster import default_workers
+from indb.sharding.executor import FunctionRunner, Progress
 from indb.sharding.placement import consecutive_rowids
 from indb.storage import files
 
 LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
 
 
-class Engine:
-    """One open database: its catalog, its DuckDB session and the writers."""
+class Engine(FunctionStatements):
+    """One open database: its catalog, its DuckDB session, the writers and the function runner.
 
-    def __init__(self, path: str | Path, *, default_shards: int | None = None) -> None:
+    ``workers``/``threads_per_worker`` size the local Dask cluster started on the first function
+    run (``cluster="threads"`` runs its workers as threads of this process, for fast tests);
+    ``scheduler`` uses an existing Dask scheduler instead.
+    """
+
+    def __init__(self, path: str | Path, *, default_shards: int | None = None,
+                 workers: int | None = None, threads_per_worker: int | None = None,
+                 scheduler: str | None = None, cluster: str = "processes") -> None:
+        if cluster not in ("processes", "threads"):
+            raise SqlError(f"cluster is 'processes' or 'threads', not {cluster!r}")
         self.db = Database(path, default_shards=default_shards)
         self.session = QuerySession(self.db)
+        self.functions = FunctionStore(self.db)
+        self.runs = RunLog(self.db.engine)
+        options = {"scheduler": scheduler} if scheduler else {
+            "workers": workers or default_workers(), "threads_per_worker": threads_per_worker or 2,
+            "processes": cluster == "processes"}
+        self.runner = FunctionRunner(self.db, self.functions, self.runs, options)
+        self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
+        self._facts = _CatalogFacts(self.db, self.functions)
 
     # -- statements -------------------------------------------------------------------------
 
@@ -44,7 +66,7 @@ class Engine:
         result = Result(message="no statement")
         for tree in trees:
             self.session.refresh()
-            result = self.run(planner.plan(tree, self.db, sql), params)
+            result = self.run(planner.plan(tree, self._facts, sql), params)
         return result
 
     def run(self, plan: planner.Plan, params: object = None) -> Result:
@@ -230,8 +252,24 @@ class Engine:
         return files.read_shard(table, info, shard)
 
     def close(self) -> None:
+        """Close the database, after runs started with ``nowait`` have finished."""
+        self.runner.wait_background()
         self.session.close()
         self.db.close()
+
+
+class _CatalogFacts:
+    """What the planner may ask the catalog: table names, the default shard count, functions."""
+
+    def __init__(self, db: Database, functions: FunctionStore) -> None:
+        self.db, self.functions = db, functions
+        self.default_shards = db.default_shards
+
+    def exists(self, name: str) -> bool:
+        return self.db.exists(name)
+
+    def function(self, name: str) -> FunctionInfo | None:
+        return self.functions.find(name)
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:

@@ -56,3 +56,22 @@ class ConflictError(IndbError, RuntimeError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class RunError(IndbError, RuntimeError):
+    """A function run that did not complete: an instance failed, it was killed or it timed out.
+
+    Nothing it wrote was committed; ``SHOW FUNCTION STATUS VERBOSE FOR '<run_id>'`` has each
+    instance's status, log tails and traceback.
+    """
+
+    def __init__(self, message: str, run_id: str, status: str) -> None:
+        super().__init__(message, run_id, status)
+
+    message = property(lambda self: self.args[0])
+    run_id = property(lambda self: self.args[1])
+    status = property(lambda self: self.args[2])
+
+    def __str__(self) -> str:
+        return (f"run {self.run_id} {self.status}: {self.message}. Nothing was written; "
+                f"SHOW FUNCTION STATUS VERBOSE FOR '{self.run_id}' shows each shard's logs")

@@ -176,7 +176,7 @@ def iceberg_layout(info: TableInfo) -> tuple[Schema, PartitionSpec]:
                        "Iceberg's bucket() takes integers, decimals, dates, times, "
                        "timestamps, strings and binary")
     return schema, PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
-                                                transform=transform, name="shard"))
+                                                transform=transform, name="_indb_shard"))
 
 
 def provisional_metadata(info: TableInfo, location: str) -> TableMetadata:

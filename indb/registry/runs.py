@@ -23,6 +23,7 @@ QUEUED, RUNNING, COMPLETED, ERROR, KILLED, TIMED_OUT = (
     "queued", "running", "completed", "error", "killed", "timed out")
 FINISHED = (COMPLETED, ERROR, KILLED, TIMED_OUT)
 TAIL_LINES = 20
+WRITE_ATTEMPTS = 30
 
 _metadata = sa.MetaData()
 _runs = sa.Table(
@@ -81,39 +82,30 @@ class RunLog:
     def start(self, run_id: str, function: str, mode: str, shards: Iterable[int], *,
               tag: str | None, outputs: list[str], statement: str) -> None:
         shards = list(shards)
-        with self.engine.begin() as conn:
-            conn.execute(_runs.insert().values(
-                run_id=run_id, function=function, tag=tag, mode=mode, status=RUNNING,
-                instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
-                statement=statement, head=f"{socket.gethostname()}:{os.getpid()}"))
-            if shards:
-                conn.execute(_instances.insert(), [{"run_id": run_id, "shard": k, "status": QUEUED}
-                                                   for k in shards])
+        self._write(_runs.insert().values(
+            run_id=run_id, function=function, tag=tag, mode=mode, status=RUNNING,
+            instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
+            statement=statement, head=f"{socket.gethostname()}:{os.getpid()}"),
+            *[_instances.insert().values(run_id=run_id, shard=k, status=QUEUED) for k in shards])
 
     def finish(self, run_id: str, status: str, message: str, rows_in: int | None = None,
                rows_out: int | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_runs.update().where(_runs.c.run_id == run_id).values(
-                status=status, message=message, rows_in=rows_in, rows_out=rows_out,
-                ended=time.time()))
+        self._write(
+            _runs.update().where(_runs.c.run_id == run_id).values(
+                status=status, message=message, rows_in=rows_in, rows_out=rows_out, ended=time.time()),
             # instances the run never reached (queued when it stopped) say why they did not run
-            conn.execute(_instances.update().where(_instances.c.run_id == run_id,
-                                                   _instances.c.status.in_([QUEUED, RUNNING]))
-                         .values(status=KILLED if status != COMPLETED else status,
-                                 message=sa.func.coalesce(_instances.c.message, message)))
+            _instances.update().where(_instances.c.run_id == run_id,
+                                      _instances.c.status.in_([QUEUED, RUNNING]))
+            .values(status=KILLED if status != COMPLETED else status,
+                    message=sa.func.coalesce(_instances.c.message, message)))
 
     def request_kill(self, run_id: str, reason: str) -> bool:
         """Ask a run to stop; False if it had already finished. Unknown ids raise CatalogError."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(_runs.c.status).where(_runs.c.run_id == run_id)).first()
-            if row is None:
-                raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
-            if row[0] in FINISHED:
-                return False
-            conn.execute(_runs.update().where(_runs.c.run_id == run_id,
-                                              _runs.c.kill_reason.is_(None))
-                         .values(kill_reason=reason))
-            return True
+        if self.run(run_id)["status"] in FINISHED:
+            return False
+        self._write(_runs.update().where(_runs.c.run_id == run_id, _runs.c.kill_reason.is_(None))
+                    .values(kill_reason=reason))
+        return True
 
     def kill_reason(self, run_id: str) -> str | None:
         with self.engine.connect() as conn:
@@ -122,9 +114,22 @@ class RunLog:
     # -- the supervisors -------------------------------------------------------------------
 
     def update_instance(self, run_id: str, shard: int, **values: object) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_instances.update().where(_instances.c.run_id == run_id,
-                                                   _instances.c.shard == shard).values(**values))
+        self._write(_instances.update().where(_instances.c.run_id == run_id,
+                                              _instances.c.shard == shard).values(**values))
+
+    def _write(self, *statements: sa.Executable) -> None:
+        """Run statements in one transaction, again if SQLite reports the file busy: many
+        supervisors write at once, and SQLite can refuse a writer without waiting."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    for statement in statements:
+                        conn.execute(statement)
+                return
+            except sa.exc.OperationalError as error:
+                if "locked" not in str(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
 
     # -- readers ---------------------------------------------------------------------------
 

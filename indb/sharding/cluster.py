@@ -1,0 +1,107 @@
+"""The Dask cluster functions run on: started lazily, reused, shard k always on the same worker.
+
+A local cluster of worker processes is started by a helper process (``main`` below, run with
+``python -c``), not by the user's process: Dask starts workers with multiprocessing's
+spawn method, which re-imports the parent's ``__main__``, and a user script without an
+``if __name__ == "__main__":`` guard would then run again in every worker. The helper exits when
+its parent does (its stdin closes), taking the cluster with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import subprocess
+import sys
+import threading
+
+import dask
+from distributed import Client, LocalCluster
+
+# A worker that dies mid-task must fail the run at once, not retry the instance elsewhere.
+DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
+               "distributed.admin.system-monitor.gil.enabled": False}
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class Cluster:
+    """A Dask client and the workers it runs shard instances on."""
+
+    def __init__(self, *, workers: int, threads_per_worker: int, processes: bool = True,
+                 scheduler: str | None = None) -> None:
+        self._helper: subprocess.Popen | None = None
+        self._local: LocalCluster | None = None
+        if scheduler:
+            self.client = Client(scheduler)
+        elif processes:
+            self._helper = subprocess.Popen(
+                [sys.executable, "-c", "from indb.sharding.cluster import main; main()",
+                 "--workers", str(workers), "--threads", str(threads_per_worker)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            address = self._helper.stdout.readline().strip()
+            if not address:
+                raise RuntimeError("the local Dask cluster did not start; see the messages above")
+            self.client = Client(address)
+        else:  # workers as threads of this process: only for the engine's own fast tests
+            with dask.config.set(DASK_CONFIG):
+                self._local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                                           processes=False, dashboard_address=None,
+                                           silence_logs=logging.ERROR)
+            self.client = Client(self._local)
+
+    def workers(self) -> list[tuple[str, str]]:
+        """(name, address) of each worker, in name order: shard k goes to entry k mod n."""
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return sorted(((str(w["name"]), address) for address, w in info.items()),
+                      key=lambda pair: (len(pair[0]), pair[0]))
+
+    def close(self) -> None:
+        self.client.close()
+        if self._local is not None:
+            self._local.close()
+        if self._helper is not None:
+            self._helper.stdin.close()
+            self._helper.wait()
+
+
+_clusters: dict[tuple, Cluster] = {}
+_lock = threading.Lock()
+
+
+def shared_cluster(**options: object) -> Cluster:
+    """One cluster per distinct set of options in this process, closed when the process exits."""
+    key = tuple(sorted(options.items()))
+    with _lock:
+        cluster = _clusters.get(key)
+        if cluster is None:
+            cluster = _clusters[key] = Cluster(**options)
+    return cluster
+
+
+@atexit.register
+def _close_all() -> None:
+    for cluster in _clusters.values():
+        try:
+            cluster.close()
+        except Exception:  # the interpreter is going away; a cluster already gone is fine
+            pass
+    _clusters.clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="run a local Dask cluster for indb until stdin closes")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    with dask.config.set(DASK_CONFIG):
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads,
+                               processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+        print(cluster.scheduler_address, flush=True)
+        sys.stdin.read()  # returns when the parent process closes the pipe or exits
+        cluster.close()
+

@@ -1,0 +1,289 @@
+"""The process a UDF instance runs in: ``python -m indb.sharding.host SOCKET_FD WATCH_FD``.
+
+A supervisor on a worker starts it, sends it jobs over a socket and reads its reports. For each
+job it reads the shard's input (DuckDB runs the input query next to the data), calls the handler
+or runs the Kinetica-style script, and writes the output files. Its stdout and stderr are the
+instance's log files. It exits when its supervisor's process dies (the watch pipe closes), taking
+any script it started with it, so a killed worker leaves no stray processes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.io import load_file_io
+from pyiceberg.manifest import DataFile
+from sqlglot import exp
+
+from indb.catalog.database import provisional_metadata
+from indb.catalog.tables import ROWID, TableInfo
+from indb.catalog.types import Column, inferred_sql_type
+from indb.errors import SqlError
+from indb.parser import render
+from indb.query.scan import Scans
+from indb.registry.runs import COMPLETED, ERROR
+from indb.sharding.jobs import APPEND, CREATE, RESULT, InputRead, Job, Outcome, OutputWrite
+from indb.sharding.placement import consecutive_rowids, rowids_in_shard
+from indb.storage import files
+from indb.udf.context import Context
+from indb.udf.frames import to_frame, to_outputs
+
+SHIM_DIR = str(Path(__file__).resolve().parent.parent / "udf" / "shims")  # kinetica_proc lives here
+SCRIPT_POLL = 0.2  # seconds between looks at a running script's status file
+
+
+class UdfFailure(Exception):
+    """The UDF (or its script) failed; the message says how, for the run's status."""
+
+
+def main(argv: list[str]) -> None:
+    channel = Connection(int(argv[1]))
+    threading.Thread(target=_exit_with_parent, args=(int(argv[2]),), daemon=True).start()
+    sys.path.insert(0, SHIM_DIR)
+    while True:
+        try:
+            job = channel.recv()
+        except (EOFError, OSError):
+            return
+        channel.send(("done", run_job(job, channel)))
+
+
+def _exit_with_parent(watch_fd: int) -> None:
+    """Block on the watch pipe; it reads EOF exactly when the supervisor's process is gone."""
+    os.read(watch_fd, 1)
+    os.killpg(0, signal.SIGKILL)  # this process group: the host and any script it runs
+
+
+# -- one job ----------------------------------------------------------------------------------
+
+def run_job(job: Job, channel: Connection) -> Outcome:
+    """Run one instance; failures become an ERROR outcome with the traceback, files discarded."""
+    work = Path(job.work_dir)
+    (work / "scratch").mkdir(parents=True, exist_ok=True)
+    written: list[tuple[object, DataFile]] = []
+    with _logs_in(work):
+        try:
+            tables = [read_input(spec) for spec in job.inputs]
+            outcome = Outcome(job.shard, COMPLETED, rows_in=sum(t.num_rows for t in tables))
+            names = [o.name for o in job.outputs]
+            if job.function.style == "script":
+                outputs = run_script(job, tables, channel)
+            else:
+                ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
+                              shards=job.shards, mode=job.function.mode, params=job.params,
+                              scratch=work / "scratch", outputs=tuple(names), send=channel.send)
+                handler = load_handler(job)
+                result = handler(ctx, *[to_frame(t, job.function.frame) for t in tables])
+                outputs = to_outputs(result, names)
+            for spec, rows in zip(job.outputs, outputs, strict=True):
+                if rows is not None:
+                    write_output(job, spec, rows, channel, outcome, written)
+            outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
+            return outcome
+        except Exception as error:
+            for io, data_file in written:
+                files.discard(io, [data_file])
+            text = traceback.format_exc()
+            print(text, file=sys.stderr, flush=True)
+            message = str(error) if isinstance(error, SqlError | UdfFailure) else \
+                f"{type(error).__name__}: {error}"
+            return Outcome(job.shard, ERROR, message=message, traceback=text)
+
+
+@contextmanager
+def _logs_in(work: Path) -> Iterator[None]:
+    """Point this process's stdout and stderr (file descriptors 1 and 2) at the job's log files."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(work / "stdout.log", "ab") as out, open(work / "stderr.log", "ab") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+# -- input ------------------------------------------------------------------------------------
+
+def read_input(spec: InputRead) -> pa.Table:
+    """This shard's rows of one input; a query runs in DuckDB over views of the shard's files."""
+    if spec.sql is None:
+        table = spec.tables[0]
+        return files.to_user(files.read_stored(table.paths, table.info), table.info)
+    duck = duckdb.connect()
+    try:
+        scans = Scans(duck)
+        for table in spec.tables:
+            view = exp.Create(this=exp.to_table(table.name, quoted=True), kind="VIEW",
+                              expression=scans.scan(table.info, list(table.paths)))
+            duck.execute(render(view))
+        return duck.sql(spec.sql).to_arrow_table()
+    except duckdb.Error as error:
+        raise SqlError(f"the input query failed on shard data: {error}") from None
+    finally:
+        duck.close()
+
+
+# -- the function -----------------------------------------------------------------------------
+
+_modules: dict[str, object] = {}
+
+
+def load_handler(job: Job) -> Callable:
+    """The handler function, its module imported once per code version in this process."""
+    code_dir = job.code_dir
+    module = _modules.get(code_dir)
+    if module is None:
+        # another version's helper modules must not shadow this version's
+        code_root = str(Path(code_dir).parent)
+        for name, loaded in list(sys.modules.items()):
+            origin = getattr(loaded, "__file__", None) or ""
+            if origin.startswith(code_root) and not origin.startswith(code_dir):
+                del sys.modules[name]
+        sys.path[:] = [p for p in sys.path if not p.startswith(code_root)]
+        sys.path.insert(0, code_dir)
+        spec = importlib.util.spec_from_file_location(
+            f"indb_udf_{Path(code_dir).name[:16]}", Path(code_dir) / job.function.entry)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[code_dir] = module
+    handler = getattr(module, job.function.handler, None)
+    if not callable(handler):
+        raise UdfFailure(f"{job.function.entry} has no function {job.function.handler}")
+    return handler
+
+
+def run_script(job: Job, tables: list[pa.Table], channel: Connection) -> list[pa.Table | None]:
+    """Run a Kinetica-style script as its own process; ``kinetica_proc.ProcData`` reads the
+    inputs and writes the outputs through files in the instance's ``proc`` directory."""
+    proc_dir = Path(job.work_dir) / "proc"
+    proc_dir.mkdir(exist_ok=True)
+    for i, table in enumerate(tables):
+        with pa.OSFile(str(proc_dir / f"input_{i}.arrow"), "wb") as sink, \
+                pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    request = {
+        "inputs": [{"name": _input_name(spec, i), "file": f"input_{i}.arrow"}
+                   for i, spec in enumerate(job.inputs)],
+        "outputs": [{"name": o.name, "columns": [[c.name, c.sql_type] for c in _declared_columns(job, o)]}
+                    for o in job.outputs],
+        "params": job.params,
+        "request_info": {"proc_name": job.function.name, "run_id": job.run_id,
+                         "rank_number": str(job.shard + 1), "tom_number": "0",
+                         "data_segment_id": f"{job.run_id}-{job.shard}",
+                         "data_segment_count": str(job.shards),
+                         "data_segment_number": str(job.shard)},
+    }
+    (proc_dir / "request.json").write_text(json.dumps(request))
+    script = Path(job.code_dir) / job.function.entry
+    env = {**os.environ, "INDB_PROC_DIR": str(proc_dir),
+           "PYTHONPATH": os.pathsep.join([SHIM_DIR, job.code_dir, os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, str(script), *job.function.run_command_args[1:]],
+                               cwd=job.code_dir, env=env)
+    status_file, last_status = proc_dir / "status", None
+    while True:
+        try:
+            returncode = process.wait(timeout=SCRIPT_POLL)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        if status_file.exists() and (status := status_file.read_text()) != last_status:
+            last_status = status
+            channel.send(("status", status))
+        if returncode is not None:
+            break
+    if returncode != 0:
+        raise UdfFailure(f"{job.function.entry} exited with code {returncode}; its stderr tail is "
+                         "in SHOW FUNCTION STATUS VERBOSE")
+    if not (proc_dir / "complete.json").exists():
+        raise UdfFailure(f"{job.function.entry} exited without calling proc_data.complete()")
+    outputs = []
+    for i in range(len(job.outputs)):
+        path = proc_dir / f"output_{i}.arrow"
+        outputs.append(pa.ipc.open_file(pa.memory_map(str(path))).read_all() if path.exists() else None)
+    return outputs
+
+
+def _input_name(spec: InputRead, index: int) -> str:
+    return spec.tables[0].name if spec.sql is None else f"input_{index}"
+
+
+def _declared_columns(job: Job, output: OutputWrite) -> tuple[Column, ...]:
+    """The columns a script's output table has: the existing table's, or RETURNS TABLE's."""
+    if output.info is not None:
+        return output.info.columns
+    if job.function.returns:
+        return job.function.returns
+    raise UdfFailure(f"a ProcData script writes to tables whose columns are known: create "
+                     f"{output.name} first, or declare RETURNS TABLE (...) in CREATE FUNCTION")
+
+
+# -- output -----------------------------------------------------------------------------------
+
+def write_output(job: Job, spec: OutputWrite, rows: pa.Table, channel: Connection,
+                 outcome: Outcome, written: list) -> None:
+    """Write one output's rows as invisible data files (or a RESULT file) and note them."""
+    outcome.rows_out += rows.num_rows
+    if spec.kind == RESULT:
+        path = Path(job.work_dir) / f"result-{spec.name}.parquet"
+        pq.write_table(rows, path)
+        outcome.results[spec.name] = str(path)
+        return
+    if spec.kind == APPEND:
+        info, metadata = spec.info, spec.metadata
+    else:
+        info = new_table_info(job, spec, rows)
+        metadata = provisional_metadata(info, spec.location)
+        outcome.created[spec.name] = info
+    try:
+        stored = files.to_stored(rows, info, _rowids(job, info, channel))
+    except SqlError as error:
+        raise SqlError(f"the output does not fit table {spec.name}: {error.message}") from None
+    io = load_file_io(job.io_properties, metadata.location)
+    new_files = files.write_data_files(io, metadata, info, stored)
+    written.extend((io, f) for f in new_files)
+    outcome.files.setdefault(spec.name, []).extend(new_files)
+
+
+def new_table_info(job: Job, spec: OutputWrite, rows: pa.Table) -> TableInfo:
+    """A new output table: RETURNS TABLE's columns or the returned ones; the input's shard key
+    when the output carries its columns, else rows stay in the shard they were made on."""
+    columns = spec.info.columns if spec.info else tuple(
+        Column(f.name, inferred_sql_type(f.type)) for f in rows.schema)
+    names = {c.name.lower() for c in columns}
+    key = spec.shard_key if all(k.lower() in names for k in spec.shard_key) else ()
+    return TableInfo.checked(spec.name, columns, key, spec.shards, False)
+
+
+def _rowids(job: Job, info: TableInfo, channel: Connection) -> Callable:
+    def allocate(count: int) -> int:
+        channel.send(("rowids", info.name, count))
+        return channel.recv()
+    if info.shard_source == ROWID and job.function.mode == "distributed" and job.shard < info.shards:
+        return rowids_in_shard(allocate, info.shards, job.shard)
+    return consecutive_rowids(allocate)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

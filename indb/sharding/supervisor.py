@@ -1,0 +1,163 @@
+"""The worker side of a run: a Dask task per shard that hands the job to a host process and
+watches it, relaying reports to the run records and stopping it on KILL or timeout.
+
+Hosts (``indb.sharding.host``) are started on demand and kept between jobs, one per task slot in
+use, so a run pays no interpreter start-up; a host that is killed or dies is replaced by a new one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from indb.catalog.database import Database
+from indb.registry.runs import COMPLETED, ERROR, KILLED, RUNNING, TIMED_OUT, RunLog, tail
+from indb.sharding.jobs import Job, Outcome
+
+POLL = 0.1           # seconds between looks at the host, the kill flag and the deadline
+TAIL_REFRESH = 2.0   # seconds between copies of the log tails into the run record
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class Host:
+    """One host process and the two channels to it (jobs/reports, and the watch pipe)."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        watch_read, self._watch_write = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "indb.sharding.host", str(child.fileno()), str(watch_read)],
+            pass_fds=(child.fileno(), watch_read), env=env, start_new_session=True)
+        child.close()
+        os.close(watch_read)
+        self.channel = Connection(parent.detach())
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Kill the host and everything it started (its own process group)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+        os.close(self._watch_write)
+
+
+class HostPool:
+    """Idle hosts of this worker process."""
+
+    def __init__(self) -> None:
+        self._idle: list[Host] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> Host:
+        with self._lock:
+            while self._idle:
+                host = self._idle.pop()
+                if host.alive:
+                    return host
+                host.close()
+        return Host()
+
+    def release(self, host: Host) -> None:
+        with self._lock:
+            self._idle.append(host)
+
+
+_pool = HostPool()
+
+
+@functools.cache
+def _records(db_path: str) -> tuple[Database, RunLog]:
+    db = Database(db_path)
+    return db, RunLog(db.engine)
+
+
+def run_instance(job: Job, worker: str = "") -> Outcome:
+    """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF)."""
+    db, log = _records(job.db_path)
+    stopped = _stop_reason(job, log)
+    if stopped:
+        log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
+                            ended=time.time())
+        return Outcome(job.shard, stopped[0], stopped[1])
+    host = _pool.acquire()
+    log.update_instance(job.run_id, job.shard, status=RUNNING, worker=worker,
+                        pid=host.process.pid, started=time.time())
+    outcome = _supervise(job, host, db, log)
+    work = Path(job.work_dir)
+    log.update_instance(job.run_id, job.shard, status=outcome.status, message=outcome.message,
+                        ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
+                        traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
+                        stderr_tail=tail(work / "stderr.log"))
+    return outcome
+
+
+def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
+    try:
+        host.channel.send(job)
+    except OSError:
+        host.kill()
+        return Outcome(job.shard, ERROR, "the instance process could not be reached")
+    work = Path(job.work_dir)
+    last_tails = time.monotonic()
+    while True:
+        try:
+            ready = host.channel.poll(POLL)
+            message = host.channel.recv() if ready else None
+        except (EOFError, OSError):
+            message = None
+        if message is not None:
+            kind = message[0]
+            if kind == "done":
+                _pool.release(host)
+                return message[1]
+            if kind == "status":
+                log.update_instance(job.run_id, job.shard, message=message[1])
+            elif kind == "progress":
+                log.update_instance(job.run_id, job.shard, progress_done=message[1],
+                                    progress_total=message[2])
+            elif kind == "rowids":
+                host.channel.send(db.allocate_rowids(message[1], message[2]))
+            continue
+        if not host.alive:
+            code = host.process.returncode
+            host.close()
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            return Outcome(job.shard, ERROR, f"the instance process died ({how}); nothing it "
+                                             "wrote was kept")
+        stopped = _stop_reason(job, log)
+        if stopped:
+            host.kill()
+            return Outcome(job.shard, *stopped)
+        if time.monotonic() - last_tails > TAIL_REFRESH:
+            last_tails = time.monotonic()
+            log.update_instance(job.run_id, job.shard, stdout_tail=tail(work / "stdout.log"),
+                                stderr_tail=tail(work / "stderr.log"))
+
+
+def _stop_reason(job: Job, log: RunLog) -> tuple[str, str] | None:
+    """(status, message) if the instance must stop now: the run was killed or timed out."""
+    reason = log.kill_reason(job.run_id)
+    if reason:
+        return KILLED, reason
+    if job.deadline is not None and time.time() > job.deadline:
+        return TIMED_OUT, "the run's timeout passed; the instance was stopped"
+    return None

@@ -1,0 +1,27 @@
+"""The API a UDF imports: ``from indb import udf``.
+
+A UDF is a plain function ``(ctx, *inputs) -> output(s)``; ``@udf.function(frame=..., params=...)``
+is optional metadata that indb reads from the source when the function is registered (the code
+is never run for that), so the decorator itself only marks the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from indb.udf.context import Context, Params
+
+__all__ = ["Context", "Params", "function"]
+
+F = TypeVar("F", bound=Callable)
+
+
+def function(_fn: F | None = None, *, frame: str = "arrow",
+             params: Iterable[str] | None = None) -> F | Callable[[F], F]:
+    """Mark a UDF handler; ``frame`` is how inputs arrive (arrow, pandas, numpy) and ``params``
+    the parameter names it accepts (EXECUTE FUNCTION refuses others)."""
+    def mark(fn: F) -> F:
+        fn.__indb_udf__ = {"frame": frame, "params": None if params is None else tuple(params)}
+        return fn
+    return mark(_fn) if _fn is not None else mark

@@ -1,0 +1,59 @@
+"""``ctx``, the first argument of every UDF: where it runs, its parameters, and ways to report."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PROGRESS_INTERVAL = 0.2  # seconds between progress reports sent to the run's status
+
+
+class Params(dict):
+    """The run's ``PARAMS => KV_PAIRS(...)``, as strings; a missing name says which ones exist."""
+
+    def __missing__(self, key: str) -> str:
+        raise KeyError(f"no parameter {key!r} in this run (given: {', '.join(sorted(self)) or 'none'}); "
+                       f"pass it as PARAMS => KV_PAIRS({key} = '...') or use ctx.params.get({key!r}, default)")
+
+
+class Context:
+    """What an instance knows and can do. One per shard instance of a run."""
+
+    def __init__(self, *, run_id: str, function: str, shard: int, shards: int, mode: str,
+                 params: dict[str, str], scratch: Path, outputs: tuple[str, ...],
+                 send: Callable[[tuple], None]) -> None:
+        self.run_id = run_id
+        self.function = function
+        self.shard = shard            # this instance's shard number, 0-based
+        self.shards = shards          # how many instances the run has
+        self.mode = mode              # distributed | nondistributed
+        self.params = Params(params)
+        self.scratch = scratch        # a private directory, removed when the run ends
+        self.outputs = outputs        # the output table names, in order
+        self.device = "cpu"
+        self._send = send
+        self._last_progress = 0.0
+        self.logger = logging.getLogger(f"indb.udf.{function}.{shard}")
+        if not self.logger.handlers:  # stderr is this instance's log file; SHOW FUNCTION STATUS shows its tail
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            self.logger.addHandler(handler)
+            self.logger.setLevel(logging.INFO)
+            self.logger.propagate = False
+
+    def status(self, message: str) -> None:
+        """Set this instance's status message (the last one shows in SHOW FUNCTION STATUS)."""
+        self._send(("status", str(message)))
+
+    def progress(self, done: float, total: float | None = None) -> None:
+        """Report progress; sent at most every 0.2 s, and always when ``done`` reaches ``total``."""
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_INTERVAL or (total is not None and done >= total):
+            self._last_progress = now
+            self._send(("progress", float(done), None if total is None else float(total)))
+
+    def __repr__(self) -> str:
+        return f"<Context {self.function} run {self.run_id} shard {self.shard}/{self.shards}>"

@@ -1,0 +1,93 @@
+"""Shard rows in the frame a UDF asked for, and what a UDF returns back as Arrow tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from indb.errors import SqlError
+
+
+def to_frame(table: pa.Table, frame: str) -> object:
+    """``arrow``: the Arrow table; ``pandas``: a DataFrame; ``numpy``: a dict of arrays, with
+    fixed-size array columns (``FLOAT[784]``) as 2-D ``(rows, n)`` arrays, without copies."""
+    if frame == "arrow":
+        return table
+    if frame == "pandas":
+        return table.to_pandas()
+    if frame == "numpy":
+        return {name: _to_numpy(table[name]) for name in table.column_names}
+    raise SqlError(f"unknown frame {frame!r}")
+
+
+def _to_numpy(column: pa.ChunkedArray) -> np.ndarray:
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_fixed_size_list(array.type) and array.null_count == 0:
+        width = array.type.list_size
+        values = array.flatten().to_numpy(zero_copy_only=False)
+        return values.reshape(len(array), width)
+    return array.to_numpy(zero_copy_only=False)
+
+
+def to_table(value: object, what: str) -> pa.Table:
+    """An Arrow table from an Arrow table or batch, a pandas DataFrame or a dict of columns."""
+    if isinstance(value, pa.Table):
+        return value
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    if type(value).__module__.startswith("pandas") and hasattr(value, "columns"):
+        return pa.Table.from_pandas(value, preserve_index=False)
+    if isinstance(value, Mapping):
+        try:
+            return pa.table({str(name): _to_arrow(column) for name, column in value.items()})
+        except (pa.ArrowException, ValueError, TypeError) as error:
+            raise SqlError(f"{what}: could not make columns of {sorted(value)}: {error}") from None
+    raise SqlError(f"{what} is a {type(value).__name__}; return a pyarrow Table, a pandas "
+                   "DataFrame or a dict of columns")
+
+
+def _to_arrow(column: object) -> pa.Array | pa.ChunkedArray:
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column
+    if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):  # pandas Series, torch
+        column = column.to_numpy() if type(column).__module__.startswith("pandas") else np.asarray(column)
+    array = np.asarray(column) if not isinstance(column, list) else None
+    if array is None:
+        return pa.array(column)
+    if array.ndim == 2:  # rows of fixed-size arrays: FLOAT[n] and friends
+        return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(array).ravel()),
+                                                 array.shape[1])
+    return pa.array(array)
+
+
+def to_outputs(result: object, names: Sequence[str]) -> list[pa.Table | None]:
+    """A UDF's return value as one table (or None) per output table.
+
+    One output: a table-like value. Several: a tuple or list of them in output order, or a dict
+    keyed by output table name. ``None`` writes nothing.
+    """
+    if result is None:
+        return [None] * len(names)
+    lowered = [n.lower() for n in names]
+    if isinstance(result, Mapping) and result and all(str(k).lower() in lowered for k in result) \
+            and all(_table_like(v) or v is None for v in result.values()):
+        by_name = {str(k).lower(): v for k, v in result.items()}
+        return [None if by_name.get(n) is None else to_table(by_name[n], f"the output for {n}")
+                for n in lowered]
+    if len(names) == 1:
+        return [to_table(result, f"the output for {names[0]}")]
+    if isinstance(result, tuple | list) and len(result) == len(names):
+        return [None if v is None else to_table(v, f"the output for {n}") for v, n in zip(result, names)]
+    if not names:
+        raise SqlError("the function returned rows, but the run has no output table; name one "
+                       "with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
+    raise SqlError(f"the run has {len(names)} output tables ({', '.join(names)}); return a tuple "
+                   f"of {len(names)} tables in that order, or a dict keyed by table name")
+
+
+def _table_like(value: object) -> bool:
+    return isinstance(value, pa.Table | pa.RecordBatch) or (
+        type(value).__module__.startswith("pandas") and hasattr(value, "columns")) or (
+        isinstance(value, Mapping))
