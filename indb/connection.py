@@ -132,6 +132,20 @@ class Connection:
         """Run SQL and return its result (``.arrow()``, ``.df()``, ``.fetchall()``)."""
         return self._engine.execute(sql, parameters)
 
+    def wait(self, run_id: str) -> Result:
+        """Wait for a run this connection started with ``nowait``; returns its status row."""
+        self._engine.runner.wait(run_id)
+        return Result(self._engine.runs.runs(run_id))
+
+    @property
+    def progress(self) -> Callable[[str, int, int], None] | None:
+        """Called as ``progress(run_id, instances_done, instances)`` while a function runs."""
+        return self._engine.progress
+
+    @progress.setter
+    def progress(self, callback: Callable[[str, int, int], None] | None) -> None:
+        self._engine.progress = callback
+
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
              shards: int | None = None, replicated: bool = False,
              progress: Callable[[int], None] | None = None) -> int:
@@ -166,6 +180,10 @@ class Connection:
 def connect(path: str | Path, **options: Any) -> Connection:
     """Open (or create) the database in directory ``path``.
 
-    Options: ``default_shards`` (when creating: shard count of tables that do not say, 8).
+    Options: ``default_shards`` (when creating: shard count of tables that do not say, 8);
+    ``workers`` (Dask worker processes of the local cluster started on the first function run;
+    default: the CPU count, at most 8), ``threads_per_worker`` (instances one worker runs at once,
+    2), ``scheduler`` (the address of an existing Dask scheduler to use instead), ``cluster``
+    (``"processes"``, or ``"threads"`` for workers inside this process: only for fast tests).
     """
     return Connection(path, **options)

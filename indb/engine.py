@@ -253,7 +253,7 @@ class Engine(FunctionStatements):
 
     def close(self) -> None:
         """Close the database, after runs started with ``nowait`` have finished."""
-        self.runner.wait_background()
+        self.runner.wait()
         self.session.close()
         self.db.close()
 

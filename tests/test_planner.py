@@ -3,6 +3,10 @@ import pytest
 from indb import planner
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse
+from indb.registry.functions import FunctionInfo
+
+SCORE = FunctionInfo("score", "distributed", "handler", "score.py", "score", "numpy", ("threshold",),
+                     (), "python", ("score.py",), ("score.py",))
 
 
 class Catalog:
@@ -13,6 +17,9 @@ class Catalog:
 
     def exists(self, name: str) -> bool:
         return name in self.tables
+
+    def function(self, name: str) -> FunctionInfo | None:
+        return SCORE if name == "score" else None
 
 
 def plan(sql: str, *tables: str) -> planner.Plan:
@@ -55,7 +62,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE OR REPLACE TABLE t (a INT)", "DROP TABLE first"),
     ("CREATE VIEW v AS SELECT 1", "CREATE VIEW is not supported"),
     ("UPDATE ticks SET px = 1", "UPDATE statements are not supported"),
-    ("SHOW FUNCTIONS", "SHOW FUNCTIONS statements are not supported"),
+    ("SHOW DATABASES", "SHOW DATABASES statements are not supported"),
     ("CREATE TABLE other.t (a INT)", "one schema, main"),
 ])
 def test_bad_statements_are_refused(sql, message):
@@ -96,3 +103,106 @@ def test_queries_pass_through():
 def test_ctas_takes_shard_key_from_options():
     p = plan("CREATE TABLE d WITH (SHARD_KEY = 'sym') AS SELECT 'a' AS sym")
     assert p.shard_key == ("sym",) and p.query == "SELECT 'a' AS sym" and p.columns == ()
+
+
+# -- functions ---------------------------------------------------------------------------------
+
+def test_execute_function_plan():
+    p = plan("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLES(ticks, (SELECT a FROM ticks t JOIN p USING (k))),"
+             " OUTPUT_TABLE_NAMES => OUTPUT_TABLES('Out'), PARAMS => KV_PAIRS(threshold = '0.5'),"
+             " OPTIONS => KV_PAIRS(run_tag = 'x', timeout = '30'))", "ticks", "p")
+    assert p.function == "score"
+    assert p.inputs[0] == planner.InputSpec(None, ("ticks",))
+    assert p.inputs[1].tables == ("ticks", "p") and p.inputs[1].sql.startswith("SELECT a FROM ticks")
+    assert (p.outputs, p.params, p.options) == (("out",), (("threshold", "0.5"),),
+                                                (("run_tag", "x"), ("timeout", "30")))
+
+
+@pytest.mark.parametrize("sql, message, where", [
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks),\n  PARAMZ => KV_PAIRS(a = 'b'))",
+     "unknown argument PARAMZ", (2, 3)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks),\n PARAMS => KV_PAIRS(limit = '1'))",
+     "score has no parameter limit; it takes threshold", (2, 21)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OPTIONS => KV_PAIRS(timeout = 'soon'))",
+     "timeout is in seconds", (1, 85)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OPTIONS => KV_PAIRS(colour = 'red'))",
+     "unknown OPTIONS key colour", (1, 85)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => ticks)", "INPUT_TABLE_NAMES takes", (1, 45)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('a', 'a'))",
+     "named twice", None),
+    ("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('a')))",
+     "takes no OUTPUT_TABLE_NAMES", None),
+    ("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OPTIONS => KV_PAIRS(nowait = 'true')))",
+     "cannot run with nowait", None),
+])
+def test_execute_function_errors_point_at_the_problem(sql, message, where):
+    with pytest.raises(SqlError, match=message) as caught:
+        plan(sql, "ticks")
+    if where:
+        assert (caught.value.line, caught.value.col) == where
+
+
+def test_execute_unknown_function_or_input_table():
+    with pytest.raises(CatalogError, match="function nope does not exist"):
+        plan("EXECUTE FUNCTION nope(INPUT_TABLE_NAMES => INPUT_TABLE(ticks))", "ticks")
+    with pytest.raises(CatalogError, match="table missing does not exist"):
+        plan("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT * FROM missing))", "ticks")
+
+
+def test_table_function_becomes_a_table_the_query_reads():
+    p = plan("SELECT s.k, count(*) FROM TABLE(score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks))) s "
+             "WHERE s.k > 1 GROUP BY 1", "ticks")
+    assert isinstance(p, planner.QueryWithFunctions)
+    assert p.sql == "SELECT s.k, COUNT(*) FROM __indb_tf_0 AS s WHERE s.k > 1 GROUP BY 1"
+    assert p.calls[0].function == "score" and p.calls[0].outputs == ()
+
+
+def test_create_function_file_form():
+    p = plan("CREATE FUNCTION f RETURNS TABLE (id BIGINT) MODE = 'nondistributed' RUN_COMMAND = 'python' "
+             "RUN_COMMAND_ARGS = 'f.py --fast' FILE PATHS 'udfs/f.py', 'udfs/lib.py' "
+             "WITH OPTIONS (max_concurrency_per_node = '1')")
+    assert (p.name, p.mode, p.entry, p.run_command_args, p.file_paths) == (
+        "f", "nondistributed", "f.py", ("f.py", "--fast"), ("udfs/f.py", "udfs/lib.py"))
+    assert [(c.name, c.sql_type) for c in p.returns] == [("id", "BIGINT")]
+    assert p.options == (("max_concurrency_per_node", "1"),) and p.body is None
+
+
+def test_create_function_inline_form_reads_the_handler_from_the_code():
+    p = plan("CREATE FUNCTION g LANGUAGE PYTHON AS $$\nfrom indb import udf\n"
+             "@udf.function(frame='pandas', params=['k'])\ndef g(ctx, t):\n    return t\n$$")
+    assert (p.code.style, p.code.handler, p.code.frame, p.code.params) == ("handler", "g", "pandas", ("k",))
+
+
+def test_syntax_error_in_inline_code_points_into_the_statement():
+    sql = "CREATE FUNCTION g LANGUAGE PYTHON HANDLER 'g' AS $$\ndef g(ctx, t):\n    return t +\n$$"
+    with pytest.raises(SqlError, match="syntax error in line 3 of the code") as caught:
+        plan(sql)
+    assert caught.value.line == 3
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("CREATE FUNCTION f MODE = 'sideways' RUN_COMMAND = 'python' FILE PATHS 'f.py'", "MODE must be"),
+    ("CREATE FUNCTION f RUN_COMMAND = 'java' FILE PATHS 'f.jar'", "RUN_COMMAND 'java' is not supported"),
+    ("CREATE FUNCTION f MODE = 'distributed'", "give the code either inline"),
+    ("CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'g.py' FILE PATHS 'f.py'", "not among FILE PATHS"),
+    ("CREATE FUNCTION f LANGUAGE R AS $$x$$", "LANGUAGE R is not supported"),
+    ("CREATE FUNCTION g LANGUAGE PYTHON HANDLER 'h' AS $$\ndef g(ctx): pass\n$$", "defines no function h"),
+    ("CREATE FUNCTION score LANGUAGE PYTHON AS $$\ndef score(ctx): pass\n$$", "already exists"),
+    ("CREATE FUNCTION f RUN_COMMAND = 'python' FILE PATHS 'f.py' WITH OPTIONS (colour = 'red')", "unknown WITH OPTIONS key"),
+])
+def test_create_function_errors(sql, message):
+    with pytest.raises((SqlError, CatalogError), match=message):
+        plan(sql)
+
+
+def test_function_catalog_statements():
+    assert plan("SHOW FUNCTION *") == planner.ShowFunction(None)
+    assert plan("SHOW FUNCTIONS") == planner.ShowFunction(None)
+    assert plan("SHOW FUNCTION score") == planner.ShowFunction("score")
+    assert plan("DESCRIBE FUNCTION score") == planner.DescribeFunction("score")
+    assert plan("DROP FUNCTION IF EXISTS nope") == planner.DropFunction("nope", True)
+    assert plan("SHOW FUNCTION STATUS") == planner.ShowFunctionStatus(False, None)
+    assert plan("SHOW FUNCTION STATUS VERBOSE FOR 'r1'") == planner.ShowFunctionStatus(True, "r1")
+    assert plan("KILL FUNCTION 'r1'") == planner.KillFunction("r1")
+    with pytest.raises(CatalogError, match="function nope does not exist"):
+        plan("DROP FUNCTION nope")

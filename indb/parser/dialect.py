@@ -73,6 +73,7 @@ def _function_sql(self: DuckDB.Generator, e: CreateFunction) -> str:
         parts.append(f"RETURNS TABLE {self.sql(e, 'returns')}")
     for setting in e.args.get("settings") or []:
         value = self.sql(setting, "value")
+        value = value.upper() if setting.name == "LANGUAGE" else value
         parts.append(f"{setting.name} {value}" if setting.name in ("LANGUAGE", "HANDLER")
                      else f"{setting.name} = {value}")
     if e.args.get("file_paths"):

@@ -35,12 +35,12 @@ def code_hash(files: dict[str, bytes]) -> str:
 
 
 def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,
-                 must_have_handler: bool, first_line: int = 1) -> CodeFacts:
+                 must_have_handler: bool, first_line: int | None = None) -> CodeFacts:
     """Syntax-check every Python file and find the entry file's handler.
 
     ``handler`` is the function to call (HANDLER, or the function's own name); when the entry file
     defines no such function and ``must_have_handler`` is false, it is a Kinetica-style script.
-    ``first_line`` is where inline code starts in the SQL text, so errors point into the statement.
+    ``first_line`` is the SQL line inline code starts on, so errors point into the statement.
     """
     trees = {}
     for name, source in files.items():
@@ -49,10 +49,10 @@ def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,
         try:
             trees[name] = ast.parse(source, filename=name)
         except SyntaxError as error:
-            line = (error.lineno or 1) + first_line - 1
-            where = f"{name} line {error.lineno}" if first_line == 1 else f"line {error.lineno} of the code"
-            raise SqlError(f"syntax error in {where}: {error.msg}",
-                           line if first_line > 1 else None, error.offset if first_line > 1 else None) from None
+            if first_line is None:
+                raise SqlError(f"syntax error in {name} line {error.lineno}: {error.msg}") from None
+            raise SqlError(f"syntax error in line {error.lineno} of the code: {error.msg}",
+                           (error.lineno or 1) + first_line - 1, error.offset) from None
     if entry not in trees:
         raise SqlError(f"{entry} is not among the function's Python files ({', '.join(sorted(trees)) or 'none'})")
     functions = {node.name: node for node in trees[entry].body

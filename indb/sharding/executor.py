@@ -63,7 +63,7 @@ class FunctionRunner:
                  cluster_options: dict[str, object]) -> None:
         self.db, self.functions, self.runs = db, functions, runs
         self.cluster_options = cluster_options
-        self._background: list[threading.Thread] = []
+        self._background: dict[str, threading.Thread] = {}
 
     def cluster(self) -> Cluster:
         return shared_cluster(**self.cluster_options)
@@ -85,14 +85,15 @@ class FunctionRunner:
         thread = threading.Thread(target=self._carry_out, args=(prepared, None),
                                   name=f"indb-run-{prepared.run_id}")
         thread.start()
-        self._background.append(thread)
+        self._background[prepared.run_id] = thread
         return prepared.run_id
 
-    def wait_background(self) -> None:
-        """Wait for runs started with ``nowait`` (a connection closes only after them)."""
-        for thread in self._background:
-            thread.join()
-        self._background.clear()
+    def wait(self, run_id: str | None = None) -> None:
+        """Wait for a run started here with ``nowait`` (None: for all of them)."""
+        for key in [run_id] if run_id else list(self._background):
+            thread = self._background.pop(key, None)
+            if thread is not None:
+                thread.join()
 
     def forget(self, run_id: str) -> None:
         """Delete what a run left in its work directory (the RESULT files of TABLE(f(...)))."""
