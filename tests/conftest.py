@@ -15,7 +15,7 @@ _names = itertools.count()
 @pytest.fixture(scope="session")
 def conn(tmp_path_factory: pytest.TempPathFactory) -> indb.Connection:
     """The session's database; tests create tables under names from ``table_name``."""
-    connection = indb.connect(tmp_path_factory.mktemp("session") / "db")
+    connection = indb.connect(tmp_path_factory.mktemp("session") / "db", workers=2, threads_per_worker=2)
     yield connection
     connection.close()
 

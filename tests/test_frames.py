@@ -1,0 +1,50 @@
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from indb.errors import SqlError
+from indb.udf import Params
+from indb.udf.frames import to_frame, to_outputs, to_table
+
+ROWS = pa.table({"id": [1, 2], "px": pa.FixedSizeListArray.from_arrays(pa.array([1.0, 2, 3, 4], pa.float32()), 2)})
+
+
+def test_numpy_frame_gives_fixed_arrays_as_2d_without_copying():
+    frame = to_frame(ROWS, "numpy")
+    assert frame["px"].shape == (2, 2) and frame["px"].dtype == np.float32
+    assert frame["px"].ctypes.data == ROWS["px"].chunk(0).values.buffers()[1].address
+
+
+def test_pandas_and_arrow_frames():
+    assert isinstance(to_frame(ROWS, "pandas"), pd.DataFrame)
+    assert to_frame(ROWS, "arrow") is ROWS
+
+
+def test_dict_of_arrays_with_a_2d_array_becomes_a_fixed_size_list():
+    table = to_table({"id": np.arange(3), "v": np.ones((3, 4), dtype=np.float32)}, "out")
+    assert table.schema.field("v").type == pa.list_(pa.float32(), 4)
+
+
+def test_outputs_by_position_or_by_table_name():
+    a, b = pa.table({"x": [1]}), pa.table({"y": [2]})
+    assert to_outputs((a, b), ["ta", "tb"]) == [a, b]
+    assert to_outputs({"tb": b, "ta": None}, ["ta", "tb"]) == [None, b]
+    assert to_outputs(None, ["ta"]) == [None]
+    single = to_outputs({"ta": [1, 2]}, ["ta"])[0]  # one output: a dict is its columns
+    assert single.column_names == ["ta"]
+
+
+@pytest.mark.parametrize("value, names, message", [
+    ((pa.table({"x": [1]}),), ["a", "b"], "return a tuple of 2 tables"),
+    (pa.table({"x": [1]}), [], "has no output table"),
+    (42, ["a"], "is a int"),
+])
+def test_bad_return_values_say_what_to_return(value, names, message):
+    with pytest.raises(SqlError, match=message):
+        to_outputs(value, names)
+
+
+def test_missing_parameter_lists_the_given_ones():
+    with pytest.raises(KeyError, match="given: epochs"):
+        Params({"epochs": "3"})["lr"]
