@@ -100,7 +100,9 @@ def main() -> None:
     args = parser.parse_args()
     with dask.config.set(DASK_CONFIG):
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads,
-                               processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                               processes=True, dashboard_address=None,
+                               # failures reach the run's status; Dask's own account is noise here
+                               silence_logs=logging.CRITICAL)
         print(cluster.scheduler_address, flush=True)
         sys.stdin.read()  # returns when the parent process closes the pipe or exits
         cluster.close()

@@ -89,6 +89,9 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                               scratch=work / "scratch", outputs=tuple(names), send=channel.send)
                 handler = load_handler(job)
                 result = handler(ctx, *[to_frame(t, job.function.frame) for t in tables])
+                if result is not None and not names:
+                    ctx.logger.warning("the function returned rows, but the run has no output "
+                                       "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
                 outputs = to_outputs(result, names)
             for spec, rows in zip(job.outputs, outputs, strict=True):
                 if rows is not None:

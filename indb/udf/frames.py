@@ -68,7 +68,7 @@ def to_outputs(result: object, names: Sequence[str]) -> list[pa.Table | None]:
     One output: a table-like value. Several: a tuple or list of them in output order, or a dict
     keyed by output table name. ``None`` writes nothing.
     """
-    if result is None:
+    if result is None or not names:  # nothing to write (a run without outputs ignores rows)
         return [None] * len(names)
     lowered = [n.lower() for n in names]
     if isinstance(result, Mapping) and result and all(str(k).lower() in lowered for k in result) \
@@ -80,9 +80,6 @@ def to_outputs(result: object, names: Sequence[str]) -> list[pa.Table | None]:
         return [to_table(result, f"the output for {names[0]}")]
     if isinstance(result, tuple | list) and len(result) == len(names):
         return [None if v is None else to_table(v, f"the output for {n}") for v, n in zip(result, names)]
-    if not names:
-        raise SqlError("the function returned rows, but the run has no output table; name one "
-                       "with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
     raise SqlError(f"the run has {len(names)} output tables ({', '.join(names)}); return a tuple "
                    f"of {len(names)} tables in that order, or a dict keyed by table name")
 
