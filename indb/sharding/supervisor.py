@@ -117,7 +117,7 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
         host.kill()
         return Outcome(job.shard, ERROR, "the instance process could not be reached")
     work = Path(job.work_dir)
-    last_tails = time.monotonic()
+    last_tails, last_status = time.monotonic(), None
     while True:
         try:
             ready = host.channel.poll(POLL)
@@ -128,9 +128,13 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
             kind = message[0]
             if kind == "done":
                 _pool.release(host)
-                return message[1]
+                outcome = message[1]
+                if outcome.status == COMPLETED and last_status:  # the UDF's own last word stays
+                    outcome.message = last_status
+                return outcome
             if kind == "status":
-                log.update_instance(job.run_id, job.shard, message=message[1])
+                last_status = message[1]
+                log.update_instance(job.run_id, job.shard, message=last_status)
             elif kind == "progress":
                 log.update_instance(job.run_id, job.shard, progress_done=message[1],
                                     progress_total=message[2])
