@@ -98,3 +98,20 @@ def test_prompt_on_a_terminal_keeps_history(tmp_path):
     os.close(master)
     assert b"indb> " in output and b"...> " in output and b"42" in output
     assert "SELECT 40 +" in history.read_text()
+
+
+def test_functions_from_the_command_line(tmp_path):
+    """Registered, run and inspected through `indb sql`; the run prints its status row."""
+    db = str(tmp_path / "db")
+    run("--db", db, "--workers", "2", "sql", "CREATE TABLE t (a BIGINT, SHARD KEY (a)) WITH (SHARDS = 2); "
+        "INSERT INTO t SELECT range FROM range(10)")
+    created = run("--db", db, "sql", "CREATE FUNCTION inc LANGUAGE PYTHON AS $$\n"
+                                     "def inc(ctx, t):\n    return {'a': [v.as_py() + 1 for v in t['a']]}\n$$")
+    assert "created function inc" in created.output
+    ran = run("--db", db, "--workers", "2", "sql", "--format", "json",
+              "EXECUTE FUNCTION inc(INPUT_TABLE_NAMES => INPUT_TABLE(t), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('u'))")
+    row = json.loads(ran.output)[0]
+    assert (row["status"], row["rows_in"], row["rows_out"]) == ("completed", 10, 10)
+    status = json.loads(run("--db", db, "sql", "--format", "json", "SHOW FUNCTION STATUS").output)
+    assert status[0]["run_id"] == row["run_id"] and status[0]["completed"] == 2
+    assert run("--db", db, "sql", "--format", "csv", "SELECT sum(a) FROM u").output.splitlines()[1] == "55"

@@ -20,17 +20,19 @@ DEFAULT_DB = os.environ.get("INDB_DB", "./mydb")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db", default=DEFAULT_DB, show_default=True, metavar="DIR",
               help="Database directory (created if new). Also $INDB_DB.")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Dask worker processes for function runs (default: CPU count, at most 8).")
 @click.version_option(package_name="indb")
 @click.pass_context
-def cli(ctx: click.Context, db: str) -> None:
+def cli(ctx: click.Context, db: str, workers: int | None) -> None:
     """indb: Python UDFs next to sharded Iceberg tables, queried with SQL."""
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "workers": workers}
 
 
 def _connect(ctx: click.Context):  # noqa: ANN202 (Connection, imported lazily for a fast --help)
     import indb
     try:
-        return indb.connect(ctx.obj["db"])
+        return indb.connect(ctx.obj["db"], workers=ctx.obj["workers"])
     except IndbError as error:
         raise click.ClickException(str(error)) from None
 
@@ -46,16 +48,28 @@ def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int) -> N
 
     At the prompt a statement may span lines and ends with ';'. Type .quit or press Ctrl-D to leave.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     conn = _connect(ctx)
     failed = False
     for text in ([statement] if statement is not None else statements()):
         started = time.perf_counter()
-        try:
-            result = conn.sql(text)
-        except IndbError as error:
-            click.echo(f"Error: {error}", err=True)
-            failed = True
-            continue
+        # a function run shows a bar of finished shard instances while it executes
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(run_id: str, done: int, total: int) -> None:
+                if run_id not in tasks:
+                    tasks[run_id] = bar.add_task(f"run {run_id}", total=total)
+                bar.update(tasks[run_id], completed=done)
+            conn.progress = progress
+            try:
+                result = conn.sql(text)
+            except IndbError as error:
+                bar.stop()
+                click.echo(f"Error: {error}", err=True)
+                failed = True
+                continue
         if result.columns:
             click.echo(render(result.arrow(), fmt, max_rows))
         else:

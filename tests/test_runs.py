@@ -1,0 +1,55 @@
+"""Run records: what SHOW FUNCTION STATUS and KILL FUNCTION read and write."""
+
+import subprocess
+import sys
+
+import pytest
+
+from indb.catalog.database import Database
+from indb.errors import CatalogError
+from indb.registry.runs import RunLog, tail
+
+
+@pytest.fixture
+def log(tmp_path):
+    db = Database(tmp_path / "db")
+    yield RunLog(db.engine)
+    db.close()
+
+
+def test_a_run_and_its_instances(log):
+    log.start("r1", "f", "distributed", range(3), tag="nightly", outputs=["o"], statement="EXECUTE ...")
+    log.update_instance("r1", 0, status="completed", rows_in=5, rows_out=5, progress_done=5, progress_total=5)
+    assert log.request_kill("r1", "stop please")
+    assert log.kill_reason("r1") == "stop please"
+    log.finish("r1", "killed", "stop please", 5, 0)
+    run = log.runs("r1").to_pylist()[0]
+    assert (run["status"], run["tag"], run["completed"], run["instances"]) == ("killed", "nightly", 1, 3)
+    shards = log.instances("r1").to_pylist()
+    assert [s["status"] for s in shards] == ["completed", "killed", "killed"]  # never-run shards say why
+    assert shards[0]["progress"] == "5/5" and shards[1]["message"] == "stop please"
+    assert not log.request_kill("r1", "again")  # a finished run cannot be killed
+
+
+def test_unknown_run_ids(log):
+    with pytest.raises(CatalogError, match="no run nope"):
+        log.runs("nope")
+    with pytest.raises(CatalogError, match="no run nope"):
+        log.request_kill("nope", "x")
+
+
+def test_a_run_whose_head_process_exited_is_marked_as_failed(log, tmp_path):
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    log.start("r2", "f", "distributed", range(1), tag=None, outputs=[], statement="")
+    with log.engine.begin() as conn:  # pretend the run was started by that (now gone) process
+        conn.exec_driver_sql("UPDATE indb_runs SET head = substr(head, 1, instr(head, ':')) || ? "
+                             "WHERE run_id = 'r2'", (child.stdout.strip(),))
+    run = log.runs("r2").to_pylist()[0]
+    assert run["status"] == "error" and "exited before it finished" in run["message"]
+
+
+def test_tail_keeps_the_last_lines(tmp_path):
+    path = tmp_path / "log"
+    path.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert tail(path, 3) == "line 97\nline 98\nline 99"
+    assert tail(tmp_path / "missing") is None
