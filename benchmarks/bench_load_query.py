@@ -7,15 +7,13 @@ Targets (issue 2): load >= 2M rows/s on a 2-core machine; group-by within 1.3x o
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from common import best_of, machine, report
 
 import indb
 from indb.datasets import synthetic_ticks
@@ -23,15 +21,6 @@ from indb.storage.files import data_files, local_path
 
 GROUP_BY = ("SELECT sym, count(*) AS n, avg(px) AS px, sum(size) AS volume, max(ts) AS last "
             "FROM ticks GROUP BY sym ORDER BY sym")
-
-
-def best_of(runs: int, fn) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
 
 
 def main() -> None:
@@ -66,8 +55,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     figures = {
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-                   f"Python {platform.python_version()}, duckdb {duckdb.__version__}",
+        "machine": machine(),
         "rows": args.rows,
         "load_seconds": round(load_s, 3),
         "load_rows_per_second": round(args.rows / load_s),
@@ -75,11 +63,7 @@ def main() -> None:
         "group_by_duckdb_seconds": round(duck_s, 4),
         "group_by_ratio_indb_over_duckdb": round(indb_s / duck_s, 3),
     }
-    width = max(map(len, figures))
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value:,}" if isinstance(value, (int, float)) else f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

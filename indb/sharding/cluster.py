@@ -50,7 +50,7 @@ class Cluster:
         else:  # workers as threads of this process: only for the engine's own fast tests
             with dask.config.set(DASK_CONFIG):
                 self._local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                                           processes=False, dashboard_address=None,
+                                           processes=False, dashboard_address=":0",  # any free port: no clash with 8787
                                            silence_logs=logging.ERROR)
             self.client = Client(self._local)
 
@@ -100,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with dask.config.set(DASK_CONFIG):
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads,
-                               processes=True, dashboard_address=None,
+                               processes=True, dashboard_address=":0",  # any free port: no clash with 8787
                                # failures reach the run's status; Dask's own account is noise here
                                silence_logs=logging.CRITICAL)
         print(cluster.scheduler_address, flush=True)

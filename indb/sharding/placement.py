@@ -94,6 +94,8 @@ def split_by_shard(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) ->
     if info.shard_source is None:
         return {0: stored}
     shards = shard_numbers(info, stored, iceberg_schema)
+    if (shards == shards[0]).all():  # one shard (a UDF instance's rows, usually): no reordering
+        return {int(shards[0]): stored}
     order = np.argsort(shards, kind="stable")
     counts = np.bincount(shards, minlength=info.shards)
     grouped = stored.take(pa.array(order))
