@@ -8,10 +8,10 @@ from indb.connection import (
            paramstyle,
            threadsafety,
 )
-from indb.errors import CatalogError, ConflictError, DatabaseError, IndbError, SqlError
+from indb.errors import CatalogError, ConflictError, DatabaseError, IndbError, RunError, SqlError
 from indb.result import Result
 
 __version__ = "0.1.0"
 
 __all__ = ["CatalogError", "ConflictError", "Connection", "Cursor", "DatabaseError", "IndbError",
-           "Result", "SqlError", "apilevel", "connect", "paramstyle", "threadsafety"]
+           "Result", "RunError", "SqlError", "apilevel", "connect", "paramstyle", "threadsafety"]
