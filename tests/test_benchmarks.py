@@ -17,3 +17,14 @@ def test_load_query_benchmark_runs(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["rows"] == 20000
     assert figures["load_rows_per_second"] > 0 and figures["group_by_ratio_indb_over_duckdb"] > 0
+
+
+def test_udf_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_udf.py"),
+                           "--rows", "20000", "--runs", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["rows"] == 20000
+    assert figures["ratio_touch_over_duckdb_read"] > 0 and figures["scaling_2_over_1"] > 0
