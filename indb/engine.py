@@ -45,12 +45,12 @@ class Engine(FunctionStatements):
                  scheduler: str | None = None, cluster: str = "processes") -> None:
         if cluster not in ("processes", "threads"):
             raise SqlError(f"cluster is 'processes' or 'threads', not {cluster!r}")
-        self.db = Database(path, default_shards=default_shards)
+        self.db = Database(path, default_shards=default_shards, workers=workers)
         self.session = QuerySession(self.db)
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
         options = {"scheduler": scheduler} if scheduler else {
-            "workers": workers or default_workers(), "threads_per_worker": threads_per_worker or 2,
+            "workers": workers or self.db.workers or default_workers(), "threads_per_worker": threads_per_worker or 2,
             "processes": cluster == "processes"}
         self.runner = FunctionRunner(self.db, self.functions, self.runs, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)

@@ -42,7 +42,8 @@ _sequences = sa.Table("indb_sequences", _metadata,
 class Database:
     """An open database directory."""
 
-    def __init__(self, path: str | Path, *, default_shards: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, default_shards: int | None = None,
+                 workers: int | None = None) -> None:
         self.path = Path(path).resolve()
         catalog_file = self.path / CATALOG_FILE
         is_new = _check_directory(self.path)
@@ -53,17 +54,22 @@ class Database:
                                   warehouse=(self.path / WAREHOUSE_DIR).as_uri())
         self.engine = self.catalog.engine
         if is_new:
-            self._initialize(default_shards or DEFAULT_SHARDS)
+            self._initialize(default_shards or DEFAULT_SHARDS, workers)
         with self.engine.connect() as conn:
             settings = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
         self.default_shards = int(settings["default_shards"])
+        # the worker count a new database was created with: its connections' default
+        self.workers = int(settings["workers"]) if "workers" in settings else None
 
-    def _initialize(self, default_shards: int) -> None:
+    def _initialize(self, default_shards: int, workers: int | None) -> None:
         with self.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never block the writer
         _metadata.create_all(self.engine)
         with self.engine.begin() as conn:
-            for key, value in {"format_version": FORMAT_VERSION, "default_shards": default_shards}.items():
+            settings = {"format_version": FORMAT_VERSION, "default_shards": default_shards}
+            if workers:
+                settings["workers"] = workers
+            for key, value in settings.items():
                 exists = conn.execute(sa.select(_meta.c.key).where(_meta.c.key == key)).first()
                 if not exists:
                     conn.execute(_meta.insert().values(key=key, value=str(value)))

@@ -32,7 +32,7 @@ def default_workers() -> int:
 class Cluster:
     """A Dask client and the workers it runs shard instances on."""
 
-    def __init__(self, *, workers: int, threads_per_worker: int, processes: bool = True,
+    def __init__(self, *, workers: int = 1, threads_per_worker: int = 2, processes: bool = True,
                  scheduler: str | None = None) -> None:
         self._helper: subprocess.Popen | None = None
         self._local: LocalCluster | None = None
@@ -81,6 +81,14 @@ def shared_cluster(**options: object) -> Cluster:
         if cluster is None:
             cluster = _clusters[key] = Cluster(**options)
     return cluster
+
+
+def close_cluster(**options: object) -> None:
+    """Close the cluster ``shared_cluster(**options)`` gave, if any (e.g. before its scheduler stops)."""
+    with _lock:
+        cluster = _clusters.pop(tuple(sorted(options.items())), None)
+    if cluster is not None:
+        cluster.close()
 
 
 @atexit.register
