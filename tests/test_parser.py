@@ -47,6 +47,7 @@ def test_a_column_named_shard_is_still_a_column():
 
 def test_several_statements():
     assert len(parse("SELECT 1; SELECT 2;; ")) == 2
+    assert len(parse("SELECT 1;  -- a comment after the last statement\n")) == 1
 
 
 def test_syntax_error_names_line_and_column_and_shows_the_text():

@@ -86,8 +86,8 @@ def test_a_script_that_forgets_complete_or_fails(examples, tmp_path):
                          f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{name}_out'))")
         assert not examples._engine.db.exists(f"{name}_out")
         if name == "crashing":
-            tails = examples.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{caught.value.run_id}'").df()["stderr_tail"]
-            assert any("no data for me" in (t or "") for t in tails)
+            tails = examples.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{caught.value.run_id}'").arrow()["stderr_tail"]
+            assert any("no data for me" in (t or "") for t in tails.to_pylist())
 
 
 def test_procdata_outside_a_run_says_how_to_use_it(monkeypatch):

@@ -32,7 +32,8 @@ def parse(sql: str) -> list[exp.Expression]:
                        first.get("line"), col, sql) from None
     except TokenError as error:
         raise SqlError(f"syntax error: {error}", None, None, sql) from None
-    return [s for s in statements if s is not None]
+    # a comment after the last ';' parses as an empty statement of its own
+    return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
 
 def render(tree: exp.Expression) -> str:
