@@ -159,16 +159,21 @@ class FunctionRunner:
 
     def _carry_out(self, prepared: _Prepared, progress: Progress | None) -> RunReport:
         run_id = prepared.run_id
+        report = RunReport(run_id, ERROR, "the run did not finish")
         try:
             outcomes = self._execute(prepared, progress)
             report = self._conclude(prepared, outcomes)
-        except BaseException as error:  # the run must end recorded, whatever happened here
+        except Exception as error:  # the run must end recorded, whatever happened here
             report = RunReport(run_id, ERROR, f"{type(error).__name__}: {error}")
+            self.runs.request_kill(run_id, report.message)
             self.runs.finish(run_id, ERROR, report.message)
-            if not isinstance(error, Exception):
-                raise
+        except BaseException:  # Ctrl-C in the head: stop the instances, then let it propagate
+            self.runs.request_kill(run_id, "the process that started the run was interrupted")
+            self.runs.finish(run_id, KILLED, "the process that started the run was interrupted")
+            raise
         finally:
-            if not prepared.outputs or prepared.outputs[0].kind != RESULT:
+            handed_over = report.status == COMPLETED and report.results
+            if not handed_over:  # RESULT files wait for the query that reads them (see forget)
                 shutil.rmtree(prepared.work_root, ignore_errors=True)
         return report
 
@@ -177,6 +182,9 @@ class FunctionRunner:
         worker) and collect the outcomes; the first failure tells the others to stop."""
         cluster = self.cluster()
         workers = cluster.workers()
+        if not workers:
+            raise IndbError("the Dask cluster has no workers; start some, or connect without "
+                               "scheduler= to use a local cluster")
         owner = {job.shard: workers[job.shard % len(workers)][0] for job in prepared.jobs}
         queues: dict[str, list[Job]] = {}
         for job in prepared.jobs:
