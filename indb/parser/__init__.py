@@ -8,14 +8,16 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from indb.errors import SqlError
-from indb.parser.dialect import (CreateFunction, ExecuteFunction, Indb, KillFunction,
-                                 ReplicatedProperty, ShardKey, ShowFunction, ShowFunctionStatus)
+from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
+                                 DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
+                                 ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
 
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-__all__ = ["CreateFunction", "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty",
+__all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
+           "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
            "ShardKey", "ShowFunction", "ShowFunctionStatus", "parse", "render", "render_indb"]
 
 

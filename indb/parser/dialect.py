@@ -66,6 +66,36 @@ class KillFunction(exp.Expression):
     arg_types = {"this": True}
 
 
+class CreateModel(exp.Expression):
+    """``CREATE MODEL m FROM FILE 'path' [WITH (output = 'class')]``."""
+
+    arg_types = {"this": True, "path": True, "options": False}
+
+
+class ShowModels(exp.Expression):
+    """``SHOW MODELS``."""
+
+    arg_types: dict[str, bool] = {}
+
+
+class DescribeModel(exp.Expression):
+    """``DESCRIBE MODEL m``."""
+
+    arg_types = {"this": True}
+
+
+class DropModel(exp.Expression):
+    """``DROP MODEL [IF EXISTS] m [VERSION n]``."""
+
+    arg_types = {"this": True, "version": False, "exists": False}
+
+
+class AlterModelAlias(exp.Expression):
+    """``ALTER MODEL m SET ALIAS production = 3``."""
+
+    arg_types = {"this": True, "alias": True, "version": True}
+
+
 def _function_sql(self: DuckDB.Generator, e: CreateFunction) -> str:
     parts = ["CREATE OR REPLACE FUNCTION" if e.args.get("replace") else "CREATE FUNCTION",
              self.sql(e, "this")]
@@ -103,9 +133,16 @@ class Indb(DuckDB):
             "SHARD": lambda self: self._parse_shard_key(),
         }
         SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDB.Parser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
+        # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
+        FUNCTIONS = {**DuckDB.Parser.FUNCTIONS,
+                     "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
         STATEMENT_PARSERS = {
             **DuckDB.Parser.STATEMENT_PARSERS,
-            TokenType.CREATE: lambda self: self._parse_create_function() or self._parse_create(),
+            TokenType.CREATE: lambda self: (self._parse_create_function() or self._parse_create_model()
+                                            or self._parse_create()),
+            TokenType.DESCRIBE: lambda self: self._parse_describe_model() or self._parse_describe(),
+            TokenType.DROP: lambda self: self._parse_drop_model() or self._parse_drop(),
+            TokenType.ALTER: lambda self: self._parse_alter_model() or self._parse_alter(),
             TokenType.EXECUTE: lambda self: self._parse_execute_function(),
             TokenType.SHOW: lambda self: self._parse_show_function() or self._parse_show(),
             TokenType.KILL: lambda self: self._parse_kill_function(),
@@ -146,6 +183,42 @@ class Indb(DuckDB):
                     break
             return self.expression(CreateFunction(this=name, replace=replace, **args))
 
+        def _parse_create_model(self) -> CreateModel | None:
+            if not self._match_text_seq("MODEL"):
+                return None
+            name = self._parse_table_parts()
+            if not self._match_text_seq("FROM", "FILE"):
+                self.raise_error("expected FROM FILE 'path.onnx' after CREATE MODEL name")
+            path = self._parse_string()
+            options = self._parse_wrapped_csv(self._parse_function_option) if self._match(TokenType.WITH) else []
+            return self.expression(CreateModel(this=name, path=path, options=options))
+
+        def _parse_describe_model(self) -> DescribeModel | None:
+            if not self._match_text_seq("MODEL"):
+                return None
+            return self.expression(DescribeModel(this=self._parse_table_parts()))
+
+        def _parse_drop_model(self) -> DropModel | None:
+            if not self._match_text_seq("MODEL"):
+                return None
+            exists = self._match_text_seq("IF", "EXISTS")
+            name = self._parse_table_parts()
+            version = self._parse_number() if self._match_text_seq("VERSION") else None
+            return self.expression(DropModel(this=name, version=version, exists=bool(exists)))
+
+        def _parse_alter_model(self) -> AlterModelAlias | None:
+            if not self._match_text_seq("MODEL"):
+                return None
+            name = self._parse_table_parts()
+            if not self._match_text_seq("SET", "ALIAS"):
+                self.raise_error("expected SET ALIAS name = version after ALTER MODEL")
+            alias = self._parse_id_var(any_token=True)
+            self._match(TokenType.EQ)
+            version = self._parse_number()
+            if version is None:
+                self.raise_error("an alias names a version number: SET ALIAS production = 3")
+            return self.expression(AlterModelAlias(this=name, alias=alias, version=version))
+
         def _setting(self, key: str, value: exp.Expression | None) -> exp.Property:
             if value is None:
                 self.raise_error(f"{key} needs a value")
@@ -175,6 +248,8 @@ class Indb(DuckDB):
             return exp.Kwarg(this=name, expression=self._parse_assignment())
 
         def _parse_show_function(self) -> exp.Expression | None:
+            if self._match_text_seq("MODELS"):
+                return self.expression(ShowModels())
             if self._match_text_seq("FUNCTIONS"):
                 return self.expression(ShowFunction(this=exp.Star()))
             if not self._match(TokenType.FUNCTION):
@@ -212,6 +287,15 @@ class Indb(DuckDB):
                 "SHOW FUNCTION STATUS", "VERBOSE" if e.args.get("verbose") else "",
                 f"FOR {self.sql(e, 'run_id')}" if e.args.get("run_id") else ""])),
             KillFunction: lambda self, e: f"KILL FUNCTION {self.sql(e, 'this')}",
+            CreateModel: lambda self, e: f"CREATE MODEL {self.sql(e, 'this')} FROM FILE {self.sql(e, 'path')}"
+            + (" WITH (" + ", ".join(f"{o.name} = {self.sql(o, 'value')}" for o in e.args["options"]) + ")"
+               if e.args.get("options") else ""),
+            ShowModels: lambda self, e: "SHOW MODELS",
+            DescribeModel: lambda self, e: f"DESCRIBE MODEL {self.sql(e, 'this')}",
+            DropModel: lambda self, e: "DROP MODEL " + ("IF EXISTS " if e.args.get("exists") else "")
+            + self.sql(e, "this") + (f" VERSION {self.sql(e, 'version')}" if e.args.get("version") else ""),
+            AlterModelAlias: lambda self, e: f"ALTER MODEL {self.sql(e, 'this')} SET ALIAS "
+            f"{self.sql(e, 'alias')} = {self.sql(e, 'version')}",
         }
         PROPERTIES_LOCATION = {
             **DuckDB.Generator.PROPERTIES_LOCATION,

@@ -1,0 +1,155 @@
+"""Saving a model as a flavor's artifact and loading it back as a ``Predictor``.
+
+torch and onnxruntime are imported only when a model of theirs is saved or loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indb.errors import SqlError
+from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
+
+BATCH_ROWS = 8192  # rows per model call when predicting many
+
+
+def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[tuple[int, ...], str, int]:
+    """Write ``model`` (a torch module) as the flavor's artifact in ``directory``.
+
+    ``example`` is an input batch (rows first); the row dimension is saved as dynamic. Returns the
+    shape of one row, its dtype and the width of one row of output.
+    """
+    import torch
+
+    if flavor not in FLAVORS:
+        raise SqlError(f"unknown model flavor {flavor!r}; indb saves {', '.join(FLAVORS)}")
+    if not isinstance(model, torch.nn.Module):
+        raise SqlError(f"ctx.models.save takes a torch.nn.Module, not a {type(model).__name__}")
+    example = torch.as_tensor(example)
+    if example.ndim < 2 or example.shape[0] < 2:
+        raise SqlError("the example input must be a batch of at least 2 rows (rows first)")
+    model = model.eval().cpu()
+    example = example.cpu()
+    with torch.no_grad():
+        output = model(example)
+    path = directory / FLAVORS[flavor]
+    batch = torch.export.Dim("rows", min=1)
+    if flavor == "torch":
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+        program.example_inputs = None  # keep no pickled sample inputs in the archive
+        torch.export.save(program, str(path))
+    else:
+        torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "rows"}, "output": {0: "rows"}}, dynamo=False)
+    width = int(np.prod(output.shape[1:])) if output.ndim > 1 else 1
+    return tuple(int(s) for s in example.shape[1:]), str(example.dtype).removeprefix("torch."), width
+
+
+def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], str, int]:
+    """Copy a model file made elsewhere (``.onnx`` or ``.pt2``) in, after checking it loads.
+
+    Returns its flavor, row shape, dtype and output width.
+    """
+    flavor = {".onnx": "onnx", ".pt2": "torch"}.get(source.suffix.lower())
+    if flavor is None:
+        raise SqlError(f"{source.name} is neither an .onnx nor a .pt2 model file")
+    target = directory / FLAVORS[flavor]
+    shutil.copyfile(source, target)
+    try:
+        predictor = Predictor.from_file(flavor, target)
+    except Exception as error:
+        raise SqlError(f"{source} is not a model indb can load ({type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    shape, dtype = predictor.input_shape, predictor.input_dtype
+    probe = np.zeros((2, *shape), dtype=dtype)
+    out = predictor.scores(probe)
+    return flavor, shape, dtype, int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+
+
+class Predictor:
+    """A loaded model: ``scores`` gives its raw output, ``predict`` what PREDICT returns."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        loaded = Predictor.from_file(info.flavor, Path(info.path))
+        self.__dict__.update(loaded.__dict__)
+        self.info = info
+
+    @classmethod
+    def from_file(cls, flavor: str, path: Path) -> Predictor:
+        """A model file loaded without registry facts (``predict`` needs them; ``scores`` not)."""
+        self = cls.__new__(cls)
+        self.info, self.module, self.name = None, None, path.name
+        if flavor == "torch":
+            import torch
+            _refuse_pickles(path)
+            self.module = torch.export.load(str(path)).module()
+            placeholder = next(n for n in self.module.graph.nodes if n.op == "placeholder")
+            value = placeholder.meta["val"]
+            self.input_shape = tuple(int(s) for s in value.shape[1:])
+            self.input_dtype = str(value.dtype).removeprefix("torch.")
+
+            def run(x: np.ndarray) -> np.ndarray:
+                with torch.inference_mode():
+                    return self.module(torch.from_numpy(x)).numpy()
+        else:
+            import onnxruntime
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            signature = session.get_inputs()[0]
+            self.input_shape = tuple(int(s) for s in signature.shape[1:])
+            self.input_dtype = {"tensor(float)": "float32", "tensor(double)": "float64",
+                                "tensor(int64)": "int64"}.get(signature.type, "float32")
+
+            def run(x: np.ndarray) -> np.ndarray:
+                return session.run(None, {signature.name: x})[0]
+        self._run = run
+        return self
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, in batches."""
+        rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
+        try:
+            rows = rows.reshape(len(rows), *self.input_shape)
+        except ValueError:
+            raise SqlError(f"model {self.info.name if self.info else self.name} takes "
+                           f"{int(np.prod(self.input_shape))} values a row, not "
+                           f"{rows[0].size if len(rows) else 0}") from None
+        parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
+        return np.concatenate(parts) if parts else np.empty((0, max(self.info.output_width, 1)))
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Per row: the class (argmax), the value, or the output vector, by the model's output kind."""
+        scores = self.scores(rows)
+        kind = self.info.output
+        if kind == "class":
+            return scores.reshape(len(scores), -1).argmax(axis=1).astype(np.int64)
+        if kind == "value":
+            return scores.reshape(len(scores)).astype(np.float64)
+        return scores.reshape(len(scores), -1).astype(np.float32)
+
+
+def _refuse_pickles(path: Path) -> None:
+    """A .pt2 archive whose weights or constants are pickled is refused before torch reads it."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise SqlError(f"{path.name} is not a torch.export archive") from None
+    with archive:
+        for name in archive.namelist():
+            if name.endswith(("model_weights_config.json", "model_constants_config.json")):
+                config = json.loads(archive.read(name))
+                payloads = config.get("config", {}).values()
+                if any(p.get("use_pickle") for p in payloads):
+                    raise SqlError(f"{path.name} holds pickled tensors; indb loads models "
+                                   "without unpickling: export it again with torch.export.save")
+
+
+def check_output(kind: str) -> str:
+    if kind not in OUTPUTS:
+        raise SqlError(f"a model's output is one of {', '.join(OUTPUTS)}, not {kind!r}")
+    return kind

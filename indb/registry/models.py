@@ -1,0 +1,206 @@
+"""The model registry: versions of named models, their artifacts, metrics, lineage and aliases.
+
+Artifacts live in the database directory (``models/<name>/v<version>/``), written first to a
+staging directory and moved into place only when the version is registered, so a version in the
+catalog always has its files and a failed run leaves no version behind. Two flavors, both loaded
+without the training code and without unpickling arbitrary objects:
+
+- ``torch``: a ``torch.export`` program (``model.pt2``: the graph as JSON, weights as raw tensors);
+- ``onnx``: an ONNX graph (``model.onnx``), run by onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from indb.catalog.database import Database
+from indb.errors import CatalogError, SqlError
+
+MODELS_DIR = "models"
+STAGING_DIR = ".staging"
+FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx"}
+OUTPUTS = ("class", "value", "vector")  # argmax of scores; one number; the whole output row
+
+_metadata = sa.MetaData()
+_models = sa.Table(
+    "indb_models", _metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),  # ModelInfo as JSON
+)
+_aliases = sa.Table(
+    "indb_model_aliases", _metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("alias", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One version of a model."""
+
+    name: str
+    version: int
+    flavor: str
+    path: str                       # the artifact file
+    input_shape: tuple[int, ...]    # one row's shape, e.g. (64,) or (1, 28, 28)
+    input_dtype: str
+    output: str                     # class | value | vector
+    output_width: int               # scores per row (class, vector) or 1
+    metrics: dict[str, float] = field(default_factory=dict)
+    lineage: dict[str, object] = field(default_factory=dict)
+    created: float = 0.0
+
+    @property
+    def input_width(self) -> int:
+        width = 1
+        for size in self.input_shape:
+            width *= size
+        return width
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelInfo:
+        data = json.loads(text)
+        data["input_shape"] = tuple(data["input_shape"])
+        return cls(**data)
+
+
+@dataclass
+class StagedModel:
+    """A model saved by a running instance, registered by the head if the whole run succeeds."""
+
+    name: str
+    flavor: str
+    staging: str                    # directory holding the artifact
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    output: str
+    output_width: int
+    metrics: dict[str, float]
+
+
+def staging_dir(db_path: str | Path) -> Path:
+    """A fresh directory for an artifact that is not registered yet."""
+    path = Path(db_path) / MODELS_DIR / STAGING_DIR / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    return path
+
+
+class ModelStore:
+    """The models of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.root = db.path / MODELS_DIR
+        _metadata.create_all(db.engine)
+
+    def register(self, staged: StagedModel, lineage: dict[str, object]) -> ModelInfo:
+        """Make a staged model the next version of its name (moving its files into place)."""
+        _check_name(staged.name)
+        for _ in range(20):  # two registrations racing for one version number: try the next
+            version = self._latest(staged.name) + 1
+            target = self.root / staged.name / f"v{version}"
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged.staging, target)
+            except OSError:
+                if target.exists():
+                    continue
+                raise
+            info = ModelInfo(staged.name, version, staged.flavor, str(target / FLAVORS[staged.flavor]),
+                             tuple(staged.input_shape), staged.input_dtype, staged.output,
+                             staged.output_width, dict(staged.metrics), lineage, time.time())
+            try:
+                with self.db.engine.begin() as conn:
+                    conn.execute(_models.insert().values(name=info.name, version=version,
+                                                         definition=info.to_json()))
+            except sa.exc.IntegrityError:
+                os.rename(target, staged.staging)
+                continue
+            return info
+        raise CatalogError(f"could not register a version of {staged.name}: too many at once")
+
+    def discard(self, staged: StagedModel) -> None:
+        shutil.rmtree(staged.staging, ignore_errors=True)
+
+    def _latest(self, name: str) -> int:
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(_models.c.version))
+                                .where(_models.c.name == name)).scalar() or 0
+
+    def get(self, name: str, version: int | str | None = None) -> ModelInfo:
+        """A version by number, by alias, or (None) the latest."""
+        name = name.lower()
+        if isinstance(version, str) and not version.isdigit():
+            with self.db.engine.connect() as conn:
+                found = conn.execute(sa.select(_aliases.c.version).where(
+                    _aliases.c.name == name, _aliases.c.alias == version.lower())).scalar()
+            if found is None:
+                raise CatalogError(f"model {name} has no alias {version}; ALTER MODEL {name} SET "
+                                   f"ALIAS {version} = <version> makes one")
+            version = found
+        version = int(version) if version is not None else self._latest(name)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(sa.select(_models.c.definition).where(
+                _models.c.name == name, _models.c.version == version)).first()
+        if row is None:
+            if not self._latest(name):
+                raise CatalogError(f"model {name} does not exist; SHOW MODELS lists the models")
+            raise CatalogError(f"model {name} has no version {version}; DESCRIBE MODEL {name} lists them")
+        return ModelInfo.from_json(row[0])
+
+    def versions(self, name: str) -> list[ModelInfo]:
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(_models.c.definition).where(_models.c.name == name.lower())
+                                .order_by(_models.c.version)).all()
+        if not rows:
+            raise CatalogError(f"model {name} does not exist; SHOW MODELS lists the models")
+        return [ModelInfo.from_json(r[0]) for r in rows]
+
+    def names(self) -> list[str]:
+        with self.db.engine.connect() as conn:
+            return [r[0] for r in conn.execute(sa.select(_models.c.name).distinct().order_by(_models.c.name))]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(_aliases.c.alias, _aliases.c.version)
+                                .where(_aliases.c.name == name.lower())).all()
+        return dict(rows)
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self.get(name, version)  # the version must exist
+        with self.db.engine.begin() as conn:
+            conn.execute(_aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias))
+            conn.execute(_aliases.insert().values(name=name, alias=alias, version=version))
+
+    def drop(self, name: str, version: int | None = None) -> int:
+        """Drop a model (every version) or one version; returns how many versions went."""
+        doomed = [v for v in self.versions(name) if version is None or v.version == version]
+        if not doomed:
+            raise CatalogError(f"model {name} has no version {version}")
+        with self.db.engine.begin() as conn:
+            for info in doomed:
+                conn.execute(_models.delete().where(_models.c.name == info.name,
+                                                    _models.c.version == info.version))
+                conn.execute(_aliases.delete().where(_aliases.c.name == info.name,
+                                                     _aliases.c.version == info.version))
+        for info in doomed:
+            shutil.rmtree(Path(info.path).parent, ignore_errors=True)
+        return len(doomed)
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.replace("_", "").isalnum() or name != name.lower():
+        raise SqlError(f"model names are lower-case letters, digits and _, not {name!r}")
