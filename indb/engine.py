@@ -21,6 +21,9 @@ from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
 from indb.query.session import QuerySession
 from indb.function_statements import FunctionStatements
+from indb.model_statements import ModelStatements
+from indb.registry.flavors import Predictor
+from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.runs import RunLog
 from indb.result import Result
@@ -32,7 +35,7 @@ from indb.storage import files
 LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
 
 
-class Engine(FunctionStatements):
+class Engine(FunctionStatements, ModelStatements):
     """One open database: its catalog, its DuckDB session, the writers and the function runner.
 
     ``workers``/``threads_per_worker`` size the local Dask cluster started on the first function
@@ -49,12 +52,15 @@ class Engine(FunctionStatements):
         self.session = QuerySession(self.db)
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
+        self.models = ModelStore(self.db)
+        self._predictors: dict[tuple[str, int], Predictor] = {}
+
         options = {"scheduler": scheduler} if scheduler else {
             "workers": workers or self.db.workers or default_workers(), "threads_per_worker": threads_per_worker or 2,
             "processes": cluster == "processes"}
-        self.runner = FunctionRunner(self.db, self.functions, self.runs, options)
+        self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
-        self._facts = _CatalogFacts(self.db, self.functions)
+        self._facts = _CatalogFacts(self.db, self.functions, self.models)
 
     # -- statements -------------------------------------------------------------------------
 
@@ -261,8 +267,8 @@ class Engine(FunctionStatements):
 class _CatalogFacts:
     """What the planner may ask the catalog: table names, the default shard count, functions."""
 
-    def __init__(self, db: Database, functions: FunctionStore) -> None:
-        self.db, self.functions = db, functions
+    def __init__(self, db: Database, functions: FunctionStore, models: ModelStore) -> None:
+        self.db, self.functions, self.models = db, functions, models
         self.default_shards = db.default_shards
 
     def exists(self, name: str) -> bool:
@@ -270,6 +276,9 @@ class _CatalogFacts:
 
     def function(self, name: str) -> FunctionInfo | None:
         return self.functions.find(name)
+
+    def model(self, name: str, version: int | str | None) -> ModelInfo:
+        return self.models.get(name, version)
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:

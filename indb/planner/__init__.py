@@ -16,21 +16,30 @@ from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import KillFunction as KillFunctionTree
 from indb.parser import ShowFunction as ShowFunctionTree
 from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
-from indb.planner import functions, tables
+from indb.parser import AlterModelAlias as AlterModelAliasTree
+from indb.parser import CreateModel as CreateModelTree
+from indb.parser import DescribeModel as DescribeModelTree
+from indb.parser import DropModel as DropModelTree
+from indb.parser import ShowModels as ShowModelsTree
+from indb.planner import functions, models, tables
 from indb.planner.functions import (CreateFunction, DescribeFunction, DropFunction, ExecuteFunction,
                                     InputSpec, KillFunction, QueryWithFunctions, ShowFunction,
                                     ShowFunctionStatus)
+from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
+                                 ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
                                  DropTable, Insert, Query, ShowTables, position)
 
 __all__ = ["STAGE_TABLE", "CatalogFacts", "CreateFunction", "CreateTable", "Delete",
            "DescribeFunction", "DescribeTable", "DropFunction", "DropTable", "ExecuteFunction",
            "Insert", "InputSpec", "KillFunction", "Plan", "Query", "QueryWithFunctions",
-           "ShowFunction", "ShowFunctionStatus", "ShowTables", "plan"]
+           "ShowFunction", "ShowFunctionStatus", "ShowTables", "plan", "AlterModelAlias",
+           "CreateModel", "DescribeModel", "DropModel", "Prediction", "ShowModels", "WithPredictions"]
 
 Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
-        | QueryWithFunctions | ShowFunctionStatus | KillFunction)
+        | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
+        | DescribeModel | DropModel | AlterModelAlias | WithPredictions)
 
 
 def plan(tree: exp.Expression, catalog: CatalogFacts, sql: str | None = None) -> Plan:
@@ -43,7 +52,9 @@ def plan(tree: exp.Expression, catalog: CatalogFacts, sql: str | None = None) ->
         raise SqlError(f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
                        "TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE and the FUNCTION statements",
                        *position(tree), sql)
-    return planner(tree, catalog, sql)
+    tree, predictions = models.bind_predictions(tree, catalog, sql)
+    planned = planner(tree, catalog, sql)
+    return WithPredictions(planned, predictions) if predictions else planned
 
 
 def _by_kind(on_table, on_function):
@@ -76,4 +87,9 @@ _PLANNERS = {
     ShowFunctionTree: functions.plan_show_function,
     ShowFunctionStatusTree: functions.plan_show_status,
     KillFunctionTree: functions.plan_kill,
+    CreateModelTree: models.plan_create_model,
+    ShowModelsTree: models.plan_show_models,
+    DescribeModelTree: models.plan_describe_model,
+    DropModelTree: models.plan_drop_model,
+    AlterModelAliasTree: models.plan_alter_alias,
 }

@@ -11,6 +11,7 @@ from indb.catalog.types import Column, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, SqlError
 from indb.parser import ReplicatedProperty, ShardKey, render
 from indb.registry.functions import FunctionInfo
+from indb.registry.models import ModelInfo
 
 STAGE_TABLE = "__indb_stage"  # the DuckDB temp table an INSERT fills before its rows are written
 
@@ -23,6 +24,9 @@ class CatalogFacts(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def function(self, name: str) -> FunctionInfo | None: ...
+
+    def model(self, name: str, version: int | str | None) -> ModelInfo:
+        """A model version (None: the latest; a string: an alias); CatalogError if unknown."""
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ class Predictor:
             self.input_dtype = str(value.dtype).removeprefix("torch.")
 
             def run(x: np.ndarray) -> np.ndarray:
+                if not x.flags.writeable:  # Arrow-backed rows are read-only; torch wants to own them
+                    x = x.copy()
                 with torch.inference_mode():
                     return self.module(torch.from_numpy(x)).numpy()
         else:

@@ -25,6 +25,7 @@ from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.registry.functions import FunctionInfo, FunctionStore
+from indb.registry.models import ModelStore
 from indb.registry.runs import COMPLETED, ERROR, KILLED, TIMED_OUT, RunLog
 from indb.sharding.cluster import Cluster, shared_cluster
 from indb.sharding.jobs import APPEND, CREATE, RESULT, InputRead, Job, Outcome, OutputWrite, TableRead
@@ -54,14 +55,15 @@ class _Prepared:
     table_uuids: dict[str, str]       # APPEND outputs: the table they were planned against
     max_per_worker: int | None
     work_root: Path
+    lineage: dict[str, object]        # what a model saved by the run records about its making
 
 
 class FunctionRunner:
     """Runs functions of one database on a (shared, lazily started) Dask cluster."""
 
-    def __init__(self, db: Database, functions: FunctionStore, runs: RunLog,
+    def __init__(self, db: Database, functions: FunctionStore, runs: RunLog, models: ModelStore,
                  cluster_options: dict[str, object]) -> None:
-        self.db, self.functions, self.runs = db, functions, runs
+        self.db, self.functions, self.runs, self.models = db, functions, runs, models
         self.cluster_options = cluster_options
         self._background: dict[str, threading.Thread] = {}
 
@@ -142,8 +144,14 @@ class FunctionRunner:
         concurrency = options.get("max_concurrency_per_node")
         self.runs.start(run_id, function.name, function.mode, instances, tag=options.get("run_tag"),
                         outputs=list(plan.outputs), statement=plan.statement)
+        lineage = {"run_id": run_id, "function": function.name, "code_hash": function.code_hash,
+                   "inputs": [spec.sql or spec.tables[0] for spec in plan.inputs],
+                   "snapshots": {name: (table.current_snapshot().snapshot_id
+                                        if table.current_snapshot() else None)
+                                 for name, (table, _) in tables.items()},
+                   "params": dict(plan.params)}
         return _Prepared(run_id, function, jobs, outputs, uuids,
-                         int(concurrency) if concurrency else None, work_root)
+                         int(concurrency) if concurrency else None, work_root, lineage)
 
     def _output(self, name: str, function: FunctionInfo, tables: dict, shard_count: int) -> OutputWrite:
         if self.db.exists(name):
@@ -238,13 +246,19 @@ class FunctionRunner:
             message = first.message if first.status == KILLED else f"shard {first.shard}: {first.message}"
             self.runs.finish(run_id, first.status, message, rows_in, 0)
             return RunReport(run_id, first.status, message, rows_in, 0)
+        registered = []
         try:
+            for staged in (m for o in outcomes for m in o.models):
+                registered.append(self.models.register(staged, prepared.lineage))
             self._commit(prepared, outcomes)
         except IndbError as error:
             self._discard(outcomes)
+            for info in registered:  # nothing half-saved: versions of a failed run go too
+                self.models.drop(info.name, info.version)
             self.runs.finish(run_id, ERROR, str(error), rows_in, 0)
             return RunReport(run_id, ERROR, str(error), rows_in, 0)
-        message = f"{len(outcomes)} instances completed: {rows_in} rows in, {rows_out} rows out"
+        message = f"{len(outcomes)} instances completed: {rows_in} rows in, {rows_out} rows out" + (
+            "; saved " + ", ".join(f"{m.name} v{m.version}" for m in registered) if registered else "")
         self.runs.finish(run_id, COMPLETED, message, rows_in, rows_out)
         return RunReport(run_id, COMPLETED, message, rows_in, rows_out,
                          [o.results["result"] for o in outcomes if "result" in o.results])
@@ -287,6 +301,9 @@ class FunctionRunner:
         for outcome in outcomes:
             for written in outcome.files.values():
                 files.discard(io, written)
+            for staged in outcome.models:
+                if Path(staged.staging).exists():
+                    self.models.discard(staged)
 
 
 def _outcome_of(future: Future, job: Job) -> Outcome:

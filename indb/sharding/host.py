@@ -42,6 +42,7 @@ from indb.sharding.placement import consecutive_rowids, rowids_in_shard
 from indb.storage import files
 from indb.udf.context import Context
 from indb.udf.frames import to_frame, to_outputs
+from indb.udf.models import Models
 
 SHIM_DIR = str(Path(__file__).resolve().parent.parent / "udf" / "shims")  # kinetica_proc lives here
 SCRIPT_POLL = 0.2  # seconds between looks at a running script's status file
@@ -76,6 +77,7 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     work = Path(job.work_dir)
     (work / "scratch").mkdir(parents=True, exist_ok=True)
     written: list[tuple[object, DataFile]] = []
+    models = Models(lambda message: request(channel, message), job.db_path)
     with _logs_in(work):
         try:
             tables = [read_input(spec) for spec in job.inputs]
@@ -86,7 +88,8 @@ def run_job(job: Job, channel: Connection) -> Outcome:
             else:
                 ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                               shards=job.shards, mode=job.function.mode, params=job.params,
-                              scratch=work / "scratch", outputs=tuple(names), send=channel.send)
+                              scratch=work / "scratch", outputs=tuple(names), send=channel.send,
+                              models=models)
                 handler = load_handler(job)
                 result = handler(ctx, *[to_frame(t, job.function.frame) for t in tables])
                 if result is not None and not names:
@@ -97,10 +100,12 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                 if rows is not None:
                     write_output(job, spec, rows, channel, outcome, written)
             outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
+            outcome.models = list(models.staged)
             return outcome
         except Exception as error:
             for io, data_file in written:
                 files.discard(io, [data_file])
+            models.discard()
             text = traceback.format_exc()
             print(text, file=sys.stderr, flush=True)
             message = str(error) if isinstance(error, SqlError | UdfFailure) else \
@@ -279,10 +284,18 @@ def new_table_info(job: Job, spec: OutputWrite, rows: pa.Table) -> TableInfo:
     return TableInfo.checked(spec.name, columns, key, spec.shards, False)
 
 
+def request(channel: Connection, message: tuple) -> object:
+    """Ask the supervisor (which can read the catalog) and wait for its answer."""
+    channel.send(message)
+    reply = channel.recv()
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
 def _rowids(job: Job, info: TableInfo, channel: Connection) -> Callable:
     def allocate(count: int) -> int:
-        channel.send(("rowids", info.name, count))
-        return channel.recv()
+        return request(channel, ("rowids", info.name, count))
     if info.shard_source == ROWID and job.function.mode == "distributed" and job.shard < info.shards:
         return rowids_in_shard(allocate, info.shards, job.shard)
     return consecutive_rowids(allocate)

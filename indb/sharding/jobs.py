@@ -9,6 +9,7 @@ from pyiceberg.table.metadata import TableMetadata
 
 from indb.catalog.tables import TableInfo
 from indb.registry.functions import FunctionInfo
+from indb.registry.models import StagedModel
 
 APPEND, CREATE, RESULT = "append", "create", "result"
 
@@ -74,4 +75,5 @@ class Outcome:
     files: dict[str, list[DataFile]] = field(default_factory=dict)
     created: dict[str, TableInfo] = field(default_factory=dict)  # CREATE outputs: what was inferred
     results: dict[str, str] = field(default_factory=dict)        # RESULT outputs: Parquet file paths
+    models: list[StagedModel] = field(default_factory=list)      # registered if the run succeeds
     traceback: str | None = None

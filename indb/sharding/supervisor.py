@@ -19,6 +19,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from indb.catalog.database import Database
+from indb.errors import IndbError
+from indb.registry.models import ModelStore
 from indb.registry.runs import COMPLETED, ERROR, KILLED, RUNNING, TIMED_OUT, RunLog, tail
 from indb.sharding.jobs import Job, Outcome
 
@@ -90,6 +92,18 @@ def _records(db_path: str) -> tuple[Database, RunLog]:
     return db, RunLog(db.engine)
 
 
+def _answer(db: Database, question: tuple) -> object:
+    """A host's question about the catalog, answered (errors are answered, not raised)."""
+    try:
+        if question[0] == "rowids":
+            return db.allocate_rowids(question[1], question[2])
+        if question[0] == "model":
+            return ModelStore(db).get(question[1], question[2])
+    except IndbError as error:
+        return error
+    return IndbError(f"unknown request {question[0]!r}")
+
+
 def run_instance(job: Job, worker: str = "") -> Outcome:
     """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF)."""
     db, log = _records(job.db_path)
@@ -138,8 +152,8 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
             elif kind == "progress":
                 log.update_instance(job.run_id, job.shard, progress_done=message[1],
                                     progress_total=message[2])
-            elif kind == "rowids":
-                host.channel.send(db.allocate_rowids(message[1], message[2]))
+            elif kind in ("rowids", "model"):
+                host.channel.send(_answer(db, message))
             continue
         if not host.alive:
             code = host.process.returncode

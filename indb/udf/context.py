@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from indb.udf.models import Models
+
 PROGRESS_INTERVAL = 0.2  # seconds between progress reports sent to the run's status
 
 
@@ -24,7 +26,7 @@ class Context:
 
     def __init__(self, *, run_id: str, function: str, shard: int, shards: int, mode: str,
                  params: dict[str, str], scratch: Path, outputs: tuple[str, ...],
-                 send: Callable[[tuple], None]) -> None:
+                 send: Callable[[tuple], None], models: Models | None = None) -> None:
         self.run_id = run_id
         self.function = function
         self.shard = shard            # this instance's shard number, 0-based
@@ -34,6 +36,7 @@ class Context:
         self.scratch = scratch        # a private directory, removed when the run ends
         self.outputs = outputs        # the output table names, in order
         self.device = "cpu"
+        self.models = models          # the model registry: ctx.models.save(...) / .load(...)
         self._send = send
         self._last_progress = 0.0
         self.logger = logging.getLogger(f"indb.udf.{function}.{shard}")

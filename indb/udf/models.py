@@ -1,0 +1,57 @@
+"""``ctx.models``: save models from a UDF (registered when the run succeeds) and load them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from indb.registry.flavors import Predictor, check_output, save_model
+from indb.registry.models import StagedModel, staging_dir
+
+_loaded: dict[tuple[str, int], Predictor] = {}  # per process: a worker's host keeps its models
+
+
+class Models:
+    """The model registry as a UDF sees it."""
+
+    def __init__(self, request: Callable[[tuple], Any], db_path: str) -> None:
+        self._request = request
+        self._db_path = db_path
+        self.staged: list[StagedModel] = []
+
+    def save(self, name: str, model: Any, *, example: Any, metrics: dict[str, float] | None = None,
+             output: str = "class", flavor: str = "torch") -> StagedModel:
+        """Save a torch module as the next version of ``name`` (once the whole run succeeds).
+
+        ``example``: an input batch (rows first); ``output``: what PREDICT returns, ``class``
+        (argmax of the outputs), ``value`` (one number) or ``vector``; ``flavor``: torch or onnx.
+        """
+        check_output(output)
+        directory = staging_dir(self._db_path)
+        try:
+            shape, dtype, width = save_model(model, example, flavor, directory)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        staged = StagedModel(name.lower(), flavor, str(directory), shape, dtype, output, width,
+                             {k: float(v) for k, v in (metrics or {}).items()})
+        self.staged.append(staged)
+        return staged
+
+    def load(self, name: str, version: int | str | None = None) -> Predictor:
+        """A registered version (None: the latest; a string: an alias), loaded once per process.
+
+        ``.predict(rows)`` gives what PREDICT gives, ``.scores(rows)`` the raw outputs, and
+        ``.module`` the torch module of a torch model.
+        """
+        info = self._request(("model", name, version))
+        key = (info.name, info.version)
+        if key not in _loaded:
+            _loaded[key] = Predictor(info)
+        return _loaded[key]
+
+    def discard(self) -> None:
+        for staged in self.staged:
+            shutil.rmtree(staged.staging, ignore_errors=True)
+        self.staged.clear()
