@@ -1,52 +1,94 @@
-"""The demo: a sharded tick table and a replicated reference table, loaded and queried with SQL."""
+"""The demo: digits and market data loaded, models trained and used where the data is, results in SQL.
+
+It builds a fresh database, loads the 1,797 real handwritten digits (8 shards) and 20 years of
+daily S&P 500 and NASDAQ prices, then runs ``sql/mnist.sql`` and ``sql/anomalies.sql``: the UDFs
+in ``udfs/`` are registered, trained, and used for inference, and the results are queried with SQL.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import sys
 import time
-from collections.abc import Callable
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import indb
 from indb.cli.formatting import render
-from indb.datasets import synthetic_ticks
+from indb.datasets import digits, market_history
+from indb.errors import DatabaseError
 
-QUERIES = {
-    "Tables": "SHOW TABLES",
-    "Volume-weighted price by sector (sharded JOIN replicated, GROUP BY)": """
-        SELECT s.sector, count(*) AS ticks, round(sum(t.px * t.size) / sum(t.size), 2) AS vwap
-        FROM ticks t JOIN sectors s ON t.sym = s.sym
-        GROUP BY s.sector ORDER BY s.sector""",
-    "Five most traded symbols (CTE, window function)": """
-        WITH per_sym AS (SELECT sym, sum(size) AS volume, max(px) AS high, min(px) AS low
-                         FROM ticks GROUP BY sym)
-        SELECT sym, volume, high, low, rank() OVER (ORDER BY volume DESC) AS rank
-        FROM per_sym ORDER BY rank LIMIT 5""",
-}
+SCRIPTS = ("mnist.sql", "anomalies.sql")
 
 
-def run_demo(path: str, rows: int = 2_000_000, echo: Callable[[str], None] = print) -> None:
-    """Create (or refresh) the demo tables in database ``path``, then print SQL results."""
-    conn = indb.connect(path)
-    for table in ("ticks", "sectors"):
-        conn.sql(f"DROP TABLE IF EXISTS {table}")
-    conn.sql("CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE, size INTEGER, "
-             "SHARD KEY (sym)) WITH (SHARDS = 8)")
-    conn.sql("CREATE REPLICATED TABLE sectors (sym VARCHAR, sector VARCHAR)")
-    ticks = synthetic_ticks(rows)
-    started = time.perf_counter()
-    conn.load("ticks", ticks, progress=lambda n: echo(f"  loaded {n:,} of {rows:,} ticks"))
-    seconds = time.perf_counter() - started
-    echo(f"loaded {rows:,} ticks into 8 shards in {seconds:.2f} s ({rows / seconds:,.0f} rows/s)")
-    symbols = pc.unique(ticks["sym"]).to_pylist()
-    conn.load("sectors", pa.table({"sym": symbols,
-                                   "sector": [("energy", "tech", "health", "finance")[i % 4]
-                                              for i in range(len(symbols))]}))
-    shard_rows = [conn.table("ticks").shard(k).num_rows for k in range(8)]
-    echo(f"rows per shard (Iceberg bucket(8, sym)): {shard_rows}")
-    for title, sql in QUERIES.items():
+def resources() -> Path:
+    """The directory holding ``udfs/`` and ``sql/``: the source checkout, or where a wheel put them."""
+    for root in (Path(__file__).resolve().parents[1], Path(sys.prefix) / "share" / "indb"):
+        if (root / "udfs").is_dir() and (root / "sql").is_dir():
+            return root
+    raise DatabaseError("cannot find indb's udfs/ and sql/ directories (reinstall indb)")
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """FILE PATHS in the scripts are relative: run them from where udfs/ is."""
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def cells(script: str) -> Iterator[tuple[str, str]]:
+    """A script's blank-line separated cells as (title from its leading comment, SQL)."""
+    for cell in re.split(r"\n\s*\n", script):
+        lines = cell.strip().splitlines()
+        comments = [line.removeprefix("--").strip() for line in lines if line.startswith("--")]
+        sql = "\n".join(line for line in lines if not line.startswith("--")).strip()
+        if sql:
+            yield " ".join(comments), sql
+
+
+def run_script(conn: indb.Connection, script: str, echo: Callable[[str], None]) -> None:
+    """Run each cell; print its title, and the rows of a cell that ends with a query."""
+    for title, sql in cells(script):
         started = time.perf_counter()
-        result = conn.sql(sql).arrow()
-        echo(f"\n{title} ({time.perf_counter() - started:.3f} s)\n{render(result)}")
+        result = conn.sql(sql)
+        seconds = time.perf_counter() - started
+        if title:
+            echo(f"\n-- {title} ({seconds:.1f} s)")
+        if result.columns and sql.split(None, 1)[0].upper() in ("SELECT", "SHOW", "WITH"):
+            echo(render(result.arrow()))
+        elif result.message:
+            echo(f"   {result.message}")
+
+
+def run_demo(path: str, echo: Callable[[str], None] = print, workers: int | None = None) -> None:
+    """Build the demo database at ``path`` (replacing a previous demo there) and print its results."""
+    target = Path(path)
+    if target.exists() and any(target.iterdir()):
+        if not (target / "catalog.db").exists():
+            raise DatabaseError(f"{target} is not empty and not an indb database; pick another --db")
+        shutil.rmtree(target)  # a fresh database each time: the demo shows versions 1, 2, 3
+    started = time.perf_counter()
+    conn = indb.connect(target, workers=workers)
+    conn.sql("CREATE TABLE digits (id BIGINT, pixels FLOAT[64], label INTEGER, split VARCHAR, "
+             "SHARD KEY (id)) WITH (SHARDS = 8)")
+    conn.load("digits", digits())
+    conn.sql("CREATE TABLE prices (sym VARCHAR, date DATE, close DOUBLE, volume DOUBLE, "
+             "SHARD KEY (sym)) WITH (SHARDS = 2)")
+    conn.load("prices", market_history())
+    echo(render(conn.sql("SHOW TABLES").arrow()))
+    with working_directory(resources()):
+        for name in SCRIPTS:
+            echo(f"\n== sql/{name}")
+            run_script(conn, (Path("sql") / name).read_text(), echo)
+    echo("\n-- Models in the registry")
+    echo(render(conn.sql("SHOW MODELS").arrow()))
     conn.close()
+    echo(f"\ndemo finished in {time.perf_counter() - started:.0f} s; explore it with: "
+         f"indb --db {path} sql")

@@ -97,7 +97,9 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                                        "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
                 outputs = to_outputs(result, names)
             for spec, rows in zip(job.outputs, outputs, strict=True):
-                if rows is not None:
+                # an empty shard's rows have no say in a new table's columns (their types may be
+                # unknowable: an empty list of strings is a column of nulls to Arrow)
+                if rows is not None and rows.num_rows:
                     write_output(job, spec, rows, channel, outcome, written)
             outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
             outcome.models = list(models.staged)

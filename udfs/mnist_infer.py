@@ -1,0 +1,22 @@
+"""Classify digit images with a registered model, shard by shard.
+
+Input rows: (id, pixels FLOAT[n] scaled like the training rows). Output rows: (id, digit,
+confidence, model_version). Parameters: model (default mnist_cnn), version (a number or an
+alias; default the latest).
+"""
+
+import numpy as np
+
+from indb import udf
+
+
+@udf.function(frame="numpy", params=["model", "version"])
+def mnist_infer(ctx, images):
+    model = ctx.models.load(ctx.params.get("model", "mnist_cnn"), ctx.params.get("version"))
+    scores = model.scores(images["pixels"])
+    scores = scores - scores.max(axis=1, keepdims=True)
+    probabilities = np.exp(scores)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return {"id": images["id"], "digit": probabilities.argmax(axis=1).astype(np.int32),
+            "confidence": probabilities.max(axis=1).astype(np.float32),
+            "model_version": np.full(len(scores), model.info.version, dtype=np.int32)}

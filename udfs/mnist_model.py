@@ -1,0 +1,56 @@
+"""The digit classifier: a small CNN for square images given as flat pixel rows.
+
+conv(1→16, 3x3) → ReLU → conv(16→32, 3x3) → ReLU → 2x2 max-pool → fc(64) → ReLU → fc(10).
+The same code serves the 8x8 digits and 28x28 MNIST: the side is the square root of the width.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+
+class DigitsCNN(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.side = int(math.isqrt(width))
+        if self.side * self.side != width:
+            raise ValueError(f"{width} pixels a row is not a square image")
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2))
+        self.classify = nn.Sequential(
+            nn.Flatten(), nn.Linear(32 * (self.side // 2) ** 2, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(pixels.reshape(-1, 1, self.side, self.side)))
+
+
+def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epochs: int,
+          batch_size: int, lr: float, seed: int, progress=None) -> float:
+    """Adam on cross-entropy, shuffled mini-batches; returns the last epoch's mean loss."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    loss_sum = 0.0
+    for epoch in range(epochs):
+        order = torch.randperm(len(pixels), generator=generator)
+        loss_sum, batches = 0.0, 0
+        for start in range(0, len(pixels), batch_size):
+            batch = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(pixels[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+            loss_sum, batches = loss_sum + loss.item(), batches + 1
+        loss_sum /= max(batches, 1)
+        if progress:
+            progress(epoch + 1, epochs)
+    return loss_sum
+
+
+def accuracy(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        return (model(pixels).argmax(1) == labels).float().mean().item()
