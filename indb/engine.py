@@ -53,7 +53,7 @@ class Engine(FunctionStatements, ModelStatements):
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
-        self._predictors: dict[tuple[str, int], Predictor] = {}
+        self._predictors: dict[tuple[str, float], Predictor] = {}
 
         options = {"scheduler": scheduler} if scheduler else {
             "workers": workers or self.db.workers or default_workers(), "threads_per_worker": threads_per_worker or 2,

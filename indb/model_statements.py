@@ -23,13 +23,14 @@ class ModelStatements:
 
     session: QuerySession
     models: ModelStore
-    _predictors: dict[tuple[str, int], Predictor]
+    _predictors: dict[tuple[str, float], Predictor]  # by artifact: path and registration time
 
     def run_WithPredictions(self, plan: planner.WithPredictions, params: object) -> Result:
         for prediction in plan.predictions:
-            key = (prediction.model, prediction.version)
+            info = self.models.get(prediction.model, prediction.version)
+            key = (info.path, info.created)
             if key not in self._predictors:
-                self._predictors[key] = Predictor(self.models.get(*key))
+                self._predictors[key] = Predictor(info)
             predict.register(self.session.duck, prediction.function, self._predictors[key])
         try:
             return self.run(plan.plan, params)
@@ -93,7 +94,6 @@ class ModelStatements:
             if plan.if_exists:
                 return Result(message=f"model {plan.name} does not exist")
             raise
-        self._predictors = {k: v for k, v in self._predictors.items() if k[0] != plan.name}
         return Result(message=f"dropped {count} version(s) of model {plan.name}")
 
     def run_AlterModelAlias(self, plan: planner.AlterModelAlias, params: object) -> Result:

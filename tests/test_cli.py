@@ -60,10 +60,11 @@ def test_load_command(tmp_path):
     assert "sym,VARCHAR,shard key" in described and "# shards,2," in described
 
 
-def test_demo_runs(tmp_path):
-    result = run("--db", str(tmp_path / "db"), "demo", "--rows", "20000")
-    assert result.exit_code == 0
-    assert "loaded 20,000 ticks" in result.output and "vwap" in result.output
+def test_demo_refuses_a_directory_that_is_not_a_database(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = run("--db", str(tmp_path), "demo")
+    assert result.exit_code == 1 and "not an indb database" in result.output
+    assert (tmp_path / "precious.txt").exists()
 
 
 def test_bench_lists_scripts(tmp_path):

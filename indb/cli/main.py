@@ -107,13 +107,14 @@ def load(ctx: click.Context, table: str, path: str, shard_key: str, shards: int 
 
 
 @cli.command()
-@click.option("--rows", default=2_000_000, show_default=True, help="Synthetic ticks to load.")
 @click.pass_context
-def demo(ctx: click.Context, rows: int) -> None:
-    """Build the demo database (--db, default ./mydb): load ticks, then query them with SQL."""
+def demo(ctx: click.Context) -> None:
+    """Build the demo database (--db; replaced if it is a previous demo): load the digits and
+    20 years of S&P 500 and NASDAQ days, train and use the models of sql/mnist.sql and
+    sql/anomalies.sql where the data is, and print the results."""
     from indb.demo import run_demo
     try:
-        run_demo(ctx.obj["db"], rows=rows, echo=click.echo)
+        run_demo(ctx.obj["db"], echo=click.echo, workers=ctx.obj["workers"])
     except IndbError as error:
         raise click.ClickException(str(error)) from None
 

@@ -9,7 +9,9 @@ from typing import Any
 from indb.registry.flavors import Predictor, check_output, save_model
 from indb.registry.models import StagedModel, staging_dir
 
-_loaded: dict[tuple[str, int], Predictor] = {}  # per process: a worker's host keeps its models
+# per process: a worker's host keeps its models. Hosts serve every database of the cluster, so the
+# key is the artifact (path and registration time), not the model's name and version.
+_loaded: dict[tuple[str, float], Predictor] = {}
 
 
 class Models:
@@ -46,7 +48,7 @@ class Models:
         ``.module`` the torch module of a torch model.
         """
         info = self._request(("model", name, version))
-        key = (info.name, info.version)
+        key = (info.path, info.created)
         if key not in _loaded:
             _loaded[key] = Predictor(info)
         return _loaded[key]
