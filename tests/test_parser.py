@@ -6,6 +6,7 @@ from indb import planner
 from indb.errors import SqlError
 from indb.parser import Indb, ShardKey, parse
 from indb.registry.functions import FunctionInfo
+from indb.registry.models import ModelInfo
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.sql"))
 
@@ -20,6 +21,9 @@ class Catalog:
         return FunctionInfo("f", "distributed", "handler", "f.py", "f", "arrow", None, (), "python",
                             (), ("f.py",)) if name == "f" else None
 
+    def model(self, name: str, version: object) -> ModelInfo:
+        return ModelInfo(name, 3, "torch", "m.pt2", (64,), "float32", "class", 10)
+
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
 def test_golden(path):
@@ -30,6 +34,7 @@ def test_golden(path):
         assert tree.sql(dialect=Indb) == expected.strip()
     else:
         plan = planner.plan(tree, Catalog())
+        plan = getattr(plan, "plan", plan)  # a statement calling PREDICT wraps its plan
         assert getattr(plan, "staged_sql", None) or plan.sql == expected.strip()
 
 

@@ -4,6 +4,7 @@ from indb import planner
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse
 from indb.registry.functions import FunctionInfo
+from indb.registry.models import ModelInfo
 
 SCORE = FunctionInfo("score", "distributed", "handler", "score.py", "score", "numpy", ("threshold",),
                      (), "python", ("score.py",), ("score.py",))
@@ -20,6 +21,11 @@ class Catalog:
 
     def function(self, name: str) -> FunctionInfo | None:
         return SCORE if name == "score" else None
+
+    def model(self, name: str, version: object) -> ModelInfo:
+        if name != "digits" or version not in (None, "2", "production"):
+            raise CatalogError(f"model {name} has no version {version}")
+        return ModelInfo("digits", 2, "torch", "m.pt2", (8, 8), "float32", "class", 10)
 
 
 def plan(sql: str, *tables: str) -> planner.Plan:
@@ -206,3 +212,35 @@ def test_function_catalog_statements():
     assert plan("KILL FUNCTION 'r1'") == planner.KillFunction("r1")
     with pytest.raises(CatalogError, match="function nope does not exist"):
         plan("DROP FUNCTION nope")
+
+
+# -- models ------------------------------------------------------------------------------------
+
+def test_predict_is_bound_to_a_model_version_wherever_it_appears():
+    p = plan("INSERT INTO ticks SELECT PREDICT('digits', 'production', px) FROM ticks "
+             "WHERE PREDICT('digits', px) > 1", "ticks")
+    assert isinstance(p, planner.WithPredictions) and isinstance(p.plan, planner.Insert)
+    assert p.predictions == (planner.Prediction("__indb_predict_digits_v2", "digits", 2),)
+    assert "__indb_predict_digits_v2(px)" in p.plan.staged_sql.lower()  # DuckDB: case-insensitive
+
+
+def test_predict_checks_the_column_count_against_the_model_width():
+    with pytest.raises(SqlError, match="takes 64 values a row; PREDICT gave it 2 columns") as caught:
+        plan("SELECT PREDICT('digits', a, b) FROM ticks", "ticks")
+    assert (caught.value.line, caught.value.col) == (1, 26)
+    with pytest.raises(SqlError, match="needs the columns"):
+        plan("SELECT PREDICT('digits') FROM ticks", "ticks")
+    with pytest.raises(SqlError, match="not available yet"):
+        plan("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT PREDICT('digits', x) FROM ticks))", "ticks")
+
+
+def test_model_statements():
+    assert plan("SHOW MODELS") == planner.ShowModels()
+    assert plan("DESCRIBE MODEL digits") == planner.DescribeModel("digits")
+    assert plan("DROP MODEL digits VERSION 2") == planner.DropModel("digits", 2, False)
+    assert plan("ALTER MODEL digits SET ALIAS Production = 2") == planner.AlterModelAlias("digits", "production", 2)
+    assert plan("CREATE MODEL m FROM FILE 'a.onnx'") == planner.CreateModel("m", "a.onnx", None)
+    with pytest.raises(SqlError, match="output is one of"):
+        plan("CREATE MODEL m FROM FILE 'a.onnx' WITH (output = 'banana')")
+    with pytest.raises(CatalogError, match="no version 9"):
+        plan("ALTER MODEL digits SET ALIAS production = 9")

@@ -1,0 +1,171 @@
+"""The model registry, its flavors, PREDICT, and models saved and loaded by UDFs."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import indb
+from indb.catalog.database import Database
+from indb.errors import CatalogError, RunError, SqlError
+from indb.registry.flavors import Predictor, save_model
+from indb.registry.models import ModelStore, StagedModel, staging_dir
+
+
+def tiny_model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+
+
+def stage(db, name, model, flavor="torch", output="class"):
+    directory = staging_dir(db.path)
+    shape, dtype, width = save_model(model, torch.randn(5, 4), flavor, directory)
+    return StagedModel(name, flavor, str(directory), shape, dtype, output, width, {"loss": 0.5})
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = Database(tmp_path / "db")
+    yield ModelStore(db)
+    db.close()
+
+
+@pytest.mark.parametrize("flavor", ["torch", "onnx"])
+def test_saved_flavors_predict_like_the_model(store, flavor):
+    model = tiny_model()
+    info = store.register(stage(store.db, "m", model, flavor), {"run_id": "r"})
+    x = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    predictor = Predictor(info)
+    expected = model(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(predictor.scores(x), expected, rtol=1e-5, atol=1e-5)
+    assert (predictor.predict(x) == expected.argmax(1)).all()
+    assert (info.input_shape, info.output_width, info.flavor) == ((4,), 3, flavor)
+
+
+def test_versions_aliases_and_drop(store):
+    first = store.register(stage(store.db, "m", tiny_model(0)), {})
+    second = store.register(stage(store.db, "m", tiny_model(1)), {})
+    assert (first.version, second.version) == (1, 2)
+    assert store.get("m").version == 2
+    store.set_alias("m", "production", 1)
+    assert store.get("m", "production").version == 1
+    assert store.drop("m", 1) == 1
+    with pytest.raises(CatalogError, match="has no alias production"):
+        store.get("m", "production")  # the alias went with its version
+    with pytest.raises(CatalogError, match="has no version 1"):
+        store.get("m", 1)
+    store.drop("m")
+    with pytest.raises(CatalogError, match="model m does not exist"):
+        store.get("m")
+    assert not (store.root / "m" / "v2").exists()
+
+
+def test_a_torch_archive_with_pickled_weights_is_refused(tmp_path):
+    import zipfile
+    path = tmp_path / "model.pt2"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("m/data/weights/model_weights_config.json",
+                         '{"config": {"w": {"path_name": "w", "use_pickle": true}}}')
+    with pytest.raises(SqlError, match="holds pickled tensors"):
+        Predictor.from_file("torch", path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A database where a UDF trained a classifier on 2-feature rows and saved it in both flavors."""
+    conn = indb.connect(tmp_path_factory.mktemp("models") / "db", workers=2, threads_per_worker=2)
+    conn.sql("CREATE TABLE pts (id BIGINT, f FLOAT[2], label INTEGER, SHARD KEY (id)) WITH (SHARDS = 2)")
+    conn.sql("INSERT INTO pts SELECT range, [range % 10, (range * 7) % 10]::FLOAT[2], "
+             "(range % 10 > 4)::INTEGER FROM range(400)")
+    conn.sql("""CREATE FUNCTION fit LANGUAGE PYTHON MODE = 'nondistributed' AS $$
+import torch
+from indb import udf
+@udf.function(frame="numpy")
+def fit(ctx, t):
+    if len(t["f"]) == 0:
+        raise ValueError("fit got no rows")
+    x, y = torch.tensor(t["f"]), torch.tensor(t["label"]).long()
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.Adam(m.parameters(), 0.05)
+    for _ in range(150):
+        opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
+    ctx.models.save("clf", m, example=x[:4], metrics={"accuracy": (m(x).argmax(1) == y).float().mean().item()})
+    ctx.models.save("clf_onnx", m, example=x[:4], flavor="onnx")
+$$""")
+    conn.sql("EXECUTE FUNCTION fit(INPUT_TABLE_NAMES => INPUT_TABLE(pts))")
+    yield conn
+    conn.close()
+
+
+def test_predict_in_sql(trained):
+    rows = trained.sql("SELECT label, PREDICT('clf', f) AS p, count(*) FROM pts GROUP BY ALL ORDER BY ALL").fetchall()
+    assert rows == [(0, 0, 200), (1, 1, 200)]
+    same = trained.sql("SELECT count(*) FROM pts WHERE PREDICT('clf', 1, f[1], f[2]) = PREDICT('clf_onnx', f)").fetchone()
+    assert same == (400,)  # in WHERE, with a version, by columns, and across flavors
+
+
+@pytest.mark.parametrize("sql, error, message", [
+    ("SELECT PREDICT('nope', f) FROM pts", CatalogError, "model nope does not exist"),
+    ("SELECT PREDICT('clf', 7, f) FROM pts", CatalogError, "has no version 7"),
+    ("SELECT PREDICT('clf', 'staging', f) FROM pts", CatalogError, "has no alias staging"),
+    ("SELECT PREDICT('clf', f[1], f[2], id) FROM pts", SqlError, "takes 2 values a row; PREDICT gave it 3"),
+    ("SELECT PREDICT('clf', f[1]) FROM pts", SqlError, "takes 2 values a row, not 1"),
+    ("SELECT PREDICT(f) FROM pts", SqlError, "model name first"),
+])
+def test_predict_errors(trained, sql, error, message):
+    with pytest.raises(error, match=message):
+        trained.sql(sql)
+
+
+def test_models_statements(trained, tmp_path):
+    shown = trained.sql("SHOW MODELS").df().set_index("name")
+    assert shown.loc["clf", "flavor"] == "torch" and shown.loc["clf_onnx", "flavor"] == "onnx"
+    described = trained.sql("DESCRIBE MODEL clf").df()
+    assert described["input"][0] == "float32[2]" and '"function": "fit"' in described["lineage"][0]
+    trained.sql("ALTER MODEL clf SET ALIAS production = 1")
+    assert trained.sql("SELECT count(*) FROM pts WHERE PREDICT('clf', 'production', f) = label").fetchone() == (400,)
+    onnx_file = trained._engine.models.get("clf_onnx").path
+    assert trained.sql(f"CREATE MODEL imported FROM FILE '{onnx_file}'").fetchone() == ("imported", 1)
+    assert trained.sql("SELECT count(*) FROM pts WHERE PREDICT('imported', f) = label").fetchone() == (400,)
+    (tmp_path / "junk.onnx").write_text("not a model")
+    with pytest.raises(SqlError, match="is not a model indb can load"):
+        trained.sql(f"CREATE MODEL junk FROM FILE '{tmp_path / 'junk.onnx'}'")
+    assert "junk" not in trained.sql("SHOW MODELS").df()["name"].tolist()
+    trained.sql("DROP MODEL imported")
+    with pytest.raises(CatalogError, match="does not exist"):
+        trained.sql("DESCRIBE MODEL imported")
+    trained.sql("DROP MODEL IF EXISTS imported")
+
+
+def test_a_failed_training_run_saves_nothing(trained):
+    before = trained._engine.models.versions("clf")
+    with pytest.raises(RunError, match="fit got no rows"):
+        trained.sql("EXECUTE FUNCTION fit(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT * FROM pts WHERE id < 0))")
+    assert trained._engine.models.versions("clf") == before
+    staging = trained.path / "models" / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())
+
+
+def test_a_model_loads_in_another_process_and_on_a_worker_with_identical_predictions(trained):
+    here = trained.sql("SELECT id, PREDICT('clf', f) AS p FROM pts ORDER BY id").fetchall()
+    script = textwrap.dedent(f"""
+        import indb
+        conn = indb.connect({str(trained.path)!r})
+        print(conn.sql("SELECT id, PREDICT('clf', f) FROM pts ORDER BY id").fetchall())
+    """)
+    there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert there.returncode == 0, there.stderr[-2000:]
+    assert there.stdout.strip() == str(here)
+    trained.sql("""CREATE OR REPLACE FUNCTION use_clf LANGUAGE PYTHON AS $$
+def use_clf(ctx, t):
+    model = ctx.models.load("clf")
+    return {"id": t["id"], "p": model.predict(t["f"].to_numpy(zero_copy_only=False).tolist())}
+$$""")
+    trained.sql("DROP TABLE IF EXISTS worker_predictions")
+    trained.sql("EXECUTE FUNCTION use_clf(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('worker_predictions'))")
+    assert trained.sql("SELECT id, p FROM worker_predictions ORDER BY id").fetchall() == here
