@@ -23,7 +23,7 @@ class Catalog:
         return SCORE if name == "score" else None
 
     def model(self, name: str, version: object) -> ModelInfo:
-        if name != "digits" or version not in (None, "2", "production"):
+        if name != "digits" or version not in (None, 2, "2", "production"):
             raise CatalogError(f"model {name} has no version {version}")
         return ModelInfo("digits", 2, "torch", "m.pt2", (8, 8), "float32", "class", 10)
 
