@@ -28,3 +28,13 @@ def test_udf_benchmark_runs(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["rows"] == 20000
     assert figures["ratio_touch_over_duckdb_read"] > 0 and figures["scaling_2_over_1"] > 0
+
+
+def test_models_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_models.py"), "--rows", "4000",
+                           "--cnn-rows", "200", "--naive-rows", "20", "--runs", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["digits_rows"] == 4000 and figures["digits_ratio_infer_over_naive"] > 0

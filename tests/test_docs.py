@@ -79,7 +79,15 @@ def test_readme_function_example_runs(tmp_path):
         conn.sql("CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE, size INTEGER, "
                  "SHARD KEY (sym)) WITH (SHARDS = 4)")
         conn.load("ticks", synthetic_ticks(5000, symbols=20))
-        (block,) = sql_blocks(ROOT / "README.md")
+        (block,) = [b for b in sql_blocks(ROOT / "README.md") if "CREATE FUNCTION vwap" in b]
         *_, status = [conn.sql(s) for s in block.split(";\n") if s.strip()]
         assert conn.sql("SELECT count(*) FROM vwaps").fetchone() == (20,)  # one row per symbol
         assert set(status.df()["status"]) == {"completed"}
+
+
+def test_documented_model_statements_parse():
+    from indb.parser import parse
+    blocks = [b for b in sql_blocks(ROOT / "README.md") if "PREDICT" in b] + sql_blocks(ROOT / "docs" / "models.md")
+    assert blocks
+    for block in blocks:
+        assert parse(block)  # every statement is indb SQL (the data they name is the demo's)
