@@ -54,17 +54,17 @@ def cells(script: str) -> Iterator[tuple[str, str]]:
 
 
 def run_script(conn: indb.Connection, script: str, echo: Callable[[str], None]) -> None:
-    """Run each cell; print its title, and the rows of a cell that ends with a query."""
+    """Run each cell; print its title first, then its outcome (the rows of a final query)."""
     for title, sql in cells(script):
+        if title:
+            echo(f"\n-- {title}")
         started = time.perf_counter()
         result = conn.sql(sql)
         seconds = time.perf_counter() - started
-        if title:
-            echo(f"\n-- {title} ({seconds:.1f} s)")
         if result.columns and sql.split(None, 1)[0].upper() in ("SELECT", "SHOW", "WITH"):
             echo(render(result.arrow()))
         elif result.message:
-            echo(f"   {result.message}")
+            echo(f"   {result.message} ({seconds:.1f} s)")
 
 
 def run_demo(path: str, echo: Callable[[str], None] = print, workers: int | None = None) -> None:

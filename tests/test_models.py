@@ -1,5 +1,6 @@
 """The model registry, its flavors, PREDICT, and models saved and loaded by UDFs."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -169,3 +170,38 @@ $$""")
     trained.sql("EXECUTE FUNCTION use_clf(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('worker_predictions'))")
     assert trained.sql("SELECT id, p FROM worker_predictions ORDER BY id").fetchall() == here
+
+
+def test_keras_models_are_a_flavor(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "torch"))
+    pytest.importorskip("keras")  # the [keras] extra (in [dev]): without it there is nothing to test
+    trained.sql("""CREATE OR REPLACE FUNCTION fit_keras LANGUAGE PYTHON MODE = 'nondistributed' AS $$
+import os
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras
+import numpy as np
+def fit_keras(ctx, t):
+    x, y = np.asarray(t["f"].to_numpy(zero_copy_only=False).tolist(), dtype="float32"), t["label"].to_numpy()
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)])
+    m.compile(optimizer=keras.optimizers.Adam(0.05),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    m.fit(x, y, epochs=60, batch_size=400, verbose=0)
+    ctx.models.save("clf_keras", m, example=x[:4])
+$$""")
+    trained.sql("EXECUTE FUNCTION fit_keras(INPUT_TABLE_NAMES => INPUT_TABLE(pts))")
+    assert trained.sql("SHOW MODELS").df().set_index("name").loc["clf_keras", "flavor"] == "keras"
+    correct = trained.sql("SELECT avg((PREDICT('clf_keras', f) = label)::INTEGER) FROM pts").fetchone()[0]
+    assert correct >= 0.95
+    path = trained._engine.models.get("clf_keras").path
+    assert trained.sql(f"CREATE MODEL keras_copy FROM FILE '{path}'").fetchone() == ("keras_copy", 1)
+
+
+def test_a_pt2_file_made_elsewhere_imports(trained, tmp_path):
+    model = tiny_model()
+    program = torch.export.export(model, (torch.randn(3, 4),), dynamic_shapes=({0: torch.export.Dim("rows")},))
+    program.example_inputs = None
+    torch.export.save(program, str(tmp_path / "tiny.pt2"))
+    assert trained.sql(f"CREATE MODEL tiny FROM FILE '{tmp_path / 'tiny.pt2'}'").fetchone() == ("tiny", 1)
+    shown = trained.sql("SHOW MODELS").df().set_index("name")
+    assert (shown.loc["tiny", "flavor"], shown.loc["tiny", "output"]) == ("torch", "class")

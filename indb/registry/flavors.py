@@ -1,11 +1,13 @@
 """Saving a model as a flavor's artifact and loading it back as a ``Predictor``.
 
-torch and onnxruntime are imported only when a model of theirs is saved or loaded.
+torch, onnxruntime and keras are imported only when a model of theirs is saved or loaded. Keras
+runs on its torch backend unless ``KERAS_BACKEND`` says otherwise (TensorFlow is then optional).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -19,16 +21,22 @@ from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
 BATCH_ROWS = 8192  # rows per model call when predicting many
 
 
+def is_keras(model: Any) -> bool:
+    return type(model).__module__.startswith("keras")
+
+
 def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[tuple[int, ...], str, int]:
-    """Write ``model`` (a torch module) as the flavor's artifact in ``directory``.
+    """Write ``model`` (a torch module, or a Keras model) as the flavor's artifact in ``directory``.
 
     ``example`` is an input batch (rows first); the row dimension is saved as dynamic. Returns the
     shape of one row, its dtype and the width of one row of output.
     """
-    import torch
-
     if flavor not in FLAVORS:
         raise SqlError(f"unknown model flavor {flavor!r}; indb saves {', '.join(FLAVORS)}")
+    if flavor == "keras" or is_keras(model):
+        return _save_keras(model, example, directory)
+    import torch
+
     if not isinstance(model, torch.nn.Module):
         raise SqlError(f"ctx.models.save takes a torch.nn.Module, not a {type(model).__name__}")
     example = torch.as_tensor(example)
@@ -51,14 +59,29 @@ def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[
     return tuple(int(s) for s in example.shape[1:]), str(example.dtype).removeprefix("torch."), width
 
 
-def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], str, int]:
-    """Copy a model file made elsewhere (``.onnx`` or ``.pt2``) in, after checking it loads.
+def _save_keras(model: Any, example: Any, directory: Path) -> tuple[tuple[int, ...], str, int]:
+    if not is_keras(model):
+        raise SqlError(f"flavor='keras' takes a Keras model, not a {type(model).__name__}")
+    example = np.asarray(example)
+    output = np.asarray(_keras().ops.convert_to_numpy(model(example, training=False)))
+    model.save(str(directory / FLAVORS["keras"]))
+    width = int(np.prod(output.shape[1:])) if output.ndim > 1 else 1
+    return tuple(int(s) for s in example.shape[1:]), str(example.dtype), width
 
-    Returns its flavor, row shape, dtype and output width.
+
+def _keras() -> Any:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    return keras
+
+
+def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], str, int]:
+    """Copy a model file made elsewhere (``.onnx``, ``.pt2`` or ``.keras``) in, after checking it
+    loads. Returns its flavor, row shape, dtype and output width.
     """
-    flavor = {".onnx": "onnx", ".pt2": "torch"}.get(source.suffix.lower())
+    flavor = {".onnx": "onnx", ".pt2": "torch", ".keras": "keras"}.get(source.suffix.lower())
     if flavor is None:
-        raise SqlError(f"{source.name} is neither an .onnx nor a .pt2 model file")
+        raise SqlError(f"{source.name} is not an .onnx, .pt2 or .keras model file")
     target = directory / FLAVORS[flavor]
     shutil.copyfile(source, target)
     try:
@@ -99,6 +122,14 @@ class Predictor:
                     x = x.copy()
                 with torch.inference_mode():
                     return self.module(torch.from_numpy(x)).numpy()
+        elif flavor == "keras":
+            keras = _keras()
+            self.module = keras.saving.load_model(str(path), safe_mode=True)
+            self.input_shape = tuple(int(s) for s in self.module.inputs[0].shape[1:])
+            self.input_dtype = "float32"
+
+            def run(x: np.ndarray) -> np.ndarray:
+                return np.asarray(keras.ops.convert_to_numpy(self.module(x, training=False)))
         else:
             import onnxruntime
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -6,7 +6,9 @@ catalog always has its files and a failed run leaves no version behind. Two flav
 without the training code and without unpickling arbitrary objects:
 
 - ``torch``: a ``torch.export`` program (``model.pt2``: the graph as JSON, weights as raw tensors);
-- ``onnx``: an ONNX graph (``model.onnx``), run by onnxruntime.
+- ``onnx``: an ONNX graph (``model.onnx``), run by onnxruntime;
+- ``keras``: a Keras 3 model (``model.keras``: the architecture as JSON, weights as HDF5),
+  loaded with ``safe_mode`` (no code or pickles deserialised), on the torch backend by default.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from indb.errors import CatalogError, SqlError
 
 MODELS_DIR = "models"
 STAGING_DIR = ".staging"
-FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx"}
+FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx", "keras": "model.keras"}
 OUTPUTS = ("class", "value", "vector")  # argmax of scores; one number; the whole output row
 
 _metadata = sa.MetaData()

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from indb.registry.flavors import Predictor, check_output, save_model
+from indb.registry.flavors import Predictor, check_output, is_keras, save_model
 from indb.registry.models import StagedModel, staging_dir
 
 # per process: a worker's host keeps its models. Hosts serve every database of the cluster, so the
@@ -23,13 +23,15 @@ class Models:
         self.staged: list[StagedModel] = []
 
     def save(self, name: str, model: Any, *, example: Any, metrics: dict[str, float] | None = None,
-             output: str = "class", flavor: str = "torch") -> StagedModel:
-        """Save a torch module as the next version of ``name`` (once the whole run succeeds).
+             output: str = "class", flavor: str | None = None) -> StagedModel:
+        """Save a model as the next version of ``name`` (once the whole run succeeds).
 
-        ``example``: an input batch (rows first); ``output``: what PREDICT returns, ``class``
-        (argmax of the outputs), ``value`` (one number) or ``vector``; ``flavor``: torch or onnx.
+        ``model``: a torch module or a Keras model; ``example``: an input batch (rows first);
+        ``output``: what PREDICT returns, ``class`` (argmax of the outputs), ``value`` (one number)
+        or ``vector``; ``flavor``: torch (default for torch modules), onnx, or keras (for Keras).
         """
         check_output(output)
+        flavor = flavor or ("keras" if is_keras(model) else "torch")
         directory = staging_dir(self._db_path)
         try:
             shape, dtype, width = save_model(model, example, flavor, directory)
