@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/indb demo
+	$(BIN)/indb --db ./demo_db demo
 
 bench: $(STAMP)
 	$(BIN)/indb bench

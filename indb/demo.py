@@ -22,6 +22,7 @@ from indb.datasets import digits, market_history
 from indb.errors import DatabaseError
 
 SCRIPTS = ("mnist.sql", "anomalies.sql")
+MARKER = ".indb-demo"  # in a database the demo made: only such a directory is replaced
 
 
 def resources() -> Path:
@@ -71,11 +72,13 @@ def run_demo(path: str, echo: Callable[[str], None] = print, workers: int | None
     """Build the demo database at ``path`` (replacing a previous demo there) and print its results."""
     target = Path(path)
     if target.exists() and any(target.iterdir()):
-        if not (target / "catalog.db").exists():
-            raise DatabaseError(f"{target} is not empty and not an indb database; pick another --db")
+        if not (target / MARKER).exists():
+            raise DatabaseError(f"{target} is not empty and not a database the demo made; the demo "
+                                "replaces its database each time, so pick another --db")
         shutil.rmtree(target)  # a fresh database each time: the demo shows versions 1, 2, 3
     started = time.perf_counter()
     conn = indb.connect(target, workers=workers)
+    (target / MARKER).write_text("made by `indb demo`, which replaces this directory when run again\n")
     conn.sql("CREATE TABLE digits (id BIGINT, pixels FLOAT[64], label INTEGER, split VARCHAR, "
              "SHARD KEY (id)) WITH (SHARDS = 8)")
     conn.load("digits", digits())

@@ -63,8 +63,12 @@ def test_load_command(tmp_path):
 def test_demo_refuses_a_directory_that_is_not_a_database(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
     result = run("--db", str(tmp_path), "demo")
-    assert result.exit_code == 1 and "not an indb database" in result.output
+    assert result.exit_code == 1 and "not a database the demo made" in result.output
     assert (tmp_path / "precious.txt").exists()
+    real = tmp_path / "real"
+    run("--db", str(real), "sql", "CREATE TABLE keep (a INTEGER)")  # a user's database
+    assert run("--db", str(real), "demo").exit_code == 1
+    assert run("--db", str(real), "sql", "SHOW TABLES").output.count("keep") == 1
 
 
 def test_bench_lists_scripts(tmp_path):
