@@ -28,6 +28,7 @@ from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.runs import RunLog
 from indb.result import Result
 from indb.sharding.cluster import default_workers
+from indb.sharding.gpus import visible_gpus
 from indb.sharding.executor import FunctionRunner, Progress
 from indb.sharding.placement import consecutive_rowids
 from indb.storage import files
@@ -45,7 +46,8 @@ class Engine(FunctionStatements, ModelStatements):
 
     def __init__(self, path: str | Path, *, default_shards: int | None = None,
                  workers: int | None = None, threads_per_worker: int | None = None,
-                 scheduler: str | None = None, cluster: str = "processes") -> None:
+                 scheduler: str | None = None, cluster: str = "processes",
+                 gpus: int | None = None) -> None:
         if cluster not in ("processes", "threads"):
             raise SqlError(f"cluster is 'processes' or 'threads', not {cluster!r}")
         self.db = Database(path, default_shards=default_shards, workers=workers)
@@ -55,9 +57,12 @@ class Engine(FunctionStatements, ModelStatements):
         self.models = ModelStore(self.db)
         self._predictors: dict[tuple[str, float], Predictor] = {}
 
+        gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
         options = {"scheduler": scheduler} if scheduler else {
-            "workers": workers or self.db.workers or default_workers(), "threads_per_worker": threads_per_worker or 2,
-            "processes": cluster == "processes"}
+            # with GPUs, one worker per GPU unless told otherwise
+            "workers": workers or self.db.workers or gpus or default_workers(),
+            "threads_per_worker": threads_per_worker or 2,
+            "processes": cluster == "processes", "gpus": gpus}
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
         self._facts = _CatalogFacts(self.db, self.functions, self.models)

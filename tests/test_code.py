@@ -30,7 +30,6 @@ def test_syntax_errors_name_the_file_and_line():
 
 
 @pytest.mark.parametrize("decorator, message", [
-    ("@udf.function(frame='cupy')", "needs the GPU runtime"),
     ("@udf.function(frame='excel')", "unknown frame 'excel'"),
     ("@udf.function(colour='red')", "takes frame= and params="),
     ("@udf.function(frame=FRAME)", "must be a literal"),

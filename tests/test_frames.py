@@ -48,3 +48,17 @@ def test_bad_return_values_say_what_to_return(value, names, message):
 def test_missing_parameter_lists_the_given_ones():
     with pytest.raises(KeyError, match="given: epochs"):
         Params({"epochs": "3"})["lr"]
+
+
+def test_torch_frame_on_the_cpu_is_zero_copy_and_outputs_come_back():
+    torch = pytest.importorskip("torch")
+    frame = to_frame(ROWS, "torch")
+    assert isinstance(frame["px"], torch.Tensor) and frame["px"].shape == (2, 2)
+    assert frame["px"].data_ptr() == ROWS["px"].chunk(0).values.buffers()[1].address
+    table = to_table({"id": frame["id"], "doubled": frame["px"] * 2}, "out")
+    assert table["doubled"].to_pylist() == [[2.0, 4.0], [6.0, 8.0]]
+
+
+def test_cupy_frame_needs_a_gpu():
+    with pytest.raises(SqlError, match="needs a GPU"):
+        to_frame(ROWS, "cupy", "cpu")

@@ -2,7 +2,8 @@
 
 Input rows: (id, pixels FLOAT[n] scaled like the training rows). Output rows: (id, digit,
 confidence, model_version). Parameters: model (default mnist_cnn), version (a number or an
-alias; default the latest).
+alias; default the latest), precision (fp32 or bf16; bf16 pays on a GPU). On a GPU worker the
+model runs on its GPU.
 """
 
 import numpy as np
@@ -10,9 +11,10 @@ import numpy as np
 from indb import udf
 
 
-@udf.function(frame="numpy", params=["model", "version"])
+@udf.function(frame="numpy", params=["model", "version", "precision"])
 def mnist_infer(ctx, images):
-    model = ctx.models.load(ctx.params.get("model", "mnist_cnn"), ctx.params.get("version"))
+    model = ctx.models.load(ctx.params.get("model", "mnist_cnn"), ctx.params.get("version"),
+                            precision=ctx.params.get("precision"))
     scores = model.scores(images["pixels"])
     scores = scores - scores.max(axis=1, keepdims=True)
     probabilities = np.exp(scores)

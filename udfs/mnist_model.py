@@ -28,14 +28,16 @@ class DigitsCNN(nn.Module):
 
 
 def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epochs: int,
-          batch_size: int, lr: float, seed: int, progress=None) -> float:
-    """Adam on cross-entropy, shuffled mini-batches; returns the last epoch's mean loss."""
+          batch_size: int, lr: float, seed: int, progress=None, device: str = "cpu") -> float:
+    """Adam on cross-entropy, shuffled mini-batches, on ``device``; returns the last epoch's mean loss."""
+    model.to(device)
+    pixels, labels = pixels.to(device), labels.to(device)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     loss_sum = 0.0
     for epoch in range(epochs):
-        order = torch.randperm(len(pixels), generator=generator)
+        order = torch.randperm(len(pixels), generator=generator).to(device)
         loss_sum, batches = 0.0, 0
         for start in range(0, len(pixels), batch_size):
             batch = order[start:start + batch_size]
@@ -52,5 +54,6 @@ def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epoch
 
 def accuracy(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return (model(pixels).argmax(1) == labels).float().mean().item()
+        return (model(pixels.to(device)).argmax(1) == labels.to(device)).float().mean().item()

@@ -29,7 +29,7 @@ def mnist_train(ctx, images):
     loss = train(model, pixels, labels, epochs=int(ctx.params.get("epochs", "10")),
                  batch_size=int(ctx.params.get("batch_size", "64")),
                  lr=float(ctx.params.get("lr", "0.002")), seed=int(ctx.params.get("seed", "0")),
-                 progress=ctx.progress)
+                 progress=ctx.progress, device=ctx.device)
     train_accuracy = accuracy(model, pixels, labels)
     ctx.status(f"trained on {len(pixels)} rows: loss {loss:.4f}, accuracy {train_accuracy:.4f}")
     if ctx.mode == "nondistributed":
@@ -37,7 +37,7 @@ def mnist_train(ctx, images):
                         metrics={"train_loss": loss, "train_accuracy": train_accuracy,
                                  "train_rows": len(pixels)})
         return None
-    weights = np.concatenate([p.detach().numpy().ravel() for p in model.state_dict().values()])
+    weights = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.state_dict().values()])
     return {"shard": [ctx.shard], "rows": [len(pixels)], "loss": [loss], "width": [pixels.shape[1]],
             "weights": [weights.astype(np.float32).tobytes()]}
 
@@ -72,5 +72,5 @@ def _initial_model(ctx, name: str, width: int) -> DigitsCNN:
             saved = ctx.models.load(name)
         except LookupError:
             return model
-        model.load_state_dict(saved.module.state_dict())
+        model.load_state_dict({k: v.cpu() for k, v in saved.module.state_dict().items()})
     return model

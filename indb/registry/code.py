@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from indb.errors import SqlError
 
-FRAMES = ("arrow", "pandas", "numpy")
-GPU_FRAMES = ("cupy", "torch", "cudf")
+FRAMES = ("arrow", "pandas", "numpy", "torch", "cupy", "cudf")
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,8 @@ def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,
             except ValueError:
                 raise SqlError(f"@udf.function({keyword.arg}=...) must be a literal") from None
     frame = facts["frame"]
-    if frame in GPU_FRAMES:
-        raise SqlError(f"frame={frame!r} needs the GPU runtime, which this build does not have yet; "
-                       f"use one of {', '.join(FRAMES)}")
     if frame not in FRAMES:
-        raise SqlError(f"unknown frame {frame!r}; frames are {', '.join(FRAMES + GPU_FRAMES)}")
+        raise SqlError(f"unknown frame {frame!r}; frames are {', '.join(FRAMES)}")
     params = facts["params"]
     return CodeFacts("handler", chosen.name, frame,
                      None if params is None else tuple(str(p).lower() for p in params))

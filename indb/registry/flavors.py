@@ -6,6 +6,7 @@ runs on its torch backend unless ``KERAS_BACKEND`` says otherwise (TensorFlow is
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -42,7 +43,7 @@ def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[
     example = torch.as_tensor(example)
     if example.ndim < 2 or example.shape[0] < 2:
         raise SqlError("the example input must be a batch of at least 2 rows (rows first)")
-    model = model.eval().cpu()
+    model = copy.deepcopy(model).eval().cpu()  # exported on the CPU; the caller's model stays put
     example = example.cpu()
     with torch.no_grad():
         output = model(example)
@@ -98,30 +99,42 @@ def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], s
 class Predictor:
     """A loaded model: ``scores`` gives its raw output, ``predict`` what PREDICT returns."""
 
-    def __init__(self, info: ModelInfo) -> None:
-        loaded = Predictor.from_file(info.flavor, Path(info.path))
+    def __init__(self, info: ModelInfo, device: str = "cpu", precision: str | None = None) -> None:
+        loaded = Predictor.from_file(info.flavor, Path(info.path), device, precision)
         self.__dict__.update(loaded.__dict__)
         self.info = info
 
     @classmethod
-    def from_file(cls, flavor: str, path: Path) -> Predictor:
-        """A model file loaded without registry facts (``predict`` needs them; ``scores`` not)."""
+    def from_file(cls, flavor: str, path: Path, device: str = "cpu",
+                  precision: str | None = None) -> Predictor:
+        """A model file loaded without registry facts (``predict`` needs them; ``scores`` not).
+
+        A torch model is placed on ``device``; ``precision="bf16"`` runs it in bfloat16.
+        """
         self = cls.__new__(cls)
         self.info, self.module, self.name = None, None, path.name
+        if precision not in (None, "fp32", "bf16"):
+            raise SqlError(f"precision is fp32 or bf16, not {precision!r}")
         if flavor == "torch":
             import torch
             _refuse_pickles(path)
-            self.module = torch.export.load(str(path)).module()
+            self.module = torch.export.load(str(path)).module().to(device)
+            dtype = torch.bfloat16 if precision == "bf16" else None
+            if dtype is not None:
+                self.module = self.module.to(dtype)
             placeholder = next(n for n in self.module.graph.nodes if n.op == "placeholder")
             value = placeholder.meta["val"]
             self.input_shape = tuple(int(s) for s in value.shape[1:])
             self.input_dtype = str(value.dtype).removeprefix("torch.")
 
-            def run(x: np.ndarray) -> np.ndarray:
-                if not x.flags.writeable:  # Arrow-backed rows are read-only; torch wants to own them
-                    x = x.copy()
+            def run(x: Any) -> np.ndarray:
+                if isinstance(x, np.ndarray):
+                    if not x.flags.writeable:  # Arrow-backed rows are read-only; torch wants its own
+                        x = x.copy()
+                    x = torch.from_numpy(x)
+                x = x.to(device, dtype=dtype or x.dtype, non_blocking=True)
                 with torch.inference_mode():
-                    return self.module(torch.from_numpy(x)).numpy()
+                    return self.module(x).float().cpu().numpy()
         elif flavor == "keras":
             keras = _keras()
             self.module = keras.saving.load_model(str(path), safe_mode=True)
@@ -143,8 +156,16 @@ class Predictor:
         self._run = run
         return self
 
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, in batches."""
+    def scores(self, rows: Any) -> np.ndarray:
+        """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, in batches.
+
+        ``rows`` is a numpy array, or for a torch model also a tensor (on the GPU, say).
+        """
+        if not isinstance(rows, np.ndarray) and hasattr(rows, "reshape") and self.module is not None \
+                and self.info is not None and self.info.flavor == "torch":
+            rows = rows.reshape(len(rows), *self.input_shape)
+            parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
+            return np.concatenate(parts) if parts else np.empty((0, max(self.info.output_width, 1)))
         rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
         try:
             rows = rows.reshape(len(rows), *self.input_shape)

@@ -18,7 +18,9 @@ import sys
 import threading
 
 import dask
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
+
+from indb.sharding.gpus import worker_environment
 
 # A worker that dies mid-task must fail the run at once, not retry the instance elsewhere.
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
@@ -33,7 +35,7 @@ class Cluster:
     """A Dask client and the workers it runs shard instances on."""
 
     def __init__(self, *, workers: int = 1, threads_per_worker: int = 2, processes: bool = True,
-                 scheduler: str | None = None) -> None:
+                 scheduler: str | None = None, gpus: int = 0) -> None:
         self._helper: subprocess.Popen | None = None
         self._local: LocalCluster | None = None
         if scheduler:
@@ -41,7 +43,7 @@ class Cluster:
         elif processes:
             self._helper = subprocess.Popen(
                 [sys.executable, "-c", "from indb.sharding.cluster import main; main()",
-                 "--workers", str(workers), "--threads", str(threads_per_worker)],
+                 "--workers", str(workers), "--threads", str(threads_per_worker), "--gpus", str(gpus)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             address = self._helper.stdout.readline().strip()
             if not address:
@@ -105,12 +107,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="run a local Dask cluster for indb until stdin closes")
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gpus", type=int, default=0, help="pin worker i to GPU i mod GPUS")
     args = parser.parse_args()
     with dask.config.set(DASK_CONFIG):
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads,
-                               processes=True, dashboard_address=":0",  # any free port: no clash with 8787
-                               # failures reach the run's status; Dask's own account is noise here
-                               silence_logs=logging.CRITICAL)
+        # one Nanny-managed worker process each, as LocalCluster starts them, but each with its own
+        # environment: a GPU worker sees only its GPU (as dask-cuda's LocalCUDACluster does it)
+        workers = {i: {"cls": Nanny, "options": {
+            "nthreads": args.threads, "env": worker_environment(i, args.gpus),
+            "silence_logs": logging.CRITICAL}} for i in range(args.workers)}
+        cluster = SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {
+            # any free port for the dashboard: no clash with 8787
+            "dashboard_address": ":0"}}, silence_logs=logging.CRITICAL)
         print(cluster.scheduler_address, flush=True)
         sys.stdin.read()  # returns when the parent process closes the pipe or exits
         cluster.close()

@@ -46,6 +46,8 @@ from indb.udf.models import Models
 
 SHIM_DIR = str(Path(__file__).resolve().parent.parent / "udf" / "shims")  # kinetica_proc lives here
 SCRIPT_POLL = 0.2  # seconds between looks at a running script's status file
+# a GPU worker's environment pins it to one GPU (CUDA_VISIBLE_DEVICES) and says so
+DEVICE = "cuda" if os.environ.get("INDB_DEVICE") == "cuda" else "cpu"
 
 
 class UdfFailure(Exception):
@@ -77,7 +79,7 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     work = Path(job.work_dir)
     (work / "scratch").mkdir(parents=True, exist_ok=True)
     written: list[tuple[object, DataFile]] = []
-    models = Models(lambda message: request(channel, message), job.db_path)
+    models = Models(lambda message: request(channel, message), job.db_path, DEVICE)
     with _logs_in(work):
         try:
             tables = [read_input(spec) for spec in job.inputs]
@@ -89,9 +91,9 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                 ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                               shards=job.shards, mode=job.function.mode, params=job.params,
                               scratch=work / "scratch", outputs=tuple(names), send=channel.send,
-                              models=models)
+                              models=models, device=DEVICE)
                 handler = load_handler(job)
-                result = handler(ctx, *[to_frame(t, job.function.frame) for t in tables])
+                result = handler(ctx, *[to_frame(t, job.function.frame, DEVICE) for t in tables])
                 if result is not None and not names:
                     ctx.logger.warning("the function returned rows, but the run has no output "
                                        "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")

@@ -26,7 +26,8 @@ class Context:
 
     def __init__(self, *, run_id: str, function: str, shard: int, shards: int, mode: str,
                  params: dict[str, str], scratch: Path, outputs: tuple[str, ...],
-                 send: Callable[[tuple], None], models: Models | None = None) -> None:
+                 send: Callable[[tuple], None], models: Models | None = None,
+                 device: str = "cpu") -> None:
         self.run_id = run_id
         self.function = function
         self.shard = shard            # this instance's shard number, 0-based
@@ -35,7 +36,7 @@ class Context:
         self.params = Params(params)
         self.scratch = scratch        # a private directory, removed when the run ends
         self.outputs = outputs        # the output table names, in order
-        self.device = "cpu"
+        self.device = device          # "cuda" on a GPU worker (its one visible GPU), else "cpu"
         self.models = models          # the model registry: ctx.models.save(...) / .load(...)
         self._send = send
         self._last_progress = 0.0

@@ -1,8 +1,14 @@
-"""Shard rows in the frame a UDF asked for, and what a UDF returns back as Arrow tables."""
+"""Shard rows in the frame a UDF asked for, and what a UDF returns back as Arrow tables.
+
+GPU frames (``torch`` on a GPU worker, ``cupy``) reach the device through one pinned host buffer
+per process, reused from column to column and run to run: pinning fresh memory each time is
+several times slower than the copy itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -10,16 +16,58 @@ import pyarrow as pa
 from indb.errors import SqlError
 
 
-def to_frame(table: pa.Table, frame: str) -> object:
+def to_frame(table: pa.Table, frame: str, device: str = "cpu") -> object:
     """``arrow``: the Arrow table; ``pandas``: a DataFrame; ``numpy``: a dict of arrays, with
-    fixed-size array columns (``FLOAT[784]``) as 2-D ``(rows, n)`` arrays, without copies."""
+    fixed-size array columns (``FLOAT[784]``) as 2-D ``(rows, n)`` arrays, without copies;
+    ``torch``: a dict of tensors on ``device`` (text columns stay numpy); ``cupy``: a dict of CuPy
+    arrays on the GPU (through DLPack); ``cudf``: a cuDF DataFrame."""
     if frame == "arrow":
         return table
     if frame == "pandas":
         return table.to_pandas()
     if frame == "numpy":
         return {name: _to_numpy(table[name]) for name in table.column_names}
+    if frame == "torch":
+        return {name: to_device(_to_numpy(table[name]), device) for name in table.column_names}
+    if frame == "cupy":
+        if device == "cpu":
+            raise SqlError("frame='cupy' needs a GPU, and this worker has none; use frame='numpy'")
+        import cupy
+        return {name: _dlpack_or_numpy(to_device(_to_numpy(table[name]), device), cupy.from_dlpack)
+                for name in table.column_names}
+    if frame == "cudf":
+        try:
+            import cudf
+        except ImportError:
+            raise SqlError("frame='cudf' needs cuDF, which this worker cannot import") from None
+        return cudf.DataFrame.from_arrow(table)
     raise SqlError(f"unknown frame {frame!r}")
+
+
+_pinned: dict[str, Any] = {}  # the pinned staging buffer of this process
+
+
+def to_device(array: np.ndarray, device: str) -> Any:
+    """A numpy column as a torch tensor on ``device`` (zero-copy on the CPU); text stays numpy."""
+    import torch
+    if array.dtype == object or array.dtype.kind in "USM":
+        return array
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device == "cpu":
+        return tensor
+    size = tensor.numel() * tensor.element_size()
+    buffer = _pinned.get("buffer")
+    if buffer is None or buffer.numel() < size:
+        buffer = _pinned["buffer"] = torch.empty(max(size, 1 << 20), dtype=torch.uint8).pin_memory()
+    staged = buffer[:size].view(tensor.dtype).view(tensor.shape)
+    staged.copy_(tensor)
+    on_device = staged.to(device, non_blocking=True)
+    torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
+    return on_device
+
+
+def _dlpack_or_numpy(column: Any, convert: Any) -> Any:
+    return column if isinstance(column, np.ndarray) else convert(column)
 
 
 def _to_numpy(column: pa.ChunkedArray) -> np.ndarray:
@@ -51,6 +99,10 @@ def to_table(value: object, what: str) -> pa.Table:
 def _to_arrow(column: object) -> pa.Array | pa.ChunkedArray:
     if isinstance(column, pa.Array | pa.ChunkedArray):
         return column
+    if hasattr(column, "detach") and hasattr(column, "cpu"):  # a torch tensor, maybe on a GPU
+        column = column.detach().cpu().numpy()
+    elif type(column).__module__.startswith("cupy"):  # copied back once
+        column = column.get()
     if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):  # pandas Series, torch
         column = column.to_numpy() if type(column).__module__.startswith("pandas") else np.asarray(column)
     array = np.asarray(column) if not isinstance(column, list) else None

@@ -11,15 +11,16 @@ from indb.registry.models import StagedModel, staging_dir
 
 # per process: a worker's host keeps its models. Hosts serve every database of the cluster, so the
 # key is the artifact (path and registration time), not the model's name and version.
-_loaded: dict[tuple[str, float], Predictor] = {}
+_loaded: dict[tuple, Predictor] = {}
 
 
 class Models:
     """The model registry as a UDF sees it."""
 
-    def __init__(self, request: Callable[[tuple], Any], db_path: str) -> None:
+    def __init__(self, request: Callable[[tuple], Any], db_path: str, device: str = "cpu") -> None:
         self._request = request
         self._db_path = db_path
+        self._device = device
         self.staged: list[StagedModel] = []
 
     def save(self, name: str, model: Any, *, example: Any, metrics: dict[str, float] | None = None,
@@ -43,16 +44,18 @@ class Models:
         self.staged.append(staged)
         return staged
 
-    def load(self, name: str, version: int | str | None = None) -> Predictor:
-        """A registered version (None: the latest; a string: an alias), loaded once per process.
+    def load(self, name: str, version: int | str | None = None, *,
+             precision: str | None = None) -> Predictor:
+        """A registered version (None: the latest; a string: an alias), loaded once per process
+        and placed on ``ctx.device``; ``precision="bf16"`` runs a torch model in bfloat16.
 
         ``.predict(rows)`` gives what PREDICT gives, ``.scores(rows)`` the raw outputs, and
         ``.module`` the torch module of a torch model.
         """
         info = self._request(("model", name, version))
-        key = (info.path, info.created)
+        key = (info.path, info.created, self._device, precision)
         if key not in _loaded:
-            _loaded[key] = Predictor(info)
+            _loaded[key] = Predictor(info, device=self._device, precision=precision)
         return _loaded[key]
 
     def discard(self) -> None:

@@ -1,0 +1,67 @@
+"""The GPU path: workers pinned to GPUs, frames and models on the device. Skipped without CUDA."""
+
+import numpy as np
+import pytest
+
+import indb
+from indb.sharding.gpus import visible_gpus
+
+torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available() or not visible_gpus(), reason="needs a CUDA GPU")]
+
+
+@pytest.fixture(scope="module")
+def gpu_conn(tmp_path_factory):
+    conn = indb.connect(tmp_path_factory.mktemp("gpu") / "db")
+    conn.sql("CREATE TABLE img (id BIGINT, pixels FLOAT[64], label INTEGER, SHARD KEY (id)) WITH (SHARDS = 4)")
+    conn.sql("INSERT INTO img SELECT range, [range % 16 FOR x IN range(64)]::FLOAT[64], (range % 10)::INTEGER "
+             "FROM range(4000)")
+    yield conn
+    conn.close()
+
+
+def test_instances_run_on_their_workers_gpu_with_torch_frames(gpu_conn):
+    gpu_conn.sql("""CREATE OR REPLACE FUNCTION where_am_i LANGUAGE PYTHON AS $$
+import os
+from indb import udf
+@udf.function(frame="torch")
+def where_am_i(ctx, t):
+    return {"device": [str(t["pixels"].device)], "ctx_device": [ctx.device],
+            "visible": [os.environ["CUDA_VISIBLE_DEVICES"]], "total": [float(t["pixels"].sum())]}
+$$""")
+    gpu_conn.sql("EXECUTE FUNCTION where_am_i(INPUT_TABLE_NAMES => INPUT_TABLE(img), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('places'))")
+    rows = gpu_conn.sql("SELECT device, ctx_device, visible, total FROM places").fetchall()
+    assert {r[0] for r in rows} == {"cuda:0"} and {r[1] for r in rows} == {"cuda"}
+    assert len({r[2] for r in rows}) == min(visible_gpus(), 4)  # one GPU a worker
+    expected = gpu_conn.sql("SELECT sum(list_sum(pixels)) FROM img").fetchone()[0]
+    assert sum(r[3] for r in rows) == pytest.approx(expected)
+
+
+def test_models_train_and_infer_on_the_gpu_in_fp32_and_bf16(gpu_conn):
+    gpu_conn.sql("""CREATE OR REPLACE FUNCTION fit_gpu LANGUAGE PYTHON MODE = 'nondistributed' AS $$
+import torch
+from indb import udf
+@udf.function(frame="torch")
+def fit_gpu(ctx, t):
+    x, y = t["pixels"], t["label"].long()
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).to(ctx.device)
+    ctx.models.save("gpu_clf", m, example=x[:4])
+$$""")
+    gpu_conn.sql("EXECUTE FUNCTION fit_gpu(INPUT_TABLE_NAMES => INPUT_TABLE(img))")
+    gpu_conn.sql("""CREATE OR REPLACE FUNCTION infer_gpu LANGUAGE PYTHON AS $$
+from indb import udf
+@udf.function(frame="torch", params=["precision"])
+def infer_gpu(ctx, t):
+    model = ctx.models.load("gpu_clf", precision=ctx.params.get("precision"))
+    return {"id": t["id"], "digit": model.predict(t["pixels"])}
+$$""")
+    for precision in ("fp32", "bf16"):
+        gpu_conn.sql(f"DROP TABLE IF EXISTS p_{precision}")
+        gpu_conn.sql(f"EXECUTE FUNCTION infer_gpu(INPUT_TABLE_NAMES => INPUT_TABLE(img), "
+                     f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('p_{precision}'), PARAMS => KV_PAIRS(precision = '{precision}'))")
+    on_cpu = gpu_conn.sql("SELECT id, PREDICT('gpu_clf', pixels) FROM img ORDER BY id").fetchall()
+    assert gpu_conn.sql("SELECT id, digit FROM p_fp32 ORDER BY id").fetchall() == on_cpu
+    agree = gpu_conn.sql("SELECT avg((a.digit = b.digit)::INTEGER) FROM p_fp32 a JOIN p_bf16 b USING (id)").fetchone()[0]
+    assert agree > 0.9
