@@ -18,6 +18,7 @@ import numpy as np
 
 from indb.errors import SqlError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
+from indb.sharding.gpus import to_device
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
 
@@ -128,10 +129,8 @@ class Predictor:
             self.input_dtype = str(value.dtype).removeprefix("torch.")
 
             def run(x: Any) -> np.ndarray:
-                if isinstance(x, np.ndarray):
-                    if not x.flags.writeable:  # Arrow-backed rows are read-only; torch wants its own
-                        x = x.copy()
-                    x = torch.from_numpy(x)
+                if isinstance(x, np.ndarray):  # through pinned memory to a GPU; a copy on the CPU
+                    x = to_device(x, device)
                 x = x.to(device, dtype=dtype or x.dtype, non_blocking=True)
                 with torch.inference_mode():
                     return self.module(x).float().cpu().numpy()

@@ -1,8 +1,6 @@
 """Shard rows in the frame a UDF asked for, and what a UDF returns back as Arrow tables.
 
-GPU frames (``torch`` on a GPU worker, ``cupy``) reach the device through one pinned host buffer
-per process, reused from column to column and run to run: pinning fresh memory each time is
-several times slower than the copy itself.
+GPU frames (``torch`` on a GPU worker, ``cupy``) reach the device through ``gpus.to_device``.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from indb.errors import SqlError
+from indb.sharding.gpus import to_device
 
 
 def to_frame(table: pa.Table, frame: str, device: str = "cpu") -> object:
@@ -42,28 +41,6 @@ def to_frame(table: pa.Table, frame: str, device: str = "cpu") -> object:
             raise SqlError("frame='cudf' needs cuDF, which this worker cannot import") from None
         return cudf.DataFrame.from_arrow(table)
     raise SqlError(f"unknown frame {frame!r}")
-
-
-_pinned: dict[str, Any] = {}  # the pinned staging buffer of this process
-
-
-def to_device(array: np.ndarray, device: str) -> Any:
-    """A numpy column as a torch tensor on ``device`` (zero-copy on the CPU); text stays numpy."""
-    import torch
-    if array.dtype == object or array.dtype.kind in "USM":
-        return array
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if device == "cpu":
-        return tensor
-    size = tensor.numel() * tensor.element_size()
-    buffer = _pinned.get("buffer")
-    if buffer is None or buffer.numel() < size:
-        buffer = _pinned["buffer"] = torch.empty(max(size, 1 << 20), dtype=torch.uint8).pin_memory()
-    staged = buffer[:size].view(tensor.dtype).view(tensor.shape)
-    staged.copy_(tensor)
-    on_device = staged.to(device, non_blocking=True)
-    torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
-    return on_device
 
 
 def _dlpack_or_numpy(column: Any, convert: Any) -> Any:
