@@ -61,7 +61,8 @@ class Engine(FunctionStatements, ModelStatements):
         options = {"scheduler": scheduler} if scheduler else {
             # with GPUs, one worker per GPU unless told otherwise
             "workers": workers or self.db.workers or gpus or default_workers(),
-            "threads_per_worker": threads_per_worker or 2,
+            # a GPU worker runs one instance at a time, so its resident shards are always at hand
+            "threads_per_worker": threads_per_worker or (1 if gpus else 2),
             "processes": cluster == "processes", "gpus": gpus}
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)

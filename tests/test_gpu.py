@@ -65,3 +65,22 @@ $$""")
     assert gpu_conn.sql("SELECT id, digit FROM p_fp32 ORDER BY id").fetchall() == on_cpu
     agree = gpu_conn.sql("SELECT avg((a.digit = b.digit)::INTEGER) FROM p_fp32 a JOIN p_bf16 b USING (id)").fetchone()[0]
     assert agree > 0.9
+
+
+def test_shards_stay_resident_until_the_table_changes(gpu_conn):
+    gpu_conn.sql("""CREATE OR REPLACE FUNCTION total LANGUAGE PYTHON AS $$
+from indb import udf
+@udf.function(frame="torch")
+def total(ctx, t):
+    return {"s": [float(t["pixels"].sum())]}
+$$""")
+
+    def run() -> dict[str, int]:
+        run_id = gpu_conn.sql("EXECUTE FUNCTION total(INPUT_TABLE_NAMES => INPUT_TABLE(img))").fetchone()[0]
+        status = gpu_conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df()
+        return {"hits": int(status["cache_hits"].sum()), "misses": int(status["cache_misses"].sum())}
+    run()
+    assert run() == {"hits": 4, "misses": 0}  # every shard was still on the GPU
+    gpu_conn.sql("INSERT INTO img SELECT 10000 + range, [1 FOR x IN range(64)]::FLOAT[64], 1 FROM range(40)")
+    after = run()
+    assert after["misses"] >= 1 and after["hits"] + after["misses"] == 4  # changed shards are read again

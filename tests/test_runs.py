@@ -53,3 +53,13 @@ def test_tail_keeps_the_last_lines(tmp_path):
     path.write_text("".join(f"line {i}\n" for i in range(100)))
     assert tail(path, 3) == "line 97\nline 98\nline 99"
     assert tail(tmp_path / "missing") is None
+
+
+def test_a_catalog_from_before_the_cache_columns_gets_them(tmp_path):
+    db = Database(tmp_path / "db")
+    RunLog(db.engine)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE indb_run_instances DROP COLUMN cache_hits")
+    RunLog(db.engine).start("r", "f", "distributed", range(1), tag=None, outputs=[], statement="")
+    assert "cache_hits" in RunLog(db.engine).instances("r").column_names
+    db.close()

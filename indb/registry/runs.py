@@ -61,13 +61,15 @@ _instances = sa.Table(
     sa.Column("stdout_tail", sa.Text),
     sa.Column("stderr_tail", sa.Text),
     sa.Column("traceback", sa.Text),
+    sa.Column("cache_hits", sa.Integer),     # GPU: inputs found resident
+    sa.Column("cache_misses", sa.Integer),   # GPU: inputs read from the files
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
                 "rows_out", "started", "ended", "seconds", "message")
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
-                     "progress", "started", "ended", "message", "stdout_tail", "stderr_tail",
-                     "traceback")
+                     "progress", "started", "ended", "message", "cache_hits", "cache_misses",
+                     "stdout_tail", "stderr_tail", "traceback")
 
 
 class RunLog:
@@ -76,6 +78,12 @@ class RunLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         _metadata.create_all(engine)
+        present = {c["name"] for c in sa.inspect(engine).get_columns("indb_run_instances")}
+        for column in _instances.columns:  # columns added since a database was created
+            if column.name not in present:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE indb_run_instances ADD COLUMN "{column.name}" '
+                                         f"{column.type.compile(engine.dialect)}")
 
     # -- the head --------------------------------------------------------------------------
 
@@ -211,6 +219,7 @@ def _alive(pid: int) -> bool:
 
 def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
     types = {"instances": pa.int64(), "completed": pa.int64(), "shard": pa.int64(),
+             "cache_hits": pa.int64(), "cache_misses": pa.int64(),
              "rows_in": pa.int64(), "rows_out": pa.int64(), "seconds": pa.float64(),
              "started": pa.timestamp("ms", tz="UTC"), "ended": pa.timestamp("ms", tz="UTC")}
     data = {}

@@ -37,6 +37,7 @@ from indb.errors import SqlError
 from indb.parser import render
 from indb.query.scan import Scans
 from indb.registry.runs import COMPLETED, ERROR
+from indb.sharding.cache import ResidentCache, gpu_cache_budget
 from indb.sharding.jobs import APPEND, CREATE, RESULT, InputRead, Job, Outcome, OutputWrite
 from indb.sharding.placement import consecutive_rowids, rowids_in_shard
 from indb.storage import files
@@ -82,18 +83,20 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     models = Models(lambda message: request(channel, message), job.db_path, DEVICE)
     with _logs_in(work):
         try:
-            tables = [read_input(spec) for spec in job.inputs]
-            outcome = Outcome(job.shard, COMPLETED, rows_in=sum(t.num_rows for t in tables))
             names = [o.name for o in job.outputs]
             if job.function.style == "script":
+                tables = [read_input(spec) for spec in job.inputs]
+                outcome = Outcome(job.shard, COMPLETED, rows_in=sum(t.num_rows for t in tables))
                 outputs = run_script(job, tables, channel)
             else:
+                outcome = Outcome(job.shard, COMPLETED)
+                frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
                 ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                               shards=job.shards, mode=job.function.mode, params=job.params,
                               scratch=work / "scratch", outputs=tuple(names), send=channel.send,
                               models=models, device=DEVICE)
                 handler = load_handler(job)
-                result = handler(ctx, *[to_frame(t, job.function.frame, DEVICE) for t in tables])
+                result = handler(ctx, *frames)
                 if result is not None and not names:
                     ctx.logger.warning("the function returned rows, but the run has no output "
                                        "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
@@ -156,6 +159,33 @@ def read_input(spec: InputRead) -> pa.Table:
         raise SqlError(f"the input query failed on shard data: {error}") from None
     finally:
         duck.close()
+
+
+_resident: ResidentCache | None = None  # GPU frames kept between runs (GPU workers only)
+
+
+def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
+    """One input in the handler's frame; a GPU frame is kept resident and reused while its
+    data files (and so its table's snapshot) are unchanged."""
+    global _resident
+    if DEVICE == "cpu" or frame not in ("torch", "cupy"):
+        table = read_input(spec)
+        outcome.rows_in += table.num_rows
+        return to_frame(table, frame, DEVICE)
+    if _resident is None:
+        _resident = ResidentCache(gpu_cache_budget())
+    key = (spec.sql, frame, tuple((t.name, t.paths) for t in spec.tables))
+    cached = _resident.get(key)
+    if cached is not None:
+        outcome.cache_hits += 1
+        outcome.rows_in += cached[1]
+        return cached[0]
+    outcome.cache_misses += 1
+    table = read_input(spec)
+    outcome.rows_in += table.num_rows
+    converted = to_frame(table, frame, DEVICE)
+    _resident.put(key, converted, table.num_rows)
+    return converted
 
 
 # -- the function -----------------------------------------------------------------------------

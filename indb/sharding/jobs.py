@@ -77,3 +77,5 @@ class Outcome:
     results: dict[str, str] = field(default_factory=dict)        # RESULT outputs: Parquet file paths
     models: list[StagedModel] = field(default_factory=list)      # registered if the run succeeds
     traceback: str | None = None
+    cache_hits: int = 0      # inputs found resident on the GPU
+    cache_misses: int = 0    # inputs read from the files (and then kept)

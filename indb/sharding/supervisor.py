@@ -120,7 +120,8 @@ def run_instance(job: Job, worker: str = "") -> Outcome:
     log.update_instance(job.run_id, job.shard, status=outcome.status, message=outcome.message,
                         ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
                         traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
-                        stderr_tail=tail(work / "stderr.log"))
+                        stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
+                        cache_misses=outcome.cache_misses)
     return outcome
 
 
