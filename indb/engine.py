@@ -56,7 +56,6 @@ class Engine(FunctionStatements, ModelStatements):
         self.runs = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
         self._predictors: dict[tuple[str, float], Predictor] = {}
-
         gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
         options = {"scheduler": scheduler} if scheduler else {
             # with GPUs, one worker per GPU unless told otherwise
@@ -64,6 +63,7 @@ class Engine(FunctionStatements, ModelStatements):
             # a GPU worker runs one instance at a time, so its resident shards are always at hand
             "threads_per_worker": threads_per_worker or (1 if gpus else 2),
             "processes": cluster == "processes", "gpus": gpus}
+        self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
         self._facts = _CatalogFacts(self.db, self.functions, self.models)

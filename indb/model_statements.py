@@ -24,13 +24,14 @@ class ModelStatements:
     session: QuerySession
     models: ModelStore
     _predictors: dict[tuple[str, float], Predictor]  # by artifact: path and registration time
+    predict_device: str
 
     def run_WithPredictions(self, plan: planner.WithPredictions, params: object) -> Result:
         for prediction in plan.predictions:
             info = self.models.get(prediction.model, prediction.version)
             key = (info.path, info.created)
-            if key not in self._predictors:
-                self._predictors[key] = Predictor(info)
+            if key not in self._predictors:  # on this process's GPU when it has one
+                self._predictors[key] = Predictor(info, device=self.predict_device)
             predict.register(self.session.duck, prediction.function, self._predictors[key])
         try:
             return self.run(plan.plan, params)

@@ -225,3 +225,23 @@ def test_nowait_returns_a_run_id_at_once(conn, ticks, table_name):
     final = conn.wait(run_id).df()
     assert (final["status"][0], final["tag"][0], final["rows_out"][0]) == ("completed", "bg", 1000)
     assert conn.sql(f"SELECT count(*) FROM {table_name}_o").fetchone() == (1000,)
+
+
+def test_fractional_differencing_example_on_the_cpu(conn, table_name):
+    import sys
+    import numpy as np
+    from indb.demo import resources
+    sys.path.insert(0, str(resources() / "udfs"))
+    from fracdiff import fracdiff_cpu, weights
+    conn.sql(f"CREATE TABLE {table_name} (sym VARCHAR, date DATE, close DOUBLE, SHARD KEY (sym)) WITH (SHARDS = 2)")
+    conn.sql(f"INSERT INTO {table_name} SELECT 'S' || (range % 2), DATE '2020-01-01' + (range // 2)::INTEGER, "
+             f"100 + range % 7 FROM range(200)")
+    conn.sql(f"CREATE OR REPLACE FUNCTION fracdiff RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'fracdiff.py' "
+             f"FILE PATHS '{resources() / 'udfs' / 'fracdiff.py'}'")
+    conn.sql(f"EXECUTE FUNCTION fracdiff(INPUT_TABLE_NAMES => INPUT_TABLE({table_name}), "
+             f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{table_name}_fd'), PARAMS => KV_PAIRS(d = '0.5', width = '5'))")
+    got = conn.sql(f"SELECT fracdiff FROM {table_name}_fd WHERE sym = 'S0' ORDER BY date").fetchall()
+    closes = np.log(np.array([100 + v % 7 for v in range(0, 200, 2)], dtype=float))
+    expected = fracdiff_cpu(closes, weights(0.5, 5))
+    np.testing.assert_allclose([g[0] if g[0] is not None else np.nan for g in got], expected, equal_nan=True)
+    assert conn.sql(f"SELECT bool_or(on_gpu) FROM {table_name}_fd").fetchone() == (False,)

@@ -84,3 +84,21 @@ $$""")
     gpu_conn.sql("INSERT INTO img SELECT 10000 + range, [1 FOR x IN range(64)]::FLOAT[64], 1 FROM range(40)")
     after = run()
     assert after["misses"] >= 1 and after["hits"] + after["misses"] == 4  # changed shards are read again
+
+
+def test_a_numba_cuda_kernel_matches_its_cpu_reference(gpu_conn):
+    pytest.importorskip("numba.cuda")
+    import sys
+    from indb.demo import resources
+    sys.path.insert(0, str(resources() / "udfs"))
+    from fracdiff import fracdiff_cpu, fracdiff_gpu, weights
+    series = np.log(100 + np.cumsum(np.random.default_rng(0).normal(size=5000)))
+    w = weights(0.4, 20)
+    np.testing.assert_allclose(fracdiff_gpu(series, w), fracdiff_cpu(series, w), rtol=1e-9, equal_nan=True)
+    gpu_conn.sql("CREATE TABLE px (sym VARCHAR, date DATE, close DOUBLE, SHARD KEY (sym)) WITH (SHARDS = 2)")
+    gpu_conn.sql("INSERT INTO px SELECT 'S' || (range % 3), DATE '2020-01-01' + (range // 3)::INTEGER, "
+                 "100 + sin(range) FROM range(3000)")
+    gpu_conn.sql(f"CREATE FUNCTION fracdiff RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'fracdiff.py' "
+                 f"FILE PATHS '{resources() / 'udfs' / 'fracdiff.py'}'")
+    gpu_conn.sql("EXECUTE FUNCTION fracdiff(INPUT_TABLE_NAMES => INPUT_TABLE(px), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('fd'))")
+    assert gpu_conn.sql("SELECT bool_and(on_gpu), count(*), count(fracdiff) FROM fd").fetchone() == (True, 3000, 3000 - 3 * 19)

@@ -20,11 +20,12 @@ def autoencoder_train(ctx, days):
     if len(x) < 10:
         raise ValueError(f"autoencoder_train needs rows to learn from; it got {len(x)}")
     torch.manual_seed(int(ctx.params.get("seed", "0")))
-    model = Autoencoder()
+    model = Autoencoder().to(ctx.device)  # on a GPU worker, trained on its GPU
+    x = x.to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=float(ctx.params.get("lr", "0.01")))
     epochs = int(ctx.params.get("epochs", "60"))
     for epoch in range(epochs):
-        order = torch.randperm(len(x))
+        order = torch.randperm(len(x), device=x.device)
         for start in range(0, len(x), 256):
             batch = x[order[start:start + 256]]
             optimizer.zero_grad()
@@ -34,7 +35,7 @@ def autoencoder_train(ctx, days):
         ctx.progress(epoch + 1, epochs)
     scorer = ReconstructionError(model).eval()
     with torch.no_grad():
-        errors = scorer(x).numpy()
+        errors = scorer(x).cpu().numpy()
     typical = float(np.quantile(errors, float(ctx.params.get("quantile", "0.99"))))
     threshold = typical * float(ctx.params.get("factor", "20"))
     ctx.status(f"trained on {len(x)} days; threshold {threshold:.4f}")
