@@ -31,6 +31,8 @@ def fracdiff_cpu(series: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def fracdiff_gpu(series: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if not hasattr(np, "row_stack"):  # numba-cuda (0.2x) still calls it; NumPy 2.5 removed it
+        np.row_stack = np.vstack
     from numba import cuda
 
     @cuda.jit
