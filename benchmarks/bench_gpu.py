@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import torch
 from bench_models import images_table, register
 from common import best_of, machine, report
@@ -27,7 +28,7 @@ from indb.demo import resources
 from indb.sharding.gpus import visible_gpus
 
 sys.path.insert(0, str(resources() / "udfs"))
-from mnist_model import DigitsCNN  # noqa: E402
+from mnist_model import DigitsCNN, train  # noqa: E402
 
 INFER = ("CREATE FUNCTION mnist_infer MODE = 'distributed' RUN_COMMAND = 'python' "
          "RUN_COMMAND_ARGS = 'mnist_infer.py' FILE PATHS '{path}'")
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--cpu-rows", type=int, default=100_000)
     parser.add_argument("--naive-rows", type=int, default=1_000)
+    parser.add_argument("--train-rows", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -121,6 +123,33 @@ def main() -> None:
         figures["naive_loop_rows_per_s"] = args.naive_rows / (time.perf_counter() - started)
         conn.close()
 
+        # training from a table (one instance on the GPU) against the bare training loop
+        labels = np.random.default_rng(1).integers(0, 10, args.train_rows).astype(np.int32)
+        train_rows = images_table(pixels[:args.train_rows]).append_column("label", pa.array(labels))
+        conn2 = indb.connect(workdir / "db")
+        conn2.sql("CREATE TABLE train28 (id BIGINT, pixels FLOAT[784], label INTEGER, SHARD KEY (id)) WITH (SHARDS = 8)")
+        conn2.load("train28", train_rows)
+        conn2.sql("CREATE FUNCTION mnist_train MODE = 'nondistributed' RUN_COMMAND = 'python' "
+                  "RUN_COMMAND_ARGS = 'mnist_train.py' FILE PATHS "
+                  f"'{resources() / 'udfs' / 'mnist_train.py'}', '{resources() / 'udfs' / 'mnist_model.py'}'")
+        epochs = 3
+        run_train = ("EXECUTE FUNCTION mnist_train(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT pixels, label FROM train28), "
+                     f"PARAMS => KV_PAIRS(epochs = '{epochs}', batch_size = '1024', model = 'trained28'))")
+        conn2.sql(run_train.replace(f"epochs = '{epochs}'", "epochs = '1'"))  # warm: CUDA, imports
+        started = time.perf_counter()
+        conn2.sql(run_train)
+        figures["train_from_table_img_per_s"] = args.train_rows * epochs / (time.perf_counter() - started)
+        conn2.close()
+        x = torch.from_numpy(pixels[:args.train_rows]).cuda()
+        y = torch.from_numpy(labels.astype(np.int64)).cuda()
+        fresh = DigitsCNN(784).cuda()
+        train(fresh, x, y, epochs=1, batch_size=1024, lr=0.002, seed=0, device="cuda")  # warm
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        train(fresh, x, y, epochs=epochs, batch_size=1024, lr=0.002, seed=0, device="cuda")
+        torch.cuda.synchronize()
+        figures["train_bare_resident_img_per_s"] = args.train_rows * epochs / (time.perf_counter() - started)
+
         # the CPU path on the same machine: workers without GPUs
         with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
             cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM images WHERE id < ?", [args.cpu_rows])
@@ -140,6 +169,8 @@ def main() -> None:
     figures["ratio_gpu_warm_over_cpu_path"] = (figures["mnist_infer_warm_fp32_rows_per_s"]
                                                / figures["mnist_infer_cpu_8_workers_rows_per_s"])
     figures["ratio_gpu_warm_over_naive"] = figures["mnist_infer_warm_fp32_rows_per_s"] / figures["naive_loop_rows_per_s"]
+    figures["ratio_train_from_table_over_bare"] = (figures["train_from_table_img_per_s"]
+                                                   / figures["train_bare_resident_img_per_s"])
     report({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, args.json)
 
 
