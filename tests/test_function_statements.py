@@ -1,12 +1,11 @@
 """Registering and running functions end to end, on the session's local Dask cluster."""
 
 import os
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from indb.errors import CatalogError, RunError, SqlError
+from indb.errors import CatalogError, SqlError
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from indb.parser import render
 from indb.query.scan import Scans
 from indb.registry.runs import COMPLETED, ERROR
 from indb.sharding.cache import ResidentCache, gpu_cache_budget
-from indb.sharding.jobs import APPEND, CREATE, RESULT, InputRead, Job, Outcome, OutputWrite
+from indb.sharding.jobs import APPEND, RESULT, InputRead, Job, Outcome, OutputWrite
 from indb.sharding.placement import consecutive_rowids, rowids_in_shard
 from indb.storage import files
 from indb.udf.context import Context
