@@ -205,3 +205,17 @@ def test_a_pt2_file_made_elsewhere_imports(trained, tmp_path):
     assert trained.sql(f"CREATE MODEL tiny FROM FILE '{tmp_path / 'tiny.pt2'}'").fetchone() == ("tiny", 1)
     shown = trained.sql("SHOW MODELS").df().set_index("name")
     assert (shown.loc["tiny", "flavor"], shown.loc["tiny", "output"]) == ("torch", "class")
+
+
+def test_loaded_models_stay_in_the_instance_process_between_runs(trained):
+    trained.sql("""CREATE OR REPLACE FUNCTION use_clf2 LANGUAGE PYTHON MODE = 'nondistributed' AS $$
+def use_clf2(ctx, t):
+    ctx.models.load("clf")
+$$""")
+    statuses = []
+    for _ in range(2):
+        run_id = trained.sql("EXECUTE FUNCTION use_clf2(INPUT_TABLE_NAMES => INPUT_TABLE(pts))").fetchone()[0]
+        statuses.append(trained.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df())
+    # the one instance runs on worker 0 both times, in the host it used last (idle hosts are
+    # reused last-in first-out), which kept the model
+    assert (int(statuses[1]["cache_hits"].sum()), int(statuses[1]["cache_misses"].sum())) == (1, 0)

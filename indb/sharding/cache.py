@@ -1,9 +1,10 @@
-"""Shards kept on the GPU between runs: an LRU of input frames with a memory budget.
+"""Shards and models kept between runs: one LRU per instance process, with a memory budget.
 
 A GPU instance process keeps the device-resident frames it built, keyed by the data files they
 came from, the input query and the frame type. Iceberg data files are immutable, so a write to a
 table (new files, a new snapshot) changes the key: the stale entry is never hit again and ages
-out. Hits and misses are counted per instance and shown by SHOW FUNCTION STATUS VERBOSE.
+out. Loaded models share the budget, keyed by their artifact (a new version is a new artifact).
+Hits and misses are counted per instance and shown by SHOW FUNCTION STATUS VERBOSE.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Hashable
 from typing import Any
 
 DEFAULT_FRACTION = 0.5  # of the GPU's memory, unless INDB_GPU_CACHE_BYTES says otherwise
+CPU_BUDGET = 2 << 30    # bytes of models a CPU instance process keeps, unless INDB_CPU_CACHE_BYTES says
 
 
 class ResidentCache:
@@ -32,8 +34,8 @@ class ResidentCache:
         self._entries.move_to_end(key)
         return entry[0], entry[2]
 
-    def put(self, key: Hashable, frame: Any, rows: int) -> None:
-        size = frame_bytes(frame)
+    def put(self, key: Hashable, frame: Any, rows: int, size: int | None = None) -> None:
+        size = frame_bytes(frame) if size is None else size
         if size > self.budget:
             return
         self._entries[key] = (frame, size, rows)
@@ -55,9 +57,22 @@ def frame_bytes(frame: Any) -> int:
     return total
 
 
-def gpu_cache_budget() -> int:
-    configured = os.environ.get("INDB_GPU_CACHE_BYTES")
+def cache_budget(device: str) -> int:
+    """Bytes the process's cache may hold: half the GPU's memory on a GPU, 2 GiB (of models) on a CPU."""
+    configured = os.environ.get("INDB_GPU_CACHE_BYTES" if device != "cpu" else "INDB_CPU_CACHE_BYTES")
     if configured:
         return int(configured)
+    if device == "cpu":
+        return CPU_BUDGET
     import torch
     return int(torch.cuda.get_device_properties(0).total_memory * DEFAULT_FRACTION)
+
+
+_process_cache: dict[str, ResidentCache] = {}
+
+
+def process_cache(device: str) -> ResidentCache:
+    """This process's cache (made on first use)."""
+    if device not in _process_cache:
+        _process_cache[device] = ResidentCache(cache_budget(device))
+    return _process_cache[device]

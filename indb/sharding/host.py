@@ -36,7 +36,7 @@ from indb.errors import SqlError
 from indb.parser import render
 from indb.query.scan import Scans
 from indb.registry.runs import COMPLETED, ERROR
-from indb.sharding.cache import ResidentCache, gpu_cache_budget
+from indb.sharding.cache import process_cache
 from indb.sharding.jobs import APPEND, RESULT, InputRead, Job, Outcome, OutputWrite
 from indb.sharding.placement import consecutive_rowids, rowids_in_shard
 from indb.storage import files
@@ -107,6 +107,8 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                     write_output(job, spec, rows, channel, outcome, written)
             outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
             outcome.models = list(models.staged)
+            outcome.cache_hits += models.hits
+            outcome.cache_misses += models.misses
             return outcome
         except Exception as error:
             for io, data_file in written:
@@ -160,21 +162,16 @@ def read_input(spec: InputRead) -> pa.Table:
         duck.close()
 
 
-_resident: ResidentCache | None = None  # GPU frames kept between runs (GPU workers only)
-
-
 def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
     """One input in the handler's frame; a GPU frame is kept resident and reused while its
     data files (and so its table's snapshot) are unchanged."""
-    global _resident
     if DEVICE == "cpu" or frame not in ("torch", "cupy"):
         table = read_input(spec)
         outcome.rows_in += table.num_rows
         return to_frame(table, frame, DEVICE)
-    if _resident is None:
-        _resident = ResidentCache(gpu_cache_budget())
+    resident = process_cache(DEVICE)
     key = (spec.sql, frame, tuple((t.name, t.paths) for t in spec.tables))
-    cached = _resident.get(key)
+    cached = resident.get(key)
     if cached is not None:
         outcome.cache_hits += 1
         outcome.rows_in += cached[1]
@@ -183,7 +180,7 @@ def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
     table = read_input(spec)
     outcome.rows_in += table.num_rows
     converted = to_frame(table, frame, DEVICE)
-    _resident.put(key, converted, table.num_rows)
+    resident.put(key, converted, table.num_rows)
     return converted
 
 

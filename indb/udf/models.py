@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from typing import Any
 
 from indb.registry.flavors import Predictor, check_output, is_keras, save_model
 from indb.registry.models import StagedModel, staging_dir
-
-# per process: a worker's host keeps its models. Hosts serve every database of the cluster, so the
-# key is the artifact (path and registration time), not the model's name and version.
-_loaded: dict[tuple, Predictor] = {}
+from indb.sharding.cache import process_cache
 
 
 class Models:
@@ -22,6 +20,7 @@ class Models:
         self._db_path = db_path
         self._device = device
         self.staged: list[StagedModel] = []
+        self.hits = self.misses = 0  # loads served by the process's cache, and loads from files
 
     def save(self, name: str, model: Any, *, example: Any, metrics: dict[str, float] | None = None,
              output: str = "class", flavor: str | None = None) -> StagedModel:
@@ -53,10 +52,18 @@ class Models:
         ``.module`` the torch module of a torch model.
         """
         info = self._request(("model", name, version))
-        key = (info.path, info.created, self._device, precision)
-        if key not in _loaded:
-            _loaded[key] = Predictor(info, device=self._device, precision=precision)
-        return _loaded[key]
+        # Hosts serve every database of the cluster: the key is the artifact (path and
+        # registration time), not the model's name and version.
+        key = ("model", info.path, info.created, self._device, precision)
+        cache = process_cache(self._device)
+        cached = cache.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached[0]
+        self.misses += 1
+        predictor = Predictor(info, device=self._device, precision=precision)
+        cache.put(key, predictor, 0, size=os.path.getsize(info.path))
+        return predictor
 
     def discard(self) -> None:
         for staged in self.staged:
