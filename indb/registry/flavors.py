@@ -113,7 +113,7 @@ class Predictor:
         A torch model is placed on ``device``; ``precision="bf16"`` runs it in bfloat16.
         """
         self = cls.__new__(cls)
-        self.info, self.module, self.name = None, None, path.name
+        self.info, self.module, self.name, self.flavor = None, None, path.name, flavor
         if precision not in (None, "fp32", "bf16"):
             raise SqlError(f"precision is fp32 or bf16, not {precision!r}")
         if flavor == "torch":
@@ -158,22 +158,21 @@ class Predictor:
     def scores(self, rows: Any) -> np.ndarray:
         """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, in batches.
 
-        ``rows`` is a numpy array, or for a torch model also a tensor (on the GPU, say).
+        ``rows`` is a numpy array, or a torch tensor (on the GPU, say): a torch model takes it as
+        it is, the other flavors as numpy.
         """
-        if not isinstance(rows, np.ndarray) and hasattr(rows, "reshape") and self.module is not None \
-                and self.info is not None and self.info.flavor == "torch":
-            rows = rows.reshape(len(rows), *self.input_shape)
-            parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
-            return np.concatenate(parts) if parts else np.empty((0, max(self.info.output_width, 1)))
-        rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
+        if hasattr(rows, "detach") and self.flavor != "torch":
+            rows = rows.detach().cpu().numpy()
+        if not hasattr(rows, "detach"):
+            rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
         try:
             rows = rows.reshape(len(rows), *self.input_shape)
-        except ValueError:
+        except (ValueError, RuntimeError):  # numpy's and torch's word for a shape that does not fit
             raise SqlError(f"model {self.info.name if self.info else self.name} takes "
                            f"{int(np.prod(self.input_shape))} values a row, not "
-                           f"{rows[0].size if len(rows) else 0}") from None
+                           f"{int(np.prod(tuple(rows.shape[1:])))}") from None
         parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
-        return np.concatenate(parts) if parts else np.empty((0, max(self.info.output_width, 1)))
+        return np.concatenate(parts) if parts else np.empty((0, self.info.output_width if self.info else 1))
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Per row: the class (argmax), the value, or the output vector, by the model's output kind."""

@@ -49,7 +49,6 @@ class RunReport:
 @dataclass
 class _Prepared:
     run_id: str
-    function: FunctionInfo
     jobs: list[Job]
     outputs: tuple[OutputWrite, ...]
     table_uuids: dict[str, str]       # APPEND outputs: the table they were planned against
@@ -150,7 +149,7 @@ class FunctionRunner:
                                         if table.current_snapshot() else None)
                                  for name, (table, _) in tables.items()},
                    "params": dict(plan.params)}
-        return _Prepared(run_id, function, jobs, outputs, uuids,
+        return _Prepared(run_id, jobs, outputs, uuids,
                          int(concurrency) if concurrency else None, work_root, lineage)
 
     def _output(self, name: str, function: FunctionInfo, tables: dict, shard_count: int) -> OutputWrite:
@@ -192,7 +191,7 @@ class FunctionRunner:
         workers = cluster.workers()
         if not workers:
             raise IndbError("the Dask cluster has no workers; start some, or connect without "
-                               "scheduler= to use a local cluster")
+                            "scheduler= to use a local cluster")
         owner = {job.shard: workers[job.shard % len(workers)][0] for job in prepared.jobs}
         queues: dict[str, list[Job]] = {}
         for job in prepared.jobs:
