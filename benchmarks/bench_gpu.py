@@ -1,10 +1,20 @@
-"""The GPU path, measured in one run: the roofline first (the bare CNN on a resident tensor, fp32
-and bf16; host-to-device bandwidth), then EXECUTE FUNCTION mnist_infer over 28x28 rows on the
-GPU workers (cold and warm, fp32 and bf16) against the bare model on the same rows in memory, the
-CPU path and a naive row-at-a-time loop.
+"""The GPU path, measured in one run.
 
-Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``.
-Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%.
+1. The roofline: the bare 28x28 CNN (eager, cuDNN autotuned) on a resident batch, fp32 and bf16;
+   host-to-device bandwidth.
+2. EXECUTE FUNCTION mnist_infer over MNIST-shaped rows (UTINYINT[784], raw bytes, ~80% zeros like
+   real digits) on the GPU workers: cold (shards read from the files) and warm (resident shards),
+   fp32, bf16, CUDA graphs and torch.compile, at --rows and --big-rows; where a warm run's time
+   goes (SHOW FUNCTION STATUS VERBOSE's phases). Against the bare model, the CPU path and a naive
+   row-at-a-time loop.
+3. MNIST training from a table against the bare training loop on resident tensors.
+4. Single-row autoencoder scoring through the serving path (``Connection.model``: resident, CUDA
+   graphs) against the bare model call: p50/p99 of the model step and of the whole call.
+
+Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``. Without
+one it runs on the CPU as a smoke test (the figures then mean nothing).
+Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training >= 80%;
+serving model step p99 < 100 microseconds.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,150 +39,268 @@ from indb.demo import resources
 from indb.sharding.gpus import visible_gpus
 
 sys.path.insert(0, str(resources() / "udfs"))
+from autoencoder_model import Autoencoder, ReconstructionError  # noqa: E402
 from mnist_model import DigitsCNN, train  # noqa: E402
 
+DEVICE = "cuda" if torch.cuda.is_available() and visible_gpus() else "cpu"
+BATCH = 8192  # the engine's rows per model call (indb.registry.flavors.BATCH_ROWS)
 INFER = ("CREATE FUNCTION mnist_infer MODE = 'distributed' RUN_COMMAND = 'python' "
          "RUN_COMMAND_ARGS = 'mnist_infer.py' FILE PATHS '{path}'")
+TRAIN = ("CREATE FUNCTION mnist_train MODE = 'nondistributed' RUN_COMMAND = 'python' "
+         "RUN_COMMAND_ARGS = 'mnist_train.py' FILE PATHS '{train}', '{model}'")
 
 
-def timed_cuda(fn, repeats: int) -> float:
-    torch.cuda.synchronize()
+def synchronize() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], object], repeats: int) -> float:
+    """Seconds a call, the device's work included."""
+    synchronize()
     started = time.perf_counter()
     for _ in range(repeats):
         fn()
-    torch.cuda.synchronize()
+    synchronize()
     return (time.perf_counter() - started) / repeats
 
 
 def roofline(model: torch.nn.Module) -> dict[str, float]:
-    """img/s of the bare model on a resident batch of 8,192, fp32 and bf16; copy bandwidths."""
+    """img/s of the bare model on a resident batch, fp32 and bf16; copy bandwidths."""
+    torch.backends.cudnn.benchmark = True  # as the engine does on a GPU
     out = {}
-    x = torch.rand(8192, 784, device="cuda")
+    x = torch.rand(BATCH, 784, device=DEVICE)
     half = copy.deepcopy(model).to(torch.bfloat16)
     with torch.inference_mode():
         for name, m, xx in (("fp32", model, x), ("bf16", half, x.to(torch.bfloat16))):
             for _ in range(5):
                 m(xx)
-            out[f"bare_resident_{name}_img_per_s"] = 8192 / timed_cuda(lambda: m(xx), 50)
-    host = torch.empty(256 << 20, dtype=torch.uint8)
-    pinned = host.pin_memory()
-    device = torch.empty_like(host, device="cuda")
-    out["h2d_pinned_GB_per_s"] = host.numel() / timed_cuda(lambda: device.copy_(pinned, non_blocking=True), 10) / 1e9
-    out["h2d_pageable_GB_per_s"] = host.numel() / timed_cuda(lambda: device.copy_(host), 10) / 1e9
+            out[f"bare_resident_{name}_img_per_s"] = BATCH / timed(lambda: m(xx), 50)
+    if DEVICE == "cuda":
+        host = torch.empty(256 << 20, dtype=torch.uint8)
+        pinned = host.pin_memory()
+        device = torch.empty_like(host, device="cuda")
+        out["h2d_pinned_GB_per_s"] = host.numel() / timed(lambda: device.copy_(pinned, non_blocking=True), 10) / 1e9
+        out["h2d_pageable_GB_per_s"] = host.numel() / timed(lambda: device.copy_(host), 10) / 1e9
     return out
+
+
+def mnist_like(rows: int, seed: int = 0) -> np.ndarray:
+    """Random digit-shaped rows of raw bytes: about 80% zeros, the rest bright, as in MNIST."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (rows, 784), dtype=np.uint8)
+    pixels[pixels < 204] = 0
+    return pixels
+
+
+def phases(conn: indb.Connection, run_id: str) -> dict[str, float]:
+    """Seconds of a run (the head's wall clock) and its instances' phases, summed."""
+    run = conn.sql(f"SHOW FUNCTION STATUS FOR '{run_id}'").df()
+    status = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df()
+    return {"run_s": float(run["seconds"][0]),
+            **{f"instances_{p}": float(status[p].sum()) for p in ("input_s", "function_s", "output_s")}}
+
+
+def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str) -> dict[str, object]:
+    """mnist_infer over ``table``: the first run (cold: shards from files), then warm variants."""
+    figures: dict[str, object] = {}
+    last = {}
+
+    def infer(**params: str) -> None:
+        conn.sql("DROP TABLE IF EXISTS predictions")
+        pairs = ", ".join(f"{k} = '{v}'" for k, v in {"model": "cnn28", **params}.items())
+        last["run"] = conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
+                               f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('predictions'), "
+                               f"PARAMS => KV_PAIRS({pairs}))").fetchone()[0]
+    started = time.perf_counter()
+    infer()
+    figures[f"{label}_cold_fp32_rows_per_s"] = rows / (time.perf_counter() - started)
+    figures[f"{label}_cold_fp32_phases"] = phases(conn, last["run"])
+    variants = {"fp32": {}, "bf16": {"precision": "bf16"}, "fp32_cuda_graphs": {"cuda_graphs": "true"},
+                "bf16_cuda_graphs": {"precision": "bf16", "cuda_graphs": "true"}}
+    if DEVICE == "cuda" and _has_triton():
+        variants["fp32_compile"] = {"compile": "true"}
+    for name, params in variants.items():
+        infer(**params)  # the model in this form, loaded (and captured or compiled) once
+        seconds, _ = best_of(runs, lambda: infer(**params))
+        figures[f"{label}_warm_{name}_rows_per_s"] = rows / seconds
+        if name == "fp32":
+            figures[f"{label}_warm_fp32_phases"] = phases(conn, last["run"])
+    return figures
+
+
+def _has_triton() -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def percentiles(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """p50 and p99 of one call, in microseconds, after a warm-up."""
+    for _ in range(min(200, calls)):
+        fn()
+    times = np.empty(calls)
+    for i in range(calls):
+        started = time.perf_counter_ns()
+        fn()
+        times[i] = time.perf_counter_ns() - started
+    return float(np.percentile(times, 50) / 1e3), float(np.percentile(times, 99) / 1e3)
+
+
+def serving(conn: indb.Connection, calls: int) -> dict[str, float]:
+    """One row scored by the market autoencoder: bare model against the serving path."""
+    torch.manual_seed(0)
+    module = ReconstructionError(Autoencoder()).eval()
+    register(conn, "market_ae", module, 2, output="value")
+    served = conn.model("market_ae")
+    bare = copy.deepcopy(module).to(DEVICE)
+    row = np.asarray([[0.3, -1.2]], dtype=np.float32)
+    resident = torch.from_numpy(row).to(DEVICE)
+    figures = {}
+
+    def bare_step() -> None:
+        with torch.inference_mode():
+            bare(resident)
+        synchronize()
+
+    def bare_call() -> float:
+        with torch.inference_mode():
+            return float(bare(torch.from_numpy(row).to(DEVICE)).cpu()[0])
+    assert abs(bare_call() - float(served.scores(row)[0])) < 1e-5
+    steps = {"bare_model": bare_step}
+    if served.cuda_graphs is not None:
+        steps["served_cuda_graph"] = lambda: served.cuda_graphs.replay(1)
+    for name, fn in steps.items():
+        figures[f"serve_step_{name}_p50_us"], figures[f"serve_step_{name}_p99_us"] = percentiles(fn, calls)
+    calls_by = {"bare_model": bare_call, "served": lambda: served.scores(row),
+                "sql_predict": lambda: conn.sql("SELECT PREDICT('market_ae', 0.3::FLOAT, -1.2::FLOAT)").fetchone()}
+    for name, fn in calls_by.items():
+        n = calls if name != "sql_predict" else max(50, calls // 20)
+        figures[f"serve_call_{name}_p50_us"], figures[f"serve_call_{name}_p99_us"] = percentiles(fn, n)
+    return figures
+
+
+def training(conn: indb.Connection, rows: int, epochs: int) -> dict[str, object]:
+    """mnist_train from a table (one instance on the GPU) against the bare loop on resident tensors."""
+    pixels = mnist_like(rows, seed=2)
+    labels = np.random.default_rng(1).integers(0, 10, rows).astype(np.int32)
+    conn.sql("CREATE TABLE train28 (id BIGINT, pixels UTINYINT[784], label INTEGER, SHARD KEY (id)) WITH (SHARDS = 8)")
+    conn.load("train28", images_table(pixels).append_column("label", pa.array(labels)))
+    udfs = resources() / "udfs"
+    conn.sql(TRAIN.format(train=udfs / "mnist_train.py", model=udfs / "mnist_model.py"))
+    run = ("EXECUTE FUNCTION mnist_train(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT pixels, label FROM train28), "
+           "PARAMS => KV_PAIRS(epochs = '{epochs}', batch_size = '1024', model = 'trained28'))")
+    conn.sql(run.format(epochs=1))  # warm: the rows become resident, CUDA and the imports are up
+    started = time.perf_counter()
+    run_id = conn.sql(run.format(epochs=epochs)).fetchone()[0]
+    figures: dict[str, object] = {"train_from_table_img_per_s": rows * epochs / (time.perf_counter() - started),
+                                  "train_from_table_phases": phases(conn, run_id)}
+    x = torch.from_numpy(pixels).to(DEVICE).float().div_(255.0)
+    y = torch.from_numpy(labels.astype(np.int64)).to(DEVICE)
+    fresh = DigitsCNN(784)
+    train(fresh, x, y, epochs=1, batch_size=1024, lr=0.002, seed=0, device=DEVICE)  # warm
+    seconds = timed(lambda: train(fresh, x, y, epochs=epochs, batch_size=1024, lr=0.002, seed=0, device=DEVICE), 1)
+    figures["train_bare_resident_img_per_s"] = rows * epochs / seconds
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=10_000_000, help="0 skips the big run")
     parser.add_argument("--cpu-rows", type=int, default=100_000)
     parser.add_argument("--naive-rows", type=int, default=1_000)
     parser.add_argument("--train-rows", type=int, default=200_000)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--serve-calls", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    assert torch.cuda.is_available() and visible_gpus(), "bench_gpu needs a CUDA GPU"
     torch.manual_seed(0)
-    figures: dict[str, object] = {"machine": f"{machine()}, torch {torch.__version__}, "
-                                             f"{torch.cuda.get_device_name()} x{visible_gpus()}"}
-    model = DigitsCNN(784).eval().cuda()
+    figures: dict[str, object] = {"machine": f"{machine()}, torch {torch.__version__}, " + (
+        f"{torch.cuda.get_device_name()} x{visible_gpus()}" if DEVICE == "cuda" else "no GPU (smoke run)")}
+    model = DigitsCNN(784).eval().to(DEVICE)
     figures.update(roofline(model))
 
     workdir = Path(tempfile.mkdtemp(prefix="indb-bench-gpu-"))
     try:
-        pixels = np.random.default_rng(0).random((args.rows, 784), dtype=np.float32)
-        conn = indb.connect(workdir / "db")  # one worker per GPU
-        conn.sql("CREATE TABLE images (id BIGINT, pixels FLOAT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
-        started = time.perf_counter()
-        conn.load("images", images_table(pixels))
-        figures["load_rows_per_s"] = args.rows / (time.perf_counter() - started)
+        conn = indb.connect(workdir / "db")  # one worker per GPU, two instance processes on it
         conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
-        predictor = register(conn, "cnn28", model.cpu(), 784)
-        model.cuda()
-        conn.sql("CREATE FUNCTION noop LANGUAGE PYTHON AS $$\ndef noop(ctx, t):\n    return None\n$$")
-        conn.sql("EXECUTE FUNCTION noop(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id FROM images WHERE id < 0))")
+        register(conn, "cnn28", model.cpu(), 784)
+        model.to(DEVICE)
+        # start-up: worker and instance processes, CUDA, the model (the cluster is up in a server)
+        conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
+        conn.load("warmup", images_table(mnist_like(1024, seed=9)))
+        started = time.perf_counter()
+        conn.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
+                 "PARAMS => KV_PAIRS(model = 'cnn28'))")
+        figures["first_run_after_start_s"] = time.perf_counter() - started
 
-        def infer(precision: str) -> None:
-            conn.sql("DROP TABLE IF EXISTS predictions")
-            conn.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(images), "
-                     "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('predictions'), "
-                     f"PARAMS => KV_PAIRS(model = 'cnn28', precision = '{precision}'))")
-        for precision in ("fp32", "bf16"):
+        for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
+            if not rows:
+                continue
+            pixels = mnist_like(rows)
+            conn.sql(f"CREATE TABLE {label} (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
             started = time.perf_counter()
-            infer(precision)  # cold: the instances load the model; shards are read from the files
-            figures[f"mnist_infer_cold_{precision}_rows_per_s"] = args.rows / (time.perf_counter() - started)
-            seconds, _ = best_of(args.runs, lambda: infer(precision))
-            figures[f"mnist_infer_warm_{precision}_rows_per_s"] = args.rows / seconds
-
-        # the bare model on the same rows in host memory: copied to the GPU batch by batch
-        gpu_predictor = type(predictor)(predictor.info, device="cuda")
-        seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(pixels).argmax(axis=1))
-        figures["bare_from_host_fp32_rows_per_s"] = args.rows / seconds
+            conn.load(label, images_table(pixels))
+            figures[f"{label}_rows"] = rows
+            figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
+            figures.update(inference(conn, label, rows, args.runs, label))
+            if label == "infer_1m":  # the bare model fed from host memory, batch by batch
+                gpu_predictor = conn.model("cnn28")
+                floats = (pixels / np.float32(255)).astype(np.float32)
+                seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))
+                figures["bare_from_host_fp32_rows_per_s"] = rows / seconds
+            del pixels
 
         # a naive loop, as a kdb+ subscriber does it: read a row (from an in-memory DuckDB
         # table), infer it on the GPU, insert its prediction
         import duckdb
         plain = duckdb.connect()
-        source = images_table(pixels[:args.naive_rows])  # noqa: F841  (DuckDB reads it by name)
+        source = images_table(mnist_like(args.naive_rows))  # noqa: F841  (DuckDB reads it by name)
         plain.execute("CREATE TABLE source AS SELECT * FROM source")
         plain.execute("CREATE TABLE naive_predictions (id BIGINT, digit INTEGER)")
+        eager = conn.model("cnn28")
         started = time.perf_counter()
         for i in range(args.naive_rows):
             row = plain.execute("SELECT pixels FROM source WHERE id = ?", [i]).fetchone()[0]
-            digit = int(gpu_predictor.scores(np.asarray(row, dtype=np.float32)[None, :]).argmax())
+            digit = int(eager.scores(np.asarray(row, dtype=np.float32)[None, :] / 255).argmax())
             plain.execute("INSERT INTO naive_predictions VALUES (?, ?)", [i, digit])
         figures["naive_loop_rows_per_s"] = args.naive_rows / (time.perf_counter() - started)
-        conn.close()
 
-        # training from a table (one instance on the GPU) against the bare training loop
-        labels = np.random.default_rng(1).integers(0, 10, args.train_rows).astype(np.int32)
-        train_rows = images_table(pixels[:args.train_rows]).append_column("label", pa.array(labels))
-        conn2 = indb.connect(workdir / "db")
-        conn2.sql("CREATE TABLE train28 (id BIGINT, pixels FLOAT[784], label INTEGER, SHARD KEY (id)) WITH (SHARDS = 8)")
-        conn2.load("train28", train_rows)
-        conn2.sql("CREATE FUNCTION mnist_train MODE = 'nondistributed' RUN_COMMAND = 'python' "
-                  "RUN_COMMAND_ARGS = 'mnist_train.py' FILE PATHS "
-                  f"'{resources() / 'udfs' / 'mnist_train.py'}', '{resources() / 'udfs' / 'mnist_model.py'}'")
-        epochs = 3
-        run_train = ("EXECUTE FUNCTION mnist_train(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT pixels, label FROM train28), "
-                     f"PARAMS => KV_PAIRS(epochs = '{epochs}', batch_size = '1024', model = 'trained28'))")
-        conn2.sql(run_train.replace(f"epochs = '{epochs}'", "epochs = '1'"))  # warm: CUDA, imports
-        started = time.perf_counter()
-        conn2.sql(run_train)
-        figures["train_from_table_img_per_s"] = args.train_rows * epochs / (time.perf_counter() - started)
-        conn2.close()
-        x = torch.from_numpy(pixels[:args.train_rows]).cuda()
-        y = torch.from_numpy(labels.astype(np.int64)).cuda()
-        fresh = DigitsCNN(784).cuda()
-        train(fresh, x, y, epochs=1, batch_size=1024, lr=0.002, seed=0, device="cuda")  # warm
-        torch.cuda.synchronize()
-        started = time.perf_counter()
-        train(fresh, x, y, epochs=epochs, batch_size=1024, lr=0.002, seed=0, device="cuda")
-        torch.cuda.synchronize()
-        figures["train_bare_resident_img_per_s"] = args.train_rows * epochs / (time.perf_counter() - started)
+        figures.update(serving(conn, args.serve_calls))
+        figures.update(training(conn, args.train_rows, args.epochs))
+        conn.close()
 
         # the CPU path on the same machine: workers without GPUs
         with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
-            cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM images WHERE id < ?", [args.cpu_rows])
-            cpu.sql("EXECUTE FUNCTION noop(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id FROM images WHERE id < 0))")
+            cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM infer_1m WHERE id < ?", [args.cpu_rows])
+            cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
+                    "PARAMS => KV_PAIRS(model = 'cnn28'))")
             started = time.perf_counter()
             cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(cpu_images), "
                     "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('cpu_predictions'), PARAMS => KV_PAIRS(model = 'cnn28'))")
-            figures["mnist_infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / (time.perf_counter() - started)
+            figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / (time.perf_counter() - started)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     bare = figures["bare_resident_fp32_img_per_s"]
-    figures["ratio_warm_fp32_over_bare_resident"] = figures["mnist_infer_warm_fp32_rows_per_s"] / bare
-    figures["ratio_cold_fp32_over_bare_resident"] = figures["mnist_infer_cold_fp32_rows_per_s"] / bare
-    figures["ratio_warm_fp32_over_bare_from_host"] = (figures["mnist_infer_warm_fp32_rows_per_s"]
-                                                      / figures["bare_from_host_fp32_rows_per_s"])
-    figures["ratio_gpu_warm_over_cpu_path"] = (figures["mnist_infer_warm_fp32_rows_per_s"]
-                                               / figures["mnist_infer_cpu_8_workers_rows_per_s"])
-    figures["ratio_gpu_warm_over_naive"] = figures["mnist_infer_warm_fp32_rows_per_s"] / figures["naive_loop_rows_per_s"]
+    for label in ("infer_1m", "infer_big"):
+        if f"{label}_warm_fp32_rows_per_s" in figures:
+            figures[f"{label}_ratio_warm_fp32_over_bare"] = figures[f"{label}_warm_fp32_rows_per_s"] / bare
+            figures[f"{label}_ratio_cold_fp32_over_bare"] = figures[f"{label}_cold_fp32_rows_per_s"] / bare
+            figures[f"{label}_ratio_warm_bf16_over_bare_bf16"] = (figures[f"{label}_warm_bf16_rows_per_s"]
+                                                                  / figures["bare_resident_bf16_img_per_s"])
+    warm = figures["infer_1m_warm_fp32_rows_per_s"]
+    figures["ratio_warm_fp32_over_bare_from_host"] = warm / figures["bare_from_host_fp32_rows_per_s"]
+    figures["ratio_gpu_warm_over_cpu_path"] = warm / figures["infer_cpu_8_workers_rows_per_s"]
+    figures["ratio_gpu_warm_over_naive"] = warm / figures["naive_loop_rows_per_s"]
     figures["ratio_train_from_table_over_bare"] = (figures["train_from_table_img_per_s"]
                                                    / figures["train_bare_resident_img_per_s"])
-    report({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, args.json)
+    report({k: round(v, 3) if isinstance(v, float) else
+            {p: round(s, 3) for p, s in v.items()} if isinstance(v, dict) else v
+            for k, v in figures.items()}, args.json)
 
 
 if __name__ == "__main__":

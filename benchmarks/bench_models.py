@@ -40,10 +40,11 @@ def images_table(pixels: np.ndarray) -> pa.Table:
                      "pixels": pa.FixedSizeListArray.from_arrays(pa.array(pixels.ravel()), pixels.shape[1])})
 
 
-def register(conn: indb.Connection, name: str, model: torch.nn.Module, width: int) -> Predictor:
+def register(conn: indb.Connection, name: str, model: torch.nn.Module, width: int,
+             output: str = "class") -> Predictor:
     directory = staging_dir(conn.path)
     shape, dtype, out = save_model(model, torch.zeros(2, width), "torch", directory)
-    info = conn._engine.models.register(StagedModel(name, "torch", str(directory), shape, dtype, "class", out, {}), {})
+    info = conn._engine.models.register(StagedModel(name, "torch", str(directory), shape, dtype, output, out, {}), {})
     return Predictor(info)
 
 

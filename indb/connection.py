@@ -11,6 +11,7 @@ import pyarrow as pa
 from indb.catalog.tables import TableInfo
 from indb.engine import Engine
 from indb.errors import IndbError
+from indb.registry.flavors import Predictor
 from indb.result import Result
 
 apilevel = "2.0"
@@ -157,6 +158,14 @@ class Connection:
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
         return self._engine.load(table, data, shard_key=key, shards=shards, replicated=replicated,
                                  progress=progress)
+
+    def model(self, name: str, version: int | str | None = None, *,
+              precision: str | None = None) -> Predictor:
+        """The serving path: a registered model (a version number, an alias, or None for the
+        latest) loaded once and kept resident in this process, on its GPU when it has one and
+        there replayed from CUDA graphs. ``.predict(rows)`` and ``.scores(rows)`` take numpy rows:
+        one row (shape ``(1, n)``) is the low-latency case."""
+        return self._engine.served_model(name, version, precision)
 
     def table(self, name: str) -> Table:
         return Table(self._engine, name)

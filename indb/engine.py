@@ -55,13 +55,13 @@ class Engine(FunctionStatements, ModelStatements):
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
-        self._predictors: dict[tuple[str, float], Predictor] = {}
+        self._predictors: dict[tuple[str, float, str | None], Predictor] = {}
         gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
         options = {"scheduler": scheduler} if scheduler else {
             # with GPUs, one worker per GPU unless told otherwise
             "workers": workers or self.db.workers or gpus or default_workers(),
             # a GPU worker runs one instance at a time, so its resident shards are always at hand
-            "threads_per_worker": threads_per_worker or (1 if gpus else 2),
+            "threads_per_worker": threads_per_worker or 2,  # on a GPU: 2 processes share it
             "processes": cluster == "processes", "gpus": gpus}
         self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)

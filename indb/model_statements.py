@@ -23,16 +23,24 @@ class ModelStatements:
 
     session: QuerySession
     models: ModelStore
-    _predictors: dict[tuple[str, float], Predictor]  # by artifact: path and registration time
+    _predictors: dict[tuple[str, float, str | None], Predictor]  # by artifact and precision
     predict_device: str
+
+    def served_model(self, name: str, version: int | str | None = None,
+                     precision: str | None = None) -> Predictor:
+        """A registered model loaded once in this process and kept: on its GPU when it has one,
+        replayed from CUDA graphs there (PREDICT and ``Connection.model`` use it)."""
+        info = self.models.get(name, version)
+        key = (info.path, info.created, precision)  # the artifact, not the name: versions move
+        if key not in self._predictors:
+            self._predictors[key] = Predictor(info, device=self.predict_device, precision=precision,
+                                              cuda_graphs=self.predict_device != "cpu")
+        return self._predictors[key]
 
     def run_WithPredictions(self, plan: planner.WithPredictions, params: object) -> Result:
         for prediction in plan.predictions:
-            info = self.models.get(prediction.model, prediction.version)
-            key = (info.path, info.created)
-            if key not in self._predictors:  # on this process's GPU when it has one
-                self._predictors[key] = Predictor(info, device=self.predict_device)
-            predict.register(self.session.duck, prediction.function, self._predictors[key])
+            predictor = self.served_model(prediction.model, prediction.version)
+            predict.register(self.session.duck, prediction.function, predictor)
         try:
             return self.run(plan.plan, params)
         finally:

@@ -109,6 +109,9 @@ def frames(ctx, t):
     assert list(status["progress"]) == ["1/1"] * 2
     assert all("stdout line from" in s for s in status["stdout_tail"])
     assert all("log line from" in s for s in status["stderr_tail"])
+    phases = status[["input_s", "function_s", "output_s"]]  # where each instance's time went
+    assert phases.notna().all().all() and (phases >= 0).all().all()
+    assert (phases.sum(axis=1) <= (status["ended"] - status["started"]).dt.total_seconds() + 0.01).all()
     with pytest.raises(SqlError, match="frames has no parameter size"):
         conn.sql(f"EXECUTE FUNCTION frames(INPUT_TABLE_NAMES => INPUT_TABLE({table_name}_img), "
                  f"PARAMS => KV_PAIRS(size = '2'))")

@@ -61,8 +61,8 @@ $$""")
         gpu_conn.sql(f"DROP TABLE IF EXISTS p_{precision}")
         gpu_conn.sql(f"EXECUTE FUNCTION infer_gpu(INPUT_TABLE_NAMES => INPUT_TABLE(img), "
                      f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('p_{precision}'), PARAMS => KV_PAIRS(precision = '{precision}'))")
-    on_cpu = gpu_conn.sql("SELECT id, PREDICT('gpu_clf', pixels) FROM img ORDER BY id").fetchall()
-    assert gpu_conn.sql("SELECT id, digit FROM p_fp32 ORDER BY id").fetchall() == on_cpu
+    in_sql = gpu_conn.sql("SELECT id, PREDICT('gpu_clf', pixels) FROM img ORDER BY id").fetchall()
+    assert gpu_conn.sql("SELECT id, digit FROM p_fp32 ORDER BY id").fetchall() == in_sql
     agree = gpu_conn.sql("SELECT avg((a.digit = b.digit)::INTEGER) FROM p_fp32 a JOIN p_bf16 b USING (id)").fetchone()[0]
     assert agree > 0.9
 
@@ -104,3 +104,48 @@ def test_a_numba_cuda_kernel_matches_its_cpu_reference(gpu_conn):
     # the first width-1 days of each symbol have no value (NaN)
     assert gpu_conn.sql("SELECT bool_and(on_gpu), count(*), count(*) FILTER (WHERE NOT isnan(fracdiff)) "
                         "FROM fd").fetchone() == (True, 3000, 3000 - 3 * 19)
+
+
+def _saved_cnn(tmp_path):
+    """A small conv net saved as a torch artifact (and the module it came from)."""
+    from indb.registry.flavors import save_model
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 8, 8)), torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
+                                 torch.nn.Flatten(), torch.nn.Linear(144, 10)).eval()
+    save_model(module, torch.rand(4, 64), "torch", tmp_path)
+    return module, tmp_path / "model.pt2"
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-4), ("bf16", 5e-2)])
+def test_cuda_graphs_give_the_eager_models_outputs(tmp_path, precision, tolerance):
+    from indb.registry.flavors import Predictor
+    _, path = _saved_cnn(tmp_path)
+    eager = Predictor.from_file("torch", path, "cuda", precision)
+    graphed = Predictor.from_file("torch", path, "cuda", precision, cuda_graphs=True)
+    for rows in (1, 3, 2048, 8193):
+        x = np.random.default_rng(rows).random((rows, 64), dtype=np.float32)
+        expected = eager.scores(x)
+        np.testing.assert_allclose(graphed.scores(x), expected, atol=tolerance, rtol=tolerance)
+        on_device = graphed.outputs(torch.from_numpy(x).cuda())
+        assert on_device.device.type == "cuda"
+        np.testing.assert_allclose(on_device.float().cpu().numpy(), expected, atol=tolerance, rtol=tolerance)
+    assert graphed.scores(np.zeros((0, 64), dtype=np.float32)).shape == (0, 10)
+
+
+def test_compiled_models_give_the_eager_models_outputs(tmp_path):
+    pytest.importorskip("triton")  # torch.compile's GPU code generator
+    from indb.registry.flavors import Predictor
+    _, path = _saved_cnn(tmp_path)
+    x = np.random.default_rng(0).random((300, 64), dtype=np.float32)
+    expected = Predictor.from_file("torch", path, "cuda").scores(x)
+    compiled = Predictor.from_file("torch", path, "cuda", compile=True)
+    np.testing.assert_allclose(compiled.scores(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_the_serving_path_runs_on_the_gpu_from_graphs(gpu_conn):
+    if "gpu_clf" not in set(gpu_conn.sql("SHOW MODELS").df()["name"]):
+        test_models_train_and_infer_on_the_gpu_in_fp32_and_bf16(gpu_conn)
+    served = gpu_conn.model("gpu_clf")
+    assert served.device == "cuda" and served.cuda_graphs is not None
+    row = np.asarray(gpu_conn.sql("SELECT pixels FROM img WHERE id = 7").fetchone()[0], dtype=np.float32)
+    assert served.predict(row[None, :])[0] == gpu_conn.sql("SELECT PREDICT('gpu_clf', pixels) FROM img WHERE id = 7").fetchone()[0]

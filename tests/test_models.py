@@ -46,6 +46,18 @@ def test_saved_flavors_predict_like_the_model(store, flavor):
     assert (info.input_shape, info.output_width, info.flavor) == ((4,), 3, flavor)
 
 
+def test_outputs_stay_torch_tensors_and_are_for_torch_models_only(store):
+    model = tiny_model()
+    x = np.random.default_rng(1).normal(size=(10, 4)).astype(np.float32)
+    torch_info = store.register(stage(store.db, "t", model), {})
+    outputs = Predictor(torch_info).outputs(torch.from_numpy(x))
+    assert isinstance(outputs, torch.Tensor) and outputs.shape == (10, 3)
+    np.testing.assert_allclose(outputs.numpy(), model(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
+    onnx_info = store.register(stage(store.db, "o", model, "onnx"), {})
+    with pytest.raises(SqlError, match="outputs\\(\\) is for torch models.*use scores"):
+        Predictor(onnx_info).outputs(x)
+
+
 def test_versions_aliases_and_drop(store):
     first = store.register(stage(store.db, "m", tiny_model(0)), {})
     second = store.register(stage(store.db, "m", tiny_model(1)), {})
@@ -107,6 +119,17 @@ def test_predict_in_sql(trained):
     assert rows == [(0, 0, 200), (1, 1, 200)]
     same = trained.sql("SELECT count(*) FROM pts WHERE PREDICT('clf', 1, f[1], f[2]) = PREDICT('clf_onnx', f)").fetchone()
     assert same == (400,)  # in WHERE, with a version, by columns, and across flavors
+
+
+def test_the_serving_path_keeps_one_loaded_model_and_predicts_like_predict(trained):
+    served = trained.model("clf")
+    assert trained.model("clf") is served  # loaded once, kept resident
+    assert trained.model("clf", precision="bf16") is not served
+    rows = trained.sql("SELECT id, f, PREDICT('clf', f) AS p FROM pts ORDER BY id LIMIT 20").df()
+    for f, p in zip(rows["f"], rows["p"]):
+        assert served.predict(np.asarray([f], dtype=np.float32))[0] == p  # one row at a time
+    with pytest.raises(CatalogError, match="has no version 9"):
+        trained.model("clf", 9)
 
 
 @pytest.mark.parametrize("sql, error, message", [
@@ -216,6 +239,5 @@ $$""")
     for _ in range(2):
         run_id = trained.sql("EXECUTE FUNCTION use_clf2(INPUT_TABLE_NAMES => INPUT_TABLE(pts))").fetchone()[0]
         statuses.append(trained.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df())
-    # the one instance runs on worker 0 both times, in the host it used last (idle hosts are
-    # reused last-in first-out), which kept the model
+    # the one instance (shard 0) runs on worker 0, slot 0 both times: in the host that kept the model
     assert (int(statuses[1]["cache_hits"].sum()), int(statuses[1]["cache_misses"].sum())) == (1, 0)

@@ -1,26 +1,31 @@
 """Classify digit images with a registered model, shard by shard.
 
-Input rows: (id, pixels FLOAT[n] scaled like the training rows). Output rows: (id, digit,
-confidence, model_version). Parameters: model (default mnist_cnn), version (a number or an
-alias; default the latest), precision (fp32 or bf16; bf16 pays on a GPU). On a GPU worker the
-model runs on its GPU.
+Input rows: (id, pixels FLOAT[n] scaled like the training rows, or UTINYINT[n] raw bytes 0..255,
+scaled here). Output rows: (id, digit, confidence, model_version). Parameters: model (default
+mnist_cnn), version (a number or an alias; default the latest), precision (fp32 or bf16; bf16
+pays on a GPU), compile ('true': through torch.compile), cuda_graphs ('true': replayed from CUDA
+graphs, on a GPU). On a GPU worker the model runs on its GPU, and so do the softmax and argmax:
+only the three small output columns come back.
 """
 
-import numpy as np
+import torch
 
 from indb import udf
 
 
-@udf.function(frame="torch", params=["model", "version", "precision"])
+@udf.function(frame="torch", params=["model", "version", "precision", "compile", "cuda_graphs"])
 def mnist_infer(ctx, images):
     # frame="torch": the shard arrives as tensors, on the GPU on a GPU worker (and stays there for
     # the next run while the table is unchanged); on a CPU worker they share the Arrow memory
     model = ctx.models.load(ctx.params.get("model", "mnist_cnn"), ctx.params.get("version"),
-                            precision=ctx.params.get("precision"))
-    scores = model.scores(images["pixels"])
-    scores = scores - scores.max(axis=1, keepdims=True)
-    probabilities = np.exp(scores)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return {"id": images["id"].cpu().numpy(), "digit": probabilities.argmax(axis=1).astype(np.int32),
-            "confidence": probabilities.max(axis=1).astype(np.float32),
-            "model_version": np.full(len(scores), model.info.version, dtype=np.int32)}
+                            precision=ctx.params.get("precision"),
+                            compile=ctx.params.get("compile", "false") == "true",
+                            cuda_graphs=ctx.params.get("cuda_graphs", "false") == "true")
+    pixels = images["pixels"]
+    if pixels.dtype == torch.uint8:  # raw MNIST bytes
+        pixels = pixels.float().div_(255.0)
+    with torch.inference_mode():
+        probabilities = torch.softmax(model.outputs(pixels).float(), dim=1)
+        confidence, digit = probabilities.max(dim=1)
+    return {"id": images["id"], "digit": digit.int(), "confidence": confidence,
+            "model_version": torch.full((len(digit),), model.info.version, dtype=torch.int32)}

@@ -35,21 +35,22 @@ def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epoch
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    loss_sum = 0.0
+    mean_loss = 0.0
     for epoch in range(epochs):
         order = torch.randperm(len(pixels), generator=generator).to(device)
-        loss_sum, batches = 0.0, 0
+        loss_sum, batches = torch.zeros((), device=device), 0
         for start in range(0, len(pixels), batch_size):
             batch = order[start:start + batch_size]
             optimizer.zero_grad()
             loss = nn.functional.cross_entropy(model(pixels[batch]), labels[batch])
             loss.backward()
             optimizer.step()
-            loss_sum, batches = loss_sum + loss.item(), batches + 1
-        loss_sum /= max(batches, 1)
+            # summed on the device: reading each batch's loss would make the host wait for it
+            loss_sum, batches = loss_sum + loss.detach(), batches + 1
+        mean_loss = loss_sum.item() / max(batches, 1)
         if progress:
             progress(epoch + 1, epochs)
-    return loss_sum
+    return mean_loss
 
 
 def accuracy(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor) -> float:

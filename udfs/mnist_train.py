@@ -18,10 +18,13 @@ from indb import udf
 from mnist_model import DigitsCNN, accuracy, train
 
 
-@udf.function(frame="numpy", params=["epochs", "batch_size", "lr", "seed", "model"])
+@udf.function(frame="torch", params=["epochs", "batch_size", "lr", "seed", "model"])
 def mnist_train(ctx, images):
-    pixels = torch.from_numpy(np.ascontiguousarray(images["pixels"], dtype=np.float32))
-    labels = torch.from_numpy(images["label"].astype(np.int64))
+    # frame="torch": on a GPU worker the rows arrive on the GPU, and stay there for the next run
+    # (another round, other hyper-parameters) while the table is unchanged
+    pixels, labels = images["pixels"], images["label"].long()
+    if pixels.dtype == torch.uint8:  # raw MNIST bytes
+        pixels = pixels.float().div_(255.0)
     if len(pixels) == 0:
         raise ValueError("mnist_train got no rows: check the input query")
     name = ctx.params.get("model", "mnist_cnn")

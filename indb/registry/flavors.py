@@ -18,6 +18,8 @@ import numpy as np
 
 from indb.errors import SqlError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
+from indb.registry.graphs import MAX_ROWS as MAX_GRAPH_ROWS
+from indb.registry.graphs import CudaGraphs
 from indb.sharding.gpus import to_device
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
@@ -100,48 +102,35 @@ def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], s
 class Predictor:
     """A loaded model: ``scores`` gives its raw output, ``predict`` what PREDICT returns."""
 
-    def __init__(self, info: ModelInfo, device: str = "cpu", precision: str | None = None) -> None:
-        loaded = Predictor.from_file(info.flavor, Path(info.path), device, precision)
+    def __init__(self, info: ModelInfo, device: str = "cpu", precision: str | None = None,
+                 *, compile: bool = False, cuda_graphs: bool = False) -> None:
+        loaded = Predictor.from_file(info.flavor, Path(info.path), device, precision,
+                                     compile=compile, cuda_graphs=cuda_graphs)
         self.__dict__.update(loaded.__dict__)
         self.info = info
 
     @classmethod
-    def from_file(cls, flavor: str, path: Path, device: str = "cpu",
-                  precision: str | None = None) -> Predictor:
+    def from_file(cls, flavor: str, path: Path, device: str = "cpu", precision: str | None = None,
+                  *, compile: bool = False, cuda_graphs: bool = False) -> Predictor:
         """A model file loaded without registry facts (``predict`` needs them; ``scores`` not).
 
-        A torch model is placed on ``device``; ``precision="bf16"`` runs it in bfloat16.
+        A torch model is placed on ``device``; ``precision="bf16"`` runs it in bfloat16,
+        ``compile=True`` through ``torch.compile``, ``cuda_graphs=True`` (on a GPU) from CUDA
+        graphs captured per batch size. The other flavors run on the CPU and ignore these.
         """
         self = cls.__new__(cls)
         self.info, self.module, self.name, self.flavor = None, None, path.name, flavor
+        self.device, self._forward, self._graphs = device, None, None
         if precision not in (None, "fp32", "bf16"):
             raise SqlError(f"precision is fp32 or bf16, not {precision!r}")
         if flavor == "torch":
-            import torch
-            _refuse_pickles(path)
-            self.module = torch.export.load(str(path)).module().to(device)
-            dtype = torch.bfloat16 if precision == "bf16" else None
-            if dtype is not None:
-                self.module = self.module.to(dtype)
-            placeholder = next(n for n in self.module.graph.nodes if n.op == "placeholder")
-            value = placeholder.meta["val"]
-            self.input_shape = tuple(int(s) for s in value.shape[1:])
-            self.input_dtype = str(value.dtype).removeprefix("torch.")
-
-            def run(x: Any) -> np.ndarray:
-                if isinstance(x, np.ndarray):  # through pinned memory to a GPU; a copy on the CPU
-                    x = to_device(x, device)
-                x = x.to(device, dtype=dtype or x.dtype, non_blocking=True)
-                with torch.inference_mode():
-                    return self.module(x).float().cpu().numpy()
+            self._load_torch(path, precision, compile, cuda_graphs)
         elif flavor == "keras":
             keras = _keras()
             self.module = keras.saving.load_model(str(path), safe_mode=True)
             self.input_shape = tuple(int(s) for s in self.module.inputs[0].shape[1:])
             self.input_dtype = "float32"
-
-            def run(x: np.ndarray) -> np.ndarray:
-                return np.asarray(keras.ops.convert_to_numpy(self.module(x, training=False)))
+            self._run = lambda x: np.asarray(keras.ops.convert_to_numpy(self.module(x, training=False)))
         else:
             import onnxruntime
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -149,30 +138,80 @@ class Predictor:
             self.input_shape = tuple(int(s) for s in signature.shape[1:])
             self.input_dtype = {"tensor(float)": "float32", "tensor(double)": "float64",
                                 "tensor(int64)": "int64"}.get(signature.type, "float32")
-
-            def run(x: np.ndarray) -> np.ndarray:
-                return session.run(None, {signature.name: x})[0]
-        self._run = run
+            self._run = lambda x: session.run(None, {signature.name: x})[0]
         return self
 
+    def _load_torch(self, path: Path, precision: str | None, compile: bool, cuda_graphs: bool) -> None:
+        import torch
+        _refuse_pickles(path)
+        module = torch.export.load(str(path)).module().to(self.device)
+        placeholder = next(n for n in module.graph.nodes if n.op == "placeholder")
+        value = placeholder.meta["val"]
+        self.input_shape = tuple(int(s) for s in value.shape[1:])
+        self.input_dtype = str(value.dtype).removeprefix("torch.")
+        dtype = torch.bfloat16 if precision == "bf16" else value.dtype
+        if precision == "bf16":
+            module = module.to(dtype)
+        self.module = module
+        if self.device != "cpu":
+            torch.backends.cudnn.benchmark = True  # the fastest convolution kernels for each shape
+        if compile:
+            module = torch.compile(module)
+        if cuda_graphs and self.device != "cpu":
+            self._graphs = CudaGraphs(module, self.input_shape, dtype, self.device)
+
+        def forward(x: Any) -> Any:
+            """All batches on the device, one after another, with no wait on the host between."""
+            x = x.to(self.device, dtype=dtype, non_blocking=True)
+            with torch.inference_mode():
+                if self._graphs is not None and len(x):
+                    return self._graphs(x)
+                # (no rows: one call on the empty batch still gives the output's shape)
+                parts = [module(x[i:i + BATCH_ROWS]) for i in range(0, max(len(x), 1), BATCH_ROWS)]
+                return torch.cat(parts) if len(parts) != 1 else parts[0]
+
+        self._forward = forward
+        self._run = lambda x: forward(torch.from_numpy(x)).float().cpu().numpy()
+
+    @property
+    def cuda_graphs(self) -> CudaGraphs | None:
+        """The captured graphs of a torch model loaded with ``cuda_graphs=True`` on a GPU."""
+        return self._graphs
+
+    def outputs(self, rows: Any) -> Any:
+        """A torch model's output as a tensor on its device, for a UDF that goes on there (rows:
+        a tensor, anywhere, or a numpy array; shaped as for ``scores``)."""
+        if self._forward is None:
+            raise SqlError(f"outputs() is for torch models; {self.name} is a {self.flavor} model: "
+                           "use scores()")
+        if not hasattr(rows, "detach"):
+            rows = to_device(np.ascontiguousarray(rows, dtype=self.input_dtype), self.device)
+        return self._forward(self._shaped(rows))
+
     def scores(self, rows: Any) -> np.ndarray:
-        """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, in batches.
+        """The model's output for rows given as ``(n, width)`` or ``(n, *shape)``, as numpy.
 
         ``rows`` is a numpy array, or a torch tensor (on the GPU, say): a torch model takes it as
         it is, the other flavors as numpy.
         """
-        if hasattr(rows, "detach") and self.flavor != "torch":
+        if self._forward is not None:
+            if not hasattr(rows, "detach") and self._graphs is not None and len(rows) <= MAX_GRAPH_ROWS:
+                rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
+                return self._graphs.numpy(self._shaped(rows))  # the serving path: one wait
+            return self.outputs(rows).float().cpu().numpy()
+        if hasattr(rows, "detach"):
             rows = rows.detach().cpu().numpy()
-        if not hasattr(rows, "detach"):
-            rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
+        rows = self._shaped(np.ascontiguousarray(rows, dtype=self.input_dtype))
+        parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
+        return np.concatenate(parts) if parts else np.empty((0, self.info.output_width if self.info else 1))
+
+    def _shaped(self, rows: Any) -> Any:
         try:
-            rows = rows.reshape(len(rows), *self.input_shape)
+            return rows.reshape(len(rows), *self.input_shape)
         except (ValueError, RuntimeError):  # numpy's and torch's word for a shape that does not fit
             raise SqlError(f"model {self.info.name if self.info else self.name} takes "
                            f"{int(np.prod(self.input_shape))} values a row, not "
                            f"{int(np.prod(tuple(rows.shape[1:])))}") from None
-        parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
-        return np.concatenate(parts) if parts else np.empty((0, self.info.output_width if self.info else 1))
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Per row: the class (argmax), the value, or the output vector, by the model's output kind."""

@@ -63,13 +63,16 @@ _instances = sa.Table(
     sa.Column("traceback", sa.Text),
     sa.Column("cache_hits", sa.Integer),     # GPU: inputs found resident
     sa.Column("cache_misses", sa.Integer),   # GPU: inputs read from the files
+    sa.Column("input_s", sa.Float),          # seconds reading the inputs (into frames)
+    sa.Column("function_s", sa.Float),       # seconds in the UDF (or its script)
+    sa.Column("output_s", sa.Float),         # seconds writing the output files
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
                 "rows_out", "started", "ended", "seconds", "message")
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
-                     "stdout_tail", "stderr_tail", "traceback")
+                     "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback")
 
 
 class RunLog:
@@ -221,6 +224,7 @@ def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
     types = {"instances": pa.int64(), "completed": pa.int64(), "shard": pa.int64(),
              "cache_hits": pa.int64(), "cache_misses": pa.int64(),
              "rows_in": pa.int64(), "rows_out": pa.int64(), "seconds": pa.float64(),
+             "input_s": pa.float64(), "function_s": pa.float64(), "output_s": pa.float64(),
              "started": pa.timestamp("ms", tz="UTC"), "ended": pa.timestamp("ms", tz="UTC")}
     data = {}
     for name in columns:

@@ -58,14 +58,16 @@ def frame_bytes(frame: Any) -> int:
 
 
 def cache_budget(device: str) -> int:
-    """Bytes the process's cache may hold: half the GPU's memory on a GPU, 2 GiB (of models) on a CPU."""
+    """Bytes the process's cache may hold: half the GPU's memory on a GPU, split between the
+    processes that share it (``INDB_GPU_SLOTS``), or 2 GiB (of models) on a CPU."""
     configured = os.environ.get("INDB_GPU_CACHE_BYTES" if device != "cpu" else "INDB_CPU_CACHE_BYTES")
     if configured:
         return int(configured)
     if device == "cpu":
         return CPU_BUDGET
     import torch
-    return int(torch.cuda.get_device_properties(0).total_memory * DEFAULT_FRACTION)
+    sharing = max(1, int(os.environ.get("INDB_GPU_SLOTS", "1")))
+    return int(torch.cuda.get_device_properties(0).total_memory * DEFAULT_FRACTION / sharing)
 
 
 _process_cache: dict[str, ResidentCache] = {}

@@ -202,7 +202,9 @@ class FunctionRunner:
 
         def submit(worker: str) -> None:
             job = queues[worker].pop(0)
-            future = cluster.client.submit(run_instance, job, worker, key=f"indb-{job.run_id}-{job.shard}",
+            # the job's turn among its worker's shards picks its instance process there
+            turn = job.shard // len(workers)
+            future = cluster.client.submit(run_instance, job, worker, turn, key=f"indb-{job.run_id}-{job.shard}",
                                            workers=[addresses[worker]], allow_other_workers=False,
                                            pure=False)
             pending[future] = job

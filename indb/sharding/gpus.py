@@ -30,13 +30,15 @@ def visible_gpus() -> int:
     return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
-def worker_environment(worker: int, gpus: int) -> dict[str, str]:
-    """The environment of worker ``worker``: pinned to one GPU (round robin) when there are any."""
+def worker_environment(worker: int, gpus: int, slots: int = 1) -> dict[str, str]:
+    """The environment of worker ``worker``: pinned to one GPU (round robin) when there are any,
+    which its ``slots`` instance processes share (and share its memory budget)."""
     if not gpus:
         return {}
     devices = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [d.strip() for d in devices.split(",")] if devices else [str(i) for i in range(gpus)]
-    return {"CUDA_VISIBLE_DEVICES": ids[worker % gpus], "INDB_DEVICE": "cuda"}
+    return {"CUDA_VISIBLE_DEVICES": ids[worker % gpus], "INDB_DEVICE": "cuda",
+            "INDB_GPU_SLOTS": str(slots)}
 
 
 _pinned: dict[str, Any] = {}  # the pinned staging buffer of this process

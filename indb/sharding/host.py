@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,13 +84,16 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     with _logs_in(work):
         try:
             names = [o.name for o in job.outputs]
+            outcome = Outcome(job.shard, COMPLETED)
+            clock = _PhaseClock(outcome.seconds)
             if job.function.style == "script":
                 tables = [read_input(spec) for spec in job.inputs]
-                outcome = Outcome(job.shard, COMPLETED, rows_in=sum(t.num_rows for t in tables))
+                outcome.rows_in = sum(t.num_rows for t in tables)
+                clock.lap("input_s")
                 outputs = run_script(job, tables, channel)
             else:
-                outcome = Outcome(job.shard, COMPLETED)
                 frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
+                clock.lap("input_s")
                 ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                               shards=job.shards, mode=job.function.mode, params=job.params,
                               scratch=work / "scratch", outputs=tuple(names), send=channel.send,
@@ -100,11 +104,13 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                     ctx.logger.warning("the function returned rows, but the run has no output "
                                        "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
                 outputs = to_outputs(result, names)
+            clock.lap("function_s")  # includes copying device outputs back
             for spec, rows in zip(job.outputs, outputs, strict=True):
                 # an empty shard's rows have no say in a new table's columns (their types may be
                 # unknowable: an empty list of strings is a column of nulls to Arrow)
                 if rows is not None and rows.num_rows:
                     write_output(job, spec, rows, channel, outcome, written)
+            clock.lap("output_s")
             outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
             outcome.models = list(models.staged)
             outcome.cache_hits += models.hits
@@ -119,6 +125,18 @@ def run_job(job: Job, channel: Connection) -> Outcome:
             message = str(error) if isinstance(error, SqlError | UdfFailure) else \
                 f"{type(error).__name__}: {error}"
             return Outcome(job.shard, ERROR, message=message, traceback=text)
+
+
+class _PhaseClock:
+    """Seconds spent in each phase of an instance, noted as each one ends."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self._into, self._last = into, time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._into[phase] = now - self._last
+        self._last = now
 
 
 @contextmanager

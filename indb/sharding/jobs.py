@@ -79,3 +79,4 @@ class Outcome:
     traceback: str | None = None
     cache_hits: int = 0      # inputs found resident on the GPU
     cache_misses: int = 0    # inputs read from the files (and then kept)
+    seconds: dict[str, float] = field(default_factory=dict)  # input_s, function_s, output_s

@@ -18,6 +18,8 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from distributed import get_worker
+
 from indb.catalog.database import Database
 from indb.errors import IndbError
 from indb.registry.models import ModelStore
@@ -58,29 +60,52 @@ class Host:
         self.close()
 
     def close(self) -> None:
-        self.channel.close()
-        os.close(self._watch_write)
+        """Close both channels (once): the host, if still alive, then exits by itself."""
+        if not self.channel.closed:
+            self.channel.close()
+            os.close(self._watch_write)
 
 
 class HostPool:
-    """Idle hosts of this worker process."""
+    """The hosts of this worker process, one per slot; the worker's i-th shard (its turn) always
+    runs in slot i mod slots.
+
+    A fixed slot keeps a shard's resident frames (and its models) in the one process that built
+    them, so a second run over an unchanged table finds them; with several slots a GPU is shared
+    by as many processes, one computing while another reads or writes its files.
+    """
 
     def __init__(self) -> None:
-        self._idle: list[Host] = []
-        self._lock = threading.Lock()
+        self._hosts: dict[int, Host] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
 
-    def acquire(self) -> Host:
-        with self._lock:
-            while self._idle:
-                host = self._idle.pop()
-                if host.alive:
-                    return host
+    def acquire(self, turn: int) -> tuple[int, Host]:
+        """The slot and its host, once no other instance uses that slot (a dead host is replaced)."""
+        slot = turn % _slots()
+        with self._guard:
+            lock = self._locks.setdefault(slot, threading.Lock())
+        lock.acquire()
+        host = self._hosts.get(slot)
+        if host is None or not host.alive:
+            if host is not None:
                 host.close()
-        return Host()
+            host = self._hosts[slot] = Host()
+        return slot, host
 
-    def release(self, host: Host) -> None:
-        with self._lock:
-            self._idle.append(host)
+    def release(self, slot: int, host: Host) -> None:
+        """Give the slot back; a host that was killed is forgotten (the next job starts another)."""
+        if not host.alive and self._hosts.get(slot) is host:
+            del self._hosts[slot]
+        self._locks[slot].release()
+
+
+def _slots() -> int:
+    """Task slots of this Dask worker (its threads); 1 outside a worker."""
+    try:
+        return max(1, get_worker().state.nthreads)
+    except ValueError:
+        return 1
 
 
 _pool = HostPool()
@@ -104,24 +129,29 @@ def _answer(db: Database, question: tuple) -> object:
     return IndbError(f"unknown request {question[0]!r}")
 
 
-def run_instance(job: Job, worker: str = "") -> Outcome:
-    """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF)."""
+def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
+    """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF).
+
+    ``turn``: the shard's place among the shards of its worker; it picks the instance slot."""
     db, log = _records(job.db_path)
     stopped = _stop_reason(job, log)
     if stopped:
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
-    host = _pool.acquire()
-    log.update_instance(job.run_id, job.shard, status=RUNNING, worker=worker,
-                        pid=host.process.pid, started=time.time())
-    outcome = _supervise(job, host, db, log)
+    slot, host = _pool.acquire(turn)
+    try:
+        log.update_instance(job.run_id, job.shard, status=RUNNING, worker=worker,
+                            pid=host.process.pid, started=time.time())
+        outcome = _supervise(job, host, db, log)
+    finally:
+        _pool.release(slot, host)
     work = Path(job.work_dir)
     log.update_instance(job.run_id, job.shard, status=outcome.status, message=outcome.message,
                         ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
                         traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
                         stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
-                        cache_misses=outcome.cache_misses)
+                        cache_misses=outcome.cache_misses, **outcome.seconds)
     return outcome
 
 
@@ -142,7 +172,6 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
         if message is not None:
             kind = message[0]
             if kind == "done":
-                _pool.release(host)
                 outcome = message[1]
                 if outcome.status == COMPLETED and last_status:  # the UDF's own last word stays
                     outcome.message = last_status

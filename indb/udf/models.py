@@ -43,25 +43,28 @@ class Models:
         self.staged.append(staged)
         return staged
 
-    def load(self, name: str, version: int | str | None = None, *,
-             precision: str | None = None) -> Predictor:
+    def load(self, name: str, version: int | str | None = None, *, precision: str | None = None,
+             compile: bool = False, cuda_graphs: bool = False) -> Predictor:
         """A registered version (None: the latest; a string: an alias), loaded once per process
-        and placed on ``ctx.device``; ``precision="bf16"`` runs a torch model in bfloat16.
+        and placed on ``ctx.device``; ``precision="bf16"`` runs a torch model in bfloat16,
+        ``compile=True`` through ``torch.compile``, ``cuda_graphs=True`` from CUDA graphs (GPU).
 
-        ``.predict(rows)`` gives what PREDICT gives, ``.scores(rows)`` the raw outputs, and
-        ``.module`` the torch module of a torch model.
+        ``.predict(rows)`` gives what PREDICT gives, ``.scores(rows)`` the raw outputs (numpy),
+        ``.outputs(rows)`` a torch model's outputs as a tensor on the device, and ``.module`` the
+        torch module of a torch model.
         """
         info = self._request(("model", name, version))
         # Hosts serve every database of the cluster: the key is the artifact (path and
         # registration time), not the model's name and version.
-        key = ("model", info.path, info.created, self._device, precision)
+        key = ("model", info.path, info.created, self._device, precision, compile, cuda_graphs)
         cache = process_cache(self._device)
         cached = cache.get(key)
         if cached is not None:
             self.hits += 1
             return cached[0]
         self.misses += 1
-        predictor = Predictor(info, device=self._device, precision=precision)
+        predictor = Predictor(info, device=self._device, precision=precision, compile=compile,
+                              cuda_graphs=cuda_graphs)
         cache.put(key, predictor, 0, size=os.path.getsize(info.path))
         return predictor
 
