@@ -76,6 +76,11 @@ def roofline(model: torch.nn.Module) -> dict[str, float]:
             for _ in range(5):
                 m(xx)
             out[f"bare_resident_{name}_img_per_s"] = BATCH / timed(lambda: m(xx), 50)
+        if DEVICE == "cuda" and _has_triton():  # the bare model through torch.compile, for its variant
+            compiled = torch.compile(model)
+            for _ in range(5):
+                compiled(x)
+            out["bare_resident_fp32_compiled_img_per_s"] = BATCH / timed(lambda: compiled(x), 50)
     if DEVICE == "cuda":
         host = torch.empty(256 << 20, dtype=torch.uint8)
         pinned = host.pin_memory()
@@ -100,29 +105,33 @@ def phases(conn: indb.Connection, run_id: str) -> dict[str, float]:
             **{f"instances_{p}": float(status[p].sum()) for p in ("input_s", "function_s", "output_s")}}
 
 
-def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str) -> dict[str, object]:
-    """mnist_infer over ``table``: the first run (cold: shards from files), then warm variants."""
+def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str,
+              all_variants: bool) -> dict[str, object]:
+    """mnist_infer over ``table``: the first run (cold: shards from files), then warm variants
+    (fp32 and bf16; with ``all_variants`` CUDA graphs and torch.compile too)."""
     figures: dict[str, object] = {}
     last = {}
 
-    def infer(**params: str) -> None:
+    def infer(**params: str) -> float:
+        """Seconds of one EXECUTE FUNCTION (the output table dropped first, untimed)."""
         conn.sql("DROP TABLE IF EXISTS predictions")
         pairs = ", ".join(f"{k} = '{v}'" for k, v in {"model": "cnn28", **params}.items())
+        started = time.perf_counter()
         last["run"] = conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
                                f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('predictions'), "
                                f"PARAMS => KV_PAIRS({pairs}))").fetchone()[0]
-    started = time.perf_counter()
-    infer()
-    figures[f"{label}_cold_fp32_rows_per_s"] = rows / (time.perf_counter() - started)
+        return time.perf_counter() - started
+    figures[f"{label}_cold_fp32_rows_per_s"] = rows / infer()
     figures[f"{label}_cold_fp32_phases"] = phases(conn, last["run"])
-    variants = {"fp32": {}, "bf16": {"precision": "bf16"}, "fp32_cuda_graphs": {"cuda_graphs": "true"},
-                "bf16_cuda_graphs": {"precision": "bf16", "cuda_graphs": "true"}}
-    if DEVICE == "cuda" and _has_triton():
+    variants = {"fp32": {}, "bf16": {"precision": "bf16"}}
+    if all_variants:
+        variants.update(fp32_cuda_graphs={"cuda_graphs": "true"},
+                        bf16_cuda_graphs={"precision": "bf16", "cuda_graphs": "true"})
+    if all_variants and DEVICE == "cuda" and _has_triton():
         variants["fp32_compile"] = {"compile": "true"}
     for name, params in variants.items():
         infer(**params)  # the model in this form, loaded (and captured or compiled) once
-        seconds, _ = best_of(runs, lambda: infer(**params))
-        figures[f"{label}_warm_{name}_rows_per_s"] = rows / seconds
+        figures[f"{label}_warm_{name}_rows_per_s"] = rows / min(infer(**params) for _ in range(runs))
         if name == "fp32":
             figures[f"{label}_warm_fp32_phases"] = phases(conn, last["run"])
     return figures
@@ -225,66 +234,78 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="indb-bench-gpu-"))
     try:
-        conn = indb.connect(workdir / "db")  # one worker per GPU, two instance processes on it
-        conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
-        register(conn, "cnn28", model.cpu(), 784)
-        model.to(DEVICE)
-        # start-up: worker and instance processes, CUDA, the model (the cluster is up in a server)
-        conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
-        conn.load("warmup", images_table(mnist_like(1024, seed=9)))
-        started = time.perf_counter()
-        conn.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
-                 "PARAMS => KV_PAIRS(model = 'cnn28'))")
-        figures["first_run_after_start_s"] = time.perf_counter() - started
-
-        for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
-            if not rows:
-                continue
-            pixels = mnist_like(rows)
-            conn.sql(f"CREATE TABLE {label} (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
-            started = time.perf_counter()
-            conn.load(label, images_table(pixels))
-            figures[f"{label}_rows"] = rows
-            figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
-            figures.update(inference(conn, label, rows, args.runs, label))
-            if label == "infer_1m":  # the bare model fed from host memory, batch by batch
-                gpu_predictor = conn.model("cnn28")
-                floats = (pixels / np.float32(255)).astype(np.float32)
-                seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))
-                figures["bare_from_host_fp32_rows_per_s"] = rows / seconds
-            del pixels
-
-        # a naive loop, as a kdb+ subscriber does it: read a row (from an in-memory DuckDB
-        # table), infer it on the GPU, insert its prediction
-        import duckdb
-        plain = duckdb.connect()
-        source = images_table(mnist_like(args.naive_rows))  # noqa: F841  (DuckDB reads it by name)
-        plain.execute("CREATE TABLE source AS SELECT * FROM source")
-        plain.execute("CREATE TABLE naive_predictions (id BIGINT, digit INTEGER)")
-        eager = conn.model("cnn28")
-        started = time.perf_counter()
-        for i in range(args.naive_rows):
-            row = plain.execute("SELECT pixels FROM source WHERE id = ?", [i]).fetchone()[0]
-            digit = int(eager.scores(np.asarray(row, dtype=np.float32)[None, :] / 255).argmax())
-            plain.execute("INSERT INTO naive_predictions VALUES (?, ?)", [i, digit])
-        figures["naive_loop_rows_per_s"] = args.naive_rows / (time.perf_counter() - started)
-
-        figures.update(serving(conn, args.serve_calls))
-        figures.update(training(conn, args.train_rows, args.epochs))
-        conn.close()
-
-        # the CPU path on the same machine: workers without GPUs
-        with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
-            cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM infer_1m WHERE id < ?", [args.cpu_rows])
-            cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
-                    "PARAMS => KV_PAIRS(model = 'cnn28'))")
-            started = time.perf_counter()
-            cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(cpu_images), "
-                    "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('cpu_predictions'), PARAMS => KV_PAIRS(model = 'cnn28'))")
-            figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / (time.perf_counter() - started)
+        measure(args, model, workdir, figures)
+    except BaseException:
+        report(_rounded(figures), args.json)  # what was measured before the failure
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    report(_rounded(ratios(figures)), args.json)
 
+
+def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, figures: dict[str, object]) -> None:
+    """Everything after the roofline, into ``figures``."""
+    conn = indb.connect(workdir / "db")  # one worker per GPU, two instance processes on it
+    conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
+    register(conn, "cnn28", model.cpu(), 784)
+    model.to(DEVICE)
+    # start-up: worker and instance processes, CUDA, the model (the cluster is up in a server)
+    conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
+    conn.load("warmup", images_table(mnist_like(1024, seed=9)))
+    started = time.perf_counter()
+    conn.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
+             "PARAMS => KV_PAIRS(model = 'cnn28'))")
+    figures["first_run_after_start_s"] = time.perf_counter() - started
+
+    for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
+        if not rows:
+            continue
+        pixels = mnist_like(rows)
+        conn.sql(f"CREATE TABLE {label} (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
+        started = time.perf_counter()
+        conn.load(label, images_table(pixels))
+        figures[f"{label}_rows"] = rows
+        figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
+        figures.update(inference(conn, label, rows, args.runs, label, label == "infer_1m"))
+        if label == "infer_1m":  # the bare model fed from host memory, batch by batch
+            gpu_predictor = conn.model("cnn28")
+            floats = (pixels / np.float32(255)).astype(np.float32)
+            seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))
+            figures["bare_from_host_fp32_rows_per_s"] = rows / seconds
+        del pixels
+
+    # a naive loop, as a kdb+ subscriber does it: read a row (from an in-memory DuckDB
+    # table), infer it on the GPU, insert its prediction
+    import duckdb
+    plain = duckdb.connect()
+    source = images_table(mnist_like(args.naive_rows))  # noqa: F841  (DuckDB reads it by name)
+    plain.execute("CREATE TABLE source AS SELECT * FROM source")
+    plain.execute("CREATE TABLE naive_predictions (id BIGINT, digit INTEGER)")
+    eager = conn.model("cnn28")
+    started = time.perf_counter()
+    for i in range(args.naive_rows):
+        row = plain.execute("SELECT pixels FROM source WHERE id = ?", [i]).fetchone()[0]
+        digit = int(eager.scores(np.asarray(row, dtype=np.float32)[None, :] / 255).argmax())
+        plain.execute("INSERT INTO naive_predictions VALUES (?, ?)", [i, digit])
+    figures["naive_loop_rows_per_s"] = args.naive_rows / (time.perf_counter() - started)
+
+    figures.update(serving(conn, args.serve_calls))
+    figures.update(training(conn, args.train_rows, args.epochs))
+    conn.close()
+
+    # the CPU path on the same machine: workers without GPUs
+    with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
+        cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM infer_1m WHERE id < ?", [args.cpu_rows])
+        cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
+                "PARAMS => KV_PAIRS(model = 'cnn28'))")
+        started = time.perf_counter()
+        cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(cpu_images), "
+                "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('cpu_predictions'), PARAMS => KV_PAIRS(model = 'cnn28'))")
+        figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / (time.perf_counter() - started)
+
+
+def ratios(figures: dict[str, object]) -> dict[str, object]:
+    """The figures with the ratios the targets are about."""
     bare = figures["bare_resident_fp32_img_per_s"]
     for label in ("infer_1m", "infer_big"):
         if f"{label}_warm_fp32_rows_per_s" in figures:
@@ -292,15 +313,22 @@ def main() -> None:
             figures[f"{label}_ratio_cold_fp32_over_bare"] = figures[f"{label}_cold_fp32_rows_per_s"] / bare
             figures[f"{label}_ratio_warm_bf16_over_bare_bf16"] = (figures[f"{label}_warm_bf16_rows_per_s"]
                                                                   / figures["bare_resident_bf16_img_per_s"])
+        if f"{label}_warm_fp32_compile_rows_per_s" in figures:
+            figures[f"{label}_ratio_warm_compile_over_bare_compiled"] = (
+                figures[f"{label}_warm_fp32_compile_rows_per_s"] / figures["bare_resident_fp32_compiled_img_per_s"])
     warm = figures["infer_1m_warm_fp32_rows_per_s"]
     figures["ratio_warm_fp32_over_bare_from_host"] = warm / figures["bare_from_host_fp32_rows_per_s"]
     figures["ratio_gpu_warm_over_cpu_path"] = warm / figures["infer_cpu_8_workers_rows_per_s"]
     figures["ratio_gpu_warm_over_naive"] = warm / figures["naive_loop_rows_per_s"]
     figures["ratio_train_from_table_over_bare"] = (figures["train_from_table_img_per_s"]
                                                    / figures["train_bare_resident_img_per_s"])
-    report({k: round(v, 3) if isinstance(v, float) else
+    return figures
+
+
+def _rounded(figures: dict[str, object]) -> dict[str, object]:
+    return {k: round(v, 3) if isinstance(v, float) else
             {p: round(s, 3) for p, s in v.items()} if isinstance(v, dict) else v
-            for k, v in figures.items()}, args.json)
+            for k, v in figures.items()}
 
 
 if __name__ == "__main__":

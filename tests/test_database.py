@@ -73,3 +73,26 @@ def test_row_ids_are_unique_across_processes(tmp_path):
     for p in procs:
         p.join(timeout=60)
     assert sorted(starts) == list(range(0, 600, 10))
+
+
+def test_wide_rows_are_written_in_several_lz4_row_groups(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from indb.catalog.database import ROW_GROUP_BYTES
+    from indb.storage import files
+
+    conn = indb.connect(tmp_path / "db")
+    conn.sql("CREATE TABLE wide (id BIGINT, pixels UTINYINT[784]) WITH (SHARDS = 1)")
+    rows = 3 * ROW_GROUP_BYTES // 784
+    pixels = np.zeros((rows, 784), dtype=np.uint8)
+    conn.load("wide", pa.table({"id": np.arange(rows),
+                                "pixels": pa.FixedSizeListArray.from_arrays(pa.array(pixels.ravel()), 784)}))
+    table, _ = conn._engine.db.load("wide")
+    [data_file] = files.data_files(table)
+    metadata = pq.ParquetFile(files.local_path(data_file.file_path)).metadata
+    assert metadata.num_row_groups >= 3  # about ROW_GROUP_BYTES each: read on several threads
+    assert metadata.row_group(0).column(0).compression == "LZ4"
+    assert conn.sql("SELECT count(*) FROM wide").fetchone() == (rows,)
+    conn.close()

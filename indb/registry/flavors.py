@@ -19,7 +19,7 @@ import numpy as np
 from indb.errors import SqlError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
 from indb.registry.graphs import MAX_ROWS as MAX_GRAPH_ROWS
-from indb.registry.graphs import CudaGraphs
+from indb.registry.graphs import CudaGraphs, bucket
 from indb.sharding.gpus import to_device
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
@@ -167,8 +167,17 @@ class Predictor:
                 if self._graphs is not None and len(x):
                     return self._graphs(x)
                 # (no rows: one call on the empty batch still gives the output's shape)
-                parts = [module(x[i:i + BATCH_ROWS]) for i in range(0, max(len(x), 1), BATCH_ROWS)]
+                parts = [call(x[i:i + BATCH_ROWS]) for i in range(0, max(len(x), 1), BATCH_ROWS)]
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
+
+        def call(batch: Any) -> Any:
+            """One batch; on a GPU a short one is padded to a power of two, so the shapes the
+            model sees (each autotuned, or compiled, once) are few."""
+            rows = len(batch)
+            if self.device == "cpu" or rows == 0 or rows == bucket(rows):
+                return module(batch)
+            padding = batch.new_zeros((bucket(rows) - rows, *batch.shape[1:]))
+            return module(torch.cat([batch, padding]))[:rows]
 
         self._forward = forward
         self._run = lambda x: forward(torch.from_numpy(x)).float().cpu().numpy()

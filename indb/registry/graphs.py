@@ -35,7 +35,7 @@ class CudaGraphs:
         parts = []
         for start in range(0, len(x), MAX_ROWS):
             chunk = x[start:start + MAX_ROWS]
-            graph, static_in, static_out = self._graph(_bucket(len(chunk)))
+            graph, static_in, static_out = self._graph(bucket(len(chunk)))
             static_in[:len(chunk)].copy_(chunk)
             graph.replay()
             parts.append(static_out[:len(chunk)].clone())
@@ -45,7 +45,7 @@ class CudaGraphs:
         """The serving path for a few rows given as numpy: into pinned memory, one copy to the
         device, one replay, one copy back, one wait."""
         torch = self._torch
-        size = _bucket(len(rows))
+        size = bucket(len(rows))
         graph, static_in, static_out = self._graph(size)
         if size not in self._host:  # bf16 has no numpy type: float32 on the host, cast on the device
             host_dtype = torch.float32 if self._dtype == torch.bfloat16 else self._dtype
@@ -62,7 +62,7 @@ class CudaGraphs:
     def replay(self, rows: int) -> None:
         """Replay the graph of ``rows`` rows on whatever its input holds, and wait: the model
         step alone, for measuring it."""
-        self._graph(_bucket(rows))[0].replay()
+        self._graph(bucket(rows))[0].replay()
         self._torch.cuda.current_stream().synchronize()
 
     def _graph(self, rows: int) -> tuple[Any, Any, Any]:
@@ -84,6 +84,6 @@ class CudaGraphs:
         return self._graphs[rows]
 
 
-def _bucket(rows: int) -> int:
-    """The captured batch size a batch of ``rows`` is padded to: the next power of two."""
+def bucket(rows: int) -> int:
+    """The batch size a batch of ``rows`` is padded to on a GPU: the next power of two."""
     return 1 << max(0, rows - 1).bit_length()
