@@ -36,6 +36,7 @@ from common import best_of, machine, report
 
 import indb
 from indb.demo import resources
+from indb.sharding.cluster import close_cluster
 from indb.sharding.gpus import visible_gpus
 
 sys.path.insert(0, str(resources() / "udfs"))
@@ -137,6 +138,24 @@ def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: st
     return figures
 
 
+def slot_sweep(workdir: Path, table: str, rows: int, runs: int) -> dict[str, float]:
+    """Warm fp32 rows/s with 1 and 4 instance processes sharing the GPU (the default is 2)."""
+    figures = {}
+    for slots in (1, 4):
+        with indb.connect(workdir / "db", threads_per_worker=slots) as conn:
+            def infer() -> float:
+                conn.sql("DROP TABLE IF EXISTS slot_predictions")
+                started = time.perf_counter()
+                conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
+                         "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('slot_predictions'), "
+                         "PARAMS => KV_PAIRS(model = 'cnn28'))")
+                return time.perf_counter() - started
+            infer()  # each process loads its shards and the model
+            figures[f"{table}_warm_fp32_{slots}_slots_rows_per_s"] = rows / min(infer() for _ in range(runs))
+            close_cluster(**conn._engine.runner.cluster_options)  # its processes and GPU memory
+    return figures
+
+
 def _has_triton() -> bool:
     try:
         import triton  # noqa: F401
@@ -155,6 +174,19 @@ def percentiles(fn: Callable[[], object], calls: int) -> tuple[float, float]:
         fn()
         times[i] = time.perf_counter_ns() - started
     return float(np.percentile(times, 50) / 1e3), float(np.percentile(times, 99) / 1e3)
+
+
+def gpu_percentiles(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """p50 and p99 in microseconds of the GPU time between two CUDA events around a call."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = np.empty(calls)
+    for i in range(calls):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times[i] = start.elapsed_time(end) * 1e3
+    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
 def serving(conn: indb.Connection, calls: int) -> dict[str, float]:
@@ -182,6 +214,9 @@ def serving(conn: indb.Connection, calls: int) -> dict[str, float]:
         steps["served_cuda_graph"] = lambda: served.cuda_graphs.replay(1)
     for name, fn in steps.items():
         figures[f"serve_step_{name}_p50_us"], figures[f"serve_step_{name}_p99_us"] = percentiles(fn, calls)
+        if DEVICE == "cuda":  # the same step timed on the GPU (CUDA events), without host jitter
+            figures[f"serve_step_{name}_gpu_p50_us"], figures[f"serve_step_{name}_gpu_p99_us"] = \
+                gpu_percentiles(fn, calls)
     calls_by = {"bare_model": bare_call, "served": lambda: served.scores(row),
                 "sql_predict": lambda: conn.sql("SELECT PREDICT('market_ae', 0.3::FLOAT, -1.2::FLOAT)").fetchone()}
     for name, fn in calls_by.items():
@@ -267,7 +302,9 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
         figures[f"{label}_rows"] = rows
         figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
         figures.update(inference(conn, label, rows, args.runs, label, label == "infer_1m"))
-        if label == "infer_1m":  # the bare model fed from host memory, batch by batch
+        if label == "infer_1m":
+            figures.update(slot_sweep(workdir, label, rows, args.runs))
+            # the bare model fed from host memory, batch by batch
             gpu_predictor = conn.model("cnn28")
             floats = (pixels / np.float32(255)).astype(np.float32)
             seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))

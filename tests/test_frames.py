@@ -62,3 +62,18 @@ def test_torch_frame_on_the_cpu_is_zero_copy_and_outputs_come_back():
 def test_cupy_frame_needs_a_gpu():
     with pytest.raises(SqlError, match="needs a GPU"):
         to_frame(ROWS, "cupy", "cpu")
+
+
+def test_torch_frames_stack_a_columns_chunks_in_order():
+    import torch
+
+    parts = [np.arange(i * 12, (i + 1) * 12, dtype=np.float32).reshape(4, 3) for i in range(3)]
+    column = pa.chunked_array([pa.FixedSizeListArray.from_arrays(pa.array(p.ravel()), 3) for p in parts])
+    ids = pa.chunked_array([pa.array(np.arange(4) + 4 * i) for i in range(3)])
+    frame = to_frame(pa.table({"id": ids, "px": column}), "torch")
+    assert isinstance(frame["px"], torch.Tensor) and frame["px"].shape == (12, 3)
+    np.testing.assert_array_equal(frame["px"].numpy(), np.concatenate(parts))
+    np.testing.assert_array_equal(frame["id"].numpy(), np.arange(12))
+    with_nulls = pa.chunked_array([pa.array([[1.0, 2.0]], pa.list_(pa.float32(), 2)),
+                                   pa.array([None], pa.list_(pa.float32(), 2))])
+    assert to_frame(pa.table({"px": with_nulls}), "numpy")["px"].dtype == object

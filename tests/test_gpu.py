@@ -149,3 +149,18 @@ def test_the_serving_path_runs_on_the_gpu_from_graphs(gpu_conn):
     assert served.device == "cuda" and served.cuda_graphs is not None
     row = np.asarray(gpu_conn.sql("SELECT pixels FROM img WHERE id = 7").fetchone()[0], dtype=np.float32)
     assert served.predict(row[None, :])[0] == gpu_conn.sql("SELECT PREDICT('gpu_clf', pixels) FROM img WHERE id = 7").fetchone()[0]
+
+
+def test_a_graphed_model_serves_several_threads_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indb.registry.flavors import Predictor
+    _, path = _saved_cnn(tmp_path)
+    graphed = Predictor.from_file("torch", path, "cuda", cuda_graphs=True)
+    inputs = [np.random.default_rng(i).random((1 + i % 5, 64), dtype=np.float32) for i in range(64)]
+    eager = Predictor.from_file("torch", path, "cuda")
+    expected = [eager.scores(x) for x in inputs]
+    with ThreadPoolExecutor(8) as pool:  # as DuckDB calls PREDICT
+        got = list(pool.map(graphed.scores, inputs))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4)

@@ -6,10 +6,12 @@ runs on its torch backend unless ``KERAS_BACKEND`` says otherwise (TensorFlow is
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -160,10 +162,14 @@ class Predictor:
         if cuda_graphs and self.device != "cpu":
             self._graphs = CudaGraphs(module, self.input_shape, dtype, self.device)
 
+        lock = threading.Lock() if self.device != "cpu" else contextlib.nullcontext()
+
         def forward(x: Any) -> Any:
-            """All batches on the device, one after another, with no wait on the host between."""
-            x = x.to(self.device, dtype=dtype, non_blocking=True)
-            with torch.inference_mode():
+            """All batches on the device, one after another, with no wait on the host between.
+            On a GPU one call at a time (DuckDB calls PREDICT from several threads; graphs and
+            staging buffers are shared)."""
+            with lock, torch.inference_mode():
+                x = x.to(self.device, dtype=dtype, non_blocking=True)
                 if self._graphs is not None and len(x):
                     return self._graphs(x)
                 # (no rows: one call on the empty batch still gives the output's shape)
@@ -179,7 +185,11 @@ class Predictor:
             padding = batch.new_zeros((bucket(rows) - rows, *batch.shape[1:]))
             return module(torch.cat([batch, padding]))[:rows]
 
-        self._forward = forward
+        def serve(rows: np.ndarray) -> np.ndarray:
+            with lock:
+                return self._graphs.numpy(rows)
+
+        self._forward, self._serve = forward, serve
         self._run = lambda x: forward(torch.from_numpy(x)).float().cpu().numpy()
 
     @property
@@ -206,7 +216,7 @@ class Predictor:
         if self._forward is not None:
             if not hasattr(rows, "detach") and self._graphs is not None and len(rows) <= MAX_GRAPH_ROWS:
                 rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
-                return self._graphs.numpy(self._shaped(rows))  # the serving path: one wait
+                return self._serve(self._shaped(rows))  # the serving path: one wait
             return self.outputs(rows).float().cpu().numpy()
         if hasattr(rows, "detach"):
             rows = rows.detach().cpu().numpy()

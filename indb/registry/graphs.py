@@ -78,7 +78,7 @@ class CudaGraphs:
                         self._module(static_in)
                 torch.cuda.current_stream().wait_stream(side)
                 graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                     static_out = self._module(static_in)
             self._graphs[rows] = graph, static_in, static_out
         return self._graphs[rows]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -42,27 +44,38 @@ def worker_environment(worker: int, gpus: int, slots: int = 1) -> dict[str, str]
 
 
 _pinned: dict[str, Any] = {}  # the pinned staging buffer of this process
+_pinned_lock = threading.Lock()  # PREDICT calls in from DuckDB's threads
 
 
-def to_device(array: np.ndarray, device: str) -> Any:
-    """A numpy column as a torch tensor on ``device``; text stays numpy.
+def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
+    """A numpy column (or its chunks, stacked in order) as a torch tensor on ``device``; text
+    stays numpy.
 
-    On the CPU the tensor shares the column's (Arrow, read-only) memory: do not write to it in place.
+    On the CPU a single array becomes a tensor sharing its (Arrow, read-only) memory: do not write
+    to it in place. On a GPU each chunk is copied once, into the pinned buffer, then the whole
+    column crosses in one transfer.
     """
     import torch
-    if array.dtype == object or array.dtype.kind in "USM":
-        return array
-    array = np.ascontiguousarray(array)
+    chunks = [column] if isinstance(column, np.ndarray) else list(column)
+    first = chunks[0]
+    if first.dtype == object or first.dtype.kind in "USM":
+        return first if len(chunks) == 1 else np.concatenate(chunks)
     if device == "cpu":
+        array = np.ascontiguousarray(first) if len(chunks) == 1 else np.concatenate(chunks)
         with warnings.catch_warnings():  # torch warns that Arrow's memory is read-only; it is meant
             warnings.simplefilter("ignore", UserWarning)
             return torch.from_numpy(array)
-    buffer = _pinned.get("buffer")
-    if buffer is None or buffer.numel() < array.nbytes:
-        buffer = _pinned["buffer"] = torch.empty(max(array.nbytes, 1 << 20), dtype=torch.uint8).pin_memory()
-    staged = buffer[:array.nbytes]
-    staged.numpy()[:] = array.reshape(-1).view(np.uint8)  # one memcpy into pinned memory
-    dtype = torch.from_numpy(np.empty(0, dtype=array.dtype)).dtype
-    on_device = staged.to(device, non_blocking=True).view(dtype).view(array.shape)
-    torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
+    shape = (sum(len(c) for c in chunks), *first.shape[1:])
+    nbytes = sum(c.nbytes for c in chunks)
+    dtype = torch.from_numpy(np.empty(0, dtype=first.dtype)).dtype
+    with _pinned_lock:
+        buffer = _pinned.get("buffer")
+        if buffer is None or buffer.numel() < nbytes:
+            buffer = _pinned["buffer"] = torch.empty(max(nbytes, 1 << 20), dtype=torch.uint8).pin_memory()
+        staging, offset = buffer.numpy(), 0
+        for chunk in chunks:  # one memcpy a chunk into pinned memory
+            staging[offset:offset + chunk.nbytes] = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
+            offset += chunk.nbytes
+        on_device = buffer[:nbytes].to(device, non_blocking=True).view(dtype).view(shape)
+        torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
     return on_device

@@ -27,12 +27,12 @@ def to_frame(table: pa.Table, frame: str, device: str = "cpu") -> object:
     if frame == "numpy":
         return {name: _to_numpy(table[name]) for name in table.column_names}
     if frame == "torch":
-        return {name: to_device(_to_numpy(table[name]), device) for name in table.column_names}
+        return {name: to_device(_numpy_chunks(table[name]), device) for name in table.column_names}
     if frame == "cupy":
         if device == "cpu":
             raise SqlError("frame='cupy' needs a GPU, and this worker has none; use frame='numpy'")
         import cupy
-        return {name: _dlpack_or_numpy(to_device(_to_numpy(table[name]), device), cupy.from_dlpack)
+        return {name: _dlpack_or_numpy(to_device(_numpy_chunks(table[name]), device), cupy.from_dlpack)
                 for name in table.column_names}
     if frame == "cudf":
         try:
@@ -48,7 +48,19 @@ def _dlpack_or_numpy(column: Any, convert: Any) -> Any:
 
 
 def _to_numpy(column: pa.ChunkedArray) -> np.ndarray:
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return _chunk_to_numpy(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+
+
+def _numpy_chunks(column: pa.ChunkedArray) -> list[np.ndarray]:
+    """A column's chunks as numpy arrays (no copies where the layout allows), for to_device to
+    stack straight into its staging buffer (a file read in row groups comes in several)."""
+    chunks = [_chunk_to_numpy(chunk) for chunk in column.chunks if len(chunk)]
+    if len({(c.dtype, c.shape[1:]) for c in chunks}) != 1:  # none, or unlike (nulls in one)
+        return [_to_numpy(column)]
+    return chunks
+
+
+def _chunk_to_numpy(array: pa.Array) -> np.ndarray:
     if pa.types.is_fixed_size_list(array.type) and array.null_count == 0:
         width = array.type.list_size
         values = array.flatten().to_numpy(zero_copy_only=False)
