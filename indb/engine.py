@@ -36,6 +36,11 @@ from indb.storage import files
 LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
 
 
+# instance processes sharing one GPU: while some compute, others read or write their files
+# (measured on an H100, docs/benchmarks.md: 1 -> 0.91M, 2 -> 1.04M, 4 -> 1.11M rows/s warm)
+GPU_SLOTS = 4
+
+
 class Engine(FunctionStatements, ModelStatements):
     """One open database: its catalog, its DuckDB session, the writers and the function runner.
 
@@ -61,7 +66,7 @@ class Engine(FunctionStatements, ModelStatements):
             # with GPUs, one worker per GPU unless told otherwise
             "workers": workers or self.db.workers or gpus or default_workers(),
             # a GPU worker runs one instance at a time, so its resident shards are always at hand
-            "threads_per_worker": threads_per_worker or 2,  # on a GPU: 2 processes share it
+            "threads_per_worker": threads_per_worker or (GPU_SLOTS if gpus else 2),
             "processes": cluster == "processes", "gpus": gpus}
         self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
