@@ -12,7 +12,8 @@
    graphs) against the bare model call: p50/p99 of the model step and of the whole call.
 
 Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``. Without
-one it runs on the CPU as a smoke test (the figures then mean nothing).
+one it stops, unless ``--smoke`` asks for a run on the CPU at toy sizes (to check the script; its
+figures mean nothing).
 Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training >= 80%;
 serving model step p99 < 100 microseconds.
 """
@@ -260,7 +261,14 @@ def main() -> None:
     parser.add_argument("--serve-calls", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes; runs without a GPU too")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.big_rows, args.cpu_rows, args.naive_rows = 2000, 0, 200, 5
+        args.train_rows, args.epochs, args.serve_calls, args.runs = 500, 1, 50, 1
+    elif DEVICE == "cpu":
+        print("bench_gpu needs a CUDA GPU (none here); --smoke runs it on the CPU at toy sizes")
+        return
     torch.manual_seed(0)
     figures: dict[str, object] = {"machine": f"{machine()}, torch {torch.__version__}, " + (
         f"{torch.cuda.get_device_name()} x{visible_gpus()}" if DEVICE == "cuda" else "no GPU (smoke run)")}

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from indb.sharding.gpus import visible_gpus
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -38,3 +42,11 @@ def test_models_benchmark_runs(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["digits_rows"] == 4000 and figures["digits_ratio_infer_over_naive"] > 0
+
+
+@pytest.mark.skipif(bool(visible_gpus()), reason="with a GPU the script runs the whole benchmark")
+def test_gpu_benchmark_says_it_needs_a_gpu_here():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "needs a CUDA GPU" in done.stdout and "--smoke" in done.stdout
