@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distributed import Future, wait
+from distributed import Client, Future, wait
 from pyiceberg.io import load_file_io
 
 from indb.catalog.database import Database, iceberg_layout
@@ -219,9 +219,8 @@ class FunctionRunner:
                 done, _ = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED")
             except TimeoutError:  # nothing finished in this interval: report progress and go on
                 done = set()
-            for future in done:
-                job = pending.pop(future)
-                outcome = _outcome_of(future, job)
+            finished = [(future, pending.pop(future)) for future in done]
+            for (future, job), outcome in zip(finished, _outcomes_of(cluster.client, finished)):
                 if outcome.status != COMPLETED:
                     self.runs.update_instance(job.run_id, job.shard, status=outcome.status,
                                               message=outcome.message, ended=time.time())
@@ -305,6 +304,15 @@ class FunctionRunner:
             for staged in outcome.models:
                 if Path(staged.staging).exists():
                     self.models.discard(staged)
+
+
+def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[Outcome]:
+    """Finished tasks' Outcomes, fetched in one round trip (one each was a round trip each); a
+    task that raised (its worker died) becomes an ERROR one."""
+    try:
+        return client.gather([future for future, _ in finished])
+    except Exception:  # some task raised: look at each
+        return [_outcome_of(future, job) for future, job in finished]
 
 
 def _outcome_of(future: Future, job: Job) -> Outcome:
