@@ -37,7 +37,9 @@ LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while strea
 
 
 # instance processes sharing one GPU: while some compute, others read or write their files
-# (measured on an H100, docs/benchmarks.md: 1 -> 0.91M, 2 -> 1.04M, 4 -> 1.11M rows/s warm)
+# (measured on an H100, 1M rows warm, docs/benchmarks.md: 1 -> 1.07M rows/s, 2 -> 1.12M,
+# 4 -> 1.19M, 8 -> 1.29M; but eight processes' GPU memory outside the LRU budget (allocator
+# caches, CUDA graphs, compiled models, ~9 GB each in the benchmark) ran the 80 GB GPU out)
 GPU_SLOTS = 4
 
 
