@@ -19,7 +19,7 @@ WARMUP_CALLS = 3  # eager calls on a side stream before a capture, as torch's do
 
 
 class CudaGraphs:
-    """``module`` on a CUDA device, replayed from graphs; ``rows_shape`` is one row's shape."""
+    """``module`` on a CUDA device, replayed from graphs; ``row_shape`` is one row's shape."""
 
     def __init__(self, module: Any, row_shape: tuple[int, ...], dtype: Any, device: str) -> None:
         import torch
