@@ -86,11 +86,16 @@ class HostPool:
         with self._guard:
             lock = self._locks.setdefault(slot, threading.Lock())
         lock.acquire()
-        host = self._hosts.get(slot)
-        if host is None or not host.alive:
-            if host is not None:
-                host.close()
-            host = self._hosts[slot] = Host()
+        try:
+            host = self._hosts.get(slot)
+            if host is None or not host.alive:
+                if host is not None:
+                    host.close()
+                host = self._hosts[slot] = Host()
+        except BaseException:  # no host could be started: the slot is free for the next try
+            self._hosts.pop(slot, None)
+            lock.release()
+            raise
         return slot, host
 
     def release(self, slot: int, host: Host) -> None:
