@@ -91,3 +91,34 @@ def test_documented_model_statements_parse():
     assert blocks
     for block in blocks:
         assert parse(block)  # every statement is indb SQL (the data they name is the demo's)
+
+
+def test_documented_environment_variables_are_read_by_the_code():
+    docs = "".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+    source = "".join(p.read_text() for p in (ROOT / "indb").rglob("*.py"))
+    variables = set(re.findall(r"\bINDB_[A-Z_]+\b", docs))
+    assert variables  # the GPU and cache budgets at least
+    for variable in variables:
+        assert f'"{variable}"' in source, f"{variable} is documented but nothing reads it"
+
+
+def test_documented_status_columns_exist():
+    from indb.registry import runs
+    guide = (ROOT / "docs" / "functions.md").read_text()
+    paragraph = re.search(r"`SHOW FUNCTION STATUS VERBOSE \[FOR 'run id'\]` gives(.*?)\n\n", guide, re.S).group(1)
+    statuses = {runs.QUEUED, runs.RUNNING, runs.COMPLETED, runs.ERROR, runs.KILLED, runs.TIMED_OUT}
+    named = {w for w in re.findall(r"`([a-z_]+)`", paragraph)} - statuses
+    assert {"input_s", "function_s", "output_s", "cache_hits"} <= named
+    assert named <= set(runs._INSTANCE_COLUMNS), named - set(runs._INSTANCE_COLUMNS)
+
+
+def test_documented_model_load_options_exist():
+    import inspect
+
+    from indb.connection import Connection
+    from indb.udf.models import Models
+    guide = (ROOT / "docs" / "models.md").read_text()
+    for call, function in (("ctx.models.load", Models.load), ("conn.model", Connection.model)):
+        signature = re.search(rf"`{re.escape(call)}\((.*?)\)`", guide).group(1)
+        names = {p.split("=")[0].strip() for p in signature.split(",")} - {"*"}
+        assert names and names <= set(inspect.signature(function).parameters), (call, names)
