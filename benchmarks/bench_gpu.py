@@ -107,24 +107,28 @@ def phases(conn: indb.Connection, run_id: str) -> dict[str, float]:
             **{f"instances_{p}": float(status[p].sum()) for p in ("input_s", "function_s", "output_s")}}
 
 
+def infer(conn: indb.Connection, table: str, output: str | None = None, **params: str) -> tuple[float, str]:
+    """Seconds of one EXECUTE FUNCTION mnist_infer over ``table`` (model cnn28 unless ``params``
+    say otherwise), and its run id; the output table, if any, is dropped first, untimed."""
+    outputs = ""
+    if output:
+        conn.sql(f"DROP TABLE IF EXISTS {output}")
+        outputs = f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}'), "
+    pairs = ", ".join(f"{k} = '{v}'" for k, v in {"model": "cnn28", **params}.items())
+    started = time.perf_counter()
+    run_id = conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
+                      f"{outputs}PARAMS => KV_PAIRS({pairs}))").fetchone()[0]
+    return time.perf_counter() - started, run_id
+
+
 def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str,
               all_variants: bool) -> dict[str, object]:
     """mnist_infer over ``table``: the first run (cold: shards from files), then warm variants
     (fp32 and bf16; with ``all_variants`` CUDA graphs and torch.compile too)."""
     figures: dict[str, object] = {}
-    last = {}
-
-    def infer(**params: str) -> float:
-        """Seconds of one EXECUTE FUNCTION (the output table dropped first, untimed)."""
-        conn.sql("DROP TABLE IF EXISTS predictions")
-        pairs = ", ".join(f"{k} = '{v}'" for k, v in {"model": "cnn28", **params}.items())
-        started = time.perf_counter()
-        last["run"] = conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
-                               f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('predictions'), "
-                               f"PARAMS => KV_PAIRS({pairs}))").fetchone()[0]
-        return time.perf_counter() - started
-    figures[f"{label}_cold_fp32_rows_per_s"] = rows / infer()
-    figures[f"{label}_cold_fp32_phases"] = phases(conn, last["run"])
+    seconds, run_id = infer(conn, table, "predictions")
+    figures[f"{label}_cold_fp32_rows_per_s"] = rows / seconds
+    figures[f"{label}_cold_fp32_phases"] = phases(conn, run_id)
     variants = {"fp32": {}, "bf16": {"precision": "bf16"}}
     if all_variants:
         variants.update(fp32_cuda_graphs={"cuda_graphs": "true"},
@@ -132,10 +136,11 @@ def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: st
     if all_variants and DEVICE == "cuda" and _has_triton():
         variants["fp32_compile"] = {"compile": "true"}
     for name, params in variants.items():
-        infer(**params)  # the model in this form, loaded (and captured or compiled) once
-        figures[f"{label}_warm_{name}_rows_per_s"] = rows / min(infer(**params) for _ in range(runs))
+        infer(conn, table, "predictions", **params)  # the model in this form loaded (and compiled) once
+        seconds, run_id = min(infer(conn, table, "predictions", **params) for _ in range(runs))
+        figures[f"{label}_warm_{name}_rows_per_s"] = rows / seconds
         if name == "fp32":
-            figures[f"{label}_warm_fp32_phases"] = phases(conn, last["run"])
+            figures[f"{label}_warm_fp32_phases"] = phases(conn, run_id)
     return figures
 
 
@@ -144,15 +149,9 @@ def slot_sweep(workdir: Path, table: str, rows: int, runs: int) -> dict[str, flo
     figures = {}
     for slots in (1, 2, 8):
         with indb.connect(workdir / "db", threads_per_worker=slots) as conn:
-            def infer() -> float:
-                conn.sql("DROP TABLE IF EXISTS slot_predictions")
-                started = time.perf_counter()
-                conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
-                         "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('slot_predictions'), "
-                         "PARAMS => KV_PAIRS(model = 'cnn28'))")
-                return time.perf_counter() - started
-            infer()  # each process loads its shards and the model
-            figures[f"{table}_warm_fp32_{slots}_slots_rows_per_s"] = rows / min(infer() for _ in range(runs))
+            infer(conn, table, "slot_predictions")  # each process loads its shards and the model
+            seconds, _ = min(infer(conn, table, "slot_predictions") for _ in range(runs))
+            figures[f"{table}_warm_fp32_{slots}_slots_rows_per_s"] = rows / seconds
             close_cluster(**conn._engine.runner.cluster_options)  # its processes and GPU memory
     return figures
 
@@ -295,10 +294,7 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
     # start-up: worker and instance processes, CUDA, the model (the cluster is up in a server)
     conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
     conn.load("warmup", images_table(mnist_like(1024, seed=9)))
-    started = time.perf_counter()
-    conn.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
-             "PARAMS => KV_PAIRS(model = 'cnn28'))")
-    figures["first_run_after_start_s"] = time.perf_counter() - started
+    figures["first_run_after_start_s"], _ = infer(conn, "warmup")
 
     for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
         if not rows:
@@ -341,12 +337,9 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
     # the CPU path on the same machine: workers without GPUs
     with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
         cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM infer_1m WHERE id < ?", [args.cpu_rows])
-        cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(warmup), "
-                "PARAMS => KV_PAIRS(model = 'cnn28'))")
-        started = time.perf_counter()
-        cpu.sql("EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE(cpu_images), "
-                "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('cpu_predictions'), PARAMS => KV_PAIRS(model = 'cnn28'))")
-        figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / (time.perf_counter() - started)
+        infer(cpu, "warmup")  # the CPU workers start and load the model
+        seconds, _ = infer(cpu, "cpu_images", "cpu_predictions")
+        figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / seconds
 
 
 def ratios(figures: dict[str, object]) -> dict[str, object]:

@@ -67,7 +67,6 @@ class Engine(FunctionStatements, ModelStatements):
         options = {"scheduler": scheduler} if scheduler else {
             # with GPUs, one worker per GPU unless told otherwise
             "workers": workers or self.db.workers or gpus or default_workers(),
-            # a GPU worker runs one instance at a time, so its resident shards are always at hand
             "threads_per_worker": threads_per_worker or (GPU_SLOTS if gpus else 2),
             "processes": cluster == "processes", "gpus": gpus}
         self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models

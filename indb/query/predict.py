@@ -2,7 +2,7 @@
 
 DuckDB hands the function its argument columns a vector (2,048 rows) at a time; the rows become
 one ``(rows, width)`` matrix (a fixed-size array column without a copy) and go to the model in one
-call. Loaded models are cached per session, keyed by name and version.
+call. The model is the engine's served one (``served_model``: loaded once, kept).
 """
 
 from __future__ import annotations

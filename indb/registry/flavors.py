@@ -190,7 +190,6 @@ class Predictor:
                 return self._graphs.numpy(rows)
 
         self._forward, self._serve = forward, serve
-        self._run = lambda x: forward(torch.from_numpy(x)).float().cpu().numpy()
 
     @property
     def cuda_graphs(self) -> CudaGraphs | None:

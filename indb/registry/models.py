@@ -2,7 +2,7 @@
 
 Artifacts live in the database directory (``models/<name>/v<version>/``), written first to a
 staging directory and moved into place only when the version is registered, so a version in the
-catalog always has its files and a failed run leaves no version behind. Two flavors, both loaded
+catalog always has its files and a failed run leaves no version behind. Three flavors, all loaded
 without the training code and without unpickling arbitrary objects:
 
 - ``torch``: a ``torch.export`` program (``model.pt2``: the graph as JSON, weights as raw tensors);
@@ -14,6 +14,7 @@ without the training code and without unpickling arbitrary objects:
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -64,10 +65,7 @@ class ModelInfo:
 
     @property
     def input_width(self) -> int:
-        width = 1
-        for size in self.input_shape:
-            width *= size
-        return width
+        return math.prod(self.input_shape)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -183,22 +183,20 @@ def read_input(spec: InputRead) -> pa.Table:
 def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
     """One input in the handler's frame; a GPU frame is kept resident and reused while its
     data files (and so its table's snapshot) are unchanged."""
-    if DEVICE == "cpu" or frame not in ("torch", "cupy"):
-        table = read_input(spec)
-        outcome.rows_in += table.num_rows
-        return to_frame(table, frame, DEVICE)
-    resident = process_cache(DEVICE)
+    resident = DEVICE != "cpu" and frame in ("torch", "cupy")
     key = (spec.sql, frame, tuple((t.name, t.paths) for t in spec.tables))
-    cached = resident.get(key)
-    if cached is not None:
-        outcome.cache_hits += 1
-        outcome.rows_in += cached[1]
-        return cached[0]
-    outcome.cache_misses += 1
+    if resident:
+        cached = process_cache(DEVICE).get(key)
+        if cached is not None:
+            outcome.cache_hits += 1
+            outcome.rows_in += cached[1]
+            return cached[0]
+        outcome.cache_misses += 1
     table = read_input(spec)
     outcome.rows_in += table.num_rows
     converted = to_frame(table, frame, DEVICE)
-    resident.put(key, converted, table.num_rows)
+    if resident:
+        process_cache(DEVICE).put(key, converted, table.num_rows)
     return converted
 
 

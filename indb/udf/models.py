@@ -55,8 +55,8 @@ class Models:
         """
         info = self._request(("model", name, version))
         # Hosts serve every database of the cluster: the key is the artifact (path and
-        # registration time), not the model's name and version.
-        key = ("model", info.path, info.created, self._device, precision, compile, cuda_graphs)
+        # registration time), not the model's name and version. (The cache is this device's.)
+        key = ("model", info.path, info.created, precision, compile, cuda_graphs)
         cache = process_cache(self._device)
         cached = cache.get(key)
         if cached is not None:
