@@ -32,6 +32,7 @@ class CudaGraphs:
         # reuse each other's; apart, each size kept its own, several GB for a CNN at 8,192 rows
         self._pool = torch.cuda.graph_pool_handle()
         self._host: dict[int, tuple[Any, Any]] = {}          # rows -> pinned (input, output)
+        self._side = torch.cuda.Stream()  # captures warm up here, as torch's documentation asks
 
     def __call__(self, x: Any) -> Any:
         """The model's output for a device tensor (a new tensor: graph buffers are reused)."""
@@ -75,16 +76,19 @@ class CudaGraphs:
             torch = self._torch
             static_in = torch.zeros((rows, *self._row_shape), dtype=self._dtype, device=self._device)
             with torch.inference_mode():
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(side):
+                self._side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(self._side):
                     for _ in range(WARMUP_CALLS):
                         self._module(static_in)
-                torch.cuda.current_stream().wait_stream(side)
+                torch.cuda.current_stream().wait_stream(self._side)
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
                     static_out = self._module(static_in)
             self._graphs[rows] = graph, static_in, static_out
+            # the warm-up's intermediates stay cached for the side stream, where nothing else
+            # allocates: a GB or two a capture at 8,192 rows, which other processes sharing
+            # the GPU need (captures are few, so the emptying is rare)
+            torch.cuda.empty_cache()
         return self._graphs[rows]
 
 
