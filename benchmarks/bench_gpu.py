@@ -123,8 +123,9 @@ def infer(conn: indb.Connection, table: str, output: str | None = None, **params
 
 def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str,
               all_variants: bool) -> dict[str, object]:
-    """mnist_infer over ``table``: the first run (cold: shards from files), then warm variants
-    (fp32 and bf16; with ``all_variants`` CUDA graphs and torch.compile too)."""
+    """mnist_infer over ``table``: the first run (cold: shards from files, in processes that have
+    run the model before), then warm variants (fp32 and bf16; with ``all_variants`` CUDA graphs and
+    torch.compile too)."""
     figures: dict[str, object] = {}
     seconds, run_id = infer(conn, table, "predictions")
     figures[f"{label}_cold_fp32_rows_per_s"] = rows / seconds
@@ -291,9 +292,12 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
     conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
     register(conn, "cnn28", model.cpu(), 784)
     model.to(DEVICE)
-    # start-up: worker and instance processes, CUDA, the model (the cluster is up in a server)
+    # start-up: worker and instance processes, CUDA, the model, cuDNN's choice of kernels for
+    # full batches (in a server all of it is up before the first query), over a table of other
+    # rows, as many as --rows, so that "cold" below means cold data (read from the files), not a
+    # process's first batches
     conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
-    conn.load("warmup", images_table(mnist_like(1024, seed=9)))
+    conn.load("warmup", images_table(mnist_like(args.rows, seed=9)))
     figures["first_run_after_start_s"], _ = infer(conn, "warmup")
 
     for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
@@ -337,7 +341,8 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
     # the CPU path on the same machine: workers without GPUs
     with indb.connect(workdir / "db", gpus=0, workers=8, threads_per_worker=1) as cpu:
         cpu.sql("CREATE TABLE cpu_images AS SELECT * FROM infer_1m WHERE id < ?", [args.cpu_rows])
-        infer(cpu, "warmup")  # the CPU workers start and load the model
+        cpu.sql("CREATE TABLE cpu_warmup AS SELECT * FROM warmup WHERE id < 1024")
+        infer(cpu, "cpu_warmup")  # the CPU workers start and load the model
         seconds, _ = infer(cpu, "cpu_images", "cpu_predictions")
         figures["infer_cpu_8_workers_rows_per_s"] = args.cpu_rows / seconds
 

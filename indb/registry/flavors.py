@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from indb.errors import SqlError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
 from indb.registry.graphs import MAX_ROWS as MAX_GRAPH_ROWS
 from indb.registry.graphs import CudaGraphs, bucket
-from indb.sharding.gpus import to_device
+from indb.sharding.gpus import gpu_turn, to_device
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
 
@@ -162,13 +161,13 @@ class Predictor:
         if cuda_graphs and self.device != "cpu":
             self._graphs = CudaGraphs(module, self.input_shape, dtype, self.device)
 
-        lock = threading.Lock() if self.device != "cpu" else contextlib.nullcontext()
+        turn = gpu_turn(self.device) if self.device != "cpu" else contextlib.nullcontext
 
         def forward(x: Any) -> Any:
             """All batches on the device, one after another, with no wait on the host between.
-            On a GPU one call at a time (DuckDB calls PREDICT from several threads; graphs and
-            staging buffers are shared)."""
-            with lock, torch.inference_mode():
+            On a GPU in turns (DuckDB calls PREDICT from several threads, graphs and staging
+            buffers are shared; and see ``gpus.Turns``)."""
+            with turn(), torch.inference_mode():
                 x = x.to(self.device, dtype=dtype, non_blocking=True)
                 if self._graphs is not None and len(x):
                     return self._graphs(x)
@@ -186,7 +185,7 @@ class Predictor:
             return module(torch.cat([batch, padding]))[:rows]
 
         def serve(rows: np.ndarray) -> np.ndarray:
-            with lock:
+            with turn():
                 return self._graphs.numpy(rows)
 
         self._forward, self._serve = forward, serve

@@ -1,5 +1,5 @@
-"""GPUs: which ones this machine has (``nvidia-smi -L``, no GPU framework imported), and getting
-columns onto one.
+"""GPUs: which ones this machine has (``nvidia-smi -L``, no GPU framework imported), getting
+columns onto one, and taking turns at one.
 
 Columns reach a GPU through one pinned host buffer per process, reused from column to column and
 run to run: pinning fresh memory each time is several times slower than the copy itself.
@@ -7,12 +7,16 @@ run to run: pinning fresh memory each time is several times slower than the copy
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,3 +83,52 @@ def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
         on_device = buffer[:nbytes].to(device, non_blocking=True).view(dtype).view(shape)
         torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
     return on_device
+
+
+class Turns:
+    """Model calls on one GPU, one at a time: between this process's threads, and (given a lock
+    file) between the instance processes that share the GPU.
+
+    Processes that share a GPU without turns have their kernels time-sliced by the driver: eight
+    of them took 13% longer over the same batches than one process alone (H100, the 28x28 CNN).
+    In turns, one process's batches run back to back while the others read or write their files.
+    A turn ends when the GPU has finished its work (``finish``), not when it was queued. The lock
+    is ``flock``'s, which the kernel releases when a holder dies.
+    """
+
+    def __init__(self, lock_path: Path | None, finish: Callable[[], None]) -> None:
+        self._threads = threading.Lock()
+        self._lock_path, self._finish, self._fd = lock_path, finish, None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._threads:
+            if self._lock_path is None:
+                yield
+                return
+            if self._fd is None:
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+                self._finish()
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_turns: dict[str, Turns] = {}
+
+
+def gpu_turn(device: str) -> Turns:
+    """The turns at ``device`` in this process: shared with the other instance processes on the
+    same GPU in a worker that runs several (``INDB_GPU_SLOTS``), this process's own elsewhere (the
+    serving path in the head is not made to wait for a batch of another process's rows)."""
+    with _pinned_lock:
+        if device not in _turns:
+            import torch
+            lock_path = None
+            if int(os.environ.get("INDB_GPU_SLOTS", "1")) > 1:
+                uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
+                lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}.lock"
+            _turns[device] = Turns(lock_path, lambda: torch.cuda.current_stream().synchronize())
+        return _turns[device]
