@@ -53,8 +53,8 @@ def _hold_turn(path, ready) -> None:
 
 def test_a_killed_process_gives_its_turn_back(tmp_path):
     path = tmp_path / "gpu.lock"
-    ours, theirs = multiprocessing.Pipe()
-    holder = multiprocessing.get_context("fork").Process(target=_hold_turn, args=(path, theirs))
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    holder = multiprocessing.get_context("spawn").Process(target=_hold_turn, args=(path, theirs))
     holder.start()
     assert ours.recv() and held_elsewhere(path)
     os.kill(holder.pid, signal.SIGKILL)
