@@ -107,7 +107,7 @@ class Turns:
                 yield
                 return
             if self._fd is None:
-                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 yield
@@ -129,6 +129,7 @@ def gpu_turn(device: str) -> Turns:
             lock_path = None
             if int(os.environ.get("INDB_GPU_SLOTS", "1")) > 1:
                 uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
-                lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}.lock"
+                # per user: another user's lock file would not open for writing
+                lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}-{os.getuid()}.lock"
             _turns[device] = Turns(lock_path, lambda: torch.cuda.current_stream().synchronize())
         return _turns[device]
