@@ -36,10 +36,10 @@ from indb.storage import files
 LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
 
 
-# instance processes sharing one GPU: while some compute, others read or write their files
-# (measured on an H100, 1M rows warm, docs/benchmarks.md: 1 -> 1.07M rows/s, 2 -> 1.12M,
-# 4 -> 1.19M, 8 -> 1.29M; but eight processes' GPU memory outside the LRU budget (allocator
-# caches, CUDA graphs, compiled models, ~9 GB each in the benchmark) ran the 80 GB GPU out)
+# instance processes sharing one GPU, taking turns at it: while one computes, the others read or
+# write their files (measured on an H100, 1M rows warm, docs/benchmarks.md: 1 -> 0.89-1.02M
+# rows/s, 2 -> 1.23-1.28M, 4 -> 1.31-1.36M, 8 -> 1.34M; eight are no faster than four, and
+# would leave each process half the share of the GPU's memory)
 GPU_SLOTS = 4
 
 

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from indb.sharding.gpus import Turns, gpu_turn
+from indb.sharding.gpus import Turns, gpu_slots, gpu_turn, worker_environment
 
 
 def held_elsewhere(path) -> bool:
@@ -68,3 +68,11 @@ def test_only_instance_processes_sharing_a_gpu_take_turns_across_processes(monke
     monkeypatch.delenv("INDB_GPU_SLOTS", raising=False)
     monkeypatch.setattr("indb.sharding.gpus._turns", {})
     assert gpu_turn("cuda")._lock_path is None  # the head's serving path waits for no batch job
+
+
+def test_a_gpu_workers_processes_read_back_how_many_share_its_gpu(monkeypatch):
+    environment = worker_environment(1, gpus=2, slots=4)
+    monkeypatch.setenv("INDB_GPU_SLOTS", environment["INDB_GPU_SLOTS"])
+    assert gpu_slots() == 4
+    monkeypatch.delenv("INDB_GPU_SLOTS")
+    assert gpu_slots() == 1  # the connection's own process

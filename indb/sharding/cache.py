@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from indb.sharding.gpus import gpu_slots
+
 DEFAULT_FRACTION = 0.5  # of the GPU's memory, unless INDB_GPU_CACHE_BYTES says otherwise
 CPU_BUDGET = 2 << 30    # bytes of models a CPU instance process keeps, unless INDB_CPU_CACHE_BYTES says
 
@@ -66,8 +68,7 @@ def cache_budget(device: str) -> int:
     if device == "cpu":
         return CPU_BUDGET
     import torch
-    sharing = max(1, int(os.environ.get("INDB_GPU_SLOTS", "1")))
-    return int(torch.cuda.get_device_properties(0).total_memory * DEFAULT_FRACTION / sharing)
+    return int(torch.cuda.get_device_properties(0).total_memory * DEFAULT_FRACTION / gpu_slots())
 
 
 _process_cache: dict[str, ResidentCache] = {}

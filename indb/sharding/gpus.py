@@ -47,6 +47,12 @@ def worker_environment(worker: int, gpus: int, slots: int = 1) -> dict[str, str]
             "INDB_GPU_SLOTS": str(slots)}
 
 
+def gpu_slots() -> int:
+    """How many instance processes share this process's GPU (``INDB_GPU_SLOTS``, set by
+    ``worker_environment``; 1 elsewhere, the connection's own process included)."""
+    return max(1, int(os.environ.get("INDB_GPU_SLOTS", "1")))
+
+
 _pinned: dict[str, Any] = {}  # the pinned staging buffer of this process
 _pinned_lock = threading.Lock()  # PREDICT calls in from DuckDB's threads
 
@@ -116,18 +122,19 @@ class Turns:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-_turns: dict[str, Turns] = {}
+_turns: dict[str, Turns] = {}  # by device: this process's turns there
+_turns_lock = threading.Lock()
 
 
 def gpu_turn(device: str) -> Turns:
     """The turns at ``device`` in this process: shared with the other instance processes on the
     same GPU in a worker that runs several (``INDB_GPU_SLOTS``), this process's own elsewhere (the
     serving path in the head is not made to wait for a batch of another process's rows)."""
-    with _pinned_lock:
+    with _turns_lock:
         if device not in _turns:
             import torch
             lock_path = None
-            if int(os.environ.get("INDB_GPU_SLOTS", "1")) > 1:
+            if gpu_slots() > 1:
                 uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
                 # per user: another user's lock file would not open for writing
                 lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}-{os.getuid()}.lock"
