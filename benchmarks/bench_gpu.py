@@ -36,16 +36,16 @@ from bench_models import images_table, register
 from common import best_of, machine, report
 
 import indb
-from indb.demo import resources
+from indb.cli.demo import resources
 from indb.sharding.cluster import close_cluster
-from indb.sharding.gpus import visible_gpus
+from indb.runtime.gpus import visible_gpus
 
 sys.path.insert(0, str(resources() / "udfs"))
 from autoencoder_model import Autoencoder, ReconstructionError  # noqa: E402
 from mnist_model import DigitsCNN, train  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() and visible_gpus() else "cpu"
-BATCH = 8192  # the engine's rows per model call (indb.registry.flavors.BATCH_ROWS)
+BATCH = 8192  # the engine's rows per model call (indb.runtime.predictors.BATCH_ROWS)
 INFER = ("CREATE FUNCTION mnist_infer MODE = 'distributed' RUN_COMMAND = 'python' "
          "RUN_COMMAND_ARGS = 'mnist_infer.py' FILE PATHS '{path}'")
 TRAIN = ("CREATE FUNCTION mnist_train MODE = 'nondistributed' RUN_COMMAND = 'python' "

@@ -23,8 +23,8 @@ from common import best_of, machine, report
 
 import indb
 from indb.datasets import digits
-from indb.demo import resources
-from indb.registry.flavors import Predictor, save_model
+from indb.cli.demo import resources
+from indb.runtime.predictors import Predictor, save_model
 from indb.registry.models import StagedModel, staging_dir
 from indb.storage.files import data_files, local_path
 
@@ -42,9 +42,10 @@ def images_table(pixels: np.ndarray) -> pa.Table:
 
 def register(conn: indb.Connection, name: str, model: torch.nn.Module, width: int,
              output: str = "class") -> Predictor:
-    directory = staging_dir(conn.path)
-    shape, dtype, out = save_model(model, torch.zeros(2, width), "torch", directory)
-    info = conn._engine.models.register(StagedModel(name, "torch", str(directory), shape, dtype, output, out, {}), {})
+    with staging_dir(conn.path) as directory:
+        shape, dtype, out = save_model(model, torch.zeros(2, width), "torch", directory)
+        info = conn._engine.models.register(StagedModel(name, "torch", str(directory), shape, dtype,
+                                                        output, out, {}), {})
     return Predictor(info)
 
 

@@ -8,15 +8,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from indb import planner
 from indb.catalog.tables import TableInfo
 from indb.engine import Engine
-from indb.errors import IndbError
-from indb.registry.flavors import Predictor
+from indb.errors import InterfaceError, NotSupportedError
+from indb.runtime.predictors import Predictor
 from indb.result import Result
-
-apilevel = "2.0"
-threadsafety = 1  # threads may share the module, not connections
-paramstyle = "qmark"
 
 
 class Table:
@@ -85,7 +82,7 @@ class Cursor:
 
     def _require(self) -> Result:
         if self._result is None:
-            raise IndbError("no statement has been executed on this cursor")
+            raise InterfaceError("no statement has been executed on this cursor")
         return self._result
 
     def setinputsizes(self, sizes: Any) -> None:
@@ -126,7 +123,7 @@ class Connection:
 
     def _last(self) -> Cursor:
         if self._cursor is None:
-            raise IndbError("no statement has been executed on this connection")
+            raise InterfaceError("no statement has been executed on this connection")
         return self._cursor
 
     def sql(self, sql: str, parameters: Any = None) -> Result:
@@ -156,8 +153,9 @@ class Connection:
         path. ``shard_key``, ``shards`` and ``replicated`` apply only when the table is created.
         """
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
-        return self._engine.load(table, data, shard_key=key, shards=shards, replicated=replicated,
-                                 progress=progress)
+        plan = planner.plan_load(table, data, self._engine.facts, shard_key=key, shards=shards,
+                                 replicated=replicated, progress=progress)
+        return self._engine.run(plan).rowcount
 
     def model(self, name: str, version: int | str | None = None, *,
               precision: str | None = None) -> Predictor:
@@ -174,7 +172,8 @@ class Connection:
         """Nothing to do: every statement is committed when it returns."""
 
     def rollback(self) -> None:
-        raise IndbError("indb has no multi-statement transactions: each statement commits alone")
+        raise NotSupportedError("indb has no multi-statement transactions: each statement commits "
+                                "alone")
 
     def close(self) -> None:
         self._engine.close()
@@ -185,14 +184,3 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def connect(path: str | Path, **options: Any) -> Connection:
-    """Open (or create) the database in directory ``path``.
-
-    Options: ``default_shards`` (when creating: shard count of tables that do not say, 8);
-    ``workers`` (Dask worker processes of the local cluster started on the first function run;
-    default: the CPU count, at most 8), ``threads_per_worker`` (instances one worker runs at once,
-    2), ``scheduler`` (the address of an existing Dask scheduler to use instead), ``cluster``
-    (``"processes"``, or ``"threads"`` for workers inside this process: only for fast tests).
-    """
-    return Connection(path, **options)

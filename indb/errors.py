@@ -1,4 +1,10 @@
-"""The one error root of indb and its few subclasses.
+"""The one error root of indb, arranged as PEP 249 (DB-API 2.0) asks, and the kinds of problem.
+
+``IndbError`` is DB-API's ``Error``; beneath it stand the standard classes (``InterfaceError``,
+``DatabaseError`` and its ``DataError``, ``OperationalError``, ``IntegrityError``,
+``InternalError``, ``ProgrammingError``, ``NotSupportedError``), and beneath those indb's own
+kinds, each also a subclass of the built-in exception it resembles. Catch a standard class to
+handle every problem of that sort, or an indb kind for one precisely.
 
 Each exception keeps its fields in ``args`` so that it survives pickling across worker processes,
 and its message says how to fix the problem, not only what went wrong.
@@ -7,24 +13,85 @@ and its message says how to fix the problem, not only what went wrong.
 from __future__ import annotations
 
 
+class IndbWarning(Exception):
+    """DB-API's ``Warning``: important warnings, such as data truncations while inserting."""
+
+
 class IndbError(Exception):
-    """Root of every error indb raises on purpose."""
+    """Root of every error indb raises on purpose (DB-API's ``Error``)."""
 
 
-class SqlError(IndbError, ValueError):
-    """Bad SQL: a syntax error, an unknown name, a type that does not fit.
+# -- the DB-API 2.0 classes ---------------------------------------------------------------------
 
-    ``line`` and ``col`` (1-based) point at the offending token when known.
+class InterfaceError(IndbError):
+    """A problem with the interface rather than the database: a closed connection or cursor,
+    fetching before any statement ran."""
+
+
+class DatabaseError(IndbError):
+    """A problem of the database."""
+
+
+class DataError(DatabaseError):
+    """A problem with the data: a value out of range, a file that is not what it claims to be."""
+
+
+class OperationalError(DatabaseError):
+    """A problem of the database's operation, not of the statement: a lost race, a failed run,
+    a directory that cannot be opened."""
+
+
+class IntegrityError(DatabaseError):
+    """The relational integrity of the database would be broken."""
+
+
+class InternalError(DatabaseError):
+    """indb reached a state it should not: please report it."""
+
+
+class ProgrammingError(DatabaseError):
+    """A mistake in what was asked: bad SQL, an unknown name, a wrong option."""
+
+
+class NotSupportedError(DatabaseError):
+    """Something indb does not do (transactions over several statements, for one)."""
+
+
+# -- indb's kinds ---------------------------------------------------------------------------------
+
+class SqlError(ProgrammingError, ValueError):
+    """Bad SQL: a syntax error, a name or value in the statement that does not fit.
+
+    ``line`` and ``col`` (1-based) point at the offending token of ``sql`` when known; the
+    parser's ``error_at(node, message)`` fills them from a syntax tree node, and the engine adds
+    the statement's text.
     """
 
     def __init__(self, message: str, line: int | None = None, col: int | None = None,
                  sql: str | None = None) -> None:
         super().__init__(message, line, col, sql)
 
-    message = property(lambda self: self.args[0])
-    line = property(lambda self: self.args[1])
-    col = property(lambda self: self.args[2])
-    sql = property(lambda self: self.args[3])
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def line(self) -> int | None:
+        return self.args[1]
+
+    @property
+    def col(self) -> int | None:
+        return self.args[2]
+
+    @property
+    def sql(self) -> str | None:
+        return self.args[3]
+
+    def with_sql(self, sql: str) -> SqlError:
+        """The same error, showing the statement's text (unless it already shows one)."""
+        if self.sql is not None:
+            return self
+        return type(self)(self.message, self.line, self.col, sql)
 
     def __str__(self) -> str:
         if self.line is None:
@@ -33,32 +100,50 @@ class SqlError(IndbError, ValueError):
         if self.sql:
             lines = self.sql.splitlines() or [""]
             source = lines[min(self.line, len(lines)) - 1]
-            text += f"\n  {source}\n  {' ' * max(self.col - 1, 0)}^"
+            text += f"\n  {source}\n  {' ' * max((self.col or 1) - 1, 0)}^"
         return text
 
 
-class CatalogError(IndbError, LookupError):
+class CatalogError(ProgrammingError, LookupError):
     """A name that does not resolve (or already exists) in the catalog."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-class DatabaseError(IndbError, OSError):
+class SchemaError(ProgrammingError, ValueError):
+    """A table that cannot be: a type that is unknown or cannot be stored, two columns of one
+    name, a reserved name, a shard key that is not a column."""
+
+
+class OptionError(ProgrammingError, ValueError):
+    """An option or argument given from Python that indb cannot use (``indb.connect``,
+    ``Connection.load``, ``ctx.models.load``)."""
+
+
+class ModelError(DatabaseError, ValueError):
+    """A model that cannot be saved, imported, loaded or called as asked."""
+
+
+class FunctionError(DatabaseError, ValueError):
+    """A UDF that cannot run as registered or returned what cannot become rows."""
+
+
+class DirectoryError(OperationalError, OSError):
     """A database directory that cannot be opened as one: not indb's, or from a newer version."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-class ConflictError(IndbError, RuntimeError):
+class ConflictError(OperationalError, RuntimeError):
     """A write lost a race with a concurrent writer and was not applied; running it again is safe."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-class RunError(IndbError, RuntimeError):
+class RunError(OperationalError, RuntimeError):
     """A function run that did not complete: an instance failed, it was killed or it timed out.
 
     Nothing it wrote was committed; ``SHOW FUNCTION STATUS VERBOSE FOR '<run_id>'`` has each
@@ -68,10 +153,28 @@ class RunError(IndbError, RuntimeError):
     def __init__(self, message: str, run_id: str, status: str) -> None:
         super().__init__(message, run_id, status)
 
-    message = property(lambda self: self.args[0])
-    run_id = property(lambda self: self.args[1])
-    status = property(lambda self: self.args[2])
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def run_id(self) -> str:
+        return str(self.args[1])
+
+    @property
+    def status(self) -> str:
+        return str(self.args[2])
 
     def __str__(self) -> str:
         return (f"run {self.run_id} {self.status}: {self.message}. Nothing was written; "
                 f"SHOW FUNCTION STATUS VERBOSE FOR '{self.run_id}' shows each shard's logs")
+
+
+# the catalog's kinds of object, and the statement that lists each
+_LISTED_BY = {"table": "SHOW TABLES", "function": "SHOW FUNCTION *", "model": "SHOW MODELS",
+              "run": "SHOW FUNCTION STATUS"}
+
+
+def not_found(kind: str, name: str) -> CatalogError:
+    """The error for a name of the catalog that does not exist, saying where to look."""
+    return CatalogError(f"{kind} {name} does not exist; {_LISTED_BY[kind]} lists the {kind}s")

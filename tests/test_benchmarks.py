@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indb.sharding.gpus import visible_gpus
+from indb.runtime.gpus import visible_gpus
 
 ROOT = Path(__file__).parent.parent
 

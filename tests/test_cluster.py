@@ -42,5 +42,5 @@ def test_a_database_remembers_its_worker_count(tmp_path):
 
 
 def test_unknown_cluster_kind(tmp_path):
-    with pytest.raises(indb.SqlError, match="cluster is 'processes' or 'threads'"):
+    with pytest.raises(indb.OptionError, match="cluster is 'processes' or 'threads'"):
         indb.connect(tmp_path / "db", cluster="kubernetes")

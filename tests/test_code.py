@@ -1,6 +1,6 @@
 import pytest
 
-from indb.errors import SqlError
+from indb.errors import FunctionError
 from indb.registry.code import code_hash, inspect_code
 
 
@@ -25,7 +25,7 @@ def test_a_file_without_a_handler_is_a_script():
 
 
 def test_syntax_errors_name_the_file_and_line():
-    with pytest.raises(SqlError, match="syntax error in f.py line 2"):
+    with pytest.raises(FunctionError, match="syntax error in f.py line 2"):
         facts("x = 1\ndef f(:\n")
 
 
@@ -35,7 +35,7 @@ def test_syntax_errors_name_the_file_and_line():
     ("@udf.function(frame=FRAME)", "must be a literal"),
 ])
 def test_bad_decorator_arguments(decorator, message):
-    with pytest.raises(SqlError, match=message):
+    with pytest.raises(FunctionError, match=message):
         facts(f"from indb import udf\n{decorator}\ndef f(ctx, t): pass\n")
 
 

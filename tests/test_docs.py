@@ -106,7 +106,7 @@ def test_documented_status_columns_exist():
     from indb.registry import runs
     guide = (ROOT / "docs" / "functions.md").read_text()
     paragraph = re.search(r"`SHOW FUNCTION STATUS VERBOSE \[FOR 'run id'\]` gives(.*?)\n\n", guide, re.S).group(1)
-    statuses = {runs.QUEUED, runs.RUNNING, runs.COMPLETED, runs.ERROR, runs.KILLED, runs.TIMED_OUT}
+    statuses = {str(status) for status in runs.RunStatus}
     named = {w for w in re.findall(r"`([a-z_]+)`", paragraph)} - statuses
     assert {"input_s", "function_s", "output_s", "cache_hits"} <= named
     assert named <= set(runs._INSTANCE_COLUMNS), named - set(runs._INSTANCE_COLUMNS)

@@ -11,12 +11,13 @@ from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import StringType
 
 import indb
+from indb.engine.tables import table_facts
 from indb.datasets import synthetic_ticks
 from indb.errors import CatalogError, SqlError
 
 
 def snapshot(conn, name):
-    return conn.table(name)._engine.describe_table(name)["snapshot_id"]
+    return table_facts(conn._engine, name)["snapshot_id"]
 
 
 def make_ticks(conn, name, rows=2000, shards=4):
@@ -60,7 +61,7 @@ def test_shards_are_iceberg_buckets(conn, table_name):
         total += rows.num_rows
         assert {bucket(s) for s in rows["sym"].to_pylist()} <= {k}
     assert total == 3000
-    with pytest.raises(SqlError, match="shards 0..3, not 4"):
+    with pytest.raises(indb.OptionError, match="shards 0..3, not 4"):
         conn.table(table_name).shard(4)
 
 
@@ -70,7 +71,7 @@ def test_replicated_table_is_whole_on_every_shard(conn, table_name):
     handle = conn.table(table_name)
     assert handle.shard(0).num_rows == 2 and handle.shard(0).equals(handle.arrow())
     assert handle.shard(5).equals(handle.arrow())  # whichever shard asks, it sees the whole table
-    with pytest.raises(SqlError, match="not -1"):
+    with pytest.raises(indb.OptionError, match="not -1"):
         handle.shard(-1)
 
 
@@ -196,18 +197,18 @@ def test_failed_write_leaves_no_files(conn, table_name):
     engine = conn.table(table_name)._engine
     data_dir = engine.db.path / "warehouse" / "main" / table_name / "data"
     bad = pa.table({"a": [1, 2], "b": [1, 1000]})  # 1000 does not fit a TINYINT
-    with pytest.raises(SqlError, match="TINYINT"):
+    with pytest.raises(indb.DataError, match="TINYINT"):
         conn.load(table_name, bad)
     good_then_bad = pa.RecordBatchReader.from_batches(
         pa.schema([("a", pa.int64()), ("b", pa.int64())]),
         [pa.record_batch({"a": [1], "b": [1]}), pa.record_batch({"a": [None], "b": [1]})])
-    from indb import engine as engine_module
-    old, engine_module.LOAD_CHUNK_ROWS = engine_module.LOAD_CHUNK_ROWS, 1
+    from indb.engine import tables
+    old, tables.LOAD_CHUNK_ROWS = tables.LOAD_CHUNK_ROWS, 1
     try:
-        with pytest.raises(SqlError, match="NOT NULL"):
+        with pytest.raises(indb.DataError, match="NOT NULL"):
             conn.load(table_name, good_then_bad)  # the first chunk's file is written, then removed
     finally:
-        engine_module.LOAD_CHUNK_ROWS = old
+        tables.LOAD_CHUNK_ROWS = old
     assert not data_dir.exists() or not list(data_dir.rglob("*.parquet"))
     assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 0
 
@@ -224,14 +225,14 @@ def test_load_formats(conn, table_name, tmp_path):
         assert got["px"].to_pylist() == ticks["px"].to_pylist()
         assert got["sym"].to_pylist() == ticks["sym"].to_pylist()
     assert conn.table(f"{table_name}_0").info.shard_key == ("sym",)
-    with pytest.raises(SqlError, match="cannot load"):
+    with pytest.raises(indb.OptionError, match="cannot load"):
         conn.load(table_name, [1, 2, 3])
 
 
 def test_load_into_existing_table_checks_columns(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (a INTEGER, b VARCHAR)")
     assert conn.load(table_name, pd.DataFrame({"b": ["x"], "a": [1]})) == 1
-    with pytest.raises(SqlError, match="no column c"):
+    with pytest.raises(indb.SchemaError, match="no column c"):
         conn.load(table_name, pd.DataFrame({"c": [1]}))
     assert conn.sql(f"SELECT * FROM {table_name}").fetchall() == [(1, "x")]
 
@@ -283,7 +284,7 @@ def test_pandas_nanosecond_timestamps(conn, table_name):
     assert conn.sql(f"DESCRIBE {table_name}").fetchone()[1] == "TIMESTAMP"
     assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3
     frame.loc[0, "ts"] = pd.Timestamp("2026-01-01 00:00:00.000000001")
-    with pytest.raises(SqlError, match="expects TIMESTAMP"):
+    with pytest.raises(indb.DataError, match="expects TIMESTAMP"):
         conn.load(table_name, frame)
     assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3
 
@@ -307,6 +308,6 @@ def test_shard_key_types_follow_icebergs_bucket(conn, table_name, sql_type, allo
         conn.sql(statement)
         assert conn.table(table_name).info.shard_key == ("k",)
     else:
-        with pytest.raises(SqlError, match="cannot shard by k"):
+        with pytest.raises(indb.SchemaError, match="cannot shard by k"):
             conn.sql(statement)
         assert table_name not in [r[0] for r in conn.sql("SHOW TABLES").fetchall()]

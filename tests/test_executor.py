@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import indb
+from indb.engine.tables import table_facts
 from indb.errors import RunError, SqlError
 
 BLOCKER = """
@@ -51,7 +52,7 @@ def pipes(tmp_path):
 
 
 def snapshot(conn, table: str) -> int | None:
-    return conn._engine.describe_table(table)["snapshot_id"]
+    return table_facts(conn._engine, table)["snapshot_id"]
 
 
 def start_blocker(conn, pipes, options: str = "nowait = 'true'") -> tuple[str, int, int]:

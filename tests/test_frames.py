@@ -3,7 +3,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from indb.errors import SqlError
+from indb.errors import FunctionError
 from indb.udf import Params
 from indb.udf.frames import to_frame, to_outputs, to_table
 
@@ -41,7 +41,7 @@ def test_outputs_by_position_or_by_table_name():
     (42, ["a"], "is a int"),
 ])
 def test_bad_return_values_say_what_to_return(value, names, message):
-    with pytest.raises(SqlError, match=message):
+    with pytest.raises(FunctionError, match=message):
         to_outputs(value, names)
 
 
@@ -60,7 +60,7 @@ def test_torch_frame_on_the_cpu_is_zero_copy_and_outputs_come_back():
 
 
 def test_cupy_frame_needs_a_gpu():
-    with pytest.raises(SqlError, match="needs a GPU"):
+    with pytest.raises(FunctionError, match="needs a GPU"):
         to_frame(ROWS, "cupy", "cpu")
 
 

@@ -5,6 +5,7 @@ import os
 import pyarrow as pa
 import pytest
 
+import indb
 from indb.errors import CatalogError, SqlError
 
 
@@ -204,7 +205,7 @@ def test_code_is_copied_at_create(conn, ticks, tmp_path, table_name):
 def test_file_form_syntax_error_is_caught_at_create(conn, tmp_path):
     code = tmp_path / "broken.py"
     code.write_text("def broken(ctx, t):\n    return (\n")
-    with pytest.raises(SqlError, match="syntax error in broken.py line 2"):
+    with pytest.raises(indb.FunctionError, match="syntax error in broken.py line 2"):
         conn.sql(f"CREATE FUNCTION broken RUN_COMMAND = 'python' FILE PATHS '{code}'")
     assert conn._engine.functions.find("broken") is None
     with pytest.raises(CatalogError, match="not a file"):
@@ -232,7 +233,7 @@ def test_nowait_returns_a_run_id_at_once(conn, ticks, table_name):
 def test_fractional_differencing_example_on_the_cpu(conn, table_name):
     import sys
     import numpy as np
-    from indb.demo import resources
+    from indb.cli.demo import resources
     sys.path.insert(0, str(resources() / "udfs"))
     from fracdiff import fracdiff_cpu, weights
     conn.sql(f"CREATE TABLE {table_name} (sym VARCHAR, date DATE, close DOUBLE, SHARD KEY (sym)) WITH (SHARDS = 2)")

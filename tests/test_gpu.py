@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import indb
-from indb.sharding.gpus import visible_gpus
+from indb.runtime.gpus import visible_gpus
 
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu,
@@ -89,7 +89,7 @@ $$""")
 def test_a_numba_cuda_kernel_matches_its_cpu_reference(gpu_conn):
     pytest.importorskip("numba.cuda")
     import sys
-    from indb.demo import resources
+    from indb.cli.demo import resources
     sys.path.insert(0, str(resources() / "udfs"))
     from fracdiff import fracdiff_cpu, fracdiff_gpu, weights
     series = np.log(1000 + np.cumsum(np.random.default_rng(0).normal(size=5000)))
@@ -108,7 +108,7 @@ def test_a_numba_cuda_kernel_matches_its_cpu_reference(gpu_conn):
 
 def _saved_cnn(tmp_path):
     """A small conv net saved as a torch artifact (and the module it came from)."""
-    from indb.registry.flavors import save_model
+    from indb.runtime.predictors import save_model
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 8, 8)), torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
                                  torch.nn.Flatten(), torch.nn.Linear(144, 10)).eval()
@@ -118,7 +118,7 @@ def _saved_cnn(tmp_path):
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-4), ("bf16", 5e-2)])
 def test_cuda_graphs_give_the_eager_models_outputs(tmp_path, precision, tolerance):
-    from indb.registry.flavors import Predictor
+    from indb.runtime.predictors import Predictor
     module, path = _saved_cnn(tmp_path)
     eager = Predictor.from_file("torch", path, "cuda", precision)
     graphed = Predictor.from_file("torch", path, "cuda", precision, cuda_graphs=True)
@@ -136,7 +136,7 @@ def test_cuda_graphs_give_the_eager_models_outputs(tmp_path, precision, toleranc
 
 def test_compiled_models_give_the_eager_models_outputs(tmp_path):
     pytest.importorskip("triton")  # torch.compile's GPU code generator
-    from indb.registry.flavors import Predictor
+    from indb.runtime.predictors import Predictor
     _, path = _saved_cnn(tmp_path)
     x = np.random.default_rng(0).random((300, 64), dtype=np.float32)
     expected = Predictor.from_file("torch", path, "cuda").scores(x)
@@ -156,7 +156,7 @@ def test_the_serving_path_runs_on_the_gpu_from_graphs(gpu_conn):
 def test_a_graphed_model_serves_several_threads_at_once(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from indb.registry.flavors import Predictor
+    from indb.runtime.predictors import Predictor
     _, path = _saved_cnn(tmp_path)
     graphed = Predictor.from_file("torch", path, "cuda", cuda_graphs=True)
     inputs = [np.random.default_rng(i).random((1 + i % 5, 64), dtype=np.float32) for i in range(64)]

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from indb.sharding.gpus import Turns, gpu_slots, gpu_turn, worker_environment
+from indb.runtime.gpus import Turns, gpu_slots, gpu_turn, worker_environment
 
 
 def held_elsewhere(path) -> bool:
@@ -66,7 +66,7 @@ def test_a_killed_process_gives_its_turn_back(tmp_path):
 def test_only_instance_processes_sharing_a_gpu_take_turns_across_processes(monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.delenv("INDB_GPU_SLOTS", raising=False)
-    monkeypatch.setattr("indb.sharding.gpus._turns", {})
+    monkeypatch.setattr("indb.runtime.gpus._turns", {})
     assert gpu_turn("cuda")._lock_path is None  # the head's serving path waits for no batch job
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from indb.registry.graphs import MAX_ROWS, bucket
+from indb.runtime.graphs import MAX_ROWS, bucket
 
 
 @pytest.mark.parametrize("rows, size", [(0, 1), (1, 1), (2, 2), (3, 4), (1000, 1024), (1024, 1024),

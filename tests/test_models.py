@@ -11,8 +11,8 @@ import torch
 
 import indb
 from indb.catalog.database import Database
-from indb.errors import CatalogError, RunError, SqlError
-from indb.registry.flavors import Predictor, save_model
+from indb.errors import CatalogError, ModelError, RunError, SqlError
+from indb.runtime.predictors import Predictor, save_model
 from indb.registry.models import ModelStore, StagedModel, staging_dir
 
 
@@ -22,8 +22,8 @@ def tiny_model(seed: int = 0) -> torch.nn.Module:
 
 
 def stage(db, name, model, flavor="torch", output="class"):
-    directory = staging_dir(db.path)
-    shape, dtype, width = save_model(model, torch.randn(5, 4), flavor, directory)
+    with staging_dir(db.path) as directory:
+        shape, dtype, width = save_model(model, torch.randn(5, 4), flavor, directory)
     return StagedModel(name, flavor, str(directory), shape, dtype, output, width, {"loss": 0.5})
 
 
@@ -54,7 +54,7 @@ def test_outputs_stay_torch_tensors_and_are_for_torch_models_only(store):
     assert isinstance(outputs, torch.Tensor) and outputs.shape == (10, 3)
     np.testing.assert_allclose(outputs.numpy(), model(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
     onnx_info = store.register(stage(store.db, "o", model, "onnx"), {})
-    with pytest.raises(SqlError, match="outputs\\(\\) is for torch models.*use scores"):
+    with pytest.raises(ModelError, match="outputs\\(\\) is for torch models.*use scores"):
         Predictor(onnx_info).outputs(x)
 
 
@@ -82,7 +82,7 @@ def test_a_torch_archive_with_pickled_weights_is_refused(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("m/data/weights/model_weights_config.json",
                          '{"config": {"w": {"path_name": "w", "use_pickle": true}}}')
-    with pytest.raises(SqlError, match="holds pickled tensors"):
+    with pytest.raises(ModelError, match="holds pickled tensors"):
         Predictor.from_file("torch", path)
 
 
@@ -156,7 +156,7 @@ def test_models_statements(trained, tmp_path):
     assert trained.sql(f"CREATE MODEL imported FROM FILE '{onnx_file}'").fetchone() == ("imported", 1)
     assert trained.sql("SELECT count(*) FROM pts WHERE PREDICT('imported', f) = label").fetchone() == (400,)
     (tmp_path / "junk.onnx").write_text("not a model")
-    with pytest.raises(SqlError, match="is not a model indb can load"):
+    with pytest.raises(ModelError, match="is not a model indb can load"):
         trained.sql(f"CREATE MODEL junk FROM FILE '{tmp_path / 'junk.onnx'}'")
     assert "junk" not in trained.sql("SHOW MODELS").df()["name"].tolist()
     trained.sql("DROP MODEL imported")

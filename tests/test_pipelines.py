@@ -8,7 +8,7 @@ from click.testing import CliRunner
 import indb
 from indb.cli.main import cli
 from indb.datasets import synthetic_market
-from indb.demo import resources, run_script, working_directory
+from indb.cli.demo import resources, run_script, working_directory
 
 
 @pytest.fixture(scope="module")

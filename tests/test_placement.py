@@ -8,7 +8,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.sharding.placement import (consecutive_rowids, rowids_in_shard, shard_numbers,
+from indb.storage.placement import (consecutive_rowids, rowids_in_shard, shard_numbers,
                                      split_by_shard, with_hidden_columns)
 
 

@@ -1,13 +1,19 @@
+import subprocess
+import sys
+
 import pytest
 
 from indb import planner
-from indb.errors import CatalogError, SqlError
+from indb.errors import CatalogError, FunctionError, SqlError
 from indb.parser import parse
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
 
 SCORE = FunctionInfo("score", "distributed", "handler", "score.py", "score", "numpy", ("threshold",),
                      (), "python", ("score.py",), ("score.py",))
+LIMITED = FunctionInfo("limited", "distributed", "handler", "l.py", "limited", "arrow", None, (),
+                       "python", ("l.py",), ("l.py",),
+                       options={"max_concurrency_per_node": "1", "timeout": "60"})
 
 
 class Catalog:
@@ -20,7 +26,7 @@ class Catalog:
         return name in self.tables
 
     def function(self, name: str) -> FunctionInfo | None:
-        return SCORE if name == "score" else None
+        return {"score": SCORE, "limited": LIMITED}.get(name)
 
     def model(self, name: str, version: object) -> ModelInfo:
         if name != "digits" or version not in (None, 2, "2", "production"):
@@ -30,7 +36,7 @@ class Catalog:
 
 def plan(sql: str, *tables: str) -> planner.Plan:
     (tree,) = parse(sql)
-    return planner.plan(tree, Catalog(*tables), sql)
+    return planner.plan(tree, Catalog(*tables))
 
 
 def test_create_sharded_table():
@@ -117,11 +123,18 @@ def test_execute_function_plan():
     p = plan("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLES(ticks, (SELECT a FROM ticks t JOIN p USING (k))),"
              " OUTPUT_TABLE_NAMES => OUTPUT_TABLES('Out'), PARAMS => KV_PAIRS(threshold = '0.5'),"
              " OPTIONS => KV_PAIRS(run_tag = 'x', timeout = '30'))", "ticks", "p")
-    assert p.function == "score"
+    assert p.function == SCORE
     assert p.inputs[0] == planner.InputSpec(None, ("ticks",))
     assert p.inputs[1].tables == ("ticks", "p") and p.inputs[1].sql.startswith("SELECT a FROM ticks")
-    assert (p.outputs, p.params, p.options) == (("out",), (("threshold", "0.5"),),
-                                                (("run_tag", "x"), ("timeout", "30")))
+    assert (p.outputs, p.params) == (("out",), (("threshold", "0.5"),))
+    # options arrive parsed: numbers as numbers, flags as booleans
+    assert p.options == planner.RunOptions(run_tag="x", timeout=30.0)
+
+
+def test_run_options_merge_the_functions_own_under_the_runs():
+    p = plan("EXECUTE FUNCTION limited(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), "
+             "OPTIONS => KV_PAIRS(nowait = 'TRUE', timeout = '2.5'))", "ticks")
+    assert p.options == planner.RunOptions(timeout=2.5, nowait=True, max_concurrency_per_node=1)
 
 
 @pytest.mark.parametrize("sql, message, where", [
@@ -160,7 +173,7 @@ def test_table_function_becomes_a_table_the_query_reads():
              "WHERE s.k > 1 GROUP BY 1", "ticks")
     assert isinstance(p, planner.QueryWithFunctions)
     assert p.sql == "SELECT s.k, COUNT(*) FROM __indb_tf_0 AS s WHERE s.k > 1 GROUP BY 1"
-    assert p.calls[0].function == "score" and p.calls[0].outputs == ()
+    assert p.calls[0].function.name == "score" and p.calls[0].outputs == ()
 
 
 def test_create_function_file_form():
@@ -195,9 +208,13 @@ def test_syntax_error_in_inline_code_points_into_the_statement():
     ("CREATE FUNCTION g LANGUAGE PYTHON HANDLER 'h' AS $$\ndef g(ctx): pass\n$$", "defines no function h"),
     ("CREATE FUNCTION score LANGUAGE PYTHON AS $$\ndef score(ctx): pass\n$$", "already exists"),
     ("CREATE FUNCTION f RUN_COMMAND = 'python' FILE PATHS 'f.py' WITH OPTIONS (colour = 'red')", "unknown WITH OPTIONS key"),
+    ("CREATE FUNCTION f RUN_COMMAND = 'python' FILE PATHS 'f.py' WITH OPTIONS (timeout = '-1')",
+     "timeout is in seconds, a number above 0"),
+    ("CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'f.py \"x' FILE PATHS 'f.py'",
+     "RUN_COMMAND_ARGS cannot be split"),
 ])
 def test_create_function_errors(sql, message):
-    with pytest.raises((SqlError, CatalogError), match=message):
+    with pytest.raises((SqlError, CatalogError, FunctionError), match=message):
         plan(sql)
 
 
@@ -244,3 +261,11 @@ def test_model_statements():
         plan("CREATE MODEL m FROM FILE 'a.onnx' WITH (output = 'banana')")
     with pytest.raises(CatalogError, match="no version 9"):
         plan("ALTER MODEL digits SET ALIAS production = 9")
+    for sql in ("DROP MODEL digits VERSION 1.", "ALTER MODEL digits SET ALIAS p = 1."):
+        with pytest.raises(SqlError, match="a model version is a whole number"):
+            plan(sql)
+
+
+def test_the_planner_imports_without_duckdb():
+    code = "import sys, indb.planner; sys.exit('duckdb' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

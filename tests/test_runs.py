@@ -32,9 +32,9 @@ def test_a_run_and_its_instances(log):
 
 
 def test_unknown_run_ids(log):
-    with pytest.raises(CatalogError, match="no run nope"):
+    with pytest.raises(CatalogError, match="run nope does not exist"):
         log.runs("nope")
-    with pytest.raises(CatalogError, match="no run nope"):
+    with pytest.raises(CatalogError, match="run nope does not exist"):
         log.request_kill("nope", "x")
 
 

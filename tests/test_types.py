@@ -13,7 +13,7 @@ from indb.catalog.types import (
     storage_type_of,
     to_storage,
 )
-from indb.errors import SqlError
+from indb.errors import DataError, SchemaError
 
 
 @pytest.mark.parametrize("sql, storage", [
@@ -39,12 +39,12 @@ def test_storage_type(sql, storage):
 @pytest.mark.parametrize("sql", ["UBIGINT", "TIMESTAMP_NS", "MAP(VARCHAR, INTEGER)",
                                  "VARCHAR[2]"])
 def test_unstorable_types_are_refused(sql):
-    with pytest.raises(SqlError, match=sql.split("(")[0].split("[")[0]):
+    with pytest.raises(SchemaError, match=sql.split("(")[0].split("[")[0]):
         storage_type_of(sql)
 
 
 def test_unknown_type_is_refused():
-    with pytest.raises(SqlError, match="unknown column type"):
+    with pytest.raises(SchemaError, match="unknown column type"):
         canonical_sql_type("NOSUCHTYPE")
 
 
@@ -86,15 +86,15 @@ def test_float_array_round_trip_is_exact():
 
 def test_null_element_inside_array_is_refused():
     column = Column("px", "UTINYINT[2]")
-    with pytest.raises(SqlError, match="NULL element"):
+    with pytest.raises(DataError, match="NULL element"):
         to_storage(pa.array([[1, None]], type=arrow_type_of("UTINYINT[2]")), column)
 
 
 def test_narrow_integer_overflow_is_refused():
-    with pytest.raises(SqlError, match="expects TINYINT"):
+    with pytest.raises(DataError, match="expects TINYINT"):
         to_storage(pa.array([1000]), Column("x", "TINYINT"))
 
 
 def test_not_null_column_refuses_nulls():
-    with pytest.raises(SqlError, match="NOT NULL"):
+    with pytest.raises(DataError, match="NOT NULL"):
         to_storage(pa.array([1, None]), Column("x", "INTEGER", nullable=False))

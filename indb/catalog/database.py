@@ -7,6 +7,7 @@ row id sequences); ``warehouse/`` holds each table's Iceberg metadata and data f
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 from contextlib import closing
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.transforms import BucketTransform
 
 from indb.catalog.tables import TableInfo
-from indb.errors import CatalogError, DatabaseError, SqlError
+from indb.errors import CatalogError, DirectoryError, SchemaError, not_found
 
 FORMAT_VERSION = 1
 # Parquet as written for new tables: LZ4 decompresses several times faster than pyiceberg's
@@ -107,7 +108,7 @@ class Database:
         try:
             self.catalog.purge_table((NAMESPACE, name))
         except NoSuchTableError:
-            raise CatalogError(f"table {name} does not exist") from None
+            raise not_found("table", name) from None
         with self.engine.begin() as conn:
             conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
 
@@ -116,7 +117,7 @@ class Database:
         try:
             table = self.catalog.load_table((NAMESPACE, name))
         except NoSuchTableError:
-            raise CatalogError(f"table {name} does not exist; SHOW TABLES lists the tables") from None
+            raise not_found("table", name) from None
         return table, TableInfo.from_properties(name, table.properties)
 
     def exists(self, name: str) -> bool:
@@ -128,7 +129,7 @@ class Database:
             IcebergTables.catalog_name == self.catalog.name,
             IcebergTables.table_namespace == NAMESPACE)
         with self.engine.connect() as conn:
-            return {name: location for name, location in conn.execute(query).all()}
+            return {name: location for name, location in conn.execute(query).all() if location}
 
     def allocate_rowids(self, name: str, count: int) -> int:
         """Reserve ``count`` row ids for a table; returns the first. Safe across processes."""
@@ -156,23 +157,23 @@ def _check_version(catalog_file: Path) -> None:
         with closing(sqlite3.connect(f"{catalog_file.as_uri()}?mode=ro", uri=True)) as conn:
             version = int(dict(conn.execute("SELECT key, value FROM indb_meta").fetchall())["format_version"])
     except (sqlite3.Error, KeyError):
-        raise DatabaseError(f"{catalog_file.parent} is not an indb database: its {CATALOG_FILE} has "
+        raise DirectoryError(f"{catalog_file.parent} is not an indb database: its {CATALOG_FILE} has "
                             "no indb_meta table. Point at an empty or new directory.") from None
     if version > FORMAT_VERSION:
-        raise DatabaseError(f"{catalog_file.parent} was written by a newer indb (format {version}); "
+        raise DirectoryError(f"{catalog_file.parent} was written by a newer indb (format {version}); "
                             f"this indb reads format {FORMAT_VERSION}. Upgrade indb to open it.")
 
 
 def _check_directory(path: Path) -> bool:
-    """True if ``path`` is a place for a new database; raises DatabaseError if it is not one."""
+    """True if ``path`` is a place for a new database; raises DirectoryError if it is not one."""
     if not path.exists():
         return True
     if not path.is_dir():
-        raise DatabaseError(f"{path} is a file, not a database directory")
+        raise DirectoryError(f"{path} is a file, not a database directory")
     if (path / CATALOG_FILE).exists():
         return False
     if any(path.iterdir()):
-        raise DatabaseError(f"{path} is not an indb database (it has no {CATALOG_FILE}) and is "
+        raise DirectoryError(f"{path} is not an indb database (it has no {CATALOG_FILE}) and is "
                             "not empty; point at an empty or new directory")
     return True
 
@@ -183,12 +184,13 @@ def iceberg_layout(info: TableInfo) -> tuple[Schema, PartitionSpec]:
     if info.shard_source is None:
         return schema, PartitionSpec()
     source = schema.find_field(info.shard_source)
-    transform = BucketTransform(info.shards)
+    transform: BucketTransform[Any] = BucketTransform(info.shards)
     if not transform.can_transform(source.field_type):
         column = info.column(info.shard_source)
-        raise SqlError(f"cannot shard by {info.shard_source} ({column.sql_type if column else source.field_type}): "
-                       "Iceberg's bucket() takes integers, decimals, dates, times, "
-                       "timestamps, strings and binary")
+        raise SchemaError(f"cannot shard by {info.shard_source} "
+                          f"({column.sql_type if column else source.field_type}): Iceberg's "
+                          "bucket() takes integers, decimals, dates, times, timestamps, strings "
+                          "and binary")
     return schema, PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
                                                 transform=transform, name="_indb_shard"))
 

@@ -15,7 +15,7 @@ from pyiceberg.schema import NestedField, Schema, sanitize_column_names
 from pyiceberg.types import StringType
 
 from indb.catalog.types import Column, storage_type_of
-from indb.errors import SqlError
+from indb.errors import SchemaError
 
 ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table sequence, bucketed
 COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
@@ -76,13 +76,13 @@ class TableInfo:
         """A TableInfo for columns known only at run time (CREATE TABLE AS, loads), checked."""
         names = {c.name.lower(): c.name for c in columns}
         if len(names) != len(columns):
-            raise SqlError(f"table {name} would have two columns of one name; alias them")
+            raise SchemaError(f"table {name} would have two columns of one name; alias them")
         reserved = [n for n in names if n.startswith("_indb_")]
         if reserved:
-            raise SqlError(f"column names starting with _indb_ are reserved ({reserved[0]})")
+            raise SchemaError(f"column names starting with _indb_ are reserved ({reserved[0]})")
         missing = [k for k in shard_key if k.lower() not in names]
         if missing:
-            raise SqlError(f"SHARD KEY names {missing[0]}, which is not a column of {name}")
+            raise SchemaError(f"SHARD KEY names {missing[0]}, which is not a column of {name}")
         for column in columns:
             storage_type_of(column.sql_type)  # refuses types Iceberg cannot hold, before creating
         return cls(name, columns, tuple(names[k.lower()] for k in shard_key), shards, replicated)

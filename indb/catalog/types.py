@@ -10,13 +10,14 @@ into the SQL type whenever they are read. The conversions are zero-copy where th
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
+from typing import Any
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from indb.errors import SqlError
+from indb.errors import DataError, SchemaError
 
 # Integers Iceberg lacks, widened to the smallest type that holds every value.
 _WIDENED: dict[pa.DataType, pa.DataType] = {
@@ -49,25 +50,35 @@ class Column:
         return pa.types.is_fixed_size_list(self.arrow_type)
 
 
-_TYPE_PROBE = duckdb.connect()
+_probe_lock = threading.Lock()  # one DuckDB connection answers every thread's questions
+
+
+@functools.cache
+def _probe() -> Any:
+    """The DuckDB connection that says what a type is (made on first use: the planner, which
+    imports this module, must import without DuckDB)."""
+    import duckdb
+    return duckdb.connect()
 
 
 @functools.cache
 def _resolve(sql_type: str) -> tuple[str, pa.DataType]:
+    import duckdb
     try:
         data_type = exp.DataType.build(sql_type, dialect="duckdb")
     except Exception as error:  # sqlglot raises several types for a bad type name
-        raise SqlError(f"unknown column type {sql_type!r}: {error}") from None
+        raise SchemaError(f"unknown column type {sql_type!r}: {error}") from None
     probe = exp.select(exp.cast(exp.null(), data_type).as_("c")).sql(dialect="duckdb")
     try:
-        relation = _TYPE_PROBE.sql(probe)
+        with _probe_lock:
+            relation = _probe().sql(probe)
+            return str(relation.types[0]), relation.to_arrow_table().schema.field(0).type
     except duckdb.Error as error:
-        raise SqlError(f"unknown column type {sql_type!r}: {error}") from None
-    return str(relation.types[0]), relation.to_arrow_table().schema.field(0).type
+        raise SchemaError(f"unknown column type {sql_type!r}: {error}") from None
 
 
 def canonical_sql_type(sql_type: str) -> str:
-    """DuckDB's own spelling of a type (``FLOAT[2]``, ``DECIMAL(10,2)``); raises SqlError if unknown."""
+    """DuckDB's own spelling of a type (``FLOAT[2]``, ``DECIMAL(10,2)``); raises SchemaError if unknown."""
     return _resolve(sql_type)[0]
 
 
@@ -78,8 +89,9 @@ def arrow_type_of(sql_type: str) -> pa.DataType:
 
 def sql_type_of(arrow_type: pa.DataType) -> str:
     """The SQL type DuckDB gives an Arrow type (used for CREATE TABLE AS and loads)."""
-    relation = _TYPE_PROBE.from_arrow(pa.table({"c": pa.array([], type=arrow_type)}))
-    return str(relation.types[0])
+    with _probe_lock:
+        relation = _probe().from_arrow(pa.table({"c": pa.array([], type=arrow_type)}))
+        return str(relation.types[0])
 
 
 def inferred_sql_type(arrow_type: pa.DataType) -> str:
@@ -95,7 +107,7 @@ def inferred_sql_type(arrow_type: pa.DataType) -> str:
 
 @functools.cache
 def storage_type_of(sql_type: str) -> pa.DataType:
-    """The Arrow type a SQL type is stored as in Iceberg; raises SqlError for unstorable types."""
+    """The Arrow type a SQL type is stored as in Iceberg; raises SchemaError for unstorable types."""
     return _storage(arrow_type_of(sql_type), sql_type)
 
 
@@ -103,7 +115,7 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
     if pa.types.is_fixed_size_list(arrow_type):
         value = arrow_type.value_type
         if not (pa.types.is_integer(value) or pa.types.is_floating(value)):
-            raise SqlError(f"fixed-size arrays of {value} are not supported ({sql_type}); "
+            raise SchemaError(f"fixed-size arrays of {value} are not supported ({sql_type}); "
                            "use numeric elements or a variable-length list")
         return pa.binary(arrow_type.list_size * value.byte_width)
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
@@ -114,7 +126,7 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         return _WIDENED[arrow_type]
     if pa.types.is_timestamp(arrow_type):
         if arrow_type.unit == "ns":
-            raise SqlError(f"{sql_type} is not supported: indb keeps timestamps to the microsecond "
+            raise SchemaError(f"{sql_type} is not supported: indb keeps timestamps to the microsecond "
                            "(Iceberg's timestamp); use TIMESTAMP")
         return pa.timestamp("us", tz="UTC" if arrow_type.tz else None)  # Iceberg keeps UTC
     if pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
@@ -125,7 +137,7 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
                    pa.types.is_duration, pa.types.is_dictionary)
     if any(check(arrow_type) for check in unsupported) or (
             pa.types.is_decimal(arrow_type) and arrow_type.precision > 38):
-        raise SqlError(f"column type {sql_type} cannot be stored in an Iceberg table; "
+        raise SchemaError(f"column type {sql_type} cannot be stored in an Iceberg table; "
                        "use a signed integer, DECIMAL(p<=38), VARCHAR, a list or a struct")
     return arrow_type
 
@@ -140,7 +152,7 @@ def _fixed_list_to_bytes(array: pa.FixedSizeListArray, column: Column) -> pa.Arr
     values = array.values  # the whole child, ignoring this array's offset
     valid_rows = array if not array.null_count else array.filter(array.is_valid())
     if valid_rows.values.slice(valid_rows.offset * n, len(valid_rows) * n).null_count:
-        raise SqlError(f"column {column.name} ({column.sql_type}) has a NULL element inside an "
+        raise DataError(f"column {column.name} ({column.sql_type}) has a NULL element inside an "
                        "array; array elements must not be NULL (the whole array may be)")
     width = values.type.byte_width
     data = values.buffers()[1].slice(values.offset * width)
@@ -164,7 +176,7 @@ def bytes_to_fixed_list(array: pa.Array | pa.ChunkedArray, list_type: pa.FixedSi
 def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
     """A column of user values (any Arrow type castable to the column's) as stored in Iceberg."""
     if not column.nullable and array.null_count:
-        raise SqlError(f"column {column.name} is NOT NULL but {array.null_count} value(s) are NULL")
+        raise DataError(f"column {column.name} is NOT NULL but {array.null_count} value(s) are NULL")
     target = column.storage_type
     chunks = []
     for chunk in _chunks(array):
@@ -191,5 +203,5 @@ def _cast(array: pa.Array, target: pa.DataType, column: Column) -> pa.Array:
     try:
         return array.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise SqlError(f"column {column.name} expects {column.sql_type} but got {array.type} "
+        raise DataError(f"column {column.name} expects {column.sql_type} but got {array.type} "
                        f"values that do not convert: {error}") from None

@@ -38,9 +38,10 @@ def _table(result: pa.Table, max_rows: int) -> str:
                          overflow="fold")
     for row in result.slice(0, max_rows).to_pylist():
         table.add_row(*(_cell(v) for v in row.values()))
-    console = Console(file=io.StringIO(), width=160, color_system=None, force_terminal=False)
+    out = io.StringIO()
+    console = Console(file=out, width=160, color_system=None, force_terminal=False)
     console.print(table)
-    text = console.file.getvalue()
+    text = out.getvalue()
     hidden = result.num_rows - min(result.num_rows, max_rows)
     footer = f"{result.num_rows} row{'s' if result.num_rows != 1 else ''}"
     return text + (f"{footer} ({hidden} not shown; use --max-rows or --format csv)" if hidden else footer)

@@ -48,7 +48,8 @@ def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int) -> N
 
     At the prompt a statement may span lines and ends with ';'. Type .quit or press Ctrl-D to leave.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                               TimeElapsedColumn)
     conn = _connect(ctx)
     failed = False
     for text in ([statement] if statement is not None else statements()):
@@ -56,7 +57,7 @@ def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int) -> N
         # a function run shows a bar of finished shard instances while it executes
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(run_id: str, done: int, total: int) -> None:
                 if run_id not in tasks:
@@ -112,7 +113,7 @@ def demo(ctx: click.Context) -> None:
     """Build the demo database (--db; replaced if it is a previous demo): load the digits and
     20 years of S&P 500 and NASDAQ days, train and use the models of sql/mnist.sql and
     sql/anomalies.sql where the data is, and print the results."""
-    from indb.demo import run_demo
+    from indb.cli.demo import run_demo
     try:
         run_demo(ctx.obj["db"], echo=click.echo, workers=ctx.obj["workers"])
     except IndbError as error:

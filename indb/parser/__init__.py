@@ -18,10 +18,11 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
-           "ShardKey", "ShowFunction", "ShowFunctionStatus", "parse", "render", "render_indb"]
+           "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "parse", "position",
+           "render", "render_indb"]
 
 
-def parse(sql: str) -> list[exp.Expression]:
+def parse(sql: str) -> list[exp.Expr]:
     """Every statement in ``sql``, in order; empty statements are skipped."""
     try:
         statements = Indb().parse(sql)
@@ -38,11 +39,25 @@ def parse(sql: str) -> list[exp.Expression]:
     return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
 
-def render(tree: exp.Expression) -> str:
+def render(tree: exp.Expr) -> str:
     """A syntax tree as SQL DuckDB runs."""
     return tree.sql(dialect="duckdb")
 
 
-def render_indb(tree: exp.Expression) -> str:
+def render_indb(tree: exp.Expr) -> str:
     """A syntax tree as indb SQL (our statements included), e.g. the DDL SHOW FUNCTION returns."""
     return tree.sql(dialect=Indb)
+
+
+def position(node: exp.Expr | None) -> tuple[int | None, int | None]:
+    """Line and column of the first token of ``node`` that the parser located."""
+    for candidate in ([node] + list(node.find_all(exp.Identifier)) if node is not None else []):
+        meta = candidate.meta if candidate is not None else {}
+        if "line" in meta:
+            return meta["line"], meta["col"] - len(candidate.name) + 1 if candidate.name else meta["col"]
+    return None, None
+
+
+def error_at(node: exp.Expr | None, message: str) -> SqlError:
+    """A SqlError pointing at ``node`` in the statement (the engine adds the statement's text)."""
+    return SqlError(message, *position(node))

@@ -14,8 +14,12 @@ Added to DuckDB's grammar:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.generators.duckdb import DuckDBGenerator
+from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
@@ -30,7 +34,7 @@ class ShardKey(exp.Expression):
 class ReplicatedProperty(exp.Property):
     """The ``REPLICATED`` of ``CREATE REPLICATED TABLE``."""
 
-    arg_types: dict[str, bool] = {}
+    arg_types: ClassVar[dict[str, bool]] = {}
 
 
 class CreateFunction(exp.Expression):
@@ -75,7 +79,7 @@ class CreateModel(exp.Expression):
 class ShowModels(exp.Expression):
     """``SHOW MODELS``."""
 
-    arg_types: dict[str, bool] = {}
+    arg_types: ClassVar[dict[str, bool]] = {}
 
 
 class DescribeModel(exp.Expression):
@@ -96,7 +100,7 @@ class AlterModelAlias(exp.Expression):
     arg_types = {"this": True, "alias": True, "version": True}
 
 
-def _function_sql(self: DuckDB.Generator, e: CreateFunction) -> str:
+def _function_sql(self: DuckDBGenerator, e: CreateFunction) -> str:
     parts = ["CREATE OR REPLACE FUNCTION" if e.args.get("replace") else "CREATE FUNCTION",
              self.sql(e, "this")]
     if e.args.get("returns"):
@@ -123,21 +127,21 @@ class Indb(DuckDB):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
 
-    class Parser(DuckDB.Parser):
+    class Parser(DuckDBParser):
         PROPERTY_PARSERS = {
-            **DuckDB.Parser.PROPERTY_PARSERS,
+            **DuckDBParser.PROPERTY_PARSERS,
             "REPLICATED": lambda self: self.expression(ReplicatedProperty()),
         }
         CONSTRAINT_PARSERS = {
-            **DuckDB.Parser.CONSTRAINT_PARSERS,
+            **DuckDBParser.CONSTRAINT_PARSERS,
             "SHARD": lambda self: self._parse_shard_key(),
         }
-        SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDB.Parser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
+        SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDBParser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
-        FUNCTIONS = {**DuckDB.Parser.FUNCTIONS,
+        FUNCTIONS = {**DuckDBParser.FUNCTIONS,
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
         STATEMENT_PARSERS = {
-            **DuckDB.Parser.STATEMENT_PARSERS,
+            **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (self._parse_create_function() or self._parse_create_model()
                                             or self._parse_create()),
             TokenType.DESCRIBE: lambda self: self._parse_describe_model() or self._parse_describe(),
@@ -219,7 +223,7 @@ class Indb(DuckDB):
                 self.raise_error("an alias names a version number: SET ALIAS production = 3")
             return self.expression(AlterModelAlias(this=name, alias=alias, version=version))
 
-        def _setting(self, key: str, value: exp.Expression | None) -> exp.Property:
+        def _setting(self, key: str, value: exp.Expr | None) -> exp.Property:
             if value is None:
                 self.raise_error(f"{key} needs a value")
             return exp.Property(this=exp.var(key), value=value)
@@ -247,7 +251,7 @@ class Indb(DuckDB):
                                  "INPUT_TABLE_NAMES => INPUT_TABLE(t)")
             return exp.Kwarg(this=name, expression=self._parse_assignment())
 
-        def _parse_show_function(self) -> exp.Expression | None:
+        def _parse_show_function(self) -> exp.Expr | None:
             if self._match_text_seq("MODELS"):
                 return self.expression(ShowModels())
             if self._match_text_seq("FUNCTIONS"):
@@ -261,9 +265,9 @@ class Indb(DuckDB):
             name = exp.Star() if self._match(TokenType.STAR) else self._parse_table_parts()
             return self.expression(ShowFunction(this=name))
 
-        def _parse_kill_function(self) -> exp.Expression:
+        def _parse_kill_function(self) -> exp.Expr:
             if not self._match(TokenType.FUNCTION):
-                return DuckDB.Parser.STATEMENT_PARSERS[TokenType.KILL](self)
+                return DuckDBParser.STATEMENT_PARSERS[TokenType.KILL](self)
             run_id = self._parse_string()
             if run_id is None:
                 self.raise_error("KILL FUNCTION takes a run id in quotes: KILL FUNCTION '<run id>'")
@@ -275,9 +279,9 @@ class Indb(DuckDB):
                 return None
             return self.expression(ShardKey(expressions=self._parse_wrapped_id_vars()))
 
-    class Generator(DuckDB.Generator):
+    class Generator(DuckDBGenerator):
         TRANSFORMS = {
-            **DuckDB.Generator.TRANSFORMS,
+            **DuckDBGenerator.TRANSFORMS,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
             CreateFunction: _function_sql,
@@ -298,7 +302,7 @@ class Indb(DuckDB):
             f"{self.sql(e, 'alias')} = {self.sql(e, 'version')}",
         }
         PROPERTIES_LOCATION = {
-            **DuckDB.Generator.PROPERTIES_LOCATION,
+            **DuckDBGenerator.PROPERTIES_LOCATION,
             ReplicatedProperty: exp.Properties.Location.POST_CREATE,
             # DuckDB's generator drops generic properties; ours (SHARDS = 8) must survive a round trip.
             exp.Property: exp.Properties.Location.POST_WITH,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from indb.errors import SqlError
+from collections.abc import Callable
+from typing import Any
+
 from indb.parser import CreateFunction as CreateFunctionTree
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import KillFunction as KillFunctionTree
@@ -23,53 +25,57 @@ from indb.parser import DropModel as DropModelTree
 from indb.parser import ShowModels as ShowModelsTree
 from indb.planner import functions, models, tables
 from indb.planner.functions import (CreateFunction, DescribeFunction, DropFunction, ExecuteFunction,
-                                    InputSpec, KillFunction, QueryWithFunctions, ShowFunction,
-                                    ShowFunctionStatus)
+                                    InputSpec, KillFunction, QueryWithFunctions, RunOptions,
+                                    ShowFunction, ShowFunctionStatus)
 from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
                                  ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
-                                 DropTable, Insert, Query, ShowTables, position)
+                                 DropTable, Insert, Load, Query, ShowTables, plan_load)
+from indb.parser import error_at
 
-__all__ = ["STAGE_TABLE", "CatalogFacts", "CreateFunction", "CreateTable", "Delete",
-           "DescribeFunction", "DescribeTable", "DropFunction", "DropTable", "ExecuteFunction",
-           "Insert", "InputSpec", "KillFunction", "Plan", "Query", "QueryWithFunctions",
-           "ShowFunction", "ShowFunctionStatus", "ShowTables", "plan", "AlterModelAlias",
-           "CreateModel", "DescribeModel", "DropModel", "Prediction", "ShowModels", "WithPredictions"]
+__all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "CreateModel",
+           "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
+           "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
+           "KillFunction", "Load", "Plan", "Prediction", "Query", "QueryWithFunctions",
+           "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
+           "WithPredictions", "plan", "plan_load"]
 
-Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query
+Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions)
 
+Planner = Callable[[Any, CatalogFacts], Plan]
 
-def plan(tree: exp.Expression, catalog: CatalogFacts, sql: str | None = None) -> Plan:
+
+def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
     """The plan for one parsed statement; raises SqlError or CatalogError for what is not allowed."""
     planner = _PLANNERS.get(type(tree))
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
             kind = " ".join(f"{tree.this} {tree.expression or ''}".split()[:2]).upper()
-        raise SqlError(f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
-                       "TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE and the FUNCTION statements",
-                       *position(tree), sql)
-    tree, predictions = models.bind_predictions(tree, catalog, sql)
-    planned = planner(tree, catalog, sql)
+        raise error_at(tree, f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
+                             "TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE and the FUNCTION and "
+                             "MODEL statements")
+    tree, predictions = models.bind_predictions(tree, catalog)
+    planned = planner(tree, catalog)
     return WithPredictions(planned, predictions) if predictions else planned
 
 
-def _by_kind(on_table, on_function):
+def _by_kind(on_table: Planner, on_function: Planner) -> Planner:
     """A planner for DROP/DESCRIBE, which name a table or (``kind`` FUNCTION) a function."""
-    def choose(tree: exp.Expression, catalog: CatalogFacts, sql: str | None) -> Plan:
+    def choose(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
         is_function = str(tree.args.get("kind") or "").upper() == "FUNCTION"
-        return (on_function if is_function else on_table)(tree, catalog, sql)
+        return (on_function if is_function else on_table)(tree, catalog)
     return choose
 
 
-def _query(tree: exp.Expression, catalog: CatalogFacts, sql: str | None) -> Query | QueryWithFunctions:
-    return functions.plan_table_functions(tree, catalog, sql) or tables.plan_query(tree, catalog, sql)
+def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
+    return functions.plan_table_functions(tree, catalog) or tables.plan_query(tree, catalog)
 
 
-_PLANNERS = {
+_PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: tables.plan_create,
     exp.Insert: tables.plan_insert,
     exp.Delete: tables.plan_delete,

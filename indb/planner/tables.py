@@ -1,19 +1,24 @@
-"""Plans for table statements: CREATE/DROP TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE, queries."""
+"""Plans for table statements: CREATE/DROP TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE, queries,
+and bulk loads from Python (``Connection.load``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
 from indb.catalog.types import Column, canonical_sql_type, storage_type_of
-from indb.errors import CatalogError, SqlError
-from indb.parser import ReplicatedProperty, ShardKey, render
-from indb.registry.functions import FunctionInfo
-from indb.registry.models import ModelInfo
+from indb.errors import CatalogError, OptionError, SchemaError, not_found
+from indb.parser import ReplicatedProperty, ShardKey, error_at, render
+
+if TYPE_CHECKING:
+    from indb.registry.functions import FunctionInfo
+    from indb.registry.models import ModelInfo
 
 STAGE_TABLE = "__indb_stage"  # the DuckDB temp table an INSERT fills before its rows are written
+MAX_SHARDS = 4096
 
 
 class CatalogFacts(Protocol):
@@ -49,7 +54,7 @@ class Insert:
 @dataclass(frozen=True)
 class Delete:
     table: str
-    where: exp.Expression | None  # a condition over the table's columns; None deletes all rows
+    where: exp.Expr | None  # a condition over the table's columns; None deletes all rows
 
 
 @dataclass(frozen=True)
@@ -73,83 +78,93 @@ class Query:
     sql: str
 
 
-Plan = CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query
+@dataclass(frozen=True)
+class Load:
+    """``Connection.load``: rows from ``source`` (Arrow, pandas, a .parquet/.csv path) into
+    ``table``, which is created from the data's columns (with this placement) if it is new."""
+
+    table: str
+    source: object
+    create: bool                 # the table does not exist yet
+    shard_key: tuple[str, ...]
+    shards: int
+    replicated: bool
+    progress: Callable[[int], None] | None = None  # hears the rows written so far
 
 
-def plan_create(tree: exp.Create, catalog: CatalogFacts, sql: str | None) -> CreateTable:
+def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
-        raise SqlError(f"CREATE {tree.args.get('kind')} is not supported; indb creates tables",
-                       *position(tree), sql)
+        raise error_at(tree, f"CREATE {tree.args.get('kind')} is not supported; indb creates tables")
     if tree.args.get("replace"):
-        raise SqlError("CREATE OR REPLACE TABLE is not supported; DROP TABLE first",
-                       *position(tree), sql)
+        raise error_at(tree, "CREATE OR REPLACE TABLE is not supported; DROP TABLE first")
     schema = tree.this if isinstance(tree.this, exp.Schema) else None
-    name = _table_name(schema.this if schema else tree.this, sql)
+    name = table_name(schema.this if schema else tree.this)
     if catalog.exists(name) and not tree.args.get("exists"):
         raise CatalogError(f"table {name} already exists; DROP TABLE {name} first, or use "
                            "CREATE TABLE IF NOT EXISTS")
-    properties = _properties(tree, sql)
-    replicated = properties.pop("REPLICATED", False)
-    columns, shard_key = column_defs(schema, sql) if schema else ((), ())
+    properties = _properties(tree)
+    replicated = bool(properties.pop("REPLICATED", False))
+    columns, shard_key = column_defs(schema) if schema else ((), ())
     if "SHARD_KEY" in properties:
         shard_key = tuple(k.strip() for k in str(properties.pop("SHARD_KEY")).split(","))
     shards = properties.pop("SHARDS", catalog.default_shards)
     if properties:
-        raise SqlError(f"unknown table option {sorted(properties)[0]}; indb knows SHARDS and "
-                       "SHARD_KEY", *position(tree), sql)
-    if not isinstance(shards, int) or not 1 <= shards <= 4096:
-        raise SqlError(f"SHARDS must be a whole number from 1 to 4096, not {shards!r}",
-                       *position(tree), sql)
+        raise error_at(tree, f"unknown table option {sorted(properties)[0]}; indb knows SHARDS "
+                             "and SHARD_KEY")
+    if not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
+        raise error_at(tree, f"SHARDS must be a whole number from 1 to {MAX_SHARDS}, not {shards!r}")
     if replicated and shard_key:
-        raise SqlError("a REPLICATED table has no SHARD KEY: every shard sees all of it",
-                       *position(tree), sql)
+        raise error_at(tree, "a REPLICATED table has no SHARD KEY: every shard sees all of it")
     query = tree.expression
     if query is not None:
         if schema:
-            raise SqlError("CREATE TABLE AS takes its columns from the query; give the shard "
-                           "key as WITH (SHARD_KEY = 'col')", *position(tree), sql)
+            raise error_at(tree, "CREATE TABLE AS takes its columns from the query; give the "
+                                 "shard key as WITH (SHARD_KEY = 'col')")
         return CreateTable(name, (), shard_key, 1 if replicated else shards, replicated,
                            bool(tree.args.get("exists")), render(query))
+    assert schema is not None  # CREATE TABLE t without columns or a query does not parse
     names = {c.name.lower() for c in columns}
     for key in shard_key:
         if key.lower() not in names:
-            raise SqlError(f"SHARD KEY names {key}, which is not a column of {name}",
-                           *position(_find_identifier(schema, key) or tree), sql)
+            raise error_at(_find_identifier(schema, key) or tree,
+                           f"SHARD KEY names {key}, which is not a column of {name}")
     shard_key = tuple(next(c.name for c in columns if c.name.lower() == k.lower()) for k in shard_key)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
                        bool(tree.args.get("exists")))
 
 
-def column_defs(schema: exp.Schema, sql: str | None) -> tuple[tuple[Column, ...], tuple[str, ...]]:
-    columns, shard_key, seen = [], (), set()
+def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]]:
+    """The columns (with SQL types checked) and the SHARD KEY of a column list."""
+    columns: list[Column] = []
+    shard_key: tuple[str, ...] = ()
+    seen: set[str] = set()
     for item in schema.expressions:
         if isinstance(item, ShardKey):
             shard_key = tuple(i.name for i in item.expressions)
             continue
         if not isinstance(item, exp.ColumnDef):
-            raise SqlError(f"{render(item)} is not supported in CREATE TABLE; indb knows columns "
-                           "and SHARD KEY (...)", *position(item), sql)
+            raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
+                                 "columns and SHARD KEY (...)")
         name = item.name
         if name.lower() in seen:
-            raise SqlError(f"column {name} is defined twice", *position(item), sql)
+            raise error_at(item, f"column {name} is defined twice")
         if name.lower().startswith("_indb_"):
-            raise SqlError(f"column names starting with _indb_ are reserved ({name})",
-                           *position(item), sql)
+            raise error_at(item, f"column names starting with _indb_ are reserved ({name})")
         seen.add(name.lower())
         if item.args.get("kind") is None:
-            raise SqlError(f"column {name} needs a type", *position(item), sql)
+            raise error_at(item, f"column {name} needs a type")
         try:
             sql_type = canonical_sql_type(item.args["kind"].sql(dialect="duckdb"))
             storage_type_of(sql_type)  # refuses types Iceberg cannot hold
-        except SqlError as error:
-            raise SqlError(error.message, *position(item), sql) from None
+        except SchemaError as error:
+            raise error_at(item, str(error)) from None
         not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null")
                        for c in item.constraints)
         columns.append(Column(name, sql_type, nullable=not not_null))
     return tuple(columns), shard_key
 
 
-def _properties(tree: exp.Create, sql: str | None) -> dict[str, object]:
+def _properties(tree: exp.Create) -> dict[str, object]:
     out: dict[str, object] = {}
     properties = tree.args.get("properties")
     for prop in properties.expressions if properties else []:
@@ -160,82 +175,91 @@ def _properties(tree: exp.Create, sql: str | None) -> dict[str, object]:
             out[prop.name.upper()] = int(value.name) if isinstance(value, exp.Literal) and value.is_int \
                 else value.name
         else:
-            raise SqlError(f"table option {render(prop)} is not supported", *position(tree), sql)
+            raise error_at(tree, f"table option {render(prop)} is not supported")
     return out
 
 
-def plan_insert(tree: exp.Insert, catalog: CatalogFacts, sql: str | None) -> Insert:
+def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    name = _existing(_table_name(target, sql), catalog)
+    name = _existing(table_name(target), catalog)
     if tree.args.get("overwrite") or tree.args.get("returning") or tree.args.get("conflict"):
-        raise SqlError("INSERT OVERWRITE, ON CONFLICT and RETURNING are not supported",
-                       *position(tree), sql)
+        raise error_at(tree, "INSERT OVERWRITE, ON CONFLICT and RETURNING are not supported")
     staged = tree.copy()
     staged_target = staged.this.this if isinstance(staged.this, exp.Schema) else staged.this
     staged_target.replace(exp.to_table(STAGE_TABLE))
     return Insert(name, render(staged))
 
 
-def plan_delete(tree: exp.Delete, catalog: CatalogFacts, sql: str | None) -> Delete:
+def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
     if tree.args.get("using") or tree.args.get("returning"):
-        raise SqlError("DELETE ... USING and RETURNING are not supported; use a subquery in "
-                       "WHERE", *position(tree), sql)
-    name = _existing(_table_name(tree.this, sql), catalog)
+        raise error_at(tree, "DELETE ... USING and RETURNING are not supported; use a subquery "
+                             "in WHERE")
+    name = _existing(table_name(tree.this), catalog)
     where = tree.args.get("where")
     return Delete(name, where.this if where else None)
 
 
-def plan_drop(tree: exp.Drop, catalog: CatalogFacts, sql: str | None) -> DropTable:
+def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
-        raise SqlError(f"DROP {tree.args.get('kind')} is not supported", *position(tree), sql)
+        raise error_at(tree, f"DROP {tree.args.get('kind')} is not supported")
     tables = tree.args.get("tables") or [tree.this]
     if len(tables) > 1:
-        raise SqlError("DROP TABLE takes one table at a time", *position(tree), sql)
-    name = _table_name(tables[0], sql)
+        raise error_at(tree, "DROP TABLE takes one table at a time")
+    name = table_name(tables[0])
     if not tree.args.get("exists"):
         _existing(name, catalog)
     return DropTable(name, bool(tree.args.get("exists")))
 
 
-def plan_show(tree: exp.Show, catalog: CatalogFacts, sql: str | None) -> ShowTables:
+def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
     if tree.name.upper() != "TABLES":
-        raise SqlError(f"SHOW {tree.name} is not supported; try SHOW TABLES", *position(tree), sql)
+        raise error_at(tree, f"SHOW {tree.name} is not supported; try SHOW TABLES")
     return ShowTables()
 
 
-def plan_describe(tree: exp.Describe, catalog: CatalogFacts, sql: str | None) -> DescribeTable | Query:
+def plan_describe(tree: exp.Describe, catalog: CatalogFacts) -> DescribeTable | Query:
     if isinstance(tree.this, exp.Table) and not tree.this.args.get("db"):
-        return DescribeTable(_existing(_table_name(tree.this, sql), catalog))
+        return DescribeTable(_existing(table_name(tree.this), catalog))
     return Query(render(tree))
 
 
-def plan_query(tree: exp.Expression, catalog: CatalogFacts, sql: str | None) -> Query:
+def plan_query(tree: exp.Expr, catalog: CatalogFacts) -> Query:
     return Query(render(tree))
 
 
-def _table_name(table: exp.Expression, sql: str | None) -> str:
+def plan_load(table: str, source: object, catalog: CatalogFacts, *,
+              shard_key: tuple[str, ...] = (), shards: int | None = None,
+              replicated: bool = False, progress: Callable[[int], None] | None = None) -> Load:
+    """A bulk load from Python; the placement options apply when the table is created."""
+    name = table.lower()
+    if not name:
+        raise OptionError("load into which table? The table name is empty")
+    create = not catalog.exists(name)
+    if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int)
+                               or not 1 <= shards <= MAX_SHARDS):
+        raise OptionError(f"shards must be a whole number from 1 to {MAX_SHARDS}, not {shards!r}")
+    if replicated and shard_key:
+        raise OptionError("a replicated table has no shard key: every shard sees all of it; "
+                          "pass shard_key or replicated=True, not both")
+    count = 1 if replicated else (shards or catalog.default_shards)
+    return Load(name, source, create, tuple(shard_key), count, replicated, progress)
+
+
+def table_name(table: exp.Expr) -> str:
+    """The catalog name a table reference means (one schema, names folded to lower case)."""
     if not isinstance(table, exp.Table) or not table.name:
-        raise SqlError("expected a table name", *position(table), sql)
+        raise error_at(table, "expected a table name")
     if table.args.get("catalog") or (table.db and table.db.lower() != "main"):
-        raise SqlError(f"{render(table)}: indb tables live in one schema, main",
-                       *position(table), sql)
+        raise error_at(table, f"{render(table)}: indb tables live in one schema, main")
     return table.name.lower()
 
 
 def _existing(name: str, catalog: CatalogFacts) -> str:
     if not catalog.exists(name):
-        raise CatalogError(f"table {name} does not exist; SHOW TABLES lists the tables")
+        raise not_found("table", name)
     return name
 
 
-def _find_identifier(tree: exp.Expression, name: str) -> exp.Identifier | None:
+def _find_identifier(tree: exp.Expr, name: str) -> exp.Identifier | None:
     return next((i for i in tree.find_all(exp.Identifier) if i.name.lower() == name.lower()), None)
 
-
-def position(node: exp.Expression | None) -> tuple[int | None, int | None]:
-    """Line and column of the first token of ``node`` that the parser located."""
-    for candidate in ([node] + list(node.find_all(exp.Identifier)) if node is not None else []):
-        meta = candidate.meta if candidate is not None else {}
-        if "line" in meta:
-            return meta["line"], meta["col"] - len(candidate.name) + 1 if candidate.name else meta["col"]
-    return None, None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+from duckdb.func import FunctionNullHandling, PythonUDFType
 import pyarrow as pa
 
-from indb.errors import SqlError
-from indb.registry.flavors import Predictor
+from indb.errors import DataError
+from indb.runtime.predictors import Predictor
 from indb.registry.models import ModelInfo
 
 
@@ -23,6 +24,7 @@ def return_type(info: ModelInfo) -> str:
 def register(duck: duckdb.DuckDBPyConnection, function: str, predictor: Predictor) -> None:
     """Make ``function(col, ...)`` return the model's prediction for each row."""
     info = predictor.info
+    assert info is not None  # served models come from the registry
 
     def predict(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
         rows = feature_matrix(columns)
@@ -31,15 +33,15 @@ def register(duck: duckdb.DuckDBPyConnection, function: str, predictor: Predicto
             return pa.FixedSizeListArray.from_arrays(pa.array(predictions.ravel()), info.output_width)
         return pa.array(predictions)
 
-    duck.create_function(function, predict, None, return_type(info), type="arrow",
-                         null_handling="special", side_effects=False)
+    duck.create_function(function, predict, None, return_type(info), type=PythonUDFType.ARROW,
+                         null_handling=FunctionNullHandling.SPECIAL, side_effects=False)
 
 
 def feature_matrix(columns: tuple) -> np.ndarray:
     """Argument columns as a ``(rows, width)`` float matrix: one array column, or one value a column."""
     arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
     if any(a.null_count for a in arrays):
-        raise SqlError("PREDICT got a NULL input; filter NULL rows out or COALESCE them first")
+        raise DataError("PREDICT got a NULL input; filter NULL rows out or COALESCE them first")
     if len(arrays) == 1 and pa.types.is_fixed_size_list(arrays[0].type):
         array = arrays[0]
         return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), array.type.list_size)

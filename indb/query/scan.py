@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import duckdb
 from duckdb import sqltypes
+from duckdb.func import FunctionNullHandling, PythonUDFType
 from sqlglot import exp
 
 from indb.catalog.tables import TableInfo, file_column_name
@@ -37,7 +38,7 @@ class Scans:
         projection += [exp.column(name) for name in extra]
         return exp.select(*projection).from_(exp.Table(this=source))
 
-    def _converted(self, column: Column) -> exp.Expression:
+    def _converted(self, column: Column) -> exp.Expr:
         """The expression turning a stored column back into its SQL type."""
         stored = exp.column(file_column_name(column.name), quoted=True)
         if column.is_fixed_array:
@@ -53,7 +54,8 @@ class Scans:
         if name not in self._array_functions:
             self.duck.create_function(name, lambda blob: bytes_to_fixed_list(blob, list_type),
                                       [sqltypes.BLOB], self.duck.type(column.sql_type),
-                                      type="arrow", null_handling="special")
+                                      type=PythonUDFType.ARROW,
+                                      null_handling=FunctionNullHandling.SPECIAL)
             self._array_functions.add(name)
         return name
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ast
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from indb.errors import SqlError
+from indb.errors import FunctionError, SqlError
 
+# how a handler's inputs arrive (``@udf.function(frame=...)``); indb.udf.frames converts to each
 FRAMES = ("arrow", "pandas", "numpy", "torch", "cupy", "cudf")
 
 
@@ -49,33 +51,35 @@ def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,
             trees[name] = ast.parse(source, filename=name)
         except SyntaxError as error:
             if first_line is None:
-                raise SqlError(f"syntax error in {name} line {error.lineno}: {error.msg}") from None
+                raise FunctionError(f"syntax error in {name} line {error.lineno}: "
+                                    f"{error.msg}") from None
             raise SqlError(f"syntax error in line {error.lineno} of the code: {error.msg}",
                            (error.lineno or 1) + first_line - 1, error.offset) from None
     if entry not in trees:
-        raise SqlError(f"{entry} is not among the function's Python files ({', '.join(sorted(trees)) or 'none'})")
+        raise FunctionError(f"{entry} is not among the function's Python files "
+                            f"({', '.join(sorted(trees)) or 'none'})")
     functions = {node.name: node for node in trees[entry].body
                  if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
     decorated = [node for node in functions.values() if _udf_decorator(node) is not None]
     chosen = functions.get(handler or "") or (decorated[0] if len(decorated) == 1 else None)
     if chosen is None:
         if must_have_handler:
-            raise SqlError(f"the code defines no function {handler}; HANDLER names the function "
-                           "to call, as in def " + f"{handler}(ctx, table): ...")
+            raise FunctionError(f"the code defines no function {handler}; HANDLER names the "
+                                f"function to call, as in def {handler}(ctx, table): ...")
         return CodeFacts("script", None)
-    facts = {"frame": "arrow", "params": None}
+    facts: dict[str, Any] = {"frame": "arrow", "params": None}
     decorator = _udf_decorator(chosen)
     if isinstance(decorator, ast.Call):
         for keyword in decorator.keywords:
             if keyword.arg not in facts:
-                raise SqlError(f"@udf.function() takes frame= and params=, not {keyword.arg}=")
+                raise FunctionError(f"@udf.function() takes frame= and params=, not {keyword.arg}=")
             try:
                 facts[keyword.arg] = ast.literal_eval(keyword.value)
             except ValueError:
-                raise SqlError(f"@udf.function({keyword.arg}=...) must be a literal") from None
+                raise FunctionError(f"@udf.function({keyword.arg}=...) must be a literal") from None
     frame = facts["frame"]
     if frame not in FRAMES:
-        raise SqlError(f"unknown frame {frame!r}; frames are {', '.join(FRAMES)}")
+        raise FunctionError(f"unknown frame {frame!r}; frames are {', '.join(FRAMES)}")
     params = facts["params"]
     return CodeFacts("handler", chosen.name, frame,
                      None if params is None else tuple(str(p).lower() for p in params))

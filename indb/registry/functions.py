@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from indb.catalog.database import Database
 from indb.catalog.types import Column
-from indb.errors import CatalogError
+from indb.errors import CatalogError, not_found
 
 CODE_DIR = "code"
 
@@ -111,7 +111,7 @@ class FunctionStore:
     def get(self, name: str) -> FunctionInfo:
         found = self.find(name)
         if found is None:
-            raise CatalogError(f"function {name} does not exist; SHOW FUNCTION * lists the functions")
+            raise not_found("function", name)
         return found
 
     def find(self, name: str) -> FunctionInfo | None:
@@ -129,4 +129,4 @@ class FunctionStore:
         """Forget a function; its code stays while other versions or running instances may use it."""
         with self.db.engine.begin() as conn:
             if not conn.execute(_functions.delete().where(_functions.c.name == name)).rowcount:
-                raise CatalogError(f"function {name} does not exist")
+                raise not_found("function", name)

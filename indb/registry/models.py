@@ -19,13 +19,15 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.errors import CatalogError, SqlError
+from indb.errors import CatalogError, ConflictError, ModelError, not_found
 
 MODELS_DIR = "models"
 STAGING_DIR = ".staging"
@@ -91,11 +93,17 @@ class StagedModel:
     metrics: dict[str, float]
 
 
-def staging_dir(db_path: str | Path) -> Path:
-    """A fresh directory for an artifact that is not registered yet."""
+@contextmanager
+def staging_dir(db_path: str | Path) -> Iterator[Path]:
+    """A fresh directory for an artifact that is not registered yet, removed if the block
+    that writes it fails (nothing half-saved)."""
     path = Path(db_path) / MODELS_DIR / STAGING_DIR / uuid.uuid4().hex
     path.mkdir(parents=True)
-    return path
+    try:
+        yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 class ModelStore:
@@ -130,7 +138,8 @@ class ModelStore:
                 os.rename(target, staged.staging)
                 continue
             return info
-        raise CatalogError(f"could not register a version of {staged.name}: too many at once")
+        raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
+                            "run it again")
 
     def discard(self, staged: StagedModel) -> None:
         shutil.rmtree(staged.staging, ignore_errors=True)
@@ -157,7 +166,7 @@ class ModelStore:
                 _models.c.name == name, _models.c.version == version)).first()
         if row is None:
             if not self._latest(name):
-                raise CatalogError(f"model {name} does not exist; SHOW MODELS lists the models")
+                raise not_found("model", name)
             raise CatalogError(f"model {name} has no version {version}; DESCRIBE MODEL {name} lists them")
         return ModelInfo.from_json(row[0])
 
@@ -166,7 +175,7 @@ class ModelStore:
             rows = conn.execute(sa.select(_models.c.definition).where(_models.c.name == name.lower())
                                 .order_by(_models.c.version)).all()
         if not rows:
-            raise CatalogError(f"model {name} does not exist; SHOW MODELS lists the models")
+            raise not_found("model", name)
         return [ModelInfo.from_json(r[0]) for r in rows]
 
     def names(self) -> list[str]:
@@ -203,4 +212,4 @@ class ModelStore:
 
 def _check_name(name: str) -> None:
     if not name or not name.replace("_", "").isalnum() or name != name.lower():
-        raise SqlError(f"model names are lower-case letters, digits and _, not {name!r}")
+        raise ModelError(f"model names are lower-case letters, digits and _, not {name!r}")

@@ -13,15 +13,29 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from enum import StrEnum
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from indb.errors import CatalogError
+from indb.errors import not_found
 
-QUEUED, RUNNING, COMPLETED, ERROR, KILLED, TIMED_OUT = (
-    "queued", "running", "completed", "error", "killed", "timed out")
-FINISHED = (COMPLETED, ERROR, KILLED, TIMED_OUT)
+
+class RunStatus(StrEnum):
+    """Where a run, or one of its shard instances, stands; the values are what SQL shows."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+    KILLED = "killed"
+    TIMED_OUT = "timed out"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
 TAIL_LINES = 20
 WRITE_ATTEMPTS = 30
 
@@ -94,25 +108,25 @@ class RunLog:
               tag: str | None, outputs: list[str], statement: str) -> None:
         shards = list(shards)
         self._write(_runs.insert().values(
-            run_id=run_id, function=function, tag=tag, mode=mode, status=RUNNING,
+            run_id=run_id, function=function, tag=tag, mode=mode, status=RunStatus.RUNNING,
             instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
             statement=statement, head=f"{socket.gethostname()}:{os.getpid()}"),
-            *[_instances.insert().values(run_id=run_id, shard=k, status=QUEUED) for k in shards])
+            *[_instances.insert().values(run_id=run_id, shard=k, status=RunStatus.QUEUED) for k in shards])
 
-    def finish(self, run_id: str, status: str, message: str, rows_in: int | None = None,
+    def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
                rows_out: int | None = None) -> None:
         self._write(
             _runs.update().where(_runs.c.run_id == run_id).values(
                 status=status, message=message, rows_in=rows_in, rows_out=rows_out, ended=time.time()),
             # instances the run never reached (queued when it stopped) say why they did not run
             _instances.update().where(_instances.c.run_id == run_id,
-                                      _instances.c.status.in_([QUEUED, RUNNING]))
-            .values(status=KILLED if status != COMPLETED else status,
+                                      _instances.c.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]))
+            .values(status=RunStatus.KILLED if status != RunStatus.COMPLETED else status,
                     message=sa.func.coalesce(_instances.c.message, message)))
 
     def request_kill(self, run_id: str, reason: str) -> bool:
         """Ask a run to stop; False if it had already finished. Unknown ids raise CatalogError."""
-        if self.run(run_id)["status"] in FINISHED:
+        if RunStatus(str(self.run(run_id)["status"])).finished:
             return False
         self._write(_runs.update().where(_runs.c.run_id == run_id, _runs.c.kill_reason.is_(None))
                     .values(kill_reason=reason))
@@ -148,21 +162,21 @@ class RunLog:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(_runs).where(_runs.c.run_id == run_id)).mappings().first()
         if row is None:
-            raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
+            raise not_found("run", run_id)
         return dict(row)
 
     def runs(self, run_id: str | None = None, limit: int = 100) -> pa.Table:
         """One row a run, newest first: status, instances completed, rows, times, message."""
         self._close_abandoned()
         completed = (sa.select(sa.func.count()).where(_instances.c.run_id == _runs.c.run_id,
-                                                      _instances.c.status == COMPLETED)
+                                                      _instances.c.status == RunStatus.COMPLETED)
                      .scalar_subquery())
         query = sa.select(_runs, completed.label("completed")).order_by(_runs.c.started.desc())
         query = query.where(_runs.c.run_id == run_id) if run_id else query.limit(limit)
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         if run_id and not rows:
-            raise CatalogError(f"no run {run_id}; SHOW FUNCTION STATUS lists the runs")
+            raise not_found("run", run_id)
         for row in rows:
             row["seconds"] = round((row["ended"] or time.time()) - row["started"], 3)
         return _table(rows, _RUN_COLUMNS)
@@ -190,12 +204,12 @@ class RunLog:
         host = socket.gethostname()
         with self.engine.connect() as conn:
             running = conn.execute(sa.select(_runs.c.run_id, _runs.c.head)
-                                   .where(_runs.c.status == RUNNING)).all()
+                                   .where(_runs.c.status == RunStatus.RUNNING)).all()
         for run_id, head in running:
             head_host, _, pid = (head or "").rpartition(":")
             if head_host == host and pid.isdigit() and not _alive(int(pid)):
-                self.finish(run_id, ERROR, "the process that started this run exited before it "
-                                           "finished; nothing was written")
+                self.finish(run_id, RunStatus.ERROR, "the process that started this run exited "
+                                                     "before it finished; nothing was written")
 
 
 def tail(path: os.PathLike | str, lines: int = TAIL_LINES) -> str | None:
@@ -230,6 +244,6 @@ def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
     for name in columns:
         values = [r.get(name) for r in rows]
         if name in ("started", "ended"):
-            values = [None if v is None else int(v * 1000) for v in values]
+            values = [None if v is None else int(float(v) * 1000) for v in values]  # type: ignore[arg-type]
         data[name] = pa.array(values, type=types.get(name, pa.string()))
     return pa.table(data)

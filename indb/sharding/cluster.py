@@ -16,11 +16,12 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import dask
 from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 
-from indb.sharding.gpus import worker_environment
+from indb.runtime.gpus import worker_environment
 
 # A worker that dies mid-task must fail the run at once, not retry the instance elsewhere.
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
@@ -45,6 +46,7 @@ class Cluster:
                 [sys.executable, "-c", "from indb.sharding.cluster import main; main()",
                  "--workers", str(workers), "--threads", str(threads_per_worker), "--gpus", str(gpus)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self._helper.stdout is not None  # stdout=PIPE
             address = self._helper.stdout.readline().strip()
             if not address:
                 raise RuntimeError("the local Dask cluster did not start; see the messages above")
@@ -66,7 +68,7 @@ class Cluster:
         self.client.close()
         if self._local is not None:
             self._local.close()
-        if self._helper is not None:
+        if self._helper is not None and self._helper.stdin is not None:
             self._helper.stdin.close()
             self._helper.wait()
 
@@ -75,7 +77,7 @@ _clusters: dict[tuple, Cluster] = {}
 _lock = threading.Lock()
 
 
-def shared_cluster(**options: object) -> Cluster:
+def shared_cluster(**options: Any) -> Cluster:
     """One cluster per distinct set of options in this process, closed when the process exits."""
     key = tuple(sorted(options.items()))
     with _lock:
@@ -85,7 +87,7 @@ def shared_cluster(**options: object) -> Cluster:
     return cluster
 
 
-def close_cluster(**options: object) -> None:
+def close_cluster(**options: Any) -> None:
     """Close the cluster ``shared_cluster(**options)`` gave, if any (e.g. before its scheduler stops)."""
     with _lock:
         cluster = _clusters.pop(tuple(sorted(options.items())), None)

@@ -19,28 +19,34 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import load_file_io
-from pyiceberg.manifest import DataFile
 from sqlglot import exp
 
 from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, inferred_sql_type
-from indb.errors import SqlError
+from indb.errors import DataError, FunctionError, IndbError, SchemaError, SqlError
 from indb.parser import render
 from indb.query.scan import Scans
-from indb.registry.runs import COMPLETED, ERROR
-from indb.sharding.cache import process_cache
-from indb.sharding.jobs import APPEND, RESULT, InputRead, Job, Outcome, OutputWrite
-from indb.sharding.placement import consecutive_rowids, rowids_in_shard
+from indb.registry.models import ModelInfo
+from indb.registry.runs import RunStatus
+from indb.runtime.cache import process_cache
+from indb.sharding.jobs import (AppendOutput, CreateOutput, InputRead, Job, Outcome, Output,
+                                ResultOutput)
+from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
+                                    StatusLine)
 from indb.storage import files
+from indb.storage.placement import consecutive_rowids, rowids_in_shard
 from indb.udf.context import Context
 from indb.udf.frames import to_frame, to_outputs
 from indb.udf.models import Models
@@ -49,10 +55,6 @@ SHIM_DIR = str(Path(__file__).resolve().parent.parent / "udf" / "shims")  # kine
 SCRIPT_POLL = 0.2  # seconds between looks at a running script's status file
 # a GPU worker's environment pins it to one GPU (CUDA_VISIBLE_DEVICES) and says so
 DEVICE = "cuda" if os.environ.get("INDB_DEVICE") == "cuda" else "cpu"
-
-
-class UdfFailure(Exception):
-    """The UDF (or its script) failed; the message says how, for the run's status."""
 
 
 def main(argv: list[str]) -> None:
@@ -64,7 +66,7 @@ def main(argv: list[str]) -> None:
             job = channel.recv()
         except (EOFError, OSError):
             return
-        channel.send(("done", run_job(job, channel)))
+        channel.send(Done(run_job(job, channel)))
 
 
 def _exit_with_parent(watch_fd: int) -> None:
@@ -79,52 +81,77 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     """Run one instance; failures become an ERROR outcome with the traceback, files discarded."""
     work = Path(job.work_dir)
     (work / "scratch").mkdir(parents=True, exist_ok=True)
-    written: list[tuple[object, DataFile]] = []
-    models = Models(lambda message: request(channel, message), job.db_path, DEVICE)
+    models = Models(lambda name, version: ask(channel, ModelWanted(name, version)), job.db_path,
+                    DEVICE)
     with _logs_in(work):
         try:
-            names = [o.name for o in job.outputs]
-            outcome = Outcome(job.shard, COMPLETED)
-            clock = _PhaseClock(outcome.seconds)
-            if job.function.style == "script":
-                tables = [read_input(spec) for spec in job.inputs]
-                outcome.rows_in = sum(t.num_rows for t in tables)
-                clock.lap("input_s")
-                outputs = run_script(job, tables, channel)
-            else:
-                frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
-                clock.lap("input_s")
-                ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
-                              shards=job.shards, mode=job.function.mode, params=job.params,
-                              scratch=work / "scratch", outputs=tuple(names), send=channel.send,
-                              models=models, device=DEVICE)
-                handler = load_handler(job)
-                result = handler(ctx, *frames)
-                if result is not None and not names:
-                    ctx.logger.warning("the function returned rows, but the run has no output "
-                                       "table; name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
-                outputs = to_outputs(result, names)
-            clock.lap("function_s")  # includes copying device outputs back
-            for spec, rows in zip(job.outputs, outputs, strict=True):
-                # an empty shard's rows have no say in a new table's columns (their types may be
-                # unknowable: an empty list of strings is a column of nulls to Arrow)
-                if rows is not None and rows.num_rows:
-                    write_output(job, spec, rows, channel, outcome, written)
-            clock.lap("output_s")
-            outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
-            outcome.models = list(models.staged)
-            outcome.cache_hits += models.hits
-            outcome.cache_misses += models.misses
+            with ExitStack() as stack:
+                writes = _Writes(stack)  # every output's files, deleted unless the run ends well
+                outcome = _run(job, channel, models, writes)
+                writes.keep()  # handed to the head, which commits or discards them
             return outcome
         except Exception as error:
-            for io, data_file in written:
-                files.discard(io, [data_file])
             models.discard()
             text = traceback.format_exc()
             print(text, file=sys.stderr, flush=True)
-            message = str(error) if isinstance(error, SqlError | UdfFailure) else \
-                f"{type(error).__name__}: {error}"
-            return Outcome(job.shard, ERROR, message=message, traceback=text)
+            message = str(error) if isinstance(error, IndbError) else f"{type(error).__name__}: {error}"
+            return Outcome(job.shard, RunStatus.ERROR, message=message, traceback=text)
+
+
+class _Writes:
+    """The files an instance writes, staged per output table (each under its own location)."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._sets: list[files.StagedFiles] = []
+
+    def staged(self, io: Any, location: str) -> files.StagedFiles:
+        staged = self._stack.enter_context(files.staged(io, location))
+        self._sets.append(staged)
+        return staged
+
+    def keep(self) -> None:
+        for staged in self._sets:
+            staged.keep()
+
+
+def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outcome:
+    """Read the inputs, call the handler (or run the script) and write its outputs."""
+    work = Path(job.work_dir)
+    names = [o.name for o in job.outputs]
+    outcome = Outcome(job.shard, RunStatus.COMPLETED)
+    clock = _PhaseClock(outcome.seconds)
+    outputs: list[pa.Table | None]
+    if job.function.style == "script":
+        tables = [read_input(spec) for spec in job.inputs]
+        outcome.rows_in = sum(t.num_rows for t in tables)
+        clock.lap("input_s")
+        outputs = run_script(job, tables, channel)
+    else:
+        frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
+        clock.lap("input_s")
+        ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
+                      shards=job.shards, mode=job.function.mode, params=job.params,
+                      scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
+                      on_status=lambda text: channel.send(StatusLine(text)),
+                      on_progress=lambda done, total: channel.send(ProgressReport(done, total)))
+        result = load_handler(job)(ctx, *frames)
+        if result is not None and not names:
+            ctx.logger.warning("the function returned rows, but the run has no output table; "
+                               "name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
+        outputs = to_outputs(result, names)
+    clock.lap("function_s")  # includes copying device outputs back
+    for spec, rows in zip(job.outputs, outputs, strict=True):
+        # an empty shard's rows have no say in a new table's columns (their types may be
+        # unknowable: an empty list of strings is a column of nulls to Arrow)
+        if rows is not None and rows.num_rows:
+            write_output(job, spec, rows, channel, outcome, writes)
+    clock.lap("output_s")
+    outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
+    outcome.models = list(models.staged)
+    outcome.cache_hits += models.hits
+    outcome.cache_misses += models.misses
+    return outcome
 
 
 class _PhaseClock:
@@ -202,10 +229,10 @@ def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
 
 # -- the function -----------------------------------------------------------------------------
 
-_modules: dict[str, object] = {}
+_modules: dict[str, ModuleType] = {}
 
 
-def load_handler(job: Job) -> Callable:
+def load_handler(job: Job) -> Callable[..., Any]:
     """The handler function, its module imported once per code version in this process."""
     code_dir = job.code_dir
     module = _modules.get(code_dir)
@@ -220,12 +247,13 @@ def load_handler(job: Job) -> Callable:
         sys.path.insert(0, code_dir)
         spec = importlib.util.spec_from_file_location(
             f"indb_udf_{Path(code_dir).name[:16]}", Path(code_dir) / job.function.entry)
+        assert spec is not None and spec.loader is not None  # a .py file always has both
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         _modules[code_dir] = module
-    handler = getattr(module, job.function.handler, None)
+    handler = getattr(module, job.function.handler or "", None)
     if not callable(handler):
-        raise UdfFailure(f"{job.function.entry} has no function {job.function.handler}")
+        raise FunctionError(f"{job.function.entry} has no function {job.function.handler}")
     return handler
 
 
@@ -264,14 +292,14 @@ def run_script(job: Job, tables: list[pa.Table], channel: Connection) -> list[pa
             returncode = None
         if status_file.exists() and (status := status_file.read_text()) != last_status:
             last_status = status
-            channel.send(("status", status))
+            channel.send(StatusLine(status))
         if returncode is not None:
             break
     if returncode != 0:
-        raise UdfFailure(f"{job.function.entry} exited with code {returncode}; its stderr tail is "
+        raise FunctionError(f"{job.function.entry} exited with code {returncode}; its stderr tail is "
                          "in SHOW FUNCTION STATUS VERBOSE")
     if not (proc_dir / "complete.json").exists():
-        raise UdfFailure(f"{job.function.entry} exited without calling proc_data.complete()")
+        raise FunctionError(f"{job.function.entry} exited without calling proc_data.complete()")
     outputs = []
     for i in range(len(job.outputs)):
         path = proc_dir / f"output_{i}.arrow"
@@ -283,28 +311,29 @@ def _input_name(spec: InputRead, index: int) -> str:
     return spec.tables[0].name if spec.sql is None else f"input_{index}"
 
 
-def _declared_columns(job: Job, output: OutputWrite) -> tuple[Column, ...]:
+def _declared_columns(job: Job, output: Output) -> tuple[Column, ...]:
     """The columns a script's output table has: the existing table's, or RETURNS TABLE's."""
-    if output.info is not None:
+    if isinstance(output, AppendOutput):
         return output.info.columns
     if job.function.returns:
         return job.function.returns
-    raise UdfFailure(f"a ProcData script writes to tables whose columns are known: create "
+    raise FunctionError(f"a ProcData script writes to tables whose columns are known: create "
                      f"{output.name} first, or declare RETURNS TABLE (...) in CREATE FUNCTION")
 
 
 # -- output -----------------------------------------------------------------------------------
 
-def write_output(job: Job, spec: OutputWrite, rows: pa.Table, channel: Connection,
-                 outcome: Outcome, written: list) -> None:
-    """Write one output's rows as invisible data files (or a RESULT file) and note them."""
+def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, outcome: Outcome,
+                 writes: _Writes) -> None:
+    """Write one output's rows as invisible data files (or a RESULT file) and note them; the
+    files are staged in ``writes`` (deleted if the instance fails before it ends)."""
     outcome.rows_out += rows.num_rows
-    if spec.kind == RESULT:
+    if isinstance(spec, ResultOutput):
         path = Path(job.work_dir) / f"result-{spec.name}.parquet"
         pq.write_table(rows, path)
         outcome.results[spec.name] = str(path)
         return
-    if spec.kind == APPEND:
+    if isinstance(spec, AppendOutput):
         info, metadata = spec.info, spec.metadata
     else:
         info = new_table_info(job, spec, rows)
@@ -312,36 +341,36 @@ def write_output(job: Job, spec: OutputWrite, rows: pa.Table, channel: Connectio
         outcome.created[spec.name] = info
     try:
         stored = files.to_stored(rows, info, _rowids(job, info, channel))
-    except SqlError as error:
-        raise SqlError(f"the output does not fit table {spec.name}: {error.message}") from None
+    except (SchemaError, DataError) as error:
+        raise type(error)(f"the output does not fit table {spec.name}: {error}") from None
     io = load_file_io(job.io_properties, metadata.location)
-    new_files = files.write_data_files(io, metadata, info, stored)
-    written.extend((io, f) for f in new_files)
-    outcome.files.setdefault(spec.name, []).extend(new_files)
+    staged = writes.staged(io, metadata.location)
+    staged.extend(files.write_data_files(io, metadata, info, stored))
+    outcome.files.setdefault(spec.name, []).extend(staged)
 
 
-def new_table_info(job: Job, spec: OutputWrite, rows: pa.Table) -> TableInfo:
+def new_table_info(job: Job, spec: CreateOutput, rows: pa.Table) -> TableInfo:
     """A new output table: RETURNS TABLE's columns or the returned ones; the input's shard key
     when the output carries its columns, else rows stay in the shard they were made on."""
-    columns = spec.info.columns if spec.info else tuple(
+    columns = spec.returns.columns if spec.returns else tuple(
         Column(f.name, inferred_sql_type(f.type)) for f in rows.schema)
     names = {c.name.lower() for c in columns}
     key = spec.shard_key if all(k.lower() in names for k in spec.shard_key) else ()
     return TableInfo.checked(spec.name, columns, key, spec.shards, False)
 
 
-def request(channel: Connection, message: tuple) -> object:
+def ask(channel: Connection, question: Question) -> Any:
     """Ask the supervisor (which can read the catalog) and wait for its answer."""
-    channel.send(message)
+    channel.send(question)
     reply = channel.recv()
     if isinstance(reply, Exception):
         raise reply
     return reply
 
 
-def _rowids(job: Job, info: TableInfo, channel: Connection) -> Callable:
+def _rowids(job: Job, info: TableInfo, channel: Connection) -> Callable[[int], np.ndarray]:
     def allocate(count: int) -> int:
-        return request(channel, ("rowids", info.name, count))
+        return int(ask(channel, RowidsWanted(info.name, count)))
     if info.shard_source == ROWID and job.function.mode == "distributed" and job.shard < info.shards:
         return rowids_in_shard(allocate, info.shards, job.shard)
     return consecutive_rowids(allocate)

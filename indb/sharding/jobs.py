@@ -1,17 +1,27 @@
-"""What the head sends to a shard instance and what comes back: plain picklable dataclasses."""
+"""A run's jobs: what the head sends to each shard instance and what comes back (plain picklable
+dataclasses), and ``plan_run``, which makes them from a plan and the facts of its tables.
+
+``plan_run`` is pure: the executor reads the tables' snapshots (``TableFacts``) first, records the
+run after, and talks to the cluster; this module only decides.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyiceberg.manifest import DataFile
 from pyiceberg.table.metadata import TableMetadata
 
 from indb.catalog.tables import TableInfo
+from indb.errors import CatalogError
+from indb.planner.functions import ExecuteFunction
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import StagedModel
+from indb.registry.runs import RunStatus
 
-APPEND, CREATE, RESULT = "append", "create", "result"
+RUNS_DIR = "runs"  # in the database directory: each run's work directories, by run id
 
 
 @dataclass(frozen=True)
@@ -32,17 +42,38 @@ class InputRead:
 
 
 @dataclass(frozen=True)
-class OutputWrite:
-    """Where one output goes: an existing table (APPEND), a table the run creates (CREATE, with
-    the placement it inherits from the input), or rows handed back to a query (RESULT)."""
+class AppendOutput:
+    """Rows for an existing table, written with its current metadata."""
 
     name: str
-    kind: str
-    info: TableInfo | None = None          # APPEND: the table; CREATE: from RETURNS TABLE, if given
-    metadata: TableMetadata | None = None  # APPEND: to write files with
-    location: str | None = None            # CREATE: where the table will live
-    shards: int = 1                        # CREATE: shard count and key inherited from the input
-    shard_key: tuple[str, ...] = ()
+    info: TableInfo
+    metadata: TableMetadata
+
+    @property
+    def location(self) -> str:
+        return self.metadata.location
+
+
+@dataclass(frozen=True)
+class CreateOutput:
+    """Rows for a table the run creates at ``location``: its columns are RETURNS TABLE's
+    (``returns``) or what the instances return; its placement is inherited from the input."""
+
+    name: str
+    location: str
+    shards: int
+    shard_key: tuple[str, ...]
+    returns: TableInfo | None
+
+
+@dataclass(frozen=True)
+class ResultOutput:
+    """Rows handed back to the query that called ``TABLE(f(...))``, as a Parquet file."""
+
+    name: str
+
+
+Output = AppendOutput | CreateOutput | ResultOutput
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,7 @@ class Job:
     shard: int
     shards: int
     inputs: tuple[InputRead, ...]
-    outputs: tuple[OutputWrite, ...]
+    outputs: tuple[Output, ...]
     params: dict[str, str]
     work_dir: str                 # logs, scratch space and RESULT files of this instance
     db_path: str
@@ -68,7 +99,7 @@ class Outcome:
     """How an instance ended, and what it wrote (files are committed by the head, or discarded)."""
 
     shard: int
-    status: str
+    status: RunStatus
     message: str = ""
     rows_in: int = 0
     rows_out: int = 0
@@ -80,3 +111,82 @@ class Outcome:
     cache_hits: int = 0      # inputs found resident on the GPU
     cache_misses: int = 0    # inputs read from the files (and then kept)
     seconds: dict[str, float] = field(default_factory=dict)  # input_s, function_s, output_s
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """A table at the snapshot a run reads or appends to: what planning the run needs of it."""
+
+    info: TableInfo
+    metadata: TableMetadata
+    files: Mapping[int, tuple[str, ...]]  # shard -> data file paths of the current snapshot
+    snapshot_id: int | None
+
+    def paths(self, shard: int | None) -> tuple[str, ...]:
+        """The data files an instance of ``shard`` reads (None, or a replicated table: all)."""
+        if shard is None or self.info.replicated:
+            return tuple(p for group in self.files.values() for p in group)
+        return self.files.get(shard, ())
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run will do, decided before any of it happens."""
+
+    run_id: str
+    function: FunctionInfo
+    shards: tuple[int, ...]           # the instances: shard numbers
+    jobs: tuple[Job, ...]
+    outputs: tuple[Output, ...]
+    max_per_worker: int | None        # instances one worker runs at a time (None: all)
+    work_root: Path
+    lineage: dict[str, object]        # what a model saved by the run records about its making
+
+
+def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, code_dir: str,
+             io_properties: Mapping[str, str], inputs: Mapping[str, TableFacts],
+             existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
+             default_shards: int, result: bool = False) -> RunPlan:
+    """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
+
+    ``existing_outputs`` are the output tables that exist (appended to); the others are created
+    at ``location(name)``. ``result`` hands the rows back to a query instead (``TABLE(f(...))``).
+    """
+    function = plan.function
+    sharded = {facts.info.shards for facts in inputs.values() if not facts.info.replicated}
+    if len(sharded) > 1:
+        raise CatalogError(f"the inputs of {function.name} have different shard counts "
+                           f"({sorted(sharded)}); a distributed function reads co-located "
+                           "shards, so its sharded inputs need the same SHARDS")
+    shard_count = sharded.pop() if sharded else 1
+    distributed = function.mode == "distributed"
+    shards = tuple(range(shard_count)) if distributed else (0,)
+    work_root = db_path / RUNS_DIR / run_id
+    key = next((f.info.shard_key for f in inputs.values() if not f.info.replicated), ())
+
+    def output(name: str) -> Output:
+        if name in existing_outputs:
+            return AppendOutput(name, existing_outputs[name].info, existing_outputs[name].metadata)
+        returns = TableInfo.checked(name, function.returns, (), shard_count, False) \
+            if function.returns else None
+        return CreateOutput(name, location(name), shard_count if inputs else default_shards, key,
+                            returns)
+
+    outputs: tuple[Output, ...] = (ResultOutput("result"),) if result else tuple(
+        output(name) for name in plan.outputs)
+    deadline = now + plan.options.timeout if plan.options.timeout else None
+    jobs = tuple(
+        Job(run_id=run_id, function=function, code_dir=code_dir, shard=shard, shards=len(shards),
+            inputs=tuple(InputRead(spec.sql, tuple(
+                TableRead(name, inputs[name].info, inputs[name].paths(shard if distributed else None))
+                for name in spec.tables)) for spec in plan.inputs),
+            outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
+            db_path=str(db_path), io_properties=dict(io_properties), deadline=deadline)
+        for shard in shards)
+    lineage: dict[str, object] = {
+        "run_id": run_id, "function": function.name, "code_hash": function.code_hash,
+        "inputs": [spec.sql or spec.tables[0] for spec in plan.inputs],
+        "snapshots": {name: facts.snapshot_id for name, facts in inputs.items()},
+        "params": dict(plan.params)}
+    return RunPlan(run_id, function, shards, jobs, outputs, plan.options.max_concurrency_per_node,
+                   work_root, lineage)

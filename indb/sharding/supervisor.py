@@ -23,8 +23,10 @@ from distributed import get_worker
 from indb.catalog.database import Database
 from indb.errors import IndbError
 from indb.registry.models import ModelStore
-from indb.registry.runs import COMPLETED, ERROR, KILLED, RUNNING, TIMED_OUT, RunLog, tail
+from indb.registry.runs import RunLog, RunStatus, tail
 from indb.sharding.jobs import Job, Outcome
+from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
+                                    StatusLine)
 
 POLL = 0.1           # seconds between looks at the host, the kill flag and the deadline
 TAIL_REFRESH = 2.0   # seconds between copies of the log tails into the run record
@@ -116,29 +118,36 @@ def _slots() -> int:
 _pool = HostPool()
 
 
+class _Records:
+    """One database's catalog as this worker process uses it: run records, row id sequences,
+    model versions (opened once per database and kept)."""
+
+    def __init__(self, db_path: str) -> None:
+        self.db = Database(db_path)
+        self.log = RunLog(self.db.engine)
+        self.models = ModelStore(self.db)
+
+    def answer(self, question: Question) -> object:
+        """A host's question, answered (errors are answered, not raised)."""
+        try:
+            if isinstance(question, RowidsWanted):
+                return self.db.allocate_rowids(question.table, question.count)
+            return self.models.get(question.name, question.version)
+        except IndbError as error:
+            return error
+
+
 @functools.cache
-def _records(db_path: str) -> tuple[Database, RunLog]:
-    db = Database(db_path)
-    return db, RunLog(db.engine)
-
-
-def _answer(db: Database, question: tuple) -> object:
-    """A host's question about the catalog, answered (errors are answered, not raised)."""
-    try:
-        if question[0] == "rowids":
-            return db.allocate_rowids(question[1], question[2])
-        if question[0] == "model":
-            return ModelStore(db).get(question[1], question[2])
-    except IndbError as error:
-        return error
-    return IndbError(f"unknown request {question[0]!r}")
+def _records(db_path: str) -> _Records:
+    return _Records(db_path)
 
 
 def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
     """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF).
 
     ``turn``: the shard's place among the shards of its worker; it picks the instance slot."""
-    db, log = _records(job.db_path)
+    records = _records(job.db_path)
+    log = records.log
     stopped = _stop_reason(job, log)
     if stopped:
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
@@ -146,9 +155,9 @@ def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
         return Outcome(job.shard, stopped[0], stopped[1])
     slot, host = _pool.acquire(turn)
     try:
-        log.update_instance(job.run_id, job.shard, status=RUNNING, worker=worker,
+        log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
                             pid=host.process.pid, started=time.time())
-        outcome = _supervise(job, host, db, log)
+        outcome = _supervise(job, host, records)
     finally:
         _pool.release(slot, host)
     work = Path(job.work_dir)
@@ -160,12 +169,13 @@ def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
     return outcome
 
 
-def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
+def _supervise(job: Job, host: Host, records: _Records) -> Outcome:
+    log = records.log
     try:
         host.channel.send(job)
     except OSError:
         host.kill()
-        return Outcome(job.shard, ERROR, "the instance process could not be reached")
+        return Outcome(job.shard, RunStatus.ERROR, "the instance process could not be reached")
     work = Path(job.work_dir)
     last_tails, last_status = time.monotonic(), None
     while True:
@@ -174,28 +184,28 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
             message = host.channel.recv() if ready else None
         except (EOFError, OSError):
             message = None
-        if message is not None:
-            kind = message[0]
-            if kind == "done":
-                outcome = message[1]
-                if outcome.status == COMPLETED and last_status:  # the UDF's own last word stays
-                    outcome.message = last_status
-                return outcome
-            if kind == "status":
-                last_status = message[1]
-                log.update_instance(job.run_id, job.shard, message=last_status)
-            elif kind == "progress":
-                log.update_instance(job.run_id, job.shard, progress_done=message[1],
-                                    progress_total=message[2])
-            elif kind in ("rowids", "model"):
-                host.channel.send(_answer(db, message))
+        if isinstance(message, Done):
+            outcome = message.outcome
+            if outcome.status == RunStatus.COMPLETED and last_status:  # the UDF's last word stays
+                outcome.message = last_status
+            return outcome
+        if isinstance(message, StatusLine):
+            last_status = message.text
+            log.update_instance(job.run_id, job.shard, message=last_status)
+            continue
+        if isinstance(message, ProgressReport):
+            log.update_instance(job.run_id, job.shard, progress_done=message.done,
+                                progress_total=message.total)
+            continue
+        if isinstance(message, RowidsWanted | ModelWanted):
+            host.channel.send(records.answer(message))
             continue
         if not host.alive:
             code = host.process.returncode
             host.close()
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-            return Outcome(job.shard, ERROR, f"the instance process died ({how}); nothing it "
-                                             "wrote was kept")
+            return Outcome(job.shard, RunStatus.ERROR, f"the instance process died ({how}); "
+                                                       "nothing it wrote was kept")
         stopped = _stop_reason(job, log)
         if stopped:
             host.kill()
@@ -206,11 +216,11 @@ def _supervise(job: Job, host: Host, db: Database, log: RunLog) -> Outcome:
                                 stderr_tail=tail(work / "stderr.log"))
 
 
-def _stop_reason(job: Job, log: RunLog) -> tuple[str, str] | None:
+def _stop_reason(job: Job, log: RunLog) -> tuple[RunStatus, str] | None:
     """(status, message) if the instance must stop now: the run was killed or timed out."""
     reason = log.kill_reason(job.run_id)
     if reason:
-        return KILLED, reason
+        return RunStatus.KILLED, reason
     if job.deadline is not None and time.time() > job.deadline:
-        return TIMED_OUT, "the run's timeout passed; the instance was stopped"
+        return RunStatus.TIMED_OUT, "the run's timeout passed; the instance was stopped"
     return None

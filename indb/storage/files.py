@@ -2,13 +2,15 @@
 
 Every write is two steps kept apart on purpose: ``write_data_files`` writes Parquet files that no
 reader can see yet (a worker can do this), and ``commit`` makes a set of them visible in one
-Iceberg snapshot (the head does this). A write that fails before its commit deletes its files.
+Iceberg snapshot (the head does this). Every writer holds its files in ``staged(...)`` until the
+commit: any failure before then deletes them, and only files under the table's own location.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -24,8 +26,8 @@ from pyiceberg.table.metadata import TableMetadata
 from indb.catalog.database import NAMESPACE, Database
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
-from indb.errors import ConflictError, SqlError
-from indb.sharding.placement import split_by_shard, with_hidden_columns
+from indb.errors import ConflictError, InternalError, OptionError, SchemaError
+from indb.storage.placement import split_by_shard, with_hidden_columns
 
 COMMIT_ATTEMPTS = 20
 
@@ -69,7 +71,7 @@ def to_user(stored: pa.Table, info: TableInfo) -> pa.Table:
 def read_shard(table: Table, info: TableInfo, shard: int) -> pa.Table:
     """One shard's rows in SQL types; a replicated table gives every shard all its rows."""
     if shard < 0 or (shard >= info.shards and not info.replicated):
-        raise SqlError(f"table {info.name} has shards 0..{info.shards - 1}, not {shard}")
+        raise OptionError(f"table {info.name} has shards 0..{info.shards - 1}, not {shard}")
     files = [f.file_path for f in data_files(table) if info.replicated or shard_of(f) == shard]
     return to_user(read_stored(files, info), info)
 
@@ -82,7 +84,7 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
     unknown = set(by_name) - {c.name.lower() for c in info.columns} - {
         f.name for f in info.hidden_columns}
     if unknown:
-        raise SqlError(f"table {info.name} has no column {sorted(unknown)[0]}; its columns are "
+        raise SchemaError(f"table {info.name} has no column {sorted(unknown)[0]}; its columns are "
                        + ", ".join(c.name for c in info.columns))
     arrays = []
     for column in info.columns:
@@ -114,22 +116,52 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
                                partition_spec=spec, schema=schema)
         tasks.append(WriteTask(write_uuid=write_uuid, task_id=task_id, schema=schema,
                                record_batches=rows.to_batches(), partition_key=key))
-    written, failure = [], None
-    results = write_file(io, metadata, iter(tasks))
-    for _ in tasks:
-        try:
-            written.append(next(results))
-        except Exception as error:  # keep collecting, so every written file is known and removed
-            failure = failure or error
-    if failure is not None:
-        discard(io, written)
-        raise failure
-    return written
+    with staged(io, metadata.location) as written:
+        failure = None
+        results = write_file(io, metadata, iter(tasks))
+        for _ in tasks:
+            try:
+                written.append(next(results))
+            except Exception as error:  # keep collecting, so every written file is known and removed
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return written.keep()
 
 
-def discard(io: FileIO, files: Iterable[DataFile]) -> None:
-    """Delete data files that were written but never committed."""
+class StagedFiles(list[DataFile]):
+    """Data files written under one table location and not committed yet; ``keep()`` once they
+    are committed (or handed to whoever commits them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept = False
+
+    def keep(self) -> list[DataFile]:
+        self.kept = True
+        return list(self)
+
+
+@contextmanager
+def staged(io: FileIO, location: str) -> Iterator[StagedFiles]:
+    """The files a write makes under ``location``, deleted when the block ends unless they were
+    kept: a failure anywhere before the commit (the commit included) leaves nothing behind."""
+    files = StagedFiles()
+    try:
+        yield files
+    finally:
+        if not files.kept:
+            discard(io, files, location)
+
+
+def discard(io: FileIO, files: Iterable[DataFile], location: str) -> None:
+    """Delete data files that were written but never committed, each of which must lie under
+    the table location ``location`` (a statement never deletes another table's files)."""
+    prefix = location.rstrip("/") + "/"
     for data_file in files:
+        if not data_file.file_path.startswith(prefix) or "/../" in data_file.file_path:
+            raise InternalError(f"refusing to delete {data_file.file_path}: it is not a file of "
+                                f"the table at {location}")
         try:
             io.delete(data_file.file_path)
         except FileNotFoundError:
@@ -142,14 +174,14 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
 
     Commits are optimistic: when another writer got in first, an append is applied again on top
     of the new snapshot; a rewrite is applied again only if the files it replaces are all still
-    there, else it fails with ConflictError. Either way nothing is half-applied.
+    there, else it fails with ConflictError. Either way nothing is half-applied (and the caller's
+    ``staged`` block deletes the files that were not committed).
     """
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table((NAMESPACE, name))
         if remove:
             current = {f.file_path for f in data_files(table)}
             if not all(f.file_path in current for f in remove):
-                discard(table.io, add)
                 raise ConflictError(f"table {name} was rewritten by a concurrent writer; run "
                                     "the statement again")
         transaction = table.transaction()
@@ -164,8 +196,9 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
             committed = transaction.commit_transaction()
         except CommitFailedException:
             continue
-        return committed.current_snapshot().snapshot_id
-    discard(db.catalog.load_table((NAMESPACE, name)).io, add)
+        snapshot = committed.current_snapshot()
+        assert snapshot is not None  # a commit that added or removed files made one
+        return snapshot.snapshot_id
     raise ConflictError(f"table {name}: gave up after {COMMIT_ATTEMPTS} concurrent commits; "
                         "run the statement again")
 

@@ -22,6 +22,7 @@ def function(_fn: F | None = None, *, frame: str = "arrow",
     """Mark a UDF handler; ``frame`` is how inputs arrive (arrow, pandas, numpy) and ``params``
     the parameter names it accepts (EXECUTE FUNCTION refuses others)."""
     def mark(fn: F) -> F:
-        fn.__indb_udf__ = {"frame": frame, "params": None if params is None else tuple(params)}
+        setattr(fn, "__indb_udf__",  # noqa: B010 (a function's attribute mypy cannot see)
+                {"frame": frame, "params": None if params is None else tuple(params)})
         return fn
     return mark(_fn) if _fn is not None else mark

@@ -26,8 +26,10 @@ class Context:
 
     def __init__(self, *, run_id: str, function: str, shard: int, shards: int, mode: str,
                  params: dict[str, str], scratch: Path, outputs: tuple[str, ...],
-                 send: Callable[[tuple], None], models: Models | None = None,
-                 device: str = "cpu") -> None:
+                 models: Models | None = None, device: str = "cpu",
+                 on_status: Callable[[str], None] = lambda message: None,
+                 on_progress: Callable[[float, float | None], None] = lambda done, total: None,
+                 ) -> None:
         self.run_id = run_id
         self.function = function
         self.shard = shard            # this instance's shard number, 0-based
@@ -38,7 +40,8 @@ class Context:
         self.outputs = outputs        # the output table names, in order
         self.device = device          # "cuda" on a GPU worker (its one visible GPU), else "cpu"
         self.models = models          # the model registry: ctx.models.save(...) / .load(...)
-        self._send = send
+        # where status lines and progress go (the host relays them to the run's records)
+        self._on_status, self._on_progress = on_status, on_progress
         self._last_progress = 0.0
         self.logger = logging.getLogger(f"indb.udf.{function}.{shard}")
         if not self.logger.handlers:  # stderr is this instance's log file; SHOW FUNCTION STATUS shows its tail
@@ -50,14 +53,14 @@ class Context:
 
     def status(self, message: str) -> None:
         """Set this instance's status message (the last one shows in SHOW FUNCTION STATUS)."""
-        self._send(("status", str(message)))
+        self._on_status(str(message))
 
     def progress(self, done: float, total: float | None = None) -> None:
         """Report progress; sent at most every 0.2 s, and always when ``done`` reaches ``total``."""
         now = time.monotonic()
         if now - self._last_progress >= PROGRESS_INTERVAL or (total is not None and done >= total):
             self._last_progress = now
-            self._send(("progress", float(done), None if total is None else float(total)))
+            self._on_progress(float(done), None if total is None else float(total))
 
     def __repr__(self) -> str:
         return f"<Context {self.function} run {self.run_id} shard {self.shard}/{self.shards}>"

@@ -1,46 +1,67 @@
 """Shard rows in the frame a UDF asked for, and what a UDF returns back as Arrow tables.
 
 GPU frames (``torch`` on a GPU worker, ``cupy``) reach the device through ``gpus.to_device``.
+The frames are named in ``indb.registry.code.FRAMES`` (checked when a function is
+registered); ``CONVERTERS`` has one converter each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from indb.errors import SqlError
-from indb.sharding.gpus import to_device
+from indb.errors import FunctionError
+from indb.runtime.gpus import to_device
+
+
+def _numpy_frame(table: pa.Table, device: str) -> object:
+    """A dict of arrays, fixed-size array columns (``FLOAT[784]``) as 2-D ``(rows, n)`` arrays,
+    without copies."""
+    return {name: _to_numpy(table[name]) for name in table.column_names}
+
+
+def _torch_frame(table: pa.Table, device: str) -> object:
+    """A dict of tensors on ``device`` (text columns stay numpy)."""
+    return {name: to_device(_numpy_chunks(table[name]), device) for name in table.column_names}
+
+
+def _cupy_frame(table: pa.Table, device: str) -> object:
+    """A dict of CuPy arrays on the GPU (through DLPack)."""
+    if device == "cpu":
+        raise FunctionError("frame='cupy' needs a GPU, and this worker has none; use frame='numpy'")
+    import cupy
+    return {name: _dlpack_or_numpy(to_device(_numpy_chunks(table[name]), device), cupy.from_dlpack)
+            for name in table.column_names}
+
+
+def _cudf_frame(table: pa.Table, device: str) -> object:
+    """A cuDF DataFrame."""
+    try:
+        import cudf
+    except ImportError:
+        raise FunctionError("frame='cudf' needs cuDF, which this worker cannot import") from None
+    return cudf.DataFrame.from_arrow(table)
+
+
+CONVERTERS: dict[str, Callable[[pa.Table, str], object]] = {
+    "arrow": lambda table, device: table,
+    "pandas": lambda table, device: table.to_pandas(),
+    "numpy": _numpy_frame,
+    "torch": _torch_frame,
+    "cupy": _cupy_frame,
+    "cudf": _cudf_frame,
+}
 
 
 def to_frame(table: pa.Table, frame: str, device: str = "cpu") -> object:
-    """``arrow``: the Arrow table; ``pandas``: a DataFrame; ``numpy``: a dict of arrays, with
-    fixed-size array columns (``FLOAT[784]``) as 2-D ``(rows, n)`` arrays, without copies;
-    ``torch``: a dict of tensors on ``device`` (text columns stay numpy); ``cupy``: a dict of CuPy
-    arrays on the GPU (through DLPack); ``cudf``: a cuDF DataFrame."""
-    if frame == "arrow":
-        return table
-    if frame == "pandas":
-        return table.to_pandas()
-    if frame == "numpy":
-        return {name: _to_numpy(table[name]) for name in table.column_names}
-    if frame == "torch":
-        return {name: to_device(_numpy_chunks(table[name]), device) for name in table.column_names}
-    if frame == "cupy":
-        if device == "cpu":
-            raise SqlError("frame='cupy' needs a GPU, and this worker has none; use frame='numpy'")
-        import cupy
-        return {name: _dlpack_or_numpy(to_device(_numpy_chunks(table[name]), device), cupy.from_dlpack)
-                for name in table.column_names}
-    if frame == "cudf":
-        try:
-            import cudf
-        except ImportError:
-            raise SqlError("frame='cudf' needs cuDF, which this worker cannot import") from None
-        return cudf.DataFrame.from_arrow(table)
-    raise SqlError(f"unknown frame {frame!r}")
+    """The table in ``frame`` (one of ``CONVERTERS``), its device columns on ``device``."""
+    converter = CONVERTERS.get(frame)
+    if converter is None:
+        raise FunctionError(f"unknown frame {frame!r}; frames are {', '.join(CONVERTERS)}")
+    return converter(table, device)
 
 
 def _dlpack_or_numpy(column: Any, convert: Any) -> Any:
@@ -80,12 +101,12 @@ def to_table(value: object, what: str) -> pa.Table:
         try:
             return pa.table({str(name): _to_arrow(column) for name, column in value.items()})
         except (pa.ArrowException, ValueError, TypeError) as error:
-            raise SqlError(f"{what}: could not make columns of {sorted(value)}: {error}") from None
-    raise SqlError(f"{what} is a {type(value).__name__}; return a pyarrow Table, a pandas "
+            raise FunctionError(f"{what}: could not make columns of {sorted(value)}: {error}") from None
+    raise FunctionError(f"{what} is a {type(value).__name__}; return a pyarrow Table, a pandas "
                    "DataFrame or a dict of columns")
 
 
-def _to_arrow(column: object) -> pa.Array | pa.ChunkedArray:
+def _to_arrow(column: Any) -> pa.Array | pa.ChunkedArray:
     if isinstance(column, pa.Array | pa.ChunkedArray):
         return column
     if hasattr(column, "detach") and hasattr(column, "cpu"):  # a torch tensor, maybe on a GPU
@@ -121,7 +142,7 @@ def to_outputs(result: object, names: Sequence[str]) -> list[pa.Table | None]:
         return [to_table(result, f"the output for {names[0]}")]
     if isinstance(result, tuple | list) and len(result) == len(names):
         return [None if v is None else to_table(v, f"the output for {n}") for v, n in zip(result, names)]
-    raise SqlError(f"the run has {len(names)} output tables ({', '.join(names)}); return a tuple "
+    raise FunctionError(f"the run has {len(names)} output tables ({', '.join(names)}); return a tuple "
                    f"of {len(names)} tables in that order, or a dict keyed by table name")
 
 

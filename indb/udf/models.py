@@ -7,16 +7,18 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from indb.registry.flavors import Predictor, check_output, is_keras, save_model
-from indb.registry.models import StagedModel, staging_dir
-from indb.sharding.cache import process_cache
+from indb.registry.models import ModelInfo, StagedModel, staging_dir
+from indb.runtime.cache import process_cache
+from indb.runtime.predictors import Predictor, check_output, is_keras, save_model
 
 
 class Models:
-    """The model registry as a UDF sees it."""
+    """The model registry as a UDF sees it. ``lookup(name, version)`` answers which version that
+    is (the catalog is read by the supervisor, not by the instance)."""
 
-    def __init__(self, request: Callable[[tuple], Any], db_path: str, device: str = "cpu") -> None:
-        self._request = request
+    def __init__(self, lookup: Callable[[str, int | str | None], ModelInfo], db_path: str,
+                 device: str = "cpu") -> None:
+        self._lookup = lookup
         self._db_path = db_path
         self._device = device
         self.staged: list[StagedModel] = []
@@ -32,12 +34,8 @@ class Models:
         """
         check_output(output)
         flavor = flavor or ("keras" if is_keras(model) else "torch")
-        directory = staging_dir(self._db_path)
-        try:
+        with staging_dir(self._db_path) as directory:
             shape, dtype, width = save_model(model, example, flavor, directory)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
         staged = StagedModel(name.lower(), flavor, str(directory), shape, dtype, output, width,
                              {k: float(v) for k, v in (metrics or {}).items()})
         self.staged.append(staged)
@@ -53,7 +51,7 @@ class Models:
         ``.outputs(rows)`` a torch model's outputs as a tensor on the device, and ``.module`` the
         torch module of a torch model.
         """
-        info = self._request(("model", name, version))
+        info = self._lookup(name, version)
         # Hosts serve every database of the cluster: the key is the artifact (path and
         # registration time), not the model's name and version. (The cache is this device's.)
         key = ("model", info.path, info.created, precision, compile, cuda_graphs)

@@ -54,7 +54,7 @@ class InputColumn(Sequence):
         return self._arrow.to_numpy()
 
 
-class _Columns(Sequence):
+class _Columns(Sequence[Any]):
     """Columns reachable by position or by name."""
 
     def __init__(self, name: str, columns: list) -> None:
@@ -67,7 +67,7 @@ class _Columns(Sequence):
     def __iter__(self) -> Iterator:
         return iter(self._columns)
 
-    def __getitem__(self, key: int | str) -> Any:
+    def __getitem__(self, key: int | str) -> Any:  # type: ignore[override]  # by name too
         if isinstance(key, str):
             for column in self._columns:
                 if column.name.lower() == key.lower():

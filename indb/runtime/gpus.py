@@ -104,7 +104,8 @@ class Turns:
 
     def __init__(self, lock_path: Path | None, finish: Callable[[], None]) -> None:
         self._threads = threading.Lock()
-        self._lock_path, self._finish, self._fd = lock_path, finish, None
+        self._lock_path, self._finish = lock_path, finish
+        self._fd: int | None = None
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -114,12 +115,13 @@ class Turns:
                 return
             if self._fd is None:
                 self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fd = self._fd
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
                 self._finish()
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 _turns: dict[str, Turns] = {}  # by device: this process's turns there

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from indb.sharding.gpus import gpu_slots
+from indb.runtime.gpus import gpu_slots
 
 DEFAULT_FRACTION = 0.5  # of the GPU's memory, unless INDB_GPU_CACHE_BYTES says otherwise
 CPU_BUDGET = 2 << 30    # bytes of models a CPU instance process keeps, unless INDB_CPU_CACHE_BYTES says

@@ -19,7 +19,7 @@ from pathlib import Path
 import indb
 from indb.cli.formatting import render
 from indb.datasets import digits, market_history
-from indb.errors import DatabaseError
+from indb.errors import DirectoryError
 
 SCRIPTS = ("mnist.sql", "anomalies.sql")
 MARKER = ".indb-demo"  # in a database the demo made: only such a directory is replaced
@@ -27,10 +27,10 @@ MARKER = ".indb-demo"  # in a database the demo made: only such a directory is r
 
 def resources() -> Path:
     """The directory holding ``udfs/`` and ``sql/``: the source checkout, or where a wheel put them."""
-    for root in (Path(__file__).resolve().parents[1], Path(sys.prefix) / "share" / "indb"):
+    for root in (Path(__file__).resolve().parents[2], Path(sys.prefix) / "share" / "indb"):
         if (root / "udfs").is_dir() and (root / "sql").is_dir():
             return root
-    raise DatabaseError("cannot find indb's udfs/ and sql/ directories (reinstall indb)")
+    raise DirectoryError("cannot find indb's udfs/ and sql/ directories (reinstall indb)")
 
 
 @contextmanager
@@ -73,7 +73,7 @@ def run_demo(path: str, echo: Callable[[str], None] = print, workers: int | None
     target = Path(path)
     if target.exists() and any(target.iterdir()):
         if not (target / MARKER).exists():
-            raise DatabaseError(f"{target} is not empty and not a database the demo made; the demo "
+            raise DirectoryError(f"{target} is not empty and not a database the demo made; the demo "
                                 "replaces its database each time, so pick another --db")
         shutil.rmtree(target)  # a fresh database each time: the demo shows versions 1, 2, 3
     started = time.perf_counter()

@@ -12,16 +12,17 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indb.errors import SqlError
+from indb.errors import ModelError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
-from indb.registry.graphs import MAX_ROWS as MAX_GRAPH_ROWS
-from indb.registry.graphs import CudaGraphs, bucket
-from indb.sharding.gpus import gpu_turn, to_device
+from indb.runtime.gpus import gpu_turn, to_device
+from indb.runtime.graphs import MAX_ROWS as MAX_GRAPH_ROWS
+from indb.runtime.graphs import CudaGraphs, bucket
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
 
@@ -37,16 +38,16 @@ def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[
     shape of one row, its dtype and the width of one row of output.
     """
     if flavor not in FLAVORS:
-        raise SqlError(f"unknown model flavor {flavor!r}; indb saves {', '.join(FLAVORS)}")
+        raise ModelError(f"unknown model flavor {flavor!r}; indb saves {', '.join(FLAVORS)}")
     if flavor == "keras" or is_keras(model):
         return _save_keras(model, example, directory)
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise SqlError(f"ctx.models.save takes a torch.nn.Module, not a {type(model).__name__}")
+        raise ModelError(f"ctx.models.save takes a torch.nn.Module, not a {type(model).__name__}")
     example = torch.as_tensor(example)
     if example.ndim < 2 or example.shape[0] < 2:
-        raise SqlError("the example input must be a batch of at least 2 rows (rows first)")
+        raise ModelError("the example input must be a batch of at least 2 rows (rows first)")
     model = copy.deepcopy(model).eval().cpu()  # exported on the CPU; the caller's model stays put
     example = example.cpu()
     with torch.no_grad():
@@ -66,7 +67,7 @@ def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[
 
 def _save_keras(model: Any, example: Any, directory: Path) -> tuple[tuple[int, ...], str, int]:
     if not is_keras(model):
-        raise SqlError(f"flavor='keras' takes a Keras model, not a {type(model).__name__}")
+        raise ModelError(f"flavor='keras' takes a Keras model, not a {type(model).__name__}")
     example = np.asarray(example)
     output = np.asarray(_keras().ops.convert_to_numpy(model(example, training=False)))
     model.save(str(directory / FLAVORS["keras"]))
@@ -86,13 +87,13 @@ def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], s
     """
     flavor = {".onnx": "onnx", ".pt2": "torch", ".keras": "keras"}.get(source.suffix.lower())
     if flavor is None:
-        raise SqlError(f"{source.name} is not an .onnx, .pt2 or .keras model file")
+        raise ModelError(f"{source.name} is not an .onnx, .pt2 or .keras model file")
     target = directory / FLAVORS[flavor]
     shutil.copyfile(source, target)
     try:
         predictor = Predictor.from_file(flavor, target)
     except Exception as error:
-        raise SqlError(f"{source} is not a model indb can load ({type(error).__name__}: "
+        raise ModelError(f"{source} is not a model indb can load ({type(error).__name__}: "
                        f"{str(error).splitlines()[0] if str(error) else ''})") from None
     shape, dtype = predictor.input_shape, predictor.input_dtype
     probe = np.zeros((2, *shape), dtype=dtype)
@@ -105,10 +106,8 @@ class Predictor:
 
     def __init__(self, info: ModelInfo, device: str = "cpu", precision: str | None = None,
                  *, compile: bool = False, cuda_graphs: bool = False) -> None:
-        loaded = Predictor.from_file(info.flavor, Path(info.path), device, precision,
-                                     compile=compile, cuda_graphs=cuda_graphs)
-        self.__dict__.update(loaded.__dict__)
-        self.info = info
+        self._load(info.flavor, Path(info.path), device, precision, compile, cuda_graphs)
+        self.info: ModelInfo | None = info
 
     @classmethod
     def from_file(cls, flavor: str, path: Path, device: str = "cpu", precision: str | None = None,
@@ -120,10 +119,22 @@ class Predictor:
         graphs captured per batch size. The other flavors run on the CPU and ignore these.
         """
         self = cls.__new__(cls)
-        self.info, self.module, self.name, self.flavor = None, None, path.name, flavor
-        self.device, self._forward, self._graphs = device, None, None
+        self._load(flavor, path, device, precision, compile, cuda_graphs)
+        self.info = None
+        return self
+
+    def _load(self, flavor: str, path: Path, device: str, precision: str | None, compile: bool,
+              cuda_graphs: bool) -> None:
+        self.module: Any = None
+        self.name, self.flavor, self.device = path.name, flavor, device
+        self.input_shape: tuple[int, ...] = ()
+        self.input_dtype = "float32"
+        self._forward: Callable[[Any], Any] | None = None  # torch: all batches on the device
+        self._serve: Callable[[np.ndarray], np.ndarray] | None = None  # torch: from CUDA graphs
+        self._run: Callable[[np.ndarray], np.ndarray] | None = None  # the other flavors
+        self._graphs: CudaGraphs | None = None
         if precision not in (None, "fp32", "bf16"):
-            raise SqlError(f"precision is fp32 or bf16, not {precision!r}")
+            raise ModelError(f"precision is fp32 or bf16, not {precision!r}")
         if flavor == "torch":
             self._load_torch(path, precision, compile, cuda_graphs)
         elif flavor == "keras":
@@ -140,12 +151,11 @@ class Predictor:
             self.input_dtype = {"tensor(float)": "float32", "tensor(double)": "float64",
                                 "tensor(int64)": "int64"}.get(signature.type, "float32")
             self._run = lambda x: session.run(None, {signature.name: x})[0]
-        return self
 
     def _load_torch(self, path: Path, precision: str | None, compile: bool, cuda_graphs: bool) -> None:
         import torch
         _refuse_pickles(path)
-        module = torch.export.load(str(path)).module().to(self.device)
+        module: Any = torch.export.load(str(path)).module().to(self.device)
         placeholder = next(n for n in module.graph.nodes if n.op == "placeholder")
         value = placeholder.meta["val"]
         self.input_shape = tuple(int(s) for s in value.shape[1:])
@@ -158,8 +168,9 @@ class Predictor:
             torch.backends.cudnn.benchmark = True  # the fastest convolution kernels for each shape
         if compile:
             module = torch.compile(module)
-        if cuda_graphs and self.device != "cpu":
-            self._graphs = CudaGraphs(module, self.input_shape, dtype, self.device)
+        graphs = CudaGraphs(module, self.input_shape, dtype, self.device) \
+            if cuda_graphs and self.device != "cpu" else None
+        self._graphs = graphs
 
         turn = gpu_turn(self.device) if self.device != "cpu" else contextlib.nullcontext
 
@@ -169,8 +180,8 @@ class Predictor:
             buffers are shared; and see ``gpus.Turns``)."""
             with turn(), torch.inference_mode():
                 x = x.to(self.device, dtype=dtype, non_blocking=True)
-                if self._graphs is not None and len(x):
-                    return self._graphs(x)
+                if graphs is not None and len(x):
+                    return graphs(x)
                 # (no rows: one call on the empty batch still gives the output's shape)
                 parts = [call(x[i:i + BATCH_ROWS]) for i in range(0, max(len(x), 1), BATCH_ROWS)]
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
@@ -185,8 +196,9 @@ class Predictor:
             return module(torch.cat([batch, padding]))[:rows]
 
         def serve(rows: np.ndarray) -> np.ndarray:
+            assert graphs is not None  # served only when there are graphs
             with turn():
-                return self._graphs.numpy(rows)
+                return graphs.numpy(rows)
 
         self._forward, self._serve = forward, serve
 
@@ -199,8 +211,8 @@ class Predictor:
         """A torch model's output as a tensor on its device, for a UDF that goes on there (rows:
         a tensor, anywhere, or a numpy array; shaped as for ``scores``)."""
         if self._forward is None:
-            raise SqlError(f"outputs() is for torch models; {self.name} is a {self.flavor} model: "
-                           "use scores()")
+            raise ModelError(f"outputs() is for torch models; {self.name} is a {self.flavor} "
+                             "model: use scores()")
         if not hasattr(rows, "detach"):
             rows = to_device(np.ascontiguousarray(rows, dtype=self.input_dtype), self.device)
         return self._forward(self._shaped(rows))
@@ -212,26 +224,32 @@ class Predictor:
         it is, the other flavors as numpy.
         """
         if self._forward is not None:
-            if not hasattr(rows, "detach") and self._graphs is not None and len(rows) <= MAX_GRAPH_ROWS:
+            if not hasattr(rows, "detach") and self._serve is not None and self._graphs is not None \
+                    and len(rows) <= MAX_GRAPH_ROWS:
                 rows = np.ascontiguousarray(rows, dtype=self.input_dtype)
                 return self._serve(self._shaped(rows))  # the serving path: one wait
             return self.outputs(rows).float().cpu().numpy()
+        assert self._run is not None  # every flavor but torch runs through _run
         if hasattr(rows, "detach"):
             rows = rows.detach().cpu().numpy()
         rows = self._shaped(np.ascontiguousarray(rows, dtype=self.input_dtype))
         parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
-        return np.concatenate(parts) if parts else np.empty((0, self.info.output_width if self.info else 1))
+        return np.concatenate(parts) if parts else \
+            np.empty((0, self.info.output_width if self.info else 1))
 
     def _shaped(self, rows: Any) -> Any:
         try:
             return rows.reshape(len(rows), *self.input_shape)
         except (ValueError, RuntimeError):  # numpy's and torch's word for a shape that does not fit
-            raise SqlError(f"model {self.info.name if self.info else self.name} takes "
-                           f"{int(np.prod(self.input_shape))} values a row, not "
-                           f"{int(np.prod(tuple(rows.shape[1:])))}") from None
+            raise ModelError(f"model {self.info.name if self.info else self.name} takes "
+                             f"{int(np.prod(self.input_shape))} values a row, not "
+                             f"{int(np.prod(tuple(rows.shape[1:])))}") from None
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Per row: the class (argmax), the value, or the output vector, by the model's output kind."""
+        if self.info is None:
+            raise ModelError(f"{self.name} was loaded from a file, without the registry's facts "
+                             "that predict() needs (its output kind); use scores()")
         scores = self.scores(rows)
         kind = self.info.output
         if kind == "class":
@@ -246,18 +264,18 @@ def _refuse_pickles(path: Path) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise SqlError(f"{path.name} is not a torch.export archive") from None
+        raise ModelError(f"{path.name} is not a torch.export archive") from None
     with archive:
         for name in archive.namelist():
             if name.endswith(("model_weights_config.json", "model_constants_config.json")):
                 config = json.loads(archive.read(name))
                 payloads = config.get("config", {}).values()
                 if any(p.get("use_pickle") for p in payloads):
-                    raise SqlError(f"{path.name} holds pickled tensors; indb loads models "
+                    raise ModelError(f"{path.name} holds pickled tensors; indb loads models "
                                    "without unpickling: export it again with torch.export.save")
 
 
 def check_output(kind: str) -> str:
     if kind not in OUTPUTS:
-        raise SqlError(f"a model's output is one of {', '.join(OUTPUTS)}, not {kind!r}")
+        raise ModelError(f"a model's output is one of {', '.join(OUTPUTS)}, not {kind!r}")
     return kind

@@ -1,0 +1,121 @@
+"""The engine: one open database. It parses statements, plans them, and carries each plan out
+through the one table of handlers (``indb.engine.handlers.HANDLERS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from indb import planner
+from indb.catalog.database import Database
+from indb.engine import tables
+from indb.engine.handlers import HANDLERS
+from indb.errors import InternalError, OptionError, SqlError
+from indb.parser import parse
+from indb.query.session import QuerySession
+from indb.registry.functions import FunctionInfo, FunctionStore
+from indb.registry.models import ModelInfo, ModelStore
+from indb.registry.runs import RunLog
+from indb.result import Result
+from indb.runtime.gpus import visible_gpus
+from indb.runtime.predictors import Predictor
+from indb.sharding.cluster import default_workers
+from indb.sharding.executor import FunctionRunner, Progress
+
+# instance processes sharing one GPU, taking turns at it: while one computes, the others read or
+# write their files (measured on an H100, 1M rows warm, docs/benchmarks.md: 1 -> 0.89-1.02M
+# rows/s, 2 -> 1.23-1.28M, 4 -> 1.31-1.36M, 8 -> 1.34M; eight are no faster than four, and
+# would leave each process half the share of the GPU's memory)
+GPU_SLOTS = 4
+
+
+class Engine:
+    """One open database: its catalog, its DuckDB session, its records and the function runner.
+
+    ``workers``/``threads_per_worker`` size the local Dask cluster started on the first function
+    run (``cluster="threads"`` runs its workers as threads of this process, for fast tests);
+    ``scheduler`` uses an existing Dask scheduler instead.
+    """
+
+    def __init__(self, path: str | Path, *, default_shards: int | None = None,
+                 workers: int | None = None, threads_per_worker: int | None = None,
+                 scheduler: str | None = None, cluster: str = "processes",
+                 gpus: int | None = None) -> None:
+        if cluster not in ("processes", "threads"):
+            raise OptionError(f"cluster is 'processes' or 'threads', not {cluster!r}")
+        self.db = Database(path, default_shards=default_shards, workers=workers)
+        self.session = QuerySession(self.db)
+        self.functions = FunctionStore(self.db)
+        self.runs = RunLog(self.db.engine)
+        self.models = ModelStore(self.db)
+        self._predictors: dict[tuple[str, float, str | None], Predictor] = {}
+        gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
+        options: dict[str, object] = {"scheduler": scheduler} if scheduler else {
+            # with GPUs, one worker per GPU unless told otherwise
+            "workers": workers or self.db.workers or gpus or default_workers(),
+            "threads_per_worker": threads_per_worker or (GPU_SLOTS if gpus else 2),
+            "processes": cluster == "processes", "gpus": gpus}
+        self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models
+        self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
+        self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
+        self.facts = _CatalogFacts(self.db, self.functions, self.models)
+
+    def execute(self, sql: str, params: object = None) -> Result:
+        """Run every statement in ``sql``; returns the last one's result."""
+        try:
+            trees = parse(sql)
+            if params is not None and len(trees) != 1:
+                raise SqlError("parameters go with exactly one statement")
+            result = Result(message="no statement")
+            for tree in trees:
+                self.session.refresh()
+                result = self.run(planner.plan(tree, self.facts), params)
+            return result
+        except SqlError as error:  # show where in the text the user typed
+            raise error.with_sql(sql) from None
+
+    def run(self, plan: planner.Plan, params: object = None) -> Result:
+        """Carry out one plan with its handler."""
+        handler = HANDLERS.get(type(plan))
+        if handler is None:
+            raise InternalError(f"no handler for {type(plan).__name__} plans")
+        return handler(self, plan, params)
+
+    def served_model(self, name: str, version: int | str | None = None,
+                     precision: str | None = None) -> Predictor:
+        """A registered model loaded once in this process and kept: on its GPU when it has one,
+        replayed from CUDA graphs there (PREDICT and ``Connection.model`` use it)."""
+        info = self.models.get(name, version)
+        key = (info.path, info.created, precision)  # the artifact, not the name: versions move
+        if key not in self._predictors:
+            self._predictors[key] = Predictor(info, device=self.predict_device, precision=precision,
+                                              cuda_graphs=self.predict_device != "cpu")
+        return self._predictors[key]
+
+    def shard(self, name: str, shard: int) -> pa.Table:
+        """One shard's rows of a table, in SQL types."""
+        return tables.shard(self, name, shard)
+
+    def close(self) -> None:
+        """Close the database, after runs started with ``nowait`` have finished."""
+        self.runner.wait()
+        self.session.close()
+        self.db.close()
+
+
+class _CatalogFacts:
+    """What the planner may ask the catalog: table names, the default shard count, functions."""
+
+    def __init__(self, db: Database, functions: FunctionStore, models: ModelStore) -> None:
+        self.db, self.functions, self.models = db, functions, models
+        self.default_shards = db.default_shards
+
+    def exists(self, name: str) -> bool:
+        return self.db.exists(name)
+
+    def function(self, name: str) -> FunctionInfo | None:
+        return self.functions.find(name)
+
+    def model(self, name: str, version: int | str | None) -> ModelInfo:
+        return self.models.get(name, version)

@@ -1,0 +1,139 @@
+"""Handlers of function statements.
+
+Registering reads the code (never runs it), copies it into the database and records the
+function; executing hands the plan to the ``FunctionRunner``; a query over ``TABLE(f(...))``
+runs each call first and lets DuckDB read its rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from indb import planner
+from indb.errors import FunctionError
+from indb.registry.code import code_hash, inspect_code
+from indb.registry.functions import FunctionInfo
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+
+def create_function(engine: Engine, plan: planner.CreateFunction, params: object) -> Result:
+    if plan.body is not None:
+        code_files = {plan.entry: plan.body.encode()}
+        facts = plan.code
+    else:
+        code_files = _read_files(plan.file_paths)
+        facts = inspect_code(code_files, plan.entry, plan.handler or plan.name,
+                             must_have_handler=plan.handler is not None)
+    assert facts is not None  # the planner read the inline form's code
+    info = FunctionInfo(
+        name=plan.name, mode=plan.mode, style=facts.style, entry=plan.entry, handler=facts.handler,
+        frame=facts.frame, params=facts.params, returns=plan.returns, run_command=plan.run_command,
+        run_command_args=plan.run_command_args, files=tuple(sorted(code_files)),
+        options=dict(plan.options), code_hash=code_hash(code_files), ddl=plan.ddl)
+    engine.functions.create(info, code_files, replace=plan.replace)
+    return Result(message=f"created function {plan.name} ({facts.style}"
+                          f"{' ' + facts.handler if facts.handler else ''}, {plan.mode})")
+
+
+def drop_function(engine: Engine, plan: planner.DropFunction, params: object) -> Result:
+    if plan.if_exists and engine.functions.find(plan.name) is None:
+        return Result(message=f"function {plan.name} does not exist")
+    engine.functions.drop(plan.name)
+    return Result(message=f"dropped function {plan.name}")
+
+
+def show_function(engine: Engine, plan: planner.ShowFunction, params: object) -> Result:
+    infos = [engine.functions.get(plan.name)] if plan.name else engine.functions.all()
+    return Result(pa.table({"name": [i.name for i in infos], "mode": [i.mode for i in infos],
+                            "ddl": [i.ddl for i in infos]}, schema=pa.schema(
+        [("name", pa.string()), ("mode", pa.string()), ("ddl", pa.string())])))
+
+
+def describe_function(engine: Engine, plan: planner.DescribeFunction, params: object) -> Result:
+    info = engine.functions.get(plan.name)
+    facts = {
+        "name": info.name, "mode": info.mode, "language": "python",
+        "kind": "handler (called as handler(ctx, *inputs))" if info.style == "handler"
+        else "script (a Kinetica-style ProcData program, one process per instance)",
+        "entry": info.entry, "handler": info.handler, "frame": info.frame if info.style == "handler" else None,
+        "params": None if info.params is None else ", ".join(info.params),
+        "returns": ", ".join(f"{c.name} {c.sql_type}" for c in info.returns) or None,
+        "run_command": f"{info.run_command} {' '.join(info.run_command_args)}".strip(),
+        "files": ", ".join(info.files),
+        "options": ", ".join(f"{k} = {v}" for k, v in info.options.items()) or None,
+        "code_hash": info.code_hash, "created": info.created,
+    }
+    return Result(pa.table({"property": list(facts), "value": [None if v is None else str(v)
+                                                               for v in facts.values()]}))
+
+
+def execute_function(engine: Engine, plan: planner.ExecuteFunction, params: object) -> Result:
+    if plan.options.nowait:
+        run_id = engine.runner.start(plan)
+        return Result(pa.table({"run_id": [run_id], "status": ["running"]}), f"run {run_id} started")
+    report = engine.runner.run(plan, progress=engine.progress)
+    return Result(pa.table({"run_id": [report.run_id], "status": [str(report.status)],
+                            "rows_in": [report.rows_in], "rows_out": [report.rows_out]}),
+                  f"run {report.run_id} {report.status}: {report.message}", report.rows_out)
+
+
+def query_with_functions(engine: Engine, plan: planner.QueryWithFunctions, params: object) -> Result:
+    names = []
+    try:
+        for i, call in enumerate(plan.calls):
+            report = engine.runner.run(call, result=True, progress=engine.progress)
+            try:
+                rows = _result_rows(call.function, report.results)
+            finally:
+                engine.runner.forget(report.run_id)
+            name = f"{planner.functions.TABLE_FUNCTION_PREFIX}{i}"
+            engine.session.duck.register(name, rows)
+            names.append(name)
+        return Result(engine.session.query(plan.sql, params))
+    finally:
+        for name in names:
+            engine.session.duck.unregister(name)
+
+
+def _result_rows(function: FunctionInfo, paths: list[str]) -> pa.Table:
+    tables = [pq.read_table(p) for p in paths]
+    if tables:
+        return pa.concat_tables(tables, promote_options="permissive")
+    if not function.returns:
+        raise FunctionError(f"{function.name} returned no rows and declares no RETURNS TABLE (...), "
+                            "so its columns are unknown; declare them in CREATE FUNCTION")
+    return pa.schema([(c.name, c.arrow_type) for c in function.returns]).empty_table()
+
+
+def show_function_status(engine: Engine, plan: planner.ShowFunctionStatus, params: object) -> Result:
+    if plan.verbose:
+        return Result(engine.runs.instances(plan.run_id))
+    return Result(engine.runs.runs(plan.run_id))
+
+
+def kill_function(engine: Engine, plan: planner.KillFunction, params: object) -> Result:
+    if engine.runner.kill(plan.run_id):
+        return Result(pa.table({"run_id": [plan.run_id], "status": ["killing"]}),
+                      f"asked run {plan.run_id} to stop")
+    status = engine.runs.run(plan.run_id)["status"]
+    return Result(pa.table({"run_id": [plan.run_id], "status": [status]}),
+                  f"run {plan.run_id} had already finished ({status})")
+
+
+def _read_files(paths: tuple[str, ...]) -> dict[str, bytes]:
+    """FILE PATHS' contents by file name, read now: later edits change nothing until REPLACE."""
+    out = {}
+    for path in paths:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise FunctionError(f"FILE PATHS names {path}, which is not a file (paths are "
+                                f"relative to {Path.cwd()})")
+        out[file.name] = file.read_bytes()
+    return out

@@ -1,0 +1,48 @@
+"""The engine's one table from plan types to the functions that carry them out.
+
+``Engine.run`` looks a plan's handler up here and nowhere else; a plan type without an entry is
+a bug that ``tests/test_engine_handlers.py`` catches (every planner output has a handler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from indb import planner
+from indb.engine import functions, models, queries, tables
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+Handler = Callable[["Engine", Any, object], Result]  # (engine, plan, statement parameters)
+
+HANDLERS: dict[type, Handler] = {
+    # tables
+    planner.CreateTable: tables.create_table,
+    planner.Insert: tables.insert,
+    planner.Delete: tables.delete,
+    planner.DropTable: tables.drop_table,
+    planner.ShowTables: tables.show_tables,
+    planner.DescribeTable: tables.describe_table,
+    planner.Load: tables.load,
+    # queries
+    planner.Query: queries.query,
+    planner.QueryWithFunctions: functions.query_with_functions,
+    planner.WithPredictions: models.with_predictions,
+    # functions
+    planner.CreateFunction: functions.create_function,
+    planner.DropFunction: functions.drop_function,
+    planner.ShowFunction: functions.show_function,
+    planner.DescribeFunction: functions.describe_function,
+    planner.ExecuteFunction: functions.execute_function,
+    planner.ShowFunctionStatus: functions.show_function_status,
+    planner.KillFunction: functions.kill_function,
+    # models
+    planner.CreateModel: models.create_model,
+    planner.ShowModels: models.show_models,
+    planner.DescribeModel: models.describe_model,
+    planner.DropModel: models.drop_model,
+    planner.AlterModelAlias: models.alter_model_alias,
+}

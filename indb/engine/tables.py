@@ -1,0 +1,231 @@
+"""Handlers of table statements: CREATE/DROP TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE, and
+bulk loads. Every write goes through ``write_rows``: data files written, then committed in one
+Iceberg snapshot, or deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column, inferred_sql_type
+from indb.errors import CatalogError, OptionError, SqlError
+from indb.parser import render
+from indb.result import Result
+from indb.storage import files
+from indb.storage.placement import consecutive_rowids
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while streaming a load
+
+
+def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> Result:
+    if plan.if_not_exists and engine.db.exists(plan.name):
+        return Result(message=f"table {plan.name} already exists")
+    if plan.query is None:
+        engine.db.create_table(_table_info(plan, plan.columns))
+        return Result(message=f"created table {plan.name}")
+    rows, sql_types = engine.session.typed_query(plan.query, params)
+    columns = tuple(Column(name, sql_type)
+                    for name, sql_type in zip(rows.column_names, sql_types, strict=True))
+    engine.db.create_table(_table_info(plan, columns))
+    try:
+        count = write_rows(engine, plan.name, [rows])
+    except BaseException:
+        engine.db.drop_table(plan.name)  # a failed CREATE TABLE AS leaves no table behind
+        raise
+    return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
+
+
+def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
+    return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated)
+
+
+def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
+    _, info = engine.db.load(plan.table)
+    stage = exp.to_table(planner.STAGE_TABLE)
+    engine.session.query(render(_stage_definition(stage, info)))
+    try:
+        engine.session.query(plan.staged_sql, params)  # DuckDB checks column counts and types
+        rows = engine.session.query(render(exp.select("*").from_(stage)))
+    except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
+        raise SqlError(error.message.replace(planner.STAGE_TABLE, plan.table)) from None
+    finally:
+        engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
+    count = write_rows(engine, plan.table, [rows])
+    return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)
+
+
+def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
+    """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns and NOT NULLs."""
+    not_null = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
+    columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
+                             kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+                             constraints=[] if c.nullable else not_null)
+               for c in info.columns]
+    return exp.Create(this=exp.Schema(this=stage, expressions=columns), kind="TABLE",
+                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+
+
+def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
+    table, info = engine.db.load(plan.table)
+    current = files.data_files(table)
+    if plan.where is None:
+        count = sum(f.record_count for f in current)
+        if current:
+            files.commit(engine.db, plan.table, add=[], remove=current)
+        return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+    by_path = {files.local_path(f.file_path): f for f in current}
+    scan = engine.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
+    matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery("t"))
+               .where(plan.where.copy()).group_by("filename"))
+    hits = engine.session.query(render(matches), params).to_pydict() if by_path else {}
+    removed, count = [], 0
+    with files.staged(table.io, table.location()) as added:
+        for path, positions in zip(*hits.values(), strict=True) if hits else []:
+            stored = files.read_stored([path], info)
+            keep = np.ones(stored.num_rows, dtype=bool)
+            keep[np.asarray(positions, dtype=np.int64)] = False
+            count += len(positions)
+            removed.append(by_path[path])
+            if keep.any():
+                added += files.write_data_files(table.io, table.metadata, info,
+                                                stored.filter(pa.array(keep)))
+        if removed:
+            files.commit(engine.db, plan.table, add=added, remove=removed)
+        added.keep()
+    return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+
+
+def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:
+    if plan.if_exists and not engine.db.exists(plan.name):
+        return Result(message=f"table {plan.name} does not exist")
+    engine.db.drop_table(plan.name)
+    return Result(message=f"dropped table {plan.name}")
+
+
+_FACTS_SCHEMA = pa.schema([("name", pa.string()), ("kind", pa.string()), ("shard_key", pa.string()),
+                           ("shards", pa.int64()), ("rows", pa.int64()), ("files", pa.int64()),
+                           ("snapshot_id", pa.int64())])
+
+
+def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Result:
+    rows = [table_facts(engine, name) for name in sorted(engine.db.metadata_locations())]
+    return Result(pa.Table.from_pylist(rows, schema=_FACTS_SCHEMA))
+
+
+def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) -> Result:
+    _, info = engine.db.load(plan.name)
+    facts = table_facts(engine, plan.name)
+    key = set(info.shard_key)
+    rows = [(c.name, c.sql_type, ", ".join(filter(None, ["shard key" if c.name in key else "",
+                                                        "" if c.nullable else "not null"])))
+            for c in info.columns]
+    rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
+             for k in _FACTS_SCHEMA.names[1:]]
+    return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
+                            "detail": [r[2] for r in rows]}))
+
+
+def table_facts(engine: Engine, name: str) -> dict[str, object]:
+    """A table's facts: kind, shard key, shard count, rows, files and snapshot id."""
+    table, info = engine.db.load(name)
+    snapshot = table.current_snapshot()
+    summary = snapshot.summary if snapshot and snapshot.summary else {}
+    return {
+        "name": name,
+        "kind": "replicated" if info.replicated else "sharded",
+        "shard_key": ", ".join(info.shard_key) if info.shard_key else
+        (None if info.replicated else "(none: spread by row id)"),
+        "shards": info.shards,
+        "rows": int(summary.get("total-records") or 0),
+        "files": int(summary.get("total-data-files") or 0),
+        "snapshot_id": snapshot.snapshot_id if snapshot else None,
+    }
+
+
+# -- bulk paths -------------------------------------------------------------------------------
+
+def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
+               progress: Callable[[int], None] | None = None) -> int:
+    """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count."""
+    table, info = engine.db.load(name)
+    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(name, n))
+    count = 0
+    with files.staged(table.io, table.location()) as written:
+        for chunk in chunks:
+            stored = files.to_stored(chunk, info, rowids)
+            written += files.write_data_files(table.io, table.metadata, info, stored)
+            count += chunk.num_rows
+            if progress:
+                progress(count)
+        if written:
+            files.commit(engine.db, name, add=written)
+        written.keep()
+    return count
+
+
+def load(engine: Engine, plan: planner.Load, params: object) -> Result:
+    """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it if it does not exist;
+    ``plan.progress`` hears the running row count after each chunk is written."""
+    reader = _reader(engine, plan.source)
+    if plan.create:
+        columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
+        engine.db.create_table(TableInfo.checked(plan.table, columns, plan.shard_key, plan.shards,
+                                                 plan.replicated))
+    try:
+        count = write_rows(engine, plan.table, _chunks(reader, LOAD_CHUNK_ROWS), plan.progress)
+    except BaseException:
+        if plan.create:
+            engine.db.drop_table(plan.table)
+        raise
+    return Result(pa.table({"rows_loaded": [count]}), f"loaded {count} rows into {plan.table}",
+                  count)
+
+
+def _reader(engine: Engine, data: object) -> pa.RecordBatchReader:
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.Table):
+        return data.to_reader()
+    if isinstance(data, str | Path):
+        path = Path(data)
+        if not path.exists():
+            raise CatalogError(f"no such file: {path}")
+        suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            raise OptionError(f"cannot load {path}: indb loads .parquet and .csv files")
+        duck = engine.session.duck
+        relation = duck.read_parquet(str(path)) if suffix == ".parquet" else duck.read_csv(str(path))
+        return relation.to_arrow_reader(LOAD_CHUNK_ROWS)
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False).to_reader()
+    raise OptionError(f"cannot load a {type(data).__name__}: pass a pyarrow Table or "
+                      "RecordBatchReader, a pandas DataFrame, or a .parquet/.csv path")
+
+
+def _chunks(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """Batches of a reader regrouped into tables of about ``rows`` rows."""
+    pending, size = [], 0
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def shard(engine: Engine, name: str, number: int) -> pa.Table:
+    """One shard's rows of a table, in SQL types."""
+    table, info = engine.db.load(name.lower())
+    return files.read_shard(table, info, number)
