@@ -208,7 +208,7 @@ def test_file_form_syntax_error_is_caught_at_create(conn, tmp_path):
     with pytest.raises(indb.FunctionError, match="syntax error in broken.py line 2"):
         conn.sql(f"CREATE FUNCTION broken RUN_COMMAND = 'python' FILE PATHS '{code}'")
     assert conn._engine.functions.find("broken") is None
-    with pytest.raises(CatalogError, match="not a file"):
+    with pytest.raises(indb.FunctionError, match="not a file"):
         conn.sql(f"CREATE FUNCTION missing RUN_COMMAND = 'python' FILE PATHS '{tmp_path / 'nope.py'}'")
 
 

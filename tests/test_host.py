@@ -1,0 +1,134 @@
+"""The host's side of one instance, run in this process: input read, handler called, output
+files written (or deleted on failure), reports and questions sent to the supervisor."""
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from indb.catalog.database import Database
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column
+from indb.planner import ExecuteFunction, InputSpec, RunOptions
+from indb.registry.code import code_hash, inspect_code
+from indb.registry.functions import FunctionInfo, FunctionStore
+from indb.registry.runs import RunStatus
+from indb.sharding import host
+from indb.sharding.jobs import TableFacts, plan_run
+from indb.sharding.messages import RowidsWanted, StatusLine
+from indb.storage import files
+from indb.storage.placement import consecutive_rowids
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "db")
+    info = TableInfo("src", (Column("id", "BIGINT"), Column("x", "DOUBLE")), ("id",), 2)
+    table = database.create_table(info)
+    stored = files.to_stored(pa.table({"id": range(10), "x": [i * 1.5 for i in range(10)]}), info,
+                             consecutive_rowids(lambda n: 0))
+    files.commit(database, "src", add=files.write_data_files(table.io, table.metadata, info, stored))
+    yield database
+    database.close()
+
+
+def job_of(db, code, outputs=("out",), shard=0):
+    """Register ``code`` (a handler named f) and plan a run of it over src; one shard's job."""
+    sources = {"f.py": code.encode()}
+    code_facts = inspect_code(sources, "f.py", "f", must_have_handler=True)
+    function = FunctionInfo("f", "distributed", code_facts.style, "f.py", code_facts.handler,
+                            code_facts.frame, code_facts.params, (), "python", (), ("f.py",),
+                            code_hash=code_hash(sources))
+    store = FunctionStore(db)
+    store.create(function, sources, replace=True)
+    plan = ExecuteFunction(function, (InputSpec(None, ("src",)),), outputs, (), RunOptions(), "")
+    run = plan_run(plan, run_id="r1", now=0, db_path=db.path, code_dir=str(store.code_dir(function)),
+                   io_properties=db.catalog.properties, inputs={"src": facts(db, "src")},
+                   existing_outputs={name: facts(db, name) for name in outputs if db.exists(name)},
+                   location=db.table_location, default_shards=8)
+    return run.jobs[shard]
+
+
+def facts(db, name):
+    table, info = db.load(name)
+    by_shard = {}
+    for data_file in files.data_files(table):
+        by_shard.setdefault(files.shard_of(data_file), []).append(files.local_path(data_file.file_path))
+    return TableFacts(info, table.metadata, {k: tuple(v) for k, v in by_shard.items()}, None)
+
+
+def run_in_this_process(db, job):
+    """run_job with a supervisor thread on the other end of its channel: it answers row id
+    questions from the catalog and keeps what it is told."""
+    ours, theirs = multiprocessing.Pipe()
+    heard = []
+
+    def supervise():
+        while True:
+            try:
+                message = ours.recv()
+            except EOFError:
+                return
+            heard.append(message)
+            if isinstance(message, RowidsWanted):
+                ours.send(db.allocate_rowids(message.table, message.count))
+
+    listener = threading.Thread(target=supervise)
+    listener.start()
+    try:
+        outcome = host.run_job(job, theirs)
+    finally:
+        theirs.close()
+        listener.join()
+    return outcome, heard
+
+
+def written(db, name):
+    return sorted((Path(db.path) / "warehouse" / "main" / name).rglob("*.parquet"))
+
+
+def test_an_instance_reads_its_shard_calls_the_handler_and_writes_invisible_files(db):
+    job = job_of(db, "def f(ctx, t):\n    ctx.status('half way')\n"
+                     "    return {'id': t['id'], 'y': [v * 2 for v in t['x'].to_pylist()]}\n")
+    outcome, heard = run_in_this_process(db, job)
+    assert outcome.status == RunStatus.COMPLETED, outcome.traceback
+    read = job.inputs[0].tables[0]
+    assert outcome.rows_in == files.read_stored(read.paths, read.info).num_rows == outcome.rows_out > 0
+    assert StatusLine("half way") in heard
+    created = outcome.created["out"]
+    assert [c.name for c in created.columns] == ["id", "y"] and created.shard_key == ("id",)
+    assert {files.shard_of(f) for f in outcome.files["out"]} == {0}  # shard 0's rows stay in 0
+    assert len(written(db, "out")) == len(outcome.files["out"]) and not db.exists("out")
+    assert set(outcome.seconds) == {"input_s", "function_s", "output_s"}
+
+
+def test_a_keyless_output_asks_for_row_ids_that_land_in_the_instances_shard(db):
+    job = job_of(db, "def f(ctx, t):\n    return {'y': t['x']}\n", shard=1)
+    outcome, heard = run_in_this_process(db, job)
+    assert outcome.status == RunStatus.COMPLETED, outcome.traceback
+    assert any(isinstance(m, RowidsWanted) and m.table == "out" for m in heard)
+    assert {files.shard_of(f) for f in outcome.files["out"]} == {1}
+
+
+def test_a_failing_handler_leaves_no_files_and_says_why(db):
+    code = ("def f(ctx, t):\n    if ctx.shard == 0:\n        raise ValueError('bad shard')\n"
+            "    return t\n")
+    job = job_of(db, code, outputs=("out", "other"))
+    outcome, _ = run_in_this_process(db, job)
+    assert outcome.status == RunStatus.ERROR and outcome.message == "ValueError: bad shard"
+    assert "raise ValueError('bad shard')" in outcome.traceback
+    assert written(db, "out") == [] and outcome.files == {}
+
+
+def test_an_output_that_fails_after_another_was_written_deletes_both(db):
+    db.create_table(TableInfo("other", (Column("a", "INTEGER", nullable=False),), (), 2))
+    code = "def f(ctx, t):\n    return {'out': t, 'other': {'a': [1, None]}}\n"
+    job = job_of(db, code, outputs=("out", "other"))
+    outcome, _ = run_in_this_process(db, job)
+    assert outcome.status == RunStatus.ERROR
+    assert outcome.message == ("the output does not fit table other: column a is NOT NULL but 1 "
+                               "value(s) are NULL")
+    assert "write_output" in outcome.traceback  # out's files had been written when it failed
+    assert written(db, "out") == [] and written(db, "other") == []

@@ -1,0 +1,69 @@
+"""The query session: one DuckDB view a table, rebuilt only when the table changed."""
+
+import pyarrow as pa
+import pytest
+
+from indb.catalog.database import Database
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column
+from indb.errors import SqlError
+from indb.query.scan import Scans
+from indb.query.session import QuerySession
+from indb.storage import files
+from indb.storage.placement import consecutive_rowids
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "db")
+    yield database
+    database.close()
+
+
+def append(db, name, rows):
+    table, info = db.load(name)
+    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: db.allocate_rowids(name, n)))
+    files.commit(db, name, add=files.write_data_files(table.io, table.metadata, info, stored))
+
+
+def test_views_follow_each_tables_snapshot_and_only_changed_ones_are_rebuilt(db):
+    for name in ("a", "b"):
+        db.create_table(TableInfo(name, (Column("x", "INTEGER"),), (), 2))
+    session = QuerySession(db)
+    session.refresh()
+    assert session.query("SELECT count(*) AS n FROM a").to_pylist() == [{"n": 0}]
+    built = dict(session._locations)
+    append(db, "a", pa.table({"x": [1, 2, 3]}))
+    session.refresh()
+    assert session._locations["b"] == built["b"] and session._locations["a"] != built["a"]
+    assert session.query("SELECT sum(x) AS s FROM a").to_pylist() == [{"s": 6}]
+    db.drop_table("b")
+    session.refresh()
+    with pytest.raises(SqlError, match="b does not exist"):
+        session.query("SELECT * FROM b")
+    session.close()
+
+
+def test_duckdb_errors_become_sql_errors_and_types_come_back(db):
+    session = QuerySession(db)
+    rows, types = session.typed_query("SELECT 1::TINYINT AS t, [1.5]::FLOAT[1] AS f")
+    assert types == ["TINYINT", "FLOAT[1]"] and rows.num_rows == 1
+    with pytest.raises(SqlError, match="Parser Error"):
+        session.query("SELEC 1")
+    session.close()
+
+
+def test_a_scan_reads_fixed_arrays_back_in_their_sql_type_and_an_empty_one_has_the_columns(db):
+    info = TableInfo("img", (Column("id", "BIGINT"), Column("px", "UTINYINT[3]")), ("id",), 2)
+    db.create_table(info)
+    append(db, "img", pa.table({"id": [1, 2], "px": [[1, 2, 3], [4, 5, 6]]},
+                               schema=pa.schema([("id", pa.int64()), ("px", pa.list_(pa.uint8(), 3))])))
+    session = QuerySession(db)
+    table, _ = db.load("img")
+    paths = [files.local_path(f.file_path) for f in files.data_files(table)]
+    scans = Scans(session.duck)
+    got = session.duck.sql(scans.scan(info, paths).sql(dialect="duckdb") + " ORDER BY id")
+    assert got.fetchall() == [(1, (1, 2, 3)), (2, (4, 5, 6))]  # DuckDB gives arrays as tuples
+    empty = session.duck.sql(scans.scan(info, []).sql(dialect="duckdb"))
+    assert empty.columns == ["id", "px"] and [str(t) for t in empty.types] == ["BIGINT", "UTINYINT[3]"]
+    session.close()
