@@ -77,3 +77,9 @@ def test_torch_frames_stack_a_columns_chunks_in_order():
     with_nulls = pa.chunked_array([pa.array([[1.0, 2.0]], pa.list_(pa.float32(), 2)),
                                    pa.array([None], pa.list_(pa.float32(), 2))])
     assert to_frame(pa.table({"px": with_nulls}), "numpy")["px"].dtype == object
+
+
+def test_every_frame_a_function_may_declare_has_a_converter():
+    from indb.registry.code import FRAMES
+    from indb.udf.frames import CONVERTERS
+    assert tuple(CONVERTERS) == FRAMES

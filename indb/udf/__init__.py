@@ -19,8 +19,8 @@ F = TypeVar("F", bound=Callable)
 
 def function(_fn: F | None = None, *, frame: str = "arrow",
              params: Iterable[str] | None = None) -> F | Callable[[F], F]:
-    """Mark a UDF handler; ``frame`` is how inputs arrive (arrow, pandas, numpy) and ``params``
-    the parameter names it accepts (EXECUTE FUNCTION refuses others)."""
+    """Mark a UDF handler; ``frame`` is how inputs arrive (a key of ``indb.udf.frames.CONVERTERS``)
+    and ``params`` the parameter names it accepts (EXECUTE FUNCTION refuses others)."""
     def mark(fn: F) -> F:
         setattr(fn, "__indb_udf__",  # noqa: B010 (a function's attribute mypy cannot see)
                 {"frame": frame, "params": None if params is None else tuple(params)})
