@@ -41,10 +41,10 @@ class Engine:
     def __init__(self, path: str | Path, *, default_shards: int | None = None,
                  workers: int | None = None, threads_per_worker: int | None = None,
                  scheduler: str | None = None, cluster: str = "processes",
-                 gpus: int | None = None) -> None:
+                 gpus: int | None = None, relocate: bool = False) -> None:
         if cluster not in ("processes", "threads"):
             raise OptionError(f"cluster is 'processes' or 'threads', not {cluster!r}")
-        self.db = Database(path, default_shards=default_shards, workers=workers)
+        self.db = Database(path, default_shards=default_shards, workers=workers, relocate=relocate)
         self.session = QuerySession(self.db)
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
