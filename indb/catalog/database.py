@@ -6,7 +6,10 @@ row id sequences); ``warehouse/`` holds each table's Iceberg metadata and data f
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import uuid
+from collections.abc import Sequence
 from typing import Any
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +19,7 @@ import sqlalchemy as sa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -23,7 +27,10 @@ from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.transforms import BucketTransform
 
+from indb.catalog import relocation
+from indb.catalog.names import checked_name
 from indb.catalog.tables import TableInfo
+from indb.catalog.uris import local_path
 from indb.errors import CatalogError, DirectoryError, SchemaError, not_found
 
 FORMAT_VERSION = 1
@@ -49,33 +56,64 @@ _sequences = sa.Table("indb_sequences", _metadata,
 
 
 class Database:
-    """An open database directory."""
+    """An open database directory.
+
+    A directory that was moved or copied (its tables' metadata still names the old place) is
+    refused, unless ``relocate=True`` asks to rewrite that metadata for where it is now first.
+    """
 
     def __init__(self, path: str | Path, *, default_shards: int | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, relocate: bool = False) -> None:
         self.path = Path(path).resolve()
         catalog_file = self.path / CATALOG_FILE
         is_new = _check_directory(self.path)
         if not is_new:  # checked before pyiceberg touches the file: it would add its tables
             _check_version(catalog_file)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.catalog = SqlCatalog("indb", uri=f"sqlite:///{catalog_file}",
-                                  warehouse=(self.path / WAREHOUSE_DIR).as_uri())
+        self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
+                                  warehouse=self.warehouse.as_uri())
         self.engine = self.catalog.engine
         if is_new:
             self._initialize(default_shards or DEFAULT_SHARDS, workers)
+        else:
+            self._check_place(relocate)
         with self.engine.connect() as conn:
             settings = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
+        if "database_id" not in settings:  # made by an indb that did not give databases an id
+            settings["database_id"] = self._set("database_id", uuid.uuid4().hex)
         self.default_shards = int(settings["default_shards"])
         # the worker count a new database was created with: its connections' default
         self.workers = int(settings["workers"]) if "workers" in settings else None
+        # tells this database from another made later at the same path (a run's workers check it)
+        self.id: str = settings["database_id"]
+
+    def _check_place(self, relocate: bool) -> None:
+        """Refuse a directory whose tables are named under another root, or relocate it."""
+        previous = relocation.old_root(self.engine, self.path)
+        if previous is None:
+            return
+        if not relocate:
+            self.close()
+            raise DirectoryError(
+                f"{self.path} was moved or copied from {local_path(previous)}: its tables' Iceberg "
+                f"metadata still names the files there, so writing here would change that "
+                f"database. Run `indb relocate {self.path}` (or connect with relocate=True) to "
+                "rewrite the metadata for this place; to copy a database, use `indb backup`.")
+        relocation.relocate(self.engine, self.path)
+
+    def _set(self, key: str, value: str) -> str:
+        with self.engine.begin() as conn:
+            conn.execute(_meta.delete().where(_meta.c.key == key))
+            conn.execute(_meta.insert().values(key=key, value=value))
+        return value
 
     def _initialize(self, default_shards: int, workers: int | None) -> None:
         with self.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never block the writer
         _metadata.create_all(self.engine)
         with self.engine.begin() as conn:
-            settings = {"format_version": FORMAT_VERSION, "default_shards": default_shards}
+            settings = {"format_version": FORMAT_VERSION, "default_shards": default_shards,
+                        "database_id": uuid.uuid4().hex}
             if workers:
                 settings["workers"] = workers
             for key, value in settings.items():
@@ -86,31 +124,52 @@ class Database:
 
     # -- tables -----------------------------------------------------------------------------
 
-    def create_table(self, info: TableInfo) -> Table:
-        """Create an Iceberg table partitioned by ``bucket(shards, shard source)``."""
+    def create_table(self, info: TableInfo, add: Sequence[DataFile] = ()) -> Table:
+        """Create an Iceberg table partitioned by ``bucket(shards, shard source)``; with ``add``
+        (files written for it beforehand, with ``provisional_metadata``) the table appears with
+        them in ONE catalog commit: readers see it whole or not at all."""
         if self.exists(info.name):
             raise CatalogError(f"table {info.name} already exists; DROP TABLE {info.name} first, "
                                "or insert into it")
         schema, spec = iceberg_layout(info)
+        identifier = (NAMESPACE, info.name)
+        location = self.table_location(info.name)
         try:
-            return self.catalog.create_table((NAMESPACE, info.name), schema=schema,
-                                             partition_spec=spec, properties=table_properties(info),
-                                             location=self.table_location(info.name))
+            if not add:
+                return self.catalog.create_table(identifier, schema=schema, partition_spec=spec,
+                                                 properties=table_properties(info), location=location)
+            transaction = self.catalog.create_table_transaction(
+                identifier, schema=schema, partition_spec=spec, properties=table_properties(info),
+                location=location)
+            with transaction.update_snapshot().fast_append() as append:
+                for data_file in add:
+                    append.append_data_file(data_file)
+            return transaction.commit_transaction()
         except TableAlreadyExistsError:
             raise CatalogError(f"table {info.name} already exists") from None
 
     def table_location(self, name: str) -> str:
-        """Where a table's files live (known before it exists: workers write a new output there)."""
-        return f"{(self.path / WAREHOUSE_DIR).as_uri()}/{NAMESPACE}/{name}"
+        """Where a new table's files live (known before it exists: workers write a new output
+        there); only valid names get one, so a location never leaves the warehouse."""
+        return f"{self.warehouse.as_uri()}/{NAMESPACE}/{checked_name(name)}"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.path / WAREHOUSE_DIR
 
     def drop_table(self, name: str) -> None:
-        """Remove a table from the catalog and delete its files."""
+        """Remove a table from the catalog, then delete its directory, which must be this
+        database's own: files the table's metadata names elsewhere are never touched."""
         try:
-            self.catalog.purge_table((NAMESPACE, name))
+            table = self.catalog.load_table((NAMESPACE, name))
         except NoSuchTableError:
             raise not_found("table", name) from None
+        directory = Path(local_path(table.location())).resolve()
+        self.catalog.drop_table((NAMESPACE, name))
         with self.engine.begin() as conn:
             conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
+        if directory.is_relative_to(self.warehouse.resolve()) and directory != self.warehouse.resolve():
+            shutil.rmtree(directory, ignore_errors=True)
 
     def load(self, name: str) -> tuple[Table, TableInfo]:
         """The Iceberg table at its current snapshot and indb's description of it."""
@@ -219,3 +278,4 @@ def _stored_width(storage_type: pa.DataType) -> int:
         return max(1, storage_type.bit_width // 8)
     except ValueError:  # no fixed width: strings, binary, lists
         return VARIABLE_WIDTH_GUESS
+

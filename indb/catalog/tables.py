@@ -14,6 +14,7 @@ import pyarrow as pa
 from pyiceberg.schema import NestedField, Schema, sanitize_column_names
 from pyiceberg.types import StringType
 
+from indb.catalog.names import checked_column_name, checked_name
 from indb.catalog.types import Column, storage_type_of
 from indb.errors import SchemaError
 
@@ -74,12 +75,14 @@ class TableInfo:
     def checked(cls, name: str, columns: tuple[Column, ...], shard_key: tuple[str, ...],
                 shards: int, replicated: bool) -> TableInfo:
         """A TableInfo for columns known only at run time (CREATE TABLE AS, loads), checked."""
+        name = checked_name(name)
+        if not columns:
+            raise SchemaError(f"table {name} would have no columns; a table needs at least one")
+        for column in columns:
+            checked_column_name(column.name)
         names = {c.name.lower(): c.name for c in columns}
         if len(names) != len(columns):
             raise SchemaError(f"table {name} would have two columns of one name; alias them")
-        reserved = [n for n in names if n.startswith("_indb_")]
-        if reserved:
-            raise SchemaError(f"column names starting with _indb_ are reserved ({reserved[0]})")
         missing = [k for k in shard_key if k.lower() not in names]
         if missing:
             raise SchemaError(f"SHARD KEY names {missing[0]}, which is not a column of {name}")

@@ -133,13 +133,23 @@ class ModelStore:
             try:
                 with self.db.engine.begin() as conn:
                     conn.execute(_models.insert().values(name=info.name, version=version,
-                                                         definition=info.to_json()))
+                                                         definition=self._stored(info)))
             except sa.exc.IntegrityError:
                 os.rename(target, staged.staging)
                 continue
             return info
         raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
                             "run it again")
+
+    def _stored(self, info: ModelInfo) -> str:
+        """A version's row: its artifact's path relative to the database, so that a database
+        directory can move without its models' paths pointing at the old place."""
+        relative = Path(info.path).relative_to(self.db.path)
+        return ModelInfo(**{**info.__dict__, "path": str(relative)}).to_json()
+
+    def _loaded(self, definition: str) -> ModelInfo:
+        info = ModelInfo.from_json(definition)
+        return ModelInfo(**{**info.__dict__, "path": str(self.db.path / info.path)})  # absolute stays
 
     def discard(self, staged: StagedModel) -> None:
         shutil.rmtree(staged.staging, ignore_errors=True)
@@ -168,7 +178,7 @@ class ModelStore:
             if not self._latest(name):
                 raise not_found("model", name)
             raise CatalogError(f"model {name} has no version {version}; DESCRIBE MODEL {name} lists them")
-        return ModelInfo.from_json(row[0])
+        return self._loaded(row[0])
 
     def versions(self, name: str) -> list[ModelInfo]:
         with self.db.engine.connect() as conn:
@@ -176,7 +186,7 @@ class ModelStore:
                                 .order_by(_models.c.version)).all()
         if not rows:
             raise not_found("model", name)
-        return [ModelInfo.from_json(r[0]) for r in rows]
+        return [self._loaded(r[0]) for r in rows]
 
     def names(self) -> list[str]:
         with self.db.engine.connect() as conn:
