@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from pyiceberg.catalog.sql import IcebergTables
@@ -25,6 +26,7 @@ from pyiceberg.manifest import (ManifestEntry, ManifestFile, read_manifest_list,
                                 write_manifest_list)
 from pyiceberg.serializers import FromInputFile, ToOutputFile
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import Snapshot
 
 from indb.catalog.uris import local_path
 from indb.errors import DirectoryError
@@ -118,26 +120,27 @@ def _rewrite_table(io: FileIO, metadata_location: str, moved: Callable[[str], st
     return target
 
 
-def _rewrite_manifest_list(io: FileIO, metadata: TableMetadata, snapshot: object,
+def _rewrite_manifest_list(io: FileIO, metadata: TableMetadata, snapshot: Snapshot,
                            moved: Callable[[str], str], done: dict[str, ManifestFile]) -> str:
-    old_list = moved(snapshot.manifest_list)  # type: ignore[attr-defined]
+    old_list = moved(snapshot.manifest_list)
     rewritten = []
     for manifest in read_manifest_list(io.new_input(old_list)):
         if manifest.manifest_path not in done:
-            done[manifest.manifest_path] = _rewrite_manifest(io, metadata, manifest, moved)
+            done[manifest.manifest_path] = _rewrite_manifest(io, metadata, manifest, moved,
+                                                             snapshot.snapshot_id)
         rewritten.append(done[manifest.manifest_path])
     target = f"{_directory(old_list)}/relocated-{uuid.uuid4()}-{Path(old_list).name}"
     with write_manifest_list(format_version=metadata.format_version, output_file=io.new_output(target),
-                             snapshot_id=snapshot.snapshot_id,  # type: ignore[attr-defined]
-                             parent_snapshot_id=snapshot.parent_snapshot_id,  # type: ignore[attr-defined]
-                             sequence_number=snapshot.sequence_number,  # type: ignore[attr-defined]
+                             snapshot_id=snapshot.snapshot_id,
+                             parent_snapshot_id=snapshot.parent_snapshot_id,
+                             sequence_number=snapshot.sequence_number,
                              avro_compression="deflate") as writer:
         writer.add_manifests(rewritten)
     return target
 
 
 def _rewrite_manifest(io: FileIO, metadata: TableMetadata, manifest: ManifestFile,
-                      moved: Callable[[str], str]) -> ManifestFile:
+                      moved: Callable[[str], str], listed_by: int) -> ManifestFile:
     """The manifest with every data file's path moved; every other field as it was."""
     old = moved(manifest.manifest_path)
     source = ManifestFile.from_args(**{**_fields(manifest), "manifest_path": old})
@@ -145,7 +148,9 @@ def _rewrite_manifest(io: FileIO, metadata: TableMetadata, manifest: ManifestFil
     spec = metadata.specs()[manifest.partition_spec_id]
     target = f"{_directory(old)}/relocated-{uuid.uuid4()}-{Path(old).name}"
     with write_manifest(format_version=metadata.format_version, spec=spec, schema=metadata.schema(),
-                        output_file=io.new_output(target), snapshot_id=manifest.added_snapshot_id,
+                        output_file=io.new_output(target),
+                        # entries read back carry their own snapshot ids; this is only a default
+                        snapshot_id=manifest.added_snapshot_id or listed_by,
                         avro_compression="deflate") as writer:
         for entry in entries:
             entry.data_file[1] = moved(entry.data_file.file_path)  # position 1 is file_path
@@ -155,7 +160,7 @@ def _rewrite_manifest(io: FileIO, metadata: TableMetadata, manifest: ManifestFil
                                      "manifest_length": length})
 
 
-def _fields(manifest: ManifestFile) -> dict[str, object]:
+def _fields(manifest: ManifestFile) -> dict[str, Any]:
     names = ("manifest_path", "manifest_length", "partition_spec_id", "content", "sequence_number",
              "min_sequence_number", "added_snapshot_id", "added_files_count",
              "existing_files_count", "deleted_files_count", "added_rows_count",
