@@ -19,13 +19,16 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
            "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "parse", "position",
-           "render", "render_indb"]
+           "render", "render_indb", "table_ref"]
 
 
 def parse(sql: str) -> list[exp.Expr]:
     """Every statement in ``sql``, in order; empty statements are skipped."""
     try:
         statements = Indb().parse(sql)
+    except RecursionError:
+        raise SqlError("the statement nests too deeply (thousands of parentheses?); write it "
+                       "with fewer levels", None, None, sql) from None
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         col = first.get("col")
@@ -61,3 +64,9 @@ def position(node: exp.Expr | None) -> tuple[int | None, int | None]:
 def error_at(node: exp.Expr | None, message: str) -> SqlError:
     """A SqlError pointing at ``node`` in the statement (the engine adds the statement's text)."""
     return SqlError(message, *position(node))
+
+
+def table_ref(name: str) -> exp.Table:
+    """A reference to the table (or view) called exactly ``name``: one quoted identifier, never
+    parsed, so a name holding dots, quotes or semicolons stays one name."""
+    return exp.Table(this=exp.to_identifier(name, quoted=True))

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from indb.catalog.database import Database
 from indb.errors import SqlError
-from indb.parser import render
+from indb.parser import render, table_ref
 from indb.query.scan import Scans
 from indb.storage.files import data_files, local_path
 
@@ -25,22 +25,31 @@ class QuerySession:
         self.db = db
         self.duck = duckdb.connect()
         self._locations: dict[str, str] = {}
+        self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
         self.scans = Scans(self.duck)
 
     def refresh(self) -> None:
-        """Point every table's view at the table's current snapshot."""
+        """Point every table's view at the table's current snapshot. A table that cannot be
+        read (its files or metadata damaged) is left out and noted in ``broken``: the others
+        stay usable, and the broken one can still be dropped."""
         current = self.db.metadata_locations()
         for name in set(self._locations) - set(current):
-            self.query(render(exp.Drop(tables=[exp.to_table(name, quoted=True)], kind="VIEW", exists=True)))
+            self.query(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
             del self._locations[name]
+        for name in set(self.broken) - set(current):
+            del self.broken[name]
         for name, location in current.items():
-            if self._locations.get(name) != location:
-                table, info = self.db.load(name)
-                paths = [local_path(f.file_path) for f in data_files(table)]
-                view = exp.Create(this=exp.to_table(name, quoted=True), kind="VIEW", replace=True,
-                                  expression=self.scans.scan(info, paths),
-                                  properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-                self.query(render(view))
+            if self._locations.get(name) != location and self.broken.get(name) != location:
+                try:
+                    table, info = self.db.load(name)
+                    paths = [local_path(f.file_path) for f in data_files(table)]
+                    view = exp.Create(this=table_ref(name), kind="VIEW", replace=True,
+                                      expression=self.scans.scan(info, paths),
+                                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+                    self.query(render(view))
+                except Exception:  # noqa: BLE001 (whatever broke it, the other tables go on)
+                    self.broken[name] = location
+                    continue
                 self._locations[name] = location
 
     def query(self, sql: str, params: object = None) -> pa.Table:

@@ -36,7 +36,7 @@ from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import DataError, FunctionError, IndbError, SchemaError, SqlError
-from indb.parser import render
+from indb.parser import render, table_ref
 from indb.query.scan import Scans
 from indb.registry.models import ModelInfo
 from indb.registry.runs import RunStatus
@@ -197,7 +197,7 @@ def read_input(spec: InputRead) -> pa.Table:
     try:
         scans = Scans(duck)
         for table in spec.tables:
-            view = exp.Create(this=exp.to_table(table.name, quoted=True), kind="VIEW",
+            view = exp.Create(this=table_ref(table.name), kind="VIEW",
                               expression=scans.scan(table.info, list(table.paths)))
             duck.execute(render(view))
         return duck.sql(spec.sql).to_arrow_table()
