@@ -118,7 +118,12 @@ _FACTS_SCHEMA = pa.schema([("name", pa.string()), ("kind", pa.string()), ("shard
 
 
 def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Result:
-    rows = [table_facts(engine, name) for name in sorted(engine.db.metadata_locations())]
+    rows = []
+    for name in sorted(engine.db.metadata_locations()):
+        try:
+            rows.append(table_facts(engine, name))
+        except Exception as error:  # noqa: BLE001 (a damaged table is listed, not fatal)
+            rows.append({"name": name, "kind": f"broken: {type(error).__name__}: {error}"})
     return Result(pa.Table.from_pylist(rows, schema=_FACTS_SCHEMA))
 
 

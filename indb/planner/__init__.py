@@ -58,8 +58,12 @@ def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
         raise error_at(tree, f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
                              "TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE and the FUNCTION and "
                              "MODEL statements")
-    tree, predictions = models.bind_predictions(tree, catalog)
-    planned = planner(tree, catalog)
+    try:
+        tree, predictions = models.bind_predictions(tree, catalog)
+        planned = planner(tree, catalog)
+    except RecursionError:
+        raise error_at(tree, "the statement nests too deeply to plan; write it with fewer "
+                             "levels") from None
     return WithPredictions(planned, predictions) if predictions else planned
 
 

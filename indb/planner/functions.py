@@ -22,7 +22,7 @@ from indb.parser import KillFunction as KillFunctionTree
 from indb.parser import ShowFunction as ShowFunctionTree
 from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
 from indb.parser import error_at, render, render_indb
-from indb.planner.tables import CatalogFacts, column_defs
+from indb.planner.tables import CatalogFacts, column_defs, new_name
 from indb.registry.code import CodeFacts, inspect_code
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ class QueryWithFunctions:
 # -- CREATE / DROP / SHOW / DESCRIBE ---------------------------------------------------------
 
 def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> CreateFunction:
-    name = _name(tree.this)
+    _name(tree.this)  # one name, not a qualified one
+    name = new_name(tree.this, "function")
     settings = {s.name: s.args["value"] for s in tree.args.get("settings") or []}
     text = {k: v.name for k, v in settings.items()}
     if not tree.args.get("replace") and catalog.function(name) is not None:
@@ -272,7 +273,7 @@ def _execution(name_node: exp.Expr, arguments: list[exp.Expr], catalog: CatalogF
         raise error_at(name_node, "TABLE(f(...)) returns the function's rows to the query; it "
                                   "takes no OUTPUT_TABLE_NAMES")
     inputs = _inputs(given["INPUT_TABLE_NAMES"], catalog) if "INPUT_TABLE_NAMES" in given else ()
-    outputs = _outputs(given["OUTPUT_TABLE_NAMES"]) if "OUTPUT_TABLE_NAMES" in given else ()
+    outputs = _outputs(given["OUTPUT_TABLE_NAMES"], catalog) if "OUTPUT_TABLE_NAMES" in given else ()
     params = _kv_pairs(given["PARAMS"], "PARAMS") if "PARAMS" in given else ()
     if function.params is not None:
         for key, _ in params:
@@ -327,17 +328,19 @@ def _inputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[InputSpec, ...]:
     return tuple(specs)
 
 
-def _outputs(value: exp.Expr) -> tuple[str, ...]:
+def _outputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[str, ...]:
     if not (isinstance(value, exp.Anonymous) and value.name.upper() in ("OUTPUT_TABLES", "OUTPUT_TABLE")):
         raise error_at(value, "OUTPUT_TABLE_NAMES takes OUTPUT_TABLES('t1', 't2')")
     names: list[str] = []
     for item in value.expressions:
         name = item.name.lower()
-        if not name or "." in name or name.startswith("_indb") or not isinstance(item, exp.Literal | exp.Column):
+        if not name or not isinstance(item, exp.Literal | exp.Column):
             raise error_at(item, f"{render(item)} is not an output table name; write "
                                  "OUTPUT_TABLES('t')")
         if name in names:
             raise error_at(item, f"output table {name} is named twice")
+        if not catalog.exists(name):  # a table the run creates: its name must be valid
+            new_name(item, "table")
         names.append(name)
     return tuple(names)
 

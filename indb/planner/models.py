@@ -19,7 +19,7 @@ from indb.parser import DropModel as DropModelTree
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import ShowModels as ShowModelsTree
 from indb.parser import error_at
-from indb.planner.tables import CatalogFacts
+from indb.planner.tables import CatalogFacts, new_name
 from indb.registry.models import OUTPUTS
 
 PREDICT_PREFIX = "__indb_predict_"
@@ -82,7 +82,7 @@ def plan_create_model(tree: CreateModelTree, catalog: CatalogFacts) -> CreateMod
     output = options.get("output")
     if output is not None and output not in OUTPUTS:
         raise error_at(tree.this, f"output is one of {', '.join(OUTPUTS)}, not {output!r}")
-    return CreateModel(_name(tree.this), tree.args["path"].name, output)
+    return CreateModel(new_name(tree.this, "model"), tree.args["path"].name, output)
 
 
 def plan_show_models(tree: ShowModelsTree, catalog: CatalogFacts) -> ShowModels:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
+from indb.catalog.names import checked_column_name, checked_name
 from indb.catalog.types import Column, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
@@ -98,7 +99,7 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if tree.args.get("replace"):
         raise error_at(tree, "CREATE OR REPLACE TABLE is not supported; DROP TABLE first")
     schema = tree.this if isinstance(tree.this, exp.Schema) else None
-    name = table_name(schema.this if schema else tree.this)
+    name = new_name(schema.this if schema else tree.this)
     if catalog.exists(name) and not tree.args.get("exists"):
         raise CatalogError(f"table {name} already exists; DROP TABLE {name} first, or use "
                            "CREATE TABLE IF NOT EXISTS")
@@ -122,7 +123,9 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
                                  "shard key as WITH (SHARD_KEY = 'col')")
         return CreateTable(name, (), shard_key, 1 if replicated else shards, replicated,
                            bool(tree.args.get("exists")), render(query))
-    assert schema is not None  # CREATE TABLE t without columns or a query does not parse
+    if schema is None or not columns:
+        raise error_at(tree, f"CREATE TABLE {name} needs at least one column, as in "
+                             f"CREATE TABLE {name} (id BIGINT)")
     names = {c.name.lower() for c in columns}
     for key in shard_key:
         if key.lower() not in names:
@@ -148,8 +151,10 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         name = item.name
         if name.lower() in seen:
             raise error_at(item, f"column {name} is defined twice")
-        if name.lower().startswith("_indb_"):
-            raise error_at(item, f"column names starting with _indb_ are reserved ({name})")
+        try:
+            checked_column_name(name)
+        except SchemaError as error:
+            raise error_at(item, str(error)) from None
         seen.add(name.lower())
         if item.args.get("kind") is None:
             raise error_at(item, f"column {name} needs a type")
@@ -194,6 +199,8 @@ def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
     if tree.args.get("using") or tree.args.get("returning"):
         raise error_at(tree, "DELETE ... USING and RETURNING are not supported; use a subquery "
                              "in WHERE")
+    if not isinstance(tree.this, exp.Table):
+        raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
     name = _existing(table_name(tree.this), catalog)
     where = tree.args.get("where")
     return Delete(name, where.this if where else None)
@@ -232,9 +239,12 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
               replicated: bool = False, progress: Callable[[int], None] | None = None) -> Load:
     """A bulk load from Python; the placement options apply when the table is created."""
     name = table.lower()
-    if not name:
-        raise OptionError("load into which table? The table name is empty")
     create = not catalog.exists(name)
+    if create:
+        try:
+            name = checked_name(name)
+        except SchemaError as error:
+            raise OptionError(f"cannot load into {table!r}: {error}") from None
     if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int)
                                or not 1 <= shards <= MAX_SHARDS):
         raise OptionError(f"shards must be a whole number from 1 to {MAX_SHARDS}, not {shards!r}")
@@ -243,6 +253,15 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
                           "pass shard_key or replicated=True, not both")
     count = 1 if replicated else (shards or catalog.default_shards)
     return Load(name, source, create, tuple(shard_key), count, replicated, progress)
+
+
+def new_name(table: exp.Expr, kind: str = "table") -> str:
+    """The name of something a statement creates: a table reference whose name is valid."""
+    name = table_name(table) if isinstance(table, exp.Table) else table.name
+    try:
+        return checked_name(name, kind)
+    except SchemaError as error:
+        raise error_at(table, str(error)) from None
 
 
 def table_name(table: exp.Expr) -> str:
