@@ -1,15 +1,19 @@
 """Data files on their own: writing per shard, staging, deleting only a table's own, committing."""
 
+import threading
+
 import numpy as np
 import pyarrow as pa
 import pytest
+from pyiceberg.expressions import IsNull
+from pyiceberg.table import Transaction
 
 from indb.catalog.database import Database
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column
 from indb.errors import ConflictError, InternalError, OptionError
 from indb.storage import files
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import NULL_KEY_SHARD, consecutive_rowids
 
 
 @pytest.fixture
@@ -90,3 +94,67 @@ def test_a_shard_out_of_range_is_an_option_error(db):
     table, info, _ = make(db, shards=2)
     with pytest.raises(OptionError, match="shards 0..1, not 2"):
         files.read_shard(table, info, 2)
+
+
+def _commit_first(monkeypatch, other: threading.Thread) -> None:
+    """Make ``other`` (another writer) commit completely just before this thread's next commit
+    attempt reaches the catalog: a race lost, made deterministic without sleeps."""
+    real = Transaction.commit_transaction
+
+    def other_goes_first(transaction):
+        if threading.current_thread() is not other and other.ident is None:
+            other.start()
+            other.join()
+        return real(transaction)
+    monkeypatch.setattr(Transaction, "commit_transaction", other_goes_first)
+
+
+def test_a_rewrite_is_applied_again_when_an_append_got_in_first(db, monkeypatch):
+    table, info, stored = make(db)
+    files.commit(db, "t", add=files.write_data_files(table.io, table.metadata, info, stored))
+    old = files.data_files(db.load("t")[0])
+    rewritten = files.write_data_files(table.io, table.metadata, info, stored.slice(0, 10))
+    inserted = files.write_data_files(table.io, table.metadata, info, stored.slice(10, 5))
+    inserter = threading.Thread(target=files.commit, args=(db, "t", inserted))
+    _commit_first(monkeypatch, inserter)
+    files.commit(db, "t", add=rewritten, remove=old)  # DELETE's commit, racing an INSERT's
+    assert inserter.ident is not None  # the race did happen
+    now = {f.file_path for f in files.data_files(db.load("t")[0])}
+    assert now == {f.file_path for f in rewritten + inserted}
+
+
+def test_a_rewrite_of_files_a_concurrent_rewrite_removed_is_a_conflict(db, monkeypatch):
+    table, info, stored = make(db)
+    files.commit(db, "t", add=files.write_data_files(table.io, table.metadata, info, stored))
+    old = files.data_files(db.load("t")[0])
+    deleter = threading.Thread(target=files.commit, args=(db, "t", [], old))
+    _commit_first(monkeypatch, deleter)
+    mine = files.write_data_files(table.io, table.metadata, info, stored.slice(0, 10))
+    with pytest.raises(ConflictError, match="rewritten by a concurrent writer"):
+        files.commit(db, "t", add=mine, remove=old)
+    assert files.data_files(db.load("t")[0]) == []  # the other delete stands, nothing of mine
+
+
+def test_null_shard_keys_belong_to_one_shard_for_indb_and_to_the_null_partition_for_iceberg(
+        conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k VARCHAR, v INTEGER, SHARD KEY (k)) WITH (SHARDS = 4)")
+    conn.sql(f"INSERT INTO {table_name} VALUES ('a', 1), (NULL, 2), ('b', 3), ('c', 4)")
+    conn.load(table_name, pa.table({"k": pa.array([None, "d"], pa.string()), "v": [5, 6]}))
+    assert conn.sql(f"SELECT count(*) FROM {table_name} WHERE k IS NULL").fetchone() == (2,)
+    conn.sql("CREATE OR REPLACE FUNCTION null_keys LANGUAGE PYTHON AS $$\n"
+             "def null_keys(ctx, t):\n"
+             "    return {'shard': [ctx.shard], 'rows': [t.num_rows],\n"
+             "            'nulls': [t['k'].null_count]}\n$$")
+    out = f"{table_name}_seen"
+    conn.sql(f"EXECUTE FUNCTION null_keys(INPUT_TABLE_NAMES => INPUT_TABLE({table_name}), "
+             f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{out}'))")
+    seen = conn.sql(f"SELECT shard, rows, nulls FROM {out} ORDER BY shard").fetchall()
+    assert sum(rows for _, rows, _ in seen) == 6
+    assert [(shard, nulls) for shard, _, nulls in seen if nulls] == [(NULL_KEY_SHARD, 2)]
+    table = conn.table(table_name)
+    assert [table.shard(k)["k"].null_count for k in range(4)] == [
+        2 if k == NULL_KEY_SHARD else 0 for k in range(4)]
+    iceberg = conn._engine.db.load(table_name)[0]  # what another Iceberg reader prunes to
+    assert sorted(iceberg.scan(row_filter=IsNull("k")).to_arrow()["v"].to_pylist()) == [2, 5]
+    assert {files.shard_of(f) for f in files.data_files(iceberg) if f.partition[0] is None} == {
+        NULL_KEY_SHARD}

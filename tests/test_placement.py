@@ -8,8 +8,9 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.storage.placement import (consecutive_rowids, rowids_in_shard, shard_numbers,
-                                     split_by_shard, with_hidden_columns)
+from indb.storage.placement import (FEW_DISTINCT, KEY_SAMPLE_ROWS, consecutive_rowids,
+                                     partition_values, rowids_in_shard, split_by_partition,
+                                     with_hidden_columns)
 
 
 def test_shards_agree_with_iceberg_bucket_function():
@@ -18,14 +19,14 @@ def test_shards_agree_with_iceberg_bucket_function():
     syms = [f"SYM{i}" for i in range(200)]
     rows = pa.table({"sym": syms, "ts": pa.array([datetime.datetime(2026, 1, 1)] * 200)})
     bucket = BucketTransform(8).transform(StringType())  # pyiceberg's scalar function
-    assert shard_numbers(info, rows, schema).tolist() == [bucket(s) for s in syms]
+    assert partition_values(info, rows, schema).to_pylist() == [bucket(s) for s in syms]
 
 
 def test_split_by_shard_keeps_every_row_once_in_input_order():
     info = TableInfo("t", (Column("k", "BIGINT"),), ("k",), 4)
     schema = Schema(NestedField(1, "k", LongType()))
     rows = pa.table({"k": np.arange(1000, dtype=np.int64)})
-    parts = split_by_shard(info, rows, schema)
+    parts = split_by_partition(info, rows, schema)
     bucket = BucketTransform(4).transform(LongType())
     assert sum(p.num_rows for p in parts.values()) == 1000
     for shard, part in parts.items():
@@ -39,7 +40,7 @@ def test_no_shard_key_spreads_rows_by_row_id():
     schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
     stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), consecutive_rowids(lambda n: 5))
     assert stored[ROWID].to_pylist()[:3] == [5, 6, 7]
-    counts = np.bincount(shard_numbers(info, stored, schema), minlength=8)
+    counts = np.bincount(partition_values(info, stored, schema).to_numpy(), minlength=8)
     assert counts.min() > 0.9 * 10_000 and counts.max() < 1.1 * 10_000
 
 
@@ -51,13 +52,13 @@ def test_composite_key_colocates_equal_keys():
     stored = with_hidden_columns(info, rows, consecutive_rowids(lambda n: 0))
     keys = stored[COMPOSITE_KEY].to_pylist()
     assert keys[0] == keys[1] and len(set(keys)) == 4
-    shards = shard_numbers(info, stored, schema)
-    assert shards[0] == shards[1]
+    shards = partition_values(info, stored, schema).to_pylist()
+    assert shards[0] == shards[1] and None not in shards  # a NULL part still makes a key
 
 
 def test_no_rows_no_shards():
     info = TableInfo("t", (Column("k", "BIGINT"),), ("k",), 4)
-    assert split_by_shard(info, pa.table({"k": pa.array([], pa.int64())}),
+    assert split_by_partition(info, pa.table({"k": pa.array([], pa.int64())}),
                           Schema(NestedField(1, "k", LongType()))) == {}
 
 
@@ -70,3 +71,28 @@ def test_rowids_in_shard_all_bucket_into_that_shard_and_never_repeat() -> None:
     assert len(set(ids.tolist())) == len(ids)
     transform = BucketTransform(8).transform(LongType())
     assert {transform(int(i)) for i in ids} == {3}
+
+
+def test_keys_of_few_distinct_values_bucket_as_iceberg_does():
+    """Hashed once per distinct value (the sample has few), the buckets are still Iceberg's."""
+    info = TableInfo("t", (Column("sym", "VARCHAR"),), ("sym",), 8)
+    schema = Schema(NestedField(1, "sym", StringType()))
+    syms = [f"S{i % (FEW_DISTINCT // 2)}" if i % 7 else None for i in range(3 * KEY_SAMPLE_ROWS)]
+    rows = pa.table({"sym": pa.chunked_array([syms[:100], syms[100:]])})
+    bucket = BucketTransform(8).transform(StringType())
+    assert partition_values(info, rows, schema).to_pylist() == [bucket(s) for s in syms]
+
+
+def test_null_keys_are_the_null_partition_as_iceberg_buckets_them():
+    """Iceberg's transforms map null to null: NULL-keyed rows are one group of their own."""
+    info = TableInfo("t", (Column("k", "BIGINT"), Column("v", "INTEGER")), ("k",), 4)
+    schema = Schema(NestedField(1, "k", LongType()), NestedField(2, "v", LongType()))
+    keys = [None, 3, None, 8, 3, None]
+    rows = pa.table({"k": pa.array(keys, pa.int64()), "v": pa.array(range(6), pa.int32())})
+    bucket = BucketTransform(4).transform(LongType())
+    assert partition_values(info, rows, schema).to_pylist() == [bucket(k) for k in keys]
+    parts = split_by_partition(info, rows, schema)
+    assert parts[None]["v"].to_pylist() == [0, 2, 5]
+    assert sum(p.num_rows for p in parts.values()) == 6
+    only_nulls = split_by_partition(info, rows.filter(pa.array([k is None for k in keys])), schema)
+    assert list(only_nulls) == [None]

@@ -40,6 +40,11 @@ FORMAT_VERSION = 1
 PARQUET_CODEC = "lz4"
 ROW_GROUP_BYTES = 16 << 20
 ROW_GROUP_LIMIT_MIN, ROW_GROUP_LIMIT_MAX = 4096, 1 << 20  # rows
+# A column's dictionary stops growing at this size and the rest of its row group is written
+# plain: low-cardinality columns (symbols, labels) stay dictionary-encoded, while columns of
+# mostly distinct values (prices, ids, images) stop paying for a dictionary early. Iceberg's
+# default (2 MiB) dictionary-encodes a whole row group of distinct doubles, writing ~2x slower.
+DICTIONARY_BYTES = 256 << 10
 VARIABLE_WIDTH_GUESS = 32  # bytes a row a string or list column is counted as
 CATALOG_FILE = "catalog.db"
 WAREHOUSE_DIR = "warehouse"
@@ -269,7 +274,8 @@ def table_properties(info: TableInfo) -> dict[str, str]:
     row_bytes = sum(_stored_width(c.storage_type) for c in info.columns) + 16  # + row id, shard
     rows = min(ROW_GROUP_LIMIT_MAX, max(ROW_GROUP_LIMIT_MIN, ROW_GROUP_BYTES // row_bytes))
     return {**info.to_properties(), "write.parquet.compression-codec": PARQUET_CODEC,
-            "write.parquet.row-group-limit": str(rows)}
+            "write.parquet.row-group-limit": str(rows),
+            "write.parquet.dict-size-bytes": str(DICTIONARY_BYTES)}
 
 
 def _stored_width(storage_type: pa.DataType) -> int:

@@ -8,26 +8,36 @@ commit: any failure before then deletes them, and only files under the table's o
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import write_file
-from pyiceberg.manifest import DataFile
+from pyiceberg.io.pyarrow import (ParquetFormatModel, StatisticsCollector, _get_parquet_writer_kwargs,
+                                  _to_requested_schema, compute_statistics_plan,
+                                  data_file_statistics_from_parquet_metadata,
+                                  parquet_path_to_id_mapping)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
-from pyiceberg.table import Table, WriteTask
+from pyiceberg.schema import sanitize_column_names
+from pyiceberg.table import Table, TableProperties
+from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.typedef import Record
 
 from indb.catalog.database import NAMESPACE, Database
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
-from indb.storage.placement import split_by_shard, with_hidden_columns
+from indb.storage.placement import NULL_KEY_SHARD, split_by_partition, with_hidden_columns
 
 COMMIT_ATTEMPTS = 20
 
@@ -44,8 +54,12 @@ def data_files(table: Table) -> list[DataFile]:
 
 
 def shard_of(data_file: DataFile) -> int:
-    """The shard (bucket) a data file belongs to; 0 for an unpartitioned table."""
-    return data_file.partition[0] if len(data_file.partition) else 0
+    """The shard (bucket) a data file belongs to; 0 for an unpartitioned table, and
+    ``NULL_KEY_SHARD`` for the null partition (rows whose shard key is NULL)."""
+    if not len(data_file.partition):
+        return 0
+    value = data_file.partition[0]
+    return NULL_KEY_SHARD if value is None else int(value)
 
 
 def local_path(uri: str) -> str:
@@ -101,32 +115,94 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
 
 def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
                      stored: pa.Table) -> list[DataFile]:
-    """Write stored rows as one Parquet file per shard; none of them is visible until committed.
+    """Write stored rows as one Parquet file per shard, the shards in parallel; none of them is
+    visible until committed.
 
     ``metadata`` is the table's (``table.metadata``), or ``provisional_metadata`` for a table
     that will be created when the files are committed.
     """
-    schema, spec = metadata.schema(), metadata.spec()
-    write_uuid = uuid.uuid4()
-    tasks = []
-    for task_id, (shard, rows) in enumerate(sorted(split_by_shard(info, stored, schema).items())):
-        key = None
-        if not spec.is_unpartitioned():
-            key = PartitionKey(field_values=[PartitionFieldValue(spec.fields[0], shard)],
-                               partition_spec=spec, schema=schema)
-        tasks.append(WriteTask(write_uuid=write_uuid, task_id=task_id, schema=schema,
-                               record_batches=rows.to_batches(), partition_key=key))
+    groups = split_by_partition(info, stored, metadata.schema())
+    if not groups:
+        return []
+    layout = FileLayout.of(metadata, stored.schema)
+    name = uuid.uuid4()
     with staged(io, metadata.location) as written:
+        with ThreadPoolExecutor(min(len(groups), os.cpu_count() or 1)) as pool:
+            futures = [pool.submit(write_shard, io, layout, f"{name}-{n}.parquet", partition, rows)
+                       for n, (partition, rows) in enumerate(groups.items())]
         failure = None
-        results = write_file(io, metadata, iter(tasks))
-        for _ in tasks:
+        for future in futures:  # every file that was written is known, so a failure removes all
             try:
-                written.append(next(results))
-            except Exception as error:  # keep collecting, so every written file is known and removed
+                written.append(future.result())
+            except Exception as error:
                 failure = failure or error
         if failure is not None:
             raise failure
         return written.keep()
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a table's data files are written: pyiceberg's Arrow schema for them (the Iceberg field
+    ids as ``PARQUET:field_id``, names as pyiceberg escapes them), the table's Parquet properties,
+    and the plan of the Iceberg column statistics read back from each file's footer."""
+
+    metadata: TableMetadata
+    arrow_schema: pa.Schema
+    writer_options: dict[str, Any]
+    row_group_rows: int
+    statistics: dict[int, StatisticsCollector]
+    column_ids: dict[str, int]
+
+    @classmethod
+    def of(cls, metadata: TableMetadata, stored_schema: pa.Schema) -> FileLayout:
+        table_schema = metadata.schema()
+        file_schema = sanitize_column_names(table_schema)
+        # pyiceberg's own conversion of a batch to the file schema (its ``write_file`` converts
+        # every batch so), applied to no rows: the schema any batch of these columns gets
+        arrow_schema = _to_requested_schema(
+            file_schema, table_schema, pa.RecordBatch.from_pylist([], schema=stored_schema),
+            include_field_ids=True, format_model=ParquetFormatModel()).schema
+        properties = metadata.properties
+        return cls(metadata, arrow_schema,
+                   {**_get_parquet_writer_kwargs(properties), "store_decimal_as_integer": True},
+                   int(properties.get(TableProperties.PARQUET_ROW_GROUP_LIMIT,
+                                      TableProperties.PARQUET_ROW_GROUP_LIMIT_DEFAULT)),
+                   compute_statistics_plan(file_schema, properties),
+                   parquet_path_to_id_mapping(file_schema))
+
+
+def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None,
+               rows: pa.Table) -> DataFile:
+    """Write one shard's rows (``partition`` is their partition value) as one Parquet file with
+    pyarrow, and describe it with the Iceberg statistics of its footer. A file that fails half
+    way is deleted here."""
+    metadata = layout.metadata
+    spec = metadata.spec()
+    key = None if spec.is_unpartitioned() else PartitionKey(
+        field_values=[PartitionFieldValue(spec.fields[0], partition)], partition_spec=spec,
+        schema=metadata.schema())
+    path = load_location_provider(metadata.location, metadata.properties).new_data_location(
+        data_file_name=name, partition_key=key)
+    output = io.new_output(path)
+    table = rows.rename_columns(layout.arrow_schema.names).cast(layout.arrow_schema)
+    try:
+        with output.create() as stream:
+            writer = pq.ParquetWriter(stream, layout.arrow_schema, **layout.writer_options)
+            with writer:
+                writer.write_table(table, row_group_size=layout.row_group_rows)
+        statistics = data_file_statistics_from_parquet_metadata(
+            writer.writer.metadata, layout.statistics, layout.column_ids)
+        size = len(output)
+    except BaseException:
+        if output.exists():
+            io.delete(path)
+        raise
+    return DataFile.from_args(
+        content=DataFileContent.DATA, file_path=path, file_format=FileFormat.PARQUET,
+        partition=key.partition if key else Record(), file_size_in_bytes=size,
+        sort_order_id=None, spec_id=metadata.default_spec_id, equality_ids=None,
+        key_metadata=None, **statistics.to_serialized_dict())
 
 
 class StagedFiles(list[DataFile]):
@@ -173,9 +249,11 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
     """Make ``add`` visible and ``remove`` invisible in ONE snapshot; returns its id.
 
     Commits are optimistic: when another writer got in first, an append is applied again on top
-    of the new snapshot; a rewrite is applied again only if the files it replaces are all still
-    there, else it fails with ConflictError. Either way nothing is half-applied (and the caller's
-    ``staged`` block deletes the files that were not committed).
+    of the new snapshot; a rewrite (DELETE's) is applied again only if the files it replaces are
+    all still there, else it fails with ConflictError. Rows appended meanwhile do not stop a
+    rewrite (snapshot isolation: it changed what it saw), although pyiceberg's own check, which
+    is serializable, refuses it. Either way nothing is half-applied (and the caller's ``staged``
+    block deletes the files that were not committed).
     """
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table((NAMESPACE, name))
@@ -187,15 +265,15 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
         transaction = table.transaction()
         producer = transaction.update_snapshot().overwrite() if remove else \
             transaction.update_snapshot().fast_append()
-        with producer:
-            for data_file in remove:
-                producer.delete_data_file(data_file)
-            for data_file in add:
-                producer.append_data_file(data_file)
         try:
+            with producer:
+                for data_file in remove:
+                    producer.delete_data_file(data_file)
+                for data_file in add:
+                    producer.append_data_file(data_file)
             committed = transaction.commit_transaction()
-        except CommitFailedException:
-            continue
+        except (CommitFailedException, ValidationException):
+            continue  # another writer got in first: look again at what is current
         snapshot = committed.current_snapshot()
         assert snapshot is not None  # a commit that added or removed files made one
         return snapshot.snapshot_id

@@ -4,6 +4,10 @@ The bucket function is pyiceberg's own transform (murmur3, as the Iceberg spec d
 shard computed here is the partition any Iceberg reader sees. Tables without a shard key get a
 hidden row id from a per-table sequence and are bucketed by it; tables with a composite key get a
 hidden string column joining the key values.
+
+A NULL single-column key has no bucket: Iceberg's transforms map null to null, so such rows are
+stored in the table's null partition, which indb reads as shard ``NULL_KEY_SHARD``. (Composite keys
+are never NULL: a NULL part is written as ``NULL_KEY`` inside the joined string.)
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from indb.catalog.tables import ROWID, TableInfo
 
 KEY_SEPARATOR = "\x1f"   # ASCII unit separator between composite key values
 NULL_KEY = "\x00"        # stands for a NULL key value inside a composite key
+NULL_KEY_SHARD = 0       # the shard whose instance (and ``shard(k)``) reads rows with a NULL key
+# Keys are hashed once per distinct value when a sample of this many rows has few distinct ones
+# (ticker symbols, say): hashing every row costs several times a dictionary encoding then.
+KEY_SAMPLE_ROWS = 8192
+FEW_DISTINCT = KEY_SAMPLE_ROWS // 16
 
 
 def with_hidden_columns(info: TableInfo, stored: pa.Table,
@@ -75,33 +84,44 @@ def composite_key(rows: pa.Table, key: tuple[str, ...]) -> pa.ChunkedArray:
                                        null_replacement=NULL_KEY)
 
 
-def shard_numbers(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> np.ndarray:
-    """Each stored row's shard: pyiceberg's bucket transform of the shard source column."""
+def partition_values(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> pa.Array:
+    """Each stored row's Iceberg partition value: pyiceberg's bucket transform of the shard source
+    column (int32; null where the key is NULL); all 0 for a table without one."""
     source = info.shard_source
     if source is None:
-        return np.zeros(stored.num_rows, dtype=np.int32)
-    source_type = iceberg_schema.find_field(source).field_type
-    buckets = BucketTransform(info.shards).pyarrow_transform(source_type)(stored[source])
-    if isinstance(buckets, pa.ChunkedArray):
-        buckets = buckets.combine_chunks()
-    return buckets.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        return pa.array(np.zeros(stored.num_rows, dtype=np.int32))
+    bucket = BucketTransform(info.shards).pyarrow_transform(
+        iceberg_schema.find_field(source).field_type)
+    keys = stored[source]
+    if pa.types.is_string(keys.type) or pa.types.is_binary(keys.type):
+        sample = keys.slice(0, KEY_SAMPLE_ROWS)
+        if pc.count_distinct(sample, mode="all").as_py() <= FEW_DISTINCT:
+            encoded = pc.dictionary_encode(keys).combine_chunks()
+            return pc.take(bucket(encoded.dictionary), encoded.indices)
+    buckets = bucket(keys)
+    return buckets.combine_chunks() if isinstance(buckets, pa.ChunkedArray) else buckets
 
 
-def split_by_shard(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) -> dict[int, pa.Table]:
-    """The rows of ``stored`` grouped by shard, each group in input order."""
+def split_by_partition(info: TableInfo, stored: pa.Table,
+                       iceberg_schema: Schema) -> dict[int | None, pa.Table]:
+    """The rows of ``stored`` grouped by partition value (the shard; None for NULL keys), each
+    group in input order."""
     if not stored.num_rows:
         return {}
-    if info.shard_source is None:
-        return {0: stored}
-    shards = shard_numbers(info, stored, iceberg_schema)
-    if (shards == shards[0]).all():  # one shard (a UDF instance's rows, usually): no reordering
-        return {int(shards[0]): stored}
-    order = np.argsort(shards, kind="stable")
-    counts = np.bincount(shards, minlength=info.shards)
+    values = partition_values(info, stored, iceberg_schema)
+    codes = values.fill_null(-1).to_numpy(zero_copy_only=False)  # -1: the null partition
+    if (codes == codes[0]).all():  # one shard (a UDF instance's rows, usually): no reordering
+        return {_partition(codes[0]): stored}
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes + 1, minlength=info.shards + 1)
     grouped = stored.take(pa.array(order))
     out, start = {}, 0
-    for shard, count in enumerate(counts):
+    for code, count in enumerate(counts.tolist(), start=-1):
         if count:
-            out[shard] = grouped.slice(start, int(count))
-        start += int(count)
+            out[_partition(code)] = grouped.slice(start, count)
+        start += count
     return out
+
+
+def _partition(code: int) -> int | None:
+    return None if code < 0 else int(code)
