@@ -5,17 +5,21 @@ Iceberg snapshot, or deleted."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+from pyiceberg.io import load_file_io
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type
-from indb.errors import CatalogError, OptionError, SqlError
+from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import render
 from indb.result import Result
 from indb.storage import files
@@ -36,12 +40,8 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
     rows, sql_types = engine.session.typed_query(plan.query, params)
     columns = tuple(Column(name, sql_type)
                     for name, sql_type in zip(rows.column_names, sql_types, strict=True))
-    engine.db.create_table(_table_info(plan, columns))
-    try:
-        count = write_rows(engine, plan.name, [rows])
-    except BaseException:
-        engine.db.drop_table(plan.name)  # a failed CREATE TABLE AS leaves no table behind
-        raise
+    # the table appears with its rows in one commit: killed midway, it never appears at all
+    count = write_rows(engine, plan.name, [rows], create=_table_info(plan, columns))
     return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
 
 
@@ -160,74 +160,123 @@ def table_facts(engine: Engine, name: str) -> dict[str, object]:
 # -- bulk paths -------------------------------------------------------------------------------
 
 def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
-               progress: Callable[[int], None] | None = None) -> int:
-    """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count."""
-    table, info = engine.db.load(name)
+               progress: Callable[[int], None] | None = None, *,
+               create: TableInfo | None = None) -> int:
+    """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
+
+    With ``create``, the table does not exist yet: its files are written first, and the table
+    is created with them in one catalog commit, so it appears whole or not at all.
+    """
+    if create is None:
+        table, info = engine.db.load(name)
+        metadata, location, io = table.metadata, table.location(), table.io
+    else:
+        info, location = create, engine.db.table_location(name)
+        metadata = provisional_metadata(info, location)
+        io = load_file_io(engine.db.catalog.properties, location)
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(name, n))
     count = 0
-    with files.staged(table.io, table.location()) as written:
+    with files.staged(io, location) as written:
         for chunk in chunks:
             stored = files.to_stored(chunk, info, rowids)
-            written += files.write_data_files(table.io, table.metadata, info, stored)
+            written += files.write_data_files(io, metadata, info, stored)
             count += chunk.num_rows
             if progress:
                 progress(count)
-        if written:
+        if create is not None:
+            engine.db.create_table(create, add=written)
+        elif written:
             files.commit(engine.db, name, add=written)
         written.keep()
     return count
 
 
 def load(engine: Engine, plan: planner.Load, params: object) -> Result:
-    """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it if it does not exist;
-    ``plan.progress`` hears the running row count after each chunk is written."""
-    reader = _reader(engine, plan.source)
-    if plan.create:
-        columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
-        engine.db.create_table(TableInfo.checked(plan.table, columns, plan.shard_key, plan.shards,
-                                                 plan.replicated))
-    try:
-        count = write_rows(engine, plan.table, _chunks(reader, LOAD_CHUNK_ROWS), plan.progress)
-    except BaseException:
+    """Bulk-load Arrow, pandas, Parquet or CSV into a table, creating it (with its rows, in one
+    commit) if it does not exist; ``plan.progress`` hears the running row count after each chunk
+    is written. Whatever is wrong with the data, nothing is written and the error says what."""
+    with _source(plan.source) as (reader, what):
+        create = None
         if plan.create:
-            engine.db.drop_table(plan.table)
-        raise
+            columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
+            create = TableInfo.checked(plan.table, columns, plan.shard_key, plan.shards,
+                                       plan.replicated)
+        count = write_rows(engine, plan.table, _chunks(reader, LOAD_CHUNK_ROWS, what),
+                           plan.progress, create=create)
     return Result(pa.table({"rows_loaded": [count]}), f"loaded {count} rows into {plan.table}",
                   count)
 
 
-def _reader(engine: Engine, data: object) -> pa.RecordBatchReader:
-    if isinstance(data, pa.RecordBatchReader):
-        return data
-    if isinstance(data, pa.Table):
-        return data.to_reader()
-    if isinstance(data, str | Path):
-        path = Path(data)
-        if not path.exists():
-            raise CatalogError(f"no such file: {path}")
-        suffix = path.suffix.lower()
-        if suffix not in (".parquet", ".csv"):
-            raise OptionError(f"cannot load {path}: indb loads .parquet and .csv files")
-        duck = engine.session.duck
-        relation = duck.read_parquet(str(path)) if suffix == ".parquet" else duck.read_csv(str(path))
-        return relation.to_arrow_reader(LOAD_CHUNK_ROWS)
+# errors the readers raise for data they cannot read (DuckDB's, Arrow's, pandas' conversions)
+_UNREADABLE = (duckdb.Error, pa.ArrowException, ValueError, TypeError, OSError)
+
+
+@contextmanager
+def _source(data: object) -> Iterator[tuple[pa.RecordBatchReader, str]]:
+    """The data as a stream of batches, and how to name it in errors. Files are read by a
+    DuckDB connection of their own, closed afterwards, so a file that fails midway leaves
+    nothing open in the session's."""
+    if isinstance(data, pa.RecordBatchReader | pa.Table):
+        yield (data if isinstance(data, pa.RecordBatchReader) else data.to_reader()), "the data"
+        return
     if type(data).__module__.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False).to_reader()
-    raise OptionError(f"cannot load a {type(data).__name__}: pass a pyarrow Table or "
-                      "RecordBatchReader, a pandas DataFrame, or a .parquet/.csv path")
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except _UNREADABLE as error:
+            raise DataError(f"cannot load the DataFrame: {_first_line(error)}; give each column "
+                            "one type") from None
+        yield table.to_reader(), "the DataFrame"
+        return
+    if not isinstance(data, str | Path):
+        raise OptionError(f"cannot load a {type(data).__name__}: pass a pyarrow Table or "
+                          "RecordBatchReader, a pandas DataFrame, or a .parquet/.csv path")
+    path = Path(data)
+    if not path.exists():
+        raise OptionError(f"no such file: {path}")
+    if not path.is_file():
+        raise OptionError(f"cannot load {path}: it is a directory, not a file")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise OptionError(f"cannot load {path}: indb loads .parquet and .csv files")
+    if path.stat().st_size == 0:
+        raise DataError(f"cannot load {path}: the file is empty (not even a header)")
+    duck = duckdb.connect()
+    try:
+        relation = duck.read_parquet(str(path)) if suffix == ".parquet" else duck.read_csv(str(path))
+        reader = relation.to_arrow_reader(LOAD_CHUNK_ROWS)
+    except _UNREADABLE as error:
+        duck.close()
+        raise DataError(f"cannot load {path}: {_first_line(error)}") from None
+    try:
+        yield reader, str(path)
+    finally:
+        duck.close()
 
 
-def _chunks(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+def _chunks(reader: pa.RecordBatchReader, rows: int, what: str) -> Iterator[pa.Table]:
     """Batches of a reader regrouped into tables of about ``rows`` rows."""
-    pending, size = [], 0
-    for batch in reader:
-        pending.append(batch)
-        size += batch.num_rows
-        if size >= rows:
-            yield pa.Table.from_batches(pending)
-            pending, size = [], 0
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    try:
+        for batch in reader:
+            if batch.schema != reader.schema:
+                raise DataError(f"cannot load {what}: its columns changed midway, from "
+                                f"{reader.schema} to {batch.schema}")
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= rows:
+                yield pa.Table.from_batches(pending)
+                pending, size = [], 0
+    except IndbError:
+        raise
+    except _UNREADABLE as error:
+        raise DataError(f"cannot load {what}: {_first_line(error)}") from None
     if pending:
         yield pa.Table.from_batches(pending)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def shard(engine: Engine, name: str, number: int) -> pa.Table:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from distributed import Client, Future, wait
 from pyiceberg.io import load_file_io
 
-from indb.catalog.database import Database, iceberg_layout
+from indb.catalog.database import Database
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.registry.functions import FunctionStore
@@ -243,17 +243,9 @@ class FunctionRunner:
                                        "or declare RETURNS TABLE (...)")
                 if not infos:
                     continue  # nothing returned for it: no table is created
-                info = infos.pop()
-                table = self.db.create_table(info)
-                expected_schema, expected_spec = iceberg_layout(info)
-                try:
-                    if table.schema() != expected_schema or table.spec() != expected_spec:
-                        raise CatalogError(f"table {spec.name} was created with a different layout "
-                                           "than its files were written for")
-                    files.commit(self.db, spec.name, add=staged[spec.name])
-                except BaseException:
-                    self.db.drop_table(spec.name)
-                    raise
+                # created with its files in one catalog commit: whole, or not at all; the
+                # instances wrote them with the layout create_table gives (iceberg_layout)
+                self.db.create_table(infos.pop(), add=staged[spec.name])
                 staged[spec.name].keep()
 
     def _discard_models(self, outcomes: list[Outcome]) -> None:
