@@ -44,7 +44,8 @@ def job_of(db, code, outputs=("out",), shard=0):
     store = FunctionStore(db)
     store.create(function, sources, replace=True)
     plan = ExecuteFunction(function, (InputSpec(None, ("src",)),), outputs, (), RunOptions(), "")
-    run = plan_run(plan, run_id="r1", now=0, db_path=db.path, code_dir=str(store.code_dir(function)),
+    run = plan_run(plan, run_id="r1", now=0, db_path=db.path, db_id=db.id,
+                   code_dir=str(store.code_dir(function)),
                    io_properties=db.catalog.properties, inputs={"src": facts(db, "src")},
                    existing_outputs={name: facts(db, name) for name in outputs if db.exists(name)},
                    location=db.table_location, default_shards=8)

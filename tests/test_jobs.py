@@ -33,7 +33,7 @@ def plan(fn=None, inputs=("ticks",), outputs=("out",), options=RunOptions()):
 
 
 def run(p, inputs, existing=None, **kw):
-    return plan_run(p, run_id="r1", now=100.0, db_path=Path("/db"), code_dir="/db/code/abc",
+    return plan_run(p, run_id="r1", now=100.0, db_path=Path("/db"), db_id="d1", code_dir="/db/code/abc",
                     io_properties={}, inputs=inputs, existing_outputs=existing or {},
                     location=lambda name: f"file:///db/warehouse/main/{name}", default_shards=8, **kw)
 

@@ -1,6 +1,9 @@
 """Where instances run on a worker: its i-th shard in slot i mod slots, in the host process that
 slot keeps between runs."""
 
+import pytest
+
+import indb
 from indb.sharding.supervisor import HostPool
 
 
@@ -35,3 +38,58 @@ def test_a_dead_host_is_replaced_in_its_slot():
     finally:
         again.kill()
         pool.release(slot, again)
+
+
+LEAVES_A_MESS = """
+import os, resource, sys
+def leaves_a_mess(ctx, t):
+    os.environ["INDB_TEST_LEFTOVER"] = "1"
+    os.chdir("/")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    sys.modules["json"].dumps = lambda *a, **k: "patched"
+    return {"pid": [os.getpid()]}
+"""
+
+LOOKS_AROUND = """
+import json, os, resource
+def looks_around(ctx, t):
+    return {"pid": [os.getpid()], "leftover": [os.environ.get("INDB_TEST_LEFTOVER", "")],
+            "cwd": [os.getcwd()], "nofile": [resource.getrlimit(resource.RLIMIT_NOFILE)[0]],
+            "dumps": [json.dumps(1)]}
+"""
+
+
+def test_a_function_never_inherits_what_another_left_in_its_process(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 1)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1)")
+    conn.sql(f"CREATE OR REPLACE FUNCTION leaves_a_mess LANGUAGE PYTHON AS $${LEAVES_A_MESS}$$")
+    conn.sql(f"CREATE OR REPLACE FUNCTION looks_around LANGUAGE PYTHON AS $${LOOKS_AROUND}$$")
+
+    def run(function, out):
+        conn.sql(f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE({table_name}), "
+                 f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{out}'))")
+        return conn.sql(f"SELECT * FROM {out}").fetchall()
+
+    (mess_pid,), = run("leaves_a_mess", f"{table_name}_a")
+    (mess_again,), = run("leaves_a_mess", f"{table_name}_b")
+    assert mess_again == mess_pid  # the same function keeps its process (and what it holds)
+    ((pid, leftover, cwd, nofile, dumps),) = run("looks_around", f"{table_name}_c")
+    assert pid != mess_pid and leftover == "" and cwd != "/" and nofile != 64 and dumps == "1"
+
+
+def test_a_run_whose_database_was_made_again_at_its_path_fails_cleanly(tmp_path):
+    from indb.catalog.database import Database
+    from indb.sharding import supervisor
+    path = tmp_path / "db"
+    first = Database(path)
+    old_id = first.id
+    first.close()
+    import shutil
+    shutil.rmtree(path)
+    second = Database(path)  # another database at the same path
+    try:
+        with pytest.raises(indb.OperationalError, match="was replaced"):
+            supervisor._Records(str(path), old_id)
+        assert supervisor._records(str(path), second.id).db.id == second.id
+    finally:
+        second.close()

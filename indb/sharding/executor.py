@@ -99,6 +99,7 @@ class FunctionRunner:
         """The run's jobs over the tables as they are now, and the run recorded as started."""
         names = [name for spec in plan.inputs for name in spec.tables]
         run = plan_run(plan, run_id=uuid.uuid4().hex[:12], now=time.time(), db_path=self.db.path,
+                       db_id=self.db.id,
                        code_dir=str(self.functions.code_dir(plan.function)),
                        io_properties=self.db.catalog.properties,
                        inputs={name: self._facts(name) for name in names},

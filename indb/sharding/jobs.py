@@ -90,6 +90,7 @@ class Job:
     params: dict[str, str]
     work_dir: str                 # logs, scratch space and RESULT files of this instance
     db_path: str
+    db_id: str                    # the database at db_path the run belongs to (Database.id)
     io_properties: dict[str, str]
     deadline: float | None        # time.time() after which the instance is stopped
 
@@ -143,7 +144,7 @@ class RunPlan:
     lineage: dict[str, object]        # what a model saved by the run records about its making
 
 
-def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, code_dir: str,
+def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
              io_properties: Mapping[str, str], inputs: Mapping[str, TableFacts],
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
              default_shards: int, result: bool = False) -> RunPlan:
@@ -181,7 +182,7 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, c
                 TableRead(name, inputs[name].info, inputs[name].paths(shard if distributed else None))
                 for name in spec.tables)) for spec in plan.inputs),
             outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
-            db_path=str(db_path), io_properties=dict(io_properties), deadline=deadline)
+            db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline)
         for shard in shards)
     lineage: dict[str, object] = {
         "run_id": run_id, "function": function.name, "code_hash": function.code_hash,

@@ -21,7 +21,7 @@ from pathlib import Path
 from distributed import get_worker
 
 from indb.catalog.database import Database
-from indb.errors import IndbError
+from indb.errors import IndbError, OperationalError
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
 from indb.sharding.jobs import Job, Outcome
@@ -34,9 +34,11 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class Host:
-    """One host process and the two channels to it (jobs/reports, and the watch pipe)."""
+    """One host process and the two channels to it (jobs/reports, and the watch pipe);
+    ``identity`` is the code it runs (a host serves one function's code only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, identity: str = "") -> None:
+        self.identity = identity
         parent, child = socket.socketpair()
         watch_read, self._watch_write = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -75,6 +77,10 @@ class HostPool:
     A fixed slot keeps a shard's resident frames (and its models) in the one process that built
     them, so a second run over an unchanged table finds them; with several slots a GPU is shared
     by as many processes, one computing while another reads or writes its files.
+
+    A host runs one function's code only (``identity``, its code hash): a job of other code gets
+    a fresh process in the slot, so no run inherits the environment variables, working directory,
+    resource limits or patched modules an earlier, different function left behind.
     """
 
     def __init__(self) -> None:
@@ -82,18 +88,21 @@ class HostPool:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def acquire(self, turn: int) -> tuple[int, Host]:
-        """The slot and its host, once no other instance uses that slot (a dead host is replaced)."""
+    def acquire(self, turn: int, identity: str = "") -> tuple[int, Host]:
+        """The slot and its host for code ``identity``, once no other instance uses that slot (a
+        dead host, or one that ran other code, is replaced)."""
         slot = turn % _slots()
         with self._guard:
             lock = self._locks.setdefault(slot, threading.Lock())
         lock.acquire()
         try:
             host = self._hosts.get(slot)
+            if host is not None and host.alive and host.identity != identity:
+                host.kill()
             if host is None or not host.alive:
                 if host is not None:
                     host.close()
-                host = self._hosts[slot] = Host()
+                host = self._hosts[slot] = Host(identity)
         except BaseException:  # no host could be started: the slot is free for the next try
             self._hosts.pop(slot, None)
             lock.release()
@@ -122,8 +131,12 @@ class _Records:
     """One database's catalog as this worker process uses it: run records, row id sequences,
     model versions (opened once per database and kept)."""
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, db_id: str) -> None:
         self.db = Database(db_path)
+        if self.db.id != db_id:  # deleted and made again at the same path since the run began
+            self.db.close()
+            raise OperationalError(f"the database at {db_path} was replaced while the run was "
+                                   "starting; the run's database is gone, nothing was written")
         self.log = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
 
@@ -138,22 +151,27 @@ class _Records:
 
 
 @functools.cache
-def _records(db_path: str) -> _Records:
-    return _Records(db_path)
+def _records(db_path: str, db_id: str) -> _Records:
+    """One database's records, by path AND identity: a database made again at the same path is
+    another database, with a catalog of its own (the old one's file may be gone)."""
+    return _Records(db_path, db_id)
 
 
 def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
     """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF).
 
     ``turn``: the shard's place among the shards of its worker; it picks the instance slot."""
-    records = _records(job.db_path)
+    try:
+        records = _records(job.db_path, job.db_id)
+    except IndbError as error:
+        return Outcome(job.shard, RunStatus.ERROR, str(error))
     log = records.log
     stopped = _stop_reason(job, log)
     if stopped:
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
-    slot, host = _pool.acquire(turn)
+    slot, host = _pool.acquire(turn, job.function.code_hash)
     try:
         log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
                             pid=host.process.pid, started=time.time())
