@@ -86,3 +86,27 @@ def test_function_statement_syntax_errors(sql, message):
 def test_other_execute_statements_are_left_to_duckdb_grammar():
     (tree,) = parse("EXECUTE my_prepared")
     assert tree.key == "command"
+
+
+def test_syntax_errors_never_show_sqlglots_internals():
+    from indb.errors import SqlError
+    for sql, words in [("SELECT 1 *", "something is missing after '*'"),
+                       ("SELECT * FROM", "got the end of the statement"),
+                       ("SELECT 1 FROM t WHERE", "missing after 'WHERE'"),
+                       ("SELECT 'abc", "a quote or comment is not closed")]:
+        with pytest.raises(SqlError) as caught:
+            parse(sql)
+        assert words in str(caught.value)
+        assert "<class" not in str(caught.value) and "Token" not in str(caught.value)
+
+
+def test_duckdb_errors_point_at_the_name_in_the_users_text():
+    from indb.errors import SqlError
+    from indb.parser import in_user_terms
+    error = SqlError('Binder Error: Referenced column "nope" not found in FROM clause!\n'
+                     'Candidate bindings: "range"\n\nLINE 1: SELECT x, nope FROM rewritten\n          ^')
+    located = in_user_terms(error, "SELECT x,\n  Nope FROM range(3)")
+    assert (located.line, located.col) == (2, 3) and "rewritten" not in str(located)
+    assert str(located).endswith("  Nope FROM range(3)\n    ^")
+    unlocated = in_user_terms(SqlError("Conversion Error: no\n\nLINE 1: CAST(x)\n ^^"), "SELECT 1")
+    assert unlocated.line is None and unlocated.message == "Conversion Error: no"

@@ -8,6 +8,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from indb.errors import SqlError
+from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
                                  DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
                                  ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
@@ -18,8 +19,8 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
-           "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "parse", "position",
-           "render", "render_indb", "table_ref"]
+           "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "in_user_terms", "parse",
+           "position", "render", "render_indb", "table_ref"]
 
 
 def parse(sql: str) -> list[exp.Expr]:
@@ -34,10 +35,10 @@ def parse(sql: str) -> list[exp.Expr]:
         col = first.get("col")
         if col is not None:  # sqlglot gives the column where the token ends; point at its start
             col = max(1, col - len(first.get("highlight") or " ") + 1)
-        raise SqlError(f"syntax error: {first.get('description', error)}.",
+        raise SqlError(syntax_message(str(first.get("description", error)), first.get("highlight")),
                        first.get("line"), col, sql) from None
     except TokenError as error:
-        raise SqlError(f"syntax error: {error}", None, None, sql) from None
+        raise SqlError(syntax_message(str(error), None), None, None, sql) from None
     # a comment after the last ';' parses as an empty statement of its own
     return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
