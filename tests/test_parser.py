@@ -4,7 +4,7 @@ import pytest
 
 from indb import planner
 from indb.errors import SqlError
-from indb.parser import Indb, ShardKey, parse
+from indb.parser import Indb, ShardKey, parse, split
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
 
@@ -53,6 +53,21 @@ def test_a_column_named_shard_is_still_a_column():
 def test_several_statements():
     assert len(parse("SELECT 1; SELECT 2;; ")) == 2
     assert len(parse("SELECT 1;  -- a comment after the last statement\n")) == 1
+
+
+def test_split_cuts_at_semicolon_tokens_only():
+    body = "CREATE FUNCTION f LANGUAGE PYTHON AS $$\ndef f(ctx, t):\n    return None;  # ';'\n$$;"
+    text = f"SELECT 'x;y';\n-- a comment; not a cut\nSELECT \"a;b\" /* ; */ FROM t;;\n{body}\nSELECT 3"
+    assert split(text) == ["SELECT 'x;y';", 'SELECT "a;b" /* ; */ FROM t;', body, "SELECT 3"]
+    assert [len(parse(s)) for s in split(text)] == [1, 1, 1, 1]  # each piece is one statement
+    assert split("-- nothing but a comment;\n") == [] and split(" ; ;") == []
+    assert split("SELECT 1; -- done") == ["SELECT 1;"]  # ends with its ';': a complete statement
+
+
+@pytest.mark.parametrize("unfinished", ["SELECT 'x;", "SELECT $$ a;", "SELECT 1 /* ;"])
+def test_split_refuses_text_that_does_not_tokenize(unfinished):
+    with pytest.raises(SqlError, match="not closed"):
+        split(unfinished)
 
 
 def test_syntax_error_names_line_and_column_and_shows_the_text():

@@ -6,6 +6,7 @@ import logging
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from indb.errors import SqlError
 from indb.parser.messages import in_user_terms, syntax_message
@@ -20,7 +21,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
            "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "in_user_terms", "parse",
-           "position", "render", "render_indb", "table_ref"]
+           "position", "render", "render_indb", "split", "table_ref"]
 
 
 def parse(sql: str) -> list[exp.Expr]:
@@ -41,6 +42,29 @@ def parse(sql: str) -> list[exp.Expr]:
         raise SqlError(syntax_message(str(error), None), None, None, sql) from None
     # a comment after the last ';' parses as an empty statement of its own
     return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
+
+
+def split(sql: str) -> list[str]:
+    """The statements of ``sql`` as text, cut at the ``;`` tokens of indb's tokenizer, so a ``;``
+    in a string, a ``$$`` body, a quoted name or a comment cuts nothing. Each runs from its first
+    token through its ``;`` (the last one has none if the text does not end with one); text of
+    comments alone is no statement. Text that does not tokenize (an unterminated string or
+    ``$$`` body) raises SqlError."""
+    try:
+        tokens = Indb().tokenize(sql)
+    except TokenError as error:
+        raise SqlError(syntax_message(str(error), None), None, None, sql) from None
+    statements: list[str] = []
+    first: int | None = None  # where the statement being read began
+    for token in tokens:
+        first = token.start if first is None else first
+        if token.token_type == TokenType.SEMICOLON:
+            if token.start > first:  # a lone ';' is no statement
+                statements.append(sql[first:token.end + 1])
+            first = None
+    if first is not None:
+        statements.append(sql[first:tokens[-1].end + 1])
+    return statements
 
 
 def render(tree: exp.Expr) -> str:
