@@ -75,3 +75,24 @@ def test_models_move_with_the_database(tmp_path):
     with indb.connect(tmp_path / "b", relocate=True) as conn:
         path = conn._engine.models.get("m").path
         assert path.startswith(str(tmp_path / "b")) and conn.sql("SELECT PREDICT('m', a, b) FROM (SELECT 1.0 AS a, 2.0 AS b)").fetchone()
+
+
+def test_the_command_line_relocates_backs_up_and_restores(tmp_path):
+    from click.testing import CliRunner
+
+    from indb.cli.main import cli
+    build(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    runner = CliRunner()
+    moved = runner.invoke(cli, ["relocate", str(tmp_path / "b")])
+    assert moved.exit_code == 0 and "relocated" in moved.output
+    again = runner.invoke(cli, ["relocate", str(tmp_path / "b")])
+    assert again.exit_code == 0 and "already in place" in again.output
+    (tmp_path / "empty").mkdir()
+    refused = runner.invoke(cli, ["relocate", str(tmp_path / "empty")])
+    assert refused.exit_code != 0 and "not an indb database" in refused.output
+    assert not (tmp_path / "empty" / "catalog.db").exists()
+    assert runner.invoke(cli, ["backup", str(tmp_path / "b"), str(tmp_path / "bak")]).exit_code == 0
+    assert runner.invoke(cli, ["restore", str(tmp_path / "bak"), str(tmp_path / "c")]).exit_code == 0
+    with indb.connect(tmp_path / "c") as conn:
+        assert conn.sql("SELECT count(*) FROM u").fetchone() == (2,)

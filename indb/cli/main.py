@@ -143,6 +143,55 @@ def bench(names: tuple[str, ...], list_only: bool, directory: str | None) -> Non
             raise click.ClickException(f"{script.stem} failed with exit status {code}")
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def relocate(directory: str) -> None:
+    """Make a database DIRECTORY that was moved or copied work where it is now (its tables'
+    metadata rewritten for this place, history kept, in one step)."""
+    from indb.catalog.database import CATALOG_FILE, Database
+    if not (Path(directory) / CATALOG_FILE).is_file():
+        raise click.ClickException(f"{directory} is not an indb database (it has no {CATALOG_FILE})")
+    try:
+        before = Database(directory, relocate=False)
+        before.close()
+        click.echo(f"{directory}: already in place, nothing to do")
+        return
+    except IndbError:
+        pass  # it moved (or is not a database: opening again below says which)
+    try:
+        Database(directory, relocate=True).close()
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{directory}: relocated; its tables now name their files here")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.argument("target", type=click.Path())
+def backup(source: str, target: str) -> None:
+    """Copy the database SOURCE to the new directory TARGET, consistently, while it is in use;
+    the copy is a database of its own."""
+    from indb.catalog.backup import backup as copy
+    try:
+        count = copy(Path(source), Path(target))
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {source} to {target} ({count:,} files)")
+
+
+@cli.command()
+@click.argument("backup_dir", metavar="BACKUP", type=click.Path(exists=True, file_okay=False))
+@click.argument("target", type=click.Path())
+def restore(backup_dir: str, target: str) -> None:
+    """Make a new database at TARGET from BACKUP (a backup is a database; this copies it)."""
+    from indb.catalog.backup import backup as copy
+    try:
+        count = copy(Path(backup_dir), Path(target))
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored {backup_dir} to {target} ({count:,} files)")
+
+
 def main() -> None:
     try:
         cli(prog_name="indb")
