@@ -7,6 +7,8 @@ imports ``indb.udf`` and the planner's tests pay nothing for it.
 
 from __future__ import annotations
 
+import datetime
+import time
 from typing import TYPE_CHECKING, Any
 
 from indb.errors import (CatalogError, ConflictError, DatabaseError, DataError, DirectoryError,
@@ -23,11 +25,29 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 apilevel = "2.0"
-threadsafety = 1  # threads may share the module, not connections
+threadsafety = 2  # threads may share the module and connections, not cursors
 paramstyle = "qmark"
 
 Error = IndbError
 Warning = IndbWarning  # noqa: A001 (the name PEP 249 gives it)
+
+# PEP 249's constructors: parameters of these types bind as DATE, TIME, TIMESTAMP and BLOB
+Date = datetime.date
+Time = datetime.time
+Timestamp = datetime.datetime
+Binary = bytes
+
+
+def DateFromTicks(ticks: float) -> datetime.date:  # noqa: N802 (PEP 249's names)
+    return Date(*time.localtime(ticks)[:3])
+
+
+def TimeFromTicks(ticks: float) -> datetime.time:  # noqa: N802
+    return Time(*time.localtime(ticks)[3:6])
+
+
+def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802
+    return Timestamp(*time.localtime(ticks)[:6])
 
 
 def connect(path: str | Path, **options: Any) -> Connection:
@@ -44,11 +64,16 @@ def connect(path: str | Path, **options: Any) -> Connection:
     return Connection(path, **options)
 
 
-_LAZY = {"Connection": "indb.connection", "Cursor": "indb.connection", "Result": "indb.result"}
+# PEP 249's type objects are DuckDB's (``cursor.description[i][1] == indb.NUMBER``): a type code
+# is the DuckDB type of the column, and DuckDB's objects know which types each stands for
+_LAZY = {"Connection": "indb.connection", "Cursor": "indb.connection", "Result": "indb.result",
+         "STRING": "duckdb", "BINARY": "duckdb", "NUMBER": "duckdb", "DATETIME": "duckdb",
+         "ROWID": "duckdb"}
 
 
 def __getattr__(name: str) -> Any:
-    """``indb.Connection``, ``indb.Cursor`` and ``indb.Result``, imported when first asked for."""
+    """``indb.Connection``, ``indb.Cursor``, ``indb.Result`` and the type objects, imported when
+    first asked for."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'indb' has no attribute {name!r}")
@@ -56,8 +81,10 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["CatalogError", "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError",
-           "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning", "IntegrityError",
-           "InterfaceError", "InternalError", "ModelError", "NotSupportedError", "OperationalError",
-           "OptionError", "ProgrammingError", "Result", "RunError", "SchemaError", "SqlError",
+__all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "CatalogError",
+           "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError", "Date",
+           "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
+           "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
+           "OperationalError", "OptionError", "ProgrammingError", "Result", "RunError",
+           "SchemaError", "SqlError", "Time", "TimeFromTicks", "Timestamp", "TimestampFromTicks",
            "Warning", "apilevel", "connect", "paramstyle", "threadsafety"]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from indb import planner
 from indb.catalog.tables import TableInfo
 from indb.engine import Engine
-from indb.errors import InterfaceError, NotSupportedError
+from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, IntegrityError,
+                         InterfaceError, InternalError, NotSupportedError, OperationalError,
+                         ProgrammingError)
+from indb.parser import render
 from indb.runtime.predictors import Predictor
-from indb.result import Result
+from indb.result import PREVIEW_ROWS, Result
+from indb.sharding.executor import Progress
 
 
 class Table:
@@ -38,81 +43,191 @@ class Table:
 
 
 class Cursor:
-    """DB-API cursor: ``execute`` then ``fetchone``/``fetchmany``/``fetchall``."""
+    """DB-API 2.0 cursor: ``execute``/``executemany``, then ``fetchone``/``fetchmany``/``fetchall``,
+    iteration, or the result's Arrow, pandas, polars and numpy forms (DuckDB's names).
 
-    arraysize = 1
+    Cursors of one connection are independent: each holds its own result, streamed from a DuckDB
+    connection of its own. A cursor belongs to one thread at a time (PEP 249 threadsafety 2);
+    give each thread its own.
+    """
+
+    arraysize = 1  # rows fetchmany() returns by default
+    lastrowid = None  # indb has no row ids to report (PEP 249's optional extension)
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._result: Result | None = None
+        self._closed = False
 
-    def execute(self, sql: str, parameters: Any = None) -> Cursor:
-        self._result = self.connection._engine.execute(sql, parameters)
+    def execute(self, operation: str, parameters: Any = None) -> Cursor:
+        """Run SQL (``?`` parameters: a list or tuple); returns the cursor (DuckDB's style)."""
+        engine = self._engine()
+        self._discard()
+        self._result = engine.execute(operation, parameters)
         return self
 
-    def executemany(self, sql: str, seq_of_parameters: Any) -> Cursor:
-        for parameters in seq_of_parameters:
-            self.execute(sql, parameters)
+    def executemany(self, operation: str, seq_of_parameters: Any) -> Cursor:
+        """Run one statement for each parameter set; an INSERT writes all of them in one
+        snapshot. ``rowcount`` is the total."""
+        engine = self._engine()
+        self._discard()
+        self._result = engine.executemany(operation, seq_of_parameters)
         return self
+
+    def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> Sequence[Any]:
+        """Call a SQL function with ``parameters``; its value is the result (one row). indb has
+        no stored procedures, so nothing is written back: ``parameters`` is returned as given."""
+        if not procname.isidentifier():
+            raise ProgrammingError(f"callproc takes a function name, not {procname!r}")
+        call = exp.select(exp.Anonymous(this=procname,
+                                        expressions=[exp.Placeholder() for _ in parameters]))
+        self.execute(render(call), list(parameters))
+        return parameters
 
     @property
     def description(self) -> list[tuple] | None:
-        if self._result is None or not self._result.columns:
-            return None
-        return [(f.name, str(f.type), None, None, None, None, f.nullable) for f in self._result.table.schema]
+        """Seven items a column (name, type_code, then five Nones); None before a statement and
+        after one that returned no rows. ``type_code == indb.NUMBER`` (or STRING...) tells its kind."""
+        self._check_open()
+        return None if self._result is None else self._result.description
 
     @property
     def rowcount(self) -> int:
-        return self._result.rowcount if self._result else -1
+        """Rows the last statement wrote (the total for executemany); -1 for queries."""
+        return -1 if self._result is None else self._result.rowcount
 
     def fetchone(self) -> tuple | None:
-        return self._require().fetchone()
+        return self._rows().fetchone()
 
     def fetchmany(self, size: int | None = None) -> list[tuple]:
-        return self._require().fetchmany(size or self.arraysize)
+        return self._rows().fetchmany(self.arraysize if size is None else size)
 
     def fetchall(self) -> list[tuple]:
-        return self._require().fetchall()
+        return self._rows().fetchall()
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self._rows())
+
+    def __next__(self) -> tuple:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
 
     def arrow(self) -> pa.Table:
-        return self._require().arrow()
+        return self._rows().arrow()
+
+    def fetch_arrow_table(self) -> pa.Table:
+        return self._rows().fetch_arrow_table()
+
+    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> pa.RecordBatchReader:
+        return self._rows().fetch_record_batch(rows_per_batch)
 
     def df(self) -> Any:
-        return self._require().df()
+        return self._rows().df()
 
-    def _require(self) -> Result:
+    def fetchdf(self) -> Any:
+        return self._rows().fetchdf()
+
+    def pl(self) -> Any:
+        return self._rows().pl()
+
+    def fetchnumpy(self) -> dict[str, Any]:
+        return self._rows().fetchnumpy()
+
+    def show(self, max_rows: int = PREVIEW_ROWS) -> None:
+        self._rows().show(max_rows)
+
+    def _rows(self) -> Result:
+        """The last statement's result, which must have rows (PEP 249: fetching otherwise is an error)."""
+        self._check_open()
         if self._result is None:
-            raise InterfaceError("no statement has been executed on this cursor")
+            raise InterfaceError("no statement has been executed on this cursor; call execute() first")
+        if not self._result.returns_rows:
+            raise InterfaceError("the last statement returned no rows to fetch "
+                                 f"({self._result.message or 'it ran'}); only queries do")
         return self._result
 
     def setinputsizes(self, sizes: Any) -> None:
-        pass
+        """Does nothing: DuckDB sizes parameters itself (PEP 249 allows it)."""
 
     def setoutputsize(self, size: Any, column: Any = None) -> None:
-        pass
+        """Does nothing: results stream in Arrow batches whatever their values' sizes."""
 
     def close(self) -> None:
-        self._result = None
+        """Close the cursor and its result; using it afterwards is an error."""
+        self._check_open()
+        self._discard()
+        self._closed = True
+
+    def _discard(self) -> None:
+        if self._result is not None:
+            self._result.close()  # a half-read stream gives its DuckDB connection back
+            self._result = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError("the cursor is closed; ask the connection for a new one")
+        self.connection._check_open()
+
+    def _engine(self) -> Engine:
+        self._check_open()
+        return self.connection._engine
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._closed:
+            self.close()
 
 
 class Connection:
-    """An open database directory. Every statement commits on its own (autocommit)."""
+    """An open database directory. Every statement commits on its own (autocommit).
+
+    Threads may share a connection (PEP 249 threadsafety 2): statements run one at a time, each
+    on a DuckDB connection of its own, and query results stream outside that turn. Give each
+    thread its own cursor (``conn.execute`` returns a new one each call).
+    """
+
+    # PEP 249's optional extension: the exception classes as attributes of the connection
+    Warning = IndbWarning
+    Error = IndbError
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
 
     def __init__(self, path: str | Path, **options: Any) -> None:
         self._engine = Engine(path, **options)
         self.path = self._engine.db.path
         self._cursor: Cursor | None = None
+        self._closed = False
 
     def cursor(self) -> Cursor:
+        self._check_open()
         return Cursor(self)
 
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
-        """Run SQL on the connection's own cursor (DuckDB/sqlite3 style) and return it."""
+        """Run SQL on a new cursor (DuckDB/sqlite3 style) and return it; ``conn.fetchone()``...
+        read the last one."""
         self._cursor = self.cursor().execute(sql, parameters)
+        return self._cursor
+
+    def executemany(self, sql: str, seq_of_parameters: Any) -> Cursor:
+        """``Cursor.executemany`` on a new cursor, returned."""
+        self._cursor = self.cursor().executemany(sql, seq_of_parameters)
         return self._cursor
 
     def fetchone(self) -> tuple | None:
         return self._last().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        return self._last().fetchmany(size)
 
     def fetchall(self) -> list[tuple]:
         return self._last().fetchall()
@@ -126,22 +241,30 @@ class Connection:
             raise InterfaceError("no statement has been executed on this connection")
         return self._cursor
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError("the connection is closed; open the database again with indb.connect")
+
     def sql(self, sql: str, parameters: Any = None) -> Result:
-        """Run SQL and return its result (``.arrow()``, ``.df()``, ``.fetchall()``)."""
+        """Run SQL and return its result: ``.fetchall()``, ``.arrow()``, ``.df()``, ``.pl()``...
+        (``indb.Result``), its rows read as they are fetched."""
+        self._check_open()
         return self._engine.execute(sql, parameters)
 
     def wait(self, run_id: str) -> Result:
         """Wait for a run this connection started with ``nowait``; returns its status row."""
+        self._check_open()
         self._engine.runner.wait(run_id)
-        return Result(self._engine.runs.runs(run_id))
+        return self._engine.run(planner.ShowFunctionStatus(verbose=False, run_id=run_id))
 
     @property
-    def progress(self) -> Callable[[str, int, int], None] | None:
-        """Called as ``progress(run_id, instances_done, instances)`` while a function runs."""
+    def progress(self) -> Progress | None:
+        """Called with a ``RunProgress`` while a function runs: when the cluster starts, then
+        about twice a second with each shard instance's status, rows and reported progress."""
         return self._engine.progress
 
     @progress.setter
-    def progress(self, callback: Callable[[str, int, int], None] | None) -> None:
+    def progress(self, callback: Progress | None) -> None:
         self._engine.progress = callback
 
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
@@ -152,6 +275,7 @@ class Connection:
         ``data``: a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a .parquet/.csv
         path. ``shard_key``, ``shards`` and ``replicated`` apply only when the table is created.
         """
+        self._check_open()
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
         plan = planner.plan_load(table, data, self._engine.facts, shard_key=key, shards=shards,
                                  replicated=replicated, progress=progress)
@@ -163,24 +287,35 @@ class Connection:
         latest) loaded once and kept resident in this process, on its GPU when it has one and
         there replayed from CUDA graphs. ``.predict(rows)`` and ``.scores(rows)`` take numpy rows:
         one row (shape ``(1, n)``) is the low-latency case."""
+        self._check_open()
         return self._engine.served_model(name, version, precision)
 
     def table(self, name: str) -> Table:
+        self._check_open()
         return Table(self._engine, name)
 
     def commit(self) -> None:
         """Nothing to do: every statement is committed when it returns."""
+        self._check_open()
 
     def rollback(self) -> None:
-        raise NotSupportedError("indb has no multi-statement transactions: each statement commits "
-                                "alone")
+        """Not supported: indb has no transactions over several statements."""
+        self._check_open()
+        raise NotSupportedError("rollback is not supported: indb has no multi-statement "
+                                "transactions; each statement commits alone when it returns, "
+                                "and a statement that fails writes nothing")
 
     def close(self) -> None:
+        """Close the database (after runs started with ``nowait`` finish); the connection and its
+        cursors are unusable afterwards, and closing it again is an error (PEP 249)."""
+        self._check_open()
+        self._closed = True
         self._engine.close()
 
     def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        if not self._closed:
+            self.close()
 

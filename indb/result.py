@@ -1,51 +1,236 @@
-"""The result of a statement: rows as Arrow, plus what a write did."""
+"""The result of a statement: its rows as a stream of Arrow record batches, read only as far as
+they are asked for, plus what a write did."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import html
+import itertools
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 
+ROWS_CONVERTED = 2048  # rows made into tuples at once while fetching one by one (40x cheaper a row)
+PREVIEW_ROWS = 20  # rows ``show()`` and the notebook view print
 
-@dataclass
+
 class Result:
-    """Rows a statement returned (``arrow()``, ``df()``, ``fetchall()``) and a message for people."""
+    """Rows a statement returned, a message for people, and the rows a write changed.
 
-    table: pa.Table = field(default_factory=lambda: pa.table({}))
-    message: str = ""
-    rowcount: int = -1  # rows written or deleted by a write, -1 for queries (DB-API)
-    _position: int = 0
+    The rows come as a stream of Arrow record batches (a query's come from DuckDB as it runs)
+    and are read only as far as they are asked for: ``fetchone`` on a 5M-row result reads one
+    batch. ``fetch*`` and iteration consume rows; ``arrow()``, ``df()``, ``pl()``, ``show()``
+    and the notebook view give the rows not fetched yet without consuming them (``arrow()`` and
+    the frames read them all into memory, and keep them).
+    """
+
+    def __init__(self, table: pa.Table | None = None, message: str = "", rowcount: int = -1) -> None:
+        rows = pa.table({}) if table is None else table
+        self.message = message
+        self.rowcount = rowcount  # rows a write inserted, deleted or loaded; -1 for queries (DB-API)
+        self.schema: pa.Schema = rows.schema
+        self.types: Sequence[Any] | None = None  # each column's SQL type (DuckDB's), when known
+        self.rows_read = 0  # rows read from the stream so far
+        self._stream: Generator[pa.RecordBatch, None, None] = (b for b in rows.to_batches())
+        self._exhausted = False
+        self._pending: deque[pa.RecordBatch] = deque()  # read, not (wholly) fetched yet
+        self._offset = 0  # rows of the first pending batch fetched already
+        self._buffered = 0  # rows pending, less the offset
+        self._converted: deque[tuple] = deque()  # the next rows to fetch, as tuples
+
+    @classmethod
+    def streamed(cls, schema: pa.Schema, batches: Generator[pa.RecordBatch, None, None],
+                 types: Sequence[Any] | None = None) -> Result:
+        """A query's result whose rows are read from ``batches`` as they are fetched; closing
+        the result closes the generator (and so what it reads from)."""
+        result = cls(schema.empty_table())
+        result._stream, result.types = batches, types
+        return result
+
+    # -- what the rows are ------------------------------------------------------------------
 
     @property
     def columns(self) -> list[str]:
-        return self.table.column_names
+        return self.schema.names
 
-    def arrow(self) -> pa.Table:
-        return self.table
+    @property
+    def returns_rows(self) -> bool:
+        """Whether the statement returned rows, as DB-API counts them: a write's summary row
+        (``rows_inserted`` ...) is not a result set."""
+        return self.rowcount < 0 and len(self.schema) > 0
 
-    def df(self) -> Any:
-        return self.table.to_pandas()
+    @property
+    def description(self) -> list[tuple] | None:
+        """DB-API 2.0's description: ``(name, type_code, None, None, None, None, None)`` a column,
+        the type code comparing equal to ``indb.STRING``, ``indb.NUMBER``...; None without rows."""
+        if not self.returns_rows:
+            return None
+        types = self.types if self.types is not None else self.schema.types
+        return [(name, code, None, None, None, None, None)
+                for name, code in zip(self.schema.names, types, strict=True)]
 
-    def fetchall(self) -> list[tuple]:
-        rows = self._rows(self._position, self.table.num_rows)
-        self._position = self.table.num_rows
-        return rows
-
-    def fetchmany(self, size: int = 1) -> list[tuple]:
-        end = min(self._position + size, self.table.num_rows)
-        rows = self._rows(self._position, end)
-        self._position = end
-        return rows
+    # -- fetching (consumes rows) -------------------------------------------------------------
 
     def fetchone(self) -> tuple | None:
-        rows = self.fetchmany(1)
-        return rows[0] if rows else None
+        if not self._converted and not self._convert():
+            return None
+        row = self._converted[0]
+        self._drop(1)
+        return row
 
-    def _rows(self, start: int, end: int) -> list[tuple]:
-        piece = self.table.slice(start, end - start).to_pydict()
-        return list(zip(*piece.values(), strict=True)) if piece else []
+    def fetchmany(self, size: int = 1) -> list[tuple]:
+        rows: list[tuple] = []
+        while len(rows) < size and (self._converted or self._convert()):
+            count = min(size - len(rows), len(self._converted))
+            rows.extend(itertools.islice(self._converted, count))
+            self._drop(count)
+        return rows
+
+    def fetchall(self) -> list[tuple]:
+        return _tuples(self.fetch_arrow_table())
+
+    def __iter__(self) -> Iterator[tuple]:
+        """Each row not fetched yet, fetched one at a time (so a loop left early leaves the
+        rest to fetch), converted a chunk at a time."""
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def fetch_arrow_table(self) -> pa.Table:
+        """The rows not fetched yet, as one Arrow table; they count as fetched."""
+        table = self.arrow()
+        self._drop(self._buffered)
+        return table
+
+    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> pa.RecordBatchReader:
+        """The rows not fetched yet as a stream of record batches of at most ``rows_per_batch``
+        rows, each fetched as it is read."""
+        def batches() -> Iterator[pa.RecordBatch]:
+            while self._read(1):
+                yield from self._take(rows_per_batch).to_batches()
+        return pa.RecordBatchReader.from_batches(self.schema, batches())
+
+    def fetchdf(self) -> Any:
+        """The rows not fetched yet as a pandas DataFrame; they count as fetched."""
+        return self.fetch_arrow_table().to_pandas()
+
+    def fetchnumpy(self) -> dict[str, Any]:
+        """The rows not fetched yet as one numpy array a column; they count as fetched."""
+        table = self.fetch_arrow_table()
+        return {name: column.to_numpy() for name, column in zip(table.column_names, table.columns,
+                                                                strict=True)}
+
+    # -- looking (reads, does not consume) ------------------------------------------------------
+
+    def arrow(self) -> pa.Table:
+        """The rows not fetched yet, as one Arrow table (read whole into memory, and kept)."""
+        self._read(None)
+        return self._peek(self._buffered)
+
+    def df(self) -> Any:
+        """``arrow()`` as a pandas DataFrame."""
+        return self.arrow().to_pandas()
+
+    def pl(self) -> Any:
+        """``arrow()`` as a polars DataFrame (polars is optional: ``pip install polars``)."""
+        try:
+            import polars
+        except ImportError:
+            raise ImportError("Result.pl() needs polars, which indb does not install: "
+                              "pip install polars (or use .df() for pandas, .arrow() for Arrow)") from None
+        return polars.from_arrow(self.arrow())
+
+    def show(self, max_rows: int = PREVIEW_ROWS) -> None:
+        """Print the first ``max_rows`` rows not fetched yet, without fetching them."""
+        print(self._preview(max_rows))
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the first rows as an HTML table, without fetching them."""
+        if not self.columns:
+            return f"<p>{html.escape(self.message or 'no rows')}</p>"
+        rows, more = self._head(PREVIEW_ROWS)
+        return rows.to_pandas().to_html(index=False) + f"<p>{html.escape(self._footer(rows, more))}</p>"
 
     def __repr__(self) -> str:
-        return f"Result({self.table.num_rows} rows: {', '.join(self.columns)})" if self.columns \
-            else f"Result({self.message!r})"
+        return self._preview(PREVIEW_ROWS) if self.columns else f"Result({self.message!r})"
+
+    def close(self) -> None:
+        """Stop reading: the stream (and the DuckDB connection a query's rows came from) closes."""
+        self._stream.close()
+        self._exhausted = True
+        self._pending.clear()
+        self._converted.clear()
+        self._offset = self._buffered = 0
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    def _read(self, rows: int | None) -> int:
+        """Read batches until ``rows`` rows (None: all) are waiting to be fetched; how many are."""
+        while not self._exhausted and (rows is None or self._buffered < rows):
+            try:
+                batch = next(self._stream)
+            except StopIteration:
+                self._exhausted = True
+                break
+            if batch.num_rows:
+                self._pending.append(batch)
+                self._buffered += batch.num_rows
+                self.rows_read += batch.num_rows
+        return self._buffered
+
+    def _peek(self, rows: int) -> pa.Table:
+        """The first ``rows`` waiting rows, left waiting."""
+        taken, wanted, offset = [], rows, self._offset
+        for batch in self._pending:
+            if wanted <= 0:
+                break
+            taken.append(batch.slice(offset, wanted))
+            wanted -= taken[-1].num_rows
+            offset = 0
+        return pa.Table.from_batches(taken, self.schema)
+
+    def _take(self, rows: int) -> pa.Table:
+        """The first ``rows`` rows not fetched yet, fetched."""
+        self._read(rows)
+        table = self._peek(rows)
+        self._drop(table.num_rows)
+        return table
+
+    def _drop(self, rows: int) -> None:
+        """Count the first ``rows`` waiting rows as fetched."""
+        self._buffered -= rows
+        for _ in range(min(rows, len(self._converted))):
+            self._converted.popleft()
+        while rows:
+            left = self._pending[0].num_rows - self._offset
+            if rows < left:
+                self._offset += rows
+                break
+            rows -= left
+            self._pending.popleft()
+            self._offset = 0
+
+    def _convert(self) -> int:
+        """Make the next rows to fetch (up to ROWS_CONVERTED, of one batch) into tuples; how many."""
+        if self._read(1):
+            self._converted.extend(_tuples(self._pending[0].slice(self._offset, ROWS_CONVERTED)))
+        return len(self._converted)
+
+    def _head(self, rows: int) -> tuple[pa.Table, bool]:
+        """The first ``rows`` waiting rows, and whether more follow."""
+        waiting = self._read(rows + 1)
+        return self._peek(rows), waiting > rows
+
+    def _preview(self, max_rows: int) -> str:
+        rows, more = self._head(max_rows)
+        text = rows.to_pandas().to_string(index=False) if rows.num_rows else ", ".join(self.columns)
+        return f"{text}\n{self._footer(rows, more)}"
+
+    def _footer(self, rows: pa.Table, more: bool) -> str:
+        shown = f"{rows.num_rows} row{'s' if rows.num_rows != 1 else ''}"
+        return f"first {shown} shown; more not fetched yet" if more else shown
+
+
+def _tuples(table: pa.Table) -> list[tuple]:
+    columns = table.to_pydict()
+    return list(zip(*columns.values(), strict=True)) if columns else []

@@ -3,17 +3,21 @@ through the one table of handlers (``indb.engine.handlers.HANDLERS``)."""
 
 from __future__ import annotations
 
+import reprlib
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import Database
 from indb.engine import tables
 from indb.engine.handlers import HANDLERS
-from indb.errors import InternalError, OptionError, SqlError
+from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import parse
-from indb.query.session import QuerySession
+from indb.query.session import ParameterSets, QuerySession
 from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import RunLog
@@ -36,6 +40,10 @@ class Engine:
     ``workers``/``threads_per_worker`` size the local Dask cluster started on the first function
     run (``cluster="threads"`` runs its workers as threads of this process, for fast tests);
     ``scheduler`` uses an existing Dask scheduler instead.
+
+    Threads may share an engine: statements run one at a time (planning, views, handlers and
+    their writes), each on a DuckDB connection of its own; a query's rows are then read outside
+    that turn, on a DuckDB connection of the result's own.
     """
 
     def __init__(self, path: str | Path, *, default_shards: int | None = None,
@@ -60,38 +68,92 @@ class Engine:
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
         self.facts = _CatalogFacts(self.db, self.functions, self.models)
+        self._lock = threading.RLock()  # one statement at a time; handlers run plans inside theirs
+        self._running = False  # a handler is running (read and written under _lock only)
 
     def execute(self, sql: str, params: object = None) -> Result:
-        """Run every statement in ``sql``; returns the last one's result."""
+        """Run every statement in ``sql``; returns the last one's result (a query's rows are
+        read as they are fetched)."""
+        params = _parameters(params)
         try:
-            trees = parse(sql)
+            trees = parse(_text(sql))
             if params is not None and len(trees) != 1:
                 raise SqlError("parameters go with exactly one statement")
             result = Result(message="no statement")
             for tree in trees:
-                self.session.refresh()
-                result = self.run(planner.plan(tree, self.facts), params)
+                result.close()  # an earlier statement's rows are never read
+                result = self._statement(tree, params)
             return result
         except SqlError as error:  # show where in the text the user typed
             raise error.with_sql(sql) from None
 
+    def executemany(self, sql: str, seq_of_parameters: Iterable[object]) -> Result:
+        """Run one statement once a parameter set; ``rowcount`` is the total. An INSERT is
+        planned once, DuckDB stages the rows of every set, and they are written in ONE snapshot;
+        other statements run once a set, in order (a query returns the last set's rows)."""
+        if not isinstance(seq_of_parameters, Iterable) or isinstance(seq_of_parameters, str | bytes):
+            raise ProgrammingError("executemany takes a sequence of parameter sets (a list of "
+                                   f"lists or tuples), not a {type(seq_of_parameters).__name__}")
+        sets = tuple(_parameter_set(p) for p in seq_of_parameters)
+        try:
+            trees = parse(_text(sql))
+            if len(trees) != 1:
+                raise SqlError("executemany runs exactly one statement")
+            with self._lock, self.session.statement():
+                self.session.refresh()
+                plan = planner.plan(trees[0], self.facts)
+                if not sets:
+                    return Result(message="no parameter sets: nothing ran", rowcount=0)
+                if _inserts(plan):
+                    return self.run(plan, ParameterSets(sets))
+                result, total = Result(), 0
+                for params in sets:
+                    result.close()
+                    self.session.refresh()  # the set before may have changed a table
+                    result = self.run(plan, params)
+                    total += max(result.rowcount, 0)
+                if not result.returns_rows:
+                    result.rowcount = total
+                return result
+        except SqlError as error:
+            raise error.with_sql(sql) from None
+
+    def _statement(self, tree: exp.Expr, params: object) -> Result:
+        with self._lock, self.session.statement():
+            self.session.refresh()
+            return self.run(planner.plan(tree, self.facts), params)
+
     def run(self, plan: planner.Plan, params: object = None) -> Result:
-        """Carry out one plan with its handler."""
+        """Carry out one plan with its handler, in the statement's turn. A plan a handler runs
+        inside its own is read whole before that handler goes on, since the handler may then
+        remove what the rows come from (PREDICT's functions); only the outermost one streams."""
         handler = HANDLERS.get(type(plan))
         if handler is None:
             raise InternalError(f"no handler for {type(plan).__name__} plans")
-        return handler(self, plan, params)
+        with self._lock, self.session.statement():
+            inside, self._running = self._running, True
+            try:
+                result = handler(self, plan, params)
+            finally:
+                self._running = inside
+            if inside:
+                result.arrow()  # reads the rest of its rows now
+            elif result.types is None and result.columns:
+                result.types = self.session.types_of(result.schema)
+            return result
 
     def served_model(self, name: str, version: int | str | None = None,
                      precision: str | None = None) -> Predictor:
         """A registered model loaded once in this process and kept: on its GPU when it has one,
         replayed from CUDA graphs there (PREDICT and ``Connection.model`` use it)."""
-        info = self.models.get(name, version)
-        key = (info.path, info.created, precision)  # the artifact, not the name: versions move
-        if key not in self._predictors:
-            self._predictors[key] = Predictor(info, device=self.predict_device, precision=precision,
-                                              cuda_graphs=self.predict_device != "cpu")
-        return self._predictors[key]
+        with self._lock:  # loaded once, whichever thread asks first
+            info = self.models.get(name, version)
+            key = (info.path, info.created, precision)  # the artifact, not the name: versions move
+            if key not in self._predictors:
+                self._predictors[key] = Predictor(info, device=self.predict_device,
+                                                  precision=precision,
+                                                  cuda_graphs=self.predict_device != "cpu")
+            return self._predictors[key]
 
     def shard(self, name: str, shard: int) -> pa.Table:
         """One shard's rows of a table, in SQL types."""
@@ -100,8 +162,36 @@ class Engine:
     def close(self) -> None:
         """Close the database, after runs started with ``nowait`` have finished."""
         self.runner.wait()
-        self.session.close()
-        self.db.close()
+        with self._lock:
+            self.session.close()
+            self.db.close()
+
+
+def _text(sql: object) -> str:
+    if not isinstance(sql, str):
+        raise ProgrammingError(f"SQL is a str, not a {type(sql).__name__}")
+    return sql
+
+
+def _parameters(params: object) -> Sequence | Mapping | None:
+    return None if params is None else _parameter_set(params)
+
+
+def _parameter_set(params: object) -> Sequence | Mapping:
+    """Statement parameters as DuckDB takes them: a sequence of values for the ``?``s (qmark),
+    or a mapping for ``$name``s; anything else is refused saying so."""
+    if isinstance(params, Mapping) or (isinstance(params, Sequence)
+                                       and not isinstance(params, str | bytes | bytearray)):
+        return params
+    raise ProgrammingError(f"parameters are a sequence of values, one for each ? (a list or "
+                           f"tuple, such as [{reprlib.repr(params)}]), or a mapping for $name "
+                           f"parameters; not a {type(params).__name__}")
+
+
+def _inserts(plan: planner.Plan) -> bool:
+    """Whether a plan is an INSERT (calling PREDICT or not): executemany stages all its rows."""
+    inner = plan.plan if isinstance(plan, planner.WithPredictions) else plan
+    return isinstance(inner, planner.Insert)
 
 
 class _CatalogFacts:

@@ -12,4 +12,4 @@ if TYPE_CHECKING:
 
 
 def query(engine: Engine, plan: planner.Query, params: object) -> Result:
-    return Result(engine.session.query(plan.sql, params))
+    return engine.session.stream(plan.sql, params)  # rows read from DuckDB as they are fetched

@@ -4,6 +4,7 @@ Iceberg snapshot, or deleted."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import DataError, IndbError, OptionError, SqlError
-from indb.parser import render
+from indb.parser import parse, render
 from indb.result import Result
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids
@@ -50,15 +51,21 @@ def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> Table
 
 
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
+    """Fill a staging table in DuckDB (one parameter set, or all of ``ParameterSets``), then
+    write its rows in one snapshot."""
     _, info = engine.db.load(plan.table)
-    stage = exp.to_table(planner.STAGE_TABLE)
+    stage = exp.to_table(f"{planner.STAGE_TABLE}_{uuid.uuid4().hex}")  # one a statement
+    staged = parse(plan.staged_sql)[0]
+    for table in list(staged.find_all(exp.Table)):  # the target: names starting __indb are indb's
+        if table.name == planner.STAGE_TABLE:
+            table.replace(stage.copy())
     engine.session.query(render(_stage_definition(stage, info)))
     try:
-        engine.session.query(plan.staged_sql, params)  # DuckDB checks column counts and types
+        engine.session.query(render(staged), params)  # DuckDB checks column counts and types
         rows = engine.session.query(render(exp.select("*").from_(stage)))
     except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
-        raise SqlError(error.message.replace(planner.STAGE_TABLE, plan.table)) from None
-    finally:
+        raise SqlError(error.message.replace(stage.name, plan.table)) from None
+    finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
     count = write_rows(engine, plan.table, [rows])
     return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)

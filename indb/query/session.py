@@ -1,40 +1,93 @@
-"""DuckDB over the tables: one in-memory DuckDB a connection, one view a table.
+"""DuckDB over the tables: one in-memory DuckDB database a connection, one view a table.
 
-Each table is a temporary view over the Parquet files of its current Iceberg snapshot, so user
-SQL names tables as it would in DuckDB and every query reads one consistent snapshot a table.
-Views are rebuilt only for tables whose Iceberg metadata changed since the last statement.
+Each table is a view over the Parquet files of its current Iceberg snapshot, so user SQL names
+tables as it would in DuckDB and every query reads one consistent snapshot a table. Views are
+rebuilt only for tables whose Iceberg metadata changed since the last statement. The views live
+in the database itself (not a DuckDB connection's temporary schema), so every DuckDB connection
+to it sees the same ones: each statement runs on a DuckDB connection of its own
+(``statement()``), and each streamed query on another (``stream``), so threads and cursors never
+share one, and whatever a statement leaves behind in its connection goes with it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 import duckdb
 import pyarrow as pa
+from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 
 from indb.catalog.database import Database
 from indb.errors import SqlError
 from indb.parser import render, table_ref
 from indb.query.scan import Scans
+from indb.result import Result
 from indb.storage.files import data_files, local_path
+
+# rows a streamed query reads from DuckDB at a time: at most what fetchone() holds in memory
+BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class ParameterSets:
+    """Several sets of parameters for one statement (``executemany``): DuckDB runs the statement
+    once a set, prepared once."""
+
+    sets: tuple[Sequence | Mapping, ...]
 
 
 class QuerySession:
-    """A DuckDB connection whose views show each table at its current snapshot."""
+    """An in-memory DuckDB database whose views show each table at its current snapshot."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.duck = duckdb.connect()
+        self._database = duckdb.connect()  # holds the views; statements run on its cursors
+        self._statement = threading.local()  # .duck: the DuckDB connection of the thread's statement
+        self._lock = threading.Lock()  # calls on _database: DuckDB refuses a second one at once
         self._locations: dict[str, str] = {}
         self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
-        self.scans = Scans(self.duck)
+        self.scans = Scans(self._database)  # the functions it registers live in the database
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection of the calling thread's statement (the database's own outside
+        one): what a handler registers there (Arrow tables, temporary tables) only it sees."""
+        duck = getattr(self._statement, "duck", None)
+        return self._database if duck is None else duck
+
+    @contextmanager
+    def statement(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection of the statement's own, closed when it ends, with whatever it
+        left open (a staging table, a half-read result). A statement run inside another (a plan
+        a handler runs) shares the outer one."""
+        outer = getattr(self._statement, "duck", None)
+        if outer is not None:
+            yield outer
+            return
+        with self._lock:
+            duck = self._database.cursor()
+        self._statement.duck = duck
+        try:
+            yield duck
+        finally:
+            self._statement.duck = None
+            duck.close()
 
     def refresh(self) -> None:
         """Point every table's view at the table's current snapshot. A table that cannot be
         read (its files or metadata damaged) is left out and noted in ``broken``: the others
         stay usable, and the broken one can still be dropped."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         current = self.db.metadata_locations()
         for name in set(self._locations) - set(current):
-            self.query(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
+            self._database.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
             del self._locations[name]
         for name in set(self.broken) - set(current):
             del self.broken[name]
@@ -44,9 +97,8 @@ class QuerySession:
                     table, info = self.db.load(name)
                     paths = [local_path(f.file_path) for f in data_files(table)]
                     view = exp.Create(this=table_ref(name), kind="VIEW", replace=True,
-                                      expression=self.scans.scan(info, paths),
-                                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-                    self.query(render(view))
+                                      expression=self.scans.scan(info, paths))
+                    self._database.execute(render(view))
                 except Exception:  # noqa: BLE001 (whatever broke it, the other tables go on)
                     self.broken[name] = location
                     continue
@@ -57,8 +109,12 @@ class QuerySession:
         return self.typed_query(sql, params)[0]
 
     def typed_query(self, sql: str, params: object = None) -> tuple[pa.Table, list[str]]:
-        """Run SQL in DuckDB; its rows and the SQL type DuckDB gives each column."""
+        """Run SQL in DuckDB; its rows and the SQL type DuckDB gives each column. With
+        ``ParameterSets``, DuckDB runs it once a set, and it returns no rows."""
         try:
+            if isinstance(params, ParameterSets):
+                self.duck.executemany(sql, list(params.sets))
+                return pa.table({}), []
             relation = self.duck.sql(sql, params=params)
             if relation is None:  # a statement without a result (CREATE, DROP)
                 return pa.table({}), []
@@ -66,5 +122,44 @@ class QuerySession:
         except duckdb.Error as error:
             raise SqlError(str(error)) from None
 
+    def stream(self, sql: str, params: object = None) -> Result:
+        """Run a query on a DuckDB connection of its own; its rows are read from DuckDB as they
+        are fetched, BATCH_ROWS at a time, and the connection closes when they run out or the
+        result is closed."""
+        with self._lock:
+            duck = self._database.cursor()
+        try:
+            relation = duck.sql(sql, params=params)
+            if relation is None:  # a statement without a result
+                duck.close()
+                return Result()
+            types = relation.types
+            reader = relation.to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as error:
+            duck.close()
+            raise SqlError(str(error)) from None
+        return Result.streamed(reader.schema, _batches(duck, reader), types)
+
+    def types_of(self, schema: pa.Schema) -> list[DuckDBPyType]:
+        """The SQL type DuckDB gives each column of an Arrow schema."""
+        return list(self.duck.from_arrow(schema.empty_table()).types)
+
     def close(self) -> None:
-        self.duck.close()
+        with self._lock:
+            self._database.close()
+
+
+def _batches(duck: duckdb.DuckDBPyConnection,
+             reader: pa.RecordBatchReader) -> Generator[pa.RecordBatch, None, None]:
+    """A streamed query's batches; DuckDB's errors while it runs become SqlError."""
+    try:
+        while True:
+            try:
+                yield reader.read_next_batch()
+            except StopIteration:
+                return
+            except (duckdb.Error, OSError) as error:  # pyarrow hands DuckDB's errors on as OSError
+                raise SqlError(str(error)) from None
+    finally:
+        reader.close()
+        duck.close()
