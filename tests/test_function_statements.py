@@ -163,12 +163,16 @@ def test_shard_k_always_runs_on_the_same_worker(conn, ticks):
 def test_progress_callback_reaches_every_instance(conn, ticks):
     create(conn, "noop", "def noop(ctx, t):\n    return None")
     seen = []
-    conn.progress = lambda run_id, done, total: seen.append((done, total))
+    conn.progress = seen.append
     try:
         conn.sql(f"EXECUTE FUNCTION noop(INPUT_TABLE_NAMES => INPUT_TABLE({ticks}))")
     finally:
         conn.progress = None
-    assert seen[-1] == (4, 4) and all(total == 4 for _, total in seen)
+    assert seen[0].starting and not seen[-1].starting
+    assert (seen[-1].finished, seen[-1].instances) == (4, 4) and all(p.instances == 4 for p in seen)
+    # the last report has every shard's record as it ended: completed, with its rows
+    assert [(s.shard, s.status, s.rows_in) for s in seen[-1].shards] == \
+        [(k, "completed", conn.table(ticks).shard(k).num_rows) for k in range(4)]
 
 
 def test_show_describe_replace_and_drop(conn, tmp_path):

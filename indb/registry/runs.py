@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 import pyarrow as pa
@@ -34,6 +35,19 @@ class RunStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class InstanceProgress:
+    """Where one shard instance stands while its run goes on (``RunLog.progress``): rows are
+    known when it ends; ``done``/``total`` are what its UDF last said with ``ctx.progress``."""
+
+    shard: int
+    status: RunStatus
+    rows_in: int | None
+    rows_out: int | None
+    done: float | None
+    total: float | None
 
 
 TAIL_LINES = 20
@@ -180,6 +194,16 @@ class RunLog:
         for row in rows:
             row["seconds"] = round((row["ended"] or time.time()) - row["started"], 3)
         return _table(rows, _RUN_COLUMNS)
+
+    def progress(self, run_id: str) -> list[InstanceProgress]:
+        """A run's instances as they stand: the head's poll while it waits, so one query on the
+        primary key and no logs."""
+        columns = (_instances.c.shard, _instances.c.status, _instances.c.rows_in,
+                   _instances.c.rows_out, _instances.c.progress_done, _instances.c.progress_total)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns).where(_instances.c.run_id == run_id)
+                                .order_by(_instances.c.shard)).all()
+        return [InstanceProgress(shard, RunStatus(status), *rest) for shard, status, *rest in rows]
 
     def instances(self, run_id: str | None = None, limit: int = 20) -> pa.Table:
         """One row a shard instance of the newest runs (or of one run), with logs and tracebacks."""

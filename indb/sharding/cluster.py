@@ -4,7 +4,13 @@ A local cluster of worker processes is started by a helper process (``main`` bel
 ``python -c``), not by the user's process: Dask starts workers with multiprocessing's
 spawn method, which re-imports the parent's ``__main__``, and a user script without an
 ``if __name__ == "__main__":`` guard would then run again in every worker. The helper exits when
-its parent does (its stdin closes), taking the cluster with it.
+its parent does (its stdin closes), taking the cluster with it. It runs in a session of its own,
+so the Ctrl-C a terminal (or Jupyter's interrupt) sends to the user's process group never reaches
+the scheduler and workers: the user's process decides what a Ctrl-C stops.
+
+Everything the local cluster listens on (scheduler, workers, nannies, dashboard) is bound to
+loopback: Dask's protocol runs code on workers for whoever connects, and it is authenticated only
+with TLS (Dask's ``Security``), which a cluster reachable from other hosts would need.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 
+from indb.errors import OperationalError
 from indb.runtime.gpus import worker_environment
 
 # A worker that dies mid-task must fail the run at once, not retry the instance elsewhere.
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
                "distributed.admin.system-monitor.gil.enabled": False}
+LOOPBACK = "127.0.0.1"  # the local cluster takes connections from this machine only
+CLOSE_TIMEOUT = 10  # seconds to wait for a client to close (a dead scheduler never answers)
 
 
 def default_workers() -> int:
@@ -45,27 +54,45 @@ class Cluster:
             self._helper = subprocess.Popen(
                 [sys.executable, "-c", "from indb.sharding.cluster import main; main()",
                  "--workers", str(workers), "--threads", str(threads_per_worker), "--gpus", str(gpus)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            assert self._helper.stdout is not None  # stdout=PIPE
-            address = self._helper.stdout.readline().strip()
-            if not address:
-                raise RuntimeError("the local Dask cluster did not start; see the messages above")
-            self.client = Client(address)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+            try:
+                assert self._helper.stdout is not None  # stdout=PIPE
+                address = self._helper.stdout.readline().strip()
+                if not address:
+                    raise RuntimeError("the local Dask cluster did not start; see the messages above")
+                self.client = Client(address)
+            except BaseException:  # interrupted while it started: no cluster is left behind
+                self._helper.kill()
+                self._helper.wait()
+                raise
         else:  # workers as threads of this process: only for the engine's own fast tests
             with dask.config.set(DASK_CONFIG):
                 self._local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                                           processes=False, dashboard_address=":0",  # any free port: no clash with 8787
+                                           processes=False,  # in-process transport: no port
+                                           dashboard_address=f"{LOOPBACK}:0",  # any free port: no clash with 8787
+                                           worker_dashboard_address=f"{LOOPBACK}:0",
                                            silence_logs=logging.ERROR)
             self.client = Client(self._local)
+        self.address: str = self.client.scheduler_info()["address"]
+
+    @property
+    def alive(self) -> bool:
+        """Whether the scheduler is still there: a local helper that exited, or a client that
+        lost its scheduler, is a dead cluster."""
+        helper_alive = self._helper is None or self._helper.poll() is None
+        return helper_alive and self.client.status == "running"
 
     def workers(self) -> list[tuple[str, str]]:
         """(name, address) of each worker, in name order: shard k goes to entry k mod n."""
+        if not self.alive:  # asking a dead scheduler waits for the client to give up on it
+            raise OperationalError(f"the Dask scheduler at {self.address} is gone; "
+                                   "run the statement again (a local cluster is started afresh)")
         info = self.client.scheduler_info(n_workers=-1)["workers"]
         return sorted(((str(w["name"]), address) for address, w in info.items()),
                       key=lambda pair: (len(pair[0]), pair[0]))
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close(timeout=CLOSE_TIMEOUT)
         if self._local is not None:
             self._local.close()
         if self._helper is not None and self._helper.stdin is not None:
@@ -78,10 +105,14 @@ _lock = threading.Lock()
 
 
 def shared_cluster(**options: Any) -> Cluster:
-    """One cluster per distinct set of options in this process, closed when the process exits."""
+    """One cluster per distinct set of options in this process, closed when the process exits;
+    one whose scheduler died is replaced by a fresh one."""
     key = tuple(sorted(options.items()))
     with _lock:
         cluster = _clusters.get(key)
+        if cluster is not None and not cluster.alive:
+            _close_quietly(_clusters.pop(key))
+            cluster = None
         if cluster is None:
             cluster = _clusters[key] = Cluster(**options)
     return cluster
@@ -96,13 +127,28 @@ def close_cluster(**options: Any) -> None:
 
 
 @atexit.register
-def _close_all() -> None:
-    for cluster in _clusters.values():
-        try:
-            cluster.close()
-        except Exception:  # the interpreter is going away; a cluster already gone is fine
-            pass
-    _clusters.clear()
+def close_all() -> None:
+    """Close every cluster of this process and wait for local ones to stop (at exit, and by the
+    CLI, which leaves with ``os._exit``)."""
+    with _lock:
+        clusters = list(_clusters.values())
+        _clusters.clear()
+    for cluster in clusters:
+        _close_quietly(cluster)
+
+
+def _close_quietly(cluster: Cluster) -> None:
+    # the client of a dead scheduler logs the reconnection that closing it cancels, traceback
+    # and all; that is noise to whoever sees their statement run on a fresh cluster
+    log = logging.getLogger("distributed.client")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        cluster.close()
+    except Exception:  # noqa: BLE001 (a cluster that is already gone is what closing wants)
+        pass
+    finally:
+        log.setLevel(level)
 
 
 def main() -> None:
@@ -116,11 +162,13 @@ def main() -> None:
         # environment: a GPU worker sees only its GPU (as dask-cuda's LocalCUDACluster does it)
         workers = {i: {"cls": Nanny, "options": {
             "nthreads": args.threads, "env": worker_environment(i, args.gpus, args.threads),
-            "silence_logs": logging.CRITICAL}} for i in range(args.workers)}
+            "host": LOOPBACK, "silence_logs": logging.CRITICAL}} for i in range(args.workers)}
         cluster = SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {
             # any free port for the dashboard: no clash with 8787
-            "dashboard_address": ":0"}}, silence_logs=logging.CRITICAL)
-        print(cluster.scheduler_address, flush=True)
-        sys.stdin.read()  # returns when the parent process closes the pipe or exits
-        cluster.close()
+            "host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}, silence_logs=logging.CRITICAL)
+        try:
+            print(cluster.scheduler_address, flush=True)
+            sys.stdin.read()  # returns when the parent process closes the pipe or exits
+        finally:
+            cluster.close()
 

@@ -26,7 +26,7 @@ from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
-from indb.registry.runs import RunLog, RunStatus
+from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.sharding.cluster import Cluster, shared_cluster
 from indb.sharding.jobs import (RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome, ResultOutput,
                                 RunPlan, TableFacts, plan_run)
@@ -34,7 +34,22 @@ from indb.sharding.scheduling import Instruction, Schedule, Submit
 from indb.sharding.supervisor import run_instance
 from indb.storage import files
 
-Progress = Callable[[str, int, int], None]  # (run id, instances finished, instances)
+PROGRESS_INTERVAL = 0.5  # seconds between the head's reads of its run's records for progress
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """What a run's progress callback hears: once while the cluster starts (``starting``), then
+    about twice a second while the instances run, each as its records stand, and at the end."""
+
+    run_id: str
+    finished: int  # instances that ended, however they ended
+    instances: int
+    shards: tuple[InstanceProgress, ...] = ()
+    starting: bool = False
+
+
+Progress = Callable[[RunProgress], None]
 
 
 @dataclass
@@ -145,6 +160,8 @@ class FunctionRunner:
 
     def _execute(self, run: RunPlan, progress: Progress | None) -> list[Outcome]:
         """Carry out the scheduling policy on the cluster and collect every outcome."""
+        if progress:
+            progress(RunProgress(run.run_id, 0, len(run.jobs), starting=True))
         cluster = self.cluster()
         workers = cluster.workers()
         addresses = dict(workers)
@@ -169,6 +186,7 @@ class FunctionRunner:
                     self.runs.request_kill(run.run_id, reason)
 
         carry_out(schedule.start())
+        reported = 0.0
         while pending:
             try:
                 done, _ = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED")
@@ -181,8 +199,10 @@ class FunctionRunner:
                                               message=outcome.message, ended=time.time())
                 outcomes[job.shard] = outcome
                 carry_out(schedule.done(job.shard, outcome.status))
-            if progress:
-                progress(run.run_id, len(outcomes), len(run.jobs))
+            if progress and (not pending or time.monotonic() - reported >= PROGRESS_INTERVAL):
+                reported = time.monotonic()
+                progress(RunProgress(run.run_id, len(outcomes), len(run.jobs),
+                                     tuple(self.runs.progress(run.run_id))))
         return [outcomes[shard] for shard in sorted(outcomes)]
 
     def _conclude(self, run: RunPlan, outcomes: list[Outcome]) -> RunReport:
