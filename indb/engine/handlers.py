@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from indb import planner
-from indb.engine import functions, models, queries, tables
+from indb.engine import functions, models, queries, tables, upkeep
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -45,4 +45,16 @@ HANDLERS: dict[type, Handler] = {
     planner.DescribeModel: models.describe_model,
     planner.DropModel: models.drop_model,
     planner.AlterModelAlias: models.alter_model_alias,
+    # table upkeep
+    planner.Update: upkeep.change_rows,
+    planner.Merge: upkeep.change_rows,
+    planner.AlterTable: upkeep.alter_table,
+    planner.CreateView: upkeep.create_view,
+    planner.DropView: upkeep.drop_view,
+    planner.ShowViews: upkeep.show_views,
+    planner.Explain: upkeep.explain,
+    planner.WithSnapshots: upkeep.with_snapshots,
+    planner.Vacuum: upkeep.vacuum,
+    planner.Optimize: upkeep.optimize,
+    planner.ShowSnapshots: upkeep.show_snapshots,
 }

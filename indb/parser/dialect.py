@@ -9,7 +9,12 @@ Added to DuckDB's grammar:
 - Kinetica's function statements: ``CREATE [OR REPLACE] FUNCTION`` (file and inline forms),
   ``EXECUTE FUNCTION f(...)``, ``SHOW FUNCTION f | *``, ``SHOW FUNCTION STATUS [VERBOSE] [FOR 'id']``
   and ``KILL FUNCTION 'id'``. ``DROP FUNCTION`` and ``DESCRIBE FUNCTION`` are DuckDB's own trees,
-  and ``TABLE(f(...))`` in a FROM clause is DuckDB's table-function syntax.
+  and ``TABLE(f(...))`` in a FROM clause is DuckDB's table-function syntax;
+- table upkeep: ``EXPLAIN [ANALYZE] statement``, ``VACUUM [t] [RETAIN n]``, ``OPTIMIZE [t]``,
+  ``SHOW SNAPSHOTS t`` and ``SHOW VIEWS`` (DuckDB's tokenizer swallows the first three whole as
+  opaque commands).
+  ``UPDATE``, ``MERGE INTO``, ``ALTER TABLE``, ``CREATE VIEW``, ``COPY`` and time travel
+  (``t AT (VERSION => n)``, ``t FOR SYSTEM_TIME AS OF '...'``) are DuckDB's own trees.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
+UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
 
 
 class ShardKey(exp.Expression):
@@ -68,6 +74,37 @@ class KillFunction(exp.Expression):
     """``KILL FUNCTION 'run id'``."""
 
     arg_types = {"this": True}
+
+
+class Explain(exp.Expression):
+    """``EXPLAIN [ANALYZE] statement``: ``this`` is the statement's tree."""
+
+    arg_types = {"this": True, "analyze": False}
+
+
+class Vacuum(exp.Expression):
+    """``VACUUM [t] [RETAIN n]``: ``this`` is the table (None: every table), ``retain`` the
+    number of snapshots to keep."""
+
+    arg_types = {"this": False, "retain": False}
+
+
+class Optimize(exp.Expression):
+    """``OPTIMIZE [t]``: ``this`` is the table (None: every table)."""
+
+    arg_types = {"this": False}
+
+
+class ShowSnapshots(exp.Expression):
+    """``SHOW SNAPSHOTS t``."""
+
+    arg_types = {"this": True}
+
+
+class ShowViews(exp.Expression):
+    """``SHOW VIEWS``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {}
 
 
 class CreateModel(exp.Expression):
@@ -126,6 +163,8 @@ class Indb(DuckDB):
     class Tokenizer(DuckDB.Tokenizer):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
+        # ... and these are keywords of opaque commands; as plain words they reach our parsers
+        KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k not in UPKEEP_WORDS}
 
     class Parser(DuckDBParser):
         PROPERTY_PARSERS = {
@@ -146,11 +185,48 @@ class Indb(DuckDB):
                                             or self._parse_create()),
             TokenType.DESCRIBE: lambda self: self._parse_describe_model() or self._parse_describe(),
             TokenType.DROP: lambda self: self._parse_drop_model() or self._parse_drop(),
-            TokenType.ALTER: lambda self: self._parse_alter_model() or self._parse_alter(),
+            TokenType.ALTER: lambda self: self._parse_alter_model() or self._parse_alter_table(),
             TokenType.EXECUTE: lambda self: self._parse_execute_function(),
-            TokenType.SHOW: lambda self: self._parse_show_function() or self._parse_show(),
+            TokenType.SHOW: lambda self: (self._parse_show_upkeep() or self._parse_show_function()
+                                          or self._parse_show()),
             TokenType.KILL: lambda self: self._parse_kill_function(),
         }
+
+        def _parse_statement(self) -> exp.Expr | None:
+            word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
+            if word not in UPKEEP_WORDS:
+                return super()._parse_statement()
+            self._advance()
+            if word == "EXPLAIN":
+                analyze = self._match(TokenType.ANALYZE)
+                statement = self._parse_statement()
+                if statement is None:
+                    self.raise_error("EXPLAIN needs a statement to explain, as in EXPLAIN SELECT * FROM t")
+                return self.expression(Explain(this=statement, analyze=bool(analyze)))
+            table = self._parse_table_parts() if self._curr and self._curr.text.upper() != "RETAIN" \
+                else None
+            if word == "OPTIMIZE":
+                return self.expression(Optimize(this=table))
+            retain = None
+            if self._match_text_seq("RETAIN"):
+                retain = self._parse_number()
+                if retain is None:
+                    self.raise_error("RETAIN takes a number of snapshots: VACUUM t RETAIN 5")
+            return self.expression(Vacuum(this=table, retain=retain))
+
+        def _parse_show_upkeep(self) -> ShowSnapshots | ShowViews | None:
+            if self._match_text_seq("VIEWS"):
+                return self.expression(ShowViews())
+            if not self._match_text_seq("SNAPSHOTS"):
+                return None
+            return self.expression(ShowSnapshots(this=self._parse_table_parts()))
+
+        def _parse_alter_table(self) -> exp.Expr | None:
+            alter = self._parse_alter()
+            if isinstance(alter, exp.Command) and str(alter.expression).strip().upper().startswith("TABLE"):
+                self.raise_error("ALTER TABLE makes one change at a time: ADD COLUMN, DROP COLUMN, "
+                                 "RENAME COLUMN or SET (SHARDS = n)")
+            return alter
 
         def _parse_create_function(self) -> CreateFunction | None:
             start = self._index
@@ -295,6 +371,14 @@ class Indb(DuckDB):
             + (" WITH (" + ", ".join(f"{o.name} = {self.sql(o, 'value')}" for o in e.args["options"]) + ")"
                if e.args.get("options") else ""),
             ShowModels: lambda self, e: "SHOW MODELS",
+            Explain: lambda self, e: "EXPLAIN " + ("ANALYZE " if e.args.get("analyze") else "")
+            + self.sql(e, "this"),
+            Vacuum: lambda self, e: " ".join(filter(None, [
+                "VACUUM", self.sql(e, "this"),
+                f"RETAIN {self.sql(e, 'retain')}" if e.args.get("retain") else ""])),
+            Optimize: lambda self, e: " ".join(filter(None, ["OPTIMIZE", self.sql(e, "this")])),
+            ShowSnapshots: lambda self, e: f"SHOW SNAPSHOTS {self.sql(e, 'this')}",
+            ShowViews: lambda self, e: "SHOW VIEWS",
             DescribeModel: lambda self, e: f"DESCRIBE MODEL {self.sql(e, 'this')}",
             DropModel: lambda self, e: "DROP MODEL " + ("IF EXISTS " if e.args.get("exists") else "")
             + self.sql(e, "this") + (f" VERSION {self.sql(e, 'version')}" if e.args.get("version") else ""),

@@ -3,7 +3,8 @@
 The planner is pure: it reads the tree and asks the catalog only whether names exist (and what a
 registered function declares), so every rule about what is allowed lives here and is testable
 without DuckDB, Iceberg or a cluster. The engine carries plans out. ``tables`` plans table
-statements and queries, ``functions`` the function statements.
+statements and queries, ``functions`` the function statements, ``models`` the model statements,
+``upkeep`` UPDATE, MERGE, ALTER TABLE, views, COPY, EXPLAIN, time travel, VACUUM and OPTIMIZE.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from indb.parser import CreateModel as CreateModelTree
 from indb.parser import DescribeModel as DescribeModelTree
 from indb.parser import DropModel as DropModelTree
 from indb.parser import ShowModels as ShowModelsTree
-from indb.planner import functions, models, tables
+from indb.parser.dialect import Explain as ExplainTree
+from indb.parser.dialect import Optimize as OptimizeTree
+from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
+from indb.parser.dialect import ShowViews as ShowViewsTree
+from indb.parser.dialect import Vacuum as VacuumTree
+from indb.planner import functions, models, tables, upkeep
 from indb.planner.functions import (CreateFunction, DescribeFunction, DropFunction, ExecuteFunction,
                                     InputSpec, KillFunction, QueryWithFunctions, RunOptions,
                                     ShowFunction, ShowFunctionStatus)
@@ -31,6 +37,9 @@ from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, Dr
                                  ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
                                  DropTable, Insert, Load, Query, ShowTables, plan_load)
+from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
+                                 ShowSnapshots, ShowViews, SnapshotRef, Update, Vacuum,
+                                 WithSnapshots)
 from indb.parser import error_at
 
 __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "CreateModel",
@@ -38,40 +47,58 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
            "KillFunction", "Load", "Plan", "Prediction", "Query", "QueryWithFunctions",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
-           "WithPredictions", "plan", "plan_load"]
+           "WithPredictions", "plan", "plan_load",
+           # upkeep
+           "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
+           "ShowViews", "SnapshotRef", "Update", "Vacuum", "WithSnapshots"]
 
 Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
-        | DescribeModel | DropModel | AlterModelAlias | WithPredictions)
+        | DescribeModel | DropModel | AlterModelAlias | WithPredictions
+        | Update | Merge | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
+        | Vacuum | Optimize | ShowSnapshots)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
 
 def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
     """The plan for one parsed statement; raises SqlError or CatalogError for what is not allowed."""
+    _planner_of(tree)  # an unsupported statement is refused before anything else is looked at
+    try:
+        tree, predictions = models.bind_predictions(tree, catalog)
+        tree, snapshots = upkeep.bind_snapshots(tree, catalog)
+        planned = _plan_statement(tree, catalog)
+    except RecursionError:
+        raise error_at(tree, "the statement nests too deeply to plan; write it with fewer "
+                             "levels") from None
+    planned = WithPredictions(planned, predictions) if predictions else planned
+    return WithSnapshots(planned, snapshots) if snapshots else planned
+
+
+def _planner_of(tree: exp.Expr) -> Planner:
     planner = _PLANNERS.get(type(tree))
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
             kind = " ".join(f"{tree.this} {tree.expression or ''}".split()[:2]).upper()
         raise error_at(tree, f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
-                             "TABLE, INSERT, DELETE, SHOW TABLES, DESCRIBE and the FUNCTION and "
-                             "MODEL statements")
-    try:
-        tree, predictions = models.bind_predictions(tree, catalog)
-        planned = planner(tree, catalog)
-    except RecursionError:
-        raise error_at(tree, "the statement nests too deeply to plan; write it with fewer "
-                             "levels") from None
-    return WithPredictions(planned, predictions) if predictions else planned
+                             "TABLE and VIEW, INSERT, UPDATE, DELETE, MERGE, ALTER TABLE, COPY, "
+                             "EXPLAIN, VACUUM, OPTIMIZE, SHOW, DESCRIBE and the FUNCTION and MODEL "
+                             "statements")
+    return planner
 
 
-def _by_kind(on_table: Planner, on_function: Planner) -> Planner:
-    """A planner for DROP/DESCRIBE, which name a table or (``kind`` FUNCTION) a function."""
+def _plan_statement(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
+    """The plan of a statement whose PREDICT calls and old snapshots are bound already."""
+    return _planner_of(tree)(tree, catalog)
+
+
+def _by_kind(on_table: Planner, **others: Planner) -> Planner:
+    """A planner for CREATE/DROP/DESCRIBE, which name a table unless their ``kind`` (FUNCTION,
+    VIEW) says otherwise."""
     def choose(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
-        is_function = str(tree.args.get("kind") or "").upper() == "FUNCTION"
-        return (on_function if is_function else on_table)(tree, catalog)
+        return others.get(str(tree.args.get("kind") or "").upper(), on_table)(tree, catalog)
     return choose
 
 
@@ -80,12 +107,13 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 
 _PLANNERS: dict[type[exp.Expr], Planner] = {
-    exp.Create: tables.plan_create,
+    exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view),
     exp.Insert: tables.plan_insert,
     exp.Delete: tables.plan_delete,
-    exp.Drop: _by_kind(tables.plan_drop, functions.plan_drop_function),
+    exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
+                       VIEW=upkeep.plan_drop_view),
     exp.Show: tables.plan_show,
-    exp.Describe: _by_kind(tables.plan_describe, functions.plan_describe_function),
+    exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,
     exp.Union: _query,
     exp.Intersect: _query,
@@ -102,4 +130,13 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     DescribeModelTree: models.plan_describe_model,
     DropModelTree: models.plan_drop_model,
     AlterModelAliasTree: models.plan_alter_alias,
+    exp.Update: upkeep.plan_update,
+    exp.Merge: upkeep.plan_merge,
+    exp.Alter: upkeep.plan_alter,
+    exp.Copy: upkeep.plan_copy,
+    ExplainTree: lambda tree, catalog: upkeep.plan_explain(tree, catalog, _plan_statement),
+    VacuumTree: upkeep.plan_vacuum,
+    OptimizeTree: upkeep.plan_optimize,
+    ShowSnapshotsTree: upkeep.plan_show_snapshots,
+    ShowViewsTree: upkeep.plan_show_views,
 }

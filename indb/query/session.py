@@ -25,6 +25,7 @@ from indb.catalog.database import Database
 from indb.errors import SqlError
 from indb.parser import render, table_ref
 from indb.query.scan import Scans
+from indb.query.views import SessionViews
 from indb.result import Result
 from indb.storage.files import data_files, local_path
 
@@ -51,6 +52,7 @@ class QuerySession:
         self._locations: dict[str, str] = {}
         self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
         self.scans = Scans(self._database)  # the functions it registers live in the database
+        self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
 
     @property
     def duck(self) -> duckdb.DuckDBPyConnection:
@@ -86,6 +88,7 @@ class QuerySession:
 
     def _refresh(self) -> None:
         current = self.db.metadata_locations()
+        before = dict(self._locations)
         for name in set(self._locations) - set(current):
             self._database.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
             del self._locations[name]
@@ -103,6 +106,7 @@ class QuerySession:
                     self.broken[name] = location
                     continue
                 self._locations[name] = location
+        self.views.refresh(self._database, self.db, current, self._locations != before)
 
     def query(self, sql: str, params: object = None) -> pa.Table:
         """Run SQL in DuckDB and return its rows; DuckDB's errors become SqlError."""

@@ -1,0 +1,62 @@
+"""Views: named queries kept in the catalog file (``indb_views``), for every connection.
+
+A view is its name and its query as DuckDB SQL; each connection's DuckDB makes it a view over
+the tables' views before a statement runs. Iceberg has a view format too, but pyiceberg's
+SqlCatalog does not implement it, and a DuckDB query would mean nothing to another engine
+anyway. ``version`` grows with every CREATE [OR REPLACE], so views are made in the order they
+were defined: a view can use those defined before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from indb.errors import CatalogError
+
+_metadata = sa.MetaData()
+_views = sa.Table("indb_views", _metadata,
+                  sa.Column("name", sa.String, primary_key=True),
+                  sa.Column("sql", sa.Text, nullable=False),
+                  sa.Column("version", sa.Integer, nullable=False))
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    sql: str
+    version: int
+
+
+def views(engine: sa.Engine) -> tuple[View, ...]:
+    """Every view, in the order they were defined; none in a database that never had one."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(_views.c.name, _views.c.sql, _views.c.version)
+                                .order_by(_views.c.version, _views.c.name)).all()
+    except sa.exc.OperationalError:  # no indb_views table: no view was ever created
+        return ()
+    return tuple(View(*row) for row in rows)
+
+
+def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
+    """Define a view (again, with ``replace``); CatalogError if it exists and not ``replace``."""
+    _metadata.create_all(engine)
+    with engine.begin() as conn:
+        exists = conn.execute(sa.select(_views.c.name).where(_views.c.name == name)).first()
+        if exists and not replace:
+            raise CatalogError(f"view {name} already exists; CREATE OR REPLACE VIEW {name} "
+                               "redefines it")
+        version = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_views.c.version), 0))).scalar_one() + 1
+        if exists:
+            conn.execute(_views.update().where(_views.c.name == name).values(sql=sql, version=version))
+        else:
+            conn.execute(_views.insert().values(name=name, sql=sql, version=version))
+
+
+def drop_view(engine: sa.Engine, name: str) -> bool:
+    """Forget a view; False if there was none of that name."""
+    _metadata.create_all(engine)
+    with engine.begin() as conn:
+        return bool(conn.execute(_views.delete().where(_views.c.name == name)).rowcount)

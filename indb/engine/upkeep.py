@@ -1,0 +1,466 @@
+"""Handlers of table upkeep: UPDATE and MERGE (copy-on-write), ALTER TABLE (a rewrite with the
+schema change), views, EXPLAIN, time travel, VACUUM, OPTIMIZE and SHOW SNAPSHOTS.
+
+Every statement that changes rows is ONE Iceberg snapshot or nothing: files are written inside
+``files.staged`` and made visible by one commit, which also carries the schema or partition
+change of an ALTER TABLE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.table import Table, Transaction
+from pyiceberg.transforms import BucketTransform
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog import views
+from indb.catalog.database import iceberg_layout
+from indb.catalog.tables import ROWID, TableInfo
+from indb.catalog.types import Column
+from indb.errors import CatalogError, ConflictError
+from indb.parser import error_at, parse, render, render_indb, table_ref
+from indb.parser.dialect import Explain as ExplainTree
+from indb.planner.upkeep import (Action, AddColumn, Clause, DropColumn, Match, RenameColumn,
+                                 RowChange, SetShards, plan_lines)
+from indb.registry.runs import RunStatus
+from indb.result import Result
+from indb.storage import files, upkeep
+from indb.storage.placement import consecutive_rowids
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+# a file no snapshot names is deleted by VACUUM only once it is this old (and older than every
+# function run still going): a write in flight (a load, a run's outputs) is never hit
+ORPHAN_MIN_AGE_S = 24 * 3600
+SHARD_FIELD = "_indb_shard"  # the partition field of a sharded table (``iceberg_layout``)
+FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
+
+
+# -- UPDATE and MERGE ---------------------------------------------------------------------------
+
+def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
+    """UPDATE and MERGE: DuckDB finds the changed rows (file and position) and computes their
+    new values; the files holding them are rewritten without them, with the new rows added."""
+    table, info = engine.db.load(plan.table)
+    current = files.data_files(table)
+    by_path = {files.local_path(f.file_path): f for f in current}
+    found = engine.session.query(render(_change_query(engine, plan, info, list(by_path))), params)
+    clause = found[ACTION].to_numpy().astype(np.int64)
+    updated, deleted, inserted = (
+        found.filter(pa.array(np.isin(clause, [n for n, c in enumerate(plan.clauses)
+                                               if c.action == action])))
+        for action in (Action.UPDATE, Action.DELETE, Action.INSERT))
+    changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
+    _check_one_source_row(changed, plan)
+    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
+    user = [c.name for c in info.columns]
+    removed = []
+    with files.staged(table.io, table.location()) as added:
+        updates = _rows_by_file(updated)
+        for path, positions in _rows_by_file(changed).items():
+            stored = files.read_stored([path], info)
+            keep = np.ones(stored.num_rows, dtype=bool)
+            keep[changed[ROW].to_numpy()[positions]] = False
+            mine = pa.array(updates.get(path, np.zeros(0, dtype=np.int64)))
+            new = updated.take(mine).select(user)
+            if ROWID in stored.column_names:  # an updated row keeps its row id, so its shard
+                new = new.append_column(ROWID, stored[ROWID].take(updated[ROW].take(mine)))
+            rows = pa.concat_tables([stored.filter(pa.array(keep)), files.to_stored(new, info, rowids)])
+            added += files.write_data_files(table.io, table.metadata, info, rows)
+            removed.append(by_path[path])
+        if inserted.num_rows:
+            added += files.write_data_files(table.io, table.metadata, info,
+                                            files.to_stored(inserted.select(user), info, rowids))
+        if added or removed:
+            files.commit(engine.db, plan.table, add=added, remove=removed)
+        added.keep()
+    counts = {"rows_inserted": inserted.num_rows, "rows_updated": updated.num_rows,
+              "rows_deleted": deleted.num_rows}
+    if isinstance(plan, planner.Update):
+        counts = {"rows_updated": updated.num_rows}
+    total = sum(counts.values())
+    return Result(pa.table({k: [v] for k, v in counts.items()}),
+                  ", ".join(f"{v} {k.removeprefix('rows_')}" for k, v in counts.items()), total)
+
+
+def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[str]) -> exp.Select:
+    """The query giving, for each row the statement changes or adds, its file and position (NULL
+    for a new row), the number of the clause that applies, and the row's new values."""
+    target = _target_scan(engine, info, paths).subquery(plan.target)
+    file, row = (exp.column(name, table=plan.target, quoted=True)
+                 for name in ("filename", "file_row_number"))
+    located = [exp.alias_(file, FILE, quoted=True), exp.alias_(row, ROW, quoted=True)]
+    values = [_clause_values(clause, info, plan) for clause in plan.clauses]
+    if plan.source is None:  # UPDATE ... [WHERE]: no join; the condition filters the scan
+        (clause,), (new,) = plan.clauses, values
+        assert new is not None  # an UPDATE's one clause sets values
+        query = exp.select(*located, exp.alias_(exp.Literal.number(0), ACTION, quoted=True),
+                           *[exp.alias_(v, c.name, quoted=True) for c, v in
+                             zip(info.columns, new, strict=True)]).from_(target)
+        return query.where(clause.condition.copy()) if clause.condition is not None else query
+    source_name = plan.source.alias_or_name
+    source = exp.select(exp.Star(), exp.alias_(exp.true(), SOURCE, quoted=True)).from_(
+        plan.source.copy()).subquery(source_name)
+    present = {Match.MATCHED: exp.and_(row.is_(exp.null()).not_(), _source_present(source_name)),
+               Match.NOT_MATCHED: row.is_(exp.null()),
+               Match.NOT_MATCHED_BY_SOURCE: _source_present(source_name).not_()}
+    action = exp.Case(ifs=[exp.If(this=exp.and_(present[c.match], c.condition.copy())
+                                  if c.condition is not None else present[c.match],
+                                  true=exp.Literal.number(n)) for n, c in enumerate(plan.clauses)])
+    chosen = exp.column(ACTION, quoted=True)
+    columns = [exp.alias_(exp.Case(this=chosen, ifs=[
+        exp.If(this=exp.Literal.number(n), true=clause_values[i])
+        for n, clause_values in enumerate(values) if clause_values is not None])
+        if any(v is not None for v in values) else _cast(exp.null(), c), c.name, quoted=True)
+        for i, c in enumerate(info.columns)]
+    matches = {c.match for c in plan.clauses}
+    join = ("FULL OUTER" if {Match.NOT_MATCHED, Match.NOT_MATCHED_BY_SOURCE} <= matches else
+            "RIGHT" if Match.NOT_MATCHED in matches else
+            "LEFT" if Match.NOT_MATCHED_BY_SOURCE in matches else "INNER")
+    # DuckDB reads an earlier column of the same SELECT by its alias (ACTION, in the values)
+    inner = (exp.select(*located, exp.alias_(action, ACTION, quoted=True), *columns)
+             .from_(target).join(source, on=plan.on.copy() if plan.on else exp.true(),
+                                 join_type=join))
+    return exp.select(exp.Star()).from_(inner.subquery("changes")).where(
+        chosen.is_(exp.null()).not_())
+
+
+def _source_present(source: str) -> exp.Expr:
+    return exp.column(SOURCE, table=source, quoted=True).is_(exp.null()).not_()
+
+
+def _target_scan(engine: Engine, info: TableInfo, paths: list[str]) -> exp.Select:
+    """The table's rows with their file and position (DuckDB's ``filename``, ``file_row_number``)."""
+    scan = engine.session.scans.scan(info, paths, extra=("filename", "file_row_number"))
+    if paths:
+        return scan
+    return scan.select(exp.alias_(exp.cast(exp.null(), "VARCHAR"), "filename"),
+                       exp.alias_(exp.cast(exp.null(), "BIGINT"), "file_row_number"), append=True)
+
+
+def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp.Expr] | None:
+    """Each column's new value under a clause (None for DELETE and DO NOTHING), cast to its type."""
+    if clause.action in (Action.DELETE, Action.NOTHING):
+        return None
+    source = plan.source.alias_or_name if plan.source is not None else None
+    if clause.star:
+        return [_cast(exp.column(c.name, table=source, quoted=True), c) for c in info.columns]
+    keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT has NULL
+    values: dict[str, exp.Expr] = {
+        c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _cast(exp.null(), c)
+        for c in info.columns}
+    targets = clause.columns
+    if clause.action == Action.INSERT and not targets:
+        if len(clause.values) != len(info.columns):
+            raise error_at(clause.node, f"INSERT VALUES gives {len(clause.values)} values; table "
+                                        f"{info.name} has {len(info.columns)} columns (name the "
+                                        "columns to give fewer)")
+        targets = tuple(exp.column(c.name) for c in info.columns)
+    named: set[str] = set()
+    for target, value in zip(targets, clause.values, strict=True):
+        column = _column(info, target, plan)
+        if column.name in named:
+            raise error_at(target, f"column {column.name} is given twice")
+        named.add(column.name)
+        values[column.name] = _cast(value.copy(), column)
+    return [values[c.name] for c in info.columns]
+
+
+def _column(info: TableInfo, node: exp.Expr, plan: RowChange) -> Column:
+    """The table's column a SET or INSERT names (its own name, or qualified by the table's)."""
+    qualifier = node.args.get("table") if isinstance(node, exp.Column) else None
+    found = _named(info, node.name)
+    if found is None or (qualifier is not None and qualifier.name.lower() != plan.target.lower()):
+        raise error_at(node, f"table {info.name} has no column {render(node)}; its columns are "
+                             + ", ".join(c.name for c in info.columns))
+    return found
+
+
+def _cast(value: exp.Expr, column: Column) -> exp.Expr:
+    return exp.cast(value, exp.DataType.build(column.sql_type, dialect="duckdb"))
+
+
+def _check_one_source_row(changed: pa.Table, plan: RowChange) -> None:
+    """SQL's rule: a target row that several source rows match cannot be changed, since which
+    of them applies would be a matter of chance."""
+    if not changed.num_rows:
+        return
+    counts = changed.group_by([FILE, ROW]).aggregate([([], "count_all")])
+    if pc.max(counts["count_all"]).as_py() > 1:
+        raise error_at(plan.on, f"a row of {plan.table} matches more than one source row; make "
+                                "the join pick one (aggregate or deduplicate the source)")
+
+
+def _rows_by_file(rows: pa.Table) -> dict[str, np.ndarray]:
+    """The positions in ``rows`` of each file's rows."""
+    if not rows.num_rows:
+        return {}
+    names = rows[FILE].to_numpy(zero_copy_only=False)
+    unique, inverse = np.unique(names, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return dict(zip(unique.tolist(), np.split(order, np.cumsum(np.bincount(inverse))[:-1]),
+                    strict=True))
+
+
+# -- ALTER TABLE ---------------------------------------------------------------------------------
+
+def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Result:
+    """One change of columns or shard count: the schema (or spec) change, the properties and a
+    rewrite of every data file, in ONE snapshot. The files are rewritten so that every file of
+    a snapshot has exactly that snapshot's columns: indb's readers (DuckDB's scans, shard reads,
+    function instances) and other engines that read Parquet by name see the same table."""
+    table, info = engine.db.load(plan.table)
+    change = plan.change
+    if isinstance(change, SetShards):
+        return _reshard(engine, plan, table, info, change)
+    altered = _altered(info, change, plan.node)
+    if altered is None:
+        return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
+                              "EXISTS")
+    new, sources = altered
+
+    def evolve(transaction: Transaction) -> None:
+        with transaction.update_schema() as update:
+            if isinstance(change, AddColumn):
+                field = iceberg_layout(new)[0].find_field(change.column.name)
+                update.add_column(change.column.name, field.field_type)
+                if info.hidden_columns:  # visible columns first, as in the files
+                    update.move_before(change.column.name, info.hidden_columns[0].name)
+            else:
+                old = _named(info, change.name if isinstance(change, DropColumn) else change.old)
+                assert old is not None  # _altered refused a column the table does not have
+                if isinstance(change, DropColumn):
+                    update.delete_column(old.name)
+                else:
+                    update.rename_column(old.name, change.new)
+        transaction.set_properties({**new.to_properties(),
+                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
+
+    def convert(stored: pa.Table) -> pa.Table:
+        arrays = [stored[source] if source is not None else pa.nulls(stored.num_rows, c.storage_type)
+                  for c, source in zip(new.columns, sources, strict=True)]
+        arrays += [stored[h.name] for h in info.hidden_columns]
+        return pa.Table.from_arrays(arrays, schema=new.storage_schema)
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve, convert)
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}; {rows} rows rewritten")
+
+
+def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
+             node: exp.Expr | None) -> tuple[TableInfo, list[str | None]] | None:
+    """The table after a column change, with each new column's stored source (None: added);
+    None when IF [NOT] EXISTS leaves nothing to do. Refuses what cannot be changed."""
+    sources: list[str | None] = [c.name for c in info.columns]
+    if isinstance(change, AddColumn):
+        clash = _named(info, change.column.name)
+        if clash is not None:
+            if change.if_not_exists:
+                return None
+            raise error_at(node, f"table {info.name} has a column {clash.name} already")
+        return dataclasses.replace(info, columns=(*info.columns, change.column)), [*sources, None]
+    name = change.name if isinstance(change, DropColumn) else change.old
+    old = _named(info, name)
+    if old is None:
+        if isinstance(change, DropColumn) and change.if_exists:
+            return None
+        raise error_at(node, f"table {info.name} has no column {name}; its columns are "
+                             + ", ".join(c.name for c in info.columns))
+    position = info.columns.index(old)
+    columns = list(info.columns)
+    if isinstance(change, DropColumn):
+        if old.name in info.shard_key:
+            raise error_at(node, f"column {old.name} is the shard key of {info.name}: rows are "
+                                 "placed by it, so it cannot be dropped (CREATE TABLE ... AS "
+                                 "SELECT makes a table sharded another way)")
+        if len(columns) == 1:
+            raise error_at(node, f"{old.name} is the only column of {info.name}; DROP TABLE "
+                                 f"{info.name} instead")
+        del columns[position], sources[position]
+        return dataclasses.replace(info, columns=tuple(columns)), sources
+    clash = _named(info, change.new)
+    if clash is not None and clash is not old:
+        raise error_at(node, f"table {info.name} has a column {clash.name} already")
+    columns[position] = dataclasses.replace(old, name=change.new)
+    key = tuple(change.new if k == old.name else k for k in info.shard_key)
+    return dataclasses.replace(info, columns=tuple(columns), shard_key=key), sources
+
+
+def _named(info: TableInfo, name: str) -> Column | None:
+    """The table's column of that name (names are case-insensitive, as in DuckDB)."""
+    return next((c for c in info.columns if c.name.lower() == name.lower()), None)
+
+
+def _reshard(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+             change: SetShards) -> Result:
+    if info.replicated:
+        raise error_at(plan.node, f"{info.name} is REPLICATED: every shard sees all of it, so it "
+                                  "has no shard count to change")
+    if change.shards == info.shards:
+        return Result(message=f"table {info.name} has {info.shards} shards already")
+    new = dataclasses.replace(info, shards=change.shards)
+    source = new.shard_source
+    assert source is not None  # a sharded table
+
+    def evolve(transaction: Transaction) -> None:
+        # two steps: pyiceberg refuses to drop and re-add a field of one name in one change
+        with transaction.update_spec() as update:
+            update.remove_field(transaction.table_metadata.spec().fields[0].name)
+        with transaction.update_spec() as update:
+            update.add_field(source, BucketTransform(change.shards), SHARD_FIELD)
+        transaction.set_properties({"indb.shards": str(change.shards)})
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve, lambda stored: stored)
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"table {info.name} now has {change.shards} shards; {rows} rows rewritten")
+
+
+# -- views --------------------------------------------------------------------------------------
+
+def create_view(engine: Engine, plan: planner.CreateView, params: object) -> Result:
+    if plan.if_not_exists and any(v.name == plan.name for v in views.views(engine.db.engine)):
+        return Result(message=f"view {plan.name} already exists")
+    # DuckDB checks the query now, against the tables as they are (nothing of it is read)
+    query = exp.Subquery(this=parse(plan.sql)[0], alias=exp.TableAlias(this=exp.to_identifier("v")))
+    engine.session.query(render(exp.select(exp.Star()).from_(query).limit(0)))
+    views.create_view(engine.db.engine, plan.name, plan.sql, plan.replace)
+    return Result(message=f"created view {plan.name}")
+
+
+def drop_view(engine: Engine, plan: planner.DropView, params: object) -> Result:
+    if views.drop_view(engine.db.engine, plan.name) or plan.if_exists:
+        return Result(message=f"dropped view {plan.name}")
+    raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")
+
+
+def show_views(engine: Engine, plan: planner.ShowViews, params: object) -> Result:
+    defined = views.views(engine.db.engine)
+    return Result(pa.table({"name": pa.array([v.name for v in defined], pa.string()),
+                            "sql": pa.array([v.sql for v in defined], pa.string())}))
+
+
+# -- EXPLAIN ------------------------------------------------------------------------------------
+
+def explain(engine: Engine, plan: planner.Explain, params: object) -> Result:
+    """indb's plan as lines; for a query, DuckDB's plan of it after them (EXPLAIN ANALYZE: run)."""
+    lines = plan_lines(plan.plan)
+    if isinstance(plan.plan, planner.Query):
+        tree = ExplainTree(this=parse(plan.plan.sql)[0], analyze=plan.analyze)
+        duck = engine.session.query(render_indb(tree), params)
+        lines += list(zip(duck.column(0).to_pylist(), duck.column(1).to_pylist(), strict=True))
+    return Result(pa.table({"explain_key": [k for k, _ in lines],
+                            "explain_value": [v for _, v in lines]}))
+
+
+# -- time travel --------------------------------------------------------------------------------
+
+def with_snapshots(engine: Engine, plan: planner.WithSnapshots, params: object) -> Result:
+    """Make a view of each old snapshot the plan reads, then run the plan. A view is kept: a
+    snapshot never changes, and a query's rows may still be read after the statement."""
+    for ref in plan.snapshots:
+        table, info = engine.db.load(ref.table)
+        snapshot = upkeep.snapshot_for(table, ref.version, ref.timestamp_us)
+        if snapshot is None:
+            raise error_at(ref.node, f"table {ref.table} has no snapshot "
+                                     + (f"{ref.version}" if ref.version is not None else
+                                        f"at or before {_utc(ref.timestamp_us)} UTC")
+                                     + "; SHOW SNAPSHOTS " + ref.table + " lists those VACUUM kept")
+        then = upkeep.info_at(table, info, snapshot)
+        if then is None:
+            raise error_at(ref.node, f"snapshot {snapshot.snapshot_id} of {ref.table} was written "
+                                     "under a schema indb has no SQL types for")
+        paths = [files.local_path(f.file_path) for f in upkeep.snapshot_files(table, snapshot)]
+        view = exp.Create(this=table_ref(ref.view), kind="VIEW", replace=True,
+                          expression=engine.session.scans.scan(then, paths))
+        engine.session.query(render(view))
+    return engine.run(plan.plan, params)
+
+
+def _utc(timestamp_us: int | None) -> str:
+    moment = datetime.datetime.fromtimestamp((timestamp_us or 0) / 1e6, datetime.UTC)
+    return moment.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def show_snapshots(engine: Engine, plan: planner.ShowSnapshots, params: object) -> Result:
+    """The table's snapshots, oldest first: what ``AT (VERSION => id)`` can read."""
+    table, _ = engine.db.load(plan.table)
+    current = table.current_snapshot()
+    snapshots = sorted(table.snapshots(), key=lambda s: s.sequence_number or 0)
+    summaries = [s.summary for s in snapshots]
+    return Result(pa.table({
+        "snapshot_id": pa.array([s.snapshot_id for s in snapshots], pa.int64()),
+        "parent_id": pa.array([s.parent_snapshot_id for s in snapshots], pa.int64()),
+        "committed_at": pa.array([datetime.datetime.fromtimestamp(s.timestamp_ms / 1000, datetime.UTC)
+                                  .replace(tzinfo=None) for s in snapshots], pa.timestamp("ms")),
+        "operation": pa.array([m.operation.value if m else None for m in summaries], pa.string()),
+        "rows": pa.array([int(m.get("total-records") or 0) if m else None for m in summaries],
+                         pa.int64()),
+        "files": pa.array([int(m.get("total-data-files") or 0) if m else None for m in summaries],
+                          pa.int64()),
+        "current": pa.array([current is not None and s.snapshot_id == current.snapshot_id
+                             for s in snapshots], pa.bool_())}))
+
+
+# -- VACUUM and OPTIMIZE -------------------------------------------------------------------------
+
+def vacuum(engine: Engine, plan: planner.Vacuum, params: object) -> Result:
+    """Expire old snapshots and delete the files nothing reads any more, table by table."""
+    cutoff = _orphan_cutoff(engine)
+    names = [plan.table] if plan.table else sorted(engine.db.metadata_locations())
+    done = [upkeep.vacuum(engine.db, name, plan.retain, cutoff) for name in names]
+    if plan.table is None:
+        done.append(upkeep.leftovers(engine.db, names, cutoff))
+    rows = pa.table({"table": [d.table for d in done],
+                     "snapshots_expired": [d.snapshots_expired for d in done],
+                     "files_deleted": [d.files_deleted for d in done],
+                     "bytes_deleted": [d.bytes_deleted for d in done]})
+    return Result(rows, f"expired {sum(d.snapshots_expired for d in done)} snapshots, deleted "
+                        f"{sum(d.files_deleted for d in done)} files")
+
+
+def _orphan_cutoff(engine: Engine) -> float:
+    """Files no snapshot names are deleted if last modified before this: older than the safety
+    age, and than the start of any function run still going (its outputs are committed at its
+    end, however long it runs)."""
+    runs = engine.runs.runs().to_pydict()
+    started = [s for s, status in zip(runs["started"], runs["status"], strict=True)
+               if status == RunStatus.RUNNING]
+    return min([time.time() - ORPHAN_MIN_AGE_S, *started])
+
+
+def optimize(engine: Engine, plan: planner.Optimize, params: object) -> Result:
+    """Merge each shard's small files into files of about the table's target size, one
+    snapshot a table (the rows and their shards stay as they are)."""
+    names = [plan.table] if plan.table else sorted(engine.db.metadata_locations())
+    merged = {name: _compact(engine, name) for name in names}
+    rows = pa.table({"table": list(merged), "files_merged": [m[0] for m in merged.values()],
+                     "files_written": [m[1] for m in merged.values()]})
+    return Result(rows, f"merged {sum(m[0] for m in merged.values())} files into "
+                        f"{sum(m[1] for m in merged.values())}")
+
+
+def _compact(engine: Engine, name: str) -> tuple[int, int]:
+    table, info = engine.db.load(name)
+    groups = upkeep.compaction_groups(files.data_files(table), upkeep.target_file_bytes(table))
+    if not groups:
+        return 0, 0
+    with files.staged(table.io, table.location()) as added:
+        for group in groups:
+            stored = files.read_stored([f.file_path for f in group], info)
+            added += files.write_data_files(table.io, table.metadata, info, stored)
+        try:
+            files.commit(engine.db, name, add=added, remove=[f for g in groups for f in g])
+        except ConflictError:
+            raise ConflictError(f"table {name} was rewritten while OPTIMIZE merged its files; "
+                                "nothing changed: run OPTIMIZE again") from None
+        added.keep()
+    return sum(len(g) for g in groups), len(added)

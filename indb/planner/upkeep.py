@@ -1,0 +1,584 @@
+"""Plans for table upkeep: UPDATE, MERGE, ALTER TABLE, views, COPY, EXPLAIN, time travel,
+VACUUM, OPTIMIZE and SHOW SNAPSHOTS.
+
+As everywhere in the planner, nothing here reads data: a plan says what a statement will do
+and refuses, with the position of the offending node, what it cannot do. Rules that need a
+table's columns (does ``SET x`` name a column? is the dropped column the shard key?) are the
+engine's, which has the table's description; it raises its errors at the nodes the plans keep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlglot import exp
+
+from indb.catalog.names import checked_column_name, checked_name
+from indb.catalog.types import Column, canonical_sql_type, storage_type_of
+from indb.errors import CatalogError, SchemaError, not_found
+from indb.parser import error_at, render
+from indb.parser.dialect import Explain as ExplainTree
+from indb.parser.dialect import Optimize as OptimizeTree
+from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
+from indb.parser.dialect import ShowViews as ShowViewsTree
+from indb.parser.dialect import Vacuum as VacuumTree
+from indb.planner.models import PREDICT_PREFIX
+from indb.planner.tables import MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, table_name
+
+SNAPSHOT_VIEW_PREFIX = "__indb_at_"  # DuckDB views over old snapshots (time travel)
+
+
+# -- UPDATE and MERGE ---------------------------------------------------------------------------
+
+class Match(StrEnum):
+    """Which rows a WHEN clause is about."""
+
+    MATCHED = "matched"                              # a target row with a source row
+    NOT_MATCHED = "not matched"                      # a source row with no target row
+    NOT_MATCHED_BY_SOURCE = "not matched by source"  # a target row with no source row
+
+
+class Action(StrEnum):
+    UPDATE = "update"
+    DELETE = "delete"
+    INSERT = "insert"
+    NOTHING = "do nothing"
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One ``WHEN ... THEN ...`` of a MERGE (an UPDATE is one: WHEN MATCHED THEN UPDATE)."""
+
+    match: Match
+    action: Action
+    condition: exp.Expr | None = None
+    columns: tuple[exp.Expr, ...] = ()  # SET targets / INSERT's column list, as written
+    values: tuple[exp.Expr, ...] = ()   # their values (INSERT VALUES alone: every column's)
+    star: bool = False  # UPDATE SET * / INSERT *: each column from the source column of its name
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)  # where errors point
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """Rows of ``table`` changed in place, copy-on-write: the files holding changed rows are
+    rewritten, new rows written, and both swapped in with ONE snapshot.
+
+    ``target`` is what the statement's expressions call the table (its alias, else its name).
+    Without ``source`` the one clause's condition picks rows (UPDATE ... WHERE); with it, the
+    source is joined on ``on`` and each joined row takes the first clause that applies.
+    """
+
+    table: str
+    target: str
+    source: exp.Expr | None
+    on: exp.Expr | None
+    clauses: tuple[Clause, ...]
+
+
+@dataclass(frozen=True)
+class Update(RowChange):
+    """``UPDATE t SET c = e [FROM s] [WHERE ...]``."""
+
+
+@dataclass(frozen=True)
+class Merge(RowChange):
+    """``MERGE INTO t USING s ON ... WHEN [NOT] MATCHED [BY SOURCE] [AND ...] THEN ...``."""
+
+
+def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
+    for unsupported in ("with_", "returning", "order", "limit"):
+        if tree.args.get(unsupported):
+            raise error_at(tree, "UPDATE with WITH, RETURNING, ORDER BY or LIMIT is not "
+                                 "supported; use a subquery, or MERGE")
+    tree = numbered_parameters(tree)
+    name, target = _target(tree.this, catalog)
+    columns = tuple(assignment.this for assignment in tree.expressions)
+    values = tuple(assignment.expression for assignment in tree.expressions)
+    where = tree.args.get("where")
+    condition = where.this if where else None
+    source = None
+    from_ = tree.args.get("from_")
+    if from_ is not None:
+        if from_.this.args.get("joins") or tree.args.get("joins"):
+            raise error_at(from_, "UPDATE ... FROM takes one table or subquery; join inside a "
+                                  "subquery, or use MERGE")
+        source = _source(from_.this)
+    clause = Clause(Match.MATCHED, Action.UPDATE, None if source else condition, columns, values,
+                    node=tree)
+    return Update(name, target, source, condition if source else None, (clause,))
+
+
+def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
+    if tree.args.get("returning") or tree.args.get("using_cond"):
+        raise error_at(tree, "MERGE with RETURNING or USING (columns) is not supported; join "
+                             "with ON")
+    tree = numbered_parameters(tree)
+    name, target = _target(tree.this, catalog)
+    whens = tree.args.get("whens")
+    clauses = tuple(_clause(when) for when in (whens.expressions if whens else []))
+    if not clauses:
+        raise error_at(tree, "MERGE needs at least one WHEN [NOT] MATCHED THEN ... clause")
+    return Merge(name, target, _source(tree.args["using"]), tree.args["on"], clauses)
+
+
+def _clause(when: exp.When) -> Clause:
+    match = Match.MATCHED if when.args.get("matched") else (
+        Match.NOT_MATCHED_BY_SOURCE if when.args.get("source") else Match.NOT_MATCHED)
+    then, condition = when.args.get("then"), when.args.get("condition")
+    if isinstance(then, exp.Var) and then.name.upper() in ("DELETE", "DO NOTHING"):
+        action = Action.DELETE if then.name.upper() == "DELETE" else Action.NOTHING
+        if match == Match.NOT_MATCHED and action == Action.DELETE:
+            raise error_at(when, "WHEN NOT MATCHED has no target row to DELETE; it can INSERT")
+        return Clause(match, action, condition, node=when)
+    if isinstance(then, exp.Update):
+        if match == Match.NOT_MATCHED:
+            raise error_at(when, "WHEN NOT MATCHED has no target row to UPDATE; it can INSERT")
+        if any(isinstance(e, exp.Star) for e in then.expressions):
+            if match == Match.NOT_MATCHED_BY_SOURCE:
+                raise error_at(when, "UPDATE SET * takes the source row's values, and WHEN NOT "
+                                     "MATCHED BY SOURCE has none; name the columns")
+            return Clause(match, Action.UPDATE, condition, star=True, node=when)
+        return Clause(match, Action.UPDATE, condition, tuple(e.this for e in then.expressions),
+                      tuple(e.expression for e in then.expressions), node=when)
+    if isinstance(then, exp.Insert):
+        if match != Match.NOT_MATCHED:
+            raise error_at(when, "only WHEN NOT MATCHED can INSERT: a matched row exists already")
+        if isinstance(then.this, exp.Star):
+            return Clause(match, Action.INSERT, condition, star=True, node=when)
+        columns = tuple(then.this.expressions) if isinstance(then.this, exp.Tuple) else ()
+        values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
+        if columns and len(columns) != len(values):
+            raise error_at(then, f"INSERT names {len(columns)} columns but gives {len(values)} "
+                                 "values")
+        return Clause(match, Action.INSERT, condition, columns, tuple(values), node=when)
+    raise error_at(when, "a WHEN clause ends in UPDATE SET ..., DELETE, INSERT ... or DO NOTHING")
+
+
+def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
+    """The table a write changes, and the name its expressions call it by."""
+    if not isinstance(table, exp.Table):
+        raise error_at(table, "expected the name of the table to change")
+    name = _existing(table_name(table), catalog)
+    return name, table.alias or name
+
+
+def _source(source: exp.Expr) -> exp.Expr:
+    """The relation of USING / FROM; a subquery needs an alias for its columns to be named by."""
+    if isinstance(source, exp.Subquery) and not source.alias:
+        raise error_at(source, "give the subquery a name: USING (SELECT ...) AS s")
+    if not isinstance(source, exp.Table | exp.Subquery):
+        raise error_at(source, "the source is a table or a subquery")
+    return source
+
+
+def numbered_parameters(tree: exp.E) -> exp.E:
+    """The tree with each ``?`` numbered (``$1``, ``$2``, ...) in the order written: the engine
+    runs the statement's parts in another order than they are written in."""
+    placeholders = [p for p in tree.find_all(exp.Placeholder, bfs=False) if not p.this]
+    if not placeholders:
+        return tree
+    tree = tree.copy()
+    for number, placeholder in enumerate(
+            [p for p in tree.find_all(exp.Placeholder, bfs=False) if not p.this], start=1):
+        placeholder.replace(exp.Placeholder(this=str(number)))
+    return tree
+
+
+# -- ALTER TABLE ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddColumn:
+    column: Column
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class SetShards:
+    shards: int
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    """One change of a table's columns or shard count: a rewrite of its files, in one snapshot
+    together with the schema change."""
+
+    table: str
+    change: AddColumn | DropColumn | RenameColumn | SetShards
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)  # the action, for the engine's errors
+
+
+def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
+    if str(tree.args.get("kind") or "").upper() != "TABLE":
+        raise error_at(tree, f"ALTER {tree.args.get('kind')} is not supported; ALTER TABLE is, "
+                             "and CREATE OR REPLACE VIEW changes a view")
+    if tree.args.get("exists"):
+        raise error_at(tree, "ALTER TABLE IF EXISTS is not supported; name a table that exists")
+    name = _existing(table_name(tree.this), catalog)
+    actions = tree.args.get("actions") or []
+    if len(actions) != 1:
+        raise error_at(tree, "ALTER TABLE makes one change at a time")
+    return AlterTable(name, _alteration(actions[0]), actions[0])
+
+
+def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards:
+    if isinstance(action, exp.ColumnDef):
+        return _add_column(action)
+    if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
+        (column, *more) = action.args.get("tables") or [action.this]
+        if more:
+            raise error_at(more[0], "ALTER TABLE drops one column at a time")
+        return DropColumn(column.name, bool(action.args.get("exists")))
+    if isinstance(action, exp.RenameColumn):
+        new = action.args["to"].name
+        try:
+            checked_column_name(new)
+        except SchemaError as error:
+            raise error_at(action.args["to"], str(error)) from None
+        return RenameColumn(action.this.name, new)
+    if isinstance(action, exp.AlterSet):
+        return SetShards(_shards(action))
+    if isinstance(action, exp.AlterRename):
+        raise error_at(action, "renaming a table is not supported: CREATE TABLE new AS SELECT * "
+                               "FROM old, then DROP TABLE old")
+    if isinstance(action, exp.AlterColumn):
+        raise error_at(action, "changing a column's type, default or NOT NULL is not supported: "
+                               "ADD COLUMN a new one, UPDATE it from the old, DROP the old")
+    raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
+                           "renames columns, and sets (SHARDS = n)")
+
+
+def _add_column(definition: exp.ColumnDef) -> AddColumn:
+    name = definition.name
+    try:
+        checked_column_name(name)
+    except SchemaError as error:
+        raise error_at(definition, str(error)) from None
+    if definition.args.get("kind") is None:
+        raise error_at(definition, f"column {name} needs a type")
+    for constraint in definition.constraints:
+        kind = constraint.kind
+        if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+            raise error_at(constraint, f"a new column is NULL in every existing row, so it cannot "
+                                       f"be NOT NULL; add {name} without it")
+        if not isinstance(kind, exp.NotNullColumnConstraint):
+            raise error_at(constraint, f"{render(constraint)} is not supported on a new column; "
+                                       f"add the column, then UPDATE t SET {name} = ...")
+    try:
+        sql_type = canonical_sql_type(definition.args["kind"].sql(dialect="duckdb"))
+        storage_type_of(sql_type)  # refuses types Iceberg cannot hold
+    except SchemaError as error:
+        raise error_at(definition, str(error)) from None
+    return AddColumn(Column(name, sql_type), bool(definition.args.get("exists")))
+
+
+def _shards(action: exp.AlterSet) -> int:
+    items = action.expressions
+    if len(items) == 1 and isinstance(items[0], exp.Properties):
+        items = items[0].expressions
+    pairs = [(item.this.name, item.args.get("value") or item.expression) for item in items
+             if isinstance(item, exp.EQ | exp.Property)]
+    if len(pairs) != 1 or len(items) != 1 or pairs[0][0].upper() != "SHARDS":
+        raise error_at(action, "ALTER TABLE ... SET takes the shard count: SET (SHARDS = n)")
+    value = pairs[0][1]
+    if not (isinstance(value, exp.Literal) and value.is_int and 1 <= int(value.name) <= MAX_SHARDS):
+        raise error_at(value or action, f"SHARDS must be a whole number from 1 to {MAX_SHARDS}")
+    return int(value.name)
+
+
+# -- views ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreateView:
+    name: str
+    sql: str  # the query, as DuckDB runs it
+    replace: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropView:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class ShowViews:
+    pass
+
+
+def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
+    if not isinstance(tree.this, exp.Table):
+        raise error_at(tree.this, "name the view's columns in its query (SELECT a AS x, ...), not "
+                                  "after its name")
+    properties = tree.args.get("properties")
+    if properties and properties.expressions:
+        raise error_at(tree, f"{render(properties.expressions[0])} views are not supported; "
+                             "CREATE VIEW makes one every connection sees, and CREATE TABLE ... "
+                             "AS SELECT keeps rows")
+    try:
+        name = checked_name(table_name(tree.this), "view")
+    except SchemaError as error:
+        raise error_at(tree.this, str(error)) from None
+    if catalog.exists(name):
+        raise CatalogError(f"a table called {name} exists; a view needs a name of its own")
+    query = tree.expression
+    if not isinstance(query, exp.Query):
+        raise error_at(tree, "CREATE VIEW v AS takes a query")
+    predict = next((c for c in query.find_all(exp.Anonymous)
+                    if c.name.lower().startswith(PREDICT_PREFIX)), None)
+    if predict is not None:
+        raise error_at(tree, "PREDICT cannot be kept in a view yet; call it in the queries that "
+                             "read the view")
+    return CreateView(name, render(query), bool(tree.args.get("replace")),
+                      bool(tree.args.get("exists")))
+
+
+def plan_drop_view(tree: exp.Drop, catalog: CatalogFacts) -> DropView:
+    (view, *more) = tree.args.get("tables") or [tree.this]
+    if more:
+        raise error_at(more[0], "DROP VIEW takes one view at a time")
+    return DropView(table_name(view), bool(tree.args.get("exists")))
+
+
+def plan_show_views(tree: ShowViewsTree, catalog: CatalogFacts) -> ShowViews:
+    return ShowViews()
+
+
+# -- COPY -------------------------------------------------------------------------------------
+
+def plan_copy(tree: exp.Copy, catalog: CatalogFacts) -> Insert | Query:
+    """``COPY t FROM 'file'`` is an INSERT of the file's rows (one snapshot); ``COPY t TO
+    'file'`` and ``COPY (query) TO 'file'`` are DuckDB's, over the tables' views."""
+    files = tree.args.get("files") or []
+    if len(files) != 1 or not (isinstance(files[0], exp.Literal) and files[0].is_string):
+        raise error_at(tree, "COPY takes one file name in quotes: COPY t TO 'ticks.parquet'")
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not tree.args.get("kind"):  # TO
+        if isinstance(target, exp.Table):
+            _existing(table_name(target), catalog)
+        return Query(render(tree))
+    if not isinstance(target, exp.Table):
+        raise error_at(tree.this, "COPY ... FROM fills a table: COPY t FROM 'ticks.csv'")
+    name = _existing(table_name(target), catalog)
+    staged = tree.copy()
+    (staged.this.this if isinstance(staged.this, exp.Schema) else staged.this).replace(
+        exp.to_table(STAGE_TABLE))
+    return Insert(name, render(staged))
+
+
+# -- EXPLAIN ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Explain:
+    """What a statement would do: indb's plan, and DuckDB's for a query (``analyze``: run the
+    query and show the time each step took)."""
+
+    plan: Any
+    analyze: bool = False
+
+
+def plan_explain(tree: ExplainTree, catalog: CatalogFacts,
+                 plan_statement: Callable[[exp.Expr, CatalogFacts], Any]) -> Explain:
+    statement = tree.this
+    if isinstance(statement, ExplainTree):
+        raise error_at(statement, "EXPLAIN explains a statement, not another EXPLAIN")
+    inner = plan_statement(statement, catalog)
+    if tree.args.get("analyze") and not isinstance(inner, Query):
+        raise error_at(tree, "EXPLAIN ANALYZE runs the statement, so it takes only queries; "
+                             "EXPLAIN shows what a write would do without doing it")
+    return Explain(inner, bool(tree.args.get("analyze")))
+
+
+def plan_lines(plan: Any) -> list[tuple[str, str]]:
+    """A plan as (key, value) lines, for EXPLAIN: its kind, then each field in SQL or words."""
+    lines = [("plan", type(plan).__name__)]
+    for item in dataclasses.fields(plan):
+        value = getattr(plan, item.name)
+        if item.name == "node" or value is None or value == () or value is False:
+            continue
+        if dataclasses.is_dataclass(value) and not isinstance(value, type | Column):
+            lines += [(f"{item.name}.{key}" if key != "plan" else item.name, text)
+                      for key, text in plan_lines(value)]
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            for number, part in enumerate(value, start=1):
+                lines += [(f"{item.name}[{number}].{key}", text) for key, text in plan_lines(part)
+                          if key != "plan"]
+        else:
+            lines.append((item.name, _text(value)))
+    return lines
+
+
+def _text(value: object) -> str:
+    if isinstance(value, Column):
+        return f"{value.name} {value.sql_type}" + ("" if value.nullable else " NOT NULL")
+    if isinstance(value, exp.Expr):
+        return render(value)
+    if isinstance(value, tuple):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+# -- time travel --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A table read at an old snapshot: by its id (``version``), or the one that was current at
+    ``timestamp_us`` (microseconds since the epoch, UTC). ``view`` is the DuckDB view the
+    statement reads it through."""
+
+    table: str
+    view: str
+    version: int | None = None
+    timestamp_us: int | None = None
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class WithSnapshots:
+    """Another plan whose SQL reads tables at old snapshots, through views made before it runs."""
+
+    plan: Any
+    snapshots: tuple[SnapshotRef, ...]
+
+
+def bind_snapshots(tree: exp.Expr, catalog: CatalogFacts) -> tuple[exp.Expr, tuple[SnapshotRef, ...]]:
+    """The tree with each ``t AT (VERSION => n)``, ``t AT (TIMESTAMP => '...')`` or ``t FOR
+    SYSTEM_TIME AS OF '...'`` read through a view of that snapshot (named ``t`` still)."""
+    found = [t for t in tree.find_all(exp.Table) if t.args.get("when") or t.args.get("version")]
+    if not found:
+        return tree, ()
+    tree = tree.copy()
+    refs: dict[str, SnapshotRef] = {}
+    for table in [t for t in tree.find_all(exp.Table) if t.args.get("when") or t.args.get("version")]:
+        _check_readable_here(tree, table)
+        ref = _snapshot_ref(table, catalog)
+        refs[ref.view] = ref
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Table(this=exp.to_identifier(ref.view, quoted=True), alias=alias))
+    return tree, tuple(refs.values())
+
+
+def _check_readable_here(tree: exp.Expr, table: exp.Table) -> None:
+    written = tree.this if isinstance(tree, exp.Insert | exp.Update | exp.Merge | exp.Delete
+                                      | exp.Alter) else None
+    if isinstance(written, exp.Schema):
+        written = written.this
+    if table is written or (isinstance(tree, exp.Copy) and tree.args.get("kind")):
+        raise error_at(table, "a write changes the table's current snapshot; AT (...) reads "
+                              "old ones (restore with INSERT INTO t SELECT * FROM t AT (...))")
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "VIEW":
+        raise error_at(table, "a view cannot keep an old snapshot (VACUUM removes them); read "
+                              "t AT (...) in the queries instead")
+    if table.find_ancestor(exp.Kwarg) is not None:
+        raise error_at(table, "a function's inputs are read by its instances, at the tables' "
+                              "current snapshots; time travel (AT ...) works in queries")
+    if not isinstance(tree, exp.Query | exp.Values | exp.Insert | exp.Create | exp.Copy
+                      | exp.Update | exp.Merge | exp.Delete | ExplainTree):
+        raise error_at(table, "time travel (AT ...) works in queries and in what they feed: "
+                              "INSERT, CREATE TABLE AS, COPY ... TO, UPDATE and MERGE sources")
+
+
+def _snapshot_ref(table: exp.Table, catalog: CatalogFacts) -> SnapshotRef:
+    name = _existing(table_name(table), catalog)
+    when: exp.Expr = table.args.get("when") or table.args["version"]
+    kind = str(when.args.get("kind") if isinstance(when, exp.HistoricalData) else when.this).upper()
+    if isinstance(when, exp.Version) and str(when.args.get("kind")).upper() != "AS OF":
+        raise error_at(when, "time travel reads one snapshot: FOR SYSTEM_TIME AS OF '...'")
+    if isinstance(when, exp.HistoricalData) and str(when.this).upper() != "AT":
+        raise error_at(when, "time travel reads one snapshot: AT (VERSION => n) or "
+                             "AT (TIMESTAMP => '...')")
+    value = when.expression
+    if kind == "VERSION":
+        if not (isinstance(value, exp.Literal) and value.name.isdigit()):
+            raise error_at(value or when, "VERSION takes a snapshot id, a whole number (SHOW "
+                                          "SNAPSHOTS t lists them)")
+        return SnapshotRef(name, f"{SNAPSHOT_VIEW_PREFIX}{name}_v{value.name}", version=int(value.name),
+                           node=when)
+    if kind in ("TIMESTAMP", "SYSTEM_TIME"):
+        moment = _timestamp_us(value, when)
+        return SnapshotRef(name, f"{SNAPSHOT_VIEW_PREFIX}{name}_t{moment}", timestamp_us=moment,
+                           node=when)
+    raise error_at(when, f"time travel by {kind} is not supported; use VERSION => snapshot id "
+                         "or TIMESTAMP => '...'")
+
+
+def _timestamp_us(value: exp.Expr | None, where: exp.Expr) -> int:
+    """A timestamp literal in microseconds since the epoch; without a UTC offset it is UTC."""
+    if isinstance(value, exp.Cast) and isinstance(value.this, exp.Literal):
+        value = value.this
+    if not (isinstance(value, exp.Literal) and value.is_string):
+        raise error_at(value or where, "TIMESTAMP takes a timestamp in quotes, as "
+                                       "'2026-01-05 09:30:00' (UTC) or '2026-01-05 09:30:00+01'")
+    try:
+        moment = datetime.datetime.fromisoformat(value.name)
+    except ValueError:
+        raise error_at(value, f"{value.name!r} is not a timestamp; write it as "
+                              "'2026-01-05 09:30:00' (UTC) or '2026-01-05 09:30:00+01'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return round(moment.timestamp() * 1_000_000)
+
+
+# -- VACUUM, OPTIMIZE, SHOW SNAPSHOTS ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Vacuum:
+    """Expire all but the newest ``retain`` snapshots of ``table`` (None: of every table) and
+    delete the files no retained snapshot reads."""
+
+    table: str | None
+    retain: int = 1
+
+
+@dataclass(frozen=True)
+class Optimize:
+    """Rewrite each shard's small files of ``table`` (None: of every table) into fewer."""
+
+    table: str | None
+
+
+@dataclass(frozen=True)
+class ShowSnapshots:
+    table: str
+
+
+def plan_vacuum(tree: VacuumTree, catalog: CatalogFacts) -> Vacuum:
+    retain = tree.args.get("retain")
+    if retain is not None and not (retain.is_int and int(retain.name) >= 1):
+        raise error_at(retain, "RETAIN keeps a number of snapshots, at least 1 (the current one)")
+    return Vacuum(_optional_table(tree, catalog), int(retain.name) if retain is not None else 1)
+
+
+def plan_optimize(tree: OptimizeTree, catalog: CatalogFacts) -> Optimize:
+    return Optimize(_optional_table(tree, catalog))
+
+
+def plan_show_snapshots(tree: ShowSnapshotsTree, catalog: CatalogFacts) -> ShowSnapshots:
+    return ShowSnapshots(_existing(table_name(tree.this), catalog))
+
+
+def _optional_table(tree: exp.Expr, catalog: CatalogFacts) -> str | None:
+    return None if tree.this is None else _existing(table_name(tree.this), catalog)
+
+
+def _existing(name: str, catalog: CatalogFacts) -> str:
+    if not catalog.exists(name):
+        raise not_found("table", name)
+    return name

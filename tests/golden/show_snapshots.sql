@@ -1,0 +1,3 @@
+show snapshots ticks
+-- renders as:
+SHOW SNAPSHOTS ticks

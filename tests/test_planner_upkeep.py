@@ -1,0 +1,244 @@
+"""Plans of the upkeep statements (UPDATE, MERGE, ALTER TABLE, views, COPY, EXPLAIN, time travel,
+VACUUM, OPTIMIZE), made without DuckDB or Iceberg: what they decide and what they refuse."""
+
+import datetime
+
+import pytest
+from sqlglot import exp
+
+from indb import planner
+from indb.errors import CatalogError, SqlError
+from indb.parser import parse, render
+from indb.planner.upkeep import (Action, AddColumn, DropColumn, Match, RenameColumn, SetShards,
+                                 plan_lines)
+from indb.registry.models import ModelInfo
+
+
+class Catalog:
+    default_shards = 8
+
+    def exists(self, name: str) -> bool:
+        return name in ("ticks", "quotes")
+
+    def function(self, name: str) -> None:
+        return None
+
+    def model(self, name: str, version: object) -> ModelInfo:
+        return ModelInfo(name, 3, "torch", "m.pt2", (2,), "float32", "class", 2)
+
+
+def plan(sql: str) -> planner.Plan:
+    (tree,) = parse(sql)
+    return planner.plan(tree, Catalog())
+
+
+def refused(sql: str, message: str, error: type[Exception] = SqlError) -> Exception:
+    with pytest.raises(error, match=message) as caught:
+        plan(sql)
+    return caught.value
+
+
+# -- UPDATE and MERGE ---------------------------------------------------------------------------
+
+def test_update_is_one_matched_clause_filtered_by_where():
+    p = plan("UPDATE ticks AS t SET px = px * 2, size = 0 WHERE sym = 'A'")
+    assert isinstance(p, planner.Update) and (p.table, p.target, p.source) == ("ticks", "t", None)
+    (clause,) = p.clauses
+    assert (clause.match, clause.action) == (Match.MATCHED, Action.UPDATE)
+    assert [c.name for c in clause.columns] == ["px", "size"]
+    assert [render(v) for v in clause.values] == ["px * 2", "0"]
+    assert render(clause.condition) == "sym = 'A'"
+
+
+def test_update_from_joins_on_its_where():
+    p = plan("UPDATE ticks SET px = q.px FROM quotes AS q WHERE ticks.sym = q.sym")
+    assert render(p.source) == "quotes AS q" and render(p.on) == "ticks.sym = q.sym"
+    assert p.clauses[0].condition is None
+
+
+def test_parameters_are_numbered_in_the_order_they_are_written():
+    # the engine's query puts the WHEN values before the USING source and the ON condition
+    p = plan("MERGE INTO ticks USING (SELECT * FROM quotes WHERE px > ?) AS q ON ticks.sym = q.sym "
+             "AND ticks.px < ? WHEN MATCHED AND q.size > ? THEN UPDATE SET px = ?")
+    numbers = [int(n.this) for part in (p.source, p.on, p.clauses[0].condition, p.clauses[0].values[0])
+               for n in part.find_all(exp.Placeholder)]
+    assert numbers == [1, 2, 3, 4]
+
+
+def test_merge_clauses_keep_their_order_and_kinds():
+    p = plan("MERGE INTO ticks t USING quotes q ON t.sym = q.sym "
+             "WHEN MATCHED AND q.px IS NULL THEN DELETE "
+             "WHEN MATCHED THEN UPDATE SET px = q.px "
+             "WHEN NOT MATCHED THEN INSERT (sym, px) VALUES (q.sym, q.px) "
+             "WHEN NOT MATCHED BY SOURCE THEN DELETE "
+             "WHEN NOT MATCHED THEN DO NOTHING")
+    assert isinstance(p, planner.Merge) and (p.target, p.source.alias_or_name) == ("t", "q")
+    assert [(c.match, c.action) for c in p.clauses] == [
+        (Match.MATCHED, Action.DELETE), (Match.MATCHED, Action.UPDATE),
+        (Match.NOT_MATCHED, Action.INSERT), (Match.NOT_MATCHED_BY_SOURCE, Action.DELETE),
+        (Match.NOT_MATCHED, Action.NOTHING)]
+    assert plan("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT *").clauses[0].star
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN DELETE", "no target row to DELETE"),
+    ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN UPDATE SET px = 1",
+     "no target row to UPDATE"),
+    ("MERGE INTO ticks USING quotes q ON true WHEN MATCHED THEN INSERT VALUES (1)",
+     "only WHEN NOT MATCHED can INSERT"),
+    ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED BY SOURCE THEN UPDATE SET *",
+     "has none; name the columns"),
+    ("MERGE INTO ticks USING (SELECT 1) ON true WHEN MATCHED THEN DELETE", "give the subquery a name"),
+    ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT (sym, px) VALUES (1)",
+     "names 2 columns but gives 1 values"),
+    ("MERGE INTO nope USING quotes q ON true WHEN MATCHED THEN DELETE", "table nope does not exist"),
+    ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
+    ("UPDATE ticks SET px = 1 RETURNING px", "RETURNING"),
+])
+def test_row_changes_refused(sql, message):
+    refused(sql, message, CatalogError if "does not exist" in message else SqlError)
+
+
+def test_refusals_point_at_the_clause():
+    error = refused("MERGE INTO ticks USING quotes q ON true\nWHEN NOT MATCHED AND q.px > 0 THEN DELETE",
+                    "no target row")
+    assert error.line == 2
+
+
+# -- ALTER TABLE ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sql, change", [
+    ("ALTER TABLE ticks ADD COLUMN note VARCHAR", AddColumn(planner.upkeep.Column("note", "VARCHAR"))),
+    ("ALTER TABLE ticks ADD COLUMN IF NOT EXISTS n TINYINT",
+     AddColumn(planner.upkeep.Column("n", "TINYINT"), if_not_exists=True)),
+    ("ALTER TABLE ticks DROP COLUMN IF EXISTS note", DropColumn("note", if_exists=True)),
+    ("ALTER TABLE ticks RENAME COLUMN px TO price", RenameColumn("px", "price")),
+    ("ALTER TABLE ticks SET (SHARDS = 16)", SetShards(16)),
+    ("ALTER TABLE ticks SET SHARDS = 2", SetShards(2)),
+])
+def test_alter_table(sql, change):
+    assert plan(sql) == planner.AlterTable("ticks", change)
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("ALTER TABLE ticks ADD COLUMN n INT NOT NULL", "cannot be NOT NULL"),
+    ("ALTER TABLE ticks ADD COLUMN n INT DEFAULT 3", "not supported on a new column"),
+    ("ALTER TABLE ticks ADD COLUMN _indb_x INT", "reserved"),
+    ("ALTER TABLE ticks ADD COLUMN n UBIGINT", "cannot be stored"),
+    ("ALTER TABLE ticks RENAME COLUMN px TO _indb_rowid", "reserved"),
+    ("ALTER TABLE ticks RENAME TO other", "renaming a table is not supported"),
+    ("ALTER TABLE ticks ALTER COLUMN px TYPE BIGINT", "changing a column's type"),
+    ("ALTER TABLE ticks SET (SHARDS = 0)", "SHARDS must be a whole number from 1 to 4096"),
+    ("ALTER TABLE ticks SET (COLOUR = 'red')", r"SET takes the shard count: SET \(SHARDS = n\)"),
+    ("ALTER TABLE ticks ADD COLUMN a INT, DROP COLUMN px", "one change at a time"),
+    ("ALTER VIEW v RENAME TO w", "ALTER VIEW is not supported"),
+])
+def test_alter_table_refused(sql, message):
+    refused(sql, message)
+
+
+# -- views, COPY, EXPLAIN ------------------------------------------------------------------------
+
+def test_views():
+    assert plan("CREATE OR REPLACE VIEW Big AS SELECT * FROM ticks WHERE px > 1") == \
+        planner.CreateView("big", "SELECT * FROM ticks WHERE px > 1", replace=True)
+    assert plan("DROP VIEW IF EXISTS big") == planner.DropView("big", if_exists=True)
+    assert plan("SHOW VIEWS") == planner.ShowViews()
+
+
+@pytest.mark.parametrize("sql, message, error", [
+    ("CREATE VIEW ticks AS SELECT 1", "a table called ticks exists", CatalogError),
+    ("CREATE VIEW v (a) AS SELECT 1", "name the view's columns in its query", SqlError),
+    ("CREATE TEMP VIEW v AS SELECT 1", "TEMPORARY views are not supported", SqlError),
+    ("CREATE VIEW v AS SELECT PREDICT('m', px, px) FROM ticks", "PREDICT cannot be kept", SqlError),
+    ("CREATE VIEW v AS SELECT * FROM ticks AT (VERSION => 1)", "cannot keep an old snapshot", SqlError),
+    ("CREATE VIEW _indb_v AS SELECT 1", "reserved", SqlError),
+])
+def test_views_refused(sql, message, error):
+    refused(sql, message, error)
+
+
+def test_copy_from_fills_the_staging_table_of_an_insert():
+    p = plan("COPY ticks (sym, px) FROM 'ticks.csv' (HEADER)")
+    assert p == planner.Insert("ticks", "COPY __indb_stage (sym, px) FROM 'ticks.csv' WITH (HEADER)")
+
+
+def test_copy_to_is_duckdb_s():
+    assert plan("COPY ticks TO 'out.parquet' (FORMAT parquet)") == \
+        planner.Query("COPY ticks TO 'out.parquet' WITH (FORMAT parquet)")
+    refused("COPY nope TO 'x.csv'", "table nope does not exist", CatalogError)
+    refused("COPY ticks FROM 'a.csv', 'b.csv'", "one file name")
+
+
+def test_explain_plans_the_statement_without_running_it():
+    p = plan("EXPLAIN UPDATE ticks SET px = 1 WHERE sym = 'A'")
+    assert isinstance(p, planner.Explain) and isinstance(p.plan, planner.Update)
+    assert ("clauses[1].values", "1") in plan_lines(p.plan)
+    assert plan("EXPLAIN ANALYZE SELECT 1") == planner.Explain(planner.Query("SELECT 1"), analyze=True)
+    refused("EXPLAIN ANALYZE DELETE FROM ticks", "EXPLAIN ANALYZE runs the statement")
+    refused("EXPLAIN EXPLAIN SELECT 1", "not another EXPLAIN")
+    refused("EXPLAIN SELECT * FROM ticks AT (VERSION => 'x')", "a snapshot id")
+
+
+# -- time travel --------------------------------------------------------------------------------
+
+def test_time_travel_reads_a_view_of_the_snapshot_under_the_table_s_name():
+    p = plan("SELECT t.px FROM ticks AT (VERSION => 42) AS t JOIN ticks AT (VERSION => 42) ON true")
+    assert isinstance(p, planner.WithSnapshots)
+    assert p.snapshots == (planner.SnapshotRef("ticks", "__indb_at_ticks_v42", version=42),)
+    assert p.plan == planner.Query('SELECT t.px FROM "__indb_at_ticks_v42" AS t '
+                                   'JOIN "__indb_at_ticks_v42" AS ticks ON TRUE')
+
+
+@pytest.mark.parametrize("sql, moment", [
+    ("SELECT * FROM ticks AT (TIMESTAMP => '2026-01-05 09:30:00')", "2026-01-05T09:30:00+00:00"),
+    ("SELECT * FROM ticks AT (TIMESTAMP => TIMESTAMP '2026-01-05 09:30:00+01')", "2026-01-05T08:30:00+00:00"),
+    ("SELECT * FROM ticks FOR SYSTEM_TIME AS OF '2026-01-05 09:30:00.5'", "2026-01-05T09:30:00.5+00:00"),
+])
+def test_timestamps_without_an_offset_are_utc(sql, moment):
+    (ref,) = plan(sql).snapshots
+    assert ref.timestamp_us == round(datetime.datetime.fromisoformat(moment).timestamp() * 1e6)
+
+
+def test_time_travel_feeds_writes_but_is_not_written():
+    p = plan("INSERT INTO ticks SELECT * FROM ticks AT (VERSION => 7)")
+    assert isinstance(p.plan, planner.Insert) and p.snapshots[0].version == 7
+    p = plan("MERGE INTO ticks USING ticks AT (VERSION => 7) AS old ON ticks.sym = old.sym "
+             "WHEN NOT MATCHED THEN INSERT *")
+    assert isinstance(p.plan, planner.Merge) and p.plan.source.name == "__indb_at_ticks_v7"
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("UPDATE ticks AT (VERSION => 3) SET px = 1", "a write changes the table's current snapshot"),
+    ("SELECT * FROM ticks AT (VERSION => -1)", "a snapshot id"),
+    ("SELECT * FROM ticks AT (TIMESTAMP => 'yesterday')", "is not a timestamp"),
+    ("SELECT * FROM ticks AT (TIMESTAMP => now())", "a timestamp in quotes"),
+    ("SELECT * FROM ticks AT (OFFSET => -60)", "by OFFSET is not supported"),
+    ("DESCRIBE SELECT * FROM ticks AT (VERSION => 3)", "works in queries"),
+    ("EXECUTE FUNCTION f(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT * FROM ticks AT (VERSION => 3)))",
+     "a function's inputs are read by its instances"),
+])
+def test_time_travel_refused(sql, message):
+    refused(sql, message)
+
+
+def test_time_travel_of_a_missing_table():
+    refused("SELECT * FROM nope AT (VERSION => 3)", "table nope does not exist", CatalogError)
+
+
+# -- VACUUM, OPTIMIZE, SHOW SNAPSHOTS ---------------------------------------------------------------
+
+def test_vacuum_optimize_and_snapshots():
+    assert plan("VACUUM") == planner.Vacuum(None, 1)
+    assert plan("VACUUM ticks RETAIN 5") == planner.Vacuum("ticks", 5)
+    assert plan("OPTIMIZE ticks") == planner.Optimize("ticks")
+    assert plan("OPTIMIZE") == planner.Optimize(None)
+    assert plan("SHOW SNAPSHOTS ticks") == planner.ShowSnapshots("ticks")
+    refused("VACUUM ticks RETAIN 0", "at least 1")
+    refused("VACUUM ticks RETAIN many", "RETAIN takes a number")
+    refused("OPTIMIZE nope", "table nope does not exist", CatalogError)
+
+
+def test_upkeep_words_are_still_names():
+    assert plan("SELECT explain, vacuum FROM ticks AS optimize") == \
+        planner.Query("SELECT explain, vacuum FROM ticks AS optimize")
