@@ -16,7 +16,7 @@ from indb.catalog.database import Database
 from indb.engine import tables
 from indb.engine.handlers import HANDLERS
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
-from indb.parser import parse
+from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
 from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -85,7 +85,7 @@ class Engine:
                 result = self._statement(tree, params)
             return result
         except SqlError as error:  # show where in the text the user typed
-            raise error.with_sql(sql) from None
+            raise in_user_terms(error, sql) from None
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[object]) -> Result:
         """Run one statement once a parameter set; ``rowcount`` is the total. An INSERT is
@@ -116,7 +116,7 @@ class Engine:
                     result.rowcount = total
                 return result
         except SqlError as error:
-            raise error.with_sql(sql) from None
+            raise in_user_terms(error, sql) from None
 
     def _statement(self, tree: exp.Expr, params: object) -> Result:
         with self._lock, self.session.statement():

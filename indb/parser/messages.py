@@ -41,6 +41,8 @@ def syntax_message(description: str, near: str | None) -> str:
 def in_user_terms(error: SqlError, sql: str) -> SqlError:
     """A SqlError from DuckDB, without DuckDB's quote of the rewritten SQL, pointing at the name
     it complains about in ``sql`` when that name appears there; with the text attached."""
+    if not isinstance(sql, str):  # the statement itself was not text: nothing to point into
+        return error
     if error.line is not None or error.sql is not None:
         return error.with_sql(sql)
     lines = error.message.splitlines()
