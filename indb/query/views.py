@@ -2,7 +2,8 @@
 
 They are made after the tables' views, in the order they were defined, and made again whenever
 a view or a table changed (a view DuckDB could not make then, because a table it reads was
-missing, may work now). A view DuckDB cannot make still exists, and reading it says why.
+missing, may work now). A view DuckDB cannot make still exists, and reading it says why; a
+table of the same name (created after the view) hides it.
 """
 
 from __future__ import annotations
@@ -30,18 +31,24 @@ class SessionViews:
         defined = views(db.engine)
         if defined == self._made and not tables_changed:
             return
-        for view in self._made:
-            if view.name not in tables:
-                duck.execute(render(exp.Drop(tables=[table_ref(view.name)], kind="VIEW", exists=True)))
-        for view in defined:
-            if view.name in tables:
-                continue
-            try:
-                duck.execute(render(_view(view.name, parse(view.sql)[0])))
-            except duckdb.Error as error:
-                message = f"view {view.name} cannot be read: {str(error).splitlines()[0]}"
-                duck.execute(render(_view(view.name, exp.select(
-                    exp.func("error", exp.Literal.string(message))))))
+        gone = {v.name for v in self._made} - {v.name for v in defined} - set(tables)
+        for name in sorted(gone):
+            duck.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
+        pending = [v for v in defined if v.name not in tables]
+        failed: dict[str, str] = {}
+        while pending:  # again while some succeed: a view may read one defined after it
+            failed = {}
+            for view in pending:
+                try:
+                    duck.execute(render(_view(view.name, parse(view.sql)[0])))
+                except duckdb.Error as error:
+                    failed[view.name] = str(error).splitlines()[0]
+            if len(failed) == len(pending):
+                break
+            pending = [v for v in pending if v.name in failed]
+        for name, reason in failed.items():
+            message = f"view {name} cannot be read: {reason}"
+            duck.execute(render(_view(name, exp.select(exp.func("error", exp.Literal.string(message))))))
         self._made = defined
 
 

@@ -1,0 +1,426 @@
+"""Table upkeep end to end: UPDATE, MERGE, ALTER TABLE, views, COPY, EXPLAIN, time travel,
+VACUUM and OPTIMIZE through SQL, checked against the Iceberg tables they leave behind."""
+
+import datetime
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import IntegerType, LongType
+
+import indb
+from indb.catalog.tables import ROWID
+from indb.errors import CatalogError, DataError, SqlError
+from indb.storage import files, upkeep
+from indb.storage.files import local_path
+
+
+def snapshots(conn, name):
+    return len(conn._engine.db.load(name)[0].snapshots())
+
+
+def stored(conn, name):
+    """The table as pyiceberg reads it (by Iceberg field ids; hidden columns included)."""
+    return conn._engine.db.load(name)[0].scan().to_arrow()
+
+
+def data_files_on_disk(conn, name):
+    location = local_path(conn._engine.db.load(name)[0].location())
+    return {str(p) for p in Path(location, "data").rglob("*.parquet")}
+
+
+def rows(conn, sql, params=None):
+    return conn.sql(sql, params).fetchall()
+
+
+def make_accounts(conn, name, shards=4):
+    conn.sql(f"CREATE TABLE {name} (id INTEGER NOT NULL, owner VARCHAR, balance DOUBLE, "
+             f"SHARD KEY (id)) WITH (SHARDS = {shards})")
+    conn.sql(f"INSERT INTO {name} VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', NULL), "
+             "(4, 'di', 40), (5, 'ed', 50)")
+
+
+def shard_check(conn, name, key_type, shards):
+    """Every row sits in the shard Iceberg's bucket of its key names; returns the row count."""
+    bucket = BucketTransform(shards).transform(key_type)
+    total = 0
+    for shard in range(shards):
+        part = conn.table(name).shard(shard)
+        assert {bucket(k) for k in part["id"].to_pylist()} <= {shard}
+        total += part.num_rows
+    return total
+
+
+# -- UPDATE -------------------------------------------------------------------------------------
+
+def test_update_with_parameters_is_one_snapshot(conn, table_name):
+    make_accounts(conn, table_name)
+    before = snapshots(conn, table_name)
+    result = conn.sql(f"UPDATE {table_name} SET balance = balance * ?, owner = upper(owner) "
+                      "WHERE id >= ?", [2, 4])
+    assert result.rowcount == 2 and result.fetchall() == [(2,)]
+    assert snapshots(conn, table_name) == before + 1
+    assert rows(conn, f"SELECT id, owner, balance FROM {table_name} ORDER BY id") == [
+        (1, "ann", 10.0), (2, "bob", 20.0), (3, "cy", None), (4, "DI", 80.0), (5, "ED", 100.0)]
+
+
+def test_update_leaves_rows_whose_condition_is_null_and_matching_nothing_writes_nothing(conn, table_name):
+    make_accounts(conn, table_name)
+    conn.sql(f"UPDATE {table_name} SET owner = 'rich' WHERE balance > 15")
+    assert rows(conn, f"SELECT id FROM {table_name} WHERE owner = 'rich' ORDER BY id") == [(2,), (4,), (5,)]
+    before = snapshots(conn, table_name)
+    assert conn.sql(f"UPDATE {table_name} SET owner = 'x' WHERE id > 100").rowcount == 0
+    assert snapshots(conn, table_name) == before
+
+
+def test_updating_the_shard_key_moves_rows_to_their_shard(conn, table_name):
+    make_accounts(conn, table_name)
+    conn.sql(f"UPDATE {table_name} SET id = id + 1000")
+    assert shard_check(conn, table_name, IntegerType(), 4) == 5
+    assert rows(conn, f"SELECT min(id), max(id) FROM {table_name}") == [(1001, 1005)]
+
+
+def test_update_keeps_the_row_ids_of_a_table_without_shard_key(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k INTEGER, v VARCHAR)")
+    conn.load(table_name, pa.table({"k": np.arange(200, dtype=np.int32), "v": ["a"] * 200}))
+    ids_before = dict(zip(*stored(conn, table_name).select(["k", ROWID]).to_pydict().values()))
+    conn.sql(f"UPDATE {table_name} SET v = 'b' WHERE k % 3 = 0")
+    after = stored(conn, table_name)
+    assert dict(zip(*after.select(["k", ROWID]).to_pydict().values())) == ids_before
+    assert after["v"].to_pylist().count("b") == 67
+
+
+def test_update_from_another_table(conn, table_name):
+    make_accounts(conn, table_name)
+    rates = f"{table_name}_rates"
+    conn.sql(f"CREATE TABLE {rates} (owner VARCHAR, rate DOUBLE)")
+    conn.sql(f"INSERT INTO {rates} VALUES ('ann', 1.5), ('di', 0.5)")
+    conn.sql(f"UPDATE {table_name} AS a SET balance = a.balance * r.rate FROM {rates} r "
+             "WHERE a.owner = r.owner")
+    assert rows(conn, f"SELECT id, balance FROM {table_name} ORDER BY id") == [
+        (1, 15.0), (2, 20.0), (3, None), (4, 20.0), (5, 50.0)]
+
+
+def test_a_refused_update_writes_nothing(conn, table_name):
+    make_accounts(conn, table_name)
+    before, on_disk = snapshots(conn, table_name), data_files_on_disk(conn, table_name)
+    with pytest.raises(DataError, match="NOT NULL"):
+        conn.sql(f"UPDATE {table_name} SET id = NULL WHERE id = 3")
+    with pytest.raises(SqlError, match="has no column nope") as caught:
+        conn.sql(f"UPDATE {table_name}\nSET nope = 1")
+    assert (caught.value.line, caught.value.col) == (2, 5)
+    assert snapshots(conn, table_name) == before
+    assert data_files_on_disk(conn, table_name) == on_disk
+
+
+# -- MERGE --------------------------------------------------------------------------------------
+
+def test_merge_applies_the_first_clause_that_fits_in_one_snapshot(conn, table_name):
+    make_accounts(conn, table_name)
+    changes = f"{table_name}_changes"
+    conn.sql(f"CREATE TABLE {changes} (id INTEGER, owner VARCHAR, closed BOOLEAN)")
+    conn.sql(f"INSERT INTO {changes} VALUES (1, 'anne', false), (2, NULL, true), (9, 'new', false)")
+    before = snapshots(conn, table_name)
+    result = conn.sql(f"""MERGE INTO {table_name} AS a USING {changes} AS c ON a.id = c.id
+        WHEN MATCHED AND c.closed THEN DELETE
+        WHEN MATCHED THEN UPDATE SET owner = c.owner
+        WHEN NOT MATCHED THEN INSERT (id, owner, balance) VALUES (c.id, c.owner, 0)
+        WHEN NOT MATCHED BY SOURCE AND a.balance IS NULL THEN DELETE
+        WHEN NOT MATCHED BY SOURCE THEN UPDATE SET balance = a.balance + 1""")
+    assert result.fetchall() == [(1, 3, 2)] and result.rowcount == 6
+    assert snapshots(conn, table_name) == before + 1
+    assert rows(conn, f"SELECT id, owner, balance FROM {table_name} ORDER BY id") == [
+        (1, "anne", 10.0), (4, "di", 41.0), (5, "ed", 51.0), (9, "new", 0.0)]
+    assert shard_check(conn, table_name, IntegerType(), 4) == 4
+
+
+def test_merge_refuses_a_row_two_source_rows_match(conn, table_name):
+    make_accounts(conn, table_name)
+    before = snapshots(conn, table_name)
+    with pytest.raises(SqlError, match="matches more than one source row"):
+        conn.sql(f"MERGE INTO {table_name} t USING (SELECT 1 AS id UNION ALL SELECT 1) s "
+                 "ON t.id = s.id WHEN MATCHED THEN UPDATE SET owner = 'twice'")
+    assert snapshots(conn, table_name) == before
+
+
+def test_merge_into_an_empty_table_and_parameters_in_written_order(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k VARCHAR, n BIGINT, SHARD KEY (k))")
+    conn.sql(f"""MERGE INTO {table_name} t USING (SELECT * FROM (VALUES ('a', 1), ('b', 2)) v(k, n)
+                 WHERE n <= ?) s ON t.k = s.k
+                 WHEN NOT MATCHED AND s.n > ? THEN INSERT VALUES (s.k, s.n * ?)""", [2, 0, 10])
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [("a", 10), ("b", 20)]
+    conn.sql(f"MERGE INTO {table_name} t USING {table_name} s ON t.k = s.k "
+             "WHEN MATCHED THEN UPDATE SET * ")
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [("a", 10), ("b", 20)]
+
+
+# -- ALTER TABLE ---------------------------------------------------------------------------------
+
+def test_add_column_to_a_table_without_shard_key(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k INTEGER, v VARCHAR)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'a'), (2, 'b')")
+    before = snapshots(conn, table_name)
+    conn.sql(f"ALTER TABLE {table_name} ADD COLUMN score TINYINT")
+    assert snapshots(conn, table_name) == before + 1
+    conn.sql(f"INSERT INTO {table_name} VALUES (3, 'c', 7)")
+    conn.sql(f"UPDATE {table_name} SET score = -1 WHERE k = 1")
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [(1, "a", -1), (2, "b", None),
+                                                                     (3, "c", 7)]
+    # every file has the table's columns, hidden row id last, as another engine reads them
+    table = stored(conn, table_name)
+    assert table.column_names == ["k", "v", "score", ROWID] and table.num_rows == 3
+    assert sum(conn.table(table_name).shard(k).num_rows for k in range(8)) == 3
+
+
+def test_rename_and_drop_columns_and_read_the_table_as_it_was(conn, table_name):
+    make_accounts(conn, table_name)
+    first = rows(conn, f"SHOW SNAPSHOTS {table_name}")[-1][0]
+    conn.sql(f"ALTER TABLE {table_name} RENAME COLUMN id TO account")
+    conn.sql(f"ALTER TABLE {table_name} DROP COLUMN owner")
+    assert [r[:2] for r in rows(conn, f"DESCRIBE {table_name}")][:2] == [("account", "INTEGER"),
+                                                                        ("balance", "DOUBLE")]
+    assert rows(conn, f"DESCRIBE {table_name}")[0][2] == "shard key, not null"
+    assert rows(conn, f"SELECT account, balance FROM {table_name} WHERE account = 2") == [(2, 20.0)]
+    assert stored(conn, table_name).column_names == ["account", "balance"]
+    assert rows(conn, f"SELECT id, owner FROM {table_name} AT (VERSION => {first}) WHERE id = 2") == \
+        [(2, "bob")]
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("ALTER TABLE {t} DROP COLUMN id", "is the shard key of"),
+    ("ALTER TABLE {t} ADD COLUMN OWNER VARCHAR", "has a column owner already"),
+    ("ALTER TABLE {t} RENAME COLUMN owner TO Balance", "has a column balance already"),
+    ("ALTER TABLE {t} RENAME COLUMN nope TO x", "has no column nope"),
+])
+def test_alter_table_refusals_write_nothing(conn, table_name, sql, message):
+    make_accounts(conn, table_name)
+    before = snapshots(conn, table_name)
+    with pytest.raises(SqlError, match=message):
+        conn.sql(sql.format(t=table_name))
+    assert snapshots(conn, table_name) == before
+
+
+def test_alter_table_if_exists_forms_and_last_column(conn, table_name):
+    conn.sql(f"CREATE REPLICATED TABLE {table_name} (only_one INTEGER)")
+    before = snapshots(conn, table_name)
+    conn.sql(f"ALTER TABLE {table_name} DROP COLUMN IF EXISTS nope")
+    conn.sql(f"ALTER TABLE {table_name} ADD COLUMN IF NOT EXISTS only_one INTEGER")
+    assert snapshots(conn, table_name) == before
+    with pytest.raises(SqlError, match="the only column"):
+        conn.sql(f"ALTER TABLE {table_name} DROP COLUMN only_one")
+    with pytest.raises(SqlError, match="REPLICATED"):
+        conn.sql(f"ALTER TABLE {table_name} SET (SHARDS = 4)")
+
+
+def test_set_shards_rewrites_rows_into_the_new_buckets(conn, table_name):
+    make_accounts(conn, table_name, shards=4)
+    conn.sql(f"INSERT INTO {table_name} SELECT i, 'x', i FROM range(6, 500) t(i)")
+    before = snapshots(conn, table_name)
+    conn.sql(f"ALTER TABLE {table_name} SET (SHARDS = 7)")
+    assert snapshots(conn, table_name) == before + 1
+    assert shard_check(conn, table_name, IntegerType(), 7) == 499
+    facts = {r[0]: r for r in rows(conn, "SHOW TABLES")}[table_name]
+    assert (facts[3], facts[4]) == (7, 499)
+    table = conn._engine.db.load(table_name)[0]
+    assert str(table.spec().fields[0].transform) == "bucket[7]"
+    conn.sql(f"INSERT INTO {table_name} VALUES (1000, 'late', 1)")  # new rows go by the new count
+    assert shard_check(conn, table_name, IntegerType(), 7) == 500
+
+
+def test_composite_key_survives_a_rename_and_a_reshard(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a VARCHAR, b BIGINT, v DOUBLE, SHARD KEY (a, b)) "
+             "WITH (SHARDS = 3)")
+    conn.sql(f"INSERT INTO {table_name} SELECT 'k' || (i % 5), i % 7, i FROM range(100) t(i)")
+    conn.sql(f"ALTER TABLE {table_name} RENAME COLUMN b TO bee")
+    conn.sql(f"ALTER TABLE {table_name} SET (SHARDS = 5)")
+    conn.sql(f"UPDATE {table_name} SET bee = bee + 1 WHERE a = 'k1'")
+    assert rows(conn, f"SELECT count(*), sum(v) FROM {table_name}") == [(100, 4950.0)]
+    assert sum(conn.table(table_name).shard(k).num_rows for k in range(5)) == 100
+
+
+# -- views --------------------------------------------------------------------------------------
+
+def test_views_are_kept_for_every_connection(tmp_path):
+    with indb.connect(tmp_path / "db") as first:
+        first.sql("CREATE TABLE t (k INTEGER, v DOUBLE)")
+        first.sql("INSERT INTO t VALUES (1, 1.5), (2, 2.5)")
+        first.sql("CREATE VIEW big AS SELECT k FROM t WHERE v > 2")
+        first.sql("CREATE VIEW bigger AS SELECT k + 1 AS k FROM big")
+        assert rows(first, "SELECT * FROM bigger") == [(3,)]
+        with indb.connect(tmp_path / "db") as second:
+            assert rows(second, "SELECT * FROM big") == [(2,)]
+            second.sql("CREATE OR REPLACE VIEW big AS SELECT k FROM t")
+            second.sql("INSERT INTO t VALUES (3, 0.5)")
+        assert rows(first, "SELECT * FROM bigger ORDER BY k") == [(2,), (3,), (4,)]
+        assert [r[0] for r in rows(first, "SHOW VIEWS")] == ["bigger", "big"]
+        with pytest.raises(CatalogError, match="view big already exists"):
+            first.sql("CREATE VIEW big AS SELECT 1")
+        first.sql("CREATE VIEW IF NOT EXISTS big AS SELECT 1")
+        with pytest.raises(CatalogError, match="a table called t exists"):
+            first.sql("CREATE VIEW t AS SELECT 1")
+        with pytest.raises(SqlError, match="nope"):  # DuckDB checks the query first
+            first.sql("CREATE VIEW broken AS SELECT * FROM nope")
+        first.sql("DROP VIEW big")
+        with pytest.raises(SqlError, match="view bigger cannot be read"):
+            first.sql("SELECT * FROM bigger")
+        with pytest.raises(CatalogError, match="view big does not exist"):
+            first.sql("DROP VIEW big")
+        first.sql("DROP VIEW IF EXISTS big")
+        assert [r[0] for r in rows(first, "SHOW VIEWS")] == ["bigger"]
+
+
+# -- EXPLAIN and COPY ----------------------------------------------------------------------------
+
+def test_explain_shows_plans_and_changes_nothing(conn, table_name):
+    make_accounts(conn, table_name)
+    before = snapshots(conn, table_name)
+    lines = dict(rows(conn, f"EXPLAIN UPDATE {table_name} SET balance = 0 WHERE id = 1"))
+    assert (lines["plan"], lines["clauses[1].condition"]) == ("Update", "id = 1")
+    assert snapshots(conn, table_name) == before
+    lines = rows(conn, f"EXPLAIN SELECT owner, count(*) FROM {table_name} GROUP BY owner")
+    assert lines[0] == ("plan", "Query") and lines[-1][0] == "physical_plan"
+    analyzed = rows(conn, f"EXPLAIN ANALYZE SELECT count(*) FROM {table_name}")
+    assert analyzed[-1][0] == "analyzed_plan"
+
+
+def test_copy_to_a_file_and_back(conn, table_name, tmp_path):
+    make_accounts(conn, table_name)
+    target = tmp_path / "accounts.parquet"
+    conn.sql(f"COPY {table_name} TO '{target}' (FORMAT parquet)")
+    assert pq.read_table(target).num_rows == 5
+    copy = f"{table_name}_copy"
+    conn.sql(f"CREATE TABLE {copy} (id INTEGER NOT NULL, owner VARCHAR, balance DOUBLE)")
+    result = conn.sql(f"COPY {copy} FROM '{target}' (FORMAT parquet)")
+    assert result.rowcount == 5 and snapshots(conn, copy) == 1
+    assert rows(conn, f"SELECT * FROM {copy} EXCEPT SELECT * FROM {table_name}") == []
+    csv = tmp_path / "partial.csv"
+    csv.write_text("owner,id\nzed,\n")
+    with pytest.raises((DataError, SqlError), match="NOT NULL|null"):
+        conn.sql(f"COPY {copy} (owner, id) FROM '{csv}' (HEADER)")
+    assert snapshots(conn, copy) == 1
+
+
+# -- time travel --------------------------------------------------------------------------------
+
+def test_time_travel_by_snapshot_id_and_by_time(conn, table_name):
+    make_accounts(conn, table_name)
+    conn.sql(f"DELETE FROM {table_name} WHERE id > 2")
+    history = rows(conn, f"SHOW SNAPSHOTS {table_name}")
+    (first, _, first_at, operation, count, _, current), last = history[0], history[-1]
+    assert (operation, count, current, last[4], last[6]) == ("append", 5, False, 2, True)
+    assert rows(conn, f"SELECT count(*) FROM {table_name} AT (VERSION => {first})") == [(5,)]
+    moment = first_at.isoformat(sep=" ")
+    assert rows(conn, f"SELECT count(*) FROM {table_name} AT (TIMESTAMP => '{moment}')") == [(5,)]
+    assert rows(conn, f"SELECT count(*) FROM {table_name} FOR SYSTEM_TIME AS OF '{moment}+00:00'") \
+        == [(5,)]
+    earlier = (first_at - datetime.timedelta(milliseconds=1)).isoformat(sep=" ")
+    with pytest.raises(SqlError, match=f"table {table_name} has no snapshot at or before"):
+        conn.sql(f"SELECT * FROM {table_name} AT (TIMESTAMP => '{earlier}')")
+    with pytest.raises(SqlError, match="has no snapshot 12345; SHOW SNAPSHOTS"):
+        conn.sql(f"SELECT * FROM {table_name} AT (VERSION => 12345)")
+
+
+def test_restore_old_rows_from_a_snapshot(conn, table_name):
+    make_accounts(conn, table_name)
+    first = rows(conn, f"SHOW SNAPSHOTS {table_name}")[0][0]
+    conn.sql(f"DELETE FROM {table_name} WHERE owner IN ('bob', 'cy')")
+    conn.sql(f"MERGE INTO {table_name} t USING {table_name} AT (VERSION => {first}) old "
+             "ON t.id = old.id WHEN NOT MATCHED THEN INSERT *")
+    assert rows(conn, f"SELECT count(*) FROM {table_name}") == [(5,)]
+
+
+# -- VACUUM and OPTIMIZE -------------------------------------------------------------------------
+
+def age(path, days):
+    old = time.time() - days * 24 * 3600
+    os.utime(path, (old, old))
+
+
+def test_vacuum_keeps_the_newest_snapshots_and_deletes_what_only_old_ones_read(fresh):
+    fresh.sql("CREATE TABLE t (k INTEGER, v VARCHAR, SHARD KEY (k)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO t VALUES (1, 'x'), (2, 'x'), (3, 'x')")
+    fresh.sql("UPDATE t SET v = 'y'")
+    fresh.sql("UPDATE t SET v = 'z'")
+    table = fresh._engine.db.load("t")[0]
+    (first, second, third) = sorted(table.snapshots(), key=lambda s: s.sequence_number)
+
+    def read_by(*kept):
+        return {local_path(f.file_path) for s in kept for f in upkeep.snapshot_files(table, s)}
+
+    everything, kept = read_by(first, second, third), read_by(second, third)
+    assert data_files_on_disk(fresh, "t") == everything != kept
+    assert fresh.sql("VACUUM t RETAIN 2").fetchall()[0][:2] == ("t", 1)
+    assert snapshots(fresh, "t") == 2
+    assert data_files_on_disk(fresh, "t") == kept
+    assert not Path(local_path(first.manifest_list)).exists()
+    with pytest.raises(SqlError, match="SHOW SNAPSHOTS t lists those VACUUM kept"):
+        fresh.sql(f"SELECT * FROM t AT (VERSION => {first.snapshot_id})")
+    assert rows(fresh, f"SELECT DISTINCT v FROM t AT (VERSION => {second.snapshot_id})") == [("y",)]
+    fresh.sql("VACUUM t")
+    assert snapshots(fresh, "t") == 1 and data_files_on_disk(fresh, "t") == read_by(third)
+    assert rows(fresh, "SELECT k, v FROM t ORDER BY k") == [(1, "z"), (2, "z"), (3, "z")]
+
+
+def test_vacuum_deletes_old_orphans_of_killed_writes_only(fresh):
+    fresh.sql("CREATE TABLE t (k INTEGER, v VARCHAR, SHARD KEY (k)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    table, info = fresh._engine.db.load("t")
+    killed = files.write_data_files(table.io, table.metadata, info, files.to_stored(
+        pa.table({"k": [7, 8], "v": ["x", "y"]}), info, lambda n: np.arange(n)))  # never committed
+    in_flight = files.write_data_files(table.io, table.metadata, info, files.to_stored(
+        pa.table({"k": [9], "v": ["z"]}), info, lambda n: np.arange(n)))
+    for data_file in killed:
+        age(local_path(data_file.file_path), days=2)
+    # a table that never came to be: a killed run's new output, written under its future location
+    ghost = Path(local_path(fresh._engine.db.table_location("ghost"))) / "data" / "part.parquet"
+    ghost.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), ghost)
+    age(ghost, days=2)
+    before = snapshots(fresh, "t")
+    outcome = dict((r[0], r) for r in rows(fresh, "VACUUM"))
+    assert outcome["t"][1:3] == (0, len(killed)) and outcome[None][2] == 1
+    on_disk = data_files_on_disk(fresh, "t")
+    assert not any(local_path(f.file_path) in on_disk for f in killed)
+    assert all(local_path(f.file_path) in on_disk for f in in_flight)
+    assert not ghost.exists() and snapshots(fresh, "t") == before
+    assert rows(fresh, "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_vacuum_spares_files_younger_than_a_run_still_going(fresh, monkeypatch):
+    fresh.sql("CREATE TABLE t (k INTEGER)")
+    fresh.sql("INSERT INTO t VALUES (1)")
+    table, info = fresh._engine.db.load("t")
+    (orphan,) = files.write_data_files(table.io, table.metadata, info, files.to_stored(
+        pa.table({"k": [5]}), info, lambda n: np.arange(n)))
+    age(local_path(orphan.file_path), days=2)
+    started = time.time() - 3 * 24 * 3600  # a run going for three days wrote this file
+    monkeypatch.setattr(fresh._engine.runs, "runs", lambda: pa.table(
+        {"started": [started], "status": ["running"]}))
+    fresh.sql("VACUUM t")
+    assert Path(local_path(orphan.file_path)).exists()
+    monkeypatch.undo()
+    fresh.sql("VACUUM t")
+    assert not Path(local_path(orphan.file_path)).exists()
+
+
+def test_optimize_merges_each_shard_s_small_files_in_one_snapshot(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k BIGINT, v DOUBLE, SHARD KEY (k)) WITH (SHARDS = 3)")
+    for n in range(6):
+        conn.sql(f"INSERT INTO {table_name} SELECT i, i * {n} FROM range(?, ?) t(i)",
+                 [n * 100, n * 100 + 100])
+    content = rows(conn, f"SELECT k, v FROM {table_name} ORDER BY k")
+    assert len(files.data_files(conn._engine.db.load(table_name)[0])) == 18
+    before = snapshots(conn, table_name)
+    assert rows(conn, f"OPTIMIZE {table_name}") == [(table_name, 18, 3)]
+    assert snapshots(conn, table_name) == before + 1
+    assert rows(conn, f"SELECT k, v FROM {table_name} ORDER BY k") == content
+    bucket = BucketTransform(3).transform(LongType())
+    for shard in range(3):
+        assert {bucket(k) for k in conn.table(table_name).shard(shard)["k"].to_pylist()} == {shard}
+    assert rows(conn, f"OPTIMIZE {table_name}") == [(table_name, 0, 0)]
+    assert snapshots(conn, table_name) == before + 1
