@@ -9,6 +9,7 @@ were defined: a view can use those defined before it.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ _views = sa.Table("indb_views", _metadata,
                   sa.Column("name", sa.String, primary_key=True),
                   sa.Column("sql", sa.Text, nullable=False),
                   sa.Column("version", sa.Integer, nullable=False))
+_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has indb_views
 
 
 @dataclass(frozen=True)
@@ -30,19 +32,17 @@ class View:
 
 
 def views(engine: sa.Engine) -> tuple[View, ...]:
-    """Every view, in the order they were defined; none in a database that never had one."""
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(_views.c.name, _views.c.sql, _views.c.version)
-                                .order_by(_views.c.version, _views.c.name)).all()
-    except sa.exc.OperationalError:  # no indb_views table: no view was ever created
-        return ()
+    """Every view, in the order they were defined (read before every statement)."""
+    _ensure(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_views.c.name, _views.c.sql, _views.c.version)
+                            .order_by(_views.c.version, _views.c.name)).all()
     return tuple(View(*row) for row in rows)
 
 
 def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
     """Define a view (again, with ``replace``); CatalogError if it exists and not ``replace``."""
-    _metadata.create_all(engine)
+    _ensure(engine)
     with engine.begin() as conn:
         exists = conn.execute(sa.select(_views.c.name).where(_views.c.name == name)).first()
         if exists and not replace:
@@ -57,6 +57,13 @@ def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
 
 def drop_view(engine: sa.Engine, name: str) -> bool:
     """Forget a view; False if there was none of that name."""
-    _metadata.create_all(engine)
+    _ensure(engine)
     with engine.begin() as conn:
         return bool(conn.execute(_views.delete().where(_views.c.name == name)).rowcount)
+
+
+def _ensure(engine: sa.Engine) -> None:
+    """Create ``indb_views`` in a database made before views existed (once a process)."""
+    if engine not in _ready:
+        _metadata.create_all(engine)
+        _ready.add(engine)
