@@ -118,6 +118,27 @@ def test_a_refused_update_writes_nothing(conn, table_name):
     assert data_files_on_disk(conn, table_name) == on_disk
 
 
+@pytest.mark.parametrize("statement", [
+    "UPDATE {t} SET owner = 'x' WHERE id < 3",
+    "MERGE INTO {t} USING (SELECT 2 AS id) s ON {t}.id = s.id WHEN MATCHED THEN DELETE "
+    "WHEN NOT MATCHED BY SOURCE AND {t}.id = 5 THEN UPDATE SET balance = 0",
+    "ALTER TABLE {t} ADD COLUMN note VARCHAR",
+    "ALTER TABLE {t} RENAME COLUMN owner TO holder",
+    "ALTER TABLE {t} DROP COLUMN balance",
+    "ALTER TABLE {t} SET (SHARDS = 2)",
+    "COPY {t} FROM '{csv}' (HEADER)",
+    "INSERT INTO {t} SELECT * FROM {t} AT (VERSION => {first})",
+])
+def test_each_statement_that_changes_data_is_one_snapshot(conn, table_name, tmp_path, statement):
+    make_accounts(conn, table_name)
+    csv = tmp_path / "more.csv"
+    csv.write_text("id,owner,balance\n7,gil,70\n")
+    first = rows(conn, f"SHOW SNAPSHOTS {table_name}")[0][0]
+    before = snapshots(conn, table_name)
+    conn.sql(statement.format(t=table_name, csv=csv, first=first))
+    assert snapshots(conn, table_name) == before + 1
+
+
 # -- MERGE --------------------------------------------------------------------------------------
 
 def test_merge_applies_the_first_clause_that_fits_in_one_snapshot(conn, table_name):
