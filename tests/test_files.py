@@ -1,12 +1,22 @@
-"""Data files on their own: writing per shard, staging, deleting only a table's own, committing."""
+"""Data files on their own: writing per shard as Iceberg readers expect them, staging, deleting
+only a table's own, committing under concurrent writers, shards of NULL keys."""
 
 import threading
+import uuid
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import IsNull
-from pyiceberg.table import Transaction
+from pyiceberg.io.pyarrow import pyarrow_to_schema, write_file
+from pyiceberg.schema import sanitize_column_names
+from pyiceberg.table import Transaction, WriteTask
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import LongType
 
 from indb.catalog.database import Database
 from indb.catalog.tables import TableInfo
@@ -158,3 +168,95 @@ def test_null_shard_keys_belong_to_one_shard_for_indb_and_to_the_null_partition_
     assert sorted(iceberg.scan(row_filter=IsNull("k")).to_arrow()["v"].to_pylist()) == [2, 5]
     assert {files.shard_of(f) for f in files.data_files(iceberg) if f.partition[0] is None} == {
         NULL_KEY_SHARD}
+
+
+WIDE = (Column("my col", "VARCHAR"), Column("ts", "TIMESTAMPTZ"), Column("px", "FLOAT[2]"),
+        Column("l", "INTEGER[]"), Column("s", "STRUCT(a INTEGER, b VARCHAR)"),
+        Column("d", "DECIMAL(10,2)"), Column("t8", "TINYINT"), Column("n", "BIGINT"))
+
+
+def wide_rows(count):
+    """Rows of every kind of column (escaped name, timestamptz, fixed array, list, struct, decimal,
+    widened integer), with NULLs, in SQL types."""
+    i = np.arange(count)
+    return pa.table({
+        "my col": pa.array([None if k % 11 == 0 else f"s{k % 5}" for k in i]),
+        "ts": pa.array(i * 1_000_000, pa.timestamp("us", tz="UTC")),
+        "px": pa.FixedSizeListArray.from_arrays(pa.array(np.repeat(i, 2), pa.float32()), 2),
+        "l": pa.array([[int(k), None] if k % 3 else None for k in i], pa.list_(pa.int32())),
+        "s": pa.array([{"a": int(k), "b": None if k % 2 else "x"} for k in i],
+                      pa.struct([("a", pa.int32()), ("b", pa.string())])),
+        "d": pa.array([None if k % 7 == 0 else Decimal(int(k)) / 100 for k in i],
+                      pa.decimal128(10, 2)),
+        "t8": pa.array(i % 100, pa.int8()),
+        "n": pa.array(i * 3),
+    })
+
+
+def test_files_are_what_iceberg_readers_expect(db):
+    info = TableInfo("w", WIDE, (), 1, replicated=True)  # unpartitioned: pyiceberg infers no bucket
+    table = db.create_table(info)
+    properties = {**table.metadata.properties, "write.parquet.row-group-limit": "6000"}
+    metadata = table.metadata.model_copy(update={"properties": properties})
+    rows = wide_rows(20_000)
+    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
+    [written] = files.write_data_files(table.io, metadata, info, stored)
+    path = files.local_path(written.file_path)
+    footer = pq.read_metadata(path)
+    assert [footer.row_group(r).num_rows for r in range(footer.num_row_groups)] == [6000] * 3 + [2000]
+    assert {footer.row_group(r).column(c).compression for r in range(footer.num_row_groups)
+            for c in range(footer.num_columns)} == {properties["write.parquet.compression-codec"].upper()}
+    # every column, nested ones included, carries its Iceberg field id (pyiceberg reads by id)
+    in_file = pyarrow_to_schema(pq.read_schema(path))
+    assert in_file.as_struct() == sanitize_column_names(table.metadata.schema()).as_struct()
+    # the statistics registered are those pyiceberg's own writer registers for the same rows
+    task = WriteTask(write_uuid=uuid.uuid4(), task_id=0, schema=metadata.schema(),
+                     record_batches=stored.to_batches())
+    [theirs] = write_file(table.io, metadata, iter([task]))
+    for field in ("record_count", "value_counts", "null_value_counts", "nan_value_counts",
+                  "lower_bounds", "upper_bounds"):
+        assert getattr(written, field) == getattr(theirs, field), field
+    assert written.column_sizes.keys() == theirs.column_sizes.keys()
+    assert len(written.split_offsets) == footer.num_row_groups
+    files.discard(table.io, [theirs], table.location())
+    key = table.metadata.schema().find_field("my col").field_id
+    assert written.null_value_counts[key] == rows["my col"].null_count > 0
+    files.commit(db, "w", add=[written])
+    # another engine reads the rows back as written
+    other = SqlCatalog("indb", uri=f"sqlite:///{db.path / 'catalog.db'}",
+                       warehouse=(db.path / "warehouse").as_uri())
+    back = other.load_table(("main", "w")).scan().to_arrow()
+    assert back.num_rows == 20_000
+    for column in info.columns:
+        assert back[column.name].to_pylist() == stored[column.name].to_pylist(), column.name
+
+
+def test_only_columns_of_few_distinct_values_get_a_dictionary(db):
+    info = TableInfo("t", (Column("sym", "VARCHAR"), Column("v", "DOUBLE")), ("sym",), 2)
+    table = db.create_table(info)
+    rows = pa.table({"sym": [f"S{k % 20}" for k in range(50_000)],
+                     "v": np.random.default_rng(0).random(50_000)})
+    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
+    for written in files.write_data_files(table.io, table.metadata, info, stored):
+        footer = pq.read_metadata(files.local_path(written.file_path))
+        encodings = {footer.schema.column(c).name: footer.row_group(0).column(c).encodings
+                     for c in range(footer.num_columns)}
+        assert "RLE_DICTIONARY" in encodings["sym"] and "RLE_DICTIONARY" not in encodings["v"]
+
+
+def test_a_shard_file_that_fails_half_written_is_deleted_with_the_others(db, monkeypatch):
+    table, info, stored = make(db)
+    real = pq.ParquetWriter.write_table
+    started = threading.Barrier(4, timeout=60)  # every shard's file exists before a write goes on
+
+    def fail_in_shard_2(writer, rows, **options):
+        started.wait()
+        if pc.max(rows["k"]).as_py() == max(k for k in range(100) if bucket_of(k) == 2):
+            raise OSError("disk full")
+        return real(writer, rows, **options)
+    bucket_of = BucketTransform(4).transform(LongType())
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", fail_in_shard_2)
+    monkeypatch.setattr(files.os, "cpu_count", lambda: 4)  # the four shards written at once
+    with pytest.raises(OSError, match="disk full"):
+        files.write_data_files(table.io, table.metadata, info, stored)
+    assert parquet_files(db, "t") == []

@@ -8,7 +8,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.storage.placement import (FEW_DISTINCT, KEY_SAMPLE_ROWS, consecutive_rowids,
+from indb.storage.placement import (FEW_DISTINCT, SAMPLE_ROWS, consecutive_rowids,
                                      partition_values, rowids_in_shard, split_by_partition,
                                      with_hidden_columns)
 
@@ -77,7 +77,7 @@ def test_keys_of_few_distinct_values_bucket_as_iceberg_does():
     """Hashed once per distinct value (the sample has few), the buckets are still Iceberg's."""
     info = TableInfo("t", (Column("sym", "VARCHAR"),), ("sym",), 8)
     schema = Schema(NestedField(1, "sym", StringType()))
-    syms = [f"S{i % (FEW_DISTINCT // 2)}" if i % 7 else None for i in range(3 * KEY_SAMPLE_ROWS)]
+    syms = [f"S{i % (FEW_DISTINCT // 2)}" if i % 7 else None for i in range(3 * SAMPLE_ROWS)]
     rows = pa.table({"sym": pa.chunked_array([syms[:100], syms[100:]])})
     bucket = BucketTransform(8).transform(StringType())
     assert partition_values(info, rows, schema).to_pylist() == [bucket(s) for s in syms]

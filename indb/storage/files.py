@@ -37,7 +37,8 @@ from indb.catalog.database import NAMESPACE, Database
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
-from indb.storage.placement import NULL_KEY_SHARD, split_by_partition, with_hidden_columns
+from indb.storage.placement import (NULL_KEY_SHARD, has_few_distinct, split_by_partition,
+                                    with_hidden_columns)
 
 COMMIT_ATTEMPTS = 20
 
@@ -125,10 +126,12 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     if not groups:
         return []
     layout = FileLayout.of(metadata, stored.schema)
+    dictionary = dictionary_columns(layout, stored)
     name = uuid.uuid4()
     with staged(io, metadata.location) as written:
         with ThreadPoolExecutor(min(len(groups), os.cpu_count() or 1)) as pool:
-            futures = [pool.submit(write_shard, io, layout, f"{name}-{n}.parquet", partition, rows)
+            futures = [pool.submit(write_shard, io, layout, f"{name}-{n}.parquet", partition, rows,
+                                   dictionary)
                        for n, (partition, rows) in enumerate(groups.items())]
         failure = None
         for future in futures:  # every file that was written is known, so a failure removes all
@@ -172,11 +175,21 @@ class FileLayout:
                    parquet_path_to_id_mapping(file_schema))
 
 
+def dictionary_columns(layout: FileLayout, stored: pa.Table) -> list[str]:
+    """The Parquet columns to dictionary-encode: top-level ones whose first rows have few distinct
+    values, and the leaves of nested ones (pyarrow's default). A dictionary for a column of
+    mostly distinct values (prices, times, ids, images) is abandoned once it outgrows its page,
+    after costing about as much as writing the column."""
+    few = {name for name, column in zip(layout.arrow_schema.names, stored.columns, strict=True)
+           if has_few_distinct(column)}
+    return [path for path in layout.column_ids if "." in path or path in few]
+
+
 def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None,
-               rows: pa.Table) -> DataFile:
+                rows: pa.Table, dictionary: list[str]) -> DataFile:
     """Write one shard's rows (``partition`` is their partition value) as one Parquet file with
-    pyarrow, and describe it with the Iceberg statistics of its footer. A file that fails half
-    way is deleted here."""
+    pyarrow, dictionary-encoding the columns named in ``dictionary``, and describe it with the
+    Iceberg statistics of its footer. A file that fails half way is deleted here."""
     metadata = layout.metadata
     spec = metadata.spec()
     key = None if spec.is_unpartitioned() else PartitionKey(
@@ -188,7 +201,8 @@ def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None
     table = rows.rename_columns(layout.arrow_schema.names).cast(layout.arrow_schema)
     try:
         with output.create() as stream:
-            writer = pq.ParquetWriter(stream, layout.arrow_schema, **layout.writer_options)
+            writer = pq.ParquetWriter(stream, layout.arrow_schema, use_dictionary=dictionary,
+                                      **layout.writer_options)
             with writer:
                 writer.write_table(table, row_group_size=layout.row_group_rows)
         statistics = data_file_statistics_from_parquet_metadata(

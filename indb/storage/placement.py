@@ -26,10 +26,12 @@ from indb.catalog.tables import ROWID, TableInfo
 KEY_SEPARATOR = "\x1f"   # ASCII unit separator between composite key values
 NULL_KEY = "\x00"        # stands for a NULL key value inside a composite key
 NULL_KEY_SHARD = 0       # the shard whose instance (and ``shard(k)``) reads rows with a NULL key
-# Keys are hashed once per distinct value when a sample of this many rows has few distinct ones
-# (ticker symbols, say): hashing every row costs several times a dictionary encoding then.
-KEY_SAMPLE_ROWS = 8192
-FEW_DISTINCT = KEY_SAMPLE_ROWS // 16
+# A column whose first SAMPLE_ROWS rows hold at most FEW_DISTINCT values (ticker symbols, say) is
+# taken for one of few distinct values: as a shard key it is hashed once per distinct value
+# (hashing every row costs several times a dictionary encoding), and data files store it with a
+# dictionary (see ``files.dictionary_columns``).
+SAMPLE_ROWS = 8192
+FEW_DISTINCT = SAMPLE_ROWS // 16
 
 
 def with_hidden_columns(info: TableInfo, stored: pa.Table,
@@ -94,12 +96,19 @@ def partition_values(info: TableInfo, stored: pa.Table, iceberg_schema: Schema) 
         iceberg_schema.find_field(source).field_type)
     keys = stored[source]
     if pa.types.is_string(keys.type) or pa.types.is_binary(keys.type):
-        sample = keys.slice(0, KEY_SAMPLE_ROWS)
-        if pc.count_distinct(sample, mode="all").as_py() <= FEW_DISTINCT:
+        if has_few_distinct(keys):
             encoded = pc.dictionary_encode(keys).combine_chunks()
             return pc.take(bucket(encoded.dictionary), encoded.indices)
     buckets = bucket(keys)
     return buckets.combine_chunks() if isinstance(buckets, pa.ChunkedArray) else buckets
+
+
+def has_few_distinct(column: pa.ChunkedArray) -> bool:
+    """Whether a column's first rows hold few distinct values (see ``FEW_DISTINCT``)."""
+    if pa.types.is_nested(column.type):
+        return False
+    sample = column.slice(0, SAMPLE_ROWS)
+    return bool(pc.count_distinct(sample, mode="all").as_py() <= FEW_DISTINCT)
 
 
 def split_by_partition(info: TableInfo, stored: pa.Table,
