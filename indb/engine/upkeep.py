@@ -64,12 +64,12 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     user = [c.name for c in info.columns]
     removed = []
+    updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
     with files.staged(table.io, table.location()) as added:
-        updates = _rows_by_file(updated)
-        for path, positions in _rows_by_file(changed).items():
+        for path, rows_of_file in _rows_by_file(changed).items():  # one file at a time
             stored = files.read_stored([path], info)
             keep = np.ones(stored.num_rows, dtype=bool)
-            keep[changed[ROW].to_numpy()[positions]] = False
+            keep[positions[rows_of_file]] = False
             mine = pa.array(updates.get(path, np.zeros(0, dtype=np.int64)))
             new = updated.take(mine).select(user)
             if ROWID in stored.column_names:  # an updated row keeps its row id, so its shard
