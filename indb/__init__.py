@@ -64,11 +64,8 @@ def connect(path: str | Path, **options: Any) -> Connection:
     return Connection(path, **options)
 
 
-# PEP 249's type objects are DuckDB's (``cursor.description[i][1] == indb.NUMBER``): a type code
-# is the DuckDB type of the column, and DuckDB's objects know which types each stands for
 _LAZY = {"Connection": "indb.connection", "Cursor": "indb.connection", "Result": "indb.result",
-         "STRING": "duckdb", "BINARY": "duckdb", "NUMBER": "duckdb", "DATETIME": "duckdb",
-         "ROWID": "duckdb"}
+         **dict.fromkeys(("STRING", "BINARY", "NUMBER", "DATETIME", "ROWID"), "indb.dbapi")}
 
 
 def __getattr__(name: str) -> Any:

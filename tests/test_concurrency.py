@@ -1,9 +1,13 @@
-"""Several processes on one database: writes both land or fail cleanly, never corrupt it."""
+"""Several processes on one database, or several threads on one connection: writes land or
+fail cleanly, never corrupt it, and a failure leaves the connection usable."""
 
 import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 import indb
 
@@ -57,3 +61,85 @@ def test_cli_writes_while_another_connection_holds_the_database(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert sorted(holder.sql("SELECT a FROM t").fetchall()) == [(1,), (2,)]
+
+
+# -- threads sharing one connection ------------------------------------------------------------
+
+THREADS, ROUNDS = 4, 5
+
+
+def _in_threads(work) -> list:
+    """``work(thread)`` in THREADS threads started together; their results (or their errors)."""
+    barrier = threading.Barrier(THREADS)
+
+    def started(thread):
+        barrier.wait()  # all at once, so the statements really interleave
+        return work(thread)
+    with ThreadPoolExecutor(THREADS) as pool:
+        return [f.result() for f in [pool.submit(started, t) for t in range(THREADS)]]
+
+
+@pytest.mark.parametrize("own_cursor", [False, True], ids=["shared connection", "own cursors"])
+def test_threads_sharing_a_connection_run_every_statement(tmp_path, own_cursor):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.execute("CREATE TABLE t (thread INTEGER, i INTEGER)")
+
+        def work(thread):
+            run = conn.cursor().execute if own_cursor else conn.execute
+            for i in range(ROUNDS):
+                run("INSERT INTO t VALUES (?, ?)", [thread, i])
+                assert run("SELECT count(*) FROM t WHERE thread = ?", [thread]).fetchone() == (i + 1,)
+            return run("SELECT max(i) FROM t WHERE thread = ?", [thread]).fetchone()[0]
+        assert _in_threads(work) == [ROUNDS - 1] * THREADS
+        rows = conn.execute("SELECT thread, i FROM t ORDER BY thread, i").fetchall()
+        assert rows == [(t, i) for t in range(THREADS) for i in range(ROUNDS)]
+        assert len(conn.table("t")._engine.db.load("t")[0].snapshots()) == THREADS * ROUNDS
+
+
+def test_failed_statements_in_threads_leave_the_connection_usable(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.execute("CREATE TABLE t (thread INTEGER NOT NULL, i TINYINT)")
+
+        def work(thread):
+            cur, refused = conn.cursor(), 0
+            for i in range(ROUNDS):
+                cur.execute("INSERT INTO t VALUES (?, ?)", [thread, i])
+                for bad in ([None, i], [thread, 1000]):  # a NULL for NOT NULL; too big for TINYINT
+                    try:
+                        cur.execute("INSERT INTO t VALUES (?, ?)", bad)
+                    except indb.IndbError:
+                        refused += 1
+            return refused
+        assert _in_threads(work) == [2 * ROUNDS] * THREADS
+        conn.execute("INSERT INTO t VALUES (?, ?)", [99, 0])  # the staging name is free again
+        assert conn.execute("SELECT count(*), count(DISTINCT thread) FROM t").fetchone() == \
+            (THREADS * ROUNDS + 1, THREADS + 1)
+
+
+def test_every_cursor_sees_the_current_tables_whichever_thread_changed_them(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        reader = conn.cursor()  # made before the table exists
+
+        def in_another_thread(*statements):
+            writer = threading.Thread(target=lambda: [conn.cursor().execute(s) for s in statements])
+            writer.start()
+            writer.join()
+        in_another_thread("CREATE TABLE late (a INTEGER)", "INSERT INTO late VALUES (1), (2)")
+        assert reader.execute("SELECT sum(a) FROM late").fetchone() == (3,)
+        in_another_thread("INSERT INTO late VALUES (3)")
+        assert reader.execute("SELECT sum(a) FROM late").fetchone() == (6,)
+
+
+def test_threads_streaming_results_read_them_independently(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.execute("CREATE TABLE big AS SELECT range AS i FROM range(250000)")
+        conn.execute("CREATE TABLE log (thread INTEGER)")
+
+        def work(thread):
+            cur = conn.cursor()
+            cur.execute("SELECT i FROM big WHERE i % ? = 0 ORDER BY i", [thread + 1])
+            first = cur.fetchmany(10)
+            conn.execute("INSERT INTO log VALUES (?)", [thread])  # writes while streams are open
+            return first[0][0], len(first) + len(cur.fetchall())
+        assert _in_threads(work) == [(0, -(-250000 // (t + 1))) for t in range(THREADS)]
+        assert conn.execute("SELECT count(*) FROM log").fetchone() == (THREADS,)
