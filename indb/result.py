@@ -25,10 +25,11 @@ class Result:
     the frames read them all into memory, and keep them).
     """
 
-    def __init__(self, table: pa.Table | None = None, message: str = "", rowcount: int = -1) -> None:
+    def __init__(self, table: pa.Table | None = None, message: str = "",
+                 rowcount: int = -1) -> None:
         rows = pa.table({}) if table is None else table
         self.message = message
-        self.rowcount = rowcount  # rows a write inserted, deleted or loaded; -1 for queries (DB-API)
+        self.rowcount = rowcount  # rows a write inserted, deleted or loaded; -1 for queries
         self.schema: pa.Schema = rows.schema
         self.types: Sequence[Any] | None = None  # each column's SQL type (DuckDB's), when known
         self.rows_read = 0  # rows read from the stream so far
@@ -136,8 +137,8 @@ class Result:
         try:
             import polars
         except ImportError:
-            raise ImportError("Result.pl() needs polars, which indb does not install: "
-                              "pip install polars (or use .df() for pandas, .arrow() for Arrow)") from None
+            raise ImportError("Result.pl() needs polars, which indb does not install: pip install "
+                              "polars (or use .df() for pandas, .arrow() for Arrow)") from None
         return polars.from_arrow(self.arrow())
 
     def show(self, max_rows: int = PREVIEW_ROWS) -> None:
@@ -149,7 +150,8 @@ class Result:
         if not self.columns:
             return f"<p>{html.escape(self.message or 'no rows')}</p>"
         rows, more = self._head(PREVIEW_ROWS)
-        return rows.to_pandas().to_html(index=False) + f"<p>{html.escape(self._footer(rows, more))}</p>"
+        footer = html.escape(self._footer(rows, more))
+        return f"{rows.to_pandas().to_html(index=False)}<p>{footer}</p>"
 
     def __repr__(self) -> str:
         return self._preview(PREVIEW_ROWS) if self.columns else f"Result({self.message!r})"
@@ -211,7 +213,8 @@ class Result:
             self._offset = 0
 
     def _convert(self) -> int:
-        """Make the next rows to fetch (up to ROWS_CONVERTED, of one batch) into tuples; how many."""
+        """Make the next rows to fetch (up to ROWS_CONVERTED, of one batch) into tuples; how many
+        there are."""
         if self._read(1):
             self._converted.extend(_tuples(self._pending[0].slice(self._offset, ROWS_CONVERTED)))
         return len(self._converted)

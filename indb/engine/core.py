@@ -91,7 +91,7 @@ class Engine:
         """Run one statement once a parameter set; ``rowcount`` is the total. An INSERT is
         planned once, DuckDB stages the rows of every set, and they are written in ONE snapshot;
         other statements run once a set, in order (a query returns the last set's rows)."""
-        if not isinstance(seq_of_parameters, Iterable) or isinstance(seq_of_parameters, str | bytes):
+        if isinstance(seq_of_parameters, str | bytes) or not isinstance(seq_of_parameters, Iterable):
             raise ProgrammingError("executemany takes a sequence of parameter sets (a list of "
                                    f"lists or tuples), not a {type(seq_of_parameters).__name__}")
         sets = tuple(_parameter_set(p) for p in seq_of_parameters)
