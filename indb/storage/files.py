@@ -116,8 +116,8 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
 
 def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
                      stored: pa.Table) -> list[DataFile]:
-    """Write stored rows as one Parquet file per shard, the shards in parallel; none of them is
-    visible until committed.
+    """Write stored rows as one Parquet file per shard, the shards gathered and written in
+    parallel; none of them is visible until committed.
 
     ``metadata`` is the table's (``table.metadata``), or ``provisional_metadata`` for a table
     that will be created when the files are committed.
@@ -128,11 +128,14 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     layout = FileLayout.of(metadata, stored.schema)
     dictionary = dictionary_columns(layout, stored)
     name = uuid.uuid4()
+
+    def write(n: int, partition: int | None, positions: np.ndarray) -> DataFile:
+        rows = stored if len(positions) == stored.num_rows else stored.take(positions)
+        return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary)
     with staged(io, metadata.location) as written:
         with ThreadPoolExecutor(min(len(groups), os.cpu_count() or 1)) as pool:
-            futures = [pool.submit(write_shard, io, layout, f"{name}-{n}.parquet", partition, rows,
-                                   dictionary)
-                       for n, (partition, rows) in enumerate(groups.items())]
+            futures = [pool.submit(write, n, partition, positions)
+                       for n, (partition, positions) in enumerate(groups.items())]
         failure = None
         for future in futures:  # every file that was written is known, so a failure removes all
             try:

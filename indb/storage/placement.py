@@ -112,24 +112,19 @@ def has_few_distinct(column: pa.ChunkedArray) -> bool:
 
 
 def split_by_partition(info: TableInfo, stored: pa.Table,
-                       iceberg_schema: Schema) -> dict[int | None, pa.Table]:
-    """The rows of ``stored`` grouped by partition value (the shard; None for NULL keys), each
-    group in input order."""
+                       iceberg_schema: Schema) -> dict[int | None, np.ndarray]:
+    """The positions (ascending) of the rows of ``stored`` that go to each partition value: the
+    shard, or None for NULL keys."""
     if not stored.num_rows:
         return {}
     values = partition_values(info, stored, iceberg_schema)
     codes = values.fill_null(-1).to_numpy(zero_copy_only=False)  # -1: the null partition
-    if (codes == codes[0]).all():  # one shard (a UDF instance's rows, usually): no reordering
-        return {_partition(codes[0]): stored}
-    order = np.argsort(codes, kind="stable")
+    if (codes == codes[0]).all():  # one shard (a UDF instance's rows, usually)
+        return {_partition(codes[0]): np.arange(stored.num_rows)}
     counts = np.bincount(codes + 1, minlength=info.shards + 1)
-    grouped = stored.take(pa.array(order))
-    out, start = {}, 0
-    for code, count in enumerate(counts.tolist(), start=-1):
-        if count:
-            out[_partition(code)] = grouped.slice(start, count)
-        start += count
-    return out
+    # one pass a partition present: several times faster than sorting by partition
+    return {_partition(code): np.flatnonzero(codes == code)
+            for code in range(-1, info.shards) if counts[code + 1]}
 
 
 def _partition(code: int) -> int | None:
