@@ -251,6 +251,12 @@ class Connection:
         self._check_open()
         return self._engine.execute(sql, parameters)
 
+    def interrupt(self) -> None:
+        """Stop the query another thread runs on this connection (it raises SqlError there), as
+        DuckDB's ``interrupt`` does; a function run is stopped with KILL FUNCTION."""
+        self._check_open()
+        self._engine.session.interrupt()
+
     def wait(self, run_id: str) -> Result:
         """Wait for a run this connection started with ``nowait``; returns its status row."""
         self._check_open()

@@ -1,15 +1,35 @@
-"""The indb command: SQL, the prompt, output formats, errors, --help everywhere."""
+"""The indb command: SQL, the prompt, dot-commands, Ctrl-C, output that fits, errors, progress,
+--help everywhere, and docs/cli.md that names exactly what exists."""
 
+import io
 import json
+import os
+import pty
+import queue
+import re
+import select
+import signal
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
+from indb.cli import main
+from indb.cli.formatting import MIN_WIDTH, render
 from indb.cli.main import cli
+from indb.cli.progress import RunDisplay, load_progress, run_progress
+from indb.cli.shell import DOT_COMMANDS, DatabaseDir, Shell
+from indb.registry.runs import InstanceProgress, RunStatus
+from indb.sharding.executor import RunProgress
 
-COMMANDS = ["sql", "load", "demo", "bench"]
+ROOT = Path(__file__).parent.parent
+COMMANDS = sorted(cli.commands)
+INDB = [sys.executable, "-m", "indb.cli.main"]
 
 
 def run(*args, input=None):
@@ -76,35 +96,6 @@ def test_bench_lists_scripts(tmp_path):
     assert run("bench", "--dir", str(tmp_path), "--list").output.split() == ["bench_x"]
 
 
-def test_prompt_on_a_terminal_keeps_history(tmp_path):
-    import os
-    import pty
-    import select
-    history = tmp_path / "history"
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "--db", str(tmp_path / "db"), "sql"],
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-                            env={**os.environ, "INDB_HISTORY": str(history)})
-    os.close(slave)
-    os.write(master, b"SELECT 40 +\n2 AS answer;\n.quit\n")
-    output = b""
-    while True:  # read until the process closes the terminal
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert proc.wait(timeout=60) == 0
-    os.close(master)
-    assert b"indb> " in output and b"...> " in output and b"42" in output
-    assert "SELECT 40 +" in history.read_text()
-
-
 def test_functions_from_the_command_line(tmp_path):
     """Registered, run and inspected through `indb sql`; the run prints its status row."""
     db = str(tmp_path / "db")
@@ -120,3 +111,292 @@ def test_functions_from_the_command_line(tmp_path):
     status = json.loads(run("--db", db, "sql", "--format", "json", "SHOW FUNCTION STATUS").output)
     assert status[0]["run_id"] == row["run_id"] and status[0]["completed"] == 2
     assert run("--db", db, "sql", "--format", "csv", "SELECT sum(a) FROM u").output.splitlines()[1] == "55"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+class Lines:
+    """A process's output stream, read on a thread; ``expect`` waits for a line."""
+
+    def __init__(self, stream) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def expect(self, pattern: str, timeout: float = 180) -> str:
+        while True:
+            line = self.queue.get(timeout=timeout)
+            assert line is not None, f"{pattern!r} never came; the stream said: {''.join(self.seen)}"
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+
+    def rest(self) -> str:
+        while (line := self.queue.get(timeout=180)) is not None:
+            self.seen.append(line)
+        return "".join(self.seen)
+
+
+class Terminal:
+    """A process on a pseudo-terminal of 120 columns, driven as a person at a keyboard."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import struct
+        import termios
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        self.output, self.seen = b"", 0
+
+    def _read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        assert ready, f"nothing came for {timeout} s; the terminal shows: {self.output[-3000:]!r}"
+        try:
+            return os.read(self.master, 4096)
+        except OSError:  # the process closed the terminal
+            return b""
+
+    def expect(self, text: bytes, timeout: float = 60) -> None:
+        while text not in self.output[self.seen:]:
+            chunk = self._read(timeout)
+            assert chunk, f"{text!r} never came; the terminal shows: {self.output[-3000:]!r}"
+            self.output += chunk
+        self.seen = self.output.index(text, self.seen) + len(text)
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def wait(self) -> int:
+        while chunk := self._read(60):
+            self.output += chunk
+        os.close(self.master)
+        return self.proc.wait(timeout=60)
+
+
+def terminal_console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+
+
+def frame(progress) -> str:
+    """What a rich Progress shows now, as text."""
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(progress.get_renderable())
+    return console.file.getvalue()
+
+
+# -- statements and the prompt ----------------------------------------------------------------
+
+def test_statements_are_split_by_the_tokenizer_and_every_result_prints(tmp_path):
+    db = str(tmp_path / "db")
+    out = run("--db", db, "sql", "--format", "csv",
+              "CREATE TABLE t (s VARCHAR); INSERT INTO t VALUES ('x;y'); SELECT 'a;b' AS s; "
+              "SELECT s FROM t; SELECT 2 AS n").output
+    assert out.splitlines() == ["created table t", "rows_inserted", "1", "s", "a;b", "s", "x;y", "n", "2"]
+    failed = run("--db", db, "sql", "--format", "csv", "SELECT 1 AS one; SELECT nope; SELECT 3 AS three")
+    assert failed.exit_code == 1 and "one\n1" in failed.output and "three" not in failed.output
+
+
+def test_dot_commands(tmp_path):
+    db = str(tmp_path / "db")
+    run("--db", db, "sql", "CREATE TABLE prices (sym VARCHAR, px DOUBLE, SHARD KEY (sym)); "
+                           "CREATE TABLE ticks (a INTEGER)")
+    result = CliRunner().invoke(cli, ["--db", db, "sql", "--format", "csv"], input=(
+        ".tables\n.schema prices\n.schema \"ticks\"\n.timer on\nSELECT 1 AS x;\n.timer off\n"
+        ".schema\n.nonsense\n.timer maybe\n.help\n.quit\nSELECT 'after quit';\n"))
+    assert result.exit_code == 0
+    out, err = result.stdout, result.stderr
+    assert "name,kind,shard_key" in out and "\nprices,sharded,sym," in out and "\nticks," in out
+    assert "sym,VARCHAR,shard key" in out and "a,INTEGER," in out  # .schema t is DESCRIBE t
+    assert "-- prices" in out and "-- ticks" in out  # .schema alone: every table
+    assert re.findall(r"^\(\d+\.\d{3} s\)$", err, re.M) and len(re.findall(r" s\)$", err, re.M)) == 1
+    assert "there is no command .nonsense" in err and ".timer takes on or off" in err
+    for name in DOT_COMMANDS:
+        assert name in out  # .help lists them all
+    assert "after quit" not in out
+
+
+def test_tables_fit_the_terminal_without_slivers():
+    wide = pa.table({f"column_{i}": ["x" * (10 + 7 * i)] * 3 for i in range(12)})
+    text = render(wide, width=60)
+    assert max(map(len, text.splitlines())) <= 60
+    header = next(line for line in text.splitlines() if "column_0" in line)
+    assert all(len(cell) - 2 >= MIN_WIDTH for cell in header.strip("┃").split("┃"))
+    assert "of 12 columns shown" in " ".join(text.split())
+    long = render(pa.table({"k": [1], "text": ["y" * 500]}), width=40)  # a long value wraps
+    assert max(map(len, long.splitlines())) <= 40 and long.count("y") == 500
+
+
+def test_sql_output_fits_columns(tmp_path):
+    result = CliRunner(env={"COLUMNS": "50"}).invoke(cli, [
+        "--db", str(tmp_path / "db"), "sql",
+        "CREATE TABLE t (a VARCHAR, b VARCHAR, c VARCHAR); "
+        "INSERT INTO t VALUES (repeat('a', 80), repeat('b', 80), repeat('c', 80)); SELECT * FROM t"])
+    assert result.exit_code == 0 and max(map(len, result.output.splitlines())) <= 50
+    assert result.output.count("a") >= 80 and result.output.count("c") >= 80
+
+
+def test_prompt_on_a_terminal(tmp_path):
+    """History is written as each statement is entered, a statement of several lines comes back
+    whole with the up arrow, and Ctrl-C drops what is being typed and stays."""
+    from prompt_toolkit.history import FileHistory
+    history = tmp_path / "history"
+    run("--db", str(tmp_path / "db"), "sql", "CREATE TABLE t (a INTEGER)")
+    terminal = Terminal(INDB + ["--db", str(tmp_path / "db"), "sql", "--format", "csv"],
+                        {**os.environ, "INDB_HISTORY": str(history), "TERM": "xterm",
+                         "PROMPT_TOOLKIT_NO_CPR": "1"})  # the test answers no cursor queries
+    terminal.expect(b"indb>")
+    terminal.send(b"SELECT 40 +\r")
+    terminal.expect(b"...>")
+    terminal.send(b"2 AS answer;\r")
+    terminal.expect(b"answer\r\n42")
+    assert list(FileHistory(str(history)).load_history_strings()) == ["SELECT 40 +\n2 AS answer;"]
+    terminal.send(b"\x1b[A")  # up: the statement, both lines
+    terminal.send(b"\r")
+    terminal.expect(b"answer\r\n42")
+    terminal.send(b"SELECT 'xyz' || 'zy' AS word")
+    terminal.send(b"\x03")  # Ctrl-C
+    terminal.expect(b"indb>")
+    terminal.send(b".quit\r")
+    assert terminal.wait() == 0
+    assert b"xyzzy" not in terminal.output and b"Traceback" not in terminal.output
+
+
+def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monkeypatch):
+    shell = Shell(DatabaseDir(str(tmp_path / "db")), fmt="csv")
+    try:
+        assert shell.run("CREATE TABLE t (a INTEGER)")
+        running = threading.Event()
+        execute = shell._execute
+        monkeypatch.setattr(shell, "_execute", lambda *args: (running.set(), execute(*args))[1])
+
+        def ctrl_c() -> None:  # once the statement is on its thread: it is stopped until it ends
+            running.wait(60)
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=ctrl_c, daemon=True).start()
+        assert not shell.run("SELECT sum(a * b) FROM range(100000000000) r(a), range(10) s(b); SELECT 'no'")
+        assert shell.run("SELECT 42 AS answer")
+    finally:
+        shell.close()
+    out, err = capsys.readouterr()
+    assert err.strip() == "cancelled" and out.splitlines() == ["created table t", "answer", "42"]
+
+
+def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during EXECUTE FUNCTION: the
+    run is killed and writes nothing; the prompt, its database and the cluster carry on."""
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    db = str(tmp_path / "db")
+    run("--db", db, "sql", "CREATE TABLE t (a BIGINT, SHARD KEY (a)) WITH (SHARDS = 1); "
+                           "INSERT INTO t SELECT range FROM range(10)")
+    proc = subprocess.Popen(INDB + ["--db", db, "--workers", "1", "sql", "--format", "csv"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    proc.stdin.write("CREATE FUNCTION stuck LANGUAGE PYTHON AS $$\nimport time\ndef stuck(ctx, t):\n"
+                     f"    with open({str(fifo)!r}, 'w') as f:\n"
+                     "        f.write('started\\n')\n    time.sleep(600)\n    return {'a': [1]}\n$$;\n"
+                     "EXECUTE FUNCTION stuck(INPUT_TABLE_NAMES => INPUT_TABLE(t), "
+                     "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('out'));\n")
+    proc.stdin.flush()
+    started: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: started.put(open(fifo).readline()), daemon=True).start()
+    assert started.get(timeout=180) == "started\n"  # the instance runs
+    os.killpg(proc.pid, signal.SIGINT)
+    err.expect("^cancelled$")
+    proc.stdin.write("SELECT 40 + 2 AS answer;\nSHOW FUNCTION STATUS;\n"
+                     "CREATE FUNCTION quick LANGUAGE PYTHON AS $$\ndef quick(ctx, t):\n"
+                     "    return {'a': [v.as_py() for v in t['a']]}\n$$;\n"
+                     "EXECUTE FUNCTION quick(INPUT_TABLE_NAMES => INPUT_TABLE(t), "
+                     "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('out'));\nSELECT count(*) AS n FROM out;\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=180) == 0
+    printed, complaints = out.rest(), err.rest()
+    assert "answer\n42" in printed
+    (stuck,) = [line for line in printed.splitlines() if ",stuck," in line]
+    assert ",killed," in stuck and "interrupted" in stuck
+    assert "n\n10" in printed  # a fresh table of the second run's rows: the first wrote nothing
+    assert "Traceback" not in complaints, complaints
+
+
+# -- the database directory, load, demo, bench ------------------------------------------------
+
+def test_a_mistyped_db_is_reported_not_created(tmp_path):
+    typo = tmp_path / "mydbb"
+    once = CliRunner().invoke(cli, ["--db", str(typo), "sql", "SHOW TABLES"])
+    prompt = CliRunner().invoke(cli, ["--db", str(typo), "sql"], input=".tables\nSELECT 1;\n")
+    assert once.exit_code == 1
+    assert "there is no database at" in once.output and prompt.output.count("there is no database at") == 2
+    assert not typo.exists()
+    assert run("--db", str(typo), "sql", "CREATE TABLE t (a INTEGER)").exit_code == 0  # a CREATE makes it
+    assert (typo / "catalog.db").exists()
+
+
+def test_the_db_option_goes_after_the_command_too(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    refused = CliRunner().invoke(cli, ["--db", str(tmp_path / "unused"), "demo", "--db", str(tmp_path)])
+    assert refused.exit_code == 1 and "not a database the demo made" in refused.output
+    assert not (tmp_path / "unused").exists()
+    assert run("sql", "--db", str(tmp_path / "db"), "CREATE TABLE t (a INTEGER)").exit_code == 0
+    assert "\nt," in run("sql", "--format", "csv", "--db", str(tmp_path / "db"), "SHOW TABLES").output
+
+
+def test_load_shows_rows_and_rows_per_second_as_it_goes(tmp_path):
+    console = terminal_console()
+    with load_progress("loading ticks.parquet", console) as progress:
+        progress(1_000_000)
+        progress(2_000_000)
+    drawn = console.file.getvalue()
+    assert "loading ticks.parquet" in drawn and "2,000,000 rows" in drawn and "rows/s" in drawn
+    csv = tmp_path / "x.csv"
+    csv.write_text("sym,px\nA,1.5\nB,2.5\n")
+    assert re.search(r"loaded 2 rows into x in [\d.]+ s \([\d,]+ rows/s\)",
+                     run("--db", str(tmp_path / "db"), "load", "x", str(csv)).output)
+
+
+def test_a_run_shows_the_cluster_starting_then_its_shards():
+    with run_progress(terminal_console()) as progress:
+        display = RunDisplay(progress)
+        display(RunProgress("r1", 0, 2, starting=True))
+        starting = frame(progress)
+        display(RunProgress("r1", 1, 2, (InstanceProgress(0, RunStatus.COMPLETED, 500, 500, None, None),
+                                         InstanceProgress(1, RunStatus.RUNNING, None, None, 40, 100))))
+        running = frame(progress)
+        display(RunProgress("r1", 2, 2, (InstanceProgress(0, RunStatus.COMPLETED, 500, 500, None, None),
+                                         InstanceProgress(1, RunStatus.COMPLETED, 700, 7, 100, 100))))
+        done = frame(progress)
+    assert "run r1: starting the Dask cluster" in starting
+    assert "500 rows read" in running and "1/2" in running and "shard 1" in running and "40/100" in running
+    assert "1,200 rows read" in done and "2/2" in done and "shard 1" not in done
+
+
+def test_bench_finds_the_checkouts_scripts_or_says_where_they_are(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the checkout: its benchmarks are found all the same
+    listed = run("bench", "--list").output.split()
+    assert listed == sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py")) and listed
+    monkeypatch.setattr(main, "CHECKOUT", tmp_path)  # as from a wheel: no checkout around it
+    missing = CliRunner().invoke(cli, ["bench", "--list"])
+    assert missing.exit_code == 1 and "not installed with indb" in missing.output
+    assert "benchmarks/ of its source repository" in missing.output
+
+
+# -- the guide --------------------------------------------------------------------------------
+
+def test_the_cli_guide_documents_what_exists():
+    """docs/cli.md names every command, option and dot-command, and nothing that is not one."""
+    guide = (ROOT / "docs" / "cli.md").read_text()
+    options = {opt for param in cli.params for opt in param.opts if opt.startswith("--")}
+    for name, command in cli.commands.items():
+        assert f"indb {name}" in guide or f"## {name}" in guide, name
+        documented = {opt for param in command.params for opt in param.opts if opt.startswith("--")}
+        assert all(f"`{opt}" in guide for opt in documented), (name, documented)
+        options |= documented
+    assert set(re.findall(r"`(--[a-z-]+)", guide)) <= options | {"--help", "--version"}
+    assert set(re.findall(r"`(\.[a-z]+)", guide)) == set(DOT_COMMANDS)

@@ -6,20 +6,25 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from indb.cli.formatting import FORMATS, render
-from indb.cli.prompt import statements
+from indb.cli.formatting import FORMATS
 from indb.errors import IndbError
 
+if TYPE_CHECKING:
+    from indb.cli.shell import DatabaseDir
+
 DEFAULT_DB = os.environ.get("INDB_DB", "./mydb")
+CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb runs from one
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db", default=DEFAULT_DB, show_default=True, metavar="DIR",
-              help="Database directory (created if new). Also $INDB_DB.")
+              help="Database directory. Also $INDB_DB.")
 @click.option("--workers", type=int, default=None, metavar="N",
               help="Dask worker processes for function runs (default: CPU count, at most 8).")
 @click.version_option(package_name="indb")
@@ -29,12 +34,15 @@ def cli(ctx: click.Context, db: str, workers: int | None) -> None:
     ctx.obj = {"db": db, "workers": workers}
 
 
-def _connect(ctx: click.Context):  # noqa: ANN202 (Connection, imported lazily for a fast --help)
-    import indb
-    try:
-        return indb.connect(ctx.obj["db"], workers=ctx.obj["workers"])
-    except IndbError as error:
-        raise click.ClickException(str(error)) from None
+def db_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--db`` on the command as well: ``indb demo --db DIR`` is ``indb --db DIR demo``."""
+    return click.option("--db", "db", default=None, metavar="DIR",
+                        help="Database directory (as indb --db; this one wins).")(command)
+
+
+def _database(ctx: click.Context, db: str | None) -> DatabaseDir:
+    from indb.cli.shell import DatabaseDir
+    return DatabaseDir(db or ctx.obj["db"], ctx.obj["workers"])
 
 
 @cli.command()
@@ -42,43 +50,33 @@ def _connect(ctx: click.Context):  # noqa: ANN202 (Connection, imported lazily f
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="How results are printed.")
 @click.option("--max-rows", default=100, show_default=True, help="Rows shown by --format table.")
+@db_option
 @click.pass_context
-def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int) -> None:
-    """Run STATEMENT (several may be separated by ';'); with none, an interactive prompt.
+def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int, db: str | None) -> None:
+    """Run STATEMENT (several may be separated by ';', each result is printed); with none, read
+    statements from the prompt (or from stdin when it is not a terminal).
 
-    At the prompt a statement may span lines and ends with ';'. Type .quit or press Ctrl-D to leave.
+    At the prompt a statement may span lines and ends with ';'. Ctrl-C stops the statement that
+    is running; .help lists the dot-commands; .quit or Ctrl-D leaves.
     """
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
-                               TimeElapsedColumn)
-    conn = _connect(ctx)
-    failed = False
-    for text in ([statement] if statement is not None else statements()):
-        started = time.perf_counter()
-        # a function run shows a bar of finished shard instances while it executes
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def progress(run_id: str, done: int, total: int) -> None:
-                if run_id not in tasks:
-                    tasks[run_id] = bar.add_task(f"run {run_id}", total=total)
-                bar.update(tasks[run_id], completed=done)
-            conn.progress = progress
-            try:
-                result = conn.sql(text)
-            except IndbError as error:
-                bar.stop()
-                click.echo(f"Error: {error}", err=True)
-                failed = True
-                continue
-        if result.columns:
-            click.echo(render(result.arrow(), fmt, max_rows))
+    from indb.cli.prompt import inputs
+    from indb.cli.shell import Shell
+    shell = Shell(_database(ctx, db), fmt, max_rows)
+    try:
+        if statement is not None:
+            succeeded = shell.run(statement)
         else:
-            click.echo(result.message or "OK")
-        if fmt == "table" and statement is None:
-            click.echo(f"({time.perf_counter() - started:.3f} s)", err=True)
-    conn.close()
-    if failed and statement is not None:
+            succeeded = True
+            for text in inputs():
+                try:
+                    shell.run(text)
+                except KeyboardInterrupt:  # between two statements (printing a result): go on
+                    click.echo("cancelled", err=True)
+                if shell.done:
+                    break
+    finally:
+        shell.close()
+    if not succeeded:
         sys.exit(1)
 
 
@@ -88,34 +86,38 @@ def sql(ctx: click.Context, statement: str | None, fmt: str, max_rows: int) -> N
 @click.option("--shard-key", default="", help="Comma-separated shard key columns, if the table is new.")
 @click.option("--shards", type=int, default=None, help="Shard count, if the table is new.")
 @click.option("--replicated", is_flag=True, help="Create the table replicated, if it is new.")
+@db_option
 @click.pass_context
 def load(ctx: click.Context, table: str, path: str, shard_key: str, shards: int | None,
-         replicated: bool) -> None:
-    """Bulk-load a Parquet or CSV file at PATH into TABLE (created from the file if new)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    conn = _connect(ctx)
+         replicated: bool, db: str | None) -> None:
+    """Bulk-load a Parquet or CSV file at PATH into TABLE (created from the file if new; the
+    database too). Shows the rows loaded and rows/s as it goes."""
+    from indb.cli.progress import load_progress
+    database = _database(ctx, db)
     keys = [k.strip() for k in shard_key.split(",") if k.strip()]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task(f"loading {path}", total=None)
-        try:
-            count = conn.load(table, path, shard_key=keys, shards=shards, replicated=replicated,
-                              progress=lambda rows: progress.update(task, description=f"{rows:,} rows"))
-        except IndbError as error:
-            raise click.ClickException(str(error)) from None
-    click.echo(f"loaded {count:,} rows into {table}")
-    conn.close()
+    started = time.perf_counter()
+    try:
+        with load_progress(f"loading {path}") as progress:
+            count = database.connect(create=True).load(
+                table, path, shard_key=keys, shards=shards, replicated=replicated, progress=progress)
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        database.close()
+    seconds = time.perf_counter() - started
+    click.echo(f"loaded {count:,} rows into {table} in {seconds:.1f} s ({count / seconds:,.0f} rows/s)")
 
 
 @cli.command()
+@db_option
 @click.pass_context
-def demo(ctx: click.Context) -> None:
+def demo(ctx: click.Context, db: str | None) -> None:
     """Build the demo database (--db; replaced if it is a previous demo): load the digits and
     20 years of S&P 500 and NASDAQ days, train and use the models of sql/mnist.sql and
     sql/anomalies.sql where the data is, and print the results."""
     from indb.cli.demo import run_demo
     try:
-        run_demo(ctx.obj["db"], echo=click.echo, workers=ctx.obj["workers"])
+        run_demo(db or ctx.obj["db"], echo=click.echo, workers=ctx.obj["workers"])
     except IndbError as error:
         raise click.ClickException(str(error)) from None
 
@@ -124,13 +126,20 @@ def demo(ctx: click.Context) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--list", "list_only", is_flag=True, help="List the benchmarks and stop.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
-              help="Where the benchmark scripts are (default: ./benchmarks).")
+              help="Where the benchmark scripts are (default: ./benchmarks, else those of the "
+                   "checkout indb runs from).")
 def bench(names: tuple[str, ...], list_only: bool, directory: str | None) -> None:
-    """Run the benchmark scripts in benchmarks/ (all, or those NAMES), each in its own process."""
-    root = Path(directory or "benchmarks")
+    """Run the benchmark scripts (all, or those whose names contain one of NAMES), each in its
+    own process. They are benchmarks/bench_*.py in indb's source repository: a checkout, or an
+    editable install of one, has them; a wheel does not install them."""
+    roots = [Path(directory)] if directory else [Path("benchmarks"), CHECKOUT / "benchmarks"]
+    root = next((r for r in roots if any(r.glob("bench_*.py"))), None)
+    if root is None:
+        raise click.ClickException(
+            "no benchmark scripts (bench_*.py) in " + " or ".join(str(r.resolve()) for r in roots)
+            + ". They are not installed with indb: they are in benchmarks/ of its source "
+            "repository. Run `indb bench` in a checkout, or name their directory with --dir")
     scripts = sorted(root.glob("bench_*.py"))
-    if not scripts:
-        raise click.ClickException(f"no bench_*.py scripts in {root.resolve()}; run from a checkout")
     chosen = [s for s in scripts if not names or any(n in s.stem for n in names)]
     if list_only or not chosen:
         for script in scripts:
@@ -199,6 +208,8 @@ def main() -> None:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     else:
         code = 0
+    if "indb.sharding.cluster" in sys.modules:  # a cluster may have been started: stop it in order
+        sys.modules["indb.sharding.cluster"].close_all()
     # DuckDB 2.0's bindings print "nanobind: leaked ..." during interpreter shutdown; a CLI has
     # nothing left to clean up once its output is flushed, so it leaves without that noise.
     sys.stdout.flush()

@@ -12,6 +12,7 @@ share one, and whatever a statement leaves behind in its connection goes with it
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class QuerySession:
         self._database = duckdb.connect()  # holds the views; statements run on its cursors
         self._statement = threading.local()  # .duck: the DuckDB connection of the thread's statement
         self._lock = threading.Lock()  # calls on _database: DuckDB refuses a second one at once
+        self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # interrupt()
         self._locations: dict[str, str] = {}
         self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
         self.scans = Scans(self._database)  # the functions it registers live in the database
@@ -72,6 +74,7 @@ class QuerySession:
             return
         with self._lock:
             duck = self._database.cursor()
+            self._cursors.add(duck)
         self._statement.duck = duck
         try:
             yield duck
@@ -132,6 +135,7 @@ class QuerySession:
         result is closed."""
         with self._lock:
             duck = self._database.cursor()
+            self._cursors.add(duck)
         try:
             relation = duck.sql(sql, params=params)
             if relation is None:  # a statement without a result
@@ -143,6 +147,17 @@ class QuerySession:
             duck.close()
             raise SqlError(str(error)) from None
         return Result.streamed(reader.schema, _batches(duck, reader), types)
+
+    def interrupt(self) -> None:
+        """Stop what DuckDB is running for any statement or streamed query now, whichever thread
+        waits for it (there it raises SqlError): the CLI's Ctrl-C."""
+        with self._lock:
+            cursors = list(self._cursors)
+        for duck in cursors:
+            try:
+                duck.interrupt()
+            except duckdb.Error:  # closed already: nothing of it runs
+                pass
 
     def types_of(self, schema: pa.Schema) -> list[DuckDBPyType]:
         """The SQL type DuckDB gives each column of an Arrow schema."""

@@ -1,0 +1,228 @@
+"""What ``indb sql`` does with each piece of its input: a dot-command, or statements run one by
+one, each result printed.
+
+A statement runs on a thread of its own while the main thread waits for it, because Python
+delivers Ctrl-C to the main thread only: there it stops the statement, never the shell. DuckDB's
+query is interrupted; a function run hears it through its progress callback and is recorded as
+killed, with nothing written (its instances are stopped by their supervisors).
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+import pyarrow as pa
+from rich.console import Console
+from sqlglot import exp
+
+from indb.catalog.database import CATALOG_FILE
+from indb.cli.formatting import render
+from indb.cli.progress import RunDisplay, run_progress
+from indb.cli.prompt import QUIT_WORDS
+from indb.errors import DirectoryError, IndbError
+from indb.parser import CreateFunction, CreateModel, parse, render_indb, split, table_ref
+
+if TYPE_CHECKING:
+    from indb.connection import Connection
+    from indb.sharding.executor import RunProgress
+
+T = TypeVar("T")
+INTERRUPT_INTERVAL = 0.2  # seconds between DuckDB interrupts while a cancelled statement stops
+CREATES = (exp.Create, CreateFunction, CreateModel)  # statements that may make a new database
+
+
+class Cancelled(Exception):
+    """The statement was stopped by Ctrl-C."""
+
+
+class CommandError(Exception):
+    """A dot-command that cannot be carried out as typed."""
+
+
+class DatabaseDir:
+    """The ``--db`` directory, opened when first needed. Only what creates something makes a new
+    database there, so a mistyped ``--db`` is reported instead of becoming an empty database."""
+
+    def __init__(self, path: str, workers: int | None = None) -> None:
+        self.path, self.workers = path, workers
+        self._conn: Connection | None = None
+
+    def exists(self) -> bool:
+        return self._conn is not None or (Path(self.path) / CATALOG_FILE).exists()
+
+    def connect(self, create: bool = False) -> Connection:
+        if self._conn is None:
+            if not create and not self.exists():
+                raise DirectoryError(
+                    f"there is no database at {self.path} (no {CATALOG_FILE} there); check --db "
+                    "(or $INDB_DB). A CREATE statement, `indb load` or `indb demo` makes a new one")
+            import indb  # here, so that --help does not load the engine
+            self._conn = indb.connect(self.path, workers=self.workers)
+        return self._conn
+
+    def interrupt(self) -> None:
+        if self._conn is not None:
+            self._conn.interrupt()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _creates(statement: str) -> bool:
+    return any(isinstance(tree, CREATES) for tree in parse(statement))
+
+
+class Shell:
+    """Runs the input of ``indb sql`` against a database, printing each result."""
+
+    def __init__(self, database: DatabaseDir, fmt: str = "table", max_rows: int = 100,
+                 console: Console | None = None) -> None:
+        self.database, self.fmt, self.max_rows = database, fmt, max_rows
+        self.console = console or Console(stderr=True)  # where progress is drawn
+        self.timer = False  # .timer on: each statement's time is printed after it
+        self.done = False  # .quit was typed
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="indb-statement")
+        self._cancel = threading.Event()
+
+    def run(self, text: str) -> bool:
+        """Run a dot-command, or each statement of ``text`` in turn; False once one fails or is
+        cancelled (the statements after it in ``text`` are not run)."""
+        stripped = text.strip()
+        try:
+            if stripped.startswith(".") or stripped in QUIT_WORDS:
+                self._dot_command(stripped)
+            else:
+                for statement in split(text):
+                    self._statement(statement)
+        except (IndbError, CommandError) as error:
+            click.echo(f"Error: {error}", err=True)
+            return False
+        except Cancelled:
+            click.echo("cancelled", err=True)
+            return False
+        return True
+
+    def close(self) -> None:
+        self._worker.shutdown()
+        self.database.close()
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def _statement(self, statement: str) -> None:
+        conn = self.database.connect(create=not self.database.exists() and _creates(statement))
+        started = time.perf_counter()
+        with run_progress(self.console) as progress:
+            display = RunDisplay(progress)
+
+            def report(run: RunProgress) -> None:
+                if self._cancel.is_set():  # in the run: it is killed and writes nothing
+                    raise KeyboardInterrupt
+                display(run)
+            conn.progress = report
+            rows, total, message = self._wait(self._worker.submit(self._execute, conn, statement))
+        seconds = time.perf_counter() - started
+        click.echo(message if rows is None else render(rows, self.fmt, self.max_rows, total_rows=total))
+        if self.timer:
+            click.echo(f"({seconds:.3f} s)", err=True)
+
+    def _execute(self, conn: Connection, statement: str) -> tuple[pa.Table | None, int, str]:
+        """On the statement thread: run it and read its rows (for a table, the first max_rows;
+        the rest are counted, not kept)."""
+        result = conn.sql(statement)
+        try:
+            if not result.columns:
+                return None, 0, result.message or "OK"
+            if self.fmt != "table":
+                rows = result.arrow()
+                return rows, rows.num_rows, ""
+            kept, total = [], 0
+            for batch in result.fetch_record_batch():
+                kept.append(batch.slice(0, max(0, self.max_rows - total)))
+                total += batch.num_rows
+            return pa.Table.from_batches(kept, schema=result.schema), total, ""
+        finally:
+            result.close()
+
+    def _wait(self, future: Future[T]) -> T:
+        """The statement's outcome. A Ctrl-C while it runs stops it (again and again, until it
+        ends: it may have been between two DuckDB queries) and raises Cancelled."""
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            self._cancel.set()
+        try:
+            while not future.done():
+                self.database.interrupt()
+                try:
+                    wait([future], timeout=INTERRUPT_INTERVAL)
+                except KeyboardInterrupt:  # Ctrl-C again: it is being stopped already
+                    pass
+        finally:
+            self._cancel.clear()
+        if future.exception() is not None:
+            raise Cancelled
+        return future.result()  # it ended before the Ctrl-C could stop it
+
+    # -- dot-commands -------------------------------------------------------------------------
+
+    def _dot_command(self, line: str) -> None:
+        try:
+            name, *args = shlex.split(line)
+        except ValueError as error:
+            raise CommandError(f"{line}: {error}") from None
+        name = f".{name}" if name in QUIT_WORDS else name
+        if name not in DOT_COMMANDS:
+            raise CommandError(f"there is no command {name}; .help lists them")
+        command, usage, _ = DOT_COMMANDS[name]
+        if len(args) > len(usage.split()):
+            raise CommandError(f"{name} takes {usage or 'nothing'}, not {' '.join(args)}")
+        command(self, args)
+
+
+def _tables(shell: Shell, args: list[str]) -> None:
+    shell._statement("SHOW TABLES")
+
+
+def _schema(shell: Shell, args: list[str]) -> None:
+    names = args or shell.database.connect().sql("SHOW TABLES").arrow()["name"].to_pylist()
+    for name in names:
+        if not args:
+            click.echo(f"-- {name}")
+        shell._statement(render_indb(exp.Describe(this=table_ref(name))))
+
+
+def _timer(shell: Shell, args: list[str]) -> None:
+    if args not in (["on"], ["off"]):
+        raise CommandError(".timer takes on or off")
+    shell.timer = args == ["on"]
+
+
+def _help(shell: Shell, args: list[str]) -> None:
+    for name, (_, usage, text) in DOT_COMMANDS.items():
+        click.echo(f"{name + ' ' + usage:<16} {text}")
+    click.echo("Statements end with ';' and may span lines; Ctrl-C stops the statement running "
+               "(or drops what is typed); Ctrl-D leaves.")
+
+
+def _quit(shell: Shell, args: list[str]) -> None:
+    shell.done = True
+
+
+# name: (what it does, its arguments, what .help says)
+DOT_COMMANDS: dict[str, tuple[Callable[[Shell, list[str]], None], str, str]] = {
+    ".tables": (_tables, "", "the tables: kind, shard key, shards, rows (SHOW TABLES)"),
+    ".schema": (_schema, "[TABLE]", "a table's columns and facts (DESCRIBE), or every table's"),
+    ".timer": (_timer, "on|off", "print how long each statement took"),
+    ".help": (_help, "", "this list"),
+    ".quit": (_quit, "", "leave (also .exit, quit, exit, Ctrl-D)"),
+    ".exit": (_quit, "", "leave"),
+}
