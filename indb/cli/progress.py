@@ -65,12 +65,12 @@ class RunDisplay:
         self.shards: dict[tuple[str, int], TaskID] = {}
 
     def __call__(self, report: RunProgress) -> None:
-        if report.run_id not in self.runs:
-            self.runs[report.run_id] = self.progress.add_task("", total=report.instances)
         rows = sum(s.rows_in or 0 for s in report.shards if s.status.finished)
-        self.progress.update(self.runs[report.run_id], completed=report.finished, description=(
-            f"run {report.run_id}: starting the Dask cluster" if report.starting else
-            f"run {report.run_id}: shards done, {rows:,} rows read"))
+        what = (f"run {report.run_id}: starting the Dask cluster" if report.starting else
+                f"run {report.run_id}: shards done, {rows:,} rows read")
+        if report.run_id not in self.runs:
+            self.runs[report.run_id] = self.progress.add_task(what, total=report.instances)
+        self.progress.update(self.runs[report.run_id], completed=report.finished, description=what)
         for shard in report.shards:
             key = (report.run_id, shard.shard)
             if shard.status == RunStatus.RUNNING:
