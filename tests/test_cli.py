@@ -323,7 +323,7 @@ def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path):
     (stuck,) = [line for line in printed.splitlines() if ",stuck," in line]
     assert ",killed," in stuck and "interrupted" in stuck
     assert "n\n10" in printed  # a fresh table of the second run's rows: the first wrote nothing
-    assert "Traceback" not in complaints, complaints
+    assert "Traceback" not in complaints and "leaked" not in complaints, complaints
 
 
 # -- the database directory, load, demo, bench ------------------------------------------------
