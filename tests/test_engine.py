@@ -199,9 +199,10 @@ def test_failed_write_leaves_no_files(conn, table_name):
     bad = pa.table({"a": [1, 2], "b": [1, 1000]})  # 1000 does not fit a TINYINT
     with pytest.raises(indb.DataError, match="TINYINT"):
         conn.load(table_name, bad)
-    good_then_bad = pa.RecordBatchReader.from_batches(
-        pa.schema([("a", pa.int64()), ("b", pa.int64())]),
-        [pa.record_batch({"a": [1], "b": [1]}), pa.record_batch({"a": [None], "b": [1]})])
+    schema = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+    good_then_bad = pa.RecordBatchReader.from_batches(schema, [
+        pa.record_batch({"a": [1], "b": [1]}, schema=schema),
+        pa.record_batch({"a": [None], "b": [1]}, schema=schema)])
     from indb.engine import tables
     old, tables.LOAD_CHUNK_ROWS = tables.LOAD_CHUNK_ROWS, 1
     try:
