@@ -100,6 +100,25 @@ def test_a_rewrite_of_files_someone_else_removed_is_a_conflict(db):
         files.commit(db, "t", add=[], remove=current)
 
 
+def test_files_written_before_a_schema_change_or_a_recreate_are_refused(db):
+    from pyiceberg.types import StringType
+    table, info, stored = make(db)
+    before = table.metadata
+    written = files.write_data_files(table.io, before, info, stored)
+    with table.update_schema() as update:  # an ALTER TABLE ADD COLUMN got in meanwhile
+        update.add_column("note", StringType())
+    with pytest.raises(ConflictError, match="was changed"):
+        files.commit(db, "t", add=written, written_for=before)
+    assert files.data_files(db.load("t")[0]) == []
+    current = db.load("t")[0]
+    files.commit(db, "t", add=written, written_for=current.metadata)  # the same schema: fine
+    db.drop_table("t")
+    again, _, _ = make(db)
+    with pytest.raises(ConflictError, match="dropped and created"):
+        files.commit(db, "t", add=[], written_for=current.metadata)
+    assert files.same_layout(again.metadata, db.load("t")[0].metadata)
+
+
 def test_a_shard_out_of_range_is_an_option_error(db):
     table, info, _ = make(db, shards=2)
     with pytest.raises(OptionError, match="shards 0..1, not 2"):

@@ -88,7 +88,7 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     if plan.where is None:
         count = sum(f.record_count for f in current)
         if current:
-            files.commit(engine.db, plan.table, add=[], remove=current)
+            files.commit(engine.db, plan.table, add=[], remove=current, written_for=table.metadata)
         return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
     by_path = {files.local_path(f.file_path): f for f in current}
     scan = engine.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
@@ -107,7 +107,8 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
                 added += files.write_data_files(table.io, table.metadata, info,
                                                 stored.filter(pa.array(keep)))
         if removed:
-            files.commit(engine.db, plan.table, add=added, remove=removed)
+            files.commit(engine.db, plan.table, add=added, remove=removed,
+                         written_for=table.metadata)
         added.keep()
     return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
 
@@ -193,7 +194,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         if create is not None:
             engine.db.create_table(create, add=written)
         elif written:
-            files.commit(engine.db, name, add=written)
+            files.commit(engine.db, name, add=written, written_for=metadata)
         written.keep()
     return count
 

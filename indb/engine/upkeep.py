@@ -81,7 +81,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(inserted.select(user), info, rowids))
         if added or removed:
-            files.commit(engine.db, plan.table, add=added, remove=removed)
+            files.commit(engine.db, plan.table, add=added, remove=removed,
+                         written_for=table.metadata)
         added.keep()
     counts = {"rows_inserted": inserted.num_rows, "rows_updated": updated.num_rows,
               "rows_deleted": deleted.num_rows}
@@ -458,7 +459,8 @@ def _compact(engine: Engine, name: str) -> tuple[int, int]:
             stored = files.read_stored([f.file_path for f in group], info)
             added += files.write_data_files(table.io, table.metadata, info, stored)
         try:
-            files.commit(engine.db, name, add=added, remove=[f for g in groups for f in g])
+            files.commit(engine.db, name, add=added, remove=[f for g in groups for f in g],
+                         written_for=table.metadata)
         except ConflictError:
             raise ConflictError(f"table {name} was rewritten while OPTIMIZE merged its files; "
                                 "nothing changed: run OPTIMIZE again") from None

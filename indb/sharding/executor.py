@@ -252,7 +252,7 @@ class FunctionRunner:
                     raise CatalogError(f"table {spec.name} was dropped and created again during "
                                        "the run; run the function again")
                 if staged[spec.name]:
-                    files.commit(self.db, spec.name, add=staged[spec.name])
+                    files.commit(self.db, spec.name, add=staged[spec.name], written_for=spec.metadata)
                 staged[spec.name].keep()
             elif isinstance(spec, CreateOutput):
                 infos = {o.created[spec.name] for o in outcomes if spec.name in o.created}

@@ -261,9 +261,20 @@ def discard(io: FileIO, files: Iterable[DataFile], location: str) -> None:
             pass
 
 
+def same_layout(written: TableMetadata, current: TableMetadata) -> bool:
+    """Whether files written for ``written`` still fit the table as ``current`` describes it."""
+    return (written.table_uuid == current.table_uuid
+            and written.current_schema_id == current.current_schema_id
+            and written.default_spec_id == current.default_spec_id)
+
+
 def commit(db: Database, name: str, add: Sequence[DataFile],
-           remove: Sequence[DataFile] = ()) -> int:
+           remove: Sequence[DataFile] = (), written_for: TableMetadata | None = None) -> int:
     """Make ``add`` visible and ``remove`` invisible in ONE snapshot; returns its id.
+
+    ``written_for`` is the table metadata the files were written with: when the table was
+    dropped and made again, or its columns or partitioning changed (an ALTER TABLE) since, the
+    files no longer fit it and the commit fails with ConflictError.
 
     Commits are optimistic: when another writer got in first, an append is applied again on top
     of the new snapshot; a rewrite (DELETE's) is applied again only if the files it replaces are
@@ -274,6 +285,10 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
     """
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table((NAMESPACE, name))
+        if written_for is not None and not same_layout(written_for, table.metadata):
+            raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
+                                "again) while this statement wrote its files; nothing was "
+                                "written: run the statement again")
         if remove:
             current = {f.file_path for f in data_files(table)}
             if not all(f.file_path in current for f in remove):
