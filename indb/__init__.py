@@ -51,7 +51,9 @@ def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802
 
 
 def connect(path: str | Path, **options: Any) -> Connection:
-    """Open (or create) the database in directory ``path``.
+    """Open (or create) the database in directory ``path``; or, for an ``http://`` or
+    ``https://`` URL, connect to the database ``indb serve`` serves there (options: ``token``,
+    ``timeout`` in seconds, ``verify``: False or a CA bundle for TLS; see docs/server.md).
 
     Options: ``default_shards`` (when creating: shard count of tables that do not say, 8);
     ``workers`` (Dask worker processes of the local cluster started on the first function run;
@@ -60,6 +62,9 @@ def connect(path: str | Path, **options: Any) -> Connection:
     (``"processes"``, or ``"threads"`` for workers inside this process: only for fast tests),
     ``gpus`` (GPUs the local cluster uses; default: those visible).
     """
+    if isinstance(path, str) and path.startswith(("http://", "https://")):
+        from indb.remote import RemoteConnection
+        return RemoteConnection(path, **options)
     from indb.connection import Connection
     return Connection(path, **options)
 

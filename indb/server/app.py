@@ -1,0 +1,251 @@
+"""The HTTP API of ``indb serve`` (FastAPI): statements, loads and function runs, with the
+OpenAPI document at ``/openapi.json`` and its pages at ``/docs``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pyarrow as pa
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlglot import exp
+
+import indb
+from indb.errors import IndbError, ProgrammingError
+from indb.parser import ShowFunctionStatus, render_indb
+from indb.registry.runs import RunStatus
+from indb.remote import (ARROW_STREAM, JSON, NDJSON, RESPOND_ASYNC, decode_value, error_json,
+                         progress_json, result_json)
+from indb.result import Result
+from indb.server.encoding import arrow_chunks, json_chunks, status_of
+from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
+
+Authenticate = Callable[[str | None], str | None]  # bearer token (or None) -> user; raises if refused
+WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
+THREADS = 32  # statements carried out at once (the others wait for a thread)
+
+
+class Unauthorized(IndbError):
+    """A request without a token the server accepts."""
+
+
+class Statement(BaseModel):
+    sql: str = Field(description="One or more SQL statements, separated by ';' (the last one's "
+                                 "result is returned)")
+    params: list[Any] | dict[str, Any] | None = Field(
+        None, description="Values of the ? parameters (a list) or of $name ones (an object). "
+                          "Dates, times, timestamps, decimals and bytes are objects: "
+                          '{"$date": "2024-01-31"}, {"$timestamp": "..."}, {"$time": "..."}, '
+                          '{"$decimal": "1.10"}, {"$bytes": "<base64>"}')
+    many: list[list[Any] | dict[str, Any]] | None = Field(
+        None, description="executemany: one parameter set a run of the statement (an INSERT "
+                          "writes them all in one snapshot); instead of params")
+
+
+class ServerState:
+    """What the endpoints share: the pool, the runs, how to tell who is asking."""
+
+    def __init__(self, pool: ConnectionPool, authenticate: Authenticate) -> None:
+        self.pool, self.authenticate = pool, authenticate
+        self.runs = Runs(pool)
+        self.limiter = anyio.CapacityLimiter(THREADS)
+        self.stopping = threading.Event()
+
+
+def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """The API over the database of ``state``'s pool; ``on_shutdown`` runs when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        state.stopping.set()
+        if on_shutdown is not None:
+            await anyio.to_thread.run_sync(on_shutdown)
+
+    app = FastAPI(title="indb", version=indb.__version__, lifespan=lifespan,
+                  description="SQL, loads and function runs on an indb database. Errors are "
+                              '`{"error": {"class", "message", "line", "col", ...}}` with indb\'s '
+                              "error class.")
+    app.state.indb = state
+
+    @app.exception_handler(IndbError)
+    async def indb_error(request: Request, error: IndbError) -> JSONResponse:
+        return JSONResponse({"error": error_json(error)}, status_code=status_of(error),
+                            headers={"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"error": error_json(error)}, status_code=500)
+
+    def user(authorization: str | None = Header(None, description="Bearer <token>")) -> str | None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if authorization and scheme.lower() != "bearer":
+            raise Unauthorized("the Authorization header takes 'Bearer <token>'")
+        return state.authenticate(token.strip() or None)
+
+    async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=state.limiter)
+
+    @app.get("/v1/health", summary="Whether the server is up (no token needed)")
+    async def health() -> dict[str, str]:
+        return {"status": "stopping" if state.stopping.is_set() else "ok",
+                "version": indb.__version__}
+
+    @app.post("/v1/sql", summary="Run SQL; its rows as JSON or an Arrow IPC stream (Accept)",
+              responses={200: {"content": {JSON: {}, ARROW_STREAM: {}}},
+                         202: {"description": "EXECUTE FUNCTION with Prefer: respond-async: "
+                                              "the run's id; follow /v1/runs/{run_id}/progress"}})
+    async def sql(statement: Statement, accept: str | None = Header(None),
+                  prefer: str | None = Header(None), who: str | None = Depends(user)) -> Response:
+        arrow = _wants_arrow(accept)
+        params = _decoded(statement.params)
+        if statement.many is None and is_run(statement.sql):
+            run = await in_thread(state.runs.start, statement.sql, params)
+            if run.error is not None and run.run_id is None:
+                raise run.error
+            if run.run_id is not None and RESPOND_ASYNC in (prefer or ""):
+                return JSONResponse({"run_id": run.run_id, "status": str(RunStatus.RUNNING)},
+                                    status_code=202, headers={"Location": f"/v1/runs/{run.run_id}"})
+            result = await in_thread(_outcome, run)
+        else:
+            result = await in_thread(_execute, state.pool, statement, params)
+        return _streamed(result, arrow)
+
+    @app.post("/v1/load", summary="Bulk-load an Arrow IPC stream (the body) into a table")
+    async def load(request: Request, table: str = Query(description="the table, created if new"),
+                   shard_key: str = Query("[]", description="JSON list of shard key columns, if new"),
+                   shards: str = Query("null", description="JSON shard count, if new"),
+                   replicated: str = Query("false", description="JSON true: replicated, if new"),
+                   who: str | None = Depends(user)) -> dict[str, int]:
+        options = {"shard_key": _json_arg(shard_key, "shard_key"),
+                   "shards": _json_arg(shards, "shards"),
+                   "replicated": _json_arg(replicated, "replicated")}
+        body = await request.body()
+        if not body:
+            raise ProgrammingError("the body is the rows to load, as an Arrow IPC stream")
+        try:
+            data = pa.ipc.open_stream(body).read_all()
+        except pa.ArrowInvalid as error:
+            raise ProgrammingError(f"the body is not an Arrow IPC stream: {error}") from None
+
+        def carry_out() -> int:
+            with state.pool.connection() as conn:
+                return conn.load(table, data, **options)
+        return {"rowcount": await in_thread(carry_out)}
+
+    @app.get("/v1/runs/{run_id}", summary="A run's status row (wait=true: once it has ended)")
+    async def run_status(run_id: str, wait: bool = False,
+                         who: str | None = Depends(user)) -> dict[str, Any]:
+        tracked = state.runs.get(run_id)
+        if wait and tracked is not None:
+            await in_thread(_outcome, tracked, False)
+        return result_json(await in_thread(_status, state, run_id, wait))
+
+    @app.get("/v1/runs/{run_id}/progress", summary="A run's progress, one JSON object a line",
+             responses={200: {"content": {NDJSON: {}}}})
+    async def run_progress(run_id: str, who: str | None = Depends(user)) -> StreamingResponse:
+        tracked = state.runs.get(run_id)
+        if tracked is None:
+            await in_thread(_status, state, run_id, False)  # an unknown run is a 400 now
+        return StreamingResponse(_events(state, run_id, tracked), media_type=NDJSON)
+
+    @app.post("/v1/runs/{run_id}/kill", summary="Stop a run; it writes nothing")
+    async def kill(run_id: str, who: str | None = Depends(user)) -> dict[str, Any]:
+        return result_json(await in_thread(state.runs.kill, run_id))
+
+    return app
+
+
+def _wants_arrow(accept: str | None) -> bool:
+    return ARROW_STREAM in (accept or "")
+
+
+def _decoded(params: Any) -> Any:
+    try:
+        if isinstance(params, dict):
+            return {key: decode_value(value) for key, value in params.items()}
+        return None if params is None else [decode_value(value) for value in params]
+    except (ValueError, TypeError) as error:
+        raise ProgrammingError(f"a parameter could not be read: {error}") from None
+
+
+def _json_arg(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ProgrammingError(f"{name} is JSON, such as [\"id\"], 8 or true; not {text!r}") from None
+
+
+def _execute(pool: ConnectionPool, statement: Statement, params: Any) -> Result:
+    """Run the statement on a connection of the pool; its rows stream after it goes back."""
+    with pool.connection() as conn:
+        if statement.many is None:
+            return conn.sql(statement.sql, params)
+        cursor = conn.cursor().executemany(statement.sql, [_decoded(p) for p in statement.many])
+        if cursor.description is None:
+            return Result(message=f"{cursor.rowcount} rows", rowcount=cursor.rowcount)
+        reader = cursor.fetch_record_batch()
+        return Result.streamed(reader.schema, (batch for batch in reader),
+                               [column[1] for column in cursor.description])
+
+
+def _outcome(run: TrackedRun, raise_error: bool = True) -> Result | None:
+    """Wait for a run the server started; its result, or its error raised."""
+    with run.changed:
+        run.changed.wait_for(lambda: run.done)
+    if run.error is not None and raise_error:
+        raise run.error
+    return run.result
+
+
+def _status(state: ServerState, run_id: str, wait: bool) -> Result:
+    """SHOW FUNCTION STATUS FOR the run (``wait``: looked at until it has ended)."""
+    statement = render_indb(ShowFunctionStatus(verbose=False, run_id=exp.Literal.string(run_id)))
+    while True:
+        with state.pool.connection() as conn:
+            result = conn.sql(statement)
+            result.arrow()
+        status = result.arrow()["status"][0].as_py()
+        if not wait or status not in (RunStatus.QUEUED, RunStatus.RUNNING) or state.stopping.is_set():
+            return result
+        time.sleep(WATCH_INTERVAL)  # a run of another process: its records are all there is
+
+
+def _events(state: ServerState, run_id: str, run: TrackedRun | None) -> Iterator[bytes]:
+    """Progress events of a run, then ``{"event": "end", "result": ...}`` or
+    ``{"event": "error", "error": ...}``."""
+    def line(event: dict[str, Any]) -> bytes:
+        return (json.dumps(event, default=str) + "\n").encode()
+
+    if run is None:  # not started here: its status until it ends
+        result = _status(state, run_id, wait=True)
+        yield line({"event": "end", "result": result_json(result)})
+        return
+    seen = -1
+    while True:
+        with run.changed:
+            if not run.changed.wait_for(lambda: run.version != seen, timeout=1.0):
+                continue  # nothing new (the loop ends with the run, or with the client)
+            seen, progress, done = run.version, run.progress, run.done
+        if done:
+            if run.error is not None:
+                yield line({"event": "error", "error": error_json(run.error)})
+            else:
+                assert run.result is not None
+                yield line({"event": "end", "result": result_json(run.result)})
+            return
+        if progress is not None:
+            yield line(progress_json(progress))
+
+
+def _streamed(result: Result, arrow: bool) -> StreamingResponse:
+    if arrow:
+        return StreamingResponse(arrow_chunks(result), media_type=ARROW_STREAM)
+    return StreamingResponse(json_chunks(result), media_type=JSON)

@@ -1,0 +1,280 @@
+"""The PostgreSQL wire protocol of ``indb serve``, through buenavista (its protocol handler and
+threaded socket server): each client connection is a session whose statements run on the
+server's pool, so ``psql``, psycopg and other PostgreSQL clients query the database.
+
+What is indb's here: the session (statements through the engine, BEGIN/COMMIT/SET accepted as
+no-ops since every statement commits alone), the types of result columns, parameter values
+decoded by their type OIDs, errors with a SQLSTATE and the position of a SQL error, and the
+password being the API token when the server asks for one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+from buenavista import core, postgres
+from buenavista.backends.duckdb import to_bvtype
+from sqlglot import exp
+
+from indb import errors
+from indb.parser import parse
+from indb.result import Result
+from indb.server.pool import ConnectionPool, Runs, is_run
+
+logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
+
+# parameter values sent as text, by their type OID (pg_type.h); others stay text
+_TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
+    16: lambda v: v.lower() in ("t", "true", "1", "on", "yes"), 20: int, 21: int, 23: int, 26: int,
+    700: float, 701: float, 1700: decimal.Decimal, 1082: datetime.date.fromisoformat,
+    1083: datetime.time.fromisoformat, 1114: datetime.datetime.fromisoformat,
+    1184: datetime.datetime.fromisoformat, 17: lambda v: bytes.fromhex(v.removeprefix("\\x")),
+}
+_BINARY_PARAMS: dict[int, Callable[[bytes], Any]] = {
+    16: lambda v: v != b"\x00", 20: lambda v: struct.unpack("!q", v)[0],
+    21: lambda v: struct.unpack("!h", v)[0], 23: lambda v: struct.unpack("!i", v)[0],
+    700: lambda v: struct.unpack("!f", v)[0], 701: lambda v: struct.unpack("!d", v)[0],
+    17: bytes, 25: bytes.decode, 1043: bytes.decode, 0: bytes.decode,
+}
+# SQLSTATE of an error, by the first of its classes named here
+_SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
+             "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
+             "RunError": "38000", "FunctionError": "38000", "ModelError": "38000",
+             "Unauthorized": "28000", "PrivilegeError": "42501", "InterfaceError": "08000",
+             "ProgrammingError": "42000", "OperationalError": "58000"}
+_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
+
+
+class _Rows(core.QueryResult):
+    """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
+
+    def __init__(self, result: Result | None, tag: str) -> None:
+        super().__init__()
+        self._result, self._tag = result, tag
+        self._types = [] if result is None else [_bvtype(t) for t in result.schema.types]
+
+    def has_results(self) -> bool:
+        return self._result is not None
+
+    def column_count(self) -> int:
+        return len(self._types)
+
+    def column(self, index: int) -> tuple[str, core.BVType]:
+        assert self._result is not None
+        return self._result.columns[index], self._types[index]
+
+    def rows(self) -> Iterator[list]:
+        if self._result is None:
+            return
+        try:
+            for batch in self._result.fetch_record_batch(10_000):
+                columns = [_plain(column).to_pylist() for column in batch.columns]
+                yield from (list(row) for row in zip(*columns, strict=True))
+        finally:
+            self._result.close()
+
+    def status(self) -> str:
+        return self._tag
+
+
+def _bvtype(kind: pa.DataType) -> core.BVType:
+    if pa.types.is_uint64(kind):
+        return core.BVType.DECIMAL  # past BIGINT's range
+    try:
+        return to_bvtype(kind)
+    except Exception:  # a type buenavista has no PostgreSQL type for: sent as text
+        return core.BVType.TEXT
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    """Timestamps with a time zone as UTC without one (buenavista sends only ``timestamp``)."""
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        return column.cast(pa.timestamp(column.type.unit))
+    return column
+
+
+class _Session(core.Session):
+    """One client connection: its statements, each on a connection of the server's pool."""
+
+    def __init__(self, pool: ConnectionPool, runs: Runs) -> None:
+        super().__init__()
+        self.pool, self.runs = pool, runs
+        self.in_txn = False
+
+    def in_transaction(self) -> bool:
+        return self.in_txn
+
+    def close(self) -> None:
+        pass
+
+    def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
+        trees = parse(sql)
+        if len(trees) == 1 and isinstance(trees[0], exp.Transaction | exp.Commit | exp.Rollback | exp.Set):
+            # clients open and end transactions on their own; each statement has committed alone
+            self.in_txn = isinstance(trees[0], exp.Transaction)
+            return _Rows(None, {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
+                                exp.Rollback: "ROLLBACK", exp.Set: "SET"}[type(trees[0])])
+        if not trees:
+            return _Rows(None, "")
+        values = list(params) if params else None
+        if is_run(sql):
+            run = self.runs.start(sql, values)
+            with run.changed:
+                run.changed.wait_for(lambda: run.done)
+            if run.error is not None:
+                raise run.error
+            assert run.result is not None
+            result = run.result
+        else:
+            with self.pool.connection() as conn:
+                result = conn.sql(sql, values)
+        last = trees[-1]
+        if isinstance(last, _WRITES) or not result.columns:
+            result.close()
+            return _Rows(None, _tag(last, result))
+        return _Rows(result, "")
+
+
+def _tag(tree: exp.Expr, result: Result) -> str:
+    """The command tag PostgreSQL clients read the row count from."""
+    rows = max(result.rowcount, 0)
+    if isinstance(tree, exp.Insert):
+        return f"INSERT 0 {rows}"
+    if isinstance(tree, exp.Delete | exp.Update | exp.Merge):
+        return f"{tree.key.upper()} {rows}"
+    if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
+        return f"{tree.key.upper()} {tree.args.get('kind') or ''}".strip()
+    return (result.message or "OK").splitlines()[0]
+
+
+class _Connection(core.Connection):
+    def __init__(self, pool: ConnectionPool, runs: Runs) -> None:
+        super().__init__()
+        self.pool, self.runs = pool, runs
+
+    def new_session(self) -> core.Session:
+        return _Session(self.pool, self.runs)
+
+    def parameters(self) -> dict[str, str]:
+        return {"server_version": "15.0 (indb)", "server_encoding": "UTF8",
+                "client_encoding": "UTF8", "DateStyle": "ISO, MDY", "TimeZone": "UTC",
+                "integer_datetimes": "on", "standard_conforming_strings": "on"}
+
+
+class _Handler(postgres.BuenaVistaHandler):
+    """buenavista's handler with parameters decoded by type, errors PostgreSQL clients can
+    place, and the API token as the password."""
+
+    server: PgServer
+
+    def send_auth_request(self, ctx: postgres.BVContext) -> None:
+        if self.server.needs_password:
+            self.wfile.write(struct.pack("!cii", postgres.ServerResponse.AUTHENTICATION_REQUEST, 8, 3))
+        else:
+            self.send_authentication_ok()
+            self.handle_post_auth(ctx)
+
+    def handle_md5_password(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        token = payload.decode("utf-8").rstrip("\x00")
+        try:
+            self.server.authenticate(token or None)
+        except errors.IndbError as error:
+            self.send_error(error)
+            self.request.shutdown(socket.SHUT_RDWR)  # the handler's loop reads the end, and stops
+            return
+        self.send_authentication_ok()
+        self.handle_post_auth(ctx)
+
+    def handle_bind(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        data = bytes(payload)
+        portal, data = _cstring(data)
+        statement, data = _cstring(data)
+        count, = struct.unpack("!h", data[:2])
+        formats = list(struct.unpack(f"!{count}h", data[2:2 + 2 * count]))
+        data = data[2 + 2 * count:]
+        values, = struct.unpack("!h", data[:2])
+        data = data[2:]
+        formats = formats * values if len(formats) == 1 else formats or [0] * values
+        oids = ctx.stmts[statement][1]
+        params = []
+        for i in range(values):
+            size, = struct.unpack("!i", data[:4])
+            raw, data = (None, data[4:]) if size < 0 else (data[4:4 + size], data[4 + size:])
+            oid = oids[i] if i < len(oids) else 0
+            params.append(None if raw is None else _param(raw, oid, formats[i]))
+        results, = struct.unpack("!h", data[:2])
+        result_formats = list(struct.unpack(f"!{results}h", data[2:2 + 2 * results]))
+        ctx.add_portal(portal, statement, params, result_formats)
+        self.send_bind_complete()
+
+    def send_error(self, exception: Any, ctx: postgres.BVContext | None = None) -> None:
+        fields = [(b"S", "ERROR"), (b"V", "ERROR"), (b"C", _sqlstate(exception)),
+                  (b"M", exception.message if isinstance(exception, errors.SqlError) else str(exception))]
+        if isinstance(exception, errors.SqlError) and exception.line and exception.sql:
+            lines = exception.sql.splitlines(keepends=True)
+            offset = sum(len(line) for line in lines[:exception.line - 1]) + (exception.col or 1)
+            fields.append((b"P", str(offset)))
+        body = b"".join(code + text.encode() + b"\x00" for code, text in fields) + b"\x00"
+        self.wfile.write(struct.pack("!ci", postgres.ServerResponse.ERROR_RESPONSE, len(body) + 4) + body)
+        if ctx:
+            ctx.mark_error()
+
+
+def _cstring(data: bytes) -> tuple[str, bytes]:
+    end = data.index(b"\x00")
+    return data[:end].decode(), data[end + 1:]
+
+
+def _param(raw: bytes, oid: int, fmt: int) -> Any:
+    if fmt == 0:
+        text = raw.decode()
+        return _TEXT_PARAMS.get(oid, str)(text)
+    if oid not in _BINARY_PARAMS:
+        raise errors.NotSupportedError(f"a binary parameter of type OID {oid} is not supported; "
+                                       "send it as text")
+    return _BINARY_PARAMS[oid](raw)
+
+
+def _sqlstate(error: Any) -> str:
+    for kind in type(error).__mro__:
+        if kind.__name__ in _SQLSTATE:
+            return _SQLSTATE[kind.__name__]
+    return "XX000"
+
+
+class PgServer(postgres.BuenaVistaServer):
+    """The PostgreSQL protocol server, on threads of its own (one a client connection)."""
+
+    daemon_threads = True  # a client left connected never holds the server's exit
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], pool: ConnectionPool, runs: Runs,
+                 authenticate: Callable[[str | None], str | None]) -> None:
+        super().__init__(address, _Connection(pool, runs))
+        self.RequestHandlerClass = _Handler
+        self.authenticate = authenticate
+        try:
+            authenticate(None)
+            self.needs_password = False
+        except errors.IndbError:
+            self.needs_password = True
+        self._thread: threading.Thread | None = None
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return True  # bound where the operator said; who may connect is the token's to tell
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="indb-pgwire", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,168 @@
+"""The server's connections to its database, and the function runs its clients started.
+
+A statement takes a connection of the pool for its turn (parsing, planning, the write; a query's
+rows then stream on a DuckDB connection of their own, outside that turn) and gives it back. A
+function run keeps its connection until it ends, so a long run holds one connection and the
+others go on serving queries. Runs are carried out on threads of their own: a client that goes
+away while one runs leaves it running to its end, which commits all its output or none of it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+import indb
+from indb.connection import Connection
+from indb.errors import IndbError, InterfaceError
+from indb.parser import ExecuteFunction, KillFunction, parse, render_indb
+from indb.result import Result
+from indb.sharding.executor import RunProgress
+
+POOL_SIZE = 4  # connections: runs that may go on at once while queries are still served
+
+
+class ConnectionPool:
+    """Up to ``size`` connections to one database, opened as they are first needed."""
+
+    def __init__(self, path: str | Path, size: int = POOL_SIZE, **options: Any) -> None:
+        self.path, self.size, self.options = path, size, options
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._all: list[Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._idle.put(self._open())  # the first now: a bad directory is reported at start
+
+    def _open(self) -> Connection:
+        conn = indb.connect(self.path, **self.options)
+        self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection of the pool for one statement's turn (or one run)."""
+        conn = self._take()
+        try:
+            yield conn
+        finally:
+            conn.progress = None
+            self._idle.put(conn)
+
+    def _take(self) -> Connection:
+        if self._closed:
+            raise InterfaceError("the server is shutting down; it takes no new statements")
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if len(self._all) < self.size:
+                return self._open()
+        return self._idle.get()
+
+    def close(self) -> None:
+        """Close every connection (each waits for the runs it started with nowait)."""
+        self._closed = True
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+def is_run(sql: str) -> bool:
+    """Whether ``sql`` is one EXECUTE FUNCTION statement (parse errors are the engine's to tell)."""
+    try:
+        trees = parse(sql)
+    except IndbError:
+        return False
+    return len(trees) == 1 and isinstance(trees[0], ExecuteFunction)
+
+
+@dataclass
+class TrackedRun:
+    """A run a client started through the server: its latest progress, then its outcome."""
+
+    run_id: str | None = None
+    progress: RunProgress | None = None
+    result: Result | None = None
+    error: BaseException | None = None
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    version: int = 0  # counts changes, so a watcher knows whether it saw the latest
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+    def update(self, **values: Any) -> None:
+        with self.changed:
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.version += 1
+            self.changed.notify_all()
+
+
+class Runs:
+    """Function runs started for clients, each on a thread of its own, by run id."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self._runs: dict[str, TrackedRun] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self, sql: str, params: Any) -> TrackedRun:
+        """Start the statement; returns once the run has an id (or has ended: failed to plan,
+        or ran with nowait)."""
+        run = TrackedRun()
+
+        def carry_out() -> None:
+            try:
+                with self.pool.connection() as conn:
+                    def heard(progress: RunProgress) -> None:
+                        if run.run_id is None:
+                            with self._lock:
+                                self._runs[progress.run_id] = run
+                        run.update(run_id=progress.run_id, progress=progress)
+                    conn.progress = heard
+                    result = conn.sql(sql, params)
+                    result.arrow()  # a run's status row, read before the connection goes back
+                    run.update(result=result)
+            except BaseException as error:  # every outcome is the client's to hear
+                run.update(error=error)
+
+        thread = threading.Thread(target=carry_out, name="indb-server-run", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        with run.changed:
+            run.changed.wait_for(lambda: run.run_id is not None or run.done)
+        return run
+
+    def get(self, run_id: str) -> TrackedRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def kill(self, run_id: str) -> Result:
+        with self.pool.connection() as conn:
+            return conn.sql(render_indb(KillFunction(this=exp.Literal.string(run_id))))
+
+    def in_flight(self) -> list[str]:
+        with self._lock:
+            return [run_id for run_id, run in self._runs.items() if not run.done]
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for every run to end; whether they all have."""
+        with self._lock:
+            threads = list(self._threads)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)

@@ -1,0 +1,111 @@
+"""``indb serve``: one process that owns the database and serves it over HTTP (uvicorn) and the
+PostgreSQL protocol, until SIGTERM or SIGINT; then runs in flight get ``grace`` seconds to
+finish, and those still going are killed (a killed run writes nothing) before it exits."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from indb.errors import OptionError
+from indb.server.app import Authenticate, ServerState, Unauthorized, create_app
+from indb.server.pgwire import PgServer
+from indb.server.pool import POOL_SIZE, ConnectionPool
+
+GRACE = 30.0  # seconds runs in flight get to finish when the server is stopped
+KILLED_WAIT = 120.0  # seconds to wait for killed runs to clean up after themselves
+
+log = logging.getLogger("indb.server")
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def owner_on_loopback(token: str | None) -> str | None:
+    """The default authentication while the database has no users: a server bound to
+    loopback serves the machine's own user as the database's owner (as ``indb.connect(dir)``
+    does), token or not. None is the owner."""
+    return None
+
+
+def default_authenticate(host: str) -> Authenticate:
+    if not loopback(host):
+        raise OptionError(f"serving on {host} (beyond this machine) needs API tokens to tell who "
+                          "asks, and this server cannot check them yet: serve on 127.0.0.1 and "
+                          "reach it through an SSH tunnel or a proxy that authenticates")
+    return owner_on_loopback
+
+
+class Service:
+    """The HTTP and PostgreSQL servers of one database, started and stopped together."""
+
+    def __init__(self, db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
+                 pg_port: int | None = 5433, tls_cert: str | None = None,
+                 tls_key: str | None = None, authenticate: Authenticate | None = None,
+                 grace: float = GRACE, pool_size: int = POOL_SIZE, log_level: str = "info",
+                 **options: Any) -> None:
+        if (tls_cert is None) != (tls_key is None):
+            raise OptionError("TLS needs both --tls-cert and --tls-key")
+        self.authenticate = authenticate or default_authenticate(host)
+        self.grace = grace
+        self.pool = ConnectionPool(db, pool_size, **options)
+        self.state = ServerState(self.pool, self.authenticate)
+        self.pg: PgServer | None = None
+        if pg_port is not None:
+            self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate)
+        app = create_app(self.state, on_shutdown=self._stop)
+        config = uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert,
+                                ssl_keyfile=tls_key, timeout_graceful_shutdown=int(grace),
+                                log_level=log_level, lifespan="on")
+        self.http = uvicorn.Server(config)
+        self._stopped = threading.Event()
+
+    @property
+    def pg_port(self) -> int | None:
+        return None if self.pg is None else self.pg.server_address[1]
+
+    def run(self) -> None:
+        """Serve until a signal (or ``stop()``); returns once everything is closed."""
+        if self.pg is not None:
+            self.pg.start()
+        try:
+            self.http.run()
+        finally:
+            self._stop()
+
+    def stop(self) -> None:
+        """Ask the server to stop, as SIGTERM does (from another thread)."""
+        self.http.should_exit = True
+
+    def _stop(self) -> None:
+        """Stop taking statements, let runs in flight finish (``grace`` seconds), kill the rest,
+        close the database. Runs once, whichever way the server stops."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.state.stopping.set()
+        if self.pg is not None:
+            self.pg.stop()
+        runs = self.state.runs
+        if not runs.join(self.grace):
+            for run_id in runs.in_flight():
+                log.warning("stopping: killing run %s, which did not finish in %s s", run_id, self.grace)
+                runs.kill(run_id)
+            runs.join(KILLED_WAIT)
+        self.pool.close()
+
+
+__all__ = ["GRACE", "Service", "Unauthorized", "default_authenticate", "loopback",
+           "owner_on_loopback"]
