@@ -17,6 +17,7 @@ import decimal
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import pyarrow as pa
@@ -313,11 +314,19 @@ def _record_batches(data: Any) -> pa.RecordBatchReader:
         return data
     if isinstance(data, pa.Table):
         return data.to_reader()
-    if hasattr(data, "to_arrow") or type(data).__module__.startswith("pandas"):
+    if isinstance(data, str | PurePath) and str(data).endswith((".parquet", ".csv")):
+        if str(data).endswith(".csv"):
+            import pyarrow.csv
+            return pyarrow.csv.open_csv(data)
+        import pyarrow.parquet
+        file = pyarrow.parquet.ParquetFile(data)
+        return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches())
+    if type(data).__module__.startswith("pandas"):
         return pa.Table.from_pandas(data, preserve_index=False).to_reader()
-    raise NotSupportedError("a remote load takes a pyarrow Table or RecordBatchReader or a pandas "
-                            f"DataFrame, not a {type(data).__name__}; read a file with "
-                            "pyarrow first (pyarrow.parquet.read_table, pyarrow.csv.read_csv)")
+    if hasattr(data, "to_arrow"):  # polars
+        return data.to_arrow().to_reader()
+    raise NotSupportedError("a remote load takes a pyarrow Table or RecordBatchReader, a pandas "
+                            f"DataFrame or a .parquet/.csv path here; not a {type(data).__name__}")
 
 
 class ArrowChunks:
@@ -380,8 +389,9 @@ class RemoteConnection(Connection):
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
              shards: int | None = None, replicated: bool = False,
              progress: Callable[[int], None] | None = None) -> int:
-        """Upload rows (a pyarrow Table or RecordBatchReader, or a pandas DataFrame) to load
-        in one snapshot on the server, as ``Connection.load``; ``progress`` hears the total."""
+        """Upload rows (a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a
+        .parquet/.csv file of this machine, read as it is sent) to load in one snapshot on the
+        server, as ``Connection.load``; ``progress`` hears the total."""
         self._check_open()
         key = [shard_key] if isinstance(shard_key, str) else list(shard_key)
         count = self._http.load(table, data, {"shard_key": key, "shards": shards,

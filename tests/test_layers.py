@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("indb.udf",),
     ("indb.sharding",),
     ("indb.engine",),
-    ("indb.connection", "indb"),   # the DB-API module and its connection
+    ("indb.connection", "indb.remote", "indb"),   # the DB-API module and its connections
+    ("indb.server",),
     ("indb.cli",),
 ]
 

@@ -17,6 +17,7 @@ from indb.errors import IndbError
 
 if TYPE_CHECKING:
     from indb.cli.shell import DatabaseDir
+    from indb.connection import Connection
 
 DEFAULT_DB = os.environ.get("INDB_DB", "./mydb")
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb runs from one
@@ -27,11 +28,17 @@ CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb
               help="Database directory. Also $INDB_DB.")
 @click.option("--workers", type=int, default=None, metavar="N",
               help="Dask worker processes for function runs (default: CPU count, at most 8).")
+@click.option("--url", default=os.environ.get("INDB_URL"), metavar="URL",
+              help="A database served by `indb serve` (http://host:8765), used instead of "
+                   "--db by sql and load. Also $INDB_URL.")
+@click.option("--token", default=os.environ.get("INDB_TOKEN"), metavar="TOKEN",
+              help="API token for --url. Also $INDB_TOKEN.")
 @click.version_option(package_name="indb")
 @click.pass_context
-def cli(ctx: click.Context, db: str, workers: int | None) -> None:
+def cli(ctx: click.Context, db: str, workers: int | None, url: str | None,
+        token: str | None) -> None:
     """indb: Python UDFs next to sharded Iceberg tables, queried with SQL."""
-    ctx.obj = {"db": db, "workers": workers}
+    ctx.obj = {"db": db, "workers": workers, "url": url, "token": token}
 
 
 def db_option(command: Callable[..., None]) -> Callable[..., None]:
@@ -42,7 +49,25 @@ def db_option(command: Callable[..., None]) -> Callable[..., None]:
 
 def _database(ctx: click.Context, db: str | None) -> DatabaseDir:
     from indb.cli.shell import DatabaseDir
+    if ctx.obj["url"] and db is None:
+        return _served(ctx.obj["url"], ctx.obj["token"])
     return DatabaseDir(db or ctx.obj["db"], ctx.obj["workers"])
+
+
+def _served(url: str, token: str | None) -> DatabaseDir:
+    """The database at ``--url``, in the shape of a ``--db`` directory (it always exists)."""
+    from indb.cli.shell import DatabaseDir
+
+    class Served(DatabaseDir):
+        def exists(self) -> bool:
+            return True
+
+        def connect(self, create: bool = False) -> Connection:
+            if self._conn is None:
+                import indb
+                self._conn = indb.connect(url, token=token)
+            return self._conn
+    return Served(url)
 
 
 @cli.command()
@@ -106,6 +131,49 @@ def load(ctx: click.Context, table: str, path: str, shard_key: str, shards: int 
         database.close()
     seconds = time.perf_counter() - started
     click.echo(f"loaded {count:,} rows into {table} in {seconds:.1f} s ({count / seconds:,.0f} rows/s)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Beyond loopback, clients need API tokens.")
+@click.option("--port", default=8765, show_default=True, help="HTTP port (the API, /docs).")
+@click.option("--pg-port", default=5433, show_default=True,
+              help="PostgreSQL protocol port (psql, psycopg, BI tools); 0: none.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Certificate file (PEM) for HTTPS; with --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Private key file (PEM) for HTTPS.")
+@click.option("--grace", default=30.0, show_default=True,
+              help="Seconds runs in flight get to finish on SIGTERM/SIGINT before they are killed.")
+@click.option("--connections", default=4, show_default=True,
+              help="Connections to the database: function runs at once while queries go on.")
+@db_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str | None,
+          tls_key: str | None, grace: float, connections: int, db: str | None) -> None:
+    """Serve the database (--db) to many clients until SIGTERM or Ctrl-C: an HTTP API (JSON or
+    Arrow results, runs with progress; its document at /docs) and the PostgreSQL protocol.
+    Connect with indb.connect("http://HOST:PORT"), indb --url, or psql -h HOST -p PG_PORT."""
+    from indb.catalog.database import CATALOG_FILE
+    path = db or ctx.obj["db"]
+    if not (Path(path) / CATALOG_FILE).is_file():
+        raise click.ClickException(f"there is no database at {path} (no {CATALOG_FILE} there); "
+                                   "check --db, or make one first (indb sql 'CREATE TABLE ...')")
+    try:
+        from indb.server.serve import Service
+    except ImportError as error:
+        raise click.ClickException(f"indb serve needs the server extra ({error.name} is "
+                                   "missing): pip install 'indb[server]'") from None
+    try:
+        service = Service(path, host=host, port=port, pg_port=pg_port or None, tls_cert=tls_cert,
+                          tls_key=tls_key, grace=grace, pool_size=connections,
+                          workers=ctx.obj["workers"])
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"serving {path} at {scheme}://{host}:{port} (API document: /docs)"
+               + (f" and PostgreSQL protocol on port {pg_port}" if pg_port else ""), err=True)
+    service.run()
 
 
 @cli.command()
