@@ -172,7 +172,7 @@ class RunError(OperationalError, RuntimeError):
 
 # the catalog's kinds of object, and the statement that lists each
 _LISTED_BY = {"table": "SHOW TABLES", "function": "SHOW FUNCTION *", "model": "SHOW MODELS",
-              "run": "SHOW FUNCTION STATUS"}
+              "run": "SHOW FUNCTION STATUS", "function environment": "SHOW FUNCTION ENVIRONMENTS"}
 
 
 def not_found(kind: str, name: str) -> CatalogError:

@@ -18,6 +18,7 @@ from indb.engine.handlers import HANDLERS
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
+from indb.registry.environments import EnvironmentInfo, EnvironmentStore
 from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import RunLog
@@ -67,7 +68,8 @@ class Engine:
         self.predict_device = "cuda" if gpus else "cpu"  # where PREDICT runs its torch models
         self.runner = FunctionRunner(self.db, self.functions, self.runs, self.models, options)
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
-        self.facts = _CatalogFacts(self.db, self.functions, self.models)
+        self.environments = EnvironmentStore(self.db)
+        self.facts = _CatalogFacts(self.db, self.functions, self.models, self.environments)
         self._lock = threading.RLock()  # one statement at a time; handlers run plans inside theirs
         self._running = False  # a handler is running (read and written under _lock only)
 
@@ -197,8 +199,10 @@ def _inserts(plan: planner.Plan) -> bool:
 class _CatalogFacts:
     """What the planner may ask the catalog: table names, the default shard count, functions."""
 
-    def __init__(self, db: Database, functions: FunctionStore, models: ModelStore) -> None:
+    def __init__(self, db: Database, functions: FunctionStore, models: ModelStore,
+                 environments: EnvironmentStore) -> None:
         self.db, self.functions, self.models = db, functions, models
+        self.environments = environments
         self.default_shards = db.default_shards
 
     def exists(self, name: str) -> bool:
@@ -206,6 +210,9 @@ class _CatalogFacts:
 
     def function(self, name: str) -> FunctionInfo | None:
         return self.functions.find(name)
+
+    def environment(self, name: str) -> EnvironmentInfo | None:
+        return self.environments.find(name)
 
     def model(self, name: str, version: int | str | None) -> ModelInfo:
         return self.models.get(name, version)

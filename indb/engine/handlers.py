@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from indb import planner
-from indb.engine import functions, models, queries, tables, upkeep
+from indb.engine import environments, functions, models, queries, tables, upkeep
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ HANDLERS: dict[type, Handler] = {
     planner.ExecuteFunction: functions.execute_function,
     planner.ShowFunctionStatus: functions.show_function_status,
     planner.KillFunction: functions.kill_function,
+    # function environments
+    planner.CreateEnvironment: environments.create_environment,
+    planner.AlterEnvironment: environments.alter_environment,
+    planner.DropEnvironment: environments.drop_environment,
+    planner.DescribeEnvironment: environments.describe_environment,
+    planner.ShowEnvironment: environments.show_environment,
     # models
     planner.CreateModel: models.create_model,
     planner.ShowModels: models.show_models,

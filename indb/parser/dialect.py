@@ -27,6 +27,8 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
+from indb.parser import environments
+
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
 
@@ -181,13 +183,20 @@ class Indb(DuckDB):
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
-            TokenType.CREATE: lambda self: (self._parse_create_function() or self._parse_create_model()
+            TokenType.CREATE: lambda self: (environments.parse_create(self)
+                                            or self._parse_create_function() or self._parse_create_model()
                                             or self._parse_create()),
-            TokenType.DESCRIBE: lambda self: self._parse_describe_model() or self._parse_describe(),
-            TokenType.DROP: lambda self: self._parse_drop_model() or self._parse_drop(),
-            TokenType.ALTER: lambda self: self._parse_alter_model() or self._parse_alter_table(),
+            TokenType.DESCRIBE: lambda self: (environments.parse_describe(self)
+                                              or self._parse_describe_model() or self._parse_describe()),
+            TokenType.DESC: lambda self: (environments.parse_describe(self)
+                                          or DuckDBParser.STATEMENT_PARSERS[TokenType.DESC](self)),
+            TokenType.DROP: lambda self: (environments.parse_drop(self)
+                                          or self._parse_drop_model() or self._parse_drop()),
+            TokenType.ALTER: lambda self: (environments.parse_alter(self)
+                                           or self._parse_alter_model() or self._parse_alter_table()),
             TokenType.EXECUTE: lambda self: self._parse_execute_function(),
-            TokenType.SHOW: lambda self: (self._parse_show_upkeep() or self._parse_show_function()
+            TokenType.SHOW: lambda self: (environments.parse_show(self)
+                                          or self._parse_show_upkeep() or self._parse_show_function()
                                           or self._parse_show()),
             TokenType.KILL: lambda self: self._parse_kill_function(),
         }
@@ -358,6 +367,7 @@ class Indb(DuckDB):
     class Generator(DuckDBGenerator):
         TRANSFORMS = {
             **DuckDBGenerator.TRANSFORMS,
+            **environments.TRANSFORMS,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
             CreateFunction: _function_sql,

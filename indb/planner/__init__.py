@@ -29,7 +29,10 @@ from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
-from indb.planner import functions, models, tables, upkeep
+from indb.planner import environments, functions, models, tables, upkeep
+from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
+                                      DropEnvironment, ShowEnvironment)
+from indb.parser import environments as environment_trees
 from indb.planner.functions import (CreateFunction, DescribeFunction, DropFunction, ExecuteFunction,
                                     InputSpec, KillFunction, QueryWithFunctions, RunOptions,
                                     ShowFunction, ShowFunctionStatus)
@@ -50,14 +53,18 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            "WithPredictions", "plan", "plan_load",
            # upkeep
            "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
-           "ShowViews", "SnapshotRef", "Update", "Vacuum", "WithSnapshots"]
+           "ShowViews", "SnapshotRef", "Update", "Vacuum", "WithSnapshots",
+           # function environments
+           "AlterEnvironment", "CreateEnvironment", "DescribeEnvironment", "DropEnvironment",
+           "ShowEnvironment"]
 
 Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
         | Update | Merge | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
-        | Vacuum | Optimize | ShowSnapshots)
+        | Vacuum | Optimize | ShowSnapshots
+        | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -139,4 +146,9 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     OptimizeTree: upkeep.plan_optimize,
     ShowSnapshotsTree: upkeep.plan_show_snapshots,
     ShowViewsTree: upkeep.plan_show_views,
+    environment_trees.CreateFunctionEnvironment: environments.plan_create,
+    environment_trees.AlterFunctionEnvironment: environments.plan_alter,
+    environment_trees.DropFunctionEnvironment: environments.plan_drop,
+    environment_trees.DescribeFunctionEnvironment: environments.plan_describe,
+    environment_trees.ShowFunctionEnvironment: environments.plan_show,
 }

@@ -26,6 +26,7 @@ from indb.planner.tables import CatalogFacts, column_defs, new_name
 from indb.registry.code import CodeFacts, inspect_code
 
 if TYPE_CHECKING:
+    from indb.registry.environments import EnvironmentInfo
     from indb.registry.functions import FunctionInfo
 
 MODES = ("distributed", "nondistributed")
@@ -57,9 +58,11 @@ _OPTION_VALUES: dict[str, tuple[Callable[[str], object], str]] = {
     "timeout": (_positive_number, "in seconds, a number above 0"),
     "nowait": (_flag, "'true' or 'false'"),
     "max_concurrency_per_node": (_positive_whole, "a whole number above 0"),
+    "set_environment": (str.lower, "the name of a function environment"),
 }
-RUN_OPTIONS = tuple(_OPTION_VALUES)                          # OPTIONS => KV_PAIRS(...)
-FUNCTION_OPTIONS = ("max_concurrency_per_node", "timeout")   # CREATE FUNCTION ... WITH OPTIONS
+# OPTIONS => KV_PAIRS(...); the environment is the function's own (its WITH OPTIONS)
+RUN_OPTIONS = tuple(key for key in _OPTION_VALUES if key != "set_environment")
+FUNCTION_OPTIONS = ("max_concurrency_per_node", "timeout", "set_environment")  # WITH OPTIONS
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class RunOptions:
     timeout: float | None = None                # seconds; the run is stopped after it
     nowait: bool = False                        # return the run id at once
     max_concurrency_per_node: int | None = None  # instances one worker runs at a time
+    set_environment: str | None = None           # the function environment its instances run in
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class ExecuteFunction:
     params: tuple[tuple[str, str], ...]
     options: RunOptions
     statement: str
+    environment: EnvironmentInfo | None = None  # SET_ENVIRONMENT's, as the plan was made
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,9 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
     options = tuple((p.name.lower(), p.args["value"].name) for p in option_nodes)
     _check_options(options, FUNCTION_OPTIONS, "WITH OPTIONS",
                    {key: node for (key, _), node in zip(options, option_nodes, strict=True)})
+    environment = run_options(dict(options)).set_environment
+    if environment is not None and catalog.environment(environment) is None:
+        raise not_found("function environment", environment)
     returns = column_defs(tree.args["returns"])[0] if tree.args.get("returns") else ()
     body_text = body.name if body is not None else None
     code = None
@@ -287,7 +295,12 @@ def _execution(name_node: exp.Expr, arguments: list[exp.Expr], catalog: CatalogF
     options = run_options({**function.options, **dict(pairs)})
     if table_function and options.nowait:
         raise error_at(name_node, "a table function cannot run with nowait: the query needs its rows")
-    return ExecuteFunction(function, inputs, outputs, params, options, statement)
+    environment = None
+    if options.set_environment is not None:
+        environment = catalog.environment(options.set_environment)
+        if environment is None:  # dropped with the function still naming it (an older database)
+            raise not_found("function environment", options.set_environment)
+    return ExecuteFunction(function, inputs, outputs, params, options, statement, environment)
 
 
 def run_options(texts: Mapping[str, str]) -> RunOptions:

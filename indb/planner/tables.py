@@ -15,6 +15,7 @@ from indb.errors import CatalogError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 
 if TYPE_CHECKING:
+    from indb.registry.environments import EnvironmentInfo
     from indb.registry.functions import FunctionInfo
     from indb.registry.models import ModelInfo
 
@@ -30,6 +31,8 @@ class CatalogFacts(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def function(self, name: str) -> FunctionInfo | None: ...
+
+    def environment(self, name: str) -> EnvironmentInfo | None: ...
 
     def model(self, name: str, version: int | str | None) -> ModelInfo:
         """A model version (None: the latest; a string: an alias); CatalogError if unknown."""

@@ -15,11 +15,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
 
 from indb.errors import not_found
+
+if TYPE_CHECKING:
+    from indb.registry.environments import EnvironmentInfo
 
 
 class RunStatus(StrEnum):
@@ -71,6 +75,8 @@ _runs = sa.Table(
     sa.Column("statement", sa.Text),
     sa.Column("head", sa.String),           # host:pid of the process that waits for the run
     sa.Column("kill_reason", sa.Text),      # set by KILL FUNCTION, a timeout or a failed shard
+    sa.Column("environment", sa.String),    # the function environment it ran in, if any
+    sa.Column("environment_hash", sa.String),  # ... and the hash of its pip freeze then
 )
 _instances = sa.Table(
     "indb_run_instances", _metadata,
@@ -97,10 +103,12 @@ _instances = sa.Table(
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
-                "rows_out", "started", "ended", "seconds", "message")
+                "rows_out", "started", "ended", "seconds", "message", "environment",
+                "environment_hash")
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
-                     "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback")
+                     "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
+                     "environment", "environment_hash")
 
 
 class RunLog:
@@ -109,22 +117,26 @@ class RunLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         _metadata.create_all(engine)
-        present = {c["name"] for c in sa.inspect(engine).get_columns("indb_run_instances")}
-        for column in _instances.columns:  # columns added since a database was created
-            if column.name not in present:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f'ALTER TABLE indb_run_instances ADD COLUMN "{column.name}" '
-                                         f"{column.type.compile(engine.dialect)}")
+        for table in (_runs, _instances):
+            present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+            for column in table.columns:  # columns added since a database was created
+                if column.name not in present:
+                    with engine.begin() as conn:
+                        conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                             f"{column.type.compile(engine.dialect)}")
 
     # -- the head --------------------------------------------------------------------------
 
     def start(self, run_id: str, function: str, mode: str, shards: Iterable[int], *,
-              tag: str | None, outputs: list[str], statement: str) -> None:
+              tag: str | None, outputs: list[str], statement: str,
+              environment: EnvironmentInfo | None = None) -> None:
         shards = list(shards)
         self._write(_runs.insert().values(
             run_id=run_id, function=function, tag=tag, mode=mode, status=RunStatus.RUNNING,
             instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
-            statement=statement, head=f"{socket.gethostname()}:{os.getpid()}"),
+            statement=statement, head=f"{socket.gethostname()}:{os.getpid()}",
+            environment=environment.name if environment else None,
+            environment_hash=environment.hash if environment else None),
             *[_instances.insert().values(run_id=run_id, shard=k, status=RunStatus.QUEUED) for k in shards])
 
     def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
@@ -209,7 +221,8 @@ class RunLog:
         """One row a shard instance of the newest runs (or of one run), with logs and tracebacks."""
         self._close_abandoned()
         runs = sa.select(_runs.c.run_id).order_by(_runs.c.started.desc()).limit(limit)
-        query = (sa.select(_instances, _runs.c.function, _runs.c.started.label("run_started"))
+        query = (sa.select(_instances, _runs.c.function, _runs.c.started.label("run_started"),
+                           _runs.c.environment, _runs.c.environment_hash)
                  .join(_runs, _runs.c.run_id == _instances.c.run_id)
                  .order_by(_runs.c.started.desc(), _instances.c.shard))
         query = query.where(_instances.c.run_id == run_id) if run_id else \

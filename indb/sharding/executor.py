@@ -24,9 +24,11 @@ from pyiceberg.io import load_file_io
 from indb.catalog.database import Database
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
+from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import InstanceProgress, RunLog, RunStatus
+from indb.runtime import venvs
 from indb.sharding.cluster import Cluster, shared_cluster
 from indb.sharding.jobs import (RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome, ResultOutput,
                                 RunPlan, TableFacts, plan_run)
@@ -69,6 +71,7 @@ class FunctionRunner:
                  cluster_options: dict[str, object]) -> None:
         self.db, self.functions, self.runs, self.models = db, functions, runs, models
         self.cluster_options = cluster_options
+        self.environments = EnvironmentStore(db)
         self._background: dict[str, threading.Thread] = {}
 
     def cluster(self) -> Cluster:
@@ -113,6 +116,8 @@ class FunctionRunner:
     def prepare(self, plan: ExecuteFunction, *, result: bool = False) -> RunPlan:
         """The run's jobs over the tables as they are now, and the run recorded as started."""
         names = [name for spec in plan.inputs for name in spec.tables]
+        # a missing virtual environment (a copied database) is rebuilt from the record first
+        environment = venvs.ensure(self.environments, plan.environment) if plan.environment else None
         run = plan_run(plan, run_id=uuid.uuid4().hex[:12], now=time.time(), db_path=self.db.path,
                        db_id=self.db.id,
                        code_dir=str(self.functions.code_dir(plan.function)),
@@ -121,11 +126,12 @@ class FunctionRunner:
                        existing_outputs={name: self._facts(name) for name in plan.outputs
                                          if self.db.exists(name)},
                        location=self.db.table_location, default_shards=self.db.default_shards,
-                       result=result)
+                       result=result, python=str(venvs.interpreter(
+                           self.environments.directory(environment))) if environment else "")
         function = plan.function
         self.runs.start(run.run_id, function.name, function.mode, run.shards,
                         tag=plan.options.run_tag, outputs=list(plan.outputs),
-                        statement=plan.statement)
+                        statement=plan.statement, environment=environment)
         return run
 
     def _facts(self, name: str) -> TableFacts:

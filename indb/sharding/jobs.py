@@ -93,6 +93,7 @@ class Job:
     db_id: str                    # the database at db_path the run belongs to (Database.id)
     io_properties: dict[str, str]
     deadline: float | None        # time.time() after which the instance is stopped
+    python: str = ""              # its function environment's interpreter ("": indb's own)
 
 
 @dataclass
@@ -147,11 +148,12 @@ class RunPlan:
 def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
              io_properties: Mapping[str, str], inputs: Mapping[str, TableFacts],
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
-             default_shards: int, result: bool = False) -> RunPlan:
+             default_shards: int, result: bool = False, python: str = "") -> RunPlan:
     """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
 
     ``existing_outputs`` are the output tables that exist (appended to); the others are created
     at ``location(name)``. ``result`` hands the rows back to a query instead (``TABLE(f(...))``).
+    ``python`` is the interpreter of the function's environment ("": the one indb runs in).
     """
     function = plan.function
     sharded = {facts.info.shards for facts in inputs.values() if not facts.info.replicated}
@@ -182,7 +184,8 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
                 TableRead(name, inputs[name].info, inputs[name].paths(shard if distributed else None))
                 for name in spec.tables)) for spec in plan.inputs),
             outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
-            db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline)
+            db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline,
+            python=python)
         for shard in shards)
     lineage: dict[str, object] = {
         "run_id": run_id, "function": function.name, "code_hash": function.code_hash,

@@ -35,16 +35,17 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 class Host:
     """One host process and the two channels to it (jobs/reports, and the watch pipe);
-    ``identity`` is the code it runs (a host serves one function's code only)."""
+    ``identity`` is the code it runs (a host serves one function's code only), ``python`` the
+    interpreter it runs in: a function environment's ("" for the one indb runs in)."""
 
-    def __init__(self, identity: str = "") -> None:
-        self.identity = identity
+    def __init__(self, identity: str = "", python: str = "") -> None:
+        self.identity, self.python = identity, python
         parent, child = socket.socketpair()
         watch_read, self._watch_write = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "indb.sharding.host", str(child.fileno()), str(watch_read)],
+            [python or sys.executable, "-m", "indb.sharding.host", str(child.fileno()), str(watch_read)],
             pass_fds=(child.fileno(), watch_read), env=env, start_new_session=True)
         child.close()
         os.close(watch_read)
@@ -88,21 +89,22 @@ class HostPool:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def acquire(self, turn: int, identity: str = "") -> tuple[int, Host]:
-        """The slot and its host for code ``identity``, once no other instance uses that slot (a
-        dead host, or one that ran other code, is replaced)."""
+    def acquire(self, turn: int, identity: str = "", python: str = "") -> tuple[int, Host]:
+        """The slot and its host for code ``identity`` in interpreter ``python``, once no other
+        instance uses that slot (a dead host, or one that ran other code or in another function
+        environment, is replaced)."""
         slot = turn % _slots()
         with self._guard:
             lock = self._locks.setdefault(slot, threading.Lock())
         lock.acquire()
         try:
             host = self._hosts.get(slot)
-            if host is not None and host.alive and host.identity != identity:
+            if host is not None and host.alive and (host.identity, host.python) != (identity, python):
                 host.kill()
             if host is None or not host.alive:
                 if host is not None:
                     host.close()
-                host = self._hosts[slot] = Host(identity)
+                host = self._hosts[slot] = Host(identity, python)
         except BaseException:  # no host could be started: the slot is free for the next try
             self._hosts.pop(slot, None)
             lock.release()
@@ -171,7 +173,7 @@ def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
-    slot, host = _pool.acquire(turn, job.function.code_hash)
+    slot, host = _pool.acquire(turn, job.function.code_hash, job.python)
     try:
         log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
                             pid=host.process.pid, started=time.time())

@@ -1,0 +1,3 @@
+desc function environment *
+-- renders as:
+DESCRIBE FUNCTION ENVIRONMENT *

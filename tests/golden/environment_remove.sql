@@ -1,0 +1,3 @@
+alter function environment udfe_st remove python package 'six'
+-- renders as:
+ALTER FUNCTION ENVIRONMENT udfe_st UNINSTALL PYTHON PACKAGE 'six'

@@ -1,0 +1,3 @@
+show function environments
+-- renders as:
+SHOW FUNCTION ENVIRONMENTS
