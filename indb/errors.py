@@ -170,6 +170,20 @@ class RunError(OperationalError, RuntimeError):
                 f"SHOW FUNCTION STATUS VERBOSE FOR '{self.run_id}' shows each shard's logs")
 
 
+class PrivilegeError(ProgrammingError, PermissionError):
+    """A statement the user may not run: a privilege or role it lacks (nothing was done)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AuthenticationError(OperationalError, PermissionError):
+    """A sign-in that failed: a wrong password, or a token that is unknown, revoked or expired."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 # the catalog's kinds of object, and the statement that lists each
 _LISTED_BY = {"table": "SHOW TABLES", "function": "SHOW FUNCTION *", "model": "SHOW MODELS",
               "run": "SHOW FUNCTION STATUS", "function environment": "SHOW FUNCTION ENVIRONMENTS"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import reprlib
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +14,8 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import Database
-from indb.engine import tables
+from indb.catalog.users import OWNER
+from indb.engine import privileges, tables
 from indb.engine.handlers import HANDLERS
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
@@ -50,7 +52,7 @@ class Engine:
     def __init__(self, path: str | Path, *, default_shards: int | None = None,
                  workers: int | None = None, threads_per_worker: int | None = None,
                  scheduler: str | None = None, cluster: str = "processes",
-                 gpus: int | None = None, relocate: bool = False) -> None:
+                 gpus: int | None = None, relocate: bool = False, user: str = OWNER) -> None:
         if cluster not in ("processes", "threads"):
             raise OptionError(f"cluster is 'processes' or 'threads', not {cluster!r}")
         self.db = Database(path, default_shards=default_shards, workers=workers, relocate=relocate)
@@ -72,6 +74,10 @@ class Engine:
         self.facts = _CatalogFacts(self.db, self.functions, self.models, self.environments)
         self._lock = threading.RLock()  # one statement at a time; handlers run plans inside theirs
         self._running = False  # a handler is running (read and written under _lock only)
+        self._user = user  # who runs statements, unless a thread says otherwise (as_user)
+        self._identity = threading.local()  # .user: as_user's, for this thread
+        if user != OWNER:
+            privileges.confine(self, user)
 
     def execute(self, sql: str, params: object = None) -> Result:
         """Run every statement in ``sql``; returns the last one's result (a query's rows are
@@ -103,6 +109,7 @@ class Engine:
                 raise SqlError("executemany runs exactly one statement")
             with self._lock, self.session.statement():
                 self.session.refresh()
+                privileges.check(self, trees[0], self.user)
                 plan = planner.plan(trees[0], self.facts)
                 if not sets:
                     return Result(message="no parameter sets: nothing ran", rowcount=0)
@@ -120,16 +127,41 @@ class Engine:
         except SqlError as error:
             raise in_user_terms(error, sql) from None
 
+    @property
+    def user(self) -> str:
+        """Who the calling thread's statements run as (``docs/security.md``)."""
+        return getattr(self._identity, "user", None) or self._user
+
+    @contextmanager
+    def as_user(self, user: str) -> Iterator[None]:
+        """Run the statements this thread executes inside as ``user`` (a server's session):
+        each is checked against that user's privileges, and what it creates is that user's."""
+        outer = getattr(self._identity, "user", None)
+        self._identity.user = user
+        try:
+            yield
+        finally:
+            self._identity.user = outer
+
     def _statement(self, tree: exp.Expr, params: object) -> Result:
         with self._lock, self.session.statement():
             self.session.refresh()
-            return self.run(planner.plan(tree, self.facts), params)
+            user = self.user
+            privileges.check(self, tree, user)
+            plan = planner.plan(tree, self.facts)
+            created = privileges.owned(self, plan)
+            result = self.run(plan, params)
+            privileges.record(self, plan, created, user)
+            return result
 
     def run(self, plan: planner.Plan, params: object = None) -> Result:
         """Carry out one plan with its handler, in the statement's turn. A plan a handler runs
         inside its own is read whole before that handler goes on, since the handler may then
         remove what the rows come from (PREDICT's functions); only the outermost one streams."""
         handler = HANDLERS.get(type(plan))
+        loading = isinstance(plan, planner.Load)  # Connection.load: planned without a statement
+        if loading:
+            privileges.check_load(self, plan, self.user)  # type: ignore[arg-type]
         if handler is None:
             raise InternalError(f"no handler for {type(plan).__name__} plans")
         with self._lock, self.session.statement():
@@ -138,6 +170,8 @@ class Engine:
                 result = handler(self, plan, params)
             finally:
                 self._running = inside
+            if loading:
+                privileges.record(self, plan, privileges.owned(self, plan), self.user)
             if inside:
                 result.arrow()  # reads the rest of its rows now
             elif result.types is None and result.columns:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, tables, upkeep
+from indb.engine import privileges
+from indb.planner import privileges as identity
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -63,4 +65,15 @@ HANDLERS: dict[type, Handler] = {
     planner.Vacuum: upkeep.vacuum,
     planner.Optimize: upkeep.optimize,
     planner.ShowSnapshots: upkeep.show_snapshots,
+    # users, roles, grants and tokens
+    identity.CreatePrincipal: privileges.create_principal,
+    identity.AlterUser: privileges.alter_user,
+    identity.DropPrincipal: privileges.drop_principal,
+    identity.GrantRoles: privileges.grant_roles,
+    identity.GrantPrivileges: privileges.grant_privileges,
+    identity.CreateToken: privileges.create_token,
+    identity.ShowTokens: privileges.show_tokens,
+    identity.RevokeToken: privileges.revoke_token,
+    identity.ShowGrants: privileges.show_grants,
+    identity.ShowPrincipals: privileges.show_principals,
 }

@@ -27,7 +27,7 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
-from indb.parser import environments
+from indb.parser import environments, privileges
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -185,19 +185,23 @@ class Indb(DuckDB):
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self)
                                             or self._parse_create_function() or self._parse_create_model()
-                                            or self._parse_create()),
+                                            or privileges.parse_create(self) or self._parse_create()),
             TokenType.DESCRIBE: lambda self: (environments.parse_describe(self)
                                               or self._parse_describe_model() or self._parse_describe()),
             TokenType.DESC: lambda self: (environments.parse_describe(self)
                                           or DuckDBParser.STATEMENT_PARSERS[TokenType.DESC](self)),
             TokenType.DROP: lambda self: (environments.parse_drop(self)
-                                          or self._parse_drop_model() or self._parse_drop()),
+                                          or self._parse_drop_model() or privileges.parse_drop(self)
+                                          or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self)
-                                           or self._parse_alter_model() or self._parse_alter_table()),
+                                           or self._parse_alter_model() or privileges.parse_alter(self)
+                                           or self._parse_alter_table()),
             TokenType.EXECUTE: lambda self: self._parse_execute_function(),
             TokenType.SHOW: lambda self: (environments.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
-                                          or self._parse_show()),
+                                          or privileges.parse_show(self) or self._parse_show()),
+            TokenType.GRANT: lambda self: privileges.parse_grant(self),
+            TokenType.REVOKE: lambda self: privileges.parse_grant(self, revoke=True),
             TokenType.KILL: lambda self: self._parse_kill_function(),
         }
 
@@ -367,6 +371,7 @@ class Indb(DuckDB):
     class Generator(DuckDBGenerator):
         TRANSFORMS = {
             **DuckDBGenerator.TRANSFORMS,
+            **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",

@@ -30,6 +30,7 @@ from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner import environments, functions, models, tables, upkeep
+from indb.planner import privileges
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -64,7 +65,11 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
         | Update | Merge | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
         | Vacuum | Optimize | ShowSnapshots
-        | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment)
+        | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment
+        | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
+        | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
+        | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
+        | privileges.ShowPrincipals)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -146,6 +151,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     OptimizeTree: upkeep.plan_optimize,
     ShowSnapshotsTree: upkeep.plan_show_snapshots,
     ShowViewsTree: upkeep.plan_show_views,
+    **privileges.PLANNERS,
     environment_trees.CreateFunctionEnvironment: environments.plan_create,
     environment_trees.AlterFunctionEnvironment: environments.plan_alter,
     environment_trees.DropFunctionEnvironment: environments.plan_drop,

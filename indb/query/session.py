@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -110,6 +111,15 @@ class QuerySession:
                     continue
                 self._locations[name] = location
         self.views.refresh(self._database, self.db, current, self._locations != before)
+
+    def confine(self, directories: Sequence[Path]) -> None:
+        """From now on DuckDB reads and writes files only under ``directories``: external
+        access is turned off for good (DuckDB refuses to turn it back on while it runs)."""
+        allowed = exp.Array(expressions=[exp.Literal.string(f"{d}/") for d in directories])
+        with self._lock:
+            for name, value in (("allowed_directories", allowed), ("enable_external_access", exp.false())):
+                self._database.execute(render(exp.Set(expressions=[exp.SetItem(
+                    this=exp.EQ(this=exp.column(name), expression=value))])))
 
     def query(self, sql: str, params: object = None) -> pa.Table:
         """Run SQL in DuckDB and return its rows; DuckDB's errors become SqlError."""

@@ -1,0 +1,270 @@
+"""Users, roles, grants and tokens: the handlers of their statements, and the privilege check
+around every statement (``check`` before it is planned, ``owned`` and ``record`` around it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog import users
+from indb.catalog import views as view_records
+from indb.errors import CatalogError, PrivilegeError, not_found
+from indb.planner import access as rules
+from indb.planner import privileges as plans
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+DAY = 86400.0
+
+
+# -- the check around statements --------------------------------------------------------------
+
+def access(engine: Engine, user: str) -> rules.Access:
+    """The grants, owners and objects the check needs, read from the catalog now."""
+    records = engine.db.engine
+    roles = {p.name: frozenset(p.roles) for p in users.principals(records, "user")}
+    return rules.Access(
+        user=user, roles=roles,
+        grants=frozenset((g.grantee, g.privilege, g.kind, g.name) for g in users.grants(records)),
+        owners=users.owners(records),
+        objects={"table": frozenset(engine.db.metadata_locations()),
+                 "function": frozenset(f.name for f in engine.functions.all()),
+                 "model": frozenset(engine.models.names())},
+        views={v.name: v.sql for v in view_records.views(records)})
+
+
+def confine(engine: Engine, user: str) -> None:
+    """An engine opened as ``user``: the user must exist, and below admin its DuckDB reads no
+    files but the tables' own, for good (``indb.connect(dir, user=...)``)."""
+    if users.kind_of(engine.db.engine, user) != "user":
+        engine.close()
+        raise CatalogError(f"user {user} does not exist; SHOW USERS lists the users, and an admin "
+                           "creates one with CREATE USER")
+    if not is_admin(engine, user):
+        engine.session.confine([engine.db.warehouse])
+
+
+def is_admin(engine: Engine, user: str) -> bool:
+    return "admin" in users.roles_of(engine.db.engine, user)
+
+
+def check(engine: Engine, tree: exp.Expr, user: str) -> None:
+    """Refuse a statement ``user`` may not run (PrivilegeError), before it is planned."""
+    if user == users.OWNER:
+        return
+    if users.kind_of(engine.db.engine, user) != "user":
+        raise PrivilegeError(f"user {user} does not exist (it was dropped?); sign in again")
+    rules.check(tree, access(engine, user))
+
+
+def check_load(engine: Engine, plan: planner.Load, user: str) -> None:
+    """``Connection.load``: creating a table needs developer; loading into one, INSERT."""
+    if user == users.OWNER:
+        return
+    need = rules.Need("ROLE", "role", rules.DEVELOPER, why="creating a table") if plan.create \
+        else rules.Need("INSERT", "table", plan.table)
+    rules.check_needs([need], access(engine, user))
+
+
+def owned(engine: Engine, plan: object) -> list[tuple[str, str]]:
+    """The objects a plan is about to create, (kind, name): they will belong to its user."""
+    plan = _inner(plan)
+    exists = engine.db.exists
+    if isinstance(plan, planner.CreateTable | planner.CreateView):
+        return [] if exists(plan.name) or plan.name in _view_names(engine) else [("table", plan.name)]
+    if isinstance(plan, planner.Load):
+        return [("table", plan.table)] if plan.create else []
+    if isinstance(plan, planner.ExecuteFunction):
+        return [("table", name) for name in plan.outputs if not exists(name)]
+    if isinstance(plan, planner.CreateFunction):
+        return [] if engine.functions.find(plan.name) else [("function", plan.name)]
+    if isinstance(plan, planner.CreateModel):
+        return [] if plan.name in engine.models.names() else [("model", plan.name)]
+    return []
+
+
+def record(engine: Engine, plan: object, created: list[tuple[str, str]], user: str) -> None:
+    """After a statement succeeded: what it created belongs to ``user``; what it dropped takes
+    its owner and grants along (a new object of that name starts with none)."""
+    for kind, name in created:
+        users.set_owner(engine.db.engine, kind, name, user)
+    plan = _inner(plan)
+    dropped = {planner.DropTable: "table", planner.DropView: "table",
+               planner.DropFunction: "function"}.get(type(plan))
+    if isinstance(plan, planner.DropModel) and plan.version is None:
+        dropped = "model"
+    if dropped:
+        users.forget_object(engine.db.engine, dropped, plan.name)  # type: ignore[attr-defined]
+
+
+def _inner(plan: object) -> object:
+    while isinstance(plan, planner.WithPredictions | planner.WithSnapshots):
+        plan = plan.plan
+    return plan
+
+
+def _view_names(engine: Engine) -> set[str]:
+    return {v.name for v in view_records.views(engine.db.engine)}
+
+
+# -- the statements ---------------------------------------------------------------------------
+
+def create_principal(engine: Engine, plan: plans.CreatePrincipal, params: object) -> Result:
+    users.create_principal(engine.db.engine, plan.name, plan.kind, plan.password)
+    return Result(message=f"created {plan.kind} {plan.name}")
+
+
+def alter_user(engine: Engine, plan: plans.AlterUser, params: object) -> Result:
+    if plan.name == users.OWNER:
+        raise CatalogError("the database's owner signs in where the files are, with no password")
+    _user(engine, plan.name)
+    users.set_password(engine.db.engine, plan.name, plan.password)
+    return Result(message=f"{'changed' if plan.password else 'removed'} the password of {plan.name}")
+
+
+def drop_principal(engine: Engine, plan: plans.DropPrincipal, params: object) -> Result:
+    kind = users.kind_of(engine.db.engine, plan.name)
+    if kind != plan.kind:
+        if plan.if_exists and kind is None:
+            return Result(message=f"{plan.kind} {plan.name} does not exist")
+        raise _missing(plan.kind, plan.name, kind)
+    if plan.name == engine.user:
+        raise CatalogError(f"{plan.name} is the user running this statement; another admin "
+                           "drops it")
+    users.drop_principal(engine.db.engine, plan.name)
+    return Result(message=f"dropped {plan.kind} {plan.name}")
+
+
+def grant_roles(engine: Engine, plan: plans.GrantRoles, params: object) -> Result:
+    for role in plan.roles:
+        kind = users.kind_of(engine.db.engine, role)
+        if kind != "role":
+            raise _missing("role", role, kind)
+    for user in plan.users:
+        _user(engine, user)
+    for user in plan.users:
+        for role in plan.roles:
+            if plan.revoke:
+                users.remove_member(engine.db.engine, user, role)
+            else:
+                users.add_member(engine.db.engine, user, role)
+    verb, to = ("revoked", "from") if plan.revoke else ("granted", "to")
+    return Result(message=f"{verb} {', '.join(plan.roles)} {to} {', '.join(plan.users)}")
+
+
+def grant_privileges(engine: Engine, plan: plans.GrantPrivileges, params: object) -> Result:
+    for grantee in plan.grantees:
+        if users.kind_of(engine.db.engine, grantee) is None:
+            raise CatalogError(f"{grantee} is neither a user nor a role; SHOW USERS and SHOW "
+                               "ROLES list them")
+    if not _object_exists(engine, plan.kind, plan.name):
+        raise not_found(plan.kind, plan.name)
+    grants = [users.Grant(g, p, plan.kind, plan.name) for g in plan.grantees for p in plan.privileges]
+    if plan.revoke:
+        count = users.revoke(engine.db.engine, grants)
+        return Result(message=f"revoked {count} grant{'s' * (count != 1)} on {plan.kind} {plan.name}")
+    users.grant(engine.db.engine, grants)
+    return Result(message=f"granted {', '.join(plan.privileges)} on {plan.kind} {plan.name} to "
+                          f"{', '.join(plan.grantees)}")
+
+
+def create_token(engine: Engine, plan: plans.CreateToken, params: object) -> Result:
+    if plan.user == users.OWNER:
+        raise CatalogError("the database's owner has no tokens: create a user, GRANT admin TO it "
+                           "and make the token for that user")
+    _user(engine, plan.user)
+    expires = time.time() + plan.days * DAY if plan.days is not None else plan.expires
+    if expires is not None and expires <= time.time():
+        raise CatalogError(f"the token would expire at {_when(expires)}, which is past")
+    token_id, token = users.create_token(engine.db.engine, plan.user, expires)
+    table = pa.table({"id": [token_id], "user": [plan.user], "token": [token],
+                      "expires": [_when(expires)]}, schema=_schema("id", "user", "token", "expires"))
+    return Result(table, message="keep the token now: it is stored only as a hash and shown once")
+
+
+def show_tokens(engine: Engine, plan: plans.ShowTokens, params: object) -> Result:
+    user = plan.user or (None if is_admin(engine, engine.user) else engine.user)
+    now = time.time()
+    rows = [(t.id, t.user, _when(t.created), _when(t.expires),
+             "revoked" if t.revoked else "expired" if t.expires and t.expires <= now else "valid")
+            for t in users.tokens(engine.db.engine, user)]
+    return _strings(("id", "user", "created", "expires", "status"), rows)
+
+
+def revoke_token(engine: Engine, plan: plans.RevokeToken, params: object) -> Result:
+    token = next((t for t in users.tokens(engine.db.engine) if t.id == plan.id), None)
+    if token is None:
+        raise CatalogError(f"no token has id {plan.id}; SHOW TOKENS lists them")
+    if token.user != engine.user and not is_admin(engine, engine.user):
+        raise PrivilegeError(f"token {plan.id} is {token.user}'s; only it or an admin revokes it")
+    users.revoke_token(engine.db.engine, plan.id)
+    return Result(message=f"revoked token {plan.id} of {token.user}")
+
+
+def show_grants(engine: Engine, plan: plans.ShowGrants, params: object) -> Result:
+    """A principal's roles and grants, with those it has through its roles (``via``)."""
+    name = plan.name or engine.user
+    kind = users.kind_of(engine.db.engine, name)
+    if kind is None:
+        raise CatalogError(f"{name} is neither a user nor a role; SHOW USERS and SHOW ROLES "
+                           "list them")
+    roles = sorted(users.roles_of(engine.db.engine, name)) if kind == "user" else []
+    rows: list[tuple[str | None, ...]] = [(name, "MEMBER", "role", role, None) for role in roles]
+    rows += [(g.grantee, g.privilege, g.kind, g.name, None if g.grantee == name else g.grantee)
+             for g in users.grants(engine.db.engine, [name, *roles])]
+    return _strings(("grantee", "privilege", "kind", "name", "via"), rows)
+
+
+def show_principals(engine: Engine, plan: plans.ShowPrincipals, params: object) -> Result:
+    found = users.principals(engine.db.engine, plan.kind)
+    if plan.kind == "user":
+        return Result(pa.table({"name": [p.name for p in found],
+                                "roles": [", ".join(p.roles) for p in found],
+                                "password": [p.has_password for p in found],
+                                "created": [_when(p.created or None) for p in found]},
+                               schema=pa.schema([("name", pa.string()), ("roles", pa.string()),
+                                                 ("password", pa.bool_()), ("created", pa.string())])))
+    return Result(pa.table({"name": [p.name for p in found],
+                            "built_in": [p.name in users.BUILTIN_ROLES for p in found]},
+                           schema=pa.schema([("name", pa.string()), ("built_in", pa.bool_())])))
+
+
+def _user(engine: Engine, name: str) -> None:
+    kind = users.kind_of(engine.db.engine, name)
+    if kind != "user":
+        raise _missing("user", name, kind)
+
+
+def _missing(wanted: str, name: str, kind: str | None) -> CatalogError:
+    if kind is not None:
+        return CatalogError(f"{name} is a {kind}, not a {wanted}")
+    return CatalogError(f"{wanted} {name} does not exist; SHOW {wanted.upper()}S lists them")
+
+
+def _object_exists(engine: Engine, kind: str, name: str) -> bool:
+    if kind == "table":
+        return engine.db.exists(name) or name in _view_names(engine)
+    if kind == "function":
+        return engine.functions.find(name) is not None
+    return name in engine.models.names()
+
+
+def _schema(*columns: str) -> pa.Schema:
+    return pa.schema([(c, pa.string()) for c in columns])
+
+
+def _strings(columns: tuple[str, ...], rows: Sequence[Sequence[str | None]]) -> Result:
+    """A result of text columns from rows."""
+    return Result(pa.table([[row[i] for row in rows] for i in range(len(columns))],
+                           schema=_schema(*columns)))
+
+
+def _when(epoch: float | None) -> str | None:
+    return None if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))

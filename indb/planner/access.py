@@ -1,0 +1,392 @@
+"""The privilege check: what a statement needs, read from its syntax tree, against the grants.
+
+``needs(tree)`` lists every privilege a statement needs (a privilege on a table, view, function
+or model, or a role), found by walking the parsed tree: each table reference (a join, a
+subquery, a CTE's body, an input query of EXECUTE FUNCTION or of TABLE(f(...))), each PREDICT
+call, each table function. Names that a CTE in scope defines are told apart from tables by the
+WITH clauses around them, as SQL scopes them. ``check(tree, access)`` refuses the statement
+(PrivilegeError) unless the user has all of them; it is pure: ``Access`` holds the grants, owners
+and view definitions read from the catalog before the statement, so revoking a grant takes effect
+at the next statement.
+
+Views run with their definer's rights (as in PostgreSQL): reading a view needs SELECT on the
+view, and the view's owner must be able to read what the view reads, checked when the view is
+read (so revoking from the owner closes the view too). Admins pass every check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from sqlglot import exp
+
+from indb.catalog.users import OWNER
+from indb.errors import CatalogError, PrivilegeError
+from indb.parser import ExecuteFunction as ExecuteFunctionTree
+from indb.parser import parse, render_indb
+from indb.parser import dialect as trees
+from indb.parser import privileges as identity
+
+PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
+              "model": ("USAGE",)}
+# table functions a query may call below admin: they read no files
+SAFE_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
+# functions that read the host's files or run SQL given as text; refused below admin anywhere
+FILE_FUNCTIONS = frozenset({
+    "read_text", "read_blob", "read_csv", "read_csv_auto", "read_parquet", "parquet_scan",
+    "read_json", "read_json_auto", "read_json_objects", "read_ndjson", "read_ndjson_auto",
+    "read_ndjson_objects", "glob", "sniff_csv", "parquet_metadata", "parquet_schema",
+    "parquet_file_metadata", "parquet_kv_metadata", "iceberg_scan", "delta_scan", "query",
+    "query_table", "getenv", "read_xlsx", "sqlite_scan", "sqlite_attach"})
+ADMIN, DEVELOPER = "admin", "developer"
+MAX_VIEW_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Need:
+    """A privilege a statement needs: ``privilege`` on ``kind`` ``name``, where ``privilege`` is
+    SELECT... EXECUTE, USAGE, OWNER (the object's owner, or admin), OUTPUT (INSERT on an existing
+    table; nothing for a new one, which the user will own) or ROLE (``name`` is admin or
+    developer). ``node`` is where the statement asks for it."""
+
+    privilege: str
+    kind: str
+    name: str
+    node: exp.Expr | None = field(default=None, compare=False)
+    why: str = field(default="", compare=False)  # what in the statement needs a role
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the check knows, read from the catalog before a statement."""
+
+    user: str
+    roles: Mapping[str, frozenset[str]]               # principal -> roles granted to it
+    grants: frozenset[tuple[str, str, str, str]]      # (grantee, privilege, kind, name)
+    owners: Mapping[tuple[str, str], str]             # (kind, name) -> owner; absent: OWNER
+    objects: Mapping[str, frozenset[str]]             # kind (table, function, model) -> names
+    views: Mapping[str, str] = field(default_factory=dict)  # view name -> its query's SQL
+
+    def exists(self, kind: str, name: str) -> bool:
+        return name in self.objects.get(kind, frozenset()) or (kind == "table" and name in self.views)
+
+    def is_admin(self, user: str) -> bool:
+        return user == OWNER or ADMIN in self.roles.get(user, frozenset())
+
+    def owner(self, kind: str, name: str) -> str:
+        return self.owners.get((kind, name), OWNER)
+
+    def may(self, user: str, privilege: str, kind: str, name: str) -> bool:
+        """Whether ``user`` holds ``privilege`` on the object: as admin, as its owner, or by a
+        grant to the user or one of its roles."""
+        if self.is_admin(user) or self.owner(kind, name) == user:
+            return True
+        holders = {user, *self.roles.get(user, frozenset())}
+        return any((h, privilege, kind, name) in self.grants for h in holders)
+
+
+def check(tree: exp.Expr, access: Access) -> None:
+    """Nothing if ``access.user`` may run the statement; PrivilegeError naming the first
+    privilege it lacks otherwise (CatalogError for a table or view that does not exist)."""
+    if not access.is_admin(access.user):
+        check_needs(needs(tree), access)
+
+
+def check_needs(needed: list[Need], access: Access) -> None:
+    """Nothing if ``access.user`` holds every one of ``needed``; else PrivilegeError."""
+    for need in needed:
+        _check_need(need, access.user, access, 0)
+
+
+def _check_need(need: Need, user: str, access: Access, depth: int) -> None:
+    if need.privilege == "ROLE":
+        roles = access.roles.get(user, frozenset())
+        if not (access.is_admin(user) or need.name in roles):
+            raise PrivilegeError(f"{need.why or _statement_name(need.node)} needs the {need.name} role, which "
+                                 f"{user} does not have; an admin can GRANT {need.name} TO {user}")
+        return
+    if need.privilege == "SELF":
+        if user != need.name and not access.is_admin(user):
+            raise PrivilegeError(f"{_statement_name(need.node)} for another user ({need.name}) "
+                                 "needs the admin role; users do it for themselves")
+        return
+    if need.kind == "table" and need.name in access.views:
+        _check_view(need, user, access, depth)
+        return
+    if not access.exists(need.kind, need.name):
+        if need.privilege in ("OUTPUT", "OWNER"):  # a new object, which the user will own
+            return
+        if need.kind == "table":  # never let DuckDB guess: an unknown name may be a file path
+            raise CatalogError(f"table {need.name} does not exist; SHOW TABLES lists the "
+                               "tables (and SHOW VIEWS the views)")
+    privilege = "INSERT" if need.privilege == "OUTPUT" else need.privilege
+    if privilege == "OWNER":
+        if access.is_admin(user) or access.owner(need.kind, need.name) == user:
+            return
+        raise PrivilegeError(f"only the owner of {need.kind} {need.name} "
+                             f"({access.owner(need.kind, need.name)}) or an admin may do this")
+    if not access.may(user, privilege, need.kind, need.name):
+        raise PrivilegeError(f"{user} may not {_verb(privilege)} {need.kind} {need.name}: it has "
+                             f"no {privilege} privilege on it; its owner or an admin can GRANT "
+                             f"{privilege} ON {need.kind.upper()} {need.name} TO {user}")
+
+
+def _check_view(need: Need, user: str, access: Access, depth: int) -> None:
+    """Reading a view: the reader's SELECT on it, then the view's reads with its owner's rights."""
+    if need.privilege not in ("SELECT", "OWNER"):
+        raise PrivilegeError(f"{need.name} is a view: views are read, not written")
+    view_itself = replace(access, objects={**access.objects, "table": access.objects.get(
+        "table", frozenset()) | {need.name}}, views={})
+    _check_need(need, user, view_itself, depth)
+    if need.privilege == "OWNER":
+        return
+    if depth >= MAX_VIEW_DEPTH:
+        raise PrivilegeError(f"view {need.name} is defined over too many levels of views to check")
+    definer = access.owner("table", need.name)
+    if access.is_admin(definer):
+        return
+    for inner in needs(parse(access.views[need.name])[0]):
+        _check_need(inner, definer, access, depth + 1)
+
+
+def _verb(privilege: str) -> str:
+    return {"SELECT": "read", "INSERT": "insert into", "UPDATE": "update", "DELETE": "delete from",
+            "EXECUTE": "execute", "USAGE": "use"}.get(privilege, privilege.lower())
+
+
+def _statement_name(node: exp.Expr | None) -> str:
+    if node is None:
+        return "this statement"
+    words = render_indb(node.root()).split()[:2] or ["this"]
+    return " ".join(words if len(words) > 1 and words[1] in _KIND_WORDS else words[:1])
+
+
+# -- what statements need ---------------------------------------------------------------------
+
+def needs(tree: exp.Expr) -> list[Need]:
+    """Every privilege the statement needs, in the order its parts appear."""
+    rule = _RULES.get(type(tree))
+    if rule is None:  # a statement with no rule of its own is for admins
+        return [Need("ROLE", "role", ADMIN, tree)]
+    return rule(tree)
+
+
+def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
+    """What reading ``tree`` needs: SELECT on each table or view it names (except ``skip``, a
+    statement's target), EXECUTE (and the inputs' reads) for TABLE(f(...)), USAGE for PREDICT,
+    admin for table functions that read files, and for names outside indb's one schema."""
+    out: list[Need] = []
+    for node in tree.find_all(exp.Table):
+        if node is skip:
+            continue
+        source = node.this
+        if isinstance(source, exp.Identifier):
+            if node.args.get("catalog") or (node.db and node.db.lower() != "main"):
+                out.append(Need("ROLE", "role", ADMIN, node, f"reading {render_indb(node)} (outside "
+                                "indb's schema)"))
+            elif node.db or not _defined_by_cte(node):
+                out.append(Need("SELECT", "table", node.name.lower(), node))
+        elif isinstance(source, exp.Anonymous) and source.name.upper() == "TABLE" \
+                and len(source.expressions) == 1 and isinstance(source.expressions[0], exp.Anonymous):
+            inner = source.expressions[0]
+            out += _execute(exp.to_identifier(inner.name), inner.expressions)
+        elif not isinstance(source, SAFE_TABLE_FUNCTIONS):
+            out.append(Need("ROLE", "role", ADMIN, node, f"the table function {_called(source)}"))
+    for source in tree.find_all(exp.From, exp.Join):
+        if not isinstance(source.this, (exp.Table, exp.Subquery, exp.Values, *SAFE_TABLE_FUNCTIONS)):
+            out.append(Need("ROLE", "role", ADMIN, source.this, f"reading from {_called(source.this)}"))
+    for call in tree.find_all(exp.Func):
+        name: str = call.name.lower() if isinstance(call, exp.Anonymous) else call.key.lower()
+        if name in FILE_FUNCTIONS or call.key in _FILE_FUNCTION_KEYS:
+            out.append(Need("ROLE", "role", ADMIN, call, f"{_called(call)}, which reads files,"))
+        elif name == "predict" and call.expressions and isinstance(call.expressions[0], exp.Literal):
+            out.append(Need("USAGE", "model", call.expressions[0].name.lower(), call))
+    return out
+
+
+def _called(node: exp.Expr) -> str:
+    name = node.name if isinstance(node, exp.Anonymous) or not isinstance(node, exp.Func) \
+        else node.sql_name()
+    return f"{name.lower()}(...)"
+
+
+# sqlglot's own classes of file-reading functions (ReadParquet, ReadCSV...), by their keys
+_FILE_FUNCTION_KEYS = frozenset(n.replace("_", "") for n in FILE_FUNCTIONS)
+
+
+def _defined_by_cte(node: exp.Table) -> bool:
+    """Whether an unqualified name refers to a CTE in scope: one of an enclosing query's WITH
+    (in its body), or an earlier one of the WITH whose CTE holds it (itself too if RECURSIVE).
+    Anything else is a table, so a name is never let through by a CTE it cannot see."""
+    name = node.name.lower()
+    child: exp.Expr = node
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):
+            index = next(i for i, cte in enumerate(parent.expressions) if cte is child)
+            visible = parent.expressions[:index + 1 if parent.args.get("recursive") else index]
+        else:
+            with_ = parent.args.get("with_")
+            visible = with_.expressions if isinstance(with_, exp.With) and child is not with_ else []
+        if any(cte.alias_or_name.lower() == name for cte in visible):
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _execute(name: exp.Expr, arguments: list[exp.Expr]) -> list[Need]:
+    """EXECUTE FUNCTION f(...) or TABLE(f(...)): EXECUTE on f, SELECT on its input tables (their
+    queries' reads are found with the statement's), INSERT on existing output tables."""
+    out = [Need("EXECUTE", "function", name.name.lower(), name)]
+    for argument in arguments:
+        if not isinstance(argument, exp.Kwarg) or not isinstance(argument.expression, exp.Anonymous):
+            continue
+        key = argument.this.name.upper()
+        for item in argument.expression.expressions:
+            if key == "INPUT_TABLE_NAMES" and isinstance(item, exp.Column | exp.Literal) and item.name:
+                out.append(Need("SELECT", "table", item.name.lower(), item))
+            elif key == "OUTPUT_TABLE_NAMES" and isinstance(item, exp.Literal | exp.Column) and item.name:
+                out.append(Need("OUTPUT", "table", item.name.lower(), item))
+    return out
+
+
+def _target(tree: exp.Expr) -> exp.Table | None:
+    target = tree.this
+    target = target.this if isinstance(target, exp.Schema) else target
+    return target if isinstance(target, exp.Table) else None
+
+
+def _write(privileges: Callable[[exp.Expr], tuple[str, ...]]) -> Callable[[exp.Expr], list[Need]]:
+    """A rule for INSERT, UPDATE, DELETE and MERGE: the privileges on the target, then the reads
+    of everything else in the statement."""
+    def rule(tree: exp.Expr) -> list[Need]:
+        target = _target(tree)
+        if target is None or not isinstance(target.this, exp.Identifier):
+            return [Need("ROLE", "role", ADMIN, tree)]
+        name = target.name.lower()
+        return [Need(p, "table", name, target) for p in privileges(tree)] + reads(tree, skip=target)
+    return rule
+
+
+def _merge_privileges(tree: exp.Expr) -> tuple[str, ...]:
+    out = ["SELECT"]
+    for when in tree.find_all(exp.When):
+        then = when.args.get("then")
+        out.append("INSERT" if isinstance(then, exp.Insert) else
+                   "UPDATE" if isinstance(then, exp.Update) else "DELETE")
+    return tuple(dict.fromkeys(out))
+
+
+def _create(tree: exp.Expr) -> list[Need]:
+    kind = str(tree.args.get("kind") or "").upper()
+    if kind not in ("TABLE", "VIEW"):
+        return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
+    target = _target(tree)
+    out = [Need("ROLE", "role", DEVELOPER, tree)]
+    if tree.args.get("replace") and target is not None:
+        out.append(Need("OWNER", "table", target.name.lower(), target))
+    expression = tree.args.get("expression")
+    return out + (reads(expression) if isinstance(expression, exp.Expr) else [])
+
+
+def _drop(tree: exp.Expr) -> list[Need]:
+    kind = str(tree.args.get("kind") or "").upper()
+    kinds = {"TABLE": "table", "VIEW": "table", "FUNCTION": "function"}
+    if kind not in kinds:
+        return [Need("ROLE", "role", ADMIN, tree)]
+    return [Need("OWNER", kinds[kind], t.name.lower(), t) for t in tree.find_all(exp.Table)
+            if isinstance(t.this, exp.Identifier)]
+
+
+def _describe(tree: exp.Expr) -> list[Need]:
+    target = tree.this
+    if str(tree.args.get("kind") or "").upper() == "FUNCTION":
+        return [Need("EXECUTE", "function", target.name.lower(), target)]
+    return reads(tree)
+
+
+def _owner_of(kind: str) -> Callable[[exp.Expr], list[Need]]:
+    """A rule for a statement on an object only its owner (or an admin) may change; without
+    an object (VACUUM, OPTIMIZE of every table) it is for admins."""
+    def rule(tree: exp.Expr) -> list[Need]:
+        target = tree.this
+        if not isinstance(target, exp.Expr) or not target.name:
+            return [Need("ROLE", "role", ADMIN, tree)]
+        return [Need("OWNER", kind, target.name.lower(), target)]
+    return rule
+
+
+def _developer_owning(kind: str) -> Callable[[exp.Expr], list[Need]]:
+    """CREATE [OR REPLACE] FUNCTION, CREATE MODEL: registering code needs developer; replacing
+    (or adding a version to) an existing one needs its ownership too."""
+    def rule(tree: exp.Expr) -> list[Need]:
+        return [Need("ROLE", "role", DEVELOPER, tree), Need("OWNER", kind, tree.this.name.lower(),
+                                                                tree.this)]
+    return rule
+
+
+def _self_or_admin(tree: exp.Expr) -> list[Need]:
+    """ALTER USER, CREATE TOKEN, SHOW TOKENS/GRANTS FOR: users do these for themselves."""
+    target = tree.this
+    return [] if target is None else [Need("SELF", "user", target.name.lower(), target)]
+
+
+def _nothing(tree: exp.Expr) -> list[Need]:
+    return []
+
+
+def _admin(tree: exp.Expr) -> list[Need]:
+    return [Need("ROLE", "role", ADMIN, tree)]
+
+
+def _explain(tree: exp.Expr) -> list[Need]:
+    return needs(tree.this)
+
+
+def _execute_statement(tree: exp.Expr) -> list[Need]:
+    return _execute(tree.this, tree.expressions) + reads(tree)
+
+
+def _grant_on(tree: exp.Expr) -> list[Need]:
+    kind = "table" if tree.args["kind"] == "VIEW" else tree.args["kind"].lower()
+    return [Need("OWNER", kind, tree.this.name.lower(), tree.this)]
+
+
+_KIND_WORDS = {"TABLE", "VIEW", "FUNCTION", "MODEL", "USER", "ROLE", "TOKEN", "TOKENS", "GRANTS",
+               "MACRO", "SCHEMA", "SECRET", "USERS", "ROLES"}
+
+# statement tree -> what it needs; a statement missing here needs admin
+_RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
+    **dict.fromkeys((exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery),
+                    reads),
+    exp.Insert: _write(lambda tree: ("INSERT",)),
+    exp.Update: _write(lambda tree: ("UPDATE", "SELECT")),
+    exp.Delete: _write(lambda tree: ("DELETE", "SELECT") if tree.args.get("where") else ("DELETE",)),
+    exp.Merge: _write(_merge_privileges),
+    exp.Create: _create,
+    exp.Drop: _drop,
+    exp.Alter: _owner_of("table"),
+    exp.Describe: _describe,
+    exp.Show: _nothing,
+    trees.CreateFunction: _developer_owning("function"),
+    ExecuteFunctionTree: _execute_statement,
+    trees.ShowFunction: _nothing,
+    trees.ShowFunctionStatus: _nothing,
+    trees.CreateModel: _developer_owning("model"),
+    trees.ShowModels: _nothing,
+    trees.DescribeModel: lambda tree: [Need("USAGE", "model", tree.this.name.lower(), tree.this)],
+    trees.DropModel: _owner_of("model"),
+    trees.AlterModelAlias: _owner_of("model"),
+    trees.Explain: _explain,
+    trees.Vacuum: _owner_of("table"),
+    trees.Optimize: _owner_of("table"),
+    trees.ShowSnapshots: lambda tree: [Need("SELECT", "table", tree.this.name.lower(), tree.this)],
+    trees.ShowViews: _nothing,
+    identity.AlterUser: _self_or_admin,
+    identity.CreateToken: _self_or_admin,
+    identity.ShowTokens: _self_or_admin,
+    identity.ShowGrants: _self_or_admin,
+    identity.RevokeToken: _nothing,  # the handler lets a user revoke only its own tokens
+    identity.GrantOn: _grant_on,
+}

@@ -1,0 +1,3 @@
+alter user alice password null
+-- renders as:
+ALTER USER alice PASSWORD NULL

@@ -1,0 +1,3 @@
+create role quants
+-- renders as:
+CREATE ROLE quants

@@ -1,0 +1,3 @@
+create user Alice password 'correct horse'
+-- renders as:
+CREATE USER Alice PASSWORD 'correct horse'

@@ -1,0 +1,3 @@
+drop user if exists alice
+-- renders as:
+DROP USER IF EXISTS alice

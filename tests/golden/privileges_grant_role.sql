@@ -1,0 +1,3 @@
+grant analyst, developer to alice, bob
+-- renders as:
+GRANT analyst, developer TO alice, bob

@@ -1,0 +1,3 @@
+revoke usage on model cnn from analyst
+-- renders as:
+REVOKE USAGE ON MODEL cnn FROM analyst

@@ -1,0 +1,3 @@
+revoke analyst from alice
+-- renders as:
+REVOKE analyst FROM alice

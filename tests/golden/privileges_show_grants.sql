@@ -1,0 +1,3 @@
+show grants
+-- renders as:
+SHOW GRANTS

@@ -1,0 +1,3 @@
+show tokens for alice
+-- renders as:
+SHOW TOKENS FOR alice

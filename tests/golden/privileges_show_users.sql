@@ -1,0 +1,3 @@
+show users
+-- renders as:
+SHOW USERS
