@@ -312,3 +312,84 @@ def test_shard_key_types_follow_icebergs_bucket(conn, table_name, sql_type, allo
         with pytest.raises(indb.SchemaError, match="cannot shard by k"):
             conn.sql(statement)
         assert table_name not in [r[0] for r in conn.sql("SHOW TABLES").fetchall()]
+
+
+# -- Kinetica's table DDL (issue 13) ---------------------------------------------------------
+
+def test_create_or_replace_table_swaps_the_table_in_one_commit(fresh):
+    fresh.sql("CREATE TABLE t (a INTEGER, SHARD KEY (a)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO t VALUES (1), (2)")
+    old_location = fresh._engine.db.load("t")[0].location()
+    result = fresh.sql("CREATE OR REPLACE TABLE t AS SELECT range AS b, 'x' AS c FROM range(5)")
+    assert result.rowcount == 5 and "replaced table t" in result.message
+    assert fresh.sql("SELECT count(*), sum(b) FROM t").fetchone() == (5, 10)
+    assert [d[0] for d in fresh.sql("SELECT * FROM t").description] == ["b", "c"]
+    new_location = fresh._engine.db.load("t")[0].location()
+    assert new_location != old_location
+    assert not (fresh.path / "warehouse" / "main" / "t").exists()  # the old table's files went
+    fresh.sql("CREATE OR REPLACE TABLE t (z VARCHAR)")  # an empty table replaces it too
+    assert fresh.sql("SELECT count(*) FROM t").fetchone() == (0,)
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["t"]
+    assert len(list((fresh.path / "warehouse" / "main").iterdir())) == 1  # the newest t alone
+    fresh.sql("CREATE OR REPLACE TABLE fresh_one (x INTEGER)")  # none to replace: created
+    assert fresh.sql("SELECT count(*) FROM fresh_one").fetchone() == (0,)
+
+
+def test_a_failed_create_or_replace_leaves_the_old_table(fresh):
+    fresh.sql("CREATE TABLE t (a INTEGER)")
+    fresh.sql("INSERT INTO t VALUES (1)")
+    with pytest.raises(SqlError):
+        fresh.sql("CREATE OR REPLACE TABLE t AS SELECT 1 / 0 AS x, error('boom') AS y")
+    assert fresh.sql("SELECT * FROM t").fetchall() == [(1,)]
+    with pytest.raises(SqlError, match="not a column"):
+        fresh.sql("CREATE OR REPLACE TABLE t (b INTEGER, SHARD KEY (nope))")
+    assert fresh.sql("SELECT * FROM t").fetchall() == [(1,)]
+    # the replacement's files were deleted: only the old table's directory is left
+    assert [p.name for p in (fresh.path / "warehouse" / "main").iterdir()] == ["t"]
+
+
+def test_primary_key_is_unique_on_insert_and_load(fresh):
+    fresh.sql("CREATE TABLE people (id BIGINT, region VARCHAR, name VARCHAR, "
+              "PRIMARY KEY (id, region), SHARD KEY (region)) WITH (SHARDS = 4)")
+    fresh.sql("INSERT INTO people VALUES (1, 'eu', 'ann'), (1, 'us', 'bob'), (2, 'eu', 'cy')")
+    with pytest.raises(indb.DataError, match=r"duplicate primary key in people: .*id = 1, region = 'eu'"):
+        fresh.sql("INSERT INTO people VALUES (1, 'eu', 'again')")
+    with pytest.raises(indb.DataError, match="id = 5, region = 'us'"):
+        fresh.sql("INSERT INTO people VALUES (5, 'us', 'x'), (5, 'us', 'y')")
+    with pytest.raises(indb.DataError, match="duplicate primary key"):
+        fresh.load("people", pa.table({"id": [2], "region": ["eu"], "name": ["dup"]}))
+    with pytest.raises(SqlError, match="NOT NULL"):
+        fresh.sql("INSERT INTO people VALUES (NULL, 'eu', 'no key')")  # key columns are NOT NULL
+    assert fresh.sql("SELECT count(*) FROM people").fetchone() == (3,)  # nothing was written
+    assert fresh.table("people").info.primary_key == ("id", "region")
+    described = {r[0]: r[2] for r in fresh.sql("DESCRIBE people").fetchall()}
+    assert described["id"] == "primary key, not null" and described["region"] == "shard key, primary key, not null"
+    fresh.sql("INSERT INTO people VALUES (3, 'eu', 'dee')")
+    assert fresh.sql("SELECT count(*) FROM people").fetchone() == (4,)
+
+
+def test_primary_key_without_shard_key_shards_by_it(fresh):
+    fresh.sql("CREATE TABLE k (id BIGINT PRIMARY KEY, v DOUBLE) WITH (SHARDS = 2)")
+    assert fresh.table("k").info.shard_key == ("id",)
+    fresh.sql("INSERT INTO k SELECT range, range FROM range(100)")
+    with pytest.raises(indb.DataError, match="id = 42"):
+        fresh.sql("INSERT INTO k VALUES (42, 0)")
+
+
+def test_select_top_n(fresh):
+    fresh.sql("CREATE TABLE t (a INTEGER)")
+    fresh.sql("INSERT INTO t SELECT range FROM range(10)")
+    assert fresh.sql("SELECT TOP 3 a FROM t ORDER BY a DESC").fetchall() == [(9,), (8,), (7,)]
+    assert fresh.sql("SELECT a FROM (SELECT TOP (2) a FROM t ORDER BY a) ORDER BY a").fetchall() == \
+        [(0,), (1,)]
+
+
+def test_alter_table_keeps_the_primary_key(fresh):
+    fresh.sql("CREATE TABLE k (id BIGINT PRIMARY KEY, v DOUBLE)")
+    fresh.sql("INSERT INTO k VALUES (1, 1.0)")
+    with pytest.raises(SqlError, match="in the primary key of k"):
+        fresh.sql("ALTER TABLE k DROP COLUMN id")
+    fresh.sql("ALTER TABLE k RENAME COLUMN id TO key")
+    assert fresh.table("k").info.primary_key == ("key",)
+    with pytest.raises(indb.DataError, match="key = 1"):
+        fresh.sql("INSERT INTO k VALUES (1, 2.0)")

@@ -25,6 +25,9 @@ class Catalog:
     def exists(self, name: str) -> bool:
         return name in self.tables
 
+    def schema_exists(self, name: str) -> bool:
+        return name in ("main", "kin")
+
     def function(self, name: str) -> FunctionInfo | None:
         return {"score": SCORE, "limited": LIMITED}.get(name)
 
@@ -71,11 +74,22 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE TABLE t (_indb_rowid INT)", "reserved"),
     ("CREATE TABLE t (a NOSUCHTYPE)", "unknown column type"),
     ("CREATE TABLE t (a UBIGINT)", "cannot be stored"),
-    ("CREATE OR REPLACE TABLE t (a INT)", "DROP TABLE first"),
+    ("CREATE OR REPLACE TABLE IF NOT EXISTS t (a INT)", "contradict"),
+    ("CREATE TABLE t (a INT, b INT, PRIMARY KEY (b), SHARD KEY (a))", "must include its SHARD KEY"),
+    ("CREATE TABLE t (a INT PRIMARY KEY, b INT, PRIMARY KEY (b))", "one PRIMARY KEY"),
+    ("CREATE TABLE t (a INT, PRIMARY KEY (nope))", "PRIMARY KEY names nope"),
+    ("CREATE TABLE t (a INT, PRIMARY KEY (a, A))", "names a column twice"),
     ("CREATE MATERIALIZED VIEW v AS SELECT 1", "MATERIALIZED views are not supported"),
     ("UPDATE ticks SET px = 1 RETURNING px", "RETURNING"),
     ("SHOW DATABASES", "SHOW DATABASES statements are not supported"),
-    ("CREATE TABLE other.t (a INT)", "one schema, main"),
+    ("CREATE TABLE other.t (a INT)", "schema other does not exist; CREATE SCHEMA other"),
+    ("CREATE TABLE db.kin.t (a INT)", "not db.schema.t"),
+    ('CREATE TABLE kin."a;b" (a INT)', "not a valid table name"),
+    ('CREATE TABLE "a;b".t (a INT)', "not a valid schema name"),
+    ('CREATE SCHEMA "x;y"', "not a valid schema name"),
+    ("CREATE SCHEMA pg_catalog", "reserved by DuckDB"),
+    ("DROP SCHEMA main", "cannot be dropped"),
+    ("CREATE VIEW kin.v AS SELECT 1", "not a valid view name"),
 ])
 def test_bad_statements_are_refused(sql, message):
     with pytest.raises(SqlError, match=message):
@@ -146,7 +160,7 @@ def test_run_options_merge_the_functions_own_under_the_runs():
      "timeout is in seconds", (1, 85)),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OPTIONS => KV_PAIRS(colour = 'red'))",
      "unknown OPTIONS key colour", (1, 85)),
-    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => ticks)", "INPUT_TABLE_NAMES takes", (1, 45)),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => ticks + 1)", "INPUT_TABLE_NAMES takes", (1, 45)),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('a', 'a'))",
      "named twice", None),
     ("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('a')))",
@@ -269,3 +283,99 @@ def test_model_statements():
 def test_the_planner_imports_without_duckdb():
     code = "import sys, indb.planner; sys.exit('duckdb' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# -- Kinetica's table DDL (issue 13) ---------------------------------------------------------
+
+def test_create_or_replace_table_plans_a_replacement():
+    p = plan("CREATE OR REPLACE TABLE ticks (a INT)", "ticks")
+    assert p.replace and p.name == "ticks" and not p.if_not_exists
+    assert plan("CREATE OR REPLACE TABLE t AS SELECT 1 AS x").replace
+
+
+def test_primary_key_becomes_the_shard_key_when_there_is_none():
+    p = plan("CREATE TABLE t (a INT, b VARCHAR, c DOUBLE, PRIMARY KEY (a, B))")
+    assert p.primary_key == ("a", "b") and p.shard_key == ("a", "b")
+    assert [(c.name, c.nullable) for c in p.columns] == [("a", False), ("b", False), ("c", True)]
+    p = plan("CREATE TABLE t (a INT, b INT, PRIMARY KEY (a, b), SHARD KEY (a))")
+    assert (p.primary_key, p.shard_key) == (("a", "b"), ("a",))
+    p = plan("CREATE TABLE t (a INT PRIMARY KEY, b INT)")
+    assert (p.primary_key, p.shard_key) == (("a",), ("a",))
+    p = plan("CREATE REPLICATED TABLE t (a INT PRIMARY KEY)")
+    assert (p.primary_key, p.shard_key, p.replicated) == (("a",), (), True)
+
+
+def test_schema_qualified_names():
+    p = plan("CREATE TABLE kin.Events (a INT)")
+    assert p.name == "kin.events"
+    assert plan("CREATE TABLE main.t (a INT)").name == "t"
+    assert plan("INSERT INTO kin.events VALUES (1)", "kin.events").table == "kin.events"
+    assert plan("DROP TABLE kin.events", "kin.events").name == "kin.events"
+    assert plan("DESCRIBE kin.events", "kin.events").name == "kin.events"
+    with pytest.raises(CatalogError, match="table kin.events does not exist"):
+        plan("DELETE FROM kin.events", "events")
+
+
+def test_schema_statements():
+    assert plan("CREATE SCHEMA Lab") == planner.CreateSchema("lab", False)
+    assert plan("CREATE SCHEMA IF NOT EXISTS kin") == planner.CreateSchema("kin", True)
+    assert plan("DROP SCHEMA kin CASCADE") == planner.DropSchema("kin", False, True)
+    assert plan("DROP SCHEMA IF EXISTS nope") == planner.DropSchema("nope", True, False)
+    assert plan("SHOW SCHEMAS") == planner.ShowSchemas()
+    with pytest.raises(CatalogError, match="schema kin already exists"):
+        plan("CREATE SCHEMA kin")
+    with pytest.raises(CatalogError, match="schema nope does not exist"):
+        plan("DROP SCHEMA nope")
+
+
+def test_select_top_is_a_limit():
+    assert plan("SELECT TOP 3 * FROM ticks ORDER BY px DESC", "ticks").sql == \
+        "SELECT * FROM ticks ORDER BY px DESC LIMIT 3"
+    assert plan("SELECT top FROM ticks", "ticks").sql == "SELECT top FROM ticks"
+
+
+@pytest.mark.parametrize("arguments, specs", [
+    ("INPUT_TABLE_NAMES => (SELECT id FROM kin.events WHERE id > 1)",
+     [("SELECT id FROM kin.events WHERE id > 1", ("kin.events",))]),
+    ("INPUT_TABLE_NAMES => kin.events", [(None, ("kin.events",))]),
+    ("INPUT_TABLE_NAMES => 'kin.events'", [(None, ("kin.events",))]),
+    ("INPUT_TABLE_NAMES => ticks", [(None, ("ticks",))]),
+    ("INPUT_TABLE_NAMES => INPUT_TABLE(kin.events)", [(None, ("kin.events",))]),
+    ("INPUT_TABLE_NAMES => INPUT_TABLES(ticks, (SELECT * FROM main.ticks JOIN kin.events USING (id)))",
+     [(None, ("ticks",)), ("SELECT * FROM main.ticks JOIN kin.events USING (id)",
+                           ("ticks", "kin.events"))]),
+])
+def test_input_table_names_forms_kinetica_documents(arguments, specs):
+    p = plan(f"EXECUTE FUNCTION score({arguments})", "ticks", "kin.events")
+    assert [(s.sql, s.tables) for s in p.inputs] == specs
+
+
+def test_output_tables_may_name_a_schema():
+    p = plan("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => ticks, "
+             "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('kin.out', 'main.out2', 'kin.events'))",
+             "ticks", "kin.events")
+    assert p.outputs == ("kin.out", "out2", "kin.events")
+    for bad, message in [("'nope.out'", "schema nope does not exist"),
+                         ("'kin.a;b'", "not a valid table name"),
+                         ("'a.b.c'", "not a valid table name")]:
+        with pytest.raises(SqlError, match=message):
+            plan(f"EXECUTE FUNCTION score(OUTPUT_TABLE_NAMES => OUTPUT_TABLES({bad}))", "ticks")
+
+
+def test_run_command_args_as_kinetica_lists_them():
+    p = plan("CREATE FUNCTION f RUN_COMMAND = 'python3' RUN_COMMAND_ARGS = 'f.py', '--name', "
+             "'a b' FILE PATHS 'udfs/f.py'")
+    assert (p.run_command, p.run_command_args) == ("python3", ("f.py", "--name", "a b"))
+    assert "RUN_COMMAND_ARGS = 'f.py', '--name', 'a b'" in p.ddl
+    one = plan("CREATE FUNCTION f RUN_COMMAND_ARGS = 'f.py --name \"a b\"' FILE PATHS 'udfs/f.py'")
+    assert one.run_command_args == ("f.py", "--name", "a b")
+
+
+def test_max_concurrency_per_node_zero_means_no_limit():
+    p = plan("EXECUTE FUNCTION limited(OPTIONS => KV_PAIRS(max_concurrency_per_node = '0'))")
+    assert p.options.max_concurrency_per_node is None  # LIMITED's own option was 1
+    p = plan("CREATE FUNCTION f RUN_COMMAND_ARGS = 'f.py' FILE PATHS 'f.py' "
+             "WITH OPTIONS (max_concurrency_per_node = '0')")
+    assert p.options == (("max_concurrency_per_node", "0"),)
+    with pytest.raises(SqlError, match="0 for no limit"):
+        plan("EXECUTE FUNCTION limited(OPTIONS => KV_PAIRS(max_concurrency_per_node = '-1'))")

@@ -18,7 +18,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import (NamespaceAlreadyExistsError, NoSuchNamespaceError,
+                                  NoSuchTableError, TableAlreadyExistsError)
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
@@ -28,7 +29,8 @@ from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.transforms import BucketTransform
 
 from indb.catalog import relocation
-from indb.catalog.names import checked_name
+from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_table_name,
+                                qualified, split_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
 from indb.errors import CatalogError, DirectoryError, SchemaError, not_found
@@ -48,7 +50,7 @@ DICTIONARY_BYTES = 256 << 10
 VARIABLE_WIDTH_GUESS = 32  # bytes a row a string or list column is counted as
 CATALOG_FILE = "catalog.db"
 WAREHOUSE_DIR = "warehouse"
-NAMESPACE = "main"
+NAMESPACE = DEFAULT_SCHEMA  # the namespace of tables named without a schema
 DEFAULT_SHARDS = 8
 
 _metadata = sa.MetaData()
@@ -129,16 +131,27 @@ class Database:
 
     # -- tables -----------------------------------------------------------------------------
 
-    def create_table(self, info: TableInfo, add: Sequence[DataFile] = ()) -> Table:
+    def create_table(self, info: TableInfo, add: Sequence[DataFile] = (), *,
+                     replace: bool = False, location: str | None = None) -> Table:
         """Create an Iceberg table partitioned by ``bucket(shards, shard source)``; with ``add``
-        (files written for it beforehand, with ``provisional_metadata``) the table appears with
-        them in ONE catalog commit: readers see it whole or not at all."""
+        (files written for it beforehand, with ``provisional_metadata``, under ``location``) the
+        table appears with them in ONE catalog commit: readers see it whole or not at all.
+
+        With ``replace``, a table of that name is replaced: the new one is created under a
+        name of its own (at ``replacement_location``), then takes the old one's place in one
+        catalog transaction, so readers see the old table or the new one, never neither."""
+        if replace and self.exists(info.name):
+            return self._replace(info, add, location or self.replacement_location(info.name))
         if self.exists(info.name):
             raise CatalogError(f"table {info.name} already exists; DROP TABLE {info.name} first, "
                                "or insert into it")
+        return self._create(info, self.identifier(info.name), add,
+                            location or self.table_location(info.name))
+
+    def _create(self, info: TableInfo, identifier: tuple[str, str], add: Sequence[DataFile],
+                location: str) -> Table:
         schema, spec = iceberg_layout(info)
-        identifier = (NAMESPACE, info.name)
-        location = self.table_location(info.name)
+        self._existing_schema(identifier[0])
         try:
             if not add:
                 return self.catalog.create_table(identifier, schema=schema, partition_spec=spec,
@@ -152,11 +165,42 @@ class Database:
             return transaction.commit_transaction()
         except TableAlreadyExistsError:
             raise CatalogError(f"table {info.name} already exists") from None
+        except NoSuchNamespaceError:  # dropped since it was checked
+            raise not_found("schema", identifier[0]) from None
+
+    def _replace(self, info: TableInfo, add: Sequence[DataFile], location: str) -> Table:
+        schema, name = self.identifier(info.name)
+        stand_in = (schema, f"__indb_replacing_{uuid.uuid4().hex}")  # reserved: no user table
+        self._create(info, stand_in, add, location)
+        old = self.catalog.load_table((schema, name)) if self.exists(info.name) else None
+        mine = (IcebergTables.catalog_name == self.catalog.name) & \
+            (IcebergTables.table_namespace == schema)
+        with self.engine.begin() as conn:  # one SQLite transaction: the swap is atomic
+            conn.execute(sa.delete(IcebergTables).where(mine & (IcebergTables.table_name == name)))
+            conn.execute(sa.update(IcebergTables).where(mine & (IcebergTables.table_name == stand_in[1]))
+                         .values(table_name=name))
+        if old is not None and old.location() != location:
+            self._remove_directory(old.location())
+        return self.catalog.load_table((schema, name))
+
+    def replacement_location(self, name: str) -> str:
+        """Where the files of a table replacing ``name`` go: beside the old table's, under a
+        directory name no table has (so VACUUM never takes it for a dropped table's leftovers)."""
+        return f"{self.table_location(name)}-{uuid.uuid4().hex[:12]}"
+
+    def _remove_directory(self, location: str) -> None:
+        """Delete a table's directory if it is one of this database's own table directories."""
+        directory = Path(local_path(location)).resolve()
+        warehouse = self.warehouse.resolve()
+        if directory.is_relative_to(warehouse) and directory.parent != warehouse \
+                and directory != warehouse:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def table_location(self, name: str) -> str:
         """Where a new table's files live (known before it exists: workers write a new output
         there); only valid names get one, so a location never leaves the warehouse."""
-        return f"{self.warehouse.as_uri()}/{NAMESPACE}/{checked_name(name)}"
+        schema, table = split_name(checked_table_name(name))
+        return f"{self.warehouse.as_uri()}/{schema}/{table}"
 
     @property
     def warehouse(self) -> Path:
@@ -166,34 +210,88 @@ class Database:
         """Remove a table from the catalog, then delete its directory, which must be this
         database's own: files the table's metadata names elsewhere are never touched."""
         try:
-            table = self.catalog.load_table((NAMESPACE, name))
+            table = self.catalog.load_table(self.identifier(name))
         except NoSuchTableError:
             raise not_found("table", name) from None
-        directory = Path(local_path(table.location())).resolve()
-        self.catalog.drop_table((NAMESPACE, name))
+        self.catalog.drop_table(self.identifier(name))
         with self.engine.begin() as conn:
             conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
-        if directory.is_relative_to(self.warehouse.resolve()) and directory != self.warehouse.resolve():
-            shutil.rmtree(directory, ignore_errors=True)
+        self._remove_directory(table.location())
 
     def load(self, name: str) -> tuple[Table, TableInfo]:
         """The Iceberg table at its current snapshot and indb's description of it."""
         try:
-            table = self.catalog.load_table((NAMESPACE, name))
+            table = self.catalog.load_table(self.identifier(name))
         except NoSuchTableError:
             raise not_found("table", name) from None
         return table, TableInfo.from_properties(name, table.properties)
 
     def exists(self, name: str) -> bool:
-        return self.catalog.table_exists((NAMESPACE, name))
+        return self.catalog.table_exists(self.identifier(name))
+
+    @staticmethod
+    def identifier(name: str) -> tuple[str, str]:
+        """The Iceberg identifier (namespace, table) of a table's catalog name."""
+        return split_name(name)
 
     def metadata_locations(self) -> dict[str, str]:
-        """Each table's current metadata file: it changes exactly when the table does."""
-        query = sa.select(IcebergTables.table_name, IcebergTables.metadata_location).where(
-            IcebergTables.catalog_name == self.catalog.name,
-            IcebergTables.table_namespace == NAMESPACE)
+        """Each table's current metadata file, by catalog name (``s.t`` outside main): it
+        changes exactly when the table does."""
+        query = sa.select(IcebergTables.table_namespace, IcebergTables.table_name,
+                          IcebergTables.metadata_location).where(
+            IcebergTables.catalog_name == self.catalog.name)
         with self.engine.connect() as conn:
-            return {name: location for name, location in conn.execute(query).all() if location}
+            return {qualified(schema, name): location
+                    for schema, name, location in conn.execute(query).all() if location}
+
+    # -- schemas ----------------------------------------------------------------------------
+
+    def schemas(self) -> list[str]:
+        """Every schema's name, main first."""
+        names = {".".join(n) for n in self.catalog.list_namespaces()}
+        return [NAMESPACE] + sorted(names - {NAMESPACE})
+
+    def schema_exists(self, name: str) -> bool:
+        if name == NAMESPACE:
+            return True
+        try:  # pyiceberg reads "a.b" as a nested namespace: indb makes none
+            return "." not in name and self.catalog.namespace_exists(name)
+        except NoSuchNamespaceError:  # a name pyiceberg cannot hold (empty, blank)
+            return False
+
+    def create_schema(self, name: str) -> None:
+        """A new, empty schema (an Iceberg namespace); CatalogError if it exists."""
+        try:
+            self.catalog.create_namespace(checked_schema_name(name))
+        except NamespaceAlreadyExistsError:
+            raise CatalogError(f"schema {name} already exists") from None
+
+    def drop_schema(self, name: str, cascade: bool = False) -> list[str]:
+        """Remove a schema; with ``cascade`` its tables first (each dropped as DROP TABLE drops
+        it), else CatalogError if it holds any. Returns the tables dropped."""
+        if name == NAMESPACE:
+            raise CatalogError(f"schema {NAMESPACE} is where tables named without a schema live; "
+                               "it cannot be dropped")
+        self._existing_schema(name)
+        tables = sorted(qualified(name, t) for _, t in self.catalog.list_tables(name))
+        if tables and not cascade:
+            raise CatalogError(f"schema {name} holds {len(tables)} table(s) ({', '.join(tables[:3])}"
+                               f"{', ...' if len(tables) > 3 else ''}); drop them first, or DROP "
+                               f"SCHEMA {name} CASCADE")
+        for table in tables:
+            self.drop_table(table)
+        try:
+            self.catalog.drop_namespace(name)
+        except NoSuchNamespaceError:  # dropped meanwhile by another connection
+            pass
+        directory = (self.warehouse / name).resolve()
+        if directory.parent == self.warehouse.resolve():  # its own directory, never another's
+            shutil.rmtree(directory, ignore_errors=True)
+        return tables
+
+    def _existing_schema(self, name: str) -> None:
+        if not self.schema_exists(name):
+            raise CatalogError(f"schema {name} does not exist; CREATE SCHEMA {name} first")
 
     def allocate_rowids(self, name: str, count: int) -> int:
         """Reserve ``count`` row ids for a table; returns the first. Safe across processes."""

@@ -6,6 +6,11 @@ digits and ``_``, at most ``MAX_NAME`` characters, case-insensitive (kept lower-
 only live inside files and views (always quoted), so they may hold spaces and punctuation, but not
 control characters, and not the prefix indb reserves for its hidden columns.
 
+Tables live in schemas (an Iceberg namespace each; ``main`` is the default, where every table
+lived before schemas). A table's catalog name is ``schema.table`` outside ``main`` and the bare
+table name inside it; schema names follow the rules of table names, less the schemas DuckDB
+keeps for itself, so ``s.t`` can only mean table ``t`` of schema ``s``.
+
 Names are checked where things are created. A database made before these rules that holds a name
 outside them still opens: such a table can be read where its name can be written and dropped.
 """
@@ -14,11 +19,16 @@ from __future__ import annotations
 
 import re
 
+from sqlglot import exp
+
 from indb.errors import SchemaError
 
 MAX_NAME = 63          # as PostgreSQL's identifiers; far below any file system's limit
 MAX_COLUMN_NAME = 255
 RESERVED_PREFIXES = ("_indb", "__indb")  # indb's hidden columns, staging tables and views
+DEFAULT_SCHEMA = "main"
+# DuckDB's own schemas: a schema of one of these names would hide them from queries
+RESERVED_SCHEMAS = ("information_schema", "pg_catalog", "temp", "system")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -51,3 +61,45 @@ def checked_column_name(name: str) -> str:
     if name.lower().startswith("_indb_"):
         raise SchemaError(f"column names starting with _indb_ are reserved ({name})")
     return name
+
+
+def checked_schema_name(name: str) -> str:
+    """``name`` lower-cased, if it is a valid name for a new schema; else SchemaError."""
+    lowered = checked_name(name, "schema")
+    if lowered in RESERVED_SCHEMAS:
+        raise SchemaError(f"schema {lowered} is reserved by DuckDB; choose another name")
+    return lowered
+
+
+def checked_table_name(name: str) -> str:
+    """A new table's catalog name, from ``t`` or ``s.t`` (``main.t`` is ``t``), if both parts
+    are valid names; else SchemaError."""
+    schema, dot, table = name.partition(".")
+    if not dot:
+        return checked_name(name)
+    table = checked_name(table)
+    return qualified(checked_schema_name(schema) if schema.lower() != DEFAULT_SCHEMA
+                     else DEFAULT_SCHEMA, table)
+
+
+def qualified(schema: str, table: str) -> str:
+    """The catalog name of ``table`` in ``schema``."""
+    return table if schema == DEFAULT_SCHEMA else f"{schema}.{table}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """The schema and table a catalog name means: ``s.t`` is table t of schema s when both are
+    plain identifiers; any other name (``t``, or one made before these rules, such as
+    ``main.a"b``) is a table of main."""
+    schema, dot, table = name.partition(".")
+    if dot and schema != DEFAULT_SCHEMA and _IDENTIFIER.match(schema) and _IDENTIFIER.match(table):
+        return schema, table
+    return DEFAULT_SCHEMA, name
+
+
+def sql_table(name: str) -> exp.Table:
+    """A SQL reference to the table of a catalog name: ``"s"."t"``, or one quoted identifier
+    for a table of main, so a name made before these rules (holding dots or quotes) stays one."""
+    schema, table = split_name(name)
+    db = None if schema == DEFAULT_SCHEMA else exp.to_identifier(schema, quoted=True)
+    return exp.Table(this=exp.to_identifier(table, quoted=True), db=db)

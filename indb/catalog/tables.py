@@ -14,7 +14,7 @@ import pyarrow as pa
 from pyiceberg.schema import NestedField, Schema, sanitize_column_names
 from pyiceberg.types import StringType
 
-from indb.catalog.names import checked_column_name, checked_name
+from indb.catalog.names import checked_column_name, checked_table_name
 from indb.catalog.types import Column, storage_type_of
 from indb.errors import SchemaError
 
@@ -39,6 +39,7 @@ class TableInfo:
     shard_key: tuple[str, ...] = ()
     shards: int = 8
     replicated: bool = False
+    primary_key: tuple[str, ...] = ()  # refused duplicates on INSERT and loads (docs/sql.md)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -73,9 +74,9 @@ class TableInfo:
 
     @classmethod
     def checked(cls, name: str, columns: tuple[Column, ...], shard_key: tuple[str, ...],
-                shards: int, replicated: bool) -> TableInfo:
+                shards: int, replicated: bool, primary_key: tuple[str, ...] = ()) -> TableInfo:
         """A TableInfo for columns known only at run time (CREATE TABLE AS, loads), checked."""
-        name = checked_name(name)
+        name = checked_table_name(name)
         if not columns:
             raise SchemaError(f"table {name} would have no columns; a table needs at least one")
         for column in columns:
@@ -88,7 +89,8 @@ class TableInfo:
             raise SchemaError(f"SHARD KEY names {missing[0]}, which is not a column of {name}")
         for column in columns:
             storage_type_of(column.sql_type)  # refuses types Iceberg cannot hold, before creating
-        return cls(name, columns, tuple(names[k.lower()] for k in shard_key), shards, replicated)
+        return cls(name, columns, tuple(names[k.lower()] for k in shard_key), shards, replicated,
+                   tuple(names[k.lower()] for k in primary_key))
 
     def to_properties(self) -> dict[str, str]:
         return {
@@ -96,6 +98,7 @@ class TableInfo:
             "indb.shard_key": json.dumps(list(self.shard_key)),
             "indb.shards": str(self.shards),
             "indb.replicated": json.dumps(self.replicated),
+            **({"indb.primary_key": json.dumps(list(self.primary_key))} if self.primary_key else {}),
         }
 
     @classmethod
@@ -104,4 +107,5 @@ class TableInfo:
         return cls(name=name, columns=columns,
                    shard_key=tuple(json.loads(properties["indb.shard_key"])),
                    shards=int(properties["indb.shards"]),
-                   replicated=json.loads(properties["indb.replicated"]))
+                   replicated=json.loads(properties["indb.replicated"]),
+                   primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))))

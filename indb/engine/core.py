@@ -242,6 +242,9 @@ class _CatalogFacts:
     def exists(self, name: str) -> bool:
         return self.db.exists(name)
 
+    def schema_exists(self, name: str) -> bool:
+        return self.db.schema_exists(name)
+
     def function(self, name: str) -> FunctionInfo | None:
         return self.functions.find(name)
 

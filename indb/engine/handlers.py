@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from indb import planner
-from indb.engine import environments, functions, models, queries, tables, upkeep
+from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
 from indb.engine import privileges
 from indb.planner import privileges as identity
 from indb.result import Result
@@ -29,6 +29,9 @@ HANDLERS: dict[type, Handler] = {
     planner.ShowTables: tables.show_tables,
     planner.DescribeTable: tables.describe_table,
     planner.Load: tables.load,
+    planner.CreateSchema: schemas.create_schema,
+    planner.DropSchema: schemas.drop_schema,
+    planner.ShowSchemas: schemas.show_schemas,
     # queries
     planner.Query: queries.query,
     planner.QueryWithFunctions: functions.query_with_functions,

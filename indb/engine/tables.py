@@ -35,19 +35,23 @@ LOAD_CHUNK_ROWS = 4_000_000  # rows written per round of shard files while strea
 def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> Result:
     if plan.if_not_exists and engine.db.exists(plan.name):
         return Result(message=f"table {plan.name} already exists")
+    done = "replaced" if plan.replace and engine.db.exists(plan.name) else "created"
     if plan.query is None:
-        engine.db.create_table(_table_info(plan, plan.columns))
-        return Result(message=f"created table {plan.name}")
+        engine.db.create_table(_table_info(plan, plan.columns), replace=plan.replace)
+        return Result(message=f"{done} table {plan.name}")
     rows, sql_types = engine.session.typed_query(plan.query, params)
     columns = tuple(Column(name, sql_type)
                     for name, sql_type in zip(rows.column_names, sql_types, strict=True))
     # the table appears with its rows in one commit: killed midway, it never appears at all
-    count = write_rows(engine, plan.name, [rows], create=_table_info(plan, columns))
-    return Result(pa.table({"rows_inserted": [count]}), f"created table {plan.name}", count)
+    # (and a table it replaces stays as it was)
+    count = write_rows(engine, plan.name, [rows], create=_table_info(plan, columns),
+                       replace=plan.replace)
+    return Result(pa.table({"rows_inserted": [count]}), f"{done} table {plan.name}", count)
 
 
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
-    return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated)
+    return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
+                             plan.primary_key)
 
 
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
@@ -138,8 +142,9 @@ def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Res
 def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) -> Result:
     _, info = engine.db.load(plan.name)
     facts = table_facts(engine, plan.name)
-    key = set(info.shard_key)
+    key, primary = set(info.shard_key), set(info.primary_key)
     rows = [(c.name, c.sql_type, ", ".join(filter(None, ["shard key" if c.name in key else "",
+                                                        "primary key" if c.name in primary else "",
                                                         "" if c.nullable else "not null"])))
             for c in info.columns]
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
@@ -169,17 +174,25 @@ def table_facts(engine: Engine, name: str) -> dict[str, object]:
 
 def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
                progress: Callable[[int], None] | None = None, *,
-               create: TableInfo | None = None) -> int:
+               create: TableInfo | None = None, replace: bool = False) -> int:
     """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
 
-    With ``create``, the table does not exist yet: its files are written first, and the table
-    is created with them in one catalog commit, so it appears whole or not at all.
+    With ``create``, the table does not exist yet (or, with ``replace``, is replaced): its
+    files are written first, and the table is created with them in one catalog commit, so it
+    appears whole or not at all. A table with a primary key is checked for duplicate keys
+    before the commit.
     """
+    existing: list[str] = []
+    replacing = False
     if create is None:
         table, info = engine.db.load(name)
         metadata, location, io = table.metadata, table.location(), table.io
+        existing = [files.local_path(f.file_path) for f in files.data_files(table)] \
+            if info.primary_key else []
     else:
-        info, location = create, engine.db.table_location(name)
+        replacing = replace and engine.db.exists(name)
+        info = create
+        location = engine.db.replacement_location(name) if replacing else engine.db.table_location(name)
         metadata = provisional_metadata(info, location)
         io = load_file_io(engine.db.catalog.properties, location)
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(name, n))
@@ -191,12 +204,32 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             count += chunk.num_rows
             if progress:
                 progress(count)
-        if create is not None:
+        if info.primary_key:
+            _check_unique(engine, info, existing + [files.local_path(f.file_path) for f in written])
+        if create is not None and replacing:
+            engine.db.create_table(create, add=written, replace=True, location=location)
+        elif create is not None:
             engine.db.create_table(create, add=written)
         elif written:
             files.commit(engine.db, name, add=written, written_for=metadata)
         written.keep()
     return count
+
+
+def _check_unique(engine: Engine, info: TableInfo, paths: list[str]) -> None:
+    """DataError naming a primary key value that these data files hold twice. Only the key's
+    columns are read (DuckDB reads those columns of the Parquet files alone)."""
+    if not paths:
+        return
+    key = [exp.column(k, quoted=True) for k in info.primary_key]
+    twice = (exp.select(*key).from_(engine.session.scans.scan(info, paths).subquery("t"))
+             .group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
+                                           expression=exp.Literal.number(1))).limit(1))
+    found = engine.session.query(render(twice)).to_pylist()
+    if found:
+        value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
+        raise DataError(f"duplicate primary key in {info.name}: more than one row has {value}; "
+                        "nothing was written (a primary key is unique)")
 
 
 def load(engine: Engine, plan: planner.Load, params: object) -> Result:

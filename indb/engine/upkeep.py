@@ -279,6 +279,10 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
     position = info.columns.index(old)
     columns = list(info.columns)
     if isinstance(change, DropColumn):
+        if old.name in info.primary_key:
+            raise error_at(node, f"column {old.name} is in the primary key of {info.name}, so it "
+                                 "cannot be dropped (CREATE TABLE ... AS SELECT makes a table "
+                                 "without it)")
         if old.name in info.shard_key:
             raise error_at(node, f"column {old.name} is the shard key of {info.name}: rows are "
                                  "placed by it, so it cannot be dropped (CREATE TABLE ... AS "
@@ -293,7 +297,9 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
         raise error_at(node, f"table {info.name} has a column {clash.name} already")
     columns[position] = dataclasses.replace(old, name=change.new)
     key = tuple(change.new if k == old.name else k for k in info.shard_key)
-    return dataclasses.replace(info, columns=tuple(columns), shard_key=key), sources
+    primary = tuple(change.new if k == old.name else k for k in info.primary_key)
+    return dataclasses.replace(info, columns=tuple(columns), shard_key=key,
+                               primary_key=primary), sources
 
 
 def _named(info: TableInfo, name: str) -> Column | None:

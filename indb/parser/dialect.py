@@ -27,7 +27,7 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
-from indb.parser import environments, privileges
+from indb.parser import environments, kinetica, privileges
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -146,6 +146,8 @@ def _function_sql(self: DuckDBGenerator, e: CreateFunction) -> str:
         parts.append(f"RETURNS TABLE {self.sql(e, 'returns')}")
     for setting in e.args.get("settings") or []:
         value = self.sql(setting, "value")
+        if isinstance(setting.args["value"], exp.Tuple):  # RUN_COMMAND_ARGS as a list
+            value = ", ".join(self.sql(v) for v in setting.args["value"].expressions)
         value = value.upper() if setting.name == "LANGUAGE" else value
         parts.append(f"{setting.name} {value}" if setting.name in ("LANGUAGE", "HANDLER")
                      else f"{setting.name} = {value}")
@@ -197,13 +199,19 @@ class Indb(DuckDB):
                                            or self._parse_alter_model() or privileges.parse_alter(self)
                                            or self._parse_alter_table()),
             TokenType.EXECUTE: lambda self: self._parse_execute_function(),
-            TokenType.SHOW: lambda self: (environments.parse_show(self)
+            TokenType.SHOW: lambda self: (environments.parse_show(self) or kinetica.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
             TokenType.REVOKE: lambda self: privileges.parse_grant(self, revoke=True),
             TokenType.KILL: lambda self: self._parse_kill_function(),
         }
+
+        def _parse_limit(self, this: exp.Expr | None = None, top: bool = False,
+                         skip_limit_token: bool = False) -> exp.Expr | None:
+            if top and not skip_limit_token:  # right after SELECT: Kinetica's TOP n
+                return kinetica.parse_top(self, this)
+            return super()._parse_limit(this, top, skip_limit_token)
 
         def _parse_statement(self) -> exp.Expr | None:
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
@@ -268,7 +276,12 @@ class Indb(DuckDB):
                     key = self._curr.text.upper()
                     self._advance()
                     self._match(TokenType.EQ)
-                    args["settings"].append(self._setting(key, self._parse_string()))
+                    value = self._parse_string()
+                    if key == "RUN_COMMAND_ARGS" and self._match(TokenType.COMMA, advance=False):
+                        # Kinetica's list form: 'a.py', '--flag', 'v' (one argument each)
+                        self._advance()
+                        value = exp.Tuple(expressions=[value, *self._parse_csv(self._parse_string)])
+                    args["settings"].append(self._setting(key, value))
                 else:
                     self.raise_error(f"unexpected {self._curr.text} in CREATE FUNCTION; expected "
                                      "RETURNS TABLE, MODE, RUN_COMMAND, RUN_COMMAND_ARGS, FILE PATHS, "
@@ -373,6 +386,7 @@ class Indb(DuckDB):
             **DuckDBGenerator.TRANSFORMS,
             **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
+            kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
             CreateFunction: _function_sql,

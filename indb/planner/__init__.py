@@ -29,7 +29,9 @@ from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
-from indb.planner import environments, functions, models, tables, upkeep
+from indb.planner import environments, functions, models, schemas, tables, upkeep
+from indb.planner.schemas import CreateSchema, DropSchema, ShowSchemas
+from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner import privileges
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
@@ -55,6 +57,8 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            # upkeep
            "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
            "ShowViews", "SnapshotRef", "Update", "Vacuum", "WithSnapshots",
+           # schemas
+           "CreateSchema", "DropSchema", "ShowSchemas",
            # function environments
            "AlterEnvironment", "CreateEnvironment", "DescribeEnvironment", "DropEnvironment",
            "ShowEnvironment"]
@@ -64,7 +68,7 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
         | Update | Merge | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
-        | Vacuum | Optimize | ShowSnapshots
+        | Vacuum | Optimize | ShowSnapshots | CreateSchema | DropSchema | ShowSchemas
         | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
@@ -119,11 +123,12 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 
 _PLANNERS: dict[type[exp.Expr], Planner] = {
-    exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view),
+    exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
+                         SCHEMA=schemas.plan_create_schema),
     exp.Insert: tables.plan_insert,
     exp.Delete: tables.plan_delete,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
-                       VIEW=upkeep.plan_drop_view),
+                       VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema),
     exp.Show: tables.plan_show,
     exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,
@@ -151,6 +156,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     OptimizeTree: upkeep.plan_optimize,
     ShowSnapshotsTree: upkeep.plan_show_snapshots,
     ShowViewsTree: upkeep.plan_show_views,
+    ShowSchemasTree: schemas.plan_show_schemas,
     **privileges.PLANNERS,
     environment_trees.CreateFunctionEnvironment: environments.plan_create,
     environment_trees.AlterFunctionEnvironment: environments.plan_alter,

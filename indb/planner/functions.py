@@ -22,7 +22,8 @@ from indb.parser import KillFunction as KillFunctionTree
 from indb.parser import ShowFunction as ShowFunctionTree
 from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
 from indb.parser import error_at, render, render_indb
-from indb.planner.tables import CatalogFacts, column_defs, new_name
+from indb.catalog.names import qualified
+from indb.planner.tables import CatalogFacts, column_defs, existing_schema, new_name, table_name
 from indb.registry.code import CodeFacts, inspect_code
 
 if TYPE_CHECKING:
@@ -41,11 +42,12 @@ def _positive_number(value: str) -> float:
     return number
 
 
-def _positive_whole(value: str) -> int:
+def _concurrency(value: str) -> int | None:
+    """A whole number of instances; 0 (Kinetica's default) means no limit: None."""
     number = int(value)
-    if number <= 0:
+    if number < 0:
         raise ValueError(value)
-    return number
+    return number or None
 
 
 def _flag(value: str) -> bool:
@@ -57,7 +59,7 @@ _OPTION_VALUES: dict[str, tuple[Callable[[str], object], str]] = {
     "run_tag": (str, "any text"),
     "timeout": (_positive_number, "in seconds, a number above 0"),
     "nowait": (_flag, "'true' or 'false'"),
-    "max_concurrency_per_node": (_positive_whole, "a whole number above 0"),
+    "max_concurrency_per_node": (_concurrency, "a whole number, 0 for no limit"),
     "set_environment": (str.lower, "the name of a function environment"),
 }
 # OPTIONS => KV_PAIRS(...); the environment is the function's own (its WITH OPTIONS)
@@ -72,7 +74,7 @@ class RunOptions:
     run_tag: str | None = None
     timeout: float | None = None                # seconds; the run is stopped after it
     nowait: bool = False                        # return the run id at once
-    max_concurrency_per_node: int | None = None  # instances one worker runs at a time
+    max_concurrency_per_node: int | None = None  # instances one worker runs at a time; None: all
     set_environment: str | None = None           # the function environment its instances run in
 
 
@@ -175,11 +177,7 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
     if run_command not in ("python", "python3"):
         raise error_at(tree.this, f"RUN_COMMAND {run_command!r} is not supported; indb runs "
                                   "RUN_COMMAND = 'python'")
-    try:
-        args = tuple(shlex.split(text.get("RUN_COMMAND_ARGS", "")))
-    except ValueError as error:  # shlex: "No closing quotation"
-        raise error_at(settings.get("RUN_COMMAND_ARGS"), f"RUN_COMMAND_ARGS cannot be split into "
-                                                         f"arguments: {error}") from None
+    args = _run_command_args(settings.get("RUN_COMMAND_ARGS"))
     basenames = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in file_paths]
     if len(set(basenames)) != len(basenames):
         raise error_at(tree.this, "FILE PATHS names two files of the same name; they are copied "
@@ -205,6 +203,19 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
     return CreateFunction(name, bool(tree.args.get("replace")), mode, run_command, args, file_paths,
                           entry, text.get("HANDLER"), body_text, code, returns, options,
                           render_indb(tree))
+
+
+def _run_command_args(value: exp.Expr | None) -> tuple[str, ...]:
+    """RUN_COMMAND_ARGS as arguments: Kinetica's list ('a.py', '--flag', 'v') one argument a
+    string, as written; one string split as a shell would ('a.py --flag v')."""
+    if value is None:
+        return ()
+    if isinstance(value, exp.Tuple):
+        return tuple(item.name for item in value.expressions)
+    try:
+        return tuple(shlex.split(value.name))
+    except ValueError as error:  # shlex: "No closing quotation"
+        raise error_at(value, f"RUN_COMMAND_ARGS cannot be split into arguments: {error}") from None
 
 
 def plan_drop_function(tree: exp.Drop, catalog: CatalogFacts) -> DropFunction:
@@ -310,50 +321,73 @@ def run_options(texts: Mapping[str, str]) -> RunOptions:
 
 
 def _inputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[InputSpec, ...]:
-    if not (isinstance(value, exp.Anonymous) and value.name.upper() in ("INPUT_TABLE", "INPUT_TABLES")):
-        raise error_at(value, "INPUT_TABLE_NAMES takes INPUT_TABLE(t), INPUT_TABLE(SELECT ...) or "
+    """INPUT_TABLE_NAMES as Kinetica writes it: INPUT_TABLE(t | SELECT ...), INPUT_TABLES(t1,
+    (SELECT ...), ...), a query in parentheses, or a table's name (t, s.t or 's.t')."""
+    if isinstance(value, exp.Anonymous) and value.name.upper() in ("INPUT_TABLE", "INPUT_TABLES"):
+        items = list(value.expressions)
+    elif isinstance(value, exp.Subquery | exp.Query | exp.Column | exp.Table) \
+            or (isinstance(value, exp.Literal) and value.is_string):
+        items = [value]
+    else:
+        raise error_at(value, "INPUT_TABLE_NAMES takes a table (t or schema.t), a query in "
+                              "parentheses, INPUT_TABLE(t), INPUT_TABLE(SELECT ...) or "
                               "INPUT_TABLES(t1, (SELECT ...))")
     specs = []
-    for item in value.expressions:
+    for item in items:
         query = item.this if isinstance(item, exp.Subquery) else item
         if isinstance(query, exp.Query):
             ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
             names: list[str] = []
             for table in query.find_all(exp.Table):
-                table_name = table.name.lower()
-                if table_name in ctes or not table_name:
+                if not table.name or (not table.db and table.name.lower() in ctes):
                     continue
-                if not catalog.exists(table_name):
-                    raise not_found("table", table_name)
-                if table_name not in names:
-                    names.append(table_name)
+                name = _existing_table(table_name(table), catalog)
+                if name not in names:
+                    names.append(name)
             if not names:
                 raise error_at(item, "an input query must read a table: the function runs once "
                                      "per shard of its tables")
             specs.append(InputSpec(render(query), tuple(names)))
         elif isinstance(item, exp.Column | exp.Literal | exp.Table) and item.name:
-            table_name = item.name.lower()
-            if not catalog.exists(table_name):
-                raise not_found("table", table_name)
-            specs.append(InputSpec(None, (table_name,)))
+            specs.append(InputSpec(None, (_existing_table(_named_table(item), catalog),)))
         else:
             raise error_at(item, f"{render(item)} is not a table or a query")
     return tuple(specs)
 
 
+def _named_table(item: exp.Expr) -> str:
+    """The catalog name of a table named in a function's arguments: t, s.t, or 't' / 's.t'."""
+    if isinstance(item, exp.Column):  # t, or s.t (read as column t of table s)
+        if item.args.get("db") or item.args.get("catalog"):
+            raise error_at(item, f"{render(item)}: a table is named t or schema.t")
+        item = exp.Table(this=item.this, db=item.args.get("table"))
+    if isinstance(item, exp.Table):
+        return table_name(item)
+    schema, dot, table = item.name.lower().partition(".")  # a string: 't' or 's.t'
+    return qualified(schema, table) if dot else item.name.lower()
+
+
+def _existing_table(name: str, catalog: CatalogFacts) -> str:
+    if not catalog.exists(name):
+        raise not_found("table", name)
+    return name
+
+
 def _outputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[str, ...]:
     if not (isinstance(value, exp.Anonymous) and value.name.upper() in ("OUTPUT_TABLES", "OUTPUT_TABLE")):
-        raise error_at(value, "OUTPUT_TABLE_NAMES takes OUTPUT_TABLES('t1', 't2')")
+        raise error_at(value, "OUTPUT_TABLE_NAMES takes OUTPUT_TABLES('t1', 's.t2')")
     names: list[str] = []
     for item in value.expressions:
-        name = item.name.lower()
-        if not name or not isinstance(item, exp.Literal | exp.Column):
+        if not item.name or not isinstance(item, exp.Literal | exp.Column):
             raise error_at(item, f"{render(item)} is not an output table name; write "
                                  "OUTPUT_TABLES('t')")
+        name = _named_table(item)
         if name in names:
             raise error_at(item, f"output table {name} is named twice")
         if not catalog.exists(name):  # a table the run creates: its name must be valid
-            new_name(item, "table")
+            name = new_name(item if isinstance(item, exp.Literal)
+                            else exp.Table(this=item.this, db=item.args.get("table")), "table")
+            existing_schema(name, item, catalog)
         names.append(name)
     return tuple(names)
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
-from indb.catalog.names import checked_column_name, checked_name
+from indb.catalog.names import (DEFAULT_SCHEMA, checked_column_name, checked_name,
+                                checked_table_name, qualified, split_name)
 from indb.catalog.types import Column, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
@@ -30,6 +31,8 @@ class CatalogFacts(Protocol):
 
     def exists(self, name: str) -> bool: ...
 
+    def schema_exists(self, name: str) -> bool: ...
+
     def function(self, name: str) -> FunctionInfo | None: ...
 
     def environment(self, name: str) -> EnvironmentInfo | None: ...
@@ -47,6 +50,8 @@ class CreateTable:
     replicated: bool
     if_not_exists: bool = False
     query: str | None = None  # CREATE TABLE ... AS <query>
+    replace: bool = False     # CREATE OR REPLACE: the old table stays until the new one commits
+    primary_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,16 +104,20 @@ class Load:
 def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
         raise error_at(tree, f"CREATE {tree.args.get('kind')} is not supported; indb creates tables")
-    if tree.args.get("replace"):
-        raise error_at(tree, "CREATE OR REPLACE TABLE is not supported; DROP TABLE first")
+    replace = bool(tree.args.get("replace"))
+    if replace and tree.args.get("exists"):
+        raise error_at(tree, "CREATE OR REPLACE TABLE and IF NOT EXISTS contradict each other; "
+                             "use one")
     schema = tree.this if isinstance(tree.this, exp.Schema) else None
     name = new_name(schema.this if schema else tree.this)
-    if catalog.exists(name) and not tree.args.get("exists"):
+    existing_schema(name, schema.this if schema else tree.this, catalog)
+    if catalog.exists(name) and not tree.args.get("exists") and not replace:
         raise CatalogError(f"table {name} already exists; DROP TABLE {name} first, or use "
-                           "CREATE TABLE IF NOT EXISTS")
+                           "CREATE TABLE IF NOT EXISTS or CREATE OR REPLACE TABLE")
     properties = _properties(tree)
     replicated = bool(properties.pop("REPLICATED", False))
     columns, shard_key = column_defs(schema) if schema else ((), ())
+    primary_key = primary_key_of(schema) if schema else ()
     if "SHARD_KEY" in properties:
         shard_key = tuple(k.strip() for k in str(properties.pop("SHARD_KEY")).split(","))
     shards = properties.pop("SHARDS", catalog.default_shards)
@@ -125,7 +134,7 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
             raise error_at(tree, "CREATE TABLE AS takes its columns from the query; give the "
                                  "shard key as WITH (SHARD_KEY = 'col')")
         return CreateTable(name, (), shard_key, 1 if replicated else shards, replicated,
-                           bool(tree.args.get("exists")), render(query))
+                           bool(tree.args.get("exists")), render(query), replace)
     if schema is None or not columns:
         raise error_at(tree, f"CREATE TABLE {name} needs at least one column, as in "
                              f"CREATE TABLE {name} (id BIGINT)")
@@ -135,8 +144,44 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
             raise error_at(_find_identifier(schema, key) or tree,
                            f"SHARD KEY names {key}, which is not a column of {name}")
     shard_key = tuple(next(c.name for c in columns if c.name.lower() == k.lower()) for k in shard_key)
+    primary_key = _column_names(primary_key, columns, schema, "PRIMARY KEY", name)
+    if primary_key:
+        if not shard_key and not replicated:  # Kinetica: the primary key is the shard key then
+            shard_key = primary_key
+        outside = [k for k in shard_key if k not in primary_key]
+        if outside:
+            raise error_at(_find_identifier(schema, outside[0]) or tree,
+                           f"the PRIMARY KEY of {name} must include its SHARD KEY, as Kinetica "
+                           f"requires (rows of one key live on one shard); add {outside[0]} to it")
+        columns = tuple(Column(c.name, c.sql_type, nullable=False) if c.name in primary_key else c
+                        for c in columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
-                       bool(tree.args.get("exists")))
+                       bool(tree.args.get("exists")), None, replace, primary_key)
+
+
+def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
+    """The PRIMARY KEY of a column list: ``PRIMARY KEY (a, b)`` or one column's ``a INT PRIMARY
+    KEY``; SqlError if it is given twice."""
+    keys = [tuple(i.name for i in item.expressions) for item in schema.expressions
+            if isinstance(item, exp.PrimaryKey)]
+    keys += [(item.name,) for item in schema.expressions if isinstance(item, exp.ColumnDef)
+             and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in item.constraints)]
+    if len(keys) > 1:
+        raise error_at(schema, "a table has one PRIMARY KEY; list its columns in PRIMARY KEY (a, b)")
+    return keys[0] if keys else ()
+
+
+def _column_names(names: tuple[str, ...], columns: tuple[Column, ...], schema: exp.Schema,
+                  what: str, table: str) -> tuple[str, ...]:
+    """``names`` as the columns spell them; SqlError naming one that is not a column."""
+    spelled = {c.name.lower(): c.name for c in columns}
+    for key in names:
+        if key.lower() not in spelled:
+            raise error_at(_find_identifier(schema, key) or schema,
+                           f"{what} names {key}, which is not a column of {table}")
+    if len({k.lower() for k in names}) != len(names):
+        raise error_at(schema, f"{what} names a column twice")
+    return tuple(spelled[k.lower()] for k in names)
 
 
 def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]]:
@@ -148,9 +193,11 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         if isinstance(item, ShardKey):
             shard_key = tuple(i.name for i in item.expressions)
             continue
+        if isinstance(item, exp.PrimaryKey):  # read by primary_key_of
+            continue
         if not isinstance(item, exp.ColumnDef):
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
-                                 "columns and SHARD KEY (...)")
+                                 "columns, SHARD KEY (...) and PRIMARY KEY (...)")
         name = item.name
         if name.lower() in seen:
             raise error_at(item, f"column {name} is defined twice")
@@ -228,7 +275,7 @@ def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
 
 
 def plan_describe(tree: exp.Describe, catalog: CatalogFacts) -> DescribeTable | Query:
-    if isinstance(tree.this, exp.Table) and not tree.this.args.get("db"):
+    if isinstance(tree.this, exp.Table) and not tree.this.args.get("catalog"):
         return DescribeTable(_existing(table_name(tree.this), catalog))
     return Query(render(tree))
 
@@ -245,9 +292,13 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
     create = not catalog.exists(name)
     if create:
         try:
-            name = checked_name(name)
+            name = checked_table_name(name)
         except SchemaError as error:
             raise OptionError(f"cannot load into {table!r}: {error}") from None
+        schema = split_name(name)[0]
+        if not catalog.schema_exists(schema):
+            raise OptionError(f"cannot load into {table!r}: not a valid table name while schema "
+                              f"{schema} does not exist; CREATE SCHEMA {schema} first")
     if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int)
                                or not 1 <= shards <= MAX_SHARDS):
         raise OptionError(f"shards must be a whole number from 1 to {MAX_SHARDS}, not {shards!r}")
@@ -259,21 +310,40 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
 
 
 def new_name(table: exp.Expr, kind: str = "table") -> str:
-    """The name of something a statement creates: a table reference whose name is valid."""
-    name = table_name(table) if isinstance(table, exp.Table) else table.name
+    """The name of something a statement creates: a table reference whose name is valid (a
+    table's may name its schema: ``s.t``, or the string ``'s.t'``)."""
     try:
-        return checked_name(name, kind)
+        if kind != "table":
+            return checked_name(table_name(table) if isinstance(table, exp.Table) else table.name,
+                                kind)
+        if isinstance(table, exp.Table):
+            table_name(table)  # refuses db.schema.t
+            # a quoted "main.t" is one (invalid) name, not table t of main
+            return checked_table_name(f"{table.db}.{table.name}") if table.db \
+                else checked_name(table.name)
+        return checked_table_name(table.name)
     except SchemaError as error:
         raise error_at(table, str(error)) from None
 
 
-def table_name(table: exp.Expr) -> str:
-    """The catalog name a table reference means (one schema, names folded to lower case)."""
+def table_name(table: exp.Expr, kind: str = "table") -> str:
+    """The catalog name a table reference means: ``t`` (or ``main.t``) for a table of main,
+    ``s.t`` for one of schema s; names folded to lower case."""
     if not isinstance(table, exp.Table) or not table.name:
-        raise error_at(table, "expected a table name")
-    if table.args.get("catalog") or (table.db and table.db.lower() != "main"):
-        raise error_at(table, f"{render(table)}: indb tables live in one schema, main")
-    return table.name.lower()
+        raise error_at(table, f"expected a {kind} name")
+    if table.args.get("catalog"):
+        raise error_at(table, f"{render(table)}: a table is named t or schema.t, not db.schema.t")
+    if table.db and table.db.lower() != DEFAULT_SCHEMA and kind != "table":
+        raise error_at(table, f"{render(table)}: a {kind} lives in schema main; name it without "
+                              "a schema")
+    return qualified(table.db.lower() if table.db else DEFAULT_SCHEMA, table.name.lower())
+
+
+def existing_schema(name: str, node: exp.Expr, catalog: CatalogFacts) -> None:
+    """SqlError unless the schema of a new table's name exists."""
+    schema = split_name(name)[0]
+    if schema != DEFAULT_SCHEMA and not catalog.schema_exists(schema):
+        raise error_at(node, f"schema {schema} does not exist; CREATE SCHEMA {schema} first")
 
 
 def _existing(name: str, catalog: CatalogFacts) -> str:

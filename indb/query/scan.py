@@ -11,8 +11,17 @@ from duckdb import sqltypes
 from duckdb.func import FunctionNullHandling, PythonUDFType
 from sqlglot import exp
 
+from indb.catalog.names import sql_table
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import Column, bytes_to_fixed_list
+
+
+def table_view(name: str, query: exp.Expr) -> list[exp.Create]:
+    """The statements making the DuckDB view of a table (its schema first, if not main)."""
+    view = sql_table(name)
+    make_schema = [exp.Create(this=exp.Table(db=view.args["db"]), kind="SCHEMA", exists=True)] \
+        if view.args.get("db") else []
+    return make_schema + [exp.Create(this=view, kind="VIEW", replace=True, expression=query)]
 
 
 class Scans:

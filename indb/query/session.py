@@ -25,8 +25,9 @@ from sqlglot import exp
 
 from indb.catalog.database import Database
 from indb.errors import SqlError
-from indb.parser import render, table_ref
-from indb.query.scan import Scans
+from indb.catalog.names import sql_table
+from indb.parser import render
+from indb.query.scan import Scans, table_view
 from indb.query.views import SessionViews
 from indb.result import Result
 from indb.storage.files import data_files, local_path
@@ -94,7 +95,7 @@ class QuerySession:
         current = self.db.metadata_locations()
         before = dict(self._locations)
         for name in set(self._locations) - set(current):
-            self._database.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
+            self._database.execute(render(exp.Drop(tables=[sql_table(name)], kind="VIEW", exists=True)))
             del self._locations[name]
         for name in set(self.broken) - set(current):
             del self.broken[name]
@@ -103,9 +104,8 @@ class QuerySession:
                 try:
                     table, info = self.db.load(name)
                     paths = [local_path(f.file_path) for f in data_files(table)]
-                    view = exp.Create(this=table_ref(name), kind="VIEW", replace=True,
-                                      expression=self.scans.scan(info, paths))
-                    self._database.execute(render(view))
+                    for statement in table_view(name, self.scans.scan(info, paths)):
+                        self._database.execute(render(statement))
                 except Exception:  # noqa: BLE001 (whatever broke it, the other tables go on)
                     self.broken[name] = location
                     continue

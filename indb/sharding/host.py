@@ -30,14 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import load_file_io
-from sqlglot import exp
 
 from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import DataError, FunctionError, IndbError, SchemaError, SqlError
-from indb.parser import render, table_ref
-from indb.query.scan import Scans
+from indb.parser import render
+from indb.query.scan import Scans, table_view
 from indb.registry.models import ModelInfo
 from indb.registry.runs import RunStatus
 from indb.runtime.cache import process_cache
@@ -197,9 +196,8 @@ def read_input(spec: InputRead) -> pa.Table:
     try:
         scans = Scans(duck)
         for table in spec.tables:
-            view = exp.Create(this=table_ref(table.name), kind="VIEW",
-                              expression=scans.scan(table.info, list(table.paths)))
-            duck.execute(render(view))
+            for statement in table_view(table.name, scans.scan(table.info, list(table.paths))):
+                duck.execute(render(statement))
         return duck.sql(spec.sql).to_arrow_table()
     except duckdb.Error as error:
         raise SqlError(f"the input query failed on shard data: {error}") from None

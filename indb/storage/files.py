@@ -33,7 +33,7 @@ from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 
-from indb.catalog.database import NAMESPACE, Database
+from indb.catalog.database import Database
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
@@ -284,7 +284,7 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
     block deletes the files that were not committed).
     """
     for _ in range(COMMIT_ATTEMPTS):
-        table = db.catalog.load_table((NAMESPACE, name))
+        table = db.catalog.load_table(db.identifier(name))
         if written_for is not None and not same_layout(written_for, table.metadata):
             raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
                                 "again) while this statement wrote its files; nothing was "

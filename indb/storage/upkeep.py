@@ -22,7 +22,8 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
 
-from indb.catalog.database import NAMESPACE, Database
+from indb.catalog.database import Database
+from indb.catalog.names import qualified
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError, InternalError, SchemaError
 from indb.storage.files import (COMMIT_ATTEMPTS, data_files, local_path, read_stored, staged,
@@ -158,7 +159,7 @@ def vacuum(db: Database, name: str, retain: int, cutoff: float) -> Vacuumed:
     once they were last modified before ``cutoff`` (a Unix time)."""
     expired_files: set[str] = set()
     for _ in range(COMMIT_ATTEMPTS):
-        table = db.catalog.load_table((NAMESPACE, name))
+        table = db.catalog.load_table(db.identifier(name))
         keep = retained(table, retain)
         expired = [s for s in table.snapshots() if s.snapshot_id not in keep]
         if not expired:
@@ -172,7 +173,7 @@ def vacuum(db: Database, name: str, retain: int, cutoff: float) -> Vacuumed:
     else:
         raise ConflictError(f"table {name}: gave up after {COMMIT_ATTEMPTS} concurrent commits; "
                             "run VACUUM again")
-    table = db.catalog.load_table((NAMESPACE, name))
+    table = db.catalog.load_table(db.identifier(name))
     kept = referenced(table.io, table.snapshots())
     at_once = expired_files - kept
     orphans = {path for path, modified in files_under(table.location())
@@ -224,17 +225,19 @@ def leftovers(db: Database, tables: Iterable[str], cutoff: float) -> Vacuumed:
     """Delete the data files, older than ``cutoff``, under the locations of tables that do not
     exist: what writes of a new table (a function's output, CREATE TABLE AS) leave when killed
     before the table was created."""
-    namespace = db.warehouse / NAMESPACE
     existing = set(tables)
     count = size = 0
-    for directory in sorted(namespace.iterdir()) if namespace.is_dir() else []:
-        if not directory.is_dir() or directory.name in existing:
+    directories = [(schema, d) for schema in db.schemas() if (db.warehouse / schema).is_dir()
+                   for d in sorted((db.warehouse / schema).iterdir())]
+    for schema, directory in directories:
+        name = qualified(schema, directory.name)
+        if not directory.is_dir() or name in existing:
             continue
         try:
-            location = db.table_location(directory.name)
+            location = db.table_location(name)
         except SchemaError:  # not a name indb gives a table: not indb's to clean
             continue
-        if db.exists(directory.name):  # created since the list was taken
+        if db.exists(name):  # created since the list was taken
             continue
         old = {path for path, modified in files_under(location) if modified < cutoff}
         deleted = delete_files(load_file_io(db.catalog.properties, location), old, location)

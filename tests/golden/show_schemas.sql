@@ -1,0 +1,3 @@
+show schemas
+-- renders as:
+SHOW SCHEMAS

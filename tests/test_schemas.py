@@ -1,0 +1,123 @@
+"""Schemas end to end: CREATE/DROP/SHOW SCHEMAS and schema-qualified table names everywhere a
+table name goes (an Iceberg namespace per schema, a DuckDB schema of views per schema)."""
+
+import pyarrow as pa
+import pytest
+
+import indb
+from indb.errors import CatalogError, SqlError
+
+
+def test_a_schema_holds_tables_named_s_t(fresh):
+    fresh.sql("CREATE SCHEMA lab")
+    fresh.sql("CREATE TABLE lab.people (id BIGINT, name VARCHAR, SHARD KEY (id))")
+    fresh.sql("CREATE TABLE people (id BIGINT)")  # main's table of the same name is another one
+    fresh.sql("INSERT INTO lab.people VALUES (1, 'ann'), (2, 'bob')")
+    fresh.sql("INSERT INTO main.people VALUES (7)")
+    assert fresh.sql("SELECT name FROM lab.people ORDER BY id").fetchall() == [("ann",), ("bob",)]
+    assert fresh.sql("SELECT * FROM people").fetchall() == [(7,)]
+    assert fresh.sql("SELECT count(*) FROM lab.people JOIN main.people USING (id)").fetchone() == (0,)
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["lab.people", "people"]
+    assert fresh.sql("SHOW SCHEMAS").fetchall() == [("main", 1), ("lab", 1)]
+    described = {r[0]: r[2] for r in fresh.sql("DESCRIBE lab.people").fetchall()}
+    assert described["id"] == "shard key"
+    identifier = fresh._engine.db.load("lab.people")[0].name()
+    assert tuple(identifier) == ("lab", "people")  # an Iceberg namespace per schema
+    assert (fresh.path / "warehouse" / "lab" / "people").is_dir()
+
+
+def test_every_statement_takes_a_qualified_name(fresh):
+    fresh.sql("CREATE SCHEMA s")
+    fresh.sql("CREATE TABLE s.t (k BIGINT, v DOUBLE, SHARD KEY (k)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO s.t SELECT range, range * 1.0 FROM range(10)")
+    fresh.sql("UPDATE s.t SET v = -1 WHERE k = 3")
+    fresh.sql("DELETE FROM s.t WHERE k > 7")
+    fresh.sql("ALTER TABLE s.t ADD COLUMN note VARCHAR")
+    fresh.sql("CREATE TABLE s.copy AS SELECT * FROM s.t WHERE k < 5")
+    fresh.load("s.loaded", pa.table({"x": [1, 2, 3]}))
+    fresh.load("s.t", pa.table({"k": [100], "v": [0.5], "note": ["loaded"]}))
+    assert fresh.sql("SELECT count(*), min(v) FROM s.t").fetchone() == (9, -1.0)
+    assert fresh.sql("SELECT count(*) FROM s.copy").fetchone() == (5,)
+    assert fresh.sql("SELECT sum(x) FROM s.loaded").fetchone() == (6,)
+    assert fresh.table("s.t").shards == 2 and fresh.table("s.t").info.shard_key == ("k",)
+    version = fresh.sql("SHOW SNAPSHOTS s.t").fetchall()[0][0]
+    assert fresh.sql(f"SELECT count(*) FROM s.t AT (VERSION => {version})").fetchone() == (10,)
+    fresh.sql("VACUUM s.t")
+    fresh.sql("OPTIMIZE s.t")
+    fresh.sql("DROP TABLE s.copy")
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["s.loaded", "s.t"]
+    with pytest.raises(SqlError, match="copy does not exist"):
+        fresh.sql("SELECT * FROM s.copy")  # its DuckDB view went with it
+
+
+def test_functions_read_and_write_schema_tables(fresh):
+    fresh.sql("CREATE SCHEMA kin")
+    fresh.sql("CREATE TABLE kin.src (id BIGINT, x DOUBLE, SHARD KEY (id)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO kin.src SELECT range, range FROM range(100)")
+    fresh.sql("CREATE FUNCTION double_x LANGUAGE PYTHON AS $$\n"
+              "def double_x(ctx, t):\n"
+              "    import pyarrow.compute as pc\n"
+              "    return t.set_column(1, 'x', pc.multiply(t['x'], 2))\n$$")
+    fresh.sql("EXECUTE FUNCTION double_x(INPUT_TABLE_NAMES => (SELECT id, x FROM kin.src WHERE id < 10), "
+              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('kin.out'))")
+    assert fresh.sql("SELECT count(*), sum(x) FROM kin.out").fetchone() == (10, 90.0)
+    fresh.sql("EXECUTE FUNCTION double_x(INPUT_TABLE_NAMES => kin.src, "
+              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('kin.out'))")  # appends to it
+    assert fresh.sql("SELECT count(*), sum(x) FROM kin.out").fetchone() == (110, 9990.0)
+
+
+def test_drop_schema_refuses_a_schema_with_tables_unless_cascade(fresh):
+    fresh.sql("CREATE SCHEMA s")
+    fresh.sql("CREATE TABLE s.a (x INTEGER)")
+    fresh.sql("INSERT INTO s.a VALUES (1)")
+    fresh.sql("CREATE TABLE s.b (x INTEGER)")
+    with pytest.raises(CatalogError, match=r"schema s holds 2 table\(s\) \(s.a, s.b\).*CASCADE"):
+        fresh.sql("DROP SCHEMA s")
+    assert fresh.sql("SELECT * FROM s.a").fetchall() == [(1,)]  # nothing was dropped
+    fresh.sql("DROP SCHEMA s CASCADE")
+    assert fresh.sql("SHOW SCHEMAS").fetchall() == [("main", 0)]
+    assert fresh.sql("SHOW TABLES").fetchall() == []
+    assert not (fresh.path / "warehouse" / "s").exists()
+    with pytest.raises(SqlError, match="schema s does not exist; CREATE SCHEMA s first"):
+        fresh.sql("CREATE TABLE s.a (x INTEGER)")
+    fresh.sql("DROP SCHEMA IF EXISTS s")
+    fresh.sql("CREATE SCHEMA s")  # the name is free again, and the schema empty
+    assert fresh.sql("SHOW SCHEMAS").fetchall() == [("main", 0), ("s", 0)]
+    fresh.sql("DROP SCHEMA s")  # empty: no CASCADE needed
+
+
+def test_schemas_are_seen_by_other_connections(tmp_path):
+    with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
+        one.sql("CREATE SCHEMA s")
+        one.sql("CREATE TABLE s.t (x INTEGER)")
+        one.sql("INSERT INTO s.t VALUES (5)")
+        assert two.sql("SELECT * FROM s.t").fetchall() == [(5,)]
+        one.sql("DROP SCHEMA s CASCADE")
+        with pytest.raises(SqlError, match="does not exist"):
+            two.sql("SELECT * FROM s.t")
+
+
+@pytest.mark.parametrize("statement", [
+    'CREATE SCHEMA "a""b"', "CREATE SCHEMA \"a'b\"", 'CREATE SCHEMA "a; b"', 'CREATE SCHEMA ".."',
+    'CREATE SCHEMA "../../../../esc"', 'CREATE SCHEMA ""', f"CREATE SCHEMA {'s' * 300}",
+    "CREATE SCHEMA _indb_x", "CREATE SCHEMA information_schema", 'CREATE SCHEMA "x.y"',
+    'CREATE TABLE "../../esc".t (x INTEGER)', 'CREATE TABLE "a;b".t (x INTEGER)',
+    'DROP SCHEMA "../../esc" CASCADE',
+])
+def test_hostile_schema_names_are_refused_like_hostile_table_names(fresh, statement, tmp_path):
+    fresh.sql("CREATE TABLE victim (x INTEGER)")
+    fresh.sql("INSERT INTO victim VALUES (1)")
+    with pytest.raises(indb.ProgrammingError) as caught:
+        fresh.sql(statement)
+    assert not isinstance(caught.value, indb.InternalError)
+    assert fresh.sql("SELECT * FROM victim").fetchall() == [(1,)]
+    assert [r[0] for r in fresh.sql("SHOW SCHEMAS").fetchall()] == ["main"]
+    assert not (tmp_path.parent / "esc").exists() and not (fresh.path.parent / "esc").exists()
+    assert sorted(p.name for p in (fresh.path / "warehouse").iterdir()) == ["main"]
+
+
+def test_a_hostile_schema_name_gets_the_table_names_message(fresh):
+    with pytest.raises(SqlError, match="not a valid schema name: use letters, digits and _"):
+        fresh.sql('CREATE SCHEMA "a;b"')
+    with pytest.raises(SqlError, match="not a valid table name: use letters, digits and _"):
+        fresh.sql('CREATE TABLE "a;b" (x INTEGER)')
