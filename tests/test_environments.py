@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,6 +181,24 @@ def test_a_virtual_environment_made_for_other_packages_is_not_used(db):
         assert not venvs.works(directory)  # a copy from another machine: ensure() rebuilds it
     finally:
         pth.write_text(kept)
+
+
+def test_a_moved_database_keeps_its_environments_working(tmp_path):
+    """A venv names its base interpreter and indb's packages, never its own directory: moved
+    with the database on the same machine, it is used where it now is, not rebuilt."""
+    with indb.connect(tmp_path / "a") as conn:
+        conn.sql("CREATE TABLE t (id BIGINT)")  # a table, so that the move is noticed
+        conn.sql("CREATE FUNCTION ENVIRONMENT e")
+        conn.sql("CREATE FUNCTION where_am_i MODE = 'nondistributed' LANGUAGE PYTHON "
+                 "WITH OPTIONS (SET_ENVIRONMENT = 'e') AS $$\ndef where_am_i(ctx):\n"
+                 "    import sys\n    return {'python': [sys.executable]}\n$$")
+        before = describe(conn, "e")
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    with indb.connect(tmp_path / "b", relocate=True, cluster="threads", workers=1) as moved:
+        (python,) = moved.sql("SELECT python FROM TABLE(where_am_i())").fetchone()
+        after = describe(moved, "e")
+    assert python == after["PYTHON"] and Path(python).is_relative_to(tmp_path / "b")
+    assert after == {**before, "PYTHON": python}  # the same generation: nothing was rebuilt
 
 
 # -- statements refused before anything is built (no package index needed) ------------------
