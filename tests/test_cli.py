@@ -109,7 +109,7 @@ def test_functions_from_the_command_line(tmp_path):
     row = json.loads(ran.output)[0]
     assert (row["status"], row["rows_in"], row["rows_out"]) == ("completed", 10, 10)
     status = json.loads(run("--db", db, "sql", "--format", "json", "SHOW FUNCTION STATUS").output)
-    assert status[0]["run_id"] == row["run_id"] and status[0]["completed"] == 2
+    assert status[0]["RUN_ID"] == row["run_id"] and status[0]["completed"] == 2
     assert run("--db", db, "sql", "--format", "csv", "SELECT sum(a) FROM u").output.splitlines()[1] == "55"
 
 

@@ -182,7 +182,11 @@ def test_show_describe_replace_and_drop(conn, tmp_path):
              f"RUN_COMMAND_ARGS = 'adder.py' FILE PATHS '{code}'")
     name, mode, ddl = conn.sql("SHOW FUNCTION adder").fetchone()
     assert (name, mode) == ("adder", "nondistributed") and ddl.startswith("CREATE FUNCTION adder")
-    facts = dict(conn.sql("DESCRIBE FUNCTION adder").fetchall())
+    facts = conn.sql("DESCRIBE FUNCTION adder").arrow().to_pylist()
+    assert len(facts) == 1 and list(facts[0])[:6] == ["FUNCTION_NAME", "MODE", "RUN_COMMAND",
+                                                      "RUN_COMMAND_ARGS", "FILE_PATHS", "WITH_OPTIONS"]
+    facts = facts[0]
+    assert (facts["FUNCTION_NAME"], facts["MODE"], facts["RUN_COMMAND_ARGS"]) == ("adder", "nondistributed", "adder.py")
     assert facts["kind"].startswith("handler") and facts["entry"] == "adder.py"
     assert "adder" in [r[0] for r in conn.sql("SHOW FUNCTION *").fetchall()]
     with pytest.raises(CatalogError, match="already exists"):

@@ -195,7 +195,7 @@ def test_create_function_file_form():
              "RUN_COMMAND_ARGS = 'f.py --fast' FILE PATHS 'udfs/f.py', 'udfs/lib.py' "
              "WITH OPTIONS (max_concurrency_per_node = '1')")
     assert (p.name, p.mode, p.entry, p.run_command_args, p.file_paths) == (
-        "f", "nondistributed", "f.py", ("f.py", "--fast"), ("udfs/f.py", "udfs/lib.py"))
+        "f", "nondistributed", "udfs/f.py", ("f.py", "--fast"), ("udfs/f.py", "udfs/lib.py"))
     assert [(c.name, c.sql_type) for c in p.returns] == [("id", "BIGINT")]
     assert p.options == (("max_concurrency_per_node", "1"),) and p.body is None
 

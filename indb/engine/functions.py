@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from indb import planner
 from indb.errors import FunctionError
-from indb.registry.code import code_hash, inspect_code
+from indb.registry.code import code_hash, inspect_code, stored_path
 from indb.registry.functions import FunctionInfo
 from indb.result import Result
 
@@ -57,21 +57,23 @@ def show_function(engine: Engine, plan: planner.ShowFunction, params: object) ->
 
 
 def describe_function(engine: Engine, plan: planner.DescribeFunction, params: object) -> Result:
+    """One row: Kinetica's columns first, then indb's."""
     info = engine.functions.get(plan.name)
     facts = {
-        "name": info.name, "mode": info.mode, "language": "python",
+        "FUNCTION_NAME": info.name, "MODE": info.mode, "RUN_COMMAND": info.run_command,
+        "RUN_COMMAND_ARGS": ", ".join(info.run_command_args) or None,
+        "FILE_PATHS": ", ".join(info.files),
+        "WITH_OPTIONS": ", ".join(f"{k} = {v}" for k, v in info.options.items()) or None,
+        "language": "python",
         "kind": "handler (called as handler(ctx, *inputs))" if info.style == "handler"
         else "script (a Kinetica-style ProcData program, one process per instance)",
         "entry": info.entry, "handler": info.handler, "frame": info.frame if info.style == "handler" else None,
         "params": None if info.params is None else ", ".join(info.params),
         "returns": ", ".join(f"{c.name} {c.sql_type}" for c in info.returns) or None,
-        "run_command": f"{info.run_command} {' '.join(info.run_command_args)}".strip(),
-        "files": ", ".join(info.files),
-        "options": ", ".join(f"{k} = {v}" for k, v in info.options.items()) or None,
         "code_hash": info.code_hash, "created": info.created,
     }
-    return Result(pa.table({"property": list(facts), "value": [None if v is None else str(v)
-                                                               for v in facts.values()]}))
+    return Result(pa.table({k: pa.array([None if v is None else str(v)], pa.string())
+                            for k, v in facts.items()}))
 
 
 def execute_function(engine: Engine, plan: planner.ExecuteFunction, params: object) -> Result:
@@ -113,9 +115,42 @@ def _result_rows(function: FunctionInfo, paths: list[str]) -> pa.Table:
 
 
 def show_function_status(engine: Engine, plan: planner.ShowFunctionStatus, params: object) -> Result:
-    if plan.verbose:
-        return Result(engine.runs.instances(plan.run_id))
-    return Result(engine.runs.runs(plan.run_id))
+    """Kinetica's columns first (FUNCTION_NAME, RUN_ID, OVERALL_STATUS; VERBOSE adds each data
+    segment's FUNCTION_STATUSES, one row an instance), then indb's."""
+    if not plan.verbose:
+        runs = engine.runs.runs(plan.run_id)
+        return Result(_kinetica_columns(runs, runs["status"].to_pylist()))
+    instances = engine.runs.instances(plan.run_id)
+    overall = {run_id: engine.runs.run(run_id)["status"]
+               for run_id in set(instances["run_id"].to_pylist())}
+    rows = instances.to_pylist()
+    statuses = [_segment_status(row) for row in rows]
+    table = _kinetica_columns(instances, [overall[r["run_id"]] for r in rows])
+    return Result(table.add_column(3, "FUNCTION_STATUSES", pa.array(statuses, pa.string())))
+
+
+# Kinetica's words for a run's overall status
+_OVERALL = {"queued": "none", "running": "running", "completed": "complete", "error": "error",
+            "killed": "killed", "timed out": "killed"}
+
+
+def _kinetica_columns(table: pa.Table, statuses: list) -> pa.Table:
+    extra = table.drop_columns(["run_id", "function"])
+    kinetica = pa.table({"FUNCTION_NAME": table["function"], "RUN_ID": table["run_id"],
+                         "OVERALL_STATUS": pa.array([_OVERALL.get(str(s), str(s)) for s in statuses],
+                                                    pa.string())})
+    for field, column in zip(extra.schema, extra.columns, strict=True):
+        kinetica = kinetica.append_column(field, column)
+    return kinetica
+
+
+def _segment_status(row: dict) -> str:
+    """One instance's block, as Kinetica's verbose status gives each data segment."""
+    lines = [f"data segment {row['shard']} (rank {row['rank']}, TOM {row['tom']}): {row['status']}"]
+    lines += [f"message: {row['message']}"] if row["message"] else []
+    lines += [f"results: {row['results']}"] if row["results"] else []
+    lines += [f"bin_results: {row['bin_results']}"] if row["bin_results"] else []
+    return "\n".join(lines)
 
 
 def kill_function(engine: Engine, plan: planner.KillFunction, params: object) -> Result:
@@ -128,12 +163,13 @@ def kill_function(engine: Engine, plan: planner.KillFunction, params: object) ->
 
 
 def _read_files(paths: tuple[str, ...]) -> dict[str, bytes]:
-    """FILE PATHS' contents by file name, read now: later edits change nothing until REPLACE."""
+    """FILE PATHS' contents by their place in the code directory (``stored_path``), read now:
+    later edits change nothing until REPLACE."""
     out = {}
     for path in paths:
         file = Path(path).expanduser()
         if not file.is_file():
             raise FunctionError(f"FILE PATHS names {path}, which is not a file (paths are "
                                 f"relative to {Path.cwd()})")
-        out[file.name] = file.read_bytes()
+        out[stored_path(path)] = file.read_bytes()
     return out

@@ -24,7 +24,7 @@ from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
 from indb.parser import error_at, render, render_indb
 from indb.catalog.names import qualified
 from indb.planner.tables import CatalogFacts, column_defs, existing_schema, new_name, table_name
-from indb.registry.code import CodeFacts, inspect_code
+from indb.registry.code import CodeFacts, entry_path, inspect_code, stored_path
 
 if TYPE_CHECKING:
     from indb.registry.environments import EnvironmentInfo
@@ -178,13 +178,14 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
         raise error_at(tree.this, f"RUN_COMMAND {run_command!r} is not supported; indb runs "
                                   "RUN_COMMAND = 'python'")
     args = _run_command_args(settings.get("RUN_COMMAND_ARGS"))
-    basenames = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in file_paths]
-    if len(set(basenames)) != len(basenames):
-        raise error_at(tree.this, "FILE PATHS names two files of the same name; they are copied "
-                                  "side by side")
-    entry = (args[0].rsplit("/", 1)[-1] if args else basenames[0]) if file_paths else f"{name}.py"
-    if file_paths and entry not in basenames:
-        raise error_at(tree.this, f"RUN_COMMAND_ARGS runs {entry}, which is not among FILE PATHS")
+    stored = [stored_path(p) for p in file_paths]  # their places in the code directory
+    if len(set(stored)) != len(stored):
+        raise error_at(tree.this, "FILE PATHS names two files that would lie at the same path "
+                                  "(relative paths keep their folders; others only their name)")
+    found = (entry_path(args[0], stored) if args else stored[0]) if file_paths else f"{name}.py"
+    if found is None:
+        raise error_at(tree.this, f"RUN_COMMAND_ARGS runs {args[0]}, which is not among FILE PATHS")
+    entry = found
     option_nodes = tree.args.get("options") or []
     options = tuple((p.name.lower(), p.args["value"].name) for p in option_nodes)
     _check_options(options, FUNCTION_OPTIONS, "WITH OPTIONS",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from indb.errors import FunctionError, SqlError
@@ -25,6 +27,26 @@ class CodeFacts:
     handler: str | None
     frame: str = "arrow"
     params: tuple[str, ...] | None = None  # parameter names the handler declares; None: any
+
+
+def stored_path(path: str) -> str:
+    """Where a FILE PATHS file lies in the function's code directory, the working directory of
+    its instances: a relative path keeps its layout, as in Kinetica (``udf/x.py``); an absolute
+    one, or one that climbs out with ``..``, keeps only its file name."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts:
+        return posix.name
+    return str(PurePosixPath(*[part for part in posix.parts if part != "."]))
+
+
+def entry_path(argument: str, stored: Sequence[str]) -> str | None:
+    """The stored file RUN_COMMAND_ARGS's first argument runs: the file at that path, else
+    (indb's shorthand, ``'f.py'`` for ``FILE PATHS 'udfs/f.py'``) the one file of that name."""
+    path = stored_path(argument)
+    if path in stored:
+        return path
+    named = [s for s in stored if PurePosixPath(s).name == PurePosixPath(path).name]
+    return named[0] if len(named) == 1 else None
 
 
 def code_hash(files: dict[str, bytes]) -> str:

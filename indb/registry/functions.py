@@ -101,6 +101,7 @@ class FunctionStore:
         staging = Path(tempfile.mkdtemp(dir=self.code_root, prefix=".new-"))
         try:
             for name, content in files.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)  # FILE PATHS' folders
                 (staging / name).write_bytes(content)
             os.rename(staging, target)  # atomic: a reader sees all of the code or none of it
         except OSError:

@@ -100,6 +100,10 @@ _instances = sa.Table(
     sa.Column("input_s", sa.Float),          # seconds reading the inputs (into frames)
     sa.Column("function_s", sa.Float),       # seconds in the UDF (or its script)
     sa.Column("output_s", sa.Float),         # seconds writing the output files
+    sa.Column("rank", sa.Integer),           # Kinetica's rank and TOM of the instance
+    sa.Column("tom", sa.Integer),
+    sa.Column("results", sa.Text),           # a ProcData script's results (JSON)
+    sa.Column("bin_results", sa.Text),       # ... and its bin_results (JSON)
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
@@ -109,6 +113,8 @@ _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
                      "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
                      "environment", "environment_hash")
+
+_SCRIPT_COLUMNS = ("rank", "tom", "results", "bin_results")
 
 
 class RunLog:
@@ -234,7 +240,7 @@ class RunLog:
         for row in rows:
             done, total = row["progress_done"], row["progress_total"]
             row["progress"] = None if done is None else (f"{done:g}/{total:g}" if total else f"{done:g}")
-        return _table(rows, _INSTANCE_COLUMNS)
+        return _table(rows, _INSTANCE_COLUMNS + _SCRIPT_COLUMNS)
 
     def _close_abandoned(self) -> None:
         """Runs whose head process on this host has exited can never finish: say so."""
@@ -273,6 +279,7 @@ def _alive(pid: int) -> bool:
 
 def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
     types = {"instances": pa.int64(), "completed": pa.int64(), "shard": pa.int64(),
+             "rank": pa.int64(), "tom": pa.int64(),
              "cache_hits": pa.int64(), "cache_misses": pa.int64(),
              "rows_in": pa.int64(), "rows_out": pa.int64(), "seconds": pa.float64(),
              "input_s": pa.float64(), "function_s": pa.float64(), "output_s": pa.float64(),

@@ -31,6 +31,7 @@ from indb.server.pool import ConnectionPool, Runs, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
+_EPOCH = datetime.datetime(2000, 1, 1)  # PostgreSQL's binary dates and times count from it
 # parameter values sent as text, by their type OID (pg_type.h); others stay text
 _TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
     16: lambda v: v.lower() in ("t", "true", "1", "on", "yes"), 20: int, 21: int, 23: int, 26: int,
@@ -43,6 +44,11 @@ _BINARY_PARAMS: dict[int, Callable[[bytes], Any]] = {
     21: lambda v: struct.unpack("!h", v)[0], 23: lambda v: struct.unpack("!i", v)[0],
     700: lambda v: struct.unpack("!f", v)[0], 701: lambda v: struct.unpack("!d", v)[0],
     17: bytes, 25: bytes.decode, 1043: bytes.decode, 0: bytes.decode,
+    1082: lambda v: _EPOCH.date() + datetime.timedelta(days=struct.unpack("!i", v)[0]),
+    1083: lambda v: (_EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0])).time(),
+    1114: lambda v: _EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0]),
+    1184: lambda v: (_EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0])
+                     ).replace(tzinfo=datetime.timezone.utc),
 }
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,10 @@ def default_authenticate(host: str) -> Authenticate:
     return owner_on_loopback
 
 
+def _stopped_by(signum: int, frame: object) -> None:
+    log.info("stopped by signal %s", signum)
+
+
 class Service:
     """The HTTP and PostgreSQL servers of one database, started and stopped together."""
 
@@ -80,10 +85,17 @@ class Service:
         """Serve until a signal (or ``stop()``); returns once everything is closed."""
         if self.pg is not None:
             self.pg.start()
+        # uvicorn raises the signal that stopped it again once it has shut down; handled here it
+        # returns, so the caller closes the cluster and exits normally instead of dying of it
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, _stopped_by) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.http.run()
         finally:
             self._stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def stop(self) -> None:
         """Ask the server to stop, as SIGTERM does (from another thread)."""

@@ -171,7 +171,8 @@ class FunctionRunner:
         cluster = self.cluster()
         workers = cluster.workers()
         addresses = dict(workers)
-        schedule = Schedule(run.shards, [name for name, _ in workers], run.max_per_worker)
+        names = [name for name, _ in workers]
+        schedule = Schedule(run.shards, names, run.max_per_worker)
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}
         outcomes: dict[int, Outcome] = {}
@@ -180,8 +181,9 @@ class FunctionRunner:
             for instruction in instructions:
                 if isinstance(instruction, Submit):
                     job = jobs[instruction.shard]
+                    rank = names.index(instruction.worker) + 1 if job.function.mode == "distributed" else 0
                     future = cluster.client.submit(
-                        run_instance, job, instruction.worker, instruction.turn,
+                        run_instance, job, instruction.worker, instruction.turn, rank,
                         key=f"indb-{job.run_id}-{job.shard}", workers=[addresses[instruction.worker]],
                         allow_other_workers=False, pure=False)
                     pending[future] = job

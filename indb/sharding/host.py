@@ -10,7 +10,6 @@ any script it started with it, so a killed worker leaves no stray processes.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -44,9 +43,11 @@ from indb.sharding.jobs import (AppendOutput, CreateOutput, InputRead, Job, Outc
                                 ResultOutput)
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
+from indb.sharding import scripts
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids, rowids_in_shard
 from indb.udf.context import Context
+from indb.udf import kinetica_files as kf
 from indb.udf.frames import to_frame, to_outputs
 from indb.udf.models import Models
 
@@ -91,8 +92,11 @@ def run_job(job: Job, channel: Connection) -> Outcome:
             return outcome
         except Exception as error:
             models.discard()
-            text = traceback.format_exc()
-            print(text, file=sys.stderr, flush=True)
+            if isinstance(error, scripts.ScriptFailed):  # its own traceback, not the runner's
+                text = error.trace or str(error)
+            else:
+                text = traceback.format_exc()
+                print(text, file=sys.stderr, flush=True)
             message = str(error) if isinstance(error, IndbError) else f"{type(error).__name__}: {error}"
             return Outcome(job.shard, RunStatus.ERROR, message=message, traceback=text)
 
@@ -125,7 +129,7 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
         tables = [read_input(spec) for spec in job.inputs]
         outcome.rows_in = sum(t.num_rows for t in tables)
         clock.lap("input_s")
-        outputs = run_script(job, tables, channel)
+        outputs = run_script(job, tables, channel, outcome)
     else:
         frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
         clock.lap("input_s")
@@ -243,6 +247,9 @@ def load_handler(job: Job) -> Callable[..., Any]:
                 del sys.modules[name]
         sys.path[:] = [p for p in sys.path if not p.startswith(code_root)]
         sys.path.insert(0, code_dir)
+        entry_dir = str((Path(code_dir) / job.function.entry).parent)
+        if entry_dir != code_dir:  # its siblings import as a script's do (FILE PATHS' folders)
+            sys.path.insert(0, entry_dir)
         spec = importlib.util.spec_from_file_location(
             f"indb_udf_{Path(code_dir).name[:16]}", Path(code_dir) / job.function.entry)
         assert spec is not None and spec.loader is not None  # a .py file always has both
@@ -255,68 +262,46 @@ def load_handler(job: Job) -> Callable[..., Any]:
     return handler
 
 
-def run_script(job: Job, tables: list[pa.Table], channel: Connection) -> list[pa.Table | None]:
-    """Run a Kinetica-style script as its own process; ``kinetica_proc.ProcData`` reads the
-    inputs and writes the outputs through files in the instance's ``proc`` directory."""
+def run_script(job: Job, tables: list[pa.Table], channel: Connection,
+               outcome: Outcome) -> list[pa.Table | None]:
+    """Run a Kinetica-style script as its own process; ``kinetica_proc.ProcData`` (indb's, or
+    Kinetica's own shipped in FILE PATHS) reads the inputs and writes the outputs through the
+    files of Kinetica's protocol in the instance's ``proc`` directory."""
     proc_dir = Path(job.work_dir) / "proc"
     proc_dir.mkdir(exist_ok=True)
-    for i, table in enumerate(tables):
-        with pa.OSFile(str(proc_dir / f"input_{i}.arrow"), "wb") as sink, \
-                pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-    request = {
-        "inputs": [{"name": _input_name(spec, i), "file": f"input_{i}.arrow"}
-                   for i, spec in enumerate(job.inputs)],
-        "outputs": [{"name": o.name, "columns": [[c.name, c.sql_type] for c in _declared_columns(job, o)]}
-                    for o in job.outputs],
-        "params": job.params,
-        "request_info": {"proc_name": job.function.name, "run_id": job.run_id,
-                         "rank_number": str(job.shard + 1), "tom_number": "0",
-                         "data_segment_id": f"{job.run_id}-{job.shard}",
-                         "data_segment_count": str(job.shards),
-                         "data_segment_number": str(job.shard)},
-    }
-    (proc_dir / "request.json").write_text(json.dumps(request))
+    control = scripts.prepare(job, tables, proc_dir)
     script = Path(job.code_dir) / job.function.entry
-    env = {**os.environ, "INDB_PROC_DIR": str(proc_dir),
-           "PYTHONPATH": os.pathsep.join([SHIM_DIR, job.code_dir, os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "KINETICA_PCF": str(proc_dir / "control"),
+           # a kinetica_proc.py shipped in FILE PATHS comes before indb's
+           "PYTHONPATH": os.pathsep.join([job.code_dir, SHIM_DIR, os.environ.get("PYTHONPATH", "")])}
+    stderr_log = Path(job.work_dir) / "stderr.log"
+    stderr_start = stderr_log.stat().st_size if stderr_log.exists() else 0
     process = subprocess.Popen([sys.executable, str(script), *job.function.run_command_args[1:]],
                                cwd=job.code_dir, env=env)
-    status_file, last_status = proc_dir / "status", None
+    last_status = None
     while True:
         try:
             returncode = process.wait(timeout=SCRIPT_POLL)
         except subprocess.TimeoutExpired:
             returncode = None
-        if status_file.exists() and (status := status_file.read_text()) != last_status:
+        status = kf.read_status(control.status)
+        if status is not None and status != last_status:
             last_status = status
             channel.send(StatusLine(status))
         if returncode is not None:
             break
     if returncode != 0:
-        raise FunctionError(f"{job.function.entry} exited with code {returncode}; its stderr tail is "
-                         "in SHOW FUNCTION STATUS VERBOSE")
-    if not (proc_dir / "complete.json").exists():
+        sys.stderr.flush()
+        with open(stderr_log, "rb") as log:
+            log.seek(stderr_start)
+            raise scripts.ScriptFailed(*scripts.failure(job, log.read().decode(errors="replace"),
+                                                        returncode))
+    completion = kf.read_completion(control.output_control)
+    if completion is None:
         raise FunctionError(f"{job.function.entry} exited without calling proc_data.complete()")
-    outputs = []
-    for i in range(len(job.outputs)):
-        path = proc_dir / f"output_{i}.arrow"
-        outputs.append(pa.ipc.open_file(pa.memory_map(str(path))).read_all() if path.exists() else None)
-    return outputs
-
-
-def _input_name(spec: InputRead, index: int) -> str:
-    return spec.tables[0].name if spec.sql is None else f"input_{index}"
-
-
-def _declared_columns(job: Job, output: Output) -> tuple[Column, ...]:
-    """The columns a script's output table has: the existing table's, or RETURNS TABLE's."""
-    if isinstance(output, AppendOutput):
-        return output.info.columns
-    if job.function.returns:
-        return job.function.returns
-    raise FunctionError(f"a ProcData script writes to tables whose columns are known: create "
-                     f"{output.name} first, or declare RETURNS TABLE (...) in CREATE FUNCTION")
+    outcome.proc_results = completion.results
+    outcome.proc_bin_results = completion.bin_results
+    return list(scripts.read_outputs(control, [scripts.declared_columns(job, o) for o in job.outputs]))
 
 
 # -- output -----------------------------------------------------------------------------------

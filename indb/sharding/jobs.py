@@ -93,6 +93,8 @@ class Job:
     db_id: str                    # the database at db_path the run belongs to (Database.id)
     io_properties: dict[str, str]
     deadline: float | None        # time.time() after which the instance is stopped
+    rank: int = 0                 # Kinetica's numbering of the instance, set where it is placed:
+    tom: int = 0                  # rank 0 the head, workers from 1; TOMs from 0 within a rank
     python: str = ""              # its function environment's interpreter ("": indb's own)
 
 
@@ -113,6 +115,8 @@ class Outcome:
     cache_hits: int = 0      # inputs found resident on the GPU
     cache_misses: int = 0    # inputs read from the files (and then kept)
     seconds: dict[str, float] = field(default_factory=dict)  # input_s, function_s, output_s
+    proc_results: dict[str, str] = field(default_factory=dict)      # a script's results
+    proc_bin_results: dict[str, bytes] = field(default_factory=dict)  # and its bin_results
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,9 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
         raise CatalogError(f"the inputs of {function.name} have different shard counts "
                            f"({sorted(sharded)}); a distributed function reads co-located "
                            "shards, so its sharded inputs need the same SHARDS")
-    shard_count = sharded.pop() if sharded else 1
     distributed = function.mode == "distributed"
+    # no input: a distributed run still has an instance per shard (Kinetica's: one per TOM)
+    shard_count = sharded.pop() if sharded else (1 if inputs or not distributed else default_shards)
     shards = tuple(range(shard_count)) if distributed else (0,)
     work_root = db_path / RUNS_DIR / run_id
     key = next((f.info.shard_key for f in inputs.values() if not f.info.replicated), ())

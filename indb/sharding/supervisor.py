@@ -7,7 +7,9 @@ use, so a run pays no interpreter start-up; a host that is killed or dies is rep
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import os
 import signal
 import socket
@@ -159,10 +161,12 @@ def _records(db_path: str, db_id: str) -> _Records:
     return _Records(db_path, db_id)
 
 
-def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
+def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Outcome:
     """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF).
 
-    ``turn``: the shard's place among the shards of its worker; it picks the instance slot."""
+    ``turn``: the shard's place among the shards of its worker; it picks the instance slot and
+    is the instance's TOM within ``rank``, its worker's place among the workers from 1."""
+    job = dataclasses.replace(job, rank=rank, tom=turn)
     try:
         records = _records(job.db_path, job.db_id)
     except IndbError as error:
@@ -176,7 +180,7 @@ def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
     slot, host = _pool.acquire(turn, job.function.code_hash, job.python)
     try:
         log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
-                            pid=host.process.pid, started=time.time())
+                            pid=host.process.pid, started=time.time(), rank=job.rank, tom=job.tom)
         outcome = _supervise(job, host, records)
     finally:
         _pool.release(slot, host)
@@ -185,7 +189,11 @@ def run_instance(job: Job, worker: str = "", turn: int = 0) -> Outcome:
                         ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
                         traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
                         stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
-                        cache_misses=outcome.cache_misses, **outcome.seconds)
+                        cache_misses=outcome.cache_misses, **outcome.seconds,
+                        results=json.dumps(outcome.proc_results) if outcome.proc_results else None,
+                        bin_results=json.dumps({k: v.decode(errors="backslashreplace") for k, v
+                                                in outcome.proc_bin_results.items()})
+                        if outcome.proc_bin_results else None)
     return outcome
 
 

@@ -16,9 +16,10 @@ y = np.asarray(rows[y_name], dtype=float)
 out = proc_data.output_data[0]
 if len(x) >= 2:
     slope, intercept = np.polyfit(x, y, 1)
-    out["shard"].append(int(proc_data.request_info["data_segment_number"]))
-    out["slope"].append(float(slope))
-    out["intercept"].append(float(intercept))
-    out["row_count"].append(len(x))
+    out.size = 1  # one row: its slots are assigned by index
+    out["shard"][0] = int(proc_data.request_info["data_segment_number"])
+    out["slope"][0] = float(slope)
+    out["intercept"][0] = float(intercept)
+    out["row_count"][0] = len(x)
 proc_data.status = f"fit on {len(x)} rows"
 proc_data.complete()

@@ -1,0 +1,79 @@
+"""A served database for the server's tests: ``indb serve``'s Service in this process (function
+runs on an in-process cluster), ready once its health endpoint answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from indb.server.serve import Service
+
+READY_WITHIN = 60.0  # seconds a server gets to answer its health endpoint
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, deadline: float = READY_WITHIN, process=None) -> None:
+    """Poll ``url``/v1/health until it answers (or fail at the deadline)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # polling a server that is starting: there is nothing to wait on
+    raise AssertionError(f"no server answered at {url} within {deadline} s")
+
+
+class Served:
+    """A Service on free ports in a thread; ``url`` and ``pg_port`` to reach it."""
+
+    def __init__(self, path: Path, **options) -> None:
+        self.port, pg_port = free_port(), free_port()
+        self.service = Service(path, port=self.port, pg_port=pg_port, cluster="threads",
+                               log_level="warning", workers=2, **options)
+        self.pg_port = self.service.pg_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.service.run, daemon=True)
+        self.thread.start()
+        wait_until_up(self.url)
+
+    def stop(self) -> None:
+        self.service.stop()
+        self.thread.join(timeout=120)
+        assert not self.thread.is_alive(), "the server did not stop"
+
+
+GATED_FUNCTION = """
+def gated(ctx, t):
+    import pathlib, time
+    gate = pathlib.Path(ctx.params["gate"])
+    deadline = time.monotonic() + 120
+    while not gate.exists():  # the test opens the gate once it has checked what it wanted
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gate never opened")
+        time.sleep(0.02)
+    return {"shard": [ctx.shard], "rows": [t.num_rows]}
+"""
+
+
+def create_gated(conn) -> None:
+    """``gated(t)``: each instance waits until the file PARAMS gate names exists, then returns
+    one row (its shard and row count)."""
+    conn.sql(f"CREATE OR REPLACE FUNCTION gated LANGUAGE PYTHON AS $$\n{GATED_FUNCTION}\n$$")
+
+
+def execute_gated(source: str, output: str, gate: Path) -> str:
+    return (f"EXECUTE FUNCTION gated(INPUT_TABLE_NAMES => INPUT_TABLE({source}), "
+            f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}'), PARAMS => KV_PAIRS(gate = '{gate}'))")
