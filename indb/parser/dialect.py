@@ -10,6 +10,8 @@ Added to DuckDB's grammar:
   ``EXECUTE FUNCTION f(...)``, ``SHOW FUNCTION f | *``, ``SHOW FUNCTION STATUS [VERBOSE] [FOR 'id']``
   and ``KILL FUNCTION 'id'``. ``DROP FUNCTION`` and ``DESCRIBE FUNCTION`` are DuckDB's own trees,
   and ``TABLE(f(...))`` in a FROM clause is DuckDB's table-function syntax;
+- Kinetica's function environments (``CREATE/ALTER/DROP/DESCRIBE/SHOW FUNCTION ENVIRONMENT``),
+  parsed in ``indb.parser.environments`` and tried first by the statement parsers below;
 - table upkeep: ``EXPLAIN [ANALYZE] statement``, ``VACUUM [t] [RETAIN n]``, ``OPTIMIZE [t]``,
   ``SHOW SNAPSHOTS t`` and ``SHOW VIEWS`` (DuckDB's tokenizer swallows the first three whole as
   opaque commands).
