@@ -255,3 +255,22 @@ def test_a_backup_keeps_users_grants_and_tokens(owner, tmp_path):
                 copy.sql("SELECT * FROM secret")
     finally:
         copy.close()
+
+
+def test_a_developers_model_is_used_by_whom_it_grants(owner, tmp_path):
+    torch = pytest.importorskip("torch")
+    program = torch.export.export(torch.nn.Linear(2, 3).eval(), (torch.randn(3, 2),),
+                                  dynamic_shapes=({0: torch.export.Dim("rows")},))
+    program.example_inputs = None
+    torch.export.save(program, str(tmp_path / "lin.pt2"))
+    refused(owner, "alice", f"CREATE MODEL lin FROM FILE '{tmp_path / 'lin.pt2'}'")
+    run(owner, "dev", f"CREATE MODEL lin FROM FILE '{tmp_path / 'lin.pt2'}'")
+    assert users.owners(owner._engine.db.engine)[("model", "lin")] == "dev"
+    predict = "SELECT count(PREDICT('lin', id::FLOAT, px::FLOAT)) FROM prices"
+    assert "USAGE" in refused(owner, "alice", predict)
+    refused(owner, "alice", "DESCRIBE MODEL lin")
+    run(owner, "dev", "GRANT USAGE ON MODEL lin TO alice")
+    assert run(owner, "alice", predict).fetchone() == (2,)
+    refused(owner, "alice", "DROP MODEL lin")  # using is not owning
+    run(owner, "dev", "DROP MODEL lin")
+    assert ("model", "lin") not in users.owners(owner._engine.db.engine)
