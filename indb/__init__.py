@@ -60,7 +60,8 @@ def connect(path: str | Path, **options: Any) -> Connection:
     default: the CPU count, at most 8), ``threads_per_worker`` (instances one worker runs at once,
     2), ``scheduler`` (the address of an existing Dask scheduler to use instead), ``cluster``
     (``"processes"``, or ``"threads"`` for workers inside this process: only for fast tests),
-    ``gpus`` (GPUs the local cluster uses; default: those visible).
+    ``gpus`` (GPUs the local cluster uses; default: those visible), ``user`` (run every statement
+    as this user, with its privileges; default: the database's owner, an admin; docs/security.md).
     """
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         from indb.remote import RemoteConnection
