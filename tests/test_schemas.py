@@ -121,3 +121,32 @@ def test_a_hostile_schema_name_gets_the_table_names_message(fresh):
         fresh.sql('CREATE SCHEMA "a;b"')
     with pytest.raises(SqlError, match="not a valid table name: use letters, digits and _"):
         fresh.sql('CREATE TABLE "a;b" (x INTEGER)')
+
+
+def test_users_below_admin_reach_no_schema_table_through_a_main_tables_grant(tmp_path):
+    """Grants name tables of main; s.t must never be checked as main's t (issue 13's forms)."""
+    from indb.errors import PrivilegeError
+    conn = indb.connect(tmp_path / "db", cluster="threads", workers=1, default_shards=2)
+    try:
+        for sql in ["CREATE SCHEMA s", "CREATE TABLE s.t (id BIGINT)", "INSERT INTO s.t VALUES (1)",
+                    "CREATE TABLE t (id BIGINT)", "CREATE USER dev", "GRANT developer TO dev",
+                    "GRANT SELECT, INSERT, DELETE ON TABLE t TO dev",
+                    "CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$",
+                    "GRANT EXECUTE ON FUNCTION ident TO dev"]:
+            conn.sql(sql)
+        with conn._engine.as_user("dev"):
+            assert conn.sql("SELECT count(*) FROM t").fetchone() == (0,)  # main's t is granted
+            for sql in ["SELECT * FROM s.t", "INSERT INTO s.t VALUES (2)", "DELETE FROM s.t",
+                        "DROP TABLE s.t", "VACUUM s.t", "SHOW SNAPSHOTS s.t",
+                        "EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => s.t, "
+                        "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t'))",
+                        "EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => 's.t', "
+                        "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t'))",
+                        "EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => t, "
+                        "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('s.t'))",
+                        "CREATE SCHEMA mine", "DROP SCHEMA s CASCADE"]:
+                with pytest.raises(PrivilegeError):
+                    conn.sql(sql)
+        assert conn.sql("SELECT * FROM s.t").fetchall() == [(1,)]
+    finally:
+        conn.close()

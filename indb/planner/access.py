@@ -21,12 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
+from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, PrivilegeError
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import privileges as identity
+from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
               "model": ("USAGE",)}
@@ -182,11 +184,11 @@ def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
             continue
         source = node.this
         if isinstance(source, exp.Identifier):
-            if node.args.get("catalog") or (node.db and node.db.lower() != "main"):
+            if node.args.get("catalog"):
                 out.append(Need("ROLE", "role", ADMIN, node, f"reading {render_indb(node)} (outside "
-                                "indb's schema)"))
+                                "indb's database)"))
             elif node.db or not _defined_by_cte(node):
-                out.append(Need("SELECT", "table", node.name.lower(), node))
+                out.append(_on_table("SELECT", node))
         elif isinstance(source, exp.Anonymous) and source.name.upper() == "TABLE" \
                 and len(source.expressions) == 1 and isinstance(source.expressions[0], exp.Anonymous):
             inner = source.expressions[0]
@@ -240,15 +242,25 @@ def _execute(name: exp.Expr, arguments: list[exp.Expr]) -> list[Need]:
     queries' reads are found with the statement's), INSERT on existing output tables."""
     out = [Need("EXECUTE", "function", name.name.lower(), name)]
     for argument in arguments:
-        if not isinstance(argument, exp.Kwarg) or not isinstance(argument.expression, exp.Anonymous):
+        if not isinstance(argument, exp.Kwarg):
             continue
         key = argument.this.name.upper()
-        for item in argument.expression.expressions:
+        value = argument.expression  # INPUT_TABLE(S)(...), or Kinetica's bare table name
+        for item in value.expressions if isinstance(value, exp.Anonymous) else [value]:
             if key == "INPUT_TABLE_NAMES" and isinstance(item, exp.Column | exp.Literal) and item.name:
-                out.append(Need("SELECT", "table", item.name.lower(), item))
+                out.append(_on_table("SELECT", item))
             elif key == "OUTPUT_TABLE_NAMES" and isinstance(item, exp.Literal | exp.Column) and item.name:
-                out.append(Need("OUTPUT", "table", item.name.lower(), item))
+                out.append(_on_table("OUTPUT", item))
     return out
+
+
+def _on_table(privilege: str, node: exp.Expr) -> Need:
+    """``privilege`` on the table ``node`` names (t, s.t or 's.t'). Grants name tables of schema
+    main; a table of another schema (issue 13) is for admins until grants name schemas."""
+    name = named_table(node)
+    if split_name(name)[0] != DEFAULT_SCHEMA:
+        return Need("ROLE", "role", ADMIN, node, f"{name} (a table outside schema main)")
+    return Need(privilege, "table", name, node)
 
 
 def _target(tree: exp.Expr) -> exp.Table | None:
@@ -264,8 +276,7 @@ def _write(privileges: Callable[[exp.Expr], tuple[str, ...]]) -> Callable[[exp.E
         target = _target(tree)
         if target is None or not isinstance(target.this, exp.Identifier):
             return [Need("ROLE", "role", ADMIN, tree)]
-        name = target.name.lower()
-        return [Need(p, "table", name, target) for p in privileges(tree)] + reads(tree, skip=target)
+        return [_on_table(p, target) for p in privileges(tree)] + reads(tree, skip=target)
     return rule
 
 
@@ -285,7 +296,7 @@ def _create(tree: exp.Expr) -> list[Need]:
     target = _target(tree)
     out = [Need("ROLE", "role", DEVELOPER, tree)]
     if tree.args.get("replace") and target is not None:
-        out.append(Need("OWNER", "table", target.name.lower(), target))
+        out.append(_on_table("OWNER", target))
     expression = tree.args.get("expression")
     return out + (reads(expression) if isinstance(expression, exp.Expr) else [])
 
@@ -295,8 +306,9 @@ def _drop(tree: exp.Expr) -> list[Need]:
     kinds = {"TABLE": "table", "VIEW": "table", "FUNCTION": "function"}
     if kind not in kinds:
         return [Need("ROLE", "role", ADMIN, tree)]
-    return [Need("OWNER", kinds[kind], t.name.lower(), t) for t in tree.find_all(exp.Table)
-            if isinstance(t.this, exp.Identifier)]
+    return [_on_table("OWNER", t) if kinds[kind] == "table" else Need("OWNER", kinds[kind],
+                                                                      t.name.lower(), t)
+            for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
 
 
 def _describe(tree: exp.Expr) -> list[Need]:
@@ -313,6 +325,8 @@ def _owner_of(kind: str) -> Callable[[exp.Expr], list[Need]]:
         target = tree.this
         if not isinstance(target, exp.Expr) or not target.name:
             return [Need("ROLE", "role", ADMIN, tree)]
+        if kind == "table":
+            return [_on_table("OWNER", target)]
         return [Need("OWNER", kind, target.name.lower(), target)]
     return rule
 
@@ -381,7 +395,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.Explain: _explain,
     trees.Vacuum: _owner_of("table"),
     trees.Optimize: _owner_of("table"),
-    trees.ShowSnapshots: lambda tree: [Need("SELECT", "table", tree.this.name.lower(), tree.this)],
+    trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],
     trees.ShowViews: _nothing,
     identity.AlterUser: _self_or_admin,
     identity.CreateToken: _self_or_admin,

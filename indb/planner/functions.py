@@ -350,13 +350,13 @@ def _inputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[InputSpec, ...]:
                                      "per shard of its tables")
             specs.append(InputSpec(render(query), tuple(names)))
         elif isinstance(item, exp.Column | exp.Literal | exp.Table) and item.name:
-            specs.append(InputSpec(None, (_existing_table(_named_table(item), catalog),)))
+            specs.append(InputSpec(None, (_existing_table(named_table(item), catalog),)))
         else:
             raise error_at(item, f"{render(item)} is not a table or a query")
     return tuple(specs)
 
 
-def _named_table(item: exp.Expr) -> str:
+def named_table(item: exp.Expr) -> str:
     """The catalog name of a table named in a function's arguments: t, s.t, or 't' / 's.t'."""
     if isinstance(item, exp.Column):  # t, or s.t (read as column t of table s)
         if item.args.get("db") or item.args.get("catalog"):
@@ -382,7 +382,7 @@ def _outputs(value: exp.Expr, catalog: CatalogFacts) -> tuple[str, ...]:
         if not item.name or not isinstance(item, exp.Literal | exp.Column):
             raise error_at(item, f"{render(item)} is not an output table name; write "
                                  "OUTPUT_TABLES('t')")
-        name = _named_table(item)
+        name = named_table(item)
         if name in names:
             raise error_at(item, f"output table {name} is named twice")
         if not catalog.exists(name):  # a table the run creates: its name must be valid
