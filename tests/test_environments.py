@@ -19,7 +19,7 @@ import pytest
 
 import indb
 from indb.catalog.backup import backup
-from indb.errors import CatalogError, FunctionError, RunError, SqlError
+from indb.errors import CatalogError, FunctionError, PrivilegeError, RunError, SqlError
 from indb.runtime import venvs
 
 PACKAGE = "inflection==0.5.1"
@@ -222,6 +222,21 @@ def test_statements_refused_with_their_reasons(fresh):
     with pytest.raises(SqlError, match="not a valid function environment name"):
         fresh.sql('CREATE FUNCTION ENVIRONMENT "a-b"')
     assert describe(fresh, "e")["PACKAGES"] == ""
+
+
+def test_changing_an_environment_is_for_admins(tmp_path):
+    """pip runs a package's own build code with the engine's rights: a developer may not."""
+    with indb.connect(tmp_path / "db") as owner:
+        owner.sql("CREATE USER alice PASSWORD 'correct horse'")
+        owner.sql("GRANT developer TO alice")
+        owner.sql("CREATE FUNCTION ENVIRONMENT e")
+        with indb.connect(tmp_path / "db", user="alice") as alice:
+            for statement in ("CREATE FUNCTION ENVIRONMENT mine",
+                              "ALTER FUNCTION ENVIRONMENT e INSTALL PYTHON PACKAGE 'x'",
+                              "DROP FUNCTION ENVIRONMENT e"):
+                with pytest.raises(PrivilegeError, match="admin"):
+                    alice.sql(statement)
+        assert [r[0] for r in owner.sql("SHOW FUNCTION ENVIRONMENTS").fetchall()] == ["e"]
 
 
 def test_a_function_called_environment_is_still_a_function(fresh):
