@@ -150,3 +150,28 @@ def test_users_below_admin_reach_no_schema_table_through_a_main_tables_grant(tmp
         assert conn.sql("SELECT * FROM s.t").fetchall() == [(1,)]
     finally:
         conn.close()
+
+
+def test_schemas_move_with_relocation_and_backup(tmp_path):
+    """Two tables of one name in two schemas (and a replaced table, whose files lie beside the
+    old table's directory) are each relocated and backed up as themselves."""
+    import shutil
+
+    from indb.catalog.backup import backup
+    with indb.connect(tmp_path / "a") as conn:
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE t (x INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1)")
+        conn.sql("CREATE TABLE s.t (x INTEGER)")
+        conn.sql("INSERT INTO s.t VALUES (2), (3)")
+        conn.sql("CREATE OR REPLACE TABLE s.t AS SELECT x * 10 AS x FROM s.t")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    with indb.connect(tmp_path / "b", relocate=True) as copy:
+        assert copy.sql("SELECT * FROM t").fetchall() == [(1,)]
+        assert copy.sql("SELECT * FROM s.t ORDER BY x").fetchall() == [(20,), (30,)]
+        assert copy._engine.db.load("s.t")[0].location().startswith((tmp_path / "b").as_uri())
+    backup(tmp_path / "b", tmp_path / "bak")
+    with indb.connect(tmp_path / "bak") as restored:
+        assert restored.sql("SELECT * FROM t").fetchall() == [(1,)]
+        assert restored.sql("SELECT sum(x) FROM s.t").fetchone() == (50,)
+        assert restored.sql("SHOW SCHEMAS").fetchall() == [("main", 1), ("s", 1)]

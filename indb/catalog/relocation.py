@@ -28,6 +28,7 @@ from pyiceberg.serializers import FromInputFile, ToOutputFile
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 
+from indb.catalog.names import qualified
 from indb.catalog.uris import local_path
 from indb.errors import DirectoryError
 
@@ -82,15 +83,18 @@ def relocate(engine: sa.Engine, root: Path) -> Relocated | None:
 
     io = load_file_io({}, new)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(IcebergTables.table_name, IcebergTables.metadata_location)
+        rows = conn.execute(sa.select(IcebergTables.table_namespace, IcebergTables.table_name,
+                                      IcebergTables.metadata_location)
                             .where(IcebergTables.catalog_name == CATALOG_NAME)).all()
         models = conn.execute(sa.text(f"SELECT name, version, definition FROM {MODELS_TABLE}")).all() \
             if sa.inspect(conn).has_table(MODELS_TABLE) else []
-    switched = {name: _rewrite_table(io, moved(location), moved) for name, location in rows if location}
+    switched = {(schema, name): _rewrite_table(io, moved(location), moved)
+                for schema, name, location in rows if location}
     with engine.begin() as conn:  # the one step: every table and model at once, or none
-        for name, location in switched.items():
+        for (schema, name), location in switched.items():  # a name is one a schema
             conn.execute(sa.update(IcebergTables)
                          .where(IcebergTables.catalog_name == CATALOG_NAME,
+                                IcebergTables.table_namespace == schema,
                                 IcebergTables.table_name == name)
                          .values(metadata_location=location, previous_metadata_location=None))
         for name, version, definition in models:
@@ -101,7 +105,7 @@ def relocate(engine: sa.Engine, root: Path) -> Relocated | None:
             conn.execute(sa.text(f"UPDATE {MODELS_TABLE} SET definition = :d "
                                  "WHERE name = :n AND version = :v"),
                          {"d": json.dumps(info), "n": name, "v": version})
-    return Relocated(previous, tuple(sorted(switched)))
+    return Relocated(previous, tuple(sorted(qualified(schema, name) for schema, name in switched)))
 
 
 def _rewrite_table(io: FileIO, metadata_location: str, moved: Callable[[str], str]) -> str:
