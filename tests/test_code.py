@@ -1,7 +1,7 @@
 import pytest
 
 from indb.errors import FunctionError
-from indb.registry.code import code_hash, inspect_code
+from indb.registry.code import code_hash, entry_path, inspect_code, stored_path
 
 
 def facts(source: str, handler: str | None = "f", must: bool = False):
@@ -43,3 +43,20 @@ def test_code_hash_depends_on_names_and_contents():
     base = code_hash({"a.py": b"x"})
     assert base == code_hash({"a.py": b"x"})
     assert base != code_hash({"a.py": b"y"}) != code_hash({"b.py": b"x"})
+
+
+@pytest.mark.parametrize("path, stored", [
+    ("udf/x.py", "udf/x.py"), ("./udf/./data.csv", "udf/data.csv"), ("x.py", "x.py"),
+    ("udf\\win.py", "udf/win.py"), ("/abs/dir/y.py", "y.py"), ("../up/z.py", "z.py"),
+])
+def test_file_paths_keep_their_folders_when_relative(path, stored):
+    assert stored_path(path) == stored
+
+
+def test_the_entry_is_the_file_at_the_path_or_the_one_of_that_name():
+    stored = ["udf/f.py", "udf/lib.py", "other/lib.py"]
+    assert entry_path("udf/f.py", stored) == "udf/f.py"
+    assert entry_path("./udf/lib.py", stored) == "udf/lib.py"
+    assert entry_path("f.py", stored) == "udf/f.py"          # indb's shorthand: one file of that name
+    assert entry_path("lib.py", stored) is None               # two of that name: say which
+    assert entry_path("g.py", stored) is None
