@@ -88,6 +88,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ('CREATE TABLE "a;b".t (a INT)', "not a valid schema name"),
     ('CREATE SCHEMA "x;y"', "not a valid schema name"),
     ("CREATE SCHEMA pg_catalog", "reserved by DuckDB"),
+    ("CREATE SCHEMA memory", "reserved by DuckDB"),
     ("DROP SCHEMA main", "cannot be dropped"),
     ("CREATE VIEW kin.v AS SELECT 1", "not a valid view name"),
 ])

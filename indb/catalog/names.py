@@ -27,8 +27,9 @@ MAX_NAME = 63          # as PostgreSQL's identifiers; far below any file system'
 MAX_COLUMN_NAME = 255
 RESERVED_PREFIXES = ("_indb", "__indb")  # indb's hidden columns, staging tables and views
 DEFAULT_SCHEMA = "main"
-# DuckDB's own schemas: a schema of one of these names would hide them from queries
-RESERVED_SCHEMAS = ("information_schema", "pg_catalog", "temp", "system")
+# DuckDB's own schemas and catalogs (``memory`` is the in-memory database queries run in): a
+# schema of one of these names would hide them, or make s.t ambiguous to DuckDB
+RESERVED_SCHEMAS = ("information_schema", "pg_catalog", "temp", "system", "memory")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
