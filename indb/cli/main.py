@@ -28,10 +28,10 @@ CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb
               help="Database directory. Also $INDB_DB.")
 @click.option("--workers", type=int, default=None, metavar="N",
               help="Dask worker processes for function runs (default: CPU count, at most 8).")
-@click.option("--url", default=os.environ.get("INDB_URL"), metavar="URL",
+@click.option("--url", envvar="INDB_URL", default=None, metavar="URL",
               help="A database served by `indb serve` (http://host:8765), used instead of "
                    "--db by sql and load. Also $INDB_URL.")
-@click.option("--token", default=os.environ.get("INDB_TOKEN"), metavar="TOKEN",
+@click.option("--token", envvar="INDB_TOKEN", default=None, metavar="TOKEN",
               help="API token for --url. Also $INDB_TOKEN.")
 @click.version_option(package_name="indb")
 @click.pass_context
