@@ -26,7 +26,7 @@ ALLOWED = [
     "EXECUTE FUNCTION f(INPUT_TABLE_NAMES => INPUT_TABLE(t), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('new'))",
     "SELECT * FROM TABLE(f(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT * FROM t)))",
     "DROP TABLE mine", "INSERT INTO mine SELECT * FROM t", "GRANT SELECT ON TABLE mine TO bob",
-    "SHOW TABLES", "SHOW GRANTS", "CREATE TOKEN FOR alice", "ALTER USER alice PASSWORD 'x'",
+    "SHOW TABLES", "SHOW SCHEMAS", "SHOW FUNCTION ENVIRONMENTS", "SHOW GRANTS", "CREATE TOKEN FOR alice", "ALTER USER alice PASSWORD 'x'",
 ]
 REFUSED = [
     "SELECT * FROM secret", "SELECT * FROM t JOIN secret USING (a)",
@@ -91,3 +91,11 @@ def test_a_revoked_grant_is_gone_from_the_next_check():
                      ACCESS.owners, ACCESS.objects, ACCESS.views)
     with pytest.raises(PrivilegeError):
         check(sql, revoked)
+
+
+def test_refusals_of_views_say_whose_rights_are_missing():
+    with pytest.raises(PrivilegeError, match="may not read view other_view"):
+        check(parse("SELECT * FROM other_view")[0],
+              Access("alice", {}, frozenset(), {}, {}, {"other_view": "SELECT 1"}))
+    with pytest.raises(PrivilegeError, match="rights of its owner, dev"):
+        check(parse("SELECT * FROM dev_view")[0], ACCESS)

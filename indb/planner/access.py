@@ -27,6 +27,7 @@ from indb.errors import CatalogError, PrivilegeError
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
+from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.planner.functions import named_table
 
@@ -101,7 +102,7 @@ def check_needs(needed: list[Need], access: Access) -> None:
         _check_need(need, access.user, access, 0)
 
 
-def _check_need(need: Need, user: str, access: Access, depth: int) -> None:
+def _check_need(need: Need, user: str, access: Access, depth: int, noun: str = "") -> None:
     if need.privilege == "ROLE":
         roles = access.roles.get(user, frozenset())
         if not (access.is_admin(user) or need.name in roles):
@@ -123,15 +124,16 @@ def _check_need(need: Need, user: str, access: Access, depth: int) -> None:
             raise CatalogError(f"table {need.name} does not exist; SHOW TABLES lists the "
                                "tables (and SHOW VIEWS the views)")
     privilege = "INSERT" if need.privilege == "OUTPUT" else need.privilege
+    noun = noun or need.kind
     if privilege == "OWNER":
         if access.is_admin(user) or access.owner(need.kind, need.name) == user:
             return
-        raise PrivilegeError(f"only the owner of {need.kind} {need.name} "
+        raise PrivilegeError(f"only the owner of {noun} {need.name} "
                              f"({access.owner(need.kind, need.name)}) or an admin may do this")
     if not access.may(user, privilege, need.kind, need.name):
-        raise PrivilegeError(f"{user} may not {_verb(privilege)} {need.kind} {need.name}: it has "
+        raise PrivilegeError(f"{user} may not {_verb(privilege)} {noun} {need.name}: it has "
                              f"no {privilege} privilege on it; its owner or an admin can GRANT "
-                             f"{privilege} ON {need.kind.upper()} {need.name} TO {user}")
+                             f"{privilege} ON {noun.upper()} {need.name} TO {user}")
 
 
 def _check_view(need: Need, user: str, access: Access, depth: int) -> None:
@@ -140,7 +142,7 @@ def _check_view(need: Need, user: str, access: Access, depth: int) -> None:
         raise PrivilegeError(f"{need.name} is a view: views are read, not written")
     view_itself = replace(access, objects={**access.objects, "table": access.objects.get(
         "table", frozenset()) | {need.name}}, views={})
-    _check_need(need, user, view_itself, depth)
+    _check_need(need, user, view_itself, depth, "view")
     if need.privilege == "OWNER":
         return
     if depth >= MAX_VIEW_DEPTH:
@@ -148,8 +150,12 @@ def _check_view(need: Need, user: str, access: Access, depth: int) -> None:
     definer = access.owner("table", need.name)
     if access.is_admin(definer):
         return
-    for inner in needs(parse(access.views[need.name])[0]):
-        _check_need(inner, definer, access, depth + 1)
+    try:
+        for inner in needs(parse(access.views[need.name])[0]):
+            _check_need(inner, definer, access, depth + 1)
+    except PrivilegeError as error:  # say whose rights the view lacks, or it reads as the reader's
+        raise PrivilegeError(f"view {need.name} runs with the rights of its owner, {definer}, "
+                             f"who lacks one: {error}") from None
 
 
 def _verb(privilege: str) -> str:
@@ -397,6 +403,9 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.Optimize: _owner_of("table"),
     trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],
     trees.ShowViews: _nothing,
+    kinetica.ShowSchemas: _nothing,
+    environments.DescribeFunctionEnvironment: _nothing,
+    environments.ShowFunctionEnvironment: _nothing,
     identity.AlterUser: _self_or_admin,
     identity.CreateToken: _self_or_admin,
     identity.ShowTokens: _self_or_admin,
