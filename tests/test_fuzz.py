@@ -82,6 +82,9 @@ class Catalog:
     def exists(self, name):
         return name in ("t", "u")
 
+    def schema_exists(self, name):
+        return name == "main"
+
     def function(self, name):
         if name != "f":
             return None

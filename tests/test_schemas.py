@@ -54,7 +54,7 @@ def test_functions_read_and_write_schema_tables(fresh):
     fresh.sql("CREATE SCHEMA kin")
     fresh.sql("CREATE TABLE kin.src (id BIGINT, x DOUBLE, SHARD KEY (id)) WITH (SHARDS = 2)")
     fresh.sql("INSERT INTO kin.src SELECT range, range FROM range(100)")
-    fresh.sql("CREATE FUNCTION double_x LANGUAGE PYTHON AS $$\n"
+    fresh.sql("CREATE FUNCTION double_x LANGUAGE PYTHON WITH OPTIONS (max_concurrency_per_node = '0') AS $$\n"
               "def double_x(ctx, t):\n"
               "    import pyarrow.compute as pc\n"
               "    return t.set_column(1, 'x', pc.multiply(t['x'], 2))\n$$")
