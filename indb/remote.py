@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from indb import errors
 from indb.connection import Connection
-from indb.errors import InterfaceError, NotSupportedError, OperationalError, ProgrammingError
+from indb.errors import NotSupportedError, OperationalError, ProgrammingError
 from indb.registry.runs import InstanceProgress, RunStatus
 from indb.result import Result
 from indb.sharding.executor import Progress, RunProgress
@@ -131,8 +131,8 @@ def result_json(result: Result) -> dict[str, Any]:
 
 # -- the client ---------------------------------------------------------------------------------
 
-class _ResponseFile:
-    """An HTTP response's body as the file pyarrow's stream reader reads."""
+class ChunkFile:
+    """Chunks of bytes (an HTTP body) as the file pyarrow's stream reader reads."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks, self._buffer, self.closed = chunks, bytearray(), False
@@ -249,8 +249,7 @@ class HttpEngine:
     @staticmethod
     def _json(response: Any) -> Any:
         """The response's JSON body; an error response raises the error it names."""
-        if response.is_stream_consumed is False and not hasattr(response, "_content"):
-            response.read()
+        response.read()  # a streamed response's body (once read, read() returns it again)
         try:
             body = response.json()
         except ValueError:
@@ -277,7 +276,7 @@ def _parameters(params: object) -> Any:
 
 def _arrow_result(response: Any) -> Result:
     """The statement's result, its rows read from the response as they are fetched."""
-    reader = pa.ipc.open_stream(_ResponseFile(response.iter_raw()))
+    reader = pa.ipc.open_stream(ChunkFile(response.iter_raw()))
     meta = reader.schema.metadata or {}
     message = meta.get(META_MESSAGE, b"").decode()
     rowcount = int(meta.get(META_ROWCOUNT, b"-1"))

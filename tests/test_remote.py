@@ -169,3 +169,10 @@ def test_an_unreachable_server_is_an_operational_error():
     from serving import free_port
     with pytest.raises(indb.OperationalError, match="cannot reach"):
         indb.connect(f"http://127.0.0.1:{free_port()}")
+
+
+def test_a_refused_load_writes_nothing(remote):
+    remote.load("strict", pa.table({"id": pa.array([1, 2], pa.int64())}))
+    with pytest.raises(indb.IndbError):
+        remote.load("strict", pa.table({"other": ["x"]}))
+    assert remote.sql("SELECT count(*) FROM strict").fetchone() == (2,)

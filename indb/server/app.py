@@ -4,6 +4,7 @@ OpenAPI document at ``/openapi.json`` and its pages at ``/docs``."""
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +22,8 @@ import indb
 from indb.errors import IndbError, ProgrammingError
 from indb.parser import ShowFunctionStatus, render_indb
 from indb.registry.runs import RunStatus
-from indb.remote import (ARROW_STREAM, JSON, NDJSON, RESPOND_ASYNC, decode_value, error_json,
-                         progress_json, result_json)
+from indb.remote import (ARROW_STREAM, JSON, NDJSON, RESPOND_ASYNC, ChunkFile, decode_value,
+                         error_json, progress_json, result_json)
 from indb.result import Result
 from indb.server.encoding import arrow_chunks, json_chunks, status_of
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
@@ -30,6 +31,7 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 Authenticate = Callable[[str | None], str | None]  # bearer token (or None) -> user; raises if refused
 WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
 THREADS = 32  # statements carried out at once (the others wait for a thread)
+UPLOAD_QUEUE = 16  # chunks of an upload read ahead of the load (then the client waits)
 
 
 class Unauthorized(IndbError):
@@ -127,18 +129,37 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         options = {"shard_key": _json_arg(shard_key, "shard_key"),
                    "shards": _json_arg(shards, "shards"),
                    "replicated": _json_arg(replicated, "replicated")}
-        body = await request.body()
-        if not body:
-            raise ProgrammingError("the body is the rows to load, as an Arrow IPC stream")
-        try:
-            data = pa.ipc.open_stream(body).read_all()
-        except pa.ArrowInvalid as error:
-            raise ProgrammingError(f"the body is not an Arrow IPC stream: {error}") from None
+        chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=UPLOAD_QUEUE)
+        ended = threading.Event()  # the load is over (done or failed): nothing more is read
+        outcome: dict[str, Any] = {}
 
-        def carry_out() -> int:
-            with state.pool.connection() as conn:
-                return conn.load(table, data, **options)
-        return {"rowcount": await in_thread(carry_out)}
+        def carry_out() -> None:
+            try:
+                reader = pa.ipc.open_stream(ChunkFile(iter(chunks.get, None)))
+                with state.pool.connection() as conn:
+                    outcome["rows"] = conn.load(table, reader, **options)
+            except pa.ArrowInvalid as error:
+                outcome["error"] = ProgrammingError(f"the body is not an Arrow IPC stream of the "
+                                                    f"rows to load: {error}")
+            except Exception as error:
+                outcome["error"] = error
+            finally:
+                ended.set()
+
+        async def load_in_thread() -> None:
+            await in_thread(carry_out)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(load_in_thread)
+            async for chunk in request.stream():  # the body is loaded as it arrives
+                if ended.is_set():
+                    break
+                if chunk:
+                    await anyio.to_thread.run_sync(_hand_over, chunks, chunk, ended)
+            await anyio.to_thread.run_sync(_hand_over, chunks, None, ended)
+        if "error" in outcome:
+            raise outcome["error"]
+        return {"rowcount": outcome["rows"]}
 
     @app.get("/v1/runs/{run_id}", summary="A run's status row (wait=true: once it has ended)")
     async def run_status(run_id: str, wait: bool = False,
@@ -161,6 +182,16 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         return result_json(await in_thread(state.runs.kill, run_id))
 
     return app
+
+
+def _hand_over(chunks: queue.Queue[bytes | None], chunk: bytes | None, ended: threading.Event) -> None:
+    """Put a chunk of an upload for the load to read, unless the load has ended already."""
+    while not ended.is_set():
+        try:
+            chunks.put(chunk, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 def _wants_arrow(accept: str | None) -> bool:
