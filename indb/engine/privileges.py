@@ -26,17 +26,21 @@ DAY = 86400.0
 
 # -- the check around statements --------------------------------------------------------------
 
-def access(engine: Engine, user: str) -> rules.Access:
-    """The grants, owners and objects the check needs, read from the catalog now."""
+def access(engine: Engine, user: str, needed: Sequence[rules.Need]) -> rules.Access:
+    """The grants, owners and objects checking ``needed`` takes, read from the catalog now.
+    Which functions and models exist matters only to OWNER needs (a new one is the creator's),
+    so they are read only for those."""
     records = engine.db.engine
+    owning = {n.kind for n in needed if n.privilege == "OWNER"}
     roles = {p.name: frozenset(p.roles) for p in users.principals(records, "user")}
     return rules.Access(
         user=user, roles=roles,
         grants=frozenset((g.grantee, g.privilege, g.kind, g.name) for g in users.grants(records)),
         owners=users.owners(records),
         objects={"table": frozenset(engine.db.metadata_locations()),
-                 "function": frozenset(f.name for f in engine.functions.all()),
-                 "model": frozenset(engine.models.names())},
+                 "function": frozenset(f.name for f in engine.functions.all())
+                 if "function" in owning else frozenset(),
+                 "model": frozenset(engine.models.names()) if "model" in owning else frozenset()},
         views={v.name: v.sql for v in view_records.views(records)})
 
 
@@ -59,9 +63,12 @@ def check(engine: Engine, tree: exp.Expr, user: str) -> None:
     """Refuse a statement ``user`` may not run (PrivilegeError), before it is planned."""
     if user == users.OWNER:
         return
+    roles = users.roles_of(engine.db.engine, user)
     if users.kind_of(engine.db.engine, user) != "user":
         raise PrivilegeError(f"user {user} does not exist (it was dropped?); sign in again")
-    rules.check(tree, access(engine, user))
+    needed = [] if "admin" in roles else rules.needs(tree)
+    if needed:
+        rules.check_needs(needed, access(engine, user, needed))
 
 
 def check_load(engine: Engine, plan: planner.Load, user: str) -> None:
@@ -70,7 +77,7 @@ def check_load(engine: Engine, plan: planner.Load, user: str) -> None:
         return
     need = rules.Need("ROLE", "role", rules.DEVELOPER, why="creating a table") if plan.create \
         else rules.Need("INSERT", "table", plan.table)
-    rules.check_needs([need], access(engine, user))
+    rules.check_needs([need], access(engine, user, [need]))
 
 
 def owned(engine: Engine, plan: object) -> list[tuple[str, str]]:
