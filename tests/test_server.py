@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 import indb
+import indb.errors
 from serving import Served, create_gated, execute_gated, free_port, wait_until_up
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -253,10 +254,73 @@ def test_psql_runs_queries(served):
     assert failed.returncode != 0 and "nope" in failed.stderr
 
 
-def test_serving_beyond_loopback_needs_tokens(tmp_path):
-    from indb.server.serve import Service
-    with pytest.raises(indb.OptionError, match="API tokens"):
-        Service(tmp_path / "db", host="0.0.0.0", port=free_port(), pg_port=None)
+def test_without_users_loopback_serves_the_owner_and_elsewhere_needs_a_token(tmp_path):
+    from indb.catalog.database import Database
+    from indb.server.serve import authenticator
+    indb.connect(tmp_path / "db").close()
+    db = Database(tmp_path / "db")
+    try:
+        assert authenticator(db, "127.0.0.1")(None) == "owner"
+        with pytest.raises(indb.errors.AuthenticationError, match="needs an API token"):
+            authenticator(db, "0.0.0.0")(None)
+        with pytest.raises(indb.errors.AuthenticationError, match="not an indb token"):
+            authenticator(db, "127.0.0.1")("made-up")
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A served database with a user: ann, an analyst who may read open_t only."""
+    path = tmp_path_factory.mktemp("secured") / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x")
+        conn.sql("CREATE TABLE secret_t AS SELECT 2 AS y")
+        conn.sql("CREATE USER ann")
+        conn.sql("GRANT analyst TO ann")
+        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
+        token = conn.sql("CREATE TOKEN FOR ann").arrow()["token"][0].as_py()
+    server = Served(path)
+    yield server, token
+    server.stop()
+
+
+def test_with_users_every_request_needs_a_token(secured):
+    server, token = secured
+    sql = {"sql": "SELECT x FROM open_t"}
+    refused = httpx.post(f"{server.url}/v1/sql", json=sql)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert refused.json()["error"]["class"] == "AuthenticationError"
+    wrong = httpx.post(f"{server.url}/v1/sql", json=sql,
+                       headers={"Authorization": f"Bearer {token[:-3]}abc"})
+    assert wrong.status_code == 401 and "invalid token" in wrong.json()["error"]["message"]
+    assert httpx.get(f"{server.url}/v1/health").status_code == 200  # no token needed there
+
+
+def test_a_token_runs_statements_as_its_user(secured):
+    server, token = secured
+    with indb.connect(server.url, token=token) as conn:
+        assert conn.sql("SELECT x FROM open_t").fetchall() == [(1,)]
+        with pytest.raises(indb.errors.PrivilegeError):
+            conn.sql("SELECT y FROM secret_t")
+        with pytest.raises(indb.errors.PrivilegeError):
+            conn.sql("SELECT * FROM open_t JOIN secret_t ON true")
+    denied = httpx.post(f"{server.url}/v1/sql", json={"sql": "SELECT y FROM secret_t"},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert denied.status_code == 403
+    with pytest.raises(indb.errors.AuthenticationError):
+        indb.connect(server.url).sql("SELECT 1")
+
+
+def test_a_postgresql_client_signs_in_with_the_token_as_password(secured):
+    server, token = secured
+    dsn = f"host=127.0.0.1 port={server.pg_port} dbname=indb user=ann"
+    with psycopg.connect(dsn, password=token, autocommit=True) as conn:
+        assert conn.execute("SELECT x FROM open_t").fetchall() == [(1,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT y FROM secret_t")
+    with pytest.raises(psycopg.OperationalError, match="invalid token"):
+        psycopg.connect(dsn, password="indb_00_wrong")
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlglot import exp
 
 import indb
-from indb.errors import IndbError, ProgrammingError
+from indb.errors import AuthenticationError, IndbError, ProgrammingError
 from indb.parser import ShowFunctionStatus, render_indb
 from indb.registry.runs import RunStatus
 from indb.remote import (ARROW_STREAM, JSON, NDJSON, RESPOND_ASYNC, ChunkFile, decode_value,
@@ -28,14 +28,10 @@ from indb.result import Result
 from indb.server.encoding import arrow_chunks, json_chunks, status_of
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
-Authenticate = Callable[[str | None], str | None]  # bearer token (or None) -> user; raises if refused
+Authenticate = Callable[[str | None], str]  # bearer token (or None) -> user; AuthenticationError if refused
 WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
 THREADS = 32  # statements carried out at once (the others wait for a thread)
 UPLOAD_QUEUE = 16  # chunks of an upload read ahead of the load (then the client waits)
-
-
-class Unauthorized(IndbError):
-    """A request without a token the server accepts."""
 
 
 class Statement(BaseModel):
@@ -79,18 +75,20 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
 
     @app.exception_handler(IndbError)
     async def indb_error(request: Request, error: IndbError) -> JSONResponse:
+        challenge = {"WWW-Authenticate": "Bearer"} if isinstance(error, AuthenticationError) else None
         return JSONResponse({"error": error_json(error)}, status_code=status_of(error),
-                            headers={"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None)
+                            headers=challenge)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"error": error_json(error)}, status_code=500)
 
-    def user(authorization: str | None = Header(None, description="Bearer <token>")) -> str | None:
+    async def user(authorization: str | None = Header(None, description="Bearer <token>")) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         if authorization and scheme.lower() != "bearer":
-            raise Unauthorized("the Authorization header takes 'Bearer <token>'")
-        return state.authenticate(token.strip() or None)
+            raise AuthenticationError("the Authorization header takes 'Bearer <token>' (a token "
+                                      "from CREATE TOKEN FOR user)")
+        return str(await in_thread(state.authenticate, token.strip() or None))
 
     async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=state.limiter)
@@ -105,11 +103,11 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                          202: {"description": "EXECUTE FUNCTION with Prefer: respond-async: "
                                               "the run's id; follow /v1/runs/{run_id}/progress"}})
     async def sql(statement: Statement, accept: str | None = Header(None),
-                  prefer: str | None = Header(None), who: str | None = Depends(user)) -> Response:
+                  prefer: str | None = Header(None), who: str = Depends(user)) -> Response:
         arrow = _wants_arrow(accept)
         params = _decoded(statement.params)
         if statement.many is None and is_run(statement.sql):
-            run = await in_thread(state.runs.start, statement.sql, params)
+            run = await in_thread(state.runs.start, statement.sql, params, who)
             if run.error is not None and run.run_id is None:
                 raise run.error
             if run.run_id is not None and RESPOND_ASYNC in (prefer or ""):
@@ -117,7 +115,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                                     status_code=202, headers={"Location": f"/v1/runs/{run.run_id}"})
             result = await in_thread(_outcome, run)
         else:
-            result = await in_thread(_execute, state.pool, statement, params)
+            result = await in_thread(_execute, state.pool, statement, params, who)
         return _streamed(result, arrow)
 
     @app.post("/v1/load", summary="Bulk-load an Arrow IPC stream (the body) into a table")
@@ -125,7 +123,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                    shard_key: str = Query("[]", description="JSON list of shard key columns, if new"),
                    shards: str = Query("null", description="JSON shard count, if new"),
                    replicated: str = Query("false", description="JSON true: replicated, if new"),
-                   who: str | None = Depends(user)) -> dict[str, int]:
+                   who: str = Depends(user)) -> dict[str, int]:
         options = {"shard_key": _json_arg(shard_key, "shard_key"),
                    "shards": _json_arg(shards, "shards"),
                    "replicated": _json_arg(replicated, "replicated")}
@@ -136,7 +134,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         def carry_out() -> None:
             try:
                 reader = pa.ipc.open_stream(ChunkFile(iter(chunks.get, None)))
-                with state.pool.connection() as conn:
+                with state.pool.connection(who) as conn:
                     outcome["rows"] = conn.load(table, reader, **options)
             except pa.ArrowInvalid as error:
                 outcome["error"] = ProgrammingError(f"the body is not an Arrow IPC stream of the "
@@ -163,23 +161,23 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
 
     @app.get("/v1/runs/{run_id}", summary="A run's status row (wait=true: once it has ended)")
     async def run_status(run_id: str, wait: bool = False,
-                         who: str | None = Depends(user)) -> dict[str, Any]:
-        tracked = state.runs.get(run_id)
+                         who: str = Depends(user)) -> dict[str, Any]:
+        tracked = state.runs.get(run_id, who)
         if wait and tracked is not None:
             await in_thread(_outcome, tracked, False)
-        return result_json(await in_thread(_status, state, run_id, wait))
+        return result_json(await in_thread(_status, state, run_id, wait, who))
 
     @app.get("/v1/runs/{run_id}/progress", summary="A run's progress, one JSON object a line",
              responses={200: {"content": {NDJSON: {}}}})
-    async def run_progress(run_id: str, who: str | None = Depends(user)) -> StreamingResponse:
-        tracked = state.runs.get(run_id)
+    async def run_progress(run_id: str, who: str = Depends(user)) -> StreamingResponse:
+        tracked = state.runs.get(run_id, who)
         if tracked is None:
-            await in_thread(_status, state, run_id, False)  # an unknown run is a 400 now
-        return StreamingResponse(_events(state, run_id, tracked), media_type=NDJSON)
+            await in_thread(_status, state, run_id, False, who)  # an unknown run is a 400 now
+        return StreamingResponse(_events(state, run_id, tracked, who), media_type=NDJSON)
 
     @app.post("/v1/runs/{run_id}/kill", summary="Stop a run; it writes nothing")
-    async def kill(run_id: str, who: str | None = Depends(user)) -> dict[str, Any]:
-        return result_json(await in_thread(state.runs.kill, run_id))
+    async def kill(run_id: str, who: str = Depends(user)) -> dict[str, Any]:
+        return result_json(await in_thread(state.runs.kill, run_id, who))
 
     return app
 
@@ -214,9 +212,9 @@ def _json_arg(text: str, name: str) -> Any:
         raise ProgrammingError(f"{name} is JSON, such as [\"id\"], 8 or true; not {text!r}") from None
 
 
-def _execute(pool: ConnectionPool, statement: Statement, params: Any) -> Result:
-    """Run the statement on a connection of the pool; its rows stream after it goes back."""
-    with pool.connection() as conn:
+def _execute(pool: ConnectionPool, statement: Statement, params: Any, user: str) -> Result:
+    """Run the statement on a connection of the user's; its rows stream after it goes back."""
+    with pool.connection(user) as conn:
         if statement.many is None:
             return conn.sql(statement.sql, params)
         cursor = conn.cursor().executemany(statement.sql, [_decoded(p) for p in statement.many])
@@ -236,11 +234,11 @@ def _outcome(run: TrackedRun, raise_error: bool = True) -> Result | None:
     return run.result
 
 
-def _status(state: ServerState, run_id: str, wait: bool) -> Result:
+def _status(state: ServerState, run_id: str, wait: bool, user: str) -> Result:
     """SHOW FUNCTION STATUS FOR the run (``wait``: looked at until it has ended)."""
     statement = render_indb(ShowFunctionStatus(verbose=False, run_id=exp.Literal.string(run_id)))
     while True:
-        with state.pool.connection() as conn:
+        with state.pool.connection(user) as conn:
             result = conn.sql(statement)
             result.arrow()
         status = result.arrow()["status"][0].as_py()
@@ -249,14 +247,14 @@ def _status(state: ServerState, run_id: str, wait: bool) -> Result:
         time.sleep(WATCH_INTERVAL)  # a run of another process: its records are all there is
 
 
-def _events(state: ServerState, run_id: str, run: TrackedRun | None) -> Iterator[bytes]:
+def _events(state: ServerState, run_id: str, run: TrackedRun | None, user: str) -> Iterator[bytes]:
     """Progress events of a run, then ``{"event": "end", "result": ...}`` or
     ``{"event": "error", "error": ...}``."""
     def line(event: dict[str, Any]) -> bytes:
         return (json.dumps(event, default=str) + "\n").encode()
 
     if run is None:  # not started here: its status until it ends
-        result = _status(state, run_id, wait=True)
+        result = _status(state, run_id, True, user)
         yield line({"event": "end", "result": result_json(result)})
         return
     seen = -1

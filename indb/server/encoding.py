@@ -23,7 +23,7 @@ ROWS_A_CHUNK = 10_000  # rows converted to JSON at once (a big batch is sent in 
 
 # the status of an error, by the first of its classes (most specific first) named here
 STATUS_OF: dict[str, int] = {
-    "Unauthorized": 401, "AuthenticationError": 401, "PrivilegeError": 403,
+    "AuthenticationError": 401, "PrivilegeError": 403,
     "ConflictError": 409, "IntegrityError": 409, "RunError": 422, "DataError": 422,
     "FunctionError": 422, "ModelError": 422, "NotSupportedError": 501, "InterfaceError": 400,
     "ProgrammingError": 400, "DirectoryError": 503, "OperationalError": 503,

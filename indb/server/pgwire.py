@@ -25,6 +25,7 @@ from buenavista.backends.duckdb import to_bvtype
 from sqlglot import exp
 
 from indb import errors
+from indb.catalog.users import OWNER
 from indb.parser import parse
 from indb.result import Result
 from indb.server.pool import ConnectionPool, Runs, is_run
@@ -54,7 +55,7 @@ _BINARY_PARAMS: dict[int, Callable[[bytes], Any]] = {
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
              "RunError": "38000", "FunctionError": "38000", "ModelError": "38000",
-             "Unauthorized": "28000", "PrivilegeError": "42501", "InterfaceError": "08000",
+             "AuthenticationError": "28000", "PrivilegeError": "42501", "InterfaceError": "08000",
              "ProgrammingError": "42000", "OperationalError": "58000"}
 _WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
 
@@ -114,6 +115,7 @@ class _Session(core.Session):
         super().__init__()
         self.pool, self.runs = pool, runs
         self.in_txn = False
+        self.user = OWNER  # who signed in (set once the client has)
 
     def in_transaction(self) -> bool:
         return self.in_txn
@@ -132,7 +134,7 @@ class _Session(core.Session):
             return _Rows(None, "")
         values = list(params) if params else None
         if is_run(sql):
-            run = self.runs.start(sql, values)
+            run = self.runs.start(sql, values, self.user)
             with run.changed:
                 run.changed.wait_for(lambda: run.done)
             if run.error is not None:
@@ -140,7 +142,7 @@ class _Session(core.Session):
             assert run.result is not None
             result = run.result
         else:
-            with self.pool.connection() as conn:
+            with self.pool.connection(self.user) as conn:
                 result = conn.sql(sql, values)
         last = trees[-1]
         if isinstance(last, _WRITES) or not result.columns:
@@ -182,16 +184,19 @@ class _Handler(postgres.BuenaVistaHandler):
     server: PgServer
 
     def send_auth_request(self, ctx: postgres.BVContext) -> None:
-        if self.server.needs_password:
+        try:
+            ctx.session.user = self.server.authenticate(None)
+        except errors.AuthenticationError:  # a token is needed: it is the password
             self.wfile.write(struct.pack("!cii", postgres.ServerResponse.AUTHENTICATION_REQUEST, 8, 3))
-        else:
-            self.send_authentication_ok()
-            self.handle_post_auth(ctx)
+            return
+        self.send_authentication_ok()
+        self.handle_post_auth(ctx)
 
     def handle_md5_password(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        """The password message (cleartext, asked for above): the API token."""
         token = payload.decode("utf-8").rstrip("\x00")
         try:
-            self.server.authenticate(token or None)
+            ctx.session.user = self.server.authenticate(token or None)
         except errors.IndbError as error:
             self.send_error(error)
             self.request.shutdown(socket.SHUT_RDWR)  # the handler's loop reads the end, and stops
@@ -263,15 +268,10 @@ class PgServer(postgres.BuenaVistaServer):
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], pool: ConnectionPool, runs: Runs,
-                 authenticate: Callable[[str | None], str | None]) -> None:
+                 authenticate: Callable[[str | None], str]) -> None:
         super().__init__(address, _Connection(pool, runs))
         self.RequestHandlerClass = _Handler
         self.authenticate = authenticate
-        try:
-            authenticate(None)
-            self.needs_password = False
-        except errors.IndbError:
-            self.needs_password = True
         self._thread: threading.Thread | None = None
 
     def verify_request(self, request: Any, client_address: Any) -> bool:

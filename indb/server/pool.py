@@ -21,6 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 import indb
+from indb.catalog.users import OWNER
 from indb.connection import Connection
 from indb.errors import IndbError, InterfaceError
 from indb.parser import ExecuteFunction, KillFunction, parse, render_indb
@@ -31,50 +32,60 @@ POOL_SIZE = 4  # connections: runs that may go on at once while queries are stil
 
 
 class ConnectionPool:
-    """Up to ``size`` connections to one database, opened as they are first needed."""
+    """Up to ``size`` connections a user to one database, opened as they are first needed:
+    a user's statements run on connections opened as that user (``indb.connect(dir,
+    user=...)``), so its privileges are checked and, below admin, DuckDB reads no other files."""
 
     def __init__(self, path: str | Path, size: int = POOL_SIZE, **options: Any) -> None:
         self.path, self.size, self.options = path, size, options
-        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._idle: dict[str, queue.LifoQueue[Connection]] = {}
+        self._opened: dict[str, int] = {}
         self._all: list[Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._idle.put(self._open())  # the first now: a bad directory is reported at start
-
-    def _open(self) -> Connection:
-        conn = indb.connect(self.path, **self.options)
-        self._all.append(conn)
-        return conn
+        with self.connection():  # the first now: a bad directory is reported at start
+            pass
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A connection of the pool for one statement's turn (or one run)."""
-        conn = self._take()
+    def connection(self, user: str = OWNER) -> Iterator[Connection]:
+        """A connection of ``user``'s for one statement's turn (or one run)."""
+        idle, conn = self._take(user)
         try:
             yield conn
         finally:
             conn.progress = None
-            self._idle.put(conn)
+            idle.put(conn)
 
-    def _take(self) -> Connection:
-        if self._closed:
-            raise InterfaceError("the server is shutting down; it takes no new statements")
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+    def _take(self, user: str) -> tuple[queue.LifoQueue[Connection], Connection]:
         with self._lock:
-            if len(self._all) < self.size:
-                return self._open()
-        return self._idle.get()
+            if self._closed:
+                raise InterfaceError("the server is shutting down; it takes no new statements")
+            idle = self._idle.setdefault(user, queue.LifoQueue())
+            try:
+                return idle, idle.get_nowait()
+            except queue.Empty:
+                opening = self._opened.get(user, 0) < self.size
+                if opening:
+                    self._opened[user] = self._opened.get(user, 0) + 1
+        if not opening:
+            return idle, idle.get()
+        try:
+            conn = indb.connect(self.path, user=user, **self.options)
+        except BaseException:
+            with self._lock:
+                self._opened[user] -= 1
+            raise
+        with self._lock:
+            self._all.append(conn)
+        return idle, conn
 
     def close(self) -> None:
         """Close every connection (each waits for the runs it started with nowait)."""
-        self._closed = True
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+            self._closed = True
+            opened, self._all = self._all, []
+        for conn in opened:
+            conn.close()
 
 
 def is_run(sql: str) -> bool:
@@ -90,6 +101,7 @@ def is_run(sql: str) -> bool:
 class TrackedRun:
     """A run a client started through the server: its latest progress, then its outcome."""
 
+    user: str = OWNER
     run_id: str | None = None
     progress: RunProgress | None = None
     result: Result | None = None
@@ -118,14 +130,14 @@ class Runs:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def start(self, sql: str, params: Any) -> TrackedRun:
+    def start(self, sql: str, params: Any, user: str = OWNER) -> TrackedRun:
         """Start the statement; returns once the run has an id (or has ended: failed to plan,
         or ran with nowait)."""
-        run = TrackedRun()
+        run = TrackedRun(user)
 
         def carry_out() -> None:
             try:
-                with self.pool.connection() as conn:
+                with self.pool.connection(user) as conn:
                     def heard(progress: RunProgress) -> None:
                         if run.run_id is None:
                             with self._lock:
@@ -146,12 +158,15 @@ class Runs:
             run.changed.wait_for(lambda: run.run_id is not None or run.done)
         return run
 
-    def get(self, run_id: str) -> TrackedRun | None:
+    def get(self, run_id: str, user: str) -> TrackedRun | None:
+        """A run ``user`` started through the server (others' are read from the records, as
+        that user may)."""
         with self._lock:
-            return self._runs.get(run_id)
+            run = self._runs.get(run_id)
+        return run if run is not None and run.user == user else None
 
-    def kill(self, run_id: str) -> Result:
-        with self.pool.connection() as conn:
+    def kill(self, run_id: str, user: str = OWNER) -> Result:
+        with self.pool.connection(user) as conn:
             return conn.sql(render_indb(KillFunction(this=exp.Literal.string(run_id))))
 
     def in_flight(self) -> list[str]:

@@ -13,8 +13,10 @@ from typing import Any
 
 import uvicorn
 
-from indb.errors import OptionError
-from indb.server.app import Authenticate, ServerState, Unauthorized, create_app
+from indb.catalog import users
+from indb.catalog.database import Database
+from indb.errors import AuthenticationError, OptionError
+from indb.server.app import Authenticate, ServerState, create_app
 from indb.server.pgwire import PgServer
 from indb.server.pool import POOL_SIZE, ConnectionPool
 
@@ -34,19 +36,22 @@ def loopback(host: str) -> bool:
         return False
 
 
-def owner_on_loopback(token: str | None) -> str | None:
-    """The default authentication while the database has no users: a server bound to
-    loopback serves the machine's own user as the database's owner (as ``indb.connect(dir)``
-    does), token or not. None is the owner."""
-    return None
+def authenticator(db: Database, host: str) -> Authenticate:
+    """The server's check of who asks: a token (CREATE TOKEN FOR user) names its user; without
+    one, a server bound to loopback serves the machine's own user as the database's owner (as
+    ``indb.connect(dir)`` does) while the database has no users, and refuses otherwise."""
+    open_to_owner = loopback(host)
 
-
-def default_authenticate(host: str) -> Authenticate:
-    if not loopback(host):
-        raise OptionError(f"serving on {host} (beyond this machine) needs API tokens to tell who "
-                          "asks, and this server cannot check them yet: serve on 127.0.0.1 and "
-                          "reach it through an SSH tunnel or a proxy that authenticates")
-    return owner_on_loopback
+    def authenticate(token: str | None) -> str:
+        if token is not None:
+            return users.authenticate_token(db, token)
+        if open_to_owner and not any(p.name != users.OWNER for p in users.principals(db.engine, "user")):
+            return users.OWNER
+        raise AuthenticationError("this server needs an API token: send 'Authorization: Bearer "
+                                  "<token>' (indb.connect(url, token=...), indb --token, or the "
+                                  "password of a PostgreSQL client); an admin makes one with "
+                                  "CREATE TOKEN FOR user")
+    return authenticate
 
 
 def _stopped_by(signum: int, frame: object) -> None:
@@ -63,9 +68,10 @@ class Service:
                  **options: Any) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise OptionError("TLS needs both --tls-cert and --tls-key")
-        self.authenticate = authenticate or default_authenticate(host)
         self.grace = grace
         self.pool = ConnectionPool(db, pool_size, **options)
+        self.db = Database(db)  # the users and tokens the default authentication reads
+        self.authenticate = authenticate or authenticator(self.db, host)
         self.state = ServerState(self.pool, self.authenticate)
         self.pg: PgServer | None = None
         if pg_port is not None:
@@ -117,7 +123,7 @@ class Service:
                 runs.kill(run_id)
             runs.join(KILLED_WAIT)
         self.pool.close()
+        self.db.close()
 
 
-__all__ = ["GRACE", "Service", "Unauthorized", "default_authenticate", "loopback",
-           "owner_on_loopback"]
+__all__ = ["GRACE", "Service", "authenticator", "loopback"]
