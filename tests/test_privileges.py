@@ -274,3 +274,19 @@ def test_a_developers_model_is_used_by_whom_it_grants(owner, tmp_path):
     refused(owner, "alice", "DROP MODEL lin")  # using is not owning
     run(owner, "dev", "DROP MODEL lin")
     assert ("model", "lin") not in users.owners(owner._engine.db.engine)
+
+
+def test_executemany_and_load_are_checked_too(owner):
+    import pyarrow as pa
+    with owner._engine.as_user("alice"), pytest.raises(PrivilegeError):
+        owner.executemany("INSERT INTO prices VALUES (?, ?)", [(3, 30.0), (4, 40.0)])
+    rows = pa.table({"id": [1, 2], "px": [1.0, 2.0]})
+    with owner._engine.as_user("alice"), pytest.raises(PrivilegeError, match="developer"):
+        owner.load("alice_loaded", rows)
+    with owner._engine.as_user("alice"), pytest.raises(PrivilegeError, match="INSERT"):
+        owner.load("prices", rows)
+    assert owner.sql("SELECT count(*) FROM prices").fetchone() == (2,)
+    assert not owner._engine.db.exists("alice_loaded")
+    with owner._engine.as_user("dev"):
+        assert owner.load("dev_loaded", rows) == 2
+    assert users.owners(owner._engine.db.engine)[("table", "dev_loaded")] == "dev"
