@@ -39,7 +39,7 @@ REFUSED = [
     "SELECT PREDICT('other', a) FROM t",
     "SELECT * FROM read_parquet('/etc/passwd')", "SELECT * FROM read_text('/etc/hostname')",
     "SELECT * FROM glob('/*')", "SELECT * FROM query_table('secret')", "SELECT * FROM sqlite_scan('x', 'y')",
-    "SELECT * FROM information_schema.tables", "SELECT * FROM other_db.main.t",
+    "SELECT * FROM information_schema.tables", "SELECT __indb_predict_other_v1(a) FROM t", "SELECT * FROM other_db.main.t",
     "COPY t TO '/tmp/x.csv'", "COPY t FROM '/etc/passwd'", "ATTACH '/tmp/x.db'", "SET enable_external_access = true",
     "CREATE TABLE x (a INT)", "CREATE VIEW v AS SELECT * FROM t", "CREATE FUNCTION g AS $$x$$",
     "CREATE MODEL mm FROM FILE 'x.onnx'", "DROP TABLE t", "DELETE FROM t", "UPDATE t SET a = 1",

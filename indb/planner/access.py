@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
-from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.names import DEFAULT_SCHEMA, RESERVED_PREFIXES, split_name
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, PrivilegeError
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
@@ -210,6 +210,8 @@ def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
             out.append(Need("ROLE", "role", ADMIN, call, f"{_called(call)}, which reads files,"))
         elif name == "predict" and call.expressions and isinstance(call.expressions[0], exp.Literal):
             out.append(Need("USAGE", "model", call.expressions[0].name.lower(), call))
+        elif name.startswith(RESERVED_PREFIXES):  # PREDICT's functions and others indb registers
+            out.append(Need("ROLE", "role", ADMIN, call, f"calling indb's own {_called(call)}"))
     return out
 
 
