@@ -369,3 +369,20 @@ def test_stop_waits_for_a_run_that_finishes_in_time(tmp_path):
     assert not stopper.is_alive()
     with indb.connect(path) as conn:
         assert conn.sql("SELECT sum(rows) FROM done").fetchone() == (10,)
+
+
+def test_the_documented_options_and_endpoints_exist(http):
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from indb.cli.main import cli
+    text = (Path(__file__).parent.parent / "docs" / "server.md").read_text()
+    help_text = "".join(CliRunner().invoke(cli, args + ["--help"]).output
+                        for args in ([], ["serve"], ["sql"]))
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text))
+    assert {"--grace", "--connections", "--pg-port", "--url"} <= options
+    assert [o for o in options if o not in help_text] == []
+    endpoints = set(re.findall(r"`(?:GET|POST) (/v1/[^`?]+)", text))
+    assert endpoints and endpoints <= set(http.get("/openapi.json").json()["paths"])
