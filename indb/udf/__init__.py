@@ -8,13 +8,23 @@ is never run for that), so the decorator itself only marks the function.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from indb.udf.context import Context, Params
+if TYPE_CHECKING:
+    from indb.udf.context import Context, Params
 
 __all__ = ["Context", "Params", "function"]
 
 F = TypeVar("F", bound=Callable)
+
+
+def __getattr__(name: str) -> object:
+    """``Context`` and ``Params``, imported when first asked for: a Kinetica script's
+    ``kinetica_proc`` imports this package and needs neither (nor the catalog they import)."""
+    if name in ("Context", "Params"):
+        from indb.udf import context
+        return getattr(context, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def function(_fn: F | None = None, *, frame: str = "arrow",

@@ -93,6 +93,10 @@ class InputColumn(_Column):
         return len(self._arrow)
 
     def __getitem__(self, index: int | slice) -> Any:
+        if type(index) is int:  # the common case first: scripts index in loops
+            values = self._list()
+            if -len(values) <= index < len(values):
+                return values[index]
         if isinstance(index, slice):
             return self._list()[index]
         if not isinstance(index, int | np.integer):
@@ -117,6 +121,7 @@ class OutputColumn(_Column):
     def __init__(self, files: kf.ColumnFiles) -> None:
         super().__init__(files)
         self._var = self._kind.dtype is None
+        self._nullable = bool(files.nulls)
         self._values: Any = [] if self._var else self._empty(0)
         self._nulls = np.zeros(0, np.bool_)
         self._pos = 0  # the next slot append/extend fills
@@ -147,6 +152,8 @@ class OutputColumn(_Column):
         return len(self._values)
 
     def __getitem__(self, index: int | slice) -> Any:
+        if type(index) is int and -len(self._values) <= index < len(self._values):
+            return self._get(index)  # the common case first: scripts index in loops
         if isinstance(index, slice):
             return [self._get(i) for i in range(*index.indices(len(self)))]
         if not isinstance(index, int | np.integer):
@@ -160,6 +167,11 @@ class OutputColumn(_Column):
         return value.item() if isinstance(value, np.generic) else value
 
     def __setitem__(self, index: int | slice, value: Any) -> None:
+        if type(index) is int and not self._var and -len(self._values) <= index < len(self._values) \
+                and (value is not None or not self._nullable):  # the common case, kept short
+            self._values[index] = value
+            self._nulls[index] = False
+            return
         if self._var:
             raise RuntimeError("Cannot set values in variable-length column (fill text, bytes "
                                "and vector columns in order with append or extend)")
@@ -180,6 +192,12 @@ class OutputColumn(_Column):
         if array is not None and array.dtype != object and not self._var:
             self._values[positions.start:positions.stop:positions.step] = array
             self._nulls[positions.start:positions.stop:positions.step] = False
+            return
+        if self._var and positions.step == 1:  # filling in order: one slice, NULLs found at once
+            items = list(values)
+            self._values[positions.start:positions.stop] = items
+            self._nulls[positions.start:positions.stop] = np.fromiter(
+                (v is None for v in items), np.bool_, len(items))
             return
         for i, v in zip(positions, values, strict=True):
             if v is None and (self.is_nullable or self._var):
