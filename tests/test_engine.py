@@ -393,3 +393,18 @@ def test_alter_table_keeps_the_primary_key(fresh):
     assert fresh.table("k").info.primary_key == ("key",)
     with pytest.raises(indb.DataError, match="key = 1"):
         fresh.sql("INSERT INTO k VALUES (1, 2.0)")
+
+
+def test_update_and_merge_keep_the_primary_key_unique(fresh):
+    fresh.sql("CREATE TABLE k (id BIGINT PRIMARY KEY, v DOUBLE) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO k SELECT range, range FROM range(10)")
+    with pytest.raises(indb.DataError, match="duplicate primary key in k: .*id = 1"):
+        fresh.sql("UPDATE k SET id = 1 WHERE id = 2")
+    with pytest.raises(indb.DataError, match="id = 3"):
+        fresh.sql("MERGE INTO k USING (SELECT 3 AS id, 0.5 AS v) s ON k.id = s.id + 100 "
+                  "WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)")
+    assert fresh.sql("SELECT count(*), sum(id) FROM k").fetchone() == (10, 45)  # nothing changed
+    fresh.sql("UPDATE k SET id = id + 100 WHERE id < 5")  # keys that stay distinct
+    fresh.sql("MERGE INTO k USING (SELECT 3 AS id, 0.5 AS v) s ON k.id = s.id "
+              "WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)")
+    assert fresh.sql("SELECT count(*), sum(id) FROM k").fetchone() == (11, 548)

@@ -205,7 +205,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             if progress:
                 progress(count)
         if info.primary_key:
-            _check_unique(engine, info, existing + [files.local_path(f.file_path) for f in written])
+            check_unique(engine, info, existing + [files.local_path(f.file_path) for f in written])
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:
@@ -216,8 +216,9 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     return count
 
 
-def _check_unique(engine: Engine, info: TableInfo, paths: list[str]) -> None:
-    """DataError naming a primary key value that these data files hold twice. Only the key's
+def check_unique(engine: Engine, info: TableInfo, paths: list[str]) -> None:
+    """DataError naming a primary key value that these data files (a table's files after a
+    write, before its commit) hold twice. Only the key's
     columns are read (DuckDB reads those columns of the Parquet files alone)."""
     if not paths:
         return
