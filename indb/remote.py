@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import decimal
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePath
@@ -158,6 +159,8 @@ class HttpEngine:
         import httpx
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
+        if isinstance(verify, str):  # a CA bundle that signed the server's certificate
+            verify = ssl.create_default_context(cafile=verify)  # type: ignore[assignment]
         self.http = httpx.Client(base_url=self.url, headers=headers, verify=verify,
                                  timeout=httpx.Timeout(timeout, connect=30.0))
         self.progress: Progress | None = None

@@ -4,6 +4,7 @@ runs on an in-process cluster), ready once its health endpoint answers."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -21,14 +22,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, deadline: float = READY_WITHIN, process=None) -> None:
+def wait_until_up(url: str, deadline: float = READY_WITHIN, process=None, verify=True) -> None:
     """Poll ``url``/v1/health until it answers (or fail at the deadline)."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process is not None and process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/v1/health", timeout=2, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -44,10 +45,11 @@ class Served:
         self.service = Service(path, port=self.port, pg_port=pg_port, cluster="threads",
                                log_level="warning", workers=2, **options)
         self.pg_port = self.service.pg_port
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if options.get('tls_cert') else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.service.run, daemon=True)
         self.thread.start()
-        wait_until_up(self.url)
+        cert = options.get("tls_cert")
+        wait_until_up(self.url, verify=ssl.create_default_context(cafile=cert) if cert else True)
 
     def stop(self) -> None:
         self.service.stop()

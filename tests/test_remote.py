@@ -176,3 +176,24 @@ def test_a_refused_load_writes_nothing(remote):
     with pytest.raises(indb.IndbError):
         remote.load("strict", pa.table({"other": ["x"]}))
     assert remote.sql("SELECT count(*) FROM strict").fetchone() == (2,)
+
+
+def test_https_with_the_servers_certificate(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    indb.connect(tmp_path / "db").close()
+    server = Served(tmp_path / "db", tls_cert=str(cert), tls_key=str(key))
+    try:
+        assert server.url.startswith("https://")
+        with indb.connect(server.url, verify=str(cert)) as conn:
+            assert conn.sql("SELECT 41 + 1").fetchone() == (42,)
+        with pytest.raises(indb.OperationalError, match="cannot reach"):  # an unknown certificate
+            indb.connect(server.url)
+    finally:
+        server.stop()
