@@ -149,6 +149,13 @@ def register(conn, tmp_path, name: str, code: str, shipped: bool, *, more: dict[
         os.chdir(cwd)
 
 
+def same_numbers(conn, got: str, want: str) -> None:
+    """The queries give the same ids, each with (about) the same number."""
+    got_rows, want_rows = (conn.sql(f"{q} ORDER BY id").fetchall() for q in (got, want))
+    assert [g[0] for g in got_rows] == [w[0] for w in want_rows]
+    assert [g[1] for g in got_rows] == pytest.approx([w[1] for w in want_rows])
+
+
 def fresh(conn, table: str, columns: str) -> None:
     conn.sql(f"DROP TABLE IF EXISTS {table}")
     conn.sql(f"CREATE TABLE {table} ({columns})")
@@ -161,10 +168,7 @@ def test_sum_of_squares(conn, tmp_path, shipped):
     fresh(conn, "udf_out", "id INTEGER, y DOUBLE")
     conn.sql("EXECUTE FUNCTION sos(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id, x1, coalesce(x2, 0) "
              "AS x2 FROM udf_in), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('udf_out'))")
-    got = conn.sql("SELECT id, y FROM udf_out ORDER BY id").fetchall()
-    want = conn.sql("SELECT id, x1 * x1 + coalesce(x2, 0) ** 2 FROM udf_in ORDER BY id").fetchall()
-    assert [g[0] for g in got] == [w[0] for w in want]
-    assert [g[1] for g in got] == pytest.approx([w[1] for w in want])
+    same_numbers(conn, "SELECT id, y FROM udf_out", "SELECT id, x1 * x1 + coalesce(x2, 0) ** 2 FROM udf_in")
 
 
 @pytest.mark.parametrize("shipped", MODULES)
@@ -230,10 +234,7 @@ def test_to_df_and_from_df(conn, tmp_path, shipped):
     fresh(conn, "scaled", "id INTEGER, x1 DOUBLE")
     conn.sql("EXECUTE FUNCTION scale_df(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id, x1 FROM udf_in), "
              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('scaled'), PARAMS => KV_PAIRS(factor = '3'))")
-    got = conn.sql("SELECT id, x1 FROM scaled ORDER BY id").fetchall()
-    want = conn.sql("SELECT id, 3 * x1 FROM udf_in ORDER BY id").fetchall()
-    assert [g[0] for g in got] == [w[0] for w in want]
-    assert [g[1] for g in got] == pytest.approx([w[1] for w in want])
+    same_numbers(conn, "SELECT id, x1 FROM scaled", "SELECT id, 3 * x1 FROM udf_in")
 
 
 @pytest.mark.parametrize("shipped", MODULES)
