@@ -39,6 +39,12 @@ def test_column_names_may_hold_punctuation_but_not_control_characters():
     'CREATE TABLE "../../../../esc" (x INTEGER)', "CREATE TABLE t ()",
     f"CREATE TABLE {'l' * 300} (x INTEGER)", 'CREATE TABLE t ("a\x01" INTEGER)',
     "CREATE TABLE \"a b\" AS SELECT 1 AS x",
+    # schemas (issue 13): their names become directories and Iceberg namespaces too
+    'CREATE SCHEMA "a""b"', "CREATE SCHEMA \"a'b\"", 'CREATE SCHEMA "a; b"', 'CREATE SCHEMA ".."',
+    'CREATE SCHEMA "../../../../esc"', 'CREATE SCHEMA ""', f"CREATE SCHEMA {'s' * 300}",
+    "CREATE SCHEMA _indb_x", "CREATE SCHEMA information_schema", 'CREATE SCHEMA "x.y"',
+    'CREATE TABLE "../../esc".t (x INTEGER)', 'CREATE TABLE "a;b".t (x INTEGER)',
+    'DROP SCHEMA "../../esc" CASCADE',
 ])
 def test_hostile_names_are_refused_and_the_database_stays_usable(fresh, statement, tmp_path):
     fresh.sql("CREATE TABLE victim (x INTEGER)")
@@ -48,6 +54,8 @@ def test_hostile_names_are_refused_and_the_database_stays_usable(fresh, statemen
     assert not isinstance(caught.value, indb.InternalError)
     assert fresh.sql("SELECT * FROM victim").fetchall() == [(1,)]
     assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["victim"]
+    assert [r[0] for r in fresh.sql("SHOW SCHEMAS").fetchall()] == ["main"]
+    assert [p.name for p in (fresh.path / "warehouse").iterdir()] == ["main"]
     assert not (tmp_path.parent / "esc").exists() and not (fresh.path.parent / "esc").exists()
 
 
