@@ -96,3 +96,14 @@ def test_lineage_names_the_snapshots_read():
 def test_sharded_inputs_must_have_one_shard_count():
     with pytest.raises(CatalogError, match="different shard counts"):
         run(plan(inputs=("a", "b")), {"a": facts("a", 4), "b": facts("b", 8)})
+
+
+def test_without_input_a_distributed_run_has_an_instance_per_shard():
+    """As Kinetica runs an input-less UDF once per TOM: here once per shard of the default count."""
+    r = run(plan(inputs=()), {})
+    assert r.shards == tuple(range(8)) and [j.shards for j in r.jobs] == [8] * 8
+    (out,) = r.outputs
+    assert isinstance(out, CreateOutput) and out.shards == 8
+    assert run(plan(function("nondistributed"), inputs=()), {}).shards == (0,)
+    replicated_only = run(plan(inputs=("params",)), {"params": facts("params", replicated=True)})
+    assert replicated_only.shards == (0,)  # a replicated table is whole on every shard: read once
