@@ -50,3 +50,14 @@ def test_gpu_benchmark_says_it_needs_a_gpu_here():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "needs a CUDA GPU" in done.stdout and "--smoke" in done.stdout
+
+
+def test_serve_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--clients", "4",
+                           "--seconds", "1", "--rows", "1000", "--runs", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["http_queries"] > 0 and figures["pg_queries"] > 0 and figures["embedded_queries"] > 0
+    assert figures["runs_completed_with_all_rows"] == 2
