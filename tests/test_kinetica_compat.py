@@ -251,3 +251,38 @@ def test_shipped_files_keep_their_folders(conn, tmp_path, shipped):
     described = conn.sql("DESCRIBE FUNCTION weights").arrow().to_pylist()[0]
     assert "udf/data/weights.csv" in described["FILE_PATHS"]
     assert described["RUN_COMMAND_ARGS"] == "udf/weights.py"
+
+
+KIFS_SAVE = """
+import os
+from kinetica_proc import ProcData
+
+proc_data = ProcData()
+with open(os.path.join(proc_data.request_info["kifs_mount_point"], "model.txt"), "w") as f:
+    f.write(proc_data.params["coefficient"])
+proc_data.complete()
+"""
+
+KIFS_LOAD = """
+import os
+from kinetica_proc import ProcData
+
+proc_data = ProcData()
+with open(os.path.join(proc_data.request_info["kifs_mount_point"], "model.txt")) as f:
+    coefficient = float(f.read())
+out = proc_data.output_data[0]
+out.size = 1
+out[0][0] = coefficient
+proc_data.complete()
+"""
+
+
+@pytest.mark.parametrize("shipped", MODULES)
+def test_kifs_keeps_files_between_runs(conn, tmp_path, shipped):
+    """Kinetica's examples save a model under kifs_mount_point in one run and load it in another."""
+    register(conn, tmp_path, "kifs_save", KIFS_SAVE, shipped, clauses="MODE = 'nondistributed'")
+    register(conn, tmp_path, "kifs_load", KIFS_LOAD, shipped, clauses="MODE = 'nondistributed'")
+    fresh(conn, "loaded", "coefficient DOUBLE")
+    conn.sql("EXECUTE FUNCTION kifs_save(PARAMS => KV_PAIRS(coefficient = '2.5'))")
+    conn.sql("EXECUTE FUNCTION kifs_load(OUTPUT_TABLE_NAMES => OUTPUT_TABLES('loaded'))")
+    assert conn.sql("SELECT coefficient FROM loaded").fetchall() == [(2.5,)]

@@ -21,12 +21,13 @@ from indb.sharding.jobs import AppendOutput, InputRead, Job, Output
 from indb.udf import kinetica_files as kf
 
 STDERR_TAIL = 10  # lines of a failed script's stderr its message ends with
+KIFS_DIR = "kifs"  # in the database directory: files scripts keep between runs, as on Kinetica's KiFS
 _FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+)', re.MULTILINE)
 
 
 def request_info(job: Job) -> dict[str, str]:
     """Kinetica's request info keys, with what they mean here ("" where indb has no such thing:
-    no API endpoint or credentials to call back with, no KiFS)."""
+    no API endpoint or credentials to call back with); KiFS is a folder of the database."""
     distributed = job.function.mode == "distributed"
     return {
         "proc_name": job.function.name,
@@ -41,12 +42,13 @@ def request_info(job: Job) -> dict[str, str]:
         "head_url": "",
         "username": "",
         "password": "",
-        "kifs_mount_point": "",
+        "kifs_mount_point": str(Path(job.db_path) / KIFS_DIR),
     }
 
 
 def prepare(job: Job, tables: list[pa.Table], proc_dir: Path) -> kf.Control:
     """Write the instance's input columns and its control file (``proc_dir/control``)."""
+    (Path(job.db_path) / KIFS_DIR).mkdir(exist_ok=True)
     return write_request(proc_dir, [(input_name(spec, i), table) for i, (spec, table)
                                     in enumerate(zip(job.inputs, tables, strict=True))],
                          [(o.name, declared_columns(job, o)) for o in job.outputs],
