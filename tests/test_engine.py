@@ -408,3 +408,18 @@ def test_update_and_merge_keep_the_primary_key_unique(fresh):
     fresh.sql("MERGE INTO k USING (SELECT 3 AS id, 0.5 AS v) s ON k.id = s.id "
               "WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)")
     assert fresh.sql("SELECT count(*), sum(id) FROM k").fetchone() == (11, 548)
+
+
+def test_the_primary_key_check_reads_only_the_shards_written_to(fresh, monkeypatch):
+    fresh.sql("CREATE TABLE k (id BIGINT PRIMARY KEY, v DOUBLE) WITH (SHARDS = 4)")
+    fresh.sql("INSERT INTO k SELECT range, range FROM range(100)")  # a file in each shard
+    scans = fresh._engine.session.scans
+    read: list[list[str]] = []
+    original = scans.scan
+    monkeypatch.setattr(scans, "scan", lambda info, paths, *args: read.append(paths) or original(info, paths, *args))
+    fresh.sql("SELECT 1")  # the table's view is remade before a statement: not that scan
+    read.clear()
+    fresh.sql("INSERT INTO k VALUES (1000, 0)")
+    (paths,) = read
+    shard_files = {int(p.split("_indb_shard=")[1].split("/")[0]) for p in paths}
+    assert len(paths) == 2 and len(shard_files) == 1  # the shard's old file and the new one

@@ -5,7 +5,7 @@ Iceberg snapshot, or deleted."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from pyiceberg.io import load_file_io
+from pyiceberg.manifest import DataFile
 from sqlglot import exp
 
 from indb import planner
@@ -182,13 +183,12 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     appears whole or not at all. A table with a primary key is checked for duplicate keys
     before the commit.
     """
-    existing: list[str] = []
+    existing: list[DataFile] = []
     replacing = False
     if create is None:
         table, info = engine.db.load(name)
         metadata, location, io = table.metadata, table.location(), table.io
-        existing = [files.local_path(f.file_path) for f in files.data_files(table)] \
-            if info.primary_key else []
+        existing = files.data_files(table) if info.primary_key else []
     else:
         replacing = replace and engine.db.exists(name)
         info = create
@@ -205,7 +205,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             if progress:
                 progress(count)
         if info.primary_key:
-            check_unique(engine, info, existing + [files.local_path(f.file_path) for f in written])
+            check_unique(engine, info, existing, written)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:
@@ -216,12 +216,16 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     return count
 
 
-def check_unique(engine: Engine, info: TableInfo, paths: list[str]) -> None:
-    """DataError naming a primary key value that these data files (a table's files after a
-    write, before its commit) hold twice. Only the key's
-    columns are read (DuckDB reads those columns of the Parquet files alone)."""
-    if not paths:
+def check_unique(engine: Engine, info: TableInfo, kept: Sequence[DataFile],
+                 added: Sequence[DataFile]) -> None:
+    """DataError naming a primary key value that a table's files after a write (those it keeps
+    and those it adds, before the commit) hold twice. The key includes the shard key, so a
+    duplicate lies within one shard, and one the write added rows to: only the files of those
+    shards are read, and only their key columns (DuckDB reads those columns alone)."""
+    if not added:
         return
+    shards = {f.partition for f in added}
+    paths = [files.local_path(f.file_path) for f in [*kept, *added] if f.partition in shards]
     key = [exp.column(k, quoted=True) for k in info.primary_key]
     twice = (exp.select(*key).from_(engine.session.scans.scan(info, paths).subquery("t"))
              .group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),

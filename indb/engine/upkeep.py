@@ -81,10 +81,9 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
         if inserted.num_rows:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(inserted.select(user), info, rowids))
-        if info.primary_key and (added or removed):
+        if info.primary_key:
             gone = {f.file_path for f in removed}
-            check_unique(engine, info, [p for p, f in by_path.items() if f.file_path not in gone]
-                         + [files.local_path(f.file_path) for f in added])
+            check_unique(engine, info, [f for f in current if f.file_path not in gone], added)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata)
