@@ -380,3 +380,12 @@ def test_max_concurrency_per_node_zero_means_no_limit():
     assert p.options == (("max_concurrency_per_node", "0"),)
     with pytest.raises(SqlError, match="0 for no limit"):
         plan("EXECUTE FUNCTION limited(OPTIONS => KV_PAIRS(max_concurrency_per_node = '-1'))")
+
+
+def test_table_functions_take_kineticas_input_forms_too():
+    p = plan("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => (SELECT * FROM kin.events WHERE id > 1)))",
+             "kin.events")
+    assert [c.inputs for c in p.calls] == [
+        (planner.InputSpec("SELECT * FROM kin.events WHERE id > 1", ("kin.events",)),)]
+    p = plan("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => kin.events))", "kin.events")
+    assert [c.inputs for c in p.calls] == [(planner.InputSpec(None, ("kin.events",)),)]
