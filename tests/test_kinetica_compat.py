@@ -286,3 +286,50 @@ def test_kifs_keeps_files_between_runs(conn, tmp_path, shipped):
     conn.sql("EXECUTE FUNCTION kifs_save(PARAMS => KV_PAIRS(coefficient = '2.5'))")
     conn.sql("EXECUTE FUNCTION kifs_load(OUTPUT_TABLE_NAMES => OUTPUT_TABLES('loaded'))")
     assert conn.sql("SELECT coefficient FROM loaded").fetchall() == [(2.5,)]
+
+
+RANK_TOM_COPY = """
+import csv
+import sys
+from kinetica_proc import ProcData
+
+RANK_TOM_FILE = sys.argv[1]
+proc_data = ProcData()
+proc_rank_num = proc_data.request_info["rank_number"]
+proc_tom_num = proc_data.request_info["tom_number"]
+rank_tom_info = csv.reader(open(RANK_TOM_FILE))
+next(rank_tom_info)
+for row in rank_tom_info:
+    if proc_rank_num == row[0] and proc_tom_num == row[1]:
+        for in_table, out_table in zip(proc_data.input_data, proc_data.output_data):
+            out_table.size = in_table.size
+            for in_column, out_column in zip(in_table, out_table):
+                out_column.extend(in_column)
+        break
+else:
+    print(f"This rank/TOM <{proc_rank_num}/{proc_tom_num}> not present in rank_tom.csv")
+proc_data.complete()
+"""
+
+
+@pytest.mark.parametrize("shipped", MODULES)
+def test_the_documentation_table_copy_picks_ranks_and_toms_from_a_shipped_csv(conn, tmp_path, shipped):
+    """Kinetica's tutorial: copy only the data segments of the rank/TOM pairs a CSV names, the CSV
+    shipped in FILE PATHS and named in RUN_COMMAND_ARGS. Shard k runs on worker k mod 2 (rank
+    k mod 2 + 1) as its (k div 2)-th TOM: pairs (1, 0) and (2, 1) are shards 0 and 3."""
+    register(conn, tmp_path, "udf_tc", RANK_TOM_COPY, shipped,
+             more={"udf/rank_tom.csv": "rank_num,tom_num\n1,0\n2,1\n"})
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:  # the Kinetica form: the script and its arguments, a list
+        conn.sql("CREATE OR REPLACE FUNCTION udf_tc RUN_COMMAND = 'python' "
+                 "RUN_COMMAND_ARGS = 'udf/udf_tc.py', 'udf/rank_tom.csv' FILE PATHS "
+                 + ", ".join(f"'{p.relative_to(tmp_path)}'" for p in sorted((tmp_path / "udf").iterdir())))
+    finally:
+        os.chdir(cwd)
+    fresh(conn, "udf_tc_out", "id INTEGER, x1 DOUBLE, x2 DOUBLE, name VARCHAR")
+    conn.sql("EXECUTE FUNCTION udf_tc(INPUT_TABLE_NAMES => INPUT_TABLE(udf_in), "
+             "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('udf_tc_out'))")
+    copied = sorted(r[0] for r in conn.sql("SELECT id FROM udf_tc_out").fetchall())
+    source = conn.table("udf_in")
+    assert copied == sorted(source.shard(0)["id"].to_pylist() + source.shard(3)["id"].to_pylist())
