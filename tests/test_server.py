@@ -386,3 +386,14 @@ def test_the_documented_options_and_endpoints_exist(http):
     assert [o for o in options if o not in help_text] == []
     endpoints = set(re.findall(r"`(?:GET|POST) (/v1/[^`?]+)", text))
     assert endpoints and endpoints <= set(http.get("/openapi.json").json()["paths"])
+
+
+def test_the_server_keeps_only_the_latest_ended_runs(monkeypatch):
+    from indb.result import Result
+    from indb.server import pool
+    monkeypatch.setattr(pool, "KEPT_RUNS", 2)
+    runs = pool.Runs(None)
+    for k in range(5):
+        runs._runs[f"r{k}"] = pool.TrackedRun(run_id=f"r{k}", result=Result() if k != 1 else None)
+    runs._forget_ended()
+    assert list(runs._runs) == ["r1", "r3", "r4"]  # r1 is still running: never forgotten

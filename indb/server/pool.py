@@ -29,6 +29,7 @@ from indb.result import Result
 from indb.sharding.executor import RunProgress
 
 POOL_SIZE = 4  # connections: runs that may go on at once while queries are still served
+KEPT_RUNS = 1000  # runs that ended kept in memory for their clients (older ones: SHOW FUNCTION STATUS)
 
 
 class ConnectionPool:
@@ -141,6 +142,7 @@ class Runs:
                     def heard(progress: RunProgress) -> None:
                         if run.run_id is None:
                             with self._lock:
+                                self._forget_ended()
                                 self._runs[progress.run_id] = run
                         run.update(run_id=progress.run_id, progress=progress)
                     conn.progress = heard
@@ -157,6 +159,12 @@ class Runs:
         with run.changed:
             run.changed.wait_for(lambda: run.run_id is not None or run.done)
         return run
+
+    def _forget_ended(self) -> None:
+        """Keep the last KEPT_RUNS runs that ended (their records stay in the database)."""
+        ended = [run_id for run_id, run in self._runs.items() if run.done]
+        for run_id in ended[:max(0, len(ended) - KEPT_RUNS)]:
+            del self._runs[run_id]
 
     def get(self, run_id: str, user: str) -> TrackedRun | None:
         """A run ``user`` started through the server (others' are read from the records, as

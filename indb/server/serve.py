@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import signal
 import threading
 from pathlib import Path
@@ -78,7 +79,7 @@ class Service:
             self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate)
         app = create_app(self.state, on_shutdown=self._stop)
         config = uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert,
-                                ssl_keyfile=tls_key, timeout_graceful_shutdown=int(grace),
+                                ssl_keyfile=tls_key, timeout_graceful_shutdown=max(1, math.ceil(grace)),
                                 log_level=log_level, lifespan="on")
         self.http = uvicorn.Server(config)
         self._stopped = threading.Event()
