@@ -115,7 +115,8 @@ def failure(job: Job, stderr: str, returncode: int) -> tuple[str, str | None]:
     where = ""
     if own:
         file, line = own[-1]
-        where = f"{os.path.relpath(file, job.code_dir) if file.startswith(job.code_dir) else file}, line {line}: "
+        shown = os.path.relpath(file, job.code_dir) if file.startswith(job.code_dir) else file
+        where = f"{shown}, line {line}: "
     return f"{where}{error} (exit code {returncode}); its stderr ends:\n{tail}", trace
 
 

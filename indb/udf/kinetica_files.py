@@ -210,6 +210,13 @@ def _large_binary_payload(binary: pa.Array) -> bytes:
     return b"" if data is None else data.to_pybytes()[offsets[0]:offsets[-1]]
 
 
+def row_count(files: ColumnFiles) -> int:
+    """The rows a column's data file holds."""
+    kind = files.kind
+    width = kind.dtype.itemsize if kind.dtype is not None else 8
+    return os.path.getsize(files.data) // width if os.path.exists(files.data) else 0
+
+
 def read_column(files: ColumnFiles) -> pa.Array:
     """A column's wire values from its files: the rows the data file holds."""
     kind = files.kind
@@ -233,7 +240,7 @@ def read_column(files: ColumnFiles) -> pa.Array:
         + np.arange(int(lengths.sum()))
     data = pa.py_buffer(payload[take].tobytes())
     new_offsets = pa.py_buffer(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64).tobytes())
-    validity = None if mask is None or not mask.any() else pa.py_buffer(np.packbits(~mask, bitorder="little").tobytes())
+    validity = _validity(mask)
     if kind.code == ColumnType.VECTOR:
         floats = pa.Array.from_buffers(pa.float32(), len(data) // 4, [None, data])
         list_offsets = pa.py_buffer((np.frombuffer(new_offsets, np.int64) // 4).tobytes())
@@ -241,6 +248,13 @@ def read_column(files: ColumnFiles) -> pa.Array:
     array = pa.Array.from_buffers(kind.wire, rows, [validity, new_offsets, data])
     array.validate(full=True)  # text that is not UTF-8 is refused here, not later
     return array
+
+
+def _validity(mask: np.ndarray | None) -> pa.Buffer | None:
+    """An Arrow validity bitmap from a mask of NULLs (None when there are none)."""
+    if mask is None or not mask.any():
+        return None
+    return pa.py_buffer(np.packbits(~mask, bitorder="little").tobytes())
 
 
 def _spans(offsets: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -287,19 +301,20 @@ def _decode_fixed(values: np.ndarray, kind: Kind, mask: np.ndarray | None) -> pa
         year, month, day = 1900 + (v >> 21), (v >> 17) & 0xF, (v >> 12) & 0x1F
         invalid = (month == 0) | (day == 0)  # an unwritten slot: no date at all
         months = (year - 1970) * 12 + np.maximum(month, 1) - 1
-        days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + np.maximum(day, 1) - 1
+        first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        days = first + np.maximum(day, 1) - 1
         mask = invalid if mask is None else (mask | invalid)
         return pa.array(days.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
     if kind.code == ColumnType.TIME:
         v = values.astype(np.int64)
-        ms = (v >> 26) * 3_600_000 + ((v >> 20) & 0x3F) * 60_000 + ((v >> 14) & 0x3F) * 1000 + ((v >> 4) & 0x3FF)
+        ms = ((v >> 26) * 3_600_000 + ((v >> 20) & 0x3F) * 60_000 + ((v >> 14) & 0x3F) * 1000
+              + ((v >> 4) & 0x3FF))
         return pa.array(ms.astype(np.int32), pa.int32(), mask=mask).cast(pa.time32("ms"))
     if kind.code == ColumnType.DECIMAL:
         words = np.zeros(2 * len(values), np.int64)
         words[::2], words[1::2] = values, values >> 63  # the high word extends the sign
-        validity = None if mask is None or not mask.any() else \
-            pa.py_buffer(np.packbits(~mask, bitorder="little").tobytes())
-        return pa.Array.from_buffers(_DECIMAL_WIRE, len(values), [validity, pa.py_buffer(words.tobytes())])
+        return pa.Array.from_buffers(_DECIMAL_WIRE, len(values),
+                                     [_validity(mask), pa.py_buffer(words.tobytes())])
     return pa.array(values, kind.wire, mask=mask)
 
 

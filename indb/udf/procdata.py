@@ -81,8 +81,15 @@ class InputColumn(_Column):
 
     def __init__(self, files: kf.ColumnFiles) -> None:
         super().__init__(files)
-        self._arrow = kf.read_column(files)
+        self._rows = kf.row_count(files)  # the values are read when first used
+        self._array: pa.Array | None = None
         self._values: list | None = None
+
+    @property
+    def _arrow(self) -> pa.Array:
+        if self._array is None:
+            self._array = kf.read_column(self._files)
+        return self._array
 
     def _list(self) -> list:
         if self._values is None:
@@ -90,7 +97,7 @@ class InputColumn(_Column):
         return self._values
 
     def __len__(self) -> int:
-        return len(self._arrow)
+        return self._rows
 
     def __getitem__(self, index: int | slice) -> Any:
         if type(index) is int:  # the common case first: scripts index in loops
