@@ -66,10 +66,12 @@ def test_sizing_gives_zero_filled_slots_assigned_by_index(tmp_path, module):
         out[0][-1] = 9               # by position, from the end
         out["name"].extend(["a", "b", "c"])
         print(json.dumps([out["id"][:], out["y"][2]]))
+        out["y"][::-2] = [5.5, 4.5]  # slots 2 and 0
+        out["y"][1:2] = __import__("numpy").array([6.5])
         proc_data.complete()
     """, outputs=OUT)
     assert printed == [[3, 3, [0, 0, 0], [0.0, 0.0, 0.0], ["", "", ""]], [[0, 7, 9], 3.75]]
-    assert out.to_pydict() == {"id": [0, 7, 9], "y": [0.0, 0.0, 3.75], "name": ["a", "b", "c"]}
+    assert out.to_pydict() == {"id": [0, 7, 9], "y": [4.5, 6.5, 5.5], "name": ["a", "b", "c"]}
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -197,8 +197,9 @@ class OutputColumn(_Column):
         """Write values into slots; None is NULL in a nullable column."""
         array = values if isinstance(values, np.ndarray) else None
         if array is not None and array.dtype != object and not self._var:
-            self._values[positions.start:positions.stop:positions.step] = array
-            self._nulls[positions.start:positions.stop:positions.step] = False
+            slots = np.arange(positions.start, positions.stop, positions.step)  # any step
+            self._values[slots] = array
+            self._nulls[slots] = False
             return
         if self._var and positions.step == 1:  # filling in order: one slice, NULLs found at once
             items = list(values)
@@ -207,7 +208,7 @@ class OutputColumn(_Column):
                 (v is None for v in items), np.bool_, len(items))
             return
         for i, v in zip(positions, values, strict=True):
-            if v is None and (self.is_nullable or self._var):
+            if v is None and (self._nullable or self._var):
                 self._nulls[i] = True
             else:
                 self._values[i] = v
