@@ -1,6 +1,7 @@
 """SQL end to end: statements through the parser, planner, DuckDB views and Iceberg writes."""
 
 import datetime
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -423,3 +424,15 @@ def test_the_primary_key_check_reads_only_the_shards_written_to(fresh, monkeypat
     (paths,) = read
     shard_files = {int(p.split("_indb_shard=")[1].split("/")[0]) for p in paths}
     assert len(paths) == 2 and len(shard_files) == 1  # the shard's old file and the new one
+
+
+def test_kinetica_style_table_ddl_runs(fresh):
+    """The DDL Kinetica's UDF examples run around their functions, as they write it."""
+    fresh.sql("CREATE SCHEMA IF NOT EXISTS example_udf")
+    fresh.sql("CREATE OR REPLACE TABLE example_udf.udf_tc_in_table (id INTEGER(PRIMARY_KEY, SHARD_KEY) "
+              "NOT NULL, name VARCHAR(64, DICT), cost DECIMAL(10, 2, STORE_ONLY))")
+    fresh.sql("INSERT INTO example_udf.udf_tc_in_table VALUES (1, 'a', 1.25), (2, 'b', 2.5)")
+    info = fresh.table("example_udf.udf_tc_in_table").info
+    assert (info.primary_key, info.shard_key) == (("id",), ("id",))
+    assert fresh.sql("SELECT TOP 1 name, cost FROM example_udf.udf_tc_in_table ORDER BY id DESC"
+                     ).fetchall() == [("b", Decimal("2.50"))]

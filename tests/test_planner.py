@@ -389,3 +389,23 @@ def test_table_functions_take_kineticas_input_forms_too():
         (planner.InputSpec("SELECT * FROM kin.events WHERE id > 1", ("kin.events",)),)]
     p = plan("SELECT * FROM TABLE(score(INPUT_TABLE_NAMES => kin.events))", "kin.events")
     assert [c.inputs for c in p.calls] == [(planner.InputSpec(None, ("kin.events",)),)]
+
+
+def test_kinetica_column_properties_name_the_keys():
+    p = plan("CREATE TABLE t (id INTEGER(PRIMARY_KEY), r VARCHAR(32, PRIMARY_KEY, SHARD_KEY), "
+             "name VARCHAR(64, DICT, TEXT_SEARCH), cost DECIMAL(10, 2, STORE_ONLY), x DOUBLE)")
+    assert (p.primary_key, p.shard_key) == (("id", "r"), ("r",))
+    assert [(c.name, c.sql_type, c.nullable) for c in p.columns] == [
+        ("id", "INTEGER", False), ("r", "VARCHAR", False), ("name", "VARCHAR", True),
+        ("cost", "DECIMAL(10,2)", True), ("x", "DOUBLE", True)]
+    assert plan("CREATE TABLE t (id BIGINT(SHARD_KEY), v DOUBLE)").shard_key == ("id",)
+    for sql, message in [
+        ("CREATE TABLE t (v VARCHAR(INIT_WITH_UUID))", "column property INIT_WITH_UUID is not supported"),
+        ("CREATE TABLE t (id INT(SHARD_KEY), SHARD KEY (id))", "shard key is given twice"),
+        ("CREATE TABLE t (id INT(PRIMARY_KEY), PRIMARY KEY (id))", "one PRIMARY KEY"),
+        ("CREATE TABLE t (id INT(PRIMARY_KEY), k INT(SHARD_KEY))", "must include its SHARD KEY"),
+    ]:
+        with pytest.raises(SqlError, match=message):
+            plan(sql)
+    assert plan("SELECT CAST(px AS VARCHAR(10)) FROM ticks", "ticks").sql == \
+        "SELECT CAST(px AS TEXT) FROM ticks"  # a length still means nothing to DuckDB

@@ -182,6 +182,7 @@ class Indb(DuckDB):
             "SHARD": lambda self: self._parse_shard_key(),
         }
         SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDBParser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
+        TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type}
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}

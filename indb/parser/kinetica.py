@@ -1,4 +1,5 @@
-"""Kinetica's table SQL that DuckDB's grammar lacks: ``SELECT TOP n`` and ``SHOW SCHEMAS``.
+"""Kinetica's table SQL that DuckDB's grammar lacks: ``SELECT TOP n``, ``SHOW SCHEMAS`` and
+column properties in a VARCHAR's parameters.
 
 ``CREATE SCHEMA``, ``DROP SCHEMA [CASCADE]``, ``CREATE OR REPLACE TABLE`` and ``PRIMARY KEY``
 are DuckDB's own trees; the dialect (``indb.parser.dialect``) hooks these functions in.
@@ -40,6 +41,16 @@ def parse_top(parser: DuckDBParser, this: exp.Expr | None) -> exp.Expr | None:
         parser._retreat(start)
         return None
     return limit
+
+
+def text_type(dtype: exp.DataType) -> exp.DataType:
+    """VARCHAR's parameters as DuckDB reads them (a length means nothing to it, so it goes),
+    except Kinetica's column properties (``VARCHAR(64, DICT, SHARD_KEY)``), which stay for the
+    planner to read."""
+    properties = [p for p in dtype.expressions or []
+                  if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Var)]
+    dtype.set("expressions", properties or None)
+    return dtype
 
 
 def parse_show(parser: DuckDBParser) -> ShowSchemas | None:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from indb.registry.functions import FunctionInfo
     from indb.registry.models import ModelInfo
 
+# Kinetica's column properties, as in ``id INTEGER(SHARD_KEY)`` or ``name VARCHAR(64, DICT)``:
+# the keys are read; these storage hints mean nothing to Parquet files and are accepted as no-ops
+KEY_PROPERTIES = ("SHARD_KEY", "PRIMARY_KEY")
+IGNORED_PROPERTIES = ("DICT", "TEXT_SEARCH", "STORE_ONLY", "DISK_OPTIMIZED")
 STAGE_TABLE = "__indb_stage"  # the DuckDB temp table an INSERT fills before its rows are written
 MAX_SHARDS = 4096
 
@@ -160,12 +164,14 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
-    """The PRIMARY KEY of a column list: ``PRIMARY KEY (a, b)`` or one column's ``a INT PRIMARY
-    KEY``; SqlError if it is given twice."""
+    """The PRIMARY KEY of a column list: ``PRIMARY KEY (a, b)``, one column's ``a INT PRIMARY
+    KEY``, or Kinetica's ``a INT(PRIMARY_KEY)`` on each key column; SqlError if given twice."""
     keys = [tuple(i.name for i in item.expressions) for item in schema.expressions
             if isinstance(item, exp.PrimaryKey)]
     keys += [(item.name,) for item in schema.expressions if isinstance(item, exp.ColumnDef)
              and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in item.constraints)]
+    by_property = _columns_with(schema, "PRIMARY_KEY")
+    keys += [by_property] if by_property else []
     if len(keys) > 1:
         raise error_at(schema, "a table has one PRIMARY KEY; list its columns in PRIMARY KEY (a, b)")
     return keys[0] if keys else ()
@@ -187,10 +193,13 @@ def _column_names(names: tuple[str, ...], columns: tuple[Column, ...], schema: e
 def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]]:
     """The columns (with SQL types checked) and the SHARD KEY of a column list."""
     columns: list[Column] = []
-    shard_key: tuple[str, ...] = ()
+    shard_key = _columns_with(schema, "SHARD_KEY")
     seen: set[str] = set()
     for item in schema.expressions:
         if isinstance(item, ShardKey):
+            if shard_key:
+                raise error_at(item, "the shard key is given twice: as SHARD KEY (...) and as "
+                                     "columns' SHARD_KEY; give it once")
             shard_key = tuple(i.name for i in item.expressions)
             continue
         if isinstance(item, exp.PrimaryKey):  # read by primary_key_of
@@ -209,7 +218,7 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         if item.args.get("kind") is None:
             raise error_at(item, f"column {name} needs a type")
         try:
-            sql_type = canonical_sql_type(item.args["kind"].sql(dialect="duckdb"))
+            sql_type = canonical_sql_type(_without_properties(item).sql(dialect="duckdb"))
             storage_type_of(sql_type)  # refuses types Iceberg cannot hold
         except SchemaError as error:
             raise error_at(item, str(error)) from None
@@ -217,6 +226,35 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
                        for c in item.constraints)
         columns.append(Column(name, sql_type, nullable=not not_null))
     return tuple(columns), shard_key
+
+
+def _column_properties(item: exp.ColumnDef) -> list[exp.DataTypeParam]:
+    """Kinetica's properties among a column type's parameters: words, where sizes are numbers."""
+    kind = item.args.get("kind")
+    return [p for p in kind.expressions if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Var)] \
+        if isinstance(kind, exp.DataType) else []
+
+
+def _columns_with(schema: exp.Schema, prop: str) -> tuple[str, ...]:
+    """The columns that have a Kinetica property (SHARD_KEY, PRIMARY_KEY), in table order."""
+    return tuple(item.name for item in schema.expressions if isinstance(item, exp.ColumnDef)
+                 and any(p.name.upper() == prop for p in _column_properties(item)))
+
+
+def _without_properties(item: exp.ColumnDef) -> exp.DataType:
+    """A column's type without Kinetica's properties; SqlError for one indb does not know."""
+    kind = item.args["kind"]
+    properties = _column_properties(item)
+    for prop in properties:
+        if prop.name.upper() not in KEY_PROPERTIES + IGNORED_PROPERTIES:
+            raise error_at(item, f"column property {prop.name} is not supported; indb knows "
+                                 f"{', '.join(KEY_PROPERTIES + IGNORED_PROPERTIES)}")
+    if not properties:
+        return kind
+    kind = kind.copy()
+    kind.set("expressions", [p for p in kind.expressions if p.name.upper() not in
+                             KEY_PROPERTIES + IGNORED_PROPERTIES or not isinstance(p.this, exp.Var)])
+    return kind
 
 
 def _properties(tree: exp.Create) -> dict[str, object]:
