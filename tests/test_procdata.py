@@ -7,6 +7,7 @@ examples of udfs/kinetica then run through the engine.
 """
 
 import datetime
+import importlib.util
 import json
 import os
 import subprocess
@@ -195,6 +196,17 @@ def test_to_df_and_from_df_with_text(tmp_path):
     assert got["y"][0] != got["y"][0]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("cudf") is not None, reason="cuDF is installed here")
+def test_to_cudf_without_cudf_says_so(tmp_path):
+    printed, _, _, _ = run_proc(tmp_path, SHIM, """
+        try:
+            proc_data.to_cudf()
+        except ImportError as error:
+            print(json.dumps(type(error).__name__))
+    """, inputs=[("src", pa.table({"id": [1]}))])
+    assert printed == ["ModuleNotFoundError"]
+
+
 def test_procdata_outside_a_run_says_how_to_use_it(monkeypatch):
     from indb.udf.procdata import ProcData
     monkeypatch.delenv("KINETICA_PCF", raising=False)
@@ -264,6 +276,15 @@ def test_script_status_and_request_info(examples, tmp_path):
     status = examples.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df()
     assert set(status["message"]) == {"looked around"}  # the script's last status stays
     assert list(status["rows_out"]) == [1, 1, 1, 1]
+    # Kinetica's columns first, then indb's
+    assert list(status.columns[:5]) == ["FUNCTION_NAME", "RUN_ID", "OVERALL_STATUS", "FUNCTION_STATUSES", "shard"]
+    assert set(status["OVERALL_STATUS"]) == {"complete"} and set(status["FUNCTION_NAME"]) == {"info"}
+    assert all(block.startswith(f"data segment {k} (rank ") for k, block in
+               zip(status["shard"], status["FUNCTION_STATUSES"], strict=True))
+    run = examples.sql(f"SHOW FUNCTION STATUS FOR '{run_id}'").df()
+    assert list(run.columns[:5]) == ["FUNCTION_NAME", "RUN_ID", "OVERALL_STATUS", "tag", "status"]
+    assert run.iloc[0][["FUNCTION_NAME", "RUN_ID", "OVERALL_STATUS", "status"]].tolist() == \
+        ["info", run_id, "complete", "completed"]
 
 
 def test_a_script_that_forgets_complete_or_fails(examples, tmp_path):
