@@ -3,6 +3,7 @@ OpenAPI document at ``/openapi.json`` and its pages at ``/docs``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import threading
@@ -31,6 +32,7 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 Authenticate = Callable[[str | None], str]  # bearer token (or None) -> user; AuthenticationError if refused
 WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
 THREADS = 32  # statements carried out at once (the others wait for a thread)
+WHOLE_BELOW = 1 << 20  # bytes of a response sent as one body; a larger one is streamed
 UPLOAD_QUEUE = 16  # chunks of an upload read ahead of the load (then the client waits)
 
 
@@ -83,12 +85,15 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"error": error_json(error)}, status_code=500)
 
-    async def user(authorization: str | None = Header(None, description="Bearer <token>")) -> str:
+    async def bearer(authorization: str | None = Header(None, description="Bearer <token>")) -> str | None:
         scheme, _, token = (authorization or "").partition(" ")
         if authorization and scheme.lower() != "bearer":
             raise AuthenticationError("the Authorization header takes 'Bearer <token>' (a token "
                                       "from CREATE TOKEN FOR user)")
-        return str(await in_thread(state.authenticate, token.strip() or None))
+        return token.strip() or None
+
+    async def user(token: str | None = Depends(bearer)) -> str:
+        return str(await in_thread(state.authenticate, token))
 
     async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=state.limiter)
@@ -103,20 +108,26 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                          202: {"description": "EXECUTE FUNCTION with Prefer: respond-async: "
                                               "the run's id; follow /v1/runs/{run_id}/progress"}})
     async def sql(statement: Statement, accept: str | None = Header(None),
-                  prefer: str | None = Header(None), who: str = Depends(user)) -> Response:
+                  prefer: str | None = Header(None), token: str | None = Depends(bearer)) -> Response:
         arrow = _wants_arrow(accept)
         params = _decoded(statement.params)
         if statement.many is None and is_run(statement.sql):
+            who = await in_thread(state.authenticate, token)
             run = await in_thread(state.runs.start, statement.sql, params, who)
             if run.error is not None and run.run_id is None:
                 raise run.error
             if run.run_id is not None and RESPOND_ASYNC in (prefer or ""):
                 return JSONResponse({"run_id": run.run_id, "status": str(RunStatus.RUNNING)},
                                     status_code=202, headers={"Location": f"/v1/runs/{run.run_id}"})
-            result = await in_thread(_outcome, run)
+            head, rest = await in_thread(lambda: _begun(_outcome(run), arrow))
         else:
-            result = await in_thread(_execute, state.pool, statement, params, who)
-        return _streamed(result, arrow)
+            # one thread for the sign-in, the statement and a small result: each hop costs
+            head, rest = await in_thread(lambda: _begun(_execute(
+                state.pool, statement, params, state.authenticate(token)), arrow))
+        media_type = ARROW_STREAM if arrow else JSON
+        if rest is None:
+            return Response(b"".join(head), media_type=media_type)
+        return StreamingResponse(itertools.chain(head, rest), media_type=media_type)
 
     @app.post("/v1/load", summary="Bulk-load an Arrow IPC stream (the body) into a table")
     async def load(request: Request, table: str = Query(description="the table, created if new"),
@@ -274,7 +285,17 @@ def _events(state: ServerState, run_id: str, run: TrackedRun | None, user: str) 
             yield line(progress_json(progress))
 
 
-def _streamed(result: Result, arrow: bool) -> StreamingResponse:
-    if arrow:
-        return StreamingResponse(arrow_chunks(result), media_type=ARROW_STREAM)
-    return StreamingResponse(json_chunks(result), media_type=JSON)
+def _begun(result: Result | None, arrow: bool) -> tuple[list[bytes], Iterator[bytes] | None]:
+    """The response's first chunks, read on the statement's thread: all of a small result (sent
+    as one body, saving the event loop a thread hop a chunk), the start of a large one and the
+    rest to stream."""
+    assert result is not None
+    chunks = arrow_chunks(result) if arrow else json_chunks(result)
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= WHOLE_BELOW:
+            return head, chunks
+    return head, None
