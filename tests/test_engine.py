@@ -13,6 +13,7 @@ from pyiceberg.types import StringType
 
 import indb
 from indb.engine.tables import table_facts
+from indb.query.scan import Scans
 from indb.datasets import synthetic_ticks
 from indb.errors import CatalogError, SqlError
 
@@ -414,10 +415,10 @@ def test_update_and_merge_keep_the_primary_key_unique(fresh):
 def test_the_primary_key_check_reads_only_the_shards_written_to(fresh, monkeypatch):
     fresh.sql("CREATE TABLE k (id BIGINT PRIMARY KEY, v DOUBLE) WITH (SHARDS = 4)")
     fresh.sql("INSERT INTO k SELECT range, range FROM range(100)")  # a file in each shard
-    scans = fresh._engine.session.scans
     read: list[list[str]] = []
-    original = scans.scan
-    monkeypatch.setattr(scans, "scan", lambda info, paths, *args: read.append(paths) or original(info, paths, *args))
+    original = Scans.scan
+    monkeypatch.setattr(Scans, "scan", lambda self, info, paths, *args:
+                        read.append(paths) or original(self, info, paths, *args))
     fresh.sql("SELECT 1")  # the table's view is remade before a statement: not that scan
     read.clear()
     fresh.sql("INSERT INTO k VALUES (1000, 0)")
@@ -436,3 +437,18 @@ def test_kinetica_style_table_ddl_runs(fresh):
     assert (info.primary_key, info.shard_key) == (("id",), ("id",))
     assert fresh.sql("SELECT TOP 1 name, cost FROM example_udf.udf_tc_in_table ORDER BY id DESC"
                      ).fetchall() == [("b", Decimal("2.50"))]
+
+
+def test_a_function_run_appending_a_duplicate_key_writes_nothing(fresh):
+    fresh.sql("CREATE TABLE src (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO src SELECT range FROM range(10)")
+    fresh.sql("CREATE TABLE keyed (id BIGINT PRIMARY KEY) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO keyed VALUES (3)")
+    fresh.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
+    with pytest.raises(indb.RunError, match="duplicate primary key in keyed: .*id = 3"):
+        fresh.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => src, "
+                  "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('keyed'))")
+    assert fresh.sql("SELECT * FROM keyed").fetchall() == [(3,)]
+    fresh.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => (SELECT id FROM src WHERE id <> 3), "
+              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('keyed'))")
+    assert fresh.sql("SELECT count(*) FROM keyed").fetchone() == (10,)

@@ -39,7 +39,7 @@ class TableInfo:
     shard_key: tuple[str, ...] = ()
     shards: int = 8
     replicated: bool = False
-    primary_key: tuple[str, ...] = ()  # unique on INSERT, loads, UPDATE, MERGE (docs/sql.md)
+    primary_key: tuple[str, ...] = ()  # unique on every write (query.keys, docs/sql.md)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -5,7 +5,7 @@ Iceberg snapshot, or deleted."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import parse, render
+from indb.query.keys import check_unique
 from indb.result import Result
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids
@@ -204,8 +205,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             count += chunk.num_rows
             if progress:
                 progress(count)
-        if info.primary_key:
-            check_unique(engine, info, existing, written)
+        check_unique(info, existing, written)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:
@@ -214,27 +214,6 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             files.commit(engine.db, name, add=written, written_for=metadata)
         written.keep()
     return count
-
-
-def check_unique(engine: Engine, info: TableInfo, kept: Sequence[DataFile],
-                 added: Sequence[DataFile]) -> None:
-    """DataError naming a primary key value that a table's files after a write (those it keeps
-    and those it adds, before the commit) hold twice. The key includes the shard key, so a
-    duplicate lies within one shard, and one the write added rows to: only the files of those
-    shards are read, and only their key columns (DuckDB reads those columns alone)."""
-    if not added:
-        return
-    shards = {f.partition for f in added}
-    paths = [files.local_path(f.file_path) for f in [*kept, *added] if f.partition in shards]
-    key = [exp.column(k, quoted=True) for k in info.primary_key]
-    twice = (exp.select(*key).from_(engine.session.scans.scan(info, paths).subquery("t"))
-             .group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
-                                           expression=exp.Literal.number(1))).limit(1))
-    found = engine.session.query(render(twice)).to_pylist()
-    if found:
-        value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
-        raise DataError(f"duplicate primary key in {info.name}: more than one row has {value}; "
-                        "nothing was written (a primary key is unique)")
 
 
 def load(engine: Engine, plan: planner.Load, params: object) -> Result:

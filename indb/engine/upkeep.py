@@ -25,10 +25,10 @@ from indb.catalog import views
 from indb.catalog.database import iceberg_layout
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.engine.tables import check_unique
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
+from indb.query.keys import check_unique
 from indb.planner.upkeep import (Action, AddColumn, Clause, DropColumn, Match, RenameColumn,
                                  RowChange, SetShards, plan_lines)
 from indb.registry.runs import RunStatus
@@ -81,9 +81,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
         if inserted.num_rows:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(inserted.select(user), info, rowids))
-        if info.primary_key:
-            gone = {f.file_path for f in removed}
-            check_unique(engine, info, [f for f in current if f.file_path not in gone], added)
+        gone = {f.file_path for f in removed}
+        check_unique(info, [f for f in current if f.file_path not in gone], added)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata)

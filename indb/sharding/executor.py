@@ -24,6 +24,7 @@ from pyiceberg.io import load_file_io
 from indb.catalog.database import Database
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
+from indb.query.keys import check_unique
 from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -260,6 +261,7 @@ class FunctionRunner:
                     raise CatalogError(f"table {spec.name} was dropped and created again during "
                                        "the run; run the function again")
                 if staged[spec.name]:
+                    check_unique(spec.info, files.data_files(table), staged[spec.name])
                     files.commit(self.db, spec.name, add=staged[spec.name], written_for=spec.metadata)
                 staged[spec.name].keep()
             elif isinstance(spec, CreateOutput):
