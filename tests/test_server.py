@@ -242,6 +242,28 @@ def test_psycopg_sessions_at_once(served):
         assert list(pool.map(session, range(8))) == [[125] * 5] * 8
 
 
+def test_sqlalchemys_postgresql_dialect_connects(served):
+    import sqlalchemy as sa
+    engine = sa.create_engine(f"postgresql+psycopg://me@127.0.0.1:{served.pg_port}/indb",
+                              use_native_hstore=False)  # hstore's lookup needs PostgreSQL's catalog
+    try:
+        with engine.connect() as conn:  # it asks version(), SHOW ..., then the query
+            assert conn.execute(sa.text("SELECT count(*) FROM nums WHERE i < :n"), {"n": 10}).scalar() == 10
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_run_through_the_postgresql_protocol(served, tmp_path):
+    gate = tmp_path / "gate"
+    gate.touch()
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb", autocommit=True) as conn:
+        cur = conn.execute(execute_gated("nums", "pg_run_out", gate))
+        row = dict(zip([c.name for c in cur.description], cur.fetchone()))
+        assert row["status"] == "completed" and row["rows_in"] == 1000
+        assert conn.execute("SELECT sum(rows)::BIGINT FROM pg_run_out").fetchone() == (1000,)
+
+
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
 def test_psql_runs_queries(served):
     run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "me", "-d", "indb",

@@ -24,6 +24,7 @@ from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 from sqlglot import exp
 
+from indb import __version__ as indb_version
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.parser import parse
@@ -125,13 +126,16 @@ class _Session(core.Session):
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         trees = parse(sql)
-        if len(trees) == 1 and isinstance(trees[0], exp.Transaction | exp.Commit | exp.Rollback | exp.Set):
-            # clients open and end transactions on their own; each statement has committed alone
-            self.in_txn = isinstance(trees[0], exp.Transaction)
-            return _Rows(None, {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
-                                exp.Rollback: "ROLLBACK", exp.Set: "SET"}[type(trees[0])])
+        tag = _no_op(trees)
+        if tag is not None:  # clients open and end transactions on their own: each statement
+            if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
+                self.in_txn = tag == "BEGIN"
+            return _Rows(None, tag)
         if not trees:
             return _Rows(None, "")
+        answer = _probe(trees)
+        if answer is not None:
+            return _Rows(Result(answer), "")
         values = list(params) if params else None
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
@@ -149,6 +153,49 @@ class _Session(core.Session):
             result.close()
             return _Rows(None, _tag(last, result))
         return _Rows(result, "")
+
+
+# what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
+# answered here since DuckDB has no such settings
+_SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": "read committed",
+             "transaction_isolation": "read committed", "server_version": "15.0",
+             "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
+             "timezone": "UTC", "search_path": "main", "max_identifier_length": "63"}
+
+
+def _probe(trees: list[exp.Expr]) -> pa.Table | None:
+    """The answer to a client's probe of the server (``SHOW setting``, ``SELECT
+    pg_catalog.version()``), or None for a statement of the database's."""
+    if len(trees) != 1:
+        return None
+    tree = trees[0]
+    if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":
+        setting = " ".join(tree.text("expression").lower().split())
+        if setting in _SETTINGS:
+            return pa.table({setting.replace(" ", "_"): [_SETTINGS[setting]]})
+    if isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("from"):
+        call = tree.expressions[0]
+        if isinstance(call, exp.CurrentVersion) or (
+                isinstance(call, exp.Dot) and call.this.name.lower() == "pg_catalog"
+                and isinstance(call.expression, exp.Anonymous)
+                and call.expression.name.lower() == "version"):
+            return pa.table({"version": [f"PostgreSQL 15.0 (indb {indb_version})"]})
+    return None
+
+
+def _no_op(trees: list[exp.Expr]) -> str | None:
+    """The command tag of a transaction statement or SET, accepted and doing nothing."""
+    if len(trees) != 1:
+        return None
+    tree = trees[0]
+    if isinstance(tree, exp.Rollback) and tree.args.get("savepoint"):
+        return "ROLLBACK"
+    tags = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT", exp.Rollback: "ROLLBACK", exp.Set: "SET"}
+    if type(tree) in tags:
+        return tags[type(tree)]
+    if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
+        return tree.name.upper()
+    return None
 
 
 def _tag(tree: exp.Expr, result: Result) -> str:
