@@ -141,7 +141,8 @@ def main() -> None:
             response = httpx.post(f"{url}/v1/sql", timeout=600, json={
                 "sql": "EXECUTE FUNCTION touch(INPUT_TABLE_NAMES => INPUT_TABLE(ticks), "
                        f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('touched_{k}'))"})
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise RuntimeError(f"run {k}: {response.status_code} {response.text}")
             return response.json()["rows"][0][0]
 
         started = time.perf_counter()

@@ -190,7 +190,8 @@ def _no_op(trees: list[exp.Expr]) -> str | None:
     tree = trees[0]
     if isinstance(tree, exp.Rollback) and tree.args.get("savepoint"):
         return "ROLLBACK"
-    tags = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT", exp.Rollback: "ROLLBACK", exp.Set: "SET"}
+    tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
+                             exp.Rollback: "ROLLBACK", exp.Set: "SET"}
     if type(tree) in tags:
         return tags[type(tree)]
     if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
