@@ -333,3 +333,25 @@ def test_the_documentation_table_copy_picks_ranks_and_toms_from_a_shipped_csv(co
     copied = sorted(r[0] for r in conn.sql("SELECT id FROM udf_tc_out").fetchall())
     source = conn.table("udf_in")
     assert copied == sorted(source.shard(0)["id"].to_pylist() + source.shard(3)["id"].to_pylist())
+
+
+OVERFILL = """
+from kinetica_proc import ProcData
+
+proc_data = ProcData()
+out = proc_data.output_data[0]
+out.size = 1
+out[0].append(1)
+out[0].append(2)
+proc_data.complete()
+"""
+
+
+@pytest.mark.parametrize("shipped", MODULES)
+def test_a_failed_script_is_reported_at_its_own_line(conn, tmp_path, shipped):
+    register(conn, tmp_path, "overfill", OVERFILL, shipped, clauses="MODE = 'nondistributed'")
+    fresh(conn, "overfilled", "v BIGINT")
+    with pytest.raises(indb.RunError, match=r"shard 0: udf/overfill.py, line 8: IndexError: "
+                                            r"Insufficient table size \(exit code 1\)"):
+        conn.sql("EXECUTE FUNCTION overfill(OUTPUT_TABLE_NAMES => OUTPUT_TABLES('overfilled'))")
+    assert conn.sql("SELECT count(*) FROM overfilled").fetchone() == (0,)

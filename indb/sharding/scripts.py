@@ -109,7 +109,9 @@ def failure(job: Job, stderr: str, returncode: int) -> tuple[str, str | None]:
                 + (f"; its stderr ends:\n{tail}" if tail else ""), None)
     trace = stderr[start:].rstrip()
     frames = [(m["file"], m["line"]) for m in _FRAME.finditer(trace)]
-    own = [f for f in frames if f[0].startswith(job.code_dir)] or frames
+    # the script's own code: not the kinetica_proc it may ship, nor libraries
+    own = [f for f in frames if f[0].startswith(job.code_dir)
+           and Path(f[0]).name != "kinetica_proc.py"] or frames
     lines = trace.splitlines()
     error = next((line for line in reversed(lines) if line and not line.startswith(" ")), lines[-1])
     where = ""
