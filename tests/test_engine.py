@@ -452,3 +452,39 @@ def test_a_function_run_appending_a_duplicate_key_writes_nothing(fresh):
     fresh.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => (SELECT id FROM src WHERE id <> 3), "
               "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('keyed'))")
     assert fresh.sql("SELECT count(*) FROM keyed").fetchone() == (10,)
+
+
+def test_vacuum_clears_what_a_killed_create_or_replace_left(fresh):
+    import os
+    import time
+    from pathlib import Path
+
+    from indb.catalog.database import STAND_IN_PREFIX
+    from indb.catalog.tables import TableInfo
+    from indb.catalog.types import Column
+    from indb.storage.files import local_path
+
+    def age(path):
+        old = time.time() - 2 * 24 * 3600
+        os.utime(path, (old, old))
+
+    fresh.sql("CREATE TABLE t (k INTEGER)")
+    fresh.sql("CREATE OR REPLACE TABLE t AS SELECT 2 AS k")  # t now lives in a directory t-<hex>
+    db = fresh._engine.db
+    live = Path(local_path(db.load("t")[0].location()))
+    # killed between building its stand-in and the swap: a stand-in table in the catalog
+    info = TableInfo.checked("t", (Column("k", "INTEGER"),), (), 8, False)
+    stand_in = ("main", f"{STAND_IN_PREFIX}killed")
+    db._create(info, stand_in, [], db.replacement_location("t"))
+    stand_in_dir = Path(local_path(db.catalog.load_table(stand_in).location()))
+    for path in stand_in_dir.rglob("*.json"):
+        age(path)
+    # ... and one killed while writing its files: a replacement directory no table lives in
+    ghost = Path(local_path(db.replacement_location("t"))) / "data" / "part.parquet"
+    ghost.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"k": [1]}), ghost)
+    age(ghost)
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["t"]  # a stand-in never shows
+    fresh.sql("VACUUM")
+    assert db.stand_ins() == {} and not stand_in_dir.exists() and not ghost.exists()
+    assert live.is_dir() and fresh.sql("SELECT * FROM t").fetchall() == [(2,)]

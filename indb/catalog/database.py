@@ -33,7 +33,7 @@ from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_tab
                                 qualified, split_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
-from indb.errors import CatalogError, DirectoryError, SchemaError, not_found
+from indb.errors import CatalogError, ConflictError, DirectoryError, SchemaError, not_found
 
 FORMAT_VERSION = 1
 # Parquet as written for new tables: LZ4 decompresses several times faster than pyiceberg's
@@ -51,6 +51,10 @@ VARIABLE_WIDTH_GUESS = 32  # bytes a row a string or list column is counted as
 CATALOG_FILE = "catalog.db"
 WAREHOUSE_DIR = "warehouse"
 NAMESPACE = DEFAULT_SCHEMA  # the namespace of tables named without a schema
+# the catalog name of a table being built by CREATE OR REPLACE, until it takes the old one's
+# place (reserved: no user table starts so); one left by a killed process is VACUUM's to drop
+STAND_IN_PREFIX = "__indb_replacing_"
+REPLACEMENT_DIGITS = 12  # a replacing table's directory is its table's, then - and these hex digits
 DEFAULT_SHARDS = 8
 
 _metadata = sa.MetaData()
@@ -170,15 +174,19 @@ class Database:
 
     def _replace(self, info: TableInfo, add: Sequence[DataFile], location: str) -> Table:
         schema, name = self.identifier(info.name)
-        stand_in = (schema, f"__indb_replacing_{uuid.uuid4().hex}")  # reserved: no user table
+        stand_in = (schema, f"{STAND_IN_PREFIX}{uuid.uuid4().hex}")
         self._create(info, stand_in, add, location)
         old = self.catalog.load_table((schema, name)) if self.exists(info.name) else None
         mine = (IcebergTables.catalog_name == self.catalog.name) & \
             (IcebergTables.table_namespace == schema)
         with self.engine.begin() as conn:  # one SQLite transaction: the swap is atomic
             conn.execute(sa.delete(IcebergTables).where(mine & (IcebergTables.table_name == name)))
-            conn.execute(sa.update(IcebergTables).where(mine & (IcebergTables.table_name == stand_in[1]))
-                         .values(table_name=name))
+            renamed = conn.execute(sa.update(IcebergTables)
+                                   .where(mine & (IcebergTables.table_name == stand_in[1]))
+                                   .values(table_name=name))
+            if renamed.rowcount != 1:  # rolls the delete back too: the old table stays
+                raise ConflictError(f"the new {info.name} was removed while it was built (a "
+                                    "VACUUM?); run the statement again")
         if old is not None and old.location() != location:
             self._remove_directory(old.location())
         return self.catalog.load_table((schema, name))
@@ -186,7 +194,7 @@ class Database:
     def replacement_location(self, name: str) -> str:
         """Where the files of a table replacing ``name`` go: beside the old table's, under a
         directory name no table has (so VACUUM never takes it for a dropped table's leftovers)."""
-        return f"{self.table_location(name)}-{uuid.uuid4().hex[:12]}"
+        return f"{self.table_location(name)}-{uuid.uuid4().hex[:REPLACEMENT_DIGITS]}"
 
     def _remove_directory(self, location: str) -> None:
         """Delete a table's directory if it is one of this database's own table directories."""
@@ -242,7 +250,28 @@ class Database:
             IcebergTables.catalog_name == self.catalog.name)
         with self.engine.connect() as conn:
             return {qualified(schema, name): location
-                    for schema, name, location in conn.execute(query).all() if location}
+                    for schema, name, location in conn.execute(query).all()
+                    if location and not name.startswith(STAND_IN_PREFIX)}
+
+    def stand_ins(self) -> dict[tuple[str, str], str]:
+        """The tables CREATE OR REPLACE is building (or a killed one left), by identifier, with
+        their metadata files."""
+        query = sa.select(IcebergTables.table_namespace, IcebergTables.table_name,
+                          IcebergTables.metadata_location).where(
+            IcebergTables.catalog_name == self.catalog.name,
+            IcebergTables.table_name.startswith(STAND_IN_PREFIX))
+        with self.engine.connect() as conn:
+            return {(schema, name): location for schema, name, location in conn.execute(query).all()
+                    if location}
+
+    def drop_stand_in(self, identifier: tuple[str, str]) -> None:
+        """Remove a stand-in a killed CREATE OR REPLACE left, with its files."""
+        try:
+            table = self.catalog.load_table(identifier)
+        except NoSuchTableError:
+            return
+        self.catalog.drop_table(identifier)
+        self._remove_directory(table.location())
 
     # -- schemas ----------------------------------------------------------------------------
 

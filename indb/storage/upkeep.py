@@ -10,6 +10,7 @@ caller gives.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
 
-from indb.catalog.database import Database
+from indb.catalog.database import REPLACEMENT_DIGITS, Database
 from indb.catalog.names import qualified
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError, InternalError, SchemaError
@@ -223,26 +224,47 @@ def files_under(location: str) -> list[tuple[str, float]]:
 
 def leftovers(db: Database, tables: Iterable[str], cutoff: float) -> Vacuumed:
     """Delete the data files, older than ``cutoff``, under the locations of tables that do not
-    exist: what writes of a new table (a function's output, CREATE TABLE AS) leave when killed
-    before the table was created."""
+    exist: what writes of a new table (a function's output, CREATE TABLE AS, CREATE OR REPLACE
+    TABLE) leave when killed before the table was created; and the stand-in tables of CREATE
+    OR REPLACE TABLEs killed before the swap, once their metadata is older than ``cutoff``."""
     existing = set(tables)
     count = size = 0
+    for identifier, metadata in db.stand_ins().items():
+        if Path(local_path(metadata)).stat().st_mtime < cutoff:
+            db.drop_stand_in(identifier)
     directories = [(schema, d) for schema in db.schemas() if (db.warehouse / schema).is_dir()
                    for d in sorted((db.warehouse / schema).iterdir())]
+    live: set[str] | None = None  # the directories tables live in, read when first needed
     for schema, directory in directories:
         name = qualified(schema, directory.name)
         if not directory.is_dir() or name in existing:
             continue
+        replacing = _REPLACEMENT.match(directory.name)
         try:
-            location = db.table_location(name)
+            location = db.table_location(qualified(schema, replacing["table"]) if replacing else name)
         except SchemaError:  # not a name indb gives a table: not indb's to clean
             continue
-        if db.exists(name):  # created since the list was taken
+        if replacing:  # a replacing table's directory: whose, if anyone's?
+            location = f"{location}-{directory.name.rpartition('-')[2]}"
+            live = _live_directories(db) if live is None else live
+            if local_path(location) in live:
+                continue
+        elif db.exists(name):  # created since the list was taken
             continue
         old = {path for path, modified in files_under(location) if modified < cutoff}
         deleted = delete_files(load_file_io(db.catalog.properties, location), old, location)
         count, size = count + deleted[0], size + deleted[1]
     return Vacuumed(None, 0, count, size)
+
+
+_REPLACEMENT = re.compile(rf"(?P<table>[a-z_][a-z0-9_]*)-[0-9a-f]{{{REPLACEMENT_DIGITS}}}\Z")
+
+
+def _live_directories(db: Database) -> set[str]:
+    """The directories of every table and stand-in now (a new one may appear meanwhile; its
+    files are younger than any cutoff)."""
+    names = [db.identifier(n) for n in db.metadata_locations()] + list(db.stand_ins())
+    return {local_path(db.catalog.load_table(identifier).location()) for identifier in names}
 
 
 def delete_files(io: FileIO, paths: Iterable[str], location: str) -> tuple[int, int]:
