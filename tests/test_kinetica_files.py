@@ -36,6 +36,8 @@ COLUMNS = {
     "dec": pa.array([Decimal("12.3456"), None, Decimal("-1.5")], pa.decimal128(10, 4)),
     "vec": pa.array([[1.0, 2.0], None, [3.0, 4.0]], pa.list_(pa.float32(), 2)),
     "js": pa.array([[1, 2], None, []], pa.list_(pa.int64())),
+    "dbl": pa.array([[0.1, 1e300], None, []], pa.list_(pa.float64())),  # JSON: no precision lost
+    "enum": pa.array(["a", None, "b"]).dictionary_encode(),
 }
 
 
@@ -105,5 +107,5 @@ def test_kinetica_reads_what_indb_writes(tmp_path):
         ts=[1704164645006, None, -315619200000], tz=[1704164645000, None, None],
         dt=["2024-02-29", None, "1899-12-31"], tm=["13:45:07.123000", None, "00:00:00"],
         dec=["12.3456", None, "-1.5000"], by=["b'x\\x00y'", None, "b''"],
-        js=["[1, 2]", None, "[]"])
+        js=["[1, 2]", None, "[]"], dbl=["[0.1, 1e+300]", None, "[]"])
     assert read == expected

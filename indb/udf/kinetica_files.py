@@ -106,6 +106,8 @@ _WIDER: dict[pa.DataType, int] = {pa.uint8(): ColumnType.INT16, pa.uint16(): Col
 
 def kind_of(arrow_type: pa.DataType) -> Kind:
     """The Kinetica type a column of ``arrow_type`` is given to a script as."""
+    if pa.types.is_dictionary(arrow_type):  # an ENUM: its values
+        return kind_of(arrow_type.value_type)
     for kind in KINDS.values():
         if kind.dtype is not None and kind.wire == arrow_type and kind.code != ColumnType.TIMESTAMP:
             return kind
@@ -119,7 +121,7 @@ def kind_of(arrow_type: pa.DataType) -> Kind:
         (lambda a: t.is_binary(a) or t.is_large_binary(a) or t.is_fixed_size_binary(a)
          or t.is_binary_view(a), ColumnType.BYTES),
         (lambda a: (t.is_list(a) or t.is_large_list(a) or t.is_fixed_size_list(a))
-         and t.is_floating(a.value_type), ColumnType.VECTOR),
+         and a.value_type in (pa.float32(), pa.float16()), ColumnType.VECTOR),  # no wider
     ]
     for check, code in checks:
         if check(arrow_type):
@@ -133,6 +135,8 @@ def to_wire(array: pa.Array | pa.ChunkedArray, kind: Kind) -> pa.Array:
     """A column's values as the script sees them (Kinetica's types)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
     if kind.code == ColumnType.TIMESTAMP:
         return pc.cast(array, pa.timestamp("ms", tz=getattr(array.type, "tz", None)),
                        safe=False).cast(pa.int64())
