@@ -117,6 +117,7 @@ def test_users_below_admin_reach_no_schema_table_through_a_main_tables_grant(tmp
             conn.sql(sql)
         with conn._engine.as_user("dev"):
             assert conn.sql("SELECT count(*) FROM t").fetchone() == (0,)  # main's t is granted
+            assert conn.sql("SHOW SCHEMAS").fetchall() == [("main", 1), ("s", 1)]  # as SHOW TABLES
             for sql in ["SELECT * FROM s.t", "INSERT INTO s.t VALUES (2)", "DELETE FROM s.t",
                         "DROP TABLE s.t", "VACUUM s.t", "SHOW SNAPSHOTS s.t",
                         "EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => s.t, "
