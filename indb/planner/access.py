@@ -29,7 +29,6 @@ from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
-from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
@@ -406,7 +405,6 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.Optimize: _owner_of("table"),
     trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],
     trees.ShowViews: _nothing,
-    ShowSchemasTree: _nothing,  # names only, as SHOW TABLES
     kinetica.ShowSchemas: _nothing,
     environments.DescribeFunctionEnvironment: _nothing,
     environments.ShowFunctionEnvironment: _nothing,
