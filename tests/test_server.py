@@ -419,3 +419,32 @@ def test_the_server_keeps_only_the_latest_ended_runs(monkeypatch):
         runs._runs[f"r{k}"] = pool.TrackedRun(run_id=f"r{k}", result=Result() if k != 1 else None)
     runs._forget_ended()
     assert list(runs._runs) == ["r1", "r3", "r4"]  # r1 is still running: never forgotten
+
+
+def test_clients_waiting_for_runs_never_hold_the_statements_threads(tmp_path, monkeypatch):
+    from indb.server import app
+    monkeypatch.setattr(app, "THREADS", 2)  # fewer statement threads than runs waited for
+    path = tmp_path / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE src (i BIGINT) WITH (SHARDS = 1)")
+        conn.sql("INSERT INTO src SELECT range FROM range(10)")
+        create_gated(conn)
+    server = Served(path)
+    gate = tmp_path / "gate"
+    try:
+        def wait_for_run(k):
+            return httpx.post(f"{server.url}/v1/sql", timeout=120,
+                              json={"sql": execute_gated("src", f"out_{k}", gate)}).status_code
+
+        with ThreadPoolExecutor(3) as pool:
+            waiting = [pool.submit(wait_for_run, k) for k in range(3)]
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                while len(server.service.state.runs.in_flight()) < 3:  # all three are waited for
+                    assert not any(w.done() for w in waiting)
+                    threading.Event().wait(0.05)
+                assert post(client, "SELECT count(*) FROM src").json()["rows"] == [[10]]
+            gate.touch()
+            assert [w.result() for w in waiting] == [200, 200, 200]
+    finally:
+        gate.touch()
+        server.stop()

@@ -8,7 +8,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 Authenticate = Callable[[str | None], str]  # bearer token (or None) -> user; AuthenticationError if refused
 WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
 THREADS = 32  # statements carried out at once (the others wait for a thread)
+WAITERS = 1000  # requests waiting for their runs: never holding the statements' threads
 WHOLE_BELOW = 1 << 20  # bytes of a response sent as one body; a larger one is streamed
 UPLOAD_QUEUE = 16  # chunks of an upload read ahead of the load (then the client waits)
 
@@ -56,6 +57,7 @@ class ServerState:
         self.pool, self.authenticate = pool, authenticate
         self.runs = Runs(pool)
         self.limiter = anyio.CapacityLimiter(THREADS)
+        self.waiters = anyio.CapacityLimiter(WAITERS)  # threads waiting for runs, apart
         self.stopping = threading.Event()
 
 
@@ -113,13 +115,15 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         params = _decoded(statement.params)
         if statement.many is None and is_run(statement.sql):
             who = await in_thread(state.authenticate, token)
-            run = await in_thread(state.runs.start, statement.sql, params, who)
+            run = await anyio.to_thread.run_sync(state.runs.start, statement.sql, params, who,
+                                                 limiter=state.waiters)
             if run.error is not None and run.run_id is None:
                 raise run.error
             if run.run_id is not None and RESPOND_ASYNC in (prefer or ""):
                 return JSONResponse({"run_id": run.run_id, "status": str(RunStatus.RUNNING)},
                                     status_code=202, headers={"Location": f"/v1/runs/{run.run_id}"})
-            head, rest = await in_thread(lambda: _begun(_outcome(run), arrow))
+            head, rest = await anyio.to_thread.run_sync(lambda: _begun(_outcome(run), arrow),
+                                                        limiter=state.waiters)
         else:
             # one thread for the sign-in, the statement and a small result: each hop costs
             head, rest = await in_thread(lambda: _begun(_execute(
@@ -175,8 +179,11 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                          who: str = Depends(user)) -> dict[str, Any]:
         tracked = state.runs.get(run_id, who)
         if wait and tracked is not None:
-            await in_thread(_outcome, tracked, False)
-        return result_json(await in_thread(_status, state, run_id, wait, who))
+            await anyio.to_thread.run_sync(_outcome, tracked, False, limiter=state.waiters)
+        if wait:  # a run of another process: watched from its records, on a waiting thread
+            return result_json(await anyio.to_thread.run_sync(_status, state, run_id, True, who,
+                                                              limiter=state.waiters))
+        return result_json(await in_thread(_status, state, run_id, False, who))
 
     @app.get("/v1/runs/{run_id}/progress", summary="A run's progress, one JSON object a line",
              responses={200: {"content": {NDJSON: {}}}})
@@ -184,13 +191,21 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         tracked = state.runs.get(run_id, who)
         if tracked is None:
             await in_thread(_status, state, run_id, False, who)  # an unknown run is a 400 now
-        return StreamingResponse(_events(state, run_id, tracked, who), media_type=NDJSON)
+        return StreamingResponse(_apart(_events(state, run_id, tracked, who), state.waiters),
+                                 media_type=NDJSON)
 
     @app.post("/v1/runs/{run_id}/kill", summary="Stop a run; it writes nothing")
     async def kill(run_id: str, who: str = Depends(user)) -> dict[str, Any]:
         return result_json(await in_thread(state.runs.kill, run_id, who))
 
     return app
+
+
+async def _apart(lines: Iterator[bytes], limiter: anyio.CapacityLimiter) -> AsyncIterator[bytes]:
+    """A blocking iterator read on threads of ``limiter``: watchers of runs, who wait most of
+    the time, never hold the threads that statements and their results need."""
+    while (line := await anyio.to_thread.run_sync(next, lines, None, limiter=limiter)) is not None:
+        yield line
 
 
 def _hand_over(chunks: queue.Queue[bytes | None], chunk: bytes | None, ended: threading.Event) -> None:
