@@ -258,7 +258,10 @@ def test_a_run_through_the_postgresql_protocol(served, tmp_path):
     gate = tmp_path / "gate"
     gate.touch()
     with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb", autocommit=True) as conn:
+        notices = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
         cur = conn.execute(execute_gated("nums", "pg_run_out", gate))
+        assert notices and notices[-1].endswith("2 of 2 instances finished"), notices
         row = dict(zip([c.name for c in cur.description], cur.fetchone()))
         assert row["status"] == "completed" and row["rows_in"] == 1000
         assert conn.execute("SELECT sum(rows)::BIGINT FROM pg_run_out").fetchone() == (1000,)

@@ -29,7 +29,7 @@ from indb import errors
 from indb.catalog.users import OWNER
 from indb.parser import parse
 from indb.result import Result
-from indb.server.pool import ConnectionPool, Runs, is_run
+from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
@@ -117,6 +117,21 @@ class _Session(core.Session):
         self.pool, self.runs = pool, runs
         self.in_txn = False
         self.user = OWNER  # who signed in (set once the client has)
+        self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
+
+    def _follow(self, run: TrackedRun) -> None:
+        """Wait for a run, telling the client how far it got as NOTICEs (psql prints them)."""
+        seen, told = -1, None
+        while True:
+            with run.changed:
+                run.changed.wait_for(lambda: run.version != seen)
+                seen, progress, done = run.version, run.progress, run.done
+            if progress is not None and (progress.finished, progress.starting) != told:
+                told = (progress.finished, progress.starting)
+                self.notice(f"run {progress.run_id}: " + ("starting the cluster" if progress.starting
+                            else f"{progress.finished} of {progress.instances} instances finished"))
+            if done:
+                return
 
     def in_transaction(self) -> bool:
         return self.in_txn
@@ -139,8 +154,7 @@ class _Session(core.Session):
         values = list(params) if params else None
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
-            with run.changed:
-                run.changed.wait_for(lambda: run.done)
+            self._follow(run)
             if run.error is not None:
                 raise run.error
             assert run.result is not None
@@ -230,6 +244,15 @@ class _Handler(postgres.BuenaVistaHandler):
     place, and the API token as the password."""
 
     server: PgServer
+
+    def handle_post_auth(self, ctx: postgres.BVContext) -> None:
+        ctx.session.notice = self.send_notice_text
+        super().handle_post_auth(ctx)
+
+    def send_notice_text(self, text: str) -> None:
+        body = b"".join(code + value.encode() + b"\x00" for code, value in
+                        ((b"S", "NOTICE"), (b"V", "NOTICE"), (b"C", "00000"), (b"M", text))) + b"\x00"
+        self.wfile.write(struct.pack("!ci", postgres.ServerResponse.NOTICE_RESPONSE, len(body) + 4) + body)
 
     def send_auth_request(self, ctx: postgres.BVContext) -> None:
         try:
