@@ -213,9 +213,7 @@ class HttpEngine:
                         raise error_from_json(event["error"])
                     elif event.get("event") == "end":
                         body = event["result"]
-                        table = pa.table(dict(zip(body["columns"], zip(*body["rows"], strict=True), strict=True))
-                                         if body["rows"] else {c: [] for c in body["columns"]})
-                        return Result(table, body["message"], body["rowcount"])
+                        return Result(_table_of(body), body["message"], body["rowcount"])
             raise OperationalError(f"the server stopped reporting run {run_id} before it ended; "
                                    f"SHOW FUNCTION STATUS FOR '{run_id}' tells how it went")
         except BaseException as error:
@@ -246,8 +244,7 @@ class HttpEngine:
 
     def status(self, run_id: str, wait: bool) -> Result:
         body = self._json(self.http.get(f"/v1/runs/{run_id}", params={"wait": str(wait).lower()}))
-        return Result(pa.table(dict(zip(body["columns"], zip(*body["rows"], strict=True), strict=True))
-                               if body["rows"] else {c: [] for c in body["columns"]}), body["message"])
+        return Result(_table_of(body), body["message"])
 
     @staticmethod
     def _json(response: Any) -> Any:
@@ -264,6 +261,13 @@ class HttpEngine:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _table_of(body: Mapping[str, Any]) -> pa.Table:
+    """The rows of ``result_json``'s form as a table."""
+    columns: list[Any] = (list(zip(*body["rows"], strict=True)) if body["rows"]
+                          else [[] for _ in body["columns"]])
+    return pa.table(dict(zip(body["columns"], columns, strict=True)))
 
 
 def _parameters(params: object) -> Any:
