@@ -35,6 +35,7 @@ DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
                "distributed.admin.system-monitor.gil.enabled": False}
 LOOPBACK = "127.0.0.1"  # the local cluster takes connections from this machine only
 CLOSE_TIMEOUT = 10  # seconds to wait for a client to close (a dead scheduler never answers)
+WORKERS_TIMEOUT = 60  # seconds a local cluster's workers get to register before a run gives up
 
 
 def default_workers() -> int:
@@ -88,6 +89,12 @@ class Cluster:
             raise OperationalError(f"the Dask scheduler at {self.address} is gone; "
                                    "run the statement again (a local cluster is started afresh)")
         info = self.client.scheduler_info(n_workers=-1)["workers"]
+        if not info and self._helper is not None:  # a local cluster's workers still registering
+            try:  # (seen under load, with runs started at once on a cluster just started)
+                self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+            except TimeoutError:
+                pass  # the run says the cluster has no workers
+            info = self.client.scheduler_info(n_workers=-1)["workers"]
         return sorted(((str(w["name"]), address) for address, w in info.items()),
                       key=lambda pair: (len(pair[0]), pair[0]))
 
