@@ -320,7 +320,7 @@ def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path):
     assert proc.wait(timeout=180) == 0
     printed, complaints = out.rest(), err.rest()
     assert "answer\n42" in printed
-    (stuck,) = [line for line in printed.splitlines() if ",stuck," in line]
+    (stuck,) = [line for line in printed.splitlines() if line.startswith("stuck,")]  # FUNCTION_NAME first
     assert ",killed," in stuck and "interrupted" in stuck
     assert "n\n10" in printed  # a fresh table of the second run's rows: the first wrote nothing
     assert "Traceback" not in complaints and "leaked" not in complaints, complaints
