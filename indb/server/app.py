@@ -1,5 +1,5 @@
 """The HTTP API of ``indb serve`` (FastAPI): statements, loads and function runs, with the
-OpenAPI document at ``/openapi.json`` and its pages at ``/docs``."""
+OpenAPI document at ``/openapi.json`` (no ``/docs`` pages: FastAPI's load scripts from a CDN)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from typing import Any
 import anyio
 import pyarrow as pa
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
@@ -27,6 +29,8 @@ from indb.remote import (ARROW_STREAM, JSON, NDJSON, RESPOND_ASYNC, ChunkFile, d
                          error_json, progress_json, result_json)
 from indb.result import Result
 from indb.server.encoding import arrow_chunks, json_chunks, status_of
+from indb.server.models import (ARROW_BODY, ERRORS, PROGRESS_ANSWERS, SQL_ANSWERS, Health, Loaded,
+                                StatusRows)
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 Authenticate = Callable[[str | None], str]  # bearer token (or None) -> user; AuthenticationError if refused
@@ -71,7 +75,8 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         if on_shutdown is not None:
             await anyio.to_thread.run_sync(on_shutdown)
 
-    app = FastAPI(title="indb", version=indb.__version__, lifespan=lifespan,
+    app = FastAPI(title="indb", version=indb.__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="SQL, loads and function runs on an indb database. Errors are "
                               '`{"error": {"class", "message", "line", "col", ...}}` with indb\'s '
                               "error class.")
@@ -82,6 +87,18 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         challenge = {"WWW-Authenticate": "Bearer"} if isinstance(error, AuthenticationError) else None
         return JSONResponse({"error": error_json(error)}, status_code=status_of(error),
                             headers=challenge)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return await indb_error(request, ProgrammingError(
+            f"the request does not match the API (/openapi.json): {problems}"))
+
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, error: HTTPException) -> JSONResponse:
+        """FastAPI's own refusals (an unreadable body, an unknown path) in indb's error form."""
+        return JSONResponse({"error": {"class": "ProgrammingError", "message": str(error.detail)}},
+                            status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -100,15 +117,14 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
     async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=state.limiter)
 
-    @app.get("/v1/health", summary="Whether the server is up (no token needed)")
+    @app.get("/v1/health", summary="Whether the server is up (no token needed)",
+             response_model=Health)
     async def health() -> dict[str, str]:
         return {"status": "stopping" if state.stopping.is_set() else "ok",
                 "version": indb.__version__}
 
     @app.post("/v1/sql", summary="Run SQL; its rows as JSON or an Arrow IPC stream (Accept)",
-              responses={200: {"content": {JSON: {}, ARROW_STREAM: {}}},
-                         202: {"description": "EXECUTE FUNCTION with Prefer: respond-async: "
-                                              "the run's id; follow /v1/runs/{run_id}/progress"}})
+              responses=SQL_ANSWERS)
     async def sql(statement: Statement, accept: str | None = Header(None),
                   prefer: str | None = Header(None), token: str | None = Depends(bearer)) -> Response:
         arrow = _wants_arrow(accept)
@@ -133,7 +149,8 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
             return Response(b"".join(head), media_type=media_type)
         return StreamingResponse(itertools.chain(head, rest), media_type=media_type)
 
-    @app.post("/v1/load", summary="Bulk-load an Arrow IPC stream (the body) into a table")
+    @app.post("/v1/load", summary="Bulk-load an Arrow IPC stream (the body) into a table",
+              response_model=Loaded, responses=ERRORS, openapi_extra=ARROW_BODY)
     async def load(request: Request, table: str = Query(description="the table, created if new"),
                    shard_key: str = Query("[]", description="JSON list of shard key columns, if new"),
                    shards: str = Query("null", description="JSON shard count, if new"),
@@ -174,7 +191,8 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
             raise outcome["error"]
         return {"rowcount": outcome["rows"]}
 
-    @app.get("/v1/runs/{run_id}", summary="A run's status row (wait=true: once it has ended)")
+    @app.get("/v1/runs/{run_id}", summary="A run's status row (wait=true: once it has ended)",
+             response_model=StatusRows, responses=ERRORS)
     async def run_status(run_id: str, wait: bool = False,
                          who: str = Depends(user)) -> dict[str, Any]:
         tracked = state.runs.get(run_id, who)
@@ -186,7 +204,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         return result_json(await in_thread(_status, state, run_id, False, who))
 
     @app.get("/v1/runs/{run_id}/progress", summary="A run's progress, one JSON object a line",
-             responses={200: {"content": {NDJSON: {}}}})
+             responses=PROGRESS_ANSWERS)
     async def run_progress(run_id: str, who: str = Depends(user)) -> StreamingResponse:
         tracked = state.runs.get(run_id, who)
         if tracked is None:
@@ -194,7 +212,8 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         return StreamingResponse(_apart(_events(state, run_id, tracked, who), state.waiters),
                                  media_type=NDJSON)
 
-    @app.post("/v1/runs/{run_id}/kill", summary="Stop a run; it writes nothing")
+    @app.post("/v1/runs/{run_id}/kill", summary="Stop a run; it writes nothing",
+             response_model=StatusRows, responses=ERRORS)
     async def kill(run_id: str, who: str = Depends(user)) -> dict[str, Any]:
         return result_json(await in_thread(state.runs.kill, run_id, who))
 

@@ -1,0 +1,71 @@
+"""Schemathesis against ``indb serve``'s OpenAPI document: every operation, fuzzed from its
+declared parameters and bodies, with and without a token, answers no 5xx."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+import indb
+from indb.remote import ARROW_STREAM
+from serving import Served
+
+EXAMPLES = 25  # cases an operation and mode; the whole file stays well under a minute
+
+schemathesis.serializer.alias(ARROW_STREAM, "application/octet-stream")  # /v1/load's body: bytes
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory):
+    """A served database with users (so every request needs a token) and ann's token."""
+    path = tmp_path_factory.mktemp("fuzzed") / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x")
+        conn.sql("CREATE USER ann")
+        conn.sql("GRANT analyst TO ann")
+        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
+        token = conn.sql("CREATE TOKEN FOR ann").arrow()["token"][0].as_py()
+    server = Served(path)
+    yield server, token
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def operations(fuzzed):
+    """Every operation of the served OpenAPI document (schemathesis's pytest loader is not used:
+    its lazy fixture does not work with this pytest)."""
+    server, _ = fuzzed
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    found = [result.ok() for result in schema.get_all_operations()]
+    assert len(found) >= 6  # health, sql, load and the three of runs
+    return found
+
+
+@pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda mode: mode.value)
+@pytest.mark.parametrize("signed_in", [True, False], ids=["token", "no-token"])
+def test_no_operation_answers_a_server_error(fuzzed, operations, signed_in, mode):
+    """Valid requests (positive) and ones that break the document (negative): never a 5xx, and
+    every answer is the body the document declares for its status."""
+    server, token = fuzzed
+    headers = {"Authorization": f"Bearer {token}"} if signed_in else None
+    statuses: set[int] = set()
+    for operation in operations:
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        def fuzz(case) -> None:
+            response = case.call(base_url=server.url, headers=headers, timeout=60)
+            statuses.add(response.status_code)
+            case.validate_response(response, checks=[not_a_server_error,
+                                                     response_schema_conformance])
+
+        try:
+            fuzz()
+        except Unsatisfiable:  # nothing of the operation can be made invalid (no parameters)
+            assert mode is GenerationMode.NEGATIVE
+    assert statuses and max(statuses) < 500
+    assert (401 in statuses) != signed_in  # the token was sent, or was missed
