@@ -235,7 +235,7 @@ def test_create_function_errors(sql, message):
 
 def test_function_catalog_statements():
     assert plan("SHOW FUNCTION *") == planner.ShowFunction(None)
-    assert plan("SHOW FUNCTIONS") == planner.ShowFunction(None)
+    assert plan("SHOW FUNCTIONS") == planner.ShowFunction(None, listing=True)
     assert plan("SHOW FUNCTION score") == planner.ShowFunction("score")
     assert plan("DESCRIBE FUNCTION score") == planner.DescribeFunction("score")
     assert plan("DROP FUNCTION IF EXISTS nope") == planner.DropFunction("nope", True)

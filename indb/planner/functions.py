@@ -23,12 +23,13 @@ from indb.parser import ShowFunction as ShowFunctionTree
 from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
 from indb.parser import error_at, render, render_indb
 from indb.catalog.names import qualified
+from indb.planner import parameters
 from indb.planner.tables import CatalogFacts, column_defs, existing_schema, new_name, table_name
 from indb.registry.code import CodeFacts, entry_path, inspect_code, stored_path
 
 if TYPE_CHECKING:
     from indb.registry.environments import EnvironmentInfo
-    from indb.registry.functions import FunctionInfo
+    from indb.registry.functions import FunctionInfo, Parameter
 
 MODES = ("distributed", "nondistributed")
 ARGUMENTS = ("INPUT_TABLE_NAMES", "OUTPUT_TABLE_NAMES", "PARAMS", "OPTIONS")
@@ -93,6 +94,8 @@ class CreateFunction:
     returns: tuple[Column, ...]
     options: tuple[tuple[str, str], ...]
     ddl: str
+    parameters: tuple[Parameter, ...] | None = None  # PARAMETERS (...); None: not declared
+    comment: str = ""                                # COMMENT '...'
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class DropFunction:
 @dataclass(frozen=True)
 class ShowFunction:
     name: str | None  # None: every function
+    listing: bool = False  # SHOW FUNCTIONS: the caller's executable functions and their parameters
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,11 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
         first_line = body.meta["line"] - body.name.count("\n") if "line" in body.meta else 1
         code = inspect_code({entry: body.name.encode()}, entry, text.get("HANDLER") or name,
                             must_have_handler=True, first_line=first_line)
+    comment = tree.args.get("comment")
     return CreateFunction(name, bool(tree.args.get("replace")), mode, run_command, args, file_paths,
                           entry, text.get("HANDLER"), body_text, code, returns, options,
-                          render_indb(tree))
+                          render_indb(tree), parameters.declared(tree.args.get("parameters")),
+                          comment.name if comment is not None else "")
 
 
 def _run_command_args(value: exp.Expr | None) -> tuple[str, ...]:
@@ -229,7 +235,7 @@ def plan_drop_function(tree: exp.Drop, catalog: CatalogFacts) -> DropFunction:
 
 def plan_show_function(tree: ShowFunctionTree, catalog: CatalogFacts) -> ShowFunction:
     if isinstance(tree.this, exp.Star):
-        return ShowFunction(None)
+        return ShowFunction(None, bool(tree.args.get("listing")))
     return ShowFunction(_existing_function(_name(tree.this), catalog).name)
 
 
@@ -301,6 +307,8 @@ def _execution(name_node: exp.Expr, arguments: list[exp.Expr], catalog: CatalogF
                 raise error_at(_find_key(given["PARAMS"], key) or name_node,
                                f"{function.name} has no parameter {key}; it takes "
                                f"{', '.join(function.params) or 'none'}")
+    params = parameters.checked(function, params, {k: _find_key(given.get("PARAMS"), k) for k, _ in params},
+                                given.get("PARAMS") or name_node)
     pairs = _kv_pairs(given["OPTIONS"], "OPTIONS") if "OPTIONS" in given else ()
     nodes = {key: _find_key(given.get("OPTIONS"), key) for key, _ in pairs}
     _check_options(pairs, RUN_OPTIONS, "OPTIONS", nodes)

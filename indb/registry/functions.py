@@ -32,6 +32,16 @@ _functions = sa.Table(
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A parameter an exposed function declares (``PARAMETERS (...)``)."""
+
+    name: str
+    sql_type: str               # canonical (DuckDB's spelling)
+    default: str | None = None  # rendered canonically; None: the caller must give it
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class FunctionInfo:
     """A registered function, as SHOW/DESCRIBE FUNCTION and the executor see it."""
 
@@ -50,9 +60,15 @@ class FunctionInfo:
     code_hash: str = ""
     ddl: str = ""
     created: str = ""
+    # PARAMETERS (...); None: no declaration, PARAMS pass as given. Records written before these
+    # two fields existed lack them and read as the defaults (no declaration, no comment).
+    parameters: tuple[Parameter, ...] | None = None
+    comment: str = ""
 
     def to_json(self) -> str:
-        data = {**self.__dict__, "returns": [[c.name, c.sql_type, c.nullable] for c in self.returns]}
+        data = {**self.__dict__, "returns": [[c.name, c.sql_type, c.nullable] for c in self.returns],
+                "parameters": None if self.parameters is None
+                else [p.__dict__ for p in self.parameters]}
         return json.dumps(data)
 
     @classmethod
@@ -63,6 +79,8 @@ class FunctionInfo:
             data[key] = tuple(data[key])
         if data["params"] is not None:
             data["params"] = tuple(data["params"])
+        if data.get("parameters") is not None:
+            data["parameters"] = tuple(Parameter(**p) for p in data["parameters"])
         return cls(**data)
 
 

@@ -1,0 +1,3 @@
+show functions
+-- renders as:
+SHOW FUNCTIONS
