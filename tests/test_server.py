@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -335,6 +336,60 @@ def test_a_token_runs_statements_as_its_user(secured):
     assert denied.status_code == 403
     with pytest.raises(indb.errors.AuthenticationError):
         indb.connect(server.url).sql("SELECT 1")
+
+
+def test_an_expired_or_revoked_token_is_refused_at_once(secured):
+    from indb.catalog import users
+    server, token = secured
+
+    def as_(bearer, sql):
+        return httpx.post(f"{server.url}/v1/sql", json={"sql": sql},
+                          headers={"Authorization": f"Bearer {bearer}"})
+
+    made = as_(token, "CREATE TOKEN FOR ann EXPIRES IN 1 DAYS").json()
+    assert [c["name"] for c in made["columns"]] == ["id", "user", "token", "expires"], made
+    brief_id, _, brief, _ = made["rows"][0]
+    assert as_(brief, "SELECT x FROM open_t").status_code == 200
+    with server.service.db.engine.begin() as conn:  # the day has passed
+        conn.execute(users._tokens.update().where(users._tokens.c.id == brief_id)
+                     .values(expires=time.time() - 1))
+    expired = as_(brief, "SELECT x FROM open_t")
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
+
+    other = as_(token, "CREATE TOKEN FOR ann").json()["rows"][0]
+    assert as_(other[2], "SELECT x FROM open_t").status_code == 200
+    assert as_(token, f"REVOKE TOKEN '{other[0]}'").status_code == 200
+    revoked = as_(other[2], "SELECT x FROM open_t")  # the very next request
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT y FROM secret_t",
+    "SELECT * FROM open_t JOIN secret_t ON true",
+    "SELECT x FROM open_t WHERE x IN (SELECT y FROM secret_t)",
+    "WITH s AS (SELECT y FROM secret_t) SELECT * FROM s",
+])
+def test_an_analyst_reads_no_ungranted_table_over_http(secured, sql):
+    server, token = secured
+    denied = httpx.post(f"{server.url}/v1/sql", json={"sql": sql},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert denied.status_code == 403, denied.text
+    assert denied.json()["error"]["class"] == "PrivilegeError" and "secret_t" in denied.text
+
+
+@pytest.mark.parametrize("value", ["1; DROP TABLE open_t; --", "1' OR '1'='1", "x') UNION "
+                                   "SELECT y FROM secret_t --", "$1", "?"])
+def test_parameters_are_values_never_sql(secured, value):
+    server, token = secured
+
+    def sql(statement, params):
+        return httpx.post(f"{server.url}/v1/sql", json={"sql": statement, "params": params},
+                          headers={"Authorization": f"Bearer {token}"})
+
+    assert sql("SELECT ? AS v", [value]).json()["rows"] == [[value]]
+    assert sql("SELECT x FROM open_t WHERE CAST(x AS VARCHAR) = ?", [value]).json()["rows"] == []
+    assert sql("SELECT $v AS v", {"v": value}).json()["rows"] == [[value]]
+    assert sql("SELECT x FROM open_t", None).json()["rows"] == [[1]]  # nothing was dropped
 
 
 def test_a_postgresql_client_signs_in_with_the_token_as_password(secured):
