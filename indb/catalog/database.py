@@ -112,6 +112,19 @@ class Database:
                 "rewrite the metadata for this place; to copy a database, use `indb backup`.")
         relocation.relocate(self.engine, self.path)
 
+    def setting(self, key: str) -> str | None:
+        """A database setting (``ALTER DATABASE SET``), read now; None if it is not set."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(_meta.c.value).where(_meta.c.key == key)).scalar()
+
+    def put_setting(self, key: str, value: str | None) -> None:
+        """Set a database setting; None removes it."""
+        if value is None:
+            with self.engine.begin() as conn:
+                conn.execute(_meta.delete().where(_meta.c.key == key))
+        else:
+            self._set(key, value)
+
     def _set(self, key: str, value: str) -> str:
         with self.engine.begin() as conn:
             conn.execute(_meta.delete().where(_meta.c.key == key))

@@ -14,12 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indb import planner
-from indb.errors import FunctionError
-from indb.registry.code import code_hash, inspect_code, stored_path
+from indb.catalog import users
+from indb.engine import privileges
+from indb.errors import FunctionError, PrivilegeError
+from indb.registry.code import (FILE_PATHS_ALLOWED, allowed_directories, code_hash, confined,
+                                inspect_code, stored_path)
 from indb.registry.functions import FunctionInfo
 from indb.result import Result
-from indb.engine import exposed
-from indb.planner.parameters import signature
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -30,7 +31,7 @@ def create_function(engine: Engine, plan: planner.CreateFunction, params: object
         code_files = {plan.entry: plan.body.encode()}
         facts = plan.code
     else:
-        code_files = _read_files(plan.file_paths)
+        code_files = _read_files(engine, plan.file_paths)
         facts = inspect_code(code_files, plan.entry, plan.handler or plan.name,
                              must_have_handler=plan.handler is not None)
     assert facts is not None  # the planner read the inline form's code
@@ -38,8 +39,7 @@ def create_function(engine: Engine, plan: planner.CreateFunction, params: object
         name=plan.name, mode=plan.mode, style=facts.style, entry=plan.entry, handler=facts.handler,
         frame=facts.frame, params=facts.params, returns=plan.returns, run_command=plan.run_command,
         run_command_args=plan.run_command_args, files=tuple(sorted(code_files)),
-        options=dict(plan.options), code_hash=code_hash(code_files), ddl=plan.ddl,
-        parameters=plan.parameters, comment=plan.comment)
+        options=dict(plan.options), code_hash=code_hash(code_files), ddl=plan.ddl)
     engine.functions.create(info, code_files, replace=plan.replace)
     return Result(message=f"created function {plan.name} ({facts.style}"
                           f"{' ' + facts.handler if facts.handler else ''}, {plan.mode})")
@@ -53,8 +53,6 @@ def drop_function(engine: Engine, plan: planner.DropFunction, params: object) ->
 
 
 def show_function(engine: Engine, plan: planner.ShowFunction, params: object) -> Result:
-    if plan.listing:
-        return exposed.show_functions(engine)
     infos = [engine.functions.get(plan.name)] if plan.name else engine.functions.all()
     return Result(pa.table({"name": [i.name for i in infos], "mode": [i.mode for i in infos],
                             "ddl": [i.ddl for i in infos]}, schema=pa.schema(
@@ -75,9 +73,6 @@ def describe_function(engine: Engine, plan: planner.DescribeFunction, params: ob
         "entry": info.entry, "handler": info.handler, "frame": info.frame if info.style == "handler" else None,
         "params": None if info.params is None else ", ".join(info.params),
         "returns": ", ".join(f"{c.name} {c.sql_type}" for c in info.returns) or None,
-        "parameters": None if info.parameters is None
-        else signature(info.parameters, comments=True),
-        "comment": info.comment or None,
         "code_hash": info.code_hash, "created": info.created,
     }
     return Result(pa.table({k: pa.array([None if v is None else str(v)], pa.string())
@@ -86,9 +81,9 @@ def describe_function(engine: Engine, plan: planner.DescribeFunction, params: ob
 
 def execute_function(engine: Engine, plan: planner.ExecuteFunction, params: object) -> Result:
     if plan.options.nowait:
-        run_id = engine.runner.start(plan)
+        run_id = engine.runner.start(plan, user=engine.user)
         return Result(pa.table({"run_id": [run_id], "status": ["running"]}), f"run {run_id} started")
-    report = engine.runner.run(plan, progress=engine.progress)
+    report = engine.runner.run(plan, progress=engine.progress, user=engine.user)
     return Result(pa.table({"run_id": [report.run_id], "status": [str(report.status)],
                             "rows_in": [report.rows_in], "rows_out": [report.rows_out]}),
                   f"run {report.run_id} {report.status}: {report.message}", report.rows_out)
@@ -98,7 +93,8 @@ def query_with_functions(engine: Engine, plan: planner.QueryWithFunctions, param
     names = []
     try:
         for i, call in enumerate(plan.calls):
-            report = engine.runner.run(call, result=True, progress=engine.progress)
+            report = engine.runner.run(call, result=True, progress=engine.progress,
+                                       user=engine.user)
             try:
                 rows = _result_rows(call.function, report.results)
             finally:
@@ -124,11 +120,13 @@ def _result_rows(function: FunctionInfo, paths: list[str]) -> pa.Table:
 
 def show_function_status(engine: Engine, plan: planner.ShowFunctionStatus, params: object) -> Result:
     """Kinetica's columns first (FUNCTION_NAME, RUN_ID, OVERALL_STATUS; VERBOSE adds each data
-    segment's FUNCTION_STATUSES, one row an instance), then indb's."""
+    segment's FUNCTION_STATUSES, one row an instance), then indb's. Users below admin see only
+    the runs they started."""
+    user = None if privileges.is_admin(engine, engine.user) else engine.user
     if not plan.verbose:
-        runs = engine.runs.runs(plan.run_id)
+        runs = engine.runs.runs(plan.run_id, user=user)
         return Result(_kinetica_columns(runs, runs["status"].to_pylist()))
-    instances = engine.runs.instances(plan.run_id)
+    instances = engine.runs.instances(plan.run_id, user=user)
     overall = {run_id: engine.runs.run(run_id)["status"]
                for run_id in set(instances["run_id"].to_pylist())}
     rows = instances.to_pylist()
@@ -162,6 +160,11 @@ def _segment_status(row: dict) -> str:
 
 
 def kill_function(engine: Engine, plan: planner.KillFunction, params: object) -> Result:
+    """Stop a run: its starter's, or any for an admin."""
+    starter = engine.runs.run(plan.run_id)["user"] or users.OWNER
+    if starter != engine.user and not privileges.is_admin(engine, engine.user):
+        raise PrivilegeError(f"run {plan.run_id} was started by {starter}; only the user who "
+                             "started a run, or an admin, may KILL it")
     if engine.runner.kill(plan.run_id):
         return Result(pa.table({"run_id": [plan.run_id], "status": ["killing"]}),
                       f"asked run {plan.run_id} to stop")
@@ -170,12 +173,15 @@ def kill_function(engine: Engine, plan: planner.KillFunction, params: object) ->
                   f"run {plan.run_id} had already finished ({status})")
 
 
-def _read_files(paths: tuple[str, ...]) -> dict[str, bytes]:
+def _read_files(engine: Engine, paths: tuple[str, ...]) -> dict[str, bytes]:
     """FILE PATHS' contents by their place in the code directory (``stored_path``), read now:
-    later edits change nothing until REPLACE."""
+    later edits change nothing until REPLACE. Below admin, only files inside the directories
+    ``file_paths_allowed`` names are read (``registry.code.confined``)."""
+    allowed = None if privileges.is_admin(engine, engine.user) else \
+        allowed_directories(engine.db.setting(FILE_PATHS_ALLOWED))
     out = {}
     for path in paths:
-        file = Path(path).expanduser()
+        file = confined(path, allowed)
         if not file.is_file():
             raise FunctionError(f"FILE PATHS names {path}, which is not a file (paths are "
                                 f"relative to {Path.cwd()})")

@@ -13,6 +13,7 @@ from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
 from indb.engine import privileges
 from indb.planner import privileges as identity
+from indb.planner import settings
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -79,4 +80,5 @@ HANDLERS: dict[type, Handler] = {
     identity.RevokeToken: privileges.revoke_token,
     identity.ShowGrants: privileges.show_grants,
     identity.ShowPrincipals: privileges.show_principals,
+    settings.SetDatabaseSetting: privileges.set_database_setting,
 }

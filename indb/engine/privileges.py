@@ -16,6 +16,7 @@ from indb.catalog import views as view_records
 from indb.errors import CatalogError, PrivilegeError, not_found
 from indb.planner import access as rules
 from indb.planner import privileges as plans
+from indb.planner import settings
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -241,6 +242,14 @@ def show_principals(engine: Engine, plan: plans.ShowPrincipals, params: object) 
     return Result(pa.table({"name": [p.name for p in found],
                             "built_in": [p.name in users.BUILTIN_ROLES for p in found]},
                            schema=pa.schema([("name", pa.string()), ("built_in", pa.bool_())])))
+
+
+def set_database_setting(engine: Engine, plan: settings.SetDatabaseSetting,
+                         params: object) -> Result:
+    engine.db.put_setting(plan.name, plan.value)
+    if plan.value is None:
+        return Result(message=f"reset {plan.name}")
+    return Result(message=f"set {plan.name} = {plan.value!r}")
 
 
 def _user(engine: Engine, name: str) -> None:

@@ -29,7 +29,7 @@ from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
-from indb.planner import environments, functions, models, schemas, tables, upkeep
+from indb.planner import environments, functions, models, schemas, settings, tables, upkeep
 from indb.planner.schemas import CreateSchema, DropSchema, ShowSchemas
 from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner import privileges
@@ -73,7 +73,7 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
-        | privileges.ShowPrincipals)
+        | privileges.ShowPrincipals | settings.SetDatabaseSetting)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -158,6 +158,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     ShowViewsTree: upkeep.plan_show_views,
     ShowSchemasTree: schemas.plan_show_schemas,
     **privileges.PLANNERS,
+    settings.AlterDatabase: settings.plan_alter_database,
     environment_trees.CreateFunctionEnvironment: environments.plan_create,
     environment_trees.AlterFunctionEnvironment: environments.plan_alter,
     environment_trees.DropFunctionEnvironment: environments.plan_drop,

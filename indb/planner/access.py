@@ -394,7 +394,8 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.CreateFunction: _developer_owning("function"),
     ExecuteFunctionTree: _execute_statement,
     trees.ShowFunction: _nothing,
-    trees.ShowFunctionStatus: _nothing,
+    trees.ShowFunctionStatus: _nothing,  # the handler shows users below admin their own runs
+    trees.KillFunction: _nothing,  # the handler lets a run's starter or an admin kill it
     trees.CreateModel: _developer_owning("model"),
     trees.ShowModels: _nothing,
     trees.DescribeModel: lambda tree: [Need("USAGE", "model", tree.this.name.lower(), tree.this)],

@@ -10,10 +10,10 @@ import ast
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from indb.errors import FunctionError, SqlError
+from indb.errors import FunctionError, PrivilegeError, SqlError
 
 # how a handler's inputs arrive (``@udf.function(frame=...)``); indb.udf.frames converts to each
 FRAMES = ("arrow", "pandas", "numpy", "torch", "cupy", "cudf")
@@ -37,6 +37,41 @@ def stored_path(path: str) -> str:
     if posix.is_absolute() or ".." in posix.parts:
         return posix.name
     return str(PurePosixPath(*[part for part in posix.parts if part != "."]))
+
+
+FILE_PATHS_ALLOWED = "file_paths_allowed"  # the database setting (ALTER DATABASE SET ...)
+
+
+def allowed_directories(setting: str | None) -> tuple[Path, ...]:
+    """The directories ``file_paths_allowed`` names (``'/dir1:/dir2'``); absolute paths only,
+    since a relative one would mean whatever directory a process happens to run in."""
+    directories = tuple(Path(part) for part in (setting or "").split(":") if part)
+    for directory in directories:
+        if not directory.is_absolute():
+            raise FunctionError(f"{FILE_PATHS_ALLOWED} takes absolute directories separated by "
+                                f"':', as in '/srv/udfs:/home/shared/udfs'; {directory} is relative")
+    return directories
+
+
+def confined(path: str, allowed: tuple[Path, ...] | None) -> Path:
+    """The file a FILE PATHS entry names, for reading: ``allowed`` None (an admin) takes any
+    path, relative to the current directory; otherwise the path, with its symbolic links and
+    ``..`` resolved, must lie inside one of the ``allowed`` directories (resolved likewise)."""
+    file = Path(path).expanduser()
+    if allowed is None:
+        return file
+    if not allowed:
+        raise PrivilegeError(f"FILE PATHS {path!r}: users below admin may read code files only "
+                             f"from the directories an admin allows, and none are; an admin can "
+                             f"ALTER DATABASE SET {FILE_PATHS_ALLOWED} = '/dir1:/dir2', or give "
+                             "the code inline (AS $$ ... $$)")
+    resolved = file.resolve()
+    if not any(resolved.is_relative_to(directory.resolve()) for directory in allowed):
+        raise PrivilegeError(f"FILE PATHS {path!r} resolves to {resolved}, outside the directories "
+                             f"{FILE_PATHS_ALLOWED} allows ({':'.join(map(str, allowed))}); put "
+                             "the file in one of them (links out of them are followed and "
+                             "refused too)")
+    return resolved
 
 
 def entry_path(argument: str, stored: Sequence[str]) -> str | None:

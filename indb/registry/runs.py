@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import sqlalchemy as sa
 
+from indb.catalog.users import OWNER
 from indb.errors import not_found
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ _runs = sa.Table(
     sa.Column("kill_reason", sa.Text),      # set by KILL FUNCTION, a timeout or a failed shard
     sa.Column("environment", sa.String),    # the function environment it ran in, if any
     sa.Column("environment_hash", sa.String),  # ... and the hash of its pip freeze then
+    sa.Column("user", sa.String),           # who started it; NULL: the owner (older databases)
 )
 _instances = sa.Table(
     "indb_run_instances", _metadata,
@@ -108,11 +110,11 @@ _instances = sa.Table(
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
                 "rows_out", "started", "ended", "seconds", "message", "environment",
-                "environment_hash")
+                "environment_hash", "user")
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
                      "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
-                     "environment", "environment_hash")
+                     "environment", "environment_hash", "user")
 
 _SCRIPT_COLUMNS = ("rank", "tom", "results", "bin_results")
 
@@ -135,14 +137,14 @@ class RunLog:
 
     def start(self, run_id: str, function: str, mode: str, shards: Iterable[int], *,
               tag: str | None, outputs: list[str], statement: str,
-              environment: EnvironmentInfo | None = None) -> None:
+              environment: EnvironmentInfo | None = None, user: str | None = None) -> None:
         shards = list(shards)
         self._write(_runs.insert().values(
             run_id=run_id, function=function, tag=tag, mode=mode, status=RunStatus.RUNNING,
             instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
             statement=statement, head=f"{socket.gethostname()}:{os.getpid()}",
             environment=environment.name if environment else None,
-            environment_hash=environment.hash if environment else None),
+            environment_hash=environment.hash if environment else None, user=user),
             *[_instances.insert().values(run_id=run_id, shard=k, status=RunStatus.QUEUED) for k in shards])
 
     def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
@@ -197,19 +199,22 @@ class RunLog:
             raise not_found("run", run_id)
         return dict(row)
 
-    def runs(self, run_id: str | None = None, limit: int = 100) -> pa.Table:
-        """One row a run, newest first: status, instances completed, rows, times, message."""
+    def runs(self, run_id: str | None = None, limit: int = 100, user: str | None = None) -> pa.Table:
+        """One row a run, newest first: status, instances completed, rows, times, message, who
+        started it; with ``user``, only that user's runs (another's run id is not found)."""
         self._close_abandoned()
         completed = (sa.select(sa.func.count()).where(_instances.c.run_id == _runs.c.run_id,
                                                       _instances.c.status == RunStatus.COMPLETED)
                      .scalar_subquery())
         query = sa.select(_runs, completed.label("completed")).order_by(_runs.c.started.desc())
         query = query.where(_runs.c.run_id == run_id) if run_id else query.limit(limit)
+        query = query.where(_started_by(user)) if user else query
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         if run_id and not rows:
             raise not_found("run", run_id)
         for row in rows:
+            row["user"] = row["user"] or OWNER
             row["seconds"] = round((row["ended"] or time.time()) - row["started"], 3)
         return _table(rows, _RUN_COLUMNS)
 
@@ -223,12 +228,17 @@ class RunLog:
                                 .order_by(_instances.c.shard)).all()
         return [InstanceProgress(shard, RunStatus(status), *rest) for shard, status, *rest in rows]
 
-    def instances(self, run_id: str | None = None, limit: int = 20) -> pa.Table:
-        """One row a shard instance of the newest runs (or of one run), with logs and tracebacks."""
+    def instances(self, run_id: str | None = None, limit: int = 20,
+                  user: str | None = None) -> pa.Table:
+        """One row a shard instance of the newest runs (or of one run), with logs and tracebacks;
+        with ``user``, of that user's runs only."""
         self._close_abandoned()
+        if run_id and user:
+            self.runs(run_id, user=user)  # raises for a run of another user's, as for none
         runs = sa.select(_runs.c.run_id).order_by(_runs.c.started.desc()).limit(limit)
+        runs = runs.where(_started_by(user)) if user else runs
         query = (sa.select(_instances, _runs.c.function, _runs.c.started.label("run_started"),
-                           _runs.c.environment, _runs.c.environment_hash)
+                           _runs.c.environment, _runs.c.environment_hash, _runs.c.user)
                  .join(_runs, _runs.c.run_id == _instances.c.run_id)
                  .order_by(_runs.c.started.desc(), _instances.c.shard))
         query = query.where(_instances.c.run_id == run_id) if run_id else \
@@ -238,6 +248,7 @@ class RunLog:
         if run_id and not rows:
             self.run(run_id)  # raises for an unknown id; a run of no instances has no rows
         for row in rows:
+            row["user"] = row["user"] or OWNER
             done, total = row["progress_done"], row["progress_total"]
             row["progress"] = None if done is None else (f"{done:g}/{total:g}" if total else f"{done:g}")
         return _table(rows, _INSTANCE_COLUMNS + _SCRIPT_COLUMNS)
@@ -253,6 +264,13 @@ class RunLog:
             if head_host == host and pid.isdigit() and not _alive(int(pid)):
                 self.finish(run_id, RunStatus.ERROR, "the process that started this run exited "
                                                      "before it finished; nothing was written")
+
+
+def _started_by(user: str) -> sa.ColumnElement[bool]:
+    """Runs ``user`` started; the owner's include those recorded before runs named their user."""
+    if user == OWNER:
+        return sa.or_(_runs.c.user == user, _runs.c.user.is_(None))
+    return _runs.c.user == user
 
 
 def tail(path: os.PathLike | str, lines: int = TAIL_LINES) -> str | None:

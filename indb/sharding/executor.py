@@ -81,17 +81,18 @@ class FunctionRunner:
     # -- running ---------------------------------------------------------------------------
 
     def run(self, plan: ExecuteFunction, *, result: bool = False,
-            progress: Progress | None = None) -> RunReport:
-        """Run and wait; raises RunError unless every instance completed and the commit landed."""
-        run = self.prepare(plan, result=result)
+            progress: Progress | None = None, user: str | None = None) -> RunReport:
+        """Run and wait; raises RunError unless every instance completed and the commit landed.
+        ``user`` is who started it, for the run's record."""
+        run = self.prepare(plan, result=result, user=user)
         report = self._carry_out(run, progress)
         if report.status != RunStatus.COMPLETED:
             raise RunError(report.message, report.run_id, report.status)
         return report
 
-    def start(self, plan: ExecuteFunction) -> str:
+    def start(self, plan: ExecuteFunction, user: str | None = None) -> str:
         """Run in the background (``nowait``); the run id is returned at once."""
-        run = self.prepare(plan)
+        run = self.prepare(plan, user=user)
         thread = threading.Thread(target=self._carry_out, args=(run, None),
                                   name=f"indb-run-{run.run_id}")
         thread.start()
@@ -114,7 +115,8 @@ class FunctionRunner:
 
     # -- preparing -------------------------------------------------------------------------
 
-    def prepare(self, plan: ExecuteFunction, *, result: bool = False) -> RunPlan:
+    def prepare(self, plan: ExecuteFunction, *, result: bool = False,
+                user: str | None = None) -> RunPlan:
         """The run's jobs over the tables as they are now, and the run recorded as started."""
         names = [name for spec in plan.inputs for name in spec.tables]
         # a missing virtual environment (a copied database) is rebuilt from the record first
@@ -132,7 +134,7 @@ class FunctionRunner:
         function = plan.function
         self.runs.start(run.run_id, function.name, function.mode, run.shards,
                         tag=plan.options.run_tag, outputs=list(plan.outputs),
-                        statement=plan.statement, environment=environment)
+                        statement=plan.statement, environment=environment, user=user)
         return run
 
     def _facts(self, name: str) -> TableFacts:
