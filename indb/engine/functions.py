@@ -21,6 +21,8 @@ from indb.registry.code import (FILE_PATHS_ALLOWED, allowed_directories, code_ha
                                 inspect_code, stored_path)
 from indb.registry.functions import FunctionInfo
 from indb.result import Result
+from indb.engine import exposed
+from indb.planner.parameters import signature
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -39,7 +41,8 @@ def create_function(engine: Engine, plan: planner.CreateFunction, params: object
         name=plan.name, mode=plan.mode, style=facts.style, entry=plan.entry, handler=facts.handler,
         frame=facts.frame, params=facts.params, returns=plan.returns, run_command=plan.run_command,
         run_command_args=plan.run_command_args, files=tuple(sorted(code_files)),
-        options=dict(plan.options), code_hash=code_hash(code_files), ddl=plan.ddl)
+        options=dict(plan.options), code_hash=code_hash(code_files), ddl=plan.ddl,
+        parameters=plan.parameters, comment=plan.comment)
     engine.functions.create(info, code_files, replace=plan.replace)
     return Result(message=f"created function {plan.name} ({facts.style}"
                           f"{' ' + facts.handler if facts.handler else ''}, {plan.mode})")
@@ -53,6 +56,8 @@ def drop_function(engine: Engine, plan: planner.DropFunction, params: object) ->
 
 
 def show_function(engine: Engine, plan: planner.ShowFunction, params: object) -> Result:
+    if plan.listing:
+        return exposed.show_functions(engine)
     infos = [engine.functions.get(plan.name)] if plan.name else engine.functions.all()
     return Result(pa.table({"name": [i.name for i in infos], "mode": [i.mode for i in infos],
                             "ddl": [i.ddl for i in infos]}, schema=pa.schema(
@@ -73,6 +78,9 @@ def describe_function(engine: Engine, plan: planner.DescribeFunction, params: ob
         "entry": info.entry, "handler": info.handler, "frame": info.frame if info.style == "handler" else None,
         "params": None if info.params is None else ", ".join(info.params),
         "returns": ", ".join(f"{c.name} {c.sql_type}" for c in info.returns) or None,
+        "parameters": None if info.parameters is None
+        else signature(info.parameters, comments=True),
+        "comment": info.comment or None,
         "code_hash": info.code_hash, "created": info.created,
     }
     return Result(pa.table({k: pa.array([None if v is None else str(v)], pa.string())

@@ -30,6 +30,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
+from indb.parser import parameters
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -52,7 +53,8 @@ class CreateFunction(exp.Expression):
     RUN_COMMAND_ARGS, LANGUAGE, HANDLER); ``body`` is the inline code of ``AS $$ ... $$``."""
 
     arg_types = {"this": True, "replace": False, "returns": False, "settings": False,
-                 "file_paths": False, "options": False, "body": False}
+                 "file_paths": False, "options": False, "body": False, "parameters": False,
+                 "comment": False}
 
 
 class ExecuteFunction(exp.Expression):
@@ -63,9 +65,9 @@ class ExecuteFunction(exp.Expression):
 
 
 class ShowFunction(exp.Expression):
-    """``SHOW FUNCTION f`` or ``SHOW FUNCTION *``."""
+    """``SHOW FUNCTION f`` or ``SHOW FUNCTION *`` (``listing``: ``SHOW FUNCTIONS``)."""
 
-    arg_types = {"this": True}
+    arg_types = {"this": True, "listing": False}
 
 
 class ShowFunctionStatus(exp.Expression):
@@ -158,6 +160,7 @@ def _function_sql(self: DuckDBGenerator, e: CreateFunction) -> str:
     if e.args.get("options"):
         parts.append("WITH OPTIONS (" + ", ".join(
             f"{o.name} = {self.sql(o, 'value')}" for o in e.args["options"]) + ")")
+    parts += parameters.clauses_sql(self, e)
     if e.args.get("body") is not None:
         parts.append(f"AS $${e.args['body'].this}$$")
     return " ".join(parts)
@@ -271,6 +274,8 @@ class Indb(DuckDB):
                     args["body"] = self._parse_string()
                     if args["body"] is None:
                         self.raise_error("expected the function's code after AS, as $$ ... $$")
+                elif parameters.parse_clause(self, args):
+                    pass
                 elif self._match_text_seq("LANGUAGE"):
                     args["settings"].append(self._setting("LANGUAGE", self._parse_var(any_token=True)))
                 elif self._match_text_seq("HANDLER"):
@@ -288,7 +293,8 @@ class Indb(DuckDB):
                 else:
                     self.raise_error(f"unexpected {self._curr.text} in CREATE FUNCTION; expected "
                                      "RETURNS TABLE, MODE, RUN_COMMAND, RUN_COMMAND_ARGS, FILE PATHS, "
-                                     "LANGUAGE, HANDLER, WITH OPTIONS or AS $$ ... $$")
+                                     "LANGUAGE, HANDLER, WITH OPTIONS, PARAMETERS, COMMENT or "
+                                     "AS $$ ... $$")
                     break
             return self.expression(CreateFunction(this=name, replace=replace, **args))
 
@@ -360,7 +366,7 @@ class Indb(DuckDB):
             if self._match_text_seq("MODELS"):
                 return self.expression(ShowModels())
             if self._match_text_seq("FUNCTIONS"):
-                return self.expression(ShowFunction(this=exp.Star()))
+                return self.expression(ShowFunction(this=exp.Star(), listing=True))
             if not self._match(TokenType.FUNCTION):
                 return None
             if self._match_text_seq("STATUS"):
@@ -389,13 +395,15 @@ class Indb(DuckDB):
             **DuckDBGenerator.TRANSFORMS,
             **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
+            **parameters.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
             CreateFunction: _function_sql,
             ExecuteFunction: lambda self, e: f"EXECUTE FUNCTION {self.sql(e, 'this')}({self.expressions(e, flat=True)})",
-            ShowFunction: lambda self, e: f"SHOW FUNCTION {self.sql(e, 'this')}",
+            ShowFunction: lambda self, e: "SHOW FUNCTIONS" if e.args.get("listing")
+            else f"SHOW FUNCTION {self.sql(e, 'this')}",
             ShowFunctionStatus: lambda self, e: " ".join(filter(None, [
                 "SHOW FUNCTION STATUS", "VERBOSE" if e.args.get("verbose") else "",
                 f"FOR {self.sql(e, 'run_id')}" if e.args.get("run_id") else ""])),
