@@ -1,6 +1,8 @@
 """Exposed functions: PARAMETERS and COMMENT in CREATE FUNCTION, PARAMS checked and converted
 against them before a run, SHOW FUNCTIONS for the calling user, DESCRIBE FUNCTION's columns."""
 
+import json
+
 import pytest
 
 import indb
@@ -135,7 +137,7 @@ def owner(tmp_path_factory):
         "CREATE TABLE t (id BIGINT, SHARD KEY (id))", "INSERT INTO t VALUES (1), (2)",
         "CREATE FUNCTION echo MODE = 'nondistributed' PARAMETERS (threshold DOUBLE DEFAULT 0.9 "
         f"COMMENT 'the cut', symbol VARCHAR) COMMENT 'echoes its params' LANGUAGE PYTHON AS $${ECHO}$$",
-        f"CREATE FUNCTION hidden LANGUAGE PYTHON AS $$\ndef hidden(ctx, t):\n    return t\n$$",
+        "CREATE FUNCTION hidden LANGUAGE PYTHON AS $$\ndef hidden(ctx, t):\n    return t\n$$",
         "CREATE USER alice", "GRANT analyst TO alice", "GRANT EXECUTE ON FUNCTION echo TO alice",
     ]:
         conn.sql(sql)
@@ -187,3 +189,11 @@ def test_describe_function_shows_parameters_and_comment(owner):
     assert described["parameters"] == "threshold DOUBLE DEFAULT 0.9 COMMENT 'the cut', symbol VARCHAR"
     assert described["comment"] == "echoes its params"
     assert owner.sql("DESCRIBE FUNCTION hidden").df().iloc[0][["parameters", "comment"]].isna().all()
+
+
+def test_the_declaration_survives_the_record_and_older_records_read_as_undeclared():
+    assert FunctionInfo.from_json(DECLARED.to_json()) == DECLARED
+    older = json.loads(OPEN.to_json())
+    del older["parameters"], older["comment"]  # a record written before the fields existed
+    assert FunctionInfo.from_json(json.dumps(older)) == OPEN
+    assert FunctionInfo.from_json(json.dumps(older)).parameters is None
