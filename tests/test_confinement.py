@@ -128,3 +128,15 @@ def test_users_below_admin_see_and_kill_only_their_own_runs(owner):
     # its starter and an admin may: both runs finished, so KILL says so
     assert run(owner, "alice", f"KILL FUNCTION '{alices}'").fetchone() == (alices, "completed")
     assert owner.sql(f"KILL FUNCTION '{bobs}'").fetchone() == (bobs, "completed")
+
+
+def test_alter_database_parses_and_renders_back():
+    from indb.parser import parse, render_indb
+    from indb.parser.settings import AlterDatabase
+    for sql in ("ALTER DATABASE SET file_paths_allowed = '/a:/b'",
+                "ALTER DATABASE RESET file_paths_allowed"):
+        tree = parse(sql)[0]
+        assert isinstance(tree, AlterDatabase) and render_indb(tree) == sql
+    with pytest.raises(SqlError, match="expected = 'value'"):
+        parse("ALTER DATABASE SET file_paths_allowed")
+    assert not isinstance(parse("ALTER TABLE t ADD COLUMN x INT")[0], AlterDatabase)

@@ -63,3 +63,32 @@ def test_a_catalog_from_before_the_cache_columns_gets_them(tmp_path):
     RunLog(db.engine).start("r", "f", "distributed", range(1), tag=None, outputs=[], statement="")
     assert "cache_hits" in RunLog(db.engine).instances("r").column_names
     db.close()
+
+
+def test_runs_name_who_started_them_and_filter_by_user(log):
+    log.start("ra", "f", "distributed", range(1), tag=None, outputs=[], statement="", user="alice")
+    log.start("rb", "f", "distributed", range(1), tag=None, outputs=[], statement="", user="bob")
+    log.start("ro", "f", "distributed", range(1), tag=None, outputs=[], statement="")  # the owner
+    everyone = {r["run_id"]: r["user"] for r in log.runs().to_pylist()}
+    assert everyone == {"ra": "alice", "rb": "bob", "ro": "owner"}
+    assert [r["run_id"] for r in log.runs(user="alice").to_pylist()] == ["ra"]
+    assert [r["run_id"] for r in log.runs(user="owner").to_pylist()] == ["ro"]
+    assert {r["run_id"] for r in log.instances(user="bob").to_pylist()} == {"rb"}
+    assert log.instances("ra", user="alice").to_pylist()[0]["user"] == "alice"
+    for read in (log.runs, log.instances):
+        with pytest.raises(CatalogError, match="run rb does not exist"):
+            read("rb", user="alice")
+
+
+def test_an_older_run_table_gains_the_user_column(tmp_path):
+    db = Database(tmp_path / "db")
+    with db.engine.begin() as conn:  # indb_runs as databases made before runs named their user
+        conn.exec_driver_sql("CREATE TABLE indb_runs (run_id VARCHAR PRIMARY KEY, function VARCHAR "
+                             "NOT NULL, mode VARCHAR NOT NULL, status VARCHAR NOT NULL, instances "
+                             "INTEGER NOT NULL, started FLOAT NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO indb_runs VALUES ('old', 'f', 'distributed', "
+                             "'completed', 0, 1.0)")
+    log = RunLog(db.engine)
+    assert [(r["run_id"], r["user"]) for r in log.runs().to_pylist()] == [("old", "owner")]
+    assert log.runs(user="alice").num_rows == 0
+    db.close()
