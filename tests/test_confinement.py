@@ -140,3 +140,32 @@ def test_alter_database_parses_and_renders_back():
     with pytest.raises(SqlError, match="expected = 'value'"):
         parse("ALTER DATABASE SET file_paths_allowed")
     assert not isinstance(parse("ALTER TABLE t ADD COLUMN x INT")[0], AlterDatabase)
+
+
+BLOCKER = """
+def blocker(ctx, t):
+    if ctx.shard == 0:
+        with open(ctx.params["ready"], "w") as ready:     # the test is waiting to read this
+            ready.write("running")
+        with open(ctx.params["go"]) as go:               # blocks: nobody ever writes to it
+            go.read()
+    return t
+"""
+
+
+def test_a_running_run_is_killed_by_its_starter_not_by_another_user(owner, tmp_path):
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    os.mkfifo(ready)
+    os.mkfifo(go)
+    owner.sql(f"CREATE OR REPLACE FUNCTION blocker LANGUAGE PYTHON AS $${BLOCKER}$$")
+    owner.sql("GRANT EXECUTE ON FUNCTION blocker TO analyst")
+    run_id = run(owner, "alice", "EXECUTE FUNCTION blocker(INPUT_TABLE_NAMES => INPUT_TABLE(prices), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('blocked'), "
+                 f"PARAMS => KV_PAIRS(ready = '{ready}', go = '{go}'), "
+                 "OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
+    assert ready.read_text() == "running"
+    refused(owner, "bob", f"KILL FUNCTION '{run_id}'")
+    assert owner.sql(f"SHOW FUNCTION STATUS FOR '{run_id}'").fetchone()[2] == "running"
+    assert run(owner, "alice", f"KILL FUNCTION '{run_id}'").fetchone() == (run_id, "killing")
+    assert owner.wait(run_id).arrow().to_pylist()[0]["status"] == "killed"
+    assert not owner._engine.db.exists("blocked")
