@@ -133,6 +133,14 @@ def _next_batch(reader):
         return None
 
 
+def _arrow_stream() -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([("i", pa.int64())])) as writer:
+        for start in (0, 3):
+            writer.write_batch(pa.record_batch([pa.array(range(start, start + 3))], names=["i"]))
+    return sink.getvalue().to_pybytes()
+
+
 def test_bad_requests_never_kill_the_server(http):
     answers = [
         http.post("/v1/sql", content=b"{not json", headers={"Content-Type": "application/json"}),
@@ -143,11 +151,18 @@ def test_bad_requests_never_kill_the_server(http):
         http.post("/v1/sql", json={"sql": "SELECT 1"}, headers={"Authorization": "Basic abc"}),
         http.post("/v1/load", params={"table": "t"}, content=b"not arrow"),
         http.post("/v1/load", params={"table": "t", "shards": "eight"}, content=b"x"),
+        # pyarrow's OSError, not ArrowInvalid, for these (schemathesis found the first)
+        http.post("/v1/load", params={"table": "t"}, content=b"\xff\xff\xff\xff\xf0\xff\xff\xff"),
+        http.post("/v1/load", params={"table": "t"}, content=_arrow_stream()[:-40] + b"\x01" * 40),
         http.get("/v1/runs/nosuchrun"),
         http.get("/v1/runs/nosuchrun/progress"),
         http.get("/nowhere"),
     ]
     assert all(400 <= a.status_code < 500 for a in answers), [(a.status_code, a.text) for a in answers]
+    assert all("error" in a.json() for a in answers)  # indb's error form, FastAPI's refusals too
+    assert http.get("/v1/sql").json()["error"]["class"] == "ProgrammingError"  # 405
+    assert "not an Arrow IPC stream" in answers[-5].json()["error"]["message"]
+    assert "does not exist" in post(http, "SELECT * FROM t").json()["error"]["message"]  # no load
     assert post(http, "SELECT count(*) FROM nums").json()["rows"] == [[1000]]
 
 

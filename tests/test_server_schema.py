@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
@@ -69,3 +70,30 @@ def test_no_operation_answers_a_server_error(fuzzed, operations, signed_in, mode
             assert mode is GenerationMode.NEGATIVE
     assert statuses and max(statuses) < 500
     assert (401 in statuses) != signed_in  # the token was sent, or was missed
+
+
+STATEMENTS = ["SELECT ? AS v", "SELECT x FROM open_t WHERE x = ?", "SELECT ?, ? AS w",
+              "SELECT $a AS a", "SELECT x + ? FROM open_t", "SELECT * FROM open_t LIMIT ?"]
+
+
+@pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda mode: mode.value)
+def test_fuzzed_parameters_of_real_statements_get_no_server_error(fuzzed, operations, mode):
+    """The document's parameters (any JSON: lists, objects, typed values) bound to statements
+    that parse, so the fuzzing reaches the binding rather than the parser."""
+    server, token = fuzzed
+    sql = next(op for op in operations if op.label == "POST /v1/sql")
+    statuses: set[int] = set()
+
+    @given(case=sql.as_strategy(generation_mode=mode), statement=st.sampled_from(STATEMENTS))
+    @settings(max_examples=4 * EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    def fuzz(case, statement: str) -> None:
+        if isinstance(case.body, dict):
+            case.body["sql"] = statement
+        response = case.call(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
+                             timeout=60)
+        statuses.add(response.status_code)
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+    fuzz()
+    assert max(statuses) < 500 and (200 in statuses or mode is GenerationMode.NEGATIVE)

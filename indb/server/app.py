@@ -165,12 +165,9 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
 
         def carry_out() -> None:
             try:
-                reader = pa.ipc.open_stream(ChunkFile(iter(chunks.get, None)))
+                reader = _uploaded(iter(chunks.get, None))
                 with state.pool.connection(who) as conn:
                     outcome["rows"] = conn.load(table, reader, **options)
-            except pa.ArrowInvalid as error:
-                outcome["error"] = ProgrammingError(f"the body is not an Arrow IPC stream of the "
-                                                    f"rows to load: {error}")
             except Exception as error:
                 outcome["error"] = error
             finally:
@@ -235,6 +232,27 @@ def _hand_over(chunks: queue.Queue[bytes | None], chunk: bytes | None, ended: th
             return
         except queue.Full:
             continue
+
+
+def _uploaded(chunks: Iterator[bytes]) -> pa.RecordBatchReader:
+    """The body of a load as a reader of its batches; bytes that are not an Arrow IPC stream,
+    at its start or further on, are the client's mistake (pyarrow says ArrowInvalid or OSError:
+    the body is in memory, so an OSError is a malformed message, never a disk's)."""
+    def not_arrow(error: Exception) -> ProgrammingError:
+        return ProgrammingError(f"the body is not an Arrow IPC stream of the rows to load: {error}")
+
+    try:
+        reader = pa.ipc.open_stream(ChunkFile(chunks))
+    except (pa.ArrowInvalid, OSError) as error:
+        raise not_arrow(error) from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except (pa.ArrowInvalid, OSError) as error:
+            raise not_arrow(error) from None
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def _wants_arrow(accept: str | None) -> bool:
