@@ -43,12 +43,14 @@ UPLOAD_QUEUE = 16  # chunks of an upload read ahead of the load (then the client
 
 class Statement(BaseModel):
     sql: str = Field(description="One or more SQL statements, separated by ';' (the last one's "
-                                 "result is returned)")
+                                 "result is returned)",
+                     examples=["SELECT * FROM prices WHERE day = ? AND symbol = ?"])
     params: list[Any] | dict[str, Any] | None = Field(
         None, description="Values of the ? parameters (a list) or of $name ones (an object). "
                           "Dates, times, timestamps, decimals and bytes are objects: "
                           '{"$date": "2024-01-31"}, {"$timestamp": "..."}, {"$time": "..."}, '
-                          '{"$decimal": "1.10"}, {"$bytes": "<base64>"}')
+                          '{"$decimal": "1.10"}, {"$bytes": "<base64>"}',
+        examples=[[{"$date": "2024-01-31"}, "ACME"]])
     many: list[list[Any] | dict[str, Any]] | None = Field(
         None, description="executemany: one parameter set a run of the statement (an INSERT "
                           "writes them all in one snapshot); instead of params")
@@ -125,8 +127,12 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
 
     @app.post("/v1/sql", summary="Run SQL; its rows as JSON or an Arrow IPC stream (Accept)",
               responses=SQL_ANSWERS)
-    async def sql(statement: Statement, accept: str | None = Header(None),
-                  prefer: str | None = Header(None), token: str | None = Depends(bearer)) -> Response:
+    async def sql(statement: Statement,
+                  accept: str | None = Header(None, description=f"{ARROW_STREAM}: the rows as an "
+                                                                "Arrow IPC stream; else JSON"),
+                  prefer: str | None = Header(None, description=f"{RESPOND_ASYNC}: EXECUTE "
+                                                                "FUNCTION answers 202 at once"),
+                  token: str | None = Depends(bearer)) -> Response:
         arrow = _wants_arrow(accept)
         params = _decoded(statement.params)
         if statement.many is None and is_run(statement.sql):
