@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+import indb
 from indb.server.serve import Service
 
 READY_WITHIN = 60.0  # seconds a server gets to answer its health endpoint
@@ -55,6 +56,19 @@ class Served:
         self.service.stop()
         self.thread.join(timeout=120)
         assert not self.thread.is_alive(), "the server did not stop"
+
+
+def served_with_analyst(path: Path) -> tuple[Served, str]:
+    """A database with tables open_t (x = 1) and secret_t (y = 2) and a user, ann, an analyst
+    who may read open_t only, served; the server and ann's token (every request needs one)."""
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x")
+        conn.sql("CREATE TABLE secret_t AS SELECT 2 AS y")
+        conn.sql("CREATE USER ann")
+        conn.sql("GRANT analyst TO ann")
+        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
+        token = conn.sql("CREATE TOKEN FOR ann").arrow()["token"][0].as_py()
+    return Served(path), token
 
 
 GATED_FUNCTION = """

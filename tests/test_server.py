@@ -22,7 +22,8 @@ import pytest
 
 import indb
 import indb.errors
-from serving import Served, create_gated, execute_gated, free_port, wait_until_up
+from serving import (Served, create_gated, execute_gated, free_port, served_with_analyst,
+                     wait_until_up)
 
 ARROW = "application/vnd.apache.arrow.stream"
 
@@ -313,15 +314,7 @@ def test_without_users_loopback_serves_the_owner_and_elsewhere_needs_a_token(tmp
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
     """A served database with a user: ann, an analyst who may read open_t only."""
-    path = tmp_path_factory.mktemp("secured") / "db"
-    with indb.connect(path) as conn:
-        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x")
-        conn.sql("CREATE TABLE secret_t AS SELECT 2 AS y")
-        conn.sql("CREATE USER ann")
-        conn.sql("GRANT analyst TO ann")
-        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
-        token = conn.sql("CREATE TOKEN FOR ann").arrow()["token"][0].as_py()
-    server = Served(path)
+    server, token = served_with_analyst(tmp_path_factory.mktemp("secured") / "db")
     yield server, token
     server.stop()
 

@@ -11,9 +11,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-import indb
 from indb.remote import ARROW_STREAM
-from serving import Served
+from serving import served_with_analyst
 
 EXAMPLES = 25  # cases an operation and mode; the whole file stays well under a minute
 
@@ -23,14 +22,7 @@ schemathesis.serializer.alias(ARROW_STREAM, "application/octet-stream")  # /v1/l
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
     """A served database with users (so every request needs a token) and ann's token."""
-    path = tmp_path_factory.mktemp("fuzzed") / "db"
-    with indb.connect(path) as conn:
-        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x")
-        conn.sql("CREATE USER ann")
-        conn.sql("GRANT analyst TO ann")
-        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
-        token = conn.sql("CREATE TOKEN FOR ann").arrow()["token"][0].as_py()
-    server = Served(path)
+    server, token = served_with_analyst(tmp_path_factory.mktemp("fuzzed") / "db")
     yield server, token
     server.stop()
 
