@@ -385,6 +385,21 @@ def test_an_analyst_reads_no_ungranted_table_over_http(secured, sql):
     assert denied.json()["error"]["class"] == "PrivilegeError" and "secret_t" in denied.text
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_text(?)",
+    "COPY open_t TO '/tmp/indb-stolen.csv'",
+    "SELECT * FROM query_table(?)",
+])
+def test_an_analyst_reads_no_host_file_nor_table_by_name_over_http(secured, sql):
+    server, token = secured
+    params = ["/etc/passwd" if "read_text" in sql else "secret_t"] if "?" in sql else None
+    denied = httpx.post(f"{server.url}/v1/sql", json={"sql": sql, "params": params},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert denied.status_code == 403, denied.text
+    assert denied.json()["error"]["class"] == "PrivilegeError"
+
+
 @pytest.mark.parametrize("value", ["1; DROP TABLE open_t; --", "1' OR '1'='1", "x') UNION "
                                    "SELECT y FROM secret_t --", "$1", "?"])
 def test_parameters_are_values_never_sql(secured, value):
