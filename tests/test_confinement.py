@@ -169,3 +169,20 @@ def test_a_running_run_is_killed_by_its_starter_not_by_another_user(owner, tmp_p
     assert run(owner, "alice", f"KILL FUNCTION '{run_id}'").fetchone() == (run_id, "killing")
     assert owner.wait(run_id).arrow().to_pylist()[0]["status"] == "killed"
     assert not owner._engine.db.exists("blocked")
+
+
+def test_a_developer_imports_model_files_only_inside_the_allowed_directories(owner, code):
+    allowed, outside = code
+    (outside / "m.onnx").write_bytes(b"not a model")
+    (allowed / "m.onnx").write_bytes(b"not a model")
+    owner.sql(f"ALTER DATABASE SET file_paths_allowed = '{allowed}'")
+    try:
+        message = refused(owner, "dev", f"CREATE MODEL m FROM FILE '{outside / 'm.onnx'}'")
+        assert "CREATE MODEL ... FROM FILE" in message and "file_paths_allowed" in message, message
+        # inside, the file is read: what stops it now is that it is no model
+        message = refused(owner, "dev", f"CREATE MODEL m FROM FILE '{allowed / 'm.onnx'}'",
+                          error=indb.errors.ModelError)
+        assert "m.onnx" in message
+        assert "m" not in owner._engine.models.names()
+    finally:
+        owner.sql("ALTER DATABASE RESET file_paths_allowed")

@@ -264,7 +264,11 @@ def test_a_developers_model_is_used_by_whom_it_grants(owner, tmp_path):
     program.example_inputs = None
     torch.export.save(program, str(tmp_path / "lin.pt2"))
     refused(owner, "alice", f"CREATE MODEL lin FROM FILE '{tmp_path / 'lin.pt2'}'")
-    run(owner, "dev", f"CREATE MODEL lin FROM FILE '{tmp_path / 'lin.pt2'}'")
+    owner.sql(f"ALTER DATABASE SET file_paths_allowed = '{tmp_path}'")  # where dev may read files
+    try:
+        run(owner, "dev", f"CREATE MODEL lin FROM FILE '{tmp_path / 'lin.pt2'}'")
+    finally:
+        owner.sql("ALTER DATABASE RESET file_paths_allowed")
     assert users.owners(owner._engine.db.engine)[("model", "lin")] == "dev"
     predict = "SELECT count(PREDICT('lin', id::FLOAT, px::FLOAT)) FROM prices"
     assert "USAGE" in refused(owner, "alice", predict)

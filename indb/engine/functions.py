@@ -17,8 +17,7 @@ from indb import planner
 from indb.catalog import users
 from indb.engine import privileges
 from indb.errors import FunctionError, PrivilegeError
-from indb.registry.code import (FILE_PATHS_ALLOWED, allowed_directories, code_hash, confined,
-                                inspect_code, stored_path)
+from indb.registry.code import code_hash, confined, inspect_code, stored_path
 from indb.registry.functions import FunctionInfo
 from indb.result import Result
 from indb.engine import exposed
@@ -185,8 +184,7 @@ def _read_files(engine: Engine, paths: tuple[str, ...]) -> dict[str, bytes]:
     """FILE PATHS' contents by their place in the code directory (``stored_path``), read now:
     later edits change nothing until REPLACE. Below admin, only files inside the directories
     ``file_paths_allowed`` names are read (``registry.code.confined``)."""
-    allowed = None if privileges.is_admin(engine, engine.user) else \
-        allowed_directories(engine.db.setting(FILE_PATHS_ALLOWED))
+    allowed = privileges.readable_directories(engine)
     out = {}
     for path in paths:
         file = confined(path, allowed)

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from indb import planner
+from indb.engine import privileges
 from indb.errors import CatalogError, ModelError
 from indb.query import predict
+from indb.registry.code import confined
 from indb.registry.models import StagedModel, staging_dir
 from indb.result import Result
 from indb.runtime.predictors import import_model
@@ -33,7 +35,7 @@ def with_predictions(engine: Engine, plan: planner.WithPredictions, params: obje
 
 
 def create_model(engine: Engine, plan: planner.CreateModel, params: object) -> Result:
-    source = Path(plan.path).expanduser()
+    source = confined(plan.path, privileges.readable_directories(engine), "CREATE MODEL ... FROM FILE")
     if not source.is_file():
         raise ModelError(f"no model file {source} (paths are relative to {Path.cwd()})")
     with staging_dir(engine.db.path) as directory:  # nothing half-saved: it goes on any failure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ from indb.errors import CatalogError, PrivilegeError, not_found
 from indb.planner import access as rules
 from indb.planner import privileges as plans
 from indb.planner import settings
+from indb.registry.code import FILE_PATHS_ALLOWED, allowed_directories
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -58,6 +60,14 @@ def confine(engine: Engine, user: str) -> None:
 
 def is_admin(engine: Engine, user: str) -> bool:
     return "admin" in users.roles_of(engine.db.engine, user)
+
+
+def readable_directories(engine: Engine) -> tuple[Path, ...] | None:
+    """Where the statement's user may read host files from (FILE PATHS, CREATE MODEL ... FROM
+    FILE): None (anywhere) for an admin, else the directories ``file_paths_allowed`` names."""
+    if is_admin(engine, engine.user):
+        return None
+    return allowed_directories(engine.db.setting(FILE_PATHS_ALLOWED))
 
 
 def check(engine: Engine, tree: exp.Expr, user: str) -> None:

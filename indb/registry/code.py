@@ -53,21 +53,23 @@ def allowed_directories(setting: str | None) -> tuple[Path, ...]:
     return directories
 
 
-def confined(path: str, allowed: tuple[Path, ...] | None) -> Path:
-    """The file a FILE PATHS entry names, for reading: ``allowed`` None (an admin) takes any
-    path, relative to the current directory; otherwise the path, with its symbolic links and
-    ``..`` resolved, must lie inside one of the ``allowed`` directories (resolved likewise)."""
+def confined(path: str, allowed: tuple[Path, ...] | None, clause: str = "FILE PATHS") -> Path:
+    """The file a FILE PATHS entry (or ``clause``: CREATE MODEL's FROM FILE) names, for reading:
+    ``allowed`` None (an admin) takes any path, relative to the current directory; otherwise the
+    path, with its symbolic links and ``..`` resolved, must lie inside one of the ``allowed``
+    directories (resolved likewise)."""
     file = Path(path).expanduser()
     if allowed is None:
         return file
     if not allowed:
-        raise PrivilegeError(f"FILE PATHS {path!r}: users below admin may read code files only "
+        raise PrivilegeError(f"{clause} {path!r}: users below admin may read files only "
                              f"from the directories an admin allows, and none are; an admin can "
-                             f"ALTER DATABASE SET {FILE_PATHS_ALLOWED} = '/dir1:/dir2', or give "
-                             "the code inline (AS $$ ... $$)")
+                             f"ALTER DATABASE SET {FILE_PATHS_ALLOWED} = '/dir1:/dir2'"
+                             + (", or give the code inline (AS $$ ... $$)"
+                                if clause == "FILE PATHS" else ""))
     resolved = file.resolve()
     if not any(resolved.is_relative_to(directory.resolve()) for directory in allowed):
-        raise PrivilegeError(f"FILE PATHS {path!r} resolves to {resolved}, outside the directories "
+        raise PrivilegeError(f"{clause} {path!r} resolves to {resolved}, outside the directories "
                              f"{FILE_PATHS_ALLOWED} allows ({':'.join(map(str, allowed))}); put "
                              "the file in one of them (links out of them are followed and "
                              "refused too)")
