@@ -275,16 +275,20 @@ class Connection:
 
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
              shards: int | None = None, replicated: bool = False,
-             progress: Callable[[int], None] | None = None) -> int:
+             progress: Callable[[int], None] | None = None,
+             truncate_timestamps: bool = False) -> int:
         """Bulk-load rows in one snapshot; creates the table from the data's schema if it is new.
 
         ``data``: a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a .parquet/.csv
         path. ``shard_key``, ``shards`` and ``replicated`` apply only when the table is created.
+        Nanosecond timestamps bound for a ``TIMESTAMP`` (microsecond) column are refused if any
+        has a sub-microsecond part, unless ``truncate_timestamps`` drops those parts.
         """
         self._check_open()
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
         plan = planner.plan_load(table, data, self._engine.facts, shard_key=key, shards=shards,
-                                 replicated=replicated, progress=progress)
+                                 replicated=replicated, progress=progress,
+                                 truncate_timestamps=truncate_timestamps)
         return self._engine.run(plan).rowcount
 
     def model(self, name: str, version: int | str | None = None, *,

@@ -287,7 +287,7 @@ def test_pandas_nanosecond_timestamps(conn, table_name):
     assert conn.sql(f"DESCRIBE {table_name}").fetchone()[1] == "TIMESTAMP"
     assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3
     frame.loc[0, "ts"] = pd.Timestamp("2026-01-01 00:00:00.000000001")
-    with pytest.raises(indb.DataError, match="expects TIMESTAMP"):
+    with pytest.raises(indb.DataError, match="column ts is TIMESTAMP"):
         conn.load(table_name, frame)
     assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone()[0] == 3
 

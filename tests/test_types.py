@@ -27,6 +27,7 @@ from indb.errors import DataError, SchemaError
     ("VARCHAR", pa.string()),
     ("TIMESTAMP", pa.timestamp("us")),
     ("TIMESTAMP_MS", pa.timestamp("us")),
+    ("TIMESTAMP_NS", pa.int64()),
     ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
     ("DECIMAL(10,2)", pa.decimal128(10, 2)),
     ("INTEGER[]", pa.list_(pa.int32())),
@@ -36,7 +37,7 @@ def test_storage_type(sql, storage):
     assert storage_type_of(sql) == storage
 
 
-@pytest.mark.parametrize("sql", ["UBIGINT", "TIMESTAMP_NS", "MAP(VARCHAR, INTEGER)",
+@pytest.mark.parametrize("sql", ["UBIGINT", "MAP(VARCHAR, INTEGER)",
                                  "VARCHAR[2]"])
 def test_unstorable_types_are_refused(sql):
     with pytest.raises(SchemaError, match=sql.split("(")[0].split("[")[0]):

@@ -5,6 +5,8 @@ users and UDFs see, and the Arrow type it is stored as in Iceberg's Parquet file
 no 8- or 16-bit integers and no fixed-size lists, so those are stored widened (integers) or as
 ``fixed(n)`` bytes (``UTINYINT[784]`` is 784 bytes a row, ``FLOAT[2]`` is 8), and turned back
 into the SQL type whenever they are read. The conversions are zero-copy where the layout allows.
+``TIMESTAMP_NS`` needs Iceberg's ``timestamp_ns`` (format version 3), which pyiceberg 0.12 cannot
+write: it is stored as ``long`` nanoseconds since the epoch, as kdb+ keeps its timestamps.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from indb.errors import DataError, SchemaError
@@ -48,6 +51,15 @@ class Column:
     @property
     def is_fixed_array(self) -> bool:
         return pa.types.is_fixed_size_list(self.arrow_type)
+
+    @property
+    def is_nanoseconds(self) -> bool:
+        """A ``TIMESTAMP_NS`` column (stored as ``long`` nanoseconds since the epoch)."""
+        return is_nanoseconds(self.arrow_type)
+
+
+def is_nanoseconds(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_timestamp(arrow_type) and arrow_type.unit == "ns"
 
 
 _probe_lock = threading.Lock()  # one DuckDB connection answers every thread's questions
@@ -108,7 +120,10 @@ def inferred_sql_type(arrow_type: pa.DataType) -> str:
 @functools.cache
 def storage_type_of(sql_type: str) -> pa.DataType:
     """The Arrow type a SQL type is stored as in Iceberg; raises SchemaError for unstorable types."""
-    return _storage(arrow_type_of(sql_type), sql_type)
+    arrow_type = arrow_type_of(sql_type)
+    if is_nanoseconds(arrow_type):  # pyiceberg cannot write format 3's timestamp_ns
+        return pa.int64()
+    return _storage(arrow_type, sql_type)
 
 
 def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
@@ -126,8 +141,8 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         return _WIDENED[arrow_type]
     if pa.types.is_timestamp(arrow_type):
         if arrow_type.unit == "ns":
-            raise SchemaError(f"{sql_type} is not supported: indb keeps timestamps to the microsecond "
-                           "(Iceberg's timestamp); use TIMESTAMP")
+            raise SchemaError(f"{sql_type}: TIMESTAMP_NS is a column type of its own, not an element "
+                              "of a list or struct; make it a column, or use TIMESTAMP inside")
         return pa.timestamp("us", tz="UTC" if arrow_type.tz else None)  # Iceberg keeps UTC
     if pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
         return pa.string()
@@ -197,11 +212,34 @@ def from_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.Chunke
     return pa.chunked_array(chunks, type=target)
 
 
+def truncated_nanoseconds(array: pa.Array | pa.ChunkedArray,
+                          column: Column) -> pa.Array | pa.ChunkedArray:
+    """Nanosecond values bound for a microsecond column with their sub-microsecond part dropped
+    (toward zero, as Arrow's cast does); anything else unchanged. The load option
+    ``truncate_timestamps`` asks for it; without it such values are refused."""
+    if not is_nanoseconds(array.type) or column.is_nanoseconds \
+            or not pa.types.is_timestamp(column.arrow_type):
+        return array
+    return array.cast(pa.timestamp("us", tz=array.type.tz), safe=False)
+
+
+def _sub_microsecond(array: pa.Array, column: Column) -> DataError:
+    """The error for nanosecond values a microsecond column would lose, naming the first."""
+    whole = array.cast(pa.timestamp("us", tz=array.type.tz), safe=False).cast(array.type)
+    row = pc.index(pc.fill_null(pc.not_equal(array, whole), False), True).as_py()
+    return DataError(f"column {column.name} is {column.sql_type} (microseconds) but value "
+                     f"{pc.strftime(array[row:row + 1], '%Y-%m-%d %H:%M:%S')[0]} (row {row + 1} "
+                     "of the batch) has nanoseconds; declare the column TIMESTAMP_NS to keep them, "
+                     "or load with truncate_timestamps=True to drop them")
+
+
 def _cast(array: pa.Array, target: pa.DataType, column: Column) -> pa.Array:
     if array.type == target:
         return array
     try:
         return array.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        if is_nanoseconds(array.type) and pa.types.is_timestamp(target) and target.unit != "ns":
+            raise _sub_microsecond(array, column) from None
         raise DataError(f"column {column.name} expects {column.sql_type} but got {array.type} "
                        f"values that do not convert: {error}") from None

@@ -20,7 +20,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import TableInfo
-from indb.catalog.types import Column, inferred_sql_type
+from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import parse, render
 from indb.query.keys import check_unique
@@ -226,8 +226,10 @@ def load(engine: Engine, plan: planner.Load, params: object) -> Result:
             columns = tuple(Column(f.name, inferred_sql_type(f.type)) for f in reader.schema)
             create = TableInfo.checked(plan.table, columns, plan.shard_key, plan.shards,
                                        plan.replicated)
-        count = write_rows(engine, plan.table, _chunks(reader, LOAD_CHUNK_ROWS, what),
-                           plan.progress, create=create)
+        chunks = _chunks(reader, LOAD_CHUNK_ROWS, what)
+        if plan.truncate_timestamps:
+            chunks = _truncated(chunks, (create or engine.db.load(plan.table)[1]).columns)
+        count = write_rows(engine, plan.table, chunks, plan.progress, create=create)
     return Result(pa.table({"rows_loaded": [count]}), f"loaded {count} rows into {plan.table}",
                   count)
 
@@ -298,6 +300,14 @@ def _chunks(reader: pa.RecordBatchReader, rows: int, what: str) -> Iterator[pa.T
         raise DataError(f"cannot load {what}: {_first_line(error)}") from None
     if pending:
         yield pa.Table.from_batches(pending)
+
+
+def _truncated(chunks: Iterator[pa.Table], columns: tuple[Column, ...]) -> Iterator[pa.Table]:
+    """The chunks with nanoseconds bound for microsecond columns dropped (``truncate_timestamps``)."""
+    by_name = {c.name.lower(): c for c in columns}
+    for chunk in chunks:
+        yield pa.table({name: truncated_nanoseconds(chunk[name], by_name[name.lower()])
+                        if name.lower() in by_name else chunk[name] for name in chunk.column_names})
 
 
 def _first_line(error: BaseException) -> str:

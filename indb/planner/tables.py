@@ -103,6 +103,7 @@ class Load:
     shards: int
     replicated: bool
     progress: Callable[[int], None] | None = None  # hears the rows written so far
+    truncate_timestamps: bool = False  # drop nanoseconds bound for microsecond columns
 
 
 def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
@@ -324,7 +325,8 @@ def plan_query(tree: exp.Expr, catalog: CatalogFacts) -> Query:
 
 def plan_load(table: str, source: object, catalog: CatalogFacts, *,
               shard_key: tuple[str, ...] = (), shards: int | None = None,
-              replicated: bool = False, progress: Callable[[int], None] | None = None) -> Load:
+              replicated: bool = False, progress: Callable[[int], None] | None = None,
+              truncate_timestamps: bool = False) -> Load:
     """A bulk load from Python; the placement options apply when the table is created."""
     name = table.lower()
     create = not catalog.exists(name)
@@ -344,7 +346,8 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
         raise OptionError("a replicated table has no shard key: every shard sees all of it; "
                           "pass shard_key or replicated=True, not both")
     count = 1 if replicated else (shards or catalog.default_shards)
-    return Load(name, source, create, tuple(shard_key), count, replicated, progress)
+    return Load(name, source, create, tuple(shard_key), count, replicated, progress,
+                bool(truncate_timestamps))
 
 
 def new_name(table: exp.Expr, kind: str = "table") -> str:

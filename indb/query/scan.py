@@ -52,6 +52,8 @@ class Scans:
         stored = exp.column(file_column_name(column.name), quoted=True)
         if column.is_fixed_array:
             return exp.func(self._array_function(column), stored)
+        if column.is_nanoseconds:  # DuckDB has no BIGINT -> TIMESTAMP_NS cast
+            return exp.func("make_timestamp_ns", stored)
         if column.storage_type != column.arrow_type:
             return exp.cast(stored, exp.DataType.build(column.sql_type, dialect="duckdb"))
         return stored

@@ -161,10 +161,13 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                    shard_key: str = Query("[]", description="JSON list of shard key columns, if new"),
                    shards: str = Query("null", description="JSON shard count, if new"),
                    replicated: str = Query("false", description="JSON true: replicated, if new"),
+                   truncate_timestamps: str = Query("false", description="JSON true: drop "
+                                                    "nanoseconds bound for TIMESTAMP columns"),
                    who: str = Depends(user)) -> dict[str, int]:
         options = {"shard_key": _json_arg(shard_key, "shard_key"),
                    "shards": _json_arg(shards, "shards"),
-                   "replicated": _json_arg(replicated, "replicated")}
+                   "replicated": _json_arg(replicated, "replicated"),
+                   "truncate_timestamps": _json_arg(truncate_timestamps, "truncate_timestamps")}
         chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=UPLOAD_QUEUE)
         ended = threading.Event()  # the load is over (done or failed): nothing more is read
         outcome: dict[str, Any] = {}
