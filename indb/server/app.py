@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pyarrow as pa
@@ -32,6 +32,10 @@ from indb.server.encoding import arrow_chunks, json_chunks, status_of
 from indb.server.models import (ARROW_BODY, ERRORS, PROGRESS_ANSWERS, SQL_ANSWERS, Health, Loaded,
                                 StatusRows)
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
+from indb.server import web
+
+if TYPE_CHECKING:
+    from indb.catalog.database import Database
 
 Authenticate = Callable[[str | None], str]  # bearer token (or None) -> user; AuthenticationError if refused
 WATCH_INTERVAL = 0.5  # seconds between looks at a run the server did not start (its records)
@@ -59,8 +63,10 @@ class Statement(BaseModel):
 class ServerState:
     """What the endpoints share: the pool, the runs, how to tell who is asking."""
 
-    def __init__(self, pool: ConnectionPool, authenticate: Authenticate) -> None:
+    def __init__(self, pool: ConnectionPool, authenticate: Authenticate,
+                 db: Database | None = None) -> None:
         self.pool, self.authenticate = pool, authenticate
+        self.db = db  # its users and tokens: the web page's sign-in (server/web.py)
         self.runs = Runs(pool)
         self.limiter = anyio.CapacityLimiter(THREADS)
         self.waiters = anyio.CapacityLimiter(WAITERS)  # threads waiting for runs, apart
@@ -223,6 +229,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
     async def kill(run_id: str, who: str = Depends(user)) -> dict[str, Any]:
         return result_json(await in_thread(state.runs.kill, run_id, who))
 
+    web.mount(app, state, bearer, user)  # the web page at /, and the endpoints it needs
     return app
 
 

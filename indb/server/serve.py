@@ -73,7 +73,7 @@ class Service:
         self.pool = ConnectionPool(db, pool_size, **options)
         self.db = Database(db)  # the users and tokens the default authentication reads
         self.authenticate = authenticate or authenticator(self.db, host)
-        self.state = ServerState(self.pool, self.authenticate)
+        self.state = ServerState(self.pool, self.authenticate, self.db)
         self.pg: PgServer | None = None
         if pg_port is not None:
             self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate)
