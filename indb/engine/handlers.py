@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import privileges
+from indb.engine import privileges, procedures
 from indb.planner import privileges as identity
+from indb.planner import procedures as procedure_plans
 from indb.planner import settings
 from indb.result import Result
 
@@ -81,4 +82,9 @@ HANDLERS: dict[type, Handler] = {
     identity.ShowGrants: privileges.show_grants,
     identity.ShowPrincipals: privileges.show_principals,
     settings.SetDatabaseSetting: privileges.set_database_setting,
+    # procedures
+    procedure_plans.CreateProcedure: procedures.create_procedure,
+    procedure_plans.ExecuteProcedure: procedures.execute_procedure,
+    procedure_plans.ShowProcedure: procedures.show_procedure,
+    procedure_plans.DropProcedure: procedures.drop_procedure,
 }

@@ -19,6 +19,7 @@ from indb.planner import access as rules
 from indb.planner import privileges as plans
 from indb.planner import settings
 from indb.registry.code import FILE_PATHS_ALLOWED, allowed_directories
+from indb.registry.procedures import ProcedureStore
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ def access(engine: Engine, user: str, needed: Sequence[rules.Need]) -> rules.Acc
         objects={"table": frozenset(engine.db.metadata_locations()),
                  "function": frozenset(f.name for f in engine.functions.all())
                  if "function" in owning else frozenset(),
-                 "model": frozenset(engine.models.names()) if "model" in owning else frozenset()},
+                 "model": frozenset(engine.models.names()) if "model" in owning else frozenset(),
+                 "procedure": frozenset(p.name for p in ProcedureStore(engine.db).all())
+                 if "procedure" in owning else frozenset()},
         views={v.name: v.sql for v in view_records.views(records)})
 
 
@@ -279,6 +282,8 @@ def _object_exists(engine: Engine, kind: str, name: str) -> bool:
         return engine.db.exists(name) or name in _view_names(engine)
     if kind == "function":
         return engine.functions.find(name) is not None
+    if kind == "procedure":
+        return ProcedureStore(engine.db).find(name) is not None
     return name in engine.models.names()
 
 

@@ -10,6 +10,7 @@ from sqlglot.tokens import TokenType
 
 from indb.errors import SqlError
 from indb.parser.messages import in_user_terms, syntax_message
+from indb.parser import procedures
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
                                  DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
                                  ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
@@ -48,7 +49,8 @@ def split(sql: str) -> list[str]:
     """The statements of ``sql`` as text, cut at the ``;`` tokens of indb's tokenizer, so a ``;``
     in a string, a ``$$`` body, a quoted name or a comment cuts nothing. Each runs from its first
     token through its ``;`` (the last one has none if the text does not end with one); text of
-    comments alone is no statement. Text that does not tokenize (an unterminated string or
+    comments alone is no statement; a ``;`` inside a CREATE PROCEDURE's BEGIN ... END cuts
+    nothing either. Text that does not tokenize (an unterminated string or
     ``$$`` body) raises SqlError."""
     try:
         tokens = Indb().tokenize(sql)
@@ -56,9 +58,11 @@ def split(sql: str) -> list[str]:
         raise SqlError(syntax_message(str(error), None), None, None, sql) from None
     statements: list[str] = []
     first: int | None = None  # where the statement being read began
-    for token in tokens:
+    begun = 0  # ... and its first token's index
+    for i, token in enumerate(tokens):
+        begun = i if first is None else begun
         first = token.start if first is None else first
-        if token.token_type == TokenType.SEMICOLON:
+        if token.token_type == TokenType.SEMICOLON and not procedures.open_body(tokens[begun:i]):
             if token.start > first:  # a lone ';' is no statement
                 statements.append(sql[first:token.end + 1])
             first = None

@@ -30,7 +30,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
-from indb.parser import parameters
+from indb.parser import parameters, procedures
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -191,21 +191,22 @@ class Indb(DuckDB):
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
-            TokenType.CREATE: lambda self: (environments.parse_create(self)
+            TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
                                             or self._parse_create_function() or self._parse_create_model()
                                             or privileges.parse_create(self) or self._parse_create()),
             TokenType.DESCRIBE: lambda self: (environments.parse_describe(self)
                                               or self._parse_describe_model() or self._parse_describe()),
             TokenType.DESC: lambda self: (environments.parse_describe(self)
                                           or DuckDBParser.STATEMENT_PARSERS[TokenType.DESC](self)),
-            TokenType.DROP: lambda self: (environments.parse_drop(self)
+            TokenType.DROP: lambda self: (environments.parse_drop(self) or procedures.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
                                           or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self)
                                            or self._parse_alter_model() or privileges.parse_alter(self)
                                            or settings.parse_alter(self) or self._parse_alter_table()),
-            TokenType.EXECUTE: lambda self: self._parse_execute_function(),
-            TokenType.SHOW: lambda self: (environments.parse_show(self) or kinetica.parse_show(self)
+            TokenType.EXECUTE: lambda self: procedures.parse_execute(self) or self._parse_execute_function(),
+            TokenType.SHOW: lambda self: (environments.parse_show(self) or procedures.parse_show(self)
+                                          or kinetica.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
@@ -222,7 +223,7 @@ class Indb(DuckDB):
         def _parse_statement(self) -> exp.Expr | None:
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
             if word not in UPKEEP_WORDS:
-                return super()._parse_statement()
+                return procedures.parse_exec(self) or super()._parse_statement()
             self._advance()
             if word == "EXPLAIN":
                 analyze = self._match(TokenType.ANALYZE)
@@ -396,6 +397,7 @@ class Indb(DuckDB):
             **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
             **parameters.TRANSFORMS,
+            **procedures.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",

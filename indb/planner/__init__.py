@@ -33,6 +33,8 @@ from indb.planner import environments, functions, models, schemas, settings, tab
 from indb.planner.schemas import CreateSchema, DropSchema, ShowSchemas
 from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner import privileges
+from indb.planner import procedures
+from indb.parser import procedures as procedure_trees
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -73,7 +75,9 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
-        | privileges.ShowPrincipals | settings.SetDatabaseSetting)
+        | privileges.ShowPrincipals | settings.SetDatabaseSetting
+        | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
+        | procedures.DropProcedure)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -164,4 +168,8 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     environment_trees.DropFunctionEnvironment: environments.plan_drop,
     environment_trees.DescribeFunctionEnvironment: environments.plan_describe,
     environment_trees.ShowFunctionEnvironment: environments.plan_show,
+    procedure_trees.CreateProcedure: lambda tree, catalog: procedures.plan_create(tree, catalog, _planner_of),
+    procedure_trees.ExecuteProcedure: procedures.plan_execute,
+    procedure_trees.ShowProcedure: procedures.plan_show,
+    procedure_trees.DropProcedure: procedures.plan_drop,
 }

@@ -29,10 +29,11 @@ from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
+from indb.parser import procedures
 from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
-              "model": ("USAGE",)}
+              "model": ("USAGE",), "procedure": ("EXECUTE",)}
 # table functions a query may call below admin: they read no files
 SAFE_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
 # functions that read the host's files or run SQL given as text; refused below admin anywhere
@@ -376,7 +377,7 @@ def _grant_on(tree: exp.Expr) -> list[Need]:
 
 
 _KIND_WORDS = {"TABLE", "VIEW", "FUNCTION", "MODEL", "USER", "ROLE", "TOKEN", "TOKENS", "GRANTS",
-               "MACRO", "SCHEMA", "SECRET", "USERS", "ROLES"}
+               "MACRO", "SCHEMA", "SECRET", "USERS", "ROLES", "PROCEDURE"}
 
 # statement tree -> what it needs; a statement missing here needs admin
 _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
@@ -415,4 +416,10 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     identity.ShowGrants: _self_or_admin,
     identity.RevokeToken: _nothing,  # the handler lets a user revoke only its own tokens
     identity.GrantOn: _grant_on,
+    # a procedure registers work that runs later, with its definer's rights
+    procedures.CreateProcedure: _developer_owning("procedure"),
+    procedures.ExecuteProcedure: lambda tree: [Need("EXECUTE", "procedure", tree.this.name.lower(),
+                                                    tree.this)],
+    procedures.ShowProcedure: _nothing,  # the handler shows the procedures the user may execute
+    procedures.DropProcedure: _owner_of("procedure"),
 }

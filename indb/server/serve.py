@@ -20,6 +20,7 @@ from indb.errors import AuthenticationError, OptionError
 from indb.server.app import Authenticate, ServerState, create_app
 from indb.server.pgwire import PgServer
 from indb.server.pool import POOL_SIZE, ConnectionPool
+from indb.server.scheduler import Scheduler
 
 GRACE = 30.0  # seconds runs in flight get to finish when the server is stopped
 KILLED_WAIT = 120.0  # seconds to wait for killed runs to clean up after themselves
@@ -74,6 +75,7 @@ class Service:
         self.db = Database(db)  # the users and tokens the default authentication reads
         self.authenticate = authenticate or authenticator(self.db, host)
         self.state = ServerState(self.pool, self.authenticate, self.db)
+        self.scheduler = Scheduler(self.pool)  # runs the procedures that are due
         self.pg: PgServer | None = None
         if pg_port is not None:
             self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate)
@@ -92,6 +94,7 @@ class Service:
         """Serve until a signal (or ``stop()``); returns once everything is closed."""
         if self.pg is not None:
             self.pg.start()
+        self.scheduler.start()
         # uvicorn raises the signal that stopped it again once it has shut down; handled here it
         # returns, so the caller closes the cluster and exits normally instead of dying of it
         previous = {}
@@ -115,6 +118,7 @@ class Service:
             return
         self._stopped.set()
         self.state.stopping.set()
+        self.scheduler.stop(self.grace)
         if self.pg is not None:
             self.pg.stop()
         runs = self.state.runs

@@ -1,0 +1,142 @@
+"""Handlers of the SQL procedure statements, and the runs of procedures that are due.
+
+A procedure's body runs statement after statement with its definer's rights (the user who
+created it: ``Engine.as_user``), each checked and planned when it runs, and stops at the first
+that fails; what the statements before it did stays done (as in Kinetica). Every execution is
+recorded in the run log as a function run is (``SHOW FUNCTION STATUS``: the procedure's name,
+``tag`` saying whether it ran on demand or for which due time, its status and, on failure, which
+statement failed and why). ``run_due`` is what a server's scheduler calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from indb.catalog import users
+from indb.engine import privileges
+from indb.errors import PrivilegeError
+from indb.planner import procedures as plans
+from indb.registry.procedures import ProcedureInfo, ProcedureStore, when
+from indb.registry.runs import RunStatus
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+MODE = "procedure"  # the run log's mode of a procedure's executions
+
+log = logging.getLogger("indb.procedures")
+
+
+def create_procedure(engine: Engine, plan: plans.CreateProcedure, params: object) -> Result:
+    now = time.time()
+    first = stop = None
+    if plan.every is not None:
+        first = plan.start if plan.start is not None else now  # Kinetica: at once, by default
+        stop = plans.stop_time(first, plan.stop_at, plan.stop_after)
+    info = ProcedureStore(engine.db).create(ProcedureInfo(
+        plan.name, "", plan.statements, plan.ddl, engine.user, now, plan.every, first, stop),
+        replace=plan.replace)
+    # its owner is its definer: who may replace or drop it is whose rights it runs with
+    users.set_owner(engine.db.engine, "procedure", plan.name, engine.user)
+    return Result(message=f"created procedure {plan.name} ({_schedule(info)})")
+
+
+def execute_procedure(engine: Engine, plan: plans.ExecuteProcedure, params: object) -> Result:
+    store = ProcedureStore(engine.db)
+    if plan.due is None:
+        return _run(engine, store.get(plan.name), None)
+    info = store.find(plan.name)
+    if info is None or info.version != plan.version:  # dropped or replaced since it was claimed
+        return Result(message=f"procedure {plan.name} changed before its run; nothing ran")
+    return _run(engine, info, plan.due)
+
+
+def show_procedure(engine: Engine, plan: plans.ShowProcedure, params: object) -> Result:
+    """Kinetica's DDL, then the definer and schedule; users below admin see the procedures
+    they may execute."""
+    store = ProcedureStore(engine.db)
+    infos = [store.get(plan.name)] if plan.name else store.all()
+    access = privileges.access(engine, engine.user, [])
+    shown = [i for i in infos if access.may(engine.user, "EXECUTE", "procedure", i.name)]
+    if plan.name and not shown:
+        raise PrivilegeError(f"{engine.user} may not see procedure {plan.name}: it has no EXECUTE "
+                             f"privilege on it")
+    rows = {"name": [i.name for i in shown], "ddl": [i.ddl for i in shown],
+            "definer": [i.definer for i in shown], "schedule": [_schedule(i) for i in shown],
+            "last_due": [when(i.last_due) for i in shown],
+            "next_due": [when(_next_due(i)) for i in shown]}
+    return Result(pa.table(rows, schema=pa.schema([(k, pa.string()) for k in rows])))
+
+
+def drop_procedure(engine: Engine, plan: plans.DropProcedure, params: object) -> Result:
+    if not ProcedureStore(engine.db).drop(plan.name):
+        if plan.if_exists:
+            return Result(message=f"procedure {plan.name} does not exist")
+        ProcedureStore(engine.db).get(plan.name)  # raises: it does not exist
+    users.forget_object(engine.db.engine, "procedure", plan.name)
+    return Result(message=f"dropped procedure {plan.name}")
+
+
+def run_due(engine: Engine, now: float) -> float | None:
+    """Run each scheduled procedure that has a due time at or before ``now`` not yet claimed,
+    once, after claiming that due time in the catalog (a claim another process made first is
+    left to it). A failed run is recorded and logged, and the others still run. Returns the
+    next due time of any procedure (None: nothing is scheduled)."""
+    store = ProcedureStore(engine.db)
+    for info in store.scheduled():
+        assert info.every is not None and info.first_due is not None
+        moment = plans.due(info.first_due, info.every, info.stop, info.last_due, now)
+        if moment is None or not store.claim(info.name, info.version, info.last_due, moment):
+            continue
+        try:
+            engine.run(plans.ExecuteProcedure(info.name, moment, info.version))
+        except Exception as error:  # recorded in its run; the scheduler goes on
+            log.warning("procedure %s, due %s, failed: %s", info.name, when(moment), error)
+    times = [t for t in map(_next_due, store.scheduled()) if t is not None]
+    return min(times, default=None)
+
+
+def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
+    """Run the body as its definer, recording the execution; the last statement's rows, if it
+    returns any (as Kinetica returns them), else the run's status row."""
+    run_id = uuid.uuid4().hex
+    engine.runs.start(run_id, info.name, MODE, [], outputs=[], statement=info.ddl,
+                      tag="on demand" if due is None else f"due {when(due)}",
+                      user=engine.user if due is None else info.definer)
+    count = len(info.statements)
+    result, number = Result(), 0
+    try:
+        with engine.as_user(info.definer):
+            for number, text in enumerate(info.statements, 1):
+                result.close()
+                result = engine.execute(text)
+    except BaseException as error:
+        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.ERROR
+        engine.runs.finish(run_id, status, f"statement {number} of {count} failed: "
+                                           f"{type(error).__name__}: {error}")
+        raise
+    message = f"procedure {info.name} completed: {count} statement{'s' * (count != 1)} (run {run_id})"
+    engine.runs.finish(run_id, RunStatus.COMPLETED, message)
+    if result.returns_rows:
+        return result
+    return Result(pa.table({"run_id": [run_id], "status": [str(RunStatus.COMPLETED)],
+                            "statements": pa.array([count], pa.int64())}), message)
+
+
+def _next_due(info: ProcedureInfo) -> float | None:
+    if info.every is None or info.first_due is None:
+        return None
+    return plans.next_due(info.first_due, info.every, info.stop, info.last_due)
+
+
+def _schedule(info: ProcedureInfo) -> str:
+    if info.every is None:
+        return "on demand"
+    text = f"every {info.every:g} s from {when(info.first_due)}"
+    return text + (f" until {when(info.stop)}" if info.stop is not None else "")
