@@ -50,10 +50,13 @@ def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802
     return Timestamp(*time.localtime(ticks)[:6])
 
 
-def connect(path: str | Path, **options: Any) -> Connection:
+def connect(path: str | Path | None = None, **options: Any) -> Connection:
     """Open (or create) the database in directory ``path``; or, for an ``http://`` or
     ``https://`` URL, connect to the database ``indb serve`` serves there (options: ``token``,
     ``timeout`` in seconds, ``verify``: False or a CA bundle for TLS; see docs/server.md).
+    A database described by URLs (docs/cluster.md): ``path`` an ``indb.toml``, or ``catalog=``
+    (a PostgreSQL or SQLite URL) and ``warehouse=`` (a path or an ``s3://`` URL), with
+    ``properties=`` (pyiceberg FileIO properties) and ``tls=`` (an ``indb.catalog.location.Tls``).
 
     Options: ``default_shards`` (when creating: shard count of tables that do not say, 8);
     ``workers`` (Dask worker processes of the local cluster started on the first function run;
@@ -67,6 +70,14 @@ def connect(path: str | Path, **options: Any) -> Connection:
         from indb.remote import RemoteConnection
         return RemoteConnection(path, **options)
     from indb.connection import Connection
+    if path is None or "catalog" in options or "warehouse" in options:
+        from indb.catalog.location import locate
+        if path is not None or "catalog" not in options or "warehouse" not in options:
+            raise OptionError("indb.connect takes a directory, an indb.toml, or catalog= and "
+                              "warehouse= (URLs), one of them")
+        urls = {k: options.pop(k) for k in ("catalog", "warehouse", "properties", "tls")
+                if k in options}
+        return Connection(locate(scheduler=options.get("scheduler"), **urls), **options)
     return Connection(path, **options)
 
 

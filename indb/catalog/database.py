@@ -1,13 +1,18 @@
-"""A database directory: one SQLite catalog file and an Iceberg warehouse of Parquet files.
+"""A database: a SQL catalog and an Iceberg warehouse of Parquet files.
 
-``catalog.db`` holds pyiceberg's ``SqlCatalog`` tables and indb's own (format version, settings,
-row id sequences); ``warehouse/`` holds each table's Iceberg metadata and data files.
+Embedded (the default), it is one directory: ``catalog.db`` (SQLite) holds pyiceberg's
+``SqlCatalog`` tables and indb's own (format version, settings, row id sequences);
+``warehouse/`` holds each table's Iceberg metadata and data files. Described by URLs
+(``location.Location``), the catalog is a SQL server's (PostgreSQL) and the root, holding
+``warehouse/`` and the rest, is a warehouse URL: a shared path or an object store.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -28,12 +33,14 @@ from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 from pyiceberg.transforms import BucketTransform
 
-from indb.catalog import relocation
+from indb.catalog import filesystems, relocation
+from indb.catalog.location import Location, is_config, read_config, redact
 from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_table_name,
                                 qualified, split_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
-from indb.errors import CatalogError, ConflictError, DirectoryError, SchemaError, not_found
+from indb.errors import (CatalogError, ConflictError, DirectoryError, NotSupportedError,
+                         SchemaError, not_found)
 
 FORMAT_VERSION = 1
 # Parquet as written for new tables: LZ4 decompresses several times faster than pyiceberg's
@@ -49,6 +56,7 @@ ROW_GROUP_LIMIT_MIN, ROW_GROUP_LIMIT_MAX = 4096, 1 << 20  # rows
 DICTIONARY_BYTES = 256 << 10
 VARIABLE_WIDTH_GUESS = 32  # bytes a row a string or list column is counted as
 CATALOG_FILE = "catalog.db"
+SCRATCH_VARIABLE = "INDB_SCRATCH"
 WAREHOUSE_DIR = "warehouse"
 NAMESPACE = DEFAULT_SCHEMA  # the namespace of tables named without a schema
 # the catalog name of a table being built by CREATE OR REPLACE, until it takes the old one's
@@ -73,16 +81,26 @@ class Database:
     refused, unless ``relocate=True`` asks to rewrite that metadata for where it is now first.
     """
 
-    def __init__(self, path: str | Path, *, default_shards: int | None = None,
+    def __init__(self, path: str | Path | Location, *, default_shards: int | None = None,
                  workers: int | None = None, relocate: bool = False) -> None:
-        self.path = Path(path).resolve()
-        catalog_file = self.path / CATALOG_FILE
-        is_new = _check_directory(self.path)
-        if not is_new:  # checked before pyiceberg touches the file: it would add its tables
-            _check_version(catalog_file)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
-                                  warehouse=self.warehouse.as_uri())
+        if is_config(path):
+            path = read_config(path)  # type: ignore[arg-type]  # is_config: a str or Path
+        if isinstance(path, Location):
+            self.location: Location | None = path
+            self._root: Path | None = path.local_root
+            self.root = path.warehouse
+            is_new = self._open_catalog(path)
+        else:
+            self.location = None
+            self._root = Path(path).resolve()
+            self.root = self._root.as_uri()
+            catalog_file = self._root / CATALOG_FILE
+            is_new = _check_directory(self._root)
+            if not is_new:  # checked before pyiceberg touches the file: it would add its tables
+                _check_version(catalog_file)
+            self._root.mkdir(parents=True, exist_ok=True)
+            self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
+                                      warehouse=self.warehouse_uri)
         self.engine = self.catalog.engine
         if is_new:
             self._initialize(default_shards or DEFAULT_SHARDS, workers)
@@ -98,11 +116,81 @@ class Database:
         # tells this database from another made later at the same path (a run's workers check it)
         self.id: str = settings["database_id"]
 
+    def _open_catalog(self, location: Location) -> bool:
+        """Open the catalog a Location names; True if it holds no indb database yet."""
+        engine = sa.create_engine(location.catalog)
+        try:
+            with engine.connect() as conn:
+                tables = set(sa.inspect(conn).get_table_names())
+                version = conn.execute(sa.select(_meta.c.value).where(
+                    _meta.c.key == "format_version")).scalar() if "indb_meta" in tables else None
+        except sa.exc.SQLAlchemyError as error:  # the driver's words, without the password
+            raise DirectoryError(f"cannot open the catalog {redact(location.catalog)}: "
+                                 f"{getattr(error, 'orig', None) or error}".strip()) from None
+        finally:
+            engine.dispose()
+        if version is None and "iceberg_tables" in tables:
+            raise DirectoryError(f"the catalog {redact(location.catalog)} holds an Iceberg catalog "
+                                 "that indb did not make; give indb a database of its own")
+        if version is not None and int(version) > FORMAT_VERSION:
+            raise DirectoryError(f"the catalog {redact(location.catalog)} was written by a newer "
+                                 f"indb (format {version}); this indb reads format "
+                                 f"{FORMAT_VERSION}. Upgrade indb to open it.")
+        if self._root is not None:
+            self._root.mkdir(parents=True, exist_ok=True)
+        self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=location.catalog,
+                                  warehouse=self.warehouse_uri, **location.io_properties)
+        return version is None
+
+    @property
+    def path(self) -> Path:
+        """The database's local directory: the embedded directory, or the warehouse on a file
+        system path; with an object-store warehouse, a scratch directory of this host
+        (``$INDB_SCRATCH``, else the temporary directory's ``indb/<database id>``) for what is
+        only this process's (run work directories). What every host must see is under
+        ``shared_path``."""
+        if self._root is not None:
+            return self._root
+        scratch = Path(os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "indb")
+        return scratch / self.id
+
+    @property
+    def shared_path(self) -> Path:
+        """The database's root as a local directory every host sees: registered code, models
+        and function environments live under it; an object-store warehouse has none, and those
+        are refused."""
+        if self._root is None:
+            raise NotSupportedError(
+                f"this database's warehouse is {self.root}: registered functions' code, models, "
+                "function environments and run directories need a warehouse on a file system "
+                "path that every host mounts (docs/cluster.md); tables work on either")
+        return self._root
+
+    @property
+    def local_root(self) -> Path | None:
+        """``path``, or None where the warehouse is an object store."""
+        return self._root
+
+    @property
+    def io_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO properties of the warehouse (endpoint, region, credentials), without
+        the catalog's URL: they travel to workers."""
+        return {k: v for k, v in self.catalog.properties.items() if k != "uri"}
+
+    def __repr__(self) -> str:
+        return f"Database({self.location!r})" if self.location else f"Database({str(self._root)!r})"
+
     def _check_place(self, relocate: bool) -> None:
-        """Refuse a directory whose tables are named under another root, or relocate it."""
-        previous = relocation.old_root(self.engine, self.path)
+        """Refuse a database whose tables are named under another root, or relocate it."""
+        previous = relocation.old_root(self.engine, self.root)
         if previous is None:
             return
+        if self._root is None or self.location is not None:  # the warehouse URL is the place
+            self.close()
+            raise DirectoryError(
+                f"the catalog's tables are named under {previous}, not under the warehouse "
+                f"{self.root}: give the warehouse URL the catalog was made with (relocating is "
+                "for database directories)")
         if not relocate:
             self.close()
             raise DirectoryError(
@@ -110,7 +198,7 @@ class Database:
                 f"metadata still names the files there, so writing here would change that "
                 f"database. Run `indb relocate {self.path}` (or connect with relocate=True) to "
                 "rewrite the metadata for this place; to copy a database, use `indb backup`.")
-        relocation.relocate(self.engine, self.path)
+        relocation.relocate(self.engine, self._root)
 
     def setting(self, key: str) -> str | None:
         """A database setting (``ALTER DATABASE SET``), read now; None if it is not set."""
@@ -132,8 +220,9 @@ class Database:
         return value
 
     def _initialize(self, default_shards: int, workers: int | None) -> None:
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never block the writer
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never block the writer
         _metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             settings = {"format_version": FORMAT_VERSION, "default_shards": default_shards,
@@ -211,6 +300,12 @@ class Database:
 
     def _remove_directory(self, location: str) -> None:
         """Delete a table's directory if it is one of this database's own table directories."""
+        if not filesystems.is_local(self.root):  # no links or .. in an object store's keys
+            inside = location.startswith(self.warehouse_uri + "/") and ".." not in location \
+                and location.rstrip("/").count("/") > self.warehouse_uri.count("/") + 1
+            if inside:
+                filesystems.remove_tree(location, self.io_properties)
+            return
         directory = Path(local_path(location)).resolve()
         warehouse = self.warehouse.resolve()
         if directory.is_relative_to(warehouse) and directory.parent != warehouse \
@@ -221,11 +316,22 @@ class Database:
         """Where a new table's files live (known before it exists: workers write a new output
         there); only valid names get one, so a location never leaves the warehouse."""
         schema, table = split_name(checked_table_name(name))
-        return f"{self.warehouse.as_uri()}/{schema}/{table}"
+        return f"{self.warehouse_uri}/{schema}/{table}"
 
     @property
     def warehouse(self) -> Path:
+        """The tables' directory, local (see ``path``)."""
         return self.path / WAREHOUSE_DIR
+
+    @property
+    def warehouse_uri(self) -> str:
+        """The tables' directory as a URI: ``file:///db/warehouse``, ``s3://bucket/db/warehouse``."""
+        return f"{self.root}/{WAREHOUSE_DIR}"
+
+    @property
+    def warehouse_place(self) -> str:
+        """The tables' directory as DuckDB names files in it: a local path, or a URI."""
+        return local_path(self.warehouse_uri)
 
     def drop_table(self, name: str) -> None:
         """Remove a table from the catalog, then delete its directory, which must be this
@@ -326,6 +432,10 @@ class Database:
             self.catalog.drop_namespace(name)
         except NoSuchNamespaceError:  # dropped meanwhile by another connection
             pass
+        if not filesystems.is_local(self.root):
+            if "/" not in name and ".." not in name:  # its own prefix, never another's
+                filesystems.remove_tree(f"{self.warehouse_uri}/{name}", self.io_properties)
+            return tables
         directory = (self.warehouse / name).resolve()
         if directory.parent == self.warehouse.resolve():  # its own directory, never another's
             shutil.rmtree(directory, ignore_errors=True)

@@ -37,10 +37,11 @@ WAREHOUSE_MARK = "/warehouse/"  # a table's metadata lies under <root>/warehouse
 MODELS_TABLE = "indb_models"
 
 
-def old_root(engine: sa.Engine, root: Path) -> str | None:
-    """The root URI the catalog's tables are named under, if it is not ``root`` (the directory
-    moved or was copied); None when every table is named under ``root``, or there are none."""
-    here = root.as_uri()
+def old_root(engine: sa.Engine, root: Path | str) -> str | None:
+    """The root URI the catalog's tables are named under, if it is not ``root`` (a directory,
+    or a warehouse's URI: the directory moved or was copied); None when every table is named
+    under ``root``, or there are none."""
+    here = root.as_uri() if isinstance(root, Path) else root
     with engine.connect() as conn:
         locations = [row[0] for row in conn.execute(
             sa.select(IcebergTables.metadata_location).where(IcebergTables.catalog_name == CATALOG_NAME))

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import Database
+from indb.catalog.location import Location
 from indb.catalog.users import OWNER
 from indb.engine import privileges, tables
 from indb.engine.handlers import HANDLERS
@@ -49,7 +50,7 @@ class Engine:
     that turn, on a DuckDB connection of the result's own.
     """
 
-    def __init__(self, path: str | Path, *, default_shards: int | None = None,
+    def __init__(self, path: str | Path | Location, *, default_shards: int | None = None,
                  workers: int | None = None, threads_per_worker: int | None = None,
                  scheduler: str | None = None, cluster: str = "processes",
                  gpus: int | None = None, relocate: bool = False, user: str = OWNER) -> None:
@@ -62,7 +63,10 @@ class Engine:
         self.models = ModelStore(self.db)
         self._predictors: dict[tuple[str, float, str | None], Predictor] = {}
         gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
-        options: dict[str, object] = {"scheduler": scheduler} if scheduler else {
+        urls = self.db.location  # a database described by URLs may name its cluster
+        scheduler = scheduler or (urls.scheduler if urls else None)
+        options: dict[str, object] = {"scheduler": scheduler, "tls": urls.tls if urls else None} \
+            if scheduler else {
             # with GPUs, one worker per GPU unless told otherwise
             "workers": workers or self.db.workers or gpus or default_workers(),
             "threads_per_worker": threads_per_worker or (GPU_SLOTS if gpus else 2),

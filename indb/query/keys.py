@@ -3,12 +3,13 @@ the commit (INSERT, loads, UPDATE, MERGE and function runs' appended rows all ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
 
+from indb.catalog import filesystems
 from indb.catalog.tables import TableInfo
 from indb.errors import DataError
 from indb.parser import render
@@ -16,7 +17,8 @@ from indb.query.scan import Scans
 from indb.storage.files import local_path
 
 
-def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[DataFile]) -> None:
+def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[DataFile],
+                 io_properties: Mapping[str, str] | None = None) -> None:
     """DataError naming a primary key value that a table's files after a write (those it keeps
     and those it adds) hold twice. The key includes the shard key, so a duplicate lies within
     one shard, and one the write added rows to: only those shards' files are read, and of them
@@ -29,6 +31,8 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
     key = [exp.column(k, quoted=True) for k in info.primary_key]
     duck = duckdb.connect()
     try:
+        if paths:  # files in an object store are read through the warehouse's properties
+            filesystems.register(duck, paths[0], io_properties or {})
         twice = (exp.select(*key).from_(Scans(duck).scan(info, paths).subquery("t"))
                  .group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
                                                expression=exp.Literal.number(1))).limit(1))

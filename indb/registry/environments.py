@@ -73,8 +73,12 @@ class EnvironmentStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.root = db.path / ENVIRONMENTS_DIR
         _metadata.create_all(db.engine)
+
+    @property
+    def root(self) -> Path:
+        """Where environments live (asked when used: a database on an object store has none)."""
+        return self.db.shared_path / ENVIRONMENTS_DIR
 
     def home(self, name: str) -> Path:
         """The directory of an environment's generations."""

@@ -89,8 +89,12 @@ class FunctionStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.code_root = db.path / CODE_DIR
         _metadata.create_all(db.engine)
+
+    @property
+    def code_root(self) -> Path:
+        """Where code lives (asked when used: a database on an object store has none)."""
+        return self.db.shared_path / CODE_DIR
 
     def code_dir(self, info: FunctionInfo) -> Path:
         return self.code_root / info.code_hash

@@ -111,8 +111,12 @@ class ModelStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.root = db.path / MODELS_DIR
         _metadata.create_all(db.engine)
+
+    @property
+    def root(self) -> Path:
+        """Where versions live (asked when used: a database on an object store has none)."""
+        return self.db.shared_path / MODELS_DIR
 
     def register(self, staged: StagedModel, lineage: dict[str, object]) -> ModelInfo:
         """Make a staged model the next version of its name (moving its files into place)."""
@@ -144,12 +148,12 @@ class ModelStore:
     def _stored(self, info: ModelInfo) -> str:
         """A version's row: its artifact's path relative to the database, so that a database
         directory can move without its models' paths pointing at the old place."""
-        relative = Path(info.path).relative_to(self.db.path)
+        relative = Path(info.path).relative_to(self.db.shared_path)
         return ModelInfo(**{**info.__dict__, "path": str(relative)}).to_json()
 
     def _loaded(self, definition: str) -> ModelInfo:
         info = ModelInfo.from_json(definition)
-        return ModelInfo(**{**info.__dict__, "path": str(self.db.path / info.path)})  # absolute stays
+        return ModelInfo(**{**info.__dict__, "path": str(self.db.shared_path / info.path)})  # absolute stays
 
     def discard(self, staged: StagedModel) -> None:
         shutil.rmtree(staged.staging, ignore_errors=True)

@@ -26,7 +26,9 @@ from typing import Any
 
 import dask
 from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
+from distributed.security import Security
 
+from indb.catalog.location import Tls
 from indb.errors import OperationalError
 from indb.runtime.gpus import worker_environment
 
@@ -38,6 +40,16 @@ CLOSE_TIMEOUT = 10  # seconds to wait for a client to close (a dead scheduler ne
 WORKERS_TIMEOUT = 60  # seconds a local cluster's workers get to register before a run gives up
 
 
+def security(tls: Tls | None) -> Security | None:
+    """Dask's security object for a cluster's TLS files: mutual TLS, every member (scheduler,
+    worker, client) showing a certificate the cluster's CA signed; None: Dask's defaults."""
+    if tls is None:
+        return None
+    return Security(tls_ca_file=tls.ca, tls_client_cert=tls.cert, tls_client_key=tls.key,
+                    tls_scheduler_cert=tls.cert, tls_scheduler_key=tls.key,
+                    tls_worker_cert=tls.cert, tls_worker_key=tls.key, require_encryption=True)
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -46,11 +58,11 @@ class Cluster:
     """A Dask client and the workers it runs shard instances on."""
 
     def __init__(self, *, workers: int = 1, threads_per_worker: int = 2, processes: bool = True,
-                 scheduler: str | None = None, gpus: int = 0) -> None:
+                 scheduler: str | None = None, gpus: int = 0, tls: Tls | None = None) -> None:
         self._helper: subprocess.Popen | None = None
         self._local: LocalCluster | None = None
         if scheduler:
-            self.client = Client(scheduler)
+            self.client = Client(scheduler, security=security(tls))
         elif processes:
             self._helper = subprocess.Popen(
                 [sys.executable, "-c", "from indb.sharding.cluster import main; main()",

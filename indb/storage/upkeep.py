@@ -9,12 +9,10 @@ caller gives.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException, ValidationException
@@ -24,6 +22,7 @@ from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
 
 from indb.catalog.database import REPLACEMENT_DIGITS, Database
+from indb.catalog.filesystems import list_files, modified, subdirectories
 from indb.catalog.names import qualified
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError, InternalError, SchemaError
@@ -93,7 +92,7 @@ def rewrite(db: Database, table: Table, old: TableInfo, new: TableInfo,
     rows = 0
     with staged(table.io, table.location()) as added:
         for batch in batches(current, REWRITE_BATCH_BYTES):
-            stored = read_stored([f.file_path for f in batch], old)
+            stored = read_stored([f.file_path for f in batch], old, table.io)
             added += write_data_files(table.io, metadata, new, convert(stored))
             rows += stored.num_rows
         with transaction.update_snapshot().overwrite() as producer:
@@ -177,8 +176,8 @@ def vacuum(db: Database, name: str, retain: int, cutoff: float) -> Vacuumed:
     table = db.catalog.load_table(db.identifier(name))
     kept = referenced(table.io, table.snapshots())
     at_once = expired_files - kept
-    orphans = {path for path, modified in files_under(table.location())
-               if path not in kept and path not in at_once and modified < cutoff}
+    orphans = {path for path, changed in files_under(table.location(), db.io_properties)
+               if path not in kept and path not in at_once and changed < cutoff}
     count, size = delete_files(table.io, at_once | orphans, table.location())
     return Vacuumed(name, len(expired), count, size)
 
@@ -211,15 +210,14 @@ def referenced(io: FileIO, snapshots: Iterable[Snapshot]) -> set[str]:
     return paths
 
 
-def files_under(location: str) -> list[tuple[str, float]]:
-    """(local path, last modified) of the data files, manifests and manifest lists under a
-    table location. Metadata JSON files are the table's log and stay."""
-    root = Path(local_path(location))
-    found = [(str(p), p.stat().st_mtime) for p in (root / "data").rglob("*") if p.is_file()] \
-        if (root / "data").is_dir() else []
-    if (root / "metadata").is_dir():
-        found += [(str(p), p.stat().st_mtime) for p in (root / "metadata").glob("*.avro")]
-    return found
+def files_under(location: str, properties: Mapping[str, str]) -> list[tuple[str, float]]:
+    """(local path or URI, last modified) of the data files, manifests and manifest lists under
+    a table location, through the warehouse's filesystem. Metadata JSON files are the table's
+    log and stay."""
+    location = location.rstrip("/")
+    return list_files(f"{location}/data", properties) + \
+        [(path, modified) for path, modified in list_files(f"{location}/metadata", properties, ".avro")
+         if path.rpartition("/")[0] == local_path(f"{location}/metadata")]
 
 
 def leftovers(db: Database, tables: Iterable[str], cutoff: float) -> Vacuumed:
@@ -230,29 +228,29 @@ def leftovers(db: Database, tables: Iterable[str], cutoff: float) -> Vacuumed:
     existing = set(tables)
     count = size = 0
     for identifier, metadata in db.stand_ins().items():
-        if Path(local_path(metadata)).stat().st_mtime < cutoff:
+        if modified(metadata, db.io_properties) < cutoff:
             db.drop_stand_in(identifier)
-    directories = [(schema, d) for schema in db.schemas() if (db.warehouse / schema).is_dir()
-                   for d in sorted((db.warehouse / schema).iterdir())]
+    directories = [(schema, d) for schema in db.schemas()
+                   for d in subdirectories(f"{db.warehouse_uri}/{schema}", db.io_properties)]
     live: set[str] | None = None  # the directories tables live in, read when first needed
     for schema, directory in directories:
-        name = qualified(schema, directory.name)
-        if not directory.is_dir() or name in existing:
+        name = qualified(schema, directory)
+        if name in existing:
             continue
-        replacing = _REPLACEMENT.match(directory.name)
+        replacing = _REPLACEMENT.match(directory)
         try:
             location = db.table_location(qualified(schema, replacing["table"]) if replacing else name)
         except SchemaError:  # not a name indb gives a table: not indb's to clean
             continue
         if replacing:  # a replacing table's directory: whose, if anyone's?
-            location = f"{location}-{directory.name.rpartition('-')[2]}"
+            location = f"{location}-{directory.rpartition('-')[2]}"
             live = _live_directories(db) if live is None else live
             if local_path(location) in live:
                 continue
         elif db.exists(name):  # created since the list was taken
             continue
-        old = {path for path, modified in files_under(location) if modified < cutoff}
-        deleted = delete_files(load_file_io(db.catalog.properties, location), old, location)
+        old = {path for path, changed in files_under(location, db.io_properties) if changed < cutoff}
+        deleted = delete_files(load_file_io(db.io_properties, location), old, location)
         count, size = count + deleted[0], size + deleted[1]
     return Vacuumed(None, 0, count, size)
 
@@ -276,7 +274,7 @@ def delete_files(io: FileIO, paths: Iterable[str], location: str) -> tuple[int, 
             raise InternalError(f"refusing to delete {path}: it is not a file of the table at "
                                 f"{location}")
         try:
-            bytes_ = os.path.getsize(path)
+            bytes_ = len(io.new_input(path))
             io.delete(path)
         except FileNotFoundError:
             continue
