@@ -10,6 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
 from indb.engine import Engine
 from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, IntegrityError,
@@ -202,7 +203,7 @@ class Connection:
     ProgrammingError = ProgrammingError
     NotSupportedError = NotSupportedError
 
-    def __init__(self, path: str | Path, **options: Any) -> None:
+    def __init__(self, path: str | Path | Location, **options: Any) -> None:
         self._engine = Engine(path, **options)
         self.path = self._engine.db.path
         self._cursor: Cursor | None = None
