@@ -1,0 +1,3 @@
+drop procedure if exists nightly
+-- renders as:
+DROP PROCEDURE IF EXISTS nightly

@@ -1,0 +1,3 @@
+exec procedure nightly()
+-- renders as:
+EXECUTE PROCEDURE nightly

@@ -1,0 +1,3 @@
+show procedures
+-- renders as:
+SHOW PROCEDURES
