@@ -118,7 +118,7 @@ def _body(p: Parser) -> tuple[list[exp.Expr], list[exp.Expr]]:
             texts.append(exp.Literal.string(p.sql[first.start:p._prev.end + 1]))
             if p._curr and p._curr.token_type != TokenType.END:  # END may follow
                 p.raise_error(f"unexpected {p._curr.text} in the procedure's statement; end each "
-                              "statement with ;")
+                              "statement with ; (the last one too, before END)")
     return trees, texts
 
 
