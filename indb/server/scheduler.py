@@ -31,7 +31,7 @@ class Scheduler:
     def __init__(self, pool: ConnectionPool, clock: Callable[[], float] = time.time,
                  poll: float = POLL) -> None:
         self.pool, self.clock, self.poll = pool, clock, poll
-        self.ticks = 0  # looks at the catalog so far
+        self.started = self.ticks = 0  # looks at the catalog begun, and ended, so far
         self.ticked = threading.Condition()  # notified after each look
         self._wake = threading.Event()
         self._stopping = False
@@ -48,12 +48,16 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def wake(self) -> None:
-        """Look at the catalog now (the clock may have moved)."""
+    def wake(self) -> int:
+        """Look at the catalog (and the clock) again now; the number of a look that begins
+        after this call, for ``wait_ticks``."""
+        with self.ticked:
+            number = self.started + 1
         self._wake.set()
+        return number
 
     def wait_ticks(self, count: int, timeout: float) -> bool:
-        """Wait until the scheduler has looked ``count`` times in all; whether it has."""
+        """Wait until ``count`` looks have ended; whether they have."""
         with self.ticked:
             return self.ticked.wait_for(lambda: self.ticks >= count, timeout)
 
@@ -64,6 +68,8 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stopping:
+            with self.ticked:
+                self.started += 1
             try:
                 upcoming = self.tick()
             except Exception:  # the catalog busy, the pool closing: look again later
