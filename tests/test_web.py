@@ -340,7 +340,10 @@ def test_an_api_token_signs_in_and_signing_out_revokes_the_session(page, served,
     assert page.is_visible("#admin-tab")
     page.click("#sign-out")
     page.wait_for_selector("#sign-in-form")
-    # a pasted API token is only forgotten by the page, never revoked
+    # a pasted API token is only forgotten by the page, never revoked; the API refuses to
+    assert httpx.get(f"{served.url}/v1/session", headers=_bearer(served.admin_token)).status_code == 200
+    refused = httpx.delete(f"{served.url}/v1/session", headers=_bearer(served.admin_token))
+    assert refused.status_code == 400 and "REVOKE TOKEN" in refused.json()["error"]["message"]
     assert httpx.get(f"{served.url}/v1/session", headers=_bearer(served.admin_token)).status_code == 200
 
     sign_in(page, "ann")

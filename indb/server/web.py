@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from indb.catalog import users
 from indb.catalog.names import sql_table
-from indb.errors import IndbError, InterfaceError, NotSupportedError
+from indb.errors import IndbError, InterfaceError, NotSupportedError, ProgrammingError
 from indb.parser import ExecuteFunction, render, render_indb
 from indb.parser.privileges import ShowGrants
 from indb.registry.runs import RunStatus
@@ -134,6 +134,8 @@ def mount(app: FastAPI, state: ServerState, bearer: Dependency, user: Dependency
     async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=state.limiter)
 
+    sessions: set[str] = set()  # ids of the tokens signing in made (sign-out revokes only those)
+
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_POLICY,
@@ -144,17 +146,18 @@ def mount(app: FastAPI, state: ServerState, bearer: Dependency, user: Dependency
     @app.post("/v1/session", summary="Sign in with a password: a session token",
               response_model=Session, responses=ERRORS)
     async def sign_in(body: SignIn) -> dict[str, Any]:
-        return dict(await in_thread(_sign_in, state, body.user.strip().lower(), body.password))
+        return dict(await in_thread(_sign_in, state, sessions, body.user.strip().lower(),
+                                    body.password))
 
     @app.get("/v1/session", summary="Who the token (or its absence) signs in as",
              response_model=Session, responses=ERRORS)
     async def session(who: str = Depends(user)) -> dict[str, Any]:
         return dict(await in_thread(_session, state, who))
 
-    @app.delete("/v1/session", summary="Sign out: the token is revoked",
+    @app.delete("/v1/session", summary="Sign out: the session's token (from POST) is revoked",
                 response_model=SignedOut, responses=ERRORS)
     async def sign_out(token: str | None = Depends(bearer)) -> dict[str, str | None]:
-        return {"revoked": await in_thread(_sign_out, state, token)}
+        return {"revoked": await in_thread(_sign_out, state, sessions, token)}
 
     @app.get("/v1/tables", summary="The tables and views the caller may read, with columns",
              response_model=Tables, responses=ERRORS)
@@ -204,11 +207,12 @@ def _database(state: ServerState) -> Any:
     return state.db
 
 
-def _sign_in(state: ServerState, name: str, password: str) -> dict[str, Any]:
+def _sign_in(state: ServerState, sessions: set[str], name: str, password: str) -> dict[str, Any]:
     db = _database(state)
     users.check_password(db, name, password)
     expires = time.time() + SESSION_HOURS * 3600
-    _, token = users.create_token(db.engine, name, expires)
+    token_id, token = users.create_token(db.engine, name, expires)
+    sessions.add(token_id)
     return {**_session(state, name), "token": token,
             "expires": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires))}
 
@@ -218,13 +222,18 @@ def _session(state: ServerState, name: str) -> dict[str, Any]:
     return {"user": name, "roles": roles, "admin": "admin" in roles}
 
 
-def _sign_out(state: ServerState, token: str | None) -> str | None:
-    """Revoke the token the request came with (nothing without one: the loopback owner)."""
+def _sign_out(state: ServerState, sessions: set[str], token: str | None) -> str | None:
+    """Revoke the session token the request came with (nothing without a token: the loopback
+    owner). An API token (CREATE TOKEN) is left alone: REVOKE TOKEN is for those."""
     state.authenticate(token)
     if token is None:
         return None
     token_id = token.split("_", 2)[1]
+    if token_id not in sessions:
+        raise ProgrammingError(f"token {token_id} was not made by signing in to this server: "
+                               f"signing out leaves it valid; REVOKE TOKEN '{token_id}' revokes it")
     users.revoke_token(_database(state).engine, token_id)
+    sessions.discard(token_id)
     return token_id
 
 
