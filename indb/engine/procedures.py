@@ -105,7 +105,7 @@ def run_due(engine: Engine, now: float) -> float | None:
 def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
     """Run the body as its definer, recording the execution; the last statement's rows, if it
     returns any (as Kinetica returns them), else the run's status row."""
-    run_id = uuid.uuid4().hex
+    run_id = uuid.uuid4().hex[:12]  # as a function run's
     engine.runs.start(run_id, info.name, MODE, [], outputs=[], statement=info.ddl,
                       tag="on demand" if due is None else f"due {when(due)}",
                       user=engine.user if due is None else info.definer)
