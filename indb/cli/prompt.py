@@ -16,6 +16,7 @@ from typing import TextIO
 
 from indb.errors import SqlError
 from indb.parser import split
+from indb.parser.qsql import PREFIX
 
 PROMPT, CONTINUATION = "indb> ", "...> "
 QUIT_WORDS = ("quit", "exit")  # as .quit, for who types them out of habit
@@ -27,7 +28,8 @@ def history_path() -> Path:
 
 def complete(text: str) -> bool:
     """Whether ``text`` is ready to run: a dot-command, or statements the last of which ends with
-    its ``;`` (nothing but comments or blanks is ready too, and does nothing)."""
+    its ``;`` or is a line of q-sql (nothing but comments or blanks is ready too, and does
+    nothing)."""
     stripped = text.strip()
     if stripped.startswith(".") or stripped in QUIT_WORDS:
         return True
@@ -35,7 +37,7 @@ def complete(text: str) -> bool:
         statements = split(text)
     except SqlError:  # a quote, $$ body or comment is still open
         return False
-    return not statements or statements[-1].endswith(";")
+    return not statements or statements[-1].endswith(";") or statements[-1].startswith(PREFIX)
 
 
 def inputs(stdin: TextIO | None = None) -> Iterator[str]:

@@ -18,6 +18,7 @@ from indb.catalog.location import Location
 from indb.catalog.users import OWNER
 from indb.engine import privileges, tables
 from indb.engine.handlers import HANDLERS
+from indb.engine.qsql import expanded
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
@@ -113,8 +114,9 @@ class Engine:
                 raise SqlError("executemany runs exactly one statement")
             with self._lock, self.session.statement():
                 self.session.refresh()
-                privileges.check(self, trees[0], self.user)
-                plan = planner.plan(trees[0], self.facts)
+                tree = expanded(self, trees[0])
+                privileges.check(self, tree, self.user)
+                plan = planner.plan(tree, self.facts)
                 if not sets:
                     return Result(message="no parameter sets: nothing ran", rowcount=0)
                 if _inserts(plan):
@@ -151,6 +153,7 @@ class Engine:
         with self._lock, self.session.statement():
             self.session.refresh()
             user = self.user
+            tree = expanded(self, tree)
             privileges.check(self, tree, user)
             plan = planner.plan(tree, self.facts)
             created = privileges.owned(self, plan)

@@ -9,6 +9,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from indb.errors import SqlError
+from indb.parser import qsql
 from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser import procedures
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
@@ -26,7 +27,23 @@ __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", 
 
 
 def parse(sql: str) -> list[exp.Expr]:
-    """Every statement in ``sql``, in order; empty statements are skipped."""
+    """Every statement in ``sql``, in order; empty statements are skipped. A line starting with
+    ``q)`` is a q-sql statement (a ``qsql.QStatement``, which the engine translates)."""
+    parts = qsql.pieces(sql)
+    if len(parts) == 1 and not parts[0][2]:
+        return _parse_sql(sql)
+    statements: list[exp.Expr] = []
+    for start, end, is_q in parts:  # SQL after blanked text, so positions stay the text's
+        statements += [qsql.statement(sql, start, end)] if is_q \
+            else _parse_sql(_blanked(sql[:start]) + sql[start:end])
+    return statements
+
+
+def _blanked(text: str) -> str:
+    return "".join(c if c == "\n" else " " for c in text)
+
+
+def _parse_sql(sql: str) -> list[exp.Expr]:
     try:
         statements = Indb().parse(sql)
     except RecursionError:
@@ -51,7 +68,14 @@ def split(sql: str) -> list[str]:
     token through its ``;`` (the last one has none if the text does not end with one); text of
     comments alone is no statement; a ``;`` inside a CREATE PROCEDURE's BEGIN ... END cuts
     nothing either. Text that does not tokenize (an unterminated string or
-    ``$$`` body) raises SqlError."""
+    ``$$`` body) raises SqlError. A line starting with ``q)`` is one statement, ``q)`` included."""
+    statements: list[str] = []
+    for start, end, is_q in qsql.pieces(sql):
+        statements += [sql[start - len(qsql.PREFIX):end]] if is_q else _split_sql(sql[start:end])
+    return statements
+
+
+def _split_sql(sql: str) -> list[str]:
     try:
         tokens = Indb().tokenize(sql)
     except TokenError as error:

@@ -1,0 +1,1059 @@
+"""q-sql, kdb+'s query templates, translated into sqlglot trees that DuckDB runs.
+
+``translate("select vwap: size wavg price by sym from trade where size > 100")`` gives the tree of
+``SELECT sym, SUM(size * price) / SUM(size) AS vwap FROM trade WHERE size > 100 GROUP BY sym
+ORDER BY 1``. The forms are ``select``/``exec``/``update``/``delete`` with ``by`` and ``where``
+(docs/qsql.md lists them); what the translation does not know is refused with a SqlError at its
+line and column in the q text. q's semantics are kept where SQL's differ:
+
+- an expression is evaluated right to left without precedence: ``a*b+c`` is ``a*(b+c)``;
+- the subphrases of ``where`` filter one after another: an aggregate or ``fby`` in a later one
+  sees only the rows the earlier ones kept (a level of ``QUALIFY`` each);
+- rows are ordered: ``i`` is the row's position, ``first``/``last`` are by position, and a
+  result keeps the rows' order (a ``by`` result is sorted by its keys, as kdb+'s is);
+- an unnamed column is named after the leftmost name in its expression (``avg price`` is
+  ``price``; ``2*c2`` is ``x``), a duplicate name gets ``1``, ``2``... appended.
+
+``update`` and ``delete`` are queries returning the changed table; nothing stored changes.
+``update`` needs the source's columns (to keep a changed column in its place, or add a new one
+at the end): ``columns(name)`` gives a table's, the engine's from DuckDB.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from indb.errors import SqlError
+
+ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
+FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
+Columns = Callable[[str], Sequence[str] | None]
+
+TEMPLATES = ("select", "exec", "update", "delete")
+PHRASE_ENDS = ("by", "from", "where")
+AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev", "sdev", "var",
+              "svar", "prd", "all", "any", "wavg", "wsum"}
+RUNNING = {"sums", "maxs", "mins", "prds", "deltas", "prev", "next"}  # along the rows, in order
+SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
+           "upper", "lower", "reciprocal", "signum"}
+MONADS = (AGGREGATES - {"wavg", "wsum"}) | RUNNING | SCALARS | {"distinct"}
+DYADS = {"within", "like", "in", "wavg", "wsum", "xbar", "fby", "and", "or", "mod", "div"}
+WORDS = MONADS | DYADS | set(TEMPLATES) | set(PHRASE_ENDS)
+CASTS = {"boolean": "BOOLEAN", "short": "SMALLINT", "int": "INTEGER", "long": "BIGINT",
+         "real": "REAL", "float": "DOUBLE", "symbol": "VARCHAR", "date": "DATE",
+         "timestamp": "TIMESTAMP_NS", "time": "TIME"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+SUFFIXES = {"h": "SMALLINT", "i": "INTEGER", "j": "BIGINT", "e": "REAL", "f": "DOUBLE"}
+
+_TOKEN = re.compile(r"""
+  (?P<space>\s+)
+| (?P<timestamp>\d{4}\.\d\d\.\d\dD\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<date>\d{4}\.\d\d\.\d\d)
+| (?P<timespan>\d+D\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<time>\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<bool>[01]+b(?![\w.]))
+| (?P<null>0[Nn][hijef]?(?![\w.]))
+| (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[hijef]?(?![\w.]))
+| (?P<name>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)
+| (?P<sym>(?:`[A-Za-z0-9_.]*)+)
+| (?P<str>"(?:\\.|[^"\\])*")
+| (?P<op><=|>=|<>|[-+*%=<>&|~^$])
+| (?P<punct>[()\[\];,:])
+""", re.VERBOSE)
+NOUN_ENDS = ("timestamp", "date", "timespan", "time", "bool", "null", "num", "name", "sym", "str")
+ATOMS = ("timestamp", "date", "timespan", "time", "null", "num")  # juxtaposed, they make a vector
+
+
+class QError(Exception):
+    """A problem at ``pos`` (a character offset) of the q text."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message, pos)
+        self.message, self.pos = message, pos
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos] == "/" and (pos == 0 or text[pos - 1].isspace()):  # a comment to line end
+            end = text.find("\n", pos)
+            pos = len(text) if end < 0 else end
+            continue
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise QError(f"q-sql cannot read {text[pos]!r} here", pos)
+        kind = match.lastgroup or ""
+        if kind != "space":
+            token = Token(kind if kind != "punct" else match.group(), match.group(), pos)
+            if kind == "op" and token.text == "-" and _negative(tokens, text, match.end()):
+                number = _TOKEN.match(text, match.end())
+                assert number is not None
+                token = Token(number.lastgroup or "", "-" + number.group(), pos)
+                pos = number.end()
+                tokens.append(token)
+                continue
+            tokens.append(token)
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+def _negative(tokens: list[Token], text: str, after: int) -> bool:
+    """Whether a ``-`` is a number's sign: a digit follows it and no noun comes before it."""
+    if after >= len(text) or not text[after].isdigit():
+        return False
+    if not tokens:
+        return True
+    last = tokens[-1]
+    return last.kind not in NOUN_ENDS and last.kind not in (")", "]") or \
+        (last.kind == "name" and last.text in WORDS)
+
+
+# -- the syntax tree of q ----------------------------------------------------------------------
+
+@dataclass
+class Node:
+    pos: int
+
+
+@dataclass
+class Lit(Node):
+    kind: str
+    text: str
+
+
+@dataclass
+class Vec(Node):
+    items: list[Lit]
+
+
+@dataclass
+class Name(Node):
+    name: str
+
+
+@dataclass
+class Call(Node):
+    fn: str
+    args: list[Node]
+
+
+@dataclass
+class Dyad(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass
+class GList(Node):
+    """``(a;b;...)``, q's general list (``(avg;qty) fby p``, ``within (lo;hi)``)."""
+
+    items: list[Node]
+
+
+@dataclass
+class TableCols(Node):
+    """``([] a; b)``: the columns that ``fby`` groups by."""
+
+    items: list[Node]
+
+
+Subphrase = tuple[str | None, Node]
+
+
+@dataclass
+class Query(Node):
+    kind: str
+    phrase: list[Subphrase] = field(default_factory=list)
+    by: list[Subphrase] = field(default_factory=list)
+    source: str | Query = ""
+    source_pos: int = 0
+    where: list[Node] = field(default_factory=list)
+    distinct: bool = False
+    limit: list[Node] = field(default_factory=list)
+
+
+class Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.at = 0
+
+    @property
+    def peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def word(self, *words: str) -> bool:
+        return self.peek.kind == "name" and self.peek.text in words
+
+    def expect(self, kind: str, what: str) -> Token:
+        if self.peek.kind != kind:
+            raise QError(f"expected {what}, found {self.peek.text or 'the end'}", self.peek.pos)
+        return self.advance()
+
+    def query(self) -> Query:
+        start = self.peek
+        if not self.word(*TEMPLATES):
+            raise QError("q-sql starts with select, exec, update or delete", start.pos)
+        query = Query(start.pos, self.advance().text)
+        if query.kind == "select" and self.peek.kind == "[":
+            self.advance()
+            query.limit = self.limit()
+        if query.kind in ("select", "exec") and self.word("distinct"):
+            self.advance()
+            query.distinct = True
+        if not self.word("by", "from"):
+            query.phrase = self.subphrases()
+        if self.word("by"):
+            if query.kind == "delete":
+                raise QError("delete takes no by phrase", self.peek.pos)
+            self.advance()
+            query.by = self.subphrases()
+        if not self.word("from"):
+            raise QError(f"expected from after the {query.kind} phrase, found "
+                         f"{self.peek.text or 'the end'}", self.peek.pos)
+        self.advance()
+        query.source_pos = self.peek.pos
+        if self.word(*TEMPLATES):
+            query.source = self.query()
+        elif self.peek.kind == "(" and self.tokens[self.at + 1].text in TEMPLATES:
+            self.advance()
+            query.source = self.query()
+            self.expect(")", "the ) closing the query")
+        else:
+            name = self.expect("name", "a table's name after from")
+            if name.text in WORDS:
+                raise QError(f"{name.text} is a q word, not a table", name.pos)
+            query.source = name.text
+        if self.word("where"):
+            self.advance()
+            query.where = [self.expr()]
+            while self.peek.kind == ",":
+                self.advance()
+                query.where.append(self.expr())
+        return query
+
+    def limit(self) -> list[Node]:
+        """``select[n]``, ``select[m n]``, ``select[>c]``, ``select[n;<c]`` (after the ``[``)."""
+        items: list[Node] = []
+        while True:
+            token = self.peek
+            if token.kind == "op" and token.text in ("<", ">"):
+                self.advance()
+                column = self.expect("name", "a column after < or >")
+                items.append(Call(token.pos, token.text, [Name(column.pos, column.text)]))
+            else:
+                items.append(self.noun())
+            if self.peek.kind != ";":
+                self.expect("]", "the ] closing select[...]")
+                return items
+            self.advance()
+
+    def subphrases(self) -> list[Subphrase]:
+        phrase = [self.subphrase()]
+        while self.peek.kind == ",":
+            self.advance()
+            phrase.append(self.subphrase())
+        return phrase
+
+    def subphrase(self) -> Subphrase:
+        if self.peek.kind == "name" and self.tokens[self.at + 1].kind == ":":
+            name = self.advance().text
+            self.advance()
+            return name, self.expr()
+        return None, self.expr()
+
+    def items(self, close: str) -> list[Node]:
+        items = [self.expr()]
+        while self.peek.kind == ";":
+            self.advance()
+            items.append(self.expr())
+        self.expect(close, f"the {close} closing the list")
+        return items
+
+    def ends(self) -> bool:
+        return self.peek.kind in (",", ";", ")", "]", "end") or self.word(*PHRASE_ENDS)
+
+    def expr(self) -> Node:
+        """One expression, right to left: an operand, then (optionally) a dyad and the rest."""
+        if self.ends():
+            raise QError(f"expected an expression, found {self.peek.text or 'the end'}",
+                         self.peek.pos)
+        left = self.operand()
+        if self.ends():
+            return left
+        token = self.peek
+        if token.kind == "op" or (token.kind == "name" and token.text in DYADS):
+            self.advance()
+            return Dyad(token.pos, token.text, left, self.expr())
+        if token.kind == ":":
+            raise QError("a name: goes at the start of a subphrase (c: expr)", token.pos)
+        raise QError(f"q-sql cannot apply {_shown(left)} to {token.text}: indb translates "
+                     "the functions and operators docs/qsql.md lists", token.pos)
+
+    def operand(self) -> Node:
+        token = self.peek
+        if token.kind == "name" and (token.text in MONADS or token.text in DYADS):
+            self.advance()
+            if self.peek.kind == "[" and self.peek.pos == token.pos + len(token.text):
+                self.advance()
+                return Call(token.pos, token.text, self.items("]"))
+            if token.text in DYADS:
+                raise QError(f"{token.text} goes between its two arguments (x {token.text} y)",
+                             token.pos)
+            if self.ends():  # the function itself, as in (avg;qty) fby p
+                return Name(token.pos, token.text)
+            if self.peek.kind == "op":
+                raise QError(f"{token.text} needs an argument after it", token.pos)
+            return Call(token.pos, token.text, [self.expr()])
+        noun = self.noun()
+        if self.peek.kind == "[":
+            raise QError("indexing and calling with [...] are not q-sql that indb translates",
+                         self.peek.pos)
+        return noun
+
+    def noun(self) -> Node:
+        token = self.advance()
+        if token.kind in ATOMS:
+            atoms = [Lit(token.pos, token.kind, token.text)]
+            while self.peek.kind in ATOMS:
+                nxt = self.advance()
+                atoms.append(Lit(nxt.pos, nxt.kind, nxt.text))
+            return atoms[0] if len(atoms) == 1 else Vec(token.pos, atoms)
+        if token.kind == "bool":
+            bits = [Lit(token.pos + k, "bool", b) for k, b in enumerate(token.text[:-1])]
+            return bits[0] if len(bits) == 1 else Vec(token.pos, bits)
+        if token.kind == "sym":
+            names = token.text.split("`")[1:]
+            syms = [Lit(token.pos, "sym", n) for n in names]
+            return syms[0] if len(syms) == 1 else Vec(token.pos, syms)
+        if token.kind == "str":
+            return Lit(token.pos, "str", token.text)
+        if token.kind == "name":
+            if token.text in WORDS:
+                raise QError(f"{token.text} cannot stand here", token.pos)
+            return Name(token.pos, token.text)
+        if token.kind == "(":
+            if self.peek.kind == "[":
+                self.advance()
+                self.expect("]", "([] columns)")
+                return TableCols(token.pos, self.items(")"))
+            items = self.items(")")
+            return items[0] if len(items) == 1 else GList(token.pos, items)
+        raise QError(f"expected a value, a column or (, found {token.text or 'the end'}",
+                     token.pos)
+
+
+def _start(node: Node) -> int:
+    """Where an expression begins (a dyad's position is its operator's)."""
+    return _start(node.left) if isinstance(node, Dyad) else node.pos
+
+
+def _shown(node: Node) -> str:
+    return node.name if isinstance(node, Name) else "a value"
+
+
+# -- translation -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an expression is evaluated: per row (``row``; aggregates become windows over
+    ``partition``, seeing only rows where ``only`` holds), or once a group (``group``)."""
+
+    mode: str
+    partition: tuple[exp.Expr, ...] = ()
+    only: exp.Expr | None = None
+
+
+PER_ROW = Scope("row")
+PER_GROUP = Scope("group")
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def _row() -> exp.Column:
+    return _col(ROW)
+
+
+def _by_row() -> exp.Order:
+    return exp.Order(expressions=[exp.Ordered(this=_row(), nulls_first=False)])
+
+
+class Translator:
+    def __init__(self, columns: Columns | None) -> None:
+        self.columns = columns
+
+    # expressions
+
+    def expr(self, node: Node, scope: Scope) -> exp.Expr:
+        if isinstance(node, Lit):
+            return _literal(node)
+        if isinstance(node, Name):
+            if node.name in WORDS:
+                raise QError(f"{node.name} needs an argument here", node.pos)
+            if "." in node.name:
+                raise QError(f"{node.name}: foreign keys and namespaces are not translated; "
+                             "join in SQL, or name a column", node.pos)
+            return _row() if node.name == "i" else _col(node.name)
+        if isinstance(node, Call):
+            return self.call(node, scope)
+        if isinstance(node, Dyad):
+            return self.dyad(node, scope)
+        if isinstance(node, Vec):
+            raise QError("a list of values goes with in, within or xbar only", node.pos)
+        raise QError("a general list (a;b) goes with fby and within only", node.pos)
+
+    def call(self, node: Call, scope: Scope) -> exp.Expr:
+        fn, args = node.fn, node.args
+        if fn in DYADS:
+            if len(args) != 2:
+                raise QError(f"{fn}[x;y] takes two arguments", node.pos)
+            return self.dyad(Dyad(node.pos, fn, args[0], args[1]), scope)
+        if len(args) != 1:
+            raise QError(f"{fn} takes one argument", node.pos)
+        arg = args[0]
+        if fn in AGGREGATES:
+            return self.aggregate(fn, arg, scope, node.pos)
+        if fn in RUNNING:
+            return self.running(fn, self.expr(arg, scope), scope, node.pos)
+        if fn == "distinct":
+            raise QError("distinct goes in count distinct x, select distinct or exec distinct",
+                         node.pos)
+        value = self.expr(arg, scope)
+        if fn == "not":
+            return exp.Not(this=exp.Paren(this=value))
+        if fn == "null":
+            return exp.Is(this=value, expression=exp.Null())
+        if fn == "string":
+            return exp.cast(value, exp.DataType.build("VARCHAR"))
+        if fn == "neg":
+            return exp.Neg(this=exp.Paren(this=value))
+        if fn == "reciprocal":
+            return exp.Div(this=exp.Literal.number("1.0"), expression=value)
+        names = {"abs": "abs", "sqrt": "sqrt", "exp": "exp", "log": "ln", "floor": "floor",
+                 "ceiling": "ceil", "upper": "upper", "lower": "lower", "signum": "sign"}
+        return exp.func(names[fn], value, dialect="duckdb")
+
+    def aggregate(self, fn: str, arg: Node, scope: Scope, pos: int) -> exp.Expr:
+        inner = PER_ROW
+        if _has_aggregate(arg):
+            raise QError(f"{fn} of an aggregate: q-sql aggregates once a group", pos)
+        if fn == "count":
+            if isinstance(arg, Call) and arg.fn == "distinct":
+                value: exp.Expr = exp.Count(this=exp.Distinct(
+                    expressions=[self.expr(arg.args[0], inner)]))
+            else:  # q counts the items, nulls included
+                value = exp.Count(this=exp.Star())
+        else:
+            x = self.expr(arg, inner)
+            value = _aggregate(fn, x)
+        return self.placed(value, scope, pos, ordered=fn in ("first", "last"))
+
+    def placed(self, value: exp.Expr, scope: Scope, pos: int, ordered: bool = False) -> exp.Expr:
+        """An aggregate as the scope evaluates it: as it is once a group, else a window."""
+        if scope.mode == "group":
+            return value
+        if scope.only is not None:
+            if ordered:
+                raise QError("first and last in an update with a where phrase are not "
+                             "translated (DuckDB has no FILTER for them as windows)", pos)
+            value = exp.Filter(this=value, expression=exp.Where(this=scope.only))
+        return exp.Window(this=value, partition_by=list(scope.partition) or None, over="OVER")
+
+    def running(self, fn: str, x: exp.Expr, scope: Scope, pos: int) -> exp.Expr:
+        if scope.mode == "group":
+            raise QError(f"{fn} runs along rows: use it in update ... by, or in select "
+                         "without by", pos)
+        partition = list(scope.partition) or None
+
+        def window(value: exp.Expr, running: bool = True) -> exp.Window:
+            spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING") \
+                if running else None
+            return exp.Window(this=value, partition_by=partition, order=_by_row(), spec=spec,
+                              over="OVER")
+        if fn == "prev":
+            return window(exp.func("lag", x), running=False)
+        if fn == "next":
+            return window(exp.func("lead", x), running=False)
+        if fn == "deltas":  # q: the first item is itself (less 0)
+            previous = window(exp.func("lag", x, exp.Literal.number(1), exp.Literal.number(0)),
+                              running=False)
+            return exp.Sub(this=x, expression=previous)
+        aggregate = {"sums": exp.Sum, "maxs": exp.Max, "mins": exp.Min}.get(fn)
+        return window(aggregate(this=x) if aggregate else exp.func("product", x))
+
+    def dyad(self, node: Dyad, scope: Scope) -> exp.Expr:
+        op = node.op
+        if op == "fby":
+            return self.fby(node, scope)
+        if op in ("wavg", "wsum"):
+            weight, value = self.expr(node.left, PER_ROW), self.expr(node.right, PER_ROW)
+            if _has_aggregate(node.left) or _has_aggregate(node.right):
+                raise QError(f"{op} of an aggregate: q-sql aggregates once a group", node.pos)
+            product = self.placed(exp.Sum(this=exp.Mul(this=_wrapped(weight),
+                                                        expression=_wrapped(value))),
+                                  scope, node.pos)
+            if op == "wsum":
+                return product
+            return exp.Div(this=product,
+                           expression=self.placed(exp.Sum(this=weight), scope, node.pos))
+        if op == "within":
+            low, high = self.pair(node.right, scope, "within takes (low;high) or low high")
+            return exp.Between(this=_wrapped(self.expr(node.left, scope)), low=low, high=high)
+        if op == "in":
+            values = node.right.items if isinstance(node.right, Vec | GList) else [node.right]
+            if not all(isinstance(v, Lit) for v in values):
+                raise QError("in takes a list of values: x in `a`b, x in 1 2 3", node.right.pos)
+            return exp.In(this=_wrapped(self.expr(node.left, scope)),
+                          expressions=[self.expr(v, scope) for v in values])
+        if op == "like":
+            if not isinstance(node.right, Lit) or node.right.kind not in ("str", "sym"):
+                raise QError('like takes a pattern in quotes: sym like "AA*"', node.right.pos)
+            return exp.Glob(this=_wrapped(self.expr(node.left, scope)),
+                            expression=exp.Literal.string(_glob(_text_of(node.right))))
+        if op == "xbar":
+            return self.xbar(node, scope)
+        if op == "$":
+            if not isinstance(node.left, Lit) or node.left.kind != "sym" \
+                    or node.left.text not in CASTS:
+                raise QError("casts are `type$x with type one of " + ", ".join(CASTS), node.pos)
+            return exp.cast(self.expr(node.right, scope),
+                            exp.DataType.build(CASTS[node.left.text], dialect="duckdb"))
+        left = _wrapped(self.expr(node.left, scope))
+        right = _wrapped(self.expr(node.right, scope))
+        if op in ("&", "|", "and", "or"):
+            if _boolish(node.left) or _boolish(node.right):
+                return (exp.And if op in ("&", "and") else exp.Or)(this=left, expression=right)
+            return exp.func("least" if op in ("&", "and") else "greatest", left, right)
+        if op == "^":  # fill: right's nulls become left
+            return exp.Coalesce(this=right, expressions=[left])
+        if op == "%":
+            return exp.Div(this=exp.cast(left, exp.DataType.build("DOUBLE")), expression=right)
+        if op == "mod":
+            return _mod(left, right)
+        if op == "div":  # q's div floors (DuckDB's // truncates)
+            return exp.cast(exp.func("floor", exp.Div(this=left, expression=right)),
+                            exp.DataType.build("BIGINT"))
+        binary = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "=": exp.EQ, "<>": exp.NEQ,
+                  "<": exp.LT, ">": exp.GT, "<=": exp.LTE, ">=": exp.GTE,
+                  "~": exp.NullSafeEQ}.get(op)
+        if binary is None:
+            raise QError(f"the operator {op} is not translated", node.pos)
+        return binary(this=left, expression=right)
+
+    def pair(self, node: Node, scope: Scope, message: str) -> tuple[exp.Expr, exp.Expr]:
+        if isinstance(node, Vec | GList) and len(node.items) == 2:
+            return self.expr(node.items[0], scope), self.expr(node.items[1], scope)
+        raise QError(message, node.pos)
+
+    def xbar(self, node: Dyad, scope: Scope) -> exp.Expr:
+        if not isinstance(node.left, Lit):
+            raise QError("xbar takes a bucket size first: 5 xbar price, 0D00:05 xbar time",
+                         node.pos)
+        value = self.expr(node.right, scope)
+        size = _literal(node.left)
+        if node.left.kind == "timespan":
+            return exp.func("time_bucket", size, value)
+        value = _wrapped(value)  # x less its remainder: floors, and keeps x's type
+        return exp.Sub(this=value, expression=exp.Paren(this=_mod(value, size)))
+
+    def fby(self, node: Dyad, scope: Scope) -> exp.Expr:
+        if scope.mode == "group":
+            raise QError("fby gives a value a row: use it in where, or in select/update "
+                         "without by", node.pos)
+        left = node.left
+        if not (isinstance(left, GList) and len(left.items) == 2 and isinstance(left.items[0], Name)
+                and left.items[0].name in AGGREGATES - {"wavg", "wsum"}):
+            raise QError("fby takes (aggregate;column) on its left: (avg;qty) fby p", left.pos)
+        assert isinstance(left, GList)
+        fn = left.items[0]
+        assert isinstance(fn, Name)
+        groups = node.right.items if isinstance(node.right, TableCols) else [node.right]
+        partition = tuple(self.expr(g, PER_ROW) for g in groups)
+        return self.aggregate(fn.name, left.items[1], Scope("row", partition, scope.only),
+                              node.pos)
+
+    # queries
+
+    def query(self, query: Query) -> tuple[exp.Select, list[str] | None]:
+        """The query's tree and its result's columns (None where the translation cannot know
+        them without the source's)."""
+        if query.kind == "delete":
+            return self.delete(query)
+        if query.kind == "update":
+            return self.update(query)
+        return self.select(query)
+
+    def source(self, query: Query) -> tuple[exp.Expr, list[str] | None]:
+        if isinstance(query.source, Query):
+            inner, columns = self.query(query.source)
+            return exp.Subquery(this=inner, alias=exp.TableAlias(
+                this=exp.to_identifier("q", quoted=True))), columns
+        parts = query.source.split(".")
+        if len(parts) > 2:
+            raise QError(f"{query.source}: a table is t or schema.t", query.source_pos)
+        table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
+                          db=exp.to_identifier(parts[0], quoted=True) if len(parts) == 2 else None)
+        known = self.columns(query.source) if self.columns else None
+        return table, list(known) if known is not None else None
+
+    def rows(self, query: Query, needs_row: bool) -> tuple[exp.Select, bool]:
+        """``SELECT * FROM source`` filtered by the where phrase, subphrase after subphrase,
+        and whether its rows carry their position ``__q_i`` (when anything uses it)."""
+        source, _ = self.source(query)
+        conditions = [self.expr(w, PER_ROW) for w in query.where]
+        needs_row = needs_row or any(_uses_row(c) or c.find(exp.Window) for c in conditions)
+        level = exp.select(exp.Star()).from_(source)
+        if needs_row:
+            numbered = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"),
+                               expression=exp.Literal.number(1))
+            level = exp.select(exp.Star(), exp.alias_(numbered, ROW, quoted=True)).from_(source)
+        for condition in conditions:
+            # a window sees the rows the subphrases before kept: a SELECT of its own; and the
+            # position is an alias, which WHERE may not read in the SELECT that makes it
+            if level.args.get("qualify") is not None or len(level.expressions) > 1:
+                level = exp.select(exp.Star()).from_(level.subquery("q", copy=False))
+            if condition.find(exp.Window):
+                level = level.qualify(condition, copy=False)
+            else:
+                level = level.where(condition, copy=False)
+        return level, needs_row
+
+    def select(self, query: Query) -> tuple[exp.Select, list[str] | None]:
+        names = _names(query.by + query.phrase)
+        keys = [(names[k], self.expr(node, PER_ROW)) for k, (_, node) in enumerate(query.by)]
+        phrase_names = names[len(keys):]
+        if query.kind == "exec" and not query.by and not query.distinct and (
+                len(query.phrase) != 1 or query.phrase[0][0] is not None):
+            grouped = True  # a dictionary: one row, a list (or an aggregate) a column
+        else:
+            grouped = bool(keys)
+        if query.kind == "exec" and not query.phrase:
+            raise QError("exec needs a select phrase: exec qty from sp", query.pos)
+        if grouped:
+            values = [self.grouped(node) for _, node in query.phrase]
+        else:
+            everywhere = all(_has_aggregate(n) and not _bare(n) for _, n in query.phrase)
+            values = [self.expr(node, PER_GROUP if everywhere and query.phrase else PER_ROW)
+                      for _, node in query.phrase]
+        projection = [_named(v, n) for v, n in zip(values, phrase_names)]
+        keyed = [_named(k, n) for n, k in keys]
+        windows = any(v.find(exp.Window) for v in values + [k for _, k in keys])
+        uses_row = any(_uses_row(v) for v in values + [k for _, k in keys])
+        last_rows = grouped and keys and not query.phrase
+        ordered = any(isinstance(item, Call) for item in query.limit)
+        rows, numbered = self.rows(query, uses_row or windows or query.distinct or ordered
+                                   or bool(last_rows))
+        if last_rows:  # select by k from t: the last row of each group
+            plain = [exp.column(n, quoted=True) for (n, _), (_, node) in zip(keys, query.by)
+                     if isinstance(node, Name) and node.name == n]
+            rest = exp.Columns(this=exp.Star(except_=plain + [_row()]))
+            projection = [exp.Last(this=exp.Order(this=rest, expressions=_by_row().expressions))]
+        if not projection and not keyed:
+            projection = [exp.Star(except_=[_row()]) if numbered else exp.Star()]
+        select = _outer(rows, keyed + projection)
+        if keys:
+            select = select.group_by(*[k for _, k in keys], copy=False).order_by(
+                *[exp.Literal.number(n + 1) for n in range(len(keys))], copy=False)
+        elif grouped:
+            pass
+        elif query.distinct:
+            select = _first_occurrences(select)
+        elif numbered and (windows or any(rows.find_all(exp.Qualify))):
+            select = select.order_by(_row(), copy=False)
+        if query.limit:
+            select = self.limited(select, query)
+        columns = [n for n, _ in keys] + phrase_names if query.phrase else None
+        return select, columns
+
+    def grouped(self, node: Node) -> exp.Expr:
+        """A subphrase evaluated once a group: an aggregate, or the group's list of values."""
+        if _has_aggregate(node):
+            bare = _bare(node)
+            if bare is not None:
+                raise QError(f"{bare.name} is a column of many values here, beside an "
+                             "aggregate: aggregate it too", bare.pos)
+            return self.expr(node, PER_GROUP)
+        value = self.expr(node, PER_ROW)
+        return exp.ArrayAgg(this=exp.Order(this=value, expressions=_by_row().expressions))
+
+    def limited(self, select: exp.Select, query: Query) -> exp.Select:
+        """``select[...]``: an order (``>c`` descending, ``<c`` ascending), then a count of
+        rows from the first (``n``) or from row ``m`` (``m n``)."""
+        counts = [item for item in query.limit if not isinstance(item, Call)]
+        orders = [exp.Ordered(this=self.expr(item.args[0], PER_ROW), desc=item.fn == ">",
+                              nulls_first=False) for item in query.limit if isinstance(item, Call)]
+        if orders:  # q's sorts are stable: ties keep their rows' order
+            select = select.order_by(*orders, _row(), copy=False)
+        if not counts:
+            return select
+        count = counts[0]
+        if len(counts) == 1 and isinstance(count, Lit) and count.kind == "num" \
+                and count.text.isdigit():
+            return select.limit(int(count.text), copy=False)
+        if len(counts) == 1 and isinstance(count, Vec) and len(count.items) == 2 \
+                and all(i.text.isdigit() for i in count.items):
+            return select.offset(int(count.items[0].text), copy=False).limit(
+                int(count.items[1].text), copy=False)
+        raise QError("select[n], select[m n], select[>c] or select[n;>c] (n from the first "
+                     "row: the last n are not translated)", count.pos)
+
+    def update(self, query: Query) -> tuple[exp.Select, list[str] | None]:
+        if not query.phrase:
+            raise QError("update needs a phrase: update c: expr from t", query.pos)
+        _, known = self.source(query)
+        if known is None:
+            raise QError("update needs to know the columns of its source, to keep a changed "
+                         "column in its place", query.source_pos)
+        where = [self.expr(w, PER_ROW) for w in query.where]
+        if any(c.find(exp.Window) for c in where):
+            raise QError("fby and aggregates in an update's where phrase are not translated",
+                         _start(query.where[0]))
+        only = exp.and_(*where) if where else None
+        partition = tuple(self.expr(node, PER_ROW) for _, node in query.by)
+        scope = Scope("row", partition, only)
+        names = _names(query.phrase, taken=())
+        changed: list[exp.Expr] = []
+        added: list[exp.Expr] = []
+        for name, (_, node) in zip(names, query.phrase):
+            value = self.expr(node, scope)
+            existing = next((c for c in known if c == name), None)
+            if only is not None:
+                value = exp.Case(ifs=[exp.If(this=only, true=value)],
+                                 default=_col(existing) if existing else None)
+            (changed if existing else added).append(exp.alias_(value, name, quoted=True))
+        values = changed + added
+        uses_row = any(_uses_row(v) or v.find(exp.Window) for v in values)
+        rows, numbered = self.rows(Query(query.pos, "select", source=query.source,
+                                         source_pos=query.source_pos), uses_row)
+        star = exp.Star(except_=[_row()] if numbered else None, replace=changed or None)
+        select = _outer(rows, [star, *added])
+        if numbered:
+            select = select.order_by(_row(), copy=False)
+        return select, list(known) + [n for n in names if n not in known]
+
+    def delete(self, query: Query) -> tuple[exp.Select, list[str] | None]:
+        _, known = self.source(query)
+        if query.phrase:
+            if query.where:
+                raise QError("delete removes columns or rows, not both: delete c from t, or "
+                             "delete from t where ...", _start(query.where[0]))
+            if not all(isinstance(n, Name) and name is None for name, n in query.phrase):
+                raise QError("delete names columns: delete c1, c2 from t", query.phrase[0][1].pos)
+            gone = [n.name for _, n in query.phrase if isinstance(n, Name)]
+            rows, _ = self.rows(Query(query.pos, "select", source=query.source,
+                                      source_pos=query.source_pos), False)
+            kept = [c for c in known if c not in gone] if known is not None else None
+            return _outer(rows, [exp.Star(except_=[_col(n) for n in gone])]), kept
+        conditions = [self.expr(w, PER_ROW) for w in query.where]
+        windowed = [c for c in conditions if c.find(exp.Window)]
+        if windowed and len(conditions) > 1:
+            raise QError("fby or an aggregate in a delete's where phrase goes alone",
+                         _start(query.where[0]))
+        doomed = exp.and_(*conditions) if conditions else exp.true()
+        keep = exp.Is(this=exp.Paren(this=doomed), expression=exp.Not(this=exp.true()))
+        rows, numbered = self.rows(Query(query.pos, "select", source=query.source,
+                                         source_pos=query.source_pos),
+                                   any(_uses_row(c) for c in conditions) or bool(windowed))
+        select = _outer(rows, [exp.Star(except_=[_row()]) if numbered else exp.Star()])
+        select = select.qualify(keep, copy=False) if windowed else select.where(keep, copy=False)
+        if numbered:
+            select = select.order_by(_row(), copy=False)
+        return select, known
+
+
+def _aggregate(fn: str, x: exp.Expr) -> exp.Expr:
+    if fn in ("first", "last"):
+        order = exp.Order(this=x, expressions=_by_row().expressions)
+        return exp.First(this=order) if fn == "first" else exp.Last(this=order)
+    simple = {"avg": exp.Avg, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
+    if fn in simple:
+        return simple[fn](this=x)
+    names = {"med": "median", "dev": "stddev_pop", "sdev": "stddev_samp", "var": "var_pop",
+             "svar": "var_samp", "prd": "product", "all": "bool_and", "any": "bool_or"}
+    return exp.func(names[fn], x, dialect="duckdb")
+
+
+def _literal(node: Lit) -> exp.Expr:
+    text, kind = node.text, node.kind
+    if kind == "sym":
+        return exp.Literal.string(text)
+    if kind == "str":
+        return exp.Literal.string(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]),
+                                         text[1:-1]))
+    if kind == "bool":
+        return exp.Boolean(this=text == "1")
+    if kind == "null":
+        return exp.Null()
+    if kind == "num":
+        digits = text.lstrip("-")
+        suffix = digits[-1] if digits[-1] in SUFFIXES else ""
+        number = exp.Literal.number(digits[:-1] if suffix else digits)
+        value: exp.Expr = exp.Neg(this=number) if text.startswith("-") else number
+        if suffix in ("", "j"):
+            return value
+        return exp.cast(value, exp.DataType.build(SUFFIXES[suffix]))
+    if kind == "date":
+        return exp.cast(exp.Literal.string(text.replace(".", "-")), exp.DataType.build("DATE"))
+    if kind == "timestamp":
+        day, time = text.split("D")
+        return exp.cast(exp.Literal.string(f"{day.replace('.', '-')} {time}"),
+                        exp.DataType.build("TIMESTAMP_NS", dialect="duckdb"))
+    if kind == "time":
+        return exp.cast(exp.Literal.string(text), exp.DataType.build("TIME"))
+    days, time = text.split("D")
+    hours, minutes, *rest = time.split(":")
+    seconds = float(rest[0]) if rest else 0.0
+    micros = round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6 + seconds * 1e6)
+    return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.var("MICROSECONDS"))
+
+
+def _text_of(node: Lit) -> str:
+    return node.text if node.kind == "sym" else str(_literal(node).name)
+
+
+def _glob(pattern: str) -> str:
+    """q's like pattern as a GLOB: the same ``*``, ``?`` and ``[...]``; q negates a class
+    with ``^``, GLOB with ``!``."""
+    return pattern.replace("[^", "[!")
+
+
+def _names(phrase: Sequence[Subphrase], taken: Sequence[str] = ()) -> list[str]:
+    """The result columns' names: given ones, else the leftmost name (else x), made unique as
+    q does (c1, c11, c12...)."""
+    names: list[str] = []
+    used = set(taken)
+    for given, node in phrase:
+        name = given or _leftmost(node) or "x"
+        if not given:
+            unique, k = name, 0
+            while unique in used:
+                k += 1
+                unique = f"{name}{k}"
+            name = unique
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def _leftmost(node: Node) -> str | None:
+    if isinstance(node, Name):
+        return None if node.name == "i" else node.name.split(".")[-1]
+    if isinstance(node, Call):
+        return _leftmost(node.args[0]) if node.args else None
+    if isinstance(node, Dyad):
+        return _leftmost(node.left)
+    if isinstance(node, GList):
+        return next((n for n in map(_leftmost, node.items)
+                     if n and n not in AGGREGATES), None)
+    return None
+
+
+def _has_aggregate(node: Node) -> bool:
+    """Whether an aggregate (outside fby, which gives a value a row) is in the expression."""
+    if isinstance(node, Call):
+        return node.fn in AGGREGATES or any(_has_aggregate(a) for a in node.args)
+    if isinstance(node, Dyad):
+        if node.op == "fby":
+            return False
+        return node.op in ("wavg", "wsum") or _has_aggregate(node.left) or \
+            _has_aggregate(node.right)
+    if isinstance(node, GList | TableCols):
+        return any(_has_aggregate(i) for i in node.items)
+    return False
+
+
+def _bare(node: Node) -> Name | None:
+    """A column used outside any aggregate in the expression (a list beside an atom)."""
+    if isinstance(node, Name):
+        return node
+    if isinstance(node, Call):
+        if node.fn in AGGREGATES:
+            return None
+        return next((b for b in map(_bare, node.args) if b), None)
+    if isinstance(node, Dyad):
+        if node.op in ("wavg", "wsum", "fby"):
+            return None
+        return _bare(node.left) or _bare(node.right)
+    return None
+
+
+def _boolish(node: Node) -> bool:
+    if isinstance(node, Dyad):
+        return node.op in ("=", "<>", "<", ">", "<=", ">=", "~", "within", "like", "in") or (
+            node.op in ("&", "|", "and", "or") and (_boolish(node.left) or _boolish(node.right)))
+    if isinstance(node, Call):
+        return node.fn in ("not", "null", "all", "any")
+    return isinstance(node, Lit) and node.kind == "bool"
+
+
+def _uses_row(tree: exp.Expr) -> bool:
+    return any(c.name == ROW for c in tree.find_all(exp.Column))
+
+
+def _mod(left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    """q's ``mod``: the remainder takes the divisor's sign (DuckDB's ``%`` the dividend's)."""
+    remainder = exp.Paren(this=exp.Mod(this=left, expression=right))
+    return exp.Mod(this=exp.Paren(this=exp.Add(this=remainder, expression=right)),
+                   expression=right)
+
+
+def _named(tree: exp.Expr, name: str) -> exp.Expr:
+    """``tree AS name``, or the column itself where it has that name already."""
+    if isinstance(tree, exp.Column) and tree.name == name:
+        return tree
+    return exp.alias_(tree, name, quoted=True)
+
+
+def _wrapped(tree: exp.Expr) -> exp.Expr:
+    """An operand in parentheses where SQL's precedence could regroup it (q has none)."""
+    if isinstance(tree, exp.Binary | exp.Between | exp.In | exp.Not | exp.Is | exp.Neg):
+        return exp.Paren(this=tree)
+    return tree
+
+
+def _outer(rows: exp.Select, projection: list[exp.Expr]) -> exp.Select:
+    """The projection over the filtered rows: in the same SELECT when that is a plain
+    ``SELECT *``, else over it as a subquery."""
+    plain = rows.expressions == [exp.Star()] and rows.args.get("qualify") is None
+    if plain:
+        return rows.select(*projection, append=False, copy=False)
+    return exp.select(*projection).from_(rows.subquery("q", copy=False))
+
+
+def _first_occurrences(select: exp.Select) -> exp.Select:
+    """Distinct rows in the order of their first occurrence (SQL's DISTINCT keeps no order)."""
+    first = exp.alias_(exp.Min(this=_row()), FIRST_ROW, quoted=True)
+    select = select.select(first, copy=False).group_by(exp.var("ALL"), copy=False)
+    return exp.select(exp.Star(except_=[_col(FIRST_ROW)])).from_(
+        select.subquery("q", copy=False)).order_by(_col(FIRST_ROW))
+
+
+def translate(text: str, columns: Columns | None = None) -> exp.Select:
+    """The sqlglot tree (DuckDB's dialect) of a q-sql query; SqlError with the line and
+    column in ``text`` for anything malformed or not translated. ``columns(table)`` gives a
+    table's columns (or None), which ``update`` needs."""
+    try:
+        parser = Parser(text)
+        query = parser.query()
+        if parser.peek.kind != "end":
+            raise QError(f"unexpected {parser.peek.text} after the query", parser.peek.pos)
+        return Translator(columns).query(query)[0]
+    except QError as error:
+        line, col = line_col(text, error.pos)
+        raise SqlError(f"q-sql: {error.message}", line, col) from None
+    except RecursionError:
+        raise SqlError("q-sql: the query nests too deeply", None, None) from None
+
+
+def line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:pos]
+    return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
+
+
+# -- q-sql where SQL is accepted ---------------------------------------------------------------
+
+PREFIX = "q)"  # a statement written in q-sql, as kdb+'s console shows its prompt
+_Q_LINE = re.compile(r"^[ \t]*q\)(.*)$", re.MULTILINE)
+
+
+class QStatement(exp.Expression):
+    """A statement written in q-sql (``q)select ...``): ``this`` is the q text as a string,
+    ``line`` and ``col`` where it starts in the statement's text."""
+
+    arg_types = {"this": True, "line": False, "col": False}
+
+
+def pieces(sql: str) -> list[tuple[int, int, bool]]:
+    """The text cut into SQL and q-sql: ``(start, end, is_q)``. A line starting with ``q)`` is
+    one q-sql statement (its text after ``q)``, less a trailing ``;``); the rest is SQL."""
+    parts: list[tuple[int, int, bool]] = []
+    at = 0
+    for line in _Q_LINE.finditer(sql):
+        if line.start() > at:
+            parts.append((at, line.start(), False))
+        body = line.group(1).rstrip()
+        parts.append((line.start(1), line.start(1) + len(body[:-1] if body.endswith(";")
+                                                          else body), True))
+        at = line.end()
+    if at < len(sql) or not parts:
+        parts.append((at, len(sql), False))
+    return parts
+
+
+def statement(sql: str, start: int, end: int) -> QStatement:
+    """The placeholder of the q-sql statement at ``sql[start:end]``; the engine translates it
+    when it knows the tables' columns (``expand``)."""
+    line, col = line_col(sql, start)
+    return QStatement(this=exp.Literal.string(sql[start:end]), line=line, col=col)
+
+
+def expand(tree: exp.Expr, columns: Columns | None) -> exp.Expr:
+    """The statement with its q-sql translated: a ``QStatement`` whole, and each ``q('...')``
+    where a table or an input query goes (``FROM q('select ...')``,
+    ``INPUT_TABLE(q('select ...'))``)."""
+    if isinstance(tree, QStatement):
+        text = tree.this.name
+        try:
+            return translate(text, columns)
+        except SqlError as error:  # the q text's position, in the statement's text
+            line, col = error.line, error.col
+            if line is not None and col is not None:
+                base_line, base_col = tree.args.get("line") or 1, tree.args.get("col") or 1
+                col = base_col + col - 1 if line == 1 else col
+                line = base_line + line - 1
+            raise SqlError(error.message, line, col) from None
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and _q_call(node.this):
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier("q"))
+            return exp.Subquery(this=_embedded(node.this, columns), alias=alias)
+        if _q_call(node):
+            return _embedded(node, columns)
+        return node
+    return tree.transform(replace) if written_in_q(tree) else tree
+
+
+def written_in_q(tree: exp.Expr) -> bool:
+    """Whether the statement is, or holds, q-sql."""
+    return isinstance(tree, QStatement) or any(_q_call(n) for n in tree.find_all(exp.Anonymous))
+
+
+def _q_call(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "Q"
+
+
+def _embedded(call: exp.Expr, columns: Columns | None) -> exp.Select:
+    """The tree of ``q('...')``; its errors give the position in the q text in words, since the
+    string's place in the SQL is not kept by the parser."""
+    arguments = call.expressions
+    if len(arguments) != 1 or not (isinstance(arguments[0], exp.Literal) and arguments[0].is_string):
+        raise SqlError("q('...') takes one argument: the q-sql text in quotes, as in "
+                       "q('select avg price by sym from trade')")
+    text = arguments[0].name
+    try:
+        return translate(text, columns)
+    except SqlError as error:
+        where = f" (line {error.line}, column {error.col} of the q-sql text)" \
+            if error.line is not None else ""
+        raise SqlError(error.message + where) from None

@@ -1,0 +1,234 @@
+"""q-sql translated to DuckDB: the results kdb+'s documentation prints for its examples (the
+q-sql reference at code.kx.com and its suppliers-and-parts tables, sp.q), run through DuckDB on
+the same tables; q's semantics where SQL's differ; errors at their place in the q text; the
+golden translations in tests/golden/qsql; and q-sql where indb accepts SQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import indb
+from indb.cli.prompt import complete
+from indb.errors import SqlError
+from indb.parser import parse, split
+from indb.parser.qsql import QStatement, translate
+
+GOLDEN = sorted((Path(__file__).parent / "golden" / "qsql").glob("*.sql"))
+
+TABLES = {  # kdb+'s sp.q, and the small tables of the reference pages
+    "sp": ("s VARCHAR, p VARCHAR, qty BIGINT, x BIGINT", [
+        ("s1", "p1", 300, 0), ("s1", "p2", 200, 2), ("s1", "p3", 400, 0), ("s1", "p4", 200, 1),
+        ("s4", "p5", 100, 0), ("s1", "p6", 100, 0), ("s2", "p1", 300, 0), ("s2", "p2", 400, 2),
+        ("s3", "p2", 200, 2), ("s4", "p2", 200, 2), ("s4", "p4", 300, 1), ("s1", "p5", 400, 1)]),
+    "p": ("p VARCHAR, name VARCHAR, color VARCHAR, weight BIGINT, city VARCHAR", [
+        ("p1", "nut", "red", 12, "london"), ("p2", "bolt", "green", 17, "paris"),
+        ("p3", "screw", "blue", 17, "rome"), ("p4", "screw", "red", 14, "london"),
+        ("p5", "cam", "blue", 12, "paris"), ("p6", "cog", "red", 19, "london")]),
+    "t": ("c1 VARCHAR, c2 BIGINT, c3 DOUBLE", [("a", 10, 1.1), ("b", 20, 2.2), ("c", 30, 3.3)]),
+    "people": ("name VARCHAR, sex VARCHAR, eye VARCHAR", [
+        ("tom", "m", "blue"), ("dick", "m", "green"), ("harry", "m", "blue"),
+        ("jack", "m", "blue"), ("jill", "f", "gray")]),
+    "hair": ("name VARCHAR, hair VARCHAR, eye VARCHAR", [
+        ("tom", "fair", "green"), ("dick", "dark", "brown"), ("harry", "fair", "gray")]),
+    "stocks": ("n VARCHAR, p BIGINT", [("ibm", 40), ("msft", 38), ("samsung", 45), ("apple", 54)]),
+}
+
+
+@pytest.fixture(scope="module")
+def duck() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    for name, (columns, rows) in TABLES.items():
+        connection.execute(f"CREATE TABLE {name} ({columns})")
+        connection.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    return connection
+
+
+def columns_of(name: str) -> list[str] | None:
+    spec = TABLES.get(name)
+    return [c.split()[0] for c in spec[0].split(", ")] if spec else None
+
+
+def run(duck: duckdb.DuckDBPyConnection, q: str) -> tuple[list[str], list[tuple]]:
+    """The result's columns and rows, numbers as Python's (DuckDB's sums are DECIMAL) rounded
+    to 9 places (1.1 * 2 is 2.2000000000000002)."""
+    relation = duck.sql(translate(q, columns_of).sql(dialect="duckdb"))
+    return relation.columns, [tuple(_plain(v) for v in row) for row in relation.fetchall()]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return round(value, 9) if isinstance(value, float) else value
+
+
+# kdb+'s documentation: the query, the columns and the rows it prints
+DOCUMENTED = [
+    # qsql.md, Computed columns: unnamed columns take the leftmost name, else x; c1 again is c11
+    ("select c1, c1, 2*c2, c2+c3, string c3 from t", ["c1", "c11", "x", "c2", "c3"],
+     [("a", "a", 20, 11.1, "1.1"), ("b", "b", 40, 22.2, "2.2"), ("c", "c", 60, 33.3, "3.3")]),
+    ("select c1, dbl:c3*2 from t", ["c1", "dbl"], [("a", 2.2), ("b", 4.4), ("c", 6.6)]),
+    ("select c3, c1 from t", ["c3", "c1"], [(1.1, "a"), (2.2, "b"), (3.3, "c")]),
+    # qsql.md, Virtual column i
+    ("select i, c1 from t", ["x", "c1"], [(0, "a"), (1, "b"), (2, "c")]),
+    ("select from t where i in 0 2", ["c1", "c2", "c3"], [("a", 10, 1.1), ("c", 30, 3.3)]),
+    # qsql.md, Where phrase: subphrases are successive filters
+    ("select from t where c2>15,c3<3.0", ["c1", "c2", "c3"], [("b", 20, 2.2)]),
+    # select.md, By phrase: other columns are grouped into lists, keys sorted
+    ("select name,eye by sex from people", ["sex", "name", "eye"],
+     [("f", ["jill"], ["gray"]),
+      ("m", ["tom", "dick", "harry", "jack"], ["blue", "green", "blue", "blue"])]),
+    ("select name by sex,eye from people", ["sex", "eye", "name"],
+     [("f", "gray", ["jill"]), ("m", "blue", ["tom", "harry", "jack"]), ("m", "green", ["dick"])]),
+    # select.md: a By phrase with no Select phrase returns the last row in each group
+    ("select by sex from people", ["sex", "name", "eye"], [("f", "jill", "gray"), ("m", "jack", "blue")]),
+    # exec.md
+    ("exec qty from sp", ["qty"], [(q,) for q in (300, 200, 400, 200, 100, 100, 300, 400, 200,
+                                                   200, 300, 400)]),
+    ("exec amount:qty from sp", ["amount"],
+     [([300, 200, 400, 200, 100, 100, 300, 400, 200, 200, 300, 400],)]),
+    ("exec qty, s from sp", ["qty", "s"],
+     [([300, 200, 400, 200, 100, 100, 300, 400, 200, 200, 300, 400],
+       ["s1", "s1", "s1", "s1", "s4", "s1", "s2", "s2", "s3", "s4", "s4", "s1"])]),
+    ("exec sum qty by s from sp", ["s", "qty"], [("s1", 1600), ("s2", 700), ("s3", 200), ("s4", 600)]),
+    ("exec q:sum qty by s:s from sp", ["s", "q"], [("s1", 1600), ("s2", 700), ("s3", 200), ("s4", 600)]),
+    ("exec distinct s from sp", ["s"], [("s1",), ("s4",), ("s2",), ("s3",)]),
+    # fby.md: sales where quantity > average quantity by part; = maximum by part; by two columns
+    ("select s, p, qty from sp where qty > (avg;qty) fby p", ["s", "p", "qty"],
+     [("s2", "p2", 400), ("s4", "p4", 300), ("s1", "p5", 400)]),
+    ("select s, p, qty from sp where qty = (max;qty) fby p", ["s", "p", "qty"],
+     [("s1", "p1", 300), ("s1", "p3", 400), ("s1", "p6", 100), ("s2", "p1", 300),
+      ("s2", "p2", 400), ("s4", "p4", 300), ("s1", "p5", 400)]),
+    ("select from sp where qty = (max;qty) fby ([]s;x)", ["s", "p", "qty", "x"],
+     [("s1", "p2", 200, 2), ("s1", "p3", 400, 0), ("s4", "p5", 100, 0), ("s2", "p1", 300, 0),
+      ("s2", "p2", 400, 2), ("s3", "p2", 200, 2), ("s4", "p2", 200, 2), ("s4", "p4", 300, 1),
+      ("s1", "p5", 400, 1)]),
+    # update.md: the Where phrase restricts the update; aggregates and uniform functions by group
+    ("update eye:`blue from hair where hair=`fair", ["name", "hair", "eye"],
+     [("tom", "fair", "blue"), ("dick", "dark", "brown"), ("harry", "fair", "blue")]),
+    ("update avg weight by city from p", ["p", "name", "color", "weight", "city"],
+     [("p1", "nut", "red", 15.0, "london"), ("p2", "bolt", "green", 14.5, "paris"),
+      ("p3", "screw", "blue", 17.0, "rome"), ("p4", "screw", "red", 15.0, "london"),
+      ("p5", "cam", "blue", 14.5, "paris"), ("p6", "cog", "red", 15.0, "london")]),
+    ("select s, p, qty, cumqty from update cumqty:sums qty by s from sp", ["s", "p", "qty", "cumqty"],
+     [("s1", "p1", 300, 300), ("s1", "p2", 200, 500), ("s1", "p3", 400, 900),
+      ("s1", "p4", 200, 1100), ("s4", "p5", 100, 100), ("s1", "p6", 100, 1200),
+      ("s2", "p1", 300, 300), ("s2", "p2", 400, 700), ("s3", "p2", 200, 200),
+      ("s4", "p2", 200, 300), ("s4", "p4", 300, 600), ("s1", "p5", 400, 1600)]),
+    # Q for Mortals 9.7 (delete), on the reference's t
+    ("delete c1 from t", ["c2", "c3"], [(10, 1.1), (20, 2.2), (30, 3.3)]),
+    ("delete from t where c2>15", ["c1", "c2", "c3"], [("a", 10, 1.1)]),
+    # a by phrase with a computed, named key and a where phrase of two subphrases
+    ("select m:max p,s:sum p by name:n from stocks where p>36, n in `ibm`msft`apple",
+     ["name", "m", "s"], [("apple", 54, 54), ("ibm", 40, 40), ("msft", 38, 38)]),
+]
+
+
+@pytest.mark.parametrize("q, names, rows", DOCUMENTED, ids=[d[0] for d in DOCUMENTED])
+def test_the_results_kdbs_documentation_prints(duck, q, names, rows):
+    assert run(duck, q) == (names, rows)
+
+
+def test_right_to_left_without_precedence(duck):
+    assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
+    assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)
+    assert run(duck, "select x: (c2*c2)+1 from t")[1] == [(101,), (401,), (901,)]
+
+
+def test_later_where_subphrases_see_only_the_rows_kept(duck):
+    # avg over s1's rows only (300 200 400 200 100 400: 266.7), not over the table (258.3)
+    assert run(duck, "select p from sp where s=`s1, qty > avg qty")[1] == [("p1",), ("p3",), ("p5",)]
+    assert run(duck, "select p from sp where qty > avg qty, s=`s1")[1] == [("p1",), ("p3",), ("p5",)]
+    assert run(duck, "select p from sp where qty > 150, qty > (avg;qty) fby s")[1] == \
+        [("p3",), ("p2",), ("p4",), ("p5",)]
+
+
+def test_first_last_running_and_order(duck):
+    assert run(duck, "select first p, last p, n:count i by s from sp")[1] == [
+        ("s1", "p1", "p5", 6), ("s2", "p1", "p2", 2), ("s3", "p2", "p2", 1), ("s4", "p5", "p4", 3)]
+    assert run(duck, "select s, d: deltas qty, pr: prev qty from sp where s=`s4")[1] == [
+        ("s4", 100, None), ("s4", 100, 100), ("s4", 100, 200)]
+    assert run(duck, "select[2;>qty] from sp")[1] == [("s1", "p3", 400, 0), ("s2", "p2", 400, 2)]
+    assert run(duck, "select[1 2] p from sp")[1] == [("p2",), ("p3",)]
+    assert run(duck, "select distinct s from sp")[1] == [("s1",), ("s4",), ("s2",), ("s3",)]
+
+
+def test_functions_and_literals(duck):
+    row = run(duck, "select a: 7 mod 3, b: -7 mod 3, c: -7 div 2, d: 100 xbar 250, "
+                    "e: 2 wavg 3, w: qty wavg qty, v: qty wsum qty from sp where s=`s3")[1]
+    assert row == [(1, 2, -4, 200, 3.0, 200.0, 40000)]
+    assert run(duck, "select p from sp where qty within 300 400, s like \"s[12]\"")[1] == [
+        ("p1",), ("p3",), ("p1",), ("p2",), ("p5",)]
+    assert run(duck, "select p from sp where s like \"s[^1]\", p like \"p?\", qty>250")[1] == [
+        ("p1",), ("p2",), ("p4",)]
+    assert run(duck, "select n: count distinct s, m: max qty from sp where not s in `s1`s2")[1] \
+        == [(2, 300)]
+    assert run(duck, "select d: `date$2024.01.31D10:00:00.123456789, "
+                     "t: 2024.01.31D10:00:00.123456789 from t where c1=`a")[1][0][0].isoformat() \
+        == "2024-01-31"
+    vwap = run(duck, "select vwap: qty wavg x by s from sp where qty > 100")[1]
+    assert vwap == [("s1", round((300 * 0 + 200 * 2 + 400 * 0 + 200 * 1 + 400 * 1) / 1500, 9)),
+                    ("s2", round((300 * 0 + 400 * 2) / 700, 9)), ("s3", 2.0),
+                    ("s4", round((200 * 2 + 300 * 1) / 500, 9))]
+
+
+@pytest.mark.parametrize("q, message, col", [
+    ("select from sp where", "expected an expression", 21),
+    ("select foo qty from sp", "cannot apply foo", 12),
+    ("select sum qty by s from sp where p.city=`london", "foreign keys", 35),
+    ("select qty - avg qty by s from sp", "qty is a column of many values", 8),
+    ("select from sp where qty in qty", "in takes a list", 29),
+    ("delete qty from sp where s=`s1", "columns or rows, not both", 26),
+    ("update c: 1 from nosuch", "needs to know the columns", 18),
+    ("select[-2] from sp", "the last n are not translated", 8),
+    ("select from sp where qty > 1 # 2", "cannot read '#'", 30),
+    ("selec from sp", "starts with select", 1),
+])
+def test_errors_point_into_the_q_text(q, message, col):
+    with pytest.raises(SqlError, match=message) as caught:
+        translate(q, columns_of)
+    assert (caught.value.line, caught.value.col) == (1, col)
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden(path):
+    q, expected = path.read_text().split("\n-- translates to:\n")
+    assert translate(q.strip(), columns_of).sql(dialect="duckdb") == expected.strip()
+
+
+def test_q_lines_are_statements_of_their_own():
+    text = "SELECT 1;\n  q)select from t where c1 like \"a;b\";\nSELECT 2"
+    assert split(text) == ["SELECT 1;", 'q)select from t where c1 like "a;b"', "SELECT 2"]
+    trees = parse(text)
+    assert isinstance(trees[1], QStatement) and trees[1].this.name == 'select from t where c1 like "a;b"'
+    assert (trees[1].args["line"], trees[1].args["col"]) == (2, 5)
+    assert complete("q)select from t") and not complete("SELECT 1")
+
+
+def test_q_sql_where_sql_is_accepted(conn, table_name):
+    sp, big = f"{table_name}_sp", f"{table_name}_big"
+    conn.sql(f"CREATE TABLE {sp} (s VARCHAR, p VARCHAR, qty BIGINT) WITH (SHARDS = 1)")
+    conn.executemany(f"INSERT INTO {sp} VALUES (?, ?, ?)", [r[:3] for r in TABLES["sp"][1]])
+    assert conn.sql(f"q)select total:sum qty by s from {sp}").fetchall() == [
+        ("s1", 1600), ("s2", 700), ("s3", 200), ("s4", 600)]
+    assert conn.sql(f"SELECT count(*) FROM q('select from {sp} where qty > (avg;qty) fby p') "
+                    "AS x").fetchone() == (3,)
+    assert conn.execute(f"SELECT 1;\nq)exec qty from {sp} where s=`s2").fetchall() == [(300,), (400,)]
+    with conn.cursor() as cursor:  # update keeps qty in its place, from the table's columns
+        cursor.execute(f"q)update qty: 2*qty from {sp} where s=`s3")
+        assert [d[0] for d in cursor.description] == ["s", "p", "qty"]
+        assert ("s3", "p2", 400) in cursor.fetchall()
+    conn.sql(f"CREATE FUNCTION {table_name}_f LANGUAGE PYTHON AS $$\n"
+             f"def {table_name}_f(ctx, t):\n    return t\n$$")
+    conn.sql(f"EXECUTE FUNCTION {table_name}_f(INPUT_TABLE_NAMES => INPUT_TABLE(q('select s, qty "
+             f"from {sp} where qty > 250')), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{big}'))")
+    assert sorted(conn.sql(f"SELECT * FROM {big}").fetchall()) == [
+        ("s1", 300), ("s1", 400), ("s1", 400), ("s2", 300), ("s2", 400), ("s4", 300)]
+    with pytest.raises(indb.SqlError, match="expected an expression") as caught:
+        conn.sql(f"SELECT 1;\n  q)select from {sp} where")
+    assert (caught.value.line, caught.value.col) == (2, len(f"  q)select from {sp} where") + 1)
+    with pytest.raises(indb.SqlError, match=r"cannot apply foo .*column 12 of the q-sql text"):
+        conn.sql(f"SELECT * FROM q('select foo qty from {sp}')")
