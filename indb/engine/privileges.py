@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog import users
 from indb.catalog import views as view_records
+from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.errors import CatalogError, PrivilegeError, not_found
 from indb.planner import access as rules
 from indb.planner import privileges as plans
@@ -299,3 +301,53 @@ def _strings(columns: tuple[str, ...], rows: Sequence[Sequence[str | None]]) -> 
 
 def _when(epoch: float | None) -> str | None:
     return None if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+# -- what a user may see ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Relation:
+    """A table or view a user may read, with its columns (name, DuckDB type), in its schema."""
+
+    schema: str
+    name: str
+    view: bool
+    columns: tuple[tuple[str, str], ...]
+
+
+def readable_relations(engine: Engine) -> list[Relation]:
+    """The tables and views the engine's user may read, decided by the privilege check itself
+    (a view its owner can no longer read is left out), with their columns as DuckDB has them:
+    what a PostgreSQL client's catalog (``pg_class``, ``information_schema``) shows the user."""
+    tables = set(engine.db.metadata_locations())
+    views = _view_names(engine) - tables  # a table hides a view of the same name
+    names = sorted(tables | views)
+    if engine.user != users.OWNER and not is_admin(engine, engine.user):
+        wanted = [rules.Need("SELECT", "table", name) for name in names]
+        known = access(engine, engine.user, wanted)
+        names = [need.name for need in wanted if _holds(need, known)]
+    with engine.session.statement() as duck:
+        engine.session.refresh()
+        described = duck.execute(_COLUMNS).fetchall()
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, kind in described:
+        columns.setdefault((schema, table), []).append((column, kind))
+    out = []
+    for name in names:
+        schema, table = split_name(name) if name in tables else (DEFAULT_SCHEMA, name)
+        if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
+            out.append(Relation(schema, table, name in views, tuple(columns[schema, table])))
+    return out
+
+
+# every column of the session's DuckDB views (the tables' and the database's views), in order
+_COLUMNS = ("SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() ORDER BY schema_name, table_name, column_index")
+
+
+def _holds(need: rules.Need, known: rules.Access) -> bool:
+    try:
+        rules.check_needs([need], known)
+    except (PrivilegeError, CatalogError):
+        return False
+    return True

@@ -27,8 +27,10 @@ from sqlglot import exp
 from indb import __version__ as indb_version
 from indb import errors
 from indb.catalog.users import OWNER
+from indb.engine.privileges import readable_relations
 from indb.parser import parse
 from indb.result import Result
+from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
@@ -112,9 +114,9 @@ def _plain(column: pa.Array) -> pa.Array:
 class _Session(core.Session):
     """One client connection: its statements, each on a connection of the server's pool."""
 
-    def __init__(self, pool: ConnectionPool, runs: Runs) -> None:
+    def __init__(self, pool: ConnectionPool, runs: Runs, shadows: Shadows) -> None:
         super().__init__()
-        self.pool, self.runs = pool, runs
+        self.pool, self.runs, self.shadows = pool, runs, shadows
         self.in_txn = False
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
@@ -133,6 +135,12 @@ class _Session(core.Session):
             if done:
                 return
 
+    def _catalog(self, query: exp.Expr, params: Any) -> Result:
+        """A catalog query answered from what the session's user may read (pgcatalog)."""
+        with self.pool.connection(self.user) as conn:
+            relations = readable_relations(conn._engine)  # the engine of the user's connection
+        return self.shadows.answer(relations, query, list(params) if params else None)
+
     def in_transaction(self) -> bool:
         return self.in_txn
 
@@ -140,7 +148,16 @@ class _Session(core.Session):
         pass
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
-        trees = parse(sql)
+        try:
+            trees = parse(sql)
+        except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
+            if catalog_query(sql, None) is None:
+                raise
+            trees = None
+        catalog = catalog_query(sql, trees)
+        if catalog is not None:
+            return _Rows(self._catalog(catalog, params), "")
+        assert trees is not None
         tag = _no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
@@ -229,9 +246,10 @@ class _Connection(core.Connection):
     def __init__(self, pool: ConnectionPool, runs: Runs) -> None:
         super().__init__()
         self.pool, self.runs = pool, runs
+        self.shadows = Shadows()
 
     def new_session(self) -> core.Session:
-        return _Session(self.pool, self.runs)
+        return _Session(self.pool, self.runs, self.shadows)
 
     def parameters(self) -> dict[str, str]:
         return {"server_version": "15.0 (indb)", "server_encoding": "UTF8",
@@ -355,3 +373,4 @@ class PgServer(postgres.BuenaVistaServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        self.conn.shadows.close()

@@ -1,0 +1,391 @@
+"""The PostgreSQL catalog a client of the pg port sees: what psql's ``\\dt`` and ``\\d t``,
+SQLAlchemy's inspector and the schema browsers of BI tools ask (``pg_catalog.pg_class``,
+``information_schema.columns``...), answered for each user from the tables and views it may
+read, and nothing else.
+
+A query that reads ``pg_catalog`` or ``information_schema`` (found in its syntax tree) runs in a
+*shadow*: an in-memory DuckDB database holding, empty, exactly the user's readable tables (as
+tables) and views (as views) with their columns' types, so DuckDB's own ``pg_catalog`` and
+``information_schema`` answer it. The query is read as PostgreSQL's SQL by sqlglot and its few
+PostgreSQL-only forms rewritten on the tree (``OPERATOR(pg_catalog.~)``, ``COLLATE
+pg_catalog.default``, ``pg_catalog.f(...)`` calls); functions DuckDB lacks are macros of the
+shadow. A shadow holds no rows and reads no files (external access off, locked), and is shared by
+the sessions that see the same relations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from indb.engine.privileges import Relation
+from indb.errors import NotSupportedError, SqlError
+from indb.parser import render
+from indb.result import Result
+
+# names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
+# pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
+_TYPE_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real",
+               "float8": "double precision", "bool": "boolean", "varchar": "character varying",
+               "timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
+               "time": "time without time zone", "timetz": "time with time zone",
+               "tinyint": "smallint", "utinyint": "smallint", "usmallint": "integer",
+               "uinteger": "bigint", "ubigint": "numeric", "hugeint": "numeric",
+               "uhugeint": "numeric", "timestamp_s": "timestamp without time zone",
+               "timestamp_ms": "timestamp without time zone",
+               "timestamp_ns": "timestamp without time zone",
+               "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
+               "struct": "json", "map": "json"}
+CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+DATABASE = "indb"  # current_database(), and the catalog information_schema names
+KEPT = 32  # shadows kept (one a distinct set of visible relations)
+# what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
+_MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
+    "pg_get_userbyid": (("role_oid",), exp.Literal.string(DATABASE)),
+    "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
+    "pg_get_indexdef": (("index_oid",), exp.null()),  # indb's tables have no indexes
+    "pg_get_indexdef_pretty": (("index_oid", "column_number", "pretty"), exp.null()),
+    "pg_get_statisticsobjdef_columns": (("statistics_oid",), exp.null()),
+    "pg_relation_is_publishable": (("relation",), exp.false()),
+    "pg_table_size": (("relation",), exp.null()),
+    "pg_relation_size": (("relation",), exp.null()),
+    "pg_total_relation_size": (("relation",), exp.null()),
+    "pg_get_serial_sequence": (("relation", "column_name"), exp.null()),
+    "pg_get_expr_pretty": (("expression", "relation", "pretty"), exp.func(
+        "pg_get_expr", exp.column("expression"), exp.column("relation"))),
+    "pg_get_constraintdef_pretty": (("constraint_oid", "pretty"), exp.func(
+        "pg_get_constraintdef", exp.column("constraint_oid"))),
+    "format_type": (("of_type", "of_typemod"), exp.func("coalesce", exp.Subquery(
+        this=exp.select(exp.func("coalesce", exp.Case(this=exp.column("typname"), ifs=[
+            exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
+            for duck, pg in _TYPE_NAMES.items()]), exp.Dot(
+                this=exp.to_identifier("pg_catalog"), expression=exp.func(
+                    "format_type", exp.column("of_type"), exp.column("of_typemod"))))).from_(
+            exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
+        exp.Literal.string("text"))),
+    # search_path is main (as SHOW search_path says): a table of another schema is not visible
+    "pg_table_is_visible": (("of_relation",), exp.func("coalesce", exp.Subquery(
+        this=exp.select(exp.func("bool_or", exp.column("nspname", table="indb_n").eq(
+            exp.Literal.string("main")))).from_(exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
+            exp.to_table("pg_catalog.pg_namespace").as_("indb_n"), on=exp.column(
+                "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
+            exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
+    "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
+}
+# columns of PostgreSQL's catalog tables that DuckDB's lack or type otherwise, with their values
+# here: a query's pg_catalog.X reads the shadow's table macro of X, with these
+_EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
+    "pg_class": {"relforcerowsecurity": exp.false(),
+                 "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]"))},
+    "pg_index": {"indnullsnotdistinct": exp.false()},
+    "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c")},
+    "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
+                    "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
+                    "datacl": exp.null(), "datdba": exp.Literal.number(0),
+                    "encoding": exp.Literal.number(6)},
+}
+# functions of PostgreSQL's taking a last argument, pretty, that DuckDB's lack: called with it
+# (this many arguments), they are the shadow's f_pretty macros, which ignore it
+_PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3}
+_CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_name = 'pg_catalog' "
+                   "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
+# tables of PostgreSQL's catalog that DuckDB's lacks and clients read (psql's \\d asks for a
+# table's policies, inheritance, publications, statistics objects...): empty here, as indb has
+# none of those, with their columns' types where a query uses them as arrays
+_INT, _TEXT, _BOOL, _INTS, _TEXTS = "BIGINT", "VARCHAR", "BOOLEAN", "BIGINT[]", "VARCHAR[]"
+_EMPTY_TABLES: dict[str, dict[str, str]] = {
+    "pg_policy": {"oid": _INT, "polname": _TEXT, "polrelid": _INT, "polcmd": _TEXT,
+                  "polpermissive": _BOOL, "polroles": _INTS, "polqual": _TEXT,
+                  "polwithcheck": _TEXT},
+    "pg_roles": {"oid": _INT, "rolname": _TEXT, "rolsuper": _BOOL, "rolinherit": _BOOL,
+                 "rolcreaterole": _BOOL, "rolcreatedb": _BOOL, "rolcanlogin": _BOOL,
+                 "rolreplication": _BOOL, "rolconnlimit": _INT, "rolvaliduntil": _TEXT,
+                 "rolbypassrls": _BOOL, "rolconfig": _TEXTS},
+    "pg_inherits": {"inhrelid": _INT, "inhparent": _INT, "inhseqno": _INT,
+                    "inhdetachpending": _BOOL},
+    "pg_publication": {"oid": _INT, "pubname": _TEXT, "pubowner": _INT, "puballtables": _BOOL,
+                       "pubinsert": _BOOL, "pubupdate": _BOOL, "pubdelete": _BOOL,
+                       "pubtruncate": _BOOL, "pubviaroot": _BOOL},
+    "pg_publication_rel": {"oid": _INT, "prpubid": _INT, "prrelid": _INT, "prqual": _TEXT,
+                           "prattrs": _INTS},
+    "pg_publication_namespace": {"oid": _INT, "pnpubid": _INT, "pnnspid": _INT},
+    "pg_statistic_ext": {"oid": _INT, "stxrelid": _INT, "stxname": _TEXT, "stxnamespace": _INT,
+                         "stxowner": _INT, "stxstattarget": _INT, "stxkeys": _INTS,
+                         "stxkind": _TEXTS, "stxexprs": _TEXT},
+    "pg_trigger": {"oid": _INT, "tgrelid": _INT, "tgparentid": _INT, "tgname": _TEXT,
+                   "tgfoid": _INT, "tgtype": _INT, "tgenabled": _TEXT, "tgisinternal": _BOOL,
+                   "tgconstrrelid": _INT, "tgconstrindid": _INT, "tgconstraint": _INT,
+                   "tgdeferrable": _BOOL, "tginitdeferred": _BOOL, "tgnargs": _INT,
+                   "tgattr": _INTS, "tgqual": _TEXT},
+    "pg_rewrite": {"oid": _INT, "rulename": _TEXT, "ev_class": _INT, "ev_type": _TEXT,
+                   "ev_enabled": _TEXT, "is_instead": _BOOL, "ev_qual": _TEXT, "ev_action": _TEXT},
+    "pg_partitioned_table": {"partrelid": _INT, "partstrat": _TEXT, "partnatts": _INT,
+                             "partdefid": _INT, "partattrs": _INTS, "partexprs": _TEXT},
+    "pg_foreign_table": {"ftrelid": _INT, "ftserver": _INT, "ftoptions": _TEXTS},
+    "pg_extension": {"oid": _INT, "extname": _TEXT, "extowner": _INT, "extnamespace": _INT,
+                     "extrelocatable": _BOOL, "extversion": _TEXT},
+}
+# PostgreSQL's functions that DuckDB has by another name
+_RENAMED = {"json_build_object": "json_object"}
+# PostgreSQL's object identifier types that are oids here
+_OID_TYPES = frozenset({"oid", "regproc", "regprocedure", "regoper", "regoperator",
+                        "regnamespace", "regrole", "regcollation", "regconfig", "xid"})
+# PostgreSQL's regular expression operators, by their name after OPERATOR(schema.
+_REGEX_OPERATORS = {"~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True),
+                    "~*": (exp.RegexpILike, False), "!~*": (exp.RegexpILike, True)}
+
+
+def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None:
+    """The statement as a tree to run in a shadow, when it is one query of the catalog; None
+    for anything else. ``trees`` are indb's parse of ``sql`` (None: indb's parser refused it,
+    as it may PostgreSQL-only forms), looked at first so other statements cost no second parse."""
+    if trees is not None and (len(trees) != 1 or not _reads_catalog(trees[0])):
+        return None
+    try:
+        parsed = sqlglot.parse(sql, read="postgres")
+    except ParseError:
+        return None
+    tree = parsed[0] if len(parsed) == 1 else None
+    if not isinstance(tree, exp.Query) or not _reads_catalog(tree):
+        return None
+    others = [t for t in tree.find_all(exp.Table) if _is_table(t) and not _in_catalog(t)
+              and not _named_by_cte(t, tree)]
+    if others:
+        raise NotSupportedError(f"a query of pg_catalog or information_schema reads no tables of "
+                                f"the database ({others[0].name}); query them apart")
+    return _rewritten(tree)
+
+
+def _reads_catalog(tree: exp.Expr) -> bool:
+    return any(_in_catalog(t) for t in tree.find_all(exp.Table))
+
+
+def _in_catalog(table: exp.Table) -> bool:
+    return table.db.lower() in CATALOG_SCHEMAS
+
+
+def _is_table(table: exp.Table) -> bool:
+    return isinstance(table.this, exp.Identifier)
+
+
+def _named_by_cte(table: exp.Table, tree: exp.Expr) -> bool:
+    return not table.db and any(cte.alias_or_name.lower() == table.name.lower()
+                                for cte in tree.find_all(exp.CTE))
+
+
+def _rewritten(tree: exp.Expr) -> exp.Expr:
+    """PostgreSQL's forms DuckDB does not read, as DuckDB's (each node after its operands)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = _rewrite(node)
+        if new is not node:
+            if node is tree:
+                return new  # the root is a query, never rewritten: for completeness
+            node.replace(new)
+    return tree
+
+
+def _rewrite(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Collate):  # COLLATE pg_catalog.default: DuckDB's default
+        return node.this
+    if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~)
+        kind, negated = _REGEX_OPERATORS.get(str(node.args.get("operator")).split(".")[-1],
+                                             (None, False))
+        if kind is None:
+            return node
+        match = kind(this=node.this, expression=node.expression)
+        return exp.Not(this=match) if negated else match
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func) \
+            and node.this.name.lower() == "pg_catalog":
+        return node.expression  # pg_catalog.f(...): the shadow's (or DuckDB's) f
+    if isinstance(node, exp.Anonymous) and _PRETTY.get(node.name.lower()) == len(node.expressions):
+        node.set("this", f"{node.name.lower()}_pretty")  # the shadow's macro, ignoring pretty
+        return node
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
+        node.set("this", _RENAMED[node.name.lower()])
+        return node
+    if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier) \
+            and node.db.lower() == "pg_catalog":
+        node.set("db", None)  # FROM pg_catalog.unnest(...)
+        return node
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.USERDEFINED \
+            and isinstance(node.args.get("kind"), exp.Dot):  # pg_catalog.int2: PostgreSQL's int2
+        return exp.DataType.build(node.args["kind"].expression.name, dialect="postgres")
+    if isinstance(node, exp.Cast):
+        return _cast(node)
+    return node
+
+
+def _cast(node: exp.Cast) -> exp.Expr:
+    """Casts to PostgreSQL's object identifier types (``'t'::regclass``, ``x::regtype``) and
+    its names of types (``pg_catalog.text``, ``name``) as DuckDB's."""
+    to = node.to
+    if isinstance(to, exp.ObjectIdentifier):
+        name = to.name.lower()
+    elif to.this == exp.DataType.Type.NAME:
+        name = "name"
+    else:
+        return node
+    operand = node.this
+    if name == "regclass":  # a table's name as its oid
+        if not operand.is_string:
+            return operand
+        relname = operand.name.split(".")[-1].strip('"')
+        return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
+            exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
+    if name == "regtype":  # a type's oid as its name
+        return exp.func("format_type", operand, exp.null())
+    if name in _OID_TYPES:
+        return exp.cast(operand, exp.DataType.Type.BIGINT)
+    if name == "name":
+        return exp.cast(operand, exp.DataType.Type.VARCHAR)
+    return node
+
+
+class Shadows:
+    """The shadow databases, one a set of visible relations, the last ``KEPT`` kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[Relation, ...], _Shadow] = OrderedDict()
+
+    def answer(self, relations: Sequence[Relation], query: exp.Expr, params: object) -> Result:
+        """The catalog query's rows, as the user who sees ``relations`` gets them."""
+        key = tuple(relations)
+        with self._lock:
+            shadow = self._kept.get(key)
+            if shadow is None:
+                shadow = self._kept[key] = _Shadow(key)
+                while len(self._kept) > KEPT:
+                    self._kept.popitem(last=False)[1].duck.close()
+            self._kept.move_to_end(key)
+            cursor = shadow.duck.cursor()
+        try:
+            cursor.execute(render(exp.Use(this=exp.to_identifier(DATABASE))))
+            sql = render(_extended(query.copy(), shadow.tables, shadow.macros))
+            return Result(cursor.sql(sql, params=params or None).to_arrow_table())
+        except duckdb.Error as error:
+            raise SqlError(f"{str(error).splitlines()[0]} (a catalog query, answered from the "
+                           "tables and views you may read)") from None
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for shadow in self._kept.values():
+                shadow.duck.close()
+            self._kept.clear()
+
+
+class _Shadow:
+    """One shadow database; ``tables``: those of DuckDB's pg_catalog; ``macros``: the tables of
+    pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``_EMPTY_TABLES``)."""
+
+    def __init__(self, relations: Sequence[Relation]) -> None:
+        self.duck = duckdb.connect()
+        for statement in _making(relations):
+            self.duck.execute(render(statement))
+        self.tables = frozenset(row[0] for row in self.duck.execute(_CATALOG_TABLES).fetchall())
+        empty = {table: columns for table, columns in _EMPTY_TABLES.items() if table not in self.tables}
+        for table, columns in empty.items():
+            self.duck.execute(render(_table_macro(table, exp.select(*(
+                exp.alias_(exp.cast(exp.null(), _type(kind)), column)
+                for column, kind in columns.items())).where(exp.false()))))
+        self.macros = frozenset(empty) | frozenset(_EXTRA_COLUMNS)
+        for table, extra in _EXTRA_COLUMNS.items():
+            source = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier("pg_catalog"))
+            has = {row[0] for row in self.duck.execute(render(exp.Describe(this=source))).fetchall()}
+            replaced = [exp.alias_(value, column) for column, value in extra.items() if column in has]
+            added = [exp.alias_(value, column) for column, value in extra.items() if column not in has]
+            body = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
+            self.duck.execute(render(_table_macro(table, body)))
+        for setting, value in (("enable_external_access", exp.false()),
+                               ("lock_configuration", exp.true())):  # no files, for good
+            self.duck.execute(render(exp.Set(expressions=[
+                exp.SetItem(this=exp.EQ(this=exp.column(setting), expression=value))])))
+
+
+def _macro(table: str) -> str:
+    return f"indb_{table}"
+
+
+def _table_macro(table: str, body: exp.Query) -> exp.Create:
+    """``CREATE MACRO indb_<table>() AS TABLE <body>``: what the shadow reads for pg_catalog's
+    ``table``."""
+    returns_table = exp.Properties(expressions=[exp.ReturnsProperty(
+        this=exp.Schema(this=exp.Var(this="TABLE")), is_table=True)])
+    return exp.Create(this=exp.UserDefinedFunction(this=exp.to_table(_macro(table)), wrapped=True),
+                      kind="MACRO", expression=body, properties=returns_table)
+
+
+def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) -> exp.Expr:
+    """``pg_catalog.X [AS a]`` as the shadow's ``indb_X() AS a`` for X of ``macros``; another
+    table of PostgreSQL's catalog that DuckDB's lacks (``tables`` are DuckDB's) as a relation of
+    no rows with the columns the query names (indb has no policies, inheritance, triggers...:
+    PostgreSQL's would be empty too); columns named with their schema
+    (``pg_catalog.pg_class.relname``) without it."""
+    for node in list(tree.find_all(exp.Table)):
+        name = node.name.lower()
+        if node.db.lower() != "pg_catalog" or not isinstance(node.this, exp.Identifier):
+            continue
+        alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
+        if name in macros:
+            node.replace(exp.Table(this=exp.Anonymous(this=_macro(name)), alias=alias))
+        elif name not in tables:
+            empty = exp.select(*(exp.alias_(exp.null(), c) for c in sorted(_named(node)))
+                               or [exp.alias_(exp.null(), "oid")]).where(exp.false())
+            node.replace(exp.Subquery(this=empty, alias=alias))
+    for column in list(tree.find_all(exp.Column)):
+        if column.text("db").lower() in CATALOG_SCHEMAS:
+            column.set("db", None)
+    return tree
+
+
+def _named(table: exp.Table) -> set[str]:
+    """The columns a query reads of ``table``: those named with its alias (or name), and the
+    unnamed ones of a SELECT reading it alone."""
+    alias = (table.alias or table.name).lower()
+    select = table.find_ancestor(exp.Select)
+    if select is None:
+        return set()
+    named = {c.name for c in select.find_all(exp.Column) if c.table.lower() == alias}
+    if not select.args.get("joins") and select.args.get("from_") is table.parent:
+        named |= {c.name for c in select.find_all(exp.Column) if not c.table
+                  and c.find_ancestor(exp.Select) is select}
+    return named
+
+
+def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
+    """The statements that make a shadow: its database, the relations (empty), the macros."""
+    made: list[exp.Expr] = [exp.Attach(this=exp.alias_(exp.Literal.string(":memory:"), DATABASE)),
+                            exp.Use(this=exp.to_identifier(DATABASE))]
+    for schema in sorted({r.schema for r in relations} - {"main"}):
+        made.append(exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)),
+                               kind="SCHEMA", exists=True))
+    for relation in relations:
+        name = exp.Table(this=exp.to_identifier(relation.name, quoted=True),
+                         db=exp.to_identifier(relation.schema, quoted=True))
+        if relation.view:  # a view of no rows with the view's columns, so it lists as one
+            made.append(exp.Create(this=name, kind="VIEW", expression=exp.select(*(
+                exp.alias_(exp.cast(exp.null(), _type(kind)), column, quoted=True)
+                for column, kind in relation.columns)).where(exp.false())))
+        else:
+            made.append(exp.Create(this=exp.Schema(this=name, expressions=[
+                exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=_type(kind))
+                for column, kind in relation.columns]), kind="TABLE"))
+    for macro, (arguments, body) in _MACROS.items():
+        made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
+            exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
+    return made
+
+
+def _type(kind: str) -> exp.DataType:
+    try:
+        return exp.DataType.build(kind, dialect="duckdb")
+    except ParseError:  # a type sqlglot does not know: shown as text
+        return exp.DataType.build("VARCHAR")

@@ -1,0 +1,127 @@
+"""The PostgreSQL catalog of ``indb serve``'s pg port (``indb.server.pgcatalog``): psql's ``\\dt``,
+``\\d t``, ``\\dn``, SQLAlchemy's inspector and information_schema queries, answered for each
+user from the tables and views it may read only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+import indb
+from serving import Served
+
+pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """open_t and secret_t in main, deep in schema s2, a view open_v over open_t; ann an analyst
+    who may read open_t only, root an admin; their tokens."""
+    path = tmp_path_factory.mktemp("pgcatalog") / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE open_t AS SELECT 1 AS x, 'a' AS label")
+        conn.sql("CREATE TABLE secret_t AS SELECT 2 AS hidden_y")
+        conn.sql("CREATE SCHEMA s2")
+        conn.sql("CREATE TABLE s2.deep AS SELECT 3.5::DOUBLE AS z")
+        conn.sql("CREATE VIEW open_v AS SELECT x FROM open_t")
+        tokens = {}
+        for user, role in (("ann", "analyst"), ("root", "admin")):
+            conn.sql(f"CREATE USER {user}")
+            conn.sql(f"GRANT {role} TO {user}")
+            tokens[user] = conn.sql(f"CREATE TOKEN FOR {user}").arrow()["token"][0].as_py()
+        conn.sql("GRANT SELECT ON TABLE open_t TO ann")
+    server = Served(path)
+    server.tokens = tokens
+    yield server
+    server.stop()
+
+
+def psql(served, user, command):
+    run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", user,
+                          "-d", "indb", "-X", "-A", "-t", "-c", command], capture_output=True,
+                         text=True, timeout=60,
+                         env={**os.environ, "PGPASSWORD": served.tokens[user]})
+    return run
+
+
+def test_psql_lists_what_each_user_may_read(served):
+    admin = psql(served, "root", r"\dt")
+    assert admin.returncode == 0, admin.stderr
+    assert {line.split("|")[1] for line in admin.stdout.splitlines()} == {"open_t", "secret_t"}
+    assert "|deep|" in psql(served, "root", r"\dt s2.*").stdout
+    analyst = psql(served, "ann", r"\dt")
+    assert analyst.returncode == 0, analyst.stderr
+    assert [line.split("|")[:3] for line in analyst.stdout.splitlines()] == [["main", "open_t", "table"]]
+    assert psql(served, "ann", r"\dt s2.*").stdout.strip() == ""
+    assert psql(served, "ann", r"\dv").stdout.strip() == ""  # open_v reads open_t, but is not granted
+    assert "open_v" in psql(served, "root", r"\dv").stdout
+
+
+def test_psql_describes_a_table_it_may_read_and_no_other(served):
+    described = psql(served, "ann", r"\d open_t")
+    assert described.returncode == 0, described.stderr
+    columns = [line.split("|")[:2] for line in described.stdout.splitlines() if "|" in line]
+    assert columns == [["x", "integer"], ["label", "character varying"]]
+    hidden = psql(served, "ann", r"\d secret_t")
+    assert "Did not find any relation named" in hidden.stderr
+    assert "hidden_y" not in hidden.stdout + hidden.stderr
+    assert "hidden_y" in psql(served, "root", r"\d secret_t").stdout
+    schemas = psql(served, "root", r"\dn")
+    assert {line.split("|")[0] for line in schemas.stdout.splitlines()} == {"main", "s2"}
+    assert {line.split("|")[0] for line in psql(served, "ann", r"\dn").stdout.splitlines()} == {"main"}
+
+
+def engine(served, user):
+    return sa.create_engine(f"postgresql+psycopg://{user}:{served.tokens[user]}@127.0.0.1:"
+                            f"{served.pg_port}/indb", use_native_hstore=False)
+
+
+def test_sqlalchemy_inspector(served):
+    admin = sa.inspect(engine(served, "root"))
+    assert sorted(admin.get_table_names()) == ["open_t", "secret_t"]
+    assert admin.get_table_names(schema="s2") == ["deep"]
+    assert set(admin.get_schema_names()) == {"main", "s2"}
+    assert admin.get_view_names() == ["open_v"]
+    assert [c["name"] for c in admin.get_columns("secret_t")] == ["hidden_y"]
+    analyst = sa.inspect(engine(served, "ann"))
+    assert analyst.get_table_names() == ["open_t"]
+    assert analyst.get_schema_names() == ["main"]
+    columns = analyst.get_columns("open_t")
+    assert [(c["name"], type(c["type"])) for c in columns] == [("x", sa.INTEGER), ("label", sa.VARCHAR)]
+    assert analyst.has_table("open_t") and not analyst.has_table("secret_t")
+    assert admin.has_table("secret_t")
+    with pytest.raises(sa.exc.NoSuchTableError):
+        analyst.get_columns("secret_t")
+    assert analyst.get_pk_constraint("open_t")["constrained_columns"] == []
+    assert analyst.get_indexes("open_t") == [] and analyst.get_foreign_keys("open_t") == []
+
+
+def test_information_schema_shows_an_analyst_its_tables_only(served):
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=ann"
+    with psycopg.connect(dsn, password=served.tokens["ann"], autocommit=True) as conn:
+        tables = conn.execute("SELECT table_schema, table_name, table_type FROM "
+                              "information_schema.tables WHERE table_schema NOT IN "
+                              "('pg_catalog', 'information_schema') ORDER BY 1, 2").fetchall()
+        assert tables == [("main", "open_t", "BASE TABLE")]
+        columns = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
+                               "WHERE table_schema = %s ORDER BY ordinal_position", ["main"]).fetchall()
+        assert columns == [("open_t", "x"), ("open_t", "label")]
+        names = conn.execute("SELECT relname FROM pg_catalog.pg_class WHERE relkind IN ('r', 'v')"
+                             ).fetchall()
+        assert ("secret_t",) not in names and ("open_t",) in names
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="query them apart"):
+            conn.execute("SELECT * FROM information_schema.tables, secret_t")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # not through the catalog
+            conn.execute("SELECT * FROM secret_t")
+
+
+def test_the_catalog_reads_no_files(served):
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        with pytest.raises(psycopg.Error, match="disabled by configuration"):
+            conn.execute("SELECT * FROM information_schema.tables, read_text('/etc/hostname')")
