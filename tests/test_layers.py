@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("indb.udf",),
     ("indb.sharding",),
     ("indb.engine",),
+    ("indb.stream",),   # the tickerplant: the engine's loads and queries, served over kdb+ IPC
     ("indb.connection", "indb.remote", "indb"),   # the DB-API module and its connections
     ("indb.server",),
     ("indb.cli",),

@@ -18,6 +18,7 @@ from indb.errors import IndbError
 if TYPE_CHECKING:
     from indb.cli.shell import DatabaseDir
     from indb.connection import Connection
+    from indb.stream.server import TickServer
 
 DEFAULT_DB = os.environ.get("INDB_DB", "./mydb")
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb runs from one
@@ -147,10 +148,13 @@ def load(ctx: click.Context, table: str, path: str, shard_key: str, shards: int 
               help="Seconds runs in flight get to finish on SIGTERM/SIGINT before they are killed.")
 @click.option("--connections", default=4, show_default=True,
               help="Connections to the database: function runs at once while queries go on.")
+@click.option("--tick", "tick_port", type=int, default=None, metavar="PORT",
+              help="Also run a kdb+ tickerplant on PORT (see indb tick; journal in DIR/tick).")
 @db_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str | None,
-          tls_key: str | None, grace: float, connections: int, db: str | None) -> None:
+          tls_key: str | None, grace: float, connections: int, tick_port: int | None,
+          db: str | None) -> None:
     """Serve the database (--db) to many clients until SIGTERM or Ctrl-C: an HTTP API (JSON or
     Arrow results, runs with progress; its document at /docs) and the PostgreSQL protocol.
     Connect with indb.connect("http://HOST:PORT"), indb --url, or psql -h HOST -p PG_PORT."""
@@ -170,10 +174,68 @@ def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str 
                           workers=ctx.obj["workers"])
     except IndbError as error:
         raise click.ClickException(str(error)) from None
+    ticks = None
+    if tick_port is not None:
+        authenticate = service.authenticate
+        ticks = _tickerplant(path, host=host, port=tick_port, workers=ctx.obj["workers"],
+                             authenticate=lambda token: authenticate(token))
+        ticks.start()
     scheme = "https" if tls_cert else "http"
     click.echo(f"serving {path} at {scheme}://{host}:{port} (API document: /docs)"
-               + (f" and PostgreSQL protocol on port {pg_port}" if pg_port else ""), err=True)
-    service.run()
+               + (f" and PostgreSQL protocol on port {pg_port}" if pg_port else "")
+               + (f", kdb+ tickerplant on port {tick_port}" if tick_port is not None else ""), err=True)
+    try:
+        service.run()
+    finally:
+        if ticks is not None:
+            ticks.stop()
+            ticks.close()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (beyond loopback, use indb serve --tick: it checks tokens).")
+@click.option("--port", default=5010, show_default=True, help="kdb+ IPC port.")
+@click.option("--journal", type=click.Path(file_okay=False), default=None,
+              help="Directory of the journals (default: DIR/tick).")
+@click.option("--fsync", "fsync_ms", default=0, show_default=True,
+              help="0: the journal is synced before updates are published or answered; "
+                   "N: written first, synced at most N ms later.")
+@click.option("--flush", "flush_seconds", default=300.0, show_default=True,
+              help="Seconds between flushes of real-time rows into their tables (0: at end of day only).")
+@db_option
+@click.pass_context
+def tick(ctx: click.Context, host: str, port: int, journal: str | None, fsync_ms: int,
+         flush_seconds: float, db: str | None) -> None:
+    """Run a kdb+ tickerplant for the database (--db) until SIGTERM or Ctrl-C: feeds publish
+    with .u.upd, subscribers call .u.sub, and sync string queries (SQL or q-sql) are answered
+    over real-time and stored rows. The guide is docs/streaming.md."""
+    path = db or ctx.obj["db"]
+    server = _tickerplant(path, host=host, port=port, journal=journal, fsync_ms=fsync_ms,
+                          flush_seconds=flush_seconds or None, workers=ctx.obj["workers"])
+    click.echo(f"tickerplant for {path} on {host}:{port} (journal {server.plant.journal.path})",
+               err=True)
+    try:
+        server.run_until_signal()
+    finally:
+        server.close()
+
+
+def _tickerplant(path: str, **options: object) -> TickServer:
+    """The tickerplant server of the database at ``path``, not started yet."""
+    from indb.catalog.database import CATALOG_FILE
+    if not (Path(path) / CATALOG_FILE).is_file():
+        raise click.ClickException(f"there is no database at {path} (no {CATALOG_FILE} there); "
+                                   "check --db, or create its tables first")
+    try:
+        from indb.stream.server import open_tickerplant
+    except ImportError as error:
+        raise click.ClickException(f"the tickerplant needs the kdb extra ({error.name} is "
+                                   "missing): pip install 'indb[kdb]'") from None
+    try:
+        return open_tickerplant(path, **options)  # type: ignore[arg-type]
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command()

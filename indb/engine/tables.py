@@ -5,8 +5,8 @@ Iceberg snapshot, or deleted."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -176,13 +176,19 @@ def table_facts(engine: Engine, name: str) -> dict[str, object]:
 
 def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
                progress: Callable[[int], None] | None = None, *,
-               create: TableInfo | None = None, replace: bool = False) -> int:
+               create: TableInfo | None = None, replace: bool = False,
+               properties: Mapping[str, str] | None = None,
+               around_commit: AbstractContextManager[object] = nullcontext()) -> int:
     """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
 
     With ``create``, the table does not exist yet (or, with ``replace``, is replaced): its
     files are written first, and the table is created with them in one catalog commit, so it
     appears whole or not at all. A table with a primary key is checked for duplicate keys
     before the commit.
+
+    ``properties`` are set on an existing table in the same commit, and ``around_commit`` is
+    entered for the commit alone (a tickerplant's flush drops the rows it wrote from memory
+    there, under the lock its readers take).
     """
     existing: list[DataFile] = []
     replacing = False
@@ -211,7 +217,9 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         elif create is not None:
             engine.db.create_table(create, add=written)
         elif written:
-            files.commit(engine.db, name, add=written, written_for=metadata)
+            with around_commit:
+                files.commit(engine.db, name, add=written, written_for=metadata,
+                             properties=properties)
         written.keep()
     return count
 

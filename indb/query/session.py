@@ -27,6 +27,7 @@ from indb.catalog.database import Database
 from indb.errors import SqlError
 from indb.catalog.names import sql_table
 from indb.parser import render
+from indb.query import live
 from indb.query.scan import Scans, table_view
 from indb.query.views import SessionViews
 from indb.result import Result
@@ -55,6 +56,7 @@ class QuerySession:
         self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # interrupt()
         self._locations: dict[str, str] = {}
         self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
+        self._live: dict[str, pa.Table] = {}  # real-time tables' rows in memory, at the refresh
         self.scans = Scans(self._database)  # the functions it registers live in the database
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
 
@@ -77,6 +79,7 @@ class QuerySession:
         with self._lock:
             duck = self._database.cursor()
             self._cursors.add(duck)
+            _register(duck, self._live)
         self._statement.duck = duck
         try:
             yield duck
@@ -92,7 +95,15 @@ class QuerySession:
             self._refresh()
 
     def _refresh(self) -> None:
-        current = self.db.metadata_locations()
+        # a flush moves rows from memory to a snapshot under the same lock: no gap, no duplicate
+        with live.consistent(self.db.path) as rows:
+            self._live = rows
+            _register(self._database, rows)
+            self._refresh_views(rows)
+
+    def _refresh_views(self, rows: dict[str, pa.Table]) -> None:
+        current = {name: location + (" +live" if name in rows else "")  # remade when it goes live
+                   for name, location in self.db.metadata_locations().items()}
         before = dict(self._locations)
         for name in set(self._locations) - set(current):
             self._database.execute(render(exp.Drop(tables=[sql_table(name)], kind="VIEW", exists=True)))
@@ -104,7 +115,11 @@ class QuerySession:
                 try:
                     table, info = self.db.load(name)
                     paths = [local_path(f.file_path) for f in data_files(table)]
-                    for statement in table_view(name, self.scans.scan(info, paths)):
+                    query: exp.Expr = self.scans.scan(info, paths)
+                    if name in rows:  # a real-time table: its rows in memory as well
+                        query = exp.union(query, exp.select(exp.Star()).from_(
+                            exp.to_identifier(live.view_name(name), quoted=True)), distinct=False)
+                    for statement in table_view(name, query):
                         self._database.execute(render(statement))
                 except Exception:  # noqa: BLE001 (whatever broke it, the other tables go on)
                     self.broken[name] = location
@@ -146,6 +161,7 @@ class QuerySession:
         with self._lock:
             duck = self._database.cursor()
             self._cursors.add(duck)
+            _register(duck, self._live)
         try:
             relation = duck.sql(sql, params=params)
             if relation is None:  # a statement without a result
@@ -176,6 +192,13 @@ class QuerySession:
     def close(self) -> None:
         with self._lock:
             self._database.close()
+
+
+def _register(duck: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table]) -> None:
+    """Real-time tables' rows as the Arrow tables their views read (a DuckDB connection's own
+    names: each connection reads the rows of the refresh it was made after)."""
+    for name, table in rows.items():
+        duck.register(live.view_name(name), table)
 
 
 def _batches(duck: duckdb.DuckDBPyConnection,

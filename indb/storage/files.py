@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,7 +269,8 @@ def same_layout(written: TableMetadata, current: TableMetadata) -> bool:
 
 
 def commit(db: Database, name: str, add: Sequence[DataFile],
-           remove: Sequence[DataFile] = (), written_for: TableMetadata | None = None) -> int:
+           remove: Sequence[DataFile] = (), written_for: TableMetadata | None = None,
+           properties: Mapping[str, str] | None = None) -> int:
     """Make ``add`` visible and ``remove`` invisible in ONE snapshot; returns its id.
 
     ``written_for`` is the table metadata the files were written with: when the table was
@@ -282,6 +283,9 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
     rewrite (snapshot isolation: it changed what it saw), although pyiceberg's own check, which
     is serializable, refuses it. Either way nothing is half-applied (and the caller's ``staged``
     block deletes the files that were not committed).
+
+    ``properties`` are set on the table in the same commit (a tickerplant's flush records the
+    journal position its rows reach, so that they are never replayed twice).
     """
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table(db.identifier(name))
@@ -295,6 +299,8 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
                 raise ConflictError(f"table {name} was rewritten by a concurrent writer; run "
                                     "the statement again")
         transaction = table.transaction()
+        if properties:
+            transaction.set_properties(dict(properties))
         producer = transaction.update_snapshot().overwrite() if remove else \
             transaction.update_snapshot().fast_append()
         try:

@@ -1,0 +1,315 @@
+"""kdb+ objects and IPC messages, through PyKX in its unlicensed mode.
+
+PyKX encodes and decodes every kdb+ object here (``kx.serialize``/``kx.deserialize``). Two
+things it cannot make without a licence are built around its output: a table (kdb+ encodes
+``flip d`` as the type byte 98 and an attribute byte before the dictionary ``d``, and flipping
+needs q), and an error object (the type byte -128 and the message as a C string), which is the
+reply to a sync message that failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from indb.catalog.types import Column
+from indb.errors import DataError, SchemaError
+
+os.environ.setdefault("PYKX_UNLICENSED", "true")  # serialising and IPC need no licence
+os.environ.setdefault("PYKX_SUPPRESS_WARNINGS", "true")
+# indb has imported pyarrow already; PyKX would otherwise try it in a child process first
+os.environ.setdefault("PYKX_LOAD_PYARROW_UNSAFE", "true")
+import pykx as kx  # noqa: E402 (the mode is read when PyKX is imported)
+
+HEADER = struct.Struct("<BBBBI")  # endianness, message type, compressed, reserved, total length
+ASYNC, SYNC, RESPONSE = 0, 1, 2
+CAPABILITY = 3  # the IPC capability indb answers with: no messages over 2 GB, no compression asked
+MAX_MESSAGE = 256 << 20  # bytes in one message, at most: a longer header is refused
+KDB_EPOCH_NS = 946_684_800_000_000_000  # kdb+ counts time from 2000-01-01
+
+
+class MessageError(ValueError):
+    """A message that does not decode, or asks what the tickerplant does not do; its text is
+    the kdb+ error the client gets."""
+
+
+@dataclass(frozen=True)
+class Header:
+    message_type: int
+    compressed: bool
+    length: int
+
+
+def header(data: bytes | bytearray | memoryview) -> Header:
+    """The 8-byte header of an IPC message; refuses what no kdb+ peer sends."""
+    endian, kind, compressed, _, length = HEADER.unpack_from(data)
+    if endian != 1:
+        raise MessageError("indb reads little-endian kdb+ IPC messages only (first header byte 1)")
+    if kind > RESPONSE or compressed > 1 or length < HEADER.size or length > MAX_MESSAGE:
+        raise MessageError(f"not a kdb+ IPC message header (type {kind}, compressed {compressed}, "
+                           f"length {length}; at most {MAX_MESSAGE} bytes)")
+    return Header(kind, bool(compressed), length)
+
+
+def decode(message: bytes) -> Any:
+    """A whole IPC message (header included) as a PyKX object."""
+    try:
+        return kx.deserialize(message)
+    except Exception as error:  # PyKX raises several types for bytes it cannot read
+        raise MessageError(f"the message does not decode: {error}") from None
+
+
+def encode(obj: Any, message_type: int) -> bytes:
+    """An IPC message of ``obj`` (a PyKX object) with the given message type."""
+    return bytes(kx.serialize(obj, mode=CAPABILITY, wait=message_type).copy())
+
+
+def error_message(text: str) -> bytes:
+    """The response to a sync message that failed: a kdb+ error (type -128) with ``text``."""
+    body = b"\x80" + text.replace("\0", " ").encode()[:4000] + b"\0"
+    return HEADER.pack(1, RESPONSE, 0, 0, HEADER.size + len(body)) + body
+
+
+def call(name: str, *args: Any) -> Any:
+    """The list ``(`name; args...)``: how kdb+ sends a function call, a subscriber's ``upd``."""
+    return kx.toq([kx.SymbolAtom(name), *args])
+
+
+def symbol(name: str) -> Any:
+    return kx.SymbolAtom(name)
+
+
+def is_symbol(obj: Any) -> bool:
+    return isinstance(obj, kx.SymbolAtom | kx.CharVector)
+
+
+def text(obj: Any) -> str:
+    """A symbol or a string (char vector) as a str."""
+    value = obj.py()
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def symbols(obj: Any) -> list[str]:
+    """A symbol, a symbol list or the null symbol as names (empty: every name)."""
+    if isinstance(obj, kx.SymbolAtom):
+        name = text(obj)
+        return [name] if name else []
+    if isinstance(obj, kx.SymbolVector):
+        return [s for s in (v.decode() if isinstance(v, bytes) else str(v) for v in obj.py()) if s]
+    raise MessageError(f"expected a symbol or a list of symbols, not a {type(obj).__name__}")
+
+
+# -- Arrow -> kdb+ ------------------------------------------------------------------------------
+
+def table(rows: pa.Table | pa.RecordBatch) -> Any:
+    """A kdb+ table of Arrow rows: strings as symbols, timestamps as kdb+ timestamps, times as
+    timespans; null numbers as kdb+ nulls."""
+    columns = {name: _vector(rows.column(i)) for i, name in enumerate(rows.schema.names)}
+    dictionary = encode(kx.toq(columns), RESPONSE)
+    body = b"\x62\x00" + dictionary[HEADER.size:]  # flip: the dictionary as a table
+    return kx.deserialize(HEADER.pack(1, RESPONSE, 0, 0, HEADER.size + len(body)) + body)
+
+
+def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return kx.SymbolVector(column.fill_null("").to_pylist())
+    if pa.types.is_timestamp(kind):
+        values = column.cast(pa.timestamp("ns", kind.tz)).cast(pa.int64())
+        return kx.toq(np.asarray(values.fill_null(0).to_numpy()).astype("datetime64[ns]"))
+    if pa.types.is_time(kind):
+        values = column.cast(pa.time64("ns")).cast(pa.int64())
+        return kx.toq(np.asarray(values.fill_null(0).to_numpy()).astype("timedelta64[ns]"))
+    if pa.types.is_date(kind):
+        return kx.toq(np.asarray(column.cast(pa.date32()).to_numpy(zero_copy_only=False))
+                      .astype("datetime64[D]"))
+    if pa.types.is_floating(kind):
+        return kx.toq(np.asarray(column.fill_null(float("nan")).to_numpy()))
+    if pa.types.is_integer(kind):
+        null = np.iinfo(kind.to_pandas_dtype()).min  # kdb+'s null of that width
+        return kx.toq(np.asarray(column.fill_null(null).to_numpy()))
+    if pa.types.is_boolean(kind):
+        return kx.toq(np.asarray(column.fill_null(False).to_numpy(zero_copy_only=False)))
+    return kx.SymbolVector([None if v is None else str(v) for v in column.to_pylist()])
+
+
+# -- kdb+ -> Arrow: the rows of an update, checked against the table's columns ----------------
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """How values of a column arrive: the Arrow type they are gathered in (``carrier``) and the
+    function that checks one Python value from PyKX and turns it into a carrier value."""
+
+    column: Column
+    carrier: pa.DataType
+    convert: Convert
+
+    def array(self, values: Sequence[Any]) -> pa.Array:
+        """Gathered values as an array of the column's type."""
+        return _cast(pa.array(values, type=self.carrier), self.column.arrow_type)
+
+
+def _cast(values: pa.Array, target: pa.DataType) -> pa.Array:
+    if values.type == target:
+        return values
+    if pa.types.is_temporal(values.type) and pa.types.is_temporal(target):
+        # kdb+ times are nanoseconds: a microsecond column keeps the microseconds
+        return values.cast(target, safe=False)
+    return values.cast(target)
+
+
+def _refuse(column: Column, value: Any) -> DataError:
+    kind = type(value).__name__ if value is not None else "null"
+    return DataError(f"column {column.name} is {column.sql_type}; the feed sent a {kind} ({value!r:.40})")
+
+
+def slot(column: Column) -> Slot:
+    """The slot of a column, by the family of its Arrow type."""
+    target = column.arrow_type
+
+    def checked(accept: tuple[type, ...], turn: Convert = lambda v: v) -> Convert:
+        def convert(value: Any) -> Any:
+            if value is None or (isinstance(value, accept) and not (
+                    isinstance(value, bool) and bool not in accept)):
+                return None if value is None else turn(value)
+            raise _refuse(column, value)
+        return convert
+    if pa.types.is_boolean(target):
+        return Slot(column, target, checked((bool,)))
+    if pa.types.is_integer(target):
+        return Slot(column, target, checked((int, np.integer)))
+    if pa.types.is_floating(target):
+        return Slot(column, target, checked((float, int, np.floating, np.integer)))
+    if pa.types.is_string(target) or pa.types.is_large_string(target):
+        return Slot(column, target, checked((str, bytes), lambda v: v.decode() if isinstance(v, bytes) else v))
+    if pa.types.is_timestamp(target):
+        return Slot(column, pa.timestamp("ns", target.tz), checked((int, datetime.datetime, np.datetime64), _nanoseconds))
+    if pa.types.is_time(target):
+        return Slot(column, pa.time64("ns"), checked((datetime.timedelta, np.timedelta64, datetime.time), _time_of_day))
+    if pa.types.is_date(target):
+        return Slot(column, pa.date32(), checked((datetime.date,)))
+    raise SchemaError(f"column {column.name} is {column.sql_type}, a type the tickerplant does "
+                      "not take from kdb+ feeds (it takes numbers, strings, booleans, timestamps, "
+                      "times and dates)")
+
+
+def _nanoseconds(value: Any) -> int:
+    """A timestamp as nanoseconds since 1970 (the ``int`` is the tickerplant's own stamp)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+        return (delta // datetime.timedelta(microseconds=1)) * 1000
+    return int(np.datetime64(value, "ns").astype(np.int64))
+
+
+def _time_of_day(value: Any) -> int:
+    if isinstance(value, datetime.time):
+        return ((value.hour * 60 + value.minute) * 60 + value.second) * 10**9 + value.microsecond * 1000
+    if isinstance(value, datetime.timedelta):
+        return value // datetime.timedelta(microseconds=1) * 1000
+    return int(np.timedelta64(value, "ns").astype(np.int64))
+
+
+def is_temporal_column(column: Column) -> bool:
+    return pa.types.is_timestamp(column.arrow_type) or pa.types.is_time(column.arrow_type)
+
+
+def is_temporal(obj: Any) -> bool:
+    """Whether a kdb+ value (an atom, or a vector's type) is a time: tick.q fills the time
+    column of an update whose first value is not one."""
+    return isinstance(obj, kx.TimestampAtom | kx.TimespanAtom | kx.TimestampVector
+                      | kx.TimespanVector | kx.TimeAtom | kx.TimeVector)
+
+
+def shape(x: Any) -> str:
+    """What an update's data is: ``"table"``, ``"columns"`` (a list of vectors, one a column)
+    or ``"row"`` (one row: a list of atoms, or a simple vector of one type's atoms)."""
+    if isinstance(x, kx.Table):
+        return "table"
+    if isinstance(x, kx.List):
+        if len(x) and all(isinstance(item, kx.Vector) and not isinstance(item, kx.CharVector)
+                          for item in x):
+            return "columns"
+        return "row"
+    if isinstance(x, kx.Vector) and not isinstance(x, kx.List):
+        return "row"
+    raise MessageError(f"an update's data is a table, a list of columns or a list of one row's "
+                       f"values, not a {type(x).__name__}")
+
+
+def column_array(vector: Any, column: Column) -> pa.Array:
+    """A kdb+ vector (a column of an update) as an Arrow array of the column's type."""
+    target = column.arrow_type
+    if isinstance(vector, kx.List):  # strings arrive as a list of char vectors
+        values = slot(column)
+        return values.array([values.convert(v) for v in vector.py()])
+    return arrow_column(vector.pa(), column, _kdb_name(vector))
+
+
+def arrow_column(array: pa.Array | pa.ChunkedArray, column: Column, what: str) -> pa.Array:
+    """Arrow values (a decoded column of an update) as an array of the column's type, refused
+    unless they are of its kind (numbers for numbers, strings for strings...)."""
+    target = column.arrow_type
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    source = array.type
+    if pa.types.is_duration(source) and pa.types.is_time(target):  # a timespan: a time of day
+        array = pc.cast(array.cast(pa.int64()), pa.time64("ns"))
+        source = array.type
+    if not _same_family(source, target):
+        raise DataError(f"column {column.name} is {column.sql_type}; the feed sent a column of "
+                        f"{what}")
+    try:
+        return _cast(array, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise DataError(f"column {column.name} is {column.sql_type}: {error}") from None
+
+
+def timestamps(stamp: int, count: int, column: Column) -> pa.Array:
+    """``count`` copies of the tickerplant's stamp (ns since 1970) for a time column."""
+    if pa.types.is_time(column.arrow_type):
+        carrier = pa.array([stamp % 86_400_000_000_000] * count, pa.int64()).cast(pa.time64("ns"))
+    else:
+        carrier = pa.array([stamp] * count, pa.int64()).cast(pa.timestamp("ns"))
+    return _cast(carrier, column.arrow_type)
+
+
+def stamp_value(stamp: int, column: Column) -> int:
+    """The stamp as a carrier value of a time column (one row)."""
+    return stamp % 86_400_000_000_000 if pa.types.is_time(column.arrow_type) else stamp
+
+
+def _same_family(source: pa.DataType, target: pa.DataType) -> bool:
+    checks = (pa.types.is_boolean, lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
+              lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+              pa.types.is_timestamp, pa.types.is_time, pa.types.is_date)
+    for check in checks:
+        if check(target):
+            if pa.types.is_boolean(source) and not pa.types.is_boolean(target):
+                return False
+            if pa.types.is_floating(source) and pa.types.is_integer(target):
+                return False
+            return bool(check(source))
+    return False
+
+
+def _kdb_name(obj: Any) -> str:
+    return type(obj).__name__.replace("Vector", " vector").replace("Atom", " atom").lower()
+
+
+__all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
+           "Slot", "arrow_column", "call", "column_array", "decode", "encode", "error_message", "header",
+           "is_temporal", "is_temporal_column", "kx", "shape", "slot", "table", "timestamps"]

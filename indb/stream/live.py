@@ -1,0 +1,87 @@
+"""A real-time table: the rows the tickerplant accepted and has not flushed yet, in Arrow.
+
+One-row updates are gathered as Python values per column and become a record batch when
+someone reads (a query, a flush, a publication) or a batch arrives; the batches are immutable,
+so a reader's snapshot is a list of them, taken under the table's lock and read outside it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pyarrow as pa
+
+from indb.catalog.tables import TableInfo
+from indb.errors import InternalError
+from indb.stream.kdb import Slot, slot
+
+
+class LiveTable:
+    """The in-memory rows of one table, and the journal position they reach."""
+
+    def __init__(self, info: TableInfo) -> None:
+        self.info = info
+        self.schema = info.arrow_schema
+        self.slots: tuple[Slot, ...] = tuple(slot(c) for c in info.columns)
+        self.lock = threading.Lock()
+        self._batches: list[pa.RecordBatch] = []
+        self._pending: list[list[Any]] = [[] for _ in self.slots]
+        self._unpublished: list[pa.RecordBatch] = []
+        self.watched = False  # someone subscribed: keep what arrived for ``unpublished``
+        self.upto = 0  # journal messages whose rows are here or flushed: the next one's index
+
+    def append_row(self, values: list[Any], upto: int) -> None:
+        """One row of carrier values (``Slot.convert``'s), from journal message ``upto - 1``."""
+        with self.lock:
+            for column, value in zip(self._pending, values, strict=True):
+                column.append(value)
+            self.upto = upto
+
+    def append_batch(self, batch: pa.RecordBatch, upto: int) -> None:
+        with self.lock:
+            self._seal()
+            self._batches.append(batch)
+            if self.watched:
+                self._unpublished.append(batch)
+            self.upto = upto
+
+    def _seal(self) -> None:
+        """The gathered rows as one batch (under the lock)."""
+        if self._pending[0]:
+            arrays = [s.array(values) for s, values in zip(self.slots, self._pending, strict=True)]
+            batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+            self._batches.append(batch)
+            if self.watched:
+                self._unpublished.append(batch)
+            self._pending = [[] for _ in self.slots]
+
+    def rows(self) -> pa.Table:
+        """Every row in memory now."""
+        return pa.Table.from_batches(self.snapshot()[0], schema=self.schema)
+
+    def snapshot(self) -> tuple[list[pa.RecordBatch], int]:
+        """The batches in memory and the journal position they reach."""
+        with self.lock:
+            self._seal()
+            return list(self._batches), self.upto
+
+    def unpublished(self) -> list[pa.RecordBatch]:
+        """The rows that arrived since the last call (what subscribers have not been sent)."""
+        with self.lock:
+            self._seal()
+            batches, self._unpublished = self._unpublished, []
+            return batches
+
+    def drop(self, batches: list[pa.RecordBatch]) -> None:
+        """Forget batches a flush committed (the first ones; later ones stay)."""
+        with self.lock:
+            if len(self._batches) < len(batches) or any(
+                    a is not b for a, b in zip(self._batches, batches, strict=False)):
+                raise InternalError(f"flushed rows of {self.info.name} are no longer the first in memory")
+            del self._batches[:len(batches)]
+
+    @property
+    def row_count(self) -> int:
+        with self.lock:
+            return sum(b.num_rows for b in self._batches) + len(self._pending[0])

@@ -1,0 +1,375 @@
+"""The tickerplant's kdb+ IPC server: asyncio, one event loop thread.
+
+Each connection starts with kdb+'s handshake (``user:password``, a capability byte, a NUL;
+answered with one capability byte, or closed when the credentials are refused), then carries
+messages: an 8-byte header and a PyKX-encoded object. A connection's messages are handled in
+order, those read together as one batch: their updates are journalled with one write (and one
+sync), then published, then the sync ones answered. A sync query runs on a thread of its own
+while the loop goes on with other connections; that connection reads nothing more until it has
+its answer. Memory is bounded: a message is at most ``kdb.MAX_MESSAGE`` bytes, a connection
+holds what it read while it waits, and a subscriber whose unread messages pass the
+tickerplant's limit is cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from indb.catalog.users import OWNER
+from indb.errors import AuthenticationError, IndbError, OptionError
+from indb.stream import kdb
+from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES, Subscriber,
+                                     Tickerplant, Update)
+
+# the user a token names, or AuthenticationError (the server's authenticator fits)
+Authenticate = Callable[[str | None], str]
+QUERY_THREADS = 4
+MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
+
+log = logging.getLogger("indb.stream")
+
+
+def loopback_owner(token: str | None) -> str:
+    """Without an authenticator: everyone is the owner (a server on loopback only)."""
+    return OWNER
+
+
+class KdbConnection(asyncio.Protocol):
+    """One client: a feed, a subscriber or a querier (or all three)."""
+
+    def __init__(self, server: TickServer) -> None:
+        self.server = server
+        self.plant = server.plant
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.user: str | None = None
+        self.queue: collections.deque[tuple[kdb.Header, bytes]] = collections.deque()
+        self.busy = False  # a sync query of this connection is running
+        self.subscriber: Subscriber | None = None
+        self.name = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.subscriber is not None:
+            self.plant.unsubscribe(self.subscriber)
+        self.queue.clear()
+        self.server.connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.user is None and not self._handshake():
+            return
+        try:
+            while len(self.buffer) >= kdb.HEADER.size:
+                head = kdb.header(self.buffer)
+                if len(self.buffer) < head.length:
+                    break
+                self.queue.append((head, bytes(self.buffer[:head.length])))
+                del self.buffer[:head.length]
+        except kdb.MessageError as error:  # the stream cannot be followed after a bad header
+            log.warning("kdb+ client %s sent what is not a kdb+ message: %s", self.name, error)
+            self._write(kdb.error_message(str(error)))
+            self._close()
+            return
+        self._run()
+
+    def _handshake(self) -> bool:
+        end = self.buffer.find(b"\0")
+        if end < 0:
+            if len(self.buffer) > MAX_CREDENTIALS:
+                self._close()
+            return False
+        credentials = bytes(self.buffer[:end])
+        del self.buffer[:end + 1]
+        capability = 0
+        if credentials and credentials[-1] < 32:
+            capability, credentials = credentials[-1], credentials[:-1]
+        _, _, password = credentials.decode(errors="replace").partition(":")
+        try:
+            self.user = self.server.authenticate(password or None)
+        except (AuthenticationError, IndbError) as error:
+            log.warning("kdb+ client %s refused: %s", self.name, error)
+            self._close()  # kdb+'s answer to bad credentials: the connection closes ('access)
+            return False
+        self._write(bytes([min(capability, kdb.CAPABILITY)]))
+        return True
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        """Handle queued messages until they run out or a sync query must wait for its thread."""
+        updates: list[Update] = []
+        replies: list[bytes] = []
+        while self.queue and not self.busy:
+            head, message = self.queue.popleft()
+            sync = head.message_type == kdb.SYNC
+            try:
+                obj = kdb.decode(message)
+                if isinstance(obj, kdb.kx.CharVector) and _named(kdb.text(obj)) not in NAMES:
+                    self._finish(updates, replies)
+                    updates, replies = [], []
+                    self._query(kdb.text(obj), sync)
+                    continue
+                answer = self._call(obj, message, updates)
+                if sync:
+                    replies.append(kdb.encode(answer, kdb.RESPONSE))
+            except Exception as error:  # noqa: BLE001 (the client hears of it; the server goes on)
+                self.plant.rejected += 1
+                if not isinstance(error, IndbError | kdb.MessageError):
+                    log.exception("kdb+ client %s: message failed", self.name)
+                    error = kdb.MessageError(f"{type(error).__name__}: {error}")
+                if sync:
+                    replies.append(kdb.error_message(str(error)))
+                else:
+                    log.warning("kdb+ client %s: async message refused: %s", self.name, error)
+        self._finish(updates, replies)
+
+    def _finish(self, updates: list[Update], replies: list[bytes]) -> None:
+        self.plant.commit(updates)  # journalled before anyone hears of them
+        for reply in replies:
+            self._write(reply)
+
+    def _call(self, obj: Any, message: bytes, updates: list[Update]) -> Any:
+        """A function call ``(name; args...)``, or a variable by its name; what it returns."""
+        if isinstance(obj, kdb.kx.CharVector):  # ".u.i", or a call without arguments
+            name = _named(kdb.text(obj))
+            return self._call(kdb.call(name), message, updates) if name in CALLS else \
+                self.plant.variable(name)
+        items = list(obj) if isinstance(obj, kdb.kx.List) else []  # K objects index only licensed
+        if not items or not kdb.is_symbol(items[0]):
+            raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
+                                   "syms) and query strings (SQL or q-sql), not a "
+                                   + type(obj).__name__)
+        name, args = kdb.text(items[0]), items[1:]
+        if name in (".u.upd", "upd"):
+            _arity(name, args, 2)
+            updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
+                                              self.plant.clock()))
+            return kdb.kx.toq(None)
+        if name == ".u.sub":
+            _arity(name, args, 2)
+            return self.plant.subscribe(self._subscriber(), kdb.text(args[0]), kdb.symbols(args[1]))
+        if name == ".u.endofday":
+            self.plant.end_of_day()
+            return kdb.kx.toq(None)
+        raise kdb.MessageError(f"{name}: not a function of this tickerplant (it has .u.upd, "
+                               ".u.sub and .u.endofday, and answers SQL and q-sql strings)")
+
+    def _subscriber(self) -> Subscriber:
+        if self.subscriber is None:
+            transport = self.transport
+            assert transport is not None
+            self.subscriber = Subscriber(self.name, self._write, transport.get_write_buffer_size,
+                                         self._close)
+        return self.subscriber
+
+    def _query(self, text: str, sync: bool) -> None:
+        """Run a query on a thread; the connection reads no more until it is answered."""
+        if not sync:
+            log.warning("kdb+ client %s sent a query async: nothing to answer, not run", self.name)
+            return
+        self.busy = True
+        assert self.transport is not None and self.user is not None
+        self.transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.server.threads, _answer, self.plant, text, self.user)
+        future.add_done_callback(self._answered)
+
+    def _answered(self, future: asyncio.Future[bytes]) -> None:
+        self._write(future.result())
+        self.busy = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+            self._run()
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+CALLS = (".u.endofday",)  # functions a client may call by a string, without arguments
+NAMES = VARIABLES + CALLS
+
+
+def _named(text: str) -> str:
+    """A string that may name a variable or call a function without arguments (``f[]``)."""
+    return text.strip().removesuffix("[]")
+
+
+def _arity(name: str, args: list[Any], count: int) -> None:
+    if len(args) != count:
+        raise kdb.MessageError(f"{name} takes {count} arguments, not {len(args)}")
+
+
+def _answer(plant: Tickerplant, text: str, user: str) -> bytes:
+    """A sync query's response message: its rows, or the error."""
+    try:
+        return kdb.encode(plant.query(text, user), kdb.RESPONSE)
+    except IndbError as error:
+        return kdb.error_message(str(error))
+    except Exception as error:  # noqa: BLE001 (a query's failure is the client's answer, not the server's end)
+        log.exception("query %r failed", text)
+        return kdb.error_message(f"{type(error).__name__}: {error}")
+
+
+class TickServer:
+    """The tickerplant served over kdb+ IPC on ``host:port`` (port 0: any free one)."""
+
+    def __init__(self, plant: Tickerplant, host: str = "127.0.0.1", port: int = 5010,
+                 authenticate: Authenticate | None = None) -> None:
+        self.plant = plant
+        self.host, self.port = host, port
+        self.authenticate = authenticate or loopback_owner
+        self.threads = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="indb-tick-query")
+        self.connections: set[KdbConnection] = set()
+        self.loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._server: asyncio.Server | None = None
+        self._failure: BaseException | None = None
+
+    def start(self) -> None:
+        """Serve on a thread of its own; returns once it listens (``port`` is then the real one)."""
+        self._thread = threading.Thread(target=self.run, name="indb-tick", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    def run(self) -> None:
+        """Serve until ``stop()`` (on the calling thread)."""
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._listen())
+        except BaseException as error:
+            self._failure = error
+            self._ready.set()
+            raise
+        self._ready.set()
+        self._timers()
+        try:
+            self.loop.run_forever()
+        finally:
+            self._shutdown()
+
+    async def _listen(self) -> None:
+        def connection() -> KdbConnection:
+            made = KdbConnection(self)
+            self.connections.add(made)
+            return made
+        self._server = await self.loop.create_server(connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("tickerplant listening on %s:%s (journal %s)", self.host, self.port,
+                 self.plant.journal.path)
+
+    def _timers(self) -> None:
+        """The journal's sync (every ``fsync_ms``), end of day (checked each second) and the
+        scheduled flush (on a thread: the loop goes on taking updates meanwhile)."""
+        plant = self.plant
+        if plant.fsync_ms:
+            def sync() -> None:
+                plant.journal.sync_due()
+                self.loop.call_later(plant.fsync_ms / 1000, sync)
+            sync()
+
+        def day() -> None:
+            if plant.day_ended():
+                plant.end_of_day()
+            self.loop.call_later(1.0, day)
+        day()
+        if plant.flush_seconds:
+            seconds = plant.flush_seconds
+
+            def flush() -> None:
+                self.loop.run_in_executor(self.threads, _flush, plant)
+                self.loop.call_later(seconds, flush)
+            self.loop.call_later(seconds, flush)
+
+    def run_until_signal(self) -> None:
+        """Serve on this (the main) thread until SIGTERM or SIGINT."""
+        def stop(signum: int, frame: object) -> None:
+            log.info("tickerplant stopped by signal %s", signum)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def close(self) -> None:
+        """Close the tickerplant and its database, once the server has stopped."""
+        self.plant.close()
+        self.plant.engine.close()
+
+    def stop(self) -> None:
+        """Stop serving (from any thread); the journal is written and synced."""
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
+            self._thread.join()
+
+    def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection._close()
+        self.threads.shutdown(wait=True)
+        self.plant.journal.commit()
+        self.plant.journal.sync()
+
+
+def _flush(plant: Tickerplant) -> None:
+    try:
+        count = plant.flush()
+        if count:
+            log.info("flushed %d real-time rows into their tables", count)
+    except Exception:  # noqa: BLE001 (the rows stay in memory and the journal; the next flush tries again)
+        log.exception("flush failed; the rows stay in memory and in the journal")
+
+
+def open_tickerplant(db: str | Path, *, host: str = "127.0.0.1", port: int = 5010,
+                     journal: str | Path | None = None, fsync_ms: int = 0,
+                     flush_seconds: float | None = FLUSH_SECONDS,
+                     subscriber_limit: int = SUBSCRIBER_LIMIT,
+                     authenticate: Authenticate | None = None,
+                     workers: int | None = None) -> TickServer:
+    """A tickerplant for the database ``db`` and its server, not started yet (``start()`` on a
+    thread, ``run()`` on this one); ``close()`` after it stops."""
+    from indb.engine.core import Engine
+    if authenticate is None and not _loopback(host):
+        raise OptionError(f"a tickerplant on {host} (beyond loopback) needs an authenticator "
+                          "that checks its clients' tokens (indb serve --tick has one)")
+    engine = Engine(db, workers=workers)
+    try:
+        plant = Tickerplant(engine, journal=journal, fsync_ms=fsync_ms,
+                            flush_seconds=flush_seconds, subscriber_limit=subscriber_limit)
+    except BaseException:
+        engine.close()
+        raise
+    return TickServer(plant, host, port, authenticate)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

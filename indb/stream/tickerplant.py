@@ -1,0 +1,380 @@
+"""The tickerplant: kdb+'s ``.u.upd``/``.u.sub``/``.u.end`` over indb's tables.
+
+Updates are checked against the table (``prepare``, nothing written yet), then a batch of them
+is journalled, added to the real-time tables and published (``commit``), in that order: a row
+is never seen by a subscriber or a query before it is in the journal. Real-time tables are
+flushed into their Iceberg tables on a schedule and at end of day (``flush``); the commit
+records the journal position the rows reach in the table's properties (``FLUSHED``), so a
+restart replays each table's journal from where its flushed rows end, never twice.
+
+Everything here runs on the server's event loop thread except ``query`` and ``flush``, which
+other threads call: they touch the real-time tables only through their locks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from indb.catalog.users import OWNER
+from indb.engine.tables import write_rows
+from indb.errors import CatalogError, DataError, IndbError
+from indb.parser import render
+from indb.query import live as live_rows
+from indb.stream import kdb
+from indb.stream.journal import Journal
+from indb.stream.live import LiveTable
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose rows it holds>"
+SUBSCRIBER_LIMIT = 64 << 20  # bytes queued for one subscriber before it is cut off
+FLUSH_SECONDS = 300.0  # real-time rows are flushed into their tables this often
+
+log = logging.getLogger("indb.stream")
+
+
+@dataclass
+class Subscriber:
+    """A connection that subscribed: how to send it a message and how much it has not read."""
+
+    name: str
+    send: Callable[[bytes], None]
+    queued: Callable[[], int]
+    close: Callable[[], None]
+    tables: dict[str, frozenset[str]] = field(default_factory=dict)  # table -> syms (empty: all)
+
+
+@dataclass(frozen=True)
+class Update:
+    """A checked update, ready to be journalled: rows of one table from one message."""
+
+    table: LiveTable
+    stamp: int
+    message: bytes
+    row: list[Any] | None = None  # one row's carrier values
+    batch: pa.RecordBatch | None = None
+
+
+def today(clock: Callable[[], int]) -> datetime.date:
+    return datetime.datetime.fromtimestamp(clock() / 1e9, datetime.UTC).date()
+
+
+class Tickerplant:
+    """One database's tickerplant (``journal`` holds its journals: ``<date>.journal``)."""
+
+    def __init__(self, engine: Engine, *, journal: str | Path | None = None, fsync_ms: int = 0,
+                 flush_seconds: float | None = FLUSH_SECONDS,
+                 subscriber_limit: int = SUBSCRIBER_LIMIT,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.engine = engine
+        self.directory = engine.db.path
+        self.journal_dir = Path(journal) if journal else self.directory / "tick"
+        self.fsync_ms = fsync_ms
+        self.flush_seconds = flush_seconds
+        self.subscriber_limit = subscriber_limit
+        self.clock = clock
+        self.tables: dict[str, LiveTable] = {}
+        self.subscribers: list[Subscriber] = []
+        self._flush_lock = threading.Lock()
+        self.rejected = 0  # updates refused (async ones have no one to tell)
+        existing = sorted(self.journal_dir.glob("*.journal")) if self.journal_dir.is_dir() else []
+        path = existing[-1] if existing else self._journal_path(today(clock))
+        self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
+        self.journal = Journal(path, fsync_ms)
+        self.replayed = self._replay()
+
+    def _journal_path(self, date: datetime.date) -> Path:
+        return self.journal_dir / f"{date:%Y.%m.%d}.journal"
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def table(self, name: str) -> LiveTable:
+        """The real-time table of an indb table (made on first use, and shown to queries)."""
+        found = self.tables.get(name)
+        if found is None:
+            _, info = self.engine.db.load(name)
+            found = self.tables[name] = LiveTable(info)
+            live_rows.register(self.directory, name, found.rows)
+        return found
+
+    def _replay(self) -> int:
+        """Rebuild the real-time tables from the journal, each from where its flushed rows end."""
+        marks: dict[str, int] = {}
+        count = 0
+        for entry in self.journal.release_entries():
+            try:
+                name, x = _update_arguments(kdb.decode(entry.message))
+                if name not in marks:
+                    marks[name] = self._flushed_upto(name)
+                if entry.index < marks[name]:
+                    continue
+                update = self.prepare(name, x, entry.message, entry.stamp)
+            except (IndbError, kdb.MessageError) as error:  # it was accepted once: the table changed
+                log.warning("journal %s: message %d cannot be replayed: %s", self.journal.path,
+                            entry.index, error)
+                continue
+            self._apply(update, entry.index + 1)
+            count += 1
+        for table in self.tables.values():
+            table.upto = self.journal.count
+        return count
+
+    def _flushed_upto(self, name: str) -> int:
+        table, _ = self.engine.db.load(name)
+        mark = table.properties.get(FLUSHED, "")
+        journal, _, upto = mark.rpartition(":")
+        return int(upto) if journal == self.journal.path.name else 0
+
+    # -- updates -----------------------------------------------------------------------------
+
+    def prepare(self, name: str, x: Any, message: bytes, stamp: int) -> Update:
+        """Check an update's data against its table; nothing is written."""
+        try:
+            table = self.table(name)
+        except CatalogError:
+            raise DataError(f"there is no table {name}: create it first (CREATE TABLE {name} "
+                            "(time TIMESTAMP, sym VARCHAR, ...))") from None
+        columns = table.info.columns
+        form = kdb.shape(x)
+        if form == "table":
+            return Update(table, stamp, message, batch=self._table_rows(table, x.pa(), stamp))
+        items = list(x)
+        fill = kdb.is_temporal_column(columns[0]) and not (items and kdb.is_temporal(items[0]))
+        given = len(columns) - fill
+        if form == "row":
+            values = x.py()
+            if len(values) != given:
+                raise DataError(_count_error(table, len(values), fill, "values"))
+            row = [s.convert(v) for s, v in zip(table.slots[fill:], values, strict=True)]
+            return Update(table, stamp, message,
+                          row=[kdb.stamp_value(stamp, columns[0]), *row] if fill else row)
+        vectors = items
+        if len(vectors) != given:
+            raise DataError(_count_error(table, len(vectors), fill, "columns"))
+        if len({len(v) for v in vectors}) > 1:
+            raise DataError(f"the columns sent for {name} have different lengths: "
+                            + ", ".join(str(len(v)) for v in vectors))
+        arrays = [kdb.column_array(v, c) for v, c in zip(vectors, columns[fill:], strict=True)]
+        if fill:
+            arrays.insert(0, kdb.timestamps(stamp, len(vectors[0]), columns[0]))
+        return Update(table, stamp, message,
+                      batch=pa.RecordBatch.from_arrays(arrays, schema=table.schema))
+
+    def _table_rows(self, table: LiveTable, rows: pa.Table, stamp: int) -> pa.RecordBatch:
+        columns = table.info.columns
+        by_name = {n.lower(): n for n in rows.column_names}
+        extra = set(by_name) - {c.name.lower() for c in columns}
+        if extra:
+            raise DataError(f"table {table.info.name} has no column {sorted(extra)[0]}; its "
+                            "columns are " + ", ".join(c.name for c in columns))
+        arrays = []
+        for index, column in enumerate(columns):
+            source = by_name.get(column.name.lower())
+            if source is None and index == 0 and kdb.is_temporal_column(column):
+                arrays.append(kdb.timestamps(stamp, rows.num_rows, column))
+            elif source is None:
+                raise DataError(f"the table sent for {table.info.name} has no column {column.name}")
+            else:
+                arrays.append(kdb.arrow_column(rows[source], column, str(rows[source].type)))
+        return pa.RecordBatch.from_arrays(arrays, schema=table.schema)
+
+    def commit(self, updates: list[Update]) -> None:
+        """Journal checked updates (synced as the policy says), then add their rows to the
+        real-time tables, then publish them."""
+        if not updates:
+            return
+        first = self.journal.count
+        for update in updates:
+            self.journal.append(update.stamp, update.message)
+        self.journal.commit()
+        for index, update in enumerate(updates, first + 1):
+            self._apply(update, index)
+        self.publish({u.table.info.name for u in updates})
+
+    @staticmethod
+    def _apply(update: Update, upto: int) -> None:
+        if update.row is not None:
+            update.table.append_row(update.row, upto)
+        elif update.batch is not None:
+            update.table.append_batch(update.batch, upto)
+
+    # -- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber, name: str, syms: list[str]) -> Any:
+        """``.u.sub[t; syms]``: ``(t; empty table)``, or one such pair a table for `` ` ``."""
+        if not name:
+            return kdb.kx.toq([self.subscribe(subscriber, t, syms) for t in self._table_names()])
+        try:
+            table = self.table(name)
+        except CatalogError:
+            raise DataError(f"there is no table {name} to subscribe to") from None
+        if subscriber not in self.subscribers:
+            self.subscribers.append(subscriber)
+        subscriber.tables[name] = frozenset(syms)
+        table.watched = True
+        return kdb.kx.toq([kdb.symbol(name), kdb.table(table.schema.empty_table())])
+
+    def _table_names(self) -> list[str]:
+        return sorted(self.engine.db.metadata_locations())
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
+
+    def publish(self, names: set[str]) -> None:
+        """Send the rows that arrived in these tables to their subscribers, as ``(`upd; t; x)``
+        filtered by each one's syms; a subscriber with too much unread is cut off."""
+        for name in names:
+            table = self.tables[name]
+            readers = [s for s in self.subscribers if name in s.tables]
+            if not readers:
+                table.watched = False
+                continue
+            batches = table.unpublished()
+            if not batches:
+                continue
+            rows = pa.Table.from_batches(batches, schema=table.schema)
+            messages: dict[frozenset[str], bytes | None] = {}
+            for subscriber in readers:
+                syms = subscriber.tables[name]
+                if syms not in messages:
+                    messages[syms] = _upd_message(name, _selected(rows, syms))
+                message = messages[syms]
+                if message is not None:
+                    self._send(subscriber, message)
+
+    def day_ended(self) -> bool:
+        """Whether the clock is past the journal's day."""
+        return today(self.clock) > self.date
+
+    def end_of_day(self) -> None:
+        """Flush every real-time table, tell subscribers ``.u.end[date]``, start the next
+        day's journal (kdb+'s ``.u.endofday``)."""
+        ended = self.date
+        self.journal.commit()
+        self.flush()
+        message = kdb.encode(kdb.call(".u.end", kdb.kx.DateAtom(ended)), kdb.ASYNC)
+        for subscriber in list(self.subscribers):
+            self._send(subscriber, message)
+        self.journal.close()
+        self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
+        self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
+        for table in self.tables.values():
+            table.upto = 0
+        log.info("end of day %s: journal rolled to %s", ended, self.journal.path)
+
+    def _send(self, subscriber: Subscriber, message: bytes) -> None:
+        subscriber.send(message)
+        if subscriber.queued() > self.subscriber_limit:
+            log.warning("subscriber %s has %d bytes unread (over %d): disconnected",
+                        subscriber.name, subscriber.queued(), self.subscriber_limit)
+            self.unsubscribe(subscriber)
+            subscriber.close()
+
+    # -- flush and queries (from other threads) ----------------------------------------------
+
+    def flush(self) -> int:
+        """Write every real-time table's rows into its Iceberg table (one commit a table, with
+        the journal position they reach) and drop them from memory in the same step."""
+        total = 0
+        with self._flush_lock:
+            journal = self.journal.path.name
+            for name, table in list(self.tables.items()):
+                batches, upto = table.snapshot()
+                rows = pa.Table.from_batches(batches, schema=table.schema)
+                if not rows.num_rows:
+                    continue
+                total += write_rows(self.engine, name, [rows],
+                                    properties={FLUSHED: f"{journal}:{upto}"},
+                                    around_commit=_dropping(table, batches))
+        return total
+
+    def query(self, text: str, user: str = OWNER) -> Any:
+        """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
+        with self.engine.as_user(user):
+            result = self.engine.execute(_sql(text))
+        if not result.returns_rows:
+            return kdb.kx.toq([kdb.symbol(result.message or "ok")])
+        return kdb.table(result.arrow())
+
+    def variable(self, name: str) -> Any:
+        """The tickerplant's kdb+ globals a client may read: ``.u.i`` (messages in the
+        journal), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
+        values: dict[str, Callable[[], Any]] = {
+            ".u.i": lambda: kdb.kx.LongAtom(self.journal.count),
+            ".u.L": lambda: kdb.symbol(str(self.journal.path)),
+            ".u.d": lambda: kdb.kx.DateAtom(self.date),
+            ".u.t": lambda: kdb.kx.SymbolVector(self._table_names()),
+        }
+        return values[name]()
+
+    def close(self) -> None:
+        self.journal.close()
+        for name in self.tables:
+            live_rows.unregister(self.directory, name)
+
+
+VARIABLES = (".u.i", ".u.L", ".u.d", ".u.t")
+
+
+def _update_arguments(message: Any) -> tuple[str, Any]:
+    """``(t; x)`` of a journalled ``(`.u.upd; t; x)``."""
+    _, name, x = list(message)
+    return kdb.text(name), x
+
+
+def _count_error(table: LiveTable, sent: int, filled: bool, what: str) -> str:
+    columns = table.info.columns
+    names = ", ".join(c.name for c in columns)
+    expected = f"{len(columns) - 1} (the time column {columns[0].name} filled in) or {len(columns)}" \
+        if kdb.is_temporal_column(columns[0]) else str(len(columns))
+    return f"table {table.info.name} has {len(columns)} columns ({names}): send {expected} {what}, not {sent}"
+
+
+def _selected(rows: pa.Table, syms: frozenset[str]) -> pa.Table:
+    """The rows whose ``sym`` is one of ``syms`` (all of them for none), as kdb+'s u.q selects."""
+    if not syms or "sym" not in rows.column_names:
+        return rows
+    return rows.filter(pc.is_in(rows["sym"], pa.array(sorted(syms))))
+
+
+def _upd_message(name: str, rows: pa.Table) -> bytes | None:
+    if not rows.num_rows:
+        return None
+    return kdb.encode(kdb.call("upd", kdb.symbol(name), kdb.table(rows)), kdb.ASYNC)
+
+
+@contextmanager
+def _dropping(table: LiveTable, batches: list[pa.RecordBatch]) -> Iterator[None]:
+    """Around a flush's commit: queries wait, and the flushed rows leave memory with it."""
+    with live_rows.exclusive():
+        yield
+        table.drop(batches)
+
+
+def _sql(text: str) -> str:
+    """A client's query as SQL: as it is when it parses as SQL, else translated from q-sql."""
+    from indb.errors import SqlError
+    from indb.parser import parse
+    try:
+        parse(text)
+        return text
+    except SqlError as error:
+        try:  # q-sql's translator (indb.parser.qsql), where this indb has it
+            qsql = importlib.import_module("indb.parser.qsql")
+        except ImportError:
+            raise error from None
+        return render(qsql.translate(text))
