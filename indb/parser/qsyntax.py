@@ -1,0 +1,344 @@
+"""q's syntax, as far as q-sql needs it: tokens, a tree of q expressions (evaluated right to
+left, without precedence) and the query templates. ``indb.parser.qsql`` translates the tree."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TEMPLATES = ("select", "exec", "update", "delete")
+PHRASE_ENDS = ("by", "from", "where")
+AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev", "sdev", "var",
+              "svar", "prd", "all", "any", "wavg", "wsum"}
+RUNNING = {"sums", "maxs", "mins", "prds", "deltas", "prev", "next"}  # along the rows, in order
+SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
+           "upper", "lower", "reciprocal", "signum"}
+MONADS = (AGGREGATES - {"wavg", "wsum"}) | RUNNING | SCALARS | {"distinct"}
+DYADS = {"within", "like", "in", "wavg", "wsum", "xbar", "fby", "and", "or", "mod", "div"}
+WORDS = MONADS | DYADS | set(TEMPLATES) | set(PHRASE_ENDS)
+
+_TOKEN = re.compile(r"""
+  (?P<space>\s+)
+| (?P<timestamp>\d{4}\.\d\d\.\d\dD\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<date>\d{4}\.\d\d\.\d\d)
+| (?P<timespan>\d+D\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<time>\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<bool>[01]+b(?![\w.]))
+| (?P<null>0[Nn][hijef]?(?![\w.]))
+| (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[hijef]?(?![\w.]))
+| (?P<name>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)
+| (?P<sym>(?:`[A-Za-z0-9_.]*)+)
+| (?P<str>"(?:\\.|[^"\\])*")
+| (?P<op><=|>=|<>|[-+*%=<>&|~^$])
+| (?P<punct>[()\[\];,:])
+""", re.VERBOSE)
+NOUN_ENDS = ("timestamp", "date", "timespan", "time", "bool", "null", "num", "name", "sym", "str")
+ATOMS = ("timestamp", "date", "timespan", "time", "null", "num")  # juxtaposed, they make a vector
+
+
+class QError(Exception):
+    """A problem at ``pos`` (a character offset) of the q text."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message, pos)
+        self.message, self.pos = message, pos
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos] == "/" and (pos == 0 or text[pos - 1].isspace()):  # a comment to line end
+            end = text.find("\n", pos)
+            pos = len(text) if end < 0 else end
+            continue
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise QError(f"q-sql cannot read {text[pos]!r} here", pos)
+        kind = match.lastgroup or ""
+        if kind != "space":
+            token = Token(kind if kind != "punct" else match.group(), match.group(), pos)
+            if kind == "op" and token.text == "-" and _negative(tokens, text, match.end()):
+                number = _TOKEN.match(text, match.end())
+                assert number is not None
+                token = Token(number.lastgroup or "", "-" + number.group(), pos)
+                pos = number.end()
+                tokens.append(token)
+                continue
+            tokens.append(token)
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+def _negative(tokens: list[Token], text: str, after: int) -> bool:
+    """Whether a ``-`` is a number's sign: a digit follows it and no noun comes before it."""
+    if after >= len(text) or not text[after].isdigit():
+        return False
+    if not tokens:
+        return True
+    last = tokens[-1]
+    return last.kind not in NOUN_ENDS and last.kind not in (")", "]") or \
+        (last.kind == "name" and last.text in WORDS)
+
+
+# -- the syntax tree of q ----------------------------------------------------------------------
+
+@dataclass
+class Node:
+    pos: int
+
+
+@dataclass
+class Lit(Node):
+    kind: str
+    text: str
+
+
+@dataclass
+class Vec(Node):
+    items: list[Lit]
+
+
+@dataclass
+class Name(Node):
+    name: str
+
+
+@dataclass
+class Call(Node):
+    fn: str
+    args: list[Node]
+
+
+@dataclass
+class Dyad(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass
+class GList(Node):
+    """``(a;b;...)``, q's general list (``(avg;qty) fby p``, ``within (lo;hi)``)."""
+
+    items: list[Node]
+
+
+@dataclass
+class TableCols(Node):
+    """``([] a; b)``: the columns that ``fby`` groups by."""
+
+    items: list[Node]
+
+
+Subphrase = tuple[str | None, Node]
+
+
+@dataclass
+class Query(Node):
+    kind: str
+    phrase: list[Subphrase] = field(default_factory=list)
+    by: list[Subphrase] = field(default_factory=list)
+    source: str | Query = ""
+    source_pos: int = 0
+    where: list[Node] = field(default_factory=list)
+    distinct: bool = False
+    limit: list[Node] = field(default_factory=list)
+
+
+class Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.at = 0
+
+    @property
+    def peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def word(self, *words: str) -> bool:
+        return self.peek.kind == "name" and self.peek.text in words
+
+    def expect(self, kind: str, what: str) -> Token:
+        if self.peek.kind != kind:
+            raise QError(f"expected {what}, found {self.peek.text or 'the end'}", self.peek.pos)
+        return self.advance()
+
+    def query(self) -> Query:
+        start = self.peek
+        if not self.word(*TEMPLATES):
+            raise QError("q-sql starts with select, exec, update or delete", start.pos)
+        query = Query(start.pos, self.advance().text)
+        if query.kind == "select" and self.peek.kind == "[":
+            self.advance()
+            query.limit = self.limit()
+        if query.kind in ("select", "exec") and self.word("distinct"):
+            self.advance()
+            query.distinct = True
+        if not self.word("by", "from"):
+            query.phrase = self.subphrases()
+        if self.word("by"):
+            if query.kind == "delete":
+                raise QError("delete takes no by phrase", self.peek.pos)
+            self.advance()
+            query.by = self.subphrases()
+        if not self.word("from"):
+            raise QError(f"expected from after the {query.kind} phrase, found "
+                         f"{self.peek.text or 'the end'}", self.peek.pos)
+        self.advance()
+        query.source_pos = self.peek.pos
+        if self.word(*TEMPLATES):
+            query.source = self.query()
+        elif self.peek.kind == "(" and self.tokens[self.at + 1].text in TEMPLATES:
+            self.advance()
+            query.source = self.query()
+            self.expect(")", "the ) closing the query")
+        else:
+            name = self.expect("name", "a table's name after from")
+            if name.text in WORDS:
+                raise QError(f"{name.text} is a q word, not a table", name.pos)
+            query.source = name.text
+        if self.word("where"):
+            self.advance()
+            query.where = [self.expr()]
+            while self.peek.kind == ",":
+                self.advance()
+                query.where.append(self.expr())
+        return query
+
+    def limit(self) -> list[Node]:
+        """``select[n]``, ``select[m n]``, ``select[>c]``, ``select[n;<c]`` (after the ``[``)."""
+        items: list[Node] = []
+        while True:
+            token = self.peek
+            if token.kind == "op" and token.text in ("<", ">"):
+                self.advance()
+                column = self.expect("name", "a column after < or >")
+                items.append(Call(token.pos, token.text, [Name(column.pos, column.text)]))
+            else:
+                items.append(self.noun())
+            if self.peek.kind != ";":
+                self.expect("]", "the ] closing select[...]")
+                return items
+            self.advance()
+
+    def subphrases(self) -> list[Subphrase]:
+        phrase = [self.subphrase()]
+        while self.peek.kind == ",":
+            self.advance()
+            phrase.append(self.subphrase())
+        return phrase
+
+    def subphrase(self) -> Subphrase:
+        if self.peek.kind == "name" and self.tokens[self.at + 1].kind == ":":
+            name = self.advance().text
+            self.advance()
+            return name, self.expr()
+        return None, self.expr()
+
+    def items(self, close: str) -> list[Node]:
+        items = [self.expr()]
+        while self.peek.kind == ";":
+            self.advance()
+            items.append(self.expr())
+        self.expect(close, f"the {close} closing the list")
+        return items
+
+    def ends(self) -> bool:
+        return self.peek.kind in (",", ";", ")", "]", "end") or self.word(*PHRASE_ENDS)
+
+    def expr(self) -> Node:
+        """One expression, right to left: an operand, then (optionally) a dyad and the rest."""
+        if self.ends():
+            raise QError(f"expected an expression, found {self.peek.text or 'the end'}",
+                         self.peek.pos)
+        left = self.operand()
+        if self.ends():
+            return left
+        token = self.peek
+        if token.kind == "op" or (token.kind == "name" and token.text in DYADS):
+            self.advance()
+            return Dyad(token.pos, token.text, left, self.expr())
+        if token.kind == ":":
+            raise QError("a name: goes at the start of a subphrase (c: expr)", token.pos)
+        raise QError(f"q-sql cannot apply {_shown(left)} to {token.text}: indb translates "
+                     "the functions and operators docs/qsql.md lists", token.pos)
+
+    def operand(self) -> Node:
+        token = self.peek
+        if token.kind == "name" and (token.text in MONADS or token.text in DYADS):
+            self.advance()
+            if self.peek.kind == "[" and self.peek.pos == token.pos + len(token.text):
+                self.advance()
+                return Call(token.pos, token.text, self.items("]"))
+            if token.text in DYADS:
+                raise QError(f"{token.text} goes between its two arguments (x {token.text} y)",
+                             token.pos)
+            if self.ends():  # the function itself, as in (avg;qty) fby p
+                return Name(token.pos, token.text)
+            if self.peek.kind == "op":
+                raise QError(f"{token.text} needs an argument after it", token.pos)
+            return Call(token.pos, token.text, [self.expr()])
+        noun = self.noun()
+        if self.peek.kind == "[":
+            raise QError("indexing and calling with [...] are not q-sql that indb translates",
+                         self.peek.pos)
+        return noun
+
+    def noun(self) -> Node:
+        token = self.advance()
+        if token.kind in ATOMS:
+            atoms = [Lit(token.pos, token.kind, token.text)]
+            while self.peek.kind in ATOMS:
+                nxt = self.advance()
+                atoms.append(Lit(nxt.pos, nxt.kind, nxt.text))
+            return atoms[0] if len(atoms) == 1 else Vec(token.pos, atoms)
+        if token.kind == "bool":
+            bits = [Lit(token.pos + k, "bool", b) for k, b in enumerate(token.text[:-1])]
+            return bits[0] if len(bits) == 1 else Vec(token.pos, bits)
+        if token.kind == "sym":
+            names = token.text.split("`")[1:]
+            syms = [Lit(token.pos, "sym", n) for n in names]
+            return syms[0] if len(syms) == 1 else Vec(token.pos, syms)
+        if token.kind == "str":
+            return Lit(token.pos, "str", token.text)
+        if token.kind == "name":
+            if token.text in WORDS:
+                raise QError(f"{token.text} cannot stand here", token.pos)
+            return Name(token.pos, token.text)
+        if token.kind == "(":
+            if self.peek.kind == "[":
+                self.advance()
+                self.expect("]", "([] columns)")
+                return TableCols(token.pos, self.items(")"))
+            items = self.items(")")
+            return items[0] if len(items) == 1 else GList(token.pos, items)
+        raise QError(f"expected a value, a column or (, found {token.text or 'the end'}",
+                     token.pos)
+
+
+def start(node: Node) -> int:
+    """Where an expression begins (a dyad's position is its operator's)."""
+    return start(node.left) if isinstance(node, Dyad) else node.pos
+
+
+def _shown(node: Node) -> str:
+    return node.name if isinstance(node, Name) else "a value"
+
+
+def line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:pos]
+    return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
