@@ -104,7 +104,7 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     removed, count = [], 0
     with files.staged(table.io, table.location()) as added:
         for path, positions in zip(*hits.values(), strict=True) if hits else []:
-            stored = files.read_stored([path], info)
+            stored = files.read_stored([path], info, table.io)
             keep = np.ones(stored.num_rows, dtype=bool)
             keep[np.asarray(positions, dtype=np.int64)] = False
             count += len(positions)
@@ -211,7 +211,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             count += chunk.num_rows
             if progress:
                 progress(count)
-        check_unique(info, existing, written)
+        check_unique(info, existing, written, engine.db.io_properties)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:

@@ -68,7 +68,7 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
     updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
     with files.staged(table.io, table.location()) as added:
         for path, rows_of_file in _rows_by_file(changed).items():  # one file at a time
-            stored = files.read_stored([path], info)
+            stored = files.read_stored([path], info, table.io)
             keep = np.ones(stored.num_rows, dtype=bool)
             keep[positions[rows_of_file]] = False
             mine = pa.array(updates.get(path, np.zeros(0, dtype=np.int64)))
@@ -82,7 +82,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(inserted.select(user), info, rowids))
         gone = {f.file_path for f in removed}
-        check_unique(info, [f for f in current if f.file_path not in gone], added)
+        check_unique(info, [f for f in current if f.file_path not in gone], added,
+                     engine.db.io_properties)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata)
@@ -465,7 +466,7 @@ def _compact(engine: Engine, name: str) -> tuple[int, int]:
         return 0, 0
     with files.staged(table.io, table.location()) as added:
         for group in groups:
-            stored = files.read_stored([f.file_path for f in group], info)
+            stored = files.read_stored([f.file_path for f in group], info, table.io)
             added += files.write_data_files(table.io, table.metadata, info, stored)
         try:
             files.commit(engine.db, name, add=added, remove=[f for g in groups for f in g],

@@ -23,6 +23,7 @@ import pyarrow as pa
 from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 
+from indb.catalog import filesystems
 from indb.catalog.database import Database
 from indb.errors import SqlError
 from indb.catalog.names import sql_table
@@ -58,6 +59,7 @@ class QuerySession:
         self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
         self._live: dict[str, pa.Table] = {}  # real-time tables' rows in memory, at the refresh
         self.scans = Scans(self._database)  # the functions it registers live in the database
+        filesystems.register(self._database, db.root, db.io_properties)  # an object store's
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
 
     @property

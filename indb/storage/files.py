@@ -34,6 +34,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 
 from indb.catalog.database import Database
+from indb.catalog.filesystems import is_local
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
@@ -68,13 +69,23 @@ def local_path(uri: str) -> str:
     return uri.removeprefix("file://")
 
 
-def read_stored(paths: Sequence[str], info: TableInfo) -> pa.Table:
-    """Rows of the given data files, as stored (hidden columns included)."""
+def read_stored(paths: Sequence[str], info: TableInfo, io: FileIO | None = None) -> pa.Table:
+    """Rows of the given data files, as stored (hidden columns included); files in an object
+    store are read through the table's ``io``."""
     schema = info.storage_schema
     in_file = [file_column_name(name) for name in schema.names]
-    tables = [pq.read_table(local_path(p), columns=in_file).rename_columns(schema.names).cast(schema)
+    tables = [pq.read_table(_source(p, io), columns=in_file).rename_columns(schema.names).cast(schema)
               for p in paths]
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _source(path: str, io: FileIO | None) -> Any:
+    """What pyarrow reads a data file from: a local path, or the file opened through ``io``."""
+    if is_local(path):
+        return local_path(path)
+    if io is None:
+        raise InternalError(f"{path} is in an object store: read it through its table's FileIO")
+    return io.new_input(path).open()
 
 
 def to_user(stored: pa.Table, info: TableInfo) -> pa.Table:
@@ -88,7 +99,7 @@ def read_shard(table: Table, info: TableInfo, shard: int) -> pa.Table:
     if shard < 0 or (shard >= info.shards and not info.replicated):
         raise OptionError(f"table {info.name} has shards 0..{info.shards - 1}, not {shard}")
     files = [f.file_path for f in data_files(table) if info.replicated or shard_of(f) == shard]
-    return to_user(read_stored(files, info), info)
+    return to_user(read_stored(files, info, table.io), info)
 
 
 # -- writing -----------------------------------------------------------------------------------
