@@ -5,11 +5,13 @@ golden translations in tests/golden/qsql; and q-sql where indb accepts SQL."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 import indb
 from indb.cli.prompt import complete
@@ -232,3 +234,12 @@ def test_q_sql_where_sql_is_accepted(conn, table_name):
     assert (caught.value.line, caught.value.col) == (2, len(f"  q)select from {sp} where") + 1)
     with pytest.raises(indb.SqlError, match=r"cannot apply foo .*column 12 of the q-sql text"):
         conn.sql(f"SELECT * FROM q('select foo qty from {sp}')")
+
+
+def test_the_guides_examples_translate():
+    guide = (Path(__file__).parent.parent / "docs" / "qsql.md").read_text()
+    examples = [line[2:] for block in re.findall(r"```q\n(.*?)```", guide, re.S)
+                for line in block.splitlines() if line.startswith("q)")]
+    assert len(examples) >= 5
+    for example in examples:
+        assert translate(example, columns_of).find(exp.Select)
