@@ -81,7 +81,8 @@ def run_job(job: Job, channel: Connection) -> Outcome:
     """Run one instance; failures become an ERROR outcome with the traceback, files discarded."""
     work = Path(job.work_dir)
     (work / "scratch").mkdir(parents=True, exist_ok=True)
-    models = Models(lambda name, version: ask(channel, ModelWanted(name, version)), job.db_path,
+    # models saved are staged in the work directory: the one place a sandboxed instance writes
+    models = Models(lambda name, version: ask(channel, ModelWanted(name, version)), str(work),
                     DEVICE)
     with _logs_in(work):
         try:

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from indb.errors import IndbError, OperationalError
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
 from indb.sharding.jobs import Job, Outcome
+from indb.sharding import sandbox
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
 
@@ -38,17 +40,25 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 class Host:
     """One host process and the two channels to it (jobs/reports, and the watch pipe);
     ``identity`` is the code it runs (a host serves one function's code only), ``python`` the
-    interpreter it runs in: a function environment's ("" for the one indb runs in)."""
+    interpreter it runs in: a function environment's ("" for the one indb runs in); ``rules``
+    its sandbox (None: unconfined), in which only its ``staging`` directory is writable."""
 
-    def __init__(self, identity: str = "", python: str = "") -> None:
-        self.identity, self.python = identity, python
+    def __init__(self, identity: str = "", python: str = "",
+                 rules: sandbox.Policy | None = None) -> None:
+        self.identity, self.python, self.rules = identity, python, rules
+        self.staging = sandbox.staging_dir(rules) if rules is not None else None
         parent, child = socket.socketpair()
         watch_read, self._watch_write = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [python or sys.executable, "-m", "indb.sharding.host", str(child.fileno()), str(watch_read)],
-            pass_fds=(child.fileno(), watch_read), env=env, start_new_session=True)
+        argv = [python or sys.executable, "-m", "indb.sharding.host", str(child.fileno()),
+                str(watch_read)]
+        if rules is not None and self.staging is not None:
+            env.update(sandbox.environment(self.staging))
+            argv = sandbox.command(rules, self.staging, argv)
+            argv, pass_fds=(child.fileno(), watch_read), env=env, start_new_session=True,
+            cwd=self.staging)
         child.close()
         os.close(watch_read)
         self.channel = Connection(parent.detach())
@@ -73,6 +83,12 @@ class Host:
             os.close(self._watch_write)
 
 
+    def forget(self) -> None:
+        """Close the channels and remove the staging directory (the host is done with it)."""
+        self.close()
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
 class HostPool:
     """The hosts of this worker process, one per slot; the worker's i-th shard (its turn) always
     runs in slot i mod slots.
@@ -91,22 +107,24 @@ class HostPool:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def acquire(self, turn: int, identity: str = "", python: str = "") -> tuple[int, Host]:
-        """The slot and its host for code ``identity`` in interpreter ``python``, once no other
-        instance uses that slot (a dead host, or one that ran other code or in another function
-        environment, is replaced)."""
+    def acquire(self, turn: int, identity: str = "", python: str = "",
+                rules: sandbox.Policy | None = None) -> tuple[int, Host]:
+        """The slot and its host for code ``identity`` in interpreter ``python`` and sandbox
+        ``rules``, once no other instance uses that slot (a dead host, or one that ran other
+        code, in another function environment or sandbox, is replaced)."""
         slot = turn % _slots()
         with self._guard:
             lock = self._locks.setdefault(slot, threading.Lock())
         lock.acquire()
         try:
             host = self._hosts.get(slot)
-            if host is not None and host.alive and (host.identity, host.python) != (identity, python):
+            if host is not None and host.alive and \
+                    (host.identity, host.python, host.rules) != (identity, python, rules):
                 host.kill()
             if host is None or not host.alive:
                 if host is not None:
-                    host.close()
-                host = self._hosts[slot] = Host(identity, python)
+                    host.forget()
+                host = self._hosts[slot] = Host(identity, python, rules)
         except BaseException:  # no host could be started: the slot is free for the next try
             self._hosts.pop(slot, None)
             lock.release()
@@ -118,6 +136,7 @@ class HostPool:
         if not host.alive and self._hosts.get(slot) is host:
             del self._hosts[slot]
         self._locks[slot].release()
+            host.forget()
 
 
 def _slots() -> int:
@@ -177,11 +196,20 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
-    slot, host = _pool.acquire(turn, job.function.code_hash, job.python)
+    rules, refusal = sandbox.decide(job)
+    if refusal:
+        log.update_instance(job.run_id, job.shard, status=RunStatus.ERROR, message=refusal,
+                            ended=time.time())
+        return Outcome(job.shard, RunStatus.ERROR, refusal)
+    slot, host = _pool.acquire(turn, job.function.code_hash, job.python, rules)
     try:
         log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
                             pid=host.process.pid, started=time.time(), rank=job.rank, tom=job.tom)
-        outcome = _supervise(job, host, records)
+        if host.staging is None:
+            outcome = _supervise(job, host, records)
+        else:  # the instance writes in its host's staging directory; moved into place after
+            staged = sandbox.staged(job, host.staging)
+            outcome = sandbox.delivered(staged, job, _supervise(staged, host, records))
     finally:
         _pool.release(slot, host)
     work = Path(job.work_dir)

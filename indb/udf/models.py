@@ -14,12 +14,13 @@ from indb.runtime.predictors import Predictor, check_output, is_keras, save_mode
 
 class Models:
     """The model registry as a UDF sees it. ``lookup(name, version)`` answers which version that
-    is (the catalog is read by the supervisor, not by the instance)."""
+    is (the catalog is read by the supervisor, not by the instance); saved models are staged
+    beneath ``staging_root`` (the instance's work directory) until the run registers them."""
 
-    def __init__(self, lookup: Callable[[str, int | str | None], ModelInfo], db_path: str,
+    def __init__(self, lookup: Callable[[str, int | str | None], ModelInfo], staging_root: str,
                  device: str = "cpu") -> None:
         self._lookup = lookup
-        self._db_path = db_path
+        self._staging_root = staging_root
         self._device = device
         self.staged: list[StagedModel] = []
         self.hits = self.misses = 0  # loads served by the process's cache, and loads from files
@@ -34,7 +35,7 @@ class Models:
         """
         check_output(output)
         flavor = flavor or ("keras" if is_keras(model) else "torch")
-        with staging_dir(self._db_path) as directory:
+        with staging_dir(self._staging_root) as directory:
             shape, dtype, width = save_model(model, example, flavor, directory)
         staged = StagedModel(name.lower(), flavor, str(directory), shape, dtype, output, width,
                              {k: float(v) for k, v in (metrics or {}).items()})
