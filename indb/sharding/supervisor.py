@@ -27,8 +27,8 @@ from indb.catalog.database import Database
 from indb.errors import IndbError, OperationalError
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
-from indb.sharding.jobs import Job, Outcome
 from indb.sharding import sandbox
+from indb.sharding.jobs import Job, Outcome
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
 
@@ -51,12 +51,12 @@ class Host:
         watch_read, self._watch_write = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen(
         argv = [python or sys.executable, "-m", "indb.sharding.host", str(child.fileno()),
                 str(watch_read)]
         if rules is not None and self.staging is not None:
             env.update(sandbox.environment(self.staging))
             argv = sandbox.command(rules, self.staging, argv)
+        self.process = subprocess.Popen(
             argv, pass_fds=(child.fileno(), watch_read), env=env, start_new_session=True,
             cwd=self.staging)
         child.close()
@@ -82,12 +82,12 @@ class Host:
             self.channel.close()
             os.close(self._watch_write)
 
-
     def forget(self) -> None:
         """Close the channels and remove the staging directory (the host is done with it)."""
         self.close()
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
+
 
 class HostPool:
     """The hosts of this worker process, one per slot; the worker's i-th shard (its turn) always
@@ -135,8 +135,8 @@ class HostPool:
         """Give the slot back; a host that was killed is forgotten (the next job starts another)."""
         if not host.alive and self._hosts.get(slot) is host:
             del self._hosts[slot]
-        self._locks[slot].release()
             host.forget()
+        self._locks[slot].release()
 
 
 def _slots() -> int:
