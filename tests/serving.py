@@ -41,7 +41,8 @@ def wait_until_up(url: str, deadline: float = READY_WITHIN, process=None, verify
 class Served:
     """A Service on free ports in a thread; ``url`` and ``pg_port`` to reach it."""
 
-    def __init__(self, path: Path, **options) -> None:
+    def __init__(self, path: Path, tls_ca: str | None = None, **options) -> None:
+        """``tls_ca``: the CA that signed ``tls_cert`` (else the certificate is its own)."""
         self.port, pg_port = free_port(), free_port()
         self.service = Service(path, port=self.port, pg_port=pg_port, cluster="threads",
                                log_level="warning", workers=2, **options)
@@ -49,7 +50,7 @@ class Served:
         self.url = f"{'https' if options.get('tls_cert') else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.service.run, daemon=True)
         self.thread.start()
-        cert = options.get("tls_cert")
+        cert = tls_ca or options.get("tls_cert")
         wait_until_up(self.url, verify=ssl.create_default_context(cafile=cert) if cert else True)
 
     def stop(self) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import io
 import logging
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -60,6 +62,7 @@ _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16
              "RunError": "38000", "FunctionError": "38000", "ModelError": "38000",
              "AuthenticationError": "28000", "PrivilegeError": "42501", "InterfaceError": "08000",
              "ProgrammingError": "42000", "OperationalError": "58000"}
+SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 _WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
 
 
@@ -262,6 +265,30 @@ class _Handler(postgres.BuenaVistaHandler):
     place, and the API token as the password."""
 
     server: PgServer
+    request: socket.socket
+    connection: socket.socket
+
+    def handle_startup(self, conn: core.Connection) -> postgres.BVContext | None:
+        """An SSLRequest first is answered here: 'S' and TLS with the server's certificate, or
+        'N' without one (PostgreSQL's answers; the client then goes on in clear or gives up, as
+        its sslmode says). Then buenavista reads the startup message as ever."""
+        sock: socket.socket = self.connection
+        head = sock.recv(8, socket.MSG_PEEK | socket.MSG_WAITALL)
+        if len(head) == 8 and struct.unpack("!ii", head) == (8, SSL_REQUEST):
+            sock.recv(8)  # nothing was read through rfile yet: taken off the socket
+            if self.server.tls is None:
+                sock.sendall(b"N")
+            else:
+                sock.sendall(b"S")
+                try:
+                    sock = self.server.tls.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError):  # the client gave up (its CA refused ours)
+                    return None
+                self.request = self.connection = sock
+                self.rfile = sock.makefile("rb")
+                self.wfile = _SocketWriter(sock)
+                self.r = postgres.BVBuffer(self.rfile)
+        return super().handle_startup(conn)
 
     def handle_post_auth(self, ctx: postgres.BVContext) -> None:
         ctx.session.notice = self.send_notice_text
@@ -350,17 +377,41 @@ def _sqlstate(error: Any) -> str:
     return "XX000"
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The server side of TLS with this certificate and key (PEM files), as the HTTP port's."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class _SocketWriter(io.RawIOBase):
+    """The handler's ``wfile`` over a TLS socket: every write sent whole."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+
 class PgServer(postgres.BuenaVistaServer):
-    """The PostgreSQL protocol server, on threads of its own (one a client connection)."""
+    """The PostgreSQL protocol server, on threads of its own (one a client connection);
+    with ``tls``, a client's SSLRequest starts TLS (without, it is answered 'N')."""
 
     daemon_threads = True  # a client left connected never holds the server's exit
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], pool: ConnectionPool, runs: Runs,
-                 authenticate: Callable[[str | None], str]) -> None:
+                 authenticate: Callable[[str | None], str],
+                 tls: ssl.SSLContext | None = None) -> None:
         super().__init__(address, _Connection(pool, runs))
         self.RequestHandlerClass = _Handler
         self.authenticate = authenticate
+        self.tls = tls
         self._thread: threading.Thread | None = None
 
     def verify_request(self, request: Any, client_address: Any) -> bool:

@@ -18,7 +18,7 @@ from indb.catalog import users
 from indb.catalog.database import Database
 from indb.errors import AuthenticationError, OptionError
 from indb.server.app import Authenticate, ServerState, create_app
-from indb.server.pgwire import PgServer
+from indb.server.pgwire import PgServer, tls_context
 from indb.server.pool import POOL_SIZE, ConnectionPool
 from indb.server.scheduler import Scheduler
 
@@ -78,7 +78,8 @@ class Service:
         self.scheduler = Scheduler(self.pool)  # runs the procedures that are due
         self.pg: PgServer | None = None
         if pg_port is not None:
-            self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate)
+            self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate,
+                               tls=tls_context(tls_cert, tls_key) if tls_cert and tls_key else None)
         app = create_app(self.state, on_shutdown=self._stop)
         config = uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert,
                                 ssl_keyfile=tls_key, timeout_graceful_shutdown=max(1, math.ceil(grace)),
