@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import indb
-from serving import Served
+from serving import GATED_FUNCTION, Served
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")
@@ -27,15 +27,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromiu
 SYMBOLS, DAYS = ("AAA", "BBB", "CCC"), 10
 WAIT_MS = 60_000  # the longest a step of the page may take (a run on a cold cluster included)
 
-SCALED = """
+SCALED = GATED_FUNCTION + """
 def scaled(ctx, prices):
-    import pathlib, time
-    gate = pathlib.Path(ctx.params["gate"])
-    deadline = time.monotonic() + 120
-    while not gate.exists():  # the test opens the gate once it has seen the run going
-        if time.monotonic() > deadline:
-            raise RuntimeError("the gate never opened")
-        time.sleep(0.02)
+    gated(ctx, prices)  # returns once the test has seen the run going and opened the gate
     factor = float(ctx.params["factor"])
     return {"sym": prices["sym"].to_pylist(), "day": prices["day"].to_pylist(),
             "px": [px * factor for px in prices["px"].to_pylist()]}
@@ -245,6 +239,41 @@ def test_a_run_shows_live_progress_then_its_output_as_a_table_and_a_chart(page, 
     assert drawn["labels"] == sorted({d.isoformat() for _, d, _ in expected})
     assert drawn["lines"] == {sym: [p for s, _, p in sorted(expected, key=lambda r: r[1]) if s == sym]
                               for sym in SYMBOLS}
+
+
+CHART_CASES = """async () => {
+    const { chartConfig } = await import("/web/app.js");  // the page's own module, loaded already
+    const drawn = (columns, rows) => {
+        const config = chartConfig(columns.map(([name, type]) => ({ name, type })), rows);
+        return config && { type: config.type, labels: config.data.labels,
+                           series: Object.fromEntries(config.data.datasets.map(d => [d.label, d.data])) };
+    };
+    return {
+        over_time_by_text: drawn([["sym", "VARCHAR"], ["day", "DATE"], ["px", "DOUBLE"]],
+                                 [["a", "2024-01-02", 1], ["b", "2024-01-01", 2], ["a", "2024-01-01", 3]]),
+        over_time: drawn([["ts", "TIMESTAMP"], ["x", "BIGINT"], ["y", "DECIMAL(9,2)"], ["z", "INTEGER"], ["w", "FLOAT"]],
+                         [["2024-01-01 10:00:00", 1, 2.5, 0, 0], ["2024-01-01 09:00:00", 3, 4.5, 0, 0]]),
+        by_text: drawn([["sym", "VARCHAR"], ["n", "INTEGER"], ["m", "DOUBLE"]],
+                       [["a", 1, 9], ["b", 2, 9], ["a", 3, 9]]),
+        no_number: drawn([["sym", "VARCHAR"], ["day", "DATE"]], [["a", "2024-01-01"], ["b", "2024-01-02"]]),
+        numbers_alone: drawn([["x", "BIGINT"], ["y", "DOUBLE"]], [[1, 2], [3, 4]]),
+        one_row: drawn([["sym", "VARCHAR"], ["n", "INTEGER"]], [["a", 1]]),
+    };
+}"""
+
+
+def test_the_chart_rule(page):
+    """docs/server.md's rule, on the page's own code: lines over time (a line per category, or
+    per numeric column), else bars summed by category, else no chart."""
+    charts = page.evaluate(CHART_CASES)
+    assert charts["over_time_by_text"] == {"type": "line", "labels": ["2024-01-01", "2024-01-02"],
+                                           "series": {"a": [3, 1], "b": [2, None]}}
+    assert charts["over_time"] == {"type": "line",
+                                   "labels": ["2024-01-01 09:00:00", "2024-01-01 10:00:00"],
+                                   "series": {"x": [3, 1], "y": [4.5, 2.5], "z": [0, 0]}}
+    assert charts["by_text"] == {"type": "bar", "labels": ["a", "b"], "series": {"sum of n": [4, 2]}}
+    assert charts["no_number"] is None and charts["numbers_alone"] is None
+    assert charts["one_row"] is None
 
 
 def test_tables_are_browsed_filtered_and_downloaded_as_csv_and_parquet(page, served, admin, shots):

@@ -36,6 +36,7 @@ from indb.server.encoding import json_chunks
 from indb.server.models import BINARY, ERRORS, Column, Rows, RunAccepted
 
 if TYPE_CHECKING:
+    from indb.catalog.database import Database
     from indb.server.app import ServerState
 
 STATIC = Path(__file__).parent / "static"
@@ -43,6 +44,7 @@ SESSION_HOURS = 12  # how long a token made by signing in with a password lasts
 BROWSE_LIMIT = 10_000  # rows a page of a table's rows may hold
 EXPORT_BATCH = 64_000  # rows a CSV or Parquet chunk holds as the download streams
 PARQUET = "application/vnd.apache.parquet"
+FILE_FORMATS = {"csv": (pa_csv.CSVWriter, "text/csv"), "parquet": (pq.ParquetWriter, PARQUET)}
 # the page's own files only: no inline script, nothing from elsewhere
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
                "script-src 'self'; frame-ancestors 'none'")
@@ -175,8 +177,8 @@ def mount(app: FastAPI, state: ServerState, bearer: Dependency, user: Dependency
               response_class=StreamingResponse, responses=EXPORT_ANSWERS)
     async def export(name: str, body: Export, who: str = Depends(user)) -> StreamingResponse:
         result = await in_thread(_select, state, who, name, body, None, 0)
-        chunks = _csv_chunks(result) if body.format == "csv" else _parquet_chunks(result)
-        return StreamingResponse(chunks, media_type="text/csv" if body.format == "csv" else PARQUET,
+        writer, media_type = FILE_FORMATS[body.format]
+        return StreamingResponse(_file_chunks(result, writer), media_type=media_type,
                                  headers={"Content-Disposition":
                                           f'attachment; filename="{_file_name(name)}.{body.format}"'})
 
@@ -201,7 +203,7 @@ def mount(app: FastAPI, state: ServerState, bearer: Dependency, user: Dependency
 
 # -- what they do -------------------------------------------------------------------------------
 
-def _database(state: ServerState) -> Any:
+def _database(state: ServerState) -> Database:
     if state.db is None:
         raise NotSupportedError("this server was started without its database's users")
     return state.db
@@ -299,24 +301,13 @@ def _condition(f: Filter, params: list[Any]) -> exp.Expr:
     return COMPARISONS[f.op](this=column, expression=exp.Placeholder())
 
 
-def _csv_chunks(result: Result) -> Iterator[bytes]:
+def _file_chunks(result: Result, writer: type[pa_csv.CSVWriter | pq.ParquetWriter]) -> Iterator[bytes]:
+    """The rows as a file of ``writer``'s format, sent a batch at a time as DuckDB reads them."""
     sink = ArrowChunks()
     try:
-        with pa_csv.CSVWriter(pa.PythonFile(sink, mode="w"), result.schema) as writer:
+        with writer(pa.PythonFile(sink, mode="w"), result.schema) as file:
             for batch in result.fetch_record_batch(EXPORT_BATCH):
-                writer.write_batch(batch)
-                yield sink.take()
-        yield sink.take()
-    finally:
-        result.close()
-
-
-def _parquet_chunks(result: Result) -> Iterator[bytes]:
-    sink = ArrowChunks()
-    try:
-        with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), result.schema) as writer:
-            for batch in result.fetch_record_batch(EXPORT_BATCH):
-                writer.write_batch(batch)
+                file.write_batch(batch)
                 yield sink.take()
         yield sink.take()
     finally:

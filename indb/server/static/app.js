@@ -192,7 +192,7 @@ function columnsOf(result) {
 // is one (CHART_LINES at most), else one line per numeric column (CHART_SERIES at most); without
 // a time column, a bar chart of the first numeric column summed by the first text column
 // (CHART_CATEGORIES bars at most); else none. It needs two rows or more.
-function chartConfig(columns, rows) {
+export function chartConfig(columns, rows) {
   if (rows.length < 2) return null;
   const index = (test) => columns.findIndex((c) => test.test(c.type || ""));
   const numeric = columns.map((c, i) => i).filter((i) => NUMERIC.test(columns[i].type || ""));
