@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from indb.cli import cluster as cluster_commands
 from indb.cli.formatting import FORMATS
 from indb.errors import IndbError
 
@@ -203,16 +204,19 @@ def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str 
                    "N: written first, synced at most N ms later.")
 @click.option("--flush", "flush_seconds", default=300.0, show_default=True,
               help="Seconds between flushes of real-time rows into their tables (0: at end of day only).")
+@click.option("--subscriber-limit", "subscriber_mb", default=64, show_default=True,
+              help="MB a subscriber may leave unread before it is disconnected.")
 @db_option
 @click.pass_context
 def tick(ctx: click.Context, host: str, port: int, journal: str | None, fsync_ms: int,
-         flush_seconds: float, db: str | None) -> None:
+         flush_seconds: float, subscriber_mb: int, db: str | None) -> None:
     """Run a kdb+ tickerplant for the database (--db) until SIGTERM or Ctrl-C: feeds publish
     with .u.upd, subscribers call .u.sub, and sync string queries (SQL or q-sql) are answered
     over real-time and stored rows. The guide is docs/streaming.md."""
     path = db or ctx.obj["db"]
     server = _tickerplant(path, host=host, port=port, journal=journal, fsync_ms=fsync_ms,
-                          flush_seconds=flush_seconds or None, workers=ctx.obj["workers"])
+                          flush_seconds=flush_seconds or None, subscriber_limit=subscriber_mb << 20,
+                          workers=ctx.obj["workers"])
     click.echo(f"tickerplant for {path} on {host}:{port} (journal {server.plant.journal.path})",
                err=True)
     try:
@@ -329,6 +333,11 @@ def restore(backup_dir: str, target: str) -> None:
     except IndbError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"restored {backup_dir} to {target} ({count:,} files)")
+
+
+# a database described by URLs and its cluster: indb init, indb worker, indb cluster status
+for _command in (cluster_commands.init, cluster_commands.worker, cluster_commands.cluster):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""kdb+ objects through PyKX: headers, error replies, tables built from Arrow, and the checks
+an update's values pass before they reach a table."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("pykx")
+
+from indb.catalog.types import Column  # noqa: E402
+from indb.errors import DataError  # noqa: E402
+from indb.stream import kdb  # noqa: E402
+from indb.stream.kdb import kx  # noqa: E402
+
+
+def test_pykx_imports_unlicensed_in_a_clean_process():
+    import subprocess
+    import sys
+    code = "import indb.stream.kdb as k; print(k.kx.licensed)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("data", [b"\x00\x01\x00\x00\x10\x00\x00\x00",   # big-endian
+                                  b"\x01\x07\x00\x00\x10\x00\x00\x00",   # message type 7
+                                  b"\x01\x01\x00\x00\x04\x00\x00\x00",   # shorter than its header
+                                  b"\x01\x01\x00\x00\xff\xff\xff\x7f"])  # 2 GB
+def test_headers_no_kdb_peer_sends_are_refused(data):
+    with pytest.raises(kdb.MessageError):
+        kdb.header(data)
+
+
+def test_an_error_reply_is_what_pykx_raises_as_a_q_error():
+    with pytest.raises(kx.QError, match="the table is wrong"):
+        kx.deserialize(kdb.error_message("the table is wrong"))
+
+
+def test_a_table_from_arrow_reads_back_in_pykx():
+    moment = np.datetime64("2026-12-03T09:30:00.123456789", "ns")
+    rows = pa.table({"sym": ["AAPL", None], "px": [187.5, None], "size": pa.array([100, None], pa.int64()),
+                     "time": pa.array([moment, moment], pa.timestamp("ns")),
+                     "ok": [True, False]})
+    table = kdb.table(rows)
+    assert isinstance(table, kx.Table)
+    back = table.pa()
+    assert back.column_names == rows.column_names
+    assert back["sym"].to_pylist() == ["AAPL", ""]          # kdb+ has no null symbol but `
+    assert back["px"].to_pylist() == [187.5, None]  # 0n, kdb+'s null float, reads back as null
+    assert back["size"].to_pylist()[0] == 100
+    assert back["time"].cast(pa.int64()).to_pylist()[0] == int(moment.astype(np.int64))
+    assert back["ok"].to_pylist() == [True, False]
+
+
+def test_values_of_the_wrong_kind_are_refused_naming_the_column():
+    price = kdb.slot(Column("price", "DOUBLE"))
+    assert price.convert(3) == 3 and price.convert(2.5) == 2.5
+    with pytest.raises(DataError, match="column price is DOUBLE; the feed sent a str"):
+        price.convert("x")
+    size = kdb.slot(Column("size", "BIGINT"))
+    with pytest.raises(DataError, match="column size is BIGINT"):
+        size.convert(1.5)
+    with pytest.raises(DataError, match="column size is BIGINT"):
+        size.convert(True)
+
+
+def test_vectors_become_columns_of_the_table_type():
+    longs = kdb.column_array(kx.LongVector([1, 2]), Column("px", "DOUBLE"))
+    assert longs.type == pa.float64() and longs.to_pylist() == [1.0, 2.0]
+    with pytest.raises(DataError, match="column size is BIGINT; the feed sent a column of float vector"):
+        kdb.column_array(kx.FloatVector([1.5]), Column("size", "BIGINT"))
+    with pytest.raises(DataError, match="column sym is VARCHAR"):
+        kdb.column_array(kx.FloatVector([1.5]), Column("sym", "VARCHAR"))
+    stamps = kx.toq(np.array(["2026-12-03T09:30:00.123456789"], "datetime64[ns]"))
+    micro = kdb.column_array(stamps, Column("time", "TIMESTAMP"))
+    assert micro.to_pylist() == [datetime.datetime(2026, 12, 3, 9, 30, 0, 123456)]  # truncated to µs
+
+
+def test_update_shapes_are_told_apart():
+    assert kdb.shape(kx.toq([kx.SymbolAtom("a"), kx.FloatAtom(1.0)])) == "row"
+    assert kdb.shape(kx.FloatVector([1.0, 2.0])) == "row"   # q makes one type's atoms a vector
+    assert kdb.shape(kx.toq([kx.SymbolVector(["a"]), kx.FloatVector([1.0])])) == "columns"
+    assert kdb.shape(kdb.table(pa.table({"a": [1.0]}))) == "table"
+    with pytest.raises(kdb.MessageError):
+        kdb.shape(kx.FloatAtom(1.0))

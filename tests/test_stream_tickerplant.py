@@ -1,0 +1,217 @@
+"""The tickerplant in one process: updates checked, journalled, added to real-time tables that
+every connection of the process queries, published to subscribers, flushed into the tables
+with no gap and no duplicate, and rebuilt from the journal."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("pykx")
+
+import indb  # noqa: E402
+from indb.engine.core import Engine  # noqa: E402
+from indb.errors import DataError  # noqa: E402
+from indb.stream import kdb  # noqa: E402
+from indb.stream.kdb import kx  # noqa: E402
+from indb.stream.tickerplant import FLUSHED, Subscriber, Tickerplant  # noqa: E402
+
+NOON = 1_796_385_600_000_000_000  # 2026-12-04 12:00 UTC, in ns
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOON
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    conn = indb.connect(tmp_path / "db")
+    conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, size BIGINT, "
+             "SHARD KEY (sym)) WITH (SHARDS = 4)")
+    conn.close()
+    return tmp_path / "db"
+
+
+@pytest.fixture
+def plant(db: Path):
+    made: list[Tickerplant] = []
+
+    def open_plant(**options) -> Tickerplant:
+        engine = Engine(db, cluster="threads")
+        made.append(Tickerplant(engine, flush_seconds=None, clock=options.pop("clock", Clock()),
+                                **options))
+        return made[-1]
+    yield open_plant
+    for p in made:
+        p.close()
+        p.engine.close()
+
+
+def upd(plant: Tickerplant, x, table: str = "trade") -> None:
+    message = kdb.encode(kdb.call(".u.upd", kdb.symbol(table), x), kdb.ASYNC)
+    plant.commit([plant.prepare(table, x, message, plant.clock())])
+
+
+def row(sym: str, price: float, size: int):
+    return kx.toq([kx.SymbolAtom(sym), kx.FloatAtom(price), kx.LongAtom(size)])
+
+
+def columns(syms: list[str], prices: list[float], sizes: list[int]):
+    return kx.toq([kx.SymbolVector(syms), kx.FloatVector(prices), kx.LongVector(sizes)])
+
+
+def test_updates_are_queryable_at_once_with_the_time_filled_in(plant, db):
+    tp = plant()
+    upd(tp, row("AAPL", 187.5, 100))
+    upd(tp, columns(["MSFT", "AAPL"], [410.0, 188.0], [5, 7]))
+    stamp = datetime.datetime(2026, 12, 4, 12, 0)
+    assert tp.engine.execute("SELECT * FROM trade ORDER BY price").fetchall() == [
+        (stamp, "AAPL", 187.5, 100), (stamp, "AAPL", 188.0, 7), (stamp, "MSFT", 410.0, 5)]
+    other = indb.connect(db)  # any connection of this process sees the real-time rows
+    try:
+        assert other.sql("SELECT sym, sum(size) FROM trade GROUP BY sym ORDER BY sym").fetchall() == [
+            ("AAPL", 107), ("MSFT", 5)]
+    finally:
+        other.close()
+    assert tp.journal.count == 2
+
+
+def test_a_time_the_feed_sends_is_kept_and_tables_are_taken_by_column_name(plant):
+    tp = plant()
+    moment = np.array([1_796_380_000_123_456_789], "datetime64[ns]")
+    sent = kx.toq(moment)
+    upd(tp, kx.toq([sent, kx.SymbolVector(["IBM"]), kx.FloatVector([1.0]), kx.LongVector([1])]))
+    upd(tp, kdb.table(pa.table({"size": [2], "sym": ["IBM"], "price": [2.0]})))  # no time: filled
+    times = [t for (t,) in tp.engine.execute("SELECT time FROM trade ORDER BY size").fetchall()]
+    kept = moment.astype("datetime64[us]")[0].item()  # a TIMESTAMP column keeps microseconds
+    assert times == [kept, datetime.datetime(2026, 12, 4, 12, 0)]
+
+
+@pytest.mark.parametrize("x, message", [
+    (lambda: kx.toq([kx.SymbolAtom("A"), kx.SymbolAtom("x"), kx.LongAtom(1)]), "column price is DOUBLE"),
+    (lambda: kx.toq([kx.SymbolAtom("A"), kx.FloatAtom(1.0)]), "send 3 .* or 4 values, not 2"),
+    (lambda: kx.toq([kx.SymbolVector(["A"]), kx.FloatVector([1.0, 2.0]), kx.LongVector([1])]),
+     "different lengths"),
+    (lambda: kdb.table(pa.table({"sym": ["A"], "price": [1.0], "size": [1], "venue": ["X"]})),
+     "has no column venue"),
+])
+def test_a_wrong_schema_is_refused_and_nothing_is_journalled(plant, x, message):
+    tp = plant()
+    with pytest.raises(DataError, match=message):
+        tp.prepare("trade", x(), b"", tp.clock())
+    assert tp.journal.count == 0 and tp.tables["trade"].row_count == 0
+
+
+def test_an_unknown_table_is_refused(plant):
+    with pytest.raises(DataError, match="there is no table quote"):
+        plant().prepare("quote", row("A", 1.0, 1), b"", 0)
+
+
+def test_restart_rebuilds_the_real_time_table_from_the_journal(plant):
+    first = plant()
+    for n in range(5):
+        upd(first, row(f"S{n}", float(n), n))
+    first.journal.close()  # what a killed process leaves: the journal, written
+    second = plant()
+    assert second.replayed == 5
+    assert second.engine.execute("SELECT count(*), sum(size) FROM trade").fetchall() == [(5, 10)]
+
+
+def test_a_flush_moves_rows_into_the_table_once(plant, db):
+    tp = plant()
+    upd(tp, columns(["A", "B", "C"], [1.0, 2.0, 3.0], [1, 2, 3]))
+    assert tp.flush() == 3
+    assert tp.tables["trade"].row_count == 0
+    table, _ = tp.engine.db.load("trade")
+    assert table.properties[FLUSHED] == f"{tp.journal.path.name}:1"
+    assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(3,)]
+    upd(tp, row("D", 4.0, 4))
+    tp.journal.close()
+    again = plant()  # the flushed message is not replayed; the one after it is
+    assert again.replayed == 1
+    assert again.engine.execute("SELECT sym FROM trade ORDER BY sym").fetchall() == [
+        ("A",), ("B",), ("C",), ("D",)]
+
+
+def test_queries_during_flushes_see_each_row_exactly_once(plant):
+    tp = plant()
+    total = 0
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def query() -> None:
+        other = Engine(tp.directory, cluster="threads")
+        try:
+            while not stop.is_set():
+                seen.append(other.execute("SELECT count(*) FROM trade").fetchall()[0][0])
+        finally:
+            other.close()
+    reader = threading.Thread(target=query)
+    reader.start()
+    try:
+        for n in range(6):
+            upd(tp, columns([f"S{n}"] * 50, [1.0] * 50, [n] * 50))
+            total += 50
+            expected = total
+            tp.flush()
+            counts_after = len(seen)
+            assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(expected,)]
+    finally:
+        stop.set()
+        reader.join()
+    assert seen and counts_after
+    assert all(count % 50 == 0 and count <= total for count in seen)  # never half, never twice
+    assert sorted(seen) == seen  # rows never go missing once seen
+
+
+def sink(name: str = "s") -> tuple[Subscriber, list]:
+    got: list = []
+    subscriber = Subscriber(name, lambda m: got.append(kx.deserialize(m).py()), lambda: 0,
+                            lambda: got.append("closed"))
+    return subscriber, got
+
+
+def test_subscribers_get_their_syms_and_end_of_day(plant):
+    clock = Clock()
+    tp = plant(clock=clock)
+    some, got_some = sink()
+    every, got_every = sink()
+    schema = tp.subscribe(some, "trade", ["A"]).py()
+    assert schema == ["trade", {"time": [], "sym": [], "price": [], "size": []}]
+    assert [pair[0] for pair in tp.subscribe(every, "", []).py()] == ["trade"]
+    upd(tp, columns(["A", "B"], [1.0, 2.0], [1, 2]))
+    upd(tp, row("B", 3.0, 3))  # nothing for the A subscriber
+    assert [m[:2] for m in got_every] == [["upd", "trade"], ["upd", "trade"]]
+    assert len(got_some) == 1 and got_some[0][2]["sym"] == ["A"]
+    assert got_every[1][2]["price"] == [3.0]
+    journal = tp.journal.path
+    clock.now += 86_400_000_000_000
+    assert tp.day_ended()
+    tp.end_of_day()
+    assert got_some[-1] == [".u.end", datetime.date(2026, 12, 4)]
+    assert tp.journal.path != journal and tp.journal.count == 0
+    assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(3,)]  # flushed, once
+    assert tp.tables["trade"].row_count == 0
+
+
+def test_a_subscriber_that_does_not_read_is_cut_off(plant, caplog):
+    tp = plant(subscriber_limit=1_000)
+    queued = [0]
+    closed: list[bool] = []
+    slow = Subscriber("slow", lambda m: queued.__setitem__(0, queued[0] + len(m)), lambda: queued[0],
+                      lambda: closed.append(True))
+    tp.subscribe(slow, "trade", [])
+    for n in range(20):
+        upd(tp, columns(["A"] * 10, [1.0] * 10, [n] * 10))
+    assert closed == [True] and slow not in tp.subscribers
+    assert queued[0] < 2_000  # nothing more was sent once it was over the limit
+    assert "disconnected" in caplog.text
