@@ -6,6 +6,9 @@ const PAGE_ROWS = 100;       // rows a page when browsing a table
 const CHART_CATEGORIES = 30; // bars at most in a chart by category
 const CHART_SERIES = 3;      // numeric columns at most in a chart over time
 const CHART_LINES = 10;      // lines at most in a chart over time, one per category
+// the columns of SHOW FUNCTION STATUS the runs' views show (the rest are in SQL)
+const RUN_COLUMNS = ["FUNCTION_NAME", "RUN_ID", "status", "user", "started", "seconds", "rows_in",
+                     "rows_out", "message"];
 
 const state = {
   token: sessionStorage.getItem("indb.token"),
@@ -177,14 +180,21 @@ function grid(columns, rows, { badge = "status" } = {}) {
     if (value === null || value === undefined) return el("td", { class: "null" }, "NULL");
     if (columns[i].name === badge) return el("td", {}, el("span", { class: `badge ${value}` }, String(value)));
     const numeric = NUMERIC.test(columns[i].type || "") || typeof value === "number";
-    return el("td", { class: numeric ? "number" : null },
-              typeof value === "object" ? JSON.stringify(value) : String(value));
+    let text = typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (/^TIMESTAMP/.test(columns[i].type || "")) text = text.replace("T", " ").replace(/\.\d+/, "");
+    return el("td", { class: numeric ? "number" : text.length > 40 ? "long" : null }, text);
   })));
   return el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
 }
 
 function columnsOf(result) {
   return result.columns.map((c) => (typeof c === "string" ? { name: c } : c));
+}
+
+function runsGrid(result) {  // SHOW FUNCTION STATUS's rows, RUN_COLUMNS of them
+  const columns = columnsOf(result);
+  const kept = RUN_COLUMNS.map((name) => columns.findIndex((c) => c.name === name)).filter((i) => i >= 0);
+  return grid(kept.map((i) => columns[i]), result.rows.map((row) => kept.map((i) => row[i])));
 }
 
 // The chart rule (docs/server.md): with a DATE or TIMESTAMP column and a numeric one, a line
@@ -532,7 +542,7 @@ async function loadRuns() {
   const container = $("runs");
   try {
     const result = await sql("SHOW FUNCTION STATUS");
-    container.replaceChildren(result.rows.length ? grid(columnsOf(result), result.rows)
+    container.replaceChildren(result.rows.length ? runsGrid(result)
       : el("p", { class: "hint" }, "No runs yet."));
   } catch (error) {
     failure(container, error);
@@ -542,14 +552,13 @@ $("runs-refresh").addEventListener("click", loadRuns);
 
 async function loadAdmin() {
   const parts = [
-    ["admin-users", () => sql("SHOW USERS")],
-    ["admin-grants", () => api("GET", "/v1/grants")],
-    ["admin-runs", () => sql("SHOW FUNCTION STATUS")],
+    ["admin-users", () => sql("SHOW USERS"), (r) => grid(columnsOf(r), r.rows)],
+    ["admin-grants", () => api("GET", "/v1/grants"), (r) => grid(columnsOf(r), r.rows)],
+    ["admin-runs", () => sql("SHOW FUNCTION STATUS"), runsGrid],
   ];
-  await Promise.all(parts.map(async ([id, fetchRows]) => {
+  await Promise.all(parts.map(async ([id, fetchRows, show]) => {
     try {
-      const result = await fetchRows();
-      $(id).replaceChildren(grid(columnsOf(result), result.rows));
+      $(id).replaceChildren(show(await fetchRows()));
     } catch (error) {
       failure($(id), error);
     }
