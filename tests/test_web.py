@@ -392,3 +392,20 @@ def test_the_page_and_its_files_come_from_the_server_alone(served):
     for asset in ("/web/app.js", "/web/app.css", "/web/vendor/chart.umd.min.js"):
         assert httpx.get(f"{served.url}{asset}").status_code == 200
     assert "http" not in page.text.replace("http-equiv", "")  # nothing fetched from elsewhere
+
+
+def test_a_loopback_server_without_users_opens_as_the_owner(browser, tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t AS SELECT 1 AS x")
+    server = Served(tmp_path / "db")
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#who:has-text('owner')")
+        assert page.is_visible("#admin-tab") and page.is_hidden("#sign-out")  # no token to revoke
+        page.click("#nav [data-view=tables]")
+        page.wait_for_selector("[data-table=t]")
+        context.close()
+    finally:
+        server.stop()
