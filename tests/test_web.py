@@ -386,6 +386,15 @@ def test_an_api_token_signs_in_and_signing_out_revokes_the_session(page, served,
     assert answer.status_code == 401 and "revoked" in answer.json()["error"]["message"]
 
 
+def test_a_token_revoked_meanwhile_brings_the_sign_in_back(page, served, admin):
+    sign_in(page, "ann")
+    token = page.evaluate("sessionStorage.getItem('indb.token')")
+    admin.sql(f"REVOKE TOKEN '{token.split('_')[1]}'")
+    page.click("#nav [data-view=tables]")
+    page.wait_for_selector("#sign-in-error:has-text('revoked')")
+    assert page.is_visible("#sign-in-form") and page.is_hidden("#nav")
+
+
 def test_the_page_and_its_files_come_from_the_server_alone(served):
     page = httpx.get(served.url)
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]

@@ -46,6 +46,11 @@ async function api(method, path, body, { raw = false } = {}) {
   if (!response.ok) {
     let detail = { class: "Error", message: `${response.status} ${response.statusText}` };
     try { detail = (await response.json()).error || detail; } catch { /* not JSON */ }
+    if (response.status === 401 && state.session) {  // the token expired or was revoked meanwhile
+      setToken(null, false);
+      showSignIn();
+      $("sign-in-error").textContent = `Signed out: ${detail.message}`;
+    }
     throw Object.assign(new Error(detail.message), { status: response.status, detail });
   }
   if (raw) return response;
