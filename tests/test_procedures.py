@@ -2,16 +2,20 @@
 schedule arithmetic, and the statements on a real database: executions recorded, bodies run
 with their definer's rights, due times claimed once."""
 
+import threading
+
 import pytest
 
 import indb
 from indb import planner
+from indb.cli.prompt import complete
 from indb.engine import procedures as running
-from indb.errors import CatalogError, PrivilegeError, SqlError
+from indb.errors import CatalogError, PrivilegeError, RunError, SqlError
 from indb.parser import parse, render_indb, split
 from indb.parser.procedures import CreateProcedure
 from indb.planner import procedures as plans
 from indb.registry.procedures import ProcedureStore
+from serving import create_gated, execute_gated
 
 HOUR = 3600.0
 START = 1798761600.0  # 2027-01-01 00:00:00 UTC
@@ -67,6 +71,9 @@ def test_split_keeps_a_body_whole():
     assert split(f"SELECT 1; {body} SELECT 4") == ["SELECT 1;", body, "SELECT 4"]
     assert split("CREATE TABLE procedure_log (x INT); SELECT 1") == [
         "CREATE TABLE procedure_log (x INT);", "SELECT 1"]
+    # the prompt reads on until END;
+    assert not complete("CREATE PROCEDURE p BEGIN\n  SELECT 1;")
+    assert complete("CREATE PROCEDURE p BEGIN\n  SELECT 1;\nEND;")
 
 
 def test_kinetica_s_short_forms():
@@ -96,7 +103,7 @@ def test_a_schedule_is_planned_in_seconds_and_utc():
     ("CREATE PROCEDURE p BEGIN SELECT 1; END EXECUTE FOR EVERY 1 HOUR STARTING AT '2027-01-02' "
      "STOP AFTER '2027-01-01'", "before STARTING AT"),
     ("CREATE PROCEDURE p BEGIN SELECT 1; END EXECUTE FOR EVERY 1 HOUR STARTING AT 'soon'",
-     "takes a time"),
+     "takes a timestamp"),
     ("CREATE PROCEDURE _indb_p BEGIN SELECT 1; END", "reserved"),
 ])
 def test_plans_refuse_what_cannot_run(sql, words):
@@ -295,3 +302,41 @@ def test_replacing_a_procedure_restarts_its_schedule(db):
            "EXECUTE FOR EVERY 1 DAY STARTING AT '2027-01-01 00:00:00'")
     assert running.run_due(db._engine, START + 2) == START + 24 * HOUR  # its due time, unclaimed
     assert sorted(db.sql("SELECT n FROM log").fetchall()) == [(1,), (2,)]
+
+
+def test_kill_function_stops_a_procedure_before_its_next_statement(tmp_path):
+    path = tmp_path / "db"
+    gate = tmp_path / "gate"
+    conn = indb.connect(path, cluster="threads", workers=1, default_shards=2)
+    other = indb.connect(path, cluster="threads", workers=1)
+    try:
+        conn.sql("CREATE TABLE log (n INTEGER)")
+        conn.sql("CREATE TABLE nums AS SELECT range AS x FROM range(10)")
+        create_gated(conn)
+        conn.sql(f"CREATE PROCEDURE slow BEGIN {execute_gated('nums', 'gated_out', gate)}; "
+                 "INSERT INTO log VALUES (1); END")
+        started, outcome = threading.Event(), {}
+        conn.progress = lambda progress: started.set()  # the gated function run has begun
+
+        def execute() -> None:
+            try:
+                conn.sql("EXECUTE PROCEDURE slow")
+            except indb.Error as error:
+                outcome["error"] = error
+
+        thread = threading.Thread(target=execute)
+        thread.start()
+        assert started.wait(60)
+        (run,) = [r for r in runs_of(other, "slow") if r["status"] == "running"]
+        other.sql(f"KILL FUNCTION '{run['RUN_ID']}'")
+        gate.touch()  # the function run ends; the procedure must not go on to its INSERT
+        thread.join(60)
+        assert isinstance(outcome.get("error"), RunError) and "before statement 2 of 2" in str(
+            outcome["error"])
+        assert count(other) == 0 and count(other, "gated_out") == 2  # the run before it stays
+        (run,) = runs_of(other, "slow")
+        assert run["OVERALL_STATUS"] == "killed"
+    finally:
+        gate.touch()
+        other.close()
+        conn.close()

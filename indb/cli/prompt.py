@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from indb.errors import SqlError
-from indb.parser import split
+from indb.parser import split, unfinished_procedure
 from indb.parser.qsql import PREFIX
 
 PROMPT, CONTINUATION = "indb> ", "...> "
@@ -37,7 +37,9 @@ def complete(text: str) -> bool:
         statements = split(text)
     except SqlError:  # a quote, $$ body or comment is still open
         return False
-    return not statements or statements[-1].endswith(";") or statements[-1].startswith(PREFIX)
+    return not statements or (statements[-1].endswith(";")
+                               and not unfinished_procedure(statements[-1])) \
+        or statements[-1].startswith(PREFIX)
 
 
 def inputs(stdin: TextIO | None = None) -> Iterator[str]:

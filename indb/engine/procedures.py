@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from indb.catalog import users
 from indb.engine import privileges
-from indb.errors import PrivilegeError
+from indb.errors import PrivilegeError, RunError
 from indb.planner import procedures as plans
 from indb.registry.procedures import ProcedureInfo, ProcedureStore, when
 from indb.registry.runs import RunStatus
@@ -114,12 +114,19 @@ def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
     try:
         with engine.as_user(info.definer):
             for number, text in enumerate(info.statements, 1):
+                reason = engine.runs.kill_reason(run_id)  # KILL FUNCTION: before the next one
+                if reason:
+                    raise RunError(f"procedure {info.name} was stopped before statement {number} "
+                                   f"of {count} ({reason}); the statements before it stay done",
+                                   run_id, str(RunStatus.KILLED))
                 result.close()
                 result = engine.execute(text)
     except BaseException as error:
-        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.ERROR
-        engine.runs.finish(run_id, status, f"statement {number} of {count} failed: "
-                                           f"{type(error).__name__}: {error}")
+        stopped = isinstance(error, KeyboardInterrupt) or (
+            isinstance(error, RunError) and engine.runs.kill_reason(run_id) is not None)
+        engine.runs.finish(run_id, RunStatus.KILLED if stopped else RunStatus.ERROR,
+                           f"statement {number} of {count} failed: {type(error).__name__}: {_message(error)}"
+                           if not stopped else _message(error) or "stopped (Ctrl-C)")
         raise
     message = f"procedure {info.name} completed: {count} statement{'s' * (count != 1)} (run {run_id})"
     engine.runs.finish(run_id, RunStatus.COMPLETED, message)
@@ -127,6 +134,10 @@ def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
         return result
     return Result(pa.table({"run_id": [run_id], "status": [str(RunStatus.COMPLETED)],
                             "statements": pa.array([count], pa.int64())}), message)
+
+
+def _message(error: BaseException) -> str:
+    return error.message if isinstance(error, RunError) else str(error)
 
 
 def _next_due(info: ProcedureInfo) -> float | None:

@@ -23,7 +23,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
            "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "in_user_terms", "parse",
-           "position", "render", "render_indb", "split", "table_ref"]
+           "position", "render", "render_indb", "split", "table_ref", "unfinished_procedure"]
 
 
 def parse(sql: str) -> list[exp.Expr]:
@@ -93,6 +93,15 @@ def _split_sql(sql: str) -> list[str]:
     if first is not None:
         statements.append(sql[first:tokens[-1].end + 1])
     return statements
+
+
+def unfinished_procedure(sql: str) -> bool:
+    """Whether ``sql`` (one statement, as ``split`` cuts them) is a CREATE PROCEDURE whose
+    BEGIN ... END is still open, so a prompt reads on past its ``;``."""
+    try:
+        return procedures.open_body(Indb().tokenize(sql))
+    except TokenError:
+        return False
 
 
 def render(tree: exp.Expr) -> str:

@@ -140,18 +140,23 @@ def plan_grant_on(tree: trees.GrantOn, catalog: CatalogFacts) -> GrantPrivileges
                            grantees, bool(tree.args.get("revoke")))
 
 
+def moment(node: exp.Expr, clause: str) -> float:
+    """A time in quotes ('2027-01-31 18:00:00', UTC unless it gives an offset) as seconds since
+    the epoch; SqlError naming ``clause`` otherwise."""
+    try:
+        parsed = datetime.datetime.fromisoformat(node.name)
+    except ValueError:
+        raise error_at(node, f"{clause} takes a timestamp such as '2027-01-31 18:00:00' (UTC, "
+                             f"or with an offset); not {node.name!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
+
+
 def plan_create_token(tree: trees.CreateToken, catalog: CatalogFacts) -> CreateToken:
     expires = days = None
     if tree.args.get("expires") is not None:
-        node = tree.args["expires"]
-        try:
-            moment = datetime.datetime.fromisoformat(node.name)
-        except ValueError:
-            raise error_at(node, f"EXPIRES takes a timestamp such as '2027-01-31 18:00:00' (UTC, "
-                                 f"or with an offset); not {node.name!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.UTC)
-        expires = moment.timestamp()
+        expires = moment(tree.args["expires"], "EXPIRES")
     if tree.args.get("days") is not None:
         days = float(tree.args["days"].name)
         if days <= 0:

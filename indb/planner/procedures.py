@@ -13,7 +13,6 @@ Everything here is pure: times are seconds since the epoch, UTC, passed in.
 
 from __future__ import annotations
 
-import datetime
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlglot import exp
 
 from indb.parser import error_at, render_indb
 from indb.parser import procedures as trees
+from indb.planner.privileges import moment
 from indb.planner.tables import CatalogFacts, new_name
 
 UNIT_SECONDS = {"SECOND": 1.0, "MINUTE": 60.0, "HOUR": 3600.0, "DAY": 86400.0}
@@ -77,12 +77,12 @@ def plan_create(tree: trees.CreateProcedure, catalog: CatalogFacts,
     every = start = stop_at = stop_after = None
     if tree.args.get("every") is not None:
         every = _seconds(tree.args["every"], "EXECUTE FOR EVERY")
-        start = _moment(tree.args["starting"], "STARTING AT") if tree.args.get("starting") else None
+        start = moment(tree.args["starting"], "STARTING AT") if tree.args.get("starting") else None
         stop = tree.args.get("stop")
         if isinstance(stop, trees.Duration):
             stop_after = _seconds(stop, "STOP AFTER")
         elif stop is not None:
-            stop_at = _moment(stop, "STOP AFTER")
+            stop_at = moment(stop, "STOP AFTER")
             if start is not None and stop_at < start:
                 raise error_at(stop, "STOP AFTER is before STARTING AT: the procedure would "
                                      "never run")
@@ -108,18 +108,6 @@ def _seconds(duration: trees.Duration, clause: str) -> float:
     if seconds <= 0:
         raise error_at(duration.this, f"{clause} takes a positive number")
     return seconds
-
-
-def _moment(node: exp.Expr, clause: str) -> float:
-    """'YYYY-MM-DD [HH:MM[:SS]]' as seconds since the epoch: UTC unless it gives an offset."""
-    try:
-        moment = datetime.datetime.fromisoformat(node.name)
-    except ValueError:
-        raise error_at(node, f"{clause} takes a time such as '2027-01-31 18:00:00' (UTC, or with "
-                             f"an offset); not {node.name!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
 
 
 # -- schedules --------------------------------------------------------------------------------
