@@ -31,6 +31,8 @@ SCALED = GATED_FUNCTION + """
 def scaled(ctx, prices):
     gated(ctx, prices)  # returns once the test has seen the run going and opened the gate
     factor = float(ctx.params["factor"])
+    if factor < 0:
+        raise ValueError("factor must not be negative")
     return {"sym": prices["sym"].to_pylist(), "day": prices["day"].to_pylist(),
             "px": [px * factor for px in prices["px"].to_pylist()]}
 """
@@ -274,6 +276,22 @@ def test_the_chart_rule(page):
     assert charts["by_text"] == {"type": "bar", "labels": ["a", "b"], "series": {"sum of n": [4, 2]}}
     assert charts["no_number"] is None and charts["numbers_alone"] is None
     assert charts["one_row"] is None
+
+
+def test_a_failed_run_shows_its_error_and_writes_nothing(page, served, admin, tmp_path, shots):
+    opened = tmp_path / "opened"
+    opened.touch()
+    sign_in(page, "ann")
+    page.click("[data-function=scaled]")
+    page.fill("[data-param=gate]", str(opened))
+    page.fill("[data-param=factor]", "-1")
+    page.fill("#output-table", "failed_out")
+    page.click("#run")
+    page.wait_for_selector("#run-status.error")
+    page.wait_for_selector("#run-error:has-text('factor must not be negative')")
+    page.screenshot(path=shots / "06b-run-failed.png")
+    assert page.is_hidden("#output-rows")
+    assert "failed_out" not in [row[0] for row in admin.sql("SHOW TABLES").fetchall()]
 
 
 def test_tables_are_browsed_filtered_and_downloaded_as_csv_and_parquet(page, served, admin, shots):

@@ -424,7 +424,8 @@ function shardRow(shard) {
   const indeterminate = shard.status === "running" && !shard.total;
   const fill = el("span");
   fill.style.width = `${Math.round(fraction * 100)}%`;  // CSSOM: the page's policy forbids style attributes
-  const bar = el("div", { class: `bar${indeterminate ? " indeterminate" : ""}${shard.status === "completed" ? " done" : ""}` },
+  const finish = !ended ? "" : shard.status === "completed" ? " done" : " failed";
+  const bar = el("div", { class: `bar${indeterminate ? " indeterminate" : ""}${finish}` },
                  fill);
   return el("tr", { "data-shard": shard.shard },
     el("td", {}, String(shard.shard)),
