@@ -26,6 +26,7 @@ from pyiceberg.manifest import read_manifest_list
 from pyiceberg.serializers import FromInputFile
 
 from indb.catalog import relocation
+from indb.catalog.location import is_config
 from indb.catalog.uris import local_path
 from indb.errors import DirectoryError
 
@@ -35,6 +36,10 @@ CODE_DIR, MODELS_DIR = "code", "models"
 
 def backup(source: Path, target: Path) -> int:
     """Copy the database at ``source`` to the new directory ``target``; returns the files copied."""
+    if is_config(source):
+        raise DirectoryError(f"{source} describes a database by URLs: back its catalog up with "
+                             "the server's tools (pg_dump) and its warehouse with the store's "
+                             "(versioning, replication); indb backup copies database directories")
     source, target = source.resolve(), target.resolve()
     if not (source / CATALOG_FILE).is_file():
         raise DirectoryError(f"{source} is not an indb database (it has no {CATALOG_FILE})")

@@ -23,6 +23,7 @@ from rich.console import Console
 from sqlglot import exp
 
 from indb.catalog.database import CATALOG_FILE
+from indb.catalog.location import is_config
 from indb.cli.formatting import render
 from indb.cli.progress import RunDisplay, run_progress
 from indb.cli.prompt import QUIT_WORDS
@@ -55,7 +56,8 @@ class DatabaseDir:
         self._conn: Connection | None = None
 
     def exists(self) -> bool:
-        return self._conn is not None or (Path(self.path) / CATALOG_FILE).exists()
+        return self._conn is not None or (Path(self.path) / CATALOG_FILE).exists() \
+            or (is_config(self.path) and Path(self.path).is_file())  # described by URLs
 
     def connect(self, create: bool = False) -> Connection:
         if self._conn is None:

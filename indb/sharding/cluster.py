@@ -50,6 +50,12 @@ def security(tls: Tls | None) -> Security | None:
                     tls_worker_cert=tls.cert, tls_worker_key=tls.key, require_encryption=True)
 
 
+def placement_key(name: str) -> tuple[int, str]:
+    """Workers in this order take shards 0, 1, ... in turn: by name, shorter first (worker
+    10 after worker 9)."""
+    return len(name), name
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -108,7 +114,7 @@ class Cluster:
                 pass  # the run says the cluster has no workers
             info = self.client.scheduler_info(n_workers=-1)["workers"]
         return sorted(((str(w["name"]), address) for address, w in info.items()),
-                      key=lambda pair: (len(pair[0]), pair[0]))
+                      key=lambda pair: placement_key(pair[0]))
 
     def close(self) -> None:
         self.client.close(timeout=CLOSE_TIMEOUT)

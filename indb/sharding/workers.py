@@ -1,0 +1,111 @@
+"""Workers of a cluster of several hosts: ``indb worker`` joins a scheduler with this host's
+GPUs, and ``indb cluster status`` shows who is there.
+
+A host starts one Nanny-managed worker process per GPU, each seeing only its GPU (as the local
+cluster does), or one worker without GPUs. Worker names are the host's name and the GPU's
+number (``gpu-host-0``), so a host that restarts comes back under the same names and, while
+the cluster has the same members, gets the same shards (``scheduling``: shard *k* on worker
+*k mod n* in name order), finding the models and shards it kept resident. A worker that joins
+or leaves changes *n*: the next run places every shard by the same rule over the new members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import dask
+from distributed import Client, Nanny
+
+from indb.catalog.location import Tls
+from indb.errors import OptionError
+from indb.runtime.gpus import worker_environment
+from indb.sharding.cluster import DASK_CONFIG, placement_key, security
+
+GPU_RESOURCE = "GPU"  # Dask resource each GPU worker declares (one)
+STALE_SECONDS = 10  # a worker not heard from for longer than this is shown as "late"
+
+
+def worker_names(host: str, gpus: int) -> list[str]:
+    """The names a host's workers take: one a GPU, or one for the host without GPUs."""
+    return [f"{host}-{i}" for i in range(max(gpus, 1))]
+
+
+def parse_resources(text: str) -> dict[str, float]:
+    """``"GPU=1,MEM=64e9"`` as Dask's resources mapping."""
+    resources: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            resources[name.strip()] = float(value)
+        except ValueError:
+            raise OptionError(f"resources are NAME=NUMBER separated by commas, as in "
+                              f"'GPU=1,fast-disk=1', not {item!r}") from None
+    return resources
+
+
+async def _serve(scheduler: str, names: Sequence[str], gpus: int, threads: int,
+                 resources: Mapping[str, float], tls: Tls | None, host: str | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    with dask.config.set(DASK_CONFIG):
+        nannies = [Nanny(scheduler, nthreads=threads, name=name, host=host,
+                         env=worker_environment(i, gpus, threads), security=security(tls),
+                         resources={**resources, **({GPU_RESOURCE: 1} if gpus else {})},
+                         silence_logs=logging.WARNING)
+                   for i, name in enumerate(names)]
+        await asyncio.gather(*nannies)
+        finished: asyncio.Future[object] = asyncio.ensure_future(
+            asyncio.gather(*(nanny.finished() for nanny in nannies)))
+        waiting: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([finished, waiting], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*(nanny.close() for nanny in nannies), return_exceptions=True)
+
+
+def run_workers(scheduler: str, *, gpus: int, threads: int, resources: Mapping[str, float],
+                tls: Tls | None = None, host: str | None = None, name: str | None = None) -> None:
+    """Join ``scheduler`` with this host's workers and serve until SIGTERM or Ctrl-C."""
+    if tls is None and scheduler.startswith("tls://"):
+        raise OptionError(f"{scheduler} takes TLS connections: give the cluster's certificate "
+                          "files ([tls] in indb.toml, or --tls-ca/--tls-cert/--tls-key)")
+    names = worker_names(name or socket.gethostname(), gpus)
+    asyncio.run(_serve(scheduler, names, gpus, threads, resources, tls, host))
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as the scheduler sees it."""
+
+    name: str
+    address: str
+    host: str
+    threads: int
+    resources: dict[str, float]
+    memory: int              # resident bytes of the worker process
+    health: str              # "ok", "late" (no heartbeat for STALE_SECONDS), or Dask's status
+    shards: tuple[int, ...]  # the shards of an N-shard table it runs (``scheduling``'s rule)
+
+
+def cluster_status(client: Client, shards: int) -> list[WorkerStatus]:
+    """The workers of the cluster ``client`` is connected to, in placement order, each with
+    the shards of a ``shards``-shard table that run on it."""
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    ordered = sorted(info.items(), key=lambda item: placement_key(str(item[1]["name"])))
+    now = time.time()
+    rows = []
+    for place, (address, worker) in enumerate(ordered):
+        seen = now - float(worker.get("last_seen", now))
+        status = str(worker.get("status", "running"))
+        health = "late" if seen > STALE_SECONDS else ("ok" if status == "running" else status)
+        rows.append(WorkerStatus(
+            str(worker["name"]), address, str(worker.get("host", "")), int(worker["nthreads"]),
+            dict(worker.get("resources") or {}), int(worker.get("metrics", {}).get("memory", 0)),
+            health, tuple(range(place, shards, len(ordered)))))
+    return rows

@@ -1,0 +1,161 @@
+"""A secured cluster of separate processes: a Dask scheduler over TLS, ``indb worker``s that join
+it with the certificates ``indb init --tls`` made, a database (``indb.toml``) whose function
+runs go there, ``cluster_status``; and processes without the credentials, refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from distributed import Client
+
+import indb
+from indb.catalog.location import read_config
+from indb.cli.main import cli
+from indb.sharding.certificates import make_certificates
+from indb.sharding.cluster import security
+from indb.sharding.workers import cluster_status, parse_resources, worker_names
+from stores import free_port
+
+BIN = Path(sys.executable).parent
+JOIN_TIMEOUT = 90  # seconds a worker process gets to start and register (a loaded 2-core machine)
+
+
+def _until(condition, timeout: float = JOIN_TIMEOUT) -> None:
+    """Wait for ``condition()`` to hold, checking every 0.1 s; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """``indb init --tls`` of a database whose scheduler (started here, TLS only) has one
+    ``indb worker``; yields (the indb.toml, the scheduler's address, the directory)."""
+    directory = tmp_path_factory.mktemp("secured")
+    address = f"tls://127.0.0.1:{free_port()}"
+    made = CliRunner().invoke(cli, ["init", str(directory), "--catalog",
+                                    f"sqlite:///{directory / 'catalog.db'}", "--warehouse",
+                                    str(directory / "warehouse"), "--scheduler", address, "--tls"])
+    assert made.exit_code == 0, made.output
+    config = directory / "indb.toml"
+    tls = read_config(config).tls
+    assert tls is not None
+    scheduler = subprocess.Popen(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+         "--protocol", "tls", "--no-dashboard", "--tls-ca-file", tls.ca, "--tls-cert", tls.cert,
+         "--tls-key", tls.key], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([str(BIN / "indb"), "worker", "--config", str(config), "--gpus", "0",
+                               "--name", "alpha", "--resources", "fast-disk=1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+            client.wait_for_workers(1, timeout=JOIN_TIMEOUT)
+        yield config, address, directory
+    finally:
+        _stop(worker)
+        _stop(scheduler)
+
+
+def test_init_writes_a_config_that_opens_the_database(secured):
+    config, address, directory = secured
+    location = read_config(config)
+    assert (location.scheduler, location.warehouse) == (address, (directory / "warehouse").as_uri())
+    assert oct(os.stat(location.tls.key).st_mode & 0o777) == "0o600"  # the key: its owner's alone
+    again = CliRunner().invoke(cli, ["init", str(directory), "--catalog", "sqlite:///x.db",
+                                     "--warehouse", str(directory / "w")])
+    assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_a_function_runs_on_the_secured_workers(secured):
+    config, _, _ = secured
+    conn = indb.connect(str(config))
+    try:
+        conn.sql("CREATE TABLE IF NOT EXISTS pts (k INTEGER, v DOUBLE, SHARD KEY (k)) WITH (SHARDS = 4)")
+        conn.sql("INSERT INTO pts SELECT range, range * 0.5 FROM range(100)")
+        conn.sql("""CREATE OR REPLACE FUNCTION where_am_i LANGUAGE PYTHON AS $$
+import os
+def where_am_i(ctx, t):
+    return {"shard": [ctx.shard] * t.num_rows, "pid": [os.getpid()] * t.num_rows}
+$$""")
+        conn.sql("EXECUTE FUNCTION where_am_i(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('placed'))")
+        assert conn.sql("SELECT count(*), count(DISTINCT shard) FROM placed").fetchone() == (100, 4)
+        pids = {row[0] for row in conn.sql("SELECT DISTINCT pid FROM placed").fetchall()}
+        assert os.getpid() not in pids  # the instances ran in the worker's processes
+    finally:
+        conn.close()
+
+
+def test_status_lists_workers_with_their_shards_memory_and_health(secured):
+    config, address, _ = secured
+    tls = read_config(config).tls
+    with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+        (row,) = cluster_status(client, 4)
+    assert (row.name, row.health, row.shards, row.threads) == ("alpha-0", "ok", (0, 1, 2, 3), 2)
+    assert row.resources == {"fast-disk": 1.0} and row.memory > 0
+    shown = CliRunner().invoke(cli, ["cluster", "status", "--config", str(config), "--shards", "4"])
+    assert shown.exit_code == 0, shown.output
+    assert "alpha-0" in shown.output and "0,1,2,3" in shown.output and "fast-disk=1" in shown.output
+
+
+def test_a_joining_worker_takes_its_share_of_the_shards(secured):
+    config, address, _ = secured
+    tls = read_config(config).tls
+    joining = subprocess.Popen([str(BIN / "indb"), "worker", "--config", str(config), "--gpus", "0",
+                                "--name", "bravo"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+            client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
+            placed = {row.name: row.shards for row in cluster_status(client, 4)}
+            assert placed == {"alpha-0": (0, 2), "bravo-0": (1, 3)}
+            _stop(joining)  # it leaves: the scheduler removes it as its nanny closes
+            _until(lambda: len(client.scheduler_info()["workers"]) == 1)
+            assert {row.name: row.shards for row in cluster_status(client, 4)} == {"alpha-0": (0, 1, 2, 3)}
+    finally:
+        _stop(joining)
+
+
+def test_a_process_without_the_credentials_cannot_connect(secured, tmp_path):
+    config, address, _ = secured
+    host, port = address.removeprefix("tls://").rsplit(":", 1)
+    trusting = ssl.create_default_context(cafile=read_config(config).tls.ca)  # no certificate
+    trusting.check_hostname = False
+    with socket.create_connection((host, int(port)), timeout=20) as raw, \
+            pytest.raises((ssl.SSLError, ConnectionResetError)) as refused:
+        with trusting.wrap_socket(raw) as tls:
+            tls.sendall(b"hello")
+            tls.recv(1)  # TLS 1.3: the server's refusal arrives after the client's handshake
+    assert not isinstance(refused.value, TimeoutError)
+    with pytest.raises((OSError, TimeoutError)):  # plain TCP to the TLS port
+        Client(address.replace("tls://", "tcp://"), timeout=5)
+    stranger = make_certificates(tmp_path / "stranger")  # a certificate of another CA
+    with pytest.raises((OSError, TimeoutError, ssl.SSLError)):
+        Client(address, security=security(stranger), timeout=5)
+
+
+def test_worker_names_and_resources():
+    assert worker_names("gpu-host", 2) == ["gpu-host-0", "gpu-host-1"]
+    assert worker_names("cpu-host", 0) == ["cpu-host-0"]
+    assert parse_resources("GPU=1, fast-disk=2") == {"GPU": 1.0, "fast-disk": 2.0}
+    with pytest.raises(indb.OptionError, match="NAME=NUMBER"):
+        parse_resources("GPU")
