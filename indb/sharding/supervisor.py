@@ -24,6 +24,7 @@ from pathlib import Path
 from distributed import get_worker
 
 from indb.catalog.database import Database
+from indb.catalog.location import Location
 from indb.errors import IndbError, OperationalError
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
@@ -154,11 +155,11 @@ class _Records:
     """One database's catalog as this worker process uses it: run records, row id sequences,
     model versions (opened once per database and kept)."""
 
-    def __init__(self, db_path: str, db_id: str) -> None:
-        self.db = Database(db_path)
+    def __init__(self, database: str | Location, db_id: str) -> None:
+        self.db = Database(database)
         if self.db.id != db_id:  # deleted and made again at the same path since the run began
             self.db.close()
-            raise OperationalError(f"the database at {db_path} was replaced while the run was "
+            raise OperationalError(f"the database at {database} was replaced while the run was "
                                    "starting; the run's database is gone, nothing was written")
         self.log = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
@@ -174,10 +175,10 @@ class _Records:
 
 
 @functools.cache
-def _records(db_path: str, db_id: str) -> _Records:
-    """One database's records, by path AND identity: a database made again at the same path is
-    another database, with a catalog of its own (the old one's file may be gone)."""
-    return _Records(db_path, db_id)
+def _records(database: str | Location, db_id: str) -> _Records:
+    """One database's records, by path (or Location) AND identity: a database made again at the
+    same path is another database, with a catalog of its own (the old one's file may be gone)."""
+    return _Records(database, db_id)
 
 
 def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Outcome:
@@ -187,7 +188,7 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
     is the instance's TOM within ``rank``, its worker's place among the workers from 1."""
     job = dataclasses.replace(job, rank=rank, tom=turn)
     try:
-        records = _records(job.db_path, job.db_id)
+        records = _records(job.location or job.db_path, job.db_id)
     except IndbError as error:
         return Outcome(job.shard, RunStatus.ERROR, str(error))
     log = records.log
