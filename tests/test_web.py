@@ -396,10 +396,12 @@ def test_an_api_token_signs_in_and_signing_out_revokes_the_session(page, served,
     sign_in(page, "ann")
     token = page.evaluate("sessionStorage.getItem('indb.token')")
     assert httpx.get(f"{served.url}/v1/session", headers=_bearer(token)).json()["user"] == "ann"
+    page.click("[data-function=scaled]")
     page.click("#sign-out")
     page.wait_for_selector("#sign-in-form")
     page.screenshot(path=shots / "10-signed-out.png")
     assert page.is_hidden("#nav")
+    assert page.locator("#function-form, #function-list li").count() == 0  # nothing left for the next user
     answer = httpx.get(f"{served.url}/v1/session", headers=_bearer(token))
     assert answer.status_code == 401 and "revoked" in answer.json()["error"]["message"]
 

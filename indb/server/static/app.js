@@ -93,6 +93,15 @@ async function begin() {
 
 function showSignIn() {
   state.session = null;
+  state.table = null;
+  for (const old of state.charts.values()) old.destroy();
+  state.charts.clear();
+  // nothing of the last user's stays in the page for the next one
+  for (const id of ["function-list", "table-list", "runs", "admin-users", "admin-grants", "admin-runs"]) {
+    $(id).replaceChildren();
+  }
+  $("function-detail").replaceChildren(el("p", { class: "hint" }, "Choose a function."));
+  $("table-detail").replaceChildren(el("p", { class: "hint" }, "Choose a table."));
   $("nav").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
