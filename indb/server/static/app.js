@@ -300,7 +300,6 @@ async function loadFunctions() {
         });
       }
     }
-    state.functions = functions;
     list.replaceChildren(...[...functions.values()].map((f) => el("li", {},
       el("button", { type: "button", "data-function": f.name, onclick: () => openFunction(f) },
          el("span", { class: "name" }, f.name),
