@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from indb.catalog import users
 from indb.engine import privileges
-from indb.errors import PrivilegeError, RunError
+from indb.errors import PrivilegeError, RunError, not_found
 from indb.planner import procedures as plans
 from indb.registry.procedures import ProcedureInfo, ProcedureStore, when
 from indb.registry.runs import RunStatus
@@ -78,7 +78,7 @@ def drop_procedure(engine: Engine, plan: plans.DropProcedure, params: object) ->
     if not ProcedureStore(engine.db).drop(plan.name):
         if plan.if_exists:
             return Result(message=f"procedure {plan.name} does not exist")
-        ProcedureStore(engine.db).get(plan.name)  # raises: it does not exist
+        raise not_found("procedure", plan.name)
     users.forget_object(engine.db.engine, "procedure", plan.name)
     return Result(message=f"dropped procedure {plan.name}")
 
