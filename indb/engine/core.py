@@ -19,6 +19,7 @@ from indb.catalog.users import OWNER
 from indb.engine import privileges, tables
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
+from indb.engine.shortcuts import Shortcuts
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
@@ -62,6 +63,8 @@ class Engine:
         self.functions = FunctionStore(self.db)
         self.runs = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
+        url = self.db.engine.url  # the fast path's stamps need the catalog's SQLite file
+        self.shortcuts = Shortcuts(url.database if url.get_backend_name() == "sqlite" else None)
         self._predictors: dict[tuple[str, float, str | None], Predictor] = {}
         gpus = (visible_gpus() if gpus is None else gpus) if cluster == "processes" else 0
         urls = self.db.location  # a database described by URLs may name its cluster
@@ -89,13 +92,17 @@ class Engine:
         read as they are fetched)."""
         params = _parameters(params)
         try:
+            with self._lock:  # a single-row PREDICT planned before, while nothing changed
+                fast = self.shortcuts.run(self, sql, params) if isinstance(sql, str) else None
+            if fast is not None:
+                return fast
             trees = parse(_text(sql))
             if params is not None and len(trees) != 1:
                 raise SqlError("parameters go with exactly one statement")
             result = Result(message="no statement")
             for tree in trees:
                 result.close()  # an earlier statement's rows are never read
-                result = self._statement(tree, params)
+                result = self._statement(tree, params, sql if len(trees) == 1 else None)
             return result
         except SqlError as error:  # show where in the text the user typed
             raise in_user_terms(error, sql) from None
@@ -149,8 +156,10 @@ class Engine:
         finally:
             self._identity.user = outer
 
-    def _statement(self, tree: exp.Expr, params: object) -> Result:
+    def _statement(self, tree: exp.Expr, params: object, text: str | None = None) -> Result:
+        """Run one statement; ``text``, its whole text, lets the fast path learn it."""
         with self._lock, self.session.statement():
+            stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
             user = self.user
             tree = expanded(self, tree)
@@ -159,6 +168,8 @@ class Engine:
             created = privileges.owned(self, plan)
             result = self.run(plan, params)
             privileges.record(self, plan, created, user)
+            if text is not None:
+                self.shortcuts.learn(self, text, tree, plan, result, stamp)
             return result
 
     def run(self, plan: planner.Plan, params: object = None) -> Result:
@@ -206,6 +217,7 @@ class Engine:
         """Close the database, after runs started with ``nowait`` have finished."""
         self.runner.wait()
         with self._lock:
+            self.shortcuts.close()
             self.session.close()
             self.db.close()
 

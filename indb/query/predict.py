@@ -27,14 +27,17 @@ def register(duck: duckdb.DuckDBPyConnection, function: str, predictor: Predicto
     assert info is not None  # served models come from the registry
 
     def predict(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
-        rows = feature_matrix(columns)
-        predictions = predictor.predict(rows)
-        if info.output == "vector":
-            return pa.FixedSizeListArray.from_arrays(pa.array(predictions.ravel()), info.output_width)
-        return pa.array(predictions)
+        return as_arrow(info, predictor.predict(feature_matrix(columns)))
 
     duck.create_function(function, predict, None, return_type(info), type=PythonUDFType.ARROW,
                          null_handling=FunctionNullHandling.SPECIAL, side_effects=False)
+
+
+def as_arrow(info: ModelInfo, predictions: np.ndarray) -> pa.Array:
+    """A model's predictions as the column PREDICT returns (``return_type``)."""
+    if info.output == "vector":
+        return pa.FixedSizeListArray.from_arrays(pa.array(predictions.ravel()), info.output_width)
+    return pa.array(predictions)
 
 
 def feature_matrix(columns: tuple) -> np.ndarray:
