@@ -4,6 +4,7 @@ once per due time across a restart of the server, and stops with the server."""
 import threading
 
 import indb
+from indb.errors import InterfaceError
 from indb.server.scheduler import Scheduler
 from indb.server.serve import Service
 from serving import free_port, wait_until_up
@@ -81,3 +82,22 @@ def test_the_server_runs_due_procedures_once_across_a_restart(tmp_path):
     assert [(r["FUNCTION_NAME"], r["OVERALL_STATUS"], r["tag"], r["user"]) for r in runs] == [
         ("tick", "complete", "due 2027-01-01 04:00:00 UTC", "owner"),
         ("tick", "complete", "due 2027-01-01 00:00:00 UTC", "owner")]
+
+
+class ClosedPool:
+    """A pool that is shutting down: every connection asked for is refused."""
+
+    def connection(self, user):
+        raise InterfaceError("the server is shutting down; it takes no new statements")
+
+
+def test_a_look_that_fails_is_logged_and_the_scheduler_goes_on(caplog):
+    scheduler = Scheduler(ClosedPool(), clock=Clock(START), poll=HOUR)
+    scheduler.start()
+    try:
+        assert scheduler.wait_ticks(1, WAIT)  # the first look failed...
+        assert scheduler.wait_ticks(scheduler.wake(), WAIT)  # ... and it looks again
+    finally:
+        scheduler.stop(WAIT)
+    assert not scheduler._thread.is_alive()
+    assert "could not run the procedures due" in caplog.text and "shutting down" in caplog.text
