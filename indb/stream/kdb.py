@@ -119,6 +119,11 @@ def table(rows: pa.Table | pa.RecordBatch) -> Any:
 
 
 def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
+    if pa.types.is_decimal(column.type):  # DuckDB's sums of integers (HUGEINT) and decimals
+        try:
+            column = column.cast(pa.int64() if column.type.scale == 0 else pa.float64())
+        except pa.ArrowInvalid:  # beyond a long: a float, as q would hold it
+            column = column.cast(pa.float64(), safe=False)
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return kx.SymbolVector(column.fill_null("").to_pylist())

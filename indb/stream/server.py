@@ -54,6 +54,8 @@ class KdbConnection(asyncio.Protocol):
         self.user: str | None = None
         self.queue: collections.deque[tuple[kdb.Header, bytes]] = collections.deque()
         self.busy = False  # a sync query of this connection is running
+        self._updates: list[Update] = []  # checked, not yet journalled
+        self._replies: list[bytes] = []  # answers to send once those are journalled
         self.subscriber: Subscriber | None = None
         self.name = "?"
 
@@ -111,44 +113,48 @@ class KdbConnection(asyncio.Protocol):
     # -- messages ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        """Handle queued messages until they run out or a sync query must wait for its thread."""
-        updates: list[Update] = []
-        replies: list[bytes] = []
+        """Handle queued messages until they run out or a sync query must wait for its thread.
+        Consecutive updates form one batch; anything else first settles the batch before it, so
+        it sees (and answers after) every update sent before it."""
         while self.queue and not self.busy:
             head, message = self.queue.popleft()
             sync = head.message_type == kdb.SYNC
             try:
                 obj = kdb.decode(message)
                 if isinstance(obj, kdb.kx.CharVector) and _named(kdb.text(obj)) not in NAMES:
-                    self._finish(updates, replies)
-                    updates, replies = [], []
+                    self._settle()
                     self._query(kdb.text(obj), sync)
                     continue
-                answer = self._call(obj, message, updates)
+                answer = self._call(obj, message)
                 if sync:
-                    replies.append(kdb.encode(answer, kdb.RESPONSE))
+                    self._replies.append(kdb.encode(answer, kdb.RESPONSE))
             except Exception as error:  # noqa: BLE001 (the client hears of it; the server goes on)
                 self.plant.rejected += 1
                 if not isinstance(error, IndbError | kdb.MessageError):
                     log.exception("kdb+ client %s: message failed", self.name)
                     error = kdb.MessageError(f"{type(error).__name__}: {error}")
                 if sync:
-                    replies.append(kdb.error_message(str(error)))
+                    self._replies.append(kdb.error_message(str(error)))
                 else:
                     log.warning("kdb+ client %s: async message refused: %s", self.name, error)
-        self._finish(updates, replies)
+        self._settle()
 
-    def _finish(self, updates: list[Update], replies: list[bytes]) -> None:
+    def _settle(self) -> None:
+        """Journal, apply and publish the batch of updates, then send the replies so far."""
+        updates, replies = self._updates, self._replies
+        self._updates, self._replies = [], []
         self.plant.commit(updates)  # journalled before anyone hears of them
         for reply in replies:
             self._write(reply)
 
-    def _call(self, obj: Any, message: bytes, updates: list[Update]) -> Any:
+    def _call(self, obj: Any, message: bytes) -> Any:
         """A function call ``(name; args...)``, or a variable by its name; what it returns."""
         if isinstance(obj, kdb.kx.CharVector):  # ".u.i", or a call without arguments
             name = _named(kdb.text(obj))
-            return self._call(kdb.call(name), message, updates) if name in CALLS else \
-                self.plant.variable(name)
+            if name in CALLS:
+                return self._call(kdb.call(name), message)
+            self._settle()
+            return self.plant.variable(name)
         items = list(obj) if isinstance(obj, kdb.kx.List) else []  # K objects index only licensed
         if not items or not kdb.is_symbol(items[0]):
             raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
@@ -157,9 +163,10 @@ class KdbConnection(asyncio.Protocol):
         name, args = kdb.text(items[0]), items[1:]
         if name in (".u.upd", "upd"):
             _arity(name, args, 2)
-            updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
-                                              self.plant.clock()))
+            self._updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
+                                                    self.plant.clock()))
             return kdb.kx.toq(None)
+        self._settle()
         if name == ".u.sub":
             _arity(name, args, 2)
             return self.plant.subscribe(self._subscriber(), kdb.text(args[0]), kdb.symbols(args[1]))

@@ -1,0 +1,247 @@
+"""The tickerplant served over kdb+ IPC (``indb tick``, its own process) to the real PyKX client
+in its unlicensed mode: a feed, a subscriber and queries; errors as kdb+ errors; raw garbage;
+a subscriber that stops reading; ``kill -9`` in mid-stream and a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pykx")
+
+import indb  # noqa: E402
+from indb.stream.kdb import kx  # noqa: E402
+
+START_SECONDS = 120  # a loaded 2-core machine imports indb and PyKX slowly
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``indb tick`` on a database, as its own process."""
+
+    def __init__(self, db: Path, log: Path, *options: str) -> None:
+        self.db, self.log, self.options = db, log, options
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        command = [sys.executable, "-m", "indb.cli.main", "tick", "--db", str(self.db),
+                   "--port", str(self.port), "--flush", "0", *self.options]
+        self.process = subprocess.Popen(command, stderr=self.log.open("a"))
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:  # until it listens (or dies)
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"the tickerplant did not listen within {START_SECONDS} s")
+
+    def connect(self) -> kx.SyncQConnection:
+        return kx.SyncQConnection("127.0.0.1", self.port, no_ctx=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(60)
+
+    def rss(self) -> int:
+        """The server's resident memory, in bytes."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
+
+def make_db(path: Path) -> Path:
+    conn = indb.connect(path)
+    conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, size BIGINT, "
+             "SHARD KEY (sym)) WITH (SHARDS = 4)")
+    conn.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("tick")
+    running = Server(make_db(root / "db"), root / "server.log", "--subscriber-limit", "1").start()
+    yield running
+    running.kill(signal.SIGTERM)
+
+
+def upd(q: kx.SyncQConnection, x, wait: bool = True):
+    return q(".u.upd", kx.SymbolAtom("trade"), x, wait=wait)
+
+
+def columns(syms: list[str], prices: list[float], sizes: list[int]):
+    return kx.toq([kx.SymbolVector(syms), kx.FloatVector(prices), kx.LongVector(sizes)])
+
+
+def read_message(sock: socket.socket):
+    """One kdb+ IPC message from a subscriber's socket, decoded by PyKX."""
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = sock.recv(count - len(data))
+            if not chunk:
+                raise EOFError("the tickerplant closed the connection")
+            data += chunk
+        return data
+    head = exactly(8)
+    return kx.deserialize(head + exactly(int.from_bytes(head[4:], "little") - 8))
+
+
+def test_a_feed_a_subscriber_and_queries(server):
+    feed, subscriber, querier = server.connect(), server.connect(), server.connect()
+    try:
+        schema = subscriber(".u.sub", kx.SymbolAtom("trade"), kx.SymbolVector(["IBM"])).py()
+        assert schema == ["trade", {"time": [], "sym": [], "price": [], "size": []}]
+        # the subscription's socket, read as a kdb+ subscriber reads it: one message at a time
+        sock = socket.socket(fileno=os.dup(subscriber.fileno()))
+        sock.settimeout(30)
+        start = querier(".u.i").py()
+        upd(feed, kx.toq([kx.SymbolAtom("IBM"), kx.FloatAtom(150.0), kx.LongAtom(10)]), wait=False)
+        upd(feed, columns(["MSFT", "IBM"], [410.0, 151.0], [5, 20]), wait=False)
+        assert feed(".u.i").py() == start + 2  # a sync message after async ones: they are done
+        published: dict[str, list] = {"sym": [], "price": []}
+        while len(published["sym"]) < 2:  # updates read together are published together
+            name, table, rows = read_message(sock).py()
+            assert (name, table) == ("upd", "trade")
+            for column in published:
+                published[column] += rows[column]
+        assert published == {"sym": ["IBM", "IBM"], "price": [150.0, 151.0]}  # MSFT filtered out
+        result = querier("SELECT sym, sum(size) AS size FROM trade WHERE sym = 'IBM' GROUP BY sym")
+        assert isinstance(result, kx.Table)
+        assert result.py() == {"sym": ["IBM"], "size": [30]}
+        qsql = querier("select size: sum size by sym from trade where sym = `IBM")
+        assert qsql.pa().to_pydict()["size"] == [30]
+        assert querier(".u.L").py().endswith(".journal")
+    finally:
+        for q in (feed, subscriber, querier):
+            q.close()
+
+
+def test_errors_are_kdb_errors_and_the_server_goes_on(server):
+    q = server.connect()
+    try:
+        with pytest.raises(kx.QError, match="column price is DOUBLE; the feed sent a str"):
+            upd(q, kx.toq([kx.SymbolAtom("A"), kx.SymbolAtom("x"), kx.LongAtom(1)]))
+        with pytest.raises(kx.QError, match="send 3 .* or 4 columns, not 2"):
+            upd(q, kx.toq([kx.SymbolVector(["A"]), kx.FloatVector([1.0])]))
+        with pytest.raises(kx.QError, match="there is no table quote"):
+            q(".u.upd", kx.SymbolAtom("quote"), kx.toq([kx.SymbolAtom("A")]))
+        with pytest.raises(kx.QError, match="not a function of this tickerplant"):
+            q(".z.exit", kx.LongAtom(0))
+        with pytest.raises(kx.QError, match="does not exist|Catalog Error"):
+            q("SELECT * FROM nowhere")
+        before = q(".u.i").py()
+        assert before == q(".u.i").py()  # nothing refused was journalled
+    finally:
+        q.close()
+    garbage = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    garbage.sendall(b":\x03\x00")
+    assert garbage.recv(1) == b"\x03"
+    garbage.sendall(os.urandom(64))  # not a kdb+ message
+    reply = b""
+    while chunk := garbage.recv(4096):
+        reply += chunk
+    garbage.close()
+    with pytest.raises(kx.QError):
+        kx.deserialize(reply)  # an error reply, then the connection closed
+    q = server.connect()
+    try:
+        assert q("SELECT count(*) AS n FROM trade").py()["n"][0] >= 0  # still serving
+    finally:
+        q.close()
+
+
+def test_a_subscriber_that_stops_reading_is_cut_off(server):
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    slow.sendall(b":\x03\x00")
+    assert slow.recv(1) == b"\x03"
+    slow.sendall(kx.serialize(kx.toq([kx.CharVector(".u.sub"), kx.SymbolAtom("trade"),
+                                      kx.SymbolAtom("")]), mode=3, wait=1).copy())
+    assert read_message(slow).py()[0] == "trade"
+    feed = server.connect()
+    rows = 20_000
+    x = kx.toq([kx.toq(np.array(["S"] * rows, dtype=object)), kx.toq(np.ones(rows)),
+                kx.toq(np.arange(rows))])
+    sent = 0
+    try:
+        for _ in range(40):  # about 30 MB published, the subscriber reading none of it
+            upd(feed, x)
+            sent += rows * 33
+        assert feed(".u.i").py() > 0
+    finally:
+        feed.close()
+    received = 0
+    try:
+        while chunk := slow.recv(1 << 16):  # what the kernel held, then the end
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+    slow.close()
+    assert received < sent / 2
+    assert "disconnected" in server.log.read_text()
+
+
+def test_kill_9_mid_stream_then_every_acknowledged_update_is_there_once(tmp_path):
+    server = Server(make_db(tmp_path / "db"), tmp_path / "server.log").start()
+    acknowledged: list[int] = []
+    failed = threading.Event()
+
+    def publish() -> None:
+        q = server.connect()
+        try:
+            for n in range(1_000_000):
+                upd(q, kx.toq([kx.SymbolAtom(f"S{n % 7}"), kx.FloatAtom(1.0), kx.LongAtom(n)]))
+                acknowledged.append(n)
+        except Exception:  # noqa: BLE001 (the server was killed under it)
+            failed.set()
+    feed = threading.Thread(target=publish)
+    feed.start()
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 200 and time.monotonic() < deadline and not failed.is_set():
+        time.sleep(0.01)
+    server.kill(signal.SIGKILL)
+    feed.join(60)
+    assert failed.is_set() and len(acknowledged) >= 200
+
+    def sizes(q: kx.SyncQConnection) -> list[int]:
+        return q("SELECT size FROM trade").py()["size"]
+    server.start()
+    q = server.connect()
+    try:
+        after_restart = sizes(q)
+        assert len(after_restart) == len(set(after_restart))           # none twice
+        assert set(acknowledged) <= set(after_restart)                 # every acknowledged one
+        assert set(after_restart) <= set(range(len(acknowledged) + 1))  # at most the one in flight
+        q(".u.endofday")  # flushed into the table, the journal rolled
+        assert sorted(sizes(q)) == sorted(after_restart)
+    finally:
+        q.close()
+    server.kill(signal.SIGKILL)
+    server.start()
+    q = server.connect()
+    try:
+        assert sorted(sizes(q)) == sorted(after_restart)  # nothing replayed twice after the flush
+    finally:
+        q.close()
+    server.kill(signal.SIGTERM)
