@@ -12,6 +12,9 @@ Added to DuckDB's grammar:
   and ``TABLE(f(...))`` in a FROM clause is DuckDB's table-function syntax;
 - Kinetica's function environments (``CREATE/ALTER/DROP/DESCRIBE/SHOW FUNCTION ENVIRONMENT``),
   parsed in ``indb.parser.environments`` and tried first by the statement parsers below;
+- Kinetica's SQL procedures (``CREATE [OR REPLACE] PROCEDURE p BEGIN ...; END [EXECUTE FOR
+  EVERY ...]``, ``EXEC[UTE] PROCEDURE``, ``SHOW PROCEDURE[S]``, ``DROP PROCEDURE``), parsed in
+  ``indb.parser.procedures``;
 - table upkeep: ``EXPLAIN [ANALYZE] statement``, ``VACUUM [t] [RETAIN n]``, ``OPTIMIZE [t]``,
   ``SHOW SNAPSHOTS t`` and ``SHOW VIEWS`` (DuckDB's tokenizer swallows the first three whole as
   opaque commands).
