@@ -17,8 +17,9 @@ import decimal
 import json
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import pyarrow as pa
@@ -242,6 +243,12 @@ class HttpEngine:
                                   headers={"Content-Type": ARROW_STREAM})
         return int(self._json(response)["rowcount"])
 
+    def upload(self, name: str, data: bytes) -> str:
+        """Put a code file in the user's uploads; what FILE PATHS names it by."""
+        response = self.http.put(f"/v1/files/{urllib.parse.quote(name)}", content=data,
+                                 headers={"Content-Type": "application/octet-stream"})
+        return str(self._json(response)["file_path"])
+
     def status(self, run_id: str, wait: bool) -> Result:
         body = self._json(self.http.get(f"/v1/runs/{run_id}", params={"wait": str(wait).lower()}))
         return Result(_table_of(body), body["message"])
@@ -407,6 +414,14 @@ class RemoteConnection(Connection):
         if progress is not None:
             progress(count)
         return count
+
+    def upload(self, name: str, source: str | Path | bytes) -> str:
+        """Upload a code file (a path of this machine, or its bytes) to your uploads on the
+        server, as ``name`` (``udfs/score.py``; developers only); returns what ``CREATE
+        FUNCTION ... FILE PATHS`` names it by (``'upload://udfs/score.py'``)."""
+        self._check_open()
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        return self._http.upload(name, data)
 
     def model(self, name: str, version: int | str | None = None, *,
               precision: str | None = None) -> Any:

@@ -19,6 +19,7 @@ from indb.engine import privileges
 from indb.errors import FunctionError, PrivilegeError
 from indb.registry.code import code_hash, confined, inspect_code, stored_path
 from indb.registry.functions import FunctionInfo
+from indb.registry.uploads import UPLOAD_SCHEME, uploaded_file
 from indb.result import Result
 from indb.engine import exposed
 from indb.planner.parameters import signature
@@ -183,13 +184,16 @@ def kill_function(engine: Engine, plan: planner.KillFunction, params: object) ->
 def _read_files(engine: Engine, paths: tuple[str, ...]) -> dict[str, bytes]:
     """FILE PATHS' contents by their place in the code directory (``stored_path``), read now:
     later edits change nothing until REPLACE. Below admin, only files inside the directories
-    ``file_paths_allowed`` names are read (``registry.code.confined``)."""
+    ``file_paths_allowed`` names are read (``registry.code.confined``), and ``upload://`` ones
+    from the user's own uploads (``registry.uploads``)."""
     allowed = privileges.readable_directories(engine)
     out = {}
     for path in paths:
-        file = confined(path, allowed)
+        upload = path.startswith(UPLOAD_SCHEME)
+        file = uploaded_file(engine.db.path, engine.user, path) if upload else confined(path, allowed)
         if not file.is_file():
-            raise FunctionError(f"FILE PATHS names {path}, which is not a file (paths are "
-                                f"relative to {Path.cwd()})")
+            raise FunctionError(f"FILE PATHS names {path}, which is not a file " + (
+                f"{engine.user} uploaded (PUT /v1/files/<name> uploads one)" if upload
+                else f"(paths are relative to {Path.cwd()})"))
         out[stored_path(path)] = file.read_bytes()
     return out

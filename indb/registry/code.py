@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from indb.errors import FunctionError, PrivilegeError, SqlError
+from indb.registry.uploads import UPLOAD_SCHEME
 
 # how a handler's inputs arrive (``@udf.function(frame=...)``); indb.udf.frames converts to each
 FRAMES = ("arrow", "pandas", "numpy", "torch", "cupy", "cudf")
@@ -31,9 +32,10 @@ class CodeFacts:
 
 def stored_path(path: str) -> str:
     """Where a FILE PATHS file lies in the function's code directory, the working directory of
-    its instances: a relative path keeps its layout, as in Kinetica (``udf/x.py``); an absolute
-    one, or one that climbs out with ``..``, keeps only its file name."""
-    posix = PurePosixPath(path.replace("\\", "/"))
+    its instances: a relative path keeps its layout, as in Kinetica (``udf/x.py``), and so does
+    an upload's name (``upload://udf/x.py``); an absolute one, or one that climbs out with ``..``,
+    keeps only its file name."""
+    posix = PurePosixPath(path.removeprefix(UPLOAD_SCHEME).replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts:
         return posix.name
     return str(PurePosixPath(*[part for part in posix.parts if part != "."]))

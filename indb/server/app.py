@@ -32,7 +32,7 @@ from indb.server.encoding import arrow_chunks, json_chunks, status_of
 from indb.server.models import (ARROW_BODY, ERRORS, PROGRESS_ANSWERS, SQL_ANSWERS, Health, Loaded,
                                 StatusRows)
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
-from indb.server import web
+from indb.server import files, web
 
 if TYPE_CHECKING:
     from indb.catalog.database import Database
@@ -230,6 +230,7 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
         return result_json(await in_thread(state.runs.kill, run_id, who))
 
     web.mount(app, state, bearer, user)  # the web page at /, and the endpoints it needs
+    files.mount(app, state, user)  # code uploads: PUT /v1/files/{name}
     return app
 
 
