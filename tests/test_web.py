@@ -25,7 +25,7 @@ CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 SYMBOLS, DAYS = ("AAA", "BBB", "CCC"), 10
-WAIT_MS = 120_000  # the longest a step of the page may take (a run on a cold, loaded machine included)
+WAIT_MS = 120_000  # the longest a step of the page may take (a run on a loaded machine included)
 
 SCALED = GATED_FUNCTION + """
 def scaled(ctx, prices):
