@@ -176,6 +176,7 @@ def test_function_code_is_refused_on_an_object_store(fresh_urls):
         conn.close()
 
 
+@pytest.mark.slow
 def test_a_model_trained_by_a_function_predicts_in_sql(fresh_urls):
     conn = indb.connect(**fresh_urls("postgres+path"), cluster="threads", workers=2)
     try:

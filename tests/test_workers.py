@@ -60,10 +60,8 @@ def secured(tmp_path_factory):
     config = directory / "indb.toml"
     tls = read_config(config).tls
     assert tls is not None
-    scheduler = subprocess.Popen(
-        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-         "--protocol", "tls", "--no-dashboard", "--tls-ca-file", tls.ca, "--tls-cert", tls.cert,
-         "--tls-key", tls.key], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([str(BIN / "indb"), "scheduler", "--config", str(config)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([str(BIN / "indb"), "worker", "--config", str(config), "--gpus", "0",
                                "--name", "alpha", "--resources", "fast-disk=1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -118,6 +116,7 @@ def test_status_lists_workers_with_their_shards_memory_and_health(secured):
     assert "alpha-0" in shown.output and "0,1,2,3" in shown.output and "fast-disk=1" in shown.output
 
 
+@pytest.mark.slow
 def test_a_joining_worker_takes_its_share_of_the_shards(secured):
     config, address, _ = secured
     tls = read_config(config).tls
@@ -159,3 +158,51 @@ def test_worker_names_and_resources():
     assert parse_resources("GPU=1, fast-disk=2") == {"GPU": 1.0, "fast-disk": 2.0}
     with pytest.raises(indb.OptionError, match="NAME=NUMBER"):
         parse_resources("GPU")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_fails_the_run_cleanly(secured):
+    """SIGKILL to every process of one worker host while its instance runs: the run ends
+    recorded as an error, its output table never appears, and the next run works on the
+    workers that are left."""
+    import psutil
+    config, address, _ = secured
+    tls = read_config(config).tls
+    victim = subprocess.Popen([str(BIN / "indb"), "worker", "--config", str(config), "--gpus", "0",
+                               "--name", "kilo"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = indb.connect(str(config))
+    try:
+        with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+            client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
+        conn.sql("CREATE OR REPLACE TABLE doomed_in (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+        conn.sql("INSERT INTO doomed_in VALUES (0), (1)")
+        conn.sql("""CREATE OR REPLACE FUNCTION hold LANGUAGE PYTHON AS $$
+import time
+def hold(ctx, t):
+    time.sleep(float(ctx.params.get("seconds", "0")))
+    return {"k": [ctx.shard]}
+$$""")
+        run_id = conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(doomed_in), "
+                          "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doomed_out'), "
+                          "PARAMS => KV_PAIRS(seconds = '60'), "
+                          "OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
+
+        def running() -> int:
+            rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
+            return sum(row["status"] == "running" for row in rows)
+        _until(lambda: running() == 2)  # both instances, one on each worker
+        family = psutil.Process(victim.pid)
+        for process in [family, *family.children(recursive=True)]:  # the host's every process
+            process.kill()
+        victim.wait()
+        status = conn.wait(run_id).arrow().to_pylist()[0]
+        assert status["status"] == "error", status
+        assert not conn._engine.db.exists("doomed_out")
+        with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+            _until(lambda: len(client.scheduler_info()["workers"]) == 1)
+        conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(doomed_in), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doomed_out'))")
+        assert conn.sql("SELECT k FROM doomed_out ORDER BY k").fetchall() == [(0,), (1,)]
+    finally:
+        conn.close()
+        _stop(victim)

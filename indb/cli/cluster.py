@@ -87,6 +87,27 @@ def worker(scheduler: str | None, config: str | None, gpus: int | None, threads:
         raise click.ClickException(str(error)) from None
 
 
+@click.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An indb.toml: its scheduler address and TLS files.")
+@click.option("--address", default=None, metavar="ADDRESS",
+              help="Where to listen: tcp://0.0.0.0:8786 or tls://... (default: --config's).")
+def scheduler(config: str | None, address: str | None) -> None:
+    """Run the cluster's Dask scheduler with indb's settings (a task whose worker dies fails at
+    once) until SIGTERM or Ctrl-C."""
+    from indb.catalog.location import read_config
+    from indb.sharding.workers import run_scheduler
+    try:
+        location = read_config(config) if config else None
+        listen = address or (location.scheduler if location else None)
+        if not listen:
+            raise click.ClickException("give --address, or --config with a scheduler in it")
+        click.echo(f"scheduler at {listen}", err=True)
+        run_scheduler(listen, tls=location.tls if location else None)
+    except IndbError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @click.group()
 def cluster() -> None:
     """The cluster a database described by URLs runs its functions on."""

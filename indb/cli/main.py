@@ -335,8 +335,9 @@ def restore(backup_dir: str, target: str) -> None:
     click.echo(f"restored {backup_dir} to {target} ({count:,} files)")
 
 
-# a database described by URLs and its cluster: indb init, indb worker, indb cluster status
-for _command in (cluster_commands.init, cluster_commands.worker, cluster_commands.cluster):
+# a database described by URLs and its cluster: indb init, scheduler, worker, cluster status
+for _command in (cluster_commands.init, cluster_commands.scheduler, cluster_commands.worker,
+                 cluster_commands.cluster):
     cli.add_command(_command)
 
 

@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dask
-from distributed import Client, Nanny
+from distributed import Client, Nanny, Scheduler
+from distributed.comm import parse_address, parse_host_port
 
 from indb.catalog.location import Tls
 from indb.errors import OptionError
@@ -77,6 +78,31 @@ def run_workers(scheduler: str, *, gpus: int, threads: int, resources: Mapping[s
                           "files ([tls] in indb.toml, or --tls-ca/--tls-cert/--tls-key)")
     names = worker_names(name or socket.gethostname(), gpus)
     asyncio.run(_serve(scheduler, names, gpus, threads, resources, tls, host))
+
+
+async def _schedule(address: str, tls: Tls | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    protocol, where = parse_address(address)
+    host, port = parse_host_port(where)
+    async with Scheduler(host=host, port=port, protocol=protocol, security=security(tls),
+                         dashboard=False) as scheduler:
+        finished: asyncio.Future[object] = asyncio.ensure_future(scheduler.finished())
+        waiting: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([finished, waiting], return_when=asyncio.FIRST_COMPLETED)
+
+
+def run_scheduler(address: str, *, tls: Tls | None = None) -> None:
+    """Serve a Dask scheduler at ``address`` (``tcp://host:port`` or ``tls://...``) with indb's
+    settings until SIGTERM or Ctrl-C: a task whose worker dies is not retried (a run's instance
+    is pinned to its worker; the run fails at once, cleanly, instead of waiting for it)."""
+    if address.startswith("tls://") and tls is None:
+        raise OptionError(f"{address} takes TLS connections: give the cluster's certificate "
+                          "files ([tls] in indb.toml)")
+    with dask.config.set(DASK_CONFIG):
+        asyncio.run(_schedule(address, tls))
 
 
 @dataclass(frozen=True)
