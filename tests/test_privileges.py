@@ -294,3 +294,52 @@ def test_executemany_and_load_are_checked_too(owner):
     with owner._engine.as_user("dev"):
         assert owner.load("dev_loaded", rows) == 2
     assert users.owners(owner._engine.db.engine)[("table", "dev_loaded")] == "dev"
+
+
+def test_show_function_shows_code_to_who_may_execute_it_developers_and_admins(owner):
+    owner.sql("CREATE FUNCTION hidden_fn LANGUAGE PYTHON AS $$\ndef hidden_fn(ctx, t):\n"
+              "    return t  # the secret sauce\n$$")
+    ddl = run(owner, "alice", "SHOW FUNCTION ident").fetchall()[0][2]  # granted to analyst
+    assert "def ident" in ddl
+    message = refused(owner, "alice", "SHOW FUNCTION hidden_fn")
+    assert "EXECUTE" in message and "secret sauce" not in message
+    assert refused(owner, "alice", "SHOW FUNCTION nope", CatalogError)
+    names = [row[0] for row in run(owner, "alice", "SHOW FUNCTION *").fetchall()]
+    assert "ident" in names and "hidden_fn" not in names
+    assert "secret sauce" not in str(run(owner, "alice", "SHOW FUNCTION *").fetchall())
+    assert run(owner, "nobody", "SHOW FUNCTION *").fetchall() == []
+    refused(owner, "nobody", "SHOW FUNCTION ident")
+    assert "secret sauce" in run(owner, "dev", "SHOW FUNCTION hidden_fn").fetchall()[0][2]
+    assert {"ident", "hidden_fn"} <= {row[0] for row in run(owner, "dev", "SHOW FUNCTION *").fetchall()}
+    owner.sql("GRANT EXECUTE ON FUNCTION hidden_fn TO nobody")  # a grant shows it at once
+    assert "secret sauce" in run(owner, "nobody", "SHOW FUNCTION hidden_fn").fetchall()[0][2]
+    owner.sql("REVOKE EXECUTE ON FUNCTION hidden_fn FROM nobody")
+    refused(owner, "nobody", "SHOW FUNCTION hidden_fn")
+
+
+def test_grants_name_tables_of_other_schemas(owner):
+    owner.sql("CREATE SCHEMA desk")
+    owner.sql("CREATE TABLE desk.fills AS SELECT 1 AS id, 9.5 AS px")
+    owner.sql("CREATE TABLE desk.prices AS SELECT 7 AS other")  # same name as main's prices
+    assert "SELECT privilege" in refused(owner, "alice", "SELECT * FROM desk.fills")
+    refused(owner, "alice", "SELECT * FROM desk.prices")  # main.prices' grant is not this one's
+    owner.sql("GRANT SELECT ON TABLE desk.fills TO alice")
+    assert run(owner, "alice", "SELECT * FROM desk.fills").fetchall() == [(1, 9.5)]
+    refused(owner, "alice", "SELECT * FROM desk.fills JOIN desk.prices ON true")
+    refused(owner, "alice", "INSERT INTO desk.fills VALUES (2, 1.0)")
+    assert ("alice", "SELECT", "table", "desk.fills", None) in run(owner, "alice", "SHOW GRANTS").fetchall()
+    assert run(owner, "alice", "SELECT count(*) FROM prices").fetchone() == (2,)  # main's, still
+    owner.sql("GRANT INSERT ON desk.fills TO alice")
+    run(owner, "alice", "INSERT INTO desk.fills VALUES (2, 1.0)")
+    assert run(owner, "alice", "SELECT count(*) FROM desk.fills").fetchone() == (2,)
+    owner.sql("REVOKE SELECT, INSERT ON TABLE desk.fills FROM alice")
+    refused(owner, "alice", "SELECT * FROM desk.fills")
+    assert not [g for g in run(owner, "alice", "SHOW GRANTS").fetchall() if g[3] == "desk.fills"]
+    # the table's owner grants it; another developer may not
+    owner.sql("GRANT SELECT ON TABLE prices TO dev")
+    run(owner, "dev", "CREATE TABLE desk.devs AS SELECT 1 AS a")
+    run(owner, "dev", "GRANT SELECT ON TABLE desk.devs TO alice")
+    assert run(owner, "alice", "SELECT a FROM desk.devs").fetchall() == [(1,)]
+    assert "owner of table desk.fills" in refused(owner, "dev", "GRANT SELECT ON TABLE desk.fills TO dev")
+    refused(owner, "dev", "GRANT SELECT ON TABLE desk.nowhere TO alice", CatalogError)
+    refused(owner, "alice", "SELECT * FROM information_schema.tables")  # DuckDB's: every table

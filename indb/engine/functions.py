@@ -56,9 +56,16 @@ def drop_function(engine: Engine, plan: planner.DropFunction, params: object) ->
 
 
 def show_function(engine: Engine, plan: planner.ShowFunction, params: object) -> Result:
+    """A function's DDL, code included (``*``: every one's): to admins and developers, and to
+    others for the functions they may EXECUTE (``privileges.code_readable``)."""
     if plan.listing:
         return exposed.show_functions(engine)
-    infos = [engine.functions.get(plan.name)] if plan.name else engine.functions.all()
+    readable = privileges.code_readable(engine)
+    if plan.name:
+        infos = [engine.functions.get(plan.name)]
+        readable(infos[0].name, True)  # refused as EXECUTE FUNCTION would be
+    else:
+        infos = [info for info in engine.functions.all() if readable(info.name, False)]
     return Result(pa.table({"name": [i.name for i in infos], "mode": [i.mode for i in infos],
                             "ddl": [i.ddl for i in infos]}, schema=pa.schema(
         [("name", pa.string()), ("mode", pa.string()), ("ddl", pa.string())])))

@@ -4,7 +4,7 @@ around every statement (``check`` before it is planned, ``owned`` and ``record``
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +73,23 @@ def readable_directories(engine: Engine) -> tuple[Path, ...] | None:
     if is_admin(engine, engine.user):
         return None
     return allowed_directories(engine.db.setting(FILE_PATHS_ALLOWED))
+
+
+def code_readable(engine: Engine) -> Callable[[str, bool], bool]:
+    """Whether the engine's user may see a function's code (SHOW FUNCTION), by name: admins and
+    developers every function's, who registers code; other users those they may EXECUTE (own,
+    or granted to them or their roles). With ``refuse``, a function it may not see raises the
+    PrivilegeError that EXECUTE FUNCTION would."""
+    user = engine.user
+    if user == users.OWNER or users.roles_of(engine.db.engine, user) & {rules.ADMIN, rules.DEVELOPER}:
+        return lambda name, refuse: True
+    known = access(engine, user, [])
+
+    def readable(name: str, refuse: bool) -> bool:
+        if refuse:
+            rules.check_needs([rules.Need("EXECUTE", "function", name)], known)
+        return known.may(user, "EXECUTE", "function", name)
+    return readable
 
 
 def check(engine: Engine, tree: exp.Expr, user: str) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
-from indb.catalog.names import DEFAULT_SCHEMA, RESERVED_PREFIXES, split_name
+from indb.catalog.names import RESERVED_PREFIXES, split_name
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, PrivilegeError
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
@@ -44,6 +44,7 @@ FILE_FUNCTIONS = frozenset({
     "parquet_file_metadata", "parquet_kv_metadata", "iceberg_scan", "delta_scan", "query",
     "query_table", "getenv", "read_xlsx", "sqlite_scan", "sqlite_attach"})
 ADMIN, DEVELOPER = "admin", "developer"
+SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})  # DuckDB's catalog
 MAX_VIEW_DEPTH = 32
 
 
@@ -264,11 +265,13 @@ def _execute(name: exp.Expr, arguments: list[exp.Expr]) -> list[Need]:
 
 
 def _on_table(privilege: str, node: exp.Expr) -> Need:
-    """``privilege`` on the table ``node`` names (t, s.t or 's.t'). Grants name tables of schema
-    main; a table of another schema (issue 13) is for admins until grants name schemas."""
+    """``privilege`` on the table ``node`` names (t, s.t or 's.t'), by its catalog name (``s.t``
+    for a table of schema s), as grants name it. DuckDB's own catalog schemas list every table,
+    so they are for admins (the pg port answers them per user: server/pgcatalog.py)."""
     name = named_table(node)
-    if split_name(name)[0] != DEFAULT_SCHEMA:
-        return Need("ROLE", "role", ADMIN, node, f"{name} (a table outside schema main)")
+    if split_name(name)[0] in SYSTEM_SCHEMAS:
+        return Need("ROLE", "role", ADMIN, node, f"{name} (DuckDB's catalog, which lists every "
+                    "table; the PostgreSQL port's catalog lists yours)")
     return Need(privilege, "table", name, node)
 
 
@@ -373,6 +376,8 @@ def _execute_statement(tree: exp.Expr) -> list[Need]:
 
 def _grant_on(tree: exp.Expr) -> list[Need]:
     kind = "table" if tree.args["kind"] == "VIEW" else tree.args["kind"].lower()
+    if kind == "table":
+        return [_on_table("OWNER", tree.this)]
     return [Need("OWNER", kind, tree.this.name.lower(), tree.this)]
 
 

@@ -18,7 +18,7 @@ from indb.errors import SchemaError
 from indb.parser import error_at
 from indb.parser import privileges as trees
 from indb.planner.access import PRIVILEGES
-from indb.planner.tables import CatalogFacts
+from indb.planner.tables import CatalogFacts, table_name
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,9 @@ def plan_grant_on(tree: trees.GrantOn, catalog: CatalogFacts) -> GrantPrivileges
     for grantee in grantees:
         if grantee in ("admin", OWNER):
             raise error_at(tree, f"{grantee} may do everything already; grant to another user or role")
-    return GrantPrivileges(tuple(dict.fromkeys(privileges)), kind, _name(tree.this, kind),
-                           grantees, bool(tree.args.get("revoke")))
+    name = table_name(tree.this) if kind == "table" else _name(tree.this, kind)  # s.t: schema s
+    return GrantPrivileges(tuple(dict.fromkeys(privileges)), kind, name, grantees,
+                           bool(tree.args.get("revoke")))
 
 
 def moment(node: exp.Expr, clause: str) -> float:
