@@ -125,3 +125,12 @@ def test_the_catalog_reads_no_files(served):
     with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
         with pytest.raises(psycopg.Error, match="disabled by configuration"):
             conn.execute("SELECT * FROM information_schema.tables, read_text('/etc/hostname')")
+
+
+def test_a_grant_on_a_table_of_another_schema_shows_it_at_the_next_query(served):
+    assert psql(served, "ann", r"\dt s2.*").stdout.strip() == ""
+    with indb.connect(served.service.pool.path) as conn:
+        conn.sql("GRANT SELECT ON TABLE s2.deep TO ann")
+    assert [line.split("|")[:2] for line in psql(served, "ann", r"\dt s2.*").stdout.splitlines()] \
+        == [["s2", "deep"]]
+    assert "z|double precision" in psql(served, "ann", r"\d s2.deep").stdout
