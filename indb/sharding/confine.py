@@ -22,9 +22,10 @@ from landlockpy import AccessFS, AccessNet, Ruleset, Scope
 
 READ = AccessFS.READ_FILE | AccessFS.READ_DIR | AccessFS.EXECUTE
 DEVICE = AccessFS.READ_FILE | AccessFS.WRITE_FILE | AccessFS.TRUNCATE | AccessFS.IOCTL_DEV
-# TCP is handled with no port allowed: Dask's protocol runs code for whoever connects to the
-# cluster on loopback. Signals and abstract Unix sockets are scoped to the sandbox.
-NET = AccessNet.BIND_TCP | AccessNet.CONNECT_TCP
+# TCP (and UDP, where the kernel has it: ABI 10) is handled with no port allowed: Dask's
+# protocol runs code for whoever connects to the cluster on loopback. Signals and abstract Unix
+# sockets are scoped to the sandbox.
+NET = AccessNet.BIND_TCP | AccessNet.CONNECT_TCP | AccessNet.BIND_UDP | AccessNet.CONNECT_SEND_UDP
 SCOPE = Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET
 
 

@@ -87,7 +87,7 @@ def decide(job: Job) -> tuple[Policy | None, str | None]:
         return None, str(error)
     if wanted == "off":
         return None, None
-    reason = unavailable()
+    reason = unavailable() or _remote(job)
     if reason is None:
         return policy(job), None
     if wanted == "on":
@@ -100,6 +100,17 @@ def decide(job: Job) -> tuple[Policy | None, str | None]:
         stream.write(f"indb: this instance runs unconfined: {reason} (INDB_SANDBOX=auto; set it "
                      "to on to refuse that, or off)\n")
     return None, None
+
+
+def _remote(job: Job) -> str | None:
+    """Why ``job`` cannot be confined although the machine can: files in an object store are
+    reached over TCP, which the sandbox closes."""
+    locations = [p for spec in job.inputs for table in spec.tables for p in table.paths] + [
+        _location(o) for o in job.outputs if isinstance(o, AppendOutput | CreateOutput)]
+    remote = next((p for p in locations if not _local(p)), None)
+    return None if remote is None else (
+        f"its tables' files are not in a local directory ({remote.split('/')[0]}//...), and the "
+        "sandbox allows no TCP")
 
 
 @functools.cache
