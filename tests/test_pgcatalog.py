@@ -120,6 +120,18 @@ def test_information_schema_shows_an_analyst_its_tables_only(served):
             conn.execute("SELECT * FROM secret_t")
 
 
+def test_the_server_answers_as_postgresql(served):
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=ann"
+    with psycopg.connect(dsn, password=served.tokens["ann"], autocommit=True) as conn:
+        cursor = conn.execute("SELECT version(), current_database(), current_schema()")
+        assert [d.name for d in cursor.description] == ["version", "current_database",
+                                                        "current_schema"]
+        version, database, schema = cursor.fetchone()
+        assert version.startswith("PostgreSQL 15.0 (indb ") and (database, schema) == ("indb", "main")
+        assert conn.execute("SHOW search_path").fetchone() == ("main",)
+        assert conn.execute("SELECT 1 + 1").fetchone() == (2,)  # no catalog: the database's
+
+
 def test_the_catalog_reads_no_files(served):
     dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
     with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:

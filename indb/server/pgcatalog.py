@@ -24,6 +24,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from indb import __version__ as indb_version
 from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
@@ -43,10 +44,18 @@ _TYPE_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4"
                "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
                "struct": "json", "map": "json"}
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+VERSION = f"PostgreSQL 15.0 (indb {indb_version})"  # version(): clients parse PostgreSQL's form
+_CALL_NAMES: dict[type[exp.Expr], str] = {
+    exp.CurrentVersion: "version", exp.CurrentDatabase: "current_database",
+    exp.CurrentSchema: "current_schema", exp.CurrentCatalog: "current_catalog",
+    exp.CurrentSchemas: "current_schemas"}
+# what clients ask of the server itself, answered by the shadow when a query reads no table
+_SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, exp.CurrentSchemas)
 DATABASE = "indb"  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
+    "version": ((), exp.Literal.string(VERSION)),
     "pg_get_userbyid": (("role_oid",), exp.Literal.string(DATABASE)),
     "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
     "pg_get_indexdef": (("index_oid",), exp.null()),  # indb's tables have no indexes
@@ -163,7 +172,14 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
 
 
 def _reads_catalog(tree: exp.Expr) -> bool:
-    return any(_in_catalog(t) for t in tree.find_all(exp.Table))
+    """Whether a query reads a relation of the catalog, or reads no table and asks about the
+    server (``version()``, ``current_database()``, ``pg_catalog.f(...)``)."""
+    tables = list(tree.find_all(exp.Table))
+    if tables:
+        return any(_in_catalog(t) for t in tables)
+    return any(isinstance(node, _SERVER_CALLS) or (
+        isinstance(node, exp.Dot) and node.this.name.lower() == "pg_catalog"
+        and isinstance(node.expression, exp.Func)) for node in tree.walk())
 
 
 def _in_catalog(table: exp.Table) -> bool:
@@ -180,7 +196,10 @@ def _named_by_cte(table: exp.Table, tree: exp.Expr) -> bool:
 
 
 def _rewritten(tree: exp.Expr) -> exp.Expr:
-    """PostgreSQL's forms DuckDB does not read, as DuckDB's (each node after its operands)."""
+    """PostgreSQL's forms DuckDB does not read, as DuckDB's (each node after its operands); a
+    call the query does not name is named as PostgreSQL names it (``version``)."""
+    if isinstance(tree, exp.Select):
+        tree.set("expressions", [_called_as(e) for e in tree.expressions])
     for node in reversed(list(tree.walk(bfs=False))):
         new = _rewrite(node)
         if new is not node:
@@ -188,6 +207,12 @@ def _rewritten(tree: exp.Expr) -> exp.Expr:
                 return new  # the root is a query, never rewritten: for completeness
             node.replace(new)
     return tree
+
+
+def _called_as(column: exp.Expr) -> exp.Expr:
+    call = column.expression if isinstance(column, exp.Dot) else column
+    name = _CALL_NAMES.get(type(call)) or (call.name.lower() if isinstance(call, exp.Anonymous) else None)
+    return exp.alias_(column, name) if name else column
 
 
 def _rewrite(node: exp.Expr) -> exp.Expr:

@@ -26,13 +26,12 @@ from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 from sqlglot import exp
 
-from indb import __version__ as indb_version
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.engine.privileges import readable_relations
 from indb.parser import parse
 from indb.result import Result
-from indb.server.pgcatalog import Shadows, catalog_query
+from indb.server.pgcatalog import VERSION, Shadows, catalog_query
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
@@ -213,7 +212,7 @@ def _probe(trees: list[exp.Expr]) -> pa.Table | None:
                 isinstance(call, exp.Dot) and call.this.name.lower() == "pg_catalog"
                 and isinstance(call.expression, exp.Anonymous)
                 and call.expression.name.lower() == "version"):
-            return pa.table({"version": [f"PostgreSQL 15.0 (indb {indb_version})"]})
+            return pa.table({"version": [VERSION]})
     return None
 
 
