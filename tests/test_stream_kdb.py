@@ -68,22 +68,32 @@ def test_values_of_the_wrong_kind_are_refused_naming_the_column():
         size.convert(True)
 
 
-def test_vectors_become_columns_of_the_table_type():
-    longs = kdb.column_array(kx.LongVector([1, 2]), Column("px", "DOUBLE"))
-    assert longs.type == pa.float64() and longs.to_pylist() == [1.0, 2.0]
-    with pytest.raises(DataError, match="column size is BIGINT; the feed sent a column of float vector"):
-        kdb.column_array(kx.FloatVector([1.5]), Column("size", "BIGINT"))
+def test_vectors_are_checked_then_become_columns_of_the_table_type():
+    def decoded(vector):
+        return kdb.decode(kdb.encode(vector, kdb.ASYNC))
+    price = Column("px", "DOUBLE")
+    longs = kdb.checked_vector(decoded(kx.LongVector([1, 2])), price)
+    more = kdb.checked_vector(decoded(kx.LongVector([3])), price)
+    joined = kdb.column_array([longs, more], price)
+    assert joined.type == pa.float64() and joined.to_pylist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DataError, match="column size is BIGINT; the feed sent a column of float"):
+        kdb.checked_vector(decoded(kx.FloatVector([1.5])), Column("size", "BIGINT"))
     with pytest.raises(DataError, match="column sym is VARCHAR"):
-        kdb.column_array(kx.FloatVector([1.5]), Column("sym", "VARCHAR"))
-    stamps = kx.toq(np.array(["2026-12-03T09:30:00.123456789"], "datetime64[ns]"))
-    micro = kdb.column_array(stamps, Column("time", "TIMESTAMP"))
+        kdb.checked_vector(decoded(kx.FloatVector([1.5])), Column("sym", "VARCHAR"))
+    with pytest.raises(DataError, match=r"outside -32768\.\.32767"):
+        kdb.checked_vector(decoded(kx.LongVector([1, 40_000])), Column("n", "SMALLINT"))
+    stamps = decoded(kx.toq(np.array(["2026-12-03T09:30:00.123456789"], "datetime64[ns]")))
+    time = Column("time", "TIMESTAMP")
+    micro = kdb.column_array([kdb.checked_vector(stamps, time)], time)
     assert micro.to_pylist() == [datetime.datetime(2026, 12, 3, 9, 30, 0, 123456)]  # truncated to µs
 
 
 def test_update_shapes_are_told_apart():
-    assert kdb.shape(kx.toq([kx.SymbolAtom("a"), kx.FloatAtom(1.0)])) == "row"
-    assert kdb.shape(kx.FloatVector([1.0, 2.0])) == "row"   # q makes one type's atoms a vector
-    assert kdb.shape(kx.toq([kx.SymbolVector(["a"]), kx.FloatVector([1.0])])) == "columns"
-    assert kdb.shape(kdb.table(pa.table({"a": [1.0]}))) == "table"
+    def decoded(x):
+        return kdb.decode(kdb.encode(x, kdb.ASYNC))
+    assert kdb.shape(decoded(kx.toq([kx.SymbolAtom("a"), kx.FloatAtom(1.0)]))) == "row"
+    assert kdb.shape(decoded(kx.FloatVector([1.0, 2.0]))) == "row"   # q makes one type's atoms a vector
+    assert kdb.shape(decoded(kx.toq([kx.SymbolVector(["a"]), kx.FloatVector([1.0])]))) == "columns"
+    assert kdb.shape(decoded(kdb.table(pa.table({"a": [1.0]})))) == "table"
     with pytest.raises(kdb.MessageError):
-        kdb.shape(kx.FloatAtom(1.0))
+        kdb.shape(decoded(kx.FloatAtom(1.0)))

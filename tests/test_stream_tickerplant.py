@@ -56,9 +56,14 @@ def plant(db: Path):
         p.engine.close()
 
 
+def decoded(x):
+    """A PyKX object as the server decodes it from a message."""
+    return kdb.decode(kdb.encode(x, kdb.ASYNC))
+
+
 def upd(plant: Tickerplant, x, table: str = "trade") -> None:
     message = kdb.encode(kdb.call(".u.upd", kdb.symbol(table), x), kdb.ASYNC)
-    plant.commit([plant.prepare(table, x, message, plant.clock())])
+    plant.commit([plant.prepare(table, decoded(x), message, plant.clock())])
 
 
 def row(sym: str, price: float, size: int):
@@ -107,13 +112,13 @@ def test_a_time_the_feed_sends_is_kept_and_tables_are_taken_by_column_name(plant
 def test_a_wrong_schema_is_refused_and_nothing_is_journalled(plant, x, message):
     tp = plant()
     with pytest.raises(DataError, match=message):
-        tp.prepare("trade", x(), b"", tp.clock())
+        tp.prepare("trade", decoded(x()), b"", tp.clock())
     assert tp.journal.count == 0 and tp.tables["trade"].row_count == 0
 
 
 def test_an_unknown_table_is_refused(plant):
     with pytest.raises(DataError, match="there is no table quote"):
-        plant().prepare("quote", row("A", 1.0, 1), b"", 0)
+        plant().prepare("quote", decoded(row("A", 1.0, 1)), b"", 0)
 
 
 def test_restart_rebuilds_the_real_time_table_from_the_journal(plant):

@@ -10,6 +10,7 @@ reply to a sync message that failed.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -60,11 +61,16 @@ def header(data: bytes | bytearray | memoryview) -> Header:
 
 
 def decode(message: bytes) -> Any:
-    """A whole IPC message (header included) as a PyKX object."""
+    """A whole IPC message (header included) as numpy and Python values (PyKX's ``np()``:
+    atoms keep their kdb+ types as numpy scalars, timestamps their nanoseconds; vectors are
+    arrays, general lists object arrays, symbols ``str``, strings ``bytes``, tables pandas)."""
     try:
-        return kx.deserialize(message)
+        value = kx.deserialize(message).np()
     except Exception as error:  # PyKX raises several types for bytes it cannot read
         raise MessageError(f"the message does not decode: {error}") from None
+    if isinstance(value, np.ndarray) and value.dtype.kind == "S":  # a string alone: its chars
+        return value.tobytes()
+    return value
 
 
 def encode(obj: Any, message_type: int) -> bytes:
@@ -87,24 +93,23 @@ def symbol(name: str) -> Any:
     return kx.SymbolAtom(name)
 
 
-def is_symbol(obj: Any) -> bool:
-    return isinstance(obj, kx.SymbolAtom | kx.CharVector)
+def is_name(value: Any) -> bool:
+    """A decoded symbol or string."""
+    return isinstance(value, str | bytes)
 
 
-def text(obj: Any) -> str:
-    """A symbol or a string (char vector) as a str."""
-    value = obj.py()
-    return value.decode() if isinstance(value, bytes) else str(value)
+def text(value: Any) -> str:
+    """A decoded symbol or string (char vector) as a str."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def symbols(obj: Any) -> list[str]:
-    """A symbol, a symbol list or the null symbol as names (empty: every name)."""
-    if isinstance(obj, kx.SymbolAtom):
-        name = text(obj)
-        return [name] if name else []
-    if isinstance(obj, kx.SymbolVector):
-        return [s for s in (v.decode() if isinstance(v, bytes) else str(v) for v in obj.py()) if s]
-    raise MessageError(f"expected a symbol or a list of symbols, not a {type(obj).__name__}")
+def symbols(value: Any) -> list[str]:
+    """A decoded symbol, symbol list or null symbol as names (empty: every name)."""
+    if is_name(value):
+        return [text(value)] if text(value) else []
+    if isinstance(value, np.ndarray) and all(is_name(v) for v in value):
+        return [text(v) for v in value if text(v)]
+    raise MessageError(f"expected a symbol or a list of symbols, not {value!r:.60}")
 
 
 # -- Arrow -> kdb+ ------------------------------------------------------------------------------
@@ -186,12 +191,12 @@ def slot(column: Column) -> Slot:
     def checked(accept: tuple[type, ...], turn: Convert = lambda v: v) -> Convert:
         def convert(value: Any) -> Any:
             if value is None or (isinstance(value, accept) and not (
-                    isinstance(value, bool) and bool not in accept)):
+                    isinstance(value, bool | np.bool_) and bool not in accept)):
                 return None if value is None else turn(value)
             raise _refuse(column, value)
         return convert
     if pa.types.is_boolean(target):
-        return Slot(column, target, checked((bool,)))
+        return Slot(column, target, checked((bool, np.bool_)))
     if pa.types.is_integer(target):
         return Slot(column, target, checked((int, np.integer)))
     if pa.types.is_floating(target):
@@ -203,7 +208,7 @@ def slot(column: Column) -> Slot:
     if pa.types.is_time(target):
         return Slot(column, pa.time64("ns"), checked((datetime.timedelta, np.timedelta64, datetime.time), _time_of_day))
     if pa.types.is_date(target):
-        return Slot(column, pa.date32(), checked((datetime.date,)))
+        return Slot(column, pa.date32(), checked((datetime.date, np.datetime64), _date))
     raise SchemaError(f"column {column.name} is {column.sql_type}, a type the tickerplant does "
                       "not take from kdb+ feeds (it takes numbers, strings, booleans, timestamps, "
                       "times and dates)")
@@ -220,6 +225,10 @@ def _nanoseconds(value: Any) -> int:
     return int(np.datetime64(value, "ns").astype(np.int64))
 
 
+def _date(value: Any) -> datetime.date:
+    return value if isinstance(value, datetime.date) else value.astype("datetime64[D]").item()
+
+
 def _time_of_day(value: Any) -> int:
     if isinstance(value, datetime.time):
         return ((value.hour * 60 + value.minute) * 60 + value.second) * 10**9 + value.microsecond * 1000
@@ -232,36 +241,82 @@ def is_temporal_column(column: Column) -> bool:
     return pa.types.is_timestamp(column.arrow_type) or pa.types.is_time(column.arrow_type)
 
 
-def is_temporal(obj: Any) -> bool:
-    """Whether a kdb+ value (an atom, or a vector's type) is a time: tick.q fills the time
-    column of an update whose first value is not one."""
-    return isinstance(obj, kx.TimestampAtom | kx.TimespanAtom | kx.TimestampVector
-                      | kx.TimespanVector | kx.TimeAtom | kx.TimeVector)
+def is_temporal(value: Any) -> bool:
+    """Whether a decoded value (an atom, or a vector) is a time: tick.q fills the time column of
+    an update whose first value is not one."""
+    kind = value.dtype.kind if isinstance(value, np.ndarray) else \
+        np.asarray(value).dtype.kind if isinstance(value, np.generic) else ""
+    return kind in "mM" and bool(kind)
 
 
 def shape(x: Any) -> str:
-    """What an update's data is: ``"table"``, ``"columns"`` (a list of vectors, one a column)
-    or ``"row"`` (one row: a list of atoms, or a simple vector of one type's atoms)."""
-    if isinstance(x, kx.Table):
+    """What a decoded update's data is: ``"table"``, ``"columns"`` (a list of vectors, one a
+    column) or ``"row"`` (one row: a list of atoms, or a simple vector of one type's atoms)."""
+    if type(x).__name__ == "DataFrame" or (isinstance(x, np.ndarray) and x.dtype.names):
         return "table"
-    if isinstance(x, kx.List):
-        if len(x) and all(isinstance(item, kx.Vector) and not isinstance(item, kx.CharVector)
-                          for item in x):
+    if isinstance(x, np.ndarray) and x.ndim == 1:
+        if x.dtype == object and len(x) and all(isinstance(v, np.ndarray) for v in x):
             return "columns"
         return "row"
-    if isinstance(x, kx.Vector) and not isinstance(x, kx.List):
-        return "row"
     raise MessageError(f"an update's data is a table, a list of columns or a list of one row's "
-                       f"values, not a {type(x).__name__}")
+                       f"values, not {x!r:.60}")
 
 
-def column_array(vector: Any, column: Column) -> pa.Array:
-    """A kdb+ vector (a column of an update) as an Arrow array of the column's type."""
+def table_rows(x: Any) -> pa.Table:
+    """A decoded table (a numpy record array, or pandas inside a list) as Arrow."""
+    if isinstance(x, np.ndarray):
+        return pa.table({name: column_array([np.asarray(x[name])], None) for name in x.dtype.names})
+    return pa.Table.from_pandas(x, preserve_index=False)
+
+
+def checked_vector(vector: np.ndarray, column: Column) -> np.ndarray:
+    """A decoded vector (a column of an update), refused unless its type suits the column's;
+    kept as numpy until ``column_array`` turns many of them into one Arrow array."""
+    if vector.dtype == object and len(vector) and isinstance(vector[0], bytes):
+        vector = np.array([v.decode(errors="replace") for v in vector], dtype=object)
+    refusal = _refusal(vector.dtype, column)
+    if refusal:
+        raise DataError(refusal)
     target = column.arrow_type
-    if isinstance(vector, kx.List):  # strings arrive as a list of char vectors
-        values = slot(column)
-        return values.array([values.convert(v) for v in vector.py()])
-    return arrow_column(vector.pa(), column, _kdb_name(vector))
+    if pa.types.is_integer(target) and vector.dtype.kind in "iu" and len(vector) and \
+            vector.dtype.itemsize > target.bit_width // 8:
+        limits = np.iinfo(target.to_pandas_dtype())
+        if vector.min() < limits.min or vector.max() > limits.max:
+            raise DataError(f"column {column.name} is {column.sql_type}: a value sent for it is "
+                            f"outside {limits.min}..{limits.max}")
+    return vector
+
+
+@functools.lru_cache(maxsize=1024)
+def _refusal(dtype: np.dtype, column: Column) -> str | None:
+    """Why vectors of a numpy type cannot fill a column (None: they can)."""
+    if dtype.kind == "O":
+        source: pa.DataType = pa.string()
+    elif dtype.kind in "mM":
+        source = pa.duration("ns") if dtype.kind == "m" else pa.timestamp("ns")
+    else:
+        try:
+            source = pa.from_numpy_dtype(dtype)
+        except (pa.ArrowNotImplementedError, TypeError):
+            return f"column {column.name} is {column.sql_type}; the feed sent a column of {dtype}"
+    target = column.arrow_type
+    if pa.types.is_duration(source) and pa.types.is_time(target):  # a timespan: a time of day
+        return None
+    if _same_family(source, target):
+        return None
+    return f"column {column.name} is {column.sql_type}; the feed sent a column of {_kdb_name(dtype)}"
+
+
+def column_array(vectors: list[np.ndarray], column: Column | None) -> pa.Array:
+    """Checked vectors of a column, one after the other, as one array of the column's type
+    (of their own type, without a column)."""
+    joined = vectors[0] if len(vectors) == 1 else np.concatenate(vectors)
+    if column is None:
+        return pa.array(joined)
+    try:
+        return arrow_column(pa.array(joined), column, _kdb_name(joined.dtype))
+    except (pa.ArrowException, TypeError, ValueError) as error:
+        raise DataError(f"column {column.name} is {column.sql_type}: {error}") from None
 
 
 def arrow_column(array: pa.Array | pa.ChunkedArray, column: Column, what: str) -> pa.Array:
@@ -283,13 +338,11 @@ def arrow_column(array: pa.Array | pa.ChunkedArray, column: Column, what: str) -
         raise DataError(f"column {column.name} is {column.sql_type}: {error}") from None
 
 
-def timestamps(stamp: int, count: int, column: Column) -> pa.Array:
+def timestamps(stamp: int, count: int, column: Column) -> np.ndarray:
     """``count`` copies of the tickerplant's stamp (ns since 1970) for a time column."""
     if pa.types.is_time(column.arrow_type):
-        carrier = pa.array([stamp % 86_400_000_000_000] * count, pa.int64()).cast(pa.time64("ns"))
-    else:
-        carrier = pa.array([stamp] * count, pa.int64()).cast(pa.timestamp("ns"))
-    return _cast(carrier, column.arrow_type)
+        return np.full(count, stamp % 86_400_000_000_000, "timedelta64[ns]")
+    return np.full(count, stamp, "datetime64[ns]")
 
 
 def stamp_value(stamp: int, column: Column) -> int:
@@ -311,10 +364,17 @@ def _same_family(source: pa.DataType, target: pa.DataType) -> bool:
     return False
 
 
-def _kdb_name(obj: Any) -> str:
-    return type(obj).__name__.replace("Vector", " vector").replace("Atom", " atom").lower()
+def _kdb_name(dtype: np.dtype) -> str:
+    """How kdb+ names a decoded vector's type, for errors."""
+    names = {"f": "float", "i": "int", "b": "boolean", "M": "timestamp", "m": "timespan", "O": "symbol"}
+    if dtype.kind == "f" and dtype.itemsize == 4:
+        return "real"
+    if dtype.kind == "i" and dtype.itemsize != 4:
+        return {8: "long", 2: "short", 1: "byte"}.get(dtype.itemsize, "long")
+    return names.get(dtype.kind, str(dtype))
 
 
 __all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
-           "Slot", "arrow_column", "call", "column_array", "decode", "encode", "error_message", "header",
-           "is_temporal", "is_temporal_column", "kx", "shape", "slot", "table", "timestamps"]
+           "Slot", "arrow_column", "call", "checked_vector", "column_array", "decode", "encode", "error_message", "header",
+           "is_name", "is_temporal", "is_temporal_column", "kx", "shape", "slot", "symbols", "table",
+           "text", "timestamps"]

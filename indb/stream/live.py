@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from indb.catalog.tables import TableInfo
 from indb.errors import InternalError
-from indb.stream.kdb import Slot, slot
+from indb.stream.kdb import Slot, column_array, slot
 
 
 class LiveTable:
@@ -26,7 +27,8 @@ class LiveTable:
         self.slots: tuple[Slot, ...] = tuple(slot(c) for c in info.columns)
         self.lock = threading.Lock()
         self._batches: list[pa.RecordBatch] = []
-        self._pending: list[list[Any]] = [[] for _ in self.slots]
+        self._pending: list[list[Any]] = [[] for _ in self.slots]  # one-row updates' values
+        self._vectors: list[list[np.ndarray]] = []  # column updates' checked vectors
         self._unpublished: list[pa.RecordBatch] = []
         self.watched = False  # someone subscribed: keep what arrived for ``unpublished``
         self.upto = 0  # journal messages whose rows are here or flushed: the next one's index
@@ -34,8 +36,18 @@ class LiveTable:
     def append_row(self, values: list[Any], upto: int) -> None:
         """One row of carrier values (``Slot.convert``'s), from journal message ``upto - 1``."""
         with self.lock:
+            if self._vectors:
+                self._seal()
             for column, value in zip(self._pending, values, strict=True):
                 column.append(value)
+            self.upto = upto
+
+    def append_columns(self, vectors: list[np.ndarray], upto: int) -> None:
+        """Checked vectors (``kdb.checked_vector``), one a column; made Arrow together."""
+        with self.lock:
+            if self._pending[0]:
+                self._seal()
+            self._vectors.append(vectors)
             self.upto = upto
 
     def append_batch(self, batch: pa.RecordBatch, upto: int) -> None:
@@ -50,11 +62,17 @@ class LiveTable:
         """The gathered rows as one batch (under the lock)."""
         if self._pending[0]:
             arrays = [s.array(values) for s, values in zip(self.slots, self._pending, strict=True)]
-            batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-            self._batches.append(batch)
-            if self.watched:
-                self._unpublished.append(batch)
             self._pending = [[] for _ in self.slots]
+        elif self._vectors:
+            arrays = [column_array([v[i] for v in self._vectors], s.column)
+                      for i, s in enumerate(self.slots)]
+            self._vectors = []
+        else:
+            return
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self._batches.append(batch)
+        if self.watched:
+            self._unpublished.append(batch)
 
     def rows(self) -> pa.Table:
         """Every row in memory now."""
@@ -84,4 +102,5 @@ class LiveTable:
     @property
     def row_count(self) -> int:
         with self.lock:
-            return sum(b.num_rows for b in self._batches) + len(self._pending[0])
+            return sum(b.num_rows for b in self._batches) + len(self._pending[0]) + sum(
+                len(v[0]) for v in self._vectors)

@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from indb.catalog.users import OWNER
 from indb.errors import AuthenticationError, IndbError, OptionError
 from indb.stream import kdb
@@ -121,7 +123,7 @@ class KdbConnection(asyncio.Protocol):
             sync = head.message_type == kdb.SYNC
             try:
                 obj = kdb.decode(message)
-                if isinstance(obj, kdb.kx.CharVector) and _named(kdb.text(obj)) not in NAMES:
+                if kdb.is_name(obj) and _named(kdb.text(obj)) not in NAMES:
                     self._settle()
                     self._query(kdb.text(obj), sync)
                     continue
@@ -149,30 +151,29 @@ class KdbConnection(asyncio.Protocol):
 
     def _call(self, obj: Any, message: bytes) -> Any:
         """A function call ``(name; args...)``, or a variable by its name; what it returns."""
-        if isinstance(obj, kdb.kx.CharVector):  # ".u.i", or a call without arguments
+        if kdb.is_name(obj):  # ".u.i", or a call without arguments
             name = _named(kdb.text(obj))
             if name in CALLS:
-                return self._call(kdb.call(name), message)
+                return self._call(np.array([name], dtype=object), message)
             self._settle()
             return self.plant.variable(name)
-        items = list(obj) if isinstance(obj, kdb.kx.List) else []  # K objects index only licensed
-        if not items or not kdb.is_symbol(items[0]):
+        items = list(obj) if isinstance(obj, np.ndarray) and obj.dtype == object else []
+        if not items or not kdb.is_name(items[0]):
             raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
-                                   "syms) and query strings (SQL or q-sql), not a "
-                                   + type(obj).__name__)
+                                   f"syms) and query strings (SQL or q-sql), not {obj!r:.80}")
         name, args = kdb.text(items[0]), items[1:]
         if name in (".u.upd", "upd"):
             _arity(name, args, 2)
             self._updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
                                                     self.plant.clock()))
-            return kdb.kx.toq(None)
+            return NOTHING
         self._settle()
         if name == ".u.sub":
             _arity(name, args, 2)
             return self.plant.subscribe(self._subscriber(), kdb.text(args[0]), kdb.symbols(args[1]))
         if name == ".u.endofday":
             self.plant.end_of_day()
-            return kdb.kx.toq(None)
+            return NOTHING
         raise kdb.MessageError(f"{name}: not a function of this tickerplant (it has .u.upd, "
                                ".u.sub and .u.endofday, and answers SQL and q-sql strings)")
 
@@ -212,6 +213,7 @@ class KdbConnection(asyncio.Protocol):
             self.transport.abort()
 
 
+NOTHING = kdb.kx.toq(None)  # q's generic null, ::, what .u.upd returns
 CALLS = (".u.endofday",)  # functions a client may call by a string, without arguments
 NAMES = VARIABLES + CALLS
 

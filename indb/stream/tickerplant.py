@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,6 +66,7 @@ class Update:
     stamp: int
     message: bytes
     row: list[Any] | None = None  # one row's carrier values
+    columns: list[np.ndarray] | None = None  # checked vectors, one a column
     batch: pa.RecordBatch | None = None
 
 
@@ -150,28 +152,25 @@ class Tickerplant:
         columns = table.info.columns
         form = kdb.shape(x)
         if form == "table":
-            return Update(table, stamp, message, batch=self._table_rows(table, x.pa(), stamp))
-        items = list(x)
-        fill = kdb.is_temporal_column(columns[0]) and not (items and kdb.is_temporal(items[0]))
+            return Update(table, stamp, message,
+                          batch=self._table_rows(table, kdb.table_rows(x), stamp))
+        fill = kdb.is_temporal_column(columns[0]) and not (len(x) and kdb.is_temporal(x[0]))
         given = len(columns) - fill
         if form == "row":
-            values = x.py()
-            if len(values) != given:
-                raise DataError(_count_error(table, len(values), fill, "values"))
-            row = [s.convert(v) for s, v in zip(table.slots[fill:], values, strict=True)]
+            if len(x) != given:
+                raise DataError(_count_error(table, len(x), fill, "values"))
+            row = [s.convert(v) for s, v in zip(table.slots[fill:], x, strict=True)]
             return Update(table, stamp, message,
                           row=[kdb.stamp_value(stamp, columns[0]), *row] if fill else row)
-        vectors = items
-        if len(vectors) != given:
-            raise DataError(_count_error(table, len(vectors), fill, "columns"))
-        if len({len(v) for v in vectors}) > 1:
+        if len(x) != given:
+            raise DataError(_count_error(table, len(x), fill, "columns"))
+        if len({len(v) for v in x}) > 1:
             raise DataError(f"the columns sent for {name} have different lengths: "
-                            + ", ".join(str(len(v)) for v in vectors))
-        arrays = [kdb.column_array(v, c) for v, c in zip(vectors, columns[fill:], strict=True)]
+                            + ", ".join(str(len(v)) for v in x))
+        vectors = [kdb.checked_vector(v, c) for v, c in zip(x, columns[fill:], strict=True)]
         if fill:
-            arrays.insert(0, kdb.timestamps(stamp, len(vectors[0]), columns[0]))
-        return Update(table, stamp, message,
-                      batch=pa.RecordBatch.from_arrays(arrays, schema=table.schema))
+            vectors.insert(0, kdb.timestamps(stamp, len(x[0]), columns[0]))
+        return Update(table, stamp, message, columns=vectors)
 
     def _table_rows(self, table: LiveTable, rows: pa.Table, stamp: int) -> pa.RecordBatch:
         columns = table.info.columns
@@ -184,7 +183,7 @@ class Tickerplant:
         for index, column in enumerate(columns):
             source = by_name.get(column.name.lower())
             if source is None and index == 0 and kdb.is_temporal_column(column):
-                arrays.append(kdb.timestamps(stamp, rows.num_rows, column))
+                arrays.append(kdb.column_array([kdb.timestamps(stamp, rows.num_rows, column)], column))
             elif source is None:
                 raise DataError(f"the table sent for {table.info.name} has no column {column.name}")
             else:
@@ -208,6 +207,8 @@ class Tickerplant:
     def _apply(update: Update, upto: int) -> None:
         if update.row is not None:
             update.table.append_row(update.row, upto)
+        elif update.columns is not None:
+            update.table.append_columns(update.columns, upto)
         elif update.batch is not None:
             update.table.append_batch(update.batch, upto)
 
@@ -331,8 +332,8 @@ VARIABLES = (".u.i", ".u.L", ".u.d", ".u.t")
 
 
 def _update_arguments(message: Any) -> tuple[str, Any]:
-    """``(t; x)`` of a journalled ``(`.u.upd; t; x)``."""
-    _, name, x = list(message)
+    """``(t; x)`` of a journalled ``(`.u.upd; t; x)`` (decoded)."""
+    _, name, x = message
     return kdb.text(name), x
 
 

@@ -1,0 +1,135 @@
+"""Ingest through the tickerplant with journalling on: one-row and 100-row updates, messages/s
+and rows/s, for both fsync policies.
+
+    python benchmarks/bench_tick.py [--messages 200000] [--batch-messages 20000] [--json out.json]
+
+The tickerplant runs in a process of its own (``indb tick``). Two feeds publish async
+``.u.upd`` messages over loopback and end with one sync ``.u.i`` (answered only once every
+update before it is journalled and in its real-time table): the PyKX client, one call a
+message (what a Python feed costs, the client's own time included), and the same messages
+encoded by PyKX beforehand and written to the socket in large writes (what a q feed, or a
+batching one, sends), which measures the tickerplant itself. Targets (issue 15): 50k one-row
+messages/s, 2M rows/s in 100-row messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import indb
+from common import machine, report
+
+os.environ.setdefault("PYKX_UNLICENSED", "true")
+import pykx as kx  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(path: Path, fsync_ms: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "tick", "--db", str(path),
+                               "--port", str(port), "--fsync", str(fsync_ms), "--flush", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the tickerplant did not start") from None
+            time.sleep(0.05)  # it is starting: nothing to wait on but its port
+
+
+def updates(count: int, rows: int) -> list:
+    """``count`` update arguments of ``rows`` rows each (one row: a list of atoms)."""
+    rng = np.random.default_rng(0)
+    syms = [f"S{i}" for i in range(100)]
+    if rows == 1:
+        return [kx.toq([kx.SymbolAtom(syms[i % 100]), kx.FloatAtom(float(rng.random())),
+                        kx.LongAtom(i)]) for i in range(count)]
+    return [kx.toq([kx.toq(np.array([syms[(i + j) % 100] for j in range(rows)], dtype=object)),
+                    kx.toq(rng.random(rows)), kx.toq(np.arange(rows) + i * rows)])
+            for i in range(count)]
+
+
+def through_pykx(port: int, xs: list) -> float:
+    """Seconds for the PyKX client to publish every update async, then be answered."""
+    q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
+    table = kx.SymbolAtom("trade")
+    started = time.perf_counter()
+    for x in xs:
+        q(".u.upd", table, x, wait=False)
+    q(".u.i")
+    took = time.perf_counter() - started
+    q.close()
+    return took
+
+
+def pre_encoded(port: int, xs: list) -> float:
+    """Seconds to write the same messages, encoded beforehand, then be answered."""
+    messages = b"".join(kx.serialize(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]),
+                                     mode=3, wait=0).copy() for x in xs)
+    done = kx.serialize(kx.CharVector(".u.i"), mode=3, wait=1).copy()
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b":\x03\x00")
+    sock.recv(1)
+    started = time.perf_counter()
+    sock.sendall(messages + done)
+    head = b""
+    while len(head) < 8:
+        head += sock.recv(8 - len(head))
+    size = int.from_bytes(head[4:], "little") - 8
+    body = b""
+    while len(body) < size:
+        body += sock.recv(size - len(body))
+    took = time.perf_counter() - started
+    sock.close()
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000, help="one-row messages a run")
+    parser.add_argument("--batch-messages", type=int, default=20_000, help="100-row messages a run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    figures: dict[str, object] = {"machine": machine(), "one_row_messages": args.messages,
+                                  "hundred_row_messages": args.batch_messages}
+    shapes = {"1row": updates(args.messages, 1), "100rows": updates(args.batch_messages, 100)}
+    for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
+        directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
+        with indb.connect(directory / "db") as conn:
+            conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, size BIGINT, "
+                     "SHARD KEY (sym)) WITH (SHARDS = 4)")
+        server, port = start(directory / "db", fsync_ms)
+        try:
+            for shape, xs in shapes.items():
+                rows = 1 if shape == "1row" else 100
+                for feed, send in (("pykx", through_pykx), ("encoded", pre_encoded)):
+                    seconds = send(port, xs)
+                    key = f"{policy}_{shape}_{feed}"
+                    figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
+                    figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
+        finally:
+            server.terminate()
+            server.wait(60)
+    report(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
