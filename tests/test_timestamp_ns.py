@@ -95,3 +95,18 @@ def test_a_new_table_from_nanosecond_data_is_timestamp_and_refuses_or_truncates(
     fresh.load("t", ticks(NS[:1]), truncate_timestamps=True)
     assert fresh.sql("SELECT typeof(ts), epoch_us(ts) FROM t").fetchall() == [
         ("TIMESTAMP", 1_767_225_600_123_456)]
+
+
+def test_a_served_database_takes_the_truncate_option(tmp_path):
+    from serving import Served
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (sym VARCHAR, ts TIMESTAMP)")
+    server = Served(tmp_path / "db")
+    try:
+        with indb.connect(server.url) as remote:
+            with pytest.raises(indb.DataError, match="truncate_timestamps=True"):
+                remote.load("t", ticks(NS[:1]))
+            assert remote.load("t", ticks(NS[:1]), truncate_timestamps=True) == 1
+            assert remote.sql("SELECT epoch_us(ts) FROM t").fetchall() == [(NS[0] // 1000,)]
+    finally:
+        server.stop()
