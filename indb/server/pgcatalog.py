@@ -66,6 +66,9 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_relation_size": (("relation",), exp.null()),
     "pg_total_relation_size": (("relation",), exp.null()),
     "pg_get_serial_sequence": (("relation", "column_name"), exp.null()),
+    **{name: (("object_oid",), exp.null()) for name in (  # definitions of what indb has none of
+        "pg_get_partkeydef", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_function_result",
+        "pg_get_function_arguments", "pg_get_function_identity_arguments")},
     "pg_get_expr_pretty": (("expression", "relation", "pretty"), exp.func(
         "pg_get_expr", exp.column("expression"), exp.column("relation"))),
     "pg_get_constraintdef_pretty": (("constraint_oid", "pretty"), exp.func(
