@@ -346,12 +346,10 @@ class Translator:
         if keys:
             select = select.group_by(*[k for _, k in keys], copy=False).order_by(
                 *[exp.Literal.number(n + 1) for n in range(len(keys))], copy=False)
-        elif grouped:
-            pass
-        elif query.distinct:
+        elif query.distinct and not grouped:
             select = _first_occurrences(select)
-        elif numbered and (windows or any(rows.find_all(exp.Qualify))):
-            select = select.order_by(_row(), copy=False)
+        elif numbered and not grouped and (windows or any(rows.find_all(exp.Qualify))):
+            select = select.order_by(_row(), copy=False)  # windows reorder rows: back in order
         if query.limit:
             select = self.limited(select, query)
         columns = [n for n, _ in keys] + phrase_names if query.phrase else None
@@ -403,15 +401,15 @@ class Translator:
         only = exp.and_(*where) if where else None
         partition = tuple(self.expr(node, PER_ROW) for _, node in query.by)
         scope = Scope("row", partition, only)
-        names = _names(query.phrase, taken=())
+        names = _names(query.phrase)
         changed: list[exp.Expr] = []
         added: list[exp.Expr] = []
         for name, (_, node) in zip(names, query.phrase):
             value = self.expr(node, scope)
-            existing = next((c for c in known if c == name), None)
-            if only is not None:
+            existing = name in known
+            if only is not None:  # rows outside the where phrase keep their value (or null)
                 value = exp.Case(ifs=[exp.If(this=only, true=value)],
-                                 default=_col(existing) if existing else None)
+                                 default=_col(name) if existing else None)
             (changed if existing else added).append(exp.alias_(value, name, quoted=True))
         values = changed + added
         uses_row = any(_uses_row(v) or v.find(exp.Window) for v in values)
