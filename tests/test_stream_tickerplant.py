@@ -220,3 +220,23 @@ def test_a_subscriber_that_does_not_read_is_cut_off(plant, caplog):
     assert closed == [True] and slow not in tp.subscribers
     assert queued[0] < 2_000  # nothing more was sent once it was over the limit
     assert "disconnected" in caplog.text
+
+
+def test_nanosecond_timestamps_keep_their_nanoseconds_in_memory_and_flushed(tmp_path):
+    conn = indb.connect(tmp_path / "ns")
+    conn.sql("CREATE TABLE quote (time TIMESTAMP_NS, sym VARCHAR, bid DOUBLE, SHARD KEY (sym))")
+    conn.close()
+    tp = Tickerplant(Engine(tmp_path / "ns", cluster="threads"), flush_seconds=None, clock=Clock())
+    try:
+        moments = np.array([1_796_380_000_123_456_789, 1_796_380_000_123_456_790], "datetime64[ns]")
+        upd(tp, kx.toq([kx.toq(moments[0]), kx.SymbolAtom("A"), kx.FloatAtom(1.0)]), table="quote")
+        upd(tp, kx.toq([kx.toq(moments[1:]), kx.SymbolVector(["B"]), kx.FloatVector([2.0])]),
+            table="quote")
+        query = "SELECT CAST(epoch_ns(time) AS BIGINT) FROM quote ORDER BY sym"
+        expected = [(int(m),) for m in moments.astype(np.int64)]
+        assert tp.engine.execute(query).fetchall() == expected
+        assert tp.flush() == 2
+        assert tp.engine.execute(query).fetchall() == expected
+    finally:
+        tp.close()
+        tp.engine.close()
