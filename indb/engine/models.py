@@ -36,7 +36,7 @@ def with_predictions(engine: Engine, plan: planner.WithPredictions, params: obje
 
 def create_model(engine: Engine, plan: planner.CreateModel, params: object) -> Result:
     source = confined(plan.path, privileges.readable_directories(engine), "CREATE MODEL ... FROM FILE")
-    if not source.is_file():
+    if not source.exists():  # a file, or a TensorFlow SavedModel's directory
         raise ModelError(f"no model file {source} (paths are relative to {Path.cwd()})")
     with staging_dir(engine.db.path) as directory:  # nothing half-saved: it goes on any failure
         flavor, shape, dtype, width = import_model(source, directory)

@@ -2,13 +2,15 @@
 
 Artifacts live in the database directory (``models/<name>/v<version>/``), written first to a
 staging directory and moved into place only when the version is registered, so a version in the
-catalog always has its files and a failed run leaves no version behind. Three flavors, all loaded
+catalog always has its files and a failed run leaves no version behind. Six flavors, all loaded
 without the training code and without unpickling arbitrary objects:
 
 - ``torch``: a ``torch.export`` program (``model.pt2``: the graph as JSON, weights as raw tensors);
 - ``onnx``: an ONNX graph (``model.onnx``), run by onnxruntime;
 - ``keras``: a Keras 3 model (``model.keras``: the architecture as JSON, weights as HDF5),
-  loaded with ``safe_mode`` (no code or pickles deserialised), on the torch backend by default.
+  loaded with ``safe_mode`` (no code or pickles deserialised), on the torch backend by default;
+- ``xgboost``, ``lightgbm``: tree ensembles in their libraries' own model files (UBJSON, text);
+- ``tensorflow``: a SavedModel directory (graph and variables), run through its serving signature.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from indb.errors import CatalogError, ConflictError, ModelError, not_found
 
 MODELS_DIR = "models"
 STAGING_DIR = ".staging"
-FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx", "keras": "model.keras"}
+FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx", "keras": "model.keras",
+           "xgboost": "model.ubj", "lightgbm": "model.txt",  # the libraries' own files
+           "tensorflow": "saved_model"}  # a SavedModel directory
 OUTPUTS = ("class", "value", "vector")  # argmax of scores; one number; the whole output row
 
 _metadata = sa.MetaData()

@@ -23,6 +23,10 @@ from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
 from indb.runtime.gpus import gpu_turn, to_device
 from indb.runtime.graphs import MAX_ROWS as MAX_GRAPH_ROWS
 from indb.runtime.graphs import CudaGraphs, bucket
+from indb.runtime.tf_models import import_saved_model, is_saved_model, load_saved_model, save_tensorflow
+from indb.runtime.trees import FILES as TREE_FILES
+from indb.runtime.trees import SUFFIXES as TREE_SUFFIXES
+from indb.runtime.trees import import_tree, load_tree, save_tree
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
 
@@ -39,6 +43,12 @@ def save_model(model: Any, example: Any, flavor: str, directory: Path) -> tuple[
     """
     if flavor not in FLAVORS:
         raise ModelError(f"unknown model flavor {flavor!r}; indb saves {', '.join(FLAVORS)}")
+    if flavor in TREE_FILES:
+        return save_tree(model, flavor, directory)
+    if flavor == "tensorflow":
+        return save_tensorflow(model, example, directory)
+    if example is None:
+        raise ModelError("saving a torch or Keras model needs example= (an input batch, rows first)")
     if flavor == "keras" or is_keras(model):
         return _save_keras(model, example, directory)
     import torch
@@ -82,15 +92,20 @@ def _keras() -> Any:
 
 
 def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], str, int]:
-    """Copy a model file made elsewhere (``.onnx``, ``.pt2`` or ``.keras``) in, after checking it
-    loads. Returns its flavor, row shape, dtype and output width.
+    """Copy a model made elsewhere (an ``.onnx``, ``.pt2``, ``.keras`` file, an XGBoost ``.ubj``
+    or ``.json``, a LightGBM ``.txt``, or a TensorFlow SavedModel directory) in, after checking
+    it loads. Returns its flavor, row shape, dtype and output width.
     """
-    flavor = {".onnx": "onnx", ".pt2": "torch", ".keras": "keras"}.get(source.suffix.lower())
-    if flavor is None:
-        raise ModelError(f"{source.name} is not an .onnx, .pt2 or .keras model file")
-    target = directory / FLAVORS[flavor]
-    shutil.copyfile(source, target)
+    suffix = source.suffix.lower()
+    flavor = {".onnx": "onnx", ".pt2": "torch", ".keras": "keras"}.get(suffix)
+    if flavor is None and suffix not in TREE_SUFFIXES and not is_saved_model(source):
+        raise ModelError(f"{source.name} is not a model file indb reads: .onnx, .pt2, .keras, "
+                         ".ubj or .json (XGBoost), .txt (LightGBM), or a SavedModel directory")
     try:
+        if flavor is None:
+            return _import_other(source, directory)
+        target = directory / FLAVORS[flavor]
+        shutil.copyfile(source, target)
         predictor = Predictor.from_file(flavor, target)
     except Exception as error:
         raise ModelError(f"{source} is not a model indb can load ({type(error).__name__}: "
@@ -99,6 +114,13 @@ def import_model(source: Path, directory: Path) -> tuple[str, tuple[int, ...], s
     probe = np.zeros((2, *shape), dtype=dtype)
     out = predictor.scores(probe)
     return flavor, shape, dtype, int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+
+
+def _import_other(source: Path, directory: Path) -> tuple[str, tuple[int, ...], str, int]:
+    """A tree ensemble's file or a SavedModel directory, each brought in by its own module."""
+    if source.suffix.lower() in TREE_SUFFIXES:
+        return import_tree(source, directory)
+    return ("tensorflow", *import_saved_model(source, directory))
 
 
 class Predictor:
@@ -143,6 +165,12 @@ class Predictor:
             self.input_shape = tuple(int(s) for s in self.module.inputs[0].shape[1:])
             self.input_dtype = "float32"
             self._run = lambda x: np.asarray(keras.ops.convert_to_numpy(self.module(x, training=False)))
+        elif flavor in TREE_FILES:
+            tree = load_tree(flavor, path, device)
+            self.module, self._run = tree.booster, tree.run
+            self.input_shape, self.input_dtype = tree.input_shape, tree.input_dtype
+        elif flavor == "tensorflow":
+            self.module, self._run, self.input_shape, self.input_dtype = load_saved_model(path)
         else:
             import onnxruntime
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -167,7 +195,12 @@ class Predictor:
         if self.device != "cpu":
             torch.backends.cudnn.benchmark = True  # the fastest convolution kernels for each shape
         if compile:
-            module = torch.compile(module)
+            # one static graph a batch size (powers of two up to BATCH_ROWS: 14 at most): after a
+            # second size torch.compile would otherwise switch to one graph with a dynamic batch
+            # size, whose kernels ran 20% slower on full 8,192-row batches (H200, the 28x28 CNN)
+            dynamo = torch._dynamo.config
+            dynamo.recompile_limit = max(dynamo.recompile_limit, BATCH_ROWS.bit_length() + 1)
+            module = torch.compile(module, dynamic=False)
         graphs = CudaGraphs(module, self.input_shape, dtype, self.device) \
             if cuda_graphs and self.device != "cpu" else None
         self._graphs = graphs

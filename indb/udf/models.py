@@ -10,6 +10,8 @@ from typing import Any
 from indb.registry.models import ModelInfo, StagedModel, staging_dir
 from indb.runtime.cache import process_cache
 from indb.runtime.predictors import Predictor, check_output, is_keras, save_model
+from indb.runtime.tf_models import is_tensorflow
+from indb.runtime.trees import tree_flavor
 
 
 class Models:
@@ -25,16 +27,19 @@ class Models:
         self.staged: list[StagedModel] = []
         self.hits = self.misses = 0  # loads served by the process's cache, and loads from files
 
-    def save(self, name: str, model: Any, *, example: Any, metrics: dict[str, float] | None = None,
+    def save(self, name: str, model: Any, *, example: Any = None, metrics: dict[str, float] | None = None,
              output: str = "class", flavor: str | None = None) -> StagedModel:
         """Save a model as the next version of ``name`` (once the whole run succeeds).
 
-        ``model``: a torch module or a Keras model; ``example``: an input batch (rows first);
-        ``output``: what PREDICT returns, ``class`` (argmax of the outputs), ``value`` (one number)
-        or ``vector``; ``flavor``: torch (default for torch modules), onnx, or keras (for Keras).
+        ``model``: a torch module, a Keras model, a ``tf.Module``, or an XGBoost or LightGBM
+        booster (or scikit-learn estimator); ``example``: an input batch (rows first; trees need
+        none); ``output``: what PREDICT returns, ``class`` (argmax of the outputs), ``value`` (one
+        number) or ``vector``; ``flavor``: torch (default for torch modules), onnx, keras (default
+        for Keras), tensorflow (default for a tf.Module), xgboost or lightgbm (their boosters').
         """
         check_output(output)
-        flavor = flavor or ("keras" if is_keras(model) else "torch")
+        flavor = flavor or tree_flavor(model) or ("keras" if is_keras(model) else
+                                                  "tensorflow" if is_tensorflow(model) else "torch")
         with staging_dir(self._staging_root) as directory:
             shape, dtype, width = save_model(model, example, flavor, directory)
         staged = StagedModel(name.lower(), flavor, str(directory), shape, dtype, output, width,
@@ -64,10 +69,17 @@ class Models:
         self.misses += 1
         predictor = Predictor(info, device=self._device, precision=precision, compile=compile,
                               cuda_graphs=cuda_graphs)
-        cache.put(key, predictor, 0, size=os.path.getsize(info.path))
+        cache.put(key, predictor, 0, size=_size(info.path))
         return predictor
 
     def discard(self) -> None:
         for staged in self.staged:
             shutil.rmtree(staged.staging, ignore_errors=True)
         self.staged.clear()
+
+
+def _size(path: str) -> int:
+    """An artifact's bytes: a file's, or a directory's files' (a SavedModel)."""
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
