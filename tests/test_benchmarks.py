@@ -44,6 +44,17 @@ def test_models_benchmark_runs(tmp_path):
     assert figures["digits_rows"] == 4000 and figures["digits_ratio_infer_over_naive"] > 0
 
 
+def test_predict_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_predict.py"),
+                           "--calls", "20", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["calls"] == 20 and figures["sql_predict_p50_us"] > 0
+    assert figures["step_query_and_fetch_p50_us"] > 0
+
+
 @pytest.mark.skipif(bool(visible_gpus()), reason="with a GPU the script runs the whole benchmark")
 def test_gpu_benchmark_says_it_needs_a_gpu_here():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py")],
