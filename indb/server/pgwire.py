@@ -153,13 +153,13 @@ class _Session(core.Session):
         try:
             trees = parse(sql)
         except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
-            if catalog_query(sql, None) is None:
+            catalog = catalog_query(sql, None)
+            if catalog is None:
                 raise
-            trees = None
+            return _Rows(self._catalog(catalog, params), "")
         catalog = catalog_query(sql, trees)
         if catalog is not None:
             return _Rows(self._catalog(catalog, params), "")
-        assert trees is not None
         tag = _no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
