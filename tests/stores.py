@@ -32,10 +32,10 @@ def _as_postgres(*command: str) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of its own, on a free loopback port, its data in a temporary
-    directory (of the postgres user: pytest's are root's, closed to others) removed afterwards;
-    yields the URL of its ``postgres`` database (trust authentication, loopback only)."""
+def postgres_server(address: str = "127.0.0.1") -> Iterator[str]:
+    """A PostgreSQL server of its own, on a free port of ``address`` (loopback by default), its
+    data in a temporary directory (of the postgres user: pytest's are root's, closed to others)
+    removed afterwards; yields the URL of its ``postgres`` database (trust authentication)."""
     if not (PG_BIN / "initdb").exists():
         pytest.skip("PostgreSQL 15 server is not installed (apt-get install postgresql)")
     directory = Path(tempfile.mkdtemp(prefix="indb-pg-"))
@@ -44,12 +44,14 @@ def postgres_server() -> Iterator[str]:
     data, port = directory / "data", free_port()
     subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"),
                    check=True, capture_output=True, timeout=120)
+    with open(data / "pg_hba.conf", "a") as hba:  # clients of the test's own network too
+        hba.write(f"host all all {address}/24 trust\n")
     subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                                "-w", "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
+                                "-w", "-o", f"-p {port} -k {directory} -c listen_addresses={address} "
                                 "-c fsync=off -c max_connections=200", "start"),
                    check=True, capture_output=True, timeout=120)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql://postgres@{address}:{port}/postgres"
     finally:
         subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"),
                        capture_output=True, timeout=120)

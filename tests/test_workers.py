@@ -206,3 +206,77 @@ $$""")
     finally:
         conn.close()
         _stop(victim)
+
+
+@pytest.fixture
+def namespace_host():
+    """A network namespace with a veth pair to this one: the "host" gets 10.213.N.2, this side
+    10.213.N.1, and nothing else connects them (addresses only inside the pair). Yields
+    (namespace, this side's address, its address); removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    tag = f"{os.getpid() % 200 + 20}"
+    name, outside, inside = f"indb-h{tag}", f"indbv{tag}a", f"indbv{tag}b"
+    ours, theirs = f"10.213.{tag}.1", f"10.213.{tag}.2"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+    try:
+        ip("netns", "add", name)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("ip netns add does not work here")
+    try:
+        ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        ip("link", "set", inside, "netns", name)
+        ip("addr", "add", f"{ours}/24", "dev", outside)
+        ip("link", "set", outside, "up")
+        ip("netns", "exec", name, "ip", "addr", "add", f"{theirs}/24", "dev", inside)
+        ip("netns", "exec", name, "ip", "link", "set", inside, "up")
+        ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        yield name, ours, theirs
+    finally:
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+
+
+@pytest.mark.slow
+def test_a_worker_in_another_network_namespace_runs_a_function(namespace_host, tmp_path):
+    """A "host" that shares only the network with the head: a worker in its own network
+    namespace joins the TLS scheduler and reaches the PostgreSQL catalog over the veth pair."""
+    from stores import new_database, postgres_server
+    namespace, ours, theirs = namespace_host
+    with postgres_server(ours) as pg:
+        address = f"tls://{ours}:{free_port()}"
+        made = CliRunner().invoke(cli, ["init", str(tmp_path), "--catalog", new_database(pg),
+                                        "--warehouse", str(tmp_path / "shared"), "--scheduler",
+                                        address, "--tls", "--tls-host", ours, "--tls-host", theirs])
+        assert made.exit_code == 0, made.output
+        config = tmp_path / "indb.toml"
+        tls = read_config(config).tls
+        scheduler = subprocess.Popen([str(BIN / "indb"), "scheduler", "--config", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(["ip", "netns", "exec", namespace, str(BIN / "indb"), "worker",
+                                   "--config", str(config), "--gpus", "0", "--name", "remote",
+                                   "--host", theirs],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conn = None
+        try:
+            with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
+                client.wait_for_workers(1, timeout=JOIN_TIMEOUT)
+                (row,) = cluster_status(client, 2)
+                assert row.address.startswith(f"tls://{theirs}:") and row.health == "ok"
+            conn = indb.connect(str(config))
+            conn.sql("CREATE TABLE pts (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+            conn.sql("INSERT INTO pts SELECT range FROM range(50)")
+            conn.sql("""CREATE FUNCTION twice LANGUAGE PYTHON AS $$
+def twice(ctx, t):
+    return {"k": t["k"], "k2": [2 * v.as_py() for v in t["k"]]}
+$$""")
+            conn.sql("EXECUTE FUNCTION twice(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                     "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doubled'))")
+            assert conn.sql("SELECT count(*), sum(k2) FROM doubled").fetchone() == (50, 2 * 1225)
+        finally:
+            if conn is not None:
+                conn.close()
+            _stop(worker)
+            _stop(scheduler)
