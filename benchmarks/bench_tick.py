@@ -8,8 +8,9 @@ The tickerplant runs in a process of its own (``indb tick``). Two feeds publish 
 update before it is journalled and in its real-time table): the PyKX client, one call a
 message (what a Python feed costs, the client's own time included), and the same messages
 encoded by PyKX beforehand and written to the socket in large writes (what a q feed, or a
-batching one, sends), which measures the tickerplant itself. Targets (issue 15): 50k one-row
-messages/s, 2M rows/s in 100-row messages.
+batching one, sends), which measures the tickerplant itself. Beside them, PyKX alone decoding
+the same messages in this process: the ceiling of any tickerplant that decodes with PyKX.
+Targets (issue 15): 50k one-row messages/s, 2M rows/s in 100-row messages.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def pre_encoded(port: int, xs: list) -> float:
     return took
 
 
+def decode_only(xs: list) -> float:
+    """Seconds PyKX alone takes to decode the same messages as the tickerplant does
+    (``deserialize`` then ``np()``), in this process: the ceiling for any PyKX-based server."""
+    messages = [kx.serialize(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]),
+                             mode=3, wait=0).copy() for x in xs]
+    started = time.perf_counter()
+    for message in messages:
+        kx.deserialize(message).np()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000, help="one-row messages a run")
@@ -111,6 +123,9 @@ def main() -> None:
     figures: dict[str, object] = {"machine": machine(), "one_row_messages": args.messages,
                                   "hundred_row_messages": args.batch_messages}
     shapes = {"1row": updates(args.messages, 1), "100rows": updates(args.batch_messages, 100)}
+    for shape, xs in shapes.items():
+        seconds = decode_only(xs)
+        figures[f"pykx_decode_only_{shape}_messages_per_s"] = round(len(xs) / seconds)
     for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
         directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
         with indb.connect(directory / "db") as conn:

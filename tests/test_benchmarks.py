@@ -72,3 +72,17 @@ def test_serve_benchmark_runs(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["http_queries"] > 0 and figures["pg_queries"] > 0 and figures["embedded_queries"] > 0
     assert figures["runs_completed_with_all_rows"] == 2
+
+
+@pytest.mark.slow
+def test_tick_benchmark_runs(tmp_path):
+    pytest.importorskip("pykx")
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tick.py"),
+                           "--messages", "300", "--batch-messages", "30", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["one_row_messages"] == 300
+    assert figures["fsync_each_1row_encoded_messages_per_s"] > 0
+    assert figures["fsync_10ms_100rows_pykx_rows_per_s"] > 0

@@ -202,8 +202,17 @@ def test_a_subscriber_that_stops_reading_is_cut_off(server):
     assert "disconnected" in server.log.read_text()
 
 
-def test_kill_9_mid_stream_then_every_acknowledged_update_is_there_once(tmp_path):
-    server = Server(make_db(tmp_path / "db"), tmp_path / "server.log").start()
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Server]:
+    """A tickerplant of the test's own, stopped whatever happens to the test."""
+    made = Server(make_db(tmp_path / "db"), tmp_path / "server.log")
+    yield made
+    if made.process is not None and made.process.poll() is None:
+        made.kill(signal.SIGKILL)
+
+
+def test_kill_9_mid_stream_then_every_acknowledged_update_is_there_once(own_server):
+    server = own_server.start()
     acknowledged: list[int] = []
     failed = threading.Event()
 
@@ -244,4 +253,13 @@ def test_kill_9_mid_stream_then_every_acknowledged_update_is_there_once(tmp_path
         assert sorted(sizes(q)) == sorted(after_restart)  # nothing replayed twice after the flush
     finally:
         q.close()
-    server.kill(signal.SIGTERM)
+
+
+def test_indb_tick_refuses_a_directory_that_is_not_a_database(tmp_path):
+    from click.testing import CliRunner
+
+    from indb.cli.main import cli
+    result = CliRunner().invoke(cli, ["tick", "--db", str(tmp_path / "nowhere"), "--port", "0"])
+    assert result.exit_code != 0
+    assert "there is no database" in result.output
+    assert not (tmp_path / "nowhere").exists()

@@ -14,7 +14,6 @@ other threads call: they touch the real-time tables only through their locks.
 from __future__ import annotations
 
 import datetime
-import importlib
 import logging
 import threading
 import time
@@ -30,8 +29,8 @@ import pyarrow.compute as pc
 
 from indb.catalog.users import OWNER
 from indb.engine.tables import write_rows
-from indb.errors import CatalogError, DataError, IndbError
-from indb.parser import render
+from indb.errors import CatalogError, DataError, IndbError, SqlError
+from indb.parser import parse
 from indb.query import live as live_rows
 from indb.stream import kdb
 from indb.stream.journal import Journal
@@ -367,15 +366,10 @@ def _dropping(table: LiveTable, batches: list[pa.RecordBatch]) -> Iterator[None]
 
 
 def _sql(text: str) -> str:
-    """A client's query as SQL: as it is when it parses as SQL, else translated from q-sql."""
-    from indb.errors import SqlError
-    from indb.parser import parse
+    """A client's query as indb runs it: SQL as it is, anything that does not parse as SQL as a
+    q-sql statement (``q)...``, which indb translates; docs/qsql.md)."""
     try:
         parse(text)
         return text
-    except SqlError as error:
-        try:  # q-sql's translator (indb.parser.qsql), where this indb has it
-            qsql = importlib.import_module("indb.parser.qsql")
-        except ImportError:
-            raise error from None
-        return render(qsql.translate(text))
+    except SqlError:
+        return "q)" + text.strip()
