@@ -9,6 +9,7 @@ model of this flavor is saved or loaded; it runs on the CPU.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,14 @@ from indb.errors import ModelError
 
 DIRECTORY = "saved_model"  # the flavor's artifact (registry FLAVORS): a directory
 SIGNATURE = "serving_default"
+
+
+def _tensorflow() -> Any:
+    """TensorFlow, imported as indb imports Keras: importing TensorFlow imports Keras, which
+    would otherwise pick the TensorFlow backend for the whole process (see ``predictors._keras``)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import tensorflow
+    return tensorflow
 
 
 def is_saved_model(path: Path) -> bool:
@@ -34,7 +43,7 @@ def is_tensorflow(model: Any) -> bool:
 def save_tensorflow(model: Any, example: Any, directory: Path) -> tuple[tuple[int, ...], str, int]:
     """Write ``model`` as a SavedModel whose ``serving_default`` takes a batch shaped like
     ``example`` with any number of rows. Returns the row shape, its dtype and the output width."""
-    import tensorflow as tf
+    tf = _tensorflow()
 
     path = directory / DIRECTORY
     if type(model).__module__.startswith("keras"):
@@ -74,7 +83,7 @@ def _described(path: Path) -> tuple[tuple[int, ...], str, int]:
 def load_saved_model(path: Path) -> tuple[Any, Callable[[np.ndarray], np.ndarray], tuple[int, ...], str]:
     """The loaded SavedModel (kept: its functions hold its variables), a function from a batch to
     the signature's output, the row shape and dtype the signature takes."""
-    import tensorflow as tf
+    tf = _tensorflow()
 
     loaded = tf.saved_model.load(str(path))
     signature = loaded.signatures.get(SIGNATURE)
