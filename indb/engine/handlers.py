@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import privileges, procedures
+from indb.engine import monitors, privileges, procedures
 from indb.planner import privileges as identity
+from indb.planner import monitors as monitor_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import settings
 from indb.result import Result
@@ -87,4 +88,9 @@ HANDLERS: dict[type, Handler] = {
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,
     procedure_plans.ShowProcedure: procedures.show_procedure,
     procedure_plans.DropProcedure: procedures.drop_procedure,
+    # model monitors
+    monitor_plans.CreateMonitor: monitors.create_monitor,
+    monitor_plans.ExecuteMonitor: monitors.execute_monitor,
+    monitor_plans.ShowMonitors: monitors.show_monitors,
+    monitor_plans.DropMonitor: monitors.drop_monitor,
 }

@@ -35,6 +35,8 @@ from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner import privileges
 from indb.planner import procedures
 from indb.parser import procedures as procedure_trees
+from indb.planner import monitors
+from indb.parser import monitors as monitor_trees
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -77,7 +79,8 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
         | privileges.ShowPrincipals | settings.SetDatabaseSetting
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
-        | procedures.DropProcedure)
+        | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
+        | monitors.ShowMonitors | monitors.DropMonitor)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -172,4 +175,8 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     procedure_trees.ExecuteProcedure: procedures.plan_execute,
     procedure_trees.ShowProcedure: procedures.plan_show,
     procedure_trees.DropProcedure: procedures.plan_drop,
+    monitor_trees.CreateMonitor: monitors.plan_create,
+    monitor_trees.ExecuteMonitor: monitors.plan_execute,
+    monitor_trees.ShowMonitors: monitors.plan_show,
+    monitor_trees.DropMonitor: monitors.plan_drop,
 }

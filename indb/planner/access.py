@@ -29,7 +29,7 @@ from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
-from indb.parser import procedures
+from indb.parser import monitors, procedures
 from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
@@ -427,4 +427,14 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
                                                     tree.this)],
     procedures.ShowProcedure: _nothing,  # the handler shows the procedures the user may execute
     procedures.DropProcedure: _owner_of("procedure"),
+    # a monitor registers work that runs later (and makes its metrics table), reads the table
+    # and calls the model; its handlers let only its creator (or an admin) run or drop it, and
+    # a run checks the reads again
+    monitors.CreateMonitor: lambda tree: [Need("ROLE", "role", DEVELOPER, tree),
+                                          _on_table("SELECT", tree.args["table"]),
+                                          Need("USAGE", "model", tree.args["model"].name.lower(),
+                                               tree.args["model"])],
+    monitors.ExecuteMonitor: _nothing,
+    monitors.ShowMonitors: _nothing,  # the handler shows the monitors whose metrics one may read
+    monitors.DropMonitor: _nothing,
 }

@@ -1,0 +1,125 @@
+"""Model monitors: one catalog row a monitor (its definition and definer), and one row a model
+version it has computed windows for, holding the end of the last window done.
+
+A run claims the windows it computes by a compare-and-set on that end (``advance``), which
+SQLite applies atomically: two runs of one monitor never compute one window twice. A run that
+fails after claiming hands its windows back (``advance`` the other way), so the next run
+computes them.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from indb.catalog.database import Database
+from indb.errors import CatalogError, not_found
+
+_metadata = sa.MetaData()
+_monitors = sa.Table(
+    "indb_monitors", _metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),    # the CREATE's plan, as JSON
+    sa.Column("ddl", sa.Text, nullable=False),
+    sa.Column("definer", sa.String, nullable=False),     # whose rights its runs have
+    sa.Column("created", sa.Float, nullable=False),
+)
+_done = sa.Table(
+    "indb_monitor_windows", _metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),  # the model version
+    sa.Column("done", sa.Float, nullable=False),         # the end of the last window computed
+)
+_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has the tables
+
+
+@dataclass(frozen=True)
+class MonitorInfo:
+    name: str
+    definition: dict[str, Any]      # the fields of planner.monitors.CreateMonitor
+    ddl: str
+    definer: str
+    created: float
+
+
+class MonitorStore:
+    """The monitors of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
+        if self.engine not in _ready:
+            _metadata.create_all(self.engine)
+            _ready.add(self.engine)
+
+    def create(self, info: MonitorInfo, *, replace: bool) -> None:
+        """Record a monitor; replacing one forgets the windows it computed."""
+        values = {**info.__dict__, "definition": json.dumps(info.definition)}
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(_monitors.c.name)
+                                  .where(_monitors.c.name == info.name)).first()
+            if exists and not replace:
+                raise CatalogError(f"monitor {info.name} already exists; use CREATE OR REPLACE "
+                                   f"MONITOR, or DROP MONITOR {info.name} first")
+            conn.execute(_monitors.delete().where(_monitors.c.name == info.name))
+            conn.execute(_done.delete().where(_done.c.name == info.name))
+            conn.execute(_monitors.insert().values(**values))
+
+    def find(self, name: str) -> MonitorInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_monitors).where(_monitors.c.name == name)).mappings().first()
+        return _info(row) if row else None
+
+    def get(self, name: str) -> MonitorInfo:
+        found = self.find(name)
+        if found is None:
+            raise not_found("monitor", name)
+        return found
+
+    def all(self) -> list[MonitorInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_monitors).order_by(_monitors.c.name)).mappings().all()
+        return [_info(r) for r in rows]
+
+    def drop(self, name: str) -> bool:
+        """Forget a monitor; whether there was one."""
+        with self.engine.begin() as conn:
+            conn.execute(_done.delete().where(_done.c.name == name))
+            return bool(conn.execute(_monitors.delete().where(_monitors.c.name == name)).rowcount)
+
+    def done(self, name: str) -> dict[int, float]:
+        """Model version -> the end of the last window computed for it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_done.c.version, _done.c.done)
+                                .where(_done.c.name == name)).all()
+        return {int(version): float(end) for version, end in rows}
+
+    def advance(self, name: str, version: int, last: float | None, end: float) -> bool:
+        """Move a version's last window end from ``last`` (None: none yet) to ``end``; True for
+        exactly one of any runs that read ``last``."""
+        with self.engine.begin() as conn:
+            if last is None:
+                try:
+                    conn.execute(_done.insert().values(name=name, version=version, done=end))
+                except sa.exc.IntegrityError:
+                    return False
+                return True
+            return bool(conn.execute(_done.update().where(
+                _done.c.name == name, _done.c.version == version, _done.c.done == last)
+                .values(done=end)).rowcount)
+
+    def release(self, name: str, version: int, last: float | None, end: float) -> None:
+        """Hand claimed windows back: undo ``advance(name, version, last, end)``."""
+        with self.engine.begin() as conn:
+            claimed = (_done.c.name == name, _done.c.version == version, _done.c.done == end)
+            if last is None:
+                conn.execute(_done.delete().where(*claimed))
+            else:
+                conn.execute(_done.update().where(*claimed).values(done=last))
+
+
+def _info(row: sa.RowMapping) -> MonitorInfo:
+    return MonitorInfo(**{**row, "definition": json.loads(row["definition"])})

@@ -1,0 +1,3 @@
+execute monitor market_drift
+-- renders as:
+EXECUTE MONITOR market_drift

@@ -1,0 +1,3 @@
+show monitors
+-- renders as:
+SHOW MONITORS
