@@ -23,9 +23,13 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from indb import errors
 from indb.connection import Connection
+from indb.parser import CreateFunction, parse, render_indb
+from indb.registry.code import stored_path
+from indb.registry.uploads import UPLOAD_SCHEME
 from indb.errors import NotSupportedError, OperationalError, ProgrammingError
 from indb.registry.runs import InstanceProgress, RunStatus
 from indb.result import Result
@@ -176,7 +180,28 @@ class HttpEngine:
     def execute(self, sql: str, params: object = None) -> Result:
         if not isinstance(sql, str):
             raise ProgrammingError(f"SQL is a str, not a {type(sql).__name__}")
-        return self._statement({"sql": sql, "params": _parameters(params)})
+        return self._statement({"sql": self._with_uploads(sql), "params": _parameters(params)})
+
+    def _with_uploads(self, sql: str) -> str:
+        """The SQL with each CREATE FUNCTION's FILE PATHS that is a file of this machine
+        uploaded (as its place in the code directory: ``udfs/f.py``) and named ``upload://``;
+        the SQL as it was when there is none (or when it does not parse: the server says why)."""
+        try:
+            trees = parse(sql)
+        except errors.SqlError:
+            return sql
+        uploaded = False
+        for tree in trees:
+            if not isinstance(tree, CreateFunction):
+                continue
+            for literal in tree.args.get("file_paths") or []:
+                file = Path(literal.name).expanduser()
+                if literal.name.startswith(UPLOAD_SCHEME) or not file.is_file():
+                    continue  # a path of the server's, read there as ever
+                literal.replace(exp.Literal.string(self.upload(stored_path(literal.name),
+                                                               file.read_bytes())))
+                uploaded = True
+        return ";\n".join(render_indb(tree) for tree in trees) if uploaded else sql
 
     def executemany(self, sql: str, seq_of_parameters: Any) -> Result:
         if isinstance(seq_of_parameters, str | bytes) or not isinstance(seq_of_parameters, Sequence | Iterator):

@@ -121,3 +121,20 @@ def test_the_remote_connection_uploads(served, tmp_path):
     with indb.connect(served.url, token=served.tokens["ann"]) as conn:
         with pytest.raises(indb.errors.PrivilegeError):
             conn.upload("x.py", CODE)
+
+
+def test_a_remote_create_function_uploads_the_files_of_this_machine(served, tmp_path):
+    (tmp_path / "udfs").mkdir()
+    (tmp_path / "udfs" / "here.py").write_bytes(CODE)
+    # dev has no file_paths_allowed: only an upload can be read for it
+    with indb.connect(served.url, token=served.tokens["dev"]) as conn:
+        conn.sql(f"CREATE FUNCTION from_here RUN_COMMAND = 'python' "
+                 f"FILE PATHS '{tmp_path / 'udfs' / 'here.py'}'")
+        names = [f["name"] for f in httpx.get(
+            f"{served.url}/v1/files", headers={"Authorization": f"Bearer {served.tokens['dev']}"}
+        ).json()["files"]]
+        assert "here.py" in names
+        with pytest.raises(indb.errors.PrivilegeError, match="file_paths_allowed"):
+            conn.sql("CREATE FUNCTION elsewhere RUN_COMMAND = 'python' "
+                     "FILE PATHS '/nonexistent/on/this/machine.py'")  # the server's path
+    assert stored_code(served, "from_here") == {"here.py": CODE}
