@@ -43,8 +43,8 @@ def init(directory: str, catalog: str, warehouse: str, scheduler: str | None,
             from indb.sharding.certificates import make_certificates
             certificates = make_certificates(target / "tls", tls_hosts)
         location = locate(catalog, warehouse, scheduler, pairs, certificates, str(config), target)
+        target.mkdir(parents=True, exist_ok=True)  # a SQLite catalog may live there
         Database(location).close()  # created (or found: an existing indb catalog is kept)
-        target.mkdir(parents=True, exist_ok=True)
         write_config(config, location)
     except IndbError as error:
         raise click.ClickException(str(error)) from None
