@@ -49,9 +49,9 @@ class Header:
     length: int
 
 
-def header(data: bytes | bytearray | memoryview) -> Header:
-    """The 8-byte header of an IPC message; refuses what no kdb+ peer sends."""
-    endian, kind, compressed, _, length = HEADER.unpack_from(data)
+def header(data: bytes | bytearray | memoryview, offset: int = 0) -> Header:
+    """The 8-byte header of an IPC message (at ``offset``); refuses what no kdb+ peer sends."""
+    endian, kind, compressed, _, length = HEADER.unpack_from(data, offset)
     if endian != 1:
         raise MessageError("indb reads little-endian kdb+ IPC messages only (first header byte 1)")
     if kind > RESPONSE or compressed > 1 or length < HEADER.size or length > MAX_MESSAGE:
@@ -343,11 +343,6 @@ def timestamps(stamp: int, count: int, column: Column) -> np.ndarray:
     if pa.types.is_time(column.arrow_type):
         return np.full(count, stamp % 86_400_000_000_000, "timedelta64[ns]")
     return np.full(count, stamp, "datetime64[ns]")
-
-
-def stamp_value(stamp: int, column: Column) -> int:
-    """The stamp as a carrier value of a time column (one row)."""
-    return stamp % 86_400_000_000_000 if pa.types.is_time(column.arrow_type) else stamp
 
 
 def _same_family(source: pa.DataType, target: pa.DataType) -> bool:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from indb.catalog.tables import TableInfo
 from indb.errors import InternalError
-from indb.stream.kdb import Slot, column_array, slot
+from indb.stream.kdb import Slot, column_array, is_temporal_column, slot
 
 
 class LiveTable:
@@ -30,6 +30,9 @@ class LiveTable:
         self._pending: list[list[Any]] = [[] for _ in self.slots]  # one-row updates' values
         self._vectors: list[list[np.ndarray]] = []  # column updates' checked vectors
         self._unpublished: list[pa.RecordBatch] = []
+        first = info.columns[0]
+        self.timed = is_temporal_column(first)  # its time is filled in when a feed omits it
+        self.time_of_day = pa.types.is_time(first.arrow_type)  # a TIME: the stamp's time of day
         self.watched = False  # someone subscribed: keep what arrived for ``unpublished``
         self.upto = 0  # journal messages whose rows are here or flushed: the next one's index
 

@@ -77,18 +77,22 @@ class KdbConnection(asyncio.Protocol):
         self.buffer += data
         if self.user is None and not self._handshake():
             return
+        buffer, start = self.buffer, 0
         try:
-            while len(self.buffer) >= kdb.HEADER.size:
-                head = kdb.header(self.buffer)
-                if len(self.buffer) < head.length:
+            while len(buffer) - start >= kdb.HEADER.size:
+                head = kdb.header(buffer, start)
+                end = start + head.length
+                if len(buffer) < end:
                     break
-                self.queue.append((head, bytes(self.buffer[:head.length])))
-                del self.buffer[:head.length]
+                self.queue.append((head, bytes(buffer[start:end])))
+                start = end
         except kdb.MessageError as error:  # the stream cannot be followed after a bad header
             log.warning("kdb+ client %s sent what is not a kdb+ message: %s", self.name, error)
             self._write(kdb.error_message(str(error)))
             self._close()
             return
+        finally:
+            del buffer[:start]  # once a read, not once a message: a read holds thousands
         self._run()
 
     def _handshake(self) -> bool:

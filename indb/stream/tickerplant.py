@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose rows it holds>"
 SUBSCRIBER_LIMIT = 64 << 20  # bytes queued for one subscriber before it is cut off
 FLUSH_SECONDS = 300.0  # real-time rows are flushed into their tables this often
+DAY_NS = 86_400_000_000_000
 
 log = logging.getLogger("indb.stream")
 
@@ -153,14 +154,17 @@ class Tickerplant:
         if form == "table":
             return Update(table, stamp, message,
                           batch=self._table_rows(table, kdb.table_rows(x), stamp))
-        fill = kdb.is_temporal_column(columns[0]) and not (len(x) and kdb.is_temporal(x[0]))
+        fill = table.timed and not (len(x) and kdb.is_temporal(x[0]))
         given = len(columns) - fill
         if form == "row":
             if len(x) != given:
                 raise DataError(_count_error(table, len(x), fill, "values"))
-            row = [s.convert(v) for s, v in zip(table.slots[fill:], x, strict=True)]
-            return Update(table, stamp, message,
-                          row=[kdb.stamp_value(stamp, columns[0]), *row] if fill else row)
+            if fill:
+                row = [stamp % DAY_NS if table.time_of_day else stamp]
+                row += [s.convert(v) for s, v in zip(table.slots[1:], x, strict=True)]
+            else:
+                row = [s.convert(v) for s, v in zip(table.slots, x, strict=True)]
+            return Update(table, stamp, message, row=row)
         if len(x) != given:
             raise DataError(_count_error(table, len(x), fill, "columns"))
         if len({len(v) for v in x}) > 1:
