@@ -76,7 +76,7 @@ def test_serve_benchmark_runs(tmp_path):
 
 @pytest.mark.slow
 def test_tick_benchmark_runs(tmp_path):
-    pytest.importorskip("pykx")
+    pytest.importorskip("indb.stream.kdb")
     out = tmp_path / "figures.json"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tick.py"),
                            "--messages", "300", "--batch-messages", "30", "--json", str(out)],

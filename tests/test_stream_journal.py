@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pykx")
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
 
 from indb.errors import DirectoryError  # noqa: E402
 from indb.stream import kdb  # noqa: E402

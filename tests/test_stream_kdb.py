@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-pytest.importorskip("pykx")
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
 
 from indb.catalog.types import Column  # noqa: E402
 from indb.errors import DataError  # noqa: E402

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pykx")
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
 
 import indb  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-pytest.importorskip("pykx")
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
 
 import indb  # noqa: E402
 from indb.engine.core import Engine  # noqa: E402
