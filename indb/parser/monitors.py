@@ -173,28 +173,21 @@ def parse_drop(p: Parser) -> exp.Expr | None:
     return p.expression(DropMonitor(this=_name(p, "DROP MONITOR"), exists=bool(exists)))
 
 
+# the clauses as CREATE MONITOR renders them, in this order
+_RENDERED = (("version", "VERSION {}"), ("table", "FOR TABLE {}"), ("time", "TIME COLUMN {}"),
+             ("features", "FEATURES ({})"), ("label", "LABEL {}"), ("reference", "REFERENCE ({})"),
+             ("window", "WINDOW {}"), ("thresholds", "THRESHOLD {}"), ("every", "EVERY {}"),
+             ("starting", "STARTING AT {}"))
+
+
 def _create_sql(g: Generator, e: CreateMonitor) -> str:
     parts = [f"CREATE {'OR REPLACE ' if e.args.get('replace') else ''}MONITOR {g.sql(e, 'this')} "
              f"ON MODEL {g.sql(e, 'model')}"]
-    if e.args.get("version") is not None:
-        parts.append(f"VERSION {g.sql(e, 'version')}")
-    parts.append(f"FOR TABLE {g.sql(e, 'table')}")
-    if e.args.get("time") is not None:
-        parts.append(f"TIME COLUMN {g.sql(e, 'time')}")
-    if e.args.get("features"):
-        parts.append(f"FEATURES ({g.expressions(e, 'features', flat=True)})")
-    if e.args.get("label") is not None:
-        parts.append(f"LABEL {g.sql(e, 'label')}")
-    if e.args.get("reference") is not None:
-        parts.append(f"REFERENCE ({g.sql(e, 'reference')})")
-    if e.args.get("window") is not None:
-        parts.append(f"WINDOW {g.sql(e, 'window')}")
-    if e.args.get("thresholds"):
-        parts.append(f"THRESHOLD {g.expressions(e, 'thresholds', flat=True)}")
-    if e.args.get("every") is not None:
-        parts.append(f"EVERY {g.sql(e, 'every')}")
-    if e.args.get("starting") is not None:
-        parts.append(f"STARTING AT {g.sql(e, 'starting')}")
+    for key, form in _RENDERED:
+        value = e.args.get(key)
+        if value is not None and value != []:
+            parts.append(form.format(g.expressions(e, key, flat=True) if isinstance(value, list)
+                                     else g.sql(e, key)))
     return " ".join(parts)
 
 

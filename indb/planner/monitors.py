@@ -24,7 +24,7 @@ from indb.catalog.names import DEFAULT_SCHEMA
 from indb.parser import error_at, parse, render, render_indb
 from indb.parser import monitors as trees
 from indb.planner.privileges import moment
-from indb.planner.procedures import UNIT_SECONDS
+from indb.planner.procedures import _seconds  # a Duration in seconds, refused unless positive
 from indb.planner.tables import CatalogFacts, new_name, table_name
 from indb.registry.models import ModelInfo
 
@@ -142,13 +142,6 @@ def plan_show(tree: trees.ShowMonitors, catalog: CatalogFacts) -> ShowMonitors:
 
 def plan_drop(tree: trees.DropMonitor, catalog: CatalogFacts) -> DropMonitor:
     return DropMonitor(tree.this.name.lower(), bool(tree.args.get("exists")))
-
-
-def _seconds(duration: trees.Duration, clause: str) -> float:
-    seconds = float(duration.this.name) * UNIT_SECONDS[duration.args["unit"]]
-    if seconds <= 0:
-        raise error_at(duration.this, f"{clause} takes a positive number")
-    return seconds
 
 
 # -- what a run reads and computes ------------------------------------------------------------
