@@ -4,9 +4,10 @@
    host-to-device bandwidth.
 2. EXECUTE FUNCTION mnist_infer over MNIST-shaped rows (UTINYINT[784], raw bytes, ~80% zeros like
    real digits) on the GPU workers: cold (shards read from the files) and warm (resident shards),
-   fp32, bf16, CUDA graphs and torch.compile, at --rows and --big-rows; where a warm run's time
-   goes (SHOW FUNCTION STATUS VERBOSE's phases). Against the bare model, the CPU path and a naive
-   row-at-a-time loop.
+   fp32, bf16, CUDA graphs and torch.compile, at --rows and --big-rows (fp32, bf16, compiled); where
+   each run's time goes (SHOW FUNCTION STATUS VERBOSE's phases, and each instance's timeline).
+   Against the bare model, the CPU path and a naive row-at-a-time loop. Last, the engine alone: an
+   identity function over the --big-rows resident rows, against the device's memory bandwidth.
 3. MNIST training from a table against the bare training loop on resident tensors.
 4. Single-row autoencoder scoring through the serving path (``Connection.model``: resident, CUDA
    graphs) against the bare model call: p50/p99 of the model step and of the whole call.
@@ -14,8 +15,10 @@
 Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``. Without
 one it stops, unless ``--smoke`` asks for a run on the CPU at toy sizes (to check the script; its
 figures mean nothing).
-Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training >= 80%;
-serving model step p99 < 100 microseconds.
+``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
+padded batches). Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
+>= 80%; serving model step p99 < 100 microseconds; (issue 18) warm >= 90% eager and >= 85%
+compiled at both sizes, cold >= 75%.
 """
 
 from __future__ import annotations
@@ -99,12 +102,30 @@ def mnist_like(rows: int, seed: int = 0) -> np.ndarray:
     return pixels
 
 
-def phases(conn: indb.Connection, run_id: str) -> dict[str, float]:
-    """Seconds of a run (the head's wall clock) and its instances' phases, summed."""
+def phases(conn: indb.Connection, run_id: str, began: float | None = None) -> dict[str, object]:
+    """Seconds of a run (the head's wall clock) and its instances' phases, summed; with ``began``
+    (``time.time()`` when the statement was sent) each instance's timeline, in ms from then:
+    shard, started (its supervisor took it), inputs in, function done, outputs written, ended."""
     run = conn.sql(f"SHOW FUNCTION STATUS FOR '{run_id}'").df()
     status = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df()
-    return {"run_s": float(run["seconds"][0]),
-            **{f"instances_{p}": float(status[p].sum()) for p in ("input_s", "function_s", "output_s")}}
+    figures: dict[str, object] = {"run_s": float(run["seconds"][0]), **{
+        f"instances_{p}": float(status[p].sum()) for p in ("input_s", "function_s", "output_s")}}
+    if began is not None:
+        figures["timeline_ms"] = [
+            [int(row.shard)] + [round(t, 1) for t in _marks(row, began)]
+            for row in status.sort_values("started").itertuples()]
+    return figures
+
+
+def _marks(row: object, began: float) -> list[float]:
+    started = getattr(row, "started").timestamp() - began
+    marks = [started]
+    for phase in ("input_s", "function_s", "output_s"):
+        marks.append(marks[-1] + float(getattr(row, phase) or 0))
+    return [1000 * t for t in (*marks, getattr(row, "ended").timestamp() - began)]
+
+
+LAST: dict[str, float] = {}  # time.time() when ``infer``'s last statement was sent
 
 
 def infer(conn: indb.Connection, table: str, output: str | None = None, **params: str) -> tuple[float, str]:
@@ -115,10 +136,23 @@ def infer(conn: indb.Connection, table: str, output: str | None = None, **params
         conn.sql(f"DROP TABLE IF EXISTS {output}")
         outputs = f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}'), "
     pairs = ", ".join(f"{k} = '{v}'" for k, v in {"model": "cnn28", **params}.items())
+    LAST["began"] = time.time()
     started = time.perf_counter()
     run_id = conn.sql(f"EXECUTE FUNCTION mnist_infer(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
                       f"{outputs}PARAMS => KV_PAIRS({pairs}))").fetchone()[0]
     return time.perf_counter() - started, run_id
+
+
+def fastest(conn: indb.Connection, runs: int, table: str, output: str | None = None,
+            **params: str) -> tuple[float, dict[str, object]]:
+    """The fastest of ``runs`` runs of ``infer`` (seconds) and its phases."""
+    best: tuple[float, dict[str, object]] | None = None
+    for _ in range(runs):
+        seconds, run_id = infer(conn, table, output, **params)
+        if best is None or seconds < best[0]:
+            best = seconds, phases(conn, run_id, LAST["began"])
+    assert best is not None  # runs >= 1
+    return best
 
 
 def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: str,
@@ -129,20 +163,76 @@ def inference(conn: indb.Connection, table: str, rows: int, runs: int, label: st
     figures: dict[str, object] = {}
     seconds, run_id = infer(conn, table, "predictions")
     figures[f"{label}_cold_fp32_rows_per_s"] = rows / seconds
-    figures[f"{label}_cold_fp32_phases"] = phases(conn, run_id)
-    variants = {"fp32": {}, "bf16": {"precision": "bf16"}}
+    figures[f"{label}_cold_fp32_phases"] = phases(conn, run_id, LAST["began"])
+    variants: dict[str, dict[str, str]] = {"fp32": {}, "bf16": {"precision": "bf16"}}
     if all_variants:
         variants.update(fp32_cuda_graphs={"cuda_graphs": "true"},
                         bf16_cuda_graphs={"precision": "bf16", "cuda_graphs": "true"})
-    if all_variants and DEVICE == "cuda" and _has_triton():
+    if DEVICE == "cuda" and _has_triton():
         variants["fp32_compile"] = {"compile": "true"}
     for name, params in variants.items():
         infer(conn, table, "predictions", **params)  # the model in this form loaded (and compiled) once
-        seconds, run_id = min(infer(conn, table, "predictions", **params) for _ in range(runs))
+        seconds, figures[f"{label}_warm_{name}_phases"] = fastest(conn, runs, table, "predictions", **params)
         figures[f"{label}_warm_{name}_rows_per_s"] = rows / seconds
-        if name == "fp32":
-            figures[f"{label}_warm_fp32_phases"] = phases(conn, run_id)
     return figures
+
+
+IDENTITY = """CREATE OR REPLACE FUNCTION ident LANGUAGE PYTHON AS $$
+from indb import udf
+
+@udf.function(frame="torch")
+def ident(ctx, images):
+    return images if ctx.outputs else None
+$$"""
+
+
+def identity(conn: indb.Connection, table: str, rows: int, runs: int) -> dict[str, object]:
+    """The engine alone: a function that returns its resident shard, over ``table``, without an
+    output table; rows/s and bytes/s of its input against the device's memory bandwidth."""
+    conn.sql(IDENTITY)
+    run = f"EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE({table}))"
+    conn.sql(run)  # its instance processes start and make the shards resident
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        conn.sql(run)
+        times.append(time.perf_counter() - started)
+    row_bytes = 8 + 784  # id BIGINT, pixels UTINYINT[784]
+    figures: dict[str, object] = {"identity_big_warm_rows_per_s": rows / min(times),
+                                  "identity_big_warm_GB_per_s": rows * row_bytes / min(times) / 1e9}
+    if DEVICE == "cuda":
+        figures["device_memory_GB_per_s"] = device_bandwidth()
+    return figures
+
+
+def device_bandwidth() -> float:
+    """GB/s the device's memory moves in a copy of 2 GiB (read and write counted)."""
+    source = torch.empty(2 << 30, dtype=torch.uint8, device=DEVICE)
+    target = torch.empty_like(source)
+    seconds = timed(lambda: target.copy_(source), 20)
+    del source, target
+    return 2 * (2 << 30) / seconds / 1e9
+
+
+def compile_shapes(conn: indb.Connection) -> dict[str, float]:
+    """The registered model compiled as the engine compiles it, on 8,192-row batches: alone, and
+    after it has seen the shorter (padded) batches a shard's last chunk gives."""
+    from indb.runtime.predictors import Predictor
+    out: dict[str, float] = {}
+    x = torch.rand(BATCH, 784, device=DEVICE)
+    info = conn._engine.models.get("cnn28", None)
+    for name, dynamic in (("default", None), ("static", False)):
+        torch._dynamo.reset()
+        loaded = Predictor(info, DEVICE)
+        module = torch.compile(loaded.module, dynamic=dynamic)
+        with torch.inference_mode():
+            for _ in range(3):
+                module(x)
+            out[f"compiled_{name}_8192_only_img_per_s"] = BATCH / timed(lambda: module(x), 50)
+            for rows in (4096, 2048):
+                module(x[:rows])
+            out[f"compiled_{name}_after_shapes_img_per_s"] = BATCH / timed(lambda: module(x), 50)
+    return out
 
 
 def slot_sweep(workdir: Path, table: str, rows: int, runs: int) -> dict[str, float]:
@@ -262,6 +352,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--smoke", action="store_true", help="toy sizes; runs without a GPU too")
+    parser.add_argument("--profile", action="store_true",
+                        help="the inference runs, their phases and the identity function only")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.big_rows, args.cpu_rows, args.naive_rows = 2000, 0, 200, 5
@@ -299,6 +391,8 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
     conn.sql("CREATE TABLE warmup (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) WITH (SHARDS = 8)")
     conn.load("warmup", images_table(mnist_like(args.rows, seed=9)))
     figures["first_run_after_start_s"], _ = infer(conn, "warmup")
+    if args.profile and DEVICE == "cuda" and _has_triton():
+        figures.update(compile_shapes(conn))
 
     for label, rows in (("infer_1m", args.rows), ("infer_big", args.big_rows)):
         if not rows:
@@ -310,7 +404,7 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
         figures[f"{label}_rows"] = rows
         figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
         figures.update(inference(conn, label, rows, args.runs, label, label == "infer_1m"))
-        if label == "infer_1m":
+        if label == "infer_1m" and not args.profile:
             figures.update(slot_sweep(workdir, label, rows, args.runs))
             # the bare model fed from host memory, batch by batch
             gpu_predictor = conn.model("cnn28")
@@ -318,6 +412,11 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
             seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))
             figures["bare_from_host_fp32_rows_per_s"] = rows / seconds
         del pixels
+    if args.profile:
+        if args.big_rows:
+            figures.update(identity(conn, "infer_big", args.big_rows, args.runs))
+        conn.close()
+        return
 
     # a naive loop, as a kdb+ subscriber does it: read a row (from an in-memory DuckDB
     # table), infer it on the GPU, insert its prediction
@@ -336,6 +435,8 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
 
     figures.update(serving(conn, args.serve_calls))
     figures.update(training(conn, args.train_rows, args.epochs))
+    if args.big_rows:  # last: its instance processes take the slots of mnist_infer's
+        figures.update(identity(conn, "infer_big", args.big_rows, args.runs))
     conn.close()
 
     # the CPU path on the same machine: workers without GPUs
@@ -360,18 +461,24 @@ def ratios(figures: dict[str, object]) -> dict[str, object]:
             figures[f"{label}_ratio_warm_compile_over_bare_compiled"] = (
                 figures[f"{label}_warm_fp32_compile_rows_per_s"] / figures["bare_resident_fp32_compiled_img_per_s"])
     warm = figures["infer_1m_warm_fp32_rows_per_s"]
-    figures["ratio_warm_fp32_over_bare_from_host"] = warm / figures["bare_from_host_fp32_rows_per_s"]
-    figures["ratio_gpu_warm_over_cpu_path"] = warm / figures["infer_cpu_8_workers_rows_per_s"]
-    figures["ratio_gpu_warm_over_naive"] = warm / figures["naive_loop_rows_per_s"]
-    figures["ratio_train_from_table_over_bare"] = (figures["train_from_table_img_per_s"]
-                                                   / figures["train_bare_resident_img_per_s"])
+    for name, over in (("warm_fp32_over_bare_from_host", "bare_from_host_fp32_rows_per_s"),
+                       ("gpu_warm_over_cpu_path", "infer_cpu_8_workers_rows_per_s"),
+                       ("gpu_warm_over_naive", "naive_loop_rows_per_s")):
+        if over in figures:  # (not measured by --profile)
+            figures[f"ratio_{name}"] = warm / figures[over]
+    if "train_from_table_img_per_s" in figures:
+        figures["ratio_train_from_table_over_bare"] = (figures["train_from_table_img_per_s"]
+                                                       / figures["train_bare_resident_img_per_s"])
+    if "device_memory_GB_per_s" in figures:
+        figures["ratio_identity_over_device_memory"] = (figures["identity_big_warm_GB_per_s"]
+                                                        / figures["device_memory_GB_per_s"])
     return figures
 
 
 def _rounded(figures: dict[str, object]) -> dict[str, object]:
     return {k: round(v, 3) if isinstance(v, float) else
-            {p: round(s, 3) for p, s in v.items()} if isinstance(v, dict) else v
-            for k, v in figures.items()}
+            {p: round(s, 3) if isinstance(s, float) else s for p, s in v.items()}
+            if isinstance(v, dict) else v for k, v in figures.items()}
 
 
 if __name__ == "__main__":

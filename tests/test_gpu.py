@@ -166,3 +166,49 @@ def test_a_graphed_model_serves_several_threads_at_once(tmp_path):
         got = list(pool.map(graphed.scores, inputs))
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4)
+
+
+def test_a_column_larger_than_the_staging_buffer_streams_through_it(monkeypatch):
+    from indb.runtime import gpus
+    monkeypatch.setattr(gpus, "STAGING_BYTES", 1 << 20)  # so that 5 MB take several pieces
+    rng = np.random.default_rng(0)
+    pixels = [rng.integers(0, 256, (n, 784), dtype=np.uint8) for n in (2000, 3, 4690)]
+    ids = rng.integers(0, 1 << 60, 700_000)
+    on_device = gpus.to_device(pixels, "cuda")
+    assert on_device.is_cuda and on_device.shape == (6693, 784)
+    np.testing.assert_array_equal(on_device.cpu().numpy(), np.concatenate(pixels))
+    np.testing.assert_array_equal(gpus.to_device(ids, "cuda").cpu().numpy(), ids)
+
+
+def test_device_outputs_come_back_in_one_transfer_as_the_same_columns():
+    from indb.udf.frames import to_table
+    n = 1001
+    columns = {"flag": torch.arange(n, device="cuda") % 3 == 0, "id": torch.arange(n, device="cuda") * 7,
+               "p": torch.rand(n, device="cuda"), "d": torch.arange(n, device="cuda", dtype=torch.int32),
+               "v": torch.rand(n, 4, device="cuda"), "text": np.array(["x"] * n)}
+    table = to_table(columns, "the output")
+    assert table.column_names == ["flag", "id", "p", "d", "v", "text"]
+    for name in ("flag", "id", "p", "d"):
+        np.testing.assert_array_equal(table[name].to_numpy(), columns[name].cpu().numpy())
+    np.testing.assert_array_equal(np.stack(table["v"].to_numpy(zero_copy_only=False)), columns["v"].cpu().numpy())
+
+
+def test_shards_read_ahead_are_each_their_own_shards_rows(gpu_conn):
+    """Eight shards on four instance slots: each slot's host reads its second shard while the
+    first runs; every instance still sees exactly its own rows."""
+    gpu_conn.sql("CREATE TABLE img8 (id BIGINT, v DOUBLE, SHARD KEY (id)) WITH (SHARDS = 8)")
+    gpu_conn.sql("INSERT INTO img8 SELECT range, range * 0.5 FROM range(20000)")
+    gpu_conn.sql("""CREATE OR REPLACE FUNCTION shard_sums LANGUAGE PYTHON AS $$
+from indb import udf
+@udf.function(frame="torch")
+def shard_sums(ctx, t):
+    return {"shard": [ctx.shard], "n": [len(t["id"])], "s": [float(t["v"].sum())], "ids": [int(t["id"].sum())]}
+$$""")
+    gpu_conn.sql("EXECUTE FUNCTION shard_sums(INPUT_TABLE_NAMES => INPUT_TABLE(img8), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('sums8'))")
+    got = {r[0]: r[1:] for r in gpu_conn.sql("SELECT shard, n, s, ids FROM sums8").fetchall()}
+    for shard in range(8):
+        expected = gpu_conn.table("img8").shard(shard)
+        assert got[shard][0] == expected.num_rows > 0
+        assert got[shard][1] == pytest.approx(sum(expected["v"].to_pylist()))
+        assert got[shard][2] == sum(expected["id"].to_pylist())

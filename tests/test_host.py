@@ -15,6 +15,7 @@ from indb.planner import ExecuteFunction, InputSpec, RunOptions
 from indb.registry.code import code_hash, inspect_code
 from indb.registry.functions import FunctionInfo, FunctionStore
 from indb.registry.runs import RunStatus
+from indb.runtime.cache import ResidentCache
 from indb.sharding import host
 from indb.sharding.jobs import TableFacts, plan_run
 from indb.sharding.messages import RowidsWanted, StatusLine
@@ -133,3 +134,31 @@ def test_an_output_that_fails_after_another_was_written_deletes_both(db):
                                "value(s) are NULL")
     assert "write_output" in outcome.traceback  # out's files had been written when it failed
     assert written(db, "out") == [] and written(db, "other") == []
+
+
+def test_a_gpu_host_reads_the_next_shard_ahead_and_its_instance_takes_it(db, monkeypatch):
+    """read_ahead reads on its thread; the next instance's input_frame takes that frame (one
+    read in all, none on the instance's own thread) and keeps it resident."""
+    second = job_of(db, "def f(ctx, t):\n    return None\n", shard=1)
+    cache = ResidentCache(1 << 30)
+    reads = []
+    real_read = host.read_input
+
+    def counted_read(spec):
+        reads.append(threading.current_thread().name)
+        return real_read(spec)
+    monkeypatch.setattr(host, "DEVICE", "cuda")  # a GPU host, whose frames here stay Arrow tables
+    monkeypatch.setattr(host, "process_cache", lambda device: cache)
+    monkeypatch.setattr(host, "to_frame", lambda table, frame, device: table)
+    monkeypatch.setattr(host, "read_input", counted_read)
+    host.read_ahead(second.inputs, "torch")      # while shard 0's instance runs
+    outcome = host.Outcome(1, RunStatus.RUNNING)
+    frame = host.input_frame(second.inputs[0], "torch", outcome)
+    expected = files.read_stored(second.inputs[0].tables[0].paths, second.inputs[0].tables[0].info)
+    assert frame.num_rows == outcome.rows_in == expected.num_rows > 0
+    assert len(reads) == 1 and reads[0].startswith("indb-read-ahead")
+    assert cache.get(host._frame_key(second.inputs[0], "torch"))[0] is frame
+    host.read_ahead(second.inputs, "torch")      # resident already: nothing is read again
+    assert host.input_frame(second.inputs[0], "torch", outcome) is frame and len(reads) == 1
+    host.read_ahead(second.inputs, "numpy")       # frames a host does not keep: not read ahead
+    assert len(reads) == 1

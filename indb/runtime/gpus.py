@@ -53,8 +53,48 @@ def gpu_slots() -> int:
     return max(1, int(os.environ.get("INDB_GPU_SLOTS", "1")))
 
 
-_pinned: dict[str, Any] = {}  # the pinned staging buffer of this process
-_pinned_lock = threading.Lock()  # PREDICT calls in from DuckDB's threads
+STAGING_BYTES = 64 << 20  # each of the two pinned halves a process stages columns through
+
+
+class _Staging:
+    """This process's pinned staging buffer: two halves, so that copying one piece of a column
+    into pinned memory overlaps the transfer of the piece before; a column larger than a half
+    streams through it. The halves grow to ``STAGING_BYTES`` at most (pinning is slow: a process
+    that only ever sends small inputs keeps small ones). Its own stream keeps the transfers off
+    the model's."""
+
+    def __init__(self, device: str) -> None:
+        import torch
+        self.halves = [torch.empty(0, dtype=torch.uint8) for _ in range(2)]
+        self.sent = [torch.cuda.Event(), torch.cuda.Event()]
+        self.stream = torch.cuda.Stream(device)
+
+    def send(self, chunks: Sequence[np.ndarray], target: Any) -> None:
+        """Copy ``chunks`` (as bytes, in order) into ``target``, a device tensor of bytes; returns
+        once the transfers are done (the halves are reused by the next column)."""
+        import torch
+        offset, piece = 0, 0
+        with torch.cuda.stream(self.stream):
+            for chunk in chunks:
+                flat = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
+                for start in range(0, len(flat), STAGING_BYTES):
+                    part = flat[start:start + STAGING_BYTES]
+                    half = piece % 2
+                    self.sent[half].synchronize()  # its last piece has crossed
+                    if self.halves[half].numel() < len(part):
+                        size = min(STAGING_BYTES, max(1 << 20, 1 << (len(part) - 1).bit_length()))
+                        self.halves[half] = torch.empty(size, dtype=torch.uint8).pin_memory()
+                    self.halves[half].numpy()[:len(part)] = part
+                    target[offset:offset + len(part)].copy_(self.halves[half][:len(part)],
+                                                            non_blocking=True)
+                    self.sent[half].record(self.stream)
+                    offset += len(part)
+                    piece += 1
+        self.stream.synchronize()
+
+
+_staging: dict[str, _Staging] = {}  # by device: this process's staging buffer there
+_staging_lock = threading.Lock()  # PREDICT calls in from DuckDB's threads; shards read ahead
 
 
 def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
@@ -62,8 +102,8 @@ def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
     stays numpy.
 
     On the CPU a single array becomes a tensor sharing its (Arrow, read-only) memory: do not write
-    to it in place. On a GPU each chunk is copied once, into the pinned buffer, then the whole
-    column crosses in one transfer.
+    to it in place. On a GPU the column is allocated there whole and its bytes stream through the
+    process's pinned staging buffer (``_Staging``), each byte copied once on the host.
     """
     import torch
     chunks = [column] if isinstance(column, np.ndarray) else list(column)
@@ -78,17 +118,13 @@ def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
     shape = (sum(len(c) for c in chunks), *first.shape[1:])
     nbytes = sum(c.nbytes for c in chunks)
     dtype = torch.from_numpy(np.empty(0, dtype=first.dtype)).dtype
-    with _pinned_lock:
-        buffer = _pinned.get("buffer")
-        if buffer is None or buffer.numel() < nbytes:
-            buffer = _pinned["buffer"] = torch.empty(max(nbytes, 1 << 20), dtype=torch.uint8).pin_memory()
-        staging, offset = buffer.numpy(), 0
-        for chunk in chunks:  # one memcpy a chunk into pinned memory
-            staging[offset:offset + chunk.nbytes] = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
-            offset += chunk.nbytes
-        on_device = buffer[:nbytes].to(device, non_blocking=True).view(dtype).view(shape)
-        torch.cuda.current_stream().synchronize()  # the buffer is reused by the next column
-    return on_device
+    target = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    with _staging_lock:
+        staging = _staging.get(device)
+        if staging is None:
+            staging = _staging[device] = _Staging(device)
+        staging.send(chunks, target)
+    return target.view(dtype).view(shape)
 
 
 class Turns:

@@ -10,6 +10,7 @@ out, the others are told to stop and every file is deleted: the output tables ar
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 import time
@@ -31,8 +32,8 @@ from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
 from indb.sharding.cluster import Cluster, shared_cluster
-from indb.sharding.jobs import (RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome, ResultOutput,
-                                RunPlan, TableFacts, plan_run)
+from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
+                                ResultOutput, RunPlan, TableFacts, plan_run)
 from indb.sharding.scheduling import Instruction, Schedule, Submit
 from indb.sharding.supervisor import run_instance
 from indb.storage import files
@@ -175,7 +176,10 @@ class FunctionRunner:
         workers = cluster.workers()
         addresses = dict(workers)
         names = [name for name, _ in workers]
-        schedule = Schedule(run.shards, names, run.max_per_worker)
+        # GPU frames: one instance a slot at a time, the freed slot's next shard sent when it
+        # comes free (its host has read it ahead); elsewhere the workers queue every shard
+        slots = _slots(cluster, addresses) if _reads_ahead(run) else {}
+        schedule = Schedule(run.shards, names, run.max_per_worker, slots)
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}
         outcomes: dict[int, Outcome] = {}
@@ -184,6 +188,10 @@ class FunctionRunner:
             for instruction in instructions:
                 if isinstance(instruction, Submit):
                     job = jobs[instruction.shard]
+                    follower = schedule.next_in_slot(instruction.shard, slots[instruction.worker]) \
+                        if slots else None
+                    if follower is not None:  # its host reads the next shard while this one runs
+                        job = dataclasses.replace(job, read_ahead=jobs[follower].inputs)
                     rank = names.index(instruction.worker) + 1 if job.function.mode == "distributed" else 0
                     future = cluster.client.submit(
                         run_instance, job, instruction.worker, instruction.turn, rank,
@@ -285,6 +293,21 @@ class FunctionRunner:
         for outcome in outcomes:
             for model in outcome.models:
                 self.models.discard(model)
+
+
+def _reads_ahead(run: RunPlan) -> bool:
+    """Whether a run's hosts read their next shard ahead: a handler's GPU frames, which a GPU
+    host keeps resident (a CPU host ignores the hint), of a distributed run with inputs."""
+    function = run.function
+    return (function.style != "script" and function.frame in RESIDENT_FRAMES
+            and len(run.jobs) > 1 and any(job.inputs for job in run.jobs))
+
+
+def _slots(cluster: Cluster, addresses: dict[str, str]) -> dict[str, int]:
+    """Each worker's instance slots (its Dask threads: ``supervisor.HostPool``), by name."""
+    info = cluster.client.scheduler_info(n_workers=-1)["workers"]
+    return {name: int(info[address]["nthreads"]) if address in info else 1
+            for name, address in addresses.items()}
 
 
 def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[Outcome]:

@@ -17,7 +17,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,8 +40,8 @@ from indb.query.scan import Scans, table_view
 from indb.registry.models import ModelInfo
 from indb.registry.runs import RunStatus
 from indb.runtime.cache import process_cache
-from indb.sharding.jobs import (AppendOutput, CreateOutput, InputRead, Job, Outcome, Output,
-                                ResultOutput)
+from indb.sharding.jobs import (RESIDENT_FRAMES, AppendOutput, CreateOutput, InputRead, Job,
+                                Outcome, Output, ResultOutput)
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
 from indb.sharding import scripts
@@ -134,6 +135,7 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
     else:
         frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
         clock.lap("input_s")
+        read_ahead(job.read_ahead, job.function.frame)
         ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                       shards=job.shards, mode=job.function.mode, params=job.params,
                       scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
@@ -212,9 +214,9 @@ def read_input(spec: InputRead) -> pa.Table:
 
 def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
     """One input in the handler's frame; a GPU frame is kept resident and reused while its
-    data files (and so its table's snapshot) are unchanged."""
-    resident = DEVICE != "cpu" and frame in ("torch", "cupy")
-    key = (spec.sql, frame, tuple((t.name, t.paths) for t in spec.tables))
+    data files (and so its table's snapshot) are unchanged, and may have been read ahead."""
+    resident = DEVICE != "cpu" and frame in RESIDENT_FRAMES
+    key = _frame_key(spec, frame)
     if resident:
         cached = process_cache(DEVICE).get(key)
         if cached is not None:
@@ -222,12 +224,47 @@ def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
             outcome.rows_in += cached[1]
             return cached[0]
         outcome.cache_misses += 1
+        ahead = _ahead.pop(key, None)
+        try:
+            converted, rows = ahead.result() if ahead is not None else (None, 0)
+        except Exception:  # noqa: BLE001 (read again below: the error is this instance's to report)
+            converted = None
+        if converted is not None:
+            outcome.rows_in += rows
+            process_cache(DEVICE).put(key, converted, rows)
+            return converted
     table = read_input(spec)
     outcome.rows_in += table.num_rows
     converted = to_frame(table, frame, DEVICE)
     if resident:
         process_cache(DEVICE).put(key, converted, table.num_rows)
     return converted
+
+
+def _frame_key(spec: InputRead, frame: str) -> Hashable:
+    return (spec.sql, frame, tuple((t.name, t.paths) for t in spec.tables))
+
+
+_ahead: dict[Hashable, Future[tuple[object, int]]] = {}  # frames being read ahead, by key
+_reader = ThreadPoolExecutor(1, thread_name_prefix="indb-read-ahead")
+
+
+def read_ahead(specs: tuple[InputRead, ...], frame: str) -> None:
+    """Start reading the inputs of this slot's next shard into GPU frames, on a thread, so that
+    reading the files overlaps this instance's turns at the GPU (``input_frame`` takes them).
+    Frames read ahead for a shard that did not come are dropped."""
+    if DEVICE == "cpu" or frame not in RESIDENT_FRAMES:
+        return
+    _ahead.clear()
+    for spec in specs:
+        key = _frame_key(spec, frame)
+        if process_cache(DEVICE).get(key) is None:
+            _ahead[key] = _reader.submit(_read_frame, spec, frame)
+
+
+def _read_frame(spec: InputRead, frame: str) -> tuple[object, int]:
+    table = read_input(spec)
+    return to_frame(table, frame, DEVICE), table.num_rows
 
 
 # -- the function -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from indb.registry.models import StagedModel
 from indb.registry.runs import RunStatus
 
 RUNS_DIR = "runs"  # in the database directory: each run's work directories, by run id
+RESIDENT_FRAMES = ("torch", "cupy")  # frames a GPU instance keeps resident (and reads ahead)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class Job:
     rank: int = 0                 # Kinetica's numbering of the instance, set where it is placed:
     tom: int = 0                  # rank 0 the head, workers from 1; TOMs from 0 within a rank
     python: str = ""              # its function environment's interpreter ("": indb's own)
+    # the inputs of the shard that runs next in this instance's slot: a GPU host reads them
+    # while this instance takes its turns at the GPU
+    read_ahead: tuple[InputRead, ...] = ()
 
 
 @dataclass
