@@ -20,6 +20,8 @@ from indb.planner import monitors as plans
 from indb.registry.models import ModelInfo, StagedModel, staging_dir
 from indb.registry.monitors import MonitorStore
 from indb.runtime.predictors import save_model
+from indb.server.pool import ConnectionPool
+from indb.server.scheduler import Scheduler
 
 DAY = 86400.0
 FIRST_DAY = 19700 * DAY  # 2023-12-09 00:00 UTC
@@ -188,6 +190,15 @@ def db(tmp_path_factory):
     snapshot = engine.db.load("train")[0].metadata.current_snapshot().snapshot_id
     engine.models.register(StagedModel("clf", "torch", str(directory), shape, dtype, "class", width, {}),
                            {"inputs": ["SELECT x, y FROM train"], "snapshots": {"train": snapshot}})
+    scorer = torch.nn.Linear(2, 1)  # a value model: its output is x; above 0.5, class 1
+    with torch.no_grad():
+        scorer.weight[:] = torch.tensor([[1.0, 0.0]])
+        scorer.bias[:] = 0.0
+    with staging_dir(engine.db.path) as directory:
+        shape, dtype, width = save_model(scorer, torch.randn(4, 2), "torch", directory)
+    engine.models.register(StagedModel("score", "torch", str(directory), shape, dtype, "value", width,
+                                       {"threshold": 0.5}),
+                           {"inputs": ["train"], "snapshots": {"train": snapshot}})
     conn.load("train", pa.table({"x": [1e6] * 2000, "y": [1e6] * 2000}))  # after training
     conn.sql("CREATE TABLE live (ts TIMESTAMP, x DOUBLE, y DOUBLE, truth INTEGER)")
     conn.load("live", live_rows(rng, DAYS))
@@ -251,6 +262,14 @@ def test_labels_give_accuracy_precision_and_recall_per_window(db):
         assert metrics_of(db, "quality", "recall")[accuracy.index((start, value, alert))][1] == \
             pytest.approx(sk.recall_score(truth, predicted))
     assert any(alert for _, _, alert in accuracy) and not all(alert for _, _, alert in accuracy)
+
+
+def test_a_value_model_is_scored_by_its_threshold_metric(db):
+    db.sql("CREATE MONITOR scored ON MODEL score FOR TABLE live TIME COLUMN ts LABEL truth "
+           "THRESHOLD accuracy < 1")
+    db.sql("EXECUTE MONITOR scored")  # truth is x > 0.5, as the model's output above 0.5
+    assert {(v, a) for _, v, a in metrics_of(db, "scored", "accuracy")} == {(1.0, False)}
+    assert len(metrics_of(db, "scored", "psi", "x")) == complete_days(db)  # the table's columns
 
 
 def test_a_failed_run_hands_its_windows_back(db):
@@ -327,6 +346,15 @@ def test_every_runs_on_the_procedures_scheduler_once_a_due_time(db):
     assert db.sql("SELECT count(*) FROM hourly_metrics").fetchone()[0] == computed
     runs = db.sql("SHOW FUNCTION STATUS").arrow().to_pylist()
     assert [r["OVERALL_STATUS"] for r in runs if r["FUNCTION_NAME"] == "monitor_hourly"] == ["complete"]
+    # the server's scheduler, on its own connection of the database, runs the next due time:
+    # a day of new rows has completed one more window
+    db.load("live", live_rows(np.random.default_rng(7), 1, FIRST_DAY + (complete_days(db) + 1) * DAY))
+    pool = ConnectionPool(engine.db.path, cluster="threads", workers=1)
+    try:
+        assert Scheduler(pool, clock=lambda: start + 3601).tick() == start + 7200
+    finally:
+        pool.close()
+    assert db.sql("SELECT count(*) FROM hourly_metrics").fetchone()[0] == computed + 3
     db.sql("CREATE OR REPLACE MONITOR hourly ON MODEL clf FOR TABLE live TIME COLUMN ts")
     assert db.sql("SHOW PROCEDURES").arrow().num_rows == 0  # no EVERY: no schedule
     db.sql("DROP MONITOR hourly")
