@@ -263,3 +263,37 @@ def test_indb_tick_refuses_a_directory_that_is_not_a_database(tmp_path):
     assert result.exit_code != 0
     assert "there is no database" in result.output
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_indb_serve_tick_shows_real_time_rows_to_its_other_clients(tmp_path):
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    db = make_db(tmp_path / "db")
+    http, tick = free_port(), free_port()
+    command = [sys.executable, "-m", "indb.cli.main", "serve", "--db", str(db), "--port", str(http),
+               "--pg-port", "0", "--tick", str(tick), "--grace", "5"]
+    process = subprocess.Popen(command, stderr=(tmp_path / "serve.log").open("w"))
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:  # until both listen (or it dies)
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", tick), timeout=1).close()
+                if httpx.get(f"http://127.0.0.1:{http}/v1/health").status_code == 200:
+                    break
+            except (OSError, httpx.HTTPError):
+                assert time.monotonic() < deadline, "indb serve --tick did not listen"
+                time.sleep(0.05)
+        q = kx.SyncQConnection("127.0.0.1", tick, no_ctx=True)
+        try:
+            upd(q, columns(["IBM", "IBM"], [150.0, 151.0], [10, 20]))
+        finally:
+            q.close()
+        answer = httpx.post(f"http://127.0.0.1:{http}/v1/sql",
+                            json={"sql": "SELECT count(*) AS n, max(size) AS top FROM trade"},
+                            timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rows"] == [[2, 20]]  # in memory only: nothing was flushed yet
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
