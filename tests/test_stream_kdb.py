@@ -97,3 +97,17 @@ def test_update_shapes_are_told_apart():
     assert kdb.shape(decoded(kdb.table(pa.table({"a": [1.0]})))) == "table"
     with pytest.raises(kdb.MessageError):
         kdb.shape(decoded(kx.FloatAtom(1.0)))
+
+
+def test_kdb_nulls_become_sql_nulls():
+    def decoded(x):
+        return kdb.decode(kdb.encode(x, kdb.ASYNC))
+    row = decoded(kx.toq([kx.LongAtom(-2**63), kx.FloatAtom(float("nan")), kx.LongAtom(5)]))
+    size, price = kdb.slot(Column("size", "BIGINT")), kdb.slot(Column("price", "DOUBLE"))
+    assert [size.convert(row[0]), price.convert(row[1]), size.convert(row[2])] == [None, None, 5]
+    longs = decoded(kx.LongVector([1, -2**63, 3]))
+    assert kdb.column_array([kdb.checked_vector(longs, Column("n", "BIGINT"))],
+                            Column("n", "BIGINT")).to_pylist() == [1, None, 3]
+    stamps = decoded(kx.toq(np.array(["2026-12-03T09:30", "NaT"], "datetime64[ns]")))
+    time = Column("time", "TIMESTAMP_NS")
+    assert kdb.column_array([kdb.checked_vector(stamps, time)], time).null_count == 1

@@ -179,6 +179,32 @@ def _cast(values: pa.Array, target: pa.DataType) -> pa.Array:
     return values.cast(target)
 
 
+def is_null(value: Any) -> bool:
+    """Whether a decoded atom is a kdb+ null: ``0N`` (an integer type's smallest value), ``0n``
+    (NaN), ``0Np`` and ``0Nn`` (NaT)."""
+    if isinstance(value, np.integer) and not isinstance(value, np.bool_):
+        return bool(value == np.iinfo(value.dtype).min)
+    if isinstance(value, float | np.floating):
+        return value != value
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(value))
+    return False
+
+
+def _nulls(vector: np.ndarray) -> np.ndarray | None:
+    """Where a decoded vector holds kdb+ nulls (None: nowhere, or a type without them)."""
+    kind = vector.dtype.kind
+    if kind == "i":
+        found = vector == np.iinfo(vector.dtype).min
+    elif kind == "f":
+        found = np.isnan(vector)
+    elif kind in "mM":
+        found = np.isnat(vector)
+    else:
+        return None
+    return found if found.any() else None
+
+
 def _refuse(column: Column, value: Any) -> DataError:
     kind = type(value).__name__ if value is not None else "null"
     return DataError(f"column {column.name} is {column.sql_type}; the feed sent a {kind} ({value!r:.40})")
@@ -192,7 +218,7 @@ def slot(column: Column) -> Slot:
         def convert(value: Any) -> Any:
             if value is None or (isinstance(value, accept) and not (
                     isinstance(value, bool | np.bool_) and bool not in accept)):
-                return None if value is None else turn(value)
+                return None if value is None or is_null(value) else turn(value)
             raise _refuse(column, value)
         return convert
     if pa.types.is_boolean(target):
@@ -312,9 +338,9 @@ def column_array(vectors: list[np.ndarray], column: Column | None) -> pa.Array:
     (of their own type, without a column)."""
     joined = vectors[0] if len(vectors) == 1 else np.concatenate(vectors)
     if column is None:
-        return pa.array(joined)
+        return pa.array(joined, mask=_nulls(joined))
     try:
-        return arrow_column(pa.array(joined), column, _kdb_name(joined.dtype))
+        return arrow_column(pa.array(joined, mask=_nulls(joined)), column, _kdb_name(joined.dtype))
     except (pa.ArrowException, TypeError, ValueError) as error:
         raise DataError(f"column {column.name} is {column.sql_type}: {error}") from None
 
