@@ -4,7 +4,7 @@ slot keeps between runs."""
 import pytest
 
 import indb
-from indb.sharding.supervisor import HostPool
+from indb.sharding.supervisor import HostPool, instance_device
 
 
 def test_a_shard_runs_in_its_slots_host_run_after_run(conn, table_name):
@@ -93,3 +93,24 @@ def test_a_run_whose_database_was_made_again_at_its_path_fails_cleanly(tmp_path)
         assert supervisor._records(str(path), second.id).db.id == second.id
     finally:
         second.close()
+
+
+def test_each_instance_record_names_the_device_that_ran_it(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 2)")
+    conn.sql(f"INSERT INTO {table_name} SELECT range FROM range(20)")
+    conn.sql("CREATE OR REPLACE FUNCTION passes LANGUAGE PYTHON AS $$\n"
+             "def passes(ctx, t):\n    return None\n$$")
+    run_id = conn.sql(f"EXECUTE FUNCTION passes(INPUT_TABLE_NAMES => INPUT_TABLE({table_name}))"
+                      ).fetchone()[0]
+    status = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df()
+    assert list(status["device"]) == ["cpu", "cpu"]  # the session cluster has no GPU workers
+    assert all("on cpu" in block for block in status["FUNCTION_STATUSES"])
+
+
+@pytest.mark.parametrize(("environment", "device"), [
+    ({}, "cpu"), ({"INDB_DEVICE": "cuda", "CUDA_VISIBLE_DEVICES": "3"}, "cuda:3")])
+def test_the_device_is_the_gpu_the_workers_environment_pins_it_to(monkeypatch, environment, device):
+    monkeypatch.delenv("INDB_DEVICE", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert instance_device() == device

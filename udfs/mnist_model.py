@@ -28,8 +28,11 @@ class DigitsCNN(nn.Module):
 
 
 def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epochs: int,
-          batch_size: int, lr: float, seed: int, progress=None, device: str = "cpu") -> float:
-    """Adam on cross-entropy, shuffled mini-batches, on ``device``; returns the last epoch's mean loss."""
+          batch_size: int, lr: float, seed: int, progress=None, device: str = "cpu",
+          batches: int | None = None) -> float:
+    """Adam on cross-entropy, shuffled mini-batches, on ``device``; returns the last epoch's mean loss.
+    ``batches``: exactly that many per epoch (DDP: every rank takes the same number of steps; a
+    shard with fewer rows goes round its rows again)."""
     model.to(device)
     pixels, labels = pixels.to(device), labels.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -37,7 +40,10 @@ def train(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, *, epoch
     model.train()
     mean_loss = 0.0
     for epoch in range(epochs):
-        order = torch.randperm(len(pixels), generator=generator).to(device)
+        order = torch.randperm(len(pixels), generator=generator)
+        if batches:
+            order = order.repeat(-(-batches * batch_size // len(order)))[:batches * batch_size]
+        order = order.to(device)
         loss_sum, batches = torch.zeros((), device=device), 0
         for start in range(0, len(pixels), batch_size):
             batch = order[start:start + batch_size]

@@ -168,6 +168,7 @@ def _kinetica_columns(table: pa.Table, statuses: list) -> pa.Table:
 def _segment_status(row: dict) -> str:
     """One instance's block, as Kinetica's verbose status gives each data segment."""
     lines = [f"data segment {row['shard']} (rank {row['rank']}, TOM {row['tom']}): {row['status']}"]
+    lines += [f"worker: {row['worker']} on {row['device']}"] if row["device"] else []
     lines += [f"message: {row['message']}"] if row["message"] else []
     lines += [f"results: {row['results']}"] if row["results"] else []
     lines += [f"bin_results: {row['bin_results']}"] if row["bin_results"] else []

@@ -51,6 +51,12 @@ def _concurrency(value: str) -> int | None:
     return number or None
 
 
+def _distributed(value: str) -> str:
+    if value.lower() != "ddp":
+        raise ValueError(value)
+    return "ddp"
+
+
 def _flag(value: str) -> bool:
     return {"true": True, "false": False}[value.lower()]
 
@@ -62,10 +68,13 @@ _OPTION_VALUES: dict[str, tuple[Callable[[str], object], str]] = {
     "nowait": (_flag, "'true' or 'false'"),
     "max_concurrency_per_node": (_concurrency, "a whole number, 0 for no limit"),
     "set_environment": (str.lower, "the name of a function environment"),
+    "distributed": (_distributed, "'ddp' (every shard's instance at once, as one torch.distributed "
+                                  "process group)"),
 }
 # OPTIONS => KV_PAIRS(...); the environment is the function's own (its WITH OPTIONS)
 RUN_OPTIONS = tuple(key for key in _OPTION_VALUES if key != "set_environment")
-FUNCTION_OPTIONS = ("max_concurrency_per_node", "timeout", "set_environment")  # WITH OPTIONS
+FUNCTION_OPTIONS = ("max_concurrency_per_node", "timeout", "set_environment",  # WITH OPTIONS
+                    "distributed")
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class RunOptions:
     nowait: bool = False                        # return the run id at once
     max_concurrency_per_node: int | None = None  # instances one worker runs at a time; None: all
     set_environment: str | None = None           # the function environment its instances run in
+    distributed: str | None = None               # 'ddp': the shards' instances as one process group
 
 
 @dataclass(frozen=True)

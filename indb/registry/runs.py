@@ -86,6 +86,7 @@ _instances = sa.Table(
     sa.Column("shard", sa.Integer, primary_key=True),
     sa.Column("status", sa.String, nullable=False),
     sa.Column("worker", sa.String),
+    sa.Column("device", sa.String),          # what ran it: "cpu", or "cuda:N" (the worker's GPU)
     sa.Column("pid", sa.Integer),
     sa.Column("started", sa.Float),
     sa.Column("ended", sa.Float),
@@ -111,7 +112,7 @@ _instances = sa.Table(
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
                 "rows_out", "started", "ended", "seconds", "message", "environment",
                 "environment_hash", "user")
-_INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "rows_in", "rows_out",
+_INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "device", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
                      "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
                      "environment", "environment_hash", "user")

@@ -8,7 +8,8 @@ only the standard library and landlockpy, then ``execve``s the host: the rules h
 program, every thread it starts and every process it runs, for the rest of their lives.
 
 ``RULES`` is a JSON object: ``read`` (paths to read and execute beneath), ``write`` (paths where
-everything is allowed), ``devices`` (glob patterns of device files to read, write and ioctl).
+everything is allowed), ``devices`` (glob patterns of device files to read, write and ioctl), ``collective`` (a DDP
+run's instance: TCP and abstract Unix sockets left open).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import glob
 import json
 import os
 import sys
+from typing import Any
 
 from landlockpy import AccessFS, AccessNet, Ruleset, Scope
 
@@ -27,11 +29,18 @@ DEVICE = AccessFS.READ_FILE | AccessFS.WRITE_FILE | AccessFS.TRUNCATE | AccessFS
 # sockets are scoped to the sandbox.
 NET = AccessNet.BIND_TCP | AccessNet.CONNECT_TCP | AccessNet.BIND_UDP | AccessNet.CONNECT_SEND_UDP
 SCOPE = Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET
+# A DDP run's instance (``collective``): its ranks reach each other over TCP on ports gloo and
+# NCCL pick when they start, which no rule can name in advance, and NCCL passes GPU memory
+# handles between them over abstract Unix sockets; both stay open, UDP and signals stay closed.
+COLLECTIVE_NET = NET & ~(AccessNet.BIND_TCP | AccessNet.CONNECT_TCP)
+COLLECTIVE_SCOPE = Scope.SIGNAL
 
 
-def restrict(rules: dict[str, list[str]]) -> None:
+def restrict(rules: dict[str, Any]) -> None:
     """Confine this thread and everything it starts from now on to ``rules``."""
-    with Ruleset(handled_net=NET, scoped=SCOPE) as ruleset:
+    collective = rules.get("collective", False)
+    with Ruleset(handled_net=COLLECTIVE_NET if collective else NET,
+                 scoped=COLLECTIVE_SCOPE if collective else SCOPE) as ruleset:
         everything = ruleset.handled_fs
         for path in rules["read"]:
             _allow(ruleset, path, READ)

@@ -31,6 +31,7 @@ from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
+from indb.sharding import distributed as ddp
 from indb.sharding.cluster import Cluster, shared_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
                                 ResultOutput, RunPlan, TableFacts, plan_run)
@@ -179,6 +180,9 @@ class FunctionRunner:
         # GPU frames: one instance a slot at a time, the freed slot's next shard sent when it
         # comes free (its host has read it ahead); elsewhere the workers queue every shard
         slots = _slots(cluster, addresses) if _reads_ahead(run) else {}
+        _store = None  # a DDP run's rendezvous, kept open (by this reference) while it runs
+        if run.distributed:
+            run, _store = ddp.prepared(run, workers, _slots(cluster, addresses))
         schedule = Schedule(run.shards, names, run.max_per_worker, slots)
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}

@@ -48,6 +48,7 @@ from indb.sharding import scripts
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids, rowids_in_shard
 from indb.udf.context import Context
+from indb.udf.distributed import process_group
 from indb.udf import kinetica_files as kf
 from indb.udf.frames import to_frame, to_outputs
 from indb.udf.models import Models
@@ -141,7 +142,8 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
                       scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
                       on_status=lambda text: channel.send(StatusLine(text)),
                       on_progress=lambda done, total: channel.send(ProgressReport(done, total)))
-        result = load_handler(job)(ctx, *frames)
+        with process_group(job.rendezvous, job.shard, job.shards, DEVICE) as ctx.distributed:
+            result = load_handler(job)(ctx, *frames)
         if result is not None and not names:
             ctx.logger.warning("the function returned rows, but the run has no output table; "
                                "name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")

@@ -20,6 +20,7 @@ from indb.planner.functions import ExecuteFunction
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import StagedModel
 from indb.registry.runs import RunStatus
+from indb.udf.distributed import Rendezvous
 
 RUNS_DIR = "runs"  # in the database directory: each run's work directories, by run id
 RESIDENT_FRAMES = ("torch", "cupy")  # frames a GPU instance keeps resident (and reads ahead)
@@ -100,6 +101,7 @@ class Job:
     # the inputs of the shard that runs next in this instance's slot: a GPU host reads them
     # while this instance takes its turns at the GPU
     read_ahead: tuple[InputRead, ...] = ()
+    rendezvous: Rendezvous | None = None  # a DDP run: where its process group meets
 
 
 @dataclass
@@ -151,6 +153,7 @@ class RunPlan:
     max_per_worker: int | None        # instances one worker runs at a time (None: all)
     work_root: Path
     lineage: dict[str, object]        # what a model saved by the run records about its making
+    distributed: str | None = None    # 'ddp': every instance at once, as one process group
 
 
 def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
@@ -202,4 +205,4 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
         "snapshots": {name: facts.snapshot_id for name, facts in inputs.items()},
         "params": dict(plan.params)}
     return RunPlan(run_id, function, shards, jobs, outputs, plan.options.max_concurrency_per_node,
-                   work_root, lineage)
+                   work_root, lineage, plan.options.distributed)

@@ -50,6 +50,9 @@ SYSTEM_WRITE = ("/dev/null",)
 # on a GPU worker: the driver's devices and what CUDA reads about them (INDB_SANDBOX_DEVICES)
 GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps/*", "/dev/dri/*")
 GPU_READ = ("/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia")
+# in a DDP run's instance: what gloo and NCCL read about the network interfaces (their links
+# lead beneath /sys/devices) and the PCI devices behind them
+COLLECTIVE_READ = ("/sys/class/net", "/sys/bus/pci", "/sys/devices")
 
 
 def mode() -> str:
@@ -128,6 +131,9 @@ class Policy:
     read: tuple[str, ...]
     write: tuple[str, ...]
     devices: tuple[str, ...]
+    # a DDP run's instance: TCP (gloo's and NCCL's own listening ports, which Landlock cannot
+    # name in advance) and abstract Unix sockets between ranks (NCCL's) stay open
+    collective: bool = False
 
 
 def policy(job: Job) -> Policy:
@@ -146,7 +152,10 @@ def policy(job: Job) -> Policy:
         list(GPU_DEVICES) if os.environ.get("INDB_DEVICE") == "cuda" else [])
     if devices:
         read.extend(GPU_READ)
-    return Policy(str(db / RUNS_DIR), tuple(dict.fromkeys(read)), tuple(write), tuple(devices))
+    if job.rendezvous is not None:
+        read.extend(COLLECTIVE_READ)
+    return Policy(str(db / RUNS_DIR), tuple(dict.fromkeys(read)), tuple(write), tuple(devices),
+                  job.rendezvous is not None)
 
 
 def _data_dir(path: str) -> str:
@@ -175,7 +184,7 @@ def command(rules: Policy, staging: Path, argv: list[str]) -> list[str]:
     """``argv`` (a host's command, its interpreter first) run in the sandbox of ``rules``, with
     ``staging`` its own; as root, with no capabilities."""
     rules_json = json.dumps({"read": list(rules.read), "write": [str(staging), *rules.write],
-                             "devices": list(rules.devices)})
+                             "devices": list(rules.devices), "collective": rules.collective})
     prefix = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--ambient-caps", "-all",
               "--"] if os.geteuid() == 0 else []
     return [*prefix, argv[0], "-P", CONFINE, rules_json, "--", *argv]

@@ -32,6 +32,7 @@ from indb.sharding import sandbox
 from indb.sharding.jobs import Job, Outcome
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
+from indb.udf.distributed import NCCL_VARIABLES
 
 POLL = 0.1           # seconds between looks at the host, the kill flag and the deadline
 TAIL_REFRESH = 2.0   # seconds between copies of the log tails into the run record
@@ -50,7 +51,7 @@ class Host:
         self.staging = sandbox.staging_dir(rules) if rules is not None else None
         parent, child = socket.socketpair()
         watch_read, self._watch_write = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        env = {**os.environ, **NCCL_VARIABLES, "PYTHONPATH": os.pathsep.join(
             filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
         argv = [python or sys.executable, "-m", "indb.sharding.host", str(child.fileno()),
                 str(watch_read)]
@@ -205,7 +206,8 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
     slot, host = _pool.acquire(turn, job.function.code_hash, job.python, rules)
     try:
         log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
-                            pid=host.process.pid, started=time.time(), rank=job.rank, tom=job.tom)
+                            device=instance_device(), pid=host.process.pid, started=time.time(),
+                            rank=job.rank, tom=job.tom)
         if host.staging is None:
             outcome = _supervise(job, host, records)
         else:  # the instance writes in its host's staging directory; moved into place after
@@ -224,6 +226,14 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
                                                 in outcome.proc_bin_results.items()})
                         if outcome.proc_bin_results else None)
     return outcome
+
+
+def instance_device() -> str:
+    """What this worker's instances run on: "cpu", or "cuda:N" with N the GPU its environment
+    pins it to (``gpus.worker_environment``: the device index as the machine numbers it)."""
+    if os.environ.get("INDB_DEVICE") != "cuda":
+        return "cpu"
+    return f"cuda:{os.environ.get('CUDA_VISIBLE_DEVICES', '0')}"
 
 
 def _supervise(job: Job, host: Host, records: _Records) -> Outcome:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from indb.udf.distributed import Distributed
 from indb.udf.models import Models
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress reports sent to the run's status
@@ -40,6 +41,9 @@ class Context:
         self.outputs = outputs        # the output table names, in order
         self.device = device          # "cuda" on a GPU worker (its one visible GPU), else "cpu"
         self.models = models          # the model registry: ctx.models.save(...) / .load(...)
+        # a run with OPTIONS => KV_PAIRS(distributed = 'ddp'): this instance's rank in the run's
+        # torch.distributed process group (set while the UDF runs); None otherwise
+        self.distributed: Distributed | None = None
         # where status lines and progress go (the host relays them to the run's records)
         self._on_status, self._on_progress = on_status, on_progress
         self._last_progress = 0.0
