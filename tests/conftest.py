@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,19 @@ import pytest
 import indb
 
 _names = itertools.count()
+
+# Named pipes through which tests synchronise with running UDFs: the one directory outside their
+# staging directories that sandboxed instances may open (INDB_SANDBOX_WRITE, docs/security.md),
+# set before any cluster starts so that every worker inherits it.
+PIPES = Path(tempfile.mkdtemp(prefix="indb-test-pipes-"))
+os.environ["INDB_SANDBOX_WRITE"] = str(PIPES)
+atexit.register(shutil.rmtree, PIPES, ignore_errors=True)
+
+
+@pytest.fixture
+def pipe_dir() -> Path:
+    """A directory of the test's own for named pipes a UDF opens (inside ``PIPES``)."""
+    return Path(tempfile.mkdtemp(dir=PIPES))
 
 
 @pytest.fixture(scope="session")

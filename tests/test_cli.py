@@ -288,10 +288,10 @@ def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monke
     assert err.strip() == "cancelled" and out.splitlines() == ["created table t", "answer", "42"]
 
 
-def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path):
+def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path, pipe_dir):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) during EXECUTE FUNCTION: the
     run is killed and writes nothing; the prompt, its database and the cluster carry on."""
-    fifo = tmp_path / "started"
+    fifo = pipe_dir / "started"
     os.mkfifo(fifo)
     db = str(tmp_path / "db")
     run("--db", db, "sql", "CREATE TABLE t (a BIGINT, SHARD KEY (a)) WITH (SHARDS = 1); "

@@ -153,8 +153,8 @@ def blocker(ctx, t):
 """
 
 
-def test_a_running_run_is_killed_by_its_starter_not_by_another_user(owner, tmp_path):
-    ready, go = tmp_path / "ready", tmp_path / "go"
+def test_a_running_run_is_killed_by_its_starter_not_by_another_user(owner, pipe_dir):
+    ready, go = pipe_dir / "ready", pipe_dir / "go"
     os.mkfifo(ready)
     os.mkfifo(go)
     owner.sql(f"CREATE OR REPLACE FUNCTION blocker LANGUAGE PYTHON AS $${BLOCKER}$$")

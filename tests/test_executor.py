@@ -44,8 +44,8 @@ def db(tmp_path_factory):
 
 
 @pytest.fixture
-def pipes(tmp_path):
-    ready, go = tmp_path / "ready", tmp_path / "go"
+def pipes(pipe_dir):
+    ready, go = pipe_dir / "ready", pipe_dir / "go"
     os.mkfifo(ready)
     os.mkfifo(go)
     return ready, go
