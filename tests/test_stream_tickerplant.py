@@ -188,6 +188,7 @@ def sink(name: str = "s") -> tuple[Subscriber, list]:
 def test_subscribers_get_their_syms_and_end_of_day(plant):
     clock = Clock()
     tp = plant(clock=clock)
+    upd(tp, row("A", 0.5, 0))  # before anyone subscribed: never published
     some, got_some = sink()
     every, got_every = sink()
     schema = tp.subscribe(some, "trade", ["A"]).py()
@@ -204,7 +205,7 @@ def test_subscribers_get_their_syms_and_end_of_day(plant):
     tp.end_of_day()
     assert got_some[-1] == [".u.end", datetime.date(2026, 12, 4)]
     assert tp.journal.path != journal and tp.journal.count == 0
-    assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(3,)]  # flushed, once
+    assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(4,)]  # flushed, once
     assert tp.tables["trade"].row_count == 0
 
 

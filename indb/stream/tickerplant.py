@@ -228,7 +228,9 @@ class Tickerplant:
         if subscriber not in self.subscribers:
             self.subscribers.append(subscriber)
         subscriber.tables[name] = frozenset(syms)
-        table.watched = True
+        if not table.watched:
+            table.unpublished()  # rows from before anyone subscribed are nobody's to be sent
+            table.watched = True
         return kdb.kx.toq([kdb.symbol(name), kdb.table(table.schema.empty_table())])
 
     def _table_names(self) -> list[str]:
