@@ -299,14 +299,17 @@ class TickServer:
         plant = self.plant
         if plant.fsync_ms:
             def sync() -> None:
-                plant.journal.sync_due()
                 self.loop.call_later(plant.fsync_ms / 1000, sync)
+                plant.journal.sync_due()
             sync()
 
         def day() -> None:
+            self.loop.call_later(1.0, day)  # first: a failed end of day is tried again
             if plant.day_ended():
-                plant.end_of_day()
-            self.loop.call_later(1.0, day)
+                try:
+                    plant.end_of_day()
+                except Exception:  # noqa: BLE001 (its rows stay in memory and the journal)
+                    log.exception("end of day failed; trying again in a second")
         day()
         if plant.flush_seconds:
             seconds = plant.flush_seconds
