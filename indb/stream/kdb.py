@@ -34,7 +34,6 @@ HEADER = struct.Struct("<BBBBI")  # endianness, message type, compressed, reserv
 ASYNC, SYNC, RESPONSE = 0, 1, 2
 CAPABILITY = 3  # the IPC capability indb answers with: no messages over 2 GB, no compression asked
 MAX_MESSAGE = 256 << 20  # bytes in one message, at most: a longer header is refused
-KDB_EPOCH_NS = 946_684_800_000_000_000  # kdb+ counts time from 2000-01-01
 
 
 class MessageError(ValueError):
@@ -396,6 +395,6 @@ def _kdb_name(dtype: np.dtype) -> str:
 
 
 __all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
-           "Slot", "arrow_column", "call", "checked_vector", "column_array", "decode", "encode", "error_message", "header",
-           "is_name", "is_temporal", "is_temporal_column", "kx", "shape", "slot", "symbols", "table",
-           "text", "timestamps"]
+           "Slot", "arrow_column", "call", "checked_vector", "column_array", "decode", "encode",
+           "error_message", "header", "is_name", "is_null", "is_temporal", "is_temporal_column",
+           "kx", "shape", "slot", "symbol", "symbols", "table", "table_rows", "text", "timestamps"]
