@@ -90,6 +90,8 @@ def test_a_written_config_reads_back_without_secrets(tmp_path, monkeypatch):
                       {"s3.endpoint": "http://m:9000", "s3.secret-access-key": "s3cr3t"})
     write_config(tmp_path / "indb.toml", location)
     assert "s3cr3t" not in (tmp_path / "indb.toml").read_text()
+    write_config(tmp_path / "with-password.toml", locate("postgresql://u:pw@h/db", "/w"))
+    assert (tmp_path / "with-password.toml").stat().st_mode & 0o077 == 0  # its owner's alone
     again = read_config(tmp_path / "indb.toml")
     assert (again.catalog, again.warehouse, again.scheduler, again.io_properties) == \
         (location.catalog, location.warehouse, location.scheduler, {"s3.endpoint": "http://m:9000"})

@@ -160,7 +160,9 @@ def read_config(path: str | Path) -> Location:
 
 
 def write_config(path: Path, location: Location) -> None:
-    """Write ``location`` as an ``indb.toml`` (secrets from the environment are not written)."""
+    """Write ``location`` as an ``indb.toml``: secret FileIO properties are left out (they belong
+    in the environment), and a file holding the catalog's password is readable by its owner
+    alone."""
     lines = [f"catalog = {_toml(location.catalog)}", f"warehouse = {_toml(location.warehouse)}"]
     if location.scheduler:
         lines.append(f"scheduler = {_toml(location.scheduler)}")
@@ -169,7 +171,10 @@ def write_config(path: Path, location: Location) -> None:
         lines += ["", "[properties]"] + [f"{_toml(k)} = {_toml(v)}" for k, v in written]
     if location.tls:
         lines += ["", "[tls]"] + [f"{k} = {_toml(getattr(location.tls, k))}" for k in TLS_FILES]
-    path.write_text("\n".join(lines) + "\n")
+    secret = sa.engine.make_url(location.catalog).password is not None
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(lines) + "\n")
 
 
 def _toml(value: str) -> str:
