@@ -133,10 +133,10 @@ def execute_monitor(engine: Engine, plan: plans.ExecuteMonitor, params: object) 
     info = store.get(plan.name)
     _may_change(engine, info, "run")
     monitor = plans.restored(info.definition)
-    model = engine.models.get(monitor.model, monitor.version)
     needed = [rules.Need("SELECT", "table", monitor.table),
               rules.Need("USAGE", "model", monitor.model)]
     rules.check_needs(needed, privileges.access(engine, engine.user, needed))
+    model = engine.models.get(monitor.model, monitor.version)
     reference = _read(engine, monitor, exp.select(exp.Star()).from_(
         exp.Subquery(this=_reference(monitor, model), alias=exp.TableAlias(
             this=exp.to_identifier("reference")))))
