@@ -96,8 +96,7 @@ def fit_trees(ctx, t):
     ctx.models.save("xgb", xgboost.train({"objective": "multi:softprob", "num_class": 3},
                                          xgboost.DMatrix(x, y), 10), metrics={"rows": len(y)})
     ctx.models.save("lgb", lightgbm.train({"objective": "regression", "verbose": -1},
-                                          lightgbm.Dataset(x, x[:, 0] * 2 + x[:, 2]), 20),
-                    output="value")
+                                          lightgbm.Dataset(x, x[:, 0] * 2 + x[:, 2]), 20))
 $$""")
     conn.sql("EXECUTE FUNCTION fit_trees(INPUT_TABLE_NAMES => INPUT_TABLE(obs))")
     yield conn
@@ -115,6 +114,8 @@ def test_predict_and_ctx_models_give_the_library_s_predictions(trees):
     assert (rows["cls"] == rows["y"]).mean() > 0.9  # and it learned something
     shown = trees.sql("SHOW MODELS").df().set_index("name")
     assert (shown.loc["xgb", "flavor"], shown.loc["lgb", "flavor"]) == ("xgboost", "lightgbm")
+    # output by default: class for several outputs a row (3 probabilities), value for one
+    assert (shown.loc["xgb", "output"], shown.loc["lgb", "output"]) == ("class", "value")
     trees.sql("""CREATE OR REPLACE FUNCTION use_trees LANGUAGE PYTHON AS $$
 import numpy as np
 def use_trees(ctx, t):

@@ -266,7 +266,10 @@ class Predictor:
         if hasattr(rows, "detach"):
             rows = rows.detach().cpu().numpy()
         rows = self._shaped(np.ascontiguousarray(rows, dtype=self.input_dtype))
-        parts = [self._run(rows[i:i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)]
+        # a tree ensemble takes all the rows in one call: the libraries spread rows over their
+        # threads, and XGBoost ran 4x slower in calls of 8,192 rows (benchmarks/bench_trees.py)
+        step = max(len(rows), 1) if self.flavor in TREE_FILES else BATCH_ROWS
+        parts = [self._run(rows[i:i + step]) for i in range(0, len(rows), step)]
         return np.concatenate(parts) if parts else \
             np.empty((0, self.info.output_width if self.info else 1))
 

@@ -27,21 +27,25 @@ class Models:
         self.staged: list[StagedModel] = []
         self.hits = self.misses = 0  # loads served by the process's cache, and loads from files
 
-    def save(self, name: str, model: Any, *, example: Any = None, metrics: dict[str, float] | None = None,
-             output: str = "class", flavor: str | None = None) -> StagedModel:
+    def save(self, name: str, model: Any, *, example: Any = None,
+             metrics: dict[str, float] | None = None, output: str | None = None,
+             flavor: str | None = None) -> StagedModel:
         """Save a model as the next version of ``name`` (once the whole run succeeds).
 
         ``model``: a torch module, a Keras model, a ``tf.Module``, or an XGBoost or LightGBM
         booster (or scikit-learn estimator); ``example``: an input batch (rows first; trees need
         none); ``output``: what PREDICT returns, ``class`` (argmax of the outputs), ``value`` (one
-        number) or ``vector``; ``flavor``: torch (default for torch modules), onnx, keras (default
-        for Keras), tensorflow (default for a tf.Module), xgboost or lightgbm (their boosters').
+        number) or ``vector`` (default: class for several outputs a row, else value);
+        ``flavor``: torch (default for torch modules), onnx, keras (default for Keras),
+        tensorflow (default for a tf.Module), xgboost or lightgbm (their boosters').
         """
-        check_output(output)
+        if output is not None:
+            check_output(output)
         flavor = flavor or tree_flavor(model) or ("keras" if is_keras(model) else
                                                   "tensorflow" if is_tensorflow(model) else "torch")
         with staging_dir(self._staging_root) as directory:
             shape, dtype, width = save_model(model, example, flavor, directory)
+        output = output or ("class" if width > 1 else "value")
         staged = StagedModel(name.lower(), flavor, str(directory), shape, dtype, output, width,
                              {k: float(v) for k, v in (metrics or {}).items()})
         self.staged.append(staged)
