@@ -168,7 +168,8 @@ def test_procdata_scripts_run_confined(db, tmp_path, monkeypatch):
     conn, _ = db
     (tmp_path / "script.py").write_text(SCRIPT)
     monkeypatch.chdir(tmp_path)  # FILE PATHS are read from the current directory
-    conn.sql("CREATE FUNCTION script RETURNS TABLE (x INTEGER) RUN_COMMAND = 'python' "
+    conn.sql("CREATE FUNCTION script RETURNS TABLE (x INTEGER) MODE = 'nondistributed' "
+             "RUN_COMMAND = 'python' "
              "RUN_COMMAND_ARGS = 'script.py' FILE PATHS 'script.py'")
     conn.sql("EXECUTE FUNCTION script(INPUT_TABLE_NAMES => INPUT_TABLE(inp), "
              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('scripted'))")
