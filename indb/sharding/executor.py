@@ -124,9 +124,9 @@ class FunctionRunner:
         # a missing virtual environment (a copied database) is rebuilt from the record first
         environment = venvs.ensure(self.environments, plan.environment) if plan.environment else None
         run = plan_run(plan, run_id=uuid.uuid4().hex[:12], now=time.time(), db_path=self.db.path,
-                       db_id=self.db.id,
+                       db_id=self.db.id, db_location=self.db.location,
                        code_dir=str(self.functions.code_dir(plan.function)),
-                       io_properties=self.db.catalog.properties,
+                       io_properties=self.db.io_properties,
                        inputs={name: self._facts(name) for name in names},
                        existing_outputs={name: self._facts(name) for name in plan.outputs
                                          if self.db.exists(name)},
@@ -275,7 +275,8 @@ class FunctionRunner:
                     raise CatalogError(f"table {spec.name} was dropped and created again during "
                                        "the run; run the function again")
                 if staged[spec.name]:
-                    check_unique(spec.info, files.data_files(table), staged[spec.name])
+                    check_unique(spec.info, files.data_files(table), staged[spec.name],
+                                 self.db.io_properties)
                     files.commit(self.db, spec.name, add=staged[spec.name], written_for=spec.metadata)
                 staged[spec.name].keep()
             elif isinstance(spec, CreateOutput):

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import load_file_io
 
+from indb.catalog import filesystems
 from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, inferred_sql_type
@@ -200,11 +201,14 @@ def read_input(spec: InputRead) -> pa.Table:
     """This shard's rows of one input; a query runs in DuckDB over views of the shard's files."""
     if spec.sql is None:
         table = spec.tables[0]
-        return files.to_user(files.read_stored(table.paths, table.info), table.info)
+        io = load_file_io(dict(table.io_properties), table.paths[0]) if table.paths else None
+        return files.to_user(files.read_stored(table.paths, table.info, io), table.info)
     duck = duckdb.connect()
     try:
         scans = Scans(duck)
         for table in spec.tables:
+            if table.paths:  # files in an object store: read through the warehouse's properties
+                filesystems.register(duck, table.paths[0], dict(table.io_properties))
             for statement in table_view(table.name, scans.scan(table.info, list(table.paths))):
                 duck.execute(render(statement))
         return duck.sql(spec.sql).to_arrow_table()

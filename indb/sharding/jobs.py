@@ -14,6 +14,7 @@ from pathlib import Path
 from pyiceberg.manifest import DataFile
 from pyiceberg.table.metadata import TableMetadata
 
+from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError
 from indb.planner.functions import ExecuteFunction
@@ -33,6 +34,7 @@ class TableRead:
     name: str
     info: TableInfo
     paths: tuple[str, ...]
+    io_properties: tuple[tuple[str, str], ...] = ()  # how to reach files in an object store
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Job:
     rank: int = 0                 # Kinetica's numbering of the instance, set where it is placed:
     tom: int = 0                  # rank 0 the head, workers from 1; TOMs from 0 within a rank
     python: str = ""              # its function environment's interpreter ("": indb's own)
+    location: Location | None = None  # a database described by URLs: what workers open
     # the inputs of the shard that runs next in this instance's slot: a GPU host reads them
     # while this instance takes its turns at the GPU
     read_ahead: tuple[InputRead, ...] = ()
@@ -159,7 +162,8 @@ class RunPlan:
 def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
              io_properties: Mapping[str, str], inputs: Mapping[str, TableFacts],
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
-             default_shards: int, result: bool = False, python: str = "") -> RunPlan:
+             default_shards: int, result: bool = False, python: str = "",
+             db_location: Location | None = None) -> RunPlan:
     """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
 
     ``existing_outputs`` are the output tables that exist (appended to); the others are created
@@ -193,11 +197,12 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
     jobs = tuple(
         Job(run_id=run_id, function=function, code_dir=code_dir, shard=shard, shards=len(shards),
             inputs=tuple(InputRead(spec.sql, tuple(
-                TableRead(name, inputs[name].info, inputs[name].paths(shard if distributed else None))
+                TableRead(name, inputs[name].info, inputs[name].paths(shard if distributed else None),
+                          tuple(io_properties.items()))
                 for name in spec.tables)) for spec in plan.inputs),
             outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
             db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline,
-            python=python)
+            python=python, location=db_location)
         for shard in shards)
     lineage: dict[str, object] = {
         "run_id": run_id, "function": function.name, "code_hash": function.code_hash,
