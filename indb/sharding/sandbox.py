@@ -31,7 +31,7 @@ from pyiceberg.manifest import DATA_FILE_TYPE, DEFAULT_READ_VERSION, DataFile
 from indb.errors import OptionError
 from indb.registry.models import MODELS_DIR
 from indb.registry.runs import RunStatus
-from indb.sharding.jobs import RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome, Output
+from indb.sharding.jobs import AppendOutput, CreateOutput, Job, Outcome, Output
 from indb.storage.files import local_path
 
 MODES = ("auto", "on", "off")  # INDB_SANDBOX: where available / required / never
@@ -39,6 +39,7 @@ MIN_ABI = 4  # Landlock's TCP rules (Linux 6.7): without them an instance could 
 CONFINE = str(Path(__file__).with_name("confine.py"))
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # indb's own modules (and the shims)
 KIFS_DIR = "kifs"  # the database's KiFS folder (indb.sharding.scripts), for scripts
+HOSTS_DIR = ".sandbox"  # in the database directory: each sandboxed host's staging directory
 # What Python, its libraries and DuckDB read on any machine (nothing in them is a secret);
 # /proc/self is the host's own directory (resolved when the rules are made).
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/localtime",
@@ -154,7 +155,7 @@ def policy(job: Job) -> Policy:
         read.extend(GPU_READ)
     if job.rendezvous is not None:
         read.extend(COLLECTIVE_READ)
-    return Policy(str(db / RUNS_DIR), tuple(dict.fromkeys(read)), tuple(write), tuple(devices),
+    return Policy(str(db / HOSTS_DIR), tuple(dict.fromkeys(read)), tuple(write), tuple(devices),
                   job.rendezvous is not None)
 
 
@@ -191,11 +192,11 @@ def command(rules: Policy, staging: Path, argv: list[str]) -> list[str]:
 
 
 def staging_dir(rules: Policy) -> Path:
-    """A new host's own directory, beneath the database's runs directory (so that what it
-    writes moves into place by renaming), named after this worker process; those of this
+    """A new host's own directory, in the database directory (so that what it writes moves
+    into place by renaming), named after this worker process; those of this
     machine's worker processes that are gone (hosts end with their worker) are removed."""
     root = Path(rules.root)
-    prefix = f".host-{socket.gethostname()}-"
+    prefix = f"host-{socket.gethostname()}-"
     for stale in root.glob(prefix + "*"):
         pid = stale.name.removeprefix(prefix).split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
