@@ -280,3 +280,53 @@ $$""")
                 conn.close()
             _stop(worker)
             _stop(scheduler)
+
+
+@pytest.mark.slow
+def test_a_worker_host_cut_off_the_network_mid_run_fails_the_run_cleanly(namespace_host, tmp_path):
+    """The veth link of a worker's namespace goes down while its instances run: the scheduler
+    stops hearing from the worker, takes it for dead after --worker-ttl, and the run ends as an
+    error with nothing written; the catalog (on this side) stays usable."""
+    from stores import new_database, postgres_server
+    namespace, ours, theirs = namespace_host
+    link = f"indbv{namespace.removeprefix('indb-h')}a"
+    with postgres_server(ours) as pg:
+        address = f"tcp://{ours}:{free_port()}"
+        conn = indb.connect(catalog=new_database(pg), warehouse=str(tmp_path / "shared"),
+                            scheduler=address)
+        scheduler = subprocess.Popen([str(BIN / "indb"), "scheduler", "--address", address,
+                                      "--worker-ttl", "5s"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(["ip", "netns", "exec", namespace, str(BIN / "indb"), "worker",
+                                   "--scheduler", address, "--gpus", "0", "--name", "remote",
+                                   "--host", theirs],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with Client(address, timeout=JOIN_TIMEOUT) as client:
+                client.wait_for_workers(1, timeout=JOIN_TIMEOUT)
+            conn.sql("CREATE TABLE pts (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+            conn.sql("INSERT INTO pts VALUES (0), (1)")
+            conn.sql("""CREATE FUNCTION hold LANGUAGE PYTHON AS $$
+import time
+def hold(ctx, t):
+    time.sleep(float(ctx.params.get("seconds", "0")))
+    return {"k": [ctx.shard]}
+$$""")
+            run_id = conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('held'), "
+                              "PARAMS => KV_PAIRS(seconds = '120'), "
+                              "OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
+
+            def running() -> int:
+                rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
+                return sum(row["status"] == "running" for row in rows)
+            _until(lambda: running() >= 1)
+            subprocess.run(["ip", "link", "set", link, "down"], check=True, timeout=30)  # cut
+            status = conn.wait(run_id).arrow().to_pylist()[0]
+            assert status["status"] == "error", status
+            assert not conn._engine.db.exists("held")
+            assert conn.sql("SELECT count(*) FROM pts").fetchone() == (2,)  # the catalog is fine
+        finally:
+            conn.close()
+            _stop(worker)
+            _stop(scheduler)

@@ -92,7 +92,9 @@ def worker(scheduler: str | None, config: str | None, gpus: int | None, threads:
               help="An indb.toml: its scheduler address and TLS files.")
 @click.option("--address", default=None, metavar="ADDRESS",
               help="Where to listen: tcp://0.0.0.0:8786 or tls://... (default: --config's).")
-def scheduler(config: str | None, address: str | None) -> None:
+@click.option("--worker-ttl", default="30s", show_default=True, metavar="TIME",
+              help="A worker silent this long (a host cut off) is taken for dead: its runs fail.")
+def scheduler(config: str | None, address: str | None, worker_ttl: str) -> None:
     """Run the cluster's Dask scheduler with indb's settings (a task whose worker dies fails at
     once) until SIGTERM or Ctrl-C."""
     from indb.catalog.location import read_config
@@ -103,7 +105,7 @@ def scheduler(config: str | None, address: str | None) -> None:
         if not listen:
             raise click.ClickException("give --address, or --config with a scheduler in it")
         click.echo(f"scheduler at {listen}", err=True)
-        run_scheduler(listen, tls=location.tls if location else None)
+        run_scheduler(listen, tls=location.tls if location else None, worker_ttl=worker_ttl)
     except IndbError as error:
         raise click.ClickException(str(error)) from None
 

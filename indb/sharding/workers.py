@@ -30,6 +30,9 @@ from indb.sharding.cluster import DASK_CONFIG, placement_key, security
 
 GPU_RESOURCE = "GPU"  # Dask resource each GPU worker declares (one)
 STALE_SECONDS = 10  # a worker not heard from for longer than this is shown as "late"
+# a worker silent this long is removed by indb scheduler (Dask's default, 5 minutes, would leave
+# a run waiting that long for a host cut off the network); heartbeats come every second or so
+WORKER_TTL = "30s"
 
 
 def worker_names(host: str, gpus: int) -> list[str]:
@@ -94,14 +97,15 @@ async def _schedule(address: str, tls: Tls | None) -> None:
         await asyncio.wait([finished, waiting], return_when=asyncio.FIRST_COMPLETED)
 
 
-def run_scheduler(address: str, *, tls: Tls | None = None) -> None:
+def run_scheduler(address: str, *, tls: Tls | None = None, worker_ttl: str = WORKER_TTL) -> None:
     """Serve a Dask scheduler at ``address`` (``tcp://host:port`` or ``tls://...``) with indb's
     settings until SIGTERM or Ctrl-C: a task whose worker dies is not retried (a run's instance
-    is pinned to its worker; the run fails at once, cleanly, instead of waiting for it)."""
+    is pinned to its worker; the run fails at once, cleanly, instead of waiting for it), and a
+    worker not heard from for ``worker_ttl`` (a host cut off the network) counts as dead."""
     if address.startswith("tls://") and tls is None:
         raise OptionError(f"{address} takes TLS connections: give the cluster's certificate "
                           "files ([tls] in indb.toml)")
-    with dask.config.set(DASK_CONFIG):
+    with dask.config.set({**DASK_CONFIG, "distributed.scheduler.worker-ttl": worker_ttl}):
         asyncio.run(_schedule(address, tls))
 
 
