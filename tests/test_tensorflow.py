@@ -2,6 +2,9 @@
 by PREDICT and by UDFs; the TensorFlow MNIST pipeline (sql/mnist_tf.sql, udfs/mnist_tf_*.py)."""
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -108,3 +111,29 @@ def test_a_keras_model_on_another_backend_is_not_saved_as_a_saved_model(tmp_path
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     with pytest.raises(ModelError, match="KERAS_BACKEND=tensorflow"):
         save_model(model, np.zeros((2, 4), np.float32), "tensorflow", tmp_path)
+
+
+def test_a_keras_file_saved_on_tensorflow_s_backend_loads_on_torch_s(tmp_path):
+    """A .keras file is backend-neutral: made on TensorFlow's backend (another process), it is
+    served on this process's (torch's) with the same outputs."""
+    script = textwrap.dedent(f"""
+        import os
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        import keras, numpy as np
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(3)])
+        assert keras.backend.backend() == "tensorflow"
+        x = np.random.default_rng(0).normal(size=(50, 4)).astype("float32")
+        model.save({str(tmp_path / 'm.keras')!r})
+        np.save({str(tmp_path / 'x.npy')!r}, x)
+        np.save({str(tmp_path / 'y.npy')!r}, model.predict(x, verbose=0))
+    """)
+    import keras
+    if keras.backend.backend() != "torch":
+        pytest.skip("this process's Keras is not on torch's backend")
+    made = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert made.returncode == 0, made.stderr[-2000:]
+    predictor = Predictor.from_file("keras", tmp_path / "m.keras")
+    np.testing.assert_allclose(predictor.scores(np.load(tmp_path / "x.npy")), np.load(tmp_path / "y.npy"),
+                               rtol=1e-5, atol=1e-6)
