@@ -86,3 +86,17 @@ def test_tick_benchmark_runs(tmp_path):
     assert figures["one_row_messages"] == 300
     assert figures["fsync_each_1row_encoded_messages_per_s"] > 0
     assert figures["fsync_10ms_100rows_pykx_rows_per_s"] > 0
+
+
+@pytest.mark.slow  # a cluster started for each worker count, twice training: minutes on 2 cores
+def test_multigpu_benchmark_runs_at_a_toy_size_on_the_cpu(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_multigpu.py"), "--smoke",
+                           "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["infer_rows"] == 4000 and figures["infer_2gpu_warm_rows_per_s"] > 0
+    assert figures["infer_1gpu_devices"] == figures["infer_2gpu_devices"] == ["cpu"]
+    for method in ("ddp", "fedavg"):
+        assert 0 <= figures[f"train_{method}_2gpu_accuracy"] <= 1
+        assert figures[f"train_{method}_2gpu_rounds"] == 1

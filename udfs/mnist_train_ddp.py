@@ -1,10 +1,12 @@
 """Train the digit classifier on every shard at once with torch's DistributedDataParallel.
 
 ``mnist_train_ddp`` — MODE 'distributed', run with ``OPTIONS => KV_PAIRS(distributed = 'ddp')``:
-each shard's instance is one rank of the run's process group; they start from the same weights
-(DDP sends rank 0's to the others), average their gradients at every step, and so hold the same
-weights after every step. Rank 0 saves the model. Each rank returns one row: its shard, rows, the
-loss and accuracy on its rows, and a SHA-256 of its final weights (the same on every rank).
+each shard's instance is one rank of the run's process group. The ranks start from the same
+weights (the latest saved version's, if there is one: another round; else the same seeded
+initialisation; DDP also sends rank 0's to the others), average their gradients at every step,
+and so hold the same weights after every step. Rank 0 saves the model. Each rank returns one row:
+its shard, rows, the loss and accuracy on its rows, and a SHA-256 of its final weights (the same
+on every rank).
 
 Input rows: (pixels FLOAT[n] scaled to 0..1, label). Parameters (strings): epochs, batch_size,
 lr, seed, model (the registry name, default mnist_ddp).
@@ -36,8 +38,7 @@ def mnist_train_ddp(ctx, images):
     # collective, and a rank that stopped early would leave the others waiting for it
     steps = torch.tensor([-(-len(pixels) // batch_size)], device=ctx.device)
     dist.all_reduce(steps, op=dist.ReduceOp.MAX)
-    torch.manual_seed(int(ctx.params.get("seed", "0")))
-    model = DigitsCNN(pixels.shape[1])
+    model = _initial_model(ctx, ctx.params.get("model", "mnist_ddp"), pixels.shape[1])
     loss = train(group.wrap(model), pixels, labels, epochs=int(ctx.params.get("epochs", "10")),
                  batch_size=batch_size, lr=float(ctx.params.get("lr", "0.002")),
                  seed=int(ctx.params.get("seed", "0")) + group.rank, progress=ctx.progress,
@@ -57,3 +58,15 @@ def mnist_train_ddp(ctx, images):
     weights = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.state_dict().values()])
     return {"shard": [ctx.shard], "rows": [len(pixels)], "loss": [loss],
             "accuracy": [shard_accuracy], "weights_sha256": [hashlib.sha256(weights.tobytes()).hexdigest()]}
+
+
+def _initial_model(ctx, name: str, width: int) -> DigitsCNN:
+    """The latest saved version's weights when there is one (another round), else a seeded init."""
+    torch.manual_seed(int(ctx.params.get("seed", "0")))
+    model = DigitsCNN(width)
+    try:
+        saved = ctx.models.load(name)
+    except LookupError:
+        return model
+    model.load_state_dict({k: v.cpu() for k, v in saved.module.state_dict().items()})
+    return model
