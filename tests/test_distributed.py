@@ -3,12 +3,14 @@ every shard's instance is a rank of one process group; rank 0 saves the model; a
 fails the run with nothing saved and nothing written."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from indb.errors import IndbError, RunError
+from indb.errors import IndbError, NotSupportedError, OptionError, RunError
+from indb.sharding.distributed import check_local, check_room
 
 ROOT = Path(__file__).parent.parent
 UDFS = ROOT / "udfs"
@@ -92,3 +94,32 @@ def test_an_unknown_distributed_option_is_refused(conn, shards2):
     with pytest.raises(IndbError, match="'ddp'"):
         conn.sql(f"EXECUTE FUNCTION ddp_fails(INPUT_TABLE_NAMES => INPUT_TABLE({shards2}), "
                  "OPTIONS => KV_PAIRS(distributed = 'fsdp'))")
+
+
+def planned(shards: int, max_per_worker: int | None = None) -> SimpleNamespace:
+    """What check_room reads of a RunPlan."""
+    return SimpleNamespace(function=SimpleNamespace(name="f", style="handler"),
+                           shards=tuple(range(shards)), max_per_worker=max_per_worker)
+
+
+@pytest.mark.parametrize(("shards", "workers", "slots", "limit", "gpus", "fits"), [
+    (4, 2, 2, None, False, True),    # two ranks a worker, two slots each
+    (5, 2, 2, None, False, False),   # worker 0 gets three
+    (4, 2, 2, 1, False, False),      # max_concurrency_per_node = 1
+    (4, 4, 4, None, True, True),     # a rank a GPU worker
+    (8, 4, 4, None, True, False),    # two ranks on one GPU: NCCL refuses it
+])
+def test_a_ddp_run_must_fit_its_workers_at_once(shards, workers, slots, limit, gpus, fits):
+    names = [str(i) for i in range(workers)]
+    check = lambda: check_room(planned(shards, limit), names, dict.fromkeys(names, slots), gpus)  # noqa: E731
+    if fits:
+        check()
+    else:
+        with pytest.raises(OptionError, match="at once"):
+            check()
+
+
+def test_the_rendezvous_is_on_loopback_so_every_worker_must_be_local():
+    check_local(["tcp://127.0.0.1:4001", "tls://127.0.0.1:4002", "inproc://10.0.0.5/1/2"])
+    with pytest.raises(NotSupportedError, match="10.0.0.7"):
+        check_local(["tcp://127.0.0.1:4001", "tcp://10.0.0.7:4002"])

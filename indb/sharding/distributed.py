@@ -19,22 +19,26 @@ from indb.udf.distributed import Rendezvous
 JOIN_TIMEOUT = 300.0  # seconds the ranks wait for each other (and for one collective) by default
 
 
-def check_room(run: RunPlan, workers: Sequence[str], slots: Mapping[str, int]) -> None:
+def check_room(run: RunPlan, workers: Sequence[str], slots: Mapping[str, int],
+               gpus: bool = False) -> None:
     """Refuse a DDP run whose instances cannot all run at once: a rank left waiting for a slot
-    would hold the others at the rendezvous until it timed out."""
+    would hold the others at the rendezvous until it timed out. On GPU workers one rank a
+    worker: NCCL refuses two ranks on one GPU."""
     if run.function.style == "script":
-        raise OptionError(f"{run.function.name} is a script (RUN_COMMAND_ARGS without a handler); "
+        raise OptionError(f"{run.function.name} runs as a script (Kinetica's ProcData); "
                           "distributed = 'ddp' needs a handler function, which gets ctx.distributed")
     if not workers:
         return  # the schedule says the cluster has no workers
     for worker, shards in Schedule(run.shards, workers).queues.items():
         count = len(shards)
-        room = min(slots.get(worker, 1), run.max_per_worker or count)
+        room = 1 if gpus else min(slots.get(worker, 1), run.max_per_worker or count)
         if count > room:
             raise OptionError(
                 f"distributed = 'ddp' runs all {len(run.shards)} instances at once, but worker "
-                f"{worker} gets {count} of them and runs {room} at a time; start more workers or "
-                "threads per worker (or lift max_concurrency_per_node), or use fewer shards")
+                f"{worker} gets {count} of them and runs {room} at a time"
+                + (" (one rank a GPU: NCCL allows no more); use as many shards as GPU workers"
+                   if gpus else "; start more workers or threads per worker (or lift "
+                   "max_concurrency_per_node), or use fewer shards"))
 
 
 def check_local(addresses: Sequence[str]) -> None:
@@ -57,9 +61,10 @@ def rendezvous(run: RunPlan, seconds: float = JOIN_TIMEOUT) -> tuple[RunPlan, An
     return dataclasses.replace(run, jobs=jobs), store
 
 
-def prepared(run: RunPlan, workers: Sequence[tuple[str, str]],
-             slots: Mapping[str, int]) -> tuple[RunPlan, Any]:
-    """A DDP ``run`` checked and given its rendezvous, and the store (to keep while it runs)."""
-    check_room(run, [name for name, _ in workers], slots)
+def prepared(run: RunPlan, workers: Sequence[tuple[str, str]], slots: Mapping[str, int],
+             gpus: bool) -> tuple[RunPlan, Any]:
+    """A DDP ``run`` checked and given its rendezvous, and the store (to keep while it runs);
+    ``gpus``: the workers are GPU workers."""
+    check_room(run, [name for name, _ in workers], slots, gpus)
     check_local([address for _, address in workers])
     return rendezvous(run)

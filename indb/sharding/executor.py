@@ -182,7 +182,8 @@ class FunctionRunner:
         slots = _slots(cluster, addresses) if _reads_ahead(run) else {}
         _store = None  # a DDP run's rendezvous, kept open (by this reference) while it runs
         if run.distributed:
-            run, _store = ddp.prepared(run, workers, _slots(cluster, addresses))
+            run, _store = ddp.prepared(run, workers, _slots(cluster, addresses),
+                                       bool(self.cluster_options.get("gpus")))
         schedule = Schedule(run.shards, names, run.max_per_worker, slots)
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}
