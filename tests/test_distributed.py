@@ -96,6 +96,37 @@ def test_an_unknown_distributed_option_is_refused(conn, shards2):
                  "OPTIONS => KV_PAIRS(distributed = 'fsdp'))")
 
 
+PROBE = """
+import socket
+def ddp_probe(ctx, t):
+    def outcome(action):
+        try:
+            action()
+            return "done"
+        except Exception as error:
+            return type(error).__name__
+    def listen():
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+    def catalog():
+        open(ctx.params["catalog"], "rb").read(1)
+    return {"listen": [outcome(listen)], "catalog": [outcome(catalog)]}
+"""
+
+
+def test_a_ddp_instance_gets_tcp_but_stays_confined_otherwise(conn, shards2):
+    conn.sql(f"CREATE OR REPLACE FUNCTION ddp_probe LANGUAGE PYTHON AS $${PROBE}$$")
+    out = f"{shards2}_probe"
+    for options, listen in (("distributed = 'ddp'", "done"), ("run_tag = 'plain'", "PermissionError")):
+        conn.sql(f"DROP TABLE IF EXISTS {out}")
+        conn.sql(f"EXECUTE FUNCTION ddp_probe(INPUT_TABLE_NAMES => INPUT_TABLE({shards2}), "
+                 f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{out}'), "
+                 f"PARAMS => KV_PAIRS(catalog = '{conn.path / 'catalog.db'}'), "
+                 f"OPTIONS => KV_PAIRS({options}))")
+        assert conn.sql(f"SELECT DISTINCT listen, catalog FROM {out}").fetchall() == [
+            (listen, "PermissionError")]  # the catalog stays out of reach either way
+
+
 def planned(shards: int, max_per_worker: int | None = None) -> SimpleNamespace:
     """What check_room reads of a RunPlan."""
     return SimpleNamespace(function=SimpleNamespace(name="f", style="handler"),
