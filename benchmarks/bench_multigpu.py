@@ -74,12 +74,14 @@ def load_images(conn: indb.Connection, table: str, rows: int, shards: int, seed:
 
 
 def synthetic_digits(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable MNIST-shaped digits: each class a fixed random template of bright pixels,
-    each image its class's template with a third of its pixels flipped."""
+    """Learnable MNIST-shaped digits: each class a fixed random template of bright pixels, each
+    image its class's template with 40% of its pixels flipped (noisy enough that reaching 95% on
+    held-out rows takes a CNN more than one pass over 20k of them: CPU trial, 0.57 after one
+    epoch, 0.86 after four)."""
     templates = np.random.default_rng(1234).random((10, 784)) < 0.2
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, rows)
-    flips = rng.random((rows, 784)) < 0.33
+    flips = rng.random((rows, 784)) < 0.4
     return ((templates[labels] ^ flips) * 255).astype(np.uint8), labels
 
 
