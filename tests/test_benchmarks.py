@@ -88,6 +88,19 @@ def test_tick_benchmark_runs(tmp_path):
     assert figures["fsync_10ms_100rows_pykx_rows_per_s"] > 0
 
 
+@pytest.mark.slow  # PostgreSQL, moto, a scheduler and a worker process started: a minute or two
+def test_cluster_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cluster.py"), "--rows", "2000",
+                           "--repeat", "5", "--function-rows", "4000", "--hosts", "1", "--runs", "1",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    for layout in ("embedded", "postgres+path", "postgres+s3"):
+        assert figures[f"{layout}.query_ms_p50"] > 0 and figures[f"{layout}.insert_ms_p50"] > 0
+    assert figures["function.1_hosts_s"] > 0 and figures["function.embedded_1_workers_s"] > 0
+
+
 @pytest.mark.slow  # a cluster started for each worker count, twice training: minutes on 2 cores
 def test_multigpu_benchmark_runs_at_a_toy_size_on_the_cpu(tmp_path):
     out = tmp_path / "figures.json"
