@@ -69,3 +69,17 @@ def accuracy(model: DigitsCNN, pixels: torch.Tensor, labels: torch.Tensor, batch
             batch = pixels[start:start + batch_size].to(device)
             correct += (model(batch).argmax(1) == labels[start:start + batch_size].to(device)).sum()
     return correct.item() / max(len(pixels), 1)
+
+
+def initial_model(ctx, name: str, width: int, resume: bool = True) -> DigitsCNN:
+    """Where a training run starts: the latest saved version of ``name`` when ``resume`` and
+    there is one (another round), else the initialisation seeded by the run's ``seed``."""
+    torch.manual_seed(int(ctx.params.get("seed", "0")))
+    model = DigitsCNN(width)
+    if resume:
+        try:
+            saved = ctx.models.load(name)
+        except LookupError:
+            return model
+        model.load_state_dict({k: v.cpu() for k, v in saved.module.state_dict().items()})
+    return model

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from indb import udf
-from mnist_model import DigitsCNN, accuracy, train
+from mnist_model import DigitsCNN, accuracy, initial_model, train
 
 
 @udf.function(frame="torch", params=["epochs", "batch_size", "lr", "seed", "model"])
@@ -28,7 +28,7 @@ def mnist_train(ctx, images):
     if len(pixels) == 0:
         raise ValueError("mnist_train got no rows: check the input query")
     name = ctx.params.get("model", "mnist_cnn")
-    model = _initial_model(ctx, name, pixels.shape[1])
+    model = initial_model(ctx, name, pixels.shape[1], resume=ctx.mode == "distributed")
     loss = train(model, pixels, labels, epochs=int(ctx.params.get("epochs", "10")),
                  batch_size=int(ctx.params.get("batch_size", "64")),
                  lr=float(ctx.params.get("lr", "0.002")), seed=int(ctx.params.get("seed", "0")),
@@ -64,16 +64,3 @@ def mnist_average(ctx, shards):
                     metrics={"shards": len(rows), "train_rows": rows.sum(),
                              "mean_shard_loss": float(np.average(shards["loss"], weights=rows))})
     return None
-
-
-def _initial_model(ctx, name: str, width: int) -> DigitsCNN:
-    """The latest saved version's weights when there is one (another round), else a seeded init."""
-    torch.manual_seed(int(ctx.params.get("seed", "0")))
-    model = DigitsCNN(width)
-    if ctx.mode == "distributed":
-        try:
-            saved = ctx.models.load(name)
-        except LookupError:
-            return model
-        model.load_state_dict({k: v.cpu() for k, v in saved.module.state_dict().items()})
-    return model

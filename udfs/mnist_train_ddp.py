@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from indb import udf
-from mnist_model import DigitsCNN, accuracy, train
+from mnist_model import accuracy, initial_model, train
 
 
 @udf.function(frame="torch", params=["epochs", "batch_size", "lr", "seed", "model"])
@@ -38,7 +38,7 @@ def mnist_train_ddp(ctx, images):
     # collective, and a rank that stopped early would leave the others waiting for it
     steps = torch.tensor([-(-len(pixels) // batch_size)], device=ctx.device)
     dist.all_reduce(steps, op=dist.ReduceOp.MAX)
-    model = _initial_model(ctx, ctx.params.get("model", "mnist_ddp"), pixels.shape[1])
+    model = initial_model(ctx, ctx.params.get("model", "mnist_ddp"), pixels.shape[1])
     loss = train(group.wrap(model), pixels, labels, epochs=int(ctx.params.get("epochs", "10")),
                  batch_size=batch_size, lr=float(ctx.params.get("lr", "0.002")),
                  seed=int(ctx.params.get("seed", "0")) + group.rank, progress=ctx.progress,
@@ -58,15 +58,3 @@ def mnist_train_ddp(ctx, images):
     weights = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.state_dict().values()])
     return {"shard": [ctx.shard], "rows": [len(pixels)], "loss": [loss],
             "accuracy": [shard_accuracy], "weights_sha256": [hashlib.sha256(weights.tobytes()).hexdigest()]}
-
-
-def _initial_model(ctx, name: str, width: int) -> DigitsCNN:
-    """The latest saved version's weights when there is one (another round), else a seeded init."""
-    torch.manual_seed(int(ctx.params.get("seed", "0")))
-    model = DigitsCNN(width)
-    try:
-        saved = ctx.models.load(name)
-    except LookupError:
-        return model
-    model.load_state_dict({k: v.cpu() for k, v in saved.module.state_dict().items()})
-    return model
