@@ -204,3 +204,12 @@ def test_on_refuses_to_run_unconfined_and_auto_says_so(tmp_path, monkeypatch):
         monkeypatch.setenv("INDB_SANDBOX", "maybe")
         with pytest.raises(indb.RunError, match="not a sandbox mode"):
             probe(conn, "read", tmp_path / "db" / "catalog.db")
+
+
+def test_gpu_workers_instances_are_not_confined_yet(monkeypatch):
+    """CUDA does not start inside the sandbox yet (docs/security.md): a GPU worker names that as
+    the reason, so ``auto`` runs its instances unconfined with a warning and ``on`` refuses."""
+    monkeypatch.setenv("INDB_DEVICE", "cuda")
+    assert "CUDA does not start inside the sandbox" in (sandbox._gpu() or "")
+    monkeypatch.setenv("INDB_DEVICE", "cpu")
+    assert sandbox._gpu() is None
