@@ -24,6 +24,7 @@ from test_function_statements import (test_distributed_instances_see_only_their_
                                       test_input_query_is_pushed_down_per_shard,
                                       test_output_of_one_run_is_one_snapshot, ticks)
 from test_upkeep import (test_merge_applies_the_first_clause_that_fits_in_one_snapshot,  # noqa: F401
+
                          test_optimize_merges_each_shard_s_small_files_in_one_snapshot,
                          test_set_shards_rewrites_rows_into_the_new_buckets,
                          test_time_travel_by_snapshot_id_and_by_time,
@@ -32,6 +33,8 @@ from test_upkeep import (test_merge_applies_the_first_clause_that_fits_in_one_sn
 LAYOUTS = ("postgres+path", "postgres+s3")
 FUNCTION_MODULES = ("test_function_statements",)
 LOCAL_FILES = ("test_drop_table",)  # look at the warehouse's files on disk
+
+pytestmark = pytest.mark.slow  # the core suite again on PostgreSQL + a path and PostgreSQL + S3: minutes; `pytest -m slow`
 
 
 @pytest.fixture(scope="module")
