@@ -9,14 +9,18 @@ files as URIs (``s3://bucket/key``): the form ``storage.files.local_path`` gives
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import duckdb
 import pyarrow.fs as pafs
 from pyiceberg.io import load_file_io
 from pyiceberg.io.fsspec import FsspecFileIO
 from pyiceberg.io.pyarrow import PyArrowFileIO
+
+if TYPE_CHECKING:  # the planner imports the catalog without DuckDB
+    import duckdb
 
 
 def is_local(uri: str) -> bool:
@@ -87,7 +91,7 @@ def remove_tree(uri: str, properties: Mapping[str, str]) -> None:
         pass
 
 
-def register(duck: duckdb.DuckDBPyConnection, uri: str, properties: Mapping[str, str]) -> None:
+def register(duck: "duckdb.DuckDBPyConnection", uri: str, properties: Mapping[str, str]) -> None:
     """Let DuckDB read files under ``uri`` (an object store's, through fsspec, with the
     database's properties); local files it reads itself."""
     if is_local(uri):
