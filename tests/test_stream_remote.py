@@ -1,0 +1,133 @@
+"""indb.stream.remote: a kdb+ host as a sink (``Publisher``, async ``.u.upd``) and as a source,
+against indb's own tickerplant (``indb tick``, its own process) as the remote end, read back
+with the real PyKX client in its unlicensed mode."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
+
+from test_stream_server import Server, free_port, make_db  # noqa: E402
+
+from indb.errors import OptionError, RunError  # noqa: E402
+from indb.stream import remote  # noqa: E402
+from indb.stream.remote import KdbHostError, Publisher  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("remote")
+    running = Server(make_db(root / "db"), root / "server.log").start()
+    yield running
+    running.kill(signal.SIGTERM)
+
+
+def rows(syms: list[str], sizes: list[int]) -> pa.Table:
+    return pa.table({"sym": syms, "price": [100.0 + s for s in sizes], "size": sizes})
+
+
+def sizes_of(server: Server, sym: str) -> list[int]:
+    q = server.connect()
+    try:
+        found = q(f"SELECT size FROM trade WHERE sym = '{sym}' ORDER BY size").pa()
+    finally:
+        q.close()
+    return found.column("size").to_pylist()
+
+
+# -- URLs and credentials -----------------------------------------------------------------------
+
+def test_a_url_gives_host_port_and_credentials(monkeypatch):
+    monkeypatch.delenv(remote.USER_ENV, raising=False)
+    where = remote.address("kdb://ann:p%40ss@tick.example:5010")
+    assert (where.host, where.port, where.user, where.password) == ("tick.example", 5010, "ann", "p@ss")
+    assert "p@ss" not in repr(where) and "p@ss" not in str(where)
+    assert remote.address("kdb://localhost:5010").user == ""
+
+
+def test_credentials_come_from_the_environment_when_the_url_has_none(monkeypatch):
+    monkeypatch.setenv(remote.USER_ENV, "bob")
+    monkeypatch.setenv(remote.PASSWORD_ENV, "secret")
+    where = remote.address("kdb://localhost:5010")
+    assert (where.user, where.password) == ("bob", "secret")
+    assert remote.address("kdb://ann:pw@localhost:5010").user == "ann"  # the URL's come first
+
+
+@pytest.mark.parametrize("url", ["http://host:5010", "kdb://host", "kdb://:5010", "kdb://u:hunter2@host",
+                                 "kdb://host:5010/trade", "kdb://host:port"])
+def test_a_bad_url_is_refused_without_its_password(url):
+    with pytest.raises(OptionError, match="kdb://host:port") as refused:
+        remote.address(url)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_host_that_does_not_listen_is_a_run_error_naming_it():
+    port = free_port()
+    with pytest.raises(KdbHostError, match=f"127.0.0.1:{port}.*listens") as refused:
+        Publisher(f"kdb://ann:hunter2@127.0.0.1:{port}", timeout=5)
+    assert isinstance(refused.value, RunError)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_host_that_closes_the_handshake_is_refused_credentials():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        def refuse() -> None:  # kdb+'s 'access: read the credentials, close
+            peer, _ = listener.accept()
+            peer.recv(100)
+            peer.close()
+        thread = threading.Thread(target=refuse)
+        thread.start()
+        with pytest.raises(KdbHostError, match="refused the credentials") as refused:
+            Publisher(f"kdb://ann:hunter2@127.0.0.1:{port}", timeout=5)
+        thread.join()
+    finally:
+        listener.close()
+    assert "hunter2" not in str(refused.value) and "127.0.0.1" in str(refused.value)
+
+
+# -- the sink: .u.upd -------------------------------------------------------------------------
+
+def test_a_publisher_sends_rows_as_async_updates(server):
+    with Publisher(f"kdb://127.0.0.1:{server.port}") as publisher:
+        before = publisher.sync()
+        publisher.upd("trade", rows(["PUB", "PUB"], [1, 2]))
+        publisher.upd("trade", rows(["PUB"], [3]))
+        assert publisher.sync() == before + 2  # two messages, handled before the sync answer
+    assert sizes_of(server, "PUB") == [1, 2, 3]  # the time column filled in by the tickerplant
+
+
+def test_a_publisher_connects_again_after_the_tickerplant_restarts(tmp_path):
+    server = Server(make_db(tmp_path / "db"), tmp_path / "server.log").start()
+    try:
+        publisher = Publisher(f"kdb://127.0.0.1:{server.port}")
+        publisher.upd("trade", rows(["RE"], [1]))
+        publisher.sync()
+        server.kill()
+        with pytest.raises(KdbHostError, match=f"127.0.0.1:{server.port}.*not sent"):
+            publisher.upd("trade", rows(["RE"], [2]))
+        server.start()
+        publisher.upd("trade", rows(["RE"], [3]))  # a new connection, nothing asked of the caller
+        publisher.sync()
+        publisher.close()
+        assert sizes_of(server, "RE") == [1, 3]
+    finally:
+        server.kill(signal.SIGTERM)
+
+
+def test_an_update_the_tickerplant_refuses_is_answered_to_sync(server):
+    """Async refusals are the remote's to log; a sync after them still answers."""
+    with Publisher(f"kdb://127.0.0.1:{server.port}") as publisher:
+        before = publisher.sync()
+        publisher.upd("no_such_table", rows(["X"], [1]))
+        assert publisher.sync() == before  # nothing journalled
+    assert "no_such_table" in Path(server.log).read_text()
