@@ -5,10 +5,13 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import time
 
 import pytest
 
-from indb.runtime.gpus import Turns, gpu_slots, gpu_turn, worker_environment
+from indb.runtime import gpus
+from indb.runtime.gpus import (HOLD_S, Turns, gpu_slots, gpu_turn, hold_seconds, keep_turns,
+                               worker_environment)
 
 
 def held_elsewhere(path) -> bool:
@@ -76,3 +79,75 @@ def test_a_gpu_workers_processes_read_back_how_many_share_its_gpu(monkeypatch):
     assert gpu_slots() == 4
     monkeypatch.delenv("INDB_GPU_SLOTS")
     assert gpu_slots() == 1  # the connection's own process
+
+
+def _until(condition, seconds: float = 10.0) -> bool:
+    """Whether ``condition()`` became true within ``seconds`` (polled: the lingering turn is
+    given back by a thread of its own)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.001)
+    return condition()
+
+
+def test_a_kept_turn_lasts_from_one_call_to_the_next_and_is_given_back_at_the_end(tmp_path):
+    path = tmp_path / "gpu.lock"
+    finished = []
+    turns = Turns(path, lambda: finished.append(True), keeping=lambda: True, hold=60, linger=60)
+    with turns():
+        pass
+    assert held_elsewhere(path)  # between two calls of one function: no other process's turn
+    with turns():
+        pass
+    assert finished == [True, True]  # each call still waits for the GPU to finish
+    turns.give_back()  # the function returned
+    assert not held_elsewhere(path)
+
+
+def test_a_kept_turn_no_call_uses_is_given_back_after_it_lingers(tmp_path):
+    path = tmp_path / "gpu.lock"
+    turns = Turns(path, lambda: None, keeping=lambda: True, hold=60, linger=0.01)
+    with turns():
+        pass
+    assert _until(lambda: not held_elsewhere(path))
+
+
+def test_a_turn_kept_longer_than_its_hold_goes_to_the_other_processes(tmp_path):
+    path = tmp_path / "gpu.lock"
+    turns = Turns(path, lambda: None, keeping=lambda: True, hold=0, linger=60)
+    with turns():
+        pass
+    assert not held_elsewhere(path)
+
+
+def test_a_kept_turn_whose_call_fails_is_given_back(tmp_path):
+    path = tmp_path / "gpu.lock"
+    turns = Turns(path, lambda: None, keeping=lambda: True, hold=60, linger=60)
+    with turns():
+        pass
+    with pytest.raises(ValueError), turns():
+        raise ValueError("the model failed")
+    assert not held_elsewhere(path)
+
+
+def test_keep_turns_keeps_this_process_turns_while_open_and_gives_them_back(tmp_path, monkeypatch):
+    path = tmp_path / "gpu.lock"
+    turns = Turns(path, lambda: None, keeping=lambda: gpus._keeping > 0, hold=60, linger=60)
+    monkeypatch.setattr("indb.runtime.gpus._turns", {"cuda": turns})
+    with turns():  # outside an instance's function (the serving path): one call, one turn
+        pass
+    assert not held_elsewhere(path)
+    with keep_turns():
+        with turns():
+            pass
+        assert held_elsewhere(path)
+    assert not held_elsewhere(path)
+
+
+def test_the_hold_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("INDB_GPU_TURN_HOLD_S", "0")
+    assert hold_seconds() == 0
+    monkeypatch.delenv("INDB_GPU_TURN_HOLD_S")
+    assert hold_seconds() == HOLD_S

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -127,6 +128,15 @@ def to_device(column: np.ndarray | Sequence[np.ndarray], device: str) -> Any:
     return target.view(dtype).view(shape)
 
 
+HOLD_S = 1.0  # the longest one process keeps its turn across an instance's model calls
+LINGER_S = 0.005  # how long a kept turn waits for the instance's next model call
+
+
+def hold_seconds() -> float:
+    """``INDB_GPU_TURN_HOLD_S``, else ``HOLD_S``; 0 gives the turn back after every call."""
+    return max(0.0, float(os.environ.get("INDB_GPU_TURN_HOLD_S", HOLD_S)))
+
+
 class Turns:
     """Model calls on one GPU, one at a time: between this process's threads, and (given a lock
     file) between the instance processes that share the GPU.
@@ -136,32 +146,83 @@ class Turns:
     In turns, one process's batches run back to back while the others read or write their files.
     A turn ends when the GPU has finished its work (``finish``), not when it was queued. The lock
     is ``flock``'s, which the kernel releases when a holder dies.
+
+    While ``keeping()`` says so (an instance's function is running: ``keep_turns``), a process
+    keeps its turn from one model call to its next, for ``hold`` seconds at most, and gives it
+    back when no call came for ``linger`` seconds or the function ends. So the instances sharing
+    a GPU finish their model calls one after another, not together chunk by chunk, and one
+    writes its output while the next computes.
     """
 
-    def __init__(self, lock_path: Path | None, finish: Callable[[], None]) -> None:
-        self._threads = threading.Lock()
-        self._lock_path, self._finish = lock_path, finish
+    def __init__(self, lock_path: Path | None, finish: Callable[[], None],
+                 keeping: Callable[[], bool] = lambda: False, hold: float = HOLD_S,
+                 linger: float = LINGER_S) -> None:
+        self._calls = threading.Condition()  # its lock: one call at a time in this process
+        self._lock_path, self._finish, self._keeping = lock_path, finish, keeping
+        self._hold, self._linger = hold, linger
         self._fd: int | None = None
+        self._held_since: float | None = None  # when this process took the file lock
+        self._idle_since = 0.0  # when its last call ended
+        self._lingering: threading.Thread | None = None
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
-        with self._threads:
+        with self._calls:
             if self._lock_path is None:
                 yield
                 return
             if self._fd is None:
                 self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fd = self._fd
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if self._held_since is None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._held_since = time.monotonic()
             try:
                 yield
                 self._finish()
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BaseException:
+                self._give_back()
+                raise
+            self._idle_since = time.monotonic()
+            if self._keeping() and self._idle_since - self._held_since < self._hold:
+                self._linger_thread()
+                self._calls.notify()
+            else:
+                self._give_back()
+
+    def give_back(self) -> None:
+        """Give a kept turn back now (the function that kept it has ended)."""
+        with self._calls:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._held_since is not None:
+            assert self._fd is not None  # held means opened
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._held_since = None
+
+    def _linger_thread(self) -> None:
+        if self._lingering is None:
+            self._lingering = threading.Thread(target=self._give_back_when_idle, daemon=True,
+                                               name="indb-gpu-turn")
+            self._lingering.start()
+
+    def _give_back_when_idle(self) -> None:
+        """(A thread) gives a kept turn back once no call has come for ``linger`` seconds."""
+        with self._calls:
+            while True:
+                if self._held_since is None:
+                    self._calls.wait()
+                    continue
+                left = self._idle_since + self._linger - time.monotonic()
+                if left > 0:
+                    self._calls.wait(left)
+                else:
+                    self._give_back()
 
 
 _turns: dict[str, Turns] = {}  # by device: this process's turns there
 _turns_lock = threading.Lock()
+_keeping = 0  # keep_turns() scopes open in this process
 
 
 def gpu_turn(device: str) -> Turns:
@@ -176,5 +237,24 @@ def gpu_turn(device: str) -> Turns:
                 uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
                 # per user: another user's lock file would not open for writing
                 lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}-{os.getuid()}.lock"
-            _turns[device] = Turns(lock_path, lambda: torch.cuda.current_stream().synchronize())
+            _turns[device] = Turns(lock_path, lambda: torch.cuda.current_stream().synchronize(),
+                                   lambda: _keeping > 0, hold_seconds())
         return _turns[device]
+
+
+@contextmanager
+def keep_turns() -> Iterator[None]:
+    """Within, this process's model calls keep their GPU turn from one call to the next (see
+    ``Turns``); on leaving, any turn kept is given back. (No GPU is touched: a function that
+    makes no model call takes no turn.)"""
+    global _keeping
+    with _turns_lock:
+        _keeping += 1
+    try:
+        yield
+    finally:
+        with _turns_lock:
+            _keeping -= 1
+            kept = list(_turns.values()) if not _keeping else []
+        for turns in kept:
+            turns.give_back()

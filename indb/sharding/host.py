@@ -41,6 +41,7 @@ from indb.query.scan import Scans, table_view
 from indb.registry.models import ModelInfo
 from indb.registry.runs import RunStatus
 from indb.runtime.cache import process_cache
+from indb.runtime.gpus import keep_turns
 from indb.sharding.jobs import (RESIDENT_FRAMES, AppendOutput, CreateOutput, InputRead, Job,
                                 Outcome, Output, ResultOutput)
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
@@ -143,7 +144,10 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
                       scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
                       on_status=lambda text: channel.send(StatusLine(text)),
                       on_progress=lambda done, total: channel.send(ProgressReport(done, total)))
-        with process_group(job.rendezvous, job.shard, job.shards, DEVICE) as ctx.distributed:
+        # its model calls keep their GPU turn until it returns: the instances sharing the GPU
+        # finish one after another, each writing its output while the next computes
+        with process_group(job.rendezvous, job.shard, job.shards, DEVICE) as ctx.distributed, \
+                keep_turns():
             result = load_handler(job)(ctx, *frames)
         if result is not None and not names:
             ctx.logger.warning("the function returned rows, but the run has no output table; "
