@@ -265,6 +265,14 @@ class Connection:
         return self._engine.run(planner.ShowFunctionStatus(verbose=False, run_id=run_id))
 
     @property
+    def engine(self) -> Engine:
+        """The engine behind this connection, for indb's own layers above it (the server's
+        scheduler and PostgreSQL catalog) that carry plans out on it directly; applications use
+        ``sql``, cursors and ``load``."""
+        self._check_open()
+        return self._engine
+
+    @property
     def progress(self) -> Progress | None:
         """Called with a ``RunProgress`` while a function runs: when the cluster starts, then
         about twice a second with each shard instance's status, rows and reported progress."""

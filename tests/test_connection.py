@@ -121,7 +121,8 @@ def test_a_closed_connection_and_its_cursors_refuse_everything(tmp_path):
     conn.close()
     for use in (conn.cursor, conn.commit, conn.rollback, conn.close, lambda: conn.sql("SELECT 1"),
                 lambda: conn.execute("SELECT 1"), lambda: cur.execute("SELECT 1"), cur.fetchone,
-                lambda: conn.load("t", pa.table({"a": [1]})), lambda: conn.table("t")):
+                lambda: conn.load("t", pa.table({"a": [1]})), lambda: conn.table("t"),
+                lambda: conn.engine):
         with pytest.raises(indb.InterfaceError, match="connection is closed"):
             use()
     with indb.connect(tmp_path / "db") as again:  # closed inside the block: leaving it is fine
@@ -130,6 +131,15 @@ def test_a_closed_connection_and_its_cursors_refuse_everything(tmp_path):
     other.close()
     with pytest.raises(indb.InterfaceError, match="cursor is closed"):
         other.execute("SELECT 1")
+
+
+def test_the_engine_is_the_one_behind_the_connections_statements_and_read_only(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER)")
+    conn.engine.execute(f"INSERT INTO {table_name} VALUES (7)")  # as the server's scheduler does
+    assert conn.sql(f"SELECT a FROM {table_name}").fetchall() == [(7,)]
+    assert conn.engine is conn.engine
+    with pytest.raises(AttributeError):
+        conn.engine = None
 
 
 def test_exceptions_are_attributes_of_the_connection(conn):

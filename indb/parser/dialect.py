@@ -33,7 +33,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
-from indb.parser import monitors, parameters, procedures
+from indb.parser import durations, monitors, parameters, procedures
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -404,6 +404,7 @@ class Indb(DuckDB):
             **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
             **parameters.TRANSFORMS,
+            **durations.TRANSFORMS,
             **procedures.TRANSFORMS,
             **monitors.TRANSFORMS,
             **settings.TRANSFORMS,

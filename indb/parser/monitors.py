@@ -21,7 +21,7 @@ from sqlglot.generator import Generator
 from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
-from indb.parser.procedures import Duration, _duration, _string
+from indb.parser.durations import duration, quoted_time
 
 CLAUSES = {"time": "TIME COLUMN", "features": "FEATURES", "label": "LABEL",  # key: words
            "reference": "REFERENCE", "window": "WINDOW", "thresholds": "THRESHOLD", "every": "EVERY"}
@@ -81,7 +81,7 @@ def parse_create(p: Parser) -> exp.Expr | None:
             p.raise_error(f"{CLAUSES[clause]} is given twice")
         args[clause] = _CLAUSE_PARSERS[clause](p)
         if clause == "every" and p._match_text_seq("STARTING", "AT"):
-            args["starting"] = _string(p, "STARTING AT")
+            args["starting"] = quoted_time(p, "STARTING AT")
     return p.expression(CreateMonitor(**args))
 
 
@@ -135,8 +135,8 @@ def _thresholds(p: Parser) -> list[exp.Expr]:
 
 _CLAUSE_PARSERS: dict[str, Any] = {
     "time": _column, "features": _features, "label": _column, "reference": _reference,
-    "window": lambda p: _duration(p, "WINDOW"), "thresholds": _thresholds,
-    "every": lambda p: _duration(p, "EVERY"),
+    "window": lambda p: duration(p, "WINDOW"), "thresholds": _thresholds,
+    "every": lambda p: duration(p, "EVERY"),
 }
 
 
@@ -200,4 +200,4 @@ TRANSFORMS: dict[type[exp.Expr], Any] = {
     + g.sql(e, "this"),
 }
 
-__all__ = ["CreateMonitor", "Duration", "DropMonitor", "ExecuteMonitor", "ShowMonitors"]
+__all__ = ["CreateMonitor", "DropMonitor", "ExecuteMonitor", "ShowMonitors"]

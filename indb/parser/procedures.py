@@ -25,21 +25,17 @@ from sqlglot.generator import Generator
 from sqlglot.parser import Parser
 from sqlglot.tokens import Token, TokenType
 
-UNITS = ("SECOND", "MINUTE", "HOUR", "DAY")
+from indb.parser.durations import duration, quoted_time
+
 SCHEDULE = ("EXECUTE FOR EVERY n SECONDS|MINUTES|HOURS|DAYS [STARTING AT 'YYYY-MM-DD HH:MM:SS'] "
             "[STOP AFTER 'YYYY-MM-DD HH:MM:SS' | n unit]")
 
 
-class Duration(exp.Expression):
-    """``n unit``: ``this`` the number (a Literal), ``unit`` one of UNITS (singular)."""
-
-    arg_types = {"this": True, "unit": True}
-
-
 class CreateProcedure(exp.Expression):
     """``CREATE [OR REPLACE] PROCEDURE``: ``expressions`` are the body's statement trees and
-    ``texts`` their text as typed (Literal strings); ``every`` a Duration, ``starting`` a string,
-    ``stop`` a string (a time) or a Duration (after the first due time)."""
+    ``texts`` their text as typed (Literal strings); ``every`` a Duration
+    (``indb.parser.durations``), ``starting`` a string, ``stop`` a string (a time) or a Duration
+    (after the first due time)."""
 
     arg_types = {"this": True, "replace": False, "expressions": True, "texts": True,
                  "every": False, "starting": False, "stop": False}
@@ -81,11 +77,11 @@ def parse_create(p: Parser) -> exp.Expr | None:
     trees, texts = _body(p)
     args: dict[str, Any] = {}
     if p._match_text_seq("EXECUTE", "FOR", "EVERY"):
-        args["every"] = _duration(p, "EXECUTE FOR EVERY")
+        args["every"] = duration(p, "EXECUTE FOR EVERY")
         if p._match_text_seq("STARTING", "AT"):
-            args["starting"] = _string(p, "STARTING AT")
+            args["starting"] = quoted_time(p, "STARTING AT")
         if p._match_text_seq("STOP", "AFTER"):
-            args["stop"] = p._parse_string() or _duration(p, "STOP AFTER")
+            args["stop"] = p._parse_string() or duration(p, "STOP AFTER")
     if p._curr:
         p.raise_error(f"unexpected {p._curr.text} after the procedure's END; a schedule is "
                       f"{SCHEDULE}")
@@ -120,24 +116,6 @@ def _body(p: Parser) -> tuple[list[exp.Expr], list[exp.Expr]]:
                 p.raise_error(f"unexpected {p._curr.text} in the procedure's statement; end each "
                               "statement with ; (the last one too, before END)")
     return trees, texts
-
-
-def _duration(p: Parser, after: str) -> Duration:
-    number = p._parse_number()
-    unit = p._curr.text.upper() if p._curr else ""
-    unit = unit[:-1] if unit.endswith("S") else unit
-    if number is None or unit not in UNITS:
-        p.raise_error(f"{after} takes a number and a unit: {after} 1 HOUR (SECONDS, MINUTES, "
-                      "HOURS or DAYS)")
-    p._advance()
-    return p.expression(Duration(this=number, unit=unit))
-
-
-def _string(p: Parser, after: str) -> exp.Expr:
-    value = p._parse_string()
-    if value is None:
-        p.raise_error(f"{after} takes a time in quotes: {after} '2027-01-01 00:00:00'")
-    return value  # type: ignore[return-value]
 
 
 def _name(p: Parser, after: str) -> exp.Expr:
@@ -207,11 +185,6 @@ def open_body(tokens: list[Token]) -> bool:
     return begun
 
 
-def _duration_sql(g: Generator, e: Duration) -> str:
-    number = g.sql(e, "this")
-    return f"{number} {e.args['unit']}{'' if number == '1' else 'S'}"
-
-
 def _create_sql(g: Generator, e: CreateProcedure) -> str:
     body = "".join(f"\n  {text.name};" for text in e.args["texts"])
     parts = [f"CREATE {'OR REPLACE ' if e.args.get('replace') else ''}PROCEDURE "
@@ -226,7 +199,6 @@ def _create_sql(g: Generator, e: CreateProcedure) -> str:
 
 
 TRANSFORMS: dict[type[exp.Expr], Any] = {
-    Duration: _duration_sql,
     CreateProcedure: _create_sql,
     ExecuteProcedure: lambda g, e: f"EXECUTE PROCEDURE {g.sql(e, 'this')}",
     ShowProcedure: lambda g, e: "SHOW PROCEDURES" if e.args.get("listing")

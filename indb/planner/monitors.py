@@ -23,8 +23,7 @@ from sqlglot import exp
 from indb.catalog.names import DEFAULT_SCHEMA
 from indb.parser import error_at, parse, render, render_indb
 from indb.parser import monitors as trees
-from indb.planner.privileges import moment
-from indb.planner.procedures import _seconds  # a Duration in seconds, refused unless positive
+from indb.planner.durations import moment, seconds
 from indb.planner.tables import CatalogFacts, new_name, table_name
 from indb.registry.models import ModelInfo
 
@@ -115,9 +114,9 @@ def plan_create(tree: trees.CreateMonitor, catalog: CatalogFacts) -> CreateMonit
         lineage_reference(info, tree.this)  # refused now if the version records no training query
     every = start = None
     if tree.args.get("every") is not None:
-        every = _seconds(tree.args["every"], "EVERY")
+        every = seconds(tree.args["every"], "EVERY")
         start = moment(tree.args["starting"], "STARTING AT") if tree.args.get("starting") else None
-    window = _seconds(tree.args["window"], "WINDOW") if tree.args.get("window") else DEFAULT_WINDOW
+    window = seconds(tree.args["window"], "WINDOW") if tree.args.get("window") else DEFAULT_WINDOW
     features = tuple(f.name.lower() for f in tree.args.get("features") or [])
     if len(set(features)) != len(features):
         raise error_at(tree.args["features"][0], "FEATURES names a column twice")

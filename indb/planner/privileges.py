@@ -6,7 +6,6 @@ exist is the handler's to say, from the catalog's records.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from indb.errors import SchemaError
 from indb.parser import error_at
 from indb.parser import privileges as trees
 from indb.planner.access import PRIVILEGES
+from indb.planner.durations import moment
 from indb.planner.tables import CatalogFacts, table_name
 
 
@@ -139,19 +139,6 @@ def plan_grant_on(tree: trees.GrantOn, catalog: CatalogFacts) -> GrantPrivileges
     name = table_name(tree.this) if kind == "table" else _name(tree.this, kind)  # s.t: schema s
     return GrantPrivileges(tuple(dict.fromkeys(privileges)), kind, name, grantees,
                            bool(tree.args.get("revoke")))
-
-
-def moment(node: exp.Expr, clause: str) -> float:
-    """A time in quotes ('2027-01-31 18:00:00', UTC unless it gives an offset) as seconds since
-    the epoch; SqlError naming ``clause`` otherwise."""
-    try:
-        parsed = datetime.datetime.fromisoformat(node.name)
-    except ValueError:
-        raise error_at(node, f"{clause} takes a timestamp such as '2027-01-31 18:00:00' (UTC, "
-                             f"or with an offset); not {node.name!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.timestamp()
 
 
 def plan_create_token(tree: trees.CreateToken, catalog: CatalogFacts) -> CreateToken:

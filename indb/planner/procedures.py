@@ -22,10 +22,10 @@ from sqlglot import exp
 
 from indb.parser import error_at, render_indb
 from indb.parser import procedures as trees
-from indb.planner.privileges import moment
+from indb.parser.durations import Duration
+from indb.planner.durations import moment, seconds
 from indb.planner.tables import CatalogFacts, new_name
 
-UNIT_SECONDS = {"SECOND": 1.0, "MINUTE": 60.0, "HOUR": 3600.0, "DAY": 86400.0}
 # statements a body may not hold: a procedure's runs must not make, drop or start procedures
 # (a body that executed its own procedure would never end)
 NOT_IN_BODY = (trees.CreateProcedure, trees.DropProcedure, trees.ExecuteProcedure)
@@ -76,11 +76,11 @@ def plan_create(tree: trees.CreateProcedure, catalog: CatalogFacts,
         supported(statement)
     every = start = stop_at = stop_after = None
     if tree.args.get("every") is not None:
-        every = _seconds(tree.args["every"], "EXECUTE FOR EVERY")
+        every = seconds(tree.args["every"], "EXECUTE FOR EVERY")
         start = moment(tree.args["starting"], "STARTING AT") if tree.args.get("starting") else None
         stop = tree.args.get("stop")
-        if isinstance(stop, trees.Duration):
-            stop_after = _seconds(stop, "STOP AFTER")
+        if isinstance(stop, Duration):
+            stop_after = seconds(stop, "STOP AFTER")
         elif stop is not None:
             stop_at = moment(stop, "STOP AFTER")
             if start is not None and stop_at < start:
@@ -101,13 +101,6 @@ def plan_show(tree: trees.ShowProcedure, catalog: CatalogFacts) -> ShowProcedure
 
 def plan_drop(tree: trees.DropProcedure, catalog: CatalogFacts) -> DropProcedure:
     return DropProcedure(tree.this.name.lower(), bool(tree.args.get("exists")))
-
-
-def _seconds(duration: trees.Duration, clause: str) -> float:
-    seconds = float(duration.this.name) * UNIT_SECONDS[duration.args["unit"]]
-    if seconds <= 0:
-        raise error_at(duration.this, f"{clause} takes a positive number")
-    return seconds
 
 
 # -- schedules --------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class _Session(core.Session):
     def _catalog(self, query: exp.Expr, params: Any) -> Result:
         """A catalog query answered from what the session's user may read (pgcatalog)."""
         with self.pool.connection(self.user) as conn:
-            relations = readable_relations(conn._engine)  # the engine of the user's connection
+            relations = readable_relations(conn.engine)  # the engine of the user's connection
         return self.shadows.answer(relations, query, list(params) if params else None)
 
     def in_transaction(self) -> bool:

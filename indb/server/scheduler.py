@@ -64,7 +64,7 @@ class Scheduler:
     def tick(self) -> float | None:
         """Run what is due now; the next due time (None: nothing is scheduled)."""
         with self.pool.connection(OWNER) as conn:
-            return procedures.run_due(conn._engine, self.clock())  # plans of the server's own
+            return procedures.run_due(conn.engine, self.clock())  # plans of the server's own
 
     def _loop(self) -> None:
         while not self._stopping:
