@@ -17,32 +17,22 @@ EXECUTE FUNCTION mnist_train(
                                    FROM digits WHERE split = 'train'),
   PARAMS => KV_PAIRS(epochs = '15', batch_size = '32', lr = '0.002', model = 'mnist_cnn'));
 
--- The same network trained per shard and averaged (FedAvg), three rounds in one procedure: mnist_fedavg v1..v3.
+-- The same network trained per shard and averaged (FedAvg): one round a procedure, the next
+-- version of mnist_fedavg each time; three rounds in another procedure: mnist_fedavg v1..v3.
+CREATE OR REPLACE PROCEDURE mnist_fedavg_round BEGIN
+  DROP TABLE IF EXISTS mnist_shard_weights;
+  EXECUTE FUNCTION mnist_train_shards(
+    INPUT_TABLE_NAMES => INPUT_TABLE(SELECT [p / 16 FOR p IN pixels]::FLOAT[64] AS pixels, label
+                                     FROM digits WHERE split = 'train'),
+    OUTPUT_TABLE_NAMES => OUTPUT_TABLES('mnist_shard_weights'),
+    PARAMS => KV_PAIRS(epochs = '5', batch_size = '32', lr = '0.002', model = 'mnist_fedavg'));
+  EXECUTE FUNCTION mnist_average(INPUT_TABLE_NAMES => INPUT_TABLE(mnist_shard_weights),
+                                 PARAMS => KV_PAIRS(model = 'mnist_fedavg'));
+END;
 CREATE OR REPLACE PROCEDURE mnist_fedavg_rounds BEGIN
-  DROP TABLE IF EXISTS mnist_shard_weights;
-  EXECUTE FUNCTION mnist_train_shards(
-    INPUT_TABLE_NAMES => INPUT_TABLE(SELECT [p / 16 FOR p IN pixels]::FLOAT[64] AS pixels, label
-                                     FROM digits WHERE split = 'train'),
-    OUTPUT_TABLE_NAMES => OUTPUT_TABLES('mnist_shard_weights'),
-    PARAMS => KV_PAIRS(epochs = '5', batch_size = '32', lr = '0.002', model = 'mnist_fedavg'));
-  EXECUTE FUNCTION mnist_average(INPUT_TABLE_NAMES => INPUT_TABLE(mnist_shard_weights),
-                                 PARAMS => KV_PAIRS(model = 'mnist_fedavg'));
-  DROP TABLE IF EXISTS mnist_shard_weights;
-  EXECUTE FUNCTION mnist_train_shards(
-    INPUT_TABLE_NAMES => INPUT_TABLE(SELECT [p / 16 FOR p IN pixels]::FLOAT[64] AS pixels, label
-                                     FROM digits WHERE split = 'train'),
-    OUTPUT_TABLE_NAMES => OUTPUT_TABLES('mnist_shard_weights'),
-    PARAMS => KV_PAIRS(epochs = '5', batch_size = '32', lr = '0.002', model = 'mnist_fedavg'));
-  EXECUTE FUNCTION mnist_average(INPUT_TABLE_NAMES => INPUT_TABLE(mnist_shard_weights),
-                                 PARAMS => KV_PAIRS(model = 'mnist_fedavg'));
-  DROP TABLE IF EXISTS mnist_shard_weights;
-  EXECUTE FUNCTION mnist_train_shards(
-    INPUT_TABLE_NAMES => INPUT_TABLE(SELECT [p / 16 FOR p IN pixels]::FLOAT[64] AS pixels, label
-                                     FROM digits WHERE split = 'train'),
-    OUTPUT_TABLE_NAMES => OUTPUT_TABLES('mnist_shard_weights'),
-    PARAMS => KV_PAIRS(epochs = '5', batch_size = '32', lr = '0.002', model = 'mnist_fedavg'));
-  EXECUTE FUNCTION mnist_average(INPUT_TABLE_NAMES => INPUT_TABLE(mnist_shard_weights),
-                                 PARAMS => KV_PAIRS(model = 'mnist_fedavg'));
+  EXECUTE PROCEDURE mnist_fedavg_round;
+  EXECUTE PROCEDURE mnist_fedavg_round;
+  EXECUTE PROCEDURE mnist_fedavg_round;
 END;
 EXECUTE PROCEDURE mnist_fedavg_rounds;
 

@@ -97,7 +97,10 @@ def test_a_schedule_is_planned_in_seconds_and_utc():
 
 
 @pytest.mark.parametrize("sql, words", [
-    ("CREATE PROCEDURE p BEGIN EXECUTE PROCEDURE p; END", "cannot create, drop or execute"),
+    ("CREATE PROCEDURE p BEGIN EXECUTE PROCEDURE P; END", "procedure p executes itself"),
+    ("CREATE PROCEDURE p BEGIN DROP PROCEDURE q; END", "cannot create or drop procedures"),
+    ("CREATE PROCEDURE p BEGIN CREATE PROCEDURE q BEGIN SELECT 1; END; END",
+     "cannot create or drop procedures"),
     ("CREATE PROCEDURE p BEGIN ATTACH 'x.db'; END", "ATTACH statements are not supported"),
     ("CREATE PROCEDURE p BEGIN SELECT 1; END EXECUTE FOR EVERY 0 HOURS", "positive"),
     ("CREATE PROCEDURE p BEGIN SELECT 1; END EXECUTE FOR EVERY 1 HOUR STARTING AT '2027-01-02' "
@@ -179,6 +182,35 @@ def test_the_first_failing_statement_stops_the_run_and_its_status_says_which(db)
         "statement 2 of 3 failed: SqlError")
 
 
+def test_a_body_executes_other_procedures_each_recorded_as_its_own_run(db):
+    db.sql("CREATE PROCEDURE step BEGIN INSERT INTO log SELECT coalesce(max(n), 0) + 1 FROM log; "
+           "END")
+    db.sql("CREATE PROCEDURE three BEGIN EXECUTE PROCEDURE step; EXEC PROCEDURE step; "
+           "EXECUTE PROCEDURE step; SELECT max(n) AS top FROM log; END")
+    assert db.sql("EXECUTE PROCEDURE three").fetchall() == [(3,)]
+    assert sorted(db.sql("SELECT n FROM log").fetchall()) == [(1,), (2,), (3,)]
+    assert [r["OVERALL_STATUS"] for r in runs_of(db, "step")] == ["complete"] * 3
+    (outer,) = runs_of(db, "three")
+    assert outer["OVERALL_STATUS"] == "complete" and "4 statements" in outer["message"]
+
+
+def test_procedures_that_execute_each_other_in_a_circle_are_stopped_before_they_begin(db):
+    db.sql("CREATE PROCEDURE ping BEGIN INSERT INTO log VALUES (1); EXECUTE PROCEDURE pong; END")
+    db.sql("CREATE PROCEDURE pong BEGIN SELECT 1; END")
+    db.sql("CREATE OR REPLACE PROCEDURE pong BEGIN EXECUTE PROCEDURE ping; END")  # a circle now
+    with pytest.raises(CatalogError, match=r"ping executes itself through another "
+                                           r"\(ping -> pong -> ping\)"):
+        db.sql("EXECUTE PROCEDURE ping")
+    assert count(db) == 1  # ping's first statement ran once; the second ping never began
+    assert [r["OVERALL_STATUS"] for r in runs_of(db, "ping")] == ["error"]
+    (pong,) = runs_of(db, "pong")
+    assert pong["message"].startswith("statement 1 of 1 failed: CatalogError")
+    db.sql("CREATE OR REPLACE PROCEDURE pong BEGIN SELECT 2 AS two; END")  # the way out
+    result = db.sql("EXECUTE PROCEDURE ping")  # its own run's row, not pong's
+    assert result.fetchall()[0][1:] == ("completed", 2) and result.message.startswith(
+        "procedure ping completed: 2 statements")
+
+
 def test_create_drop_and_show(db):
     db.sql("CREATE PROCEDURE p BEGIN SELECT 1; END EXECUTE FOR EVERY 1 HOUR "
            "STARTING AT '2027-01-01'")
@@ -237,6 +269,20 @@ def test_the_body_runs_with_its_definer_s_rights(users):
     assert count(db) == 1
     latest = runs_of(db, "fill")[0]
     assert latest["OVERALL_STATUS"] == "error" and "PrivilegeError" in latest["message"]
+
+
+def test_a_procedure_a_body_executes_runs_with_its_own_definer_s_rights(users):
+    db = users
+    as_user(db, "dev", "CREATE PROCEDURE fill BEGIN INSERT INTO log VALUES (1); END")
+    db.sql("GRANT developer TO ann")  # ann defines one that executes dev's
+    as_user(db, "ann", "CREATE PROCEDURE twice BEGIN EXECUTE PROCEDURE fill; "
+                       "EXECUTE PROCEDURE fill; END")
+    with pytest.raises(PrivilegeError, match="EXECUTE"):  # her body needs EXECUTE on fill
+        as_user(db, "ann", "EXECUTE PROCEDURE twice")
+    as_user(db, "dev", "GRANT EXECUTE ON PROCEDURE fill TO ann")
+    as_user(db, "ann", "EXECUTE PROCEDURE twice")  # ann may not INSERT INTO log; dev may
+    assert count(db) == 2
+    assert [r["user"] for r in runs_of(db, "fill")] == ["ann", "ann"]  # run for twice's definer
 
 
 def test_a_dropped_definer_s_procedure_runs_no_more(users):

@@ -10,6 +10,7 @@ statement failed and why). ``run_due`` is what a server's scheduler calls.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import uuid
@@ -19,7 +20,9 @@ import pyarrow as pa
 
 from indb.catalog import users
 from indb.engine import privileges
-from indb.errors import PrivilegeError, RunError, not_found
+from indb.errors import CatalogError, PrivilegeError, RunError, not_found
+from indb.parser import parse
+from indb.parser.procedures import ExecuteProcedure
 from indb.planner import procedures as plans
 from indb.registry.procedures import ProcedureInfo, ProcedureStore, when
 from indb.registry.runs import RunStatus
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
 MODE = "procedure"  # the run log's mode of a procedure's executions
 
 log = logging.getLogger("indb.procedures")
+# the procedures whose bodies this thread is inside, outermost first: a body may execute another
+# procedure, but not one of these (it would never end)
+_RUNNING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("procedures", default=())
 
 
 def create_procedure(engine: Engine, plan: plans.CreateProcedure, params: object) -> Result:
@@ -105,6 +111,19 @@ def run_due(engine: Engine, now: float) -> float | None:
 def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
     """Run the body as its definer, recording the execution; the last statement's rows, if it
     returns any (as Kinetica returns them), else the run's status row."""
+    running = _RUNNING.get()
+    if info.name in running:
+        chain = " -> ".join((*running[running.index(info.name):], info.name))
+        raise CatalogError(f"procedure {info.name} executes itself through another ({chain}): it "
+                           "would never end; replace one of them without that EXECUTE PROCEDURE")
+    inside = _RUNNING.set((*running, info.name))
+    try:
+        return _run_body(engine, info, due)
+    finally:
+        _RUNNING.reset(inside)
+
+
+def _run_body(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
     run_id = uuid.uuid4().hex[:12]  # as a function run's
     engine.runs.start(run_id, info.name, MODE, [], outputs=[], statement=info.ddl,
                       tag="on demand" if due is None else f"due {when(due)}",
@@ -130,8 +149,10 @@ def _run(engine: Engine, info: ProcedureInfo, due: float | None) -> Result:
         raise
     message = f"procedure {info.name} completed: {count} statement{'s' * (count != 1)} (run {run_id})"
     engine.runs.finish(run_id, RunStatus.COMPLETED, message)
-    if result.returns_rows:
+    # the last statement's rows; another procedure's run row is that run's outcome, not this one's
+    if result.returns_rows and not isinstance(parse(info.statements[-1])[0], ExecuteProcedure):
         return result
+    result.close()
     return Result(pa.table({"run_id": [run_id], "status": [str(RunStatus.COMPLETED)],
                             "statements": pa.array([count], pa.int64())}), message)
 

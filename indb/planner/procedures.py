@@ -26,9 +26,9 @@ from indb.parser.durations import Duration
 from indb.planner.durations import moment, seconds
 from indb.planner.tables import CatalogFacts, new_name
 
-# statements a body may not hold: a procedure's runs must not make, drop or start procedures
-# (a body that executed its own procedure would never end)
-NOT_IN_BODY = (trees.CreateProcedure, trees.DropProcedure, trees.ExecuteProcedure)
+# statements a body may not hold: a procedure's runs must not make or drop procedures. It may
+# execute others (refused at CREATE if it names itself, and when it runs if another leads back).
+NOT_IN_BODY = (trees.CreateProcedure, trees.DropProcedure)
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,10 @@ def plan_create(tree: trees.CreateProcedure, catalog: CatalogFacts,
                                   "BEGIN stmt; stmt; END")
     for statement in tree.expressions:
         if isinstance(statement, NOT_IN_BODY):
-            raise error_at(statement, "a procedure's body cannot create, drop or execute "
-                                      "procedures")
+            raise error_at(statement, "a procedure's body cannot create or drop procedures")
+        if isinstance(statement, trees.ExecuteProcedure) and statement.this.name.lower() == name:
+            raise error_at(statement, f"procedure {name} executes itself: it would never end; "
+                                      "execute other procedures in its body")
         supported(statement)
     every = start = stop_at = stop_after = None
     if tree.args.get("every") is not None:
