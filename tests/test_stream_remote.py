@@ -17,6 +17,7 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 
 from test_stream_server import Server, free_port, make_db  # noqa: E402
 
+import indb  # noqa: E402
 from indb.errors import OptionError, RunError  # noqa: E402
 from indb.stream import remote  # noqa: E402
 from indb.stream.remote import KdbHostError, Publisher  # noqa: E402
@@ -131,3 +132,66 @@ def test_an_update_the_tickerplant_refuses_is_answered_to_sync(server):
         publisher.upd("no_such_table", rows(["X"], [1]))
         assert publisher.sync() == before  # nothing journalled
     assert "no_such_table" in Path(server.log).read_text()
+
+
+# -- the source: kdb('kdb://host:port', 'q query') ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def published(server: Server) -> str:
+    """The remote's URL, its trade table holding rows of the symbols SRC and OTHER."""
+    with Publisher(f"kdb://127.0.0.1:{server.port}") as publisher:
+        publisher.upd("trade", rows(["SRC", "OTHER", "SRC"], [10, 20, 30]))
+        publisher.sync()
+    return f"kdb://127.0.0.1:{server.port}"
+
+
+def test_kdb_reads_a_hosts_answer_where_a_table_goes(fresh, published):
+    url = published
+    assert fresh.sql(f"SELECT sym, size FROM kdb('{url}', 'select from trade where sym=`SRC') "
+                     "ORDER BY size").fetchall() == [("SRC", 10), ("SRC", 30)]
+    by_sym = fresh.sql(f"SELECT * FROM kdb('{url}', 'select size: sum size by sym from trade "
+                       "where sym in `SRC`OTHER') AS k ORDER BY sym").fetchall()
+    assert by_sym == [("OTHER", 20), ("SRC", 40)]
+    fresh.sql("CREATE TABLE limits (sym VARCHAR, most BIGINT)")
+    fresh.sql("INSERT INTO limits VALUES ('SRC', 25), ('OTHER', 25)")
+    over = fresh.sql(f"SELECT l.sym, k.size FROM limits l JOIN kdb('{url}', 'select sym, size from "
+                     "trade') k ON k.sym = l.sym AND k.size > l.most").fetchall()
+    assert over == [("SRC", 30)]
+
+
+def test_kdb_rows_become_a_table_and_rows_of_one(fresh, published):
+    url = published
+    fresh.sql(f"CREATE TABLE copied AS SELECT sym, price, size FROM kdb('{url}', "
+              "'select from trade where sym in `SRC`OTHER')")
+    assert fresh.sql("SELECT count(*), sum(size) FROM copied").fetchall() == [(3, 60)]
+    fresh.sql(f"INSERT INTO copied SELECT sym, price, size FROM kdb('{url}', "
+              "'SELECT * FROM trade WHERE sym = ''OTHER''')")  # SQL, which indb's tickerplant takes
+    assert fresh.sql("SELECT count(*) FROM copied WHERE sym = 'OTHER'").fetchall() == [(2,)]
+
+
+def test_kdb_errors_name_the_host_and_never_the_password(fresh, published):
+    url = published
+    with pytest.raises(KdbHostError, match="answered with an error.*no_such_table"):
+        fresh.sql(f"SELECT * FROM kdb('{url}', 'select from no_such_table')")
+    with pytest.raises(KdbHostError, match="LongAtom, not a table"):
+        fresh.sql(f"SELECT * FROM kdb('{url}', '.u.i')")
+    port = free_port()
+    with pytest.raises(KdbHostError, match=f"127.0.0.1:{port}") as refused:
+        fresh.sql(f"SELECT * FROM kdb('kdb://ann:hunter2@127.0.0.1:{port}', 'select from trade')")
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(indb.SqlError, match="takes two strings"):
+        fresh.sql(f"SELECT * FROM kdb('{url}')")
+    with pytest.raises(indb.SqlError, match="goes where a table goes"):
+        fresh.sql(f"SELECT kdb('{url}', 'select from trade')")
+
+
+def test_kdb_needs_the_admin_role(fresh):
+    fresh.sql("CREATE USER bob")
+    fresh.sql("CREATE TABLE t (x BIGINT)")
+    fresh.sql("GRANT SELECT ON TABLE t TO bob")
+    bob = indb.connect(fresh.path, user="bob")
+    try:  # refused before any connection: the port listens nowhere
+        with pytest.raises(indb.ProgrammingError, match="kdb.*needs the admin role"):
+            bob.sql(f"SELECT * FROM t, kdb('kdb://127.0.0.1:{free_port()}', 'select from trade')")
+    finally:
+        bob.close()

@@ -16,7 +16,7 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import privileges, tables
+from indb.engine import privileges, sources, tables
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.shortcuts import Shortcuts
@@ -164,9 +164,10 @@ class Engine:
             user = self.user
             tree = expanded(self, tree)
             privileges.check(self, tree, user)
-            plan = planner.plan(tree, self.facts)
-            created = privileges.owned(self, plan)
-            result = self.run(plan, params)
+            with sources.fetched(self, tree) as tree:  # kdb('kdb://...', 'q'): a host's rows
+                plan = planner.plan(tree, self.facts)
+                created = privileges.owned(self, plan)
+                result = self.run(plan, params)
             privileges.record(self, plan, created, user)
             if text is not None:
                 self.shortcuts.learn(self, text, tree, plan, result, stamp)

@@ -61,6 +61,7 @@ class QuerySession:
         self.scans = Scans(self._database)  # the functions it registers live in the database
         filesystems.register(self._database, db.root, db.io_properties)  # an object store's
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
+        self._sources = threading.local()  # .tables: Arrow tables the thread's statement reads
 
     @property
     def duck(self) -> duckdb.DuckDBPyConnection:
@@ -88,6 +89,21 @@ class QuerySession:
         finally:
             self._statement.duck = None
             duck.close()
+
+    @contextmanager
+    def sources(self, tables: Mapping[str, pa.Table]) -> Iterator[None]:
+        """Arrow tables the calling thread's statement reads by name (a kdb+ host's answer,
+        engine/sources.py): in its DuckDB connection and in those of the queries it streams,
+        which keep them while they are read."""
+        self._sources.tables = dict(tables)
+        for name, table in tables.items():
+            self.duck.register(name, table)
+        try:
+            yield
+        finally:
+            self._sources.tables = {}
+            for name in tables:
+                self.duck.unregister(name)
 
     def refresh(self) -> None:
         """Point every table's view at the table's current snapshot. A table that cannot be
@@ -164,6 +180,8 @@ class QuerySession:
             duck = self._database.cursor()
             self._cursors.add(duck)
             _register(duck, self._live)
+        for name, table in getattr(self._sources, "tables", {}).items():
+            duck.register(name, table)
         try:
             relation = duck.sql(sql, params=params)
             if relation is None:  # a statement without a result

@@ -1,5 +1,5 @@
 """Another kdb+ process over IPC: a tickerplant to publish rows to (``Publisher``), a host to
-query (``query``). Its address is a URL, ``kdb://[user:password@]host:port``; without
+query (``rows``, what SQL's ``kdb('kdb://host:port', 'q query')`` reads). Its address is a URL, ``kdb://[user:password@]host:port``; without
 credentials in it, ``INDB_KDB_USER`` and ``INDB_KDB_PASSWORD`` give them. Credentials go into the
 handshake and nowhere else: errors and logs name ``host:port`` only.
 
@@ -31,6 +31,7 @@ from indb.stream import kdb
 SCHEME = "kdb"
 USER_ENV, PASSWORD_ENV = "INDB_KDB_USER", "INDB_KDB_PASSWORD"
 TIMEOUT = 10.0  # seconds to connect, or to send a message, before the host is given up on
+QUERY_TIMEOUT = 300.0  # seconds a query's answer may take
 ATTEMPTS = 3  # connections tried for one update before it is refused
 BACKOFF = 0.1  # seconds before the second attempt; doubled before each later one
 UNREACHABLE = "unreachable"  # a KdbHostError's status when trying again may help
@@ -126,7 +127,7 @@ class Link:
             return kdb.kx.deserialize(head + body)
         except kdb.kx.QError as error:
             raise KdbHostError(f"the kdb+ host {self.where.where} answered with an error: "
-                               f"{error}") from None
+                               f"{error}", status="error") from None
 
     def _read(self, count: int) -> bytes:
         data = bytearray()
@@ -227,3 +228,26 @@ class Publisher:
 
 def _reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
+
+
+def rows(url: str, query: str, timeout: float = QUERY_TIMEOUT) -> pa.Table:
+    """What a kdb+ host answers to ``query`` (a q expression, sent sync as a string, as q's
+    ``h"select from trade"`` sends it; indb's tickerplant takes SQL or q-sql), as Arrow. The
+    answer must be a table (a keyed table's keys become its first columns)."""
+    where = address(url)
+    link = Link(where, min(timeout, TIMEOUT))
+    try:
+        link.sock.settimeout(timeout)
+        answer = link.request(kdb.kx.CharVector(query))
+    except OSError as error:
+        raise KdbHostError(f"the kdb+ host {where.where} did not answer the query: "
+                           f"{_reason(error)}") from None
+    finally:
+        link.close()
+    if isinstance(answer, kdb.kx.KeyedTable):
+        return pa.Table.from_pandas(answer.pd().reset_index(), preserve_index=False)
+    if isinstance(answer, kdb.kx.Table):
+        return answer.pa()
+    raise KdbHostError(f"the kdb+ host {where.where} answered the query with a "
+                       f"{type(answer).__name__}, not a table; kdb(...) reads tables: write a "
+                       "query that returns one (select ... from t)", status="error")

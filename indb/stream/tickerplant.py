@@ -375,7 +375,8 @@ def _sql(text: str) -> str:
     """A client's query as indb runs it: SQL as it is, anything that does not parse as SQL as a
     q-sql statement (``q)...``, which indb translates; docs/qsql.md)."""
     try:
-        parse(text)
-        return text
+        trees = parse(text)
     except SqlError:
         return "q)" + text.strip()
+    # q's commonest query, `select from t`, parses as SQL too (a SELECT of nothing)
+    return "q)" + text.strip() if any(t.key == "select" and not t.expressions for t in trees) else text
