@@ -14,6 +14,8 @@ from indb.engine import environments, functions, models, queries, schemas, table
 from indb.engine import monitors, privileges, procedures
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
+from indb.engine import subscriptions
+from indb.planner import subscriptions as subscription_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import settings
 from indb.result import Result
@@ -93,4 +95,8 @@ HANDLERS: dict[type, Handler] = {
     monitor_plans.ExecuteMonitor: monitors.execute_monitor,
     monitor_plans.ShowMonitors: monitors.show_monitors,
     monitor_plans.DropMonitor: monitors.drop_monitor,
+    # subscriptions (the tickerplant runs them: indb.stream.subscriptions)
+    subscription_plans.CreateSubscription: subscriptions.create_subscription,
+    subscription_plans.ShowSubscriptions: subscriptions.show_subscriptions,
+    subscription_plans.DropSubscription: subscriptions.drop_subscription,
 }

@@ -34,6 +34,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
+from indb.parser import subscriptions
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -195,7 +196,7 @@ class Indb(DuckDB):
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
-                                            or monitors.parse_create(self)
+                                            or monitors.parse_create(self) or subscriptions.parse_create(self)
                                             or self._parse_create_function() or self._parse_create_model()
                                             or privileges.parse_create(self) or self._parse_create()),
             TokenType.DESCRIBE: lambda self: (environments.parse_describe(self)
@@ -203,7 +204,7 @@ class Indb(DuckDB):
             TokenType.DESC: lambda self: (environments.parse_describe(self)
                                           or DuckDBParser.STATEMENT_PARSERS[TokenType.DESC](self)),
             TokenType.DROP: lambda self: (environments.parse_drop(self) or procedures.parse_drop(self)
-                                          or monitors.parse_drop(self)
+                                          or monitors.parse_drop(self) or subscriptions.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
                                           or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self)
@@ -212,7 +213,7 @@ class Indb(DuckDB):
             TokenType.EXECUTE: lambda self: (procedures.parse_execute(self) or monitors.parse_execute(self)
                                              or self._parse_execute_function()),
             TokenType.SHOW: lambda self: (environments.parse_show(self) or procedures.parse_show(self)
-                                          or monitors.parse_show(self)
+                                          or monitors.parse_show(self) or subscriptions.parse_show(self)
                                           or kinetica.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
@@ -407,6 +408,7 @@ class Indb(DuckDB):
             **durations.TRANSFORMS,
             **procedures.TRANSFORMS,
             **monitors.TRANSFORMS,
+            **subscriptions.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",

@@ -37,6 +37,8 @@ from indb.planner import procedures
 from indb.parser import procedures as procedure_trees
 from indb.planner import monitors
 from indb.parser import monitors as monitor_trees
+from indb.planner import subscriptions
+from indb.parser import subscriptions as subscription_trees
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -80,7 +82,8 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | privileges.ShowPrincipals | settings.SetDatabaseSetting
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
-        | monitors.ShowMonitors | monitors.DropMonitor)
+        | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
+        | subscriptions.ShowSubscriptions | subscriptions.DropSubscription)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -179,4 +182,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     monitor_trees.ExecuteMonitor: monitors.plan_execute,
     monitor_trees.ShowMonitors: monitors.plan_show,
     monitor_trees.DropMonitor: monitors.plan_drop,
+    subscription_trees.CreateSubscription: subscriptions.plan_create,
+    subscription_trees.ShowSubscriptions: subscriptions.plan_show,
+    subscription_trees.DropSubscription: subscriptions.plan_drop,
 }

@@ -29,7 +29,7 @@ from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
-from indb.parser import monitors, procedures
+from indb.parser import monitors, procedures, subscriptions
 from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
@@ -437,4 +437,11 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     monitors.ExecuteMonitor: _nothing,
     monitors.ShowMonitors: _nothing,  # the handler shows the monitors whose metrics one may read
     monitors.DropMonitor: _nothing,
+    # a subscription runs its function on the table's ticks with its definer's rights: what
+    # EXECUTE FUNCTION over the table into the outputs needs (checked again when it starts)
+    subscriptions.CreateSubscription: lambda tree: (
+        _execute(tree.args["function"], tree.expressions) + reads(tree)
+        + [_on_table("OUTPUT", o) for o in tree.args.get("outputs") or []]),
+    subscriptions.ShowSubscriptions: _nothing,  # the handler shows those on tables one may read
+    subscriptions.DropSubscription: _nothing,  # the handler lets its creator or an admin drop it
 }

@@ -28,7 +28,7 @@ import numpy as np
 
 from indb.catalog.users import OWNER
 from indb.errors import AuthenticationError, IndbError, OptionError
-from indb.stream import kdb
+from indb.stream import kdb, subscriptions
 from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES, Subscriber,
                                      Tickerplant, Update)
 
@@ -258,6 +258,7 @@ class TickServer:
         self._ready = threading.Event()
         self._server: asyncio.Server | None = None
         self._failure: BaseException | None = None
+        self.subscriptions: subscriptions.Subscriptions | None = None  # started with the timers
 
     def start(self) -> None:
         """Serve on a thread of its own; returns once it listens (``port`` is then the real one)."""
@@ -318,6 +319,7 @@ class TickServer:
                 self.loop.run_in_executor(self.threads, _flush, plant)
                 self.loop.call_later(seconds, flush)
             self.loop.call_later(seconds, flush)
+        self.subscriptions = subscriptions.start(plant, self.loop, self.threads)
 
     def run_until_signal(self) -> None:
         """Serve on this (the main) thread until SIGTERM or SIGINT."""
@@ -346,6 +348,8 @@ class TickServer:
     def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self.subscriptions is not None:
+            self.subscriptions.close()
         for connection in list(self.connections):
             connection._close()
         self.threads.shutdown(wait=True)

@@ -92,6 +92,9 @@ class Tickerplant:
         self.subscribers: list[Subscriber] = []
         self._flush_lock = threading.Lock()
         self.rejected = 0  # updates refused (async ones have no one to tell)
+        # subscriptions (indb.stream.subscriptions): the tables whose new rows go to on_rows
+        self.listened: set[str] = set()
+        self.on_rows: Callable[[str, pa.Table], None] | None = None
         existing = sorted(self.journal_dir.glob("*.journal")) if self.journal_dir.is_dir() else []
         path = existing[-1] if existing else self._journal_path(today(clock))
         self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
@@ -246,13 +249,16 @@ class Tickerplant:
         for name in names:
             table = self.tables[name]
             readers = [s for s in self.subscribers if name in s.tables]
-            if not readers:
+            listened = name in self.listened and self.on_rows is not None
+            if not readers and not listened:
                 table.watched = False
                 continue
             batches = table.unpublished()
             if not batches:
                 continue
             rows = pa.Table.from_batches(batches, schema=table.schema)
+            if listened and self.on_rows is not None:
+                self.on_rows(name, rows)
             messages: dict[frozenset[str], bytes | None] = {}
             for subscriber in readers:
                 syms = subscriber.tables[name]

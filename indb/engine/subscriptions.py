@@ -1,0 +1,129 @@
+"""Handlers of the subscription statements; the tickerplant runs subscriptions
+(``indb.stream.subscriptions``).
+
+CREATE checks what it can before anything is recorded: the pre-processing query runs over no
+rows of the table's columns (so an unknown column is refused now), and the definer's privileges
+(EXECUTE on the function, SELECT on the table, INSERT on existing output tables) are the
+statement's (``planner.access``), checked again whenever a tickerplant starts the subscription.
+A subscription runs with its definer's rights; only the definer (or an admin) drops it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from indb.engine import privileges
+from indb.errors import CatalogError, PrivilegeError, SqlError, not_found
+from indb.planner import access as rules
+from indb.planner import subscriptions as plans
+from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+# SHOW SUBSCRIPTIONS' figures, as a running subscription reports them (name, Arrow type)
+FIGURES = (("state", pa.string()), ("lag_rows", pa.int64()), ("batches", pa.int64()),
+           ("rows_in", pa.int64()), ("rows_out", pa.int64()), ("batch_rows_mean", pa.float64()),
+           ("batch_rows_max", pa.int64()), ("latency_p50_ms", pa.float64()),
+           ("latency_p99_ms", pa.float64()), ("errors", pa.int64()), ("last_error", pa.string()),
+           ("reported", pa.timestamp("us", tz="UTC")))
+STOPPED = "not running"  # the state of a subscription no tickerplant runs
+
+
+def create_subscription(engine: Engine, plan: plans.CreateSubscription, params: object) -> Result:
+    store = SubscriptionStore(engine.db)
+    if store.find(plan.name) and not plan.replace:
+        raise CatalogError(f"subscription {plan.name} already exists; use CREATE OR REPLACE "
+                       f"SUBSCRIPTION, or DROP SUBSCRIPTION {plan.name} first")
+    if plan.query is not None:
+        _, info = engine.db.load(plan.table)
+        prepare(plan, info.arrow_schema.empty_table())
+    store.create(SubscriptionInfo(plan.name, dataclasses.asdict(plan), plan.ddl, engine.user,
+                                  time.time()), replace=plan.replace)
+    return Result(message=f"created subscription {plan.name}: {plan.function} on the ticks of "
+                          f"{plan.table}, into {', '.join(plan.outputs)} (a tickerplant on this "
+                          "database runs it)")
+
+
+def show_subscriptions(engine: Engine, plan: plans.ShowSubscriptions, params: object) -> Result:
+    """The subscriptions on tables the user may read, with the figures their tickerplant last
+    reported."""
+    store = SubscriptionStore(engine.db)
+    infos = [store.get(plan.name)] if plan.name else store.all()
+    access = privileges.access(engine, engine.user, [])
+    shown = [i for i in infos if access.may(engine.user, "SELECT", "table", i.definition["table"])]
+    if plan.name and not shown:
+        raise PrivilegeError(f"{engine.user} may not see subscription {plan.name}: it may not "
+                             f"read its table {infos[0].definition['table']}")
+    head = (("name", pa.string()), ("table", pa.string()), ("function", pa.string()),
+            ("outputs", pa.string()), ("definer", pa.string()))
+    rows: dict[str, list[Any]] = {k: [] for k, _ in head + FIGURES + (("ddl", pa.string()),)}
+    for info in shown:
+        figures = store.figures(info.name) or {"state": STOPPED}
+        definition = info.definition
+        values = {"name": info.name, "table": definition["table"],
+                  "function": definition["function"], "outputs": ", ".join(definition["outputs"]),
+                  "definer": info.definer, "ddl": info.ddl, **figures}
+        if values.get("reported") is not None:
+            values["reported"] = int(values["reported"] * 1e6)
+        for key in rows:
+            rows[key].append(values.get(key))
+    schema = pa.schema(list(head + FIGURES) + [("ddl", pa.string())])
+    return Result(pa.table({k: pa.array(v, schema.field(k).type) if k != "reported"
+                            else pa.array(v, pa.int64()).cast(schema.field(k).type)
+                            for k, v in rows.items()}, schema=schema))
+
+
+def drop_subscription(engine: Engine, plan: plans.DropSubscription, params: object) -> Result:
+    """The subscription goes (a tickerplant running it stops it within a second); its output
+    tables stay."""
+    store = SubscriptionStore(engine.db)
+    info = store.find(plan.name)
+    if info is None:
+        if plan.if_exists:
+            return Result(message=f"subscription {plan.name} does not exist")
+        raise not_found("subscription", plan.name)
+    if info.definer != engine.user and not privileges.is_admin(engine, engine.user):
+        raise PrivilegeError(f"only subscription {info.name}'s creator ({info.definer}) or an "
+                             "admin may drop it")
+    store.drop(plan.name)
+    return Result(message=f"dropped subscription {plan.name}; its output tables stay")
+
+
+def needs(plan: plans.CreateSubscription) -> list[rules.Need]:
+    """What running the subscription needs of its definer."""
+    return [rules.Need("EXECUTE", "function", plan.function),
+            rules.Need("SELECT", "table", plan.table),
+            *(rules.Need("OUTPUT", "table", name) for name in plan.outputs)]
+
+
+def check_definer(engine: Engine, plan: plans.CreateSubscription, user: str) -> None:
+    """PrivilegeError unless ``user`` may still run the subscription."""
+    needed = needs(plan)
+    rules.check_needs(needed, privileges.access(engine, user, needed))
+
+
+def prepare(plan: plans.CreateSubscription, rows: pa.Table,
+            connection: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+    """The pre-processing query's rows over ``rows`` (which carry ``NEW`` when the query keeps
+    window state); SqlError naming the subscription when DuckDB refuses it."""
+    assert plan.query is not None
+    if plan.windowed and plans.NEW not in rows.column_names:
+        rows = rows.append_column(plans.NEW, pa.array([True] * rows.num_rows, pa.bool_()))
+    duck = connection or duckdb.connect()
+    try:
+        duck.register(plans.BATCH, rows)
+        return duck.sql(plan.query).to_arrow_table()
+    except duckdb.Error as error:
+        raise SqlError(f"subscription {plan.name}: its query fails over the rows of "
+                       f"table {plan.table}: {error}") from None
+    finally:
+        duck.unregister(plans.BATCH)
+        if connection is None:
+            duck.close()

@@ -1,0 +1,400 @@
+"""Subscriptions running in a tickerplant: a function on a table's ticks, in adaptive micro-batches.
+
+The tickerplant hands every table's newly accepted rows (journalled, in its real-time table) to
+``Subscriptions.offer`` on its event loop; each running subscription queues them and returns at
+once. Its own thread takes batches from the queue as inference servers' dynamic batching does:
+while a batch runs, rows accumulate; the next batch takes everything that arrived, at most
+``max_batch`` rows, and once a row is waiting it waits at most ``max_wait`` ms for more (0: it
+starts at once with what is there). A batch is the rows of the subscription's symbols, run
+through the pre-processing query (DuckDB, over the batch; with window state, over the last
+``history`` rows of each key and the batch, keeping the batch's rows:
+``indb.planner.subscriptions``), then through the function, loaded once with its models and kept
+resident (on the GPU where there is one). Its rows go to the output table's real-time table, on
+the event loop, and from there to that table's own subscribers (``.u.sub``) and to a remote kdb+
+tickerplant with ``PUBLISH TO``. The output table is created from the first output, as EXECUTE
+FUNCTION creates its output tables.
+
+The function runs in the tickerplant's process (docs/security.md says what that trusts). A batch
+that fails (the query, the function, what it returns, the remote end) is counted and logged with
+its error, shown by SHOW SUBSCRIPTIONS, and its rows are dropped; the tickerplant and the
+subscription go on. The definitions are read from the catalog when the tickerplant starts and
+every ``REFRESH_SECONDS`` after, so a subscription created, replaced or dropped from any process
+starts or stops within that time; the figures go the other way at the same pace.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+import asyncio
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from indb.catalog.names import split_name
+from indb.catalog.types import inferred_sql_type
+from indb.engine import subscriptions as statements
+from indb.errors import IndbError
+from indb.parser import render
+from indb.planner import subscriptions as plans
+from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
+from indb.runtime.gpus import visible_gpus
+from indb.sharding.host import load_handler
+from indb.sharding.jobs import Job
+from indb.udf.context import Context
+from indb.udf.frames import to_frame, to_outputs
+from indb.udf.models import Models
+
+if TYPE_CHECKING:
+    from indb.stream.tickerplant import Tickerplant
+
+REFRESH_SECONDS = 1.0   # how often definitions are read from, and figures written to, the catalog
+LATENCIES = 10_000      # the latest updates' latencies kept for the percentiles
+BATCH_SIZES = 1_000     # the latest batches' sizes kept for the mean and maximum
+
+Post = Callable[[Callable[[], None]], object]  # runs a function on the tickerplant's event loop
+
+log = logging.getLogger("indb.stream")
+
+
+class Figures:
+    """What SHOW SUBSCRIPTIONS shows of a running subscription (``engine.subscriptions.FIGURES``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state = "starting"
+        self.lag = self.batches = self.rows_in = self.rows_out = self.errors = 0
+        self.last_error: str | None = None
+        self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCIES)  # ms
+        self.sizes: collections.deque[int] = collections.deque(maxlen=BATCH_SIZES)
+
+    def failed(self, error: BaseException) -> None:
+        with self.lock:
+            self.errors += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+
+    def as_dict(self) -> dict[str, Any]:
+        with self.lock:
+            latencies = np.fromiter(self.latencies, np.float64)
+            sizes = list(self.sizes)
+            return {"state": self.state, "lag_rows": self.lag, "batches": self.batches,
+                    "rows_in": self.rows_in, "rows_out": self.rows_out,
+                    "batch_rows_mean": float(np.mean(sizes)) if sizes else None,
+                    "batch_rows_max": max(sizes) if sizes else None,
+                    "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
+                    "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None,
+                    "errors": self.errors, "last_error": self.last_error, "reported": time.time()}
+
+
+class Running:
+    """One subscription at work: its queue, its thread, its function and its window state."""
+
+    def __init__(self, plant: Tickerplant, info: SubscriptionInfo, post: Post) -> None:
+        self.plant, self.info, self.post = plant, info, post
+        self.plan = plans.restored(info.definition)
+        self.figures = Figures()
+        self.condition = threading.Condition()
+        self.queue: collections.deque[tuple[int, pa.Table]] = collections.deque()  # (arrived ns, rows)
+        self.queued = 0  # rows in the queue
+        self.stopped = False
+        self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
+        self.tail: pa.Table | None = None  # window state: earlier rows, ``history`` a key
+        self.call: Callable[[pa.Table], pa.Table | None] | None = None
+        self.publisher: Any = None
+        self.thread = threading.Thread(target=self._work, name=f"indb-subscription-{info.name}",
+                                       daemon=True)
+
+    # -- on the event loop -------------------------------------------------------------------
+
+    def offer(self, rows: pa.Table, arrived: int) -> None:
+        with self.condition:
+            self.queue.append((arrived, rows))
+            self.queued += rows.num_rows
+            self.condition.notify()
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopped = True
+            self.condition.notify()
+
+    # -- on its thread -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            self._start()
+        except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
+            log.error("subscription %s cannot start: %s", self.info.name, error)
+            self.figures.failed(error)
+            with self.figures.lock:
+                self.figures.state = "failed to start"
+            return
+        with self.figures.lock:
+            self.figures.state = "running"
+        while True:
+            taken = self._take()
+            if taken is None:
+                break
+            try:
+                self._batch(taken)
+            except Exception as error:  # noqa: BLE001 (a failing batch is recorded, never fatal)
+                log.warning("subscription %s: a batch of %d rows failed: %s", self.info.name,
+                            sum(r.num_rows for _, r in taken), error)
+                self.figures.failed(error)
+        self._close()
+
+    def _start(self) -> None:
+        """The definer may still run it; the function loaded with its resident models."""
+        engine = self.plant.engine
+        statements.check_definer(engine, self.plan, self.info.definer)
+        function = engine.functions.get(self.plan.function)
+        scratch = Path(tempfile.mkdtemp(prefix=f"indb-subscription-{self.info.name}-"))
+        self.scratch = scratch
+        job = Job(run_id=f"subscription-{self.info.name}", function=function,
+                  code_dir=str(engine.functions.code_dir(function)), shard=0, shards=1, inputs=(),
+                  outputs=(), params=dict(self.plan.params), work_dir=str(scratch),
+                  db_path=str(engine.db.path), db_id="", io_properties={}, deadline=None)
+        handler = load_handler(job)
+        device = "cuda" if visible_gpus() else "cpu"
+        models = Models(lambda name, version: engine.models.get(name, version), str(scratch),
+                        device)
+        context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
+                          mode=function.mode, params=dict(self.plan.params), scratch=scratch,
+                          outputs=self.plan.outputs, models=models, device=device)
+        frame = function.frame
+
+        def call(rows: pa.Table) -> Any:
+            return handler(context, to_frame(rows, frame, device))
+        self.call = call
+        if self.plan.publish is not None:
+            from indb.stream.remote import Publisher  # KDBHOST's client of a remote tickerplant
+            self.publisher = Publisher(self.plan.publish)
+        self.duck = duckdb.connect()
+
+    def _take(self) -> list[tuple[int, pa.Table]] | None:
+        """The next batch: what has arrived, at most ``max_batch`` rows, after waiting up to
+        ``max_wait`` ms from its first row's arrival for more; None once stopped."""
+        limit, wait = self.plan.max_batch, self.plan.max_wait / 1000
+        with self.condition:
+            while not self.queue and not self.stopped:
+                self.condition.wait()
+            if self.stopped:
+                return None
+            if wait:
+                due = self.queue[0][0] / 1e9 + wait
+                while self.queued < limit and not self.stopped:
+                    left = due - time.time()
+                    if left <= 0:
+                        break
+                    self.condition.wait(left)
+            taken, count = [], 0
+            while self.queue and count < limit:
+                arrived, rows = self.queue[0]
+                if count + rows.num_rows > limit:  # split: the rest stays first in the queue
+                    cut = limit - count
+                    self.queue[0] = (arrived, rows.slice(cut))
+                    rows = rows.slice(0, cut)
+                else:
+                    self.queue.popleft()
+                taken.append((arrived, rows))
+                count += rows.num_rows
+            self.queued -= count
+            with self.figures.lock:
+                self.figures.lag = self.queued
+            return taken
+
+    def _batch(self, taken: list[tuple[int, pa.Table]]) -> None:
+        rows = pa.concat_tables([r for _, r in taken])
+        if self.syms is not None and "sym" in rows.column_names:
+            rows = rows.filter(pc.is_in(rows["sym"], self.syms))
+        with self.figures.lock:
+            self.figures.batches += 1
+            self.figures.rows_in += rows.num_rows
+            self.figures.sizes.append(rows.num_rows)
+        if not rows.num_rows:
+            return
+        if self.plan.query is not None:
+            rows = self._prepared(rows)
+        assert self.call is not None
+        outputs = to_outputs(self.call(rows), self.plan.outputs)
+        produced = [(name, table) for name, table in zip(self.plan.outputs, outputs, strict=True)
+                    if table is not None and table.num_rows]
+        for name, table in produced:
+            self._ensure_table(name, table.schema)
+        arrivals = [arrived for arrived, _ in taken]
+        self.post(lambda: self._deliver(produced, arrivals))
+        if self.publisher is not None:
+            for name, table in produced:
+                self.publisher.upd(name, table)
+
+    def _prepared(self, rows: pa.Table) -> pa.Table:
+        """The pre-processing query over the batch (and the window state's earlier rows)."""
+        if not self.plan.windowed:
+            return statements.prepare(self.plan, rows, self.duck)
+        marked = rows.append_column(plans.NEW, pa.array(np.ones(rows.num_rows, bool)))
+        if self.tail is not None:
+            marked = pa.concat_tables([self.tail, marked])
+        self.tail = kept_tail(marked, self.plan.keys, self.plan.history)
+        return statements.prepare(self.plan, marked, self.duck)
+
+    def _ensure_table(self, name: str, schema: pa.Schema) -> None:
+        """The output table, created from the first output (as its definer) when missing."""
+        engine = self.plant.engine
+        if engine.db.exists(name):
+            return
+        schema_name, table = split_name(name)
+        columns = [exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True),
+                                 kind=exp.DataType.build(inferred_sql_type(f.type), dialect="duckdb"))
+                   for f in schema]
+        create = exp.Create(this=exp.Schema(this=exp.table_(table, db=schema_name, quoted=True),
+                                            expressions=columns), kind="TABLE", exists=True)
+        with engine.as_user(self.info.definer):
+            engine.execute(render(create))
+
+    def _deliver(self, produced: list[tuple[str, pa.Table]], arrivals: list[int]) -> None:
+        """On the event loop: the outputs into their real-time tables, published."""
+        try:
+            for name, rows in produced:
+                live = self.plant.table(name)
+                rows = rows.select(live.schema.names).cast(live.schema)
+                live.append_batch(rows.combine_chunks().to_batches()[0], live.upto)
+            self.plant.publish({name for name, _ in produced})
+        except Exception as error:  # noqa: BLE001 (outputs that do not fit their table)
+            log.warning("subscription %s: outputs not delivered: %s", self.info.name, error)
+            self.figures.failed(error)
+            return
+        done = time.time_ns()
+        with self.figures.lock:
+            self.figures.rows_out += sum(rows.num_rows for _, rows in produced)
+            self.figures.latencies.extend((done - arrived) / 1e6 for arrived in arrivals)
+
+    def _close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
+        if hasattr(self, "duck"):
+            self.duck.close()
+        if hasattr(self, "scratch"):
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def kept_tail(rows: pa.Table, keys: tuple[str, ...], history: int) -> pa.Table | None:
+    """The last ``history`` rows of each key (all rows' last ``history`` without keys), in
+    their order, marked as earlier rows (``NEW`` false)."""
+    if not history or not rows.num_rows:
+        return None
+    count = rows.num_rows
+    if keys:
+        codes = np.zeros(count, np.int64)
+        for key in keys:
+            encoded = pc.dictionary_encode(rows[key].combine_chunks())
+            width = len(encoded.dictionary) + 1
+            codes = codes * width + np.asarray(encoded.indices.fill_null(width - 1))
+        order = np.argsort(codes, kind="stable")
+        ordered = codes[order]
+        # each row's place from the end of its key's run: keep the last ``history``
+        ends = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), count - 1]
+        run_end = ends[np.searchsorted(ends, np.arange(count))]
+        keep = np.zeros(count, bool)
+        keep[order] = run_end - np.arange(count) < history
+        kept = rows.filter(pa.array(keep))
+    else:
+        kept = rows.slice(max(0, count - history))
+    return kept.set_column(kept.schema.get_field_index(plans.NEW), plans.NEW,
+                           pa.array(np.zeros(kept.num_rows, bool)))
+
+
+class Subscriptions:
+    """The subscriptions a tickerplant runs, kept in step with the catalog."""
+
+    def __init__(self, plant: Tickerplant, post: Post) -> None:
+        self.plant, self.post = plant, post
+        self.store = SubscriptionStore(plant.engine.db)
+        self.running: dict[str, Running] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def offer(self, table: str, rows: pa.Table) -> None:
+        """On the event loop: a table's new rows, to the subscriptions on it."""
+        arrived = time.time_ns()
+        for running in list(self.running.values()):
+            if running.plan.table == table:
+                running.offer(rows, arrived)
+
+    def refresh(self) -> None:
+        """Off the event loop: start what the catalog has and is not running (or changed),
+        stop what it no longer has, and write the figures."""
+        with self.lock:
+            if self.closed:
+                return
+            wanted = {info.name: info for info in self.store.all()}
+            for name, running in list(self.running.items()):
+                if wanted.get(name) is None or wanted[name].created != running.info.created:
+                    self._stop(name)
+            for name, info in wanted.items():
+                if name not in self.running:
+                    self._start(info)
+            for name, running in self.running.items():
+                self.store.report(name, running.info.created, running.figures.as_dict())
+
+    def _start(self, info: SubscriptionInfo) -> None:
+        running = Running(self.plant, info, self.post)
+        self.running[info.name] = running
+        table = running.plan.table
+
+        def listen() -> None:  # on the loop: rows from now on are the subscription's
+            live = self.plant.table(table)
+            if not live.watched:
+                live.unpublished()
+                live.watched = True
+            self.plant.listened.add(table)
+        self.post(listen)
+        running.thread.start()
+        log.info("subscription %s started: %s on %s", info.name, running.plan.function, table)
+
+    def _stop(self, name: str) -> None:
+        running = self.running.pop(name)
+        running.stop()
+        tables = {r.plan.table for r in self.running.values()}
+        if running.plan.table not in tables:
+            self.post(lambda: self.plant.listened.discard(running.plan.table))
+        log.info("subscription %s stopped", name)
+
+    def close(self) -> None:
+        """Stop every subscription (their threads end after their current batch)."""
+        with self.lock:
+            self.closed = True
+            for name in list(self.running):
+                self._stop(name)
+
+
+def start(plant: Tickerplant, loop: asyncio.AbstractEventLoop, executor: Executor) -> Subscriptions:
+    """On the tickerplant's event loop, before it serves: its database's subscriptions, started
+    now (so they see every update from the first), then kept in step with the catalog every
+    ``REFRESH_SECONDS`` on ``executor``'s threads; the tickerplant hands them its tables' new
+    rows from now on."""
+    subscriptions = Subscriptions(plant, loop.call_soon_threadsafe)
+    plant.on_rows = subscriptions.offer
+    _refreshed(subscriptions)
+
+    def refresh() -> None:
+        loop.call_later(REFRESH_SECONDS, refresh)
+        loop.run_in_executor(executor, _refreshed, subscriptions)
+    loop.call_later(REFRESH_SECONDS, refresh)
+    return subscriptions
+
+
+def _refreshed(subscriptions: Subscriptions) -> None:
+    try:
+        subscriptions.refresh()
+    except (IndbError, OSError, Exception) as error:  # noqa: BLE001 (the next refresh tries again)
+        log.warning("subscriptions not refreshed: %s", error)

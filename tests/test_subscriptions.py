@@ -1,0 +1,303 @@
+"""Subscriptions (``CREATE SUBSCRIPTION``): the grammar, the plan's window state, privileges, and
+the tickerplant (``indb tick``, its own process) running them for real PyKX feeds and
+subscribers: ticks scored by a small model, the output table's subscribers and SQL seeing the
+anomalies, adaptive micro-batches, a failing function that harms nothing, a subscription created
+and dropped while the tickerplant runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
+torch = pytest.importorskip("torch")
+
+import indb  # noqa: E402
+from indb.errors import CatalogError, PrivilegeError, SqlError  # noqa: E402
+from indb.parser import parse, render_indb  # noqa: E402
+from indb.planner import subscriptions as plans  # noqa: E402
+from indb.runtime.predictors import save_model  # noqa: E402
+from indb.stream.kdb import kx  # noqa: E402
+from indb.stream.subscriptions import kept_tail  # noqa: E402
+from test_stream_server import Server, read_message  # noqa: E402
+
+WAIT = 60  # seconds a test waits for the tickerplant's subscription to catch up, at most
+
+SCORE = '''
+import time
+import numpy as np
+from indb import udf
+
+@udf.function(frame="numpy", params=["model", "threshold", "delay_ms", "fail_below"])
+def score(ctx, rows):
+    if float(ctx.params.get("fail_below", "-1e300")) > rows["px"].min():
+        raise ValueError("a price below the floor")
+    time.sleep(float(ctx.params.get("delay_ms", "0")) / 1000)  # stands in for a slower model
+    model = ctx.models.load(ctx.params.get("model", "recon"))
+    error = model.predict(np.column_stack([rows["px"] - rows["m"], np.zeros(len(rows["px"]))]))
+    return {"time": rows["time"], "sym": rows["sym"], "px": rows["px"], "error": error,
+            "anomaly": error > float(ctx.params.get("threshold", "1")),
+            "loads": np.full(len(error), ctx.models.misses)}
+'''
+QUERY = ("INPUT_TABLE(SELECT time, sym, px, avg(px) OVER (PARTITION BY sym ORDER BY time "
+         "ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS m FROM ticks)")
+
+
+class Reconstruction(torch.nn.Module):
+    """A fixed 'autoencoder' that reconstructs every row as zeros: its error is x0^2 + x1^2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x ** 2).sum(dim=1)
+
+
+def make_db(root: Path) -> Path:
+    """ticks, ticks_anomaly, the score function and the recon model."""
+    code = root / "score.py"
+    code.write_text(SCORE)
+    model_dir = root / "model"
+    model_dir.mkdir()
+    save_model(Reconstruction(), np.zeros((4, 2), np.float32), "torch", model_dir)
+    conn = indb.connect(root / "db")
+    conn.sql("CREATE TABLE ticks (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+    conn.sql("CREATE TABLE ticks_anomaly (time TIMESTAMP, sym VARCHAR, px DOUBLE, error DOUBLE, "
+             "anomaly BOOLEAN, loads BIGINT)")
+    conn.sql(f"CREATE FUNCTION score FILE PATHS '{code}'")
+    conn.sql(f"CREATE MODEL recon FROM FILE '{next(model_dir.glob('*.pt2'))}'")
+    conn.sql(f"CREATE SUBSCRIPTION scored ON ticks WHERE sym IN ('AAPL', 'MSFT') "
+             f"EXECUTE FUNCTION score(INPUT_TABLE_NAMES => {QUERY}, "
+             "PARAMS => KV_PAIRS(threshold = '4')) OUTPUT_TABLES('ticks_anomaly')")
+    conn.close()
+    return root / "db"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("subscriptions")
+    running = Server(make_db(root), root / "server.log", "--fsync", "5").start()
+    yield running
+    running.kill()
+
+
+def figures(q: kx.SyncQConnection, name: str, until, what: str) -> dict:
+    """The subscription's SHOW SUBSCRIPTION row, once ``until(row)`` holds (figures are
+    reported every second)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        row = {k: v[0] for k, v in q(f"SHOW SUBSCRIPTION {name}").pa().to_pydict().items()}
+        if until(row):
+            return row
+        assert time.monotonic() < deadline, f"{what}: {row}"
+        time.sleep(0.1)
+
+
+def tick(sym: str, px: float):
+    return kx.toq([kx.SymbolAtom(sym), kx.FloatAtom(px), kx.LongAtom(1)])
+
+
+def upd(q: kx.SyncQConnection, table: str, x, wait: bool = True):
+    return q(".u.upd", kx.SymbolAtom(table), x, wait=wait)
+
+
+# -- the grammar and the plan -----------------------------------------------------------------
+
+def test_create_subscription_renders_back_as_written():
+    text = ("CREATE OR REPLACE SUBSCRIPTION s ON ticks WHERE sym IN ('A', 'B') EXECUTE FUNCTION "
+            "f(PARAMS => KV_PAIRS(k = 'v')) OUTPUT_TABLES('o') PUBLISH TO 'kdb://h:5010' "
+            "WITH (MAX_BATCH = 100, MAX_WAIT = 2.5)")
+    (tree,) = parse(text)
+    assert render_indb(tree) == text
+    assert [render_indb(t) for t in parse("SHOW SUBSCRIPTIONS; SHOW SUBSCRIPTION s; "
+                                          "DROP SUBSCRIPTION IF EXISTS s")] == \
+        ["SHOW SUBSCRIPTIONS", "SHOW SUBSCRIPTION s", "DROP SUBSCRIPTION IF EXISTS s"]
+
+
+@pytest.mark.parametrize(("text", "message", "at"), [
+    ("CREATE SUBSCRIPTION s ticks", "expected ON table", "ticks"),
+    ("CREATE SUBSCRIPTION s ON ticks\n  SELECT", "expected EXECUTE FUNCTION", "SELECT"),
+    ("CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION f() BATCH 3", "unexpected BATCH", "BATCH"),
+    ("CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION f()\nPUBLISH TO 7", "PUBLISH TO takes", "7"),
+])
+def test_grammar_errors_point_at_the_mistake(text, message, at):
+    with pytest.raises(SqlError, match=message) as caught:
+        parse(text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if at in s)
+    word = text.splitlines()[line - 1]
+    assert (caught.value.line, caught.value.col) == (line, word.index(at) + 1)  # 1-based
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[indb.Connection]:
+    code = tmp_path / "score.py"
+    code.write_text(SCORE)
+    conn = indb.connect(tmp_path / "db")
+    conn.sql("CREATE TABLE ticks (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+    conn.sql("CREATE TABLE other (x DOUBLE)")
+    conn.sql(f"CREATE FUNCTION score FILE PATHS '{code}'")
+    yield conn
+    conn.close()
+
+
+@pytest.mark.parametrize(("tail", "message"), [
+    ("WHERE px > 1 EXECUTE FUNCTION score() OUTPUT_TABLES('o')", "WHERE picks symbols"),
+    ("EXECUTE FUNCTION score()", "needs an output table"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('ticks')", "its own table"),
+    ("EXECUTE FUNCTION score(OPTIONS => KV_PAIRS(timeout = '1')) OUTPUT_TABLES('o')", "no OPTIONS"),
+    ("EXECUTE FUNCTION score(PARAMS => KV_PAIRS(nope = '1')) OUTPUT_TABLES('o')", "no parameter nope"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (MAX_BATCH = 0)", "MAX_BATCH is a whole"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (SPEED = 1)", "unknown option SPEED"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'tcp://h:1'", "kdb://host:port"),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM other)) "
+     "OUTPUT_TABLES('o')", "not other"),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT avg(px) OVER "
+     "(PARTITION BY sym) FROM ticks)) OUTPUT_TABLES('o')", "HISTORY = n"),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT lead(px) OVER "
+     "(PARTITION BY sym ORDER BY time) FROM ticks)) OUTPUT_TABLES('o')", "have not arrived"),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT sym, lag(px) OVER "
+     "(PARTITION BY sym ORDER BY time) FROM ticks GROUP BY sym, px, time)) OUTPUT_TABLES('o')",
+     "without GROUP BY"),
+    ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT nope FROM ticks)) "
+     "OUTPUT_TABLES('o')", "nope"),
+    ("EXECUTE FUNCTION missing() OUTPUT_TABLES('o')", "does not exist"),
+])
+def test_bad_subscriptions_are_refused_and_nothing_is_recorded(db, tail, message):
+    with pytest.raises((SqlError, CatalogError), match=message):
+        db.sql(f"CREATE SUBSCRIPTION s ON ticks {tail}")
+    assert db.sql("SHOW SUBSCRIPTIONS").arrow().num_rows == 0
+
+
+def test_window_state_is_planned_from_the_frames(db):
+    db.sql(f"CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+           "INPUT_TABLE(SELECT sym, lag(px, 7) OVER w AS a, avg(px) OVER (PARTITION BY sym ORDER "
+           "BY time ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS m FROM ticks WINDOW w AS "
+           "(PARTITION BY sym ORDER BY time))) OUTPUT_TABLES('o')")
+    db.sql("CREATE SUBSCRIPTION plain ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+           "INPUT_TABLE(SELECT sym, px * 2 AS p FROM ticks)) OUTPUT_TABLES('o') "
+           "WITH (HISTORY = 5)")
+    from indb.registry.subscriptions import SubscriptionStore
+    store = SubscriptionStore(db._engine.db)
+    windowed, plain = (plans.restored(store.get(n).definition) for n in ("s", "plain"))
+    assert (windowed.windowed, windowed.keys, windowed.history) == (True, ("sym",), 7)
+    assert plans.BATCH in windowed.query and plans.NEW in windowed.query
+    assert (plain.windowed, plain.keys) == (False, ())
+    assert (plain.max_batch, plain.max_wait) == (plans.DEFAULT_MAX_BATCH, plans.DEFAULT_MAX_WAIT)
+
+
+def test_the_tail_keeps_the_last_rows_of_each_key_in_order():
+    rows = pa.table({"sym": ["a", "b", "a", "a", "b", "c", "a"], "x": [1, 2, 3, 4, 5, 6, 7],
+                     plans.NEW: [True] * 7})
+    kept = kept_tail(rows, ("sym",), 2)
+    assert kept.to_pydict() == {"sym": ["b", "a", "b", "c", "a"], "x": [2, 4, 5, 6, 7],
+                                plans.NEW: [False] * 5}
+    assert kept_tail(rows, (), 3).column("x").to_pylist() == [5, 6, 7]
+    assert kept_tail(rows, ("sym",), 0) is None
+
+
+def as_user(conn: indb.Connection, user: str, sql: str):
+    with conn._engine.as_user(user):
+        return conn.sql(sql)
+
+
+def test_privileges_are_those_of_executing_the_function(db):
+    db.sql("CREATE USER sam")
+    db.sql("CREATE USER other")
+    db.sql("CREATE TABLE taken (x DOUBLE)")
+    create = "CREATE SUBSCRIPTION mine ON ticks EXECUTE FUNCTION score() OUTPUT_TABLES('{}')"
+    with pytest.raises(PrivilegeError, match="EXECUTE"):
+        as_user(db, "sam", create.format("out"))
+    db.sql("GRANT EXECUTE ON FUNCTION score TO sam")
+    with pytest.raises(PrivilegeError, match="SELECT"):
+        as_user(db, "sam", create.format("out"))
+    db.sql("GRANT SELECT ON TABLE ticks TO sam")
+    with pytest.raises(PrivilegeError, match="INSERT"):  # an existing output needs INSERT
+        as_user(db, "sam", create.format("taken"))
+    as_user(db, "sam", create.format("out"))  # a new one will be sam's
+    with pytest.raises(PrivilegeError, match="creator"):
+        as_user(db, "other", "DROP SUBSCRIPTION mine")
+    assert as_user(db, "other", "SHOW SUBSCRIPTIONS").arrow().num_rows == 0  # ticks unreadable
+    (row,) = as_user(db, "sam", "SHOW SUBSCRIPTIONS").arrow().to_pylist()
+    assert (row["name"], row["definer"], row["state"]) == ("mine", "sam", "not running")
+    as_user(db, "sam", "DROP SUBSCRIPTION mine")
+    assert db.sql("SHOW SUBSCRIPTIONS").arrow().num_rows == 0
+
+
+# -- in the tickerplant -----------------------------------------------------------------------
+
+def test_ticks_are_scored_and_reach_the_output_tables_subscribers_and_sql(server):
+    feed, subscriber, querier = server.connect(), server.connect(), server.connect()
+    try:
+        schema = subscriber(".u.sub", kx.SymbolAtom("ticks_anomaly"), kx.SymbolVector([])).py()
+        assert schema[0] == "ticks_anomaly"
+        sock = socket.socket(fileno=os.dup(subscriber.fileno()))
+        sock.settimeout(WAIT)
+        prices = [100.0, 100.0, 100.0, 100.0, 108.0, 100.0]  # 108 against a mean of 102
+        for px in prices:
+            upd(feed, "ticks", tick("AAPL", px))
+            upd(feed, "ticks", tick("IBM", px * 10))  # not one of the subscription's symbols
+        received: dict[str, list] = {"sym": [], "px": [], "anomaly": [], "loads": []}
+        while len(received["px"]) < len(prices):
+            name, table, rows = read_message(sock).py()
+            assert (name, table) == ("upd", "ticks_anomaly")
+            for column in received:
+                received[column] += rows[column]
+        assert received["sym"] == ["AAPL"] * len(prices) and received["px"] == prices
+        # the rolling mean of 4 rows across batches: (108 - 102)^2 = 36 > 4 at the spike, and
+        # (100 - 102)^2 = 4, not above, after it
+        assert received["anomaly"] == [False, False, False, False, True, False]
+        assert set(received["loads"]) == {1}  # the model was loaded once and stayed
+        seen = querier("SELECT px, anomaly FROM ticks_anomaly WHERE anomaly").py()
+        assert seen == {"px": [108.0], "anomaly": [True]}
+        row = figures(querier, "scored", lambda r: r["rows_out"] == len(prices), "rows out")
+        assert row["state"] == "running" and row["rows_in"] == len(prices)
+        assert row["errors"] == 0 and row["latency_p99_ms"] >= row["latency_p50_ms"] > 0
+    finally:
+        for q in (feed, subscriber, querier):
+            q.close()
+
+
+def test_batches_grow_under_load_and_stay_bounded(server):
+    q = server.connect()
+    try:
+        q("CREATE TABLE burst (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q("CREATE SUBSCRIPTION loaded ON burst EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          "INPUT_TABLE(SELECT time, sym, px, px AS m FROM burst), PARAMS => "
+          "KV_PAIRS(delay_ms = '20')) OUTPUT_TABLES('burst_out') WITH (MAX_BATCH = 40)")
+        figures(q, "loaded", lambda r: r["state"] == "running", "started")
+        upd(q, "burst", tick("AAPL", 1.0))  # alone: a batch of one
+        figures(q, "loaded", lambda r: r["rows_out"] == 1, "the first row")
+        for i in range(400):  # a burst, much faster than 20 ms a batch
+            upd(q, "burst", tick("AAPL", float(i)), wait=False)
+        row = figures(q, "loaded", lambda r: r["rows_out"] == 401, "the burst")
+        assert row["batch_rows_max"] == 40  # grew to the bound, never past it
+        assert row["batches"] < 401 / 4  # most rows came in large batches
+        assert q("SELECT count(*) AS n FROM burst_out").py() == {"n": [401]}
+    finally:
+        q.close()
+
+
+def test_a_failing_function_is_reported_and_harms_nothing(server):
+    q = server.connect()
+    try:
+        q("CREATE TABLE fragile (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q("CREATE SUBSCRIPTION breaks ON fragile EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          "INPUT_TABLE(SELECT time, sym, px, px AS m FROM fragile), PARAMS => "
+          "KV_PAIRS(fail_below = '0')) OUTPUT_TABLES('fragile_out')")
+        figures(q, "breaks", lambda r: r["state"] == "running", "started")
+        upd(q, "fragile", tick("AAPL", -1.0))
+        row = figures(q, "breaks", lambda r: r["errors"] == 1, "the error")
+        assert "a price below the floor" in row["last_error"]
+        upd(q, "fragile", tick("AAPL", 5.0))  # the subscription goes on
+        figures(q, "breaks", lambda r: r["rows_out"] == 1, "a good row after the error")
+        assert q("SELECT px FROM fragile_out").py() == {"px": [5.0]}
+        assert q("SELECT count(*) AS n FROM fragile").py() == {"n": [2]}  # the ticks are kept
+        q("DROP SUBSCRIPTION breaks")
+        assert q("SHOW SUBSCRIPTIONS").pa().column("name").to_pylist().count("breaks") == 0
+    finally:
+        q.close()
+
