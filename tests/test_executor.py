@@ -153,17 +153,46 @@ def test_instance_process_killed_with_sigkill(db, pipes):
     assert snapshot(db, "dst") == before
 
 
-def test_worker_process_killed_with_sigkill(db, pipes):
+def test_worker_process_killed_with_sigkill_and_no_retries(db, pipes):
     before = snapshot(db, "dst")
-    run_id, host, worker = start_blocker(db, pipes)
+    run_id, host, worker = start_blocker(db, pipes, "nowait = 'true', max_retries = '0'")
     os.kill(worker, signal.SIGKILL)
     final = db.wait(run_id).df()
-    assert final["status"][0] == "error" and "worker running shard 0 failed" in final["message"][0]
+    assert final["status"][0] == "error", final["message"][0]
+    assert "worker running shard 0 died (KilledWorker)" in final["message"][0]
+    assert "not retried: its retries are used up (max_retries = 0)" in final["message"][0]
     assert wait_until_gone(host)  # the instance process went with its worker
     assert snapshot(db, "dst") == before
     # the nanny restarts the worker: the next run works
     db.sql("CREATE OR REPLACE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
     assert db.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(src))").fetchone()[1] == "completed"
+
+
+def test_a_shard_whose_worker_is_killed_is_retried_on_the_survivor_and_committed_once(db, pipes):
+    """SIGKILL to the worker running shard 0: Dask errs its task (KilledWorker), the run sends
+    the shard to the other worker, and the output is committed once, whole."""
+    ready, go = pipes
+    rows = db.sql("SELECT count(*) FROM dst").fetchone()[0]
+    run_id, host, worker = start_blocker(db, pipes)
+    os.kill(worker, signal.SIGKILL)
+    retry_host, retry_worker = map(int, ready.read_text().split())  # the retry is running
+    assert retry_worker != worker and wait_until_gone(host)
+    with open(go, "w"):  # lets the retry finish
+        pass
+    final = db.wait(run_id).df()
+    assert final["status"][0] == "completed", final["message"][0]
+    assert db.sql("SELECT count(*) FROM dst").fetchone()[0] == rows + 100  # once, whole
+    verbose = {row["shard"]: row for row in
+               db.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
+    assert [verbose[k]["status"] for k in (0, 1)] == ["completed", "completed"]
+    assert (verbose[0]["retried"], verbose[0]["worker"]) == ("0", "1")  # lost with worker 0
+    assert verbose[1]["retried"] is None
+
+
+def test_max_retries_is_a_whole_number(db):
+    with pytest.raises(SqlError, match="max_retries is a whole number"):
+        db.sql("EXECUTE FUNCTION blocker(INPUT_TABLE_NAMES => INPUT_TABLE(src), "
+               "OPTIONS => KV_PAIRS(max_retries = '-1'))")
 
 
 def test_max_concurrency_per_node(db):

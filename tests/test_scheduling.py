@@ -102,3 +102,81 @@ def test_shards_spread_evenly_and_stably_over_n_gpu_workers_each_on_its_own_gpu(
     assert sorted(per_worker) == names and set(per_worker.values()) == {16 // gpus}
     devices = {name: worker_environment(int(name), gpus)["CUDA_VISIBLE_DEVICES"] for name in names}
     assert sorted(devices.values()) == ["4", "5", "6", "7"][:gpus]  # one GPU each, all used
+
+
+LOST = RunStatus.ERROR
+
+
+def test_a_shard_lost_with_its_worker_is_retried_on_a_survivor_by_the_placement_rule():
+    schedule = Schedule(range(4), ["w0", "w1", "w2"], max_retries=1)
+    schedule.start()  # w0: 0 3, w1: 1, w2: 2
+    assert schedule.lost(1, ["w0", "w2"]) == [Submit(1, "w2", 1, attempt=1)]  # 1 mod 2: w2
+    assert schedule.owner[1] == "w2" and schedule.retries == {1: ["w1"]}
+    assert schedule.done(1, OK) == [] and not schedule.stopping
+    for shard in (0, 2, 3):
+        schedule.done(shard, OK)
+    assert schedule.over and schedule.finished == dict.fromkeys(range(4), OK)
+
+
+def test_the_dead_workers_unstarted_shards_move_too_without_using_a_retry():
+    schedule = Schedule(range(6), ["w0", "w1"], max_per_worker=1, max_retries=1)
+    assert schedule.start() == [Submit(0, "w0", 0), Submit(1, "w1", 0)]
+    # w1 dies running shard 1, with shards 3 and 5 still queued for it: all go to w0, after
+    # w0's own shards (turns 3, 4, 5), and w0 runs one at a time as asked
+    assert schedule.lost(1, ["w0"]) == []  # w0 is busy with shard 0
+    assert schedule.queues["w0"] == [2, 4, 3, 5, 1] and schedule.queues["w1"] == []
+    assert (schedule.turn[3], schedule.turn[5], schedule.turn[1]) == (3, 4, 5)
+    assert schedule.done(0, OK) == [Submit(2, "w0", 1)]
+    assert schedule.retries == {1: ["w1"]}  # 3 and 5 never ran: they were not retried
+
+
+def test_a_restarted_worker_of_the_same_name_gets_nothing_more_from_the_run():
+    schedule = Schedule(range(2), ["w0", "w1"], max_retries=2)
+    schedule.start()
+    assert schedule.lost(0, ["w0", "w1"]) == [Submit(0, "w1", 1, attempt=1)]  # not w0 again
+
+
+def test_retries_used_up_stop_the_run_with_the_reason():
+    schedule = Schedule(range(3), ["w0", "w1", "w2"], max_retries=1)
+    schedule.start()
+    assert schedule.lost(0, ["w1", "w2"]) == [Submit(0, "w1", 1, attempt=1)]  # 0 mod 2
+    assert schedule.lost(0, ["w2"]) == [Stop(0, LOST, "its retries are used up (max_retries = 1)")]
+    assert schedule.retries == {0: ["w0"]} and schedule.finished[0] == LOST
+    assert schedule.done(2, RunStatus.KILLED) == []  # the stop was said once
+    assert not schedule.over  # shard 1 was on w1 too
+    assert schedule.lost(1, ["w2"]) == [] and schedule.over
+
+
+def test_no_retries_asked_means_a_lost_worker_fails_the_run():
+    schedule = Schedule(range(2), ["w0", "w1"])
+    schedule.start()
+    assert schedule.lost(1, ["w0"]) == [Stop(1, LOST, "its retries are used up (max_retries = 0)")]
+
+
+def test_without_a_survivor_of_its_kind_the_shard_is_not_retried():
+    kinds = {"g0": "GPU", "g1": "GPU", "c0": "CPU"}
+    schedule = Schedule(range(2), ["g0", "g1"], max_retries=3, kinds=kinds)
+    schedule.start()
+    assert schedule.lost(0, ["c0", "g1"]) == [Submit(0, "g1", 1, attempt=1)]
+    assert schedule.lost(0, ["c0"]) == [Stop(0, LOST, "no other GPU worker remains")]
+    alone = Schedule(range(1), ["w0"], max_retries=1)
+    alone.start()
+    assert alone.lost(0, []) == [Stop(0, LOST, "no other worker remains")]
+    assert alone.over and alone.unstarted == []
+
+
+def test_a_lost_shard_of_a_stopping_run_just_ends():
+    schedule = Schedule(range(2), ["w0", "w1"], max_retries=1)
+    schedule.start()
+    assert schedule.done(0, FAILED) == [Stop(0, FAILED)]
+    assert schedule.lost(1, ["w0"]) == [] and schedule.over and schedule.retries == {}
+
+
+def test_a_retried_shard_takes_the_slot_of_its_new_turn():
+    schedule = Schedule(range(4), ["w0", "w1"], slots={"w0": 2, "w1": 2}, max_retries=1)
+    schedule.start()  # w0: 0 2 (turns 0 1), w1: 1 3
+    assert schedule.lost(3, ["w0"]) == []  # w0's two slots are busy
+    assert schedule.lost(1, ["w0"]) == []
+    assert (schedule.turn[3], schedule.turn[1]) == (2, 3)  # slots 0 and 1 of w0
+    assert schedule.next_in_slot(0, 2) == 3 and schedule.next_in_slot(2, 2) == 1
+    assert schedule.done(2, OK) == [Submit(1, "w0", 3, attempt=1)]  # slot 1's next shard

@@ -51,6 +51,13 @@ def _concurrency(value: str) -> int | None:
     return number or None
 
 
+def _retries(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
 def _distributed(value: str) -> str:
     if value.lower() != "ddp":
         raise ValueError(value)
@@ -67,6 +74,7 @@ _OPTION_VALUES: dict[str, tuple[Callable[[str], object], str]] = {
     "timeout": (_positive_number, "in seconds, a number above 0"),
     "nowait": (_flag, "'true' or 'false'"),
     "max_concurrency_per_node": (_concurrency, "a whole number, 0 for no limit"),
+    "max_retries": (_retries, "a whole number, 0 for none"),
     "set_environment": (str.lower, "the name of a function environment"),
     "distributed": (_distributed, "'ddp' (every shard's instance at once, as one torch.distributed "
                                   "process group)"),
@@ -74,7 +82,7 @@ _OPTION_VALUES: dict[str, tuple[Callable[[str], object], str]] = {
 # OPTIONS => KV_PAIRS(...); the environment is the function's own (its WITH OPTIONS)
 RUN_OPTIONS = tuple(key for key in _OPTION_VALUES if key != "set_environment")
 FUNCTION_OPTIONS = ("max_concurrency_per_node", "timeout", "set_environment",  # WITH OPTIONS
-                    "distributed")
+                    "distributed", "max_retries")
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ class RunOptions:
     max_concurrency_per_node: int | None = None  # instances one worker runs at a time; None: all
     set_environment: str | None = None           # the function environment its instances run in
     distributed: str | None = None               # 'ddp': the shards' instances as one process group
+    max_retries: int = 1                         # tries more of a shard whose worker died
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ _instances = sa.Table(
     sa.Column("tom", sa.Integer),
     sa.Column("results", sa.Text),           # a ProcData script's results (JSON)
     sa.Column("bin_results", sa.Text),       # ... and its bin_results (JSON)
+    sa.Column("retried", sa.Text),           # workers it was lost with, then retried elsewhere
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
@@ -115,7 +116,7 @@ _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed",
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "device", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
                      "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
-                     "environment", "environment_hash", "user")
+                     "environment", "environment_hash", "user", "retried")
 
 _SCRIPT_COLUMNS = ("rank", "tom", "results", "bin_results")
 

@@ -32,8 +32,11 @@ from indb.catalog.location import Tls
 from indb.errors import OperationalError
 from indb.runtime.gpus import worker_environment
 
-# A worker that dies mid-task must fail the run at once, not retry the instance elsewhere.
+# A worker that dies mid-task errs the task at once (KilledWorker): the run, not Dask, decides
+# where its instance runs again (``scheduling.Schedule.lost``); a task pinned to a worker that
+# left errs after no-workers-timeout (NoValidWorkerError) instead of waiting for it forever.
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
+               "distributed.scheduler.no-workers-timeout": "10s",
                "distributed.admin.system-monitor.gil.enabled": False}
 LOOPBACK = "127.0.0.1"  # the local cluster takes connections from this machine only
 CLOSE_TIMEOUT = 10  # seconds to wait for a client to close (a dead scheduler never answers)

@@ -6,6 +6,12 @@ make one job per shard, records the run, then carries out the scheduling policy
 progress is reported while they run. When every instance has completed it commits all of their
 output files, one Iceberg snapshot per output table. If any instance fails, is killed or times
 out, the others are told to stop and every file is deleted: the output tables are as before.
+
+An instance whose worker died is not a failure of the function: Dask errs its future with
+``KilledWorker`` (the scheduler allows no task a second worker, ``cluster.DASK_CONFIG``), or
+``NoValidWorkerError`` for one that waited too long for its pinned worker; the schedule then
+sends it to a survivor, under a key of its own, until its retries are used up. Whatever the lost
+attempt wrote was never reported to the head, so it is never committed.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from distributed import Client, Future, wait
+from distributed.scheduler import KilledWorker, NoValidWorkerError
 from pyiceberg.io import load_file_io
 
 from indb.catalog.database import Database
@@ -40,6 +47,7 @@ from indb.sharding.supervisor import run_instance
 from indb.storage import files
 
 PROGRESS_INTERVAL = 0.5  # seconds between the head's reads of its run's records for progress
+LOST = (KilledWorker, NoValidWorkerError)  # a task's errors that say its worker is gone
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,8 @@ class FunctionRunner:
         if run.distributed:
             run, _store = ddp.prepared(run, workers, _slots(cluster, addresses),
                                        bool(self.cluster_options.get("gpus")))
-        schedule = Schedule(run.shards, names, run.max_per_worker, slots)
+        schedule = Schedule(run.shards, names, run.max_per_worker, slots, run.max_retries,
+                            _kinds(cluster, addresses))
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}
         outcomes: dict[int, Outcome] = {}
@@ -194,17 +203,21 @@ class FunctionRunner:
                 if isinstance(instruction, Submit):
                     job = jobs[instruction.shard]
                     follower = schedule.next_in_slot(instruction.shard, slots[instruction.worker]) \
-                        if slots else None
+                        if instruction.worker in slots else None
                     if follower is not None:  # its host reads the next shard while this one runs
                         job = dataclasses.replace(job, read_ahead=jobs[follower].inputs)
                     rank = names.index(instruction.worker) + 1 if job.function.mode == "distributed" else 0
+                    attempt = f"-retry{instruction.attempt}" if instruction.attempt else ""
                     future = cluster.client.submit(
                         run_instance, job, instruction.worker, instruction.turn, rank,
-                        key=f"indb-{job.run_id}-{job.shard}", workers=[addresses[instruction.worker]],
-                        allow_other_workers=False, pure=False)
+                        key=f"indb-{job.run_id}-{job.shard}{attempt}",
+                        workers=[addresses[instruction.worker]], allow_other_workers=False, pure=False)
                     pending[future] = job
                 else:  # Stop: the first instance that did not complete stops the others
                     failed = outcomes[instruction.shard]
+                    if instruction.reason:  # a lost instance that was not retried: say why
+                        failed.message += f"; not retried: {instruction.reason}"
+                        self.runs.update_instance(run.run_id, failed.shard, message=failed.message)
                     reason = failed.message if failed.status == RunStatus.KILLED else (
                         f"stopped because shard {failed.shard} {failed.status}: {failed.message}")
                     self.runs.request_kill(run.run_id, reason)
@@ -217,12 +230,26 @@ class FunctionRunner:
             except TimeoutError:  # nothing finished in this interval: report progress and go on
                 done = set()
             finished = [(future, pending.pop(future)) for future in done]
-            for (_, job), outcome in zip(finished, _outcomes_of(cluster.client, finished), strict=True):
+            for (_, job), (outcome, lost) in zip(finished, _outcomes_of(cluster.client, finished),
+                                                 strict=True):
                 if outcome.status != RunStatus.COMPLETED:
                     self.runs.update_instance(job.run_id, job.shard, status=outcome.status,
                                               message=outcome.message, ended=time.time())
                 outcomes[job.shard] = outcome
-                carry_out(schedule.done(job.shard, outcome.status))
+                if not lost:
+                    carry_out(schedule.done(job.shard, outcome.status))
+                    continue
+                workers = cluster.workers()  # who is left (a restarted worker has a new address)
+                addresses.update(workers)
+                names[:] = [name for name, _ in workers]
+                instructions = schedule.lost(job.shard, names)
+                if job.shard not in schedule.finished:
+                    del outcomes[job.shard]  # it runs again: its new attempt gives the outcome
+                    self.runs.update_instance(
+                        job.run_id, job.shard, status=RunStatus.QUEUED,
+                        retried=", ".join(schedule.retries[job.shard]),
+                        message=f"retried on {schedule.owner[job.shard]}: {outcome.message}")
+                carry_out(instructions)
             if progress and (not pending or time.monotonic() - reported >= PROGRESS_INTERVAL):
                 reported = time.monotonic()
                 progress(RunProgress(run.run_id, len(outcomes), len(run.jobs),
@@ -316,20 +343,33 @@ def _slots(cluster: Cluster, addresses: dict[str, str]) -> dict[str, int]:
             for name, address in addresses.items()}
 
 
-def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[Outcome]:
-    """Finished tasks' Outcomes, fetched in one round trip (one each was a round trip each); a
-    task that raised (its worker died) becomes an ERROR one."""
+def _kinds(cluster: Cluster, addresses: dict[str, str]) -> dict[str, str]:
+    """Each worker's kind, by name: "GPU" if it declares the GPU resource (``indb worker``
+    with GPUs), else "CPU"; a lost shard is retried on a worker of its kind only."""
+    info = cluster.client.scheduler_info(n_workers=-1)["workers"]
+    return {name: "GPU" if "GPU" in (info.get(address, {}).get("resources") or {}) else "CPU"
+            for name, address in addresses.items()}
+
+
+def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[tuple[Outcome, bool]]:
+    """Finished tasks' Outcomes, fetched in one round trip (one each was a round trip each),
+    each with whether it was lost with its worker (``_outcome_of``)."""
     try:
-        return list(client.gather([future for future, _ in finished]))
+        return [(outcome, False) for outcome in client.gather([future for future, _ in finished])]
     except Exception:  # some task raised: look at each
         return [_outcome_of(future, job) for future, job in finished]
 
 
-def _outcome_of(future: Future, job: Job) -> Outcome:
-    """A finished task's Outcome; a task that raised (its worker died) becomes an ERROR one."""
+def _outcome_of(future: Future, job: Job) -> tuple[Outcome, bool]:
+    """A finished task's Outcome, and whether it was lost with its worker; a task that raised
+    (its worker died) becomes an ERROR one."""
     try:
-        return future.result()
+        return future.result(), False
+    except LOST as error:  # Dask's word that the worker died (its message names the task)
+        return Outcome(job.shard, RunStatus.ERROR,
+                       f"the worker running shard {job.shard} died ({type(error).__name__}); "
+                       "nothing it wrote was kept"), True
     except Exception as error:
         return Outcome(job.shard, RunStatus.ERROR,
                        f"the worker running shard {job.shard} failed ({type(error).__name__}: "
-                       f"{error}); nothing it wrote was kept")
+                       f"{error}); nothing it wrote was kept"), False

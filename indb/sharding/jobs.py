@@ -157,6 +157,7 @@ class RunPlan:
     work_root: Path
     lineage: dict[str, object]        # what a model saved by the run records about its making
     distributed: str | None = None    # 'ddp': every instance at once, as one process group
+    max_retries: int = 0              # tries more of a shard whose worker died (not for 'ddp')
 
 
 def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
@@ -210,4 +211,5 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
         "snapshots": {name: facts.snapshot_id for name, facts in inputs.items()},
         "params": dict(plan.params)}
     return RunPlan(run_id, function, shards, jobs, outputs, plan.options.max_concurrency_per_node,
-                   work_root, lineage, plan.options.distributed)
+                   work_root, lineage, plan.options.distributed,
+                   0 if plan.options.distributed else plan.options.max_retries)

@@ -13,7 +13,13 @@ machine (in the manner of dask/distributed's ``worker_state_machine``).
   the one that runs in the slot that came free, if any is waiting (a task sent for a busy slot
   would wait for it while the free slot idled);
 - the first instance that does not complete stops the run: the others are told to stop and
-  shards not started yet are never submitted.
+  shards not started yet are never submitted;
+- an instance lost with its worker (the worker died: Dask's ``KilledWorker``) is retried on a
+  survivor of the same kind (GPU or not), the survivors taking the lost shards by the same rule
+  (shard *k* on survivor *k mod m*), at most ``max_retries`` times a shard; the dead worker's
+  shards that had not started move too (they were never tried, so they use no retry), and the
+  run never sends it anything again. A shard that cannot be retried (retries used up, or no
+  survivor of its kind) fails the run as any other failure does.
 """
 
 from __future__ import annotations
@@ -32,14 +38,17 @@ class Submit:
     shard: int
     worker: str
     turn: int
+    attempt: int = 0  # retries before this one: 0 the first try, n after n lost workers
 
 
 @dataclass(frozen=True)
 class Stop:
-    """Tell the run's other instances to stop: the instance of ``shard`` ended ``status``."""
+    """Tell the run's other instances to stop: the instance of ``shard`` ended ``status``;
+    ``reason``: why a lost instance was not retried ("" for others)."""
 
     shard: int
     status: RunStatus
+    reason: str = ""
 
 
 Instruction = Submit | Stop
@@ -49,7 +58,8 @@ class Schedule:
     """The policy's state for one run: queued shards per worker, running and finished ones."""
 
     def __init__(self, shards: Sequence[int], workers: Sequence[str],
-                 max_per_worker: int | None = None, slots: Mapping[str, int] | None = None) -> None:
+                 max_per_worker: int | None = None, slots: Mapping[str, int] | None = None,
+                 max_retries: int = 0, kinds: Mapping[str, str] | None = None) -> None:
         if not workers:
             raise OperationalError("the Dask cluster has no workers; start some, or connect "
                                    "without scheduler= to use a local cluster")
@@ -64,6 +74,10 @@ class Schedule:
         self.running: dict[str, set[int]] = {worker: set() for worker in self.queues}
         self.finished: dict[int, RunStatus] = {}
         self.stopping = False
+        self.max_retries = max_retries
+        self.kinds = dict(kinds or {})  # worker -> its kind ("gpu", "cpu"): retries stay in kind
+        self.retries: dict[int, list[str]] = {}  # shard -> the workers it was lost with, in order
+        self.lost_workers: set[str] = set()
 
     def start(self) -> list[Instruction]:
         """The first instances: up to the limit on each worker."""
@@ -79,6 +93,47 @@ class Schedule:
             self.stopping = True
             instructions.append(Stop(shard, status))
         return instructions + self._fill(worker, shard)
+
+    def lost(self, shard: int, alive: Sequence[str]) -> list[Instruction]:
+        """The instance of ``shard`` was lost with its worker, which died; ``alive``: the
+        cluster's workers now, in placement order. A retry on a survivor while retries remain,
+        else a ``Stop`` saying why not (nothing when the run is stopping already)."""
+        dead = self.owner[shard]
+        self.running[dead].discard(shard)
+        self.lost_workers.add(dead)
+        survivors = [worker for worker in alive if worker not in self.lost_workers
+                     and self.kinds.get(worker) == self.kinds.get(dead)]
+        if survivors:  # its shards that never started there move, without using a retry
+            stranded, self.queues[dead] = self.queues[dead], []
+            for waiting in stranded:
+                self._move(waiting, survivors)
+        tries = self.retries.get(shard, [])
+        if self.stopping:  # the run is stopping anyway: the lost instance just ended
+            self.finished[shard] = RunStatus.ERROR
+            return []
+        if not survivors or len(tries) >= self.max_retries:
+            self.finished[shard] = RunStatus.ERROR
+            self.stopping = True
+            kind = f"{self.kinds[dead]} " if self.kinds.get(dead) else ""
+            reason = f"no other {kind}worker remains" if not survivors else \
+                f"its retries are used up (max_retries = {self.max_retries})"
+            return [Stop(shard, RunStatus.ERROR, reason)]
+        self.retries[shard] = [*tries, dead]
+        self._move(shard, survivors)
+        return [instruction for worker in survivors for instruction in self._fill(worker)]
+
+    def _move(self, shard: int, survivors: Sequence[str]) -> None:
+        """Give a shard of a lost worker to its survivor by the placement rule, in the turn
+        after the survivor's last (so its own shards keep their slots)."""
+        if not survivors:
+            return
+        worker = survivors[shard % len(survivors)]
+        self.owner[shard] = worker
+        self.turn[shard] = 1 + max((turn for (owner, turn) in self._at if owner == worker),
+                                   default=-1)
+        self._at[(worker, self.turn[shard])] = shard
+        self.queues.setdefault(worker, []).append(shard)
+        self.running.setdefault(worker, set())
 
     def next_in_slot(self, shard: int, slots: int) -> int | None:
         """The shard that runs after ``shard`` in the same instance slot of its worker (whose
@@ -107,5 +162,5 @@ class Schedule:
             queue.remove(shard)
             freed = None
             running.add(shard)
-            submits.append(Submit(shard, worker, self.turn[shard]))
+            submits.append(Submit(shard, worker, self.turn[shard], len(self.retries.get(shard, ()))))
         return submits
