@@ -31,7 +31,6 @@ from test_upkeep import (test_merge_applies_the_first_clause_that_fits_in_one_sn
                          test_update_with_parameters_is_one_snapshot)
 
 LAYOUTS = ("postgres+path", "postgres+s3")
-FUNCTION_MODULES = ("test_function_statements",)
 LOCAL_FILES = ("test_drop_table",)  # look at the warehouse's files on disk
 
 pytestmark = pytest.mark.slow  # the core suite again on PostgreSQL + a path and PostgreSQL + S3: minutes; `pytest -m slow`
@@ -67,12 +66,8 @@ def conn(request, pg, s3, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _functions_need_a_shared_path(request):
-    """Registered code lives on a path every host mounts: on an object-store warehouse it is
-    refused (test_function_code_is_refused_on_an_object_store), so those tests do not apply."""
-    if "conn" in request.fixturenames and request.node.function.__module__ in FUNCTION_MODULES:
-        if request.getfixturevalue("conn").layout.endswith("s3"):
-            pytest.skip("function code needs a warehouse on a shared path")
+def _local_files(request):
+    """Tests that look at the warehouse's files on disk do not apply to an object store."""
     if "conn" in request.fixturenames and request.node.function.__name__ in LOCAL_FILES:
         if request.getfixturevalue("conn").layout.endswith("s3"):
             pytest.skip("looks at local files (test_dropping_a_table_deletes_its_objects: S3's)")
@@ -169,19 +164,20 @@ def test_dropping_a_table_deletes_its_objects(fresh_urls):
         conn.close()
 
 
-def test_function_code_is_refused_on_an_object_store(fresh_urls):
+def test_function_environments_are_refused_on_an_object_store(fresh_urls):
     conn = indb.connect(**fresh_urls("postgres+s3"), cluster="threads")
     try:
         with pytest.raises(NotSupportedError, match="shared|mounts"):
-            conn.sql("CREATE FUNCTION f LANGUAGE PYTHON AS $$\ndef f(ctx, t):\n    return t\n$$")
-        assert conn.sql("SHOW FUNCTIONS").fetchall() == []
+            conn.sql("CREATE FUNCTION ENVIRONMENT env")
+        assert conn.sql("SHOW FUNCTION ENVIRONMENT *").fetchall() == []
     finally:
         conn.close()
 
 
 @pytest.mark.slow
-def test_a_model_trained_by_a_function_predicts_in_sql(fresh_urls):
-    conn = indb.connect(**fresh_urls("postgres+path"), cluster="threads", workers=2)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_model_trained_by_a_function_predicts_in_sql(fresh_urls, layout):
+    conn = indb.connect(**fresh_urls(layout), cluster="threads", workers=2)
     try:
         conn.sql("CREATE TABLE pts (id BIGINT, f FLOAT[2], label INTEGER, SHARD KEY (id)) "
                  "WITH (SHARDS = 2)")

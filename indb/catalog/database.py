@@ -156,15 +156,20 @@ class Database:
 
     @property
     def shared_path(self) -> Path:
-        """The database's root as a local directory every host sees: registered code, models
-        and function environments live under it; an object-store warehouse has none, and those
-        are refused."""
+        """The database's root as a local directory every host sees: function environments live
+        under it; an object-store warehouse has none, and those are refused."""
         if self._root is None:
             raise NotSupportedError(
-                f"this database's warehouse is {self.root}: registered functions' code, models, "
-                "function environments and run directories need a warehouse on a file system "
-                "path that every host mounts (docs/cluster.md); tables work on either")
+                f"this database's warehouse is {self.root}: function environments need a "
+                "warehouse on a file system path that every host mounts (docs/cluster.md); "
+                "tables, functions and models work on either")
         return self._root
+
+    @property
+    def shared_root(self) -> str:
+        """Where registered code and models lie, as every host names it: the local root's path,
+        or the object-store warehouse's URL (``catalog.artifacts``)."""
+        return str(self._root) if self._root is not None else self.root
 
     @property
     def local_root(self) -> Path | None:

@@ -202,7 +202,7 @@ class Engine:
         """A registered model loaded once in this process and kept: on its GPU when it has one,
         replayed from CUDA graphs there (PREDICT and ``Connection.model`` use it)."""
         with self._lock:  # loaded once, whichever thread asks first
-            info = self.models.get(name, version)
+            info = self.models.local(self.models.get(name, version))  # an object store's: copied
             key = (info.path, info.created, precision)  # the artifact, not the name: versions move
             if key not in self._predictors:
                 self._predictors[key] = Predictor(info, device=self.predict_device,

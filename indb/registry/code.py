@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from indb.catalog.artifacts import combined
 from indb.errors import FunctionError, PrivilegeError, SqlError
 from indb.registry.uploads import UPLOAD_SCHEME
 
@@ -89,11 +90,9 @@ def entry_path(argument: str, stored: Sequence[str]) -> str | None:
 
 
 def code_hash(files: dict[str, bytes]) -> str:
-    """The content address of a set of files: names and contents, in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
+    """The content address of a set of files: names and contents, in name order (the digest
+    ``artifacts.tree_digest`` gives of their directory)."""
+    return combined({name: hashlib.sha256(content).digest() for name, content in files.items()})
 
 
 def inspect_code(files: dict[str, bytes], entry: str, handler: str | None, *,

@@ -2,7 +2,9 @@
 
 Code is content-addressed (``code/<sha256>/``): CREATE copies the files once, so editing them later
 changes nothing until ``CREATE OR REPLACE FUNCTION``, and a running instance keeps reading the
-version it started with even if the function is replaced meanwhile.
+version it started with even if the function is replaced meanwhile. In an object-store warehouse
+the files are objects under that prefix, and each worker runs a verified copy of its own
+(``catalog.artifacts``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from indb.catalog import artifacts, filesystems
 from indb.catalog.database import Database
 from indb.catalog.types import Column
 from indb.errors import CatalogError, not_found
@@ -92,12 +95,14 @@ class FunctionStore:
         _metadata.create_all(db.engine)
 
     @property
-    def code_root(self) -> Path:
-        """Where code lives (asked when used: a database on an object store has none)."""
-        return self.db.shared_path / CODE_DIR
+    def code_root(self) -> str:
+        """Where code lives: a directory, or a prefix of an object-store warehouse."""
+        return f"{self.db.shared_root}/{CODE_DIR}"
 
-    def code_dir(self, info: FunctionInfo) -> Path:
-        return self.code_root / info.code_hash
+    def code_dir(self, info: FunctionInfo) -> str:
+        """A version's code: where its instances run it from (a worker runs code in an object
+        store from its verified copy: ``local_code``)."""
+        return f"{self.code_root}/{info.code_hash}"
 
     def create(self, info: FunctionInfo, files: dict[str, bytes], *, replace: bool) -> FunctionInfo:
         """Copy the code in (once per content) and record the function."""
@@ -116,11 +121,15 @@ class FunctionStore:
         return info
 
     def _store_code(self, digest: str, files: dict[str, bytes]) -> None:
-        target = self.code_root / digest
+        if self.db.local_root is None:  # content-addressed: a partial upload fails verification
+            artifacts.put_files(files, f"{self.code_root}/{digest}", self.db.io_properties)
+            return
+        root = Path(self.code_root)
+        target = root / digest
         if target.exists():
             return
-        self.code_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.code_root, prefix=".new-"))
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
         try:
             for name, content in files.items():
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)  # FILE PATHS' folders
@@ -130,6 +139,14 @@ class FunctionStore:
             shutil.rmtree(staging, ignore_errors=True)
             if not target.exists():
                 raise
+
+    def local_code(self, code_dir: str, code_hash: str) -> str:
+        """A directory holding the code at ``code_dir`` on this host: itself where it is local,
+        else this host's verified copy (downloaded on first use, kept for later runs)."""
+        if filesystems.is_local(code_dir):
+            return code_dir
+        return str(artifacts.fetched(code_dir, code_hash, self.db.path / CODE_DIR,
+                                     self.db.io_properties))
 
     def get(self, name: str) -> FunctionInfo:
         found = self.find(name)

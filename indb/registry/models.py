@@ -2,7 +2,9 @@
 
 Artifacts live in the database directory (``models/<name>/v<version>/``), written first to a
 staging directory and moved into place only when the version is registered, so a version in the
-catalog always has its files and a failed run leaves no version behind. Six flavors, all loaded
+catalog always has its files and a failed run leaves no version behind. In an object-store
+warehouse they are uploaded whole to ``models/<name>/<id>/`` before the version is recorded (with
+their digest), deleted if it is not, and each host loads a verified copy (``local``). Six flavors, all loaded
 without the training code and without unpickling arbitrary objects:
 
 - ``torch``: a ``torch.export`` program (``model.pt2``: the graph as JSON, weights as raw tensors);
@@ -28,11 +30,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from indb.catalog import artifacts, filesystems
 from indb.catalog.database import Database
 from indb.errors import CatalogError, ConflictError, ModelError, not_found
 
 MODELS_DIR = "models"
 STAGING_DIR = ".staging"
+FETCHED_DIR = ".copies"  # a host's verified copies of models in an object store, by digest
 FLAVORS = {"torch": "model.pt2", "onnx": "model.onnx", "keras": "model.keras",
            "xgboost": "model.ubj", "lightgbm": "model.txt",  # the libraries' own files
            "tensorflow": "saved_model"}  # a SavedModel directory
@@ -68,6 +72,7 @@ class ModelInfo:
     metrics: dict[str, float] = field(default_factory=dict)
     lineage: dict[str, object] = field(default_factory=dict)
     created: float = 0.0
+    digest: str = ""  # of its artifacts' files, in an object store (``catalog.artifacts``)
 
     @property
     def input_width(self) -> int:
@@ -95,6 +100,7 @@ class StagedModel:
     output: str
     output_width: int
     metrics: dict[str, float]
+    digest: str = ""  # once published to an object-store warehouse (``ModelStore.publish``)
 
 
 @contextmanager
@@ -119,12 +125,32 @@ class ModelStore:
 
     @property
     def root(self) -> Path:
-        """Where versions live (asked when used: a database on an object store has none)."""
-        return self.db.shared_path / MODELS_DIR
+        """Where versions live in a local root (a directory, a shared mount)."""
+        return Path(self.db.shared_root) / MODELS_DIR
+
+    def publish(self, staged: StagedModel) -> StagedModel:
+        """A model staged on this host, put where the head can register it: as it is in a local
+        root; in an object-store warehouse uploaded to ``models/<name>/<id>/`` (its place for
+        good: registering it only records it) with its digest, and the local copy removed."""
+        if self.db.local_root is not None or not filesystems.is_local(staged.staging):
+            return staged
+        _check_name(staged.name)
+        uri = f"{self.db.shared_root}/{MODELS_DIR}/{staged.name}/{uuid.uuid4().hex}"
+        digest = artifacts.tree_digest(Path(staged.staging))
+        try:
+            artifacts.upload(Path(staged.staging), uri, self.db.io_properties)
+        except BaseException:
+            filesystems.remove_tree(uri, self.db.io_properties)
+            raise
+        shutil.rmtree(staged.staging, ignore_errors=True)
+        return StagedModel(**{**staged.__dict__, "staging": uri, "digest": digest})
 
     def register(self, staged: StagedModel, lineage: dict[str, object]) -> ModelInfo:
         """Make a staged model the next version of its name (moving its files into place)."""
         _check_name(staged.name)
+        staged = self.publish(staged)
+        if not filesystems.is_local(staged.staging):
+            return self._record(staged, lineage)
         for _ in range(20):  # two registrations racing for one version number: try the next
             version = self._latest(staged.name) + 1
             target = self.root / staged.name / f"v{version}"
@@ -149,18 +175,54 @@ class ModelStore:
         raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
                             "run it again")
 
+    def _record(self, staged: StagedModel, lineage: dict[str, object]) -> ModelInfo:
+        """Record a published model (in an object store: its files stay where they are) as the
+        next version of its name."""
+        for _ in range(20):  # two registrations racing for one version number: try the next
+            version = self._latest(staged.name) + 1
+            info = ModelInfo(staged.name, version, staged.flavor,
+                             f"{staged.staging}/{FLAVORS[staged.flavor]}", tuple(staged.input_shape),
+                             staged.input_dtype, staged.output, staged.output_width,
+                             dict(staged.metrics), lineage, time.time(), staged.digest)
+            try:
+                with self.db.engine.begin() as conn:
+                    conn.execute(_models.insert().values(name=info.name, version=version,
+                                                         definition=self._stored(info)))
+            except sa.exc.IntegrityError:
+                continue
+            return info
+        raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
+                            "run it again")
+
     def _stored(self, info: ModelInfo) -> str:
         """A version's row: its artifact's path relative to the database, so that a database
         directory can move without its models' paths pointing at the old place."""
-        relative = Path(info.path).relative_to(self.db.shared_path)
-        return ModelInfo(**{**info.__dict__, "path": str(relative)}).to_json()
+        root = self.db.shared_root + "/"
+        if not info.path.startswith(root):
+            raise ModelError(f"the artifact {info.path} is not in the database's {root}")
+        return ModelInfo(**{**info.__dict__, "path": info.path.removeprefix(root)}).to_json()
 
     def _loaded(self, definition: str) -> ModelInfo:
         info = ModelInfo.from_json(definition)
-        return ModelInfo(**{**info.__dict__, "path": str(self.db.shared_path / info.path)})  # absolute stays
+        if os.path.isabs(info.path) or not filesystems.is_local(info.path):
+            return info  # recorded whole (absolute stays)
+        return ModelInfo(**{**info.__dict__, "path": f"{self.db.shared_root}/{info.path}"})
+
+    def local(self, info: ModelInfo) -> ModelInfo:
+        """``info`` with a path this host loads from: itself in a local root, else this host's
+        verified copy of its artifacts (downloaded on first use, kept for later loads)."""
+        if filesystems.is_local(info.path):
+            return info
+        directory, name = info.path.rsplit("/", 1)
+        copy = artifacts.fetched(directory, info.digest, self.db.path / MODELS_DIR / FETCHED_DIR,
+                                 self.db.io_properties)
+        return ModelInfo(**{**info.__dict__, "path": str(copy / name)})
 
     def discard(self, staged: StagedModel) -> None:
-        shutil.rmtree(staged.staging, ignore_errors=True)
+        if filesystems.is_local(staged.staging):
+            shutil.rmtree(staged.staging, ignore_errors=True)
+        else:
+            filesystems.remove_tree(staged.staging, self.db.io_properties)
 
     def _latest(self, name: str) -> int:
         with self.db.engine.connect() as conn:
@@ -224,7 +286,10 @@ class ModelStore:
                 conn.execute(_aliases.delete().where(_aliases.c.name == info.name,
                                                      _aliases.c.version == info.version))
         for info in doomed:
-            shutil.rmtree(Path(info.path).parent, ignore_errors=True)
+            if filesystems.is_local(info.path):
+                shutil.rmtree(Path(info.path).parent, ignore_errors=True)
+            else:
+                filesystems.remove_tree(info.path.rsplit("/", 1)[0], self.db.io_properties)
         return len(doomed)
 
 

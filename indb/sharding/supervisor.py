@@ -26,6 +26,7 @@ from distributed import get_worker
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.errors import IndbError, OperationalError
+from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
 from indb.sharding import sandbox
@@ -164,15 +165,17 @@ class _Records:
                                    "starting; the run's database is gone, nothing was written")
         self.log = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
+        self.functions = FunctionStore(self.db)
 
     def answer(self, question: Question) -> object:
         """A host's question, answered (errors are answered, not raised)."""
         try:
             if isinstance(question, RowidsWanted):
                 return self.db.allocate_rowids(question.table, question.count)
-            return self.models.get(question.name, question.version)
-        except IndbError as error:
-            return error
+            return self.models.local(self.models.get(question.name, question.version))
+        except (IndbError, OSError) as error:
+            return error if isinstance(error, IndbError) else OperationalError(
+                f"the model's files could not be read from the warehouse: {error}")
 
 
 @functools.cache
@@ -198,6 +201,14 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
+    try:  # code in an object store runs from this host's verified copy
+        job = dataclasses.replace(job, code_dir=records.functions.local_code(
+            job.code_dir, job.function.code_hash))
+    except (IndbError, OSError) as error:
+        message = f"the function's code could not be fetched from the warehouse: {error}"
+        log.update_instance(job.run_id, job.shard, status=RunStatus.ERROR, message=message,
+                            ended=time.time())
+        return Outcome(job.shard, RunStatus.ERROR, message)
     rules, refusal = sandbox.decide(job)
     if refusal:
         log.update_instance(job.run_id, job.shard, status=RunStatus.ERROR, message=refusal,
@@ -215,6 +226,7 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
             outcome = sandbox.delivered(staged, job, _supervise(staged, host, records))
     finally:
         _pool.release(slot, host)
+    _publish_models(outcome, records.models)
     work = Path(job.work_dir)
     log.update_instance(job.run_id, job.shard, status=outcome.status, message=outcome.message,
                         ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
@@ -226,6 +238,19 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
                                                 in outcome.proc_bin_results.items()})
                         if outcome.proc_bin_results else None)
     return outcome
+
+
+def _publish_models(outcome: Outcome, models: ModelStore) -> None:
+    """Put the models an instance saved where the head registers them from (an object-store
+    warehouse: uploaded from this host); a failed upload fails the instance."""
+    try:
+        outcome.models = [models.publish(staged) for staged in outcome.models]
+    except (IndbError, OSError) as error:
+        for staged in outcome.models:
+            models.discard(staged)
+        outcome.models = []
+        outcome.status = RunStatus.ERROR
+        outcome.message = f"the models it saved could not be written to the warehouse: {error}"
 
 
 def instance_device() -> str:

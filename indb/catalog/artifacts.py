@@ -1,0 +1,92 @@
+"""Registered code and models in an object-store warehouse, and each host's verified copies.
+
+On a local root (the embedded directory, a shared mount) code and models are directories every
+host opens where they lie. In an object store they are objects under the warehouse's root
+(``code/<hash>/``, ``models/<name>/<id>/``), reached through the filesystem pyiceberg's FileIO
+builds from the database's properties (``filesystems.filesystem``), like the tables' files; a
+host runs them from a local copy: ``fetched`` downloads a tree into ``<cache>/<digest>``, checks
+it against the content hash the catalog records, and only then renames it into place, so a copy
+is whole and verified once, and every later run on that host reuses it.
+
+A tree's digest is SHA-256 over its files' relative names and SHA-256s, in name order: the
+content address of registered code (``registry.code.code_hash``) and of a model's artifacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from indb.catalog.filesystems import filesystem
+from indb.errors import DataError
+
+CHUNK = 1 << 20  # bytes hashed at a time
+
+
+def combined(digests: Mapping[str, bytes]) -> str:
+    """The digest of a tree whose files (relative POSIX names) have these SHA-256 digests."""
+    total = hashlib.sha256()
+    for name in sorted(digests):
+        total.update(name.encode() + b"\0" + digests[name])
+    return total.hexdigest()
+
+
+def tree_digest(directory: Path) -> str:
+    """The digest of the files beneath ``directory`` (see the module's docstring)."""
+    digests: dict[str, bytes] = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+        digests[path.relative_to(directory).as_posix()] = digest.digest()
+    return combined(digests)
+
+
+def put_files(files: Mapping[str, bytes], uri: str, properties: Mapping[str, str]) -> None:
+    """Write ``files`` (relative POSIX names) beneath ``uri``."""
+    fs, base = filesystem(uri, properties)
+    for name, content in files.items():
+        with fs.open_output_stream(f"{base}/{name}") as stream:
+            stream.write(content)
+
+
+def upload(directory: Path, uri: str, properties: Mapping[str, str]) -> None:
+    """Copy the files beneath a local ``directory`` to ``uri``."""
+    fs, base = filesystem(uri, properties)
+    pafs.copy_files(str(directory), base, source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=fs)
+
+
+def fetched(uri: str, digest: str, cache: Path, properties: Mapping[str, str]) -> Path:
+    """A local copy of the tree at ``uri`` whose digest is ``digest``: ``cache/<digest>``,
+    downloaded and verified the first time, as it is afterwards. A download that does not match
+    is deleted and refused (DataError): nothing unverified is ever run."""
+    target = cache / digest
+    if target.is_dir():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    download = Path(tempfile.mkdtemp(dir=cache, prefix=".fetch-"))
+    try:
+        fs, base = filesystem(uri, properties)
+        pafs.copy_files(base, str(download), source_filesystem=fs,
+                        destination_filesystem=pafs.LocalFileSystem())
+        found = tree_digest(download)
+        if found != digest:
+            raise DataError(f"the files at {uri} do not match the content hash the catalog "
+                            f"records ({digest[:16]}..., they hash to {found[:16]}...): they were "
+                            "changed or only partly written; register the function or model again")
+        try:
+            os.rename(download, target)  # atomic: a host's other processes see all of it or none
+        except OSError:
+            if not target.is_dir():  # not another process's copy that got there first
+                raise
+    finally:
+        shutil.rmtree(download, ignore_errors=True)
+    return target
