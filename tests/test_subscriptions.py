@@ -24,6 +24,7 @@ from indb.errors import CatalogError, PrivilegeError, SqlError  # noqa: E402
 from indb.parser import parse, render_indb  # noqa: E402
 from indb.planner import subscriptions as plans  # noqa: E402
 from indb.runtime.predictors import save_model  # noqa: E402
+from indb.sharding import sandbox  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
 from indb.stream.subscriptions import kept_tail  # noqa: E402
 from test_stream_server import Server, read_message  # noqa: E402
@@ -31,12 +32,18 @@ from test_stream_server import Server, read_message  # noqa: E402
 WAIT = 60  # seconds a test waits for the tickerplant's subscription to catch up, at most
 
 SCORE = '''
+import os
 import time
 import numpy as np
 from indb import udf
 
-@udf.function(frame="numpy", params=["model", "threshold", "delay_ms", "fail_below"])
+@udf.function(frame="numpy",
+              params=["model", "threshold", "delay_ms", "fail_below", "crash_below", "read"])
 def score(ctx, rows):
+    if "read" in ctx.params:  # what a sandboxed function may not do
+        open(ctx.params["read"], "rb").read()
+    if float(ctx.params.get("crash_below", "-1e300")) > rows["px"].min():
+        os._exit(3)
     if float(ctx.params.get("fail_below", "-1e300")) > rows["px"].min():
         raise ValueError("a price below the floor")
     time.sleep(float(ctx.params.get("delay_ms", "0")) / 1000)  # stands in for a slower model
@@ -287,17 +294,38 @@ def test_a_failing_function_is_reported_and_harms_nothing(server):
         q("CREATE TABLE fragile (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
         q("CREATE SUBSCRIPTION breaks ON fragile EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
           "INPUT_TABLE(SELECT time, sym, px, px AS m FROM fragile), PARAMS => "
-          "KV_PAIRS(fail_below = '0')) OUTPUT_TABLES('fragile_out')")
+          "KV_PAIRS(fail_below = '0', crash_below = '-100')) OUTPUT_TABLES('fragile_out')")
         figures(q, "breaks", lambda r: r["state"] == "running", "started")
         upd(q, "fragile", tick("AAPL", -1.0))
         row = figures(q, "breaks", lambda r: r["errors"] == 1, "the error")
         assert "a price below the floor" in row["last_error"]
-        upd(q, "fragile", tick("AAPL", 5.0))  # the subscription goes on
-        figures(q, "breaks", lambda r: r["rows_out"] == 1, "a good row after the error")
+        upd(q, "fragile", tick("AAPL", -200.0))  # the function's process exits
+        row = figures(q, "breaks", lambda r: r["errors"] == 2, "the crash")
+        assert "exit code 3" in row["last_error"]
+        upd(q, "fragile", tick("AAPL", 5.0))  # the subscription goes on, in a new process
+        figures(q, "breaks", lambda r: r["rows_out"] == 1, "a good row after the errors")
         assert q("SELECT px FROM fragile_out").py() == {"px": [5.0]}
-        assert q("SELECT count(*) AS n FROM fragile").py() == {"n": [2]}  # the ticks are kept
+        assert q("SELECT count(*) AS n FROM fragile").py() == {"n": [3]}  # the ticks are kept
         q("DROP SUBSCRIPTION breaks")
         assert q("SHOW SUBSCRIPTIONS").pa().column("name").to_pylist().count("breaks") == 0
     finally:
         q.close()
 
+
+
+@pytest.mark.skipif(sandbox.unavailable() is not None, reason="the machine cannot sandbox")
+def test_the_function_runs_sandboxed(server):
+    q = server.connect()
+    try:
+        catalog = server.db / "catalog.db"
+        assert catalog.is_file()
+        q("CREATE TABLE watched (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q(f"CREATE SUBSCRIPTION nosy ON watched EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          f"INPUT_TABLE(SELECT time, sym, px, px AS m FROM watched), PARAMS => "
+          f"KV_PAIRS(read = '{catalog}')) OUTPUT_TABLES('watched_out')")
+        figures(q, "nosy", lambda r: r["state"] == "running", "started")
+        upd(q, "watched", tick("AAPL", 1.0))
+        row = figures(q, "nosy", lambda r: r["errors"] == 1, "the refused read")
+        assert row["last_error"].startswith("FunctionError: PermissionError")
+    finally:
+        q.close()

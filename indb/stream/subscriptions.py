@@ -14,7 +14,8 @@ the event loop, and from there to that table's own subscribers (``.u.sub``) and 
 tickerplant with ``PUBLISH TO``. The output table is created from the first output, as EXECUTE
 FUNCTION creates its output tables.
 
-The function runs in the tickerplant's process (docs/security.md says what that trusts). A batch
+The function runs in a resident process of its own, sandboxed where the machine can
+(``indb.stream.resident``): a crash or hostile code there cannot take the tickerplant down. A batch
 that fails (the query, the function, what it returns, the remote end) is counted and logged with
 its error, shown by SHOW SUBSCRIPTIONS, and its rows are dropped; the tickerplant and the
 subscription go on. The definitions are read from the catalog when the tickerplant starts and
@@ -26,14 +27,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 import asyncio
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -50,11 +48,7 @@ from indb.parser import render
 from indb.planner import subscriptions as plans
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
-from indb.sharding.host import load_handler
-from indb.sharding.jobs import Job
-from indb.udf.context import Context
-from indb.udf.frames import to_frame, to_outputs
-from indb.udf.models import Models
+from indb.stream.resident import Resident
 
 if TYPE_CHECKING:
     from indb.stream.tickerplant import Tickerplant
@@ -110,8 +104,9 @@ class Running:
         self.stopped = False
         self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
         self.tail: pa.Table | None = None  # window state: earlier rows, ``history`` a key
-        self.call: Callable[[pa.Table], pa.Table | None] | None = None
-        self.publisher: Any = None
+        self.resident: Resident | None = None
+        self.duck: duckdb.DuckDBPyConnection | None = None
+        self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
         self.thread = threading.Thread(target=self._work, name=f"indb-subscription-{info.name}",
                                        daemon=True)
 
@@ -154,31 +149,14 @@ class Running:
         self._close()
 
     def _start(self) -> None:
-        """The definer may still run it; the function loaded with its resident models."""
+        """The definer may still run it; its function's process started, the function loaded
+        there once with the models it loads."""
         engine = self.plant.engine
         statements.check_definer(engine, self.plan, self.info.definer)
         function = engine.functions.get(self.plan.function)
-        scratch = Path(tempfile.mkdtemp(prefix=f"indb-subscription-{self.info.name}-"))
-        self.scratch = scratch
-        job = Job(run_id=f"subscription-{self.info.name}", function=function,
-                  code_dir=str(engine.functions.code_dir(function)), shard=0, shards=1, inputs=(),
-                  outputs=(), params=dict(self.plan.params), work_dir=str(scratch),
-                  db_path=str(engine.db.path), db_id="", io_properties={}, deadline=None)
-        handler = load_handler(job)
-        device = "cuda" if visible_gpus() else "cpu"
-        models = Models(lambda name, version: engine.models.get(name, version), str(scratch),
-                        device)
-        context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
-                          mode=function.mode, params=dict(self.plan.params), scratch=scratch,
-                          outputs=self.plan.outputs, models=models, device=device)
-        frame = function.frame
-
-        def call(rows: pa.Table) -> Any:
-            return handler(context, to_frame(rows, frame, device))
-        self.call = call
-        if self.plan.publish is not None:
-            from indb.stream.remote import Publisher  # KDBHOST's client of a remote tickerplant
-            self.publisher = Publisher(self.plan.publish)
+        self.resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
+                                 str(engine.db.path), dict(self.plan.params), self.plan.outputs,
+                                 "cuda" if visible_gpus() else "cpu", engine.models.get)
         self.duck = duckdb.connect()
 
     def _take(self) -> list[tuple[int, pa.Table]] | None:
@@ -225,15 +203,18 @@ class Running:
             return
         if self.plan.query is not None:
             rows = self._prepared(rows)
-        assert self.call is not None
-        outputs = to_outputs(self.call(rows), self.plan.outputs)
+        assert self.resident is not None
+        outputs = self.resident.call(rows)
         produced = [(name, table) for name, table in zip(self.plan.outputs, outputs, strict=True)
                     if table is not None and table.num_rows]
         for name, table in produced:
             self._ensure_table(name, table.schema)
         arrivals = [arrived for arrived, _ in taken]
         self.post(lambda: self._deliver(produced, arrivals))
-        if self.publisher is not None:
+        if self.plan.publish is not None and produced:
+            if self.publisher is None:  # connected at the first output, again after a failure
+                from indb.stream.remote import Publisher
+                self.publisher = Publisher(self.plan.publish)
             for name, table in produced:
                 self.publisher.upd(name, table)
 
@@ -279,12 +260,9 @@ class Running:
             self.figures.latencies.extend((done - arrived) / 1e6 for arrived in arrivals)
 
     def _close(self) -> None:
-        if self.publisher is not None:
-            self.publisher.close()
-        if hasattr(self, "duck"):
-            self.duck.close()
-        if hasattr(self, "scratch"):
-            shutil.rmtree(self.scratch, ignore_errors=True)
+        for part in (self.publisher, self.duck, self.resident):
+            if part is not None:
+                part.close()
 
 
 def kept_tail(rows: pa.Table, keys: tuple[str, ...], history: int) -> pa.Table | None:

@@ -1,0 +1,226 @@
+"""A subscription's function in a resident process of its own, sandboxed as UDF instances are.
+
+``Resident`` (in the tickerplant) starts ``python -m indb.stream.resident FD`` once, through
+``indb.sharding.sandbox`` where the machine can confine it (Landlock: it reads Python, indb, the
+function's code and the database's models, writes only its staging directory, opens no TCP),
+and talks to it over a socket pair: length-framed messages (``multiprocessing``'s
+``send_bytes``), each a kind byte and a body. Rows go as Arrow IPC streams, everything else as
+JSON; nothing the process sends is unpickled, so a hostile function can make its own answers
+wrong but cannot run code in the tickerplant.
+
+- tickerplant -> process: ``S`` the setup (the function, its code directory, parameters, output
+  tables, device), then ``B`` a batch's rows, once per batch;
+- process -> tickerplant: ``M`` a model's name and version (``ctx.models.load``; the tickerplant
+  reads the catalog and answers ``M`` with the version's facts), then ``R`` the results (a JSON
+  list saying which outputs follow, then one Arrow stream each) or ``E`` an error's text.
+
+The process loads the function once and keeps it, and the models it loads, for as long as the
+subscription runs; a process that dies (a crash, ``os._exit`` in the function) fails the batch
+it was running, and the next batch starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from indb.errors import FunctionError
+from indb.registry.functions import FunctionInfo
+from indb.registry.models import ModelInfo
+from indb.sharding import sandbox
+from indb.sharding.jobs import Job
+
+SETUP, BATCH, MODEL, RESULTS, ERROR = b"S", b"B", b"M", b"R", b"E"
+
+log = logging.getLogger("indb.stream")
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
+        table = reader.read_all()
+    table.validate(full=True)  # what another process sent: checked before it is used
+    return table
+
+
+class Resident:
+    """The tickerplant's end of a subscription's process (one batch at a time, its caller's)."""
+
+    def __init__(self, name: str, function: FunctionInfo, code_dir: str, db_path: str,
+                 params: dict[str, str], outputs: tuple[str, ...], device: str,
+                 lookup: Callable[[str, int | str | None], ModelInfo]) -> None:
+        self.name, self.function, self.code_dir, self.db_path = name, function, code_dir, db_path
+        self.params, self.outputs, self.device, self.lookup = params, outputs, device, lookup
+        self.process: subprocess.Popen[bytes] | None = None
+        self.channel: Connection | None = None
+        self.staging: Path | None = None
+        self.confined = False
+
+    def _spawn(self) -> None:
+        scratch = Path(tempfile.mkdtemp(prefix=f"indb-subscription-{self.name}-"))
+        job = Job(run_id=f"subscription-{self.name}", function=self.function,
+                  code_dir=self.code_dir, shard=0, shards=1, inputs=(), outputs=(),
+                  params=self.params, work_dir=str(scratch), db_path=self.db_path, db_id="",
+                  io_properties={}, deadline=None)
+        if self.device == "cuda":  # CUDA does not start inside the sandbox yet (sandbox._gpu)
+            rules, refused = None, ("CUDA does not start inside the sandbox yet"
+                                    if sandbox.mode() == "on" else None)
+        else:
+            rules, refused = sandbox.decide(job)
+        if refused is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise FunctionError(f"subscription {self.name}: {refused}")
+        parent, child = socket.socketpair()
+        argv = [sys.executable, "-m", "indb.stream.resident", str(child.fileno())]
+        env = dict(os.environ)
+        if rules is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.staging = sandbox.staging_dir(rules)
+            scratch = self.staging / "scratch"
+            scratch.mkdir()
+            env.update(sandbox.environment(self.staging))
+            argv = sandbox.command(rules, self.staging, argv)
+        else:
+            self.staging = scratch
+        self.confined = rules is not None
+        try:
+            self.process = subprocess.Popen(argv, pass_fds=(child.fileno(),), env=env,
+                                            cwd=str(scratch), start_new_session=True)
+        finally:
+            child.close()
+        self.channel = Connection(parent.detach())
+        setup = {"function": self.function.to_json(), "code_dir": self.code_dir,
+                 "params": self.params, "outputs": list(self.outputs), "device": self.device,
+                 "scratch": str(scratch), "run_id": job.run_id}
+        self.channel.send_bytes(SETUP + json.dumps(setup).encode())
+        log.info("subscription %s: its function runs in process %d (%s)", self.name,
+                 self.process.pid, "sandboxed" if self.confined else "not sandboxed")
+
+    def call(self, rows: pa.Table) -> list[pa.Table | None]:
+        """The function's outputs for a batch, one a table (None: nothing for that one)."""
+        if self.channel is None:
+            self._spawn()
+        assert self.channel is not None
+        try:
+            self.channel.send_bytes(BATCH + to_ipc(rows))
+            while True:
+                message = self.channel.recv_bytes()
+                kind, body = message[:1], message[1:]
+                if kind == MODEL:
+                    asked = json.loads(body)
+                    self.channel.send_bytes(MODEL + self._model(asked["name"], asked["version"]))
+                elif kind == ERROR:
+                    raise FunctionError(body.decode(errors="replace"))
+                elif kind == RESULTS:
+                    present = json.loads(body)
+                    return [from_ipc(self.channel.recv_bytes()) if given else None
+                            for given in present]
+                else:
+                    raise FunctionError(f"the function's process sent {kind!r}, not a result")
+        except (EOFError, OSError) as error:
+            code = self._end()
+            raise FunctionError(f"the function's process ended ({_how(code)}) while it ran a "
+                                "batch; the next batch starts a new one") from error
+
+    def _model(self, name: str, version: int | str | None) -> bytes:
+        try:
+            return json.dumps({"info": self.lookup(name, version).to_json()}).encode()
+        except Exception as error:  # noqa: BLE001 (the function hears of it, as ctx.models.load's error)
+            return json.dumps({"error": f"{type(error).__name__}: {error}"}).encode()
+
+    def _end(self) -> int | None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        code = None
+        if self.process is not None:
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                code = self.process.wait()
+            self.process = None
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        return code
+
+    def close(self) -> None:
+        """End the process (it exits when its socket closes)."""
+        self._end()
+
+
+def _how(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+
+# -- the process ------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> None:
+    from indb.sharding.host import load_handler
+    from indb.udf.context import Context
+    from indb.udf.frames import to_frame, to_outputs
+    from indb.udf.models import Models
+
+    channel = Connection(int(argv[1]))
+    setup = json.loads(channel.recv_bytes()[1:])
+    function = FunctionInfo.from_json(setup["function"])
+    scratch = Path(setup["scratch"])
+
+    def lookup(name: str, version: int | str | None) -> ModelInfo:
+        channel.send_bytes(MODEL + json.dumps({"name": name, "version": version}).encode())
+        answer = json.loads(channel.recv_bytes()[1:])
+        if "error" in answer:
+            raise FunctionError(answer["error"])
+        return ModelInfo.from_json(answer["info"])
+
+    job = Job(run_id=setup["run_id"], function=function, code_dir=setup["code_dir"], shard=0,
+              shards=1, inputs=(), outputs=(), params=setup["params"], work_dir=str(scratch),
+              db_path="", db_id="", io_properties={}, deadline=None)
+    device, outputs = setup["device"], tuple(setup["outputs"])
+    handler: Any = None
+    context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
+                      mode=function.mode, params=setup["params"], scratch=scratch,
+                      outputs=outputs, models=Models(lookup, str(scratch), device), device=device)
+    while True:
+        try:
+            message = channel.recv_bytes()
+        except (EOFError, OSError):
+            return
+        try:
+            if handler is None:
+                handler = load_handler(job)
+            rows = from_ipc(message[1:])
+            results = to_outputs(handler(context, to_frame(rows, function.frame, device)), outputs)
+            streams = [None if r is None else to_ipc(r) for r in results]
+        except Exception as error:  # noqa: BLE001 (the tickerplant records it; the process goes on)
+            channel.send_bytes(ERROR + f"{type(error).__name__}: {error}".encode())
+            continue
+        channel.send_bytes(RESULTS + json.dumps([s is not None for s in streams]).encode())
+        for stream in streams:
+            if stream is not None:
+                channel.send_bytes(stream)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
