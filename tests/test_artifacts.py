@@ -4,6 +4,7 @@ each host's verified copy, kept between runs; a copy that does not match its has
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -191,3 +192,22 @@ $$""")
     db = conn._engine.db
     assert filesystems.list_files(f"{db.root}/models", db.io_properties) == []
     assert isinstance(filesystems.filesystem(db.root, db.io_properties)[0], pafs.S3FileSystem)
+
+
+def test_a_run_reports_the_bytes_each_worker_read(conn):
+    conn.sql("CREATE TABLE big (a BIGINT, SHARD KEY (a)) WITH (SHARDS = 4)")
+    conn.sql("INSERT INTO big SELECT range FROM range(10000)")
+    conn.sql("CREATE FUNCTION echo LANGUAGE PYTHON AS $$\ndef echo(ctx, t):\n    return t\n$$")
+    result = conn.sql("EXECUTE FUNCTION echo(INPUT_TABLE_NAMES => INPUT_TABLE(big), "
+                      "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copy'))").arrow().to_pylist()[0]
+    db = conn._engine.db
+    table, _ = db.load("big")
+    stored = sum(task.file.file_size_in_bytes for task in table.scan().plan_files())
+    assert result["bytes_read"] == stored  # every data file of the input, read once
+    workers = json.loads(result["workers"])
+    assert sum(w["shards"] for w in workers.values()) == 4 and len(workers) == 2
+    assert sum(w["bytes_read"] for w in workers.values()) == stored
+    assert all(w["bytes_read"] > 0 and w["cached_shards"] == 0 for w in workers.values())  # CPU
+    verbose = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{result['run_id']}'").arrow().to_pylist()
+    assert sum(r["bytes_read"] for r in verbose) == stored
+    assert all(f"read: {r['bytes_read']} bytes" in r["FUNCTION_STATUSES"] for r in verbose)

@@ -1,6 +1,7 @@
 """The host's side of one instance, run in this process: input read, handler called, output
 files written (or deleted on failure), reports and questions sent to the supervisor."""
 
+import dataclasses
 import multiprocessing
 import threading
 from pathlib import Path
@@ -162,3 +163,22 @@ def test_a_gpu_host_reads_the_next_shard_ahead_and_its_instance_takes_it(db, mon
     assert host.input_frame(second.inputs[0], "torch", outcome) is frame and len(reads) == 1
     host.read_ahead(second.inputs, "numpy")       # frames a host does not keep: not read ahead
     assert len(reads) == 1
+
+
+def test_an_instance_counts_the_bytes_it_read_and_none_for_a_resident_shard(db, monkeypatch):
+    """A GPU host (frames kept as Arrow tables here) reads the shard's files once: the first
+    instance reports their bytes, the second is served from the cache and reads none."""
+    job = job_of(db, "def f(ctx, t):\n    return None\n", outputs=())
+    cache = ResidentCache(1 << 30)
+    monkeypatch.setattr(host, "DEVICE", "cuda")
+    monkeypatch.setattr(host, "process_cache", lambda device: cache)
+    monkeypatch.setattr(host, "to_frame", lambda table, frame, device: table)
+    job = dataclasses.replace(job, function=dataclasses.replace(job.function, frame="torch"))
+    paths = job.inputs[0].tables[0].paths
+    first, _ = run_in_this_process(db, job)
+    assert first.status == RunStatus.COMPLETED, first.traceback
+    assert first.bytes_read == sum(Path(p).stat().st_size for p in paths) > 0
+    assert not first.from_cache and first.cache_misses == 1
+    second, _ = run_in_this_process(db, job)
+    assert (second.bytes_read, second.from_cache, second.cache_hits) == (0, True, 1)
+    assert second.rows_in == first.rows_in > 0

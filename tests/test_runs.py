@@ -1,5 +1,6 @@
 """Run records: what SHOW FUNCTION STATUS and KILL FUNCTION read and write."""
 
+import json
 import subprocess
 import sys
 
@@ -92,3 +93,20 @@ def test_an_older_run_table_gains_the_user_column(tmp_path):
     assert [(r["run_id"], r["user"]) for r in log.runs().to_pylist()] == [("old", "owner")]
     assert log.runs(user="alice").num_rows == 0
     db.close()
+
+
+def test_a_finished_run_sums_bytes_and_cached_shards_per_worker(log):
+    log.start("r2", "f", "distributed", range(4), tag=None, outputs=[], statement="EXECUTE ...")
+    for shard, worker, read, cached, hits in [(0, "a", 100, False, 0), (1, "b", 0, True, 1),
+                                              (2, "a", 50, False, 0), (3, "b", 30, False, 2)]:
+        log.update_instance("r2", shard, status="completed", worker=worker, bytes_read=read,
+                            from_cache=cached, cache_hits=hits)
+    log.finish("r2", "completed", "done", 4, 4)
+    run = log.runs("r2").to_pylist()[0]
+    assert run["bytes_read"] == 180
+    assert json.loads(run["workers"]) == {
+        "a": {"shards": 2, "bytes_read": 150, "cached_shards": 0, "cache_hits": 0},
+        "b": {"shards": 2, "bytes_read": 30, "cached_shards": 1, "cache_hits": 3}}
+    shards = log.instances("r2").to_pylist()
+    assert [(s["bytes_read"], s["from_cache"]) for s in shards] == \
+        [(100, False), (0, True), (50, False), (30, False)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
@@ -80,6 +80,16 @@ def size(uri: str, properties: Mapping[str, str]) -> int:
     if info.type != pafs.FileType.File:
         raise FileNotFoundError(uri)
     return int(info.size or 0)
+
+
+def total_size(paths: Sequence[str], properties: Mapping[str, str]) -> int:
+    """The bytes of the files ``paths`` name (paths and URIs of one filesystem), in one listing
+    call; 0 for none."""
+    if not paths:
+        return 0
+    fs, _ = filesystem(paths[0], properties)
+    located = [PyArrowFileIO.parse_location(path)[2] for path in paths]
+    return sum(int(info.size or 0) for info in fs.get_file_info(located))
 
 
 def remove_tree(uri: str, properties: Mapping[str, str]) -> None:

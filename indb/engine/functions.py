@@ -99,8 +99,11 @@ def execute_function(engine: Engine, plan: planner.ExecuteFunction, params: obje
         run_id = engine.runner.start(plan, user=engine.user)
         return Result(pa.table({"run_id": [run_id], "status": ["running"]}), f"run {run_id} started")
     report = engine.runner.run(plan, progress=engine.progress, user=engine.user)
+    record = engine.runs.run(report.run_id)  # what its instances read, per worker
     return Result(pa.table({"run_id": [report.run_id], "status": [str(report.status)],
-                            "rows_in": [report.rows_in], "rows_out": [report.rows_out]}),
+                            "rows_in": [report.rows_in], "rows_out": [report.rows_out],
+                            "bytes_read": pa.array([record["bytes_read"]], pa.int64()),
+                            "workers": [record["workers"]]}),
                   f"run {report.run_id} {report.status}: {report.message}", report.rows_out)
 
 
@@ -169,6 +172,9 @@ def _segment_status(row: dict) -> str:
     """One instance's block, as Kinetica's verbose status gives each data segment."""
     lines = [f"data segment {row['shard']} (rank {row['rank']}, TOM {row['tom']}): {row['status']}"]
     lines += [f"worker: {row['worker']} on {row['device']}"] if row["device"] else []
+    lines += [f"read: {row['bytes_read']} bytes" + (
+        " (served from its worker's cache)" if row["from_cache"] else "")] \
+        if row["bytes_read"] is not None else []
     lines += [f"message: {row['message']}"] if row["message"] else []
     lines += [f"results: {row['results']}"] if row["results"] else []
     lines += [f"bin_results: {row['bin_results']}"] if row["bin_results"] else []

@@ -79,6 +79,8 @@ _runs = sa.Table(
     sa.Column("environment", sa.String),    # the function environment it ran in, if any
     sa.Column("environment_hash", sa.String),  # ... and the hash of its pip freeze then
     sa.Column("user", sa.String),           # who started it; NULL: the owner (older databases)
+    sa.Column("bytes_read", sa.BigInteger),  # of data files, by all its instances (at its end)
+    sa.Column("workers", sa.Text),          # JSON: per worker, what ``worker_summary`` says
 )
 _instances = sa.Table(
     "indb_run_instances", _metadata,
@@ -108,15 +110,18 @@ _instances = sa.Table(
     sa.Column("results", sa.Text),           # a ProcData script's results (JSON)
     sa.Column("bin_results", sa.Text),       # ... and its bin_results (JSON)
     sa.Column("retried", sa.Text),           # workers it was lost with, then retried elsewhere
+    sa.Column("bytes_read", sa.BigInteger),  # of the data files it read
+    sa.Column("from_cache", sa.Boolean),     # every input found resident in its worker's cache
 )
 
 _RUN_COLUMNS = ("run_id", "function", "tag", "status", "instances", "completed", "rows_in",
                 "rows_out", "started", "ended", "seconds", "message", "environment",
-                "environment_hash", "user")
+                "environment_hash", "user", "bytes_read", "workers")
 _INSTANCE_COLUMNS = ("run_id", "function", "shard", "status", "worker", "device", "rows_in", "rows_out",
                      "progress", "started", "ended", "message", "cache_hits", "cache_misses",
                      "input_s", "function_s", "output_s", "stdout_tail", "stderr_tail", "traceback",
-                     "environment", "environment_hash", "user", "retried")
+                     "environment", "environment_hash", "user", "retried", "bytes_read",
+                     "from_cache")
 
 _SCRIPT_COLUMNS = ("rank", "tom", "results", "bin_results")
 
@@ -151,14 +156,33 @@ class RunLog:
 
     def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
                rows_out: int | None = None) -> None:
+        workers = self.worker_summary(run_id)
         self._write(
             _runs.update().where(_runs.c.run_id == run_id).values(
-                status=status, message=message, rows_in=rows_in, rows_out=rows_out, ended=time.time()),
+                status=status, message=message, rows_in=rows_in, rows_out=rows_out, ended=time.time(),
+                bytes_read=sum(w["bytes_read"] for w in workers.values()),
+                workers=json.dumps(workers)),
             # instances the run never reached (queued when it stopped) say why they did not run
             _instances.update().where(_instances.c.run_id == run_id,
                                       _instances.c.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]))
             .values(status=RunStatus.KILLED if status != RunStatus.COMPLETED else status,
                     message=sa.func.coalesce(_instances.c.message, message)))
+
+    def worker_summary(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Per worker that ran instances of the run: ``shards`` it ran, ``bytes_read`` of data
+        files, ``cached_shards`` served wholly from its resident cache, ``cache_hits`` (frames
+        and models found resident)."""
+        columns = (_instances.c.worker, sa.func.count(),
+                   sa.func.coalesce(sa.func.sum(_instances.c.bytes_read), 0),
+                   sa.func.count().filter(_instances.c.from_cache.is_(True)),
+                   sa.func.coalesce(sa.func.sum(_instances.c.cache_hits), 0))
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns).where(_instances.c.run_id == run_id,
+                                                          _instances.c.worker.is_not(None))
+                                .group_by(_instances.c.worker).order_by(_instances.c.worker)).all()
+        return {worker: {"shards": int(shards), "bytes_read": int(read),
+                         "cached_shards": int(cached), "cache_hits": int(hits)}
+                for worker, shards, read, cached, hits in rows}
 
     def request_kill(self, run_id: str, reason: str) -> bool:
         """Ask a run to stop; False if it had already finished. Unknown ids raise CatalogError."""
@@ -300,7 +324,8 @@ def _alive(pid: int) -> bool:
 def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> pa.Table:
     types = {"instances": pa.int64(), "completed": pa.int64(), "shard": pa.int64(),
              "rank": pa.int64(), "tom": pa.int64(),
-             "cache_hits": pa.int64(), "cache_misses": pa.int64(),
+             "cache_hits": pa.int64(), "cache_misses": pa.int64(), "bytes_read": pa.int64(),
+             "from_cache": pa.bool_(),
              "rows_in": pa.int64(), "rows_out": pa.int64(), "seconds": pa.float64(),
              "input_s": pa.float64(), "function_s": pa.float64(), "output_s": pa.float64(),
              "started": pa.timestamp("ms", tz="UTC"), "ended": pa.timestamp("ms", tz="UTC")}

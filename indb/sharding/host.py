@@ -132,11 +132,13 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
     outputs: list[pa.Table | None]
     if job.function.style == "script":
         tables = [read_input(spec) for spec in job.inputs]
+        outcome.bytes_read = sum(input_bytes(spec) for spec in job.inputs)
         outcome.rows_in = sum(t.num_rows for t in tables)
         clock.lap("input_s")
         outputs = run_script(job, tables, channel, outcome)
     else:
         frames = [input_frame(spec, job.function.frame, outcome) for spec in job.inputs]
+        outcome.from_cache = bool(frames) and outcome.cache_hits == len(frames)
         clock.lap("input_s")
         read_ahead(job.read_ahead, job.function.frame)
         ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
@@ -222,6 +224,12 @@ def read_input(spec: InputRead) -> pa.Table:
         duck.close()
 
 
+def input_bytes(spec: InputRead) -> int:
+    """The bytes of the data files one input reads."""
+    return sum(filesystems.total_size(table.paths, dict(table.io_properties))
+               for table in spec.tables)
+
+
 def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
     """One input in the handler's frame; a GPU frame is kept resident and reused while its
     data files (and so its table's snapshot) are unchanged, and may have been read ahead."""
@@ -241,10 +249,12 @@ def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
             converted = None
         if converted is not None:
             outcome.rows_in += rows
+            outcome.bytes_read += input_bytes(spec)
             process_cache(DEVICE).put(key, converted, rows)
             return converted
     table = read_input(spec)
     outcome.rows_in += table.num_rows
+    outcome.bytes_read += input_bytes(spec)
     converted = to_frame(table, frame, DEVICE)
     if resident:
         process_cache(DEVICE).put(key, converted, table.num_rows)

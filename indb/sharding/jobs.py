@@ -123,6 +123,8 @@ class Outcome:
     traceback: str | None = None
     cache_hits: int = 0      # inputs found resident on the GPU
     cache_misses: int = 0    # inputs read from the files (and then kept)
+    bytes_read: int = 0      # of the data files it read (nothing for inputs found resident)
+    from_cache: bool = False  # every input was found resident: the shard was served from cache
     seconds: dict[str, float] = field(default_factory=dict)  # input_s, function_s, output_s
     proc_results: dict[str, str] = field(default_factory=dict)      # a script's results
     proc_bin_results: dict[str, bytes] = field(default_factory=dict)  # and its bin_results

@@ -232,7 +232,8 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
                         ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
                         traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
                         stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
-                        cache_misses=outcome.cache_misses, **outcome.seconds,
+                        cache_misses=outcome.cache_misses, bytes_read=outcome.bytes_read,
+                        from_cache=outcome.from_cache, **outcome.seconds,
                         results=json.dumps(outcome.proc_results) if outcome.proc_results else None,
                         bin_results=json.dumps({k: v.decode(errors="backslashreplace") for k, v
                                                 in outcome.proc_bin_results.items()})
