@@ -160,6 +160,7 @@ def db(tmp_path: Path) -> Iterator[indb.Connection]:
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (MAX_BATCH = 0)", "MAX_BATCH is a whole"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (SPEED = 1)", "unknown option SPEED"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'tcp://h:1'", "kdb://host:port"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'kdb://u:secret@h:1'", "INDB_KDB_USER"),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM other)) "
      "OUTPUT_TABLES('o')", "not other"),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT avg(px) OVER "
@@ -329,3 +330,32 @@ def test_the_function_runs_sandboxed(server):
         assert row["last_error"].startswith("FunctionError: PermissionError")
     finally:
         q.close()
+
+
+def test_outputs_are_published_to_a_remote_tickerplant(server):
+    """PUBLISH TO: each output batch goes as async ``.u.upd`` to the kdb+ host (here a listener
+    that reads what a tickerplant would, as PyKX decodes it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT)
+    q = server.connect()
+    try:
+        port = listener.getsockname()[1]
+        q("CREATE TABLE relayed (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q(f"CREATE SUBSCRIPTION relay ON relayed EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          f"INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM relayed)) "
+          f"OUTPUT_TABLES('relayed_out') PUBLISH TO 'kdb://127.0.0.1:{port}'")
+        figures(q, "relay", lambda r: r["state"] == "running", "started")
+        upd(q, "relayed", tick("AAPL", 7.0))
+        remote, _ = listener.accept()
+        remote.settimeout(WAIT)
+        hello = b""
+        while not hello.endswith(b"\0"):
+            hello += remote.recv(64)
+        remote.sendall(b"\3")  # the handshake's answer: the capability
+        function, table, rows = read_message(remote).py()
+        assert (function, table) == (".u.upd", "relayed_out")
+        assert rows["px"] == [7.0] and rows["error"] == [9.0] and rows["anomaly"] == [True]
+        remote.close()
+    finally:
+        q.close()
+        listener.close()

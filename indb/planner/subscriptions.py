@@ -108,6 +108,11 @@ def plan_create(tree: trees.CreateSubscription, catalog: CatalogFacts) -> Create
         if not publish.startswith(PUBLISH_SCHEME) or ":" not in publish[len(PUBLISH_SCHEME):]:
             raise error_at(tree.args["publish"], f"PUBLISH TO takes {PUBLISH_SCHEME}host:port, "
                                                  f"not {publish!r}")
+        if "@" in publish:  # the DDL is shown by SHOW SUBSCRIPTIONS
+            raise error_at(tree.args["publish"], "PUBLISH TO names host:port only: give the "
+                                                 "tickerplant the credentials in INDB_KDB_USER "
+                                                 "and INDB_KDB_PASSWORD, which SHOW SUBSCRIPTIONS "
+                                                 "cannot show")
     return CreateSubscription(
         name, bool(tree.args.get("replace")), table, _syms(tree.args.get("where")),
         call.function.name, call.params, query, windowed, keys, history, call.outputs, publish,
