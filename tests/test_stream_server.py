@@ -297,3 +297,52 @@ def test_indb_serve_tick_shows_real_time_rows_to_its_other_clients(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+
+
+# -- privileges: the handshake's user:password, and SQL's grants ------------------------------
+
+def test_the_tick_port_signs_in_users_and_checks_their_grants(tmp_path):
+    db = make_db(tmp_path / "db")
+    owner = indb.connect(db)
+    for statement in ["CREATE USER feed PASSWORD 'feed pw'", "CREATE USER reader",
+                      "CREATE USER nobody PASSWORD 'nobody pw'",
+                      "GRANT INSERT ON TABLE trade TO feed", "GRANT SELECT ON TABLE trade TO reader"]:
+        owner.sql(statement)
+    token = owner.sql("CREATE TOKEN FOR reader").arrow()["token"][0].as_py()
+    server = Server(db, tmp_path / "server.log").start()
+
+    def connect(user: str = "", password: str = "") -> kx.SyncQConnection:
+        return kx.SyncQConnection("127.0.0.1", server.port, username=user, password=password,
+                                  no_ctx=True)
+    try:
+        for user, password in [("", ""), ("feed", "wrong"), ("ghost", "feed pw"), ("feed", token)]:
+            with pytest.raises(Exception, match="[Aa]ccess|[Aa]uthentication"):  # the port closes
+                connect(user, password).close()
+        feed, reader, nobody = connect("feed", "feed pw"), connect("", token), connect("nobody", "nobody pw")
+        try:
+            start = reader(".u.i").py()
+            upd(feed, columns(["IBM"], [150.0], [10]))  # INSERT: granted
+            with pytest.raises(kx.QError, match="reader may not .* table trade: it has no INSERT "
+                                                "privilege.*GRANT INSERT ON TABLE trade TO reader"):
+                upd(reader, columns(["IBM"], [1.0], [1]))
+            with pytest.raises(kx.QError, match="GRANT SELECT ON TABLE trade TO feed"):
+                feed(".u.sub", kx.SymbolAtom("trade"), kx.SymbolAtom(""))
+            with pytest.raises(kx.QError, match="GRANT SELECT ON TABLE trade TO feed"):
+                feed(".u.sub", kx.SymbolAtom(""), kx.SymbolAtom(""))  # every table: each one's
+            with pytest.raises(kx.QError, match="no SELECT privilege"):
+                feed("select from trade")  # a query is a statement, checked as one
+            with pytest.raises(kx.QError, match="needs the admin role"):
+                nobody(".u.endofday")
+            assert reader(".u.sub", kx.SymbolAtom("trade"), kx.SymbolAtom("")).py()[0] == "trade"
+            assert reader("select size from trade").py() == {"size": [10]}
+            assert reader(".u.i").py() == start + 1  # the refused update was not journalled
+            owner.sql("REVOKE INSERT ON TABLE trade FROM feed")  # from the next message on
+            with pytest.raises(kx.QError, match="GRANT INSERT ON TABLE trade TO feed"):
+                upd(feed, columns(["IBM"], [151.0], [20]))
+            assert reader(".u.i").py() == start + 1
+        finally:
+            for q in (feed, reader, nobody):
+                q.close()
+    finally:
+        server.kill(signal.SIGTERM)
+        owner.close()

@@ -19,30 +19,22 @@ import ipaddress
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indb.catalog.users import OWNER
 from indb.errors import AuthenticationError, IndbError, OptionError
-from indb.stream import kdb, subscriptions
+from indb.stream import access, kdb, subscriptions
 from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES, Subscriber,
                                      Tickerplant, Update)
 
-# the user a token names, or AuthenticationError (the server's authenticator fits)
-Authenticate = Callable[[str | None], str]
+Authenticate = access.Authenticate
 QUERY_THREADS = 4
 MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
 
 log = logging.getLogger("indb.stream")
-
-
-def loopback_owner(token: str | None) -> str:
-    """Without an authenticator: everyone is the owner (a server on loopback only)."""
-    return OWNER
 
 
 class KdbConnection(asyncio.Protocol):
@@ -60,6 +52,7 @@ class KdbConnection(asyncio.Protocol):
         self._replies: list[bytes] = []  # answers to send once those are journalled
         self.subscriber: Subscriber | None = None
         self.name = "?"
+        self.signing_in = False  # the handshake's credentials are being checked
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -96,6 +89,8 @@ class KdbConnection(asyncio.Protocol):
         self._run()
 
     def _handshake(self) -> bool:
+        if self.signing_in:
+            return False
         end = self.buffer.find(b"\0")
         if end < 0:
             if len(self.buffer) > MAX_CREDENTIALS:
@@ -106,15 +101,29 @@ class KdbConnection(asyncio.Protocol):
         capability = 0
         if credentials and credentials[-1] < 32:
             capability, credentials = credentials[-1], credentials[:-1]
-        _, _, password = credentials.decode(errors="replace").partition(":")
+        user, _, password = credentials.decode(errors="replace").partition(":")
+        # on a thread (a password is checked slowly, by design); nothing is read meanwhile
+        assert self.transport is not None
+        self.signing_in = True
+        self.transport.pause_reading()
+        future = asyncio.get_running_loop().run_in_executor(
+            self.server.threads, access.sign_in, self.plant.engine.db, self.server.authenticate,
+            user, password)
+        future.add_done_callback(lambda done: self._signed_in(done, capability))
+        return False
+
+    def _signed_in(self, future: asyncio.Future[str], capability: int) -> None:
+        self.signing_in = False
         try:
-            self.user = self.server.authenticate(password or None)
+            self.user = future.result()
         except (AuthenticationError, IndbError) as error:
             log.warning("kdb+ client %s refused: %s", self.name, error)
             self._close()  # kdb+'s answer to bad credentials: the connection closes ('access)
-            return False
+            return
         self._write(bytes([min(capability, kdb.CAPABILITY)]))
-        return True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+            self.data_received(b"")  # messages sent right after the handshake
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -168,18 +177,26 @@ class KdbConnection(asyncio.Protocol):
         name, args = kdb.text(items[0]), items[1:]
         if name in (".u.upd", "upd"):
             _arity(name, args, 2)
+            self._may("INSERT", [kdb.text(args[0])])
             self._updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
                                                     self.plant.clock()))
             return NOTHING
         self._settle()
         if name == ".u.sub":
             _arity(name, args, 2)
+            self._may("SELECT", [kdb.text(args[0])] if kdb.text(args[0]) else self.plant._table_names())
             return self.plant.subscribe(self._subscriber(), kdb.text(args[0]), kdb.symbols(args[1]))
         if name == ".u.endofday":
+            self._may("ROLE", [access.rules.ADMIN])
             self.plant.end_of_day()
             return NOTHING
         raise kdb.MessageError(f"{name}: not a function of this tickerplant (it has .u.upd, "
                                ".u.sub and .u.endofday, and answers SQL and q-sql strings)")
+
+    def _may(self, privilege: str, names: list[str]) -> None:
+        """Refuse what this connection's user may not do (a kdb+ error naming the grant)."""
+        assert self.user is not None
+        self.server.grants.check(self.user, privilege, names)
 
     def _subscriber(self) -> Subscriber:
         if self.subscriber is None:
@@ -250,7 +267,8 @@ class TickServer:
                  authenticate: Authenticate | None = None) -> None:
         self.plant = plant
         self.host, self.port = host, port
-        self.authenticate = authenticate or loopback_owner
+        self.authenticate = authenticate or access.owner_while_no_users(plant.engine.db)
+        self.grants = access.Grants(plant.engine)
         self.threads = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="indb-tick-query")
         self.connections: set[KdbConnection] = set()
         self.loop = asyncio.new_event_loop()
