@@ -107,22 +107,20 @@ def test_a_publisher_sends_rows_as_async_updates(server):
     assert sizes_of(server, "PUB") == [1, 2, 3]  # the time column filled in by the tickerplant
 
 
-def test_a_publisher_connects_again_after_the_tickerplant_restarts(tmp_path):
-    server = Server(make_db(tmp_path / "db"), tmp_path / "server.log").start()
+def test_a_publisher_connects_again_after_the_tickerplant_restarts(server):
+    publisher = Publisher(f"kdb://127.0.0.1:{server.port}")
     try:
-        publisher = Publisher(f"kdb://127.0.0.1:{server.port}")
         publisher.upd("trade", rows(["RE"], [1]))
         publisher.sync()
         server.kill()
         with pytest.raises(KdbHostError, match=f"127.0.0.1:{server.port}.*not sent"):
             publisher.upd("trade", rows(["RE"], [2]))
-        server.start()
+        server.start()  # on the same port, its rows rebuilt from the journal
         publisher.upd("trade", rows(["RE"], [3]))  # a new connection, nothing asked of the caller
         publisher.sync()
-        publisher.close()
-        assert sizes_of(server, "RE") == [1, 3]
     finally:
-        server.kill(signal.SIGTERM)
+        publisher.close()
+    assert sizes_of(server, "RE") == [1, 3]
 
 
 def test_an_update_the_tickerplant_refuses_is_answered_to_sync(server):
@@ -195,3 +193,30 @@ def test_kdb_needs_the_admin_role(fresh):
             bob.sql(f"SELECT * FROM t, kdb('kdb://127.0.0.1:{free_port()}', 'select from trade')")
     finally:
         bob.close()
+
+
+TOTAL = '''CREATE FUNCTION total LANGUAGE PYTHON AS $$
+def total(ctx, ticks):
+    return {"n": [ticks.num_rows], "size": [sum(ticks.column("size").to_pylist())]}
+$$'''
+
+
+def test_kdb_is_a_functions_input(tmp_path, published):
+    url = published
+    conn = indb.connect(tmp_path / "db", cluster="threads", workers=1)
+    try:
+        conn.sql(TOTAL)
+        conn.sql(f"EXECUTE FUNCTION total(INPUT_TABLE_NAMES => INPUT_TABLE(kdb('{url}', "
+                 "'select from trade where sym in `SRC`OTHER')), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('totals'))")
+        assert conn.sql("SELECT n, size FROM totals").fetchall() == [(3, 60)]
+        inline = conn.sql(f"SELECT * FROM TABLE(total(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT size "
+                          f"FROM kdb('{url}', 'select from trade') WHERE sym = 'SRC')))")
+        assert inline.fetchall() == [(2, 40)]
+        with pytest.raises(OptionError, match="cannot run with nowait"):
+            conn.sql(f"EXECUTE FUNCTION total(INPUT_TABLE_NAMES => INPUT_TABLE(kdb('{url}', "
+                     "'select from trade')), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('later'), "
+                     "OPTIONS => KV_PAIRS(nowait = 'true'))")
+        # the tables the inputs were read from went with their statements
+        assert [row[0] for row in conn.sql("SHOW TABLES").fetchall()] == ["totals"]
+    finally:
+        conn.close()

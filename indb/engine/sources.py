@@ -1,7 +1,9 @@
 """Table functions whose rows come from outside the database: ``kdb('kdb://host:port', 'q
 query')`` reads what a kdb+ host answers (docs/streaming.md). After the statement's privilege
 check, each call is fetched once and its rows registered in the statement's DuckDB under a name
-of their own (``QuerySession.sources``), which the statement then reads where the call was.
+of their own (``QuerySession.sources``), which the statement then reads where the call was. A
+function's input reads them from a replicated table of indb's own instead (its instances read
+tables' files, on workers), written before the run and dropped after it.
 
 A call makes the server connect to another host, with the credentials of its environment when
 the URL has none, so it needs the admin role. The fetchers live in the layers above
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -21,8 +24,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
+from indb import planner
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column, sql_type_of
 from indb.catalog.users import OWNER
 from indb.engine import privileges
+from indb.engine.tables import write_rows
+from indb.errors import OptionError
 from indb.parser import error_at
 from indb.planner import access as rules
 
@@ -33,6 +41,8 @@ if TYPE_CHECKING:
 FETCHERS: dict[str, str] = {"kdb": "indb.stream.remote:rows"}
 USAGE = {"kdb": "kdb('kdb://host:port', 'select from trade')"}
 PREFIX = "__indb_source_"  # DuckDB names of the fetched rows
+STORED_PREFIX = "kdb_rows_"  # tables of the fetched rows a function reads (indb's own names
+# cannot be tables: the catalog keeps _indb for hidden columns and staging)
 _numbers = itertools.count()
 
 
@@ -43,31 +53,69 @@ def calls(tree: exp.Expr) -> list[exp.Anonymous]:
 
 @contextmanager
 def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
-    """The statement reading the fetched rows of each call, there while it runs."""
+    """The statement reading the fetched rows of each call, there while it runs: in DuckDB, or
+    in a table of their own where a function's input reads them (its instances read tables)."""
     found = calls(tree)
     if not found:
         yield tree
         return
     _check(engine, found[0])
     tables: dict[str, pa.Table] = {}
-
-    def replace(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) \
-                and node.this.name.lower() in FETCHERS:
-            call = node.this
-            name = f"{PREFIX}{next(_numbers)}"
-            tables[name] = _rows(call)
+    stored: list[str] = []
+    try:
+        def replace(node: exp.Expr) -> exp.Expr:
+            call = node.this if isinstance(node, exp.Table) else node
+            if not (isinstance(call, exp.Anonymous) and call.name.lower() in FETCHERS):
+                return node
+            if _in_input(call):
+                stored.append(_stored(engine, _rows(call)))
+                name = stored[-1]
+            elif isinstance(node, exp.Table):
+                name = f"{PREFIX}{next(_numbers)}"
+                tables[name] = _rows(call)
+            else:
+                raise error_at(call, f"{call.name.lower()}(...) goes where a table goes: SELECT "
+                                     f"... FROM {USAGE[call.name.lower()]}, or a function's "
+                                     "INPUT_TABLE(...)")
             alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(call.name.lower()))
             return exp.Table(this=exp.to_identifier(name, quoted=True), alias=alias)
-        if isinstance(node, exp.Anonymous) and node.name.lower() in FETCHERS:
-            raise error_at(node, f"{node.name.lower()}(...) goes where a table goes: SELECT ... "
-                                 f"FROM {USAGE[node.name.lower()]}; a function's input reads "
-                                 "one through a table: CREATE TABLE t AS SELECT * FROM "
-                                 f"{node.name.lower()}(...), then INPUT_TABLE(t)")
-        return node
-    reading = tree.transform(replace)
-    with engine.session.sources(tables):
-        yield reading
+        reading = tree.transform(replace)
+        if stored and _nowait(engine, reading):
+            raise OptionError("a function whose input reads kdb(...) cannot run with nowait: the "
+                              "rows it fetched are kept only while the statement runs")
+        with engine.session.sources(tables):
+            yield reading
+    finally:
+        for name in stored:
+            engine.db.drop_table(name)
+
+
+def _in_input(call: exp.Expr) -> bool:
+    """Whether a call is (in) a function's input: INPUT_TABLE(kdb(...)), INPUT_TABLE(SELECT ...
+    FROM kdb(...))."""
+    return any(isinstance(n, exp.Anonymous) and n.name.upper() in ("INPUT_TABLE", "INPUT_TABLES")
+               or isinstance(n, exp.Kwarg) and n.this.name.upper() == "INPUT_TABLE_NAMES"
+               for n in _ancestors(call))
+
+
+def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _stored(engine: Engine, rows: pa.Table) -> str:
+    """A replicated table of the rows (a function instance reads the whole of it), dropped
+    after the statement."""
+    name = f"{STORED_PREFIX}{uuid.uuid4().hex[:16]}"
+    columns = tuple(Column(f.name, sql_type_of(f.type)) for f in rows.schema)
+    write_rows(engine, name, [rows], create=TableInfo(name, columns, (), 1, replicated=True))
+    return name
+
+
+def _nowait(engine: Engine, tree: exp.Expr) -> bool:
+    plan = planner.plan(tree, engine.facts)
+    return isinstance(plan, planner.ExecuteFunction) and plan.options.nowait
 
 
 def _check(engine: Engine, call: exp.Anonymous) -> None:
