@@ -8,9 +8,32 @@ from indb.errors import OperationalError
 from indb.registry.runs import RunStatus
 from indb.runtime.gpus import worker_environment
 from indb.sharding.cluster import placement_key
+from indb.sharding import scheduling, worker_placement
 from indb.sharding.scheduling import Schedule, Stop, Submit
 
 OK, FAILED = RunStatus.COMPLETED, RunStatus.ERROR
+
+
+def round_robin(shards, workers):
+    """Shard k on worker k mod n: a placement whose instructions are easy to read."""
+    return {shard: workers[shard % len(workers)] for shard in shards}
+
+
+@pytest.fixture(autouse=True)
+def _readable_placement(monkeypatch):
+    """The policy's tests place shards round robin; where shards go by default (rendezvous
+    hashing) is tested in test_worker_placement and below."""
+    monkeypatch.setattr(scheduling, "place", round_robin)
+
+
+def test_by_default_shards_are_placed_by_rendezvous_hashing(monkeypatch):
+    monkeypatch.setattr(scheduling, "place", worker_placement.place)
+    workers = ["a", "b", "c"]
+    schedule = Schedule(range(8), workers)
+    assert schedule.owner == worker_placement.place(range(8), workers)
+    for worker, queue in schedule.queues.items():  # turns: places among the worker's shards
+        assert [schedule.turn[shard] for shard in queue] == list(range(len(queue)))
+        assert all(schedule.owner[shard] == worker for shard in queue)
 
 
 def test_shard_k_goes_to_worker_k_mod_n_in_its_turn():

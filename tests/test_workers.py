@@ -22,6 +22,7 @@ from indb.catalog.location import read_config
 from indb.cli.main import cli
 from indb.sharding.certificates import make_certificates
 from indb.sharding.cluster import security
+from indb.sharding.worker_placement import place
 from indb.sharding.workers import cluster_status, parse_resources, worker_names
 from stores import free_port
 
@@ -126,7 +127,10 @@ def test_a_joining_worker_takes_its_share_of_the_shards(secured):
         with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
             client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
             placed = {row.name: row.shards for row in cluster_status(client, 4)}
-            assert placed == {"alpha-0": (0, 2), "bravo-0": (1, 3)}
+            owners = place(range(4), ["alpha-0", "bravo-0"])  # rendezvous hashing, balanced
+            assert placed == {name: tuple(k for k in range(4) if owners[k] == name)
+                              for name in ("alpha-0", "bravo-0")}
+            assert len(placed["bravo-0"]) == 2  # its share; alpha-0 kept the rest
             _stop(joining)  # it leaves: the scheduler removes it as its nanny closes
             _until(lambda: len(client.scheduler_info()["workers"]) == 1)
             assert {row.name: row.shards for row in cluster_status(client, 4)} == {"alpha-0": (0, 1, 2, 3)}

@@ -54,8 +54,8 @@ def security(tls: Tls | None) -> Security | None:
 
 
 def placement_key(name: str) -> tuple[int, str]:
-    """Workers in this order take shards 0, 1, ... in turn: by name, shorter first (worker
-    10 after worker 9)."""
+    """The order workers are listed (and ranked in a DDP run) in: by name, shorter first
+    (worker 10 after worker 9)."""
     return len(name), name
 
 
@@ -105,7 +105,8 @@ class Cluster:
         return helper_alive and self.client.status == "running"
 
     def workers(self) -> list[tuple[str, str]]:
-        """(name, address) of each worker, in name order: shard k goes to entry k mod n."""
+        """(name, address) of each worker, in name order (``worker_placement`` places shards
+        by their names)."""
         if not self.alive:  # asking a dead scheduler waits for the client to give up on it
             raise OperationalError(f"the Dask scheduler at {self.address} is gone; "
                                    "run the statement again (a local cluster is started afresh)")

@@ -4,10 +4,12 @@ machine (in the manner of dask/distributed's ``worker_state_machine``).
 ``Schedule`` is told what happened (``start``, ``finished``) and answers with instructions
 (``Submit`` an instance, ``Stop`` the run); the executor carries them out on Dask. The rules:
 
-- shard *k* runs on worker *k mod n* (workers in name order), always: a GPU worker finds the
-  shards and models it kept resident from the last run;
-- its turn on that worker, *k div n*, picks the worker's instance slot (``HostPool``), so a shard
-  also returns to the same instance process;
+- each shard runs on the worker ``worker_placement.place`` gives it (rendezvous hashing over the
+  workers' names, bounded loads): the same worker while the cluster keeps its members, so a GPU
+  worker finds the shards and models it kept resident from the last run, and few shards move
+  when a worker joins or leaves;
+- its turn on that worker, its place among the worker's shards in shard order, picks the
+  worker's instance slot (``HostPool``), so a shard also returns to the same instance process;
 - at most ``max_per_worker`` instances run on a worker at once, and no more than it has instance
   slots when ``slots`` says how many; the next of its shards starts when one of them finishes:
   the one that runs in the slot that came free, if any is waiting (a task sent for a busy slot
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 from indb.errors import OperationalError
 from indb.registry.runs import RunStatus
+from indb.sharding.worker_placement import place
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,14 @@ class Schedule:
         if not workers:
             raise OperationalError("the Dask cluster has no workers; start some, or connect "
                                    "without scheduler= to use a local cluster")
-        self.owner = {shard: workers[shard % len(workers)] for shard in shards}
-        self.turn = {shard: shard // len(workers) for shard in shards}
-        self._at = {(self.owner[shard], self.turn[shard]): shard for shard in shards}
+        self.owner = place(shards, workers)
         self.queues: dict[str, list[int]] = {}
         for shard in sorted(shards):
             self.queues.setdefault(self.owner[shard], []).append(shard)
+        # a shard's turn: its place among its worker's shards (the slot it returns to)
+        self.turn = {shard: turn for queue in self.queues.values()
+                     for turn, shard in enumerate(queue)}
+        self._at = {(self.owner[shard], self.turn[shard]): shard for shard in shards}
         self.limit = max_per_worker or len(shards) or 1
         self.slots = dict(slots or {})
         self.running: dict[str, set[int]] = {worker: set() for worker in self.queues}

@@ -4,9 +4,9 @@ GPUs, and ``indb cluster status`` shows who is there.
 A host starts one Nanny-managed worker process per GPU, each seeing only its GPU (as the local
 cluster does), or one worker without GPUs. Worker names are the host's name and the GPU's
 number (``gpu-host-0``), so a host that restarts comes back under the same names and, while
-the cluster has the same members, gets the same shards (``scheduling``: shard *k* on worker
-*k mod n* in name order), finding the models and shards it kept resident. A worker that joins
-or leaves changes *n*: the next run places every shard by the same rule over the new members.
+the cluster has the same members, gets the same shards (``worker_placement``: rendezvous
+hashing over the names), finding the models and shards it kept resident. A worker that joins
+or leaves moves about 1/n of the shards: the next run places them over the new members.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from indb.catalog.location import Tls
 from indb.errors import OptionError
 from indb.runtime.gpus import worker_environment
 from indb.sharding.cluster import DASK_CONFIG, placement_key, security
+from indb.sharding.worker_placement import place
 
 GPU_RESOURCE = "GPU"  # Dask resource each GPU worker declares (one)
 STALE_SECONDS = 10  # a worker not heard from for longer than this is shown as "late"
@@ -120,22 +121,23 @@ class WorkerStatus:
     resources: dict[str, float]
     memory: int              # resident bytes of the worker process
     health: str              # "ok", "late" (no heartbeat for STALE_SECONDS), or Dask's status
-    shards: tuple[int, ...]  # the shards of an N-shard table it runs (``scheduling``'s rule)
+    shards: tuple[int, ...]  # the shards of an N-shard table it runs (``worker_placement``)
 
 
 def cluster_status(client: Client, shards: int) -> list[WorkerStatus]:
-    """The workers of the cluster ``client`` is connected to, in placement order, each with
-    the shards of a ``shards``-shard table that run on it."""
+    """The workers of the cluster ``client`` is connected to, in name order, each with the
+    shards of a ``shards``-shard table that run on it."""
     info = client.scheduler_info(n_workers=-1)["workers"]
     ordered = sorted(info.items(), key=lambda item: placement_key(str(item[1]["name"])))
+    owners = place(range(shards), [str(worker["name"]) for _, worker in ordered]) if info else {}
     now = time.time()
     rows = []
-    for place, (address, worker) in enumerate(ordered):
+    for address, worker in ordered:
         seen = now - float(worker.get("last_seen", now))
         status = str(worker.get("status", "running"))
         health = "late" if seen > STALE_SECONDS else ("ok" if status == "running" else status)
         rows.append(WorkerStatus(
             str(worker["name"]), address, str(worker.get("host", "")), int(worker["nthreads"]),
             dict(worker.get("resources") or {}), int(worker.get("metrics", {}).get("memory", 0)),
-            health, tuple(range(place, shards, len(ordered)))))
+            health, tuple(k for k in range(shards) if owners[k] == str(worker["name"]))))
     return rows
