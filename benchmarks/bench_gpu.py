@@ -16,7 +16,8 @@ Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [-
 one it stops, unless ``--smoke`` asks for a run on the CPU at toy sizes (to check the script; its
 figures mean nothing).
 ``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
-padded batches). Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
+padded batches), then warm fp32 and bf16 again with a GPU turn a model call
+(``INDB_GPU_TURN_HOLD_S=0``) on a cluster of its own, for the same-run comparison. Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
 >= 80%; serving model step p99 < 100 microseconds; (issue 18) warm >= 90% eager and >= 85%
 compiled at both sizes, cold >= 75%.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import shutil
 import sys
 import tempfile
@@ -247,6 +249,27 @@ def slot_sweep(workdir: Path, table: str, rows: int, runs: int) -> dict[str, flo
     return figures
 
 
+def turn_per_call(workdir: Path, tables: dict[str, int], runs: int) -> dict[str, float]:
+    """Warm fp32 and bf16 rows/s with a GPU turn a model call (``INDB_GPU_TURN_HOLD_S=0``, the
+    engine before instances kept their turn through their function), on a cluster of its own:
+    the same run's figures against the default's. Call it with no other cluster up."""
+    figures: dict[str, float] = {}
+    os.environ["INDB_GPU_TURN_HOLD_S"] = "0"  # inherited by the new cluster's workers
+    try:
+        with indb.connect(workdir / "db") as conn:
+            infer(conn, "warmup")  # its processes start, load the model and tune cuDNN
+            for table, rows in tables.items():
+                for name, params in (("fp32", {}), ("bf16", {"precision": "bf16"})):
+                    infer(conn, table, "turn_predictions", **params)  # resident, model loaded
+                    seconds, phased = fastest(conn, runs, table, "turn_predictions", **params)
+                    figures[f"{table}_warm_{name}_turn_per_call_rows_per_s"] = rows / seconds
+                    figures[f"{table}_warm_{name}_turn_per_call_phases"] = phased
+            close_cluster(**conn._engine.runner.cluster_options)
+    finally:
+        del os.environ["INDB_GPU_TURN_HOLD_S"]
+    return figures
+
+
 def _has_triton() -> bool:
     try:
         import triton  # noqa: F401
@@ -416,6 +439,9 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
         if args.big_rows:
             figures.update(identity(conn, "infer_big", args.big_rows, args.runs))
         conn.close()
+        close_cluster(**conn._engine.runner.cluster_options)  # its processes and GPU memory
+        sizes = {"infer_1m": args.rows, **({"infer_big": args.big_rows} if args.big_rows else {})}
+        figures.update(turn_per_call(workdir, sizes, args.runs))
         return
 
     # a naive loop, as a kdb+ subscriber does it: read a row (from an in-memory DuckDB
@@ -460,6 +486,11 @@ def ratios(figures: dict[str, object]) -> dict[str, object]:
         if f"{label}_warm_fp32_compile_rows_per_s" in figures:
             figures[f"{label}_ratio_warm_compile_over_bare_compiled"] = (
                 figures[f"{label}_warm_fp32_compile_rows_per_s"] / figures["bare_resident_fp32_compiled_img_per_s"])
+        for name in ("fp32", "bf16"):
+            if f"{label}_warm_{name}_turn_per_call_rows_per_s" in figures:
+                figures[f"{label}_ratio_warm_{name}_kept_turns_over_turn_per_call"] = (
+                    figures[f"{label}_warm_{name}_rows_per_s"]
+                    / figures[f"{label}_warm_{name}_turn_per_call_rows_per_s"])
     warm = figures["infer_1m_warm_fp32_rows_per_s"]
     for name, over in (("warm_fp32_over_bare_from_host", "bare_from_host_fp32_rows_per_s"),
                        ("gpu_warm_over_cpu_path", "infer_cpu_8_workers_rows_per_s"),

@@ -66,13 +66,13 @@ def rate(count: int, seconds: float) -> dict[str, float]:
 
 
 def measure(conn: indb.Connection, library: str, info: Any, booster: Any, x: np.ndarray,
-            runs: int, device: str, sql: bool) -> dict[str, object]:
+            runs: int, device: str, sql: bool, figures: dict[str, object]) -> None:
     """The paths' rows/s on ``device`` (``sql``: PREDICT's too, which runs where the engine
-    serves models), each checked against the library's own predictions."""
+    serves models), each checked against the library's own predictions, into ``figures`` as
+    each is taken."""
     import xgboost
     own = booster.predict(xgboost.DMatrix(x)) if library == "xgboost" else booster.predict(x)
     gpu = device != "cpu"
-    figures: dict[str, object] = {}
 
     def check(got: np.ndarray) -> None:
         if gpu:
@@ -93,6 +93,10 @@ def measure(conn: indb.Connection, library: str, info: Any, booster: Any, x: np.
         seconds, got = best_of(runs, lambda: cupy.asnumpy(booster.inplace_predict(on_gpu)))
         check(got)
         figures["own_cuda_inplace_predict_rows_on_gpu"] = rate(len(x), seconds)
+        # rows and predictions left on the GPU, as FIL's figure is taken
+        seconds, _ = best_of(runs, lambda: (booster.inplace_predict(on_gpu),
+                                            cupy.cuda.Device().synchronize()))
+        figures["own_cuda_inplace_predict_all_on_gpu"] = rate(len(x), seconds)
         booster.set_param({"device": "cpu"})
     else:
         seconds, _ = best_of(runs, lambda: booster.predict(x))
@@ -103,14 +107,13 @@ def measure(conn: indb.Connection, library: str, info: Any, booster: Any, x: np.
     check(got)
     figures["ctx_models"] = rate(len(x), seconds)
     if not sql:
-        return figures
+        return
     columns = ", ".join(f"c{i}" for i in range(FEATURES))
     sql = f"SELECT sum(PREDICT('{info.name}', {columns})) FROM tree_rows"
     conn.sql(sql)  # warm: the served model loads
     seconds, result = best_of(runs, lambda: conn.sql(sql).fetchone()[0])
     np.testing.assert_allclose(result, own.astype(np.float64).sum(), rtol=1e-6)
     figures["predict_sql"] = rate(len(x), seconds)
-    return figures
 
 
 def main() -> None:
@@ -128,21 +131,25 @@ def main() -> None:
                                   "depth": args.depth, "features": FEATURES,
                                   "gpu": torch.cuda.get_device_name(0) if gpu else "none"}
     x, _ = rows(args.rows, 1)
-    with tempfile.TemporaryDirectory() as directory:
-        conn = indb.connect(Path(directory) / "db", workers=1)
-        conn.load("tree_rows", pa.table({f"c{i}": x[:, i] for i in range(FEATURES)}))
-        for library in ("xgboost", "lightgbm"):
-            booster = train(library, args.trees, args.depth)
-            info = register(conn, f"bench_{library}", library, booster)
-            # PREDICT runs where the engine serves models: an XGBoost model on the GPU when
-            # there is one (LightGBM's always on the CPU)
-            on_gpu = gpu and library == "xgboost"
-            figures[f"{library}_cpu"] = measure(conn, library, info, booster, x, args.runs, "cpu",
-                                                sql=not on_gpu)
-            if on_gpu:
-                figures[f"{library}_gpu"] = measure(conn, library, info, booster, x, args.runs,
-                                                    "cuda", sql=True)
-        conn.close()
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            conn = indb.connect(Path(directory) / "db", workers=1)
+            conn.load("tree_rows", pa.table({f"c{i}": x[:, i] for i in range(FEATURES)}))
+            for library in ("xgboost", "lightgbm"):
+                booster = train(library, args.trees, args.depth)
+                info = register(conn, f"bench_{library}", library, booster)
+                # PREDICT runs where the engine serves models: an XGBoost model on the GPU when
+                # there is one (LightGBM's always on the CPU)
+                on_gpu = gpu and library == "xgboost"
+                measure(conn, library, info, booster, x, args.runs, "cpu", not on_gpu,
+                        figures.setdefault(f"{library}_cpu", {}))
+                if on_gpu:
+                    measure(conn, library, info, booster, x, args.runs, "cuda", True,
+                            figures.setdefault(f"{library}_gpu", {}))
+            conn.close()
+    except BaseException:
+        report(flattened(figures), args.json)  # what was measured before the failure
+        raise
     report(flattened(figures), args.json)
 
 

@@ -279,3 +279,17 @@ def test_a_shard_file_that_fails_half_written_is_deleted_with_the_others(db, mon
     with pytest.raises(OSError, match="disk full"):
         files.write_data_files(table.io, table.metadata, info, stored)
     assert parquet_files(db, "t") == []
+
+
+def test_a_snapshots_data_files_are_listed_once_and_a_new_snapshot_listed_afresh(db, monkeypatch):
+    table, info, stored = make(db)
+    files.commit(db, "t", add=files.write_data_files(table.io, table.metadata, info, stored))
+    table = db.load("t")[0]
+    first = files.data_files(table)
+    planned = []
+    monkeypatch.setattr(type(table.scan()), "plan_files",
+                        lambda scan: planned.append(scan) or iter(()))
+    assert [f.file_path for f in files.data_files(db.load("t")[0])] == [f.file_path for f in first]
+    assert planned == []  # the same snapshot: its manifests not read again
+    files.commit(db, "t", add=files.write_data_files(table.io, table.metadata, info, stored))
+    assert files.data_files(db.load("t")[0]) == [] and len(planned) == 1  # a new snapshot: planned

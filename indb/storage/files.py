@@ -9,7 +9,9 @@ commit: any failure before then deletes them, and only files under the table's o
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,13 +48,35 @@ COMMIT_ATTEMPTS = 20
 
 # -- reading -----------------------------------------------------------------------------------
 
+LISTED_SNAPSHOTS = 256  # snapshots whose data files this process keeps listed
+
+# a snapshot's data files never change: listed once (reading its manifests) per process, not
+# once a statement (a function run's plan, a query's views)
+_listed: OrderedDict[tuple[str, int], tuple[DataFile, ...]] = OrderedDict()
+_listed_lock = threading.Lock()
+
+
 def data_files(table: Table) -> list[DataFile]:
     """The data files of the table's current snapshot (a consistent view, even under writers)."""
+    snapshot = table.current_snapshot()
+    key = (str(table.metadata.table_uuid), snapshot.snapshot_id) if snapshot else None
+    if key:
+        with _listed_lock:
+            listed = _listed.get(key)
+            if listed is not None:
+                _listed.move_to_end(key)
+                return list(listed)
     tasks = list(table.scan().plan_files())
     if any(task.delete_files for task in tasks):
         raise ConflictError(f"table {table.name()[-1]} has Iceberg delete files (written by another "
                             "engine); indb reads copy-on-write tables only: compact it first")
-    return [task.file for task in tasks]
+    listed = tuple(task.file for task in tasks)
+    if key:
+        with _listed_lock:
+            _listed[key] = listed
+            while len(_listed) > LISTED_SNAPSHOTS:
+                _listed.popitem(last=False)
+    return list(listed)
 
 
 def shard_of(data_file: DataFile) -> int:
