@@ -151,14 +151,16 @@ class ModelStore:
         staged = self.publish(staged)
         if not filesystems.is_local(staged.staging):
             return self._record(staged, lineage)
+        taken = 0  # a directory without a version row: a racer's, or a killed head's leftover
         for _ in range(20):  # two registrations racing for one version number: try the next
-            version = self._latest(staged.name) + 1
+            version = max(self._latest(staged.name), taken) + 1
             target = self.root / staged.name / f"v{version}"
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staged.staging, target)
             except OSError:
                 if target.exists():
+                    taken = version
                     continue
                 raise
             info = ModelInfo(staged.name, version, staged.flavor, str(target / FLAVORS[staged.flavor]),

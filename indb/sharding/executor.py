@@ -24,12 +24,14 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from distributed import Client, Future, wait
 from distributed.scheduler import KilledWorker, NoValidWorkerError
 from pyiceberg.io import load_file_io
 
 from indb.catalog.database import Database
+from indb.catalog.filesystems import is_local
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.query.keys import check_unique
@@ -38,6 +40,7 @@ from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
+from indb.sharding import commit
 from indb.sharding import distributed as ddp
 from indb.sharding.cluster import Cluster, shared_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
@@ -277,36 +280,47 @@ class FunctionRunner:
                 self.runs.finish(run.run_id, first.status, message, rows_in, 0)
                 return RunReport(run.run_id, first.status, message, rows_in, 0)
             registered: list[ModelInfo] = []
-            try:
-                for model in (m for o in outcomes for m in o.models):
-                    registered.append(self.models.register(model, run.lineage))
-                self._commit(run, outcomes, staged)
-            except IndbError as error:
+            try:  # tables, model versions and the run's record: one transaction (commit.py)
+                with commit.together(self.db, self.runs, self.models) as (db, runs, models):
+                    runs.finish(run.run_id, RunStatus.COMPLETED, "committing")  # a write first
+                    for model in (m for o in outcomes for m in o.models):
+                        registered.append(models.register(model, run.lineage))
+                    committed = self._commit(db, run, outcomes, staged)
+                    message = (f"{len(outcomes)} instances completed: {rows_in} rows in, "
+                               f"{rows_out} rows out") + ("; saved " + ", ".join(
+                                   f"{m.name} v{m.version}" for m in registered) if registered else "")
+                    runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out)
+            except Exception as error:  # rolled back: nothing of the commit is visible
                 self._discard_models(outcomes)
-                for info in registered:  # nothing half-saved: versions of a failed run go too
-                    self.models.drop(info.name, info.version)
-                self.runs.finish(run.run_id, RunStatus.ERROR, str(error), rows_in, 0)
-                return RunReport(run.run_id, RunStatus.ERROR, str(error), rows_in, 0)
-        message = f"{len(outcomes)} instances completed: {rows_in} rows in, {rows_out} rows out" + (
-            "; saved " + ", ".join(f"{m.name} v{m.version}" for m in registered) if registered else "")
-        self.runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out)
+                for info in registered:  # artifacts moved into place go too (those in an
+                    if is_local(info.path):  # object store stay behind, unreferenced)
+                        shutil.rmtree(Path(info.path).parent, ignore_errors=True)
+                text = str(error) if isinstance(error, IndbError) else \
+                    f"{type(error).__name__}: {error}"
+                self.runs.finish(run.run_id, RunStatus.ERROR, text, rows_in, 0)
+                return RunReport(run.run_id, RunStatus.ERROR, text, rows_in, 0)
+            for name in committed:
+                staged[name].keep()
         return RunReport(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out,
                          [o.results["result"] for o in outcomes if "result" in o.results])
 
-    def _commit(self, run: RunPlan, outcomes: list[Outcome],
-                staged: dict[str, files.StagedFiles]) -> None:
-        """Commit each output table's files in one snapshot (creating new tables first)."""
+    @staticmethod
+    def _commit(db: Database, run: RunPlan, outcomes: list[Outcome],
+                staged: dict[str, files.StagedFiles]) -> list[str]:
+        """Commit each output table's files in one snapshot (creating new tables first) in
+        ``db`` (the run's commit transaction); the names of the outputs whose files it took."""
+        committed: list[str] = []
         for spec in run.outputs:
             if isinstance(spec, AppendOutput):
-                table, _ = self.db.load(spec.name)
+                table, _ = db.load(spec.name)
                 if table.metadata.table_uuid != spec.metadata.table_uuid:
                     raise CatalogError(f"table {spec.name} was dropped and created again during "
                                        "the run; run the function again")
                 if staged[spec.name]:
                     check_unique(spec.info, files.data_files(table), staged[spec.name],
-                                 self.db.io_properties)
-                    files.commit(self.db, spec.name, add=staged[spec.name], written_for=spec.metadata)
-                staged[spec.name].keep()
+                                 db.io_properties)
+                    files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata)
+                committed.append(spec.name)
             elif isinstance(spec, CreateOutput):
                 infos = {o.created[spec.name] for o in outcomes if spec.name in o.created}
                 if len(infos) > 1:
@@ -319,8 +333,9 @@ class FunctionRunner:
                     continue  # nothing returned for it: no table is created
                 # created with its files in one catalog commit: whole, or not at all; the
                 # instances wrote them with the layout create_table gives (iceberg_layout)
-                self.db.create_table(infos.pop(), add=staged[spec.name])
-                staged[spec.name].keep()
+                db.create_table(infos.pop(), add=staged[spec.name])
+                committed.append(spec.name)
+        return committed
 
     def _discard_models(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
