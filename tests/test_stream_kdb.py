@@ -111,3 +111,51 @@ def test_kdb_nulls_become_sql_nulls():
     stamps = decoded(kx.toq(np.array(["2026-12-03T09:30", "NaT"], "datetime64[ns]")))
     time = Column("time", "TIMESTAMP_NS")
     assert kdb.column_array([kdb.checked_vector(stamps, time)], time).null_count == 1
+
+
+def upd_message(x) -> bytes:
+    """``(".u.upd"; `trade; x)`` as PyKX's ``q(".u.upd", ...)`` sends it."""
+    return kdb.encode(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]), kdb.ASYNC)
+
+
+def test_decode_update_gives_what_decode_gives():
+    row = kx.toq([kx.SymbolAtom("IBM"), kx.FloatAtom(1.5), kx.LongAtom(-2**63), kx.CharVector("ab")])
+    fast, plain = kdb.decode_update(upd_message(row)), kdb.decode(upd_message(row))
+    assert list(fast[:2]) == list(plain[:2]) == [b".u.upd", "trade"]
+    assert [type(v) for v in fast[2]] == [type(v) for v in plain[2]]
+    assert list(fast[2]) == list(plain[2])[:2] + [-2**63, b"ab"]
+    cols = kx.toq([kx.SymbolVector(["a", "é"]), kx.FloatVector([1.0, 2.0])])
+    fast, plain = kdb.decode_update(upd_message(cols)), kdb.decode(upd_message(cols))
+    assert kdb.shape(fast[2]) == "columns" and len(fast[2]) == 2
+    for mine, theirs in zip(fast[2], plain[2], strict=True):
+        assert mine.dtype == theirs.dtype and list(mine) == list(theirs)
+    assert kdb.decode_update(kdb.encode(kx.CharVector("select from trade"), kdb.SYNC)) == \
+        b"select from trade"  # anything else decodes as decode() does
+    with pytest.raises(kdb.MessageError):
+        kdb.decode_update(upd_message(row)[:-3])
+
+
+def test_one_row_values_become_vectors_a_column_at_a_time_or_none():
+    def rows(*xs):
+        return [kdb.decode_update(upd_message(kx.toq(list(x))))[2] for x in xs]
+    columns = [Column("sym", "VARCHAR"), Column("price", "DOUBLE"), Column("size", "INTEGER")]
+    good = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(1)),
+                (kx.SymbolAtom("B"), kx.FloatAtom(float("nan")), kx.LongAtom(-2**63)))
+    vectors = kdb.row_vectors(good, columns)
+    assert vectors is not None
+    arrays = [kdb.column_array([v], c).to_pylist() for v, c in zip(vectors, columns, strict=True)]
+    assert arrays == [["A", "B"], [1.0, None], [1, None]]
+    mixed = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(1)),
+                 (kx.SymbolAtom("B"), kx.LongAtom(2), kx.LongAtom(2)))  # a long for a DOUBLE: fine alone
+    assert kdb.row_vectors(mixed, columns) is None  # two types in a column: each row alone
+    floats = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.FloatAtom(1.0)))
+    assert kdb.row_vectors(floats, columns) is None  # a float for an INTEGER: refused alone
+    wide = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(2**40)))
+    assert kdb.row_vectors(wide, columns) is None
+
+
+def test_vectors_of_different_types_keep_each_ones_nulls():
+    size = Column("size", "BIGINT")
+    ints = kdb.checked_vector(kdb.decode(kdb.encode(kx.IntVector([1, -2**31]), kdb.ASYNC)), size)
+    longs = kdb.checked_vector(kdb.decode(kdb.encode(kx.LongVector([-2**31, -2**63]), kdb.ASYNC)), size)
+    assert kdb.column_array([ints, longs], size).to_pylist() == [1, None, -2**31, None]

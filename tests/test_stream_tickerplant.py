@@ -241,3 +241,29 @@ def test_nanosecond_timestamps_keep_their_nanoseconds_in_memory_and_flushed(tmp_
     finally:
         tp.close()
         tp.engine.close()
+
+
+def test_updates_read_together_are_checked_together_each_refusal_its_own(plant):
+    tp = plant()
+    sent = [row("A", 1.0, 1), row("B", 2.0, 2), row("C", 3.0, 3),
+            columns(["G"], [7.0], [7]), columns(["H"], [8.0], [8]),
+            kx.toq([kx.SymbolAtom("D"), kx.SymbolAtom("x"), kx.LongAtom(4)]),  # a str for price
+            row("E", 5.0, 5), row("F", float("nan"), 6), row("I", 9.0, 9)]
+    calls = [("trade", decoded(x), kdb.encode(kdb.call(".u.upd", kdb.symbol("trade"), x), kdb.ASYNC))
+             for x in sent]
+    calls.append(("quote", decoded(row("J", 1.0, 1)), b""))
+    updates, errors = tp.prepare_many(calls, tp.clock())
+    assert sorted(errors) == [5, 9]
+    assert "column price is DOUBLE; the feed sent a str" in str(errors[5])
+    assert "there is no table quote" in str(errors[9])
+    # a run of updates of one form is checked as one; a run with a refusal, one at a time
+    assert [len(u.messages) for u in updates] == [3, 2, 1, 1, 1]
+    tp.commit(updates)
+    assert tp.journal.count == 8  # .u.i counts messages, not updates
+    assert tp.engine.execute("SELECT sym, price FROM trade ORDER BY size").fetchall() == [
+        ("A", 1.0), ("B", 2.0), ("C", 3.0), ("E", 5.0), ("F", None), ("G", 7.0), ("H", 8.0),
+        ("I", 9.0)]
+    tp.journal.close()
+    again = plant()  # each message replays alone, to the same rows
+    assert again.replayed == 8
+    assert again.engine.execute("SELECT count(*), sum(size) FROM trade").fetchall() == [(8, 41)]

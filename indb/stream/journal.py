@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ class Journal:
         self._buffer = bytearray()
         self._dirty = False
         self._synced = time.monotonic()
+        self._lock = threading.Lock()  # a sync (from the syncing thread) against close
 
     def release_entries(self) -> list[Entry]:
         """The messages read at open (for replay), handed over once."""
@@ -131,17 +133,20 @@ class Journal:
             self.sync()
 
     def sync(self) -> None:
-        if self._dirty:
-            os.fsync(self._fd)
-            self._dirty = False
-        self._synced = time.monotonic()
+        """Sync what was written (from any thread: writes may go on meanwhile)."""
+        with self._lock:
+            if self._dirty and self._fd >= 0:
+                self._dirty = False  # first: a write during the sync marks it for the next
+                os.fsync(self._fd)
+            self._synced = time.monotonic()
 
     def close(self) -> None:
         if self._fd >= 0:
             self.commit()
             self.sync()
-            os.close(self._fd)
-            self._fd = -1
+            with self._lock:
+                os.close(self._fd)
+                self._fd = -1
 
 
 def replay(path: Path, upto: int | None = None) -> Iterator[tuple[int, object]]:

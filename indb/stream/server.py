@@ -28,7 +28,7 @@ import numpy as np
 from indb.errors import AuthenticationError, IndbError, OptionError
 from indb.stream import access, kdb, subscriptions
 from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES, Subscriber,
-                                     Tickerplant, Update)
+                                     Tickerplant)
 
 Authenticate = access.Authenticate
 QUERY_THREADS = 4
@@ -48,8 +48,10 @@ class KdbConnection(asyncio.Protocol):
         self.user: str | None = None
         self.queue: collections.deque[tuple[kdb.Header, bytes]] = collections.deque()
         self.busy = False  # a sync query of this connection is running
-        self._updates: list[Update] = []  # checked, not yet journalled
-        self._replies: list[bytes] = []  # answers to send once those are journalled
+        self._calls: list[tuple[str, Any, bytes]] = []  # updates read, not yet checked
+        # answers to send once those are journalled: a message, or the index of a sync update
+        # call (answered ``::``, or its error)
+        self._replies: list[bytes | int] = []
         self.subscriber: Subscriber | None = None
         self.name = "?"
         self.signing_in = False  # the handshake's credentials are being checked
@@ -135,39 +137,72 @@ class KdbConnection(asyncio.Protocol):
             head, message = self.queue.popleft()
             sync = head.message_type == kdb.SYNC
             try:
-                obj = kdb.decode(message)
+                obj = kdb.decode_update(message)
+                if _is_update(obj):  # checked with the others read with it, at the batch's end
+                    if sync:
+                        self._replies.append(len(self._calls))
+                    self._calls.append((kdb.text(obj[1]), obj[2], message))
+                    continue
                 if kdb.is_name(obj) and _named(kdb.text(obj)) not in NAMES:
                     self._settle()
                     self._query(kdb.text(obj), sync)
                     continue
-                answer = self._call(obj, message)
+                answer = self._call(obj)
                 if sync:
                     self._replies.append(kdb.encode(answer, kdb.RESPONSE))
             except Exception as error:  # noqa: BLE001 (the client hears of it; the server goes on)
-                self.plant.rejected += 1
-                if not isinstance(error, IndbError | kdb.MessageError):
-                    log.exception("kdb+ client %s: message failed", self.name)
-                    error = kdb.MessageError(f"{type(error).__name__}: {error}")
-                if sync:
-                    self._replies.append(kdb.error_message(str(error)))
-                else:
-                    log.warning("kdb+ client %s: async message refused: %s", self.name, error)
+                refusal = self._refused(error, sync)
+                if refusal is not None:
+                    self._replies.append(refusal)
         self._settle()
 
+    def _refused(self, error: Exception, sync: bool) -> bytes | None:
+        """A message that failed: the sync caller's error reply, or None and a line in the log."""
+        self.plant.rejected += 1
+        if not isinstance(error, IndbError | kdb.MessageError):
+            log.error("kdb+ client %s: message failed", self.name, exc_info=error)
+            error = kdb.MessageError(f"{type(error).__name__}: {error}")
+        if sync:
+            return kdb.error_message(str(error))
+        log.warning("kdb+ client %s: async message refused: %s", self.name, error)
+        return None
+
     def _settle(self) -> None:
-        """Journal, apply and publish the batch of updates, then send the replies so far."""
-        updates, replies = self._updates, self._replies
-        self._updates, self._replies = [], []
-        self.plant.commit(updates)  # journalled before anyone hears of them
+        """Check, journal, apply and publish the batch of updates (stamped with one time: they
+        were read together), then send the replies so far."""
+        calls, replies = self._calls, self._replies
+        self._calls, self._replies = [], []
+        errors = self._commit(calls) if calls else {}
+        synced = {r for r in replies if isinstance(r, int)}
+        for index, error in errors.items():
+            if index not in synced:
+                self._refused(error, False)
         for reply in replies:
+            if isinstance(reply, int):  # a sync update's answer
+                reply = self._refused(errors[reply], True) or b"" if reply in errors else UPDATED
             self._write(reply)
 
-    def _call(self, obj: Any, message: bytes) -> Any:
+    def _commit(self, calls: list[tuple[str, Any, bytes]]) -> dict[int, Exception]:
+        """Journal, apply and publish the updates this user may make (INSERT on the table,
+        checked once a table); the errors of those refused, by their index."""
+        errors: dict[int, Exception] = {}
+        for name in {name for name, _, _ in calls}:
+            try:
+                self._may("INSERT", [name])
+            except Exception as error:  # noqa: BLE001 (each of its updates is refused)
+                errors.update((i, error) for i, call in enumerate(calls) if call[0] == name)
+        allowed = [i for i in range(len(calls)) if i not in errors]
+        updates, refused = self.plant.prepare_many([calls[i] for i in allowed], self.plant.clock())
+        self.plant.commit(updates)  # journalled before anyone hears of them
+        errors.update((allowed[i], error) for i, error in refused.items())
+        return errors
+
+    def _call(self, obj: Any) -> Any:
         """A function call ``(name; args...)``, or a variable by its name; what it returns."""
         if kdb.is_name(obj):  # ".u.i", or a call without arguments
             name = _named(kdb.text(obj))
             if name in CALLS:
-                return self._call(np.array([name], dtype=object), message)
+                return self._call(np.array([name], dtype=object))
             self._settle()
             return self.plant.variable(name)
         items = list(obj) if isinstance(obj, np.ndarray) and obj.dtype == object else []
@@ -175,12 +210,8 @@ class KdbConnection(asyncio.Protocol):
             raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
                                    f"syms) and query strings (SQL or q-sql), not {obj!r:.80}")
         name, args = kdb.text(items[0]), items[1:]
-        if name in (".u.upd", "upd"):
+        if name in kdb.UPDATES:  # with two arguments it was taken as an update (``_is_update``)
             _arity(name, args, 2)
-            self._may("INSERT", [kdb.text(args[0])])
-            self._updates.append(self.plant.prepare(kdb.text(args[0]), args[1], message,
-                                                    self.plant.clock()))
-            return NOTHING
         self._settle()
         if name == ".u.sub":
             _arity(name, args, 2)
@@ -235,6 +266,7 @@ class KdbConnection(asyncio.Protocol):
 
 
 NOTHING = kdb.kx.toq(None)  # q's generic null, ::, what .u.upd returns
+UPDATED = kdb.encode(NOTHING, kdb.RESPONSE)  # the answer to a sync update
 CALLS = (".u.endofday",)  # functions a client may call by a string, without arguments
 NAMES = VARIABLES + CALLS
 
@@ -242,6 +274,12 @@ NAMES = VARIABLES + CALLS
 def _named(text: str) -> str:
     """A string that may name a variable or call a function without arguments (``f[]``)."""
     return text.strip().removesuffix("[]")
+
+
+def _is_update(obj: Any) -> bool:
+    """Whether a decoded message is an update call ``(`.u.upd; t; x)``."""
+    return isinstance(obj, np.ndarray) and obj.dtype == object and len(obj) == 3 and \
+        kdb.is_name(obj[0]) and kdb.text(obj[0]) in kdb.UPDATES
 
 
 def _arity(name: str, args: list[Any], count: int) -> None:
@@ -276,6 +314,7 @@ class TickServer:
         self._ready = threading.Event()
         self._server: asyncio.Server | None = None
         self._failure: BaseException | None = None
+        self._stopped = threading.Event()
         self.subscriptions: subscriptions.Subscriptions | None = None  # started with the timers
 
     def start(self) -> None:
@@ -314,13 +353,10 @@ class TickServer:
 
     def _timers(self) -> None:
         """The journal's sync (every ``fsync_ms``), end of day (checked each second) and the
-        scheduled flush (on a thread: the loop goes on taking updates meanwhile)."""
+        scheduled flush; the sync and the flush on threads: the loop goes on taking updates."""
         plant = self.plant
         if plant.fsync_ms:
-            def sync() -> None:
-                self.loop.call_later(plant.fsync_ms / 1000, sync)
-                plant.journal.sync_due()
-            sync()
+            threading.Thread(target=self._syncing, name="indb-tick-sync", daemon=True).start()
 
         def day() -> None:
             self.loop.call_later(1.0, day)  # first: a failed end of day is tried again
@@ -338,6 +374,11 @@ class TickServer:
                 self.loop.call_later(seconds, flush)
             self.loop.call_later(seconds, flush)
         self.subscriptions = subscriptions.start(plant, self.loop, self.threads)
+
+    def _syncing(self) -> None:
+        """Sync the journal every ``fsync_ms``, until the server stops."""
+        while not self._stopped.wait(self.plant.fsync_ms / 1000):
+            self.plant.journal.sync_due()
 
     def run_until_signal(self) -> None:
         """Serve on this (the main) thread until SIGTERM or SIGINT."""
@@ -364,6 +405,7 @@ class TickServer:
             self._thread.join()
 
     def _shutdown(self) -> None:
+        self._stopped.set()
         if self._server is not None:
             self._server.close()
         if self.subscriptions is not None:

@@ -17,7 +17,7 @@ import datetime
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from indb.stream.journal import Journal
 from indb.stream.live import LiveTable
 
 if TYPE_CHECKING:
+    from indb.catalog.types import Column
     from indb.engine.core import Engine
 
 FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose rows it holds>"
@@ -60,11 +61,12 @@ class Subscriber:
 
 @dataclass(frozen=True)
 class Update:
-    """A checked update, ready to be journalled: rows of one table from one message."""
+    """A checked update, ready to be journalled: rows of one table from one message, or from
+    one-row messages read together and checked as one (``prepare_many``)."""
 
     table: LiveTable
     stamp: int
-    message: bytes
+    messages: tuple[bytes, ...]  # the messages the rows came from, journalled one a frame
     row: list[Any] | None = None  # one row's carrier values
     columns: list[np.ndarray] | None = None  # checked vectors, one a column
     batch: pa.RecordBatch | None = None
@@ -121,7 +123,7 @@ class Tickerplant:
         count = 0
         for entry in self.journal.release_entries():
             try:
-                name, x = _update_arguments(kdb.decode(entry.message))
+                name, x = _update_arguments(kdb.decode_update(entry.message))
                 if name not in marks:
                     marks[name] = self._flushed_upto(name)
                 if entry.index < marks[name]:
@@ -155,7 +157,7 @@ class Tickerplant:
         columns = table.info.columns
         form = kdb.shape(x)
         if form == "table":
-            return Update(table, stamp, message,
+            return Update(table, stamp, (message,),
                           batch=self._table_rows(table, kdb.table_rows(x), stamp))
         fill = table.timed and not (len(x) and kdb.is_temporal(x[0]))
         given = len(columns) - fill
@@ -167,7 +169,7 @@ class Tickerplant:
                 row += [s.convert(v) for s, v in zip(table.slots[1:], x, strict=True)]
             else:
                 row = [s.convert(v) for s, v in zip(table.slots, x, strict=True)]
-            return Update(table, stamp, message, row=row)
+            return Update(table, stamp, (message,), row=row)
         if len(x) != given:
             raise DataError(_count_error(table, len(x), fill, "columns"))
         if len({len(v) for v in x}) > 1:
@@ -176,7 +178,67 @@ class Tickerplant:
         vectors = [kdb.checked_vector(v, c) for v, c in zip(x, columns[fill:], strict=True)]
         if fill:
             vectors.insert(0, kdb.timestamps(stamp, len(x[0]), columns[0]))
-        return Update(table, stamp, message, columns=vectors)
+        return Update(table, stamp, (message,), columns=vectors)
+
+    def prepare_many(self, calls: Sequence[tuple[str, Any, bytes]], stamp: int
+                     ) -> tuple[list[Update], dict[int, Exception]]:
+        """Check updates ``(table, data, message)`` read together, all stamped ``stamp``:
+        consecutive updates of a table of the same form (one row, or columns, of as many
+        values) are checked a column at a time and become one update; those that do not check
+        that way, and any other, are checked one at a time (``prepare``), so that an error is
+        its own message's. The updates in order, and the errors by the index of their call."""
+        updates: list[Update] = []
+        errors: dict[int, Exception] = {}
+        start = 0
+        while start < len(calls):
+            end = start + 1
+            form = _form(calls[start][1])
+            while end < len(calls) and form is not None and calls[end][0] == calls[start][0] \
+                    and _form(calls[end][1]) == form:
+                end += 1
+            together = self._together(calls[start:end], stamp, form) \
+                if end - start > 1 and form is not None else None
+            if together is not None:
+                updates.append(together)
+            else:
+                for index in range(start, end):
+                    name, x, message = calls[index]
+                    try:
+                        updates.append(self.prepare(name, x, message, stamp))
+                    except Exception as error:  # noqa: BLE001 (it is that message's answer)
+                        errors[index] = error
+            start = end
+        return updates, errors
+
+    def _together(self, calls: Sequence[tuple[str, Any, bytes]], stamp: int,
+                  form: tuple[str, int]) -> Update | None:
+        """Updates of one table and one form as one update of columns, or None where they do
+        not all check that way (``kdb.row_vectors``, ``kdb.checked_vector``)."""
+        try:
+            table = self.table(calls[0][0])
+        except CatalogError:
+            return None
+        xs = [x for _, x, _ in calls]
+        columns = table.info.columns
+        fill = False
+        if table.timed:  # filled in for all or for none of them
+            sent = {kdb.is_temporal(x[0]) for x in xs}
+            if len(sent) > 1:
+                return None
+            fill = not sent.pop()
+        if form[1] != len(columns) - fill:
+            return None
+        if form[0] == "row":
+            vectors = kdb.row_vectors(xs, columns[fill:])
+            count = len(xs)
+        else:
+            vectors = _joined(xs, columns[fill:])
+            count = sum(len(x[0]) for x in xs)
+        if vectors is None:
+            return None
+        if fill:
+            vectors.insert(0, kdb.timestamps(stamp, count, columns[0]))
+        return Update(table, stamp, tuple(m for _, _, m in calls), columns=vectors)
 
     def _table_rows(self, table: LiveTable, rows: pa.Table, stamp: int) -> pa.RecordBatch:
         columns = table.info.columns
@@ -201,12 +263,14 @@ class Tickerplant:
         real-time tables, then publish them."""
         if not updates:
             return
-        first = self.journal.count
+        upto = self.journal.count
         for update in updates:
-            self.journal.append(update.stamp, update.message)
+            for message in update.messages:
+                self.journal.append(update.stamp, message)
         self.journal.commit()
-        for index, update in enumerate(updates, first + 1):
-            self._apply(update, index)
+        for update in updates:
+            upto += len(update.messages)
+            self._apply(update, upto)
         self.publish({u.table.info.name for u in updates})
 
     @staticmethod
@@ -346,6 +410,33 @@ def _update_arguments(message: Any) -> tuple[str, Any]:
     """``(t; x)`` of a journalled ``(`.u.upd; t; x)`` (decoded)."""
     _, name, x = message
     return kdb.text(name), x
+
+
+def _form(x: Any) -> tuple[str, int] | None:
+    """An update's data's form, ``("row" or "columns", values or columns)``; None for a table
+    or what is neither."""
+    try:
+        shape = kdb.shape(x)
+    except kdb.MessageError:
+        return None
+    return None if shape == "table" else (shape, len(x))
+
+
+def _joined(xs: list[Any], columns: Sequence[Column]) -> list[np.ndarray] | None:
+    """Column updates' vectors joined a column at a time and checked, or None unless each
+    update's columns are of one length and each column's vectors of one type."""
+    if any(len({len(v) for v in x}) > 1 for x in xs):
+        return None
+    vectors = []
+    for index, column in enumerate(columns):
+        parts = [x[index] for x in xs]
+        if len({v.dtype for v in parts}) > 1:
+            return None
+        try:
+            vectors.append(kdb.checked_vector(np.concatenate(parts), column))
+        except DataError:
+            return None
+    return vectors
 
 
 def _count_error(table: LiveTable, sent: int, filled: bool, what: str) -> str:
