@@ -117,6 +117,24 @@ def test_status_lists_workers_with_their_shards_memory_and_health(secured):
     assert "alpha-0" in shown.output and "0,1,2,3" in shown.output and "fast-disk=1" in shown.output
 
 
+def test_show_workers_in_sql_shows_the_scheduler_s_workers(secured):
+    config, address, _ = secured
+    conn = indb.connect(str(config))
+    try:
+        (row,) = conn.sql("SHOW WORKERS").arrow().to_pylist()
+        conn.sql("CREATE TABLE IF NOT EXISTS three (k INTEGER) WITH (SHARDS = 3)")
+        (for_table,) = conn.sql("SHOW WORKERS FOR TABLE three").arrow().to_pylist()
+        default = conn.engine.db.default_shards
+    finally:
+        conn.close()
+    assert (row["worker"], row["health"], row["resources"], row["gpus"]) == \
+        ("alpha-0", "ok", "fast-disk=1", 0)
+    assert row["address"].startswith("tls://127.0.0.1:") and row["address"] != address
+    assert row["shards"] == list(range(default))  # the one worker runs every shard
+    assert row["memory_bytes"] > 0 and row["threads"] == 2
+    assert for_table["shards"] == [0, 1, 2]  # of the table's 3
+
+
 @pytest.mark.slow
 def test_a_joining_worker_takes_its_share_of_the_shards(secured):
     config, address, _ = secured
@@ -165,10 +183,10 @@ def test_worker_names_and_resources():
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_fails_the_run_cleanly(secured):
-    """SIGKILL to every process of one worker host while its instance runs: the run ends
-    recorded as an error, its output table never appears, and the next run works on the
-    workers that are left."""
+def test_a_worker_killed_mid_run_without_retries_fails_the_run_cleanly(secured):
+    """SIGKILL to every process of one worker host while its instance runs, in a run that
+    allows no retries: the run ends recorded as an error, its output table never appears, and
+    the next run works on the workers that are left."""
     import psutil
     config, address, _ = secured
     tls = read_config(config).tls
@@ -189,7 +207,7 @@ $$""")
         run_id = conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(doomed_in), "
                           "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doomed_out'), "
                           "PARAMS => KV_PAIRS(seconds = '60'), "
-                          "OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
+                          "OPTIONS => KV_PAIRS(nowait = 'true', max_retries = '0'))").fetchone()[0]
 
         def running() -> int:
             rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
@@ -201,6 +219,7 @@ $$""")
         victim.wait()
         status = conn.wait(run_id).arrow().to_pylist()[0]
         assert status["status"] == "error", status
+        assert "not retried: its retries are used up (max_retries = 0)" in status["message"]
         assert not conn._engine.db.exists("doomed_out")
         with Client(address, security=security(tls), timeout=JOIN_TIMEOUT) as client:
             _until(lambda: len(client.scheduler_info()["workers"]) == 1)
@@ -333,4 +352,67 @@ $$""")
         finally:
             conn.close()
             _stop(worker)
+            _stop(scheduler)
+
+
+@pytest.mark.slow
+def test_a_worker_host_killed_mid_run_has_its_shard_retried_on_the_survivor(namespace_host,
+                                                                           tmp_path, pipe_dir):
+    """Every process of a worker "host" in its own network namespace SIGKILLed while its
+    instance runs: the scheduler errs the task (KilledWorker), the run sends the shard to the
+    worker left on this side, and commits the output once, whole, with the retry recorded."""
+    from stores import new_database, postgres_server
+    namespace, ours, theirs = namespace_host
+    ready, go = pipe_dir / "ready", pipe_dir / "go"
+    os.mkfifo(ready)
+    os.mkfifo(go)
+    with postgres_server(ours) as pg:
+        address = f"tcp://{ours}:{free_port()}"
+        conn = indb.connect(catalog=new_database(pg), warehouse=str(tmp_path / "shared"),
+                            scheduler=address)
+        scheduler = subprocess.Popen([str(BIN / "indb"), "scheduler", "--address", address],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = [subprocess.Popen(["ip", "netns", "exec", namespace, str(BIN / "indb"), "worker",
+                                     "--scheduler", address, "--gpus", "0", "--name", "remote",
+                                     "--host", theirs],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                   subprocess.Popen([str(BIN / "indb"), "worker", "--scheduler", address,
+                                     "--gpus", "0", "--name", "local", "--host", ours],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        try:
+            with Client(address, timeout=JOIN_TIMEOUT) as client:
+                client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
+            conn.sql("CREATE TABLE pts (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+            conn.sql("INSERT INTO pts SELECT range FROM range(20)")
+            # shard 0 on local-0, shard 1 on remote-0 (placement: names by length, then name)
+            conn.sql("""CREATE FUNCTION held LANGUAGE PYTHON AS $$
+def held(ctx, t):
+    if ctx.shard == 1:
+        open(ctx.params["ready"], "w").close()
+        open(ctx.params["go"]).read()
+    return t
+$$""")
+            run_id = conn.sql(f"EXECUTE FUNCTION held(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                              f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('held_out'), "
+                              f"PARAMS => KV_PAIRS(ready = '{ready}', go = '{go}'), "
+                              f"OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
+            ready.read_text()  # shard 1 runs on the namespaced host
+            pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
+                                  text=True, check=True, timeout=30).stdout.split()
+            for pid in pids:  # the host's every process
+                os.kill(int(pid), signal.SIGKILL)
+            ready.read_text()  # its retry runs, on the worker left
+            with open(go, "w"):
+                pass
+            status = conn.wait(run_id).arrow().to_pylist()[0]
+            assert status["status"] == "completed", status
+            assert conn.sql("SELECT count(*), sum(k) FROM held_out").fetchone() == (20, 190)
+            shards = {row["shard"]: row for row in
+                      conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
+            assert (shards[1]["retried"], shards[1]["worker"]) == ("remote-0", "local-0")
+            assert shards[0]["retried"] is None
+        finally:
+            conn.close()
+            for worker in workers:
+                _stop(worker)
             _stop(scheduler)

@@ -16,6 +16,8 @@ from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
 from indb.planner import subscriptions as subscription_plans
+from indb.engine import workers
+from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import settings
 from indb.result import Result
@@ -99,4 +101,6 @@ HANDLERS: dict[type, Handler] = {
     subscription_plans.CreateSubscription: subscriptions.create_subscription,
     subscription_plans.ShowSubscriptions: subscriptions.show_subscriptions,
     subscription_plans.DropSubscription: subscriptions.drop_subscription,
+    # the cluster (indb cluster status's data)
+    worker_plans.ShowWorkers: workers.show_workers,
 }

@@ -35,6 +35,7 @@ from sqlglot.tokens import TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import subscriptions
+from indb.parser import workers
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -214,7 +215,7 @@ class Indb(DuckDB):
                                              or self._parse_execute_function()),
             TokenType.SHOW: lambda self: (environments.parse_show(self) or procedures.parse_show(self)
                                           or monitors.parse_show(self) or subscriptions.parse_show(self)
-                                          or kinetica.parse_show(self)
+                                          or workers.parse_show(self) or kinetica.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
@@ -409,6 +410,7 @@ class Indb(DuckDB):
             **procedures.TRANSFORMS,
             **monitors.TRANSFORMS,
             **subscriptions.TRANSFORMS,
+            **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",

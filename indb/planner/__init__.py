@@ -39,6 +39,8 @@ from indb.planner import monitors
 from indb.parser import monitors as monitor_trees
 from indb.planner import subscriptions
 from indb.parser import subscriptions as subscription_trees
+from indb.planner import workers
+from indb.parser import workers as worker_trees
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -83,7 +85,7 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
-        | subscriptions.ShowSubscriptions | subscriptions.DropSubscription)
+        | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -185,4 +187,5 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     subscription_trees.CreateSubscription: subscriptions.plan_create,
     subscription_trees.ShowSubscriptions: subscriptions.plan_show,
     subscription_trees.DropSubscription: subscriptions.plan_drop,
+    worker_trees.ShowWorkers: workers.plan_show,
 }
