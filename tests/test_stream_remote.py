@@ -181,6 +181,8 @@ def test_kdb_errors_name_the_host_and_never_the_password(fresh, published):
         fresh.sql(f"SELECT * FROM kdb('{url}')")
     with pytest.raises(indb.SqlError, match="goes where a table goes"):
         fresh.sql(f"SELECT kdb('{url}', 'select from trade')")
+    with pytest.raises(indb.SqlError, match="a view cannot read kdb"):
+        fresh.sql(f"CREATE VIEW v AS SELECT * FROM kdb('{url}', 'select from trade')")
 
 
 def test_kdb_needs_the_admin_role(fresh):

@@ -60,6 +60,10 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
         yield tree
         return
     _check(engine, found[0])
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+        raise error_at(found[0], f"a view cannot read {found[0].name.lower()}(...): every "
+                                 "statement reading it would fetch it again; CREATE TABLE t AS "
+                                 "SELECT ... copies the rows once")
     tables: dict[str, pa.Table] = {}
     stored: list[str] = []
     try:
