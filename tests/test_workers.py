@@ -384,19 +384,22 @@ def test_a_worker_host_killed_mid_run_has_its_shard_retried_on_the_survivor(name
                 client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
             conn.sql("CREATE TABLE pts (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
             conn.sql("INSERT INTO pts SELECT range FROM range(20)")
-            # shard 0 on local-0, shard 1 on remote-0 (placement: names by length, then name)
+            # the shard placement puts on remote-0 is held there (rendezvous hashing: see
+            # worker_placement), the other runs on local-0
+            owners = place(range(2), ["local-0", "remote-0"])
+            held = next(k for k, worker in owners.items() if worker == "remote-0")
             conn.sql("""CREATE FUNCTION held LANGUAGE PYTHON AS $$
 def held(ctx, t):
-    if ctx.shard == 1:
+    if ctx.shard == int(ctx.params["held"]):
         open(ctx.params["ready"], "w").close()
         open(ctx.params["go"]).read()
     return t
 $$""")
             run_id = conn.sql(f"EXECUTE FUNCTION held(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
                               f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('held_out'), "
-                              f"PARAMS => KV_PAIRS(ready = '{ready}', go = '{go}'), "
+                              f"PARAMS => KV_PAIRS(ready = '{ready}', go = '{go}', held = '{held}'), "
                               f"OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
-            ready.read_text()  # shard 1 runs on the namespaced host
+            ready.read_text()  # the held shard runs on the namespaced host
             pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
                                   text=True, check=True, timeout=30).stdout.split()
             for pid in pids:  # the host's every process
@@ -409,8 +412,8 @@ $$""")
             assert conn.sql("SELECT count(*), sum(k) FROM held_out").fetchone() == (20, 190)
             shards = {row["shard"]: row for row in
                       conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
-            assert (shards[1]["retried"], shards[1]["worker"]) == ("remote-0", "local-0")
-            assert shards[0]["retried"] is None
+            assert (shards[held]["retried"], shards[held]["worker"]) == ("remote-0", "local-0")
+            assert shards[1 - held]["retried"] is None
         finally:
             conn.close()
             for worker in workers:
