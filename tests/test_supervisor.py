@@ -8,7 +8,7 @@ from indb.sharding.supervisor import HostPool, instance_device
 
 
 def test_a_shard_runs_in_its_slots_host_run_after_run(conn, table_name):
-    # the session cluster: 2 workers of 2 slots; shard k -> worker k mod 2, slot (k // 2) mod 2
+    # the session cluster: 2 workers of 2 slots; a worker's i-th shard runs in slot i mod 2
     conn.sql(f"CREATE TABLE {table_name} (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 8)")
     conn.sql(f"INSERT INTO {table_name} SELECT range FROM range(800)")
     conn.sql("CREATE OR REPLACE FUNCTION whereami LANGUAGE PYTHON AS $$\nimport os\n"
@@ -21,9 +21,15 @@ def test_a_shard_runs_in_its_slots_host_run_after_run(conn, table_name):
         placements.append(dict(conn.sql(f"SELECT shard, pid FROM {out}").fetchall()))
     assert placements[0] == placements[1]  # each shard in the same process both times
     pids = placements[0]
-    # worker w runs shards w, w+2, w+4, w+6; its two slots take every other one of them
-    assert all(pids[shard] == pids[shard % 4] for shard in range(8))
-    assert len({pids[0], pids[1], pids[2], pids[3]}) == 4
+    run_id = conn.sql("SHOW FUNCTION STATUS").fetchone()[1]  # the newest run's
+    workers = {row["shard"]: row["worker"] for row in
+               conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
+    slot = {shard: sorted(k for k in workers if workers[k] == workers[shard]).index(shard) % 2
+            for shard in range(8)}
+    # one process a worker's slot: shards of the same worker and slot share it, no others
+    assert len({(workers[k], slot[k]) for k in range(8)}) == len(set(pids.values())) == 4
+    assert all((pids[a] == pids[b]) == ((workers[a], slot[a]) == (workers[b], slot[b]))
+               for a in range(8) for b in range(8))
 
 
 def test_a_dead_host_is_replaced_in_its_slot():
