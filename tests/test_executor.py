@@ -204,8 +204,12 @@ def test_max_concurrency_per_node(db):
     db.sql("EXECUTE FUNCTION stamp(INPUT_TABLE_NAMES => INPUT_TABLE(wide), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('stamps'), "
            "OPTIONS => KV_PAIRS(max_concurrency_per_node = '1'))")
     rows = db.sql("SELECT shard, start, \"end\" FROM stamps ORDER BY start").fetchall()
-    for worker in (0, 1):  # shard k runs on worker k mod 2: one at a time on each
-        mine = [r for r in rows if r[0] % 2 == worker]
+    run_id = db.sql("SHOW FUNCTION STATUS").fetchone()[1]  # the newest run's
+    placed = {r["shard"]: r["worker"] for r in
+              db.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
+    assert len(set(placed.values())) == 2
+    for worker in set(placed.values()):  # one at a time on each worker
+        mine = [r for r in rows if placed[r[0]] == worker]
         assert all(a[2] <= b[1] for a, b in zip(mine, mine[1:]))
 
 
