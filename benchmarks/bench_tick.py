@@ -8,8 +8,11 @@ The tickerplant runs in a process of its own (``indb tick``). Two feeds publish 
 update before it is journalled and in its real-time table): the PyKX client, one call a
 message (what a Python feed costs, the client's own time included), and the same messages
 encoded by PyKX beforehand and written to the socket in large writes (what a q feed, or a
-batching one, sends), which measures the tickerplant itself. Beside them, PyKX alone decoding
-the same messages in this process: the ceiling of any tickerplant that decodes with PyKX.
+batching one, sends), which measures the tickerplant itself; for each, also the messages per
+second of the tickerplant's own CPU time (from /proc), which a loaded machine disturbs less.
+Beside them, in this process: PyKX alone decoding the same messages (``deserialize`` and
+``np()``), and indb's decoding of them (``kdb.decode_update``: PyKX's ``deserialize``, then
+``np()`` part by part): the ceiling of any tickerplant that decodes with PyKX.
 Targets (issue 15): 50k one-row messages/s, 2M rows/s in 100-row messages.
 """
 
@@ -113,6 +116,23 @@ def decode_only(xs: list) -> float:
     return time.perf_counter() - started
 
 
+def decode_parts(xs: list) -> float:
+    """Seconds indb's decoding of the same messages takes (``kdb.decode_update``)."""
+    from indb.stream.kdb import decode_update
+    messages = [kx.serialize(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]),
+                             mode=3, wait=0).copy() for x in xs]
+    started = time.perf_counter()
+    for message in messages:
+        decode_update(message)
+    return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000, help="one-row messages a run")
@@ -126,6 +146,8 @@ def main() -> None:
     for shape, xs in shapes.items():
         seconds = decode_only(xs)
         figures[f"pykx_decode_only_{shape}_messages_per_s"] = round(len(xs) / seconds)
+        seconds = decode_parts(xs)
+        figures[f"indb_decode_only_{shape}_messages_per_s"] = round(len(xs) / seconds)
     for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
         directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
         with indb.connect(directory / "db") as conn:
@@ -136,10 +158,13 @@ def main() -> None:
             for shape, xs in shapes.items():
                 rows = 1 if shape == "1row" else 100
                 for feed, send in (("pykx", through_pykx), ("encoded", pre_encoded)):
+                    cpu = cpu_seconds(server.pid)
                     seconds = send(port, xs)
+                    cpu = cpu_seconds(server.pid) - cpu
                     key = f"{policy}_{shape}_{feed}"
                     figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
                     figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
+                    figures[f"{key}_messages_per_server_cpu_s"] = round(len(xs) / max(cpu, 0.01))
         finally:
             server.terminate()
             server.wait(60)

@@ -32,12 +32,16 @@ from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES,
 
 Authenticate = access.Authenticate
 QUERY_THREADS = 4
+# bytes one read may take from a connection (asyncio's own reads take 256 KB): the updates of
+# a read are checked, journalled and synced together, so a feed that sends faster than the
+# disk syncs gets larger batches, not a longer queue
+READ_BYTES = 4 << 20
 MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
 
 log = logging.getLogger("indb.stream")
 
 
-class KdbConnection(asyncio.Protocol):
+class KdbConnection(asyncio.BufferedProtocol):
     """One client: a feed, a subscriber or a querier (or all three)."""
 
     def __init__(self, server: TickServer) -> None:
@@ -68,7 +72,13 @@ class KdbConnection(asyncio.Protocol):
         self.queue.clear()
         self.server.connections.discard(self)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server.read_view  # one for all: what is read is copied out at once
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.server.read_view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self.buffer += data
         if self.user is None and not self._handshake():
             return
@@ -309,6 +319,7 @@ class TickServer:
         self.grants = access.Grants(plant.engine)
         self.threads = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="indb-tick-query")
         self.connections: set[KdbConnection] = set()
+        self.read_view = memoryview(bytearray(READ_BYTES))  # the loop's reads land here
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
