@@ -115,9 +115,18 @@ class Link:
     def send(self, message: bytes) -> None:
         self.sock.sendall(message)
 
-    def request(self, obj: Any) -> Any:
-        """Send ``obj`` sync; the answer, decoded by PyKX (a kdb+ error raises KdbHostError)."""
+    def request(self, obj: Any, timeout: float = QUERY_TIMEOUT) -> Any:
+        """Send ``obj`` sync; the answer, decoded by PyKX (a kdb+ error raises KdbHostError),
+        waited for up to ``timeout`` seconds."""
         self.send(kdb.encode(obj, kdb.SYNC))
+        sending = self.sock.gettimeout()
+        self.sock.settimeout(timeout)
+        try:
+            return self._answer()
+        finally:
+            self.sock.settimeout(sending)
+
+    def _answer(self) -> Any:
         while True:
             head = self._read(kdb.HEADER.size)
             body = self._read(kdb.header(head).length - kdb.HEADER.size)
@@ -178,13 +187,14 @@ class Publisher:
         with self._lock:
             self._deliver(lambda link: link.send(message))
 
-    def sync(self) -> int:
+    def sync(self, timeout: float = QUERY_TIMEOUT) -> int:
         """Ask the tickerplant for ``.u.i`` sync: it answers once it has handled every update
         this publisher sent before (kdb+ handles a connection's messages in order); its count
-        of messages in today's journal."""
+        of messages in today's journal. Waits ``timeout`` seconds at most for the answer."""
+        request = kdb.kx.CharVector(".u.i")
         with self._lock:
             answer: list[Any] = []
-            self._deliver(lambda link: answer.append(link.request(kdb.kx.CharVector(".u.i"))))
+            self._deliver(lambda link: answer.append(link.request(request, timeout)))
         return int(answer[0].py())
 
     def _deliver(self, send: Any) -> None:
@@ -237,8 +247,7 @@ def rows(url: str, query: str, timeout: float = QUERY_TIMEOUT) -> pa.Table:
     where = address(url)
     link = Link(where, min(timeout, TIMEOUT))
     try:
-        link.sock.settimeout(timeout)
-        answer = link.request(kdb.kx.CharVector(query))
+        answer = link.request(kdb.kx.CharVector(query), timeout)
     except OSError as error:
         raise KdbHostError(f"the kdb+ host {where.where} did not answer the query: "
                            f"{_reason(error)}") from None
