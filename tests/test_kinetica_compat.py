@@ -315,8 +315,8 @@ proc_data.complete()
 @pytest.mark.parametrize("shipped", MODULES)
 def test_the_documentation_table_copy_picks_ranks_and_toms_from_a_shipped_csv(conn, tmp_path, shipped):
     """Kinetica's tutorial: copy only the data segments of the rank/TOM pairs a CSV names, the CSV
-    shipped in FILE PATHS and named in RUN_COMMAND_ARGS. Shard k runs on worker k mod 2 (rank
-    k mod 2 + 1) as its (k div 2)-th TOM: pairs (1, 0) and (2, 1) are shards 0 and 3."""
+    shipped in FILE PATHS and named in RUN_COMMAND_ARGS. Which shards have the pairs (1, 0) and
+    (2, 1) is the placement's choice: the run's record says (each shard's rank and TOM)."""
     register(conn, tmp_path, "udf_tc", RANK_TOM_COPY, shipped,
              more={"udf/rank_tom.csv": "rank_num,tom_num\n1,0\n2,1\n"})
     cwd = os.getcwd()
@@ -331,8 +331,12 @@ def test_the_documentation_table_copy_picks_ranks_and_toms_from_a_shipped_csv(co
     conn.sql("EXECUTE FUNCTION udf_tc(INPUT_TABLE_NAMES => INPUT_TABLE(udf_in), "
              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('udf_tc_out'))")
     copied = sorted(r[0] for r in conn.sql("SELECT id FROM udf_tc_out").fetchall())
+    run_id = conn.sql("SHOW FUNCTION STATUS").fetchone()[1]  # the newest run's
+    named = [s["shard"] for s in conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'")
+             .arrow().to_pylist() if (s["rank"], s["tom"]) in {(1, 0), (2, 1)}]
     source = conn.table("udf_in")
-    assert copied == sorted(source.shard(0)["id"].to_pylist() + source.shard(3)["id"].to_pylist())
+    assert len(named) == 2
+    assert copied == sorted(i for k in named for i in source.shard(k)["id"].to_pylist())
 
 
 OVERFILL = """
