@@ -168,7 +168,9 @@ class Publisher:
     connection lost connects again, up to ``attempts`` times with a growing pause, and sends it
     then; after that it raises KdbHostError and the update is not sent. Async updates have no
     answer: a remote refusal (an unknown table, a wrong schema) is in the tickerplant's log,
-    not here; ``sync()`` waits for what was sent to be handled.
+    not here; ``sync()`` waits for what was sent to be handled. Calls block (a send waits while
+    the tickerplant is slow to read, up to ``timeout``; reconnecting pauses): make them from a
+    thread of their own, not from an event loop.
     """
 
     def __init__(self, url: str, *, timeout: float = TIMEOUT, attempts: int = ATTEMPTS) -> None:
