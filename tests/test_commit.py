@@ -4,6 +4,7 @@ written but not committed) leaves nothing partial, and the next run on the datab
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,17 +28,20 @@ def both(ctx, t):
 RUN = ("EXECUTE FUNCTION both(INPUT_TABLE_NAMES => INPUT_TABLE(src), "
        "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('old', 'fresh'))")
 HEAD = """
+import json
 import sys
-import pytest
-
 import indb
-conn = indb.connect(sys.argv[1], workers=1, cluster="threads")
+conn = indb.connect(**json.loads(sys.argv[1]), workers=1, cluster="threads")
 conn.sql(sys.argv[2])
 """
 
 
-def _database(path) -> None:
-    with indb.connect(path, workers=1, cluster="threads") as conn:
+def _connect(where: dict[str, str]) -> indb.Connection:
+    return indb.connect(**where, workers=1, cluster="threads")
+
+
+def _database(where: dict[str, str]) -> None:
+    with _connect(where) as conn:
         conn.sql("CREATE TABLE src (k BIGINT, SHARD KEY (k)) WITH (SHARDS = 2)")
         conn.sql("INSERT INTO src SELECT range FROM range(10)")
         conn.sql("CREATE TABLE old (k BIGINT, SHARD KEY (k)) WITH (SHARDS = 2)")
@@ -45,23 +49,22 @@ def _database(path) -> None:
         conn.sql(f"CREATE FUNCTION both LANGUAGE PYTHON AS $${TWO_OUTPUTS}$$")
 
 
-def _head_paused_in_commit(path, fifo) -> subprocess.Popen:
+def _head_paused_in_commit(where: dict[str, str], fifo) -> subprocess.Popen:
     """A head process running RUN, once it waits in its commit (told through ``fifo``)."""
     os.mkfifo(fifo)
-    head = subprocess.Popen([sys.executable, "-c", HEAD, str(path), RUN],
+    head = subprocess.Popen([sys.executable, "-c", HEAD, json.dumps(where), RUN],
                             env={**os.environ, PAUSE_VARIABLE: str(fifo)})
     with open(fifo) as said:  # blocks until the head is in its commit (or fails the test if
         assert said.readline() == "paused\n"  # the head exits first: EOF, an empty line)
     return head
 
 
-def test_a_head_killed_mid_commit_leaves_nothing_partial_and_the_next_run_works(tmp_path, pipe_dir):
-    path = tmp_path / "db"
-    _database(path)
-    head = _head_paused_in_commit(path, pipe_dir / "commit")
+def _kill_the_head_mid_commit_then_run_again(where: dict[str, str], fifo) -> None:
+    _database(where)
+    head = _head_paused_in_commit(where, fifo)
     head.send_signal(signal.SIGKILL)
     assert head.wait() == -signal.SIGKILL
-    with indb.connect(path, workers=1, cluster="threads") as conn:
+    with _connect(where) as conn:
         # neither output changed: not the appended table, not the one the run would create
         assert conn.sql("SELECT k FROM old").fetchall() == [(-1,)]
         assert not conn._engine.db.exists("fresh")
@@ -72,16 +75,31 @@ def test_a_head_killed_mid_commit_leaves_nothing_partial_and_the_next_run_works(
         assert conn.sql("SELECT count(*), sum(k) FROM fresh").fetchone() == (10, 45)
 
 
+def test_a_head_killed_mid_commit_leaves_nothing_partial_and_the_next_run_works(tmp_path, pipe_dir):
+    _kill_the_head_mid_commit_then_run_again({"path": str(tmp_path / "db")}, pipe_dir / "commit")
+
+
+@pytest.mark.slow
+def test_a_head_killed_mid_commit_on_a_postgresql_catalog(tmp_path, pipe_dir):
+    """The same on the layout of several hosts: the catalog in PostgreSQL (which rolls the
+    transaction back when the head's connection drops), the warehouse on a shared path."""
+    from stores import new_database, postgres_server
+    with postgres_server() as pg:
+        _kill_the_head_mid_commit_then_run_again(
+            {"catalog": new_database(pg), "warehouse": str(tmp_path / "shared")},
+            pipe_dir / "commit")
+
+
 def test_the_paused_commit_goes_on_when_answered(tmp_path, pipe_dir):
     """The hook itself changes nothing: answered, the head commits the run whole."""
-    path = tmp_path / "db"
-    _database(path)
+    where = {"path": str(tmp_path / "db")}
+    _database(where)
     fifo = pipe_dir / "commit"
-    head = _head_paused_in_commit(path, fifo)
+    head = _head_paused_in_commit(where, fifo)
     with open(fifo, "w") as answer:
         answer.write("go on\n")
     assert head.wait(timeout=120) == 0
-    with indb.connect(path, workers=1, cluster="threads") as conn:
+    with _connect(where) as conn:
         assert conn.sql("SELECT count(*) FROM old").fetchone() == (11,)
         assert conn.sql("SELECT count(*) FROM fresh").fetchone() == (10,)
         (run,) = conn.sql("SHOW FUNCTION STATUS").arrow().to_pylist()
@@ -91,12 +109,12 @@ def test_the_paused_commit_goes_on_when_answered(tmp_path, pipe_dir):
 def test_a_commit_that_fails_half_way_rolls_every_table_back(tmp_path, pipe_dir):
     """The second output's commit fails (a table was made meanwhile under the name the run
     creates): the first output's append, made in the same transaction, is rolled back too."""
-    path = tmp_path / "db"
-    _database(path)
+    where = {"path": str(tmp_path / "db")}
+    _database(where)
     ready, go = pipe_dir / "ready", pipe_dir / "go"
     os.mkfifo(ready)
     os.mkfifo(go)
-    with indb.connect(path, workers=1, cluster="threads") as conn:
+    with _connect(where) as conn:
         conn.sql("CREATE FUNCTION held LANGUAGE PYTHON AS $$\n"
                  "def held(ctx, t):\n"
                  "    if ctx.shard == 0:\n"

@@ -132,7 +132,7 @@ LOST = RunStatus.ERROR
 
 def test_a_shard_lost_with_its_worker_is_retried_on_a_survivor_by_the_placement_rule():
     schedule = Schedule(range(4), ["w0", "w1", "w2"], max_retries=1)
-    schedule.start()  # w0: 0 3, w1: 1, w2: 2
+    schedule.start()  # w0: 0 3, w1: 1, w2: 2 (round robin here; the rule's own test is below)
     assert schedule.lost(1, ["w0", "w2"]) == [Submit(1, "w2", 1, attempt=1)]  # 1 mod 2: w2
     assert schedule.owner[1] == "w2" and schedule.retries == {1: ["w1"]}
     assert schedule.done(1, OK) == [] and not schedule.stopping
@@ -203,3 +203,17 @@ def test_a_retried_shard_takes_the_slot_of_its_new_turn():
     assert (schedule.turn[3], schedule.turn[1]) == (2, 3)  # slots 0 and 1 of w0
     assert schedule.next_in_slot(0, 2) == 3 and schedule.next_in_slot(2, 2) == 1
     assert schedule.done(2, OK) == [Submit(1, "w0", 3, attempt=1)]  # slot 1's next shard
+
+
+def test_by_default_a_lost_shard_goes_to_the_survivor_rendezvous_hashing_gives_it(monkeypatch):
+    monkeypatch.setattr(scheduling, "place", worker_placement.place)
+    workers = ["a", "b", "c", "d"]
+    schedule = Schedule(range(8), workers, max_retries=1)
+    schedule.start()
+    shard = next(k for k, worker in schedule.owner.items() if worker == "b")
+    survivors = ["a", "c", "d"]
+    (retry,) = schedule.lost(shard, survivors)
+    favourite = max(survivors, key=lambda worker: worker_placement.weight(shard, worker))
+    assert isinstance(retry, Submit) and (retry.shard, retry.worker) == (shard, favourite)
+    assert retry.turn == len([k for k in range(8) if worker_placement.place(range(8), workers)[k]
+                              == favourite])  # after the survivor's own shards

@@ -18,7 +18,7 @@ machine (in the manner of dask/distributed's ``worker_state_machine``).
   shards not started yet are never submitted;
 - an instance lost with its worker (the worker died: Dask's ``KilledWorker``) is retried on a
   survivor of the same kind (GPU or not), the survivors taking the lost shards by the same rule
-  (shard *k* on survivor *k mod m*), at most ``max_retries`` times a shard; the dead worker's
+  (``place`` over the survivors), at most ``max_retries`` times a shard; the dead worker's
   shards that had not started move too (they were never tried, so they use no retry), and the
   run never sends it anything again. A shard that cannot be retried (retries used up, or no
   survivor of its kind) fails the run as any other failure does.
@@ -128,11 +128,13 @@ class Schedule:
         return [instruction for worker in survivors for instruction in self._fill(worker)]
 
     def _move(self, shard: int, survivors: Sequence[str]) -> None:
-        """Give a shard of a lost worker to its survivor by the placement rule, in the turn
-        after the survivor's last (so its own shards keep their slots)."""
+        """Give a shard of a lost worker to its survivor by the placement rule (rendezvous
+        hashing: the survivor it weighs most with, where the next run without the dead worker
+        is likely to put it too), in the turn after the survivor's last (so its own shards keep
+        their slots)."""
         if not survivors:
             return
-        worker = survivors[shard % len(survivors)]
+        worker = place([shard], survivors)[shard]
         self.owner[shard] = worker
         self.turn[shard] = 1 + max((turn for (owner, turn) in self._at if owner == worker),
                                    default=-1)
