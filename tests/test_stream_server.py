@@ -346,3 +346,26 @@ def test_the_tick_port_signs_in_users_and_checks_their_grants(tmp_path):
     finally:
         server.kill(signal.SIGTERM)
         owner.close()
+
+
+def test_sign_in_takes_a_password_or_a_token_and_refuses_the_rest(fresh):
+    from indb.catalog.database import Database
+    from indb.catalog.users import OWNER
+    from indb.errors import AuthenticationError
+    from indb.stream import access
+    db = Database(fresh.path)
+    authenticate = access.owner_while_no_users(db)
+    assert access.sign_in(db, authenticate, "", "") == OWNER  # no users yet
+    fresh.sql("CREATE USER ann PASSWORD 'hunter2'")
+    fresh.sql("CREATE USER bob")
+    token = fresh.sql("CREATE TOKEN FOR bob").arrow()["token"][0].as_py()
+    assert access.sign_in(db, authenticate, "ann", "hunter2") == "ann"
+    assert access.sign_in(db, authenticate, "", token) == "bob"
+    assert access.sign_in(db, authenticate, "bob", token) == "bob"
+    refusals = [("ann", "hunter3", "wrong user name or password"), ("", "hunter2", "needs its user name"),
+                ("ann", token, "the token is bob's, not ann's"), ("", "", "this database has users"),
+                ("", "indb_x_hunter4", "invalid token")]
+    for user, password, why in refusals:
+        with pytest.raises(AuthenticationError, match=why) as refused:
+            access.sign_in(db, authenticate, user, password)
+        assert "hunter" not in str(refused.value) and token not in str(refused.value)
