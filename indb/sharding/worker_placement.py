@@ -23,22 +23,47 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _seed(worker: str) -> np.uint64:
+    """64 bits of BLAKE2b over the worker's name."""
+    return np.uint64(int.from_bytes(hashlib.blake2b(worker.encode(), digest_size=8).digest(), "big"))
+
+
+def weights(shards: Sequence[int], workers: Sequence[str]) -> np.ndarray:
+    """Each pair's weight, ``[shard, worker]``: SplitMix64's finaliser over the worker's seed and
+    the shard number (a hash of both, computed for all pairs at once)."""
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as the hash wants
+        z = np.asarray(shards, np.uint64)[:, None] * _GOLDEN \
+            + np.array([_seed(w) for w in workers], np.uint64)[None, :]
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
 
 def weight(shard: int, worker: str) -> int:
-    """The pair's weight: 64 bits of BLAKE2b over the worker's name and the shard number."""
-    digest = hashlib.blake2b(f"{worker}\0{shard}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+    """One pair's weight (what ``weights`` gives it)."""
+    return int(weights([shard], [worker])[0, 0])
 
 
 def place(shards: Sequence[int], workers: Sequence[str]) -> dict[int, str]:
     """Each shard's worker (see the module's docstring); ``workers`` must not be empty."""
+    shards, workers = list(shards), sorted(workers)  # the listing order does not matter
     room = -(-len(shards) // len(workers))  # ceil: no worker takes more than its share
-    load = dict.fromkeys(workers, 0)
+    load = [0] * len(workers)
     owner: dict[int, str] = {}
-    # ties (never seen with 64 bits) are broken by shard, then name: still a pure function
-    for _, shard, worker in sorted(((weight(shard, worker), shard, worker)
-                                    for shard in shards for worker in workers), reverse=True):
-        if shard not in owner and load[worker] < room:
-            owner[shard] = worker
-            load[worker] += 1
+    table = weights(shards, workers)
+    # heaviest first; ties (rare with 64 bits) by shard, then worker (a stable sort of the
+    # shard-major table): still a pure function
+    order = np.argsort(~table.ravel(), kind="stable")
+    for pair in order.tolist():
+        row, column = divmod(pair, len(workers))
+        if shards[row] not in owner and load[column] < room:
+            owner[shards[row]] = workers[column]
+            load[column] += 1
+            if len(owner) == len(shards):
+                break
     return owner
