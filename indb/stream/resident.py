@@ -74,6 +74,11 @@ class Resident:
         self.staging: Path | None = None
         self.confined = False
 
+    def start(self) -> None:
+        """Start the process (it imports the function at once); ``call`` starts it when needed."""
+        if self.channel is None:
+            self._spawn()
+
     def _spawn(self) -> None:
         scratch = Path(tempfile.mkdtemp(prefix=f"indb-subscription-{self.name}-"))
         job = Job(run_id=f"subscription-{self.name}", function=self.function,
@@ -116,8 +121,7 @@ class Resident:
 
     def call(self, rows: pa.Table) -> list[pa.Table | None]:
         """The function's outputs for a batch, one a table (None: nothing for that one)."""
-        if self.channel is None:
-            self._spawn()
+        self.start()
         assert self.channel is not None
         try:
             self.channel.send_bytes(BATCH + to_ipc(rows))
@@ -199,6 +203,10 @@ def main(argv: list[str]) -> None:
               db_path="", db_id="", io_properties={}, deadline=None)
     device, outputs = setup["device"], tuple(setup["outputs"])
     handler: Any = None
+    try:
+        handler = load_handler(job)  # at once: the first batch does not wait for the import
+    except Exception:  # noqa: BLE001 (tried again, and reported, with the first batch)
+        handler = None
     context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
                       mode=function.mode, params=setup["params"], scratch=scratch,
                       outputs=outputs, models=Models(lookup, str(scratch), device), device=device)

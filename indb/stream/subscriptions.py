@@ -157,6 +157,7 @@ class Running:
         self.resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
                                  str(engine.db.path), dict(self.plan.params), self.plan.outputs,
                                  "cuda" if visible_gpus() else "cpu", engine.models.get)
+        self.resident.start()
         self.duck = duckdb.connect()
 
     def _take(self) -> list[tuple[int, pa.Table]] | None:
