@@ -209,7 +209,8 @@ def test_kdb_is_a_functions_input(tmp_path, published):
     try:
         conn.sql(TOTAL)
         conn.sql(f"EXECUTE FUNCTION total(INPUT_TABLE_NAMES => INPUT_TABLE(kdb('{url}', "
-                 "'select from trade where sym in `SRC`OTHER')), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('totals'))")
+                 "'select from trade where sym in `SRC`OTHER')), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('totals'))")
         assert conn.sql("SELECT n, size FROM totals").fetchall() == [(3, 60)]
         inline = conn.sql(f"SELECT * FROM TABLE(total(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT size "
                           f"FROM kdb('{url}', 'select from trade') WHERE sym = 'SRC')))")

@@ -1,7 +1,8 @@
 """Another kdb+ process over IPC: a tickerplant to publish rows to (``Publisher``), a host to
-query (``rows``, what SQL's ``kdb('kdb://host:port', 'q query')`` reads). Its address is a URL, ``kdb://[user:password@]host:port``; without
-credentials in it, ``INDB_KDB_USER`` and ``INDB_KDB_PASSWORD`` give them. Credentials go into the
-handshake and nowhere else: errors and logs name ``host:port`` only.
+query (``rows``, what SQL's ``kdb('kdb://host:port', 'q query')`` reads). Its address is a URL,
+``kdb://[user:password@]host:port``; without credentials in it, ``INDB_KDB_USER`` and
+``INDB_KDB_PASSWORD`` give them. Credentials go into the handshake and nowhere else: errors and
+logs name ``host:port`` only.
 
 PyKX encodes and decodes every message (``kx.serialize``/``kx.deserialize``, unlicensed). The
 socket and kdb+'s handshake (``user:password``, a capability byte, a NUL; one byte back, or the
