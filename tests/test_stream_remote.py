@@ -223,3 +223,27 @@ def test_kdb_is_a_functions_input(tmp_path, published):
         assert [row[0] for row in conn.sql("SHOW TABLES").fetchall()] == ["totals"]
     finally:
         conn.close()
+
+
+def test_credentials_sign_in_from_the_url_or_the_environment(tmp_path, monkeypatch):
+    db = make_db(tmp_path / "db")
+    owner = indb.connect(db)
+    owner.sql("CREATE USER feed PASSWORD 'p@ss:word'")
+    owner.sql("GRANT INSERT ON TABLE trade TO feed")
+    server = Server(db, tmp_path / "server.log").start()
+    try:
+        with Publisher(f"kdb://feed:p%40ss%3Aword@127.0.0.1:{server.port}") as publisher:
+            publisher.upd("trade", rows(["CRED"], [1]))
+            assert publisher.sync() == 1
+        monkeypatch.setenv(remote.USER_ENV, "feed")
+        monkeypatch.setenv(remote.PASSWORD_ENV, "p@ss:word")
+        with Publisher(f"kdb://127.0.0.1:{server.port}") as publisher:
+            publisher.upd("trade", rows(["CRED"], [2]))
+            assert publisher.sync() == 2
+        monkeypatch.setenv(remote.PASSWORD_ENV, "wrong")
+        with pytest.raises(KdbHostError, match="refused the credentials"):
+            Publisher(f"kdb://127.0.0.1:{server.port}")
+        assert "p@ss:word" not in (tmp_path / "server.log").read_text()
+    finally:
+        server.kill(signal.SIGTERM)
+        owner.close()
