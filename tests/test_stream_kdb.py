@@ -118,26 +118,9 @@ def upd_message(x) -> bytes:
     return kdb.encode(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]), kdb.ASYNC)
 
 
-def test_decode_update_gives_what_decode_gives():
-    row = kx.toq([kx.SymbolAtom("IBM"), kx.FloatAtom(1.5), kx.LongAtom(-2**63), kx.CharVector("ab")])
-    fast, plain = kdb.decode_update(upd_message(row)), kdb.decode(upd_message(row))
-    assert list(fast[:2]) == list(plain[:2]) == [b".u.upd", "trade"]
-    assert [type(v) for v in fast[2]] == [type(v) for v in plain[2]]
-    assert list(fast[2]) == list(plain[2])[:2] + [-2**63, b"ab"]
-    cols = kx.toq([kx.SymbolVector(["a", "é"]), kx.FloatVector([1.0, 2.0])])
-    fast, plain = kdb.decode_update(upd_message(cols)), kdb.decode(upd_message(cols))
-    assert kdb.shape(fast[2]) == "columns" and len(fast[2]) == 2
-    for mine, theirs in zip(fast[2], plain[2], strict=True):
-        assert mine.dtype == theirs.dtype and list(mine) == list(theirs)
-    assert kdb.decode_update(kdb.encode(kx.CharVector("select from trade"), kdb.SYNC)) == \
-        b"select from trade"  # anything else decodes as decode() does
-    with pytest.raises(kdb.MessageError):
-        kdb.decode_update(upd_message(row)[:-3])
-
-
 def test_one_row_values_become_vectors_a_column_at_a_time_or_none():
     def rows(*xs):
-        return [kdb.decode_update(upd_message(kx.toq(list(x))))[2] for x in xs]
+        return [kdb.decode(upd_message(kx.toq(list(x))))[2] for x in xs]
     columns = [Column("sym", "VARCHAR"), Column("price", "DOUBLE"), Column("size", "INTEGER")]
     good = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(1)),
                 (kx.SymbolAtom("B"), kx.FloatAtom(float("nan")), kx.LongAtom(-2**63)))

@@ -66,52 +66,12 @@ def decode(message: bytes) -> Any:
         value = kx.deserialize(message).np()
     except Exception as error:  # PyKX raises several types for bytes it cannot read
         raise MessageError(f"the message does not decode: {error}") from None
-    return _plain(value)
-
-
-UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
-
-
-def decode_update(message: bytes) -> Any:
-    """``decode``, faster for an update call ``(`.u.upd; `t; x)``, with the same result: its
-    parts and the values or columns of ``x`` are converted one at a time (PyKX's ``np()`` of a
-    whole list takes a slower path for each element)."""
-    try:
-        value = kx.deserialize(message)
-        if not (isinstance(value, kx.List) and len(value) == 3):
-            return _plain(value.np())
-        function, name, x = value
-        if not (isinstance(function, kx.CharVector | kx.SymbolAtom) and
-                isinstance(name, kx.SymbolAtom) and function.py() in _UPDATE_NAMES):
-            return _plain(value.np())
-        data = _objects([_item(v) for v in x]) if isinstance(x, kx.List) else x.np()
-        return _objects([function.py(), name.py(), data])
-    except Exception as error:  # PyKX raises several types for bytes it cannot read
-        raise MessageError(f"the message does not decode: {error}") from None
-
-
-_UPDATE_NAMES = frozenset(n.encode() for n in UPDATES) | frozenset(UPDATES)
-
-
-def _item(value: Any) -> Any:
-    """A value or column of an update's data as ``np()`` of its list gives it."""
-    if isinstance(value, kx.CharVector):  # a string, as PyKX gives it inside a list
-        return value.py()
-    return value.np()
-
-
-def _objects(items: list[Any]) -> np.ndarray:
-    """A 1-d object array of ``items`` (numpy would make a matrix of equal-length vectors)."""
-    array = np.empty(len(items), dtype=object)
-    for index, item in enumerate(items):
-        array[index] = item
-    return array
-
-
-def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind == "S":  # a string alone: its chars
         return value.tobytes()
     return value
+
+
+UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
 
 
 def encode(obj: Any, message_type: int) -> bytes:
@@ -469,6 +429,6 @@ def _kdb_name(dtype: np.dtype) -> str:
 
 __all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
            "UPDATES", "Slot", "arrow_column", "call", "checked_vector", "column_array", "decode",
-           "decode_update", "encode", "error_message", "header", "is_name", "is_null",
-           "is_temporal", "is_temporal_column", "kx", "row_vectors", "shape", "slot", "symbol",
-           "symbols", "table", "table_rows", "text", "timestamps"]
+           "encode", "error_message", "header", "is_name", "is_null", "is_temporal",
+           "is_temporal_column", "kx", "row_vectors", "shape", "slot", "symbol", "symbols",
+           "table", "table_rows", "text", "timestamps"]

@@ -147,7 +147,7 @@ class KdbConnection(asyncio.BufferedProtocol):
             head, message = self.queue.popleft()
             sync = head.message_type == kdb.SYNC
             try:
-                obj = kdb.decode_update(message)
+                obj = kdb.decode(message)
                 if _is_update(obj):  # checked with the others read with it, at the batch's end
                     if sync:
                         self._replies.append(len(self._calls))

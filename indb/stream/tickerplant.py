@@ -123,7 +123,7 @@ class Tickerplant:
         count = 0
         for entry in self.journal.release_entries():
             try:
-                name, x = _update_arguments(kdb.decode_update(entry.message))
+                name, x = _update_arguments(kdb.decode(entry.message))
                 if name not in marks:
                     marks[name] = self._flushed_upto(name)
                 if entry.index < marks[name]:
