@@ -268,10 +268,19 @@ def test_prompt_on_a_terminal(tmp_path):
     assert b"xyzzy" not in terminal.output and b"Traceback" not in terminal.output
 
 
-# Slow, for now: in the whole suite (after other modules' tests) its query was not stopped by the
-# interrupts and the run hung; alone, and under CPU load, it passes. Cause not found yet.
+LONG_QUERY = "SELECT sum(a * b) FROM range(100000000000) r(a), range(10) s(b)"  # minutes
+
+
+# Slow until it has passed twice after the modules before it in the suite (the cause of its
+# failures there is fixed in indb/cli/shell.py, see docs/design.md, "The command line").
 @pytest.mark.slow
-def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("to_whom", [
+    lambda: os.kill(os.getpid(), signal.SIGINT),  # the process: the kernel picks a thread
+    # a thread other than the main one: what the kernel does when the main thread blocks SIGINT
+    # or has a signal pending; it never wakes a main thread blocked on a lock
+    lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT),
+], ids=["process", "another thread"])
+def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monkeypatch, to_whom):
     shell = Shell(DatabaseDir(str(tmp_path / "db")), fmt="csv")
     try:
         assert shell.run("CREATE TABLE t (a INTEGER)")
@@ -281,9 +290,9 @@ def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monke
 
         def ctrl_c() -> None:  # once the statement is on its thread: it is stopped until it ends
             running.wait(60)
-            os.kill(os.getpid(), signal.SIGINT)
+            to_whom()
         threading.Thread(target=ctrl_c, daemon=True).start()
-        assert not shell.run("SELECT sum(a * b) FROM range(100000000000) r(a), range(10) s(b); SELECT 'no'")
+        assert not shell.run(f"{LONG_QUERY}; SELECT 'no'")
         assert shell.run("SELECT 42 AS answer")
     finally:
         shell.close()
@@ -291,8 +300,37 @@ def test_ctrl_c_interrupts_a_query_and_the_shell_goes_on(tmp_path, capsys, monke
     assert err.strip() == "cancelled" and out.splitlines() == ["created table t", "answer", "42"]
 
 
-# Slow, for now: it failed in the whole suite's run (after other modules' tests) and passes
-# alone; cause not found yet.
+def test_ctrl_c_before_the_shell_waits_for_the_statement_stops_it_all_the_same(tmp_path, capsys,
+                                                                              monkeypatch):
+    """A Ctrl-C that comes after the statement is handed to its thread and before the main
+    thread waits for it (a loaded machine makes that likely) used to raise KeyboardInterrupt out
+    of the shell and leave the statement running, unstopped."""
+    shell = Shell(DatabaseDir(str(tmp_path / "db")), fmt="csv")
+    submit, armed = shell._worker.submit, []
+
+    def submit_then_ctrl_c(*args):
+        future = submit(*args)
+        if armed:
+            armed.clear()
+            signal.raise_signal(signal.SIGINT)  # handled here, on the main thread, at once
+        return future
+    monkeypatch.setattr(shell._worker, "submit", submit_then_ctrl_c)
+    try:
+        assert shell.run("CREATE TABLE t (a INTEGER)")
+        armed.append(True)
+        try:
+            assert not shell.run(LONG_QUERY)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C escaped the shell; the query still runs")
+        assert shell.run("SELECT 42 AS answer")
+    finally:
+        shell.close()
+    out, err = capsys.readouterr()
+    assert err.strip() == "cancelled" and out.splitlines() == ["created table t", "answer", "42"]
+
+
+# Slow until it has passed twice after the modules before it in the suite (the cause of its
+# failures there is fixed in indb/cli/shell.py, see docs/design.md, "The command line").
 @pytest.mark.slow
 def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path, pipe_dir):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) during EXECUTE FUNCTION: the

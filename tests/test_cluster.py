@@ -28,6 +28,19 @@ helper = lambda: conn._engine.runner.cluster()._helper.pid
 """
 
 
+def ended(pid: int, timeout: float = 60) -> bool:
+    """Whether process ``pid`` ends within ``timeout`` seconds. A process whose parent exited
+    first is a zombie until init reaps it, which a loaded machine delays: that counts as ended."""
+    try:
+        process = psutil.Process(pid)
+        process.wait(timeout)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return True
+    except psutil.TimeoutExpired:
+        return process.status() == psutil.STATUS_ZOMBIE
+    return True
+
+
 def run_identity(conn) -> set[int]:
     conn.sql("CREATE TABLE t (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 2)")
     conn.sql("INSERT INTO t SELECT range FROM range(20)")
@@ -103,8 +116,7 @@ def test_a_dead_local_cluster_is_replaced_by_a_fresh_one(tmp_path):
         assert conn._engine.runner.cluster() is not dead
 
 
-# Slow, for now: it failed in the whole suite's run (after other modules' tests) and passes
-# alone; cause not found yet.
+# Slow until it has passed twice after the modules before it in the suite.
 @pytest.mark.slow
 def test_ctrl_c_in_the_users_process_group_leaves_the_cluster_alone(tmp_path):
     """A terminal's Ctrl-C (or Jupyter's interrupt) goes to the whole process group: it
@@ -125,11 +137,11 @@ def test_ctrl_c_in_the_users_process_group_leaves_the_cluster_alone(tmp_path):
                             start_new_session=True)
     helper = int(proc.stdout.readline())
     os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)  # EOF once every process that shares stderr ended
+    out, err = proc.communicate(timeout=240)  # EOF once every process that shares stderr ended
     assert proc.returncode == 0, err
     assert out.split() == ["interrupted", str(helper)]  # the same cluster ran the second run
     assert "Traceback" not in err and "leaked" not in err, err
-    assert not psutil.pid_exists(helper)
+    assert ended(helper)
 
 
 def test_a_notebook_shuts_its_cluster_down_quietly(tmp_path):
@@ -147,4 +159,4 @@ def test_a_notebook_shuts_its_cluster_down_quietly(tmp_path):
                           timeout=300)  # returns when every process writing to stderr ended
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "leaked" not in done.stderr, done.stderr
-    assert not psutil.pid_exists(int(done.stdout.split()[-1]))
+    assert ended(int(done.stdout.split()[-1]))

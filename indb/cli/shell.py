@@ -5,14 +5,22 @@ A statement runs on a thread of its own while the main thread waits for it, beca
 delivers Ctrl-C to the main thread only: there it stops the statement, never the shell. DuckDB's
 query is interrupted; a function run hears it through its progress callback and is recorded as
 killed, with nothing written (its instances are stopped by their supervisors).
+
+While a statement runs, Ctrl-C (SIGINT) sets a flag, through a handler of the shell's, instead
+of raising KeyboardInterrupt wherever the main thread happens to be: raised between handing the
+statement to its thread and waiting for it, it escaped the shell and left the statement running
+unstopped. The main thread looks at the flag at least every INTERRUPT_INTERVAL, so it also acts on
+a SIGINT the kernel handed to another thread (one that never wakes a main thread blocked on a lock).
 """
 
 from __future__ import annotations
 
 import shlex
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
     from indb.sharding.executor import RunProgress
 
 T = TypeVar("T")
-INTERRUPT_INTERVAL = 0.2  # seconds between DuckDB interrupts while a cancelled statement stops
+INTERRUPT_INTERVAL = 0.2  # seconds between looks at Ctrl-C, and DuckDB interrupts once it came
 CREATES = (exp.Create, CreateFunction, CreateModel)  # statements that may make a new database
 
 
@@ -122,7 +130,7 @@ class Shell:
     def _statement(self, statement: str) -> None:
         conn = self.database.connect(create=not self.database.exists() and _creates(statement))
         started = time.perf_counter()
-        with run_progress(self.console) as progress:
+        with self._ctrl_c_cancels(), run_progress(self.console) as progress:
             display = RunDisplay(progress)
 
             def report(run: RunProgress) -> None:
@@ -154,25 +162,34 @@ class Shell:
         finally:
             result.close()
 
+    @contextmanager
+    def _ctrl_c_cancels(self) -> Iterator[None]:
+        """Ctrl-C sets ``_cancel`` inside (on the main thread, where Python runs signal handlers;
+        a SIGINT ignored from the start stays ignored)."""
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, lambda number, frame: self._cancel.set())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def _wait(self, future: Future[T]) -> T:
         """The statement's outcome. A Ctrl-C while it runs stops it (again and again, until it
         ends: it may have been between two DuckDB queries) and raises Cancelled."""
         try:
-            return future.result()
-        except KeyboardInterrupt:
-            self._cancel.set()
-        try:
             while not future.done():
-                self.database.interrupt()
-                try:
-                    wait([future], timeout=INTERRUPT_INTERVAL)
-                except KeyboardInterrupt:  # Ctrl-C again: it is being stopped already
-                    pass
+                if self._cancel.is_set():
+                    self.database.interrupt()
+                wait([future], timeout=INTERRUPT_INTERVAL)
         finally:
+            cancelled = self._cancel.is_set()
             self._cancel.clear()
-        if future.exception() is not None:
+        if cancelled and future.exception() is not None:
             raise Cancelled
-        return future.result()  # it ended before the Ctrl-C could stop it
+        return future.result()  # it ended (before a Ctrl-C could stop it)
 
     # -- dot-commands -------------------------------------------------------------------------
 
