@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -14,6 +16,8 @@ import indb
 from indb.catalog import artifacts, filesystems
 from indb.errors import DataError, RunError
 from indb.registry.code import code_hash
+from indb.registry.environments import freeze_hash
+from indb.runtime import venvs
 from stores import new_bucket, s3_server
 
 
@@ -211,3 +215,24 @@ def test_a_run_reports_the_bytes_each_worker_read(conn):
     verbose = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{result['run_id']}'").arrow().to_pylist()
     assert sum(r["bytes_read"] for r in verbose) == stored
     assert all(f"read: {r['bytes_read']} bytes" in r["FUNCTION_STATUSES"] for r in verbose)
+
+
+def test_a_function_environment_is_built_on_each_host_from_its_record(conn, tmp_path):
+    """The head builds the environment in its scratch; a worker builds its own copy from the
+    record's pip freeze (checked against its hash) and runs the function in it."""
+    package = "inflection==0.5.1"
+    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest",
+                              str(tmp_path / "wheel"), package], capture_output=True, timeout=300)
+    if fetched.returncode != 0:
+        pytest.skip(f"pip cannot fetch {package} from the package index (offline?)")
+    conn.sql("CREATE FUNCTION ENVIRONMENT e")
+    conn.sql(f"ALTER FUNCTION ENVIRONMENT e INSTALL PYTHON PACKAGE '{package}'")
+    conn.sql("CREATE FUNCTION camel MODE = 'nondistributed' WITH OPTIONS (SET_ENVIRONMENT = 'e') "
+             "LANGUAGE PYTHON AS $$\ndef camel(ctx):\n    import sys, inflection\n"
+             "    return {'v': [inflection.camelize('in_db')], 'python': [sys.executable]}\n$$")
+    conn.sql("EXECUTE FUNCTION camel(OUTPUT_TABLE_NAMES => OUTPUT_TABLES('camels'))")
+    ((value, python),) = conn.sql("SELECT v, python FROM camels").fetchall()
+    info = conn._engine.environments.get("e")
+    copy = conn._engine.db.path / "environments" / ".copies" / info.hash
+    assert value == "InDb" and python.startswith(str(copy))  # the worker's own, by hash
+    assert freeze_hash(venvs.freeze(copy)) == info.hash

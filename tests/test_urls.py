@@ -13,7 +13,7 @@ import pytest
 import indb
 from indb.catalog import filesystems
 from indb.catalog.location import Tls, locate, redact
-from indb.errors import ConflictError, DirectoryError, NotSupportedError
+from indb.errors import ConflictError, DirectoryError
 from stores import new_bucket, new_database, postgres_server, s3_server
 # the embedded suite's tests, collected here again with this module's ``conn`` (each layout)
 from test_engine import (test_create_insert_select, test_create_table_as_select,  # noqa: F401
@@ -160,16 +160,6 @@ def test_dropping_a_table_deletes_its_objects(fresh_urls):
         assert filesystems.list_files(f"{db.warehouse_uri}/main/t", db.io_properties) == []
         conn.sql("DROP SCHEMA s CASCADE")
         assert filesystems.list_files(f"{db.warehouse_uri}/s", db.io_properties) == []
-    finally:
-        conn.close()
-
-
-def test_function_environments_are_refused_on_an_object_store(fresh_urls):
-    conn = indb.connect(**fresh_urls("postgres+s3"), cluster="threads")
-    try:
-        with pytest.raises(NotSupportedError, match="shared|mounts"):
-            conn.sql("CREATE FUNCTION ENVIRONMENT env")
-        assert conn.sql("SHOW FUNCTION ENVIRONMENT *").fetchall() == []
     finally:
         conn.close()
 

@@ -39,7 +39,7 @@ from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_tab
                                 qualified, split_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
-from indb.errors import (CatalogError, ConflictError, DirectoryError, NotSupportedError,
+from indb.errors import (CatalogError, ConflictError, DirectoryError,
                          SchemaError, not_found)
 
 FORMAT_VERSION = 1
@@ -147,23 +147,12 @@ class Database:
         """The database's local directory: the embedded directory, or the warehouse on a file
         system path; with an object-store warehouse, a scratch directory of this host
         (``$INDB_SCRATCH``, else the temporary directory's ``indb/<database id>``) for what is
-        only this process's (run work directories). What every host must see is under
-        ``shared_path``."""
+        only this process's (run work directories, function environments, verified copies of
+        code and models). What every host must see is under ``shared_root``."""
         if self._root is not None:
             return self._root
         scratch = Path(os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "indb")
         return scratch / self.id
-
-    @property
-    def shared_path(self) -> Path:
-        """The database's root as a local directory every host sees: function environments live
-        under it; an object-store warehouse has none, and those are refused."""
-        if self._root is None:
-            raise NotSupportedError(
-                f"this database's warehouse is {self.root}: function environments need a "
-                "warehouse on a file system path that every host mounts (docs/cluster.md); "
-                "tables, functions and models work on either")
-        return self._root
 
     @property
     def shared_root(self) -> str:

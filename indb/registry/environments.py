@@ -77,8 +77,10 @@ class EnvironmentStore:
 
     @property
     def root(self) -> Path:
-        """Where environments live (asked when used: a database on an object store has none)."""
-        return self.db.shared_path / ENVIRONMENTS_DIR
+        """Where environments live: the database's directory (a shared mount's every host
+        sees); with an object-store warehouse, this host's scratch directory, where each host
+        builds its own from the record (``runtime.venvs.verified_copy``)."""
+        return self.db.path / ENVIRONMENTS_DIR
 
     def home(self, name: str) -> Path:
         """The directory of an environment's generations."""

@@ -31,9 +31,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indb.errors import ConflictError, FunctionError
-from indb.registry.environments import EnvironmentInfo, EnvironmentStore
+from indb.registry.environments import EnvironmentInfo, EnvironmentStore, freeze_hash
 
 BASE_PTH = "_indb_base.pth"   # in an environment's site-packages: indb's own packages
+COPIES_DIR = ".copies"        # a host's own builds of environments in an object store, by hash
 PIP_ERROR_LINES = 12          # lines of pip's output an error quotes when pip says no ERROR: line
 
 
@@ -96,6 +97,30 @@ def ensure(store: EnvironmentStore, info: EnvironmentInfo) -> EnvironmentInfo:
             raise
         return current
     return rebuilt
+
+
+def verified_copy(root: Path, info: EnvironmentInfo) -> Path:
+    """This host's virtual environment holding exactly what ``info`` records, for a database
+    whose environments are not on a path every host sees: ``root/.copies/<hash>``, built from
+    the record's ``pip freeze`` on first use and kept; one whose own freeze does not hash to the
+    record's is refused (FunctionError) and removed."""
+    target = root / COPIES_DIR / info.hash
+    if works(target):
+        return target
+    generation, frozen = build(root / COPIES_DIR, info.frozen)
+    built = root / COPIES_DIR / generation
+    if freeze_hash(frozen) != info.hash:
+        _remove(built)
+        raise FunctionError(f"function environment {info.name} could not be made again on this "
+                            "host as its record says: pip installed other versions than "
+                            f"{', '.join(info.frozen) or 'nothing'}")
+    try:
+        os.rename(built, target)  # atomic: another process of the host sees all of it or none
+    except OSError:
+        _remove(built)
+        if not works(target):  # not another process's copy that got there first
+            raise
+    return target
 
 
 def _create(directory: Path) -> None:

@@ -143,7 +143,8 @@ class FunctionRunner:
                                          if self.db.exists(name)},
                        location=self.db.table_location, default_shards=self.db.default_shards,
                        result=result, python=str(venvs.interpreter(
-                           self.environments.directory(environment))) if environment else "")
+                           self.environments.directory(environment))) if environment else "",
+                       environment=environment)
         function = plan.function
         self.runs.start(run.run_id, function.name, function.mode, run.shards,
                         tag=plan.options.run_tag, outputs=list(plan.outputs),

@@ -18,6 +18,7 @@ from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError
 from indb.planner.functions import ExecuteFunction
+from indb.registry.environments import EnvironmentInfo
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import StagedModel
 from indb.registry.runs import RunStatus
@@ -100,6 +101,8 @@ class Job:
     rank: int = 0                 # Kinetica's numbering of the instance, set where it is placed:
     tom: int = 0                  # rank 0 the head, workers from 1; TOMs from 0 within a rank
     python: str = ""              # its function environment's interpreter ("": indb's own)
+    environment: EnvironmentInfo | None = None  # that environment's record: a host without
+    # the interpreter (an object-store warehouse's) builds its own copy from it
     location: Location | None = None  # a database described by URLs: what workers open
     # the inputs of the shard that runs next in this instance's slot: a GPU host reads them
     # while this instance takes its turns at the GPU
@@ -166,7 +169,8 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
              io_properties: Mapping[str, str], inputs: Mapping[str, TableFacts],
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
              default_shards: int, result: bool = False, python: str = "",
-             db_location: Location | None = None) -> RunPlan:
+             db_location: Location | None = None,
+             environment: EnvironmentInfo | None = None) -> RunPlan:
     """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
 
     ``existing_outputs`` are the output tables that exist (appended to); the others are created
@@ -205,7 +209,7 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
                 for name in spec.tables)) for spec in plan.inputs),
             outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
             db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline,
-            python=python, location=db_location)
+            python=python, location=db_location, environment=environment)
         for shard in shards)
     lineage: dict[str, object] = {
         "run_id": run_id, "function": function.name, "code_hash": function.code_hash,

@@ -26,9 +26,11 @@ from distributed import get_worker
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.errors import IndbError, OperationalError
+from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
+from indb.runtime import venvs
 from indb.sharding import sandbox
 from indb.sharding.jobs import Job, Outcome
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
@@ -166,6 +168,7 @@ class _Records:
         self.log = RunLog(self.db.engine)
         self.models = ModelStore(self.db)
         self.functions = FunctionStore(self.db)
+        self.environments = EnvironmentStore(self.db)
 
     def answer(self, question: Question) -> object:
         """A host's question, answered (errors are answered, not raised)."""
@@ -201,11 +204,15 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
         log.update_instance(job.run_id, job.shard, status=stopped[0], message=stopped[1],
                             ended=time.time())
         return Outcome(job.shard, stopped[0], stopped[1])
-    try:  # code in an object store runs from this host's verified copy
+    try:  # code in an object store runs from this host's verified copy, in an environment of
+        # this host's own built from its record
         job = dataclasses.replace(job, code_dir=records.functions.local_code(
             job.code_dir, job.function.code_hash))
+        if job.environment is not None and records.db.local_root is None:
+            job = dataclasses.replace(job, python=str(venvs.interpreter(venvs.verified_copy(
+                records.environments.root, job.environment))))
     except (IndbError, OSError) as error:
-        message = f"the function's code could not be fetched from the warehouse: {error}"
+        message = f"the function's code or environment could not be made on this host: {error}"
         log.update_instance(job.run_id, job.shard, status=RunStatus.ERROR, message=message,
                             ended=time.time())
         return Outcome(job.shard, RunStatus.ERROR, message)
