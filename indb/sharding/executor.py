@@ -246,6 +246,7 @@ class FunctionRunner:
                 workers = cluster.workers()  # who is left (a restarted worker has a new address)
                 addresses.update(workers)
                 names[:] = [name for name, _ in workers]
+                schedule.kinds.update(_kinds(cluster, dict(workers)))  # of any that joined since
                 instructions = schedule.lost(job.shard, names)
                 if job.shard not in schedule.finished:
                     del outcomes[job.shard]  # it runs again: its new attempt gives the outcome
