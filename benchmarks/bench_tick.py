@@ -10,8 +10,10 @@ message (what a Python feed costs, the client's own time included), and the same
 encoded by PyKX beforehand and written to the socket in large writes (what a q feed, or a
 batching one, sends), which measures the tickerplant itself; for each, also the messages per
 second of the tickerplant's own CPU time (from /proc), which a loaded machine disturbs less.
-Beside them, PyKX alone decoding the same messages in this process (``deserialize`` then
-``np()``, elapsed and CPU time): the ceiling of any tickerplant that decodes with PyKX.
+Beside them, in this process: PyKX alone decoding the same messages (``deserialize`` then
+``np()``, elapsed and CPU time), the ceiling of any tickerplant that decodes with PyKX; and the
+tickerplant's own handling of them without sockets (its connection handler fed the messages
+as 4 MB reads, journal included), in CPU time, which says what indb adds to PyKX's decoding.
 Targets (issue 15): 50k one-row messages/s, 2M rows/s in 100-row messages.
 """
 
@@ -116,6 +118,40 @@ def decode_only(xs: list) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def in_process(directory: Path, xs: list) -> float:
+    """CPU seconds the tickerplant's connection handler takes for the messages, fed as 4 MB
+    reads in this process (no sockets; journal on, synced every 10 ms)."""
+    from indb.engine.core import Engine
+    from indb.stream.server import READ_BYTES, KdbConnection, TickServer
+    from indb.stream.tickerplant import Tickerplant
+
+    class Transport:  # what the handler needs of asyncio's: answers go nowhere
+        def write(self, data: bytes) -> None:
+            pass
+
+        def is_closing(self) -> bool:
+            return False
+
+    data = b"".join(kx.serialize(kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), x]),
+                                 mode=3, wait=0).copy() for x in xs)
+    with indb.connect(directory) as conn:
+        conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, size BIGINT, "
+                 "SHARD KEY (sym)) WITH (SHARDS = 4)")
+    plant = Tickerplant(Engine(directory, cluster="threads"), fsync_ms=10, flush_seconds=None)
+    try:
+        handler = KdbConnection(TickServer(plant))
+        handler.transport, handler.user = Transport(), "owner"  # type: ignore[assignment]
+        started = time.process_time()
+        for start in range(0, len(data), READ_BYTES):
+            handler.data_received(data[start:start + READ_BYTES])
+        took = time.process_time() - started
+        assert plant.journal.count == len(xs), "every message journalled"
+        return took
+    finally:
+        plant.close()
+        plant.engine.close()
+
+
 def cpu_seconds(pid: int) -> float:
     """The user and system CPU time of a process so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -136,6 +172,8 @@ def main() -> None:
         seconds, cpu = decode_only(xs)
         figures[f"pykx_decode_only_{shape}_messages_per_s"] = round(len(xs) / seconds)
         figures[f"pykx_decode_only_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
+        cpu = in_process(Path(tempfile.mkdtemp(prefix="indb-bench-tick-")) / "db", xs)
+        figures[f"in_process_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
     for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
         directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
         with indb.connect(directory / "db") as conn:

@@ -86,6 +86,22 @@ def test_tick_benchmark_runs(tmp_path):
     assert figures["one_row_messages"] == 300
     assert figures["fsync_each_1row_encoded_messages_per_s"] > 0
     assert figures["fsync_10ms_100rows_pykx_rows_per_s"] > 0
+    assert figures["in_process_1row_messages_per_cpu_s"] > 0
+
+
+@pytest.mark.slow  # two tickerplant patterns, a feed and a subscriber process each
+def test_tick_latency_benchmark_runs(tmp_path):
+    pytest.importorskip("indb.stream.kdb")
+    pytest.importorskip("torch")
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tick_latency.py"),
+                           "--rate", "200", "--seconds", "1", "--warmup", "50", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["indb_rows"] == figures["article_rows"] == 200  # every measured tick scored
+    assert figures["indb_p99_ms"] >= figures["indb_p50_ms"] > 0
+    assert figures["article_decision_p50_ms"] > 0
 
 
 @pytest.mark.slow  # PostgreSQL, moto, a scheduler and a worker process started: a minute or two
