@@ -15,6 +15,7 @@ from indb.catalog import filesystems
 from indb.catalog.location import Tls, locate, redact
 from indb.errors import ConflictError, DirectoryError
 from stores import new_bucket, new_database, postgres_server, s3_server
+from test_artifacts import TRAIN
 # the embedded suite's tests, collected here again with this module's ``conn`` (each layout)
 from test_engine import (test_create_insert_select, test_create_table_as_select,  # noqa: F401
                          test_delete_where, test_drop_table, test_every_write_is_one_snapshot,
@@ -173,19 +174,7 @@ def test_a_model_trained_by_a_function_predicts_in_sql(fresh_urls, layout):
                  "WITH (SHARDS = 2)")
         conn.sql("INSERT INTO pts SELECT range, [range % 10, (range * 7) % 10]::FLOAT[2], "
                  "(range % 10 > 4)::INTEGER FROM range(200)")
-        conn.sql("""CREATE FUNCTION fit LANGUAGE PYTHON MODE = 'nondistributed' AS $$
-import torch
-from indb import udf
-@udf.function(frame="numpy")
-def fit(ctx, t):
-    x, y = torch.tensor(t["f"]), torch.tensor(t["label"]).long()
-    torch.manual_seed(0)
-    m = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-    opt = torch.optim.Adam(m.parameters(), 0.05)
-    for _ in range(60):
-        opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
-    ctx.models.save("clf", m, example=x[:4])
-$$""")
+        conn.sql(TRAIN)
         conn.sql("EXECUTE FUNCTION fit(INPUT_TABLE_NAMES => INPUT_TABLE(pts))")
         rows = conn.sql("SELECT label, PREDICT('clf', f) AS p, count(*) FROM pts "
                         "GROUP BY ALL ORDER BY ALL").fetchall()
