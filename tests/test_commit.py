@@ -108,7 +108,8 @@ def test_the_paused_commit_goes_on_when_answered(tmp_path, pipe_dir):
 
 def test_a_commit_that_fails_half_way_rolls_every_table_back(tmp_path, pipe_dir):
     """The second output's commit fails (a table was made meanwhile under the name the run
-    creates): the first output's append, made in the same transaction, is rolled back too."""
+    creates): the first output's append, made in the same transaction, is rolled back too.
+    (Outputs commit in name order: 'old' is appended before 'young' is created.)"""
     where = {"path": str(tmp_path / "db")}
     _database(where)
     ready, go = pipe_dir / "ready", pipe_dir / "go"
@@ -122,17 +123,17 @@ def test_a_commit_that_fails_half_way_rolls_every_table_back(tmp_path, pipe_dir)
                  "        open(ctx.params['go']).read()\n"
                  "    return t, t\n$$")
         run_id = conn.sql(f"EXECUTE FUNCTION held(INPUT_TABLE_NAMES => INPUT_TABLE(src), "
-                          f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('old', 'fresh'), "
+                          f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('young', 'old'), "
                           f"PARAMS => KV_PAIRS(ready = '{ready}', go = '{go}'), "
                           f"OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
-        ready.read_text()  # the run is under way, 'fresh' planned as a table it creates
-        conn.sql("CREATE TABLE fresh (k BIGINT)")
+        ready.read_text()  # the run is under way, 'young' planned as a table it creates
+        conn.sql("CREATE TABLE young (k BIGINT)")
         with open(go, "w"):
             pass
         (run,) = conn.wait(run_id).arrow().to_pylist()
-        assert run["status"] == "error" and "fresh already exists" in run["message"]
+        assert run["status"] == "error" and "young already exists" in run["message"]
         assert conn.sql("SELECT k FROM old").fetchall() == [(-1,)]  # the append went back too
-        assert conn.sql("SELECT count(*) FROM fresh").fetchone() == (0,)
+        assert conn.sql("SELECT count(*) FROM young").fetchone() == (0,)
 
 
 def test_model_versions_of_a_rolled_back_commit_vanish_and_their_leftovers_are_skipped(tmp_path):

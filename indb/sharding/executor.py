@@ -312,7 +312,9 @@ class FunctionRunner:
         """Commit each output table's files in one snapshot (creating new tables first) in
         ``db`` (the run's commit transaction); the names of the outputs whose files it took."""
         committed: list[str] = []
-        for spec in run.outputs:
+        # in name order: two heads' transactions lock the tables' catalog rows (PostgreSQL) in
+        # the same order, so neither waits for a row the other holds while holding its own
+        for spec in sorted(run.outputs, key=lambda output: output.name):
             if isinstance(spec, AppendOutput):
                 table, _ = db.load(spec.name)
                 if table.metadata.table_uuid != spec.metadata.table_uuid:
