@@ -90,6 +90,7 @@ def test_tick_benchmark_runs(tmp_path):
 
 
 @pytest.mark.slow  # two tickerplant patterns, a feed and a subscriber process each
+@pytest.mark.timeout(900)  # minutes on a loaded 2-core machine: mostly processes starting
 def test_tick_latency_benchmark_runs(tmp_path):
     pytest.importorskip("indb.stream.kdb")
     pytest.importorskip("torch")
