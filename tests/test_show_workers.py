@@ -50,3 +50,19 @@ def test_the_local_cluster_s_workers_with_their_shards(tmp_path):
     assert sorted(k for r in for_table for k in r["shards"]) == list(range(6))
     assert all(len(r["shards"]) == 3 for r in for_table)  # balanced
     assert all(r["address"] for r in rows) and all(r["memory_bytes"] >= 0 for r in rows)
+
+
+def test_a_run_puts_each_shard_where_show_workers_says(tmp_path):
+    conn = indb.connect(tmp_path / "db", cluster="threads", workers=2)
+    try:
+        conn.sql("CREATE TABLE five (a INTEGER, SHARD KEY (a)) WITH (SHARDS = 5)")
+        conn.sql("INSERT INTO five SELECT range FROM range(50)")
+        conn.sql("CREATE FUNCTION echo LANGUAGE PYTHON AS $$\ndef echo(ctx, t):\n    return t\n$$")
+        run_id = conn.sql("EXECUTE FUNCTION echo(INPUT_TABLE_NAMES => INPUT_TABLE(five), "
+                          "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copy'))").fetchone()[0]
+        ran = {r["shard"]: r["worker"] for r in
+               conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()}
+        shown = conn.sql("SHOW WORKERS FOR TABLE five").arrow().to_pylist()
+    finally:
+        conn.close()
+    assert ran == {k: r["worker"] for r in shown for k in r["shards"]}
