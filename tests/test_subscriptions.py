@@ -197,6 +197,19 @@ def test_window_state_is_planned_from_the_frames(db):
     assert (plain.max_batch, plain.max_wait) == (plans.DEFAULT_MAX_BATCH, plans.DEFAULT_MAX_WAIT)
 
 
+def test_figures_of_a_tickerplant_gone_silent_say_not_running(db):
+    from indb.registry.subscriptions import SubscriptionStore
+    db.sql("CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION score() OUTPUT_TABLES('o')")
+    store = SubscriptionStore(db._engine.db)
+    created = store.get("s").created
+    for age, state in ((0, "running"), (60, "not running")):
+        store.report("s", created, {"state": "running", "rows_in": 7, "reported": time.time() - age})
+        (row,) = db.sql("SHOW SUBSCRIPTION s").arrow().to_pylist()
+        assert (row["state"], row["rows_in"]) == (state, 7)  # what it last said stays shown
+    store.report("s", created - 1, {"state": "running"})  # a replaced one's: not recorded
+    assert store.figures("s")["rows_in"] == 7
+
+
 def test_the_tail_keeps_the_last_rows_of_each_key_in_order():
     rows = pa.table({"sym": ["a", "b", "a", "a", "b", "c", "a"], "x": [1, 2, 3, 4, 5, 6, 7],
                      plans.NEW: [True] * 7})

@@ -34,6 +34,7 @@ FIGURES = (("state", pa.string()), ("lag_rows", pa.int64()), ("batches", pa.int6
            ("latency_p99_ms", pa.float64()), ("errors", pa.int64()), ("last_error", pa.string()),
            ("reported", pa.timestamp("us", tz="UTC")))
 STOPPED = "not running"  # the state of a subscription no tickerplant runs
+STALE_SECONDS = 5.0  # figures older than this: their tickerplant is gone (it reports every second)
 
 
 def create_subscription(engine: Engine, plan: plans.CreateSubscription, params: object) -> Result:
@@ -66,6 +67,8 @@ def show_subscriptions(engine: Engine, plan: plans.ShowSubscriptions, params: ob
     rows: dict[str, list[Any]] = {k: [] for k, _ in head + FIGURES + (("ddl", pa.string()),)}
     for info in shown:
         figures = store.figures(info.name) or {"state": STOPPED}
+        if figures.get("reported") is not None and figures["reported"] < time.time() - STALE_SECONDS:
+            figures["state"] = STOPPED  # killed without a word: what it last said stays shown
         definition = info.definition
         values = {"name": info.name, "table": definition["table"],
                   "function": definition["function"], "outputs": ", ".join(definition["outputs"]),

@@ -323,6 +323,8 @@ class Subscriptions:
                 if name not in self.running:
                     self._start(info)
             for name, running in self.running.items():
+                with running.figures.lock:
+                    running.figures.lag = running.queued
                 self.store.report(name, running.info.created, running.figures.as_dict())
 
     def _start(self, info: SubscriptionInfo) -> None:
@@ -352,8 +354,13 @@ class Subscriptions:
         """Stop every subscription (their threads end after their current batch)."""
         with self.lock:
             self.closed = True
-            for name in list(self.running):
+            for name, running in list(self.running.items()):
                 self._stop(name)
+                try:
+                    self.store.report(name, running.info.created,
+                                      {**running.figures.as_dict(), "state": statements.STOPPED})
+                except Exception as error:  # noqa: BLE001 (SHOW ages the last report out anyway)
+                    log.warning("subscription %s: last figures not written: %s", name, error)
 
 
 def start(plant: Tickerplant, loop: asyncio.AbstractEventLoop, executor: Executor) -> Subscriptions:
