@@ -180,6 +180,19 @@ def test_bad_subscriptions_are_refused_and_nothing_is_recorded(db, tail, message
     assert db.sql("SHOW SUBSCRIPTIONS").arrow().num_rows == 0
 
 
+def test_a_windowed_query_marks_and_keeps_the_batchs_rows():
+    (tree,) = parse("CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION f(INPUT_TABLE_NAMES => "
+                    "INPUT_TABLE(SELECT sym, avg(px) OVER (PARTITION BY sym ORDER BY time ROWS "
+                    "BETWEEN 3 PRECEDING AND CURRENT ROW) AS m FROM ticks t WHERE px > 0)) "
+                    "OUTPUT_TABLES('o')")
+    query, windowed, keys, history = plans._query(tree.expressions[0].expression, "ticks", None)
+    assert query == ('SELECT * EXCLUDE ("__indb_new") FROM (SELECT sym, AVG(px) OVER (PARTITION '
+                     'BY sym ORDER BY time ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS m, '
+                     '"__indb_new" FROM indb_batch AS t WHERE px > 0) AS batch_rows WHERE '
+                     '"__indb_new"')
+    assert (windowed, keys, history) == (True, ("sym",), 3)
+
+
 def test_window_state_is_planned_from_the_frames(db):
     db.sql(f"CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
            "INPUT_TABLE(SELECT sym, lag(px, 7) OVER w AS a, avg(px) OVER (PARTITION BY sym ORDER "

@@ -1,0 +1,3 @@
+drop subscription if exists scored
+-- renders as:
+DROP SUBSCRIPTION IF EXISTS scored

@@ -1,0 +1,3 @@
+show subscription scored
+-- renders as:
+SHOW SUBSCRIPTION scored
