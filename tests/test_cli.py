@@ -271,9 +271,6 @@ def test_prompt_on_a_terminal(tmp_path):
 LONG_QUERY = "SELECT sum(a * b) FROM range(100000000000) r(a), range(10) s(b)"  # minutes
 
 
-# Slow until it has passed twice after the modules before it in the suite (the cause of its
-# failures there is fixed in indb/cli/shell.py, see docs/design.md, "The command line").
-@pytest.mark.slow
 @pytest.mark.parametrize("to_whom", [
     lambda: os.kill(os.getpid(), signal.SIGINT),  # the process: the kernel picks a thread
     # a thread other than the main one: what the kernel does when the main thread blocks SIGINT
@@ -329,9 +326,6 @@ def test_ctrl_c_before_the_shell_waits_for_the_statement_stops_it_all_the_same(t
     assert err.strip() == "cancelled" and out.splitlines() == ["created table t", "answer", "42"]
 
 
-# Slow until it has passed twice after the modules before it in the suite (the cause of its
-# failures there is fixed in indb/cli/shell.py, see docs/design.md, "The command line").
-@pytest.mark.slow
 def test_ctrl_c_stops_a_function_run_and_the_prompt_goes_on(tmp_path, pipe_dir):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) during EXECUTE FUNCTION: the
     run is killed and writes nothing; the prompt, its database and the cluster carry on."""

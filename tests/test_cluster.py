@@ -116,8 +116,6 @@ def test_a_dead_local_cluster_is_replaced_by_a_fresh_one(tmp_path):
         assert conn._engine.runner.cluster() is not dead
 
 
-# Slow until it has passed twice after the modules before it in the suite.
-@pytest.mark.slow
 def test_ctrl_c_in_the_users_process_group_leaves_the_cluster_alone(tmp_path):
     """A terminal's Ctrl-C (or Jupyter's interrupt) goes to the whole process group: it
     interrupts the user's code, never the cluster; and the process exits without tracebacks or
