@@ -112,6 +112,15 @@ def upd(q: kx.SyncQConnection, table: str, x, wait: bool = True):
     return q(".u.upd", kx.SymbolAtom(table), x, wait=wait)
 
 
+def subscribed(q: kx.SyncQConnection, name: str, table: str, params: str, tail: str = "") -> None:
+    """A new ticks table and a running subscription scoring its rows against ``m = px - 3``."""
+    q(f"CREATE TABLE {table} (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+    q(f"CREATE SUBSCRIPTION {name} ON {table} EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+      f"INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM {table}), PARAMS => "
+      f"KV_PAIRS({params})) OUTPUT_TABLES('{table}_out') {tail}")
+    figures(q, name, lambda r: r["state"] == "running", "started")
+
+
 # -- the grammar and the plan -----------------------------------------------------------------
 
 def test_create_subscription_renders_back_as_written():
@@ -298,11 +307,7 @@ def test_ticks_are_scored_and_reach_the_output_tables_subscribers_and_sql(server
 def test_batches_grow_under_load_and_stay_bounded(server):
     q = server.connect()
     try:
-        q("CREATE TABLE burst (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
-        q("CREATE SUBSCRIPTION loaded ON burst EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-          "INPUT_TABLE(SELECT time, sym, px, px AS m FROM burst), PARAMS => "
-          "KV_PAIRS(delay_ms = '20')) OUTPUT_TABLES('burst_out') WITH (MAX_BATCH = 40)")
-        figures(q, "loaded", lambda r: r["state"] == "running", "started")
+        subscribed(q, "loaded", "burst", "delay_ms = '20'", "WITH (MAX_BATCH = 40)")
         upd(q, "burst", tick("AAPL", 1.0))  # alone: a batch of one
         figures(q, "loaded", lambda r: r["rows_out"] == 1, "the first row")
         for i in range(400):  # a burst, much faster than 20 ms a batch
@@ -318,11 +323,7 @@ def test_batches_grow_under_load_and_stay_bounded(server):
 def test_a_failing_function_is_reported_and_harms_nothing(server):
     q = server.connect()
     try:
-        q("CREATE TABLE fragile (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
-        q("CREATE SUBSCRIPTION breaks ON fragile EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-          "INPUT_TABLE(SELECT time, sym, px, px AS m FROM fragile), PARAMS => "
-          "KV_PAIRS(fail_below = '0', crash_below = '-100')) OUTPUT_TABLES('fragile_out')")
-        figures(q, "breaks", lambda r: r["state"] == "running", "started")
+        subscribed(q, "breaks", "fragile", "fail_below = '0', crash_below = '-100'")
         upd(q, "fragile", tick("AAPL", -1.0))
         row = figures(q, "breaks", lambda r: r["errors"] == 1, "the error")
         assert "a price below the floor" in row["last_error"]
@@ -346,11 +347,7 @@ def test_the_function_runs_sandboxed(server):
     try:
         catalog = server.db / "catalog.db"
         assert catalog.is_file()
-        q("CREATE TABLE watched (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
-        q(f"CREATE SUBSCRIPTION nosy ON watched EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-          f"INPUT_TABLE(SELECT time, sym, px, px AS m FROM watched), PARAMS => "
-          f"KV_PAIRS(read = '{catalog}')) OUTPUT_TABLES('watched_out')")
-        figures(q, "nosy", lambda r: r["state"] == "running", "started")
+        subscribed(q, "nosy", "watched", f"read = '{catalog}'")
         upd(q, "watched", tick("AAPL", 1.0))
         row = figures(q, "nosy", lambda r: r["errors"] == 1, "the refused read")
         assert row["last_error"].startswith("FunctionError: PermissionError")
@@ -366,11 +363,7 @@ def test_outputs_are_published_to_a_remote_tickerplant(server):
     q = server.connect()
     try:
         port = listener.getsockname()[1]
-        q("CREATE TABLE relayed (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
-        q(f"CREATE SUBSCRIPTION relay ON relayed EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-          f"INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM relayed)) "
-          f"OUTPUT_TABLES('relayed_out') PUBLISH TO 'kdb://127.0.0.1:{port}'")
-        figures(q, "relay", lambda r: r["state"] == "running", "started")
+        subscribed(q, "relay", "relayed", "threshold = '1'", f"PUBLISH TO 'kdb://127.0.0.1:{port}'")
         upd(q, "relayed", tick("AAPL", 7.0))
         remote, _ = listener.accept()
         remote.settimeout(WAIT)
