@@ -168,6 +168,7 @@ def db(tmp_path: Path) -> Iterator[indb.Connection]:
     ("EXECUTE FUNCTION score(PARAMS => KV_PAIRS(nope = '1')) OUTPUT_TABLES('o')", "no parameter nope"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (MAX_BATCH = 0)", "MAX_BATCH is a whole"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (SPEED = 1)", "unknown option SPEED"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (TIMEOUT = 0)", "TIMEOUT is a number"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'tcp://h:1'", "kdb://host:port"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'kdb://u:secret@h:1'", "INDB_KDB_USER"),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM other)) "
@@ -340,6 +341,16 @@ def test_a_failing_function_is_reported_and_harms_nothing(server):
         q.close()
 
 
+
+def test_a_function_past_its_timeout_is_stopped(server):
+    q = server.connect()
+    try:
+        subscribed(q, "stuck", "stalled", "delay_ms = '600000'", "WITH (TIMEOUT = 0.5)")
+        upd(q, "stalled", tick("AAPL", 1.0))
+        row = figures(q, "stuck", lambda r: r["errors"] == 1, "the timeout")
+        assert "took more than 0.5 s" in row["last_error"]
+    finally:
+        q.close()
 
 @pytest.mark.skipif(sandbox.unavailable() is not None, reason="the machine cannot sandbox")
 def test_the_function_runs_sandboxed(server):

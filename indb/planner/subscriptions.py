@@ -31,9 +31,12 @@ from indb.planner.tables import CatalogFacts, new_name, table_name
 
 BATCH = "indb_batch"            # the micro-batch's rows, as the pre-processing query reads them
 NEW = "__indb_new"              # true for the batch's rows, false for the earlier ones kept
-OPTIONS = {"max_batch": (1, 1_000_000), "max_wait": (0, 60_000), "history": (0, 1_000_000)}
+OPTIONS = {"max_batch": (1, 1_000_000), "max_wait": (0, 60_000), "history": (0, 1_000_000),
+           "timeout": (0.001, 86_400)}
+WHOLE = ("max_batch", "history")  # options in whole numbers
 DEFAULT_MAX_BATCH = 4096        # rows
 DEFAULT_MAX_WAIT = 0.0          # ms a batch waits for more rows once one arrived: none
+DEFAULT_TIMEOUT = 60.0          # seconds a batch's function may take before its process is stopped
 PUBLISH_SCHEME = "kdb://"
 
 
@@ -54,6 +57,7 @@ class CreateSubscription:
     max_batch: int
     max_wait: float                       # ms
     ddl: str
+    timeout: float = DEFAULT_TIMEOUT      # s (records made before it existed lack it)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def plan_create(tree: trees.CreateSubscription, catalog: CatalogFacts) -> Create
         name, bool(tree.args.get("replace")), table, _syms(tree.args.get("where")),
         call.function.name, call.params, query, windowed, keys, history, call.outputs, publish,
         int(options.get("max_batch", DEFAULT_MAX_BATCH)),
-        float(options.get("max_wait", DEFAULT_MAX_WAIT)), render_indb(tree))
+        float(options.get("max_wait", DEFAULT_MAX_WAIT)), render_indb(tree),
+        float(options.get("timeout", DEFAULT_TIMEOUT)))
 
 
 def restored(definition: dict[str, Any]) -> CreateSubscription:
@@ -168,8 +173,8 @@ def _options(nodes: list[exp.Expr]) -> dict[str, float]:
             number = float(value.name) if isinstance(value, exp.Literal) else None
         except ValueError:
             number = None
-        if number is None or not low <= number <= high or (key != "max_wait" and number != int(number)):
-            raise error_at(value, f"{key.upper()} is a{' whole' if key != 'max_wait' else ''} "
+        if number is None or not low <= number <= high or (key in WHOLE and number != int(number)):
+            raise error_at(value, f"{key.upper()} is a{' whole' if key in WHOLE else ''} "
                                   f"number from {low} to {high}, not {render(value)}")
         out[key] = number
     return out

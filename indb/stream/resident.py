@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -119,13 +120,20 @@ class Resident:
         log.info("subscription %s: its function runs in process %d (%s)", self.name,
                  self.process.pid, "sandboxed" if self.confined else "not sandboxed")
 
-    def call(self, rows: pa.Table) -> list[pa.Table | None]:
-        """The function's outputs for a batch, one a table (None: nothing for that one)."""
+    def call(self, rows: pa.Table, timeout: float) -> list[pa.Table | None]:
+        """The function's outputs for a batch, one a table (None: nothing for that one); a
+        function that takes more than ``timeout`` seconds has its process stopped."""
         self.start()
         assert self.channel is not None
+        due = time.monotonic() + timeout
         try:
             self.channel.send_bytes(BATCH + to_ipc(rows))
             while True:
+                if not self.channel.poll(max(0.0, due - time.monotonic())):
+                    self._end()
+                    raise FunctionError(f"the function took more than {timeout:g} s on a batch; "
+                                        "its process was stopped and the next batch starts a "
+                                        "new one (WITH (TIMEOUT = seconds) allows more)")
                 message = self.channel.recv_bytes()
                 kind, body = message[:1], message[1:]
                 if kind == MODEL:
@@ -155,6 +163,8 @@ class Resident:
             self.channel.close()
             self.channel = None
         code = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # it has had its chance: a batch failed, or the subscription ends
         if self.process is not None:
             try:
                 code = self.process.wait(timeout=5)

@@ -205,7 +205,7 @@ class Running:
         if self.plan.query is not None:
             rows = self._prepared(rows)
         assert self.resident is not None
-        outputs = self.resident.call(rows)
+        outputs = self.resident.call(rows, self.plan.timeout)
         produced = [(name, table) for name, table in zip(self.plan.outputs, outputs, strict=True)
                     if table is not None and table.num_rows]
         for name, table in produced:
