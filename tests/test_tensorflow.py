@@ -17,8 +17,6 @@ from indb.errors import ModelError
 from indb.registry.models import ModelStore, StagedModel, staging_dir
 from indb.runtime.predictors import Predictor, save_model
 
-pytestmark = pytest.mark.slow  # TensorFlow's import and an MNIST training: minutes on 2 cores; `pytest -m slow` runs it
-
 os.environ.setdefault("KERAS_BACKEND", "torch")  # as indb sets it: TF's import would pick its own
 tf = pytest.importorskip("tensorflow")  # the [tf] extra (tensorflow-cpu, in [dev])
 

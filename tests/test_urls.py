@@ -34,8 +34,6 @@ from test_upkeep import (test_merge_applies_the_first_clause_that_fits_in_one_sn
 LAYOUTS = ("postgres+path", "postgres+s3")
 LOCAL_FILES = ("test_drop_table",)  # look at the warehouse's files on disk
 
-pytestmark = pytest.mark.slow  # the core suite again on PostgreSQL + a path and PostgreSQL + S3: minutes; `pytest -m slow`
-
 
 @pytest.fixture(scope="module")
 def pg():
