@@ -223,7 +223,7 @@ def test_a_user_script_without_a_main_guard(tmp_path):
         conn.sql("INSERT INTO t SELECT range FROM range(10)")
         conn.sql("CREATE FUNCTION f LANGUAGE PYTHON AS $$\\ndef f(ctx, t):\\n    return t\\n$$")
         print("RESULT", conn.sql("EXECUTE FUNCTION f(INPUT_TABLE_NAMES => INPUT_TABLE(t), "
-                                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('o'))").fetchone()[1:])
+                                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('o'))").fetchone()[1:4])
         conn.close()
     """))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240,
