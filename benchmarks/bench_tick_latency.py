@@ -244,6 +244,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000, help="ticks not measured, first")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--patterns", default="indb,article",
+                        help="which patterns to run, comma-separated (indb, article)")
     parser.add_argument("--role", choices=("bench", "feed", "article"), default="bench",
                         help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -301,20 +303,21 @@ def bench(args: argparse.Namespace) -> None:
         figures["indb_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
         q("DROP SUBSCRIPTION scored")
         q.close()
-        decided = directory / "article.json"
-        helper = subprocess.Popen([sys.executable, __file__, "--role", "article", "--port",
-                                   str(port), "--model", str(model_path), "--threshold",
-                                   str(threshold), "--device", args.device, "--count",
-                                   str(total), "--out", str(decided)])
-        while not Path(str(decided) + ".ready").exists():  # subscribed, its model loaded
-            assert helper.poll() is None, "the article's subscriber failed"
-            time.sleep(0.1)
-        run_pattern(port, "ticks_flag", args.rate, args.warmup, args.warmup, 1)  # warm-up
-        figures.update(figures_of("article", run_pattern(port, "ticks_flag", args.rate,
-                                                         measured, total, 2)))
-        helper.wait(300)
-        figures.update(figures_of("article_decision",
-                                  np.array(json.loads(decided.read_text())[args.warmup:]) / 1e6))
+        if "article" in args.patterns.split(","):
+            decided = directory / "article.json"
+            helper = subprocess.Popen([sys.executable, __file__, "--role", "article", "--port",
+                                       str(port), "--model", str(model_path), "--threshold",
+                                       str(threshold), "--device", args.device, "--count",
+                                       str(total), "--out", str(decided)])
+            while not Path(str(decided) + ".ready").exists():  # subscribed, its model loaded
+                assert helper.poll() is None, "the article's subscriber failed"
+                time.sleep(0.1)
+            run_pattern(port, "ticks_flag", args.rate, args.warmup, args.warmup, 1)  # warm-up
+            figures.update(figures_of("article", run_pattern(port, "ticks_flag", args.rate,
+                                                             measured, total, 2)))
+            helper.wait(300)
+            figures.update(figures_of("article_decision",
+                                      np.array(json.loads(decided.read_text())[args.warmup:]) / 1e6))
     finally:
         server.terminate()
         server.wait(60)

@@ -243,6 +243,19 @@ def test_the_tail_keeps_the_last_rows_of_each_key_in_order():
     assert kept_tail(rows, ("sym",), 0) is None
 
 
+def test_the_tail_does_not_pile_up_chunks_batch_after_batch():
+    # each update reaches a subscription as a chunk of its own; a tail keeping them grew to a
+    # chunk a row and made every later batch pay for it (100 ms a batch at 1,000 ticks/s)
+    tail = None
+    for batch in range(5):
+        updates = [pa.table({"sym": [f"s{(batch * 50 + i) % 10}"], "x": [batch * 50 + i],
+                             plans.NEW: [True]}) for i in range(50)]
+        rows = pa.concat_tables(([tail] if tail is not None else []) + updates)
+        tail = kept_tail(rows, ("sym",), 3)
+        assert tail is not None and tail.column("x").num_chunks == 1
+    assert tail.num_rows == 30 and sorted(tail.column("x").to_pylist())[0] == 220
+
+
 def as_user(conn: indb.Connection, user: str, sql: str):
     with conn._engine.as_user(user):
         return conn.sql(sql)

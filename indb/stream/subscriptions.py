@@ -107,6 +107,7 @@ class Running:
         self.resident: Resident | None = None
         self.duck: duckdb.DuckDBPyConnection | None = None
         self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
+        self.existing: set[str] = set()  # output tables seen in the catalog (a look-up is ms)
         self.thread = threading.Thread(target=self._work, name=f"indb-subscription-{info.name}",
                                        daemon=True)
 
@@ -193,7 +194,9 @@ class Running:
             return taken
 
     def _batch(self, taken: list[tuple[int, pa.Table]]) -> None:
-        rows = pa.concat_tables([r for _, r in taken])
+        # one chunk: each update is a chunk of its own (often one row), and every later step
+        # (the window state above all, which would keep them) pays per chunk
+        rows = pa.concat_tables([r for _, r in taken]).combine_chunks()
         if self.syms is not None and "sym" in rows.column_names:
             rows = rows.filter(pc.is_in(rows["sym"], self.syms))
         with self.figures.lock:
@@ -232,7 +235,8 @@ class Running:
     def _ensure_table(self, name: str, schema: pa.Schema) -> None:
         """The output table, created from the first output (as its definer) when missing."""
         engine = self.plant.engine
-        if engine.db.exists(name):
+        if name in self.existing or engine.db.exists(name):
+            self.existing.add(name)
             return
         schema_name, table = split_name(name)
         columns = [exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True),
@@ -242,6 +246,7 @@ class Running:
                                             expressions=columns), kind="TABLE", exists=True)
         with engine.as_user(self.info.definer):
             engine.execute(render(create))
+        self.existing.add(name)
 
     def _deliver(self, produced: list[tuple[str, pa.Table]], arrivals: list[int]) -> None:
         """On the event loop: the outputs into their real-time tables, published."""
@@ -288,6 +293,7 @@ def kept_tail(rows: pa.Table, keys: tuple[str, ...], history: int) -> pa.Table |
         kept = rows.filter(pa.array(keep))
     else:
         kept = rows.slice(max(0, count - history))
+    kept = kept.combine_chunks()  # a chunk per batch kept would pile up, batch after batch
     return kept.set_column(kept.schema.get_field_index(plans.NEW), plans.NEW,
                            pa.array(np.zeros(kept.num_rows, bool)))
 
