@@ -6,12 +6,19 @@ import atexit
 import itertools
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
 import pytest
 
 import indb
+
+# A runner started in the background (`cmd &` in a script, nohup) ignores SIGINT, and so does
+# every process it starts: the Ctrl-C tests would then test nothing (indb's shell rightly keeps
+# an ignored SIGINT ignored) and hang. The suite runs as a terminal would start it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _names = itertools.count()
 
