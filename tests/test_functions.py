@@ -1,5 +1,7 @@
 """Registered functions as records: their code copied in once, by content, and their rows."""
 
+from pathlib import Path
+
 import pytest
 
 from indb.catalog.database import Database
@@ -32,7 +34,7 @@ def test_a_function_round_trips_through_its_row(store):
     found = store.get("F")  # names are case-insensitive
     assert found.returns == function.returns and found.params == ("alpha",) and found.created
     assert {**found.__dict__, "created": ""} == function.__dict__
-    assert (store.code_dir(found) / "f.py").read_bytes() == files["f.py"]
+    assert (Path(store.code_dir(found)) / "f.py").read_bytes() == files["f.py"]
 
 
 def test_code_is_stored_once_per_content_and_replace_keeps_the_old_version(store):
@@ -43,8 +45,8 @@ def test_code_is_stored_once_per_content_and_replace_keeps_the_old_version(store
         store.create(new, new_files, replace=False)
     store.create(new, new_files, replace=True)
     assert store.get("f").code_hash == new.code_hash != old.code_hash
-    assert (store.code_root / old.code_hash / "f.py").exists()  # a running instance may read it
-    assert not list(store.code_root.glob(".new-*"))  # no half-copied directory left
+    assert (Path(store.code_root) / old.code_hash / "f.py").exists()  # a running instance may read it
+    assert not list(Path(store.code_root).glob(".new-*"))  # no half-copied directory left
 
 
 def test_find_all_and_drop(store):

@@ -4,6 +4,8 @@ a function's files in its own upload area and names them in ``CREATE FUNCTION ..
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -41,7 +43,7 @@ def stored_code(served, function):
     with indb.connect(served.path) as conn:
         functions = conn._engine.functions
         info = functions.find(function)
-        return {name: (functions.code_dir(info) / name).read_bytes() for name in info.files}
+        return {name: (Path(functions.code_dir(info)) / name).read_bytes() for name in info.files}
 
 
 def sql(http, statement):

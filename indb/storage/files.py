@@ -59,7 +59,9 @@ _listed_lock = threading.Lock()
 def data_files(table: Table) -> list[DataFile]:
     """The data files of the table's current snapshot (a consistent view, even under writers)."""
     snapshot = table.current_snapshot()
-    key = (str(table.metadata.table_uuid), snapshot.snapshot_id) if snapshot else None
+    # by the metadata file, not the table's uuid: a copied database (relocated) has the same
+    # uuids and snapshot ids with other files
+    key = (table.metadata_location, snapshot.snapshot_id) if snapshot else None
     if key:
         with _listed_lock:
             listed = _listed.get(key)
