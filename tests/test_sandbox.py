@@ -96,6 +96,19 @@ def test_another_tables_files_cannot_be_read_but_the_inputs_can(db):
     assert probe(conn, "read", data_file(path, "inp")) == "done"
 
 
+def test_a_table_dropped_and_made_again_is_read_by_a_new_host(db):
+    """Landlock holds a directory, not its path: a host confined to the first table's directory
+    cannot read the second one's, made at the same path (it must not be reused)."""
+    conn, path = db
+    for value in (1, 2):
+        conn.sql("DROP TABLE IF EXISTS again")
+        conn.sql("CREATE TABLE again (x INTEGER)")
+        conn.sql(f"INSERT INTO again VALUES ({value})")
+        rows = conn.sql("SELECT outcome FROM TABLE(probe(INPUT_TABLE_NAMES => INPUT_TABLE(again), "
+                        "PARAMS => KV_PAIRS(action = 'list', target = '.')))").fetchall()
+        assert rows == [("done",)]
+
+
 @pytest.mark.parametrize("where", ["database", "tmp", "code"])
 def test_nothing_is_written_outside_the_staging_directory(db, where):
     conn, path = db

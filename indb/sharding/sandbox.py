@@ -143,6 +143,10 @@ class Policy:
     # a DDP run's instance: TCP (gloo's and NCCL's own listening ports, which Landlock cannot
     # name in advance) and abstract Unix sockets between ranks (NCCL's) stay open
     collective: bool = False
+    # (device, inode) of each directory read when the rules were made: Landlock holds the
+    # directory, not its path, so a table dropped and made again (a new directory at the same
+    # path) needs a new host; a host is reused only under rules equal to these
+    identities: tuple[tuple[int, int], ...] = ()
 
 
 def policy(job: Job) -> Policy:
@@ -166,7 +170,19 @@ def policy(job: Job) -> Policy:
     if job.rendezvous is not None:
         read.extend(COLLECTIVE_READ)
     return Policy(str(db / HOSTS_DIR), tuple(dict.fromkeys(read)), tuple(write), tuple(devices),
-                  job.rendezvous is not None)
+                  job.rendezvous is not None, _identities([*sorted(tables), job.code_dir]))
+
+
+def _identities(paths: list[str]) -> tuple[tuple[int, int], ...]:
+    """(device, inode) of each path that exists."""
+    found = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        found.append((stat.st_dev, stat.st_ino))
+    return tuple(found)
 
 
 def _data_dir(path: str) -> str:
