@@ -140,6 +140,11 @@ def drop_principal(engine: sa.Engine, name: str) -> None:
         conn.execute(_owners.delete().where(_owners.c.owner == name))
 
 
+def owner_only(engine: sa.Engine) -> bool:
+    """Whether the owner is the database's only user (a loopback port then needs no sign-in)."""
+    return not any(p.name != OWNER for p in principals(engine, "user"))
+
+
 def principals(engine: sa.Engine, kind: str) -> list[Principal]:
     """Every user (the owner first) or every role (the built-in ones first), with their roles."""
     _ensure(engine)

@@ -47,7 +47,7 @@ def authenticator(db: Database, host: str) -> Authenticate:
     def authenticate(token: str | None) -> str:
         if token is not None:
             return users.authenticate_token(db, token)
-        if open_to_owner and not any(p.name != users.OWNER for p in users.principals(db.engine, "user")):
+        if open_to_owner and users.owner_only(db.engine):
             return users.OWNER
         raise AuthenticationError("this server needs an API token: send 'Authorization: Bearer "
                                   "<token>' (indb.connect(url, token=...), indb --token, or the "

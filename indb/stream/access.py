@@ -39,7 +39,7 @@ def owner_while_no_users(db: Database) -> Authenticate:
     def authenticate(token: str | None) -> str:
         if token is not None:
             return users.authenticate_token(db, token)
-        if not any(p.name != users.OWNER for p in users.principals(db.engine, "user")):
+        if users.owner_only(db.engine):
             return users.OWNER
         raise AuthenticationError("this database has users: sign in with user:password (the "
                                   "user's password, or an API token: CREATE TOKEN FOR user)")
