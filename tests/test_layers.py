@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("indb.query",),
     ("indb.udf",),
     ("indb.sharding",),
+    ("indb.hosts",),    # clients of other hosts that statements read rows from (kdb+)
     ("indb.engine",),
     ("indb.stream",),   # the tickerplant: the engine's loads and queries, served over kdb+ IPC
     ("indb.connection", "indb.remote", "indb"),   # the DB-API module and its connections

@@ -1,12 +1,11 @@
-"""indb.stream.remote: a kdb+ host as a sink (``Publisher``, async ``.u.upd``) and as a source,
-against indb's own tickerplant (``indb tick``, its own process) as the remote end, read back
-with the real PyKX client in its unlicensed mode."""
+"""indb.stream.remote: a kdb+ host as a sink (``Publisher``, async ``.u.upd``), and
+indb.hosts.kdb's ``rows`` as a source (SQL's ``kdb(...)``), against indb's own tickerplant
+(``indb tick``, its own process) as the remote end, read back with the real PyKX client in its
+unlicensed mode."""
 
 from __future__ import annotations
 
 import signal
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,10 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 from test_stream_server import Server, free_port, make_db  # noqa: E402
 
 import indb  # noqa: E402
-from indb.errors import OptionError, RunError  # noqa: E402
-from indb.stream import remote  # noqa: E402
-from indb.stream.remote import KdbHostError, Publisher  # noqa: E402
+from indb.errors import OptionError  # noqa: E402
+from indb.hosts import kdb  # noqa: E402
+from indb.hosts.kdb import KdbHostError  # noqa: E402
+from indb.stream.remote import Publisher  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,58 +42,6 @@ def sizes_of(server: Server, sym: str) -> list[int]:
     finally:
         q.close()
     return found.column("size").to_pylist()
-
-
-# -- URLs and credentials -----------------------------------------------------------------------
-
-def test_a_url_gives_host_port_and_credentials(monkeypatch):
-    monkeypatch.delenv(remote.USER_ENV, raising=False)
-    where = remote.address("kdb://ann:p%40ss@tick.example:5010")
-    assert (where.host, where.port, where.user, where.password) == ("tick.example", 5010, "ann", "p@ss")
-    assert "p@ss" not in repr(where) and "p@ss" not in str(where)
-    assert remote.address("kdb://localhost:5010").user == ""
-
-
-def test_credentials_come_from_the_environment_when_the_url_has_none(monkeypatch):
-    monkeypatch.setenv(remote.USER_ENV, "bob")
-    monkeypatch.setenv(remote.PASSWORD_ENV, "secret")
-    where = remote.address("kdb://localhost:5010")
-    assert (where.user, where.password) == ("bob", "secret")
-    assert remote.address("kdb://ann:pw@localhost:5010").user == "ann"  # the URL's come first
-
-
-@pytest.mark.parametrize("url", ["http://host:5010", "kdb://host", "kdb://:5010", "kdb://u:hunter2@host",
-                                 "kdb://host:5010/trade", "kdb://host:port"])
-def test_a_bad_url_is_refused_without_its_password(url):
-    with pytest.raises(OptionError, match="kdb://host:port") as refused:
-        remote.address(url)
-    assert "hunter2" not in str(refused.value)
-
-
-def test_a_host_that_does_not_listen_is_a_run_error_naming_it():
-    port = free_port()
-    with pytest.raises(KdbHostError, match=f"127.0.0.1:{port}.*listens") as refused:
-        Publisher(f"kdb://ann:hunter2@127.0.0.1:{port}", timeout=5)
-    assert isinstance(refused.value, RunError)
-    assert "hunter2" not in str(refused.value)
-
-
-def test_a_host_that_closes_the_handshake_is_refused_credentials():
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    try:
-        def refuse() -> None:  # kdb+'s 'access: read the credentials, close
-            peer, _ = listener.accept()
-            peer.recv(100)
-            peer.close()
-        thread = threading.Thread(target=refuse)
-        thread.start()
-        with pytest.raises(KdbHostError, match="refused the credentials") as refused:
-            Publisher(f"kdb://ann:hunter2@127.0.0.1:{port}", timeout=5)
-        thread.join()
-    finally:
-        listener.close()
-    assert "hunter2" not in str(refused.value) and "127.0.0.1" in str(refused.value)
 
 
 # -- the sink: .u.upd -------------------------------------------------------------------------
@@ -235,12 +183,12 @@ def test_credentials_sign_in_from_the_url_or_the_environment(tmp_path, monkeypat
         with Publisher(f"kdb://feed:p%40ss%3Aword@127.0.0.1:{server.port}") as publisher:
             publisher.upd("trade", rows(["CRED"], [1]))
             assert publisher.sync() == 1
-        monkeypatch.setenv(remote.USER_ENV, "feed")
-        monkeypatch.setenv(remote.PASSWORD_ENV, "p@ss:word")
+        monkeypatch.setenv(kdb.USER_ENV, "feed")
+        monkeypatch.setenv(kdb.PASSWORD_ENV, "p@ss:word")
         with Publisher(f"kdb://127.0.0.1:{server.port}") as publisher:
             publisher.upd("trade", rows(["CRED"], [2]))
             assert publisher.sync() == 2
-        monkeypatch.setenv(remote.PASSWORD_ENV, "wrong")
+        monkeypatch.setenv(kdb.PASSWORD_ENV, "wrong")
         with pytest.raises(KdbHostError, match="refused the credentials"):
             Publisher(f"kdb://127.0.0.1:{server.port}")
         assert "p@ss:word" not in (tmp_path / "server.log").read_text()

@@ -6,15 +6,13 @@ function's input reads them from a replicated table of indb's own instead (its i
 tables' files, on workers), written before the run and dropped after it.
 
 A call makes the server connect to another host, with the credentials of its environment when
-the URL has none, so it needs the admin role. The fetchers live in the layers above
-(``indb.stream.remote`` speaks kdb+ IPC through PyKX); the table names them as
-``module:function``, imported the first time a statement calls one, so PyKX loads only for the
-statements that read a kdb+ host.
+the URL has none, so it needs the admin role. The fetchers are clients of other hosts
+(``indb.hosts``; ``indb.hosts.kdb`` speaks kdb+ IPC and loads PyKX only when a statement reads
+a kdb+ host).
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,14 +29,15 @@ from indb.catalog.users import OWNER
 from indb.engine import privileges
 from indb.engine.tables import write_rows
 from indb.errors import OptionError
+from indb.hosts import kdb
 from indb.parser import error_at
 from indb.planner import access as rules
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
 
-# table function -> "module:function" that takes its string arguments and returns its rows
-FETCHERS: dict[str, str] = {"kdb": "indb.stream.remote:rows"}
+# table function -> what takes its string arguments and returns its rows
+FETCHERS: dict[str, Callable[..., pa.Table]] = {"kdb": kdb.rows}
 USAGE = {"kdb": "kdb('kdb://host:port', 'select from trade')"}
 PREFIX = "__indb_source_"  # DuckDB names of the fetched rows
 STORED_PREFIX = "kdb_rows_"  # tables of the fetched rows a function reads (indb's own names
@@ -136,6 +135,4 @@ def _rows(call: exp.Anonymous) -> pa.Table:
     arguments = call.expressions
     if len(arguments) != 2 or not all(isinstance(a, exp.Literal) and a.is_string for a in arguments):
         raise error_at(call, f"{name}(...) takes two strings: {USAGE[name]}")
-    module, _, function = FETCHERS[name].partition(":")
-    fetch: Callable[..., pa.Table] = getattr(importlib.import_module(module), function)
-    return fetch(*(a.name for a in arguments))
+    return FETCHERS[name](*(a.name for a in arguments))
