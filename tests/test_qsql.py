@@ -5,7 +5,9 @@ golden translations in tests/golden/qsql; and q-sql where indb accepts SQL."""
 
 from __future__ import annotations
 
+import datetime
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,71 +69,144 @@ def _plain(value: object) -> object:
     return round(value, 9) if isinstance(value, float) else value
 
 
-# kdb+'s documentation: the query, the columns and the rows it prints
-DOCUMENTED = [
-    # qsql.md, Computed columns: unnamed columns take the leftmost name, else x; c1 again is c11
-    ("select c1, c1, 2*c2, c2+c3, string c3 from t", ["c1", "c11", "x", "c2", "c3"],
-     [("a", "a", 20, 11.1, "1.1"), ("b", "b", 40, 22.2, "2.2"), ("c", "c", 60, 33.3, "3.3")]),
-    ("select c1, dbl:c3*2 from t", ["c1", "dbl"], [("a", 2.2), ("b", 4.4), ("c", 6.6)]),
-    ("select c3, c1 from t", ["c3", "c1"], [(1.1, "a"), (2.2, "b"), (3.3, "c")]),
-    # qsql.md, Virtual column i
-    ("select i, c1 from t", ["x", "c1"], [(0, "a"), (1, "b"), (2, "c")]),
-    ("select from t where i in 0 2", ["c1", "c2", "c3"], [("a", 10, 1.1), ("c", 30, 3.3)]),
-    # qsql.md, Where phrase: subphrases are successive filters
-    ("select from t where c2>15,c3<3.0", ["c1", "c2", "c3"], [("b", 20, 2.2)]),
-    # select.md, By phrase: other columns are grouped into lists, keys sorted
-    ("select name,eye by sex from people", ["sex", "name", "eye"],
-     [("f", ["jill"], ["gray"]),
-      ("m", ["tom", "dick", "harry", "jack"], ["blue", "green", "blue", "blue"])]),
-    ("select name by sex,eye from people", ["sex", "eye", "name"],
-     [("f", "gray", ["jill"]), ("m", "blue", ["tom", "harry", "jack"]), ("m", "green", ["dick"])]),
-    # select.md: a By phrase with no Select phrase returns the last row in each group
-    ("select by sex from people", ["sex", "name", "eye"], [("f", "jill", "gray"), ("m", "jack", "blue")]),
-    # exec.md
-    ("exec qty from sp", ["qty"], [(q,) for q in (300, 200, 400, 200, 100, 100, 300, 400, 200,
-                                                   200, 300, 400)]),
-    ("exec amount:qty from sp", ["amount"],
-     [([300, 200, 400, 200, 100, 100, 300, 400, 200, 200, 300, 400],)]),
-    ("exec qty, s from sp", ["qty", "s"],
-     [([300, 200, 400, 200, 100, 100, 300, 400, 200, 200, 300, 400],
-       ["s1", "s1", "s1", "s1", "s4", "s1", "s2", "s2", "s3", "s4", "s4", "s1"])]),
-    ("exec sum qty by s from sp", ["s", "qty"], [("s1", 1600), ("s2", 700), ("s3", 200), ("s4", 600)]),
-    ("exec q:sum qty by s:s from sp", ["s", "q"], [("s1", 1600), ("s2", 700), ("s3", 200), ("s4", 600)]),
-    ("exec distinct s from sp", ["s"], [("s1",), ("s4",), ("s2",), ("s3",)]),
-    # fby.md: sales where quantity > average quantity by part; = maximum by part; by two columns
-    ("select s, p, qty from sp where qty > (avg;qty) fby p", ["s", "p", "qty"],
-     [("s2", "p2", 400), ("s4", "p4", 300), ("s1", "p5", 400)]),
-    ("select s, p, qty from sp where qty = (max;qty) fby p", ["s", "p", "qty"],
-     [("s1", "p1", 300), ("s1", "p3", 400), ("s1", "p6", 100), ("s2", "p1", 300),
-      ("s2", "p2", 400), ("s4", "p4", 300), ("s1", "p5", 400)]),
-    ("select from sp where qty = (max;qty) fby ([]s;x)", ["s", "p", "qty", "x"],
-     [("s1", "p2", 200, 2), ("s1", "p3", 400, 0), ("s4", "p5", 100, 0), ("s2", "p1", 300, 0),
-      ("s2", "p2", 400, 2), ("s3", "p2", 200, 2), ("s4", "p2", 200, 2), ("s4", "p4", 300, 1),
-      ("s1", "p5", 400, 1)]),
-    # update.md: the Where phrase restricts the update; aggregates and uniform functions by group
-    ("update eye:`blue from hair where hair=`fair", ["name", "hair", "eye"],
-     [("tom", "fair", "blue"), ("dick", "dark", "brown"), ("harry", "fair", "blue")]),
-    ("update avg weight by city from p", ["p", "name", "color", "weight", "city"],
-     [("p1", "nut", "red", 15.0, "london"), ("p2", "bolt", "green", 14.5, "paris"),
-      ("p3", "screw", "blue", 17.0, "rome"), ("p4", "screw", "red", 15.0, "london"),
-      ("p5", "cam", "blue", 14.5, "paris"), ("p6", "cog", "red", 15.0, "london")]),
-    ("select s, p, qty, cumqty from update cumqty:sums qty by s from sp", ["s", "p", "qty", "cumqty"],
-     [("s1", "p1", 300, 300), ("s1", "p2", 200, 500), ("s1", "p3", 400, 900),
-      ("s1", "p4", 200, 1100), ("s4", "p5", 100, 100), ("s1", "p6", 100, 1200),
-      ("s2", "p1", 300, 300), ("s2", "p2", 400, 700), ("s3", "p2", 200, 200),
-      ("s4", "p2", 200, 300), ("s4", "p4", 300, 600), ("s1", "p5", 400, 1600)]),
-    # Q for Mortals 9.7 (delete), on the reference's t
-    ("delete c1 from t", ["c2", "c3"], [(10, 1.1), (20, 2.2), (30, 3.3)]),
-    ("delete from t where c2>15", ["c1", "c2", "c3"], [("a", 10, 1.1)]),
-    # a by phrase with a computed, named key and a where phrase of two subphrases
-    ("select m:max p,s:sum p by name:n from stocks where p>36, n in `ibm`msft`apple",
-     ["name", "m", "s"], [("apple", 54, 54), ("ibm", 40, 40), ("msft", 38, 38)]),
-]
+# -- kdb+'s documented examples (tests/qsql_examples/*.txt: the query, its input tables and the
+# result as the page prints it) ----------------------------------------------------------------
+
+EXAMPLES = sorted((Path(__file__).parent / "qsql_examples").glob("*.txt"))
+Printed = tuple[list[str], list[list[str]]]  # column names ("" where q prints none), cells
 
 
-@pytest.mark.parametrize("q, names, rows", DOCUMENTED, ids=[d[0] for d in DOCUMENTED])
-def test_the_results_kdbs_documentation_prints(duck, q, names, rows):
-    assert run(duck, q) == (names, rows)
+@dataclass(frozen=True)
+class Example:
+    q: str
+    printed: list[str]
+    tables: dict[str, Printed]
+    source: str
+
+
+def examples() -> list[Example]:
+    found: list[Example] = []
+    for path in EXAMPLES:
+        tables: dict[str, Printed] = {}
+        source = ""
+        for block in re.split(r"\n\s*\n", path.read_text()):
+            lines = [line for line in block.splitlines() if not line.startswith("#")]
+            if not lines:
+                continue
+            if lines[0].startswith("source: "):
+                source = lines[0].split(": ", 1)[1]
+            elif lines[0].startswith("table "):
+                tables = {**tables, lines[0].split()[1]: printed_table(lines[1:])}
+            else:
+                assert lines[0].startswith("q)"), lines[0]
+                found.append(Example(lines[0][2:], lines[1:], tables, source))
+    return found
+
+
+def printed_table(lines: list[str]) -> Printed:
+    """A table as q prints it: the header, a line of dashes, a row a line; the columns
+    start where their names do (q aligns them left), keys before the ``|``."""
+    header = lines[0]
+    bar = header.find("|")
+    starts = [(m.start(), m.group()) for m in re.finditer(r"[^\s|]+", header)]
+    if bar >= 0 and not header[:bar].strip():  # keys that q prints without a name
+        starts.insert(0, (0, ""))
+    if bar >= 0 and not header[bar + 1:].strip():  # a value column without a name
+        starts.append((bar + 1, ""))
+    bounds = [s for s, _ in starts[1:]] + [None]
+    rows = [[row[s:e].replace("|", "").strip() for (s, _), e in zip(starts, bounds)]
+            for row in lines[2:]]
+    return [name for _, name in starts], rows
+
+
+def create(connection: duckdb.DuckDBPyConnection, name: str, table: Printed) -> None:
+    """The printed table as a DuckDB table, each column's type from how q prints it."""
+    names, rows = table
+    patterns = [("BIGINT", r"-?\d+"), ("DOUBLE", r"-?[\d.]+"),
+                ("TIMESTAMP_NS", r"\d{4}\.\d\d\.\d\dD[\d:.]+"), ("DATE", r"\d{4}\.\d\d\.\d\d"),
+                ("TIME", r"\d\d:\d\d[\d:.]*")]
+    types = []
+    for k, _ in enumerate(names):
+        cells = [row[k] for row in rows if row[k]]
+        types.append(next((t for t, p in patterns if all(re.fullmatch(p, c) for c in cells)),
+                          "VARCHAR"))
+    columns = ", ".join(f'"{n}" {t}' for n, t in zip(names, types))
+    connection.execute(f'CREATE TABLE "{name}" ({columns})')
+    values = [[None if not c else c.replace(".", "-", 2).replace("D", " ") if t == "TIMESTAMP_NS"
+               else c.replace(".", "-") if t == "DATE" else c for c, t in zip(row, types)]
+              for row in rows]
+    connection.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(names))})',
+                           values)
+
+
+def shown(value: object) -> str:
+    """A value as q prints it in a table (nested lists as q shows them)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        items = [shown(v) for v in value]
+        text = "".join("`" + i for i in items) if all(isinstance(v, str) for v in value) \
+            else " ".join(items)
+        return ("," if len(value) == 1 else "") + text
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y.%m.%dD%H:%M:%S.%f") + "000"
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y.%m.%d")
+    if isinstance(value, datetime.time):
+        return value.strftime("%H:%M:%S.%f")[:-3]
+    return str(value)
+
+
+def tokens(text: str) -> list[str]:
+    """What a printed value says, less how q shows a type: enumerations (`s$), backticks of
+    symbols and quotes of strings (indb's symbols and strings are both VARCHAR), and zero
+    seconds and milliseconds of times (q prints a minute as 09:30, a time as 09:30:00.000)."""
+    text = re.sub(r"`\w+\$", "", text)
+    text = re.sub(r"(\d\d:\d\d)(?::00)?(?:\.0+)?(?![\d:.])", r"\1", text)
+    return re.findall(r",|[^\s`\",]+", text)
+
+
+def as_printed(example: Example) -> tuple[object, object]:
+    """The example's result through indb and the documented one, in the same shape: the
+    column names (None for a list or a dictionary by key, which q prints without them) and
+    each row's cells as tokens."""
+    connection = duckdb.connect()
+    for name, table in example.tables.items():
+        create(connection, name, table)
+    tree = translate(example.q, lambda n: example.tables[n][0] if n in example.tables else None)
+    relation = connection.sql(tree.sql(dialect="duckdb"))
+    names, rows = list(relation.columns), relation.fetchall()
+    ours = [[tokens(shown(v)) for v in row] for row in rows]
+    printed = example.printed
+    if len(printed) > 1 and set(printed[1]) <= set("-| "):  # a table
+        documented, cells = printed_table(printed)
+        names = [n if d else "" for n, d in zip(names, documented)] + names[len(documented):]
+        return (names, ours), (documented, [[tokens(c) for c in row] for row in cells])
+    pairs = [line.split("|", 1) for line in printed]
+    if all(len(p) == 2 for p in pairs):
+        lefts = [left.strip() for left, _ in pairs]
+        if len(rows) == 1 and names == lefts:  # a dictionary of columns
+            return (names, ours), (lefts, [[tokens(right) for _, right in pairs]])
+        return (None, ours), (None, [[tokens(left), tokens(right)] for left, right in pairs])
+    flat = [token for row in ours for cell in row for token in cell]  # a list, or an atom
+    return (None, flat), (None, tokens(" ".join(printed)))
+
+
+@pytest.mark.parametrize("example", examples(), ids=lambda e: e.q)
+def test_the_results_kdbs_documentation_prints(example):
+    ours, documented = as_printed(example)
+    assert ours == documented, f"{example.q} ({example.source})"
+
+
+def test_the_documented_examples_are_many_and_sourced():
+    found = examples()
+    assert len(found) >= 40 and all(e.source.startswith("https://code.kx.com/") for e in found)
 
 
 def test_right_to_left_without_precedence(duck):
@@ -185,7 +260,11 @@ def test_functions_and_literals(duck):
     ("select from sp where qty in qty", "in takes a list", 29),
     ("delete qty from sp where s=`s1", "columns or rows, not both", 26),
     ("update c: 1 from nosuch", "needs to know the columns", 18),
-    ("select[-2] from sp", "the last n are not translated", 8),
+    ("select[n] from sp", "n and m numbers", 8),
+    ("select from sp where p.city=`london", "a time's parts are date", 22),
+    ("select x: `a`b from sp where qty>1", "without where and by", 11),
+    ("select from ([] a: 1 2; b: 1 2 3)", "of one length", 13),
+    ("select m: qty mavg qty from sp", "takes a count of rows first", 15),
     ("select from sp where qty > 1 # 2", "cannot read '#'", 30),
     ("selec from sp", "starts with select", 1),
 ])

@@ -23,23 +23,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlglot import exp
 
 from indb.errors import SqlError
-from indb.parser.qsyntax import (AGGREGATES, DYADS, RUNNING, WORDS, Call, Dyad, GList, Lit,
-                                 Name, Node, Parser, QError, Query, Subphrase, TableCols, Vec,
-                                 line_col, start)
+from indb.parser import qfunctions as qf
+from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, RUNNING, WORDS,
+                                 Call, Dyad, GList, Lit, Name, Node, Parser, QError, Query,
+                                 Sorted, Subphrase, TableCols, Vec, line_col, start)
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | None]
-CASTS = {"boolean": "BOOLEAN", "short": "SMALLINT", "int": "INTEGER", "long": "BIGINT",
-         "real": "REAL", "float": "DOUBLE", "symbol": "VARCHAR", "date": "DATE",
-         "timestamp": "TIMESTAMP_NS", "time": "TIME"}
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
-SUFFIXES = {"h": "SMALLINT", "i": "INTEGER", "j": "BIGINT", "e": "REAL", "f": "DOUBLE"}
 
 
 # -- translation -------------------------------------------------------------------------------
@@ -73,25 +69,36 @@ def _by_row() -> exp.Order:
 class Translator:
     def __init__(self, columns: Columns | None) -> None:
         self.columns = columns
+        self.filtered = False  # whether the query being translated has a where phrase
 
     # expressions
 
     def expr(self, node: Node, scope: Scope) -> exp.Expr:
         if isinstance(node, Lit):
-            return _literal(node)
+            return qf.literal(node)
         if isinstance(node, Name):
             if node.name in WORDS:
                 raise QError(f"{node.name} needs an argument here", node.pos)
-            if "." in node.name:
+            column, _, part = node.name.partition(".")
+            if part in qf.PARTS:
+                return qf.part(part, _col(column))
+            if part:
                 raise QError(f"{node.name}: foreign keys and namespaces are not translated; "
-                             "join in SQL, or name a column", node.pos)
+                             "join in SQL, or name a column (a time's parts are "
+                             + ", ".join(sorted(qf.PARTS)) + ")", node.pos)
             return _row() if node.name == "i" else _col(node.name)
         if isinstance(node, Call):
             return self.call(node, scope)
         if isinstance(node, Dyad):
             return self.dyad(node, scope)
+        if isinstance(node, Vec) and scope.mode == "row" and not scope.partition \
+                and not self.filtered:  # a column given as a list: the row's item
+            items = exp.Array(expressions=[qf.literal(item) for item in node.items])
+            return exp.func("list_extract", items, exp.Add(this=_row(),
+                                                           expression=exp.Literal.number(1)))
         if isinstance(node, Vec):
-            raise QError("a list of values goes with in, within or xbar only", node.pos)
+            raise QError("a list of values goes with in, within or xbar, or as a column of "
+                         "select or update without where and by", node.pos)
         raise QError("a general list (a;b) goes with fby and within only", node.pos)
 
     def call(self, node: Call, scope: Scope) -> exp.Expr:
@@ -106,28 +113,16 @@ class Translator:
         if fn in AGGREGATES:
             return self.aggregate(fn, arg, scope, node.pos)
         if fn in RUNNING:
-            return self.running(fn, self.expr(arg, scope), scope, node.pos)
+            return qf.running(fn, self.expr(arg, scope), self.over(scope, fn, node.pos))
         if fn == "distinct":
             raise QError("distinct goes in count distinct x, select distinct or exec distinct",
                          node.pos)
-        value = self.expr(arg, scope)
-        if fn == "not":
-            return exp.Not(this=exp.Paren(this=value))
-        if fn == "null":
-            return exp.Is(this=value, expression=exp.Null())
-        if fn == "string":
-            return exp.cast(value, exp.DataType.build("VARCHAR"))
-        if fn == "neg":
-            return exp.Neg(this=exp.Paren(this=value))
-        if fn == "reciprocal":
-            return exp.Div(this=exp.Literal.number("1.0"), expression=value)
-        names = {"abs": "abs", "sqrt": "sqrt", "exp": "exp", "log": "ln", "floor": "floor",
-                 "ceiling": "ceil", "upper": "upper", "lower": "lower", "signum": "sign"}
-        return exp.func(names[fn], value, dialect="duckdb")
+        return qf.scalar(fn, self.expr(arg, scope))
 
-    def aggregate(self, fn: str, arg: Node, scope: Scope, pos: int) -> exp.Expr:
+    def aggregate(self, fn: str, arg: Node, scope: Scope, pos: int,
+                  second: Node | None = None) -> exp.Expr:
         inner = PER_ROW
-        if _has_aggregate(arg):
+        if _has_aggregate(arg) or (second is not None and _has_aggregate(second)):
             raise QError(f"{fn} of an aggregate: q-sql aggregates once a group", pos)
         if fn == "count":
             if isinstance(arg, Call) and arg.fn == "distinct":
@@ -136,8 +131,8 @@ class Translator:
             else:  # q counts the items, nulls included
                 value = exp.Count(this=exp.Star())
         else:
-            x = self.expr(arg, inner)
-            value = _aggregate(fn, x)
+            y = self.expr(second, inner) if second is not None else None
+            value = qf.aggregate(fn, self.expr(arg, inner), y, _by_row())
         return self.placed(value, scope, pos, ordered=fn in ("first", "last"))
 
     def placed(self, value: exp.Expr, scope: Scope, pos: int, ordered: bool = False) -> exp.Expr:
@@ -151,32 +146,34 @@ class Translator:
             value = exp.Filter(this=value, expression=exp.Where(this=scope.only))
         return exp.Window(this=value, partition_by=list(scope.partition) or None, over="OVER")
 
-    def running(self, fn: str, x: exp.Expr, scope: Scope, pos: int) -> exp.Expr:
+    def over(self, scope: Scope, fn: str, pos: int) -> qf.Over:
+        """Windows along the rows in order (within the scope's groups)."""
         if scope.mode == "group":
             raise QError(f"{fn} runs along rows: use it in update ... by, or in select "
-                         "without by", pos)
+                         "without an aggregate beside it", pos)
         partition = list(scope.partition) or None
 
-        def window(value: exp.Expr, running: bool = True) -> exp.Window:
-            spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING") \
-                if running else None
+        def window(value: exp.Expr, rows: int | None) -> exp.Expr:
+            spec = None
+            if rows is not None:
+                begin = "UNBOUNDED" if rows == 0 else exp.Literal.number(rows - 1)
+                spec = exp.WindowSpec(kind="ROWS", start=begin, start_side="PRECEDING",
+                                      end="CURRENT ROW")
             return exp.Window(this=value, partition_by=partition, order=_by_row(), spec=spec,
                               over="OVER")
-        if fn == "prev":
-            return window(exp.func("lag", x), running=False)
-        if fn == "next":
-            return window(exp.func("lead", x), running=False)
-        if fn == "deltas":  # q: the first item is itself (less 0)
-            previous = window(exp.func("lag", x, exp.Literal.number(1), exp.Literal.number(0)),
-                              running=False)
-            return exp.Sub(this=x, expression=previous)
-        aggregate = {"sums": exp.Sum, "maxs": exp.Max, "mins": exp.Min}.get(fn)
-        return window(aggregate(this=x) if aggregate else exp.func("product", x))
+        return window
 
     def dyad(self, node: Dyad, scope: Scope) -> exp.Expr:
         op = node.op
         if op == "fby":
             return self.fby(node, scope)
+        if op in DYADIC_AGGREGATES - {"wavg", "wsum"}:
+            return self.aggregate(op, node.left, scope, node.pos, node.right)
+        if op in MOVING:
+            if not (isinstance(node.left, Lit) and node.left.text.isdigit()):
+                raise QError(f"{op} takes a count of rows first: 3 {op} price", node.pos)
+            return qf.moving(op, int(node.left.text), self.expr(node.right, scope),
+                             self.over(scope, op, node.pos))
         if op in ("wavg", "wsum"):
             weight, value = self.expr(node.left, PER_ROW), self.expr(node.right, PER_ROW)
             if _has_aggregate(node.left) or _has_aggregate(node.right):
@@ -198,18 +195,19 @@ class Translator:
             return exp.In(this=_wrapped(self.expr(node.left, scope)),
                           expressions=[self.expr(v, scope) for v in values])
         if op == "like":
-            if not isinstance(node.right, Lit) or node.right.kind not in ("str", "sym"):
+            if not isinstance(node.right, Lit):
                 raise QError('like takes a pattern in quotes: sym like "AA*"', node.right.pos)
             return exp.Glob(this=_wrapped(self.expr(node.left, scope)),
-                            expression=exp.Literal.string(_glob(_text_of(node.right))))
+                            expression=exp.Literal.string(qf.glob(node.right)))
         if op == "xbar":
             return self.xbar(node, scope)
         if op == "$":
             if not isinstance(node.left, Lit) or node.left.kind != "sym" \
-                    or node.left.text not in CASTS:
-                raise QError("casts are `type$x with type one of " + ", ".join(CASTS), node.pos)
+                    or node.left.text not in qf.CASTS:
+                raise QError("casts are `type$x with type one of " + ", ".join(qf.CASTS),
+                             node.pos)
             return exp.cast(self.expr(node.right, scope),
-                            exp.DataType.build(CASTS[node.left.text], dialect="duckdb"))
+                            exp.DataType.build(qf.CASTS[node.left.text], dialect="duckdb"))
         left = _wrapped(self.expr(node.left, scope))
         right = _wrapped(self.expr(node.right, scope))
         if op in ("&", "|", "and", "or"):
@@ -221,7 +219,7 @@ class Translator:
         if op == "%":
             return exp.Div(this=exp.cast(left, exp.DataType.build("DOUBLE")), expression=right)
         if op == "mod":
-            return _mod(left, right)
+            return qf.mod(left, right)
         if op == "div":  # q's div floors (DuckDB's // truncates)
             return exp.cast(exp.func("floor", exp.Div(this=left, expression=right)),
                             exp.DataType.build("BIGINT"))
@@ -241,12 +239,15 @@ class Translator:
         if not isinstance(node.left, Lit):
             raise QError("xbar takes a bucket size first: 5 xbar price, 0D00:05 xbar time",
                          node.pos)
-        value = self.expr(node.right, scope)
-        size = _literal(node.left)
+        size = qf.literal(node.left)
+        right = node.right
+        if isinstance(right, Name) and right.name.partition(".")[2] in ("minute", "second"):
+            column, _, part = right.name.partition(".")
+            return qf.bucket(part, size, _col(column))
+        value = self.expr(right, scope)
         if node.left.kind == "timespan":
             return exp.func("time_bucket", size, value)
-        value = _wrapped(value)  # x less its remainder: floors, and keeps x's type
-        return exp.Sub(this=value, expression=exp.Paren(this=_mod(value, size)))
+        return qf.floor_to(value, size)
 
     def fby(self, node: Dyad, scope: Scope) -> exp.Expr:
         if scope.mode == "group":
@@ -254,7 +255,7 @@ class Translator:
                          "without by", node.pos)
         left = node.left
         if not (isinstance(left, GList) and len(left.items) == 2 and isinstance(left.items[0], Name)
-                and left.items[0].name in AGGREGATES - {"wavg", "wsum"}):
+                and left.items[0].name in AGGREGATES - DYADIC_AGGREGATES):
             raise QError("fby takes (aggregate;column) on its left: (avg;qty) fby p", left.pos)
         assert isinstance(left, GList)
         fn = left.items[0]
@@ -266,33 +267,74 @@ class Translator:
 
     # queries
 
-    def query(self, query: Query) -> tuple[exp.Select, list[str] | None]:
-        """The query's tree and its result's columns (None where the translation cannot know
-        them without the source's)."""
-        if query.kind == "delete":
-            return self.delete(query)
-        if query.kind == "update":
-            return self.update(query)
-        return self.select(query)
+    def table(self, node: Node) -> tuple[exp.Select, list[str] | None]:
+        """A table expression's tree and its result's columns (None where the translation
+        cannot know them without the source's)."""
+        if isinstance(node, Query):
+            self.filtered = bool(node.where)
+            if node.kind == "delete":
+                return self.delete(node)
+            if node.kind == "update":
+                return self.update(node)
+            return self.select(node)
+        if isinstance(node, Sorted):
+            return self.sorted(node)
+        if isinstance(node, TableCols):
+            return self.literal_table(node)
+        source, known = self.source(node)
+        return exp.select(exp.Star()).from_(source), known
 
-    def source(self, query: Query) -> tuple[exp.Expr, list[str] | None]:
-        if isinstance(query.source, Query):
-            inner, columns = self.query(query.source)
+    def source(self, node: Node) -> tuple[exp.Expr, list[str] | None]:
+        if not isinstance(node, Name):
+            inner, columns = self.table(node)
             return exp.Subquery(this=inner, alias=exp.TableAlias(
                 this=exp.to_identifier("q", quoted=True))), columns
-        parts = query.source.split(".")
+        parts = node.name.split(".")
         if len(parts) > 2:
-            raise QError(f"{query.source}: a table is t or schema.t", query.source_pos)
+            raise QError(f"{node.name}: a table is t or schema.t", node.pos)
         table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
                           db=exp.to_identifier(parts[0], quoted=True) if len(parts) == 2 else None)
-        known = self.columns(query.source) if self.columns else None
+        known = self.columns(node.name) if self.columns else None
         return table, list(known) if known is not None else None
+
+    def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
+        """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``, and
+        ```c xgroup t`` (the other columns as lists, groups in order of first occurrence)."""
+        source, known = self.source(node.table)
+        numbered = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"),
+                           expression=exp.Literal.number(1))
+        rows = exp.select(exp.Star(), exp.alias_(numbered, ROW, quoted=True)).from_(
+            source).subquery("q", copy=False)
+        keys = [_col(c) for c in node.columns]
+        if node.how == "xgroup":
+            rest = exp.Columns(this=exp.Star(except_=[*keys, _row()]))
+            lists = exp.ArrayAgg(this=exp.Order(this=rest, expressions=_by_row().expressions))
+            return exp.select(*keys, lists).from_(rows).group_by(*keys).order_by(
+                exp.Min(this=_row())), known
+        order = [exp.Ordered(this=k, desc=node.how == "xdesc", nulls_first=node.how == "xasc")
+                 for k in keys]
+        last = exp.Ordered(this=_row(), desc=node.how == "reverse")
+        return exp.select(exp.Star(except_=[_row()])).from_(rows).order_by(*order, last), known
+
+    def literal_table(self, node: TableCols) -> tuple[exp.Select, list[str] | None]:
+        """``([] a: 1 2; b: `x`y)``: each column a list of values (an atom repeated)."""
+        names = _names(list(zip(node.names, node.items)))
+        lengths = {len(n.items) for n in node.items if isinstance(n, Vec)}
+        if len(lengths) > 1 or not all(isinstance(n, Vec | Lit) for n in node.items):
+            raise QError("a table's columns are lists of values of one length: "
+                         "([] a: 1 2; b: `x`y)", node.pos)
+        count = lengths.pop() if lengths else 1
+        columns = [exp.Unnest(expressions=[exp.Array(expressions=[
+            qf.literal(i) for i in (n.items if isinstance(n, Vec) else [n] * count)])])
+            for n in node.items if isinstance(n, Vec | Lit)]
+        return exp.select(*[exp.alias_(c, n, quoted=True) for c, n in zip(columns, names)]), \
+            names
 
     def rows(self, query: Query, needs_row: bool) -> tuple[exp.Select, bool]:
         """``SELECT * FROM source`` filtered by the where phrase, subphrase after subphrase,
         and whether its rows carry their position ``__q_i`` (when anything uses it)."""
-        source, _ = self.source(query)
-        conditions = [self.expr(w, PER_ROW) for w in query.where]
+        source, _ = self.source(query.source)
+        conditions = [self.where(w) for w in query.where]
         needs_row = needs_row or any(_uses_row(c) or c.find(exp.Window) for c in conditions)
         level = exp.select(exp.Star()).from_(source)
         if needs_row:
@@ -310,7 +352,18 @@ class Translator:
                 level = level.where(condition, copy=False)
         return level, needs_row
 
+    def where(self, node: Node) -> exp.Expr:
+        """A filter; a list of booleans (``where 101b``) keeps the rows where it has 1."""
+        bits = node.items if isinstance(node, Vec) else []
+        if bits and all(b.kind == "bool" for b in bits):
+            kept = [exp.Literal.number(k) for k, b in enumerate(bits) if b.text == "1"]
+            return exp.In(this=_row(), expressions=kept) if kept else exp.false()
+        return self.expr(node, PER_ROW)
+
     def select(self, query: Query) -> tuple[exp.Select, list[str] | None]:
+        if query.kind == "exec" and len(query.by) == 1 and isinstance(query.by[0][1], Lit) \
+                and query.by[0][1].text == "0" and query.by[0][1].kind == "bool":
+            query = replace(query, kind="select", by=[])  # exec ... by 0b: a table
         names = _names(query.by + query.phrase)
         keys = [(names[k], self.expr(node, PER_ROW)) for k, (_, node) in enumerate(query.by)]
         phrase_names = names[len(keys):]
@@ -322,12 +375,12 @@ class Translator:
         if query.kind == "exec" and not query.phrase:
             raise QError("exec needs a select phrase: exec qty from sp", query.pos)
         if grouped:
-            values = [self.grouped(node) for _, node in query.phrase]
+            partition = tuple(k for _, k in keys)
+            values = [self.grouped(node, partition) for _, node in query.phrase]
         else:
             everywhere = all(_has_aggregate(n) and not _bare(n) for _, n in query.phrase)
             values = [self.expr(node, PER_GROUP if everywhere and query.phrase else PER_ROW)
                       for _, node in query.phrase]
-        projection = [_named(v, n) for v, n in zip(values, phrase_names)]
         keyed = [_named(k, n) for n, k in keys]
         windows = any(v.find(exp.Window) for v in values + [k for _, k in keys])
         uses_row = any(_uses_row(v) for v in values + [k for _, k in keys])
@@ -335,6 +388,9 @@ class Translator:
         ordered = any(isinstance(item, Call) for item in query.limit)
         rows, numbered = self.rows(query, uses_row or windows or query.distinct or ordered
                                    or bool(last_rows))
+        if grouped:
+            rows = _hoisted(rows, values)
+        projection = [_named(v, n) for v, n in zip(values, phrase_names)]
         if last_rows:  # select by k from t: the last row of each group
             plain = [exp.column(n, quoted=True) for (n, _), (_, node) in zip(keys, query.by)
                      if isinstance(node, Name) and node.name == n]
@@ -355,16 +411,26 @@ class Translator:
         columns = [n for n, _ in keys] + phrase_names if query.phrase else None
         return select, columns
 
-    def grouped(self, node: Node) -> exp.Expr:
-        """A subphrase evaluated once a group: an aggregate, or the group's list of values."""
+    def grouped(self, node: Node, partition: tuple[exp.Expr, ...]) -> exp.Expr:
+        """A subphrase evaluated once a group: an aggregate, or the group's list of values
+        (running functions along the group's rows; ``distinct x`` in order of first
+        occurrence)."""
         if _has_aggregate(node):
             bare = _bare(node)
             if bare is not None:
                 raise QError(f"{bare.name} is a column of many values here, beside an "
                              "aggregate: aggregate it too", bare.pos)
             return self.expr(node, PER_GROUP)
-        value = self.expr(node, PER_ROW)
-        return exp.ArrayAgg(this=exp.Order(this=value, expressions=_by_row().expressions))
+        distinct = isinstance(node, Call) and node.fn == "distinct"
+        value = self.expr(node.args[0] if isinstance(node, Call) and distinct else node,
+                          Scope("row", partition))
+        values = exp.ArrayAgg(this=exp.Order(this=value, expressions=_by_row().expressions))
+        if not distinct:
+            return values
+        item, k = exp.to_identifier("x"), exp.to_identifier("k")
+        first = exp.EQ(this=exp.func("list_position", values.copy(), item), expression=k)
+        return exp.ArrayFilter(this=values, expression=exp.Lambda(this=first,
+                                                                  expressions=[item, k]))
 
     def limited(self, select: exp.Select, query: Query) -> exp.Select:
         """``select[...]``: an order (``>c`` descending, ``<c`` ascending), then a count of
@@ -380,17 +446,28 @@ class Translator:
         if len(counts) == 1 and isinstance(count, Lit) and count.kind == "num" \
                 and count.text.isdigit():
             return select.limit(int(count.text), copy=False)
+        if len(counts) == 1 and isinstance(count, Lit) and re.fullmatch(r"-\d+", count.text):
+            # the last n rows, in their order
+            position = exp.alias_(exp.Window(this=exp.RowNumber(), over="OVER"), FIRST_ROW,
+                                  quoted=True)
+            numbered = exp.select(exp.Star(), position).from_(select.subquery("q", copy=False))
+            last = exp.GT(this=_col(FIRST_ROW), expression=exp.Add(
+                this=exp.Window(this=exp.Count(this=exp.Star()), over="OVER"),
+                expression=exp.Literal.number(int(count.text))))
+            return exp.select(exp.Star(except_=[_col(FIRST_ROW)])).from_(
+                numbered.qualify(last).subquery("q", copy=False)).order_by(_col(FIRST_ROW))
         if len(counts) == 1 and isinstance(count, Vec) and len(count.items) == 2 \
                 and all(i.text.isdigit() for i in count.items):
             return select.offset(int(count.items[0].text), copy=False).limit(
                 int(count.items[1].text), copy=False)
-        raise QError("select[n], select[m n], select[>c] or select[n;>c] (n from the first "
-                     "row: the last n are not translated)", count.pos)
+        raise QError("select[n], select[-n], select[m n], select[>c] or select[n;>c], with "
+                     "n and m numbers", count.pos)
 
     def update(self, query: Query) -> tuple[exp.Select, list[str] | None]:
         if not query.phrase:
             raise QError("update needs a phrase: update c: expr from t", query.pos)
-        _, known = self.source(query)
+        _, known = self.source(query.source)
+        self.filtered = bool(query.where)  # the source's translation set it for its own
         if known is None:
             raise QError("update needs to know the columns of its source, to keep a changed "
                          "column in its place", query.source_pos)
@@ -422,7 +499,7 @@ class Translator:
         return select, list(known) + [n for n in names if n not in known]
 
     def delete(self, query: Query) -> tuple[exp.Select, list[str] | None]:
-        _, known = self.source(query)
+        _, known = self.source(query.source)
         if query.phrase:
             if query.where:
                 raise QError("delete removes columns or rows, not both: delete c from t, or "
@@ -451,62 +528,6 @@ class Translator:
         return select, known
 
 
-def _aggregate(fn: str, x: exp.Expr) -> exp.Expr:
-    if fn in ("first", "last"):
-        order = exp.Order(this=x, expressions=_by_row().expressions)
-        return exp.First(this=order) if fn == "first" else exp.Last(this=order)
-    simple = {"avg": exp.Avg, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
-    if fn in simple:
-        return simple[fn](this=x)
-    names = {"med": "median", "dev": "stddev_pop", "sdev": "stddev_samp", "var": "var_pop",
-             "svar": "var_samp", "prd": "product", "all": "bool_and", "any": "bool_or"}
-    return exp.func(names[fn], x, dialect="duckdb")
-
-
-def _literal(node: Lit) -> exp.Expr:
-    text, kind = node.text, node.kind
-    if kind == "sym":
-        return exp.Literal.string(text)
-    if kind == "str":
-        return exp.Literal.string(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]),
-                                         text[1:-1]))
-    if kind == "bool":
-        return exp.Boolean(this=text == "1")
-    if kind == "null":
-        return exp.Null()
-    if kind == "num":
-        digits = text.lstrip("-")
-        suffix = digits[-1] if digits[-1] in SUFFIXES else ""
-        number = exp.Literal.number(digits[:-1] if suffix else digits)
-        value: exp.Expr = exp.Neg(this=number) if text.startswith("-") else number
-        if suffix in ("", "j"):
-            return value
-        return exp.cast(value, exp.DataType.build(SUFFIXES[suffix]))
-    if kind == "date":
-        return exp.cast(exp.Literal.string(text.replace(".", "-")), exp.DataType.build("DATE"))
-    if kind == "timestamp":
-        day, time = text.split("D")
-        return exp.cast(exp.Literal.string(f"{day.replace('.', '-')} {time}"),
-                        exp.DataType.build("TIMESTAMP_NS", dialect="duckdb"))
-    if kind == "time":
-        return exp.cast(exp.Literal.string(text), exp.DataType.build("TIME"))
-    days, time = text.split("D")
-    hours, minutes, *rest = time.split(":")
-    seconds = float(rest[0]) if rest else 0.0
-    micros = round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6 + seconds * 1e6)
-    return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.var("MICROSECONDS"))
-
-
-def _text_of(node: Lit) -> str:
-    return node.text if node.kind == "sym" else str(_literal(node).name)
-
-
-def _glob(pattern: str) -> str:
-    """q's like pattern as a GLOB: the same ``*``, ``?`` and ``[...]``; q negates a class
-    with ``^``, GLOB with ``!``."""
-    return pattern.replace("[^", "[!")
-
-
 def _names(phrase: Sequence[Subphrase], taken: Sequence[str] = ()) -> list[str]:
     """The result columns' names: given ones, else the leftmost name (else x), made unique as
     q does (c1, c11, c12...)."""
@@ -530,6 +551,10 @@ def _leftmost(node: Node) -> str | None:
         return None if node.name == "i" else node.name.split(".")[-1]
     if isinstance(node, Call):
         return _leftmost(node.args[0]) if node.args else None
+    if isinstance(node, Dyad) and node.op in MOVING | {"xbar"}:
+        # q's own functions (lambdas): the first name in their arguments (5 xbar close is
+        # close); an operator's: its left argument's (2*c2 is x)
+        return _leftmost(node.left) or _leftmost(node.right)
     if isinstance(node, Dyad):
         return _leftmost(node.left)
     if isinstance(node, GList):
@@ -545,7 +570,7 @@ def _has_aggregate(node: Node) -> bool:
     if isinstance(node, Dyad):
         if node.op == "fby":
             return False
-        return node.op in ("wavg", "wsum") or _has_aggregate(node.left) or \
+        return node.op in DYADIC_AGGREGATES or _has_aggregate(node.left) or \
             _has_aggregate(node.right)
     if isinstance(node, GList | TableCols):
         return any(_has_aggregate(i) for i in node.items)
@@ -561,7 +586,7 @@ def _bare(node: Node) -> Name | None:
             return None
         return next((b for b in map(_bare, node.args) if b), None)
     if isinstance(node, Dyad):
-        if node.op in ("wavg", "wsum", "fby"):
+        if node.op in DYADIC_AGGREGATES | {"fby"}:
             return None
         return _bare(node.left) or _bare(node.right)
     return None
@@ -580,13 +605,6 @@ def _uses_row(tree: exp.Expr) -> bool:
     return any(c.name == ROW for c in tree.find_all(exp.Column))
 
 
-def _mod(left: exp.Expr, right: exp.Expr) -> exp.Expr:
-    """q's ``mod``: the remainder takes the divisor's sign (DuckDB's ``%`` the dividend's)."""
-    remainder = exp.Paren(this=exp.Mod(this=left, expression=right))
-    return exp.Mod(this=exp.Paren(this=exp.Add(this=remainder, expression=right)),
-                   expression=right)
-
-
 def _named(tree: exp.Expr, name: str) -> exp.Expr:
     """``tree AS name``, or the column itself where it has that name already."""
     if isinstance(tree, exp.Column) and tree.name == name:
@@ -599,6 +617,21 @@ def _wrapped(tree: exp.Expr) -> exp.Expr:
     if isinstance(tree, exp.Binary | exp.Between | exp.In | exp.Not | exp.Is | exp.Neg):
         return exp.Paren(this=tree)
     return tree
+
+
+def _hoisted(rows: exp.Select, values: list[exp.Expr]) -> exp.Select:
+    """The rows with each window that a group's list collects computed beside them (a window
+    cannot stand inside an aggregate); the lists then collect those columns."""
+    windows = [agg.this for v in values for agg in v.find_all(exp.ArrayAgg)
+               if agg.this.this.find(exp.Window)]
+    if not windows:
+        return rows
+    computed = []
+    for k, order in enumerate(windows):
+        name = f"__q_w{k}"
+        computed.append(exp.alias_(order.this.copy(), name, quoted=True))
+        order.set("this", _col(name))
+    return exp.select(exp.Star(), *computed).from_(rows.subquery("q", copy=False))
 
 
 def _outer(rows: exp.Select, projection: list[exp.Expr]) -> exp.Select:
@@ -624,10 +657,13 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
     table's columns (or None), which ``update`` needs."""
     try:
         parser = Parser(text)
-        query = parser.query()
+        query = parser.table()
+        if isinstance(query, Name | TableCols):
+            raise QError("q-sql starts with select, exec, update or delete (or sorts one: "
+                         "`c xasc, `c xdesc, `c xgroup, reverse)", query.pos)
         if parser.peek.kind != "end":
             raise QError(f"unexpected {parser.peek.text} after the query", parser.peek.pos)
-        return Translator(columns).query(query)[0]
+        return Translator(columns).table(query)[0]
     except QError as error:
         line, col = line_col(text, error.pos)
         raise SqlError(f"q-sql: {error.message}", line, col) from None

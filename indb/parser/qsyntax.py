@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 
 TEMPLATES = ("select", "exec", "update", "delete")
 PHRASE_ENDS = ("by", "from", "where")
+DYADIC_AGGREGATES = {"wavg", "wsum", "cov", "scov", "cor"}
 AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev", "sdev", "var",
-              "svar", "prd", "all", "any", "wavg", "wsum"}
-RUNNING = {"sums", "maxs", "mins", "prds", "deltas", "prev", "next"}  # along the rows, in order
+              "svar", "prd", "all", "any"} | DYADIC_AGGREGATES
+RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ", "fills", "prev",
+           "next"}  # along the rows, in order
+MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
+SORTS = ("xasc", "xdesc", "xgroup")  # `c xasc t: table expressions
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum"}
-MONADS = (AGGREGATES - {"wavg", "wsum"}) | RUNNING | SCALARS | {"distinct"}
-DYADS = {"within", "like", "in", "wavg", "wsum", "xbar", "fby", "and", "or", "mod", "div"}
+MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
+DYADS = {"within", "like", "in", "xbar", "fby", "and", "or", "mod", "div"} | DYADIC_AGGREGATES \
+    | MOVING
 WORDS = MONADS | DYADS | set(TEMPLATES) | set(PHRASE_ENDS)
 
 _TOKEN = re.compile(r"""
@@ -134,9 +139,19 @@ class GList(Node):
 
 @dataclass
 class TableCols(Node):
-    """``([] a; b)``: the columns that ``fby`` groups by."""
+    """``([] a; b)``: the columns that ``fby`` groups by; ``([] a: 1 2; b: 3 4)`` a table."""
 
     items: list[Node]
+    names: list[str | None] = field(default_factory=list)
+
+
+@dataclass
+class Sorted(Node):
+    """```c xasc t``, ```c xdesc t``, ```c xgroup t`` and ``reverse t``."""
+
+    how: str
+    columns: list[str]
+    table: Node
 
 
 Subphrase = tuple[str | None, Node]
@@ -147,7 +162,7 @@ class Query(Node):
     kind: str
     phrase: list[Subphrase] = field(default_factory=list)
     by: list[Subphrase] = field(default_factory=list)
-    source: str | Query = ""
+    source: Node = field(default_factory=lambda: Name(0, ""))
     source_pos: int = 0
     where: list[Node] = field(default_factory=list)
     distinct: bool = False
@@ -199,17 +214,7 @@ class Parser:
                          f"{self.peek.text or 'the end'}", self.peek.pos)
         self.advance()
         query.source_pos = self.peek.pos
-        if self.word(*TEMPLATES):
-            query.source = self.query()
-        elif self.peek.kind == "(" and self.tokens[self.at + 1].text in TEMPLATES:
-            self.advance()
-            query.source = self.query()
-            self.expect(")", "the ) closing the query")
-        else:
-            name = self.expect("name", "a table's name after from")
-            if name.text in WORDS:
-                raise QError(f"{name.text} is a q word, not a table", name.pos)
-            query.source = name.text
+        query.source = self.table()
         if self.word("where"):
             self.advance()
             query.where = [self.expr()]
@@ -217,6 +222,30 @@ class Parser:
                 self.advance()
                 query.where.append(self.expr())
         return query
+
+    def table(self) -> Node:
+        """A table expression: a query, a table's name, ``([] c: ...)``, ``(t)``, and
+        ```c xasc t``, ```c xdesc t``, ```c xgroup t`` or ``reverse t`` of one."""
+        token, after = self.peek, self.tokens[min(self.at + 1, len(self.tokens) - 1)]
+        if token.kind == "sym" and after.kind == "name" and after.text in SORTS:
+            self.at += 2
+            return Sorted(token.pos, after.text, token.text.split("`")[1:], self.table())
+        if self.word("reverse"):
+            self.advance()
+            return Sorted(token.pos, "reverse", [], self.table())
+        if self.word(*TEMPLATES):
+            return self.query()
+        if token.kind == "(":
+            if after.kind == "[":
+                return self.noun()
+            self.advance()
+            inner = self.table()
+            self.expect(")", "the ) closing the table")
+            return inner
+        name = self.expect("name", "a table's name after from")
+        if name.text in WORDS:
+            raise QError(f"{name.text} is a q word, not a table", name.pos)
+        return Name(name.pos, name.text)
 
     def limit(self) -> list[Node]:
         """``select[n]``, ``select[m n]``, ``select[>c]``, ``select[n;<c]`` (after the ``[``)."""
@@ -322,7 +351,12 @@ class Parser:
             if self.peek.kind == "[":
                 self.advance()
                 self.expect("]", "([] columns)")
-                return TableCols(token.pos, self.items(")"))
+                columns = [self.subphrase()]
+                while self.peek.kind == ";":
+                    self.advance()
+                    columns.append(self.subphrase())
+                self.expect(")", "the ) closing the table")
+                return TableCols(token.pos, [n for _, n in columns], [c for c, _ in columns])
             items = self.items(")")
             return items[0] if len(items) == 1 else GList(token.pos, items)
         raise QError(f"expected a value, a column or (, found {token.text or 'the end'}",

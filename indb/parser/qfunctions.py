@@ -1,0 +1,187 @@
+"""q's functions as DuckDB expressions, one table a kind: aggregates, uniform functions (running
+along the rows), moving windows, temporal parts (``time.minute``), scalar functions and
+literals. ``indb.parser.qsql`` decides where each is evaluated (once a group, or as a window)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from indb.parser.qsyntax import Lit, QError
+
+SUFFIXES = {"h": "SMALLINT", "i": "INTEGER", "j": "BIGINT", "e": "REAL", "f": "DOUBLE"}
+CASTS = {"boolean": "BOOLEAN", "short": "SMALLINT", "int": "INTEGER", "long": "BIGINT",
+         "real": "REAL", "float": "DOUBLE", "symbol": "VARCHAR", "date": "DATE",
+         "timestamp": "TIMESTAMP_NS", "time": "TIME"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+AGGREGATE_NAMES = {"med": "median", "dev": "stddev_pop", "sdev": "stddev_samp",
+                   "var": "var_pop", "svar": "var_samp", "prd": "product", "all": "bool_and",
+                   "any": "bool_or", "cov": "covar_pop", "scov": "covar_samp", "cor": "corr"}
+SCALAR_NAMES = {"abs": "abs", "sqrt": "sqrt", "exp": "exp", "log": "ln", "floor": "floor",
+                "ceiling": "ceil", "upper": "upper", "lower": "lower", "signum": "sign"}
+
+# a window over the rows in order: frame None (lag/lead), 0 (from the first row), n (n rows)
+Over = Callable[[exp.Expr, "int | None"], exp.Expr]
+
+
+def aggregate(fn: str, x: exp.Expr, y: exp.Expr | None, order: exp.Order) -> exp.Expr:
+    """An aggregate of ``x`` (``y`` the second argument of cov, scov, cor)."""
+    if fn in ("first", "last"):
+        ordered = exp.Order(this=x, expressions=order.expressions)
+        return exp.First(this=ordered) if fn == "first" else exp.Last(this=ordered)
+    simple = {"avg": exp.Avg, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
+    if fn in simple:
+        return simple[fn](this=x)
+    args = [x] if y is None else [x, y]
+    return exp.func(AGGREGATE_NAMES[fn], *args, dialect="duckdb")
+
+
+def running(fn: str, x: exp.Expr, over: Over) -> exp.Expr:
+    """q's uniform functions (``sums``, ``deltas``, ``fills``...), along the rows in order."""
+    if fn == "prev":
+        return over(exp.func("lag", x), None)
+    if fn == "next":
+        return over(exp.func("lead", x), None)
+    if fn == "deltas":  # q: the first item less 0
+        return exp.Sub(this=x, expression=over(exp.func("lag", x, _n(1), _n(0)), None))
+    if fn == "ratios":  # q: the first item over 1, as floats
+        return exp.Div(this=exp.cast(x, exp.DataType.build("DOUBLE")),
+                       expression=over(exp.func("lag", x, _n(1), _n(1)), None))
+    if fn == "differ":  # q: the first item differs
+        return exp.NullSafeNEQ(this=x, expression=over(exp.func("lag", x), None))
+    if fn == "fills":
+        return over(exp.IgnoreNulls(this=exp.LastValue(this=x)), 0)
+    aggregates = {"sums": exp.Sum, "maxs": exp.Max, "mins": exp.Min, "avgs": exp.Avg}
+    return over(aggregates[fn](this=x) if fn in aggregates else exp.func("product", x), 0)
+
+
+def moving(fn: str, n: int, x: exp.Expr, over: Over) -> exp.Expr:
+    """``n mavg x`` and its kin: over each row and the ``n - 1`` before it."""
+    if fn == "xprev":
+        return over(exp.func("lag", x, _n(n)), None)
+    if fn == "msum":  # q's msum counts a null as 0, and an all-null window sums to 0
+        return exp.Coalesce(this=over(exp.Sum(this=x), n), expressions=[_n(0)])
+    windowed = {"mavg": exp.Avg(this=x), "mcount": exp.Count(this=x), "mmin": exp.Min(this=x),
+                "mmax": exp.Max(this=x), "mdev": exp.func("stddev_pop", x)}
+    return over(windowed[fn], n)
+
+
+MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}
+PARTS = {"date", "time", "minute", "second", "month", "year", "hh", "mm", "ss", "dd"}
+
+
+def part(name: str, x: exp.Expr) -> exp.Expr:
+    """``x.date``, ``x.minute``, ``x.hh``...: a part of a timestamp or time, as q's types
+    (a minute and a second as TIME)."""
+    if name == "date":
+        return exp.cast(x, exp.DataType.build("DATE"))
+    if name == "time":
+        return exp.cast(x, exp.DataType.build("TIME"))
+    if name == "month":
+        return exp.cast(exp.func("date_trunc", exp.Literal.string("month"), x),
+                        exp.DataType.build("DATE"))
+    if name in ("minute", "second"):
+        seconds = exp.func("second", x) if name == "second" else _n(0)
+        return exp.func("make_time", exp.func("hour", x), exp.func("minute", x), seconds)
+    fields = {"year": "year", "hh": "hour", "mm": "minute", "ss": "second", "dd": "day"}
+    return exp.func(fields[name], x)
+
+
+def bucket(name: str, size: exp.Expr, x: exp.Expr) -> exp.Expr:
+    """``n xbar x.minute`` (n minutes), ``n xbar x.second`` (n seconds), ``n xbar date``."""
+    if name == "date":  # q counts days from 2000.01.01
+        epoch = exp.cast(exp.Literal.string("2000-01-01"), exp.DataType.build("DATE"))
+        days = exp.Sub(this=exp.cast(x, exp.DataType.build("DATE")), expression=epoch)
+        return exp.Add(this=epoch, expression=exp.cast(floor_to(days, size),
+                                                       exp.DataType.build("INTEGER")))
+    hour, minute = exp.func("hour", x), exp.func("minute", x)
+    of_day = exp.Add(this=exp.Mul(this=hour, expression=_n(60)), expression=minute)
+    unit = 60
+    if name == "second":
+        of_day = exp.Add(this=exp.Mul(this=exp.Paren(this=of_day), expression=_n(60)),
+                         expression=exp.func("second", x))
+        unit = 3600
+    floored = exp.Paren(this=floor_to(of_day, size))
+    if name == "minute":
+        return exp.func("make_time", exp.IntDiv(this=floored, expression=_n(60)),
+                        mod(floored, _n(60)), _n(0))
+    return exp.func("make_time", exp.IntDiv(this=floored, expression=_n(unit)),
+                    mod(exp.Paren(this=exp.IntDiv(this=floored, expression=_n(60))), _n(60)),
+                    mod(floored, _n(60)))
+
+
+def floor_to(x: exp.Expr, size: exp.Expr) -> exp.Expr:
+    """``x`` less its remainder by ``size`` (q's xbar: floors, and keeps x's type)."""
+    x = exp.Paren(this=x)
+    return exp.Sub(this=x, expression=exp.Paren(this=mod(x, size)))
+
+
+def mod(left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    """q's ``mod``: the remainder takes the divisor's sign (DuckDB's ``%`` the dividend's)."""
+    remainder = exp.Paren(this=exp.Mod(this=left, expression=right))
+    return exp.Mod(this=exp.Paren(this=exp.Add(this=remainder, expression=right)),
+                   expression=right)
+
+
+def scalar(fn: str, value: exp.Expr) -> exp.Expr:
+    if fn == "not":
+        return exp.Not(this=exp.Paren(this=value))
+    if fn == "null":
+        return exp.Is(this=value, expression=exp.Null())
+    if fn == "string":
+        return exp.cast(value, exp.DataType.build("VARCHAR"))
+    if fn == "neg":
+        return exp.Neg(this=exp.Paren(this=value))
+    if fn == "reciprocal":
+        return exp.Div(this=exp.Literal.number("1.0"), expression=value)
+    return exp.func(SCALAR_NAMES[fn], value, dialect="duckdb")
+
+
+def literal(node: Lit) -> exp.Expr:
+    text, kind = node.text, node.kind
+    if kind == "sym":
+        return exp.Literal.string(text)
+    if kind == "str":
+        return exp.Literal.string(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]),
+                                         text[1:-1]))
+    if kind == "bool":
+        return exp.Boolean(this=text == "1")
+    if kind == "null":
+        return exp.Null()
+    if kind == "num":
+        digits = text.lstrip("-")
+        suffix = digits[-1] if digits[-1] in SUFFIXES else ""
+        number = exp.Literal.number(digits[:-1] if suffix else digits)
+        value: exp.Expr = exp.Neg(this=number) if text.startswith("-") else number
+        if suffix in ("", "j"):
+            return value
+        return exp.cast(value, exp.DataType.build(SUFFIXES[suffix]))
+    if kind == "date":
+        return exp.cast(exp.Literal.string(text.replace(".", "-")), exp.DataType.build("DATE"))
+    if kind == "timestamp":
+        day, time = text.split("D")
+        return exp.cast(exp.Literal.string(f"{day.replace('.', '-')} {time}"),
+                        exp.DataType.build("TIMESTAMP_NS", dialect="duckdb"))
+    if kind == "time":
+        return exp.cast(exp.Literal.string(text), exp.DataType.build("TIME"))
+    days, time = text.split("D")
+    hours, minutes, *rest = time.split(":")
+    seconds = float(rest[0]) if rest else 0.0
+    micros = round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6 + seconds * 1e6)
+    return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.var("MICROSECONDS"))
+
+
+def glob(node: Lit) -> str:
+    """q's like pattern as a GLOB: the same ``*``, ``?`` and ``[...]``; q negates a class
+    with ``^``, GLOB with ``!``."""
+    if node.kind not in ("str", "sym"):
+        raise QError('like takes a pattern in quotes: sym like "AA*"', node.pos)
+    text = node.text if node.kind == "sym" else str(literal(node).name)
+    return text.replace("[^", "[!")
+
+
+def _n(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
