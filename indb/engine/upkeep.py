@@ -31,6 +31,7 @@ from indb.parser.dialect import Explain as ExplainTree
 from indb.query.keys import check_unique
 from indb.planner.upkeep import (Action, AddColumn, Clause, DropColumn, Match, RenameColumn,
                                  RowChange, SetShards, plan_lines)
+from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
 from indb.storage import files, upkeep
@@ -424,12 +425,19 @@ def show_snapshots(engine: Engine, plan: planner.ShowSnapshots, params: object) 
 # -- VACUUM and OPTIMIZE -------------------------------------------------------------------------
 
 def vacuum(engine: Engine, plan: planner.Vacuum, params: object) -> Result:
-    """Expire old snapshots and delete the files nothing reads any more, table by table."""
-    cutoff = _orphan_cutoff(engine)
+    """Expire old snapshots and delete the files nothing reads any more, table by table; then,
+    without a table, the leftovers of tables that do not exist and of code and models no record
+    names (one row for both)."""
+    started = _running_since(engine)
+    cutoff = min([time.time() - ORPHAN_MIN_AGE_S, *started])
     names = [plan.table] if plan.table else sorted(engine.db.metadata_locations())
     done = [upkeep.vacuum(engine.db, name, plan.retain, cutoff) for name in names]
     if plan.table is None:
-        done.append(upkeep.leftovers(engine.db, names, cutoff))
+        tables = upkeep.leftovers(engine.db, names, cutoff)
+        artifacts = unreferenced.vacuum(engine.functions, engine.models, cutoff,
+                                        running=bool(started))
+        done.append(upkeep.Vacuumed(None, 0, tables.files_deleted + artifacts.files_deleted,
+                                    tables.bytes_deleted + artifacts.bytes_deleted))
     rows = pa.table({"table": [d.table for d in done],
                      "snapshots_expired": [d.snapshots_expired for d in done],
                      "files_deleted": [d.files_deleted for d in done],
@@ -438,14 +446,13 @@ def vacuum(engine: Engine, plan: planner.Vacuum, params: object) -> Result:
                         f"{sum(d.files_deleted for d in done)} files")
 
 
-def _orphan_cutoff(engine: Engine) -> float:
-    """Files no snapshot names are deleted if last modified before this: older than the safety
-    age, and than the start of any function run still going (its outputs are committed at its
-    end, however long it runs)."""
+def _running_since(engine: Engine) -> list[float]:
+    """When each function run still going started. Files no snapshot or record names are
+    deleted only if last modified before all of these (and older than the safety age): a run's
+    outputs are committed at its end, however long it runs."""
     runs = engine.runs.runs().to_pydict()
-    started = [s for s, status in zip(runs["started"], runs["status"], strict=True)
-               if status == RunStatus.RUNNING]
-    return min([time.time() - ORPHAN_MIN_AGE_S, *started])
+    return [s for s, status in zip(runs["started"], runs["status"], strict=True)
+            if status == RunStatus.RUNNING]
 
 
 def optimize(engine: Engine, plan: planner.Optimize, params: object) -> Result:

@@ -1,0 +1,86 @@
+"""VACUUM's part in the files the registry keeps beside its records: registered code and model
+artifacts that no function or model version names any more, and this host's verified copies of
+them (an object-store warehouse's, ``catalog.artifacts.fetched``) that nothing names either.
+
+That is the code of functions replaced or dropped; a model upload of a head killed before it
+recorded the version (``models/<name>/<id>/`` in an object store), a version directory a killed
+registration left (``models/<name>/v<n>/``), a killed training run's staging directory
+(``models/.staging/<id>/``), a killed download (``.fetch-*``); and copies of all of those.
+
+A tree (one code hash, one model directory, one copy) goes whole, and only once every file in it
+was last modified before the caller's cutoff (older than any run still going, so a run's own
+uploads and staging are never hit). Code goes only while no run is going at all: a run keeps
+running the code it started with after its function is replaced, and what a run started with is
+not recorded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from indb.catalog import filesystems
+from indb.registry.functions import CODE_DIR, FunctionStore
+from indb.registry.models import FETCHED_DIR, MODELS_DIR, ModelStore
+from indb.storage.upkeep import Vacuumed
+
+
+@dataclass(frozen=True)
+class Place:
+    """A directory of trees: its root, how many levels below it name one tree, the names used."""
+
+    root: str
+    depth: int
+    used: frozenset[str]
+
+
+def places(functions: FunctionStore, models: ModelStore, *, running: bool) -> list[Place]:
+    """Where VACUUM looks: the shared code and models roots, and (in an object-store warehouse)
+    this host's copies; the code roots only when no run is going."""
+    db = functions.db
+    code = frozenset(f.code_hash for f in functions.all())
+    versions = [v for name in models.names() for v in models.versions(name)]
+    root = f"{db.shared_root}/{MODELS_DIR}"
+    directories = frozenset(v.path.removeprefix(root + "/").rsplit("/", 1)[0] for v in versions
+                            if v.path.startswith(root + "/"))
+    found = [Place(root, 2, directories)]
+    if db.local_root is None:  # this host's scratch: its staging and copies (by digest)
+        found.append(Place(str(db.path / MODELS_DIR), 2,
+                           frozenset(f"{FETCHED_DIR}/{v.digest}" for v in versions)))
+    if not running:
+        found.append(Place(functions.code_root, 1, code))
+        if db.local_root is None:
+            found.append(Place(str(db.path / CODE_DIR), 1, code))
+    return found
+
+
+def vacuum(functions: FunctionStore, models: ModelStore, cutoff: float, *,
+           running: bool) -> Vacuumed:
+    """Delete the unnamed trees of every place whose files are all older than ``cutoff``; the
+    files and bytes deleted."""
+    properties = functions.db.io_properties
+    count = size = 0
+    for place in places(functions, models, running=running):
+        for tree, paths in _old_trees(place, cutoff, properties).items():
+            size += filesystems.total_size(paths, properties)
+            count += len(paths)
+            filesystems.remove_tree(f"{place.root}/{tree}", properties)
+    return Vacuumed(None, 0, count, size)
+
+
+def _old_trees(place: Place, cutoff: float, properties: Mapping[str, str]) -> dict[str, list[str]]:
+    """The trees of ``place`` no record names whose newest file is older than ``cutoff``, with
+    their files (files right under the root, in no tree, are not the registry's: they stay)."""
+    prefix = place.root.rstrip("/") + "/"
+    files: dict[str, list[str]] = defaultdict(list)
+    newest: dict[str, float] = defaultdict(float)
+    for path, changed in filesystems.list_files(place.root, properties):
+        parts = path.removeprefix(prefix).split("/")
+        if not path.startswith(prefix) or len(parts) <= place.depth:
+            continue
+        tree = "/".join(parts[:place.depth])
+        files[tree].append(path)
+        newest[tree] = max(newest[tree], changed)
+    return {tree: paths for tree, paths in files.items()
+            if tree not in place.used and newest[tree] < cutoff}
