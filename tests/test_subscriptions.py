@@ -26,7 +26,8 @@ from indb.planner import subscriptions as plans  # noqa: E402
 from indb.runtime.predictors import save_model  # noqa: E402
 from indb.sharding import sandbox  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
-from indb.stream.subscriptions import kept_tail  # noqa: E402
+from indb.engine import subscriptions as statements  # noqa: E402
+from indb.stream.window import Mirror, Window, kept_tail  # noqa: E402
 from test_stream_server import Server, read_message  # noqa: E402
 
 WAIT = 60  # seconds a test waits for the tickerplant's subscription to catch up, at most
@@ -256,6 +257,66 @@ def test_the_tail_does_not_pile_up_chunks_batch_after_batch():
     assert tail.num_rows == 30 and sorted(tail.column("x").to_pylist())[0] == 220
 
 
+def windowed_plan(db: indb.Connection) -> plans.CreateSubscription:
+    db.sql(f"CREATE SUBSCRIPTION w ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => {QUERY}) "
+           "OUTPUT_TABLES('o')")
+    from indb.registry.subscriptions import SubscriptionStore
+    return plans.restored(SubscriptionStore(db._engine.db).get("w").definition)
+
+
+def window_of(plan: plans.CreateSubscription, tail: pa.Table | None = None) -> Window:
+    return Window({"name": plan.name, "table": plan.table, "query": plan.query,
+                   "windowed": plan.windowed, "keys": plan.keys, "history": plan.history}, tail)
+
+
+def ticks_of(count: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table({"time": pa.array(np.arange(count) * 1000, pa.timestamp("us")),
+                     "sym": [f"s{i}" for i in rng.integers(0, 7, count)],
+                     "px": rng.standard_normal(count).round(3), "size": np.ones(count, np.int64)})
+
+
+def by_time(rows: pa.Table) -> dict:
+    return rows.sort_by("time").to_pydict()
+
+
+def test_window_state_crosses_batches_in_the_functions_process(db):
+    """The query over batch after batch in the process's ``Window`` gives each row what the
+    query over all the rows at once gives it; only the batch's keys' history enters DuckDB."""
+    plan = windowed_plan(db)
+    ticks = ticks_of(60, 1)
+    whole = by_time(statements.prepare(plan, ticks))
+    window, start = window_of(plan), 0
+    for number, size in enumerate([1, 5, 2, 13, 1, 8, 30]):
+        batch = ticks.slice(start, size)
+        out = window.rows(batch)
+        assert by_time(out) == {k: v[start:start + size] for k, v in whole.items()}
+        entered = set(window.batch.rows.column("sym").to_pylist())  # what DuckDB read
+        assert entered == set(batch.column("sym").to_pylist())
+        if number % 2:  # else the next batch's ``rows`` brings the state up to date first
+            window.keep()
+        start += size
+    window.close()
+
+
+def test_a_new_process_is_seeded_with_the_window_state_the_old_one_had(db):
+    plan = windowed_plan(db)
+    ticks = ticks_of(200, 2)
+    window, mirror = window_of(plan), Mirror(plan.keys, plan.history)
+    for start in range(0, 180, 9):
+        batch = ticks.slice(start, 9)
+        mirror.add(batch)
+        window.rows(batch)
+    window.keep()
+    seed = mirror.fold()
+    assert seed is not None and by_time(seed) == by_time(window.tail)
+    assert seed.num_rows == 7 * plan.history  # the last rows of each of the 7 symbols
+    restarted, rest = window_of(plan, seed), ticks.slice(180)
+    assert by_time(restarted.rows(rest)) == by_time(window.rows(rest))
+    for part in (window, restarted):
+        part.close()
+
+
 def as_user(conn: indb.Connection, user: str, sql: str):
     with conn._engine.as_user(user):
         return conn.sql(sql)
@@ -353,6 +414,43 @@ def test_a_failing_function_is_reported_and_harms_nothing(server):
     finally:
         q.close()
 
+
+
+def test_window_state_survives_the_functions_process_dying(server):
+    q = server.connect()
+    try:
+        q("CREATE TABLE restarted (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q(f"CREATE SUBSCRIPTION again ON restarted EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          f"{QUERY.replace('FROM ticks', 'FROM restarted')}, PARAMS => KV_PAIRS(crash_below = "
+          "'-100')) OUTPUT_TABLES('restarted_out')")
+        figures(q, "again", lambda r: r["state"] == "running", "started")
+        for count, px in enumerate([100.0, 100.0], 1):
+            upd(q, "restarted", tick("AAPL", px))
+            figures(q, "again", lambda r: r["rows_out"] == count, "a row out")
+        upd(q, "restarted", tick("AAPL", -200.0))  # the function's process exits
+        figures(q, "again", lambda r: r["errors"] == 1, "the crash")
+        upd(q, "restarted", tick("AAPL", 108.0))  # a new process, the window state kept
+        figures(q, "again", lambda r: r["rows_out"] == 3, "a row after the crash")
+        # the rolling mean of 4 rows (100, 100, -200, 108) is 27: a fresh window would say 108
+        assert q("SELECT error FROM restarted_out WHERE px = 108").py() == {"error": [81.0 ** 2]}
+    finally:
+        q.close()
+
+
+def test_a_query_failing_on_a_batch_is_reported_as_the_querys(server):
+    q = server.connect()
+    try:
+        q("CREATE TABLE badcast (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q("CREATE SUBSCRIPTION casts ON badcast EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+          "INPUT_TABLE(SELECT time, sym, px, CAST(sym AS DOUBLE) AS m FROM badcast)) "
+          "OUTPUT_TABLES('badcast_out')")  # fine over no rows: CREATE cannot tell
+        figures(q, "casts", lambda r: r["state"] == "running", "started")
+        upd(q, "badcast", tick("AAPL", 1.0))
+        row = figures(q, "casts", lambda r: r["errors"] == 1, "the failed query")
+        assert row["last_error"].startswith("SqlError: subscription casts: its query fails")
+        assert "AAPL" in row["last_error"]
+    finally:
+        q.close()
 
 
 def test_a_function_past_its_timeout_is_stopped(server):

@@ -112,21 +112,23 @@ def check_definer(engine: Engine, plan: plans.CreateSubscription, user: str) -> 
     rules.check_needs(needed, privileges.access(engine, user, needed))
 
 
-def prepare(plan: plans.CreateSubscription, rows: pa.Table,
-            connection: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+def prepare(plan: plans.CreateSubscription, rows: pa.Table) -> pa.Table:
     """The pre-processing query's rows over ``rows`` (which carry ``NEW`` when the query keeps
-    window state); SqlError naming the subscription when DuckDB refuses it."""
+    window state); SqlError naming the subscription when DuckDB refuses it. (CREATE's check; a
+    tickerplant runs it in the function's process: ``indb.stream.window``.)"""
     assert plan.query is not None
     if plan.windowed and plans.NEW not in rows.column_names:
         rows = rows.append_column(plans.NEW, pa.array([True] * rows.num_rows, pa.bool_()))
-    duck = connection or duckdb.connect()
-    try:
+    with duckdb.connect() as duck:
         duck.register(plans.BATCH, rows)
-        return duck.sql(plan.query).to_arrow_table()
+        return run_query(duck, plan.name, plan.table, plan.query)
+
+
+def run_query(duck: duckdb.DuckDBPyConnection, name: str, table: str, query: str) -> pa.Table:
+    """Subscription ``name``'s query on ``duck``, where its rows are registered as ``BATCH``;
+    SqlError naming the subscription when DuckDB refuses it."""
+    try:
+        return duck.sql(query).to_arrow_table()
     except duckdb.Error as error:
-        raise SqlError(f"subscription {plan.name}: its query fails over the rows of "
-                       f"table {plan.table}: {error}") from None
-    finally:
-        duck.unregister(plans.BATCH)
-        if connection is None:
-            duck.close()
+        raise SqlError(f"subscription {name}: its query fails over the rows of table "
+                       f"{table}: {error}") from None

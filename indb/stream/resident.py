@@ -9,10 +9,16 @@ JSON; nothing the process sends is unpickled, so a hostile function can make its
 wrong but cannot run code in the tickerplant.
 
 - tickerplant -> process: ``S`` the setup (the function, its code directory, parameters, output
-  tables, device), then ``B`` a batch's rows, once per batch;
+  tables, device, the pre-processing query; then, when it says ``seeded``, the window state as
+  an Arrow stream), then ``B`` a batch's rows, once per batch;
 - process -> tickerplant: ``M`` a model's name and version (``ctx.models.load``; the tickerplant
   reads the catalog and answers ``M`` with the version's facts), then ``R`` the results (a JSON
-  list saying which outputs follow, then one Arrow stream each) or ``E`` an error's text.
+  list saying which outputs follow, then one Arrow stream each), or ``Q`` the query's error or
+  ``E`` the function's.
+
+The pre-processing query runs here too (``indb.stream.window``), before the function, with the
+window state kept here between batches: off the tickerplant's GIL, on a DuckDB connection of the
+process's own. The tickerplant keeps a copy of the state (``window.Mirror``) to seed a new process.
 
 The process loads the function once and keeps it, and the models it loads, for as long as the
 subscription runs; a process that dies (a crash, ``os._exit`` in the function) fails the batch
@@ -37,13 +43,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from indb.errors import FunctionError
+from indb.errors import FunctionError, SqlError
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
 from indb.sharding import sandbox
 from indb.sharding.jobs import Job
+from indb.stream.window import Mirror, Window
 
-SETUP, BATCH, MODEL, RESULTS, ERROR = b"S", b"B", b"M", b"R", b"E"
+SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR = b"S", b"B", b"M", b"R", b"E", b"Q"
 LOOKUP_SECONDS = 1.0  # how long the process uses a model version's facts before asking again
 
 log = logging.getLogger("indb.stream")
@@ -56,10 +63,11 @@ def to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def from_ipc(data: bytes) -> pa.Table:
+def from_ipc(data: bytes, check: bool = True) -> pa.Table:
     with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
         table = reader.read_all()
-    table.validate(full=True)  # what another process sent: checked before it is used
+    if check:  # what the function's process sent: checked before the tickerplant uses it
+        table.validate(full=True)
     return table
 
 
@@ -68,9 +76,15 @@ class Resident:
 
     def __init__(self, name: str, function: FunctionInfo, code_dir: str, db_path: str,
                  params: dict[str, str], outputs: tuple[str, ...], device: str,
-                 lookup: Callable[[str, int | str | None], ModelInfo]) -> None:
+                 lookup: Callable[[str, int | str | None], ModelInfo],
+                 query: dict[str, Any] | None = None) -> None:
+        """``query``: the pre-processing query's part of the plan (``name``, ``table``,
+        ``query``, ``windowed``, ``keys``, ``history``), run in the process; None: none."""
         self.name, self.function, self.code_dir, self.db_path = name, function, code_dir, db_path
         self.params, self.outputs, self.device, self.lookup = params, outputs, device, lookup
+        self.query = query
+        self.mirror = Mirror(tuple(query["keys"]), int(query["history"])) \
+            if query is not None and query["windowed"] else None
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Connection | None = None
         self.staging: Path | None = None
@@ -118,18 +132,25 @@ class Resident:
         finally:
             child.close()
         self.channel = Connection(parent.detach())
+        seed = self.mirror.fold() if self.mirror is not None else None
         setup = {"function": self.function.to_json(), "code_dir": self.code_dir,
                  "params": self.params, "outputs": list(self.outputs), "device": self.device,
-                 "scratch": str(scratch), "run_id": job.run_id}
+                 "scratch": str(scratch), "run_id": job.run_id, "query": self.query,
+                 "seeded": seed is not None}
         self.channel.send_bytes(SETUP + json.dumps(setup).encode())
+        if seed is not None:  # a process started again: the windows go on where they were
+            self.channel.send_bytes(to_ipc(seed))
         log.info("subscription %s: its function runs in process %d (%s)", self.name,
                  self.process.pid, "sandboxed" if self.confined else "not sandboxed")
 
     def call(self, rows: pa.Table, timeout: float) -> list[pa.Table | None]:
-        """The function's outputs for a batch, one a table (None: nothing for that one); a
-        function that takes more than ``timeout`` seconds has its process stopped."""
+        """The function's outputs for a batch (through the pre-processing query), one a table
+        (None: nothing for that one); a function that takes more than ``timeout`` seconds has
+        its process stopped."""
         self.start()
         assert self.channel is not None
+        if self.mirror is not None:  # the process keeps these rows in its state whatever comes
+            self.mirror.add(rows)
         due = time.monotonic() + timeout
         try:
             self.channel.send_bytes(BATCH + to_ipc(rows))
@@ -146,6 +167,8 @@ class Resident:
                     self.channel.send_bytes(MODEL + self._model(asked["name"], asked["version"]))
                 elif kind == ERROR:
                     raise FunctionError(body.decode(errors="replace"))
+                elif kind == QUERY_ERROR:
+                    raise SqlError(body.decode(errors="replace"))
                 elif kind == RESULTS:
                     present = json.loads(body)
                     return [from_ipc(self.channel.recv_bytes()) if given else None
@@ -230,6 +253,8 @@ def main(argv: list[str]) -> None:
               shards=1, inputs=(), outputs=(), params=setup["params"], work_dir=str(scratch),
               db_path="", db_id="", io_properties={}, deadline=None)
     device, outputs = setup["device"], tuple(setup["outputs"])
+    window = Window(setup["query"], from_ipc(channel.recv_bytes(), check=False)
+                    if setup["seeded"] else None) if setup["query"] is not None else None
     handler: Any = None
     try:
         handler = load_handler(job)  # at once: the first batch does not wait for the import
@@ -244,11 +269,16 @@ def main(argv: list[str]) -> None:
         except (EOFError, OSError):
             return
         try:
+            rows = from_ipc(message[1:], check=False)  # from the tickerplant
+            if window is not None:
+                rows = window.rows(rows)
             if handler is None:
                 handler = load_handler(job)
-            rows = from_ipc(message[1:])
             results = to_outputs(handler(context, to_frame(rows, function.frame, device)), outputs)
             streams = [None if r is None else to_ipc(r) for r in results]
+        except SqlError as error:  # the query's (it names the subscription)
+            channel.send_bytes(QUERY_ERROR + str(error).encode())
+            continue
         except Exception as error:  # noqa: BLE001 (the tickerplant records it; the process goes on)
             channel.send_bytes(ERROR + f"{type(error).__name__}: {error}".encode())
             continue
@@ -256,6 +286,8 @@ def main(argv: list[str]) -> None:
         for stream in streams:
             if stream is not None:
                 channel.send_bytes(stream)
+        if window is not None:  # while the tickerplant delivers the results
+            window.keep()
 
 
 if __name__ == "__main__":

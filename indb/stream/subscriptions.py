@@ -9,10 +9,11 @@ starts at once with what is there). A batch is the rows of the subscription's sy
 through the pre-processing query (DuckDB, over the batch; with window state, over the last
 ``history`` rows of each key and the batch, keeping the batch's rows:
 ``indb.planner.subscriptions``), then through the function, loaded once with its models and kept
-resident (on the GPU where there is one). Its rows go to the output table's real-time table, on
-the event loop, and from there to that table's own subscribers (``.u.sub``) and to a remote kdb+
-tickerplant with ``PUBLISH TO``. The output table is created from the first output, as EXECUTE
-FUNCTION creates its output tables.
+resident (on the GPU where there is one); the query and the window state live in the function's
+process too (``indb.stream.window``), off the tickerplant's GIL. Its rows go to the output
+table's real-time table, on the event loop, and from there to that table's own subscribers
+(``.u.sub``) and to a remote kdb+ tickerplant with ``PUBLISH TO``. The output table is created
+from the first output, as EXECUTE FUNCTION creates its output tables.
 
 The function runs in a resident process of its own, sandboxed where the machine can
 (``indb.stream.resident``): a crash or hostile code there cannot take the tickerplant down. A batch
@@ -34,7 +35,6 @@ import asyncio
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -103,9 +103,7 @@ class Running:
         self.queued = 0  # rows in the queue
         self.stopped = False
         self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
-        self.tail: pa.Table | None = None  # window state: earlier rows, ``history`` a key
         self.resident: Resident | None = None
-        self.duck: duckdb.DuckDBPyConnection | None = None
         self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
         self.existing: set[str] = set()  # output tables seen in the catalog (a look-up is ms)
         self.thread = threading.Thread(target=self._work, name=f"indb-subscription-{info.name}",
@@ -155,11 +153,14 @@ class Running:
         engine = self.plant.engine
         statements.check_definer(engine, self.plan, self.info.definer)
         function = engine.functions.get(self.plan.function)
+        plan = self.plan
+        query = None if plan.query is None else {
+            "name": plan.name, "table": plan.table, "query": plan.query,
+            "windowed": plan.windowed, "keys": list(plan.keys), "history": plan.history}
         self.resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
-                                 str(engine.db.path), dict(self.plan.params), self.plan.outputs,
-                                 "cuda" if visible_gpus() else "cpu", engine.models.get)
+                                 str(engine.db.path), dict(plan.params), plan.outputs,
+                                 "cuda" if visible_gpus() else "cpu", engine.models.get, query)
         self.resident.start()
-        self.duck = duckdb.connect()
 
     def _take(self) -> list[tuple[int, pa.Table]] | None:
         """The next batch: what has arrived, at most ``max_batch`` rows, after waiting up to
@@ -205,8 +206,6 @@ class Running:
             self.figures.sizes.append(rows.num_rows)
         if not rows.num_rows:
             return
-        if self.plan.query is not None:
-            rows = self._prepared(rows)
         assert self.resident is not None
         outputs = self.resident.call(rows, self.plan.timeout)
         produced = [(name, table) for name, table in zip(self.plan.outputs, outputs, strict=True)
@@ -221,16 +220,6 @@ class Running:
                 self.publisher = Publisher(self.plan.publish)
             for name, table in produced:
                 self.publisher.upd(name, table)
-
-    def _prepared(self, rows: pa.Table) -> pa.Table:
-        """The pre-processing query over the batch (and the window state's earlier rows)."""
-        if not self.plan.windowed:
-            return statements.prepare(self.plan, rows, self.duck)
-        marked = rows.append_column(plans.NEW, pa.array(np.ones(rows.num_rows, bool)))
-        if self.tail is not None:
-            marked = pa.concat_tables([self.tail, marked])
-        self.tail = kept_tail(marked, self.plan.keys, self.plan.history)
-        return statements.prepare(self.plan, marked, self.duck)
 
     def _ensure_table(self, name: str, schema: pa.Schema) -> None:
         """The output table, created from the first output (as its definer) when missing."""
@@ -266,36 +255,9 @@ class Running:
             self.figures.latencies.extend((done - arrived) / 1e6 for arrived in arrivals)
 
     def _close(self) -> None:
-        for part in (self.publisher, self.duck, self.resident):
+        for part in (self.publisher, self.resident):
             if part is not None:
                 part.close()
-
-
-def kept_tail(rows: pa.Table, keys: tuple[str, ...], history: int) -> pa.Table | None:
-    """The last ``history`` rows of each key (all rows' last ``history`` without keys), in
-    their order, marked as earlier rows (``NEW`` false)."""
-    if not history or not rows.num_rows:
-        return None
-    count = rows.num_rows
-    if keys:
-        codes = np.zeros(count, np.int64)
-        for key in keys:
-            encoded = pc.dictionary_encode(rows[key].combine_chunks())
-            width = len(encoded.dictionary) + 1
-            codes = codes * width + np.asarray(encoded.indices.fill_null(width - 1))
-        order = np.argsort(codes, kind="stable")
-        ordered = codes[order]
-        # each row's place from the end of its key's run: keep the last ``history``
-        ends = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), count - 1]
-        run_end = ends[np.searchsorted(ends, np.arange(count))]
-        keep = np.zeros(count, bool)
-        keep[order] = run_end - np.arange(count) < history
-        kept = rows.filter(pa.array(keep))
-    else:
-        kept = rows.slice(max(0, count - history))
-    kept = kept.combine_chunks()  # a chunk per batch kept would pile up, batch after batch
-    return kept.set_column(kept.schema.get_field_index(plans.NEW), plans.NEW,
-                           pa.array(np.zeros(kept.num_rows, bool)))
 
 
 class Subscriptions:

@@ -1,0 +1,152 @@
+"""A subscription's pre-processing query and its window state, where its function runs.
+
+``Window`` runs in the function's resident process (``indb.stream.resident``), off the
+tickerplant's GIL: one DuckDB connection for the subscription's life (one thread: a batch is
+small, and threads that wait for each other on a busy machine cost more than the query), the
+query over the batch, and, for a query with window functions, the last ``history`` rows of each
+key kept between batches (``indb.planner.subscriptions``). Only the history of the batch's own
+keys enters the query (of windows partitioned by one column; by several, all of it): a window
+reads its own partition, so the other keys' rows change nothing in the batch's rows and would
+only cost DuckDB time. The state is brought up to date after the
+batch's results have gone back (``keep``), while the tickerplant delivers them.
+
+``Mirror`` is the tickerplant's copy of that state, so that a process that dies (a crash, a
+timeout) is started again with the window state it had: it keeps the batches it hands over and
+folds them into the state only now and then (an append a batch, not a pass over the state).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from indb.engine import subscriptions as statements
+from indb.planner import subscriptions as plans
+
+FOLD_ROWS = 20_000  # the mirror folds its batches into its state past this many rows (or 2x it)
+
+
+def marked(rows: pa.Table, new: bool) -> pa.Table:
+    """``rows`` with the ``NEW`` column (true: the batch's rows; false: earlier ones)."""
+    return rows.append_column(plans.NEW, pa.array(np.full(rows.num_rows, new)))
+
+
+def kept_tail(rows: pa.Table, keys: tuple[str, ...], history: int) -> pa.Table | None:
+    """The last ``history`` rows of each key (all rows' last ``history`` without keys), in
+    their order, marked as earlier rows (``NEW`` false)."""
+    if not history or not rows.num_rows:
+        return None
+    count = rows.num_rows
+    if keys:
+        codes = np.zeros(count, np.int64)
+        for key in keys:
+            encoded = pc.dictionary_encode(rows[key].combine_chunks())
+            width = len(encoded.dictionary) + 1
+            codes = codes * width + np.asarray(encoded.indices.fill_null(width - 1))
+        order = np.argsort(codes, kind="stable")
+        ordered = codes[order]
+        # each row's place from the end of its key's run: keep the last ``history``
+        ends = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), count - 1]
+        run_end = ends[np.searchsorted(ends, np.arange(count))]
+        keep = np.zeros(count, bool)
+        keep[order] = run_end - np.arange(count) < history
+        kept = rows.filter(pa.array(keep))
+    else:
+        kept = rows.slice(max(0, count - history))
+    kept = kept.combine_chunks()  # a chunk per batch kept would pile up, batch after batch
+    return kept.set_column(kept.schema.get_field_index(plans.NEW), plans.NEW,
+                           pa.array(np.zeros(kept.num_rows, bool)))
+
+
+def of_keys(tail: pa.Table, rows: pa.Table, key: str) -> pa.Array:
+    """Which of ``tail``'s rows have a ``key`` that ``rows`` have (a mask; null is a key)."""
+    return pc.is_in(tail[key], value_set=pc.unique(rows[key].combine_chunks()))
+
+
+class Batch:
+    """The rows DuckDB's ``BATCH`` reads: registered once, its rows replaced batch after batch
+    (registering a table anew each batch cost DuckDB half a millisecond). DuckDB scans it
+    through the Arrow PyCapsule interface, asking for a new stream each query."""
+
+    def __init__(self, rows: pa.Table) -> None:
+        self.rows = rows
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.rows.__arrow_c_stream__(requested_schema)
+
+
+class Window:
+    """The pre-processing query of a subscription over its batches, with its window state."""
+
+    def __init__(self, setup: dict[str, Any], tail: pa.Table | None = None) -> None:
+        self.name, self.table, self.query = setup["name"], setup["table"], setup["query"]
+        self.windowed, self.history = bool(setup["windowed"]), int(setup["history"])
+        self.keys: tuple[str, ...] = tuple(setup["keys"])
+        self.tail = tail
+        self.batch: Batch | None = None
+        self.duck = duckdb.connect(config={"threads": 1})
+        self.pending: tuple[pa.Table, pa.Array | None] | None = None  # the last batch, not kept yet
+
+    def rows(self, batch: pa.Table) -> pa.Table:
+        """The query's rows for the batch; SqlError naming the subscription when DuckDB refuses."""
+        self.keep()  # the batch before, if ``keep`` was not called after it
+        rows = batch
+        if self.windowed:
+            rows = marked(batch, True)
+            mask = None
+            if self.tail is not None:
+                if len(self.keys) == 1:  # (several keys: the whole state, as simple as it is)
+                    mask = of_keys(self.tail, batch, self.keys[0])
+                    rows = pa.concat_tables([self.tail.filter(mask), rows])
+                else:
+                    rows = pa.concat_tables([self.tail, rows])
+            self.pending = rows, mask
+        if self.batch is None:  # once (at the first rows: DuckDB reads their columns then)
+            self.batch = Batch(rows)
+            self.duck.register(plans.BATCH, self.batch)
+        self.batch.rows = rows
+        return statements.run_query(self.duck, self.name, self.table, self.query)
+
+    def keep(self) -> None:
+        """The last batch into the window state: its keys' last rows replace theirs."""
+        if self.pending is None:
+            return
+        rows, mask = self.pending
+        self.pending = None
+        kept = kept_tail(rows, self.keys, self.history)
+        if mask is not None and self.tail is not None:  # the other keys' rows stay as they were
+            others = self.tail.filter(pc.invert(mask))
+            kept = others if kept is None else pa.concat_tables([others, kept]).combine_chunks()
+        self.tail = kept
+
+    def close(self) -> None:
+        self.duck.close()
+
+
+class Mirror:
+    """The tickerplant's copy of a windowed subscription's state (see the module's docstring)."""
+
+    def __init__(self, keys: tuple[str, ...], history: int) -> None:
+        self.keys, self.history = keys, history
+        self.tail: pa.Table | None = None
+        self.batches: list[pa.Table] = []
+        self.count = 0  # rows in ``batches``
+
+    def add(self, rows: pa.Table) -> None:
+        self.batches.append(rows)
+        self.count += rows.num_rows
+        if self.count > max(FOLD_ROWS, 2 * (self.tail.num_rows if self.tail is not None else 0)):
+            self.fold()
+
+    def fold(self) -> pa.Table | None:
+        """The state as the process has it after the batches handed over (``None``: empty)."""
+        if self.batches:
+            rows = marked(pa.concat_tables(self.batches), False)
+            self.tail = kept_tail(pa.concat_tables([self.tail, rows]) if self.tail is not None
+                                  else rows, self.keys, self.history)
+            self.batches, self.count = [], 0
+        return self.tail
