@@ -209,6 +209,57 @@ def test_the_documented_examples_are_many_and_sourced():
     assert len(found) >= 40 and all(e.source.startswith("https://code.kx.com/") for e in found)
 
 
+def test_the_comparison_sees_a_wrong_result():
+    example = next(e for e in examples() if e.q == "select sum qty by s from sp")
+    wrong = Example(example.q, [line.replace("1600", "1601") for line in example.printed],
+                    example.tables, example.source)
+    ours, documented = as_printed(wrong)
+    assert ours != documented and as_printed(example)[0] == as_printed(example)[1]
+
+
+TRADE = ("trade", (["time", "sym", "price", "size"], [
+    ["2024.01.02D09:30:05.000000000", "AAPL", "10.0", "100"],
+    ["2024.01.02D09:31:10.000000000", "MSFT", "20.0", "200"],
+    ["2024.01.02D09:34:59.000000000", "AAPL", "11.0", "300"],
+    ["2024.01.02D09:36:00.000000000", "AAPL", "12.0", "100"],
+    ["2024.01.03D09:41:00.000000000", "MSFT", "22.0", "100"]]))
+
+
+@pytest.mark.parametrize("q, names, rows", [
+    ("select last price, sum size by 5 xbar time.minute from trade", ["minute", "price", "size"],
+     [["09:30:00.000", "11", "600"], ["09:35:00.000", "12", "100"], ["09:40:00.000", "22", "100"]]),
+    ("select n: count i by time.date, time.hh from trade", ["date", "hh", "n"],
+     [["2024.01.02", "9", "4"], ["2024.01.03", "9", "1"]]),
+    ("select n: count i by 2 xbar time.second from trade where sym=`AAPL", ["second", "n"],
+     [["09:30:04.000", "1"], ["09:34:58.000", "1"], ["09:36:00.000", "1"]]),
+    ("select sym, m: 2 mavg price, s: 2 msum size, r: ratios price, d: differ sym from trade",
+     ["sym", "m", "s", "r", "d"],
+     [["AAPL", "10", "100", "10", "1"], ["MSFT", "15", "300", "2", "1"],
+      ["AAPL", "15.5", "500", "0.55", "1"], ["AAPL", "11.5", "400", "1.090909", "0"],
+      ["MSFT", "17", "200", "1.833333", "1"]]),
+    ("select med price, dev size, var size by sym from trade", ["sym", "price", "size", "size1"],
+     [["AAPL", "11", "94.2809", "8888.889"], ["MSFT", "21", "50", "2500"]]),
+    ("update a: avgs price, p: xprev[1;price] by sym from trade where size<300",
+     ["time", "sym", "price", "size", "a", "p"],
+     [["2024.01.02D09:30:05.000000000", "AAPL", "10", "100", "10", ""],
+      ["2024.01.02D09:31:10.000000000", "MSFT", "20", "200", "20", ""],
+      ["2024.01.02D09:34:59.000000000", "AAPL", "11", "300", "", ""],
+      ["2024.01.02D09:36:00.000000000", "AAPL", "12", "100", "11", "10"],
+      ["2024.01.03D09:41:00.000000000", "MSFT", "22", "100", "21", "20"]]),
+    ("select[-2] sym, price from `sym xdesc trade", ["sym", "price"],
+     [["AAPL", "11"], ["AAPL", "12"]]),
+    ("`sym xgroup select sym, size from reverse trade", ["sym", "size"],
+     [["MSFT", "100 200"], ["AAPL", "100 300 100"]]),
+])
+def test_time_parts_moving_and_running_functions(q, names, rows):
+    example = Example(q, [], dict([TRADE]), "")
+    connection = duckdb.connect()
+    create(connection, *TRADE)
+    relation = connection.sql(translate(q, lambda n: TRADE[1][0]).sql(dialect="duckdb"))
+    assert relation.columns == names
+    assert [[shown(v) for v in row] for row in relation.fetchall()] == rows, example.q
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)

@@ -133,25 +133,20 @@ class Translator:
         else:
             y = self.expr(second, inner) if second is not None else None
             value = qf.aggregate(fn, self.expr(arg, inner), y, _by_row())
-        return self.placed(value, scope, pos, ordered=fn in ("first", "last"))
+        return self.placed(value, scope)
 
-    def placed(self, value: exp.Expr, scope: Scope, pos: int, ordered: bool = False) -> exp.Expr:
+    def placed(self, value: exp.Expr, scope: Scope) -> exp.Expr:
         """An aggregate as the scope evaluates it: as it is once a group, else a window."""
         if scope.mode == "group":
             return value
-        if scope.only is not None:
-            if ordered:
-                raise QError("first and last in an update with a where phrase are not "
-                             "translated (DuckDB has no FILTER for them as windows)", pos)
-            value = exp.Filter(this=value, expression=exp.Where(this=scope.only))
-        return exp.Window(this=value, partition_by=list(scope.partition) or None, over="OVER")
+        return exp.Window(this=value, partition_by=_partition(scope), over="OVER")
 
     def over(self, scope: Scope, fn: str, pos: int) -> qf.Over:
         """Windows along the rows in order (within the scope's groups)."""
         if scope.mode == "group":
             raise QError(f"{fn} runs along rows: use it in update ... by, or in select "
                          "without an aggregate beside it", pos)
-        partition = list(scope.partition) or None
+        partition = _partition(scope)
 
         def window(value: exp.Expr, rows: int | None) -> exp.Expr:
             spec = None
@@ -179,12 +174,11 @@ class Translator:
             if _has_aggregate(node.left) or _has_aggregate(node.right):
                 raise QError(f"{op} of an aggregate: q-sql aggregates once a group", node.pos)
             product = self.placed(exp.Sum(this=exp.Mul(this=_wrapped(weight),
-                                                        expression=_wrapped(value))),
-                                  scope, node.pos)
+                                                        expression=_wrapped(value))), scope)
             if op == "wsum":
                 return product
             return exp.Div(this=product,
-                           expression=self.placed(exp.Sum(this=weight), scope, node.pos))
+                           expression=self.placed(exp.Sum(this=weight), scope))
         if op == "within":
             low, high = self.pair(node.right, scope, "within takes (low;high) or low high")
             return exp.Between(this=_wrapped(self.expr(node.left, scope)), low=low, high=high)
@@ -617,6 +611,14 @@ def _wrapped(tree: exp.Expr) -> exp.Expr:
     if isinstance(tree, exp.Binary | exp.Between | exp.In | exp.Not | exp.Is | exp.Neg):
         return exp.Paren(this=tree)
     return tree
+
+
+def _partition(scope: Scope) -> list[exp.Expr] | None:
+    """A window's groups: the by phrase's, and apart the rows an update's where phrase
+    takes (the others keep their values, so what their windows see does not matter)."""
+    only = [exp.Paren(this=scope.only)] if scope.only is not None else []
+    groups = list(scope.partition) + only
+    return groups or None
 
 
 def _hoisted(rows: exp.Select, values: list[exp.Expr]) -> exp.Select:
