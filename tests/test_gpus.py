@@ -5,13 +5,14 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
 
 from indb.runtime import gpus
-from indb.runtime.gpus import (HOLD_S, Turns, gpu_slots, gpu_turn, hold_seconds, keep_turns,
-                               worker_environment)
+from indb.runtime.gpus import (HOLD_S, ReadTurns, Turns, gpu_reads, gpu_slots, gpu_turn,
+                               hold_seconds, keep_turns, read_turn, worker_environment)
 
 
 def held_elsewhere(path) -> bool:
@@ -151,3 +152,64 @@ def test_the_hold_is_read_from_the_environment(monkeypatch):
     assert hold_seconds() == 0
     monkeypatch.delenv("INDB_GPU_TURN_HOLD_S")
     assert hold_seconds() == HOLD_S
+
+
+def test_read_turns_let_as_many_readers_in_as_there_are_locks_and_the_next_after_one_leaves(tmp_path):
+    """Three processes' read turns (each its own open files) over two locks: two read at once,
+    the third waits until one of them is done."""
+    paths = [tmp_path / "read0.lock", tmp_path / "read1.lock"]
+    first, second, third = (ReadTurns(paths) for _ in range(3))
+    events, asking, inside = [], threading.Event(), threading.Event()
+
+    def third_reader() -> None:
+        asking.set()
+        with third():
+            events.append("third in")
+            inside.set()
+    with first(), second():
+        assert held_elsewhere(paths[0]) and held_elsewhere(paths[1])
+        reader = threading.Thread(target=third_reader)
+        reader.start()
+        assert asking.wait(10)
+        assert not inside.wait(0.2)  # both locks taken: it must not get in meanwhile
+        events.append("second out")
+    reader.join(10)
+    assert events == ["second out", "third in"]
+    assert not held_elsewhere(paths[0]) and not held_elsewhere(paths[1])
+
+
+def test_a_process_reads_one_shard_at_a_time_even_without_locks(tmp_path):
+    """Its own read and the next shard's, read ahead on a thread, do not run at once."""
+    turns, events = ReadTurns([]), []
+    asking, inside = threading.Event(), threading.Event()
+
+    def ahead() -> None:
+        asking.set()
+        with turns():
+            events.append("ahead in")
+            inside.set()
+    with turns():
+        reader = threading.Thread(target=ahead)
+        reader.start()
+        assert asking.wait(10)
+        assert not inside.wait(0.2)
+        events.append("own out")
+    reader.join(10)
+    assert events == ["own out", "ahead in"]
+
+
+def test_half_the_processes_sharing_a_gpu_read_at_once_unless_told(monkeypatch):
+    monkeypatch.setenv("INDB_GPU_SLOTS", "4")
+    monkeypatch.delenv("INDB_GPU_READS", raising=False)
+    assert gpu_reads() == 2
+    monkeypatch.setenv("INDB_GPU_SLOTS", "1")
+    assert gpu_reads() == 1
+    monkeypatch.setenv("INDB_GPU_READS", "3")
+    assert gpu_reads() == 3
+
+
+def test_a_gpu_whose_processes_may_all_read_at_once_takes_no_read_locks(monkeypatch):
+    monkeypatch.setattr("indb.runtime.gpus._reads", {})
+    monkeypatch.setenv("INDB_GPU_SLOTS", "4")
+    monkeypatch.setenv("INDB_GPU_READS", "4")
+    assert read_turn("cuda")._paths == []  # (no GPU looked at: no lock file is named)

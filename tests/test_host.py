@@ -4,6 +4,7 @@ files written (or deleted on failure), reports and questions sent to the supervi
 import dataclasses
 import multiprocessing
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -163,6 +164,35 @@ def test_a_gpu_host_reads_the_next_shard_ahead_and_its_instance_takes_it(db, mon
     assert host.input_frame(second.inputs[0], "torch", outcome) is frame and len(reads) == 1
     host.read_ahead(second.inputs, "numpy")       # frames a host does not keep: not read ahead
     assert len(reads) == 1
+
+
+def test_a_gpu_hosts_reads_its_own_and_ahead_take_the_gpus_read_turns(db, monkeypatch):
+    """Both ways a GPU frame is read (the instance's own shard, and the next one read ahead) read
+    and stage it inside a read turn of the GPU, and give the turn back after."""
+    first, second = (job_of(db, "def f(ctx, t):\n    return None\n", shard=s) for s in (0, 1))
+    events = []
+    real_read = host.read_input
+
+    @contextmanager
+    def turn():
+        events.append("turn taken")
+        yield
+        events.append("turn given back")
+
+    def read(spec):
+        events.append(f"read {spec.tables[0].paths}")
+        return real_read(spec)
+    monkeypatch.setattr(host, "DEVICE", "cuda")
+    monkeypatch.setattr(host, "process_cache", lambda device: ResidentCache(1 << 30))
+    monkeypatch.setattr(host, "to_frame", lambda table, frame, device: events.append("staged") or table)
+    monkeypatch.setattr(host, "read_input", read)
+    monkeypatch.setattr(host, "read_turn", lambda device: turn)
+    host.input_frame(first.inputs[0], "torch", host.Outcome(0, RunStatus.RUNNING))
+    host.read_ahead(second.inputs, "torch")
+    host.input_frame(second.inputs[0], "torch", host.Outcome(1, RunStatus.RUNNING))
+    reads = [f"read {job.inputs[0].tables[0].paths}" for job in (first, second)]
+    assert events == ["turn taken", reads[0], "staged", "turn given back",
+                      "turn taken", reads[1], "staged", "turn given back"]
 
 
 def test_an_instance_counts_the_bytes_it_read_and_none_for_a_resident_shard(db, monkeypatch):

@@ -225,6 +225,14 @@ _turns_lock = threading.Lock()
 _keeping = 0  # keep_turns() scopes open in this process
 
 
+def _lock_file(device: str, what: str) -> Path:
+    """A lock file of the GPU ``device`` (named after its UUID), per user: another user's lock
+    file would not open for writing."""
+    import torch
+    uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
+    return Path(tempfile.gettempdir()) / f"indb-gpu{what}-{uuid}-{os.getuid()}.lock"
+
+
 def gpu_turn(device: str) -> Turns:
     """The turns at ``device`` in this process: shared with the other instance processes on the
     same GPU in a worker that runs several (``INDB_GPU_SLOTS``), this process's own elsewhere (the
@@ -232,14 +240,74 @@ def gpu_turn(device: str) -> Turns:
     with _turns_lock:
         if device not in _turns:
             import torch
-            lock_path = None
-            if gpu_slots() > 1:
-                uuid = torch.cuda.get_device_properties(torch.device(device)).uuid
-                # per user: another user's lock file would not open for writing
-                lock_path = Path(tempfile.gettempdir()) / f"indb-gpu-{uuid}-{os.getuid()}.lock"
+            lock_path = _lock_file(device, "") if gpu_slots() > 1 else None
             _turns[device] = Turns(lock_path, lambda: torch.cuda.current_stream().synchronize(),
                                    lambda: _keeping > 0, hold_seconds())
         return _turns[device]
+
+
+def gpu_reads() -> int:
+    """How many of the instance processes sharing a GPU read shards into frames at once:
+    ``INDB_GPU_READS``, else half of them (at least one)."""
+    configured = os.environ.get("INDB_GPU_READS")
+    return max(1, int(configured) if configured else gpu_slots() // 2)
+
+
+class ReadTurns:
+    """Reads of shards into GPU frames, a few at a time among the processes sharing a GPU (one
+    lock file a reader: ``flock``'s, released by the kernel when a holder dies), and one at a
+    time in this process (its own read and the next shard's, read ahead).
+
+    The instance processes of a GPU worker start their first shards together, and nothing reaches
+    the GPU until a read is done: read all at once, they share the machine's reading speed and
+    finish together, late; in turns, the first readers finish early and compute while the
+    others read."""
+
+    def __init__(self, lock_paths: Sequence[Path]) -> None:
+        self._paths = list(lock_paths)
+        self._fds: list[int] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if not self._paths:
+                yield
+                return
+            if not self._fds:
+                self._fds = [os.open(path, os.O_RDWR | os.O_CREAT, 0o600) for path in self._paths]
+            fd = self._free()
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _free(self) -> int:
+        """A reader's lock taken: a free one, else (all busy) this process's own, waited for."""
+        for fd in self._fds:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                continue
+        fd = self._fds[os.getpid() % len(self._fds)]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+
+_reads: dict[str, ReadTurns] = {}  # by device: this process's read turns there
+
+
+def read_turn(device: str) -> ReadTurns:
+    """The read turns at ``device`` in this process: ``gpu_reads()`` readers at once among the
+    instance processes sharing the GPU (none to wait for when as many may read as share it)."""
+    with _turns_lock:
+        if device not in _reads:
+            readers = gpu_reads()
+            paths = [_lock_file(device, f"-read{i}") for i in range(readers)] \
+                if readers < gpu_slots() else []
+            _reads[device] = ReadTurns(paths)
+        return _reads[device]
 
 
 @contextmanager

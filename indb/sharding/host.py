@@ -41,7 +41,7 @@ from indb.query.scan import Scans, table_view
 from indb.registry.models import ModelInfo
 from indb.registry.runs import RunStatus
 from indb.runtime.cache import process_cache
-from indb.runtime.gpus import keep_turns
+from indb.runtime.gpus import keep_turns, read_turn
 from indb.sharding.jobs import (RESIDENT_FRAMES, AppendOutput, CreateOutput, InputRead, Job,
                                 Outcome, Output, ResultOutput)
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
@@ -252,12 +252,14 @@ def input_frame(spec: InputRead, frame: str, outcome: Outcome) -> object:
             outcome.bytes_read += input_bytes(spec)
             process_cache(DEVICE).put(key, converted, rows)
             return converted
-    table = read_input(spec)
-    outcome.rows_in += table.num_rows
-    outcome.bytes_read += input_bytes(spec)
-    converted = to_frame(table, frame, DEVICE)
     if resident:
-        process_cache(DEVICE).put(key, converted, table.num_rows)
+        converted, rows = _read_frame(spec, frame)
+        process_cache(DEVICE).put(key, converted, rows)
+    else:
+        table = read_input(spec)
+        converted, rows = to_frame(table, frame, DEVICE), table.num_rows
+    outcome.rows_in += rows
+    outcome.bytes_read += input_bytes(spec)
     return converted
 
 
@@ -283,8 +285,11 @@ def read_ahead(specs: tuple[InputRead, ...], frame: str) -> None:
 
 
 def _read_frame(spec: InputRead, frame: str) -> tuple[object, int]:
-    table = read_input(spec)
-    return to_frame(table, frame, DEVICE), table.num_rows
+    """One input read into a GPU frame in this GPU's read turns (``gpus.ReadTurns``): the
+    first shards of a run's instances reach the GPU one after another, not all late together."""
+    with read_turn(DEVICE)():
+        table = read_input(spec)
+        return to_frame(table, frame, DEVICE), table.num_rows
 
 
 # -- the function -----------------------------------------------------------------------------

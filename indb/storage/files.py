@@ -100,9 +100,17 @@ def read_stored(paths: Sequence[str], info: TableInfo, io: FileIO | None = None)
     store are read through the table's ``io``."""
     schema = info.storage_schema
     in_file = [file_column_name(name) for name in schema.names]
-    tables = [pq.read_table(_source(p, io), columns=in_file).rename_columns(schema.names).cast(schema)
-              for p in paths]
+    tables = [pq.read_table(_source(p, io), columns=in_file, **_read_options(p))
+              .rename_columns(schema.names).cast(schema) for p in paths]
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _read_options(path: str) -> dict[str, bool]:
+    """How pyarrow reads a data file: a local one memory-mapped, its pages decompressed straight
+    from the page cache (buffered ahead, pyarrow's default, it is first copied in: 1.25M rows of
+    ``UTINYINT[784]`` took 0.6 CPU seconds mapped, 0.9 buffered); an object store's buffered
+    ahead, in few large requests."""
+    return {"memory_map": True, "pre_buffer": False} if is_local(path) else {}
 
 
 def _source(path: str, io: FileIO | None) -> Any:
@@ -169,6 +177,9 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     def write(n: int, partition: int | None, positions: np.ndarray) -> DataFile:
         rows = stored if len(positions) == stored.num_rows else stored.take(positions)
         return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary)
+    if len(groups) == 1:  # one shard's rows (a UDF instance's, usually): no thread to start
+        (partition, positions), = groups.items()
+        return [write(0, partition, positions)]
     with staged(io, metadata.location) as written:
         with ThreadPoolExecutor(min(len(groups), os.cpu_count() or 1)) as pool:
             futures = [pool.submit(write, n, partition, positions)
