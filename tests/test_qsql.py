@@ -260,6 +260,14 @@ def test_time_parts_moving_and_running_functions(q, names, rows):
     assert [[shown(v) for v in row] for row in relation.fetchall()] == rows, example.q
 
 
+def test_nulls_as_q_has_them(duck):
+    # a by result sorts null keys first (q's nulls are the smallest); 0N=0N is true in q
+    assert run(duck, "select n: count i by a from ([] a: 2 0N 1 0N)")[1] == [
+        (None, 2), (1, 1), (2, 1)]
+    assert run(duck, "select from ([] a: 1 0N 3) where a = 0N")[1] == [(None,)]
+    assert run(duck, "select from ([] a: 1 0N 3) where a <> 0N")[1] == [(1,), (3,)]
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)
@@ -312,6 +320,7 @@ def test_functions_and_literals(duck):
     ("delete qty from sp where s=`s1", "columns or rows, not both", 26),
     ("update c: 1 from nosuch", "needs to know the columns", 18),
     ("select[n] from sp", "n and m numbers", 8),
+    ("select {x+1} qty from sp", "lambdas", 8),
     ("select from sp where p.city=`london", "a time's parts are date", 22),
     ("select x: `a`b from sp where qty>1", "without where and by", 11),
     ("select from ([] a: 1 2; b: 1 2 3)", "of one length", 13),

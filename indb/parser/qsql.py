@@ -217,6 +217,9 @@ class Translator:
         if op == "div":  # q's div floors (DuckDB's // truncates)
             return exp.cast(exp.func("floor", exp.Div(this=left, expression=right)),
                             exp.DataType.build("BIGINT"))
+        if op in ("=", "<>") and any(isinstance(n, Lit) and n.kind == "null"
+                                     for n in (node.left, node.right)):  # q: 0N=0N is 1b
+            return (exp.NullSafeEQ if op == "=" else exp.NullSafeNEQ)(this=left, expression=right)
         binary = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "=": exp.EQ, "<>": exp.NEQ,
                   "<": exp.LT, ">": exp.GT, "<=": exp.LTE, ">=": exp.GTE,
                   "~": exp.NullSafeEQ}.get(op)
@@ -395,7 +398,8 @@ class Translator:
         select = _outer(rows, keyed + projection)
         if keys:
             select = select.group_by(*[k for _, k in keys], copy=False).order_by(
-                *[exp.Literal.number(n + 1) for n in range(len(keys))], copy=False)
+                *[exp.Ordered(this=exp.Literal.number(n + 1), nulls_first=True)
+                  for n in range(len(keys))], copy=False)  # q's nulls are the smallest
         elif query.distinct and not grouped:
             select = _first_occurrences(select)
         elif numbered and not grouped and (windows or any(rows.find_all(exp.Qualify))):

@@ -65,6 +65,9 @@ def tokenize(text: str) -> list[Token]:
             pos = len(text) if end < 0 else end
             continue
         match = _TOKEN.match(text, pos)
+        if match is None and text[pos] == "{":
+            raise QError("lambdas ({...}) are not translated: write the expression itself, "
+                         "or a function in SQL around q('...')", pos)
         if match is None:
             raise QError(f"q-sql cannot read {text[pos]!r} here", pos)
         kind = match.lastgroup or ""
