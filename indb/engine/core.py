@@ -123,17 +123,20 @@ class Engine:
                 self.session.refresh()
                 tree = expanded(self, trees[0])
                 privileges.check(self, tree, self.user)
-                plan = planner.plan(tree, self.facts)
                 if not sets:
+                    planner.plan(tree, self.facts)  # a statement that cannot run is still refused
                     return Result(message="no parameter sets: nothing ran", rowcount=0)
-                if _inserts(plan):
-                    return self.run(plan, ParameterSets(sets))
-                result, total = Result(), 0
-                for params in sets:
-                    result.close()
-                    self.session.refresh()  # the set before may have changed a table
-                    result = self.run(plan, params)
-                    total += max(result.rowcount, 0)
+                # kdb('kdb://...', 'q') takes literals only: fetched once for every set
+                with sources.fetched(self, tree) as tree:
+                    plan = planner.plan(tree, self.facts)
+                    if _inserts(plan):
+                        return self.run(plan, ParameterSets(sets))
+                    result, total = Result(), 0
+                    for params in sets:
+                        result.close()
+                        self.session.refresh()  # the set before may have changed a table
+                        result = self.run(plan, params)
+                        total += max(result.rowcount, 0)
                 if not result.returns_rows:
                     result.rowcount = total
                 return result

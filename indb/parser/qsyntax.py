@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"""
 | (?P<bool>[01]+b(?![\w.]))
 | (?P<null>0[Nn][hijef]?(?![\w.]))
 | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[hijef]?(?![\w.]))
-| (?P<name>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)
+| (?P<name>\.?[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)  # .u.sub: a namespace's name
 | (?P<sym>(?:`[A-Za-z0-9_.]*)+)
 | (?P<str>"(?:\\.|[^"\\])*")
 | (?P<op><=|>=|<>|[-+*%=<>&|~^$])

@@ -15,6 +15,7 @@ each: a GRANT or REVOKE from any connection applies from the next message.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -22,15 +23,18 @@ from typing import TYPE_CHECKING
 from indb.catalog import users
 from indb.catalog.database import Database
 from indb.engine import privileges
-from indb.errors import AuthenticationError
+from indb.errors import AuthenticationError, IndbError
 from indb.planner import access as rules
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
+    from indb.stream.tickerplant import Subscriber
 
 # the user a token names, or AuthenticationError (the server's authenticator fits)
 Authenticate = Callable[[str | None], str]
 TOKEN = users.TOKEN_PREFIX + "_"  # how an API token starts
+
+log = logging.getLogger("indb.stream")
 
 
 def owner_while_no_users(db: Database) -> Authenticate:
@@ -93,3 +97,25 @@ class Grants:
 
 
 _WHY = {rules.ADMIN: ".u.endofday (flushing every table and rolling the journal)"}
+
+
+def reader(grants: Grants, user: str, subscriber: Subscriber) -> Callable[[str], bool]:
+    """A subscriber's check before each publication of a table (``Subscriber.may_read``): a
+    REVOKE of its SELECT (or of the role that gave it) unsubscribes it from that table, logged;
+    its connection and its other tables stay, and subscribing again gets the privilege error.
+    A user dropped since it signed in is disconnected."""
+    def may_read(table: str) -> bool:
+        try:
+            grants.check(user, "SELECT", [table])
+            return True
+        except IndbError as error:
+            subscriber.tables.pop(table, None)
+            if users.kind_of(grants.engine.db.engine, user) != "user":
+                log.warning("subscriber %s: its user %s was dropped: disconnected",
+                            subscriber.name, user)
+                subscriber.close()
+            else:
+                log.warning("subscriber %s (user %s) unsubscribed from %s: %s", subscriber.name,
+                            user, table, error)
+            return False
+    return may_read

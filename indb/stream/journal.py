@@ -149,10 +149,11 @@ class Journal:
                 self._fd = -1
 
 
-def replay(path: Path, upto: int | None = None) -> Iterator[tuple[int, object]]:
+def replay(path: Path | str, upto: int | None = None) -> Iterator[tuple[int, object]]:
     """A journal's messages as PyKX objects, with their stamps: how a subscriber catches up to
-    the ``.u.i`` it was given (as kdb+'s r.q replays the tickerplant's log)."""
+    the ``.u.i`` it was given (as kdb+'s r.q replays the tickerplant's log); ``path`` may be
+    ``.u.L``, a file symbol (``:/dir/2026.12.03.journal``)."""
     from indb.stream.kdb import decode
-    entries, _ = read(path)
+    entries, _ = read(Path(str(path).removeprefix(":")))
     for entry in entries[:upto]:
         yield entry.stamp, decode(entry.message)

@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 
 from indb.errors import AuthenticationError, IndbError, OptionError
-from indb.stream import access, kdb, subscriptions
-from indb.stream.tickerplant import (FLUSH_SECONDS, SUBSCRIBER_LIMIT, VARIABLES, Subscriber,
-                                     Tickerplant)
+from indb.stream import access, kdb, qcalls, subscriptions
+from indb.stream.tickerplant import FLUSH_SECONDS, SUBSCRIBER_LIMIT, Subscriber, Tickerplant
 
 Authenticate = access.Authenticate
 QUERY_THREADS = 4
@@ -58,6 +57,7 @@ class KdbConnection(asyncio.BufferedProtocol):
         self._replies: list[bytes | int] = []
         self.subscriber: Subscriber | None = None
         self.name = "?"
+        self.handle: int = 0  # kdb+'s handle of the connection (.z.w): its socket's descriptor
         self.signing_in = False  # the handshake's credentials are being checked
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,6 +65,8 @@ class KdbConnection(asyncio.BufferedProtocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        sock = transport.get_extra_info("socket")
+        self.handle = sock.fileno() if sock is not None else 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.subscriber is not None:
@@ -153,11 +155,14 @@ class KdbConnection(asyncio.BufferedProtocol):
                         self._replies.append(len(self._calls))
                     self._calls.append((kdb.text(obj[1]), obj[2], message))
                     continue
-                if kdb.is_name(obj) and _named(kdb.text(obj)) not in NAMES:
+                form = qcalls.read(kdb.text(obj)) if kdb.is_name(obj) else None  # `.u `i`L
+                if kdb.is_name(obj) and form is None:
                     self._settle()
                     self._query(kdb.text(obj), sync)
                     continue
-                answer = self._call(obj)
+                if form is not None:
+                    self._settle()
+                answer = self._call(obj) if form is None else qcalls.evaluate(form, self)
                 if sync:
                     self._replies.append(kdb.encode(answer, kdb.RESPONSE))
             except Exception as error:  # noqa: BLE001 (the client hears of it; the server goes on)
@@ -209,12 +214,9 @@ class KdbConnection(asyncio.BufferedProtocol):
 
     def _call(self, obj: Any) -> Any:
         """A function call ``(name; args...)``, or a variable by its name; what it returns."""
-        if kdb.is_name(obj):  # ".u.i", or a call without arguments
-            name = _named(kdb.text(obj))
-            if name in CALLS:
-                return self._call(np.array([name], dtype=object))
+        if kdb.is_name(obj):  # ".u.i" (what else a string holds is read by ``qcalls``)
             self._settle()
-            return self.plant.variable(name)
+            return self.plant.variable(kdb.text(obj))
         items = list(obj) if isinstance(obj, np.ndarray) and obj.dtype == object else []
         if not items or not kdb.is_name(items[0]):
             raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
@@ -231,8 +233,15 @@ class KdbConnection(asyncio.BufferedProtocol):
             self._may("ROLE", [access.rules.ADMIN])
             self.plant.end_of_day()
             return NOTHING
-        raise kdb.MessageError(f"{name}: not a function of this tickerplant (it has .u.upd, "
-                               ".u.sub and .u.endofday, and answers SQL and q-sql strings)")
+        return qcalls.other(self, name, args)  # .u.del, or the error naming the functions
+
+    def update(self, name: str, x: Any, message: bytes) -> None:
+        """An update a q string called (``.u.upd[`t;x]``): journalled and applied now, after
+        those read before it; its error raised."""
+        self._settle()
+        errors = self._commit([(name, x, message)])
+        if errors:
+            raise errors[0]
 
     def _may(self, privilege: str, names: list[str]) -> None:
         """Refuse what this connection's user may not do (a kdb+ error naming the grant)."""
@@ -245,6 +254,8 @@ class KdbConnection(asyncio.BufferedProtocol):
             assert transport is not None
             self.subscriber = Subscriber(self.name, self._write, transport.get_write_buffer_size,
                                          self._close)
+            assert self.user is not None
+            self.subscriber.may_read = access.reader(self.server.grants, self.user, self.subscriber)
         return self.subscriber
 
     def _query(self, text: str, sync: bool) -> None:
@@ -277,15 +288,6 @@ class KdbConnection(asyncio.BufferedProtocol):
 
 NOTHING = kdb.kx.toq(None)  # q's generic null, ::, what .u.upd returns
 UPDATED = kdb.encode(NOTHING, kdb.RESPONSE)  # the answer to a sync update
-CALLS = (".u.endofday",)  # functions a client may call by a string, without arguments
-NAMES = VARIABLES + CALLS
-
-
-def _named(text: str) -> str:
-    """A string that may name a variable or call a function without arguments (``f[]``)."""
-    return text.strip().removesuffix("[]")
-
-
 def _is_update(obj: Any) -> bool:
     """Whether a decoded message is an update call ``(`.u.upd; t; x)``."""
     return isinstance(obj, np.ndarray) and obj.dtype == object and len(obj) == 3 and \

@@ -57,6 +57,8 @@ class Subscriber:
     queued: Callable[[], int]
     close: Callable[[], None]
     tables: dict[str, frozenset[str]] = field(default_factory=dict)  # table -> syms (empty: all)
+    # whether it may still read a table (False: it lost SELECT and was unsubscribed from it)
+    may_read: Callable[[str], bool] = lambda table: True
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,7 @@ class Tickerplant:
         filtered by each one's syms; a subscriber with too much unread is cut off."""
         for name in names:
             table = self.tables[name]
-            readers = [s for s in self.subscribers if name in s.tables]
+            readers = [s for s in self.subscribers if name in s.tables and s.may_read(name)]
             listened = name in self.listened and self.on_rows is not None
             if not readers and not listened:
                 table.watched = False
@@ -391,7 +393,7 @@ class Tickerplant:
         journal), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
         values: dict[str, Callable[[], Any]] = {
             ".u.i": lambda: kdb.kx.LongAtom(self.journal.count),
-            ".u.L": lambda: kdb.symbol(str(self.journal.path)),
+            ".u.L": lambda: kdb.symbol(f":{self.journal.path}"),  # a file symbol, as tick.q's
             ".u.d": lambda: kdb.kx.DateAtom(self.date),
             ".u.t": lambda: kdb.kx.SymbolVector(self._table_names()),
         }
