@@ -48,6 +48,7 @@ from indb.parser import render
 from indb.planner import subscriptions as plans
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
+from indb.stream import outputs
 from indb.stream.resident import Resident
 
 if TYPE_CHECKING:
@@ -240,11 +241,7 @@ class Running:
     def _deliver(self, produced: list[tuple[str, pa.Table]], arrivals: list[int]) -> None:
         """On the event loop: the outputs into their real-time tables, published."""
         try:
-            for name, rows in produced:
-                live = self.plant.table(name)
-                rows = rows.select(live.schema.names).cast(live.schema)
-                live.append_batch(rows.combine_chunks().to_batches()[0], live.upto)
-            self.plant.publish({name for name, _ in produced})
+            outputs.commit(self.plant, produced)  # journalled, then in memory and published
         except Exception as error:  # noqa: BLE001 (outputs that do not fit their table)
             log.warning("subscription %s: outputs not delivered: %s", self.info.name, error)
             self.figures.failed(error)
