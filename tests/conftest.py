@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,14 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> indb.Connection:
     connection = indb.connect(tmp_path_factory.mktemp("session") / "db", workers=2, threads_per_worker=2)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server (``stores.s3_server``) for a module's tests; each makes its own bucket."""
+    from stores import s3_server
+    with s3_server() as properties:
+        yield properties
 
 
 @pytest.fixture

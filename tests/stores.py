@@ -1,5 +1,7 @@
 """Servers the URL-described layout is tested against, started by the tests themselves: a
-PostgreSQL server from Debian's packages (data in a temporary directory) and moto's S3 server."""
+PostgreSQL server from Debian's packages (data in a temporary directory) and moto's S3 server
+(the ``s3`` fixture of conftest.py); and what the tests of a warehouse's models store in them: a
+table of points (``make_points``) and a function that trains a classifier on it (``TRAIN``)."""
 
 from __future__ import annotations
 
@@ -94,3 +96,27 @@ def new_bucket(properties: dict[str, str]) -> str:
                  aws_access_key_id=properties["s3.access-key-id"],
                  aws_secret_access_key=properties["s3.secret-access-key"]).create_bucket(Bucket=name)
     return name
+
+
+TRAIN = """CREATE FUNCTION fit LANGUAGE PYTHON MODE = 'nondistributed' AS $$
+import torch
+from indb import udf
+@udf.function(frame="numpy")
+def fit(ctx, t):
+    x, y = torch.tensor(t["f"]), torch.tensor(t["label"]).long()
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.Adam(m.parameters(), 0.05)
+    for _ in range(60):
+        opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
+    ctx.models.save("clf", m, example=x[:4])
+$$"""
+
+
+def make_points(conn) -> None:
+    """``pts``: 200 points in two shards, label 1 where the first feature is over 4 (what
+    ``TRAIN``'s model learns)."""
+    conn.sql("CREATE TABLE pts (id BIGINT, f FLOAT[2], label INTEGER, SHARD KEY (id)) "
+             "WITH (SHARDS = 2)")
+    conn.sql("INSERT INTO pts SELECT range, [range % 10, (range * 7) % 10]::FLOAT[2], "
+             "(range % 10 > 4)::INTEGER FROM range(200)")

@@ -18,13 +18,7 @@ from indb.errors import DataError, RunError
 from indb.registry.code import code_hash
 from indb.registry.environments import freeze_hash
 from indb.runtime import venvs
-from stores import new_bucket, s3_server
-
-
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as properties:
-        yield properties
+from stores import TRAIN, make_points, new_bucket
 
 
 @pytest.fixture
@@ -113,20 +107,6 @@ def test_code_changed_in_the_store_is_refused(conn, tmp_path):
     assert "out" not in [r[0] for r in conn.sql("SHOW TABLES").fetchall()]
 
 
-TRAIN = """CREATE FUNCTION fit LANGUAGE PYTHON MODE = 'nondistributed' AS $$
-import torch
-from indb import udf
-@udf.function(frame="numpy")
-def fit(ctx, t):
-    x, y = torch.tensor(t["f"]), torch.tensor(t["label"]).long()
-    torch.manual_seed(0)
-    m = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-    opt = torch.optim.Adam(m.parameters(), 0.05)
-    for _ in range(60):
-        opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
-    ctx.models.save("clf", m, example=x[:4])
-$$"""
-
 USE = """CREATE FUNCTION use LANGUAGE PYTHON AS $$
 from indb import udf
 @udf.function(frame="numpy")
@@ -136,10 +116,7 @@ $$"""
 
 
 def test_a_model_saved_by_a_run_is_in_the_store_and_used_by_the_next(conn):
-    conn.sql("CREATE TABLE pts (id BIGINT, f FLOAT[2], label INTEGER, SHARD KEY (id)) "
-             "WITH (SHARDS = 2)")
-    conn.sql("INSERT INTO pts SELECT range, [range % 10, (range * 7) % 10]::FLOAT[2], "
-             "(range % 10 > 4)::INTEGER FROM range(200)")
+    make_points(conn)
     conn.sql(TRAIN)
     conn.sql("EXECUTE FUNCTION fit(INPUT_TABLE_NAMES => INPUT_TABLE(pts))")
     db = conn._engine.db

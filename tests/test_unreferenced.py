@@ -13,7 +13,7 @@ import pytest
 import indb
 from indb.catalog import artifacts, filesystems
 from indb.engine import upkeep
-from stores import new_bucket, s3_server
+from stores import new_bucket
 
 ONE = "CREATE OR REPLACE FUNCTION one LANGUAGE PYTHON AS $$\ndef one(ctx, t):\n    return {{'v': [{n}]}}\n$$"
 CALL = "SELECT * FROM TABLE(one(INPUT_TABLE_NAMES => INPUT_TABLE(nums)))"
@@ -83,12 +83,6 @@ def test_a_run_going_keeps_all_code_and_what_is_younger_than_it(replaced, monkey
 
 
 # -- an object-store warehouse ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as properties:
-        yield properties
-
 
 @pytest.fixture
 def bucket(s3, tmp_path, monkeypatch):

@@ -14,8 +14,7 @@ import indb
 from indb.catalog import filesystems
 from indb.catalog.location import Tls, locate, redact
 from indb.errors import ConflictError, DirectoryError
-from stores import new_bucket, new_database, postgres_server, s3_server
-from test_artifacts import TRAIN
+from stores import TRAIN, make_points, new_bucket, new_database, postgres_server
 # the embedded suite's tests, collected here again with this module's ``conn`` (each layout)
 from test_engine import (test_create_insert_select, test_create_table_as_select,  # noqa: F401
                          test_delete_where, test_drop_table, test_every_write_is_one_snapshot,
@@ -39,12 +38,6 @@ LOCAL_FILES = ("test_drop_table",)  # look at the warehouse's files on disk
 def pg():
     with postgres_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def s3():
-    with s3_server() as properties:
-        yield properties
 
 
 def urls(layout: str, pg: str, s3: dict[str, str], tmp_path) -> dict[str, object]:
@@ -168,10 +161,7 @@ def test_dropping_a_table_deletes_its_objects(fresh_urls):
 def test_a_model_trained_by_a_function_predicts_in_sql(fresh_urls, layout):
     conn = indb.connect(**fresh_urls(layout), cluster="threads", workers=2)
     try:
-        conn.sql("CREATE TABLE pts (id BIGINT, f FLOAT[2], label INTEGER, SHARD KEY (id)) "
-                 "WITH (SHARDS = 2)")
-        conn.sql("INSERT INTO pts SELECT range, [range % 10, (range * 7) % 10]::FLOAT[2], "
-                 "(range % 10 > 4)::INTEGER FROM range(200)")
+        make_points(conn)
         conn.sql(TRAIN)
         conn.sql("EXECUTE FUNCTION fit(INPUT_TABLE_NAMES => INPUT_TABLE(pts))")
         rows = conn.sql("SELECT label, PREDICT('clf', f) AS p, count(*) FROM pts "
