@@ -14,10 +14,13 @@ from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import IntegerType, LongType
 
 import indb
+from indb.catalog import filesystems
 from indb.catalog.tables import ROWID
+from indb.engine import upkeep as vacuuming
 from indb.errors import CatalogError, DataError, SqlError
 from indb.storage import files, upkeep
 from indb.storage.files import local_path
+from stores import new_bucket
 
 
 def snapshots(conn, name):
@@ -427,6 +430,38 @@ def test_vacuum_spares_files_younger_than_a_run_still_going(fresh, monkeypatch):
     monkeypatch.undo()
     fresh.sql("VACUUM t")
     assert not Path(local_path(orphan.file_path)).exists()
+
+
+def test_vacuum_deletes_staged_files_in_an_object_store_once_no_run_may_own_them(s3, tmp_path,
+                                                                               monkeypatch):
+    """A lost attempt's (or a killed load's) files in an S3 warehouse (moto's): files of no
+    snapshot, kept while a run that started before them is going, deleted after."""
+    monkeypatch.setenv("INDB_SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.setattr(vacuuming, "ORPHAN_MIN_AGE_S", -3600)  # moto's objects cannot be aged
+    conn = indb.connect(catalog=f"sqlite:///{tmp_path / 'catalog.db'}",
+                        warehouse=f"s3://{new_bucket(s3)}/db", properties=s3)
+    try:
+        conn.sql("CREATE TABLE t (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+        conn.sql("INSERT INTO t VALUES (1), (2)")
+        db = conn._engine.db
+        table, info = db.load("t")
+        started = time.time() - 1  # S3 keeps whole seconds: the files are younger than this
+        lost = files.write_data_files(table.io, table.metadata, info, files.to_stored(
+            pa.table({"k": [7, 8]}), info, lambda n: np.arange(n)))  # never reported, never committed
+
+        def listed() -> set[str]:
+            return {path for path, _ in filesystems.list_files(f"{table.location()}/data",
+                                                               db.io_properties)}
+        with monkeypatch.context() as going:
+            going.setattr(conn._engine.runs, "runs", lambda: pa.table(
+                {"started": [started], "status": ["running"]}))
+            assert rows(conn, "VACUUM t")[0][1:3] == (0, 0)
+        assert {local_path(f.file_path) for f in lost} <= listed()
+        assert rows(conn, "VACUUM t")[0][1:3] == (0, len(lost))
+        assert not {local_path(f.file_path) for f in lost} & listed()
+        assert rows(conn, "SELECT k FROM t ORDER BY k") == [(1,), (2,)]
+    finally:
+        conn.close()
 
 
 def test_optimize_merges_each_shard_s_small_files_in_one_snapshot(conn, table_name):
