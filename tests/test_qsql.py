@@ -268,6 +268,20 @@ def test_nulls_as_q_has_them(duck):
     assert run(duck, "select from ([] a: 1 0N 3) where a <> 0N")[1] == [(1,), (3,)]
 
 
+@pytest.mark.parametrize("q, names, rows", [
+    ("0!select n: count i by s from sp where qty>300", ["s", "n"], [("s1", 2), ("s2", 1)]),
+    ("`qty xcols select from sp where p=`p1", ["qty", "s", "p", "x"],
+     [(300, "s1", "p1", 0), (300, "s2", "p1", 0)]),
+    ("`s xkey select s, p from sp where qty=100", ["s", "p"], [("s4", "p5"), ("s1", "p6")]),
+    ("ungroup `s xgroup select s, qty from sp where p=`p2", ["s", "qty"],
+     [("s1", 200), ("s2", 400), ("s3", 200), ("s4", 200)]),
+    ('select a: `$"abc", b: "F"$"1.5", c: "i"$qty, d: "D"$"2024.01.02" from sp where i=0',
+     ["a", "b", "c", "d"], [("abc", 1.5, 300, datetime.date(2024, 1, 2))]),
+])
+def test_table_expressions_and_casts(duck, q, names, rows):
+    assert run(duck, q) == (names, rows)
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)
@@ -321,6 +335,8 @@ def test_functions_and_literals(duck):
     ("update c: 1 from nosuch", "needs to know the columns", 18),
     ("select[n] from sp", "n and m numbers", 8),
     ("select {x+1} qty from sp", "lambdas", 8),
+    ("ungroup sp", "ungroup flattens the lists", 1),
+    ('select a: "Q"$qty from sp', "casts are", 14),
     ("select from sp where p.city=`london", "a time's parts are date", 22),
     ("select x: `a`b from sp where qty>1", "without where and by", 11),
     ("select from ([] a: 1 2; b: 1 2 3)", "of one length", 13),

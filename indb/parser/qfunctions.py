@@ -9,12 +9,14 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from indb.parser.qsyntax import Lit, QError
+from indb.parser.qsyntax import Lit, Node, QError
 
 SUFFIXES = {"h": "SMALLINT", "i": "INTEGER", "j": "BIGINT", "e": "REAL", "f": "DOUBLE"}
 CASTS = {"boolean": "BOOLEAN", "short": "SMALLINT", "int": "INTEGER", "long": "BIGINT",
          "real": "REAL", "float": "DOUBLE", "symbol": "VARCHAR", "date": "DATE",
-         "timestamp": "TIMESTAMP_NS", "time": "TIME"}
+         "timestamp": "TIMESTAMP_NS", "time": "TIME", "": "VARCHAR"}
+LETTERS = {"b": "boolean", "h": "short", "i": "int", "j": "long", "e": "real", "f": "float",
+           "s": "symbol", "d": "date", "p": "timestamp", "t": "time"}  # "F"$x, "i"$x
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
 AGGREGATE_NAMES = {"med": "median", "dev": "stddev_pop", "sdev": "stddev_samp",
@@ -25,6 +27,26 @@ SCALAR_NAMES = {"abs": "abs", "sqrt": "sqrt", "exp": "exp", "log": "ln", "floor"
 
 # a window over the rows in order: frame None (lag/lead), 0 (from the first row), n (n rows)
 Over = Callable[[exp.Expr, "int | None"], exp.Expr]
+
+
+def cast(node: Node, value: exp.Expr) -> exp.Expr | None:
+    """```float$x``, ```$x`` (a symbol), ``"f"$x`` (q's letter) and ``"F"$x`` (upper case
+    parses text: q's dates are 2024.01.02, timestamps 2024.01.02D10:00); None where ``node``
+    names no type."""
+    name: str | None = None
+    if isinstance(node, Lit) and node.kind == "sym":
+        name = node.text
+    elif isinstance(node, Lit) and node.kind == "str" and len(node.text) == 3:
+        name = LETTERS.get(node.text[1].lower())
+    if name not in CASTS:
+        return None
+    target = CASTS[name]
+    if isinstance(node, Lit) and node.kind == "str" and node.text[1].isupper() \
+            and target in ("DATE", "TIMESTAMP_NS"):
+        value = exp.func("regexp_replace", value, exp.Literal.string(
+            r"^(\d{4})\.(\d\d)\.(\d\d)D?"), exp.Literal.string(r"\1-\2-\3 "))
+        value = exp.func("trim", value)
+    return exp.cast(value, exp.DataType.build(target, dialect="duckdb"))
 
 
 def aggregate(fn: str, x: exp.Expr, y: exp.Expr | None, order: exp.Order) -> exp.Expr:

@@ -70,6 +70,7 @@ class Translator:
     def __init__(self, columns: Columns | None) -> None:
         self.columns = columns
         self.filtered = False  # whether the query being translated has a where phrase
+        self.listed: list[str] = []  # the last table's columns of lists (for ungroup)
 
     # expressions
 
@@ -196,12 +197,11 @@ class Translator:
         if op == "xbar":
             return self.xbar(node, scope)
         if op == "$":
-            if not isinstance(node.left, Lit) or node.left.kind != "sym" \
-                    or node.left.text not in qf.CASTS:
-                raise QError("casts are `type$x with type one of " + ", ".join(qf.CASTS),
-                             node.pos)
-            return exp.cast(self.expr(node.right, scope),
-                            exp.DataType.build(qf.CASTS[node.left.text], dialect="duckdb"))
+            cast = qf.cast(node.left, self.expr(node.right, scope))
+            if cast is None:
+                raise QError("casts are `type$x with type one of " + ", ".join(qf.CASTS)
+                             + ', `$x (to a symbol) or "F"$x with a type\'s letter', node.pos)
+            return cast
         left = _wrapped(self.expr(node.left, scope))
         right = _wrapped(self.expr(node.right, scope))
         if op in ("&", "|", "and", "or"):
@@ -267,6 +267,7 @@ class Translator:
     def table(self, node: Node) -> tuple[exp.Select, list[str] | None]:
         """A table expression's tree and its result's columns (None where the translation
         cannot know them without the source's)."""
+        self.listed = []
         if isinstance(node, Query):
             self.filtered = bool(node.where)
             if node.kind == "delete":
@@ -295,15 +296,32 @@ class Translator:
         return table, list(known) if known is not None else None
 
     def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
-        """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``, and
-        ```c xgroup t`` (the other columns as lists, groups in order of first occurrence)."""
+        """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``,
+        ```c xgroup t`` (the other columns as lists, groups in order of first occurrence),
+        ```c xcols t`` (those columns first), ```c xkey t`` (the same rows: keys are q's
+        display) and ``ungroup t`` (a row an item of its lists)."""
         source, known = self.source(node.table)
+        keys = [_col(c) for c in node.columns]
+        if node.how == "xkey":
+            return exp.select(exp.Star()).from_(source), known
+        if node.how == "xcols":
+            others = [c for c in known if c not in node.columns] if known is not None else None
+            return exp.select(*keys, exp.Star(except_=keys)).from_(source), \
+                node.columns + others if others is not None else None
+        if node.how == "ungroup":
+            if not self.listed:
+                raise QError("ungroup flattens the lists of a select ... by (or xgroup) "
+                             "written here: ungroup select p, qty by s from sp", node.pos)
+            flat = [exp.alias_(exp.Unnest(expressions=[_col(c)]), c, quoted=True)
+                    for c in self.listed]
+            return exp.select(exp.Star(replace=flat)).from_(source), known
         numbered = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"),
                            expression=exp.Literal.number(1))
         rows = exp.select(exp.Star(), exp.alias_(numbered, ROW, quoted=True)).from_(
             source).subquery("q", copy=False)
-        keys = [_col(c) for c in node.columns]
         if node.how == "xgroup":
+            if known is not None:
+                self.listed = [c for c in known if c not in node.columns]
             rest = exp.Columns(this=exp.Star(except_=[*keys, _row()]))
             lists = exp.ArrayAgg(this=exp.Order(this=rest, expressions=_by_row().expressions))
             return exp.select(*keys, lists).from_(rows).group_by(*keys).order_by(
@@ -407,6 +425,8 @@ class Translator:
         if query.limit:
             select = self.limited(select, query)
         columns = [n for n, _ in keys] + phrase_names if query.phrase else None
+        self.listed = [n for n, v in zip(phrase_names, values) if grouped and keys
+                       and isinstance(v, exp.ArrayAgg)]
         return select, columns
 
     def grouped(self, node: Node, partition: tuple[exp.Expr, ...]) -> exp.Expr:

@@ -14,7 +14,7 @@ AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev"
 RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ", "fills", "prev",
            "next"}  # along the rows, in order
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
-SORTS = ("xasc", "xdesc", "xgroup")  # `c xasc t: table expressions
+SORTS = ("xasc", "xdesc", "xgroup", "xcols", "xkey")  # `c xasc t: table expressions
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum"}
 MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
@@ -34,7 +34,7 @@ _TOKEN = re.compile(r"""
 | (?P<name>\.?[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)  # .u.sub: a namespace's name
 | (?P<sym>(?:`[A-Za-z0-9_.]*)+)
 | (?P<str>"(?:\\.|[^"\\])*")
-| (?P<op><=|>=|<>|[-+*%=<>&|~^$])
+| (?P<op><=|>=|<>|[-+*%=<>&|~^$!])
 | (?P<punct>[()\[\];,:])
 """, re.VERBOSE)
 NOUN_ENDS = ("timestamp", "date", "timespan", "time", "bool", "null", "num", "name", "sym", "str")
@@ -150,7 +150,8 @@ class TableCols(Node):
 
 @dataclass
 class Sorted(Node):
-    """```c xasc t``, ```c xdesc t``, ```c xgroup t`` and ``reverse t``."""
+    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ```c xkey t``,
+    ``reverse t`` and ``ungroup t``."""
 
     how: str
     columns: list[str]
@@ -233,9 +234,12 @@ class Parser:
         if token.kind == "sym" and after.kind == "name" and after.text in SORTS:
             self.at += 2
             return Sorted(token.pos, after.text, token.text.split("`")[1:], self.table())
-        if self.word("reverse"):
+        if self.word("reverse", "ungroup"):
             self.advance()
-            return Sorted(token.pos, "reverse", [], self.table())
+            return Sorted(token.pos, token.text, [], self.table())
+        if token.kind == "num" and token.text.isdigit() and after.text == "!":
+            self.at += 2  # 0!t, n!t: keys are q's display; indb's results are tables
+            return self.table()
         if self.word(*TEMPLATES):
             return self.query()
         if token.kind == "(":
