@@ -282,6 +282,14 @@ def test_table_expressions_and_casts(duck, q, names, rows):
     assert run(duck, q) == (names, rows)
 
 
+def test_aggregates_of_running_functions_and_filtered_aggregates(duck):
+    # last sums runs along each group's rows; max deltas too (s1: 300 -100 200 -200 -100 300)
+    assert run(duck, "select last sums qty, m: max deltas qty by s from sp where s in `s1`s2")[1] \
+        == [("s1", 1600, 300), ("s2", 700, 300)]
+    assert run(duck, "select last sums qty from sp")[1] == [(3100,)]
+    assert run(duck, "select n: count i from sp where qty > (avg;qty) fby p")[1] == [(3,)]
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)

@@ -71,6 +71,7 @@ class Translator:
         self.columns = columns
         self.filtered = False  # whether the query being translated has a where phrase
         self.listed: list[str] = []  # the last table's columns of lists (for ungroup)
+        self.groups: tuple[exp.Expr, ...] = ()  # the by phrase's keys, while a select's values
 
     # expressions
 
@@ -122,7 +123,8 @@ class Translator:
 
     def aggregate(self, fn: str, arg: Node, scope: Scope, pos: int,
                   second: Node | None = None) -> exp.Expr:
-        inner = PER_ROW
+        # the argument along the group's rows (sums inside last runs per group)
+        inner = Scope("row", self.groups) if scope.mode == "group" else PER_ROW
         if _has_aggregate(arg) or (second is not None and _has_aggregate(second)):
             raise QError(f"{fn} of an aggregate: q-sql aggregates once a group", pos)
         if fn == "count":
@@ -389,13 +391,15 @@ class Translator:
             grouped = bool(keys)
         if query.kind == "exec" and not query.phrase:
             raise QError("exec needs a select phrase: exec qty from sp", query.pos)
+        self.groups = tuple(k for _, k in keys)
+        aggregated = not grouped and bool(query.phrase) and all(
+            _has_aggregate(n) and not _bare(n) for _, n in query.phrase)  # one row
         if grouped:
-            partition = tuple(k for _, k in keys)
-            values = [self.grouped(node, partition) for _, node in query.phrase]
+            values = [self.grouped(node, self.groups) for _, node in query.phrase]
         else:
-            everywhere = all(_has_aggregate(n) and not _bare(n) for _, n in query.phrase)
-            values = [self.expr(node, PER_GROUP if everywhere and query.phrase else PER_ROW)
+            values = [self.expr(node, PER_GROUP if aggregated else PER_ROW)
                       for _, node in query.phrase]
+        self.groups = ()
         keyed = [_named(k, n) for n, k in keys]
         windows = any(v.find(exp.Window) for v in values + [k for _, k in keys])
         uses_row = any(_uses_row(v) for v in values + [k for _, k in keys])
@@ -403,8 +407,7 @@ class Translator:
         ordered = any(isinstance(item, Call) for item in query.limit)
         rows, numbered = self.rows(query, uses_row or windows or query.distinct or ordered
                                    or bool(last_rows))
-        if grouped:
-            rows = _hoisted(rows, values)
+        rows = _hoisted(rows, values)
         projection = [_named(v, n) for v, n in zip(values, phrase_names)]
         if last_rows:  # select by k from t: the last row of each group
             plain = [exp.column(n, quoted=True) for (n, _), (_, node) in zip(keys, query.by)
@@ -420,7 +423,8 @@ class Translator:
                   for n in range(len(keys))], copy=False)  # q's nulls are the smallest
         elif query.distinct and not grouped:
             select = _first_occurrences(select)
-        elif numbered and not grouped and (windows or any(rows.find_all(exp.Qualify))):
+        elif numbered and not grouped and not aggregated and (
+                windows or any(rows.find_all(exp.Qualify))):
             select = select.order_by(_row(), copy=False)  # windows reorder rows: back in order
         if query.limit:
             select = self.limited(select, query)
@@ -646,17 +650,17 @@ def _partition(scope: Scope) -> list[exp.Expr] | None:
 
 
 def _hoisted(rows: exp.Select, values: list[exp.Expr]) -> exp.Select:
-    """The rows with each window that a group's list collects computed beside them (a window
-    cannot stand inside an aggregate); the lists then collect those columns."""
-    windows = [agg.this for v in values for agg in v.find_all(exp.ArrayAgg)
-               if agg.this.this.find(exp.Window)]
+    """The rows with each window that an aggregate takes (a group's list of running sums,
+    ``last sums x``) computed beside them, since a window cannot stand inside an aggregate;
+    the aggregate then takes that column."""
+    windows = [w for v in values for w in v.find_all(exp.Window) if w.find_ancestor(exp.AggFunc)]
     if not windows:
         return rows
     computed = []
-    for k, order in enumerate(windows):
+    for k, window in enumerate(windows):
         name = f"__q_w{k}"
-        computed.append(exp.alias_(order.this.copy(), name, quoted=True))
-        order.set("this", _col(name))
+        computed.append(exp.alias_(window.copy(), name, quoted=True))
+        window.replace(_col(name))
     return exp.select(exp.Star(), *computed).from_(rows.subquery("q", copy=False))
 
 
