@@ -2,7 +2,7 @@
 against the kdb+ article's pattern, at a fixed rate, in one run.
 
     python benchmarks/bench_tick_latency.py [--rate 10000] [--seconds 5] [--device cpu|cuda]
-                                            [--json out.json]
+                                            [--patterns indb,article] [--json out.json]
 
 The tickerplant (``indb tick --fsync 5``: an update is written to the OS before it is published,
 synced within 5 ms) runs in a process of its own; a feed process publishes one-row async
@@ -15,7 +15,8 @@ latency.
   features per symbol in SQL over the micro-batch with window state (z-scores of price and log
   size against the symbol's last 20 ticks), the autoencoder resident in the function's process
   (on the GPU with ``--device cuda``, from CUDA graphs), output rows into ``ticks_anomaly``'s
-  real-time table and to its subscribers.
+  real-time table and to its subscribers. The query and its window state run in the function's
+  process too (``indb.stream.window``).
 - **article**: the pattern of the kdb+ article: a plain PyKX subscriber of ``ticks`` that per
   tick converts the message to pandas, computes the same features from per-symbol history in
   Python and calls the model loaded in its own process, then publishes the flag back to the
@@ -25,7 +26,8 @@ latency.
 The autoencoder is trained here in a few seconds on what normal ticks' features look like (the
 model of udfs/autoencoder_model.py, its threshold 20 times the 99th percentile of its training
 errors, as udfs/autoencoder_train.py learns it). The first ``--warmup`` ticks of each pattern
-are not measured.
+are not measured. The machine's load average (1, 5, 15 minutes) is recorded at the start and
+at the end: on a shared machine it says more about the figures than anything else.
 """
 
 from __future__ import annotations
@@ -279,7 +281,8 @@ def bench(args: argparse.Namespace) -> None:
         conn.sql(f"CREATE MODEL market_autoencoder FROM FILE '{model_path}'")
     figures: dict[str, object] = {"machine": machine(), "device": args.device, "rate": args.rate,
                                   "measured_ticks": total - args.warmup, "fsync_ms": 5,
-                                  "threshold": round(threshold, 4)}
+                                  "threshold": round(threshold, 4),
+                                  "load_average_start": [round(x, 2) for x in os.getloadavg()]}
     port = free_port()
     env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ""} if args.device == "cpu" else {})}
     server = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "tick", "--db",
@@ -321,6 +324,7 @@ def bench(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(60)
+    figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report(figures, args.json)
 
 
