@@ -141,6 +141,20 @@ def test_string_calls_are_answered_as_q_answers_them(server):
         feed.close()
 
 
+def test_a_lambda_sent_with_its_arguments_is_applied_to_them(server):
+    """PyKX's own subscriber example: ``sub_connection('{.u.sub[x;y]}', 'trade', '')``."""
+    q = server.connect()
+    try:
+        assert q("{.u.sub[x;y]}", "trade", "").py()[0] == "trade"
+        assert q("{[t;s] .u.sub[t;s]}", "quote", kx.SymbolVector(["A"])).py()[0] == "quote"
+        with pytest.raises(kx.QError, match="takes 2 arguments, not 1"):
+            q("{[t;s] .u.sub[t;s]}", "quote")
+        with pytest.raises(kx.QError, match="literal arguments"):
+            q("{x+y}", 1, 2)  # q that needs q
+    finally:
+        q.close()
+
+
 def test_queries_still_go_to_sql_and_q_sql(server):
     q = server.connect()
     try:

@@ -40,6 +40,7 @@ VARIABLES = (".u.i", ".u.j", ".u.L", ".u.d", ".u.t", ".u.w", ".z.w")
 BUILTINS = ("enlist",)  # q functions these forms use, evaluated here
 NAMESPACES = (".u", ".z")
 _FIRST_NAME = re.compile(r"[\s(]*`?(\.?[A-Za-z][\w.]*)")
+_LAMBDA = re.compile(r"\s*\{\s*(?:\[([^\]]*)\])?(.*)\}\s*$", re.DOTALL)  # {[a;b] body}
 
 
 @dataclass
@@ -93,11 +94,12 @@ class _Reader(qsyntax.Parser):
         return node
 
 
-def read(text: str) -> Node | None:
+def read(text: str, bound: tuple[str, ...] = ()) -> Node | None:
     """The q call form ``text`` is, or None when it is not one (a query: SQL or q-sql).
-    MessageError for text that starts with a tickerplant name but is not a form read here."""
+    MessageError for text that starts with a tickerplant name but is not a form read here.
+    ``bound``: a lambda's parameters, names its body may use besides the tickerplant's."""
     found = _FIRST_NAME.match(text)
-    ours = found is not None and _ours(found.group(1))
+    ours = bool(bound) or found is not None and _ours(found.group(1))
     try:
         node = _Reader(text).statements()
     except QError as error:
@@ -109,9 +111,9 @@ def read(text: str) -> Node | None:
             "numbers, times, strings and lists of them), not other q: send what it computes, "
             "or the call as a list, (`.u.upd;`trade;data)") from None
     names = _names(node)
-    if not names or not all(_ours(n) for n in names):
+    if not names or not all(_ours(n) or n in bound for n in names):
         if ours:
-            unknown = sorted(n for n in names if not _ours(n))
+            unknown = sorted(n for n in names if not _ours(n) and n not in bound)
             raise kdb.MessageError(
                 f"{unknown[0] if unknown else text.strip()[:80]}: not a function or variable of "
                 "this tickerplant; it has " + ", ".join(list(FUNCTIONS) + list(VARIABLES)) +
@@ -139,24 +141,28 @@ def _names(node: Node) -> list[str]:
 
 # -- evaluation ------------------------------------------------------------------------------
 
-def evaluate(node: Node, connection: KdbConnection) -> Any:
-    """What q answers to a form, on ``connection`` (its calls checked as the list forms are)."""
+def evaluate(node: Node, connection: KdbConnection, scope: dict[str, Any] | None = None) -> Any:
+    """What q answers to a form, on ``connection`` (its calls checked as the list forms are);
+    ``scope``: a lambda's arguments by name."""
+    scope = scope or {}
     if isinstance(node, Statements):
         value = None
         for item in node.items:
-            value = evaluate(item, connection)
+            value = evaluate(item, connection, scope)
         return value
     if isinstance(node, Lit | Vec):
         return literal(node)
     if isinstance(node, GList):  # q evaluates a list's items right to left
-        values = [evaluate(item, connection) for item in reversed(node.items)][::-1]
+        values = [evaluate(item, connection, scope) for item in reversed(node.items)][::-1]
         return collapsed(values)
     if isinstance(node, Name):
+        if node.name in scope:
+            return scope[node.name]
         if FUNCTIONS.get(node.name) == 0:  # `.u.endofday`: called, as the string always was
             return call(connection, node.name, [])
         return variable(connection, node.name)
     assert isinstance(node, Apply)
-    args = [evaluate(a, connection) for a in reversed(node.args)][::-1]
+    args = [evaluate(a, connection, scope) for a in reversed(node.args)][::-1]
     if isinstance(node.fn, Lit) and node.fn.kind == "sym":  # `.u `i`L: a namespace indexed
         return indexed(connection, node.fn.text, args)
     if not isinstance(node.fn, Name):
@@ -189,6 +195,8 @@ def call(connection: KdbConnection, name: str, args: list[Any]) -> Any:
 def other(connection: KdbConnection, name: str, args: list[Any]) -> Any:
     """A call (decoded arguments) of the functions the connection's call path leaves here:
     ``.u.del``; anything else is refused, naming the functions there are."""
+    if name.lstrip().startswith("{"):
+        return applied(connection, name, args)
     if name == ".u.del" and len(args) == 2:
         return unsubscribed(connection, kdb.text(args[0]), args[1])
     if name == ".u.del":
@@ -196,6 +204,23 @@ def other(connection: KdbConnection, name: str, args: list[Any]) -> Any:
     raise kdb.MessageError(f"{name}: not a function of this tickerplant (it has "
                            + ", ".join(f for f in FUNCTIONS if f != "upd")
                            + ", and answers SQL and q-sql strings)")
+
+
+def applied(connection: KdbConnection, text: str, args: list[Any]) -> Any:
+    """A lambda sent with its arguments, as PyKX's examples subscribe
+    (``q('{.u.sub[x;y]}', 'trade', '')``): its body, a form read here, evaluated with the
+    arguments (decoded) bound to its parameters (``x``, ``y``, ``z``, or those it declares)."""
+    found = _LAMBDA.match(text)
+    if found is None:
+        raise kdb.MessageError(f"{text.strip()[:80]!r} is not a lambda {{...}} this tickerplant reads")
+    declared, body = found.group(1), found.group(2)
+    names = [p.strip() for p in declared.split(";")] if declared is not None \
+        else ["x", "y", "z"][:len(args)]
+    if len(names) != len(args):
+        raise kdb.MessageError(f"the lambda takes {len(names)} arguments, not {len(args)}")
+    node = read(body, tuple(names))
+    assert node is not None  # with parameters bound, what is not a form is refused
+    return evaluate(node, connection, {n: kx.toq(a) for n, a in zip(names, args, strict=True)})
 
 
 def variable(connection: KdbConnection, name: str) -> Any:
