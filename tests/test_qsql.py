@@ -20,6 +20,7 @@ from indb.cli.prompt import complete
 from indb.errors import SqlError
 from indb.parser import parse, split
 from indb.parser.qsql import QStatement, translate
+from indb.parser.qsyntax import tokenize
 
 GOLDEN = sorted((Path(__file__).parent / "golden" / "qsql").glob("*.sql"))
 
@@ -406,3 +407,11 @@ def test_the_guides_examples_translate():
     assert len(examples) >= 5
     for example in examples:
         assert translate(example, columns_of).find(exp.Select)
+
+
+def test_a_namespaced_name_is_one_token():
+    """``.u.sub``, ``.z.w``: q's names in a namespace (the tickerplant's call forms read them)."""
+    tokens = tokenize(".u.sub[`t;.z.w] .5")
+    assert [(t.kind, t.text) for t in tokens][:6] == [
+        ("name", ".u.sub"), ("[", "["), ("sym", "`t"), (";", ";"), ("name", ".z.w"), ("]", "]")]
+    assert (tokens[6].kind, tokens[6].text) == ("num", ".5")  # a number still
