@@ -2,6 +2,7 @@
 and rows/s, for both fsync policies.
 
     python benchmarks/bench_tick.py [--messages 200000] [--batch-messages 20000] [--json out.json]
+        [--decoders 0 1 2] [--feeds pykx encoded] [--no-in-process]
 
 The tickerplant runs in a process of its own (``indb tick``). Two feeds publish async
 ``.u.upd`` messages over loopback and end with one sync ``.u.i`` (answered only once every
@@ -14,6 +15,10 @@ Beside them, in this process: PyKX alone decoding the same messages (``deseriali
 ``np()``, elapsed and CPU time), the ceiling of any tickerplant that decodes with PyKX; and the
 tickerplant's own handling of them without sockets (its connection handler fed the messages
 as 4 MB reads, journal included), in CPU time, which says what indb adds to PyKX's decoding.
+``--decoders``: the tickerplant runs once with each number of decoder processes (``indb tick
+--decoders N``; 0 is the loop decoding, and is the only one passed to a tickerplant without the
+option); the CPU time is then that of the tickerplant and all its processes. Figures with N > 0
+are keyed ``decoders<N>_...``. The load average is recorded before and after.
 Targets (issue 15): 50k one-row messages/s, 2M rows/s in 100-row messages.
 """
 
@@ -43,11 +48,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(path: Path, fsync_ms: int) -> tuple[subprocess.Popen, int]:
+def start(path: Path, fsync_ms: int, decoders: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
+    more = ["--decoders", str(decoders)] if decoders else []
     server = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "tick", "--db", str(path),
-                               "--port", str(port), "--fsync", str(fsync_ms), "--flush", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--port", str(port), "--fsync", str(fsync_ms), "--flush", "0",
+                               *more], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -153,9 +159,23 @@ def in_process(directory: Path, xs: list) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """The user and system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The user and system CPU time of a process and of every process under it so far
+    (Linux): the tickerplant's decoder processes are children of its forkserver."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, CPU seconds)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:  # gone meanwhile
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12]))
+                                      / os.sysconf("SC_CLK_TCK"))
+    tree, total = {pid}, 0.0
+    for _ in range(4):  # the tickerplant, its forkserver, the decoders
+        tree |= {p for p, (parent, _) in stats.items() if parent in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def main() -> None:
@@ -163,37 +183,48 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000, help="one-row messages a run")
     parser.add_argument("--batch-messages", type=int, default=20_000, help="100-row messages a run")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--decoders", type=int, nargs="+", default=[0],
+                        help="numbers of decoder processes, one tickerplant run each")
+    parser.add_argument("--feeds", nargs="+", default=["pykx", "encoded"],
+                        choices=["pykx", "encoded"])
+    parser.add_argument("--no-in-process", action="store_true",
+                        help="skip PyKX decoding alone and the handler without sockets")
     args = parser.parse_args()
 
     figures: dict[str, object] = {"machine": machine(), "one_row_messages": args.messages,
-                                  "hundred_row_messages": args.batch_messages}
+                                  "hundred_row_messages": args.batch_messages,
+                                  "load_average_before": os.getloadavg()[0]}
     shapes = {"1row": updates(args.messages, 1), "100rows": updates(args.batch_messages, 100)}
-    for shape, xs in shapes.items():
+    feeds = {"pykx": through_pykx, "encoded": pre_encoded}
+    for shape, xs in ({} if args.no_in_process else shapes).items():
         seconds, cpu = decode_only(xs)
         figures[f"pykx_decode_only_{shape}_messages_per_s"] = round(len(xs) / seconds)
         figures[f"pykx_decode_only_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
         cpu = in_process(Path(tempfile.mkdtemp(prefix="indb-bench-tick-")) / "db", xs)
         figures[f"in_process_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
     for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
-        directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
-        with indb.connect(directory / "db") as conn:
-            conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, size BIGINT, "
-                     "SHARD KEY (sym)) WITH (SHARDS = 4)")
-        server, port = start(directory / "db", fsync_ms)
-        try:
-            for shape, xs in shapes.items():
-                rows = 1 if shape == "1row" else 100
-                for feed, send in (("pykx", through_pykx), ("encoded", pre_encoded)):
-                    cpu = cpu_seconds(server.pid)
-                    seconds = send(port, xs)
-                    cpu = cpu_seconds(server.pid) - cpu
-                    key = f"{policy}_{shape}_{feed}"
-                    figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
-                    figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
-                    figures[f"{key}_messages_per_server_cpu_s"] = round(len(xs) / max(cpu, 0.01))
-        finally:
-            server.terminate()
-            server.wait(60)
+        for decoders in args.decoders:  # alternating: each policy runs each in turn
+            directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
+            with indb.connect(directory / "db") as conn:
+                conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, "
+                         "size BIGINT, SHARD KEY (sym)) WITH (SHARDS = 4)")
+            server, port = start(directory / "db", fsync_ms, decoders)
+            prefix = f"decoders{decoders}_" if decoders else ""
+            try:
+                for shape, xs in shapes.items():
+                    rows = 1 if shape == "1row" else 100
+                    for feed in args.feeds:
+                        cpu = cpu_seconds(server.pid)
+                        seconds = feeds[feed](port, xs)
+                        cpu = cpu_seconds(server.pid) - cpu
+                        key = f"{prefix}{policy}_{shape}_{feed}"
+                        figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
+                        figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
+                        figures[f"{key}_messages_per_server_cpu_s"] = round(len(xs) / max(cpu, 0.01))
+            finally:
+                server.terminate()
+                server.wait(60)
+    figures["load_average_after"] = os.getloadavg()[0]
     report(figures, args.json)
 
 

@@ -124,17 +124,20 @@ def test_one_row_values_become_vectors_a_column_at_a_time_or_none():
     columns = [Column("sym", "VARCHAR"), Column("price", "DOUBLE"), Column("size", "INTEGER")]
     good = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(1)),
                 (kx.SymbolAtom("B"), kx.FloatAtom(float("nan")), kx.LongAtom(-2**63)))
-    vectors = kdb.row_vectors(good, columns)
+    def row_vectors(rows, columns):
+        vectors = kdb.gather_rows(rows)
+        return None if vectors is None else kdb.checked_vectors(vectors, columns)
+    vectors = row_vectors(good, columns)
     assert vectors is not None
     arrays = [kdb.column_array([v], c).to_pylist() for v, c in zip(vectors, columns, strict=True)]
     assert arrays == [["A", "B"], [1.0, None], [1, None]]
     mixed = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(1)),
                  (kx.SymbolAtom("B"), kx.LongAtom(2), kx.LongAtom(2)))  # a long for a DOUBLE: fine alone
-    assert kdb.row_vectors(mixed, columns) is None  # two types in a column: each row alone
+    assert row_vectors(mixed, columns) is None  # two types in a column: each row alone
     floats = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.FloatAtom(1.0)))
-    assert kdb.row_vectors(floats, columns) is None  # a float for an INTEGER: refused alone
+    assert row_vectors(floats, columns) is None  # a float for an INTEGER: refused alone
     wide = rows((kx.SymbolAtom("A"), kx.FloatAtom(1.0), kx.LongAtom(2**40)))
-    assert kdb.row_vectors(wide, columns) is None
+    assert row_vectors(wide, columns) is None
 
 
 def test_vectors_of_different_types_keep_each_ones_nulls():

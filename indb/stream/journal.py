@@ -113,6 +113,11 @@ class Journal:
         self.count += 1
         return self.count - 1
 
+    def append_frames(self, frames: bytes, count: int) -> None:
+        """Add ``count`` messages' frames, made beforehand (``frame``), to what ``commit`` writes."""
+        self._buffer += frames
+        self.count += count
+
     def commit(self) -> None:
         """Write what was appended, and sync it if the policy says every message."""
         if not self._buffer:

@@ -15,7 +15,7 @@ import os
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -295,9 +295,28 @@ def table_rows(x: Any) -> pa.Table:
     return pa.Table.from_pandas(x, preserve_index=False)
 
 
-def checked_vector(vector: np.ndarray, column: Column) -> np.ndarray:
+Vector: TypeAlias = "np.ndarray | pa.Array"  # decoded values of a column; symbols made Arrow strings already
+
+
+def strings(vector: np.ndarray) -> Vector:
+    """A decoded vector of symbols (``str``) as an Arrow string array, made where it was
+    decoded; any other vector as it is."""
+    if vector.dtype == object and len(vector) and isinstance(vector[0], str):
+        try:
+            return pa.array(vector, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all of them str
+            return vector
+    return vector
+
+
+def checked_vector(vector: Vector, column: Column) -> Vector:
     """A decoded vector (a column of an update), refused unless its type suits the column's;
     kept as numpy until ``column_array`` turns many of them into one Arrow array."""
+    if isinstance(vector, pa.Array):  # symbols (``strings``)
+        if not _same_family(vector.type, column.arrow_type):
+            raise DataError(f"column {column.name} is {column.sql_type}; the feed sent a "
+                            "column of symbol")
+        return vector
     if vector.dtype == object and len(vector) and isinstance(vector[0], bytes):
         vector = np.array([v.decode(errors="replace") for v in vector], dtype=object)
     refusal = _refusal(vector.dtype, column)
@@ -315,17 +334,17 @@ def checked_vector(vector: np.ndarray, column: Column) -> np.ndarray:
     return vector
 
 
-# the types of one-row values that ``row_vectors`` gathers into a vector as they are
+# the types of one-row values that ``gather_rows`` gathers into a vector as they are
 _GATHERED = frozenset({str, np.float64, np.float32, np.int64, np.int32, np.int16, np.uint8,
                        np.bool_, np.datetime64, np.timedelta64})
 
 
-def row_vectors(rows: Sequence[Any], columns: Sequence[Column]) -> list[np.ndarray] | None:
-    """Many one-row updates' values (each a decoded row, as many values as ``columns``) as
-    checked vectors, a column at a time; None unless each column's values are all of one type
-    that a vector holds as they are (each row is then checked alone, for its own error)."""
+def gather_rows(rows: Sequence[Any]) -> list[np.ndarray] | None:
+    """Many one-row updates' values (decoded rows of as many values) as vectors, a column at a
+    time, not checked yet; None unless each column's values are all of one type that a vector
+    holds as they are (each row is then checked alone, for its own error)."""
     vectors = []
-    for values, column in zip(zip(*rows, strict=True), columns, strict=True):
+    for values in zip(*rows, strict=True):
         kinds = set(map(type, values))
         kind = kinds.pop()
         if kinds or kind not in _GATHERED:
@@ -333,11 +352,31 @@ def row_vectors(rows: Sequence[Any], columns: Sequence[Column]) -> list[np.ndarr
         vector = np.array(values, dtype=object if kind is str else None)
         if vector.dtype.kind in "mM" and np.datetime_data(vector.dtype)[0] != "ns":
             return None  # dates, kdb+ times: each value is converted alone
-        try:
-            vectors.append(checked_vector(vector, column))
-        except DataError:
-            return None
+        vectors.append(vector)
     return vectors
+
+
+def join_columns(xs: Sequence[Any]) -> list[np.ndarray] | None:
+    """Column updates' vectors (decoded lists of as many columns) joined a column at a time,
+    not checked yet; None unless each update's columns are of one length and each column's
+    vectors of one type."""
+    if any(len({len(v) for v in x}) > 1 for x in xs):
+        return None
+    vectors = []
+    for parts in zip(*xs, strict=True):
+        if len({v.dtype for v in parts}) > 1:
+            return None
+        vectors.append(np.concatenate(parts))
+    return vectors
+
+
+def checked_vectors(vectors: Sequence[Vector], columns: Sequence[Column]) -> list[Vector] | None:
+    """Gathered vectors (``gather_rows``, ``join_columns``) checked against their columns
+    (``checked_vector``); None where one of them does not check."""
+    try:
+        return [checked_vector(v, c) for v, c in zip(vectors, columns, strict=True)]
+    except DataError:
+        return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -360,9 +399,13 @@ def _refusal(dtype: np.dtype, column: Column) -> str | None:
     return f"column {column.name} is {column.sql_type}; the feed sent a column of {_kdb_name(dtype)}"
 
 
-def column_array(vectors: list[np.ndarray], column: Column | None) -> pa.Array:
+def column_array(vectors: Sequence[Vector], column: Column | None) -> pa.Array:
     """Checked vectors of a column, one after the other, as one array of the column's type
     (of their own type, without a column)."""
+    if any(isinstance(v, pa.Array) for v in vectors):  # symbols, some made Arrow already
+        arrays = [v if isinstance(v, pa.Array) else pa.array(v, pa.string()) for v in vectors]
+        joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+        return joined if column is None else arrow_column(joined, column, "symbol")
     if column is not None and len({v.dtype for v in vectors}) > 1:
         # of different types (an int column and a long one): each its own array, so that each
         # keeps its own type's nulls (0Ni is not 0N)
@@ -428,7 +471,7 @@ def _kdb_name(dtype: np.dtype) -> str:
 
 
 __all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
-           "UPDATES", "Slot", "arrow_column", "call", "checked_vector", "column_array", "decode",
-           "encode", "error_message", "header", "is_name", "is_null", "is_temporal",
-           "is_temporal_column", "kx", "row_vectors", "shape", "slot", "symbol", "symbols",
-           "table", "table_rows", "text", "timestamps"]
+           "UPDATES", "Slot", "arrow_column", "call", "checked_vector", "checked_vectors",
+           "column_array", "decode", "encode", "error_message", "gather_rows", "header", "is_name",
+           "is_null", "is_temporal", "is_temporal_column", "join_columns", "kx", "shape",
+           "slot", "strings", "symbol", "symbols", "table", "table_rows", "text", "timestamps"]

@@ -27,7 +27,9 @@ import numpy as np
 
 from indb.errors import AuthenticationError, IndbError, OptionError
 from indb.stream import access, kdb, qcalls, subscriptions
-from indb.stream.tickerplant import FLUSH_SECONDS, SUBSCRIBER_LIMIT, Subscriber, Tickerplant
+from indb.stream.decoding import (CHUNK_BYTES, POOL_BYTES, Decoders, Gathered, Piece, ends, gather,
+                                  is_update, pieces)
+from indb.stream.tickerplant import FLUSH_SECONDS, SUBSCRIBER_LIMIT, Subscriber, Tickerplant, Update
 
 Authenticate = access.Authenticate
 QUERY_THREADS = 4
@@ -36,6 +38,17 @@ QUERY_THREADS = 4
 # disk syncs gets larger batches, not a longer queue
 READ_BYTES = 4 << 20
 MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
+# a read of several messages is decoded and gathered (``decoding.gather``) in pieces of about
+# this size on the loop (few decoded messages in memory at once), or in the decoder processes'
+# pieces (``decoding.CHUNK_BYTES``); a connection whose pieces at the decoders pass
+# DECODING_LIMIT bytes is read no more until they come back
+PIECE_BYTES = 64 << 10
+DECODING_LIMIT = 32 << 20
+
+# a queued message (its header, its bytes, and its value where it was decoded already), a run
+# of updates gathered from a piece, or a piece of messages read together
+Item = tuple[kdb.Header, bytes, Any] | tuple[Gathered, Piece] | Piece
+Call = tuple[str, Any, bytes] | Update  # an update read, not yet checked; or checked
 
 log = logging.getLogger("indb.stream")
 
@@ -49,9 +62,10 @@ class KdbConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.user: str | None = None
-        self.queue: collections.deque[tuple[kdb.Header, bytes]] = collections.deque()
+        self.queue: collections.deque[Item] = collections.deque()
         self.busy = False  # a sync query of this connection is running
-        self._calls: list[tuple[str, Any, bytes]] = []  # updates read, not yet checked
+        self.decoding = 0  # bytes of this connection's pieces at the decoder processes
+        self._calls: list[Call] = []  # updates read, not yet journalled
         # answers to send once those are journalled: a message, or the index of a sync update
         # call (answered ``::``, or its error)
         self._replies: list[bytes | int] = []
@@ -84,23 +98,42 @@ class KdbConnection(asyncio.BufferedProtocol):
         self.buffer += data
         if self.user is None and not self._handshake():
             return
-        buffer, start = self.buffer, 0
         try:
-            while len(buffer) - start >= kdb.HEADER.size:
-                head = kdb.header(buffer, start)
-                end = start + head.length
-                if len(buffer) < end:
-                    break
-                self.queue.append((head, bytes(buffer[start:end])))
-                start = end
+            whole = ends(self.buffer)
         except kdb.MessageError as error:  # the stream cannot be followed after a bad header
             log.warning("kdb+ client %s sent what is not a kdb+ message: %s", self.name, error)
             self._write(kdb.error_message(str(error)))
             self._close()
             return
-        finally:
-            del buffer[:start]  # once a read, not once a message: a read holds thousands
+        if whole:
+            self._read(whole)
+            del self.buffer[:whole[-1]]  # once a read, not once a message: a read holds thousands
         self._run()
+
+    def _read(self, whole: list[int]) -> None:
+        """Queue the whole messages read (they end at ``whole``): one alone as it is, several
+        in pieces that ``gather`` decodes, here or in the decoder processes."""
+        buffer = self.buffer
+        if len(whole) == 1:
+            message = bytes(buffer[:whole[0]])
+            self.queue.append((kdb.header(message), message, None))
+            return
+        stamp = self.plant.clock()  # the time filled in: they were read together
+        decoders = self.server.decoders
+        if decoders is None or whole[-1] < POOL_BYTES:
+            for start, end in pieces(whole, PIECE_BYTES):
+                data = bytes(buffer[start:end])
+                self.queue.append(Piece(data, stamp, gather(data, stamp)))
+            return
+        for start, end in pieces(whole, CHUNK_BYTES):
+            piece = Piece(bytes(buffer[start:end]), stamp)
+            decoders.submit(piece, asyncio.get_running_loop())
+            assert piece.future is not None
+            piece.future.add_done_callback(lambda _: self._run())
+            self.decoding += len(piece.data)
+            self.queue.append(piece)
+        if self.decoding > DECODING_LIMIT and self.transport is not None:
+            self.transport.pause_reading()  # until the decoders catch up (``_run``)
 
     def _handshake(self) -> bool:
         if self.signing_in:
@@ -146,11 +179,23 @@ class KdbConnection(asyncio.BufferedProtocol):
         Consecutive updates form one batch; anything else first settles the batch before it, so
         it sees (and answers after) every update sent before it."""
         while self.queue and not self.busy:
-            head, message = self.queue.popleft()
+            item = self.queue[0]
+            if isinstance(item, Piece):
+                if not item.ready():
+                    break  # its decoder's answer runs this again
+                self.queue.popleft()
+                self._gathered(item)
+                continue
+            self.queue.popleft()
+            if isinstance(item[0], Gathered):
+                self._checked(item[0], item[1])
+                continue
+            head, message, obj = item
             sync = head.message_type == kdb.SYNC
             try:
-                obj = kdb.decode(message)
-                if _is_update(obj):  # checked with the others read with it, at the batch's end
+                if obj is None:
+                    obj = kdb.decode(message)
+                if is_update(obj):  # checked with the others read with it, at the batch's end
                     if sync:
                         self._replies.append(len(self._calls))
                     self._calls.append((kdb.text(obj[1]), obj[2], message))
@@ -170,6 +215,42 @@ class KdbConnection(asyncio.BufferedProtocol):
                 if refusal is not None:
                     self._replies.append(refusal)
         self._settle()
+
+    def _gathered(self, piece: Piece) -> None:
+        """A piece's segments back at the head of the queue, in order (a sync query among them
+        holds up the rest)."""
+        if piece.future is not None:
+            self.decoding -= len(piece.data)
+            if self.decoding <= DECODING_LIMIT // 2 and not self.busy and \
+                    self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+        items: list[Item] = []
+        for segment in piece.segments or []:
+            if isinstance(segment, Gathered):
+                items.append((segment, piece))
+            else:
+                message = piece.data[segment[0]:segment[1]]
+                items.append((kdb.header(message), message, segment[2]))
+        self.queue.extendleft(reversed(items))
+
+    def _checked(self, run: Gathered, piece: Piece) -> None:
+        """A run of updates gathered from a piece, checked as one update (the user's INSERT,
+        the table's columns); should it not check, its messages go back in the queue one at a
+        time, each to be checked alone, for its own error."""
+        try:
+            self._may("INSERT", [run.table])
+            update = self.plant.gathered(run.table, run.vectors, run.timed, piece.stamp,
+                                         frames=run.frames, framed=run.count)
+        except IndbError:
+            update = None
+        if update is None:
+            data = piece.data[run.start:run.end]
+            starts = [0, *ends(data)]
+            self.queue.extendleft(reversed([
+                (kdb.header(data, a), data[a:b], None) for a, b in zip(starts, starts[1:])]))
+            return
+        self._replies.extend([len(self._calls)] * len(run.syncs))  # each answered ``::``
+        self._calls.append(update)
 
     def _refused(self, error: Exception, sync: bool) -> bytes | None:
         """A message that failed: the sync caller's error reply, or None and a line in the log."""
@@ -197,19 +278,30 @@ class KdbConnection(asyncio.BufferedProtocol):
                 reply = self._refused(errors[reply], True) or b"" if reply in errors else UPDATED
             self._write(reply)
 
-    def _commit(self, calls: list[tuple[str, Any, bytes]]) -> dict[int, Exception]:
+    def _commit(self, calls: list[Call]) -> dict[int, Exception]:
         """Journal, apply and publish the updates this user may make (INSERT on the table,
-        checked once a table); the errors of those refused, by their index."""
+        checked once a table; those checked already as they are); the errors of those refused,
+        by their index."""
         errors: dict[int, Exception] = {}
-        for name in {name for name, _, _ in calls}:
+        raw = [(i, call) for i, call in enumerate(calls) if not isinstance(call, Update)]
+        for name in {call[0] for _, call in raw}:
             try:
                 self._may("INSERT", [name])
             except Exception as error:  # noqa: BLE001 (each of its updates is refused)
-                errors.update((i, error) for i, call in enumerate(calls) if call[0] == name)
-        allowed = [i for i in range(len(calls)) if i not in errors]
-        updates, refused = self.plant.prepare_many([calls[i] for i in allowed], self.plant.clock())
+                errors.update((i, error) for i, call in raw if call[0] == name)
+        stamp, updates = self.plant.clock(), []
+        run: list[tuple[int, tuple[str, Any, bytes]]] = []  # unchecked, checked together
+        for index, call in [*enumerate(calls), (-1, None)]:
+            if call is None or isinstance(call, Update):
+                prepared, refused = self.plant.prepare_many([c for _, c in run], stamp)
+                updates += prepared
+                errors.update((run[i][0], error) for i, error in refused.items())
+                run = []
+                if call is not None:
+                    updates.append(call)
+            elif index not in errors:
+                run.append((index, call))
         self.plant.commit(updates)  # journalled before anyone hears of them
-        errors.update((allowed[i], error) for i, error in refused.items())
         return errors
 
     def _call(self, obj: Any) -> Any:
@@ -222,7 +314,7 @@ class KdbConnection(asyncio.BufferedProtocol):
             raise kdb.MessageError("the tickerplant takes calls (`.u.upd; t; x), (`.u.sub; t; "
                                    f"syms) and query strings (SQL or q-sql), not {obj!r:.80}")
         name, args = kdb.text(items[0]), items[1:]
-        if name in kdb.UPDATES:  # with two arguments it was taken as an update (``_is_update``)
+        if name in kdb.UPDATES:  # with two arguments it was taken as an update (``is_update``)
             _arity(name, args, 2)
         self._settle()
         if name == ".u.sub":
@@ -288,12 +380,6 @@ class KdbConnection(asyncio.BufferedProtocol):
 
 NOTHING = kdb.kx.toq(None)  # q's generic null, ::, what .u.upd returns
 UPDATED = kdb.encode(NOTHING, kdb.RESPONSE)  # the answer to a sync update
-def _is_update(obj: Any) -> bool:
-    """Whether a decoded message is an update call ``(`.u.upd; t; x)``."""
-    return isinstance(obj, np.ndarray) and obj.dtype == object and len(obj) == 3 and \
-        kdb.is_name(obj[0]) and kdb.text(obj[0]) in kdb.UPDATES
-
-
 def _arity(name: str, args: list[Any], count: int) -> None:
     if len(args) != count:
         raise kdb.MessageError(f"{name} takes {count} arguments, not {len(args)}")
@@ -314,8 +400,10 @@ class TickServer:
     """The tickerplant served over kdb+ IPC on ``host:port`` (port 0: any free one)."""
 
     def __init__(self, plant: Tickerplant, host: str = "127.0.0.1", port: int = 5010,
-                 authenticate: Authenticate | None = None) -> None:
+                 authenticate: Authenticate | None = None, decoders: int = 0) -> None:
         self.plant = plant
+        # processes that decode large reads while the loop journals what came before
+        self.decoders = Decoders(decoders) if decoders else None
         self.host, self.port = host, port
         self.authenticate = authenticate or access.owner_while_no_users(plant.engine.db)
         self.grants = access.Grants(plant.engine)
@@ -426,6 +514,8 @@ class TickServer:
         for connection in list(self.connections):
             connection._close()
         self.threads.shutdown(wait=True)
+        if self.decoders is not None:
+            self.decoders.close()
         self.plant.journal.commit()
         self.plant.journal.sync()
 
@@ -444,7 +534,7 @@ def open_tickerplant(db: str | Path, *, host: str = "127.0.0.1", port: int = 501
                      flush_seconds: float | None = FLUSH_SECONDS,
                      subscriber_limit: int = SUBSCRIBER_LIMIT,
                      authenticate: Authenticate | None = None,
-                     workers: int | None = None) -> TickServer:
+                     workers: int | None = None, decoders: int = 0) -> TickServer:
     """A tickerplant for the database ``db`` and its server, not started yet (``start()`` on a
     thread, ``run()`` on this one); ``close()`` after it stops."""
     from indb.engine.core import Engine
@@ -458,7 +548,12 @@ def open_tickerplant(db: str | Path, *, host: str = "127.0.0.1", port: int = 501
     except BaseException:
         engine.close()
         raise
-    return TickServer(plant, host, port, authenticate)
+    try:
+        return TickServer(plant, host, port, authenticate, decoders)
+    except BaseException:
+        plant.close()
+        engine.close()
+        raise
 
 
 def _loopback(host: str) -> bool:

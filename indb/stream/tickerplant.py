@@ -32,7 +32,7 @@ from indb.engine.tables import write_rows
 from indb.errors import CatalogError, DataError, IndbError, SqlError
 from indb.parser import parse
 from indb.query import live as live_rows
-from indb.stream import kdb
+from indb.stream import decoding, kdb
 from indb.stream.journal import Journal
 from indb.stream.live import LiveTable
 
@@ -72,6 +72,13 @@ class Update:
     row: list[Any] | None = None  # one row's carrier values
     columns: list[np.ndarray] | None = None  # checked vectors, one a column
     batch: pa.RecordBatch | None = None
+    frames: bytes = b""  # or their journal frames, made where they were decoded (``decoding``)
+    framed: int = 0  # the messages those frames hold
+
+    @property
+    def count(self) -> int:
+        """The journal messages the update's rows came from."""
+        return len(self.messages) + self.framed
 
 
 def today(clock: Callable[[], int]) -> datetime.date:
@@ -194,9 +201,9 @@ class Tickerplant:
         start = 0
         while start < len(calls):
             end = start + 1
-            form = _form(calls[start][1])
+            form = decoding.form(calls[start][1])
             while end < len(calls) and form is not None and calls[end][0] == calls[start][0] \
-                    and _form(calls[end][1]) == form:
+                    and decoding.form(calls[end][1]) == form:
                 end += 1
             together = self._together(calls[start:end], stamp, form) \
                 if end - start > 1 and form is not None else None
@@ -215,32 +222,33 @@ class Tickerplant:
     def _together(self, calls: Sequence[tuple[str, Any, bytes]], stamp: int,
                   form: tuple[str, int]) -> Update | None:
         """Updates of one table and one form as one update of columns, or None where they do
-        not all check that way (``kdb.row_vectors``, ``kdb.checked_vector``)."""
+        not all check that way (``decoding.gathered``, then ``gathered``)."""
+        values = decoding.gathered([x for _, x, _ in calls], form[0])
+        if values is None:
+            return None
+        return self.gathered(calls[0][0], values[0], values[1], stamp,
+                             messages=tuple(m for _, _, m in calls))
+
+    def gathered(self, name: str, vectors: list[np.ndarray], timed: bool, stamp: int, *,
+                 messages: tuple[bytes, ...] = (), frames: bytes = b"", framed: int = 0
+                 ) -> Update | None:
+        """Updates' values gathered a column at a time (``decoding.gathered``; ``timed``: they
+        begin with their own time) checked against the table as one update of columns, or None
+        where they do not all check that way (each is then checked alone, for its own error)."""
         try:
-            table = self.table(calls[0][0])
+            table = self.table(name)
         except CatalogError:
             return None
-        xs = [x for _, x, _ in calls]
         columns = table.info.columns
-        fill = False
-        if table.timed:  # filled in for all or for none of them
-            sent = {kdb.is_temporal(x[0]) for x in xs}
-            if len(sent) > 1:
-                return None
-            fill = not sent.pop()
-        if form[1] != len(columns) - fill:
+        fill = table.timed and not timed
+        if not vectors or len(vectors) != len(columns) - fill:
             return None
-        if form[0] == "row":
-            vectors = kdb.row_vectors(xs, columns[fill:])
-            count = len(xs)
-        else:
-            vectors = _joined(xs, columns[fill:])
-            count = sum(len(x[0]) for x in xs)
-        if vectors is None:
+        checked = kdb.checked_vectors(vectors, columns[fill:])
+        if checked is None:
             return None
         if fill:
-            vectors.insert(0, kdb.timestamps(stamp, count, columns[0]))
-        return Update(table, stamp, tuple(m for _, _, m in calls), columns=vectors)
+            checked.insert(0, kdb.timestamps(stamp, len(checked[0]), columns[0]))
+        return Update(table, stamp, messages, columns=checked, frames=frames, framed=framed)
 
     def _table_rows(self, table: LiveTable, rows: pa.Table, stamp: int) -> pa.RecordBatch:
         columns = table.info.columns
@@ -269,9 +277,11 @@ class Tickerplant:
         for update in updates:
             for message in update.messages:
                 self.journal.append(update.stamp, message)
+            if update.framed:
+                self.journal.append_frames(update.frames, update.framed)
         self.journal.commit()
         for update in updates:
-            upto += len(update.messages)
+            upto += update.count
             self._apply(update, upto)
         self.publish({u.table.info.name for u in updates})
 
@@ -412,33 +422,6 @@ def _update_arguments(message: Any) -> tuple[str, Any]:
     """``(t; x)`` of a journalled ``(`.u.upd; t; x)`` (decoded)."""
     _, name, x = message
     return kdb.text(name), x
-
-
-def _form(x: Any) -> tuple[str, int] | None:
-    """An update's data's form, ``("row" or "columns", values or columns)``; None for a table
-    or what is neither."""
-    try:
-        shape = kdb.shape(x)
-    except kdb.MessageError:
-        return None
-    return None if shape == "table" else (shape, len(x))
-
-
-def _joined(xs: list[Any], columns: Sequence[Column]) -> list[np.ndarray] | None:
-    """Column updates' vectors joined a column at a time and checked, or None unless each
-    update's columns are of one length and each column's vectors of one type."""
-    if any(len({len(v) for v in x}) > 1 for x in xs):
-        return None
-    vectors = []
-    for index, column in enumerate(columns):
-        parts = [x[index] for x in xs]
-        if len({v.dtype for v in parts}) > 1:
-            return None
-        try:
-            vectors.append(kdb.checked_vector(np.concatenate(parts), column))
-        except DataError:
-            return None
-    return vectors
 
 
 def _count_error(table: LiveTable, sent: int, filled: bool, what: str) -> str:
