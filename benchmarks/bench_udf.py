@@ -4,17 +4,28 @@ reading the same rows, and a numpy-heavy UDF's rows/s on 1 and 2 workers.
 Run: ``indb bench udf`` or ``python benchmarks/bench_udf.py [--rows N]``.
 Targets (issue 12): the identity run (read, return, write a new sharded table) at most 1.5x plain
 DuckDB reading the rows, and at most 1.0x DuckDB's own COPY of them to Parquet.
+
+``--fixed`` measures instead what a warm run costs besides its function (issue 18): a function
+as cheap as can be over --rows rows (default 1M) in 8 shards, on one worker of four instance
+slots (a GPU worker's shape), with mnist_infer's output (id, digit, confidence, model_version: a
+new table each run) and without one; per statement its milliseconds, the time before its first
+instance starts and after its last one ends, the last instance's output write, and the head's
+CPU milliseconds, as medians and minima of --runs statements.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 from common import best_of, machine, report
 
 import indb
@@ -22,6 +33,7 @@ from indb.catalog.database import PARQUET_CODEC
 from indb.datasets import synthetic_ticks
 from indb.storage.files import data_files, local_path
 
+DEFAULT_ROWS = 10_000_000
 FUNCTIONS = """
 CREATE FUNCTION ident LANGUAGE PYTHON AS $$
 def ident(ctx, t):
@@ -45,6 +57,67 @@ $$;
 """
 
 
+INFER_LIKE = """
+CREATE FUNCTION infer_like LANGUAGE PYTHON AS $$
+import numpy as np
+from indb import udf
+
+@udf.function(frame="numpy")
+def infer_like(ctx, t):
+    ids = t["id"]
+    return {"id": ids, "digit": (ids % 10).astype(np.int32),
+            "confidence": np.full(len(ids), 0.5, np.float32),
+            "model_version": np.ones(len(ids), np.int32)}
+$$;
+"""
+
+
+def fixed_costs(conn: indb.Connection, function: str, output: str | None, runs: int) -> dict[str, float]:
+    """Medians and minima over ``runs`` warm statements of ``function`` over ``ticks``' ids:
+    statement ms, ms before the first instance started (``start``) and after the last one ended
+    (``end``), the last instance's output write and the head's CPU ms."""
+    outputs = f", OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}')" if output else ""
+    sql = f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id FROM ticks){outputs})"
+    figures: dict[str, list[float]] = {}
+    for run in range(runs + 2):  # the first two warm the instance processes up
+        if output:
+            conn.sql(f"DROP TABLE IF EXISTS {output}")
+        began, cpu = time.time(), time.process_time()
+        run_id = conn.sql(sql).fetchone()[0]
+        ended, cpu = time.time(), time.process_time() - cpu
+        status = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow()
+        started = min(t.timestamp() for t in status["started"].to_pylist())
+        last = max(range(status.num_rows), key=lambda i: status["ended"][i].as_py())
+        if run < 2:
+            continue
+        for name, ms in (("statement", ended - began), ("start", started - began),
+                         ("end", ended - status["ended"][last].as_py().timestamp()),
+                         ("last_output", status["output_s"][last].as_py() or 0.0),
+                         ("head_cpu", cpu)):
+            figures.setdefault(name, []).append(1000 * ms)
+    return {f"{function}_{name}_ms_{how}": round(fn(values), 1) for name, values in figures.items()
+            for how, fn in (("median", statistics.median), ("min", min))}
+
+
+def fixed(args: argparse.Namespace) -> None:
+    """The ``--fixed`` figures (module docstring)."""
+    rows = args.rows if args.rows != DEFAULT_ROWS else 1_000_000
+    workdir = Path(tempfile.mkdtemp(prefix="indb-bench-fixed-"))
+    try:
+        with indb.connect(workdir / "db", workers=1, threads_per_worker=4) as conn:
+            conn.sql("CREATE TABLE ticks (id BIGINT, px DOUBLE, SHARD KEY (id)) WITH (SHARDS = 8)")
+            conn.load("ticks", pa.table({"id": np.arange(rows), "px": np.random.default_rng(0).random(rows)}))
+            conn.sql(FUNCTIONS + INFER_LIKE)
+            figures: dict[str, object] = {"machine": machine(), "rows": rows,
+                                          "load_average": round(os.getloadavg()[0], 1)}
+            figures.update(fixed_costs(conn, "infer_like", "predictions", args.runs))
+            figures.update(fixed_costs(conn, "touch", None, args.runs))
+            figures["load_average_after"] = round(os.getloadavg()[0], 1)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(figures, args.json)
+
+
 def execute(conn: indb.Connection, function: str, output: str | None = None, params: str = "") -> None:
     outputs = f", OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}')" if output else ""
     conn.sql(f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE(ticks){outputs}{params})")
@@ -52,10 +125,14 @@ def execute(conn: indb.Connection, function: str, output: str | None = None, par
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
     parser.add_argument("--runs", type=int, default=3, help="repetitions (best is kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--fixed", action="store_true", help="a warm run's fixed costs (issue 18)")
     args = parser.parse_args()
+    if args.fixed:
+        fixed(args)
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="indb-bench-"))
     try:

@@ -99,11 +99,11 @@ def execute_function(engine: Engine, plan: planner.ExecuteFunction, params: obje
         run_id = engine.runner.start(plan, user=engine.user)
         return Result(pa.table({"run_id": [run_id], "status": ["running"]}), f"run {run_id} started")
     report = engine.runner.run(plan, progress=engine.progress, user=engine.user)
-    record = engine.runs.run(report.run_id)  # what its instances read, per worker
+    totals = report.totals  # what its instances read, per worker, as its record has it
     return Result(pa.table({"run_id": [report.run_id], "status": [str(report.status)],
                             "rows_in": [report.rows_in], "rows_out": [report.rows_out],
-                            "bytes_read": pa.array([record["bytes_read"]], pa.int64()),
-                            "workers": [record["workers"]]}),
+                            "bytes_read": pa.array([totals["bytes_read"]], pa.int64()),
+                            "workers": [totals["workers"]]}),
                   f"run {report.run_id} {report.status}: {report.message}", report.rows_out)
 
 

@@ -155,18 +155,22 @@ class RunLog:
             *[_instances.insert().values(run_id=run_id, shard=k, status=RunStatus.QUEUED) for k in shards])
 
     def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
-               rows_out: int | None = None) -> None:
+               rows_out: int | None = None) -> dict[str, object]:
+        """Record how a run ended; returns the totals written with it (``bytes_read``, and
+        ``workers``: ``worker_summary`` as JSON), as ``run()`` would read them back."""
         workers = self.worker_summary(run_id)
+        totals: dict[str, object] = {"bytes_read": sum(w["bytes_read"] for w in workers.values()),
+                                     "workers": json.dumps(workers)}
         self._write(
             _runs.update().where(_runs.c.run_id == run_id).values(
                 status=status, message=message, rows_in=rows_in, rows_out=rows_out, ended=time.time(),
-                bytes_read=sum(w["bytes_read"] for w in workers.values()),
-                workers=json.dumps(workers)),
+                **totals),
             # instances the run never reached (queued when it stopped) say why they did not run
             _instances.update().where(_instances.c.run_id == run_id,
                                       _instances.c.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]))
             .values(status=RunStatus.KILLED if status != RunStatus.COMPLETED else status,
                     message=sa.func.coalesce(_instances.c.message, message)))
+        return totals
 
     def worker_summary(self, run_id: str) -> dict[str, dict[str, int]]:
         """Per worker that ran instances of the run: ``shards`` it ran, ``bytes_read`` of data

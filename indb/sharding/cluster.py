@@ -59,6 +59,12 @@ def placement_key(name: str) -> tuple[int, str]:
     return len(name), name
 
 
+def named(info: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(name, address) of each worker of ``Cluster.worker_info``, in name order."""
+    return sorted(((str(w["name"]), address) for address, w in info.items()),
+                  key=lambda pair: placement_key(pair[0]))
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -107,6 +113,11 @@ class Cluster:
     def workers(self) -> list[tuple[str, str]]:
         """(name, address) of each worker, in name order (``worker_placement`` places shards
         by their names)."""
+        return named(self.worker_info())
+
+    def worker_info(self) -> dict[str, dict[str, Any]]:
+        """What the scheduler knows of each worker (threads, resources, name), by address: one
+        round trip to it (``named`` gives ``workers()`` of it)."""
         if not self.alive:  # asking a dead scheduler waits for the client to give up on it
             raise OperationalError(f"the Dask scheduler at {self.address} is gone; "
                                    "run the statement again (a local cluster is started afresh)")
@@ -117,8 +128,7 @@ class Cluster:
             except TimeoutError:
                 pass  # the run says the cluster has no workers
             info = self.client.scheduler_info(n_workers=-1)["workers"]
-        return sorted(((str(w["name"]), address) for address, w in info.items()),
-                      key=lambda pair: placement_key(pair[0]))
+        return dict(info)
 
     def close(self) -> None:
         self.client.close(timeout=CLOSE_TIMEOUT)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from distributed import Client, Future, wait
 from distributed.scheduler import KilledWorker, NoValidWorkerError
@@ -40,9 +41,9 @@ from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
 from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
-from indb.sharding import commit
+from indb.sharding import commit, workdirs
 from indb.sharding import distributed as ddp
-from indb.sharding.cluster import Cluster, shared_cluster
+from indb.sharding.cluster import Cluster, named, shared_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
                                 ResultOutput, RunPlan, TableFacts, plan_run)
 from indb.sharding.scheduling import Instruction, Schedule, Submit
@@ -76,6 +77,7 @@ class RunReport:
     rows_in: int = 0
     rows_out: int = 0
     results: list[str] = field(default_factory=list)  # RESULT files, for TABLE(f(...))
+    totals: dict[str, object] = field(default_factory=dict)  # as recorded (RunLog.finish)
 
 
 class FunctionRunner:
@@ -178,7 +180,7 @@ class FunctionRunner:
         finally:
             handed_over = report.status == RunStatus.COMPLETED and report.results
             if not handed_over:  # RESULT files wait for the query that reads them (see forget)
-                shutil.rmtree(run.work_root, ignore_errors=True)
+                workdirs.remove_later(run.work_root, self.db.path)  # after the answer
         return report
 
     def _execute(self, run: RunPlan, progress: Progress | None) -> list[Outcome]:
@@ -186,18 +188,19 @@ class FunctionRunner:
         if progress:
             progress(RunProgress(run.run_id, 0, len(run.jobs), starting=True))
         cluster = self.cluster()
-        workers = cluster.workers()
+        info = cluster.worker_info()  # one round trip to the scheduler for all it tells
+        workers = named(info)
         addresses = dict(workers)
         names = [name for name, _ in workers]
         # GPU frames: one instance a slot at a time, the freed slot's next shard sent when it
         # comes free (its host has read it ahead); elsewhere the workers queue every shard
-        slots = _slots(cluster, addresses) if _reads_ahead(run) else {}
+        slots = _slots(info, addresses) if _reads_ahead(run) else {}
         _store = None  # a DDP run's rendezvous, kept open (by this reference) while it runs
         if run.distributed:
-            run, _store = ddp.prepared(run, workers, _slots(cluster, addresses),
+            run, _store = ddp.prepared(run, workers, _slots(info, addresses),
                                        bool(self.cluster_options.get("gpus")))
         schedule = Schedule(run.shards, names, run.max_per_worker, slots, run.max_retries,
-                            _kinds(cluster, addresses))
+                            _kinds(info, addresses))
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[Future, Job] = {}
         outcomes: dict[int, Outcome] = {}
@@ -243,10 +246,11 @@ class FunctionRunner:
                 if not lost:
                     carry_out(schedule.done(job.shard, outcome.status))
                     continue
-                workers = cluster.workers()  # who is left (a restarted worker has a new address)
+                info = cluster.worker_info()  # who is left (a restarted worker has a new address)
+                workers = named(info)
                 addresses.update(workers)
                 names[:] = [name for name, _ in workers]
-                schedule.kinds.update(_kinds(cluster, dict(workers)))  # of any that joined since
+                schedule.kinds.update(_kinds(info, dict(workers)))  # of any that joined since
                 instructions = schedule.lost(job.shard, names)
                 if job.shard not in schedule.finished:
                     del outcomes[job.shard]  # it runs again: its new attempt gives the outcome
@@ -284,14 +288,18 @@ class FunctionRunner:
             registered: list[ModelInfo] = []
             try:  # tables, model versions and the run's record: one transaction (commit.py)
                 with commit.together(self.db, self.runs, self.models) as (db, runs, models):
-                    runs.finish(run.run_id, RunStatus.COMPLETED, "committing")  # a write first
+                    message = (f"{len(outcomes)} instances completed: {rows_in} rows in, "
+                               f"{rows_out} rows out")
+                    # the run's record is the first write (commit.py), and the last unless
+                    # the run saved models, whose versions its message then names
+                    totals = runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out)
                     for model in (m for o in outcomes for m in o.models):
                         registered.append(models.register(model, run.lineage))
                     committed = self._commit(db, run, outcomes, staged)
-                    message = (f"{len(outcomes)} instances completed: {rows_in} rows in, "
-                               f"{rows_out} rows out") + ("; saved " + ", ".join(
-                                   f"{m.name} v{m.version}" for m in registered) if registered else "")
-                    runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out)
+                    if registered:
+                        message += "; saved " + ", ".join(f"{m.name} v{m.version}" for m in registered)
+                        totals = runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in,
+                                             rows_out)
             except Exception as error:  # rolled back: nothing of the commit is visible
                 self._discard_models(outcomes)
                 for info in registered:  # artifacts moved into place go too (those in an
@@ -304,7 +312,7 @@ class FunctionRunner:
             for name in committed:
                 staged[name].keep()
         return RunReport(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out,
-                         [o.results["result"] for o in outcomes if "result" in o.results])
+                         [o.results["result"] for o in outcomes if "result" in o.results], totals)
 
     @staticmethod
     def _commit(db: Database, run: RunPlan, outcomes: list[Outcome],
@@ -355,17 +363,16 @@ def _reads_ahead(run: RunPlan) -> bool:
             and len(run.jobs) > 1 and any(job.inputs for job in run.jobs))
 
 
-def _slots(cluster: Cluster, addresses: dict[str, str]) -> dict[str, int]:
-    """Each worker's instance slots (its Dask threads: ``supervisor.HostPool``), by name."""
-    info = cluster.client.scheduler_info(n_workers=-1)["workers"]
+def _slots(info: dict[str, dict[str, Any]], addresses: dict[str, str]) -> dict[str, int]:
+    """Each worker's instance slots (its Dask threads: ``supervisor.HostPool``), by name, from
+    ``Cluster.worker_info``."""
     return {name: int(info[address]["nthreads"]) if address in info else 1
             for name, address in addresses.items()}
 
 
-def _kinds(cluster: Cluster, addresses: dict[str, str]) -> dict[str, str]:
+def _kinds(info: dict[str, dict[str, Any]], addresses: dict[str, str]) -> dict[str, str]:
     """Each worker's kind, by name: "GPU" if it declares the GPU resource (``indb worker``
     with GPUs), else "CPU"; a lost shard is retried on a worker of its kind only."""
-    info = cluster.client.scheduler_info(n_workers=-1)["workers"]
     return {name: "GPU" if "GPU" in (info.get(address, {}).get("resources") or {}) else "CPU"
             for name, address in addresses.items()}
 

@@ -223,14 +223,13 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
         return Outcome(job.shard, RunStatus.ERROR, refusal)
     slot, host = _pool.acquire(turn, job.function.code_hash, job.python, rules)
     try:
-        log.update_instance(job.run_id, job.shard, status=RunStatus.RUNNING, worker=worker,
-                            device=instance_device(), pid=host.process.pid, started=time.time(),
-                            rank=job.rank, tom=job.tom)
+        running = dict(status=RunStatus.RUNNING, worker=worker, device=instance_device(),
+                       pid=host.process.pid, started=time.time(), rank=job.rank, tom=job.tom)
         if host.staging is None:
-            outcome = _supervise(job, host, records)
+            outcome = _supervise(job, host, records, running)
         else:  # the instance writes in its host's staging directory; moved into place after
             staged = sandbox.staged(job, host.staging)
-            outcome = sandbox.delivered(staged, job, _supervise(staged, host, records))
+            outcome = sandbox.delivered(staged, job, _supervise(staged, host, records, running))
     finally:
         _pool.release(slot, host)
     _publish_models(outcome, records.models)
@@ -269,11 +268,18 @@ def instance_device() -> str:
     return f"cuda:{os.environ.get('CUDA_VISIBLE_DEVICES', '0')}"
 
 
-def _supervise(job: Job, host: Host, records: _Records) -> Outcome:
+def _supervise(job: Job, host: Host, records: _Records, running: dict[str, object]) -> Outcome:
+    """Hand ``job`` to ``host`` and relay its reports until it is done; ``running`` is its
+    record as it starts, written once the host has the job (the write, which can wait for
+    other writers of the catalog, does not hold up the instance's start)."""
     log = records.log
     try:
         host.channel.send(job)
+        sent = True
     except OSError:
+        sent = False
+    log.update_instance(job.run_id, job.shard, **running)
+    if not sent:
         host.kill()
         return Outcome(job.shard, RunStatus.ERROR, "the instance process could not be reached")
     work = Path(job.work_dir)
