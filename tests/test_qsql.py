@@ -291,6 +291,22 @@ def test_aggregates_of_running_functions_and_filtered_aggregates(duck):
     assert run(duck, "select n: count i from sp where qty > (avg;qty) fby p")[1] == [(3,)]
 
 
+def test_clock_last_record_and_weights_of_nulls():
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'America/New_York'")
+    q = "select p: .z.p, lp: .z.P, d: .z.d, t: .z.t from ([] x: 1 2) where i=0"
+    before = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    (p, local, d, t), = connection.sql(translate(q).sql(dialect="duckdb")).fetchall()
+    assert abs(p - before) < datetime.timedelta(minutes=1) and d == p.date()
+    assert abs(p - local - datetime.timedelta(hours=5)) < datetime.timedelta(hours=1.1)
+    assert (t.hour, t.minute) == (p.hour, p.minute) or p.second == 59
+    # exec with no phrase: the last record; wavg weighs the items that are not null, as q's
+    assert connection.sql(translate("exec from ([] s: `a`b; q: 1 2)").sql(
+        dialect="duckdb")).fetchall() == [("b", 2)]
+    assert connection.sql(translate("select w: x wavg y from ([] x: 1 2 3; y: 1 0N 3)").sql(
+        dialect="duckdb")).fetchall() == [(2.5,)]
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)

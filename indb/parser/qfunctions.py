@@ -91,7 +91,19 @@ def moving(fn: str, n: int, x: exp.Expr, over: Over) -> exp.Expr:
     return over(windowed[fn], n)
 
 
-MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}
+SYSTEM = {".z.p", ".z.P", ".z.d", ".z.D", ".z.t", ".z.T"}
+
+
+def system(name: str) -> exp.Expr:
+    """q's clock: ``.z.p`` now (UTC) as a timestamp, ``.z.d`` its date, ``.z.t`` its time;
+    upper case (``.z.P``...) the local ones (DuckDB's TimeZone setting)."""
+    now: exp.Expr = exp.func("get_current_timestamp")
+    now = exp.func("timezone", exp.Literal.string("UTC"), now) if name[-1].islower() \
+        else exp.cast(now, exp.DataType.build("TIMESTAMP"))
+    kind = {"p": "TIMESTAMP_NS", "d": "DATE", "t": "TIME"}[name[-1].lower()]
+    return exp.cast(now, exp.DataType.build(kind, dialect="duckdb"))
+
+
 PARTS = {"date", "time", "minute", "second", "month", "year", "hh", "mm", "ss", "dd"}
 
 

@@ -1,8 +1,8 @@
 """q-sql, kdb+'s query templates, translated into sqlglot trees that DuckDB runs.
 
 ``translate("select vwap: size wavg price by sym from trade where size > 100")`` gives the tree of
-``SELECT sym, SUM(size * price) / SUM(size) AS vwap FROM trade WHERE size > 100 GROUP BY sym
-ORDER BY 1``. The forms are ``select``/``exec``/``update``/``delete`` with ``by`` and ``where``
+``SELECT sym, SUM(size * price) / SUM(size of non-null prices) AS vwap FROM trade WHERE size > 100
+GROUP BY sym ORDER BY 1 NULLS FIRST``. The forms are ``select``/``exec``/``update``/``delete`` with ``by`` and ``where``
 (docs/qsql.md lists them); what the translation does not know is refused with a SqlError at its
 line and column in the q text. q's semantics are kept where SQL's differ:
 
@@ -31,7 +31,8 @@ from indb.errors import SqlError
 from indb.parser import qfunctions as qf
 from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, RUNNING, WORDS,
                                  Call, Dyad, GList, Lit, Name, Node, Parser, QError, Query,
-                                 Sorted, Subphrase, TableCols, Vec, line_col, start)
+                                 Sorted, TableCols, Vec, bare_column, boolish, column_names,
+                                 has_aggregate, line_col, start)
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
@@ -81,6 +82,8 @@ class Translator:
         if isinstance(node, Name):
             if node.name in WORDS:
                 raise QError(f"{node.name} needs an argument here", node.pos)
+            if node.name in qf.SYSTEM:
+                return qf.system(node.name)
             column, _, part = node.name.partition(".")
             if part in qf.PARTS:
                 return qf.part(part, _col(column))
@@ -125,7 +128,7 @@ class Translator:
                   second: Node | None = None) -> exp.Expr:
         # the argument along the group's rows (sums inside last runs per group)
         inner = Scope("row", self.groups) if scope.mode == "group" else PER_ROW
-        if _has_aggregate(arg) or (second is not None and _has_aggregate(second)):
+        if has_aggregate(arg) or (second is not None and has_aggregate(second)):
             raise QError(f"{fn} of an aggregate: q-sql aggregates once a group", pos)
         if fn == "count":
             if isinstance(arg, Call) and arg.fn == "distinct":
@@ -174,14 +177,15 @@ class Translator:
                              self.over(scope, op, node.pos))
         if op in ("wavg", "wsum"):
             weight, value = self.expr(node.left, PER_ROW), self.expr(node.right, PER_ROW)
-            if _has_aggregate(node.left) or _has_aggregate(node.right):
+            if has_aggregate(node.left) or has_aggregate(node.right):
                 raise QError(f"{op} of an aggregate: q-sql aggregates once a group", node.pos)
             product = self.placed(exp.Sum(this=exp.Mul(this=_wrapped(weight),
                                                         expression=_wrapped(value))), scope)
             if op == "wsum":
                 return product
-            return exp.Div(this=product,
-                           expression=self.placed(exp.Sum(this=weight), scope))
+            counted = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(  # q weighs non-nulls
+                this=_wrapped(value), expression=exp.Null())), true=weight)])
+            return exp.Div(this=product, expression=self.placed(exp.Sum(this=counted), scope))
         if op == "within":
             low, high = self.pair(node.right, scope, "within takes (low;high) or low high")
             return exp.Between(this=_wrapped(self.expr(node.left, scope)), low=low, high=high)
@@ -207,7 +211,7 @@ class Translator:
         left = _wrapped(self.expr(node.left, scope))
         right = _wrapped(self.expr(node.right, scope))
         if op in ("&", "|", "and", "or"):
-            if _boolish(node.left) or _boolish(node.right):
+            if boolish(node.left) or boolish(node.right):
                 return (exp.And if op in ("&", "and") else exp.Or)(this=left, expression=right)
             return exp.func("least" if op in ("&", "and") else "greatest", left, right)
         if op == "^":  # fill: right's nulls become left
@@ -335,7 +339,7 @@ class Translator:
 
     def literal_table(self, node: TableCols) -> tuple[exp.Select, list[str] | None]:
         """``([] a: 1 2; b: `x`y)``: each column a list of values (an atom repeated)."""
-        names = _names(list(zip(node.names, node.items)))
+        names = column_names(list(zip(node.names, node.items)))
         lengths = {len(n.items) for n in node.items if isinstance(n, Vec)}
         if len(lengths) > 1 or not all(isinstance(n, Vec | Lit) for n in node.items):
             raise QError("a table's columns are lists of values of one length: "
@@ -381,7 +385,7 @@ class Translator:
         if query.kind == "exec" and len(query.by) == 1 and isinstance(query.by[0][1], Lit) \
                 and query.by[0][1].text == "0" and query.by[0][1].kind == "bool":
             query = replace(query, kind="select", by=[])  # exec ... by 0b: a table
-        names = _names(query.by + query.phrase)
+        names = column_names(query.by + query.phrase)
         keys = [(names[k], self.expr(node, PER_ROW)) for k, (_, node) in enumerate(query.by)]
         phrase_names = names[len(keys):]
         if query.kind == "exec" and not query.by and not query.distinct and (
@@ -389,11 +393,9 @@ class Translator:
             grouped = True  # a dictionary: one row, a list (or an aggregate) a column
         else:
             grouped = bool(keys)
-        if query.kind == "exec" and not query.phrase:
-            raise QError("exec needs a select phrase: exec qty from sp", query.pos)
         self.groups = tuple(k for _, k in keys)
         aggregated = not grouped and bool(query.phrase) and all(
-            _has_aggregate(n) and not _bare(n) for _, n in query.phrase)  # one row
+            has_aggregate(n) and not bare_column(n) for _, n in query.phrase)  # one row
         if grouped:
             values = [self.grouped(node, self.groups) for _, node in query.phrase]
         else:
@@ -403,13 +405,13 @@ class Translator:
         keyed = [_named(k, n) for n, k in keys]
         windows = any(v.find(exp.Window) for v in values + [k for _, k in keys])
         uses_row = any(_uses_row(v) for v in values + [k for _, k in keys])
-        last_rows = grouped and keys and not query.phrase
+        last_rows = grouped and not query.phrase  # select by k, exec from t: the last rows
         ordered = any(isinstance(item, Call) for item in query.limit)
         rows, numbered = self.rows(query, uses_row or windows or query.distinct or ordered
                                    or bool(last_rows))
         rows = _hoisted(rows, values)
         projection = [_named(v, n) for v, n in zip(values, phrase_names)]
-        if last_rows:  # select by k from t: the last row of each group
+        if last_rows:
             plain = [exp.column(n, quoted=True) for (n, _), (_, node) in zip(keys, query.by)
                      if isinstance(node, Name) and node.name == n]
             rest = exp.Columns(this=exp.Star(except_=plain + [_row()]))
@@ -437,8 +439,8 @@ class Translator:
         """A subphrase evaluated once a group: an aggregate, or the group's list of values
         (running functions along the group's rows; ``distinct x`` in order of first
         occurrence)."""
-        if _has_aggregate(node):
-            bare = _bare(node)
+        if has_aggregate(node):
+            bare = bare_column(node)
             if bare is not None:
                 raise QError(f"{bare.name} is a column of many values here, beside an "
                              "aggregate: aggregate it too", bare.pos)
@@ -500,7 +502,7 @@ class Translator:
         only = exp.and_(*where) if where else None
         partition = tuple(self.expr(node, PER_ROW) for _, node in query.by)
         scope = Scope("row", partition, only)
-        names = _names(query.phrase)
+        names = column_names(query.phrase)
         changed: list[exp.Expr] = []
         added: list[exp.Expr] = []
         for name, (_, node) in zip(names, query.phrase):
@@ -548,79 +550,6 @@ class Translator:
         if numbered:
             select = select.order_by(_row(), copy=False)
         return select, known
-
-
-def _names(phrase: Sequence[Subphrase], taken: Sequence[str] = ()) -> list[str]:
-    """The result columns' names: given ones, else the leftmost name (else x), made unique as
-    q does (c1, c11, c12...)."""
-    names: list[str] = []
-    used = set(taken)
-    for given, node in phrase:
-        name = given or _leftmost(node) or "x"
-        if not given:
-            unique, k = name, 0
-            while unique in used:
-                k += 1
-                unique = f"{name}{k}"
-            name = unique
-        used.add(name)
-        names.append(name)
-    return names
-
-
-def _leftmost(node: Node) -> str | None:
-    if isinstance(node, Name):
-        return None if node.name == "i" else node.name.split(".")[-1]
-    if isinstance(node, Call):
-        return _leftmost(node.args[0]) if node.args else None
-    if isinstance(node, Dyad) and node.op in MOVING | {"xbar"}:
-        # q's own functions (lambdas): the first name in their arguments (5 xbar close is
-        # close); an operator's: its left argument's (2*c2 is x)
-        return _leftmost(node.left) or _leftmost(node.right)
-    if isinstance(node, Dyad):
-        return _leftmost(node.left)
-    if isinstance(node, GList):
-        return next((n for n in map(_leftmost, node.items)
-                     if n and n not in AGGREGATES), None)
-    return None
-
-
-def _has_aggregate(node: Node) -> bool:
-    """Whether an aggregate (outside fby, which gives a value a row) is in the expression."""
-    if isinstance(node, Call):
-        return node.fn in AGGREGATES or any(_has_aggregate(a) for a in node.args)
-    if isinstance(node, Dyad):
-        if node.op == "fby":
-            return False
-        return node.op in DYADIC_AGGREGATES or _has_aggregate(node.left) or \
-            _has_aggregate(node.right)
-    if isinstance(node, GList | TableCols):
-        return any(_has_aggregate(i) for i in node.items)
-    return False
-
-
-def _bare(node: Node) -> Name | None:
-    """A column used outside any aggregate in the expression (a list beside an atom)."""
-    if isinstance(node, Name):
-        return node
-    if isinstance(node, Call):
-        if node.fn in AGGREGATES:
-            return None
-        return next((b for b in map(_bare, node.args) if b), None)
-    if isinstance(node, Dyad):
-        if node.op in DYADIC_AGGREGATES | {"fby"}:
-            return None
-        return _bare(node.left) or _bare(node.right)
-    return None
-
-
-def _boolish(node: Node) -> bool:
-    if isinstance(node, Dyad):
-        return node.op in ("=", "<>", "<", ">", "<=", ">=", "~", "within", "like", "in") or (
-            node.op in ("&", "|", "and", "or") and (_boolish(node.left) or _boolish(node.right)))
-    if isinstance(node, Call):
-        return node.fn in ("not", "null", "all", "any")
-    return isinstance(node, Lit) and node.kind == "bool"
 
 
 def _uses_row(tree: exp.Expr) -> bool:

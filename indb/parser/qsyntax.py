@@ -1,9 +1,11 @@
 """q's syntax, as far as q-sql needs it: tokens, a tree of q expressions (evaluated right to
-left, without precedence) and the query templates. ``indb.parser.qsql`` translates the tree."""
+left, without precedence), the query templates and table expressions, and what q reads from a
+tree (its columns' names, where its aggregates are). ``indb.parser.qsql`` translates the tree."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TEMPLATES = ("select", "exec", "update", "delete")
@@ -383,3 +385,78 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     before = text[:pos]
     return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
+
+
+# -- what q reads from a tree: names, aggregates ----------------------------------------------
+
+def column_names(phrase: Sequence[Subphrase], taken: Sequence[str] = ()) -> list[str]:
+    """The result columns' names: given ones, else the leftmost name (else x), made unique as
+    q does (c1, c11, c12...)."""
+    names: list[str] = []
+    used = set(taken)
+    for given, node in phrase:
+        name = given or leftmost(node) or "x"
+        if not given:
+            unique, k = name, 0
+            while unique in used:
+                k += 1
+                unique = f"{name}{k}"
+            name = unique
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def leftmost(node: Node) -> str | None:
+    if isinstance(node, Name):
+        return None if node.name == "i" else node.name.split(".")[-1]
+    if isinstance(node, Call):
+        return leftmost(node.args[0]) if node.args else None
+    if isinstance(node, Dyad) and node.op in MOVING | {"xbar"}:
+        # q's own functions (lambdas): the first name in their arguments (5 xbar close is
+        # close); an operator's: its left argument's (2*c2 is x)
+        return leftmost(node.left) or leftmost(node.right)
+    if isinstance(node, Dyad):
+        return leftmost(node.left)
+    if isinstance(node, GList):
+        return next((n for n in map(leftmost, node.items)
+                     if n and n not in AGGREGATES), None)
+    return None
+
+
+def has_aggregate(node: Node) -> bool:
+    """Whether an aggregate (outside fby, which gives a value a row) is in the expression."""
+    if isinstance(node, Call):
+        return node.fn in AGGREGATES or any(has_aggregate(a) for a in node.args)
+    if isinstance(node, Dyad):
+        if node.op == "fby":
+            return False
+        return node.op in DYADIC_AGGREGATES or has_aggregate(node.left) or \
+            has_aggregate(node.right)
+    if isinstance(node, GList | TableCols):
+        return any(has_aggregate(i) for i in node.items)
+    return False
+
+
+def bare_column(node: Node) -> Name | None:
+    """A column used outside any aggregate in the expression (a list beside an atom)."""
+    if isinstance(node, Name):
+        return node
+    if isinstance(node, Call):
+        if node.fn in AGGREGATES:
+            return None
+        return next((b for b in map(bare_column, node.args) if b), None)
+    if isinstance(node, Dyad):
+        if node.op in DYADIC_AGGREGATES | {"fby"}:
+            return None
+        return bare_column(node.left) or bare_column(node.right)
+    return None
+
+
+def boolish(node: Node) -> bool:
+    if isinstance(node, Dyad):
+        return node.op in ("=", "<>", "<", ">", "<=", ">=", "~", "within", "like", "in") or (
+            node.op in ("&", "|", "and", "or") and (boolish(node.left) or boolish(node.right)))
+    if isinstance(node, Call):
+        return node.fn in ("not", "null", "all", "any")
+    return isinstance(node, Lit) and node.kind == "bool"
