@@ -415,9 +415,6 @@ class Tickerplant:
             live_rows.unregister(self.directory, name)
 
 
-VARIABLES = (".u.i", ".u.L", ".u.d", ".u.t")
-
-
 def _update_arguments(message: Any) -> tuple[str, Any]:
     """``(t; x)`` of a journalled ``(`.u.upd; t; x)`` (decoded)."""
     _, name, x = message
