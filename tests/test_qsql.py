@@ -291,6 +291,22 @@ def test_aggregates_of_running_functions_and_filtered_aggregates(duck):
     assert run(duck, "select n: count i from sp where qty > (avg;qty) fby p")[1] == [(3,)]
 
 
+def test_timespans_against_times_of_day():
+    # indb keeps kdb+'s timespan columns (tick's time) as TIME: timespan literals compare as
+    # times of day, and still add and bucket as intervals
+    connection = duckdb.connect()
+    create(connection, "quote", (["time", "x"], [["09:29:00.000", "1"], ["09:31:00.000", "2"],
+                                                 ["16:01:00.000", "3"]]))
+
+    def rows(q: str) -> list[tuple]:
+        return connection.sql(translate(q).sql(dialect="duckdb")).fetchall()
+    assert rows("select x from quote where time within 0D09:30 0D16:00") == [(2,)]
+    assert rows("select x from quote where time > 0D09:30:00, time < 16:00") == [(2,)]
+    assert rows("select n: count i by 0D00:05 xbar time from quote") == [
+        (datetime.time(9, 25), 1), (datetime.time(9, 30), 1), (datetime.time(16, 0), 1)]
+    assert rows("select t: time + 0D00:05 from quote where x=1") == [(datetime.time(9, 34),)]
+
+
 def test_clock_last_record_and_weights_of_nulls():
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'America/New_York'")

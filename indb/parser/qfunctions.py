@@ -174,7 +174,9 @@ def scalar(fn: str, value: exp.Expr) -> exp.Expr:
     return exp.func(SCALAR_NAMES[fn], value, dialect="duckdb")
 
 
-def literal(node: Lit) -> exp.Expr:
+def literal(node: Lit, of_day: bool = False) -> exp.Expr:
+    """A q literal; with ``of_day``, a timespan within a day is a TIME (indb keeps kdb+'s
+    timespan columns as times of day, which an INTERVAL does not compare with)."""
     text, kind = node.text, node.kind
     if kind == "sym":
         return exp.Literal.string(text)
@@ -202,6 +204,8 @@ def literal(node: Lit) -> exp.Expr:
     if kind == "time":
         return exp.cast(exp.Literal.string(text), exp.DataType.build("TIME"))
     days, time = text.split("D")
+    if of_day and int(days) == 0:
+        return exp.cast(exp.Literal.string(time), exp.DataType.build("TIME"))
     hours, minutes, *rest = time.split(":")
     seconds = float(rest[0]) if rest else 0.0
     micros = round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6 + seconds * 1e6)

@@ -208,8 +208,11 @@ class Translator:
                 raise QError("casts are `type$x with type one of " + ", ".join(qf.CASTS)
                              + ', `$x (to a symbol) or "F"$x with a type\'s letter', node.pos)
             return cast
-        left = _wrapped(self.expr(node.left, scope))
-        right = _wrapped(self.expr(node.right, scope))
+        comparison = op in ("=", "<>", "<", ">", "<=", ">=", "~")
+        left = _wrapped(self.compared(node.left, scope) if comparison
+                        else self.expr(node.left, scope))
+        right = _wrapped(self.compared(node.right, scope) if comparison
+                         else self.expr(node.right, scope))
         if op in ("&", "|", "and", "or"):
             if boolish(node.left) or boolish(node.right):
                 return (exp.And if op in ("&", "and") else exp.Or)(this=left, expression=right)
@@ -235,8 +238,12 @@ class Translator:
 
     def pair(self, node: Node, scope: Scope, message: str) -> tuple[exp.Expr, exp.Expr]:
         if isinstance(node, Vec | GList) and len(node.items) == 2:
-            return self.expr(node.items[0], scope), self.expr(node.items[1], scope)
+            return self.compared(node.items[0], scope), self.compared(node.items[1], scope)
         raise QError(message, node.pos)
+
+    def compared(self, node: Node, scope: Scope) -> exp.Expr:
+        """An operand of a comparison (a timespan literal as a time of day)."""
+        return qf.literal(node, of_day=True) if isinstance(node, Lit) else self.expr(node, scope)
 
     def xbar(self, node: Dyad, scope: Scope) -> exp.Expr:
         if not isinstance(node.left, Lit):
