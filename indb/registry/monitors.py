@@ -10,14 +10,13 @@ computes them.
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.errors import CatalogError, not_found
+from indb.registry.named import Named
 
 _metadata = sa.MetaData()
 _monitors = sa.Table(
@@ -34,7 +33,6 @@ _done = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),  # the model version
     sa.Column("done", sa.Float, nullable=False),         # the end of the last window computed
 )
-_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has the tables
 
 
 @dataclass(frozen=True)
@@ -46,49 +44,15 @@ class MonitorInfo:
     created: float
 
 
-class MonitorStore:
+class MonitorStore(Named[MonitorInfo]):
     """The monitors of one database."""
 
     def __init__(self, db: Database) -> None:
-        self.engine = db.engine
-        if self.engine not in _ready:
-            _metadata.create_all(self.engine)
-            _ready.add(self.engine)
+        super().__init__(db, "monitor", _monitors, _info, dependents=(_done,))
 
     def create(self, info: MonitorInfo, *, replace: bool) -> None:
         """Record a monitor; replacing one forgets the windows it computed."""
-        values = {**info.__dict__, "definition": json.dumps(info.definition)}
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(_monitors.c.name)
-                                  .where(_monitors.c.name == info.name)).first()
-            if exists and not replace:
-                raise CatalogError(f"monitor {info.name} already exists; use CREATE OR REPLACE "
-                                   f"MONITOR, or DROP MONITOR {info.name} first")
-            conn.execute(_monitors.delete().where(_monitors.c.name == info.name))
-            conn.execute(_done.delete().where(_done.c.name == info.name))
-            conn.execute(_monitors.insert().values(**values))
-
-    def find(self, name: str) -> MonitorInfo | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_monitors).where(_monitors.c.name == name)).mappings().first()
-        return _info(row) if row else None
-
-    def get(self, name: str) -> MonitorInfo:
-        found = self.find(name)
-        if found is None:
-            raise not_found("monitor", name)
-        return found
-
-    def all(self) -> list[MonitorInfo]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(_monitors).order_by(_monitors.c.name)).mappings().all()
-        return [_info(r) for r in rows]
-
-    def drop(self, name: str) -> bool:
-        """Forget a monitor; whether there was one."""
-        with self.engine.begin() as conn:
-            conn.execute(_done.delete().where(_done.c.name == name))
-            return bool(conn.execute(_monitors.delete().where(_monitors.c.name == name)).rowcount)
+        self.record({**info.__dict__, "definition": json.dumps(info.definition)}, replace=replace)
 
     def done(self, name: str) -> dict[int, float]:
         """Model version -> the end of the last window computed for it."""

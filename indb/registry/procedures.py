@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.errors import CatalogError, not_found
+from indb.registry.named import Named
 
 _metadata = sa.MetaData()
 _procedures = sa.Table(
@@ -36,7 +35,6 @@ _procedures = sa.Table(
     sa.Column("stop", sa.Float),                         # no due time after it; NULL: never
     sa.Column("last_due", sa.Float),                     # the last due time claimed
 )
-_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has the table
 
 
 @dataclass(frozen=True)
@@ -53,56 +51,21 @@ class ProcedureInfo:
     last_due: float | None = None
 
 
-class ProcedureStore:
+class ProcedureStore(Named[ProcedureInfo]):
     """The procedures of one database."""
 
     def __init__(self, db: Database) -> None:
-        self.engine = db.engine
-        if self.engine not in _ready:
-            _metadata.create_all(self.engine)
-            _ready.add(self.engine)
+        super().__init__(db, "procedure", _procedures, _info)
 
     def create(self, info: ProcedureInfo, *, replace: bool) -> ProcedureInfo:
         """Record a procedure (a new version of it with ``replace``), its schedule unclaimed."""
         info = ProcedureInfo(**{**info.__dict__, "version": uuid.uuid4().hex, "last_due": None})
-        values = {**info.__dict__, "statements": json.dumps(info.statements)}
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(_procedures.c.name)
-                                  .where(_procedures.c.name == info.name)).first()
-            if exists and not replace:
-                raise CatalogError(f"procedure {info.name} already exists; use CREATE OR REPLACE "
-                                   f"PROCEDURE, or DROP PROCEDURE {info.name} first")
-            if exists:
-                conn.execute(_procedures.update().where(_procedures.c.name == info.name)
-                             .values(**values))
-            else:
-                conn.execute(_procedures.insert().values(**values))
+        self.record({**info.__dict__, "statements": json.dumps(info.statements)}, replace=replace)
         return info
-
-    def find(self, name: str) -> ProcedureInfo | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_procedures).where(_procedures.c.name == name)).mappings().first()
-        return _info(row) if row else None
-
-    def get(self, name: str) -> ProcedureInfo:
-        found = self.find(name)
-        if found is None:
-            raise not_found("procedure", name)
-        return found
-
-    def all(self) -> list[ProcedureInfo]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(_procedures).order_by(_procedures.c.name)).mappings().all()
-        return [_info(r) for r in rows]
 
     def scheduled(self) -> list[ProcedureInfo]:
         """The procedures that have a schedule."""
         return [p for p in self.all() if p.every is not None]
-
-    def drop(self, name: str) -> bool:
-        """Forget a procedure; whether there was one."""
-        with self.engine.begin() as conn:
-            return bool(conn.execute(_procedures.delete().where(_procedures.c.name == name)).rowcount)
 
     def claim(self, name: str, version: str, last: float | None, due: float) -> bool:
         """Claim ``due`` for a run if the procedure is still at ``version`` and its last claimed

@@ -7,14 +7,13 @@ from any process.
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.errors import CatalogError, not_found
+from indb.registry.named import Named
 
 _metadata = sa.MetaData()
 _subscriptions = sa.Table(
@@ -31,7 +30,6 @@ _figures = sa.Table(
     sa.Column("created", sa.Float, nullable=False),      # of the definition they are for
     sa.Column("figures", sa.Text, nullable=False),       # JSON: indb.stream.subscriptions.Figures
 )
-_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has the tables
 
 
 @dataclass(frozen=True)
@@ -43,51 +41,15 @@ class SubscriptionInfo:
     created: float
 
 
-class SubscriptionStore:
+class SubscriptionStore(Named[SubscriptionInfo]):
     """The subscriptions of one database."""
 
     def __init__(self, db: Database) -> None:
-        self.engine = db.engine
-        if self.engine not in _ready:
-            _metadata.create_all(self.engine)
-            _ready.add(self.engine)
+        super().__init__(db, "subscription", _subscriptions, _info, dependents=(_figures,))
 
     def create(self, info: SubscriptionInfo, *, replace: bool) -> None:
-        values = {**info.__dict__, "definition": json.dumps(info.definition)}
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(_subscriptions.c.name)
-                                  .where(_subscriptions.c.name == info.name)).first()
-            if exists and not replace:
-                raise CatalogError(f"subscription {info.name} already exists; use CREATE OR "
-                                   f"REPLACE SUBSCRIPTION, or DROP SUBSCRIPTION {info.name} first")
-            conn.execute(_subscriptions.delete().where(_subscriptions.c.name == info.name))
-            conn.execute(_figures.delete().where(_figures.c.name == info.name))
-            conn.execute(_subscriptions.insert().values(**values))
-
-    def find(self, name: str) -> SubscriptionInfo | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_subscriptions)
-                               .where(_subscriptions.c.name == name)).mappings().first()
-        return _info(row) if row else None
-
-    def get(self, name: str) -> SubscriptionInfo:
-        found = self.find(name)
-        if found is None:
-            raise not_found("subscription", name)
-        return found
-
-    def all(self) -> list[SubscriptionInfo]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(_subscriptions)
-                                .order_by(_subscriptions.c.name)).mappings().all()
-        return [_info(r) for r in rows]
-
-    def drop(self, name: str) -> bool:
-        """Forget a subscription and its figures; whether there was one."""
-        with self.engine.begin() as conn:
-            conn.execute(_figures.delete().where(_figures.c.name == name))
-            return bool(conn.execute(_subscriptions.delete()
-                                     .where(_subscriptions.c.name == name)).rowcount)
+        """Record a subscription; replacing one forgets its figures."""
+        self.record({**info.__dict__, "definition": json.dumps(info.definition)}, replace=replace)
 
     def report(self, name: str, created: float, figures: dict[str, Any]) -> None:
         """Record a running subscription's figures (those of a dropped or replaced one are not)."""
