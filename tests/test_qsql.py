@@ -115,8 +115,12 @@ def printed_table(lines: list[str]) -> Printed:
     if bar >= 0 and not header[bar + 1:].strip():  # a value column without a name
         starts.append((bar + 1, ""))
     bounds = [s for s, _ in starts[1:]] + [None]
-    rows = [[row[s:e].replace("|", "").strip() for (s, _), e in zip(starts, bounds)]
-            for row in lines[2:]]
+    rows = []
+    for row in lines[2:]:
+        fields = row.replace("|", " ").split()
+        # a page's hand-aligned row (a field a column), else q's columns by their names' places
+        rows.append(fields if len(fields) == len(starts) else
+                    [row[s:e].replace("|", "").strip() for (s, _), e in zip(starts, bounds)])
     return [name for _, name in starts], rows
 
 
