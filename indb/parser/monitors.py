@@ -22,6 +22,7 @@ from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
 from indb.parser.durations import duration, quoted_time
+from indb.parser.names import unqualified
 
 CLAUSES = {"time": "TIME COLUMN", "features": "FEATURES", "label": "LABEL",  # key: words
            "reference": "REFERENCE", "window": "WINDOW", "thresholds": "THRESHOLD", "every": "EVERY"}
@@ -141,12 +142,7 @@ _CLAUSE_PARSERS: dict[str, Any] = {
 
 
 def _name(p: Parser, after: str) -> exp.Expr:
-    name = p._parse_id_var(any_token=False)
-    if not isinstance(name, exp.Identifier):
-        p.raise_error(f"expected a name after {after}")
-    if p._match(TokenType.DOT):  # as procedures and models, monitors live in no schema
-        p.raise_error(f"monitors and models have no schema: name one without it after {after}")
-    return name  # type: ignore[return-value]
+    return unqualified(p, after, "monitors and models")
 
 
 def parse_execute(p: Parser) -> exp.Expr | None:

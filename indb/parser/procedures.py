@@ -26,6 +26,7 @@ from sqlglot.parser import Parser
 from sqlglot.tokens import Token, TokenType
 
 from indb.parser.durations import duration, quoted_time
+from indb.parser.names import unqualified
 
 SCHEDULE = ("EXECUTE FOR EVERY n SECONDS|MINUTES|HOURS|DAYS [STARTING AT 'YYYY-MM-DD HH:MM:SS'] "
             "[STOP AFTER 'YYYY-MM-DD HH:MM:SS' | n unit]")
@@ -119,13 +120,7 @@ def _body(p: Parser) -> tuple[list[exp.Expr], list[exp.Expr]]:
 
 
 def _name(p: Parser, after: str) -> exp.Expr:
-    name = p._parse_id_var(any_token=False)
-    if not isinstance(name, exp.Identifier):
-        p.raise_error(f"expected a procedure's name after {after}")
-    if p._match(TokenType.DOT):  # as functions and models, procedures live in no schema
-        p.raise_error("procedures have no schema: name one without a schema, as in "
-                      f"{after} nightly_load")
-    return name  # type: ignore[return-value]
+    return unqualified(p, after, "procedures")
 
 
 def parse_execute(p: Parser) -> exp.Expr | None:

@@ -21,6 +21,8 @@ from sqlglot.generator import Generator
 from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
+from indb.parser.names import unqualified
+
 CLAUSES = {"outputs": "OUTPUT_TABLES", "publish": "PUBLISH TO", "options": "WITH"}  # key: words
 
 
@@ -125,12 +127,7 @@ _CLAUSE_PARSERS: dict[str, Any] = {"outputs": _outputs, "publish": _publish, "op
 
 
 def _name(p: Parser, after: str) -> exp.Expr:
-    name = p._parse_id_var(any_token=False)
-    if not isinstance(name, exp.Identifier):
-        p.raise_error(f"expected a name after {after}")
-    if p._match(TokenType.DOT):
-        p.raise_error(f"subscriptions and functions have no schema: name one without it after {after}")
-    return name  # type: ignore[return-value]
+    return unqualified(p, after, "subscriptions and functions")
 
 
 def parse_show(p: Parser) -> exp.Expr | None:
