@@ -37,6 +37,7 @@ from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, R
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | None]
+JOINS = {"lj", "ljf", "ij", "ijf", "uj", "ujf", "pj", "ej", "aj", "aj0", "ajf", "wj", "wj1", "asof"}
 
 
 # -- translation -------------------------------------------------------------------------------
@@ -628,7 +629,10 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
             raise QError("q-sql starts with select, exec, update or delete (or sorts one: "
                          "`c xasc, `c xdesc, `c xgroup, reverse)", query.pos)
         if parser.peek.kind != "end":
-            raise QError(f"unexpected {parser.peek.text} after the query", parser.peek.pos)
+            join = parser.peek.text in JOINS
+            raise QError(f"joins ({parser.peek.text}) are not translated: join in SQL around "
+                         "q('...')" if join else f"unexpected {parser.peek.text} after the query",
+                         parser.peek.pos)
         return Translator(columns).table(query)[0]
     except QError as error:
         line, col = line_col(text, error.pos)

@@ -71,7 +71,10 @@ def tokenize(text: str) -> list[Token]:
             raise QError("lambdas ({...}) are not translated: write the expression itself, "
                          "or a function in SQL around q('...')", pos)
         if match is None:
-            raise QError(f"q-sql cannot read {text[pos]!r} here", pos)
+            iterator = text[pos] in "'/\\"  # each-both, over, scan and their kin
+            raise QError(f"q-sql cannot read {text[pos]!r} here" + (
+                ": iterators (' /: \\: each) are not translated" if iterator else
+                ": indb translates the operators docs/qsql.md lists"), pos)
         kind = match.lastgroup or ""
         if kind != "space":
             token = Token(kind if kind != "punct" else match.group(), match.group(), pos)
@@ -251,7 +254,7 @@ class Parser:
             inner = self.table()
             self.expect(")", "the ) closing the table")
             return inner
-        name = self.expect("name", "a table's name after from")
+        name = self.expect("name", "a table (a name, a query, or ([] c: ...))")
         if name.text in WORDS:
             raise QError(f"{name.text} is a q word, not a table", name.pos)
         return Name(name.pos, name.text)
@@ -311,6 +314,8 @@ class Parser:
             return Dyad(token.pos, token.text, left, self.expr())
         if token.kind == ":":
             raise QError("a name: goes at the start of a subphrase (c: expr)", token.pos)
+        if token.text == "each":
+            raise QError("each (an iterator) is not translated", token.pos)
         raise QError(f"q-sql cannot apply {_shown(left)} to {token.text}: indb translates "
                      "the functions and operators docs/qsql.md lists", token.pos)
 
@@ -353,6 +358,8 @@ class Parser:
         if token.kind == "str":
             return Lit(token.pos, "str", token.text)
         if token.kind == "name":
+            if token.text == "each":
+                raise QError("each (an iterator) is not translated", token.pos)
             if token.text in WORDS:
                 raise QError(f"{token.text} cannot stand here", token.pos)
             return Name(token.pos, token.text)
