@@ -203,8 +203,14 @@ class RunLog:
     # -- the supervisors -------------------------------------------------------------------
 
     def update_instance(self, run_id: str, shard: int, **values: object) -> None:
-        self._write(_instances.update().where(_instances.c.run_id == run_id,
-                                              _instances.c.shard == shard).values(**values))
+        self.update_instances(run_id, {shard: values})
+
+    def update_instances(self, run_id: str, values: dict[int, dict[str, object]]) -> None:
+        """Several instances' records (by shard) in one write."""
+        if values:
+            self._write(*(_instances.update().where(_instances.c.run_id == run_id,
+                                                    _instances.c.shard == shard).values(**changed)
+                          for shard, changed in values.items()))
 
     def _write(self, *statements: sa.Executable) -> None:
         """Run statements in one transaction, again if SQLite reports the file busy: many

@@ -237,11 +237,19 @@ class FunctionRunner:
             except TimeoutError:  # nothing finished in this interval: report progress and go on
                 done = set()
             finished = [(future, pending.pop(future)) for future in done]
-            for (_, job), (outcome, lost) in zip(finished, _outcomes_of(cluster.client, finished),
-                                                 strict=True):
-                if outcome.status != RunStatus.COMPLETED:
-                    self.runs.update_instance(job.run_id, job.shard, status=outcome.status,
-                                              message=outcome.message, ended=time.time())
+            arrived = _outcomes_of(cluster.client, finished)
+            for outcome, _ in arrived:  # one that ended without its supervisor (its worker
+                if not outcome.record and outcome.status != RunStatus.COMPLETED:  # died)
+                    outcome.record = dict(status=outcome.status, message=outcome.message,
+                                          ended=time.time())
+            # the instances' records as they arrive, but the run's last ones in its commit
+            ended = [*outcomes.values(), *(outcome for outcome, _ in arrived)]
+            if progress or len(ended) < len(run.jobs) or \
+                    any(outcome.status != RunStatus.COMPLETED for outcome in ended):
+                _write_records(self.runs, run.run_id, [outcome for outcome, _ in arrived])
+                for outcome, _ in arrived:
+                    outcome.record = {}  # written
+            for (_, job), (outcome, lost) in zip(finished, arrived, strict=True):
                 outcomes[job.shard] = outcome
                 if not lost:
                     carry_out(schedule.done(job.shard, outcome.status))
@@ -283,6 +291,7 @@ class FunctionRunner:
                              failed[0])
                 message = first.message if first.status == RunStatus.KILLED \
                     else f"shard {first.shard}: {first.message}"
+                _write_records(self.runs, run.run_id, outcomes)
                 self.runs.finish(run.run_id, first.status, message, rows_in, 0)
                 return RunReport(run.run_id, first.status, message, rows_in, 0)
             registered: list[ModelInfo] = []
@@ -290,8 +299,10 @@ class FunctionRunner:
                 with commit.together(self.db, self.runs, self.models) as (db, runs, models):
                     message = (f"{len(outcomes)} instances completed: {rows_in} rows in, "
                                f"{rows_out} rows out")
-                    # the run's record is the first write (commit.py), and the last unless
-                    # the run saved models, whose versions its message then names
+                    # the run's records are the first write (commit.py): the last instances'
+                    # (which its totals count), then its own, again only if the run saved
+                    # models, whose versions its message then names
+                    _write_records(runs, run.run_id, outcomes)
                     totals = runs.finish(run.run_id, RunStatus.COMPLETED, message, rows_in, rows_out)
                     for model in (m for o in outcomes for m in o.models):
                         registered.append(models.register(model, run.lineage))
@@ -307,6 +318,7 @@ class FunctionRunner:
                         shutil.rmtree(Path(info.path).parent, ignore_errors=True)
                 text = str(error) if isinstance(error, IndbError) else \
                     f"{type(error).__name__}: {error}"
+                _write_records(self.runs, run.run_id, outcomes)  # (rolled back with the rest)
                 self.runs.finish(run.run_id, RunStatus.ERROR, text, rows_in, 0)
                 return RunReport(run.run_id, RunStatus.ERROR, text, rows_in, 0)
             for name in committed:
@@ -375,6 +387,12 @@ def _kinds(info: dict[str, dict[str, Any]], addresses: dict[str, str]) -> dict[s
     with GPUs), else "CPU"; a lost shard is retried on a worker of its kind only."""
     return {name: "GPU" if "GPU" in (info.get(address, {}).get("resources") or {}) else "CPU"
             for name, address in addresses.items()}
+
+
+def _write_records(runs: RunLog, run_id: str, outcomes: list[Outcome]) -> None:
+    """The records of instances that ended (``Outcome.record``) not written yet, in one write."""
+    runs.update_instances(run_id, {outcome.shard: outcome.record for outcome in outcomes
+                                   if outcome.record})
 
 
 def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[tuple[Outcome, bool]]:

@@ -131,6 +131,9 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)  # input_s, function_s, output_s
     proc_results: dict[str, str] = field(default_factory=dict)      # a script's results
     proc_bin_results: dict[str, bytes] = field(default_factory=dict)  # and its bin_results
+    # the instance's record as it ended (``RunLog.update_instance``'s values), which the head
+    # writes: the last instances' in the run's commit, not each in a write of its own first
+    record: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -234,16 +234,18 @@ def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Ou
         _pool.release(slot, host)
     _publish_models(outcome, records.models)
     work = Path(job.work_dir)
-    log.update_instance(job.run_id, job.shard, status=outcome.status, message=outcome.message,
-                        ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
-                        traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
-                        stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
-                        cache_misses=outcome.cache_misses, bytes_read=outcome.bytes_read,
-                        from_cache=outcome.from_cache, **outcome.seconds,
-                        results=json.dumps(outcome.proc_results) if outcome.proc_results else None,
-                        bin_results=json.dumps({k: v.decode(errors="backslashreplace") for k, v
-                                                in outcome.proc_bin_results.items()})
-                        if outcome.proc_bin_results else None)
+    # written by the head as the outcome reaches it (executor): the last instance's end does
+    # not wait for a catalog write here before the head hears of it
+    outcome.record = dict(status=outcome.status, message=outcome.message,
+                          ended=time.time(), rows_in=outcome.rows_in, rows_out=outcome.rows_out,
+                          traceback=outcome.traceback, stdout_tail=tail(work / "stdout.log"),
+                          stderr_tail=tail(work / "stderr.log"), cache_hits=outcome.cache_hits,
+                          cache_misses=outcome.cache_misses, bytes_read=outcome.bytes_read,
+                          from_cache=outcome.from_cache, **outcome.seconds,
+                          results=json.dumps(outcome.proc_results) if outcome.proc_results else None,
+                          bin_results=json.dumps({k: v.decode(errors="backslashreplace") for k, v
+                                                  in outcome.proc_bin_results.items()})
+                          if outcome.proc_bin_results else None)
     return outcome
 
 
