@@ -293,6 +293,12 @@ def test_aggregates_of_running_functions_and_filtered_aggregates(duck):
         == [("s1", 1600, 300), ("s2", 700, 300)]
     assert run(duck, "select last sums qty from sp")[1] == [(3100,)]
     assert run(duck, "select n: count i from sp where qty > (avg;qty) fby p")[1] == [(3,)]
+    # max qty - min qty is q's max (qty - min qty): the inner aggregate over the same group
+    assert run(duck, "select r: max qty - min qty by s from sp")[1] == [
+        ("s1", 300), ("s2", 100), ("s3", 0), ("s4", 200)]
+    assert run(duck, "select n: count i by 0D01 xbar t from ([] t: 2024.01.02D09:59 "
+                     "2024.01.02D10:01)")[1] == [
+        (datetime.datetime(2024, 1, 2, 9), 1), (datetime.datetime(2024, 1, 2, 10), 1)]
 
 
 def test_timespans_against_times_of_day():
@@ -380,6 +386,7 @@ def test_functions_and_literals(duck):
     ("update c: 1 from nosuch", "needs to know the columns", 18),
     ("select[n] from sp", "n and m numbers", 8),
     ("select {x+1} qty from sp", "lambdas", 8),
+    ("update r: max qty - min qty by s from sp", "not as a window", 11),
     ("select from sp lj p", r"joins \(lj\) are not translated", 16),
     ("select count each qty from sp", "each", 14),
     ("select s, q: qty*'x from sp", "iterators", 18),

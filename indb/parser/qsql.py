@@ -129,8 +129,10 @@ class Translator:
                   second: Node | None = None) -> exp.Expr:
         # the argument along the group's rows (sums inside last runs per group)
         inner = Scope("row", self.groups) if scope.mode == "group" else PER_ROW
-        if has_aggregate(arg) or (second is not None and has_aggregate(second)):
-            raise QError(f"{fn} of an aggregate: q-sql aggregates once a group", pos)
+        if scope.mode != "group" and (has_aggregate(arg) or (
+                second is not None and has_aggregate(second))):
+            raise QError(f"{fn} of an aggregate is translated once a group (select ... by), "
+                         "not as a window (update, fby)", pos)
         if fn == "count":
             if isinstance(arg, Call) and arg.fn == "distinct":
                 value: exp.Expr = exp.Count(this=exp.Distinct(

@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"""
   (?P<space>\s+)
 | (?P<timestamp>\d{4}\.\d\d\.\d\dD\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
 | (?P<date>\d{4}\.\d\d\.\d\d)
-| (?P<timespan>\d+D\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
+| (?P<timespan>\d+D\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?)
 | (?P<time>\d\d:\d\d(?::\d\d(?:\.\d+)?)?)
 | (?P<bool>[01]+b(?![\w.]))
 | (?P<null>0[Nn][hijef]?(?![\w.]))
