@@ -163,38 +163,30 @@ class ModelStore:
                     taken = version
                     continue
                 raise
-            info = ModelInfo(staged.name, version, staged.flavor, str(target / FLAVORS[staged.flavor]),
-                             tuple(staged.input_shape), staged.input_dtype, staged.output,
-                             staged.output_width, dict(staged.metrics), lineage, time.time())
-            try:
-                with self.db.engine.begin() as conn:
-                    conn.execute(_models.insert().values(name=info.name, version=version,
-                                                         definition=self._stored(info)))
-            except sa.exc.IntegrityError:
-                os.rename(target, staged.staging)
-                continue
-            return info
-        raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
-                            "run it again")
+            info = _version(staged, version, str(target), lineage)
+            if self._insert(info):
+                return info
+            os.rename(target, staged.staging)
+        raise _crowded(staged.name)
 
     def _record(self, staged: StagedModel, lineage: dict[str, object]) -> ModelInfo:
         """Record a published model (in an object store: its files stay where they are) as the
         next version of its name."""
         for _ in range(20):  # two registrations racing for one version number: try the next
-            version = self._latest(staged.name) + 1
-            info = ModelInfo(staged.name, version, staged.flavor,
-                             f"{staged.staging}/{FLAVORS[staged.flavor]}", tuple(staged.input_shape),
-                             staged.input_dtype, staged.output, staged.output_width,
-                             dict(staged.metrics), lineage, time.time(), staged.digest)
-            try:
-                with self.db.engine.begin() as conn:
-                    conn.execute(_models.insert().values(name=info.name, version=version,
-                                                         definition=self._stored(info)))
-            except sa.exc.IntegrityError:
-                continue
-            return info
-        raise ConflictError(f"could not register a version of {staged.name}: too many at once; "
-                            "run it again")
+            info = _version(staged, self._latest(staged.name) + 1, staged.staging, lineage)
+            if self._insert(info):
+                return info
+        raise _crowded(staged.name)
+
+    def _insert(self, info: ModelInfo) -> bool:
+        """Record a version's row; False if its number was taken meanwhile."""
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(_models.insert().values(name=info.name, version=info.version,
+                                                     definition=self._stored(info)))
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def _stored(self, info: ModelInfo) -> str:
         """A version's row: its artifact's path relative to the database, so that a database
@@ -293,6 +285,18 @@ class ModelStore:
             else:
                 filesystems.remove_tree(info.path.rsplit("/", 1)[0], self.db.io_properties)
         return len(doomed)
+
+
+def _version(staged: StagedModel, version: int, directory: str,
+             lineage: dict[str, object]) -> ModelInfo:
+    """The version ``version`` of a staged model whose files are in ``directory``."""
+    return ModelInfo(staged.name, version, staged.flavor, f"{directory}/{FLAVORS[staged.flavor]}",
+                     tuple(staged.input_shape), staged.input_dtype, staged.output,
+                     staged.output_width, dict(staged.metrics), lineage, time.time(), staged.digest)
+
+
+def _crowded(name: str) -> ConflictError:
+    return ConflictError(f"could not register a version of {name}: too many at once; run it again")
 
 
 def _check_name(name: str) -> None:
