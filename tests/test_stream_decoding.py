@@ -61,11 +61,10 @@ def test_runs_of_one_table_and_form_are_gathered_the_rest_left_alone():
     assert (rows.table, rows.count, rows.syncs, rows.timed) == ("trade", 3, (1,), False)
     assert (rows.start, rows.end) == (bounds[0], bounds[3])
     assert rows.frames == b"".join(frame(STAMP, m) for m in sent[:3])  # as the journal makes them
-    assert isinstance(rows.vectors[0], pa.Array)  # symbols made Arrow where they were decoded
-    assert rows.vectors[0].to_pylist() == ["A", "B", "C"]
+    assert rows.vectors[0].tolist() == ["A", "B", "C"]
     assert rows.vectors[1].tolist() == [1.0, 2.0, 3.0] and rows.vectors[2].tolist() == [1, 2, 3]
     assert (cols.count, cols.syncs) == (2, ())
-    assert cols.vectors[0].to_pylist() == ["D", "E", "F"]
+    assert cols.vectors[0].tolist() == ["D", "E", "F"]
     assert cols.vectors[2].dtype == np.int64 and cols.vectors[2].tolist() == [4, 5, 6]
     lone = segments[2:]
     assert [s[:2] for s in lone] == [  # type: ignore[index]
@@ -73,8 +72,11 @@ def test_runs_of_one_table_and_form_are_gathered_the_rest_left_alone():
     # decoded where they were gathered (kept for the loop), not where sent to another process
     assert kdb.text(lone[1][2]) == "SELECT 1"  # type: ignore[index]
     assert lone[-1][2] is None  # type: ignore[index]
-    assert all(s[2] is None for s in decoding.gather(data, STAMP, keep=False)
-               if not isinstance(s, decoding.Gathered))
+    remote = decoding.gather(data, STAMP, remote=True)
+    assert all(s[2] is None for s in remote if not isinstance(s, decoding.Gathered))
+    assert isinstance(remote[0], decoding.Gathered)
+    assert isinstance(remote[0].vectors[0], pa.Array)  # symbols as Arrow: cheaper to send
+    assert remote[0].vectors[0].to_pylist() == ["A", "B", "C"]
 
 
 def test_pieces_are_whole_messages_of_about_a_size():

@@ -30,7 +30,7 @@ log = logging.getLogger("indb.stream")
 # a read of at least this many bytes goes to the decoder processes, in pieces of about
 # CHUNK_BYTES (whole messages) so that several processes share one connection's read
 POOL_BYTES = 16 << 10
-CHUNK_BYTES = 256 << 10
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,11 @@ def gathered(xs: Sequence[Any], shape: str) -> tuple[list[np.ndarray], bool] | N
     return None if vectors is None else (vectors, timed.pop())
 
 
-def gather(data: bytes, stamp: int, keep: bool = True) -> list[Segment]:
+def gather(data: bytes, stamp: int, remote: bool = False) -> list[Segment]:
     """Whole messages (``data``), in order, as runs of updates gathered (``Gathered``) and lone
-    messages; the runs' journal frames are stamped ``stamp``. ``keep``: lone messages keep
-    their decoded values (False where they would be sent to another process)."""
+    messages; the runs' journal frames are stamped ``stamp``. ``remote``: for another process
+    (the loop's): lone messages without their decoded values (they would cost more to send than
+    to decode again), and symbols as Arrow strings (which cost less to send than ``str``s)."""
     segments: list[Segment] = []
     run: list[tuple[int, int, Any, bool]] = []  # an update's bytes, data, and whether sync
     key: tuple[str, tuple[str, int]] | None = None
@@ -101,19 +102,19 @@ def gather(data: bytes, stamp: int, keep: bool = True) -> list[Segment]:
             shape = form(obj[2])
             this = None if shape is None else (kdb.text(obj[1]), shape)
         if this is None or this != key:
-            _close(segments, run, key, data, stamp, keep)
+            _close(segments, run, key, data, stamp, remote)
             run, key = [], this
         if this is None:
-            segments.append((offset, end, obj if keep else None))
+            segments.append((offset, end, None if remote else obj))
         else:
             run.append((offset, end, obj[2], head.message_type == kdb.SYNC))
         offset = end
-    _close(segments, run, key, data, stamp, keep)
+    _close(segments, run, key, data, stamp, remote)
     return segments
 
 
 def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
-           key: tuple[str, tuple[str, int]] | None, data: bytes, stamp: int, keep: bool) -> None:
+           key: tuple[str, tuple[str, int]] | None, data: bytes, stamp: int, remote: bool) -> None:
     """A run of updates of one table and form as one ``Gathered``, or its messages one by one
     where there is only one or its values do not gather."""
     if not run or key is None:
@@ -124,7 +125,7 @@ def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
         return
     frames = b"".join(frame(stamp, data[start:end]) for start, end, _, _ in run)
     syncs = tuple(i for i, (_, _, _, sync) in enumerate(run) if sync)
-    vectors = [kdb.strings(v) for v in values[0]]  # as Arrow here, not on the loop
+    vectors = [kdb.strings(v) for v in values[0]] if remote else values[0]
     segments.append(Gathered(key[0], vectors, values[1], frames, len(run), syncs, run[0][0],
                              run[-1][1]))
 
@@ -187,7 +188,7 @@ class Decoders:
 
     def submit(self, piece: Piece, loop: asyncio.AbstractEventLoop) -> None:
         piece.future = asyncio.wrap_future(self.pool.submit(gather, piece.data, piece.stamp,
-                                                            False), loop=loop)
+                                                            True), loop=loop)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

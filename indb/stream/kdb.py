@@ -303,10 +303,17 @@ def strings(vector: np.ndarray) -> Vector:
     decoded; any other vector as it is."""
     if vector.dtype == object and len(vector) and isinstance(vector[0], str):
         try:
-            return pa.array(vector, pa.string())
+            return _symbols(vector)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all of them str
             return vector
     return vector
+
+
+def _symbols(vector: np.ndarray) -> pa.Array:
+    """An object vector of ``str`` as Arrow strings: ``from_pandas`` takes pyarrow's fast path
+    for object arrays (about 35 ns a string against 600 without it; nothing here is NaN)."""
+    return pa.array(vector, pa.string() if len(vector) and isinstance(vector[0], str) else None,
+                    from_pandas=True)
 
 
 def checked_vector(vector: Vector, column: Column) -> Vector:
@@ -403,7 +410,7 @@ def column_array(vectors: Sequence[Vector], column: Column | None) -> pa.Array:
     """Checked vectors of a column, one after the other, as one array of the column's type
     (of their own type, without a column)."""
     if any(isinstance(v, pa.Array) for v in vectors):  # symbols, some made Arrow already
-        arrays = [v if isinstance(v, pa.Array) else pa.array(v, pa.string()) for v in vectors]
+        arrays = [v if isinstance(v, pa.Array) else _symbols(v) for v in vectors]
         joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
         return joined if column is None else arrow_column(joined, column, "symbol")
     if column is not None and len({v.dtype for v in vectors}) > 1:
@@ -411,7 +418,7 @@ def column_array(vectors: Sequence[Vector], column: Column | None) -> pa.Array:
         # keeps its own type's nulls (0Ni is not 0N)
         return pa.concat_arrays([column_array([v], column) for v in vectors])
     joined = vectors[0] if len(vectors) == 1 else np.concatenate(vectors)
-    array = pa.array(joined, mask=_nulls(joined))
+    array = _symbols(joined) if joined.dtype == object else pa.array(joined, mask=_nulls(joined))
     if column is None:
         return array
     try:
