@@ -14,12 +14,7 @@ import pytest
 from indb.errors import OptionError, RunError
 from indb.hosts import kdb
 from indb.hosts.kdb import KdbHostError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from stores import free_port
 
 
 def test_a_url_gives_host_port_and_credentials(monkeypatch):
