@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -57,6 +59,26 @@ def test_a_copy_is_verified_and_kept(s3, tmp_path):
     with pytest.raises(DataError, match="do not match the content hash"):
         artifacts.fetched(uri, hashlib.sha256(b"other").hexdigest(), tmp_path / "cache", s3)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [code_hash(files)]
+
+
+def test_a_host_s_copies_unused_for_a_week_go_when_it_next_downloads_one(s3, tmp_path):
+    uri = f"s3://{new_bucket(s3)}"
+    first, second = {"a.txt": b"one"}, {"b.txt": b"two"}
+    artifacts.put_files(first, f"{uri}/first", s3)
+    artifacts.put_files(second, f"{uri}/second", s3)
+    cache = tmp_path / "cache"
+    used = artifacts.fetched(f"{uri}/first", code_hash(first), cache, s3)
+    stale, killed = cache / ("0" * 64), cache / ".fetch-killed"  # a replaced version's, a download's
+    for directory in (stale, killed):
+        directory.mkdir()
+        (directory / "x").write_bytes(b"x")
+    old = time.time() - artifacts.UNUSED_S - 60
+    for directory in (used, stale, killed):
+        os.utime(directory, (old, old))
+    assert artifacts.fetched(f"{uri}/first", code_hash(first), cache, s3) == used  # used: marked
+    artifacts.fetched(f"{uri}/second", code_hash(second), cache, s3)  # a download prunes
+    assert sorted(p.name for p in cache.iterdir()) == sorted([code_hash(first), code_hash(second)])
+    assert (used / "a.txt").read_bytes() == b"one"
 
 
 def test_function_code_from_file_paths_runs_from_each_host_s_copy(conn, tmp_path):

@@ -6,7 +6,10 @@ host opens where they lie. In an object store they are objects under the warehou
 builds from the database's properties (``filesystems.filesystem``), like the tables' files; a
 host runs them from a local copy: ``fetched`` downloads a tree into ``<cache>/<digest>``, checks
 it against the content hash the catalog records, and only then renames it into place, so a copy
-is whole and verified once, and every later run on that host reuses it.
+is whole and verified once, and every later run on that host reuses it. Each use marks a copy
+(its directory's modification time); a host that downloads a copy first removes its copies
+unused for ``UNUSED_S`` (those of code and models since replaced, and downloads a killed process
+left), so a worker's cache does not grow with every version ever run there.
 
 A tree's digest is SHA-256 over its files' relative names and SHA-256s, in name order: the
 content address of registered code (``registry.code.code_hash``) and of a model's artifacts.
@@ -18,6 +21,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from indb.catalog.filesystems import filesystem
 from indb.errors import DataError
 
 CHUNK = 1 << 20  # bytes hashed at a time
+UNUSED_S = 7 * 24 * 3600  # a copy unused this long goes when its host next downloads one
 
 
 def combined(digests: Mapping[str, bytes]) -> str:
@@ -70,8 +76,10 @@ def fetched(uri: str, digest: str, cache: Path, properties: Mapping[str, str]) -
     is deleted and refused (DataError): nothing unverified is ever run."""
     target = cache / digest
     if target.is_dir():
+        os.utime(target)  # used now: kept by ``prune``
         return target
     cache.mkdir(parents=True, exist_ok=True)
+    prune(cache, time.time() - UNUSED_S)
     download = Path(tempfile.mkdtemp(dir=cache, prefix=".fetch-"))
     try:
         fs, base = filesystem(uri, properties)
@@ -90,3 +98,29 @@ def fetched(uri: str, digest: str, cache: Path, properties: Mapping[str, str]) -
     finally:
         shutil.rmtree(download, ignore_errors=True)
     return target
+
+
+def prune(cache: Path, cutoff: float) -> list[str]:
+    """Remove the copies (and killed downloads) in ``cache`` last used before ``cutoff``; their
+    names."""
+    gone = []
+    for entry in cache.iterdir():
+        try:
+            old = entry.is_dir() and entry.stat().st_mtime < cutoff
+        except FileNotFoundError:  # another process of the host removed it first
+            continue
+        if old:
+            remove(entry)
+            gone.append(entry.name)
+    return gone
+
+
+def remove(directory: Path) -> None:
+    """Delete a local tree (a copy, or code or a model of a local root) so that no reader ever
+    finds part of it where it was: it is renamed out of its place first, then removed."""
+    doomed = directory.with_name(f".gone-{uuid.uuid4().hex}")
+    try:
+        os.rename(directory, doomed)
+    except FileNotFoundError:  # gone already
+        return
+    shutil.rmtree(doomed, ignore_errors=True)

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from indb.catalog import filesystems
+from indb.catalog import artifacts, filesystems
 from indb.registry.functions import CODE_DIR, FunctionStore
 from indb.registry.models import FETCHED_DIR, MODELS_DIR, ModelStore
 from indb.storage.upkeep import Vacuumed
@@ -65,7 +66,10 @@ def vacuum(functions: FunctionStore, models: ModelStore, cutoff: float, *,
         for tree, paths in _old_trees(place, cutoff, properties).items():
             size += filesystems.total_size(paths, properties)
             count += len(paths)
-            filesystems.remove_tree(f"{place.root}/{tree}", properties)
+            if filesystems.is_local(place.root):  # renamed away first: never half there
+                artifacts.remove(Path(place.root) / tree)
+            else:  # a half-deleted tree fails its hash check where a host copies it
+                filesystems.remove_tree(f"{place.root}/{tree}", properties)
     return Vacuumed(None, 0, count, size)
 
 
