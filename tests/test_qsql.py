@@ -124,12 +124,13 @@ def printed_table(lines: list[str]) -> Printed:
     return [name for _, name in starts], rows
 
 
-def create(connection: duckdb.DuckDBPyConnection, name: str, table: Printed) -> None:
-    """The printed table as a DuckDB table, each column's type from how q prints it."""
+def create(connection: duckdb.DuckDBPyConnection, name: str, table: Printed) -> dict[str, str]:
+    """The printed table as a DuckDB table, each column's type from how q prints it (a
+    timespan as a TIME, as indb keeps kdb+'s); its columns' types."""
     names, rows = table
     patterns = [("BIGINT", r"-?\d+"), ("DOUBLE", r"-?[\d.]+"),
                 ("TIMESTAMP_NS", r"\d{4}\.\d\d\.\d\dD[\d:.]+"), ("DATE", r"\d{4}\.\d\d\.\d\d"),
-                ("TIME", r"\d\d:\d\d[\d:.]*")]
+                ("TIME", r"(?:0D)?\d\d:\d\d[\d:.]*")]
     types = []
     for k, _ in enumerate(names):
         cells = [row[k] for row in rows if row[k]]
@@ -138,10 +139,11 @@ def create(connection: duckdb.DuckDBPyConnection, name: str, table: Printed) -> 
     columns = ", ".join(f'"{n}" {t}' for n, t in zip(names, types))
     connection.execute(f'CREATE TABLE "{name}" ({columns})')
     values = [[None if not c else c.replace(".", "-", 2).replace("D", " ") if t == "TIMESTAMP_NS"
-               else c.replace(".", "-") if t == "DATE" else c for c, t in zip(row, types)]
-              for row in rows]
+               else c.replace(".", "-") if t == "DATE" else c.removeprefix("0D")[:15]
+               if t == "TIME" else c for c, t in zip(row, types)] for row in rows]
     connection.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(names))})',
                            values)
+    return dict(zip(names, types))
 
 
 def shown(value: object) -> str:
@@ -173,8 +175,14 @@ def tokens(text: str) -> list[str]:
     symbols and quotes of strings (indb's symbols and strings are both VARCHAR), and zero
     seconds and milliseconds of times (q prints a minute as 09:30, a time as 09:30:00.000)."""
     text = re.sub(r"`\w+\$", "", text)
-    text = re.sub(r"(\d\d:\d\d)(?::00)?(?:\.0+)?(?![\d:.])", r"\1", text)
+    text = re.sub(r"(?<![\d.])(?:0D)?(\d\d:\d\d(?::\d\d)?)(?:\.(\d+))?(?![\d:.])", _time, text)
     return re.findall(r",|[^\s`\",]+", text)
+
+
+def _time(match: re.Match) -> str:
+    """A time (or a timespan within a day) less its trailing zero fraction and seconds."""
+    clock, fraction = match[1], (match[2] or "").rstrip("0")
+    return f"{clock}.{fraction}" if fraction else clock.removesuffix(":00")
 
 
 def as_printed(example: Example) -> tuple[object, object]:
@@ -182,9 +190,8 @@ def as_printed(example: Example) -> tuple[object, object]:
     column names (None for a list or a dictionary by key, which q prints without them) and
     each row's cells as tokens."""
     connection = duckdb.connect()
-    for name, table in example.tables.items():
-        create(connection, name, table)
-    tree = translate(example.q, lambda n: example.tables[n][0] if n in example.tables else None)
+    types = {name: create(connection, name, table) for name, table in example.tables.items()}
+    tree = translate(example.q, types.get)
     relation = connection.sql(tree.sql(dialect="duckdb"))
     names, rows = list(relation.columns), relation.fetchall()
     ours = [[tokens(shown(v)) for v in row] for row in rows]
@@ -439,6 +446,12 @@ def test_q_sql_where_sql_is_accepted(conn, table_name):
              f"from {sp} where qty > 250')), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{big}'))")
     assert sorted(conn.sql(f"SELECT * FROM {big}").fetchall()) == [
         ("s1", 300), ("s1", 400), ("s1", 400), ("s2", 300), ("s2", 400), ("s4", 300)]
+    # the engine gives the translation the columns' types: a timestamp compares with a minute
+    # as q's, converted to minutes
+    conn.sql(f"CREATE TABLE {table_name}_ts (ts TIMESTAMP, x BIGINT) WITH (SHARDS = 1)")
+    conn.executemany(f"INSERT INTO {table_name}_ts VALUES (?, ?)", [
+        (datetime.datetime(2024, 1, 2, 9, 29, 15), 1), (datetime.datetime(2024, 1, 2, 9, 30, 1), 2)])
+    assert conn.sql(f"q)exec x from {table_name}_ts where ts>09:29").fetchall() == [(2,)]
     with pytest.raises(indb.SqlError, match="expected an expression") as caught:
         conn.sql(f"SELECT 1;\n  q)select from {sp} where")
     assert (caught.value.line, caught.value.col) == (2, len(f"  q)select from {sp} where") + 1)

@@ -22,7 +22,7 @@ at the end): ``columns(name)`` gives a table's, the engine's from DuckDB.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlglot import exp
@@ -36,7 +36,7 @@ from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, R
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
-Columns = Callable[[str], Sequence[str] | None]
+Columns = Callable[[str], Sequence[str] | Mapping[str, str] | None]  # names, or names: types
 JOINS = {"lj", "ljf", "ij", "ijf", "uj", "ujf", "pj", "ej", "aj", "aj0", "ajf", "wj", "wj1", "asof"}
 
 
@@ -74,6 +74,7 @@ class Translator:
         self.filtered = False  # whether the query being translated has a where phrase
         self.listed: list[str] = []  # the last table's columns of lists (for ungroup)
         self.groups: tuple[exp.Expr, ...] = ()  # the by phrase's keys, while a select's values
+        self.types: dict[str, str] = {}  # columns' types, where columns() gives them
 
     # expressions
 
@@ -191,7 +192,8 @@ class Translator:
             return exp.Div(this=product, expression=self.placed(exp.Sum(this=counted), scope))
         if op == "within":
             low, high = self.pair(node.right, scope, "within takes (low;high) or low high")
-            return exp.Between(this=_wrapped(self.expr(node.left, scope)), low=low, high=high)
+            return exp.Between(this=_wrapped(self.compared(node.left, scope, node.right)),
+                               low=low, high=high)
         if op == "in":
             values = node.right.items if isinstance(node.right, Vec | GList) else [node.right]
             if not all(isinstance(v, Lit) for v in values):
@@ -212,9 +214,9 @@ class Translator:
                              + ', `$x (to a symbol) or "F"$x with a type\'s letter', node.pos)
             return cast
         comparison = op in ("=", "<>", "<", ">", "<=", ">=", "~")
-        left = _wrapped(self.compared(node.left, scope) if comparison
+        left = _wrapped(self.compared(node.left, scope, node.right) if comparison
                         else self.expr(node.left, scope))
-        right = _wrapped(self.compared(node.right, scope) if comparison
+        right = _wrapped(self.compared(node.right, scope, node.left) if comparison
                          else self.expr(node.right, scope))
         if op in ("&", "|", "and", "or"):
             if boolish(node.left) or boolish(node.right):
@@ -241,12 +243,23 @@ class Translator:
 
     def pair(self, node: Node, scope: Scope, message: str) -> tuple[exp.Expr, exp.Expr]:
         if isinstance(node, Vec | GList) and len(node.items) == 2:
-            return self.compared(node.items[0], scope), self.compared(node.items[1], scope)
+            return self.compared(node.items[0], scope, node), \
+                self.compared(node.items[1], scope, node)
         raise QError(message, node.pos)
 
-    def compared(self, node: Node, scope: Scope) -> exp.Expr:
-        """An operand of a comparison (a timespan literal as a time of day)."""
-        return qf.literal(node, of_day=True) if isinstance(node, Lit) else self.expr(node, scope)
+    def compared(self, node: Node, scope: Scope, other: Node) -> exp.Expr:
+        """An operand of a comparison with ``other``: a timespan literal as a time of day, and
+        a timestamp column compared with a time as q compares them, converted to the time's
+        type (09:29 a minute, 09:29:15 a second, else a time)."""
+        if isinstance(node, Lit):
+            return qf.literal(node, of_day=True)
+        others = other.items if isinstance(other, Vec | GList) else [other]
+        times = [o.text for o in others if isinstance(o, Lit) and o.kind == "time"]
+        if isinstance(node, Name) and times and \
+                self.types.get(node.name, "").upper().startswith("TIMESTAMP"):
+            part = {5: "minute", 8: "second"}.get(len(times[0]), "time")
+            return qf.part(part, _col(node.name))
+        return self.expr(node, scope)
 
     def xbar(self, node: Dyad, scope: Scope) -> exp.Expr:
         if not isinstance(node.left, Lit):
@@ -309,6 +322,8 @@ class Translator:
         table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
                           db=exp.to_identifier(parts[0], quoted=True) if len(parts) == 2 else None)
         known = self.columns(node.name) if self.columns else None
+        if isinstance(known, Mapping):  # names and DuckDB's types
+            self.types.update(known)
         return table, list(known) if known is not None else None
 
     def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
@@ -623,7 +638,8 @@ def _first_occurrences(select: exp.Select) -> exp.Select:
 def translate(text: str, columns: Columns | None = None) -> exp.Select:
     """The sqlglot tree (DuckDB's dialect) of a q-sql query; SqlError with the line and
     column in ``text`` for anything malformed or not translated. ``columns(table)`` gives a
-    table's columns (or None), which ``update`` needs."""
+    table's columns (or None), which ``update`` needs, or a mapping of them to their DuckDB
+    types (a timestamp compared with a time is converted as q converts it)."""
     try:
         parser = Parser(text)
         query = parser.table()
