@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
@@ -64,6 +65,25 @@ def test_old_unreferenced_code_and_models_go_and_named_or_young_ones_stay(replac
     assert not (models / "m/v9").exists() and not (models / ".staging/killed").exists()
     assert (models / "m/young").is_dir()  # younger than a day: a registration in flight
     assert conn.sql(CALL).fetchall() == [(2,)]
+
+
+def test_models_recorded_by_a_path_elsewhere_leave_the_models_root_alone(replaced, monkeypatch):
+    """An older database's version may be recorded by an absolute path (of where the database
+    was): which directory here it is cannot be told, so none is deleted."""
+    conn, _ = replaced
+    orphan = Path(conn._engine.db.shared_root) / "models" / "m" / "v1"
+    orphan.mkdir(parents=True)
+    (orphan / "model.onnx").write_bytes(b"x")
+    age(orphan, days=2)
+    models = conn._engine.models
+    monkeypatch.setattr(models, "names", lambda: ["m"])
+    monkeypatch.setattr(models, "versions", lambda name: [SimpleNamespace(
+        path="/where/it/was/models/m/v1/model.onnx", digest="")])
+    leftovers_row(conn)
+    assert orphan.is_dir()
+    monkeypatch.undo()
+    leftovers_row(conn)
+    assert not orphan.exists()
 
 
 def test_a_run_going_keeps_all_code_and_what_is_younger_than_it(replaced, monkeypatch):

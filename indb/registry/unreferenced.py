@@ -43,9 +43,11 @@ def places(functions: FunctionStore, models: ModelStore, *, running: bool) -> li
     code = frozenset(f.code_hash for f in functions.all())
     versions = [v for name in models.names() for v in models.versions(name)]
     root = f"{db.shared_root}/{MODELS_DIR}"
-    directories = frozenset(v.path.removeprefix(root + "/").rsplit("/", 1)[0] for v in versions
-                            if v.path.startswith(root + "/"))
-    found = [Place(root, 2, directories)]
+    directories = frozenset(v.path.removeprefix(root + "/").rsplit("/", 1)[0] for v in versions)
+    # a version recorded by an absolute path elsewhere (an older database's, since moved) may
+    # name a directory here by another name: then nothing of the models root is VACUUM's
+    found = [Place(root, 2, directories)] if all(v.path.startswith(root + "/")
+                                                  for v in versions) else []
     if db.local_root is None:  # this host's scratch: its staging and copies (by digest)
         found.append(Place(str(db.path / MODELS_DIR), 2,
                            frozenset(f"{FETCHED_DIR}/{v.digest}" for v in versions)))
