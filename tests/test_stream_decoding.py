@@ -87,6 +87,23 @@ def test_pieces_are_whole_messages_of_about_a_size():
         decoding.ends(b"\x00" * 16)  # big-endian, or garbage: the stream cannot be followed
 
 
+def test_a_piece_whose_decoder_failed_is_gathered_on_the_loop():
+    import asyncio
+    data = b"".join(message(row(s, 1.0, 1)) for s in "AB")
+    loop = asyncio.new_event_loop()
+    try:
+        piece = decoding.Piece(data, STAMP, future=loop.create_future())
+        assert not piece.ready()  # still at its decoder
+        assert piece.future is not None
+        piece.future.set_exception(RuntimeError("a decoder process died"))
+        assert piece.ready()
+        assert piece.segments is not None and len(piece.segments) == 1
+        run = piece.segments[0]
+        assert isinstance(run, decoding.Gathered) and run.count == 2
+    finally:
+        loop.close()
+
+
 def exchange(port: int, data: bytes, answers: int) -> list:
     """Send ``data`` in one write over a fresh connection; the first ``answers`` replies."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=120)
