@@ -128,7 +128,7 @@ def create(connection: duckdb.DuckDBPyConnection, name: str, table: Printed) -> 
     """The printed table as a DuckDB table, each column's type from how q prints it (a
     timespan as a TIME, as indb keeps kdb+'s); its columns' types."""
     names, rows = table
-    patterns = [("BIGINT", r"-?\d+"), ("DOUBLE", r"-?[\d.]+"),
+    patterns = [("BIGINT", r"-?\d+"), ("DOUBLE", r"-?\d*\.?\d+"),
                 ("TIMESTAMP_NS", r"\d{4}\.\d\d\.\d\dD[\d:.]+"), ("DATE", r"\d{4}\.\d\d\.\d\d"),
                 ("TIME", r"(?:0D)?\d\d:\d\d[\d:.]*")]
     types = []
@@ -240,6 +240,8 @@ TRADE = ("trade", (["time", "sym", "price", "size"], [
 @pytest.mark.parametrize("q, names, rows", [
     ("select last price, sum size by 5 xbar time.minute from trade", ["minute", "price", "size"],
      [["09:30:00.000", "11", "600"], ["09:35:00.000", "12", "100"], ["09:40:00.000", "22", "100"]]),
+    ("select n: count i by 7 xbar time.date from trade", ["date", "n"],  # q's weeks: Saturdays
+     [["2023.12.30", "5"]]),
     ("select n: count i by time.date, time.hh from trade", ["date", "hh", "n"],
      [["2024.01.02", "9", "4"], ["2024.01.03", "9", "1"]]),
     ("select n: count i by 2 xbar time.second from trade where sym=`AAPL", ["second", "n"],
@@ -322,6 +324,11 @@ def test_timespans_against_times_of_day():
     assert rows("select n: count i by 0D00:05 xbar time from quote") == [
         (datetime.time(9, 25), 1), (datetime.time(9, 30), 1), (datetime.time(16, 0), 1)]
     assert rows("select t: time + 0D00:05 from quote where x=1") == [(datetime.time(9, 34),)]
+    # n xbar of a column the translation knows is a DATE: q's n-day buckets from 2000.01.01
+    types = {"days": create(connection, "days", (["d"], [["2024.01.02"], ["2024.01.09"]]))}
+    assert connection.sql(translate("select n: count i by 7 xbar d from days", types.get).sql(
+        dialect="duckdb")).fetchall() == [(datetime.date(2023, 12, 30), 1),
+                                          (datetime.date(2024, 1, 6), 1)]
 
 
 def test_clock_last_record_and_weights_of_nulls():

@@ -75,6 +75,7 @@ class Translator:
         self.listed: list[str] = []  # the last table's columns of lists (for ungroup)
         self.groups: tuple[exp.Expr, ...] = ()  # the by phrase's keys, while a select's values
         self.types: dict[str, str] = {}  # columns' types, where columns() gives them
+        self.read: dict[str, Sequence[str] | Mapping[str, str] | None] = {}  # columns() said
 
     # expressions
 
@@ -267,9 +268,12 @@ class Translator:
                          node.pos)
         size = qf.literal(node.left)
         right = node.right
-        if isinstance(right, Name) and right.name.partition(".")[2] in ("minute", "second"):
+        if isinstance(right, Name) and node.left.kind == "num":  # minutes, seconds, days
             column, _, part = right.name.partition(".")
-            return qf.bucket(part, size, _col(column))
+            if not part and self.types.get(column, "").upper() == "DATE":
+                part = "date"
+            if part in ("minute", "second", "date"):
+                return qf.bucket(part, size, _col(column))
         value = self.expr(right, scope)
         if node.left.kind == "timespan":
             return exp.func("time_bucket", size, value)
@@ -297,6 +301,8 @@ class Translator:
         """A table expression's tree and its result's columns (None where the translation
         cannot know them without the source's)."""
         self.listed = []
+        if isinstance(node, Query) and isinstance(node.source, Name):
+            self.source(node.source)  # its columns' types, before the phrases that use them
         if isinstance(node, Query):
             self.filtered = bool(node.where)
             if node.kind == "delete":
@@ -321,7 +327,9 @@ class Translator:
             raise QError(f"{node.name}: a table is t or schema.t", node.pos)
         table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
                           db=exp.to_identifier(parts[0], quoted=True) if len(parts) == 2 else None)
-        known = self.columns(node.name) if self.columns else None
+        if node.name not in self.read:  # once a table: the engine's look-up is a query
+            self.read[node.name] = self.columns(node.name) if self.columns else None
+        known = self.read[node.name]
         if isinstance(known, Mapping):  # names and DuckDB's types
             self.types.update(known)
         return table, list(known) if known is not None else None
