@@ -15,6 +15,9 @@
 Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``. Without
 one it stops, unless ``--smoke`` asks for a run on the CPU at toy sizes (to check the script; its
 figures mean nothing).
+``--cold`` measures cold fp32 runs alone, with the instance processes reading their first shards
+in read turns (``INDB_GPU_READS`` 1 and 2) and all at once (4, the engine before), each on a
+cluster of its own, alternating (``cold_reads``).
 ``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
 padded batches), then warm fp32 and bf16 again with a GPU turn a model call
 (``INDB_GPU_TURN_HOLD_S=0``) on a cluster of its own, for the same-run comparison. Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
@@ -274,6 +277,54 @@ def turn_per_call(workdir: Path, tables: dict[str, int], runs: int) -> dict[str,
     return figures
 
 
+READS = (4, 1, 2)  # INDB_GPU_READS compared by --cold: 4 (as many as share the GPU) is no turns
+COLD_BUDGET = 64 << 20  # a process's cache: the model fits, a shard of 1M/8 rows (99 MB) does not
+
+
+def cold_reads(workdir: Path, tables: dict[str, int], runs: int) -> dict[str, object]:
+    """Cold fp32 rows/s with ``INDB_GPU_READS`` each of ``READS``, on clusters of their own, the
+    settings alternating ``runs`` times (best run of each kept): every run is cold (a cache
+    budget that keeps the model but no shard: each run reads its shards from the files, as the
+    first run over a table does). With each, ms from the statement until the first instance's
+    shard was on the GPU (its first work) and the timeline. Call it with no other cluster up."""
+    figures: dict[str, object] = {}
+    os.environ["INDB_GPU_CACHE_BYTES"] = str(COLD_BUDGET)  # inherited by the new clusters' workers
+    try:
+        for _ in range(runs):
+            for reads in READS:
+                os.environ["INDB_GPU_READS"] = str(reads)
+                with indb.connect(workdir / "db") as conn:
+                    infer(conn, "warmup")  # its processes start, load the model and tune cuDNN
+                    for table, rows in tables.items():
+                        seconds, run_id = infer(conn, table, "cold_predictions")
+                        label = f"{table}_cold_fp32_reads_{reads}"
+                        if rows / seconds > figures.get(f"{label}_rows_per_s", 0):
+                            phased = phases(conn, run_id, LAST["began"])
+                            figures[f"{label}_rows_per_s"] = rows / seconds
+                            figures[f"{label}_first_input_ms"] = min(
+                                mark[2] for mark in phased["timeline_ms"])  # type: ignore[attr-defined]
+                            figures[f"{label}_phases"] = phased
+                    close_cluster(**conn._engine.runner.cluster_options)
+    finally:
+        del os.environ["INDB_GPU_CACHE_BYTES"], os.environ["INDB_GPU_READS"]
+    return figures
+
+
+def cold_only(args: argparse.Namespace, model: torch.nn.Module, workdir: Path,
+              figures: dict[str, object]) -> None:
+    """``--cold``: the tables made, then ``cold_reads`` (the bare model measured before)."""
+    tables = {"infer_1m": args.rows, **({"infer_big": args.big_rows} if args.big_rows else {})}
+    with indb.connect(workdir / "db") as conn:
+        conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
+        register(conn, "cnn28", model.cpu(), 784)
+        for table, rows in {"warmup": args.rows, **tables}.items():
+            conn.sql(f"CREATE TABLE {table} (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) "
+                     "WITH (SHARDS = 8)")
+            conn.load(table, images_table(mnist_like(rows, seed=9 if table == "warmup" else 0)))
+        close_cluster(**conn._engine.runner.cluster_options)
+    figures.update(cold_reads(workdir, tables, args.runs))
+
+
 def _has_triton() -> bool:
     try:
         import triton  # noqa: F401
@@ -381,6 +432,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="toy sizes; runs without a GPU too")
     parser.add_argument("--profile", action="store_true",
                         help="the inference runs, their phases and the identity function only")
+    parser.add_argument("--cold", action="store_true",
+                        help="cold runs only, with read turns (INDB_GPU_READS 1, 2) and without (4)")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.big_rows, args.cpu_rows, args.naive_rows = 2000, 0, 200, 5
@@ -396,7 +449,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="indb-bench-gpu-"))
     try:
-        measure(args, model, workdir, figures)
+        (cold_only if args.cold else measure)(args, model, workdir, figures)
     except BaseException:
         report(_rounded(figures), args.json)  # what was measured before the failure
         raise
@@ -495,7 +548,11 @@ def ratios(figures: dict[str, object]) -> dict[str, object]:
                 figures[f"{label}_ratio_warm_{name}_kept_turns_over_turn_per_call"] = (
                     figures[f"{label}_warm_{name}_rows_per_s"]
                     / figures[f"{label}_warm_{name}_turn_per_call_rows_per_s"])
-    warm = figures["infer_1m_warm_fp32_rows_per_s"]
+        for reads in READS:
+            if f"{label}_cold_fp32_reads_{reads}_rows_per_s" in figures:
+                figures[f"{label}_ratio_cold_fp32_reads_{reads}_over_bare"] = (
+                    figures[f"{label}_cold_fp32_reads_{reads}_rows_per_s"] / bare)
+    warm = figures.get("infer_1m_warm_fp32_rows_per_s", 0.0)
     for name, over in (("warm_fp32_over_bare_from_host", "bare_from_host_fp32_rows_per_s"),
                        ("gpu_warm_over_cpu_path", "infer_cpu_8_workers_rows_per_s"),
                        ("gpu_warm_over_naive", "naive_loop_rows_per_s")):
