@@ -280,6 +280,9 @@ def test_nulls_as_q_has_them(duck):
         (None, 2), (1, 1), (2, 1)]
     assert run(duck, "select from ([] a: 1 0N 3) where a = 0N")[1] == [(None,)]
     assert run(duck, "select from ([] a: 1 0N 3) where a <> 0N")[1] == [(1,), (3,)]
+    assert run(duck, "select s: sum a by b from ([] a: 1 0N 0N; b: `x`y`y)")[1] == [
+        ("x", 1), ("y", 0)]  # q's sum counts a null as 0
+    assert run(duck, "select s: sum qty from sp where qty > 1000")[1] == [(0,)]
 
 
 @pytest.mark.parametrize("q, names, rows", [

@@ -144,7 +144,9 @@ class Translator:
         else:
             y = self.expr(second, inner) if second is not None else None
             value = qf.aggregate(fn, self.expr(arg, inner), y, _by_row())
-        return self.placed(value, scope)
+        placed = self.placed(value, scope)  # q's sum counts nulls as 0: all nulls sum to 0
+        return exp.Coalesce(this=placed, expressions=[exp.Literal.number(0)]) if fn == "sum" \
+            else placed
 
     def placed(self, value: exp.Expr, scope: Scope) -> exp.Expr:
         """An aggregate as the scope evaluates it: as it is once a group, else a window."""
