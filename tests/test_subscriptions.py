@@ -113,12 +113,15 @@ def upd(q: kx.SyncQConnection, table: str, x, wait: bool = True):
     return q(".u.upd", kx.SymbolAtom(table), x, wait=wait)
 
 
-def subscribed(q: kx.SyncQConnection, name: str, table: str, params: str, tail: str = "") -> None:
-    """A new ticks table and a running subscription scoring its rows against ``m = px - 3``."""
+def subscribed(q: kx.SyncQConnection, name: str, table: str, params: str, tail: str = "",
+               query: str = "") -> None:
+    """A new ticks table and a running subscription scoring its rows against ``m = px - 3``
+    (or ``query``'s ``m``)."""
     q(f"CREATE TABLE {table} (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+    query = query.replace("FROM ticks", f"FROM {table}") or \
+        f"INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM {table})"
     q(f"CREATE SUBSCRIPTION {name} ON {table} EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-      f"INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM {table}), PARAMS => "
-      f"KV_PAIRS({params})) OUTPUT_TABLES('{table}_out') {tail}")
+      f"{query}, PARAMS => KV_PAIRS({params})) OUTPUT_TABLES('{table}_out') {tail}")
     figures(q, name, lambda r: r["state"] == "running", "started")
 
 
@@ -398,7 +401,8 @@ def test_batches_grow_under_load_and_stay_bounded(server):
 def test_a_failing_function_is_reported_and_harms_nothing(server):
     q = server.connect()
     try:
-        subscribed(q, "breaks", "fragile", "fail_below = '0', crash_below = '-100'")
+        # windowed: the window state survives the failures and the function's process dying
+        subscribed(q, "breaks", "fragile", "fail_below = '0', crash_below = '-100'", query=QUERY)
         upd(q, "fragile", tick("AAPL", -1.0))
         row = figures(q, "breaks", lambda r: r["errors"] == 1, "the error")
         assert "a price below the floor" in row["last_error"]
@@ -408,33 +412,16 @@ def test_a_failing_function_is_reported_and_harms_nothing(server):
         upd(q, "fragile", tick("AAPL", 5.0))  # the subscription goes on, in a new process
         figures(q, "breaks", lambda r: r["rows_out"] == 1, "a good row after the errors")
         assert q("SELECT px FROM fragile_out").py() == {"px": [5.0]}
+        # the rolling mean of 4 rows (-1, -200, 5) is -65.3: a new process's fresh window
+        # would have said 5 (error 0)
+        (error,) = q("SELECT error FROM fragile_out").py()["error"]
+        assert error == pytest.approx((5.0 - (-1.0 - 200.0 + 5.0) / 3) ** 2)
         assert q("SELECT count(*) AS n FROM fragile").py() == {"n": [3]}  # the ticks are kept
         q("DROP SUBSCRIPTION breaks")
         assert q("SHOW SUBSCRIPTIONS").pa().column("name").to_pylist().count("breaks") == 0
     finally:
         q.close()
 
-
-
-def test_window_state_survives_the_functions_process_dying(server):
-    q = server.connect()
-    try:
-        q("CREATE TABLE restarted (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
-        q(f"CREATE SUBSCRIPTION again ON restarted EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
-          f"{QUERY.replace('FROM ticks', 'FROM restarted')}, PARAMS => KV_PAIRS(crash_below = "
-          "'-100')) OUTPUT_TABLES('restarted_out')")
-        figures(q, "again", lambda r: r["state"] == "running", "started")
-        for count, px in enumerate([100.0, 100.0], 1):
-            upd(q, "restarted", tick("AAPL", px))
-            figures(q, "again", lambda r: r["rows_out"] == count, "a row out")
-        upd(q, "restarted", tick("AAPL", -200.0))  # the function's process exits
-        figures(q, "again", lambda r: r["errors"] == 1, "the crash")
-        upd(q, "restarted", tick("AAPL", 108.0))  # a new process, the window state kept
-        figures(q, "again", lambda r: r["rows_out"] == 3, "a row after the crash")
-        # the rolling mean of 4 rows (100, 100, -200, 108) is 27: a fresh window would say 108
-        assert q("SELECT error FROM restarted_out WHERE px = 108").py() == {"error": [81.0 ** 2]}
-    finally:
-        q.close()
 
 
 def test_a_query_failing_on_a_batch_is_reported_as_the_querys(server):
