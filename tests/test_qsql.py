@@ -350,6 +350,14 @@ def test_clock_last_record_and_weights_of_nulls():
         dialect="duckdb")).fetchall() == [(2.5,)]
 
 
+def test_each_of_a_column_of_lists(duck):
+    assert run(duck, "select s, n: count each qty, t: sum each qty, f: first each p, "
+                     "l: last each p from select p, qty by s from sp where s in `s2`s3")[1] == [
+        ("s2", 2, 700, "p1", "p2"), ("s3", 1, 200, "p2", "p2")]
+    assert run(duck, "update total: sum each qty from select qty by s from sp")[0] == [
+        "s", "qty", "total"]
+
+
 def test_right_to_left_without_precedence(duck):
     assert run(duck, "select x: c2*c2+1 from t")[1] == [(110,), (420,), (930,)]  # c2*(c2+1)
     assert run(duck, "select x: c2-c2-1 from t")[1] == [(1,), (1,), (1,)]  # c2-(c2-1)
@@ -405,7 +413,7 @@ def test_functions_and_literals(duck):
     ("select {x+1} qty from sp", "lambdas", 8),
     ("update r: max qty - min qty by s from sp", "not as a window", 11),
     ("select from sp lj p", r"joins \(lj\) are not translated", 16),
-    ("select count each qty from sp", "each", 14),
+    ("select sums each qty from sp", "sums each is not translated", 8),
     ("select s, q: qty*'x from sp", "iterators", 18),
     ("ungroup sp", "ungroup flattens the lists", 1),
     ('select a: "Q"$qty from sp', "casts are", 14),

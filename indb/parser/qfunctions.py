@@ -61,6 +61,21 @@ def aggregate(fn: str, x: exp.Expr, y: exp.Expr | None, order: exp.Order) -> exp
     return exp.func(AGGREGATE_NAMES[fn], *args, dialect="duckdb")
 
 
+EACH = {"count": "len", "sum": "list_sum", "avg": "list_avg", "min": "list_min",
+        "max": "list_max", "med": "list_median", "dev": "list_stddev_pop", "var": "list_var_pop",
+        "distinct": "list_distinct"}
+
+
+def each(fn: str, x: exp.Expr, pos: int) -> exp.Expr:
+    """``f each x`` of a column of lists (a ``select ... by``'s): ``f`` of each row's list."""
+    if fn in ("first", "last"):
+        return exp.func("list_extract", x, exp.Literal.number(1 if fn == "first" else -1))
+    if fn not in EACH:
+        raise QError(f"{fn} each is not translated (each takes "
+                     + ", ".join(sorted([*EACH, "first", "last"])) + ")", pos)
+    return exp.func(EACH[fn], x, dialect="duckdb")
+
+
 def running(fn: str, x: exp.Expr, over: Over) -> exp.Expr:
     """q's uniform functions (``sums``, ``deltas``, ``fills``...), along the rows in order."""
     if fn == "prev":

@@ -111,6 +111,8 @@ class Translator:
 
     def call(self, node: Call, scope: Scope) -> exp.Expr:
         fn, args = node.fn, node.args
+        if fn.endswith(" each"):
+            return qf.each(fn.removesuffix(" each"), self.expr(args[0], scope), node.pos)
         if fn in DYADS:
             if len(args) != 2:
                 raise QError(f"{fn}[x;y] takes two arguments", node.pos)

@@ -326,6 +326,9 @@ class Parser:
             if self.peek.kind == "[" and self.peek.pos == token.pos + len(token.text):
                 self.advance()
                 return Call(token.pos, token.text, self.items("]"))
+            if token.text in MONADS and self.word("each"):  # count each x: along a list column
+                self.advance()
+                return Call(token.pos, token.text + " each", [self.expr()])
             if token.text in DYADS:
                 raise QError(f"{token.text} goes between its two arguments (x {token.text} y)",
                              token.pos)
