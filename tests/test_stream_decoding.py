@@ -4,8 +4,10 @@ journal frames, and, over a socket, order, refusals and sync answers kept as bef
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +136,14 @@ def test_a_large_read_keeps_order_refusals_and_answers(tmp_path: Path, decoders:
         assert counted.py()["n"] == [1501]  # every update before the query, the bad one not
         assert journalled.py() == 1551  # messages journalled: not the refused one
         assert "async message refused: column price is DOUBLE" in (tmp_path / "server.log").read_text()
+        assert server.process is not None
+        helpers = _descendants(server.process.pid)
+        assert len(helpers) >= (2 if decoders else 0)  # its forkserver and decoders
         server.kill(signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _running(helpers) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a decoder sees its tickerplant gone within a second
+        assert not _running(helpers), "decoder processes outlived a killed tickerplant"
         server.start()  # the journal replays to the same rows
         q = server.connect()
         try:
@@ -144,3 +153,34 @@ def test_a_large_read_keeps_order_refusals_and_answers(tmp_path: Path, decoders:
             q.close()
     finally:
         server.kill(signal.SIGTERM)
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    found[int(entry)] = int(stat.read().rpartition(")")[2].split()[1])
+            except OSError:  # gone meanwhile
+                continue
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    parents, found = _parents(), {pid}
+    for _ in range(4):
+        found |= {child for child, parent in parents.items() if parent in found}
+    return found - {pid}
+
+
+def _running(pids: set[int]) -> bool:
+    """Whether any of them still runs (a zombie does not)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rpartition(")")[2].split()[0] != "Z":
+                    return True
+        except OSError:
+            continue
+    return False

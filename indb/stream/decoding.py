@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
+import threading
+import time
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,7 +186,8 @@ class Decoders:
     def __init__(self, count: int) -> None:
         self.count = count
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            count, mp_context=multiprocessing.get_context("forkserver"))
+            count, mp_context=multiprocessing.get_context("forkserver"), initializer=_watch,
+            initargs=(os.getpid(),))
         for started in [self.pool.submit(_ready) for _ in range(count)]:
             started.result()
 
@@ -192,6 +197,27 @@ class Decoders:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _watch(parent: int) -> None:
+    """In a decoder process: exit once the tickerplant is gone (killed, nobody is left to shut
+    the pool down, and a worker waiting for work would wait for ever)."""
+    def watching() -> None:
+        while _alive(parent):
+            time.sleep(1.0)
+        os._exit(0)
+    threading.Thread(target=watching, name="indb-decoder-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except ProcessLookupError:
+        return False
+    except OSError:  # no /proc: it exists
+        return True
+    return state != "Z"  # killed, not yet reaped by its parent
 
 
 def _ready() -> bool:
