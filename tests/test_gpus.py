@@ -198,10 +198,10 @@ def test_a_process_reads_one_shard_at_a_time_even_without_locks(tmp_path):
     assert events == ["own out", "ahead in"]
 
 
-def test_half_the_processes_sharing_a_gpu_read_at_once_unless_told(monkeypatch):
+def test_all_the_processes_sharing_a_gpu_read_at_once_unless_told(monkeypatch):
     monkeypatch.setenv("INDB_GPU_SLOTS", "4")
     monkeypatch.delenv("INDB_GPU_READS", raising=False)
-    assert gpu_reads() == 2
+    assert gpu_reads() == 4
     monkeypatch.setenv("INDB_GPU_SLOTS", "1")
     assert gpu_reads() == 1
     monkeypatch.setenv("INDB_GPU_READS", "3")

@@ -248,9 +248,10 @@ def gpu_turn(device: str) -> Turns:
 
 def gpu_reads() -> int:
     """How many of the instance processes sharing a GPU read shards into frames at once:
-    ``INDB_GPU_READS``, else half of them (at least one)."""
+    ``INDB_GPU_READS``, else all of them (no turns: on the H200, turns made cold runs slower,
+    docs/benchmarks.md)."""
     configured = os.environ.get("INDB_GPU_READS")
-    return max(1, int(configured) if configured else gpu_slots() // 2)
+    return max(1, int(configured) if configured else gpu_slots())
 
 
 class ReadTurns:
