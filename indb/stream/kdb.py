@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
@@ -23,16 +21,10 @@ import pyarrow.compute as pc
 
 from indb.catalog.types import Column
 from indb.errors import DataError, SchemaError
+from indb.hosts.kdb import CAPABILITY, HEADER, RESPONSE, SYNC, encode, pykx
 
-os.environ.setdefault("PYKX_UNLICENSED", "true")  # serialising and IPC need no licence
-os.environ.setdefault("PYKX_SUPPRESS_WARNINGS", "true")
-# indb has imported pyarrow already; PyKX would otherwise try it in a child process first
-os.environ.setdefault("PYKX_LOAD_PYARROW_UNSAFE", "true")
-import pykx as kx  # noqa: E402 (the mode is read when PyKX is imported)
-
-HEADER = struct.Struct("<BBBBI")  # endianness, message type, compressed, reserved, total length
-ASYNC, SYNC, RESPONSE = 0, 1, 2
-CAPABILITY = 3  # the IPC capability indb answers with: no messages over 2 GB, no compression asked
+kx = pykx()  # the tickerplant decodes every message it reads: PyKX is loaded with this module
+ASYNC = 0  # the message type of an async message (SYNC and RESPONSE are the client's)
 MAX_MESSAGE = 256 << 20  # bytes in one message, at most: a longer header is refused
 
 
@@ -72,11 +64,6 @@ def decode(message: bytes) -> Any:
 
 
 UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
-
-
-def encode(obj: Any, message_type: int) -> bytes:
-    """An IPC message of ``obj`` (a PyKX object) with the given message type."""
-    return bytes(kx.serialize(obj, mode=CAPABILITY, wait=message_type).copy())
 
 
 def error_message(text: str) -> bytes:
