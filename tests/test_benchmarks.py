@@ -23,6 +23,7 @@ def test_load_query_benchmark_runs(tmp_path):
     assert figures["load_rows_per_second"] > 0 and figures["group_by_ratio_indb_over_duckdb"] > 0
 
 
+@pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_udf_benchmark_runs(tmp_path):
     out = tmp_path / "figures.json"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_udf.py"),
@@ -34,6 +35,7 @@ def test_udf_benchmark_runs(tmp_path):
     assert figures["ratio_touch_over_duckdb_read"] > 0 and figures["scaling_2_over_1"] > 0
 
 
+@pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_models_benchmark_runs(tmp_path):
     out = tmp_path / "figures.json"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_models.py"), "--rows", "4000",
@@ -63,6 +65,7 @@ def test_gpu_benchmark_says_it_needs_a_gpu_here():
     assert "needs a CUDA GPU" in done.stdout and "--smoke" in done.stdout
 
 
+@pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_serve_benchmark_runs(tmp_path):
     out = tmp_path / "figures.json"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--clients", "4",
