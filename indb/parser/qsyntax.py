@@ -5,9 +5,11 @@ tree (its columns' names, where its aggregates are). ``indb.parser.qsql`` transl
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+T = TypeVar("T")  # what a parsing method returns
 TEMPLATES = ("select", "exec", "update", "delete")
 PHRASE_ENDS = ("by", "from", "where")
 DYADIC_AGGREGATES = {"wavg", "wsum", "cov", "scov", "cor"}
@@ -276,11 +278,15 @@ class Parser:
             self.advance()
 
     def subphrases(self) -> list[Subphrase]:
-        phrase = [self.subphrase()]
-        while self.peek.kind == ",":
+        return self.separated(self.subphrase, ",")
+
+    def separated(self, parse: Callable[[], T], separator: str) -> list[T]:
+        """One or more of what ``parse`` reads, with ``separator`` tokens between them."""
+        items = [parse()]
+        while self.peek.kind == separator:
             self.advance()
-            phrase.append(self.subphrase())
-        return phrase
+            items.append(parse())
+        return items
 
     def subphrase(self) -> Subphrase:
         if self.peek.kind == "name" and self.tokens[self.at + 1].kind == ":":
@@ -370,10 +376,7 @@ class Parser:
             if self.peek.kind == "[":
                 self.advance()
                 self.expect("]", "([] columns)")
-                columns = [self.subphrase()]
-                while self.peek.kind == ";":
-                    self.advance()
-                    columns.append(self.subphrase())
+                columns = self.separated(self.subphrase, ";")
                 self.expect(")", "the ) closing the table")
                 return TableCols(token.pos, [n for _, n in columns], [c for c, _ in columns])
             items = self.items(")")

@@ -62,10 +62,7 @@ class _Reader(qsyntax.Parser):
     """q's call syntax over q-sql's tokens and literals (``qsyntax.Parser.noun``)."""
 
     def statements(self) -> Node:
-        items = [self.expr()]
-        while self.peek.kind == ";":
-            self.advance()
-            items.append(self.expr())
+        items = self.separated(self.expr, ";")
         self.expect("end", "the end of the call")
         return items[0] if len(items) == 1 else Statements(items[0].pos, items)
 
