@@ -341,10 +341,8 @@ function openFunction(f) {
     b.classList.toggle("active", b.dataset.function === f.name);
   }
   const inputs = f.params.map(parameterInput);
-  const source = el("select", { id: "input-table" },
-    el("option", { value: "" }, "(none)"),
-    state.tables.map((t) => el("option", { value: t.name }, t.name)));
-  if (state.tables.length) source.value = state.tables[0].name;
+  const source = el("select", { id: "input-table", onchange: () => { source.dataset.chosen = "yes"; } });
+  fillSources(source);
   const target = el("input", { id: "output-table", value: `${f.name}_out`, required: true });
   const error = el("p", { class: "error", id: "run-error", role: "alert" });
   const progress = el("div", { id: "run-progress" });
@@ -388,6 +386,16 @@ function openFunction(f) {
     }
   });
   $("function-detail").replaceChildren(form, progress, output);
+}
+
+// The input table choices: the tables granted, the first chosen until the user picks one (the
+// list may arrive after the form is opened: loadTables fills an open form's choices again).
+function fillSources(select) {
+  const picked = select.dataset.chosen ? select.value : null;
+  select.replaceChildren(el("option", { value: "" }, "(none)"),
+    ...state.tables.map((t) => el("option", { value: t.name }, t.name)));
+  if (picked !== null && (picked === "" || state.tables.some((t) => t.name === picked))) select.value = picked;
+  else select.value = state.tables.length ? state.tables[0].name : "";
 }
 
 // The run's progress, as /v1/runs/{id}/progress streams it (one JSON object a line).
@@ -466,6 +474,8 @@ async function loadTables() {
          el("span", { class: "name" }, t.name),
          el("span", { class: "comment" }, `${t.kind}${t.rows === null ? "" : ` · ${t.rows} rows`}`)))));
     if (!state.tables.length) list.replaceChildren(el("li", { class: "hint" }, "No table is granted to you."));
+    const source = document.getElementById("input-table");
+    if (source) fillSources(source);
   } catch (error) {
     failure(list, error);
   }
