@@ -377,6 +377,26 @@ def test_a_mistyped_db_is_reported_not_created(tmp_path):
     assert (typo / "catalog.db").exists()
 
 
+@pytest.mark.parametrize("command", [["serve"], ["tick"], ["serve", "--tick", "0"]])
+def test_serve_and_tick_refuse_a_directory_that_is_not_a_database(tmp_path, command):
+    result = CliRunner().invoke(cli, command + ["--db", str(tmp_path / "nowhere"), "--port", "0"])
+    assert result.exit_code == 1
+    assert f"there is no database at {tmp_path / 'nowhere'}" in result.output
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("command, module, says", [
+    (["serve"], "indb.server.serve", "indb serve needs the server extra"),
+    (["tick"], "indb.stream.server", "the tickerplant needs the kdb extra")])
+def test_serve_and_tick_name_the_extra_they_miss(tmp_path, monkeypatch, command, module, says):
+    run("--db", str(tmp_path / "db"), "sql", "CREATE TABLE t (a INTEGER)")
+    monkeypatch.setitem(sys.modules, module, None)  # importing it fails as if not installed
+    result = CliRunner().invoke(cli, command + ["--db", str(tmp_path / "db"), "--port", "0"])
+    assert result.exit_code == 1
+    extra = says.split()[-2]
+    assert f"{says} ({module} is missing): pip install 'indb[{extra}]'" in result.output
+
+
 def test_the_db_option_goes_after_the_command_too(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
     refused = CliRunner().invoke(cli, ["--db", str(tmp_path / "unused"), "demo", "--db", str(tmp_path)])

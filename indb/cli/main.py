@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -19,10 +19,12 @@ from indb.errors import IndbError
 if TYPE_CHECKING:
     from indb.cli.shell import DatabaseDir
     from indb.connection import Connection
+    from indb.server.serve import Service
     from indb.stream.server import TickServer
 
 DEFAULT_DB = os.environ.get("INDB_DB", "./mydb")
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when indb runs from one
+_T = TypeVar("_T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,22 +161,14 @@ def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str 
     """Serve the database (--db) to many clients until SIGTERM or Ctrl-C: an HTTP API (JSON or
     Arrow results, runs with progress; its document at /docs) and the PostgreSQL protocol.
     Connect with indb.connect("http://HOST:PORT"), indb --url, or psql -h HOST -p PG_PORT."""
-    from indb.catalog.database import CATALOG_FILE
     path = db or ctx.obj["db"]
-    if not (Path(path) / CATALOG_FILE).is_file():
-        raise click.ClickException(f"there is no database at {path} (no {CATALOG_FILE} there); "
-                                   "check --db, or make one first (indb sql 'CREATE TABLE ...')")
-    try:
+
+    def opener() -> Callable[..., Service]:
         from indb.server.serve import Service
-    except ImportError as error:
-        raise click.ClickException(f"indb serve needs the server extra ({error.name} is "
-                                   "missing): pip install 'indb[server]'") from None
-    try:
-        service = Service(path, host=host, port=port, pg_port=pg_port or None, tls_cert=tls_cert,
-                          tls_key=tls_key, grace=grace, pool_size=connections,
-                          workers=ctx.obj["workers"])
-    except IndbError as error:
-        raise click.ClickException(str(error)) from None
+        return Service
+    service = _opened(path, opener, "indb serve", "server", host=host, port=port,
+                      pg_port=pg_port or None, tls_cert=tls_cert, tls_key=tls_key, grace=grace,
+                      pool_size=connections, workers=ctx.obj["workers"])
     ticks = None
     if tick_port is not None:
         authenticate = service.authenticate
@@ -230,17 +224,28 @@ def tick(ctx: click.Context, host: str, port: int, journal: str | None, fsync_ms
 
 def _tickerplant(path: str, **options: object) -> TickServer:
     """The tickerplant server of the database at ``path``, not started yet."""
+    def opener() -> Callable[..., TickServer]:
+        from indb.stream.server import open_tickerplant
+        return open_tickerplant
+    return _opened(path, opener, "the tickerplant", "kdb", **options)
+
+
+def _opened(path: str, opener: Callable[[], Callable[..., _T]], needs: str, extra: str,
+            **options: object) -> _T:
+    """``opener()(path, **options)``: what serves the database at ``path``, where ``opener``
+    imports the part of indb that the ``extra`` installs; a clear error (for ``needs``) when
+    there is no database there, the extra is missing, or opening fails."""
     from indb.catalog.database import CATALOG_FILE
     if not (Path(path) / CATALOG_FILE).is_file():
         raise click.ClickException(f"there is no database at {path} (no {CATALOG_FILE} there); "
-                                   "check --db, or create its tables first")
+                                   "check --db, or make one first (indb sql 'CREATE TABLE ...')")
     try:
-        from indb.stream.server import open_tickerplant
+        open_ = opener()
     except ImportError as error:
-        raise click.ClickException(f"the tickerplant needs the kdb extra ({error.name} is "
-                                   "missing): pip install 'indb[kdb]'") from None
+        raise click.ClickException(f"{needs} needs the {extra} extra ({error.name} is "
+                                   f"missing): pip install 'indb[{extra}]'") from None
     try:
-        return open_tickerplant(path, **options)  # type: ignore[arg-type]
+        return open_(path, **options)
     except IndbError as error:
         raise click.ClickException(str(error)) from None
 
