@@ -4,6 +4,7 @@ runs go there, ``cluster_status``; and processes without the credentials, refuse
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -172,6 +173,18 @@ def test_a_process_without_the_credentials_cannot_connect(secured, tmp_path):
     stranger = make_certificates(tmp_path / "stranger")  # a certificate of another CA
     with pytest.raises((OSError, TimeoutError, ssl.SSLError)):
         Client(address, security=security(stranger), timeout=5)
+
+
+def test_sigint_or_sigterm_ends_a_worker_s_or_scheduler_s_wait_not_the_process():
+    from indb.sharding import workers
+
+    async def wait(number: int) -> bool:
+        stop = workers._stop_on_signals()
+        never: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), number)
+        await asyncio.wait_for(workers._until(never, stop), JOIN_TIMEOUT)
+        return stop.is_set() and not never.done()
+    assert asyncio.run(wait(signal.SIGTERM)) and asyncio.run(wait(signal.SIGINT))
 
 
 def test_worker_names_and_resources():

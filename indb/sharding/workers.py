@@ -16,7 +16,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dask
@@ -54,12 +54,26 @@ def parse_resources(text: str) -> dict[str, float]:
     return resources
 
 
-async def _serve(scheduler: str, names: Sequence[str], gpus: int, threads: int,
-                 resources: Mapping[str, float], tls: Tls | None, host: str | None) -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT and SIGTERM set (instead of ending the process), so that the
+    workers or the scheduler close in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
+    return stop
+
+
+async def _until(finished: Awaitable[object], stop: asyncio.Event) -> None:
+    """Wait until ``finished`` is done or ``stop`` is set, whichever comes first."""
+    done: asyncio.Future[object] = asyncio.ensure_future(finished)
+    waiting: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([done, waiting], return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _serve(scheduler: str, names: Sequence[str], gpus: int, threads: int,
+                 resources: Mapping[str, float], tls: Tls | None, host: str | None) -> None:
+    stop = _stop_on_signals()
     with dask.config.set(DASK_CONFIG):
         nannies = [Nanny(scheduler, nthreads=threads, name=name, host=host,
                          env=worker_environment(i, gpus, threads), security=security(tls),
@@ -67,10 +81,7 @@ async def _serve(scheduler: str, names: Sequence[str], gpus: int, threads: int,
                          silence_logs=logging.WARNING)
                    for i, name in enumerate(names)]
         await asyncio.gather(*nannies)
-        finished: asyncio.Future[object] = asyncio.ensure_future(
-            asyncio.gather(*(nanny.finished() for nanny in nannies)))
-        waiting: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([finished, waiting], return_when=asyncio.FIRST_COMPLETED)
+        await _until(asyncio.gather(*(nanny.finished() for nanny in nannies)), stop)
         await asyncio.gather(*(nanny.close() for nanny in nannies), return_exceptions=True)
 
 
@@ -85,17 +96,12 @@ def run_workers(scheduler: str, *, gpus: int, threads: int, resources: Mapping[s
 
 
 async def _schedule(address: str, tls: Tls | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
+    stop = _stop_on_signals()
     protocol, where = parse_address(address)
     host, port = parse_host_port(where)
     async with Scheduler(host=host, port=port, protocol=protocol, security=security(tls),
                          dashboard=False) as scheduler:
-        finished: asyncio.Future[object] = asyncio.ensure_future(scheduler.finished())
-        waiting: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([finished, waiting], return_when=asyncio.FIRST_COMPLETED)
+        await _until(scheduler.finished(), stop)
 
 
 def run_scheduler(address: str, *, tls: Tls | None = None, worker_ttl: str = WORKER_TTL) -> None:
