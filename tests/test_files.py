@@ -293,3 +293,21 @@ def test_a_snapshots_data_files_are_listed_once_and_a_new_snapshot_listed_afresh
     assert planned == []  # the same snapshot: its manifests not read again
     files.commit(db, "t", add=files.write_data_files(table.io, table.metadata, info, stored))
     assert files.data_files(db.load("t")[0]) == [] and len(planned) == 1  # a new snapshot: planned
+
+
+def test_rows_known_to_be_in_one_shard_are_not_bucketed_unless_a_key_is_null(db, monkeypatch):
+    table, info, stored = make(db)
+    bucket = BucketTransform(4).pyarrow_transform(LongType())
+    in_two = stored.filter(pc.equal(bucket(stored["k"]), 2))
+    split = files.split_by_partition
+    calls = []
+    monkeypatch.setattr(files, "split_by_partition", lambda *a: calls.append(1) or split(*a))
+    written = files.write_data_files(table.io, table.metadata, info, in_two, shard=2)
+    assert calls == [] and [files.shard_of(f) for f in written] == [2]
+    assert sum(f.record_count for f in written) == in_two.num_rows
+    nulls = pa.table({"k": pa.array([None], pa.int64()), "v": [1.0]})
+    with_null = pa.concat_tables([in_two, files.to_stored(nulls, info, consecutive_rowids(lambda n: 0))])
+    written = files.write_data_files(table.io, table.metadata, info, with_null, shard=2)
+    assert calls == [1]  # a NULL key is not in shard 2: bucketed as usual
+    assert sorted((f.partition[0] is None, f.record_count) for f in written) == [
+        (False, in_two.num_rows), (True, 1)]

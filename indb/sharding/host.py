@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
@@ -46,8 +47,8 @@ from indb.sharding.jobs import (RESIDENT_FRAMES, AppendOutput, CreateOutput, Inp
                                 Outcome, Output, ResultOutput)
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
-from indb.sharding import scripts
-from indb.storage import files
+from indb.sharding import placed, scripts
+from indb.storage import files, read_threads
 from indb.storage.placement import consecutive_rowids, rowids_in_shard
 from indb.udf.context import Context
 from indb.udf.distributed import process_group
@@ -90,6 +91,7 @@ def run_job(job: Job, channel: Connection) -> Outcome:
                     DEVICE)
     with _logs_in(work):
         try:
+            read_threads.use_read_threads()  # its share of the machine's cores decodes its files
             with ExitStack() as stack:
                 writes = _Writes(stack)  # every output's files, deleted unless the run ends well
                 outcome = _run(job, channel, models, writes)
@@ -130,6 +132,8 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
     outcome = Outcome(job.shard, RunStatus.COMPLETED)
     clock = _PhaseClock(outcome.seconds)
     outputs: list[pa.Table | None]
+    result: object = None
+    keys: list[placed.KeyColumn] = []
     if job.function.style == "script":
         tables = [read_input(spec) for spec in job.inputs]
         outcome.bytes_read = sum(input_bytes(spec) for spec in job.inputs)
@@ -141,6 +145,7 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
         outcome.from_cache = bool(frames) and outcome.cache_hits == len(frames)
         clock.lap("input_s")
         read_ahead(job.read_ahead, job.function.frame)
+        keys = placed.handed(job, frames)
         ctx = Context(run_id=job.run_id, function=job.function.name, shard=job.shard,
                       shards=job.shards, mode=job.function.mode, params=job.params,
                       scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
@@ -160,7 +165,8 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
         # an empty shard's rows have no say in a new table's columns (their types may be
         # unknowable: an empty list of strings is a column of nulls to Arrow)
         if rows is not None and rows.num_rows:
-            write_output(job, spec, rows, channel, outcome, writes)
+            write_output(job, spec, rows, channel, outcome, writes,
+                         partial(placed.known_shard, job, keys, result, names, spec.name))
     clock.lap("output_s")
     outcome.message = f"{outcome.rows_in} rows in, {outcome.rows_out} rows out"
     outcome.models = list(models.staged)
@@ -370,9 +376,11 @@ def run_script(job: Job, tables: list[pa.Table], channel: Connection,
 # -- output -----------------------------------------------------------------------------------
 
 def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, outcome: Outcome,
-                 writes: _Writes) -> None:
+                 writes: _Writes,
+                 known: Callable[[TableInfo], int | None] = lambda info: None) -> None:
     """Write one output's rows as invisible data files (or a RESULT file) and note them; the
-    files are staged in ``writes`` (deleted if the instance fails before it ends)."""
+    files are staged in ``writes`` (deleted if the instance fails before it ends). ``known``
+    gives the shard every row belongs to, where the engine knows it (``placed.known_shard``)."""
     outcome.rows_out += rows.num_rows
     if isinstance(spec, ResultOutput):
         path = Path(job.work_dir) / f"result-{spec.name}.parquet"
@@ -391,7 +399,7 @@ def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, ou
         raise type(error)(f"the output does not fit table {spec.name}: {error}") from None
     io = load_file_io(job.io_properties, metadata.location)
     staged = writes.staged(io, metadata.location)
-    staged.extend(files.write_data_files(io, metadata, info, stored))
+    staged.extend(files.write_data_files(io, metadata, info, stored, known(info)))
     outcome.files.setdefault(spec.name, []).extend(staged)
 
 

@@ -160,14 +160,21 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
 
 
 def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
-                     stored: pa.Table) -> list[DataFile]:
+                     stored: pa.Table, shard: int | None = None) -> list[DataFile]:
     """Write stored rows as one Parquet file per shard, the shards gathered and written in
     parallel; none of them is visible until committed.
 
     ``metadata`` is the table's (``table.metadata``), or ``provisional_metadata`` for a table
-    that will be created when the files are committed.
+    that will be created when the files are committed. ``shard``: the bucket every row's key is
+    known to have (``sharding.placed`` proves it), so that no row's is computed; rows with a
+    NULL key are not in it, and are then bucketed as usual.
     """
-    groups = split_by_partition(info, stored, metadata.schema())
+    source = info.shard_source
+    groups: dict[int | None, np.ndarray]
+    if shard is not None and source in stored.column_names and not stored[source].null_count:
+        groups = {shard: np.arange(stored.num_rows)} if stored.num_rows else {}
+    else:
+        groups = split_by_partition(info, stored, metadata.schema())
     if not groups:
         return []
     layout = FileLayout.of(metadata, stored.schema)
