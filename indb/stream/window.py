@@ -17,6 +17,7 @@ folds them into the state only now and then (an append a batch, not a pass over 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import duckdb
@@ -26,6 +27,9 @@ import pyarrow.compute as pc
 
 from indb.engine import subscriptions as statements
 from indb.planner import subscriptions as plans
+from indb.stream import rolling
+
+log = logging.getLogger("indb.stream")
 
 FOLD_ROWS = 20_000  # the mirror folds its batches into its state past this many rows (or 2x it)
 
@@ -80,30 +84,80 @@ class Batch:
 
 
 class Window:
-    """The pre-processing query of a subscription over its batches, with its window state."""
+    """The pre-processing query of a subscription over its batches, with its window state:
+    evaluated incrementally (``indb.stream.rolling``) where the query is a form it recognizes,
+    else in DuckDB (``path`` says which, ``why`` why not incrementally)."""
 
     def __init__(self, setup: dict[str, Any], tail: pa.Table | None = None) -> None:
         self.name, self.table, self.query = setup["name"], setup["table"], setup["query"]
         self.windowed, self.history = bool(setup["windowed"]), int(setup["history"])
         self.keys: tuple[str, ...] = tuple(setup["keys"])
-        self.tail = tail
+        self._tail = tail
         self.batch: Batch | None = None
         self.duck = duckdb.connect(config={"threads": 1})
         self.pending: tuple[pa.Table, pa.Array | None] | None = None  # the last batch, not kept yet
+        self.recognized: rolling.Query | None = None
+        self.why = ""
+        if not setup.get("incremental", True):
+            self.why = "not asked for"
+        else:
+            try:
+                self.recognized = rolling.recognize(self.query, self.keys)
+            except rolling.Unsupported as error:
+                self.why = str(error)
+        self.fast: rolling.Rolling | None = None   # made at the first batch (from its types)
+        self.mirror = Mirror(self.keys, self.history)  # the rows, for batches DuckDB runs
+        self.mirror.tail = tail
+        self.prepared: rolling.Pending | None = None  # the last batch, not kept yet
+        self.path = "incremental" if self.recognized is not None else "duckdb"
+        if self.recognized is None:
+            log.info("subscription %s: its query runs in DuckDB (%s)", self.name, self.why)
+
+    @property
+    def tail(self) -> pa.Table | None:
+        """The window state as rows: the last ``history`` rows of each key."""
+        return self.mirror.fold() if self.recognized is not None else self._tail
 
     def rows(self, batch: pa.Table) -> pa.Table:
         """The query's rows for the batch; SqlError naming the subscription when DuckDB refuses."""
         self.keep()  # the batch before, if ``keep`` was not called after it
+        if self.recognized is None:
+            return self._in_duckdb(batch)
+        try:
+            if self.fast is None:
+                self.fast = rolling.Rolling(self.recognized, self.history, self._schema(batch))
+                if self._tail is not None:  # a process started again: the windows go on
+                    self.fast.keep(self.fast.prepare(self._tail))
+            self.prepared = self.fast.prepare(batch)
+            return self.fast.output(self.prepared)
+        except rolling.Fallback:  # this batch only
+            self._tail = self.mirror.fold()
+            out = self._in_duckdb(batch)
+            self.pending = None  # kept as the other batches are (``keep``)
+            return out
+        except rolling.Unsupported as error:  # its types: DuckDB from now on
+            self.why = str(error)
+            log.warning("subscription %s: its query runs in DuckDB (%s)", self.name, self.why)
+            self.recognized, self.fast, self.prepared, self.path = None, None, None, "duckdb"
+            self._tail = self.mirror.fold()
+            return self._in_duckdb(batch)
+
+    def _schema(self, batch: pa.Table) -> pa.Schema:
+        """The query's columns and types, as DuckDB gives them (over none of the rows)."""
+        empty = batch.slice(0, 0)
+        return self._in_duckdb(marked(empty, False) if self.windowed else empty, False).schema
+
+    def _in_duckdb(self, batch: pa.Table, state: bool = True) -> pa.Table:
         rows = batch
-        if self.windowed:
+        if self.windowed and state:
             rows = marked(batch, True)
             mask = None
-            if self.tail is not None:
+            if self._tail is not None:
                 if len(self.keys) == 1:  # (several keys: the whole state, as simple as it is)
-                    mask = of_keys(self.tail, batch, self.keys[0])
-                    rows = pa.concat_tables([self.tail.filter(mask), rows])
+                    mask = of_keys(self._tail, batch, self.keys[0])
+                    rows = pa.concat_tables([self._tail.filter(mask), rows])
                 else:
-                    rows = pa.concat_tables([self.tail, rows])
+                    rows = pa.concat_tables([self._tail, rows])
             self.pending = rows, mask
         if self.batch is None:  # once (at the first rows: DuckDB reads their columns then)
             self.batch = Batch(rows)
@@ -113,15 +167,21 @@ class Window:
 
     def keep(self) -> None:
         """The last batch into the window state: its keys' last rows replace theirs."""
+        if self.prepared is not None:
+            assert self.fast is not None
+            prepared, self.prepared = self.prepared, None
+            self.fast.keep(prepared)
+            if self.windowed:
+                self.mirror.add(prepared.rows)
         if self.pending is None:
             return
         rows, mask = self.pending
         self.pending = None
         kept = kept_tail(rows, self.keys, self.history)
-        if mask is not None and self.tail is not None:  # the other keys' rows stay as they were
-            others = self.tail.filter(pc.invert(mask))
+        if mask is not None and self._tail is not None:  # the other keys' rows stay as they were
+            others = self._tail.filter(pc.invert(mask))
             kept = others if kept is None else pa.concat_tables([others, kept]).combine_chunks()
-        self.tail = kept
+        self._tail = kept
 
     def close(self) -> None:
         self.duck.close()
