@@ -13,6 +13,7 @@ import pytest
 from indb.runtime import gpus
 from indb.runtime.gpus import (HOLD_S, ReadTurns, Turns, gpu_reads, gpu_slots, gpu_turn,
                                hold_seconds, keep_turns, read_turn, worker_environment)
+from indb.storage.read_threads import MACHINE_SLOTS_VARIABLE, read_threads
 
 
 def held_elsewhere(path) -> bool:
@@ -80,6 +81,16 @@ def test_a_gpu_workers_processes_read_back_how_many_share_its_gpu(monkeypatch):
     assert gpu_slots() == 4
     monkeypatch.delenv("INDB_GPU_SLOTS")
     assert gpu_slots() == 1  # the connection's own process
+
+
+@pytest.mark.parametrize("gpus", [0, 2])
+def test_every_worker_says_how_many_instance_processes_share_the_machine(monkeypatch, gpus):
+    monkeypatch.delenv("INDB_READ_THREADS", raising=False)
+    monkeypatch.setattr("indb.storage.read_threads.available_cores", lambda: 16)
+    for worker in range(2):  # two workers of four slots: each process decodes with 16 / 8 cores
+        environment = worker_environment(worker, gpus=gpus, slots=4, workers=2)
+        monkeypatch.setenv(MACHINE_SLOTS_VARIABLE, environment[MACHINE_SLOTS_VARIABLE])
+        assert read_threads() == 2
 
 
 def _until(condition, seconds: float = 10.0) -> bool:

@@ -21,7 +21,7 @@ from indb.runtime.cache import ResidentCache
 from indb.sharding import host
 from indb.sharding.jobs import TableFacts, plan_run
 from indb.sharding.messages import RowidsWanted, StatusLine
-from indb.storage import files
+from indb.storage import files, read_threads
 from indb.storage.placement import consecutive_rowids
 
 
@@ -124,6 +124,25 @@ def test_a_failing_handler_leaves_no_files_and_says_why(db):
     assert outcome.status == RunStatus.ERROR and outcome.message == "ValueError: bad shard"
     assert "raise ValueError('bad shard')" in outcome.traceback
     assert written(db, "out") == [] and outcome.files == {}
+
+
+def test_an_instance_decodes_its_files_with_its_share_of_the_cores(db, monkeypatch):
+    # (a Dask nanny's OMP_NUM_THREADS=1 had left every instance process one decoding thread)
+    monkeypatch.delenv("INDB_READ_THREADS", raising=False)
+    monkeypatch.setenv(read_threads.MACHINE_SLOTS_VARIABLE, "4")
+    monkeypatch.setattr(read_threads, "available_cores", lambda: 16)
+    size = pa.cpu_count()
+    job = job_of(db, "import pyarrow\ndef f(ctx, t):\n    ctx.status(str(pyarrow.cpu_count()))\n")
+    try:
+        outcome, heard = run_in_this_process(db, job)
+        assert outcome.status == RunStatus.COMPLETED, outcome.traceback
+        assert StatusLine("4") in heard
+        monkeypatch.setenv("INDB_READ_THREADS", "none")
+        outcome, _ = run_in_this_process(db, job)
+    finally:
+        pa.set_cpu_count(size)
+    assert outcome.status == RunStatus.ERROR
+    assert outcome.message.startswith("INDB_READ_THREADS='none' is not a positive whole number")
 
 
 def test_an_output_that_fails_after_another_was_written_deletes_both(db):

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from indb.storage.read_threads import MACHINE_SLOTS_VARIABLE
+
 
 def visible_gpus() -> int:
     """How many CUDA GPUs the workers may use: ``CUDA_VISIBLE_DEVICES`` if set, else nvidia-smi."""
@@ -37,15 +39,19 @@ def visible_gpus() -> int:
     return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
-def worker_environment(worker: int, gpus: int, slots: int = 1) -> dict[str, str]:
-    """The environment of worker ``worker``: pinned to one GPU (round robin) when there are any,
-    which its ``slots`` instance processes share (and share its memory budget)."""
+def worker_environment(worker: int, gpus: int, slots: int = 1,
+                       workers: int = 1) -> dict[str, str]:
+    """The environment of worker ``worker`` of the ``workers`` a machine runs: pinned to one GPU
+    (round robin) when there are any, which its ``slots`` instance processes share (and share
+    its memory budget); and how many instance processes share the machine's cores (each decodes
+    its data files with its share of them: ``read_threads``)."""
+    shared = {MACHINE_SLOTS_VARIABLE: str(workers * slots)}
     if not gpus:
-        return {}
+        return shared
     devices = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [d.strip() for d in devices.split(",")] if devices else [str(i) for i in range(gpus)]
     return {"CUDA_VISIBLE_DEVICES": ids[worker % gpus], "INDB_DEVICE": "cuda",
-            "INDB_GPU_SLOTS": str(slots)}
+            "INDB_GPU_SLOTS": str(slots), **shared}
 
 
 def gpu_slots() -> int:

@@ -200,7 +200,8 @@ def main() -> None:
         # one Nanny-managed worker process each, as LocalCluster starts them, but each with its own
         # environment: a GPU worker sees only its GPU (as dask-cuda's LocalCUDACluster does it)
         workers = {i: {"cls": Nanny, "options": {
-            "nthreads": args.threads, "env": worker_environment(i, args.gpus, args.threads),
+            "nthreads": args.threads,
+            "env": worker_environment(i, args.gpus, args.threads, args.workers),
             "host": LOOPBACK, "silence_logs": logging.CRITICAL}} for i in range(args.workers)}
         cluster = SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {
             # any free port for the dashboard: no clash with 8787

@@ -76,7 +76,7 @@ async def _serve(scheduler: str, names: Sequence[str], gpus: int, threads: int,
     stop = _stop_on_signals()
     with dask.config.set(DASK_CONFIG):
         nannies = [Nanny(scheduler, nthreads=threads, name=name, host=host,
-                         env=worker_environment(i, gpus, threads), security=security(tls),
+                         env=worker_environment(i, gpus, threads, len(names)), security=security(tls),
                          resources={**resources, **({GPU_RESOURCE: 1} if gpus else {})},
                          silence_logs=logging.WARNING)
                    for i, name in enumerate(names)]
