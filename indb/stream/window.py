@@ -109,6 +109,7 @@ class Window:
         self.mirror = Mirror(self.keys, self.history)  # the rows, for batches DuckDB runs
         self.mirror.tail = tail
         self.prepared: rolling.Pending | None = None  # the last batch, not kept yet
+        self.fallbacks = 0  # batches the incremental path left to DuckDB (out of order, ...)
         self.path = "incremental" if self.recognized is not None else "duckdb"
         if self.recognized is None:
             log.info("subscription %s: its query runs in DuckDB (%s)", self.name, self.why)
@@ -131,6 +132,7 @@ class Window:
             self.prepared = self.fast.prepare(batch)
             return self.fast.output(self.prepared)
         except rolling.Fallback:  # this batch only
+            self.fallbacks += 1
             self._tail = self.mirror.fold()
             out = self._in_duckdb(batch)
             self.pending = None  # kept as the other batches are (``keep``)
