@@ -111,7 +111,8 @@ def test_every_form_matches_duckdb_batch_after_batch(n):
         same(fast.rows(batch), slow.rows(batch))
         fast.keep()  # (``slow``'s next ``rows`` keeps its batch first: both ways are checked)
     assert fast.path == "incremental" and fast.fallbacks == 0
-    fast.close(), slow.close()
+    for window in (fast, slow):
+        window.close()
 
 
 def test_the_feature_query_matches_duckdb():
