@@ -56,8 +56,9 @@ class Feed:
 
     def batch(self, size: int) -> pa.Table:
         rng = self.rng
-        pool = rng.choice(12, size=rng.integers(1, 8), replace=False)  # this batch's keys
-        syms = [None if k == 11 and self.nulls else f"s{k}" for k in rng.choice(pool, size)]
+        # this batch's keys, of 40 (the state grows its matrices past 16 and 32 keys)
+        pool = rng.choice(40, size=rng.integers(1, 30), replace=False)
+        syms = [None if k == 0 and self.nulls else f"s{k}" for k in rng.choice(pool, size)]
         times = self.time + np.cumsum(rng.integers(self.step, 2, size))  # ties: steps of 0
         self.time = int(times[-1]) if size else self.time
         px = rng.normal(0, 2, size)

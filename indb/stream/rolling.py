@@ -461,23 +461,26 @@ def values_of(column: pa.ChunkedArray | pa.Array) -> Value:
     kind_of = column.type
     if pa.types.is_floating(kind_of) and kind_of != pa.float64():
         raise Unsupported(f"a {kind_of} column")
-    if pa.types.is_timestamp(kind_of) or pa.types.is_date(kind_of) or pa.types.is_time(kind_of) \
-            or pa.types.is_duration(kind_of):
-        column = column.cast(pa.int64() if kind_of.bit_width == 64 else pa.int32())
-        kind_of = column.type
     if pa.types.is_floating(kind_of):
         kind, zero = "f", 0.0
-    elif pa.types.is_integer(kind_of):
-        kind, zero = "i", 0
+    elif pa.types.is_integer(kind_of) or pa.types.is_temporal(kind_of):
+        kind, zero = "i", 0  # times: their integers (numpy's datetime64 viewed as int64)
     elif pa.types.is_boolean(kind_of):
         kind, zero = "b", False
     else:
         raise Unsupported(f"a {kind_of} column in an expression")
-    valid = np.asarray(column.is_valid()) if column.null_count else np.ones(len(column), bool)
-    data = np.asarray(column.fill_null(zero) if column.null_count else column)
+    if pa.types.is_temporal(kind_of) and not (pa.types.is_timestamp(kind_of)
+                                              or pa.types.is_duration(kind_of)):
+        raise Unsupported(f"a {kind_of} column")
+    nulls = column.null_count
+    valid = np.asarray(column.is_valid()) if nulls else np.ones(len(column), bool)
+    data = np.asarray(column.fill_null(pa.scalar(zero, kind_of)) if nulls else column)
     if kind == "i":
-        data = data.astype(np.int64, copy=False)
+        data = data.view(np.int64) if data.dtype.kind in "mM" else data.astype(np.int64, copy=False)
     return Value(data, valid, kind)
+
+
+SMALL = 64  # rows: up to this many, a batch's keys are looked up one by one
 
 
 class State:
@@ -494,11 +497,14 @@ class State:
         """Each row's key's slot (new keys get one)."""
         if keys is None:
             names, indices = [None], np.zeros(count, np.int64)
+        elif count <= SMALL:  # a dict lookup a row costs less than encoding the column
+            return np.array([self._slot(name) for name in keys.to_pylist()], np.int64)
         else:
             encoded = pc.dictionary_encode(keys.combine_chunks() if isinstance(keys, pa.ChunkedArray)
                                            else keys)
             names = encoded.dictionary.to_pylist() + [None]
-            indices = np.asarray(encoded.indices.fill_null(len(names) - 1))
+            indices = np.asarray(encoded.indices.fill_null(len(names) - 1)
+                                 if encoded.indices.null_count else encoded.indices)
         lookup = np.array([self._slot(name) for name in names], np.int64)
         return lookup[indices]
 
@@ -532,17 +538,17 @@ class Layout:
     def __init__(self, state: State, slots: np.ndarray) -> None:
         history, count = state.history, len(slots)
         self.state, self.slots = state, slots
-        order = np.argsort(slots, kind="stable")
-        self.keys, first, counts = np.unique(slots[order], return_index=True, return_counts=True)
-        self.counts = counts
-        self.starts = np.r_[0, np.cumsum(history + counts)[:-1]].astype(np.int64)
-        place = np.empty(count, np.int64)
-        place[order] = np.arange(count) - np.repeat(first, counts)  # each row's place in its key
-        segment = np.empty(count, np.int64)
-        segment[order] = np.repeat(np.arange(len(self.keys)), counts)
-        self.place, self.segment = place, segment
+        self.keys, segment, counts = np.unique(slots, return_inverse=True, return_counts=True)
+        segment = segment.reshape(-1)  # (numpy 2.0 shaped it as ``slots``)
+        lengths = history + counts
+        self.counts, self.segment, self.size = counts, segment, int(lengths.sum())
+        self.starts = np.cumsum(lengths) - lengths
+        place = np.zeros(count, np.int64)  # each row's place among its key's rows
+        if len(counts) < count:
+            order = np.argsort(segment, kind="stable")
+            place[order] = np.arange(count) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.place = place
         self.ends = self.starts[segment] + history + place  # each row's own place, flat
-        self.size = int((history + counts).sum())
         self.held_at = (self.starts[:, None] + np.arange(history)).ravel()
         self.fill = state.fill[self.keys]
         self.exists = np.ones(self.size, bool)
