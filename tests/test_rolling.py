@@ -3,6 +3,8 @@ it recognizes, and its rows against DuckDB's (the window's fallback) batch after
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -274,3 +276,14 @@ def test_the_recognized_form_of_the_feature_query():
     assert (query.key, query.order) == ("sym", "time")
     assert sorted(query.arguments) == ["LN(size)", "px"]  # each kept once per key
     assert query.items[:3] == ("time", "sym", "px")  # columns as they are
+
+
+def test_a_windowed_query_left_to_duckdb_says_so(caplog):
+    caplog.set_level(logging.INFO, logger="indb.stream")
+    Window(planned(FEATURES)).close()
+    assert not caplog.records  # incremental: nothing to say
+    Window(planned(FEATURES.replace("ROWS BETWEEN 19", "RANGE BETWEEN 19"), history=20)).close()
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == ("subscription s: its query runs in DuckDB, not incrementally: "
+                                   "a frame other than ROWS BETWEEN n PRECEDING AND CURRENT ROW")

@@ -112,7 +112,7 @@ class Window:
         self.fallbacks = 0  # batches the incremental path left to DuckDB (out of order, ...)
         self.path = "incremental" if self.recognized is not None else "duckdb"
         if self.recognized is None:
-            log.info("subscription %s: its query runs in DuckDB (%s)", self.name, self.why)
+            self._told()
 
     @property
     def tail(self) -> pa.Table | None:
@@ -139,10 +139,18 @@ class Window:
             return out
         except rolling.Unsupported as error:  # its types: DuckDB from now on
             self.why = str(error)
-            log.warning("subscription %s: its query runs in DuckDB (%s)", self.name, self.why)
             self.recognized, self.fast, self.prepared, self.path = None, None, None, "duckdb"
+            self._told()
             self._tail = self.mirror.fold()
             return self._in_duckdb(batch)
+
+    def _told(self) -> None:
+        """Say that the query runs in DuckDB: a warning for a windowed one (milliseconds a
+        batch, where the incremental path takes a fraction of one), else for the record."""
+        if self.why != "not asked for":
+            (log.warning if self.windowed else log.info)(
+                "subscription %s: its query runs in DuckDB, not incrementally: %s", self.name,
+                self.why)
 
     def _schema(self, batch: pa.Table) -> pa.Schema:
         """The query's columns and types, as DuckDB gives them (over none of the rows)."""
