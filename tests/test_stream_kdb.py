@@ -145,3 +145,12 @@ def test_vectors_of_different_types_keep_each_ones_nulls():
     ints = kdb.checked_vector(kdb.decode(kdb.encode(kx.IntVector([1, -2**31]), kdb.ASYNC)), size)
     longs = kdb.checked_vector(kdb.decode(kdb.encode(kx.LongVector([-2**31, -2**63]), kdb.ASYNC)), size)
     assert kdb.column_array([ints, longs], size).to_pylist() == [1, None, -2**31, None]
+
+
+def test_a_table_without_rows_keeps_its_column_types():
+    # what .u.sub answers with: kx.toq alone would make an empty object column a general list
+    schema = pa.schema([("time", pa.timestamp("ns")), ("sym", pa.string()), ("px", pa.float64()),
+                        ("size", pa.int32()), ("ok", pa.bool_())])
+    table = kdb.table(schema.empty_table())
+    assert [type(v).__name__ for v in table.flip.values()] == [
+        "TimestampVector", "SymbolVector", "FloatVector", "IntVector", "BooleanVector"]

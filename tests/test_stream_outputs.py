@@ -8,7 +8,10 @@ import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
@@ -16,7 +19,11 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 from test_stream_server import Server, read_message  # noqa: E402
 
 import indb  # noqa: E402
+from indb.engine.core import Engine  # noqa: E402
+from indb.stream.outputs import commit, prepared  # noqa: E402
+from indb.stream import journal  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
+from indb.stream.tickerplant import Subscriber, Tickerplant  # noqa: E402
 
 DOUBLE = '''
 from indb import udf
@@ -93,3 +100,61 @@ def test_kill_9_then_the_outputs_real_time_rows_are_rebuilt_once(server):
     server.kill(signal.SIGKILL)
     server.start()
     assert outputs(server) == expected  # nothing replayed twice after the flush
+
+
+# -- in one process: how a batch's outputs are encoded and published -------------------------
+
+@pytest.fixture
+def plant(tmp_path: Path) -> Iterator[Any]:
+    conn = indb.connect(tmp_path / "db")
+    conn.sql("CREATE TABLE scored (time TIMESTAMP, sym VARCHAR, error DOUBLE)")
+    conn.close()
+    made = Tickerplant(Engine(tmp_path / "db", cluster="threads"), flush_seconds=None)
+    yield made
+    made.close()
+    made.engine.close()
+
+
+def listener(plant: Tickerplant, syms: list[str]) -> list[bytes]:
+    """A subscriber of ``scored`` for ``syms`` (all: none); the raw messages it is sent."""
+    got: list[bytes] = []
+    plant.subscribe(Subscriber("s", got.append, lambda: 0, lambda: None), "scored", syms)
+    return got
+
+
+def scored(syms: list[str], errors: list[float]) -> pa.Table:
+    stamp = np.datetime64("2026-12-03T09:30:00.000001", "us")
+    return pa.table({"sym": syms, "error": errors,  # in another order than the table's
+                     "time": pa.array([stamp] * len(syms), pa.timestamp("us"))})
+
+
+def test_outputs_are_encoded_once_off_the_loop_and_sent_as_they_were_journalled(plant):
+    first = prepared(plant, [("scored", scored(["A"], [0.5]))])
+    assert first[0].live is None  # no real-time table yet: the loop makes it and encodes then
+    commit(plant, first)
+    every, only_b = listener(plant, []), listener(plant, ["B"])
+    ready = prepared(plant, [("scored", scored(["A", "B"], [1.0, 2.0]))])
+    assert ready[0].live is plant.tables["scored"]
+    count = plant.journal.count
+    commit(plant, ready)
+    assert every == [ready[0].published]  # the message made off the loop, as it was made
+    name, table, rows = kx.deserialize(every[0]).py()
+    assert (name, table, rows["sym"], rows["error"]) == ("upd", "scored", ["A", "B"], [1.0, 2.0])
+    assert list(rows) == ["time", "sym", "error"]  # in the table's column order
+    assert [kx.deserialize(m).py()[2]["sym"] for m in only_b] == [["B"]]  # its syms only
+    journalled = [e.message for e in journal.read(plant.journal.path)[0]][count:]
+    assert journalled == [ready[0].journalled]  # journalled before it was published
+    assert kx.deserialize(journalled[0]).py()[:2] == [".u.upd", "scored"]
+    assert plant.engine.execute("SELECT sym, error FROM scored ORDER BY error").fetchall() == \
+        [("A", 0.5), ("A", 1.0), ("B", 2.0)]
+
+
+def test_the_message_made_off_the_loop_is_not_sent_when_other_rows_arrived_with_it(plant):
+    commit(plant, prepared(plant, [("scored", scored(["A"], [0.5]))]))
+    every = listener(plant, [])
+    ready = prepared(plant, [("scored", scored(["B"], [2.0]))])
+    live = plant.tables["scored"]
+    live.append_row([0, "C", 3.0], live.upto)  # as if a feed's row came first
+    commit(plant, ready)
+    assert every != [ready[0].published]
+    assert kx.deserialize(every[0]).py()[2]["sym"] == ["C", "B"]  # both, in one message

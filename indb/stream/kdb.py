@@ -105,6 +105,7 @@ def symbols(value: Any) -> list[str]:
 def table(rows: pa.Table | pa.RecordBatch) -> Any:
     """A kdb+ table of Arrow rows: strings as symbols, timestamps as kdb+ timestamps, times as
     timespans; null numbers as kdb+ nulls."""
+    # numpy columns, converted by one ``kx.toq`` of the dictionary (cheaper than one a column)
     columns = {name: _vector(rows.column(i)) for i, name in enumerate(rows.schema.names)}
     dictionary = encode(kx.toq(columns), RESPONSE)
     body = b"\x62\x00" + dictionary[HEADER.size:]  # flip: the dictionary as a table
@@ -112,6 +113,8 @@ def table(rows: pa.Table | pa.RecordBatch) -> Any:
 
 
 def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
+    """A column as what ``kx.toq`` makes its kdb+ vector of: numpy (of the kdb+ type's numpy
+    type), or a symbol vector made already (an object array of no strings would not be one)."""
     if pa.types.is_decimal(column.type):  # DuckDB's sums of integers (HUGEINT) and decimals
         try:
             column = column.cast(pa.int64() if column.type.scale == 0 else pa.float64())
@@ -119,24 +122,30 @@ def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
             column = column.cast(pa.float64(), safe=False)
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return kx.SymbolVector(column.fill_null("").to_pylist())
+        return kx.toq(_numpy(column, ""), kx.SymbolVector)
     if pa.types.is_timestamp(kind):
-        values = column.cast(pa.timestamp("ns", kind.tz)).cast(pa.int64())
-        return kx.toq(np.asarray(values.fill_null(0).to_numpy()).astype("datetime64[ns]"))
+        values = column if kind.unit == "ns" and kind.tz is None else column.cast(pa.timestamp("ns"))
+        return _numpy(values.cast(pa.int64()), 0).view("datetime64[ns]")
     if pa.types.is_time(kind):
         values = column.cast(pa.time64("ns")).cast(pa.int64())
-        return kx.toq(np.asarray(values.fill_null(0).to_numpy()).astype("timedelta64[ns]"))
+        return _numpy(values, 0).view("timedelta64[ns]")
     if pa.types.is_date(kind):
-        return kx.toq(np.asarray(column.cast(pa.date32()).to_numpy(zero_copy_only=False))
-                      .astype("datetime64[D]"))
+        return np.asarray(column.cast(pa.date32()).to_numpy(zero_copy_only=False)).astype("datetime64[D]")
     if pa.types.is_floating(kind):
-        return kx.toq(np.asarray(column.fill_null(float("nan")).to_numpy()))
+        return _numpy(column, float("nan"))
     if pa.types.is_integer(kind):
-        null = np.iinfo(kind.to_pandas_dtype()).min  # kdb+'s null of that width
-        return kx.toq(np.asarray(column.fill_null(null).to_numpy()))
+        return _numpy(column, np.iinfo(kind.to_pandas_dtype()).min)  # kdb+'s null of that width
     if pa.types.is_boolean(kind):
-        return kx.toq(np.asarray(column.fill_null(False).to_numpy(zero_copy_only=False)))
+        return _numpy(column, False)
     return kx.SymbolVector([None if v is None else str(v) for v in column.to_pylist()])
+
+
+def _numpy(column: pa.Array | pa.ChunkedArray, null: Any) -> np.ndarray:
+    """A column's values as numpy, its nulls ``null``: with no nulls (the usual case) no
+    ``fill_null`` pass, which costs more than the conversion for a few rows."""
+    if column.null_count:
+        column = column.fill_null(null)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 # -- kdb+ -> Arrow: the rows of an update, checked against the table's columns ----------------

@@ -7,10 +7,14 @@ records how far into the journal its rows go, as for any table), and the subscri
 score the replayed ticks again: their outputs are in the journal after them. A subscriber that
 replays the journal (``.u.i``, ``.u.L``) sees the outputs as kdb+'s would see a derived table
 published back to its tickerplant. The journal's sync policy is the ticks' (``--fsync``).
+
+Both messages are encoded from one kdb+ table, on the subscription's thread (``prepared``):
+the event loop, which serves the feeds, only journals, appends and sends them (``commit``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -19,16 +23,48 @@ from indb.stream import kdb
 from indb.stream.tickerplant import Update
 
 if TYPE_CHECKING:
+    from indb.stream.live import LiveTable
     from indb.stream.tickerplant import Tickerplant
 
 
-def commit(plant: Tickerplant, produced: list[tuple[str, pa.Table]]) -> None:
-    """Journal, apply and publish a batch's outputs ``(table, rows)`` (on the event loop)."""
+@dataclass(frozen=True)
+class Output:
+    """A batch's rows for one output table, with their journal message and their publication
+    encoded from one kdb+ table (PyKX's conversion of the columns is most of the cost)."""
+
+    name: str
+    live: LiveTable | None  # the real-time table they were made for (None: not made yet)
+    rows: pa.Table  # in its schema, one chunk
+    journalled: bytes = b""  # (`.u.upd; `t; rows)
+    published: bytes = b""  # (`upd; `t; rows): what its subscribers of every sym are sent
+
+
+def prepared(plant: Tickerplant, produced: list[tuple[str, pa.Table]]) -> list[Output]:
+    """Off the event loop (the subscription's thread): each output ``(table, rows)`` cast to
+    its real-time table's schema and encoded, where that table exists already; the others are
+    left to ``commit``, on the loop (which alone makes real-time tables)."""
+    ready = []
+    for name, rows in produced:
+        live = plant.tables.get(name)  # a dict read: only the loop adds to it
+        ready.append(Output(name, None, rows) if live is None else _encoded(name, live, rows))
+    return ready
+
+
+def commit(plant: Tickerplant, outputs: list[Output]) -> None:
+    """Journal, apply and publish a batch's outputs (``prepared``; on the event loop)."""
     stamp = plant.clock()
     updates = []
-    for name, rows in produced:
-        live = plant.table(name)
-        rows = rows.select(live.schema.names).cast(live.schema).combine_chunks()
-        message = kdb.encode(kdb.call(".u.upd", kdb.symbol(name), kdb.table(rows)), kdb.ASYNC)
-        updates.append(Update(live, stamp, (message,), batch=rows.to_batches()[0]))
+    for output in outputs:
+        live = plant.table(output.name)
+        if output.live is not live:  # its real-time table was made since
+            output = _encoded(output.name, live, output.rows)
+        updates.append(Update(live, stamp, (output.journalled,), batch=output.rows.to_batches()[0],
+                              published=output.published))
     plant.commit(updates)
+
+
+def _encoded(name: str, live: LiveTable, rows: pa.Table) -> Output:
+    rows = rows.select(live.schema.names).cast(live.schema).combine_chunks()
+    table, symbol = kdb.table(rows), kdb.symbol(name)
+    return Output(name, live, rows, kdb.encode(kdb.call(".u.upd", symbol, table), kdb.ASYNC),
+                  kdb.encode(kdb.call("upd", symbol, table), kdb.ASYNC))

@@ -12,9 +12,10 @@ wrong but cannot run code in the tickerplant.
   tables, device, the pre-processing query; then, when it says ``seeded``, the window state as
   an Arrow stream), then ``B`` a batch's rows, once per batch;
 - process -> tickerplant: ``M`` a model's name and version (``ctx.models.load``; the tickerplant
-  reads the catalog and answers ``M`` with the version's facts), then ``R`` the results (a JSON
-  list saying which outputs follow, then one Arrow stream each), or ``Q`` the query's error or
-  ``E`` the function's.
+  reads the catalog and answers ``M`` with the version's facts), then ``R`` the results in one
+  message (a JSON list of each output's Arrow stream's length, null for none, a newline, then
+  the streams: one message wakes the tickerplant once), or ``Q`` the query's error or ``E``
+  the function's.
 
 The pre-processing query runs here too (``indb.stream.window``), before the function, with the
 window state kept here between batches: off the tickerplant's GIL, on a DuckDB connection of the
@@ -63,7 +64,7 @@ def to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def from_ipc(data: bytes, check: bool = True) -> pa.Table:
+def from_ipc(data: bytes | memoryview, check: bool = True) -> pa.Table:
     with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
         table = reader.read_all()
     if check:  # what the function's process sent: checked before the tickerplant uses it
@@ -170,9 +171,7 @@ class Resident:
                 elif kind == QUERY_ERROR:
                     raise SqlError(body.decode(errors="replace"))
                 elif kind == RESULTS:
-                    present = json.loads(body)
-                    return [from_ipc(self.channel.recv_bytes()) if given else None
-                            for given in present]
+                    return _results(body)
                 else:
                     raise FunctionError(f"the function's process sent {kind!r}, not a result")
         except (EOFError, OSError) as error:
@@ -208,6 +207,28 @@ class Resident:
     def close(self) -> None:
         """End the process (it exits when its socket closes)."""
         self._end()
+
+
+def _results(body: bytes) -> list[pa.Table | None]:
+    """The outputs of an ``R`` message (its body: lengths, a newline, the Arrow streams)."""
+    head, _, data = body.partition(b"\n")
+    try:
+        lengths = json.loads(head)
+    except ValueError:
+        lengths = None
+    if not isinstance(lengths, list):
+        raise FunctionError("the function's process sent results that do not read")
+    view, at = memoryview(data), 0
+    results: list[pa.Table | None] = []
+    for length in lengths:
+        if length is None:
+            results.append(None)
+            continue
+        if not isinstance(length, int) or length < 0 or at + length > len(data):
+            raise FunctionError("the function's process sent results that do not add up")
+        results.append(from_ipc(view[at:at + length]))
+        at += length
+    return results
 
 
 def _how(code: int | None) -> str:
@@ -282,10 +303,8 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # noqa: BLE001 (the tickerplant records it; the process goes on)
             channel.send_bytes(ERROR + f"{type(error).__name__}: {error}".encode())
             continue
-        channel.send_bytes(RESULTS + json.dumps([s is not None for s in streams]).encode())
-        for stream in streams:
-            if stream is not None:
-                channel.send_bytes(stream)
+        lengths = json.dumps([None if s is None else len(s) for s in streams]).encode()
+        channel.send_bytes(b"".join([RESULTS, lengths, b"\n", *(s for s in streams if s is not None)]))
         if window is not None:  # while the tickerplant delivers the results
             window.keep()
 

@@ -208,13 +208,16 @@ class Running:
         if not rows.num_rows:
             return
         assert self.resident is not None
-        outputs = self.resident.call(rows, self.plan.timeout)
-        produced = [(name, table) for name, table in zip(self.plan.outputs, outputs, strict=True)
+        results = self.resident.call(rows, self.plan.timeout)
+        produced = [(name, table) for name, table in zip(self.plan.outputs, results, strict=True)
                     if table is not None and table.num_rows]
         for name, table in produced:
             self._ensure_table(name, table.schema)
+        # encoded here, off the event loop; journalled, applied and sent there (its transports
+        # and journal are the loop's alone, so the hand-off is the loop's call_soon_threadsafe)
+        ready = outputs.prepared(self.plant, produced)
         arrivals = [arrived for arrived, _ in taken]
-        self.post(lambda: self._deliver(produced, arrivals))
+        self.post(lambda: self._deliver(ready, arrivals))
         if self.plan.publish is not None and produced:
             if self.publisher is None:  # connected at the first output, again after a failure
                 from indb.stream.remote import Publisher
@@ -238,7 +241,7 @@ class Running:
             engine.execute(render(create))
         self.existing.add(name)
 
-    def _deliver(self, produced: list[tuple[str, pa.Table]], arrivals: list[int]) -> None:
+    def _deliver(self, produced: list[outputs.Output], arrivals: list[int]) -> None:
         """On the event loop: the outputs into their real-time tables, published."""
         try:
             outputs.commit(self.plant, produced)  # journalled, then in memory and published
@@ -248,7 +251,7 @@ class Running:
             return
         done = time.time_ns()
         with self.figures.lock:
-            self.figures.rows_out += sum(rows.num_rows for _, rows in produced)
+            self.figures.rows_out += sum(output.rows.num_rows for output in produced)
             self.figures.latencies.extend((done - arrived) / 1e6 for arrived in arrivals)
 
     def _close(self) -> None:

@@ -74,6 +74,9 @@ class Update:
     batch: pa.RecordBatch | None = None
     frames: bytes = b""  # or their journal frames, made where they were decoded (``decoding``)
     framed: int = 0  # the messages those frames hold
+    # the ``(`upd; t; rows)`` message of ``batch`` for subscribers of every sym, encoded
+    # beforehand off the event loop (a subscription's outputs: ``indb.stream.outputs``)
+    published: bytes | None = None
 
     @property
     def count(self) -> int:
@@ -283,7 +286,8 @@ class Tickerplant:
         for update in updates:
             upto += update.count
             self._apply(update, upto)
-        self.publish({u.table.info.name for u in updates})
+        self.publish({u.table.info.name for u in updates},
+                     {u.table.info.name: u for u in updates if u.published is not None})
 
     @staticmethod
     def _apply(update: Update, upto: int) -> None:
@@ -319,9 +323,11 @@ class Tickerplant:
         if subscriber in self.subscribers:
             self.subscribers.remove(subscriber)
 
-    def publish(self, names: set[str]) -> None:
+    def publish(self, names: set[str], encoded: dict[str, Update] | None = None) -> None:
         """Send the rows that arrived in these tables to their subscribers, as ``(`upd; t; x)``
-        filtered by each one's syms; a subscriber with too much unread is cut off."""
+        filtered by each one's syms; a subscriber with too much unread is cut off. ``encoded``:
+        updates whose message for every sym was made already (``Update.published``), used
+        where their rows are all that arrived."""
         for name in names:
             table = self.tables[name]
             readers = [s for s in self.subscribers if name in s.tables and s.may_read(name)]
@@ -336,6 +342,9 @@ class Tickerplant:
             if listened and self.on_rows is not None:
                 self.on_rows(name, rows)
             messages: dict[frozenset[str], bytes | None] = {}
+            made = (encoded or {}).get(name)
+            if made is not None and len(batches) == 1 and batches[0] is made.batch:
+                messages[frozenset()] = made.published
             for subscriber in readers:
                 syms = subscriber.tables[name]
                 if syms not in messages:
