@@ -15,9 +15,10 @@
 Run on a machine with a CUDA GPU: ``python benchmarks/bench_gpu.py [--rows N] [--json F]``. Without
 one it stops, unless ``--smoke`` asks for a run on the CPU at toy sizes (to check the script; its
 figures mean nothing).
-``--cold`` measures cold fp32 runs alone, with the instance processes reading their first shards
-in read turns (``INDB_GPU_READS`` 1 and 2) and all at once (4, the engine before), each on a
-cluster of its own, alternating (``cold_reads``).
+``--cold`` measures cold fp32 runs alone, with the instance processes decoding their shards on
+one thread each (``INDB_READ_THREADS=1``, the engine before), on their share of the cores (the
+default) and on every core, each on a cluster of its own, alternating (``cold_threads``); and
+one shard's read alone in this process with as many threads (``read_alone``).
 ``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
 padded batches), then warm fp32 and bf16 again with a GPU turn a model call
 (``INDB_GPU_TURN_HOLD_S=0``) on a cluster of its own, for the same-run comparison. Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
@@ -36,17 +37,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import torch
 from bench_models import images_table, register
-from common import best_of, machine, report
+from common import best_of, machine, percentiles, report
 
 import indb
 from indb.cli.demo import resources
 from indb.sharding.cluster import close_cluster
-from indb.runtime.gpus import visible_gpus
+from indb.runtime.gpus import visible_gpus, worker_environment
+from indb.storage import files, read_threads
 
 sys.path.insert(0, str(resources() / "udfs"))
 from autoencoder_model import Autoencoder, ReconstructionError  # noqa: E402
@@ -277,27 +280,67 @@ def turn_per_call(workdir: Path, tables: dict[str, int], runs: int) -> dict[str,
     return figures
 
 
-READS = (4, 1, 2)  # INDB_GPU_READS compared by --cold: 4 (as many as share the GPU) is no turns
+SLOTS = 4  # instance processes of a GPU worker (indb.connect's default on a GPU)
+THREADS = ("1", "default", "all")  # INDB_READ_THREADS compared by --cold
 COLD_BUDGET = 64 << 20  # a process's cache: the model fits, a shard of 1M/8 rows (99 MB) does not
 
 
-def cold_reads(workdir: Path, tables: dict[str, int], runs: int) -> dict[str, object]:
-    """Cold fp32 rows/s with ``INDB_GPU_READS`` each of ``READS``, on clusters of their own, the
-    settings alternating ``runs`` times (best run of each kept): every run is cold (a cache
-    budget that keeps the model but no shard: each run reads its shards from the files, as the
-    first run over a table does). With each, ms from the statement until the first instance's
-    shard was on the GPU (its first work) and the timeline. Call it with no other cluster up."""
+def thread_settings() -> dict[str, int]:
+    """The decoding threads of an instance process compared by --cold: one (the engine before:
+    Dask's OMP_NUM_THREADS=1 sized pyarrow's pool), the default (its share of the cores: a GPU
+    worker's ``SLOTS`` processes a GPU) and every core."""
+    gpus = max(1, visible_gpus())
+    with mock.patch.dict(os.environ, worker_environment(0, gpus, SLOTS, gpus)):
+        os.environ.pop("INDB_READ_THREADS", None)
+        default = read_threads.read_threads()
+    return {"1": 1, "default": default, "all": read_threads.available_cores()}
+
+
+def read_alone(conn: indb.Connection, table: str, settings: dict[str, int],
+               runs: int) -> dict[str, object]:
+    """One shard of ``table`` read and made SQL-typed (``files.read_stored``, ``to_user``) in
+    this process with pyarrow's pool at each of ``settings``, alternating, best of ``runs``:
+    wall and CPU seconds (the first round of a cold run waits for this read)."""
+    stored, info = conn._engine.db.load(table)
+    paths = [f.file_path for f in files.data_files(stored) if files.shard_of(f) == 0]
+    size, figures = pa.cpu_count(), {}
+    try:
+        for _ in range(runs):
+            for name, threads in settings.items():
+                pa.set_cpu_count(threads)
+                started, cpu = time.perf_counter(), time.process_time()
+                rows = files.to_user(files.read_stored(paths, info), info).num_rows
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+                if wall < figures.get(f"{table}_read_alone_threads_{name}_s", float("inf")):
+                    figures.update({f"{table}_read_alone_threads_{name}_s": wall,
+                                    f"{table}_read_alone_threads_{name}_cpu_s": cpu})
+    finally:
+        pa.set_cpu_count(size)
+    return {f"{table}_read_alone_rows": rows, **figures}
+
+
+def cold_threads(workdir: Path, tables: dict[str, int], runs: int,
+                 settings: dict[str, int]) -> dict[str, object]:
+    """Cold fp32 rows/s with the instance processes decoding on each of ``settings``' threads
+    (``INDB_READ_THREADS``; unset for the default), on clusters of their own, the settings
+    alternating ``runs`` times (best run of each kept): every run is cold (a cache budget that
+    keeps the model but no shard: each run reads its shards from the files, as the first run
+    over a table does). With each, ms from the statement until the first instance's shard was on
+    the GPU (its first work) and the timeline. Call it with no other cluster up."""
     figures: dict[str, object] = {}
     os.environ["INDB_GPU_CACHE_BYTES"] = str(COLD_BUDGET)  # inherited by the new clusters' workers
     try:
         for _ in range(runs):
-            for reads in READS:
-                os.environ["INDB_GPU_READS"] = str(reads)
+            for name, threads in settings.items():
+                if name == "default":
+                    os.environ.pop("INDB_READ_THREADS", None)
+                else:
+                    os.environ["INDB_READ_THREADS"] = str(threads)
                 with indb.connect(workdir / "db") as conn:
                     infer(conn, "warmup")  # its processes start, load the model and tune cuDNN
                     for table, rows in tables.items():
                         seconds, run_id = infer(conn, table, "cold_predictions")
-                        label = f"{table}_cold_fp32_reads_{reads}"
+                        label = f"{table}_cold_fp32_read_threads_{name}"
                         if rows / seconds > figures.get(f"{label}_rows_per_s", 0):
                             phased = phases(conn, run_id, LAST["began"])
                             figures[f"{label}_rows_per_s"] = rows / seconds
@@ -306,14 +349,18 @@ def cold_reads(workdir: Path, tables: dict[str, int], runs: int) -> dict[str, ob
                             figures[f"{label}_phases"] = phased
                     close_cluster(**conn._engine.runner.cluster_options)
     finally:
-        del os.environ["INDB_GPU_CACHE_BYTES"], os.environ["INDB_GPU_READS"]
+        os.environ.pop("INDB_GPU_CACHE_BYTES", None)
+        os.environ.pop("INDB_READ_THREADS", None)
     return figures
 
 
 def cold_only(args: argparse.Namespace, model: torch.nn.Module, workdir: Path,
               figures: dict[str, object]) -> None:
-    """``--cold``: the tables made, then ``cold_reads`` (the bare model measured before)."""
+    """``--cold``: the tables made, one shard's read alone timed, then ``cold_threads`` (the
+    bare model measured before)."""
     tables = {"infer_1m": args.rows, **({"infer_big": args.big_rows} if args.big_rows else {})}
+    settings = thread_settings()
+    figures.update({f"read_threads_{name}": threads for name, threads in settings.items()})
     with indb.connect(workdir / "db") as conn:
         conn.sql(INFER.format(path=resources() / "udfs" / "mnist_infer.py"))
         register(conn, "cnn28", model.cpu(), 784)
@@ -321,8 +368,10 @@ def cold_only(args: argparse.Namespace, model: torch.nn.Module, workdir: Path,
             conn.sql(f"CREATE TABLE {table} (id BIGINT, pixels UTINYINT[784], SHARD KEY (id)) "
                      "WITH (SHARDS = 8)")
             conn.load(table, images_table(mnist_like(rows, seed=9 if table == "warmup" else 0)))
+        for table in tables:
+            figures.update(read_alone(conn, table, settings, args.runs + 1))
         close_cluster(**conn._engine.runner.cluster_options)
-    figures.update(cold_reads(workdir, tables, args.runs))
+    figures.update(cold_threads(workdir, tables, args.runs, settings))
 
 
 def _has_triton() -> bool:
@@ -331,18 +380,6 @@ def _has_triton() -> bool:
     except ImportError:
         return False
     return True
-
-
-def percentiles(fn: Callable[[], object], calls: int) -> tuple[float, float]:
-    """p50 and p99 of one call, in microseconds, after a warm-up."""
-    for _ in range(min(200, calls)):
-        fn()
-    times = np.empty(calls)
-    for i in range(calls):
-        started = time.perf_counter_ns()
-        fn()
-        times[i] = time.perf_counter_ns() - started
-    return float(np.percentile(times, 50) / 1e3), float(np.percentile(times, 99) / 1e3)
 
 
 def gpu_percentiles(fn: Callable[[], object], calls: int) -> tuple[float, float]:
@@ -433,7 +470,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="the inference runs, their phases and the identity function only")
     parser.add_argument("--cold", action="store_true",
-                        help="cold runs only, with read turns (INDB_GPU_READS 1, 2) and without (4)")
+                        help="cold runs only, decoding on 1 thread, the default and every core")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.big_rows, args.cpu_rows, args.naive_rows = 2000, 0, 200, 5
@@ -548,10 +585,10 @@ def ratios(figures: dict[str, object]) -> dict[str, object]:
                 figures[f"{label}_ratio_warm_{name}_kept_turns_over_turn_per_call"] = (
                     figures[f"{label}_warm_{name}_rows_per_s"]
                     / figures[f"{label}_warm_{name}_turn_per_call_rows_per_s"])
-        for reads in READS:
-            if f"{label}_cold_fp32_reads_{reads}_rows_per_s" in figures:
-                figures[f"{label}_ratio_cold_fp32_reads_{reads}_over_bare"] = (
-                    figures[f"{label}_cold_fp32_reads_{reads}_rows_per_s"] / bare)
+        for name in THREADS:
+            if f"{label}_cold_fp32_read_threads_{name}_rows_per_s" in figures:
+                figures[f"{label}_ratio_cold_fp32_read_threads_{name}_over_bare"] = (
+                    figures[f"{label}_cold_fp32_read_threads_{name}_rows_per_s"] / bare)
     warm = figures.get("infer_1m_warm_fp32_rows_per_s", 0.0)
     for name, over in (("warm_fp32_over_bare_from_host", "bare_from_host_fp32_rows_per_s"),
                        ("gpu_warm_over_cpu_path", "infer_cpu_8_workers_rows_per_s"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_models import register
-from common import machine, report
+from common import machine, percentiles, report
 
 import indb
 from indb import planner
@@ -38,18 +38,6 @@ from autoencoder_model import Autoencoder, ReconstructionError  # noqa: E402
 
 QUERY = "SELECT PREDICT('market_ae', 0.3::FLOAT, -1.2::FLOAT)"
 PLAIN = "SELECT 0.3::FLOAT + -1.2::FLOAT"
-
-
-def p50_p99(fn: Callable[[], object], calls: int) -> tuple[float, float]:
-    """p50 and p99 of one call in microseconds, after a warm-up of a tenth of the calls."""
-    for _ in range(max(10, calls // 10)):
-        fn()
-    times = np.empty(calls)
-    for i in range(calls):
-        started = time.perf_counter_ns()
-        fn()
-        times[i] = time.perf_counter_ns() - started
-    return float(np.percentile(times, 50) / 1e3), float(np.percentile(times, 99) / 1e3)
 
 
 def steps(conn: indb.Connection, calls: int) -> dict[str, float]:
@@ -104,7 +92,7 @@ def main() -> None:
                          "sql_predict": lambda: conn.sql(QUERY).fetchone(),
                          "sql_predict_planned_each_time": planned,
                          "sql_plain_select": lambda: conn.sql(PLAIN).fetchone()}.items():
-            p50, p99 = p50_p99(fn, args.calls)
+            p50, p99 = percentiles(fn, args.calls, warmup=max(10, args.calls // 10))
             figures[f"{name}_p50_us"], figures[f"{name}_p99_us"] = round(p50, 1), round(p99, 1)
         for slow, fast in (("sql_predict", "served"), ("sql_predict_planned_each_time", "sql_predict")):
             figures[f"ratio_{slow}_over_{fast}_p50"] = round(

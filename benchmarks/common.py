@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, object]:
@@ -20,6 +21,19 @@ def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - started)
     return min(times), result
+
+
+def percentiles(fn: Callable[[], object], calls: int, warmup: int | None = None) -> tuple[float, float]:
+    """p50 and p99 of one call of ``fn`` in microseconds, over ``calls`` calls after ``warmup``
+    unmeasured ones (default: ``calls``, at most 200)."""
+    for _ in range(min(200, calls) if warmup is None else warmup):
+        fn()
+    times = np.empty(calls)
+    for i in range(calls):
+        started = time.perf_counter_ns()
+        fn()
+        times[i] = time.perf_counter_ns() - started
+    return float(np.percentile(times, 50) / 1e3), float(np.percentile(times, 99) / 1e3)
 
 
 def machine() -> str:

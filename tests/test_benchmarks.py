@@ -133,3 +133,14 @@ def test_multigpu_benchmark_runs_at_a_toy_size_on_the_cpu(tmp_path):
     for method in ("ddp", "fedavg"):
         assert 0 <= figures[f"train_{method}_2gpu_accuracy"] <= 1
         assert figures[f"train_{method}_2gpu_rounds"] == 1
+
+
+def test_the_benchmarks_time_a_call_s_percentiles_in_one_place(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from common import percentiles
+    calls: list[int] = []
+    p50, p99 = percentiles(lambda: calls.append(1), 50, warmup=7)
+    assert len(calls) == 57 and 0 < p50 <= p99  # the warm-up calls are made, not measured
+    calls.clear()
+    percentiles(lambda: calls.append(1), 50)
+    assert len(calls) == 100  # the default warm-up: as many calls as measured, at most 200
