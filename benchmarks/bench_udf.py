@@ -10,7 +10,8 @@ as cheap as can be over --rows rows (default 1M) in 8 shards, on one worker of f
 slots (a GPU worker's shape), with mnist_infer's output (id, digit, confidence, model_version: a
 new table each run) and without one; per statement its milliseconds, the time before its first
 instance starts and after its last one ends, the last instance's output write, and the head's
-CPU milliseconds, as medians and minima of --runs statements.
+CPU milliseconds, as medians and minima of --runs statements. ``--last-write`` measures one
+instance's share of that output written with every row's key bucketed and with its shard known.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from common import best_of, machine, report
+from pyiceberg.io import load_file_io
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.types import LongType
 
 import indb
-from indb.catalog.database import PARQUET_CODEC
+from indb.catalog.database import PARQUET_CODEC, provisional_metadata
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column
 from indb.datasets import synthetic_ticks
+from indb.storage import files
 from indb.storage.files import data_files, local_path
 
 DEFAULT_ROWS = 10_000_000
@@ -77,7 +84,8 @@ def fixed_costs(conn: indb.Connection, function: str, output: str | None, runs: 
     statement ms, ms before the first instance started (``start``) and after the last one ended
     (``end``), the last instance's output write and the head's CPU ms."""
     outputs = f", OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}')" if output else ""
-    sql = f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id FROM ticks){outputs})"
+    # the whole table, as mnist_infer reads its images (a query would run in DuckDB per shard)
+    sql = f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE(ticks){outputs})"
     figures: dict[str, list[float]] = {}
     for run in range(runs + 2):  # the first two warm the instance processes up
         if output:
@@ -118,6 +126,42 @@ def fixed(args: argparse.Namespace) -> None:
     report(figures, args.json)
 
 
+def last_write(args: argparse.Namespace) -> None:
+    """The ``--last-write`` figures: one instance's output write (its shard's share of --rows rows,
+    default 1M in 8 shards, of mnist_infer's four columns into a new table) with every row's key
+    bucketed, and with the shard known (``sharding.placed``), alternating, in CPU ms."""
+    rows = args.rows if args.rows != DEFAULT_ROWS else 1_000_000
+    info = TableInfo.checked("predictions", (Column("id", "BIGINT"), Column("digit", "INTEGER"),
+                                             Column("confidence", "REAL"),
+                                             Column("model_version", "INTEGER")), ("id",), 8, False)
+    ids = np.arange(rows)
+    ids = ids[np.asarray(BucketTransform(8).pyarrow_transform(LongType())(pa.array(ids))) == 3]
+    shard = pa.table({"id": ids, "digit": (ids % 10).astype(np.int32),
+                      "confidence": np.full(len(ids), 0.5, np.float32),
+                      "model_version": np.ones(len(ids), np.int32)})
+    workdir = Path(tempfile.mkdtemp(prefix="indb-bench-write-"))
+    try:
+        location = f"file://{workdir}/predictions"
+        metadata, io = provisional_metadata(info, location), load_file_io({}, location)
+        stored = files.to_stored(shard, info, lambda n: np.arange(n))
+        cpu: dict[str, list[float]] = {"bucketed": [], "known": []}
+        figures: dict[str, object] = {"machine": machine(), "rows": shard.num_rows,
+                                      "load_average": round(os.getloadavg()[0], 1)}
+        for _ in range(args.runs):
+            for how, known in (("bucketed", None), ("known", 3)):
+                began = time.process_time()
+                written = files.write_data_files(io, metadata, info, stored, known)
+                cpu[how].append(1000 * (time.process_time() - began))
+                files.discard(io, written, location)
+        figures.update({f"last_write_{how}_cpu_ms_{name}": round(fn(values), 2)
+                        for how, values in cpu.items()
+                        for name, fn in (("median", statistics.median), ("min", min))})
+        figures["load_average_after"] = round(os.getloadavg()[0], 1)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(figures, args.json)
+
+
 def execute(conn: indb.Connection, function: str, output: str | None = None, params: str = "") -> None:
     outputs = f", OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}')" if output else ""
     conn.sql(f"EXECUTE FUNCTION {function}(INPUT_TABLE_NAMES => INPUT_TABLE(ticks){outputs}{params})")
@@ -129,7 +173,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repetitions (best is kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--fixed", action="store_true", help="a warm run's fixed costs (issue 18)")
+    parser.add_argument("--last-write", action="store_true",
+                        help="one instance's output write, bucketed and with its shard known")
     args = parser.parse_args()
+    if args.last_write:
+        last_write(args)
+        return
     if args.fixed:
         fixed(args)
         return
