@@ -177,28 +177,33 @@ SCALARS: dict[type[exp.Expr], Callable[..., Value]] = {
 # -- window aggregates ------------------------------------------------------------------------
 
 class Frame(NamedTuple):
-    """A window's argument over each row's frame: values (rows, n), present (not NULL, a row)."""
+    """A window's argument over each row's frame: values (rows, n), present (not NULL, a row);
+    shared by the aggregates over it: the values present as DOUBLEs (else 0), how many."""
     values: np.ndarray
     present: np.ndarray
     kind: str
+    filled: np.ndarray
+    counted: np.ndarray
+
+
+def frame_of(values: np.ndarray, present: np.ndarray, kind: str) -> Frame:
+    return Frame(values, present, kind, np.where(present, values, 0).astype(np.float64, copy=False),
+                 present.sum(axis=1))
 
 
 def _count(frame: Frame) -> Value:
-    counted = frame.present.sum(axis=1)
-    return Value(counted.astype(np.int64), np.ones(len(counted), bool), "i")
+    return Value(frame.counted.astype(np.int64), np.ones(len(frame.counted), bool), "i")
 
 
 def _sum(frame: Frame) -> Value:
     if frame.kind != "f":
         raise Unsupported("sum of integers (HUGEINT in DuckDB)")
-    total = np.where(frame.present, frame.values, 0.0).sum(axis=1)
-    return Value(total, np.asarray(frame.present.any(axis=1)), "f")
+    return Value(frame.filled.sum(axis=1), frame.counted > 0, "f")
 
 
 def _avg(frame: Frame) -> Value:
-    counted = frame.present.sum(axis=1)
-    total = np.where(frame.present, frame.values.astype(np.float64, copy=False), 0.0).sum(axis=1)
-    return Value(total / np.maximum(counted, 1), counted > 0, "f")
+    counted = frame.counted
+    return Value(frame.filled.sum(axis=1) / np.maximum(counted, 1), counted > 0, "f")
 
 
 def _extreme(largest: bool) -> Callable[[Frame], Value]:
@@ -226,9 +231,7 @@ def _extreme(largest: bool) -> Callable[[Frame], Value]:
 
 def _variance(sample: bool, root: bool) -> Callable[[Frame], Value]:
     def apply(frame: Frame) -> Value:
-        present = frame.present
-        values = frame.values.astype(np.float64, copy=False)
-        counted = present.sum(axis=1)
+        present, values, counted = frame.present, frame.filled, frame.counted
         first = values[np.arange(len(values)), present.argmax(axis=1)]
         shifted = np.where(present, values - first[:, None], 0.0)  # constant frames: exactly 0
         mean = shifted.sum(axis=1) / np.maximum(counted, 1)
@@ -237,7 +240,7 @@ def _variance(sample: bool, root: bool) -> Callable[[Frame], Value]:
         valid = counted > (1 if sample else 0)
         if root:
             result = np.sqrt(result)
-        if not np.isfinite(result[valid]).all():  # DuckDB raises "... is out of range"
+        if not np.isfinite(result[valid]).all():  # NaN, inf in the frame: DuckDB's way
             raise Fallback("a variance that is not finite")
         return Value(result, valid, "f")
     return apply
@@ -549,6 +552,7 @@ class Layout:
             place[order] = np.arange(count) - np.repeat(np.cumsum(counts) - counts, counts)
         self.place = place
         self.ends = self.starts[segment] + history + place  # each row's own place, flat
+        self.windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.held_at = (self.starts[:, None] + np.arange(history)).ravel()
         self.fill = state.fill[self.keys]
         self.exists = np.ones(self.size, bool)
@@ -565,10 +569,12 @@ class Layout:
 
     def window(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Each row's frame of ``size`` rows (places, flat) and which of them are rows."""
-        places = self.ends[:, None] - np.arange(size - 1, -1, -1)
-        inside = places >= self.starts[self.segment][:, None]
-        places = np.maximum(places, 0)
-        return places, inside & self.exists[places]
+        if size not in self.windows:
+            places = self.ends[:, None] - np.arange(size - 1, -1, -1)
+            inside = places >= self.starts[self.segment][:, None]
+            places = np.maximum(places, 0)
+            self.windows[size] = places, inside & self.exists[places]
+        return self.windows[size]
 
     def in_order(self, order: Value) -> bool:
         """Whether each key's rows (history and batch) are ascending, without NULL or NaN."""
@@ -608,10 +614,11 @@ class Batch:
             assert self.layout is not None
             places, inside = self.layout.window(call.size)
             if call.argument is None:
-                self.frames[key] = Frame(np.zeros(places.shape), inside, "f")
+                self.frames[key] = frame_of(np.zeros(places.shape), inside, "f")
             else:
                 flat = self.arguments[call.argument]
-                self.frames[key] = Frame(flat.data[places], inside & flat.valid[places], flat.kind)
+                self.frames[key] = frame_of(flat.data[places], inside & flat.valid[places],
+                                            flat.kind)
         return self.frames[key]
 
     def row_number(self) -> Value:
