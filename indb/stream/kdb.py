@@ -463,8 +463,10 @@ def _same_family(source: pa.DataType, target: pa.DataType) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=64)
 def _kdb_name(dtype: np.dtype) -> str:
-    """How kdb+ names a decoded vector's type, for errors."""
+    """How kdb+ names a decoded vector's type, for errors (cached: ``column_array`` asks for
+    every column of every update, and numpy's dtype names cost microseconds)."""
     names = {"f": "float", "i": "int", "b": "boolean", "M": "timestamp", "m": "timespan", "O": "symbol"}
     if dtype.kind == "f" and dtype.itemsize == 4:
         return "real"
