@@ -22,7 +22,8 @@ are laid out per key after their key's history, each row's frame is gathered as 
 (rows, n) matrix, and each aggregate is computed over it exactly (variance in two passes over
 values shifted by the frame's first one: a constant frame gives 0 as DuckDB's does), not from
 running sums that lose precision. A batch whose rows are not in ORDER BY order within a key
-(with its history), has a NULL or NaN there, or makes a variance non-finite (DuckDB raises) is
+(with its history), has a NULL or NaN there, or makes a variance non-finite (a NaN or an
+infinity in the frame, where two-pass and DuckDB's Welford arithmetic part ways) is
 ``Fallback``: the window runs that batch in DuckDB.
 """
 
@@ -540,7 +541,7 @@ class Layout:
 
     def __init__(self, state: State, slots: np.ndarray) -> None:
         history, count = state.history, len(slots)
-        self.state, self.slots = state, slots
+        self.state = state
         self.keys, segment, counts = np.unique(slots, return_inverse=True, return_counts=True)
         segment = segment.reshape(-1)  # (numpy 2.0 shaped it as ``slots``)
         lengths = history + counts
