@@ -33,7 +33,7 @@ EVERYTHING = (
     "log(abs(px)) AS lg, log(2, abs(px)) AS lg2, exp(px / 10) AS ex, sqrt(px) AS sq, "
     "coalesce(px, 0) AS cz, coalesce(qty, 1) AS cq, coalesce(px, qty, 2) AS c3, "
     "nullif(px, 0) AS nz, nullif(qty, 0) AS nq, px > 0 AS gt, px >= qty AS ge, px < 1.5 AS lt, "
-    "px <= 0 AS le, px = qty AS eq, px <> qty AS ne, "
+    "px <= 0 AS le, px = qty AS eq, px <> qty AS ne, qty >= qty AS qq, px * -1.5 AS nd, "
     "(px - avg(px) OVER w) / nullif(stddev_samp(px) OVER w, 0) AS z, "
     "avg(px) OVER (PARTITION BY sym ORDER BY time ROWS 2 PRECEDING) AS inline "
     "FROM ticks WINDOW w AS (PARTITION BY sym ORDER BY time ROWS BETWEEN {n} PRECEDING AND "
@@ -287,3 +287,15 @@ def test_a_windowed_query_left_to_duckdb_says_so(caplog):
     assert record.levelno == logging.WARNING
     assert record.getMessage() == ("subscription s: its query runs in DuckDB, not incrementally: "
                                    "a frame other than ROWS BETWEEN n PRECEDING AND CURRENT ROW")
+
+
+def test_integers_are_compared_as_integers():
+    # 2^53 and 2^53 + 1 are one DOUBLE: DuckDB tells them apart, and so must the fast path
+    fast, slow = both(planned("SELECT id, a = b AS e, a < b AS lt, nullif(a, b) AS n FROM ticks"))
+    big = 2 ** 53
+    batch = pa.table({"id": [0, 1], "a": [big, big], "b": [big + 1, big]})
+    out = fast.rows(batch)
+    same(out, slow.rows(batch))
+    assert out.to_pydict() == {"id": [0, 1], "e": [False, True], "lt": [True, False],
+                               "n": [big, None]}
+    assert fast.path == "incremental"

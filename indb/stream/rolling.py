@@ -67,6 +67,11 @@ def _doubles(*values: Value) -> list[np.ndarray]:
     return [v.data.astype(np.float64, copy=False) for v in values]
 
 
+def _compared(*values: Value) -> list[np.ndarray]:
+    """Values as compared: integers as they are (a DOUBLE holds 53 bits), else as DOUBLEs."""
+    return [v.data for v in values] if {v.kind for v in values} == {"i"} else _doubles(*values)
+
+
 def _arithmetic(function: Callable[[np.ndarray, np.ndarray], np.ndarray], division: bool
                 ) -> Callable[..., Value]:
     def apply(left: Value, right: Value) -> Value:
@@ -94,6 +99,13 @@ def _double_only(function: Callable[[np.ndarray], np.ndarray], what: str) -> Cal
             raise Unsupported(f"{what} of a non-DOUBLE")  # integers: DuckDB raises on overflow
         return Value(function(value.data), value.valid, "f")
     return apply
+
+
+def _negative(value: Value) -> Value:
+    """Unary minus of a DOUBLE, or of a DECIMAL literal (exact); DuckDB checks integers'."""
+    if value.kind == "d":
+        return Value(-value.data, value.valid, "d")
+    return _double_only(np.negative, "unary minus")(value)
 
 
 def _log(base: Value, value: Value | None = None) -> Value:
@@ -137,7 +149,7 @@ def _greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _nullif(value: Value, other: Value) -> Value:
     if _common((value, other), "nullif") != value.kind and value.kind != "f":
         raise Unsupported("nullif of mixed types")
-    a, b = _doubles(value, other)
+    a, b = _compared(value, other)
     return Value(value.data, value.valid & ~(other.valid & _equal(a, b)), value.kind)
 
 
@@ -145,7 +157,7 @@ def _comparison(test: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callabl
     def apply(left: Value, right: Value) -> Value:
         if _common((left, right), "a comparison") == "b":
             raise Unsupported("a comparison of BOOLEANs")
-        a, b = _doubles(left, right)
+        a, b = _compared(left, right)
         return Value(test(a, b), left.valid & right.valid, "b")
     return apply
 
@@ -157,7 +169,7 @@ SCALARS: dict[type[exp.Expr], Callable[..., Value]] = {
     exp.Sub: _arithmetic(np.subtract, False),
     exp.Mul: _arithmetic(np.multiply, False),
     exp.Div: _arithmetic(np.divide, True),
-    exp.Neg: _double_only(np.negative, "unary minus"),
+    exp.Neg: _negative,
     exp.Abs: _double_only(np.abs, "abs"),
     exp.Paren: lambda value: value,
     exp.Ln: _math(np.log),
@@ -463,7 +475,7 @@ def _frame_size(spec: exp.Expr | None) -> int:
 def values_of(column: pa.ChunkedArray | pa.Array) -> Value:
     """A column as a Value (numbers and booleans; times as their integers, for ORDER BY)."""
     kind_of = column.type
-    if pa.types.is_floating(kind_of) and kind_of != pa.float64():
+    if (pa.types.is_floating(kind_of) and kind_of != pa.float64()) or kind_of == pa.uint64():
         raise Unsupported(f"a {kind_of} column")
     if pa.types.is_floating(kind_of):
         kind, zero = "f", 0.0

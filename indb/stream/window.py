@@ -10,6 +10,11 @@ reads its own partition, so the other keys' rows change nothing in the batch's r
 only cost DuckDB time. The state is brought up to date after the
 batch's results have gone back (``keep``), while the tickerplant delivers them.
 
+A query of the forms ``indb.stream.rolling`` recognizes is evaluated there instead, without
+DuckDB, its window state in numpy; the window then keeps the rows as the tickerplant does (a
+``Mirror`` of its own), for the batches it leaves to DuckDB (rows out of order) and for
+``tail``. The DuckDB path above is the fallback, unchanged.
+
 ``Mirror`` is the tickerplant's copy of that state, so that a process that dies (a crash, a
 timeout) is started again with the window state it had: it keeps the batches it hands over and
 folds them into the state only now and then (an append a batch, not a pass over the state).
