@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +57,46 @@ def test_outputs_stay_torch_tensors_and_are_for_torch_models_only(store):
     onnx_info = store.register(stage(store.db, "o", model, "onnx"), {})
     with pytest.raises(ModelError, match="outputs\\(\\) is for torch models.*use scores"):
         Predictor(onnx_info).outputs(x)
+
+
+@pytest.mark.slow  # a PostgreSQL server of its own: about a minute on 2 loaded cores
+def test_a_version_number_a_racer_took_on_postgresql_is_followed_by_the_next(tmp_path, monkeypatch):
+    """A run's commit (one PostgreSQL transaction: commit.together) that read the latest version
+    before another head recorded the same number loses the insert, and records the next number
+    in the same transaction (PostgreSQL aborts the whole transaction at a failed statement)."""
+    from stores import new_database, postgres_server
+
+    from indb.sharding.commit import together
+    with postgres_server() as pg:
+        conn = indb.connect(catalog=new_database(pg), warehouse=str(tmp_path / "shared"),
+                            cluster="threads")
+        try:
+            engine = conn._engine
+            published = []
+            for k in range(2):  # in place, as in an object store (``_record`` moves nothing)
+                staged = stage(engine.db, "m", tiny_model(k))
+                place = Path(engine.db.shared_root) / "models" / "m" / f"upload{k}"
+                place.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged.staging, place)
+                published.append(StagedModel(**{**staged.__dict__, "staging": str(place)}))
+            assert engine.models._record(published[0], {}).version == 1
+            latest = ModelStore._latest
+            reads = []
+
+            def stale_once(store, name):  # the racer's read: before the other head's commit
+                reads.append(name)
+                return 0 if len(reads) == 1 else latest(store, name)
+            monkeypatch.setattr(ModelStore, "_latest", stale_once)
+            with together(engine.db, engine.runs, engine.models) as (_, _, models):
+                assert models._record(published[1], {}).version == 2
+                # the transaction goes on (no "current transaction is aborted"), and sees both
+                assert [v.version for v in models.versions("m")] == [1, 2]
+            monkeypatch.undo()
+            assert len(reads) == 2
+            assert [(v.version, Path(v.path).parent.name) for v in engine.models.versions("m")] == \
+                [(1, "upload0"), (2, "upload1")]
+        finally:
+            conn.close()
 
 
 def test_versions_aliases_and_drop(store):

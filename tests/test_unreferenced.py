@@ -14,6 +14,8 @@ import pytest
 import indb
 from indb.catalog import artifacts, filesystems
 from indb.engine import upkeep
+from indb.registry import unreferenced
+from indb.registry.functions import FunctionStore
 from stores import new_bucket
 
 ONE = "CREATE OR REPLACE FUNCTION one LANGUAGE PYTHON AS $$\ndef one(ctx, t):\n    return {{'v': [{n}]}}\n$$"
@@ -100,6 +102,47 @@ def test_a_run_going_keeps_all_code_and_what_is_younger_than_it(replaced, monkey
     monkeypatch.undo()
     leftovers_row(conn)
     assert not (code / old).exists() and not staging.exists()
+
+
+def test_code_named_again_while_vacuum_deletes_it_stays(replaced, monkeypatch):
+    """CREATE FUNCTION with the code of a replaced version finds that code stored and records
+    it; a VACUUM that read the records just before still asks again before the code goes."""
+    conn, old = replaced
+    code = Path(conn._engine.functions.code_root)
+    age(code / old, days=2)
+    other = indb.connect(conn.path, cluster="threads", workers=1)
+    listed = unreferenced._old_trees
+
+    def then_named_again(*args, **kwargs):  # between VACUUM's reading of the records and its delete
+        trees = listed(*args, **kwargs)
+        if old in trees:
+            other.sql(ONE.format(n=1))
+        return trees
+    monkeypatch.setattr(unreferenced, "_old_trees", then_named_again)
+    try:
+        assert leftovers_row(conn)[2:] == (0, 0)  # nothing went: the old code is named again
+    finally:
+        other.close()
+    assert conn._engine.functions.get("one").code_hash == old and (code / old).is_dir()
+    assert conn.sql(CALL).fetchall() == [(1,)]
+
+
+def test_create_function_stores_its_code_again_if_a_vacuum_took_it_meanwhile(replaced, monkeypatch):
+    conn, old = replaced
+    functions = conn._engine.functions
+    stored, calls = FunctionStore._store_code, []
+
+    def then_vacuumed(store, digest, files):  # found stored; a VACUUM deletes it before the record
+        stored(store, digest, files)
+        calls.append(digest)
+        if len(calls) == 1:
+            artifacts.remove(Path(store.code_root) / digest)
+    monkeypatch.setattr(FunctionStore, "_store_code", then_vacuumed)
+    conn.sql(ONE.format(n=1))
+    monkeypatch.undo()
+    assert calls == [old, old]  # stored again once recorded
+    assert functions.get("one").code_hash == old and (Path(functions.code_root) / old).is_dir()
+    assert conn.sql(CALL).fetchall() == [(1,)]
 
 
 # -- an object-store warehouse ------------------------------------------------------------------

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -115,12 +115,21 @@ def prune(cache: Path, cutoff: float) -> list[str]:
     return gone
 
 
-def remove(directory: Path) -> None:
+def remove(directory: Path, unless: Callable[[], bool] | None = None) -> bool:
     """Delete a local tree (a copy, or code or a model of a local root) so that no reader ever
-    finds part of it where it was: it is renamed out of its place first, then removed."""
+    finds part of it where it was: it is renamed out of its place first, then removed. Where
+    ``unless()``, asked once it is out of its place, says it is wanted after all, it is put back
+    (or, stored there again meanwhile, this copy goes). Whether its files were deleted."""
     doomed = directory.with_name(f".gone-{uuid.uuid4().hex}")
     try:
         os.rename(directory, doomed)
     except FileNotFoundError:  # gone already
-        return
+        return False
+    if unless is not None and unless():
+        try:
+            os.rename(doomed, directory)
+            return False
+        except OSError:  # stored there again meanwhile: this copy is spare
+            pass
     shutil.rmtree(doomed, ignore_errors=True)
+    return True

@@ -118,7 +118,16 @@ class FunctionStore:
                              .values(definition=info.to_json()))
             else:
                 conn.execute(_functions.insert().values(name=info.name, definition=info.to_json()))
+        if not self._code_there(info.code_hash, files):  # a VACUUM took it (see unreferenced)
+            self._store_code(info.code_hash, files)
         return info
+
+    def _code_there(self, digest: str, files: dict[str, bytes]) -> bool:
+        """Whether every file of the code ``digest`` is where it is stored: a VACUUM that read
+        the records before this code was named again may have deleted it since."""
+        root = f"{self.code_root}/{digest}/"
+        listed = filesystems.list_files(root, self.db.io_properties)
+        return set(files) <= {path.removeprefix(root) for path, _ in listed}
 
     def _store_code(self, digest: str, files: dict[str, bytes]) -> None:
         if self.db.local_root is None:  # content-addressed: a partial upload fails verification

@@ -180,10 +180,18 @@ class ModelStore:
 
     def _insert(self, info: ModelInfo) -> bool:
         """Record a version's row; False if its number was taken meanwhile."""
+        insert = _models.insert().values(name=info.name, version=info.version,
+                                         definition=self._stored(info))
         try:
             with self.db.engine.begin() as conn:
-                conn.execute(_models.insert().values(name=info.name, version=info.version,
-                                                     definition=self._stored(info)))
+                if conn.dialect.name == "sqlite":  # a failed statement leaves the transaction be
+                    conn.execute(insert)
+                    return True
+                # a savepoint: PostgreSQL aborts the transaction at a failed statement, and
+                # this one may be a run's commit (commit.together) that tries the next number
+                # (pysqlite's SAVEPOINT outside a begun transaction would commit at its release)
+                with conn.begin_nested():
+                    conn.execute(insert)
         except sa.exc.IntegrityError:
             return False
         return True

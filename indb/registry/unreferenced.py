@@ -11,13 +11,15 @@ A tree (one code hash, one model directory, one copy) goes whole, and only once 
 was last modified before the caller's cutoff (older than any run still going, so a run's own
 uploads and staging are never hit). Code goes only while no run is going at all: a run keeps
 running the code it started with after its function is replaced, and what a run started with is
-not recorded.
+not recorded. Code goes only if no function names it when it is about to go either (a function
+registered meanwhile with the same code finds it stored: ``FunctionStore.create`` stores it again
+if it is gone once the function is recorded).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,9 @@ class Place:
     root: str
     depth: int
     used: frozenset[str]
+    # asked again right before a tree goes: a record made since ``used`` was read may name it
+    # (CREATE FUNCTION with the code of a dropped one finds that code stored, and keeps it)
+    named: Callable[[str], bool] | None = None
 
 
 def places(functions: FunctionStore, models: ModelStore, *, running: bool) -> list[Place]:
@@ -52,7 +57,9 @@ def places(functions: FunctionStore, models: ModelStore, *, running: bool) -> li
         found.append(Place(str(db.path / MODELS_DIR), 2,
                            frozenset(f"{FETCHED_DIR}/{v.digest}" for v in versions)))
     if not running:
-        found.append(Place(functions.code_root, 1, code))
+        def named(digest: str) -> bool:
+            return any(f.code_hash == digest for f in functions.all())
+        found.append(Place(functions.code_root, 1, code, named))
         if db.local_root is None:
             found.append(Place(str(db.path / CODE_DIR), 1, code))
     return found
@@ -66,13 +73,25 @@ def vacuum(functions: FunctionStore, models: ModelStore, cutoff: float, *,
     count = size = 0
     for place in places(functions, models, running=running):
         for tree, paths in _old_trees(place, cutoff, properties).items():
-            size += filesystems.total_size(paths, properties)
-            count += len(paths)
-            if filesystems.is_local(place.root):  # renamed away first: never half there
-                artifacts.remove(Path(place.root) / tree)
-            else:  # a half-deleted tree fails its hash check where a host copies it
-                filesystems.remove_tree(f"{place.root}/{tree}", properties)
+            bytes_ = filesystems.total_size(paths, properties)
+            if _delete(place, tree, properties):
+                size += bytes_
+                count += len(paths)
     return Vacuumed(None, 0, count, size)
+
+
+def _delete(place: Place, tree: str, properties: Mapping[str, str]) -> bool:
+    """Delete one tree of ``place``, unless a record names it by now; whether it went."""
+    def wanted() -> bool:
+        return place.named is not None and place.named(tree)
+    if filesystems.is_local(place.root):  # renamed away first: never half there
+        return artifacts.remove(Path(place.root) / tree, wanted)
+    if wanted():
+        return False
+    # a half-deleted tree fails its hash check where a host copies it (and CREATE FUNCTION,
+    # finding its code incomplete after recording it, stores it again)
+    filesystems.remove_tree(f"{place.root}/{tree}", properties)
+    return True
 
 
 def _old_trees(place: Place, cutoff: float, properties: Mapping[str, str]) -> dict[str, list[str]]:
