@@ -39,6 +39,27 @@ def _until(condition, timeout: float = JOIN_TIMEOUT) -> None:
         time.sleep(0.1)
 
 
+def _hold(conn: indb.Connection, table: str, output: str, seconds: int, options: str = "") -> str:
+    """The run id of ``hold`` started on ``table``, not waited for: each instance sleeps
+    ``seconds``, then writes its shard number to ``output``; ``options`` adds to nowait."""
+    conn.sql("""CREATE OR REPLACE FUNCTION hold LANGUAGE PYTHON AS $$
+import time
+def hold(ctx, t):
+    time.sleep(float(ctx.params.get("seconds", "0")))
+    return {"k": [ctx.shard]}
+$$""")
+    return conn.sql(f"EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE({table}), "
+                    f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}'), "
+                    f"PARAMS => KV_PAIRS(seconds = '{seconds}'), "
+                    f"OPTIONS => KV_PAIRS(nowait = 'true'{options}))").fetchone()[0]
+
+
+def _running(conn: indb.Connection, run_id: str) -> int:
+    """How many of the run's instances are running now."""
+    rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
+    return sum(row["status"] == "running" for row in rows)
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -211,21 +232,8 @@ def test_a_worker_killed_mid_run_without_retries_fails_the_run_cleanly(secured):
             client.wait_for_workers(2, timeout=JOIN_TIMEOUT)
         conn.sql("CREATE OR REPLACE TABLE doomed_in (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
         conn.sql("INSERT INTO doomed_in VALUES (0), (1)")
-        conn.sql("""CREATE OR REPLACE FUNCTION hold LANGUAGE PYTHON AS $$
-import time
-def hold(ctx, t):
-    time.sleep(float(ctx.params.get("seconds", "0")))
-    return {"k": [ctx.shard]}
-$$""")
-        run_id = conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(doomed_in), "
-                          "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doomed_out'), "
-                          "PARAMS => KV_PAIRS(seconds = '60'), "
-                          "OPTIONS => KV_PAIRS(nowait = 'true', max_retries = '0'))").fetchone()[0]
-
-        def running() -> int:
-            rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
-            return sum(row["status"] == "running" for row in rows)
-        _until(lambda: running() == 2)  # both instances, one on each worker
+        run_id = _hold(conn, "doomed_in", "doomed_out", 60, ", max_retries = '0'")
+        _until(lambda: _running(conn, run_id) == 2)  # both instances, one on each worker
         family = psutil.Process(victim.pid)
         for process in [family, *family.children(recursive=True)]:  # the host's every process
             process.kill()
@@ -342,21 +350,8 @@ def test_a_worker_host_cut_off_the_network_mid_run_fails_the_run_cleanly(namespa
                 client.wait_for_workers(1, timeout=JOIN_TIMEOUT)
             conn.sql("CREATE TABLE pts (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
             conn.sql("INSERT INTO pts VALUES (0), (1)")
-            conn.sql("""CREATE FUNCTION hold LANGUAGE PYTHON AS $$
-import time
-def hold(ctx, t):
-    time.sleep(float(ctx.params.get("seconds", "0")))
-    return {"k": [ctx.shard]}
-$$""")
-            run_id = conn.sql("EXECUTE FUNCTION hold(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
-                              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('held'), "
-                              "PARAMS => KV_PAIRS(seconds = '120'), "
-                              "OPTIONS => KV_PAIRS(nowait = 'true'))").fetchone()[0]
-
-            def running() -> int:
-                rows = conn.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").arrow().to_pylist()
-                return sum(row["status"] == "running" for row in rows)
-            _until(lambda: running() >= 1)
+            run_id = _hold(conn, "pts", "held", 120)
+            _until(lambda: _running(conn, run_id) >= 1)
             subprocess.run(["ip", "link", "set", link, "down"], check=True, timeout=30)  # cut
             status = conn.wait(run_id).arrow().to_pylist()[0]
             assert status["status"] == "error", status
