@@ -97,7 +97,10 @@ def test_a_second_connection_sees_the_same_database(conn, table_name):
         other.close()
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+# On S3 (18 s on CI) in the slow run only: which head wins is decided by the PostgreSQL catalog's
+# commit, the same in both layouts; S3's writes are checked by the embedded suite's tests this module
+# runs in the postgres+s3 layout (test_update_with_parameters_is_one_snapshot and the others).
+@pytest.mark.parametrize("layout", [LAYOUTS[0], pytest.param(LAYOUTS[1], marks=pytest.mark.slow)])
 def test_two_heads_writing_one_table_lose_no_update(fresh_urls, layout):
     """Two connections (two heads) increment one row and append rows at once: optimistic
     commits through PostgreSQL; a lost race is a ConflictError to run again, never a lost
