@@ -57,6 +57,20 @@ def test_predict_benchmark_runs(tmp_path):
     assert figures["step_query_and_fetch_p50_us"] > 0
 
 
+def test_window_benchmark_runs(tmp_path):
+    pytest.importorskip("pykx")  # (its query is bench_tick_latency's)
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_window.py"),
+                           "--batches", "3", "--sizes", "1,20", "--symbols", "10",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    for rows in (1, 20):  # both paths ran and gave the same rows
+        assert figures[f"rows_{rows}_duckdb_cpu_us_mean"] > 0
+        assert figures[f"rows_{rows}_incremental_cpu_us_mean"] > 0
+        assert figures[f"rows_{rows}_largest_difference"] < 1e-9
+
+
 @pytest.mark.skipif(bool(visible_gpus()), reason="with a GPU the script runs the whole benchmark")
 def test_gpu_benchmark_says_it_needs_a_gpu_here():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py")],
