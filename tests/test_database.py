@@ -1,6 +1,7 @@
 """Database directories: creating, reopening, refusing what is not one; row id sequences."""
 
 import multiprocessing
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -96,3 +97,37 @@ def test_wide_rows_are_written_in_several_lz4_row_groups(tmp_path):
     assert metadata.row_group(0).column(0).compression == "LZ4"
     assert conn.sql("SELECT count(*) FROM wide").fetchone() == (rows,)
     conn.close()
+
+
+def test_concurrent_first_opens_of_a_postgres_catalog_all_succeed(tmp_path):
+    from stores import new_database, postgres_server
+
+    opens = 4
+    with postgres_server() as pg:
+        catalog = new_database(pg)
+        barrier = threading.Barrier(opens)
+        opened: list[indb.Connection] = []
+        failures: list[BaseException] = []
+
+        def open_it() -> None:
+            barrier.wait()
+            try:
+                opened.append(indb.connect(catalog=catalog, warehouse=str(tmp_path / "shared")))
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=open_it) for _ in range(opens)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == [] and len(opened) == opens
+        assert len({conn._engine.db.id for conn in opened}) == 1  # initialized once
+        db = opened[0]._engine.db
+        with db.engine.connect() as c:
+            keys = [row[0] for row in c.execute(sa.select(_meta.c.key))]
+        assert sorted(keys) == sorted(set(keys)) and "database_id" in keys
+        opened[0].sql("CREATE TABLE t (a INTEGER)")
+        assert opened[-1].sql("SELECT count(*) FROM t").fetchone() == (0,)
+        for conn in opened:
+            conn.close()

@@ -9,14 +9,15 @@ Embedded (the default), it is one directory: ``catalog.db`` (SQLite) holds pyice
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
-from contextlib import closing
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -64,6 +65,10 @@ NAMESPACE = DEFAULT_SCHEMA  # the namespace of tables named without a schema
 STAND_IN_PREFIX = "__indb_replacing_"
 REPLACEMENT_DIGITS = 12  # a replacing table's directory is its table's, then - and these hex digits
 DEFAULT_SHARDS = 8
+# the PostgreSQL advisory lock (one per catalog database: the lock space is the database's) that
+# processes hold while they create the catalog's tables and first rows, one after another
+INIT_LOCK = int.from_bytes(hashlib.sha256(f"indb:{relocation.CATALOG_NAME}".encode()).digest()[:8],
+                           "big", signed=True)
 
 _metadata = sa.MetaData()
 _meta = sa.Table("indb_meta", _metadata,
@@ -85,26 +90,29 @@ class Database:
                  workers: int | None = None, relocate: bool = False) -> None:
         if is_config(path):
             path = read_config(path)  # type: ignore[arg-type]  # is_config: a str or Path
-        if isinstance(path, Location):
-            self.location: Location | None = path
-            self._root: Path | None = path.local_root
-            self.root = path.warehouse
-            is_new = self._open_catalog(path)
-        else:
-            self.location = None
-            self._root = Path(path).resolve()
-            self.root = self._root.as_uri()
-            catalog_file = self._root / CATALOG_FILE
-            is_new = _check_directory(self._root)
-            if not is_new:  # checked before pyiceberg touches the file: it would add its tables
-                _check_version(catalog_file)
-            self._root.mkdir(parents=True, exist_ok=True)
-            self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
-                                      warehouse=self.warehouse_uri)
-        self.engine = self.catalog.engine
-        if is_new:
-            self._initialize(default_shards or DEFAULT_SHARDS, workers)
-        else:
+        # holds a PostgreSQL catalog's INIT_LOCK from before it is read until it is initialized:
+        # processes opening a new one at once create its tables and rows one after another
+        with ExitStack() as opening:
+            if isinstance(path, Location):
+                self.location: Location | None = path
+                self._root: Path | None = path.local_root
+                self.root = path.warehouse
+                is_new = self._open_catalog(path, opening)
+            else:
+                self.location = None
+                self._root = Path(path).resolve()
+                self.root = self._root.as_uri()
+                catalog_file = self._root / CATALOG_FILE
+                is_new = _check_directory(self._root)
+                if not is_new:  # checked before pyiceberg touches the file: it would add its tables
+                    _check_version(catalog_file)
+                self._root.mkdir(parents=True, exist_ok=True)
+                self.catalog = SqlCatalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
+                                          warehouse=self.warehouse_uri)
+            self.engine = self.catalog.engine
+            if is_new:
+                self._initialize(default_shards or DEFAULT_SHARDS, workers)
+        if not is_new:
             self._check_place(relocate)
         with self.engine.connect() as conn:
             settings = dict(conn.execute(sa.select(_meta.c.key, _meta.c.value)).all())
@@ -116,19 +124,21 @@ class Database:
         # tells this database from another made later at the same path (a run's workers check it)
         self.id: str = settings["database_id"]
 
-    def _open_catalog(self, location: Location) -> bool:
-        """Open the catalog a Location names; True if it holds no indb database yet."""
+    def _open_catalog(self, location: Location, opening: ExitStack) -> bool:
+        """Open the catalog a Location names; True if it holds no indb database yet. Its
+        INIT_LOCK is taken first, and held until ``opening`` closes."""
         engine = sa.create_engine(location.catalog)
+        opening.callback(engine.dispose)
         try:
-            with engine.connect() as conn:
-                tables = set(sa.inspect(conn).get_table_names())
-                version = conn.execute(sa.select(_meta.c.value).where(
-                    _meta.c.key == "format_version")).scalar() if "indb_meta" in tables else None
+            conn = opening.enter_context(engine.connect())
+            opening.enter_context(serialized(conn))
+            tables = set(sa.inspect(conn).get_table_names())
+            version = conn.execute(sa.select(_meta.c.value).where(
+                _meta.c.key == "format_version")).scalar() if "indb_meta" in tables else None
+            conn.rollback()  # holds no transaction (nor its snapshot) while others initialize
         except sa.exc.SQLAlchemyError as error:  # the driver's words, without the password
             raise DirectoryError(f"cannot open the catalog {redact(location.catalog)}: "
                                  f"{getattr(error, 'orig', None) or error}".strip()) from None
-        finally:
-            engine.dispose()
         if version is None and "iceberg_tables" in tables:
             raise DirectoryError(f"the catalog {redact(location.catalog)} holds an Iceberg catalog "
                                  "that indb did not make; give indb a database of its own")
@@ -457,6 +467,31 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def serialized(conn: sa.Connection) -> Iterator[None]:
+    """Hold the catalog's INIT_LOCK on ``conn`` (a session's lock, on PostgreSQL: SQLite
+    serializes writers itself) while creating tables: two sessions creating one table at once
+    make one fail on PostgreSQL's unique indexes (pg_type's), though both checked first."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.pg_advisory_lock(INIT_LOCK)))
+    conn.commit()  # the lock is the session's: no transaction stays open while it is held
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.pg_advisory_unlock(INIT_LOCK)))
+        conn.commit()
+
+
+def create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """``metadata``'s tables that the catalog lacks, created under its INIT_LOCK (never call
+    it while this process holds the lock on another connection: it would wait for itself)."""
+    with engine.connect() as conn, serialized(conn):
+        metadata.create_all(conn)
+        conn.commit()
 
 
 def _check_version(catalog_file: Path) -> None:

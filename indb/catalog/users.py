@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from indb.catalog.database import create_tables
 from indb.errors import AuthenticationError, CatalogError
 
 if TYPE_CHECKING:
@@ -335,5 +336,5 @@ def _when(epoch: float) -> str:
 def _ensure(engine: sa.Engine) -> None:
     """Create the tables in a database made before users existed (once a process)."""
     if engine not in _ready:
-        _metadata.create_all(engine)
+        create_tables(engine, _metadata)
         _ready.add(engine)

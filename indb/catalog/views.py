@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from indb.catalog.database import create_tables
 from indb.errors import CatalogError
 
 _metadata = sa.MetaData()
@@ -65,5 +66,5 @@ def drop_view(engine: sa.Engine, name: str) -> bool:
 def _ensure(engine: sa.Engine) -> None:
     """Create ``indb_views`` in a database made before views existed (once a process)."""
     if engine not in _ready:
-        _metadata.create_all(engine)
+        create_tables(engine, _metadata)
         _ready.add(engine)

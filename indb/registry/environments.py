@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from indb.catalog.database import Database
+from indb.catalog.database import Database, create_tables
 from indb.errors import CatalogError, ConflictError, not_found
 
 ENVIRONMENTS_DIR = "environments"
@@ -73,7 +73,7 @@ class EnvironmentStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        _metadata.create_all(db.engine)
+        create_tables(db.engine, _metadata)
 
     @property
     def root(self) -> Path:

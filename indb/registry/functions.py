@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from indb.catalog import artifacts, filesystems
-from indb.catalog.database import Database
+from indb.catalog.database import Database, create_tables
 from indb.catalog.types import Column
 from indb.errors import CatalogError, not_found
 
@@ -92,7 +92,7 @@ class FunctionStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        _metadata.create_all(db.engine)
+        create_tables(db.engine, _metadata)
 
     @property
     def code_root(self) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from indb.catalog import artifacts, filesystems
-from indb.catalog.database import Database
+from indb.catalog.database import Database, create_tables
 from indb.errors import CatalogError, ConflictError, ModelError, not_found
 
 MODELS_DIR = "models"
@@ -121,7 +121,7 @@ class ModelStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        _metadata.create_all(db.engine)
+        create_tables(db.engine, _metadata)
 
     @property
     def root(self) -> Path:

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from indb.catalog.database import Database
+from indb.catalog.database import Database, create_tables
 from indb.errors import CatalogError, not_found
 
 Info = TypeVar("Info")
@@ -29,7 +29,7 @@ class Named(Generic[Info]):
         self.kind, self.table, self.read, self.dependents = kind, table, read, tuple(dependents)
         made = _ready.setdefault(self.engine, set())
         if id(table.metadata) not in made:
-            table.metadata.create_all(self.engine)
+            create_tables(self.engine, table.metadata)
             made.add(id(table.metadata))
 
     def record(self, values: dict[str, Any], *, replace: bool) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import sqlalchemy as sa
 
+from indb.catalog.database import create_tables
 from indb.catalog.users import OWNER
 from indb.errors import not_found
 
@@ -131,7 +132,7 @@ class RunLog:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        _metadata.create_all(engine)
+        create_tables(engine, _metadata)
         for table in (_runs, _instances):
             present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
             for column in table.columns:  # columns added since a database was created
