@@ -489,3 +489,57 @@ def test_outputs_are_published_to_a_remote_tickerplant(server):
     finally:
         q.close()
         listener.close()
+
+
+VERSIONED = '''
+import numpy as np
+from indb import udf
+
+@udf.function(frame="numpy")
+def versioned(ctx, rows):
+    return {"px": rows["px"], "m": rows["m"], "version": np.full(len(rows["px"]), VERSION)}
+'''
+
+
+def test_a_replaced_function_runs_its_new_code_with_the_windows_it_had(server, tmp_path):
+    code = tmp_path / "versioned.py"
+    code.write_text(VERSIONED.replace("VERSION", "1"))
+    q = server.connect()
+
+    def scored(px: float) -> dict:
+        """One tick's output row, once it is out."""
+        upd(q, "changing", tick("AAPL", px))
+        deadline = time.monotonic() + WAIT
+        while True:
+            row = q(f"SELECT version, m FROM changing_out WHERE px = {px}").py()
+            if row["version"]:
+                return {k: v[0] for k, v in row.items()}
+            assert time.monotonic() < deadline, f"no output for the tick at {px}"
+            time.sleep(0.01)
+
+    try:
+        q(f"CREATE FUNCTION versioned FILE PATHS '{code}'")
+        q("CREATE TABLE changing (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q("CREATE TABLE changing_out (px DOUBLE, m DOUBLE, version BIGINT)")
+        q("CREATE SUBSCRIPTION evolving ON changing EXECUTE FUNCTION versioned(INPUT_TABLE_NAMES "
+          "=> INPUT_TABLE(SELECT px, avg(px) OVER (PARTITION BY sym ORDER BY time ROWS BETWEEN 3 "
+          "PRECEDING AND CURRENT ROW) AS m FROM changing)) OUTPUT_TABLES('changing_out')")
+        figures(q, "evolving", lambda r: r["state"] == "running", "started")
+        assert scored(1.0)["version"] == 1
+        code.write_text(VERSIONED.replace("VERSION", "2"))
+        q(f"CREATE OR REPLACE FUNCTION versioned FILE PATHS '{code}'")
+        px, row = 2.0, scored(2.0)
+        deadline = time.monotonic() + WAIT
+        while row["version"] == 1:  # until the tickerplant's next reading of the catalog
+            assert time.monotonic() < deadline, "the subscription kept the old code"
+            px += 1
+            row = scored(px)
+        assert row["version"] == 2
+        # the windows went on: the mean of the last 4 ticks, as if nothing had restarted
+        assert row["m"] == pytest.approx(np.mean(np.arange(max(1.0, px - 3), px + 1)))
+        assert scored(px + 1)["version"] == 2  # and stays there
+        q("DROP FUNCTION versioned")
+        row = figures(q, "evolving", lambda r: r["state"] == "failed to start", "stopped")
+        assert "function versioned does not exist" in row["last_error"]
+    finally:
+        q.close()

@@ -21,7 +21,10 @@ that fails (the query, the function, what it returns, the remote end) is counted
 its error, shown by SHOW SUBSCRIPTIONS, and its rows are dropped; the tickerplant and the
 subscription go on. The definitions are read from the catalog when the tickerplant starts and
 every ``REFRESH_SECONDS`` after, so a subscription created, replaced or dropped from any process
-starts or stops within that time; the figures go the other way at the same pace.
+starts or stops within that time; the figures go the other way at the same pace. So does its
+function: one replaced (CREATE OR REPLACE FUNCTION) has its subscriptions' processes started
+again with the new code and the window state they had (as after a crash), one dropped stops
+them (``failed to start``, naming it), and one created again starts them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 import asyncio
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
@@ -43,9 +46,10 @@ from sqlglot import exp
 from indb.catalog.names import split_name
 from indb.catalog.types import inferred_sql_type
 from indb.engine import subscriptions as statements
-from indb.errors import IndbError
+from indb.errors import IndbError, not_found
 from indb.parser import render
 from indb.planner import subscriptions as plans
+from indb.registry.functions import FunctionInfo
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
 from indb.stream import outputs
@@ -53,6 +57,7 @@ from indb.stream.resident import Resident
 
 if TYPE_CHECKING:
     from indb.stream.tickerplant import Tickerplant
+    from indb.stream.window import Mirror
 
 REFRESH_SECONDS = 1.0   # how often definitions are read from, and figures written to, the catalog
 LATENCIES = 10_000      # the latest updates' latencies kept for the percentiles
@@ -95,9 +100,14 @@ class Figures:
 class Running:
     """One subscription at work: its queue, its thread, its function and its window state."""
 
-    def __init__(self, plant: Tickerplant, info: SubscriptionInfo, post: Post) -> None:
+    def __init__(self, plant: Tickerplant, info: SubscriptionInfo, post: Post,
+                 functions: Mapping[str, FunctionInfo]) -> None:
+        """``functions``: the catalog's, by name, read once for all subscriptions."""
         self.plant, self.info, self.post = plant, info, post
         self.plan = plans.restored(info.definition)
+        # the function it runs (None: dropped); replaced: changed since its process started
+        self.function = functions.get(self.plan.function)
+        self.replaced = False
         self.figures = Figures()
         self.condition = threading.Condition()
         self.queue: collections.deque[tuple[int, pa.Table]] = collections.deque()  # (arrived ns, rows)
@@ -123,23 +133,31 @@ class Running:
             self.stopped = True
             self.condition.notify()
 
+    def replace(self, function: FunctionInfo | None) -> None:
+        """Its function was replaced (or dropped: None): the thread starts its process again
+        before the next batch, at once if none is waiting."""
+        with self.condition:
+            self.function, self.replaced = function, True
+            self.condition.notify()
+
     # -- on its thread -----------------------------------------------------------------------
 
     def _work(self) -> None:
-        try:
-            self._start()
-        except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
-            log.error("subscription %s cannot start: %s", self.info.name, error)
-            self.figures.failed(error)
-            with self.figures.lock:
-                self.figures.state = "failed to start"
+        if not self._started(None):
             return
-        with self.figures.lock:
-            self.figures.state = "running"
         while True:
             taken = self._take()
             if taken is None:
                 break
+            if self._replaced():  # as a crash restart: a new process, seeded with the windows
+                assert self.resident is not None
+                self.resident.close()
+                mirror, self.resident = self.resident.mirror, None
+                if not self._started(mirror):
+                    self._close()
+                    return
+            if not taken:
+                continue
             try:
                 self._batch(taken)
             except Exception as error:  # noqa: BLE001 (a failing batch is recorded, never fatal)
@@ -148,12 +166,38 @@ class Running:
                 self.figures.failed(error)
         self._close()
 
-    def _start(self) -> None:
+    def _started(self, mirror: Mirror | None) -> bool:
+        """Whether its process started (``mirror``: the window state to go on from); a failure
+        is recorded (the tickerplant goes on), and tried again if the function changed meanwhile."""
+        while True:
+            try:
+                self._start(mirror)
+                break
+            except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
+                if self._replaced():
+                    continue
+                log.error("subscription %s cannot start: %s", self.info.name, error)
+                self.figures.failed(error)
+                with self.figures.lock:
+                    self.figures.state = "failed to start"
+                return False
+        with self.figures.lock:
+            self.figures.state = "running"
+        return True
+
+    def _replaced(self) -> bool:
+        with self.condition:
+            replaced, self.replaced = self.replaced, False
+            return replaced
+
+    def _start(self, mirror: Mirror | None) -> None:
         """The definer may still run it; its function's process started, the function loaded
         there once with the models it loads."""
         engine = self.plant.engine
         statements.check_definer(engine, self.plan, self.info.definer)
-        function = engine.functions.get(self.plan.function)
+        function = self.function
+        if function is None:
+            raise not_found("function", self.plan.function)
         plan = self.plan
         query = None if plan.query is None else {
             "name": plan.name, "table": plan.table, "query": plan.query,
@@ -161,6 +205,8 @@ class Running:
         self.resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
                                  str(engine.db.path), dict(plan.params), plan.outputs,
                                  "cuda" if visible_gpus() else "cpu", engine.models.get, query)
+        if mirror is not None:
+            self.resident.mirror = mirror
         self.resident.start()
 
     def _take(self) -> list[tuple[int, pa.Table]] | None:
@@ -168,10 +214,12 @@ class Running:
         ``max_wait`` ms from its first row's arrival for more; None once stopped."""
         limit, wait = self.plan.max_batch, self.plan.max_wait / 1000
         with self.condition:
-            while not self.queue and not self.stopped:
+            while not self.queue and not self.stopped and not self.replaced:
                 self.condition.wait()
             if self.stopped:
                 return None
+            if not self.queue:  # woken by a replaced function
+                return []
             if wait:
                 due = self.queue[0][0] / 1e9 + wait
                 while self.queued < limit and not self.stopped:
@@ -279,24 +327,35 @@ class Subscriptions:
 
     def refresh(self) -> None:
         """Off the event loop: start what the catalog has and is not running (or changed),
-        stop what it no longer has, and write the figures."""
+        stop what it no longer has, start again those whose function changed, and write the
+        figures."""
         with self.lock:
             if self.closed:
                 return
             wanted = {info.name: info for info in self.store.all()}
+            functions = {f.name: f for f in self.plant.engine.functions.all()}
             for name, running in list(self.running.items()):
                 if wanted.get(name) is None or wanted[name].created != running.info.created:
                     self._stop(name)
+                    continue
+                function = functions.get(running.plan.function)
+                if function != running.function:
+                    log.info("subscription %s restarted: function %s was %s", name,
+                             running.plan.function, "dropped" if function is None else "replaced")
+                    if running.thread.is_alive():
+                        running.replace(function)
+                    else:  # it failed to start: afresh
+                        self._stop(name)
             for name, info in wanted.items():
                 if name not in self.running:
-                    self._start(info)
+                    self._start(info, functions)
             for name, running in self.running.items():
                 with running.figures.lock:
                     running.figures.lag = running.queued
                 self.store.report(name, running.info.created, running.figures.as_dict())
 
-    def _start(self, info: SubscriptionInfo) -> None:
-        running = Running(self.plant, info, self.post)
+    def _start(self, info: SubscriptionInfo, functions: Mapping[str, FunctionInfo]) -> None:
+        running = Running(self.plant, info, self.post, functions)
         self.running[info.name] = running
         table = running.plan.table
 
