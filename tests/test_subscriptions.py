@@ -541,5 +541,9 @@ def test_a_replaced_function_runs_its_new_code_with_the_windows_it_had(server, t
         q("DROP FUNCTION versioned")
         row = figures(q, "evolving", lambda r: r["state"] == "failed to start", "stopped")
         assert "function versioned does not exist" in row["last_error"]
+        code.write_text(VERSIONED.replace("VERSION", "3"))
+        q(f"CREATE FUNCTION versioned FILE PATHS '{code}'")  # created again: it starts afresh
+        figures(q, "evolving", lambda r: r["state"] == "running", "started again")
+        assert scored(px + 2) == {"version": 3, "m": px + 2}  # a new window
     finally:
         q.close()

@@ -108,6 +108,7 @@ class Running:
         # the function it runs (None: dropped); replaced: changed since its process started
         self.function = functions.get(self.plan.function)
         self.replaced = False
+        self.ended = False  # its thread gave up (it failed to start): replace() cannot reach it
         self.figures = Figures()
         self.condition = threading.Condition()
         self.queue: collections.deque[tuple[int, pa.Table]] = collections.deque()  # (arrived ns, rows)
@@ -133,12 +134,15 @@ class Running:
             self.stopped = True
             self.condition.notify()
 
-    def replace(self, function: FunctionInfo | None) -> None:
+    def replace(self, function: FunctionInfo | None) -> bool:
         """Its function was replaced (or dropped: None): the thread starts its process again
-        before the next batch, at once if none is waiting."""
+        before the next batch, at once if none is waiting; False when the thread has ended."""
         with self.condition:
+            if self.ended:
+                return False
             self.function, self.replaced = function, True
             self.condition.notify()
+            return True
 
     # -- on its thread -----------------------------------------------------------------------
 
@@ -174,7 +178,7 @@ class Running:
                 self._start(mirror)
                 break
             except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
-                if self._replaced():
+                if self._replaced(or_end=True):
                     continue
                 log.error("subscription %s cannot start: %s", self.info.name, error)
                 self.figures.failed(error)
@@ -185,9 +189,13 @@ class Running:
             self.figures.state = "running"
         return True
 
-    def _replaced(self) -> bool:
+    def _replaced(self, *, or_end: bool = False) -> bool:
+        """Whether its function changed since the last asking; if not and ``or_end``, the
+        thread ends (one atomic step: a replacement is never lost in between)."""
         with self.condition:
             replaced, self.replaced = self.replaced, False
+            if or_end and not replaced:
+                self.ended = True
             return replaced
 
     def _start(self, mirror: Mirror | None) -> None:
@@ -342,9 +350,7 @@ class Subscriptions:
                 if function != running.function:
                     log.info("subscription %s restarted: function %s was %s", name,
                              running.plan.function, "dropped" if function is None else "replaced")
-                    if running.thread.is_alive():
-                        running.replace(function)
-                    else:  # it failed to start: afresh
+                    if not running.replace(function):  # it had failed to start: afresh
                         self._stop(name)
             for name, info in wanted.items():
                 if name not in self.running:
