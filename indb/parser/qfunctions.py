@@ -140,7 +140,11 @@ def part(name: str, x: exp.Expr) -> exp.Expr:
 
 
 def bucket(name: str, size: exp.Expr, x: exp.Expr) -> exp.Expr:
-    """``n xbar x.minute`` (n minutes), ``n xbar x.second`` (n seconds), ``n xbar date``."""
+    """``n xbar x.minute`` (n minutes), ``n xbar x.second`` (n seconds), ``n xbar x.time`` (n
+    milliseconds: q's time counts them), ``n xbar date``."""
+    if name == "time":
+        return exp.func("time_bucket", exp.func("to_milliseconds", size), part("time", x),
+                        ORIGINS["TIME"].copy())
     if name == "date":  # q counts days from 2000.01.01
         epoch = exp.cast(exp.Literal.string("2000-01-01"), exp.DataType.build("DATE"))
         days = exp.Sub(this=exp.cast(x, exp.DataType.build("DATE")), expression=epoch)
@@ -160,6 +164,21 @@ def bucket(name: str, size: exp.Expr, x: exp.Expr) -> exp.Expr:
     return exp.func("make_time", exp.IntDiv(this=floored, expression=_n(unit)),
                     mod(exp.Paren(this=exp.IntDiv(this=floored, expression=_n(60))), _n(60)),
                     mod(floored, _n(60)))
+
+
+# q's buckets count from midnight (a time) and from 2000.01.01 (a timestamp); DuckDB's
+# time_bucket counts from 2000.01.03 unless told, which moves buckets that do not divide two
+# days (0D00:07 xbar time)
+ORIGINS = {"TIME": exp.cast(exp.Literal.string("00:00:00"), exp.DataType.build("TIME")),
+           "TIMESTAMP": exp.cast(exp.Literal.string("2000-01-01"),
+                                 exp.DataType.build("TIMESTAMP"))}
+
+
+def span_bucket(size: exp.Expr, x: exp.Expr, kind: str) -> exp.Expr:
+    """``0D00:05 xbar x``: ``x`` floored to a multiple of the timespan, counted from q's origin
+    for ``kind`` (``TIME`` or ``TIMESTAMP``; DuckDB's where the translation does not know it)."""
+    origin = ORIGINS.get(kind)
+    return exp.func("time_bucket", size, x, *([origin.copy()] if origin else []))
 
 
 def floor_to(x: exp.Expr, size: exp.Expr) -> exp.Expr:

@@ -272,15 +272,28 @@ class Translator:
                          node.pos)
         size = qf.literal(node.left)
         right = node.right
-        if isinstance(right, Name) and node.left.kind == "num":  # minutes, seconds, days
-            column, _, part = right.name.partition(".")
-            if not part and self.types.get(column, "").upper() == "DATE":
-                part = "date"
-            if part in ("minute", "second", "date"):
+        column, _, part = right.name.partition(".") if isinstance(right, Name) else ("", "", "")
+        known = self.types.get(column, "").upper() if column and not part else ""
+        if node.left.kind == "num":  # minutes, seconds, milliseconds, days
+            part = "date" if known == "DATE" else part
+            if part in ("minute", "second", "time", "date"):
                 return qf.bucket(part, size, _col(column))
+            if known == "TIME" or known.startswith("TIMESTAMP"):
+                # q counts a bare number in the column's q unit: indb's TIMEs hold q's times,
+                # seconds, minutes and timespans alike, and a timestamp's nanoseconds are finer
+                # than DuckDB's intervals
+                n = node.left.text
+                raise QError(f"{n} xbar {column}: a {known} column is bucketed by a timespan "
+                             f"(0D00:05 xbar {column}) or a named unit ({n} xbar {column}.minute, "
+                             f"{column}.second, {column}.time in milliseconds), not by a bare "
+                             f"number (q counts it in the column's own unit: a time's "
+                             f"milliseconds, a timestamp's nanoseconds)", node.pos)
         value = self.expr(right, scope)
         if node.left.kind == "timespan":
-            return exp.func("time_bucket", size, value)
+            of_day = part in ("time", "minute", "second") or known == "TIME"
+            return qf.span_bucket(size, value, "TIME" if of_day else
+                                  "TIMESTAMP" if re.fullmatch(r"TIMESTAMP(_NS|_MS|_S)?", known)
+                                  else "")
         return qf.floor_to(value, size)
 
     def fby(self, node: Dyad, scope: Scope) -> exp.Expr:

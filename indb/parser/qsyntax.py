@@ -19,6 +19,12 @@ RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ",
            "next"}  # along the rows, in order
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
 SORTS = ("xasc", "xdesc", "xgroup", "xcols", "xkey")  # `c xasc t: table expressions
+UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
+    "xcol": "xcol is not translated: name the columns in the select phrase "
+            "(select new1: c1, new2: c2 from t)",
+    "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
+    "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
+              "CONFLICT in SQL"}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum"}
 MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
@@ -69,6 +75,9 @@ def tokenize(text: str) -> list[Token]:
             pos = len(text) if end < 0 else end
             continue
         match = _TOKEN.match(text, pos)
+        if text.startswith(("?[", "!["), pos) and not tokens:
+            raise QError("functional forms (?[t;c;b;a], ![t;c;b;a]) are not translated: write "
+                         "their query template (select, exec, update, delete)", pos)
         if match is None and text[pos] == "{":
             raise QError("lambdas ({...}) are not translated: write the expression itself, "
                          "or a function in SQL around q('...')", pos)
@@ -238,6 +247,8 @@ class Parser:
         """A table expression: a query, a table's name, ``([] c: ...)``, ``(t)``, and
         ```c xasc t``, ```c xdesc t``, ```c xgroup t`` or ``reverse t`` of one."""
         token, after = self.peek, self.tokens[min(self.at + 1, len(self.tokens) - 1)]
+        if token.kind in ("sym", "name") and after.kind == "name" and after.text in UNTRANSLATED:
+            raise QError(UNTRANSLATED[after.text], after.pos)
         if token.kind == "sym" and after.kind == "name" and after.text in SORTS:
             self.at += 2
             return Sorted(token.pos, after.text, token.text.split("`")[1:], self.table())
