@@ -37,6 +37,7 @@ from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, R
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | Mapping[str, str] | None]  # names, or names: types
+LITERAL_TYPES = {"time": "TIME", "timestamp": "TIMESTAMP_NS", "date": "DATE"}  # ([] t: 10:00)
 JOINS = {"lj", "ljf", "ij", "ijf", "uj", "ujf", "pj", "ej", "aj", "aj0", "ajf", "wj", "wj1", "asof"}
 
 
@@ -320,6 +321,8 @@ class Translator:
         self.listed = []
         if isinstance(node, Query) and isinstance(node.source, Name):
             self.source(node.source)  # its columns' types, before the phrases that use them
+        if isinstance(node, Query) and isinstance(node.source, TableCols):
+            self.literal_types(node.source)
         if isinstance(node, Query):
             self.filtered = bool(node.where)
             if node.kind == "delete":
@@ -400,6 +403,15 @@ class Translator:
             for n in node.items if isinstance(n, Vec | Lit)]
         return exp.select(*[exp.alias_(c, n, quoted=True) for c, n in zip(columns, names)]), \
             names
+
+    def literal_types(self, node: TableCols) -> None:
+        """A table literal's temporal columns' types, as a stored table's (xbar and comparisons
+        with times read them)."""
+        for name, column in zip(column_names(list(zip(node.names, node.items))), node.items):
+            kinds = {i.kind for i in (column.items if isinstance(column, Vec) else [column])
+                     if isinstance(i, Lit)}
+            if len(kinds) == 1 and (kind := LITERAL_TYPES.get(kinds.pop(), "")):
+                self.types[name] = kind
 
     def rows(self, query: Query, needs_row: bool) -> tuple[exp.Select, bool]:
         """``SELECT * FROM source`` filtered by the where phrase, subphrase after subphrase,
