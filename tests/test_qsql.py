@@ -346,6 +346,8 @@ def test_timespans_against_times_of_day():
     # a table literal's times and timestamps are known as a stored table's
     assert rows("select n: count i by 0D00:07 xbar t from ([] t: 10:00 10:06)") == [
         (datetime.time(9, 55), 1), (datetime.time(10, 2), 1)]
+    assert rows("select n: count i by 7 xbar d from ([] d: 2024.01.02 2024.01.09)") == [
+        (datetime.date(2023, 12, 30), 1), (datetime.date(2024, 1, 6), 1)]
     with pytest.raises(SqlError, match="100 xbar t: a TIME column") as caught:
         translate("select n: count i by 100 xbar t from ([] t: 00:00:00.150 00:00:00.250)")
     assert (caught.value.line, caught.value.col) == (1, 26)
