@@ -379,9 +379,36 @@ def test_ticks_are_scored_and_reach_the_output_tables_subscribers_and_sql(server
         row = figures(querier, "scored", lambda r: r["rows_out"] == len(prices), "rows out")
         assert row["state"] == "running" and row["rows_in"] == len(prices)
         assert row["errors"] == 0 and row["latency_p99_ms"] >= row["latency_p50_ms"] > 0
+        assert (row["query_path"], row["query_fallbacks"]) == ("incremental", 0)
     finally:
         for q in (feed, subscriber, querier):
             q.close()
+
+
+def test_show_subscriptions_says_how_the_query_runs(server):
+    q = server.connect()
+    try:
+        subscribed(q, "sorted", "sorting", "threshold = '1'", query=(
+            "INPUT_TABLE(SELECT time, sym, px, px - 3 AS m FROM ticks ORDER BY px)"))
+        upd(q, "sorting", tick("AAPL", 1.0))
+        row = figures(q, "sorted", lambda r: r["rows_out"] == 1, "a row")
+        assert row["query_path"] == "duckdb: a SELECT with order"
+        # ticks out of time order within a symbol: the incremental path leaves that batch to
+        # DuckDB, and the windowed query's rows are still right
+        subscribed(q, "rolling", "unordered", "threshold = '1'", query=QUERY)
+        stamp = np.datetime64("2026-01-02T10:00:00", "ns")
+        for at, px in ((stamp, 10.0), (stamp - np.timedelta64(1, "s"), 20.0)):
+            upd(q, "unordered", kx.toq([kx.TimestampAtom(at), kx.SymbolAtom("AAPL"),
+                                        kx.FloatAtom(px), kx.LongAtom(1)]))
+            figures(q, "rolling", lambda r, px=px: r["rows_out"] == (1 if px == 10.0 else 2),
+                    "the rows")
+        row = figures(q, "rolling", lambda r: r["query_fallbacks"] == 1, "the fallback")
+        assert row["query_path"] == "incremental" and row["errors"] == 0
+        # the earlier tick ends its own frame (ordered by time): the mean of 20 alone
+        assert q("SELECT px, error FROM unordered_out ORDER BY px").py() == \
+            {"px": [10.0, 20.0], "error": [pytest.approx(0.0), pytest.approx(0.0)]}
+    finally:
+        q.close()
 
 
 def test_batches_grow_under_load_and_stay_bounded(server):

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 FIGURES = (("state", pa.string()), ("lag_rows", pa.int64()), ("batches", pa.int64()),
            ("rows_in", pa.int64()), ("rows_out", pa.int64()), ("batch_rows_mean", pa.float64()),
            ("batch_rows_max", pa.int64()), ("latency_p50_ms", pa.float64()),
-           ("latency_p99_ms", pa.float64()), ("errors", pa.int64()), ("last_error", pa.string()),
+           ("latency_p99_ms", pa.float64()), ("query_path", pa.string()),
+           ("query_fallbacks", pa.int64()), ("errors", pa.int64()), ("last_error", pa.string()),
            ("reported", pa.timestamp("us", tz="UTC")))
 STOPPED = "not running"  # the state of a subscription no tickerplant runs
 STALE_SECONDS = 5.0  # figures older than this: their tickerplant is gone (it reports every second)

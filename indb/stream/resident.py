@@ -13,9 +13,9 @@ wrong but cannot run code in the tickerplant.
   an Arrow stream), then ``B`` a batch's rows, once per batch;
 - process -> tickerplant: ``M`` a model's name and version (``ctx.models.load``; the tickerplant
   reads the catalog and answers ``M`` with the version's facts), then ``R`` the results in one
-  message (a JSON list of each output's Arrow stream's length, null for none, a newline, then
-  the streams: one message wakes the tickerplant once), or ``Q`` the query's error or ``E``
-  the function's.
+  message (JSON: each output's Arrow stream's length, null for none, and how the query ran; a
+  newline, then the streams: one message wakes the tickerplant once), or ``Q`` the query's
+  error or ``E`` the function's.
 
 The pre-processing query runs here too (``indb.stream.window``), before the function, with the
 window state kept here between batches: off the tickerplant's GIL, on a DuckDB connection of the
@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -70,6 +70,15 @@ def from_ipc(data: bytes | memoryview, check: bool = True) -> pa.Table:
     if check:  # what the function's process sent: checked before the tickerplant uses it
         table.validate(full=True)
     return table
+
+
+class Results(NamedTuple):
+    """A batch's outputs, one a table (None: nothing for that one), and how the
+    pre-processing query ran: ``query`` is ``incremental``, or ``duckdb: why`` (None: no
+    query); ``fell_back``: this batch was left to DuckDB (rows out of order, say)."""
+    outputs: list[pa.Table | None]
+    query: str | None = None
+    fell_back: bool = False
 
 
 class Resident:
@@ -144,10 +153,9 @@ class Resident:
         log.info("subscription %s: its function runs in process %d (%s)", self.name,
                  self.process.pid, "sandboxed" if self.confined else "not sandboxed")
 
-    def call(self, rows: pa.Table, timeout: float) -> list[pa.Table | None]:
-        """The function's outputs for a batch (through the pre-processing query), one a table
-        (None: nothing for that one); a function that takes more than ``timeout`` seconds has
-        its process stopped."""
+    def call(self, rows: pa.Table, timeout: float) -> Results:
+        """The function's outputs for a batch (through the pre-processing query); a function
+        that takes more than ``timeout`` seconds has its process stopped."""
         self.start()
         assert self.channel is not None
         if self.mirror is not None:  # the process keeps these rows in its state whatever comes
@@ -209,15 +217,18 @@ class Resident:
         self._end()
 
 
-def _results(body: bytes) -> list[pa.Table | None]:
-    """The outputs of an ``R`` message (its body: lengths, a newline, the Arrow streams)."""
+def _results(body: bytes) -> Results:
+    """An ``R`` message's body: the JSON head (the streams' lengths, how the query ran), a
+    newline, the Arrow streams."""
     head, _, data = body.partition(b"\n")
     try:
-        lengths = json.loads(head)
+        said = json.loads(head)
     except ValueError:
-        lengths = None
+        said = None
+    lengths = said.get("lengths") if isinstance(said, dict) else None
     if not isinstance(lengths, list):
         raise FunctionError("the function's process sent results that do not read")
+    query = said.get("query") if isinstance(said, dict) else None
     view, at = memoryview(data), 0
     results: list[pa.Table | None] = []
     for length in lengths:
@@ -228,7 +239,8 @@ def _results(body: bytes) -> list[pa.Table | None]:
             raise FunctionError("the function's process sent results that do not add up")
         results.append(from_ipc(view[at:at + length]))
         at += length
-    return results
+    return Results(results, query if isinstance(query, str) else None,
+                   said.get("fell_back") is True)
 
 
 def _how(code: int | None) -> str:
@@ -291,6 +303,7 @@ def main(argv: list[str]) -> None:
             return
         try:
             rows = from_ipc(message[1:], check=False)  # from the tickerplant
+            fallbacks = window.fallbacks if window is not None else 0
             if window is not None:
                 rows = window.rows(rows)
             if handler is None:
@@ -303,8 +316,11 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # noqa: BLE001 (the tickerplant records it; the process goes on)
             channel.send_bytes(ERROR + f"{type(error).__name__}: {error}".encode())
             continue
-        lengths = json.dumps([None if s is None else len(s) for s in streams]).encode()
-        channel.send_bytes(b"".join([RESULTS, lengths, b"\n", *(s for s in streams if s is not None)]))
+        head = json.dumps({"lengths": [None if s is None else len(s) for s in streams],
+                           "query": None if window is None else window.described,
+                           "fell_back": window is not None and window.fallbacks > fallbacks})
+        channel.send_bytes(b"".join([RESULTS, head.encode(), b"\n",
+                                     *(s for s in streams if s is not None)]))
         if window is not None:  # while the tickerplant delivers the results
             window.keep()
 

@@ -75,6 +75,8 @@ class Figures:
         self.lock = threading.Lock()
         self.state = "starting"
         self.lag = self.batches = self.rows_in = self.rows_out = self.errors = 0
+        self.fallbacks = 0  # batches the incremental query left to DuckDB
+        self.query_path: str | None = None
         self.last_error: str | None = None
         self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCIES)  # ms
         self.sizes: collections.deque[int] = collections.deque(maxlen=BATCH_SIZES)
@@ -94,6 +96,7 @@ class Figures:
                     "batch_rows_max": max(sizes) if sizes else None,
                     "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
                     "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None,
+                    "query_path": self.query_path, "query_fallbacks": self.fallbacks,
                     "errors": self.errors, "last_error": self.last_error, "reported": time.time()}
 
 
@@ -265,7 +268,11 @@ class Running:
             return
         assert self.resident is not None
         results = self.resident.call(rows, self.plan.timeout)
-        produced = [(name, table) for name, table in zip(self.plan.outputs, results, strict=True)
+        with self.figures.lock:
+            self.figures.query_path = results.query
+            self.figures.fallbacks += results.fell_back
+        produced = [(name, table) for name, table in zip(self.plan.outputs, results.outputs,
+                                                         strict=True)
                     if table is not None and table.num_rows]
         for name, table in produced:
             self._ensure_table(name, table.schema)

@@ -120,6 +120,11 @@ class Window:
             self._told()
 
     @property
+    def described(self) -> str:
+        """How the query runs, as SHOW SUBSCRIPTIONS' ``query_path`` shows it."""
+        return "incremental" if self.recognized is not None else f"duckdb: {self.why}"
+
+    @property
     def tail(self) -> pa.Table | None:
         """The window state as rows: the last ``history`` rows of each key."""
         return self.mirror.fold() if self.recognized is not None else self._tail
