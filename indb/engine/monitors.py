@@ -29,7 +29,7 @@ from indb.catalog import users
 from indb.catalog.names import split_name
 from indb.engine import privileges
 from indb.engine.tables import write_rows  # the engine's write path: one snapshot
-from indb.errors import CatalogError, NotSupportedError, PrivilegeError, SqlError, not_found
+from indb.errors import CatalogError, NotSupportedError, PrivilegeError, SqlError
 from indb.parser import monitors as monitor_trees
 from indb.parser import render, render_indb
 from indb.planner import access as rules
@@ -131,7 +131,7 @@ def create_monitor(engine: Engine, plan: plans.CreateMonitor, params: object) ->
 def execute_monitor(engine: Engine, plan: plans.ExecuteMonitor, params: object) -> Result:
     store = MonitorStore(engine.db)
     info = store.get(plan.name)
-    _may_change(engine, info, "run")
+    privileges.check_creator(engine, "monitor", info, "run")
     monitor = plans.restored(info.definition)
     needed = [rules.Need("SELECT", "table", monitor.table),
               rules.Need("USAGE", "model", monitor.model)]
@@ -209,12 +209,10 @@ def show_monitors(engine: Engine, plan: plans.ShowMonitors, params: object) -> R
 def drop_monitor(engine: Engine, plan: plans.DropMonitor, params: object) -> Result:
     """The monitor and its schedule go; its metrics table stays (DROP TABLE removes it)."""
     store = MonitorStore(engine.db)
-    info = store.find(plan.name)
+    info = store.to_drop(plan.name, plan.if_exists)
     if info is None:
-        if plan.if_exists:
-            return Result(message=f"monitor {plan.name} does not exist")
-        raise not_found("monitor", plan.name)
-    _may_change(engine, info, "drop")
+        return Result(message=f"monitor {plan.name} does not exist")
+    privileges.check_creator(engine, "monitor", info, "drop")
     store.drop(plan.name)
     _drop_schedule(engine, plans.PROCEDURE_PREFIX + plan.name)
     return Result(message=f"dropped monitor {plan.name}; its metrics stay in table "
@@ -316,12 +314,6 @@ def _metrics_definition(plan: plans.CreateMonitor) -> exp.Create:
 
 def _run_statement(name: str) -> str:
     return render_indb(monitor_trees.ExecuteMonitor(this=exp.to_identifier(name)))
-
-
-def _may_change(engine: Engine, info: MonitorInfo, verb: str) -> None:
-    if info.definer != engine.user and not privileges.is_admin(engine, engine.user):
-        raise PrivilegeError(f"only monitor {info.name}'s creator ({info.definer}) or an admin "
-                             f"may {verb} it")
 
 
 def _drop_schedule(engine: Engine, procedure: str) -> None:

@@ -21,6 +21,7 @@ from indb.planner import access as rules
 from indb.planner import privileges as plans
 from indb.planner import settings
 from indb.registry.code import FILE_PATHS_ALLOWED, allowed_directories
+from indb.registry.named import Definition
 from indb.registry.procedures import ProcedureStore
 from indb.result import Result
 
@@ -65,6 +66,14 @@ def confine(engine: Engine, user: str) -> None:
 
 def is_admin(engine: Engine, user: str) -> bool:
     return "admin" in users.roles_of(engine.db.engine, user)
+
+
+def check_creator(engine: Engine, kind: str, info: Definition, verb: str) -> None:
+    """Only a definition's creator or an admin may ``verb`` it (run a monitor, drop one or a
+    subscription)."""
+    if info.definer != engine.user and not is_admin(engine, engine.user):
+        raise PrivilegeError(f"only {kind} {info.name}'s creator ({info.definer}) or an admin "
+                             f"may {verb} it")
 
 
 def readable_directories(engine: Engine) -> tuple[Path, ...] | None:

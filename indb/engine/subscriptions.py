@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from indb.engine import privileges
-from indb.errors import CatalogError, PrivilegeError, SqlError, not_found
+from indb.errors import CatalogError, PrivilegeError, SqlError
 from indb.planner import access as rules
 from indb.planner import subscriptions as plans
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
@@ -88,14 +88,10 @@ def drop_subscription(engine: Engine, plan: plans.DropSubscription, params: obje
     """The subscription goes (a tickerplant running it stops it within a second); its output
     tables stay."""
     store = SubscriptionStore(engine.db)
-    info = store.find(plan.name)
+    info = store.to_drop(plan.name, plan.if_exists)
     if info is None:
-        if plan.if_exists:
-            return Result(message=f"subscription {plan.name} does not exist")
-        raise not_found("subscription", plan.name)
-    if info.definer != engine.user and not privileges.is_admin(engine, engine.user):
-        raise PrivilegeError(f"only subscription {info.name}'s creator ({info.definer}) or an "
-                             "admin may drop it")
+        return Result(message=f"subscription {plan.name} does not exist")
+    privileges.check_creator(engine, "subscription", info, "drop")
     store.drop(plan.name)
     return Result(message=f"dropped subscription {plan.name}; its output tables stay")
 

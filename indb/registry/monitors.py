@@ -9,24 +9,15 @@ computes them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.registry.named import Named
+from indb.registry.named import Definition, Definitions, definitions_table
 
 _metadata = sa.MetaData()
-_monitors = sa.Table(
-    "indb_monitors", _metadata,
-    sa.Column("name", sa.String, primary_key=True),
-    sa.Column("definition", sa.Text, nullable=False),    # the CREATE's plan, as JSON
-    sa.Column("ddl", sa.Text, nullable=False),
-    sa.Column("definer", sa.String, nullable=False),     # whose rights its runs have
-    sa.Column("created", sa.Float, nullable=False),
-)
+_monitors = definitions_table("indb_monitors", _metadata)  # planner.monitors.CreateMonitor's
 _done = sa.Table(
     "indb_monitor_windows", _metadata,
     sa.Column("name", sa.String, primary_key=True),
@@ -36,23 +27,15 @@ _done = sa.Table(
 
 
 @dataclass(frozen=True)
-class MonitorInfo:
-    name: str
-    definition: dict[str, Any]      # the fields of planner.monitors.CreateMonitor
-    ddl: str
-    definer: str
-    created: float
+class MonitorInfo(Definition):
+    """A monitor's row: ``definition`` holds the fields of planner.monitors.CreateMonitor."""
 
 
-class MonitorStore(Named[MonitorInfo]):
-    """The monitors of one database."""
+class MonitorStore(Definitions[MonitorInfo]):
+    """The monitors of one database; replacing one forgets the windows it computed."""
 
     def __init__(self, db: Database) -> None:
-        super().__init__(db, "monitor", _monitors, _info, dependents=(_done,))
-
-    def create(self, info: MonitorInfo, *, replace: bool) -> None:
-        """Record a monitor; replacing one forgets the windows it computed."""
-        self.record({**info.__dict__, "definition": json.dumps(info.definition)}, replace=replace)
+        super().__init__(db, "monitor", _monitors, MonitorInfo, dependents=(_done,))
 
     def done(self, name: str) -> dict[int, float]:
         """Model version -> the end of the last window computed for it."""
@@ -83,7 +66,3 @@ class MonitorStore(Named[MonitorInfo]):
                 conn.execute(_done.delete().where(*claimed))
             else:
                 conn.execute(_done.update().where(*claimed).values(done=last))
-
-
-def _info(row: sa.RowMapping) -> MonitorInfo:
-    return MonitorInfo(**{**row, "definition": json.loads(row["definition"])})

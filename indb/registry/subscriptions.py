@@ -13,17 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from indb.catalog.database import Database
-from indb.registry.named import Named
+from indb.registry.named import Definition, Definitions, definitions_table
 
 _metadata = sa.MetaData()
-_subscriptions = sa.Table(
-    "indb_subscriptions", _metadata,
-    sa.Column("name", sa.String, primary_key=True),
-    sa.Column("definition", sa.Text, nullable=False),    # the CREATE's plan, as JSON
-    sa.Column("ddl", sa.Text, nullable=False),
-    sa.Column("definer", sa.String, nullable=False),     # whose rights it runs with
-    sa.Column("created", sa.Float, nullable=False),
-)
+_subscriptions = definitions_table("indb_subscriptions", _metadata)  # CreateSubscription's
 _figures = sa.Table(
     "indb_subscription_figures", _metadata,
     sa.Column("name", sa.String, primary_key=True),
@@ -33,23 +26,16 @@ _figures = sa.Table(
 
 
 @dataclass(frozen=True)
-class SubscriptionInfo:
-    name: str
-    definition: dict[str, Any]      # the fields of planner.subscriptions.CreateSubscription
-    ddl: str
-    definer: str
-    created: float
+class SubscriptionInfo(Definition):
+    """A subscription's row: ``definition`` holds the fields of
+    planner.subscriptions.CreateSubscription."""
 
 
-class SubscriptionStore(Named[SubscriptionInfo]):
-    """The subscriptions of one database."""
+class SubscriptionStore(Definitions[SubscriptionInfo]):
+    """The subscriptions of one database; replacing one forgets its figures."""
 
     def __init__(self, db: Database) -> None:
-        super().__init__(db, "subscription", _subscriptions, _info, dependents=(_figures,))
-
-    def create(self, info: SubscriptionInfo, *, replace: bool) -> None:
-        """Record a subscription; replacing one forgets its figures."""
-        self.record({**info.__dict__, "definition": json.dumps(info.definition)}, replace=replace)
+        super().__init__(db, "subscription", _subscriptions, SubscriptionInfo, dependents=(_figures,))
 
     def report(self, name: str, created: float, figures: dict[str, Any]) -> None:
         """Record a running subscription's figures (those of a dropped or replaced one are not)."""
@@ -67,7 +53,3 @@ class SubscriptionStore(Named[SubscriptionInfo]):
             text = conn.execute(sa.select(_figures.c.figures)
                                 .where(_figures.c.name == name)).scalar()
         return json.loads(text) if text else None
-
-
-def _info(row: sa.RowMapping) -> SubscriptionInfo:
-    return SubscriptionInfo(**{**row, "definition": json.loads(row["definition"])})
