@@ -10,6 +10,10 @@ from indb.cli.main import cli
 from indb.datasets import synthetic_market
 from indb.cli.demo import resources, run_script, working_directory
 
+# the module's demo fixture (the whole of sql/, eight shards, three FedAvg rounds) counts against
+# its first test's timeout: 80 s on CI, near 300 s on a loaded two-core machine
+pytestmark = pytest.mark.timeout(900)
+
 # How far PREDICT's errors are from the scoring UDF's (over sql/anomalies.sql's features), and on
 # how many rows
 SAME_ERRORS = """
