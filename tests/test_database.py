@@ -131,3 +131,55 @@ def test_concurrent_first_opens_of_a_postgres_catalog_all_succeed(tmp_path):
         assert opened[-1].sql("SELECT count(*) FROM t").fetchone() == (0,)
         for conn in opened:
             conn.close()
+
+
+def test_exists_asks_the_catalog_row_not_the_metadata_file(tmp_path):
+    """A table exists while the catalog has its row, in its schema; its metadata file is not
+    read (pyiceberg's table_exists loads the whole table)."""
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (a INTEGER)")
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE s.u (a INTEGER)")
+    db = Database(tmp_path / "db")
+    try:
+        assert db.exists("t") and db.exists("s.u")
+        assert not db.exists("u") and not db.exists("s.t") and not db.exists("nope")
+        metadata = db.catalog.load_table(db.identifier("t")).metadata_location
+        (tmp_path / "db" / metadata.split(str(tmp_path / "db") + "/", 1)[1]).unlink()
+        assert db.exists("t")  # the row is there; reading the table is what fails
+        with pytest.raises(Exception):
+            db.load("t")
+        db.catalog.drop_table(db.identifier("s.u"))
+        assert not db.exists("s.u")
+    finally:
+        db.close()
+
+
+def test_a_new_tables_commit_builds_its_metadata_once_for_each_update(tmp_path):
+    """The create-and-append transaction reads its metadata as pyiceberg's does, without
+    building it again while no update was staged; the table committed has the files."""
+    from indb.catalog.database import _CreateTransaction, iceberg_layout, table_properties
+    from indb.catalog.tables import TableInfo
+    from indb.catalog.types import Column
+
+    info = TableInfo.checked("p", (Column("id", "BIGINT"),), ("id",), 4, False)
+    assert iceberg_layout(info) is iceberg_layout(info)  # kept
+    db = Database(tmp_path / "db")
+    try:
+        schema, spec = iceberg_layout(info)
+        transaction = _CreateTransaction(db.catalog._create_staged_table(
+            db.identifier("p"), schema=schema, partition_spec=spec,
+            properties=table_properties(info), location=db.table_location("p")))
+        before = transaction.table_metadata
+        assert transaction.table_metadata is before
+        assert before.current_snapshot() is None
+        with transaction.update_snapshot().fast_append():
+            pass  # no files: a snapshot all the same
+        after = transaction.table_metadata
+        assert after is not before and after.current_snapshot() is not None
+        table = transaction.commit_transaction()
+        assert db.exists("p") and table.metadata.current_snapshot() is not None
+        assert db.load("p")[0].metadata.current_snapshot().snapshot_id == \
+            after.current_snapshot().snapshot_id
+    finally:
+        db.close()

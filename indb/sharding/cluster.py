@@ -35,9 +35,13 @@ from indb.runtime.gpus import worker_environment
 # A worker that dies mid-task errs the task at once (KilledWorker): the run, not Dask, decides
 # where its instance runs again (``scheduling.Schedule.lost``); a task pinned to a worker that
 # left errs after no-workers-timeout (NoValidWorkerError) instead of waiting for it forever.
+# Local workers do not sample their threads' stacks every 10 ms for the dashboard's profile
+# (an idle worker process's CPU 35-38 -> 20-23 ms a second on the developers' VM; its tasks,
+# the instances' supervisors, wait on their host processes: the profile has nothing to show).
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0,
                "distributed.scheduler.no-workers-timeout": "10s",
-               "distributed.admin.system-monitor.gil.enabled": False}
+               "distributed.admin.system-monitor.gil.enabled": False,
+               "distributed.worker.profile.enabled": False}
 LOOPBACK = "127.0.0.1"  # the local cluster takes connections from this machine only
 CLOSE_TIMEOUT = 10  # seconds to wait for a client to close (a dead scheduler never answers)
 WORKERS_TIMEOUT = 60  # seconds a local cluster's workers get to register before a run gives up
