@@ -32,6 +32,7 @@ EVERYTHING = (
     "px / qty AS pdq, qty / 0 AS q0, -px AS neg, abs(px) AS ab, ln(abs(px)) AS lnp, "
     "log(abs(px)) AS lg, log(2, abs(px)) AS lg2, exp(px / 10) AS ex, sqrt(px) AS sq, "
     "coalesce(px, 0) AS cz, coalesce(qty, 1) AS cq, coalesce(px, qty, 2) AS c3, "
+    "coalesce(px, qty) AS c2, "
     "nullif(px, 0) AS nz, nullif(qty, 0) AS nq, px > 0 AS gt, px >= qty AS ge, px < 1.5 AS lt, "
     "px <= 0 AS le, px = qty AS eq, px <> qty AS ne, qty >= qty AS qq, px * -1.5 AS nd, "
     "(px - avg(px) OVER w) / nullif(stddev_samp(px) OVER w, 0) AS z, "
@@ -56,22 +57,33 @@ class Feed:
         self.rng, self.nulls, self.id, self.time = np.random.default_rng(seed), nulls, 0, 0
         self.step = 0 if ties else 1
 
-    def batch(self, size: int) -> pa.Table:
-        rng = self.rng
+    def batch(self, size: int, nulls: bool | None = None, distinct: bool | None = None
+              ) -> pa.Table:
+        """``nulls``, ``distinct`` (whether no two rows share a key) asked for this batch:
+        true, at least one NULL ``px``, each row a key of its own; false, no NULL, keys
+        repeated; None, as the feed goes."""
+        rng, asked, nulls = self.rng, nulls, self.nulls if nulls is None else nulls
         # this batch's keys, of 40 (the state grows its matrices past 16 and 32 keys)
-        pool = rng.choice(40, size=rng.integers(1, 30), replace=False)
-        syms = [None if k == 0 and self.nulls else f"s{k}" for k in rng.choice(pool, size)]
+        if distinct:
+            keys = rng.choice(40, size=size, replace=False)
+        else:
+            pool = rng.choice(40, size=min(40, max(1, size // 2)) if distinct is False
+                              else rng.integers(1, 30), replace=False)
+            keys = rng.choice(pool, size)
+        syms = [None if k == 0 and nulls else f"s{k}" for k in keys]
         times = self.time + np.cumsum(rng.integers(self.step, 2, size))  # ties: steps of 0
         self.time = int(times[-1]) if size else self.time
         px = rng.normal(0, 2, size)
         qty = rng.integers(0, 5, size)
-        missing = rng.random(size) < (0.15 if self.nulls else 0)
+        missing = rng.random(size) < (0.15 if nulls else 0)
+        if asked:
+            missing[rng.integers(size)] = True
         table = pa.table({
             "id": np.arange(self.id, self.id + size),
             "time": pa.array(times * 1000 + 7, pa.timestamp("ns")),
             "sym": pa.array(syms, pa.string()),
             "px": pa.array(px, mask=missing),
-            "qty": pa.array(qty, mask=rng.random(size) < (0.1 if self.nulls else 0)),
+            "qty": pa.array(qty, mask=rng.random(size) < (0.1 if nulls else 0)),
             "size": rng.integers(1, 1000, size)})
         self.id += size
         return table
@@ -118,6 +130,76 @@ def test_every_form_matches_duckdb_batch_after_batch(n):
         window.close()
 
 
+# batches of each kind the incremental path tells apart: (rows, NULLs, distinct keys)
+TURNS = [(1000, False, False),                         # every key's history full, no NULL
+         (1, False, True), (7, False, True), (30, False, False), (2, False, False),
+         (3, True, True), (1, False, True), (12, False, True),    # NULLs in some histories
+         (20, True, False), (4, False, True), (30, False, False), (1, True, True),
+         (2, False, True), (9, False, False), (400, True, None), (5, False, True),
+         (1, False, True), (25, False, False), (6, False, True)]
+
+
+@pytest.mark.parametrize("n", [0, 2, 19])
+def test_batches_with_and_without_nulls_of_distinct_and_repeated_keys(n):
+    # where nothing is NULL and each row's frame is full, validity is not computed at all, and
+    # where no two rows share a key the frames are slices: a wrong shortcut shows against DuckDB
+    fast, slow = both(planned(EVERYTHING.format(n=n)))
+    feed, taken = Feed(30 + n), set()
+    for number, (size, nulls, distinct) in enumerate(TURNS):
+        batch = feed.batch(size, nulls, distinct)
+        if number in (1, 4, 16):  # a new key, its history empty, among full ones
+            syms = batch.column("sym").to_pylist()
+            batch = batch.set_column(2, "sym", pa.array([f"new{number}"] + syms[1:]))
+        if not nulls and number % 3 == 1:  # a NULL qty beside no NULL px
+            qty = batch.column("qty").to_numpy()
+            batch = batch.set_column(4, "qty", pa.array(qty, mask=np.arange(size) == 0))
+        same(fast.rows(batch), slow.rows(batch))
+        assert fast.prepared is not None
+        prepared = fast.prepared.batch
+        assert prepared.layout is not None
+        taken.add((prepared.layout.distinct, prepared.arguments["px"].valid is None))
+        fast.keep()
+    assert taken == {(True, True), (True, False), (False, True), (False, False)}
+    assert (fast.path, fast.fallbacks) == ("incremental", 0)
+
+
+def test_a_history_shorter_than_the_frames():
+    # HISTORY 2 under 7-row frames: DuckDB sees 2 rows of a key before the batch, and so do
+    # the incremental frames (the frame's places before the key's held ones are not rows)
+    sql = ("SELECT id, time, avg(px) OVER w AS a, count(*) OVER w AS c, stddev_pop(px) OVER w "
+           "AS s, lag(px, 6) OVER w AS l, row_number() OVER w AS r FROM ticks WINDOW w AS "
+           "(PARTITION BY sym ORDER BY time ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)")
+    fast, slow = both(planned(sql, history=2))
+    feed = Feed(8)
+    for size, nulls, distinct in TURNS:
+        batch = feed.batch(min(size, 40), nulls, distinct)
+        same(fast.rows(batch), slow.rows(batch))
+    assert (fast.path, fast.fallbacks) == ("incremental", 0)
+
+
+def test_nan_without_nulls_as_duckdb_orders_it():
+    # NaN is above every number in DuckDB: max is NaN, min the least number, avg NaN; a NaN
+    # ORDER BY value sends its batch to DuckDB
+    sql = ("SELECT id, time, min(px) OVER w AS mn, max(px) OVER w AS mx, avg(px) OVER w AS a, "
+           "lag(px) OVER w AS l, px = px AS e, px > 0 AS up, nullif(px, px) AS n, "
+           "avg(px) OVER (PARTITION BY sym "
+           "ORDER BY t ROWS 2 PRECEDING) AS bt FROM ticks WINDOW w AS (PARTITION BY sym ORDER BY "
+           "time ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)")
+    sql = sql.replace("ORDER BY time ROWS", "ORDER BY t ROWS")
+    fast, slow = both(planned(sql))
+    feed = Feed(9, nulls=False)
+    for number, (size, _, distinct) in enumerate(TURNS):
+        batch = feed.batch(min(size, 40), False, distinct)
+        px = batch.column("px").to_numpy().copy()
+        px[::3] = np.nan
+        t = batch.column("id").to_numpy().astype(float)
+        if number == 6:
+            t[-1] = np.nan
+        batch = batch.set_column(3, "px", pa.array(px)).append_column("t", pa.array(t))
+        same(fast.rows(batch), slow.rows(batch))
+    assert (fast.path, fast.fallbacks) == ("incremental", 1)
+
+
 def test_the_feature_query_matches_duckdb():
     fast, slow = both(planned(FEATURES))
     feed = Feed(5, ties=False)  # (its rows have no id to tell rows of one time apart)
@@ -130,14 +212,19 @@ def test_the_feature_query_matches_duckdb():
 def test_constant_windows_have_no_deviation_as_in_duckdb():
     # sum(x)/n of equal values need not be x: a one-pass mean would give a tiny deviation and a
     # z-score from it; DuckDB's (and the shifted two-pass) variance of equal values is 0
+    # (windows filling and full; batches of repeated keys and of distinct ones)
     fast, slow = both(planned(FEATURES))
-    for start in range(0, 30, 3):
-        batch = pa.table({"id": range(start, start + 3),
-                          "time": pa.array(range(start, start + 3), pa.timestamp("ns")),
-                          "sym": ["a", "b", "a"], "px": [0.1, 0.7, 0.1], "size": [3, 3, 3]})
+    start = 0
+    for syms in [["a", "b", "a"]] * 10 + [["a"], ["b", "a"], ["a", "a"]] * 10:
+        count = len(syms)
+        batch = pa.table({"id": range(start, start + count),
+                          "time": pa.array(range(start, start + count), pa.timestamp("ns")),
+                          "sym": syms, "px": [0.1 if s == "a" else 0.7 for s in syms],
+                          "size": [3] * count})
         out = fast.rows(batch)
         same(out, slow.rows(batch))
-        assert out.column("ret_z").to_pylist() == [0.0, 0.0, 0.0]
+        assert out.column("ret_z").to_pylist() == [0.0] * count
+        start += count
 
 
 def test_a_window_without_partition_and_a_query_without_windows():
@@ -165,6 +252,25 @@ def test_rows_out_of_order_run_in_duckdb_for_their_batch():
         same(fast.rows(batch), slow.rows(batch))
         fast.keep()
     assert fast.fallbacks >= 2 and fast.path == "incremental"
+
+
+def test_a_history_out_of_order_runs_in_duckdb_until_it_is_gone():
+    # a one-row batch going back in time runs in DuckDB, and so does its key's next one, in
+    # order itself, while the row before it and the one going back are both in the key's
+    # history (2 rows): DuckDB sorts them (the last row alone is not what is checked)
+    fast, slow = both(planned(EVERYTHING.format(n=2)))
+    feed = Feed(13, nulls=False, ties=False)
+    batch = feed.batch(200, False, False)
+    same(fast.rows(batch), slow.rows(batch))
+    key = batch.column("sym")[-1].as_py()
+    for number in range(6):
+        one = feed.batch(1).set_column(2, "sym", pa.array([key]))
+        if number == 1:
+            one = one.set_column(1, "time", pa.array([feed.time - 10_000], pa.timestamp("ns")))
+        same(fast.rows(one), slow.rows(one))
+    assert fast.fallbacks == 2  # the row going back, and the next
+    for window in (fast, slow):
+        window.close()
 
 
 def test_non_finite_variances_are_left_to_duckdb():

@@ -10,7 +10,8 @@ over a few hundred rows: most of a batch. The forms here cost tens of microsecon
   and number literals, and window calls from the ``AGGREGATES`` table (``avg sum count min max
   stddev_samp stddev_pop var_samp var_pop``, ``lag(x, k)``, ``row_number()``), each ``OVER`` a
   window (named or not) partitioned by the subscription's key column (or not at all), ordered by
-  one column ascending, framed ``ROWS BETWEEN n PRECEDING AND CURRENT ROW``;
+  one column ascending, framed ``ROWS BETWEEN n PRECEDING AND CURRENT ROW``; both tables, and
+  what the numpy functions in them compute, are ``indb.stream.kernels``';
 - column types for which numpy gives what DuckDB gives: DOUBLE arithmetic (IEEE: ``x / 0`` is
   inf or NaN in DuckDB too), no integer ``+ - *`` or unary minus (DuckDB raises on overflow),
   no DECIMAL results; decided at the first batch, from its types and the output schema DuckDB
@@ -19,17 +20,24 @@ over a few hundred rows: most of a batch. The forms here cost tens of microsecon
 The window state is numpy: for each key, the last ``history`` values of every windowed argument
 (and of the ORDER BY column), right-aligned in a row of a (keys, history) matrix. A batch's rows
 are laid out per key after their key's history, each row's frame is gathered as a row of a
-(rows, n) matrix, and each aggregate is computed over it exactly (variance in two passes over
-values shifted by the frame's first one: a constant frame gives 0 as DuckDB's does), not from
-running sums that lose precision. A batch whose rows are not in ORDER BY order within a key
-(with its history), has a NULL or NaN there, or makes a variance non-finite (a NaN or an
+(rows, n) matrix (a slice of a (rows, history + 1) matrix where the batch's keys are distinct,
+as a small batch's usually are), and each aggregate is computed over it exactly (variance in two
+passes over values shifted by the frame's first one: a constant frame gives 0 as DuckDB's does),
+not from running sums that lose precision. A batch whose rows are not in ORDER BY order within a
+key (with its history), has a NULL or NaN there, or makes a variance non-finite (a NaN or an
 infinity in the frame, where two-pass and DuckDB's Welford arithmetic part ways) is
 ``Fallback``: the window runs that batch in DuckDB.
+
+A batch is a few rows: what it costs is numpy's and Python's cost a call, not a row. So where
+nothing is NULL and every key's history is full (the usual case), validity is ``None`` rather
+than masks of trues, and the frames are views rather than gathers; the general arrays of a
+layout are made only where wanted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -39,245 +47,10 @@ import sqlglot
 from sqlglot import exp
 
 from indb.planner import subscriptions as plans
+from indb.stream.kernels import (AGGREGATES, SCALARS, Fallback, Frame, Unsupported, Value,
+                                 everywhere)
 
-
-class Unsupported(Exception):
-    """Not a form evaluated here: the query runs in DuckDB (``args[0]`` says why)."""
-
-
-class Fallback(Exception):
-    """This batch runs in DuckDB (rows out of order, or a result DuckDB would refuse)."""
-
-
-class Value(NamedTuple):
-    data: np.ndarray
-    valid: np.ndarray    # bool: not NULL
-    kind: str            # "f" DOUBLE, "i" an integer, "d" a DECIMAL literal, "b" BOOLEAN
-
-
-# -- scalars ----------------------------------------------------------------------------------
-
-def _number(value: Value, what: str) -> Value:
-    if value.kind not in "fid":
-        raise Unsupported(f"{what} of a non-number")
-    return value
-
-
-def _doubles(*values: Value) -> list[np.ndarray]:
-    return [v.data.astype(np.float64, copy=False) for v in values]
-
-
-def _compared(*values: Value) -> list[np.ndarray]:
-    """Values as compared: integers as they are (a DOUBLE holds 53 bits), else as DOUBLEs."""
-    return [v.data for v in values] if {v.kind for v in values} == {"i"} else _doubles(*values)
-
-
-def _arithmetic(function: Callable[[np.ndarray, np.ndarray], np.ndarray], division: bool
-                ) -> Callable[..., Value]:
-    def apply(left: Value, right: Value) -> Value:
-        kinds = {_number(left, "arithmetic").kind, _number(right, "arithmetic").kind}
-        if "d" in kinds and kinds != {"f", "d"}:
-            raise Unsupported("DECIMAL arithmetic")
-        if kinds == {"i"} and not division:  # DuckDB raises on overflow, numpy wraps
-            raise Unsupported("integer arithmetic")
-        a, b = _doubles(left, right)
-        return Value(function(a, b), left.valid & right.valid, "f")
-    return apply
-
-
-def _math(function: Callable[[np.ndarray], np.ndarray]) -> Callable[..., Value]:
-    def apply(value: Value) -> Value:
-        if _number(value, "a function").kind == "d":
-            raise Unsupported("a function of a DECIMAL")
-        return Value(function(_doubles(value)[0]), value.valid, "f")
-    return apply
-
-
-def _double_only(function: Callable[[np.ndarray], np.ndarray], what: str) -> Callable[..., Value]:
-    def apply(value: Value) -> Value:
-        if value.kind != "f":
-            raise Unsupported(f"{what} of a non-DOUBLE")  # integers: DuckDB raises on overflow
-        return Value(function(value.data), value.valid, "f")
-    return apply
-
-
-def _negative(value: Value) -> Value:
-    """Unary minus of a DOUBLE, or of a DECIMAL literal (exact); DuckDB checks integers'."""
-    if value.kind == "d":
-        return Value(-value.data, value.valid, "d")
-    return _double_only(np.negative, "unary minus")(value)
-
-
-def _log(base: Value, value: Value | None = None) -> Value:
-    """``log(x)`` (base 10 in DuckDB; sqlglot puts x in ``this``) or ``log(b, x)``."""
-    if value is None:
-        return _math(np.log10)(base)
-    b, x = _doubles(_number(base, "log"), _number(value, "log"))
-    return Value(np.log(x) / np.log(b), base.valid & value.valid, "f")
-
-
-def _common(values: tuple[Value, ...], what: str) -> str:
-    """The kind of values combined into one (coalesce, nullif, comparisons)."""
-    kinds = {v.kind for v in values}
-    if kinds <= {"f", "i", "d"} and not ("d" in kinds and kinds != {"f", "d"}):
-        return "f" if "f" in kinds else "i"
-    if kinds == {"b"}:
-        return "b"
-    raise Unsupported(f"{what} of mixed types")
-
-
-def _coalesce(*values: Value) -> Value:
-    kind = _common(values, "coalesce")
-    cast = [v.data.astype(np.float64, copy=False) if kind == "f" else v.data for v in values]
-    data, valid = cast[-1].copy(), values[-1].valid.copy()
-    for part, value in zip(reversed(cast[:-1]), reversed(values[:-1])):
-        data = np.where(value.valid, part, data)
-        valid = value.valid | valid
-    return Value(data, valid, kind)
-
-
-def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """DuckDB's equality of DOUBLEs: NaN equals NaN."""
-    return (a == b) | (np.isnan(a) & np.isnan(b))
-
-
-def _greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """DuckDB's order of DOUBLEs: NaN above everything."""
-    return (a > b) | (np.isnan(a) & ~np.isnan(b))
-
-
-def _nullif(value: Value, other: Value) -> Value:
-    if _common((value, other), "nullif") != value.kind and value.kind != "f":
-        raise Unsupported("nullif of mixed types")
-    a, b = _compared(value, other)
-    return Value(value.data, value.valid & ~(other.valid & _equal(a, b)), value.kind)
-
-
-def _comparison(test: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., Value]:
-    def apply(left: Value, right: Value) -> Value:
-        if _common((left, right), "a comparison") == "b":
-            raise Unsupported("a comparison of BOOLEANs")
-        a, b = _compared(left, right)
-        return Value(test(a, b), left.valid & right.valid, "b")
-    return apply
-
-
-# what each sqlglot class computes from its operands' values (``this``, ``expression``,
-# ``expressions``, in that order)
-SCALARS: dict[type[exp.Expr], Callable[..., Value]] = {
-    exp.Add: _arithmetic(np.add, False),
-    exp.Sub: _arithmetic(np.subtract, False),
-    exp.Mul: _arithmetic(np.multiply, False),
-    exp.Div: _arithmetic(np.divide, True),
-    exp.Neg: _negative,
-    exp.Abs: _double_only(np.abs, "abs"),
-    exp.Paren: lambda value: value,
-    exp.Ln: _math(np.log),
-    exp.Log: _log,
-    exp.Exp: _math(np.exp),
-    exp.Sqrt: _math(np.sqrt),
-    exp.Coalesce: _coalesce,
-    exp.Nullif: _nullif,
-    exp.EQ: _comparison(_equal),
-    exp.NEQ: _comparison(lambda a, b: ~_equal(a, b)),
-    exp.GT: _comparison(_greater),
-    exp.GTE: _comparison(lambda a, b: _greater(a, b) | _equal(a, b)),
-    exp.LT: _comparison(lambda a, b: _greater(b, a)),
-    exp.LTE: _comparison(lambda a, b: _greater(b, a) | _equal(a, b)),
-}
-
-
-# -- window aggregates ------------------------------------------------------------------------
-
-class Frame(NamedTuple):
-    """A window's argument over each row's frame: values (rows, n), present (not NULL, a row);
-    shared by the aggregates over it: the values present as DOUBLEs (else 0), how many."""
-    values: np.ndarray
-    present: np.ndarray
-    kind: str
-    filled: np.ndarray
-    counted: np.ndarray
-
-
-def frame_of(values: np.ndarray, present: np.ndarray, kind: str) -> Frame:
-    return Frame(values, present, kind, np.where(present, values, 0).astype(np.float64, copy=False),
-                 present.sum(axis=1))
-
-
-def _count(frame: Frame) -> Value:
-    return Value(frame.counted.astype(np.int64), np.ones(len(frame.counted), bool), "i")
-
-
-def _sum(frame: Frame) -> Value:
-    if frame.kind != "f":
-        raise Unsupported("sum of integers (HUGEINT in DuckDB)")
-    return Value(frame.filled.sum(axis=1), frame.counted > 0, "f")
-
-
-def _avg(frame: Frame) -> Value:
-    counted = frame.counted
-    return Value(frame.filled.sum(axis=1) / np.maximum(counted, 1), counted > 0, "f")
-
-
-def _extreme(largest: bool) -> Callable[[Frame], Value]:
-    def apply(frame: Frame) -> Value:
-        present, values = frame.present, frame.values
-        if frame.kind == "i":
-            info = np.iinfo(values.dtype)
-            fill = info.min if largest else info.max
-            chosen = np.where(present, values, fill)
-            return Value(chosen.max(axis=1) if largest else chosen.min(axis=1),
-                         np.asarray(present.any(axis=1)), "i")
-        if frame.kind != "f":
-            raise Unsupported("min/max of a non-number")
-        nan = present & np.isnan(values)
-        number = present & ~nan
-        if largest:  # NaN is above every number in DuckDB
-            best = np.where(number, values, -np.inf).max(axis=1)
-            best = np.where(nan.any(axis=1), np.nan, best)
-        else:
-            best = np.where(number, values, np.inf).min(axis=1)
-            best = np.where(number.any(axis=1), best, np.nan)
-        return Value(best, np.asarray(present.any(axis=1)), "f")
-    return apply
-
-
-def _variance(sample: bool, root: bool) -> Callable[[Frame], Value]:
-    def apply(frame: Frame) -> Value:
-        present, values, counted = frame.present, frame.filled, frame.counted
-        first = values[np.arange(len(values)), present.argmax(axis=1)]
-        shifted = np.where(present, values - first[:, None], 0.0)  # constant frames: exactly 0
-        mean = shifted.sum(axis=1) / np.maximum(counted, 1)
-        squares = (np.where(present, shifted - mean[:, None], 0.0) ** 2).sum(axis=1)
-        result = squares / np.maximum(counted - (1 if sample else 0), 1)
-        valid = counted > (1 if sample else 0)
-        if root:
-            result = np.sqrt(result)
-        if not np.isfinite(result[valid]).all():  # NaN, inf in the frame: DuckDB's way
-            raise Fallback("a variance that is not finite")
-        return Value(result, valid, "f")
-    return apply
-
-
-def _lag(frame: Frame) -> Value:
-    """``lag(x, k)``: the frame is the k rows before and the row; the first is the one."""
-    return Value(frame.values[:, 0], frame.present[:, 0], frame.kind)
-
-
-AGGREGATES: dict[type[exp.Expr], Callable[[Frame], Value]] = {
-    exp.Count: _count,
-    exp.Sum: _sum,
-    exp.Avg: _avg,
-    exp.Min: _extreme(False),
-    exp.Max: _extreme(True),
-    exp.Stddev: _variance(True, True),
-    exp.StddevSamp: _variance(True, True),
-    exp.StddevPop: _variance(False, True),
-    exp.Variance: _variance(True, False),
-    exp.VariancePop: _variance(False, False),
-    exp.Lag: _lag,
-}
-
+__all__ = ["Fallback", "Pending", "Query", "Rolling", "Unsupported", "recognize"]
 
 # -- the recognized query -----------------------------------------------------------------------
 
@@ -372,8 +145,13 @@ class _Found:
         function = SCALARS.get(type(node))
         if function is None:
             raise Unsupported(f"{node.key} is not evaluated incrementally")
-        operands = _operands(node)
-        parts = [self.scalar(o) for o in operands]
+        parts = [self.scalar(o) for o in _operands(node)]
+        if len(parts) == 1:  # (most nodes: without the list, a call less each)
+            (only,) = parts
+            return lambda batch: function(only(batch))
+        if len(parts) == 2:
+            left, right = parts
+            return lambda batch: function(left(batch), right(batch))
         return lambda batch: function(*[part(batch) for part in parts])
 
     def window(self, node: exp.Window) -> Scalar:
@@ -443,7 +221,17 @@ def _literal(node: exp.Literal) -> Scalar:
         kind, number = "d", float(text)
     else:
         kind, number = "i", int(text)
-    return lambda batch: Value(np.full(batch.count, number), np.ones(batch.count, bool), kind)
+    made: dict[int, Value] = {}  # by rows, for small batches (read-only: shared by them)
+
+    def value(batch: Batch) -> Value:
+        if batch.count in made:
+            return made[batch.count]
+        data = np.full(batch.count, number)
+        data.flags.writeable = False
+        if batch.count <= SMALL:
+            made[batch.count] = Value(data, None, kind)
+        return Value(data, None, kind)
+    return value
 
 
 def _lag_offset(call: exp.Lag) -> int:
@@ -470,33 +258,87 @@ def _frame_size(spec: exp.Expr | None) -> int:
     raise Unsupported("a frame other than ROWS BETWEEN n PRECEDING AND CURRENT ROW")
 
 
+
 # -- the state and a batch --------------------------------------------------------------------
 
-def values_of(column: pa.ChunkedArray | pa.Array) -> Value:
-    """A column as a Value (numbers and booleans; times as their integers, for ORDER BY)."""
-    kind_of = column.type
+@lru_cache(maxsize=None)
+def _type_kind(kind_of: pa.DataType) -> tuple[str, Any]:
+    """A column type's kind as a Value, and its zero (for NULLs' places)."""
     if (pa.types.is_floating(kind_of) and kind_of != pa.float64()) or kind_of == pa.uint64():
         raise Unsupported(f"a {kind_of} column")
-    if pa.types.is_floating(kind_of):
-        kind, zero = "f", 0.0
-    elif pa.types.is_integer(kind_of) or pa.types.is_temporal(kind_of):
-        kind, zero = "i", 0  # times: their integers (numpy's datetime64 viewed as int64)
-    elif pa.types.is_boolean(kind_of):
-        kind, zero = "b", False
-    else:
-        raise Unsupported(f"a {kind_of} column in an expression")
     if pa.types.is_temporal(kind_of) and not (pa.types.is_timestamp(kind_of)
                                               or pa.types.is_duration(kind_of)):
         raise Unsupported(f"a {kind_of} column")
-    nulls = column.null_count
-    valid = np.asarray(column.is_valid()) if nulls else np.ones(len(column), bool)
-    data = np.asarray(column.fill_null(pa.scalar(zero, kind_of)) if nulls else column)
+    if pa.types.is_floating(kind_of):
+        return "f", 0.0
+    if pa.types.is_integer(kind_of) or pa.types.is_temporal(kind_of):
+        return "i", 0  # times: their integers (numpy's datetime64 viewed as int64)
+    if pa.types.is_boolean(kind_of):
+        return "b", False
+    raise Unsupported(f"a {kind_of} column in an expression")
+
+
+def values_of(column: pa.ChunkedArray | pa.Array) -> Value:
+    """A column as a Value (numbers and booleans; times as their integers, for ORDER BY)."""
+    kind, zero = _type_kind(column.type)
+    if column.null_count:
+        valid: np.ndarray | None = np.asarray(column.is_valid())
+        data = np.asarray(column.fill_null(pa.scalar(zero, column.type)))
+    else:
+        valid, data = None, np.asarray(column)
     if kind == "i":
         data = data.view(np.int64) if data.dtype.kind in "mM" else data.astype(np.int64, copy=False)
     return Value(data, valid, kind)
 
 
 SMALL = 64  # rows: up to this many, a batch's keys are looked up one by one
+
+
+class Grouping(NamedTuple):
+    """A batch's rows grouped by key: each row's key's segment, each segment's rows, each row's
+    place among its key's rows."""
+    segment: np.ndarray
+    counts: np.ndarray
+    place: np.ndarray
+
+
+def _grouped_few(slots: list[int]) -> tuple[np.ndarray, Grouping]:
+    """A few rows' slots grouped in Python (numpy's unique and argsort cost more for a few),
+    the keys in the order of their first rows."""
+    segments: dict[int, int] = {}
+    place: list[int] = []
+    counts: list[int] = []
+    for slot in slots:
+        at = segments.get(slot)
+        if at is None:
+            segments[slot] = len(counts)
+            counts.append(1)
+            place.append(0)
+        else:
+            place.append(counts[at])
+            counts[at] += 1
+    segment = [segments[slot] for slot in slots]
+    return np.array(list(segments), np.int64), Grouping(
+        np.array(segment, np.int64), np.array(counts, np.int64), np.array(place, np.int64))
+
+
+def _grouped_many(slots: np.ndarray) -> tuple[np.ndarray, Grouping]:
+    """Many rows' slots grouped, the keys in ascending order."""
+    keys, segment, counts = np.unique(slots, return_inverse=True, return_counts=True)
+    segment = segment.reshape(-1)  # (numpy 2.0 shaped it as ``slots``)
+    place = np.zeros(len(slots), np.int64)
+    order = np.argsort(segment, kind="stable")
+    place[order] = np.arange(len(slots)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return keys, Grouping(segment, counts, place)
+
+
+class Held:
+    """An argument's values held: (keys, history) matrices of them and of where they are rows
+    and not NULL (``valid``), and how many places of the keys seen are not (``gaps``: at 0,
+    a batch need not look)."""
+
+    def __init__(self, data: np.ndarray, valid: np.ndarray, gaps: int) -> None:
+        self.data, self.valid, self.gaps = data, valid, gaps
 
 
 class State:
@@ -507,22 +349,36 @@ class State:
         self.history = history
         self.slots: dict[Any, int] = {}
         self.fill = np.zeros(0, np.int64)
-        self.values: dict[str, Value] = {}  # an argument's (keys, history) values, valid
+        self.values: dict[str, Held] = {}
 
-    def slots_of(self, keys: pa.ChunkedArray | None, count: int) -> np.ndarray:
-        """Each row's key's slot (new keys get one)."""
-        if keys is None:
-            names, indices = [None], np.zeros(count, np.int64)
-        elif count <= SMALL:  # a dict lookup a row costs less than encoding the column
-            return np.array([self._slot(name) for name in keys.to_pylist()], np.int64)
+    def keys_of(self, keys: pa.ChunkedArray | None, count: int
+                ) -> tuple[np.ndarray, Grouping | None]:
+        """The slots of a batch's keys (new keys get one), each once, and its rows grouped by
+        them (``None``: no two rows share a key; the slots are the rows')."""
+        if keys is None:  # (one window over all rows)
+            slot = self._slot(None)
+            if count <= 1:
+                return np.full(count, slot, np.int64), None
+            return np.array([slot], np.int64), Grouping(np.zeros(count, np.int64),
+                                                        np.array([count]), np.arange(count))
+        if count <= SMALL:  # a dict lookup a row costs less than encoding the column
+            names = keys.to_pylist()
+            try:
+                slots = [self.slots[name] for name in names]
+            except KeyError:  # new keys
+                slots = [self._slot(name) for name in names]
         else:
-            encoded = pc.dictionary_encode(keys.combine_chunks() if isinstance(keys, pa.ChunkedArray)
-                                           else keys)
-            names = encoded.dictionary.to_pylist() + [None]
-            indices = np.asarray(encoded.indices.fill_null(len(names) - 1)
-                                 if encoded.indices.null_count else encoded.indices)
-        lookup = np.array([self._slot(name) for name in names], np.int64)
-        return lookup[indices]
+            encoded = pc.dictionary_encode(keys.combine_chunks()
+                                           if isinstance(keys, pa.ChunkedArray) else keys)
+            names, indices = encoded.dictionary.to_pylist(), encoded.indices
+            if indices.null_count:  # (a slot for the NULL key only where it has rows)
+                names.append(None)
+                indices = indices.fill_null(len(names) - 1)
+            lookup = np.array([self._slot(name) for name in names], np.int64)
+            return _grouped_many(lookup[np.asarray(indices)])
+        if len(set(slots)) == count:
+            return np.array(slots, np.int64), None
+        return _grouped_few(slots)
 
     def _slot(self, name: Any) -> int:
         slot = self.slots.get(name)
@@ -530,60 +386,150 @@ class State:
             slot = self.slots[name] = len(self.slots)
             if slot >= len(self.fill):
                 self._grow(max(16, 2 * slot))
+            for held in self.values.values():
+                held.gaps += self.history
         return slot
 
     def _grow(self, size: int) -> None:
         grown = size - len(self.fill)
         self.fill = np.r_[self.fill, np.zeros(grown, np.int64)]
-        for name, held in self.values.items():
-            self.values[name] = Value(
-                np.r_[held.data, np.zeros((grown, self.history), held.data.dtype)],
-                np.r_[held.valid, np.zeros((grown, self.history), bool)], held.kind)
+        for held in self.values.values():
+            held.data = np.r_[held.data, np.zeros((grown, self.history), held.data.dtype)]
+            held.valid = np.r_[held.valid, np.zeros((grown, self.history), bool)]
 
-    def held(self, name: str, like: Value) -> Value:
+    def held(self, name: str, like: Value) -> Held:
         if name not in self.values:
-            self.values[name] = Value(np.zeros((len(self.fill), self.history), like.data.dtype),
-                                      np.zeros((len(self.fill), self.history), bool), like.kind)
+            shape = (len(self.fill), self.history)
+            self.values[name] = Held(np.zeros(shape, like.data.dtype), np.zeros(shape, bool),
+                                     len(self.slots) * self.history)
         return self.values[name]
+
+    def kept(self, name: str, layout: Layout, flat: Value) -> None:
+        """A laid-out argument's last ``history`` values of each key in its batch held."""
+        held, kept = self.values[name], layout.kept(flat)
+        held.data[layout.keys] = kept.data
+        if kept.valid is not None:  # (else the keys' held values were rows, and still are)
+            held.valid[layout.keys] = kept.valid
+            seen = len(self.slots)
+            held.gaps = seen * self.history - int(np.count_nonzero(held.valid[:seen]))
+
+
+@lru_cache(maxsize=64)
+def _back(size: int) -> np.ndarray:
+    """``size - 1, ..., 0``: a frame's places before its row's (one array for every batch)."""
+    back = np.arange(size - 1, -1, -1)
+    back.flags.writeable = False
+    return back
 
 
 class Layout:
     """A batch's rows laid out per key after their key's history: each key a segment of
-    ``history + its rows`` places in one flat array."""
+    ``history + its rows`` places in one flat array, ``keys`` (their slots) in segment order.
+    Where no two rows share a key (``distinct``), the segments are in the rows' order, of
+    ``history + 1`` places each: the flat array is a (rows, history + 1) matrix, whose slices
+    are the rows' frames; the index arrays of the general case are made only where wanted."""
 
-    def __init__(self, state: State, slots: np.ndarray) -> None:
-        history, count = state.history, len(slots)
-        self.state = state
-        self.keys, segment, counts = np.unique(slots, return_inverse=True, return_counts=True)
-        segment = segment.reshape(-1)  # (numpy 2.0 shaped it as ``slots``)
-        lengths = history + counts
-        self.counts, self.segment, self.size = counts, segment, int(lengths.sum())
-        self.starts = np.cumsum(lengths) - lengths
-        place = np.zeros(count, np.int64)  # each row's place among its key's rows
-        if len(counts) < count:
-            order = np.argsort(segment, kind="stable")
-            place[order] = np.arange(count) - np.repeat(np.cumsum(counts) - counts, counts)
-        self.place = place
-        self.ends = self.starts[segment] + history + place  # each row's own place, flat
+    def __init__(self, state: State, keys: np.ndarray, grouping: Grouping | None) -> None:
+        self.history, self.keys, self.distinct = state.history, keys, grouping is None
+        self.rows = len(keys) if grouping is None else len(grouping.segment)
+        if grouping is not None:
+            self.grouping = grouping
+        self.fill = state.fill[keys]
+        self.places: dict[int, np.ndarray] = {}  # by frame size
         self.windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self.held_at = (self.starts[:, None] + np.arange(history)).ravel()
-        self.fill = state.fill[self.keys]
-        self.exists = np.ones(self.size, bool)
-        self.exists[self.held_at] = (np.arange(history) >= history - self.fill[:, None]).ravel()
 
-    def flat(self, held: Value, batch: Value) -> Value:
-        """Held values of the batch's keys and the batch's values, laid out."""
-        data = np.empty(self.size, np.result_type(held.data.dtype, batch.data.dtype))
-        valid = np.empty(self.size, bool)
-        data[self.held_at], valid[self.held_at] = held.data[self.keys].ravel(), \
-            held.valid[self.keys].ravel()
-        data[self.ends], valid[self.ends] = batch.data, batch.valid
+    @cached_property
+    def grouping(self) -> Grouping:
+        """(Of distinct keys: each row its own segment.)"""
+        return Grouping(np.arange(self.rows), np.ones(self.rows, np.int64),
+                        np.zeros(self.rows, np.int64))
+
+    @property
+    def segment(self) -> np.ndarray:
+        return self.grouping.segment
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.grouping.counts
+
+    @property
+    def place(self) -> np.ndarray:
+        return self.grouping.place
+
+    @cached_property
+    def least(self) -> int:
+        """The fewest rows a key of the batch has before its first row in it."""
+        return int(self.fill.min()) if self.rows else self.history
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        lengths = self.history + self.counts
+        return np.cumsum(lengths) - lengths
+
+    @cached_property
+    def ends(self) -> np.ndarray:
+        """Each row's own place, flat."""
+        return self.starts[self.segment] + self.history + self.place
+
+    @cached_property
+    def held_at(self) -> np.ndarray:
+        return (self.starts[:, None] + np.arange(self.history)).ravel()
+
+    @cached_property
+    def exists(self) -> np.ndarray:
+        """Which places are rows."""
+        history = self.history
+        exists = np.ones(history * len(self.keys) + self.rows, bool)
+        exists[self.held_at] = (np.arange(history) >= history - self.fill[:, None]).ravel()
+        return exists
+
+    def flat(self, held: Held, batch: Value) -> Value:
+        """Held values of the batch's keys and the batch's values, laid out (valid ``None``:
+        every place a row, not NULL)."""
+        history = self.history
+        kind = np.result_type(held.data.dtype, batch.data.dtype)
+        if self.distinct:
+            matrix = np.empty((self.rows, history + 1), kind)
+            matrix[:, :history], matrix[:, history] = held.data[self.keys], batch.data
+            data = matrix.reshape(-1)
+        else:
+            data = np.empty(history * len(self.keys) + self.rows, kind)
+            data[self.held_at], data[self.ends] = held.data[self.keys].ravel(), batch.data
+        if batch.valid is None and held.gaps == 0:
+            return Value(data, None, batch.kind)
+        rows = held.valid[self.keys]  # false where NULL or not a row
+        if batch.valid is None and everywhere(rows):
+            return Value(data, None, batch.kind)
+        valid = np.empty(len(data), bool)
+        valid[self.held_at], valid[self.ends] = rows.ravel(), \
+            True if batch.valid is None else batch.valid
         return Value(data, valid & self.exists, batch.kind)
 
+    def frame(self, flat: Value | None, size: int) -> Frame:
+        """Each row's frame of ``size`` places of a laid-out argument (None: ``*``)."""
+        if flat is None:  # count(*): which are rows
+            present = None if self.least >= size - 1 else self.window(size)[1]
+            return Frame(np.zeros((self.rows, size)), present, "f")
+        width = self.history + 1
+        if flat.valid is None and size <= width:  # each row's frame: all rows
+            if self.distinct:  # (a view)
+                return Frame(flat.data.reshape(self.rows, width)[:, width - size:], None,
+                             flat.kind)
+            return Frame(flat.data[self.frames(size)], None, flat.kind)
+        places, inside = self.window(size)
+        present = inside if flat.valid is None else inside & flat.valid[places]
+        return Frame(flat.data[places], present, flat.kind)
+
+    def frames(self, size: int) -> np.ndarray:
+        """Each row's frame of ``size`` places (flat; they may go before its key's)."""
+        if size not in self.places:
+            self.places[size] = self.ends[:, None] - _back(size)
+        return self.places[size]
+
     def window(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's frame of ``size`` rows (places, flat) and which of them are rows."""
+        """Each row's frame of ``size`` places (flat) and which of them are rows."""
         if size not in self.windows:
-            places = self.ends[:, None] - np.arange(size - 1, -1, -1)
+            places = self.frames(size)
             inside = places >= self.starts[self.segment][:, None]
             places = np.maximum(places, 0)
             self.windows[size] = places, inside & self.exists[places]
@@ -591,6 +537,16 @@ class Layout:
 
     def in_order(self, order: Value) -> bool:
         """Whether each key's rows (history and batch) are ascending, without NULL or NaN."""
+        if order.valid is None:  # every place a row, none NULL
+            data = order.data
+            if order.kind == "f" and np.isnan(data).any():
+                return False
+            if self.distinct:
+                matrix = data.reshape(self.rows, self.history + 1)
+                return everywhere(matrix[:, 1:] >= matrix[:, :-1])
+            ascending = data[1:] >= data[:-1]
+            ascending[self.starts[1:] - 1] = True  # (neighbours of two keys)
+            return everywhere(ascending)
         rows = self.exists
         if not order.valid[rows].all() or (order.kind == "f" and np.isnan(order.data[rows]).any()):
             return False
@@ -600,9 +556,25 @@ class Layout:
 
     def kept(self, flat: Value) -> Value:
         """Each key's new last ``history`` values from a laid-out array."""
-        history = self.state.history
-        places = (self.starts + self.counts)[:, None] + np.arange(history)
-        return Value(flat.data[places], flat.valid[places], flat.kind)
+        history = self.history
+        if self.distinct:
+            shape = (self.rows, history + 1)
+            return Value(flat.data.reshape(shape)[:, 1:],
+                         None if flat.valid is None else flat.valid.reshape(shape)[:, 1:],
+                         flat.kind)
+        places = self.kept_at
+        return Value(flat.data[places], None if flat.valid is None else flat.valid[places],
+                     flat.kind)
+
+    @cached_property
+    def kept_at(self) -> np.ndarray:
+        """Each key's last ``history`` places (keys, history)."""
+        return (self.starts + self.counts)[:, None] + np.arange(self.history)
+
+    def row_number(self) -> np.ndarray:
+        if self.distinct:
+            return self.fill + 1
+        return self.fill[self.segment] + self.place + 1
 
 
 class Batch:
@@ -610,34 +582,36 @@ class Batch:
 
     def __init__(self, rows: pa.Table, layout: Layout | None) -> None:
         self.rows, self.layout, self.count = rows, layout, rows.num_rows
+        self.arrow: dict[str, pa.ChunkedArray] = {}  # (a table's column by name: microseconds)
         self.columns: dict[str, Value] = {}
         self.arguments: dict[str, Value] = {}   # each windowed argument, laid out
         self.frames: dict[tuple[str | None, int], Frame] = {}
 
+    def of(self, name: str) -> pa.ChunkedArray:
+        """The batch's column ``name``."""
+        if name not in self.arrow:
+            try:
+                self.arrow[name] = self.rows[name]
+            except KeyError:
+                raise Unsupported(f"{name} is not a column of the table") from None
+        return self.arrow[name]
+
     def column(self, name: str) -> Value:
         if name not in self.columns:
-            if name not in self.rows.column_names:
-                raise Unsupported(f"{name} is not a column of the table")
-            self.columns[name] = values_of(self.rows[name])
+            self.columns[name] = values_of(self.of(name))
         return self.columns[name]
 
     def frame(self, call: Call) -> Frame:
         key = (call.argument, call.size)
         if key not in self.frames:
             assert self.layout is not None
-            places, inside = self.layout.window(call.size)
-            if call.argument is None:
-                self.frames[key] = frame_of(np.zeros(places.shape), inside, "f")
-            else:
-                flat = self.arguments[call.argument]
-                self.frames[key] = frame_of(flat.data[places], inside & flat.valid[places],
-                                            flat.kind)
+            flat = None if call.argument is None else self.arguments[call.argument]
+            self.frames[key] = self.layout.frame(flat, call.size)
         return self.frames[key]
 
     def row_number(self) -> Value:
         assert self.layout is not None
-        number = self.layout.fill[self.layout.segment] + self.layout.place + 1
-        return Value(number.astype(np.int64), np.ones(self.count, bool), "i")
+        return Value(self.layout.row_number().astype(np.int64), None, "i")
 
 
 ORDER = "\0order"  # the ORDER BY column's held values (a name no argument's SQL has)
@@ -645,10 +619,10 @@ ORDER = "\0order"  # the ORDER BY column's held values (a name no argument's SQL
 
 @dataclass
 class Pending:
-    """A batch prepared: its rows, as the query sees them, and its laid-out values."""
+    """A batch prepared: its rows, as the query sees them (laid out after their keys' history;
+    the windowed arguments are evaluated and laid out by ``output``, or ``keep``)."""
     rows: pa.Table
     batch: Batch
-    flats: dict[str, Value]
 
 
 class Rolling:
@@ -658,42 +632,43 @@ class Rolling:
         self.query, self.schema = query, schema  # ``schema``: DuckDB's for the query
         self.state = State(history)
         self.windowed = query.order is not None
+        order = query.order
+        self.named: dict[str, Scalar] = {**query.arguments, ORDER: lambda b: b.column(order)} \
+            if order is not None else {}
 
     def prepare(self, rows: pa.Table) -> Pending:
         """The batch's rows laid out after their keys' history (the state is not changed)."""
-        layout = None
+        batch = Batch(rows, None)
         if self.windowed:
-            keys = rows[self.query.key] if self.query.key is not None else None
-            layout = Layout(self.state, self.state.slots_of(keys, rows.num_rows))
-        batch, flats = Batch(rows, layout), {}
-        if layout is not None:
-            assert self.query.order is not None
-            with np.errstate(all="ignore"):
-                named = {**self.query.arguments, ORDER: lambda b: b.column(self.query.order)}
-                for name, scalar in named.items():
-                    value = scalar(batch)
-                    if value.kind not in "fi":
-                        raise Unsupported("a window over a non-number")
-                    flats[name] = layout.flat(self.state.held(name, value), value)
-            batch.arguments = flats
-        return Pending(rows, batch, flats)
+            keys = batch.of(self.query.key) if self.query.key is not None else None
+            batch.layout = Layout(self.state, *self.state.keys_of(keys, rows.num_rows))
+        return Pending(rows, batch)
+
+    def _laid_out(self, batch: Batch) -> dict[str, Value]:
+        """Each windowed argument and the ORDER BY column, laid out (once a batch)."""
+        if batch.layout is not None and not batch.arguments:
+            for name, scalar in self.named.items():
+                value = scalar(batch)
+                if value.kind not in "fi":
+                    raise Unsupported("a window over a non-number")
+                batch.arguments[name] = batch.layout.flat(self.state.held(name, value), value)
+        return batch.arguments
 
     def output(self, pending: Pending) -> pa.Table:
         """The query's rows for a prepared batch (in the batch's order); Fallback where DuckDB
         has to run it."""
         batch = pending.batch
-        if batch.layout is not None and not batch.layout.in_order(pending.flats[ORDER]):
-            raise Fallback("rows out of order")
         columns: list[pa.Array | pa.ChunkedArray] = []
         with np.errstate(all="ignore"):
+            flats = self._laid_out(batch)
+            if batch.layout is not None and not batch.layout.in_order(flats[ORDER]):
+                raise Fallback("rows out of order")
             for item in self.query.items:
                 if item is None:
                     columns += [pending.rows[n] for n in pending.rows.column_names
                                 if n != plans.NEW]
                 elif isinstance(item, str):
-                    if item not in pending.rows.column_names:
-                        raise Unsupported(f"{item} is not a column of the table")
-                    columns.append(pending.rows[item])
+                    columns.append(batch.of(item))
                 else:
                     columns.append(_arrow(item(batch)))
         if len(columns) != len(self.schema):
@@ -706,17 +681,21 @@ class Rolling:
         layout = pending.batch.layout
         if layout is None:
             return
-        for name, flat in pending.flats.items():
-            held = self.state.values[name]
-            kept = layout.kept(flat)
-            held.data[layout.keys], held.valid[layout.keys] = kept.data, kept.valid
-        self.state.fill[layout.keys] = np.minimum(self.state.history, layout.fill + layout.counts)
+        if not pending.batch.arguments:  # (a batch kept without its output: a seed)
+            with np.errstate(all="ignore"):
+                self._laid_out(pending.batch)
+        for name, flat in pending.batch.arguments.items():
+            self.state.kept(name, layout, flat)
+        if layout.least < self.state.history:  # (else every key's history was full, and is)
+            self.state.fill[layout.keys] = np.minimum(self.state.history,
+                                                      layout.fill + layout.counts)
 
 
 def _arrow(value: Value) -> pa.Array:
     if value.kind == "d":
         raise Unsupported("a DECIMAL item")
-    return pa.array(value.data, mask=None if value.valid.all() else ~value.valid)
+    valid = value.valid
+    return pa.array(value.data, mask=None if valid is None or everywhere(valid) else ~valid)
 
 
 # the Arrow types a computed item of each kind may be cast to, to be DuckDB's
