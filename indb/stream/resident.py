@@ -228,7 +228,7 @@ def _results(body: bytes) -> Results:
     lengths = said.get("lengths") if isinstance(said, dict) else None
     if not isinstance(lengths, list):
         raise FunctionError("the function's process sent results that do not read")
-    query = said.get("query") if isinstance(said, dict) else None
+    query = said.get("query")  # (``said`` is a dict: it gave the lengths)
     view, at = memoryview(data), 0
     results: list[pa.Table | None] = []
     for length in lengths:
