@@ -1,5 +1,5 @@
 """The tickerplant's journal: frames written and read back, a torn or corrupt tail cut off and
-reported, the fsync policies, and replay as a subscriber does it."""
+reported, and the fsync policies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 
 from indb.errors import DirectoryError  # noqa: E402
 from indb.stream import kdb  # noqa: E402
-from indb.stream.journal import MAGIC, Journal, read, replay  # noqa: E402
+from indb.stream.journal import MAGIC, Journal, read  # noqa: E402
 
 
 def message(n: int) -> bytes:
@@ -86,15 +86,6 @@ def test_every_message_policy_syncs_at_each_commit_and_n_ms_does_not(tmp_path, m
     later.sync()
     assert len(synced) == before + 1
     assert read(tmp_path / "b.journal")[0][-1].message == message(1)  # written already, unsynced
-
-
-def test_replay_decodes_the_messages_a_subscriber_catches_up_with(tmp_path):
-    path = tmp_path / "j.journal"
-    written(path, 4).close()
-    replayed = list(replay(path, upto=2))
-    assert [stamp for stamp, _ in replayed] == [1_000, 1_001]
-    name, table, x = replayed[1][1]
-    assert (name, table, list(x)) == (".u.upd", "trade", ["S1", 1.0])  # as the feed sent it
 
 
 def test_an_empty_file_becomes_a_journal(tmp_path):

@@ -101,6 +101,10 @@ class Journal:
         self._dirty = False
         self._synced = time.monotonic()
         self._lock = threading.Lock()  # a sync (from the syncing thread) against close
+        # what was written since ``take_committed`` last took it (the kdb+ log's source)
+        self._committed: list[bytearray] = []
+        self.backlog = 0  # its bytes
+        self._committed_lock = threading.Lock()
 
     def release_entries(self) -> list[Entry]:
         """The messages read at open (for replay), handed over once."""
@@ -126,11 +130,20 @@ class Journal:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
+        with self._committed_lock:
+            self._committed.append(self._buffer)
+            self.backlog += len(self._buffer)
         self._buffer = bytearray()
         if self.fsync_ms == 0:
             os.fsync(self._fd)
         else:
             self._dirty = True
+
+    def take_committed(self) -> list[bytearray]:
+        """The frames written since the last call, one buffer a commit (from any thread)."""
+        with self._committed_lock:
+            taken, self._committed, self.backlog = self._committed, [], 0
+            return taken
 
     def sync_due(self) -> None:
         """Sync if the last sync is ``fsync_ms`` old and something was written since."""
@@ -154,11 +167,11 @@ class Journal:
                 self._fd = -1
 
 
-def replay(path: Path | str, upto: int | None = None) -> Iterator[tuple[int, object]]:
-    """A journal's messages as PyKX objects, with their stamps: how a subscriber catches up to
-    the ``.u.i`` it was given (as kdb+'s r.q replays the tickerplant's log); ``path`` may be
-    ``.u.L``, a file symbol (``:/dir/2026.12.03.journal``)."""
-    from indb.stream.kdb import decode
-    entries, _ = read(Path(str(path).removeprefix(":")))
-    for entry in entries[:upto]:
-        yield entry.stamp, decode(entry.message)
+def journal_messages(frames: bytes | bytearray) -> Iterator[tuple[int, bytes]]:
+    """The stamps and messages of whole frames this process wrote (``frame``; not checked)."""
+    offset = 0
+    while offset < len(frames):
+        length, _, stamp = FRAME.unpack_from(frames, offset)
+        start = offset + FRAME.size
+        yield stamp, bytes(frames[start:start + length])
+        offset = start + length

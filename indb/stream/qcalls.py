@@ -278,8 +278,8 @@ def _handle(connection: KdbConnection) -> Any:
 
 
 def _total(connection: KdbConnection) -> Any:
-    """``.u.j``: messages logged and buffered; indb logs each as it comes (``.u.i``)."""
-    return kx.LongAtom(connection.plant.journal.count)
+    """``.u.j``: messages logged and buffered; indb has none buffered (``.u.i``)."""
+    return kx.LongAtom(connection.plant.log_messages())
 
 
 _OWN: dict[str, Callable[[KdbConnection], Any]] = {

@@ -42,6 +42,7 @@ MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
 # this size on the loop (few decoded messages in memory at once), or in the decoder processes'
 # pieces (``decoding.CHUNK_BYTES``); a connection whose pieces at the decoders pass
 # DECODING_LIMIT bytes is read no more until they come back
+LOG_SECONDS = 1.0  # the day's kdb+ log is written this long after the journal, at most
 PIECE_BYTES = 64 << 10
 DECODING_LIMIT = 32 << 20
 
@@ -453,8 +454,9 @@ class TickServer:
                  self.plant.journal.path)
 
     def _timers(self) -> None:
-        """The journal's sync (every ``fsync_ms``), end of day (checked each second) and the
-        scheduled flush; the sync and the flush on threads: the loop goes on taking updates."""
+        """The journal's sync (every ``fsync_ms``), end of day (checked each second), the kdb+
+        log's writes (each second) and the scheduled flush; all but end of day on threads: the
+        loop goes on taking updates."""
         plant = self.plant
         if plant.fsync_ms:
             threading.Thread(target=self._syncing, name="indb-tick-sync", daemon=True).start()
@@ -467,6 +469,11 @@ class TickServer:
                 except Exception:  # noqa: BLE001 (its rows stay in memory and the journal)
                     log.exception("end of day failed; trying again in a second")
         day()
+
+        def write_log() -> None:
+            self.loop.run_in_executor(self.threads, _write_log, plant)
+            self.loop.call_later(LOG_SECONDS, write_log)
+        self.loop.call_later(LOG_SECONDS, write_log)
         if plant.flush_seconds:
             seconds = plant.flush_seconds
 
@@ -518,6 +525,13 @@ class TickServer:
             self.decoders.close()
         self.plant.journal.commit()
         self.plant.journal.sync()
+
+
+def _write_log(plant: Tickerplant) -> None:
+    try:
+        plant.log_messages()
+    except Exception:  # noqa: BLE001 (the journal has the updates; the next write tries again)
+        log.exception("writing the kdb+ log failed; the journal has the updates")
 
 
 def _flush(plant: Tickerplant) -> None:

@@ -32,8 +32,8 @@ from indb.engine.tables import write_rows
 from indb.errors import CatalogError, DataError, IndbError, SqlError
 from indb.parser import parse
 from indb.query import live as live_rows
-from indb.stream import decoding, kdb
-from indb.stream.journal import Journal
+from indb.stream import decoding, kdb, qlog
+from indb.stream.journal import Journal, journal_messages
 from indb.stream.live import LiveTable
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose
 SUBSCRIBER_LIMIT = 64 << 20  # bytes queued for one subscriber before it is cut off
 FLUSH_SECONDS = 300.0  # real-time rows are flushed into their tables this often
 DAY_NS = 86_400_000_000_000
+LOG_BACKLOG = 16 << 20  # journalled bytes not yet in the kdb+ log that make a commit write it
 
 log = logging.getLogger("indb.stream")
 
@@ -113,10 +114,19 @@ class Tickerplant:
         path = existing[-1] if existing else self._journal_path(today(clock))
         self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
         self.journal = Journal(path, fsync_ms)
+        self._log_lock = threading.Lock()  # the kdb+ log's writes (the loop's, the timer thread's)
+        self.qlog = self._open_qlog()
         self.replayed = self._replay()
 
     def _journal_path(self, date: datetime.date) -> Path:
         return self.journal_dir / f"{date:%Y.%m.%d}.journal"
+
+    def _open_qlog(self) -> qlog.QLog:
+        """The day's kdb+ log, named as kdb+tick names it (``sym2026.12.03``), beside the
+        directory kdb+'s r.q moves into once it has replayed it (``sym``, its day's
+        partitions' root), which is made here so that r.q finds it."""
+        (self.journal_dir / qlog.PREFIX).mkdir(parents=True, exist_ok=True)
+        return qlog.QLog(self.journal_dir / f"{qlog.PREFIX}{self.date:%Y.%m.%d}")
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -130,10 +140,12 @@ class Tickerplant:
         return found
 
     def _replay(self) -> int:
-        """Rebuild the real-time tables from the journal, each from where its flushed rows end."""
+        """Rebuild the real-time tables from the journal, each from where its flushed rows end,
+        and the day's kdb+ log from all of it."""
         marks: dict[str, int] = {}
         count = 0
-        for entry in self.journal.release_entries():
+        entries = self.journal.release_entries()
+        for entry in entries:
             try:
                 name, x = _update_arguments(kdb.decode(entry.message))
                 if name not in marks:
@@ -149,6 +161,7 @@ class Tickerplant:
             count += 1
         for table in self.tables.values():
             table.upto = self.journal.count
+        self.qlog.append([self._log_chunk(e.stamp, e.message) for e in entries])
         return count
 
     def _flushed_upto(self, name: str) -> int:
@@ -283,6 +296,8 @@ class Tickerplant:
             if update.framed:
                 self.journal.append_frames(update.frames, update.framed)
         self.journal.commit()
+        if self.journal.backlog > LOG_BACKLOG:  # where no server's timer writes the kdb+ log
+            self.log_messages()
         for update in updates:
             upto += update.count
             self._apply(update, upto)
@@ -363,12 +378,16 @@ class Tickerplant:
         ended = self.date
         self.journal.commit()
         self.flush()
+        self.log_messages()
         message = kdb.encode(kdb.call(".u.end", kdb.kx.DateAtom(ended)), kdb.ASYNC)
         for subscriber in list(self.subscribers):
             self._send(subscriber, message)
-        self.journal.close()
-        self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
-        self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
+        with self._log_lock:
+            self.journal.close()
+            self.qlog.close()
+            self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
+            self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
+            self.qlog = self._open_qlog()
         for table in self.tables.values():
             table.upto = 0
         log.info("end of day %s: journal rolled to %s", ended, self.journal.path)
@@ -399,6 +418,23 @@ class Tickerplant:
                                     around_commit=_dropping(table, batches))
         return total
 
+    def log_messages(self) -> int:
+        """Write what the day's kdb+ log lacks of the journal (each message as q's tick.q logs
+        it, ``qlog.update_chunk``); its count of messages (``.u.i``, the journal's). Called a
+        second after updates are journalled (``indb.stream.server``), when a client asks for
+        the count or the log, at end of day and at close; off the event loop but the asking."""
+        with self._log_lock:
+            for frames in self.journal.take_committed():
+                self.qlog.append([self._log_chunk(stamp, message)
+                                  for stamp, message in journal_messages(frames)])
+            return self.qlog.count
+
+    def _log_chunk(self, stamp: int, message: bytes) -> bytes:
+        table = self.tables.get(qlog.table_name(message) or "")
+        fill = None if table is None or not table.timed else \
+            "timespan" if table.time_of_day else "timestamp"
+        return qlog.update_chunk(message, stamp, fill)
+
     def query(self, text: str, user: str = OWNER) -> Any:
         """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
         with self.engine.as_user(user):
@@ -408,11 +444,11 @@ class Tickerplant:
         return kdb.table(result.arrow())
 
     def variable(self, name: str) -> Any:
-        """The tickerplant's kdb+ globals a client may read: ``.u.i`` (messages in the
-        journal), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
+        """The tickerplant's kdb+ globals a client may read: ``.u.i`` (messages in the day's
+        kdb+ log), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
         values: dict[str, Callable[[], Any]] = {
-            ".u.i": lambda: kdb.kx.LongAtom(self.journal.count),
-            ".u.L": lambda: kdb.symbol(f":{self.journal.path}"),  # a file symbol, as tick.q's
+            ".u.i": lambda: kdb.kx.LongAtom(self.log_messages()),
+            ".u.L": lambda: kdb.symbol(f":{self.qlog.path}"),  # a file symbol, as tick.q's
             ".u.d": lambda: kdb.kx.DateAtom(self.date),
             ".u.t": lambda: kdb.kx.SymbolVector(self._table_names()),
         }
@@ -420,6 +456,8 @@ class Tickerplant:
 
     def close(self) -> None:
         self.journal.close()
+        self.log_messages()
+        self.qlog.close()
         for name in self.tables:
             live_rows.unregister(self.directory, name)
 
