@@ -17,11 +17,13 @@ import pytest
 pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it loads
 
 from indb.stream import decoding, kdb  # noqa: E402
+from indb.stream import qlog  # noqa: E402
 from indb.stream.journal import frame  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
 from tests.test_stream_server import Server, make_db, read_message  # noqa: E402
 
 STAMP = 1_796_380_000_000_000_000
+FILLS = {"trade": "timestamp"}  # the tables whose time the tickerplant fills in
 
 
 def message(x, table: str = "trade", sync: bool = False) -> bytes:
@@ -55,7 +57,7 @@ def test_runs_of_one_table_and_form_are_gathered_the_rest_left_alone():
     data = b"".join(sent)
     bounds = [0, *decoding.ends(data)]
     assert bounds[-1] == len(data) and len(bounds) == len(sent) + 1
-    segments = decoding.gather(data, STAMP)
+    segments = decoding.gather(data, STAMP, FILLS)
     kinds = [type(s).__name__ if isinstance(s, decoding.Gathered) else "lone" for s in segments]
     assert kinds == ["Gathered", "Gathered", "lone", "lone", "lone", "lone", "lone"]
     rows, cols = segments[0], segments[1]
@@ -63,6 +65,7 @@ def test_runs_of_one_table_and_form_are_gathered_the_rest_left_alone():
     assert (rows.table, rows.count, rows.syncs, rows.timed) == ("trade", 3, (1,), False)
     assert (rows.start, rows.end) == (bounds[0], bounds[3])
     assert rows.frames == b"".join(frame(STAMP, m) for m in sent[:3])  # as the journal makes them
+    assert rows.logged == b"".join(qlog.update_chunk(m, STAMP, FILLS) for m in sent[:3])  # the log's
     assert rows.vectors[0].tolist() == ["A", "B", "C"]
     assert rows.vectors[1].tolist() == [1.0, 2.0, 3.0] and rows.vectors[2].tolist() == [1, 2, 3]
     assert (cols.count, cols.syncs) == (2, ())
@@ -74,7 +77,7 @@ def test_runs_of_one_table_and_form_are_gathered_the_rest_left_alone():
     # decoded where they were gathered (kept for the loop), not where sent to another process
     assert kdb.text(lone[1][2]) == "SELECT 1"  # type: ignore[index]
     assert lone[-1][2] is None  # type: ignore[index]
-    remote = decoding.gather(data, STAMP, remote=True)
+    remote = decoding.gather(data, STAMP, FILLS, remote=True)
     assert all(s[2] is None for s in remote if not isinstance(s, decoding.Gathered))
     assert isinstance(remote[0], decoding.Gathered)
     assert isinstance(remote[0].vectors[0], pa.Array)  # symbols as Arrow: cheaper to send
@@ -94,14 +97,14 @@ def test_a_piece_whose_decoder_failed_is_gathered_on_the_loop():
     data = b"".join(message(row(s, 1.0, 1)) for s in "AB")
     loop = asyncio.new_event_loop()
     try:
-        piece = decoding.Piece(data, STAMP, future=loop.create_future())
+        piece = decoding.Piece(data, STAMP, FILLS, future=loop.create_future())
         assert not piece.ready()  # still at its decoder
         assert piece.future is not None
         piece.future.set_exception(RuntimeError("a decoder process died"))
         assert piece.ready()
         assert piece.segments is not None and len(piece.segments) == 1
         run = piece.segments[0]
-        assert isinstance(run, decoding.Gathered) and run.count == 2
+        assert isinstance(run, decoding.Gathered) and run.count == 2 and run.logged
     finally:
         loop.close()
 

@@ -43,7 +43,7 @@ COLUMNS = kx.toq([kx.SymbolVector(["IBM", "MSFT"]), kx.FloatVector([150.0, 410.5
 
 
 def test_an_update_is_logged_as_tick_q_logs_it_the_time_filled_in_first():
-    chunk = qlog.update_chunk(update(ROW), NOON, "timestamp")
+    chunk = qlog.update_chunk(update(ROW), NOON, {"trade": "timestamp"})
     expected = kx.toq([kx.SymbolAtom("upd"), kx.SymbolAtom("trade"), kx.toq(
         [kx.toq(np.datetime64(NOON, "ns")), *ROW])])
     assert chunk == body_of(expected)  # byte for byte what q would log for it
@@ -53,31 +53,31 @@ def test_an_update_is_logged_as_tick_q_logs_it_the_time_filled_in_first():
 
 
 def test_columns_get_a_time_vector_and_a_time_column_a_timespan():
-    function, table, x = as_q_reads(qlog.update_chunk(update(COLUMNS), NOON, "timespan")).py()
+    function, table, x = as_q_reads(qlog.update_chunk(update(COLUMNS), NOON, {"trade": "timespan"})).py()
     assert (function, table, x[1:]) == ("upd", "trade", [["IBM", "MSFT"], [150.0, 410.5], [7, 8]])
     assert x[0] == [datetime.timedelta(hours=12)] * 2  # TIME: the stamp's time of day
-    times = as_q_reads(qlog.update_chunk(update(COLUMNS), NOON, "timespan")).np()[2][0]
+    times = as_q_reads(qlog.update_chunk(update(COLUMNS), NOON, {"trade": "timespan"})).np()[2][0]
     assert times.dtype == "timedelta64[ns]"  # a timespan vector
 
 
 def test_a_time_the_feed_sent_or_a_table_is_logged_as_sent():
     timed = kx.toq([kx.toq(np.datetime64(5, "ns")), *ROW])
-    chunk = qlog.update_chunk(update(timed), NOON, "timestamp")
+    chunk = qlog.update_chunk(update(timed), NOON, {"trade": "timestamp"})
     assert chunk == body_of(kx.toq([kx.SymbolAtom("upd"), kx.SymbolAtom("trade"), timed]))
-    assert qlog.update_chunk(update(ROW), NOON, None) == body_of(
+    assert qlog.update_chunk(update(ROW), NOON, {}) == body_of(
         kx.toq([kx.SymbolAtom("upd"), kx.SymbolAtom("trade"), ROW]))  # a table without time
     table = kx.toq(pa.table({"sym": ["A"], "price": [1.0]}))
-    chunk = qlog.update_chunk(update(table), NOON, "timestamp")
+    chunk = qlog.update_chunk(update(table), NOON, {"trade": "timestamp"})
     assert as_q_reads(chunk).py()[2] == {"sym": ["A"], "price": [1.0]}
 
 
 def test_a_string_for_the_function_or_the_table_is_logged_alike():
-    plain = qlog.update_chunk(update(COLUMNS), NOON, "timestamp")
-    assert qlog.update_chunk(update(COLUMNS, kx.CharVector(".u.upd")), NOON, "timestamp") == plain
+    plain = qlog.update_chunk(update(COLUMNS), NOON, {"trade": "timestamp"})
+    assert qlog.update_chunk(update(COLUMNS, kx.CharVector(".u.upd")), NOON, {"trade": "timestamp"}) == plain
     named = bytes(kx.serialize(kx.toq([kx.SymbolAtom(".u.upd"), kx.CharVector("trade"), COLUMNS]),
                                mode=3, wait=0).copy())
-    assert qlog.update_chunk(named, NOON, "timestamp") == plain
-    assert qlog.table_name(update(ROW)) == qlog.table_name(named) == "trade"
+    assert qlog.update_chunk(named, NOON, {"trade": "timestamp"}) == plain
+    assert qlog._layout(update(ROW))[0] == qlog._layout(named)[0] == "trade"
 
 
 def test_an_empty_log_is_what_q_writes_for_an_empty_list(tmp_path):
@@ -90,9 +90,9 @@ def test_an_empty_log_is_what_q_writes_for_an_empty_list(tmp_path):
 def test_a_log_is_the_file_header_and_the_ipc_body_of_its_messages(tmp_path):
     path = tmp_path / "sym2026.12.04"
     log = qlog.QLog(path)
-    chunks = [qlog.update_chunk(update(x), NOON, "timestamp") for x in (ROW, COLUMNS, ROW)]
-    log.append(chunks[:1])
-    log.append(chunks[1:])
+    chunks = [qlog.update_chunk(update(x), NOON, {"trade": "timestamp"}) for x in (ROW, COLUMNS, ROW)]
+    log.append(chunks[0], 1)
+    log.append(b"".join(chunks[1:]), 2)
     log.close()
     whole = kx.serialize(kx.toq([as_q_reads(c) for c in chunks]), mode=3, wait=0)
     data = path.read_bytes()
@@ -105,7 +105,7 @@ def test_a_log_is_the_file_header_and_the_ipc_body_of_its_messages(tmp_path):
 def test_replay_gives_the_first_messages_as_r_q_evaluates_them(tmp_path):
     path = tmp_path / "sym2026.12.04"
     log = qlog.QLog(path)
-    log.append([qlog.update_chunk(update(x), NOON, "timestamp") for x in (ROW, COLUMNS)])
+    log.append(*qlog.update_chunks([(NOON, update(x)) for x in (ROW, COLUMNS)], {"trade": "timestamp"}))
     replayed = list(qlog.replay(f":{path}", upto=1))  # .u.L as a q client gets it
     assert len(replayed) == 1
     function, table, x = replayed[0]
@@ -116,9 +116,9 @@ def test_replay_gives_the_first_messages_as_r_q_evaluates_them(tmp_path):
 def test_a_message_being_appended_is_not_read_half(tmp_path):
     path = tmp_path / "sym2026.12.04"
     log = qlog.QLog(path)
-    log.append([qlog.update_chunk(update(ROW), NOON, "timestamp")])
+    log.append(qlog.update_chunk(update(ROW), NOON, {"trade": "timestamp"}), 1)
     with open(path, "ab") as half:  # the bytes of the next message, before its count
-        half.write(qlog.update_chunk(update(ROW), NOON, "timestamp")[:25])
+        half.write(qlog.update_chunk(update(ROW), NOON, {"trade": "timestamp"})[:25])
     with pytest.raises(DirectoryError, match="does not decode as the 1 messages its header counts"):
         qlog.read(path)  # a file that stopped growing with half a message is not a log
 
@@ -140,8 +140,7 @@ def test_the_log_gets_each_update_when_u_i_is_asked(plant):
     tp = plant()
     upd(tp, row("A", 1.0, 1))
     upd(tp, columns(["B", "C"], [2.0, 3.0], [2, 3]))
-    assert tp.qlog.count == 0 and qlog.read(tp.qlog.path) == []  # nothing written per update
-    assert tp.variable(".u.i").py() == 2 == tp.journal.count  # asked: one message an update
+    assert tp.variable(".u.i").py() == 2 == tp.journal.count  # one message an update
     assert tp.variable(".u.L").py() == f":{tp.qlog.path}"
     assert logged(tp.qlog.path) == [("upd", ["A", 1.0, 1]), ("upd", [["B", "C"], [2.0, 3.0], [2, 3]])]
     first_time = qlog.read(tp.qlog.path)[0][2][0]
@@ -169,7 +168,8 @@ def test_a_restart_makes_the_log_again_from_the_journal_flushed_rows_too(plant):
     upd(first, columns(["A", "B"], [1.0, 2.0], [1, 2]))
     first.flush()  # these rows are in the table now, not in memory
     upd(first, row("C", 3.0, 3))
-    first.journal.close()  # killed: the log lacks both, nobody asked for it
+    first.journal.close()
+    first.qlog.path.write_bytes(b"")  # killed while it was written: made again from the journal
     second = plant()
     assert second.replayed == 1  # C, into memory again
     assert second.qlog.count == 2 and second.variable(".u.i").py() == 2
@@ -177,8 +177,18 @@ def test_a_restart_makes_the_log_again_from_the_journal_flushed_rows_too(plant):
                                         ("upd", ["C", 3.0, 3])]
 
 
-def test_a_large_backlog_is_logged_without_being_asked(plant, monkeypatch):
-    monkeypatch.setattr("indb.stream.tickerplant.LOG_BACKLOG", 100)
+def test_messages_gathered_before_their_table_was_known_are_logged_with_its_time(plant):
+    from indb.stream import decoding
     tp = plant()
-    upd(tp, columns(["A"] * 20, [1.0] * 20, list(range(20))))
-    assert tp.qlog.count == 1 and tp.journal.backlog == 0
+    messages = [bytes(kx.serialize(kdb.call(".u.upd", kdb.symbol("trade"), row(s, 1.0, 1)),
+                                   mode=3, wait=0).copy()) for s in "AB"]
+    data = b"".join(messages)
+    (run,) = decoding.gather(data, NOON, {})  # read before trade was in memory: no time kind
+    assert isinstance(run, decoding.Gathered)
+    update = tp.gathered(run.table, run.vectors, run.timed, NOON, frames=run.frames,
+                         framed=run.count, logged=run.logged, fills={})
+    assert update is not None
+    assert update.logged == b"".join(qlog.update_chunk(m, NOON, {"trade": "timestamp"})
+                                     for m in messages)  # made again, the time filled in
+    tp.commit([update])
+    assert [x[1] for _, _, x in qlog.read(tp.qlog.path)] == ["A", "B"] and tp.qlog.count == 2

@@ -19,14 +19,14 @@ import os
 import threading
 import time
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indb.stream import kdb
+from indb.stream import kdb, qlog
 from indb.stream.journal import frame
 
 log = logging.getLogger("indb.stream")
@@ -45,6 +45,7 @@ class Gathered:
     vectors: list[kdb.Vector]  # one a value (of a row) or a column, not checked yet
     timed: bool  # each begins with its own time (else the tickerplant fills it in)
     frames: bytes  # their journal frames, with the stamp of the read they came in
+    logged: bytes  # and their kdb+ log messages (``qlog.update_chunks``)
     count: int  # how many messages
     syncs: tuple[int, ...]  # which of them (0, 1, ...) were sync messages
     start: int  # their bytes in what was gathered (to take them one at a time instead)
@@ -84,9 +85,11 @@ def gathered(xs: Sequence[Any], shape: str) -> tuple[list[np.ndarray], bool] | N
     return None if vectors is None else (vectors, timed.pop())
 
 
-def gather(data: bytes, stamp: int, remote: bool = False) -> list[Segment]:
+def gather(data: bytes, stamp: int, fills: Mapping[str, str], remote: bool = False
+           ) -> list[Segment]:
     """Whole messages (``data``), in order, as runs of updates gathered (``Gathered``) and lone
-    messages; the runs' journal frames are stamped ``stamp``. ``remote``: for another process
+    messages; the runs' journal frames are stamped ``stamp``, their kdb+ log messages made
+    with the time kinds ``fills`` (``Tickerplant.fills``). ``remote``: for another process
     (the loop's): lone messages without their decoded values (they would cost more to send than
     to decode again), and symbols as Arrow strings (which cost less to send than ``str``s)."""
     segments: list[Segment] = []
@@ -106,19 +109,20 @@ def gather(data: bytes, stamp: int, remote: bool = False) -> list[Segment]:
             shape = form(obj[2])
             this = None if shape is None else (kdb.text(obj[1]), shape)
         if this is None or this != key:
-            _close(segments, run, key, data, stamp, remote)
+            _close(segments, run, key, data, stamp, fills, remote)
             run, key = [], this
         if this is None:
             segments.append((offset, end, None if remote else obj))
         else:
             run.append((offset, end, obj[2], head.message_type == kdb.SYNC))
         offset = end
-    _close(segments, run, key, data, stamp, remote)
+    _close(segments, run, key, data, stamp, fills, remote)
     return segments
 
 
 def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
-           key: tuple[str, tuple[str, int]] | None, data: bytes, stamp: int, remote: bool) -> None:
+           key: tuple[str, tuple[str, int]] | None, data: bytes, stamp: int,
+           fills: Mapping[str, str], remote: bool) -> None:
     """A run of updates of one table and form as one ``Gathered``, or its messages one by one
     where there is only one or its values do not gather."""
     if not run or key is None:
@@ -128,10 +132,11 @@ def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
         segments.extend((start, end, None) for start, end, _, _ in run)
         return
     frames = b"".join(frame(stamp, data[start:end]) for start, end, _, _ in run)
+    logged, _ = qlog.update_chunks(((stamp, data[start:end]) for start, end, _, _ in run), fills)
     syncs = tuple(i for i, (_, _, _, sync) in enumerate(run) if sync)
     vectors = [kdb.strings(v) for v in values[0]] if remote else values[0]
-    segments.append(Gathered(key[0], vectors, values[1], frames, len(run), syncs, run[0][0],
-                             run[-1][1]))
+    segments.append(Gathered(key[0], vectors, values[1], frames, logged, len(run), syncs,
+                             run[0][0], run[-1][1]))
 
 
 def ends(buffer: bytes | bytearray, start: int = 0) -> list[int]:
@@ -166,6 +171,7 @@ class Piece:
 
     data: bytes
     stamp: int
+    fills: Mapping[str, str]  # the tables' time kinds when it was read (``gather``)
     segments: list[Segment] | None = None
     future: asyncio.Future[list[Segment]] | None = None
 
@@ -176,7 +182,7 @@ class Piece:
                 self.segments = self.future.result()
             except Exception:  # noqa: BLE001 (a decoder process died: its piece is still whole)
                 log.exception("a decoder process failed; its piece is decoded on the loop")
-                self.segments = gather(self.data, self.stamp)
+                self.segments = gather(self.data, self.stamp, self.fills)
         return self.segments is not None
 
 
@@ -193,7 +199,7 @@ class Decoders:
 
     def submit(self, piece: Piece, loop: asyncio.AbstractEventLoop) -> None:
         piece.future = asyncio.wrap_future(self.pool.submit(gather, piece.data, piece.stamp,
-                                                            True), loop=loop)
+                                                            piece.fills, True), loop=loop)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

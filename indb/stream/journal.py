@@ -101,10 +101,6 @@ class Journal:
         self._dirty = False
         self._synced = time.monotonic()
         self._lock = threading.Lock()  # a sync (from the syncing thread) against close
-        # what was written since ``take_committed`` last took it (the kdb+ log's source)
-        self._committed: list[bytearray] = []
-        self.backlog = 0  # its bytes
-        self._committed_lock = threading.Lock()
 
     def release_entries(self) -> list[Entry]:
         """The messages read at open (for replay), handed over once."""
@@ -122,28 +118,21 @@ class Journal:
         self._buffer += frames
         self.count += count
 
-    def commit(self) -> None:
-        """Write what was appended, and sync it if the policy says every message."""
+    def commit(self) -> bytearray:
+        """Write what was appended, and sync it if the policy says every message; the frames
+        written."""
         if not self._buffer:
-            return
+            return self._buffer
         view = memoryview(self._buffer)
         while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        with self._committed_lock:
-            self._committed.append(self._buffer)
-            self.backlog += len(self._buffer)
-        self._buffer = bytearray()
+            view = view[os.write(self._fd, view):]
+        view.release()
+        written, self._buffer = self._buffer, bytearray()
         if self.fsync_ms == 0:
             os.fsync(self._fd)
         else:
             self._dirty = True
-
-    def take_committed(self) -> list[bytearray]:
-        """The frames written since the last call, one buffer a commit (from any thread)."""
-        with self._committed_lock:
-            taken, self._committed, self.backlog = self._committed, [], 0
-            return taken
+        return written
 
     def sync_due(self) -> None:
         """Sync if the last sync is ``fsync_ms`` old and something was written since."""

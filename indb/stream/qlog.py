@@ -24,9 +24,10 @@ Nothing here is synced: the journal is, and a crash makes this file again from i
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from indb.stream import kdb
 FILE_HEADER = b"\xff\x01" + bytes(6)  # what q writes before a list it stores in a file
 LIST = struct.Struct("<bBi")  # a general list: type 0, attribute, count
 VECTOR = LIST  # a vector: its type, attribute, count (then the values)
+FIRST = struct.Struct("<bBib")  # a general list's type, attribute and count, and its first's type
+ATOM = struct.Struct("<bq")  # a timestamp or timespan atom: its type and value
 SYMBOL_ATOM = b"\xf5"  # type -11, then the name and a 0 byte
 UPD = SYMBOL_ATOM + b"upd\0"  # what r.q defines: upd:insert
 CHARS = 10  # a string's type
@@ -50,68 +53,80 @@ PREFIX = "sym"  # a log's name before its date, and r.q's directory: kdb+tick's 
 READS = 20  # reads of a log that grows while it is read, at most
 
 
-def table_name(message: bytes) -> str | None:
-    """The table of a journalled update (``(`.u.upd; `t; x)``), where its layout is plain."""
-    found = _layout(message)
-    return None if found is None else found[0]
+def update_chunks(messages: Iterable[tuple[int, bytes]], fills: Mapping[str, str]
+                  ) -> tuple[bytes, int]:
+    """The log's messages of journalled updates (stamps and messages), and how many."""
+    chunks = [update_chunk(message, stamp, fills) for stamp, message in messages]
+    return b"".join(chunks), len(chunks)
 
 
-def update_chunk(message: bytes, stamp: int, fill: str | None) -> bytes:
+def update_chunk(message: bytes, stamp: int, fills: Mapping[str, str]) -> bytes:
     """The kdb+ log's message for a journalled update: ``(`upd; `t; x)``, with the time
-    (``stamp``, ns since 1970) put first in ``x`` where ``fill`` names the time column's kind
-    ("timestamp" or "timespan") and ``x``'s first value is not a time."""
+    (``stamp``, ns since 1970) put first in ``x`` where ``fills`` names the kind of ``t``'s time
+    column ("timestamp" or "timespan": the tables whose time is filled in) and ``x``'s first
+    value is not a time."""
     found = _layout(message)
     if found is None:  # compressed, or big-endian: PyKX makes it plain
-        found = _layout(kdb.encode(kdb.kx.deserialize(message), kdb.ASYNC))
+        message = kdb.encode(kdb.kx.deserialize(message), kdb.ASYNC)
+        found = _layout(message)
         if found is None:
             raise InternalError("a journalled update is not (function; `table; data)")
-    name, x = found
-    if fill is not None:
-        x = _timed(x, stamp, fill)
-    return LIST.pack(0, 0, 3) + UPD + SYMBOL_ATOM + name.encode() + b"\0" + x
-
-
-def _layout(message: bytes) -> tuple[str, bytes] | None:
-    """``t`` and ``x``'s bytes of a plain ``(function; t; x)`` message (little-endian, not
-    compressed; the function and the table symbols or strings), else None."""
-    if len(message) < kdb.HEADER.size + LIST.size or message[0] != 1 or message[2] != 0:
-        return None
-    offset = kdb.HEADER.size
-    if LIST.unpack_from(message, offset) != (0, 0, 3):
-        return None
-    offset += LIST.size
-    names = []
-    for _ in range(2):  # `.u.upd or ".u.upd" (PyKX's feeds send a string), then the table
-        start = offset
-        if offset >= len(message):
-            return None
-        if message[offset] == SYMBOL_ATOM[0]:
-            offset = message.index(b"\0", offset) + 1
-            names.append(message[start + 1:offset - 1])
-        elif message[offset] == CHARS:
-            offset += VECTOR.size + VECTOR.unpack_from(message, offset)[2]
-            names.append(message[start + VECTOR.size:offset])
-        else:
-            return None
-    return names[1].decode(), message[offset:]
-
-
-def _timed(x: bytes, stamp: int, fill: str) -> bytes:
-    """``x`` with the time first, where it is a list whose first item is not a time: an atom
-    before atoms (a row), a vector as long as the first before vectors (columns)."""
-    if len(x) < LIST.size + 1 or x[0] != 0:
-        return x  # a table, or a vector: logged as sent
-    _, attribute, count = LIST.unpack_from(x)
-    first = struct.unpack_from("<b", x, LIST.size)[0]
+    name, prefix, x = found
+    fill = fills.get(name)
+    if fill is None or message[x] != 0 or len(message) < x + FIRST.size:
+        return prefix + message[x:]  # no time to fill in; a table or a vector: as sent
+    _, attribute, count, first = FIRST.unpack_from(message, x)
     if count == 0 or abs(first) in TIMES:
-        return x
+        return prefix + message[x:]
     kind, value = (TIMESPAN, stamp % DAY_NS) if fill == "timespan" else (TIMESTAMP, stamp - EPOCH_2000)
-    if first < 0:
-        time = struct.pack("<bq", -kind, value)
-    else:
-        rows = VECTOR.unpack_from(x, LIST.size)[2]
-        time = VECTOR.pack(kind, 0, rows) + np.full(rows, value, "<i8").tobytes()
-    return LIST.pack(0, attribute, count + 1) + time + x[LIST.size:]
+    time = ATOM.pack(-kind, value) if first < 0 else \
+        _times(kind, value, VECTOR.unpack_from(message, x + LIST.size)[2])  # a row; columns
+    return b"".join((prefix, LIST.pack(0, attribute, count + 1), time, message[x + LIST.size:]))
+
+
+@functools.lru_cache(maxsize=16)  # the updates read together share their stamp and, often, a size
+def _times(kind: int, value: int, rows: int) -> bytes:
+    """A time vector of ``rows`` times ``value``."""
+    return VECTOR.pack(kind, 0, rows) + np.full(rows, value, "<i8").tobytes()
+
+
+# what the function and table of a journalled update are in its bytes -> the table, and what
+# the log's message of it starts with: a few tables, each sent in a form or two
+_PREFIXES: dict[bytes, tuple[str, bytes]] = {}
+_PLAIN_LIST = LIST.pack(0, 0, 3)
+
+
+def _layout(message: bytes) -> tuple[str, bytes, int] | None:
+    """The table of a plain ``(function; t; x)`` message (little-endian, not compressed; the
+    function and the table symbols or strings), the log's message's bytes before ``x``, and
+    where ``x`` starts; else None."""
+    start = kdb.HEADER.size + LIST.size
+    if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != _PLAIN_LIST:
+        return None
+    function = _name_end(message, start)  # `.u.upd or ".u.upd" (PyKX's feeds send a string)
+    if function is None:
+        return None
+    end = _name_end(message, function)
+    if end is None:
+        return None
+    key = message[start:end]
+    known = _PREFIXES.get(key)
+    if known is None:
+        name = message[function + (1 if message[function] != CHARS else VECTOR.size):
+                       end - (message[function] != CHARS)].decode()
+        known = _PREFIXES[key] = (name, _PLAIN_LIST + UPD + SYMBOL_ATOM + name.encode() + b"\0")
+    return known[0], known[1], end
+
+
+def _name_end(message: bytes, offset: int) -> int | None:
+    """Where a symbol atom or a string at ``offset`` ends (None: it is neither)."""
+    if offset >= len(message):
+        return None
+    if message[offset] == SYMBOL_ATOM[0]:
+        return message.index(b"\0", offset) + 1
+    if message[offset] == CHARS:
+        return offset + VECTOR.size + VECTOR.unpack_from(message, offset)[2]
+    return None
 
 
 class QLog:
@@ -125,12 +140,13 @@ class QLog:
         self.count = 0
         self._write(FILE_HEADER + LIST.pack(0, 0, 0))
 
-    def append(self, chunks: list[bytes]) -> None:
-        """Add messages made by ``chunk``, then their count."""
-        if not chunks:
+    def append(self, chunks: bytes, count: int) -> None:
+        """Add ``count`` messages made by ``update_chunk`` (their bytes one after the other),
+        then their count."""
+        if not count:
             return
-        self._write(b"".join(chunks))
-        self.count += len(chunks)
+        self._write(chunks)
+        self.count += count
         os.pwrite(self._fd, struct.pack("<i", self.count), COUNT_AT)
 
     def _write(self, data: bytes) -> None:

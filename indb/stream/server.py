@@ -42,7 +42,6 @@ MAX_CREDENTIALS = 1024  # bytes of a handshake, at most
 # this size on the loop (few decoded messages in memory at once), or in the decoder processes'
 # pieces (``decoding.CHUNK_BYTES``); a connection whose pieces at the decoders pass
 # DECODING_LIMIT bytes is read no more until they come back
-LOG_SECONDS = 1.0  # the day's kdb+ log is written this long after the journal, at most
 PIECE_BYTES = 64 << 10
 DECODING_LIMIT = 32 << 20
 
@@ -120,14 +119,15 @@ class KdbConnection(asyncio.BufferedProtocol):
             self.queue.append((kdb.header(message), message, None))
             return
         stamp = self.plant.clock()  # the time filled in: they were read together
+        fills = self.plant.fills()
         decoders = self.server.decoders
         if decoders is None or whole[-1] < POOL_BYTES:
             for start, end in pieces(whole, PIECE_BYTES):
                 data = bytes(buffer[start:end])
-                self.queue.append(Piece(data, stamp, gather(data, stamp)))
+                self.queue.append(Piece(data, stamp, fills, gather(data, stamp, fills)))
             return
         for start, end in pieces(whole, CHUNK_BYTES):
-            piece = Piece(bytes(buffer[start:end]), stamp)
+            piece = Piece(bytes(buffer[start:end]), stamp, fills)
             decoders.submit(piece, asyncio.get_running_loop())
             assert piece.future is not None
             piece.future.add_done_callback(lambda _: self._run())
@@ -241,7 +241,8 @@ class KdbConnection(asyncio.BufferedProtocol):
         try:
             self._may("INSERT", [run.table])
             update = self.plant.gathered(run.table, run.vectors, run.timed, piece.stamp,
-                                         frames=run.frames, framed=run.count)
+                                         frames=run.frames, framed=run.count,
+                                         logged=run.logged, fills=piece.fills)
         except IndbError:
             update = None
         if update is None:
@@ -454,9 +455,8 @@ class TickServer:
                  self.plant.journal.path)
 
     def _timers(self) -> None:
-        """The journal's sync (every ``fsync_ms``), end of day (checked each second), the kdb+
-        log's writes (each second) and the scheduled flush; all but end of day on threads: the
-        loop goes on taking updates."""
+        """The journal's sync (every ``fsync_ms``), end of day (checked each second) and the
+        scheduled flush; the sync and the flush on threads: the loop goes on taking updates."""
         plant = self.plant
         if plant.fsync_ms:
             threading.Thread(target=self._syncing, name="indb-tick-sync", daemon=True).start()
@@ -469,11 +469,6 @@ class TickServer:
                 except Exception:  # noqa: BLE001 (its rows stay in memory and the journal)
                     log.exception("end of day failed; trying again in a second")
         day()
-
-        def write_log() -> None:
-            self.loop.run_in_executor(self.threads, _write_log, plant)
-            self.loop.call_later(LOG_SECONDS, write_log)
-        self.loop.call_later(LOG_SECONDS, write_log)
         if plant.flush_seconds:
             seconds = plant.flush_seconds
 
@@ -525,13 +520,6 @@ class TickServer:
             self.decoders.close()
         self.plant.journal.commit()
         self.plant.journal.sync()
-
-
-def _write_log(plant: Tickerplant) -> None:
-    try:
-        plant.log_messages()
-    except Exception:  # noqa: BLE001 (the journal has the updates; the next write tries again)
-        log.exception("writing the kdb+ log failed; the journal has the updates")
 
 
 def _flush(plant: Tickerplant) -> None:

@@ -17,7 +17,7 @@ import datetime
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,6 @@ FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose
 SUBSCRIBER_LIMIT = 64 << 20  # bytes queued for one subscriber before it is cut off
 FLUSH_SECONDS = 300.0  # real-time rows are flushed into their tables this often
 DAY_NS = 86_400_000_000_000
-LOG_BACKLOG = 16 << 20  # journalled bytes not yet in the kdb+ log that make a commit write it
 
 log = logging.getLogger("indb.stream")
 
@@ -75,6 +74,7 @@ class Update:
     batch: pa.RecordBatch | None = None
     frames: bytes = b""  # or their journal frames, made where they were decoded (``decoding``)
     framed: int = 0  # the messages those frames hold
+    logged: bytes = b""  # and those messages as the kdb+ log holds them (``qlog.update_chunks``)
     # the ``(`upd; t; rows)`` message of ``batch`` for subscribers of every sym, encoded
     # beforehand off the event loop (a subscription's outputs: ``indb.stream.outputs``)
     published: bytes | None = None
@@ -114,7 +114,6 @@ class Tickerplant:
         path = existing[-1] if existing else self._journal_path(today(clock))
         self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
         self.journal = Journal(path, fsync_ms)
-        self._log_lock = threading.Lock()  # the kdb+ log's writes (the loop's, the timer thread's)
         self.qlog = self._open_qlog()
         self.replayed = self._replay()
 
@@ -150,6 +149,7 @@ class Tickerplant:
                 name, x = _update_arguments(kdb.decode(entry.message))
                 if name not in marks:
                     marks[name] = self._flushed_upto(name)
+                    self.table(name)  # its kind of time, for the kdb+ log
                 if entry.index < marks[name]:
                     continue
                 update = self.prepare(name, x, entry.message, entry.stamp)
@@ -161,7 +161,7 @@ class Tickerplant:
             count += 1
         for table in self.tables.values():
             table.upto = self.journal.count
-        self.qlog.append([self._log_chunk(e.stamp, e.message) for e in entries])
+        self.qlog.append(*qlog.update_chunks(((e.stamp, e.message) for e in entries), self.fills()))
         return count
 
     def _flushed_upto(self, name: str) -> int:
@@ -246,11 +246,13 @@ class Tickerplant:
                              messages=tuple(m for _, _, m in calls))
 
     def gathered(self, name: str, vectors: list[np.ndarray], timed: bool, stamp: int, *,
-                 messages: tuple[bytes, ...] = (), frames: bytes = b"", framed: int = 0
-                 ) -> Update | None:
+                 messages: tuple[bytes, ...] = (), frames: bytes = b"", framed: int = 0,
+                 logged: bytes = b"", fills: Mapping[str, str] | None = None) -> Update | None:
         """Updates' values gathered a column at a time (``decoding.gathered``; ``timed``: they
         begin with their own time) checked against the table as one update of columns, or None
-        where they do not all check that way (each is then checked alone, for its own error)."""
+        where they do not all check that way (each is then checked alone, for its own error).
+        ``frames`` and ``logged``: their journal frames and kdb+ log messages made beforehand,
+        ``logged`` with the time kinds ``fills`` (made again here where the table's differs)."""
         try:
             table = self.table(name)
         except CatalogError:
@@ -264,7 +266,11 @@ class Tickerplant:
             return None
         if fill:
             checked.insert(0, kdb.timestamps(stamp, len(checked[0]), columns[0]))
-        return Update(table, stamp, messages, columns=checked, frames=frames, framed=framed)
+        kind = self.fills().get(name)
+        if framed and not timed and (fills or {}).get(name) != kind:  # a table new since
+            logged, _ = qlog.update_chunks(journal_messages(frames), {name: kind} if kind else {})
+        return Update(table, stamp, messages, columns=checked, frames=frames, framed=framed,
+                      logged=logged)
 
     def _table_rows(self, table: LiveTable, rows: pa.Table, stamp: int) -> pa.RecordBatch:
         columns = table.info.columns
@@ -290,14 +296,17 @@ class Tickerplant:
         if not updates:
             return
         upto = self.journal.count
+        logged: list[bytes] = []
+        fills = self.fills()
         for update in updates:
             for message in update.messages:
                 self.journal.append(update.stamp, message)
+                logged.append(qlog.update_chunk(message, update.stamp, fills))
             if update.framed:
                 self.journal.append_frames(update.frames, update.framed)
+                logged.append(update.logged)
         self.journal.commit()
-        if self.journal.backlog > LOG_BACKLOG:  # where no server's timer writes the kdb+ log
-            self.log_messages()
+        self.qlog.append(b"".join(logged), self.journal.count - upto)  # .u.i: both files' count
         for update in updates:
             upto += update.count
             self._apply(update, upto)
@@ -378,16 +387,14 @@ class Tickerplant:
         ended = self.date
         self.journal.commit()
         self.flush()
-        self.log_messages()
         message = kdb.encode(kdb.call(".u.end", kdb.kx.DateAtom(ended)), kdb.ASYNC)
         for subscriber in list(self.subscribers):
             self._send(subscriber, message)
-        with self._log_lock:
-            self.journal.close()
-            self.qlog.close()
-            self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
-            self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
-            self.qlog = self._open_qlog()
+        self.journal.close()
+        self.qlog.close()
+        self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
+        self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
+        self.qlog = self._open_qlog()
         for table in self.tables.values():
             table.upto = 0
         log.info("end of day %s: journal rolled to %s", ended, self.journal.path)
@@ -418,22 +425,10 @@ class Tickerplant:
                                     around_commit=_dropping(table, batches))
         return total
 
-    def log_messages(self) -> int:
-        """Write what the day's kdb+ log lacks of the journal (each message as q's tick.q logs
-        it, ``qlog.update_chunk``); its count of messages (``.u.i``, the journal's). Called a
-        second after updates are journalled (``indb.stream.server``), when a client asks for
-        the count or the log, at end of day and at close; off the event loop but the asking."""
-        with self._log_lock:
-            for frames in self.journal.take_committed():
-                self.qlog.append([self._log_chunk(stamp, message)
-                                  for stamp, message in journal_messages(frames)])
-            return self.qlog.count
-
-    def _log_chunk(self, stamp: int, message: bytes) -> bytes:
-        table = self.tables.get(qlog.table_name(message) or "")
-        fill = None if table is None or not table.timed else \
-            "timespan" if table.time_of_day else "timestamp"
-        return qlog.update_chunk(message, stamp, fill)
+    def fills(self) -> dict[str, str]:
+        """The tables whose time the tickerplant fills in, and its kdb+ type."""
+        return {name: "timespan" if table.time_of_day else "timestamp"
+                for name, table in list(self.tables.items()) if table.timed}
 
     def query(self, text: str, user: str = OWNER) -> Any:
         """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
@@ -447,7 +442,7 @@ class Tickerplant:
         """The tickerplant's kdb+ globals a client may read: ``.u.i`` (messages in the day's
         kdb+ log), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
         values: dict[str, Callable[[], Any]] = {
-            ".u.i": lambda: kdb.kx.LongAtom(self.log_messages()),
+            ".u.i": lambda: kdb.kx.LongAtom(self.qlog.count),
             ".u.L": lambda: kdb.symbol(f":{self.qlog.path}"),  # a file symbol, as tick.q's
             ".u.d": lambda: kdb.kx.DateAtom(self.date),
             ".u.t": lambda: kdb.kx.SymbolVector(self._table_names()),
@@ -456,7 +451,6 @@ class Tickerplant:
 
     def close(self) -> None:
         self.journal.close()
-        self.log_messages()
         self.qlog.close()
         for name in self.tables:
             live_rows.unregister(self.directory, name)
