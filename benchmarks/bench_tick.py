@@ -2,7 +2,7 @@
 and rows/s, for both fsync policies.
 
     python benchmarks/bench_tick.py [--messages 200000] [--batch-messages 20000] [--json out.json]
-        [--decoders 0 1 2] [--feeds pykx encoded] [--no-in-process]
+        [--decoders 0 1 2] [--feeds pykx encoded] [--kdb-log on off] [--no-in-process]
 
 The tickerplant runs in a process of its own (``indb tick``). Two feeds publish async
 ``.u.upd`` messages over loopback and end with one sync ``.u.i`` (answered only once every
@@ -18,7 +18,9 @@ as 4 MB reads, journal included), in CPU time, which says what indb adds to PyKX
 ``--decoders``: the tickerplant runs once with each number of decoder processes (``indb tick
 --decoders N``; 0 is the loop decoding, and is the only one passed to a tickerplant without the
 option); the CPU time is then that of the tickerplant and all its processes. Figures with N > 0
-are keyed ``decoders<N>_...``. The load average is recorded before and after.
+are keyed ``decoders<N>_...``. ``--kdb-log on off``: each with the day's kdb+ log and without it
+(``indb tick --no-kdb-log``, keys prefixed ``no_kdb_log_``). The load average is recorded
+before and after.
 Targets (issue 15): 50k one-row messages/s, 2M rows/s in 100-row messages.
 """
 
@@ -48,9 +50,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(path: Path, fsync_ms: int, decoders: int) -> tuple[subprocess.Popen, int]:
+def start(path: Path, fsync_ms: int, decoders: int, kdb_log: bool = True
+          ) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    more = ["--decoders", str(decoders)] if decoders else []
+    more = (["--decoders", str(decoders)] if decoders else []) + ([] if kdb_log else ["--no-kdb-log"])
     server = subprocess.Popen([sys.executable, "-m", "indb.cli.main", "tick", "--db", str(path),
                                "--port", str(port), "--fsync", str(fsync_ms), "--flush", "0",
                                *more], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -187,6 +190,9 @@ def main() -> None:
                         help="numbers of decoder processes, one tickerplant run each")
     parser.add_argument("--feeds", nargs="+", default=["pykx", "encoded"],
                         choices=["pykx", "encoded"])
+    parser.add_argument("--kdb-log", nargs="+", default=["on"], choices=["on", "off"],
+                        help="with the kdb+ log (on, the default) and without it (off: keys "
+                             "prefixed no_kdb_log_), one tickerplant run each, alternating")
     parser.add_argument("--no-in-process", action="store_true",
                         help="skip PyKX decoding alone and the handler without sockets")
     args = parser.parse_args()
@@ -202,28 +208,31 @@ def main() -> None:
         figures[f"pykx_decode_only_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
         cpu = in_process(Path(tempfile.mkdtemp(prefix="indb-bench-tick-")) / "db", xs)
         figures[f"in_process_{shape}_messages_per_cpu_s"] = round(len(xs) / cpu)
-    for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms")):
-        for decoders in args.decoders:  # alternating: each policy runs each in turn
-            directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
-            with indb.connect(directory / "db") as conn:
-                conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, "
-                         "size BIGINT, SHARD KEY (sym)) WITH (SHARDS = 4)")
-            server, port = start(directory / "db", fsync_ms, decoders)
-            prefix = f"decoders{decoders}_" if decoders else ""
-            try:
-                for shape, xs in shapes.items():
-                    rows = 1 if shape == "1row" else 100
-                    for feed in args.feeds:
-                        cpu = cpu_seconds(server.pid)
-                        seconds = feeds[feed](port, xs)
-                        cpu = cpu_seconds(server.pid) - cpu
-                        key = f"{prefix}{policy}_{shape}_{feed}"
-                        figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
-                        figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
-                        figures[f"{key}_messages_per_server_cpu_s"] = round(len(xs) / max(cpu, 0.01))
-            finally:
-                server.terminate()
-                server.wait(60)
+    runs = [(fsync_ms, policy, decoders, log)
+            for fsync_ms, policy in ((0, "fsync_each"), (10, "fsync_10ms"))
+            for decoders in args.decoders for log in args.kdb_log]
+    for fsync_ms, policy, decoders, log in runs:  # alternating: each policy runs each in turn
+        directory = Path(tempfile.mkdtemp(prefix="indb-bench-tick-"))
+        with indb.connect(directory / "db") as conn:
+            conn.sql("CREATE TABLE trade (time TIMESTAMP, sym VARCHAR, price DOUBLE, "
+                     "size BIGINT, SHARD KEY (sym)) WITH (SHARDS = 4)")
+        server, port = start(directory / "db", fsync_ms, decoders, log == "on")
+        prefix = ("no_kdb_log_" if log == "off" else "") + \
+            (f"decoders{decoders}_" if decoders else "")
+        try:
+            for shape, xs in shapes.items():
+                rows = 1 if shape == "1row" else 100
+                for feed in args.feeds:
+                    cpu = cpu_seconds(server.pid)
+                    seconds = feeds[feed](port, xs)
+                    cpu = cpu_seconds(server.pid) - cpu
+                    key = f"{prefix}{policy}_{shape}_{feed}"
+                    figures[f"{key}_messages_per_s"] = round(len(xs) / seconds)
+                    figures[f"{key}_rows_per_s"] = round(len(xs) * rows / seconds)
+                    figures[f"{key}_messages_per_server_cpu_s"] = round(len(xs) / max(cpu, 0.01))
+        finally:
+            server.terminate()
+            server.wait(60)
     figures["load_average_after"] = os.getloadavg()[0]
     report(figures, args.json)
 

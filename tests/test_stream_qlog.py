@@ -192,3 +192,19 @@ def test_messages_gathered_before_their_table_was_known_are_logged_with_its_time
                                      for m in messages)  # made again, the time filled in
     tp.commit([update])
     assert [x[1] for _, _, x in qlog.read(tp.qlog.path)] == ["A", "B"] and tp.qlog.count == 2
+
+
+def test_without_a_kdb_log_u_l_names_the_journal_and_nothing_is_made(plant):
+    from indb.stream import decoding
+    tp = plant(kdb_log=False)
+    assert tp.qlog is None and tp.fills() is None
+    upd(tp, row("A", 1.0, 1))
+    (run,) = decoding.gather(b"".join(bytes(kx.serialize(kdb.call(".u.upd", kdb.symbol("trade"),
+                             row(s, 1.0, 1)), mode=3, wait=0).copy()) for s in "BC"), NOON, tp.fills())
+    assert isinstance(run, decoding.Gathered) and run.logged == b""
+    update = tp.gathered(run.table, run.vectors, run.timed, NOON, frames=run.frames,
+                         framed=run.count, logged=run.logged, fills=tp.fills())
+    assert update is not None
+    tp.commit([update])
+    assert tp.variable(".u.i").py() == 3 and tp.variable(".u.L").py() == f":{tp.journal.path}"
+    assert not list(tp.journal_dir.glob("sym*"))

@@ -203,17 +203,21 @@ def serve(ctx: click.Context, host: str, port: int, pg_port: int, tls_cert: str 
 @click.option("--decoders", default=0, show_default=True,
               help="Processes that decode large reads of updates while the loop journals "
                    "(0: the loop decodes).")
+@click.option("--kdb-log/--no-kdb-log", default=True, show_default=True,
+              help="Keep the day's kdb+ log beside the journal (.u.L, which q's r.q replays "
+                   "with -11!); without it ingest costs less and .u.L names the journal.")
 @db_option
 @click.pass_context
 def tick(ctx: click.Context, host: str, port: int, journal: str | None, fsync_ms: int,
-         flush_seconds: float, subscriber_mb: int, decoders: int, db: str | None) -> None:
+         flush_seconds: float, subscriber_mb: int, decoders: int, kdb_log: bool,
+         db: str | None) -> None:
     """Run a kdb+ tickerplant for the database (--db) until SIGTERM or Ctrl-C: feeds publish
     with .u.upd, subscribers call .u.sub, and sync string queries (SQL or q-sql) are answered
     over real-time and stored rows. The guide is docs/streaming.md."""
     path = db or ctx.obj["db"]
     server = _tickerplant(path, host=host, port=port, journal=journal, fsync_ms=fsync_ms,
                           flush_seconds=flush_seconds or None, subscriber_limit=subscriber_mb << 20,
-                          workers=ctx.obj["workers"], decoders=decoders)
+                          workers=ctx.obj["workers"], decoders=decoders, kdb_log=kdb_log)
     click.echo(f"tickerplant for {path} on {host}:{port} (journal {server.plant.journal.path})",
                err=True)
     try:

@@ -85,11 +85,11 @@ def gathered(xs: Sequence[Any], shape: str) -> tuple[list[np.ndarray], bool] | N
     return None if vectors is None else (vectors, timed.pop())
 
 
-def gather(data: bytes, stamp: int, fills: Mapping[str, str], remote: bool = False
+def gather(data: bytes, stamp: int, fills: Mapping[str, str] | None, remote: bool = False
            ) -> list[Segment]:
     """Whole messages (``data``), in order, as runs of updates gathered (``Gathered``) and lone
     messages; the runs' journal frames are stamped ``stamp``, their kdb+ log messages made
-    with the time kinds ``fills`` (``Tickerplant.fills``). ``remote``: for another process
+    with the time kinds ``fills`` (``Tickerplant.fills``; None: none made). ``remote``: for another process
     (the loop's): lone messages without their decoded values (they would cost more to send than
     to decode again), and symbols as Arrow strings (which cost less to send than ``str``s)."""
     segments: list[Segment] = []
@@ -122,7 +122,7 @@ def gather(data: bytes, stamp: int, fills: Mapping[str, str], remote: bool = Fal
 
 def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
            key: tuple[str, tuple[str, int]] | None, data: bytes, stamp: int,
-           fills: Mapping[str, str], remote: bool) -> None:
+           fills: Mapping[str, str] | None, remote: bool) -> None:
     """A run of updates of one table and form as one ``Gathered``, or its messages one by one
     where there is only one or its values do not gather."""
     if not run or key is None:
@@ -132,7 +132,8 @@ def _close(segments: list[Segment], run: list[tuple[int, int, Any, bool]],
         segments.extend((start, end, None) for start, end, _, _ in run)
         return
     frames = b"".join(frame(stamp, data[start:end]) for start, end, _, _ in run)
-    logged, _ = qlog.update_chunks(((stamp, data[start:end]) for start, end, _, _ in run), fills)
+    logged = b"" if fills is None else \
+        qlog.update_chunks(((stamp, data[start:end]) for start, end, _, _ in run), fills)[0]
     syncs = tuple(i for i, (_, _, _, sync) in enumerate(run) if sync)
     vectors = [kdb.strings(v) for v in values[0]] if remote else values[0]
     segments.append(Gathered(key[0], vectors, values[1], frames, logged, len(run), syncs,
@@ -171,7 +172,7 @@ class Piece:
 
     data: bytes
     stamp: int
-    fills: Mapping[str, str]  # the tables' time kinds when it was read (``gather``)
+    fills: Mapping[str, str] | None  # the tables' time kinds when it was read (``gather``)
     segments: list[Segment] | None = None
     future: asyncio.Future[list[Segment]] | None = None
 

@@ -279,7 +279,7 @@ def _handle(connection: KdbConnection) -> Any:
 
 def _total(connection: KdbConnection) -> Any:
     """``.u.j``: messages logged and buffered; indb has none buffered (``.u.i``)."""
-    return kx.LongAtom(connection.plant.qlog.count)
+    return kx.LongAtom(connection.plant.journal.count)
 
 
 _OWN: dict[str, Callable[[KdbConnection], Any]] = {

@@ -536,7 +536,8 @@ def open_tickerplant(db: str | Path, *, host: str = "127.0.0.1", port: int = 501
                      flush_seconds: float | None = FLUSH_SECONDS,
                      subscriber_limit: int = SUBSCRIBER_LIMIT,
                      authenticate: Authenticate | None = None,
-                     workers: int | None = None, decoders: int = 0) -> TickServer:
+                     workers: int | None = None, decoders: int = 0,
+                     kdb_log: bool = True) -> TickServer:
     """A tickerplant for the database ``db`` and its server, not started yet (``start()`` on a
     thread, ``run()`` on this one); ``close()`` after it stops."""
     from indb.engine.core import Engine
@@ -546,7 +547,8 @@ def open_tickerplant(db: str | Path, *, host: str = "127.0.0.1", port: int = 501
     engine = Engine(db, workers=workers)
     try:
         plant = Tickerplant(engine, journal=journal, fsync_ms=fsync_ms,
-                            flush_seconds=flush_seconds, subscriber_limit=subscriber_limit)
+                            flush_seconds=flush_seconds, subscriber_limit=subscriber_limit,
+                            kdb_log=kdb_log)
     except BaseException:
         engine.close()
         raise

@@ -95,7 +95,7 @@ class Tickerplant:
     def __init__(self, engine: Engine, *, journal: str | Path | None = None, fsync_ms: int = 0,
                  flush_seconds: float | None = FLUSH_SECONDS,
                  subscriber_limit: int = SUBSCRIBER_LIMIT,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, kdb_log: bool = True) -> None:
         self.engine = engine
         self.directory = engine.db.path
         self.journal_dir = Path(journal) if journal else self.directory / "tick"
@@ -114,7 +114,7 @@ class Tickerplant:
         path = existing[-1] if existing else self._journal_path(today(clock))
         self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
         self.journal = Journal(path, fsync_ms)
-        self.qlog = self._open_qlog()
+        self.qlog = self._open_qlog() if kdb_log else None
         self.replayed = self._replay()
 
     def _journal_path(self, date: datetime.date) -> Path:
@@ -161,7 +161,9 @@ class Tickerplant:
             count += 1
         for table in self.tables.values():
             table.upto = self.journal.count
-        self.qlog.append(*qlog.update_chunks(((e.stamp, e.message) for e in entries), self.fills()))
+        fills = self.fills()
+        if self.qlog is not None and fills is not None:
+            self.qlog.append(*qlog.update_chunks(((e.stamp, e.message) for e in entries), fills))
         return count
 
     def _flushed_upto(self, name: str) -> int:
@@ -266,8 +268,9 @@ class Tickerplant:
             return None
         if fill:
             checked.insert(0, kdb.timestamps(stamp, len(checked[0]), columns[0]))
-        kind = self.fills().get(name)
-        if framed and not timed and (fills or {}).get(name) != kind:  # a table new since
+        kind = (self.fills() or {}).get(name)
+        if self.qlog is not None and framed and not timed and (fills or {}).get(name) != kind:
+            # a table new since they were read
             logged, _ = qlog.update_chunks(journal_messages(frames), {name: kind} if kind else {})
         return Update(table, stamp, messages, columns=checked, frames=frames, framed=framed,
                       logged=logged)
@@ -301,12 +304,14 @@ class Tickerplant:
         for update in updates:
             for message in update.messages:
                 self.journal.append(update.stamp, message)
-                logged.append(qlog.update_chunk(message, update.stamp, fills))
+                if fills is not None:
+                    logged.append(qlog.update_chunk(message, update.stamp, fills))
             if update.framed:
                 self.journal.append_frames(update.frames, update.framed)
                 logged.append(update.logged)
         self.journal.commit()
-        self.qlog.append(b"".join(logged), self.journal.count - upto)  # .u.i: both files' count
+        if self.qlog is not None:  # .u.i: both files' count
+            self.qlog.append(b"".join(logged), self.journal.count - upto)
         for update in updates:
             upto += update.count
             self._apply(update, upto)
@@ -391,10 +396,12 @@ class Tickerplant:
         for subscriber in list(self.subscribers):
             self._send(subscriber, message)
         self.journal.close()
-        self.qlog.close()
+        if self.qlog is not None:
+            self.qlog.close()
         self.date = max(today(self.clock), ended + datetime.timedelta(days=1))
         self.journal = Journal(self._journal_path(self.date), self.fsync_ms)
-        self.qlog = self._open_qlog()
+        if self.qlog is not None:
+            self.qlog = self._open_qlog()
         for table in self.tables.values():
             table.upto = 0
         log.info("end of day %s: journal rolled to %s", ended, self.journal.path)
@@ -425,10 +432,18 @@ class Tickerplant:
                                     around_commit=_dropping(table, batches))
         return total
 
-    def fills(self) -> dict[str, str]:
-        """The tables whose time the tickerplant fills in, and its kdb+ type."""
+    def fills(self) -> dict[str, str] | None:
+        """The tables whose time the tickerplant fills in, and its kdb+ type, for the kdb+
+        log's messages (None: it keeps none)."""
+        if self.qlog is None:
+            return None
         return {name: "timespan" if table.time_of_day else "timestamp"
                 for name, table in list(self.tables.items()) if table.timed}
+
+    @property
+    def log_path(self) -> Path:
+        """``.u.L``: the day's kdb+ log, or its journal where it keeps no kdb+ log."""
+        return self.journal.path if self.qlog is None else self.qlog.path
 
     def query(self, text: str, user: str = OWNER) -> Any:
         """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
@@ -442,8 +457,8 @@ class Tickerplant:
         """The tickerplant's kdb+ globals a client may read: ``.u.i`` (messages in the day's
         kdb+ log), ``.u.L`` (its path), ``.u.d`` (its date), ``.u.t`` (the tables)."""
         values: dict[str, Callable[[], Any]] = {
-            ".u.i": lambda: kdb.kx.LongAtom(self.qlog.count),
-            ".u.L": lambda: kdb.symbol(f":{self.qlog.path}"),  # a file symbol, as tick.q's
+            ".u.i": lambda: kdb.kx.LongAtom(self.journal.count),  # the kdb+ log's too
+            ".u.L": lambda: kdb.symbol(f":{self.log_path}"),  # a file symbol, as tick.q's
             ".u.d": lambda: kdb.kx.DateAtom(self.date),
             ".u.t": lambda: kdb.kx.SymbolVector(self._table_names()),
         }
@@ -451,7 +466,8 @@ class Tickerplant:
 
     def close(self) -> None:
         self.journal.close()
-        self.qlog.close()
+        if self.qlog is not None:
+            self.qlog.close()
         for name in self.tables:
             live_rows.unregister(self.directory, name)
 
