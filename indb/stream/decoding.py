@@ -89,9 +89,10 @@ def gather(data: bytes, stamp: int, fills: Mapping[str, str] | None, remote: boo
            ) -> list[Segment]:
     """Whole messages (``data``), in order, as runs of updates gathered (``Gathered``) and lone
     messages; the runs' journal frames are stamped ``stamp``, their kdb+ log messages made
-    with the time kinds ``fills`` (``Tickerplant.fills``; None: none made). ``remote``: for another process
-    (the loop's): lone messages without their decoded values (they would cost more to send than
-    to decode again), and symbols as Arrow strings (which cost less to send than ``str``s)."""
+    with the time kinds ``fills`` (``Tickerplant.fills``; None: none made). ``remote``: for
+    another process (the loop's): lone messages without their decoded values (they would cost
+    more to send than to decode again), and symbols as Arrow strings (which cost less to send
+    than ``str``s)."""
     segments: list[Segment] = []
     run: list[tuple[int, int, Any, bool]] = []  # an update's bytes, data, and whether sync
     key: tuple[str, tuple[str, int]] | None = None

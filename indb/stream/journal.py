@@ -118,21 +118,19 @@ class Journal:
         self._buffer += frames
         self.count += count
 
-    def commit(self) -> bytearray:
-        """Write what was appended, and sync it if the policy says every message; the frames
-        written."""
+    def commit(self) -> None:
+        """Write what was appended, and sync it if the policy says every message."""
         if not self._buffer:
-            return self._buffer
+            return
         view = memoryview(self._buffer)
         while view:
-            view = view[os.write(self._fd, view):]
-        view.release()
-        written, self._buffer = self._buffer, bytearray()
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._buffer = bytearray()
         if self.fsync_ms == 0:
             os.fsync(self._fd)
         else:
             self._dirty = True
-        return written
 
     def sync_due(self) -> None:
         """Sync if the last sync is ``fsync_ms`` old and something was written since."""

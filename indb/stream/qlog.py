@@ -3,8 +3,8 @@
 kdb+'s ``r.q`` catches up by asking the tickerplant for ``.u.i`` and ``.u.L`` and replaying
 the first ``.u.i`` messages of the file ``.u.L`` names with ``-11!(.u.i; .u.L)``. The
 tickerplant's own journal (``indb.stream.journal``: CRC-checked frames of the feeds' messages
-and their stamps) is what a restart trusts; this file is made from it for q processes, in q's
-own format, a second behind it, and made again from it when the tickerplant starts.
+and their stamps) is what a restart trusts; this file is written with it for q processes, in
+q's own format, and made again from it when the tickerplant starts.
 
 The file is what q writes when a log is made with ``.[L; (); :; ()]`` and appended to with
 ``h enlist x``: an 8-byte file header (``0xff 0x01`` and six zero bytes), then a general list
@@ -103,17 +103,17 @@ def _layout(message: bytes) -> tuple[str, bytes, int] | None:
     start = kdb.HEADER.size + LIST.size
     if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != _PLAIN_LIST:
         return None
-    function = _name_end(message, start)  # `.u.upd or ".u.upd" (PyKX's feeds send a string)
-    if function is None:
+    table = _name_end(message, start)  # after `.u.upd or ".u.upd" (PyKX's feeds send a string)
+    if table is None:
         return None
-    end = _name_end(message, function)
+    end = _name_end(message, table)
     if end is None:
         return None
     key = message[start:end]
     known = _PREFIXES.get(key)
     if known is None:
-        name = message[function + (1 if message[function] != CHARS else VECTOR.size):
-                       end - (message[function] != CHARS)].decode()
+        string = message[table] == CHARS
+        name = message[table + (VECTOR.size if string else 1):end - (not string)].decode()
         known = _PREFIXES[key] = (name, _PLAIN_LIST + UPD + SYMBOL_ATOM + name.encode() + b"\0")
     return known[0], known[1], end
 
