@@ -208,3 +208,18 @@ def test_without_a_kdb_log_u_l_names_the_journal_and_nothing_is_made(plant):
     tp.commit([update])
     assert tp.variable(".u.i").py() == 3 and tp.variable(".u.L").py() == f":{tp.journal.path}"
     assert not list(tp.journal_dir.glob("sym*"))
+
+
+def test_a_kdb_log_that_cannot_be_written_is_given_up_not_the_update(plant, monkeypatch, caplog):
+    tp = plant()
+    upd(tp, row("A", 1.0, 1))
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tp.qlog, "append", full)
+    upd(tp, row("B", 2.0, 2))  # journalled and applied all the same
+    assert "could not be written" in caplog.text and tp.qlog is None
+    assert tp.engine.execute("SELECT count(*) FROM trade").fetchall() == [(2,)]
+    assert tp.variable(".u.i").py() == 2 and tp.variable(".u.L").py() == f":{tp.journal.path}"
+    upd(tp, row("C", 3.0, 3))
+    assert tp.journal.count == 3

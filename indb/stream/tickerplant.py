@@ -311,7 +311,7 @@ class Tickerplant:
                 logged.append(update.logged)
         self.journal.commit()
         if self.qlog is not None:  # .u.i: both files' count
-            self.qlog.append(b"".join(logged), self.journal.count - upto)
+            self._log(b"".join(logged), self.journal.count - upto)
         for update in updates:
             upto += update.count
             self._apply(update, upto)
@@ -431,6 +431,19 @@ class Tickerplant:
                                     properties={FLUSHED: f"{journal}:{upto}"},
                                     around_commit=_dropping(table, batches))
         return total
+
+    def _log(self, chunks: bytes, count: int) -> None:
+        """Append to the kdb+ log; should that fail (a full disk), go on without one: the
+        updates are journalled, and a restart makes the log again from the journal."""
+        assert self.qlog is not None
+        try:
+            self.qlog.append(chunks, count)
+        except OSError as error:
+            log.error("the kdb+ log %s could not be written (%s): the tickerplant goes on "
+                      "without one until it restarts, and .u.L names the journal", self.qlog.path,
+                      error)
+            self.qlog.close()
+            self.qlog = None
 
     def fills(self) -> dict[str, str] | None:
         """The tables whose time the tickerplant fills in, and its kdb+ type, for the kdb+
