@@ -26,6 +26,7 @@ from indb.hosts.kdb import CAPABILITY, HEADER, RESPONSE, SYNC, encode, pykx
 kx = pykx()  # the tickerplant decodes every message it reads: PyKX is loaded with this module
 ASYNC = 0  # the message type of an async message (SYNC and RESPONSE are the client's)
 MAX_MESSAGE = 256 << 20  # bytes in one message, at most: a longer header is refused
+DAY_NS = 86_400_000_000_000  # a day in ns: a timespan's time of day is a stamp modulo this
 
 
 class MessageError(ValueError):
@@ -445,7 +446,7 @@ def arrow_column(array: pa.Array | pa.ChunkedArray, column: Column, what: str) -
 def timestamps(stamp: int, count: int, column: Column) -> np.ndarray:
     """``count`` copies of the tickerplant's stamp (ns since 1970) for a time column."""
     if pa.types.is_time(column.arrow_type):
-        return np.full(count, stamp % 86_400_000_000_000, "timedelta64[ns]")
+        return np.full(count, stamp % DAY_NS, "timedelta64[ns]")
     return np.full(count, stamp, "datetime64[ns]")
 
 

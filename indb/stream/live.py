@@ -39,6 +39,8 @@ class LiveTable:
         first = info.columns[0]
         self.timed = is_temporal_column(first)  # its time is filled in when a feed omits it
         self.time_of_day = pa.types.is_time(first.arrow_type)  # a TIME: the stamp's time of day
+        # the kdb+ type of the time filled in (a timespan for a TIME), None where none is
+        self.time_kind = ("timespan" if self.time_of_day else "timestamp") if self.timed else None
         self.watched = False  # someone subscribed: keep what arrived for ``unpublished``
         self.upto = 0  # journal messages whose rows are here or flushed: the next one's index
 

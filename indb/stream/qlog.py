@@ -47,7 +47,6 @@ CHARS = 10  # a string's type
 TIMESTAMP, TIMESPAN = 12, 16  # ns since 2000.01.01, and ns
 TIMES = range(12, 20)  # timestamp, month, date, datetime, timespan, minute, second, time
 EPOCH_2000 = 946_684_800_000_000_000  # 2000.01.01 in ns since 1970
-DAY_NS = 86_400_000_000_000
 COUNT_AT = len(FILE_HEADER) + 2  # where the count is, rewritten after every append
 PREFIX = "sym"  # a log's name before its date, and r.q's directory: kdb+tick's default source
 READS = 20  # reads of a log that grows while it is read, at most
@@ -78,7 +77,8 @@ def update_chunk(message: bytes, stamp: int, fills: Mapping[str, str]) -> bytes:
     _, attribute, count, first = FIRST.unpack_from(message, x)
     if count == 0 or abs(first) in TIMES:
         return prefix + message[x:]
-    kind, value = (TIMESPAN, stamp % DAY_NS) if fill == "timespan" else (TIMESTAMP, stamp - EPOCH_2000)
+    kind, value = (TIMESPAN, stamp % kdb.DAY_NS) if fill == "timespan" else \
+        (TIMESTAMP, stamp - EPOCH_2000)
     time = ATOM.pack(-kind, value) if first < 0 else \
         _times(kind, value, VECTOR.unpack_from(message, x + LIST.size)[2])  # a row; columns
     return b"".join((prefix, LIST.pack(0, attribute, count + 1), time, message[x + LIST.size:]))

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose rows it holds>"
 SUBSCRIBER_LIMIT = 64 << 20  # bytes queued for one subscriber before it is cut off
 FLUSH_SECONDS = 300.0  # real-time rows are flushed into their tables this often
-DAY_NS = 86_400_000_000_000
 
 log = logging.getLogger("indb.stream")
 
@@ -192,7 +191,7 @@ class Tickerplant:
             if len(x) != given:
                 raise DataError(_count_error(table, len(x), fill, "values"))
             if fill:
-                row = [stamp % DAY_NS if table.time_of_day else stamp]
+                row = [stamp % kdb.DAY_NS if table.time_of_day else stamp]
                 row += [s.convert(v) for s, v in zip(table.slots[1:], x, strict=True)]
             else:
                 row = [s.convert(v) for s, v in zip(table.slots, x, strict=True)]
@@ -268,7 +267,7 @@ class Tickerplant:
             return None
         if fill:
             checked.insert(0, kdb.timestamps(stamp, len(checked[0]), columns[0]))
-        kind = (self.fills() or {}).get(name)
+        kind = table.time_kind
         if self.qlog is not None and framed and not timed and (fills or {}).get(name) != kind:
             # a table new since they were read
             logged, _ = qlog.update_chunks(journal_messages(frames), {name: kind} if kind else {})
@@ -450,8 +449,8 @@ class Tickerplant:
         log's messages (None: it keeps none)."""
         if self.qlog is None:
             return None
-        return {name: "timespan" if table.time_of_day else "timestamp"
-                for name, table in list(self.tables.items()) if table.timed}
+        return {name: table.time_kind for name, table in list(self.tables.items())
+                if table.time_kind is not None}
 
     @property
     def log_path(self) -> Path:
