@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from indb.runtime.predictors import save_model  # noqa: E402
 from indb.sharding import sandbox  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
 from indb.engine import subscriptions as statements  # noqa: E402
+from indb.stream import window as windows  # noqa: E402
 from indb.stream.window import Mirror, Window, kept_tail  # noqa: E402
 from test_stream_server import Server, read_message  # noqa: E402
 
@@ -323,6 +325,35 @@ def test_a_new_process_is_seeded_with_the_window_state_the_old_one_had(db):
     assert by_time(restarted.rows(rest)) == by_time(window.rows(rest))
     for part in (window, restarted):
         part.close()
+
+
+def test_a_mirror_folds_its_batches_off_the_thread_that_adds_them(monkeypatch):
+    monkeypatch.setattr(windows, "FOLD_ROWS", 10)
+    started, release, threads = threading.Event(), threading.Event(), []
+
+    def held_fold(rows, keys, history):  # a fold on another thread is held until let go
+        threads.append(threading.current_thread().name)
+        started.set()
+        if threading.current_thread() is not threading.main_thread():
+            assert release.wait(30)
+        return kept_tail(rows, keys, history)
+    monkeypatch.setattr(windows, "kept_tail", held_fold)
+    batches = [pa.table({"sym": [f"s{(n + i) % 3}" for i in range(4)],
+                         "px": np.arange(n, n + 4, dtype=np.float64)}) for n in range(0, 40, 4)]
+    mirror = Mirror(("sym",), 2)
+    for batch in batches[:3]:  # 12 rows: past FOLD_ROWS, a fold starts on its thread
+        mirror.add(batch)
+    assert started.wait(30) and threads == ["indb-window-fold_0"]
+    for batch in batches[3:]:  # while it runs, batches are only kept (no second fold)
+        mirror.add(batch)
+    assert threads == ["indb-window-fold_0"] and not release.is_set()
+    release.set()
+    folded = mirror.fold()  # the fold's result, then the batches added since
+    assert folded is not None
+    expected = kept_tail(windows.marked(pa.concat_tables(batches), False), ("sym",), 2)
+    assert folded.to_pylist() == expected.to_pylist()
+    # each symbol's last 2 rows (a row's symbol is s{px % 3}), in their order
+    assert folded.column("px").to_pylist() == [34.0, 35.0, 36.0, 37.0, 38.0, 39.0]
 
 
 def as_user(conn: indb.Connection, user: str, sql: str):
