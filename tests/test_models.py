@@ -13,7 +13,7 @@ import torch
 import indb
 from indb.catalog.database import Database
 from indb.errors import CatalogError, ModelError, RunError, SqlError
-from indb.runtime.predictors import BATCH_ROWS, PAD_STEP, Predictor, padded_rows, save_model
+from indb.runtime.predictors import Predictor, save_model
 from indb.registry.models import ModelStore, StagedModel, staging_dir
 
 
@@ -57,17 +57,6 @@ def test_outputs_stay_torch_tensors_and_are_for_torch_models_only(store):
     onnx_info = store.register(stage(store.db, "o", model, "onnx"), {})
     with pytest.raises(ModelError, match="outputs\\(\\) is for torch models.*use scores"):
         Predictor(onnx_info).outputs(x)
-
-
-@pytest.mark.parametrize("rows, compiled, size", [
-    (1, False, 1), (3, False, 4), (PAD_STEP, False, PAD_STEP), (PAD_STEP + 1, False, 2 * PAD_STEP),
-    (2120, False, 2560), (BATCH_ROWS - 1, False, BATCH_ROWS), (2120, True, 4096),
-    (3, True, 4), (BATCH_ROWS - 1, True, BATCH_ROWS)])
-def test_short_gpu_batches_are_padded_to_few_sizes(rows, compiled, size):
-    # eager: powers of two, then multiples of PAD_STEP; compiled: powers of two (a graph a size)
-    assert padded_rows(rows, compiled) == size
-    sizes = {padded_rows(n, compiled) for n in range(1, BATCH_ROWS + 1)}
-    assert len(sizes) == (14 if compiled else 10 + 15)  # powers of two to PAD_STEP, then its multiples
 
 
 @pytest.mark.slow  # a PostgreSQL server of its own: about a minute on 2 loaded cores

@@ -29,7 +29,6 @@ from indb.runtime.trees import SUFFIXES as TREE_SUFFIXES
 from indb.runtime.trees import import_tree, load_tree, save_tree
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
-PAD_STEP = BATCH_ROWS // 16  # an eager model's short batch on a GPU: padded to a multiple of it
 
 
 def is_keras(model: Any) -> bool:
@@ -225,13 +224,12 @@ class Predictor:
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
 
         def call(batch: Any) -> Any:
-            """One batch; on a GPU a short one is padded (``padded_rows``), so the shapes the
+            """One batch; on a GPU a short one is padded to a power of two, so the shapes the
             model sees (each autotuned, or compiled, once) are few."""
             rows = len(batch)
-            size = padded_rows(rows, compile)
-            if self.device == "cpu" or rows == 0 or rows == size:
+            if self.device == "cpu" or rows == 0 or rows == bucket(rows):
                 return module(batch)
-            padding = batch.new_zeros((size - rows, *batch.shape[1:]))
+            padding = batch.new_zeros((bucket(rows) - rows, *batch.shape[1:]))
             return module(torch.cat([batch, padding]))[:rows]
 
         def serve(rows: np.ndarray) -> np.ndarray:
@@ -299,17 +297,6 @@ class Predictor:
         if kind == "value":
             return scores.reshape(len(scores)).astype(np.float64)
         return scores.reshape(len(scores), -1).astype(np.float32)
-
-
-def padded_rows(rows: int, compiled: bool) -> int:
-    """The batch size a GPU runs a short batch of ``rows`` at: for a compiled model the next
-    power of two (a graph a size, each compiled once: 14 at most); for an eager one the next
-    power of two up to ``PAD_STEP``, then the next multiple of it (cuDNN tunes each size once:
-    25 at most). A shard's last batch of 2,120 rows padded to 4,096 computed 1,976 rows for
-    nothing, 1.1 ms of an H200 turn of 125,000 rows of the 28x28 CNN."""
-    if compiled or rows <= PAD_STEP:
-        return bucket(rows)
-    return -(-rows // PAD_STEP) * PAD_STEP
 
 
 def _refuse_pickles(path: Path) -> None:
