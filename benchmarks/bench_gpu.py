@@ -19,8 +19,7 @@ figures mean nothing).
 one thread each (``INDB_READ_THREADS=1``, the engine before), on their share of the cores (the
 default) and on every core, each on a cluster of its own, alternating (``cold_threads``); and
 one shard's read alone in this process with as many threads (``read_alone``).
-``--warm`` runs part 2 at --rows alone, without the CUDA graphs variants, to compare two
-trees (or settings) on one machine, a process each. ``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
+``--profile`` runs part 2 alone (and times the compiled model before and after it has seen
 padded batches), then warm fp32 and bf16 again with a GPU turn a model call
 (``INDB_GPU_TURN_HOLD_S=0``) on a cluster of its own, for the same-run comparison. Targets (issue 5): warm >= 80% of the bare model's rows/s, cold >= 50%; training
 >= 80%; serving model step p99 < 100 microseconds; (issue 18) warm >= 90% eager and >= 85%
@@ -470,9 +469,6 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="toy sizes; runs without a GPU too")
     parser.add_argument("--profile", action="store_true",
                         help="the inference runs, their phases and the identity function only")
-    parser.add_argument("--warm", action="store_true",
-                        help="the --rows inference runs alone (cold, then warm fp32, bf16 and "
-                             "compiled): two trees compared on one machine")
     parser.add_argument("--cold", action="store_true",
                         help="cold runs only, decoding on 1 thread, the default and every core")
     args = parser.parse_args()
@@ -482,8 +478,6 @@ def main() -> None:
     elif DEVICE == "cpu":
         print("bench_gpu needs a CUDA GPU (none here); --smoke runs it on the CPU at toy sizes")
         return
-    if args.warm:
-        args.big_rows = 0
     torch.manual_seed(0)
     figures: dict[str, object] = {"machine": f"{machine()}, torch {torch.__version__}, " + (
         f"{torch.cuda.get_device_name()} x{visible_gpus()}" if DEVICE == "cuda" else "no GPU (smoke run)")}
@@ -526,8 +520,8 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
         conn.load(label, images_table(pixels))
         figures[f"{label}_rows"] = rows
         figures[f"{label}_load_rows_per_s"] = rows / (time.perf_counter() - started)
-        figures.update(inference(conn, label, rows, args.runs, label, label == "infer_1m" and not args.warm))
-        if label == "infer_1m" and not (args.profile or args.warm):
+        figures.update(inference(conn, label, rows, args.runs, label, label == "infer_1m"))
+        if label == "infer_1m" and not args.profile:
             figures.update(slot_sweep(workdir, label, rows, args.runs))
             # the bare model fed from host memory, batch by batch
             gpu_predictor = conn.model("cnn28")
@@ -535,10 +529,6 @@ def measure(args: argparse.Namespace, model: torch.nn.Module, workdir: Path, fig
             seconds, _ = best_of(args.runs, lambda: gpu_predictor.scores(floats).argmax(axis=1))
             figures["bare_from_host_fp32_rows_per_s"] = rows / seconds
         del pixels
-    if args.warm:
-        conn.close()
-        close_cluster(**conn._engine.runner.cluster_options)
-        return
     if args.profile:
         if args.big_rows:
             figures.update(identity(conn, "infer_big", args.big_rows, args.runs))

@@ -158,31 +158,6 @@ def test_keep_turns_keeps_this_process_turns_while_open_and_gives_them_back(tmp_
     assert not held_elsewhere(path)
 
 
-def test_keep_turns_on_a_gpu_takes_the_turn_before_the_first_call(tmp_path, monkeypatch):
-    """An instance whose frames are on the GPU holds its turn from its start: the work it queues
-    there before its first model call (scaling the input) is not time-sliced into another
-    process's turn."""
-    path = tmp_path / "gpu.lock"
-    turns = Turns(path, lambda: None, keeping=lambda: gpus._keeping > 0, hold=60, linger=60)
-    monkeypatch.setattr("indb.runtime.gpus._turns", {"cuda": turns})
-    with keep_turns("cuda"):
-        assert held_elsewhere(path)  # no model call yet
-        with turns():
-            pass
-        assert held_elsewhere(path)
-    assert not held_elsewhere(path)
-    with keep_turns():  # frames on the host: no turn until a model call
-        assert not held_elsewhere(path)
-
-
-def test_a_turn_taken_before_any_call_is_given_back_after_it_lingers(tmp_path, monkeypatch):
-    path = tmp_path / "gpu.lock"
-    turns = Turns(path, lambda: None, keeping=lambda: gpus._keeping > 0, hold=60, linger=0.01)
-    monkeypatch.setattr("indb.runtime.gpus._turns", {"cuda": turns})
-    with keep_turns("cuda"):  # a function that makes no model call (or not for a while)
-        assert _until(lambda: not held_elsewhere(path))
-
-
 def test_the_hold_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("INDB_GPU_TURN_HOLD_S", "0")
     assert hold_seconds() == 0

@@ -177,7 +177,11 @@ class Turns:
             if self._lock_path is None:
                 yield
                 return
-            held_since = self._take()
+            if self._fd is None:
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            if self._held_since is None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._held_since = time.monotonic()
             try:
                 yield
                 self._finish()
@@ -185,32 +189,11 @@ class Turns:
                 self._give_back()
                 raise
             self._idle_since = time.monotonic()
-            if self._keeping() and self._idle_since - held_since < self._hold:
+            if self._keeping() and self._idle_since - self._held_since < self._hold:
                 self._linger_thread()
                 self._calls.notify()
             else:
                 self._give_back()
-
-    def take(self) -> None:
-        """Take the turn now, to keep for the model call to come (``keeping()`` says so), given
-        back as a kept turn is: the function's own GPU work before that call runs in its turn."""
-        with self._calls:
-            if self._lock_path is None or not self._keeping():
-                return
-            self._take()
-            self._idle_since = time.monotonic()
-            self._linger_thread()
-            self._calls.notify()
-
-    def _take(self) -> float:
-        """The turn taken (if not held already); returns since when it is held."""
-        assert self._lock_path is not None  # (turns between processes)
-        if self._fd is None:
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        if self._held_since is None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._held_since = time.monotonic()
-        return self._held_since
 
     def give_back(self) -> None:
         """Give a kept turn back now (the function that kept it has ended)."""
@@ -335,21 +318,14 @@ def read_turn(device: str) -> ReadTurns:
 
 
 @contextmanager
-def keep_turns(device: str = "cpu") -> Iterator[None]:
+def keep_turns() -> Iterator[None]:
     """Within, this process's model calls keep their GPU turn from one call to the next (see
-    ``Turns``); on leaving, any turn kept is given back.
-
-    Given a GPU ``device`` (the instance's frames are there), the turn there is taken at once:
-    work the function queues on the GPU before its first model call (scaling its input, say)
-    then runs in its turn instead of being time-sliced into another process's, and so does
-    copying its outputs back before it leaves. Otherwise no GPU is touched: a function that
-    makes no model call takes no turn."""
+    ``Turns``); on leaving, any turn kept is given back. (No GPU is touched: a function that
+    makes no model call takes no turn.)"""
     global _keeping
     with _turns_lock:
         _keeping += 1
     try:
-        if device != "cpu":
-            gpu_turn(device).take()
         yield
     finally:
         with _turns_lock:

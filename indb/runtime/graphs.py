@@ -95,23 +95,3 @@ class CudaGraphs:
 def bucket(rows: int) -> int:
     """The batch size a batch of ``rows`` is padded to on a GPU: the next power of two."""
     return 1 << max(0, rows - 1).bit_length()
-
-
-SMALL_PIECE = 256  # rows of padding a short batch's last piece may always have
-
-
-def pieces(rows: int) -> list[int]:
-    """The power-of-two batch sizes a short batch of ``rows`` runs as on a GPU: the largest that
-    fit, then the rest padded once its padding is small (an eighth of it, or ``SMALL_PIECE``
-    rows). A shard's last batch of 2,120 rows runs as 2,048 and 128 (56 rows of padding), not as
-    4,096 (1,976): 1.1 ms of an eager CNN's time a shard on the H200. The sizes stay powers of
-    two, so the shapes a model is tuned or compiled for stay as few."""
-    sizes = []
-    while rows > 0:
-        whole = bucket(rows)
-        if whole - rows <= max(rows // 8, SMALL_PIECE):
-            sizes.append(whole)
-            break
-        sizes.append(whole // 2)
-        rows -= whole // 2
-    return sizes

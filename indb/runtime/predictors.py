@@ -22,7 +22,7 @@ from indb.errors import ModelError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
 from indb.runtime.gpus import gpu_turn, to_device
 from indb.runtime.graphs import MAX_ROWS as MAX_GRAPH_ROWS
-from indb.runtime.graphs import CudaGraphs, pieces
+from indb.runtime.graphs import CudaGraphs, bucket
 from indb.runtime.tf_models import import_saved_model, is_saved_model, load_saved_model, save_tensorflow
 from indb.runtime.trees import FILES as TREE_FILES
 from indb.runtime.trees import SUFFIXES as TREE_SUFFIXES
@@ -224,21 +224,13 @@ class Predictor:
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
 
         def call(batch: Any) -> Any:
-            """One batch; on a GPU a short one runs as batches of powers of two (``pieces``), the
-            last padded, so the shapes the model sees (each autotuned, or compiled, once) are
-            few."""
+            """One batch; on a GPU a short one is padded to a power of two, so the shapes the
+            model sees (each autotuned, or compiled, once) are few."""
             rows = len(batch)
-            sizes = pieces(rows) if self.device != "cpu" else [rows]
-            if sizes == [rows] or rows == 0:
+            if self.device == "cpu" or rows == 0 or rows == bucket(rows):
                 return module(batch)
-            parts, start = [], 0
-            for size in sizes:
-                piece = batch[start:start + size]
-                if len(piece) < size:
-                    piece = torch.cat([piece, piece.new_zeros((size - len(piece), *batch.shape[1:]))])
-                parts.append(module(piece))
-                start += size
-            return torch.cat(parts)[:rows]
+            padding = batch.new_zeros((bucket(rows) - rows, *batch.shape[1:]))
+            return module(torch.cat([batch, padding]))[:rows]
 
         def serve(rows: np.ndarray) -> np.ndarray:
             assert graphs is not None  # served only when there are graphs

@@ -151,18 +151,15 @@ def _run(job: Job, channel: Connection, models: Models, writes: _Writes) -> Outc
                       scratch=work / "scratch", outputs=tuple(names), models=models, device=DEVICE,
                       on_status=lambda text: channel.send(StatusLine(text)),
                       on_progress=lambda done, total: channel.send(ProgressReport(done, total)))
-        # its GPU turn, taken before it starts when its frames are on the GPU, is kept until
-        # its outputs are back on the host: the instances sharing the GPU finish one after
-        # another, each writing its output while the next computes, and no GPU work of one
-        # runs in another's turn
-        turn_device = DEVICE if job.function.frame in RESIDENT_FRAMES else "cpu"
+        # its model calls keep their GPU turn until it returns: the instances sharing the GPU
+        # finish one after another, each writing its output while the next computes
         with process_group(job.rendezvous, job.shard, job.shards, DEVICE) as ctx.distributed, \
-                keep_turns(turn_device):
+                keep_turns():
             result = load_handler(job)(ctx, *frames)
-            outputs = to_outputs(result, names)
         if result is not None and not names:
             ctx.logger.warning("the function returned rows, but the run has no output table; "
                                "name one with OUTPUT_TABLE_NAMES => OUTPUT_TABLES('t')")
+        outputs = to_outputs(result, names)
     clock.lap("function_s")  # includes copying device outputs back
     for spec, rows in zip(job.outputs, outputs, strict=True):
         # an empty shard's rows have no say in a new table's columns (their types may be
