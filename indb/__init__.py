@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from indb.errors import (CatalogError, ConflictError, DatabaseError, DataError, DirectoryError,
                          FunctionError, IndbError, IndbWarning, IntegrityError, InterfaceError,
                          InternalError, ModelError, NotSupportedError, OperationalError,
-                         OptionError, ProgrammingError, RunError, SchemaError, SqlError)
+                         OptionError, ProgrammingError, RunError, SchemaError, SqlError,
+                         StorageError)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,5 +101,5 @@ __all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "Catalog
            "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
            "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
            "OperationalError", "OptionError", "ProgrammingError", "Result", "RunError",
-           "SchemaError", "SqlError", "Time", "TimeFromTicks", "Timestamp", "TimestampFromTicks",
+           "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp", "TimestampFromTicks",
            "Warning", "apilevel", "connect", "paramstyle", "threadsafety"]

@@ -136,6 +136,14 @@ class DirectoryError(OperationalError, OSError):
         return str(self.args[0])
 
 
+class StorageError(OperationalError, OSError):
+    """Files of the database that cannot be read: a table whose metadata file is missing or
+    damaged. The message says how to be rid of it (DROP TABLE) or where the file was."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class ConflictError(OperationalError, RuntimeError):
     """A write lost a race with a concurrent writer and was not applied; running it again is safe."""
 

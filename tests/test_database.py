@@ -3,11 +3,14 @@
 import multiprocessing
 import threading
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 import indb
 from indb.catalog.database import FORMAT_VERSION, Database, _meta
+from indb.storage.files import local_path
 
 
 def test_new_directory_becomes_a_database(tmp_path):
@@ -147,7 +150,7 @@ def test_exists_asks_the_catalog_row_not_the_metadata_file(tmp_path):
         metadata = db.catalog.load_table(db.identifier("t")).metadata_location
         (tmp_path / "db" / metadata.split(str(tmp_path / "db") + "/", 1)[1]).unlink()
         assert db.exists("t")  # the row is there; reading the table is what fails
-        with pytest.raises(Exception):
+        with pytest.raises(indb.StorageError, match="table t cannot be read"):
             db.load("t")
         db.catalog.drop_table(db.identifier("s.u"))
         assert not db.exists("s.u")
@@ -183,3 +186,37 @@ def test_a_new_tables_commit_builds_its_metadata_once_for_each_update(tmp_path):
             after.current_snapshot().snapshot_id
     finally:
         db.close()
+
+
+def _metadata_file(conn, name):
+    db = conn._engine.db
+    return Path(local_path(db.catalog.load_table(db.identifier(name)).metadata_location))
+
+
+@pytest.mark.parametrize("damage", ["missing", "not json"])
+def test_a_table_whose_metadata_cannot_be_read_says_so_and_can_be_dropped(tmp_path, damage):
+    """Its queries and writes fail with StorageError naming it and the way out; the other
+    tables go on; DROP TABLE removes it (and its directory), and the name can be used again."""
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (a INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1)")
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE s.u (a INTEGER)")
+        metadata = _metadata_file(conn, "s.u")
+    directory = metadata.parent.parent
+    if damage == "missing":
+        metadata.unlink()
+    else:
+        metadata.write_text("{ this is not table metadata")
+    with indb.connect(tmp_path / "db") as conn:
+        assert conn.sql("SELECT a FROM t").fetchall() == [(1,)]
+        for statement in ("SELECT * FROM s.u", "INSERT INTO s.u VALUES (2)"):
+            with pytest.raises(indb.StorageError, match=r"(?s)table s\.u cannot be read .*DROP TABLE s\.u"):
+                conn.sql(statement)
+        kinds = dict(conn.sql("SHOW TABLES").fetchall()[i][:2] for i in range(2))
+        assert kinds["s.u"].startswith("broken: StorageError")
+        conn.sql("DROP TABLE s.u")
+        assert not directory.exists()
+        assert [row[0] for row in conn.sql("SHOW TABLES").fetchall()] == ["t"]
+        conn.sql("CREATE TABLE s.u (b VARCHAR)")
+        assert conn.sql("SELECT count(*) FROM s.u").fetchone() == (0,)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import (NamespaceAlreadyExistsError, NoSuchNamespaceError,
-                                  NoSuchTableError, TableAlreadyExistsError)
+                                  NoSuchTableError, TableAlreadyExistsError, ValidationError)
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
@@ -43,7 +43,7 @@ from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_tab
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
 from indb.errors import (CatalogError, ConflictError, DirectoryError,
-                         SchemaError, not_found)
+                         SchemaError, StorageError, not_found)
 
 FORMAT_VERSION = 1
 # Parquet as written for new tables: LZ4 decompresses several times faster than pyiceberg's
@@ -341,23 +341,33 @@ class Database:
 
     def drop_table(self, name: str) -> None:
         """Remove a table from the catalog, then delete its directory, which must be this
-        database's own: files the table's metadata names elsewhere are never touched."""
+        database's own: files the table's metadata names elsewhere are never touched. A table
+        whose metadata cannot be read is dropped all the same; its directory is then the one
+        its metadata file was in."""
         try:
-            table = self.catalog.load_table(self.identifier(name))
-        except NoSuchTableError:
-            raise not_found("table", name) from None
+            location = self._iceberg_table(name).location()
+        except StorageError:
+            metadata = self.metadata_locations().get(name, "")
+            location = metadata.rpartition("/metadata/")[0]
         self.catalog.drop_table(self.identifier(name))
         with self.engine.begin() as conn:
             conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
-        self._remove_directory(table.location())
+        if location:
+            self._remove_directory(location)
 
     def load(self, name: str) -> tuple[Table, TableInfo]:
-        """The Iceberg table at its current snapshot and indb's description of it."""
+        """The Iceberg table at its current snapshot and indb's description of it;
+        ``StorageError`` if its metadata file cannot be read."""
+        table = self._iceberg_table(name)
+        return table, TableInfo.from_properties(name, table.properties)
+
+    def _iceberg_table(self, name: str) -> Table:
         try:
-            table = self.catalog.load_table(self.identifier(name))
+            return self.catalog.load_table(self.identifier(name))
         except NoSuchTableError:
             raise not_found("table", name) from None
-        return table, TableInfo.from_properties(name, table.properties)
+        except (OSError, ValueError, ValidationError) as error:  # missing, or not its metadata
+            raise unreadable(name, error) from None
 
     def exists(self, name: str) -> bool:
         """Whether the catalog has a table of that name: its row, as ``load`` finds it, without
@@ -533,6 +543,12 @@ def _check_directory(path: Path) -> bool:
         raise DirectoryError(f"{path} is not an indb database (it has no {CATALOG_FILE}) and is "
                             "not empty; point at an empty or new directory")
     return True
+
+
+def unreadable(name: str, error: Exception) -> StorageError:
+    """The error for a table whose metadata cannot be read (``error`` says why)."""
+    return StorageError(f"table {name} cannot be read ({type(error).__name__}: {error}); "
+                        f"DROP TABLE {name} removes it from the catalog")
 
 
 class _CreateTransaction(CreateTableTransaction):

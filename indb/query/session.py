@@ -11,6 +11,7 @@ share one, and whatever a statement leaves behind in its connection goes with it
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -24,9 +25,9 @@ from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 
 from indb.catalog import filesystems
-from indb.catalog.database import Database
-from indb.errors import SqlError
-from indb.catalog.names import sql_table
+from indb.catalog.database import Database, unreadable
+from indb.errors import IndbError, SqlError, StorageError
+from indb.catalog.names import split_name, sql_table
 from indb.parser import render
 from indb.query import live
 from indb.query.scan import Scans, table_view
@@ -36,6 +37,7 @@ from indb.storage.files import data_files, local_path
 
 # rows a streamed query reads from DuckDB at a time: at most what fetchone() holds in memory
 BATCH_ROWS = 100_000
+_MISSING = re.compile(r"Table with name (\S+) does not exist")  # DuckDB's words for a missing table
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class QuerySession:
         self._lock = threading.Lock()  # calls on _database: DuckDB refuses a second one at once
         self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # interrupt()
         self._locations: dict[str, str] = {}
-        self.broken: dict[str, str] = {}  # tables whose view could not be built, and why
+        # tables whose view could not be built: their metadata location then, and the error
+        self.broken: dict[str, tuple[str, StorageError]] = {}
         self._live: dict[str, pa.Table] = {}  # real-time tables' rows in memory, at the refresh
         self.scans = Scans(self._database)  # the functions it registers live in the database
         filesystems.register(self._database, db.root, db.io_properties)  # an object store's
@@ -129,7 +132,8 @@ class QuerySession:
         for name in set(self.broken) - set(current):
             del self.broken[name]
         for name, location in current.items():
-            if self._locations.get(name) != location and self.broken.get(name) != location:
+            if self._locations.get(name) != location and \
+                    self.broken.get(name, ("", None))[0] != location:
                 try:
                     table, info = self.db.load(name)
                     paths = [local_path(f.file_path) for f in data_files(table)]
@@ -139,8 +143,9 @@ class QuerySession:
                             exp.to_identifier(live.view_name(name), quoted=True)), distinct=False)
                     for statement in table_view(name, query):
                         self._database.execute(render(statement))
-                except Exception:  # noqa: BLE001 (whatever broke it, the other tables go on)
-                    self.broken[name] = location
+                except Exception as error:  # noqa: BLE001 (whatever broke it, the others go on)
+                    self.broken[name] = (location, error if isinstance(error, StorageError)
+                                         else unreadable(name, error))
                     continue
                 self._locations[name] = location
         self.views.refresh(self._database, self.db, current, self._locations != before)
@@ -170,7 +175,16 @@ class QuerySession:
                 return pa.table({}), []
             return relation.to_arrow_table(), [str(t) for t in relation.types]
         except duckdb.Error as error:
-            raise SqlError(str(error)) from None
+            raise self._failed(error) from None
+
+    def _failed(self, error: duckdb.Error) -> IndbError:
+        """DuckDB's error as indb's: a table left out as broken is said to be so, not missing."""
+        missing = _MISSING.search(str(error))
+        if missing is not None:
+            for name, (_, why) in self.broken.items():
+                if missing.group(1).strip('"') in (name, split_name(name)[1]):
+                    return why
+        return SqlError(str(error))
 
     def stream(self, sql: str, params: object = None) -> Result:
         """Run a query on a DuckDB connection of its own; its rows are read from DuckDB as they
@@ -191,7 +205,7 @@ class QuerySession:
             reader = relation.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as error:
             duck.close()
-            raise SqlError(str(error)) from None
+            raise self._failed(error) from None
         return Result.streamed(reader.schema, _batches(duck, reader), types)
 
     def interrupt(self) -> None:
