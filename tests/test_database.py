@@ -220,3 +220,15 @@ def test_a_table_whose_metadata_cannot_be_read_says_so_and_can_be_dropped(tmp_pa
         assert [row[0] for row in conn.sql("SHOW TABLES").fetchall()] == ["t"]
         conn.sql("CREATE TABLE s.u (b VARCHAR)")
         assert conn.sql("SELECT count(*) FROM s.u").fetchone() == (0,)
+
+
+def test_a_table_whose_metadata_is_missing_can_be_replaced(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (a INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1)")
+        metadata = _metadata_file(conn, "t")
+    metadata.unlink()
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE OR REPLACE TABLE t AS SELECT 2 AS b")
+        assert conn.sql("SELECT * FROM t").fetchall() == [(2,)]
+        assert not metadata.parent.parent.exists()  # the broken table's directory is gone

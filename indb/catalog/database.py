@@ -284,7 +284,7 @@ class Database:
         schema, name = self.identifier(info.name)
         stand_in = (schema, f"{STAND_IN_PREFIX}{uuid.uuid4().hex}")
         self._create(info, stand_in, add, location)
-        old = self.catalog.load_table((schema, name)) if self.exists(info.name) else None
+        old = self._directory(info.name) if self.exists(info.name) else ""
         mine = (IcebergTables.catalog_name == self.catalog.name) & \
             (IcebergTables.table_namespace == schema)
         with self.engine.begin() as conn:  # one SQLite transaction: the swap is atomic
@@ -295,8 +295,8 @@ class Database:
             if renamed.rowcount != 1:  # rolls the delete back too: the old table stays
                 raise ConflictError(f"the new {info.name} was removed while it was built (a "
                                     "VACUUM?); run the statement again")
-        if old is not None and old.location() != location:
-            self._remove_directory(old.location())
+        if old and old != location:
+            self._remove_directory(old)
         return self.catalog.load_table((schema, name))
 
     def replacement_location(self, name: str) -> str:
@@ -342,18 +342,21 @@ class Database:
     def drop_table(self, name: str) -> None:
         """Remove a table from the catalog, then delete its directory, which must be this
         database's own: files the table's metadata names elsewhere are never touched. A table
-        whose metadata cannot be read is dropped all the same; its directory is then the one
-        its metadata file was in."""
-        try:
-            location = self._iceberg_table(name).location()
-        except StorageError:
-            metadata = self.metadata_locations().get(name, "")
-            location = metadata.rpartition("/metadata/")[0]
+        whose metadata cannot be read is dropped all the same (see ``_directory``)."""
+        location = self._directory(name)
         self.catalog.drop_table(self.identifier(name))
         with self.engine.begin() as conn:
             conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
         if location:
             self._remove_directory(location)
+
+    def _directory(self, name: str) -> str:
+        """A table's directory: its metadata's location or, where that cannot be read, the
+        directory its metadata file is in ('' if the catalog names none)."""
+        try:
+            return self._iceberg_table(name).location()
+        except StorageError:
+            return self.metadata_locations().get(name, "").rpartition("/metadata/")[0]
 
     def load(self, name: str) -> tuple[Table, TableInfo]:
         """The Iceberg table at its current snapshot and indb's description of it;
