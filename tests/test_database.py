@@ -232,3 +232,16 @@ def test_a_table_whose_metadata_is_missing_can_be_replaced(tmp_path):
         conn.sql("CREATE OR REPLACE TABLE t AS SELECT 2 AS b")
         assert conn.sql("SELECT * FROM t").fetchall() == [(2,)]
         assert not metadata.parent.parent.exists()  # the broken table's directory is gone
+
+
+def test_a_table_whose_data_file_is_missing_names_the_file(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (a INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1)")
+        conn.sql("CREATE TABLE other (a INTEGER)")
+        (data,) = (tmp_path / "db").glob("warehouse/main/t/data/**/*.parquet")
+    data.unlink()
+    with indb.connect(tmp_path / "db") as conn:
+        with pytest.raises(indb.StorageError, match=f"table t cannot be read .*{data.name}\"\\); DROP"):
+            conn.sql("SELECT * FROM t")
+        assert conn.sql("SELECT count(*) FROM other").fetchone() == (0,)

@@ -549,8 +549,10 @@ def _check_directory(path: Path) -> bool:
 
 
 def unreadable(name: str, error: Exception) -> StorageError:
-    """The error for a table whose metadata cannot be read (``error`` says why)."""
-    return StorageError(f"table {name} cannot be read ({type(error).__name__}: {error}); "
+    """The error for a table whose metadata (or files) cannot be read (``error`` says why;
+    DuckDB's own error is cut before the SQL of the view it could not make)."""
+    why = str(error).split("\n\nLINE ", 1)[0]
+    return StorageError(f"table {name} cannot be read ({type(error).__name__}: {why}); "
                         f"DROP TABLE {name} removes it from the catalog")
 
 
