@@ -216,13 +216,15 @@ class Connection:
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         """Run SQL on a new cursor (DuckDB/sqlite3 style) and return it; ``conn.fetchone()``...
         read the last one."""
-        self._cursor = self.cursor().execute(sql, parameters)
-        return self._cursor
+        # its own cursor returned, not the attribute read again: another thread's execute may
+        # have set that meanwhile
+        cursor = self._cursor = self.cursor().execute(sql, parameters)
+        return cursor
 
     def executemany(self, sql: str, seq_of_parameters: Any) -> Cursor:
         """``Cursor.executemany`` on a new cursor, returned."""
-        self._cursor = self.cursor().executemany(sql, seq_of_parameters)
-        return self._cursor
+        cursor = self._cursor = self.cursor().executemany(sql, seq_of_parameters)
+        return cursor
 
     def fetchone(self) -> tuple | None:
         return self._last().fetchone()

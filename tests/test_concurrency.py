@@ -96,6 +96,40 @@ def test_threads_sharing_a_connection_run_every_statement(tmp_path, own_cursor):
         assert len(conn.table("t")._engine.db.load("t")[0].snapshots()) == THREADS * ROUNDS
 
 
+def test_each_threads_execute_returns_its_own_cursor(tmp_path, monkeypatch):
+    """conn.execute keeps the last cursor for conn.fetchone(); a thread whose execute is
+    followed at once by another thread's still gets its own cursor back, not the other's (the
+    shared-connection test above failed half the time on a busy machine when it did)."""
+    from indb.connection import Connection
+    second_set, first_set = threading.Event(), threading.Event()
+
+    def last(self):
+        return self.__dict__.get("last")
+
+    def set_last(self, cursor):  # the first thread's stays set only until the second's lands
+        self.__dict__["last"] = cursor
+        if threading.current_thread().name == "first":
+            first_set.set()
+            assert second_set.wait(10)
+        else:
+            second_set.set()
+
+    with indb.connect(tmp_path / "db") as conn:
+        conn.execute("CREATE TABLE t (a INTEGER)")
+        monkeypatch.setattr(Connection, "_cursor", property(last, set_last), raising=False)
+        got = {}
+
+        def first():
+            got["first"] = conn.execute("SELECT 1 AS a").fetchall()
+
+        thread = threading.Thread(target=first, name="first")
+        thread.start()
+        assert first_set.wait(10)
+        got["second"] = conn.execute("SELECT 2 AS a").fetchall()
+        thread.join(10)
+        assert got == {"first": [(1,)], "second": [(2,)]}
+
+
 def test_failed_statements_in_threads_leave_the_connection_usable(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.execute("CREATE TABLE t (thread INTEGER NOT NULL, i TINYINT)")
