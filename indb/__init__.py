@@ -101,5 +101,5 @@ __all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "Catalog
            "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
            "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
            "OperationalError", "OptionError", "ProgrammingError", "Result", "RunError",
-           "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp", "TimestampFromTicks",
-           "Warning", "apilevel", "connect", "paramstyle", "threadsafety"]
+           "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp",
+           "TimestampFromTicks", "Warning", "apilevel", "connect", "paramstyle", "threadsafety"]
