@@ -2,7 +2,6 @@
 
 import multiprocessing
 import threading
-
 from pathlib import Path
 
 import pytest
@@ -213,7 +212,7 @@ def test_a_table_whose_metadata_cannot_be_read_says_so_and_can_be_dropped(tmp_pa
         for statement in ("SELECT * FROM s.u", "INSERT INTO s.u VALUES (2)"):
             with pytest.raises(indb.StorageError, match=r"(?s)table s\.u cannot be read .*DROP TABLE s\.u"):
                 conn.sql(statement)
-        kinds = dict(conn.sql("SHOW TABLES").fetchall()[i][:2] for i in range(2))
+        kinds = {row[0]: row[1] for row in conn.sql("SHOW TABLES").fetchall()}
         assert kinds["s.u"].startswith("broken: StorageError")
         conn.sql("DROP TABLE s.u")
         assert not directory.exists()

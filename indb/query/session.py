@@ -180,10 +180,10 @@ class QuerySession:
     def _failed(self, error: duckdb.Error) -> IndbError:
         """DuckDB's error as indb's: a table left out as broken is said to be so, not missing."""
         missing = _MISSING.search(str(error))
-        if missing is not None:
-            for name, (_, why) in self.broken.items():
-                if missing.group(1).strip('"') in (name, split_name(name)[1]):
-                    return why
+        named = missing.group(1).strip('"') if missing is not None else None
+        for name, (_, why) in self.broken.items():
+            if named in (name, split_name(name)[1]):
+                return why
         return SqlError(str(error))
 
     def stream(self, sql: str, params: object = None) -> Result:
