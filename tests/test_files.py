@@ -19,6 +19,7 @@ from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import LongType
 
 from indb.catalog.database import Database
+from indb.catalog.location import locate
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column
 from indb.errors import ConflictError, InternalError, OptionError
@@ -311,3 +312,45 @@ def test_rows_known_to_be_in_one_shard_are_not_bucketed_unless_a_key_is_null(db,
     assert calls == [1]  # a NULL key is not in shard 2: bucketed as usual
     assert sorted((f.partition[0] is None, f.record_count) for f in written) == [
         (False, in_two.num_rows), (True, 1)]
+
+
+def test_a_lone_shards_rows_are_written_as_pieces_at_once_in_their_order(db, monkeypatch):
+    table, info, stored = make(db)
+    in_one = stored.filter(pc.equal(BucketTransform(4).pyarrow_transform(LongType())(stored["k"]), 1))
+    monkeypatch.setattr(files.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(files, "PIECE_BYTES", in_one.nbytes // 3)  # room for three pieces
+    written = files.write_data_files(table.io, table.metadata, info, in_one, shard=1, pieces=True)
+    assert len(written) == 3 and {files.shard_of(f) for f in written} == {1}
+    assert [f.record_count for f in written] == [len(p) for p in np.array_split(
+        np.arange(in_one.num_rows), 3)]
+    read = pa.concat_tables(pq.read_table(f.file_path.removeprefix("file://")) for f in written)
+    assert read["k"].to_pylist() == in_one["k"].to_pylist()  # consecutive runs, in order
+    # without ``pieces`` (inserts, compaction) a shard is one file, however large
+    assert len(files.write_data_files(table.io, table.metadata, info, in_one, shard=1)) == 1
+
+
+def test_pieces_are_no_more_than_the_rows_the_cores_and_max_pieces(db, monkeypatch):
+    table, info, stored = make(db)
+    monkeypatch.setattr(files, "PIECE_BYTES", 1)  # every byte would make a piece
+    monkeypatch.setattr(files.os, "cpu_count", lambda: 64)
+    three = stored.slice(0, 3)
+    assert len(files._pieces({0: np.arange(3)}, three)) == 3
+    assert len(files._pieces({0: np.arange(100)}, stored)) == files.MAX_PIECES
+    monkeypatch.setattr(files.os, "cpu_count", lambda: 2)
+    assert len(files._pieces({0: np.arange(100)}, stored)) == 2
+    monkeypatch.setattr(files, "PIECE_BYTES", 1 << 40)  # too small to cut
+    assert len(files._pieces({0: np.arange(100)}, stored)) == 1
+    two = {0: np.arange(50), 1: np.arange(50, 100)}  # two shards: a file each, as ever
+    assert [k for k, _ in files._pieces(two, stored)] == [0, 1]
+
+
+def test_streams_are_opened_with_a_small_buffer_unless_the_warehouse_says(db, tmp_path):
+    table, _, _ = make(db)
+    assert db.io_properties["buffer-size"] == table.io.properties["buffer-size"] == str(64 << 10)
+    location = locate(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "w"), None,
+                      {"buffer-size": "4096"})
+    own = Database(location)
+    try:
+        assert own.io_properties["buffer-size"] == "4096"
+    finally:
+        own.close()

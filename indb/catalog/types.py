@@ -99,6 +99,7 @@ def arrow_type_of(sql_type: str) -> pa.DataType:
     return _resolve(sql_type)[1]
 
 
+@functools.lru_cache(maxsize=256)  # a DuckDB query each: a function's output types, every run
 def sql_type_of(arrow_type: pa.DataType) -> str:
     """The SQL type DuckDB gives an Arrow type (used for CREATE TABLE AS and loads)."""
     with _probe_lock:

@@ -399,7 +399,7 @@ def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, ou
         raise type(error)(f"the output does not fit table {spec.name}: {error}") from None
     io = load_file_io(job.io_properties, metadata.location)
     staged = writes.staged(io, metadata.location)
-    staged.extend(files.write_data_files(io, metadata, info, stored, known(info)))
+    staged.extend(files.write_data_files(io, metadata, info, stored, known(info), pieces=True))
     outcome.files.setdefault(spec.name, []).extend(staged)
 
 

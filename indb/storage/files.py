@@ -49,6 +49,11 @@ COMMIT_ATTEMPTS = 20
 # -- reading -----------------------------------------------------------------------------------
 
 LISTED_SNAPSHOTS = 256  # snapshots whose data files this process keeps listed
+# A function instance's output of at least two PIECE_BYTES is written as up to MAX_PIECES
+# files at once: pyarrow's Parquet writer encodes a file on one thread, and the last instance's
+# write is time its statement waits (docs/gpu.md, "The last instance's write")
+PIECE_BYTES = 1 << 20
+MAX_PIECES = 4
 
 # a snapshot's data files never change: listed once (reading its manifests) per process, not
 # once a statement (a function run's plan, a query's views)
@@ -160,14 +165,16 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
 
 
 def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
-                     stored: pa.Table, shard: int | None = None) -> list[DataFile]:
+                     stored: pa.Table, shard: int | None = None,
+                     pieces: bool = False) -> list[DataFile]:
     """Write stored rows as one Parquet file per shard, the shards gathered and written in
     parallel; none of them is visible until committed.
 
     ``metadata`` is the table's (``table.metadata``), or ``provisional_metadata`` for a table
     that will be created when the files are committed. ``shard``: the bucket every row's key is
     known to have (``sharding.placed`` proves it), so that no row's is computed; rows with a
-    NULL key are not in it, and are then bucketed as usual.
+    NULL key are not in it, and are then bucketed as usual. ``pieces``: one shard's rows may be
+    written as several files at once (``_pieces``), as a function instance's output is.
     """
     source = info.shard_source
     groups: dict[int | None, np.ndarray]
@@ -180,17 +187,17 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     layout = FileLayout.of(metadata, stored.schema)
     dictionary = dictionary_columns(layout, stored)
     name = uuid.uuid4()
+    parts = _pieces(groups, stored) if pieces else list(groups.items())
 
     def write(n: int, partition: int | None, positions: np.ndarray) -> DataFile:
-        rows = stored if len(positions) == stored.num_rows else stored.take(positions)
+        rows = stored if len(positions) == stored.num_rows else _taken(stored, positions)
         return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary)
-    if len(groups) == 1:  # one shard's rows (a UDF instance's, usually): no thread to start
-        (partition, positions), = groups.items()
-        return [write(0, partition, positions)]
+    if len(parts) == 1:  # one shard's rows in one file: no thread to start
+        return [write(0, *parts[0])]
     with staged(io, metadata.location) as written:
-        with ThreadPoolExecutor(min(len(groups), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(min(len(parts), os.cpu_count() or 1)) as pool:
             futures = [pool.submit(write, n, partition, positions)
-                       for n, (partition, positions) in enumerate(groups.items())]
+                       for n, (partition, positions) in enumerate(parts)]
         failure = None
         for future in futures:  # every file that was written is known, so a failure removes all
             try:
@@ -200,6 +207,26 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
         if failure is not None:
             raise failure
         return written.keep()
+
+
+def _pieces(groups: dict[int | None, np.ndarray],
+            stored: pa.Table) -> list[tuple[int | None, np.ndarray]]:
+    """The files to write: one a shard, but a lone shard's rows cut into up to MAX_PIECES runs
+    of consecutive rows of PIECE_BYTES or more (no more than the cores)."""
+    if len(groups) != 1:
+        return list(groups.items())
+    (partition, positions), = groups.items()
+    share = stored.nbytes * len(positions) // max(stored.num_rows, 1)
+    count = max(1, min(MAX_PIECES, os.cpu_count() or 1, len(positions), share // PIECE_BYTES))
+    return [(partition, part) for part in np.array_split(positions, count)]
+
+
+def _taken(stored: pa.Table, positions: np.ndarray) -> pa.Table:
+    """The rows at ``positions``: a slice where they are consecutive (no copy), else a take."""
+    first, last = int(positions[0]), int(positions[-1])
+    if last - first + 1 == len(positions):
+        return stored.slice(first, len(positions))
+    return stored.take(positions)
 
 
 @dataclass(frozen=True)
