@@ -244,3 +244,33 @@ def test_a_table_whose_data_file_is_missing_names_the_file(tmp_path):
         with pytest.raises(indb.StorageError, match=f"table t cannot be read .*{data.name}\"\\); DROP"):
             conn.sql("SELECT * FROM t")
         assert conn.sql("SELECT count(*) FROM other").fetchone() == (0,)
+
+
+def test_new_tables_get_their_own_uuid_and_times_from_the_empty_metadata_made_once(
+        tmp_path, monkeypatch):
+    import time
+
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from indb.catalog import database
+    from indb.catalog.tables import Column, TableInfo
+    made_by_pyiceberg = []
+    pyiceberg_s = SqlCatalog._empty_table_metadata
+    monkeypatch.setattr(SqlCatalog, "_empty_table_metadata",
+                        staticmethod(lambda: made_by_pyiceberg.append(1) or pyiceberg_s()))
+    database._empty_metadata.cache_clear()
+    db = Database(tmp_path / "db")
+    try:
+        empty = db.catalog._empty_table_metadata()
+        assert empty is not db.catalog._empty_table_metadata()  # a copy each time
+        assert empty.properties is not db.catalog._empty_table_metadata().properties
+        before = int(time.time() * 1000)
+        made = [db.create_table(TableInfo(name, (Column("k", "BIGINT"),), ("k",), 2))
+                for name in ("a", "b")]
+        assert made[0].metadata.table_uuid != made[1].metadata.table_uuid
+        assert all(t.metadata.last_updated_ms >= before for t in made)
+        assert [db.load(n)[0].metadata.table_uuid for n in ("a", "b")] == \
+            [t.metadata.table_uuid for t in made]
+        assert len(made_by_pyiceberg) == 1  # once, however many tables are created
+    finally:
+        db.close()
