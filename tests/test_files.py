@@ -23,7 +23,7 @@ from indb.catalog.location import locate
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column
 from indb.errors import ConflictError, InternalError, OptionError
-from indb.storage import files
+from indb.storage import files, read_threads
 from indb.storage.placement import NULL_KEY_SHARD, consecutive_rowids
 
 
@@ -317,7 +317,7 @@ def test_rows_known_to_be_in_one_shard_are_not_bucketed_unless_a_key_is_null(db,
 def test_a_lone_shards_rows_are_written_as_pieces_at_once_in_their_order(db, monkeypatch):
     table, info, stored = make(db)
     in_one = stored.filter(pc.equal(BucketTransform(4).pyarrow_transform(LongType())(stored["k"]), 1))
-    monkeypatch.setattr(files.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(files, "core_share", lambda: 8)
     monkeypatch.setattr(files, "PIECE_BYTES", in_one.nbytes // 3)  # room for three pieces
     written = files.write_data_files(table.io, table.metadata, info, in_one, shard=1, pieces=True)
     assert len(written) == 3 and {files.shard_of(f) for f in written} == {1}
@@ -332,11 +332,11 @@ def test_a_lone_shards_rows_are_written_as_pieces_at_once_in_their_order(db, mon
 def test_pieces_are_no_more_than_the_rows_the_cores_and_max_pieces(db, monkeypatch):
     table, info, stored = make(db)
     monkeypatch.setattr(files, "PIECE_BYTES", 1)  # every byte would make a piece
-    monkeypatch.setattr(files.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(files, "core_share", lambda: 64)
     three = stored.slice(0, 3)
     assert len(files._pieces({0: np.arange(3)}, three)) == 3
     assert len(files._pieces({0: np.arange(100)}, stored)) == files.MAX_PIECES
-    monkeypatch.setattr(files.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(files, "core_share", lambda: 2)
     assert len(files._pieces({0: np.arange(100)}, stored)) == 2
     monkeypatch.setattr(files, "PIECE_BYTES", 1 << 40)  # too small to cut
     assert len(files._pieces({0: np.arange(100)}, stored)) == 1
@@ -354,3 +354,13 @@ def test_streams_are_opened_with_a_small_buffer_unless_the_warehouse_says(db, tm
         assert own.io_properties["buffer-size"] == "4096"
     finally:
         own.close()
+
+
+def test_an_instance_cuts_its_output_only_into_its_share_of_the_cores(db, monkeypatch):
+    table, info, stored = make(db)
+    monkeypatch.setattr(files, "PIECE_BYTES", 1)
+    monkeypatch.setattr(read_threads, "available_cores", lambda: 16)
+    monkeypatch.setenv(read_threads.MACHINE_SLOTS_VARIABLE, "4")  # a GPU worker's four slots
+    assert len(files._pieces({0: np.arange(100)}, stored)) == 4
+    monkeypatch.setenv(read_threads.MACHINE_SLOTS_VARIABLE, "16")  # CPU instances, all at once
+    assert len(files._pieces({0: np.arange(100)}, stored)) == 1

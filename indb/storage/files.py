@@ -42,6 +42,7 @@ from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
 from indb.storage.placement import (NULL_KEY_SHARD, has_few_distinct, split_by_partition,
                                     with_hidden_columns)
+from indb.storage.read_threads import core_share
 
 COMMIT_ATTEMPTS = 20
 
@@ -212,12 +213,13 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
 def _pieces(groups: dict[int | None, np.ndarray],
             stored: pa.Table) -> list[tuple[int | None, np.ndarray]]:
     """The files to write: one a shard, but a lone shard's rows cut into up to MAX_PIECES runs
-    of consecutive rows of PIECE_BYTES or more (no more than the cores)."""
+    of consecutive rows of PIECE_BYTES or more, no more than this process's share of the cores
+    (on a CPU worker, whose instances all run at once, that is usually one: no cut)."""
     if len(groups) != 1:
         return list(groups.items())
     (partition, positions), = groups.items()
-    share = stored.nbytes * len(positions) // max(stored.num_rows, 1)
-    count = max(1, min(MAX_PIECES, os.cpu_count() or 1, len(positions), share // PIECE_BYTES))
+    size = stored.nbytes * len(positions) // max(stored.num_rows, 1)
+    count = max(1, min(MAX_PIECES, core_share(), len(positions), size // PIECE_BYTES))
     return [(partition, part) for part in np.array_split(positions, count)]
 
 

@@ -35,11 +35,17 @@ def machine_slots() -> int:
     return _positive(MACHINE_SLOTS_VARIABLE, "instance processes on this machine", 1)
 
 
+def core_share() -> int:
+    """This process's share of the machine's cores: the cores it may run on over the instance
+    processes that share them (at least one)."""
+    return max(1, available_cores() // machine_slots())
+
+
 def read_threads() -> int:
-    """``INDB_READ_THREADS``, else this process's share of the cores (at least one)."""
+    """``INDB_READ_THREADS``, else this process's share of the cores."""
     configured = _positive("INDB_READ_THREADS", "threads an instance process decodes its "
                            "data files with", 0)
-    return configured or max(1, available_cores() // machine_slots())
+    return configured or core_share()
 
 
 def use_read_threads() -> int:
