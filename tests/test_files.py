@@ -323,7 +323,7 @@ def test_a_lone_shards_rows_are_written_as_pieces_at_once_in_their_order(db, mon
     assert len(written) == 3 and {files.shard_of(f) for f in written} == {1}
     assert [f.record_count for f in written] == [len(p) for p in np.array_split(
         np.arange(in_one.num_rows), 3)]
-    read = pa.concat_tables(pq.read_table(f.file_path.removeprefix("file://")) for f in written)
+    read = pa.concat_tables(pq.read_table(files.local_path(f.file_path)) for f in written)
     assert read["k"].to_pylist() == in_one["k"].to_pylist()  # consecutive runs, in order
     # without ``pieces`` (inserts, compaction) a shard is one file, however large
     assert len(files.write_data_files(table.io, table.metadata, info, in_one, shard=1)) == 1
@@ -338,7 +338,7 @@ def test_pieces_are_no_more_than_the_rows_the_cores_and_max_pieces(db, monkeypat
     assert len(files._pieces({0: np.arange(100)}, stored)) == files.MAX_PIECES
     monkeypatch.setattr(files, "core_share", lambda: 2)
     assert len(files._pieces({0: np.arange(100)}, stored)) == 2
-    monkeypatch.setattr(files, "PIECE_BYTES", 1 << 40)  # too small to cut
+    monkeypatch.setattr(files, "PIECE_BYTES", 1 << 40)  # the rows are less than one piece
     assert len(files._pieces({0: np.arange(100)}, stored)) == 1
     two = {0: np.arange(50), 1: np.arange(50, 100)}  # two shards: a file each, as ever
     assert [k for k, _ in files._pieces(two, stored)] == [0, 1]
