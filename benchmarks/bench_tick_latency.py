@@ -2,7 +2,7 @@
 against the kdb+ article's pattern, at a fixed rate, in one run.
 
     python benchmarks/bench_tick_latency.py [--rate 10000] [--seconds 5] [--device cpu|cuda]
-                                            [--patterns indb,article] [--json out.json]
+                                            [--patterns tickerplant,indb,article] [--json out.json]
     python benchmarks/bench_tick_latency.py --outputs-cpu [--json out.json]
 
 The tickerplant (``indb tick --fsync 5``: an update is written to the OS before it is published,
@@ -10,8 +10,13 @@ synced within 5 ms) runs in a process of its own; a feed process publishes one-r
 ``.u.upd`` messages at ``--rate`` ticks/s over 100 symbols, each stamped with its send time (the
 ``time`` column, TIMESTAMP_NS; the machine's one clock serves every process); a subscriber (this
 process) receives the output rows and takes its receive time minus the stamp as the row's
-latency.
+latency. The feed's messages are encoded by PyKX beforehand and stamped as they go, as a feed
+handler in C sends (PyKX's client spent about 0.1 ms of CPU a tick, most of a core at 10,000
+ticks/s, on the machine under test); each pattern reports the rate its feed achieved and the
+feed's CPU a tick.
 
+- **tickerplant**: the ticks themselves, published by the tickerplant to the subscriber, no
+  function: the floor under any pattern's latency on the machine.
 - **indb**: ``CREATE SUBSCRIPTION ... EXECUTE FUNCTION tick_anomaly(...)`` (udfs/tick_anomaly.py):
   features per symbol in SQL over the micro-batch with window state (z-scores of price and log
   size against the symbol's last 20 ticks), the autoencoder resident in the function's process
@@ -42,12 +47,14 @@ import argparse
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,26 +107,62 @@ def train(directory: Path, seed: int = 0) -> tuple[Path, float]:
 
 # -- the feed (a process of its own) ----------------------------------------------------------
 
-def feed(port: int, rate: float, count: int, seed: int) -> None:
-    """Publish ``count`` one-row ticks at ``rate`` a second, each stamped as it is sent."""
+def feed(port: int, rate: float, count: int, seed: int, out: str) -> None:
+    """Publish ``count`` one-row ticks at ``rate`` a second, each stamped as it is sent.
+
+    The messages are encoded by PyKX beforehand and each one's stamp is written into it just
+    before it goes, as a feed handler in C sends: PyKX's client (``q(".u.upd", ...)``, a
+    conversion of the row each tick) took 90-110 µs of CPU a tick on the 2-core VM, nine tenths
+    of a core at 10,000 ticks/s, on the machine whose latency is measured, and kept up with
+    10,000 ticks/s only just when nothing else ran. What it achieved is written to ``out``:
+    the rate from its first send to its last, and its CPU a tick."""
     rng = np.random.default_rng(seed)
-    q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
-    table, prices = kx.SymbolAtom("ticks"), 100 + rng.standard_normal(SYMBOLS)
-    syms = [kx.SymbolAtom(f"S{i}") for i in range(SYMBOLS)]
+    prices = 100 + rng.standard_normal(SYMBOLS)
     moves, sizes = rng.standard_normal(count) * 0.05, rng.lognormal(4, 0.5, count).astype(int) + 1
     spikes = rng.random(count) < 0.001  # now and then a jump the model has not seen
-    start = time.perf_counter()
+    rows = []
     for i in range(count):
         s = i % SYMBOLS
         prices[s] += moves[i] + (5.0 if spikes[i] else 0.0)
+        rows.append((f"S{s}", float(prices[s]), int(sizes[i])))
+
+    def encoded(row: tuple[str, float, int], stamp: int) -> bytearray:
+        call = kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("ticks"),
+                       kx.toq([kx.TimestampAtom(np.datetime64(stamp, "ns")), kx.SymbolAtom(row[0]),
+                               kx.FloatAtom(row[1]), kx.LongAtom(row[2])])])
+        return bytearray(kx.serialize(call, mode=3, wait=0).copy())
+
+    at, shift = stamp_place(lambda stamp: encoded(rows[0], stamp))
+    messages = [encoded(row, 0) for row in rows]
+    sock = socket.create_connection(("127.0.0.1", port))
+    # each tick goes at once: with Nagle's algorithm a small send waits for the ACK of the one
+    # before, which the tickerplant's kernel delays (40 ms on Linux): 50 ms stalls in the runs
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(b":\x03\x00")
+    sock.recv(1)
+    cpu, start = time.process_time(), time.perf_counter()
+    for i, message in enumerate(messages):
         ahead = start + i / rate - time.perf_counter()
         if ahead > 0:  # on schedule: a tick every 1/rate s, on average
             time.sleep(ahead)
-        stamp = kx.TimestampAtom(np.datetime64(time.time_ns(), "ns"))
-        q(".u.upd", table, kx.toq([stamp, syms[s], kx.FloatAtom(prices[s]),
-                                   kx.LongAtom(int(sizes[i]))]), wait=False)
-    q(".u.i")  # answered once every tick before it is in
-    q.close()
+        struct.pack_into("<q", message, at, time.time_ns() + shift)
+        sock.sendall(message)
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    sock.sendall(kx.serialize(kx.CharVector(".u.i"), mode=3, wait=1).copy())
+    read(sock)  # answered once every tick before it is in
+    sock.close()
+    Path(out).write_text(json.dumps({"ticks_per_s": count / took if took else None,
+                                     "cpu_us_per_tick": cpu * 1e6 / count}))
+
+
+def stamp_place(encoded: Callable[[int], bytes]) -> tuple[int, int]:
+    """Where a tick's stamp lies in its message, and what to add to a Unix time in ns to write
+    it there: PyKX's encodings of one message at two times 1 ns apart, compared (the first
+    byte that differs is the low byte of the stamp)."""
+    unix = 1_700_000_000_000_000_000
+    first, second = encoded(unix), encoded(unix + 1)
+    at = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+    return at, struct.unpack_from("<q", first, at)[0] - unix
 
 
 # -- the article's subscriber (a process of its own) ------------------------------------------
@@ -216,16 +259,20 @@ def latencies_of(messages: list[tuple[int, bytes]]) -> np.ndarray:
 
 
 def run_pattern(port: int, table: str, rate: float, count: int, total: int,
-                seed: int) -> np.ndarray:
+                seed: int) -> tuple[np.ndarray, dict[str, float]]:
     """``count`` ticks at ``rate``; the latencies of their output rows, once ``table`` has
-    ``total`` rows."""
+    ``total`` rows, and what the feed achieved (``feed``'s figures)."""
     sock = subscribe(port, table)
     messages: list[tuple[int, bytes]] = []
     done = threading.Event()
     reader = threading.Thread(target=receive, args=(sock, messages, done))
     reader.start()
-    subprocess.run([sys.executable, __file__, "--role", "feed", "--port", str(port),
-                    "--rate", str(rate), "--count", str(count), "--seed", str(seed)], check=True)
+    with tempfile.TemporaryDirectory() as directory:
+        said = Path(directory) / "feed.json"
+        subprocess.run([sys.executable, __file__, "--role", "feed", "--port", str(port),
+                        "--rate", str(rate), "--count", str(count), "--seed", str(seed),
+                        "--out", str(said)], check=True)
+        fed = json.loads(said.read_text())
     q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
     deadline = time.monotonic() + 600
     while q(f"SELECT count(*) AS n FROM {table}").py()["n"][0] < total:
@@ -235,14 +282,22 @@ def run_pattern(port: int, table: str, rate: float, count: int, total: int,
     done.set()
     reader.join()
     sock.close()
-    return latencies_of(messages)
+    return latencies_of(messages), fed
 
 
-def figures_of(name: str, latencies: np.ndarray) -> dict[str, object]:
-    return {f"{name}_rows": len(latencies),
-            f"{name}_p50_ms": round(float(np.percentile(latencies, 50)), 3),
-            f"{name}_p99_ms": round(float(np.percentile(latencies, 99)), 3),
-            f"{name}_max_ms": round(float(latencies.max()), 3)}
+def figures_of(name: str, latencies: np.ndarray,
+               fed: dict[str, float] | None = None) -> dict[str, object]:
+    """p50, p99 and max of ``latencies`` (ms); with ``fed``, the rate the feed achieved and
+    its CPU a tick."""
+    figures: dict[str, object] = {
+        f"{name}_rows": len(latencies),
+        f"{name}_p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        f"{name}_p99_ms": round(float(np.percentile(latencies, 99)), 3),
+        f"{name}_max_ms": round(float(latencies.max()), 3)}
+    if fed is not None:
+        figures[f"{name}_feed_ticks_per_s"] = round(fed["ticks_per_s"] or 0, 1)
+        figures[f"{name}_feed_cpu_us_per_tick"] = round(fed["cpu_us_per_tick"], 1)
+    return figures
 
 
 def main() -> None:
@@ -252,8 +307,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000, help="ticks not measured, first")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--patterns", default="indb,article",
-                        help="which patterns to run, comma-separated (indb, article)")
+    parser.add_argument("--patterns", default="tickerplant,indb,article",
+                        help="which patterns to run, comma-separated (tickerplant: the ticks "
+                             "straight to a subscriber, no function; indb; article)")
     parser.add_argument("--outputs-cpu", action="store_true",
                         help="only the CPU of a batch's outputs through the tickerplant, in one "
                              "process (no feed, no subscriber process)")
@@ -267,7 +323,7 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "feed":
-        return feed(args.port, args.rate, args.count, args.seed)
+        return feed(args.port, args.rate, args.count, args.seed, args.out)
     if args.role == "article":
         return article(args.port, args.model, args.threshold, args.device, args.count, args.out)
     if args.outputs_cpu:
@@ -344,24 +400,30 @@ def bench(args: argparse.Namespace) -> None:
                                "--flush", "0"], env=env, stderr=(directory / "tick.log").open("w"))
     try:
         wait_for(server, port)
-        q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
-        q(f"CREATE SUBSCRIPTION scored ON ticks EXECUTE FUNCTION tick_anomaly("
-          f"INPUT_TABLE_NAMES => INPUT_TABLE({FEATURES}), "
-          f"PARAMS => KV_PAIRS(threshold = '{threshold}')) OUTPUT_TABLES('ticks_anomaly')")
-        while q("SHOW SUBSCRIPTION scored").pa().column("state")[0].as_py() != "running":
-            time.sleep(0.1)  # the tickerplant reads the catalog every second
         measured = total - args.warmup
-        run_pattern(port, "ticks_anomaly", args.rate, args.warmup, args.warmup, 1)  # warm-up
-        spent = cpu_seconds(server.pid)
-        figures.update(figures_of("indb", run_pattern(port, "ticks_anomaly", args.rate,
-                                                      measured, total, 2)))
-        figures["indb_server_cpu_ms_per_1k_ticks"] = round(
-            (cpu_seconds(server.pid) - spent) * 1e6 / measured, 1)
-        shown = q("SHOW SUBSCRIPTION scored").pa().to_pylist()[0]
-        figures["indb_batch_rows_mean"] = round(shown["batch_rows_mean"] or 0, 2)
-        figures["indb_batch_rows_max"] = shown["batch_rows_max"]
-        figures["indb_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
-        q("DROP SUBSCRIPTION scored")
+        patterns = args.patterns.split(",")
+        if "tickerplant" in patterns:  # the ticks themselves, straight to a subscriber: the floor
+            run_pattern(port, "ticks", args.rate, args.warmup, args.warmup, 1)  # warm-up
+            figures.update(figures_of("tickerplant", *run_pattern(port, "ticks", args.rate,
+                                                                  measured, total, 2)))
+        q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
+        if "indb" in patterns:
+            q(f"CREATE SUBSCRIPTION scored ON ticks EXECUTE FUNCTION tick_anomaly("
+              f"INPUT_TABLE_NAMES => INPUT_TABLE({FEATURES}), "
+              f"PARAMS => KV_PAIRS(threshold = '{threshold}')) OUTPUT_TABLES('ticks_anomaly')")
+            while q("SHOW SUBSCRIPTION scored").pa().column("state")[0].as_py() != "running":
+                time.sleep(0.1)  # the tickerplant reads the catalog every second
+            run_pattern(port, "ticks_anomaly", args.rate, args.warmup, args.warmup, 1)  # warm-up
+            spent = cpu_seconds(server.pid)
+            figures.update(figures_of("indb", *run_pattern(port, "ticks_anomaly", args.rate,
+                                                           measured, total, 2)))
+            figures["indb_server_cpu_ms_per_1k_ticks"] = round(
+                (cpu_seconds(server.pid) - spent) * 1e6 / measured, 1)
+            shown = q("SHOW SUBSCRIPTION scored").pa().to_pylist()[0]
+            figures["indb_batch_rows_mean"] = round(shown["batch_rows_mean"] or 0, 2)
+            figures["indb_batch_rows_max"] = shown["batch_rows_max"]
+            figures["indb_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
+            q("DROP SUBSCRIPTION scored")
         q.close()
         if "article" in args.patterns.split(","):
             decided = directory / "article.json"
@@ -373,8 +435,8 @@ def bench(args: argparse.Namespace) -> None:
                 assert helper.poll() is None, "the article's subscriber failed"
                 time.sleep(0.1)
             run_pattern(port, "ticks_flag", args.rate, args.warmup, args.warmup, 1)  # warm-up
-            figures.update(figures_of("article", run_pattern(port, "ticks_flag", args.rate,
-                                                             measured, total, 2)))
+            figures.update(figures_of("article", *run_pattern(port, "ticks_flag", args.rate,
+                                                              measured, total, 2)))
             helper.wait(300)
             figures.update(figures_of("article_decision",
                                       np.array(json.loads(decided.read_text())[args.warmup:]) / 1e6))
