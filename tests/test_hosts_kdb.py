@@ -69,6 +69,30 @@ def test_a_host_that_closes_the_handshake_is_refused_credentials():
     assert "hunter2" not in str(refused.value) and "127.0.0.1" in str(refused.value)
 
 
+def test_a_link_sends_each_message_at_once():
+    """TCP_NODELAY: a small async message (a subscription's .u.upd) does not wait for the ACK
+    of the one before it, which the host's kernel may delay by 40 ms (Nagle's algorithm)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        def accept() -> None:  # the handshake's answer: capability 3
+            peer, _ = listener.accept()
+            peer.recv(100)
+            peer.sendall(bytes([3]))
+            peer.recv(1)  # until the link closes
+            peer.close()
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        link = kdb.Link(kdb.address(f"kdb://127.0.0.1:{port}"), timeout=5)
+        try:
+            assert link.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            link.close()
+        thread.join()
+    finally:
+        listener.close()
+
+
 def test_the_engine_imports_the_client_without_loading_pykx():
     """The engine's FETCHERS name ``rows`` directly; PyKX loads at a statement's first kdb(...)."""
     code = ("import sys, indb.engine.sources as s, indb.hosts.kdb as k; "

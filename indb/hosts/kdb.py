@@ -114,6 +114,10 @@ class Link:
             raise KdbHostError(f"cannot connect to the kdb+ host {where.where}: {reason(error)}; "
                                "check that it listens there and that this machine may reach "
                                "it", status=UNREACHABLE) from None
+        # every message goes at once: with Nagle's algorithm a small one (a subscription's
+        # .u.upd of a few rows) waits for the ACK of the one before, which the host's kernel
+        # may delay by 40 ms
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             credentials = f"{where.user}:{where.password}".encode()
             self.sock.sendall(credentials + bytes([CAPABILITY, 0]))
