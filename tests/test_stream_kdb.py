@@ -56,6 +56,26 @@ def test_a_table_from_arrow_reads_back_in_pykx():
     assert back["ok"].to_pylist() == [True, False]
 
 
+@pytest.mark.parametrize("count", [0, 1, 7])
+def test_update_messages_are_pykx_s_encoding_of_the_call(count):
+    """Joined from one encoding of the table: byte for byte what PyKX makes of the whole call,
+    whatever the columns (nulls among them) and however many rows."""
+    moment = np.datetime64("2026-12-03T09:30:00.123456789", "ns").astype(np.int64)
+    rng = np.random.default_rng(count)
+    rows = pa.table({
+        "time": pa.array(moment + np.arange(count), pa.timestamp("ns")),
+        "stamp": pa.array([None if i == 1 else int(moment) // 1000 + i for i in range(count)], pa.timestamp("us")),
+        "sym": pa.array([None if i == 2 else f"S{i}" for i in range(count)], pa.string()),
+        "px": pa.array(rng.random(count)), "size": pa.array([None if i == 3 else i for i in range(count)], pa.int32()),
+        "n": pa.array(np.arange(count), pa.int64()), "ok": pa.array(np.arange(count) % 2 == 0)})
+    for names in ([".u.upd", "upd"], ["upd"]):
+        made = kdb.update_messages(names, "trade", rows)
+        assert made == [kdb.encode(kdb.call(f, kdb.symbol("trade"), kdb.table(rows)), kdb.ASYNC)
+                        for f in names]
+    function, name, back = kx.deserialize(made[0]).py()
+    assert (function, name, len(back["time"])) == ("upd", "trade", count)
+
+
 def test_values_of_the_wrong_kind_are_refused_naming_the_column():
     price = kdb.slot(Column("price", "DOUBLE"))
     assert price.convert(3) == 3 and price.convert(2.5) == 2.5

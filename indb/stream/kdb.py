@@ -5,6 +5,13 @@ things it cannot make without a licence are built around its output: a table (kd
 ``flip d`` as the type byte 98 and an attribute byte before the dictionary ``d``, and flipping
 needs q), and an error object (the type byte -128 and the message as a C string), which is the
 reply to a sync message that failed.
+
+An update message ``(`upd; `t; table)``, which the tickerplant sends for every publication, is
+joined from PyKX's encodings too (``update_messages``): the list's items are encoded one after
+another after its count, so PyKX's encoding of ``(`upd; `t; 0)`` without its last item, then
+the table's, is the message's body. One table encoded gives every message of it (a
+subscription's journal entry and publication), and no PyKX object of the table is made only to
+be encoded again: a third less CPU a publication than through ``kx.toq`` of the call.
 """
 
 from __future__ import annotations
@@ -106,11 +113,36 @@ def symbols(value: Any) -> list[str]:
 def table(rows: pa.Table | pa.RecordBatch) -> Any:
     """A kdb+ table of Arrow rows: strings as symbols, timestamps as kdb+ timestamps, times as
     timespans; null numbers as kdb+ nulls."""
+    return kx.deserialize(_message(_table_body(rows), RESPONSE))
+
+
+def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.RecordBatch
+                    ) -> list[bytes]:
+    """The async messages ``(`f; `name; table)`` of Arrow rows, one a function name ``f``
+    (``upd``, ``.u.upd``), the table encoded once: what ``encode(call(f, symbol(name),
+    table(rows)), ASYNC)`` gives, byte for byte."""
+    body = _table_body(rows)
+    return [_message(_call_head(function, name) + body, ASYNC) for function in functions]
+
+
+def _table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
+    """The encoded table (no message header)."""
     # numpy columns, converted by one ``kx.toq`` of the dictionary (cheaper than one a column)
     columns = {name: _vector(rows.column(i)) for i, name in enumerate(rows.schema.names)}
     dictionary = encode(kx.toq(columns), RESPONSE)
-    body = b"\x62\x00" + dictionary[HEADER.size:]  # flip: the dictionary as a table
-    return kx.deserialize(HEADER.pack(1, RESPONSE, 0, 0, HEADER.size + len(body)) + body)
+    return b"\x62\x00" + dictionary[HEADER.size:]  # flip: the dictionary as a table
+
+
+def _message(body: bytes, message_type: int) -> bytes:
+    return HEADER.pack(1, message_type, 0, 0, HEADER.size + len(body)) + body
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_head(function: str, name: str) -> bytes:
+    """The encoded list ``(`function; `name; x)`` up to its last item: PyKX's encoding of it
+    with a long atom for ``x``, less that atom's 9 bytes (its type, then 8)."""
+    body = encode(call(function, symbol(name), kx.LongAtom(0)), ASYNC)[HEADER.size:]
+    return body[:-9]
 
 
 def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
@@ -126,6 +158,8 @@ def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
         return kx.toq(_numpy(column, ""), kx.SymbolVector)
     if pa.types.is_timestamp(kind):
         values = column if kind.unit == "ns" and kind.tz is None else column.cast(pa.timestamp("ns"))
+        if not values.null_count:  # already datetime64[ns], without a cast
+            return np.asarray(values.to_numpy(zero_copy_only=False))
         return _numpy(values.cast(pa.int64()), 0).view("datetime64[ns]")
     if pa.types.is_time(kind):
         values = column.cast(pa.time64("ns")).cast(pa.int64())
@@ -135,10 +169,16 @@ def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
     if pa.types.is_floating(kind):
         return _numpy(column, float("nan"))
     if pa.types.is_integer(kind):
-        return _numpy(column, np.iinfo(kind.to_pandas_dtype()).min)  # kdb+'s null of that width
+        return _numpy(column, _integer_null(kind))
     if pa.types.is_boolean(kind):
         return _numpy(column, False)
     return kx.SymbolVector([None if v is None else str(v) for v in column.to_pylist()])
+
+
+@functools.lru_cache(maxsize=16)
+def _integer_null(kind: pa.DataType) -> int:
+    """kdb+'s null of an integer width: its smallest value."""
+    return int(np.iinfo(kind.to_pandas_dtype()).min)
 
 
 def _numpy(column: pa.Array | pa.ChunkedArray, null: Any) -> np.ndarray:

@@ -65,6 +65,5 @@ def commit(plant: Tickerplant, outputs: list[Output]) -> None:
 
 def _encoded(name: str, live: LiveTable, rows: pa.Table) -> Output:
     rows = rows.select(live.schema.names).cast(live.schema).combine_chunks()
-    table, symbol = kdb.table(rows), kdb.symbol(name)
-    return Output(name, live, rows, kdb.encode(kdb.call(".u.upd", symbol, table), kdb.ASYNC),
-                  kdb.encode(kdb.call("upd", symbol, table), kdb.ASYNC))
+    journalled, published = kdb.update_messages((".u.upd", "upd"), name, rows)
+    return Output(name, live, rows, journalled, published)

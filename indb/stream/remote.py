@@ -47,7 +47,7 @@ class Publisher:
 
     def upd(self, table: str, rows: pa.Table) -> None:
         """Send ``rows`` to ``table`` as ``.u.upd[`table; x]``, x a kdb+ table."""
-        message = kdb.encode(kdb.call(".u.upd", kdb.symbol(table), kdb.table(rows)), kdb.ASYNC)
+        message = kdb.update_messages((".u.upd",), table, rows)[0]
         with self._lock:
             self._deliver(lambda link: link.send(message))
 

@@ -508,7 +508,7 @@ def _selected(rows: pa.Table, syms: frozenset[str]) -> pa.Table:
 def _upd_message(name: str, rows: pa.Table) -> bytes | None:
     if not rows.num_rows:
         return None
-    return kdb.encode(kdb.call("upd", kdb.symbol(name), kdb.table(rows)), kdb.ASYNC)
+    return kdb.update_messages(("upd",), name, rows)[0]
 
 
 @contextmanager
