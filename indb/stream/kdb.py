@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from indb.catalog.types import Column
-from indb.errors import DataError, SchemaError
+from indb.errors import DataError, InternalError, SchemaError
 from indb.hosts.kdb import CAPABILITY, HEADER, RESPONSE, SYNC, encode, pykx
 
 kx = pykx()  # the tickerplant decodes every message it reads: PyKX is loaded with this module
@@ -140,9 +140,12 @@ def _message(body: bytes, message_type: int) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def _call_head(function: str, name: str) -> bytes:
     """The encoded list ``(`function; `name; x)`` up to its last item: PyKX's encoding of it
-    with a long atom for ``x``, less that atom's 9 bytes (its type, then 8)."""
+    with a long atom for ``x``, less that atom's own encoding."""
+    atom = encode(kx.LongAtom(0), ASYNC)[HEADER.size:]
     body = encode(call(function, symbol(name), kx.LongAtom(0)), ASYNC)[HEADER.size:]
-    return body[:-9]
+    if not body.endswith(atom):  # a list's items are encoded one after another, in order
+        raise InternalError("PyKX encoded a list with its last item elsewhere than at its end")
+    return body[:-len(atom)]
 
 
 def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
