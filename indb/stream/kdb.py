@@ -76,8 +76,7 @@ UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
 
 def error_message(text: str) -> bytes:
     """The response to a sync message that failed: a kdb+ error (type -128) with ``text``."""
-    body = b"\x80" + text.replace("\0", " ").encode()[:4000] + b"\0"
-    return HEADER.pack(1, RESPONSE, 0, 0, HEADER.size + len(body)) + body
+    return framed(b"\x80" + text.replace("\0", " ").encode()[:4000] + b"\0", RESPONSE)
 
 
 def call(name: str, *args: Any) -> Any:
@@ -113,7 +112,7 @@ def symbols(value: Any) -> list[str]:
 def table(rows: pa.Table | pa.RecordBatch) -> Any:
     """A kdb+ table of Arrow rows: strings as symbols, timestamps as kdb+ timestamps, times as
     timespans; null numbers as kdb+ nulls."""
-    return kx.deserialize(_message(_table_body(rows), RESPONSE))
+    return kx.deserialize(framed(_table_body(rows), RESPONSE))
 
 
 def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.RecordBatch
@@ -122,7 +121,7 @@ def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.Rec
     (``upd``, ``.u.upd``), the table encoded once: what ``encode(call(f, symbol(name),
     table(rows)), ASYNC)`` gives, byte for byte."""
     body = _table_body(rows)
-    return [_message(_call_head(function, name) + body, ASYNC) for function in functions]
+    return [framed(_call_head(function, name) + body, ASYNC) for function in functions]
 
 
 def _table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
@@ -133,7 +132,8 @@ def _table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
     return b"\x62\x00" + dictionary[HEADER.size:]  # flip: the dictionary as a table
 
 
-def _message(body: bytes, message_type: int) -> bytes:
+def framed(body: bytes, message_type: int) -> bytes:
+    """An encoded object (no header) as a whole IPC message of ``message_type``."""
     return HEADER.pack(1, message_type, 0, 0, HEADER.size + len(body)) + body
 
 
@@ -521,6 +521,7 @@ def _kdb_name(dtype: np.dtype) -> str:
 
 __all__ = ["ASYNC", "CAPABILITY", "HEADER", "MAX_MESSAGE", "MessageError", "RESPONSE", "SYNC",
            "UPDATES", "Slot", "arrow_column", "call", "checked_vector", "checked_vectors",
-           "column_array", "decode", "encode", "error_message", "gather_rows", "header", "is_name",
-           "is_null", "is_temporal", "is_temporal_column", "join_columns", "kx", "shape",
-           "slot", "strings", "symbol", "symbols", "table", "table_rows", "text", "timestamps"]
+           "column_array", "decode", "encode", "error_message", "framed", "gather_rows", "header",
+           "is_name", "is_null", "is_temporal", "is_temporal_column", "join_columns", "kx", "shape",
+           "slot", "strings", "symbol", "symbols", "table", "table_rows", "text", "timestamps",
+           "update_messages"]

@@ -171,8 +171,7 @@ def read(path: Path | str) -> list[Any]:
             raise DirectoryError(f"{path} is not a kdb+ log (a list q stored in a file)")
         body = data[len(FILE_HEADER):]
         try:
-            return list(kdb.decode(kdb.HEADER.pack(1, kdb.ASYNC, 0, 0, kdb.HEADER.size + len(body))
-                                   + body))
+            return list(kdb.decode(kdb.framed(body, kdb.ASYNC)))
         except kdb.MessageError:
             # read while the tickerplant appended: a message's bytes are written before the
             # count that takes them in, and the decoder takes no bytes past the last item
