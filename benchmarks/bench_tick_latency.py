@@ -134,12 +134,7 @@ def feed(port: int, rate: float, count: int, seed: int, out: str) -> None:
 
     at, shift = stamp_place(lambda stamp: encoded(rows[0], stamp))
     messages = [encoded(row, 0) for row in rows]
-    sock = socket.create_connection(("127.0.0.1", port))
-    # each tick goes at once: with Nagle's algorithm a small send waits for the ACK of the one
-    # before, which the tickerplant's kernel delays (40 ms on Linux): 50 ms stalls in the runs
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(b":\x03\x00")
-    sock.recv(1)
+    sock = connect(port)
     cpu, start = time.process_time(), time.perf_counter()
     for i, message in enumerate(messages):
         ahead = start + i / rate - time.perf_counter()
@@ -225,10 +220,19 @@ def read(sock: socket.socket) -> tuple[int, bytes]:
     return time.time_ns(), head + body
 
 
-def subscribe(port: int, table: str) -> socket.socket:
+def connect(port: int) -> socket.socket:
+    """A kdb+ IPC connection to the tickerplant, past its handshake."""
     sock = socket.create_connection(("127.0.0.1", port))
+    # each message goes at once: with Nagle's algorithm a small send waits for the ACK of the
+    # one before, which the tickerplant's kernel delays (40 ms on Linux): 50 ms stalls in runs
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(b":\x03\x00")
     sock.recv(1)
+    return sock
+
+
+def subscribe(port: int, table: str) -> socket.socket:
+    sock = connect(port)
     call = kx.toq([kx.CharVector(".u.sub"), kx.SymbolAtom(table), kx.SymbolAtom("")])
     sock.sendall(kx.serialize(call, mode=3, wait=1).copy())
     read(sock)  # (table; schema)
@@ -425,7 +429,7 @@ def bench(args: argparse.Namespace) -> None:
             figures["indb_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
             q("DROP SUBSCRIPTION scored")
         q.close()
-        if "article" in args.patterns.split(","):
+        if "article" in patterns:
             decided = directory / "article.json"
             helper = subprocess.Popen([sys.executable, __file__, "--role", "article", "--port",
                                        str(port), "--model", str(model_path), "--threshold",

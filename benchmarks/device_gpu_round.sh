@@ -7,13 +7,7 @@
 # wheels in .whl/; figures and logs go to $OUT (or ./device-out).
 #
 #   bash benchmarks/device_gpu_round.sh [TAG]
-set -u
-out=${OUT:-device-out}
-tag=${1:-$(date -u +%Y-%m-%d)}
-mkdir -p "$out"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh  # $out, $tag, the wheels installed
 unset INDB_SANDBOX
 nvidia-smi -L
 python3 -c 'import torch, duckdb; print(torch.__version__, duckdb.__version__, torch.cuda.get_device_name())'

@@ -7,13 +7,7 @@
 # .whl/ (PyKX's among them); figures and logs go to $OUT (or ./device-out).
 #
 #   bash benchmarks/device_tick_round.sh [TAG]
-set -u
-out=${OUT:-device-out}
-tag=${1:-$(date -u +%Y-%m-%d)}
-mkdir -p "$out"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh  # $out, $tag, the wheels installed
 nproc
 uptime
 bench() {  # NAME ARGS...: one run, its figures in $out/tick_latency_h200_NAME_$tag.json
