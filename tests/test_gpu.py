@@ -212,3 +212,20 @@ $$""")
         assert got[shard][0] == expected.num_rows > 0
         assert got[shard][1] == pytest.approx(sum(expected["v"].to_pylist()))
         assert got[shard][2] == sum(expected["id"].to_pylist())
+
+
+def test_a_turn_passes_on_once_the_gpu_has_begun_its_last_batch():
+    """``gpus.Tail``: marked before the last batch, the wait ends while that batch still runs;
+    unmarked, only once the GPU has finished everything queued."""
+    from indb.runtime.gpus import Tail
+    tail = Tail("cuda")
+    x = torch.rand(4096, 4096, device="cuda")
+    with torch.inference_mode():
+        x @ x  # the batches before the last
+        tail.mark()
+        for _ in range(50):  # the last batch: long enough to still be running after the wait
+            x @ x
+        tail()
+        assert not torch.cuda.current_stream().query()
+        tail()  # the mark was used: now the whole turn's work
+        assert torch.cuda.current_stream().query()

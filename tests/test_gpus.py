@@ -1,5 +1,5 @@
 """Turns at a GPU (``gpus.Turns``): the lock between the processes that share one. Runs on the CPU:
-the lock is a file lock and the GPU's finishing is a callback."""
+the lock is a file lock and the wait for the GPU (``settle``) is a callback."""
 
 import fcntl
 import multiprocessing
@@ -12,7 +12,7 @@ import pytest
 
 from indb.runtime import gpus
 from indb.runtime.gpus import (HOLD_S, ReadTurns, Turns, gpu_reads, gpu_slots, gpu_turn,
-                               hold_seconds, keep_turns, read_turn, worker_environment)
+                               hold_seconds, keep_turns, last_batch, read_turn, worker_environment)
 from indb.storage.read_threads import MACHINE_SLOTS_VARIABLE, read_threads
 
 
@@ -28,13 +28,13 @@ def held_elsewhere(path) -> bool:
     return False
 
 
-def test_a_turn_holds_the_lock_until_the_gpu_has_finished(tmp_path):
+def test_a_turn_holds_the_lock_until_the_gpu_has_settled(tmp_path):
     path = tmp_path / "gpu.lock"
     seen = []
-    turns = Turns(path, lambda: seen.append(("finish", held_elsewhere(path))))
+    turns = Turns(path, lambda: seen.append(("settle", held_elsewhere(path))))
     with turns():
         seen.append(("call", held_elsewhere(path)))
-    assert seen == [("call", True), ("finish", True)]
+    assert seen == [("call", True), ("settle", True)]
     assert not held_elsewhere(path)
 
 
@@ -107,14 +107,16 @@ def _until(condition, seconds: float = 10.0) -> bool:
 def test_a_kept_turn_lasts_from_one_call_to_the_next_and_is_given_back_at_the_end(tmp_path):
     path = tmp_path / "gpu.lock"
     finished = []
-    turns = Turns(path, lambda: finished.append(True), keeping=lambda: True, hold=60, linger=60)
+    turns = Turns(path, lambda: finished.append(held_elsewhere(path)), keeping=lambda: True,
+                  hold=60, linger=60)
     with turns():
         pass
     assert held_elsewhere(path)  # between two calls of one function: no other process's turn
     with turns():
         pass
-    assert finished == [True, True]  # each call still waits for the GPU to finish
+    assert finished == []  # the calls of a kept turn wait for nothing: the GPU runs them on
     turns.give_back()  # the function returned
+    assert finished == [True]  # the GPU waited for once, with the turn still held
     assert not held_elsewhere(path)
 
 
@@ -124,6 +126,25 @@ def test_a_kept_turn_no_call_uses_is_given_back_after_it_lingers(tmp_path):
     with turns():
         pass
     assert _until(lambda: not held_elsewhere(path))
+
+
+def test_a_turn_whose_wait_for_the_gpu_fails_is_given_back(tmp_path):
+    def settle():
+        raise RuntimeError("CUDA error: an illegal memory access")
+    path = tmp_path / "gpu.lock"
+    with pytest.raises(RuntimeError, match="illegal"), Turns(path, settle)():
+        pass
+    assert not held_elsewhere(path)
+
+
+def test_only_a_shared_gpu_marks_where_its_turns_end(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.delenv("INDB_GPU_SLOTS", raising=False)
+    monkeypatch.setattr("indb.runtime.gpus._turns", {})
+    monkeypatch.setattr("indb.runtime.gpus._tails", {})
+    gpu_turn("cuda")  # the connection's own process: no turns across processes
+    assert gpus._tails == {}
+    last_batch("cuda")  # and so nothing to mark (no CUDA touched: this machine may have none)
 
 
 def test_a_turn_kept_longer_than_its_hold_goes_to_the_other_processes(tmp_path):

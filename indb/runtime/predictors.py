@@ -20,7 +20,7 @@ import numpy as np
 
 from indb.errors import ModelError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
-from indb.runtime.gpus import gpu_turn, to_device
+from indb.runtime.gpus import gpu_turn, last_batch, to_device
 from indb.runtime.graphs import MAX_ROWS as MAX_GRAPH_ROWS
 from indb.runtime.graphs import CudaGraphs, bucket
 from indb.runtime.tf_models import import_saved_model, is_saved_model, load_saved_model, save_tensorflow
@@ -220,7 +220,12 @@ class Predictor:
                 if graphs is not None and len(x):
                     return graphs(x)
                 # (no rows: one call on the empty batch still gives the output's shape)
-                parts = [call(x[i:i + BATCH_ROWS]) for i in range(0, max(len(x), 1), BATCH_ROWS)]
+                starts = range(0, max(len(x), 1), BATCH_ROWS)
+                parts = []
+                for start in starts:
+                    if start == starts[-1]:
+                        last_batch(self.device)
+                    parts.append(call(x[start:start + BATCH_ROWS]))
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
 
         def call(batch: Any) -> Any:
