@@ -128,6 +128,30 @@ def test_a_kept_turn_no_call_uses_is_given_back_after_it_lingers(tmp_path):
     assert _until(lambda: not held_elsewhere(path))
 
 
+def test_a_kept_turn_waits_for_where_its_last_call_said_it_ends(tmp_path):
+    class FakeTail:  # a mark stands for a CUDA event: where the GPU may be left to the next
+        def __init__(self):
+            self.mark, self.waited = None, []
+
+        def __call__(self):
+            self.waited.append(self.mark or "everything")
+
+        def forget(self):
+            self.mark = None
+    tail = FakeTail()
+    turns = Turns(tmp_path / "gpu.lock", tail, keeping=lambda: True, hold=60, linger=60,
+                  begin=tail.forget)
+    with turns():
+        tail.mark = "the first call's last batch"
+    turns.give_back()
+    with turns():
+        tail.mark = "the second call's last batch"
+    with turns():  # a call that marks nothing (CUDA graphs): the earlier mark is no end of it
+        pass
+    turns.give_back()
+    assert tail.waited == ["the first call's last batch", "everything"]
+
+
 def test_a_turn_whose_wait_for_the_gpu_fails_is_given_back(tmp_path):
     def settle():
         raise RuntimeError("CUDA error: an illegal memory access")

@@ -163,9 +163,10 @@ class Turns:
 
     def __init__(self, lock_path: Path | None, settle: Callable[[], None],
                  keeping: Callable[[], bool] = lambda: False, hold: float = HOLD_S,
-                 linger: float = LINGER_S) -> None:
+                 linger: float = LINGER_S, begin: Callable[[], None] = lambda: None) -> None:
         self._calls = threading.Condition()  # its lock: one call at a time in this process
         self._lock_path, self._settle, self._keeping = lock_path, settle, keeping
+        self._begin = begin  # called as each call starts (``Tail.forget``)
         self._hold, self._linger = hold, linger
         self._fd: int | None = None
         self._held_since: float | None = None  # when this process took the file lock
@@ -183,6 +184,7 @@ class Turns:
             if self._held_since is None:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
                 self._held_since = time.monotonic()
+            self._begin()
             try:
                 yield
             except BaseException:
@@ -249,6 +251,11 @@ class Tail:
         self._mark = torch.cuda.Event()
         self._mark.record()
 
+    def forget(self) -> None:
+        """(A call starts in the turn) a mark of an earlier call no longer says where it ends:
+        this call may queue its work in another way (CUDA graphs, a tree ensemble)."""
+        self._mark = None
+
     def __call__(self) -> None:
         import torch
         mark, self._mark = self._mark, None
@@ -282,7 +289,8 @@ def gpu_turn(device: str) -> Turns:
             tail = Tail(device)
             if lock_path is not None:
                 _tails[device] = tail
-            _turns[device] = Turns(lock_path, tail, lambda: _keeping > 0, hold_seconds())
+            _turns[device] = Turns(lock_path, tail, lambda: _keeping > 0, hold_seconds(),
+                                   begin=tail.forget)
         return _turns[device]
 
 
