@@ -227,5 +227,6 @@ def test_a_turn_passes_on_once_the_gpu_has_begun_its_last_batch():
             x @ x
         tail()
         assert not torch.cuda.current_stream().query()
+        assert tail.busy()  # (no mark now: the work queued on the stream)
         tail()  # the mark was used: now the whole turn's work
-        assert torch.cuda.current_stream().query()
+        assert torch.cuda.current_stream().query() and not tail.busy()

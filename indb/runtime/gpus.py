@@ -163,10 +163,12 @@ class Turns:
 
     def __init__(self, lock_path: Path | None, settle: Callable[[], None],
                  keeping: Callable[[], bool] = lambda: False, hold: float = HOLD_S,
-                 linger: float = LINGER_S, begin: Callable[[], None] = lambda: None) -> None:
+                 linger: float = LINGER_S, begin: Callable[[], None] = lambda: None,
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self._calls = threading.Condition()  # its lock: one call at a time in this process
         self._lock_path, self._settle, self._keeping = lock_path, settle, keeping
         self._begin = begin  # called as each call starts (``Tail.forget``)
+        self._busy = busy  # whether the GPU still works on what the turn queued (``Tail.busy``)
         self._hold, self._linger = hold, linger
         self._fd: int | None = None
         self._held_since: float | None = None  # when this process took the file lock
@@ -221,7 +223,9 @@ class Turns:
             self._lingering.start()
 
     def _give_back_when_idle(self) -> None:
-        """(A thread) gives a kept turn back once no call has come for ``linger`` seconds."""
+        """(A thread) gives a kept turn back once no call has come for ``linger`` seconds since
+        the GPU finished what the turn queued: a call returns when its work is queued, and a
+        function that waits for its results (``scores``) is not idle meanwhile."""
         with self._calls:
             while True:
                 if self._held_since is None:
@@ -230,6 +234,8 @@ class Turns:
                 left = self._idle_since + self._linger - time.monotonic()
                 if left > 0:
                     self._calls.wait(left)
+                elif self._busy():
+                    self._idle_since = time.monotonic()
                 else:
                     self._give_back()
 
@@ -250,6 +256,14 @@ class Tail:
         import torch
         self._mark = torch.cuda.Event()
         self._mark.record()
+
+    def busy(self) -> bool:
+        """Whether the GPU has not yet begun the last batch marked (or, with no mark, finished
+        the work queued on this thread's stream)."""
+        import torch
+        if self._mark is not None:
+            return not self._mark.query()
+        return not torch.cuda.current_stream(torch.device(self.device)).query()
 
     def forget(self) -> None:
         """(A call starts in the turn) a mark of an earlier call no longer says where it ends:
@@ -290,7 +304,7 @@ def gpu_turn(device: str) -> Turns:
             if lock_path is not None:
                 _tails[device] = tail
             _turns[device] = Turns(lock_path, tail, lambda: _keeping > 0, hold_seconds(),
-                                   begin=tail.forget)
+                                   begin=tail.forget, busy=tail.busy)
         return _turns[device]
 
 
