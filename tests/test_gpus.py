@@ -173,16 +173,16 @@ def test_only_a_shared_gpu_marks_where_its_turns_end(monkeypatch):
 
 def test_a_kept_turn_lingers_from_when_the_gpu_is_done_not_from_when_the_call_returned(tmp_path):
     path = tmp_path / "gpu.lock"
-    computing = threading.Event()
-    computing.set()  # the call returned with its batches queued: the GPU works on them
-    turns = Turns(path, lambda: None, keeping=lambda: True, hold=60, linger=0.01,
-                  busy=computing.is_set)
+    asked = []  # whether the turn was still held each time the linger ran out
+
+    def busy():  # the call returned with its batches queued: the GPU works on them a while
+        asked.append(held_elsewhere(path))
+        return len(asked) < 4
+    turns = Turns(path, lambda: None, keeping=lambda: True, hold=60, linger=0.01, busy=busy)
     with turns():
         pass
-    time.sleep(0.1)  # ten lingers while the function waits for its results: no other's turn yet
-    assert held_elsewhere(path)
-    computing.clear()  # the GPU is done
     assert _until(lambda: not held_elsewhere(path))
+    assert asked == [True, True, True, True]  # kept while busy, given back once the GPU was done
 
 
 def test_a_turn_kept_longer_than_its_hold_goes_to_the_other_processes(tmp_path):
