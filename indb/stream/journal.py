@@ -51,18 +51,25 @@ def read(path: Path) -> tuple[list[Entry], int]:
                                  "with its mark); move it away or name another journal directory")
         return [], 0
     entries: list[Entry] = []
-    offset = len(MAGIC)
+    end = len(MAGIC)
+    for end, stamp, message in _frames(data, end):
+        entries.append(Entry(len(entries), stamp, message))
+    return entries, end
+
+
+def _frames(data: bytes | bytearray, offset: int) -> Iterator[tuple[int, int, bytes]]:
+    """The whole, intact frames of ``data`` from ``offset``: where each ends, its stamp and its
+    message; up to the first torn or corrupt one."""
     while offset + FRAME.size <= len(data):
         length, crc, stamp = FRAME.unpack_from(data, offset)
         start = offset + FRAME.size
         if length > MAX_FRAME or start + length > len(data):
-            break
-        message = data[start:start + length]
+            return
+        message = bytes(data[start:start + length])
         if zlib.crc32(message, zlib.crc32(data[offset + 8:start])) != crc:
-            break
-        entries.append(Entry(len(entries), stamp, message))
+            return
         offset = start + length
-    return entries, offset
+        yield offset, stamp, message
 
 
 def frame(stamp: int, message: bytes) -> bytes:
@@ -155,10 +162,5 @@ class Journal:
 
 
 def journal_messages(frames: bytes | bytearray) -> Iterator[tuple[int, bytes]]:
-    """The stamps and messages of whole frames this process wrote (``frame``; not checked)."""
-    offset = 0
-    while offset < len(frames):
-        length, _, stamp = FRAME.unpack_from(frames, offset)
-        start = offset + FRAME.size
-        yield stamp, bytes(frames[start:start + length])
-        offset = start + length
+    """The stamps and messages of frames made by ``frame``, one after the other."""
+    return ((stamp, message) for _, stamp, message in _frames(frames, 0))
