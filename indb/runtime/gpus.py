@@ -246,7 +246,7 @@ class Tail:
     finished all the work queued in the turn. So the next process takes the GPU while that
     batch runs, and its first kernels are queued by the time the GPU needs them: handed on
     only when the GPU had finished, the GPU waited for the next process to wake and launch,
-    about 1.5 ms a turn (H200, the 28x28 CNN)."""
+    2–3 ms a turn with the per-call waits (H200, the 28x28 CNN)."""
 
     def __init__(self, device: str) -> None:
         self.device = device
