@@ -282,3 +282,31 @@ $$""")
         statuses.append(trained.sql(f"SHOW FUNCTION STATUS VERBOSE FOR '{run_id}'").df())
     # the one instance (shard 0) runs on worker 0, slot 0 both times: in the host that kept the model
     assert (int(statuses[1]["cache_hits"].sum()), int(statuses[1]["cache_misses"].sum())) == (1, 0)
+
+
+def test_short_gpu_batches_are_padded_only_where_padding_costs_little():
+    from indb.runtime.predictors import PAD_SHARE, batch_shape
+    assert batch_shape(8192, compiled=False) == (8192, True)  # full and power-of-two batches: tuned
+    assert batch_shape(2048, compiled=False) == (2048, True)
+    assert batch_shape(0, compiled=False) == (0, True)
+    # padding 1,900 rows to 2,048 adds under PAD_SHARE of them; 2,120 to 4,096 nearly doubles them
+    assert 2048 - 1900 <= 1900 * PAD_SHARE and batch_shape(1900, compiled=False) == (2048, True)
+    assert batch_shape(2120, compiled=False) == (2120, False)
+    assert batch_shape(3, compiled=False) == (3, False)
+    # a compiled model gets one graph a shape: always a power of two
+    assert batch_shape(2120, compiled=True) == (4096, True)
+    assert batch_shape(3, compiled=True) == (4, True)
+
+
+def test_an_untuned_call_turns_the_autotuner_off_for_that_call_only():
+    from indb.runtime.predictors import untuned
+    seen = []
+    torch.backends.cudnn.benchmark = True
+    try:
+        assert untuned(lambda batch: seen.append(torch.backends.cudnn.benchmark) or batch * 2, 3) == 6
+        assert seen == [False] and torch.backends.cudnn.benchmark is True
+        with pytest.raises(ZeroDivisionError):  # and back on after a call that fails
+            untuned(lambda batch: 1 / 0, 3)
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = False

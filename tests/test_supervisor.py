@@ -120,3 +120,42 @@ def test_the_device_is_the_gpu_the_workers_environment_pins_it_to(monkeypatch, e
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert instance_device() == device
+
+
+def test_a_hosts_first_question_is_answered_while_its_running_record_is_written(tmp_path):
+    """The running record's write can wait for other writers of the catalog; the host's first
+    question (its model, asked as it starts) is answered meanwhile, and the outcome leaves only
+    once the record has landed (the head then writes the instance's last record over it)."""
+    import threading
+    from multiprocessing import Pipe
+    from types import SimpleNamespace
+
+    from indb.registry.runs import RunStatus
+    from indb.sharding import supervisor
+    from indb.sharding.jobs import Outcome
+    from indb.sharding.messages import Done, ModelWanted
+    ours, theirs = Pipe()
+    answered, written, answers = threading.Event(), [], []
+
+    def update_instance(run_id, shard, **fields):
+        written.append((answered.wait(5), fields))  # True: the answer came while this waited
+
+    def the_host():
+        theirs.recv()  # the job
+        theirs.send(ModelWanted("clf", None))
+        answers.append(theirs.recv())
+        answered.set()
+        theirs.send(Done(Outcome(0, RunStatus.COMPLETED)))
+
+    records = SimpleNamespace(log=SimpleNamespace(update_instance=update_instance,
+                                                  kill_reason=lambda run_id: None),
+                              answer=lambda question: f"version of {question.name}")
+    host = SimpleNamespace(channel=ours, alive=True, kill=lambda: None)
+    job = SimpleNamespace(run_id="r1", shard=0, work_dir=str(tmp_path), deadline=None)
+    thread = threading.Thread(target=the_host)
+    thread.start()
+    outcome = supervisor._supervise(job, host, records, {"status": RunStatus.RUNNING, "pid": 7})
+    thread.join()
+    assert answers == ["version of clf"]
+    assert written == [(True, {"status": RunStatus.RUNNING, "pid": 7})]
+    assert outcome.status == RunStatus.COMPLETED

@@ -29,6 +29,10 @@ from indb.runtime.trees import SUFFIXES as TREE_SUFFIXES
 from indb.runtime.trees import import_tree, load_tree, save_tree
 
 BATCH_ROWS = 8192  # rows per model call when predicting many
+# A short batch of an eager model on a GPU is padded to the next power of two only when that adds
+# at most this share of its rows; otherwise it runs as it is, on cuDNN's heuristic choice of
+# kernels (docs/design.md, "No host wait between batches")
+PAD_SHARE = 1 / 8
 
 
 def is_keras(model: Any) -> bool:
@@ -229,12 +233,16 @@ class Predictor:
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
 
         def call(batch: Any) -> Any:
-            """One batch; on a GPU a short one is padded to a power of two, so the shapes the
-            model sees (each autotuned, or compiled, once) are few."""
+            """One batch. On a GPU a short one is padded to a power of two, so the shapes that
+            cuDNN's autotuner times (or torch.compile compiles), once each, are few; an eager
+            model runs one that padding would swell by more than PAD_SHARE as it is, untuned."""
             rows = len(batch)
-            if self.device == "cpu" or rows == 0 or rows == bucket(rows):
+            size, tuned = batch_shape(rows, compiled=compile) if self.device != "cpu" else (rows, True)
+            if not tuned:
+                return untuned(module, batch)
+            if size == rows:
                 return module(batch)
-            padding = batch.new_zeros((bucket(rows) - rows, *batch.shape[1:]))
+            padding = batch.new_zeros((size - rows, *batch.shape[1:]))
             return module(torch.cat([batch, padding]))[:rows]
 
         def serve(rows: np.ndarray) -> np.ndarray:
@@ -302,6 +310,34 @@ class Predictor:
         if kind == "value":
             return scores.reshape(len(scores)).astype(np.float64)
         return scores.reshape(len(scores), -1).astype(np.float32)
+
+
+def batch_shape(rows: int, compiled: bool) -> tuple[int, bool]:
+    """The rows a batch of ``rows`` runs as on a GPU, and whether cuDNN's autotuner picks its
+    kernels. Padded to a power of two and tuned, as every full batch is, unless the model is
+    eager and the padding would add more than PAD_SHARE of the rows: then as it is and untuned.
+    (A 2,120-row last batch ran in 2.33 ms padded to 4,096 rows, 1.44 ms as it is on the
+    heuristic's kernels; a new shape costs the autotuner about 100 ms in each process that meets
+    it, the heuristic nothing: H200, the 28x28 CNN, docs/benchmarks.md.)"""
+    if rows == 0:
+        return 0, True
+    size = bucket(rows)
+    if compiled or rows * (1 + PAD_SHARE) >= size:
+        return size, True
+    return rows, False
+
+
+def untuned(module: Any, batch: Any) -> Any:
+    """``module(batch)`` with cuDNN's autotuner off: its kernels are the heuristic's choice, with
+    nothing timed for a shape that may never come again. (The flag is read as each convolution is
+    queued, and the calls of a GPU turn come from one thread at a time.)"""
+    import torch
+    cudnn = torch.backends.cudnn
+    tuned, cudnn.benchmark = cudnn.benchmark, False
+    try:
+        return module(batch)
+    finally:
+        cudnn.benchmark = tuned
 
 
 def _refuse_pickles(path: Path) -> None:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -153,6 +154,7 @@ def _slots() -> int:
 
 
 _pool = HostPool()
+_record_writer = ThreadPoolExecutor(1, thread_name_prefix="indb-instance-record")
 
 
 class _Records:
@@ -272,18 +274,28 @@ def instance_device() -> str:
 
 def _supervise(job: Job, host: Host, records: _Records, running: dict[str, object]) -> Outcome:
     """Hand ``job`` to ``host`` and relay its reports until it is done; ``running`` is its
-    record as it starts, written once the host has the job (the write, which can wait for
-    other writers of the catalog, does not hold up the instance's start)."""
-    log = records.log
+    record as it starts, written once the host has the job, on a thread of its own: the write
+    can wait for other writers of the catalog, and neither the instance's start nor the
+    answers to its first questions (its model, asked for as it starts) wait for it. It has
+    landed before the outcome goes to the head, which writes the instance's last record."""
     try:
         host.channel.send(job)
         sent = True
     except OSError:
         sent = False
-    log.update_instance(job.run_id, job.shard, **running)
-    if not sent:
-        host.kill()
-        return Outcome(job.shard, RunStatus.ERROR, "the instance process could not be reached")
+    written = _record_writer.submit(records.log.update_instance, job.run_id, job.shard, **running)
+    try:
+        if not sent:
+            host.kill()
+            return Outcome(job.shard, RunStatus.ERROR, "the instance process could not be reached")
+        return _relay(job, host, records)
+    finally:
+        written.result()
+
+
+def _relay(job: Job, host: Host, records: _Records) -> Outcome:
+    """Answer a running host's questions and record its reports until it is done."""
+    log = records.log
     work = Path(job.work_dir)
     last_tails, last_status = time.monotonic(), None
     while True:
