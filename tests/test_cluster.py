@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from urllib.parse import urlparse
 
 import psutil
@@ -158,3 +159,19 @@ def test_a_notebook_shuts_its_cluster_down_quietly(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "leaked" not in done.stderr, done.stderr
     assert ended(int(done.stdout.split()[-1]))
+
+
+def test_a_run_asks_an_up_cluster_for_its_workers_while_it_is_prepared(conn, monkeypatch):
+    from indb.sharding import cluster as clusters
+    options = conn._engine.runner.cluster_options
+    assert clusters.started_cluster(**{**options, "workers": 97}) is None  # never started: none
+    conn.sql("CREATE TABLE IF NOT EXISTS asked (id BIGINT)")
+    conn.sql("CREATE OR REPLACE FUNCTION nothing LANGUAGE PYTHON AS $$\ndef nothing(ctx, t):\n    return None\n$$")
+    conn.sql("EXECUTE FUNCTION nothing(INPUT_TABLE_NAMES => INPUT_TABLE(asked))")  # the cluster is up
+    assert clusters.started_cluster(**options) is conn._engine.runner.cluster()
+    threads = []
+    worker_info = clusters.Cluster.worker_info
+    monkeypatch.setattr(clusters.Cluster, "worker_info",
+                        lambda self: threads.append(threading.current_thread().name) or worker_info(self))
+    conn.sql("EXECUTE FUNCTION nothing(INPUT_TABLE_NAMES => INPUT_TABLE(asked))")
+    assert len(threads) == 1 and threads[0].startswith("indb-workers-asked")

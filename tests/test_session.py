@@ -67,3 +67,15 @@ def test_a_scan_reads_fixed_arrays_back_in_their_sql_type_and_an_empty_one_has_t
     empty = session.duck.sql(scans.scan(info, []).sql(dialect="duckdb"))
     assert empty.columns == ["id", "px"] and [str(t) for t in empty.types] == ["BIGINT", "UTINYINT[3]"]
     session.close()
+
+
+def test_the_duckdb_types_of_a_schema_are_asked_for_once(db, monkeypatch):
+    session = QuerySession(db)
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string())])
+    assert [str(t) for t in session.types_of(schema)] == ["BIGINT", "VARCHAR"]
+    asked = []
+    duck = QuerySession.duck
+    monkeypatch.setattr(QuerySession, "duck", property(lambda self: asked.append(1) or duck.fget(self)))
+    assert [str(t) for t in session.types_of(schema)] == ["BIGINT", "VARCHAR"] and not asked
+    assert [str(t) for t in session.types_of(pa.schema([("c", pa.float64())]))] == ["DOUBLE"]
+    assert asked == [1]

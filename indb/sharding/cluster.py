@@ -161,6 +161,14 @@ def shared_cluster(**options: Any) -> Cluster:
     return cluster
 
 
+def started_cluster(**options: Any) -> Cluster | None:
+    """The cluster ``shared_cluster(**options)`` gives, if it is up already; None (and nothing
+    started) if not."""
+    with _lock:
+        cluster = _clusters.get(tuple(sorted(options.items())))
+    return cluster if cluster is not None and cluster.alive else None
+
+
 def close_cluster(**options: Any) -> None:
     """Close the cluster ``shared_cluster(**options)`` gave, if any (e.g. before its scheduler stops)."""
     with _lock:

@@ -16,6 +16,7 @@ attempt wrote was never reported to the head, so it is never committed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import shutil
 import threading
@@ -43,7 +44,7 @@ from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
 from indb.sharding import commit, workdirs
 from indb.sharding import distributed as ddp
-from indb.sharding.cluster import Cluster, named, shared_cluster
+from indb.sharding.cluster import Cluster, named, shared_cluster, started_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
                                 ResultOutput, RunPlan, TableFacts, plan_run)
 from indb.sharding.scheduling import Instruction, Schedule, Submit
@@ -52,6 +53,8 @@ from indb.storage import files
 
 PROGRESS_INTERVAL = 0.5  # seconds between the head's reads of its run's records for progress
 LOST = (KilledWorker, NoValidWorkerError)  # a task's errors that say its worker is gone
+# threads that ask the scheduler for its workers while a run is prepared (``FunctionRunner.run``)
+_asking = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="indb-workers-asked")
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,13 @@ class FunctionRunner:
             progress: Progress | None = None, user: str | None = None) -> RunReport:
         """Run and wait; raises RunError unless every instance completed and the commit landed.
         ``user`` is who started it, for the run's record."""
+        # a cluster that is up is asked for its workers while the run is prepared and recorded
+        # (a round trip of 1.3-2 ms on the H200 host: docs/benchmarks.md, "One clock"); one that
+        # is not is started where the run's progress can say so (_execute)
+        cluster = started_cluster(**self.cluster_options)
+        asked = _asking.submit(cluster.worker_info) if cluster is not None else None
         run = self.prepare(plan, result=result, user=user)
-        report = self._carry_out(run, progress)
+        report = self._carry_out(run, progress, asked)
         if report.status != RunStatus.COMPLETED:
             raise RunError(report.message, report.run_id, report.status)
         return report
@@ -164,10 +172,14 @@ class FunctionRunner:
 
     # -- carrying out ----------------------------------------------------------------------
 
-    def _carry_out(self, run: RunPlan, progress: Progress | None) -> RunReport:
+    def _carry_out(self, run: RunPlan, progress: Progress | None,
+                   asked: concurrent.futures.Future[dict[str, dict[str, Any]]] | None = None
+                   ) -> RunReport:
+        """Run it and commit; ``asked``: ``Cluster.worker_info``'s answer, if it was asked for
+        already."""
         report = RunReport(run.run_id, RunStatus.ERROR, "the run did not finish")
         try:
-            report = self._conclude(run, self._execute(run, progress))
+            report = self._conclude(run, self._execute(run, progress, asked))
         except Exception as error:  # the run must end recorded, whatever happened here
             report = RunReport(run.run_id, RunStatus.ERROR, f"{type(error).__name__}: {error}")
             self.runs.request_kill(run.run_id, report.message)
@@ -183,12 +195,15 @@ class FunctionRunner:
                 workdirs.remove_later(run.work_root, self.db.path)  # after the answer
         return report
 
-    def _execute(self, run: RunPlan, progress: Progress | None) -> list[Outcome]:
+    def _execute(self, run: RunPlan, progress: Progress | None,
+                 asked: concurrent.futures.Future[dict[str, dict[str, Any]]] | None
+                 ) -> list[Outcome]:
         """Carry out the scheduling policy on the cluster and collect every outcome."""
         if progress:
             progress(RunProgress(run.run_id, 0, len(run.jobs), starting=True))
         cluster = self.cluster()
-        info = cluster.worker_info()  # one round trip to the scheduler for all it tells
+        # one round trip to the scheduler for all it tells
+        info = asked.result() if asked is not None else cluster.worker_info()
         workers = named(info)
         addresses = dict(workers)
         names = [name for name, _ in workers]
