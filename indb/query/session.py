@@ -222,8 +222,9 @@ class QuerySession:
                 pass
 
     def types_of(self, schema: pa.Schema) -> list[DuckDBPyType]:
-        """The SQL type DuckDB gives each column of an Arrow schema, kept per schema: DuckDB's
-        answer takes 1-2 ms, and every statement's result asks (engine ``run``)."""
+        """The SQL type DuckDB gives each column of an Arrow schema, kept per schema: every
+        statement's result asks (engine ``run``), and DuckDB's answer took 0.8 ms inside a
+        function statement on the developers' VM."""
         types = self._types.get(schema)
         if types is None:
             if len(self._types) >= TYPES_KEPT:
