@@ -147,10 +147,15 @@ _clusters: dict[tuple, Cluster] = {}
 _lock = threading.Lock()
 
 
+def _key(options: dict[str, Any]) -> tuple:
+    """The key of ``_clusters`` for a set of options, whatever their order."""
+    return tuple(sorted(options.items()))
+
+
 def shared_cluster(**options: Any) -> Cluster:
     """One cluster per distinct set of options in this process, closed when the process exits;
     one whose scheduler died is replaced by a fresh one."""
-    key = tuple(sorted(options.items()))
+    key = _key(options)
     with _lock:
         cluster = _clusters.get(key)
         if cluster is not None and not cluster.alive:
@@ -165,14 +170,14 @@ def started_cluster(**options: Any) -> Cluster | None:
     """The cluster ``shared_cluster(**options)`` gives, if it is up already; None (and nothing
     started) if not."""
     with _lock:
-        cluster = _clusters.get(tuple(sorted(options.items())))
+        cluster = _clusters.get(_key(options))
     return cluster if cluster is not None and cluster.alive else None
 
 
 def close_cluster(**options: Any) -> None:
     """Close the cluster ``shared_cluster(**options)`` gave, if any (e.g. before its scheduler stops)."""
     with _lock:
-        cluster = _clusters.pop(tuple(sorted(options.items())), None)
+        cluster = _clusters.pop(_key(options), None)
     if cluster is not None:
         cluster.close()
 
