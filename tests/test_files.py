@@ -276,7 +276,8 @@ def test_a_shard_file_that_fails_half_written_is_deleted_with_the_others(db, mon
         return real(writer, rows, **options)
     bucket_of = BucketTransform(4).transform(LongType())
     monkeypatch.setattr(pq.ParquetWriter, "write_table", fail_in_shard_2)
-    monkeypatch.setattr(files.os, "cpu_count", lambda: 4)  # the four shards written at once
+    monkeypatch.setattr(files.os, "cpu_count", lambda: 4)  # the four shards written at once,
+    monkeypatch.setattr(files, "_pool", None)  # by a pool of that size
     with pytest.raises(OSError, match="disk full"):
         files.write_data_files(table.io, table.metadata, info, stored)
     assert parquet_files(db, "t") == []
@@ -364,3 +365,30 @@ def test_an_instance_cuts_its_output_only_into_its_share_of_the_cores(db, monkey
     assert len(files._pieces({0: np.arange(100)}, stored)) == 4
     monkeypatch.setenv(read_threads.MACHINE_SLOTS_VARIABLE, "16")  # CPU instances, all at once
     assert len(files._pieces({0: np.arange(100)}, stored)) == 1
+
+
+def test_writes_at_once_share_one_pool_of_threads_started_once(db, monkeypatch):
+    table, info, stored = make(db)
+    monkeypatch.setattr(files, "_pool", None)
+
+    def writers():
+        return {t.ident for t in threading.enumerate() if t.name.startswith("indb-write")}
+    files.write_data_files(table.io, table.metadata, info, stored)  # four shards: four files
+    first = writers()
+    assert first  # the files were written by the pool's threads
+    files.write_data_files(table.io, table.metadata, info, stored)
+    assert writers() == first  # no thread started for the second write
+
+
+def test_a_files_layout_is_made_once_for_the_same_metadata_and_columns(db, monkeypatch):
+    table, info, stored = make(db)
+    made = []
+    real = files.FileLayout.of
+    monkeypatch.setattr(files.FileLayout, "of", classmethod(
+        lambda cls, metadata, schema: made.append(metadata) or real(metadata, schema)))
+    layout = files.FileLayout.kept(table.metadata, stored.schema)
+    assert files.FileLayout.kept(table.metadata, stored.schema) is layout and len(made) == 1
+    again = db.load("t")[0].metadata  # equal, but another object: made for it (ids may be reused)
+    assert files.FileLayout.kept(again, stored.schema).metadata is again and len(made) == 2
+    other = pa.schema([stored.schema.field("k"), pa.field("v", pa.float32())])  # other types
+    assert files.FileLayout.kept(table.metadata, other) is not layout and len(made) == 3

@@ -616,8 +616,11 @@ def iceberg_layout(info: TableInfo) -> tuple[Schema, PartitionSpec]:
                                                 transform=transform, name="_indb_shard"))
 
 
+@functools.lru_cache(maxsize=64)  # the same object for the same table: files.FileLayout.kept
 def provisional_metadata(info: TableInfo, location: str) -> TableMetadata:
-    """Metadata of a table not created yet, for writing its first files before it exists.
+    """Metadata of a table not created yet, for writing its first files before it exists
+    (kept: an instance's host writes the same new output table run after run; pyiceberg's
+    metadata is frozen, so it is shared safely).
 
     Field ids come out exactly as ``create_table`` assigns them; the head checks that they match
     when it creates the table and commits the files.

@@ -147,13 +147,14 @@ class RunLog:
               tag: str | None, outputs: list[str], statement: str,
               environment: EnvironmentInfo | None = None, user: str | None = None) -> None:
         shards = list(shards)
+        queued = [{"run_id": run_id, "shard": k, "status": RunStatus.QUEUED} for k in shards]
         self._write(_runs.insert().values(
             run_id=run_id, function=function, tag=tag, mode=mode, status=RunStatus.RUNNING,
             instances=len(shards), started=time.time(), outputs=json.dumps(outputs),
             statement=statement, head=f"{socket.gethostname()}:{os.getpid()}",
             environment=environment.name if environment else None,
             environment_hash=environment.hash if environment else None, user=user),
-            *[_instances.insert().values(run_id=run_id, shard=k, status=RunStatus.QUEUED) for k in shards])
+            *([(_instances.insert(), queued)] if queued else []))
 
     def finish(self, run_id: str, status: RunStatus, message: str, rows_in: int | None = None,
                rows_out: int | None = None) -> dict[str, object]:
@@ -213,14 +214,19 @@ class RunLog:
                                                     _instances.c.shard == shard).values(**changed)
                           for shard, changed in values.items()))
 
-    def _write(self, *statements: sa.Executable) -> None:
+    def _write(self, *statements: sa.Executable | tuple[sa.Executable, list[dict[str, object]]]
+               ) -> None:
         """Run statements in one transaction, again if SQLite reports the file busy: many
-        supervisors write at once, and SQLite can refuse a writer without waiting."""
+        supervisors write at once, and SQLite can refuse a writer without waiting. A statement
+        with a list of parameter sets runs once a set (one statement compiled, not one a row)."""
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self.engine.begin() as conn:
                     for statement in statements:
-                        conn.execute(statement)
+                        if isinstance(statement, tuple):
+                            conn.execute(*statement)
+                        else:
+                            conn.execute(statement)
                 return
             except sa.exc.OperationalError as error:
                 if "locked" not in str(error) or attempt == WRITE_ATTEMPTS - 1:

@@ -185,7 +185,7 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
         groups = split_by_partition(info, stored, metadata.schema())
     if not groups:
         return []
-    layout = FileLayout.of(metadata, stored.schema)
+    layout = FileLayout.kept(metadata, stored.schema)
     dictionary = dictionary_columns(layout, stored)
     name = uuid.uuid4()
     parts = _pieces(groups, stored) if pieces else list(groups.items())
@@ -196,9 +196,8 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     if len(parts) == 1:  # one shard's rows in one file: no thread to start
         return [write(0, *parts[0])]
     with staged(io, metadata.location) as written:
-        with ThreadPoolExecutor(min(len(parts), os.cpu_count() or 1)) as pool:
-            futures = [pool.submit(write, n, partition, positions)
-                       for n, (partition, positions) in enumerate(parts)]
+        futures = [_writers().submit(write, n, partition, positions)
+                   for n, (partition, positions) in enumerate(parts)]
         failure = None
         for future in futures:  # every file that was written is known, so a failure removes all
             try:
@@ -208,6 +207,30 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
         if failure is not None:
             raise failure
         return written.keep()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """This process's threads that write files at once (pyarrow's Parquet writer releases
+    Python's lock), started once: a pool made for each write started its threads each time,
+    0.3-0.7 ms each on the developers' VM, in the last instance's write a statement waits for."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="indb-write")
+        return _pool
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: its parent's threads are not there; the child starts its own."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pieces(groups: dict[int | None, np.ndarray],
@@ -260,6 +283,29 @@ class FileLayout:
                                       TableProperties.PARQUET_ROW_GROUP_LIMIT_DEFAULT)),
                    compute_statistics_plan(file_schema, properties),
                    parquet_path_to_id_mapping(file_schema))
+
+    @classmethod
+    def kept(cls, metadata: TableMetadata, stored_schema: pa.Schema) -> FileLayout:
+        """``of``, kept for the last LAYOUTS_KEPT metadata objects this process wrote with (by
+        identity: a function instance's host writes its outputs with the same ones run after
+        run; see ``provisional_metadata``): 0.7 ms a write on the developers' VM."""
+        key = (id(metadata), stored_schema)
+        with _layouts_lock:
+            layout = _layouts.get(key)
+            if layout is not None and layout.metadata is metadata:  # not a reused id
+                _layouts.move_to_end(key)
+                return layout
+        layout = cls.of(metadata, stored_schema)
+        with _layouts_lock:
+            _layouts[key] = layout  # holds the metadata: its id is not reused while kept
+            while len(_layouts) > LAYOUTS_KEPT:
+                _layouts.popitem(last=False)
+        return layout
+
+
+LAYOUTS_KEPT = 32
+_layouts: OrderedDict[tuple[int, pa.Schema], FileLayout] = OrderedDict()
+_layouts_lock = threading.Lock()
 
 
 def dictionary_columns(layout: FileLayout, stored: pa.Table) -> list[str]:
