@@ -14,7 +14,7 @@ python3 -c 'import torch, duckdb; print(torch.__version__, duckdb.__version__, t
 # each part stopped by SIGINT at its limit: the benchmarks report what they measured by then
 timeout -s INT 45 python3 benchmarks/bench_predict.py --calls 1000 \
     --json "$out/predict_h200_$tag.json" 2>&1 | tee "$out/predict.log"
-timeout -s INT 330 python3 benchmarks/bench_gpu.py --profile --runs 2 \
+timeout -s INT 330 python3 benchmarks/bench_gpu.py --profile --runs 3 \
     --json "$out/gpu_h200_$tag.json" 2>&1 | tee "$out/bench_gpu.log"
 timeout -s INT 150 python3 -m pytest -q -p no:cacheprovider -m gpu --timeout 100 tests/test_gpu.py \
     2>&1 | tee "$out/pytest_gpu.log"

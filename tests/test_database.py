@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 import indb
 from indb.catalog.database import FORMAT_VERSION, Database, _meta
+from indb.errors import CatalogError
 from indb.storage.files import local_path
 
 
@@ -272,5 +273,33 @@ def test_new_tables_get_their_own_uuid_and_times_from_the_empty_metadata_made_on
         assert [db.load(n)[0].metadata.table_uuid for n in ("a", "b")] == \
             [t.metadata.table_uuid for t in made]
         assert len(made_by_pyiceberg) == 1  # once, however many tables are created
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("with_files", [False, True])
+def test_a_table_created_under_a_taken_name_is_refused_and_the_first_stays(tmp_path, with_files):
+    """create_table does not look first: pyiceberg refuses the taken name (its row, or the
+    commit's AssertCreate), and the error says what to do; the table there is untouched."""
+    from indb.catalog.database import provisional_metadata
+    from indb.catalog.tables import TableInfo
+    from indb.catalog.types import Column
+    from indb.storage import files
+
+    info = TableInfo.checked("p", (Column("id", "BIGINT"),), ("id",), 4, False)
+    db = Database(tmp_path / "db")
+    try:
+        first = db.create_table(info)
+        add = []
+        if with_files:
+            import pyarrow as pa
+            metadata = provisional_metadata(info, db.table_location("p"))
+            stored = files.to_stored(pa.table({"id": pa.array(range(10))}), info, lambda n: range(n))
+            add = files.write_data_files(first.io, metadata, info, stored)
+        with pytest.raises(CatalogError, match="table p already exists; DROP TABLE p first"):
+            db.create_table(info, add=add)
+        table = db.load("p")[0]
+        assert table.metadata_location == first.metadata_location
+        assert table.current_snapshot() is None
     finally:
         db.close()

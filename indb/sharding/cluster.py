@@ -31,6 +31,7 @@ from distributed.security import Security
 from indb.catalog.location import Tls
 from indb.errors import OperationalError
 from indb.runtime.gpus import worker_environment
+from indb.sharding.arrivals import TOPIC, Arrivals
 
 # A worker that dies mid-task errs the task at once (KilledWorker): the run, not Dask, decides
 # where its instance runs again (``scheduling.Schedule.lost``); a task pinned to a worker that
@@ -106,6 +107,9 @@ class Cluster:
                                            silence_logs=logging.ERROR)
             self.client = Client(self._local)
         self.address: str = self.client.scheduler_info()["address"]
+        # instances' outcomes, carried with the word of their end (arrivals.py)
+        self.arrivals = Arrivals()
+        self.client.subscribe_topic(TOPIC, self.arrivals.deliver)
 
     @property
     def alive(self) -> bool:

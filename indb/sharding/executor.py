@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import queue
 import shutil
 import threading
 import time
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, Future, wait
+from distributed import Client, Future
 from distributed.scheduler import KilledWorker, NoValidWorkerError
 from pyiceberg.io import load_file_io
 
@@ -44,6 +45,7 @@ from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
 from indb.sharding import commit, workdirs
 from indb.sharding import distributed as ddp
+from indb.sharding.arrivals import Arrival, Finished, arrived
 from indb.sharding.cluster import Cluster, named, shared_cluster, started_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
                                 ResultOutput, RunPlan, TableFacts, plan_run)
@@ -217,7 +219,11 @@ class FunctionRunner:
         schedule = Schedule(run.shards, names, run.max_per_worker, slots, run.max_retries,
                             _kinds(info, addresses))
         jobs = {job.shard: job for job in run.jobs}
-        pending: dict[Future, Job] = {}
+        pending: dict[str, tuple[Future, Job]] = {}  # by task key
+        # every task's future, held until the run ends: a task whose outcome came with its
+        # event (arrivals.py) is not released, and so cancelled, while it returns
+        submitted: list[Future] = []
+        inbox: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
         outcomes: dict[int, Outcome] = {}
 
         def carry_out(instructions: list[Instruction]) -> None:
@@ -230,11 +236,14 @@ class FunctionRunner:
                         job = dataclasses.replace(job, read_ahead=jobs[follower].inputs)
                     rank = names.index(instruction.worker) + 1 if job.function.mode == "distributed" else 0
                     attempt = f"-retry{instruction.attempt}" if instruction.attempt else ""
+                    key = f"indb-{job.run_id}-{job.shard}{attempt}"
+                    cluster.arrivals.expect(key, inbox)
                     future = cluster.client.submit(
-                        run_instance, job, instruction.worker, instruction.turn, rank,
-                        key=f"indb-{job.run_id}-{job.shard}{attempt}",
+                        run_instance, job, instruction.worker, instruction.turn, rank, key=key,
                         workers=[addresses[instruction.worker]], allow_other_workers=False, pure=False)
-                    pending[future] = job
+                    future.add_done_callback(inbox.put)
+                    pending[key] = future, job
+                    submitted.append(future)
                 else:  # Stop: the first instance that did not complete stops the others
                     failed = outcomes[instruction.shard]
                     if instruction.reason:  # a lost instance that was not retried: say why
@@ -246,46 +255,44 @@ class FunctionRunner:
 
         carry_out(schedule.start())
         reported = 0.0
-        while pending:
-            try:
-                done, _ = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished in this interval: report progress and go on
-                done = set()
-            finished = [(future, pending.pop(future)) for future in done]
-            arrived = _outcomes_of(cluster.client, finished)
-            for outcome, _ in arrived:  # one that ended without its supervisor (its worker
-                if not outcome.record and outcome.status != RunStatus.COMPLETED:  # died)
-                    outcome.record = dict(status=outcome.status, message=outcome.message,
-                                          ended=time.time())
-            # the instances' records as they arrive, but the run's last ones in its commit
-            ended = [*outcomes.values(), *(outcome for outcome, _ in arrived)]
-            if progress or len(ended) < len(run.jobs) or \
-                    any(outcome.status != RunStatus.COMPLETED for outcome in ended):
-                _write_records(self.runs, run.run_id, [outcome for outcome, _ in arrived])
-                for outcome, _ in arrived:
-                    outcome.record = {}  # written
-            for (_, job), (outcome, lost) in zip(finished, arrived, strict=True):
-                outcomes[job.shard] = outcome
-                if not lost:
-                    carry_out(schedule.done(job.shard, outcome.status))
-                    continue
-                info = cluster.worker_info()  # who is left (a restarted worker has a new address)
-                workers = named(info)
-                addresses.update(workers)
-                names[:] = [name for name, _ in workers]
-                schedule.kinds.update(_kinds(info, dict(workers)))  # of any that joined since
-                instructions = schedule.lost(job.shard, names)
-                if job.shard not in schedule.finished:
-                    del outcomes[job.shard]  # it runs again: its new attempt gives the outcome
-                    self.runs.update_instance(
-                        job.run_id, job.shard, status=RunStatus.QUEUED,
-                        retried=", ".join(schedule.retries[job.shard]),
-                        message=f"retried on {schedule.owner[job.shard]}: {outcome.message}")
-                carry_out(instructions)
-            if progress and (not pending or time.monotonic() - reported >= PROGRESS_INTERVAL):
-                reported = time.monotonic()
-                progress(RunProgress(run.run_id, len(outcomes), len(run.jobs),
-                                     tuple(self.runs.progress(run.run_id))))
+        try:
+            while pending:
+                finished = _ended(cluster.client, arrived(inbox, PROGRESS_INTERVAL), pending)
+                for _, outcome, _ in finished:  # one that ended without its supervisor (its
+                    if not outcome.record and outcome.status != RunStatus.COMPLETED:  # worker died)
+                        outcome.record = dict(status=outcome.status, message=outcome.message,
+                                              ended=time.time())
+                # the instances' records as they arrive, but the run's last ones in its commit
+                ended = [*outcomes.values(), *(outcome for _, outcome, _ in finished)]
+                if progress or len(ended) < len(run.jobs) or \
+                        any(outcome.status != RunStatus.COMPLETED for outcome in ended):
+                    _write_records(self.runs, run.run_id, [outcome for _, outcome, _ in finished])
+                    for _, outcome, _ in finished:
+                        outcome.record = {}  # written
+                for job, outcome, lost in finished:
+                    outcomes[job.shard] = outcome
+                    if not lost:
+                        carry_out(schedule.done(job.shard, outcome.status))
+                        continue
+                    info = cluster.worker_info()  # who is left (a restarted worker has a new address)
+                    workers = named(info)
+                    addresses.update(workers)
+                    names[:] = [name for name, _ in workers]
+                    schedule.kinds.update(_kinds(info, dict(workers)))  # of any that joined since
+                    instructions = schedule.lost(job.shard, names)
+                    if job.shard not in schedule.finished:
+                        del outcomes[job.shard]  # it runs again: its new attempt gives the outcome
+                        self.runs.update_instance(
+                            job.run_id, job.shard, status=RunStatus.QUEUED,
+                            retried=", ".join(schedule.retries[job.shard]),
+                            message=f"retried on {schedule.owner[job.shard]}: {outcome.message}")
+                    carry_out(instructions)
+                if progress and (not pending or time.monotonic() - reported >= PROGRESS_INTERVAL):
+                    reported = time.monotonic()
+                    progress(RunProgress(run.run_id, len(outcomes), len(run.jobs),
+                                         tuple(self.runs.progress(run.run_id))))
+        finally:
+            cluster.arrivals.forget([str(future.key) for future in submitted])
         return [outcomes[shard] for shard in sorted(outcomes)]
 
     def _conclude(self, run: RunPlan, outcomes: list[Outcome]) -> RunReport:
@@ -408,6 +415,19 @@ def _write_records(runs: RunLog, run_id: str, outcomes: list[Outcome]) -> None:
     """The records of instances that ended (``Outcome.record``) not written yet, in one write."""
     runs.update_instances(run_id, {outcome.shard: outcome.record for outcome in outcomes
                                    if outcome.record})
+
+
+def _ended(client: Client, came: list[Arrival], pending: dict[str, tuple[Future, Job]]
+           ) -> list[tuple[Job, Outcome, bool]]:
+    """The instances that ended, of what ``came`` (taken out of ``pending``), each with its
+    outcome and whether it was lost with its worker: those whose outcome came with its event
+    first, then those whose future ended without one, fetched. A task's second arrival (its
+    future after its event) finds it gone from ``pending`` and is ignored."""
+    carried = [(pending.pop(a.key)[1], a.outcome, False) for a in came
+               if isinstance(a, Finished) and a.key in pending]
+    fetched = [pending.pop(a.key) for a in came if isinstance(a, Future) and a.key in pending]
+    return carried + [(job, outcome, lost) for (_, job), (outcome, lost)
+                      in zip(fetched, _outcomes_of(client, fetched), strict=True)]
 
 
 def _outcomes_of(client: Client, finished: list[tuple[Future, Job]]) -> list[tuple[Outcome, bool]]:

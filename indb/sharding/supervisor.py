@@ -33,6 +33,7 @@ from indb.registry.models import ModelStore
 from indb.registry.runs import RunLog, RunStatus, tail
 from indb.runtime import venvs
 from indb.sharding import sandbox
+from indb.sharding.arrivals import announce
 from indb.sharding.jobs import Job, Outcome
 from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question, RowidsWanted,
                                     StatusLine)
@@ -191,11 +192,15 @@ def _records(database: str | Location, db_id: str) -> _Records:
 
 
 def run_instance(job: Job, worker: str = "", turn: int = 0, rank: int = 0) -> Outcome:
-    """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF).
+    """The Dask task of one shard instance; always returns an Outcome (never raises for the UDF),
+    and publishes it to the head as it returns (``arrivals``).
 
     ``turn``: the shard's place among the shards of its worker; it picks the instance slot and
     is the instance's TOM within ``rank``, its worker's place among the workers from 1."""
-    job = dataclasses.replace(job, rank=rank, tom=turn)
+    return announce(_run_instance(dataclasses.replace(job, rank=rank, tom=turn), worker, turn))
+
+
+def _run_instance(job: Job, worker: str, turn: int) -> Outcome:
     try:
         records = _records(job.location or job.db_path, job.db_id)
     except IndbError as error:
