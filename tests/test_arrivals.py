@@ -80,3 +80,20 @@ def test_a_task_that_ends_without_an_event_is_fetched_and_counted_once(client):
         (job_b, "carried", False), (job_a, "fetched", False)]
     assert pending == {}
     assert executor._ended(client, [plain], pending) == []  # a late arrival: already counted
+
+
+def test_an_outcome_pickle_cannot_take_is_left_for_the_head_to_fetch(monkeypatch):
+    published = []
+
+    class Worker:
+        def get_current_task(self):
+            return "indb-r-3"
+
+        def log_event(self, topic, message):
+            published.append((topic, message))
+    monkeypatch.setattr(arrivals, "get_worker", Worker)
+    outcome = Outcome(3, RunStatus.COMPLETED, "done")
+    assert arrivals.announce(outcome) is outcome
+    assert [(topic, pickle.loads(m).key) for topic, m in published] == [(arrivals.TOPIC, "indb-r-3")]
+    outcome.results["local"] = lambda: None  # pickle refuses a lambda (Dask's cloudpickle does not)
+    assert arrivals.announce(outcome) is outcome and len(published) == 1

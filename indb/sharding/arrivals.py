@@ -46,8 +46,11 @@ def announce(outcome: Outcome) -> Outcome:
         worker = get_worker()
     except ValueError:  # called directly, not as a task (the engine's tests)
         return outcome
-    key = worker.get_current_task()
-    worker.log_event(TOPIC, pickle.dumps(Finished(str(key), outcome)))
+    try:
+        message = pickle.dumps(Finished(str(worker.get_current_task()), outcome))
+    except Exception:  # noqa: BLE001 (only Dask's serializers take it: the head fetches it)
+        return outcome
+    worker.log_event(TOPIC, message)
     return outcome
 
 
