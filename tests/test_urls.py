@@ -203,3 +203,37 @@ def test_the_warehouse_the_catalog_was_made_with_is_checked(pg, tmp_path):
 def test_tls_needs_a_tls_scheduler_address(tmp_path):
     with pytest.raises(indb.OptionError, match="tls://"):
         locate("sqlite:///x.db", str(tmp_path), "tcp://h:8786", tls=Tls("a", "b", "c"))
+
+
+@pytest.mark.parametrize("with_files", [False, True])
+def test_a_run_commit_under_a_taken_name_is_refused_by_name_on_postgres(pg, tmp_path, with_files):
+    """A run's commit creates its new table in the catalog's one transaction without looking
+    first; on PostgreSQL a refused insert ends the transaction, so the error must not need
+    another query: it still names the table, and the taken table is as it was."""
+    import pyarrow as pa
+
+    from indb.catalog.database import provisional_metadata
+    from indb.catalog.tables import TableInfo
+    from indb.catalog.types import Column
+    from indb.errors import CatalogError
+    from indb.sharding import commit
+    from indb.storage import files
+
+    conn = indb.connect(catalog=new_database(pg), warehouse=str(tmp_path / "w"), cluster="threads")
+    try:
+        conn.sql("CREATE TABLE taken (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 4)")
+        runner = conn._engine.runner
+        db = runner.db
+        info = TableInfo.checked("taken", (Column("id", "BIGINT"),), ("id",), 4, False)
+        add = []
+        if with_files:
+            location = db.table_location("taken")
+            stored = files.to_stored(pa.table({"id": pa.array(range(10))}), info, lambda n: range(n))
+            add = files.write_data_files(db.load("taken")[0].io, provisional_metadata(info, location),
+                                         info, stored)
+        with pytest.raises(CatalogError, match="table taken already exists; DROP TABLE taken first"):
+            with commit.together(db, runner.runs, runner.models) as (view, _, _):
+                view.create_table(info, add=add)
+        assert conn.sql("SELECT count(*) FROM taken").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -279,11 +279,12 @@ class Database:
                 for data_file in add:
                     append.append_data_file(data_file)
             return transaction.commit_transaction()
-        except (TableAlreadyExistsError, CommitFailedException):  # (its name taken: AssertCreate)
+        except TableAlreadyExistsError:  # the catalog row's key (no query after: on PostgreSQL
+            raise _taken(info.name) from None  # the failed insert ended the transaction)
+        except CommitFailedException:  # the create transaction's AssertCreate, or another reason
             if not self._listed(identifier):
                 raise
-            raise CatalogError(f"table {info.name} already exists; DROP TABLE {info.name} first, "
-                               "or insert into it") from None
+            raise _taken(info.name) from None
         except NoSuchNamespaceError:  # dropped since it was checked
             raise not_found("schema", identifier[0]) from None
 
@@ -564,6 +565,10 @@ def unreadable(name: str, error: Exception) -> StorageError:
     why = str(error).split("\n\nLINE ", 1)[0]
     return StorageError(f"table {name} cannot be read ({type(error).__name__}: {why}); "
                         f"DROP TABLE {name} removes it from the catalog")
+
+
+def _taken(name: str) -> CatalogError:
+    return CatalogError(f"table {name} already exists; DROP TABLE {name} first, or insert into it")
 
 
 class _Catalog(SqlCatalog):
