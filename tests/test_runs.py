@@ -110,3 +110,12 @@ def test_a_finished_run_sums_bytes_and_cached_shards_per_worker(log):
     shards = log.instances("r2").to_pylist()
     assert [(s["bytes_read"], s["from_cache"]) for s in shards] == \
         [(100, False), (0, True), (50, False), (30, False)]
+
+
+def test_a_run_of_no_shards_is_recorded_with_no_instances(log):
+    log.start("r0", "f", "distributed", [], tag=None, outputs=[], statement="EXECUTE ...")
+    assert log.runs("r0").to_pylist()[0]["instances"] == 0
+    assert log.instances("r0").num_rows == 0
+    log.start("r9", "f", "distributed", [4, 7], tag=None, outputs=[], statement="EXECUTE ...")
+    assert [(s["shard"], s["status"]) for s in log.instances("r9").to_pylist()] == [
+        (4, "queued"), (7, "queued")]  # one statement, a row a shard
