@@ -9,8 +9,8 @@ same way as the word of the end, ahead of it, and the head's client, subscribed 
 (``cluster.Cluster``), hands it to the run waiting for that task (``Arrivals``). No fetch.
 
 The task's future still ends as before, and a task that ends with no event (it raised, its
-worker died, a worker of an older indb) is fetched as before (``executor``); whichever comes
-first for a task counts, the other is ignored.
+worker died, a worker of an older indb) is fetched as before (``executor._ended``, which looks
+at the run's futures every ``POLL_INTERVAL``); a task's event, when it sends one, comes first.
 
 The event is pickled (Dask's events carry msgpack, whose bytes take any payload), like a task's
 result. The scheduler keeps the topic's last events (``distributed.admin.low-level-log-length``,
@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from distributed import Future, get_worker
+from distributed import get_worker
 
 from indb.sharding.jobs import Outcome
 
@@ -54,19 +54,16 @@ def announce(outcome: Outcome) -> Outcome:
     return outcome
 
 
-Arrival = Finished | Future  # an outcome that came with its event, or a future that ended
-
-
 class Arrivals:
     """The runs of a client waiting for tasks, by task key: each task's ``Finished`` goes to
     the queue of the run that expects it; events of other tasks (other heads' runs on a shared
     cluster, a run that ended) are dropped."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, queue.SimpleQueue[Arrival]] = {}
+        self._waiting: dict[str, queue.SimpleQueue[Finished]] = {}
         self._lock = threading.Lock()
 
-    def expect(self, key: str, into: queue.SimpleQueue[Arrival]) -> None:
+    def expect(self, key: str, into: queue.SimpleQueue[Finished]) -> None:
         with self._lock:
             self._waiting[key] = into
 
@@ -87,7 +84,7 @@ class Arrivals:
             into.put(finished)
 
 
-def arrived(into: queue.SimpleQueue[Arrival], timeout: float) -> list[Arrival]:
+def arrived(into: queue.SimpleQueue[Finished], timeout: float) -> list[Finished]:
     """What arrived: waits up to ``timeout`` seconds for the first, then takes all there are."""
     try:
         first = into.get(timeout=timeout)

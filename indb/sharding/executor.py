@@ -45,7 +45,7 @@ from indb.registry.runs import InstanceProgress, RunLog, RunStatus
 from indb.runtime import venvs
 from indb.sharding import commit, workdirs
 from indb.sharding import distributed as ddp
-from indb.sharding.arrivals import Arrival, Finished, arrived
+from indb.sharding.arrivals import Finished, arrived
 from indb.sharding.cluster import Cluster, named, shared_cluster, started_cluster
 from indb.sharding.jobs import (RESIDENT_FRAMES, RUNS_DIR, AppendOutput, CreateOutput, Job, Outcome,
                                 ResultOutput, RunPlan, TableFacts, plan_run)
@@ -54,6 +54,9 @@ from indb.sharding.supervisor import run_instance
 from indb.storage import files
 
 PROGRESS_INTERVAL = 0.5  # seconds between the head's reads of its run's records for progress
+# seconds between the head's looks at its run's futures: a task that ends without an event
+# carrying its outcome (it raised, its worker died, a worker of an older indb) is seen within it
+POLL_INTERVAL = 0.05
 LOST = (KilledWorker, NoValidWorkerError)  # a task's errors that say its worker is gone
 # threads that ask the scheduler for its workers while a run is prepared (``FunctionRunner.run``)
 _asking = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="indb-workers-asked")
@@ -220,10 +223,8 @@ class FunctionRunner:
                             _kinds(info, addresses))
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[str, tuple[Future, Job]] = {}  # by task key
-        # every task's future, held until the run ends: a task whose outcome came with its
-        # event (arrivals.py) is not released, and so cancelled, while it returns
-        submitted: list[Future] = []
-        inbox: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
+        submitted: list[Future] = []  # held until the run ends
+        inbox: queue.SimpleQueue[Finished] = queue.SimpleQueue()
         outcomes: dict[int, Outcome] = {}
 
         def carry_out(instructions: list[Instruction]) -> None:
@@ -241,7 +242,6 @@ class FunctionRunner:
                     future = cluster.client.submit(
                         run_instance, job, instruction.worker, instruction.turn, rank, key=key,
                         workers=[addresses[instruction.worker]], allow_other_workers=False, pure=False)
-                    future.add_done_callback(inbox.put)
                     pending[key] = future, job
                     submitted.append(future)
                 else:  # Stop: the first instance that did not complete stops the others
@@ -257,7 +257,7 @@ class FunctionRunner:
         reported = 0.0
         try:
             while pending:
-                finished = _ended(cluster.client, arrived(inbox, PROGRESS_INTERVAL), pending)
+                finished = _ended(cluster.client, inbox, pending)
                 for _, outcome, _ in finished:  # one that ended without its supervisor (its
                     if not outcome.record and outcome.status != RunStatus.COMPLETED:  # worker died)
                         outcome.record = dict(status=outcome.status, message=outcome.message,
@@ -417,15 +417,23 @@ def _write_records(runs: RunLog, run_id: str, outcomes: list[Outcome]) -> None:
                                    if outcome.record})
 
 
-def _ended(client: Client, came: list[Arrival], pending: dict[str, tuple[Future, Job]]
-           ) -> list[tuple[Job, Outcome, bool]]:
-    """The instances that ended, of what ``came`` (taken out of ``pending``), each with its
-    outcome and whether it was lost with its worker: those whose outcome came with its event
-    first, then those whose future ended without one, fetched. A task's second arrival (its
-    future after its event) finds it gone from ``pending`` and is ignored."""
-    carried = [(pending.pop(a.key)[1], a.outcome, False) for a in came
-               if isinstance(a, Finished) and a.key in pending]
-    fetched = [pending.pop(a.key) for a in came if isinstance(a, Future) and a.key in pending]
+def _ended(client: Client, inbox: queue.SimpleQueue[Finished],
+           pending: dict[str, tuple[Future, Job]]) -> list[tuple[Job, Outcome, bool]]:
+    """The instances that ended (taken out of ``pending``), each with its outcome and whether
+    it was lost with its worker, after waiting up to ``POLL_INTERVAL`` for the first: those
+    whose outcome came with its event (``inbox``), then those whose future ended without one,
+    fetched. An event comes before its task's future ends (the same way, ahead of it), so the
+    inbox is read again after the futures are looked at: a task is fetched only if it sent none.
+
+    The futures are looked at, not called back: a callback (Dask's ``add_done_callback``) of a
+    task whose outcome came first can fire after the run, as the interpreter exits, on Dask's
+    callback thread pool already shut down (a traceback at exit)."""
+    came = arrived(inbox, POLL_INTERVAL)
+    done = [key for key, (future, _) in pending.items() if future.done()]
+    came += arrived(inbox, 0)
+    carried = [(pending.pop(finished.key)[1], finished.outcome, False) for finished in came
+               if finished.key in pending]
+    fetched = [pending.pop(key) for key in done if key in pending]
     return carried + [(job, outcome, lost) for (_, job), (outcome, lost)
                       in zip(fetched, _outcomes_of(client, fetched), strict=True)]
 
