@@ -223,7 +223,7 @@ class FunctionRunner:
                             _kinds(info, addresses))
         jobs = {job.shard: job for job in run.jobs}
         pending: dict[str, tuple[Future, Job]] = {}  # by task key
-        submitted: list[Future] = []  # held until the run ends
+        submitted: list[str] = []  # task keys, forgotten by the arrivals when the run ends
         inbox: queue.SimpleQueue[Finished] = queue.SimpleQueue()
         outcomes: dict[int, Outcome] = {}
 
@@ -243,7 +243,7 @@ class FunctionRunner:
                         run_instance, job, instruction.worker, instruction.turn, rank, key=key,
                         workers=[addresses[instruction.worker]], allow_other_workers=False, pure=False)
                     pending[key] = future, job
-                    submitted.append(future)
+                    submitted.append(key)
                 else:  # Stop: the first instance that did not complete stops the others
                     failed = outcomes[instruction.shard]
                     if instruction.reason:  # a lost instance that was not retried: say why
@@ -292,7 +292,7 @@ class FunctionRunner:
                     progress(RunProgress(run.run_id, len(outcomes), len(run.jobs),
                                          tuple(self.runs.progress(run.run_id))))
         finally:
-            cluster.arrivals.forget([str(future.key) for future in submitted])
+            cluster.arrivals.forget(submitted)
         return [outcomes[shard] for shard in sorted(outcomes)]
 
     def _conclude(self, run: RunPlan, outcomes: list[Outcome]) -> RunReport:
