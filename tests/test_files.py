@@ -277,7 +277,7 @@ def test_a_shard_file_that_fails_half_written_is_deleted_with_the_others(db, mon
     bucket_of = BucketTransform(4).transform(LongType())
     monkeypatch.setattr(pq.ParquetWriter, "write_table", fail_in_shard_2)
     monkeypatch.setattr(files.os, "cpu_count", lambda: 4)  # the four shards written at once,
-    monkeypatch.setattr(files, "_pool", None)  # by a pool of that size
+    monkeypatch.setattr(files, "_writers", files._writer_pool())  # by a pool of that size
     with pytest.raises(OSError, match="disk full"):
         files.write_data_files(table.io, table.metadata, info, stored)
     assert parquet_files(db, "t") == []
@@ -369,7 +369,7 @@ def test_an_instance_cuts_its_output_only_into_its_share_of_the_cores(db, monkey
 
 def test_writes_at_once_share_one_pool_of_threads_started_once(db, monkeypatch):
     table, info, stored = make(db)
-    monkeypatch.setattr(files, "_pool", None)
+    monkeypatch.setattr(files, "_writers", files._writer_pool())  # no thread started yet
 
     def writers():
         return {t.ident for t in threading.enumerate() if t.name.startswith("indb-write")}

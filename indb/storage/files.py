@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,8 @@ from indb.storage.placement import (NULL_KEY_SHARD, has_few_distinct, split_by_p
 from indb.storage.read_threads import core_share
 
 COMMIT_ATTEMPTS = 20
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -56,10 +58,33 @@ LISTED_SNAPSHOTS = 256  # snapshots whose data files this process keeps listed
 PIECE_BYTES = 1 << 20
 MAX_PIECES = 4
 
+
+class _Kept(Generic[K, V]):
+    """Values this process keeps by key for its threads, the least recently used dropped past
+    ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+
+
 # a snapshot's data files never change: listed once (reading its manifests) per process, not
 # once a statement (a function run's plan, a query's views)
-_listed: OrderedDict[tuple[str, int], tuple[DataFile, ...]] = OrderedDict()
-_listed_lock = threading.Lock()
+_listed: _Kept[tuple[str, int], tuple[DataFile, ...]] = _Kept(LISTED_SNAPSHOTS)
 
 
 def data_files(table: Table) -> list[DataFile]:
@@ -68,22 +93,16 @@ def data_files(table: Table) -> list[DataFile]:
     # by the metadata file, not the table's uuid: a copied database (relocated) has the same
     # uuids and snapshot ids with other files
     key = (table.metadata_location, snapshot.snapshot_id) if snapshot else None
-    if key:
-        with _listed_lock:
-            listed = _listed.get(key)
-            if listed is not None:
-                _listed.move_to_end(key)
-                return list(listed)
+    kept = _listed.get(key) if key else None
+    if kept is not None:
+        return list(kept)
     tasks = list(table.scan().plan_files())
     if any(task.delete_files for task in tasks):
         raise ConflictError(f"table {table.name()[-1]} has Iceberg delete files (written by another "
                             "engine); indb reads copy-on-write tables only: compact it first")
     listed = tuple(task.file for task in tasks)
     if key:
-        with _listed_lock:
-            _listed[key] = listed
-            while len(_listed) > LISTED_SNAPSHOTS:
-                _listed.popitem(last=False)
+        _listed.put(key, listed)
     return list(listed)
 
 
@@ -196,7 +215,7 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     if len(parts) == 1:  # one shard's rows in one file: no thread to start
         return [write(0, *parts[0])]
     with staged(io, metadata.location) as written:
-        futures = [_writers().submit(write, n, partition, positions)
+        futures = [_writers.submit(write, n, partition, positions)
                    for n, (partition, positions) in enumerate(parts)]
         failure = None
         for future in futures:  # every file that was written is known, so a failure removes all
@@ -209,27 +228,21 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
         return written.keep()
 
 
-def _writers() -> ThreadPoolExecutor:
+def _writer_pool() -> ThreadPoolExecutor:
     """This process's threads that write files at once (pyarrow's Parquet writer releases
-    Python's lock), started once: a pool made for each write started its threads each time,
-    0.3-0.7 ms each on the developers' VM, in the last instance's write a statement waits for."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="indb-write")
-        return _pool
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+    Python's lock), started as they are first needed and kept: a pool made for each write
+    started its threads each time, 0.3-0.7 ms each on the developers' VM, in the last
+    instance's write a statement waits for."""
+    return ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="indb-write")
 
 
 def _forget_pool() -> None:
     """In a forked child: its parent's threads are not there; the child starts its own."""
-    global _pool
-    _pool = None
+    global _writers
+    _writers = _writer_pool()
 
 
+_writers = _writer_pool()
 os.register_at_fork(after_in_child=_forget_pool)
 
 
@@ -290,22 +303,15 @@ class FileLayout:
         identity: a function instance's host writes its outputs with the same ones run after
         run; see ``provisional_metadata``): 0.7 ms a write on the developers' VM."""
         key = (id(metadata), stored_schema)
-        with _layouts_lock:
-            layout = _layouts.get(key)
-            if layout is not None and layout.metadata is metadata:  # not a reused id
-                _layouts.move_to_end(key)
-                return layout
-        layout = cls.of(metadata, stored_schema)
-        with _layouts_lock:
-            _layouts[key] = layout  # holds the metadata: its id is not reused while kept
-            while len(_layouts) > LAYOUTS_KEPT:
-                _layouts.popitem(last=False)
+        layout = _layouts.get(key)
+        if layout is None or layout.metadata is not metadata:  # (a reused id)
+            layout = cls.of(metadata, stored_schema)
+            _layouts.put(key, layout)  # holds the metadata: its id is not reused while kept
         return layout
 
 
 LAYOUTS_KEPT = 32
-_layouts: OrderedDict[tuple[int, pa.Schema], FileLayout] = OrderedDict()
-_layouts_lock = threading.Lock()
+_layouts: _Kept[tuple[int, pa.Schema], FileLayout] = _Kept(LAYOUTS_KEPT)
 
 
 def dictionary_columns(layout: FileLayout, stored: pa.Table) -> list[str]:
