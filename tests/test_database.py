@@ -161,12 +161,14 @@ def test_exists_asks_the_catalog_row_not_the_metadata_file(tmp_path):
 def test_a_new_tables_commit_builds_its_metadata_once_for_each_update(tmp_path):
     """The create-and-append transaction reads its metadata as pyiceberg's does, without
     building it again while no update was staged; the table committed has the files."""
-    from indb.catalog.database import _CreateTransaction, iceberg_layout, table_properties
+    from indb.catalog.database import (_CreateTransaction, iceberg_layout, provisional_metadata,
+                                       table_properties)
     from indb.catalog.tables import TableInfo
     from indb.catalog.types import Column
 
     info = TableInfo.checked("p", (Column("id", "BIGINT"),), ("id",), 4, False)
     assert iceberg_layout(info) is iceberg_layout(info)  # kept
+    assert provisional_metadata(info, "file:///w/p") is provisional_metadata(info, "file:///w/p")
     db = Database(tmp_path / "db")
     try:
         schema, spec = iceberg_layout(info)
