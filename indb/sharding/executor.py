@@ -434,6 +434,8 @@ def _ended(client: Client, inbox: queue.SimpleQueue[Finished],
     carried = [(pending.pop(finished.key)[1], finished.outcome, False) for finished in came
                if finished.key in pending]
     fetched = [pending.pop(key) for key in done if key in pending]
+    if not fetched:  # the usual case: no round trip to Dask's loop (milliseconds while it is busy)
+        return carried
     return carried + [(job, outcome, lost) for (_, job), (outcome, lost)
                       in zip(fetched, _outcomes_of(client, fetched), strict=True)]
 
