@@ -260,6 +260,13 @@ class Connection:
         self._check_open()
         self._engine.session.interrupt()
 
+    def interrupt_statement(self, thread: int) -> None:
+        """Stop only the statement ``thread`` (``threading.get_ident()``'s) runs on this
+        connection now, not the rows earlier statements' results still stream (``Result.interrupt``
+        stops those): a server's cancel request, on a connection its clients take turns on."""
+        self._check_open()
+        self._engine.session.interrupt(thread)
+
     def wait(self, run_id: str) -> Result:
         """Wait for a run this connection started with ``nowait``; returns its status row."""
         self._check_open()

@@ -178,6 +178,15 @@ class RunError(OperationalError, RuntimeError):
                 f"SHOW FUNCTION STATUS VERBOSE FOR '{self.run_id}' shows each shard's logs")
 
 
+class QueryCanceledError(OperationalError, RuntimeError):
+    """A statement stopped at its client's request (a PostgreSQL client's cancel request:
+    psql's Ctrl-C, psycopg's ``cancel()``); what it would have written was not, and running it
+    again gives its result."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class PrivilegeError(ProgrammingError, PermissionError):
     """A statement the user may not run: a privilege or role it lacks (nothing was done)."""
 

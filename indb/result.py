@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import itertools
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -39,15 +39,26 @@ class Result:
         self._offset = 0  # rows of the first pending batch fetched already
         self._buffered = 0  # rows pending, less the offset
         self._converted: deque[tuple] = deque()  # the next rows to fetch, as tuples
+        self._interrupt: Callable[[], None] | None = None  # stops a streamed query (interrupt)
 
     @classmethod
     def streamed(cls, schema: pa.Schema, batches: Generator[pa.RecordBatch, None, None],
-                 types: Sequence[Any] | None = None) -> Result:
+                 types: Sequence[Any] | None = None,
+                 interrupt: Callable[[], None] | None = None) -> Result:
         """A query's result whose rows are read from ``batches`` as they are fetched; closing
-        the result closes the generator (and so what it reads from)."""
+        the result closes the generator (and so what it reads from). ``interrupt`` stops what
+        computes the rows, from any thread (``Result.interrupt``)."""
         result = cls(schema.empty_table())
         result._stream, result.types = batches, types
+        result._interrupt = interrupt
         return result
+
+    def interrupt(self) -> None:
+        """From another thread: stop what computes the rows not read yet (DuckDB's interrupt of
+        the query's connection); the thread reading them gets SqlError. Nothing for rows that
+        are all in memory."""
+        if self._interrupt is not None:
+            self._interrupt()
 
     # -- what the rows are ------------------------------------------------------------------
 

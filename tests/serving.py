@@ -91,6 +91,15 @@ def create_gated(conn) -> None:
     conn.sql(f"CREATE OR REPLACE FUNCTION gated LANGUAGE PYTHON AS $$\n{GATED_FUNCTION}\n$$")
 
 
+def served_gated(path: Path, *statements: str) -> Served:
+    """A database made by ``statements``, with ``gated`` (``create_gated``), served."""
+    with indb.connect(path) as conn:
+        for statement in statements:
+            conn.sql(statement)
+        create_gated(conn)
+    return Served(path)
+
+
 def execute_gated(source: str, output: str, gate: Path) -> str:
     return (f"EXECUTE FUNCTION gated(INPUT_TABLE_NAMES => INPUT_TABLE({source}), "
             f"OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{output}'), PARAMS => KV_PAIRS(gate = '{gate}'))")

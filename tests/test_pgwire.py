@@ -1,19 +1,26 @@
-"""TLS on ``indb serve``'s PostgreSQL port (``indb.server.pgwire``): an SSLRequest answered 'S'
-and TLS with the server's certificate, or 'N' without one, as PostgreSQL does."""
+"""``indb serve``'s PostgreSQL port (``indb.server.pgwire``): TLS (an SSLRequest answered 'S' and
+TLS with the server's certificate, or 'N' without one), cancel requests (psycopg's, psql's
+Ctrl-C) and errors after rows were sent, as PostgreSQL does them."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import socket
+import struct
 import subprocess
+import threading
+import time
 
 import psycopg
 import pytest
 
 import indb
-from serving import Served
+from indb.server.pgwire import CANCEL_REQUEST
+from serving import Served, execute_gated, served_gated
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
 
 def certificate_authority(directory, name):
@@ -41,6 +48,8 @@ def signed_certificate(directory, ca):
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
     """A served database with TLS from a certificate of the test's CA; ann's token; the CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
     directory = tmp_path_factory.mktemp("pgtls")
     ca = certificate_authority(directory, "test-ca")
     cert, key = signed_certificate(directory, ca)
@@ -100,3 +109,112 @@ def test_without_tls_an_ssl_request_is_answered_no(tmp_path):
             assert conn.execute("SELECT 7").fetchall() == [(7,)]
     finally:
         server.stop()
+
+
+# -- cancel requests ---------------------------------------------------------------------------
+
+LONG = "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3"  # minutes of DuckDB's time
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    server = served_gated(tmp_path_factory.mktemp("cancel") / "db",
+                          "CREATE TABLE t (x BIGINT, SHARD KEY (x)) WITH (SHARDS = 2)",
+                          "INSERT INTO t SELECT range FROM range(10)")
+    yield server
+    server.stop()
+
+
+def session_of(server, pid=None):
+    """The server's session of the client whose backend pid is ``pid`` (None: the one session
+    running a statement), once a statement of it runs (a cancel request then stops it)."""
+    deadline = time.monotonic() + 60
+    while True:  # (libpq reads the backend's process id as a signed 32-bit integer)
+        sessions = [ctx.session for key, ctx in list(server.service.pg.ctxts.items())
+                    if pid in (None, key, key - 2**32) and ctx.session.running]
+        if sessions:
+            return sessions[0]
+        assert time.monotonic() < deadline, "no statement started"
+        time.sleep(0.01)  # polling the server's state for the statement to start
+
+
+def in_thread(conn, sql):
+    """Run ``sql`` on another thread; returns the thread and what it got (result or error)."""
+    got = {}
+
+    def run():
+        try:
+            got["rows"] = conn.execute(sql).fetchall()
+        except psycopg.Error as error:
+            got["error"] = error
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, got
+
+
+def test_a_cancel_request_stops_the_query_and_the_session_goes_on(plain):
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        thread, got = in_thread(conn, LONG)
+        session_of(plain, conn.info.backend_pid)
+        conn.cancel_safe()  # (cancel() blocks the process's other threads, the server's here)
+        thread.join(60)
+        assert isinstance(got.get("error"), psycopg.errors.QueryCanceled), got
+        assert "canceling statement due to user request" in str(got["error"])
+        assert conn.execute("SELECT count(*) FROM t").fetchall() == [(10,)]
+
+
+def test_a_cancel_request_kills_a_function_run(plain, tmp_path):
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        thread, got = in_thread(conn, execute_gated("t", "t_gated", tmp_path / "never"))
+        session_of(plain, conn.info.backend_pid)
+        conn.cancel_safe()
+        thread.join(120)
+        assert isinstance(got.get("error"), psycopg.errors.QueryCanceled), got
+        run_id = re.search(r"run (\w+) killed", str(got["error"])).group(1)
+        status = conn.execute(f"SHOW FUNCTION STATUS FOR '{run_id}'").fetchall()
+        assert "killed" in str(status)
+        with pytest.raises(psycopg.Error, match="t_gated does not exist"):  # nothing was written
+            conn.execute("SELECT * FROM t_gated")
+
+
+def test_a_cancel_request_with_a_wrong_key_stops_nothing(plain):
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        thread, got = in_thread(conn, LONG)
+        session = session_of(plain, conn.info.backend_pid)
+        pid = conn.info.backend_pid % 2**32
+        secret = plain.service.pg.ctxts[pid].secret_key
+        with socket.create_connection(("127.0.0.1", plain.pg_port)) as sock:
+            sock.sendall(struct.pack("!iiII", 16, CANCEL_REQUEST, pid, (secret + 1) % 2**32))
+            assert sock.recv(1) == b""  # the server closed it: the request was carried out
+        assert session.running and thread.is_alive()  # the statement goes on
+        conn.cancel_safe()
+        thread.join(60)
+        assert isinstance(got.get("error"), psycopg.errors.QueryCanceled), got
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+def test_psql_ctrl_c_cancels_the_query(plain):
+    psql = subprocess.Popen(["psql", dsn(plain), "-X", "-c", LONG], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        session_of(plain)
+        psql.send_signal(signal.SIGINT)  # Ctrl-C: psql sends a cancel request
+        _, err = psql.communicate(timeout=60)
+    finally:
+        psql.kill()
+    assert psql.returncode != 0
+    assert "canceling statement due to user request" in err
+
+
+def test_an_error_after_rows_were_sent_ends_the_statement_not_the_session(plain):
+    # DuckDB sends its first batches before it reaches the row that fails
+    failing = ("SELECT CASE WHEN x < 250000 THEN x ELSE error('row ' || x || ' is refused') END "
+               "AS y FROM range(300000) t(x)")
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        with pytest.raises(psycopg.Error, match="row 250000 is refused"):
+            conn.execute(failing).fetchall()
+        assert conn.execute("SELECT 5").fetchall() == [(5,)]
+        with conn.cursor() as cur:  # the extended protocol too (a parameter)
+            with pytest.raises(psycopg.Error, match="is refused"):
+                cur.execute(failing.replace("250000", "%s"), [250000]).fetchall()
+        assert conn.execute("SELECT %s::INTEGER", [6]).fetchall() == [(6,)]

@@ -14,17 +14,14 @@ from click.testing import CliRunner
 
 import indb
 from indb.cli.main import cli
-from serving import Served, create_gated, execute_gated
+from serving import Served, execute_gated, served_gated
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    path = tmp_path_factory.mktemp("remote") / "db"
-    with indb.connect(path) as conn:
-        conn.sql("CREATE TABLE nums (i BIGINT, s VARCHAR, SHARD KEY (i)) WITH (SHARDS = 2)")
-        conn.sql("INSERT INTO nums SELECT range, 's' || range FROM range(100)")
-        create_gated(conn)
-    server = Served(path)
+    server = served_gated(tmp_path_factory.mktemp("remote") / "db",
+                          "CREATE TABLE nums (i BIGINT, s VARCHAR, SHARD KEY (i)) WITH (SHARDS = 2)",
+                          "INSERT INTO nums SELECT range, 's' || range FROM range(100)")
     yield server
     server.stop()
 

@@ -1,7 +1,12 @@
 """The query session: one DuckDB view a table, rebuilt only when the table changed."""
 
+import threading
+import time
+
 import pyarrow as pa
 import pytest
+
+import indb
 
 from indb.catalog.database import Database
 from indb.catalog.tables import TableInfo
@@ -79,3 +84,52 @@ def test_the_duckdb_types_of_a_schema_are_asked_for_once(db, monkeypatch):
     assert [str(t) for t in session.types_of(schema)] == ["BIGINT", "VARCHAR"] and not asked
     assert [str(t) for t in session.types_of(pa.schema([("c", pa.float64())]))] == ["DOUBLE"]
     assert asked == [1]
+
+
+LONG = "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3"  # minutes of DuckDB's time
+
+
+def interrupted_until_done(interrupt, thread):
+    """Interrupt until ``thread`` ends (an interrupt before DuckDB begins a query is forgotten)."""
+    deadline = time.monotonic() + 60
+    while thread.is_alive():
+        assert time.monotonic() < deadline, "the interrupt did not stop it"
+        interrupt()
+        thread.join(0.05)
+
+
+def test_interrupting_one_threads_statement_leaves_other_results_streaming(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        streaming = conn.sql("SELECT range AS x FROM range(3000000)")  # read as it is fetched
+        assert len(streaming.fetchmany(10)) == 10
+        got = {}
+
+        def long():
+            try:
+                conn.sql(LONG).fetchall()
+            except SqlError as error:
+                got["error"] = error
+        thread = threading.Thread(target=long)
+        thread.start()
+        interrupted_until_done(lambda: conn.interrupt_statement(thread.ident), thread)
+        assert "nterrupt" in str(got.get("error")), got
+        assert len(streaming.fetchall()) == 3000000 - 10  # its query went on
+
+
+def test_a_streamed_result_is_interrupted_from_another_thread(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        # its first batch soon, all of them in minutes
+        result = conn.sql("SELECT x FROM range(100000000000) t(x) WHERE x % 1000 = 0")
+        got = {}
+
+        def read():
+            try:
+                for _ in result.fetch_record_batch(100_000):
+                    got["batches"] = got.get("batches", 0) + 1
+            except SqlError as error:
+                got["error"] = error
+        thread = threading.Thread(target=read)
+        thread.start()
+        interrupted_until_done(result.interrupt, thread)
+        assert "nterrupt" in str(got.get("error")), got
+        assert conn.sql("SELECT 1").fetchall() == [(1,)]

@@ -58,6 +58,8 @@ class QuerySession:
         self._statement = threading.local()  # .duck: the DuckDB connection of the thread's statement
         self._lock = threading.Lock()  # calls on _database: DuckDB refuses a second one at once
         self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # interrupt()
+        # each thread's statement running now: its DuckDB connections (interrupt(thread))
+        self._running: dict[int, list[duckdb.DuckDBPyConnection]] = {}
         self._locations: dict[str, str] = {}
         # tables whose view could not be built: their metadata location then, and the error
         self.broken: dict[str, tuple[str, StorageError]] = {}
@@ -84,15 +86,19 @@ class QuerySession:
         if outer is not None:
             yield outer
             return
+        thread = threading.get_ident()
         with self._lock:
             duck = self._database.cursor()
             self._cursors.add(duck)
+            self._running[thread] = [duck]
             _register(duck, self._live)
         self._statement.duck = duck
         try:
             yield duck
         finally:
             self._statement.duck = None
+            with self._lock:
+                self._running.pop(thread, None)
             duck.close()
 
     @contextmanager
@@ -195,6 +201,7 @@ class QuerySession:
         with self._lock:
             duck = self._database.cursor()
             self._cursors.add(duck)
+            self._running.get(threading.get_ident(), []).append(duck)  # the statement's, for now
             _register(duck, self._live)
         for name, table in getattr(self._sources, "tables", {}).items():
             duck.register(name, table)
@@ -208,18 +215,19 @@ class QuerySession:
         except duckdb.Error as error:
             duck.close()
             raise self._failed(error) from None
-        return Result.streamed(reader.schema, _batches(duck, reader), types)
+        return Result.streamed(reader.schema, _batches(duck, reader), types,
+                               interrupt=lambda: _interrupt(duck))
 
-    def interrupt(self) -> None:
+    def interrupt(self, thread: int | None = None) -> None:
         """Stop what DuckDB is running for any statement or streamed query now, whichever thread
-        waits for it (there it raises SqlError): the CLI's Ctrl-C."""
+        waits for it (there it raises SqlError): the CLI's Ctrl-C. With ``thread`` (an id of
+        ``threading.get_ident``), only the statement that thread runs now, not the rows other
+        statements' results stream (a server's connection serves one client's statement at a
+        time, while earlier clients still read their rows): a server's cancel request."""
         with self._lock:
-            cursors = list(self._cursors)
+            cursors = list(self._cursors) if thread is None else list(self._running.get(thread, ()))
         for duck in cursors:
-            try:
-                duck.interrupt()
-            except duckdb.Error:  # closed already: nothing of it runs
-                pass
+            _interrupt(duck)
 
     def types_of(self, schema: pa.Schema) -> list[DuckDBPyType]:
         """The SQL type DuckDB gives each column of an Arrow schema, kept per schema: every
@@ -242,6 +250,13 @@ def _register(duck: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table]) -> Non
     names: each connection reads the rows of the refresh it was made after)."""
     for name, table in rows.items():
         duck.register(live.view_name(name), table)
+
+
+def _interrupt(duck: duckdb.DuckDBPyConnection) -> None:
+    try:
+        duck.interrupt()
+    except duckdb.Error:  # closed already: nothing of it runs
+        pass
 
 
 def _batches(duck: duckdb.DuckDBPyConnection,

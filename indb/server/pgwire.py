@@ -10,8 +10,10 @@ password being the API token when the server asks for one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
+import functools
 import io
 import logging
 import socket
@@ -58,19 +60,22 @@ _BINARY_PARAMS: dict[int, Callable[[bytes], Any]] = {
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
-             "RunError": "38000", "FunctionError": "38000", "ModelError": "38000",
-             "AuthenticationError": "28000", "PrivilegeError": "42501", "InterfaceError": "08000",
-             "ProgrammingError": "42000", "OperationalError": "58000"}
+             "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",
+             "ModelError": "38000", "AuthenticationError": "28000", "PrivilegeError": "42501",
+             "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
+CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
+INTERRUPT_AGAIN_S = 0.05  # how often a canceled query is interrupted again until it stops
 _WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
 
 
 class _Rows(core.QueryResult):
     """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
 
-    def __init__(self, result: Result | None, tag: str) -> None:
+    def __init__(self, result: Result | None, tag: str, session: _Session | None = None) -> None:
+        """``session``: the one whose cancel request stops the rows' query while they stream."""
         super().__init__()
-        self._result, self._tag = result, tag
+        self._result, self._tag, self._session = result, tag, session
         self._types = [] if result is None else [_bvtype(t) for t in result.schema.types]
 
     def has_results(self) -> bool:
@@ -86,12 +91,17 @@ class _Rows(core.QueryResult):
     def rows(self) -> Iterator[list]:
         if self._result is None:
             return
+        result, session = self._result, self._session
         try:
-            for batch in self._result.fetch_record_batch(10_000):
-                columns = [_plain(column).to_pylist() for column in batch.columns]
-                yield from (list(row) for row in zip(*columns, strict=True))
+            with session.stoppable(result.interrupt, again=True) if session else \
+                    contextlib.nullcontext():
+                for batch in result.fetch_record_batch(10_000):
+                    if session is not None:
+                        session.check_canceled()  # between batches nothing computes to interrupt
+                    columns = [_plain(column).to_pylist() for column in batch.columns]
+                    yield from (list(row) for row in zip(*columns, strict=True))
         finally:
-            self._result.close()
+            result.close()
 
     def status(self) -> str:
         return self._tag
@@ -122,6 +132,57 @@ class _Session(core.Session):
         self.in_txn = False
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
+        # a cancel request (another connection's, cancel) stops what _stop says, if anything
+        self._guard = threading.Lock()
+        self._stop: Callable[[], Any] | None = None
+        self._ended = threading.Event()  # set when what _stop stops has ended
+        self._again = False  # whether _stop is made again until then
+        self._canceled = False
+
+    def cancel(self) -> None:
+        """A cancel request for this session: its statement running now is stopped (a query
+        interrupted, a function run killed) and answers 57014; none running, nothing happens,
+        as in PostgreSQL. Called on the cancel request's own connection's thread, which stays
+        until the statement has stopped: DuckDB forgets an interrupt that comes before its
+        query begins (between two steps of a statement), so an interrupt is made again every
+        ``INTERRUPT_AGAIN_S`` while the statement runs."""
+        with self._guard:
+            stop, ended, again = self._stop, self._ended, self._again
+            self._canceled = self._canceled or stop is not None
+        if stop is None:
+            return
+        stop()
+        while again and not ended.wait(INTERRUPT_AGAIN_S):
+            stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether a statement a cancel request would stop runs now."""
+        return self._stop is not None
+
+    @contextlib.contextmanager
+    def stoppable(self, stop: Callable[[], Any], again: bool = False) -> Iterator[None]:
+        """While inside, a cancel request calls ``stop`` (``again``: until the inside ends); an
+        error raised meanwhile (the interrupt's) becomes the cancel's own when one came."""
+        self.check_canceled()  # canceled in an earlier step of the statement
+        ended = threading.Event()
+        with self._guard:
+            self._stop, self._ended, self._again = stop, ended, again
+        try:
+            yield
+        except errors.IndbError as error:
+            self.check_canceled(error)
+            raise
+        finally:
+            ended.set()
+            with self._guard:
+                self._stop = None
+
+    def check_canceled(self, cause: BaseException | None = None) -> None:
+        """Raise the cancel's error if a cancel request came for the statement running now."""
+        if self._canceled:
+            detail = f" ({cause})" if isinstance(cause, errors.RunError) else ""
+            raise errors.QueryCanceledError(f"canceling statement due to user request{detail}")
 
     def _follow(self, run: TrackedRun) -> None:
         """Wait for a run, telling the client how far it got as NOTICEs (psql prints them)."""
@@ -150,6 +211,8 @@ class _Session(core.Session):
         pass
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
+        with self._guard:
+            self._canceled = False  # a cancel request that came between statements stops none
         try:
             trees = parse(sql)
         except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
@@ -173,19 +236,23 @@ class _Session(core.Session):
         values = list(params) if params else None
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
-            self._follow(run)
-            if run.error is not None:
-                raise run.error
+            stop = (lambda: self.runs.kill(run.run_id, self.user)) if run.run_id else (lambda: None)
+            with self.stoppable(stop):
+                self._follow(run)
+                if run.error is not None:
+                    raise run.error
             assert run.result is not None
             result = run.result
         else:
-            with self.pool.connection(self.user) as conn:
+            with self.pool.connection(self.user) as conn, \
+                    self.stoppable(functools.partial(conn.interrupt_statement, threading.get_ident()),
+                                   again=True):
                 result = conn.sql(sql, values)
         last = trees[-1]
         if isinstance(last, _WRITES) or not result.columns:
             result.close()
             return _Rows(None, _tag(last, result))
-        return _Rows(result, "")
+        return _Rows(result, "", self)
 
 
 # what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
@@ -266,14 +333,26 @@ class _Handler(postgres.BuenaVistaHandler):
     server: PgServer
     request: socket.socket
     connection: socket.socket
+    rfile: io.BufferedReader
+    r: postgres.BVBuffer
 
     def handle_startup(self, conn: core.Connection) -> postgres.BVContext | None:
         """An SSLRequest first is answered here: 'S' and TLS with the server's certificate, or
         'N' without one (PostgreSQL's answers; the client then goes on in clear or gives up, as
-        its sslmode says). Then buenavista reads the startup message as ever."""
+        its sslmode says). A CancelRequest (in clear or over TLS) is carried out here too: it
+        stops the statement of the session whose key it gives, and the connection ends with
+        no answer, as PostgreSQL's does. Then buenavista reads the startup message as ever."""
         sock: socket.socket = self.connection
-        head = sock.recv(8, socket.MSG_PEEK | socket.MSG_WAITALL)
-        if len(head) == 8 and struct.unpack("!ii", head) == (8, SSL_REQUEST):
+        head = self.rfile.peek(8)[:8] if isinstance(sock, ssl.SSLSocket) else \
+            sock.recv(8, socket.MSG_PEEK | socket.MSG_WAITALL)
+        if len(head) == 8 and struct.unpack("!ii", head) == (16, CANCEL_REQUEST):
+            _, _, process_id, secret_key = struct.unpack("!iiII", self.r.read_bytes(16))
+            ctx = self.server.ctxts.get(process_id)
+            if ctx is not None and ctx.secret_key == secret_key:
+                ctx.session.cancel()
+            return None
+        if len(head) == 8 and struct.unpack("!ii", head) == (8, SSL_REQUEST) and \
+                not isinstance(sock, ssl.SSLSocket):
             sock.recv(8)  # nothing was read through rfile yet: taken off the socket
             if self.server.tls is None:
                 sock.sendall(b"N")
@@ -287,7 +366,31 @@ class _Handler(postgres.BuenaVistaHandler):
                 self.rfile = sock.makefile("rb")
                 self.wfile = _SocketWriter(sock)
                 self.r = postgres.BVBuffer(self.rfile)
+            return self.handle_startup(conn)  # a startup message or a cancel request comes next
         return super().handle_startup(conn)
+
+    def send_data_rows(self, query_result: core.QueryResult, limit: int = 0) -> int:
+        try:
+            return super().send_data_rows(query_result, limit)
+        except errors.IndbError as error:  # after rows went (a cancel, a value DuckDB refused)
+            raise _StreamFailed(error) from None
+
+    def handle_query(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        """A simple query; one whose rows fail while they stream ends with the error and the
+        session goes on, as PostgreSQL's does (buenavista would end the connection)."""
+        try:
+            super().handle_query(ctx, payload)
+        except _StreamFailed as failed:
+            self.send_error(failed.args[0])
+            self.send_ready_for_query(ctx)
+
+    def handle_execute(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        """An extended query's Execute; an error while its rows stream is answered, and the
+        next Sync readies the session, as for any error."""
+        try:
+            super().handle_execute(ctx, payload)
+        except _StreamFailed as failed:
+            self.send_error(failed.args[0], ctx)
 
     def handle_post_auth(self, ctx: postgres.BVContext) -> None:
         ctx.session.notice = self.send_notice_text
@@ -352,6 +455,10 @@ class _Handler(postgres.BuenaVistaHandler):
         self.wfile.write(struct.pack("!ci", postgres.ServerResponse.ERROR_RESPONSE, len(body) + 4) + body)
         if ctx:
             ctx.mark_error()
+
+
+class _StreamFailed(Exception):
+    """A result's rows failed after some were sent: ``args[0]``, the error."""
 
 
 def _cstring(data: bytes) -> tuple[str, bytes]:
