@@ -163,6 +163,16 @@ def test_a_cancel_request_stops_the_query_and_the_session_goes_on(plain):
         assert conn.execute("SELECT count(*) FROM t").fetchall() == [(10,)]
 
 
+def test_a_cancel_request_over_tls_stops_the_query(tls):
+    with psycopg.connect(dsn(tls, sslmode="require"), password=tls.token, autocommit=True) as conn:
+        thread, got = in_thread(conn, LONG)
+        session_of(tls, conn.info.backend_pid)
+        conn.cancel_safe()  # libpq 17+: the cancel connection negotiates TLS as the session did
+        thread.join(60)
+        assert isinstance(got.get("error"), psycopg.errors.QueryCanceled), got
+        assert conn.execute("SELECT answer FROM t").fetchall() == [(42,)]
+
+
 def test_a_cancel_request_kills_a_function_run(plain, tmp_path):
     with psycopg.connect(dsn(plain), autocommit=True) as conn:
         thread, got = in_thread(conn, execute_gated("t", "t_gated", tmp_path / "never"))

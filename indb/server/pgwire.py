@@ -350,6 +350,11 @@ class _Handler(postgres.BuenaVistaHandler):
             ctx = self.server.ctxts.get(process_id)
             if ctx is not None and ctx.secret_key == secret_key:
                 ctx.session.cancel()
+            if isinstance(sock, ssl.SSLSocket):  # TLS's own close first: libpq takes an end
+                try:  # without it for a failed request
+                    sock.unwrap()
+                except (ssl.SSLError, OSError):  # the client went first
+                    pass
             return None
         if len(head) == 8 and struct.unpack("!ii", head) == (8, SSL_REQUEST) and \
                 not isinstance(sock, ssl.SSLSocket):
