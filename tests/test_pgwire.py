@@ -16,6 +16,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg import generators, waiting
 
 import indb
 from indb.server.pgwire import CANCEL_REQUEST
@@ -228,3 +229,26 @@ def test_an_error_after_rows_were_sent_ends_the_statement_not_the_session(plain)
             with pytest.raises(psycopg.Error, match="is refused"):
                 cur.execute(failing.replace("250000", "%s"), [250000]).fetchall()
         assert conn.execute("SELECT %s::INTEGER", [6]).fetchall() == [(6,)]
+
+
+def libpq(conn, send, *args):
+    """Send one of libpq's requests and wait for its results without holding Python's lock
+    (libpq's blocking calls hold it, and the server runs in this process)."""
+    send(*args)
+    return waiting.wait(generators.execute(conn.pgconn), conn.pgconn.socket)[-1]
+
+
+def test_describing_a_prepared_statement_runs_no_write_and_answers_no_data(plain):
+    ok = psycopg.pq.ExecStatus.COMMAND_OK
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn = conn.pgconn  # libpq's own calls: Parse, then Describe of the statement (asyncpg's way)
+        assert libpq(conn, pgconn.send_prepare, b"add", b"INSERT INTO t VALUES (1000)").status == ok
+        described = libpq(conn, pgconn.send_describe_prepared, b"add")
+        assert (described.status, described.nfields) == (ok, 0)
+        libpq(conn, pgconn.send_prepare, b"read", b"SELECT x, x * 2 AS twice FROM t WHERE x < 3")
+        described = libpq(conn, pgconn.send_describe_prepared, b"read")
+        assert [described.fname(i) for i in range(described.nfields)] == [b"x", b"twice"]
+        assert conn.execute("SELECT count(*) FROM t WHERE x = 1000").fetchall() == [(0,)]
+        assert libpq(conn, pgconn.send_query_prepared, b"add", []).status == ok  # run once
+        assert conn.execute("SELECT count(*) FROM t WHERE x = 1000").fetchall() == [(1,)]
+        conn.execute("DELETE FROM t WHERE x = 1000")

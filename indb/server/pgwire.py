@@ -283,6 +283,20 @@ def _probe(trees: list[exp.Expr]) -> pa.Table | None:
     return None
 
 
+def _read_only(sql: str) -> bool:
+    """Whether ``sql`` is one statement that only reads (a query, a catalog query, a client's
+    probe, SHOW or DESCRIBE): running it changes nothing."""
+    try:
+        trees = parse(sql)
+    except errors.SqlError:  # PostgreSQL's own SQL: a catalog query, or refused when it runs
+        return True
+    if len(trees) != 1 or catalog_query(sql, trees) is not None or _probe(trees) is not None:
+        return len(trees) == 1
+    tree = trees[0]
+    return isinstance(tree, exp.Query | exp.Describe | exp.Show) or (
+        isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
+
+
 def _no_op(trees: list[exp.Expr]) -> str | None:
     """The command tag of a transaction statement or SET, accepted and doing nothing."""
     if len(trees) != 1:
@@ -373,6 +387,34 @@ class _Handler(postgres.BuenaVistaHandler):
                 self.r = postgres.BVBuffer(self.rfile)
             return self.handle_startup(conn)  # a startup message or a cancel request comes next
         return super().handle_startup(conn)
+
+    def handle_describe(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        """Describe a portal (run, its rows kept for the Execute that follows, as buenavista
+        does) or a statement: a read is run with its parameters' default values to learn its
+        columns; anything else (a write, DDL, a function run) is described without running it,
+        since nothing runs it for the client afterwards but its own Execute. NoData answers
+        a statement without rows (buenavista sent nothing, and asyncpg waited for ever)."""
+        kind, name = payload[0], bytes(payload[1:-1]).decode()
+        result: core.QueryResult | None = None
+        try:
+            if kind == ord("P"):
+                result = ctx.describe_portal(name)
+            elif kind == ord("S"):
+                if name not in ctx.stmts:
+                    raise errors.InterfaceError(f"there is no prepared statement {name!r}")
+                if _read_only(ctx.stmts[name][0]):
+                    result = ctx.describe_statement(name)
+            else:
+                raise errors.InterfaceError(f"a Describe of kind {chr(kind)!r} (P or S are)")
+        except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
+            self.send_error(error, ctx)
+            return
+        if kind == ord("S"):
+            self.send_paramter_description(ctx.stmts[name][1])
+        if result is not None and result.has_results():
+            self.send_row_description(result)
+        else:
+            self.wfile.write(struct.pack("!ci", postgres.ServerResponse.NO_DATA, 4))
 
     def send_data_rows(self, query_result: core.QueryResult, limit: int = 0) -> int:
         try:
