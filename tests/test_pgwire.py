@@ -248,6 +248,9 @@ def test_describing_a_prepared_statement_runs_no_write_and_answers_no_data(plain
         libpq(conn, pgconn.send_prepare, b"read", b"SELECT x, x * 2 AS twice FROM t WHERE x < 3")
         described = libpq(conn, pgconn.send_describe_prepared, b"read")
         assert [described.fname(i) for i in range(described.nfields)] == [b"x", b"twice"]
+        libpq(conn, pgconn.send_prepare, b"runs", b"SHOW FUNCTION STATUS")  # indb's own reads too
+        described = libpq(conn, pgconn.send_describe_prepared, b"runs")
+        assert b"RUN_ID" in [described.fname(i) for i in range(described.nfields)]
         assert conn.execute("SELECT count(*) FROM t WHERE x = 1000").fetchall() == [(0,)]
         assert libpq(conn, pgconn.send_query_prepared, b"add", []).status == ok  # run once
         assert conn.execute("SELECT count(*) FROM t WHERE x = 1000").fetchall() == [(1,)]

@@ -31,7 +31,9 @@ from sqlglot import exp
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.engine.privileges import readable_relations
-from indb.parser import parse
+from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures,
+                         subscriptions, workers)
+from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server.pgcatalog import VERSION, Shadows, catalog_query
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
@@ -67,6 +69,14 @@ SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
 INTERRUPT_AGAIN_S = 0.05  # how often a canceled query is interrupted again until it stops
 _WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
+# statements that only read, run to learn their columns when a client describes them prepared
+_READS: tuple[type[exp.Expr], ...] = (
+    exp.Query, exp.Describe, exp.Show, dialect.ShowFunction, dialect.ShowFunctionStatus,
+    dialect.ShowModels, dialect.DescribeModel, dialect.ShowSnapshots, dialect.ShowViews,
+    dialect.Explain, kinetica.ShowSchemas, environments.ShowFunctionEnvironment,
+    environments.DescribeFunctionEnvironment, identity.ShowTokens, identity.ShowGrants,
+    identity.ShowPrincipals, procedures.ShowProcedure, monitors.ShowMonitors,
+    subscriptions.ShowSubscriptions, workers.ShowWorkers)
 
 
 class _Rows(core.QueryResult):
@@ -293,8 +303,7 @@ def _read_only(sql: str) -> bool:
     if len(trees) != 1 or catalog_query(sql, trees) is not None or _probe(trees) is not None:
         return len(trees) == 1
     tree = trees[0]
-    return isinstance(tree, exp.Query | exp.Describe | exp.Show) or (
-        isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
+    return isinstance(tree, _READS) or (isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
 
 
 def _no_op(trees: list[exp.Expr]) -> str | None:
