@@ -116,6 +116,11 @@ class _Rows(core.QueryResult):
     def status(self) -> str:
         return self._tag
 
+    def close(self) -> None:
+        """Its rows are not wanted (a statement described): the query's connection closes."""
+        if self._result is not None:
+            self._result.close()
+
 
 def _bvtype(kind: pa.DataType) -> core.BVType:
     if pa.types.is_uint64(kind):
@@ -422,6 +427,8 @@ class _Handler(postgres.BuenaVistaHandler):
             self.send_paramter_description(ctx.stmts[name][1])
         if result is not None and result.has_results():
             self.send_row_description(result)
+            if kind == ord("S") and isinstance(result, _Rows):  # its Execute runs it anew
+                result.close()
         else:
             self.wfile.write(struct.pack("!ci", postgres.ServerResponse.NO_DATA, 4))
 
