@@ -305,8 +305,10 @@ def _read_only(sql: str) -> bool:
         trees = parse(sql)
     except errors.SqlError:  # PostgreSQL's own SQL: a catalog query, or refused when it runs
         return True
-    if len(trees) != 1 or catalog_query(sql, trees) is not None or _probe(trees) is not None:
-        return len(trees) == 1
+    if len(trees) != 1:
+        return False
+    if catalog_query(sql, trees) is not None or _probe(trees) is not None:
+        return True
     tree = trees[0]
     return isinstance(tree, _READS) or (isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
 
