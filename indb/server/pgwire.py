@@ -21,6 +21,7 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -82,7 +83,7 @@ _READS: tuple[type[exp.Expr], ...] = (
 class _Rows(core.QueryResult):
     """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
 
-    def __init__(self, result: Result | None, tag: str, session: _Session | None = None) -> None:
+    def __init__(self, session: _Session, result: Result | None, tag: str) -> None:
         """``session``: the one whose cancel request stops the rows' query while they stream."""
         super().__init__()
         self._result, self._tag, self._session = result, tag, session
@@ -103,11 +104,9 @@ class _Rows(core.QueryResult):
             return
         result, session = self._result, self._session
         try:
-            with session.stoppable(result.interrupt, again=True) if session else \
-                    contextlib.nullcontext():
+            with session.stoppable(result.interrupt, again=True):
                 for batch in result.fetch_record_batch(10_000):
-                    if session is not None:
-                        session.check_canceled()  # between batches nothing computes to interrupt
+                    session.check_canceled()  # between batches nothing computes to interrupt
                     columns = [_plain(column).to_pylist() for column in batch.columns]
                     yield from (list(row) for row in zip(*columns, strict=True))
         finally:
@@ -138,6 +137,16 @@ def _plain(column: pa.Array) -> pa.Array:
     return column
 
 
+@dataclass
+class _Stopping:
+    """What a cancel request does to the step of a statement running now: ``stop`` (made
+    ``again`` every INTERRUPT_AGAIN_S until the step has ``ended``)."""
+
+    stop: Callable[[], Any]
+    again: bool
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
 class _Session(core.Session):
     """One client connection: its statements, each on a connection of the server's pool."""
 
@@ -147,11 +156,9 @@ class _Session(core.Session):
         self.in_txn = False
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
-        # a cancel request (another connection's, cancel) stops what _stop says, if anything
+        # a cancel request (another connection's, cancel) stops the step running now, if any
         self._guard = threading.Lock()
-        self._stop: Callable[[], Any] | None = None
-        self._ended = threading.Event()  # set when what _stop stops has ended
-        self._again = False  # whether _stop is made again until then
+        self._stopping: _Stopping | None = None
         self._canceled = False
 
     def cancel(self) -> None:
@@ -162,36 +169,36 @@ class _Session(core.Session):
         query begins (between two steps of a statement), so an interrupt is made again every
         ``INTERRUPT_AGAIN_S`` while the statement runs."""
         with self._guard:
-            stop, ended, again = self._stop, self._ended, self._again
-            self._canceled = self._canceled or stop is not None
-        if stop is None:
+            stopping = self._stopping
+            self._canceled = self._canceled or stopping is not None
+        if stopping is None:
             return
-        stop()
-        while again and not ended.wait(INTERRUPT_AGAIN_S):
-            stop()
+        stopping.stop()
+        while stopping.again and not stopping.ended.wait(INTERRUPT_AGAIN_S):
+            stopping.stop()
 
     @property
     def running(self) -> bool:
         """Whether a statement a cancel request would stop runs now."""
-        return self._stop is not None
+        return self._stopping is not None
 
     @contextlib.contextmanager
     def stoppable(self, stop: Callable[[], Any], again: bool = False) -> Iterator[None]:
         """While inside, a cancel request calls ``stop`` (``again``: until the inside ends); an
         error raised meanwhile (the interrupt's) becomes the cancel's own when one came."""
         self.check_canceled()  # canceled in an earlier step of the statement
-        ended = threading.Event()
+        stopping = _Stopping(stop, again)
         with self._guard:
-            self._stop, self._ended, self._again = stop, ended, again
+            self._stopping = stopping
         try:
             yield
         except errors.IndbError as error:
             self.check_canceled(error)
             raise
         finally:
-            ended.set()
+            stopping.ended.set()
             with self._guard:
-                self._stop = None
+                self._stopping = None
 
     def check_canceled(self, cause: BaseException | None = None) -> None:
         """Raise the cancel's error if a cancel request came for the statement running now."""
@@ -234,20 +241,20 @@ class _Session(core.Session):
             catalog = catalog_query(sql, None)
             if catalog is None:
                 raise
-            return _Rows(self._catalog(catalog, params), "")
+            return _Rows(self, self._catalog(catalog, params), "")
         catalog = catalog_query(sql, trees)
         if catalog is not None:
-            return _Rows(self._catalog(catalog, params), "")
+            return _Rows(self, self._catalog(catalog, params), "")
         tag = _no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
                 self.in_txn = tag == "BEGIN"
-            return _Rows(None, tag)
+            return _Rows(self, None, tag)
         if not trees:
-            return _Rows(None, "")
+            return _Rows(self, None, "")
         answer = _probe(trees)
         if answer is not None:
-            return _Rows(Result(answer), "")
+            return _Rows(self, Result(answer), "")
         values = list(params) if params else None
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
@@ -266,8 +273,8 @@ class _Session(core.Session):
         last = trees[-1]
         if isinstance(last, _WRITES) or not result.columns:
             result.close()
-            return _Rows(None, _tag(last, result))
-        return _Rows(result, "", self)
+            return _Rows(self, None, _tag(last, result))
+        return _Rows(self, result, "")
 
 
 # what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
