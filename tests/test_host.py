@@ -16,7 +16,8 @@ from indb.catalog.types import Column
 from indb.planner import ExecuteFunction, InputSpec, RunOptions
 from indb.registry.code import code_hash, inspect_code
 from indb.registry.functions import FunctionInfo, FunctionStore
-from indb.registry.runs import RunStatus
+from indb.errors import CatalogError
+from indb.registry.runs import RunLog, RunStatus
 from indb.runtime.cache import ResidentCache
 from indb.sharding import host
 from indb.sharding.jobs import TableFacts, plan_run
@@ -231,3 +232,48 @@ def test_an_instance_counts_the_bytes_it_read_and_none_for_a_resident_shard(db, 
     second, _ = run_in_this_process(db, job)
     assert (second.bytes_read, second.from_cache, second.cache_hits) == (0, True, 1)
     assert second.rows_in == first.rows_in > 0
+
+
+class _Supervisor:
+    """A channel whose other end answers every question with ``answer`` and counts them."""
+
+    def __init__(self, answer):
+        self.answer, self.asked = answer, []
+
+    def send(self, question):
+        self.asked.append(question)
+
+    def recv(self):
+        return self.answer
+
+
+def test_a_hosts_answers_about_models_are_kept_by_the_registrys_state(db):
+    """A warm run's instance loads its model without asking its supervisor while the registry's
+    state is the one its run began in; another state, or none, asks; errors are not kept."""
+    job = job_of(db, "def f(ctx, t):\n    return None\n")
+    warm = dataclasses.replace(job, models_state="s1")
+    supervisor = _Supervisor(answer := object())
+    assert host._model_info(warm, supervisor, "m", None) is answer
+    assert host._model_info(dataclasses.replace(warm, run_id="r2"), supervisor, "M", None) is answer
+    assert len(supervisor.asked) == 1  # the second run's instance knew it
+    host._model_info(warm, supervisor, "m", "production")  # another version asked for
+    host._model_info(dataclasses.replace(warm, models_state="s2"), supervisor, "m", None)
+    host._model_info(dataclasses.replace(warm, db_id="another"), supervisor, "m", None)
+    host._model_info(dataclasses.replace(warm, models_state=""), supervisor, "m", None)
+    assert len(supervisor.asked) == 5
+    failing = _Supervisor(CatalogError("model n does not exist"))
+    for _ in range(2):
+        with pytest.raises(CatalogError):
+            host._model_info(warm, failing, "n", None)
+    assert len(failing.asked) == 2
+
+
+def test_a_runs_jobs_carry_the_model_registrys_state_as_it_began(db):
+    from indb.registry.models import ModelStore
+    from indb.sharding.executor import FunctionRunner
+    store = ModelStore(db)
+    runner = FunctionRunner(db, FunctionStore(db), RunLog(db.engine), store, {})  # no cluster started
+    job = job_of(db, "def f(ctx, t):\n    return None\n")
+    plan = ExecuteFunction(job.function, (InputSpec(None, ("src",)),), (), (), RunOptions(), "")
+    run = runner.prepare(plan)
+    assert {j.models_state for j in run.jobs} == {store.state()}

@@ -117,6 +117,44 @@ def test_versions_aliases_and_drop(store):
     assert not (store.root / "m" / "v2").exists()
 
 
+def test_the_registry_state_changes_with_every_version_and_alias_and_only_then(store, tmp_path):
+    """``state`` (what hosts keep their answers by) is drawn anew by each change, in its
+    transaction: a restored backup's older token is never reached again by counting."""
+    states = [store.state()]
+    first = store.register(stage(store.db, "m", tiny_model(0)), {})
+    states.append(store.state())
+    store.get("m")
+    store.versions("m")
+    assert store.state() == states[-1]  # reads change nothing
+    store.register(stage(store.db, "m", tiny_model(1)), {})
+    states.append(store.state())
+    store.set_alias("m", "production", first.version)
+    states.append(store.state())
+    store.drop("m", first.version)
+    states.append(store.state())
+    assert len(set(states)) == len(states)
+    store.db.close()
+    reopened = ModelStore(Database(store.db.path))  # kept across opens
+    assert reopened.state() == states[-1]
+    reopened.db.close()
+
+
+def test_a_catalog_without_the_state_row_gets_one_when_opened(tmp_path):
+    """A database made before the registry kept a state: its table and row are made on open."""
+    import sqlalchemy as sa
+    db = Database(tmp_path / "db")
+    ModelStore(db)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE indb_model_changes"))
+    db.close()
+    db = Database(tmp_path / "db")
+    store = ModelStore(db)
+    before = store.state()
+    store.register(stage(db, "m", tiny_model(0)), {})
+    assert store.state() != before
+    db.close()
+
+
 def test_a_torch_archive_with_pickled_weights_is_refused(tmp_path):
     import zipfile
     path = tmp_path / "model.pt2"
@@ -234,6 +272,35 @@ $$""")
     trained.sql("EXECUTE FUNCTION use_clf(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('worker_predictions'))")
     assert trained.sql("SELECT id, p FROM worker_predictions ORDER BY id").fetchall() == here
+
+
+def test_warm_runs_load_the_version_the_registry_names_as_each_run_begins(trained):
+    """Hosts keep what a model's name and version meant, by the registry's state: a version or
+    an alias changed between two runs is what the second run loads."""
+    store = trained._engine.models
+    store.register(stage(store.db, "probe", tiny_model(0)), {})
+    trained.sql("""CREATE OR REPLACE FUNCTION probe_version LANGUAGE PYTHON AS $$
+def probe_version(ctx, t):
+    return {"latest": [ctx.models.load("probe").info.version],
+            "best": [ctx.models.load("probe", "best").info.version]}
+$$""")
+
+    def seen():
+        trained.sql("DROP TABLE IF EXISTS probe_seen")
+        trained.sql("EXECUTE FUNCTION probe_version(INPUT_TABLE_NAMES => INPUT_TABLE(pts), "
+                    "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('probe_seen'))")
+        return set(trained.sql("SELECT latest, best FROM probe_seen").fetchall())
+
+    store.set_alias("probe", "best", 1)
+    assert seen() == seen() == {(1, 1)}  # the second run warm: its hosts knew the answers
+    store.register(stage(store.db, "probe", tiny_model(1)), {})
+    assert seen() == {(2, 1)}
+    store.set_alias("probe", "best", 2)
+    assert seen() == {(2, 2)}
+    store.drop("probe", 2)
+    with pytest.raises(RunError, match="model probe has no alias best"):
+        seen()
+    store.drop("probe")
 
 
 def test_keras_models_are_a_flavor(trained, tmp_path, monkeypatch):

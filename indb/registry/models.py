@@ -55,6 +55,27 @@ _aliases = sa.Table(
     sa.Column("alias", sa.String, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+# one row: a token drawn anew by every change of the two tables above, in the change's
+# transaction (``state``), so that a host may keep its answers to ``get`` while it stays. Drawn,
+# not counted: a catalog restored from a backup has an older state's token, and a count would
+# then reach numbers that meant other states
+_changes = sa.Table(
+    "indb_model_changes", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token", sa.String, nullable=False),
+)
+
+
+@sa.event.listens_for(_changes, "after_create")
+def _first_state(target: sa.Table, connection: sa.Connection, **_: object) -> None:
+    """The row, made with its table (under ``create_tables``' lock: never two of them)."""
+    connection.execute(_changes.insert().values(id=1, token=uuid.uuid4().hex))
+
+
+def _changed(conn: sa.Connection) -> None:
+    """Note a change of the models' rows, in the transaction that makes it (its row lock keeps
+    two changes from sharing a token)."""
+    conn.execute(_changes.update().values(token=uuid.uuid4().hex))
 
 
 @dataclass(frozen=True)
@@ -186,12 +207,14 @@ class ModelStore:
             with self.db.engine.begin() as conn:
                 if conn.dialect.name == "sqlite":  # a failed statement leaves the transaction be
                     conn.execute(insert)
+                    _changed(conn)
                     return True
                 # a savepoint: PostgreSQL aborts the transaction at a failed statement, and
                 # this one may be a run's commit (commit.together) that tries the next number
                 # (pysqlite's SAVEPOINT outside a begun transaction would commit at its release)
                 with conn.begin_nested():
                     conn.execute(insert)
+                    _changed(conn)
         except sa.exc.IntegrityError:
             return False
         return True
@@ -230,6 +253,12 @@ class ModelStore:
         with self.db.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(_models.c.version))
                                 .where(_models.c.name == name)).scalar() or 0
+
+    def state(self) -> str:
+        """A token that changes with every version or alias added or dropped: while it stays,
+        ``get`` gives the same answers (a run's hosts keep theirs by it: ``sharding/host.py``)."""
+        with self.db.engine.connect() as conn:
+            return str(conn.execute(sa.select(_changes.c.token)).scalar_one())
 
     def get(self, name: str, version: int | str | None = None) -> ModelInfo:
         """A version by number, by alias, or (None) the latest."""
@@ -275,6 +304,7 @@ class ModelStore:
         with self.db.engine.begin() as conn:
             conn.execute(_aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias))
             conn.execute(_aliases.insert().values(name=name, alias=alias, version=version))
+            _changed(conn)
 
     def drop(self, name: str, version: int | None = None) -> int:
         """Drop a model (every version) or one version; returns how many versions went."""
@@ -287,6 +317,7 @@ class ModelStore:
                                                     _models.c.version == info.version))
                 conn.execute(_aliases.delete().where(_aliases.c.name == info.name,
                                                      _aliases.c.version == info.version))
+            _changed(conn)
         for info in doomed:
             if filesystems.is_local(info.path):
                 shutil.rmtree(Path(info.path).parent, ignore_errors=True)

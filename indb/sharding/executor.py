@@ -159,7 +159,7 @@ class FunctionRunner:
                        location=self.db.table_location, default_shards=self.db.default_shards,
                        result=result, python=str(venvs.interpreter(
                            self.environments.directory(environment))) if environment else "",
-                       environment=environment)
+                       environment=environment, models_state=self.models.state())
         function = plan.function
         self.runs.start(run.run_id, function.name, function.mode, run.shards,
                         tag=plan.options.run_tag, outputs=list(plan.outputs),

@@ -108,6 +108,9 @@ class Job:
     # while this instance takes its turns at the GPU
     read_ahead: tuple[InputRead, ...] = ()
     rendezvous: Rendezvous | None = None  # a DDP run: where its process group meets
+    # the model registry's state as the run began (``ModelStore.state``): the host keeps its
+    # answers about models by it, so a warm run's instances need not ask again ("": ask)
+    models_state: str = ""
 
 
 @dataclass
@@ -173,7 +176,7 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
              default_shards: int, result: bool = False, python: str = "",
              db_location: Location | None = None,
-             environment: EnvironmentInfo | None = None) -> RunPlan:
+             environment: EnvironmentInfo | None = None, models_state: str = "") -> RunPlan:
     """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
 
     ``existing_outputs`` are the output tables that exist (appended to); the others are created
@@ -212,7 +215,8 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
                 for name in spec.tables)) for spec in plan.inputs),
             outputs=outputs, params=dict(plan.params), work_dir=str(work_root / f"shard-{shard}"),
             db_path=str(db_path), db_id=db_id, io_properties=dict(io_properties), deadline=deadline,
-            python=python, location=db_location, environment=environment)
+            python=python, location=db_location, environment=environment,
+            models_state=models_state)
         for shard in shards)
     lineage: dict[str, object] = {
         "run_id": run_id, "function": function.name, "code_hash": function.code_hash,

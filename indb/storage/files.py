@@ -59,7 +59,7 @@ PIECE_BYTES = 1 << 20
 MAX_PIECES = 4
 
 
-class _Kept(Generic[K, V]):
+class Kept(Generic[K, V]):
     """Values this process keeps by key for its threads, the least recently used dropped past
     ``size``."""
 
@@ -84,7 +84,7 @@ class _Kept(Generic[K, V]):
 
 # a snapshot's data files never change: listed once (reading its manifests) per process, not
 # once a statement (a function run's plan, a query's views)
-_listed: _Kept[tuple[str, int], tuple[DataFile, ...]] = _Kept(LISTED_SNAPSHOTS)
+_listed: Kept[tuple[str, int], tuple[DataFile, ...]] = Kept(LISTED_SNAPSHOTS)
 
 
 def data_files(table: Table) -> list[DataFile]:
@@ -311,7 +311,7 @@ class FileLayout:
 
 
 LAYOUTS_KEPT = 32
-_layouts: _Kept[tuple[int, pa.Schema], FileLayout] = _Kept(LAYOUTS_KEPT)
+_layouts: Kept[tuple[int, pa.Schema], FileLayout] = Kept(LAYOUTS_KEPT)
 
 
 def dictionary_columns(layout: FileLayout, stored: pa.Table) -> list[str]:
