@@ -255,3 +255,42 @@ def test_describing_a_prepared_statement_runs_no_write_and_answers_no_data(plain
         assert libpq(conn, pgconn.send_query_prepared, b"add", []).status == ok  # run once
         assert conn.execute("SELECT count(*) FROM t WHERE x = 1000").fetchall() == [(1,)]
         conn.execute("DELETE FROM t WHERE x = 1000")
+
+
+def test_described_parameters_have_the_types_of_what_they_meet(plain):
+    """libpq's PQdescribePrepared of a statement whose parameters the client left untyped."""
+    ok = psycopg.pq.ExecStatus.COMMAND_OK
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn = conn.pgconn
+        libpq(conn, pgconn.send_prepare, b"typed", b"SELECT x FROM t WHERE x > $1 LIMIT $2")
+        described = libpq(conn, pgconn.send_describe_prepared, b"typed")
+        assert described.status == ok
+        assert [described.param_type(i) for i in range(described.nparams)] == [20, 20]  # int8
+
+
+def test_asyncpg_queries_and_writes_with_parameters(plain):
+    """asyncpg prepares every query, asks for its parameters' types and sends its values in
+    binary by them; its fetchval executes one row of a portal, whose leftover rows must not
+    answer the next statement bound to the same portal (a write after it would not run)."""
+    import asyncio
+
+    import asyncpg
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            first = await conn.fetch("SELECT x FROM t ORDER BY x")
+            assert await conn.fetchval("SELECT count(*) FROM t") == 10  # an Execute of one row
+            assert await conn.fetch("SELECT x FROM t ORDER BY x") == first  # its portal bound anew
+            await conn.execute("INSERT INTO t VALUES ($1)", 2000)
+            rows = await conn.fetch("SELECT x FROM t WHERE x >= $1 OR x = $2 ORDER BY x", 9, 2000)
+            typed = await conn.fetchval("SELECT $1::DOUBLE * 2", 1.25)
+            await conn.execute("DELETE FROM t WHERE x = $1", 2000)
+            with pytest.raises(asyncpg.DataError, match="expected str"):
+                await conn.fetchval("SELECT $1", 5)  # untyped: text, as PostgreSQL says
+            return [r["x"] for r in rows], typed, await conn.fetchval("SELECT count(*) FROM t")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(session()) == ([9, 2000], 2.5, 10)

@@ -32,11 +32,12 @@ from sqlglot import exp
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.engine.privileges import readable_relations
-from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures,
+from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
                          subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server.pgcatalog import VERSION, Shadows, catalog_query
+from indb.server.pgparams import parameter_types
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
@@ -229,6 +230,15 @@ class _Session(core.Session):
     def in_transaction(self) -> bool:
         return self.in_txn
 
+    def type_of(self, probe: exp.Select) -> list[pa.DataType] | None:
+        """The column types of a probe of ``pgparams`` (a SELECT ... LIMIT 0), as the session's
+        user may read them; None if it fails."""
+        try:
+            with self.pool.connection(self.user) as conn:
+                return list(conn.sql(render(probe)).fetch_arrow_table().schema.types)
+        except errors.IndbError:
+            return None
+
     def close(self) -> None:
         pass
 
@@ -413,10 +423,11 @@ class _Handler(postgres.BuenaVistaHandler):
 
     def handle_describe(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """Describe a portal (run, its rows kept for the Execute that follows, as buenavista
-        does) or a statement: a read is run with its parameters' default values to learn its
-        columns; anything else (a write, DDL, a function run) is described without running it,
-        since nothing runs it for the client afterwards but its own Execute. NoData answers
-        a statement without rows (buenavista sent nothing, and asyncpg waited for ever)."""
+        does) or a statement: its parameters' types (``pgparams``), and, for a read, its columns
+        (it is run with NULL parameters). Anything else (a write, DDL, a function run) is
+        described without running it, since nothing runs it for the client afterwards but its
+        own Execute. NoData answers a statement without rows (buenavista sent nothing, and
+        asyncpg waited for ever)."""
         kind, name = payload[0], bytes(payload[1:-1]).decode()
         result: core.QueryResult | None = None
         try:
@@ -425,8 +436,13 @@ class _Handler(postgres.BuenaVistaHandler):
             elif kind == ord("S"):
                 if name not in ctx.stmts:
                     raise errors.InterfaceError(f"there is no prepared statement {name!r}")
-                if _read_only(ctx.stmts[name][0]):
-                    result = ctx.describe_statement(name)
+                sql, declared = ctx.stmts[name]
+                # the parameters' types the client did not declare, inferred (asyncpg
+                # encodes its values by them), and kept for the Bind that decodes them
+                oids = parameter_types(sql, declared, ctx.session.type_of)
+                ctx.stmts[name] = (sql, oids)
+                if _read_only(sql):  # run with NULL parameters: its columns, not its rows
+                    result = ctx.session.execute_sql(sql, [None] * len(oids))
             else:
                 raise errors.InterfaceError(f"a Describe of kind {chr(kind)!r} (P or S are)")
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
@@ -513,6 +529,12 @@ class _Handler(postgres.BuenaVistaHandler):
             params.append(None if raw is None else _param(raw, oid, formats[i]))
         results, = struct.unpack("!h", data[:2])
         result_formats = list(struct.unpack(f"!{results}h", data[2:2 + 2 * results]))
+        # a portal bound anew replaces the old one, rows left of it included (an Execute with a
+        # row limit, as asyncpg's fetchval sends, keeps them for a next Execute): buenavista
+        # would hand them to this portal's Execute instead of running its statement
+        stale = ctx.result_cache.pop(portal, None)
+        if stale is not None:
+            stale.close()
         ctx.add_portal(portal, statement, params, result_formats)
         self.send_bind_complete()
 

@@ -1,0 +1,137 @@
+"""The types of a prepared statement's parameters, for clients that ask the server for them.
+
+A client that prepares ``SELECT * FROM t WHERE id = $1`` without saying what ``$1`` is (asyncpg,
+libpq's ``PQdescribePrepared``) learns its type from the server's ParameterDescription, and then
+encodes its values by it. PostgreSQL infers the type from where the parameter stands; so does
+this module, by asking DuckDB for the type of what the parameter is compared with or stored in:
+
+- ``expr op $1`` (=, <>, <, >, LIKE, arithmetic), ``expr IN ($1, $2)``, ``expr BETWEEN $1 AND $2``:
+  the type of ``expr``, read from a probe ``SELECT expr FROM <the statement's FROM> LIMIT 0``;
+- ``$1::type``: that type; ``LIMIT $1`` / ``OFFSET $1``: bigint;
+- ``INSERT INTO t (a, b) VALUES ($1, $2)``: the target columns' types; ``UPDATE t SET a = $1``: a's;
+- anything else (``SELECT $1``, a probe that fails): text, as PostgreSQL resolves an unknown.
+
+The probes run as the client's user (``type_of``), so they see only what the user may read.
+Types the server cannot decode in binary (numeric, arrays, intervals) are given as text too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+TEXT, BIGINT = 25, 20
+# the comparisons and arithmetic whose other side gives a parameter its type
+_BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
+           exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.NullSafeEQ, exp.NullSafeNEQ)
+_BIGINT_PLACES = (exp.Limit, exp.Offset, exp.Fetch)
+
+TypeOf = Callable[[exp.Select], "list[pa.DataType] | None"]
+
+
+def oid_of(kind: pa.DataType) -> int:
+    """The PostgreSQL type OID a parameter of this Arrow type is described with (pg_type.h)."""
+    for test, oid in _OIDS:
+        if test(kind):
+            return oid if not pa.types.is_timestamp(kind) or kind.tz is None else 1184
+    return TEXT
+
+
+_OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
+    (pa.types.is_boolean, 16), (lambda t: t in (pa.int8(), pa.int16(), pa.uint8()), 21),
+    (lambda t: t in (pa.int32(), pa.uint16()), 23), (lambda t: t in (pa.int64(), pa.uint32()), 20),
+    (lambda t: t in (pa.float16(), pa.float32()), 700), (pa.types.is_float64, 701),
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), TEXT),
+    (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), 17),
+    (pa.types.is_date, 1082), (pa.types.is_time, 1083), (pa.types.is_timestamp, 1114),
+)
+
+
+def parameter_types(sql: str, declared: Sequence[int], type_of: TypeOf) -> list[int]:
+    """The OID of each parameter ``$1``..``$n`` of ``sql``: the client's where it declared one
+    (not 0), else inferred; as many as the statement has (or the client declared)."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError:
+        trees = []
+    places = {int(p.name): p for tree in trees for p in tree.find_all(exp.Placeholder)
+              if p.name.isdigit()}
+    count = max([len(declared), *places])
+    inferred = _inferred({n: p for n, p in places.items()
+                          if n > len(declared) or not declared[n - 1]}, type_of)
+    return [declared[n - 1] if n <= len(declared) and declared[n - 1] else inferred.get(n, TEXT)
+            for n in range(1, count + 1)]
+
+
+def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, int]:
+    """What the undeclared parameters are, one probe a context (a FROM clause, a target)."""
+    oids: dict[int, int] = {}
+    # by the id of their context: the probe, and each parameter's column in its answer
+    probes: dict[int, tuple[exp.Select, dict[int, int]]] = {}
+    for n, place in sorted(places.items()):
+        if isinstance(place.parent, _BIGINT_PLACES):
+            oids[n] = BIGINT
+            continue
+        typed = _typed_by(place)
+        context = _context(place)
+        if typed is None or context is None:
+            continue
+        probe, columns = probes.setdefault(id(context[0]), (context[1], {}))
+        if isinstance(typed, int):  # a position among all of the table's columns
+            if not probe.expressions:
+                probe.select(exp.Star(), copy=False)
+            columns[n] = typed
+        else:
+            columns[n] = len(probe.expressions)
+            probe.select(typed.copy(), copy=False)
+    for probe, columns in probes.values():
+        kinds = type_of(probe.limit(0, copy=False))
+        if kinds is not None:
+            oids.update((n, oid_of(kinds[i])) for n, i in columns.items() if i < len(kinds))
+    return oids
+
+
+def _typed_by(place: exp.Placeholder) -> exp.Expr | int | None:
+    """The expression whose type the parameter takes (or its position among the columns of the
+    table an INSERT without a column list fills), or None where nothing says."""
+    parent = place.parent
+    if isinstance(parent, exp.Cast):
+        return exp.cast(exp.null(), parent.to.copy())
+    if isinstance(parent, _BESIDE):
+        other = parent.expression if place is parent.this else parent.this
+        return None if other.find(exp.Placeholder) else other
+    if isinstance(parent, (exp.In, exp.Between)) and place is not parent.this:
+        return None if parent.this.find(exp.Placeholder) else parent.this
+    if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values) and \
+            isinstance(parent.parent.parent, exp.Insert):
+        target, position = parent.parent.parent.this, parent.expressions.index(place)
+        if not isinstance(target, exp.Schema):
+            return position
+        columns = target.expressions
+        return exp.column(columns[position].name) if position < len(columns) else None
+    return None
+
+
+def _context(place: exp.Placeholder) -> tuple[exp.Expr, exp.Select] | None:
+    """The node a parameter's probe is made for, and the probe (SELECT ... FROM its tables): the
+    SELECT it stands in (its FROM, joins and the statement's WITH), or the table an INSERT,
+    UPDATE or DELETE writes."""
+    select = place.find_ancestor(exp.Select)
+    if select is not None and not isinstance(place.parent, exp.Tuple):
+        probe = exp.Select()
+        for part in ("from_", "joins", "with_"):
+            value = select.args.get(part)
+            if value:
+                probe.set(part, value.copy() if isinstance(value, exp.Expr) else
+                          [v.copy() for v in value])
+        return select, probe
+    writing = place.find_ancestor(exp.Insert, exp.Update, exp.Delete)
+    if writing is None:
+        return None
+    table = writing.this.this if isinstance(writing.this, exp.Schema) else writing.this
+    if not isinstance(table, exp.Table):
+        return None
+    return writing, exp.Select().from_(table.copy())
