@@ -43,6 +43,7 @@ def probes(duck):
     ("SELECT * FROM t WHERE id IN ($1, $2) OR price BETWEEN $3 AND $4", [BIGINT, BIGINT, FLOAT8, FLOAT8]),
     ("SELECT * FROM t AS x JOIN u ON x.id = u.id WHERE u.label = $1 AND x.ts < $2", [TEXT, TIMESTAMP]),
     ("SELECT * FROM t WHERE zoned > $1", [TIMESTAMPTZ]),
+    ("SELECT * FROM t WHERE amount = $1 OR ts - CAST($2 AS INTERVAL) > ts", [1700, 1186]),
     ("SELECT id FROM t ORDER BY id LIMIT $1 OFFSET $2", [BIGINT, BIGINT]),
     ("SELECT $1::INTEGER + 1, $2::DOUBLE", [INT4, FLOAT8]),
     ("INSERT INTO t (price, id) VALUES ($1, $2)", [FLOAT8, BIGINT]),
@@ -59,7 +60,6 @@ def test_a_parameter_takes_the_type_of_what_it_meets(sql, oids, probes):
 @pytest.mark.parametrize("sql", [
     "SELECT $1",                                 # nothing says: text, as PostgreSQL's unknown
     "SELECT * FROM t WHERE $1 = $2",             # two parameters side by side
-    "SELECT * FROM t WHERE amount = $1",         # numeric: not decoded in binary, so text
     "SELECT * FROM t WHERE tags = $1",           # an array: text too
     "SELECT * FROM nowhere WHERE id = $1",       # the probe fails
 ])

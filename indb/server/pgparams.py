@@ -12,7 +12,7 @@ this module, by asking DuckDB for the type of what the parameter is compared wit
 - anything else (``SELECT $1``, a probe that fails): text, as PostgreSQL resolves an unknown.
 
 The probes run as the client's user (``type_of``), so they see only what the user may read.
-Types the server cannot decode in binary (numeric, arrays, intervals) are given as text too.
+Arrays, structs, maps and JSON are given as text too: pass them as their text form.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ _OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
     (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), TEXT),
     (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), 17),
     (pa.types.is_date, 1082), (pa.types.is_time, 1083), (pa.types.is_timestamp, 1114),
+    (pa.types.is_decimal, 1700), (lambda t: t == pa.month_day_nano_interval(), 1186),
 )
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pyarrow as pa
 from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
@@ -37,29 +38,18 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server.pgcatalog import VERSION, Shadows, catalog_query
+from indb.server import pgvalues
 from indb.server.pgparams import parameter_types
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
-_EPOCH = datetime.datetime(2000, 1, 1)  # PostgreSQL's binary dates and times count from it
 # parameter values sent as text, by their type OID (pg_type.h); others stay text
 _TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
     16: lambda v: v.lower() in ("t", "true", "1", "on", "yes"), 20: int, 21: int, 23: int, 26: int,
     700: float, 701: float, 1700: decimal.Decimal, 1082: datetime.date.fromisoformat,
     1083: datetime.time.fromisoformat, 1114: datetime.datetime.fromisoformat,
     1184: datetime.datetime.fromisoformat, 17: lambda v: bytes.fromhex(v.removeprefix("\\x")),
-}
-_BINARY_PARAMS: dict[int, Callable[[bytes], Any]] = {
-    16: lambda v: v != b"\x00", 20: lambda v: struct.unpack("!q", v)[0],
-    21: lambda v: struct.unpack("!h", v)[0], 23: lambda v: struct.unpack("!i", v)[0],
-    700: lambda v: struct.unpack("!f", v)[0], 701: lambda v: struct.unpack("!d", v)[0],
-    17: bytes, 25: bytes.decode, 1043: bytes.decode, 0: bytes.decode,
-    1082: lambda v: _EPOCH.date() + datetime.timedelta(days=struct.unpack("!i", v)[0]),
-    1083: lambda v: (_EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0])).time(),
-    1114: lambda v: _EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0]),
-    1184: lambda v: (_EPOCH + datetime.timedelta(microseconds=struct.unpack("!q", v)[0])
-                     ).replace(tzinfo=datetime.timezone.utc),
 }
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
@@ -108,7 +98,7 @@ class _Rows(core.QueryResult):
             with session.stoppable(result.interrupt, again=True):
                 for batch in result.fetch_record_batch(10_000):
                     session.check_canceled()  # between batches nothing computes to interrupt
-                    columns = [_plain(column).to_pylist() for column in batch.columns]
+                    columns = [_plain(column) for column in batch.columns]
                     yield from (list(row) for row in zip(*columns, strict=True))
         finally:
             result.close()
@@ -131,11 +121,17 @@ def _bvtype(kind: pa.DataType) -> core.BVType:
         return core.BVType.TEXT
 
 
-def _plain(column: pa.Array) -> pa.Array:
-    """Timestamps with a time zone as UTC without one (buenavista sends only ``timestamp``)."""
+def _plain(column: pa.Array) -> list[Any]:
+    """A column's values as buenavista and psycopg write them: timestamps with a time zone as
+    UTC without one (buenavista sends only ``timestamp``), DuckDB's intervals (months, days,
+    nanoseconds) as ``timedelta`` (a month 30 days, as PostgreSQL's justify_days counts)."""
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-        return column.cast(pa.timestamp(column.type.unit))
-    return column
+        return column.cast(pa.timestamp(column.type.unit)).to_pylist()
+    if column.type == pa.month_day_nano_interval():
+        return [None if v is None else datetime.timedelta(
+            days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
+            for v in column.to_pylist()]
+    return column.to_pylist()
 
 
 @dataclass
@@ -458,10 +454,39 @@ class _Handler(postgres.BuenaVistaHandler):
             self.wfile.write(struct.pack("!ci", postgres.ServerResponse.NO_DATA, 4))
 
     def send_data_rows(self, query_result: core.QueryResult, limit: int = 0) -> int:
+        """Up to ``limit`` rows (0: all) as DataRow messages: a column asked for in text as
+        buenavista writes it, one asked for in binary by psycopg's adapters (buenavista has no
+        binary form of numeric, intervals, JSON or arrays, and its timestamps' failed: either
+        ended the connection). An error once rows went (a cancel, a value DuckDB refused) ends
+        the statement only."""
         try:
-            return super().send_data_rows(query_result, limit)
-        except errors.IndbError as error:  # after rows went (a cancel, a value DuckDB refused)
+            return self._data_rows(query_result, limit)
+        except errors.IndbError as error:
             raise _StreamFailed(error) from None
+
+    def _data_rows(self, result: core.QueryResult, limit: int) -> int:
+        formats = result.result_format or []
+        writers: list[Callable[[Any], bytes]] = []
+        for i in range(result.column_count()):
+            kind = result.column(i)[1]
+            oid, text = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[:2]
+            if i < len(formats) and formats[i] == 1 and oid not in _BINARY_IS_TEXT:
+                writers.append(_binary_writer(oid))
+            elif kind in _PSYCOPG_TEXT:  # (buenavista's joins strings only, and its
+                writers.append(pgvalues.text)  # intervals' are not PostgreSQL's)
+            else:
+                writers.append(functools.partial(_text_bytes, text))
+        sent = 0
+        for row in result.rows():
+            fields = [struct.pack("!i", -1) if value is None else _field(write(value))
+                      for value, write in zip(row, writers, strict=True)]
+            body = b"".join(fields)
+            self.wfile.write(struct.pack("!cih", postgres.ServerResponse.DATA_ROW, len(body) + 6,
+                                         len(fields)) + body)
+            sent += 1
+            if sent == limit:
+                break
+        return sent
 
     def handle_query(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """A simple query; one whose rows fail while they stream ends with the error and the
@@ -564,10 +589,40 @@ def _param(raw: bytes, oid: int, fmt: int) -> Any:
     if fmt == 0:
         text = raw.decode()
         return _TEXT_PARAMS.get(oid, str)(text)
-    if oid not in _BINARY_PARAMS:
-        raise errors.NotSupportedError(f"a binary parameter of type OID {oid} is not supported; "
-                                       "send it as text")
-    return _BINARY_PARAMS[oid](raw)
+    return pgvalues.decoded(raw, oid)
+
+
+def _binary_writer(oid: int) -> Callable[[Any], bytes]:
+    """psycopg's binary form of a column's values (by its type OID); a type without one, or a
+    value it cannot take, is an error that names the type (the session goes on)."""
+    refusal = errors.NotSupportedError(f"a column of type OID {oid} cannot be sent in binary; "
+                                       "ask for it in text, or cast it to VARCHAR")
+    try:
+        encode = pgvalues.encoder(oid)
+    except psycopg.ProgrammingError:  # no binary form for it: anyarray (2277), unknown (705)
+        raise refusal from None
+
+    def write(value: Any) -> bytes:
+        try:
+            return encode(value)
+        except (TypeError, ValueError, psycopg.Error):
+            raise refusal from None
+    return write
+
+
+_PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY,
+                 core.BVType.INTERVAL)
+# types whose binary form is their text's bytes (text, json, unknown): a column sent as text
+# because buenavista has no type for it (fixed-size lists, unions) takes its text form there too
+_BINARY_IS_TEXT = (25, 114, 705)
+
+
+def _text_bytes(text: Callable[[Any], str], value: Any) -> bytes:
+    return text(value).encode()
+
+
+def _field(data: bytes) -> bytes:
+    return struct.pack("!i", len(data)) + data
 
 
 def _sqlstate(error: Any) -> str:
