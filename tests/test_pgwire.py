@@ -368,7 +368,7 @@ def test_asyncpg_reads_and_filters_every_common_type(typed):
     ("['a b', 'c\"d', NULL]", ["a b", 'c"d', None]),  # text[], quoted as PostgreSQL quotes
     ("[[1], [2, 3]]", [[1], [2, 3]]),            # nested lists: as json
     ("[1.5, 2.5]::FLOAT[2]", "[1.5, 2.5]"),      # fixed-size lists too
-    ("{'k': 1} AS s", {"k": 1}),                 # a struct: as json
+    ("{'k': 1}", {"k": 1}),                      # a struct: as json (ending in }: not JSON-RPC)
     ("to_seconds(90061)", __import__("datetime").timedelta(days=1, seconds=3661)),
     ("INTERVAL 2 MONTH", __import__("datetime").timedelta(days=60)),  # a month is 30 days
 ])
@@ -378,4 +378,15 @@ def test_lists_json_and_intervals_in_text_and_in_binary(plain, expression, value
     with psycopg.connect(dsn(plain), autocommit=True) as conn:
         for binary in (False, True):
             assert conn.cursor(binary=binary).execute(f"SELECT {expression}").fetchone() == (value,)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_simple_query_ending_in_a_brace_is_sql(plain):
+    """buenavista took any simple query ending in "}" for a JSON call of its extensions."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn = conn.pgconn
+        result = libpq(conn, pgconn.send_query, b"SELECT {'k': 1} AS s")
+        assert (result.status, result.get_value(0, 0)) == (psycopg.pq.ExecStatus.TUPLES_OK, b'{"k": 1}')
+        result = libpq(conn, pgconn.send_query, b"SELECT nothing FROM nowhere")
+        assert result.status == psycopg.pq.ExecStatus.FATAL_ERROR
         assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -489,13 +489,22 @@ class _Handler(postgres.BuenaVistaHandler):
         return sent
 
     def handle_query(self, ctx: postgres.BVContext, payload: bytes) -> None:
-        """A simple query; one whose rows fail while they stream ends with the error and the
-        session goes on, as PostgreSQL's does (buenavista would end the connection)."""
+        """A simple query. buenavista's took any text ending in "}" for a JSON call of one of
+        its extensions (indb has none), so ``SELECT {'k': 1}`` failed; and a query whose rows
+        fail while they stream now ends with the error and the session goes on, as
+        PostgreSQL's does (buenavista ended the connection)."""
         try:
-            super().handle_query(ctx, payload)
+            result = ctx.execute_sql(payload.decode("utf-8").rstrip("\x00"))
+            if result.has_results():
+                self.send_row_description(result)
+                self.send_command_complete(f"SELECT {self.send_data_rows(result)}\x00")
+            else:
+                self.send_command_complete(f"{result.status()}\x00")
         except _StreamFailed as failed:
             self.send_error(failed.args[0])
-            self.send_ready_for_query(ctx)
+        except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
+            self.send_error(error)
+        self.send_ready_for_query(ctx)
 
     def handle_execute(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """An extended query's Execute; an error while its rows stream is answered, and the
