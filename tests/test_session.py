@@ -86,6 +86,24 @@ def test_the_duckdb_types_of_a_schema_are_asked_for_once(db, monkeypatch):
     assert asked == [1]
 
 
+def test_a_session_keeps_the_types_of_the_schemas_it_used_last(db, monkeypatch):
+    """Past TYPES_KEPT schemas the least recently used goes, not every one kept."""
+    from indb.query import session as module
+    monkeypatch.setattr(module, "TYPES_KEPT", 2)
+    session = QuerySession(db)
+    first, second, third = (pa.schema([(name, pa.int64())]) for name in "abc")
+    for schema in (first, second, first, third):  # first used again: second is the oldest
+        session.types_of(schema)
+    asked = []
+    duck = QuerySession.duck
+    monkeypatch.setattr(QuerySession, "duck", property(lambda self: asked.append(1) or duck.fget(self)))
+    session.types_of(first)
+    session.types_of(third)
+    assert not asked
+    session.types_of(second)
+    assert asked == [1]
+
+
 LONG = "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3"  # minutes of DuckDB's time
 
 

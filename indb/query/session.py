@@ -33,11 +33,11 @@ from indb.query import live
 from indb.query.scan import Scans, table_view
 from indb.query.views import SessionViews
 from indb.result import Result
-from indb.storage.files import data_files, local_path
+from indb.storage.files import Kept, data_files, local_path
 
 # rows a streamed query reads from DuckDB at a time: at most what fetchone() holds in memory
 BATCH_ROWS = 100_000
-TYPES_KEPT = 256  # schemas whose DuckDB types a session keeps (types_of)
+TYPES_KEPT = 256  # schemas whose DuckDB types a session keeps (types_of), the least used dropped
 _MISSING = re.compile(r"Table with name (\S+) does not exist")  # DuckDB's words for a missing table
 
 
@@ -67,7 +67,7 @@ class QuerySession:
         self.scans = Scans(self._database)  # the functions it registers live in the database
         filesystems.register(self._database, db.root, db.io_properties)  # an object store's
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
-        self._types: dict[pa.Schema, tuple[DuckDBPyType, ...]] = {}  # types_of's answers
+        self._types: Kept[pa.Schema, tuple[DuckDBPyType, ...]] = Kept(TYPES_KEPT)  # types_of's
         self._sources = threading.local()  # .tables: Arrow tables the thread's statement reads
 
     @property
@@ -235,9 +235,8 @@ class QuerySession:
         function statement on the developers' VM."""
         types = self._types.get(schema)
         if types is None:
-            if len(self._types) >= TYPES_KEPT:
-                self._types.clear()
-            types = self._types[schema] = tuple(self.duck.from_arrow(schema.empty_table()).types)
+            types = tuple(self.duck.from_arrow(schema.empty_table()).types)
+            self._types.put(schema, types)
         return list(types)
 
     def close(self) -> None:
