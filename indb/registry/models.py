@@ -207,14 +207,14 @@ class ModelStore:
             with self.db.engine.begin() as conn:
                 if conn.dialect.name == "sqlite":  # a failed statement leaves the transaction be
                     conn.execute(insert)
-                    _changed(conn)
-                    return True
-                # a savepoint: PostgreSQL aborts the transaction at a failed statement, and
-                # this one may be a run's commit (commit.together) that tries the next number
-                # (pysqlite's SAVEPOINT outside a begun transaction would commit at its release)
-                with conn.begin_nested():
-                    conn.execute(insert)
-                    _changed(conn)
+                else:
+                    # a savepoint: PostgreSQL aborts the transaction at a failed statement, and
+                    # this one may be a run's commit (commit.together) that tries the next
+                    # number (pysqlite's SAVEPOINT outside a begun transaction would commit at
+                    # its release)
+                    with conn.begin_nested():
+                        conn.execute(insert)
+                _changed(conn)
         except sa.exc.IntegrityError:
             return False
         return True

@@ -34,10 +34,7 @@ TypeOf = Callable[[exp.Select], "list[pa.DataType] | None"]
 
 def oid_of(kind: pa.DataType) -> int:
     """The PostgreSQL type OID a parameter of this Arrow type is described with (pg_type.h)."""
-    for test, oid in _OIDS:
-        if test(kind):
-            return oid if not pa.types.is_timestamp(kind) or kind.tz is None else 1184
-    return TEXT
+    return next((oid for test, oid in _OIDS if test(kind)), TEXT)
 
 
 _OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
@@ -46,7 +43,8 @@ _OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
     (lambda t: t in (pa.float16(), pa.float32()), 700), (pa.types.is_float64, 701),
     (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), TEXT),
     (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), 17),
-    (pa.types.is_date, 1082), (pa.types.is_time, 1083), (pa.types.is_timestamp, 1114),
+    (pa.types.is_date, 1082), (pa.types.is_time, 1083),
+    (lambda t: pa.types.is_timestamp(t) and t.tz is not None, 1184), (pa.types.is_timestamp, 1114),
     (pa.types.is_decimal, 1700), (lambda t: t == pa.month_day_nano_interval(), 1186),
 )
 

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from psycopg.abc import Dumper
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
@@ -36,14 +37,23 @@ def _loader(oid: int) -> Any:
 
 
 def encoder(oid: int) -> Callable[[Any], bytes]:
-    """How a result column of this type OID writes a value in binary."""
-    kind = _CONTEXT.adapters.get_dumper_by_oid(oid, Format.BINARY)
+    """How a result column of this type OID writes a value in binary; a type without a binary
+    form (anyarray, unknown), or a value its form cannot take, is an error that names it."""
+    refusal = NotSupportedError(f"a column of type OID {oid} cannot be sent in binary; ask for "
+                                "it in text, or cast it to VARCHAR")
+    try:
+        kind = _CONTEXT.adapters.get_dumper_by_oid(oid, Format.BINARY)
+    except psycopg.ProgrammingError:
+        raise refusal from None
     dumpers: dict[type, Dumper] = {}  # one for each Python type of the column's values
 
-    def encode(value: Any) -> bytes:
-        if type(value) not in dumpers:
-            dumpers[type(value)] = kind(type(value), _CONTEXT)
-        return bytes(dumpers[type(value)].dump(value) or b"")  # (None only for a None value, sent apart)
+    def encode(value: Any) -> bytes:  # (never None: NULLs are sent apart)
+        try:
+            if type(value) not in dumpers:
+                dumpers[type(value)] = kind(type(value), _CONTEXT)
+            return bytes(dumpers[type(value)].dump(value) or b"")
+        except (TypeError, ValueError, psycopg.Error):
+            raise refusal from None
     return encode
 
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
@@ -471,7 +470,7 @@ class _Handler(postgres.BuenaVistaHandler):
             kind = result.column(i)[1]
             oid, text = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[:2]
             if i < len(formats) and formats[i] == 1 and oid not in _BINARY_IS_TEXT:
-                writers.append(_binary_writer(oid))
+                writers.append(pgvalues.encoder(oid))
             elif kind in _PSYCOPG_TEXT:  # (buenavista's joins strings only, and its
                 writers.append(pgvalues.text)  # intervals' are not PostgreSQL's)
             else:
@@ -599,24 +598,6 @@ def _param(raw: bytes, oid: int, fmt: int) -> Any:
         text = raw.decode()
         return _TEXT_PARAMS.get(oid, str)(text)
     return pgvalues.decoded(raw, oid)
-
-
-def _binary_writer(oid: int) -> Callable[[Any], bytes]:
-    """psycopg's binary form of a column's values (by its type OID); a type without one, or a
-    value it cannot take, is an error that names the type (the session goes on)."""
-    refusal = errors.NotSupportedError(f"a column of type OID {oid} cannot be sent in binary; "
-                                       "ask for it in text, or cast it to VARCHAR")
-    try:
-        encode = pgvalues.encoder(oid)
-    except psycopg.ProgrammingError:  # no binary form for it: anyarray (2277), unknown (705)
-        raise refusal from None
-
-    def write(value: Any) -> bytes:
-        try:
-            return encode(value)
-        except (TypeError, ValueError, psycopg.Error):
-            raise refusal from None
-    return write
 
 
 _PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY,
