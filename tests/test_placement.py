@@ -8,9 +8,9 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.storage.placement import (FEW_DISTINCT, SAMPLE_ROWS, consecutive_rowids,
-                                     partition_values, rowids_in_shard, split_by_partition,
-                                     with_hidden_columns)
+from indb.storage.placement import (FEW_DISTINCT, PEEK_ROWS, SAMPLE_ROWS, consecutive_rowids,
+                                     has_few_distinct, partition_values, rowids_in_shard,
+                                     split_by_partition, with_hidden_columns)
 
 
 def test_shards_agree_with_iceberg_bucket_function():
@@ -95,3 +95,20 @@ def test_null_keys_are_the_null_partition_as_iceberg_buckets_them():
     assert sum(len(p) for p in parts.values()) == 6
     only_nulls = split_by_partition(info, rows.filter(pa.array([k is None for k in keys])), schema)
     assert {k: v.tolist() for k, v in only_nulls.items()} == {None: [0, 1, 2]}
+
+
+def test_few_distinct_counts_the_whole_sample_when_its_first_rows_do_not_settle_it():
+    few, peek, sample = FEW_DISTINCT, PEEK_ROWS, SAMPLE_ROWS
+    repeated = np.arange(peek) % few  # FEW_DISTINCT values in the first PEEK_ROWS rows
+    # ... and more later in the sample: only counting the whole sample sees them
+    many_later = pa.chunked_array([np.concatenate([repeated, np.arange(few, few + sample)])])
+    assert not has_few_distinct(many_later)
+    # ... and none later: few
+    assert has_few_distinct(pa.chunked_array([np.tile(repeated, sample // peek + 1)]))
+    # more than FEW_DISTINCT in the first rows: settled without the rest
+    assert not has_few_distinct(pa.chunked_array([np.arange(sample * 2)]))
+    # beyond the sample nothing counts
+    assert has_few_distinct(pa.chunked_array([np.concatenate([np.zeros(sample),
+                                                                        np.arange(sample)])]))
+    assert has_few_distinct(pa.chunked_array([np.arange(few)]))  # a short column
+    assert not has_few_distinct(pa.chunked_array([np.arange(few + 1)]))

@@ -150,6 +150,23 @@ def test_execute_is_checked_with_its_input_query(owner):
     assert ("table", "alice_out") not in users.owners(owner._engine.db.engine)
 
 
+def test_a_run_s_new_table_becomes_its_user_s_in_the_run_s_commit(owner):
+    owner.sql("CREATE FUNCTION boom LANGUAGE PYTHON AS $$\ndef boom(ctx, t):\n"
+              "    if ctx.shard == 1:\n        raise ValueError('no')\n    return t\n$$")
+    owner.sql("GRANT EXECUTE ON FUNCTION boom TO analyst")
+    execute = ("EXECUTE FUNCTION {}(INPUT_TABLE_NAMES => INPUT_TABLE(prices), "
+               "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('{}'), OPTIONS => KV_PAIRS(nowait = 'true'))")
+    # in the background: the statement has ended long before the commit
+    for function, table in (("ident", "alice_later"), ("boom", "alice_never")):
+        run_id = run(owner, "alice", execute.format(function, table)).fetchone()[0]
+        owner._engine.runner.wait(run_id)
+    assert owner.sql("SELECT count(*) FROM alice_later").fetchone() == (2,)
+    assert users.owners(owner._engine.db.engine)[("table", "alice_later")] == "alice"
+    # a run that failed created nothing, and nobody owns what it did not create
+    assert not owner._engine.db.exists("alice_never")
+    assert ("table", "alice_never") not in users.owners(owner._engine.db.engine)
+
+
 def test_predict_on_an_ungranted_model_is_refused(owner):
     assert "USAGE" in refused(owner, "alice", "SELECT PREDICT('cnn', px) FROM prices")
 

@@ -102,7 +102,7 @@ def kind_of(engine: sa.Engine, name: str) -> str | None:
         return "user"
     if name in BUILTIN_ROLES:
         return "role"
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         return conn.execute(sa.select(_principals.c.kind).where(_principals.c.name == name)).scalar()
 
@@ -123,7 +123,7 @@ def create_principal(engine: sa.Engine, name: str, kind: str, password: str | No
 
 def set_password(engine: sa.Engine, user: str, password: str | None) -> None:
     """Give a user a new password (None: the user signs in with tokens only)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         conn.execute(_principals.update().where(_principals.c.name == user).values(
             password_hash=None if password is None else _hasher.hash(password)))
@@ -132,7 +132,7 @@ def set_password(engine: sa.Engine, user: str, password: str | None) -> None:
 def drop_principal(engine: sa.Engine, name: str) -> None:
     """Forget a user or role with its memberships, its grants and (a user's) tokens. Objects it
     owns go back to the database's owner."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         conn.execute(_principals.delete().where(_principals.c.name == name))
         conn.execute(_members.delete().where(sa.or_(_members.c.member == name, _members.c.role == name)))
@@ -148,7 +148,7 @@ def owner_only(engine: sa.Engine) -> bool:
 
 def principals(engine: sa.Engine, kind: str) -> list[Principal]:
     """Every user (the owner first) or every role (the built-in ones first), with their roles."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(_principals.c.name, _principals.c.password_hash.is_not(None),
                                       _principals.c.created)
@@ -166,7 +166,7 @@ def principals(engine: sa.Engine, kind: str) -> list[Principal]:
 
 def add_member(engine: sa.Engine, user: str, role: str) -> None:
     """Grant a role to a user (again: nothing changes)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         exists = conn.execute(sa.select(_members.c.role).where(
             _members.c.member == user, _members.c.role == role)).first()
@@ -175,7 +175,7 @@ def add_member(engine: sa.Engine, user: str, role: str) -> None:
 
 
 def remove_member(engine: sa.Engine, user: str, role: str) -> bool:
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         return bool(conn.execute(_members.delete().where(
             _members.c.member == user, _members.c.role == role)).rowcount)
@@ -185,7 +185,7 @@ def roles_of(engine: sa.Engine, user: str) -> frozenset[str]:
     """The roles granted to a user (the owner has admin)."""
     if user == OWNER:
         return frozenset({"admin"})
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         return frozenset(conn.execute(sa.select(_members.c.role).where(_members.c.member == user))
                          .scalars())
@@ -194,7 +194,7 @@ def roles_of(engine: sa.Engine, user: str) -> frozenset[str]:
 # -- grants and owners ------------------------------------------------------------------------
 
 def grant(engine: sa.Engine, grants: Iterable[Grant]) -> None:
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         for g in grants:
             where = _grant_row(g)
@@ -205,14 +205,14 @@ def grant(engine: sa.Engine, grants: Iterable[Grant]) -> None:
 
 def revoke(engine: sa.Engine, grants: Iterable[Grant]) -> int:
     """Take grants away; returns how many there were."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         return sum(conn.execute(_grants.delete().where(*_grant_row(g))).rowcount for g in grants)
 
 
 def grants(engine: sa.Engine, grantees: Iterable[str] | None = None) -> list[Grant]:
     """The grants given to ``grantees`` (every grant with None)."""
-    _ensure(engine)
+    ensure_tables(engine)
     query = sa.select(_grants.c.grantee, _grants.c.privilege, _grants.c.kind, _grants.c.object)
     if grantees is not None:
         query = query.where(_grants.c.grantee.in_(list(grantees)))
@@ -224,16 +224,22 @@ def grants(engine: sa.Engine, grantees: Iterable[str] | None = None) -> list[Gra
 
 def set_owner(engine: sa.Engine, kind: str, name: str, owner: str) -> None:
     """Record who owns an object (the database's owner: no record)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
-        conn.execute(_owners.delete().where(_owners.c.kind == kind, _owners.c.object == name))
-        if owner != OWNER:
-            conn.execute(_owners.insert().values(kind=kind, object=name, owner=owner))
+        record_owner(conn, kind, name, owner)
+
+
+def record_owner(conn: sa.Connection, kind: str, name: str, owner: str) -> None:
+    """``set_owner`` in a transaction of the caller's (a function run's commit), in a database
+    whose tables ``ensure_tables`` made ready first, outside it."""
+    conn.execute(_owners.delete().where(_owners.c.kind == kind, _owners.c.object == name))
+    if owner != OWNER:
+        conn.execute(_owners.insert().values(kind=kind, object=name, owner=owner))
 
 
 def owners(engine: sa.Engine) -> dict[tuple[str, str], str]:
     """Every recorded owner, by (kind, name)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         return {(kind, name): owner for kind, name, owner in conn.execute(
             sa.select(_owners.c.kind, _owners.c.object, _owners.c.owner)).all()}
@@ -242,7 +248,7 @@ def owners(engine: sa.Engine) -> dict[tuple[str, str], str]:
 def forget_object(engine: sa.Engine, kind: str, name: str) -> None:
     """An object was dropped: its owner and the grants on it go (a new one of that name starts
     with none)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         conn.execute(_owners.delete().where(_owners.c.kind == kind, _owners.c.object == name))
         conn.execute(_grants.delete().where(_grants.c.kind == kind, _grants.c.object == name))
@@ -258,7 +264,7 @@ def _grant_row(g: Grant) -> tuple[sa.ColumnElement[bool], ...]:
 def create_token(engine: sa.Engine, user: str, expires: float | None) -> tuple[str, str]:
     """A new API token for ``user``: (its id, the token). Only its hash is kept, so the token
     is shown this once."""
-    _ensure(engine)
+    ensure_tables(engine)
     token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(_tokens.insert().values(id=token_id, user=user, digest=_digest(secret),
@@ -268,7 +274,7 @@ def create_token(engine: sa.Engine, user: str, expires: float | None) -> tuple[s
 
 def tokens(engine: sa.Engine, user: str | None = None) -> list[Token]:
     """Tokens (of ``user``, or all), oldest first; revoked ones included, with when."""
-    _ensure(engine)
+    ensure_tables(engine)
     query = sa.select(_tokens.c.id, _tokens.c.user, _tokens.c.created, _tokens.c.expires,
                       _tokens.c.revoked)
     if user is not None:
@@ -279,7 +285,7 @@ def tokens(engine: sa.Engine, user: str | None = None) -> list[Token]:
 
 def revoke_token(engine: sa.Engine, token_id: str) -> Token | None:
     """Mark a token revoked from now on; the token (None if no such id)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         conn.execute(_tokens.update().where(_tokens.c.id == token_id, _tokens.c.revoked.is_(None))
                      .values(revoked=time.time()))
@@ -293,7 +299,7 @@ def authenticate_token(db: Database, token: str) -> str:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise AuthenticationError("not an indb token: tokens look like indb_<id>_<secret>, as "
                                   "CREATE TOKEN FOR user returned it")
-    _ensure(db.engine)
+    ensure_tables(db.engine)
     with db.engine.connect() as conn:
         row = conn.execute(sa.select(_tokens.c.user, _tokens.c.digest, _tokens.c.expires,
                                      _tokens.c.revoked).where(_tokens.c.id == parts[1])).first()
@@ -311,7 +317,7 @@ def authenticate_token(db: Database, token: str) -> str:
 def check_password(db: Database, user: str, password: str) -> None:
     """Nothing if ``password`` is ``user``'s; AuthenticationError otherwise (one message for an
     unknown user and a wrong password, so names cannot be probed)."""
-    _ensure(db.engine)
+    ensure_tables(db.engine)
     with db.engine.connect() as conn:
         stored = conn.execute(sa.select(_principals.c.password_hash).where(
             _principals.c.name == user, _principals.c.kind == "user")).scalar()
@@ -333,8 +339,9 @@ def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
-def _ensure(engine: sa.Engine) -> None:
-    """Create the tables in a database made before users existed (once a process)."""
+def ensure_tables(engine: sa.Engine) -> None:
+    """Create the tables in a database made before users existed (once a process; it commits,
+    so never inside a transaction that must stay open)."""
     if engine not in _ready:
         create_tables(engine, _metadata)
         _ready.add(engine)

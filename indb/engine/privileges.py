@@ -130,8 +130,7 @@ def owned(engine: Engine, plan: object) -> list[tuple[str, str]]:
         return [] if exists(plan.name) or plan.name in _view_names(engine) else [("table", plan.name)]
     if isinstance(plan, planner.Load):
         return [("table", plan.table)] if plan.create else []
-    if isinstance(plan, planner.ExecuteFunction):
-        return [("table", name) for name in plan.outputs if not exists(name)]
+    # a function run's new tables become its user's in the run's own commit (the executor)
     if isinstance(plan, planner.CreateFunction):
         return [] if engine.functions.find(plan.name) else [("function", plan.name)]
     if isinstance(plan, planner.CreateModel):

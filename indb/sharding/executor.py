@@ -34,7 +34,9 @@ from distributed.scheduler import KilledWorker, NoValidWorkerError
 from pyiceberg.io import load_file_io
 
 from indb.catalog.database import Database
+from indb.catalog import users
 from indb.catalog.filesystems import is_local
+from indb.catalog.users import OWNER
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.query.keys import check_unique
@@ -159,7 +161,8 @@ class FunctionRunner:
                        location=self.db.table_location, default_shards=self.db.default_shards,
                        result=result, python=str(venvs.interpreter(
                            self.environments.directory(environment))) if environment else "",
-                       environment=environment, models_state=self.models.state())
+                       environment=environment, models_state=self.models.state(),
+                       user=user or OWNER)
         function = plan.function
         self.runs.start(run.run_id, function.name, function.mode, run.shards,
                         tag=plan.options.run_tag, outputs=list(plan.outputs),
@@ -317,7 +320,8 @@ class FunctionRunner:
                 self.runs.finish(run.run_id, first.status, message, rows_in, 0)
                 return RunReport(run.run_id, first.status, message, rows_in, 0)
             registered: list[ModelInfo] = []
-            try:  # tables, model versions and the run's record: one transaction (commit.py)
+            users.ensure_tables(self.db.engine)  # (it may commit: not inside the transaction)
+            try:  # tables, their owners, model versions and the run's record: one transaction
                 with commit.together(self.db, self.runs, self.models) as (db, runs, models):
                     message = (f"{len(outcomes)} instances completed: {rows_in} rows in, "
                                f"{rows_out} rows out")
@@ -380,6 +384,8 @@ class FunctionRunner:
                 # created with its files in one catalog commit: whole, or not at all; the
                 # instances wrote them with the layout create_table gives (iceberg_layout)
                 db.create_table(infos.pop(), add=staged[spec.name])
+                with db.engine.begin() as conn:  # the transaction's connection: theirs with it
+                    users.record_owner(conn, "table", spec.name, run.user)
                 committed.append(spec.name)
         return committed
 

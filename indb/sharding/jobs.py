@@ -16,6 +16,7 @@ from pyiceberg.table.metadata import TableMetadata
 
 from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
+from indb.catalog.users import OWNER
 from indb.errors import CatalogError
 from indb.planner.functions import ExecuteFunction
 from indb.registry.environments import EnvironmentInfo
@@ -169,6 +170,7 @@ class RunPlan:
     lineage: dict[str, object]        # what a model saved by the run records about its making
     distributed: str | None = None    # 'ddp': every instance at once, as one process group
     max_retries: int = 0              # tries more of a shard whose worker died (not for 'ddp')
+    user: str = OWNER                 # who started it: the tables it creates are theirs
 
 
 def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, db_id: str, code_dir: str,
@@ -176,12 +178,14 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
              existing_outputs: Mapping[str, TableFacts], location: Callable[[str], str],
              default_shards: int, result: bool = False, python: str = "",
              db_location: Location | None = None,
-             environment: EnvironmentInfo | None = None, models_state: str = "") -> RunPlan:
+             environment: EnvironmentInfo | None = None, models_state: str = "",
+             user: str = OWNER) -> RunPlan:
     """The jobs of a run of ``plan`` over the ``inputs`` tables as they are now.
 
     ``existing_outputs`` are the output tables that exist (appended to); the others are created
     at ``location(name)``. ``result`` hands the rows back to a query instead (``TABLE(f(...))``).
     ``python`` is the interpreter of the function's environment ("": the one indb runs in).
+    ``user`` started it: the tables it creates become theirs in its commit.
     """
     function = plan.function
     sharded = {facts.info.shards for facts in inputs.values() if not facts.info.replicated}
@@ -225,4 +229,4 @@ def plan_run(plan: ExecuteFunction, *, run_id: str, now: float, db_path: Path, d
         "params": dict(plan.params)}
     return RunPlan(run_id, function, shards, jobs, outputs, plan.options.max_concurrency_per_node,
                    work_root, lineage, plan.options.distributed,
-                   0 if plan.options.distributed else plan.options.max_retries)
+                   0 if plan.options.distributed else plan.options.max_retries, user)

@@ -32,6 +32,10 @@ NULL_KEY_SHARD = 0       # the shard whose instance (and ``shard(k)``) reads row
 # dictionary (see ``files.dictionary_columns``).
 SAMPLE_ROWS = 8192
 FEW_DISTINCT = SAMPLE_ROWS // 16
+# more than FEW_DISTINCT values in the first PEEK_ROWS already settle it, at a tenth of the cost
+# of counting the whole sample (ids, prices, times: 0.02 ms against 0.25 a column on the
+# developers' VM, in every write of an instance's output)
+PEEK_ROWS = 2 * FEW_DISTINCT
 
 
 def with_hidden_columns(info: TableInfo, stored: pa.Table,
@@ -107,8 +111,10 @@ def has_few_distinct(column: pa.ChunkedArray) -> bool:
     """Whether a column's first rows hold few distinct values (see ``FEW_DISTINCT``)."""
     if pa.types.is_nested(column.type):
         return False
-    sample = column.slice(0, SAMPLE_ROWS)
-    return bool(pc.count_distinct(sample, mode="all").as_py() <= FEW_DISTINCT)
+    for rows in (PEEK_ROWS, SAMPLE_ROWS) if len(column) > PEEK_ROWS else (PEEK_ROWS,):
+        if pc.count_distinct(column.slice(0, rows), mode="all").as_py() > FEW_DISTINCT:
+            return False
+    return True
 
 
 def split_by_partition(info: TableInfo, stored: pa.Table,
