@@ -4,6 +4,7 @@ Ctrl-C) and errors after rows were sent, as PostgreSQL does them."""
 
 from __future__ import annotations
 
+import decimal
 import os
 import re
 import shutil
@@ -379,6 +380,29 @@ def test_lists_json_and_intervals_in_text_and_in_binary(plain, expression, value
         for binary in (False, True):
             assert conn.cursor(binary=binary).execute(f"SELECT {expression}").fetchone() == (value,)
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_text_forms_are_postgresql_s(plain):
+    """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
+    ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every
+    ``true`` as false."""
+    import pg8000.native
+    row = ("SELECT true, false, 'inf'::DOUBLE, '-inf'::DOUBLE, 'nan'::DOUBLE, 1e-5::DOUBLE, "
+           "0.1::DOUBLE, 100::DECIMAL(10, 0), 2.25::DECIMAL(10, 2), 18446744073709551615::UBIGINT")
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        result = libpq(conn, conn.pgconn.send_query, row.encode())
+        texts = [result.get_value(0, i) for i in range(result.nfields)]
+    assert texts == [b"t", b"f", b"Infinity", b"-Infinity", b"NaN", b"1e-05", b"0.1", b"100",
+                     b"2.25", b"18446744073709551615"]
+    client = pg8000.native.Connection("admin", host="127.0.0.1", port=plain.pg_port,
+                                      database="indb")
+    try:
+        values = client.run("SELECT true, false, 'inf'::DOUBLE, 2.25::DECIMAL(10, 2), x > 4 "
+                            "FROM t WHERE x IN (3, 5) ORDER BY x")
+    finally:
+        client.close()
+    assert values == [[True, False, float("inf"), decimal.Decimal("2.25"), False],
+                      [True, False, float("inf"), decimal.Decimal("2.25"), True]]
 
 
 def test_a_simple_query_ending_in_a_brace_is_sql(plain):

@@ -1,12 +1,17 @@
 """Values in PostgreSQL's binary format, both ways, through psycopg's adapters: a parameter's
 bytes decoded by its type OID, and a result value encoded for a column of a type OID. Clients
 such as asyncpg send and ask for binary values; psycopg's adapters are PostgreSQL's own binary
-formats, kept by psycopg's maintainers, used here without a connection.
+formats, kept by psycopg's maintainers, used here without a connection. And the text forms
+PostgreSQL writes where buenavista's differ (booleans, special floats, decimals): some clients
+parse only PostgreSQL's.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +63,68 @@ def encoder(oid: int) -> Callable[[Any], bytes]:
 
 
 def text(value: Any) -> bytes:
-    """A value in PostgreSQL's text form of its type: a list as an array (``{1,2}``,
-    ``{"a b",NULL}``), a ``timedelta`` as an interval (``1 day, 0:00:03``)."""
+    """A value in PostgreSQL's text form of its type, by psycopg's text dumpers: a list as an
+    array (``{1,2}``, ``{"a b",NULL}``)."""
     return bytes(_CONTEXT.get_dumper(value, PyFormat.TEXT).dump(value) or b"")
+
+
+def boolean_text(value: bool) -> str:
+    """``t`` or ``f``, as PostgreSQL writes a boolean (pg8000 reads ``true`` as false)."""
+    return "t" if value else "f"
+
+
+def float_text(value: float) -> str:
+    """A float as PostgreSQL writes one: the shortest digits that read back the same, without
+    an exponent from 1e-4 to below 1e15 (``100``, ``0.0001``), else with one of at least two
+    digits (``1e+15``, ``1.5e-05``), and ``Infinity``, ``-Infinity``, ``NaN`` by those names
+    (Python writes ``100.0``, ``1000000000000000.0`` and ``inf``)."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    shortest = decimal.Decimal(repr(value)).normalize()  # repr: the shortest that reads back
+    sign, digits, exponent = shortest.as_tuple()
+    point = len(digits) + int(exponent) - 1  # the exponent of the scientific form
+    if -4 <= point < 15:
+        return format(shortest, "f")
+    mantissa = "".join(map(str, digits))
+    mantissa = mantissa[0] + ("." + mantissa[1:] if len(digits) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{point:+03d}"
+
+
+def numeric_text(value: decimal.Decimal | int) -> str:
+    """A decimal as PostgreSQL writes a numeric: its digits, never an exponent (``100`` for
+    ``Decimal('1E+2')``), and ``NaN``, ``Infinity``, ``-Infinity``; an integer (UBIGINT's, sent
+    as numeric) as it is."""
+    if not isinstance(value, decimal.Decimal):
+        return str(value)
+    if value.is_finite():
+        return format(value, "f")
+    return "NaN" if value.is_nan() else "Infinity" if value > 0 else "-Infinity"
+
+
+def timestamp_text(value: datetime.datetime | datetime.time) -> str:
+    """A timestamp or time as PostgreSQL writes one: a space before the time, and a fraction of
+    a second without its trailing zeros (``03:04:05.12``)."""
+    written = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    return written.rstrip("0") if value.microsecond and value.tzinfo is None else written
+
+
+_MICROSECONDS_A_DAY = 86_400_000_000
+
+
+def interval_text(value: datetime.timedelta) -> str:
+    """An interval as PostgreSQL writes one (its default IntervalStyle, postgres): ``1 day
+    02:00:00``, ``3 days``, ``-1 days -02:00:00``, ``00:00:00.5`` (a ``timedelta`` has no
+    months, nor hours past a day: those are counted in days)."""
+    total = value // datetime.timedelta(microseconds=1)
+    sign = "-" if total < 0 else ""
+    days, rest = divmod(abs(total), _MICROSECONDS_A_DAY)
+    parts = [f"{sign}{days} day" + ("" if days == 1 and not sign else "s")] if days else []
+    if rest or not days:
+        minutes, microseconds = divmod(rest, 60_000_000)
+        hours, minutes = divmod(minutes, 60)
+        seconds, fraction = divmod(microseconds, 1_000_000)
+        written = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
+        parts.append(written + f".{fraction:06d}".rstrip("0") if fraction else written)
+    return " ".join(parts)

@@ -471,10 +471,10 @@ class _Handler(postgres.BuenaVistaHandler):
             oid, text = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[:2]
             if i < len(formats) and formats[i] == 1 and oid not in _BINARY_IS_TEXT:
                 writers.append(pgvalues.encoder(oid))
-            elif kind in _PSYCOPG_TEXT:  # (buenavista's joins strings only, and its
-                writers.append(pgvalues.text)  # intervals' are not PostgreSQL's)
+            elif kind in _PSYCOPG_TEXT:  # (buenavista's joins strings only)
+                writers.append(pgvalues.text)
             else:
-                writers.append(functools.partial(_text_bytes, text))
+                writers.append(functools.partial(_text_bytes, _TEXT_FORMS.get(kind, text)))
         sent = 0
         for row in result.rows():
             fields = [struct.pack("!i", -1) if value is None else _field(write(value))
@@ -600,8 +600,12 @@ def _param(raw: bytes, oid: int, fmt: int) -> Any:
     return pgvalues.decoded(raw, oid)
 
 
-_PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY,
-                 core.BVType.INTERVAL)
+_PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY)
+# PostgreSQL's text forms of the types buenavista writes otherwise (true, inf, 1E+2, .120000)
+_TEXT_FORMS: dict[core.BVType, Callable[[Any], str]] = {
+    core.BVType.BOOL: pgvalues.boolean_text, core.BVType.FLOAT: pgvalues.float_text,
+    core.BVType.DECIMAL: pgvalues.numeric_text, core.BVType.TIMESTAMP: pgvalues.timestamp_text,
+    core.BVType.TIME: pgvalues.timestamp_text, core.BVType.INTERVAL: pgvalues.interval_text}
 # types whose binary form is their text's bytes (text, json, unknown): a column sent as text
 # because buenavista has no type for it (fixed-size lists, unions) takes its text form there too
 _BINARY_IS_TEXT = (25, 114, 705)

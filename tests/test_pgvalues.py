@@ -1,0 +1,62 @@
+"""``indb.server.pgvalues``: PostgreSQL's text forms where Python's differ (the values through
+the wire: tests/test_pgwire.py)."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import pytest
+
+from indb.server import pgvalues
+
+
+@pytest.mark.parametrize("value, text", [
+    (decimal.Decimal("1E+2"), "100"), (decimal.Decimal("2.50"), "2.50"),
+    (decimal.Decimal("-0.000001"), "-0.000001"), (decimal.Decimal("1E-7"), "0.0000001"),
+    (decimal.Decimal("NaN"), "NaN"), (decimal.Decimal("Infinity"), "Infinity"),
+    (decimal.Decimal("-Infinity"), "-Infinity"), (2**64 - 1, "18446744073709551615"),
+])
+def test_numeric_text_has_no_exponent(value, text):
+    assert pgvalues.numeric_text(value) == text
+
+
+@pytest.mark.parametrize("value, text", [
+    # PostgreSQL 15's float8out, as psql shows each
+    (1.5, "1.5"), (0.1, "0.1"), (100.0, "100"), (-2.0, "-2"), (0.0, "0"), (-0.0, "-0"),
+    (0.0001, "0.0001"), (1e-5, "1e-05"), (1.5e-5, "1.5e-05"), (123456789012345.0, "123456789012345"),
+    (1e15, "1e+15"), (1.25e16, "1.25e+16"), (-1e300, "-1e+300"), (5e-324, "5e-324"),
+    (1 / 3, "0.3333333333333333"), (2.0**53, "9.007199254740992e+15"),
+    (float("inf"), "Infinity"), (float("-inf"), "-Infinity"), (float("nan"), "NaN"),
+])
+def test_float_text_reads_back_and_names_the_special_values(value, text):
+    assert pgvalues.float_text(value) == text
+    assert float(text) == value or value != value  # reads back the same
+
+
+def test_boolean_text_is_one_letter():
+    assert (pgvalues.boolean_text(True), pgvalues.boolean_text(False)) == ("t", "f")
+
+
+@pytest.mark.parametrize("value, text", [  # PostgreSQL 15's output, as psql shows each
+    (datetime.datetime(2026, 1, 2, 3, 4, 5, 120000), "2026-01-02 03:04:05.12"),
+    (datetime.datetime(2026, 1, 2, 3, 4, 5), "2026-01-02 03:04:05"),
+    (datetime.datetime(2026, 1, 2, 3, 4, 5, 1), "2026-01-02 03:04:05.000001"),
+    (datetime.time(3, 4, 5, 500000), "03:04:05.5"), (datetime.time(0, 0), "00:00:00"),
+])
+def test_timestamp_text_drops_the_fraction_s_trailing_zeros(value, text):
+    assert pgvalues.timestamp_text(value) == text
+
+
+@pytest.mark.parametrize("value, text", [  # PostgreSQL 15's output, as psql shows each
+    (datetime.timedelta(days=1, hours=2), "1 day 02:00:00"),
+    (datetime.timedelta(days=3), "3 days"),
+    (datetime.timedelta(days=-1), "-1 days"),
+    (datetime.timedelta(hours=-2), "-02:00:00"),
+    (datetime.timedelta(days=-1, hours=-2), "-1 days -02:00:00"),
+    (datetime.timedelta(milliseconds=500), "00:00:00.5"),
+    (datetime.timedelta(0), "00:00:00"),
+    (datetime.timedelta(days=2, minutes=3, seconds=4, microseconds=50), "2 days 00:03:04.00005"),
+])
+def test_interval_text_is_postgresql_s_default_style(value, text):
+    assert pgvalues.interval_text(value) == text
