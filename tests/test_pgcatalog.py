@@ -78,7 +78,7 @@ def test_psql_describes_a_table_it_may_read_and_no_other(served):
 
 def engine(served, user):
     return sa.create_engine(f"postgresql+psycopg://{user}:{served.tokens[user]}@127.0.0.1:"
-                            f"{served.pg_port}/indb", use_native_hstore=False)
+                            f"{served.pg_port}/indb")
 
 
 def test_sqlalchemy_inspector(served):
@@ -99,6 +99,53 @@ def test_sqlalchemy_inspector(served):
         analyst.get_columns("secret_t")
     assert analyst.get_pk_constraint("open_t")["constrained_columns"] == []
     assert analyst.get_indexes("open_t") == [] and analyst.get_foreign_keys("open_t") == []
+
+
+def test_sqlalchemy_with_its_defaults_writes_and_reads_through_the_orm(served):
+    """SQLAlchemy's psycopg dialect looks hstore up as it connects (psycopg's TypeInfo.fetch:
+    ``FROM pg_type ... to_regtype(...)``); that failed every engine made with the defaults."""
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Trade(Base):
+        __tablename__ = "orm_trades"
+        id = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+        sym = mapped_column(sa.String, nullable=True)
+
+    made = sa.create_engine(f"postgresql+psycopg://root:{served.tokens['root']}@127.0.0.1:"
+                            f"{served.pg_port}/indb")
+    try:
+        with made.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE orm_trades (id BIGINT, sym VARCHAR)"))
+        with Session(made) as session:
+            session.add_all([Trade(id=1, sym="AAPL"), Trade(id=2, sym=None)])
+            session.commit()
+            found = session.scalars(sa.select(Trade).where(Trade.id == 1)).one()
+            assert (found.id, found.sym) == (1, "AAPL")
+            assert session.scalar(sa.select(sa.func.count()).select_from(Trade)) == 2
+    finally:
+        with made.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS orm_trades"))
+        made.dispose()
+
+
+def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
+    """PostgreSQL looks in pg_catalog first: ``FROM pg_type`` is its; ``to_regtype`` and
+    ``to_regclass`` give an oid by name, or NULL (and a table ann may not read has none)."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=ann"
+    with psycopg.connect(dsn, password=served.tokens["ann"], autocommit=True) as conn:
+        int4 = psycopg.types.TypeInfo.fetch(conn, "int4")
+        assert (int4.name, int4.oid) == ("int4", 23)
+        assert psycopg.types.TypeInfo.fetch(conn, "hstore") is None
+        assert conn.execute("SELECT typname FROM pg_type WHERE oid = to_regtype('integer')"
+                            ).fetchone() == ("int4",)
+        assert conn.execute("WITH pg_type AS (SELECT 'mine' AS typname) SELECT typname FROM pg_type"
+                            ).fetchone() == ("mine",)  # a CTE's name is the CTE's
+        oids = conn.execute("SELECT to_regclass('open_t'), to_regclass('main.open_t'), "
+                            "to_regclass('secret_t'), to_regtype('no_such_type')").fetchone()
+        assert oids[0] is not None and oids[1] == oids[0] and oids[2:] == (None, None)
 
 
 def test_information_schema_shows_an_analyst_its_tables_only(served):

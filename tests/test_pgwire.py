@@ -382,6 +382,28 @@ def test_lists_json_and_intervals_in_text_and_in_binary(plain, expression, value
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_deallocate_drops_prepared_statements(plain):
+    """psycopg sends ``DEALLOCATE ALL`` after a statement that changes a table (SQLAlchemy's
+    ORM ran into it); PostgreSQL's DEALLOCATE [PREPARE] name | ALL."""
+    ok, fatal = psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.FATAL_ERROR
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn = conn.pgconn
+        for name in (b"one", b"two", b"Three"):
+            assert libpq(conn, pgconn.send_prepare, name, b"SELECT 1").status == ok
+        assert libpq(conn, pgconn.send_query_prepared, b"one", None).get_value(0, 0) == b"1"
+        result = libpq(conn, pgconn.send_query, b"DEALLOCATE one")
+        assert (result.status, result.command_status) == (ok, b"DEALLOCATE")
+        assert libpq(conn, pgconn.send_query_prepared, b"one", None).status == fatal
+        assert libpq(conn, pgconn.send_query_prepared, b"two", None).get_value(0, 0) == b"1"
+        gone = libpq(conn, pgconn.send_query, b"DEALLOCATE one")
+        assert gone.status == fatal and b"does not exist" in gone.error_message
+        assert libpq(conn, pgconn.send_query, b'DEALLOCATE PREPARE "Three"').status == ok
+        result = libpq(conn, pgconn.send_query, b"DEALLOCATE ALL")
+        assert (result.status, result.command_status) == (ok, b"DEALLOCATE ALL")
+        assert libpq(conn, pgconn.send_query_prepared, b"two", None).status == fatal
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

@@ -261,8 +261,7 @@ def test_psycopg_sessions_at_once(served):
 
 def test_sqlalchemys_postgresql_dialect_connects(served):
     import sqlalchemy as sa
-    engine = sa.create_engine(f"postgresql+psycopg://me@127.0.0.1:{served.pg_port}/indb",
-                              use_native_hstore=False)  # hstore's lookup needs PostgreSQL's catalog
+    engine = sa.create_engine(f"postgresql+psycopg://me@127.0.0.1:{served.pg_port}/indb")
     try:
         with engine.connect() as conn:  # it asks version(), SHOW ..., then the query
             assert conn.execute(sa.text("SELECT count(*) FROM nums WHERE i < :n"), {"n": 10}).scalar() == 10

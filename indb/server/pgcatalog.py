@@ -15,6 +15,7 @@ the sessions that see the same relations.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -89,6 +90,17 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
+    # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)
+    "to_regtype": (("named_type",), exp.Subquery(this=exp.select(exp.column("oid", "indb_t")).from_(
+        exp.to_table("pg_catalog.pg_type").as_("indb_t")).where(exp.or_(
+            exp.column("typname", "indb_t").eq(exp.column("named_type")),
+            exp.func("format_type", exp.column("oid", "indb_t"), exp.null()).eq(
+                exp.column("named_type")))).order_by(exp.column("oid", "indb_t")).limit(1))),
+    "to_regclass": (("named_relation",), exp.Subquery(this=exp.select(exp.column("oid", "indb_c")).from_(
+        exp.to_table("pg_catalog.pg_class").as_("indb_c")).where(
+            exp.column("relname", "indb_c").eq(exp.func("list_last", exp.func(
+                "string_split", exp.column("named_relation"), exp.Literal.string("."))))).order_by(
+            exp.column("oid", "indb_c")).limit(1))),
 }
 # columns of PostgreSQL's catalog tables that DuckDB's lack or type otherwise, with their values
 # here: a query's pg_catalog.X reads the shadow's table macro of X, with these
@@ -166,7 +178,9 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
     tree = parsed[0] if len(parsed) == 1 else None
     if not isinstance(tree, exp.Query) or not _reads_catalog(tree):
         return None
-    others = [t for t in tree.find_all(exp.Table) if _is_table(t) and not _in_catalog(t)
+    for table in [t for t in tree.find_all(exp.Table) if _unqualified_catalog(t, tree)]:
+        table.set("db", exp.to_identifier("pg_catalog"))  # FROM pg_type: pg_catalog's, first
+    others = [t for t in tree.find_all(exp.Table) if _is_table(t) and not _in_catalog(t, tree)
               and not _named_by_cte(t, tree)]
     if others:
         raise NotSupportedError(f"a query of pg_catalog or information_schema reads no tables of "
@@ -176,17 +190,35 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
 
 def _reads_catalog(tree: exp.Expr) -> bool:
     """Whether a query reads a relation of the catalog, or reads no table and asks about the
-    server (``version()``, ``current_database()``, ``pg_catalog.f(...)``)."""
+    server (``version()``, ``current_database()``, ``pg_catalog.f(...)``, a function of
+    PostgreSQL's that the shadow defines)."""
     tables = list(tree.find_all(exp.Table))
     if tables:
-        return any(_in_catalog(t) for t in tables)
+        return any(_in_catalog(t, tree) for t in tables)
     return any(isinstance(node, _SERVER_CALLS) or (
         isinstance(node, exp.Dot) and node.this.name.lower() == "pg_catalog"
-        and isinstance(node.expression, exp.Func)) for node in tree.walk())
+        and isinstance(node.expression, exp.Func)) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() in _MACROS)  # to_regclass('t')
+        for node in tree.walk())
 
 
-def _in_catalog(table: exp.Table) -> bool:
-    return table.db.lower() in CATALOG_SCHEMAS
+def _in_catalog(table: exp.Table, tree: exp.Expr) -> bool:
+    return table.db.lower() in CATALOG_SCHEMAS or _unqualified_catalog(table, tree)
+
+
+def _unqualified_catalog(table: exp.Table, tree: exp.Expr) -> bool:
+    """A relation of PostgreSQL's catalog named without its schema (``FROM pg_type``, as
+    psycopg's type lookups and asyncpg's ask): PostgreSQL looks in pg_catalog first."""
+    return not table.db and _is_table(table) and table.name.lower() in _catalog_relations() \
+        and not _named_by_cte(table, tree)
+
+
+@functools.cache
+def _catalog_relations() -> frozenset[str]:
+    """The names of pg_catalog's relations: DuckDB's, and those the shadows add."""
+    with duckdb.connect() as duck:
+        names = {row[0] for row in duck.execute(_CATALOG_TABLES).fetchall()}
+    return frozenset(names) | frozenset(_EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS)
 
 
 def _is_table(table: exp.Table) -> bool:

@@ -28,6 +28,8 @@ import pyarrow as pa
 from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 from sqlglot import exp
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Tokenizer, TokenType
 
 from indb import errors
 from indb.catalog.users import OWNER
@@ -152,6 +154,7 @@ class _Session(core.Session):
         self.in_txn = False
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
+        self.statements: dict[str, Any] = {}  # the client's prepared statements (its handler's)
         # a cancel request (another connection's, cancel) stops the step running now, if any
         self._guard = threading.Lock()
         self._stopping: _Stopping | None = None
@@ -240,6 +243,9 @@ class _Session(core.Session):
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         with self._guard:
             self._canceled = False  # a cancel request that came between statements stops none
+        deallocated = _deallocation(sql)
+        if deallocated is not None:
+            return _Rows(self, None, self._deallocate(deallocated))
         try:
             trees = parse(sql)
         except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
@@ -280,6 +286,45 @@ class _Session(core.Session):
             result.close()
             return _Rows(self, None, _tag(last, result))
         return _Rows(self, result, "")
+
+
+    def _deallocate(self, statement: _Deallocate) -> str:
+        """The client's prepared statement of that name goes (all of them for ALL), as in
+        PostgreSQL (psycopg sends ``DEALLOCATE ALL`` after a statement that changes a table)."""
+        name = statement.name
+        if name is None:
+            self.statements.clear()
+            return "DEALLOCATE ALL"
+        if self.statements.pop(name, None) is None:
+            raise errors.ProgrammingError(f'prepared statement "{name}" does not exist')
+        return "DEALLOCATE"
+
+
+@dataclass(frozen=True)
+class _Deallocate:
+    """PostgreSQL's ``DEALLOCATE [PREPARE] name | ALL`` (``name`` None)."""
+
+    name: str | None
+
+
+def _deallocation(sql: str) -> _Deallocate | None:
+    """``sql`` as a DEALLOCATE, read with sqlglot's tokenizer (sqlglot's parsers have no such
+    statement); None for any other statement."""
+    if not sql.lstrip()[:len("DEALLOCATE")].upper() == "DEALLOCATE":
+        return None  # (no tokenizing of every other statement)
+    try:
+        words = [t for t in Tokenizer().tokenize(sql) if t.token_type != TokenType.SEMICOLON]
+    except TokenError:
+        return None
+    if not words or words[0].text.upper() != "DEALLOCATE":
+        return None
+    rest = words[2:] if len(words) == 3 and words[1].text.upper() == "PREPARE" else words[1:]
+    if len(rest) != 1:
+        return None  # (refused by the parser, as before)
+    name = rest[0]
+    if name.token_type == TokenType.ALL:
+        return _Deallocate(None)
+    return _Deallocate(name.text if name.token_type == TokenType.IDENTIFIER else name.text.lower())
 
 
 # what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
@@ -368,6 +413,25 @@ class _Connection(core.Connection):
                 "integer_datetimes": "on", "standard_conforming_strings": "on"}
 
 
+_Handled = Callable[[Any, postgres.BVContext, bytes], None]
+
+
+def _extended_message(handle: _Handled) -> _Handled:
+    """A handler of an extended query's message (Parse, Bind, Describe, Execute, Close) as
+    PostgreSQL's: after an error every such message is discarded until the client's Sync, and an
+    error is answered while the session goes on (buenavista ended the connection on one: a Bind
+    of a statement that was never prepared, or was deallocated)."""
+    @functools.wraps(handle)
+    def handled(self: Any, ctx: postgres.BVContext, payload: bytes) -> None:
+        if ctx.has_error:
+            return
+        try:
+            handle(self, ctx, payload)
+        except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
+            self.send_error(error, ctx)
+    return handled
+
+
 class _Handler(postgres.BuenaVistaHandler):
     """buenavista's handler with parameters decoded by type, errors PostgreSQL clients can
     place, and the API token as the password."""
@@ -416,6 +480,7 @@ class _Handler(postgres.BuenaVistaHandler):
             return self.handle_startup(conn)  # a startup message or a cancel request comes next
         return super().handle_startup(conn)
 
+    @_extended_message
     def handle_describe(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """Describe a portal (run, its rows kept for the Execute that follows, as buenavista
         does) or a statement: its parameters' types (``pgparams``), and, for a read, its columns
@@ -505,6 +570,7 @@ class _Handler(postgres.BuenaVistaHandler):
             self.send_error(error)
         self.send_ready_for_query(ctx)
 
+    @_extended_message
     def handle_execute(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """An extended query's Execute; an error while its rows stream is answered, and the
         next Sync readies the session, as for any error."""
@@ -513,8 +579,17 @@ class _Handler(postgres.BuenaVistaHandler):
         except _StreamFailed as failed:
             self.send_error(failed.args[0], ctx)
 
+    @_extended_message
+    def handle_parse(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        super().handle_parse(ctx, payload)
+
+    @_extended_message
+    def handle_close(self, ctx: postgres.BVContext, payload: bytes) -> None:
+        super().handle_close(ctx, payload)
+
     def handle_post_auth(self, ctx: postgres.BVContext) -> None:
         ctx.session.notice = self.send_notice_text
+        ctx.session.statements = ctx.stmts  # DEALLOCATE's, by name
         super().handle_post_auth(ctx)
 
     def send_notice_text(self, text: str) -> None:
@@ -543,6 +618,7 @@ class _Handler(postgres.BuenaVistaHandler):
         self.send_authentication_ok()
         self.handle_post_auth(ctx)
 
+    @_extended_message
     def handle_bind(self, ctx: postgres.BVContext, payload: bytes) -> None:
         data = bytes(payload)
         portal, data = _cstring(data)
@@ -553,6 +629,8 @@ class _Handler(postgres.BuenaVistaHandler):
         values, = struct.unpack("!h", data[:2])
         data = data[2:]
         formats = formats * values if len(formats) == 1 else formats or [0] * values
+        if statement not in ctx.stmts:
+            raise errors.ProgrammingError(f'prepared statement "{statement}" does not exist')
         oids = ctx.stmts[statement][1]
         params = []
         for i in range(values):
