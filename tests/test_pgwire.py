@@ -404,6 +404,64 @@ def test_deallocate_drops_prepared_statements(plain):
         assert conn.execute("SELECT 2").fetchone() == (2,)
 
 
+def test_server_side_cursors_of_psycopg_sqlalchemy_and_pandas(plain):
+    """psycopg's named cursors declare a cursor with the query's parameters, describe it as a
+    portal and FETCH FORWARD n from it; SQLAlchemy's stream_results and pandas' chunksize go
+    through them."""
+    import pandas as pd
+    import sqlalchemy as sa
+    with psycopg.connect(dsn(plain)) as conn:
+        with conn.cursor(name="wide") as cursor:
+            cursor.execute("SELECT x, x * 10 AS tens FROM t WHERE x >= %s ORDER BY x", [2])
+            assert [d.name for d in cursor.description] == ["x", "tens"]
+            assert cursor.fetchmany(3) == [(2, 20), (3, 30), (4, 40)]
+            assert cursor.fetchone() == (5, 50)
+            assert cursor.fetchall() == [(6, 60), (7, 70), (8, 80), (9, 90)]
+        with conn.cursor(name="binary", binary=True) as cursor:
+            cursor.execute("SELECT x FROM t ORDER BY x")
+            assert [row[0] for row in cursor] == list(range(10))
+    engine = sa.create_engine(f"postgresql+psycopg://ann@127.0.0.1:{plain.pg_port}/indb")
+    try:
+        with engine.connect() as conn:
+            streamed = conn.execution_options(stream_results=True, max_row_buffer=3).execute(
+                sa.text("SELECT x FROM t ORDER BY x"))
+            assert [row[0] for row in streamed] == list(range(10))
+            chunks = pd.read_sql(sa.text("SELECT x FROM t ORDER BY x"),
+                                 conn.execution_options(stream_results=True), chunksize=4)
+            assert [list(chunk["x"]) for chunk in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    finally:
+        engine.dispose()
+
+
+def test_declare_fetch_move_close_as_postgresql_s(plain):
+    ok, rows, fatal = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK,
+                       psycopg.pq.ExecStatus.FATAL_ERROR)
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn = conn.pgconn
+
+        def run(sql):
+            return libpq(conn, pgconn.send_query, sql)
+        declared = run(b"DECLARE c CURSOR WITH HOLD FOR SELECT x FROM t ORDER BY x")
+        assert (declared.status, declared.command_status) == (ok, b"DECLARE CURSOR")
+        fetched = run(b"FETCH 3 FROM c")
+        assert (fetched.status, fetched.command_status, fetched.ntuples) == (rows, b"FETCH 3", 3)
+        assert [fetched.get_value(i, 0) for i in range(3)] == [b"0", b"1", b"2"]
+        assert run(b"MOVE 4 IN c").command_status == b"MOVE 4"
+        rest = run(b"FETCH ALL c")
+        assert [rest.get_value(i, 0) for i in range(rest.ntuples)] == [b"7", b"8", b"9"]
+        assert run(b"FETCH NEXT FROM c").ntuples == 0  # at its end: no rows, no error
+        assert run(b"DECLARE c CURSOR FOR SELECT 1").status == fatal  # the name is taken
+        assert run(b"DECLARE d CURSOR WITHOUT HOLD FOR SELECT x FROM t").status == ok
+        assert run(b"COMMIT").status == ok  # a transaction's end closes d, not c (WITH HOLD)
+        assert b"does not exist" in run(b"FETCH 1 FROM d").error_message
+        assert run(b"CLOSE c").command_status == b"CLOSE CURSOR"
+        assert run(b"FETCH 1 FROM c").status == fatal
+        assert run(b"DECLARE e CURSOR FOR INSERT INTO t VALUES (99)").status == fatal
+        assert conn.execute("SELECT count(*) FROM t WHERE x = 99").fetchone() == (0,)
+        assert run(b"FETCH PRIOR FROM e").status == fatal
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from indb.catalog.types import Column
-from indb.errors import CatalogError, SqlError, not_found
+from indb.errors import CatalogError, not_found
 from indb.parser import CreateFunction as CreateFunctionTree
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import KillFunction as KillFunctionTree

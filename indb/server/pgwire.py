@@ -26,10 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 from buenavista import core, postgres
-from buenavista.backends.duckdb import to_bvtype
 from sqlglot import exp
-from sqlglot.errors import TokenError
-from sqlglot.tokens import Tokenizer, TokenType
 
 from indb import errors
 from indb.catalog.users import OWNER
@@ -38,8 +35,9 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
                          subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
+from indb.server import pgcursors, pgvalues
+from indb.server.pgrows import Cursor, Fetched, Rows
 from indb.server.pgcatalog import VERSION, Shadows, catalog_query
-from indb.server import pgvalues
 from indb.server.pgparams import parameter_types
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -72,69 +70,6 @@ _READS: tuple[type[exp.Expr], ...] = (
     subscriptions.ShowSubscriptions, workers.ShowWorkers)
 
 
-class _Rows(core.QueryResult):
-    """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
-
-    def __init__(self, session: _Session, result: Result | None, tag: str) -> None:
-        """``session``: the one whose cancel request stops the rows' query while they stream."""
-        super().__init__()
-        self._result, self._tag, self._session = result, tag, session
-        self._types = [] if result is None else [_bvtype(t) for t in result.schema.types]
-
-    def has_results(self) -> bool:
-        return self._result is not None
-
-    def column_count(self) -> int:
-        return len(self._types)
-
-    def column(self, index: int) -> tuple[str, core.BVType]:
-        assert self._result is not None
-        return self._result.columns[index], self._types[index]
-
-    def rows(self) -> Iterator[list]:
-        if self._result is None:
-            return
-        result, session = self._result, self._session
-        try:
-            with session.stoppable(result.interrupt, again=True):
-                for batch in result.fetch_record_batch(10_000):
-                    session.check_canceled()  # between batches nothing computes to interrupt
-                    columns = [_plain(column) for column in batch.columns]
-                    yield from (list(row) for row in zip(*columns, strict=True))
-        finally:
-            result.close()
-
-    def status(self) -> str:
-        return self._tag
-
-    def close(self) -> None:
-        """Its rows are not wanted (a statement described): the query's connection closes."""
-        if self._result is not None:
-            self._result.close()
-
-
-def _bvtype(kind: pa.DataType) -> core.BVType:
-    if pa.types.is_uint64(kind):
-        return core.BVType.DECIMAL  # past BIGINT's range
-    try:
-        return to_bvtype(kind)
-    except Exception:  # a type buenavista has no PostgreSQL type for: sent as text
-        return core.BVType.TEXT
-
-
-def _plain(column: pa.Array) -> list[Any]:
-    """A column's values as buenavista and psycopg write them: timestamps with a time zone as
-    UTC without one (buenavista sends only ``timestamp``), DuckDB's intervals (months, days,
-    nanoseconds) as ``timedelta`` (a month 30 days, as PostgreSQL's justify_days counts)."""
-    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-        return column.cast(pa.timestamp(column.type.unit)).to_pylist()
-    if column.type == pa.month_day_nano_interval():
-        return [None if v is None else datetime.timedelta(
-            days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
-            for v in column.to_pylist()]
-    return column.to_pylist()
-
-
 @dataclass
 class _Stopping:
     """What a cancel request does to the step of a statement running now: ``stop`` (made
@@ -155,6 +90,7 @@ class _Session(core.Session):
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
         self.statements: dict[str, Any] = {}  # the client's prepared statements (its handler's)
+        self.cursors: dict[str, Cursor] = {}  # DECLARE's, by name
         # a cancel request (another connection's, cancel) stops the step running now, if any
         self._guard = threading.Lock()
         self._stopping: _Stopping | None = None
@@ -238,34 +174,36 @@ class _Session(core.Session):
             return None
 
     def close(self) -> None:
-        pass
+        self._close_cursors(held=True)
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         with self._guard:
             self._canceled = False  # a cancel request that came between statements stops none
-        deallocated = _deallocation(sql)
-        if deallocated is not None:
-            return _Rows(self, None, self._deallocate(deallocated))
+        own = pgcursors.read(sql)  # DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE
+        if own is not None:
+            return self._carry_out(own, params)
         try:
             trees = parse(sql)
         except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
             catalog = catalog_query(sql, None)
             if catalog is None:
                 raise
-            return _Rows(self, self._catalog(catalog, params), "")
+            return Rows(self, self._catalog(catalog, params), "")
         catalog = catalog_query(sql, trees)
         if catalog is not None:
-            return _Rows(self, self._catalog(catalog, params), "")
+            return Rows(self, self._catalog(catalog, params), "")
         tag = _no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
                 self.in_txn = tag == "BEGIN"
-            return _Rows(self, None, tag)
+                if tag != "BEGIN" and not trees[0].args.get("savepoint"):
+                    self._close_cursors(held=False)  # a transaction's end closes its cursors
+            return Rows(self, None, tag)
         if not trees:
-            return _Rows(self, None, "")
+            return Rows(self, None, "")
         answer = _probe(trees)
         if answer is not None:
-            return _Rows(self, Result(answer), "")
+            return Rows(self, Result(answer), "")
         values = list(params) if params else None
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
@@ -284,47 +222,53 @@ class _Session(core.Session):
         last = trees[-1]
         if isinstance(last, _WRITES) or not result.columns:
             result.close()
-            return _Rows(self, None, _tag(last, result))
-        return _Rows(self, result, "")
+            return Rows(self, None, _tag(last, result))
+        return Rows(self, result, "")
 
 
-    def _deallocate(self, statement: _Deallocate) -> str:
-        """The client's prepared statement of that name goes (all of them for ALL), as in
-        PostgreSQL (psycopg sends ``DEALLOCATE ALL`` after a statement that changes a table)."""
-        name = statement.name
-        if name is None:
+    def _carry_out(self, statement: pgcursors.Statement, params: Any) -> core.QueryResult:
+        """A statement about the session's cursors or prepared statements, as PostgreSQL's."""
+        if isinstance(statement, pgcursors.Declare):
+            if statement.name in self.cursors:
+                raise errors.ProgrammingError(f'cursor "{statement.name}" already exists')
+            if not _read_only(statement.query):  # (nothing else runs: a write would have)
+                raise errors.ProgrammingError("DECLARE CURSOR takes a query that returns rows")
+            rows = self.execute_sql(statement.query, params)
+            if not isinstance(rows, Rows) or not rows.has_results():
+                rows.close()
+                raise errors.ProgrammingError("DECLARE CURSOR takes a query that returns rows")
+            self.cursors[statement.name] = Cursor(rows, rows.batches(), statement.hold)
+            return Rows(self, None, "DECLARE CURSOR")
+        if isinstance(statement, pgcursors.Fetch):
+            cursor = self._cursor(statement.name)
+            with self.stoppable(cursor.rows.interrupt, again=True):  # (a cancel stops the read)
+                taken = cursor.take(statement.count)
+            if statement.move:
+                return Rows(self, None, f"MOVE {len(taken)}")
+            return Fetched(cursor.rows, taken)
+        if isinstance(statement, pgcursors.Close):
+            if statement.name is None:
+                self._close_cursors(held=True)
+            else:
+                self._cursor(statement.name)
+                self.cursors.pop(statement.name).rows.close()
+            return Rows(self, None, "CLOSE CURSOR")
+        if statement.name is None:  # DEALLOCATE: psycopg's after a statement changing a table
             self.statements.clear()
-            return "DEALLOCATE ALL"
-        if self.statements.pop(name, None) is None:
-            raise errors.ProgrammingError(f'prepared statement "{name}" does not exist')
-        return "DEALLOCATE"
+            return Rows(self, None, "DEALLOCATE ALL")
+        if self.statements.pop(statement.name, None) is None:
+            raise errors.ProgrammingError(f'prepared statement "{statement.name}" does not exist')
+        return Rows(self, None, "DEALLOCATE")
 
+    def _cursor(self, name: str) -> Cursor:
+        if name not in self.cursors:
+            raise errors.ProgrammingError(f'cursor "{name}" does not exist')
+        return self.cursors[name]
 
-@dataclass(frozen=True)
-class _Deallocate:
-    """PostgreSQL's ``DEALLOCATE [PREPARE] name | ALL`` (``name`` None)."""
-
-    name: str | None
-
-
-def _deallocation(sql: str) -> _Deallocate | None:
-    """``sql`` as a DEALLOCATE, read with sqlglot's tokenizer (sqlglot's parsers have no such
-    statement); None for any other statement."""
-    if not sql.lstrip()[:len("DEALLOCATE")].upper() == "DEALLOCATE":
-        return None  # (no tokenizing of every other statement)
-    try:
-        words = [t for t in Tokenizer().tokenize(sql) if t.token_type != TokenType.SEMICOLON]
-    except TokenError:
-        return None
-    if not words or words[0].text.upper() != "DEALLOCATE":
-        return None
-    rest = words[2:] if len(words) == 3 and words[1].text.upper() == "PREPARE" else words[1:]
-    if len(rest) != 1:
-        return None  # (refused by the parser, as before)
-    name = rest[0]
-    if name.token_type == TokenType.ALL:
-        return _Deallocate(None)
-    return _Deallocate(name.text if name.token_type == TokenType.IDENTIFIER else name.text.lower())
+    def _close_cursors(self, held: bool) -> None:
+        """Close the session's cursors declared WITHOUT HOLD, and with ``held`` the others."""
+        for name in [n for n, cursor in self.cursors.items() if held or not cursor.hold]:
+            self.cursors.pop(name).rows.close()
 
 
 # what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
@@ -359,6 +303,8 @@ def _read_only(sql: str) -> bool:
     """Whether ``sql`` is one statement that only reads (a query, a catalog query, a client's
     probe, SHOW or DESCRIBE): running it changes nothing."""
     try:
+        if pgcursors.read(sql) is not None:
+            return False  # they change the session's cursors or statements
         trees = parse(sql)
     except errors.SqlError:  # PostgreSQL's own SQL: a catalog query, or refused when it runs
         return True
@@ -491,8 +437,9 @@ class _Handler(postgres.BuenaVistaHandler):
         kind, name = payload[0], bytes(payload[1:-1]).decode()
         result: core.QueryResult | None = None
         try:
-            if kind == ord("P"):
-                result = ctx.describe_portal(name)
+            if kind == ord("P"):  # a portal of the protocol's, or a cursor's (DECLARE)
+                cursor = ctx.session.cursors.get(name) if name not in ctx.portals else None
+                result = cursor.rows if cursor is not None else ctx.describe_portal(name)
             elif kind == ord("S"):
                 if name not in ctx.stmts:
                     raise errors.InterfaceError(f"there is no prepared statement {name!r}")
@@ -512,7 +459,7 @@ class _Handler(postgres.BuenaVistaHandler):
             self.send_paramter_description(ctx.stmts[name][1])
         if result is not None and result.has_results():
             self.send_row_description(result)
-            if kind == ord("S") and isinstance(result, _Rows):  # its Execute runs it anew
+            if kind == ord("S") and isinstance(result, Rows):  # its Execute runs it anew
                 result.close()
         else:
             self.wfile.write(struct.pack("!ci", postgres.ServerResponse.NO_DATA, 4))
@@ -561,7 +508,8 @@ class _Handler(postgres.BuenaVistaHandler):
             result = ctx.execute_sql(payload.decode("utf-8").rstrip("\x00"))
             if result.has_results():
                 self.send_row_description(result)
-                self.send_command_complete(f"SELECT {self.send_data_rows(result)}\x00")
+                tag = result.status() or "SELECT"  # (a FETCH's is FETCH n)
+                self.send_command_complete(f"{tag} {self.send_data_rows(result)}\x00")
             else:
                 self.send_command_complete(f"{result.status()}\x00")
         except _StreamFailed as failed:

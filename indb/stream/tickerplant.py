@@ -37,7 +37,6 @@ from indb.stream.journal import Journal, journal_messages
 from indb.stream.live import LiveTable
 
 if TYPE_CHECKING:
-    from indb.catalog.types import Column
     from indb.engine.core import Engine
 
 FLUSHED = "indb.tick.flushed"  # table property: "<journal file>:<messages whose rows it holds>"

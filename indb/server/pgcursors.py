@@ -1,0 +1,144 @@
+"""PostgreSQL's statements about a session's own cursors and prepared statements, which none of
+the SQL parsers indb uses reads: ``DECLARE name CURSOR FOR query``, ``FETCH``, ``MOVE``, ``CLOSE``
+and ``DEALLOCATE``. Each is read with sqlglot's tokenizer into a small typed object; the pg port's
+session carries it out (``server.pgwire``).
+
+Clients send them on their own: psycopg's and psycopg2's named (server-side) cursors, which
+SQLAlchemy's ``stream_results`` and pandas' ``read_sql(chunksize=...)`` use, declare a cursor and
+fetch from it; psycopg deallocates its prepared statements after a statement that changes a
+table. Cursors move forward only here (``FETCH NEXT``, ``FORWARD n``, ``n``, ``ALL``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, Tokenizer, TokenType
+
+from indb.errors import NotSupportedError, SqlError
+
+FIRST_WORDS = frozenset({"DECLARE", "FETCH", "MOVE", "CLOSE", "DEALLOCATE"})
+_FORWARD = frozenset({"FORWARD", "NEXT"})
+_OTHER_DIRECTIONS = frozenset({"PRIOR", "FIRST", "LAST", "ABSOLUTE", "RELATIVE", "BACKWARD"})
+
+
+@dataclass(frozen=True)
+class Declare:
+    """``DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH | WITHOUT}
+    HOLD] FOR query``: ``query`` is the text after FOR; ``hold``: it outlives its transaction."""
+
+    name: str
+    query: str
+    hold: bool
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """``FETCH`` (or ``MOVE``, which skips the rows) of ``count`` rows (None: ALL)."""
+
+    name: str
+    count: int | None
+    move: bool
+
+
+@dataclass(frozen=True)
+class Close:
+    """``CLOSE name | ALL`` (``name`` None)."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Deallocate:
+    """``DEALLOCATE [PREPARE] name | ALL`` (``name`` None)."""
+
+    name: str | None
+
+
+Statement = Declare | Fetch | Close | Deallocate
+
+
+class _Words(Tokenizer):
+    """sqlglot's tokens, FETCH among the words (sqlglot reads the rest of a FETCH as one)."""
+
+    COMMANDS = Tokenizer.COMMANDS - {TokenType.FETCH}
+
+
+def read(sql: str) -> Statement | None:
+    """``sql`` as one of these statements; None for any other (left to the other parsers)."""
+    words = sql.split(None, 1)
+    if not words or words[0].upper() not in FIRST_WORDS:
+        return None  # (no tokenizing of every other statement)
+    try:
+        tokens = [t for t in _Words().tokenize(sql) if t.token_type != TokenType.SEMICOLON]
+    except TokenError:
+        return None
+    first, rest = tokens[0].text.upper(), tokens[1:]
+    if first == "DECLARE":
+        return _declare(sql, rest)
+    if first in ("FETCH", "MOVE"):
+        return _fetch(rest, move=first == "MOVE")
+    if first == "CLOSE":
+        return Close(_name_or_all(rest, "CLOSE name | ALL"))
+    if rest and rest[0].text.upper() == "PREPARE":
+        rest = rest[1:]
+    return Deallocate(_name_or_all(rest, "DEALLOCATE [PREPARE] name | ALL"))
+
+
+def _declare(sql: str, tokens: list[Token]) -> Declare:
+    words = [t.text.upper() for t in tokens]
+    if "CURSOR" not in words or "FOR" not in words[words.index("CURSOR"):] or len(tokens) < 4:
+        raise SqlError("DECLARE name CURSOR [WITH HOLD | WITHOUT HOLD] FOR query")
+    cursor = words.index("CURSOR")
+    options = words[1:cursor]
+    if "BINARY" in options:
+        raise NotSupportedError("a BINARY cursor is not supported: declare it without BINARY "
+                                "and fetch in binary, as the client's protocol asks")
+    unknown = set(options) - {"ASENSITIVE", "INSENSITIVE", "NO", "SCROLL"}
+    if unknown:
+        raise SqlError(f"DECLARE ... {sorted(unknown)[0]} ... CURSOR: unknown option")
+    at = cursor + 1 + words[cursor + 1:].index("FOR")
+    hold = words[cursor + 1:at]
+    if hold not in ([], ["WITH", "HOLD"], ["WITHOUT", "HOLD"]):
+        raise SqlError("DECLARE name CURSOR [WITH HOLD | WITHOUT HOLD] FOR query")
+    query = sql[tokens[at].end + 1:tokens[-1].end + 1].strip()  # (without a last semicolon)
+    if not query:
+        raise SqlError("DECLARE name CURSOR FOR query: the query is missing")
+    return Declare(_name(tokens[0]), query, hold == ["WITH", "HOLD"])
+
+
+def _fetch(tokens: list[Token], move: bool) -> Fetch:
+    verb = "MOVE" if move else "FETCH"
+    usage = f"{verb} [NEXT | FORWARD [count | ALL] | count | ALL] [FROM | IN] name"
+    if not tokens:
+        raise SqlError(usage)
+    name, words = tokens[-1], [t.text.upper() for t in tokens[:-1]]
+    if words and words[-1] in ("FROM", "IN"):
+        words = words[:-1]
+    if words and words[0] in _OTHER_DIRECTIONS:
+        raise NotSupportedError(f"{verb} {words[0]}: cursors here move forward only ({usage})")
+    count: int | None = 1
+    if words and words[0] in _FORWARD:
+        forward, words = words[0], words[1:]
+        if forward == "NEXT" and words:
+            raise SqlError(usage)
+    if words == ["ALL"]:
+        count = None
+    elif len(words) == 1 and words[0].isdigit():
+        count = int(words[0])
+    elif words:
+        raise NotSupportedError(f"{verb} {' '.join(words)}: cursors here move forward only "
+                                f"({usage})") if words[0].startswith("-") else SqlError(usage)
+    return Fetch(_name(name), count, move)
+
+
+def _name_or_all(tokens: list[Token], usage: str) -> str | None:
+    if len(tokens) != 1:
+        raise SqlError(usage)
+    return None if tokens[0].token_type == TokenType.ALL else _name(tokens[0])
+
+
+def _name(token: Token) -> str:
+    """A name as PostgreSQL reads it: as quoted, or lowercased."""
+    return token.text if token.token_type == TokenType.IDENTIFIER else token.text.lower()

@@ -1,0 +1,152 @@
+"""Results as the pg port sends them (``server.pgwire``): a statement's rows, streamed from
+DuckDB in batches while a cancel request can stop them, or its command tag; a cursor's rows
+(``DECLARE``), taken as FETCHes ask; the rows one FETCH took. Values are made plain for
+buenavista's and psycopg's writers (``plain``)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+from buenavista import core
+from buenavista.backends.duckdb import to_bvtype
+
+from indb.result import Result
+
+BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
+
+
+class Session(Protocol):
+    """What the rows need of their session: to stop their query on a cancel request."""
+
+    def stoppable(self, stop: Callable[[], Any], again: bool = False) -> AbstractContextManager[None]: ...
+
+    def check_canceled(self, cause: BaseException | None = None) -> None: ...
+
+
+class Rows(core.QueryResult):
+    """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
+
+    def __init__(self, session: Session, result: Result | None, tag: str) -> None:
+        """``session``: the one whose cancel request stops the rows' query while they stream."""
+        super().__init__()
+        self._result, self._tag, self._session = result, tag, session
+        self._types = [] if result is None else [bvtype(t) for t in result.schema.types]
+
+    def has_results(self) -> bool:
+        return self._result is not None
+
+    def column_count(self) -> int:
+        return len(self._types)
+
+    def column(self, index: int) -> tuple[str, core.BVType]:
+        assert self._result is not None
+        return self._result.columns[index], self._types[index]
+
+    def rows(self) -> Iterator[list]:
+        if self._result is None:
+            return
+        result, session = self._result, self._session
+        try:
+            with session.stoppable(result.interrupt, again=True):
+                for batch in result.fetch_record_batch(BATCH_ROWS):
+                    session.check_canceled()  # between batches nothing computes to interrupt
+                    yield from batch_rows(batch)
+        finally:
+            result.close()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Its rows' batches, read as they are asked for (a cursor's)."""
+        assert self._result is not None
+        return iter(self._result.fetch_record_batch(BATCH_ROWS))
+
+    def interrupt(self) -> None:
+        if self._result is not None:
+            self._result.interrupt()
+
+    def status(self) -> str:
+        return self._tag
+
+    def close(self) -> None:
+        """Its rows are not wanted (a statement described): the query's connection closes."""
+        if self._result is not None:
+            self._result.close()
+
+
+def batch_rows(batch: pa.RecordBatch) -> Iterator[list]:
+    columns = [plain(column) for column in batch.columns]
+    return (list(row) for row in zip(*columns, strict=True))
+
+
+@dataclass
+class Cursor:
+    """A cursor of the session (``DECLARE``): its query's rows (``rows``, which closes them) and
+    their batches not read yet, and whether it outlives its transaction (WITH HOLD)."""
+
+    rows: Rows
+    batches: Iterator[pa.RecordBatch]
+    hold: bool
+    _pending: Iterator[list] = field(default_factory=lambda: iter(()))
+
+    def take(self, count: int | None) -> list[list]:
+        """Its next ``count`` rows (None: all that are left)."""
+        taken: list[list] = []
+        while count is None or len(taken) < count:
+            taken += itertools.islice(self._pending, None if count is None else count - len(taken))
+            if count is not None and len(taken) == count:
+                break
+            batch = next(self.batches, None)
+            if batch is None:
+                break
+            self._pending = batch_rows(batch)
+        return taken
+
+
+class Fetched(core.QueryResult):
+    """The rows a FETCH took from a cursor, with the cursor's columns."""
+
+    def __init__(self, cursor: Rows, rows: list[list]) -> None:
+        super().__init__()
+        self._cursor, self._rows = cursor, rows
+
+    def has_results(self) -> bool:
+        return True
+
+    def column_count(self) -> int:
+        return self._cursor.column_count()
+
+    def column(self, index: int) -> tuple[str, core.BVType]:
+        return self._cursor.column(index)
+
+    def rows(self) -> Iterator[list]:
+        return iter(self._rows)
+
+    def status(self) -> str:
+        return "FETCH"
+
+
+def bvtype(kind: pa.DataType) -> core.BVType:
+    if pa.types.is_uint64(kind):
+        return core.BVType.DECIMAL  # past BIGINT's range
+    try:
+        return to_bvtype(kind)
+    except Exception:  # a type buenavista has no PostgreSQL type for: sent as text
+        return core.BVType.TEXT
+
+
+def plain(column: pa.Array) -> list[Any]:
+    """A column's values as buenavista and psycopg write them: timestamps with a time zone as
+    UTC without one (buenavista sends only ``timestamp``), DuckDB's intervals (months, days,
+    nanoseconds) as ``timedelta`` (a month 30 days, as PostgreSQL's justify_days counts)."""
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        return column.cast(pa.timestamp(column.type.unit)).to_pylist()
+    if column.type == pa.month_day_nano_interval():
+        return [None if v is None else datetime.timedelta(
+            days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
+            for v in column.to_pylist()]
+    return column.to_pylist()

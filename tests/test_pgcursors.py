@@ -1,0 +1,49 @@
+"""``indb.server.pgcursors``: PostgreSQL's DECLARE, FETCH, MOVE, CLOSE and DEALLOCATE read into
+typed statements (carried out by the pg port: tests/test_pgwire.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from indb.errors import NotSupportedError, SqlError
+from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, read
+
+
+@pytest.mark.parametrize("sql, statement", [
+    ('DECLARE "c1" CURSOR WITHOUT HOLD FOR SELECT * FROM t WHERE x = $1',
+     Declare("c1", "SELECT * FROM t WHERE x = $1", False)),
+    ("declare C no scroll cursor with hold for select 1;", Declare("c", "select 1", True)),
+    ("DECLARE c INSENSITIVE CURSOR FOR\n  SELECT 'for' FROM t", Declare("c", "SELECT 'for' FROM t", False)),
+    ('FETCH FORWARD 10 FROM "c1"', Fetch("c1", 10, False)),
+    ("FETCH ALL c", Fetch("c", None, False)),
+    ("FETCH c", Fetch("c", 1, False)),
+    ("fetch next in C", Fetch("c", 1, False)),
+    ("FETCH FORWARD ALL FROM c;", Fetch("c", None, False)),
+    ("FETCH 0 FROM c", Fetch("c", 0, False)),
+    ("MOVE 5 IN c", Fetch("c", 5, True)),
+    ("CLOSE ALL", Close(None)),
+    ('CLOSE "X"', Close("X")),
+    ("DEALLOCATE ALL", Deallocate(None)),
+    ("DEALLOCATE PREPARE s", Deallocate("s")),
+    ('deallocate "_pg3_0"', Deallocate("_pg3_0")),
+    ("SELECT 1", None), ("  fetched_at", None), ("", None),
+])
+def test_statements_are_read(sql, statement):
+    assert read(sql) == statement
+
+
+@pytest.mark.parametrize("sql, error, match", [
+    ("FETCH PRIOR FROM c", NotSupportedError, "forward only"),
+    ("FETCH BACKWARD 2 FROM c", NotSupportedError, "forward only"),
+    ("FETCH -1 FROM c", NotSupportedError, "forward only"),
+    ("FETCH 2 3 c", SqlError, "FETCH \\[NEXT"),
+    ("DECLARE c CURSOR", SqlError, "FOR query"),
+    ("DECLARE c CURSOR FOR", SqlError, "FOR query"),
+    ("DECLARE c BINARY CURSOR FOR SELECT 1", NotSupportedError, "BINARY"),
+    ("DECLARE c CURSOR WITH FOR SELECT 1", SqlError, "WITH HOLD"),
+    ("CLOSE", SqlError, "CLOSE name"),
+    ("DEALLOCATE a b", SqlError, "DEALLOCATE"),
+])
+def test_what_cannot_be_carried_out_is_refused_by_name(sql, error, match):
+    with pytest.raises(error, match=match):
+        read(sql)

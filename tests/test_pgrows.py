@@ -1,0 +1,36 @@
+"""``indb.server.pgrows``: a cursor's rows taken as FETCHes ask, across DuckDB's batches, and
+values made plain for the writers (the rows through the wire: tests/test_pgwire.py)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+
+from indb.server.pgrows import Cursor, Rows, plain
+
+
+def cursor_over(*sizes: int) -> Cursor:
+    """A cursor over batches of ``sizes`` rows, numbered from 0 across them."""
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    batches = [pa.record_batch({"n": list(range(start, start + size))})
+               for start, size in zip(starts, sizes, strict=True)]
+    return Cursor(Rows(None, None, ""), iter(batches), hold=False)  # type: ignore[arg-type]
+
+
+def test_a_cursor_takes_rows_across_batches_and_stops_at_its_end():
+    cursor = cursor_over(3, 0, 4, 2)
+    assert cursor.take(2) == [[0], [1]]
+    assert cursor.take(0) == []
+    assert cursor.take(4) == [[2], [3], [4], [5]]  # the rest of a batch, an empty one, the next
+    assert cursor.take(1) == [[6]]
+    assert cursor.take(None) == [[7], [8]]
+    assert cursor.take(5) == [] and cursor.take(None) == []
+
+
+def test_values_are_made_plain_for_the_writers():
+    zoned = pa.array([datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)],
+                     pa.timestamp("us", tz="America/New_York"))
+    assert plain(zoned) == [datetime.datetime(2026, 1, 2, 3, 4, 5)]  # UTC, without a zone
+    interval = pa.array([pa.scalar((1, 2, 3_000_000_000), pa.month_day_nano_interval())])
+    assert plain(interval) == [datetime.timedelta(days=32, seconds=3)]  # a month: 30 days
