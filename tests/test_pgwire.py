@@ -4,6 +4,7 @@ Ctrl-C) and errors after rows were sent, as PostgreSQL does them."""
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import os
 import re
@@ -460,6 +461,62 @@ def test_declare_fetch_move_close_as_postgresql_s(plain):
         assert conn.execute("SELECT count(*) FROM t WHERE x = 99").fetchone() == (0,)
         assert run(b"FETCH PRIOR FROM e").status == fatal
         assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
+def test_copy_from_the_client_and_to_it(plain):
+    """psycopg's ``cursor.copy``: rows in text (with escapes and NULLs) and CSV (a header,
+    quotes) into a table in one snapshot, and out again in each form."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        conn.execute("CREATE TABLE copied (id BIGINT, name VARCHAR, ok BOOLEAN, at TIMESTAMP)")
+        try:
+            cursor = conn.cursor()
+            with cursor.copy("COPY copied (id, name, ok) FROM STDIN") as copy:
+                copy.write_row((1, "tab\there", True))
+                copy.write_row((2, None, False))
+            assert cursor.rowcount == 2
+            csv = b'id,name,at\n3,"a,b",2026-01-02 03:04:05.12\n4,,\n5,"",\n'
+            with cursor.copy("COPY copied (id, name, at) FROM STDIN WITH (FORMAT csv, HEADER)") as copy:
+                copy.write(csv)
+            rows = conn.execute("SELECT id, name, ok, at FROM copied ORDER BY id").fetchall()
+            assert rows == [(1, "tab\there", True, None), (2, None, False, None),
+                            (3, "a,b", None, datetime.datetime(2026, 1, 2, 3, 4, 5, 120000)),
+                            (4, None, None, None), (5, "", None, None)]
+            with cursor.copy("COPY (SELECT id, name, ok FROM copied WHERE id < 3 ORDER BY id) "
+                             "TO STDOUT") as copy:
+                assert b"".join(copy) == b"1\ttab\\there\tt\n2\t\\N\tf\n"
+            with cursor.copy("COPY copied (id, name) TO STDOUT (FORMAT csv, HEADER)") as copy:
+                lines = b"".join(copy).splitlines()
+            assert lines[0] == b"id,name" and sorted(lines[1:]) == \
+                [b"1,tab\there", b"2,", b'3,"a,b"', b"4,", b'5,""']
+            with pytest.raises(psycopg.errors.DataError, match="do not fit"):
+                with cursor.copy("COPY copied (id) FROM STDIN") as copy:
+                    copy.write(b"6\nseven\n")  # one bad row: none of them is written
+            with pytest.raises(RuntimeError):  # psycopg sends CopyFail, then raises it again
+                with cursor.copy("COPY copied (id) FROM STDIN") as copy:
+                    copy.write(b"8\n")
+                    raise RuntimeError("the client gives up")
+            assert conn.execute("SELECT count(*) FROM copied").fetchone() == (5,)
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                cursor.copy("COPY nowhere FROM STDIN").__enter__()
+        finally:
+            conn.execute("DROP TABLE copied")
+
+
+def test_psql_copies_from_a_file_and_to_its_output(plain, tmp_path):
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed")
+    source = tmp_path / "rows.csv"
+    source.write_text("id,name\n1,one\n2,\n")
+    commands = ["CREATE TABLE from_psql (id BIGINT, name VARCHAR)",
+                f"\\copy from_psql FROM '{source}' WITH (FORMAT csv, HEADER)",
+                "\\copy (SELECT id, name FROM from_psql ORDER BY id) TO STDOUT",
+                "DROP TABLE from_psql"]
+    run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(plain.pg_port), "-U", "ann",
+                          "-d", "indb", "-X", "-v", "ON_ERROR_STOP=1"]
+                         + [a for command in commands for a in ("-c", command)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "COPY 2" in run.stdout and "1\tone\n2\t\\N\n" in run.stdout
 
 
 def test_text_forms_are_postgresql_s(plain):

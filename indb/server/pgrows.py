@@ -17,6 +17,7 @@ from buenavista import core
 from buenavista.backends.duckdb import to_bvtype
 
 from indb.result import Result
+from indb.server import pgcopy
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 
@@ -150,3 +151,32 @@ def plain(column: pa.Array) -> list[Any]:
             days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
             for v in column.to_pylist()]
     return column.to_pylist()
+
+
+class CopyingIn(core.QueryResult):
+    """A ``COPY ... FROM STDIN`` accepted: the client's rows come next, for ``table``'s
+    ``columns`` (SQL types ``types``), in ``form``."""
+
+    def __init__(self, table: str, columns: list[str], types: list[str], form: pgcopy.Form) -> None:
+        super().__init__()
+        self.table, self.columns, self.types, self.form = table, columns, types, form
+
+    def has_results(self) -> bool:
+        return False
+
+    def status(self) -> str:
+        return "COPY"
+
+
+class CopyingOut(core.QueryResult):
+    """A ``COPY ... TO STDOUT``: ``rows`` go to the client as lines of ``form``."""
+
+    def __init__(self, rows: Rows, form: pgcopy.Form) -> None:
+        super().__init__()
+        self.rows, self.form = rows, form
+
+    def has_results(self) -> bool:
+        return False
+
+    def status(self) -> str:
+        return "COPY"

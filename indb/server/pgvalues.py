@@ -2,8 +2,8 @@
 bytes decoded by its type OID, and a result value encoded for a column of a type OID. Clients
 such as asyncpg send and ask for binary values; psycopg's adapters are PostgreSQL's own binary
 formats, kept by psycopg's maintainers, used here without a connection. And the text forms
-PostgreSQL writes where buenavista's differ (booleans, special floats, decimals): some clients
-parse only PostgreSQL's.
+PostgreSQL writes where buenavista's differ (booleans, special floats, decimals, fractions of
+seconds, intervals): some clients parse only PostgreSQL's; ``text_writer`` picks a column's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from buenavista import core, postgres
 from psycopg.abc import Dumper
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
@@ -128,3 +129,28 @@ def interval_text(value: datetime.timedelta) -> str:
         written = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
         parts.append(written + f".{fraction:06d}".rstrip("0") if fraction else written)
     return " ".join(parts)
+
+
+# -- a result column's text writer, by buenavista's type of it ------------------------------
+
+PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY)
+# PostgreSQL's text forms of the types buenavista writes otherwise (true, inf, 1E+2, .120000)
+TEXT_FORMS: dict[core.BVType, Callable[[Any], str]] = {
+    core.BVType.BOOL: boolean_text, core.BVType.FLOAT: float_text,
+    core.BVType.DECIMAL: numeric_text, core.BVType.TIMESTAMP: timestamp_text,
+    core.BVType.TIME: timestamp_text, core.BVType.INTERVAL: interval_text}
+# types whose binary form is their text's bytes (text, json, unknown): a column sent as text
+# because buenavista has no type for it (fixed-size lists, unions) takes its text form there too
+BINARY_IS_TEXT = (25, 114, 705)
+
+
+def text_writer(kind: core.BVType) -> Callable[[Any], bytes]:
+    """How a column of this type writes a value in PostgreSQL's text form."""
+    if kind in PSYCOPG_TEXT:  # (buenavista's joins strings only)
+        return text
+    buenavista_s = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[1]
+    return functools.partial(_text_bytes, TEXT_FORMS.get(kind, buenavista_s))
+
+
+def _text_bytes(form: Callable[[Any], str], value: Any) -> bytes:
+    return form(value).encode()

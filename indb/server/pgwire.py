@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 from buenavista import core, postgres
 from sqlglot import exp
@@ -34,11 +35,12 @@ from indb.engine.privileges import readable_relations
 from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
                          subscriptions, workers)
 from indb.parser import privileges as identity
+from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcursors, pgvalues
-from indb.server.pgrows import Cursor, Fetched, Rows
+from indb.server import pgcopy, pgcursors, pgvalues
 from indb.server.pgcatalog import VERSION, Shadows, catalog_query
 from indb.server.pgparams import parameter_types
+from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
@@ -182,6 +184,9 @@ class _Session(core.Session):
         own = pgcursors.read(sql)  # DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE
         if own is not None:
             return self._carry_out(own, params)
+        copying = pgcopy.read(sql)  # COPY ... FROM STDIN, COPY ... TO STDOUT
+        if copying is not None:
+            return self._copy(copying)
         try:
             trees = parse(sql)
         except errors.SqlError:  # maybe PostgreSQL's own SQL, of a catalog query
@@ -259,6 +264,52 @@ class _Session(core.Session):
         if self.statements.pop(statement.name, None) is None:
             raise errors.ProgrammingError(f'prepared statement "{statement.name}" does not exist')
         return Rows(self, None, "DEALLOCATE")
+
+    def _copy(self, copying: pgcopy.CopyIn | pgcopy.CopyOut) -> core.QueryResult:
+        """A COPY with the client: its rows to send, or the table its rows go to (described as
+        the user may read it: an unknown or unreadable table is refused before rows come)."""
+        if isinstance(copying, pgcopy.CopyOut):
+            if not _read_only(copying.query):  # (nothing else runs: a write would have)
+                raise errors.ProgrammingError("COPY (query) TO STDOUT takes a query")
+            rows = self.execute_sql(copying.query)
+            if not isinstance(rows, Rows) or not rows.has_results():
+                rows.close()
+                raise errors.ProgrammingError("COPY (query) TO STDOUT takes a query")
+            return CopyingOut(rows, copying.form)
+        with self.pool.connection(self.user) as conn:
+            try:
+                described = conn.sql(render(exp.select("*").from_(copying.table).limit(0)))
+            except errors.SqlError as error:  # (its position is in that SELECT, not the COPY)
+                raise errors.CatalogError(f"COPY into {copying.table.sql()}: "
+                                          f"{error.message.splitlines()[0]}") from None
+            types = dict(zip(described.columns, [str(t) for t in described.types or ()],
+                             strict=True))
+            described.close()
+        columns = list(copying.columns or types)
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise errors.CatalogError(f"table {copying.table.sql()} has no column {missing[0]}")
+        return CopyingIn(table_name(copying.table), columns, [types[c] for c in columns],
+                         copying.form)
+
+    def copy_in(self, copying: CopyingIn, data: bytes) -> int:
+        """The client's rows into the table, cast from their text by DuckDB (as an INSERT of
+        those strings would be) and loaded in one snapshot as the user; their count."""
+        strings = pgcopy.rows_in(data, copying.columns, copying.form)
+        if not strings.num_rows:
+            return 0
+        casts = [exp.alias_(exp.cast(exp.column(c, quoted=True), exp.DataType.build(
+            kind, dialect="duckdb")), c, quoted=True) for c, kind in zip(
+            copying.columns, copying.types, strict=True)]
+        with duckdb.connect() as duck:
+            duck.register("copied", strings)
+            try:
+                typed = duck.sql(render(exp.select(*casts).from_("copied"))).fetch_arrow_table()
+            except duckdb.Error as error:
+                raise errors.DataError(f"COPY's rows do not fit table {copying.table}: "
+                                       f"{str(error).splitlines()[0]}") from None
+        with self.pool.connection(self.user) as conn:
+            return conn.load(copying.table, typed)
 
     def _cursor(self, name: str) -> Cursor:
         if name not in self.cursors:
@@ -480,13 +531,11 @@ class _Handler(postgres.BuenaVistaHandler):
         writers: list[Callable[[Any], bytes]] = []
         for i in range(result.column_count()):
             kind = result.column(i)[1]
-            oid, text = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[:2]
-            if i < len(formats) and formats[i] == 1 and oid not in _BINARY_IS_TEXT:
+            oid = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[0]
+            if i < len(formats) and formats[i] == 1 and oid not in pgvalues.BINARY_IS_TEXT:
                 writers.append(pgvalues.encoder(oid))
-            elif kind in _PSYCOPG_TEXT:  # (buenavista's joins strings only)
-                writers.append(pgvalues.text)
             else:
-                writers.append(functools.partial(_text_bytes, _TEXT_FORMS.get(kind, text)))
+                writers.append(pgvalues.text_writer(kind))
         sent = 0
         for row in result.rows():
             fields = [struct.pack("!i", -1) if value is None else _field(write(value))
@@ -506,7 +555,11 @@ class _Handler(postgres.BuenaVistaHandler):
         PostgreSQL's does (buenavista ended the connection)."""
         try:
             result = ctx.execute_sql(payload.decode("utf-8").rstrip("\x00"))
-            if result.has_results():
+            if isinstance(result, CopyingIn):
+                self.send_command_complete(f"COPY {self._copy_in(ctx, result)}\x00")
+            elif isinstance(result, CopyingOut):
+                self.send_command_complete(f"COPY {self._copy_out(result)}\x00")
+            elif result.has_results():
                 self.send_row_description(result)
                 tag = result.status() or "SELECT"  # (a FETCH's is FETCH n)
                 self.send_command_complete(f"{tag} {self.send_data_rows(result)}\x00")
@@ -517,6 +570,46 @@ class _Handler(postgres.BuenaVistaHandler):
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
             self.send_error(error)
         self.send_ready_for_query(ctx)
+
+    def _copy_in(self, ctx: postgres.BVContext, copying: CopyingIn) -> int:
+        """COPY FROM STDIN's exchange: CopyInResponse (text columns), then the client's
+        CopyData until its CopyDone (or CopyFail); the rows loaded, their count."""
+        count = len(copying.columns)
+        body = struct.pack(f"!bh{count}h", 0, count, *([0] * count))
+        self.wfile.write(struct.pack("!ci", b"G", len(body) + 4) + body)
+        chunks: list[bytes] = []
+        while True:
+            kind, size = self.r.read_byte(), self.r.read_uint32()
+            payload = self.r.read_bytes(size - 4) if size > 4 else b""
+            if kind == b"d":
+                chunks.append(payload)
+            elif kind == b"c":
+                return ctx.session.copy_in(copying, b"".join(chunks))
+            elif kind == b"f":
+                raise errors.DataError(f"COPY from stdin failed: {payload.rstrip(bytes(1)).decode()}")
+            elif kind not in (b"H", b"S"):  # Flush and Sync mean nothing while copying in
+                raise errors.InterfaceError(f"a message of type {kind!r} came during COPY")
+
+    def _copy_out(self, copying: CopyingOut) -> int:
+        """COPY TO STDOUT's exchange: CopyOutResponse, a CopyData a row (a header line first
+        with HEADER), CopyDone; the rows' count."""
+        rows, form = copying.rows, copying.form
+        count = rows.column_count()
+        body = struct.pack(f"!bh{count}h", 0, count, *([0] * count))
+        self.wfile.write(struct.pack("!ci", b"H", len(body) + 4) + body)
+        writers = [pgvalues.text_writer(rows.column(i)[1]) for i in range(count)]
+
+        def send(line: bytes) -> None:
+            self.wfile.write(struct.pack("!ci", b"d", len(line) + 4) + line)
+        if form.header:
+            send(pgcopy.line([rows.column(i)[0] for i in range(count)], form))
+        sent = 0
+        for row in rows.rows():
+            send(pgcopy.line([None if value is None else write(value).decode()
+                              for value, write in zip(row, writers, strict=True)], form))
+            sent += 1
+        self.wfile.write(struct.pack("!ci", b"c", 4))
+        return sent
 
     @_extended_message
     def handle_execute(self, ctx: postgres.BVContext, payload: bytes) -> None:
@@ -624,21 +717,6 @@ def _param(raw: bytes, oid: int, fmt: int) -> Any:
         text = raw.decode()
         return _TEXT_PARAMS.get(oid, str)(text)
     return pgvalues.decoded(raw, oid)
-
-
-_PSYCOPG_TEXT = (core.BVType.ARRAY, core.BVType.INTEGERARRAY, core.BVType.STRINGARRAY)
-# PostgreSQL's text forms of the types buenavista writes otherwise (true, inf, 1E+2, .120000)
-_TEXT_FORMS: dict[core.BVType, Callable[[Any], str]] = {
-    core.BVType.BOOL: pgvalues.boolean_text, core.BVType.FLOAT: pgvalues.float_text,
-    core.BVType.DECIMAL: pgvalues.numeric_text, core.BVType.TIMESTAMP: pgvalues.timestamp_text,
-    core.BVType.TIME: pgvalues.timestamp_text, core.BVType.INTERVAL: pgvalues.interval_text}
-# types whose binary form is their text's bytes (text, json, unknown): a column sent as text
-# because buenavista has no type for it (fixed-size lists, unions) takes its text form there too
-_BINARY_IS_TEXT = (25, 114, 705)
-
-
-def _text_bytes(text: Callable[[Any], str], value: Any) -> bytes:
-    return text(value).encode()
 
 
 def _field(data: bytes) -> bytes:

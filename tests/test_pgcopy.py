@@ -1,0 +1,74 @@
+"""``indb.server.pgcopy``: COPY ... FROM STDIN and TO STDOUT read, the client's rows in text
+and CSV read into Arrow, rows written as PostgreSQL writes them (the exchange with clients:
+tests/test_pgwire.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from indb.errors import DataError, NotSupportedError, SqlError
+from indb.server.pgcopy import CopyIn, CopyOut, Form, line, read, rows_in
+
+CSV = Form(csv=True, delimiter=",", null="")
+
+
+@pytest.mark.parametrize("sql, columns, form", [
+    ("COPY t FROM STDIN", (), Form()),
+    ("copy t (id, \"Name\") from stdin;", ("id", "Name"), Form()),
+    ("COPY t FROM STDIN WITH (FORMAT csv, HEADER)", (), Form(csv=True, delimiter=",", null="", header=True)),
+    ("COPY t FROM STDIN (FORMAT csv, HEADER false, NULL 'NA', DELIMITER ';')", (),
+     Form(csv=True, delimiter=";", null="NA")),
+    ("COPY t FROM STDIN WITH CSV HEADER", (), Form(csv=True, delimiter=",", null="", header=True)),
+    ("COPY t FROM STDIN DELIMITER AS '|' NULL ''", (), Form(delimiter="|", null="")),
+])
+def test_copies_from_the_client_are_read(sql, columns, form):
+    copying = read(sql)
+    assert isinstance(copying, CopyIn) and copying.table.name == "t"
+    assert (copying.columns, copying.form) == (columns, form)
+
+
+def test_copies_to_the_client_read_their_query():
+    assert read("COPY (SELECT a FROM t WHERE b = ')') TO STDOUT") == \
+        CopyOut("SELECT a FROM t WHERE b = ')'", Form())
+    assert read("COPY s.t (a) TO STDOUT (FORMAT csv)") == CopyOut('SELECT "a" FROM s.t', CSV)
+    assert read("COPY t TO STDOUT").query == "SELECT * FROM t"
+
+
+@pytest.mark.parametrize("sql", ["COPY t FROM 'ticks.csv'", "COPY t TO 'out.parquet'",
+                                 "SELECT 1", "COPY"])
+def test_other_statements_are_left_alone(sql):
+    assert read(sql) is None
+
+
+@pytest.mark.parametrize("sql, error, match", [
+    ("COPY t FROM STDIN (FORMAT binary)", NotSupportedError, "binary"),
+    ("COPY t FROM STDIN (FREEZE)", NotSupportedError, "FREEZE"),
+    ("COPY t FROM STDIN (DELIMITER '||')", SqlError, "one character"),
+    ("COPY t FROM STDIN (QUOTE '''')", SqlError, "CSV's options"),
+    ("COPY (SELECT 1) FROM STDIN", SqlError, "into a table"),
+    ("COPY t FROM STDIN (FORMAT csv", SqlError, "not closed"),
+])
+def test_what_cannot_be_copied_is_refused_by_name(sql, error, match):
+    with pytest.raises(error, match=match):
+        read(sql)
+
+
+def test_text_rows_with_escapes_and_nulls():
+    data = b"1\ta\\tb\\\\c\n2\t\\N\n3\t\\x41\\101\\n\n\\.\n"
+    assert rows_in(data, ["id", "name"], Form()).to_pylist() == [
+        {"id": "1", "name": "a\tb\\c"}, {"id": "2", "name": None}, {"id": "3", "name": "AA\n"}]
+    assert rows_in(b"", ["id"], Form()).num_rows == 0
+
+
+def test_csv_rows_with_quotes_a_header_and_nulls():
+    data = b'id,name\n1,"a,b"\n2,\n3,""\n4,"say ""hi""\nthere"\n'
+    rows = rows_in(data, ["id", "name"], Form(csv=True, delimiter=",", null="", header=True))
+    assert rows.column("name").to_pylist() == ["a,b", None, "", 'say "hi"\nthere']
+    with pytest.raises(DataError, match="do not fit the columns id, name"):
+        rows_in(b"1,2,3\n", ["id", "name"], CSV)
+
+
+def test_lines_as_postgresql_writes_them():
+    assert line(["1", None, "a\tb", "x\\y", "l1\nl2"], Form()) == b"1\t\\N\ta\\tb\tx\\\\y\tl1\\nl2\n"
+    assert line(["a|b"], Form(delimiter="|")) == b"a\\|b\n"
+    assert line(["1", None, "", 'a,"b"', "x"], CSV) == b'1,,"","a,""b""",x\n'
