@@ -146,6 +146,12 @@ def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
         oids = conn.execute("SELECT to_regclass('open_t'), to_regclass('main.open_t'), "
                             "to_regclass('secret_t'), to_regtype('no_such_type')").fetchone()
         assert oids[0] is not None and oids[1] == oids[0] and oids[2:] == (None, None)
+        named = conn.execute("SELECT typname FROM pg_type WHERE oid = ANY(%s::oid[]) ORDER BY oid",
+                             [[20, 23]]).fetchall()  # asyncpg's lookups cast so
+        assert named == [("int8",), ("int4",)]
+        assert conn.execute("SELECT current_setting('server_version_num'), "
+                            "set_config('application_name', 'x', false)").fetchone() == ("150000", "x")
+        assert conn.execute("SELECT count(*) FROM pg_range").fetchone() == (0,)
 
 
 def test_information_schema_shows_an_analyst_its_tables_only(served):

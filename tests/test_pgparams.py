@@ -52,6 +52,10 @@ def probes(duck):
     ("DELETE FROM t WHERE ts < $1", [TIMESTAMP]),
     ("WITH c AS (SELECT id, n FROM t) SELECT * FROM c WHERE n = $1", [INT4]),
     ("SELECT * FROM t WHERE id = (SELECT max(id) FROM u WHERE label = $1)", [TEXT]),
+    # an array of the other side's type: bigint[], text[], float8[], integer[]
+    ("SELECT * FROM t WHERE id = ANY($1) AND name <> ALL($2)", [1016, 1009]),
+    ("SELECT * FROM t WHERE price = ANY ($1) OR n = SOME($2)", [1022, 1007]),
+    ("SELECT * FROM t WHERE tags = $1", [1009]),  # a list column's: its array type
 ])
 def test_a_parameter_takes_the_type_of_what_it_meets(sql, oids, probes):
     assert parameter_types(sql, [], probes) == oids
@@ -60,7 +64,6 @@ def test_a_parameter_takes_the_type_of_what_it_meets(sql, oids, probes):
 @pytest.mark.parametrize("sql", [
     "SELECT $1",                                 # nothing says: text, as PostgreSQL's unknown
     "SELECT * FROM t WHERE $1 = $2",             # two parameters side by side
-    "SELECT * FROM t WHERE tags = $1",           # an array: text too
     "SELECT * FROM nowhere WHERE id = $1",       # the probe fails
 ])
 def test_a_parameter_nothing_types_is_text(sql, probes):

@@ -519,6 +519,21 @@ def test_psql_copies_from_a_file_and_to_its_output(plain, tmp_path):
     assert "COPY 2" in run.stdout and "1\tone\n2\t\\N\n" in run.stdout
 
 
+def test_arrays_as_parameters_of_any_and_all(plain):
+    """``x = ANY($1)`` with a list: psycopg sends it typed (int8[], text or binary), node-postgres
+    untyped as ``{3,5}`` (here through libpq with no type, its way); each is an array."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM t WHERE x = ANY(%s)", [[3, 5, 42]]).fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM t WHERE x <> ALL(%s)", [[3]]).fetchone() == (9,)
+        binary = conn.cursor(binary=True)
+        assert binary.execute("SELECT count(*) FROM t WHERE x = ANY(%b)", [[1, 2]]).fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM t WHERE CAST(x AS VARCHAR) = ANY(%s)",
+                            [["1", "a b"]]).fetchone() == (1,)
+        untyped = libpq(conn, conn.pgconn.send_query_params,
+                        b"SELECT count(*) FROM t WHERE x = ANY($1)", [b"{3,5}"], [0])
+        assert untyped.get_value(0, 0) == b"2"
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

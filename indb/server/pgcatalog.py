@@ -23,7 +23,10 @@ from collections.abc import Sequence
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError
+from sqlglot.parsers.postgres import PostgresParser
+from sqlglot.tokens import TokenType
 
 from indb import __version__ as indb_version
 from indb.engine.privileges import Relation
@@ -45,6 +48,14 @@ _TYPE_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4"
                "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
                "struct": "json", "map": "json"}
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+# what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ...,
+# current_setting('name')), answered here since DuckDB has no such settings (not jit: asyncpg
+# turns it off before its type lookup, which the shadow's pg_type cannot answer for arrays)
+SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": "read committed",
+            "transaction_isolation": "read committed", "server_version": "15.0",
+            "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8",
+            "datestyle": "ISO, MDY", "timezone": "UTC", "search_path": "main",
+            "max_identifier_length": "63", "integer_datetimes": "on"}
 VERSION = f"PostgreSQL 15.0 (indb {indb_version})"  # version(): clients parse PostgreSQL's form
 _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentVersion: "version", exp.CurrentDatabase: "current_database",
@@ -90,6 +101,8 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
+    # set_config(name, value, is_local): nothing is set here; its answer is the value
+    "set_config": (("setting_name", "new_value", "is_local"), exp.column("new_value")),
     # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)
     "to_regtype": (("named_type",), exp.Subquery(this=exp.select(exp.column("oid", "indb_t")).from_(
         exp.to_table("pg_catalog.pg_type").as_("indb_t")).where(exp.or_(
@@ -154,6 +167,8 @@ _EMPTY_TABLES: dict[str, dict[str, str]] = {
     "pg_foreign_table": {"ftrelid": _INT, "ftserver": _INT, "ftoptions": _TEXTS},
     "pg_extension": {"oid": _INT, "extname": _TEXT, "extowner": _INT, "extnamespace": _INT,
                      "extrelocatable": _BOOL, "extversion": _TEXT},
+    "pg_range": {"rngtypid": _INT, "rngsubtype": _INT, "rngmultitypid": _INT,
+                 "rngcollation": _INT, "rngsubopc": _INT, "rngcanonical": _INT, "rngsubdiff": _INT},
 }
 # PostgreSQL's functions that DuckDB has by another name
 _RENAMED = {"json_build_object": "json_object"}
@@ -165,6 +180,21 @@ _REGEX_OPERATORS = {"~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True),
                     "~*": (exp.RegexpILike, False), "!~*": (exp.RegexpILike, True)}
 
 
+class _Catalogs(Postgres):
+    """PostgreSQL's SQL as catalog queries write it, arrays of oids included (``$1::oid[]``,
+    as asyncpg's type lookup casts: sqlglot reads no array of an object identifier type)."""
+
+    class Parser(PostgresParser):
+        def _parse_types(self, check_func: bool = False, schema: bool = False,
+                         allow_identifiers: bool = True, with_collation: bool = False
+                         ) -> exp.Expr | None:
+            kind = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
+            if isinstance(kind, exp.ObjectIdentifier) and \
+                    self._match_pair(TokenType.L_BRACKET, TokenType.R_BRACKET):
+                return exp.DataType.build("BIGINT[]")  # oids are BIGINT here (_OID_TYPES)
+            return kind
+
+
 def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None:
     """The statement as a tree to run in a shadow, when it is one query of the catalog; None
     for anything else. ``trees`` are indb's parse of ``sql`` (None: indb's parser refused it,
@@ -172,7 +202,7 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
     if trees is not None and (len(trees) != 1 or not _reads_catalog(trees[0])):
         return None
     try:
-        parsed = sqlglot.parse(sql, read="postgres")
+        parsed = sqlglot.parse(sql, read=_Catalogs)
     except ParseError:
         return None
     tree = parsed[0] if len(parsed) == 1 else None
@@ -198,8 +228,16 @@ def _reads_catalog(tree: exp.Expr) -> bool:
     return any(isinstance(node, _SERVER_CALLS) or (
         isinstance(node, exp.Dot) and node.this.name.lower() == "pg_catalog"
         and isinstance(node.expression, exp.Func)) or (
-        isinstance(node, exp.Anonymous) and node.name.lower() in _MACROS)  # to_regclass('t')
-        for node in tree.walk())
+        isinstance(node, exp.Anonymous) and node.name.lower() in _MACROS) or (  # to_regclass
+        _setting(node) is not None) for node in tree.walk())  # current_setting('jit')
+
+
+def _setting(node: exp.Expr) -> str | None:
+    """The value of a setting of PostgreSQL's that ``current_setting('name')`` asks for."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "current_setting" \
+            and len(node.expressions) == 1 and node.expressions[0].is_string:
+        return SETTINGS.get(node.expressions[0].name.lower())
+    return None
 
 
 def _in_catalog(table: exp.Table, tree: exp.Expr) -> bool:
@@ -253,6 +291,9 @@ def _called_as(column: exp.Expr) -> exp.Expr:
 def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Collate):  # COLLATE pg_catalog.default: DuckDB's default
         return node.this
+    setting = _setting(node)
+    if setting is not None:
+        return exp.Literal.string(setting)
     if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~)
         kind, negated = _REGEX_OPERATORS.get(str(node.args.get("operator")).split(".")[-1],
                                              (None, False))

@@ -7,12 +7,14 @@ this module, by asking DuckDB for the type of what the parameter is compared wit
 
 - ``expr op $1`` (=, <>, <, >, LIKE, arithmetic), ``expr IN ($1, $2)``, ``expr BETWEEN $1 AND $2``:
   the type of ``expr``, read from a probe ``SELECT expr FROM <the statement's FROM> LIMIT 0``;
+- ``expr = ANY($1)`` (or SOME, ALL): an array of ``expr``'s type (``bigint[]``...); a list
+  column's parameter: its array type;
 - ``$1::type``: that type; ``LIMIT $1`` / ``OFFSET $1``: bigint;
 - ``INSERT INTO t (a, b) VALUES ($1, $2)``: the target columns' types; ``UPDATE t SET a = $1``: a's;
 - anything else (``SELECT $1``, a probe that fails): text, as PostgreSQL resolves an unknown.
 
 The probes run as the client's user (``type_of``), so they see only what the user may read.
-Arrays, structs, maps and JSON are given as text too: pass them as their text form.
+Structs, maps and JSON are given as text: pass them as their text form.
 """
 
 from __future__ import annotations
@@ -33,8 +35,16 @@ TypeOf = Callable[[exp.Select], "list[pa.DataType] | None"]
 
 
 def oid_of(kind: pa.DataType) -> int:
-    """The PostgreSQL type OID a parameter of this Arrow type is described with (pg_type.h)."""
+    """The PostgreSQL type OID a parameter of this Arrow type is described with (pg_type.h);
+    a list's is the array type of its items' (text if there is none)."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return ARRAYS.get(oid_of(kind.value_type), TEXT)
     return next((oid for test, oid in _OIDS if test(kind)), TEXT)
+
+
+# the array types of PostgreSQL's types, by their items' type OID (pg_type.h)
+ARRAYS = {16: 1000, 17: 1001, 20: 1016, 21: 1005, 23: 1007, 25: 1009, 700: 1021, 701: 1022,
+          1082: 1182, 1083: 1183, 1114: 1115, 1184: 1185, 1186: 1187, 1700: 1231}
 
 
 _OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
@@ -104,6 +114,13 @@ def _typed_by(place: exp.Placeholder) -> exp.Expr | int | None:
         return None if other.find(exp.Placeholder) else other
     if isinstance(parent, (exp.In, exp.Between)) and place is not parent.this:
         return None if parent.this.find(exp.Placeholder) else parent.this
+    quantified = parent.parent if isinstance(parent, exp.Paren) else parent
+    if isinstance(quantified, exp.Any) or (isinstance(quantified, exp.Anonymous)
+                                           and quantified.name.upper() in ("ALL", "SOME")):
+        compared = quantified.parent  # expr = ANY($1): an array of expr's type
+        if isinstance(compared, _BESIDE) and quantified is compared.expression \
+                and not compared.this.find(exp.Placeholder):
+            return exp.Array(expressions=[compared.this.copy()])
     if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values) and \
             isinstance(parent.parent.parent, exp.Insert):
         target, position = parent.parent.parent.this, parent.expressions.index(place)

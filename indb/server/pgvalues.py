@@ -26,19 +26,20 @@ from indb.errors import NotSupportedError
 _CONTEXT = Transformer()  # psycopg's default adapters, no connection (time zones are UTC)
 
 
-def decoded(raw: bytes, oid: int) -> Any:
-    """A parameter's value from its binary bytes, by its type OID (0: text as text)."""
+def decoded(raw: bytes, oid: int, binary: bool = True) -> Any:
+    """A parameter's value from its binary bytes (or, ``binary`` false, its text in
+    PostgreSQL's form: an array's ``{1,2}``), by its type OID (0: text as text)."""
     if oid == 0:
         return raw.decode()
-    return _loader(oid).load(raw)
+    return _loader(oid, binary).load(raw)
 
 
 @functools.cache
-def _loader(oid: int) -> Any:
-    loader = _CONTEXT.adapters.get_loader(oid, Format.BINARY)
+def _loader(oid: int, binary: bool) -> Any:
+    loader = _CONTEXT.adapters.get_loader(oid, Format.BINARY if binary else Format.TEXT)
     if loader is None:
-        raise NotSupportedError(f"a binary parameter of type OID {oid} is not supported; "
-                                "send it as text")
+        raise NotSupportedError(f"a {'binary' if binary else 'text'} parameter of type OID "
+                                f"{oid} is not supported; send it as text")
     return loader(oid, _CONTEXT)
 
 

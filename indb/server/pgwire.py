@@ -16,6 +16,7 @@ import decimal
 import functools
 import io
 import logging
+import re
 import socket
 import ssl
 import struct
@@ -37,9 +38,8 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcopy, pgcursors, pgvalues
-from indb.server.pgcatalog import VERSION, Shadows, catalog_query
-from indb.server.pgparams import parameter_types
+from indb.server import pgcopy, pgcursors, pgparams, pgvalues
+from indb.server.pgcatalog import SETTINGS, VERSION, Shadows, catalog_query
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -52,6 +52,7 @@ _TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
     1083: datetime.time.fromisoformat, 1114: datetime.datetime.fromisoformat,
     1184: datetime.datetime.fromisoformat, 17: lambda v: bytes.fromhex(v.removeprefix("\\x")),
 }
+_QUANTIFIED = re.compile(r"\b(ANY|ALL|SOME)\s*\(", re.IGNORECASE)  # expr = ANY($1): an array
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
@@ -322,12 +323,6 @@ class _Session(core.Session):
             self.cursors.pop(name).rows.close()
 
 
-# what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ..., version()),
-# answered here since DuckDB has no such settings
-_SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": "read committed",
-             "transaction_isolation": "read committed", "server_version": "15.0",
-             "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
-             "timezone": "UTC", "search_path": "main", "max_identifier_length": "63"}
 
 
 def _probe(trees: list[exp.Expr]) -> pa.Table | None:
@@ -338,8 +333,8 @@ def _probe(trees: list[exp.Expr]) -> pa.Table | None:
     tree = trees[0]
     if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":
         setting = " ".join(tree.text("expression").lower().split())
-        if setting in _SETTINGS:
-            return pa.table({setting.replace(" ", "_"): [_SETTINGS[setting]]})
+        if setting in SETTINGS:
+            return pa.table({setting.replace(" ", "_"): [SETTINGS[setting]]})
     if isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("from"):
         call = tree.expressions[0]
         if isinstance(call, exp.CurrentVersion) or (
@@ -497,7 +492,7 @@ class _Handler(postgres.BuenaVistaHandler):
                 sql, declared = ctx.stmts[name]
                 # the parameters' types the client did not declare, inferred (asyncpg
                 # encodes its values by them), and kept for the Bind that decodes them
-                oids = parameter_types(sql, declared, ctx.session.type_of)
+                oids = pgparams.parameter_types(sql, declared, ctx.session.type_of)
                 ctx.stmts[name] = (sql, oids)
                 if _read_only(sql):  # run with NULL parameters: its columns, not its rows
                     result = ctx.session.execute_sql(sql, [None] * len(oids))
@@ -672,7 +667,12 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = formats * values if len(formats) == 1 else formats or [0] * values
         if statement not in ctx.stmts:
             raise errors.ProgrammingError(f'prepared statement "{statement}" does not exist')
-        oids = ctx.stmts[statement][1]
+        sql, oids = ctx.stmts[statement]
+        if _QUANTIFIED.search(sql) and (0 in oids or len(oids) < values):
+            # an untyped parameter of ANY($1) is an array, as PostgreSQL infers as it parses
+            # (node-postgres sends {1,2} untyped, and never asks): inferred once a statement
+            oids = pgparams.parameter_types(sql, oids, ctx.session.type_of)
+            ctx.stmts[statement] = (sql, oids)
         params = []
         for i in range(values):
             size, = struct.unpack("!i", data[:4])
@@ -713,6 +713,8 @@ def _cstring(data: bytes) -> tuple[str, bytes]:
 
 
 def _param(raw: bytes, oid: int, fmt: int) -> Any:
+    if fmt == 0 and oid in pgparams.ARRAYS.values():  # {1,2}: psycopg reads PostgreSQL's form
+        return pgvalues.decoded(raw, oid, binary=False)
     if fmt == 0:
         text = raw.decode()
         return _TEXT_PARAMS.get(oid, str)(text)
