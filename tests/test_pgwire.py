@@ -534,6 +534,31 @@ def test_arrays_as_parameters_of_any_and_all(plain):
         assert untyped.get_value(0, 0) == b"2"
 
 
+def test_an_execute_with_a_row_limit_leaves_the_rest_for_the_next(plain):
+    """asyncpg's cursors (and JDBC's fetch size) ask a portal for a few rows at a time: every row
+    comes, over as many Executes as it takes (the first Execute's rows alone did)."""
+    import asyncio
+
+    import asyncpg
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            async with conn.transaction():
+                streamed = [row["x"] async for row in conn.cursor(
+                    "SELECT x FROM t WHERE x >= $1 ORDER BY x", 2, prefetch=3)]
+                cursor = await conn.cursor("SELECT x FROM t ORDER BY x")
+                first, rest = await cursor.fetch(4), await cursor.fetch(100)
+            return streamed, [r["x"] for r in first], [r["x"] for r in rest]
+        finally:
+            await conn.close()
+
+    streamed, first, rest = asyncio.run(session())
+    assert streamed == list(range(2, 10))
+    assert (first, rest) == ([0, 1, 2, 3], list(range(4, 10)))
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

@@ -38,6 +38,7 @@ class Rows(core.QueryResult):
         super().__init__()
         self._result, self._tag, self._session = result, tag, session
         self._types = [] if result is None else [bvtype(t) for t in result.schema.types]
+        self._rows: Iterator[list] | None = None
 
     def has_results(self) -> bool:
         return self._result is not None
@@ -50,14 +51,24 @@ class Rows(core.QueryResult):
         return self._result.columns[index], self._types[index]
 
     def rows(self) -> Iterator[list]:
+        """Its rows not sent yet: the same stream each time, so that an Execute with a row
+        limit (JDBC's fetch size, asyncpg's cursors) leaves the rest to the portal's next one."""
+        if self._rows is None:
+            self._rows = self._stream()
+        return self._rows
+
+    def _stream(self) -> Iterator[list]:
         if self._result is None:
             return
         result, session = self._result, self._session
         try:
-            with session.stoppable(result.interrupt, again=True):
-                for batch in result.fetch_record_batch(BATCH_ROWS):
-                    session.check_canceled()  # between batches nothing computes to interrupt
-                    yield from batch_rows(batch)
+            batches = iter(result.fetch_record_batch(BATCH_ROWS))
+            while True:  # a cancel request interrupts the reading of a batch (not a pause
+                with session.stoppable(result.interrupt, again=True):  # between Executes)
+                    batch = next(batches, None)
+                if batch is None:
+                    return
+                yield from batch_rows(batch)
         finally:
             result.close()
 
