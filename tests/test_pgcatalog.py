@@ -152,6 +152,7 @@ def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
         assert conn.execute("SELECT current_setting('server_version_num'), "
                             "set_config('application_name', 'x', false)").fetchone() == ("150000", "x")
         assert conn.execute("SELECT count(*) FROM pg_range").fetchone() == (0,)
+        assert conn.execute("SELECT current_catalog").fetchone() == ("indb",)  # (JDBC asks)
 
 
 def test_information_schema_shows_an_analyst_its_tables_only(served):

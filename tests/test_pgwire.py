@@ -559,6 +559,20 @@ def test_an_execute_with_a_row_limit_leaves_the_rest_for_the_next(plain):
     assert (first, rest) == ([0, 1, 2, 3], list(range(4, 10)))
 
 
+def test_a_list_column_is_the_array_of_its_items_type(plain):
+    """buenavista described every list of integers as int4[] (JDBC refused 5000000000 in one)
+    and lists of floats as json: each is now its items' array type, in text and in binary."""
+    query = ("SELECT [1, 5000000000] AS big, [1.5, 2.5]::DOUBLE[] AS floats, [true, NULL] AS flags, "
+             "[DATE '2026-01-02'] AS days, ['a b', NULL] AS words")
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        for binary in (False, True):
+            cursor = conn.cursor(binary=binary)
+            row = cursor.execute(query).fetchone()
+            assert [d.type_code for d in cursor.description] == [1016, 1022, 1000, 1182, 1009]
+            assert row == ([1, 5000000000], [1.5, 2.5], [True, None],
+                           [datetime.date(2026, 1, 2)], ["a b", None])
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

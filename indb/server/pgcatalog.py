@@ -294,6 +294,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     setting = _setting(node)
     if setting is not None:
         return exp.Literal.string(setting)
+    if isinstance(node, exp.CurrentCatalog):  # PostgreSQL's current_catalog (no parentheses:
+        return exp.CurrentDatabase()  # DuckDB reads a column), as JDBC's getColumns asks
     if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~)
         kind, negated = _REGEX_OPERATORS.get(str(node.args.get("operator")).split(".")[-1],
                                              (None, False))

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
-from buenavista import core
+from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 
 from indb.result import Result
-from indb.server import pgcopy
+from indb.server import pgcopy, pgparams
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 
@@ -49,6 +49,17 @@ class Rows(core.QueryResult):
     def column(self, index: int) -> tuple[str, core.BVType]:
         assert self._result is not None
         return self._result.columns[index], self._types[index]
+
+    def oid(self, index: int) -> int:
+        """A column's PostgreSQL type: buenavista's, but a list's is the array of its items'
+        type (``bigint[]``, ``float8[]``...), which buenavista gives as ``int4[]`` or json."""
+        assert self._result is not None
+        kind = self._result.schema.types[index]
+        array = pgparams.oid_of(kind) if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
+            else pgparams.TEXT
+        if array != pgparams.TEXT:
+            return array
+        return postgres.BVTYPE_TO_PGTYPE.get(self._types[index], postgres.PG_UNKNOWN)[0]
 
     def rows(self) -> Iterator[list]:
         """Its rows not sent yet: the same stream each time, so that an Execute with a row
@@ -134,6 +145,9 @@ class Fetched(core.QueryResult):
 
     def column(self, index: int) -> tuple[str, core.BVType]:
         return self._cursor.column(index)
+
+    def oid(self, index: int) -> int:
+        return self._cursor.oid(index)
 
     def rows(self) -> Iterator[list]:
         return iter(self._rows)

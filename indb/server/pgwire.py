@@ -525,10 +525,11 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = result.result_format or []
         writers: list[Callable[[Any], bytes]] = []
         for i in range(result.column_count()):
-            kind = result.column(i)[1]
-            oid = postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[0]
+            kind, oid = result.column(i)[1], _oid(result, i)
             if i < len(formats) and formats[i] == 1 and oid not in pgvalues.BINARY_IS_TEXT:
                 writers.append(pgvalues.encoder(oid))
+            elif oid in pgparams.ARRAYS.values():  # in PostgreSQL's array form: {1,2}
+                writers.append(pgvalues.text)
             else:
                 writers.append(pgvalues.text_writer(kind))
         sent = 0
@@ -542,6 +543,17 @@ class _Handler(postgres.BuenaVistaHandler):
             if sent == limit:
                 break
         return sent
+
+    def send_row_description(self, query_result: core.QueryResult) -> None:
+        """The columns, each with its type (``_oid``: a list's as its array type)."""
+        formats = query_result.result_format or []
+        fields = b"".join(
+            name.encode() + b"\x00" + struct.pack("!ihihih", 0, 0, _oid(query_result, i), 0, -1,
+                                                  formats[i] if i < len(formats) else 0)
+            for i, name in enumerate(query_result.column(i)[0]
+                                     for i in range(query_result.column_count())))
+        self.wfile.write(struct.pack("!cih", postgres.ServerResponse.ROW_DESCRIPTION,
+                                     len(fields) + 6, query_result.column_count()) + fields)
 
     def handle_query(self, ctx: postgres.BVContext, payload: bytes) -> None:
         """A simple query. buenavista's took any text ending in "}" for a JSON call of one of
@@ -710,6 +722,13 @@ class _StreamFailed(Exception):
 def _cstring(data: bytes) -> tuple[str, bytes]:
     end = data.index(b"\x00")
     return data[:end].decode(), data[end + 1:]
+
+
+def _oid(result: core.QueryResult, index: int) -> int:
+    """A result column's PostgreSQL type OID: indb's rows know it, others by buenavista's type."""
+    if isinstance(result, Rows | Fetched):
+        return result.oid(index)
+    return postgres.BVTYPE_TO_PGTYPE.get(result.column(index)[1], postgres.PG_UNKNOWN)[0]
 
 
 def _param(raw: bytes, oid: int, fmt: int) -> Any:
