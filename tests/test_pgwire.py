@@ -573,6 +573,32 @@ def test_a_list_column_is_the_array_of_its_items_type(plain):
                            [datetime.date(2026, 1, 2)], ["a b", None])
 
 
+def test_asyncpg_reads_list_columns_and_passes_lists(plain):
+    """asyncpg knows oid[] and text[] only: it looks other array types up in pg_catalog (after
+    ``current_setting('jit')``) with a recursive query, then decodes them in binary; and it
+    passes a Python list for ``x = ANY($1)``."""
+    import asyncio
+
+    import asyncpg
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            row = await conn.fetchrow(
+                "SELECT [1, 5000000000] AS big, [1.5, NULL]::DOUBLE[] AS floats, [true] AS flags, "
+                "[DATE '2026-01-02'] AS days, [1, 2]::INTEGER[] AS small, ['a'] AS words")
+            found = await conn.fetchval("SELECT count(*) FROM t WHERE x = ANY($1)", [3, 5, 42])
+            return dict(row), found
+        finally:
+            await conn.close()
+
+    row, found = asyncio.run(session())
+    assert row == {"big": [1, 5000000000], "floats": [1.5, None], "flags": [True],
+                   "days": [datetime.date(2026, 1, 2)], "small": [1, 2], "words": ["a"]}
+    assert found == 2
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

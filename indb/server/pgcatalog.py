@@ -23,16 +23,14 @@ from collections.abc import Sequence
 import duckdb
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError
-from sqlglot.parsers.postgres import PostgresParser
-from sqlglot.tokens import TokenType
 
 from indb import __version__ as indb_version
 from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
 from indb.result import Result
+from indb.server import pgparams
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
 # pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
@@ -48,14 +46,13 @@ _TYPE_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4"
                "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
                "struct": "json", "map": "json"}
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
-# what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ...,
-# current_setting('name')), answered here since DuckDB has no such settings (not jit: asyncpg
-# turns it off before its type lookup, which the shadow's pg_type cannot answer for arrays)
+# what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ...; asyncpg:
+# current_setting('jit') before it looks a type up), answered here: DuckDB has no such settings
 SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": "read committed",
             "transaction_isolation": "read committed", "server_version": "15.0",
             "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8",
             "datestyle": "ISO, MDY", "timezone": "UTC", "search_path": "main",
-            "max_identifier_length": "63", "integer_datetimes": "on"}
+            "max_identifier_length": "63", "integer_datetimes": "on", "jit": "off"}
 VERSION = f"PostgreSQL 15.0 (indb {indb_version})"  # version(): clients parse PostgreSQL's form
 _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentVersion: "version", exp.CurrentDatabase: "current_database",
@@ -115,6 +112,67 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "string_split", exp.column("named_relation"), exp.Literal.string("."))))).order_by(
             exp.column("oid", "indb_c")).limit(1))),
 }
+# the array types a list column is (by DuckDB's name of its type), as the pg port sends them
+_LIST_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]": 1005,
+               "INTEGER[]": 1007, "BIGINT[]": 1016, "VARCHAR[]": 1015, "FLOAT[]": 1021,
+               "DOUBLE[]": 1022, "DATE[]": 1182, "TIME[]": 1183, "TIMESTAMP[]": 1115,
+               "TIMESTAMP WITH TIME ZONE[]": 1185, "INTERVAL[]": 1187}
+# the array types of PostgreSQL's catalog, by their items' type, and text's (DuckDB's pg_type has
+# neither, so JDBC's getColumns left list columns out and asyncpg could not look arrays up)
+_ARRAYS = {**pgparams.ARRAYS, 1043: 1015}
+_TEXT_TYPE = {"oid": 25, "typname": "text", "typtype": "b", "typcategory": "S", "typlen": -1,
+              "typbyval": False, "typdelim": ",", "typelem": 0, "typarray": 1009,
+              "typbasetype": 0, "typrelid": 0, "typisdefined": True}
+
+
+def _types_added() -> exp.Query:
+    """pg_type's rows DuckDB's lacks: text, and an array type for each type of ``_ARRAYS``."""
+    arrays = exp.select(
+        exp.alias_(exp.column("array_oid", "a"), "oid"),
+        exp.alias_(exp.DPipe(this=exp.Literal.string("_"), expression=exp.column("typname", "t")),
+                   "typname"),
+        exp.column("typnamespace", "t"), exp.column("typowner", "t"),
+        *(exp.alias_(value, name) for name, value in (
+            ("typtype", exp.Literal.string("b")), ("typcategory", exp.Literal.string("A")),
+            ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
+            ("typdelim", exp.Literal.string(",")), ("typarray", exp.Literal.number(0)),
+            ("typbasetype", exp.Literal.number(0)), ("typrelid", exp.Literal.number(0)),
+            ("typisdefined", exp.true()))),
+        exp.alias_(exp.column("item_oid", "a"), "typelem"),
+    ).from_(exp.Subquery(this=exp.select("oid", "typname", "typnamespace", "typowner").from_(
+        exp.to_table("pg_catalog.pg_type")).union(exp.select(
+            *(exp.alias_(exp.Literal.number(25) if n == "oid" else exp.Literal.string("text")
+                         if n == "typname" else exp.Literal.number(0), n)
+              for n in ("oid", "typname", "typnamespace", "typowner"))), distinct=False),
+        alias=exp.TableAlias(this=exp.to_identifier("t")))).join(
+        exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(item),
+                                                       exp.Literal.number(array)])
+                                for item, array in _ARRAYS.items()],
+                   alias=exp.TableAlias(this=exp.to_identifier("a"), columns=[
+                       exp.to_identifier("item_oid"), exp.to_identifier("array_oid")])),
+        on=exp.column("oid", "t").eq(exp.column("item_oid", "a")))
+    text = exp.select(*(exp.alias_(exp.convert(v), n) for n, v in _TEXT_TYPE.items()))
+    added = arrays.union(text, distinct=False)
+    added.set("by_name", True)
+    return added
+
+
+def _list_type() -> exp.Expr:
+    """A pg_attribute row's type: a list column's array type (DuckDB's pg_attribute gives every
+    list one type of its own, which no pg_type row has)."""
+    kind = exp.column("data_type", "indb_dc")
+    return exp.func("coalesce", exp.Subquery(this=exp.select(exp.Case(ifs=[
+        *(exp.If(this=kind.eq(exp.Literal.string(name)), true=exp.Literal.number(oid))
+          for name, oid in _LIST_TYPES.items()),
+        exp.If(this=exp.Like(this=kind, expression=exp.Literal.string("DECIMAL(%)[]")),
+               true=exp.Literal.number(1231))])).from_(
+        exp.Table(this=exp.Anonymous(this="duckdb_columns"),
+                  alias=exp.TableAlias(this=exp.to_identifier("indb_dc")))).where(
+        exp.and_(exp.column("table_oid", "indb_dc").eq(exp.column("attrelid")),
+                 exp.column("column_name", "indb_dc").eq(exp.column("attname"))))),
+        exp.column("atttypid"))
+
+
 # columns of PostgreSQL's catalog tables that DuckDB's lack or type otherwise, with their values
 # here: a query's pg_catalog.X reads the shadow's table macro of X, with these
 _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
@@ -122,6 +180,14 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                  "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]"))},
     "pg_index": {"indnullsnotdistinct": exp.false()},
     "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c")},
+    "pg_type": {"typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
+                "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
+                "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
+                "typrelid": exp.func("coalesce", exp.column("typrelid"), exp.Literal.number(0)),
+                "typarray": exp.Case(this=exp.column("oid"), ifs=[
+                    exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
+                    for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
+    "pg_attribute": {"atttypid": _list_type()},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
@@ -180,21 +246,6 @@ _REGEX_OPERATORS = {"~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True),
                     "~*": (exp.RegexpILike, False), "!~*": (exp.RegexpILike, True)}
 
 
-class _Catalogs(Postgres):
-    """PostgreSQL's SQL as catalog queries write it, arrays of oids included (``$1::oid[]``,
-    as asyncpg's type lookup casts: sqlglot reads no array of an object identifier type)."""
-
-    class Parser(PostgresParser):
-        def _parse_types(self, check_func: bool = False, schema: bool = False,
-                         allow_identifiers: bool = True, with_collation: bool = False
-                         ) -> exp.Expr | None:
-            kind = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
-            if isinstance(kind, exp.ObjectIdentifier) and \
-                    self._match_pair(TokenType.L_BRACKET, TokenType.R_BRACKET):
-                return exp.DataType.build("BIGINT[]")  # oids are BIGINT here (_OID_TYPES)
-            return kind
-
-
 def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None:
     """The statement as a tree to run in a shadow, when it is one query of the catalog; None
     for anything else. ``trees`` are indb's parse of ``sql`` (None: indb's parser refused it,
@@ -202,7 +253,7 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
     if trees is not None and (len(trees) != 1 or not _reads_catalog(trees[0])):
         return None
     try:
-        parsed = sqlglot.parse(sql, read=_Catalogs)
+        parsed = sqlglot.parse(sql, read=pgparams.PgSql)
     except ParseError:
         return None
     tree = parsed[0] if len(parsed) == 1 else None
@@ -405,7 +456,10 @@ class _Shadow:
             has = {row[0] for row in self.duck.execute(render(exp.Describe(this=source))).fetchall()}
             replaced = [exp.alias_(value, column) for column, value in extra.items() if column in has]
             added = [exp.alias_(value, column) for column, value in extra.items() if column not in has]
-            body = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
+            body: exp.Query = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
+            if table == "pg_type":  # and the rows DuckDB's lacks (their other columns NULL)
+                body = exp.union(body, _types_added(), distinct=False)
+                body.set("by_name", True)
             self.duck.execute(render(_table_macro(table, body)))
         for setting, value in (("enable_external_access", exp.false()),
                                ("lock_configuration", exp.true())):  # no files, for good

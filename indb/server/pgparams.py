@@ -24,14 +24,35 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.parsers.postgres import PostgresParser
+from sqlglot.tokens import TokenType
 
-TEXT, BIGINT = 25, 20
+TEXT, BIGINT, OID_ARRAY = 25, 20, 1028
 # the comparisons and arithmetic whose other side gives a parameter its type
 _BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
            exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.NullSafeEQ, exp.NullSafeNEQ)
 _BIGINT_PLACES = (exp.Limit, exp.Offset, exp.Fetch)
 
 TypeOf = Callable[[exp.Select], "list[pa.DataType] | None"]
+
+
+class PgSql(Postgres):
+    """PostgreSQL's SQL, arrays of oids included (``$1::oid[]``, as asyncpg's type lookup casts:
+    sqlglot reads no array of an object identifier type): a BIGINT[] marked ``oids``, since
+    oids are BIGINT here, and a parameter cast so is described as ``oid[]``."""
+
+    class Parser(PostgresParser):
+        def _parse_types(self, check_func: bool = False, schema: bool = False,
+                         allow_identifiers: bool = True, with_collation: bool = False
+                         ) -> exp.Expr | None:
+            kind = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
+            if isinstance(kind, exp.ObjectIdentifier) and \
+                    self._match_pair(TokenType.L_BRACKET, TokenType.R_BRACKET):
+                oids = exp.DataType.build("BIGINT[]")
+                oids.meta["oids"] = True
+                return oids
+            return kind
 
 
 def oid_of(kind: pa.DataType) -> int:
@@ -62,10 +83,16 @@ _OIDS: tuple[tuple[Callable[[pa.DataType], bool], int], ...] = (
 def parameter_types(sql: str, declared: Sequence[int], type_of: TypeOf) -> list[int]:
     """The OID of each parameter ``$1``..``$n`` of ``sql``: the client's where it declared one
     (not 0), else inferred; as many as the statement has (or the client declared)."""
-    try:
-        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
-    except sqlglot.errors.SqlglotError:
-        trees = []
+    trees: list[exp.Expr] = []
+    for dialect in ("duckdb", PgSql):  # indb's SQL, or PostgreSQL's (a catalog query's)
+        try:
+            trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
+            break
+        except sqlglot.errors.SqlglotError:
+            continue
+    for parameter in [p for tree in trees for p in tree.find_all(exp.Parameter)]:
+        if isinstance(parameter.this, exp.Literal) and parameter.this.name.isdigit():
+            parameter.replace(exp.Placeholder(this=parameter.this.name))  # PostgreSQL's $1
     places = {int(p.name): p for tree in trees for p in tree.find_all(exp.Placeholder)
               if p.name.isdigit()}
     count = max([len(declared), *places])
@@ -84,6 +111,9 @@ def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, 
         if isinstance(place.parent, _BIGINT_PLACES):
             oids[n] = BIGINT
             continue
+        if isinstance(place.parent, exp.Cast) and _oids(place.parent.to):
+            oids[n] = OID_ARRAY
+            continue
         typed = _typed_by(place)
         context = _context(place)
         if typed is None or context is None:
@@ -101,6 +131,16 @@ def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, 
         if kinds is not None:
             oids.update((n, oid_of(kinds[i])) for n, i in columns.items() if i < len(kinds))
     return oids
+
+
+def _oids(kind: exp.DataType) -> bool:
+    """Whether a cast is to an array of oids: ``PgSql``'s, or DuckDB's reading (``oid`` a type
+    of the user's)."""
+    items = kind.expressions[0] if kind.this == exp.DataType.Type.ARRAY and kind.expressions \
+        else None
+    return bool(kind.meta.get("oids")) or (
+        isinstance(items, exp.DataType) and items.this == exp.DataType.Type.USERDEFINED
+        and str(items.args.get("kind")).lower() in ("oid", "regtype", "regclass"))
 
 
 def _typed_by(place: exp.Placeholder) -> exp.Expr | int | None:

@@ -33,10 +33,14 @@ class Session(Protocol):
 class Rows(core.QueryResult):
     """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
 
-    def __init__(self, session: Session, result: Result | None, tag: str) -> None:
-        """``session``: the one whose cancel request stops the rows' query while they stream."""
+    def __init__(self, session: Session, result: Result | None, tag: str,
+                 catalog: bool = False) -> None:
+        """``session``: the one whose cancel request stops the rows' query while they stream;
+        ``catalog``: the rows answer a query of PostgreSQL's catalog, whose arrays of integers
+        are arrays of oids (asyncpg reads ``oid[]`` without looking it up)."""
         super().__init__()
         self._result, self._tag, self._session = result, tag, session
+        self._catalog = catalog
         self._types = [] if result is None else [bvtype(t) for t in result.schema.types]
         self._rows: Iterator[list] | None = None
 
@@ -57,6 +61,8 @@ class Rows(core.QueryResult):
         kind = self._result.schema.types[index]
         array = pgparams.oid_of(kind) if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
             else pgparams.TEXT
+        if self._catalog and array in (1005, 1007, 1016):
+            return pgparams.OID_ARRAY
         if array != pgparams.TEXT:
             return array
         return postgres.BVTYPE_TO_PGTYPE.get(self._types[index], postgres.PG_UNKNOWN)[0]

@@ -22,6 +22,7 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
 
 from indb.errors import NotSupportedError
+from indb.server import pgparams
 
 _CONTEXT = Transformer()  # psycopg's default adapters, no connection (time zones are UTC)
 
@@ -155,3 +156,25 @@ def text_writer(kind: core.BVType) -> Callable[[Any], bytes]:
 
 def _text_bytes(form: Callable[[Any], str], value: Any) -> bytes:
     return form(value).encode()
+
+
+# -- a Bind's parameters ---------------------------------------------------------------------
+
+# parameter values sent as text, by their type OID (pg_type.h); others stay text
+TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
+    16: lambda v: v.lower() in ("t", "true", "1", "on", "yes"), 20: int, 21: int, 23: int, 26: int,
+    700: float, 701: float, 1700: decimal.Decimal, 1082: datetime.date.fromisoformat,
+    1083: datetime.time.fromisoformat, 1114: datetime.datetime.fromisoformat,
+    1184: datetime.datetime.fromisoformat, 17: lambda v: bytes.fromhex(v.removeprefix("\\x")),
+}
+
+
+def parameter(raw: bytes, oid: int, fmt: int) -> Any:
+    """A Bind's parameter value from its bytes, by its type OID and format (0: text)."""
+    if fmt == 0 and (oid in pgparams.ARRAYS.values() or oid == pgparams.OID_ARRAY):  # {1,2}:
+        # psycopg's loader reads PostgreSQL's form of an array
+        return decoded(raw, oid, binary=False)
+    if fmt == 0:
+        text = raw.decode()
+        return TEXT_PARAMS.get(oid, str)(text)
+    return decoded(raw, oid)

@@ -11,8 +11,6 @@ password being the API token when the server asks for one.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import decimal
 import functools
 import io
 import logging
@@ -45,13 +43,6 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
-# parameter values sent as text, by their type OID (pg_type.h); others stay text
-_TEXT_PARAMS: dict[int, Callable[[str], Any]] = {
-    16: lambda v: v.lower() in ("t", "true", "1", "on", "yes"), 20: int, 21: int, 23: int, 26: int,
-    700: float, 701: float, 1700: decimal.Decimal, 1082: datetime.date.fromisoformat,
-    1083: datetime.time.fromisoformat, 1114: datetime.datetime.fromisoformat,
-    1184: datetime.datetime.fromisoformat, 17: lambda v: bytes.fromhex(v.removeprefix("\\x")),
-}
 _QUANTIFIED = re.compile(r"\b(ANY|ALL|SOME)\s*\(", re.IGNORECASE)  # expr = ANY($1): an array
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
@@ -194,10 +185,10 @@ class _Session(core.Session):
             catalog = catalog_query(sql, None)
             if catalog is None:
                 raise
-            return Rows(self, self._catalog(catalog, params), "")
+            return Rows(self, self._catalog(catalog, params), "", catalog=True)
         catalog = catalog_query(sql, trees)
         if catalog is not None:
-            return Rows(self, self._catalog(catalog, params), "")
+            return Rows(self, self._catalog(catalog, params), "", catalog=True)
         tag = _no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
@@ -690,7 +681,7 @@ class _Handler(postgres.BuenaVistaHandler):
             size, = struct.unpack("!i", data[:4])
             raw, data = (None, data[4:]) if size < 0 else (data[4:4 + size], data[4 + size:])
             oid = oids[i] if i < len(oids) else 0
-            params.append(None if raw is None else _param(raw, oid, formats[i]))
+            params.append(None if raw is None else pgvalues.parameter(raw, oid, formats[i]))
         results, = struct.unpack("!h", data[:2])
         result_formats = list(struct.unpack(f"!{results}h", data[2:2 + 2 * results]))
         # a portal bound anew replaces the old one, rows left of it included (an Execute with a
@@ -729,15 +720,6 @@ def _oid(result: core.QueryResult, index: int) -> int:
     if isinstance(result, Rows | Fetched):
         return result.oid(index)
     return postgres.BVTYPE_TO_PGTYPE.get(result.column(index)[1], postgres.PG_UNKNOWN)[0]
-
-
-def _param(raw: bytes, oid: int, fmt: int) -> Any:
-    if fmt == 0 and oid in pgparams.ARRAYS.values():  # {1,2}: psycopg reads PostgreSQL's form
-        return pgvalues.decoded(raw, oid, binary=False)
-    if fmt == 0:
-        text = raw.decode()
-        return _TEXT_PARAMS.get(oid, str)(text)
-    return pgvalues.decoded(raw, oid)
 
 
 def _field(data: bytes) -> bytes:
