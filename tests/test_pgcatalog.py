@@ -153,6 +153,11 @@ def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
                             "set_config('application_name', 'x', false)").fetchone() == ("150000", "x")
         assert conn.execute("SELECT count(*) FROM pg_range").fetchone() == (0,)
         assert conn.execute("SELECT current_catalog").fetchone() == ("indb",)  # (JDBC asks)
+        assert conn.execute("SELECT setting FROM pg_catalog.pg_settings WHERE name = "
+                            "'max_index_keys'").fetchone() == ("32",)
+        keys = conn.execute("SELECT (information_schema._pg_expandarray(con.conkey)).n "
+                            "FROM pg_catalog.pg_constraint con").fetchall()
+        assert keys == []  # JDBC's getPrimaryKeys: indb's tables have none
 
 
 def test_information_schema_shows_an_analyst_its_tables_only(served):

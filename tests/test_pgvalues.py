@@ -60,3 +60,16 @@ def test_timestamp_text_drops_the_fraction_s_trailing_zeros(value, text):
 ])
 def test_interval_text_is_postgresql_s_default_style(value, text):
     assert pgvalues.interval_text(value) == text
+
+
+@pytest.mark.parametrize("raw, oid, value", [
+    (b"2026-01-02 +00", 0, datetime.date(2026, 1, 2)),     # JDBC's setDate, untyped
+    (b"2026-01-02 -05:30", 1082, datetime.date(2026, 1, 2)),
+    (b"{1,2,NULL}", 1016, [1, 2, None]),                   # arrays in PostgreSQL's text form
+    (b'{"a b",c}', 1009, ["a b", "c"]),
+    (b"{20,23}", 1028, [20, 23]),                          # oid[]
+    (b"t", 16, True), (b"off", 16, False), (b"42", 20, 42),
+    (b"2026-01-02 +00 is text", 0, "2026-01-02 +00 is text"),
+])
+def test_text_parameters_are_read_as_postgresql_reads_them(raw, oid, value):
+    assert pgvalues.parameter(raw, oid, 0) == value

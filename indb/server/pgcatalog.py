@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import sqlglot
@@ -52,7 +52,8 @@ SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": 
             "transaction_isolation": "read committed", "server_version": "15.0",
             "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8",
             "datestyle": "ISO, MDY", "timezone": "UTC", "search_path": "main",
-            "max_identifier_length": "63", "integer_datetimes": "on", "jit": "off"}
+            "max_identifier_length": "63", "integer_datetimes": "on", "jit": "off",
+            "max_index_keys": "32", "default_transaction_isolation": "read committed"}
 VERSION = f"PostgreSQL 15.0 (indb {indb_version})"  # version(): clients parse PostgreSQL's form
 _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentVersion: "version", exp.CurrentDatabase: "current_database",
@@ -98,6 +99,11 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
+    # information_schema._pg_expandarray(array): (x, n) of each item; JDBC's key and index
+    # listings read .n of it over pg_constraint and pg_index, which are empty here
+    "_pg_expandarray": (("items",), exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name), expression=exp.cast(exp.null(), "BIGINT"))
+        for name in ("x", "n")])),
     # set_config(name, value, is_local): nothing is set here; its answer is the value
     "set_config": (("setting_name", "new_value", "is_local"), exp.column("new_value")),
     # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)
@@ -157,6 +163,21 @@ def _types_added() -> exp.Query:
     return added
 
 
+def _settings_added() -> exp.Query:
+    """pg_settings' rows of PostgreSQL's settings (JDBC's metadata asks for max_index_keys)."""
+    return exp.select("name", "setting").from_(exp.Values(
+        expressions=[exp.Tuple(expressions=[exp.Literal.string(n), exp.Literal.string(v)])
+                     for n, v in SETTINGS.items() if " " not in n],
+        alias=exp.TableAlias(this=exp.to_identifier("s"), columns=[
+            exp.to_identifier("name"), exp.to_identifier("setting")])))
+
+
+def _without_ours(base: exp.Select) -> exp.Select:
+    """DuckDB's pg_settings but the rows of the names ``SETTINGS`` answers."""
+    return base.where(exp.Not(this=exp.In(this=exp.func("lower", exp.column("name")), expressions=[
+        exp.Literal.string(n) for n in SETTINGS])))
+
+
 def _list_type() -> exp.Expr:
     """A pg_attribute row's type: a list column's array type (DuckDB's pg_attribute gives every
     list one type of its own, which no pg_type row has)."""
@@ -188,11 +209,17 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
     "pg_attribute": {"atttypid": _list_type()},
+    "pg_settings": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
                     "encoding": exp.Literal.number(6)},
 }
+# rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
+_ADDED_ROWS_OF: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
+                                                       "pg_settings": _settings_added}
+_ADDED_ROWS: dict[str, Callable[[exp.Select], exp.Select]] = {"pg_type": lambda base: base,
+                                                              "pg_settings": _without_ours}
 # functions of PostgreSQL's taking a last argument, pretty, that DuckDB's lack: called with it
 # (this many arguments), they are the shadow's f_pretty macros, which ignore it
 _PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3}
@@ -355,7 +382,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         match = kind(this=node.this, expression=node.expression)
         return exp.Not(this=match) if negated else match
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func) \
-            and node.this.name.lower() == "pg_catalog":
+            and node.this.name.lower() in CATALOG_SCHEMAS:
         return node.expression  # pg_catalog.f(...): the shadow's (or DuckDB's) f
     if isinstance(node, exp.Anonymous) and _PRETTY.get(node.name.lower()) == len(node.expressions):
         node.set("this", f"{node.name.lower()}_pretty")  # the shadow's macro, ignoring pretty
@@ -456,9 +483,10 @@ class _Shadow:
             has = {row[0] for row in self.duck.execute(render(exp.Describe(this=source))).fetchall()}
             replaced = [exp.alias_(value, column) for column, value in extra.items() if column in has]
             added = [exp.alias_(value, column) for column, value in extra.items() if column not in has]
-            body: exp.Query = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
-            if table == "pg_type":  # and the rows DuckDB's lacks (their other columns NULL)
-                body = exp.union(body, _types_added(), distinct=False)
+            base = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
+            body: exp.Query = base
+            if table in _ADDED_ROWS:  # and the rows DuckDB's lacks (their other columns NULL)
+                body = exp.union(_ADDED_ROWS[table](base), _ADDED_ROWS_OF[table](), distinct=False)
                 body.set("by_name", True)
             self.duck.execute(render(_table_macro(table, body)))
         for setting, value in (("enable_external_access", exp.false()),

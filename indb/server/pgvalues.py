@@ -12,6 +12,7 @@ import datetime
 import decimal
 import functools
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -176,5 +177,11 @@ def parameter(raw: bytes, oid: int, fmt: int) -> Any:
         return decoded(raw, oid, binary=False)
     if fmt == 0:
         text = raw.decode()
+        dated = _DATE_WITH_ZONE.fullmatch(text) if oid in (0, 1082) else None
+        if dated:  # JDBC's setDate: a date and a zone, untyped; PostgreSQL reads the date
+            return datetime.date.fromisoformat(dated.group(1))
         return TEXT_PARAMS.get(oid, str)(text)
     return decoded(raw, oid)
+
+
+_DATE_WITH_ZONE = re.compile(r"(\d{4}-\d{2}-\d{2}) ?[+-]\d{2}(?::?\d{2})?")
