@@ -12,6 +12,8 @@ $(STAMP): setup.cfg pyproject.toml
 	# A CPU build of torch, named exactly: a plain `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# node-postgres, a client of the pg port written by others (tests/test_pgclients.py)
+	if command -v npm >/dev/null; then npm install --silent --prefix $(VENV)/node pg@8; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,153 @@
+"""Clients of the pg port written by others, in their own languages: node-postgres (JavaScript)
+and pgjdbc (Java, as DBeaver and other JDBC tools use it). Each runs a small program of its
+client's calls against a served database and prints what it got, which is checked here. They
+are skipped where the client is not installed (``make test`` installs node-postgres, and
+``.ci/run`` a JDK with Debian's pgjdbc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import indb
+from serving import Served
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_MODULES = ROOT / ".venv" / "node" / "node_modules"
+PGJDBC = Path("/usr/share/java/postgresql.jar")
+
+NODE_PROGRAM = r"""
+const { Client } = require('pg');
+(async () => {
+  const client = new Client({ host: '127.0.0.1', port: Number(process.argv[2]), user: 'admin',
+                              database: 'indb' });
+  await client.connect();
+  const got = {};
+  got.rows = (await client.query('SELECT * FROM t ORDER BY id')).rows;
+  got.fields = (await client.query('SELECT * FROM t')).fields.map(f => f.dataTypeID);
+  got.param = (await client.query('SELECT name FROM t WHERE id = $1 AND ok = $2', [1, true])).rows;
+  got.any = (await client.query('SELECT count(*) AS n FROM t WHERE id = ANY($1)', [[1, 2, 7]])).rows;
+  got.insert = (await client.query('INSERT INTO t (id, name) VALUES ($1, $2)', [3, 'c'])).rowCount;
+  got.delete = (await client.query('DELETE FROM t WHERE id = $1', [3])).rowCount;
+  await client.end();
+  console.log(JSON.stringify(got));
+})().catch(error => { console.log(JSON.stringify({ error: error.message })); process.exit(1); });
+"""
+
+JAVA_PROGRAM = r"""
+import java.sql.*;
+import java.util.*;
+
+public class Probe {
+  public static void main(String[] args) throws Exception {
+    Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + args[0] + "/indb",
+                                               "admin", "");
+    List<String> got = new ArrayList<>();
+    ResultSet r = c.createStatement().executeQuery(
+        "SELECT id, name, px, amount, ts, day, ok FROM t ORDER BY id");
+    while (r.next())
+      got.add(r.getLong(1) + "|" + r.getString(2) + "|" + r.getDouble(3) + "|" + r.getBigDecimal(4)
+              + "|" + r.getTimestamp(5) + "|" + r.getDate(6) + "|" + r.getBoolean(7));
+    PreparedStatement p = c.prepareStatement("SELECT name FROM t WHERE id = ? AND day = ?");
+    for (int i = 0; i < 6; i++) {  // past the driver's threshold: a named server statement
+      p.setLong(1, 1);
+      p.setDate(2, java.sql.Date.valueOf("2026-01-02"));
+      r = p.executeQuery();
+      r.next();
+      got.add("prepared " + r.getString(1));
+    }
+    r = c.createStatement().executeQuery("SELECT xs, tags FROM t WHERE id = 1");
+    r.next();
+    got.add("arrays " + Arrays.toString((Object[]) r.getArray(1).getArray())
+            + Arrays.toString((Object[]) r.getArray(2).getArray()));
+    c.setAutoCommit(false);
+    Statement s = c.createStatement();
+    s.setFetchSize(1);  // a portal read one row an Execute
+    r = s.executeQuery("SELECT id FROM t ORDER BY id");
+    int n = 0;
+    while (r.next()) n++;
+    c.commit();
+    c.setAutoCommit(true);
+    got.add("fetched " + n);
+    PreparedStatement batch = c.prepareStatement("INSERT INTO t (id, name) VALUES (?, ?)");
+    for (int i = 10; i < 13; i++) { batch.setLong(1, i); batch.setString(2, "n" + i); batch.addBatch(); }
+    got.add("batch " + Arrays.toString(batch.executeBatch()));
+    c.createStatement().executeUpdate("DELETE FROM t WHERE id >= 10");
+    DatabaseMetaData meta = c.getMetaData();
+    StringBuilder columns = new StringBuilder("columns");
+    r = meta.getColumns(null, null, "t", null);
+    while (r.next()) columns.append(" " + r.getString("COLUMN_NAME") + ":" + r.getString("TYPE_NAME"));
+    got.add(columns.toString());
+    r = meta.getTables(null, null, "%", new String[] {"TABLE"});
+    StringBuilder tables = new StringBuilder("tables");
+    while (r.next()) tables.append(" " + r.getString("TABLE_NAME"));
+    got.add(tables.toString());
+    int keys = 0;
+    r = meta.getPrimaryKeys(null, null, "t");
+    while (r.next()) keys++;
+    r = meta.getImportedKeys(null, null, "t");
+    while (r.next()) keys++;
+    got.add("keys " + keys);
+    c.close();
+    for (String line : got) System.out.println(line);
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pgclients") / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE t (id BIGINT, name VARCHAR, px DOUBLE, amount DECIMAL(10, 2), "
+                 "ts TIMESTAMP, day DATE, ok BOOLEAN, xs BIGINT[], tags VARCHAR[])")
+        conn.sql("INSERT INTO t VALUES (1, 'a', 1.5, 2.25, TIMESTAMP '2026-01-02 03:04:05.12', "
+                 "DATE '2026-01-02', true, [1, 5000000000], ['x', 'y z']), "
+                 "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+    server = Served(path)
+    yield server
+    server.stop()
+
+
+def test_node_postgres(served, tmp_path):
+    if shutil.which("node") is None or not (NODE_MODULES / "pg").is_dir():
+        pytest.skip("node-postgres is not installed (make installs it where npm is)")
+    program = tmp_path / "probe.js"
+    program.write_text(NODE_PROGRAM)
+    run = subprocess.run(["node", str(program), str(served.pg_port)], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert run.returncode == 0, got
+    first, second = got["rows"]
+    assert first == {"id": "1", "name": "a", "px": 1.5, "amount": "2.25",  # node-postgres'
+                     "ts": first["ts"], "day": first["day"], "ok": True,  # own forms of int8
+                     "xs": ["1", "5000000000"], "tags": ["x", "y z"]}  # and numeric: strings
+    assert first["ts"].startswith("2026-01-02") and set(second.values()) == {"2", None}
+    assert got["fields"] == [20, 25, 701, 1700, 1114, 1082, 16, 1016, 1009]
+    assert got["param"] == [{"name": "a"}] and got["any"] == [{"n": "2"}]
+    assert (got["insert"], got["delete"]) == (1, 1)
+
+
+def test_pgjdbc(served, tmp_path):
+    if shutil.which("javac") is None or not PGJDBC.exists():
+        pytest.skip("no JDK or no pgjdbc (Debian's libpostgresql-jdbc-java)")
+    (tmp_path / "Probe.java").write_text(JAVA_PROGRAM)
+    subprocess.run(["javac", "-cp", str(PGJDBC), "Probe.java"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    run = subprocess.run(["java", "-cp", f".:{PGJDBC}", "Probe", str(served.pg_port)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:2] == ["1|a|1.5|2.25|2026-01-02 03:04:05.12|2026-01-02|true",
+                         "2|null|0.0|null|null|null|false"]
+    assert lines[2:8] == ["prepared a"] * 6
+    assert lines[8:] == [
+        "arrays [1, 5000000000][x, y z]", "fetched 2", "batch [1, 1, 1]",
+        "columns id:int8 name:varchar px:float8 amount:numeric ts:timestamp day:date ok:bool "
+        "xs:_int8 tags:_varchar",
+        "tables t", "keys 0"]
