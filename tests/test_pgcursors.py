@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from indb.errors import NotSupportedError, SqlError
-from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, read
+from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, Reset, read, statements
 
 
 @pytest.mark.parametrize("sql, statement", [
@@ -26,6 +26,9 @@ from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, read
     ("DEALLOCATE ALL", Deallocate(None)),
     ("DEALLOCATE PREPARE s", Deallocate("s")),
     ('deallocate "_pg3_0"', Deallocate("_pg3_0")),
+    ("RESET ALL", Reset("RESET")), ("reset search_path", Reset("RESET")),
+    ("UNLISTEN *", Reset("UNLISTEN")), ("DISCARD ALL", Reset("DISCARD ALL", everything=True)),
+    ("DISCARD PLANS", Reset("DISCARD")),
     ("SELECT 1", None), ("  fetched_at", None), ("", None),
 ])
 def test_statements_are_read(sql, statement):
@@ -43,7 +46,22 @@ def test_statements_are_read(sql, statement):
     ("DECLARE c CURSOR WITH FOR SELECT 1", SqlError, "WITH HOLD"),
     ("CLOSE", SqlError, "CLOSE name"),
     ("DEALLOCATE a b", SqlError, "DEALLOCATE"),
+    ("DISCARD EVERYTHING", SqlError, "DISCARD ALL"),
+    ("RESET", SqlError, "RESET name"),
 ])
 def test_what_cannot_be_carried_out_is_refused_by_name(sql, error, match):
     with pytest.raises(error, match=match):
         read(sql)
+
+
+@pytest.mark.parametrize("sql, pieces", [
+    ("SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;",  # asyncpg's reset
+     ["SELECT pg_advisory_unlock_all()", "CLOSE ALL", "UNLISTEN *", "RESET ALL"]),
+    ("SELECT 'a;b'; FETCH 2 FROM c", ["SELECT 'a;b'", "FETCH 2 FROM c"]),
+    ("CREATE FUNCTION f LANGUAGE PYTHON AS $$\na; b\n$$; CLOSE ALL",
+     ["CREATE FUNCTION f LANGUAGE PYTHON AS $$\na; b\n$$", "CLOSE ALL"]),
+    ("SELECT 1; SELECT 2", None),  # none of these: the engine reads the text whole
+    ("CLOSE ALL;", None), ("SELECT 1", None),
+])
+def test_a_text_of_several_statements_is_cut_where_one_is_the_session_s(sql, pieces):
+    assert statements(sql) == pieces

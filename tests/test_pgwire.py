@@ -599,6 +599,37 @@ def test_asyncpg_reads_list_columns_and_passes_lists(plain):
     assert found == 2
 
 
+def test_asyncpg_s_pool_takes_its_connections_back(plain):
+    """asyncpg's pool resets a connection it takes back with ``SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL;``, which failed every release."""
+    import asyncio
+
+    import asyncpg
+
+    async def use():
+        pool = await asyncpg.create_pool(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                         database="indb", ssl=False, min_size=1, max_size=1)
+        try:
+            counts = []
+            for _ in range(3):  # one connection, taken back and reset between uses
+                async with pool.acquire() as conn:
+                    counts.append(await conn.fetchval("SELECT count(*) FROM t"))
+            return counts
+        finally:
+            await pool.close()
+
+    assert asyncio.run(use()) == [10, 10, 10]
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        pgconn, ok = conn.pgconn, psycopg.pq.ExecStatus.COMMAND_OK
+        assert libpq(conn, pgconn.send_prepare, b"kept", b"SELECT 1").status == ok
+        assert libpq(conn, pgconn.send_query,
+                     b"DECLARE c CURSOR WITH HOLD FOR SELECT x FROM t").status == ok
+        discarded = libpq(conn, pgconn.send_query, b"DISCARD ALL")
+        assert (discarded.status, discarded.command_status) == (ok, b"DISCARD ALL")
+        assert libpq(conn, pgconn.send_query_prepared, b"kept", None).status != ok  # gone
+        assert b"does not exist" in libpq(conn, pgconn.send_query, b"FETCH 1 FROM c").error_message
+
+
 def test_text_forms_are_postgresql_s(plain):
     """Booleans, special floats and decimals as PostgreSQL writes them in text (buenavista wrote
     ``true``, ``inf`` and ``1E+2``); pg8000, which parses only PostgreSQL's forms, read every

@@ -104,6 +104,9 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "_pg_expandarray": (("items",), exp.Struct(expressions=[
         exp.PropertyEQ(this=exp.to_identifier(name), expression=exp.cast(exp.null(), "BIGINT"))
         for name in ("x", "n")])),
+    # indb takes no advisory locks: unlocking them all (asyncpg's pool, as it takes a connection
+    # back) unlocks nothing
+    "pg_advisory_unlock_all": ((), exp.null()),
     # set_config(name, value, is_local): nothing is set here; its answer is the value
     "set_config": (("setting_name", "new_value", "is_local"), exp.column("new_value")),
     # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)

@@ -1,12 +1,15 @@
-"""PostgreSQL's statements about a session's own cursors and prepared statements, which none of
-the SQL parsers indb uses reads: ``DECLARE name CURSOR FOR query``, ``FETCH``, ``MOVE``, ``CLOSE``
-and ``DEALLOCATE``. Each is read with sqlglot's tokenizer into a small typed object; the pg port's
-session carries it out (``server.pgwire``).
+"""PostgreSQL's statements about a session's own state, which none of the SQL parsers indb uses
+reads: its cursors (``DECLARE name CURSOR FOR query``, ``FETCH``, ``MOVE``, ``CLOSE``), its
+prepared statements (``DEALLOCATE``), and ``RESET``, ``UNLISTEN`` and ``DISCARD``. Each is read
+with sqlglot's tokenizer into a small typed object; the pg port's session carries it out
+(``server.pgwire``). ``statements`` cuts a text of several of them apart.
 
 Clients send them on their own: psycopg's and psycopg2's named (server-side) cursors, which
 SQLAlchemy's ``stream_results`` and pandas' ``read_sql(chunksize=...)`` use, declare a cursor and
 fetch from it; psycopg deallocates its prepared statements after a statement that changes a
-table. Cursors move forward only here (``FETCH NEXT``, ``FORWARD n``, ``n``, ``ALL``).
+table; asyncpg's pool resets a connection it takes back with ``CLOSE ALL; UNLISTEN *; RESET
+ALL;``, and poolers send ``DISCARD ALL``. Cursors move forward only here (``FETCH NEXT``,
+``FORWARD n``, ``n``, ``ALL``).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlglot.errors import TokenError
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import Token, Tokenizer, TokenType
 
 from indb.errors import NotSupportedError, SqlError
 
-FIRST_WORDS = frozenset({"DECLARE", "FETCH", "MOVE", "CLOSE", "DEALLOCATE"})
+FIRST_WORDS = frozenset({"DECLARE", "FETCH", "MOVE", "CLOSE", "DEALLOCATE", "RESET", "UNLISTEN",
+                         "DISCARD"})
 _FORWARD = frozenset({"FORWARD", "NEXT"})
 _OTHER_DIRECTIONS = frozenset({"PRIOR", "FIRST", "LAST", "ABSOLUTE", "RELATIVE", "BACKWARD"})
 
@@ -56,13 +61,30 @@ class Deallocate:
     name: str | None
 
 
-Statement = Declare | Fetch | Close | Deallocate
+@dataclass(frozen=True)
+class Reset:
+    """``RESET name | ALL``, ``UNLISTEN name | *``, ``DISCARD {ALL | PLANS | SEQUENCES | TEMP}``:
+    what the first two undo does not persist here (SET does nothing, nothing listens);
+    ``DISCARD ALL`` (``everything``) also closes the cursors and drops the prepared statements."""
+
+    tag: str
+    everything: bool = False
+
+
+Statement = Declare | Fetch | Close | Deallocate | Reset
 
 
 class _Words(Tokenizer):
     """sqlglot's tokens, FETCH among the words (sqlglot reads the rest of a FETCH as one)."""
 
     COMMANDS = Tokenizer.COMMANDS - {TokenType.FETCH}
+
+
+class _Pieces(Postgres.Tokenizer):
+    """sqlglot's tokens of PostgreSQL's SQL, whose ``$$`` strings hold semicolons, and no
+    statement read as a command to its end."""
+
+    COMMANDS = set[TokenType]()
 
 
 def read(sql: str) -> Statement | None:
@@ -81,9 +103,41 @@ def read(sql: str) -> Statement | None:
         return _fetch(rest, move=first == "MOVE")
     if first == "CLOSE":
         return Close(_name_or_all(rest, "CLOSE name | ALL"))
+    if first in ("RESET", "UNLISTEN", "DISCARD"):
+        return _reset(first, [t.text.upper() for t in rest])
     if rest and rest[0].text.upper() == "PREPARE":
         rest = rest[1:]
     return Deallocate(_name_or_all(rest, "DEALLOCATE [PREPARE] name | ALL"))
+
+
+def _reset(verb: str, words: list[str]) -> Reset:
+    if len(words) != 1 or (verb == "DISCARD" and words[0] not in (
+            "ALL", "PLANS", "SEQUENCES", "TEMP", "TEMPORARY")):
+        raise SqlError({"RESET": "RESET name | ALL", "UNLISTEN": "UNLISTEN channel | *",
+                        "DISCARD": "DISCARD ALL | PLANS | SEQUENCES | TEMP"}[verb])
+    everything = verb == "DISCARD" and words[0] == "ALL"
+    return Reset(f"{verb} ALL" if everything else verb, everything)
+
+
+def statements(sql: str) -> list[str] | None:
+    """The statements of a text of several, where one of them is one of these (asyncpg's
+    ``CLOSE ALL; UNLISTEN *; RESET ALL;``): each to run on its own, since no other parser reads
+    these; None otherwise (one statement, or none of these: the engine reads the text whole)."""
+    if ";" not in sql:
+        return None
+    try:
+        tokens = _Pieces().tokenize(sql)
+    except TokenError:
+        return None
+    pieces, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            pieces.append(sql[start:token.start].strip())
+            start = token.end + 1
+    pieces = [p for p in [*pieces, sql[start:].strip()] if p]
+    if len(pieces) < 2 or not any(p.split(None, 1)[0].upper() in FIRST_WORDS for p in pieces):
+        return None
+    return pieces
 
 
 def _declare(sql: str, tokens: list[Token]) -> Declare:

@@ -173,7 +173,13 @@ class _Session(core.Session):
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         with self._guard:
             self._canceled = False  # a cancel request that came between statements stops none
-        own = pgcursors.read(sql)  # DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE
+        pieces = pgcursors.statements(sql)
+        if pieces is not None:  # several, one of them the session's own: each on its own
+            results = [self.execute_sql(piece) for piece in pieces]
+            for result in results[:-1]:
+                result.close()
+            return results[-1]
+        own = pgcursors.read(sql)  # DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE, RESET...
         if own is not None:
             return self._carry_out(own, params)
         copying = pgcopy.read(sql)  # COPY ... FROM STDIN, COPY ... TO STDOUT
@@ -250,6 +256,11 @@ class _Session(core.Session):
                 self._cursor(statement.name)
                 self.cursors.pop(statement.name).rows.close()
             return Rows(self, None, "CLOSE CURSOR")
+        if isinstance(statement, pgcursors.Reset):  # RESET, UNLISTEN: nothing to undo here
+            if statement.everything:  # DISCARD ALL: the session's cursors and statements go
+                self._close_cursors(held=True)
+                self.statements.clear()
+            return Rows(self, None, statement.tag)
         if statement.name is None:  # DEALLOCATE: psycopg's after a statement changing a table
             self.statements.clear()
             return Rows(self, None, "DEALLOCATE ALL")
