@@ -158,6 +158,15 @@ def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
         keys = conn.execute("SELECT (information_schema._pg_expandarray(con.conkey)).n "
                             "FROM pg_catalog.pg_constraint con").fetchall()
         assert keys == []  # JDBC's getPrimaryKeys: indb's tables have none
+        # what tools ask as they connect (DBeaver): the session's own user and process id
+        who = conn.execute("SELECT current_user, session_user, pg_backend_pid(), "
+                           "pg_is_in_recovery()").fetchone()
+        assert who == ("ann", "ann", conn.info.backend_pid, False)
+        keywords = conn.execute("SELECT count(*) FROM pg_catalog.pg_get_keywords() WHERE word "
+                                "<> ALL ('{select,from}'::text[]) AND catcode = 'R'").fetchone()
+        everything = conn.execute("SELECT count(*) FROM pg_catalog.pg_get_keywords() "
+                                  "WHERE catcode = 'R'").fetchone()
+        assert keywords[0] == everything[0] - 2 > 10
 
 
 def test_information_schema_shows_an_analyst_its_tables_only(served):

@@ -30,7 +30,7 @@ from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
 from indb.result import Result
-from indb.server import pgparams
+from indb.server import pgparams, pgvalues
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
 # pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
@@ -60,9 +60,11 @@ _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentSchema: "current_schema", exp.CurrentCatalog: "current_catalog",
     exp.CurrentSchemas: "current_schemas"}
 # what clients ask of the server itself, answered by the shadow when a query reads no table
-_SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, exp.CurrentSchemas)
+_SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, exp.CurrentSchemas,
+                 exp.CurrentUser, exp.SessionUser)
 DATABASE = "indb"  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
+TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
@@ -107,6 +109,8 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     # indb takes no advisory locks: unlocking them all (asyncpg's pool, as it takes a connection
     # back) unlocks nothing
     "pg_advisory_unlock_all": ((), exp.null()),
+    "pg_is_in_recovery": ((), exp.false()),
+    "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
     # set_config(name, value, is_local): nothing is set here; its answer is the value
     "set_config": (("setting_name", "new_value", "is_local"), exp.column("new_value")),
     # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)
@@ -406,9 +410,14 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
 
 
 def _cast(node: exp.Cast) -> exp.Expr:
-    """Casts to PostgreSQL's object identifier types (``'t'::regclass``, ``x::regtype``) and
-    its names of types (``pg_catalog.text``, ``name``) as DuckDB's."""
+    """Casts to PostgreSQL's object identifier types (``'t'::regclass``, ``x::regtype``), its
+    names of types (``pg_catalog.text``, ``name``) and of its array literals (``'{a,b}'::text[]``)
+    as DuckDB's."""
     to = node.to
+    if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY and node.this.is_string:
+        items = pgvalues.decoded(node.this.name.encode(), TEXT_ARRAY, binary=False)
+        return exp.cast(exp.Array(expressions=[exp.null() if item is None else
+                                               exp.Literal.string(item) for item in items]), to)
     if isinstance(to, exp.ObjectIdentifier):
         name = to.name.lower()
     elif to.this == exp.DataType.Type.NAME:
@@ -502,13 +511,37 @@ def _macro(table: str) -> str:
     return f"indb_{table}"
 
 
-def _table_macro(table: str, body: exp.Query) -> exp.Create:
+def _table_macro(table: str, body: exp.Query, name: str | None = None) -> exp.Create:
     """``CREATE MACRO indb_<table>() AS TABLE <body>``: what the shadow reads for pg_catalog's
-    ``table``."""
+    ``table`` (or a table function of PostgreSQL's of that ``name``)."""
     returns_table = exp.Properties(expressions=[exp.ReturnsProperty(
         this=exp.Schema(this=exp.Var(this="TABLE")), is_table=True)])
-    return exp.Create(this=exp.UserDefinedFunction(this=exp.to_table(_macro(table)), wrapped=True),
+    return exp.Create(this=exp.UserDefinedFunction(this=exp.to_table(name or _macro(table)),
+                                                   wrapped=True),
                       kind="MACRO", expression=body, properties=returns_table)
+
+
+# PostgreSQL's keywords as pg_get_keywords() lists them (DBeaver reads them as it connects)
+_KEYWORDS = exp.select(
+    exp.alias_(exp.column("keyword_name"), "word"),
+    exp.alias_(exp.Case(this=exp.column("keyword_category"), ifs=[
+        exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(code))
+        for duck, code in (("reserved", "R"), ("unreserved", "U"), ("column_name", "C"))],
+        default=exp.Literal.string("T")), "catcode"),
+    exp.alias_(exp.true(), "barelabel"), exp.alias_(exp.column("keyword_category"), "catdesc"),
+    exp.alias_(exp.Literal.string("can be bare label"), "baredesc")).from_(
+    exp.Table(this=exp.Anonymous(this="duckdb_keywords")))
+
+
+def with_session(query: exp.Expr, user: str, backend_pid: int) -> exp.Expr:
+    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
+    (the signed-in user) and ``pg_backend_pid()`` (the key of its cancel requests)."""
+    for node in list(query.walk()):
+        if isinstance(node, exp.CurrentUser | exp.SessionUser):
+            node.replace(exp.Literal.string(user))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
+            node.replace(exp.Literal.number(backend_pid))
+    return query
 
 
 def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) -> exp.Expr:
@@ -569,6 +602,7 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
+    made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
     return made
 
 

@@ -37,7 +37,7 @@ from indb.parser import privileges as identity
 from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgvalues
-from indb.server.pgcatalog import SETTINGS, VERSION, Shadows, catalog_query
+from indb.server.pgcatalog import SETTINGS, VERSION, Shadows, catalog_query, with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -85,6 +85,7 @@ class _Session(core.Session):
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
         self.statements: dict[str, Any] = {}  # the client's prepared statements (its handler's)
         self.cursors: dict[str, Cursor] = {}  # DECLARE's, by name
+        self.backend_pid = 0  # pg_backend_pid(): the process id it gave the client
         # a cancel request (another connection's, cancel) stops the step running now, if any
         self._guard = threading.Lock()
         self._stopping: _Stopping | None = None
@@ -153,7 +154,8 @@ class _Session(core.Session):
         """A catalog query answered from what the session's user may read (pgcatalog)."""
         with self.pool.connection(self.user) as conn:
             relations = readable_relations(conn.engine)  # the engine of the user's connection
-        return self.shadows.answer(relations, query, list(params) if params else None)
+        return self.shadows.answer(relations, with_session(query, self.user, self.backend_pid),
+                                   list(params) if params else None)
 
     def in_transaction(self) -> bool:
         return self.in_txn
@@ -640,6 +642,8 @@ class _Handler(postgres.BuenaVistaHandler):
     def handle_post_auth(self, ctx: postgres.BVContext) -> None:
         ctx.session.notice = self.send_notice_text
         ctx.session.statements = ctx.stmts  # DEALLOCATE's, by name
+        pid = ctx.process_id  # (an int4 to the client: libpq reads it signed)
+        ctx.session.backend_pid = pid - 2**32 if pid >= 2**31 else pid
         super().handle_post_auth(ctx)
 
     def send_notice_text(self, text: str) -> None:
