@@ -4,10 +4,13 @@ tests/test_pgwire.py)."""
 
 from __future__ import annotations
 
+import struct
+
+import pyarrow as pa
 import pytest
 
 from indb.errors import DataError, NotSupportedError, SqlError
-from indb.server.pgcopy import CopyIn, CopyOut, Form, line, read, rows_in
+from indb.server.pgcopy import CopyIn, CopyOut, Form, line, read, rows_binary, rows_in
 
 CSV = Form(csv=True, delimiter=",", null="")
 
@@ -41,7 +44,8 @@ def test_other_statements_are_left_alone(sql):
 
 
 @pytest.mark.parametrize("sql, error, match", [
-    ("COPY t FROM STDIN (FORMAT binary)", NotSupportedError, "binary"),
+    ("COPY t FROM STDIN (FORMAT parquet)", NotSupportedError, "text, csv or binary"),
+    ("COPY t FROM STDIN (FORMAT binary, HEADER)", SqlError, "takes no HEADER"),
     ("COPY t FROM STDIN (FREEZE)", NotSupportedError, "FREEZE"),
     ("COPY t FROM STDIN (DELIMITER '||')", SqlError, "one character"),
     ("COPY t FROM STDIN (QUOTE '''')", SqlError, "CSV's options"),
@@ -72,3 +76,18 @@ def test_lines_as_postgresql_writes_them():
     assert line(["1", None, "a\tb", "x\\y", "l1\nl2"], Form()) == b"1\t\\N\ta\\tb\tx\\\\y\tl1\\nl2\n"
     assert line(["a|b"], Form(delimiter="|")) == b"a\\|b\n"
     assert line(["1", None, "", 'a,"b"', "x"], CSV) == b'1,,"","a,""b""",x\n'
+
+
+def test_binary_rows_decoded_by_their_columns_types():
+    def field(raw):
+        return struct.pack("!i", -1) if raw is None else struct.pack("!i", len(raw)) + raw
+    rows = [(struct.pack("!q", 5000000000), b"caf\xc3\xa9"), (struct.pack("!q", -1), None)]
+    data = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + b"".join(
+        struct.pack("!h", 2) + field(a) + field(b) for a, b in rows) + struct.pack("!h", -1)
+    table = rows_binary(data, ["id", "name"], [pa.int64(), pa.string()])
+    assert table.to_pylist() == [{"id": 5000000000, "name": "café"}, {"id": -1, "name": None}]
+    assert read("COPY t FROM STDIN (FORMAT BINARY)").form == Form(binary=True)
+    with pytest.raises(DataError, match="header"):
+        rows_binary(b"1\t2\n", ["id"], [pa.int64()])
+    with pytest.raises(DataError, match="a row of 2 fields"):
+        rows_binary(data, ["id"], [pa.int64()])

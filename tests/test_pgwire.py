@@ -498,8 +498,36 @@ def test_copy_from_the_client_and_to_it(plain):
             assert conn.execute("SELECT count(*) FROM copied").fetchone() == (5,)
             with pytest.raises(psycopg.errors.UndefinedTable):
                 cursor.copy("COPY nowhere FROM STDIN").__enter__()
+            with cursor.copy("COPY copied (id, name, at) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text", "timestamp"])  # psycopg's binary rows
+                copy.write_row((6, "bin", datetime.datetime(2026, 3, 4, 5, 6, 7)))
+            assert conn.execute("SELECT name, at FROM copied WHERE id = 6").fetchone() == \
+                ("bin", datetime.datetime(2026, 3, 4, 5, 6, 7))
         finally:
             conn.execute("DROP TABLE copied")
+
+
+def test_asyncpg_copies_records_into_a_table(plain):
+    """asyncpg's bulk insert, copy_records_to_table: its columns' types looked up, then
+    COPY ... FROM STDIN (FORMAT binary)."""
+    import asyncio
+
+    import asyncpg
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            await conn.execute("CREATE TABLE by_asyncpg (id BIGINT, name VARCHAR, px DOUBLE)")
+            status = await conn.copy_records_to_table(
+                "by_asyncpg", records=[(1, "a", 1.5), (2, None, None)], columns=["id", "name", "px"])
+            rows = await conn.fetch("SELECT * FROM by_asyncpg ORDER BY id")
+            await conn.execute("DROP TABLE by_asyncpg")
+            return status, [tuple(r) for r in rows]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(session()) == ("COPY 2", [(1, "a", 1.5), (2, None, None)])
 
 
 def test_psql_copies_from_a_file_and_to_its_output(plain, tmp_path):

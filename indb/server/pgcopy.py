@@ -6,13 +6,15 @@ are ``server.pgwire``'s.
 
 Text format: columns apart by a tab, ``\\N`` for NULL, backslash escapes (``\\t``, ``\\n``,
 ``\\\\``, octal and hex). CSV: PostgreSQL's, an unquoted empty value being NULL and a quoted one
-an empty string. Binary format is not supported.
+an empty string. Binary: PostgreSQL's, each value decoded by psycopg's loader of its column's
+type (from the client only).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, Tokenizer, TokenType
 
 from indb.errors import DataError, NotSupportedError, SqlError
+from indb.server import pgparams, pgvalues
 
 _TRUE = frozenset({"TRUE", "ON", "1"})
 _FALSE = frozenset({"FALSE", "OFF", "0"})
@@ -36,6 +39,7 @@ class Form:
     """How rows are written: PostgreSQL's text format, or CSV, with COPY's options."""
 
     csv: bool = False
+    binary: bool = False
     delimiter: str = "\t"
     null: str = "\\N"
     header: bool = False
@@ -179,8 +183,12 @@ def _options(options: Sequence[tuple[str, str | None]]) -> Form:
         raise NotSupportedError(f"COPY option {sorted(unknown)[0]} is not supported (FORMAT, "
                                 "DELIMITER, NULL, HEADER, QUOTE, ESCAPE, ENCODING are)")
     kind = (given.get("FORMAT") or "text").lower()
-    if kind not in ("text", "csv"):
-        raise NotSupportedError(f"COPY ... FORMAT {kind} is not supported: use text or csv")
+    if kind not in ("text", "csv", "binary"):
+        raise NotSupportedError(f"COPY ... FORMAT {kind}: text, csv or binary")
+    if kind == "binary":
+        if set(given) - {"FORMAT", "ENCODING"}:
+            raise SqlError(f"COPY ... FORMAT binary takes no {sorted(set(given) - {'FORMAT'})[0]}")
+        return Form(binary=True)
     if (given.get("ENCODING") or "utf8").lower().replace("-", "") != "utf8":
         raise NotSupportedError("COPY ... ENCODING: rows are UTF8 here")
     header = (given.get("HEADER") or "TRUE").upper() if "HEADER" in given else "FALSE"
@@ -231,6 +239,40 @@ def rows_in(data: bytes, columns: Sequence[str], form: Form) -> pa.Table:
     if form.csv:
         return table
     return pa.table({c: _unescaped(table[c]) for c in columns})
+
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def rows_binary(data: bytes, columns: Sequence[str], types: Sequence[pa.DataType]) -> pa.Table:
+    """The client's rows in PostgreSQL's binary COPY format (asyncpg's copy_records_to_table,
+    psycopg's binary copy): the header, then each row's fields, each decoded by psycopg's binary
+    loader of its column's type (``pgparams.oid_of``)."""
+    if not data.startswith(_SIGNATURE) or len(data) < len(_SIGNATURE) + 8:
+        raise DataError("COPY ... FORMAT binary: the rows do not start with PostgreSQL's header")
+    extension, = struct.unpack_from("!i", data, len(_SIGNATURE) + 4)
+    at = len(_SIGNATURE) + 8 + extension
+    oids = [pgparams.oid_of(kind) for kind in types]
+    values: list[list[object]] = [[] for _ in columns]
+    try:
+        while at < len(data):
+            count, = struct.unpack_from("!h", data, at)
+            at += 2
+            if count == -1:  # the trailer
+                break
+            if count != len(columns):
+                raise DataError(f"COPY ... FORMAT binary: a row of {count} fields for the "
+                                f"{len(columns)} columns {', '.join(columns)}")
+            for column, oid in zip(values, oids, strict=True):
+                size, = struct.unpack_from("!i", data, at)
+                at += 4
+                column.append(None if size < 0 else pgvalues.decoded(data[at:at + size], oid))
+                at += max(size, 0)
+        return pa.table({c: pa.array(v, type=t) for c, v, t in zip(columns, values, types,
+                                                                  strict=True)})
+    except (struct.error, ValueError, TypeError, pa.ArrowException) as error:
+        raise DataError(f"COPY ... FORMAT binary: the rows do not fit the columns "
+                        f"{', '.join(columns)}: {error}") from None
 
 
 def _unescaped(column: pa.ChunkedArray) -> pa.Array:

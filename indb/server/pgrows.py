@@ -186,11 +186,13 @@ def plain(column: pa.Array) -> list[Any]:
 
 class CopyingIn(core.QueryResult):
     """A ``COPY ... FROM STDIN`` accepted: the client's rows come next, for ``table``'s
-    ``columns`` (SQL types ``types``), in ``form``."""
+    ``columns`` (SQL types ``types``, Arrow's ``arrow_types``), in ``form``."""
 
-    def __init__(self, table: str, columns: list[str], types: list[str], form: pgcopy.Form) -> None:
+    def __init__(self, table: str, columns: list[str], types: list[str],
+                 arrow_types: list[pa.DataType], form: pgcopy.Form) -> None:
         super().__init__()
         self.table, self.columns, self.types, self.form = table, columns, types, form
+        self.arrow_types = arrow_types
 
     def has_results(self) -> bool:
         return False

@@ -274,6 +274,8 @@ class _Session(core.Session):
         """A COPY with the client: its rows to send, or the table its rows go to (described as
         the user may read it: an unknown or unreadable table is refused before rows come)."""
         if isinstance(copying, pgcopy.CopyOut):
+            if copying.form.binary:
+                raise errors.NotSupportedError("COPY ... TO STDOUT sends text or csv, not binary")
             if not _read_only(copying.query):  # (nothing else runs: a write would have)
                 raise errors.ProgrammingError("COPY (query) TO STDOUT takes a query")
             rows = self.execute_sql(copying.query)
@@ -289,17 +291,22 @@ class _Session(core.Session):
                                           f"{error.message.splitlines()[0]}") from None
             types = dict(zip(described.columns, [str(t) for t in described.types or ()],
                              strict=True))
+            arrow = dict(zip(described.columns, described.schema.types, strict=True))
             described.close()
         columns = list(copying.columns or types)
         missing = [c for c in columns if c not in types]
         if missing:
             raise errors.CatalogError(f"table {copying.table.sql()} has no column {missing[0]}")
         return CopyingIn(table_name(copying.table), columns, [types[c] for c in columns],
-                         copying.form)
+                         [arrow[c] for c in columns], copying.form)
 
     def copy_in(self, copying: CopyingIn, data: bytes) -> int:
         """The client's rows into the table, cast from their text by DuckDB (as an INSERT of
         those strings would be) and loaded in one snapshot as the user; their count."""
+        if copying.form.binary:  # typed already, by the columns' types
+            rows = pgcopy.rows_binary(data, copying.columns, copying.arrow_types)
+            with self.pool.connection(self.user) as conn:
+                return conn.load(copying.table, rows) if rows.num_rows else 0
         strings = pgcopy.rows_in(data, copying.columns, copying.form)
         if not strings.num_rows:
             return 0
@@ -585,8 +592,8 @@ class _Handler(postgres.BuenaVistaHandler):
     def _copy_in(self, ctx: postgres.BVContext, copying: CopyingIn) -> int:
         """COPY FROM STDIN's exchange: CopyInResponse (text columns), then the client's
         CopyData until its CopyDone (or CopyFail); the rows loaded, their count."""
-        count = len(copying.columns)
-        body = struct.pack(f"!bh{count}h", 0, count, *([0] * count))
+        count, binary = len(copying.columns), int(copying.form.binary)
+        body = struct.pack(f"!bh{count}h", binary, count, *([binary] * count))
         self.wfile.write(struct.pack("!ci", b"G", len(body) + 4) + body)
         chunks: list[bytes] = []
         while True:
