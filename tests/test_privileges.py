@@ -167,6 +167,16 @@ def test_a_run_s_new_table_becomes_its_user_s_in_the_run_s_commit(owner):
     assert ("table", "alice_never") not in users.owners(owner._engine.db.engine)
 
 
+def test_current_user_is_who_runs_the_statement(owner):
+    """DuckDB's current_user is its own name (duckdb); a statement's is the indb user it runs
+    as, in its projection (named as PostgreSQL names it) and anywhere else in it."""
+    rows = run(owner, "alice", "SELECT current_user, session_user, upper(current_user) AS up, "
+                               "count(*) FILTER (WHERE current_user = 'alice') AS mine FROM prices")
+    assert rows.columns == ["current_user", "session_user", "up", "mine"]
+    assert rows.fetchall() == [("alice", "alice", "ALICE", 2)]
+    assert owner.sql("SELECT current_user").fetchone() == ("owner",)
+
+
 def test_predict_on_an_ungranted_model_is_refused(owner):
     assert "USAGE" in refused(owner, "alice", "SELECT PREDICT('cnn', px) FROM prices")
 

@@ -121,7 +121,7 @@ class Engine:
                 raise SqlError("executemany runs exactly one statement")
             with self._lock, self.session.statement():
                 self.session.refresh()
-                tree = expanded(self, trees[0])
+                tree = _as_user(expanded(self, trees[0]), self.user)
                 privileges.check(self, tree, self.user)
                 if not sets:
                     planner.plan(tree, self.facts)  # a statement that cannot run is still refused
@@ -165,7 +165,7 @@ class Engine:
             stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
             user = self.user
-            tree = expanded(self, tree)
+            tree = _as_user(expanded(self, tree), user)
             privileges.check(self, tree, user)
             with sources.fetched(self, tree) as tree:  # kdb('kdb://...', 'q'): a host's rows
                 plan = planner.plan(tree, self.facts)
@@ -276,3 +276,14 @@ class _CatalogFacts:
 
     def model(self, name: str, version: int | str | None) -> ModelInfo:
         return self.models.get(name, version)
+
+
+def _as_user(tree: exp.Expr, user: str) -> exp.Expr:
+    """``current_user`` and ``session_user`` as the user the statement runs as (DuckDB's are
+    its own name, ``duckdb``)."""
+    for node in list(tree.find_all(exp.CurrentUser, exp.SessionUser)):
+        named = isinstance(node.parent, exp.Select) and node in node.parent.expressions
+        value = exp.Literal.string(user)  # a column of its own keeps the function's name
+        name = "session_user" if isinstance(node, exp.SessionUser) else "current_user"
+        node.replace(exp.alias_(value, name) if named else value)
+    return tree
