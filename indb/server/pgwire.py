@@ -3,9 +3,11 @@ threaded socket server): each client connection is a session whose statements ru
 server's pool, so ``psql``, psycopg and other PostgreSQL clients query the database.
 
 What is indb's here: the session (statements through the engine, BEGIN/COMMIT/SET accepted as
-no-ops since every statement commits alone), the types of result columns, parameter values
-decoded by their type OIDs, errors with a SQLSTATE and the position of a SQL error, and the
-password being the API token when the server asks for one.
+no-ops since every statement commits alone; its cursors, prepared statements and COPY with the
+client: ``pgcursors``, ``pgcopy``), the types of result columns and their rows (``pgrows``, in
+PostgreSQL's forms: ``pgvalues``), parameter values decoded by their type OIDs, errors with a
+SQLSTATE and the position of a SQL error (an extended query's discarding the messages up to
+Sync), and the password being the API token when the server asks for one.
 """
 
 from __future__ import annotations
