@@ -60,6 +60,8 @@ def test_psql_lists_what_each_user_may_read(served):
     assert psql(served, "ann", r"\dt s2.*").stdout.strip() == ""
     assert psql(served, "ann", r"\dv").stdout.strip() == ""  # open_v reads open_t, but is not granted
     assert "open_v" in psql(served, "root", r"\dv").stdout
+    functions = psql(served, "root", r"\df")  # the catalog's own macros are not the database's
+    assert functions.returncode == 0 and functions.stdout.strip() == "", functions.stdout
 
 
 def test_psql_describes_a_table_it_may_read_and_no_other(served):

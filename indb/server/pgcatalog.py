@@ -217,16 +217,24 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
     "pg_attribute": {"atttypid": _list_type()},
     "pg_settings": {},
+    "pg_proc": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
                     "encoding": exp.Literal.number(6)},
 }
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
-_ADDED_ROWS_OF: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
-                                                       "pg_settings": _settings_added}
-_ADDED_ROWS: dict[str, Callable[[exp.Select], exp.Select]] = {"pg_type": lambda base: base,
-                                                              "pg_settings": _without_ours}
+_ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
+                                                    "pg_settings": _settings_added}
+# ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros
+_LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
+    "pg_settings": _without_ours,
+    "pg_proc": lambda base: base.where(exp.Not(this=exp.In(
+        this=exp.func("lower", exp.column("proname")), expressions=[
+            exp.Literal.string(name) for name in (*_MACROS, "pg_get_keywords")]))).where(
+        exp.Not(this=exp.func("starts_with", exp.func("lower", exp.column("proname")),
+                              exp.Literal.string("indb_")))),
+}
 # functions of PostgreSQL's taking a last argument, pretty, that DuckDB's lack: called with it
 # (this many arguments), they are the shadow's f_pretty macros, which ignore it
 _PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3}
@@ -496,9 +504,11 @@ class _Shadow:
             replaced = [exp.alias_(value, column) for column, value in extra.items() if column in has]
             added = [exp.alias_(value, column) for column, value in extra.items() if column not in has]
             base = exp.select(exp.Star(replace=replaced or None), *added).from_(source)
+            if table in _LEFT_OUT:
+                base = _LEFT_OUT[table](base)
             body: exp.Query = base
             if table in _ADDED_ROWS:  # and the rows DuckDB's lacks (their other columns NULL)
-                body = exp.union(_ADDED_ROWS[table](base), _ADDED_ROWS_OF[table](), distinct=False)
+                body = exp.union(base, _ADDED_ROWS[table](), distinct=False)
                 body.set("by_name", True)
             self.duck.execute(render(_table_macro(table, body)))
         for setting, value in (("enable_external_access", exp.false()),
