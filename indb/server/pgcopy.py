@@ -1,8 +1,8 @@
 """PostgreSQL's ``COPY ... FROM STDIN`` and ``COPY ... TO STDOUT`` on the pg port: the statement
 read with sqlglot's tokenizer (sqlglot's parsers refuse PostgreSQL's ``(FORMAT csv)`` after
 STDIN), the client's rows (text or CSV) read into Arrow by pyarrow's CSV reader, and rows
-written in PostgreSQL's text or CSV form. The protocol's exchange and the load into the table
-are ``server.pgwire``'s.
+written in PostgreSQL's text or CSV form; text rows are cast to their columns' types by DuckDB
+(``cast``). The protocol's exchange and the load into the table are ``server.pgwire``'s.
 
 Text format: columns apart by a tab, ``\\N`` for NULL, backslash escapes (``\\t``, ``\\n``,
 ``\\\\``, octal and hex). CSV: PostgreSQL's, an unquoted empty value being NULL and a quoted one
@@ -18,6 +18,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlglot import exp
@@ -273,6 +274,31 @@ def rows_binary(data: bytes, columns: Sequence[str], types: Sequence[pa.DataType
     except (struct.error, ValueError, TypeError, pa.ArrowException) as error:
         raise DataError(f"COPY ... FORMAT binary: the rows do not fit the columns "
                         f"{', '.join(columns)}: {error}") from None
+
+
+def cast(strings: pa.Table, types: Sequence[str], table: str) -> pa.Table:
+    """The client's rows of strings cast by DuckDB to their columns' SQL types, as an INSERT of
+    those strings into ``table`` would be."""
+    if not strings.num_rows:
+        return strings
+    casts = [exp.alias_(exp.cast(exp.column(c, quoted=True), exp.DataType.build(
+        kind, dialect="duckdb")), c, quoted=True) for c, kind in zip(
+        strings.column_names, types, strict=True)]
+    with duckdb.connect() as duck:
+        duck.register("copied", strings)
+        try:
+            return duck.sql(exp.select(*casts).from_("copied").sql(dialect="duckdb")
+                            ).fetch_arrow_table()
+        except duckdb.Error as error:
+            raise DataError(f"COPY's rows do not fit table {table}: "
+                            f"{str(error).splitlines()[0]}") from None
+
+
+def response(code: bytes, count: int, binary: bool) -> bytes:
+    """CopyInResponse (``G``) or CopyOutResponse (``H``): the rows' format, and each of the
+    ``count`` columns'."""
+    body = struct.pack(f"!bh{count}h", int(binary), count, *([int(binary)] * count))
+    return struct.pack("!ci", code, len(body) + 4) + body
 
 
 def _unescaped(column: pa.ChunkedArray) -> pa.Array:

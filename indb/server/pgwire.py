@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from buenavista import core, postgres
 from sqlglot import exp
@@ -238,12 +237,7 @@ class _Session(core.Session):
         if isinstance(statement, pgcursors.Declare):
             if statement.name in self.cursors:
                 raise errors.ProgrammingError(f'cursor "{statement.name}" already exists')
-            if not _read_only(statement.query):  # (nothing else runs: a write would have)
-                raise errors.ProgrammingError("DECLARE CURSOR takes a query that returns rows")
-            rows = self.execute_sql(statement.query, params)
-            if not isinstance(rows, Rows) or not rows.has_results():
-                rows.close()
-                raise errors.ProgrammingError("DECLARE CURSOR takes a query that returns rows")
+            rows = self._query_rows(statement.query, params, "DECLARE CURSOR")
             self.cursors[statement.name] = Cursor(rows, rows.batches(), statement.hold)
             return Rows(self, None, "DECLARE CURSOR")
         if isinstance(statement, pgcursors.Fetch):
@@ -272,19 +266,26 @@ class _Session(core.Session):
             raise errors.ProgrammingError(f'prepared statement "{statement.name}" does not exist')
         return Rows(self, None, "DEALLOCATE")
 
+    def _query_rows(self, query: str, params: Any, statement: str) -> Rows:
+        """The rows of the query a DECLARE or a COPY TO names, checked to be a read before it
+        runs (PostgreSQL refuses a write there without running it)."""
+        refusal = errors.ProgrammingError(f"{statement} takes a query that returns rows")
+        if not _read_only(query):
+            raise refusal
+        rows = self.execute_sql(query, params)
+        if not isinstance(rows, Rows) or not rows.has_results():
+            rows.close()
+            raise refusal
+        return rows
+
     def _copy(self, copying: pgcopy.CopyIn | pgcopy.CopyOut) -> core.QueryResult:
         """A COPY with the client: its rows to send, or the table its rows go to (described as
         the user may read it: an unknown or unreadable table is refused before rows come)."""
         if isinstance(copying, pgcopy.CopyOut):
             if copying.form.binary:
                 raise errors.NotSupportedError("COPY ... TO STDOUT sends text or csv, not binary")
-            if not _read_only(copying.query):  # (nothing else runs: a write would have)
-                raise errors.ProgrammingError("COPY (query) TO STDOUT takes a query")
-            rows = self.execute_sql(copying.query)
-            if not isinstance(rows, Rows) or not rows.has_results():
-                rows.close()
-                raise errors.ProgrammingError("COPY (query) TO STDOUT takes a query")
-            return CopyingOut(rows, copying.form)
+            return CopyingOut(self._query_rows(copying.query, None, "COPY (query) TO STDOUT"),
+                              copying.form)
         with self.pool.connection(self.user) as conn:
             try:
                 described = conn.sql(render(exp.select("*").from_(copying.table).limit(0)))
@@ -303,27 +304,16 @@ class _Session(core.Session):
                          [arrow[c] for c in columns], copying.form)
 
     def copy_in(self, copying: CopyingIn, data: bytes) -> int:
-        """The client's rows into the table, cast from their text by DuckDB (as an INSERT of
-        those strings would be) and loaded in one snapshot as the user; their count."""
+        """The client's rows loaded into the table in one snapshot as the user; their count."""
         if copying.form.binary:  # typed already, by the columns' types
             rows = pgcopy.rows_binary(data, copying.columns, copying.arrow_types)
-            with self.pool.connection(self.user) as conn:
-                return conn.load(copying.table, rows) if rows.num_rows else 0
-        strings = pgcopy.rows_in(data, copying.columns, copying.form)
-        if not strings.num_rows:
+        else:  # strings, cast as an INSERT of them would be
+            rows = pgcopy.cast(pgcopy.rows_in(data, copying.columns, copying.form),
+                               copying.types, copying.table)
+        if not rows.num_rows:
             return 0
-        casts = [exp.alias_(exp.cast(exp.column(c, quoted=True), exp.DataType.build(
-            kind, dialect="duckdb")), c, quoted=True) for c, kind in zip(
-            copying.columns, copying.types, strict=True)]
-        with duckdb.connect() as duck:
-            duck.register("copied", strings)
-            try:
-                typed = duck.sql(render(exp.select(*casts).from_("copied"))).fetch_arrow_table()
-            except duckdb.Error as error:
-                raise errors.DataError(f"COPY's rows do not fit table {copying.table}: "
-                                       f"{str(error).splitlines()[0]}") from None
         with self.pool.connection(self.user) as conn:
-            return conn.load(copying.table, typed)
+            return conn.load(copying.table, rows)
 
     def _cursor(self, name: str) -> Cursor:
         if name not in self.cursors:
@@ -538,13 +528,11 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = result.result_format or []
         writers: list[Callable[[Any], bytes]] = []
         for i in range(result.column_count()):
-            kind, oid = result.column(i)[1], _oid(result, i)
+            oid = _oid(result, i)
             if i < len(formats) and formats[i] == 1 and oid not in pgvalues.BINARY_IS_TEXT:
                 writers.append(pgvalues.encoder(oid))
-            elif oid in pgparams.ARRAYS.values():  # in PostgreSQL's array form: {1,2}
-                writers.append(pgvalues.text)
             else:
-                writers.append(pgvalues.text_writer(kind))
+                writers.append(_text_writer(result, i))
         sent = 0
         for row in result.rows():
             fields = [struct.pack("!i", -1) if value is None else _field(write(value))
@@ -561,10 +549,9 @@ class _Handler(postgres.BuenaVistaHandler):
         """The columns, each with its type (``_oid``: a list's as its array type)."""
         formats = query_result.result_format or []
         fields = b"".join(
-            name.encode() + b"\x00" + struct.pack("!ihihih", 0, 0, _oid(query_result, i), 0, -1,
-                                                  formats[i] if i < len(formats) else 0)
-            for i, name in enumerate(query_result.column(i)[0]
-                                     for i in range(query_result.column_count())))
+            query_result.column(i)[0].encode() + b"\x00" + struct.pack(
+                "!ihihih", 0, 0, _oid(query_result, i), 0, -1, formats[i] if i < len(formats) else 0)
+            for i in range(query_result.column_count()))
         self.wfile.write(struct.pack("!cih", postgres.ServerResponse.ROW_DESCRIPTION,
                                      len(fields) + 6, query_result.column_count()) + fields)
 
@@ -594,9 +581,7 @@ class _Handler(postgres.BuenaVistaHandler):
     def _copy_in(self, ctx: postgres.BVContext, copying: CopyingIn) -> int:
         """COPY FROM STDIN's exchange: CopyInResponse (text columns), then the client's
         CopyData until its CopyDone (or CopyFail); the rows loaded, their count."""
-        count, binary = len(copying.columns), int(copying.form.binary)
-        body = struct.pack(f"!bh{count}h", binary, count, *([binary] * count))
-        self.wfile.write(struct.pack("!ci", b"G", len(body) + 4) + body)
+        self.wfile.write(pgcopy.response(b"G", len(copying.columns), copying.form.binary))
         chunks: list[bytes] = []
         while True:
             kind, size = self.r.read_byte(), self.r.read_uint32()
@@ -615,8 +600,7 @@ class _Handler(postgres.BuenaVistaHandler):
         with HEADER), CopyDone; the rows' count."""
         rows, form = copying.rows, copying.form
         count = rows.column_count()
-        body = struct.pack(f"!bh{count}h", 0, count, *([0] * count))
-        self.wfile.write(struct.pack("!ci", b"H", len(body) + 4) + body)
+        self.wfile.write(pgcopy.response(b"H", count, binary=False))
         writers = [pgvalues.text_writer(rows.column(i)[1]) for i in range(count)]
 
         def send(line: bytes) -> None:
@@ -737,6 +721,14 @@ class _StreamFailed(Exception):
 def _cstring(data: bytes) -> tuple[str, bytes]:
     end = data.index(b"\x00")
     return data[:end].decode(), data[end + 1:]
+
+
+def _text_writer(result: core.QueryResult, index: int) -> Callable[[Any], bytes]:
+    """How a result column writes a value in PostgreSQL's text form: a list whose type is an
+    array in PostgreSQL's array form (``{1,2}``), others by buenavista's type of them."""
+    if _oid(result, index) in pgparams.ARRAYS.values():
+        return pgvalues.text
+    return pgvalues.text_writer(result.column(index)[1])
 
 
 def _oid(result: core.QueryResult, index: int) -> int:
