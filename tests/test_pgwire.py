@@ -484,6 +484,8 @@ def test_copy_from_the_client_and_to_it(plain):
             with cursor.copy("COPY (SELECT id, name, ok FROM copied WHERE id < 3 ORDER BY id) "
                              "TO STDOUT") as copy:
                 assert b"".join(copy) == b"1\ttab\\there\tt\n2\t\\N\tf\n"
+            with cursor.copy("COPY (SELECT [1.5, 2.5]::DOUBLE[] AS f, [true] AS b) TO STDOUT") as copy:
+                assert b"".join(copy) == b"{1.5,2.5}\t{t}\n"  # lists as query rows write them
             with cursor.copy("COPY copied (id, name) TO STDOUT (FORMAT csv, HEADER)") as copy:
                 lines = b"".join(copy).splitlines()
             assert lines[0] == b"id,name" and sorted(lines[1:]) == \

@@ -601,7 +601,7 @@ class _Handler(postgres.BuenaVistaHandler):
         rows, form = copying.rows, copying.form
         count = rows.column_count()
         self.wfile.write(pgcopy.response(b"H", count, binary=False))
-        writers = [pgvalues.text_writer(rows.column(i)[1]) for i in range(count)]
+        writers = [_text_writer(rows, i) for i in range(count)]
 
         def send(line: bytes) -> None:
             self.wfile.write(struct.pack("!ci", b"d", len(line) + 4) + line)
