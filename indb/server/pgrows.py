@@ -20,6 +20,8 @@ from indb.result import Result
 from indb.server import pgcopy, pgparams
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
+# int2[], int4[], int8[]: a catalog's arrays of integers, which are arrays of oids
+_INTEGER_ARRAYS = frozenset(pgparams.ARRAYS[oid] for oid in (21, 23, 20))
 
 
 class Session(Protocol):
@@ -61,7 +63,7 @@ class Rows(core.QueryResult):
         kind = self._result.schema.types[index]
         array = pgparams.oid_of(kind) if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
             else pgparams.TEXT
-        if self._catalog and array in (1005, 1007, 1016):
+        if self._catalog and array in _INTEGER_ARRAYS:
             return pgparams.OID_ARRAY
         if array != pgparams.TEXT:
             return array
