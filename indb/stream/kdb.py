@@ -156,7 +156,7 @@ def _atom(message: bytes, offset: int) -> tuple[Any, int]:
         value = _LONG.unpack_from(message, offset)[0]
         if code == _TIMESPAN_ATOM:
             return np.timedelta64(value, "ns"), offset + 8
-        if value == _NULL_LONG or value > np.iinfo(np.int64).max - EPOCH_2000:
+        if value == _NULL_LONG or value > _LATEST:
             raise _NotRead  # PyKX's own arithmetic for these
         return np.datetime64(value + EPOCH_2000, "ns"), offset + 8
     raise _NotRead
@@ -247,6 +247,7 @@ _LAID_OUT = {np.dtype(np.bool_): 1, np.dtype(np.uint8): 4, np.dtype(np.int16): 5
              np.dtype(np.float64): 9}
 TIMESTAMP, DATE, TIMESPAN = 12, 14, 16
 _NULL_LONG, _NULL_INT = np.iinfo(np.int64).min, np.iinfo(np.int32).min
+_LATEST = np.iinfo(np.int64).max - EPOCH_2000  # the latest kdb+ timestamp a datetime64 holds
 
 
 @functools.lru_cache(maxsize=1024)
@@ -407,7 +408,7 @@ def is_null(value: Any) -> bool:
     """Whether a decoded atom is a kdb+ null: ``0N`` (an integer type's smallest value), ``0n``
     (NaN), ``0Np`` and ``0Nn`` (NaT)."""
     if isinstance(value, np.integer) and not isinstance(value, np.bool_):
-        return bool(value == np.iinfo(value.dtype).min)
+        return bool(value == _smallest(value.dtype))
     if isinstance(value, float | np.floating):
         return value != value
     if isinstance(value, np.datetime64 | np.timedelta64):
@@ -415,11 +416,18 @@ def is_null(value: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=16)
+def _smallest(dtype: np.dtype) -> int:
+    """An integer type's smallest value, kdb+'s null of its width (numpy's ``iinfo`` costs
+    microseconds, paid for every value and vector of every update)."""
+    return int(np.iinfo(dtype).min)
+
+
 def _nulls(vector: np.ndarray) -> np.ndarray | None:
     """Where a decoded vector holds kdb+ nulls (None: nowhere, or a type without them)."""
     kind = vector.dtype.kind
     if kind == "i":
-        found = vector == np.iinfo(vector.dtype).min
+        found = vector == _smallest(vector.dtype)
     elif kind == "f":
         found = np.isnan(vector)
     elif kind in "mM":
@@ -635,14 +643,15 @@ def column_array(vectors: Sequence[Vector], column: Column | None) -> pa.Array:
     if any(isinstance(v, pa.Array) for v in vectors):  # symbols, some made Arrow already
         arrays = [v if isinstance(v, pa.Array) else _symbols(v) for v in vectors]
         joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-        return joined if column is None else arrow_column(joined, column, "symbol")
+        return joined if column is None or joined.type == column.arrow_type else \
+            arrow_column(joined, column, "symbol")
     if column is not None and len({v.dtype for v in vectors}) > 1:
         # of different types (an int column and a long one): each its own array, so that each
         # keeps its own type's nulls (0Ni is not 0N)
         return pa.concat_arrays([column_array([v], column) for v in vectors])
     joined = vectors[0] if len(vectors) == 1 else np.concatenate(vectors)
     array = _symbols(joined) if joined.dtype == object else pa.array(joined, mask=_nulls(joined))
-    if column is None:
+    if column is None or array.type == column.arrow_type:  # the commonest: nothing to check
         return array
     try:
         return arrow_column(array, column, _kdb_name(joined.dtype))
