@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
@@ -30,6 +29,7 @@ import pyarrow.compute as pc
 from indb.catalog.types import Column
 from indb.errors import DataError, InternalError, SchemaError
 from indb.hosts.kdb import CAPABILITY, HEADER, RESPONSE, SYNC, encode, pykx
+from indb.stream import layout
 
 kx = pykx()  # the tickerplant decodes every message it reads: PyKX is loaded with this module
 ASYNC = 0  # the message type of an async message (SYNC and RESPONSE are the client's)
@@ -63,10 +63,10 @@ def decode(message: bytes) -> Any:
     """A whole IPC message (header included) as numpy and Python values (PyKX's ``np()``:
     atoms keep their kdb+ types as numpy scalars, timestamps their nanoseconds; vectors are
     arrays, general lists object arrays, symbols ``str``, strings ``bytes``, tables pandas).
-    A one-row update is read by its layout (``_update_row``), as PyKX would read it."""
-    row = _update_row(message)
-    if row is not None:
-        return row
+    A feed's plain update is read by its layout (``layout.update_call``), as PyKX reads it."""
+    call = layout.update_call(message)
+    if call is not None:
+        return call
     try:
         value = kx.deserialize(message).np()
     except Exception as error:  # PyKX raises several types for bytes it cannot read
@@ -76,90 +76,7 @@ def decode(message: bytes) -> Any:
     return value
 
 
-UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
-
-
-# A feed's commonest message, a one-row update ``(`.u.upd; `t; (atom; atom; ...))``, read by
-# its IPC layout (code.kx.com, "Serialization examples": a general list is type 0, an attribute
-# byte and its count; an atom its negative type and its value; a symbol its UTF-8 bytes and a 0
-# byte; a string type 10 and a count), into what PyKX's ``np()`` makes of it: PyKX converts an
-# atom in about 2 µs, most of a tickerplant's CPU a tick. Any other message, or an atom of
-# another type, a null time, a message that does not read whole, is left to PyKX;
-# tests/test_stream_kdb.py compares the two on every type, and on damaged messages.
-_PLAIN_CALL = struct.pack("<bBi", 0, 0, 3)
-_ATOMS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
-    -1: (struct.Struct("<?"), bool), -4: (struct.Struct("<B"), np.uint8),
-    -5: (struct.Struct("<h"), np.int16), -6: (struct.Struct("<i"), np.int32),
-    -7: (struct.Struct("<q"), np.int64), -8: (struct.Struct("<f"), np.float32),
-    -9: (struct.Struct("<d"), np.float64)}
-_LONG = struct.Struct("<q")
-_TIMESTAMP_ATOM, _TIMESPAN_ATOM, _SYMBOL_ATOM, _CHARS = -12, -16, -11, 10
-
-
-def _update_row(message: bytes) -> np.ndarray | None:
-    """A plain one-row update call as PyKX's ``np()`` decodes it, or None for any other."""
-    start = HEADER.size + len(_PLAIN_CALL)
-    if not isinstance(message, bytes | bytearray) or len(message) < start or \
-            message[0] != 1 or message[1] > RESPONSE or message[2] != 0 or message[3] != 0 or \
-            message[HEADER.size:start] != _PLAIN_CALL:  # what PyKX reads: no other header
-        return None
-    try:
-        function, offset = _name(message, start)
-        table, offset = _name(message, offset)
-        if not isinstance(function, str | bytes) or table is None or \
-                (function.decode() if isinstance(function, bytes) else function) not in UPDATES:
-            return None
-        kind, attribute, count = VECTOR.unpack_from(message, offset)
-        if kind != 0 or attribute != 0 or not 0 < count <= 64:
-            return None
-        offset += VECTOR.size
-        values = np.empty(count, object)
-        for index in range(count):
-            values[index], offset = _atom(message, offset)
-    except (LookupError, ValueError, TypeError, struct.error, _NotRead):
-        return None
-    if offset != len(message) or HEADER.unpack_from(message)[4] != len(message):
-        return None
-    call = np.empty(3, object)
-    call[0], call[1], call[2] = function, table, values
-    return call
-
-
-class _NotRead(Exception):
-    """An atom ``_update_row`` leaves to PyKX."""
-
-
-def _name(message: bytes, offset: int) -> tuple[str | bytes | None, int]:
-    """A symbol atom (``str``) or a string (``bytes``) at ``offset``, and where it ends."""
-    if message[offset] == _SYMBOL_ATOM & 0xFF:
-        end = message.index(b"\0", offset + 1)
-        return message[offset + 1:end].decode(), end + 1
-    if message[offset] == _CHARS:
-        end = offset + VECTOR.size + VECTOR.unpack_from(message, offset)[2]
-        if end > len(message):
-            raise _NotRead
-        return message[offset + VECTOR.size:end], end
-    return None, offset
-
-
-def _atom(message: bytes, offset: int) -> tuple[Any, int]:
-    """The atom at ``offset`` as PyKX's ``np()`` gives it, and where it ends."""
-    code = message[offset] - 256
-    offset += 1
-    read = _ATOMS.get(code)
-    if read is not None:
-        return read[1](read[0].unpack_from(message, offset)[0]), offset + read[0].size
-    if code == _SYMBOL_ATOM:
-        end = message.index(b"\0", offset)
-        return message[offset:end].decode(), end + 1
-    if code in (_TIMESTAMP_ATOM, _TIMESPAN_ATOM):
-        value = _LONG.unpack_from(message, offset)[0]
-        if code == _TIMESPAN_ATOM:
-            return np.timedelta64(value, "ns"), offset + 8
-        if value == _NULL_LONG or value > _LATEST:
-            raise _NotRead  # PyKX's own arithmetic for these
-        return np.datetime64(value + EPOCH_2000, "ns"), offset + 8
-    raise _NotRead
+UPDATES = layout.UPDATES
 
 
 def error_message(text: str) -> bytes:
@@ -213,111 +130,17 @@ def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.Rec
 
 
 def _table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
-    """The encoded table (no message header): laid out here where every column is of a type
-    ``_laid_out`` takes, else by PyKX (``_pykx_body``)."""
-    head = _table_head(tuple(rows.schema.names))
-    vectors = [_laid_out(rows.column(i)) for i in range(rows.num_columns)]
-    if head is None or any(v is None for v in vectors):
-        return _pykx_body(rows)
-    return b"".join([head, *vectors])  # type: ignore[list-item]
+    """The encoded table (no message header): laid out by indb where it can be
+    (``layout.table_body``), else by PyKX."""
+    body = layout.table_body(rows)
+    return _pykx_body(rows) if body is None else body
 
 
 def _pykx_body(rows: pa.Table | pa.RecordBatch) -> bytes:
     # numpy columns, converted by one ``kx.toq`` of the dictionary (cheaper than one a column)
     columns = {name: _vector(rows.column(i)) for i, name in enumerate(rows.schema.names)}
     dictionary = encode(kx.toq(columns), RESPONSE)
-    return FLIP + dictionary[HEADER.size + 1:]  # flip: the dictionary (type 99) as a table
-
-
-# A table in kdb+'s IPC layout (code.kx.com, "Serialization examples"): ``flip`` (type 98, an
-# attribute byte) of a dictionary (type 99) of a symbol vector of the column names and a general
-# list (type 0) of the columns; a vector is its type, an attribute byte, its count (int32) and
-# its values, little-endian; a symbol is its UTF-8 bytes and a 0 byte. Laid out here because
-# PyKX's conversion costs about 8 µs an object (35 µs a four-column table of one row, most of a
-# tickerplant's CPU a tick), against a few µs of numpy; each layout is checked byte for byte
-# against PyKX's encoding in tests/test_stream_kdb.py.
-FLIP = b"\x62\x00\x63"
-VECTOR = struct.Struct("<bBi")
-SYMBOLS = 11
-EPOCH_2000 = 946_684_800_000_000_000  # kdb+'s timestamps count ns from 2000.01.01
-EPOCH_2000_DAYS = 10_957  # and its dates days
-# the numpy types of ``_numpy``'s vectors -> their kdb+ vector types (what PyKX makes of them)
-_LAID_OUT = {np.dtype(np.bool_): 1, np.dtype(np.uint8): 4, np.dtype(np.int16): 5,
-             np.dtype(np.int32): 6, np.dtype(np.int64): 7, np.dtype(np.float32): 8,
-             np.dtype(np.float64): 9}
-TIMESTAMP, DATE, TIMESPAN = 12, 14, 16
-_NULL_LONG, _NULL_INT = np.iinfo(np.int64).min, np.iinfo(np.int32).min
-_LATEST = np.iinfo(np.int64).max - EPOCH_2000  # the latest kdb+ timestamp a datetime64 holds
-
-
-@functools.lru_cache(maxsize=1024)
-def _table_head(names: tuple[str, ...]) -> bytes | None:
-    """A table's bytes before its columns' vectors: flip, the names, the list's count (None
-    where a name holds a 0 byte)."""
-    if any("\0" in name for name in names):
-        return None
-    return b"".join([FLIP, VECTOR.pack(SYMBOLS, 0, len(names)),
-                     *(name.encode() + b"\0" for name in names), VECTOR.pack(0, 0, len(names))])
-
-
-def _laid_out(column: pa.Array | pa.ChunkedArray) -> bytes | None:
-    """A column as a kdb+ vector's bytes, or None for a type left to PyKX. Nulls are kdb+'s
-    (``0N``, ``0n``, ``0Np``...; a null string is the empty symbol, false a null boolean)."""
-    column = _plain(column)
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _symbol_vector(column)
-    if pa.types.is_timestamp(kind):  # a zone's instants as UTC, as PyKX takes them
-        nanoseconds = column if kind.unit == "ns" else column.cast(pa.timestamp("ns", kind.tz))
-        # numpy's NaT is kdb+'s null long: no fill needed
-        values = np.asarray(nanoseconds.to_numpy(zero_copy_only=False)).view(np.int64)
-        return _since_2000(values, TIMESTAMP, EPOCH_2000, _NULL_LONG, column.null_count)
-    if pa.types.is_time(kind):
-        return _since_2000(_numpy(column.cast(pa.time64("ns")).cast(pa.int64()), _NULL_LONG),
-                           TIMESPAN, 0, _NULL_LONG, column.null_count)
-    if pa.types.is_date(kind):
-        return _since_2000(_numpy(column.cast(pa.date32()).cast(pa.int32()), _NULL_INT),
-                           DATE, EPOCH_2000_DAYS, _NULL_INT, column.null_count)
-    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
-        return None
-    values = _numpy(column, float("nan") if pa.types.is_floating(kind) else
-                    False if pa.types.is_boolean(kind) else _integer_null(kind))
-    code = _LAID_OUT.get(values.dtype)
-    if code is None:  # int8, unsigned wider than a byte: PyKX widens them
-        return None
-    return VECTOR.pack(code, 0, len(values)) + _little(values)
-
-
-def _since_2000(values: np.ndarray, code: int, epoch: int, null: int, nulls: int) -> bytes:
-    """Times counted from 1970 (ns, or days; nulls ``null``) as a kdb+ vector counted from
-    2000, as kdb+ counts them."""
-    shifted = values - values.dtype.type(epoch)
-    if nulls:
-        shifted[values == null] = null
-    return VECTOR.pack(code, 0, len(values)) + _little(shifted)
-
-
-def _symbol_vector(column: pa.Array | pa.ChunkedArray) -> bytes | None:
-    """Strings as a symbol vector; None where one holds a 0 byte (PyKX cuts it there)."""
-    strings = _numpy(column, "").tolist()
-    text = "\0".join(strings)
-    if text.count("\0") != max(len(strings) - 1, 0):
-        return None
-    return VECTOR.pack(SYMBOLS, 0, len(strings)) + (text.encode() + b"\0" if strings else b"")
-
-
-def _little(values: np.ndarray) -> bytes:
-    return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
-
-
-def _plain(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """DuckDB's sums of integers (HUGEINT) and decimals as longs or floats, as q holds them."""
-    if not pa.types.is_decimal(column.type):
-        return column
-    try:
-        return column.cast(pa.int64() if column.type.scale == 0 else pa.float64())
-    except pa.ArrowInvalid:  # beyond a long: a float
-        return column.cast(pa.float64(), safe=False)
+    return layout.FLIP + dictionary[HEADER.size + 1:]  # flip: the dictionary (type 99) as a table
 
 
 def framed(body: bytes, message_type: int) -> bytes:
@@ -339,41 +162,27 @@ def _call_head(function: str, name: str) -> bytes:
 def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
     """A column as what ``kx.toq`` makes its kdb+ vector of: numpy (of the kdb+ type's numpy
     type), or a symbol vector made already (an object array of no strings would not be one)."""
-    column = _plain(column)
+    column = layout.plain(column)
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return kx.toq(_numpy(column, ""), kx.SymbolVector)
+        return kx.toq(layout.numpy(column, ""), kx.SymbolVector)
     if pa.types.is_timestamp(kind):
         values = column if kind.unit == "ns" and kind.tz is None else column.cast(pa.timestamp("ns"))
         if not values.null_count:  # already datetime64[ns], without a cast
             return np.asarray(values.to_numpy(zero_copy_only=False))
-        return _numpy(values.cast(pa.int64()), 0).view("datetime64[ns]")
+        return layout.numpy(values.cast(pa.int64()), 0).view("datetime64[ns]")
     if pa.types.is_time(kind):
         values = column.cast(pa.time64("ns")).cast(pa.int64())
-        return _numpy(values, 0).view("timedelta64[ns]")
+        return layout.numpy(values, 0).view("timedelta64[ns]")
     if pa.types.is_date(kind):
         return np.asarray(column.cast(pa.date32()).to_numpy(zero_copy_only=False)).astype("datetime64[D]")
     if pa.types.is_floating(kind):
-        return _numpy(column, float("nan"))
+        return layout.numpy(column, float("nan"))
     if pa.types.is_integer(kind):
-        return _numpy(column, _integer_null(kind))
+        return layout.numpy(column, layout.integer_null(kind))
     if pa.types.is_boolean(kind):
-        return _numpy(column, False)
+        return layout.numpy(column, False)
     return kx.SymbolVector([None if v is None else str(v) for v in column.to_pylist()])
-
-
-@functools.lru_cache(maxsize=16)
-def _integer_null(kind: pa.DataType) -> int:
-    """kdb+'s null of an integer width: its smallest value."""
-    return int(np.iinfo(kind.to_pandas_dtype()).min)
-
-
-def _numpy(column: pa.Array | pa.ChunkedArray, null: Any) -> np.ndarray:
-    """A column's values as numpy, its nulls ``null``: with no nulls (the usual case) no
-    ``fill_null`` pass, which costs more than the conversion for a few rows."""
-    if column.null_count:
-        column = column.fill_null(null)
-    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 # -- kdb+ -> Arrow: the rows of an update, checked against the table's columns ----------------
