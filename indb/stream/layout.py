@@ -42,7 +42,7 @@ LATEST = np.iinfo(np.int64).max - EPOCH_2000  # the latest kdb+ timestamp a date
 NUMBERS = {1: np.dtype(np.bool_), 4: np.dtype(np.uint8), 5: np.dtype("<i2"),
            6: np.dtype("<i4"), 7: np.dtype("<i8"), 8: np.dtype("<f4"), 9: np.dtype("<f8")}
 _CODES = {dtype: code for code, dtype in NUMBERS.items()}
-_INTEGERS = {code: np.iinfo(NUMBERS[code]).min for code in (5, 6, 7)}  # their nulls
+_INTEGERS = {5: np.iinfo(np.int16).min, 6: np.iinfo(np.int32).min, 7: NULL_LONG}  # their nulls
 # an atom as PyKX's np() gives it: a bool, or a numpy scalar of its type
 _ATOMS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
     -1: (struct.Struct("<?"), bool), -4: (struct.Struct("<B"), np.uint8),
