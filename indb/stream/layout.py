@@ -114,12 +114,15 @@ def _item(message: bytes | bytearray, offset: int) -> tuple[Any, int]:
     if attribute != 0 or count < 0:
         raise _NotRead
     if kind == SYMBOLS:
-        names = bytes(message[offset:]).split(b"\0", count)
-        if len(names) <= count:
+        rest = bytes(message[offset:])
+        parts = rest.split(b"\0", count)
+        if len(parts) <= count:
             raise _NotRead  # fewer 0 bytes than names
+        end = len(rest) - len(parts[-1])  # after the count-th 0 byte
         vector = np.empty(count, object)
-        vector[:] = [name.decode() for name in names[:count]]
-        return vector, offset + sum(map(len, names[:count])) + count
+        if count:  # one decode, one split: not one of each a name
+            vector[:] = rest[:end - 1].decode().split("\0")
+        return vector, offset + end
     dtype = NUMBERS.get(kind) or (np.dtype("<i8") if kind in (TIMESTAMP, TIMESPAN) else None)
     if dtype is None:
         raise _NotRead
