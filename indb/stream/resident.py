@@ -28,11 +28,13 @@ it was running, and the next batch starts a new one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,8 @@ from indb.sharding.jobs import Job
 from indb.stream.window import Mirror, Window
 
 SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR = b"S", b"B", b"M", b"R", b"E", b"Q"
+LENGTH, LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")  # multiprocessing's framing
+MAX_FRAME = 1 << 30  # bytes of one message either way, at most
 LOOKUP_SECONDS = 1.0  # how long the process uses a model version's facts before asking again
 
 log = logging.getLogger("indb.stream")
@@ -81,8 +85,16 @@ class Results(NamedTuple):
     fell_back: bool = False
 
 
+class ModelAsked(NamedTuple):
+    """The process asks for a model version's facts (``ctx.models.load``)."""
+    name: str
+    version: int | str | None
+
+
 class Resident:
-    """The tickerplant's end of a subscription's process (one batch at a time, its caller's)."""
+    """The tickerplant's end of a subscription's process: started off the event loop
+    (``start``: the process spawned and set up), then written and read on it (``attach``),
+    one batch at a time."""
 
     def __init__(self, name: str, function: FunctionInfo, code_dir: str, db_path: str,
                  params: dict[str, str], outputs: tuple[str, ...], device: str,
@@ -96,13 +108,14 @@ class Resident:
         self.mirror = Mirror(tuple(query["keys"]), int(query["history"])) \
             if query is not None and query["windowed"] else None
         self.process: subprocess.Popen[bytes] | None = None
-        self.channel: Connection | None = None
+        self.sock: socket.socket | None = None  # the process's socket until ``attach``
+        self.link: Framed | None = None  # and after it
         self.staging: Path | None = None
         self.confined = False
 
     def start(self) -> None:
-        """Start the process (it imports the function at once); ``call`` starts it when needed."""
-        if self.channel is None:
+        """Start the process (it imports the function at once), off the event loop."""
+        if self.sock is None and self.link is None:
             self._spawn()
 
     def _spawn(self) -> None:
@@ -141,62 +154,57 @@ class Resident:
                                             cwd=str(scratch), start_new_session=True)
         finally:
             child.close()
-        self.channel = Connection(parent.detach())
+        self.sock = parent
         seed = self.mirror.fold() if self.mirror is not None else None
         setup = {"function": self.function.to_json(), "code_dir": self.code_dir,
                  "params": self.params, "outputs": list(self.outputs), "device": self.device,
                  "scratch": str(scratch), "run_id": job.run_id, "query": self.query,
                  "seeded": seed is not None}
-        self.channel.send_bytes(SETUP + json.dumps(setup).encode())
+        parent.sendall(framed(SETUP + json.dumps(setup).encode()))
         if seed is not None:  # a process started again: the windows go on where they were
-            self.channel.send_bytes(to_ipc(seed))
+            parent.sendall(framed(to_ipc(seed)))
         log.info("subscription %s: its function runs in process %d (%s)", self.name,
                  self.process.pid, "sandboxed" if self.confined else "not sandboxed")
 
-    def call(self, rows: pa.Table, timeout: float) -> Results:
-        """The function's outputs for a batch (through the pre-processing query); a function
-        that takes more than ``timeout`` seconds has its process stopped."""
-        self.start()
-        assert self.channel is not None
-        if self.mirror is not None:  # the process keeps these rows in its state whatever comes
-            self.mirror.add(rows)
-        due = time.monotonic() + timeout
-        try:
-            self.channel.send_bytes(BATCH + to_ipc(rows))
-            while True:
-                if not self.channel.poll(max(0.0, due - time.monotonic())):
-                    self._end()
-                    raise FunctionError(f"the function took more than {timeout:g} s on a batch; "
-                                        "its process was stopped and the next batch starts a "
-                                        "new one (WITH (TIMEOUT = seconds) allows more)")
-                message = self.channel.recv_bytes()
-                kind, body = message[:1], message[1:]
-                if kind == MODEL:
-                    asked = json.loads(body)
-                    self.channel.send_bytes(MODEL + self._model(asked["name"], asked["version"]))
-                elif kind == ERROR:
-                    raise FunctionError(body.decode(errors="replace"))
-                elif kind == QUERY_ERROR:
-                    raise SqlError(body.decode(errors="replace"))
-                elif kind == RESULTS:
-                    return _results(body)
-                else:
-                    raise FunctionError(f"the function's process sent {kind!r}, not a result")
-        except (EOFError, OSError) as error:
-            code = self._end()
-            raise FunctionError(f"the function's process ended ({_how(code)}) while it ran a "
-                                "batch; the next batch starts a new one") from error
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: Callable[[bytes], None],
+               on_lost: Callable[[], None]) -> None:
+        """From now on the process is read and written on ``loop``: each message it sends goes
+        to ``on_message`` (``reply`` reads it), the end of its socket to ``on_lost``."""
+        sock, self.sock = self.sock, None
+        assert sock is not None
+        link = self.link = Framed(on_message, on_lost)
+        loop.create_task(loop.connect_accepted_socket(lambda: link, sock=sock))
 
-    def _model(self, name: str, version: int | str | None) -> bytes:
+    def send(self, rows: pa.Table) -> None:
+        """Hand the process a batch (the mirror keeps its rows whatever comes)."""
+        assert self.link is not None
+        if self.mirror is not None:
+            self.mirror.add(rows)
+        self.link.send(BATCH + to_ipc(rows))
+
+    def answer(self, model: bytes) -> None:
+        """The answer to ``ModelAsked`` (``model_facts``'s, made off the event loop)."""
+        assert self.link is not None
+        self.link.send(MODEL + model)
+
+    def model_facts(self, asked: ModelAsked) -> bytes:
+        """A model version's facts from the catalog, or the error to tell the function."""
         try:
-            return json.dumps({"info": self.lookup(name, version).to_json()}).encode()
+            return json.dumps({"info": self.lookup(asked.name, asked.version).to_json()}).encode()
         except Exception as error:  # noqa: BLE001 (the function hears of it, as ctx.models.load's error)
             return json.dumps({"error": f"{type(error).__name__}: {error}"}).encode()
 
+    def ended(self) -> str:
+        """End the process (killed if it still runs); how it ended, for an error message."""
+        return _how(self._end())
+
     def _end(self) -> int | None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         code = None
         if self.process is not None and self.process.poll() is None:
             self.process.kill()  # it has had its chance: a batch failed, or the subscription ends
@@ -215,6 +223,98 @@ class Resident:
     def close(self) -> None:
         """End the process (it exits when its socket closes)."""
         self._end()
+
+
+def reply(message: bytes) -> Results | ModelAsked:
+    """What a message from the process says: a batch's results, or a model it asks about;
+    raises the batch's error (``FunctionError``, or ``SqlError`` for the query's)."""
+    kind, body = message[:1], message[1:]
+    if kind == RESULTS:
+        return _results(body)
+    if kind == MODEL:
+        try:
+            asked = json.loads(body)
+            return ModelAsked(str(asked["name"]), asked["version"])
+        except (ValueError, TypeError, KeyError):
+            raise FunctionError("the function's process asked for a model in a message that "
+                                "does not read") from None
+    if kind == ERROR:
+        raise FunctionError(body.decode(errors="replace"))
+    if kind == QUERY_ERROR:
+        raise SqlError(body.decode(errors="replace"))
+    raise FunctionError(f"the function's process sent {kind!r}, not a result")
+
+
+def framed(message: bytes) -> bytes:
+    """A message as ``multiprocessing``'s ``send_bytes`` frames it (the process reads it with
+    ``recv_bytes``): its length, a big-endian int32, then its bytes."""
+    if len(message) > MAX_FRAME:
+        raise FunctionError(f"a batch of {len(message)} bytes is more than a subscription's "
+                            f"process takes ({MAX_FRAME}); lower its MAX_BATCH")
+    return LENGTH.pack(len(message)) + message
+
+
+class Framed(asyncio.Protocol):
+    """A subscription's process's socket on the event loop: its messages, framed as
+    ``multiprocessing`` frames them, taken out as they complete, so that the loop never waits
+    for one that has not all arrived (a hostile process could send half of one and stop);
+    writes are the transport's, buffered, never blocking."""
+
+    def __init__(self, on_message: Callable[[bytes], None], on_lost: Callable[[], None]) -> None:
+        self.on_message, self.on_lost = on_message, on_lost
+        self.transport: asyncio.Transport | None = None
+        self.pending: list[bytes] = []  # written before the transport was made
+        self.buffer = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.closed:
+            transport.abort()
+            return
+        for data in self.pending:
+            transport.write(data)
+        self.pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= LENGTH.size and not self.closed:
+            size, start = LENGTH.unpack_from(self.buffer)[0], LENGTH.size
+            if size == -1:  # multiprocessing's header of a message past 2 GB
+                size, start = (LONG_LENGTH.unpack_from(self.buffer, LENGTH.size)[0]
+                               if len(self.buffer) >= LENGTH.size + LONG_LENGTH.size else -1), \
+                    LENGTH.size + LONG_LENGTH.size
+                if size == -1:
+                    return
+            if size < 0 or size > MAX_FRAME:
+                log.warning("subscription process sent a message of %d bytes: cut off", size)
+                self.close()
+                self.on_lost()
+                return
+            if len(self.buffer) < start + size:
+                return
+            message = bytes(self.buffer[start:start + size])
+            del self.buffer[:start + size]
+            self.on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_lost()
+
+    def send(self, message: bytes) -> None:
+        data = framed(message)
+        if self.transport is None:
+            self.pending.append(data)
+        elif not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        """Close the socket; ``on_lost`` is not called for it."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 def _results(body: bytes) -> Results:

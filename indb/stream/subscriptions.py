@@ -29,13 +29,13 @@ them (``failed to start``, naming it), and one created again starts them.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-import asyncio
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,14 +46,14 @@ from sqlglot import exp
 from indb.catalog.names import split_name
 from indb.catalog.types import inferred_sql_type
 from indb.engine import subscriptions as statements
-from indb.errors import IndbError, not_found
+from indb.errors import FunctionError, IndbError, not_found
 from indb.parser import render
 from indb.planner import subscriptions as plans
 from indb.registry.functions import FunctionInfo
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
 from indb.stream import outputs
-from indb.stream.resident import Resident
+from indb.stream.resident import ModelAsked, Resident, reply
 
 if TYPE_CHECKING:
     from indb.stream.tickerplant import Tickerplant
@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 1.0   # how often definitions are read from, and figures written to, the catalog
 LATENCIES = 10_000      # the latest updates' latencies kept for the percentiles
 BATCH_SIZES = 1_000     # the latest batches' sizes kept for the mean and maximum
-
-Post = Callable[[Callable[[], None]], object]  # runs a function on the tickerplant's event loop
 
 log = logging.getLogger("indb.stream")
 
@@ -101,109 +99,83 @@ class Figures:
 
 
 class Running:
-    """One subscription at work: its queue, its thread, its function and its window state."""
+    """One subscription at work, driven from the tickerplant's event loop: its queue of rows,
+    its function's process (a batch written to it and its results read on the loop: no thread
+    between them, whose hand-offs cost a wake-up and a pass of Python's lock each), its
+    figures. Only what blocks runs off the loop, on ``executor``: starting the process, a
+    model's facts and an output table from the catalog, and publishing to a remote kdb+."""
 
-    def __init__(self, plant: Tickerplant, info: SubscriptionInfo, post: Post,
-                 functions: Mapping[str, FunctionInfo]) -> None:
+    def __init__(self, plant: Tickerplant, info: SubscriptionInfo, loop: asyncio.AbstractEventLoop,
+                 executor: Executor, functions: Mapping[str, FunctionInfo]) -> None:
         """``functions``: the catalog's, by name, read once for all subscriptions."""
-        self.plant, self.info, self.post = plant, info, post
+        self.plant, self.info, self.loop, self.executor = plant, info, loop, executor
         self.plan = plans.restored(info.definition)
         # the function it runs (None: dropped); replaced: changed since its process started
         self.function = functions.get(self.plan.function)
         self.replaced = False
-        self.ended = False  # its thread gave up (it failed to start): replace() cannot reach it
         self.figures = Figures()
-        self.condition = threading.Condition()
         self.queue: collections.deque[tuple[int, pa.Table]] = collections.deque()  # (arrived ns, rows)
         self.queued = 0  # rows in the queue
-        self.stopped = False
+        # starting (its process), idle, busy (a batch in its process), failed (to start), stopped
+        self.state = "starting"
+        self.arrivals: list[int] = []  # the batch in the process: its updates' arrival times
+        self.timer: asyncio.TimerHandle | None = None  # its timeout, or the wait for more rows
         self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
         self.resident: Resident | None = None
         self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
+        self.publishing: ThreadPoolExecutor | None = None  # its calls, in order
         self.existing: set[str] = set()  # output tables seen in the catalog (a look-up is ms)
-        self.thread = threading.Thread(target=self._work, name=f"indb-subscription-{info.name}",
-                                       daemon=True)
+        self.mirror: Mirror | None = None  # the window state of a process that ended
 
-    # -- on the event loop -------------------------------------------------------------------
+    def _off_loop(self, work: Callable[[], Any], then: Callable[[Future[Any]], None]) -> None:
+        """``work`` on the executor's thread, then ``then`` of its future on the loop."""
+        self.executor.submit(work).add_done_callback(
+            lambda done: self.loop.call_soon_threadsafe(then, done))
 
-    def offer(self, rows: pa.Table, arrived: int) -> None:
-        with self.condition:
-            self.queue.append((arrived, rows))
-            self.queued += rows.num_rows
-            self.condition.notify()
+    # -- from the catalog's refresh (any thread) ---------------------------------------------
+
+    def begin(self, mirror: Mirror | None = None) -> None:
+        """Start its process (``mirror``: the window state to go on from)."""
+        self._off_loop(lambda: self._start(mirror), self._started)
 
     def stop(self) -> None:
-        with self.condition:
-            self.stopped = True
-            self.condition.notify()
+        self.loop.call_soon_threadsafe(self.close)
 
     def replace(self, function: FunctionInfo | None) -> bool:
-        """Its function was replaced (or dropped: None): the thread starts its process again
-        before the next batch, at once if none is waiting; False when the thread has ended."""
-        with self.condition:
-            if self.ended:
-                return False
-            self.function, self.replaced = function, True
-            self.condition.notify()
-            return True
-
-    # -- on its thread -----------------------------------------------------------------------
-
-    def _work(self) -> None:
-        if not self._started(None):
-            return
-        while True:
-            taken = self._take()
-            if taken is None:
-                break
-            if self._replaced():  # as a crash restart: a new process, seeded with the windows
-                assert self.resident is not None
-                self.resident.close()
-                mirror, self.resident = self.resident.mirror, None
-                if not self._started(mirror):
-                    self._close()
-                    return
-            if not taken:
-                continue
-            try:
-                self._batch(taken)
-            except Exception as error:  # noqa: BLE001 (a failing batch is recorded, never fatal)
-                log.warning("subscription %s: a batch of %d rows failed: %s", self.info.name,
-                            sum(r.num_rows for _, r in taken), error)
-                self.figures.failed(error)
-        self._close()
-
-    def _started(self, mirror: Mirror | None) -> bool:
-        """Whether its process started (``mirror``: the window state to go on from); a failure
-        is recorded (the tickerplant goes on), and tried again if the function changed meanwhile."""
-        while True:
-            try:
-                self._start(mirror)
-                break
-            except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
-                if self._replaced(or_end=True):
-                    continue
-                log.error("subscription %s cannot start: %s", self.info.name, error)
-                self.figures.failed(error)
-                with self.figures.lock:
-                    self.figures.state = "failed to start"
-                return False
-        with self.figures.lock:
-            self.figures.state = "running"
+        """Its function was replaced (or dropped: None): its process starts again before the
+        next batch, at once if none runs; False where it failed to start (start it afresh)."""
+        if self.state == "failed":
+            return False
+        self.loop.call_soon_threadsafe(self._replace, function)
         return True
 
-    def _replaced(self, *, or_end: bool = False) -> bool:
-        """Whether its function changed since the last asking; if not and ``or_end``, the
-        thread ends (one atomic step: a replacement is never lost in between)."""
-        with self.condition:
-            replaced, self.replaced = self.replaced, False
-            if or_end and not replaced:
-                self.ended = True
-            return replaced
+    # -- on the loop --------------------------------------------------------------------------
 
-    def _start(self, mirror: Mirror | None) -> None:
-        """The definer may still run it; its function's process started, the function loaded
-        there once with the models it loads."""
+    def offer(self, rows: pa.Table, arrived: int) -> None:
+        self.queue.append((arrived, rows))
+        self.queued += rows.num_rows
+        self._next()
+
+    def close(self) -> None:
+        """Stop: its process ended, nothing more taken (on the loop, or once it stopped)."""
+        self.state = "stopped"
+        self._cancel_timer()
+        if self.resident is not None:
+            self.resident.close()
+        if self.publishing is not None:
+            publisher, self.publisher = self.publisher, None
+            if publisher is not None:
+                self.publishing.submit(publisher.close)
+            self.publishing.shutdown(wait=False)
+
+    def _replace(self, function: FunctionInfo | None) -> None:
+        self.function, self.replaced = function, True
+        if self.state == "idle":
+            self._restart()
+
+    def _start(self, mirror: Mirror | None) -> Resident:
+        """Off the loop: the definer may still run it; its function's process started, the
+        function loaded there once with the models it loads."""
         engine = self.plant.engine
         statements.check_definer(engine, self.plan, self.info.definer)
         function = self.function
@@ -213,50 +185,109 @@ class Running:
         query = None if plan.query is None else {
             "name": plan.name, "table": plan.table, "query": plan.query,
             "windowed": plan.windowed, "keys": list(plan.keys), "history": plan.history}
-        self.resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
-                                 str(engine.db.path), dict(plan.params), plan.outputs,
-                                 "cuda" if visible_gpus() else "cpu", engine.models.get, query)
+        resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
+                            str(engine.db.path), dict(plan.params), plan.outputs,
+                            "cuda" if visible_gpus() else "cpu", engine.models.get, query)
         if mirror is not None:
-            self.resident.mirror = mirror
-        self.resident.start()
+            resident.mirror = mirror
+        try:
+            resident.start()
+        except BaseException:
+            resident.close()
+            raise
+        return resident
 
-    def _take(self) -> list[tuple[int, pa.Table]] | None:
-        """The next batch: what has arrived, at most ``max_batch`` rows, after waiting up to
-        ``max_wait`` ms from its first row's arrival for more; None once stopped."""
-        limit, wait = self.plan.max_batch, self.plan.max_wait / 1000
-        with self.condition:
-            while not self.queue and not self.stopped and not self.replaced:
-                self.condition.wait()
-            if self.stopped:
-                return None
-            if not self.queue:  # woken by a replaced function
-                return []
-            if wait:
-                due = self.queue[0][0] / 1e9 + wait
-                while self.queued < limit and not self.stopped:
-                    left = due - time.time()
-                    if left <= 0:
-                        break
-                    self.condition.wait(left)
-            taken, count = [], 0
-            while self.queue and count < limit:
-                arrived, rows = self.queue[0]
-                if count + rows.num_rows > limit:  # split: the rest stays first in the queue
-                    cut = limit - count
-                    self.queue[0] = (arrived, rows.slice(cut))
-                    rows = rows.slice(0, cut)
-                else:
-                    self.queue.popleft()
-                taken.append((arrived, rows))
-                count += rows.num_rows
-            self.queued -= count
+    def _started(self, done: Future[Resident]) -> None:
+        """Its process is up (or failed to start: recorded, the tickerplant goes on; tried
+        again if the function changed meanwhile)."""
+        try:
+            resident = done.result()
+        except Exception as error:  # noqa: BLE001 (recorded; the tickerplant goes on)
+            if self.state == "stopped":
+                return
+            if self.replaced:
+                self.replaced = False
+                self.begin()
+                return
+            log.error("subscription %s cannot start: %s", self.info.name, error)
+            self.figures.failed(error)
+            self.state = "failed"
             with self.figures.lock:
-                self.figures.lag = self.queued
-            return taken
+                self.figures.state = "failed to start"
+            return
+        if self.state == "stopped":
+            resident.close()
+            return
+        self.resident = resident
+        resident.attach(self.loop, self._message, self._lost)
+        self.state = "idle"
+        with self.figures.lock:
+            self.figures.state = "running"
+        self._next()
 
-    def _batch(self, taken: list[tuple[int, pa.Table]]) -> None:
-        # one chunk: each update is a chunk of its own (often one row), and every later step
-        # (the window state above all, which would keep them) pays per chunk
+    def _restart(self) -> None:
+        """A new process (the function replaced, or the last one ended), seeded with the
+        window state the old one had."""
+        mirror = self.mirror
+        if self.resident is not None:
+            mirror = self.resident.mirror
+            self.resident.close()
+            self.resident = None
+        self.replaced = False
+        self.state = "starting"
+        self.begin(mirror)
+
+    def _next(self) -> None:
+        """The next batch to the process, if it is idle: what has arrived, at most
+        ``max_batch`` rows, once its first row has waited ``max_wait`` ms for more."""
+        while self.state == "idle" and self.queue:
+            if self.replaced or self.resident is None:
+                self._restart()
+                return
+            wait = self.plan.max_wait / 1000
+            if wait and self.queued < self.plan.max_batch:
+                left = self.queue[0][0] / 1e9 + wait - time.time()
+                if left > 0:
+                    if self.timer is None:
+                        self.timer = self.loop.call_later(left, self._waited)
+                    return
+            taken = self._take()
+            rows = self._rows(taken)
+            if not rows.num_rows:
+                continue
+            try:
+                self.resident.send(rows)
+            except IndbError as error:  # a batch too big for the process
+                self._failed(error, rows.num_rows)
+                continue
+            self.state, self.arrivals = "busy", [arrived for arrived, _ in taken]
+            self.timer = self.loop.call_later(self.plan.timeout, self._timed_out, rows.num_rows)
+
+    def _waited(self) -> None:
+        self.timer = None
+        self._next()
+
+    def _take(self) -> list[tuple[int, pa.Table]]:
+        limit, taken, count = self.plan.max_batch, [], 0
+        while self.queue and count < limit:
+            arrived, rows = self.queue[0]
+            if count + rows.num_rows > limit:  # split: the rest stays first in the queue
+                cut = limit - count
+                self.queue[0] = (arrived, rows.slice(cut))
+                rows = rows.slice(0, cut)
+            else:
+                self.queue.popleft()
+            taken.append((arrived, rows))
+            count += rows.num_rows
+        self.queued -= count
+        with self.figures.lock:
+            self.figures.lag = self.queued
+        return taken
+
+    def _rows(self, taken: list[tuple[int, pa.Table]]) -> pa.Table:
+        """A batch's rows of the subscription's symbols, in one chunk: each update is a chunk
+        of its own (often one row), and every later step (the window state above all, which
+        would keep them) pays per chunk."""
         rows = pa.concat_tables([r for _, r in taken]).combine_chunks()
         if self.syms is not None and "sym" in rows.column_names:
             rows = rows.filter(pc.is_in(rows["sym"], self.syms))
@@ -264,32 +295,52 @@ class Running:
             self.figures.batches += 1
             self.figures.rows_in += rows.num_rows
             self.figures.sizes.append(rows.num_rows)
-        if not rows.num_rows:
+        return rows
+
+    def _message(self, message: bytes) -> None:
+        """What the process sent: a batch's results, its error, or a model it asks about."""
+        if self.state != "busy" or self.resident is None:
+            return  # from a process being ended
+        resident = self.resident
+        try:
+            said = reply(message)
+        except IndbError as error:  # the function's, or the query's
+            self._failed(error, None)
             return
-        assert self.resident is not None
-        results = self.resident.call(rows, self.plan.timeout)
+        if isinstance(said, ModelAsked):
+            self._off_loop(lambda: resident.model_facts(said),
+                           lambda done: self._answer(resident, done))
+            return
         with self.figures.lock:
-            self.figures.query_path = results.query
-            self.figures.fallbacks += results.fell_back
-        produced = [(name, table) for name, table in zip(self.plan.outputs, results.outputs,
-                                                         strict=True)
+            self.figures.query_path = said.query
+            self.figures.fallbacks += said.fell_back
+        produced = [(name, table) for name, table in zip(self.plan.outputs, said.outputs, strict=True)
                     if table is not None and table.num_rows]
-        for name, table in produced:
-            self._ensure_table(name, table.schema)
-        # encoded here, off the event loop; journalled, applied and sent there (its transports
-        # and journal are the loop's alone, so the hand-off is the loop's call_soon_threadsafe)
-        ready = outputs.prepared(self.plant, produced)
-        arrivals = [arrived for arrived, _ in taken]
-        self.post(lambda: self._deliver(ready, arrivals))
-        if self.plan.publish is not None and produced:
-            if self.publisher is None:  # connected at the first output, again after a failure
-                from indb.stream.remote import Publisher
-                self.publisher = Publisher(self.plan.publish)
-            for name, table in produced:
-                self.publisher.upd(name, table)
+        missing = [(name, table.schema) for name, table in produced if name not in self.existing]
+        if missing:  # looked up (and made) off the loop, once a table
+            self._off_loop(lambda: self._ensure_tables(missing), lambda done: self._made(done, produced))
+            return
+        self._deliver(produced)
+
+    def _answer(self, resident: Resident, done: Future[bytes]) -> None:
+        if resident is self.resident:  # not a process ended meanwhile
+            resident.answer(done.result())
+
+    def _made(self, done: Future[Any], produced: list[tuple[str, pa.Table]]) -> None:
+        try:
+            done.result()
+        except Exception as error:  # noqa: BLE001 (outputs that have no table)
+            self._failed(error, None)
+            return
+        self._deliver(produced)
+
+    def _ensure_tables(self, missing: list[tuple[str, pa.Schema]]) -> None:
+        """Off the loop: the output tables, each created from its first output (as the
+        subscription's definer) when missing."""
+        for name, schema in missing:
+            self._ensure_table(name, schema)
 
     def _ensure_table(self, name: str, schema: pa.Schema) -> None:
-        """The output table, created from the first output (as its definer) when missing."""
         engine = self.plant.engine
         if name in self.existing or engine.db.exists(name):
             self.existing.add(name)
@@ -304,30 +355,93 @@ class Running:
             engine.execute(render(create))
         self.existing.add(name)
 
-    def _deliver(self, produced: list[outputs.Output], arrivals: list[int]) -> None:
-        """On the event loop: the outputs into their real-time tables, published."""
+    def _deliver(self, produced: list[tuple[str, pa.Table]]) -> None:
+        """The outputs into their real-time tables (journalled first), published; then the
+        next batch."""
+        self._done()
         try:
-            outputs.commit(self.plant, produced)  # journalled, then in memory and published
+            outputs.commit(self.plant, outputs.prepared(self.plant, produced))
         except Exception as error:  # noqa: BLE001 (outputs that do not fit their table)
             log.warning("subscription %s: outputs not delivered: %s", self.info.name, error)
             self.figures.failed(error)
-            return
-        done = time.time_ns()
-        with self.figures.lock:
-            self.figures.rows_out += sum(output.rows.num_rows for output in produced)
-            self.figures.latencies.extend((done - arrived) / 1e6 for arrived in arrivals)
+        else:
+            done = time.time_ns()
+            with self.figures.lock:
+                self.figures.rows_out += sum(table.num_rows for _, table in produced)
+                self.figures.latencies.extend((done - arrived) / 1e6 for arrived in self.arrivals)
+            if self.plan.publish is not None and produced:
+                if self.publishing is None:
+                    self.publishing = ThreadPoolExecutor(1, thread_name_prefix=f"indb-publish-{self.info.name}")
+                self.publishing.submit(self._publish, produced)
+        self._next()
 
-    def _close(self) -> None:
-        for part in (self.publisher, self.resident):
-            if part is not None:
-                part.close()
+    def _publish(self, produced: list[tuple[str, pa.Table]]) -> None:
+        """On its own thread, in order: the outputs to the remote kdb+ tickerplant."""
+        try:
+            if self.publisher is None:  # connected at the first output, again after a failure
+                from indb.stream.remote import Publisher
+                assert self.plan.publish is not None
+                self.publisher = Publisher(self.plan.publish)
+            for name, table in produced:
+                self.publisher.upd(name, table)
+        except Exception as error:  # noqa: BLE001 (recorded; the next batch tries again)
+            log.warning("subscription %s: outputs not published to %s: %s", self.info.name,
+                        self.plan.publish, error)
+            self.figures.failed(error)
+
+    def _done(self) -> None:
+        """The batch in the process is over: idle again."""
+        self._cancel_timer()
+        if self.state == "busy":
+            self.state = "idle"
+
+    def _failed(self, error: BaseException, count: int | None) -> None:
+        """A batch that failed: recorded and logged, its rows dropped; the next one goes on."""
+        log.warning("subscription %s: a batch%s failed: %s", self.info.name,
+                    "" if count is None else f" of {count} rows", error)
+        self.figures.failed(error)
+        self._done()
+        self._next()
+
+    def _timed_out(self, count: int) -> None:
+        self.timer = None
+        how = self._end_process()
+        self._failed(FunctionError(
+            f"the function took more than {self.plan.timeout:g} s on a batch ({how}); its "
+            "process was stopped and the next batch starts a new one (WITH (TIMEOUT = seconds) "
+            "allows more)"), count)
+
+    def _lost(self) -> None:
+        """The process's socket closed: it ended (a crash, ``os._exit`` in the function)."""
+        if self.state in ("stopped", "starting"):
+            return
+        how = self._end_process()
+        error = FunctionError(f"the function's process ended ({how}); the next batch starts a "
+                              "new one")
+        if self.state == "busy":
+            self._failed(error, None)
+        else:
+            log.warning("subscription %s: %s", self.info.name, error)
+
+    def _end_process(self) -> str:
+        """Its process ended (the window state kept for the next); how it ended."""
+        assert self.resident is not None
+        resident, self.resident = self.resident, None
+        how = resident.ended()
+        self.mirror = resident.mirror
+        return how
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class Subscriptions:
     """The subscriptions a tickerplant runs, kept in step with the catalog."""
 
-    def __init__(self, plant: Tickerplant, post: Post) -> None:
-        self.plant, self.post = plant, post
+    def __init__(self, plant: Tickerplant, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+        self.plant, self.loop, self.executor = plant, loop, executor
         self.store = SubscriptionStore(plant.engine.db)
         self.running: dict[str, Running] = {}
         self.lock = threading.Lock()
@@ -368,7 +482,7 @@ class Subscriptions:
                 self.store.report(name, running.info.created, running.figures.as_dict())
 
     def _start(self, info: SubscriptionInfo, functions: Mapping[str, FunctionInfo]) -> None:
-        running = Running(self.plant, info, self.post, functions)
+        running = Running(self.plant, info, self.loop, self.executor, functions)
         self.running[info.name] = running
         table = running.plan.table
 
@@ -378,8 +492,8 @@ class Subscriptions:
                 live.unpublished()
                 live.watched = True
             self.plant.listened.add(table)
-        self.post(listen)
-        running.thread.start()
+        self.loop.call_soon_threadsafe(listen)
+        running.begin()
         log.info("subscription %s started: %s on %s", info.name, running.plan.function, table)
 
     def _stop(self, name: str) -> None:
@@ -387,15 +501,17 @@ class Subscriptions:
         running.stop()
         tables = {r.plan.table for r in self.running.values()}
         if running.plan.table not in tables:
-            self.post(lambda: self.plant.listened.discard(running.plan.table))
+            self.loop.call_soon_threadsafe(self.plant.listened.discard, running.plan.table)
         log.info("subscription %s stopped", name)
 
     def close(self) -> None:
-        """Stop every subscription (their threads end after their current batch)."""
+        """Stop every subscription and end their processes (on the loop's thread, once it has
+        stopped)."""
         with self.lock:
             self.closed = True
             for name, running in list(self.running.items()):
-                self._stop(name)
+                self.running.pop(name)
+                running.close()
                 try:
                     self.store.report(name, running.info.created,
                                       {**running.figures.as_dict(), "state": statements.STOPPED})
@@ -406,9 +522,9 @@ class Subscriptions:
 def start(plant: Tickerplant, loop: asyncio.AbstractEventLoop, executor: Executor) -> Subscriptions:
     """On the tickerplant's event loop, before it serves: its database's subscriptions, started
     now (so they see every update from the first), then kept in step with the catalog every
-    ``REFRESH_SECONDS`` on ``executor``'s threads; the tickerplant hands them its tables' new
-    rows from now on."""
-    subscriptions = Subscriptions(plant, loop.call_soon_threadsafe)
+    ``REFRESH_SECONDS`` on ``executor``'s threads, which also start their processes; the
+    tickerplant hands them its tables' new rows from now on."""
+    subscriptions = Subscriptions(plant, loop, executor)
     plant.on_rows = subscriptions.offer
     _refreshed(subscriptions)
 
