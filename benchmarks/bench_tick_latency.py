@@ -337,7 +337,8 @@ def main() -> None:
 
 def outputs_cpu(args: argparse.Namespace) -> None:
     """The CPU (``time.thread_time_ns``) of one batch's outputs through a tickerplant in this
-    process: cast to the table and encoded (off the event loop, ``outputs.prepared``), then
+    process: cast to the table and encoded (``outputs.prepared``; off the event loop until
+    2026-12-05, hence the keys' names), then
     journalled, appended and published to one subscriber of every sym (on it, ``commit``);
     mean µs of 1,000 batches after 100, for 1 and 13 output rows."""
     import pyarrow as pa

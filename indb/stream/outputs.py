@@ -8,8 +8,9 @@ score the replayed ticks again: their outputs are in the journal after them. A s
 replays the journal (``.u.i``, ``.u.L``) sees the outputs as kdb+'s would see a derived table
 published back to its tickerplant. The journal's sync policy is the ticks' (``--fsync``).
 
-Both messages are encoded from one kdb+ table, on the subscription's thread (``prepared``):
-the event loop, which serves the feeds, only journals, appends and sends them (``commit``).
+Both messages are encoded from one kdb+ table (``prepared``), then journalled, appended and
+sent (``commit``), on the event loop, which alone writes the journal and the subscribers'
+sockets.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ class Output:
 
 
 def prepared(plant: Tickerplant, produced: list[tuple[str, pa.Table]]) -> list[Output]:
-    """Off the event loop (the subscription's thread): each output ``(table, rows)`` cast to
-    its real-time table's schema and encoded, where that table exists already; the others are
-    left to ``commit``, on the loop (which alone makes real-time tables)."""
+    """Each output ``(table, rows)`` cast to its real-time table's schema and encoded, where
+    that table exists already; the others are left to ``commit`` (which makes real-time
+    tables)."""
     ready = []
     for name, rows in produced:
         live = plant.tables.get(name)  # a dict read: only the loop adds to it

@@ -4,7 +4,8 @@
 ``indb.sharding.sandbox`` where the machine can confine it (Landlock: it reads Python, indb, the
 function's code and the database's models, writes only its staging directory, opens no TCP),
 and talks to it over a socket pair: length-framed messages (``multiprocessing``'s
-``send_bytes``), each a kind byte and a body. Rows go as Arrow IPC streams, everything else as
+``send_bytes``, which the process uses; the tickerplant's end is an asyncio connection of its
+event loop, ``Framed``), each a kind byte and a body. Rows go as Arrow IPC streams, everything else as
 JSON; nothing the process sends is unpickled, so a hostile function can make its own answers
 wrong but cannot run code in the tickerplant.
 

@@ -1,9 +1,10 @@
 """Subscriptions running in a tickerplant: a function on a table's ticks, in adaptive micro-batches.
 
 The tickerplant hands every table's newly accepted rows (journalled, in its real-time table) to
-``Subscriptions.offer`` on its event loop; each running subscription queues them and returns at
-once. Its own thread takes batches from the queue as inference servers' dynamic batching does:
-while a batch runs, rows accumulate; the next batch takes everything that arrived, at most
+``Subscriptions.offer`` on its event loop; each running subscription queues them and, when its
+function's process is idle, hands it the next batch there and then, as inference servers'
+dynamic batching does: while a batch runs, rows accumulate; the next batch, sent when the
+results come back (read on the loop too), takes everything that arrived, at most
 ``max_batch`` rows, and once a row is waiting it waits at most ``max_wait`` ms for more (0: it
 starts at once with what is there). A batch is the rows of the subscription's symbols, run
 through the pre-processing query (DuckDB, over the batch; with window state, over the last
