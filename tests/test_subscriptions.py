@@ -461,6 +461,19 @@ def test_batches_grow_under_load_and_stay_bounded(server):
         q.close()
 
 
+def test_a_batch_waits_up_to_max_wait_for_more_rows_or_until_max_batch(server):
+    q = server.connect()
+    try:
+        subscribed(q, "patient", "sparse", "model = 'none'", "WITH (MAX_WAIT = 60000, MAX_BATCH = 3)")
+        for i in range(3):  # the first waits (a minute at most) for company; the third fills it
+            upd(q, "sparse", tick("AAPL", float(i)), wait=False)
+        row = figures(q, "patient", lambda r: r["rows_out"] == 3, "the three rows")
+        assert (row["batches"], row["batch_rows_max"]) == (1, 3)  # one batch, sent when full
+        assert row["errors"] == 0
+    finally:
+        q.close()
+
+
 def test_a_failing_function_is_reported_and_harms_nothing(server):
     q = server.connect()
     try:

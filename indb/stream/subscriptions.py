@@ -252,6 +252,7 @@ class Running:
                     if self.timer is None:
                         self.timer = self.loop.call_later(left, self._waited)
                     return
+            self._cancel_timer()  # a wait for more rows that they made needless
             taken = self._take()
             rows = self._rows(taken)
             if not rows.num_rows:
