@@ -65,6 +65,16 @@ def commit(plant: Tickerplant, outputs: list[Output]) -> None:
 
 
 def _encoded(name: str, live: LiveTable, rows: pa.Table) -> Output:
-    rows = rows.select(live.schema.names).cast(live.schema).combine_chunks()
+    rows = _cast(rows.select(live.schema.names), live.schema).combine_chunks()
     journalled, published = kdb.update_messages((".u.upd", "upd"), name, rows)
     return Output(name, live, rows, journalled, published)
+
+
+def _cast(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows in the table's schema, a column cast only where its type differs (a cast of
+    the whole table costs a compute call a column: most of a small batch's CPU here)."""
+    if rows.schema == schema:
+        return rows
+    return pa.Table.from_arrays([column if column.type == field.type else column.cast(field.type)
+                                 for column, field in zip(rows.columns, schema, strict=True)],
+                                schema=schema)
