@@ -213,7 +213,7 @@ def test_a_windowed_query_marks_and_keeps_the_batchs_rows():
 
 
 def test_window_state_is_planned_from_the_frames(db):
-    db.sql(f"CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
+    db.sql("CREATE SUBSCRIPTION s ON ticks EXECUTE FUNCTION score(INPUT_TABLE_NAMES => "
            "INPUT_TABLE(SELECT sym, lag(px, 7) OVER w AS a, avg(px) OVER (PARTITION BY sym ORDER "
            "BY time ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS m FROM ticks WINDOW w AS "
            "(PARTITION BY sym ORDER BY time))) OUTPUT_TABLES('o')")

@@ -1,7 +1,9 @@
 """kdb+ objects and IPC messages, through PyKX in its unlicensed mode.
 
-PyKX encodes and decodes every kdb+ object here (``kx.serialize``/``kx.deserialize``). Two
-things it cannot make without a licence are built around its output: a table (kdb+ encodes
+PyKX encodes and decodes kdb+ objects here (``kx.serialize``/``kx.deserialize``), except the
+two forms on the tickerplant's hot path that ``indb.stream.layout`` reads and writes from the
+IPC layout (a feed's plain update, a table of plain columns), checked against PyKX's answers.
+Two things PyKX cannot make without a licence are built around its output: a table (kdb+ encodes
 ``flip d`` as the type byte 98 and an attribute byte before the dictionary ``d``, and flipping
 needs q), and an error object (the type byte -128 and the message as a C string), which is the
 reply to a sync message that failed.
