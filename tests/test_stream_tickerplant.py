@@ -209,6 +209,34 @@ def test_subscribers_get_their_syms_and_end_of_day(plant):
     assert tp.tables["trade"].row_count == 0
 
 
+def test_rows_only_subscriptions_read_stay_in_the_table_until_taken(plant):
+    """Subscriptions are told of each update's rows, and take them once a batch: sealed into
+    Arrow once then, not once an update; where a kdb+ subscriber reads them too, they get them
+    at once, with every row not taken before."""
+    tp = plant()
+    told: list = []
+    tp.listened.add("trade")
+    tp.on_rows = lambda name, rows, count: told.append((name, None if rows is None else rows.num_rows, count))
+    tp.table("trade").watched = True
+    for sym, price in (("A", 1.0), ("B", 2.0), ("C", 3.0)):
+        upd(tp, row(sym, price, 1))
+    upd(tp, columns(["D", "E"], [4.0, 5.0], [2, 3]))
+    assert told == [("trade", None, 1)] * 3 + [("trade", None, 2)]
+    taken = tp.taken("trade")
+    assert taken.column("sym").to_pylist() == ["A", "B", "C", "D", "E"]
+    # one seal for the three one-row updates (a column update is a batch of its own)
+    assert [len(chunk) for chunk in taken.column("price").chunks] == [3, 2]
+    assert tp.taken("trade").num_rows == 0
+    upd(tp, row("X", 9.0, 9))  # not taken when a kdb+ subscriber comes: the subscriptions' alone
+    reader, got = sink()
+    tp.subscribe(reader, "trade", [])
+    assert told[4:6] == [("trade", None, 1), ("trade", 1, 0)]  # X given to them, not sent
+    upd(tp, row("F", 6.0, 6))
+    upd(tp, row("G", 7.0, 7))
+    assert told[6:] == [("trade", 1, 1), ("trade", 1, 1)]
+    assert [m[2]["sym"] for m in got] == [["F"], ["G"]]
+
+
 def test_a_subscriber_that_does_not_read_is_cut_off(plant, caplog):
     tp = plant(subscriber_limit=1_000)
     queued = [0]

@@ -65,6 +65,7 @@ LATENCIES = 10_000      # the latest updates' latencies kept for the percentiles
 BATCH_SIZES = 1_000     # the latest batches' sizes kept for the mean and maximum
 
 log = logging.getLogger("indb.stream")
+Queued = tuple[list[int], pa.Table | None, int]  # a queued update: arrivals, rows, how many
 
 
 class Figures:
@@ -107,15 +108,22 @@ class Running:
     model's facts and an output table from the catalog, and publishing to a remote kdb+."""
 
     def __init__(self, plant: Tickerplant, info: SubscriptionInfo, loop: asyncio.AbstractEventLoop,
-                 executor: Executor, functions: Mapping[str, FunctionInfo]) -> None:
-        """``functions``: the catalog's, by name, read once for all subscriptions."""
+                 executor: Executor, functions: Mapping[str, FunctionInfo],
+                 take: Callable[[str], None]) -> None:
+        """``functions``: the catalog's, by name, read once for all subscriptions; ``take``
+        gives a table's subscriptions the rows of their updates not taken yet
+        (``Subscriptions.take``)."""
         self.plant, self.info, self.loop, self.executor = plant, info, loop, executor
+        self.take = take
         self.plan = plans.restored(info.definition)
         # the function it runs (None: dropped); replaced: changed since its process started
         self.function = functions.get(self.plan.function)
         self.replaced = False
         self.figures = Figures()
-        self.queue: collections.deque[tuple[int, pa.Table]] = collections.deque()  # (arrived ns, rows)
+        # updates: their arrival times (ns), their rows (None: not taken from the real-time
+        # table yet; such updates are the queue's last), how many
+        self.queue: collections.deque[Queued] = collections.deque()
+        self.untaken = 0  # updates at the queue's end whose rows are not taken yet
         self.queued = 0  # rows in the queue
         # starting (its process), idle, busy (a batch in its process), failed (to start), stopped
         self.state = "starting"
@@ -152,10 +160,24 @@ class Running:
 
     # -- on the loop --------------------------------------------------------------------------
 
-    def offer(self, rows: pa.Table, arrived: int) -> None:
-        self.queue.append((arrived, rows))
+    def arrived(self, arrived: int, count: int) -> None:
+        """An update of ``count`` rows arrived (``Subscriptions.offer`` gives its rows)."""
+        self.queue.append(([arrived], None, count))
+        self.untaken += 1
+        self.queued += count
+
+    def given(self, rows: pa.Table) -> None:
+        """The rows of the updates whose rows were not taken yet, as one entry."""
+        if not self.untaken:
+            return  # it started after they arrived
+        arrivals: list[int] = []
+        for _ in range(self.untaken):
+            times, _, count = self.queue.pop()
+            arrivals[:0] = times
+            self.queued -= count
+        self.untaken = 0
+        self.queue.append((arrivals, rows, rows.num_rows))
         self.queued += rows.num_rows
-        self._next()
 
     def close(self) -> None:
         """Stop: its process ended, nothing more taken (on the loop, or once it stopped)."""
@@ -224,7 +246,7 @@ class Running:
         self.state = "idle"
         with self.figures.lock:
             self.figures.state = "running"
-        self._next()
+        self.send_next()
 
     def _restart(self) -> None:
         """A new process (the function replaced, or the last one ended), seeded with the
@@ -238,7 +260,7 @@ class Running:
         self.state = "starting"
         self.begin(mirror)
 
-    def _next(self) -> None:
+    def send_next(self) -> None:
         """The next batch to the process, if it is idle: what has arrived, at most
         ``max_batch`` rows, once its first row has waited ``max_wait`` ms for more."""
         while self.state == "idle" and self.queue:
@@ -247,12 +269,14 @@ class Running:
                 return
             wait = self.plan.max_wait / 1000
             if wait and self.queued < self.plan.max_batch:
-                left = self.queue[0][0] / 1e9 + wait - time.time()
+                left = self.queue[0][0][0] / 1e9 + wait - time.time()
                 if left > 0:
                     if self.timer is None:
                         self.timer = self.loop.call_later(left, self._waited)
                     return
             self._cancel_timer()  # a wait for more rows that they made needless
+            if self.untaken:
+                self.take(self.plan.table)  # once a batch, not once an update (a seal each)
             taken = self._take()
             rows = self._rows(taken)
             if not rows.num_rows:
@@ -262,31 +286,32 @@ class Running:
             except IndbError as error:  # a batch too big for the process
                 self._failed(error, rows.num_rows)
                 continue
-            self.state, self.arrivals = "busy", [arrived for arrived, _ in taken]
+            self.state, self.arrivals = "busy", [a for times, _ in taken for a in times]
             self.timer = self.loop.call_later(self.plan.timeout, self._timed_out, rows.num_rows)
 
     def _waited(self) -> None:
         self.timer = None
-        self._next()
+        self.send_next()
 
-    def _take(self) -> list[tuple[int, pa.Table]]:
+    def _take(self) -> list[tuple[list[int], pa.Table]]:
         limit, taken, count = self.plan.max_batch, [], 0
         while self.queue and count < limit:
-            arrived, rows = self.queue[0]
+            arrivals, rows, _ = self.queue[0]
+            assert rows is not None  # given (``take``) before
             if count + rows.num_rows > limit:  # split: the rest stays first in the queue
                 cut = limit - count
-                self.queue[0] = (arrived, rows.slice(cut))
+                self.queue[0] = (arrivals, rows.slice(cut), rows.num_rows - cut)
                 rows = rows.slice(0, cut)
             else:
                 self.queue.popleft()
-            taken.append((arrived, rows))
+            taken.append((arrivals, rows))
             count += rows.num_rows
         self.queued -= count
         with self.figures.lock:
             self.figures.lag = self.queued
         return taken
 
-    def _rows(self, taken: list[tuple[int, pa.Table]]) -> pa.Table:
+    def _rows(self, taken: list[tuple[list[int], pa.Table]]) -> pa.Table:
         """A batch's rows of the subscription's symbols, in one chunk: each update is a chunk
         of its own (often one row), and every later step (the window state above all, which
         would keep them) pays per chunk."""
@@ -375,7 +400,7 @@ class Running:
                 if self.publishing is None:
                     self.publishing = ThreadPoolExecutor(1, thread_name_prefix=f"indb-publish-{self.info.name}")
                 self.publishing.submit(self._publish, produced)
-        self._next()
+        self.send_next()
 
     def _publish(self, produced: list[tuple[str, pa.Table]]) -> None:
         """On its own thread, in order: the outputs to the remote kdb+ tickerplant."""
@@ -403,7 +428,7 @@ class Running:
                     "" if count is None else f" of {count} rows", error)
         self.figures.failed(error)
         self._done()
-        self._next()
+        self.send_next()
 
     def _timed_out(self, count: int) -> None:
         self.timer = None
@@ -449,12 +474,27 @@ class Subscriptions:
         self.lock = threading.Lock()
         self.closed = False
 
-    def offer(self, table: str, rows: pa.Table) -> None:
-        """On the event loop: a table's new rows, to the subscriptions on it."""
+    def offer(self, table: str, rows: pa.Table | None, count: int) -> None:
+        """On the event loop: ``count`` new rows of a table, to the subscriptions on it:
+        ``rows`` are every row not taken yet (None: still in the real-time table, ``take``)."""
         arrived = time.time_ns()
-        for running in list(self.running.values()):
+        on = [running for running in self.running.values() if running.plan.table == table]
+        for running in on:
+            if count:
+                running.arrived(arrived, count)
+        if rows is not None:
+            self._give(table, rows)
+        for running in on:
+            running.send_next()
+
+    def take(self, table: str) -> None:
+        """On the event loop: the rows not taken yet from a table, to its subscriptions."""
+        self._give(table, self.plant.taken(table))
+
+    def _give(self, table: str, rows: pa.Table) -> None:
+        for running in self.running.values():
             if running.plan.table == table:
-                running.offer(rows, arrived)
+                running.given(rows)
 
     def refresh(self) -> None:
         """Off the event loop: start what the catalog has and is not running (or changed),
@@ -484,7 +524,7 @@ class Subscriptions:
                 self.store.report(name, running.info.created, running.figures.as_dict())
 
     def _start(self, info: SubscriptionInfo, functions: Mapping[str, FunctionInfo]) -> None:
-        running = Running(self.plant, info, self.loop, self.executor, functions)
+        running = Running(self.plant, info, self.loop, self.executor, functions, self.take)
         self.running[info.name] = running
         table = running.plan.table
 

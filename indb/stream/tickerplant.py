@@ -82,6 +82,15 @@ class Update:
         """The journal messages the update's rows came from."""
         return len(self.messages) + self.framed
 
+    @property
+    def rows(self) -> int:
+        """How many rows it adds."""
+        if self.row is not None:
+            return 1
+        if self.columns is not None:
+            return len(self.columns[0]) if self.columns else 0
+        return self.batch.num_rows if self.batch is not None else 0
+
 
 def today(clock: Callable[[], int]) -> datetime.date:
     return datetime.datetime.fromtimestamp(clock() / 1e9, datetime.UTC).date()
@@ -107,7 +116,9 @@ class Tickerplant:
         self.rejected = 0  # updates refused (async ones have no one to tell)
         # subscriptions (indb.stream.subscriptions): the tables whose new rows go to on_rows
         self.listened: set[str] = set()
-        self.on_rows: Callable[[str, pa.Table], None] | None = None
+        # (table, its new rows, how many): the rows are None where nobody else reads them, and
+        # stay in the real-time table until ``taken`` (sealed into Arrow once, not once a read)
+        self.on_rows: Callable[[str, pa.Table | None, int], None] | None = None
         existing = sorted(self.journal_dir.glob("*.journal")) if self.journal_dir.is_dir() else []
         path = existing[-1] if existing else self._journal_path(today(clock))
         self.date = datetime.date.fromisoformat(path.stem.replace(".", "-"))
@@ -313,8 +324,10 @@ class Tickerplant:
         for update in updates:
             upto += update.count
             self._apply(update, upto)
-        self.publish({u.table.info.name for u in updates},
-                     {u.table.info.name: u for u in updates if u.published is not None})
+        counts: dict[str, int] = {}
+        for update in updates:
+            counts[update.table.info.name] = counts.get(update.table.info.name, 0) + update.rows
+        self.publish(counts, {u.table.info.name: u for u in updates if u.published is not None})
 
     @staticmethod
     def _apply(update: Update, upto: int) -> None:
@@ -335,12 +348,14 @@ class Tickerplant:
             table = self.table(name)
         except CatalogError:
             raise DataError(f"there is no table {name} to subscribe to") from None
-        if subscriber not in self.subscribers:
-            self.subscribers.append(subscriber)
-        subscriber.tables[name] = frozenset(syms)
         if not table.watched:
             table.unpublished()  # rows from before anyone subscribed are nobody's to be sent
             table.watched = True
+        elif name in self.listened and self.on_rows is not None:
+            self.on_rows(name, self.taken(name), 0)  # the subscriptions' rows, not its
+        if subscriber not in self.subscribers:
+            self.subscribers.append(subscriber)
+        subscriber.tables[name] = frozenset(syms)
         return kdb.kx.toq([kdb.symbol(name), kdb.table(table.schema.empty_table())])
 
     def _table_names(self) -> list[str]:
@@ -350,24 +365,29 @@ class Tickerplant:
         if subscriber in self.subscribers:
             self.subscribers.remove(subscriber)
 
-    def publish(self, names: set[str], encoded: dict[str, Update] | None = None) -> None:
-        """Send the rows that arrived in these tables to their subscribers, as ``(`upd; t; x)``
-        filtered by each one's syms; a subscriber with too much unread is cut off. ``encoded``:
-        updates whose message for every sym was made already (``Update.published``), used
-        where their rows are all that arrived."""
-        for name in names:
+    def publish(self, counts: Mapping[str, int], encoded: dict[str, Update] | None = None) -> None:
+        """Send the rows that arrived in these tables (how many) to their subscribers, as
+        ``(`upd; t; x)`` filtered by each one's syms; a subscriber with too much unread is cut
+        off. ``encoded``: updates whose message for every sym was made already
+        (``Update.published``), used where their rows are all that arrived. Subscriptions
+        (``on_rows``) are told of them, and given them where kdb+ subscribers read them too;
+        else they take them when they need them (``taken``)."""
+        for name, count in counts.items():
             table = self.tables[name]
             readers = [s for s in self.subscribers if name in s.tables and s.may_read(name)]
             listened = name in self.listened and self.on_rows is not None
             if not readers and not listened:
                 table.watched = False
                 continue
+            if not readers and self.on_rows is not None:
+                self.on_rows(name, None, count)
+                continue
             batches = table.unpublished()
             if not batches:
                 continue
             rows = pa.Table.from_batches(batches, schema=table.schema)
             if listened and self.on_rows is not None:
-                self.on_rows(name, rows)
+                self.on_rows(name, rows, count)
             messages: dict[frozenset[str], bytes | None] = {}
             made = (encoded or {}).get(name)
             if made is not None and len(batches) == 1 and batches[0] is made.batch:
@@ -403,6 +423,11 @@ class Tickerplant:
         for table in self.tables.values():
             table.upto = 0
         log.info("end of day %s: journal rolled to %s", ended, self.journal.path)
+
+    def taken(self, name: str) -> pa.Table:
+        """A table's rows that arrived since they were last published or taken (on the loop)."""
+        table = self.tables[name]
+        return pa.Table.from_batches(table.unpublished(), schema=table.schema)
 
     def _send(self, subscriber: Subscriber, message: bytes) -> None:
         subscriber.send(message)
