@@ -6,10 +6,12 @@ and dropped while the tickerplant runs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +28,10 @@ from indb.parser import parse, render_indb  # noqa: E402
 from indb.planner import subscriptions as plans  # noqa: E402
 from indb.runtime.predictors import save_model  # noqa: E402
 from indb.sharding import sandbox  # noqa: E402
+from indb.stream import kdb  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
+from indb.stream.subscriptions import Subscriptions  # noqa: E402
+from indb.stream.tickerplant import Tickerplant  # noqa: E402
 from indb.engine import subscriptions as statements  # noqa: E402
 from indb.stream import window as windows  # noqa: E402
 from indb.stream.window import Mirror, Window, kept_tail  # noqa: E402
@@ -354,6 +359,42 @@ def test_a_mirror_folds_its_batches_off_the_thread_that_adds_them(monkeypatch):
     assert folded.to_pylist() == expected.to_pylist()
     # each symbol's last 2 rows (a row's symbol is s{px % 3}), in their order
     assert folded.column("px").to_pylist() == [34.0, 35.0, 36.0, 37.0, 38.0, 39.0]
+
+
+class Taking:
+    """A stand-in for a running subscription: what ``Subscriptions`` asks of one."""
+
+    def __init__(self, alive: bool) -> None:
+        self.plan, self.alive, self.untaken = types.SimpleNamespace(table="ticks"), alive, 0
+
+    def arrived(self, arrived: int, count: int) -> None:
+        self.untaken += self.alive
+
+    def given(self, rows: pa.Table) -> None:
+        self.untaken = 0
+
+    def send_next(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("alive", [True, False])
+def test_rows_wait_in_the_table_for_subscriptions_that_take_them_only(db, alive):
+    """A table only subscriptions read keeps its new rows for them to take once a batch; not
+    where none of them will (failed to start, stopped): those would pile up."""
+    engine = db._engine
+    plant = Tickerplant(engine, journal=engine.db.path / "tick", flush_seconds=None)
+    try:
+        subscriptions = Subscriptions(plant, asyncio.new_event_loop(), None)
+        subscriptions.running["s"] = Taking(alive)
+        plant.on_rows = subscriptions.offer
+        plant.listened.add("ticks")
+        plant.table("ticks").watched = True
+        x = kx.toq([kx.SymbolAtom("AAPL"), kx.FloatAtom(1.0), kx.LongAtom(1)])
+        message = kdb.encode(kdb.call(".u.upd", kdb.symbol("ticks"), x), kdb.ASYNC)
+        plant.commit([plant.prepare("ticks", kdb.decode(message)[2], message, plant.clock())])
+        assert plant.taken("ticks").num_rows == (1 if alive else 0)
+    finally:
+        plant.close()
 
 
 def as_user(conn: indb.Connection, user: str, sql: str):

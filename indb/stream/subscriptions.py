@@ -160,8 +160,15 @@ class Running:
 
     # -- on the loop --------------------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """Whether it takes rows (not failed to start, not stopped)."""
+        return self.state not in ("failed", "stopped")
+
     def arrived(self, arrived: int, count: int) -> None:
         """An update of ``count`` rows arrived (``Subscriptions.offer`` gives its rows)."""
+        if not self.alive:
+            return
         self.queue.append(([arrived], None, count))
         self.untaken += 1
         self.queued += count
@@ -169,7 +176,7 @@ class Running:
     def given(self, rows: pa.Table) -> None:
         """The rows of the updates whose rows were not taken yet, as one entry."""
         if not self.untaken:
-            return  # it started after they arrived
+            return  # it started after they arrived, or it takes none
         arrivals: list[int] = []
         for _ in range(self.untaken):
             times, _, count = self.queue.pop()
@@ -182,6 +189,7 @@ class Running:
     def close(self) -> None:
         """Stop: its process ended, nothing more taken (on the loop, or once it stopped)."""
         self.state = "stopped"
+        self._forget()
         self._cancel_timer()
         if self.resident is not None:
             self.resident.close()
@@ -235,6 +243,7 @@ class Running:
             log.error("subscription %s cannot start: %s", self.info.name, error)
             self.figures.failed(error)
             self.state = "failed"
+            self._forget()
             with self.figures.lock:
                 self.figures.state = "failed to start"
             return
@@ -458,6 +467,11 @@ class Running:
         self.mirror = resident.mirror
         return how
 
+    def _forget(self) -> None:
+        """Its queued rows dropped: it takes no more."""
+        self.queue.clear()
+        self.untaken = self.queued = 0
+
     def _cancel_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
@@ -484,6 +498,8 @@ class Subscriptions:
                 running.arrived(arrived, count)
         if rows is not None:
             self._give(table, rows)
+        elif not any(running.alive for running in on):  # nobody will take them: not kept
+            self.plant.taken(table)
         for running in on:
             running.send_next()
 
