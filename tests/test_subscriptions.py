@@ -46,10 +46,15 @@ import numpy as np
 from indb import udf
 
 @udf.function(frame="numpy",
-              params=["model", "threshold", "delay_ms", "fail_below", "crash_below", "read"])
+              params=["model", "threshold", "delay_ms", "fail_below", "crash_below", "read",
+                      "half_below"])
 def score(ctx, rows):
     if "read" in ctx.params:  # what a sandboxed function may not do
         open(ctx.params["read"], "rb").read()
+    if float(ctx.params.get("half_below", "-1e300")) > rows["px"].min():
+        import sys  # half a message to the tickerplant (4,096 bytes said, 1 sent), then silence
+        os.write(int(sys.argv[1]), b"\\x00\\x00\\x10\\x00R")
+        time.sleep(600)
     if float(ctx.params.get("crash_below", "-1e300")) > rows["px"].min():
         os._exit(3)
     if float(ctx.params.get("fail_below", "-1e300")) > rows["px"].min():
@@ -567,6 +572,25 @@ def test_a_function_past_its_timeout_is_stopped(server):
         assert "took more than 0.5 s" in row["last_error"]
     finally:
         q.close()
+
+def test_half_a_message_from_the_functions_process_holds_up_only_its_subscription(server):
+    """The tickerplant reads the process's socket on its event loop: a process that sends half
+    a message and stops must not stall it (feeds, queries and other subscriptions go on); its
+    timeout ends it, and the next batch starts a new process."""
+    q = server.connect()
+    try:
+        subscribed(q, "halved", "cut", "model = 'none', half_below = '0'", "WITH (TIMEOUT = 5)")
+        upd(q, "cut", tick("AAPL", -1.0))  # its process sends half a message and sleeps
+        started = time.monotonic()
+        for i in range(20):  # meanwhile the tickerplant takes updates and answers at once
+            upd(q, "cut", tick("AAPL", float(i)))
+        assert q("SELECT count(*) AS n FROM cut").py() == {"n": [21]}
+        assert time.monotonic() - started < 5  # before the timeout ended the process
+        row = figures(q, "halved", lambda r: r["errors"] >= 1 and r["rows_out"] >= 20, "the timeout")
+        assert "took more than 5 s" in row["last_error"]
+    finally:
+        q.close()
+
 
 @pytest.mark.skipif(sandbox.unavailable() is not None, reason="the machine cannot sandbox")
 def test_the_function_runs_sandboxed(server):
