@@ -50,7 +50,7 @@ _ATOMS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
     -7: (struct.Struct("<q"), np.int64), -8: (struct.Struct("<f"), np.float32),
     -9: (struct.Struct("<d"), np.float64)}
 _LONG = struct.Struct("<q")
-_PLAIN_CALL = LIST.pack(0, 0, 3)
+PLAIN_CALL = LIST.pack(0, 0, 3)  # a call's list of three: function, table, data
 MAX_ITEMS = 64  # a row's values or an update's columns read here, at most
 
 
@@ -66,13 +66,16 @@ def update_call(message: bytes | bytearray) -> np.ndarray | None:
     start = HEADER.size + LIST.size
     if not isinstance(message, bytes | bytearray) or len(message) < start or \
             message[0] != 1 or message[1] > RESPONSE or message[2] != 0 or message[3] != 0 or \
-            message[HEADER.size:start] != _PLAIN_CALL:  # what PyKX reads: no other header
+            message[HEADER.size:start] != PLAIN_CALL:  # what PyKX reads: no other header
         return None
     try:
-        function, offset = _name(message, start)
-        table, offset = _name(message, offset)
-        if function is None or table is None or (function.decode() if isinstance(
-                function, bytes) else function) not in UPDATES or message[offset] != 0:
+        after = name_end(message, start)
+        offset = None if after is None else name_end(message, after)
+        if after is None or offset is None:
+            return None
+        function, table = name(message, start, after), name(message, after, offset)
+        if (function.decode() if isinstance(function, bytes) else function) not in UPDATES or \
+                message[offset] != 0:
             return None
         kind, attribute, count = LIST.unpack_from(message, offset)
         if attribute != 0 or not 0 < count <= MAX_ITEMS:
@@ -90,18 +93,27 @@ def update_call(message: bytes | bytearray) -> np.ndarray | None:
     return call
 
 
-def _name(message: bytes | bytearray, offset: int) -> tuple[str | bytes | None, int]:
-    """A symbol atom (``str``) or a string (``bytes``) at ``offset``, and where it ends."""
+def name_end(message: bytes | bytearray, offset: int) -> int | None:
+    """Where the symbol atom or the string at ``offset`` ends; None where there is neither (or
+    a string with an attribute, or past the message's end)."""
+    if offset >= len(message):
+        return None
     if message[offset] == SYMBOL & 0xFF:
-        end = message.index(b"\0", offset + 1)
-        return message[offset + 1:end].decode(), end + 1
-    if message[offset] == CHARS:
+        end = message.find(b"\0", offset + 1)
+        return None if end < 0 else end + 1
+    if message[offset] == CHARS and offset + VECTOR.size <= len(message):
         _, attribute, count = VECTOR.unpack_from(message, offset)
         end = offset + VECTOR.size + count
-        if attribute != 0 or count < 0 or end > len(message):
-            raise _NotRead
-        return bytes(message[offset + VECTOR.size:end]), end
-    return None, offset
+        return end if attribute == 0 and count >= 0 and end <= len(message) else None
+    return None
+
+
+def name(message: bytes | bytearray, offset: int, end: int) -> str | bytes:
+    """The symbol (``str``) or the string (``bytes``) at ``offset``, which ends at ``end``
+    (``name_end``)."""
+    if message[offset] == CHARS:
+        return bytes(message[offset + VECTOR.size:end])
+    return message[offset + 1:end - 1].decode()
 
 
 def _item(message: bytes | bytearray, offset: int) -> tuple[Any, int]:

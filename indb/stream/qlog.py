@@ -34,19 +34,15 @@ from typing import Any
 import numpy as np
 
 from indb.errors import DirectoryError, InternalError
-from indb.stream import kdb
+from indb.stream import kdb, layout
+from indb.stream.layout import EPOCH_2000, LIST, PLAIN_CALL, TIMESPAN, TIMESTAMP, VECTOR
 
 FILE_HEADER = b"\xff\x01" + bytes(6)  # what q writes before a list it stores in a file
-LIST = struct.Struct("<bBi")  # a general list: type 0, attribute, count
-VECTOR = LIST  # a vector: its type, attribute, count (then the values)
 FIRST = struct.Struct("<bBib")  # a general list's type, attribute and count, and its first's type
 ATOM = struct.Struct("<bq")  # a timestamp or timespan atom: its type and value
 SYMBOL_ATOM = b"\xf5"  # type -11, then the name and a 0 byte
 UPD = SYMBOL_ATOM + b"upd\0"  # what r.q defines: upd:insert
-CHARS = 10  # a string's type
-TIMESTAMP, TIMESPAN = 12, 16  # ns since 2000.01.01, and ns
 TIMES = range(12, 20)  # timestamp, month, date, datetime, timespan, minute, second, time
-EPOCH_2000 = 946_684_800_000_000_000  # 2000.01.01 in ns since 1970
 COUNT_AT = len(FILE_HEADER) + 2  # where the count is, rewritten after every append
 PREFIX = "sym"  # a log's name before its date, and r.q's directory: kdb+tick's default source
 READS = 20  # reads of a log that grows while it is read, at most
@@ -93,7 +89,6 @@ def _times(kind: int, value: int, rows: int) -> bytes:
 # what the function and table of a journalled update are in its bytes -> the table, and what
 # the log's message of it starts with: a few tables, each sent in a form or two
 _PREFIXES: dict[bytes, tuple[str, bytes]] = {}
-_PLAIN_LIST = LIST.pack(0, 0, 3)
 
 
 def _layout(message: bytes) -> tuple[str, bytes, int] | None:
@@ -101,32 +96,19 @@ def _layout(message: bytes) -> tuple[str, bytes, int] | None:
     function and the table symbols or strings), the log's message's bytes before ``x``, and
     where ``x`` starts; else None."""
     start = kdb.HEADER.size + LIST.size
-    if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != _PLAIN_LIST:
+    if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != PLAIN_CALL:
         return None
-    table = _name_end(message, start)  # after `.u.upd or ".u.upd" (PyKX's feeds send a string)
-    if table is None:
-        return None
-    end = _name_end(message, table)
-    if end is None:
+    table = layout.name_end(message, start)  # after `.u.upd or ".u.upd" (PyKX's feeds send a string)
+    end = None if table is None else layout.name_end(message, table)
+    if table is None or end is None:
         return None
     key = message[start:end]
     known = _PREFIXES.get(key)
     if known is None:
-        string = message[table] == CHARS
-        name = message[table + (VECTOR.size if string else 1):end - (not string)].decode()
-        known = _PREFIXES[key] = (name, _PLAIN_LIST + UPD + SYMBOL_ATOM + name.encode() + b"\0")
+        named = layout.name(message, table, end)
+        text = named.decode() if isinstance(named, bytes) else named
+        known = _PREFIXES[key] = (text, PLAIN_CALL + UPD + SYMBOL_ATOM + text.encode() + b"\0")
     return known[0], known[1], end
-
-
-def _name_end(message: bytes, offset: int) -> int | None:
-    """Where a symbol atom or a string at ``offset`` ends (None: it is neither)."""
-    if offset >= len(message):
-        return None
-    if message[offset] == SYMBOL_ATOM[0]:
-        return message.index(b"\0", offset) + 1
-    if message[offset] == CHARS:
-        return offset + VECTOR.size + VECTOR.unpack_from(message, offset)[2]
-    return None
 
 
 class QLog:
