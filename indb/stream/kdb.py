@@ -219,7 +219,7 @@ def is_null(value: Any) -> bool:
     """Whether a decoded atom is a kdb+ null: ``0N`` (an integer type's smallest value), ``0n``
     (NaN), ``0Np`` and ``0Nn`` (NaT)."""
     if isinstance(value, np.integer) and not isinstance(value, np.bool_):
-        return bool(value == _smallest(value.dtype))
+        return bool(value == layout.smallest(value.dtype))
     if isinstance(value, float | np.floating):
         return value != value
     if isinstance(value, np.datetime64 | np.timedelta64):
@@ -227,18 +227,11 @@ def is_null(value: Any) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=16)
-def _smallest(dtype: np.dtype) -> int:
-    """An integer type's smallest value, kdb+'s null of its width (numpy's ``iinfo`` costs
-    microseconds, paid for every value and vector of every update)."""
-    return int(np.iinfo(dtype).min)
-
-
 def _nulls(vector: np.ndarray) -> np.ndarray | None:
     """Where a decoded vector holds kdb+ nulls (None: nowhere, or a type without them)."""
     kind = vector.dtype.kind
     if kind == "i":
-        found = vector == _smallest(vector.dtype)
+        found = vector == layout.smallest(vector.dtype)
     elif kind == "f":
         found = np.isnan(vector)
     elif kind in "mM":

@@ -42,7 +42,7 @@ LATEST = np.iinfo(np.int64).max - EPOCH_2000  # the latest kdb+ timestamp a date
 NUMBERS = {1: np.dtype(np.bool_), 4: np.dtype(np.uint8), 5: np.dtype("<i2"),
            6: np.dtype("<i4"), 7: np.dtype("<i8"), 8: np.dtype("<f4"), 9: np.dtype("<f8")}
 _CODES = {dtype: code for code, dtype in NUMBERS.items()}
-_INTEGERS = {5: np.iinfo(np.int16).min, 6: np.iinfo(np.int32).min, 7: NULL_LONG}  # their nulls
+_INTEGERS = (5, 6, 7)  # short, int, long: their nulls are their types' smallest values
 # an atom as PyKX's np() gives it: a bool, or a numpy scalar of its type
 _ATOMS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
     -1: (struct.Struct("<?"), bool), -4: (struct.Struct("<B"), np.uint8),
@@ -152,7 +152,7 @@ def _item(message: bytes | bytearray, offset: int) -> tuple[Any, int]:
         if count and (values.min() == NULL_LONG or values.max() > LATEST):
             raise _NotRead  # PyKX's own arithmetic for these
         return (values + EPOCH_2000).view("datetime64[ns]"), end
-    if kind in _INTEGERS and count and values.min() == _INTEGERS[kind]:
+    if kind in _INTEGERS and count and values.min() == smallest(dtype):
         raise _NotRead  # with a null, PyKX makes a masked array
     return values, end
 
@@ -263,9 +263,16 @@ def plain(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 
 @functools.lru_cache(maxsize=16)
+def smallest(dtype: np.dtype) -> int:
+    """An integer type's smallest value, kdb+'s null of its width (numpy's ``iinfo`` costs
+    microseconds, paid for every value and vector of every update)."""
+    return int(np.iinfo(dtype).min)
+
+
+@functools.lru_cache(maxsize=16)
 def integer_null(kind: pa.DataType) -> int:
-    """kdb+'s null of an integer width: its smallest value."""
-    return int(np.iinfo(kind.to_pandas_dtype()).min)
+    """kdb+'s null of an Arrow integer type's width."""
+    return smallest(np.dtype(kind.to_pandas_dtype()))
 
 
 def numpy(column: pa.Array | pa.ChunkedArray, null: Any) -> np.ndarray:
