@@ -55,7 +55,7 @@ from indb.sharding.jobs import Job
 from indb.stream.window import Mirror, Window
 
 SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR = b"S", b"B", b"M", b"R", b"E", b"Q"
-LENGTH, LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")  # multiprocessing's framing
+LENGTH = struct.Struct("!i")  # multiprocessing's framing: a message's length, then its bytes
 MAX_FRAME = 1 << 30  # bytes of one message either way, at most
 LOOKUP_SECONDS = 1.0  # how long the process uses a model version's facts before asking again
 
@@ -282,12 +282,7 @@ class Framed(asyncio.Protocol):
         self.buffer += data
         while len(self.buffer) >= LENGTH.size and not self.closed:
             size, start = LENGTH.unpack_from(self.buffer)[0], LENGTH.size
-            if size == -1:  # multiprocessing's header of a message past 2 GB
-                size, start = (LONG_LENGTH.unpack_from(self.buffer, LENGTH.size)[0]
-                               if len(self.buffer) >= LENGTH.size + LONG_LENGTH.size else -1), \
-                    LENGTH.size + LONG_LENGTH.size
-                if size == -1:
-                    return
+            # (-1 is multiprocessing's header of a message past 2 GB: past MAX_FRAME too)
             if size < 0 or size > MAX_FRAME:
                 log.warning("subscription process sent a message of %d bytes: cut off", size)
                 self.close()

@@ -407,7 +407,8 @@ class Running:
                 self.figures.latencies.extend((done - arrived) / 1e6 for arrived in self.arrivals)
             if self.plan.publish is not None and produced:
                 if self.publishing is None:
-                    self.publishing = ThreadPoolExecutor(1, thread_name_prefix=f"indb-publish-{self.info.name}")
+                    self.publishing = ThreadPoolExecutor(
+                        1, thread_name_prefix=f"indb-publish-{self.info.name}")
                 self.publishing.submit(self._publish, produced)
         self.send_next()
 
