@@ -24,6 +24,11 @@ BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 _INTEGER_ARRAYS = frozenset(pgparams.ARRAYS[oid] for oid in (21, 23, 20))
 
 
+def buenavista_oid(kind: core.BVType) -> int:
+    """The PostgreSQL type OID buenavista gives a column of its type."""
+    return postgres.BVTYPE_TO_PGTYPE.get(kind, postgres.PG_UNKNOWN)[0]
+
+
 class Session(Protocol):
     """What the rows need of their session: to stop their query on a cancel request."""
 
@@ -67,7 +72,7 @@ class Rows(core.QueryResult):
             return pgparams.OID_ARRAY
         if array != pgparams.TEXT:
             return array
-        return postgres.BVTYPE_TO_PGTYPE.get(self._types[index], postgres.PG_UNKNOWN)[0]
+        return buenavista_oid(self._types[index])
 
     def rows(self) -> Iterator[list]:
         """Its rows not sent yet: the same stream each time, so that an Execute with a row

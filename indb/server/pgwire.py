@@ -39,7 +39,7 @@ from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgvalues
 from indb.server.pgcatalog import SETTINGS, VERSION, Shadows, catalog_query, with_session
-from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows
+from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
@@ -735,7 +735,7 @@ def _oid(result: core.QueryResult, index: int) -> int:
     """A result column's PostgreSQL type OID: indb's rows know it, others by buenavista's type."""
     if isinstance(result, Rows | Fetched):
         return result.oid(index)
-    return postgres.BVTYPE_TO_PGTYPE.get(result.column(index)[1], postgres.PG_UNKNOWN)[0]
+    return buenavista_oid(result.column(index)[1])
 
 
 def _field(data: bytes) -> bytes:
