@@ -12,7 +12,7 @@ import pytest
 
 from indb.runtime import gpus
 from indb.runtime.gpus import (HOLD_S, ReadTurns, Turns, gpu_reads, gpu_slots, gpu_turn,
-                               hold_seconds, keep_turns, last_batches, read_turn, worker_environment)
+                               hold_seconds, keep_turns, last_batch, read_turn, worker_environment)
 from indb.storage.read_threads import MACHINE_SLOTS_VARIABLE, read_threads
 
 
@@ -168,7 +168,7 @@ def test_only_a_shared_gpu_marks_where_its_turns_end(monkeypatch):
     monkeypatch.setattr("indb.runtime.gpus._tails", {})
     gpu_turn("cuda")  # the connection's own process: no turns across processes
     assert gpus._tails == {}
-    last_batches("cuda")  # and so nothing to mark (no CUDA touched: this machine may have none)
+    last_batch("cuda")  # and so nothing to mark (no CUDA touched: this machine may have none)
 
 
 def test_a_kept_turn_lingers_from_when_the_gpu_is_done_not_from_when_the_call_returned(tmp_path):

@@ -365,23 +365,6 @@ def test_short_gpu_batches_are_padded_only_where_padding_costs_little():
     assert batch_shape(3, compiled=True) == (4, True)
 
 
-def test_a_calls_turn_may_pass_on_once_a_full_batchs_rows_or_more_are_left(store, monkeypatch):
-    from indb.runtime import predictors
-    from indb.runtime.predictors import BATCH_ROWS, handover_start
-    assert handover_start(59_495) == 6 * BATCH_ROWS  # a short last batch: the one before it too
-    assert handover_start(8 * BATCH_ROWS) == 7 * BATCH_ROWS  # a full last batch: itself
-    assert handover_start(BATCH_ROWS + 1) == 0
-    assert handover_start(100) == 0 and handover_start(0) == 0
-    # the mark goes just before that batch is queued
-    batches, marks = [], []
-    predictor = Predictor(store.register(stage(store.db, "m", tiny_model()), {}))
-    predictor.module.register_forward_pre_hook(lambda _, inputs: batches.append(len(inputs[0])))
-    monkeypatch.setattr(predictors, "last_batches", lambda device: marks.append(len(batches)))
-    rows = 2 * BATCH_ROWS + 100
-    predictor.outputs(torch.zeros(rows, 4))
-    assert batches == [BATCH_ROWS, BATCH_ROWS, 100] and marks == [1]
-
-
 def test_an_untuned_call_turns_the_autotuner_off_for_that_call_only():
     from indb.runtime.predictors import untuned
     seen = []

@@ -241,13 +241,12 @@ class Turns:
 
 
 class Tail:
-    """When a turn at the GPU ``device`` may pass on: once the GPU has begun the last batches
-    of the turn's last model call (a full batch's rows or more: ``mark`` records the point
-    just before them), else once it has finished all the work queued in the turn. So the next
-    process takes the GPU while those batches run, and its first kernels are queued by the
-    time the GPU needs them: handed on only when the GPU had finished, the GPU waited for the
-    next process to wake and launch, 2–3 ms a turn with the per-call waits (H200, the 28x28
-    CNN)."""
+    """When a turn at the GPU ``device`` may pass on: once the GPU has begun the last batch of
+    the turn's last model call (``mark`` records the point just before it), else once it has
+    finished all the work queued in the turn. So the next process takes the GPU while that
+    batch runs, and its first kernels are queued by the time the GPU needs them: handed on
+    only when the GPU had finished, the GPU waited for the next process to wake and launch,
+    2–3 ms a turn with the per-call waits (H200, the 28x28 CNN)."""
 
     def __init__(self, device: str) -> None:
         self.device = device
@@ -309,10 +308,9 @@ def gpu_turn(device: str) -> Turns:
         return _turns[device]
 
 
-def last_batches(device: str) -> None:
-    """Say, in a GPU turn, that the batches queued next on ``device`` are the last of this model
-    call (``predictors.handover_start``): a turn given back after it may pass on once the GPU
-    begins them (``Tail``)."""
+def last_batch(device: str) -> None:
+    """Say, in a GPU turn, that the batch queued next on ``device`` is the last of this model
+    call: a turn given back after it may pass on once the GPU begins it (``Tail``)."""
     tail = _tails.get(device)
     if tail is not None:
         tail.mark()

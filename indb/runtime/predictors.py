@@ -20,7 +20,7 @@ import numpy as np
 
 from indb.errors import ModelError
 from indb.registry.models import FLAVORS, OUTPUTS, ModelInfo
-from indb.runtime.gpus import gpu_turn, last_batches, to_device
+from indb.runtime.gpus import gpu_turn, last_batch, to_device
 from indb.runtime.graphs import MAX_ROWS as MAX_GRAPH_ROWS
 from indb.runtime.graphs import CudaGraphs, bucket
 from indb.runtime.tf_models import import_saved_model, is_saved_model, load_saved_model, save_tensorflow
@@ -225,11 +225,10 @@ class Predictor:
                     return graphs(x)
                 # (no rows: one call on the empty batch still gives the output's shape)
                 starts = range(0, max(len(x), 1), BATCH_ROWS)
-                tail = handover_start(len(x))
                 parts = []
                 for start in starts:
-                    if start == tail:
-                        last_batches(self.device)
+                    if start == starts[-1]:
+                        last_batch(self.device)
                     parts.append(call(x[start:start + BATCH_ROWS]))
                 return torch.cat(parts) if len(parts) != 1 else parts[0]
 
@@ -311,14 +310,6 @@ class Predictor:
         if kind == "value":
             return scores.reshape(len(scores)).astype(np.float64)
         return scores.reshape(len(scores), -1).astype(np.float32)
-
-
-def handover_start(rows: int) -> int:
-    """Where in a model call of ``rows`` rows its turn at the GPU may pass on: the start of the
-    batch from which at least BATCH_ROWS rows are left (``gpus.last_batches``). A short last
-    batch alone (a 2,151-row one takes about 1 ms on an H200) left the next process too little
-    time to wake and queue its first kernels before the GPU ran out of work."""
-    return max(0, (rows - BATCH_ROWS) // BATCH_ROWS * BATCH_ROWS)
 
 
 def batch_shape(rows: int, compiled: bool) -> tuple[int, bool]:
