@@ -334,9 +334,16 @@ def delta_columns(layout: FileLayout, stored: pa.Table, dictionary: list[str]) -
     integers"); for a column of scattered values (hashes, random ids) it is slower, so those
     stay plain."""
     taken = set(dictionary)
-    return {path: "DELTA_BINARY_PACKED"
-            for path, column in zip(layout.arrow_schema.names, stored.columns, strict=True)
-            if path not in taken and steps_small(column)}
+    return {field.name: "DELTA_BINARY_PACKED"
+            for field, column in zip(layout.arrow_schema, stored.columns, strict=True)
+            if field.name not in taken and packable(field.type) and steps_small(column)}
+
+
+def packable(kind: pa.DataType) -> bool:
+    """Whether an Arrow type is stored as Parquet's INT32 or INT64, which delta packing takes
+    (unsigned 64-bit integers aside: their steps are not measured here)."""
+    return (pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_time(kind)
+            or pa.types.is_timestamp(kind)) and not pa.types.is_uint64(kind)
 
 
 def steps_small(column: pa.ChunkedArray) -> bool:
@@ -344,8 +351,7 @@ def steps_small(column: pa.ChunkedArray) -> bool:
     spanning at most half its width in its first rows: what delta packing stores is each step
     less the smallest, in as many bits as the widest of a block needs."""
     kind = column.type
-    if not (pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_time(kind)
-            or pa.types.is_timestamp(kind)) or pa.types.is_uint64(kind):
+    if not packable(kind):
         return False
     head = column.slice(0, PEEK_ROWS).drop_null().combine_chunks()
     if len(head) < 2:
@@ -357,8 +363,7 @@ def steps_small(column: pa.ChunkedArray) -> bool:
 
 
 def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None,
-                rows: pa.Table, dictionary: list[str],
-                encodings: Mapping[str, str] | None = None) -> DataFile:
+                rows: pa.Table, dictionary: list[str], encodings: Mapping[str, str]) -> DataFile:
     """Write one shard's rows (``partition`` is their partition value) as one Parquet file with
     pyarrow, dictionary-encoding the columns named in ``dictionary`` and the others by
     ``encodings`` (path: Parquet encoding; ``delta_columns``), and describe it with the Iceberg
@@ -375,7 +380,7 @@ def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None
     try:
         with output.create() as stream:
             writer = pq.ParquetWriter(stream, layout.arrow_schema, use_dictionary=dictionary,
-                                      column_encoding=dict(encodings) if encodings else None,
+                                      column_encoding=dict(encodings) or None,
                                       **layout.writer_options)
             with writer:
                 writer.write_table(table, row_group_size=layout.row_group_rows)
