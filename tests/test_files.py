@@ -5,7 +5,6 @@ import threading
 import uuid
 from decimal import Decimal
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -263,60 +262,6 @@ def test_only_columns_of_few_distinct_values_get_a_dictionary(db):
         encodings = {footer.schema.column(c).name: footer.row_group(0).column(c).encodings
                      for c in range(footer.num_columns)}
         assert "RLE_DICTIONARY" in encodings["sym"] and "RLE_DICTIONARY" not in encodings["v"]
-
-
-def test_integer_and_time_columns_that_step_by_little_are_delta_packed(db):
-    count = 20_000
-    rng = np.random.default_rng(0)
-    info = TableInfo("t", (Column("id", "BIGINT"), Column("ts", "TIMESTAMP"), Column("day", "DATE"),
-                           Column("qty", "INTEGER"), Column("hash", "BIGINT"),
-                           Column("wide", "INTEGER"), Column("px", "DOUBLE")), (), 1,
-                     replicated=True)
-    table = db.create_table(info)
-    rows = pa.table({
-        "id": np.arange(count) * 3,  # ids: steps of 3
-        "ts": pa.array(1_700_000_000_000_000 + np.cumsum(rng.integers(0, 5_000, count)),
-                       pa.timestamp("us")),  # tick times: steps under 5 ms
-        "day": pa.array((10_000 + np.arange(count)).astype(np.int32), pa.date32()),
-        "qty": pa.array(rng.integers(0, 30_000, count).astype(np.int32)),  # 16 of 32 bits
-        "hash": rng.integers(-2**62, 2**62, count),  # scattered: plain
-        "wide": pa.array(rng.integers(0, 2**31 - 1, count).astype(np.int32)),  # plain
-        "px": rng.random(count)})
-    rows = rows.set_column(2, "day", pa.array([None] + rows["day"].to_pylist()[1:], pa.date32()))
-    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
-    [written] = files.write_data_files(table.io, table.metadata, info, stored)
-    footer = pq.read_metadata(files.local_path(written.file_path))
-    encodings = {footer.schema.column(c).name: footer.row_group(0).column(c).encodings
-                 for c in range(footer.num_columns)}
-    delta = {name for name, used in encodings.items() if "DELTA_BINARY_PACKED" in used}
-    assert {"id", "ts", "day", "qty"} <= delta
-    assert not delta & {"hash", "wide", "px"}
-    files.commit(db, "t", add=[written])
-    back = db.load("t")[0].scan().to_arrow()
-    for column in info.columns:
-        assert back[column.name].to_pylist() == rows[column.name].to_pylist(), column.name
-    # and DuckDB, which reads the tables' files for SQL, reads the same values
-    path = files.local_path(written.file_path)
-    read = duckdb.sql(f"SELECT id, ts, day, qty FROM '{path}'").to_arrow_table()
-    assert read["id"].to_pylist() == rows["id"].to_pylist()
-    assert read["ts"].to_pylist() == rows["ts"].to_pylist()
-    assert read["day"].to_pylist() == rows["day"].to_pylist()
-
-
-@pytest.mark.parametrize(("values", "kind", "expected"), [
-    (np.arange(10), pa.int64(), True),
-    (np.arange(10)[::-1], pa.int64(), True),  # steps down as well
-    (np.array([0, 2**40, 0, 2**40]), pa.int64(), False),  # 41 bits of 64
-    (np.array([0, 2**20, 0, 2**20]), pa.int64(), True),
-    (np.array([0, 2**16, 0, 2**16]), pa.int32(), False),  # 17 bits of 32
-    (np.array([-2**63, 2**63 - 1, -2**63]), pa.int64(), True),  # wraps, as the encoder's do
-    (np.array([5]), pa.int64(), False),  # one value: nothing to step
-    (np.arange(10), pa.float64(), False),
-    (np.arange(10), pa.int8(), True),
-    (np.arange(10), pa.uint64(), False),
-])
-def test_steps_small(values, kind, expected):
-    assert files.steps_small(pa.chunked_array([pa.array(values).cast(kind)])) is expected
 
 
 def test_a_shard_file_that_fails_half_written_is_deleted_with_the_others(db, monkeypatch):

@@ -40,8 +40,8 @@ from indb.catalog.filesystems import is_local
 from indb.catalog.tables import TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
-from indb.storage.placement import (NULL_KEY_SHARD, PEEK_ROWS, has_few_distinct,
-                                    split_by_partition, with_hidden_columns)
+from indb.storage.placement import (NULL_KEY_SHARD, has_few_distinct, split_by_partition,
+                                    with_hidden_columns)
 from indb.storage.read_threads import core_share
 
 COMMIT_ATTEMPTS = 20
@@ -206,14 +206,12 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
         return []
     layout = FileLayout.kept(metadata, stored.schema)
     dictionary = dictionary_columns(layout, stored)
-    encodings = delta_columns(layout, stored, dictionary)
     name = uuid.uuid4()
     parts = _pieces(groups, stored) if pieces else list(groups.items())
 
     def write(n: int, partition: int | None, positions: np.ndarray) -> DataFile:
         rows = stored if len(positions) == stored.num_rows else _taken(stored, positions)
-        return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary,
-                           encodings)
+        return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary)
     if len(parts) == 1:  # one shard's rows in one file: no thread to start
         return [write(0, *parts[0])]
     with staged(io, metadata.location) as written:
@@ -326,48 +324,11 @@ def dictionary_columns(layout: FileLayout, stored: pa.Table) -> list[str]:
     return [path for path in layout.column_ids if "." in path or path in few]
 
 
-def delta_columns(layout: FileLayout, stored: pa.Table, dictionary: list[str]) -> dict[str, str]:
-    """The Parquet columns to write with DELTA_BINARY_PACKED (by path): integer, date, time and
-    timestamp columns not dictionary-encoded whose first rows step by small amounts (ids, row
-    ids, tick times). For such a column the encoding is several times smaller than plain
-    values compressed, and faster to write and to read (docs/benchmarks.md, "Delta-packed
-    integers"); for a column of scattered values (hashes, random ids) it is slower, so those
-    stay plain."""
-    taken = set(dictionary)
-    return {field.name: "DELTA_BINARY_PACKED"
-            for field, column in zip(layout.arrow_schema, stored.columns, strict=True)
-            if field.name not in taken and packable(field.type) and steps_small(column)}
-
-
-def packable(kind: pa.DataType) -> bool:
-    """Whether an Arrow type is stored as Parquet's INT32 or INT64, which delta packing takes
-    (unsigned 64-bit integers aside: their steps are not measured here)."""
-    return (pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_time(kind)
-            or pa.types.is_timestamp(kind)) and not pa.types.is_uint64(kind)
-
-
-def steps_small(column: pa.ChunkedArray) -> bool:
-    """Whether a column of integers (or dates, times, timestamps) goes up or down by steps
-    spanning at most half its width in its first rows: what delta packing stores is each step
-    less the smallest, in as many bits as the widest of a block needs."""
-    kind = column.type
-    if not packable(kind):
-        return False
-    head = column.slice(0, PEEK_ROWS).drop_null().combine_chunks()
-    if len(head) < 2:
-        return False
-    values = head.view(pa.int64() if kind.bit_width == 64 else pa.int32()) \
-        if kind.bit_width in (32, 64) else head.cast(pa.int32())
-    steps = np.diff(values.to_numpy().astype(np.int64))  # 64 bits wrap, as the encoder's
-    return (int(steps.max()) - int(steps.min())).bit_length() <= kind.bit_width // 2
-
-
 def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None,
-                rows: pa.Table, dictionary: list[str], encodings: Mapping[str, str]) -> DataFile:
+                rows: pa.Table, dictionary: list[str]) -> DataFile:
     """Write one shard's rows (``partition`` is their partition value) as one Parquet file with
-    pyarrow, dictionary-encoding the columns named in ``dictionary`` and the others by
-    ``encodings`` (path: Parquet encoding; ``delta_columns``), and describe it with the Iceberg
-    statistics of its footer. A file that fails half way is deleted here."""
+    pyarrow, dictionary-encoding the columns named in ``dictionary``, and describe it with the
+    Iceberg statistics of its footer. A file that fails half way is deleted here."""
     metadata = layout.metadata
     spec = metadata.spec()
     key = None if spec.is_unpartitioned() else PartitionKey(
@@ -380,7 +341,6 @@ def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None
     try:
         with output.create() as stream:
             writer = pq.ParquetWriter(stream, layout.arrow_schema, use_dictionary=dictionary,
-                                      column_encoding=dict(encodings) or None,
                                       **layout.writer_options)
             with writer:
                 writer.write_table(table, row_group_size=layout.row_group_rows)
