@@ -69,10 +69,10 @@ def update_call(message: bytes | bytearray) -> np.ndarray | None:
             message[HEADER.size:start] != PLAIN_CALL:  # what PyKX reads: no other header
         return None
     try:
-        after = name_end(message, start)
-        offset = None if after is None else name_end(message, after)
-        if after is None or offset is None:
+        ends = names_end(message, start)
+        if ends is None:
             return None
+        after, offset = ends
         function, table = name(message, start, after), name(message, after, offset)
         if (function.decode() if isinstance(function, bytes) else function) not in UPDATES or \
                 message[offset] != 0:
@@ -106,6 +106,14 @@ def name_end(message: bytes | bytearray, offset: int) -> int | None:
         end = offset + VECTOR.size + count
         return end if attribute == 0 and count >= 0 and end <= len(message) else None
     return None
+
+
+def names_end(message: bytes | bytearray, start: int) -> tuple[int, int] | None:
+    """Where a call's function name (at ``start``) and then its table's name end
+    (``name_end``); None where either is not a name."""
+    after = name_end(message, start)
+    end = None if after is None else name_end(message, after)
+    return None if after is None or end is None else (after, end)
 
 
 def name(message: bytes | bytearray, offset: int, end: int) -> str | bytes:

@@ -98,15 +98,14 @@ def _layout(message: bytes) -> tuple[str, bytes, int] | None:
     start = kdb.HEADER.size + LIST.size
     if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != PLAIN_CALL:
         return None
-    table = layout.name_end(message, start)  # after `.u.upd or ".u.upd" (PyKX's feeds send a string)
-    end = None if table is None else layout.name_end(message, table)
-    if table is None or end is None:
+    ends = layout.names_end(message, start)  # `.u.upd or ".u.upd" (PyKX's feeds send a string)
+    if ends is None:
         return None
+    table, end = ends
     key = message[start:end]
     known = _PREFIXES.get(key)
     if known is None:
-        named = layout.name(message, table, end)
-        text = named.decode() if isinstance(named, bytes) else named
+        text = kdb.text(layout.name(message, table, end))
         known = _PREFIXES[key] = (text, PLAIN_CALL + UPD + SYMBOL_ATOM + text.encode() + b"\0")
     return known[0], known[1], end
 

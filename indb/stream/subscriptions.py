@@ -177,11 +177,9 @@ class Running:
         """The rows of the updates whose rows were not taken yet, as one entry."""
         if not self.untaken:
             return  # it started after they arrived, or it takes none
-        arrivals: list[int] = []
-        for _ in range(self.untaken):
-            times, _, count = self.queue.pop()
-            arrivals[:0] = times
-            self.queued -= count
+        untaken = [self.queue.pop() for _ in range(self.untaken)][::-1]  # in arrival order
+        arrivals = [arrived for times, _, _ in untaken for arrived in times]
+        self.queued -= sum(count for _, _, count in untaken)
         self.untaken = 0
         self.queue.append((arrivals, rows, rows.num_rows))
         self.queued += rows.num_rows
