@@ -425,6 +425,33 @@ def test_functions_and_literals(duck):
                     ("s4", round((200 * 2 + 300 * 1) / 500, 9))]
 
 
+def test_joins_keep_qs_rules(duck):
+    """Row order of the left table, a key's first row, the as-of row the last at or before the
+    time (ties: the last), nulls replacing (lj) or not (ljf), and joins inside queries."""
+    ticks = "([] time: 10:00:01 10:00:02 10:00:03; s: `s1`s2`s1)"
+    quotes = "([] time: 10:00:00 10:00:01 10:00:01 10:00:02; s: `s1`s1`s1`s2; b: 1 2 3 4)"
+    assert run(duck, f"aj[`s`time; {ticks}; {quotes}]")[1] == [
+        (datetime.time(10, 0, 1), "s1", 3), (datetime.time(10, 0, 2), "s2", 4),
+        (datetime.time(10, 0, 3), "s1", 3)]
+    assert run(duck, f"aj0[`s`time; {ticks}; {quotes}]")[1][2][0] == datetime.time(10, 0, 1)
+    keyed = "([k: 1 2 1] v: 10 0N 30)"
+    assert run(duck, f"([] k: 2 1 3; v: 1 2 3) lj {keyed}")[1] == [(2, None), (1, 10), (3, 3)]
+    assert run(duck, f"([] k: 2 1 3; v: 1 2 3) ljf {keyed}")[1] == [(2, 1), (1, 10), (3, 3)]
+    assert run(duck, f"([] k: 2 1 3; v: 1 2 3) ij {keyed}")[1] == [(2, None), (1, 10)]
+    # a select ... by is keyed on its by columns; the join is a source like any other
+    assert run(duck, "select s, p, qty, m from (sp lj select m: max qty by s from sp) "
+                     "where qty = m")[1] == [("s1", "p3", 400, 400), ("s2", "p2", 400, 400),
+                                            ("s3", "p2", 200, 200), ("s4", "p4", 300, 300),
+                                            ("s1", "p5", 400, 400)]
+    names, rows = run(duck, "select n: count i by city from sp lj `p xkey p")
+    assert names == ["city", "n"] and rows == [("london", 5), ("paris", 6), ("rome", 1)]
+    # right to left, as q reads it: the select's source is the join after it
+    names, rows = run(duck, "sp ij `p xkey select p, city from p ij `p xkey select p, weight "
+                            "from p where weight > 16")
+    assert names == ["s", "p", "qty", "x", "city"] and [r[1] for r in rows] == [
+        "p2", "p3", "p6", "p2", "p2", "p2"]
+
+
 @pytest.mark.parametrize("q, message, col", [
     ("select from sp where", "expected an expression", 21),
     ("select foo qty from sp", "cannot apply foo", 12),
@@ -436,7 +463,12 @@ def test_functions_and_literals(duck):
     ("select[n] from sp", "n and m numbers", 8),
     ("select {x+1} qty from sp", "lambdas", 8),
     ("update r: max qty - min qty by s from sp", "not as a window", 11),
-    ("select from sp lj p", r"joins \(lj\) are not translated", 16),
+    ("select from sp lj p", "lj joins on the keys of a keyed table", 16),
+    ("aj[`s`time; sp; p]", "the left table has no column time", 1),
+    ("aj[s; sp; p]", "the columns aj joins on", 4),
+    ("sp uj `p xkey p", "two keyed or two unkeyed", 4),
+    ("sp lj `city xkey p", "the left table has no column city", 4),
+    ("wj[w; `s`p; sp; (p; (max; `weight))]", "window join", 1),
     ("select sums each qty from sp", "sums each is not translated", 8),
     ("select s, q: qty*'x from sp", "iterators", 18),
     ("ungroup sp", "ungroup flattens the lists", 1),
@@ -497,6 +529,11 @@ def test_q_sql_where_sql_is_accepted(conn, table_name):
     conn.executemany(f"INSERT INTO {table_name}_ts VALUES (?, ?)", [
         (datetime.datetime(2024, 1, 2, 9, 29, 15), 1), (datetime.datetime(2024, 1, 2, 9, 30, 1), 2)])
     assert conn.sql(f"q)exec x from {table_name}_ts where ts>09:29").fetchall() == [(2,)]
+    # joins read the stored tables' columns from the engine
+    assert conn.sql(f"q)select s, x from aj[`time; ([] time: 2024.01.02D09:30:00; s: `a); "
+                    f"select time: ts, x from {table_name}_ts]").fetchall() == [("a", 1)]
+    assert conn.sql(f"q)select total: sum qty by s from {sp} ij ([s: `s2`s3] r: 1 2)"
+                    ).fetchall() == [("s2", 700), ("s3", 200)]
     with pytest.raises(indb.SqlError, match="expected an expression") as caught:
         conn.sql(f"SELECT 1;\n  q)select from {sp} where")
     assert (caught.value.line, caught.value.col) == (2, len(f"  q)select from {sp} where") + 1)

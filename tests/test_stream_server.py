@@ -133,6 +133,9 @@ def test_a_feed_a_subscriber_and_queries(server):
         assert result.py() == {"sym": ["IBM"], "size": [30]}
         qsql = querier("select size: sum size by sym from trade where sym = `IBM")
         assert qsql.pa().to_pydict()["size"] == [30]
+        joined = querier("select sym, size, ex from trade lj ([sym: `IBM`MSFT] ex: `N`Q) "
+                         "where size > 5")  # q's joins, over the real-time table
+        assert joined.pa().to_pydict() == {"sym": ["IBM", "IBM"], "size": [10, 20], "ex": ["N", "N"]}
         assert re.search(r"/tick/sym\d{4}\.\d\d\.\d\d$", querier(".u.L").py())  # the kdb+ log
     finally:
         for q in (feed, subscriber, querier):

@@ -2,8 +2,8 @@
 
 ``translate("select vwap: size wavg price by sym from trade where size > 100")`` gives the tree of
 ``SELECT sym, SUM(size * price) / SUM(size of non-null prices) AS vwap FROM trade WHERE size > 100
-GROUP BY sym ORDER BY 1 NULLS FIRST``. The forms are ``select``/``exec``/``update``/``delete`` with ``by`` and ``where``
-(docs/qsql.md lists them); what the translation does not know is refused with a SqlError at its
+GROUP BY sym ORDER BY 1 NULLS FIRST``. The forms are ``select``/``exec``/``update``/``delete``
+with ``by`` and ``where``, and q's joins (``indb.parser.qjoins``; docs/qsql.md lists them); what the translation does not know is refused with a SqlError at its
 line and column in the q text. q's semantics are kept where SQL's differ:
 
 - an expression is evaluated right to left without precedence: ``a*b+c`` is ``a*(b+c)``;
@@ -29,16 +29,16 @@ from sqlglot import exp
 
 from indb.errors import SqlError
 from indb.parser import qfunctions as qf
+from indb.parser import qjoins
 from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, RUNNING, WORDS,
-                                 Call, Dyad, GList, Lit, Name, Node, Parser, QError, Query,
-                                 Sorted, TableCols, Vec, bare_column, boolish, column_names,
-                                 has_aggregate, line_col, start)
+                                 Call, Dyad, GList, Join, Keyed, Lit, Name, Node, Parser, QError,
+                                 Query, Sorted, TableCols, Vec, bare_column, boolish,
+                                 column_names, has_aggregate, line_col, start)
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | Mapping[str, str] | None]  # names, or names: types
 LITERAL_TYPES = {"time": "TIME", "timestamp": "TIMESTAMP_NS", "date": "DATE"}  # ([] t: 10:00)
-JOINS = {"lj", "ljf", "ij", "ijf", "uj", "ujf", "pj", "ej", "aj", "aj0", "ajf", "wj", "wj1", "asof"}
 
 
 # -- translation -------------------------------------------------------------------------------
@@ -334,6 +334,10 @@ class Translator:
             return self.sorted(node)
         if isinstance(node, TableCols):
             return self.literal_table(node)
+        if isinstance(node, Keyed):  # the same rows: keys are read by the joins
+            return self.table(node.table)
+        if isinstance(node, Join):
+            return self.join(node)
         source, known = self.source(node)
         return exp.select(exp.Star()).from_(source), known
 
@@ -357,12 +361,9 @@ class Translator:
     def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
         """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``,
         ```c xgroup t`` (the other columns as lists, groups in order of first occurrence),
-        ```c xcols t`` (those columns first), ```c xkey t`` (the same rows: keys are q's
-        display) and ``ungroup t`` (a row an item of its lists)."""
+        ```c xcols t`` (those columns first) and ``ungroup t`` (a row an item of its lists)."""
         source, known = self.source(node.table)
         keys = [_col(c) for c in node.columns]
-        if node.how == "xkey":
-            return exp.select(exp.Star()).from_(source), known
         if node.how == "xcols":
             others = [c for c in known if c not in node.columns] if known is not None else None
             return exp.select(*keys, exp.Star(except_=keys)).from_(source), \
@@ -389,6 +390,20 @@ class Translator:
                  for k in keys]
         last = exp.Ordered(this=_row(), desc=node.how == "reverse")
         return exp.select(exp.Star(except_=[_row()])).from_(rows).order_by(*order, last), known
+
+    def join(self, node: Join) -> tuple[exp.Select, list[str] | None]:
+        def columns_of(table: Node) -> list[str] | None:
+            return self.table(table)[1]
+        keys = [qjoins.key_columns(n, columns_of) for n in (node.left, node.right)]
+        sides = []
+        for side in (node.left, node.right):
+            tree, known = self.table(side)
+            if known is None:
+                raise QError(f"{node.how} needs to know the columns of its tables: name them in "
+                             "a select phrase", side.pos)
+            sides.append(qjoins.Side(tree, known))
+        joined = qjoins.join(node, sides[0], sides[1], *keys)
+        return joined.tree, joined.columns
 
     def literal_table(self, node: TableCols) -> tuple[exp.Select, list[str] | None]:
         """``([] a: 1 2; b: `x`y)``: each column a list of values (an atom repeated)."""
@@ -684,10 +699,7 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
             raise QError("q-sql starts with select, exec, update or delete (or sorts one: "
                          "`c xasc, `c xdesc, `c xgroup, reverse)", query.pos)
         if parser.peek.kind != "end":
-            join = parser.peek.text in JOINS
-            raise QError(f"joins ({parser.peek.text}) are not translated: join in SQL around "
-                         "q('...')" if join else f"unexpected {parser.peek.text} after the query",
-                         parser.peek.pos)
+            raise QError(f"unexpected {parser.peek.text} after the query", parser.peek.pos)
         return Translator(columns).table(query)[0]
     except QError as error:
         line, col = line_col(text, error.pos)

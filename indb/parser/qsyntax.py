@@ -19,12 +19,18 @@ RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ",
            "next"}  # along the rows, in order
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
 SORTS = ("xasc", "xdesc", "xgroup", "xcols", "xkey")  # `c xasc t: table expressions
+INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
+COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
+REFUSED_JOINS = {"wj", "wj1", "asof"}
 UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
     "xcol": "xcol is not translated: name the columns in the select phrase "
             "(select new1: c1, new2: c2 from t)",
     "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
     "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
-              "CONFLICT in SQL"}
+              "CONFLICT in SQL",
+    **{j: f"{j} (a window join) is not translated: join in SQL around q('...')"
+       for j in ("wj", "wj1")},
+    "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum"}
 MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
@@ -158,20 +164,43 @@ class GList(Node):
 
 @dataclass
 class TableCols(Node):
-    """``([] a; b)``: the columns that ``fby`` groups by; ``([] a: 1 2; b: 3 4)`` a table."""
+    """``([] a; b)``: the columns that ``fby`` groups by; ``([] a: 1 2; b: 3 4)`` a table,
+    ``([k: 1 2] v: 3 4)`` a keyed one (its first ``keys`` columns)."""
 
     items: list[Node]
     names: list[str | None] = field(default_factory=list)
+    keys: int = 0
 
 
 @dataclass
 class Sorted(Node):
-    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ```c xkey t``,
-    ``reverse t`` and ``ungroup t``."""
+    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ``reverse t`` and
+    ``ungroup t``."""
 
     how: str
     columns: list[str]
     table: Node
+
+
+@dataclass
+class Keyed(Node):
+    """```k xkey t`` (``columns``) or ``n!t`` (its first ``count`` columns): the same rows,
+    keyed, as the right side of ``lj``, ``ij``, ``pj`` and ``uj`` reads them."""
+
+    columns: list[str] | None
+    count: int
+    table: Node
+
+
+@dataclass
+class Join(Node):
+    """``t1 lj t2`` and the other joins written between tables, or ``aj[`sym`time; t1; t2]``
+    (``columns`` given)."""
+
+    how: str
+    columns: list[str]
+    left: Node
+    right: Node
 
 
 Subphrase = tuple[str | None, Node]
@@ -245,10 +274,23 @@ class Parser:
 
     def table(self) -> Node:
         """A table expression: a query, a table's name, ``([] c: ...)``, ``(t)``, and
-        ```c xasc t``, ```c xdesc t``, ```c xgroup t`` or ``reverse t`` of one."""
+        ```c xasc t``, ```c xdesc t``, ```c xgroup t`` or ``reverse t`` of one, keyed (```k
+        xkey t``, ``n!t``) or joined (``t1 lj t2``, right to left as q reads it)."""
+        left = self.primary()
+        if self.word(*INFIX_JOINS):
+            token = self.advance()
+            return Join(token.pos, token.text, [], left, self.table())
+        return left
+
+    def primary(self) -> Node:
         token, after = self.peek, self.tokens[min(self.at + 1, len(self.tokens) - 1)]
         if token.kind in ("sym", "name") and after.kind == "name" and after.text in UNTRANSLATED:
             raise QError(UNTRANSLATED[after.text], after.pos)
+        if token.kind == "name" and token.text in REFUSED_JOINS:
+            raise QError(UNTRANSLATED[token.text], token.pos)
+        if token.kind == "sym" and after.kind == "name" and after.text == "xkey":
+            self.at += 2
+            return Keyed(token.pos, token.text.split("`")[1:], 0, self.table())
         if token.kind == "sym" and after.kind == "name" and after.text in SORTS:
             self.at += 2
             return Sorted(token.pos, after.text, token.text.split("`")[1:], self.table())
@@ -256,8 +298,11 @@ class Parser:
             self.advance()
             return Sorted(token.pos, token.text, [], self.table())
         if token.kind == "num" and token.text.isdigit() and after.text == "!":
-            self.at += 2  # 0!t, n!t: keys are q's display; indb's results are tables
-            return self.table()
+            self.at += 2  # n!t: keyed on its first n columns (0!t: not keyed)
+            return Keyed(token.pos, None, int(token.text), self.table())
+        if token.kind == "name" and token.text in INFIX_JOINS | COLUMN_JOINS \
+                and after.kind == "[":
+            return self.bracket_join()
         if self.word(*TEMPLATES):
             return self.query()
         if token.kind == "(":
@@ -271,6 +316,21 @@ class Parser:
         if name.text in WORDS:
             raise QError(f"{name.text} is a q word, not a table", name.pos)
         return Name(name.pos, name.text)
+
+    def bracket_join(self) -> Join:
+        """``aj[`sym`time; t1; t2]``, ``ej[`k; t1; t2]``, ``lj[t1; t2]``..."""
+        token = self.advance()
+        self.advance()
+        columns: list[str] = []
+        if token.text in COLUMN_JOINS:
+            names = self.expect("sym", f"the columns {token.text} joins on (`sym`time)")
+            columns = names.text.split("`")[1:]
+            self.expect(";", f"; after {token.text}'s columns")
+        left = self.table()
+        self.expect(";", f"; between {token.text}'s tables")
+        right = self.table()
+        self.expect("]", f"the ] closing {token.text}[...]")
+        return Join(token.pos, token.text, columns, left, right)
 
     def limit(self) -> list[Node]:
         """``select[n]``, ``select[m n]``, ``select[>c]``, ``select[n;<c]`` (after the ``[``)."""
@@ -386,10 +446,14 @@ class Parser:
         if token.kind == "(":
             if self.peek.kind == "[":
                 self.advance()
-                self.expect("]", "([] columns)")
-                columns = self.separated(self.subphrase, ";")
+                keys = [] if self.peek.kind == "]" else self.separated(self.subphrase, ";")
+                self.expect("]", "the ] closing a table's keys: ([] c: ...) or ([k: ...] c: ...)")
+                if keys and self.peek.kind == ";":
+                    self.advance()
+                columns = keys + self.separated(self.subphrase, ";")
                 self.expect(")", "the ) closing the table")
-                return TableCols(token.pos, [n for _, n in columns], [c for c, _ in columns])
+                return TableCols(token.pos, [n for _, n in columns], [c for c, _ in columns],
+                                 len(keys))
             items = self.items(")")
             return items[0] if len(items) == 1 else GList(token.pos, items)
         raise QError(f"expected a value, a column or (, found {token.text or 'the end'}",
