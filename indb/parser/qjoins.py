@@ -21,6 +21,7 @@ from indb.parser.qsyntax import Join, Keyed, Node, QError, Query, TableCols, col
 ROW = "__q_i"  # a side's row position, for the result's order and a key's first row
 MATCHED = "__q_m"  # true on the right side's rows: a row of the left matched one
 SIDE = "__q_s"  # uj: 0 for the left table's rows, 1 for the right's
+STAMP = "__q_t"  # aj: a right row's time and position
 # what a common column takes from a matched row: the right's value, the right's unless it
 # is null, the sum, or the left's (ej: q keeps the second table's, its left side here)
 TAKES = {"lj": "right", "ij": "right", "uj": "right", "ljf": "fill", "ijf": "fill",
@@ -104,11 +105,10 @@ def _numbered(tree: exp.Select, alias: str) -> exp.Subquery:
         tree.subquery("q")).subquery(alias, copy=False)
 
 
-def _unique(side: Side, keys: Sequence[str], last: bool = False) -> Side:
-    """A key's first row (its last with ``last``), as q's lookup finds it, marked as matched."""
+def _unique(side: Side, keys: Sequence[str]) -> Side:
+    """A key's first row, as q's lookup finds it, marked as matched."""
     first = exp.Window(this=exp.RowNumber(), partition_by=[_col(k) for k in keys],
-                       order=exp.Order(expressions=[exp.Ordered(this=_col(ROW), desc=last)]),
-                       over="OVER")
+                       order=exp.Order(expressions=[exp.Ordered(this=_col(ROW))]), over="OVER")
     tree = exp.select(exp.Star(except_=[_col(ROW)]),
                       exp.alias_(exp.true(), MATCHED, quoted=True)).from_(
         _numbered(side.tree, "q")).qualify(exp.EQ(this=first, expression=exp.Literal.number(1)))
@@ -184,16 +184,32 @@ def _union(how: str, left: Side, right: Side, keys: Sequence[str], pos: int) -> 
 
 def _asof(how: str, left: Side, right: Side, keys: Sequence[str]) -> Side:
     """``aj``: each left row joined to the last right row with equal ``keys[:-1]`` and
-    ``keys[-1]`` at or before the left's; ``aj0``/``ajf0`` take that row's time."""
+    ``keys[-1]`` at or before the left's; ``aj0``/``ajf0`` take that row's time. The time is
+    compared with the row's position beside it, ``{t: time, i: position}``, so that of rows with
+    the same time the last is taken (q's binary search), by DuckDB's ASOF JOIN alone."""
     *equal, time = keys
     values, columns = _projection(how, left, right, keys)
     if how in ("aj0", "ajf0"):
         values[left.columns.index(time)] = exp.alias_(exp.Case(
             ifs=[exp.If(this=_col(MATCHED, "r"), true=_col(time, "r"))],
             default=_col(time, "l")), time, quoted=True)
+    last = exp.Literal.number(2 ** 63 - 1)  # after every row at the left row's time
+    position = exp.Window(this=exp.RowNumber(), over="OVER")
+    stamped = exp.select(exp.Star(), exp.alias_(exp.true(), MATCHED, quoted=True),
+                         exp.alias_(_stamp(_col(time), position), STAMP, quoted=True)).from_(
+        right.tree.subquery("q"))
     on = exp.and_(*[exp.EQ(this=_col(k, "l"), expression=_col(k, "r")) for k in equal],
-                  exp.GTE(this=_col(time, "l"), expression=_col(time, "r")))
+                  exp.GTE(this=_stamp(_col(time, "l"), last), expression=_col(STAMP, "r")))
     tree = exp.select(*values).from_(_numbered(left.tree, "l")).join(
-        _unique(right, keys, last=True).tree.subquery("r"), on=on, join_type="asof left",
-        copy=False).order_by(_col(ROW, "l"), copy=False)
+        stamped.subquery("r"), on=on, join_type="asof left", copy=False).order_by(
+        _col(ROW, "l"), copy=False)
     return Side(tree, columns)
+
+
+def _stamp(time: exp.Expr, position: exp.Expr) -> exp.Expr:
+    """``{t: time, i: position}``, null where the time is (a null time matches nothing)."""
+    struct = exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier("t"), expression=time),
+        exp.PropertyEQ(this=exp.to_identifier("i"), expression=position)])
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=time.copy(), expression=exp.null()),
+                                true=exp.null())], default=struct)
