@@ -3,8 +3,9 @@
 ``translate("select vwap: size wavg price by sym from trade where size > 100")`` gives the tree of
 ``SELECT sym, SUM(size * price) / SUM(size of non-null prices) AS vwap FROM trade WHERE size > 100
 GROUP BY sym ORDER BY 1 NULLS FIRST``. The forms are ``select``/``exec``/``update``/``delete``
-with ``by`` and ``where``, and q's joins (``indb.parser.qjoins``; docs/qsql.md lists them); what the translation does not know is refused with a SqlError at its
-line and column in the q text. q's semantics are kept where SQL's differ:
+with ``by`` and ``where``, and q's joins (``indb.parser.qjoins``; docs/qsql.md lists them);
+what the translation does not know is refused with a SqlError at its line and column in the q
+text. q's semantics are kept where SQL's differ:
 
 - an expression is evaluated right to left without precedence: ``a*b+c`` is ``a*(b+c)``;
 - the subphrases of ``where`` filter one after another: an aggregate or ``fby`` in a later one
