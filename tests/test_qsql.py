@@ -445,6 +445,10 @@ def test_joins_keep_qs_rules(duck):
                                             ("s1", "p5", 400, 400)]
     names, rows = run(duck, "select n: count i by city from sp lj `p xkey p")
     assert names == ["city", "n"] and rows == [("london", 5), ("paris", 6), ("rome", 1)]
+    # a select without a phrase has its source's columns, keys first after a by
+    names, rows = run(duck, "sp ij `p xkey select from p where color=`blue")
+    assert names == ["s", "p", "qty", "x", "name", "color", "weight", "city"] and len(rows) == 3
+    assert run(duck, "sp lj select by p from p")[0] == names
     # right to left, as q reads it: the select's source is the join after it
     names, rows = run(duck, "sp ij `p xkey select p, city from p ij `p xkey select p, weight "
                             "from p where weight > 16")

@@ -60,6 +60,21 @@ def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None]) 
     return []
 
 
+def translated(node: Join, table: Callable[[Node], tuple[exp.Select, list[str] | None]]
+               ) -> Side:
+    """The join ``node``, its two sides translated by ``table`` (the translator's: a tree and
+    its columns, None where it cannot know them)."""
+    keys = [key_columns(side, lambda t: table(t)[1]) for side in (node.left, node.right)]
+    sides = []
+    for side in (node.left, node.right):
+        tree, known = table(side)
+        if known is None:
+            raise QError(f"{node.how} needs to know the columns of its tables: name them in a "
+                         "select phrase", side.pos)
+        sides.append(Side(tree, known))
+    return join(node, sides[0], sides[1], *keys)
+
+
 def join(node: Join, left: Side, right: Side, left_keys: list[str],
          right_keys: list[str]) -> Side:
     """The join ``node`` of its two translated sides (and their keys)."""

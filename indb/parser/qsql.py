@@ -78,6 +78,7 @@ class Translator:
         self.groups: tuple[exp.Expr, ...] = ()  # the by phrase's keys, while a select's values
         self.types: dict[str, str] = {}  # columns' types, where columns() gives them
         self.read: dict[str, Sequence[str] | Mapping[str, str] | None] = {}  # columns() said
+        self.source_columns: list[str] | None = None  # the last query's source's, if known
 
     # expressions
 
@@ -338,7 +339,8 @@ class Translator:
         if isinstance(node, Keyed):  # the same rows: keys are read by the joins
             return self.table(node.table)
         if isinstance(node, Join):
-            return self.join(node)
+            joined = qjoins.translated(node, self.table)
+            return joined.tree, joined.columns
         source, known = self.source(node)
         return exp.select(exp.Star()).from_(source), known
 
@@ -392,20 +394,6 @@ class Translator:
         last = exp.Ordered(this=_row(), desc=node.how == "reverse")
         return exp.select(exp.Star(except_=[_row()])).from_(rows).order_by(*order, last), known
 
-    def join(self, node: Join) -> tuple[exp.Select, list[str] | None]:
-        def columns_of(table: Node) -> list[str] | None:
-            return self.table(table)[1]
-        keys = [qjoins.key_columns(n, columns_of) for n in (node.left, node.right)]
-        sides = []
-        for side in (node.left, node.right):
-            tree, known = self.table(side)
-            if known is None:
-                raise QError(f"{node.how} needs to know the columns of its tables: name them in "
-                             "a select phrase", side.pos)
-            sides.append(qjoins.Side(tree, known))
-        joined = qjoins.join(node, sides[0], sides[1], *keys)
-        return joined.tree, joined.columns
-
     def literal_table(self, node: TableCols) -> tuple[exp.Select, list[str] | None]:
         """``([] a: 1 2; b: `x`y)``: each column a list of values (an atom repeated)."""
         names = column_names(list(zip(node.names, node.items)))
@@ -432,7 +420,7 @@ class Translator:
     def rows(self, query: Query, needs_row: bool) -> tuple[exp.Select, bool]:
         """``SELECT * FROM source`` filtered by the where phrase, subphrase after subphrase,
         and whether its rows carry their position ``__q_i`` (when anything uses it)."""
-        source, _ = self.source(query.source)
+        source, self.source_columns = self.source(query.source)
         conditions = [self.where(w) for w in query.where]
         needs_row = needs_row or any(_uses_row(c) or c.find(exp.Window) for c in conditions)
         level = exp.select(exp.Star()).from_(source)
@@ -466,6 +454,8 @@ class Translator:
         names = column_names(query.by + query.phrase)
         keys = [(names[k], self.expr(node, PER_ROW)) for k, (_, node) in enumerate(query.by)]
         phrase_names = names[len(keys):]
+        plain_keys = [n for (n, _), (_, node) in zip(keys, query.by)  # by k: the column k
+                      if isinstance(node, Name) and node.name == n]
         if query.kind == "exec" and not query.by and not query.distinct and (
                 len(query.phrase) != 1 or query.phrase[0][0] is not None):
             grouped = True  # a dictionary: one row, a list (or an aggregate) a column
@@ -490,9 +480,7 @@ class Translator:
         rows = _hoisted(rows, values)
         projection = [_named(v, n) for v, n in zip(values, phrase_names)]
         if last_rows:
-            plain = [exp.column(n, quoted=True) for (n, _), (_, node) in zip(keys, query.by)
-                     if isinstance(node, Name) and node.name == n]
-            rest = exp.Columns(this=exp.Star(except_=plain + [_row()]))
+            rest = exp.Columns(this=exp.Star(except_=[_col(n) for n in plain_keys] + [_row()]))
             projection = [exp.Last(this=exp.Order(this=rest, expressions=_by_row().expressions))]
         if not projection and not keyed:
             projection = [exp.Star(except_=[_row()]) if numbered else exp.Star()]
@@ -508,7 +496,9 @@ class Translator:
             select = select.order_by(_row(), copy=False)  # windows reorder rows: back in order
         if query.limit:
             select = self.limited(select, query)
-        columns = [n for n, _ in keys] + phrase_names if query.phrase else None
+        source = self.source_columns  # select from t, select by k from t: t's columns
+        columns = [n for n, _ in keys] + phrase_names if query.phrase else None if source is None \
+            else [n for n, _ in keys] + [c for c in source if c not in plain_keys]
         self.listed = [n for n, v in zip(phrase_names, values) if grouped and keys
                        and isinstance(v, exp.ArrayAgg)]
         return select, columns
