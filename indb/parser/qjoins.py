@@ -80,9 +80,10 @@ def join(node: Join, left: Side, right: Side, left_keys: list[str],
     """The join ``node`` of its two translated sides (and their keys)."""
     how = node.how
     if how in ("uj", "ujf"):
-        if bool(left_keys) != bool(right_keys):
-            raise QError(f"{how} joins two keyed or two unkeyed tables", node.pos)
-        return _union(how, left, right, right_keys, node.pos)
+        if left_keys != right_keys:
+            raise QError(f"{how} joins two unkeyed tables, or two keyed on the same columns "
+                         f"(here {left_keys or 'none'} and {right_keys or 'none'})", node.pos)
+        return _union(how, left, right, right_keys)
     if how == "ej":  # q: each row of the second table that matches the first, in its order
         _present(node.columns, left, right, node)
         return _keyed(how, right, _unique(left, node.columns), node.columns, inner=True)
@@ -174,15 +175,13 @@ def _keyed(how: str, left: Side, right: Side, keys: Sequence[str], inner: bool) 
     return Side(tree, columns)
 
 
-def _union(how: str, left: Side, right: Side, keys: Sequence[str], pos: int) -> Side:
+def _union(how: str, left: Side, right: Side, keys: Sequence[str]) -> Side:
     """``uj``: the left's rows (updated by the right's where keyed), then the right's (where
     keyed, those whose keys the left lacks)."""
     columns = left.columns + [c for c in right.columns if c not in left.columns]
     first = exp.select(exp.Star()).from_(_numbered(left.tree, "l"))
     second = exp.select(exp.Star()).from_(_numbered(right.tree, "r"))
     if keys:
-        if any(k not in left.columns for k in keys):
-            raise QError(f"{how} joins keyed tables with the same keys", pos)
         unique = _unique(right, keys)
         values, _ = _projection(how, left, unique, keys)
         first = exp.select(*values, _col(ROW, "l")).from_(_numbered(left.tree, "l")).join(
