@@ -21,6 +21,26 @@ def test_new_directory_becomes_a_database(tmp_path):
         assert conn.sql("SHOW TABLES").fetchall() == []
 
 
+def test_the_catalog_syncs_as_its_setting_says(tmp_path, monkeypatch):
+    """WAL and NORMAL by default (a commit survives the process, docs/operations.md);
+    INDB_CATALOG_SYNC=FULL in every connection, pyiceberg's included; a wrong value refused."""
+    def settings() -> tuple[int, int, str]:
+        db = Database(tmp_path / "db")
+        try:
+            with db.engine.connect() as a, db.catalog.engine.connect() as b:
+                return (a.exec_driver_sql("PRAGMA synchronous").scalar(),
+                        b.exec_driver_sql("PRAGMA synchronous").scalar(),
+                        a.exec_driver_sql("PRAGMA journal_mode").scalar())
+        finally:
+            db.close()
+    assert settings() == (1, 1, "wal")  # 1: NORMAL
+    monkeypatch.setenv("INDB_CATALOG_SYNC", "full")
+    assert settings() == (2, 2, "wal")  # 2: FULL
+    monkeypatch.setenv("INDB_CATALOG_SYNC", "fast")
+    with pytest.raises(indb.IndbError, match="INDB_CATALOG_SYNC='fast': give one of OFF, NORMAL"):
+        Database(tmp_path / "db")
+
+
 def test_default_shards_is_a_database_setting(tmp_path):
     with indb.connect(tmp_path / "db", default_shards=3) as conn:
         conn.sql("CREATE TABLE t (a INTEGER)")

@@ -65,6 +65,8 @@ STREAM_BUFFER = {"buffer-size": str(64 << 10)}
 VARIABLE_WIDTH_GUESS = 32  # bytes a row a string or list column is counted as
 CATALOG_FILE = "catalog.db"
 SCRATCH_VARIABLE = "INDB_SCRATCH"
+SYNC_VARIABLE = "INDB_CATALOG_SYNC"  # SQLite's synchronous setting for a catalog file
+SYNC_PRAGMAS = {mode: "PRAGMA synchronous = " + mode for mode in ("OFF", "NORMAL", "FULL", "EXTRA")}
 WAREHOUSE_DIR = "warehouse"
 NAMESPACE = DEFAULT_SCHEMA  # the namespace of tables named without a schema
 # the catalog name of a table being built by CREATE OR REPLACE, until it takes the old one's
@@ -117,6 +119,8 @@ class Database:
                 self.catalog = _Catalog(relocation.CATALOG_NAME, uri=f"sqlite:///{catalog_file}",
                                         warehouse=self.warehouse_uri, **STREAM_BUFFER)
             self.engine = self.catalog.engine
+            if self.engine.dialect.name == "sqlite":
+                _synchronous(self.engine)
             if is_new:
                 self._initialize(default_shards or DEFAULT_SHARDS, workers)
         if not is_new:
@@ -569,6 +573,18 @@ def unreadable(name: str, error: Exception) -> StorageError:
 
 def _taken(name: str) -> CatalogError:
     return CatalogError(f"table {name} already exists; DROP TABLE {name} first, or insert into it")
+
+
+def _synchronous(engine: sa.Engine) -> None:
+    """Every connection of a SQLite catalog syncs as ``$INDB_CATALOG_SYNC`` says, NORMAL by
+    default: in WAL mode a commit survives the process's crash, and may be lost with the
+    machine's power, as the table files written beside it may be (docs/operations.md)."""
+    mode = (os.environ.get(SYNC_VARIABLE) or "NORMAL").upper()
+    if mode not in SYNC_PRAGMAS:
+        raise DirectoryError(f"{SYNC_VARIABLE}={os.environ[SYNC_VARIABLE]!r}: give one of "
+                             + ", ".join(SYNC_PRAGMAS) + " (SQLite's synchronous settings)")
+    sa.event.listen(engine, "connect", lambda connection, _: connection.execute(SYNC_PRAGMAS[mode]))
+    engine.dispose()  # the connections pyiceberg opened already take it too, when reopened
 
 
 class _Catalog(SqlCatalog):
