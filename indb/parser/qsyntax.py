@@ -18,7 +18,7 @@ AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev"
 RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ", "fills", "prev",
            "next"}  # along the rows, in order
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
-SORTS = ("xasc", "xdesc", "xgroup", "xcols", "xkey")  # `c xasc t: table expressions
+SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
 INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
 COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
 REFUSED_JOINS = {"wj", "wj1", "asof"}
