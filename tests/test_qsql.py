@@ -419,6 +419,12 @@ def test_functions_and_literals(duck):
     assert run(duck, "select d: `date$2024.01.31D10:00:00.123456789, "
                      "t: 2024.01.31D10:00:00.123456789 from t where c1=`a")[1][0][0].isoformat() \
         == "2024-01-31"
+    assert run(duck, "select a: 2 xexp 10, b: 2 xlog 8, c: trim \"  x \", d: ltrim \" y\", "
+                     "e: cos 0, f: atan 0, r: rank qty, q: 2 xrank qty from sp where s=`s4")[1] \
+        == [(1024.0, 3.0, "x", "y", 1.0, 0.0, 0, 0), (1024.0, 3.0, "x", "y", 1.0, 0.0, 1, 0),
+            (1024.0, 3.0, "x", "y", 1.0, 0.0, 2, 1)]
+    assert run(duck, "update r: rank qty by s from sp where s in `s2`s3")[1][6:9] == [
+        ("s2", "p1", 300, 0, 0), ("s2", "p2", 400, 2, 1), ("s3", "p2", 200, 2, 0)]
     vwap = run(duck, "select vwap: qty wavg x by s from sp where qty > 100")[1]
     assert vwap == [("s1", round((300 * 0 + 200 * 2 + 400 * 0 + 200 * 1 + 400 * 1) / 1500, 9)),
                     ("s2", round((300 * 0 + 400 * 2) / 700, 9)), ("s3", 2.0),

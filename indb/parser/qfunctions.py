@@ -23,7 +23,9 @@ AGGREGATE_NAMES = {"med": "median", "dev": "stddev_pop", "sdev": "stddev_samp",
                    "var": "var_pop", "svar": "var_samp", "prd": "product", "all": "bool_and",
                    "any": "bool_or", "cov": "covar_pop", "scov": "covar_samp", "cor": "corr"}
 SCALAR_NAMES = {"abs": "abs", "sqrt": "sqrt", "exp": "exp", "log": "ln", "floor": "floor",
-                "ceiling": "ceil", "upper": "upper", "lower": "lower", "signum": "sign"}
+                "ceiling": "ceil", "upper": "upper", "lower": "lower", "signum": "sign",
+                **{f: f for f in ("trim", "ltrim", "rtrim", "cos", "sin", "tan", "acos", "asin",
+                                  "atan")}}
 
 # a window over the rows in order: frame None (lag/lead), 0 (from the first row), n (n rows)
 Over = Callable[[exp.Expr, "int | None"], exp.Expr]
@@ -93,6 +95,28 @@ def running(fn: str, x: exp.Expr, over: Over) -> exp.Expr:
         return over(exp.IgnoreNulls(this=exp.LastValue(this=x)), 0)
     aggregates = {"sums": exp.Sum, "maxs": exp.Max, "mins": exp.Min, "avgs": exp.Avg}
     return over(aggregates[fn](this=x) if fn in aggregates else exp.func("product", x), 0)
+
+
+def rank(x: exp.Expr, partition: list[exp.Expr] | None, row: exp.Expr) -> exp.Expr:
+    """q's ``rank x`` (``iasc iasc x``): each item's place, from 0, in ``x`` sorted ascending
+    (nulls first, as q sorts; ties in row order), within the partition's rows."""
+    order = exp.Order(expressions=[exp.Ordered(this=x, nulls_first=True), exp.Ordered(this=row)])
+    return exp.Paren(this=exp.Sub(this=exp.Window(this=exp.RowNumber(), partition_by=partition,
+                                                  order=order, over="OVER"), expression=_n(1)))
+
+
+def powers(op: str, left: exp.Expr, right: exp.Expr, partition: list[exp.Expr] | None,
+           row: exp.Expr) -> exp.Expr:
+    """``x xexp y`` (x to the power y), ``x xlog y`` (y's logarithm to base x), ``n xrank x``
+    (``x``'s ranks in ``n`` buckets of equal counts: ``floor n * rank x % count x``)."""
+    if op == "xexp":
+        return exp.func("power", exp.cast(left, exp.DataType.build("DOUBLE")), right)
+    if op == "xlog":
+        return exp.Anonymous(this="log", expressions=[left, right])  # DuckDB's log(b, x)
+    count = exp.Window(this=exp.Count(this=exp.Star()), partition_by=partition, over="OVER")
+    buckets = exp.Div(this=exp.Mul(this=left, expression=rank(right, partition, row)),
+                      expression=count)
+    return exp.cast(exp.func("floor", buckets), exp.DataType.build("BIGINT"))
 
 
 def moving(fn: str, n: int, x: exp.Expr, over: Over) -> exp.Expr:

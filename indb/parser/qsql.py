@@ -125,6 +125,9 @@ class Translator:
         arg = args[0]
         if fn in AGGREGATES:
             return self.aggregate(fn, arg, scope, node.pos)
+        if fn == "rank":
+            self.over(scope, fn, node.pos)  # refused where it cannot run along rows
+            return qf.rank(self.expr(arg, scope), _partition(scope), _row())
         if fn in RUNNING:
             return qf.running(fn, self.expr(arg, scope), self.over(scope, fn, node.pos))
         if fn == "distinct":
@@ -236,6 +239,10 @@ class Translator:
             return exp.Div(this=exp.cast(left, exp.DataType.build("DOUBLE")), expression=right)
         if op == "mod":
             return qf.mod(left, right)
+        if op in ("xexp", "xlog", "xrank"):
+            if op == "xrank":
+                self.over(scope, op, node.pos)  # refused where it cannot run along rows
+            return qf.powers(op, left, right, _partition(scope), _row())
         if op == "div":  # q's div floors (DuckDB's // truncates)
             return exp.cast(exp.func("floor", exp.Div(this=left, expression=right)),
                             exp.DataType.build("BIGINT"))

@@ -16,7 +16,7 @@ DYADIC_AGGREGATES = {"wavg", "wsum", "cov", "scov", "cor"}
 AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev", "sdev", "var",
               "svar", "prd", "all", "any"} | DYADIC_AGGREGATES
 RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ", "fills", "prev",
-           "next"}  # along the rows, in order
+           "next", "rank"}  # along the rows, in order (rank: in the order of its argument)
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
 SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
 INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
@@ -32,10 +32,11 @@ UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instea
        for j in ("wj", "wj1")},
     "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
-           "upper", "lower", "reciprocal", "signum"}
+           "upper", "lower", "reciprocal", "signum", "trim", "ltrim", "rtrim", "cos", "sin",
+           "tan", "acos", "asin", "atan"}
 MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
-DYADS = {"within", "like", "in", "xbar", "fby", "and", "or", "mod", "div"} | DYADIC_AGGREGATES \
-    | MOVING
+DYADS = {"within", "like", "in", "xbar", "fby", "and", "or", "mod", "div", "xexp", "xlog",
+         "xrank"} | DYADIC_AGGREGATES | MOVING
 WORDS = MONADS | DYADS | set(TEMPLATES) | set(PHRASE_ENDS)
 
 _TOKEN = re.compile(r"""
