@@ -21,6 +21,7 @@ import indb
 from indb.cli.prompt import complete
 from indb.errors import SqlError
 from indb.parser import parse, split
+from indb.parser.qjoins import TableColumns
 from indb.parser.qsql import QStatement, translate
 from indb.parser.qsyntax import tokenize
 
@@ -451,6 +452,17 @@ def test_joins_keep_qs_rules(duck):
                                             ("s1", "p5", 400, 400)]
     names, rows = run(duck, "select n: count i by city from sp lj `p xkey p")
     assert names == ["city", "n"] and rows == [("london", 5), ("paris", 6), ("rome", 1)]
+    # a stored table with a primary key is keyed on it, as a kdb+ keyed table is; a select
+    # from it without a phrase too
+    def keyed(name: str) -> TableColumns | None:
+        names = columns_of(name)
+        return None if names is None else TableColumns(
+            dict.fromkeys(names, "VARCHAR"), lambda: ("p",) if name == "p" else ())
+    assert duck.sql(translate("select s, city from sp lj select from p where weight > 16",
+                              keyed).sql(dialect="duckdb")).fetchall()[:3] == [
+        ("s1", None), ("s1", "paris"), ("s1", "rome")]
+    with pytest.raises(SqlError, match="lj joins on the keys of a keyed table"):
+        translate("p lj sp", keyed)
     # a select without a phrase has its source's columns, keys first after a by
     names, rows = run(duck, "sp ij `p xkey select from p where color=`blue")
     assert names == ["s", "p", "qty", "x", "name", "color", "weight", "city"] and len(rows) == 3
@@ -545,6 +557,10 @@ def test_q_sql_where_sql_is_accepted(conn, table_name):
                     f"select time: ts, x from {table_name}_ts]").fetchall() == [("a", 1)]
     assert conn.sql(f"q)select total: sum qty by s from {sp} ij ([s: `s2`s3] r: 1 2)"
                     ).fetchall() == [("s2", 700), ("s3", 200)]
+    conn.sql(f"CREATE TABLE {table_name}_ref (s VARCHAR PRIMARY KEY, city VARCHAR)")
+    conn.sql(f"INSERT INTO {table_name}_ref VALUES ('s1', 'london'), ('s4', 'paris')")
+    assert conn.sql(f"q)select n: count i by city from {sp} lj {table_name}_ref").fetchall() == [
+        (None, 3), ("london", 6), ("paris", 3)]  # the table's primary key is its q key
     with pytest.raises(indb.SqlError, match="expected an expression") as caught:
         conn.sql(f"SELECT 1;\n  q)select from {sp} where")
     assert (caught.value.line, caught.value.col) == (2, len(f"  q)select from {sp} where") + 1)

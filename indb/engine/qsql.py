@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import duckdb
 from sqlglot import exp
 
+from indb.errors import IndbError
 from indb.parser import qsql, render
+from indb.parser.qjoins import TableColumns
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -21,12 +23,21 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
         return tree
 
     def columns(name: str) -> Mapping[str, str] | None:  # names and types (q compares by type)
+        # and a stored table's primary key, read if a join asks (a kdb+ keyed table's keys)
         schema, _, table = name.rpartition(".")
         source = exp.Table(this=exp.to_identifier(table, quoted=True),
                            db=exp.to_identifier(schema, quoted=True) if schema else None)
         try:  # an unknown table: the privilege check or DuckDB names it after translation
             relation = engine.session.duck.sql(render(exp.select(exp.Star()).from_(source).limit(0)))
-            return dict(zip(relation.columns, map(str, relation.types)))
+            types = dict(zip(relation.columns, map(str, relation.types)))
         except duckdb.Error:
             return None
+        return TableColumns(types, lambda: _primary_key(engine, name))
     return qsql.expand(tree, columns)
+
+
+def _primary_key(engine: Engine, name: str) -> tuple[str, ...]:
+    try:
+        return engine.db.load(name)[1].primary_key
+    except IndbError:  # a view, or a name DuckDB reads that is not a stored table: no keys
+        return ()

@@ -11,12 +11,14 @@ takes the last row at or before the time (kdb+'s binary search over rows in time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
 
-from indb.parser.qsyntax import Join, Keyed, Node, QError, Query, TableCols, column_names
+from indb.parser.qsyntax import (Join, Keyed, Name, Node, QError, Query, TableCols,
+                                 column_names)
 
 ROW = "__q_i"  # a side's row position, for the result's order and a key's first row
 MATCHED = "__q_m"  # true on the right side's rows: a row of the left matched one
@@ -30,6 +32,20 @@ TAKES = {"lj": "right", "ij": "right", "uj": "right", "ljf": "fill", "ijf": "fil
 KEEPS_LEFT_KEYS = {"lj", "ljf", "ij", "ijf", "pj"}  # their result is keyed as their left is
 
 
+class TableColumns(dict[str, str]):
+    """A stored table's columns and their DuckDB types, as ``columns(table)`` may give them, with
+    its primary key read only when asked (``primary_key``): a table with one is keyed on it, as
+    a kdb+ keyed table is, so ``t lj ref`` joins on ``ref``'s key."""
+
+    def __init__(self, types: Mapping[str, str], primary_key: Callable[[], Sequence[str]]) -> None:
+        super().__init__(types)
+        self._primary_key = primary_key
+
+    @functools.cached_property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(self._primary_key())
+
+
 @dataclass(frozen=True)
 class Side:
     """A table expression's tree and its columns."""
@@ -38,9 +54,15 @@ class Side:
     columns: list[str]
 
 
-def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None]) -> list[str]:
-    """The key columns of a table expression, as q keys it: ```k xkey t``, ``n!t``, ``([k:
-    ...] c: ...)``, ``select ... by k``, and a keyed join of a keyed table; [] if unkeyed."""
+def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None],
+                table_keys: Callable[[str], Sequence[str]]) -> list[str]:
+    """The key columns of a table expression, as q keys it: a stored table's primary key
+    (``table_keys``), ```k xkey t``, ``n!t``, ``([k: ...] c: ...)``, ``select ... by k``,
+    ``select from`` a keyed table, and a keyed join of a keyed table; [] if unkeyed."""
+    def keys(side: Node) -> list[str]:
+        return key_columns(side, columns_of, table_keys)
+    if isinstance(node, Name):
+        return list(table_keys(node.name))
     if isinstance(node, Keyed) and node.columns is not None:
         return node.columns
     if isinstance(node, Keyed):
@@ -53,18 +75,19 @@ def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None]) 
         return column_names(list(zip(node.names, node.items)))[:node.keys]
     if isinstance(node, Query) and node.kind == "select" and node.by:
         return column_names(node.by + node.phrase)[:len(node.by)]
+    if isinstance(node, Query) and node.kind == "select" and not node.phrase:
+        return keys(node.source)  # select from kt where ...: its rows, keyed as kt
     if isinstance(node, Join) and node.how in KEEPS_LEFT_KEYS:
-        return key_columns(node.left, columns_of)
+        return keys(node.left)
     if isinstance(node, Join) and node.how in ("uj", "ujf"):
-        return key_columns(node.right, columns_of) if key_columns(node.left, columns_of) else []
+        return keys(node.right) if keys(node.left) else []
     return []
 
 
-def translated(node: Join, table: Callable[[Node], tuple[exp.Select, list[str] | None]]
-               ) -> Side:
+def translated(node: Join, table: Callable[[Node], tuple[exp.Select, list[str] | None]],
+               table_keys: Callable[[str], Sequence[str]]) -> Side:
     """The join ``node``, its two sides translated by ``table`` (the translator's: a tree and
-    its columns, None where it cannot know them)."""
-    keys = [key_columns(side, lambda t: table(t)[1]) for side in (node.left, node.right)]
+    its columns, None where it cannot know them), a stored table's keys by ``table_keys``."""
     sides = []
     for side in (node.left, node.right):
         tree, known = table(side)
@@ -72,6 +95,8 @@ def translated(node: Join, table: Callable[[Node], tuple[exp.Select, list[str] |
             raise QError(f"{node.how} needs to know the columns of its tables: name them in a "
                          "select phrase", side.pos)
         sides.append(Side(tree, known))
+    keys = [key_columns(side, lambda t: table(t)[1], table_keys)
+            for side in (node.left, node.right)]
     return join(node, sides[0], sides[1], *keys)
 
 

@@ -345,8 +345,9 @@ class Translator:
             return self.literal_table(node)
         if isinstance(node, Keyed):  # the same rows: keys are read by the joins
             return self.table(node.table)
-        if isinstance(node, Join):
-            joined = qjoins.translated(node, self.table)
+        if isinstance(node, Join):  # a stored table's keys: its primary key, where columns() says
+            joined = qjoins.translated(node, self.table, lambda name: getattr(
+                self.read.get(name), "primary_key", ()))
             return joined.tree, joined.columns
         source, known = self.source(node)
         return exp.select(exp.Star()).from_(source), known
@@ -689,7 +690,8 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
     """The sqlglot tree (DuckDB's dialect) of a q-sql query; SqlError with the line and
     column in ``text`` for anything malformed or not translated. ``columns(table)`` gives a
     table's columns (or None), which ``update`` needs, or a mapping of them to their DuckDB
-    types (a timestamp compared with a time is converted as q converts it)."""
+    types (a timestamp compared with a time is converted as q converts it), or a
+    ``qjoins.TableColumns`` with its primary key too (its keys in q's joins)."""
     try:
         parser = Parser(text)
         query = parser.table()
@@ -704,8 +706,6 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
         raise SqlError(f"q-sql: {error.message}", line, col) from None
     except RecursionError:
         raise SqlError("q-sql: the query nests too deeply", None, None) from None
-
-
 
 
 # -- q-sql where SQL is accepted ---------------------------------------------------------------
