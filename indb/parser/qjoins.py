@@ -116,8 +116,9 @@ def join(node: Join, left: Side, right: Side, left_keys: list[str],
         _present(node.columns, left, right, node)
         return _asof(how, left, right, node.columns)
     if not right_keys:
-        raise QError(f"{how} joins on the keys of a keyed table, on its right: `k xkey t, "
-                     "1!t, select ... by k from t, or ([k: ...] c: ...)", node.pos)
+        raise QError(f"{how} joins on the keys of a keyed table, on its right: a table with a "
+                     "PRIMARY KEY, `k xkey t, 1!t, select ... by k from t, or ([k: ...] c: ...)",
+                     node.pos)
     _present(right_keys, left, right, node)
     return _keyed(how, left, _unique(right, right_keys), right_keys,
                   inner=how in ("ij", "ijf"))
