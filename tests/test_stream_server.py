@@ -136,6 +136,9 @@ def test_a_feed_a_subscriber_and_queries(server):
         joined = querier("select sym, size, ex from trade lj ([sym: `IBM`MSFT] ex: `N`Q) "
                          "where size > 5")  # q's joins, over the real-time table
         assert joined.pa().to_pydict() == {"sym": ["IBM", "IBM"], "size": [10, 20], "ex": ["N", "N"]}
+        asof = querier("select sym, price from aj[`sym`time; select time, sym from trade; trade]")
+        assert asof.pa().to_pydict() == {"sym": ["IBM", "MSFT", "IBM"],  # as of each tick's time
+                                         "price": [150.0, 410.0, 151.0]}
         assert re.search(r"/tick/sym\d{4}\.\d\d\.\d\d$", querier(".u.L").py())  # the kdb+ log
     finally:
         for q in (feed, subscriber, querier):
