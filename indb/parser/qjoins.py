@@ -104,6 +104,12 @@ def join(node: Join, left: Side, right: Side, left_keys: list[str],
          right_keys: list[str]) -> Side:
     """The join ``node`` of its two translated sides (and their keys)."""
     how = node.how
+    if how == ",":  # q's join of tables: the same columns, else 'mismatch; keyed: an upsert
+        if set(left.columns) != set(right.columns):
+            raise QError("t1, t2 joins tables of the same columns (here " + ", ".join(
+                left.columns) + " and " + ", ".join(right.columns) + "): uj joins others",
+                node.pos)
+        how = "uj"
     if how in ("uj", "ujf"):
         if left_keys != right_keys:
             raise QError(f"{how} joins two unkeyed tables, or two keyed on the same columns "

@@ -276,9 +276,9 @@ class Parser:
     def table(self) -> Node:
         """A table expression: a query, a table's name, ``([] c: ...)``, ``(t)``, and
         ```c xasc t``, ```c xdesc t``, ```c xgroup t`` or ``reverse t`` of one, keyed (```k
-        xkey t``, ``n!t``) or joined (``t1 lj t2``, right to left as q reads it)."""
+        xkey t``, ``n!t``) or joined (``t1 lj t2``, ``t1, t2``; right to left as q reads it)."""
         left = self.primary()
-        if self.word(*INFIX_JOINS):
+        if self.word(*INFIX_JOINS) or self.peek.kind == ",":  # t1, t2: the rows of both
             token = self.advance()
             return Join(token.pos, token.text, [], left, self.table())
         return left
