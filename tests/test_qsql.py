@@ -490,6 +490,7 @@ def test_joins_keep_qs_rules(duck):
     ("aj[s; sp; p]", "the columns aj joins on", 4),
     ("sp uj `p xkey p", "two unkeyed tables, or two keyed on the same columns", 4),
     ("sp, p", "t1, t2 joins tables of the same columns", 3),
+    ("sp lj 9!p", "9!t: t has 5 columns", 7),
     ("(2!sp) uj 1!sp", r"here \['s', 'p'\] and \['s'\]", 8),
     ("sp lj `city xkey p", "the left table has no column city", 4),
     ("wj[w; `s`p; sp; (p; (max; `weight))]", "window join", 1),

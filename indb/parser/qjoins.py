@@ -67,9 +67,11 @@ def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None],
         return node.columns
     if isinstance(node, Keyed):
         known = columns_of(node.table)
-        if known is None or node.count > len(known):
+        if known is None:
             raise QError(f"{node.count}!t keys t on its first {node.count} columns, which "
                          "the translation does not know here: write `k xkey t", node.pos)
+        if node.count > len(known):
+            raise QError(f"{node.count}!t: t has {len(known)} columns", node.pos)
         return list(known[:node.count])
     if isinstance(node, TableCols):
         return column_names(list(zip(node.names, node.items)))[:node.keys]
