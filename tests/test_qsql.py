@@ -445,6 +445,7 @@ def test_joins_keep_qs_rules(duck):
     assert run(duck, f"([] k: 2 1 3; v: 1 2 3) lj {keyed}")[1] == [(2, None), (1, 10), (3, 3)]
     assert run(duck, f"([] k: 2 1 3; v: 1 2 3) ljf {keyed}")[1] == [(2, 1), (1, 10), (3, 3)]
     assert run(duck, f"([] k: 2 1 3; v: 1 2 3) ij {keyed}")[1] == [(2, None), (1, 10)]
+    assert run(duck, "([] k: 2 1 3; v: 1 2 3) ij ([k: 3 2])")[1] == [(2, 1), (3, 3)]
     # a select ... by is keyed on its by columns; the join is a source like any other
     assert run(duck, "select s, p, qty, m from (sp lj select m: max qty by s from sp) "
                      "where qty = m")[1] == [("s1", "p3", 400, 400), ("s2", "p2", 400, 400),

@@ -451,7 +451,8 @@ class Parser:
                 self.expect("]", "the ] closing a table's keys: ([] c: ...) or ([k: ...] c: ...)")
                 if keys and self.peek.kind == ";":
                     self.advance()
-                columns = keys + self.separated(self.subphrase, ";")
+                columns = keys + ([] if keys and self.peek.kind == ")"  # ([k: 1 2]): keys alone
+                                  else self.separated(self.subphrase, ";"))
                 self.expect(")", "the ) closing the table")
                 return TableCols(token.pos, [n for _, n in columns], [c for c, _ in columns],
                                  len(keys))
