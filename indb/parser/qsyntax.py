@@ -21,16 +21,17 @@ MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n
 SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
 INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
 COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
-REFUSED_JOINS = {"wj", "wj1", "asof"}
+REFUSED_JOINS = {  # q's joins not translated (wj[...], t asof d), with what to write instead
+    **{j: f"{j} (a window join) is not translated: join in SQL around q('...')"
+       for j in ("wj", "wj1")},
+    "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
 UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
     "xcol": "xcol is not translated: name the columns in the select phrase "
             "(select new1: c1, new2: c2 from t)",
     "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
     "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
               "CONFLICT in SQL",
-    **{j: f"{j} (a window join) is not translated: join in SQL around q('...')"
-       for j in ("wj", "wj1")},
-    "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
+    **REFUSED_JOINS}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum", "trim", "ltrim", "rtrim", "cos", "sin",
            "tan", "acos", "asin", "atan"}
@@ -288,7 +289,7 @@ class Parser:
         if token.kind in ("sym", "name") and after.kind == "name" and after.text in UNTRANSLATED:
             raise QError(UNTRANSLATED[after.text], after.pos)
         if token.kind == "name" and token.text in REFUSED_JOINS:
-            raise QError(UNTRANSLATED[token.text], token.pos)
+            raise QError(REFUSED_JOINS[token.text], token.pos)
         if token.kind == "sym" and after.kind == "name" and after.text == "xkey":
             self.at += 2
             return Keyed(token.pos, token.text.split("`")[1:], 0, self.table())
