@@ -57,6 +57,17 @@ def test_predict_benchmark_runs(tmp_path):
     assert figures["step_query_and_fetch_p50_us"] > 0
 
 
+def test_qjoins_benchmark_runs(tmp_path):
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_qjoins.py"),
+                           "--trades", "2000", "--quotes", "8000", "--runs", "1",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["trades"] == 2000
+    assert figures["aj_ratio_q_over_duckdb"] > 0 and figures["lj_ratio_q_over_duckdb"] > 0
+
+
 def test_window_benchmark_runs(tmp_path):
     pytest.importorskip("pykx")  # (its query is bench_tick_latency's)
     out = tmp_path / "figures.json"
