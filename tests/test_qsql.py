@@ -18,11 +18,9 @@ import pytest
 from sqlglot import exp
 
 import indb
-from indb.cli.prompt import complete
 from indb.errors import SqlError
-from indb.parser import parse, split
 from indb.parser.qjoins import TableColumns
-from indb.parser.qsql import QStatement, translate
+from indb.parser.qsql import translate
 from indb.parser.qsyntax import tokenize
 
 GOLDEN = sorted((Path(__file__).parent / "golden" / "qsql").glob("*.sql"))
@@ -432,6 +430,45 @@ def test_functions_and_literals(duck):
                     ("s4", round((200 * 2 + 300 * 1) / 500, 9))]
 
 
+def _ema(values: list[float | None], alpha: float) -> list[float | None]:
+    """q's recurrence, a row at a time: e0 = x0, ei = alpha*xi + (1-alpha)*e(i-1); null on."""
+    out: list[float | None] = []
+    for v in values:
+        e = v if not out else None if v is None or out[-1] is None \
+            else alpha * v + (1 - alpha) * out[-1]
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("alpha", ["0.5", "0.01", "1", "2%3"])
+def test_ema_is_qs_recurrence_by_group_past_its_blocks(alpha):
+    # 3,000 rows in two groups: past a block of rows (432 at 0.5, 273 at 2%3), a null in one
+    rows = [("a" if k % 3 else "b", None if k == 2000 else 100 + (k * 37 % 101) / 7)
+            for k in range(3000)]
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE px (sym VARCHAR, price DOUBLE)")
+    connection.executemany("INSERT INTO px VALUES (?, ?)", rows)
+    factor = 2 / 3 if alpha == "2%3" else float(alpha)
+    query = f"update e: ema[{alpha}; price] by sym from px"
+    relation = connection.sql(translate(query, lambda _: ["sym", "price"]).sql(dialect="duckdb"))
+    assert relation.columns == ["sym", "price", "e"]  # the windows' helper columns not shown
+    got = relation.fetchall()
+    assert [r[:2] for r in got] == rows
+    for sym in ("a", "b"):
+        expected = _ema([p for s, p in rows if s == sym], factor)
+        actual = [e for s, _, e in got if s == sym]
+        assert [e is None for e in actual] == [e is None for e in expected]
+        assert all(abs(a - e) <= 1e-12 * abs(e) for a, e in zip(actual, expected) if e is not None)
+    assert any(e is None for _, _, e in got)  # the null, and the rows after it in its group
+
+
+def test_ema_names_and_places(duck):
+    assert run(duck, "select ema[0.5; qty] from sp where s=`s2")[0] == ["qty"]
+    assert run(duck, "select e: 0.5 ema qty by s from sp where s in `s2`s3")[1] == [
+        ("s2", [300.0, 350.0]), ("s3", [200.0])]
+    assert run(duck, "select last 0.5 ema qty from sp where s=`s2")[1] == [(350.0,)]
+
+
 def test_joins_keep_qs_rules(duck):
     """Row order of the left table, a key's first row, the as-of row the last at or before the
     time (ties: the last), nulls replacing (lj) or not (ljf), and joins inside queries."""
@@ -503,6 +540,9 @@ def test_joins_keep_qs_rules(duck):
     ("select x: `a`b from sp where qty>1", "without where and by", 11),
     ("select from ([] a: 1 2; b: 1 2 3)", "of one length", 13),
     ("select m: qty mavg qty from sp", "takes a count of rows first", 15),
+    ("select e: ema[qty; qty] from sp", "ema takes a smoothing factor", 15),
+    ("select e: 1.5 ema qty from sp", "between 0 and 1", 11),
+    ("select from sp where qty > 0.1 ema qty", "ema in a where phrase", 22),
     ("select from sp where qty > 1 # 2", "cannot read '#'", 30),
     ("selec from sp", "starts with select", 1),
     ("?[sp;();0b;()]", "functional forms", 1),  # q outside the templates
@@ -519,15 +559,6 @@ def test_errors_point_into_the_q_text(q, message, col):
 def test_golden(path):
     q, expected = path.read_text().split("\n-- translates to:\n")
     assert translate(q.strip(), columns_of).sql(dialect="duckdb") == expected.strip()
-
-
-def test_q_lines_are_statements_of_their_own():
-    text = "SELECT 1;\n  q)select from t where c1 like \"a;b\";\nSELECT 2"
-    assert split(text) == ["SELECT 1;", 'q)select from t where c1 like "a;b"', "SELECT 2"]
-    trees = parse(text)
-    assert isinstance(trees[1], QStatement) and trees[1].this.name == 'select from t where c1 like "a;b"'
-    assert (trees[1].args["line"], trees[1].args["col"]) == (2, 5)
-    assert complete("q)select from t") and not complete("SELECT 1")
 
 
 def test_q_sql_where_sql_is_accepted(conn, table_name):

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from indb.errors import SqlError
 from indb.parser import split, unfinished_procedure
-from indb.parser.qsql import PREFIX
+from indb.parser.qstatements import PREFIX
 
 PROMPT, CONTINUATION = "indb> ", "...> "
 QUIT_WORDS = ("quit", "exit")  # as .quit, for who types them out of habit

@@ -10,7 +10,7 @@ import duckdb
 from sqlglot import exp
 
 from indb.errors import IndbError
-from indb.parser import qsql, render
+from indb.parser import qstatements, render
 from indb.parser.qjoins import TableColumns
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with its q-sql (``q)...`` or ``q('...')``) translated; others unchanged."""
-    if not qsql.written_in_q(tree):
+    if not qstatements.written_in_q(tree):
         return tree
 
     def columns(name: str) -> Mapping[str, str] | None:  # names and types (q compares by type)
@@ -33,7 +33,7 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
         except duckdb.Error:
             return None
         return TableColumns(types, lambda: _primary_key(engine, name))
-    return qsql.expand(tree, columns)
+    return qstatements.expand(tree, columns)
 
 
 def _primary_key(engine: Engine, name: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from indb.errors import SqlError
-from indb.parser import qsql
+from indb.parser import qstatements
 from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser import procedures
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
@@ -28,13 +28,13 @@ __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", 
 
 def parse(sql: str) -> list[exp.Expr]:
     """Every statement in ``sql``, in order; empty statements are skipped. A line starting with
-    ``q)`` is a q-sql statement (a ``qsql.QStatement``, which the engine translates)."""
-    parts = qsql.pieces(sql)
+    ``q)`` is a q-sql statement (a ``qstatements.QStatement``, which the engine translates)."""
+    parts = qstatements.pieces(sql)
     if len(parts) == 1 and not parts[0][2]:
         return _parse_sql(sql)
     statements: list[exp.Expr] = []
     for start, end, is_q in parts:  # SQL after blanked text, so positions stay the text's
-        statements += [qsql.statement(sql, start, end)] if is_q \
+        statements += [qstatements.statement(sql, start, end)] if is_q \
             else _parse_sql(_blanked(sql[:start]) + sql[start:end])
     return statements
 
@@ -70,8 +70,8 @@ def split(sql: str) -> list[str]:
     nothing either. Text that does not tokenize (an unterminated string or
     ``$$`` body) raises SqlError. A line starting with ``q)`` is one statement, ``q)`` included."""
     statements: list[str] = []
-    for start, end, is_q in qsql.pieces(sql):
-        statements += [sql[start - len(qsql.PREFIX):end]] if is_q else _split_sql(sql[start:end])
+    for start, end, is_q in qstatements.pieces(sql):
+        statements += [sql[start - len(qstatements.PREFIX):end]] if is_q else _split_sql(sql[start:end])
     return statements
 
 

@@ -4,12 +4,13 @@ literals. ``indb.parser.qsql`` decides where each is evaluated (once a group, or
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
 from sqlglot import exp
 
-from indb.parser.qsyntax import Lit, Node, QError
+from indb.parser.qsyntax import Dyad, Lit, Node, QError
 
 SUFFIXES = {"h": "SMALLINT", "i": "INTEGER", "j": "BIGINT", "e": "REAL", "f": "DOUBLE"}
 CASTS = {"boolean": "BOOLEAN", "short": "SMALLINT", "int": "INTEGER", "long": "BIGINT",
@@ -128,6 +129,77 @@ def moving(fn: str, n: int, x: exp.Expr, over: Over) -> exp.Expr:
     windowed = {"mavg": exp.Avg(this=x), "mcount": exp.Count(this=x), "mmin": exp.Min(this=x),
                 "mmax": exp.Max(this=x), "mdev": exp.func("stddev_pop", x)}
     return over(windowed[fn], n)
+
+
+def smoothing(node: Node) -> float:
+    """``ema``'s smoothing factor: a number, or numbers with ``+ - * %`` (``2%1+10``), in (0, 1]."""
+    value = constant(node)
+    if value is None or not 0 < value <= 1:
+        raise QError("ema takes a smoothing factor between 0 and 1 first, a number or numbers "
+                     "with + - * %: ema[0.1; price], (2%1+10) ema price", node.pos)
+    return value
+
+
+def constant(node: Node) -> float | None:
+    """The value of a q expression of numbers and ``+ - * %`` (right to left), else None."""
+    if isinstance(node, Lit) and node.kind == "num":
+        return float(node.text.rstrip("hijef"))
+    if not (isinstance(node, Dyad) and node.op in ("+", "-", "*", "%")):
+        return None
+    left, right = constant(node.left), constant(node.right)
+    if left is None or right is None or (node.op == "%" and right == 0):
+        return None
+    return {"+": left + right, "-": left - right, "*": left * right,
+            "%": left / right if right else 0}[node.op]
+
+
+# an ema's rows are summed in blocks of rows whose weights (1-a)^-k stay below e^300 in a
+# double; a row more than a block back weighs less than e^-300 of its own, and is left out
+EMA_EXPONENT = 300
+
+
+def ema(alpha: float, x: exp.Expr, partition: list[exp.Expr] | None, row: exp.Expr) -> exp.Expr:
+    """q's ``alpha ema x``: ``e0 = x0``, ``ei = alpha*xi + (1-alpha)*e(i-1)`` along the rows
+    (of each partition), null from a null on (q's arithmetic). SQL has no scan, so it is the
+    closed form ``alpha * sum((1-alpha)^(i-j) * zj)`` with ``z0 = x0/alpha``, ``zj = xj``,
+    the sum taken in blocks of rows (``EMA_EXPONENT``): the rows of this block, and the
+    block before's sum scaled by ``(1-alpha)^K``. The row's place in its partition is a
+    window inside windows, which the translation computes a level below."""
+    value = exp.cast(x, exp.DataType.build("DOUBLE"))
+    decay = 1 - alpha
+    size = max(1, math.floor(EMA_EXPONENT / -math.log(decay))) if decay else 1
+    by_row = exp.Order(expressions=[exp.Ordered(this=row)])
+    place = exp.Paren(this=exp.Sub(this=exp.Window(this=exp.RowNumber(), partition_by=partition,
+                                                   order=by_row, over="OVER"),
+                                   expression=_n(1)))
+    offset = exp.Paren(this=exp.Mod(this=place, expression=_n(size)))  # its place in its block
+    block = exp.IntDiv(this=place.copy(), expression=_n(size))
+    first = exp.Div(this=value.copy(), expression=exp.Literal.number(alpha))
+    z = exp.Case(ifs=[exp.If(this=exp.EQ(this=place.copy(), expression=_n(0)), true=first)],
+                 default=value.copy())
+    weighed = exp.Mul(this=_power(decay, exp.Neg(this=offset)), expression=z)
+    sofar = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                           end="CURRENT ROW")
+    this_block = exp.Window(this=exp.Sum(this=weighed), partition_by=[*(partition or []), block],
+                            order=by_row.copy(), spec=sofar, over="OVER")
+    before = exp.WindowSpec(kind="RANGE", start=_n(1), start_side="PRECEDING", end=_n(1),
+                            end_side="PRECEDING")
+    block_before = exp.Coalesce(this=exp.Window(
+        this=exp.Sum(this=weighed.copy()), partition_by=partition,
+        order=exp.Order(expressions=[exp.Ordered(this=block.copy())]), spec=before,
+        over="OVER"), expressions=[_n(0)])
+    total = exp.Add(this=exp.Mul(this=_power(decay, offset.copy()), expression=this_block),
+                    expression=exp.Mul(this=_power(decay, exp.Add(
+                        this=offset.copy(), expression=_n(size))), expression=block_before))
+    unbroken = exp.Window(this=exp.func("bool_and", exp.Not(this=exp.Is(
+        this=value.copy(), expression=exp.Null()))), partition_by=partition,
+        order=by_row.copy(), spec=sofar.copy(), over="OVER")
+    return exp.Case(ifs=[exp.If(this=unbroken, true=exp.Mul(
+        this=exp.Literal.number(alpha), expression=exp.Paren(this=total)))])
+
+
+def _power(base: float, exponent: exp.Expr) -> exp.Expr:
+    return exp.func("power", exp.Literal.number(base), exponent)
 
 
 SYSTEM = {".z.p", ".z.P", ".z.d", ".z.D", ".z.t", ".z.T"}

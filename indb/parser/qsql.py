@@ -37,6 +37,7 @@ from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, R
                                  column_names, has_aggregate, line_col, start)
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
+HOISTED = "__q_w"  # a window computed a level below the expression that takes it
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | Mapping[str, str] | None]  # names, or names: types
 LITERAL_TYPES = {"time": "TIME", "timestamp": "TIMESTAMP_NS", "date": "DATE"}  # ([] t: 10:00)
@@ -190,6 +191,10 @@ class Translator:
                 raise QError(f"{op} takes a count of rows first: 3 {op} price", node.pos)
             return qf.moving(op, int(node.left.text), self.expr(node.right, scope),
                              self.over(scope, op, node.pos))
+        if op == "ema":
+            self.over(scope, op, node.pos)  # refused where it cannot run along rows
+            return qf.ema(qf.smoothing(node.left), self.expr(node.right, scope),
+                          _partition(scope), _row())
         if op in ("wavg", "wsum"):
             weight, value = self.expr(node.left, PER_ROW), self.expr(node.right, PER_ROW)
             if has_aggregate(node.left) or has_aggregate(node.right):
@@ -453,7 +458,11 @@ class Translator:
         if bits and all(b.kind == "bool" for b in bits):
             kept = [exp.Literal.number(k) for k, b in enumerate(bits) if b.text == "1"]
             return exp.In(this=_row(), expressions=kept) if kept else exp.false()
-        return self.expr(node, PER_ROW)
+        condition = self.expr(node, PER_ROW)
+        if any(w.find_ancestor(exp.Window) for w in condition.find_all(exp.Window)):
+            raise QError("ema in a where phrase is not translated: update the table with it "
+                         "first, then select from that where ...", start(node))
+        return condition
 
     def select(self, query: Query) -> tuple[exp.Select, list[str] | None]:
         if query.kind == "exec" and len(query.by) == 1 and isinstance(query.by[0][1], Lit) \
@@ -485,7 +494,7 @@ class Translator:
         ordered = any(isinstance(item, Call) for item in query.limit)
         rows, numbered = self.rows(query, uses_row or windows or query.distinct or ordered
                                    or bool(last_rows))
-        rows = _hoisted(rows, values)
+        rows, _ = _hoisted(rows, values)
         projection = [_named(v, n) for v, n in zip(values, phrase_names)]
         if last_rows:
             rest = exp.Columns(this=exp.Star(except_=[_col(n) for n in plain_keys] + [_row()]))
@@ -592,7 +601,9 @@ class Translator:
         uses_row = any(_uses_row(v) or v.find(exp.Window) for v in values)
         rows, numbered = self.rows(Query(query.pos, "select", source=query.source,
                                          source_pos=query.source_pos), uses_row)
-        star = exp.Star(except_=[_row()] if numbered else None, replace=changed or None)
+        rows, hoisted = _hoisted(rows, values)
+        hidden = [_row()] * numbered + [_col(n) for n in hoisted]
+        star = exp.Star(except_=hidden or None, replace=changed or None)
         select = _outer(rows, [star, *added])
         if numbered:
             select = select.order_by(_row(), copy=False)
@@ -611,7 +622,7 @@ class Translator:
                                       source_pos=query.source_pos), False)
             kept = [c for c in known if c not in gone] if known is not None else None
             return _outer(rows, [exp.Star(except_=[_col(n) for n in gone])]), kept
-        conditions = [self.expr(w, PER_ROW) for w in query.where]
+        conditions = [self.where(w) for w in query.where]
         windowed = [c for c in conditions if c.find(exp.Window)]
         if windowed and len(conditions) > 1:
             raise QError("fby or an aggregate in a delete's where phrase goes alone",
@@ -654,19 +665,26 @@ def _partition(scope: Scope) -> list[exp.Expr] | None:
     return groups or None
 
 
-def _hoisted(rows: exp.Select, values: list[exp.Expr]) -> exp.Select:
-    """The rows with each window that an aggregate takes (a group's list of running sums,
-    ``last sums x``) computed beside them, since a window cannot stand inside an aggregate;
-    the aggregate then takes that column."""
-    windows = [w for v in values for w in v.find_all(exp.Window) if w.find_ancestor(exp.AggFunc)]
-    if not windows:
-        return rows
-    computed = []
-    for k, window in enumerate(windows):
-        name = f"__q_w{k}"
-        computed.append(exp.alias_(window.copy(), name, quoted=True))
-        window.replace(_col(name))
-    return exp.select(exp.Star(), *computed).from_(rows.subquery("q", copy=False))
+def _hoisted(rows: exp.Select, values: list[exp.Expr]) -> tuple[exp.Select, list[str]]:
+    """The rows with each window that an aggregate or another window takes (a group's list
+    of running sums, ``last sums x``; an ema's place of a row) computed beside them, a level
+    of SELECT for each depth, since a window cannot stand inside either; the outer one then
+    takes that column; and the names of those columns (``__q_w0``...)."""
+    names: dict[str, str] = {}
+    while True:
+        inner = [w for v in values for w in v.find_all(exp.Window)  # the innermost first
+                 if w.find_ancestor(exp.AggFunc, exp.Window)
+                 and sum(1 for _ in w.find_all(exp.Window)) == 1]
+        if not inner:
+            return rows, list(names.values())
+        computed = []
+        for window in inner:
+            text = window.sql(dialect="duckdb")
+            if text not in names:
+                names[text] = f"{HOISTED}{len(names)}"
+                computed.append(exp.alias_(window.copy(), names[text], quoted=True))
+            window.replace(_col(names[text]))
+        rows = exp.select(exp.Star(), *computed).from_(rows.subquery("q", copy=False))
 
 
 def _outer(rows: exp.Select, projection: list[exp.Expr]) -> exp.Select:
@@ -706,91 +724,3 @@ def translate(text: str, columns: Columns | None = None) -> exp.Select:
         raise SqlError(f"q-sql: {error.message}", line, col) from None
     except RecursionError:
         raise SqlError("q-sql: the query nests too deeply", None, None) from None
-
-
-# -- q-sql where SQL is accepted ---------------------------------------------------------------
-
-PREFIX = "q)"  # a statement written in q-sql, as kdb+'s console shows its prompt
-_Q_LINE = re.compile(r"^[ \t]*q\)(.*)$", re.MULTILINE)
-
-
-class QStatement(exp.Expression):
-    """A statement written in q-sql (``q)select ...``): ``this`` is the q text as a string,
-    ``line`` and ``col`` where it starts in the statement's text."""
-
-    arg_types = {"this": True, "line": False, "col": False}
-
-
-def pieces(sql: str) -> list[tuple[int, int, bool]]:
-    """The text cut into SQL and q-sql: ``(start, end, is_q)``. A line starting with ``q)`` is
-    one q-sql statement (its text after ``q)``, less a trailing ``;``); the rest is SQL."""
-    parts: list[tuple[int, int, bool]] = []
-    at = 0
-    for line in _Q_LINE.finditer(sql):
-        if line.start() > at:
-            parts.append((at, line.start(), False))
-        body = line.group(1).rstrip()
-        parts.append((line.start(1), line.start(1) + len(body[:-1] if body.endswith(";")
-                                                          else body), True))
-        at = line.end()
-    if at < len(sql) or not parts:
-        parts.append((at, len(sql), False))
-    return parts
-
-
-def statement(sql: str, start: int, end: int) -> QStatement:
-    """The placeholder of the q-sql statement at ``sql[start:end]``; the engine translates it
-    when it knows the tables' columns (``expand``)."""
-    line, col = line_col(sql, start)
-    return QStatement(this=exp.Literal.string(sql[start:end]), line=line, col=col)
-
-
-def expand(tree: exp.Expr, columns: Columns | None) -> exp.Expr:
-    """The statement with its q-sql translated: a ``QStatement`` whole, and each ``q('...')``
-    where a table or an input query goes (``FROM q('select ...')``,
-    ``INPUT_TABLE(q('select ...'))``)."""
-    if isinstance(tree, QStatement):
-        text = tree.this.name
-        try:
-            return translate(text, columns)
-        except SqlError as error:  # the q text's position, in the statement's text
-            line, col = error.line, error.col
-            if line is not None and col is not None:
-                base_line, base_col = tree.args.get("line") or 1, tree.args.get("col") or 1
-                col = base_col + col - 1 if line == 1 else col
-                line = base_line + line - 1
-            raise SqlError(error.message, line, col) from None
-
-    def replace(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Table) and _q_call(node.this):
-            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier("q"))
-            return exp.Subquery(this=_embedded(node.this, columns), alias=alias)
-        if _q_call(node):
-            return _embedded(node, columns)
-        return node
-    return tree.transform(replace) if written_in_q(tree) else tree
-
-
-def written_in_q(tree: exp.Expr) -> bool:
-    """Whether the statement is, or holds, q-sql."""
-    return isinstance(tree, QStatement) or any(_q_call(n) for n in tree.find_all(exp.Anonymous))
-
-
-def _q_call(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "Q"
-
-
-def _embedded(call: exp.Expr, columns: Columns | None) -> exp.Select:
-    """The tree of ``q('...')``; its errors give the position in the q text in words, since the
-    string's place in the SQL is not kept by the parser."""
-    arguments = call.expressions
-    if len(arguments) != 1 or not (isinstance(arguments[0], exp.Literal) and arguments[0].is_string):
-        raise SqlError("q('...') takes one argument: the q-sql text in quotes, as in "
-                       "q('select avg price by sym from trade')")
-    text = arguments[0].name
-    try:
-        return translate(text, columns)
-    except SqlError as error:
-        where = f" (line {error.line}, column {error.col} of the q-sql text)" \
-            if error.line is not None else ""
-        raise SqlError(error.message + where) from None

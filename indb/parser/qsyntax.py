@@ -37,7 +37,7 @@ SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null"
            "tan", "acos", "asin", "atan"}
 MONADS = (AGGREGATES - DYADIC_AGGREGATES) | RUNNING | SCALARS | {"distinct"}
 DYADS = {"within", "like", "in", "xbar", "fby", "and", "or", "mod", "div", "xexp", "xlog",
-         "xrank"} | DYADIC_AGGREGATES | MOVING
+         "xrank", "ema"} | DYADIC_AGGREGATES | MOVING
 WORDS = MONADS | DYADS | set(TEMPLATES) | set(PHRASE_ENDS)
 
 _TOKEN = re.compile(r"""
@@ -501,9 +501,11 @@ def column_names(phrase: Sequence[Subphrase], taken: Sequence[str] = ()) -> list
 def leftmost(node: Node) -> str | None:
     if isinstance(node, Name):
         return None if node.name == "i" else node.name.split(".")[-1]
+    if isinstance(node, Call) and node.fn in MOVING | {"xbar", "ema"}:  # mavg[3; price]
+        return next((n for n in map(leftmost, node.args) if n), None)
     if isinstance(node, Call):
         return leftmost(node.args[0]) if node.args else None
-    if isinstance(node, Dyad) and node.op in MOVING | {"xbar"}:
+    if isinstance(node, Dyad) and node.op in MOVING | {"xbar", "ema"}:
         # q's own functions (lambdas): the first name in their arguments (5 xbar close is
         # close); an operator's: its left argument's (2*c2 is x)
         return leftmost(node.left) or leftmost(node.right)
