@@ -6,7 +6,11 @@ quotes over ``--symbols`` symbols, times rising (quotes four times as often), an
 of one row a symbol. Timed, best of ``--runs``, with the result fetched as Arrow:
 ``aj[`sym`time; trade; quote]`` (the translation: q's row order and its last row of several
 at one time) against DuckDB's ``ASOF LEFT JOIN ... USING (sym, time)``, and ``trade lj `sym
-xkey ref`` against ``LEFT JOIN ... USING (sym)``. Both sides give one row a trade.
+xkey ref`` against ``LEFT JOIN ... USING (sym)``, and the window joins ``wj``/``wj1`` of
+each trade's quotes from a second before to a second after it (max ask, min bid) against the
+range join a DuckDB user would write (``LEFT JOIN quote ON sym = sym AND time BETWEEN ... GROUP
+BY`` the trade: ``wj1``'s windows; ``wj`` takes the quote prevailing at the start too). Each
+side gives one row a trade.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ import duckdb
 from common import best_of, machine, report
 
 from indb.parser.qsql import translate
+
+
+WINDOWS = ("SELECT any_value(t.sym) AS sym, any_value(t.time) AS time, any_value(t.price) AS "
+           "price, any_value(t.size) AS size, max(q.ask) AS ask, min(q.bid) AS bid FROM (SELECT "
+           "*, row_number() OVER () AS i FROM trade) AS t LEFT JOIN quote AS q ON t.sym = q.sym "
+           "AND q.time BETWEEN t.time - INTERVAL 1 SECOND AND t.time + INTERVAL 1 SECOND "
+           "GROUP BY t.i ORDER BY t.i")  # a trade's quotes from a second before to one after
 
 
 def tables(connection: duckdb.DuckDBPyConnection, trades: int, quotes: int, symbols: int) -> None:
@@ -51,13 +62,18 @@ def main() -> None:
                                   "quotes": args.quotes, "symbols": args.symbols}
     pairs = {"aj": ("aj[`sym`time; trade; quote]",
                     "SELECT * FROM trade ASOF LEFT JOIN quote USING (sym, time)"),
-             "lj": ("trade lj `sym xkey ref", "SELECT * FROM trade LEFT JOIN ref USING (sym)")}
+             "lj": ("trade lj `sym xkey ref", "SELECT * FROM trade LEFT JOIN ref USING (sym)"),
+             **{how: (f"{how}[-0D00:00:01 0D00:00:01 +\\: trade.time; `sym`time; trade; "
+                      "(quote; (max; `ask); (min; `bid))]", WINDOWS) for how in ("wj", "wj1")}}
+    timed: dict[str, float] = {}  # a plain query's seconds, measured once
     for name, (q, plain) in pairs.items():
         seconds = {}
         for side, sql in (("q", translate(q, columns).sql(dialect="duckdb")), ("duckdb", plain)):
-            seconds[side], result = best_of(args.runs,
-                                            lambda: connection.sql(sql).to_arrow_table())
-            assert result.num_rows == args.trades  # type: ignore[attr-defined]
+            if sql not in timed:
+                timed[sql], result = best_of(args.runs,
+                                             lambda: connection.sql(sql).to_arrow_table())
+                assert result.num_rows == args.trades  # type: ignore[attr-defined]
+            seconds[side] = timed[sql]
             figures[f"{name}_{side}_s"] = round(seconds[side], 3)
         figures[f"{name}_q_trades_per_s"] = round(args.trades / seconds["q"])
         figures[f"{name}_ratio_q_over_duckdb"] = round(seconds["q"] / seconds["duckdb"], 2)

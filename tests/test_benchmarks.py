@@ -66,6 +66,7 @@ def test_qjoins_benchmark_runs(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["trades"] == 2000
     assert figures["aj_ratio_q_over_duckdb"] > 0 and figures["lj_ratio_q_over_duckdb"] > 0
+    assert figures["wj_q_s"] > 0 and figures["wj1_duckdb_s"] == figures["wj_duckdb_s"]
 
 
 def test_window_benchmark_runs(tmp_path):

@@ -7,7 +7,9 @@ SQL."""
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import random
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -469,6 +471,47 @@ def test_ema_names_and_places(duck):
     assert run(duck, "select last 0.5 ema qty from sp where s=`s2")[1] == [(350.0,)]
 
 
+def _windows(how: str, quotes: list[tuple[str, int, int]], sym: str, begin: int,
+             end: int) -> list[int]:
+    """A window's values as kdb+ finds them: from the last quote at or before ``begin`` (wj) or
+    the first at or after it (wj1), to the last at or before ``end`` (q's bin)."""
+    rows = [(t, v) for s, t, v in quotes if s == sym]
+    times = [t for t, _ in rows]
+    last = bisect.bisect_right(times, end) - 1
+    first = max(bisect.bisect_right(times, begin) - 1, 0) if how == "wj" \
+        else bisect.bisect_left(times, begin)
+    return [v for _, v in rows[first:last + 1]]
+
+
+@pytest.mark.parametrize("how", ["wj", "wj1"])
+def test_window_joins_take_kdbs_windows(how):
+    # quotes of two syms, sorted (as kdb+ wants them), several at one time; trades of three
+    generator = random.Random(3)
+    quotes = sorted((generator.choice("ab"), generator.randint(0, 60), generator.randint(1, 99))
+                    for _ in range(300))
+    trades = [(generator.choice("abc"), generator.randint(0, 60)) for _ in range(200)]
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE qt (sym VARCHAR, time INTEGER, v INTEGER)")
+    connection.executemany("INSERT INTO qt VALUES (?, ?, ?)", quotes)
+    connection.execute("CREATE VIEW q2 AS SELECT *, v AS n, v AS f, 1.0 * v AS w FROM qt")
+    connection.execute("CREATE TABLE tr (sym VARCHAR, time INTEGER)")
+    connection.executemany("INSERT INTO tr VALUES (?, ?)", trades)
+    query = (f"{how}[(time - 3; time + 2); `sym`time; tr; (q2; (::; `v); (count; `n); "
+             "(first; `f); (wavg; `v; `w))]")
+    known = {"q2": ["sym", "time", "v", "n", "f", "w"], "tr": ["sym", "time"]}
+    relation = connection.sql(translate(query, known.get).sql(dialect="duckdb"))
+    assert relation.columns == ["sym", "time", "v", "n", "f", "w"]
+    rows = relation.fetchall()
+    assert [r[:2] for r in rows] == trades  # the left's rows, in order
+    for (sym, time), (_, _, values, count, first, weighted) in zip(trades, rows):
+        expected = _windows(how, quotes, sym, time - 3, time + 2)
+        assert (values or []) == expected
+        assert count == len(expected) and first == (expected[0] if expected else None)
+        if expected:
+            assert weighted == pytest.approx(sum(v * v for v in expected) / sum(expected))
+    assert any(not r[2] for r in rows) and any(len(r[2] or []) > 3 for r in rows)
+
+
 def test_joins_keep_qs_rules(duck):
     """Row order of the left table, a key's first row, the as-of row the last at or before the
     time (ties: the last), nulls replacing (lj) or not (ljf), and joins inside queries."""
@@ -531,7 +574,13 @@ def test_joins_keep_qs_rules(duck):
     ("sp lj 9!p", "9!t: t has 5 columns", 7),
     ("(2!sp) uj 1!sp", r"here \['s', 'p'\] and \['s'\]", 8),
     ("sp lj `city xkey p", "the left table has no column city", 4),
-    ("wj[w; `s`p; sp; (p; (max; `weight))]", "window join", 1),
+    ("wj[w; `s`p; sp; (p; (max; `weight))]", "takes its windows written in", 4),
+    ("wj[-2 1 +\\: sp.x; `s`x; sp; (sp; (max; `qty))]", "two timespans", 4),
+    ("wj[(x; x); `s`x; sp; (sp; (max; `nosuch))]", "second table has no column nosuch", 1),
+    ("wj1[(x; x); `s`x; sp; (sp; (max; `qty); (sum; `qty))]", "name the same column", 1),
+    ("wj[(x; x); `s`x; sp; (sp; (wavg; `qty))]", "with f an aggregate or ::", 1),
+    ("wj[(x; x); `s`x; sp; sp]", r"\(wj's second table", 22),
+    ("select y: qty +\\: x from sp", r"\\: \(an iterator\) is not translated", 16),
     ("select sums each qty from sp", "sums each is not translated", 8),
     ("select s, q: qty*'x from sp", "iterators", 18),
     ("ungroup sp", "ungroup flattens the lists", 1),

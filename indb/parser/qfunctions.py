@@ -333,13 +333,15 @@ def literal(node: Lit, of_day: bool = False) -> exp.Expr:
                         exp.DataType.build("TIMESTAMP_NS", dialect="duckdb"))
     if kind == "time":
         return exp.cast(exp.Literal.string(text), exp.DataType.build("TIME"))
-    days, time = text.split("D")
+    sign = -1 if text.startswith("-") else 1
+    days, time = text.lstrip("-").split("D")
     hours, minutes, *rest = (time + ":00").split(":")[:3]  # 0D01 is 0D01:00
-    if of_day and int(days) == 0:
+    if of_day and int(days) == 0 and sign > 0:
         return exp.cast(exp.Literal.string(f"{hours}:{minutes}:{rest[0] if rest else '00'}"),
                         exp.DataType.build("TIME"))
     seconds = float(rest[0]) if rest else 0.0
-    micros = round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6 + seconds * 1e6)
+    micros = sign * round(((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60e6
+                          + seconds * 1e6)
     return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.var("MICROSECONDS"))
 
 

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from indb.parser.qsyntax import (Join, Keyed, Name, Node, QError, Query, TableCols,
-                                 column_names)
+from indb.parser import qfunctions as qf
+from indb.parser.qsyntax import (AGGREGATES, Join, Keyed, Name, Node, QError, Query, TableCols,
+                                 WindowJoin, column_names)
 
 ROW = "__q_i"  # a side's row position, for the result's order and a key's first row
+RANK = "__q_k"  # wj: a right row's place in the order of its columns, time and position
+BEGIN, END = "__q_b0", "__q_b1"  # wj: a left row's window
 MATCHED = "__q_m"  # true on the right side's rows: a row of the left matched one
 SIDE = "__q_s"  # uj: 0 for the left table's rows, 1 for the right's
 STAMP = "__q_t"  # aj: a right row's time and position
@@ -86,20 +89,29 @@ def key_columns(node: Node, columns_of: Callable[[Node], Sequence[str] | None],
     return []
 
 
-def translated(node: Join, table: Callable[[Node], tuple[exp.Select, list[str] | None]],
-               table_keys: Callable[[str], Sequence[str]]) -> Side:
-    """The join ``node``, its two sides translated by ``table`` (the translator's: a tree and
-    its columns, None where it cannot know them), a stored table's keys by ``table_keys``."""
-    sides = []
+Translate = Callable[[Node], tuple[exp.Select, list[str] | None]]  # the translator's table()
+
+
+def sides(node: Join | WindowJoin, table: Translate) -> list[Side]:
+    """The two sides of ``node`` translated by ``table`` (a tree and its columns, None where
+    the translation cannot know them, which a join refuses)."""
+    translated = []
     for side in (node.left, node.right):
         tree, known = table(side)
         if known is None:
             raise QError(f"{node.how} needs to know the columns of its tables: name them in a "
                          "select phrase", side.pos)
-        sides.append(Side(tree, known))
+        translated.append(Side(tree, known))
+    return translated
+
+
+def translated(node: Join, table: Translate, table_keys: Callable[[str], Sequence[str]]) -> Side:
+    """The join ``node``, its two sides translated by ``table`` (the translator's), a stored
+    table's keys by ``table_keys``."""
+    left, right = sides(node, table)
     keys = [key_columns(side, lambda t: table(t)[1], table_keys)
             for side in (node.left, node.right)]
-    return join(node, sides[0], sides[1], *keys)
+    return join(node, left, right, *keys)
 
 
 def join(node: Join, left: Side, right: Side, left_keys: list[str],
@@ -132,7 +144,7 @@ def join(node: Join, left: Side, right: Side, left_keys: list[str],
                   inner=how in ("ij", "ijf"))
 
 
-def _present(keys: Sequence[str], left: Side, right: Side, node: Join) -> None:
+def _present(keys: Sequence[str], left: Side, right: Side, node: Join | WindowJoin) -> None:
     if not keys:
         raise QError(f"{node.how} needs the columns to join on", node.pos)
     for side, name in ((left, "left"), (right, "right")):
@@ -254,10 +266,131 @@ def _asof(how: str, left: Side, right: Side, keys: Sequence[str]) -> Side:
     return Side(tree, columns)
 
 
-def _stamp(time: exp.Expr, position: exp.Expr) -> exp.Expr:
-    """``{t: time, i: position}``, null where the time is (a null time matches nothing)."""
+def _stamp(time: exp.Expr, position: exp.Expr, keys: Sequence[exp.Expr] = ()) -> exp.Expr:
+    """``{k0: key, ..., t: time, i: position}``, null where a key or the time is (it matches
+    nothing): rows compared by their keys, then time, then position."""
+    fields = [(f"k{n}", key) for n, key in enumerate(keys)] + [("t", time), ("i", position)]
     struct = exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier("t"), expression=time),
-        exp.PropertyEQ(this=exp.to_identifier("i"), expression=position)])
-    return exp.Case(ifs=[exp.If(this=exp.Is(this=time.copy(), expression=exp.null()),
-                                true=exp.null())], default=struct)
+        exp.PropertyEQ(this=exp.to_identifier(name), expression=value) for name, value in fields])
+    nulls = [exp.Is(this=value.copy(), expression=exp.null()) for _, value in fields[:-1]]
+    return exp.Case(ifs=[exp.If(this=exp.or_(*nulls), true=exp.null())], default=struct)
+
+
+def window_join(node: WindowJoin, left: Side, right: Side, begin: exp.Expr, end: exp.Expr) -> Side:
+    """``wj``/``wj1``: each left row, with aggregates of the right rows of equal
+    ``columns[:-1]`` whose time is in [begin, end] (``begin``, ``end``: over the left's
+    columns), taken in the right's order; ``wj`` starts at the row prevailing at ``begin`` (the
+    last at or before it, as kdb+'s binary search finds it: quotes are a step function). A
+    window without rows gives nulls (a count and a sum 0).
+
+    The right rows are ranked by their columns, time and position (kdb+ wants them sorted so);
+    a window is then a range of ranks, whose ends two ASOF joins find on a stamp ``{columns,
+    time, rank}``, and its rows are joined by rank: work in the size of the windows, not in
+    the left rows times the right's."""
+    *equal, time = node.columns
+    _present(node.columns, left, right, node)
+    taken = list(dict.fromkeys(c for _, columns in node.aggregates for c in columns))
+    missing = [c for c in taken if c not in right.columns]
+    if missing:
+        raise QError(f"{node.how}: the second table has no column " + ", ".join(missing)
+                     + " (it has " + ", ".join(right.columns) + ")", node.pos)
+    names = [c[-1] for _, c in node.aggregates]
+    if len(set(names)) < len(names):
+        raise QError(f"{node.how}: two aggregates name the same column (" + ", ".join(names)
+                     + "): each takes its name from its last column", node.pos)
+    values = [exp.alias_(_aggregate(node, f, columns), columns[-1], quoted=True)
+              for f, columns in node.aggregates]
+    position = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"),
+                       expression=exp.Literal.number(1))
+    lefts = exp.select(exp.Star(), exp.alias_(position, ROW, quoted=True),
+                       exp.alias_(begin, BEGIN, quoted=True), exp.alias_(end, END, quoted=True)
+                       ).from_(left.tree.subquery("q"))
+    ranked = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER", order=exp.Order(
+        expressions=[exp.Ordered(this=_col(c)) for c in [*equal, time, ROW]])),
+        expression=exp.Literal.number(1))
+    rights = exp.select(exp.Star(), exp.alias_(ranked, RANK, quoted=True)).from_(
+        _numbered(right.tree, "q")).where(exp.and_(*[
+            exp.Not(this=exp.Is(this=_col(c), expression=exp.Null())) for c in node.columns]))
+    stamped = exp.select(exp.Star(), exp.alias_(_stamp(
+        _col(time), _col(RANK), [_col(c) for c in equal]), STAMP, quoted=True)).from_(
+        rights.subquery("q"))
+    first = exp.Literal.number(-1 if node.how == "wj1" else 2 ** 63 - 1)
+    last = exp.Literal.number(2 ** 63 - 1)
+    keys = [_col(c, "l") for c in equal]
+    bounds = exp.select(_col(ROW, "l"), exp.alias_(_low(node.how, equal), "lo", quoted=True),
+                        exp.alias_(_high(equal), "hi", quoted=True)).from_(
+        exp.to_table("__q_wl").as_("l"))
+    for alias, at, edge in (("a", BEGIN, first), ("b", END, last)):
+        bounds = bounds.join(exp.to_table("__q_wr").as_(alias), join_type="asof left", on=exp.GTE(
+            this=_stamp(_col(at, "l"), edge, [k.copy() for k in keys]),
+            expression=_col(STAMP, alias)))
+    ranks = exp.Unnest(expressions=[exp.func("range", _col("lo"), exp.Add(
+        this=_col("hi"), expression=exp.Literal.number(1)))])
+    rows = exp.select(_col(ROW), exp.alias_(ranks, RANK, quoted=True)).from_(
+        bounds.subquery("q")).where(exp.LTE(this=_col("lo"), expression=_col("hi")))
+    windows = exp.select(_col(ROW, "q"), *values).from_(rows.subquery("q")).join(
+        exp.to_table("__q_wr").as_("r"), on=exp.EQ(this=_col(RANK, "q"),
+                                                   expression=_col(RANK, "r"))).group_by(
+        _col(ROW, "q"))
+    result = [exp.alias_(_filled(node, names.index(c)), c, quoted=True) if c in names
+              else _col(c, "l") for c in left.columns]
+    result += [exp.alias_(_filled(node, k), c, quoted=True) for k, c in enumerate(names)
+               if c not in left.columns]
+    tree = exp.select(*result).from_(exp.to_table("__q_wl").as_("l")).join(
+        windows.subquery("w"), on=exp.EQ(this=_col(ROW, "l"), expression=_col(ROW, "w")),
+        join_type="left").order_by(_col(ROW, "l")).with_("__q_wl", lefts).with_(
+        "__q_wr", stamped)
+    return Side(tree, left.columns + [c for c in names if c not in left.columns])
+
+
+def _same_keys(equal: Sequence[str], alias: str) -> exp.Expr:
+    """Whether the row an ASOF join found has the left row's keys (not an earlier group's)."""
+    found = exp.Not(this=exp.Is(this=_col(RANK, alias), expression=exp.null()))
+    return exp.and_(found, *[exp.EQ(this=_col(c, "l"), expression=_col(c, alias)) for c in equal])
+
+
+def _low(how: str, equal: Sequence[str]) -> exp.Expr:
+    """A window's first rank: after the last row before ``begin`` (``wj1``), or the last row
+    at or before it where it has the row's keys (``wj``, the prevailing row)."""
+    after = exp.Coalesce(this=exp.Add(this=_col(RANK, "a"), expression=exp.Literal.number(1)),
+                         expressions=[exp.Literal.number(0)])
+    if how == "wj1":
+        return after
+    return exp.Case(ifs=[exp.If(this=_same_keys(equal, "a"), true=_col(RANK, "a"))],
+                    default=after)
+
+
+def _high(equal: Sequence[str]) -> exp.Expr:
+    """A window's last rank: the last row at or before ``end`` with the row's keys."""
+    return exp.Case(ifs=[exp.If(this=_same_keys(equal, "b"), true=_col(RANK, "b"))])
+
+
+def _aggregate(node: WindowJoin, function: str, columns: list[str]) -> exp.Expr:
+    """A window's aggregate: a function of q's (``wavg``, ``cov``... of two columns), or ``::``
+    (the window's values, as a list)."""
+    order = exp.Order(expressions=[exp.Ordered(this=_col(RANK, "r"))])
+    pairs = {"wavg", "wsum", "cov", "scov", "cor"}
+    if len(columns) != (2 if function in pairs else 1) or not (
+            function in AGGREGATES or function == "::"):
+        raise QError(f"{node.how} takes (f; `c) with f an aggregate or ::, or (f; `w; `c) with "
+                     "f one of " + ", ".join(sorted(pairs)) + f": not ({function}; `"
+                     + ";`".join(columns) + ")", node.pos)
+    x, y = _col(columns[-1], "r"), _col(columns[0], "r")
+    if function == "::":
+        return exp.ArrayAgg(this=exp.Order(this=x, expressions=order.expressions))
+    if function == "count":
+        return exp.Count(this=exp.Star())
+    if function in ("wavg", "wsum"):
+        product = exp.Sum(this=exp.Mul(this=y, expression=x))
+        weights = exp.Sum(this=exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(
+            this=x.copy(), expression=exp.Null())), true=y.copy())]))
+        return product if function == "wsum" else exp.Div(this=product, expression=weights)
+    return qf.aggregate(function, y, x if function in pairs else None, order)
+
+
+def _filled(node: WindowJoin, k: int) -> exp.Expr:
+    """The ``k``-th aggregate of a left row's window; a count or a sum of no rows is 0."""
+    value = _col(node.aggregates[k][1][-1], "w")
+    if node.aggregates[k][0] in ("count", "sum", "wsum"):
+        return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+    return value

@@ -33,7 +33,7 @@ from indb.parser import qfunctions as qf
 from indb.parser import qjoins
 from indb.parser.qsyntax import (AGGREGATES, DYADIC_AGGREGATES, DYADS, MOVING, RUNNING, WORDS,
                                  Call, Dyad, GList, Join, Keyed, Lit, Name, Node, Parser, QError,
-                                 Query, Sorted, TableCols, Vec, bare_column, boolish,
+                                 Query, Sorted, TableCols, Vec, WindowJoin, bare_column, boolish,
                                  column_names, has_aggregate, line_col, start)
 
 ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
@@ -350,6 +350,11 @@ class Translator:
             return self.literal_table(node)
         if isinstance(node, Keyed):  # the same rows: keys are read by the joins
             return self.table(node.table)
+        if isinstance(node, WindowJoin):  # its windows over the left table's columns
+            left, right = qjoins.sides(node, self.table)
+            begin, end = (self.expr(w, PER_ROW) for w in node.window)
+            joined = qjoins.window_join(node, left, right, begin, end)
+            return joined.tree, joined.columns
         if isinstance(node, Join):  # a stored table's keys: its primary key, where columns() says
             joined = qjoins.translated(node, self.table, lambda name: getattr(
                 self.read.get(name), "primary_key", ()))

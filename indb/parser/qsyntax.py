@@ -21,9 +21,8 @@ MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n
 SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
 INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
 COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
-REFUSED_JOINS = {  # q's joins not translated (wj[...], t asof d), with what to write instead
-    **{j: f"{j} (a window join) is not translated: join in SQL around q('...')"
-       for j in ("wj", "wj1")},
+WINDOW_JOINS = ("wj", "wj1")  # wj[w; `sym`time; t; (q; (max; `ask); (min; `bid))]
+REFUSED_JOINS = {  # q's joins not translated (t asof d), with what to write instead
     "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
 UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
     "xcol": "xcol is not translated: name the columns in the select phrase "
@@ -53,7 +52,7 @@ _TOKEN = re.compile(r"""
 | (?P<sym>(?:`[A-Za-z0-9_.]*)+)
 | (?P<str>"(?:\\.|[^"\\])*")
 | (?P<op><=|>=|<>|[-+*%=<>&|~^$!])
-| (?P<punct>[()\[\];,:])
+| (?P<punct>[()\[\];,:]|\\:)  # \: each-left, read in wj's windows only
 """, re.VERBOSE)
 NOUN_ENDS = ("timestamp", "date", "timespan", "time", "bool", "null", "num", "name", "sym", "str")
 ATOMS = ("timestamp", "date", "timespan", "time", "null", "num")  # juxtaposed, they make a vector
@@ -205,6 +204,20 @@ class Join(Node):
     right: Node
 
 
+@dataclass
+class WindowJoin(Node):
+    """``wj[w; `sym`time; t; (q; (max; `ask); (min; `bid))]`` and ``wj1``: ``window`` the
+    (begin; end) expressions over ``left``'s columns, ``aggregates`` each function (``::``
+    for the window's values as a list) and the columns it takes (the last names the result's)."""
+
+    how: str
+    window: tuple[Node, Node]
+    columns: list[str]
+    left: Node
+    right: Node
+    aggregates: list[tuple[str, list[str]]]
+
+
 Subphrase = tuple[str | None, Node]
 
 
@@ -305,6 +318,8 @@ class Parser:
         if token.kind == "name" and token.text in INFIX_JOINS | COLUMN_JOINS \
                 and after.kind == "[":
             return self.bracket_join()
+        if token.kind == "name" and token.text in WINDOW_JOINS and after.kind == "[":
+            return self.window_join()
         if self.word(*TEMPLATES):
             return self.query()
         if token.kind == "(":
@@ -333,6 +348,69 @@ class Parser:
         right = self.table()
         self.expect("]", f"the ] closing {token.text}[...]")
         return Join(token.pos, token.text, columns, left, right)
+
+    def window_join(self) -> WindowJoin:
+        """``wj[w; `sym`time; t; (q; (f0; `c0); (f1; `c1))]``, ``wj1[...]``."""
+        token = self.advance()
+        self.advance()
+        how = token.text
+        window = self.windows(how)
+        self.expect(";", f"; after {how}'s windows")
+        columns = self.expect("sym", f"the columns {how} joins on (`sym`time)").text.split("`")[1:]
+        self.expect(";", f"; after {how}'s columns")
+        left = self.table()
+        self.expect(";", f"; between {how}'s tables")
+        self.expect("(", f"({how}'s second table; (f0; `c0); ...): (q; (max; `ask))")
+        right = self.table()
+        aggregates = []
+        while self.peek.kind == ";":
+            self.advance()
+            aggregates.append(self.window_aggregate(how))
+        if not aggregates:
+            raise QError(f"{how} takes its aggregates after its second table: (q; (max; `ask))",
+                         self.peek.pos)
+        self.expect(")", f"the ) closing {how}'s (q; (f0; `c0); ...)")
+        self.expect("]", f"the ] closing {how}[...]")
+        if isinstance(left, Name):  # t.time in the windows: t's column time
+            window = (_unqualified(window[0], left.name), _unqualified(window[1], left.name))
+        return WindowJoin(token.pos, how, window, columns, left, right, aggregates)
+
+    def windows(self, how: str) -> tuple[Node, Node]:
+        """``wj``'s windows: ``lo hi +\\: t.time`` (two timespans added to each time), or
+        ``(begin; end)``, two expressions over the left table's columns."""
+        first = self.noun()
+        message = (f"{how} takes its windows written in: -0D00:00:02 0D00:00:01 +\\: t.time (two "
+                   "timespans: q adds a number in the time column's unit, which indb's TIME "
+                   "and TIMESTAMP columns do not say), or (begin; end) of t's columns")
+        if self.peek.text == "+" and self.tokens[self.at + 1].kind == "\\:":
+            self.at += 2
+            time = self.expr()
+            offsets = first.items if isinstance(first, Vec | GList) else []
+            if len(offsets) != 2 or not all(isinstance(o, Lit) and o.kind == "timespan"
+                                            for o in offsets):
+                raise QError(message, first.pos)
+            return Dyad(offsets[0].pos, "+", time, offsets[0]), \
+                Dyad(offsets[1].pos, "+", time, offsets[1])
+        if isinstance(first, GList) and len(first.items) == 2:
+            return first.items[0], first.items[1]
+        raise QError(message, first.pos)
+
+    def window_aggregate(self, how: str) -> tuple[str, list[str]]:
+        """``(max; `ask)``, ``(::; `ask)`` (the values), ``(wavg; `asize; `ask)``."""
+        self.expect("(", f"{how}'s aggregates as (f; `c): (max; `ask)")
+        if self.peek.kind == ":" and self.tokens[self.at + 1].kind == ":":
+            self.at += 2
+            function = "::"
+        else:
+            function = self.expect("name", "an aggregate, or :: for the values").text
+        columns = []
+        while self.peek.kind == ";":
+            self.advance()
+            columns.append(self.expect("sym", "a column of the second table (`ask)").text[1:])
+        self.expect(")", f"the ) closing ({function}; `c)")
+        if not columns:
+            raise QError(f"({function}; `c) names the column it takes", self.peek.pos)
+        return function, columns
 
     def limit(self) -> list[Node]:
         """``select[n]``, ``select[m n]``, ``select[>c]``, ``select[n;<c]`` (after the ``[``)."""
@@ -393,8 +471,8 @@ class Parser:
             return Dyad(token.pos, token.text, left, self.expr())
         if token.kind == ":":
             raise QError("a name: goes at the start of a subphrase (c: expr)", token.pos)
-        if token.text == "each":
-            raise QError("each (an iterator) is not translated", token.pos)
+        if token.text in ("each", "\\:"):
+            raise QError(f"{token.text} (an iterator) is not translated", token.pos)
         raise QError(f"q-sql cannot apply {_shown(left)} to {token.text}: indb translates "
                      "the functions and operators docs/qsql.md lists", token.pos)
 
@@ -459,8 +537,22 @@ class Parser:
                                  len(keys))
             items = self.items(")")
             return items[0] if len(items) == 1 else GList(token.pos, items)
+        if token.kind == "\\:":
+            raise QError("\\: (an iterator) is not translated", token.pos)
         raise QError(f"expected a value, a column or (, found {token.text or 'the end'}",
                      token.pos)
+
+
+def _unqualified(node: Node, table: str) -> Node:
+    """``node`` with ``table.c`` read as the column ``c``."""
+    if isinstance(node, Name) and node.name.startswith(table + "."):
+        return Name(node.pos, node.name[len(table) + 1:])
+    if isinstance(node, Dyad):
+        return Dyad(node.pos, node.op, _unqualified(node.left, table),
+                    _unqualified(node.right, table))
+    if isinstance(node, Call):
+        return Call(node.pos, node.fn, [_unqualified(a, table) for a in node.args])
+    return node
 
 
 def start(node: Node) -> int:
