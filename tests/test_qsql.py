@@ -640,6 +640,8 @@ def test_q_sql_where_sql_is_accepted(conn, table_name):
                     f"select time: ts, x from {table_name}_ts]").fetchall() == [("a", 1)]
     assert conn.sql(f"q)select total: sum qty by s from {sp} ij ([s: `s2`s3] r: 1 2)"
                     ).fetchall() == [("s2", 700), ("s3", 200)]
+    assert conn.sql(f"q)exec p from wj1[(qty - 100; qty); `s`qty; {sp}; ({sp}; (count; `p))] "
+                    "where s=`s2").fetchall() == [(1,), (2,)]  # s2's quantities: 300, 400
     conn.sql(f"CREATE TABLE {table_name}_ref (s VARCHAR PRIMARY KEY, city VARCHAR)")
     conn.sql(f"INSERT INTO {table_name}_ref VALUES ('s1', 'london'), ('s4', 'paris')")
     assert conn.sql(f"q)select n: count i by city from {sp} lj {table_name}_ref").fetchall() == [
