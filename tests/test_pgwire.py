@@ -434,6 +434,35 @@ def test_server_side_cursors_of_psycopg_sqlalchemy_and_pandas(plain):
         engine.dispose()
 
 
+def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
+    """INSERT ... ON CONFLICT as psycopg sends it (parameters in VALUES), its command tag
+    counting inserted and updated rows as PostgreSQL's ``INSERT 0 n``, and as SQLAlchemy's
+    PostgreSQL dialect writes ``on_conflict_do_update``."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import insert
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kv (k VARCHAR PRIMARY KEY, v BIGINT)")
+        cursor = conn.execute("INSERT INTO kv VALUES (%s, %s), (%s, %s) ON CONFLICT (k) DO UPDATE "
+                              "SET v = excluded.v", ["a", 1, "b", 2])
+        assert cursor.rowcount == 2
+        cursor = conn.execute("INSERT INTO kv VALUES (%s, %s) ON CONFLICT DO NOTHING", ["a", 9])
+        assert cursor.rowcount == 0
+    engine = sa.create_engine(f"postgresql+psycopg://admin@127.0.0.1:{plain.pg_port}/indb")
+    try:
+        kv = sa.Table("kv", sa.MetaData(), sa.Column("k", sa.String, primary_key=True),
+                      sa.Column("v", sa.BigInteger))
+        statement = insert(kv).values([{"k": "b", "v": 20}, {"k": "c", "v": 3}])
+        with engine.begin() as conn:
+            conn.execute(statement.on_conflict_do_update(  # (its rowcount is an UPDATE's only)
+                index_elements=["k"], set_={"v": statement.excluded.v}))
+            assert conn.execute(sa.select(kv).order_by(kv.c.k)).all() == [
+                ("a", 1), ("b", 20), ("c", 3)]
+    finally:
+        engine.dispose()
+        with psycopg.connect(dsn(plain), autocommit=True) as conn:
+            conn.execute("DROP TABLE kv")
+
+
 def test_declare_fetch_move_close_as_postgresql_s(plain):
     ok, rows, fatal = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK,
                        psycopg.pq.ExecStatus.FATAL_ERROR)

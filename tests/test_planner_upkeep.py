@@ -80,6 +80,24 @@ def test_merge_clauses_keep_their_order_and_kinds():
     assert plan("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT *").clauses[0].star
 
 
+def test_on_conflict_is_a_merge_of_the_rows_staged():
+    p = plan("INSERT INTO ticks AS t (sym, px) VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE "
+             "SET px = excluded.px WHERE t.px < excluded.px")
+    assert isinstance(p, planner.Upsert) and (p.target, p.keys) == ("t", ("sym",))
+    assert isinstance(p.insert, planner.Insert) and "CONFLICT" not in p.insert.staged_sql.upper()
+    assert [(c.match, c.action) for c in p.clauses] == [(Match.MATCHED, Action.UPDATE),
+                                                         (Match.NOT_MATCHED, Action.INSERT)]
+    assert render(p.clauses[0].condition) == "t.px < excluded.px" and p.clauses[1].star
+    nothing = plan("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO NOTHING")
+    assert (nothing.target, nothing.keys) == ("ticks", ()) and len(nothing.clauses) == 1
+    replace = plan("INSERT OR REPLACE INTO ticks VALUES ('a', 1)")
+    assert [(c.action, c.star) for c in replace.clauses] == [(Action.UPDATE, True),
+                                                             (Action.INSERT, True)]
+    assert [c.action for c in plan("INSERT OR IGNORE INTO ticks VALUES ('a', 1)").clauses] == [
+        Action.INSERT]
+    assert isinstance(plan("INSERT INTO ticks VALUES ('a', 1)"), planner.Insert)
+
+
 @pytest.mark.parametrize("sql, message", [
     ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN DELETE", "no target row to DELETE"),
     ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN UPDATE SET px = 1",
@@ -94,6 +112,11 @@ def test_merge_clauses_keep_their_order_and_kinds():
     ("MERGE INTO nope USING quotes q ON true WHEN MATCHED THEN DELETE", "table nope does not exist"),
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
     ("UPDATE ticks SET px = 1 RETURNING px", "RETURNING"),
+    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO UPDATE SET px = 2", "names the key"),
+    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = ?",
+     "takes no parameters"),
+    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT ON CONSTRAINT k DO NOTHING",
+     "can name is the primary key, ticks_pkey"),
 ])
 def test_row_changes_refused(sql, message):
     refused(sql, message, CatalogError if "does not exist" in message else SqlError)

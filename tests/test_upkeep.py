@@ -183,6 +183,45 @@ def test_merge_into_an_empty_table_and_parameters_in_written_order(conn, table_n
     assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [("a", 10), ("b", 20)]
 
 
+# -- INSERT ... ON CONFLICT ---------------------------------------------------------------------
+
+def test_on_conflict_updates_or_keeps_rows_of_a_known_key_in_one_snapshot(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER PRIMARY KEY, v VARCHAR, n INTEGER)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'x', 1), (2, 'y', 2)")
+    before = snapshots(conn, table_name)
+    result = conn.sql(f"INSERT INTO {table_name} VALUES (1, 'q', 10), (3, 'z', 3) ON CONFLICT (id) "
+                      f"DO UPDATE SET v = excluded.v, n = {table_name}.n + excluded.n")
+    assert result.fetchall() == [(1, 1)] and result.rowcount == 2  # PostgreSQL: INSERT 0 2
+    assert snapshots(conn, table_name) == before + 1
+    # DO NOTHING: a known key, and the second of two new rows of one key, are left out
+    assert conn.sql(f"INSERT INTO {table_name} (id, v) VALUES (2, 'no'), (4, 'four'), (4, 'again') "
+                    "ON CONFLICT DO NOTHING").rowcount == 1
+    conn.sql(f"INSERT INTO {table_name} AS t VALUES (4, 'w', 0) ON CONFLICT (id) DO UPDATE "
+             "SET v = excluded.v WHERE t.n IS NOT NULL")  # 4's n is null: not updated
+    conn.sql(f"INSERT OR REPLACE INTO {table_name} VALUES (3, 'r', 30)")
+    conn.execute(f"INSERT OR IGNORE INTO {table_name} VALUES (?, ?, ?)", [3, "ignored", 0])
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY id") == [
+        (1, "q", 11), (2, "y", 2), (3, "r", 30), (4, "four", None)]
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("INSERT INTO {t} VALUES (9, 'c', 0), (9, 'd', 0) ON CONFLICT (id) DO UPDATE SET v = 'e'",
+     "cannot affect a row a second time: the rows inserted have id = 9"),
+    ("INSERT INTO {t} VALUES (1, 'c', 0) ON CONFLICT (v) DO NOTHING",
+     r"PRIMARY KEY \(id\), not \(v\)"),
+    ("INSERT INTO {t}_plain VALUES (1) ON CONFLICT DO NOTHING", "has none"),
+])
+def test_on_conflict_refused_and_nothing_written(conn, table_name, statement, message):
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER PRIMARY KEY, v VARCHAR, n INTEGER)")
+    conn.sql(f"CREATE TABLE {table_name}_plain (id INTEGER)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'x', 1)")
+    before = snapshots(conn, table_name)
+    with pytest.raises(SqlError, match=message):
+        conn.sql(statement.format(t=table_name))
+    assert snapshots(conn, table_name) == before
+    assert rows(conn, f"SELECT * FROM {table_name}") == [(1, "x", 1)]
+
+
 # -- ALTER TABLE ---------------------------------------------------------------------------------
 
 def test_add_column_to_a_table_without_shard_key(conn, table_name):

@@ -66,6 +66,7 @@ HANDLERS: dict[type, Handler] = {
     # table upkeep
     planner.Update: upkeep.change_rows,
     planner.Merge: upkeep.change_rows,
+    planner.Upsert: upkeep.upsert,
     planner.AlterTable: upkeep.alter_table,
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,

@@ -59,22 +59,31 @@ def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> Table
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     """Fill a staging table in DuckDB (one parameter set, or all of ``ParameterSets``), then
     write its rows in one snapshot."""
+    with staged(engine, plan, params) as stage:
+        rows = engine.session.query(render(exp.select("*").from_(stage)))
+    count = write_rows(engine, plan.table, [rows])
+    return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)
+
+
+@contextmanager
+def staged(engine: Engine, plan: planner.Insert, params: object) -> Iterator[exp.Table]:
+    """A temporary table of the INSERT's rows, shaped as its table (DuckDB checks the values'
+    count and types against it), there while the block runs."""
     _, info = engine.db.load(plan.table)
     stage = exp.to_table(f"{planner.STAGE_TABLE}_{uuid.uuid4().hex}")  # one a statement
-    staged = parse(plan.staged_sql)[0]
-    for table in list(staged.find_all(exp.Table)):  # the target: names starting __indb are indb's
+    statement = parse(plan.staged_sql)[0]
+    for table in list(statement.find_all(exp.Table)):  # the target: names starting __indb are indb's
         if table.name == planner.STAGE_TABLE:
             table.replace(stage.copy())
     engine.session.query(render(_stage_definition(stage, info)))
     try:
-        engine.session.query(render(staged), params)  # DuckDB checks column counts and types
-        rows = engine.session.query(render(exp.select("*").from_(stage)))
-    except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
-        raise SqlError(error.message.replace(stage.name, plan.table)) from None
+        try:
+            engine.session.query(render(statement), params)
+        except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
+            raise SqlError(error.message.replace(stage.name, plan.table)) from None
+        yield stage
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
-    count = write_rows(engine, plan.table, [rows])
-    return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:

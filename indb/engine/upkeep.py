@@ -25,6 +25,7 @@ from indb.catalog import views
 from indb.catalog.database import iceberg_layout
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
+from indb.engine import tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 ORPHAN_MIN_AGE_S = 24 * 3600
 SHARD_FIELD = "_indb_shard"  # the partition field of a sharded table (``iceberg_layout``)
 FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
+EXCLUDED = "excluded"  # ON CONFLICT's name for the row proposed
 
 
 # -- UPDATE and MERGE ---------------------------------------------------------------------------
@@ -96,6 +98,41 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
     total = sum(counts.values())
     return Result(pa.table({k: [v] for k, v in counts.items()}),
                   ", ".join(f"{v} {k.removeprefix('rows_')}" for k, v in counts.items()), total)
+
+
+def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
+    """INSERT ... ON CONFLICT: the rows staged, then merged on the table's primary key (the
+    first of several new rows of one key kept where the conflict does nothing, as
+    PostgreSQL's, which finds the second in conflict with the first)."""
+    _, info = engine.db.load(plan.insert.table)
+    keys = plan.keys or info.primary_key
+    if not info.primary_key or {k.lower() for k in keys} != {k.lower() for k in info.primary_key}:
+        raise error_at(plan.node, f"ON CONFLICT works on a primary key: table {info.name} has "
+                       + (f"PRIMARY KEY ({', '.join(info.primary_key)})" if info.primary_key
+                          else "none") + (f", not ({', '.join(keys)})" if keys else ""))
+    columns = [exp.column(k, quoted=True) for k in keys]
+    with tables.staged(engine, plan.insert, params) as stage:
+        rows = exp.select(exp.Star()).from_(stage)
+        twice = rows.select(*columns, append=False).group_by(*columns).having(
+            exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))).limit(1)
+        repeated = engine.session.query(render(twice)).to_pylist()
+        if repeated and any(c.action == Action.UPDATE for c in plan.clauses):
+            raise error_at(plan.node, "ON CONFLICT DO UPDATE cannot affect a row a second time: "
+                           "the rows inserted have " + ", ".join(
+                               f"{k} = {v!r}" for k, v in repeated[0].items()) + " more than once")
+        if repeated:
+            first = exp.Window(this=exp.RowNumber(), partition_by=columns,
+                               order=exp.Order(expressions=[exp.Ordered(this=exp.column("rowid"))]),
+                               over="OVER")
+            rows = rows.qualify(exp.EQ(this=first, expression=exp.Literal.number(1)))
+        on = exp.and_(*[exp.EQ(this=exp.column(k, table=plan.target, quoted=True),
+                               expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
+        merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
+                              plan.clauses)
+        merged = change_rows(engine, merge, None)
+    inserted, updated = (merged.arrow()[k][0].as_py() for k in ("rows_inserted", "rows_updated"))
+    return Result(pa.table({"rows_inserted": [inserted], "rows_updated": [updated]}),
+                  f"inserted {inserted} rows, updated {updated}", inserted + updated)
 
 
 def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[str]) -> exp.Select:

@@ -52,7 +52,7 @@ from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, Dr
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
                                  DropTable, Insert, Load, Query, ShowTables, plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
-                                 ShowSnapshots, ShowViews, SnapshotRef, Update, Vacuum,
+                                 ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
 from indb.parser import error_at
 
@@ -64,7 +64,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            "WithPredictions", "plan", "plan_load",
            # upkeep
            "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
-           "ShowViews", "SnapshotRef", "Update", "Vacuum", "WithSnapshots",
+           "ShowViews", "SnapshotRef", "Update", "Upsert", "Vacuum", "WithSnapshots",
            # schemas
            "CreateSchema", "DropSchema", "ShowSchemas",
            # function environments
@@ -75,7 +75,7 @@ Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable |
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
-        | Update | Merge | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
+        | Update | Merge | Upsert | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
         | Vacuum | Optimize | ShowSnapshots | CreateSchema | DropSchema | ShowSchemas
         | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
@@ -137,7 +137,7 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema),
-    exp.Insert: tables.plan_insert,
+    exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
                        VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema),

@@ -276,8 +276,8 @@ def _properties(tree: exp.Create) -> dict[str, object]:
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     name = _existing(table_name(target), catalog)
-    if tree.args.get("overwrite") or tree.args.get("returning") or tree.args.get("conflict"):
-        raise error_at(tree, "INSERT OVERWRITE, ON CONFLICT and RETURNING are not supported")
+    if tree.args.get("overwrite") or tree.args.get("returning"):
+        raise error_at(tree, "INSERT OVERWRITE and RETURNING are not supported")
     staged = tree.copy()
     staged_target = staged.this.this if isinstance(staged.this, exp.Schema) else staged.this
     staged_target.replace(exp.to_table(STAGE_TABLE))

@@ -28,6 +28,7 @@ from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner.models import PREDICT_PREFIX
+from indb.planner import tables
 from indb.planner.tables import MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, table_name
 
 SNAPSHOT_VIEW_PREFIX = "__indb_at_"  # DuckDB views over old snapshots (time travel)
@@ -111,6 +112,64 @@ def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
     clause = Clause(Match.MATCHED, Action.UPDATE, None if source else condition, columns, values,
                     node=tree)
     return Update(name, target, source, condition if source else None, (clause,))
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """``INSERT ... ON CONFLICT`` (and ``INSERT OR REPLACE``, ``INSERT OR IGNORE``): the rows
+    staged as ``insert`` stages them, then merged into the table on its primary key, ``keys``
+    as written (empty: the key itself), as ``MERGE ... USING (the rows) AS excluded`` merges:
+    ``clauses`` insert the rows whose key is new and do nothing, or update, where it is not."""
+
+    insert: Insert
+    target: str
+    keys: tuple[str, ...]
+    clauses: tuple[Clause, ...]
+    node: exp.Expr = field(compare=False, repr=False)
+
+
+def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
+    """INSERT: a plain one (``planner.tables``), or with ``ON CONFLICT``, ``OR REPLACE`` or
+    ``OR IGNORE`` an upsert."""
+    conflict = tree.args.get("conflict")
+    alternative = str(tree.args.get("alternative") or "").upper()
+    if conflict is None and alternative not in ("REPLACE", "IGNORE"):
+        return tables.plan_insert(tree, catalog)
+    plain = tree.copy()
+    plain.set("conflict", None)
+    plain.set("alternative", None)
+    insert = tables.plan_insert(plain, catalog)
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    target = table.alias or insert.table
+    insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
+    if conflict is None:  # OR REPLACE: every column from the new row; OR IGNORE: nothing
+        replace = Clause(Match.MATCHED, Action.UPDATE, star=True, node=tree)
+        return Upsert(insert, target, (), (replace, insert_new) if alternative == "REPLACE"
+                      else (insert_new,), tree)
+    if conflict.args.get("duplicate"):
+        raise error_at(conflict, "ON DUPLICATE KEY UPDATE is MySQL's: write ON CONFLICT (key) "
+                                 "DO UPDATE SET c = excluded.c")
+    constraint = conflict.args.get("constraint")
+    if constraint is not None and constraint.name.lower() != f"{table.name}_pkey".lower():
+        raise error_at(constraint, f"constraint {constraint.name} does not exist: the one "
+                                   f"constraint ON CONFLICT can name is the primary key, "
+                                   f"{table.name}_pkey")
+    keys = tuple(key.this.name if isinstance(key, exp.Ordered) else key.name
+                 for key in conflict.args.get("conflict_keys") or [])
+    if str(conflict.args.get("action")).upper().endswith("NOTHING"):
+        return Upsert(insert, target, keys, (insert_new,), tree)
+    if not keys and constraint is None:
+        raise error_at(conflict, "ON CONFLICT DO UPDATE names the key: ON CONFLICT (id) DO "
+                                 "UPDATE SET ...")
+    sets = numbered_parameters(conflict).expressions
+    if any(s.find(exp.Placeholder, exp.Parameter) for s in sets) or (
+            conflict.args.get("where") and conflict.args["where"].find(exp.Placeholder)):
+        raise error_at(conflict, "ON CONFLICT DO UPDATE takes no parameters: set columns from "
+                                 "excluded (SET v = excluded.v) or from constants")
+    where = conflict.args.get("where")
+    update = Clause(Match.MATCHED, Action.UPDATE, where.this if where else None,
+                    tuple(s.this for s in sets), tuple(s.expression for s in sets), node=conflict)
+    return Upsert(insert, target, keys, (update, insert_new), tree)
 
 
 def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
