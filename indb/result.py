@@ -26,10 +26,11 @@ class Result:
     """
 
     def __init__(self, table: pa.Table | None = None, message: str = "",
-                 rowcount: int = -1) -> None:
+                 rowcount: int = -1, returned: bool = False) -> None:
         rows = pa.table({}) if table is None else table
         self.message = message
         self.rowcount = rowcount  # rows a write inserted, deleted or loaded; -1 for queries
+        self.returned = returned  # a write's rows are its RETURNING's, not a summary
         self.schema: pa.Schema = rows.schema
         self.types: Sequence[Any] | None = None  # each column's SQL type (DuckDB's), when known
         self.rows_read = 0  # rows read from the stream so far
@@ -69,8 +70,8 @@ class Result:
     @property
     def returns_rows(self) -> bool:
         """Whether the statement returned rows, as DB-API counts them: a write's summary row
-        (``rows_inserted`` ...) is not a result set."""
-        return self.rowcount < 0 and len(self.schema) > 0
+        (``rows_inserted`` ...) is not a result set, its ``RETURNING`` rows are."""
+        return (self.rowcount < 0 or self.returned) and len(self.schema) > 0
 
     @property
     def description(self) -> list[tuple] | None:

@@ -135,6 +135,28 @@ def test_delete_keeps_rows_where_condition_is_null(conn, table_name):
     assert sorted(conn.sql(f"SELECT a FROM {table_name}").fetchall(), key=str) == [(1,), (None,)]
 
 
+def test_returning_gives_the_rows_written_and_a_mistake_in_it_writes_nothing(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER, v VARCHAR, ts TIMESTAMP_NS)")
+    inserted = conn.sql(f"INSERT INTO {table_name} AS t (id, v) VALUES (1, 'a'), (2, NULL) "
+                        "RETURNING t.id, upper(v) AS u, ts")
+    assert inserted.fetchall() == [(1, "A", None), (2, None, None)] and inserted.rowcount == 2
+    assert [d[0] for d in inserted.description] == ["id", "u", "ts"]
+    conn.sql(f"INSERT INTO {table_name} VALUES (3, 'c', '2024-01-02 00:00:00.000000001')")
+    deleted = conn.sql(f"DELETE FROM {table_name} WHERE id >= 2 RETURNING *")
+    assert sorted(deleted.fetchall(), key=lambda r: r[0]) == [
+        (2, None, None), (3, "c", pd.Timestamp("2024-01-02 00:00:00.000000001"))]
+    assert deleted.rowcount == 2
+    before = len(conn._engine.db.load(table_name)[0].snapshots())
+    for statement in (f"INSERT INTO {table_name} VALUES (4, 'd', NULL) RETURNING nosuch",
+                      f"DELETE FROM {table_name} RETURNING v::INTEGER",  # 'a' is no integer
+                      f"UPDATE {table_name} SET v = 'x' RETURNING 1 + v"):
+        with pytest.raises(indb.SqlError):
+            conn.sql(statement)
+    assert len(conn._engine.db.load(table_name)[0].snapshots()) == before
+    assert conn.sql(f"SELECT id, v FROM {table_name}").fetchall() == [(1, "a")]
+    assert conn.sql(f"DELETE FROM {table_name} RETURNING id").fetchall() == [(1,)]
+
+
 def test_create_table_as_select(conn, table_name):
     make_ticks(conn, table_name, rows=500)
     daily = table_name + "_daily"

@@ -463,6 +463,41 @@ def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
             conn.execute("DROP TABLE kv")
 
 
+def test_returning_rows_through_psycopg_and_asyncpg(plain):
+    """INSERT, UPDATE and DELETE ... RETURNING send their rows and their own command tag;
+    asyncpg prepares them first, so a Describe of the statement names the rows' columns
+    without running it."""
+    import asyncio
+
+    import asyncpg
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        conn.execute("CREATE TABLE ret (id BIGINT PRIMARY KEY, v VARCHAR)")
+        cursor = conn.execute("INSERT INTO ret VALUES (%s, %s), (%s, %s) RETURNING id, upper(v) AS u",
+                              [1, "a", 2, "b"])
+        assert cursor.fetchall() == [(1, "A"), (2, "B")]
+        assert (cursor.statusmessage, cursor.rowcount) == ("INSERT 0 2", 2)
+        cursor = conn.execute("UPDATE ret SET v = v || '!' WHERE id = 2 RETURNING v")
+        assert cursor.fetchall() == [("b!",)] and cursor.statusmessage == "UPDATE 1"
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            statement = await conn.prepare("DELETE FROM ret WHERE id = $1 RETURNING id, v")
+            assert [a.name for a in statement.get_attributes()] == ["id", "v"]
+            assert await conn.fetchval("SELECT count(*) FROM ret") == 2  # described, not run
+            return [tuple(r) for r in await statement.fetch(1)]
+        finally:
+            await conn.close()
+
+    try:
+        assert asyncio.run(session()) == [(1, "a")]
+    finally:
+        with psycopg.connect(dsn(plain), autocommit=True) as conn:
+            assert conn.execute("SELECT id FROM ret").fetchall() == [(2,)]
+            conn.execute("DROP TABLE ret")
+
+
 def test_declare_fetch_move_close_as_postgresql_s(plain):
     ok, rows, fatal = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK,
                        psycopg.pq.ExecStatus.FATAL_ERROR)

@@ -80,6 +80,16 @@ def test_merge_clauses_keep_their_order_and_kinds():
     assert plan("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT *").clauses[0].star
 
 
+def test_returning_lists_ride_on_their_writes():
+    update = plan("UPDATE ticks AS t SET px = 1 RETURNING t.sym, px * 2 AS twice")
+    assert update.returning.alias == "t"
+    assert [render(e) for e in update.returning.expressions] == ["t.sym", "px * 2 AS twice"]
+    insert = plan("INSERT INTO ticks VALUES ('a', 1) RETURNING *")
+    assert insert.returning.alias == "ticks" and "RETURNING" not in insert.staged_sql.upper()
+    assert plan("DELETE FROM ticks WHERE px > 1 RETURNING sym").returning.alias == "ticks"
+    assert plan("DELETE FROM ticks").returning is None
+
+
 def test_on_conflict_is_a_merge_of_the_rows_staged():
     p = plan("INSERT INTO ticks AS t (sym, px) VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE "
              "SET px = excluded.px WHERE t.px < excluded.px")
@@ -111,7 +121,9 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
      "names 2 columns but gives 1 values"),
     ("MERGE INTO nope USING quotes q ON true WHEN MATCHED THEN DELETE", "table nope does not exist"),
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
-    ("UPDATE ticks SET px = 1 RETURNING px", "RETURNING"),
+    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO NOTHING RETURNING sym",
+     "RETURNING with ON CONFLICT"),
+    ("MERGE INTO ticks USING quotes q ON true WHEN MATCHED THEN DELETE RETURNING *", "RETURNING"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO UPDATE SET px = 2", "names the key"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = ?",
      "takes no parameters"),

@@ -61,8 +61,32 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     write its rows in one snapshot."""
     with staged(engine, plan, params) as stage:
         rows = engine.session.query(render(exp.select("*").from_(stage)))
+    values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows])
-    return Result(pa.table({"rows_inserted": [count]}), f"inserted {count} rows", count)
+    return written({"rows_inserted": count}, f"inserted {count} rows", values)
+
+
+def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None) -> pa.Table | None:
+    """A write's ``RETURNING`` list over ``rows`` (those it inserts, changes or deletes, with
+    the table's columns), evaluated by DuckDB before the write commits: a mistake in the list
+    writes nothing. None without ``RETURNING``."""
+    if returning is None:
+        return None
+    name = f"__indb_returning_{uuid.uuid4().hex}"
+    engine.session.duck.register(name, rows)
+    try:
+        return engine.session.query(render(exp.select(*returning.expressions).from_(
+            exp.to_table(name).as_(returning.alias, quoted=True))))
+    finally:
+        engine.session.duck.unregister(name)
+
+
+def written(counts: Mapping[str, int], message: str, values: pa.Table | None) -> Result:
+    """A write's result: its counts as a row, or its ``RETURNING`` rows (``values``)."""
+    total = sum(counts.values())
+    if values is None:
+        return Result(pa.table({k: [v] for k, v in counts.items()}), message, total)
+    return Result(values, message, total, returned=True)
 
 
 @contextmanager
@@ -102,15 +126,19 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     current = files.data_files(table)
     if plan.where is None:
         count = sum(f.record_count for f in current)
+        gone = files.read_stored([files.local_path(f.file_path) for f in current], info, table.io) \
+            if plan.returning else None
+        values = returned(engine, files.to_user(gone, info), plan.returning) \
+            if gone is not None else None
         if current:
             files.commit(engine.db, plan.table, add=[], remove=current, written_for=table.metadata)
-        return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+        return written({"rows_deleted": count}, f"deleted {count} rows", values)
     by_path = {files.local_path(f.file_path): f for f in current}
     scan = engine.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
     matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery("t"))
                .where(plan.where.copy()).group_by("filename"))
     hits = engine.session.query(render(matches), params).to_pydict() if by_path else {}
-    removed, count = [], 0
+    removed, count, deleted = [], 0, [info.arrow_schema.empty_table()]
     with files.staged(table.io, table.location()) as added:
         for path, positions in zip(*hits.values(), strict=True) if hits else []:
             stored = files.read_stored([path], info, table.io)
@@ -118,14 +146,18 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
             keep[np.asarray(positions, dtype=np.int64)] = False
             count += len(positions)
             removed.append(by_path[path])
+            if plan.returning:
+                deleted.append(files.to_user(stored.filter(pa.array(~keep)), info))
             if keep.any():
                 added += files.write_data_files(table.io, table.metadata, info,
                                                 stored.filter(pa.array(keep)))
+        values = returned(engine, pa.concat_tables(deleted), plan.returning)
         if removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata)
         added.keep()
-    return Result(pa.table({"rows_deleted": [count]}), f"deleted {count} rows", count)
+    return written({"rows_deleted": count}, f"deleted {count} rows", values)
+
 
 
 def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:

@@ -65,8 +65,9 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
         for action in (Action.UPDATE, Action.DELETE, Action.INSERT))
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
-    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     user = [c.name for c in info.columns]
+    values = tables.returned(engine, updated.select(user), plan.returning)
+    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     removed = []
     updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
     with files.staged(table.io, table.location()) as added:
@@ -95,9 +96,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
               "rows_deleted": deleted.num_rows}
     if isinstance(plan, planner.Update):
         counts = {"rows_updated": updated.num_rows}
-    total = sum(counts.values())
-    return Result(pa.table({k: [v] for k, v in counts.items()}),
-                  ", ".join(f"{v} {k.removeprefix('rows_')}" for k, v in counts.items()), total)
+    return tables.written(counts, ", ".join(
+        f"{v} {k.removeprefix('rows_')}" for k, v in counts.items()), values)
 
 
 def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:

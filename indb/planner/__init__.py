@@ -50,7 +50,7 @@ from indb.planner.functions import (CreateFunction, DescribeFunction, DropFuncti
 from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
                                  ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
-                                 DropTable, Insert, Load, Query, ShowTables, plan_load)
+                                 DropTable, Insert, Load, Query, Returning, ShowTables, plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
@@ -59,7 +59,7 @@ from indb.parser import error_at
 __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
-           "KillFunction", "Load", "Plan", "Prediction", "Query", "QueryWithFunctions",
+           "KillFunction", "Load", "Plan", "Prediction", "Query", "QueryWithFunctions", "Returning",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
            "WithPredictions", "plan", "plan_load",
            # upkeep

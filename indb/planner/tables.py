@@ -62,12 +62,23 @@ class CreateTable:
 class Insert:
     table: str
     staged_sql: str  # the INSERT aimed at STAGE_TABLE, which has the table's columns
+    returning: Returning | None = None
+
+
+@dataclass(frozen=True)
+class Returning:
+    """A write's ``RETURNING`` list, over the rows it inserted, changed (their new values) or
+    deleted, which its expressions call ``alias`` (the table's name, or the statement's alias)."""
+
+    alias: str
+    expressions: tuple[exp.Expr, ...]
 
 
 @dataclass(frozen=True)
 class Delete:
     table: str
     where: exp.Expr | None  # a condition over the table's columns; None deletes all rows
+    returning: Returning | None = None
 
 
 @dataclass(frozen=True)
@@ -276,23 +287,35 @@ def _properties(tree: exp.Create) -> dict[str, object]:
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     name = _existing(table_name(target), catalog)
-    if tree.args.get("overwrite") or tree.args.get("returning"):
-        raise error_at(tree, "INSERT OVERWRITE and RETURNING are not supported")
+    if tree.args.get("overwrite"):
+        raise error_at(tree, "INSERT OVERWRITE is not supported: DELETE, then INSERT")
     staged = tree.copy()
+    staged.set("returning", None)
     staged_target = staged.this.this if isinstance(staged.this, exp.Schema) else staged.this
     staged_target.replace(exp.to_table(STAGE_TABLE))
-    return Insert(name, render(staged))
+    return Insert(name, render(staged), returning(tree, target.alias or target.name))
 
 
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
-    if tree.args.get("using") or tree.args.get("returning"):
-        raise error_at(tree, "DELETE ... USING and RETURNING are not supported; use a subquery "
-                             "in WHERE")
+    if tree.args.get("using"):
+        raise error_at(tree, "DELETE ... USING is not supported; use a subquery in WHERE")
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
     name = _existing(table_name(tree.this), catalog)
     where = tree.args.get("where")
-    return Delete(name, where.this if where else None)
+    return Delete(name, where.this if where else None,
+                  returning(tree, tree.this.alias or tree.this.name))
+
+
+def returning(tree: exp.Expr, alias: str) -> Returning | None:
+    """The statement's ``RETURNING`` list, if any."""
+    found = tree.args.get("returning")
+    if found is None:
+        return None
+    if found.find(exp.Placeholder, exp.Parameter):
+        raise error_at(found, "RETURNING takes no parameters: return columns and expressions "
+                              "of them")
+    return Returning(alias, tuple(found.expressions))
 
 
 def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:

@@ -29,7 +29,8 @@ from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import tables
-from indb.planner.tables import MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, table_name
+from indb.planner.tables import (MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
+                                 table_name)
 
 SNAPSHOT_VIEW_PREFIX = "__indb_at_"  # DuckDB views over old snapshots (time travel)
 
@@ -79,6 +80,7 @@ class RowChange:
     source: exp.Expr | None
     on: exp.Expr | None
     clauses: tuple[Clause, ...]
+    returning: Returning | None = None  # UPDATE's: over the rows' new values
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,10 @@ class Merge(RowChange):
 
 
 def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
-    for unsupported in ("with_", "returning", "order", "limit"):
+    for unsupported in ("with_", "order", "limit"):
         if tree.args.get(unsupported):
-            raise error_at(tree, "UPDATE with WITH, RETURNING, ORDER BY or LIMIT is not "
-                                 "supported; use a subquery, or MERGE")
+            raise error_at(tree, "UPDATE with WITH, ORDER BY or LIMIT is not supported; use a "
+                                 "subquery, or MERGE")
     tree = numbered_parameters(tree)
     name, target = _target(tree.this, catalog)
     columns = tuple(assignment.this for assignment in tree.expressions)
@@ -111,7 +113,8 @@ def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
         source = _source(from_.this)
     clause = Clause(Match.MATCHED, Action.UPDATE, None if source else condition, columns, values,
                     node=tree)
-    return Update(name, target, source, condition if source else None, (clause,))
+    return Update(name, target, source, condition if source else None, (clause,),
+                  tables.returning(tree, target))
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     alternative = str(tree.args.get("alternative") or "").upper()
     if conflict is None and alternative not in ("REPLACE", "IGNORE"):
         return tables.plan_insert(tree, catalog)
+    if tree.args.get("returning"):
+        raise error_at(tree.args["returning"], "RETURNING with ON CONFLICT (or OR REPLACE, OR "
+                                               "IGNORE) is not supported: select the rows after")
     plain = tree.copy()
     plain.set("conflict", None)
     plain.set("alternative", None)

@@ -32,13 +32,11 @@ from sqlglot import exp
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.engine.privileges import readable_relations
-from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
-                         subscriptions, workers)
-from indb.parser import privileges as identity
+from indb.parser import parse, render
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcopy, pgcursors, pgparams, pgvalues
-from indb.server.pgcatalog import SETTINGS, VERSION, Shadows, catalog_query, with_session
+from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
+from indb.server.pgcatalog import Shadows, catalog_query, with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -54,15 +52,7 @@ _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
 INTERRUPT_AGAIN_S = 0.05  # how often a canceled query is interrupted again until it stops
-_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
-# statements that only read, run to learn their columns when a client describes them prepared
-_READS: tuple[type[exp.Expr], ...] = (
-    exp.Query, exp.Describe, exp.Show, dialect.ShowFunction, dialect.ShowFunctionStatus,
-    dialect.ShowModels, dialect.DescribeModel, dialect.ShowSnapshots, dialect.ShowViews,
-    dialect.Explain, kinetica.ShowSchemas, environments.ShowFunctionEnvironment,
-    environments.DescribeFunctionEnvironment, identity.ShowTokens, identity.ShowGrants,
-    identity.ShowPrincipals, procedures.ShowProcedure, monitors.ShowMonitors,
-    subscriptions.ShowSubscriptions, workers.ShowWorkers)
+
 
 
 @dataclass
@@ -198,7 +188,7 @@ class _Session(core.Session):
         catalog = catalog_query(sql, trees)
         if catalog is not None:
             return Rows(self, self._catalog(catalog, params), "", catalog=True)
-        tag = _no_op(trees)
+        tag = pgstatements.no_op(trees)
         if tag is not None:  # clients open and end transactions on their own: each statement
             if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
                 self.in_txn = tag == "BEGIN"
@@ -207,7 +197,7 @@ class _Session(core.Session):
             return Rows(self, None, tag)
         if not trees:
             return Rows(self, None, "")
-        answer = _probe(trees)
+        answer = pgstatements.probe(trees)
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
@@ -226,9 +216,11 @@ class _Session(core.Session):
                                    again=True):
                 result = conn.sql(sql, values)
         last = trees[-1]
-        if isinstance(last, _WRITES) or not result.columns:
+        if isinstance(last, pgstatements.WRITES) and result.returns_rows:  # RETURNING: rows, the write's tag
+            return Rows(self, result, pgstatements.tag(last, result, counted=False))
+        if isinstance(last, pgstatements.WRITES) or not result.columns:
             result.close()
-            return Rows(self, None, _tag(last, result))
+            return Rows(self, None, pgstatements.tag(last, result))
         return Rows(self, result, "")
 
 
@@ -270,7 +262,7 @@ class _Session(core.Session):
         """The rows of the query a DECLARE or a COPY TO names, checked to be a read before it
         runs (PostgreSQL refuses a write there without running it)."""
         refusal = errors.ProgrammingError(f"{statement} takes a query that returns rows")
-        if not _read_only(query):
+        if not pgstatements.read_only(query):
             raise refusal
         rows = self.execute_sql(query, params)
         if not isinstance(rows, Rows) or not rows.has_results():
@@ -326,71 +318,6 @@ class _Session(core.Session):
             self.cursors.pop(name).rows.close()
 
 
-
-
-def _probe(trees: list[exp.Expr]) -> pa.Table | None:
-    """The answer to a client's probe of the server (``SHOW setting``, ``SELECT
-    pg_catalog.version()``), or None for a statement of the database's."""
-    if len(trees) != 1:
-        return None
-    tree = trees[0]
-    if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":
-        setting = " ".join(tree.text("expression").lower().split())
-        if setting in SETTINGS:
-            return pa.table({setting.replace(" ", "_"): [SETTINGS[setting]]})
-    if isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("from"):
-        call = tree.expressions[0]
-        if isinstance(call, exp.CurrentVersion) or (
-                isinstance(call, exp.Dot) and call.this.name.lower() == "pg_catalog"
-                and isinstance(call.expression, exp.Anonymous)
-                and call.expression.name.lower() == "version"):
-            return pa.table({"version": [VERSION]})
-    return None
-
-
-def _read_only(sql: str) -> bool:
-    """Whether ``sql`` is one statement that only reads (a query, a catalog query, a client's
-    probe, SHOW or DESCRIBE): running it changes nothing."""
-    try:
-        if pgcursors.read(sql) is not None:
-            return False  # they change the session's cursors or statements
-        trees = parse(sql)
-    except errors.SqlError:  # PostgreSQL's own SQL: a catalog query, or refused when it runs
-        return True
-    if len(trees) != 1:
-        return False
-    if catalog_query(sql, trees) is not None or _probe(trees) is not None:
-        return True
-    tree = trees[0]
-    return isinstance(tree, _READS) or (isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
-
-
-def _no_op(trees: list[exp.Expr]) -> str | None:
-    """The command tag of a transaction statement or SET, accepted and doing nothing."""
-    if len(trees) != 1:
-        return None
-    tree = trees[0]
-    if isinstance(tree, exp.Rollback) and tree.args.get("savepoint"):
-        return "ROLLBACK"
-    tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
-                             exp.Rollback: "ROLLBACK", exp.Set: "SET"}
-    if type(tree) in tags:
-        return tags[type(tree)]
-    if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
-        return tree.name.upper()
-    return None
-
-
-def _tag(tree: exp.Expr, result: Result) -> str:
-    """The command tag PostgreSQL clients read the row count from."""
-    rows = max(result.rowcount, 0)
-    if isinstance(tree, exp.Insert):
-        return f"INSERT 0 {rows}"
-    if isinstance(tree, exp.Delete | exp.Update | exp.Merge):
-        return f"{tree.key.upper()} {rows}"
-    if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
-        return f"{tree.key.upper()} {tree.args.get('kind') or ''}".strip()
-    return (result.message or "OK").splitlines()[0]
 
 
 class _Connection(core.Connection):
@@ -497,8 +424,10 @@ class _Handler(postgres.BuenaVistaHandler):
                 # encodes its values by them), and kept for the Bind that decodes them
                 oids = pgparams.parameter_types(sql, declared, ctx.session.type_of)
                 ctx.stmts[name] = (sql, oids)
-                if _read_only(sql):  # run with NULL parameters: its columns, not its rows
+                if pgstatements.read_only(sql):  # run with NULL parameters: its columns, not its rows
                     result = ctx.session.execute_sql(sql, [None] * len(oids))
+                elif (shape := pgstatements.returning_shape(sql)) is not None:  # a write's RETURNING
+                    result = ctx.session.execute_sql(shape, [])
             else:
                 raise errors.InterfaceError(f"a Describe of kind {chr(kind)!r} (P or S are)")
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
@@ -617,12 +546,29 @@ class _Handler(postgres.BuenaVistaHandler):
 
     @_extended_message
     def handle_execute(self, ctx: postgres.BVContext, payload: bytes) -> None:
-        """An extended query's Execute; an error while its rows stream is answered, and the
-        next Sync readies the session, as for any error."""
+        """An extended query's Execute (buenavista's, with the rows' tag the statement's: a
+        write's RETURNING ends with INSERT 0 n, not SELECT n); an error while its rows stream is
+        answered, and the next Sync readies the session, as for any error."""
+        portal, limit = bytes(payload[:payload.index(0)]).decode(), struct.unpack(
+            "!i", payload[payload.index(0) + 1:payload.index(0) + 5])[0]
         try:
-            super().handle_execute(ctx, payload)
+            result = ctx.execute_portal(portal)
+        except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
+            self.send_error(error, ctx)
+            return
+        if not result.has_results():
+            self.send_command_complete(f"{result.status()}\x00")
+            return
+        try:
+            sent = self.send_data_rows(result, limit)
         except _StreamFailed as failed:
             self.send_error(failed.args[0], ctx)
+            return
+        if limit == 0 or sent < limit:
+            self.send_command_complete(f"{result.status() or 'SELECT'} {sent}\x00")
+        else:  # the rest for the portal's next Execute
+            ctx.result_cache[portal] = result
+            self.send_portal_suspend()
 
     @_extended_message
     def handle_parse(self, ctx: postgres.BVContext, payload: bytes) -> None:

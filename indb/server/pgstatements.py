@@ -1,0 +1,111 @@
+"""What the PostgreSQL server reads from a statement before it runs it: a client's probe of the
+server, whether it only reads (a prepared statement is then run to learn its columns), the
+shape of a write's RETURNING rows, the transaction statements accepted as no-ops, and the
+command tag a client reads a write's row count from."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from sqlglot import exp
+
+from indb import errors
+from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
+                         subscriptions, workers)
+from indb.parser import privileges as identity
+from indb.result import Result
+from indb.server import pgcursors
+from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
+
+WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
+# statements that only read, run to learn their columns when a client describes them prepared
+READS: tuple[type[exp.Expr], ...] = (
+    exp.Query, exp.Describe, exp.Show, dialect.ShowFunction, dialect.ShowFunctionStatus,
+    dialect.ShowModels, dialect.DescribeModel, dialect.ShowSnapshots, dialect.ShowViews,
+    dialect.Explain, kinetica.ShowSchemas, environments.ShowFunctionEnvironment,
+    environments.DescribeFunctionEnvironment, identity.ShowTokens, identity.ShowGrants,
+    identity.ShowPrincipals, procedures.ShowProcedure, monitors.ShowMonitors,
+    subscriptions.ShowSubscriptions, workers.ShowWorkers)
+
+
+def probe(trees: list[exp.Expr]) -> pa.Table | None:
+    """The answer to a client's probe of the server (``SHOW setting``, ``SELECT
+    pg_catalog.version()``), or None for a statement of the database's."""
+    if len(trees) != 1:
+        return None
+    tree = trees[0]
+    if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":
+        setting = " ".join(tree.text("expression").lower().split())
+        if setting in SETTINGS:
+            return pa.table({setting.replace(" ", "_"): [SETTINGS[setting]]})
+    if isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("from"):
+        call = tree.expressions[0]
+        if isinstance(call, exp.CurrentVersion) or (
+                isinstance(call, exp.Dot) and call.this.name.lower() == "pg_catalog"
+                and isinstance(call.expression, exp.Anonymous)
+                and call.expression.name.lower() == "version"):
+            return pa.table({"version": [VERSION]})
+    return None
+
+
+def read_only(sql: str) -> bool:
+    """Whether ``sql`` is one statement that only reads (a query, a catalog query, a client's
+    probe, SHOW or DESCRIBE): running it changes nothing."""
+    try:
+        if pgcursors.read(sql) is not None:
+            return False  # they change the session's cursors or statements
+        trees = parse(sql)
+    except errors.SqlError:  # PostgreSQL's own SQL: a catalog query, or refused when it runs
+        return True
+    if len(trees) != 1:
+        return False
+    if catalog_query(sql, trees) is not None or probe(trees) is not None:
+        return True
+    tree = trees[0]
+    return isinstance(tree, READS) or (isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
+
+
+def returning_shape(sql: str) -> str | None:
+    """For one INSERT, UPDATE or DELETE with RETURNING: a query of its RETURNING list over none
+    of the table's rows, whose columns describe the write's rows without running it."""
+    try:
+        trees = parse(sql)
+    except errors.SqlError:
+        return None
+    if len(trees) != 1 or not isinstance(trees[0], exp.Insert | exp.Update | exp.Delete) \
+            or trees[0].args.get("returning") is None:
+        return None
+    tree = trees[0]
+    table = (tree.this.this if isinstance(tree.this, exp.Schema) else tree.this).copy()
+    alias = table.alias or table.name
+    table.set("alias", None)
+    return render(exp.select(*tree.args["returning"].expressions).from_(
+        table.as_(alias, quoted=True)).limit(0))
+
+
+def no_op(trees: list[exp.Expr]) -> str | None:
+    """The command tag of a transaction statement or SET, accepted and doing nothing."""
+    if len(trees) != 1:
+        return None
+    tree = trees[0]
+    if isinstance(tree, exp.Rollback) and tree.args.get("savepoint"):
+        return "ROLLBACK"
+    tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
+                             exp.Rollback: "ROLLBACK", exp.Set: "SET"}
+    if type(tree) in tags:
+        return tags[type(tree)]
+    if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
+        return tree.name.upper()
+    return None
+
+
+def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
+    """The command tag PostgreSQL clients read the row count from (without the count where the
+    rows sent are counted: a write's RETURNING)."""
+    rows = f" {max(result.rowcount, 0)}" if counted else ""
+    if isinstance(tree, exp.Insert):
+        return f"INSERT 0{rows}"
+    if isinstance(tree, exp.Delete | exp.Update | exp.Merge):
+        return f"{tree.key.upper()}{rows}"
+    if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
+        return f"{tree.key.upper()} {tree.args.get('kind') or ''}".strip()
+    return (result.message or "OK").splitlines()[0]

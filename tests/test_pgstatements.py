@@ -1,0 +1,37 @@
+"""What the PostgreSQL server reads from a statement before running it, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from indb.parser import parse
+from indb.result import Result
+from indb.server.pgstatements import no_op, probe, read_only, returning_shape, tag
+
+
+def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
+    insert, = parse("INSERT INTO t VALUES (1)")
+    assert tag(insert, Result(rowcount=3)) == "INSERT 0 3"
+    assert tag(insert, Result(rowcount=3), counted=False) == "INSERT 0"
+    update, = parse("UPDATE t SET a = 1")
+    assert tag(update, Result(rowcount=2)) == "UPDATE 2"
+    assert tag(update, Result(rowcount=2), counted=False) == "UPDATE"
+
+
+@pytest.mark.parametrize("sql, shape", [
+    ("INSERT INTO s.a AS t (id) VALUES (1) RETURNING t.id, upper(v) AS u",
+     'SELECT t.id, UPPER(v) AS u FROM s.a AS "t" LIMIT 0'),
+    ("DELETE FROM a WHERE id = 1 RETURNING *", 'SELECT * FROM a AS "a" LIMIT 0'),
+    ("UPDATE a SET v = 1 RETURNING id", 'SELECT id FROM a AS "a" LIMIT 0'),
+    ("INSERT INTO a VALUES (1)", None),
+    ("SELECT 1", None),
+    ("SELECT 1; DELETE FROM a RETURNING id", None),
+])
+def test_returning_is_described_by_its_list_over_no_rows(sql, shape):
+    assert returning_shape(sql) == shape
+
+
+def test_reads_probes_and_no_ops():
+    assert read_only("SELECT * FROM t") and not read_only("DELETE FROM t RETURNING *")
+    assert probe(parse("SHOW server_version")) is not None and probe(parse("SELECT 1")) is None
+    assert no_op(parse("BEGIN")) == "BEGIN" and no_op(parse("SELECT 1")) is None
