@@ -168,13 +168,15 @@ def test_a_run_s_new_table_becomes_its_user_s_in_the_run_s_commit(owner):
 
 
 def test_current_user_is_who_runs_the_statement(owner):
-    """DuckDB's current_user is its own name (duckdb); a statement's is the indb user it runs
-    as, in its projection (named as PostgreSQL names it) and anywhere else in it."""
+    """DuckDB's current_user (and current_role) is its own name (duckdb); a statement's is the
+    indb user it runs as, in its projection (named as PostgreSQL names it) and anywhere else."""
     rows = run(owner, "alice", "SELECT current_user, session_user, upper(current_user) AS up, "
                                "count(*) FILTER (WHERE current_user = 'alice') AS mine FROM prices")
     assert rows.columns == ["current_user", "session_user", "up", "mine"]
     assert rows.fetchall() == [("alice", "alice", "ALICE", 2)]
     assert owner.sql("SELECT current_user").fetchone() == ("owner",)
+    roles = run(owner, "alice", "SELECT current_role, upper(current_role) AS up FROM prices LIMIT 1")
+    assert roles.columns == ["current_role", "up"] and roles.fetchall() == [("alice", "ALICE")]
 
 
 def test_predict_on_an_ungranted_model_is_refused(owner):

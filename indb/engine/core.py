@@ -279,11 +279,14 @@ class _CatalogFacts:
 
 
 def _as_user(tree: exp.Expr, user: str) -> exp.Expr:
-    """``current_user`` and ``session_user`` as the user the statement runs as (DuckDB's are
-    its own name, ``duckdb``)."""
-    for node in list(tree.find_all(exp.CurrentUser, exp.SessionUser)):
+    """``current_user``, ``session_user`` and ``current_role`` as the user the statement runs
+    as (DuckDB's are its own name, ``duckdb``; PostgreSQL's role is its user)."""
+    roles = [c for c in tree.find_all(exp.Column) if not c.table and not c.this.quoted
+             and c.name.lower() == "current_role"]
+    for node in [*tree.find_all(exp.CurrentUser, exp.SessionUser), *roles]:
         named = isinstance(node.parent, exp.Select) and node in node.parent.expressions
         value = exp.Literal.string(user)  # a column of its own keeps the function's name
-        name = "session_user" if isinstance(node, exp.SessionUser) else "current_user"
+        name = "session_user" if isinstance(node, exp.SessionUser) else \
+            "current_role" if isinstance(node, exp.Column) else "current_user"
         node.replace(exp.alias_(value, name) if named else value)
     return tree
