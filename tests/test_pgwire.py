@@ -498,6 +498,36 @@ def test_returning_rows_through_psycopg_and_asyncpg(plain):
             conn.execute("DROP TABLE ret")
 
 
+def test_sqlalchemy_s_orm_creates_a_serial_table_and_gets_its_ids_back(plain):
+    """SQLAlchemy's ORM as a PostgreSQL application uses it: ``create_all`` writes ``id SERIAL``
+    for an integer primary key, and each insert asks for the id with ``RETURNING``."""
+    import sqlalchemy as sa
+    from sqlalchemy import orm
+
+    class Base(orm.DeclarativeBase):
+        pass
+
+    class Account(Base):
+        __tablename__ = "accounts_orm"
+        id = orm.mapped_column(sa.Integer, primary_key=True)
+        owner = orm.mapped_column(sa.String(40))
+        credit = orm.mapped_column(sa.Integer, server_default=sa.text("100"))
+
+    engine = sa.create_engine(f"postgresql+psycopg://admin@127.0.0.1:{plain.pg_port}/indb")
+    try:
+        Base.metadata.create_all(engine)
+        with orm.Session(engine) as session:
+            ann, bob = Account(owner="ann"), Account(owner="bob")
+            session.add_all([ann, bob])
+            session.commit()
+            assert (ann.id, bob.id) == (1, 2)
+            assert session.scalars(sa.select(Account.credit).order_by(Account.id)).all() == [
+                100, 100]
+    finally:
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+
 def test_declare_fetch_move_close_as_postgresql_s(plain):
     ok, rows, fatal = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK,
                        psycopg.pq.ExecStatus.FATAL_ERROR)

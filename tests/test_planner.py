@@ -97,6 +97,36 @@ def test_bad_statements_are_refused(sql, message):
         plan(sql, "ticks")
 
 
+def test_defaults_identities_and_serials_are_columns_facts():
+    p = plan("CREATE TABLE t (id SERIAL PRIMARY KEY, n INT DEFAULT 7 NOT NULL, "
+             "at TIMESTAMP DEFAULT current_timestamp, "
+             "k BIGINT GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 5), "
+             "b BIGSERIAL, note VARCHAR COMMENT 'kept out')")
+    columns = {c.name: c for c in p.columns}
+    assert (columns["id"].sql_type, columns["id"].nullable) == ("INTEGER", False)
+    assert (columns["id"].identity.start, columns["id"].identity.increment) == (1, 1)
+    assert (columns["n"].default, columns["n"].nullable) == ("7", False)
+    assert columns["at"].default == "CURRENT_TIMESTAMP" and columns["at"].identity is None
+    assert (columns["k"].identity.start, columns["k"].identity.increment) == (10, 5)
+    assert columns["b"].sql_type == "BIGINT" and columns["b"].identity.sequence == "b"
+    assert columns["note"].default is None and columns["note"].identity is None
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("CREATE TABLE t (a INT UNIQUE)", "UNIQUE is not enforced"),
+    ("CREATE TABLE t (a INT CHECK (a > 0))", "CHECK constraints are not enforced"),
+    ("CREATE TABLE t (a INT REFERENCES ticks (a))", "REFERENCES .* not enforced"),
+    ("CREATE TABLE t (a INT GENERATED ALWAYS AS (1 + 2))", "computed columns"),
+    ("CREATE TABLE t (a INT, b INT DEFAULT a)", "a DEFAULT is a constant"),
+    ("CREATE TABLE t (a INT COLLATE x)", "column constraint COLLATE x is not supported"),
+    ("CREATE TABLE t (a SERIAL DEFAULT 1)", "both a DEFAULT and an identity"),
+])
+def test_constraints_indb_does_not_enforce_are_refused(sql, message):
+    with pytest.raises(SqlError, match=message) as caught:
+        plan(sql)
+    assert caught.value.line == 1 and caught.value.col is not None
+
+
 def test_existing_table_cannot_be_created_again():
     with pytest.raises(CatalogError, match="already exists"):
         plan("CREATE TABLE ticks (a INT)", "ticks")

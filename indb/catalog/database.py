@@ -358,7 +358,8 @@ class Database:
         location = self._directory(name)
         self.catalog.drop_table(self.identifier(name))
         with self.engine.begin() as conn:
-            conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
+            conn.execute(_sequences.delete().where(  # its row ids' and its identity columns'
+                (_sequences.c.table_name == name) | _sequences.c.table_name.startswith(f"{name}/")))
         if location:
             self._remove_directory(location)
 

@@ -6,16 +6,18 @@ created, changed and dropped in the same atomic catalog commit, and other engine
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from pyiceberg.schema import NestedField, Schema, sanitize_column_names
 from pyiceberg.types import StringType
 
 from indb.catalog.names import checked_column_name, checked_table_name
-from indb.catalog.types import Column, storage_type_of
+from indb.catalog.types import Column, Identity, storage_type_of
 from indb.errors import SchemaError
 
 ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table sequence, bucketed
@@ -94,7 +96,7 @@ class TableInfo:
 
     def to_properties(self) -> dict[str, str]:
         return {
-            "indb.columns": json.dumps([[c.name, c.sql_type, c.nullable] for c in self.columns]),
+            "indb.columns": json.dumps([_column_entry(c) for c in self.columns]),
             "indb.shard_key": json.dumps(list(self.shard_key)),
             "indb.shards": str(self.shards),
             "indb.replicated": json.dumps(self.replicated),
@@ -103,9 +105,27 @@ class TableInfo:
 
     @classmethod
     def from_properties(cls, name: str, properties: dict[str, str]) -> TableInfo:
-        columns = tuple(Column(n, t, nullable) for n, t, nullable in json.loads(properties["indb.columns"]))
+        columns = tuple(_column(entry) for entry in json.loads(properties["indb.columns"]))
         return cls(name=name, columns=columns,
                    shard_key=tuple(json.loads(properties["indb.shard_key"])),
                    shards=int(properties["indb.shards"]),
                    replicated=json.loads(properties["indb.replicated"]),
                    primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))))
+
+
+def _column_entry(column: Column) -> list[object]:
+    """A column in ``indb.columns``: ``[name, type, nullable]``, then ``{default, identity}``
+    where it has either (tables written before defaults have three items)."""
+    extra: dict[str, object] = {}
+    if column.default is not None:
+        extra["default"] = column.default
+    if column.identity is not None:
+        extra["identity"] = dataclasses.asdict(column.identity)
+    return [column.name, column.sql_type, column.nullable, *([extra] if extra else [])]
+
+
+def _column(entry: list[Any]) -> Column:
+    name, sql_type, nullable, *rest = entry
+    extra = rest[0] if rest else {}
+    identity = Identity(**extra["identity"]) if "identity" in extra else None
+    return Column(name, sql_type, nullable, extra.get("default"), identity)

@@ -33,12 +33,27 @@ _WIDENED: dict[pa.DataType, pa.DataType] = {
 
 
 @dataclass(frozen=True)
+class Identity:
+    """An identity column's numbering (``GENERATED ... AS IDENTITY``, ``SERIAL``): a row
+    inserted without a value takes the next of ``start``, ``start + increment``...; the count is
+    the catalog's sequence ``sequence`` of the table (named once, so a renamed column keeps it)."""
+
+    sequence: str
+    start: int = 1
+    increment: int = 1
+
+
+@dataclass(frozen=True)
 class Column:
-    """One column of a table: its name, SQL type and nullability."""
+    """One column of a table: its name, SQL type and nullability; the value an INSERT gives it
+    when it names no value (``default``: DuckDB SQL of a constant expression), or numbers it
+    (``identity``)."""
 
     name: str
     sql_type: str
     nullable: bool = True
+    default: str | None = None
+    identity: Identity | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:

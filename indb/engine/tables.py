@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.io import load_file_io
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
@@ -61,9 +62,28 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     write its rows in one snapshot."""
     with staged(engine, plan, params) as stage:
         rows = engine.session.query(render(exp.select("*").from_(stage)))
+    rows = with_identity(engine, engine.db.load(plan.table)[1], rows)
     values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows])
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
+
+
+def with_identity(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
+    """``rows`` (with the table's columns) whose identity columns' nulls are numbered, in
+    order, from the catalog's sequence of each (``Column.identity``)."""
+    for column in info.columns:
+        if column.identity is None:
+            continue
+        values = rows[column.name].combine_chunks()
+        missing = values.is_null()
+        count = pc.sum(missing).as_py() or 0
+        if not count:
+            continue
+        first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
+        numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
+        filled = pc.replace_with_mask(values, missing, pa.array(numbers, type=values.type))
+        rows = rows.set_column(rows.column_names.index(column.name), column.name, filled)
+    return rows
 
 
 def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None) -> pa.Table | None:
@@ -111,11 +131,17 @@ def staged(engine: Engine, plan: planner.Insert, params: object) -> Iterator[exp
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
-    """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns and NOT NULLs."""
-    not_null = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
+    """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns, NOT NULLs
+    and DEFAULTs (an identity column's value is numbered after: ``with_identity``)."""
+    def constraints(column: Column) -> list[exp.ColumnConstraint]:
+        kinds: list[exp.Expr] = [] if column.nullable or column.identity else [
+            exp.NotNullColumnConstraint()]
+        if column.default is not None:
+            kinds.append(exp.DefaultColumnConstraint(this=exp.maybe_parse(column.default, dialect="duckdb")))
+        return [exp.ColumnConstraint(kind=kind) for kind in kinds]
     columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
                              kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
-                             constraints=[] if c.nullable else not_null)
+                             constraints=constraints(c))
                for c in info.columns]
     return exp.Create(this=exp.Schema(this=stage, expressions=columns), kind="TABLE",
                       properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
@@ -186,10 +212,10 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
     _, info = engine.db.load(plan.name)
     facts = table_facts(engine, plan.name)
     key, primary = set(info.shard_key), set(info.primary_key)
-    rows = [(c.name, c.sql_type, ", ".join(filter(None, ["shard key" if c.name in key else "",
-                                                        "primary key" if c.name in primary else "",
-                                                        "" if c.nullable else "not null"])))
-            for c in info.columns]
+    rows = [(c.name, c.sql_type, ", ".join(filter(None, [
+        "shard key" if c.name in key else "", "primary key" if c.name in primary else "",
+        "" if c.nullable else "not null", "" if c.default is None else f"default {c.default}",
+        "" if c.identity is None else "identity"]))) for c in info.columns]
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
              for k in _FACTS_SCHEMA.names[1:]]
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +48,7 @@ ORPHAN_MIN_AGE_S = 24 * 3600
 SHARD_FIELD = "_indb_shard"  # the partition field of a sharded table (``iceberg_layout``)
 FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
 EXCLUDED = "excluded"  # ON CONFLICT's name for the row proposed
+POSITION = "__indb_position"  # an upsert's row's place among the rows proposed
 
 
 # -- UPDATE and MERGE ---------------------------------------------------------------------------
@@ -83,8 +85,9 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
             added += files.write_data_files(table.io, table.metadata, info, rows)
             removed.append(by_path[path])
         if inserted.num_rows:
+            new_rows = tables.with_identity(engine, info, inserted.select(user))
             added += files.write_data_files(table.io, table.metadata, info,
-                                            files.to_stored(inserted.select(user), info, rowids))
+                                            files.to_stored(new_rows, info, rowids))
         gone = {f.file_path for f in removed}
         check_unique(info, [f for f in current if f.file_path not in gone], added,
                      engine.db.io_properties)
@@ -112,8 +115,14 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                           else "none") + (f", not ({', '.join(keys)})" if keys else ""))
     columns = [exp.column(k, quoted=True) for k in keys]
     with tables.staged(engine, plan.insert, params) as stage:
-        rows = exp.select(exp.Star()).from_(stage)
-        twice = rows.select(*columns, append=False).group_by(*columns).having(
+        staged = engine.session.query(render(exp.select(exp.Star()).from_(stage)))
+    staged = tables.with_identity(engine, info, staged)  # a new row's key may be its number
+    staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
+    name = f"__indb_upsert_{uuid.uuid4().hex}"
+    engine.session.duck.register(name, staged)
+    try:
+        rows = exp.select(exp.Star(except_=[exp.column(POSITION, quoted=True)])).from_(name)
+        twice = exp.select(*columns).from_(name).group_by(*columns).having(
             exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))).limit(1)
         repeated = engine.session.query(render(twice)).to_pylist()
         if repeated and any(c.action == Action.UPDATE for c in plan.clauses):
@@ -121,15 +130,17 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                            "the rows inserted have " + ", ".join(
                                f"{k} = {v!r}" for k, v in repeated[0].items()) + " more than once")
         if repeated:
-            first = exp.Window(this=exp.RowNumber(), partition_by=columns,
-                               order=exp.Order(expressions=[exp.Ordered(this=exp.column("rowid"))]),
-                               over="OVER")
+            first = exp.Window(this=exp.RowNumber(), partition_by=columns, over="OVER",
+                               order=exp.Order(expressions=[exp.Ordered(
+                                   this=exp.column(POSITION, quoted=True))]))
             rows = rows.qualify(exp.EQ(this=first, expression=exp.Literal.number(1)))
         on = exp.and_(*[exp.EQ(this=exp.column(k, table=plan.target, quoted=True),
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
                               plan.clauses)
         merged = change_rows(engine, merge, None)
+    finally:
+        engine.session.duck.unregister(name)
     inserted, updated = (merged.arrow()[k][0].as_py() for k in ("rows_inserted", "rows_updated"))
     return Result(pa.table({"rows_inserted": [inserted], "rows_updated": [updated]}),
                   f"inserted {inserted} rows, updated {updated}", inserted + updated)
@@ -197,9 +208,10 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
     source = plan.source.alias_or_name if plan.source is not None else None
     if clause.star:
         return [_cast(exp.column(c.name, table=source, quoted=True), c) for c in info.columns]
-    keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT has NULL
-    values: dict[str, exp.Expr] = {
-        c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _cast(exp.null(), c)
+    keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT
+    values: dict[str, exp.Expr] = {  # has the column's DEFAULT, or NULL (an identity's: numbered)
+        c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _cast(
+            exp.maybe_parse(c.default, dialect="duckdb") if c.default is not None else exp.null(), c)
         for c in info.columns}
     targets = clause.columns
     if clause.action == Action.INSERT and not targets:

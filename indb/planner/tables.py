@@ -3,6 +3,8 @@ and bulk loads from Python (``Connection.load``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -11,7 +13,7 @@ from sqlglot import exp
 
 from indb.catalog.names import (DEFAULT_SCHEMA, checked_column_name, checked_name,
                                 checked_table_name, qualified, split_name)
-from indb.catalog.types import Column, canonical_sql_type, storage_type_of
+from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 
@@ -169,7 +171,7 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
             raise error_at(_find_identifier(schema, outside[0]) or tree,
                            f"the PRIMARY KEY of {name} must include its SHARD KEY, as Kinetica "
                            f"requires (rows of one key live on one shard); add {outside[0]} to it")
-        columns = tuple(Column(c.name, c.sql_type, nullable=False) if c.name in primary_key else c
+        columns = tuple(dataclasses.replace(c, nullable=False) if c.name in primary_key else c
                         for c in columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
                        bool(tree.args.get("exists")), None, replace, primary_key)
@@ -229,15 +231,64 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         seen.add(name.lower())
         if item.args.get("kind") is None:
             raise error_at(item, f"column {name} needs a type")
+        kind = _without_properties(item)
+        serial = SERIALS.get(str(kind.args.get("kind") or kind.this.name).upper()) \
+            if kind.this in (exp.DataType.Type.USERDEFINED, *SERIAL_TYPES) else None  # PostgreSQL's
         try:
-            sql_type = canonical_sql_type(_without_properties(item).sql(dialect="duckdb"))
+            sql_type = canonical_sql_type(serial or kind.sql(dialect="duckdb"))
             storage_type_of(sql_type)  # refuses types Iceberg cannot hold
         except SchemaError as error:
             raise error_at(item, str(error)) from None
-        not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null")
-                       for c in item.constraints)
-        columns.append(Column(name, sql_type, nullable=not not_null))
+        not_null, default, identity = _constraints(item, Identity(name) if serial else None)
+        columns.append(Column(name, sql_type, not (not_null or identity), default, identity))
     return tuple(columns), shard_key
+
+
+SERIALS = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}  # numbered
+SERIAL_TYPES = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL)
+REFUSED_CONSTRAINTS: dict[type[exp.Expr], str] = {  # not enforced: refused, never ignored
+    exp.UniqueColumnConstraint: "UNIQUE is not enforced by indb: a table's PRIMARY KEY is (one "
+                                "a table)",
+    exp.CheckColumnConstraint: "CHECK constraints are not enforced by indb: check the values in "
+                               "the query that writes them",
+    exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check",
+    exp.ComputedColumnConstraint: "computed columns are not supported: compute the value in a "
+                                  "view or in the query that writes it"}
+
+
+def _constraints(item: exp.ColumnDef,
+                 identity: Identity | None) -> tuple[bool, str | None, Identity | None]:
+    """A column's NOT NULL, DEFAULT (a constant expression, as DuckDB SQL) and identity
+    (``GENERATED [ALWAYS | BY DEFAULT] AS IDENTITY [(START WITH n INCREMENT BY m)]``, or its
+    type's: a SERIAL's); SqlError for a constraint indb would not enforce."""
+    not_null, default = False, None
+    for constraint in item.constraints:
+        kind = constraint.kind
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            not_null = not_null or not kind.args.get("allow_null")
+        elif isinstance(kind, exp.DefaultColumnConstraint):
+            if kind.this.find(exp.Column):
+                raise error_at(kind, "a DEFAULT is a constant or a function of no column "
+                                     "(DEFAULT 0, DEFAULT current_timestamp)")
+            default = render(kind.this)
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) \
+                and kind.args.get("expression") is None:
+            numbers = [kind.args.get(k) for k in ("start", "increment")]
+            if any(n is not None and not (isinstance(n, exp.Literal) and n.is_int)
+                   for n in numbers):
+                raise error_at(kind, "an identity's START WITH and INCREMENT BY are integers")
+            start, increment = (int(n.name) if n is not None else 1 for n in numbers)
+            identity = Identity(item.name, start, increment)
+        elif type(kind) in REFUSED_CONSTRAINTS or isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+            raise error_at(item, REFUSED_CONSTRAINTS.get(
+                type(kind), "computed columns are not supported: compute the value in a view"))
+        elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint):
+            raise error_at(item, f"column constraint {render(constraint)} is not supported; "
+                                       "indb knows NOT NULL, DEFAULT, PRIMARY KEY and "
+                                       "GENERATED ... AS IDENTITY")
+    if default is not None and identity is not None:
+        raise error_at(item, f"column {item.name} has both a DEFAULT and an identity: give one")
+    return not_null, default, identity
 
 
 def _column_properties(item: exp.ColumnDef) -> list[exp.DataTypeParam]:
