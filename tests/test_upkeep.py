@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pandas as pd
 import pytest
 from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import IntegerType, LongType
@@ -223,6 +224,19 @@ def test_on_conflict_refused_and_nothing_written(conn, table_name, statement, me
 
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
+
+def test_a_new_column_s_default_fills_the_rows_there_and_those_to_come(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1), (2)")
+    conn.sql(f"ALTER TABLE {table_name} ADD COLUMN n INT NOT NULL DEFAULT 7")
+    conn.sql(f"ALTER TABLE {table_name} ADD COLUMN at TIMESTAMP_NS "
+             "DEFAULT TIMESTAMP_NS '2024-01-02 00:00:00.000000001'")
+    conn.sql(f"INSERT INTO {table_name} (k) VALUES (3)")
+    at = pd.Timestamp("2024-01-02 00:00:00.000000001")
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [(1, 7, at), (2, 7, at), (3, 7, at)]
+    with pytest.raises(SqlError, match="NOT NULL"):
+        conn.sql(f"INSERT INTO {table_name} VALUES (4, NULL, NULL)")
+
 
 def test_add_column_to_a_table_without_shard_key(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (k INTEGER, v VARCHAR)")

@@ -25,7 +25,7 @@ from indb import planner
 from indb.catalog import views
 from indb.catalog.database import iceberg_layout
 from indb.catalog.tables import ROWID, TableInfo
-from indb.catalog.types import Column
+from indb.catalog.types import Column, to_storage
 from indb.engine import tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
@@ -300,8 +300,17 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         transaction.set_properties({**new.to_properties(),
                                     **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
 
+    # a new column's DEFAULT, evaluated once (as PostgreSQL does for a constant or a stable
+    # function: current_timestamp is the ALTER's time in every existing row)
+    filler = _default_value(engine, change.column) if isinstance(change, AddColumn) else None
+
+    def added(column: Column, count: int) -> pa.ChunkedArray | pa.Array:
+        if filler is None or not filler.is_valid:
+            return pa.nulls(count, column.storage_type)
+        return to_storage(pc.fill_null(pa.nulls(count, filler.type), filler), column)
+
     def convert(stored: pa.Table) -> pa.Table:
-        arrays = [stored[source] if source is not None else pa.nulls(stored.num_rows, c.storage_type)
+        arrays = [stored[source] if source is not None else added(c, stored.num_rows)
                   for c, source in zip(new.columns, sources, strict=True)]
         arrays += [stored[h.name] for h in info.hidden_columns]
         return pa.Table.from_arrays(arrays, schema=new.storage_schema)
@@ -309,6 +318,15 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
     rows = upkeep.rewrite(engine.db, table, info, new, evolve, convert)
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}; {rows} rows rewritten")
+
+
+def _default_value(engine: Engine, column: Column) -> pa.Scalar | None:
+    """A column's DEFAULT as DuckDB evaluates it, in the column's type; None without one."""
+    if column.default is None:
+        return None
+    value = exp.cast(exp.maybe_parse(column.default, dialect="duckdb"),
+                     exp.DataType.build(column.sql_type, dialect="duckdb"))
+    return engine.session.query(render(exp.select(value))).column(0)[0]
 
 
 def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,

@@ -337,20 +337,26 @@ def _add_column(definition: exp.ColumnDef) -> AddColumn:
         raise error_at(definition, str(error)) from None
     if definition.args.get("kind") is None:
         raise error_at(definition, f"column {name} needs a type")
+    default, not_null = None, False
     for constraint in definition.constraints:
         kind = constraint.kind
-        if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
-            raise error_at(constraint, f"a new column is NULL in every existing row, so it cannot "
-                                       f"be NOT NULL; add {name} without it")
-        if not isinstance(kind, exp.NotNullColumnConstraint):
+        if isinstance(kind, exp.DefaultColumnConstraint) and not kind.this.find(exp.Column):
+            default = render(kind.this)
+        elif isinstance(kind, exp.NotNullColumnConstraint):
+            not_null = not_null or not kind.args.get("allow_null")
+        else:
             raise error_at(constraint, f"{render(constraint)} is not supported on a new column; "
                                        f"add the column, then UPDATE t SET {name} = ...")
+    if not_null and default is None:
+        raise error_at(definition, f"a new column is NULL in every existing row, so it cannot be "
+                                   f"NOT NULL without a DEFAULT; add {name} without it, or with one")
     try:
         sql_type = canonical_sql_type(definition.args["kind"].sql(dialect="duckdb"))
         storage_type_of(sql_type)  # refuses types Iceberg cannot hold
     except SchemaError as error:
         raise error_at(definition, str(error)) from None
-    return AddColumn(Column(name, sql_type), bool(definition.args.get("exists")))
+    return AddColumn(Column(name, sql_type, not not_null, default),
+                     bool(definition.args.get("exists")))
 
 
 def _shards(action: exp.AlterSet) -> int:
