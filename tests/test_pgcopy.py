@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from indb.errors import DataError, NotSupportedError, SqlError
-from indb.server.pgcopy import CopyIn, CopyOut, Form, line, read, rows_binary, rows_in
+from indb.server.pgcopy import (BINARY_HEADER, BINARY_TRAILER, CopyIn, CopyOut, Form,
+                                binary_row, line, read, rows_binary, rows_in)
 
 CSV = Form(csv=True, delimiter=",", null="")
 
@@ -91,3 +92,13 @@ def test_binary_rows_decoded_by_their_columns_types():
         rows_binary(b"1\t2\n", ["id"], [pa.int64()])
     with pytest.raises(DataError, match="a row of 2 fields"):
         rows_binary(data, ["id"], [pa.int64()])
+
+
+def test_binary_rows_written_are_the_ones_read():
+    """What the server writes to a binary COPY TO is what its reader of the client's rows reads."""
+    data = BINARY_HEADER + binary_row([struct.pack("!q", 7), "née".encode()]) + \
+        binary_row([struct.pack("!q", 8), None]) + BINARY_TRAILER
+    assert rows_binary(data, ["id", "name"], [pa.int64(), pa.string()]).to_pylist() == [
+        {"id": 7, "name": "née"}, {"id": 8, "name": None}]
+    assert rows_binary(BINARY_HEADER + BINARY_TRAILER, ["id"], [pa.int64()]).num_rows == 0
+

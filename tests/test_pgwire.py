@@ -599,6 +599,15 @@ def test_copy_from_the_client_and_to_it(plain):
                 copy.write_row((6, "bin", datetime.datetime(2026, 3, 4, 5, 6, 7)))
             assert conn.execute("SELECT name, at FROM copied WHERE id = 6").fetchone() == \
                 ("bin", datetime.datetime(2026, 3, 4, 5, 6, 7))
+            with cursor.copy("COPY (SELECT id, name, at FROM copied WHERE id IN (2, 6) ORDER BY id) "
+                             "TO STDOUT (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text", "timestamp"])  # and back, binary
+                assert list(copy.rows()) == [(2, None, None),
+                                             (6, "bin", datetime.datetime(2026, 3, 4, 5, 6, 7))]
+            with cursor.copy("COPY (SELECT id FROM copied WHERE id < 0) TO STDOUT (FORMAT BINARY)"
+                             ) as copy:
+                copy.set_types(["int8"])
+                assert list(copy.rows()) == []  # a header and a trailer
         finally:
             conn.execute("DROP TABLE copied")
 

@@ -276,6 +276,17 @@ def rows_binary(data: bytes, columns: Sequence[str], types: Sequence[pa.DataType
                         f"{', '.join(columns)}: {error}") from None
 
 
+BINARY_HEADER = _SIGNATURE + struct.pack("!ii", 0, 0)  # flags, and no header extension
+BINARY_TRAILER = struct.pack("!h", -1)
+
+
+def binary_row(fields: Sequence[bytes | None]) -> bytes:
+    """One row of PostgreSQL's binary COPY format: its field count, then each field's length
+    (-1 for NULL) and bytes (each value in its type's binary form)."""
+    return struct.pack("!h", len(fields)) + b"".join(
+        struct.pack("!i", -1) if f is None else struct.pack("!i", len(f)) + f for f in fields)
+
+
 def cast(strings: pa.Table, types: Sequence[str], table: str) -> pa.Table:
     """The client's rows of strings cast by DuckDB to their columns' SQL types, as an INSERT of
     those strings into ``table`` would be."""

@@ -274,8 +274,6 @@ class _Session(core.Session):
         """A COPY with the client: its rows to send, or the table its rows go to (described as
         the user may read it: an unknown or unreadable table is refused before rows come)."""
         if isinstance(copying, pgcopy.CopyOut):
-            if copying.form.binary:
-                raise errors.NotSupportedError("COPY ... TO STDOUT sends text or csv, not binary")
             return CopyingOut(self._query_rows(copying.query, None, "COPY (query) TO STDOUT"),
                               copying.form)
         with self.pool.connection(self.user) as conn:
@@ -526,21 +524,27 @@ class _Handler(postgres.BuenaVistaHandler):
 
     def _copy_out(self, copying: CopyingOut) -> int:
         """COPY TO STDOUT's exchange: CopyOutResponse, a CopyData a row (a header line first
-        with HEADER), CopyDone; the rows' count."""
+        with HEADER; in binary, PostgreSQL's header first and its trailer last), CopyDone; the
+        rows' count."""
         rows, form = copying.rows, copying.form
         count = rows.column_count()
-        self.wfile.write(pgcopy.response(b"H", count, binary=False))
-        writers = [_text_writer(rows, i) for i in range(count)]
+        self.wfile.write(pgcopy.response(b"H", count, binary=form.binary))
+        writers = [pgvalues.encoder(_oid(rows, i)) if form.binary else _text_writer(rows, i)
+                   for i in range(count)]
 
-        def send(line: bytes) -> None:
-            self.wfile.write(struct.pack("!ci", b"d", len(line) + 4) + line)
-        if form.header:
+        def send(data: bytes) -> None:
+            self.wfile.write(struct.pack("!ci", b"d", len(data) + 4) + data)
+        if form.header and not form.binary:
             send(pgcopy.line([rows.column(i)[0] for i in range(count)], form))
         sent = 0
         for row in rows.rows():
-            send(pgcopy.line([None if value is None else write(value).decode()
-                              for value, write in zip(row, writers, strict=True)], form))
+            fields = [None if value is None else write(value)
+                      for value, write in zip(row, writers, strict=True)]
+            send(pgcopy.BINARY_HEADER * (sent == 0) + pgcopy.binary_row(fields) if form.binary
+                 else pgcopy.line([None if f is None else f.decode() for f in fields], form))
             sent += 1
+        if form.binary:  # a header even without rows, then the trailer
+            send(pgcopy.BINARY_HEADER * (sent == 0) + pgcopy.BINARY_TRAILER)
         self.wfile.write(struct.pack("!ci", b"c", 4))
         return sent
 
