@@ -60,9 +60,9 @@ def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> Table
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     """Fill a staging table in DuckDB (one parameter set, or all of ``ParameterSets``), then
     write its rows in one snapshot."""
-    with staged(engine, plan, params) as stage:
+    with staged(engine, plan, params) as (stage, info):
         rows = engine.session.query(render(exp.select("*").from_(stage)))
-    rows = with_identity(engine, engine.db.load(plan.table)[1], rows)
+    rows = with_identity(engine, info, rows)
     values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows])
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
@@ -110,9 +110,10 @@ def written(counts: Mapping[str, int], message: str, values: pa.Table | None) ->
 
 
 @contextmanager
-def staged(engine: Engine, plan: planner.Insert, params: object) -> Iterator[exp.Table]:
+def staged(engine: Engine, plan: planner.Insert,
+           params: object) -> Iterator[tuple[exp.Table, TableInfo]]:
     """A temporary table of the INSERT's rows, shaped as its table (DuckDB checks the values'
-    count and types against it), there while the block runs."""
+    count and types against it), there while the block runs; and the table's description."""
     _, info = engine.db.load(plan.table)
     stage = exp.to_table(f"{planner.STAGE_TABLE}_{uuid.uuid4().hex}")  # one a statement
     statement = parse(plan.staged_sql)[0]
@@ -125,7 +126,7 @@ def staged(engine: Engine, plan: planner.Insert, params: object) -> Iterator[exp
             engine.session.query(render(statement), params)
         except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
             raise SqlError(error.message.replace(stage.name, plan.table)) from None
-        yield stage
+        yield stage, info
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
 
@@ -137,7 +138,8 @@ def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
         kinds: list[exp.Expr] = [] if column.nullable or column.identity else [
             exp.NotNullColumnConstraint()]
         if column.default is not None:
-            kinds.append(exp.DefaultColumnConstraint(this=exp.maybe_parse(column.default, dialect="duckdb")))
+            kinds.append(exp.DefaultColumnConstraint(
+                this=exp.maybe_parse(column.default, dialect="duckdb")))
         return [exp.ColumnConstraint(kind=kind) for kind in kinds]
     columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
                              kind=exp.DataType.build(c.sql_type, dialect="duckdb"),

@@ -114,7 +114,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                        + (f"PRIMARY KEY ({', '.join(info.primary_key)})" if info.primary_key
                           else "none") + (f", not ({', '.join(keys)})" if keys else ""))
     columns = [exp.column(k, quoted=True) for k in keys]
-    with tables.staged(engine, plan.insert, params) as stage:
+    with tables.staged(engine, plan.insert, params) as (stage, _):
         staged = engine.session.query(render(exp.select(exp.Star()).from_(stage)))
     staged = tables.with_identity(engine, info, staged)  # a new row's key may be its number
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
