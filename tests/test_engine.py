@@ -170,9 +170,10 @@ def test_defaults_and_identities_fill_what_a_write_leaves_out(conn, table_name):
     conn.sql(f"ALTER TABLE {table_name} RENAME COLUMN id TO uid")  # the numbering goes on
     assert conn.sql(f"INSERT INTO {table_name} (name) VALUES ('fay') RETURNING uid").fetchall() \
         == [(6,)]
+    assert conn.load(table_name, pa.table({"name": ["gus"]})) == 1  # the bulk path fills them too
     assert conn.sql(f"SELECT uid, name, n FROM {table_name} ORDER BY uid").fetchall() == [
         (1, "ann", 7), (2, "bob", 7), (3, "cy", 1), (4, "dee", 7), (5, "eve", 7), (6, "fay", 7),
-        (100, "given", 7)]
+        (7, "gus", 7), (100, "given", 7)]
     detail = dict((r[0], r[2]) for r in conn.sql(f"DESCRIBE {table_name}").fetchall())
     assert "identity" in detail["uid"] and detail["n"] == "default 7"
     # a table dropped and made again numbers from its start again

@@ -62,28 +62,45 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     write its rows in one snapshot."""
     with staged(engine, plan, params) as (stage, info):
         rows = engine.session.query(render(exp.select("*").from_(stage)))
-    rows = with_identity(engine, info, rows)
+    rows = completed(engine, info, rows)
     values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows])
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
 
 
-def with_identity(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
-    """``rows`` (with the table's columns) whose identity columns' nulls are numbered, in
-    order, from the catalog's sequence of each (``Column.identity``)."""
+def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
+    """``rows`` for the table as a write stores them: a column the rows lack takes its DEFAULT
+    (evaluated once, by DuckDB), and an identity column's nulls are numbered, in order, from
+    the catalog's sequence of the column (``Column.identity``)."""
+    present = {n.lower(): n for n in rows.column_names}
     for column in info.columns:
+        if column.name.lower() not in present and (column.default or column.identity):
+            value = default_value(engine, column)
+            missing = pa.nulls(rows.num_rows, column.arrow_type)
+            rows = rows.append_column(column.name, missing if value is None or not value.is_valid
+                                      else pc.fill_null(pa.nulls(rows.num_rows, value.type), value))
+            present[column.name.lower()] = column.name
         if column.identity is None:
             continue
-        values = rows[column.name].combine_chunks()
-        missing = values.is_null()
-        count = pc.sum(missing).as_py() or 0
+        name = present[column.name.lower()]
+        values = rows[name].combine_chunks()
+        count = pc.sum(values.is_null()).as_py() or 0
         if not count:
             continue
         first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
         numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
-        filled = pc.replace_with_mask(values, missing, pa.array(numbers, type=values.type))
-        rows = rows.set_column(rows.column_names.index(column.name), column.name, filled)
+        filled = pc.replace_with_mask(values, values.is_null(), pa.array(numbers, type=values.type))
+        rows = rows.set_column(rows.column_names.index(name), name, filled)
     return rows
+
+
+def default_value(engine: Engine, column: Column) -> pa.Scalar | None:
+    """A column's DEFAULT as DuckDB evaluates it, in the column's type; None without one."""
+    if column.default is None:
+        return None
+    value = exp.cast(exp.maybe_parse(column.default, dialect="duckdb"),
+                     exp.DataType.build(column.sql_type, dialect="duckdb"))
+    return engine.session.query(render(exp.select(value))).column(0)[0]
 
 
 def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None) -> pa.Table | None:
@@ -133,7 +150,7 @@ def staged(engine: Engine, plan: planner.Insert,
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
     """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns, NOT NULLs
-    and DEFAULTs (an identity column's value is numbered after: ``with_identity``)."""
+    and DEFAULTs (an identity column's value is numbered after: ``completed``)."""
     def constraints(column: Column) -> list[exp.ColumnConstraint]:
         kinds: list[exp.Expr] = [] if column.nullable or column.identity else [
             exp.NotNullColumnConstraint()]
@@ -275,7 +292,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     count = 0
     with files.staged(io, location) as written:
         for chunk in chunks:
-            stored = files.to_stored(chunk, info, rowids)
+            stored = files.to_stored(completed(engine, info, chunk), info, rowids)
             written += files.write_data_files(io, metadata, info, stored)
             count += chunk.num_rows
             if progress:

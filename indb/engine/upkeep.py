@@ -85,7 +85,7 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
             added += files.write_data_files(table.io, table.metadata, info, rows)
             removed.append(by_path[path])
         if inserted.num_rows:
-            new_rows = tables.with_identity(engine, info, inserted.select(user))
+            new_rows = tables.completed(engine, info, inserted.select(user))
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(new_rows, info, rowids))
         gone = {f.file_path for f in removed}
@@ -116,7 +116,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     columns = [exp.column(k, quoted=True) for k in keys]
     with tables.staged(engine, plan.insert, params) as (stage, _):
         staged = engine.session.query(render(exp.select(exp.Star()).from_(stage)))
-    staged = tables.with_identity(engine, info, staged)  # a new row's key may be its number
+    staged = tables.completed(engine, info, staged)  # a new row's key may be its number
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
     name = f"__indb_upsert_{uuid.uuid4().hex}"
     engine.session.duck.register(name, staged)
@@ -302,7 +302,7 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
 
     # a new column's DEFAULT, evaluated once (as PostgreSQL does for a constant or a stable
     # function: current_timestamp is the ALTER's time in every existing row)
-    filler = _default_value(engine, change.column) if isinstance(change, AddColumn) else None
+    filler = tables.default_value(engine, change.column) if isinstance(change, AddColumn) else None
 
     def added(column: Column, count: int) -> pa.ChunkedArray | pa.Array:
         if filler is None or not filler.is_valid:
@@ -318,15 +318,6 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
     rows = upkeep.rewrite(engine.db, table, info, new, evolve, convert)
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}; {rows} rows rewritten")
-
-
-def _default_value(engine: Engine, column: Column) -> pa.Scalar | None:
-    """A column's DEFAULT as DuckDB evaluates it, in the column's type; None without one."""
-    if column.default is None:
-        return None
-    value = exp.cast(exp.maybe_parse(column.default, dialect="duckdb"),
-                     exp.DataType.build(column.sql_type, dialect="duckdb"))
-    return engine.session.query(render(exp.select(value))).column(0)[0]
 
 
 def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
