@@ -437,7 +437,7 @@ def test_server_side_cursors_of_psycopg_sqlalchemy_and_pandas(plain):
 def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
     """INSERT ... ON CONFLICT as psycopg sends it (parameters in VALUES), its command tag
     counting inserted and updated rows as PostgreSQL's ``INSERT 0 n``, and as SQLAlchemy's
-    PostgreSQL dialect writes ``on_conflict_do_update``."""
+    PostgreSQL dialect writes ``on_conflict_do_update`` with ``returning``."""
     import sqlalchemy as sa
     from sqlalchemy.dialects.postgresql import insert
     with psycopg.connect(dsn(plain), autocommit=True) as conn:
@@ -453,8 +453,9 @@ def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
                       sa.Column("v", sa.BigInteger))
         statement = insert(kv).values([{"k": "b", "v": 20}, {"k": "c", "v": 3}])
         with engine.begin() as conn:
-            conn.execute(statement.on_conflict_do_update(  # (its rowcount is an UPDATE's only)
-                index_elements=["k"], set_={"v": statement.excluded.v}))
+            done = conn.execute(statement.on_conflict_do_update(
+                index_elements=["k"], set_={"v": statement.excluded.v}).returning(kv.c.k, kv.c.v))
+            assert sorted(done.all()) == [("b", 20), ("c", 3)]  # the rows updated and inserted
             assert conn.execute(sa.select(kv).order_by(kv.c.k)).all() == [
                 ("a", 1), ("b", 20), ("c", 3)]
     finally:

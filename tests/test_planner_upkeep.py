@@ -98,6 +98,8 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
     assert [(c.match, c.action) for c in p.clauses] == [(Match.MATCHED, Action.UPDATE),
                                                          (Match.NOT_MATCHED, Action.INSERT)]
     assert render(p.clauses[0].condition) == "t.px < excluded.px" and p.clauses[1].star
+    assert plan("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO NOTHING RETURNING sym"
+                ).insert.returning.alias == "ticks"
     nothing = plan("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO NOTHING")
     assert (nothing.target, nothing.keys) == ("ticks", ()) and len(nothing.clauses) == 1
     replace = plan("INSERT OR REPLACE INTO ticks VALUES ('a', 1)")
@@ -121,8 +123,6 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
      "names 2 columns but gives 1 values"),
     ("MERGE INTO nope USING quotes q ON true WHEN MATCHED THEN DELETE", "table nope does not exist"),
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
-    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO NOTHING RETURNING sym",
-     "RETURNING with ON CONFLICT"),
     ("MERGE INTO ticks USING quotes q ON true WHEN MATCHED THEN DELETE RETURNING *", "RETURNING"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO UPDATE SET px = 2", "names the key"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = ?",

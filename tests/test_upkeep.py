@@ -199,6 +199,10 @@ def test_on_conflict_updates_or_keeps_rows_of_a_known_key_in_one_snapshot(conn, 
                     "ON CONFLICT DO NOTHING").rowcount == 1
     conn.sql(f"INSERT INTO {table_name} AS t VALUES (4, 'w', 0) ON CONFLICT (id) DO UPDATE "
              "SET v = excluded.v WHERE t.n IS NOT NULL")  # 4's n is null: not updated
+    returned = conn.sql(f"INSERT INTO {table_name} VALUES (3, 'r', 0), (5, 'f', 5) ON CONFLICT (id) "
+                        "DO UPDATE SET n = excluded.n RETURNING id, v, n")  # updated and inserted
+    assert sorted(returned.fetchall()) == [(3, "z", 0), (5, "f", 5)] and returned.rowcount == 2
+    conn.sql(f"DELETE FROM {table_name} WHERE id = 5")
     conn.sql(f"INSERT OR REPLACE INTO {table_name} VALUES (3, 'r', 30)")
     conn.execute(f"INSERT OR IGNORE INTO {table_name} VALUES (?, ?, ?)", [3, "ignored", 0])
     assert rows(conn, f"SELECT * FROM {table_name} ORDER BY id") == [

@@ -68,7 +68,9 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
-    values = tables.returned(engine, updated.select(user), plan.returning)
+    new_rows = tables.completed(engine, info, inserted.select(user))  # defaults, identities
+    values = tables.returned(engine, pa.concat_tables([updated.select(user), new_rows]),
+                             plan.returning)  # an UPDATE's rows; an upsert's, both
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     removed = []
     updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
@@ -85,7 +87,6 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
             added += files.write_data_files(table.io, table.metadata, info, rows)
             removed.append(by_path[path])
         if inserted.num_rows:
-            new_rows = tables.completed(engine, info, inserted.select(user))
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(new_rows, info, rowids))
         gone = {f.file_path for f in removed}
@@ -137,10 +138,12 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
         on = exp.and_(*[exp.EQ(this=exp.column(k, table=plan.target, quoted=True),
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
-                              plan.clauses)
+                              plan.clauses, plan.insert.returning)
         merged = change_rows(engine, merge, None)
     finally:
         engine.session.duck.unregister(name)
+    if merged.returned:
+        return merged
     inserted, updated = (merged.arrow()[k][0].as_py() for k in ("rows_inserted", "rows_updated"))
     return Result(pa.table({"rows_inserted": [inserted], "rows_updated": [updated]}),
                   f"inserted {inserted} rows, updated {updated}", inserted + updated)

@@ -138,13 +138,10 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     alternative = str(tree.args.get("alternative") or "").upper()
     if conflict is None and alternative not in ("REPLACE", "IGNORE"):
         return tables.plan_insert(tree, catalog)
-    if tree.args.get("returning"):
-        raise error_at(tree.args["returning"], "RETURNING with ON CONFLICT (or OR REPLACE, OR "
-                                               "IGNORE) is not supported: select the rows after")
     plain = tree.copy()
     plain.set("conflict", None)
     plain.set("alternative", None)
-    insert = tables.plan_insert(plain, catalog)
+    insert = tables.plan_insert(plain, catalog)  # RETURNING, over the rows inserted or updated
     table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     target = table.alias or insert.table
     insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
