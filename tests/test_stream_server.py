@@ -136,9 +136,19 @@ def test_a_feed_a_subscriber_and_queries(server):
         joined = querier("select sym, size, ex from trade lj ([sym: `IBM`MSFT] ex: `N`Q) "
                          "where size > 5")  # q's joins, over the real-time table
         assert joined.pa().to_pydict() == {"sym": ["IBM", "IBM"], "size": [10, 20], "ex": ["N", "N"]}
+        # each tick as of its own time, and its sym's ticks up to it: updates read together
+        # share one time (the tickerplant stamps them together), so the answers follow the times
+        ticks = querier("select time, sym, price from trade").pa().to_pylist()
+        before = [[t for t in ticks if t["sym"] == tick["sym"] and t["time"] <= tick["time"]]
+                  for tick in ticks]
         asof = querier("select sym, price from aj[`sym`time; select time, sym from trade; trade]")
-        assert asof.pa().to_pydict() == {"sym": ["IBM", "MSFT", "IBM"],  # as of each tick's time
-                                         "price": [150.0, 410.0, 151.0]}
+        assert [t["sym"] for t in ticks] == ["IBM", "MSFT", "IBM"]
+        assert asof.pa().to_pydict() == {"sym": ["IBM", "MSFT", "IBM"],
+                                         "price": [rows[-1]["price"] for rows in before]}
+        window = querier("select sym, size from wj1[(time - 1D00:00; time); `sym`time; "
+                         "select time, sym from trade; (trade; (count; `size))]")
+        assert window.pa().to_pydict() == {"sym": ["IBM", "MSFT", "IBM"],
+                                           "size": [len(rows) for rows in before]}
         assert re.search(r"/tick/sym\d{4}\.\d\d\.\d\d$", querier(".u.L").py())  # the kdb+ log
     finally:
         for q in (feed, subscriber, querier):
