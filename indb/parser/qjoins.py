@@ -289,15 +289,7 @@ def window_join(node: WindowJoin, left: Side, right: Side, begin: exp.Expr, end:
     the left rows times the right's."""
     *equal, time = node.columns
     _present(node.columns, left, right, node)
-    taken = list(dict.fromkeys(c for _, columns in node.aggregates for c in columns))
-    missing = [c for c in taken if c not in right.columns]
-    if missing:
-        raise QError(f"{node.how}: the second table has no column " + ", ".join(missing)
-                     + " (it has " + ", ".join(right.columns) + ")", node.pos)
-    names = [c[-1] for _, c in node.aggregates]
-    if len(set(names)) < len(names):
-        raise QError(f"{node.how}: two aggregates name the same column (" + ", ".join(names)
-                     + "): each takes its name from its last column", node.pos)
+    names = _window_columns(node, right)
     values = [exp.alias_(_aggregate(node, f, columns), columns[-1], quoted=True)
               for f, columns in node.aggregates]
     position = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"),
@@ -314,21 +306,8 @@ def window_join(node: WindowJoin, left: Side, right: Side, begin: exp.Expr, end:
     stamped = exp.select(exp.Star(), exp.alias_(_stamp(
         _col(time), _col(RANK), [_col(c) for c in equal]), STAMP, quoted=True)).from_(
         rights.subquery("q"))
-    first = exp.Literal.number(-1 if node.how == "wj1" else 2 ** 63 - 1)
-    last = exp.Literal.number(2 ** 63 - 1)
-    keys = [_col(c, "l") for c in equal]
-    bounds = exp.select(_col(ROW, "l"), exp.alias_(_low(node.how, equal), "lo", quoted=True),
-                        exp.alias_(_high(equal), "hi", quoted=True)).from_(
-        exp.to_table("__q_wl").as_("l"))
-    for alias, at, edge in (("a", BEGIN, first), ("b", END, last)):
-        bounds = bounds.join(exp.to_table("__q_wr").as_(alias), join_type="asof left", on=exp.GTE(
-            this=_stamp(_col(at, "l"), edge, [k.copy() for k in keys]),
-            expression=_col(STAMP, alias)))
-    ranks = exp.Unnest(expressions=[exp.func("range", _col("lo"), exp.Add(
-        this=_col("hi"), expression=exp.Literal.number(1)))])
-    rows = exp.select(_col(ROW), exp.alias_(ranks, RANK, quoted=True)).from_(
-        bounds.subquery("q")).where(exp.LTE(this=_col("lo"), expression=_col("hi")))
-    windows = exp.select(_col(ROW, "q"), *values).from_(rows.subquery("q")).join(
+    windows = exp.select(_col(ROW, "q"), *values).from_(
+        _window_rows(node.how, equal).subquery("q")).join(
         exp.to_table("__q_wr").as_("r"), on=exp.EQ(this=_col(RANK, "q"),
                                                    expression=_col(RANK, "r"))).group_by(
         _col(ROW, "q"))
@@ -341,6 +320,41 @@ def window_join(node: WindowJoin, left: Side, right: Side, begin: exp.Expr, end:
         join_type="left").order_by(_col(ROW, "l")).with_("__q_wl", lefts).with_(
         "__q_wr", stamped)
     return Side(tree, left.columns + [c for c in names if c not in left.columns])
+
+
+def _window_columns(node: WindowJoin, right: Side) -> list[str]:
+    """The names of a window join's aggregates (each its last column's), checked: columns of
+    the second table, no name twice."""
+    taken = list(dict.fromkeys(c for _, columns in node.aggregates for c in columns))
+    missing = [c for c in taken if c not in right.columns]
+    if missing:
+        raise QError(f"{node.how}: the second table has no column " + ", ".join(missing)
+                     + " (it has " + ", ".join(right.columns) + ")", node.pos)
+    names = [c[-1] for _, c in node.aggregates]
+    if len(set(names)) < len(names):
+        raise QError(f"{node.how}: two aggregates name the same column (" + ", ".join(names)
+                     + "): each takes its name from its last column", node.pos)
+    return names
+
+
+def _window_rows(how: str, equal: Sequence[str]) -> exp.Select:
+    """Each left row's window as ranks of right rows (``__q_i``, ``__q_k``): its first and last
+    rank found by ASOF joins of ``__q_wl``'s begin and end to ``__q_wr``'s stamps, the range
+    between them unnested."""
+    first = exp.Literal.number(-1 if how == "wj1" else 2 ** 63 - 1)
+    last = exp.Literal.number(2 ** 63 - 1)
+    keys = [_col(c, "l") for c in equal]
+    bounds = exp.select(_col(ROW, "l"), exp.alias_(_low(how, equal), "lo", quoted=True),
+                        exp.alias_(_high(equal), "hi", quoted=True)).from_(
+        exp.to_table("__q_wl").as_("l"))
+    for alias, at, edge in (("a", BEGIN, first), ("b", END, last)):
+        bounds = bounds.join(exp.to_table("__q_wr").as_(alias), join_type="asof left", on=exp.GTE(
+            this=_stamp(_col(at, "l"), edge, [k.copy() for k in keys]),
+            expression=_col(STAMP, alias)))
+    ranks = exp.Unnest(expressions=[exp.func("range", _col("lo"), exp.Add(
+        this=_col("hi"), expression=exp.Literal.number(1)))])
+    return exp.select(_col(ROW), exp.alias_(ranks, RANK, quoted=True)).from_(
+        bounds.subquery("q")).where(exp.LTE(this=_col("lo"), expression=_col("hi")))
 
 
 def _same_keys(equal: Sequence[str], alias: str) -> exp.Expr:
