@@ -512,6 +512,21 @@ def test_window_joins_take_kdbs_windows(how):
     assert any(not r[2] for r in rows) and any(len(r[2] or []) > 3 for r in rows)
 
 
+def test_asof_takes_a_dictionary_or_a_table_of_keys_and_times():
+    # the asof page's second example: a table of keys (its time an atom, as q extends it), a
+    # row of nulls where nothing matches
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE t AS SELECT * FROM (VALUES (TIME '09:00', 'AAPL', 1.5, 36), "
+                       "(TIME '09:10', 'AAPL', 2.5, 12), (TIME '09:00', 'GOOG', 3.5, 92)) "
+                       "v(time, sym, px, vol)")
+    known = {"t": ["time", "sym", "px", "vol"]}
+    for q, rows in [("t asof ([]sym:`GOOG`MSFT; time:09:05)", [(3.5, 92), (None, None)]),
+                    ("asof[t; `sym`time!(`AAPL;09:10)]", [(2.5, 12)]),
+                    ("t asof `sym`time!(`AAPL;08:59)", [(None, None)])]:
+        relation = connection.sql(translate(q, known.get).sql(dialect="duckdb"))
+        assert relation.columns == ["px", "vol"] and relation.fetchall() == rows, q
+
+
 def test_joins_keep_qs_rules(duck):
     """Row order of the left table, a key's first row, the as-of row the last at or before the
     time (ties: the last), nulls replacing (lj) or not (ljf), and joins inside queries."""
@@ -575,6 +590,8 @@ def test_joins_keep_qs_rules(duck):
     ("(2!sp) uj 1!sp", r"here \['s', 'p'\] and \['s'\]", 8),
     ("sp lj `city xkey p", "the left table has no column city", 4),
     ("wj[w; `s`p; sp; (p; (max; `weight))]", "takes its windows written in", 4),
+    ("sp asof `s`nope!(`s1; 2)", "t has no column nope", 4),
+    ("sp asof `s`p!(`s1)", "a dictionary of 2 keys and 1 values", 9),
     ("wj[-2 1 +\\: sp.x; `s`x; sp; (sp; (max; `qty))]", "two timespans", 4),
     ("wj[(x; x); `s`x; sp; (sp; (max; `nosuch))]", "second table has no column nosuch", 1),
     ("wj1[(x; x); `s`x; sp; (sp; (max; `qty); (sum; `qty))]", "name the same column", 1),

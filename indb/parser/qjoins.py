@@ -135,6 +135,16 @@ def join(node: Join, left: Side, right: Side, left_keys: list[str],
     if how.startswith("aj"):
         _present(node.columns, left, right, node)
         return _asof(how, left, right, node.columns)
+    if how == "asof":  # t asof d: aj[d's columns; d; t], t's other columns alone
+        missing = [c for c in right.columns if c not in left.columns]
+        if missing:
+            raise QError("t asof d: d's keys are columns of t, the last one its time; t has no "
+                         "column " + ", ".join(missing) + " (it has " + ", ".join(left.columns)
+                         + ")", node.pos)
+        joined = _asof("aj", right, left, right.columns)
+        kept = [c for c in left.columns if c not in right.columns]
+        joined.tree.set("expressions", [v for v in joined.tree.expressions if v.alias in kept])
+        return Side(joined.tree, kept)
     if not right_keys:
         raise QError(f"{how} joins on the keys of a keyed table, on its right: a table with a "
                      "PRIMARY KEY, `k xkey t, 1!t, select ... by k from t, or ([k: ...] c: ...)",

@@ -19,18 +19,16 @@ RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ",
            "next", "rank"}  # along the rows, in order (rank: in the order of its argument)
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
 SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
-INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf"}  # t1 lj t2, or lj[t1; t2]
+INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf", "asof"}  # t1 lj t2, or lj[t1; t2]
 COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
 WINDOW_JOINS = ("wj", "wj1")  # wj[w; `sym`time; t; (q; (max; `ask); (min; `bid))]
-REFUSED_JOINS = {  # q's joins not translated (t asof d), with what to write instead
-    "asof": "asof is not translated: write aj[`sym`time; t1; t2]"}
 UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
     "xcol": "xcol is not translated: name the columns in the select phrase "
             "(select new1: c1, new2: c2 from t)",
     "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
     "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
               "CONFLICT in SQL",
-    **REFUSED_JOINS}
+}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum", "trim", "ltrim", "rtrim", "cos", "sin",
            "tan", "acos", "asin", "atan"}
@@ -294,15 +292,28 @@ class Parser:
         left = self.primary()
         if self.word(*INFIX_JOINS) or self.peek.kind == ",":  # t1, t2: the rows of both
             token = self.advance()
-            return Join(token.pos, token.text, [], left, self.table())
+            right = self.dictionary() if token.text == "asof" else None
+            return Join(token.pos, token.text, [], left, right or self.table())
         return left
+
+    def dictionary(self) -> TableCols | None:
+        """```sym`time!(`AAPL; 09:15)``, a dictionary as ``asof`` takes it: a table of one row
+        (None where no dictionary comes)."""
+        token, after = self.peek, self.tokens[min(self.at + 1, len(self.tokens) - 1)]
+        if token.kind != "sym" or after.text != "!":
+            return None
+        self.at += 2
+        keys = token.text.split("`")[1:]
+        values = self.noun()
+        items = values.items if isinstance(values, Vec | GList) else [values]
+        if len(items) != len(keys):
+            raise QError(f"a dictionary of {len(keys)} keys and {len(items)} values", token.pos)
+        return TableCols(token.pos, list(items), list(keys))
 
     def primary(self) -> Node:
         token, after = self.peek, self.tokens[min(self.at + 1, len(self.tokens) - 1)]
         if token.kind in ("sym", "name") and after.kind == "name" and after.text in UNTRANSLATED:
             raise QError(UNTRANSLATED[after.text], after.pos)
-        if token.kind == "name" and token.text in REFUSED_JOINS:
-            raise QError(REFUSED_JOINS[token.text], token.pos)
         if token.kind == "sym" and after.kind == "name" and after.text == "xkey":
             self.at += 2
             return Keyed(token.pos, token.text.split("`")[1:], 0, self.table())
@@ -345,7 +356,7 @@ class Parser:
             self.expect(";", f"; after {token.text}'s columns")
         left = self.table()
         self.expect(";", f"; between {token.text}'s tables")
-        right = self.table()
+        right = (self.dictionary() if token.text == "asof" else None) or self.table()
         self.expect("]", f"the ] closing {token.text}[...]")
         return Join(token.pos, token.text, columns, left, right)
 
