@@ -404,6 +404,7 @@ def test_first_last_running_and_order(duck):
         ("s4", 100, None), ("s4", 100, 100), ("s4", 100, 200)]
     assert run(duck, "select[2;>qty] from sp")[1] == [("s1", "p3", 400, 0), ("s2", "p2", 400, 2)]
     assert run(duck, "select[1 2] p from sp")[1] == [("p2",), ("p3",)]
+    assert run(duck, "exec p!qty from sp where s=`s2") == (["p", "qty"], [("p1", 300), ("p2", 400)])
     assert run(duck, "select distinct s from sp")[1] == [("s1",), ("s4",), ("s2",), ("s3",)]
 
 

@@ -473,6 +473,10 @@ class Translator:
         if query.kind == "exec" and len(query.by) == 1 and isinstance(query.by[0][1], Lit) \
                 and query.by[0][1].text == "0" and query.by[0][1].kind == "bool":
             query = replace(query, kind="select", by=[])  # exec ... by 0b: a table
+        if query.kind == "exec" and not query.by and len(query.phrase) == 1 \
+                and isinstance(query.phrase[0][1], Dyad) and query.phrase[0][1].op == "!":
+            pair = query.phrase[0][1]  # exec k!v: a dictionary, a row a key (k and v's rows)
+            query = replace(query, kind="select", phrase=[(None, pair.left), (None, pair.right)])
         names = column_names(query.by + query.phrase)
         keys = [(names[k], self.expr(node, PER_ROW)) for k, (_, node) in enumerate(query.by)]
         phrase_names = names[len(keys):]
