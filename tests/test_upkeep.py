@@ -209,6 +209,18 @@ def test_on_conflict_updates_or_keeps_rows_of_a_known_key_in_one_snapshot(conn, 
         (1, "q", 11), (2, "y", 2), (3, "r", 30), (4, "four", None)]
 
 
+def test_writes_to_a_table_of_a_schema_call_it_by_its_own_name(conn, table_name):
+    conn.sql(f"CREATE SCHEMA IF NOT EXISTS {table_name}_s")
+    kv = f"{table_name}_s.kv"
+    conn.sql(f"CREATE TABLE {kv} (k INT PRIMARY KEY, v VARCHAR)")
+    conn.sql(f"INSERT INTO {kv} VALUES (1, 'a')")
+    upserted = conn.sql(f"INSERT INTO {kv} VALUES (1, 'b'), (2, 'c') ON CONFLICT (k) DO UPDATE "
+                        "SET v = excluded.v || kv.v RETURNING kv.k, v")  # kv, as PostgreSQL's
+    assert sorted(upserted.fetchall()) == [(1, "ba"), (2, "c")]
+    assert conn.sql(f"UPDATE {kv} SET v = kv.v || '!' WHERE kv.k = 2 RETURNING kv.v").fetchall() \
+        == [("c!",)]
+
+
 @pytest.mark.parametrize("statement, message", [
     ("INSERT INTO {t} VALUES (9, 'c', 0), (9, 'd', 0) ON CONFLICT (id) DO UPDATE SET v = 'e'",
      "cannot affect a row a second time: the rows inserted have id = 9"),

@@ -143,7 +143,7 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     plain.set("alternative", None)
     insert = tables.plan_insert(plain, catalog)  # RETURNING, over the rows inserted or updated
     table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    target = table.alias or insert.table
+    target = table.alias or table.name
     insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
     if conflict is None:  # OR REPLACE: every column from the new row; OR IGNORE: nothing
         replace = Clause(Match.MATCHED, Action.UPDATE, star=True, node=tree)
@@ -226,7 +226,7 @@ def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
     if not isinstance(table, exp.Table):
         raise error_at(table, "expected the name of the table to change")
     name = _existing(table_name(table), catalog)
-    return name, table.alias or name
+    return name, table.alias or table.name  # t of s.t, as PostgreSQL's statements call it
 
 
 def _source(source: exp.Expr) -> exp.Expr:
