@@ -187,6 +187,17 @@ def test_defaults_and_identities_fill_what_a_write_leaves_out(conn, table_name):
     assert conn.sql(f"INSERT INTO {steps} (v) VALUES ('c') RETURNING k").fetchall() == [(1,)]
 
 
+def test_an_index_changes_nothing_but_its_columns_are_checked(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER, CONSTRAINT {table_name}_pk PRIMARY KEY (id))")
+    made = conn.sql(f"CREATE INDEX ix ON {table_name} (id)")
+    assert "changed nothing" in made.message and not made.returns_rows
+    with pytest.raises(indb.SqlError, match=f"table {table_name} has no column nope"):
+        conn.sql(f"CREATE INDEX ix ON {table_name} (nope)")
+    assert "changed nothing" in conn.sql("DROP INDEX ix").message
+    with pytest.raises(indb.DataError, match="duplicate primary key"):  # the named key holds
+        conn.sql(f"INSERT INTO {table_name} VALUES (1), (1)")
+
+
 def test_create_table_as_select(conn, table_name):
     make_ticks(conn, table_name, rows=500)
     daily = table_name + "_daily"

@@ -501,7 +501,8 @@ def test_returning_rows_through_psycopg_and_asyncpg(plain):
 
 def test_sqlalchemy_s_orm_creates_a_serial_table_and_gets_its_ids_back(plain):
     """SQLAlchemy's ORM as a PostgreSQL application uses it: ``create_all`` writes ``id SERIAL``
-    for an integer primary key, and each insert asks for the id with ``RETURNING``."""
+    for an integer primary key (and an index, which indb accepts and keeps none of), and each
+    insert asks for the id with ``RETURNING``."""
     import sqlalchemy as sa
     from sqlalchemy import orm
 
@@ -511,7 +512,7 @@ def test_sqlalchemy_s_orm_creates_a_serial_table_and_gets_its_ids_back(plain):
     class Account(Base):
         __tablename__ = "accounts_orm"
         id = orm.mapped_column(sa.Integer, primary_key=True)
-        owner = orm.mapped_column(sa.String(40))
+        owner = orm.mapped_column(sa.String(40), index=True)  # CREATE INDEX: a no-op
         credit = orm.mapped_column(sa.Integer, server_default=sa.text("100"))
 
     engine = sa.create_engine(f"postgresql+psycopg://admin@127.0.0.1:{plain.pg_port}/indb")

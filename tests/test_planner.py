@@ -112,6 +112,18 @@ def test_defaults_identities_and_serials_are_columns_facts():
     assert columns["note"].default is None and columns["note"].identity is None
 
 
+def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
+    p = plan("CREATE TABLE v (num VARCHAR(32) NOT NULL, CONSTRAINT v_pkc PRIMARY KEY (num))")
+    assert p.primary_key == ("num",) and p.shard_key == ("num",)
+    index = plan("CREATE INDEX IF NOT EXISTS ix ON ticks USING btree (sym, ts DESC)", "ticks")
+    assert index == planner.NoIndex("CREATE INDEX ix", "ticks", ("sym", "ts"))
+    assert plan("DROP INDEX IF EXISTS ix") == planner.NoIndex("DROP INDEX ix")
+    with pytest.raises(SqlError, match="UNIQUE INDEX is a constraint indb does not enforce"):
+        plan("CREATE UNIQUE INDEX ux ON ticks (sym)", "ticks")
+    with pytest.raises(CatalogError, match="nope"):
+        plan("CREATE INDEX ix ON nope (a)")
+
+
 @pytest.mark.parametrize("sql, message", [
     ("CREATE TABLE t (a INT UNIQUE)", "UNIQUE is not enforced"),
     ("CREATE TABLE t (a INT CHECK (a > 0))", "CHECK constraints are not enforced"),

@@ -67,6 +67,7 @@ HANDLERS: dict[type, Handler] = {
     planner.Update: upkeep.change_rows,
     planner.Merge: upkeep.change_rows,
     planner.Upsert: upkeep.upsert,
+    planner.NoIndex: tables.no_index,
     planner.AlterTable: upkeep.alter_table,
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,

@@ -205,6 +205,19 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
 
 
 
+def no_index(engine: Engine, plan: planner.NoIndex, params: object) -> Result:
+    """CREATE or DROP INDEX: nothing to do (indb keeps no indexes), the columns checked."""
+    if plan.table is not None:
+        _, info = engine.db.load(plan.table)
+        known = {c.name.lower() for c in info.columns}
+        unknown = [c for c in plan.columns if c.lower() not in known]
+        if unknown:
+            raise SqlError(f"{plan.statement}: table {plan.table} has no column {unknown[0]}; "
+                           "its columns are " + ", ".join(c.name for c in info.columns))
+    return Result(message=f"{plan.statement} changed nothing: indb keeps no indexes (tables are "
+                          "scanned, and their files' statistics skip what a filter excludes)")
+
+
 def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:
     if plan.if_exists and not engine.db.exists(plan.name):
         return Result(message=f"table {plan.name} does not exist")

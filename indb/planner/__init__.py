@@ -50,7 +50,8 @@ from indb.planner.functions import (CreateFunction, DescribeFunction, DropFuncti
 from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
                                  ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
-                                 DropTable, Insert, Load, Query, Returning, ShowTables, plan_load)
+                                 DropTable, Insert, Load, NoIndex, Query, Returning, ShowTables,
+                                 plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
@@ -59,7 +60,8 @@ from indb.parser import error_at
 __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
-           "KillFunction", "Load", "Plan", "Prediction", "Query", "QueryWithFunctions", "Returning",
+           "KillFunction", "Load", "NoIndex", "Plan", "Prediction", "Query", "QueryWithFunctions",
+           "Returning",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
            "WithPredictions", "plan", "plan_load",
            # upkeep
@@ -71,7 +73,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            "AlterEnvironment", "CreateEnvironment", "DescribeEnvironment", "DropEnvironment",
            "ShowEnvironment"]
 
-Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load
+Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load | NoIndex
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
@@ -136,11 +138,12 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
-                         SCHEMA=schemas.plan_create_schema),
+                         SCHEMA=schemas.plan_create_schema, INDEX=tables.plan_create_index),
     exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
-                       VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema),
+                       VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema,
+                       INDEX=tables.plan_drop_index),
     exp.Show: tables.plan_show,
     exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,

@@ -178,9 +178,10 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
-    """The PRIMARY KEY of a column list: ``PRIMARY KEY (a, b)``, one column's ``a INT PRIMARY
-    KEY``, or Kinetica's ``a INT(PRIMARY_KEY)`` on each key column; SqlError if given twice."""
-    keys = [tuple(i.name for i in item.expressions) for item in schema.expressions
+    """The PRIMARY KEY of a column list: ``[CONSTRAINT name] PRIMARY KEY (a, b)`` (the name is
+    not kept), one column's ``a INT PRIMARY KEY``, or Kinetica's ``a INT(PRIMARY_KEY)`` on each
+    key column; SqlError if given twice."""
+    keys = [tuple(i.name for i in item.expressions) for item in map(_named_key, schema.expressions)
             if isinstance(item, exp.PrimaryKey)]
     keys += [(item.name,) for item in schema.expressions if isinstance(item, exp.ColumnDef)
              and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in item.constraints)]
@@ -189,6 +190,43 @@ def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
     if len(keys) > 1:
         raise error_at(schema, "a table has one PRIMARY KEY; list its columns in PRIMARY KEY (a, b)")
     return keys[0] if keys else ()
+
+
+def _named_key(item: exp.Expr) -> exp.Expr:
+    """``CONSTRAINT name PRIMARY KEY (...)`` (SQLAlchemy's and Alembic's way) as its key; any
+    other item as it is."""
+    if isinstance(item, exp.Constraint) and len(item.expressions) == 1 \
+            and isinstance(item.expressions[0], exp.PrimaryKey):
+        return item.expressions[0]
+    return item
+
+
+@dataclass(frozen=True)
+class NoIndex:
+    """``CREATE INDEX`` or ``DROP INDEX``, accepted and changing nothing: indb keeps no indexes
+    (a table is scanned, and its Parquet files' statistics skip what a filter excludes), so a
+    client's schema with them (SQLAlchemy's ``index=True``, Alembic's ``create_index``) installs.
+    ``table`` and ``columns``: those a CREATE names, checked to exist."""
+
+    statement: str
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+
+
+def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> NoIndex:
+    if tree.args.get("unique"):
+        raise error_at(tree, "CREATE UNIQUE INDEX is a constraint indb does not enforce: a "
+                             "table's PRIMARY KEY is (one a table)")
+    index = tree.this
+    params = index.args.get("params")
+    columns = tuple(c.this.name if isinstance(c, exp.Ordered) else c.name
+                    for c in (params.args.get("columns") or [] if params else []))
+    table = _existing(table_name(index.args["table"]), catalog)
+    return NoIndex(f"CREATE INDEX {index.name}", table, columns)
+
+
+def plan_drop_index(tree: exp.Drop, catalog: CatalogFacts) -> NoIndex:
+    return NoIndex("DROP INDEX " + ", ".join(t.name for t in tree.args.get("tables") or []))
 
 
 def _column_names(names: tuple[str, ...], columns: tuple[Column, ...], schema: exp.Schema,
@@ -216,7 +254,7 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
                                      "columns' SHARD_KEY; give it once")
             shard_key = tuple(i.name for i in item.expressions)
             continue
-        if isinstance(item, exp.PrimaryKey):  # read by primary_key_of
+        if isinstance(_named_key(item), exp.PrimaryKey):  # read by primary_key_of
             continue
         if not isinstance(item, exp.ColumnDef):
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
