@@ -108,6 +108,7 @@ def test_defaults_identities_and_serials_are_columns_facts():
     assert (columns["n"].default, columns["n"].nullable) == ("7", False)
     assert columns["at"].default == "CURRENT_TIMESTAMP" and columns["at"].identity is None
     assert (columns["k"].identity.start, columns["k"].identity.increment) == (10, 5)
+    assert columns["k"].identity.always and not columns["id"].identity.always
     assert columns["b"].sql_type == "BIGINT" and columns["b"].identity.sequence == "b"
     assert columns["note"].default is None and columns["note"].identity is None
 

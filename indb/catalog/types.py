@@ -36,11 +36,13 @@ _WIDENED: dict[pa.DataType, pa.DataType] = {
 class Identity:
     """An identity column's numbering (``GENERATED ... AS IDENTITY``, ``SERIAL``): a row
     inserted without a value takes the next of ``start``, ``start + increment``...; the count is
-    the catalog's sequence ``sequence`` of the table (named once, so a renamed column keeps it)."""
+    the catalog's sequence ``sequence`` of the table (named once, so a renamed column keeps it).
+    ``always`` (``GENERATED ALWAYS``): a value given for it is refused, as PostgreSQL's."""
 
     sequence: str
     start: int = 1
     increment: int = 1
+    always: bool = False
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
         rows = engine.session.query(render(exp.select("*").from_(stage)))
     rows = completed(engine, info, rows)
     values = returned(engine, rows, plan.returning)
-    count = write_rows(engine, plan.table, [rows])
+    count = write_rows(engine, plan.table, [rows], complete=False)
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
 
 
@@ -85,6 +85,9 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
         name = present[column.name.lower()]
         values = rows[name].combine_chunks()
         count = pc.sum(values.is_null()).as_py() or 0
+        if column.identity.always and count < rows.num_rows:
+            raise SqlError(f"column {column.name} of {info.name} is GENERATED ALWAYS AS IDENTITY: "
+                           "a write gives it no value (leave it out, or write DEFAULT)")
         if not count:
             continue
         first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
@@ -277,8 +280,11 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
                progress: Callable[[int], None] | None = None, *,
                create: TableInfo | None = None, replace: bool = False,
                properties: Mapping[str, str] | None = None,
-               around_commit: AbstractContextManager[object] = nullcontext()) -> int:
+               around_commit: AbstractContextManager[object] = nullcontext(),
+               complete: bool = True) -> int:
     """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
+    Each chunk is ``completed`` first (defaults, identity numbers) unless ``complete`` is off
+    (the caller did it: an INSERT, for its RETURNING).
 
     With ``create``, the table does not exist yet (or, with ``replace``, is replaced): its
     files are written first, and the table is created with them in one catalog commit, so it
@@ -305,7 +311,8 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     count = 0
     with files.staged(io, location) as written:
         for chunk in chunks:
-            stored = files.to_stored(completed(engine, info, chunk), info, rowids)
+            stored = files.to_stored(completed(engine, info, chunk) if complete else chunk,
+                                     info, rowids)
             written += files.write_data_files(io, metadata, info, stored)
             count += chunk.num_rows
             if progress:

@@ -53,9 +53,10 @@ POSITION = "__indb_position"  # an upsert's row's place among the rows proposed
 
 # -- UPDATE and MERGE ---------------------------------------------------------------------------
 
-def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
+def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool = True) -> Result:
     """UPDATE and MERGE: DuckDB finds the changed rows (file and position) and computes their
-    new values; the files holding them are rewritten without them, with the new rows added."""
+    new values; the files holding them are rewritten without them, with the new rows added
+    (``completed`` first, unless ``complete`` is off: an upsert's rows were)."""
     table, info = engine.db.load(plan.table)
     current = files.data_files(table)
     by_path = {files.local_path(f.file_path): f for f in current}
@@ -68,7 +69,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object) -> Result:
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
-    new_rows = tables.completed(engine, info, inserted.select(user))  # defaults, identities
+    new_rows = tables.completed(engine, info, inserted.select(user)) if complete \
+        else inserted.select(user)  # defaults, identities
     values = tables.returned(engine, pa.concat_tables([updated.select(user), new_rows]),
                              plan.returning)  # an UPDATE's rows; an upsert's, both
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
@@ -139,7 +141,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
                               plan.clauses, plan.insert.returning)
-        merged = change_rows(engine, merge, None)
+        merged = change_rows(engine, merge, None, complete=False)
     finally:
         engine.session.duck.unregister(name)
     if merged.returned:

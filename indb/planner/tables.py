@@ -257,8 +257,12 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         if isinstance(_named_key(item), exp.PrimaryKey):  # read by primary_key_of
             continue
         if not isinstance(item, exp.ColumnDef):
+            unenforced = isinstance(item, exp.UniqueColumnConstraint | exp.CheckColumnConstraint
+                                    | exp.ForeignKey) or isinstance(item, exp.Constraint)
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
-                                 "columns, SHARD KEY (...) and PRIMARY KEY (...)")
+                                 "columns, SHARD KEY (...) and PRIMARY KEY (...)" + (
+                                     " (it does not enforce UNIQUE, CHECK or foreign keys)"
+                                     if unenforced else ""))
         name = item.name
         if name.lower() in seen:
             raise error_at(item, f"column {name} is defined twice")
@@ -316,7 +320,7 @@ def _constraints(item: exp.ColumnDef,
                    for n in numbers):
                 raise error_at(kind, "an identity's START WITH and INCREMENT BY are integers")
             start, increment = (int(n.name) if n is not None else 1 for n in numbers)
-            identity = Identity(item.name, start, increment)
+            identity = Identity(item.name, start, increment, always=kind.this is True)
         elif type(kind) in REFUSED_CONSTRAINTS or isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
             raise error_at(item, REFUSED_CONSTRAINTS.get(
                 type(kind), "computed columns are not supported: compute the value in a view"))
