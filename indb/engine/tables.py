@@ -75,16 +75,15 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
     present = {n.lower(): n for n in rows.column_names}
     for column in info.columns:
         if column.name.lower() not in present and (column.default or column.identity):
-            value = default_value(engine, column)
-            missing = pa.nulls(rows.num_rows, column.arrow_type)
-            rows = rows.append_column(column.name, missing if value is None or not value.is_valid
-                                      else pc.fill_null(pa.nulls(rows.num_rows, value.type), value))
+            rows = rows.append_column(column.name, repeated(default_value(engine, column),
+                                                            rows.num_rows, column.arrow_type))
             present[column.name.lower()] = column.name
         if column.identity is None:
             continue
         name = present[column.name.lower()]
         values = rows[name].combine_chunks()
-        count = pc.sum(values.is_null()).as_py() or 0
+        missing = values.is_null()
+        count = pc.sum(missing).as_py() or 0
         if column.identity.always and count < rows.num_rows:
             raise SqlError(f"column {column.name} of {info.name} is GENERATED ALWAYS AS IDENTITY: "
                            "a write gives it no value (leave it out, or write DEFAULT)")
@@ -92,18 +91,33 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
             continue
         first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
         numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
-        filled = pc.replace_with_mask(values, values.is_null(), pa.array(numbers, type=values.type))
+        filled = pc.replace_with_mask(values, missing, pa.array(numbers, type=values.type))
         rows = rows.set_column(rows.column_names.index(name), name, filled)
     return rows
 
 
+def default_expression(column: Column) -> exp.Expr | None:
+    """A column's DEFAULT as a tree (the catalog keeps it as DuckDB SQL); None without one."""
+    return exp.maybe_parse(column.default, dialect="duckdb") if column.default is not None \
+        else None
+
+
 def default_value(engine: Engine, column: Column) -> pa.Scalar | None:
-    """A column's DEFAULT as DuckDB evaluates it, in the column's type; None without one."""
-    if column.default is None:
+    """A column's DEFAULT as DuckDB evaluates it, in the column's type; None without one (or
+    for DEFAULT NULL)."""
+    default = default_expression(column)
+    if default is None:
         return None
-    value = exp.cast(exp.maybe_parse(column.default, dialect="duckdb"),
-                     exp.DataType.build(column.sql_type, dialect="duckdb"))
-    return engine.session.query(render(exp.select(value))).column(0)[0]
+    value = exp.cast(default, exp.DataType.build(column.sql_type, dialect="duckdb"))
+    scalar = engine.session.query(render(exp.select(value))).column(0)[0]
+    return scalar if scalar.is_valid else None
+
+
+def repeated(value: pa.Scalar | None, count: int, arrow_type: pa.DataType) -> pa.Array:
+    """``count`` times ``value`` (a column's default), or nulls of ``arrow_type`` without one."""
+    if value is None:
+        return pa.nulls(count, arrow_type)
+    return pc.fill_null(pa.nulls(count, value.type), value)
 
 
 def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None) -> pa.Table | None:
@@ -157,9 +171,9 @@ def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
     def constraints(column: Column) -> list[exp.ColumnConstraint]:
         kinds: list[exp.Expr] = [] if column.nullable or column.identity else [
             exp.NotNullColumnConstraint()]
-        if column.default is not None:
-            kinds.append(exp.DefaultColumnConstraint(
-                this=exp.maybe_parse(column.default, dialect="duckdb")))
+        default = default_expression(column)
+        if default is not None:
+            kinds.append(exp.DefaultColumnConstraint(this=default))
         return [exp.ColumnConstraint(kind=kind) for kind in kinds]
     columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
                              kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
@@ -174,10 +188,9 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     current = files.data_files(table)
     if plan.where is None:
         count = sum(f.record_count for f in current)
-        gone = files.read_stored([files.local_path(f.file_path) for f in current], info, table.io) \
-            if plan.returning else None
-        values = returned(engine, files.to_user(gone, info), plan.returning) \
-            if gone is not None else None
+        values = returned(engine, files.to_user(files.read_stored(
+            [files.local_path(f.file_path) for f in current], info, table.io), info),
+            plan.returning) if plan.returning else None
         if current:
             files.commit(engine.db, plan.table, add=[], remove=current, written_for=table.metadata)
         return written({"rows_deleted": count}, f"deleted {count} rows", values)
@@ -205,7 +218,6 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
                          written_for=table.metadata)
         added.keep()
     return written({"rows_deleted": count}, f"deleted {count} rows", values)
-
 
 
 def no_index(engine: Engine, plan: planner.NoIndex, params: object) -> Result:

@@ -216,7 +216,7 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
     keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT
     values: dict[str, exp.Expr] = {  # has the column's DEFAULT, or NULL (an identity's: numbered)
         c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _cast(
-            exp.maybe_parse(c.default, dialect="duckdb") if c.default is not None else exp.null(), c)
+            tables.default_expression(c) or exp.null(), c)
         for c in info.columns}
     targets = clause.columns
     if clause.action == Action.INSERT and not targets:
@@ -310,9 +310,9 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
     filler = tables.default_value(engine, change.column) if isinstance(change, AddColumn) else None
 
     def added(column: Column, count: int) -> pa.ChunkedArray | pa.Array:
-        if filler is None or not filler.is_valid:
+        if filler is None:
             return pa.nulls(count, column.storage_type)
-        return to_storage(pc.fill_null(pa.nulls(count, filler.type), filler), column)
+        return to_storage(tables.repeated(filler, count, column.arrow_type), column)
 
     def convert(stored: pa.Table) -> pa.Table:
         arrays = [stored[source] if source is not None else added(c, stored.num_rows)

@@ -127,8 +127,8 @@ class Translator:
         if fn in AGGREGATES:
             return self.aggregate(fn, arg, scope, node.pos)
         if fn == "rank":
-            self.over(scope, fn, node.pos)  # refused where it cannot run along rows
-            return qf.rank(self.expr(arg, scope), _partition(scope), _row())
+            partition = self.along(scope, fn, node.pos)
+            return qf.rank(self.expr(arg, scope), partition, _row())
         if fn in RUNNING:
             return qf.running(fn, self.expr(arg, scope), self.over(scope, fn, node.pos))
         if fn == "distinct":
@@ -163,6 +163,12 @@ class Translator:
             return value
         return exp.Window(this=value, partition_by=_partition(scope), over="OVER")
 
+    def along(self, scope: Scope, fn: str, pos: int) -> list[exp.Expr] | None:
+        """The groups a function that builds its own windows along the rows (``rank``,
+        ``xrank``, ``ema``) runs in; refused where it cannot run along rows, as ``over``."""
+        self.over(scope, fn, pos)
+        return _partition(scope)
+
     def over(self, scope: Scope, fn: str, pos: int) -> qf.Over:
         """Windows along the rows in order (within the scope's groups)."""
         if scope.mode == "group":
@@ -192,9 +198,8 @@ class Translator:
             return qf.moving(op, int(node.left.text), self.expr(node.right, scope),
                              self.over(scope, op, node.pos))
         if op == "ema":
-            self.over(scope, op, node.pos)  # refused where it cannot run along rows
-            return qf.ema(qf.smoothing(node.left), self.expr(node.right, scope),
-                          _partition(scope), _row())
+            partition = self.along(scope, op, node.pos)
+            return qf.ema(qf.smoothing(node.left), self.expr(node.right, scope), partition, _row())
         if op in ("wavg", "wsum"):
             weight, value = self.expr(node.left, PER_ROW), self.expr(node.right, PER_ROW)
             if has_aggregate(node.left) or has_aggregate(node.right):
@@ -245,9 +250,8 @@ class Translator:
         if op == "mod":
             return qf.mod(left, right)
         if op in ("xexp", "xlog", "xrank"):
-            if op == "xrank":
-                self.over(scope, op, node.pos)  # refused where it cannot run along rows
-            return qf.powers(op, left, right, _partition(scope), _row())
+            partition = self.along(scope, op, node.pos) if op == "xrank" else None
+            return qf.powers(op, left, right, partition, _row())
         if op == "div":  # q's div floors (DuckDB's // truncates)
             return exp.cast(exp.func("floor", exp.Div(this=left, expression=right)),
                             exp.DataType.build("BIGINT"))

@@ -27,8 +27,7 @@ UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instea
             "(select new1: c1, new2: c2 from t)",
     "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
     "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
-              "CONFLICT in SQL",
-}
+              "CONFLICT in SQL"}
 SCALARS = {"not", "neg", "abs", "sqrt", "exp", "log", "floor", "ceiling", "null", "string",
            "upper", "lower", "reciprocal", "signum", "trim", "ltrim", "rtrim", "cos", "sin",
            "tan", "acos", "asin", "atan"}

@@ -4,7 +4,6 @@ and bulk loads from Python (``Connection.load``)."""
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -321,9 +320,10 @@ def _constraints(item: exp.ColumnDef,
                 raise error_at(kind, "an identity's START WITH and INCREMENT BY are integers")
             start, increment = (int(n.name) if n is not None else 1 for n in numbers)
             identity = Identity(item.name, start, increment, always=kind.this is True)
-        elif type(kind) in REFUSED_CONSTRAINTS or isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
-            raise error_at(item, REFUSED_CONSTRAINTS.get(
-                type(kind), "computed columns are not supported: compute the value in a view"))
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):  # GENERATED AS (expr)
+            raise error_at(item, REFUSED_CONSTRAINTS[exp.ComputedColumnConstraint])
+        elif type(kind) in REFUSED_CONSTRAINTS:
+            raise error_at(item, REFUSED_CONSTRAINTS[type(kind)])
         elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint):
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
                                        "indb knows NOT NULL, DEFAULT, PRIMARY KEY and "
@@ -377,15 +377,20 @@ def _properties(tree: exp.Create) -> dict[str, object]:
     return out
 
 
+def write_target(tree: exp.Expr) -> exp.Expr:
+    """What a write names as its table (INSERT's, COPY's, UPDATE's), without a column list
+    written after it (``INSERT INTO t [AS a] (c, ...)``, ``COPY t (c, ...) FROM ...``)."""
+    return tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+
+
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
-    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    target = write_target(tree)
     name = _existing(table_name(target), catalog)
     if tree.args.get("overwrite"):
         raise error_at(tree, "INSERT OVERWRITE is not supported: DELETE, then INSERT")
     staged = tree.copy()
     staged.set("returning", None)
-    staged_target = staged.this.this if isinstance(staged.this, exp.Schema) else staged.this
-    staged_target.replace(exp.to_table(STAGE_TABLE))
+    write_target(staged).replace(exp.to_table(STAGE_TABLE))
     return Insert(name, render(staged), returning(tree, target.alias or target.name))
 
 

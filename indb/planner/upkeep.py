@@ -30,7 +30,7 @@ from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import tables
 from indb.planner.tables import (MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
-                                 table_name)
+                                 table_name, write_target)
 
 SNAPSHOT_VIEW_PREFIX = "__indb_at_"  # DuckDB views over old snapshots (time travel)
 
@@ -142,7 +142,7 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     plain.set("conflict", None)
     plain.set("alternative", None)
     insert = tables.plan_insert(plain, catalog)  # RETURNING, over the rows inserted or updated
-    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    table = tables.write_target(tree)
     target = table.alias or table.name
     insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
     if conflict is None:  # OR REPLACE: every column from the new row; OR IGNORE: nothing
@@ -164,12 +164,10 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     if not keys and constraint is None:
         raise error_at(conflict, "ON CONFLICT DO UPDATE names the key: ON CONFLICT (id) DO "
                                  "UPDATE SET ...")
-    sets = numbered_parameters(conflict).expressions
-    if any(s.find(exp.Placeholder, exp.Parameter) for s in sets) or (
-            conflict.args.get("where") and conflict.args["where"].find(exp.Placeholder)):
+    if conflict.find(exp.Placeholder, exp.Parameter):
         raise error_at(conflict, "ON CONFLICT DO UPDATE takes no parameters: set columns from "
                                  "excluded (SET v = excluded.v) or from constants")
-    where = conflict.args.get("where")
+    sets, where = conflict.expressions, conflict.args.get("where")
     update = Clause(Match.MATCHED, Action.UPDATE, where.this if where else None,
                     tuple(s.this for s in sets), tuple(s.expression for s in sets), node=conflict)
     return Upsert(insert, target, keys, (update, insert_new), tree)
@@ -437,7 +435,7 @@ def plan_copy(tree: exp.Copy, catalog: CatalogFacts) -> Insert | Query:
     files = tree.args.get("files") or []
     if len(files) != 1 or not (isinstance(files[0], exp.Literal) and files[0].is_string):
         raise error_at(tree, "COPY takes one file name in quotes: COPY t TO 'ticks.parquet'")
-    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    target = write_target(tree)
     if not tree.args.get("kind"):  # TO
         if isinstance(target, exp.Table):
             _existing(table_name(target), catalog)
@@ -446,8 +444,7 @@ def plan_copy(tree: exp.Copy, catalog: CatalogFacts) -> Insert | Query:
         raise error_at(tree.this, "COPY ... FROM fills a table: COPY t FROM 'ticks.csv'")
     name = _existing(table_name(target), catalog)
     staged = tree.copy()
-    (staged.this.this if isinstance(staged.this, exp.Schema) else staged.this).replace(
-        exp.to_table(STAGE_TABLE))
+    write_target(staged).replace(exp.to_table(STAGE_TABLE))
     return Insert(name, render(staged))
 
 

@@ -28,6 +28,8 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import TokenType
 
+from indb.planner.tables import write_target
+
 TEXT, BIGINT, OID_ARRAY = 25, 20, 1028
 # the comparisons and arithmetic whose other side gives a parameter its type
 _BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
@@ -187,7 +189,7 @@ def _context(place: exp.Placeholder) -> tuple[exp.Expr, exp.Select] | None:
     writing = place.find_ancestor(exp.Insert, exp.Update, exp.Delete)
     if writing is None:
         return None
-    table = writing.this.this if isinstance(writing.this, exp.Schema) else writing.this
+    table = write_target(writing)
     if not isinstance(table, exp.Table):
         return None
     return writing, exp.Select().from_(table.copy())

@@ -14,6 +14,7 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors
+from indb.planner.tables import write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
@@ -75,7 +76,7 @@ def returning_shape(sql: str) -> str | None:
             or trees[0].args.get("returning") is None:
         return None
     tree = trees[0]
-    table = (tree.this.this if isinstance(tree.this, exp.Schema) else tree.this).copy()
+    table = write_target(tree).copy()
     alias = table.alias or table.name
     table.set("alias", None)
     return render(exp.select(*tree.args["returning"].expressions).from_(

@@ -553,8 +553,8 @@ class _Handler(postgres.BuenaVistaHandler):
         """An extended query's Execute (buenavista's, with the rows' tag the statement's: a
         write's RETURNING ends with INSERT 0 n, not SELECT n); an error while its rows stream is
         answered, and the next Sync readies the session, as for any error."""
-        portal, limit = bytes(payload[:payload.index(0)]).decode(), struct.unpack(
-            "!i", payload[payload.index(0) + 1:payload.index(0) + 5])[0]
+        end = payload.index(0)  # the portal's name, then the row limit
+        portal, limit = bytes(payload[:end]).decode(), struct.unpack("!i", payload[end + 1:end + 5])[0]
         try:
             result = ctx.execute_portal(portal)
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
