@@ -12,58 +12,44 @@ from indb.runtime.gpus import visible_gpus
 ROOT = Path(__file__).parent.parent
 
 
-def test_load_query_benchmark_runs(tmp_path):
+def figures_of(tmp_path: Path, script: str, *args: str, timeout: int = 300) -> dict:
+    """The figures a benchmark script writes with ``--json``, after it ran to its end."""
     out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_load_query.py"),
-                           "--rows", "20000", "--runs", "1", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(out.read_text())
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--json",
+                           str(out)], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_load_query_benchmark_runs(tmp_path):
+    figures = figures_of(tmp_path, "bench_load_query.py", "--rows", "20000", "--runs", "1")
     assert figures["rows"] == 20000
     assert figures["load_rows_per_second"] > 0 and figures["group_by_ratio_indb_over_duckdb"] > 0
 
 
 @pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_udf_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_udf.py"),
-                           "--rows", "20000", "--runs", "1", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_udf.py", "--rows", "20000", "--runs", "1")
     assert figures["rows"] == 20000
     assert figures["ratio_touch_over_duckdb_read"] > 0 and figures["scaling_2_over_1"] > 0
 
 
 @pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_models_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_models.py"), "--rows", "4000",
-                           "--cnn-rows", "200", "--naive-rows", "20", "--runs", "1", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_models.py", "--rows", "4000", "--cnn-rows", "200",
+                         "--naive-rows", "20", "--runs", "1", timeout=600)
     assert figures["digits_rows"] == 4000 and figures["digits_ratio_infer_over_naive"] > 0
 
 
 def test_predict_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_predict.py"),
-                           "--calls", "20", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_predict.py", "--calls", "20")
     assert figures["calls"] == 20 and figures["sql_predict_p50_us"] > 0
     assert figures["step_query_and_fetch_p50_us"] > 0
 
 
 def test_qjoins_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_qjoins.py"),
-                           "--trades", "2000", "--quotes", "8000", "--runs", "1",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_qjoins.py", "--trades", "2000", "--quotes", "8000",
+                         "--runs", "1")
     assert figures["trades"] == 2000
     assert figures["aj_ratio_q_over_duckdb"] > 0 and figures["lj_ratio_q_over_duckdb"] > 0
     assert figures["wj_q_s"] > 0 and figures["wj1_duckdb_s"] == figures["wj_duckdb_s"]
@@ -71,12 +57,8 @@ def test_qjoins_benchmark_runs(tmp_path):
 
 def test_window_benchmark_runs(tmp_path):
     pytest.importorskip("pykx")  # (its query is bench_tick_latency's)
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_window.py"),
-                           "--batches", "3", "--sizes", "1,20", "--symbols", "10",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_window.py", "--batches", "3", "--sizes", "1,20",
+                         "--symbols", "10")
     for rows in (1, 20):  # both paths ran and gave the same rows
         assert figures[f"rows_{rows}_duckdb_cpu_us_mean"] > 0
         assert figures[f"rows_{rows}_incremental_cpu_us_mean"] > 0
@@ -93,12 +75,8 @@ def test_gpu_benchmark_says_it_needs_a_gpu_here():
 
 @pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests
 def test_serve_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--clients", "4",
-                           "--seconds", "1", "--rows", "1000", "--runs", "2", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_serve.py", "--clients", "4", "--seconds", "1", "--rows",
+                         "1000", "--runs", "2")
     assert figures["http_queries"] > 0 and figures["pg_queries"] > 0 and figures["embedded_queries"] > 0
     assert figures["runs_completed_with_all_rows"] == 2
 
@@ -106,12 +84,8 @@ def test_serve_benchmark_runs(tmp_path):
 @pytest.mark.slow
 def test_tick_benchmark_runs(tmp_path):
     pytest.importorskip("indb.stream.kdb")
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tick.py"),
-                           "--messages", "300", "--batch-messages", "30", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_tick.py", "--messages", "300", "--batch-messages", "30",
+                         timeout=600)
     assert figures["one_row_messages"] == 300
     assert figures["fsync_each_1row_encoded_messages_per_s"] > 0
     assert figures["fsync_10ms_100rows_pykx_rows_per_s"] > 0
@@ -123,12 +97,8 @@ def test_tick_benchmark_runs(tmp_path):
 def test_tick_latency_benchmark_runs(tmp_path):
     pytest.importorskip("indb.stream.kdb")
     pytest.importorskip("torch")
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tick_latency.py"),
-                           "--rate", "200", "--seconds", "1", "--warmup", "50", "--json", str(out)],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_tick_latency.py", "--rate", "200", "--seconds", "1",
+                         "--warmup", "50", timeout=900)
     # every measured tick published, and scored by both patterns
     assert figures["tickerplant_rows"] == figures["indb_rows"] == figures["article_rows"] == 200
     assert figures["indb_p99_ms"] >= figures["indb_p50_ms"] > 0
@@ -140,12 +110,8 @@ def test_tick_latency_benchmark_runs(tmp_path):
 
 @pytest.mark.slow  # PostgreSQL, moto, a scheduler and a worker process started: a minute or two
 def test_cluster_benchmark_runs(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cluster.py"), "--rows", "2000",
-                           "--repeat", "5", "--function-rows", "4000", "--hosts", "1", "--runs", "1",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_cluster.py", "--rows", "2000", "--repeat", "5",
+                         "--function-rows", "4000", "--hosts", "1", "--runs", "1", timeout=600)
     for layout in ("embedded", "postgres+path", "postgres+s3"):
         assert figures[f"{layout}.query_ms_p50"] > 0 and figures[f"{layout}.insert_ms_p50"] > 0
     assert figures["function.1_hosts_s"] > 0 and figures["function.embedded_1_workers_s"] > 0
@@ -153,11 +119,7 @@ def test_cluster_benchmark_runs(tmp_path):
 
 @pytest.mark.slow  # a cluster started for each worker count, twice training: minutes on 2 cores
 def test_multigpu_benchmark_runs_at_a_toy_size_on_the_cpu(tmp_path):
-    out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_multigpu.py"), "--smoke",
-                           "--json", str(out)], capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = figures_of(tmp_path, "bench_multigpu.py", "--smoke", timeout=900)
     assert figures["infer_rows"] == 4000 and figures["infer_2gpu_warm_rows_per_s"] > 0
     assert figures["infer_1gpu_devices"] == figures["infer_2gpu_devices"] == ["cpu"]
     for method in ("ddp", "fedavg"):
