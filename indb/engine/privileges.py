@@ -16,6 +16,7 @@ from indb import planner
 from indb.catalog import users
 from indb.catalog import views as view_records
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError, PrivilegeError, not_found
 from indb.planner import access as rules
 from indb.planner import privileges as plans
@@ -332,12 +333,15 @@ def _when(epoch: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class Relation:
-    """A table or view a user may read, with its columns (name, DuckDB type), in its schema."""
+    """A table or view a user may read, with its columns (name, DuckDB type), in its schema;
+    ``table``: a table's description (its columns' NOT NULL, DEFAULT and identity, its PRIMARY
+    KEY), for the catalog a client reflects."""
 
     schema: str
     name: str
     view: bool
     columns: tuple[tuple[str, str], ...]
+    table: TableInfo | None = None
 
 
 def readable_relations(engine: Engine) -> list[Relation]:
@@ -361,7 +365,8 @@ def readable_relations(engine: Engine) -> list[Relation]:
     for name in names:
         schema, table = split_name(name) if name in tables else (DEFAULT_SCHEMA, name)
         if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
-            out.append(Relation(schema, table, name in views, tuple(columns[schema, table])))
+            out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
+                                None if name in views else engine.session.infos.get(name)))
     return out
 
 

@@ -62,16 +62,19 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     write its rows in one snapshot."""
     with staged(engine, plan, params) as (stage, info):
         rows = engine.session.query(render(exp.select("*").from_(stage)))
-    rows = completed(engine, info, rows)
+    rows = completed(engine, info, rows, plan.overriding)
     values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows], complete=False)
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
 
 
-def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
+def completed(engine: Engine, info: TableInfo, rows: pa.Table,
+              overriding: str | None = None) -> pa.Table:
     """``rows`` for the table as a write stores them: a column the rows lack takes its DEFAULT
     (evaluated once, by DuckDB), and an identity column's nulls are numbered, in order, from
-    the catalog's sequence of the column (``Column.identity``)."""
+    the catalog's sequence of the column (``Column.identity``). ``overriding`` (INSERT's
+    ``OVERRIDING ... VALUE``): SYSTEM takes the values given to a GENERATED ALWAYS column, USER
+    numbers every identity column's rows, whatever values they were given."""
     present = {n.lower(): n for n in rows.column_names}
     for column in info.columns:
         if column.name.lower() not in present and (column.default or column.identity):
@@ -82,11 +85,14 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table) -> pa.Table:
             continue
         name = present[column.name.lower()]
         values = rows[name].combine_chunks()
+        if overriding == "USER":
+            values = pa.nulls(len(values), values.type)
         missing = values.is_null()
         count = pc.sum(missing).as_py() or 0
-        if column.identity.always and count < rows.num_rows:
+        if column.identity.always and count < rows.num_rows and overriding != "SYSTEM":
             raise SqlError(f"column {column.name} of {info.name} is GENERATED ALWAYS AS IDENTITY: "
-                           "a write gives it no value (leave it out, or write DEFAULT)")
+                           "a write gives it no value (leave it out, write DEFAULT, or write "
+                           "INSERT ... OVERRIDING SYSTEM VALUE)")
         if not count:
             continue
         first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)

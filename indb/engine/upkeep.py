@@ -119,7 +119,8 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     columns = [exp.column(k, quoted=True) for k in keys]
     with tables.staged(engine, plan.insert, params) as (stage, _):
         staged = engine.session.query(render(exp.select(exp.Star()).from_(stage)))
-    staged = tables.completed(engine, info, staged)  # a new row's key may be its number
+    staged = tables.completed(engine, info, staged,  # a new row's key may be its number
+                              plan.insert.overriding)
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
     name = f"__indb_upsert_{uuid.uuid4().hex}"
     engine.session.duck.register(name, staged)
@@ -231,8 +232,25 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         if column.name in named:
             raise error_at(target, f"column {column.name} is given twice")
         named.add(column.name)
-        values[column.name] = _cast(value.copy(), column)
+        default = _is_default(value)
+        if column.identity is not None and clause.action == Action.UPDATE and default:
+            raise error_at(value, f"column {column.name} is an identity: SET {column.name} = "
+                                  "DEFAULT (a new number) is not supported; leave it out to keep "
+                                  "its number")
+        if column.identity is not None and clause.action == Action.UPDATE and column.identity.always:
+            raise error_at(value, f"column {column.name} is GENERATED ALWAYS AS IDENTITY: an "
+                                  "UPDATE gives it no value (PostgreSQL refuses it too)")
+        values[column.name] = _cast(tables.default_expression(column) or exp.null()
+                                    if default else value.copy(), column)
     return [values[c.name] for c in info.columns]
+
+
+def _is_default(value: exp.Expr) -> bool:
+    """Whether a SET's or a MERGE INSERT's value is the keyword DEFAULT (the column's DEFAULT,
+    NULL without one; an identity's is numbered as the row is inserted)."""
+    word = value.this if isinstance(value, exp.Column) and not value.table else value
+    return isinstance(word, exp.Identifier | exp.Var) and not word.args.get("quoted") \
+        and word.name.upper() == "DEFAULT"
 
 
 def _column(info: TableInfo, node: exp.Expr, plan: RowChange) -> Column:

@@ -229,6 +229,26 @@ class Indb(DuckDB):
                 return kinetica.parse_top(self, this)
             return super()._parse_limit(this, top, skip_limit_token)
 
+        _overriding: str | None = None  # the INSERT being read's OVERRIDING, until it is made
+
+        def _parse_insert(self) -> exp.Insert | exp.MultitableInserts:
+            """PostgreSQL's ``OVERRIDING {SYSTEM | USER} VALUE`` after the table and its
+            columns, kept as the Insert's ``overriding`` (SYSTEM or USER)."""
+            self._overriding = None
+            insert = super()._parse_insert()
+            if self._overriding is not None:
+                insert.set("overriding", self._overriding)
+            return insert
+
+        def _parse_returning(self) -> exp.Returning | None:
+            # called right after an INSERT's table (where T-SQL may put RETURNING)
+            if self._match_text_seq("OVERRIDING"):
+                kind = self._prev.text.upper() if self._match_texts(("SYSTEM", "USER")) else None
+                if kind is None or not self._match_text_seq("VALUE"):
+                    self.raise_error("Expected OVERRIDING SYSTEM VALUE or OVERRIDING USER VALUE")
+                self._overriding = kind
+            return super()._parse_returning()
+
         def _parse_statement(self) -> exp.Expr | None:
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
             if word not in UPKEEP_WORDS:

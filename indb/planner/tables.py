@@ -64,6 +64,7 @@ class Insert:
     table: str
     staged_sql: str  # the INSERT aimed at STAGE_TABLE, which has the table's columns
     returning: Returning | None = None
+    overriding: str | None = None  # OVERRIDING SYSTEM VALUE, or USER VALUE (identities)
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,8 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     staged = tree.copy()
     staged.set("returning", None)
     write_target(staged).replace(exp.to_table(STAGE_TABLE))
-    return Insert(name, render(staged), returning(tree, target.alias or target.name))
+    return Insert(name, render(staged), returning(tree, target.alias or target.name),
+                  tree.args.get("overriding"))
 
 
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:

@@ -28,6 +28,7 @@ from indb.catalog import filesystems
 from indb.catalog.database import Database, unreadable
 from indb.errors import IndbError, SqlError, StorageError
 from indb.catalog.names import split_name, sql_table
+from indb.catalog.tables import TableInfo
 from indb.parser import render
 from indb.query import live
 from indb.query.scan import Scans, table_view
@@ -61,6 +62,7 @@ class QuerySession:
         # each thread's statement running now: its DuckDB connections (interrupt(thread))
         self._running: dict[int, list[duckdb.DuckDBPyConnection]] = {}
         self._locations: dict[str, str] = {}
+        self.infos: dict[str, TableInfo] = {}  # each table's, as its view was last made
         # tables whose view could not be built: their metadata location then, and the error
         self.broken: dict[str, tuple[str, StorageError]] = {}
         self._live: dict[str, pa.Table] = {}  # real-time tables' rows in memory, at the refresh
@@ -137,6 +139,7 @@ class QuerySession:
         for name in set(self._locations) - set(current):
             self._database.execute(render(exp.Drop(tables=[sql_table(name)], kind="VIEW", exists=True)))
             del self._locations[name]
+            self.infos.pop(name, None)
         for name in set(self.broken) - set(current):
             del self.broken[name]
         for name, location in current.items():
@@ -156,6 +159,7 @@ class QuerySession:
                                          else unreadable(name, error))
                     continue
                 self._locations[name] = location
+                self.infos[name] = info
         self.views.refresh(self._database, self.db, current, self._locations != before)
 
     def confine(self, directories: Sequence[Path]) -> None:

@@ -30,7 +30,8 @@ from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
 from indb.result import Result
-from indb.server import pgparams, pgvalues
+from indb.server import pgkeys, pgparams, pgvalues
+from indb.server.pgkeys import column_type
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
 # pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
@@ -53,7 +54,8 @@ SETTINGS = {"standard_conforming_strings": "on", "transaction isolation level": 
             "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8",
             "datestyle": "ISO, MDY", "timezone": "UTC", "search_path": "main",
             "max_identifier_length": "63", "integer_datetimes": "on", "jit": "off",
-            "max_index_keys": "32", "default_transaction_isolation": "read committed"}
+            "max_index_keys": "32", "default_transaction_isolation": "read committed",
+            "default_table_access_method": "heap"}
 VERSION = f"PostgreSQL 15.0 (indb {indb_version})"  # version(): clients parse PostgreSQL's form
 _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentVersion: "version", exp.CurrentDatabase: "current_database",
@@ -65,19 +67,21 @@ _SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, ex
 DATABASE = "indb"  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
 TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
+
+
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
     "pg_get_userbyid": (("role_oid",), exp.Literal.string(DATABASE)),
     "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
-    "pg_get_indexdef": (("index_oid",), exp.null()),  # indb's tables have no indexes
-    "pg_get_indexdef_pretty": (("index_oid", "column_number", "pretty"), exp.null()),
+    **pgkeys.MACROS,
+    "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.func(
+        "pg_get_indexdef", exp.column("an_index"))),
     "pg_get_statisticsobjdef_columns": (("statistics_oid",), exp.null()),
     "pg_relation_is_publishable": (("relation",), exp.false()),
     "pg_table_size": (("relation",), exp.null()),
     "pg_relation_size": (("relation",), exp.null()),
     "pg_total_relation_size": (("relation",), exp.null()),
-    "pg_get_serial_sequence": (("relation", "column_name"), exp.null()),
     **{name: (("object_oid",), exp.null()) for name in (  # definitions of what indb has none of
         "pg_get_partkeydef", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_function_result",
         "pg_get_function_arguments", "pg_get_function_identity_arguments")},
@@ -111,6 +115,10 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_advisory_unlock_all": ((), exp.null()),
     "pg_is_in_recovery": ((), exp.false()),
     "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
+    # current_setting(name) of a name given as a parameter (SQLAlchemy's reflection of a table)
+    "indb_setting": (("setting_name",), exp.Case(this=exp.func("lower", exp.column("setting_name")), ifs=[
+        exp.If(this=exp.Literal.string(name), true=exp.Literal.string(value))
+        for name, value in SETTINGS.items()])),
     # set_config(name, value, is_local): nothing is set here; its answer is the value
     "set_config": (("setting_name", "new_value", "is_local"), exp.column("new_value")),
     # a type's or table's oid by its name, NULL for none (psycopg's TypeInfo.fetch asks)
@@ -215,7 +223,8 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
-    "pg_attribute": {"atttypid": _list_type()},
+    "pg_attribute": {"atttypid": _list_type(), **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
+    "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_settings": {},
     "pg_proc": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
@@ -225,9 +234,12 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
 }
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
 _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
-                                                    "pg_settings": _settings_added}
-# ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros
+                                                    "pg_settings": _settings_added,
+                                                    **pgkeys.ADDED_ROWS}
+# ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
+# NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)
 _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
+    "pg_constraint": lambda base: base.where(exp.column("contype").neq(exp.Literal.string("x"))),
     "pg_settings": _without_ours,
     "pg_proc": lambda base: base.where(exp.Not(this=exp.In(
         this=exp.func("lower", exp.column("proname")), expressions=[
@@ -387,6 +399,10 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     setting = _setting(node)
     if setting is not None:
         return exp.Literal.string(setting)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "current_setting" \
+            and len(node.expressions) == 1 and not node.expressions[0].is_string:
+        node.set("this", "indb_setting")  # a parameter's setting, known when the query runs
+        return node
     if isinstance(node, exp.CurrentCatalog):  # PostgreSQL's current_catalog (no parentheses:
         return exp.CurrentDatabase()  # DuckDB reads a column), as JDBC's getColumns asks
     if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~)
@@ -434,8 +450,11 @@ def _cast(node: exp.Cast) -> exp.Expr:
         return node
     operand = node.this
     if name == "regclass":  # a table's name as its oid
-        if not operand.is_string:
-            return operand
+        if not operand.is_string:  # an oid already, or a name computed in the query
+            return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
+                            exp.Subquery(this=exp.select("oid").from_(
+                                exp.to_table("pg_catalog.pg_class")).where(
+                                exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
         relname = operand.name.split(".")[-1].strip('"')
         return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
             exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
@@ -469,7 +488,10 @@ class Shadows:
         try:
             cursor.execute(render(exp.Use(this=exp.to_identifier(DATABASE))))
             sql = render(_extended(query.copy(), shadow.tables, shadow.macros))
-            return Result(cursor.sql(sql, params=params or None).to_arrow_table())
+            relation = cursor.sql(sql, params=params or None)
+            result = Result(relation.to_arrow_table())
+            result.types = relation.types  # json_build_object's answer is json (SQLAlchemy's)
+            return result
         except duckdb.Error as error:
             raise SqlError(f"{str(error).splitlines()[0]} (a catalog query, answered from the "
                            "tables and views you may read)") from None
@@ -495,11 +517,11 @@ class _Shadow:
         empty = {table: columns for table, columns in _EMPTY_TABLES.items() if table not in self.tables}
         for table, columns in empty.items():
             self.duck.execute(render(_table_macro(table, exp.select(*(
-                exp.alias_(exp.cast(exp.null(), _type(kind)), column)
+                exp.alias_(exp.cast(exp.null(), column_type(kind)), column)
                 for column, kind in columns.items())).where(exp.false()))))
         self.macros = frozenset(empty) | frozenset(_EXTRA_COLUMNS)
-        for table, extra in _EXTRA_COLUMNS.items():
-            source = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier("pg_catalog"))
+        for schema, table, extra in _extras():
+            source = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier(schema))
             has = {row[0] for row in self.duck.execute(render(exp.Describe(this=source))).fetchall()}
             replaced = [exp.alias_(value, column) for column, value in extra.items() if column in has]
             added = [exp.alias_(value, column) for column, value in extra.items() if column not in has]
@@ -510,15 +532,22 @@ class _Shadow:
             if table in _ADDED_ROWS:  # and the rows DuckDB's lacks (their other columns NULL)
                 body = exp.union(base, _ADDED_ROWS[table](), distinct=False)
                 body.set("by_name", True)
-            self.duck.execute(render(_table_macro(table, body)))
+            self.duck.execute(render(_table_macro(table, body, _macro(table, schema))))
         for setting, value in (("enable_external_access", exp.false()),
                                ("lock_configuration", exp.true())):  # no files, for good
             self.duck.execute(render(exp.Set(expressions=[
                 exp.SetItem(this=exp.EQ(this=exp.column(setting), expression=value))])))
 
 
-def _macro(table: str) -> str:
-    return f"indb_{table}"
+def _extras() -> list[tuple[str, str, dict[str, exp.Expr]]]:
+    """The catalog's relations read through macros with columns of their own: schema, name,
+    the columns."""
+    return [*(("pg_catalog", table, extra) for table, extra in _EXTRA_COLUMNS.items()),
+            *(("information_schema", table, extra) for table, extra in pgkeys.INFORMATION_COLUMNS.items())]
+
+
+def _macro(table: str, schema: str = "pg_catalog") -> str:
+    return f"indb_{table}" if schema == "pg_catalog" else f"indb_{schema}_{table}"
 
 
 def _table_macro(table: str, body: exp.Query, name: str | None = None) -> exp.Create:
@@ -562,9 +591,13 @@ def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) ->
     (``pg_catalog.pg_class.relname``) without it."""
     for node in list(tree.find_all(exp.Table)):
         name = node.name.lower()
+        alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
+        if node.db.lower() == "information_schema" and name in pgkeys.INFORMATION_COLUMNS:
+            node.replace(exp.Table(this=exp.Anonymous(this=_macro(name, "information_schema")),
+                                   alias=alias))
+            continue
         if node.db.lower() != "pg_catalog" or not isinstance(node.this, exp.Identifier):
             continue
-        alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
         if name in macros:
             node.replace(exp.Table(this=exp.Anonymous(this=_macro(name)), alias=alias))
         elif name not in tables:
@@ -603,21 +636,13 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
                          db=exp.to_identifier(relation.schema, quoted=True))
         if relation.view:  # a view of no rows with the view's columns, so it lists as one
             made.append(exp.Create(this=name, kind="VIEW", expression=exp.select(*(
-                exp.alias_(exp.cast(exp.null(), _type(kind)), column, quoted=True)
+                exp.alias_(exp.cast(exp.null(), column_type(kind)), column, quoted=True)
                 for column, kind in relation.columns)).where(exp.false())))
         else:
-            made.append(exp.Create(this=exp.Schema(this=name, expressions=[
-                exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=_type(kind))
-                for column, kind in relation.columns]), kind="TABLE"))
+            made.extend(pgkeys.table(relation, name))
+    made.append(_table_macro("", pgkeys.identities(relations), name=pgkeys.IDENTITIES))
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
     made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
     return made
-
-
-def _type(kind: str) -> exp.DataType:
-    try:
-        return exp.DataType.build(kind, dialect="duckdb")
-    except ParseError:  # a type sqlglot does not know: shown as text
-        return exp.DataType.build("VARCHAR")

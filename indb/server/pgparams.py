@@ -30,7 +30,7 @@ from sqlglot.tokens import TokenType
 
 from indb.planner.tables import write_target
 
-TEXT, BIGINT, OID_ARRAY = 25, 20, 1028
+TEXT, BIGINT, OID_ARRAY, JSON = 25, 20, 1028, 114
 # the comparisons and arithmetic whose other side gives a parameter its type
 _BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
            exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.NullSafeEQ, exp.NullSafeNEQ)

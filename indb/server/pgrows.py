@@ -72,6 +72,8 @@ class Rows(core.QueryResult):
             return pgparams.OID_ARRAY
         if array != pgparams.TEXT:
             return array
+        if self._result.types is not None and str(self._result.types[index]) == "JSON":
+            return pgparams.JSON  # (buenavista's is text): clients decode it (psycopg: a dict)
         return buenavista_oid(self._types[index])
 
     def rows(self) -> Iterator[list]:

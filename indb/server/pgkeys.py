@@ -1,0 +1,232 @@
+"""What PostgreSQL's catalog says of a table's keys, defaults and identity columns, as the
+pg port's shadow catalogs (``server.pgcatalog``) say it: each table made there with its NOT
+NULLs, DEFAULTs and PRIMARY KEY (DuckDB's catalog then lists them), and what DuckDB's lacks or
+says otherwise, as columns and rows of the shadow's macros:
+
+- an identity column (``SERIAL``, ``GENERATED ... AS IDENTITY``) has a sequence
+  ``<table>_<column>_seq`` and no DEFAULT, and ``pg_attribute.attidentity`` ``a`` (ALWAYS) or
+  ``d``; ``information_schema.columns`` says ``is_identity``, its generation, start and step;
+  ``pg_get_serial_sequence`` names its sequence (``indb_identities()`` lists them);
+- a primary key is the constraint ``<table>_pkey`` with its columns numbered from 1, as
+  PostgreSQL numbers them (DuckDB from 0), and a unique index of that name (``pg_index``,
+  ``pg_class``, ``pg_get_indexdef``), which SQLAlchemy's reflection and psql's ``\\d`` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from indb.engine.privileges import Relation
+
+IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
+
+
+def last_name(name: exp.Expr) -> exp.Expr:
+    """A relation's name without its schema or quotes: ``'public."t"'`` -> ``t``."""
+    return exp.func("list_last", exp.func("string_split", exp.func(
+        "replace", exp.cast(name, "VARCHAR"), exp.Literal.string('"'), exp.Literal.string("")),
+        exp.Literal.string(".")))
+
+
+# the macros of PostgreSQL's functions that answer from these (pgcatalog's _MACROS)
+MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
+    # a primary key's index (the only indexes indb's tables have; psql's \d prints it)
+    "pg_get_indexdef": (("of_index",), exp.Subquery(this=sqlglot.parse_one(
+        "SELECT 'CREATE UNIQUE INDEX ' || first(c.relname) || '_pkey ON ' || first(n.nspname) "
+        "|| '.' || first(c.relname) || ' USING btree (' || string_agg(a.attname, ', ' ORDER BY "
+        "u.position) || ')' FROM (SELECT conrelid, unnest(conkey) + 1 AS attnum, "
+        "generate_subscripts(conkey, 1) AS position FROM pg_catalog.pg_constraint "
+        "WHERE oid = of_index AND contype = 'p') AS u JOIN pg_catalog.pg_attribute AS a "
+        "ON a.attrelid = u.conrelid AND a.attnum = u.attnum JOIN pg_catalog.pg_class AS c "
+        "ON c.oid = u.conrelid JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace",
+        read="duckdb"))),
+    # an identity column's sequence, by its table's name or oid (SQLAlchemy passes
+    # attrelid::regclass::text, which is the oid here) and its column's name
+    "pg_get_serial_sequence": (("relation", "column_name"), exp.Subquery(this=exp.select(
+        exp.column("identity_sequence")).from_(exp.Table(this=exp.Anonymous(this=IDENTITIES))).where(
+        exp.and_(exp.column("identity_column").eq(exp.column("column_name")), exp.or_(
+            exp.cast(exp.column("identity_relid"), "VARCHAR").eq(exp.column("relation")),
+            exp.column("identity_table").eq(last_name(exp.column("relation")))))).limit(1))),
+}
+
+
+def primary_keys() -> exp.Select:
+    """DuckDB's primary key constraints, which the rows added below describe as PostgreSQL does
+    (an index of each, the constraint's ``conindid``, named ``<table>_pkey``; its columns
+    numbered from 1)."""
+    return exp.select().from_(exp.to_table("pg_catalog.pg_constraint")).where(
+        exp.column("contype").eq(exp.Literal.string("p")))
+
+
+def from_one(column: exp.Expr) -> exp.Expr:
+    """A constraint's column numbers (``conkey``) as PostgreSQL's, which count from 1."""
+    return exp.func("list_transform", column, exp.Lambda(
+        this=exp.Add(this=exp.column("k"), expression=exp.Literal.number(1)),
+        expressions=[exp.to_identifier("k")]))
+
+
+def pkey_name(relid: exp.Expr) -> exp.Expr:
+    """``<table>_pkey``: PostgreSQL's name of a table's primary key and of its index."""
+    return exp.DPipe(this=exp.Subquery(this=exp.select("relname").from_(
+        exp.to_table("pg_catalog.pg_class")).where(exp.column("oid").eq(relid)).limit(1)),
+        expression=exp.Literal.string("_pkey"))
+
+
+def indexes_added() -> exp.Query:
+    """pg_index's row of each primary key (a unique index in PostgreSQL; none in DuckDB)."""
+    count = exp.func("len", exp.column("conkey"))
+    return primary_keys().select(*(exp.alias_(value, name) for name, value in (
+        ("indexrelid", exp.column("oid")), ("indrelid", exp.column("conrelid")),
+        ("indnatts", count), ("indnkeyatts", count), ("indisunique", exp.true()),
+        ("indisprimary", exp.true()), ("indisexclusion", exp.false()),
+        ("indimmediate", exp.true()), ("indisclustered", exp.false()), ("indisvalid", exp.true()),
+        ("indcheckxmin", exp.false()), ("indisready", exp.true()), ("indislive", exp.true()),
+        ("indisreplident", exp.false()), ("indnullsnotdistinct", exp.false()),
+        ("indkey", exp.cast(from_one(exp.column("conkey")), "INTEGER[]")))))
+
+
+def index_relations_added() -> exp.Query:
+    """pg_class's row of each primary key's index (``relkind`` i)."""
+    return primary_keys().select(*(exp.alias_(value, name) for name, value in (
+        ("oid", exp.column("oid")), ("relname", pkey_name(exp.column("conrelid"))),
+        ("relnamespace", exp.column("connamespace")), ("relkind", exp.Literal.string("i")),
+        ("relam", exp.Literal.number(0)), ("relhasindex", exp.false()))))
+
+
+def identity(value: exp.Expr, otherwise: exp.Expr, *where: exp.Expr) -> exp.Expr:
+    """``value`` (of ``indb_identities()``' columns) for the identity column its ``where``
+    finds, else ``otherwise``."""
+    return exp.func("coalesce", exp.Subquery(this=exp.select(value).from_(
+        exp.Table(this=exp.Anonymous(this=IDENTITIES))).where(exp.and_(*where)).limit(1)),
+        otherwise)
+
+
+def of_attribute() -> list[exp.Expr]:
+    """The identity of a pg_attribute row's column."""
+    return [exp.column("identity_relid").eq(exp.column("attrelid")),
+            exp.column("identity_column").eq(exp.column("attname"))]
+
+
+def of_information() -> list[exp.Expr]:
+    """The identity of an information_schema.columns row's column."""
+    return [exp.column(f"identity_{name}").eq(exp.column(of)) for name, of in (
+        ("schema", "table_schema"), ("table", "table_name"), ("column", "column_name"))]
+
+
+def always(yes: str, no: str) -> exp.Expr:
+    return exp.If(this=exp.column("identity_always"), true=exp.Literal.string(yes),
+                  false=exp.Literal.string(no))
+
+
+# columns of pg_catalog's tables (pgcatalog's _EXTRA_COLUMNS)
+EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
+    # 'a' ALWAYS, 'd' BY DEFAULT, '' no identity
+    "pg_attribute": {"attidentity": identity(always("a", "d"), exp.Literal.string(""),
+                                             *of_attribute())},
+    # DuckDB numbers a constraint's columns from 0 and names a primary key by its columns
+    "pg_constraint": {
+        "conkey": from_one(exp.column("conkey")),
+        **{name: exp.Case(ifs=[exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
+                                      true=value)], default=exp.column(name))
+           for name, value in (("conname", pkey_name(exp.column("conrelid"))),
+                               ("conindid", exp.column("oid")))}},
+}
+# rows of pg_catalog's tables (pgcatalog's _ADDED_ROWS)
+ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added}
+BIGGEST = {"SMALLINT": 2**15 - 1, "INTEGER": 2**31 - 1}  # an identity's maximum by its type
+
+
+def biggest(kind: str) -> int:
+    return BIGGEST.get(kind, 2**63 - 1)  # BIGINT's, else
+
+
+# columns of information_schema's (PostgreSQL's is_identity is YES or NO, DuckDB's NULL)
+INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
+    "is_identity": identity(exp.Literal.string("YES"), exp.Literal.string("NO"), *of_information()),
+    "identity_generation": identity(always("ALWAYS", "BY DEFAULT"), exp.null(), *of_information()),
+    **{f"identity_{name}": identity(exp.cast(exp.column(f"identity_{name}"), "VARCHAR"), exp.null(),
+                                     *of_information()) for name in ("start", "increment")},
+    "identity_maximum": identity(exp.Case(this=exp.column("data_type"), ifs=[
+        exp.If(this=exp.Literal.string(kind), true=exp.Literal.string(str(largest)))
+        for kind, largest in BIGGEST.items()], default=exp.Literal.string(str(biggest("BIGINT")))),
+        exp.null(), *of_information()),
+    "identity_minimum": identity(exp.Literal.string("1"), exp.null(), *of_information()),
+    "identity_cycle": identity(exp.Literal.string("NO"), exp.null(), *of_information())}}
+
+
+def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
+    """A table of no rows with the relation's columns, their NOT NULL and DEFAULT and its
+    PRIMARY KEY, so that the catalog describes them as PostgreSQL's does; and a sequence of each
+    identity column (``<table>_<column>_seq``, as PostgreSQL names it), which
+    ``indb_identities`` describes (the column has no DEFAULT, as in PostgreSQL's catalog)."""
+    info = relation.table
+    made: list[exp.Expr] = []
+    items: list[exp.Expr] = []
+    for column, kind in relation.columns:
+        described = info.column(column) if info else None
+        constraints = []
+        if described is not None and not described.nullable:
+            constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
+        if described is not None and described.default is not None:
+            constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
+                this=sqlglot.parse_one(described.default, read="duckdb"))))
+        if described is not None and described.identity is not None:
+            numbering = described.identity
+            made.append(exp.Create(this=exp.Table(
+                this=exp.to_identifier(sequence(relation.name, column), quoted=True),
+                db=name.args["db"]), kind="SEQUENCE", properties=exp.Properties(expressions=[
+                    exp.SequenceProperties(start=exp.Literal.number(numbering.start),
+                                           increment=exp.Literal.number(numbering.increment),
+                                           maxvalue=exp.Literal.number(biggest(kind)))])))
+        items.append(exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=column_type(kind),
+                                   constraints=constraints))
+    if info is not None and info.primary_key:
+        items.append(exp.PrimaryKey(expressions=[exp.to_identifier(c, quoted=True)
+                                                 for c in info.primary_key]))
+    return [*made, exp.Create(this=exp.Schema(this=name, expressions=items), kind="TABLE")]
+
+
+def sequence(table: str, column: str) -> str:
+    return f"{table}_{column}_seq"
+
+
+def identities(relations: Sequence[Relation]) -> exp.Query:
+    """The body of ``indb_identities()``: a row for each identity column of the relations, with
+    its table's oid, schema and name, the column's name, whether it is ALWAYS, its START and
+    INCREMENT, and its sequence's qualified name (``pg_get_serial_sequence``'s answer)."""
+    names = ("schema", "table", "column", "always", "start", "increment")
+    rows = [exp.Tuple(expressions=[exp.convert(value) for value in (
+        relation.schema, relation.name, column.name, column.identity.always,
+        column.identity.start, column.identity.increment)])
+        for relation in relations if relation.table is not None
+        for column in relation.table.columns if column.identity is not None]
+    known = bool(rows)
+    if not known:  # a row of the right types, taken out below
+        rows = [exp.Tuple(expressions=[exp.convert(v) for v in ("", "", "", False, 0, 0)])]
+    values = exp.Values(expressions=rows, alias=exp.TableAlias(
+        this=exp.to_identifier("v"), columns=[exp.to_identifier(n) for n in names]))
+    found = exp.select(
+        exp.alias_(exp.column("oid", "c"), "identity_relid"),
+        *(exp.alias_(exp.column(n, "v"), f"identity_{n}") for n in names),
+        exp.alias_(exp.func("concat", exp.column("schema", "v"), exp.Literal.string("."),
+                            exp.column("table", "v"), exp.Literal.string("_"),
+                            exp.column("column", "v"), exp.Literal.string("_seq")),
+                   "identity_sequence")).from_(values).join(
+        exp.to_table("pg_catalog.pg_class").as_("c"),
+        on=exp.column("relname", "c").eq(exp.column("table", "v"))).join(
+        exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
+            exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
+            exp.column("nspname", "n").eq(exp.column("schema", "v"))))
+    return found if known else found.where(exp.false())
+
+
+def column_type(kind: str) -> exp.DataType:
+    """A column's DuckDB type as a tree (text where sqlglot does not know it)."""
+    try:
+        return exp.DataType.build(kind, dialect="duckdb")
+    except ParseError:  # a type sqlglot does not know: shown as text
+        return exp.DataType.build("VARCHAR")
