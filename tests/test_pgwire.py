@@ -458,6 +458,10 @@ def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
             assert sorted(done.all()) == [("b", 20), ("c", 3)]  # the rows updated and inserted
             assert conn.execute(sa.select(kv).order_by(kv.c.k)).all() == [
                 ("a", 1), ("b", 20), ("c", 3)]
+            # a constant in set_ goes as a parameter of DO UPDATE
+            again = insert(kv).values([{"k": "a", "v": 0}])
+            conn.execute(again.on_conflict_do_update(index_elements=["k"], set_={"v": 99}))
+            assert conn.execute(sa.select(kv.c.v).where(kv.c.k == "a")).scalar() == 99
     finally:
         engine.dispose()
         with psycopg.connect(dsn(plain), autocommit=True) as conn:

@@ -125,8 +125,8 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
     ("MERGE INTO ticks USING quotes q ON true WHEN MATCHED THEN DELETE RETURNING *", "RETURNING"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT DO UPDATE SET px = 2", "names the key"),
-    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = ?",
-     "takes no parameters"),
+    ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = $price",
+     "takes positional parameters"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT ON CONSTRAINT k DO NOTHING",
      "can name is the primary key, ticks_pkey"),
 ])

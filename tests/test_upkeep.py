@@ -209,6 +209,26 @@ def test_on_conflict_updates_or_keeps_rows_of_a_known_key_in_one_snapshot(conn, 
         (1, "q", 11), (2, "y", 2), (3, "r", 30), (4, "four", None)]
 
 
+def test_on_conflict_do_update_takes_parameters(conn, table_name):
+    """Parameters in DO UPDATE (SQLAlchemy's ``set_={"v": 5}`` sends one) as well as in
+    VALUES, as ``?`` or ``$n``; the INSERT's and the DO UPDATE's are told apart."""
+    conn.sql(f"CREATE TABLE {table_name} (k VARCHAR PRIMARY KEY, v VARCHAR, n INTEGER)")
+    conn.execute(f"INSERT INTO {table_name} VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = ?",
+                 ["a", "x", 1, "unused"])
+    conn.execute(f"INSERT INTO {table_name} AS t VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE "
+                 "SET v = ? || excluded.v, n = t.n + ?", ["a", "y", 5, "pre-", 10])
+    assert rows(conn, f"SELECT * FROM {table_name}") == [("a", "pre-y", 11)]
+    conn.execute(f"INSERT INTO {table_name} AS t VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE "
+                 "SET v = $2 || $4 WHERE t.n > $3", ["a", "z", 3, "!"])  # $2 on both sides
+    returned = conn.execute(f"INSERT INTO {table_name} VALUES ($1, 'w', $2), ($3, 'w', $2) "
+                            "ON CONFLICT (k) DO UPDATE SET n = $4 RETURNING k, n", ["a", 7, "b", 8])
+    assert sorted(returned.fetchall()) == [("a", 8), ("b", 7)]
+    with pytest.raises(SqlError, match=r"has parameter \$5, and 3 were given"):
+        conn.execute(f"INSERT INTO {table_name} VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE "
+                     "SET n = $5", ["c", "w", 7])
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [("a", "z!", 8), ("b", "w", 7)]
+
+
 def test_writes_to_a_table_of_a_schema_call_it_by_its_own_name(conn, table_name):
     conn.sql(f"CREATE SCHEMA IF NOT EXISTS {table_name}_s")
     kv = f"{table_name}_s.kv"

@@ -163,12 +163,24 @@ def staged(engine: Engine, plan: planner.Insert,
     engine.session.query(render(_stage_definition(stage, info)))
     try:
         try:
-            engine.session.query(render(statement), params)
+            engine.session.query(render(statement), own_parameters(plan, params))
         except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
             raise SqlError(error.message.replace(stage.name, plan.table)) from None
         yield stage, info
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
+
+
+def own_parameters(plan: planner.Insert, params: object) -> object:
+    """The statement's parameters the INSERT's staging takes (``Insert.parameters``: an upsert's
+    DO UPDATE takes the others)."""
+    if plan.parameters is None or params is None:
+        return params
+    given = list(params)  # type: ignore[call-overload]  # positional: the planner checked
+    if max(plan.parameters, default=0) > len(given):
+        raise SqlError(f"the statement has parameter ${max(plan.parameters)}, and {len(given)} "
+                       "were given")
+    return [given[n - 1] for n in plan.parameters]
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:

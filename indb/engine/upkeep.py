@@ -49,6 +49,7 @@ SHARD_FIELD = "_indb_shard"  # the partition field of a sharded table (``iceberg
 FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
 EXCLUDED = "excluded"  # ON CONFLICT's name for the row proposed
 POSITION = "__indb_position"  # an upsert's row's place among the rows proposed
+PARAMETER = "__indb_parameter_"  # an upsert's DO UPDATE parameter $n, a column of excluded (+ n)
 
 
 # -- UPDATE and MERGE ---------------------------------------------------------------------------
@@ -122,6 +123,17 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     staged = tables.completed(engine, info, staged,  # a new row's key may be its number
                               plan.insert.overriding)
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
+    clauses = plan.clauses
+    if plan.insert.parameters is not None:  # DO UPDATE's parameters, as columns of excluded
+        given = list(params or [])  # type: ignore[call-overload]  # positional (the planner's)
+        wanted = max(int(node.name) for clause in clauses for tree in (*clause.values, clause.condition)
+                     if tree is not None for node in tree.find_all(exp.Placeholder, exp.Parameter))
+        if wanted > len(given):
+            raise error_at(plan.node, f"the statement has parameter ${wanted}, and {len(given)} "
+                                      "were given")
+        for number, value in enumerate(given, start=1):
+            staged = staged.append_column(f"{PARAMETER}{number}", pa.array([value] * staged.num_rows))
+        clauses = tuple(_bound(clause) for clause in clauses)
     name = f"__indb_upsert_{uuid.uuid4().hex}"
     engine.session.duck.register(name, staged)
     try:
@@ -141,7 +153,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
         on = exp.and_(*[exp.EQ(this=exp.column(k, table=plan.target, quoted=True),
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
-                              plan.clauses, plan.insert.returning)
+                              clauses, plan.insert.returning)
         merged = change_rows(engine, merge, None, complete=False)
     finally:
         engine.session.duck.unregister(name)
@@ -150,6 +162,18 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     inserted, updated = (merged.arrow()[k][0].as_py() for k in ("rows_inserted", "rows_updated"))
     return Result(pa.table({"rows_inserted": [inserted], "rows_updated": [updated]}),
                   f"inserted {inserted} rows, updated {updated}", inserted + updated)
+
+
+def _bound(clause: Clause) -> Clause:
+    """An upsert's clause with each parameter ``$n`` read from ``excluded``'s column of it (its
+    value on every row, in the Arrow type of its Python value, as DuckDB binds one)."""
+    def bound(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder | exp.Parameter):
+            return exp.column(f"{PARAMETER}{node.name}", table=EXCLUDED, quoted=True)
+        return node
+    return dataclasses.replace(
+        clause, values=tuple(v.transform(bound) for v in clause.values),
+        condition=clause.condition.transform(bound) if clause.condition is not None else None)
 
 
 def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[str]) -> exp.Select:

@@ -65,6 +65,7 @@ class Insert:
     staged_sql: str  # the INSERT aimed at STAGE_TABLE, which has the table's columns
     returning: Returning | None = None
     overriding: str | None = None  # OVERRIDING SYSTEM VALUE, or USER VALUE (identities)
+    parameters: tuple[int, ...] | None = None  # the statement's ($n) the staging takes; None: all
 
 
 @dataclass(frozen=True)

@@ -138,10 +138,16 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     alternative = str(tree.args.get("alternative") or "").upper()
     if conflict is None and alternative not in ("REPLACE", "IGNORE"):
         return tables.plan_insert(tree, catalog)
+    if conflict is not None and conflict.find(exp.Placeholder, exp.Parameter):
+        tree = numbered_parameters(tree)  # the INSERT's values and DO UPDATE's, apart below
+        conflict = tree.args["conflict"]
     plain = tree.copy()
     plain.set("conflict", None)
     plain.set("alternative", None)
+    own = _own_parameters(plain, conflict) \
+        if conflict is not None and conflict.find(exp.Placeholder, exp.Parameter) else None
     insert = tables.plan_insert(plain, catalog)  # RETURNING, over the rows inserted or updated
+    insert = dataclasses.replace(insert, parameters=own)
     table = tables.write_target(tree)
     target = table.alias or table.name
     insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
@@ -164,9 +170,6 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     if not keys and constraint is None:
         raise error_at(conflict, "ON CONFLICT DO UPDATE names the key: ON CONFLICT (id) DO "
                                  "UPDATE SET ...")
-    if conflict.find(exp.Placeholder, exp.Parameter):
-        raise error_at(conflict, "ON CONFLICT DO UPDATE takes no parameters: set columns from "
-                                 "excluded (SET v = excluded.v) or from constants")
     sets, where = conflict.expressions, conflict.args.get("where")
     update = Clause(Match.MATCHED, Action.UPDATE, where.this if where else None,
                     tuple(s.this for s in sets), tuple(s.expression for s in sets), node=conflict)
@@ -234,6 +237,32 @@ def _source(source: exp.Expr) -> exp.Expr:
     if not isinstance(source, exp.Table | exp.Subquery):
         raise error_at(source, "the source is a table or a subquery")
     return source
+
+
+def _own_parameters(plain: exp.Insert, conflict: exp.Expr) -> tuple[int, ...]:
+    """For an upsert whose DO UPDATE takes parameters (numbered ``$1``... over the statement):
+    the INSERT's own (``plain``, without its conflict clause) numbered again from 1 in place
+    (DuckDB takes no parameter a statement does not use); which of the statement's they are.
+    The DO UPDATE's are the engine's to give (``engine.upkeep.upsert``)."""
+    if any(_position(p) is None for p in conflict.find_all(exp.Placeholder, exp.Parameter)):
+        raise error_at(conflict, "ON CONFLICT DO UPDATE takes positional parameters (? or $1), "
+                                 "not named ones")
+    own: list[int] = []
+    for node in list(plain.find_all(exp.Placeholder, exp.Parameter)):
+        number = _position(node)
+        if number is None:
+            raise error_at(node, "an INSERT ... ON CONFLICT takes positional parameters (? or "
+                                 "$1), not named ones")
+        if number not in own:
+            own.append(number)
+        node.replace(exp.Placeholder(this=str(own.index(number) + 1)))
+    return tuple(own)
+
+
+def _position(node: exp.Expr) -> int | None:
+    """A positional parameter's number (``$3`` is 3); None for a named one."""
+    text = node.this.name if isinstance(node.this, exp.Expr) else str(node.this or "")
+    return int(text) if text.isdigit() else None
 
 
 def numbered_parameters(tree: exp.E) -> exp.E:
