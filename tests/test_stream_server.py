@@ -133,6 +133,13 @@ def test_a_feed_a_subscriber_and_queries(server):
         assert result.py() == {"sym": ["IBM"], "size": [30]}
         qsql = querier("select size: sum size by sym from trade where sym = `IBM")
         assert qsql.pa().to_pydict()["size"] == [30]
+        # q's commonest forms that parse as SQL too (max AS price) and fail there: q-sql's
+        assert querier("select count i from trade where sym = `IBM").py() == {"x": [2]}
+        assert querier("select max price from trade where sym = `IBM").py() == {"price": [151.0]}
+        assert querier("select sum size, last price from trade where sym = `IBM").py() == {
+            "size": [30], "price": [151.0]}
+        with pytest.raises(kx.QError, match='column "nope" not found'):  # SQL's error, not q's
+            querier("select nope from trade")
         joined = querier("select sym, size, ex from trade lj ([sym: `IBM`MSFT] ex: `N`Q) "
                          "where size > 5")  # q's joins, over the real-time table
         assert joined.pa().to_pydict() == {"sym": ["IBM", "IBM"], "size": [10, 20], "ex": ["N", "N"]}

@@ -659,7 +659,11 @@ class _Handler(postgres.BuenaVistaHandler):
             offset = sum(len(line) for line in lines[:exception.line - 1]) + (exception.col or 1)
             fields.append((b"P", str(offset)))
         body = b"".join(code + text.encode() + b"\x00" for code, text in fields) + b"\x00"
-        self.wfile.write(struct.pack("!ci", postgres.ServerResponse.ERROR_RESPONSE, len(body) + 4) + body)
+        try:
+            self.wfile.write(struct.pack("!ci", postgres.ServerResponse.ERROR_RESPONSE, len(body) + 4)
+                             + body)
+        except OSError:  # the client is gone: its session is closed as the connection ends
+            return
         if ctx:
             ctx.mark_error()
 

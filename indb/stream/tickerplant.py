@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from indb.catalog.users import OWNER
 from indb.engine.tables import write_rows
 from indb.errors import CatalogError, DataError, IndbError, SqlError
 from indb.parser import parse
+from indb.parser.qstatements import PREFIX as Q_PREFIX
 from indb.query import live as live_rows
 from indb.stream import decoding, kdb, qlog
 from indb.stream.journal import Journal, journal_messages
@@ -483,8 +485,19 @@ class Tickerplant:
 
     def query(self, text: str, user: str = OWNER) -> Any:
         """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
+        statement = _sql(text)
         with self.engine.as_user(user):
-            result = self.engine.execute(_sql(text))
+            try:
+                result = self.engine.execute(statement)
+            except SqlError as error:
+                # ``select max price from t`` parses as SQL too (max AS price), and fails there:
+                # a select that SQL cannot run is tried as the q-sql a kdb+ client meant
+                if statement.startswith(Q_PREFIX) or not _a_select(statement):
+                    raise
+                try:
+                    result = self.engine.execute(Q_PREFIX + text.strip())
+                except IndbError:
+                    raise error from None
         if not result.returns_rows:
             return kdb.kx.toq([kdb.symbol(result.message or "ok")])
         return kdb.table(result.arrow())
@@ -549,6 +562,13 @@ def _sql(text: str) -> str:
     try:
         trees = parse(text)
     except SqlError:
-        return "q)" + text.strip()
+        return Q_PREFIX + text.strip()
     # q's commonest query, `select from t`, parses as SQL too (a SELECT of nothing)
-    return "q)" + text.strip() if any(t.key == "select" and not t.expressions for t in trees) else text
+    return Q_PREFIX + text.strip() if any(t.key == "select" and not t.expressions for t in trees) \
+        else text
+
+
+def _a_select(text: str) -> bool:
+    """Whether ``text`` (SQL that parses) is one SELECT."""
+    trees = parse(text)
+    return len(trees) == 1 and isinstance(trees[0], exp.Select)
