@@ -801,3 +801,25 @@ def test_a_simple_query_ending_in_a_brace_is_sql(plain):
         result = libpq(conn, pgconn.send_query, b"SELECT nothing FROM nowhere")
         assert result.status == psycopg.pq.ExecStatus.FATAL_ERROR
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_client_gone_before_its_error_leaves_no_session_behind(plain):
+    """A client that resets its connection in the middle of a message: the server's read fails,
+    the error it then sends finds no one (a broken pipe), and the session still closes."""
+    def startup() -> bytes:
+        body = struct.pack("!i", 196608) + b"user\0admin\0database\0indb\0\0"
+        return struct.pack("!i", len(body) + 4) + body
+    before = len(plain.service.pg.ctxts)
+    for _ in range(10):
+        sock = socket.create_connection(("127.0.0.1", plain.pg_port))
+        sock.sendall(startup())
+        sock.recv(4096)  # authentication ok, parameters, ready for query
+        sock.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")  # the server waits for the rest
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset: the read fails, and the error is written to a connection gone
+    deadline = time.monotonic() + 30
+    while len(plain.service.pg.ctxts) > before:
+        assert time.monotonic() < deadline, "the sessions of the clients gone stayed open"
+        time.sleep(0.01)  # polling the server's sessions as it ends the connections
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
