@@ -86,6 +86,11 @@ def test_values_of_the_wrong_kind_are_refused_naming_the_column():
         size.convert(1.5)
     with pytest.raises(DataError, match="column size is BIGINT"):
         size.convert(True)
+    for span in (np.timedelta64(5, "ns"), np.timedelta64("NaT", "ns")):  # numpy's are integers
+        with pytest.raises(DataError, match="column price is DOUBLE; the feed sent a timedelta64"):
+            price.convert(span)
+    assert kdb.is_null(np.timedelta64("NaT", "ns")) and not kdb.is_null(np.timedelta64(0, "ns"))
+    assert kdb.slot(Column("at", "TIME")).convert(np.timedelta64(5, "ns")) == 5
 
 
 def test_vectors_are_checked_then_become_columns_of_the_table_type():

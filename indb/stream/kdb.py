@@ -218,12 +218,12 @@ def _cast(values: pa.Array, target: pa.DataType) -> pa.Array:
 def is_null(value: Any) -> bool:
     """Whether a decoded atom is a kdb+ null: ``0N`` (an integer type's smallest value), ``0n``
     (NaN), ``0Np`` and ``0Nn`` (NaT)."""
+    if isinstance(value, np.datetime64 | np.timedelta64):  # (a timedelta64 is an np.integer)
+        return bool(np.isnat(value))
     if isinstance(value, np.integer) and not isinstance(value, np.bool_):
         return bool(value == layout.smallest(value.dtype))
     if isinstance(value, float | np.floating):
         return value != value
-    if isinstance(value, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(value))
     return False
 
 
@@ -253,7 +253,8 @@ def slot(column: Column) -> Slot:
     def checked(accept: tuple[type, ...], turn: Convert = lambda v: v) -> Convert:
         def convert(value: Any) -> Any:
             if value is None or (isinstance(value, accept) and not (
-                    isinstance(value, bool | np.bool_) and bool not in accept)):
+                    isinstance(value, bool | np.bool_) and bool not in accept) and not (
+                    isinstance(value, np.timedelta64) and np.timedelta64 not in accept)):
                 return None if value is None or is_null(value) else turn(value)
             raise _refuse(column, value)
         return convert
