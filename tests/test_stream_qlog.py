@@ -78,6 +78,11 @@ def test_a_string_for_the_function_or_the_table_is_logged_alike():
                                mode=3, wait=0).copy())
     assert qlog.update_chunk(named, NOON, {"trade": "timestamp"}) == plain
     assert qlog._layout(update(ROW))[0] == qlog._layout(named)[0] == "trade"
+    # a string with an attribute (u#".u.upd": found by fuzzing the tick port) is the same name
+    attributed = bytearray(update(COLUMNS, kx.CharVector(".u.upd")))
+    assert attributed[kdb.HEADER.size + 6:kdb.HEADER.size + 8] == b"\x0a\x00"  # the string's
+    attributed[kdb.HEADER.size + 7] = 2  # u#
+    assert qlog.update_chunk(bytes(attributed), NOON, {"trade": "timestamp"}) == plain
 
 
 def test_an_empty_log_is_what_q_writes_for_an_empty_list(tmp_path):

@@ -295,3 +295,24 @@ def test_updates_read_together_are_checked_together_each_refusal_its_own(plant):
     again = plant()  # each message replays alone, to the same rows
     assert again.replayed == 8
     assert again.engine.execute("SELECT count(*), sum(size) FROM trade").fetchall() == [(8, 41)]
+
+
+def test_an_update_the_kdb_log_cannot_take_journals_nothing(plant, monkeypatch):
+    """The kdb+ log's messages are made before anything is journalled: one that fails leaves
+    the journal, the table and the next restart as they were."""
+    from indb.stream import qlog
+    tp = plant(kdb_log=True)
+    upd(tp, row("A", 1.0, 1))
+    made = qlog.update_chunk
+
+    def failing(message, stamp, fills):
+        raise RuntimeError("no log message for this one")
+    monkeypatch.setattr(qlog, "update_chunk", failing)
+    with pytest.raises(RuntimeError):
+        upd(tp, row("B", 2.0, 2))
+    monkeypatch.setattr(qlog, "update_chunk", made)
+    upd(tp, row("C", 3.0, 3))
+    assert tp.journal.count == 2
+    tp.journal.close()
+    again = plant(kdb_log=True)
+    assert again.engine.execute("SELECT sym FROM trade ORDER BY sym").fetchall() == [("A",), ("C",)]

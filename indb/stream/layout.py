@@ -95,7 +95,7 @@ def update_call(message: bytes | bytearray) -> np.ndarray | None:
 
 def name_end(message: bytes | bytearray, offset: int) -> int | None:
     """Where the symbol atom or the string at ``offset`` ends; None where there is neither (or
-    a string with an attribute, or past the message's end)."""
+    past the message's end). A string's attribute (``u#``...) changes none of its bytes."""
     if offset >= len(message):
         return None
     if message[offset] == SYMBOL & 0xFF:
@@ -104,7 +104,7 @@ def name_end(message: bytes | bytearray, offset: int) -> int | None:
     if message[offset] == CHARS and offset + VECTOR.size <= len(message):
         _, attribute, count = VECTOR.unpack_from(message, offset)
         end = offset + VECTOR.size + count
-        return end if attribute == 0 and count >= 0 and end <= len(message) else None
+        return end if count >= 0 and end <= len(message) else None
     return None
 
 

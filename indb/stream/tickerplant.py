@@ -312,14 +312,16 @@ class Tickerplant:
         upto = self.journal.count
         logged: list[bytes] = []
         fills = self.fills()
+        for update in updates:  # the kdb+ log's messages first: a failure journals nothing
+            if fills is not None:
+                logged += [qlog.update_chunk(m, update.stamp, fills) for m in update.messages]
+            if update.framed:
+                logged.append(update.logged)
         for update in updates:
             for message in update.messages:
                 self.journal.append(update.stamp, message)
-                if fills is not None:
-                    logged.append(qlog.update_chunk(message, update.stamp, fills))
             if update.framed:
                 self.journal.append_frames(update.frames, update.framed)
-                logged.append(update.logged)
         self.journal.commit()
         if self.qlog is not None:  # .u.i: both files' count
             self._log(b"".join(logged), self.journal.count - upto)
