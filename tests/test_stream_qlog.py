@@ -83,6 +83,8 @@ def test_a_string_for_the_function_or_the_table_is_logged_alike():
     assert attributed[kdb.HEADER.size + 6:kdb.HEADER.size + 8] == b"\x0a\x00"  # the string's
     attributed[kdb.HEADER.size + 7] = 2  # u#
     assert qlog.update_chunk(bytes(attributed), NOON, {"trade": "timestamp"}) == plain
+    attributed[kdb.HEADER.size + 1] = 3  # and the call's list's
+    assert qlog.update_chunk(bytes(attributed), NOON, {"trade": "timestamp"}) == plain
 
 
 def test_an_empty_log_is_what_q_writes_for_an_empty_list(tmp_path):

@@ -96,7 +96,10 @@ def _layout(message: bytes) -> tuple[str, bytes, int] | None:
     function and the table symbols or strings), the log's message's bytes before ``x``, and
     where ``x`` starts; else None."""
     start = kdb.HEADER.size + LIST.size
-    if message[0] != 1 or message[2] != 0 or message[kdb.HEADER.size:start] != PLAIN_CALL:
+    if message[0] != 1 or message[2] != 0 or len(message) < start:
+        return None
+    kind, _, count = LIST.unpack_from(message, kdb.HEADER.size)  # (an attribute is no matter:
+    if kind != 0 or count != 3:  # the log's message is made without one)
         return None
     ends = layout.names_end(message, start)  # `.u.upd or ".u.upd" (PyKX's feeds send a string)
     if ends is None:
