@@ -23,6 +23,8 @@ def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
      'SELECT t.id, UPPER(v) AS u FROM s.a AS "t" LIMIT 0'),
     ("DELETE FROM a WHERE id = 1 RETURNING *", 'SELECT * FROM a AS "a" LIMIT 0'),
     ("UPDATE a SET v = 1 RETURNING id", 'SELECT id FROM a AS "a" LIMIT 0'),
+    ("MERGE INTO a AS t USING b ON t.id = b.id WHEN MATCHED THEN DELETE RETURNING merge_action(), t.id",
+     'SELECT CAST(NULL AS TEXT), t.id FROM a AS "t" LIMIT 0'),
     ("INSERT INTO a VALUES (1)", None),
     ("SELECT 1", None),
     ("SELECT 1; DELETE FROM a RETURNING id", None),

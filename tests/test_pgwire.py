@@ -483,6 +483,9 @@ def test_returning_rows_through_psycopg_and_asyncpg(plain):
         assert (cursor.statusmessage, cursor.rowcount) == ("INSERT 0 2", 2)
         cursor = conn.execute("UPDATE ret SET v = v || '!' WHERE id = 2 RETURNING v")
         assert cursor.fetchall() == [("b!",)] and cursor.statusmessage == "UPDATE 1"
+        cursor = conn.execute("MERGE INTO ret USING (SELECT 2 AS id) s ON ret.id = s.id WHEN "
+                              "MATCHED THEN UPDATE SET v = 'm' RETURNING merge_action(), ret.v")
+        assert cursor.fetchall() == [("UPDATE", "m")] and cursor.statusmessage == "MERGE 1"
 
     async def session():
         conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",

@@ -184,6 +184,30 @@ def test_merge_into_an_empty_table_and_parameters_in_written_order(conn, table_n
     assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [("a", 10), ("b", 20)]
 
 
+def test_merge_returning_gives_each_row_and_its_action(conn, table_name):
+    """PostgreSQL 17's MERGE ... RETURNING: the new values of rows inserted and updated, the
+    old ones of rows deleted, and merge_action(); before the commit (a mistake writes nothing)."""
+    conn.sql(f"CREATE TABLE {table_name} (k INT PRIMARY KEY, v VARCHAR)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    source = "(SELECT * FROM (VALUES (1, 'A'), (2, NULL), (4, 'D')) v(k, v))"
+    merge = (f"MERGE INTO {table_name} t USING {source} s ON t.k = s.k WHEN MATCHED AND s.v IS "
+             "NULL THEN DELETE WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN "
+             "INSERT VALUES (s.k, s.v) RETURNING ")
+    before = snapshots(conn, table_name)
+    with pytest.raises(SqlError, match='"nope" not found'):
+        conn.sql(merge + "nope")
+    assert snapshots(conn, table_name) == before
+    result = conn.sql(merge + "merge_action() AS action, t.*")
+    assert sorted(result.fetchall()) == [("DELETE", 2, "b"), ("INSERT", 4, "D"), ("UPDATE", 1, "A")]
+    assert result.rowcount == 3
+    assert sorted(conn.sql(f"MERGE INTO {table_name} t USING {source} s ON t.k = s.k WHEN "
+                           "MATCHED THEN UPDATE SET v = lower(t.v) RETURNING *").fetchall()) == [
+        (1, "a"), (4, "d")]
+    assert rows(conn, f"SELECT * FROM {table_name} ORDER BY k") == [(1, "a"), (3, "c"), (4, "d")]
+    with pytest.raises(SqlError, match="merge_action.. can only be used in the RETURNING list of a MERGE"):
+        conn.sql(f"UPDATE {table_name} SET v = 'x' RETURNING merge_action()")
+
+
 # -- INSERT ... ON CONFLICT ---------------------------------------------------------------------
 
 def test_on_conflict_updates_or_keeps_rows_of_a_known_key_in_one_snapshot(conn, table_name):

@@ -126,19 +126,36 @@ def repeated(value: pa.Scalar | None, count: int, arrow_type: pa.DataType) -> pa
     return pc.fill_null(pa.nulls(count, value.type), value)
 
 
-def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None) -> pa.Table | None:
+def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None,
+             actions: pa.Array | None = None) -> pa.Table | None:
     """A write's ``RETURNING`` list over ``rows`` (those it inserts, changes or deletes, with
     the table's columns), evaluated by DuckDB before the write commits: a mistake in the list
-    writes nothing. None without ``RETURNING``."""
+    writes nothing. None without ``RETURNING``. ``actions``: a MERGE's, each row's
+    (``merge_action()``: INSERT, UPDATE or DELETE)."""
     if returning is None:
         return None
+    expressions = list(returning.expressions)
+    if actions is not None:
+        rows = rows.append_column(MERGE_ACTION, actions)
+        hidden = exp.column(MERGE_ACTION, quoted=True)
+
+        def bound(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Anonymous) and node.name.lower() == planner.tables.MERGE_ACTION:
+                return exp.column(MERGE_ACTION, table=returning.alias, quoted=True)
+            if isinstance(node, exp.Star):  # (*, t.*: the table's columns, not the action)
+                return exp.Star(except_=[hidden.copy()])
+            return node
+        expressions = [e.transform(bound) for e in expressions]
     name = f"__indb_returning_{uuid.uuid4().hex}"
     engine.session.duck.register(name, rows)
     try:
-        return engine.session.query(render(exp.select(*returning.expressions).from_(
+        return engine.session.query(render(exp.select(*expressions).from_(
             exp.to_table(name).as_(returning.alias, quoted=True))))
     finally:
         engine.session.duck.unregister(name)
+
+
+MERGE_ACTION = "__indb_merge_action"  # a RETURNING's rows' column of merge_action()'s answers
 
 
 def written(counts: Mapping[str, int], message: str, values: pa.Table | None) -> Result:

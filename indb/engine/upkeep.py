@@ -72,14 +72,17 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
     user = [c.name for c in info.columns]
     new_rows = tables.completed(engine, info, inserted.select(user)) if complete \
         else inserted.select(user)  # defaults, identities
-    values = tables.returned(engine, pa.concat_tables([updated.select(user), new_rows]),
-                             plan.returning)  # an UPDATE's rows; an upsert's, both
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     removed = []
     updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
+    deletes = _rows_by_file(deleted) if plan.returning is not None else {}
+    gone_rows = []  # a MERGE ... RETURNING's deleted rows, as they were
     with files.staged(table.io, table.location()) as added:
         for path, rows_of_file in _rows_by_file(changed).items():  # one file at a time
             stored = files.read_stored([path], info, table.io)
+            if path in deletes:
+                gone_rows.append(files.to_user(stored.take(deleted[ROW].take(
+                    pa.array(deletes[path]))), info))
             keep = np.ones(stored.num_rows, dtype=bool)
             keep[positions[rows_of_file]] = False
             mine = pa.array(updates.get(path, np.zeros(0, dtype=np.int64)))
@@ -92,6 +95,14 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         if inserted.num_rows:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(new_rows, info, rowids))
+        # RETURNING, before the commit (a mistake in it writes nothing): an UPDATE's rows, an
+        # upsert's and a MERGE's new values, and a MERGE's deleted rows as they were
+        returning = [(updated.select(user), "UPDATE"), (new_rows, "INSERT"),
+                     *((rows, "DELETE") for rows in gone_rows)]
+        values = tables.returned(
+            engine, pa.concat_tables([rows for rows, _ in returning], promote_options="permissive"),
+            plan.returning,
+            pa.array([action for rows, action in returning for _ in range(rows.num_rows)], pa.string()))
         gone = {f.file_path for f in removed}
         check_unique(info, [f for f in current if f.file_path not in gone], added,
                      engine.db.io_properties)

@@ -409,14 +409,20 @@ def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
 
 
 def returning(tree: exp.Expr, alias: str) -> Returning | None:
-    """The statement's ``RETURNING`` list, if any."""
+    """The statement's ``RETURNING`` list, if any (``merge_action()`` in a MERGE's only)."""
     found = tree.args.get("returning")
     if found is None:
         return None
     if found.find(exp.Placeholder, exp.Parameter):
         raise error_at(found, "RETURNING takes no parameters: return columns and expressions "
                               "of them")
+    action = next((f for f in found.find_all(exp.Anonymous) if f.name.lower() == MERGE_ACTION), None)
+    if action is not None and not isinstance(tree, exp.Merge):
+        raise error_at(action, "merge_action() can only be used in the RETURNING list of a MERGE")
     return Returning(alias, tuple(found.expressions))
+
+
+MERGE_ACTION = "merge_action"  # PostgreSQL's: INSERT, UPDATE or DELETE, in a MERGE's RETURNING
 
 
 def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:

@@ -80,7 +80,7 @@ class RowChange:
     source: exp.Expr | None
     on: exp.Expr | None
     clauses: tuple[Clause, ...]
-    returning: Returning | None = None  # UPDATE's: over the rows' new values
+    returning: Returning | None = None  # over new values; a MERGE's deleted rows: their old
 
 
 @dataclass(frozen=True)
@@ -177,16 +177,16 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
 
 
 def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
-    if tree.args.get("returning") or tree.args.get("using_cond"):
-        raise error_at(tree, "MERGE with RETURNING or USING (columns) is not supported; join "
-                             "with ON")
+    if tree.args.get("using_cond"):
+        raise error_at(tree, "MERGE with USING (columns) is not supported; join with ON")
     tree = numbered_parameters(tree)
     name, target = _target(tree.this, catalog)
     whens = tree.args.get("whens")
     clauses = tuple(_clause(when) for when in (whens.expressions if whens else []))
     if not clauses:
         raise error_at(tree, "MERGE needs at least one WHEN [NOT] MATCHED THEN ... clause")
-    return Merge(name, target, _source(tree.args["using"]), tree.args["on"], clauses)
+    return Merge(name, target, _source(tree.args["using"]), tree.args["on"], clauses,
+                 tables.returning(tree, target))
 
 
 def _clause(when: exp.When) -> Clause:

@@ -14,7 +14,7 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors
-from indb.planner.tables import write_target
+from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
@@ -66,21 +66,24 @@ def read_only(sql: str) -> bool:
 
 
 def returning_shape(sql: str) -> str | None:
-    """For one INSERT, UPDATE or DELETE with RETURNING: a query of its RETURNING list over none
-    of the table's rows, whose columns describe the write's rows without running it."""
+    """For one INSERT, UPDATE, DELETE or MERGE with RETURNING: a query of its RETURNING list
+    over none of the table's rows, whose columns describe the write's rows without running it
+    (``merge_action()`` is text)."""
     try:
         trees = parse(sql)
     except errors.SqlError:
         return None
-    if len(trees) != 1 or not isinstance(trees[0], exp.Insert | exp.Update | exp.Delete) \
+    if len(trees) != 1 or not isinstance(trees[0], exp.Insert | exp.Update | exp.Delete | exp.Merge) \
             or trees[0].args.get("returning") is None:
         return None
     tree = trees[0]
     table = write_target(tree).copy()
     alias = table.alias or table.name
     table.set("alias", None)
-    return render(exp.select(*tree.args["returning"].expressions).from_(
-        table.as_(alias, quoted=True)).limit(0))
+    listed = [e.transform(lambda node: exp.cast(exp.null(), "VARCHAR") if isinstance(
+        node, exp.Anonymous) and node.name.lower() == MERGE_ACTION else node)
+        for e in tree.args["returning"].expressions]
+    return render(exp.select(*listed).from_(table.as_(alias, quoted=True)).limit(0))
 
 
 def no_op(trees: list[exp.Expr]) -> str | None:
