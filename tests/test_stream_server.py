@@ -5,6 +5,7 @@ a subscriber that stops reading; ``kill -9`` in mid-stream and a restart."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -393,3 +394,55 @@ def test_sign_in_takes_a_password_or_a_token_and_refuses_the_rest(fresh):
         with pytest.raises(AuthenticationError, match=why) as refused:
             access.sign_in(db, authenticate, user, password)
         assert "hunter" not in str(refused.value) and token not in str(refused.value)
+
+
+def test_mutated_messages_are_answered_and_the_server_goes_on(server):
+    """Well-formed kdb+ messages with a byte changed or added here and there (as a fuzzer makes
+    them: this found a string function name with an attribute that was journalled and then
+    failed the kdb+ log's message and the connection, and a timespan reaching an integer null
+    check): each answered or refused, the server unharmed, nothing internal in its log."""
+    rng = random.Random(20261205)
+    calls = [kx.toq([kx.CharVector(".u.upd"), kx.SymbolAtom("trade"), columns(["M"], [1.0], [2])]),
+             kx.toq([kx.SymbolAtom(".u.upd"), kx.SymbolAtom("trade"),
+                     kx.toq([kx.SymbolAtom("M"), kx.FloatAtom(1.0), kx.LongAtom(2)])]),
+             kx.CharVector("select count i from trade"), kx.CharVector("(.u.sub[`;`];`.u `i`L)")]
+    messages = [bytes(kx.serialize(call, mode=3, wait=wait).copy()) for call in calls for wait in (0, 1)]
+    # an attribute on the call's list (byte 9) and on a string function name (byte 15) is no
+    # matter: the updates are taken, as kdb+'s tickerplant takes them
+    attributed = [m[:at] + bytes([attribute]) + m[at + 1:] for attribute in (1, 2, 3)
+                  for at in (9, 15) for m in (messages[0], messages[2]) if m[14] == 0x0a or at == 9]
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(b"fuzz\x03\x00")
+    assert sock.recv(1) == b"\x03"
+    sock.sendall(bytes(kx.serialize(kx.CharVector(".u.i"), mode=3, wait=1).copy()))
+    before = read_message(sock).py()
+    sock.sendall(b"".join(attributed) + bytes(kx.serialize(kx.CharVector(".u.i"), mode=3, wait=1).copy()))
+    assert read_message(sock).py() == before + len(attributed) == before + 9
+    sock.close()
+    messages += attributed
+    q = server.connect()
+    before = q(".u.i").py()
+    for _ in range(40):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        sock.sendall(b"fuzz\x03\x00")
+        assert sock.recv(1) == b"\x03"
+        for _ in range(10):
+            message = bytearray(rng.choice(messages))
+            for _ in range(rng.randint(1, 3)):  # the call's list and names half the time
+                at = rng.randrange(8, 24) if rng.random() < 0.5 else rng.randrange(8, len(message))
+                if rng.random() < 0.7:
+                    message[at] = rng.randrange(256)
+                else:
+                    message[at:at] = os.urandom(rng.randint(1, 4))
+            message[4:8] = len(message).to_bytes(4, "little")
+            try:
+                sock.sendall(bytes(message))
+            except OSError:  # refused and closed: the next connection goes on
+                break
+        sock.close()
+    assert server.process.poll() is None
+    rows = q("select count i from trade").py()["x"][0]
+    assert q(".u.i").py() >= before and rows >= 0  # still answering, its count never back
+    q.close()
+    log = server.log.read_text()
+    assert "Fatal error" not in log and "InternalError" not in log, log[-3000:]
