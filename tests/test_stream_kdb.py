@@ -56,6 +56,18 @@ def test_a_table_from_arrow_reads_back_in_pykx():
     assert back["ok"].to_pylist() == [True, False]
 
 
+def test_lists_and_blobs_are_q_lists_of_vectors():
+    rows = pa.table({"l": pa.array([[1, 2], None, []], pa.list_(pa.int64())),
+                     "f": pa.array([[1.5], [2.5], [3.5]], pa.list_(pa.float64(), 1)),
+                     "s": pa.array([["a"], ["b", None], None]),
+                     "x": pa.array([b"\x01\x02", None, b""], pa.binary())})
+    for table in (rows, rows.slice(1)):  # (a slice's lists start inside its values)
+        back = kdb.table(table).py()
+        full = {"l": [[1, 2], [], []], "f": [[1.5], [2.5], [3.5]], "s": [["a"], ["b", ""], []],
+                "x": [[1, 2], [], []]}
+        assert back == {k: v[3 - table.num_rows:] for k, v in full.items()}
+
+
 @pytest.mark.parametrize("count", [0, 1, 7])
 def test_update_messages_are_pykx_s_encoding_of_the_call(count):
     """Joined from one encoding of the table: byte for byte what PyKX makes of the whole call,

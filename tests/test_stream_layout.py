@@ -63,7 +63,7 @@ def test_temporal_nulls_are_kdb_nulls():
     rows = pa.table({"time": pa.array([None, 5], pa.timestamp("ns")),
                      "day": pa.array([None, 1], pa.date32()),
                      "at": pa.array([None, 7], pa.time64("ns"))})
-    back = kx.deserialize(kdb.framed(kdb._table_body(rows), kdb.RESPONSE)).pa()
+    back = kx.deserialize(kdb.framed(kdb.table_body(rows), kdb.RESPONSE)).pa()
     assert [back[c][0].as_py() for c in rows.column_names] == [None, None, None]
     assert back["time"][1].value == 5 and back["at"][1].value == 7
     assert back["day"][1].as_py().date() == datetime.date(1970, 1, 2)  # PyKX reads a date so
@@ -77,7 +77,7 @@ def test_temporal_nulls_are_kdb_nulls():
     pa.table({"xs": pa.array([[1, 2]], pa.list_(pa.int64()))})])
 def test_what_is_not_laid_out_is_left_to_pykx(rows):
     assert layout.table_body(rows) is None
-    assert kdb._table_body(rows) == kdb._pykx_body(rows)
+    assert kdb.table_body(rows) == kdb._pykx_body(rows)
 
 
 def _row_update(values: list, function: object = None, table: str = "ticks") -> bytes:

@@ -360,6 +360,11 @@ def test_the_tick_port_signs_in_users_and_checks_their_grants(tmp_path):
                 nobody(".u.endofday")
             assert reader(".u.sub", kx.SymbolAtom("trade"), kx.SymbolAtom("")).py()[0] == "trade"
             assert reader("select size from trade").py() == {"size": [10]}
+            # q's questions about tables answer what the user may read
+            assert reader("tables[]").py() == ["trade"] and nobody("tables[]").py() == []
+            assert reader("count trade").py() == 1 and reader("cols trade").py()[1] == "sym"
+            with pytest.raises(kx.QError, match="no SELECT privilege"):
+                nobody("meta trade")
             assert reader(".u.i").py() == start + 1  # the refused update was not journalled
             owner.sql("REVOKE INSERT ON TABLE trade FROM feed")  # from the next message on
             with pytest.raises(kx.QError, match="GRANT INSERT ON TABLE trade TO feed"):

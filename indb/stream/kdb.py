@@ -119,7 +119,7 @@ def symbols(value: Any) -> list[str]:
 def table(rows: pa.Table | pa.RecordBatch) -> Any:
     """A kdb+ table of Arrow rows: strings as symbols, timestamps as kdb+ timestamps, times as
     timespans; null numbers as kdb+ nulls."""
-    return kx.deserialize(framed(_table_body(rows), RESPONSE))
+    return kx.deserialize(framed(table_body(rows), RESPONSE))
 
 
 def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.RecordBatch
@@ -127,11 +127,11 @@ def update_messages(functions: Sequence[str], name: str, rows: pa.Table | pa.Rec
     """The async messages ``(`f; `name; table)`` of Arrow rows, one a function name ``f``
     (``upd``, ``.u.upd``), the table encoded once: what ``encode(call(f, symbol(name),
     table(rows)), ASYNC)`` gives, byte for byte."""
-    body = _table_body(rows)
+    body = table_body(rows)
     return [framed(_call_head(function, name) + body, ASYNC) for function in functions]
 
 
-def _table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
+def table_body(rows: pa.Table | pa.RecordBatch) -> bytes:
     """The encoded table (no message header): laid out by indb where it can be
     (``layout.table_body``), else by PyKX."""
     body = layout.table_body(rows)
@@ -184,7 +184,27 @@ def _vector(column: pa.Array | pa.ChunkedArray) -> Any:
         return layout.numpy(column, layout.integer_null(kind))
     if pa.types.is_boolean(kind):
         return layout.numpy(column, False)
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return kx.toq([np.frombuffer(v or b"", np.uint8) for v in column.to_pylist()])  # q's X
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _lists(column)
     return kx.SymbolVector([None if v is None else str(v) for v in column.to_pylist()])
+
+
+def _lists(column: pa.Array) -> Any:
+    """A column of lists as q's list of vectors (``J`` for lists of longs...): each row's items
+    a vector of their type, a null row an empty one."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_fixed_size_list(column.type):
+        column = column.cast(pa.list_(column.type.value_type))
+    items = _vector(column.flatten()) if not column.null_count else None
+    if isinstance(items, np.ndarray):  # one conversion, then a view of it for each row
+        offsets = np.asarray(column.offsets)
+        offsets = offsets - offsets[0]  # (a slice's offsets count from its first value)
+        return kx.toq([items[start:end] for start, end in zip(offsets[:-1], offsets[1:], strict=True)])
+    kind = column.type.value_type
+    return kx.toq([_vector(pa.array(row or [], kind)) for row in column.to_pylist()])
 
 
 # -- kdb+ -> Arrow: the rows of an update, checked against the table's columns ----------------

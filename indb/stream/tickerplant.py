@@ -34,7 +34,7 @@ from indb.errors import CatalogError, DataError, IndbError, SqlError
 from indb.parser import parse
 from indb.parser.qstatements import PREFIX as Q_PREFIX
 from indb.query import live as live_rows
-from indb.stream import decoding, kdb, qlog
+from indb.stream import decoding, kdb, qlog, qtables
 from indb.stream.journal import Journal, journal_messages
 from indb.stream.live import LiveTable
 
@@ -487,6 +487,9 @@ class Tickerplant:
 
     def query(self, text: str, user: str = OWNER) -> Any:
         """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
+        question = qtables.read(text)  # tables[], cols t, meta t, count t
+        if question is not None:
+            return qtables.answer(self.engine, question, user)
         statement = _sql(text)
         with self.engine.as_user(user):
             try:
