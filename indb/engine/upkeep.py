@@ -95,14 +95,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         if inserted.num_rows:
             added += files.write_data_files(table.io, table.metadata, info,
                                             files.to_stored(new_rows, info, rowids))
-        # RETURNING, before the commit (a mistake in it writes nothing): an UPDATE's rows, an
-        # upsert's and a MERGE's new values, and a MERGE's deleted rows as they were
-        returning = [(updated.select(user), "UPDATE"), (new_rows, "INSERT"),
-                     *((rows, "DELETE") for rows in gone_rows)]
-        values = tables.returned(
-            engine, pa.concat_tables([rows for rows, _ in returning], promote_options="permissive"),
-            plan.returning,
-            pa.array([action for rows, action in returning for _ in range(rows.num_rows)], pa.string()))
+        values = _returned(engine, plan, [(updated.select(user), "UPDATE"), (new_rows, "INSERT"),
+                                          *((rows, "DELETE") for rows in gone_rows)])
         gone = {f.file_path for f in removed}
         check_unique(info, [f for f in current if f.file_path not in gone], added,
                      engine.db.io_properties)
@@ -116,6 +110,18 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         counts = {"rows_updated": updated.num_rows}
     return tables.written(counts, ", ".join(
         f"{v} {k.removeprefix('rows_')}" for k, v in counts.items()), values)
+
+
+def _returned(engine: Engine, plan: RowChange, rows: list[tuple[pa.Table, str]]) -> pa.Table | None:
+    """A row change's RETURNING, before its commit (a mistake in it writes nothing), over its
+    rows by action (an UPDATE's, an upsert's and a MERGE's new values, a MERGE's deleted rows
+    as they were), each row's action for ``merge_action()``; None without one."""
+    if plan.returning is None:
+        return None
+    actions = pa.array(np.repeat([action for _, action in rows], [r.num_rows for r, _ in rows]),
+                       pa.string())
+    return tables.returned(engine, pa.concat_tables([r for r, _ in rows], promote_options="permissive"),
+                           plan.returning, actions)
 
 
 def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
