@@ -180,7 +180,7 @@ def staged(engine: Engine, plan: planner.Insert,
     engine.session.query(render(_stage_definition(stage, info)))
     try:
         try:
-            engine.session.query(render(statement), own_parameters(plan, params))
+            engine.session.query(render(statement), _own_parameters(plan, params))
         except SqlError as error:  # name the user's table, not the staging table, in DuckDB's words
             raise SqlError(error.message.replace(stage.name, plan.table)) from None
         yield stage, info
@@ -188,7 +188,7 @@ def staged(engine: Engine, plan: planner.Insert,
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
 
 
-def own_parameters(plan: planner.Insert, params: object) -> object:
+def _own_parameters(plan: planner.Insert, params: object) -> object:
     """The statement's parameters the INSERT's staging takes (``Insert.parameters``: an upsert's
     DO UPDATE takes the others)."""
     if plan.parameters is None or params is None:
