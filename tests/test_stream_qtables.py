@@ -21,7 +21,11 @@ from indb.stream.qtables import TableQuestion  # noqa: E402
     (" tables [ ] ", TableQuestion("tables")), ("tables", TableQuestion("tables")),
     ("cols trade", TableQuestion("cols", "trade")), ("cols`trade", TableQuestion("cols", "trade")),
     ("meta[`s.trade]", TableQuestion("meta", "s.trade")), ("count[trade]", TableQuestion("count", "trade")),
-    ("count select from trade", None), ("select from trade", None), ("metadata trade", None),
+    ("count select from trade where size > 1", TableQuestion("count", query="select from trade where size > 1")),
+    ("count exec sym from trade", TableQuestion("count", query="exec sym from trade")),
+    ("-2#select from trade", TableQuestion("take", query="select from trade", taken=-2)),
+    ("2 # select sym from trade", TableQuestion("take", query="select sym from trade", taken=2)),
+    ("2#exec sym from trade", None), ("select from trade", None), ("metadata trade", None),
     ("cols trade, quote", None), ("SELECT count(*) FROM t", None),
 ])
 def test_the_forms_are_read_and_nothing_else(text, question):
@@ -57,3 +61,10 @@ def test_answers_as_q_gives_them(engine):
                      "x": b"X", "l": b"J", "empty_list": b"F"}
     with pytest.raises(IndbError, match="nope"):
         ask("meta nope")
+    assert ask("count select from trade where size > 10").py() == 1
+    assert ask("count exec distinct sym from trade").py() == 2
+    assert ask("1#select sym from trade").py() == {"sym": ["A"]}
+    assert ask("-1#select sym from trade").py() == {"sym": ["B"]}
+    assert ask("5#select sym from trade").py() == {"sym": ["A", "B", "A", "B", "A"]}  # q's take
+    assert ask("-3#select sym from trade").py() == {"sym": ["B", "A", "B"]}
+    assert ask("2#select sym from trade where size > 99").py() == {"sym": []}
