@@ -611,6 +611,7 @@ def test_joins_keep_qs_rules(duck):
     ("select e: 1.5 ema qty from sp", "between 0 and 1", 11),
     ("select from sp where qty > 0.1 ema qty", "ema in a where phrase", 22),
     ("select from sp where qty > 1 # 2", "cannot read '#'", 30),
+    ("select from sp where qty > -3p", "cannot read .3p. as a number", 29),  # (a crash once)
     ("selec from sp", "starts with select", 1),
     ("?[sp;();0b;()]", "functional forms", 1),  # q outside the templates
     ("`a`b xcol sp", "xcol is not translated", 6),

@@ -95,7 +95,9 @@ def tokenize(text: str) -> list[Token]:
             token = Token(kind if kind != "punct" else match.group(), match.group(), pos)
             if kind == "op" and token.text == "-" and _negative(tokens, text, match.end()):
                 number = _TOKEN.match(text, match.end())
-                assert number is not None
+                if number is None:  # a digit that starts no number q reads (-3trade)
+                    raise QError(f"q-sql cannot read {text[match.end():match.end() + 12]!r} as a "
+                                 "number", match.end())
                 token = Token(number.lastgroup or "", "-" + number.group(), pos)
                 pos = number.end()
                 tokens.append(token)
