@@ -93,6 +93,11 @@ public class Probe {
     r = meta.getImportedKeys(null, null, "t");
     while (r.next()) keys++;
     got.add("keys " + keys);
+    StringBuilder primary = new StringBuilder("primary key of pk");
+    r = meta.getPrimaryKeys(null, null, "pk");
+    while (r.next()) primary.append(" " + r.getString("COLUMN_NAME") + ":" + r.getInt("KEY_SEQ")
+                                    + ":" + r.getString("PK_NAME"));
+    got.add(primary.toString());
     c.close();
     for (String line : got) System.out.println(line);
   }
@@ -109,6 +114,7 @@ def served(tmp_path_factory):
         conn.sql("INSERT INTO t VALUES (1, 'a', 1.5, 2.25, TIMESTAMP '2026-01-02 03:04:05.12', "
                  "DATE '2026-01-02', true, [1, 5000000000], ['x', 'y z']), "
                  "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        conn.sql("CREATE TABLE pk (a BIGINT, v VARCHAR, b VARCHAR, PRIMARY KEY (b, a))")
     server = Served(path)
     yield server
     server.stop()
@@ -150,4 +156,4 @@ def test_pgjdbc(served, tmp_path):
         "arrays [1, 5000000000][x, y z]", "fetched 2", "batch [1, 1, 1]",
         "columns id:int8 name:varchar px:float8 amount:numeric ts:timestamp day:date ok:bool "
         "xs:_int8 tags:_varchar",
-        "tables t", "keys 0"]
+        "tables pk t", "keys 0", "primary key of pk b:1:pk_pkey a:2:pk_pkey"]

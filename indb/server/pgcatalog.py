@@ -105,11 +105,11 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
-    # information_schema._pg_expandarray(array): (x, n) of each item; JDBC's key and index
-    # listings read .n of it over pg_constraint and pg_index, which are empty here
-    "_pg_expandarray": (("items",), exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier(name), expression=exp.cast(exp.null(), "BIGINT"))
-        for name in ("x", "n")])),
+    # information_schema._pg_expandarray(array): a row (x, n) for each item, as PostgreSQL's
+    # set-returning function gives them in a select list (JDBC's getPrimaryKeys over pg_index)
+    "_pg_expandarray": (("items",), sqlglot.parse_one(
+        "unnest(list_transform(range(1, len(items) + 1), lambda i: {'x': items[i], 'n': i}))",
+        read="duckdb")),
     # indb takes no advisory locks: unlocking them all (asyncpg's pool, as it takes a connection
     # back) unlocks nothing
     "pg_advisory_unlock_all": ((), exp.null()),
