@@ -130,8 +130,10 @@ class Cluster:
             raise OperationalError(f"the Dask scheduler at {self.address} is gone; "
                                    "run the statement again (a local cluster is started afresh)")
         info = self.client.scheduler_info(n_workers=-1)["workers"]
-        if not info and self._helper is not None:  # a local cluster's workers still registering
-            try:  # (seen under load, with runs started at once on a cluster just started)
+        if not info and (self._helper is not None or self._local is not None):
+            # a local cluster's workers still registering (seen under load, with runs started at
+            # once on a cluster just started; once in the threads of a test's own cluster)
+            try:
                 self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
             except TimeoutError:
                 pass  # the run says the cluster has no workers
