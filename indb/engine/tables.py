@@ -23,7 +23,7 @@ from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.errors import DataError, IndbError, OptionError, SqlError
-from indb.parser import parse, render
+from indb.parser import error_at, parse, render
 from indb.query.keys import check_unique
 from indb.result import Result
 from indb.storage import files
@@ -193,11 +193,18 @@ def _own_parameters(plan: planner.Insert, params: object) -> object:
     DO UPDATE takes the others)."""
     if plan.parameters is None or params is None:
         return params
-    given = list(params)  # type: ignore[call-overload]  # positional: the planner checked
-    if max(plan.parameters, default=0) > len(given):
-        raise SqlError(f"the statement has parameter ${max(plan.parameters)}, and {len(given)} "
-                       "were given")
+    given = positional(params, max(plan.parameters, default=0))
     return [given[n - 1] for n in plan.parameters]
+
+
+def positional(params: object, highest: int, node: exp.Expr | None = None) -> list[object]:
+    """A statement's positional parameters (the planner numbered them ``$1``...), as many as
+    its ``$highest`` needs; SqlError for fewer (pointing at ``node``, if given)."""
+    given = list(params or [])  # type: ignore[call-overload]
+    if highest > len(given):
+        message = f"the statement has parameter ${highest}, and {len(given)} were given"
+        raise error_at(node, message) if node is not None else SqlError(message)
+    return given
 
 
 def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:

@@ -142,12 +142,10 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
     clauses = plan.clauses
     if plan.insert.parameters is not None:  # DO UPDATE's parameters, as columns of excluded
-        given = list(params or [])  # type: ignore[call-overload]  # positional (the planner's)
-        wanted = max(int(node.name) for clause in clauses for tree in (*clause.values, clause.condition)
-                     if tree is not None for node in tree.find_all(exp.Placeholder, exp.Parameter))
-        if wanted > len(given):
-            raise error_at(plan.node, f"the statement has parameter ${wanted}, and {len(given)} "
-                                      "were given")
+        given = tables.positional(params, max(
+            int(node.name) for clause in clauses for tree in (*clause.values, clause.condition)
+            if tree is not None for node in tree.find_all(exp.Placeholder, exp.Parameter)),
+            plan.node)
         for number, value in enumerate(given, start=1):
             staged = staged.append_column(f"{PARAMETER}{number}", pa.array([value] * staged.num_rows))
         clauses = tuple(_bound(clause) for clause in clauses)
@@ -257,8 +255,7 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         return [_cast(exp.column(c.name, table=source, quoted=True), c) for c in info.columns]
     keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT
     values: dict[str, exp.Expr] = {  # has the column's DEFAULT, or NULL (an identity's: numbered)
-        c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _cast(
-            tables.default_expression(c) or exp.null(), c)
+        c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _default(c)
         for c in info.columns}
     targets = clause.columns
     if clause.action == Action.INSERT and not targets:
@@ -281,9 +278,14 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         if column.identity is not None and clause.action == Action.UPDATE and column.identity.always:
             raise error_at(value, f"column {column.name} is GENERATED ALWAYS AS IDENTITY: an "
                                   "UPDATE gives it no value (PostgreSQL refuses it too)")
-        values[column.name] = _cast(tables.default_expression(column) or exp.null()
-                                    if default else value.copy(), column)
+        values[column.name] = _default(column) if default else _cast(value.copy(), column)
     return [values[c.name] for c in info.columns]
+
+
+def _default(column: Column) -> exp.Expr:
+    """The value ``DEFAULT`` gives a column: its DEFAULT, or NULL (an identity's is numbered as
+    the row is inserted), cast to its type."""
+    return _cast(tables.default_expression(column) or exp.null(), column)
 
 
 def _is_default(value: exp.Expr) -> bool:
