@@ -138,14 +138,14 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     alternative = str(tree.args.get("alternative") or "").upper()
     if conflict is None and alternative not in ("REPLACE", "IGNORE"):
         return tables.plan_insert(tree, catalog)
-    if conflict is not None and conflict.find(exp.Placeholder, exp.Parameter):
+    parameterized = conflict is not None and conflict.find(exp.Placeholder, exp.Parameter)
+    if parameterized:
         tree = numbered_parameters(tree)  # the INSERT's values and DO UPDATE's, apart below
         conflict = tree.args["conflict"]
     plain = tree.copy()
     plain.set("conflict", None)
     plain.set("alternative", None)
-    own = _own_parameters(plain, conflict) \
-        if conflict is not None and conflict.find(exp.Placeholder, exp.Parameter) else None
+    own = _own_parameters(plain, conflict) if parameterized and conflict is not None else None
     insert = tables.plan_insert(plain, catalog)  # RETURNING, over the rows inserted or updated
     insert = dataclasses.replace(insert, parameters=own)
     table = tables.write_target(tree)

@@ -490,14 +490,14 @@ class Tickerplant:
         question = qtables.read(text)  # tables[], cols t, meta t, count t
         if question is not None:
             return qtables.answer(self.engine, question, user)
-        statement = _sql(text)
+        statement, select = _sql(text)
         with self.engine.as_user(user):
             try:
                 result = self.engine.execute(statement)
             except SqlError as error:
                 # ``select max price from t`` parses as SQL too (max AS price), and fails there:
                 # a select that SQL cannot run is tried as the q-sql a kdb+ client meant
-                if statement.startswith(Q_PREFIX) or not _a_select(statement):
+                if not select:
                     raise
                 try:
                     result = self.engine.execute(Q_PREFIX + text.strip())
@@ -561,19 +561,15 @@ def _dropping(table: LiveTable, batches: list[pa.RecordBatch]) -> Iterator[None]
         table.drop(batches)
 
 
-def _sql(text: str) -> str:
+def _sql(text: str) -> tuple[str, bool]:
     """A client's query as indb runs it: SQL as it is, anything that does not parse as SQL as a
-    q-sql statement (``q)...``, which indb translates; docs/qsql.md)."""
+    q-sql statement (``q)...``, which indb translates; docs/qsql.md); and whether it is SQL's
+    one SELECT (which may be q that parses as SQL too: ``Tickerplant.query``)."""
     try:
         trees = parse(text)
     except SqlError:
-        return Q_PREFIX + text.strip()
+        return Q_PREFIX + text.strip(), False
     # q's commonest query, `select from t`, parses as SQL too (a SELECT of nothing)
-    return Q_PREFIX + text.strip() if any(t.key == "select" and not t.expressions for t in trees) \
-        else text
-
-
-def _a_select(text: str) -> bool:
-    """Whether ``text`` (SQL that parses) is one SELECT."""
-    trees = parse(text)
-    return len(trees) == 1 and isinstance(trees[0], exp.Select)
+    if any(t.key == "select" and not t.expressions for t in trees):
+        return Q_PREFIX + text.strip(), False
+    return text, len(trees) == 1 and isinstance(trees[0], exp.Select)
