@@ -117,6 +117,22 @@ def test_a_dead_local_cluster_is_replaced_by_a_fresh_one(tmp_path):
         assert conn._engine.runner.cluster() is not dead
 
 
+def test_a_threads_cluster_keeps_its_workers_and_is_replaced_if_it_loses_one(tmp_path):
+    """Thread workers are never restarted: the scheduler does not drop one that missed its
+    heartbeats (the process stalled, a CI machine once for 435 s), and a cluster that lost one
+    anyway is replaced, as a dead local cluster is."""
+    with indb.connect(tmp_path / "db", workers=2, cluster="threads") as conn:
+        before = run_identity(conn)
+        dead = conn._engine.runner.cluster()
+        assert dead._local.scheduler.worker_ttl is None
+        [(_, address), _] = dead.workers()
+        dead.client.retire_workers([address], close_workers=True)
+        assert not dead.alive
+        assert run_pids(conn) and before  # on a fresh cluster, instead of failing for good
+        fresh = conn._engine.runner.cluster()
+        assert fresh is not dead and len(fresh.workers()) == 2
+
+
 def test_ctrl_c_in_the_users_process_group_leaves_the_cluster_alone(tmp_path):
     """A terminal's Ctrl-C (or Jupyter's interrupt) goes to the whole process group: it
     interrupts the user's code, never the cluster; and the process exits without tracebacks or

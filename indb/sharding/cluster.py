@@ -26,6 +26,7 @@ from typing import Any
 
 import dask
 from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
+from distributed.core import Status
 from distributed.security import Security
 
 from indb.catalog.location import Tls
@@ -99,7 +100,10 @@ class Cluster:
                 self._helper.wait()
                 raise
         else:  # workers as threads of this process: only for the engine's own fast tests
-            with dask.config.set(DASK_CONFIG):
+            # No heartbeat deadline: a worker in this process cannot die on its own, and one
+            # late because the whole process stalled (a CI machine paused for 435 s once) was
+            # removed for good, as a worker without a nanny is, leaving the cluster none
+            with dask.config.set({**DASK_CONFIG, "distributed.scheduler.worker-ttl": None}):
                 self._local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                                            processes=False,  # in-process transport: no port
                                            dashboard_address=f"{LOOPBACK}:0",  # any free port: no clash with 8787
@@ -113,10 +117,16 @@ class Cluster:
 
     @property
     def alive(self) -> bool:
-        """Whether the scheduler is still there: a local helper that exited, or a client that
-        lost its scheduler, is a dead cluster."""
+        """Whether the cluster can still run work: a local helper that exited, a client that
+        lost its scheduler, or an in-process cluster that lost a worker, is a dead cluster."""
         helper_alive = self._helper is None or self._helper.poll() is None
-        return helper_alive and self.client.status == "running"
+        return helper_alive and self.client.status == "running" and self._threads_alive()
+
+    def _threads_alive(self) -> bool:
+        """Whether an in-process cluster still has all its workers (a thread worker that
+        stopped is never restarted); True for any other cluster."""
+        return self._local is None or all(worker.status == Status.running
+                                          for worker in self._local.workers.values())
 
     def workers(self) -> list[tuple[str, str]]:
         """(name, address) of each worker, in name order (``worker_placement`` places shards
