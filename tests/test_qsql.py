@@ -321,6 +321,37 @@ def test_aggregates_of_running_functions_and_filtered_aggregates(duck):
         (datetime.datetime(2024, 1, 2, 9), 1), (datetime.datetime(2024, 1, 2, 10), 1)]
 
 
+def test_aggregates_of_an_aggregate_are_of_one_atom(duck):
+    # q applies the outer aggregate to the group's one value: sum of an atom is the atom,
+    # count is 1, var is 0f, svar is 0%0 (0n); a window over the rows summed it once a row
+    assert run(duck, "select a: sum avg qty, b: count sum qty, c: max sum qty, d: var avg qty, "
+                     "e: svar avg qty from sp")[1] == [(round(3100 / 12, 9), 1, 3100, 0.0, None)]
+    assert run(duck, "select sum qty wavg x from sp")[1] == [(round(2900 / 3100, 9),)]
+    assert run(duck, "select v: sum c3 wavg c2 by c1 from t")[1] == [
+        ("a", 10.0), ("b", 20.0), ("c", 30.0)]
+    assert run(duck, "select v: sum c3 wavg c2 from t")[1] == [(round(154 / 6.6, 9),)]
+    assert run(duck, "select n: count sum qty from sp where qty > 1000")[1] == [(1,)]  # one row
+    assert run(duck, "select n: count avg qty by s from sp")[1] == [
+        ("s1", 1), ("s2", 1), ("s3", 1), ("s4", 1)]
+    # an aggregate of a list that an aggregate is part of stays an aggregate of the rows
+    assert run(duck, "select d: sum qty - avg qty from sp")[1] == [(0.0,)]
+
+
+def test_first_and_last_of_a_table_and_the_vector_conditional(duck):
+    assert run(duck, "first select from sp where s=`s2") == (
+        ["s", "p", "qty", "x"], [("s2", "p1", 300, 0)])
+    assert run(duck, "last select qty from sp") == (["qty"], [(400,)])
+    # of a keyed table (select ... by), q's first is the first group's values, keys left out
+    assert run(duck, "first select sum qty by s from sp") == (["qty"], [(1600,)])
+    assert run(duck, "last select q: sum qty by p from sp") == (["q"], [(100,)])  # p6
+    assert run(duck, "select s, b: ?[qty>250; `big; `small] from sp where p=`p2") == (
+        ["s", "b"], [("s1", "small"), ("s2", "big"), ("s3", "small"), ("s4", "small")])
+    assert run(duck, "select n: sum ?[qty>250; 1; 0] by s from sp")[1] == [
+        ("s1", 3), ("s2", 2), ("s3", 0), ("s4", 1)]
+    assert run(duck, "select ?[c2>15; c1; `small] from t") == (
+        ["c2"], [("small",), ("b",), ("c",)])  # named after its first argument's name
+
+
 def test_timespans_against_times_of_day():
     # indb keeps kdb+'s timespan columns (tick's time) as TIME: timespan literals compare as
     # times of day, and still add and bucket as intervals

@@ -40,6 +40,20 @@ ROW = "__q_i"  # q's virtual column i: the row's position in the source, from 0
 HOISTED = "__q_w"  # a window computed a level below the expression that takes it
 FIRST_ROW = "__q_first"  # a distinct row's first position, to keep the order of first occurrence
 Columns = Callable[[str], Sequence[str] | Mapping[str, str] | None]  # names, or names: types
+
+def _double(value: exp.Expr) -> exp.Expr:
+    return exp.cast(value, exp.DataType.build("DOUBLE"))
+
+
+# q's aggregates of an atom x: sum x is x, count x is 1, var x is 0f, svar x is 0%0 (0n)
+ATOM_AGGREGATES: dict[str, Callable[[exp.Expr], exp.Expr]] = {
+    **{fn: lambda value: value for fn in ("sum", "prd", "min", "max", "first", "last", "all", "any")},
+    "avg": _double, "med": _double,
+    "count": lambda value: exp.Literal.number(1),
+    "var": lambda value: _double(exp.Literal.number(0)),
+    "dev": lambda value: _double(exp.Literal.number(0)),
+    "svar": lambda value: _double(exp.Null()), "sdev": lambda value: _double(exp.Null()),
+}
 LITERAL_TYPES = {"time": "TIME", "timestamp": "TIMESTAMP_NS", "date": "DATE"}  # ([] t: 10:00)
 
 
@@ -117,6 +131,9 @@ class Translator:
         fn, args = node.fn, node.args
         if fn.endswith(" each"):
             return qf.each(fn.removesuffix(" each"), self.expr(args[0], scope), node.pos)
+        if fn == "?":  # a null condition is false, as q's 0b
+            condition, yes, no = (_wrapped(self.expr(a, scope)) for a in args)
+            return exp.Case(ifs=[exp.If(this=condition, true=yes)], default=no)
         if fn in DYADS:
             if len(args) != 2:
                 raise QError(f"{fn}[x;y] takes two arguments", node.pos)
@@ -144,6 +161,8 @@ class Translator:
                 second is not None and has_aggregate(second))):
             raise QError(f"{fn} of an aggregate is translated once a group (select ... by), "
                          "not as a window (update, fby)", pos)
+        if second is None and has_aggregate(arg) and bare_column(arg) is None:
+            return self.of_atom(fn, self.expr(arg, scope), pos)
         if fn == "count":
             if isinstance(arg, Call) and arg.fn == "distinct":
                 value: exp.Expr = exp.Count(this=exp.Distinct(
@@ -156,6 +175,13 @@ class Translator:
         placed = self.placed(value, scope)  # q's sum counts nulls as 0: all nulls sum to 0
         return exp.Coalesce(this=placed, expressions=[exp.Literal.number(0)]) if fn == "sum" \
             else placed
+
+    def of_atom(self, fn: str, value: exp.Expr, pos: int) -> exp.Expr:
+        """An aggregate of a group's atom (``sum avg price``, ``count sum size``): q applies it
+        to the one value (a window of it over the rows would be summed once a row)."""
+        if fn in ATOM_AGGREGATES:
+            return ATOM_AGGREGATES[fn](value)
+        raise QError(f"{fn} of an aggregate's value (one atom a group) is not translated", pos)
 
     def placed(self, value: exp.Expr, scope: Scope) -> exp.Expr:
         """An aggregate as the scope evaluates it: as it is once a group, else a window."""
@@ -386,7 +412,8 @@ class Translator:
     def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
         """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``,
         ```c xgroup t`` (the other columns as lists, groups in order of first occurrence),
-        ```c xcols t`` (those columns first) and ``ungroup t`` (a row an item of its lists)."""
+        ```c xcols t`` (those columns first), ``ungroup t`` (a row an item of its lists) and
+        ``first t``, ``last t`` (a row: q's dictionary, as a table of one row)."""
         source, known = self.source(node.table)
         keys = [_col(c) for c in node.columns]
         if node.how == "xcols":
@@ -413,7 +440,12 @@ class Translator:
                 exp.Min(this=_row())), known
         order = [exp.Ordered(this=k, desc=node.how == "xdesc", nulls_first=node.how == "xasc")
                  for k in keys]
-        last = exp.Ordered(this=_row(), desc=node.how == "reverse")
+        last = exp.Ordered(this=_row(), desc=node.how in ("reverse", "last"))
+        if node.how in ("first", "last"):  # q's first row of a keyed table: its values
+            keyed = len(node.table.by) if isinstance(node.table, Query) else 0
+            dropped = known[:keyed] if known is not None else []
+            return exp.select(exp.Star(except_=[_row(), *map(_col, dropped)])).from_(
+                rows).order_by(last).limit(1), known[keyed:] if known is not None else None
         return exp.select(exp.Star(except_=[_row()])).from_(rows).order_by(*order, last), known
 
     def literal_table(self, node: TableCols) -> tuple[exp.Select, list[str] | None]:
@@ -519,6 +551,9 @@ class Translator:
             select = select.group_by(*[k for _, k in keys], copy=False).order_by(
                 *[exp.Ordered(this=exp.Literal.number(n + 1), nulls_first=True)
                   for n in range(len(keys))], copy=False)  # q's nulls are the smallest
+        elif aggregated and not any(v.find(exp.AggFunc) for v in values):
+            # aggregates of atoms only (count sum x is 1): still one row, from no rows too
+            select = select.group_by(exp.Tuple(expressions=[]), copy=False)
         elif query.distinct and not grouped:
             select = _first_occurrences(select)
         elif numbered and not grouped and not aggregated and (

@@ -82,6 +82,10 @@ def tokenize(text: str) -> list[Token]:
         if text.startswith(("?[", "!["), pos) and not tokens:
             raise QError("functional forms (?[t;c;b;a], ![t;c;b;a]) are not translated: write "
                          "their query template (select, exec, update, delete)", pos)
+        if text.startswith("?[", pos):  # ?[c; a; b], q's vector conditional
+            tokens.append(Token("name", "?", pos))
+            pos += 1
+            continue
         if match is None and text[pos] == "{":
             raise QError("lambdas ({...}) are not translated: write the expression itself, "
                          "or a function in SQL around q('...')", pos)
@@ -174,8 +178,8 @@ class TableCols(Node):
 
 @dataclass
 class Sorted(Node):
-    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ``reverse t`` and
-    ``ungroup t``."""
+    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ``reverse t``,
+    ``ungroup t``, ``first t`` and ``last t``."""
 
     how: str
     columns: list[str]
@@ -321,7 +325,7 @@ class Parser:
         if token.kind == "sym" and after.kind == "name" and after.text in SORTS:
             self.at += 2
             return Sorted(token.pos, after.text, token.text.split("`")[1:], self.table())
-        if self.word("reverse", "ungroup"):
+        if self.word("reverse", "ungroup", "first", "last"):
             self.advance()
             return Sorted(token.pos, token.text, [], self.table())
         if token.kind == "num" and token.text.isdigit() and after.text == "!":
@@ -490,6 +494,13 @@ class Parser:
 
     def operand(self) -> Node:
         token = self.peek
+        if token.kind == "name" and token.text == "?":  # ?[c; a; b]
+            self.advance()
+            self.advance()  # the [ the tokenizer saw
+            args = self.items("]")
+            if len(args) != 3:
+                raise QError("?[c; a; b] takes a condition and two values", token.pos)
+            return Call(token.pos, "?", args)
         if token.kind == "name" and (token.text in MONADS or token.text in DYADS):
             self.advance()
             if self.peek.kind == "[" and self.peek.pos == token.pos + len(token.text):
