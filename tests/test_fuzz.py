@@ -117,6 +117,13 @@ def test_the_parser_and_planner_answer_every_text_with_a_plan_or_an_indb_error(s
     "ALTER MODEL m SET ALIAS p 1.",
     "CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'f.py \"x' FILE PATHS 'f.py'",
     f"CREATE TABLE {'x' * 400} (a INTEGER)",
+    "GRANT analyst,",
+    "GRANT",
+    "UPDATE t SET a = 1, b",
+    "UPDATE t AS x SET a",
+    "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b",
+    "MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN UPDATE SET b",
+    "ALTER TABLE t DROP COLUMN ",
 ])
 def test_texts_that_crashed_once_are_indb_errors(sql):
     with pytest.raises(IndbError) as caught:

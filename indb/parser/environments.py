@@ -61,7 +61,7 @@ class ShowFunctionEnvironment(exp.Expression):
 
 
 def _at_end(parser: Parser) -> bool:
-    return parser._curr is None or parser._curr.token_type in (TokenType.SEMICOLON,
+    return not parser._curr or parser._curr.token_type in (TokenType.SEMICOLON,
                                                               TokenType.SENTINEL)
 
 
@@ -96,7 +96,7 @@ def _statement(parse: Callable[[Parser], exp.Expr]) -> Callable[[Parser], exp.Ex
         if not _environment(parser, start):
             return None
         tree = parse(parser)
-        if parser._curr is not None and not _at_end(parser):
+        if parser._curr and not _at_end(parser):
             parser.raise_error(f"unexpected {parser._curr.text} after the statement")
         return parser.expression(tree)
     return whole

@@ -37,7 +37,7 @@ def parse_top(parser: DuckDBParser, this: exp.Expr | None) -> exp.Expr | None:
     start = parser._index
     parser._advance()
     limit = DuckDBParser._parse_limit(parser, this, top=True, skip_limit_token=True)
-    if parser._curr is None or parser._curr.token_type == TokenType.FROM:  # top(3) FROM: a call
+    if not parser._curr or parser._curr.token_type == TokenType.FROM:  # top(3) FROM: a call
         parser._retreat(start)
         return None
     return limit

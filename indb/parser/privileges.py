@@ -183,7 +183,7 @@ def parse_grant(p: Parser, revoke: bool = False) -> Expr:
 
 def _word(p: Parser) -> exp.Identifier | None:
     """A role or privilege name: any word (SELECT, INSERT are keywords) up to ON, TO or FROM."""
-    if p._curr is None or p._curr.token_type in (TokenType.COMMA, TokenType.ON, TokenType.SEMICOLON) \
+    if not p._curr or p._curr.token_type in (TokenType.COMMA, TokenType.ON, TokenType.SEMICOLON) \
             or p._curr.text.upper() in ("TO", "FROM"):
         return None
     p._advance()

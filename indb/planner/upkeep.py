@@ -100,8 +100,7 @@ def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
                                  "subquery, or MERGE")
     tree = numbered_parameters(tree)
     name, target = _target(tree.this, catalog)
-    columns = tuple(assignment.this for assignment in tree.expressions)
-    values = tuple(assignment.expression for assignment in tree.expressions)
+    columns, values = _assignments(tree.expressions)
     where = tree.args.get("where")
     condition = where.this if where else None
     source = None
@@ -172,7 +171,7 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
                                  "UPDATE SET ...")
     sets, where = conflict.expressions, conflict.args.get("where")
     update = Clause(Match.MATCHED, Action.UPDATE, where.this if where else None,
-                    tuple(s.this for s in sets), tuple(s.expression for s in sets), node=conflict)
+                    *_assignments(sets), node=conflict)
     return Upsert(insert, target, keys, (update, insert_new), tree)
 
 
@@ -187,6 +186,14 @@ def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
         raise error_at(tree, "MERGE needs at least one WHEN [NOT] MATCHED THEN ... clause")
     return Merge(name, target, _source(tree.args["using"]), tree.args["on"], clauses,
                  tables.returning(tree, target))
+
+
+def _assignments(items: list[exp.Expr]) -> tuple[tuple[exp.Expr, ...], tuple[exp.Expr, ...]]:
+    """A SET list's columns and values, each item checked to be ``column = value``."""
+    for item in items:
+        if not (isinstance(item, exp.EQ) and isinstance(item.this, exp.Column)):
+            raise error_at(item, f"SET takes column = value pairs, not {render(item)}")
+    return tuple(item.this for item in items), tuple(item.expression for item in items)
 
 
 def _clause(when: exp.When) -> Clause:
@@ -206,8 +213,8 @@ def _clause(when: exp.When) -> Clause:
                 raise error_at(when, "UPDATE SET * takes the source row's values, and WHEN NOT "
                                      "MATCHED BY SOURCE has none; name the columns")
             return Clause(match, Action.UPDATE, condition, star=True, node=when)
-        return Clause(match, Action.UPDATE, condition, tuple(e.this for e in then.expressions),
-                      tuple(e.expression for e in then.expressions), node=when)
+        return Clause(match, Action.UPDATE, condition, *_assignments(then.expressions),
+                      node=when)
     if isinstance(then, exp.Insert):
         if match != Match.NOT_MATCHED:
             raise error_at(when, "only WHEN NOT MATCHED can INSERT: a matched row exists already")
@@ -333,6 +340,8 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         (column, *more) = action.args.get("tables") or [action.this]
         if more:
             raise error_at(more[0], "ALTER TABLE drops one column at a time")
+        if column is None:
+            raise error_at(action, "ALTER TABLE ... DROP COLUMN names the column to drop")
         return DropColumn(column.name, bool(action.args.get("exists")))
     if isinstance(action, exp.RenameColumn):
         new = action.args["to"].name
