@@ -124,6 +124,11 @@ def test_the_parser_and_planner_answer_every_text_with_a_plan_or_an_indb_error(s
     "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b",
     "MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN UPDATE SET b",
     "ALTER TABLE t DROP COLUMN ",
+    "DESCRIBE ALTER MODEL m SET ALIAS p = 3",
+    "DESCRIBE SHOW MODELS",
+    "CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS =,'x.py' FILE PATHS 'x.py'",
+    "CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'x.py', FILE PATHS 'x.py'",
+    "CREATE FUNCTION f RUN_COMMAND = 'python' RUN_COMMAND_ARGS = 'x.py' FILE PATHS 'x.py',",
 ])
 def test_texts_that_crashed_once_are_indb_errors(sql):
     with pytest.raises(IndbError) as caught:

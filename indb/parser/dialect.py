@@ -297,7 +297,7 @@ class Indb(DuckDB):
                 if self._match_text_seq("RETURNS", "TABLE"):
                     args["returns"] = self._parse_schema()
                 elif self._match_text_seq("FILE", "PATHS"):
-                    args["file_paths"] = self._parse_csv(self._parse_string)
+                    args["file_paths"] = self._parse_csv(lambda: self._string("FILE PATHS"))
                 elif self._match_text_seq("WITH", "OPTIONS"):
                     args["options"] = self._parse_wrapped_csv(self._parse_function_option)
                 elif self._match(TokenType.ALIAS):
@@ -315,10 +315,12 @@ class Indb(DuckDB):
                     self._advance()
                     self._match(TokenType.EQ)
                     value = self._parse_string()
-                    if key == "RUN_COMMAND_ARGS" and self._match(TokenType.COMMA, advance=False):
+                    if key == "RUN_COMMAND_ARGS" and value is not None \
+                            and self._match(TokenType.COMMA, advance=False):
                         # Kinetica's list form: 'a.py', '--flag', 'v' (one argument each)
                         self._advance()
-                        value = exp.Tuple(expressions=[value, *self._parse_csv(self._parse_string)])
+                        value = exp.Tuple(expressions=[value, *self._parse_csv(
+                            lambda: self._string("RUN_COMMAND_ARGS"))])
                     args["settings"].append(self._setting(key, value))
                 else:
                     self.raise_error(f"unexpected {self._curr.text} in CREATE FUNCTION; expected "
@@ -363,6 +365,13 @@ class Indb(DuckDB):
             if version is None:
                 self.raise_error("an alias names a version number: SET ALIAS production = 3")
             return self.expression(AlterModelAlias(this=name, alias=alias, version=version))
+
+        def _string(self, what: str) -> exp.Expr | None:
+            """A string literal, which ``what`` (a list of them) needs here."""
+            value = self._parse_string()
+            if value is None:
+                self.raise_error(f"{what} takes strings ('a.py', 'b.py')")
+            return value
 
         def _setting(self, key: str, value: exp.Expr | None) -> exp.Property:
             if value is None:

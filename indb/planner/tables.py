@@ -446,6 +446,9 @@ def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
 def plan_describe(tree: exp.Describe, catalog: CatalogFacts) -> DescribeTable | Query:
     if isinstance(tree.this, exp.Table) and not tree.this.args.get("catalog"):
         return DescribeTable(_existing(table_name(tree.this), catalog))
+    if not isinstance(tree.this, exp.Query | exp.Table):  # SHOW MODELS, GRANT...: no columns
+        raise error_at(tree.this, "DESCRIBE takes a table or a query: DESCRIBE t, "
+                                  "DESCRIBE SELECT ...")
     return Query(render(tree))
 
 
