@@ -55,6 +55,24 @@ def test_several_statements():
     assert len(parse("SELECT 1;  -- a comment after the last statement\n")) == 1
 
 
+@pytest.mark.parametrize("sql, table", [
+    ("VACUUM ANALYZE t", "t"), ("VACUUM (ANALYZE, VERBOSE) t", "t"), ("VACUUM FULL FREEZE", None),
+    ("VACUUM t RETAIN 2", "t")])
+def test_vacuum_reads_postgresql_s_options_past(sql, table):
+    [tree] = parse(sql)
+    assert type(tree).__name__ == "Vacuum" and (tree.this.name if tree.this else None) == table
+    with pytest.raises(SqlError, match="not closed"):
+        parse("VACUUM (ANALYZE t")
+
+
+def test_postgresql_s_words_for_a_transaction_s_edges():
+    kinds = [type(t).__name__ for t in parse(
+        "START TRANSACTION READ ONLY; SELECT 1; END; BEGIN WORK; ABORT; END TRANSACTION")]
+    assert kinds == ["Transaction", "Select", "Commit", "Transaction", "Rollback", "Commit"]
+    assert parse("BEGIN TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE")[0].args["modes"] \
+        == ["READ ONLY", "ISOLATION LEVEL SERIALIZABLE"]
+
+
 def test_split_cuts_at_semicolon_tokens_only():
     body = "CREATE FUNCTION f LANGUAGE PYTHON AS $$\ndef f(ctx, t):\n    return None;  # ';'\n$$;"
     text = f"SELECT 'x;y';\n-- a comment; not a cut\nSELECT \"a;b\" /* ; */ FROM t;;\n{body}\nSELECT 3"

@@ -1,17 +1,22 @@
 """Clients of the pg port written by others, in their own languages: node-postgres (JavaScript)
-and pgjdbc (Java, as DBeaver and other JDBC tools use it). Each runs a small program of its
-client's calls against a served database and prints what it got, which is checked here. They
-are skipped where the client is not installed (``make test`` installs node-postgres, and
-``.ci/run`` a JDK with Debian's pgjdbc)."""
+and pgjdbc (Java, as DBeaver and other JDBC tools use it), each running a small program of its
+client's calls against a served database and printing what it got, which is checked here; and
+pgbench, PostgreSQL's own benchmark, whose setup and TPC-B-like transactions are a script of
+PostgreSQL's SQL (DROP TABLE of several, WITH (fillfactor), COPY ... FREEZE, VACUUM ANALYZE,
+ADD PRIMARY KEY, TRUNCATE, END, untyped parameters). They are skipped where the client is not
+installed (``make test`` installs node-postgres, ``.ci/run`` a JDK with Debian's pgjdbc and
+PostgreSQL's server, whose package has pgbench)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import indb
@@ -157,3 +162,37 @@ def test_pgjdbc(served, tmp_path):
         "columns id:int8 name:varchar px:float8 amount:numeric ts:timestamp day:date ok:bool "
         "xs:_int8 tags:_varchar",
         "tables pk t", "keys 0", "primary key of pk b:1:pk_pkey a:2:pk_pkey"]
+
+
+def _pgbench() -> str | None:
+    found = shutil.which("pgbench") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def test_pgbench_sets_up_and_runs_its_transactions_in_every_query_mode(served):
+    pgbench = _pgbench()
+    if pgbench is None:
+        pytest.skip("pgbench is not installed (Debian's postgresql package has it)")
+    where = ["-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "admin", "indb"]
+
+    def run(*options: str) -> str:
+        done = subprocess.run([pgbench, *options, *where], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    assert "done in" in run("-i", "-s", "1")  # drop, create, COPY, VACUUM, primary keys
+    for mode in ("simple", "extended", "prepared"):  # untyped parameters in the last two
+        assert "number of transactions actually processed: 3/3" in run("-n", "-t", "3", "-M", mode)
+    assert "processed: 5/5" in run("-n", "-S", "-t", "5", "-M", "prepared")  # select only
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=admin") as conn:
+        sums = conn.execute(
+            "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM "
+            "pgbench_tellers), (SELECT sum(bbalance) FROM pgbench_branches), (SELECT sum(delta) "
+            "FROM pgbench_history), (SELECT count(*) FROM pgbench_history), (SELECT count(*) "
+            "FROM pgbench_accounts)").fetchone()
+        key = conn.execute("SELECT conname FROM pg_constraint WHERE contype = 'p' AND "
+                           "conname LIKE 'pgbench%' ORDER BY 1").fetchall()
+    # each transaction adds its delta to an account, a teller and a branch, and records it
+    assert sums[0] == sums[1] == sums[2] == sums[3] and sums[4:] == (9, 100_000)
+    assert [k for k, in key] == [f"pgbench_{t}_pkey" for t in ("accounts", "branches", "tellers")]

@@ -44,10 +44,16 @@ def test_other_statements_are_left_alone(sql):
     assert read(sql) is None
 
 
+def test_freeze_is_taken_and_changes_nothing():  # pgbench -i's COPY ... WITH (FREEZE ON)
+    assert read("COPY t FROM STDIN WITH (FREEZE ON)") == read("COPY t FROM STDIN")
+    assert read("COPY t FROM STDIN (FORMAT csv, FREEZE)") == read("COPY t FROM STDIN (FORMAT csv)")
+
+
 @pytest.mark.parametrize("sql, error, match", [
     ("COPY t FROM STDIN (FORMAT parquet)", NotSupportedError, "text, csv or binary"),
     ("COPY t FROM STDIN (FORMAT binary, HEADER)", SqlError, "takes no HEADER"),
-    ("COPY t FROM STDIN (FREEZE)", NotSupportedError, "FREEZE"),
+    ("COPY t FROM STDIN (FREEZE maybe)", NotSupportedError, "FREEZE MAYBE: true or false"),
+    ("COPY t FROM STDIN (FORCE_NOT_NULL a)", NotSupportedError, "FORCE_NOT_NULL is not supported"),
     ("COPY t FROM STDIN (DELIMITER '||')", SqlError, "one character"),
     ("COPY t FROM STDIN (QUOTE '''')", SqlError, "CSV's options"),
     ("COPY (SELECT 1) FROM STDIN", SqlError, "into a table"),

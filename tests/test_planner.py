@@ -154,7 +154,7 @@ def test_unknown_tables_are_refused(sql):
 
 
 def test_drop_if_exists_plans_without_the_table():
-    assert plan("DROP TABLE IF EXISTS nope") == planner.DropTable("nope", True)
+    assert plan("DROP TABLE IF EXISTS nope") == planner.DropTable(("nope",), True)
 
 
 def test_delete_keeps_its_condition_as_a_tree():
@@ -354,7 +354,7 @@ def test_schema_qualified_names():
     assert p.name == "kin.events"
     assert plan("CREATE TABLE main.t (a INT)").name == "t"
     assert plan("INSERT INTO kin.events VALUES (1)", "kin.events").table == "kin.events"
-    assert plan("DROP TABLE kin.events", "kin.events").name == "kin.events"
+    assert plan("DROP TABLE kin.events", "kin.events").names == ("kin.events",)
     assert plan("DESCRIBE kin.events", "kin.events").name == "kin.events"
     with pytest.raises(CatalogError, match="table kin.events does not exist"):
         plan("DELETE FROM kin.events", "events")

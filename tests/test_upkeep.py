@@ -285,6 +285,33 @@ def test_on_conflict_refused_and_nothing_written(conn, table_name, statement, me
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
 
+def test_add_primary_key_checks_the_rows_then_holds_on_every_write(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (bid INTEGER, balance INTEGER, note VARCHAR)")
+    conn.sql(f"INSERT INTO {t} VALUES (1, 0, 'x'), (2, 0, NULL), (2, 5, 'again')")
+    snapshots = len(conn.sql(f"SHOW SNAPSHOTS {t}").fetchall())
+    for statement, error, message in [
+            ("ADD PRIMARY KEY (nope)", SqlError, "has no column nope"),
+            ("ADD PRIMARY KEY (note)", DataError, "column note .* holds NULL"),
+            ("ADD PRIMARY KEY (bid)", DataError, "more than one row has bid = 2"),
+            ("ADD PRIMARY KEY (bid, bid)", SqlError, "names bid twice"),
+            ("ADD CHECK (bid > 0)", SqlError, "makes one change at a time")]:
+        with pytest.raises(error, match=message):
+            conn.sql(f"ALTER TABLE {t} {statement}")
+    assert len(conn.sql(f"SHOW SNAPSHOTS {t}").fetchall()) == snapshots  # nothing written
+    conn.sql(f"DELETE FROM {t} WHERE balance = 5")
+    conn.sql(f"ALTER TABLE {t} ADD CONSTRAINT {t}_key PRIMARY KEY (bid)")  # PostgreSQL's forms
+    with pytest.raises(SqlError, match="has a primary key already"):
+        conn.sql(f"ALTER TABLE {t} ADD PRIMARY KEY (balance)")
+    with pytest.raises(DataError, match="duplicate primary key"):
+        conn.sql(f"INSERT INTO {t} VALUES (1, 7, 'dup')")
+    with pytest.raises(SqlError, match="NOT NULL"):  # its columns are NOT NULL, as PostgreSQL's
+        conn.sql(f"INSERT INTO {t} VALUES (NULL, 7, 'null')")
+    conn.sql(f"INSERT INTO {t} VALUES (1, 9, 'y') ON CONFLICT (bid) DO UPDATE SET balance = 9")
+    assert conn.sql(f"SELECT * FROM {t} ORDER BY bid").fetchall() == [(1, 9, "x"), (2, 0, None)]
+    assert conn.sql(f"DESCRIBE {t}").fetchall()[0] == ("bid", "INTEGER", "primary key, not null")
+
+
 def test_a_new_column_s_default_fills_the_rows_there_and_those_to_come(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
     conn.sql(f"INSERT INTO {table_name} VALUES (1), (2)")

@@ -492,6 +492,12 @@ class Database:
         if not self.schema_exists(name):
             raise CatalogError(f"schema {name} does not exist; CREATE SCHEMA {name} first")
 
+    def restart_identities(self, name: str) -> None:
+        """Number a table's identity columns from their start again (TRUNCATE ... RESTART
+        IDENTITY); its row ids go on (a row id is never used twice)."""
+        with self.engine.begin() as conn:
+            conn.execute(_sequences.delete().where(_sequences.c.table_name.startswith(f"{name}/")))
+
     def allocate_rowids(self, name: str, count: int) -> int:
         """Reserve ``count`` row ids for a table; returns the first. Safe across processes."""
         row = _sequences.c.table_name == name

@@ -145,8 +145,11 @@ def record(engine: Engine, plan: object, created: list[tuple[str, str]], user: s
     for kind, name in created:
         users.set_owner(engine.db.engine, kind, name, user)
     plan = _inner(plan)
-    dropped = {planner.DropTable: "table", planner.DropView: "table",
-               planner.DropFunction: "function"}.get(type(plan))
+    if isinstance(plan, planner.DropTable):
+        for name in plan.names:
+            users.forget_object(engine.db.engine, "table", name)
+        return
+    dropped = {planner.DropView: "table", planner.DropFunction: "function"}.get(type(plan))
     if isinstance(plan, planner.DropModel) and plan.version is None:
         dropped = "model"
     if dropped:

@@ -262,6 +262,20 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     return written({"rows_deleted": count}, f"deleted {count} rows", values)
 
 
+def truncate(engine: Engine, plan: planner.Truncate, params: object) -> Result:
+    """Each table's rows deleted (a commit of no files each), as DELETE without WHERE does."""
+    for name in plan.names:
+        delete(engine, planner.Delete(name, None), params)
+        if plan.restart_identity:
+            engine.db.restart_identities(name)
+    return Result(message=f"truncated {', '.join(plan.names) or 'no table'}")
+
+
+def analyze(engine: Engine, plan: planner.Analyze, params: object) -> Result:
+    return Result(message="ANALYZE changed nothing: each data file's column statistics are "
+                          "written with it")
+
+
 def no_index(engine: Engine, plan: planner.NoIndex, params: object) -> Result:
     """CREATE or DROP INDEX: nothing to do (indb keeps no indexes), the columns checked."""
     if plan.table is not None:
@@ -276,10 +290,12 @@ def no_index(engine: Engine, plan: planner.NoIndex, params: object) -> Result:
 
 
 def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:
-    if plan.if_exists and not engine.db.exists(plan.name):
-        return Result(message=f"table {plan.name} does not exist")
-    engine.db.drop_table(plan.name)
-    return Result(message=f"dropped table {plan.name}")
+    dropped = [name for name in plan.names if not plan.if_exists or engine.db.exists(name)]
+    for name in dropped:
+        engine.db.drop_table(name)
+    if not dropped:
+        return Result(message=f"table {', '.join(plan.names)} does not exist")
+    return Result(message=f"dropped table {', '.join(dropped)}")
 
 
 _FACTS_SCHEMA = pa.schema([("name", pa.string()), ("kind", pa.string()), ("shard_key", pa.string()),

@@ -30,9 +30,9 @@ from indb.engine import tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
-from indb.query.keys import check_unique
-from indb.planner.upkeep import (Action, AddColumn, Clause, DropColumn, Match, RenameColumn,
-                                 RowChange, SetShards, plan_lines)
+from indb.query.keys import check_not_null, check_unique
+from indb.planner.upkeep import (Action, AddColumn, AddPrimaryKey, Clause, DropColumn, Match,
+                                 RenameColumn, RowChange, SetShards, plan_lines)
 from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
@@ -343,6 +343,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
     change = plan.change
     if isinstance(change, SetShards):
         return _reshard(engine, plan, table, info, change)
+    if isinstance(change, AddPrimaryKey):
+        return _add_primary_key(engine, plan, table, info, change)
     altered = _altered(info, change, plan.node)
     if altered is None:
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
@@ -429,6 +431,48 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
     primary = tuple(change.new if k == old.name else k for k in info.primary_key)
     return dataclasses.replace(info, columns=tuple(columns), shard_key=key,
                                primary_key=primary), sources
+
+
+def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                     change: AddPrimaryKey) -> Result:
+    """The table with a primary key, checked against its rows (no NULL in its columns, no key
+    held twice), its columns NOT NULL as PostgreSQL makes them: the schema, the properties and
+    every file rewritten in one snapshot (a writer meanwhile makes it a ConflictError)."""
+    if info.primary_key:
+        raise error_at(plan.node, f"table {info.name} has a primary key already: PRIMARY KEY "
+                                  f"({', '.join(info.primary_key)})")
+    keys = []
+    for name in change.columns:
+        column = _named(info, name)
+        if column is None:
+            raise error_at(plan.node, f"table {info.name} has no column {name}; its columns are "
+                                      + ", ".join(c.name for c in info.columns))
+        if column.name in keys:
+            raise error_at(plan.node, f"PRIMARY KEY names {column.name} twice")
+        keys.append(column.name)
+    outside = [k for k in info.shard_key if k not in keys]
+    if outside:
+        raise error_at(plan.node, f"the PRIMARY KEY of {info.name} must include its SHARD KEY "
+                                  f"(rows of one key live on one shard); add {outside[0]} to it")
+    new = dataclasses.replace(info, primary_key=tuple(keys), columns=tuple(
+        dataclasses.replace(c, nullable=False) if c.name in keys else c for c in info.columns))
+    current = files.data_files(table)
+    check_not_null(new, current, engine.db.io_properties)
+    check_unique(new, [], current, engine.db.io_properties)
+
+    def evolve(transaction: Transaction) -> None:
+        with transaction.update_schema(allow_incompatible_changes=True) as update:
+            for key in keys:  # the checks above found no NULL: required holds for every row
+                update.update_column(key, required=True)
+        transaction.set_properties({**new.to_properties(),
+                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve,
+                          lambda stored: pa.Table.from_arrays(stored.columns,
+                                                              schema=new.storage_schema))
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}: PRIMARY KEY ({', '.join(keys)}); {rows} rows "
+                  "rewritten")
 
 
 def _named(info: TableInfo, name: str) -> Column | None:

@@ -58,8 +58,14 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
                        first.get("line"), col, sql) from None
     except TokenError as error:
         raise SqlError(syntax_message(str(error), None), None, None, sql) from None
-    # a comment after the last ';' parses as an empty statement of its own
-    return [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
+    except IndexError:  # sqlglot reading past the last token ("SHOW ALL"): the text ended early
+        lines = sql.rstrip().split("\n")
+        raise SqlError(syntax_message("the statement ends where more was expected", None),
+                       len(lines), len(lines[-1]) + 1, sql) from None
+    # a comment after the last ';' parses as an empty statement of its own; a lone END after
+    # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
+    return [exp.Commit() if isinstance(s, exp.EndStatement) else s for s in statements
+            if s is not None and not isinstance(s, exp.Semicolon)]
 
 
 def split(sql: str) -> list[str]:

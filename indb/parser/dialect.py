@@ -183,7 +183,7 @@ class Indb(DuckDB):
     class Parser(DuckDBParser):
         PROPERTY_PARSERS = {
             **DuckDBParser.PROPERTY_PARSERS,
-            "REPLICATED": lambda self: self.expression(ReplicatedProperty()),
+            "REPLICATED": lambda self, default=False: self.expression(ReplicatedProperty()),
         }
         CONSTRAINT_PARSERS = {
             **DuckDBParser.CONSTRAINT_PARSERS,
@@ -250,6 +250,9 @@ class Indb(DuckDB):
             return super()._parse_returning()
 
         def _parse_statement(self) -> exp.Expr | None:
+            edge = self._transaction_word()
+            if edge is not None:
+                return edge
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
             if word not in UPKEEP_WORDS:
                 return procedures.parse_exec(self) or super()._parse_statement()
@@ -260,6 +263,8 @@ class Indb(DuckDB):
                 if statement is None:
                     self.raise_error("EXPLAIN needs a statement to explain, as in EXPLAIN SELECT * FROM t")
                 return self.expression(Explain(this=statement, analyze=bool(analyze)))
+            if word == "VACUUM":
+                self._vacuum_options()
             table = self._parse_table_parts() if self._curr and self._curr.text.upper() != "RETAIN" \
                 else None
             if word == "OPTIMIZE":
@@ -270,6 +275,48 @@ class Indb(DuckDB):
                 if retain is None:
                     self.raise_error("RETAIN takes a number of snapshots: VACUUM t RETAIN 5")
             return self.expression(Vacuum(this=table, retain=retain))
+
+        def _transaction_word(self) -> exp.Expr | None:
+            """PostgreSQL's other words for a transaction's edges: ``END`` (COMMIT), ``ABORT``
+            (ROLLBACK), ``START TRANSACTION`` (BEGIN); pgbench ends its transactions with END."""
+            text = self._curr.text.upper() if self._curr and \
+                self._curr.token_type != TokenType.STRING else ""
+            if text in ("END", "ABORT"):
+                self._advance()
+                self._match_texts(("TRANSACTION", "WORK"))
+                return self.expression(exp.Commit() if text == "END" else exp.Rollback())
+            if text == "START" and self._next and self._next.text.upper() == "TRANSACTION":
+                self._advance()
+                return self._parse_transaction()
+            return None
+
+        def _parse_transaction(self) -> exp.Transaction | exp.Command:
+            # BEGIN [TRANSACTION | WORK] [mode, ...]: PostgreSQL's modes are words of any
+            # kind (READ ONLY: READ is a keyword to sqlglot, which reads only names)
+            self._match_texts(("TRANSACTION", "WORK"))
+            modes: list[str] = []
+            words: list[str] = []
+            while self._curr and self._curr.token_type != TokenType.SEMICOLON:
+                if self._match(TokenType.COMMA):
+                    modes, words = [*modes, " ".join(words)], []
+                else:
+                    words.append(self._curr.text.upper())
+                    self._advance()
+            return self.expression(exp.Transaction(modes=[*modes, " ".join(words)] if words
+                                                   else modes))
+
+        def _vacuum_options(self) -> None:
+            """PostgreSQL's options of VACUUM (``(ANALYZE, VERBOSE)``, ``FULL FREEZE VERBOSE
+            ANALYZE``), read past: indb's VACUUM removes what no snapshot kept needs, as
+            PostgreSQL's removes dead rows, and a file's statistics are written with it."""
+            if self._match(TokenType.L_PAREN):
+                while not self._match(TokenType.R_PAREN):
+                    if not self._curr:
+                        self.raise_error("VACUUM's options are not closed: VACUUM (ANALYZE) t")
+                        return
+                    self._advance()
+            while self._match_texts(("FULL", "FREEZE", "VERBOSE", "ANALYZE")):
+                pass
 
         def _parse_show_upkeep(self) -> ShowSnapshots | ShowViews | None:
             if self._match_text_seq("VIEWS"):
@@ -282,7 +329,7 @@ class Indb(DuckDB):
             alter = self._parse_alter()
             if isinstance(alter, exp.Command) and str(alter.expression).strip().upper().startswith("TABLE"):
                 self.raise_error("ALTER TABLE makes one change at a time: ADD COLUMN, DROP COLUMN, "
-                                 "RENAME COLUMN or SET (SHARDS = n)")
+                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...) or SET (SHARDS = n)")
             return alter
 
         def _parse_create_function(self) -> CreateFunction | None:

@@ -49,21 +49,21 @@ from indb.planner.functions import (CreateFunction, DescribeFunction, DropFuncti
                                     ShowFunction, ShowFunctionStatus)
 from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
                                  ShowModels, WithPredictions)
-from indb.planner.tables import (STAGE_TABLE, CatalogFacts, CreateTable, Delete, DescribeTable,
+from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, CreateTable, Delete, DescribeTable,
                                  DropTable, Insert, Load, NoIndex, Query, Returning, ShowTables,
-                                 plan_load)
+                                 Truncate, plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
 from indb.parser import error_at
 
-__all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "CreateModel",
+__all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "CreateFunction", "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
            "KillFunction", "Load", "NoIndex", "Plan", "Prediction", "Query", "QueryWithFunctions",
            "Returning",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
-           "WithPredictions", "plan", "plan_load",
+           "Truncate", "WithPredictions", "plan", "plan_load",
            # upkeep
            "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
            "ShowViews", "SnapshotRef", "Update", "Upsert", "Vacuum", "WithSnapshots",
@@ -73,7 +73,8 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "CatalogFacts", "CreateFunction", "
            "AlterEnvironment", "CreateEnvironment", "DescribeEnvironment", "DropEnvironment",
            "ShowEnvironment"]
 
-Plan = (CreateTable | Insert | Delete | DropTable | ShowTables | DescribeTable | Query | Load | NoIndex
+Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | DescribeTable | Query
+        | Load | NoIndex | Analyze
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
@@ -141,6 +142,8 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
                          SCHEMA=schemas.plan_create_schema, INDEX=tables.plan_create_index),
     exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
+    exp.TruncateTable: tables.plan_truncate,
+    exp.Analyze: tables.plan_analyze,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
                        VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema,
                        INDEX=tables.plan_drop_index),

@@ -392,6 +392,8 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     exp.Update: _write(lambda tree: ("UPDATE", "SELECT")),
     exp.Delete: _write(lambda tree: ("DELETE", "SELECT") if tree.args.get("where") else ("DELETE",)),
     exp.Merge: _write(_merge_privileges),
+    exp.TruncateTable: lambda tree: [_on_table("DELETE", t) for t in tree.expressions],
+    exp.Analyze: lambda tree: [_on_table("SELECT", t) for t in tree.args.get("tables") or []],
     exp.Create: _create,
     exp.Drop: _drop,
     exp.Alter: _owner_of("table"),

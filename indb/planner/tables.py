@@ -85,8 +85,19 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class Truncate:
+    """``TRUNCATE [TABLE] a, b [RESTART IDENTITY]``: every row of each table deleted (with
+    RESTART IDENTITY, its identity columns numbered from their start again)."""
+
+    names: tuple[str, ...]
+    restart_identity: bool = False
+
+
+@dataclass(frozen=True)
 class DropTable:
-    name: str
+    """``DROP TABLE [IF EXISTS] a, b``: the tables in order (with IF EXISTS, those that exist)."""
+
+    names: tuple[str, ...]
     if_exists: bool
 
 
@@ -120,6 +131,13 @@ class Load:
     truncate_timestamps: bool = False  # drop nanoseconds bound for microsecond columns
 
 
+# PostgreSQL's storage parameters (WITH (fillfactor = 100), as pgbench and dumps write them;
+# autovacuum_* too, and those of toast.): accepted, with no effect
+PG_STORAGE_PARAMETERS = frozenset({"FILLFACTOR", "TOAST_TUPLE_TARGET", "PARALLEL_WORKERS",
+                                   "USER_CATALOG_TABLE", "VACUUM_INDEX_CLEANUP", "VACUUM_TRUNCATE",
+                                   "LOG_AUTOVACUUM_MIN_DURATION"})
+
+
 def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
         raise error_at(tree, f"CREATE {tree.args.get('kind')} is not supported; indb creates tables")
@@ -140,6 +158,9 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if "SHARD_KEY" in properties:
         shard_key = tuple(k.strip() for k in str(properties.pop("SHARD_KEY")).split(","))
     shards = properties.pop("SHARDS", catalog.default_shards)
+    for key in [k for k in properties if k.removeprefix("TOAST.") in PG_STORAGE_PARAMETERS
+                or k.removeprefix("TOAST.").startswith("AUTOVACUUM_")]:
+        del properties[key]  # PostgreSQL's tuning of pages and vacuum: Iceberg files have neither
     if properties:
         raise error_at(tree, f"unknown table option {sorted(properties)[0]}; indb knows SHARDS "
                              "and SHARD_KEY")
@@ -224,6 +245,19 @@ def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> NoIndex:
                     for c in (params.args.get("columns") or [] if params else []))
     table = _existing(table_name(index.args["table"]), catalog)
     return NoIndex(f"CREATE INDEX {index.name}", table, columns)
+
+
+@dataclass(frozen=True)
+class Analyze:
+    """``ANALYZE [VERBOSE] [t [(c, ...)]]``, accepted and changing nothing: each data file's
+    statistics (Parquet's, and Iceberg's in its manifest) are written with it, so PostgreSQL
+    clients' upkeep (pgbench, psql scripts) runs. ``tables``: those named, checked to exist."""
+
+    tables: tuple[str, ...]
+
+
+def plan_analyze(tree: exp.Analyze, catalog: CatalogFacts) -> Analyze:
+    return Analyze(tuple(_existing(table_name(t), catalog) for t in tree.args.get("tables") or []))
 
 
 def plan_drop_index(tree: exp.Drop, catalog: CatalogFacts) -> NoIndex:
@@ -372,7 +406,8 @@ def _properties(tree: exp.Create) -> dict[str, object]:
             out["REPLICATED"] = True
         elif type(prop) is exp.Property:
             value = prop.args["value"]
-            out[prop.name.upper()] = int(value.name) if isinstance(value, exp.Literal) and value.is_int \
+            key = render(prop.this) if isinstance(prop.this, exp.Dot) else prop.name  # toast.x
+            out[key.upper()] = int(value.name) if isinstance(value, exp.Literal) and value.is_int \
                 else value.name
         else:
             raise error_at(tree, f"table option {render(prop)} is not supported")
@@ -428,13 +463,23 @@ MERGE_ACTION = "merge_action"  # PostgreSQL's: INSERT, UPDATE or DELETE, in a ME
 def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
         raise error_at(tree, f"DROP {tree.args.get('kind')} is not supported")
-    tables = tree.args.get("tables") or [tree.this]
-    if len(tables) > 1:
-        raise error_at(tree, "DROP TABLE takes one table at a time")
-    name = table_name(tables[0])
-    if not tree.args.get("exists"):
-        _existing(name, catalog)
-    return DropTable(name, bool(tree.args.get("exists")))
+    names = tuple(table_name(t) for t in tree.args.get("tables") or [tree.this])
+    if not tree.args.get("exists"):  # one missing: none is dropped, as in PostgreSQL
+        for name in names:
+            _existing(name, catalog)
+    return DropTable(names, bool(tree.args.get("exists")))
+
+
+def plan_truncate(tree: exp.TruncateTable, catalog: CatalogFacts) -> Truncate:
+    if tree.args.get("is_database"):
+        raise error_at(tree, "TRUNCATE DATABASE is not supported; TRUNCATE names its tables")
+    names = tuple(table_name(t) for t in tree.expressions)
+    if not tree.args.get("exists"):  # one missing: none is truncated, as in PostgreSQL
+        for name in names:
+            _existing(name, catalog)
+    # CASCADE and RESTRICT say what to do with foreign keys, which indb tables have none of
+    return Truncate(tuple(n for n in names if catalog.exists(n)),
+                    str(tree.args.get("identity") or "").upper() == "RESTART")
 
 
 def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:

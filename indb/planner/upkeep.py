@@ -311,12 +311,20 @@ class SetShards:
 
 
 @dataclass(frozen=True)
+class AddPrimaryKey:
+    """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
+    catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
+
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AlterTable:
     """One change of a table's columns or shard count: a rewrite of its files, in one snapshot
     together with the schema change."""
 
     table: str
-    change: AddColumn | DropColumn | RenameColumn | SetShards
+    change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey
     node: exp.Expr | None = field(default=None, compare=False, repr=False)  # the action, for the engine's errors
 
 
@@ -333,9 +341,16 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
     return AlterTable(name, _alteration(actions[0]), actions[0])
 
 
-def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards:
+def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
+        | AddPrimaryKey:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
+    if isinstance(action, exp.AddConstraint):
+        key = action.find(exp.PrimaryKey)
+        if key is None or len(action.expressions) != 1:
+            raise error_at(action, f"ALTER TABLE {render(action)} is not supported; the "
+                                   "constraint a table takes is ADD PRIMARY KEY (c, ...)")
+        return AddPrimaryKey(tuple(column.name for column in key.expressions))
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
         (column, *more) = action.args.get("tables") or [action.this]
         if more:
@@ -359,7 +374,7 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         raise error_at(action, "changing a column's type, default or NOT NULL is not supported: "
                                "ADD COLUMN a new one, UPDATE it from the old, DROP the old")
     raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
-                           "renames columns, and sets (SHARDS = n)")
+                           "renames columns, adds a primary key, and sets (SHARDS = n)")
 
 
 def _add_column(definition: exp.ColumnDef) -> AddColumn:

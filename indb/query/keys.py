@@ -1,9 +1,10 @@
 """Primary keys: a table's files after a write are checked for a key value held twice, before
-the commit (INSERT, loads, UPDATE, MERGE and function runs' appended rows all call this)."""
+the commit (INSERT, loads, UPDATE, MERGE and function runs' appended rows all call this), and
+a key added to a table (ALTER TABLE ... ADD PRIMARY KEY) for a NULL in its columns too."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 from pyiceberg.manifest import DataFile
@@ -21,25 +22,44 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
                  io_properties: Mapping[str, str] | None = None) -> None:
     """DataError naming a primary key value that a table's files after a write (those it keeps
     and those it adds) hold twice. The key includes the shard key, so a duplicate lies within
-    one shard, and one the write added rows to: only those shards' files are read, and of them
-    only the key's columns (DuckDB reads those columns of the Parquet files alone). A DuckDB
-    connection of its own, so run heads (which have no query session) check the same way."""
+    one shard, and one the write added rows to: only those shards' files are read (every
+    shard's where rows are placed by row id: a key added to a table without a shard key), and
+    of them only the key's columns (DuckDB reads those columns of the Parquet files alone)."""
     if not info.primary_key or not added:
         return
     shards = {f.partition for f in added}
-    paths = [local_path(f.file_path) for f in [*kept, *added] if f.partition in shards]
+    paths = [local_path(f.file_path) for f in [*kept, *added]
+             if f.partition in shards or not info.shard_key]  # rows placed by row id: anywhere
     key = [exp.column(k, quoted=True) for k in info.primary_key]
-    duck = duckdb.connect()
-    try:
-        if paths:  # files in an object store are read through the warehouse's properties
-            filesystems.register(duck, paths[0], io_properties or {})
-        twice = (exp.select(*key).from_(Scans(duck).scan(info, paths).subquery("t"))
-                 .group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
-                                               expression=exp.Literal.number(1))).limit(1))
-        found = duck.sql(render(twice)).to_arrow_table().to_pylist()
-    finally:
-        duck.close()
+    found = _first(info, paths, io_properties, lambda rows: exp.select(*key).from_(rows).group_by(
+        *key).having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))
     if found:
         value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
         raise DataError(f"duplicate primary key in {info.name}: more than one row has {value}; "
                         "nothing was written (a primary key is unique)")
+
+
+def check_not_null(info: TableInfo, data_files: Sequence[DataFile],
+                   io_properties: Mapping[str, str] | None = None) -> None:
+    """DataError naming a primary key column that holds a NULL in ``data_files``."""
+    paths = [local_path(f.file_path) for f in data_files]
+    for name in info.primary_key:
+        column = exp.column(name, quoted=True)
+        if _first(info, paths, io_properties, lambda rows: exp.select(column).from_(rows).where(
+                exp.Is(this=column.copy(), expression=exp.Null()))):
+            raise DataError(f"column {name} of {info.name} holds NULL, so it cannot be in a "
+                            "primary key; nothing was changed (UPDATE or DELETE those rows first)")
+
+
+def _first(info: TableInfo, paths: Sequence[str], io_properties: Mapping[str, str] | None,
+           query: Callable[[exp.Subquery], exp.Select]) -> list[dict]:
+    """The first row of ``query`` over the table's files ``paths`` (empty: none). A DuckDB
+    connection of its own, so run heads (which have no query session) check the same way."""
+    duck = duckdb.connect()
+    try:
+        if paths:  # files in an object store are read through the warehouse's properties
+            filesystems.register(duck, paths[0], io_properties or {})
+        rows = Scans(duck).scan(info, list(paths)).subquery("t")
+        return duck.sql(render(query(rows).limit(1))).to_arrow_table().to_pylist()
+    finally:
+        duck.close()

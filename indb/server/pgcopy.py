@@ -179,10 +179,15 @@ def _value(tokens: list[Token]) -> str | None:
 
 def _options(options: Sequence[tuple[str, str | None]]) -> Form:
     given = dict(options)
+    # FREEZE (pgbench's): rows visible to old snapshots at once; a commit of new files is
+    # seen by every query that starts after it anyway, so it changes nothing here
+    freeze = (given.pop("FREEZE", None) or "TRUE").upper()
+    if freeze not in _TRUE | _FALSE:
+        raise NotSupportedError(f"COPY ... FREEZE {freeze}: true or false")
     unknown = set(given) - {"FORMAT", "DELIMITER", "NULL", "HEADER", "QUOTE", "ESCAPE", "ENCODING"}
     if unknown:
         raise NotSupportedError(f"COPY option {sorted(unknown)[0]} is not supported (FORMAT, "
-                                "DELIMITER, NULL, HEADER, QUOTE, ESCAPE, ENCODING are)")
+                                "DELIMITER, NULL, HEADER, QUOTE, ESCAPE, ENCODING and FREEZE are)")
     kind = (given.get("FORMAT") or "text").lower()
     if kind not in ("text", "csv", "binary"):
         raise NotSupportedError(f"COPY ... FORMAT {kind}: text, csv or binary")
@@ -299,7 +304,7 @@ def cast(strings: pa.Table, types: Sequence[str], table: str) -> pa.Table:
         duck.register("copied", strings)
         try:
             return duck.sql(exp.select(*casts).from_("copied").sql(dialect="duckdb")
-                            ).fetch_arrow_table()
+                            ).to_arrow_table()
         except duckdb.Error as error:
             raise DataError(f"COPY's rows do not fit table {table}: "
                             f"{str(error).splitlines()[0]}") from None

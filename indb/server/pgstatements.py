@@ -17,7 +17,10 @@ from indb.server import pgcursors
 from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
-WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter)
+WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+          exp.TruncateTable)
+ROW_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge)  # a RETURNING sends rows; DDL none
+UPKEEP = (dialect.Vacuum, dialect.Optimize)  # commands in PostgreSQL: a tag, no rows
 # statements that only read, run to learn their columns when a client describes them prepared
 READS: tuple[type[exp.Expr], ...] = (
     exp.Query, exp.Describe, exp.Show, dialect.ShowFunction, dialect.ShowFunctionStatus,
@@ -73,7 +76,7 @@ def returning_shape(sql: str) -> str | None:
         trees = parse(sql)
     except errors.SqlError:
         return None
-    if len(trees) != 1 or not isinstance(trees[0], exp.Insert | exp.Update | exp.Delete | exp.Merge) \
+    if len(trees) != 1 or not isinstance(trees[0], ROW_WRITES) \
             or trees[0].args.get("returning") is None:
         return None
     tree = trees[0]
@@ -112,4 +115,8 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
         return f"{tree.key.upper()}{rows}"
     if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
         return f"{tree.key.upper()} {tree.args.get('kind') or ''}".strip()
+    if isinstance(tree, UPKEEP):
+        return tree.key.upper()
+    if isinstance(tree, exp.TruncateTable | exp.Analyze):
+        return "TRUNCATE TABLE" if isinstance(tree, exp.TruncateTable) else "ANALYZE"
     return (result.message or "OK").splitlines()[0]

@@ -16,7 +16,6 @@ import contextlib
 import functools
 import io
 import logging
-import re
 import socket
 import ssl
 import struct
@@ -42,7 +41,6 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
-_QUANTIFIED = re.compile(r"\b(ANY|ALL|SOME)\s*\(", re.IGNORECASE)  # expr = ANY($1): an array
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
@@ -216,7 +214,11 @@ class _Session(core.Session):
                                    again=True):
                 result = conn.sql(sql, values)
         last = trees[-1]
-        if isinstance(last, pgstatements.WRITES) and result.returns_rows:  # RETURNING: rows, the write's tag
+        if isinstance(last, pgstatements.UPKEEP):  # PostgreSQL's VACUUM sends a tag, no rows
+            self.notice(result.message)  # what it did (psql shows it): its rows stay the API's
+            result.close()
+            return Rows(self, None, pgstatements.tag(last, result))
+        if isinstance(last, pgstatements.ROW_WRITES) and result.returns_rows:  # RETURNING: rows, a tag
             return Rows(self, result, pgstatements.tag(last, result, counted=False))
         if isinstance(last, pgstatements.WRITES) or not result.columns:
             result.close()
@@ -628,18 +630,23 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = formats * values if len(formats) == 1 else formats or [0] * values
         if statement not in ctx.stmts:
             raise errors.ProgrammingError(f'prepared statement "{statement}" does not exist')
-        sql, oids = ctx.stmts[statement]
-        if _QUANTIFIED.search(sql) and (0 in oids or len(oids) < values):
-            # an untyped parameter of ANY($1) is an array, as PostgreSQL infers as it parses
-            # (node-postgres sends {1,2} untyped, and never asks): inferred once a statement
-            oids = pgparams.parameter_types(sql, oids, ctx.session.type_of)
+        sql, declared = ctx.stmts[statement]
+        oids = declared
+        if 0 in declared[:values] or len(declared) < values:
+            # an untyped parameter takes the type of where it stands, as PostgreSQL infers as
+            # it parses (tbalance + $1 is an integer; ANY($1) an array): pgbench and
+            # node-postgres send theirs untyped, in text, and never ask; inferred once a
+            # statement (a probe of DuckDB's), an unnamed one each time it is parsed again
+            oids = pgparams.parameter_types(sql, declared, ctx.session.type_of)
             ctx.stmts[statement] = (sql, oids)
         params = []
         for i in range(values):
             size, = struct.unpack("!i", data[:4])
             raw, data = (None, data[4:]) if size < 0 else (data[4:4 + size], data[4 + size:])
             oid = oids[i] if i < len(oids) else 0
-            params.append(None if raw is None else pgvalues.parameter(raw, oid, formats[i]))
+            params.append(None if raw is None else _parameter(raw, oid, formats[i],
+                                                               inferred=i >= len(declared) or
+                                                               not declared[i]))
         results, = struct.unpack("!h", data[:2])
         result_formats = list(struct.unpack(f"!{results}h", data[2:2 + 2 * results]))
         # a portal bound anew replaces the old one, rows left of it included (an Execute with a
@@ -683,6 +690,17 @@ def _text_writer(result: core.QueryResult, index: int) -> Callable[[Any], bytes]
     if _oid(result, index) in pgparams.ARRAYS.values():
         return pgvalues.text
     return pgvalues.text_writer(result.column(index)[1])
+
+
+def _parameter(raw: bytes, oid: int, fmt: int, inferred: bool) -> Any:
+    """A Bind's parameter by its type; one the server inferred that does not read as it (the
+    text 5.0 where an integer stands) is passed as the client's text, for DuckDB to cast."""
+    try:
+        return pgvalues.parameter(raw, oid, fmt)
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
+        if not inferred or fmt != 0:
+            raise
+        return raw.decode()
 
 
 def _oid(result: core.QueryResult, index: int) -> int:
