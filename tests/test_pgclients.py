@@ -3,8 +3,8 @@ and pgjdbc (Java, as DBeaver and other JDBC tools use it), each running a small 
 client's calls against a served database and printing what it got, which is checked here; and
 pgbench, PostgreSQL's own benchmark, whose setup and TPC-B-like transactions are a script of
 PostgreSQL's SQL (DROP TABLE of several, WITH (fillfactor), COPY ... FREEZE, VACUUM ANALYZE,
-ADD PRIMARY KEY, TRUNCATE, END, untyped parameters). They are skipped where the client is not
-installed (``make test`` installs node-postgres, ``.ci/run`` a JDK with Debian's pgjdbc and
+ADD PRIMARY KEY, TRUNCATE, END, untyped parameters); and psql restoring what pg_dump wrote.
+They are skipped where the client is not installed (``make test`` installs node-postgres, ``.ci/run`` a JDK with Debian's pgjdbc and
 PostgreSQL's server, whose package has pgbench)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -196,3 +197,86 @@ def test_pgbench_sets_up_and_runs_its_transactions_in_every_query_mode(served):
     # each transaction adds its delta to an account, a teller and a branch, and records it
     assert sums[0] == sums[1] == sums[2] == sums[3] and sums[4:] == (9, 100_000)
     assert [k for k, in key] == [f"pgbench_{t}_pkey" for t in ("accounts", "branches", "tellers")]
+
+
+# what pg_dump --no-owner (PostgreSQL 15) wrote of two tables, a view and an index, as it is
+PG_DUMP = r"""
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+SET default_tablespace = '';
+SET default_table_access_method = heap;
+
+CREATE TABLE public.orders (
+    order_id bigint NOT NULL,
+    customer_id integer,
+    amount double precision,
+    placed date,
+    tags text[],
+    note text
+);
+
+CREATE VIEW public.big_orders AS
+ SELECT orders.order_id,
+    orders.customer_id,
+    orders.amount
+   FROM public.orders
+  WHERE (orders.amount > (100)::double precision);
+
+CREATE TABLE public.customers (
+    id integer NOT NULL,
+    name text NOT NULL,
+    email character varying(100),
+    created timestamp without time zone DEFAULT now(),
+    balance numeric(12,2) DEFAULT 0,
+    active boolean DEFAULT true
+);
+
+COPY public.customers (id, name, email, created, balance, active) FROM stdin;
+1	ann	ann@x.org	2026-12-05 23:21:53.353389	0.00	t
+2	bob	\N	2026-12-05 23:21:53.353389	0.00	t
+3	tab\tand "quote"	c@x	2026-12-05 23:21:53.353389	0.00	t
+\.
+
+COPY public.orders (order_id, customer_id, amount, placed, tags, note) FROM stdin;
+1	1	150.5	2024-01-02	{a,b}	multi\nline
+2	2	20	\N	\N	back\\slash
+\.
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (order_id);
+
+CREATE INDEX orders_customer ON public.orders USING btree (customer_id);
+"""
+
+
+def test_psql_restores_what_pg_dump_wrote(served, tmp_path):
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed")
+    dump = tmp_path / "dump.sql"
+    dump.write_text(PG_DUMP)
+    done = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "admin",
+                           "-d", "indb", "-v", "ON_ERROR_STOP=1", "-f", str(dump)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=admin") as conn:
+        assert conn.execute("SELECT id, name, email, balance, active FROM public.customers "
+                            "ORDER BY id").fetchall() == [
+            (1, "ann", "ann@x.org", Decimal("0.00"), True), (2, "bob", None, Decimal("0.00"), True),
+            (3, 'tab\tand "quote"', "c@x", Decimal("0.00"), True)]
+        assert conn.execute("SELECT order_id, tags, note FROM orders ORDER BY 1").fetchall() == [
+            (1, ["a", "b"], "multi\nline"), (2, None, "back\\slash")]
+        assert conn.execute("SELECT order_id FROM big_orders").fetchall() == [(1,)]
+        assert conn.execute("SELECT conname FROM pg_constraint WHERE conname IN "
+                            "('customers_pkey', 'orders_pkey') ORDER BY 1").fetchall() == [
+            ("customers_pkey",), ("orders_pkey",)]

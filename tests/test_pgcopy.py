@@ -11,7 +11,7 @@ import pytest
 
 from indb.errors import DataError, NotSupportedError, SqlError
 from indb.server.pgcopy import (BINARY_HEADER, BINARY_TRAILER, CopyIn, CopyOut, Form,
-                                binary_row, line, read, rows_binary, rows_in)
+                                binary_row, cast, line, read, rows_binary, rows_in)
 
 CSV = Form(csv=True, delimiter=",", null="")
 
@@ -47,6 +47,15 @@ def test_other_statements_are_left_alone(sql):
 def test_freeze_is_taken_and_changes_nothing():  # pgbench -i's COPY ... WITH (FREEZE ON)
     assert read("COPY t FROM STDIN WITH (FREEZE ON)") == read("COPY t FROM STDIN")
     assert read("COPY t FROM STDIN (FORMAT csv, FREEZE)") == read("COPY t FROM STDIN (FORMAT csv)")
+
+
+def test_text_rows_of_list_columns_are_read_as_postgresql_arrays():  # as pg_dump writes them
+    rows = pa.table({"a": ["1", None], "tags": ['{a,"b c",NULL}', None], "xs": ["{1,2}", "{}"]})
+    kinds = [pa.int32(), pa.list_(pa.string()), pa.list_(pa.int64())]
+    assert cast(rows, ["INTEGER", "VARCHAR[]", "BIGINT[]"], "t", kinds).to_pylist() == [
+        {"a": 1, "tags": ["a", "b c", None], "xs": [1, 2]}, {"a": None, "tags": None, "xs": []}]
+    with pytest.raises(DataError, match="takes PostgreSQL's arrays"):
+        cast(pa.table({"xs": ["{1,x}"]}), ["BIGINT[]"], "t", [pa.list_(pa.int64())])
 
 
 @pytest.mark.parametrize("sql, error, match", [

@@ -86,6 +86,19 @@ def test_drop_schema_refuses_a_schema_with_tables_unless_cascade(fresh):
     fresh.sql("DROP SCHEMA s")  # empty: no CASCADE needed
 
 
+def test_public_is_postgresql_s_name_of_main(fresh, tmp_path):
+    fresh.sql("CREATE TABLE public.orders (id INT, tags VARCHAR[])")  # as pg_dump writes it
+    fresh.sql("INSERT INTO public.orders VALUES (1, ['a'])")
+    fresh.load("public.orders", pa.table({"id": pa.array([2], pa.int32()),
+                                          "tags": pa.array([["b"]], pa.list_(pa.string()))}))
+    assert fresh.sql('SELECT o.id, public.orders.tags FROM "public".orders AS o JOIN '
+                     "public.orders USING (id) ORDER BY 1").fetchall() == [(1, ["a"]), (2, ["b"])]
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["orders"]  # main's
+    with pytest.raises(SqlError, match="public is PostgreSQL's name of the default schema"):
+        fresh.sql("CREATE SCHEMA public")
+    assert "already exists" in fresh.sql("CREATE SCHEMA IF NOT EXISTS public").message
+
+
 def test_schemas_are_seen_by_other_connections(tmp_path):
     with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
         one.sql("CREATE SCHEMA s")

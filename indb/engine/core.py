@@ -19,6 +19,7 @@ from indb.catalog.users import OWNER
 from indb.engine import privileges, sources, tables
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
+from indb.engine.schemas import main_for_public
 from indb.engine.shortcuts import Shortcuts
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
@@ -121,7 +122,7 @@ class Engine:
                 raise SqlError("executemany runs exactly one statement")
             with self._lock, self.session.statement():
                 self.session.refresh()
-                tree = _as_user(expanded(self, trees[0]), self.user)
+                tree = _as_user(main_for_public(self, expanded(self, trees[0])), self.user)
                 privileges.check(self, tree, self.user)
                 if not sets:
                     planner.plan(tree, self.facts)  # a statement that cannot run is still refused
@@ -165,7 +166,7 @@ class Engine:
             stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
             user = self.user
-            tree = _as_user(expanded(self, tree), user)
+            tree = _as_user(main_for_public(self, expanded(self, tree)), user)
             privileges.check(self, tree, user)
             with sources.fetched(self, tree) as tree:  # kdb('kdb://...', 'q'): a host's rows
                 plan = planner.plan(tree, self.facts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from indb.catalog.names import DEFAULT_SCHEMA, checked_schema_name
+from indb.catalog.names import DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_schema_name
 from indb.errors import CatalogError, SchemaError
 from indb.parser import error_at
 from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
@@ -40,6 +40,11 @@ def plan_create_schema(tree: exp.Create, catalog: CatalogFacts) -> CreateSchema:
         checked_schema_name(name)
     except SchemaError as error:
         raise error_at(tree.this, str(error)) from None
+    if name == POSTGRES_SCHEMA and not catalog.schema_exists(name):
+        if tree.args.get("exists"):  # it exists: it is main
+            return CreateSchema(DEFAULT_SCHEMA, True)
+        raise error_at(tree.this, "public is PostgreSQL's name of the default schema, main: "
+                                  "public.t is main's table t; choose another name")
     if catalog.schema_exists(name) and not tree.args.get("exists"):
         raise CatalogError(f"schema {name} already exists; use CREATE SCHEMA IF NOT EXISTS")
     return CreateSchema(name, bool(tree.args.get("exists")))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
-from indb.catalog.names import (DEFAULT_SCHEMA, checked_column_name, checked_name,
+from indb.catalog.names import (DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name, checked_name,
                                 checked_table_name, qualified, split_name)
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, OptionError, SchemaError, not_found
@@ -507,6 +507,9 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
               truncate_timestamps: bool = False) -> Load:
     """A bulk load from Python; the placement options apply when the table is created."""
     name = table.lower()
+    schema, dot, rest = name.partition(".")
+    if dot and schema == POSTGRES_SCHEMA and not catalog.schema_exists(schema):
+        name = rest  # PostgreSQL's default schema is main (COPY public.t FROM STDIN, as pg_dump's)
     create = not catalog.exists(name)
     if create:
         try:

@@ -292,11 +292,17 @@ def binary_row(fields: Sequence[bytes | None]) -> bytes:
         struct.pack("!i", -1) if f is None else struct.pack("!i", len(f)) + f for f in fields)
 
 
-def cast(strings: pa.Table, types: Sequence[str], table: str) -> pa.Table:
+def cast(strings: pa.Table, types: Sequence[str], table: str,
+         arrow_types: Sequence[pa.DataType] = ()) -> pa.Table:
     """The client's rows of strings cast by DuckDB to their columns' SQL types, as an INSERT of
-    those strings into ``table`` would be."""
+    those strings into ``table`` would be; a list column's (``arrow_types`` says which) read
+    from PostgreSQL's form of an array (``{a,b}``, as pg_dump writes it) first."""
     if not strings.num_rows:
         return strings
+    for name, kind in zip(strings.column_names, arrow_types):
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            strings = strings.set_column(strings.column_names.index(name), name,
+                                         _arrays(strings[name], kind, table))
     casts = [exp.alias_(exp.cast(exp.column(c, quoted=True), exp.DataType.build(
         kind, dialect="duckdb")), c, quoted=True) for c, kind in zip(
         strings.column_names, types, strict=True)]
@@ -308,6 +314,16 @@ def cast(strings: pa.Table, types: Sequence[str], table: str) -> pa.Table:
         except duckdb.Error as error:
             raise DataError(f"COPY's rows do not fit table {table}: "
                             f"{str(error).splitlines()[0]}") from None
+
+
+def _arrays(texts: pa.ChunkedArray, kind: pa.DataType, table: str) -> pa.Array:
+    oid = pgparams.oid_of(kind)
+    try:
+        return pa.array([None if text is None else pgvalues.decoded(text.encode(), oid, binary=False)
+                         for text in texts.to_pylist()], type=kind)
+    except (ValueError, TypeError, pa.ArrowException, NotSupportedError) as error:
+        raise DataError(f"COPY's rows do not fit table {table}: a {kind} column takes "
+                        f"PostgreSQL's arrays, {{1,2}}: {error}") from None
 
 
 def response(code: bytes, count: int, binary: bool) -> bytes:

@@ -301,7 +301,7 @@ class _Session(core.Session):
             rows = pgcopy.rows_binary(data, copying.columns, copying.arrow_types)
         else:  # strings, cast as an INSERT of them would be
             rows = pgcopy.cast(pgcopy.rows_in(data, copying.columns, copying.form),
-                               copying.types, copying.table)
+                               copying.types, copying.table, copying.arrow_types)
         if not rows.num_rows:
             return 0
         with self.pool.connection(self.user) as conn:
