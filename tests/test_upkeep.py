@@ -312,6 +312,33 @@ def test_add_primary_key_checks_the_rows_then_holds_on_every_write(conn, table_n
     assert conn.sql(f"DESCRIBE {t}").fetchall()[0] == ("bid", "INTEGER", "primary key, not null")
 
 
+def test_alter_column_not_null_and_default(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (id INTEGER PRIMARY KEY, n INTEGER, s VARCHAR)")
+    conn.sql(f"INSERT INTO {t} VALUES (1, NULL, 'x'), (2, 3, NULL)")
+    with pytest.raises(DataError, match=f"column n of {t} holds NULL, so it cannot be NOT NULL"):
+        conn.sql(f"ALTER TABLE {t} ALTER COLUMN n SET NOT NULL")
+    conn.sql(f"UPDATE {t} SET n = 0 WHERE n IS NULL")
+    conn.sql(f"ALTER TABLE {t} ALTER COLUMN n SET NOT NULL")
+    assert "nothing to change" in conn.sql(f"ALTER TABLE {t} ALTER COLUMN n SET NOT NULL").message
+    with pytest.raises(SqlError, match="NOT NULL constraint failed"):
+        conn.sql(f"INSERT INTO {t} VALUES (3, NULL, 'y')")
+    with pytest.raises(SqlError, match="column id is in the primary key"):
+        conn.sql(f"ALTER TABLE {t} ALTER COLUMN id DROP NOT NULL")
+    conn.sql(f"ALTER TABLE {t} ALTER COLUMN s SET DEFAULT 'd' || 1")  # later inserts take it
+    conn.sql(f"INSERT INTO {t} (id, n) VALUES (4, 1)")
+    with pytest.raises(SqlError, match="Could not convert"):  # a DEFAULT that fits no INTEGER
+        conn.sql(f"ALTER TABLE {t} ALTER COLUMN n SET DEFAULT 'abc'")
+    conn.sql(f"ALTER TABLE {t} ALTER COLUMN s DROP DEFAULT")
+    conn.sql(f"INSERT INTO {t} (id, n) VALUES (5, 1)")
+    conn.sql(f"ALTER TABLE {t} ALTER n DROP NOT NULL")
+    conn.sql(f"INSERT INTO {t} VALUES (6, NULL, 'z')")
+    assert conn.sql(f"SELECT * FROM {t} ORDER BY id").fetchall() == [
+        (1, 0, "x"), (2, 3, None), (4, 1, "d1"), (5, 1, None), (6, None, "z")]
+    with pytest.raises(SqlError, match="changing a column's type is not supported"):
+        conn.sql(f"ALTER TABLE {t} ALTER COLUMN n TYPE BIGINT")
+
+
 def test_a_new_column_s_default_fills_the_rows_there_and_those_to_come(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (k INTEGER, SHARD KEY (k)) WITH (SHARDS = 2)")
     conn.sql(f"INSERT INTO {table_name} VALUES (1), (2)")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import BucketTransform
 from sqlglot import exp
@@ -32,7 +33,8 @@ from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
 from indb.query.keys import check_not_null, check_unique
 from indb.planner.upkeep import (Action, AddColumn, AddPrimaryKey, Clause, DropColumn, Match,
-                                 RenameColumn, RowChange, SetShards, plan_lines)
+                                 RenameColumn, RowChange, SetDefault, SetNotNull, SetShards,
+                                 plan_lines)
 from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
@@ -345,6 +347,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return _reshard(engine, plan, table, info, change)
     if isinstance(change, AddPrimaryKey):
         return _add_primary_key(engine, plan, table, info, change)
+    if isinstance(change, SetNotNull | SetDefault):
+        return _column_setting(engine, plan, table, info, change)
     altered = _altered(info, change, plan.node)
     if altered is None:
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
@@ -457,22 +461,72 @@ def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, inf
     new = dataclasses.replace(info, primary_key=tuple(keys), columns=tuple(
         dataclasses.replace(c, nullable=False) if c.name in keys else c for c in info.columns))
     current = files.data_files(table)
-    check_not_null(new, current, engine.db.io_properties)
+    check_not_null(new, current, keys, "in a primary key", engine.db.io_properties)
     check_unique(new, [], current, engine.db.io_properties)
-
-    def evolve(transaction: Transaction) -> None:
-        with transaction.update_schema(allow_incompatible_changes=True) as update:
-            for key in keys:  # the checks above found no NULL: required holds for every row
-                update.update_column(key, required=True)
-        transaction.set_properties({**new.to_properties(),
-                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
-
-    rows = upkeep.rewrite(engine.db, table, info, new, evolve,
-                          lambda stored: pa.Table.from_arrays(stored.columns,
-                                                              schema=new.storage_schema))
+    # the checks above found no NULL: required holds for every row
+    rows = _required(engine, table, info, new, dict.fromkeys(keys, True))
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}: PRIMARY KEY ({', '.join(keys)}); {rows} rows "
                   "rewritten")
+
+
+def _column_setting(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                    change: SetNotNull | SetDefault) -> Result:
+    """ALTER COLUMN's NOT NULL (the Iceberg field's ``required``, checked against the rows, in
+    one rewrite, as every column change) or DEFAULT (the table's properties alone, in a commit
+    of no files: the rows already written keep their values, as in PostgreSQL)."""
+    column = _named(info, change.name)
+    if column is None:
+        raise error_at(plan.node, f"table {info.name} has no column {change.name}; its columns "
+                                  "are " + ", ".join(c.name for c in info.columns))
+    if isinstance(change, SetDefault):
+        if column.identity is not None:
+            raise error_at(plan.node, f"column {column.name} is an identity: its values are "
+                                      "numbered, so it takes no DEFAULT")
+        changed = dataclasses.replace(column, default=change.default)
+        tables.default_value(engine, changed)  # one that does not fit the type fails here
+    else:
+        if not change.not_null and (column.name in info.primary_key or column.identity):
+            raise error_at(plan.node, f"column {column.name} is in the primary key (or an "
+                                      "identity), so it stays NOT NULL")
+        if column.nullable != change.not_null:
+            return Result(message=f"nothing to change: column {column.name} is "
+                                  f"{'NOT NULL' if change.not_null else 'nullable'} already")
+        changed = dataclasses.replace(column, nullable=not change.not_null)
+    new = dataclasses.replace(info, columns=tuple(changed if c is column else c
+                                                  for c in info.columns))
+    if isinstance(change, SetDefault):
+        try:
+            table.transaction().set_properties(new.to_properties()).commit_transaction()
+        except CommitFailedException:
+            raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
+                                "again") from None
+        return Result(message=f"altered table {info.name}: column {column.name} "
+                              + (f"DEFAULT {change.default}" if change.default else "has no DEFAULT"))
+    if change.not_null:
+        check_not_null(info, files.data_files(table), [column.name], "NOT NULL",
+                       engine.db.io_properties)
+    rows = _required(engine, table, info, new, {column.name: change.not_null})
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}: column {column.name} "
+                  f"{'NOT NULL' if change.not_null else 'nullable'}; {rows} rows rewritten")
+
+
+def _required(engine: Engine, table: Table, info: TableInfo, new: TableInfo,
+              required: dict[str, bool]) -> int:
+    """The table as ``new`` describes it, its columns ``required`` (NOT NULL) or not as given:
+    the schema change, the properties and every file rewritten in the new layout (the rows as
+    they are), in one snapshot; the rows rewritten."""
+    def evolve(transaction: Transaction) -> None:
+        with transaction.update_schema(allow_incompatible_changes=any(required.values())) as update:
+            for name, value in required.items():
+                update.update_column(name, required=value)
+        transaction.set_properties({**new.to_properties(),
+                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
+
+    return upkeep.rewrite(engine.db, table, info, new, evolve,
+                          lambda stored: pa.Table.from_arrays(stored.columns,
+                                                              schema=new.storage_schema))
 
 
 def _named(info: TableInfo, name: str) -> Column | None:

@@ -311,6 +311,23 @@ class SetShards:
 
 
 @dataclass(frozen=True)
+class SetNotNull:
+    """``ALTER COLUMN c SET NOT NULL`` (``not_null``) or ``DROP NOT NULL``."""
+
+    name: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class SetDefault:
+    """``ALTER COLUMN c SET DEFAULT expr`` (DuckDB SQL of a constant expression) or ``DROP
+    DEFAULT`` (None)."""
+
+    name: str
+    default: str | None
+
+
+@dataclass(frozen=True)
 class AddPrimaryKey:
     """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
     catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
@@ -324,7 +341,8 @@ class AlterTable:
     together with the schema change."""
 
     table: str
-    change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey
+    change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
+        | SetDefault
     node: exp.Expr | None = field(default=None, compare=False, repr=False)  # the action, for the engine's errors
 
 
@@ -342,7 +360,7 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
 
 
 def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
-        | AddPrimaryKey:
+        | AddPrimaryKey | SetNotNull | SetDefault:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
     if isinstance(action, exp.AddConstraint):
@@ -371,10 +389,27 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         raise error_at(action, "renaming a table is not supported: CREATE TABLE new AS SELECT * "
                                "FROM old, then DROP TABLE old")
     if isinstance(action, exp.AlterColumn):
-        raise error_at(action, "changing a column's type, default or NOT NULL is not supported: "
-                               "ADD COLUMN a new one, UPDATE it from the old, DROP the old")
+        return _column_change(action)
     raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
                            "renames columns, adds a primary key, and sets (SHARDS = n)")
+
+
+def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault:
+    """``ALTER COLUMN c SET NOT NULL``, ``DROP NOT NULL``, ``SET DEFAULT expr``, ``DROP
+    DEFAULT``; a new type is refused."""
+    name = action.this.name
+    if action.args.get("allow_null") is not None:
+        return SetNotNull(name, not action.args["allow_null"])
+    default = action.args.get("default")
+    if default is not None:
+        if default.find(exp.Column):
+            raise error_at(action, "a DEFAULT is a constant or a function of no column "
+                                   "(current_timestamp)")
+        return SetDefault(name, render(default))
+    if action.args.get("drop"):
+        return SetDefault(name, None)
+    raise error_at(action, "changing a column's type is not supported: ADD COLUMN a new one, "
+                           "UPDATE it from the old, DROP the old")
 
 
 def _add_column(definition: exp.ColumnDef) -> AddColumn:

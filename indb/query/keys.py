@@ -39,16 +39,17 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
                         "nothing was written (a primary key is unique)")
 
 
-def check_not_null(info: TableInfo, data_files: Sequence[DataFile],
-                   io_properties: Mapping[str, str] | None = None) -> None:
-    """DataError naming a primary key column that holds a NULL in ``data_files``."""
+def check_not_null(info: TableInfo, data_files: Sequence[DataFile], columns: Sequence[str],
+                   purpose: str, io_properties: Mapping[str, str] | None = None) -> None:
+    """DataError naming the first of ``columns`` that holds a NULL in ``data_files``, so that it
+    cannot be ``purpose`` (in a primary key, NOT NULL)."""
     paths = [local_path(f.file_path) for f in data_files]
-    for name in info.primary_key:
+    for name in columns:
         column = exp.column(name, quoted=True)
         if _first(info, paths, io_properties, lambda rows: exp.select(column).from_(rows).where(
                 exp.Is(this=column.copy(), expression=exp.Null()))):
-            raise DataError(f"column {name} of {info.name} holds NULL, so it cannot be in a "
-                            "primary key; nothing was changed (UPDATE or DELETE those rows first)")
+            raise DataError(f"column {name} of {info.name} holds NULL, so it cannot be {purpose}; "
+                            "nothing was changed (UPDATE or DELETE those rows first)")
 
 
 def _first(info: TableInfo, paths: Sequence[str], io_properties: Mapping[str, str] | None,
