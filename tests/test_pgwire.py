@@ -826,3 +826,14 @@ def test_a_client_gone_before_its_error_leaves_no_session_behind(plain):
         time.sleep(0.01)  # polling the server's sessions as it ends the connections
     with psycopg.connect(dsn(plain), autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
+
+
+def test_an_untyped_parameter_takes_the_type_of_where_it_stands(plain):
+    # psycopg sends a str untyped (PostgreSQL infers it), as pgbench and node-postgres send
+    # every value: x + $1 adds an integer, not a string DuckDB cannot add
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        assert conn.execute("SELECT max(x::INTEGER + %s) FROM t WHERE x < %s",
+                            ["1", "5"]).fetchall() == [(5,)]
+        # a text that does not read as the type inferred goes to DuckDB as the client's text
+        with pytest.raises(psycopg.Error, match="Could not convert|Conversion"):
+            conn.execute("SELECT x FROM t WHERE x = %s", ["1.5x"])

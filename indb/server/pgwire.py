@@ -630,23 +630,20 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = formats * values if len(formats) == 1 else formats or [0] * values
         if statement not in ctx.stmts:
             raise errors.ProgrammingError(f'prepared statement "{statement}" does not exist')
-        sql, declared = ctx.stmts[statement]
-        oids = declared
-        if 0 in declared[:values] or len(declared) < values:
+        sql, oids = ctx.stmts[statement]
+        if 0 in oids[:values] or len(oids) < values:
             # an untyped parameter takes the type of where it stands, as PostgreSQL infers as
             # it parses (tbalance + $1 is an integer; ANY($1) an array): pgbench and
             # node-postgres send theirs untyped, in text, and never ask; inferred once a
             # statement (a probe of DuckDB's), an unnamed one each time it is parsed again
-            oids = pgparams.parameter_types(sql, declared, ctx.session.type_of)
+            oids = pgparams.parameter_types(sql, oids, ctx.session.type_of)
             ctx.stmts[statement] = (sql, oids)
         params = []
         for i in range(values):
             size, = struct.unpack("!i", data[:4])
             raw, data = (None, data[4:]) if size < 0 else (data[4:4 + size], data[4 + size:])
             oid = oids[i] if i < len(oids) else 0
-            params.append(None if raw is None else _parameter(raw, oid, formats[i],
-                                                               inferred=i >= len(declared) or
-                                                               not declared[i]))
+            params.append(None if raw is None else _parameter(raw, oid, formats[i]))
         results, = struct.unpack("!h", data[:2])
         result_formats = list(struct.unpack(f"!{results}h", data[2:2 + 2 * results]))
         # a portal bound anew replaces the old one, rows left of it included (an Execute with a
@@ -692,13 +689,14 @@ def _text_writer(result: core.QueryResult, index: int) -> Callable[[Any], bytes]
     return pgvalues.text_writer(result.column(index)[1])
 
 
-def _parameter(raw: bytes, oid: int, fmt: int, inferred: bool) -> Any:
-    """A Bind's parameter by its type; one the server inferred that does not read as it (the
-    text 5.0 where an integer stands) is passed as the client's text, for DuckDB to cast."""
+def _parameter(raw: bytes, oid: int, fmt: int) -> Any:
+    """A Bind's parameter by its type; a text that does not read as it (5.0 where the server
+    inferred an integer; a form of the client's own) is passed as the client's text, for
+    DuckDB to cast or refuse as it would an INSERT of it."""
     try:
         return pgvalues.parameter(raw, oid, fmt)
     except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
-        if not inferred or fmt != 0:
+        if fmt != 0:
             raise
         return raw.decode()
 
