@@ -297,6 +297,8 @@ def test_nulls_as_q_has_them(duck):
     ("0!select n: count i by s from sp where qty>300", ["s", "n"], [("s1", 2), ("s2", 1)]),
     ("`qty xcols select from sp where p=`p1", ["qty", "s", "p", "x"],
      [(300, "s1", "p1", 0), (300, "s2", "p1", 0)]),
+    ("`supplier`part xcol select from sp where p=`p1", ["supplier", "part", "qty", "x"],
+     [("s1", "p1", 300, 0), ("s2", "p1", 300, 0)]),
     ("`s xkey select s, p from sp where qty=100", ["s", "p"], [("s4", "p5"), ("s1", "p6")]),
     ("ungroup `s xgroup select s, qty from sp where p=`p2", ["s", "qty"],
      [("s1", 200), ("s2", 400), ("s3", 200), ("s4", 200)]),
@@ -645,7 +647,7 @@ def test_joins_keep_qs_rules(duck):
     ("select from sp where qty > -3p", "cannot read .3p. as a number", 29),  # (a crash once)
     ("selec from sp", "starts with select", 1),
     ("?[sp;();0b;()]", "functional forms", 1),  # q outside the templates
-    ("`a`b xcol sp", "xcol is not translated", 6),
+    ("`a`b`c`d`e xcol sp", "xcol renames the first 5 columns", 1),
     ("`sp insert (`s9;`p9;1)", "insert changes a table", 5),
 ])
 def test_errors_point_into_the_q_text(q, message, col):

@@ -412,10 +412,21 @@ class Translator:
     def sorted(self, node: Sorted) -> tuple[exp.Select, list[str] | None]:
         """```c xasc t`` (q's sorts are stable, nulls first), ```c xdesc t``, ``reverse t``,
         ```c xgroup t`` (the other columns as lists, groups in order of first occurrence),
-        ```c xcols t`` (those columns first), ``ungroup t`` (a row an item of its lists) and
+        ```c xcols t`` (those columns first), ```a`b xcol t`` (the first columns renamed),
+        ``ungroup t`` (a row an item of its lists) and
         ``first t``, ``last t`` (a row: q's dictionary, as a table of one row)."""
         source, known = self.source(node.table)
         keys = [_col(c) for c in node.columns]
+        if node.how == "xcol":  # the first columns renamed, in their places
+            if known is None or len(node.columns) > len(known):
+                raise QError(f"xcol renames the first {len(node.columns)} columns of a table "
+                             "whose columns are known (a stored table or a query's), and "
+                             "it has " + ("fewer" if known else "none known"), node.pos)
+            renamed = [exp.alias_(_col(old), new, quoted=True)
+                       for old, new in zip(known, node.columns)]
+            unchanged = known[len(node.columns):]
+            return exp.select(*renamed, *map(_col, unchanged)).from_(source), \
+                node.columns + unchanged
         if node.how == "xcols":
             others = [c for c in known if c not in node.columns] if known is not None else None
             return exp.select(*keys, exp.Star(except_=keys)).from_(source), \

@@ -18,13 +18,11 @@ AGGREGATES = {"avg", "sum", "min", "max", "count", "first", "last", "med", "dev"
 RUNNING = {"sums", "maxs", "mins", "prds", "avgs", "deltas", "ratios", "differ", "fills", "prev",
            "next", "rank"}  # along the rows, in order (rank: in the order of its argument)
 MOVING = {"mavg", "msum", "mcount", "mmin", "mmax", "mdev", "xprev"}  # n f x: n rows at a time
-SORTS = ("xasc", "xdesc", "xgroup", "xcols")  # `c xasc t: table expressions (and `k xkey t)
+SORTS = ("xasc", "xdesc", "xgroup", "xcols", "xcol")  # `c xasc t: table expressions (`k xkey t too)
 INFIX_JOINS = {"lj", "ljf", "ij", "ijf", "pj", "uj", "ujf", "asof"}  # t1 lj t2, or lj[t1; t2]
 COLUMN_JOINS = {"ej", "aj", "aj0", "ajf", "ajf0"}  # aj[`sym`time; t1; t2]
 WINDOW_JOINS = ("wj", "wj1")  # wj[w; `sym`time; t; (q; (max; `ask); (min; `bid))]
 UNTRANSLATED = {  # q's other verbs on tables, refused with what to write instead
-    "xcol": "xcol is not translated: name the columns in the select phrase "
-            "(select new1: c1, new2: c2 from t)",
     "insert": "insert changes a table, which q-sql here does not: write INSERT INTO in SQL",
     "upsert": "upsert changes a table, which q-sql here does not: write INSERT ... ON "
               "CONFLICT in SQL"}
@@ -178,8 +176,8 @@ class TableCols(Node):
 
 @dataclass
 class Sorted(Node):
-    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ``reverse t``,
-    ``ungroup t``, ``first t`` and ``last t``."""
+    """```c xasc t``, ```c xdesc t``, ```c xgroup t``, ```c xcols t``, ```a`b xcol t``,
+    ``reverse t``, ``ungroup t``, ``first t`` and ``last t``."""
 
     how: str
     columns: list[str]
