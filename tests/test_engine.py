@@ -284,6 +284,7 @@ def test_analyze_and_postgresql_storage_parameters_are_taken_and_change_nothing(
              "autovacuum_enabled = false, toast.autovacuum_enabled = false)")
     assert "changed nothing" in conn.sql(f"ANALYZE {table_name}").message
     assert "changed nothing" in conn.sql("ANALYZE").message
+    assert "changed nothing" in conn.sql("ANALYZE VERBOSE").message
     with pytest.raises(CatalogError, match="does not exist"):
         conn.sql(f"ANALYZE {table_name}_nope")
     with pytest.raises(SqlError, match="unknown table option PAGES"):

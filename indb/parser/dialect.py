@@ -305,6 +305,13 @@ class Indb(DuckDB):
             return self.expression(exp.Transaction(modes=[*modes, " ".join(words)] if words
                                                    else modes))
 
+        def _parse_analyze(self) -> exp.Analyze | exp.Command:
+            # PostgreSQL's ANALYZE VERBOSE of every table (sqlglot's wants a table after it)
+            if self._curr and self._curr.text.upper() == "VERBOSE" and not self._next:
+                self._advance()
+                return self.expression(exp.Analyze(options=["VERBOSE"]))
+            return super()._parse_analyze()
+
         def _vacuum_options(self) -> None:
             """PostgreSQL's options of VACUUM (``(ANALYZE, VERBOSE)``, ``FULL FREEZE VERBOSE
             ANALYZE``), read past: indb's VACUUM removes what no snapshot kept needs, as
