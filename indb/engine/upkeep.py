@@ -347,8 +347,10 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return _reshard(engine, plan, table, info, change)
     if isinstance(change, AddPrimaryKey):
         return _add_primary_key(engine, plan, table, info, change)
-    if isinstance(change, SetNotNull | SetDefault):
-        return _column_setting(engine, plan, table, info, change)
+    if isinstance(change, SetNotNull):
+        return _set_not_null(engine, plan, table, info, change)
+    if isinstance(change, SetDefault):
+        return _set_default(engine, plan, table, info, change)
     altered = _altered(info, change, plan.node)
     if altered is None:
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
@@ -405,12 +407,9 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
             raise error_at(node, f"table {info.name} has a column {clash.name} already")
         return dataclasses.replace(info, columns=(*info.columns, change.column)), [*sources, None]
     name = change.name if isinstance(change, DropColumn) else change.old
-    old = _named(info, name)
-    if old is None:
-        if isinstance(change, DropColumn) and change.if_exists:
-            return None
-        raise error_at(node, f"table {info.name} has no column {name}; its columns are "
-                             + ", ".join(c.name for c in info.columns))
+    if isinstance(change, DropColumn) and change.if_exists and _named(info, name) is None:
+        return None
+    old = _existing_column(info, name, node)
     position = info.columns.index(old)
     columns = list(info.columns)
     if isinstance(change, DropColumn):
@@ -447,10 +446,7 @@ def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, inf
                                   f"({', '.join(info.primary_key)})")
     keys = []
     for name in change.columns:
-        column = _named(info, name)
-        if column is None:
-            raise error_at(plan.node, f"table {info.name} has no column {name}; its columns are "
-                                      + ", ".join(c.name for c in info.columns))
+        column = _existing_column(info, name, plan.node)
         if column.name in keys:
             raise error_at(plan.node, f"PRIMARY KEY names {column.name} twice")
         keys.append(column.name)
@@ -470,46 +466,51 @@ def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, inf
                   "rewritten")
 
 
-def _column_setting(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
-                    change: SetNotNull | SetDefault) -> Result:
-    """ALTER COLUMN's NOT NULL (the Iceberg field's ``required``, checked against the rows, in
-    one rewrite, as every column change) or DEFAULT (the table's properties alone, in a commit
-    of no files: the rows already written keep their values, as in PostgreSQL)."""
-    column = _named(info, change.name)
-    if column is None:
-        raise error_at(plan.node, f"table {info.name} has no column {change.name}; its columns "
-                                  "are " + ", ".join(c.name for c in info.columns))
-    if isinstance(change, SetDefault):
-        if column.identity is not None:
-            raise error_at(plan.node, f"column {column.name} is an identity: its values are "
-                                      "numbered, so it takes no DEFAULT")
-        changed = dataclasses.replace(column, default=change.default)
-        tables.default_value(engine, changed)  # one that does not fit the type fails here
-    else:
-        if not change.not_null and (column.name in info.primary_key or column.identity):
-            raise error_at(plan.node, f"column {column.name} is in the primary key (or an "
-                                      "identity), so it stays NOT NULL")
-        if column.nullable != change.not_null:
-            return Result(message=f"nothing to change: column {column.name} is "
-                                  f"{'NOT NULL' if change.not_null else 'nullable'} already")
-        changed = dataclasses.replace(column, nullable=not change.not_null)
-    new = dataclasses.replace(info, columns=tuple(changed if c is column else c
-                                                  for c in info.columns))
-    if isinstance(change, SetDefault):
-        try:
-            table.transaction().set_properties(new.to_properties()).commit_transaction()
-        except CommitFailedException:
-            raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
-                                "again") from None
-        return Result(message=f"altered table {info.name}: column {column.name} "
-                              + (f"DEFAULT {change.default}" if change.default else "has no DEFAULT"))
+def _set_not_null(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                  change: SetNotNull) -> Result:
+    """ALTER COLUMN's SET or DROP NOT NULL: the Iceberg field's ``required``, checked against
+    the rows, in one rewrite, as every column change."""
+    column = _existing_column(info, change.name, plan.node)
+    if not change.not_null and (column.name in info.primary_key or column.identity):
+        raise error_at(plan.node, f"column {column.name} is in the primary key (or an "
+                                  "identity), so it stays NOT NULL")
+    if column.nullable != change.not_null:
+        return Result(message=f"nothing to change: column {column.name} is "
+                              f"{'NOT NULL' if change.not_null else 'nullable'} already")
     if change.not_null:
         check_not_null(info, files.data_files(table), [column.name], "NOT NULL",
                        engine.db.io_properties)
+    new = _with_column(info, dataclasses.replace(column, nullable=not change.not_null))
     rows = _required(engine, table, info, new, {column.name: change.not_null})
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}: column {column.name} "
                   f"{'NOT NULL' if change.not_null else 'nullable'}; {rows} rows rewritten")
+
+
+def _set_default(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                 change: SetDefault) -> Result:
+    """ALTER COLUMN's SET or DROP DEFAULT: the table's properties alone, in a commit of no
+    files (the rows already written keep their values, as in PostgreSQL)."""
+    column = _existing_column(info, change.name, plan.node)
+    if column.identity is not None:
+        raise error_at(plan.node, f"column {column.name} is an identity: its values are "
+                                  "numbered, so it takes no DEFAULT")
+    changed = dataclasses.replace(column, default=change.default)
+    tables.default_value(engine, changed)  # one that does not fit the type fails here
+    try:
+        table.transaction().set_properties(
+            _with_column(info, changed).to_properties()).commit_transaction()
+    except CommitFailedException:
+        raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
+                            "again") from None
+    return Result(message=f"altered table {info.name}: column {column.name} "
+                          + (f"DEFAULT {change.default}" if change.default else "has no DEFAULT"))
+
+
+def _with_column(info: TableInfo, changed: Column) -> TableInfo:
+    """The table with its column of ``changed``'s name replaced by it."""
+    return dataclasses.replace(info, columns=tuple(changed if c.name == changed.name else c
+                                                   for c in info.columns))
 
 
 def _required(engine: Engine, table: Table, info: TableInfo, new: TableInfo,
@@ -532,6 +533,15 @@ def _required(engine: Engine, table: Table, info: TableInfo, new: TableInfo,
 def _named(info: TableInfo, name: str) -> Column | None:
     """The table's column of that name (names are case-insensitive, as in DuckDB)."""
     return next((c for c in info.columns if c.name.lower() == name.lower()), None)
+
+
+def _existing_column(info: TableInfo, name: str, node: exp.Expr | None) -> Column:
+    """The table's column of that name; SqlError at ``node`` listing its columns if none."""
+    column = _named(info, name)
+    if column is None:
+        raise error_at(node, f"table {info.name} has no column {name}; its columns are "
+                             + ", ".join(c.name for c in info.columns))
+    return column
 
 
 def _reshard(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,

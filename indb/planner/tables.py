@@ -463,23 +463,28 @@ MERGE_ACTION = "merge_action"  # PostgreSQL's: INSERT, UPDATE or DELETE, in a ME
 def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
         raise error_at(tree, f"DROP {tree.args.get('kind')} is not supported")
-    names = tuple(table_name(t) for t in tree.args.get("tables") or [tree.this])
-    if not tree.args.get("exists"):  # one missing: none is dropped, as in PostgreSQL
-        for name in names:
-            _existing(name, catalog)
+    names = _all_existing(tree.args.get("tables") or [tree.this], tree, catalog)
     return DropTable(names, bool(tree.args.get("exists")))
 
 
 def plan_truncate(tree: exp.TruncateTable, catalog: CatalogFacts) -> Truncate:
     if tree.args.get("is_database"):
         raise error_at(tree, "TRUNCATE DATABASE is not supported; TRUNCATE names its tables")
-    names = tuple(table_name(t) for t in tree.expressions)
-    if not tree.args.get("exists"):  # one missing: none is truncated, as in PostgreSQL
+    names = _all_existing(tree.expressions, tree, catalog)
+    if tree.args.get("exists"):
+        names = tuple(n for n in names if catalog.exists(n))
+    # CASCADE and RESTRICT say what to do with foreign keys, which indb tables have none of
+    return Truncate(names, str(tree.args.get("identity") or "").upper() == "RESTART")
+
+
+def _all_existing(tables: list[exp.Expr], tree: exp.Expr, catalog: CatalogFacts) -> tuple[str, ...]:
+    """The tables a DROP or TRUNCATE names; without IF EXISTS each must exist (one missing:
+    none is changed, as in PostgreSQL)."""
+    names = tuple(table_name(t) for t in tables)
+    if not tree.args.get("exists"):
         for name in names:
             _existing(name, catalog)
-    # CASCADE and RESTRICT say what to do with foreign keys, which indb tables have none of
-    return Truncate(tuple(n for n in names if catalog.exists(n)),
-                    str(tree.args.get("identity") or "").upper() == "RESTART")
+    return names
 
 
 def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:

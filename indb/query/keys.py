@@ -44,12 +44,15 @@ def check_not_null(info: TableInfo, data_files: Sequence[DataFile], columns: Seq
     """DataError naming the first of ``columns`` that holds a NULL in ``data_files``, so that it
     cannot be ``purpose`` (in a primary key, NOT NULL)."""
     paths = [local_path(f.file_path) for f in data_files]
-    for name in columns:
-        column = exp.column(name, quoted=True)
-        if _first(info, paths, io_properties, lambda rows: exp.select(column).from_(rows).where(
-                exp.Is(this=column.copy(), expression=exp.Null()))):
-            raise DataError(f"column {name} of {info.name} holds NULL, so it cannot be {purpose}; "
-                            "nothing was changed (UPDATE or DELETE those rows first)")
+    nulls = {name: exp.Is(this=exp.column(name, quoted=True), expression=exp.Null())
+             for name in columns}  # one pass over the files: which of the columns is NULL
+    found = _first(info, paths, io_properties, lambda rows: exp.select(*[
+        exp.alias_(null.copy(), name, quoted=True) for name, null in nulls.items()]).from_(
+        rows).where(exp.or_(*[null.copy() for null in nulls.values()])))
+    if found:
+        name = next(name for name, null in found[0].items() if null)
+        raise DataError(f"column {name} of {info.name} holds NULL, so it cannot be {purpose}; "
+                        "nothing was changed (UPDATE or DELETE those rows first)")
 
 
 def _first(info: TableInfo, paths: Sequence[str], io_properties: Mapping[str, str] | None,

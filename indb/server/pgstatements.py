@@ -115,8 +115,8 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
         return f"{tree.key.upper()}{rows}"
     if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
         return f"{tree.key.upper()} {tree.args.get('kind') or ''}".strip()
-    if isinstance(tree, UPKEEP):
+    if isinstance(tree, (*UPKEEP, exp.Analyze)):
         return tree.key.upper()
-    if isinstance(tree, exp.TruncateTable | exp.Analyze):
-        return "TRUNCATE TABLE" if isinstance(tree, exp.TruncateTable) else "ANALYZE"
+    if isinstance(tree, exp.TruncateTable):
+        return "TRUNCATE TABLE"
     return (result.message or "OK").splitlines()[0]
