@@ -247,5 +247,5 @@ class Result:
 
 
 def _tuples(table: pa.Table) -> list[tuple]:
-    columns = table.to_pydict()
-    return list(zip(*columns.values(), strict=True)) if columns else []
+    columns = [column.to_pylist() for column in table.columns]  # two of one name stay two
+    return list(zip(*columns, strict=True)) if columns else []

@@ -514,6 +514,13 @@ class Database:
                 continue
         raise CatalogError(f"could not allocate row ids for {name}")
 
+    def set_counter(self, name: str, count: int) -> None:
+        """Make ``count`` the number of values a table's counter (``allocate_rowids``) has
+        handed out: an identity's ``setval``."""
+        with self.engine.begin() as conn:
+            conn.execute(_sequences.delete().where(_sequences.c.table_name == name))
+            conn.execute(_sequences.insert().values(table_name=name, next_value=count))
+
     def close(self) -> None:
         self.engine.dispose()
 

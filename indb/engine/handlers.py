@@ -16,7 +16,7 @@ from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
 from indb.planner import subscriptions as subscription_plans
-from indb.engine import workers
+from indb.engine import sequences, workers
 from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import settings
@@ -107,4 +107,6 @@ HANDLERS: dict[type, Handler] = {
     subscription_plans.DropSubscription: subscriptions.drop_subscription,
     # the cluster (indb cluster status's data)
     worker_plans.ShowWorkers: workers.show_workers,
+    # sequences
+    **sequences.HANDLERS,
 }

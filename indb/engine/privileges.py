@@ -14,12 +14,15 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import users
+from indb.catalog import sequences as sequence_records
 from indb.catalog import views as view_records
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError, PrivilegeError, not_found
+from indb.engine import sequences
 from indb.planner import access as rules
 from indb.planner import privileges as plans
+from indb.planner import sequences as sequence_plans
 from indb.planner import settings
 from indb.registry.code import FILE_PATHS_ALLOWED, allowed_directories
 from indb.registry.named import Definition
@@ -44,14 +47,31 @@ def access(engine: Engine, user: str, needed: Sequence[rules.Need]) -> rules.Acc
     return rules.Access(
         user=user, roles=roles,
         grants=frozenset((g.grantee, g.privilege, g.kind, g.name) for g in users.grants(records)),
-        owners=users.owners(records),
+        owners=_identity_owners(engine, needed, users.owners(records)),
         objects={"table": frozenset(engine.db.metadata_locations()),
                  "function": frozenset(f.name for f in engine.functions.all())
                  if "function" in owning else frozenset(),
                  "model": frozenset(engine.models.names()) if "model" in owning else frozenset(),
                  "procedure": frozenset(p.name for p in ProcedureStore(engine.db).all())
-                 if "procedure" in owning else frozenset()},
+                 if "procedure" in owning else frozenset(),
+                 "sequence": frozenset(s.name for s in sequence_records.every(records))
+                 if "sequence" in owning else frozenset()},
         views={v.name: v.sql for v in view_records.views(records)})
+
+
+def _identity_owners(engine: Engine, needed: Sequence[rules.Need],
+                     owners: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """``owners`` with an identity column's sequence owned by its table's owner."""
+    out = dict(owners)
+    for need in needed:
+        if need.kind == "sequence" and ("sequence", need.name) not in owners:
+            try:
+                target = sequences.found(engine, need.name)
+            except CatalogError:
+                continue
+            if not isinstance(target, sequence_records.SequenceInfo):
+                out[("sequence", need.name)] = owners.get(("table", target.table), users.OWNER)
+    return out
 
 
 def confine(engine: Engine, user: str) -> None:
@@ -136,6 +156,9 @@ def owned(engine: Engine, plan: object) -> list[tuple[str, str]]:
         return [] if engine.functions.find(plan.name) else [("function", plan.name)]
     if isinstance(plan, planner.CreateModel):
         return [] if plan.name in engine.models.names() else [("model", plan.name)]
+    if isinstance(plan, sequence_plans.CreateSequence):
+        known = sequence_records.find(engine.db.engine, plan.info.name) is not None
+        return [] if known else [("sequence", plan.info.name)]
     return []
 
 
@@ -145,9 +168,10 @@ def record(engine: Engine, plan: object, created: list[tuple[str, str]], user: s
     for kind, name in created:
         users.set_owner(engine.db.engine, kind, name, user)
     plan = _inner(plan)
-    if isinstance(plan, planner.DropTable):
+    if isinstance(plan, planner.DropTable | sequence_plans.DropSequence):
         for name in plan.names:
-            users.forget_object(engine.db.engine, "table", name)
+            users.forget_object(engine.db.engine, "sequence" if isinstance(
+                plan, sequence_plans.DropSequence) else "table", name)
         return
     dropped = {planner.DropView: "table", planner.DropFunction: "function"}.get(type(plan))
     if isinstance(plan, planner.DropModel) and plan.version is None:
@@ -157,7 +181,8 @@ def record(engine: Engine, plan: object, created: list[tuple[str, str]], user: s
 
 
 def _inner(plan: object) -> object:
-    while isinstance(plan, planner.WithPredictions | planner.WithSnapshots):
+    while isinstance(plan, planner.WithPredictions | planner.WithSnapshots
+                     | sequence_plans.WithSequences):
         plan = plan.plan
     return plan
 
@@ -315,6 +340,11 @@ def _object_exists(engine: Engine, kind: str, name: str) -> bool:
         return engine.functions.find(name) is not None
     if kind == "procedure":
         return ProcedureStore(engine.db).find(name) is not None
+    if kind == "sequence":
+        try:
+            return sequences.found(engine, name) is not None
+        except CatalogError:
+            return False
     return name in engine.models.names()
 
 

@@ -20,8 +20,10 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import provisional_metadata
+from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
+from indb.engine import sequences
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
 from indb.query.keys import check_unique
@@ -40,7 +42,9 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
         return Result(message=f"table {plan.name} already exists")
     done = "replaced" if plan.replace and engine.db.exists(plan.name) else "created"
     if plan.query is None:
-        engine.db.create_table(_table_info(plan, plan.columns), replace=plan.replace)
+        info = _table_info(plan, plan.columns)
+        sequences.check_defaults(engine, info)
+        engine.db.create_table(info, replace=plan.replace)
         return Result(message=f"{done} table {plan.name}")
     rows, sql_types = engine.session.typed_query(plan.query, params)
     columns = tuple(Column(name, sql_type)
@@ -71,33 +75,40 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
 def completed(engine: Engine, info: TableInfo, rows: pa.Table,
               overriding: str | None = None) -> pa.Table:
     """``rows`` for the table as a write stores them: a column the rows lack takes its DEFAULT
-    (evaluated once, by DuckDB), and an identity column's nulls are numbered, in order, from
-    the catalog's sequence of the column (``Column.identity``). ``overriding`` (INSERT's
-    ``OVERRIDING ... VALUE``): SYSTEM takes the values given to a GENERATED ALWAYS column, USER
-    numbers every identity column's rows, whatever values they were given."""
+    (evaluated once, by DuckDB), and the nulls of a numbered column are numbered, in order: an
+    identity column's from the catalog's sequence of the column (``Column.identity``), a
+    DEFAULT nextval('s') column's from the sequence s. ``overriding`` (INSERT's ``OVERRIDING
+    ... VALUE``): SYSTEM takes the values given to a GENERATED ALWAYS column, USER numbers every
+    identity column's rows, whatever values they were given."""
     present = {n.lower(): n for n in rows.column_names}
     for column in info.columns:
+        numbered = default_sequence(column.default)
         if column.name.lower() not in present and (column.default or column.identity):
-            rows = rows.append_column(column.name, repeated(default_value(engine, column),
-                                                            rows.num_rows, column.arrow_type))
+            value = None if numbered is not None else default_value(engine, column)
+            rows = rows.append_column(column.name, repeated(value, rows.num_rows, column.arrow_type))
             present[column.name.lower()] = column.name
-        if column.identity is None:
+        if column.identity is None and numbered is None:
             continue
         name = present[column.name.lower()]
         values = rows[name].combine_chunks()
-        if overriding == "USER":
+        if overriding == "USER" and column.identity is not None:
             values = pa.nulls(len(values), values.type)
         missing = values.is_null()
         count = pc.sum(missing).as_py() or 0
-        if column.identity.always and count < rows.num_rows and overriding != "SYSTEM":
+        if column.identity is not None and column.identity.always and count < rows.num_rows \
+                and overriding != "SYSTEM":
             raise SqlError(f"column {column.name} of {info.name} is GENERATED ALWAYS AS IDENTITY: "
                            "a write gives it no value (leave it out, write DEFAULT, or write "
                            "INSERT ... OVERRIDING SYSTEM VALUE)")
         if not count:
             continue
-        first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
-        numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
-        filled = pc.replace_with_mask(values, missing, pa.array(numbers, type=values.type))
+        if numbered is not None:
+            numbers = sequences.next_values(engine, numbered, count)
+        else:
+            assert column.identity is not None
+            first = engine.db.allocate_rowids(f"{info.name}/{column.identity.sequence}", count)
+            numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
+        filled = pc.replace_with_mask(values, missing, pa.array(numbers).cast(values.type))
         rows = rows.set_column(rows.column_names.index(name), name, filled)
     return rows
 
@@ -211,9 +222,10 @@ def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
     """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns, NOT NULLs
     and DEFAULTs (an identity column's value is numbered after: ``completed``)."""
     def constraints(column: Column) -> list[exp.ColumnConstraint]:
-        kinds: list[exp.Expr] = [] if column.nullable or column.identity else [
+        numbered = column.identity is not None or default_sequence(column.default) is not None
+        kinds: list[exp.Expr] = [] if column.nullable or numbered else [
             exp.NotNullColumnConstraint()]
-        default = default_expression(column)
+        default = None if numbered else default_expression(column)
         if default is not None:
             kinds.append(exp.DefaultColumnConstraint(this=default))
         return [exp.ColumnConstraint(kind=kind) for kind in kinds]
@@ -293,6 +305,7 @@ def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Resul
     dropped = [name for name in plan.names if not plan.if_exists or engine.db.exists(name)]
     for name in dropped:
         engine.db.drop_table(name)
+        sequences.drop_owned(engine, name)
     if not dropped:
         return Result(message=f"table {', '.join(plan.names)} does not exist")
     return Result(message=f"dropped table {', '.join(dropped)}")

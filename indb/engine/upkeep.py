@@ -25,16 +25,17 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog import views
 from indb.catalog.database import iceberg_layout
+from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, to_storage
-from indb.engine import tables
+from indb.engine import sequences, tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
 from indb.query.keys import check_not_null, check_unique
 from indb.planner.upkeep import (Action, AddColumn, AddPrimaryKey, Clause, DropColumn, Match,
-                                 RenameColumn, RowChange, SetDefault, SetNotNull, SetShards,
-                                 plan_lines)
+                                 RenameColumn, RowChange, SetDefault, SetIdentity, SetNotNull,
+                                 SetShards, plan_lines)
 from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
@@ -349,8 +350,11 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return _add_primary_key(engine, plan, table, info, change)
     if isinstance(change, SetNotNull):
         return _set_not_null(engine, plan, table, info, change)
-    if isinstance(change, SetDefault):
-        return _set_default(engine, plan, table, info, change)
+    if isinstance(change, SetDefault | SetIdentity):
+        return _set_numbering(engine, plan, table, info, change)
+    if isinstance(change, AddColumn) and default_sequence(change.column.default):
+        raise error_at(plan.node, "ADD COLUMN with DEFAULT nextval(...) is not supported: add the "
+                                  "column, UPDATE it, then ALTER COLUMN ... SET DEFAULT")
     altered = _altered(info, change, plan.node)
     if altered is None:
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
@@ -390,6 +394,11 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return pa.Table.from_arrays(arrays, schema=new.storage_schema)
 
     rows = upkeep.rewrite(engine.db, table, info, new, evolve, convert)
+    if not isinstance(change, AddColumn):  # a sequence OWNED BY the column follows it
+        old = _named(info, change.name if isinstance(change, DropColumn) else change.old)
+        assert old is not None
+        sequences.column_changed(engine, info.name, old.name,
+                                 change.new if isinstance(change, RenameColumn) else None)
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}; {rows} rows rewritten")
 
@@ -487,24 +496,42 @@ def _set_not_null(engine: Engine, plan: planner.AlterTable, table: Table, info: 
                   f"{'NOT NULL' if change.not_null else 'nullable'}; {rows} rows rewritten")
 
 
-def _set_default(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
-                 change: SetDefault) -> Result:
-    """ALTER COLUMN's SET or DROP DEFAULT: the table's properties alone, in a commit of no
-    files (the rows already written keep their values, as in PostgreSQL)."""
+def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                   change: SetDefault | SetIdentity) -> Result:
+    """ALTER COLUMN's SET or DROP DEFAULT, ADD GENERATED ... AS IDENTITY or DROP IDENTITY: the
+    table's properties alone, in a commit of no files (the rows already written keep their
+    values, as in PostgreSQL)."""
     column = _existing_column(info, change.name, plan.node)
-    if column.identity is not None:
-        raise error_at(plan.node, f"column {column.name} is an identity: its values are "
-                                  "numbered, so it takes no DEFAULT")
-    changed = dataclasses.replace(column, default=change.default)
-    tables.default_value(engine, changed)  # one that does not fit the type fails here
+    if isinstance(change, SetIdentity):
+        if change.identity is None and column.identity is None:
+            if change.if_exists:
+                return Result(message=f"column {column.name} is not an identity: nothing to drop")
+            raise error_at(plan.node, f"column {column.name} of {info.name} is not an identity")
+        if change.identity is not None and (column.identity is not None or column.default):
+            raise error_at(plan.node, f"column {column.name} of {info.name} has a DEFAULT or is "
+                                      "an identity already: drop it first")
+        if change.identity is not None and column.nullable:
+            raise error_at(plan.node, f"column {column.name} of {info.name} must be NOT NULL to "
+                                      "be an identity (ALTER COLUMN ... SET NOT NULL first)")
+        changed = dataclasses.replace(column, identity=change.identity)
+        done = "is an identity" if change.identity else "is no identity"
+    else:
+        if column.identity is not None:
+            raise error_at(plan.node, f"column {column.name} is an identity: its values are "
+                                      "numbered, so it takes no DEFAULT")
+        changed = dataclasses.replace(column, default=change.default)
+        if default_sequence(change.default) is not None:
+            sequences.check_defaults(engine, _with_column(info, changed))
+        else:
+            tables.default_value(engine, changed)  # one that does not fit the type fails here
+        done = f"DEFAULT {change.default}" if change.default else "has no DEFAULT"
     try:
         table.transaction().set_properties(
             _with_column(info, changed).to_properties()).commit_transaction()
     except CommitFailedException:
         raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
                             "again") from None
-    return Result(message=f"altered table {info.name}: column {column.name} "
-                          + (f"DEFAULT {change.default}" if change.default else "has no DEFAULT"))
+    return Result(message=f"altered table {info.name}: column {column.name} {done}")
 
 
 def _with_column(info: TableInfo, changed: Column) -> TableInfo:

@@ -34,7 +34,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
-from indb.parser import subscriptions
+from indb.parser import sequences, subscriptions
 from indb.parser import workers
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
@@ -207,15 +207,17 @@ class Indb(DuckDB):
             TokenType.DROP: lambda self: (environments.parse_drop(self) or procedures.parse_drop(self)
                                           or monitors.parse_drop(self) or subscriptions.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
-                                          or self._parse_drop()),
+                                          or sequences.parse_drop(self) or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self)
                                            or self._parse_alter_model() or privileges.parse_alter(self)
-                                           or settings.parse_alter(self) or self._parse_alter_table()),
+                                           or settings.parse_alter(self) or sequences.parse_alter(self)
+                                           or self._parse_alter_table()),
             TokenType.EXECUTE: lambda self: (procedures.parse_execute(self) or monitors.parse_execute(self)
                                              or self._parse_execute_function()),
             TokenType.SHOW: lambda self: (environments.parse_show(self) or procedures.parse_show(self)
                                           or monitors.parse_show(self) or subscriptions.parse_show(self)
                                           or workers.parse_show(self) or kinetica.parse_show(self)
+                                          or sequences.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
@@ -331,6 +333,9 @@ class Indb(DuckDB):
             if not self._match_text_seq("SNAPSHOTS"):
                 return None
             return self.expression(ShowSnapshots(this=self._parse_table_parts()))
+
+        def _parse_alter_table_alter(self) -> exp.Expr | None:
+            return sequences.parse_alter_column(self) or super()._parse_alter_table_alter()
 
         def _parse_alter_table(self) -> exp.Expr | None:
             alter = self._parse_alter()
@@ -493,6 +498,7 @@ class Indb(DuckDB):
             **procedures.TRANSFORMS,
             **monitors.TRANSFORMS,
             **subscriptions.TRANSFORMS,
+            **sequences.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,

@@ -3,7 +3,8 @@
 - ``CREATE USER u [PASSWORD 'secret']``, ``ALTER USER u PASSWORD 'secret' | PASSWORD NULL``,
   ``CREATE ROLE r``, ``DROP USER|ROLE [IF EXISTS] name``;
 - ``GRANT role[, ...] TO user[, ...]``, ``REVOKE role[, ...] FROM user[, ...]``;
-- ``GRANT privilege[, ...] ON [TABLE|VIEW|FUNCTION|MODEL|PROCEDURE] name TO grantee[, ...]`` and
+- ``GRANT privilege[, ...] ON [TABLE|VIEW|FUNCTION|MODEL|PROCEDURE|SEQUENCE] name TO grantee[,
+  ...]`` and
   ``REVOKE ... FROM ...`` (privileges: SELECT, INSERT, UPDATE, DELETE, EXECUTE, USAGE, ALL);
 - ``CREATE TOKEN FOR u [EXPIRES 'timestamp' | EXPIRES IN n DAYS]``, ``SHOW TOKENS [FOR u]``,
   ``REVOKE TOKEN 'id'`` (or ``DROP TOKEN 'id'``);
@@ -23,7 +24,7 @@ from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
 PRINCIPAL_KINDS = ("USER", "ROLE")
-OBJECT_KINDS = ("TABLE", "VIEW", "FUNCTION", "MODEL", "PROCEDURE")
+OBJECT_KINDS = ("TABLE", "VIEW", "FUNCTION", "MODEL", "PROCEDURE", "SEQUENCE")
 
 
 class CreatePrincipal(exp.Expression):
@@ -167,8 +168,8 @@ def parse_grant(p: Parser, revoke: bool = False) -> Expr:
             kind = "TABLE"
         target = p._parse_table_parts()
         if target is None or not target.name:
-            p.raise_error(f"{verb} ... ON takes [TABLE|VIEW|FUNCTION|MODEL|PROCEDURE] and a name, as in "
-                          f"{verb} SELECT ON TABLE t {to} analyst")
+            p.raise_error(f"{verb} ... ON takes [TABLE|VIEW|FUNCTION|MODEL|PROCEDURE|SEQUENCE] and "
+                          f"a name, as in {verb} SELECT ON TABLE t {to} analyst")
         if not p._match_text_seq(to):
             p.raise_error(f"expected {to} and who after {verb} ... ON {kind} name")
         grantees = _names(p, verb)

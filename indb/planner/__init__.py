@@ -41,6 +41,8 @@ from indb.planner import subscriptions
 from indb.parser import subscriptions as subscription_trees
 from indb.planner import workers
 from indb.parser import workers as worker_trees
+from indb.planner import sequences
+from indb.parser import sequences as sequence_trees
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -88,7 +90,9 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
-        | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers)
+        | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers
+        | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
+        | sequences.ShowSequences | sequences.WithSequences)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -99,10 +103,12 @@ def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
     try:
         tree, predictions = models.bind_predictions(tree, catalog)
         tree, snapshots = upkeep.bind_snapshots(tree, catalog)
+        tree, numbered = sequences.bind(tree)
         planned = _plan_statement(tree, catalog)
     except RecursionError:
         raise error_at(tree, "the statement nests too deeply to plan; write it with fewer "
                              "levels") from None
+    planned = sequences.WithSequences(planned) if numbered else planned
     planned = WithPredictions(planned, predictions) if predictions else planned
     return WithSnapshots(planned, snapshots) if snapshots else planned
 
@@ -139,7 +145,8 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
-                         SCHEMA=schemas.plan_create_schema, INDEX=tables.plan_create_index),
+                         SCHEMA=schemas.plan_create_schema, INDEX=tables.plan_create_index,
+                         SEQUENCE=sequences.plan_create),
     exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
     exp.TruncateTable: tables.plan_truncate,
@@ -194,4 +201,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     subscription_trees.ShowSubscriptions: subscriptions.plan_show,
     subscription_trees.DropSubscription: subscriptions.plan_drop,
     worker_trees.ShowWorkers: workers.plan_show,
+    sequence_trees.DropSequence: sequences.plan_drop,
+    sequence_trees.AlterSequence: sequences.plan_alter,
+    sequence_trees.ShowSequences: sequences.plan_show,
 }

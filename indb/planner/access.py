@@ -22,18 +22,21 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from indb.catalog.names import RESERVED_PREFIXES, split_name
+from indb.catalog.sequences import sequence_name, unwrapped
 from indb.catalog.users import OWNER
-from indb.errors import CatalogError, PrivilegeError
+from indb.errors import CatalogError, DataError, PrivilegeError
 from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import parse, render_indb
 from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
-from indb.parser import monitors, procedures, subscriptions
+from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.planner.functions import named_table
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
-              "model": ("USAGE",), "procedure": ("EXECUTE",)}
+              "model": ("USAGE",), "procedure": ("EXECUTE",), "sequence": ("USAGE", "SELECT", "UPDATE")}
+# what calling each of a sequence's functions needs of it, as PostgreSQL has it
+SEQUENCE_PRIVILEGES = {"nextval": "USAGE", "currval": "SELECT", "setval": "UPDATE"}
 # table functions a query may call below admin: they read no files
 SAFE_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
 # functions that read the host's files or run SQL given as text; refused below admin anywhere
@@ -212,9 +215,23 @@ def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
             out.append(Need("ROLE", "role", ADMIN, call, f"{_called(call)}, which reads files,"))
         elif name == "predict" and call.expressions and isinstance(call.expressions[0], exp.Literal):
             out.append(Need("USAGE", "model", call.expressions[0].name.lower(), call))
+        elif name in SEQUENCE_PRIVILEGES:
+            out.append(_on_sequence(SEQUENCE_PRIVILEGES[name], call))
         elif name.startswith(RESERVED_PREFIXES):  # PREDICT's functions and others indb registers
             out.append(Need("ROLE", "role", ADMIN, call, f"calling indb's own {_called(call)}"))
     return out
+
+
+def _on_sequence(privilege: str, call: exp.Func) -> Need:
+    """``privilege`` on the sequence a call names in text (``nextval('s')``); a name computed
+    as the statement runs is for admins."""
+    named = unwrapped(call.expressions[0]) if call.expressions else None
+    if not (isinstance(named, exp.Literal) and named.is_string):
+        return Need("ROLE", "role", ADMIN, call, f"{_called(call)} of a sequence named at run time")
+    try:
+        return Need(privilege, "sequence", sequence_name(named.name), call)
+    except DataError:  # the call says so when it runs
+        return Need("ROLE", "role", ADMIN, call, f"{_called(call)} of {named.name!r}")
 
 
 def _called(node: exp.Expr) -> str:
@@ -303,6 +320,8 @@ def _merge_privileges(tree: exp.Expr) -> tuple[str, ...]:
 
 def _create(tree: exp.Expr) -> list[Need]:
     kind = str(tree.args.get("kind") or "").upper()
+    if kind == "SEQUENCE":
+        return [Need("ROLE", "role", DEVELOPER, tree)]
     if kind not in ("TABLE", "VIEW"):
         return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
     target = _target(tree)
@@ -378,11 +397,13 @@ def _grant_on(tree: exp.Expr) -> list[Need]:
     kind = "table" if tree.args["kind"] == "VIEW" else tree.args["kind"].lower()
     if kind == "table":
         return [_on_table("OWNER", tree.this)]
+    if kind == "sequence":
+        return [Need("OWNER", kind, named_table(tree.this), tree.this)]
     return [Need("OWNER", kind, tree.this.name.lower(), tree.this)]
 
 
 _KIND_WORDS = {"TABLE", "VIEW", "FUNCTION", "MODEL", "USER", "ROLE", "TOKEN", "TOKENS", "GRANTS",
-               "MACRO", "SCHEMA", "SECRET", "USERS", "ROLES", "PROCEDURE"}
+               "MACRO", "SCHEMA", "SECRET", "USERS", "ROLES", "PROCEDURE", "SEQUENCE"}
 
 # statement tree -> what it needs; a statement missing here needs admin
 _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
@@ -410,6 +431,11 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.DropModel: _owner_of("model"),
     trees.AlterModelAlias: _owner_of("model"),
     trees.Explain: _explain,
+    sequences.ShowSequences: _nothing,
+    sequences.DropSequence: lambda tree: [Need("OWNER", "sequence", named_table(t), t)
+                                          for t in tree.expressions],
+    sequences.AlterSequence: lambda tree: [Need("OWNER", "sequence", named_table(tree.this),
+                                                tree.this)],
     trees.Vacuum: _owner_of("table"),
     trees.Optimize: _owner_of("table"),
     trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],

@@ -136,7 +136,7 @@ def plan_grant_on(tree: trees.GrantOn, catalog: CatalogFacts) -> GrantPrivileges
     for grantee in grantees:
         if grantee in ("admin", OWNER):
             raise error_at(tree, f"{grantee} may do everything already; grant to another user or role")
-    name = table_name(tree.this) if kind == "table" else _name(tree.this, kind)  # s.t: schema s
+    name = table_name(tree.this) if kind in ("table", "sequence") else _name(tree.this, kind)  # s.t
     return GrantPrivileges(tuple(dict.fromkeys(privileges)), kind, name, grantees,
                            bool(tree.args.get("revoke")))
 

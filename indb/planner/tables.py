@@ -12,8 +12,9 @@ from sqlglot import exp
 
 from indb.catalog.names import (DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name, checked_name,
                                 checked_table_name, qualified, split_name)
+from indb.catalog.sequences import FUNCTION_NAMES, sequence_name, unwrapped
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
-from indb.errors import CatalogError, OptionError, SchemaError, not_found
+from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 
 if TYPE_CHECKING:
@@ -347,7 +348,7 @@ def _constraints(item: exp.ColumnDef,
             if kind.this.find(exp.Column):
                 raise error_at(kind, "a DEFAULT is a constant or a function of no column "
                                      "(DEFAULT 0, DEFAULT current_timestamp)")
-            default = render(kind.this)
+            default = checked_default(kind.this)
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) \
                 and kind.args.get("expression") is None:
             numbers = [kind.args.get(k) for k in ("start", "increment")]
@@ -367,6 +368,23 @@ def _constraints(item: exp.ColumnDef,
     if default is not None and identity is not None:
         raise error_at(item, f"column {item.name} has both a DEFAULT and an identity: give one")
     return not_null, default, identity
+
+
+def checked_default(node: exp.Expr) -> str:
+    """A DEFAULT as the catalog keeps it: DuckDB SQL, ``nextval('s')`` with the sequence's
+    catalog name (a DEFAULT that calls a sequence's functions otherwise is refused)."""
+    calls = [c for c in node.find_all(exp.Anonymous) if c.name.lower() in FUNCTION_NAMES]
+    if not calls:
+        return render(node)
+    target = unwrapped(node.expressions[0]) if isinstance(node, exp.Anonymous) \
+        and node.name.lower() == "nextval" and len(node.expressions) == 1 else None
+    if not (isinstance(target, exp.Literal) and target.is_string):
+        raise error_at(calls[0], "a DEFAULT calls a sequence as nextval('s') alone")
+    try:
+        name = sequence_name(target.name)
+    except DataError as error:
+        raise error_at(target, str(error)) from None
+    return render(exp.Anonymous(this="nextval", expressions=[exp.Literal.string(name)]))
 
 
 def _column_properties(item: exp.ColumnDef) -> list[exp.DataTypeParam]:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from indb.catalog.names import checked_column_name, checked_name
-from indb.catalog.types import Column, canonical_sql_type, storage_type_of
+from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, SchemaError, not_found
 from indb.parser import error_at, render
 from indb.parser.dialect import Explain as ExplainTree
@@ -27,8 +27,9 @@ from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
+from indb.parser.sequences import AlterIdentity
 from indb.planner.models import PREDICT_PREFIX
-from indb.planner import tables
+from indb.planner import sequences, tables
 from indb.planner.tables import (MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
                                  table_name, write_target)
 
@@ -328,6 +329,16 @@ class SetDefault:
 
 
 @dataclass(frozen=True)
+class SetIdentity:
+    """``ALTER COLUMN c ADD GENERATED ... AS IDENTITY`` (``identity``) or ``DROP IDENTITY [IF
+    EXISTS]`` (None)."""
+
+    name: str
+    identity: Identity | None
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
 class AddPrimaryKey:
     """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
     catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
@@ -342,7 +353,7 @@ class AlterTable:
 
     table: str
     change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-        | SetDefault
+        | SetDefault | SetIdentity
     node: exp.Expr | None = field(default=None, compare=False, repr=False)  # the action, for the engine's errors
 
 
@@ -360,7 +371,7 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
 
 
 def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
-        | AddPrimaryKey | SetNotNull | SetDefault:
+        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
     if isinstance(action, exp.AddConstraint):
@@ -390,6 +401,11 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
                                "FROM old, then DROP TABLE old")
     if isinstance(action, exp.AlterColumn):
         return _column_change(action)
+    if isinstance(action, AlterIdentity):
+        identity = action.args.get("identity")
+        return SetIdentity(action.this.name, None if identity is None else sequences.identity_of(
+            action.this.name, action.args.get("properties"), bool(identity.this)),
+            bool(action.args.get("exists")))
     raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
                            "renames columns, adds a primary key, and sets (SHARDS = n)")
 
@@ -405,7 +421,7 @@ def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault:
         if default.find(exp.Column):
             raise error_at(action, "a DEFAULT is a constant or a function of no column "
                                    "(current_timestamp)")
-        return SetDefault(name, render(default))
+        return SetDefault(name, tables.checked_default(default))
     if action.args.get("drop"):
         return SetDefault(name, None)
     raise error_at(action, "changing a column's type is not supported: ADD COLUMN a new one, "

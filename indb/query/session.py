@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from indb.catalog import filesystems
 from indb.catalog.database import Database, unreadable
-from indb.errors import IndbError, SqlError, StorageError
+from indb.errors import CatalogError, DataError, IndbError, SqlError, StorageError
 from indb.catalog.names import split_name, sql_table
 from indb.catalog.tables import TableInfo
 from indb.parser import render
@@ -39,6 +39,9 @@ from indb.storage.files import Kept, data_files, local_path
 # rows a streamed query reads from DuckDB at a time: at most what fetchone() holds in memory
 BATCH_ROWS = 100_000
 TYPES_KEPT = 256  # schemas whose DuckDB types a session keeps (types_of), the least used dropped
+# DuckDB's words for an exception raised in a Python function (PREDICT's, nextval's)
+_RAISED = re.compile(r"Python exception occurred while executing the UDF: (\w+): (.*)", re.S)
+_RAISED_KINDS: dict[str, type[IndbError]] = {"DataError": DataError, "CatalogError": CatalogError}
 _MISSING = re.compile(r"Table with name (\S+) does not exist")  # DuckDB's words for a missing table
 
 
@@ -196,6 +199,9 @@ class QuerySession:
         for name, (_, why) in self.broken.items():
             if named in (name, split_name(name)[1]):
                 return why
+        raised = _RAISED.search(str(error))  # indb's error inside a function indb registered
+        if raised is not None and raised.group(1) in _RAISED_KINDS:
+            return _RAISED_KINDS[raised.group(1)](raised.group(2))
         return SqlError(str(error))
 
     def stream(self, sql: str, params: object = None) -> Result:
