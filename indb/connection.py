@@ -294,19 +294,21 @@ class Connection:
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
              shards: int | None = None, replicated: bool = False,
              progress: Callable[[int], None] | None = None,
-             truncate_timestamps: bool = False) -> int:
+             truncate_timestamps: bool = False, overriding: str | None = None) -> int:
         """Bulk-load rows in one snapshot; creates the table from the data's schema if it is new.
 
         ``data``: a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a .parquet/.csv
         path. ``shard_key``, ``shards`` and ``replicated`` apply only when the table is created.
         Nanosecond timestamps bound for a ``TIMESTAMP`` (microsecond) column are refused if any
         has a sub-microsecond part, unless ``truncate_timestamps`` drops those parts.
+        ``overriding`` is INSERT's OVERRIDING: ``"SYSTEM"`` keeps the values given to a
+        ``GENERATED ALWAYS`` identity column (as PostgreSQL's COPY does), ``"USER"`` numbers them.
         """
         self._check_open()
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
         plan = planner.plan_load(table, data, self._engine.facts, shard_key=key, shards=shards,
                                  replicated=replicated, progress=progress,
-                                 truncate_timestamps=truncate_timestamps)
+                                 truncate_timestamps=truncate_timestamps, overriding=overriding)
         return self._engine.run(plan).rowcount
 
     def model(self, name: str, version: int | str | None = None, *,

@@ -19,6 +19,7 @@ from indb.planner import subscriptions as subscription_plans
 from indb.engine import sequences, workers
 from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
+from indb.planner import sequences as sequence_plans
 from indb.planner import settings
 from indb.result import Result
 
@@ -108,5 +109,9 @@ HANDLERS: dict[type, Handler] = {
     # the cluster (indb cluster status's data)
     worker_plans.ShowWorkers: workers.show_workers,
     # sequences
-    **sequences.HANDLERS,
+    sequence_plans.CreateSequence: sequences.create_sequence,
+    sequence_plans.DropSequence: sequences.drop_sequence,
+    sequence_plans.AlterSequence: sequences.alter_sequence,
+    sequence_plans.ShowSequences: sequences.show_sequences,
+    sequence_plans.WithSequences: sequences.with_sequences,
 }

@@ -368,13 +368,14 @@ def _when(epoch: float | None) -> str | None:
 class Relation:
     """A table or view a user may read, with its columns (name, DuckDB type), in its schema;
     ``table``: a table's description (its columns' NOT NULL, DEFAULT and identity, its PRIMARY
-    KEY), for the catalog a client reflects."""
+    KEY), for the catalog a client reflects; or a sequence the user may use."""
 
     schema: str
     name: str
     view: bool
     columns: tuple[tuple[str, str], ...]
     table: TableInfo | None = None
+    sequence: sequence_records.SequenceInfo | None = None  # a sequence (no columns)
 
 
 def readable_relations(engine: Engine) -> list[Relation]:
@@ -400,7 +401,18 @@ def readable_relations(engine: Engine) -> list[Relation]:
         if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
             out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
                                 None if name in views else engine.session.infos.get(name)))
-    return out
+    return _usable_sequences(engine) + out
+
+
+def _usable_sequences(engine: Engine) -> list[Relation]:
+    """The sequences (made with CREATE SEQUENCE) the engine's user owns or holds a privilege on."""
+    every = sequence_records.every(engine.db.engine)
+    if every and engine.user != users.OWNER and not is_admin(engine, engine.user):
+        wanted = [rules.Need(p, "sequence", s.name) for s in every for p in rules.PRIVILEGES["sequence"]]
+        known = access(engine, engine.user, wanted)
+        held = {need.name for need in wanted if _holds(need, known)}
+        every = [s for s in every if s.name in held]
+    return [Relation(*split_name(s.name), False, (), sequence=s) for s in every]
 
 
 # every column of the session's DuckDB views (the tables' and the database's views), in order

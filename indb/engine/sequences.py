@@ -277,11 +277,3 @@ def check_defaults(engine: Engine, info: TableInfo) -> None:
         if name is not None:
             found(engine, name)
 
-
-HANDLERS: dict[type, Any] = {
-    plans.CreateSequence: create_sequence,
-    plans.DropSequence: drop_sequence,
-    plans.AlterSequence: alter_sequence,
-    plans.ShowSequences: show_sequences,
-    plans.WithSequences: with_sequences,
-}

@@ -364,10 +364,10 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
                create: TableInfo | None = None, replace: bool = False,
                properties: Mapping[str, str] | None = None,
                around_commit: AbstractContextManager[object] = nullcontext(),
-               complete: bool = True) -> int:
+               complete: bool = True, overriding: str | None = None) -> int:
     """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
-    Each chunk is ``completed`` first (defaults, identity numbers) unless ``complete`` is off
-    (the caller did it: an INSERT, for its RETURNING).
+    Each chunk is ``completed`` first (defaults, identity numbers; ``overriding`` as an INSERT's)
+    unless ``complete`` is off (the caller did it: an INSERT, for its RETURNING).
 
     With ``create``, the table does not exist yet (or, with ``replace``, is replaced): its
     files are written first, and the table is created with them in one catalog commit, so it
@@ -394,8 +394,8 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     count = 0
     with files.staged(io, location) as written:
         for chunk in chunks:
-            stored = files.to_stored(completed(engine, info, chunk) if complete else chunk,
-                                     info, rowids)
+            stored = files.to_stored(completed(engine, info, chunk, overriding) if complete
+                                     else chunk, info, rowids)
             written += files.write_data_files(io, metadata, info, stored)
             count += chunk.num_rows
             if progress:
@@ -426,7 +426,8 @@ def load(engine: Engine, plan: planner.Load, params: object) -> Result:
         chunks = _chunks(reader, LOAD_CHUNK_ROWS, what)
         if plan.truncate_timestamps:
             chunks = _truncated(chunks, (create or engine.db.load(plan.table)[1]).columns)
-        count = write_rows(engine, plan.table, chunks, plan.progress, create=create)
+        count = write_rows(engine, plan.table, chunks, plan.progress, create=create,
+                           overriding=plan.overriding)
     return Result(pa.table({"rows_loaded": [count]}), f"loaded {count} rows into {plan.table}",
                   count)
 

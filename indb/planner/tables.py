@@ -130,6 +130,7 @@ class Load:
     replicated: bool
     progress: Callable[[int], None] | None = None  # hears the rows written so far
     truncate_timestamps: bool = False  # drop nanoseconds bound for microsecond columns
+    overriding: str | None = None  # SYSTEM: GENERATED ALWAYS columns take the values given
 
 
 # PostgreSQL's storage parameters (WITH (fillfactor = 100), as pgbench and dumps write them;
@@ -527,7 +528,7 @@ def plan_query(tree: exp.Expr, catalog: CatalogFacts) -> Query:
 def plan_load(table: str, source: object, catalog: CatalogFacts, *,
               shard_key: tuple[str, ...] = (), shards: int | None = None,
               replicated: bool = False, progress: Callable[[int], None] | None = None,
-              truncate_timestamps: bool = False) -> Load:
+              truncate_timestamps: bool = False, overriding: str | None = None) -> Load:
     """A bulk load from Python; the placement options apply when the table is created."""
     name = table.lower()
     schema, dot, rest = name.partition(".")
@@ -550,8 +551,11 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
         raise OptionError("a replicated table has no shard key: every shard sees all of it; "
                           "pass shard_key or replicated=True, not both")
     count = 1 if replicated else (shards or catalog.default_shards)
+    if overriding not in (None, "SYSTEM", "USER"):
+        raise OptionError(f"overriding is 'SYSTEM' or 'USER' (as INSERT's OVERRIDING), not "
+                          f"{overriding!r}")
     return Load(name, source, create, tuple(shard_key), count, replicated, progress,
-                bool(truncate_timestamps))
+                bool(truncate_timestamps), overriding)
 
 
 def new_name(table: exp.Expr, kind: str = "table") -> str:

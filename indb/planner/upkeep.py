@@ -549,7 +549,7 @@ def plan_copy(tree: exp.Copy, catalog: CatalogFacts) -> Insert | Query:
     name = _existing(table_name(target), catalog)
     staged = tree.copy()
     write_target(staged).replace(exp.to_table(STAGE_TABLE))
-    return Insert(name, render(staged))
+    return Insert(name, render(staged), overriding="SYSTEM")  # as PostgreSQL's COPY
 
 
 # -- EXPLAIN ----------------------------------------------------------------------------------

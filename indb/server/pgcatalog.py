@@ -26,6 +26,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from indb import __version__ as indb_version
+from indb.catalog.sequences import FUNCTION_NAMES
 from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
@@ -330,6 +331,9 @@ def _reads_catalog(tree: exp.Expr) -> bool:
     tables = list(tree.find_all(exp.Table))
     if tables:
         return any(_in_catalog(t, tree) for t in tables)
+    if any(isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTION_NAMES
+           for node in tree.walk()):  # pg_catalog.setval(...): the database's sequences
+        return False
     return any(isinstance(node, _SERVER_CALLS) or (
         isinstance(node, exp.Dot) and node.this.name.lower() == "pg_catalog"
         and isinstance(node.expression, exp.Func)) or (
@@ -634,7 +638,9 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
     for relation in relations:
         name = exp.Table(this=exp.to_identifier(relation.name, quoted=True),
                          db=exp.to_identifier(relation.schema, quoted=True))
-        if relation.view:  # a view of no rows with the view's columns, so it lists as one
+        if relation.sequence is not None:
+            made.append(pgkeys.sequence_made(relation.sequence, name))
+        elif relation.view:  # a view of no rows with the view's columns, so it lists as one
             made.append(exp.Create(this=name, kind="VIEW", expression=exp.select(*(
                 exp.alias_(exp.cast(exp.null(), column_type(kind)), column, quoted=True)
                 for column, kind in relation.columns)).where(exp.false())))

@@ -20,6 +20,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from indb.catalog.names import split_name
+from indb.catalog.sequences import SequenceInfo, default_sequence
 from indb.engine.privileges import Relation
 
 IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
@@ -174,6 +176,12 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
         if described is not None and described.default is not None:
             constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
                 this=sqlglot.parse_one(described.default, read="duckdb"))))
+            numbered = default_sequence(described.default)
+            if numbered is not None:  # a sequence the user may not see is there, unnamed
+                made.append(exp.Create(this=exp.Table(
+                    this=exp.to_identifier(split_name(numbered)[1], quoted=True),
+                    db=exp.to_identifier(split_name(numbered)[0], quoted=True)),
+                    kind="SEQUENCE", exists=True))
         if described is not None and described.identity is not None:
             numbering = described.identity
             made.append(exp.Create(this=exp.Table(
@@ -188,6 +196,15 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
         items.append(exp.PrimaryKey(expressions=[exp.to_identifier(c, quoted=True)
                                                  for c in info.primary_key]))
     return [*made, exp.Create(this=exp.Schema(this=name, expressions=items), kind="TABLE")]
+
+
+def sequence_made(info: SequenceInfo, name: exp.Table) -> exp.Create:
+    """A sequence of the shadow made as ``info`` defines it (pg_class lists it, relkind S)."""
+    return exp.Create(this=name, kind="SEQUENCE", exists=True, properties=exp.Properties(
+        expressions=[exp.SequenceProperties(
+            start=exp.Literal.number(info.start), increment=exp.Literal.number(info.increment),
+            minvalue=exp.Literal.number(info.minimum), maxvalue=exp.Literal.number(info.maximum),
+            options=[exp.var("CYCLE")] if info.cycle else None)]))
 
 
 def sequence(table: str, column: str) -> str:

@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from indb import errors
 from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
-                         subscriptions, workers)
+                         render_indb, subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors
@@ -65,7 +65,27 @@ def read_only(sql: str) -> bool:
     if catalog_query(sql, trees) is not None or probe(trees) is not None:
         return True
     tree = trees[0]
+    if _numbers(tree):
+        return False
     return isinstance(tree, READS) or (isinstance(tree, exp.Command) and tree.name.upper() == "SHOW")
+
+
+def _numbers(tree: exp.Expr) -> bool:
+    """Whether a statement takes or sets a sequence's numbers (``nextval``, ``setval``)."""
+    return any(isinstance(node, exp.Anonymous) and node.name.lower() in ("nextval", "setval")
+               for node in tree.walk())
+
+
+def numbering_shape(sql: str) -> str | None:
+    """For one query that takes or sets a sequence's numbers: the query under ``LIMIT 0``, whose
+    columns describe its rows without taking a number (DuckDB runs none of it)."""
+    try:
+        trees = parse(sql)
+    except errors.SqlError:
+        return None
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query) or not _numbers(trees[0]):
+        return None
+    return render_indb(exp.select("*").from_(trees[0].subquery("numbered")).limit(0))
 
 
 def returning_shape(sql: str) -> str | None:

@@ -305,7 +305,7 @@ class _Session(core.Session):
         if not rows.num_rows:
             return 0
         with self.pool.connection(self.user) as conn:
-            return conn.load(copying.table, rows)
+            return conn.load(copying.table, rows, overriding="SYSTEM")  # as PostgreSQL's COPY
 
     def _cursor(self, name: str) -> Cursor:
         if name not in self.cursors:
@@ -428,6 +428,8 @@ class _Handler(postgres.BuenaVistaHandler):
                     result = ctx.session.execute_sql(sql, [None] * len(oids))
                 elif (shape := pgstatements.returning_shape(sql)) is not None:  # a write's RETURNING
                     result = ctx.session.execute_sql(shape, [])
+                elif (shape := pgstatements.numbering_shape(sql)) is not None:  # nextval's
+                    result = ctx.session.execute_sql(shape, [None] * len(oids))
             else:
                 raise errors.InterfaceError(f"a Describe of kind {chr(kind)!r} (P or S are)")
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)

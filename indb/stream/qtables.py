@@ -72,7 +72,8 @@ def answer(engine: Engine, question: TableQuestion, user: str) -> Any:
         if question.function == "tables":
             return kx.SymbolVector(sorted(r.name if r.schema == DEFAULT_SCHEMA else
                                           f"{r.schema}.{r.name}"
-                                          for r in readable_relations(engine) if not r.view))
+                                          for r in readable_relations(engine)
+                                          if not r.view and r.sequence is None))
         if question.query is not None:
             rows = engine.execute(Q_PREFIX + question.query).arrow()
             if question.function == "count":
