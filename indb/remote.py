@@ -427,7 +427,7 @@ class RemoteConnection(Connection):
     def load(self, table: str, data: Any, *, shard_key: str | list[str] | tuple[str, ...] = (),
              shards: int | None = None, replicated: bool = False,
              progress: Callable[[int], None] | None = None,
-             truncate_timestamps: bool = False) -> int:
+             truncate_timestamps: bool = False, overriding: str | None = None) -> int:
         """Upload rows (a pyarrow Table or RecordBatchReader, a pandas DataFrame, or a
         .parquet/.csv file of this machine, read as it is sent) to load in one snapshot on the
         server, as ``Connection.load``; ``progress`` hears the total."""
@@ -435,7 +435,8 @@ class RemoteConnection(Connection):
         key = [shard_key] if isinstance(shard_key, str) else list(shard_key)
         count = self._http.load(table, data, {"shard_key": key, "shards": shards,
                                               "replicated": replicated,
-                                              "truncate_timestamps": truncate_timestamps})
+                                              "truncate_timestamps": truncate_timestamps,
+                                              "overriding": overriding})
         if progress is not None:
             progress(count)
         return count

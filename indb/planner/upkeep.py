@@ -354,7 +354,8 @@ class AlterTable:
     table: str
     change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
         | SetDefault | SetIdentity
-    node: exp.Expr | None = field(default=None, compare=False, repr=False)  # the action, for the engine's errors
+    # the action, for the engine's errors
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
 
 def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:

@@ -169,11 +169,14 @@ def create_app(state: ServerState, on_shutdown: Callable[[], None] | None = None
                    replicated: str = Query("false", description="JSON true: replicated, if new"),
                    truncate_timestamps: str = Query("false", description="JSON true: drop "
                                                     "nanoseconds bound for TIMESTAMP columns"),
+                   overriding: str = Query("null", description='JSON "SYSTEM": keep values '
+                                           "given to GENERATED ALWAYS columns"),
                    who: str = Depends(user)) -> dict[str, int]:
         options = {"shard_key": _json_arg(shard_key, "shard_key"),
                    "shards": _json_arg(shards, "shards"),
                    "replicated": _json_arg(replicated, "replicated"),
-                   "truncate_timestamps": _json_arg(truncate_timestamps, "truncate_timestamps")}
+                   "truncate_timestamps": _json_arg(truncate_timestamps, "truncate_timestamps"),
+                   "overriding": _json_arg(overriding, "overriding")}
         chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=UPLOAD_QUEUE)
         ended = threading.Event()  # the load is over (done or failed): nothing more is read
         outcome: dict[str, Any] = {}
