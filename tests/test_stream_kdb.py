@@ -13,6 +13,7 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 
 from indb.catalog.types import Column  # noqa: E402
 from indb.errors import DataError  # noqa: E402
+from indb.parser.qshapes import Shape  # noqa: E402
 from indb.stream import kdb  # noqa: E402
 from indb.stream.kdb import kx  # noqa: E402
 
@@ -191,3 +192,17 @@ def test_a_table_without_rows_keeps_its_column_types():
     table = kdb.table(schema.empty_table())
     assert [type(v).__name__ for v in table.flip.values()] == [
         "TimestampVector", "SymbolVector", "FloatVector", "IntVector", "BooleanVector"]
+
+
+def test_answers_in_q_shapes():
+    rows = pa.table({"sym": ["a", "b"], "px": [1.5, 2.5]})
+    keyed = kdb.answer(rows, Shape("keyed", 1))
+    assert isinstance(keyed, kx.KeyedTable)
+    assert keyed.pd().reset_index().to_dict("list") == {"sym": ["a", "b"], "px": [1.5, 2.5]}
+    assert kdb.answer(rows.select([1]), Shape("list")).py() == [1.5, 2.5]
+    assert kdb.answer(rows.slice(0, 1).select([0]), Shape("atom")).py() == "a"
+    assert kdb.answer(rows.slice(1, 1), Shape("dict")).py() == {"sym": "b", "px": 2.5}
+    assert kdb.answer(rows, Shape("map")).py() == {"a": 1.5, "b": 2.5}
+    lists = pa.table({"a": [[1, 2]], "b": [["x"]]})
+    assert kdb.answer(lists, Shape("dict")).py() == {"a": [1, 2], "b": ["x"]}
+    assert isinstance(kdb.answer(rows, Shape("atom")), kx.Table)  # not one value: a table

@@ -133,7 +133,15 @@ def test_a_feed_a_subscriber_and_queries(server):
         assert isinstance(result, kx.Table)
         assert result.py() == {"sym": ["IBM"], "size": [30]}
         qsql = querier("select size: sum size by sym from trade where sym = `IBM")
-        assert qsql.pa().to_pydict()["size"] == [30]
+        assert isinstance(qsql, kx.KeyedTable)  # as q answers a select by: keyed by its groups
+        assert qsql.pd().reset_index().to_dict("list") == {"sym": ["IBM"], "size": [30]}
+        # exec as q answers it: a list, an atom, a dictionary of columns, one of groups
+        assert querier("exec price from trade where sym = `IBM").py() == [150.0, 151.0]
+        assert querier("exec max price from trade").py() == 410.0
+        assert querier("exec sym, size from trade where size > 5").py() == {
+            "sym": ["IBM", "IBM"], "size": [10, 20]}
+        assert querier("exec sum size by sym from trade").py() == {"IBM": 30, "MSFT": 5}
+        assert querier("first select sym, size from trade").py() == {"sym": "IBM", "size": 10}
         # q's commonest forms that parse as SQL too (max AS price) and fail there: q-sql's
         assert querier("select count i from trade where sym = `IBM").py() == {"x": [2]}
         assert querier("select max price from trade where sym = `IBM").py() == {"price": [151.0]}

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from indb.catalog.types import Column
 from indb.errors import DataError, InternalError, SchemaError
 from indb.hosts.kdb import CAPABILITY, HEADER, RESPONSE, SYNC, encode, pykx
+from indb.parser.qshapes import Shape
 from indb.stream import layout
 
 kx = pykx()  # the tickerplant decodes every message it reads: PyKX is loaded with this module
@@ -205,6 +206,37 @@ def _lists(column: pa.Array) -> Any:
         return kx.toq([items[start:end] for start, end in zip(offsets[:-1], offsets[1:], strict=True)])
     kind = column.type.value_type
     return kx.toq([_vector(pa.array(row or [], kind)) for row in column.to_pylist()])
+
+
+def answer(rows: pa.Table, shape: Shape) -> Any:
+    """A query's rows as q gives its answer (``qshapes``): a table, a keyed table, a list, an
+    atom, a dictionary of the one row's columns, or one of the first column to the second."""
+    kind = shape.kind
+    if kind == "keyed" and 0 < shape.keys < rows.num_columns:  # a dictionary of two tables
+        keys, values = rows.select(range(shape.keys)), rows.select(range(shape.keys, rows.num_columns))
+        return kx.deserialize(framed(layout.DICTIONARY + table_body(keys) + table_body(values),
+                                     RESPONSE))
+    if kind == "list" and rows.num_columns == 1:
+        return kx.toq(_vector(rows.column(0)))
+    if kind == "atom" and rows.shape == (1, 1):
+        return _item(rows.column(0))
+    if kind == "dict" and rows.num_rows == 1:
+        return kx.toq({name: _item(column) for name, column in zip(rows.column_names, rows.columns)})
+    if kind == "map" and rows.num_columns == 2:
+        body = encode(kx.toq([_vector(rows.column(0)), _vector(rows.column(1))]), RESPONSE)
+        return kx.deserialize(framed(layout.DICTIONARY + body[HEADER.size + 6:], RESPONSE))
+    return table(rows)
+
+
+def _item(column: pa.ChunkedArray) -> Any:
+    """The value of a column's one row: an atom, or a list's items as a vector."""
+    value = column.combine_chunks()
+    if pa.types.is_list(value.type) or pa.types.is_large_list(value.type):
+        return kx.toq(_vector(value.flatten()))
+    if pa.types.is_string(value.type) or pa.types.is_large_string(value.type):
+        return kx.SymbolAtom(value[0].as_py() or "")
+    converted = _vector(value)
+    return kx.toq(converted[0]) if isinstance(converted, np.ndarray) else converted
 
 
 # -- kdb+ -> Arrow: the rows of an update, checked against the table's columns ----------------

@@ -32,6 +32,7 @@ from indb.hosts.kdb import HEADER, RESPONSE
 UPDATES = (".u.upd", "upd")  # the names a feed's update call goes by
 LIST = VECTOR = struct.Struct("<bBi")  # a general list's or a vector's type, attribute, count
 FLIP = b"\x62\x00\x63"  # a table: flip (98), its attribute, a dictionary (99)
+DICTIONARY = b"\x63"  # a dictionary (99): its keys, then its values (a keyed table: two tables)
 SYMBOL, SYMBOLS, CHARS = -11, 11, 10
 TIMESTAMP, DATE, TIMESPAN = 12, 14, 16
 EPOCH_2000 = 946_684_800_000_000_000  # kdb+'s timestamps count ns from 2000.01.01

@@ -32,6 +32,7 @@ from indb.catalog.users import OWNER
 from indb.engine.tables import write_rows
 from indb.errors import CatalogError, DataError, IndbError, SqlError
 from indb.parser import parse
+from indb.parser import qshapes
 from indb.parser.qstatements import PREFIX as Q_PREFIX
 from indb.query import live as live_rows
 from indb.stream import decoding, kdb, qlog, qtables
@@ -500,11 +501,14 @@ class Tickerplant:
                 if not select:
                     raise
                 try:
-                    result = self.engine.execute(Q_PREFIX + text.strip())
+                    result = self.engine.execute(statement := Q_PREFIX + text.strip())
                 except IndbError:
                     raise error from None
         if not result.returns_rows:
             return kdb.kx.toq([kdb.symbol(result.message or "ok")])
+        q_text = statement.strip()
+        if q_text.startswith(Q_PREFIX):  # q's answer: a keyed table, a list, a dictionary...
+            return kdb.answer(result.arrow(), qshapes.shape(q_text[len(Q_PREFIX):].rstrip(";")))
         return kdb.table(result.arrow())
 
     def variable(self, name: str) -> Any:
