@@ -621,3 +621,25 @@ def test_vacuum_clears_what_a_killed_create_or_replace_left(fresh):
     fresh.sql("VACUUM")
     assert db.stand_ins() == {} and not stand_in_dir.exists() and not ghost.exists()
     assert live.is_dir() and fresh.sql("SELECT * FROM t").fetchall() == [(2,)]
+
+
+def test_comments_on_tables_and_columns(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (id INT COMMENT 'the key', v TEXT)")
+        conn.sql("COMMENT ON TABLE public.t IS 'hello'")
+        conn.sql("COMMENT ON COLUMN t.v IS 'a value'")
+        conn.sql("INSERT INTO t VALUES (1, 'x')")  # a comment is the table's, kept with it
+        details = {name: detail for name, _, detail in conn.sql("DESCRIBE t").fetchall()}
+        assert details["id"] == "comment 'the key'" and details["v"] == "comment 'a value'"
+        assert dict((n, t) for n, t, _ in conn.sql("DESCRIBE t").fetchall())["# comment"] == "hello"
+        conn.sql("COMMENT ON COLUMN t.id IS NULL")
+        conn.sql("COMMENT ON TABLE t IS NULL")
+        described = conn.sql("DESCRIBE t").fetchall()
+        assert all(name != "# comment" for name, _, _ in described)
+        assert dict((n, d) for n, _, d in described)["id"] == ""
+        with pytest.raises(indb.SqlError, match="has no column nope"):
+            conn.sql("COMMENT ON COLUMN t.nope IS 'x'")
+        with pytest.raises(indb.SqlError, match="COMMENT ON VIEW is not supported"):
+            conn.sql("COMMENT ON VIEW t IS 'x'")
+        with pytest.raises(indb.CatalogError):
+            conn.sql("COMMENT ON TABLE nope IS 'x'")

@@ -133,6 +133,29 @@ def test_sqlalchemy_with_its_defaults_writes_and_reads_through_the_orm(served):
         made.dispose()
 
 
+def test_sqlalchemy_s_comments_are_kept_and_reflected(served):
+    """SQLAlchemy writes a table's and its columns' comments with COMMENT ON after CREATE TABLE,
+    and reads them back from pg_description (``classoid = 'pg_catalog.pg_class'::regclass``)."""
+    made = engine(served, "root")
+    metadata = sa.MetaData()
+    sa.Table("noted", metadata, sa.Column("id", sa.BigInteger, comment="the key"),
+             sa.Column("name", sa.String), comment="things we sell")
+    try:
+        metadata.create_all(made)
+        inspector = sa.inspect(made)
+        assert inspector.get_table_comment("noted") == {"text": "things we sell"}
+        assert [(c["name"], c["comment"]) for c in inspector.get_columns("noted")] == [
+            ("id", "the key"), ("name", None)]
+        with made.begin() as conn:
+            conn.execute(sa.text("COMMENT ON COLUMN noted.id IS NULL"))
+            assert conn.execute(sa.text("SELECT obj_description('noted'::regclass, 'pg_class'), "
+                                        "col_description('noted'::regclass, 1)")).one() == (
+                "things we sell", None)
+    finally:
+        metadata.drop_all(made)
+        made.dispose()
+
+
 def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
     """PostgreSQL looks in pg_catalog first: ``FROM pg_type`` is its; ``to_regtype`` and
     ``to_regclass`` give an oid by name, or NULL (and a table ann may not read has none)."""

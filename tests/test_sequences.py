@@ -198,5 +198,11 @@ def test_postgresql_clients_see_and_use_sequences(tmp_path):
             default = first.execute("SELECT column_default FROM information_schema.columns WHERE "
                                     "table_name = 'orders' AND column_name = 'id'").fetchone()
             assert "orders_seq" in default[0]
+            # the command tags PostgreSQL sends (psql prints them, drivers read them)
+            tags = [first.execute(sql).statusmessage for sql in (
+                "CREATE SEQUENCE other", "ALTER SEQUENCE other RESTART", "DROP SEQUENCE other",
+                "COMMENT ON TABLE orders IS 'placed'")]
+            assert tags == ["CREATE SEQUENCE", "ALTER SEQUENCE", "DROP SEQUENCE", "COMMENT"]
+            assert first.execute("SHOW SEQUENCES").fetchall()[0][0] == "orders_seq"
     finally:
         served.stop()

@@ -23,6 +23,7 @@ from indb.errors import SchemaError
 ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table sequence, bucketed
 COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
 HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
+COMMENT = "comment"  # the table property of a table's comment, as Iceberg's engines name it
 
 
 @functools.cache
@@ -42,6 +43,7 @@ class TableInfo:
     shards: int = 8
     replicated: bool = False
     primary_key: tuple[str, ...] = ()  # unique on every write (query.keys, docs/sql.md)
+    comment: str | None = None  # COMMENT ON TABLE's (Iceberg's table property "comment")
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -101,6 +103,7 @@ class TableInfo:
             "indb.shards": str(self.shards),
             "indb.replicated": json.dumps(self.replicated),
             **({"indb.primary_key": json.dumps(list(self.primary_key))} if self.primary_key else {}),
+            **({COMMENT: self.comment} if self.comment is not None else {}),
         }
 
     @classmethod
@@ -110,17 +113,20 @@ class TableInfo:
                    shard_key=tuple(json.loads(properties["indb.shard_key"])),
                    shards=int(properties["indb.shards"]),
                    replicated=json.loads(properties["indb.replicated"]),
-                   primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))))
+                   primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))),
+                   comment=properties.get(COMMENT))
 
 
 def _column_entry(column: Column) -> list[object]:
-    """A column in ``indb.columns``: ``[name, type, nullable]``, then ``{default, identity}``
-    where it has either (tables written before defaults have three items)."""
+    """A column in ``indb.columns``: ``[name, type, nullable]``, then ``{default, identity,
+    comment}`` where it has any (tables written before defaults have three items)."""
     extra: dict[str, object] = {}
     if column.default is not None:
         extra["default"] = column.default
     if column.identity is not None:
         extra["identity"] = dataclasses.asdict(column.identity)
+    if column.comment is not None:
+        extra["comment"] = column.comment
     return [column.name, column.sql_type, column.nullable, *([extra] if extra else [])]
 
 
@@ -128,4 +134,4 @@ def _column(entry: list[Any]) -> Column:
     name, sql_type, nullable, *rest = entry
     extra = rest[0] if rest else {}
     identity = Identity(**extra["identity"]) if "identity" in extra else None
-    return Column(name, sql_type, nullable, extra.get("default"), identity)
+    return Column(name, sql_type, nullable, extra.get("default"), identity, extra.get("comment"))

@@ -49,13 +49,14 @@ class Identity:
 class Column:
     """One column of a table: its name, SQL type and nullability; the value an INSERT gives it
     when it names no value (``default``: DuckDB SQL of a constant expression), or numbers it
-    (``identity``)."""
+    (``identity``); its ``comment``."""
 
     name: str
     sql_type: str
     nullable: bool = True
     default: str | None = None
     identity: Identity | None = None
+    comment: str | None = None  # COMMENT ON COLUMN's
 
     @property
     def arrow_type(self) -> pa.DataType:

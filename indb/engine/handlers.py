@@ -71,6 +71,7 @@ HANDLERS: dict[type, Handler] = {
     planner.Upsert: upkeep.upsert,
     planner.NoIndex: tables.no_index,
     planner.Analyze: tables.analyze,
+    planner.Comment: tables.comment,
     planner.AlterTable: upkeep.alter_table,
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,

@@ -4,6 +4,7 @@ Iceberg snapshot, or deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -14,6 +15,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import load_file_io
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
@@ -21,10 +23,10 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.database import provisional_metadata
 from indb.catalog.sequences import default_sequence
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import COMMENT, TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.engine import sequences
-from indb.errors import DataError, IndbError, OptionError, SqlError
+from indb.errors import ConflictError, DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
 from indb.query.keys import check_unique
 from indb.result import Result
@@ -283,6 +285,30 @@ def truncate(engine: Engine, plan: planner.Truncate, params: object) -> Result:
     return Result(message=f"truncated {', '.join(plan.names) or 'no table'}")
 
 
+def comment(engine: Engine, plan: planner.Comment, params: object) -> Result:
+    """COMMENT ON TABLE or COLUMN: the table's properties alone, in a commit of no files."""
+    table, info = engine.db.load(plan.table)
+    if plan.column is None:
+        new = dataclasses.replace(info, comment=plan.text)
+    else:
+        found = next((c for c in info.columns if c.name.lower() == plan.column.lower()), None)
+        if found is None:
+            raise SqlError(f"table {info.name} has no column {plan.column}; its columns are "
+                           + ", ".join(c.name for c in info.columns))
+        changed = dataclasses.replace(found, comment=plan.text)
+        new = dataclasses.replace(info, columns=tuple(changed if c is found else c
+                                                      for c in info.columns))
+    transaction = table.transaction()
+    if new.comment is None and COMMENT in table.properties:
+        transaction.remove_properties(COMMENT)
+    try:
+        transaction.set_properties(new.to_properties()).commit_transaction()
+    except CommitFailedException:
+        raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
+                            "again") from None
+    return Result(message=f"commented on {info.name}" + (f".{plan.column}" if plan.column else ""))
+
+
 def analyze(engine: Engine, plan: planner.Analyze, params: object) -> Result:
     return Result(message="ANALYZE changed nothing: each data file's column statistics are "
                           "written with it")
@@ -333,9 +359,11 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
     rows = [(c.name, c.sql_type, ", ".join(filter(None, [
         "shard key" if c.name in key else "", "primary key" if c.name in primary else "",
         "" if c.nullable else "not null", "" if c.default is None else f"default {c.default}",
-        "" if c.identity is None else "identity"]))) for c in info.columns]
+        "" if c.identity is None else "identity",
+        "" if c.comment is None else f"comment {c.comment!r}"]))) for c in info.columns]
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
              for k in _FACTS_SCHEMA.names[1:]]
+    rows += [("# comment", info.comment, "")] if info.comment is not None else []
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
                             "detail": [r[2] for r in rows]}))
 

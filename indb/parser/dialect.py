@@ -334,6 +334,21 @@ class Indb(DuckDB):
                 return None
             return self.expression(ShowSnapshots(this=self._parse_table_parts()))
 
+        _commenting = False  # reading COMMENT ON's text, which may be NULL
+
+        def _parse_comment(self, allow_exists: bool = True) -> exp.Expr:
+            # PostgreSQL's COMMENT ON ... IS NULL removes the comment (sqlglot reads a string)
+            self._commenting = True
+            try:
+                return super()._parse_comment(allow_exists)
+            finally:
+                self._commenting = False
+
+        def _parse_string(self) -> exp.Expr | None:
+            if self._commenting and self._match(TokenType.NULL):
+                return exp.null()
+            return super()._parse_string()
+
         def _parse_alter_table_alter(self) -> exp.Expr | None:
             return sequences.parse_alter_column(self) or super()._parse_alter_table_alter()
 

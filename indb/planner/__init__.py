@@ -51,7 +51,8 @@ from indb.planner.functions import (CreateFunction, DescribeFunction, DropFuncti
                                     ShowFunction, ShowFunctionStatus)
 from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, DropModel, Prediction,
                                  ShowModels, WithPredictions)
-from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, CreateTable, Delete, DescribeTable,
+from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, Comment, CreateTable, Delete,
+                                 DescribeTable,
                                  DropTable, Insert, Load, NoIndex, Query, Returning, ShowTables,
                                  Truncate, plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
@@ -59,7 +60,8 @@ from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merg
                                  WithSnapshots)
 from indb.parser import error_at
 
-__all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "CreateFunction", "CreateModel",
+__all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment", "CreateFunction",
+           "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
            "KillFunction", "Load", "NoIndex", "Plan", "Prediction", "Query", "QueryWithFunctions",
@@ -76,7 +78,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "CreateF
            "ShowEnvironment"]
 
 Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | DescribeTable | Query
-        | Load | NoIndex | Analyze
+        | Load | NoIndex | Analyze | Comment
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
@@ -151,6 +153,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Delete: tables.plan_delete,
     exp.TruncateTable: tables.plan_truncate,
     exp.Analyze: tables.plan_analyze,
+    exp.Comment: tables.plan_comment,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
                        VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema,
                        INDEX=tables.plan_drop_index),

@@ -415,6 +415,9 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     exp.Merge: _write(_merge_privileges),
     exp.TruncateTable: lambda tree: [_on_table("DELETE", t) for t in tree.expressions],
     exp.Analyze: lambda tree: [_on_table("SELECT", t) for t in tree.args.get("tables") or []],
+    exp.Comment: lambda tree: [_on_table("OWNER", exp.Table(this=tree.this.args["table"],
+                                                            db=tree.this.args.get("db"))
+                                         if isinstance(tree.this, exp.Column) else tree.this)],
     exp.Create: _create,
     exp.Drop: _drop,
     exp.Alter: _owner_of("table"),

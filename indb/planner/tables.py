@@ -103,6 +103,16 @@ class DropTable:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """``COMMENT ON TABLE t IS 'text'`` or ``COMMENT ON COLUMN t.c IS 'text'`` (``column``);
+    ``text`` None: ``IS NULL``, which removes it."""
+
+    table: str
+    column: str | None
+    text: str | None
+
+
+@dataclass(frozen=True)
 class ShowTables:
     pass
 
@@ -319,7 +329,10 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         except SchemaError as error:
             raise error_at(item, str(error)) from None
         not_null, default, identity = _constraints(item, Identity(name) if serial else None)
-        columns.append(Column(name, sql_type, not (not_null or identity), default, identity))
+        comment = next((c.kind.name for c in item.constraints
+                        if isinstance(c.kind, exp.CommentColumnConstraint)), None)
+        columns.append(Column(name, sql_type, not (not_null or identity), default, identity,
+                              comment))
     return tuple(columns), shard_key
 
 
@@ -504,6 +517,23 @@ def _all_existing(tables: list[exp.Expr], tree: exp.Expr, catalog: CatalogFacts)
         for name in names:
             _existing(name, catalog)
     return names
+
+
+def plan_comment(tree: exp.Comment, catalog: CatalogFacts) -> Comment:
+    kind = str(tree.args.get("kind") or "").upper()
+    target, text = tree.this, tree.expression
+    if kind not in ("TABLE", "COLUMN"):
+        raise error_at(tree, f"COMMENT ON {kind} is not supported; indb keeps the comments of "
+                             "tables and columns (COMMENT ON TABLE t, COMMENT ON COLUMN t.c)")
+    if kind == "COLUMN":
+        if not isinstance(target, exp.Column) or not target.table:
+            raise error_at(target, "COMMENT ON COLUMN names a table's column: t.c")
+        column: str | None = target.name
+        target = exp.Table(this=target.args["table"], db=target.args.get("db"))
+    else:
+        column = None
+    return Comment(_existing(table_name(target), catalog), column,
+                   None if isinstance(text, exp.Null) else text.name)
 
 
 def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:

@@ -67,6 +67,11 @@ _SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, ex
                  exp.CurrentUser, exp.SessionUser)
 DATABASE = "indb"  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
+# the oids of PostgreSQL's catalog relations, which its catalog names as classoid
+# (``pg_description.classoid = 'pg_catalog.pg_class'::regclass``, SQLAlchemy's comments)
+CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259,
+                "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
+                "pg_namespace": 2615}
 TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
 
 
@@ -226,6 +231,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
     "pg_attribute": {"atttypid": _list_type(), **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
+    "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
     "pg_settings": {},
     "pg_proc": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
@@ -456,10 +462,15 @@ def _cast(node: exp.Cast) -> exp.Expr:
     if name == "regclass":  # a table's name as its oid
         if not operand.is_string:  # an oid already, or a name computed in the query
             return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
+                            exp.Case(this=pgkeys.last_name(operand), ifs=[
+                                exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
+                                for relation, oid in CATALOG_OIDS.items()]),
                             exp.Subquery(this=exp.select("oid").from_(
                                 exp.to_table("pg_catalog.pg_class")).where(
                                 exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
         relname = operand.name.split(".")[-1].strip('"')
+        if relname in CATALOG_OIDS:  # a relation of the catalog: its oid in PostgreSQL's
+            return exp.Literal.number(CATALOG_OIDS[relname])
         return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
             exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
     if name == "regtype":  # a type's oid as its name

@@ -22,6 +22,7 @@ from sqlglot.errors import ParseError
 
 from indb.catalog.names import split_name
 from indb.catalog.sequences import SequenceInfo, default_sequence
+from indb.catalog.tables import TableInfo
 from indb.engine.privileges import Relation
 
 IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
@@ -32,6 +33,13 @@ def last_name(name: exp.Expr) -> exp.Expr:
     return exp.func("list_last", exp.func("string_split", exp.func(
         "replace", exp.cast(name, "VARCHAR"), exp.Literal.string('"'), exp.Literal.string("")),
         exp.Literal.string(".")))
+
+
+def _description(number: exp.Expr, oid: str = "of_object") -> exp.Subquery:
+    """A comment from ``pg_description``: the relation's (``number`` 0) or its column's."""
+    return exp.Subquery(this=exp.select("description").from_("pg_catalog.pg_description").where(
+        exp.and_(exp.column("objoid").eq(exp.column(oid)),
+                 exp.column("objsubid").eq(number))).limit(1))
 
 
 # the macros of PostgreSQL's functions that answer from these (pgcatalog's _MACROS)
@@ -46,6 +54,10 @@ MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
         "ON a.attrelid = u.conrelid AND a.attnum = u.attnum JOIN pg_catalog.pg_class AS c "
         "ON c.oid = u.conrelid JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace",
         read="duckdb"))),
+    # comments, as COMMENT ON gave them (``comments``)
+    "obj_description": (("of_object", "of_catalog"), _description(exp.Literal.number(0))),
+    "col_description": (("of_relation", "of_column"), _description(exp.column("of_column"),
+                                                                   "of_relation")),
     # an identity column's sequence, by its table's name or oid (SQLAlchemy passes
     # attrelid::regclass::text, which is the oid here) and its column's name
     "pg_get_serial_sequence": (("relation", "column_name"), exp.Subquery(this=exp.select(
@@ -129,6 +141,8 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     # 'a' ALWAYS, 'd' BY DEFAULT, '' no identity
     "pg_attribute": {"attidentity": identity(always("a", "d"), exp.Literal.string(""),
                                              *of_attribute())},
+    # every comment is of a relation or its column: pg_class's (its oid in PostgreSQL)
+    "pg_description": {"classoid": exp.Literal.number(1259)},
     # DuckDB numbers a constraint's columns from 0 and names a primary key by its columns
     "pg_constraint": {
         "conkey": from_one(exp.column("conkey")),
@@ -195,7 +209,20 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
     if info is not None and info.primary_key:
         items.append(exp.PrimaryKey(expressions=[exp.to_identifier(c, quoted=True)
                                                  for c in info.primary_key]))
-    return [*made, exp.Create(this=exp.Schema(this=name, expressions=items), kind="TABLE")]
+    return [*made, exp.Create(this=exp.Schema(this=name, expressions=items), kind="TABLE"),
+            *comments(info, name)]
+
+
+def comments(info: TableInfo | None, name: exp.Table) -> list[exp.Comment]:
+    """COMMENT ON the shadow's table and its columns, as the table has them (DuckDB's
+    ``pg_description`` then lists them)."""
+    if info is None:
+        return []
+    made = [exp.Comment(this=name.copy(), kind="TABLE", expression=exp.Literal.string(info.comment))
+            ] if info.comment is not None else []
+    return made + [exp.Comment(this=exp.column(c.name, name.name, name.args["db"].name, quoted=True),
+                               kind="COLUMN", expression=exp.Literal.string(c.comment))
+                   for c in info.columns if c.comment is not None]
 
 
 def sequence_made(info: SequenceInfo, name: exp.Table) -> exp.Create:

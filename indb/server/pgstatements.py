@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from indb import errors
 from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
-                         render_indb, subscriptions, workers)
+                         render_indb, sequences, subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors
@@ -18,7 +18,7 @@ from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-          exp.TruncateTable)
+          exp.TruncateTable, exp.Comment, sequences.AlterSequence, sequences.DropSequence)
 ROW_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge)  # a RETURNING sends rows; DDL none
 UPKEEP = (dialect.Vacuum, dialect.Optimize)  # commands in PostgreSQL: a tag, no rows
 # statements that only read, run to learn their columns when a client describes them prepared
@@ -28,7 +28,7 @@ READS: tuple[type[exp.Expr], ...] = (
     dialect.Explain, kinetica.ShowSchemas, environments.ShowFunctionEnvironment,
     environments.DescribeFunctionEnvironment, identity.ShowTokens, identity.ShowGrants,
     identity.ShowPrincipals, procedures.ShowProcedure, monitors.ShowMonitors,
-    subscriptions.ShowSubscriptions, workers.ShowWorkers)
+    subscriptions.ShowSubscriptions, workers.ShowWorkers, sequences.ShowSequences)
 
 
 def probe(trees: list[exp.Expr]) -> pa.Table | None:
@@ -139,4 +139,8 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
         return tree.key.upper()
     if isinstance(tree, exp.TruncateTable):
         return "TRUNCATE TABLE"
+    if isinstance(tree, exp.Comment):
+        return "COMMENT"
+    if isinstance(tree, sequences.AlterSequence | sequences.DropSequence):
+        return f"{'ALTER' if isinstance(tree, sequences.AlterSequence) else 'DROP'} SEQUENCE"
     return (result.message or "OK").splitlines()[0]
