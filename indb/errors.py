@@ -204,7 +204,7 @@ class AuthenticationError(OperationalError, PermissionError):
 # the catalog's kinds of object, and the statement that lists each
 _LISTED_BY = {"table": "SHOW TABLES", "function": "SHOW FUNCTION *", "model": "SHOW MODELS",
               "run": "SHOW FUNCTION STATUS", "function environment": "SHOW FUNCTION ENVIRONMENTS",
-              "procedure": "SHOW PROCEDURES", "monitor": "SHOW MONITORS"}
+              "procedure": "SHOW PROCEDURES", "monitor": "SHOW MONITORS", "sequence": "SHOW SEQUENCES"}
 
 
 def not_found(kind: str, name: str) -> CatalogError:

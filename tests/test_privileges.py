@@ -372,3 +372,23 @@ def test_grants_name_tables_of_other_schemas(owner):
     assert "owner of table desk.fills" in refused(owner, "dev", "GRANT SELECT ON TABLE desk.fills TO dev")
     refused(owner, "dev", "GRANT SELECT ON TABLE desk.nowhere TO alice", CatalogError)
     refused(owner, "alice", "SELECT * FROM information_schema.tables")  # DuckDB's: every table
+
+
+def test_an_admin_gives_an_object_to_another_owner(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (x INT)")
+        conn.sql("CREATE SEQUENCE s")
+        conn.sql("CREATE USER bob")
+        with pytest.raises(CatalogError, match="role postgres does not exist"):
+            conn.sql("ALTER TABLE public.t OWNER TO postgres")  # pg_dump's, without -O
+        with pytest.raises(CatalogError, match="table nope does not exist"):
+            conn.sql("ALTER TABLE nope OWNER TO bob")
+        conn.sql("ALTER TABLE ONLY public.t OWNER TO bob")
+        conn.sql("ALTER SEQUENCE s OWNER TO bob")
+        assert users.owners(conn._engine.db.engine) == {("table", "t"): "bob",
+                                                       ("sequence", "s"): "bob"}
+        with conn._engine.as_user("bob"):  # bob owns them now: he may drop them
+            conn.sql("DROP SEQUENCE s")
+            with pytest.raises(PrivilegeError, match="admin"):  # but give nothing away
+                conn.sql("ALTER TABLE t OWNER TO owner")
+            conn.sql("DROP TABLE t")

@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from indb.catalog.database import create_tables
 from indb.catalog.names import DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified
-from indb.errors import CatalogError, DataError
+from indb.errors import CatalogError, DataError, not_found
 
 FUNCTION_NAMES = ("nextval", "currval", "setval", "lastval")  # PostgreSQL's, of a sequence
 
@@ -164,7 +164,7 @@ def next_values(engine: sa.Engine, name: str, count: int) -> np.ndarray:
         conn.execute(_definitions.update().where(row).values(is_called=_definitions.c.is_called))
         found = conn.execute(sa.select(_definitions).where(row)).first()
         if found is None:
-            raise CatalogError(f"sequence {name} does not exist; SHOW SEQUENCES lists them")
+            raise not_found("sequence", name)
         info = _info(found)
         values = _numbers(info, count)
         conn.execute(_definitions.update().where(row).values(last_value=int(values[-1]),
@@ -202,7 +202,7 @@ def set_value(engine: sa.Engine, name: str, value: int, is_called: bool = True) 
         conn.execute(_definitions.update().where(row).values(is_called=_definitions.c.is_called))
         found = conn.execute(sa.select(_definitions).where(row)).first()
         if found is None:
-            raise CatalogError(f"sequence {name} does not exist; SHOW SEQUENCES lists them")
+            raise not_found("sequence", name)
         info = _info(found)
         if not info.minimum <= value <= info.maximum:
             raise DataError(f"setval: value {value} is out of bounds for sequence {name} "

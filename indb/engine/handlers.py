@@ -92,6 +92,7 @@ HANDLERS: dict[type, Handler] = {
     identity.RevokeToken: privileges.revoke_token,
     identity.ShowGrants: privileges.show_grants,
     identity.ShowPrincipals: privileges.show_principals,
+    identity.SetOwner: privileges.set_owner,
     settings.SetDatabaseSetting: privileges.set_database_setting,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,

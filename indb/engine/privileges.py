@@ -252,6 +252,17 @@ def grant_privileges(engine: Engine, plan: plans.GrantPrivileges, params: object
                           f"{', '.join(plan.grantees)}")
 
 
+def set_owner(engine: Engine, plan: plans.SetOwner, params: object) -> Result:
+    """ALTER ... OWNER TO: the object becomes the principal's, as if it had created it."""
+    if users.kind_of(engine.db.engine, plan.owner) is None:
+        raise CatalogError(f"role {plan.owner} does not exist; SHOW USERS and SHOW ROLES list "
+                           "the users and roles (pg_dump -O leaves owners out)")
+    if not _object_exists(engine, plan.kind, plan.name):
+        raise not_found(plan.kind, plan.name)
+    users.set_owner(engine.db.engine, plan.kind, plan.name, plan.owner)
+    return Result(message=f"{plan.kind} {plan.name} is {plan.owner}'s")
+
+
 def create_token(engine: Engine, plan: plans.CreateToken, params: object) -> Result:
     if plan.user == users.OWNER:
         raise CatalogError("the database's owner has no tokens: create a user, GRANT admin TO it "

@@ -26,7 +26,7 @@ from indb.catalog.names import split_name
 from indb.catalog.sequences import SequenceInfo, default_sequence, sequence_name
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, Identity
-from indb.errors import CatalogError, DataError, SqlError
+from indb.errors import CatalogError, DataError, SqlError, not_found
 from indb.planner import sequences as plans
 from indb.result import Result
 
@@ -189,7 +189,7 @@ def drop_sequence(engine: Engine, plan: plans.DropSequence, params: object) -> R
     known = {s.name for s in catalog.every(engine.db.engine)}
     missing = [n for n in plan.names if n not in known]
     if missing and not plan.if_exists:
-        raise CatalogError(f"sequence {missing[0]} does not exist; SHOW SEQUENCES lists them")
+        raise not_found("sequence", missing[0])
     dropped = [n for n in plan.names if n in known]
     for table in engine.db.metadata_locations():
         for column in engine.db.load(table)[1].columns:

@@ -208,8 +208,8 @@ class Indb(DuckDB):
                                           or monitors.parse_drop(self) or subscriptions.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
                                           or sequences.parse_drop(self) or self._parse_drop()),
-            TokenType.ALTER: lambda self: (environments.parse_alter(self)
-                                           or self._parse_alter_model() or privileges.parse_alter(self)
+            TokenType.ALTER: lambda self: (environments.parse_alter(self) or privileges.parse_alter(self)
+                                           or self._parse_alter_model()
                                            or settings.parse_alter(self) or sequences.parse_alter(self)
                                            or self._parse_alter_table()),
             TokenType.EXECUTE: lambda self: (procedures.parse_execute(self) or monitors.parse_execute(self)

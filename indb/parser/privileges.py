@@ -57,6 +57,12 @@ class GrantOn(exp.Expression):
     arg_types = {"privileges": True, "kind": True, "this": True, "grantees": True, "revoke": False}
 
 
+class SetOwner(exp.Expression):
+    """``ALTER TABLE|VIEW|SEQUENCE|FUNCTION|MODEL|PROCEDURE name OWNER TO u`` (pg_dump's)."""
+
+    arg_types = {"this": True, "kind": True, "owner": True}
+
+
 class CreateToken(exp.Expression):
     """``CREATE TOKEN FOR u [EXPIRES 'timestamp' | EXPIRES IN n DAYS]``."""
 
@@ -119,7 +125,10 @@ def parse_create(p: Parser) -> Expr | None:
 
 
 def parse_alter(p: Parser) -> Expr | None:
-    """ALTER USER u PASSWORD ... (after ALTER)."""
+    """ALTER USER u PASSWORD ..., ALTER kind name OWNER TO u (after ALTER)."""
+    owned = _set_owner(p)
+    if owned is not None:
+        return owned
     if not p._match_text_seq("USER"):
         return None
     name = _name(p, "ALTER USER")
@@ -127,6 +136,21 @@ def parse_alter(p: Parser) -> Expr | None:
         p.raise_error("expected PASSWORD after ALTER USER name: ALTER USER alice PASSWORD 'new'")
     password = exp.Null() if p._match(TokenType.NULL) else _password(p)
     return p.expression(AlterUser(this=name, password=password))
+
+
+def _set_owner(p: Parser) -> SetOwner | None:
+    """``kind [ONLY] name OWNER TO u``, or None with nothing read."""
+    start = p._index
+    kind = p._curr.text.upper() if p._curr else ""
+    if kind not in OBJECT_KINDS:
+        return None
+    p._advance()
+    p._match_text_seq("ONLY")
+    target = p._parse_table_parts() if kind in ("TABLE", "VIEW", "SEQUENCE") else p._parse_id_var()
+    if target is None or not p._match_text_seq("OWNER", "TO"):
+        p._retreat(start)
+        return None
+    return p.expression(SetOwner(this=target, kind=kind, owner=_name(p, f"ALTER {kind} ... OWNER TO")))
 
 
 def parse_drop(p: Parser) -> Expr | None:
@@ -263,4 +287,5 @@ TRANSFORMS: dict[type[exp.Expr], Any] = {
     RevokeToken: lambda g, e: f"REVOKE TOKEN {g.sql(e, 'this')}",
     ShowGrants: _for("SHOW GRANTS"),
     ShowPrincipals: lambda g, e: f"SHOW {e.args['kind']}S",
+    SetOwner: lambda g, e: f"ALTER {e.args['kind']} {g.sql(e, 'this')} OWNER TO {g.sql(e, 'owner')}",
 }

@@ -452,6 +452,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     identity.ShowGrants: _self_or_admin,
     identity.RevokeToken: _nothing,  # the handler lets a user revoke only its own tokens
     identity.GrantOn: _grant_on,
+    identity.SetOwner: _admin,  # an object given to another principal: for admins
     # a procedure registers work that runs later, with its definer's rights
     procedures.CreateProcedure: _developer_owning("procedure"),
     procedures.ExecuteProcedure: lambda tree: [Need("EXECUTE", "procedure", tree.this.name.lower(),

@@ -58,6 +58,13 @@ class GrantPrivileges:
 
 
 @dataclass(frozen=True)
+class SetOwner:
+    kind: str                 # table (views too), sequence, function, model, procedure
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
 class CreateToken:
     user: str
     expires: float | None     # seconds since the epoch, UTC
@@ -141,6 +148,12 @@ def plan_grant_on(tree: trees.GrantOn, catalog: CatalogFacts) -> GrantPrivileges
                            bool(tree.args.get("revoke")))
 
 
+def plan_set_owner(tree: trees.SetOwner, catalog: CatalogFacts) -> SetOwner:
+    kind = "table" if tree.args["kind"] == "VIEW" else tree.args["kind"].lower()
+    name = table_name(tree.this) if kind in ("table", "sequence") else _name(tree.this, kind)
+    return SetOwner(kind, name, _name(tree.args["owner"]))
+
+
 def plan_create_token(tree: trees.CreateToken, catalog: CatalogFacts) -> CreateToken:
     expires = days = None
     if tree.args.get("expires") is not None:
@@ -185,6 +198,7 @@ PLANNERS: dict[type[exp.Expr], Any] = {
     trees.RevokeToken: plan_revoke_token,
     trees.ShowGrants: plan_show_grants,
     trees.ShowPrincipals: plan_show_principals,
+    trees.SetOwner: plan_set_owner,
 }
 PLANS = (CreatePrincipal, AlterUser, DropPrincipal, GrantRoles, GrantPrivileges, CreateToken,
-         ShowTokens, RevokeToken, ShowGrants, ShowPrincipals)
+         ShowTokens, RevokeToken, ShowGrants, ShowPrincipals, SetOwner)

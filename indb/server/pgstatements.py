@@ -18,7 +18,8 @@ from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-          exp.TruncateTable, exp.Comment, sequences.AlterSequence, sequences.DropSequence)
+          exp.TruncateTable, exp.Comment, sequences.AlterSequence, sequences.DropSequence,
+          identity.SetOwner)
 ROW_WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Merge)  # a RETURNING sends rows; DDL none
 UPKEEP = (dialect.Vacuum, dialect.Optimize)  # commands in PostgreSQL: a tag, no rows
 # statements that only read, run to learn their columns when a client describes them prepared
@@ -141,6 +142,8 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
         return "TRUNCATE TABLE"
     if isinstance(tree, exp.Comment):
         return "COMMENT"
+    if isinstance(tree, identity.SetOwner):
+        return f"ALTER {tree.args['kind']}"
     if isinstance(tree, sequences.AlterSequence | sequences.DropSequence):
         return f"{'ALTER' if isinstance(tree, sequences.AlterSequence) else 'DROP'} SEQUENCE"
     return (result.message or "OK").splitlines()[0]
