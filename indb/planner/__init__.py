@@ -88,7 +88,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
-        | privileges.ShowPrincipals | settings.SetDatabaseSetting
+        | privileges.ShowPrincipals | privileges.SetOwner | settings.SetDatabaseSetting
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
