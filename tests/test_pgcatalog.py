@@ -313,3 +313,28 @@ def test_json_is_sent_as_json(served):
         cursor = conn.execute("""SELECT '{"a": [1, 2]}'::JSON AS j, 'x' AS t""")
         assert [d.type_code for d in cursor.description] == [114, 25]
         assert cursor.fetchone() == ({"a": [1, 2]}, "x")
+
+
+def test_psql_describes_sequences_and_comments(served):
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root",
+                         password=served.tokens["root"], autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE noted_seq START 1000")
+        conn.execute("CREATE TABLE noted_t (id BIGINT NOT NULL DEFAULT nextval('noted_seq'), "
+                     "item TEXT COMMENT 'what')")
+        conn.execute("COMMENT ON TABLE noted_t IS 'placed orders'")
+    try:
+        listed = psql(served, "root", r"\ds")
+        assert listed.returncode == 0 and "|noted_seq|sequence|" in listed.stdout, listed.stderr
+        sequence = psql(served, "root", r"\d noted_seq")  # quote_ident, pg_sequence
+        assert sequence.returncode == 0 and "|1000|1|9223372036854775807|1|no|" in sequence.stdout, \
+            sequence.stderr
+        table = psql(served, "root", r"\d+ noted_t")
+        assert "id|bigint||not null|nextval('noted_seq')|" in table.stdout, table.stderr
+        assert "item|character varying|||" in table.stdout and "|what" in table.stdout
+        assert "|placed orders" in psql(served, "root", r"\dt+ noted_t").stdout
+        assert "noted_seq" not in psql(served, "ann", r"\ds").stdout  # ann may not use it
+    finally:
+        with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root",
+                             password=served.tokens["root"], autocommit=True) as conn:
+            conn.execute("DROP TABLE noted_t")
+            conn.execute("DROP SEQUENCE noted_seq")

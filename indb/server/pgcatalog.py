@@ -80,6 +80,13 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
     "pg_get_userbyid": (("role_oid",), exp.Literal.string(DATABASE)),
     "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
+    # a name as an identifier of SQL: as it is where it may stand so, else in double quotes
+    "quote_ident": (("of_name",), exp.If(
+        this=exp.RegexpLike(this=exp.column("of_name"), expression=exp.Literal.string(
+            "^[a-z_][a-z0-9_$]*$")), true=exp.column("of_name"),
+        false=exp.DPipe(this=exp.DPipe(this=exp.Literal.string('"'), expression=exp.func(
+            "replace", exp.column("of_name"), exp.Literal.string('"'), exp.Literal.string('""'))),
+            expression=exp.Literal.string('"')))),
     **pgkeys.MACROS,
     "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.func(
         "pg_get_indexdef", exp.column("an_index"))),
