@@ -142,6 +142,8 @@ def test_drop_sequence_and_its_errors(conn):
     with pytest.raises(CatalogError, match="sequence b does not exist"):
         conn.sql("DROP SEQUENCE a, b")
     assert conn.sql("SHOW SEQUENCES").arrow().num_rows == 1  # nothing dropped
+    with pytest.raises(CatalogError, match="a is a sequence"):
+        conn.sql("CREATE TABLE a (x INT)")
     conn.sql("DROP SEQUENCE IF EXISTS a, b")
     with pytest.raises(CatalogError, match="sequence a does not exist"):
         conn.sql("SELECT nextval('a')")
@@ -206,3 +208,26 @@ def test_postgresql_clients_see_and_use_sequences(tmp_path):
             assert first.execute("SHOW SEQUENCES").fetchall()[0][0] == "orders_seq"
     finally:
         served.stop()
+
+
+def test_sessions_at_once_never_get_one_number_twice(tmp_path):
+    path = tmp_path / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE SEQUENCE s")
+    taken: list[int] = []
+    failures: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with indb.connect(path) as session:
+                for _ in range(10):
+                    taken.extend(v for v, in session.sql("SELECT nextval('s') FROM range(5)").fetchall())
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            failures.append(error)
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert sorted(taken) == list(range(1, 201))  # 4 sessions x 10 statements x 5 rows

@@ -270,6 +270,12 @@ _SHOWN = pa.schema([("name", pa.string()), ("type", pa.string()), ("start", pa.i
                     ("cycle", pa.bool_()), ("owned_by", pa.string()), ("last_value", pa.int64())])
 
 
+def check_free(engine: Engine, name: str) -> None:
+    """A new table's name must not be a sequence's (PostgreSQL's relations share names)."""
+    if catalog.find(engine.db.engine, name) is not None:
+        raise CatalogError(f"{name} is a sequence; a table needs a name of its own")
+
+
 def check_defaults(engine: Engine, info: TableInfo) -> None:
     """A table's DEFAULT nextval('s') must name a sequence that exists."""
     for column in info.columns:

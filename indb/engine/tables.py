@@ -43,6 +43,7 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
     if plan.if_not_exists and engine.db.exists(plan.name):
         return Result(message=f"table {plan.name} already exists")
     done = "replaced" if plan.replace and engine.db.exists(plan.name) else "created"
+    sequences.check_free(engine, plan.name)
     if plan.query is None:
         info = _table_info(plan, plan.columns)
         sequences.check_defaults(engine, info)
