@@ -149,6 +149,8 @@ def test_drop_sequence_and_its_errors(conn):
         conn.sql("SELECT nextval('a')")
     with pytest.raises(SqlError, match="takes a sequence"):
         conn.sql("SELECT nextval()")
+    with pytest.raises(SqlError, match="a view does not call nextval"):
+        conn.sql("CREATE VIEW v AS SELECT nextval('a') AS n")
     with pytest.raises(SqlError, match="run on the workers"):
         conn.sql("EXECUTE FUNCTION f(INPUT_TABLE_NAMES => INPUT_TABLES((SELECT nextval('a'))))")
 

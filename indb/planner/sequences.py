@@ -136,6 +136,9 @@ def bind(tree: exp.Expr) -> tuple[exp.Expr, bool]:
     calls = _calls(tree)
     if not calls:
         return tree, False
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "VIEW":
+        raise error_at(calls[0], f"a view does not call {calls[0].name.lower()}(): a view is "
+                                 "read again and again; call it in the query that reads the view")
     if isinstance(tree, ExecuteFunctionTree):
         raise error_at(calls[0], f"{calls[0].name.lower()}() inside an input query would run on "
                                  "the workers; number the rows in the function, or write the "
