@@ -143,16 +143,16 @@ def _register(engine: Engine, duck: duckdb.DuckDBPyConnection) -> None:
         out = np.zeros(len(texts), dtype=np.int64)
         for text in dict.fromkeys(t for t in texts if t is not None):  # in order of first use
             positions = [i for i, t in enumerate(texts) if t == text]
-            out[positions] = next_values(engine, _name(text), len(positions), session)
+            out[positions] = next_values(engine, sequence_name(text), len(positions), session)
         return pa.array(out, mask=np.array([t is None for t in texts]))
 
     def currval(names: pa.Array) -> pa.Array:
-        return pa.array([None if t is None else current_value(engine, _name(t), session)
+        return pa.array([None if t is None else current_value(engine, sequence_name(t), session)
                          for t in names.to_pylist()], pa.int64())
 
     def setval(names: pa.Array, values: pa.Array, called: pa.Array) -> pa.Array:
         return pa.array([None if t is None or v is None else
-                         set_value(engine, _name(t), v, c is not False)
+                         set_value(engine, sequence_name(t), v, c is not False)
                          for t, v, c in zip(names.to_pylist(), values.to_pylist(),
                                             called.to_pylist(), strict=True)], pa.int64())
 
@@ -165,10 +165,6 @@ def _register(engine: Engine, duck: duckdb.DuckDBPyConnection) -> None:
                              side_effects=True)
     duck.create_function(plans.FUNCTIONS["lastval"], lambda: last_value(engine, session), [], "BIGINT",
                          side_effects=True)  # of no column: a value a row
-
-
-def _name(text: str) -> str:
-    return sequence_name(text)
 
 
 # -- the statements ------------------------------------------------------------------------------
