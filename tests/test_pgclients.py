@@ -104,6 +104,21 @@ public class Probe {
     while (r.next()) primary.append(" " + r.getString("COLUMN_NAME") + ":" + r.getInt("KEY_SEQ")
                                     + ":" + r.getString("PK_NAME"));
     got.add(primary.toString());
+    StringBuilder index = new StringBuilder("index of pk");  // DBeaver's table editor asks
+    r = meta.getIndexInfo(null, null, "pk", false, false);
+    while (r.next()) index.append(" " + r.getString("INDEX_NAME") + ":" + r.getString("COLUMN_NAME")
+                                  + ":" + r.getShort("ORDINAL_POSITION") + ":" + r.getBoolean("NON_UNIQUE"));
+    got.add(index.toString());
+    c.createStatement().execute("COMMENT ON COLUMN pk.v IS 'a value'");
+    r = meta.getColumns(null, null, "pk", "v");
+    r.next();
+    got.add("remarks " + r.getString("REMARKS"));
+    c.createStatement().execute("CREATE SEQUENCE probe_seq");
+    StringBuilder sequences = new StringBuilder("sequences");
+    r = meta.getTables(null, null, "%", new String[] {"SEQUENCE"});
+    while (r.next()) sequences.append(" " + r.getString("TABLE_NAME"));
+    got.add(sequences.toString());
+    c.createStatement().execute("DROP SEQUENCE probe_seq");
     c.close();
     for (String line : got) System.out.println(line);
   }
@@ -162,7 +177,8 @@ def test_pgjdbc(served, tmp_path):
         "arrays [1, 5000000000][x, y z]", "fetched 2", "batch [1, 1, 1]",
         "columns id:int8 name:varchar px:float8 amount:numeric ts:timestamp day:date ok:bool "
         "xs:_int8 tags:_varchar",
-        "tables pk t", "keys 0", "primary key of pk b:1:pk_pkey a:2:pk_pkey"]
+        "tables pk t", "keys 0", "primary key of pk b:1:pk_pkey a:2:pk_pkey",
+        "index of pk pk_pkey:b:1:false pk_pkey:a:2:false", "remarks a value", "sequences probe_seq"]
 
 
 def _pgbench() -> str | None:

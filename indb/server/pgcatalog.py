@@ -88,8 +88,11 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             "replace", exp.column("of_name"), exp.Literal.string('"'), exp.Literal.string('""'))),
             expression=exp.Literal.string('"')))),
     **pgkeys.MACROS,
-    "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.func(
-        "pg_get_indexdef", exp.column("an_index"))),
+    # with a column's number (from 1), that column's name alone (JDBC's getIndexInfo asks)
+    "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.If(
+        this=exp.func("coalesce", exp.column("column_number"), exp.Literal.number(0)).eq(0),
+        true=exp.func("pg_get_indexdef", exp.column("an_index")),
+        false=pgkeys.index_column(exp.column("an_index"), exp.column("column_number")))),
     "pg_get_statisticsobjdef_columns": (("statistics_oid",), exp.null()),
     "pg_relation_is_publishable": (("relation",), exp.false()),
     "pg_table_size": (("relation",), exp.null()),

@@ -68,6 +68,21 @@ MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
 }
 
 
+def index_column(index: exp.Expr, number: exp.Expr) -> exp.Subquery:
+    """The name of a primary key index's ``number``-th column (from 1), as
+    ``pg_get_indexdef(index, number, pretty)`` gives it."""
+    return exp.Subquery(this=exp.replace_placeholders(_INDEX_COLUMN.copy(), of_index=index,
+                                                      of_number=number))
+
+
+_INDEX_COLUMN = sqlglot.parse_one(
+    "SELECT a.attname FROM (SELECT conrelid, unnest(conkey) + 1 AS attnum, "
+    "generate_subscripts(conkey, 1) AS position FROM pg_catalog.pg_constraint "
+    "WHERE oid = :of_index AND contype = 'p') AS u JOIN pg_catalog.pg_attribute AS a "
+    "ON a.attrelid = u.conrelid AND a.attnum = u.attnum WHERE u.position = :of_number",
+    read="duckdb")
+
+
 def primary_keys() -> exp.Select:
     """DuckDB's primary key constraints, which the rows added below describe as PostgreSQL does
     (an index of each, the constraint's ``conindid``, named ``<table>_pkey``; its columns
