@@ -34,6 +34,9 @@ def test_a_sequence_numbers_as_postgresql_does(conn):
     assert one(conn, "SELECT nextval('public.s'::regclass)") == [(6,)]  # pg_dump's form
     conn.sql("SELECT pg_catalog.setval('s', 5, false)")
     assert one(conn, "SELECT nextval('S')") == [(5,)]  # unquoted: folded to lower case
+    # read as a table, PostgreSQL's one row of its state (what pgAdmin shows)
+    assert one(conn, "SELECT last_value, log_cnt, is_called FROM public.s") == [(5, 0, True)]
+    assert one(conn, "WITH s AS (SELECT 1 AS x) SELECT * FROM s") == [(1,)]  # the CTE's
     conn.sql("ALTER SEQUENCE s RESTART WITH 50 INCREMENT BY 10")
     assert one(conn, "SELECT nextval('s'), nextval('s')") == [(50, 60)]
     shown = conn.sql("SHOW SEQUENCES").arrow().to_pylist()
@@ -172,6 +175,8 @@ def test_sequence_privileges(tmp_path):
         conn.sql("GRANT USAGE ON SEQUENCE s TO ann")
     with indb.connect(path, user="ann") as ann:
         assert ann.sql("SELECT nextval('s')").fetchall() == [(2,)]
+        with pytest.raises(PrivilegeError, match="SELECT privilege on it"):
+            ann.sql("SELECT last_value FROM s")
         with pytest.raises(PrivilegeError, match="UPDATE"):
             ann.sql("SELECT setval('s', 10)")
         with pytest.raises(PrivilegeError):

@@ -16,7 +16,7 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import privileges, sources, tables
+from indb.engine import privileges, sequences, sources, tables
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public
@@ -122,8 +122,7 @@ class Engine:
                 raise SqlError("executemany runs exactly one statement")
             with self._lock, self.session.statement():
                 self.session.refresh()
-                tree = _as_user(main_for_public(self, expanded(self, trees[0])), self.user)
-                privileges.check(self, tree, self.user)
+                tree = self._checked(trees[0], self.user)
                 if not sets:
                     planner.plan(tree, self.facts)  # a statement that cannot run is still refused
                     return Result(message="no parameter sets: nothing ran", rowcount=0)
@@ -166,8 +165,7 @@ class Engine:
             stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
             user = self.user
-            tree = _as_user(main_for_public(self, expanded(self, tree)), user)
-            privileges.check(self, tree, user)
+            tree = self._checked(tree, user)
             with sources.fetched(self, tree) as tree:  # kdb('kdb://...', 'q'): a host's rows
                 plan = planner.plan(tree, self.facts)
                 created = privileges.owned(self, plan)
@@ -176,6 +174,15 @@ class Engine:
             if text is not None:
                 self.shortcuts.learn(self, text, tree, plan, result, stamp)
             return result
+
+    def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
+        """The statement as indb runs it (q-sql translated, ``public`` as main, ``current_user``
+        as ``user``, a sequence read as a table as its row), checked against ``user``'s
+        privileges (PrivilegeError)."""
+        tree = _as_user(main_for_public(self, expanded(self, tree)), user)
+        tree, needed = sequences.as_relations(self, tree)
+        privileges.check(self, tree, user, needed)
+        return tree
 
     def run(self, plan: planner.Plan, params: object = None) -> Result:
         """Carry out one plan with its handler, in the statement's turn. A plan a handler runs

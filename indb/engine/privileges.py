@@ -122,14 +122,15 @@ def code_readable(engine: Engine) -> Callable[[str, bool], bool]:
     return readable
 
 
-def check(engine: Engine, tree: exp.Expr, user: str) -> None:
-    """Refuse a statement ``user`` may not run (PrivilegeError), before it is planned."""
+def check(engine: Engine, tree: exp.Expr, user: str, extra: Sequence[rules.Need] = ()) -> None:
+    """Refuse a statement ``user`` may not run (PrivilegeError), before it is planned; ``extra``:
+    what it needs beyond what its tree shows (a sequence it reads as a table)."""
     if user == users.OWNER:
         return
     roles = users.roles_of(engine.db.engine, user)
     if users.kind_of(engine.db.engine, user) != "user":
         raise PrivilegeError(f"user {user} does not exist (it was dropped?); sign in again")
-    needed = [] if "admin" in roles else rules.needs(tree)
+    needed = [] if "admin" in roles else [*rules.needs(tree), *extra]
     if needed:
         rules.check_needs(needed, access(engine, user, needed))
 

@@ -20,13 +20,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from duckdb.func import FunctionNullHandling, PythonUDFType
+from sqlglot import exp
 
 from indb.catalog import sequences as catalog
-from indb.catalog.names import split_name
+from indb.catalog.names import DEFAULT_SCHEMA, qualified, split_name
 from indb.catalog.sequences import SequenceInfo, default_sequence, sequence_name
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, Identity
 from indb.errors import CatalogError, DataError, SqlError, not_found
+from indb.planner import access as rules
 from indb.planner import sequences as plans
 from indb.result import Result
 
@@ -165,6 +167,42 @@ def _register(engine: Engine, duck: duckdb.DuckDBPyConnection) -> None:
                              side_effects=True)
     duck.create_function(plans.FUNCTIONS["lastval"], lambda: last_value(engine, session), [], "BIGINT",
                          side_effects=True)  # of no column: a value a row
+
+
+# -- a sequence read as a table ------------------------------------------------------------------
+
+def as_relations(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, list[rules.Need]]:
+    """The statement with each sequence it reads as a table (``SELECT last_value FROM s``, as
+    PostgreSQL has it: in a FROM or a JOIN) read as its one row, ``last_value, log_cnt,
+    is_called`` now; and the SELECT on each that it needs. Names of tables, views and the
+    statement's CTEs are theirs."""
+    known = set(engine.session.infos) | engine.session.views.names
+    named = [(t, name) for t in tree.find_all(exp.Table) if isinstance(t.parent, exp.From | exp.Join)
+             and isinstance(t.this, exp.Identifier) and not t.args.get("catalog")
+             and (name := _relation_name(t)) not in known and not (not t.db and rules.defined_by_cte(t))]
+    if not named:
+        return tree, []
+    defined = {s.name: s for s in catalog.every(engine.db.engine)}
+    needed = []
+    for table, name in named:
+        info = defined.get(name)
+        if info is None:
+            continue  # not a sequence: the privilege check or DuckDB says what it is not
+        row = exp.Tuple(expressions=[exp.Literal.number(info.last_value), exp.Literal.number(0),
+                                     exp.convert(info.is_called)])
+        alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name),
+                               columns=[exp.to_identifier(c) for c in SEQUENCE_COLUMNS])
+        table.replace(exp.Subquery(this=exp.Values(expressions=[row]), alias=alias))
+        needed.append(rules.Need("SELECT", "sequence", name, table))
+    return tree, needed
+
+
+SEQUENCE_COLUMNS = ("last_value", "log_cnt", "is_called")  # a sequence's row, as PostgreSQL's
+
+
+def _relation_name(table: exp.Table) -> str:
+    schema = table.db.lower() if table.db else DEFAULT_SCHEMA
+    return qualified(schema, table.name.lower())
 
 
 # -- the statements ------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
             if node.args.get("catalog"):
                 out.append(Need("ROLE", "role", ADMIN, node, f"reading {render_indb(node)} (outside "
                                 "indb's database)"))
-            elif node.db or not _defined_by_cte(node):
+            elif node.db or not defined_by_cte(node):
                 out.append(_on_table("SELECT", node))
         elif isinstance(source, exp.Anonymous) and source.name.upper() == "TABLE" \
                 and len(source.expressions) == 1 and isinstance(source.expressions[0], exp.Anonymous):
@@ -244,7 +244,7 @@ def _called(node: exp.Expr) -> str:
 _FILE_FUNCTION_KEYS = frozenset(n.replace("_", "") for n in FILE_FUNCTIONS)
 
 
-def _defined_by_cte(node: exp.Table) -> bool:
+def defined_by_cte(node: exp.Table) -> bool:
     """Whether an unqualified name refers to a CTE in scope: one of an enclosing query's WITH
     (in its body), or an earlier one of the WITH whose CTE holds it (itself too if RECURSIVE).
     Anything else is a table, so a name is never let through by a CTE it cannot see."""

@@ -24,6 +24,11 @@ class SessionViews:
     def __init__(self) -> None:
         self._made: tuple[View, ...] = ()
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The views' names, as last made."""
+        return frozenset(v.name for v in self._made)
+
     def refresh(self, duck: duckdb.DuckDBPyConnection, db: Database, tables: Collection[str],
                 tables_changed: bool) -> None:
         """Make the catalog's views in ``duck``; ``tables`` are the tables' views' names (a table
