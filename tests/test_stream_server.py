@@ -288,6 +288,29 @@ def test_kill_9_mid_stream_then_every_acknowledged_update_is_there_once(own_serv
         q.close()
 
 
+def test_pykx_s_query_api_and_the_first_query_after_ticks(own_server):
+    q = own_server.start().connect()
+    try:
+        upd(q, columns(["IBM", "MSFT", "IBM"], [150.0, 410.0, 151.0], [10, 5, 20]))
+        # the first statement after a table went real-time reads its rows (an update reads
+        # the table's columns on the statement's own DuckDB connection)
+        assert q("update price: price*2 from trade").py()["price"] == [300.0, 820.0, 302.0]
+        # PyKX's conn.qsql, sent as q's functional forms in lambdas, read back into q-sql
+        assert q.qsql.select("trade", where=["price>100", "sym=`IBM"]).py()["size"] == [10, 20]
+        keyed = q.qsql.select("trade", columns={"px": "avg price"}, by={"sym": "sym"})
+        assert isinstance(keyed, kx.KeyedTable)
+        assert keyed.pd().reset_index().to_dict("list") == {"sym": ["IBM", "MSFT"],
+                                                            "px": [150.5, 410.0]}
+        assert q.qsql.exec("trade", "price").py() == [150.0, 410.0, 151.0]
+        assert q.qsql.update("trade", {"size": "size*10"}).py()["size"] == [100, 50, 200]
+        assert q.qsql.delete("trade", where="size>10").py()["size"] == [10, 5]
+        assert q("count trade").py() == 3  # neither changed the table: q's without inplace
+        with pytest.raises(kx.QError, match="in place"):
+            q.qsql.update("trade", {"size": "size*10"}, inplace=True)
+    finally:
+        q.close()
+
+
 def test_indb_tick_refuses_a_directory_that_is_not_a_database(tmp_path):
     from click.testing import CliRunner
 

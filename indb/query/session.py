@@ -133,6 +133,9 @@ class QuerySession:
         with live.consistent(self.db.path) as rows:
             self._live = rows
             _register(self._database, rows)
+            statement = getattr(self._statement, "duck", None)
+            if statement is not None:  # the statement's own connection reads these rows too
+                _register(statement, rows)
             self._refresh_views(rows)
 
     def _refresh_views(self, rows: dict[str, pa.Table]) -> None:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from indb.errors import AuthenticationError, IndbError, OptionError
-from indb.stream import access, kdb, qcalls, subscriptions
+from indb.parser.qstatements import PREFIX as Q_PREFIX
+from indb.stream import access, kdb, qcalls, qfunctional, subscriptions
 from indb.stream.decoding import (CHUNK_BYTES, POOL_BYTES, Decoders, Gathered, Piece, ends, gather,
                                   is_update, pieces)
 from indb.stream.tickerplant import FLUSH_SECONDS, SUBSCRIBER_LIMIT, Subscriber, Tickerplant, Update
@@ -205,6 +206,11 @@ class KdbConnection(asyncio.BufferedProtocol):
                 if kdb.is_name(obj) and form is None:
                     self._settle()
                     self._query(kdb.text(obj), sync)
+                    continue
+                functional = qfunctional.query_text(obj)  # PyKX's conn.qsql.select(...)
+                if functional is not None:
+                    self._settle()
+                    self._query(Q_PREFIX + functional, sync)
                     continue
                 if form is not None:
                     self._settle()
