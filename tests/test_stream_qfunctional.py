@@ -14,7 +14,7 @@ from pykx.query import QSQL  # noqa: E402
 
 from indb.stream import kdb  # noqa: E402
 from indb.stream.kdb import MessageError  # noqa: E402
-from indb.stream.qfunctional import query_text  # noqa: E402
+from indb.stream.qfunctional import query_text, sql_call  # noqa: E402
 
 
 def sent(kind: str, table: str = "trade", columns=None, where=None, by=None, inplace=False):
@@ -52,3 +52,15 @@ def test_what_is_not_read_is_refused_or_left_alone():
         query_text(sent("update", columns={"price": "price*2"}, inplace=True))
     assert query_text(kdb.decode(kdb.encode(kx.toq([kx.SymbolAtom(".u.i")]), kdb.SYNC))) is None
     assert query_text(b"select from trade") is None
+
+
+def test_pykx_sql_read_as_its_query_and_arguments():
+    call = kx.toq([kx.SymbolAtom(".s.sp"), kx.CharVector("SELECT * FROM t WHERE x > $1 AND s = $2"),
+                   kx.toq((1.5, "IBM"))])
+    assert sql_call(kdb.decode(kdb.encode(call, kdb.SYNC))) == (
+        "SELECT * FROM t WHERE x > $1 AND s = $2", [1.5, "IBM"])
+    empty = kx.toq([kx.SymbolAtom(".s.sp"), kx.CharVector("SELECT 1"), kx.toq(())])
+    assert sql_call(kdb.decode(kdb.encode(empty, kdb.SYNC))) == ("SELECT 1", [])
+    assert sql_call(kdb.decode(kdb.encode(kx.toq([kx.SymbolAtom(".u.i")]), kdb.SYNC))) is None
+    with pytest.raises(MessageError, match="takes the SQL text"):
+        sql_call(kdb.decode(kdb.encode(kx.toq([kx.SymbolAtom(".s.sp")]), kdb.SYNC)))

@@ -305,6 +305,9 @@ def test_pykx_s_query_api_and_the_first_query_after_ticks(own_server):
         assert q.qsql.update("trade", {"size": "size*10"}).py()["size"] == [100, 50, 200]
         assert q.qsql.delete("trade", where="size>10").py()["size"] == [10, 5]
         assert q("count trade").py() == 3  # neither changed the table: q's without inplace
+        # PyKX's conn.sql: kdb+'s SQL interface ("s) " to load it, then .s.sp with arguments)
+        assert q.sql("SELECT sym, price FROM trade WHERE price > $1 ORDER BY price", 150.5).py() == {
+            "sym": ["IBM", "MSFT"], "price": [151.0, 410.0]}
         with pytest.raises(kx.QError, match="in place"):
             q.qsql.update("trade", {"size": "size*10"}, inplace=True)
     finally:

@@ -1,4 +1,8 @@
-"""PyKX's query API against the tickerplant: ``conn.qsql.select / exec / update / delete``.
+"""PyKX's query APIs against the tickerplant: ``conn.qsql.select / exec / update / delete``, and
+``conn.sql(query, *args)``.
+
+``conn.sql`` calls kdb+'s SQL interface, ``(`.s.sp; "SELECT ..."; args)``, after making sure it is
+loaded with ``"s) "``: the query is indb's SQL, its ``$1``... the arguments (``sql_call``).
 
 PyKX sends each as q's functional form in a lambda, ``{[tab;x;y;z]?[tab;value x;value y;value
 z]}`` (``!`` for update and delete; ``get tab`` where it does not change the table in place), its
@@ -65,6 +69,29 @@ def query_text(message: Any) -> str | None:
     if conditions:
         parts.append("where " + ", ".join(conditions))
     return " ".join(p for p in parts if p)
+
+
+SQL_CALLS = (".s.sp", ".s.e")  # kdb+'s SQL interface: a query and its arguments (.s.e: none)
+
+
+def sql_call(message: Any) -> tuple[str, list[Any]] | None:
+    """The SQL text and arguments of a call of kdb+'s SQL interface (PyKX's ``conn.sql``);
+    None for any other message."""
+    items = list(message) if isinstance(message, np.ndarray) and message.dtype == object else []
+    if not items or not is_name(items[0]) or text(items[0]) not in SQL_CALLS:
+        return None
+    if len(items) not in (2, 3) or not isinstance(items[1], bytes | str):
+        raise MessageError(f"{text(items[0])} takes the SQL text and a list of its arguments")
+    arguments = items[2] if len(items) == 3 else []
+    values = list(arguments) if isinstance(arguments, np.ndarray | list | tuple) else [arguments]
+    return _string(items[1]), [_python(v) for v in values]
+
+
+def _python(value: Any) -> Any:
+    """A decoded argument as the engine binds it: numpy scalars as Python's, strings as str."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _applied(clause: Any) -> tuple[str, Any]:

@@ -208,9 +208,13 @@ class KdbConnection(asyncio.BufferedProtocol):
                     self._query(kdb.text(obj), sync)
                     continue
                 functional = qfunctional.query_text(obj)  # PyKX's conn.qsql.select(...)
-                if functional is not None:
+                sql = qfunctional.sql_call(obj)  # PyKX's conn.sql(...)
+                if functional is not None or sql is not None:
                     self._settle()
-                    self._query(Q_PREFIX + functional, sync)
+                    if sql is not None:
+                        self._query(sql[0], sync, sql[1])
+                    else:
+                        self._query(Q_PREFIX + str(functional), sync)
                     continue
                 if form is not None:
                     self._settle()
@@ -358,8 +362,9 @@ class KdbConnection(asyncio.BufferedProtocol):
             self.subscriber.may_read = access.reader(self.server.grants, self.user, self.subscriber)
         return self.subscriber
 
-    def _query(self, text: str, sync: bool) -> None:
-        """Run a query on a thread; the connection reads no more until it is answered."""
+    def _query(self, text: str, sync: bool, params: list[Any] | None = None) -> None:
+        """Run a query (with ``params`` for its ``$1``...) on a thread; the connection reads no
+        more until it is answered."""
         if not sync:
             log.warning("kdb+ client %s sent a query async: nothing to answer, not run", self.name)
             return
@@ -367,7 +372,8 @@ class KdbConnection(asyncio.BufferedProtocol):
         assert self.transport is not None and self.user is not None
         self.transport.pause_reading()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.server.threads, _answer, self.plant, text, self.user)
+        future = loop.run_in_executor(self.server.threads, _answer, self.plant, text, self.user,
+                                      params)
         future.add_done_callback(self._answered)
 
     def _answered(self, future: asyncio.Future[bytes]) -> None:
@@ -393,10 +399,10 @@ def _arity(name: str, args: list[Any], count: int) -> None:
         raise kdb.MessageError(f"{name} takes {count} arguments, not {len(args)}")
 
 
-def _answer(plant: Tickerplant, text: str, user: str) -> bytes:
+def _answer(plant: Tickerplant, text: str, user: str, params: list[Any] | None = None) -> bytes:
     """A sync query's response message: its rows, or the error."""
     try:
-        return kdb.encode(plant.query(text, user), kdb.RESPONSE)
+        return kdb.encode(plant.query(text, user, params), kdb.RESPONSE)
     except IndbError as error:
         return kdb.error_message(str(error))
     except Exception as error:  # noqa: BLE001 (a query's failure is the client's answer, not the server's end)

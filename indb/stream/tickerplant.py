@@ -486,15 +486,21 @@ class Tickerplant:
         """``.u.L``: the day's kdb+ log, or its journal where it keeps no kdb+ log."""
         return self.journal.path if self.qlog is None else self.qlog.path
 
-    def query(self, text: str, user: str = OWNER) -> Any:
-        """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table."""
+    def query(self, text: str, user: str = OWNER, params: list[Any] | None = None) -> Any:
+        """A sync query (SQL, or q-sql when indb has the translator) as a kdb+ table; kdb+'s
+        ``s)`` before SQL (``"s) "`` alone: PyKX loading kdb+'s SQL interface) is read past.
+        ``params``: the values of SQL's ``$1``..."""
         question = qtables.read(text)  # tables[], cols t, meta t, count t
         if question is not None:
             return qtables.answer(self.engine, question, user)
+        if text.lstrip().startswith(SQL_PREFIX):
+            text = text.lstrip()[len(SQL_PREFIX):]
+            if not text.strip():
+                return kdb.kx.toq(None)
         statement, select = _sql(text)
         with self.engine.as_user(user):
             try:
-                result = self.engine.execute(statement)
+                result = self.engine.execute(statement, params or None)
             except SqlError as error:
                 # ``select max price from t`` parses as SQL too (max AS price), and fails there:
                 # a select that SQL cannot run is tried as the q-sql a kdb+ client meant
@@ -563,6 +569,9 @@ def _dropping(table: LiveTable, batches: list[pa.RecordBatch]) -> Iterator[None]
     with live_rows.exclusive():
         yield
         table.drop(batches)
+
+
+SQL_PREFIX = "s)"  # kdb+'s prefix of a SQL statement in q
 
 
 def _sql(text: str) -> tuple[str, bool]:
