@@ -209,6 +209,16 @@ def _without_ours(base: exp.Select) -> exp.Select:
         exp.Literal.string(n) for n in SETTINGS])))
 
 
+def _storage() -> exp.Expr:
+    """A column's storage as PostgreSQL's (psql's ``\\d+``): ``x`` (extended) for its types of
+    variable length, ``p`` (plain) for the others."""
+    kind = exp.func("format_type", _list_type(), exp.null())
+    return exp.If(this=exp.or_(kind.isin(*map(exp.Literal.string, (
+        "text", "character varying", "bytea", "numeric", "json", "jsonb"))),
+        exp.Like(this=kind.copy(), expression=exp.Literal.string("%[]"))),
+        true=exp.Literal.string("x"), false=exp.Literal.string("p"))
+
+
 def _list_type() -> exp.Expr:
     """A pg_attribute row's type: a list column's array type (DuckDB's pg_attribute gives every
     list one type of its own, which no pg_type row has)."""
@@ -229,7 +239,9 @@ def _list_type() -> exp.Expr:
 # here: a query's pg_catalog.X reads the shadow's table macro of X, with these
 _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_class": {"relforcerowsecurity": exp.false(),
-                 "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]"))},
+                 "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]")),
+                 "relreplident": exp.Literal.string("d")},  # psql's \d+: "Replica Identity"
+    "pg_am": {"amname": exp.Literal.string("heap")},  # a table's (psql's \d+: "Access method")
     "pg_index": {"indnullsnotdistinct": exp.false()},
     "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c")},
     "pg_type": {"typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
@@ -239,7 +251,8 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
-    "pg_attribute": {"atttypid": _list_type(), **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
+    "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(),
+                     **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
     "pg_settings": {},
