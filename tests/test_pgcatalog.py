@@ -332,7 +332,6 @@ def test_psql_describes_sequences_and_comments(served):
         assert "id|bigint||not null|nextval('noted_seq')|" in table.stdout, table.stderr
         assert "item|character varying|||" in table.stdout and "|what" in table.stdout
         assert "|plain|" in table.stdout and "|extended|" in table.stdout  # id's, item's storage
-        assert "Access method: heap" in table.stdout
         assert "|placed orders" in psql(served, "root", r"\dt+ noted_t").stdout
         assert "noted_seq" not in psql(served, "ann", r"\ds").stdout  # ann may not use it
     finally:
