@@ -38,10 +38,11 @@ def test_a_sequence_numbers_as_postgresql_does(conn):
     assert one(conn, "SELECT last_value, log_cnt, is_called FROM public.s") == [(5, 0, True)]
     assert one(conn, "WITH s AS (SELECT 1 AS x) SELECT * FROM s") == [(1,)]  # the CTE's
     conn.sql("ALTER SEQUENCE s RESTART WITH 50 INCREMENT BY 10")
+    conn.sql("ALTER SEQUENCE s AS integer")  # its maximum becomes integer's
     assert one(conn, "SELECT nextval('s'), nextval('s')") == [(50, 60)]
     shown = conn.sql("SHOW SEQUENCES").arrow().to_pylist()
-    assert shown == [{"name": "s", "type": "BIGINT", "start": 100, "increment": 10, "minimum": 1,
-                      "maximum": 2**63 - 1, "cycle": False, "owned_by": None, "last_value": 60}]
+    assert shown == [{"name": "s", "type": "INTEGER", "start": 100, "increment": 10, "minimum": 1,
+                      "maximum": 2**31 - 1, "cycle": False, "owned_by": None, "last_value": 60}]
 
 
 def test_bounds_cycle_and_descending(conn):

@@ -263,7 +263,13 @@ def alter_sequence(engine: Engine, plan: plans.AlterSequence, params: object) ->
         found(engine, plan.name)  # an identity's sequence is changed with its column
         raise SqlError(f"{plan.name} is an identity column's sequence: change it with ALTER TABLE "
                        "... ALTER COLUMN")
-    changed = replace(info, **dict(plan.changes))  # type: ignore[arg-type]
+    changes = dict(plan.changes)
+    if "data_type" in changes:  # bounds that were the old type's become the new type's
+        old_low, old_high = catalog.TYPE_BOUNDS[info.data_type]
+        low, high = catalog.TYPE_BOUNDS[str(changes["data_type"])]
+        changes.setdefault("maximum", high if info.maximum == old_high else info.maximum)
+        changes.setdefault("minimum", low if info.minimum == old_low else info.minimum)
+    changed = replace(info, **changes)  # type: ignore[arg-type]
     if plan.restart is not None:
         changed = replace(changed, last_value=changed.start if plan.restart is True
                           else int(plan.restart), is_called=False)

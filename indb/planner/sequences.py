@@ -21,12 +21,12 @@ from indb.parser import ExecuteFunction as ExecuteFunctionTree
 from indb.parser import error_at, render
 from indb.parser.sequences import AlterSequence as AlterSequenceTree
 from indb.parser.sequences import DropSequence as DropSequenceTree
+from indb.parser.sequences import ShowSequences as ShowSequencesTree
 from indb.planner.tables import CatalogFacts, table_name
 
 # PostgreSQL's functions of a sequence -> indb's, registered in DuckDB (whose own are of its
-# sequences); what each needs of the sequence, as PostgreSQL asks (``access``)
+# sequences; what each needs of the sequence is ``access.SEQUENCE_PRIVILEGES``)
 FUNCTIONS = {name: f"_indb_{name}" for name in FUNCTION_NAMES}
-PRIVILEGES = {"nextval": "USAGE", "currval": "SELECT", "setval": "UPDATE", "lastval": "USAGE"}
 TYPES = {"SMALLINT": "SMALLINT", "INT": "INTEGER", "INTEGER": "INTEGER", "BIGINT": "BIGINT"}
 
 
@@ -109,7 +109,7 @@ def plan_alter(tree: AlterSequenceTree, catalog: CatalogFacts) -> AlterSequence:
         bool(tree.args.get("exists")))
 
 
-def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowSequences:
+def plan_show(tree: ShowSequencesTree, catalog: CatalogFacts) -> ShowSequences:
     return ShowSequences()
 
 
