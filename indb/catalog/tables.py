@@ -44,6 +44,7 @@ class TableInfo:
     replicated: bool = False
     primary_key: tuple[str, ...] = ()  # unique on every write (query.keys, docs/sql.md)
     comment: str | None = None  # COMMENT ON TABLE's (Iceberg's table property "comment")
+    checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, DuckDB SQL of the condition)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -104,6 +105,7 @@ class TableInfo:
             "indb.replicated": json.dumps(self.replicated),
             **({"indb.primary_key": json.dumps(list(self.primary_key))} if self.primary_key else {}),
             **({COMMENT: self.comment} if self.comment is not None else {}),
+            **({"indb.checks": json.dumps([list(c) for c in self.checks])} if self.checks else {}),
         }
 
     @classmethod
@@ -114,7 +116,8 @@ class TableInfo:
                    shards=int(properties["indb.shards"]),
                    replicated=json.loads(properties["indb.replicated"]),
                    primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))),
-                   comment=properties.get(COMMENT))
+                   comment=properties.get(COMMENT),
+                   checks=tuple((n, c) for n, c in json.loads(properties.get("indb.checks", "[]"))))
 
 
 def _column_entry(column: Column) -> list[object]:

@@ -28,7 +28,7 @@ from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.engine import sequences
 from indb.errors import ConflictError, DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
-from indb.query.keys import check_unique
+from indb.query.keys import check_constraints, check_unique
 from indb.result import Result
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids
@@ -60,8 +60,9 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
 
 
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
-    return TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
+    info = TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
                              plan.primary_key)
+    return dataclasses.replace(info, checks=plan.checks)
 
 
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
@@ -365,6 +366,7 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
              for k in _FACTS_SCHEMA.names[1:]]
     rows += [("# comment", info.comment, "")] if info.comment is not None else []
+    rows += [(f"# check {name}", condition, "") for name, condition in info.checks]
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
                             "detail": [r[2] for r in rows]}))
 
@@ -430,6 +432,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             if progress:
                 progress(count)
         check_unique(info, existing, written, engine.db.io_properties)
+        check_constraints(info, written, engine.db.io_properties)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:

@@ -356,7 +356,8 @@ class Indb(DuckDB):
             alter = self._parse_alter()
             if isinstance(alter, exp.Command) and str(alter.expression).strip().upper().startswith("TABLE"):
                 self.raise_error("ALTER TABLE makes one change at a time: ADD COLUMN, DROP COLUMN, "
-                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...) or SET (SHARDS = n)")
+                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...), ADD CONSTRAINT name "
+                                 "CHECK (...) or SET (SHARDS = n)")
             return alter
 
         def _parse_create_function(self) -> CreateFunction | None:

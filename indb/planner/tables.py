@@ -58,6 +58,7 @@ class CreateTable:
     query: str | None = None  # CREATE TABLE ... AS <query>
     replace: bool = False     # CREATE OR REPLACE: the old table stays until the new one commits
     primary_key: tuple[str, ...] = ()
+    checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, condition as DuckDB SQL)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,52 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
         columns = tuple(dataclasses.replace(c, nullable=False) if c.name in primary_key else c
                         for c in columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
-                       bool(tree.args.get("exists")), None, replace, primary_key)
+                       bool(tree.args.get("exists")), None, replace, primary_key,
+                       checks_of(schema, name, columns))
+
+
+def _is_check(item: exp.Expr) -> bool:
+    """``CHECK (...)`` or ``CONSTRAINT name CHECK (...)`` among a table's items."""
+    return isinstance(item, exp.CheckColumnConstraint) or (isinstance(item, exp.Constraint) and all(
+        isinstance(e, exp.CheckColumnConstraint) for e in item.expressions))
+
+
+def checks_of(schema: exp.Schema, table: str, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
+    """A column list's CHECK constraints, as PostgreSQL names those given no name
+    (``<table>_<column>_check`` for a column's, ``<table>_check`` for the table's)."""
+    found: list[tuple[str | None, str | None, exp.CheckColumnConstraint]] = []
+    for item in schema.expressions:
+        if isinstance(item, exp.ColumnDef):
+            found += [(c.name or None, item.name, c.kind) for c in item.constraints
+                      if isinstance(c.kind, exp.CheckColumnConstraint)]
+        elif isinstance(item, exp.Constraint) and _is_check(item):
+            found += [(item.name, None, e) for e in item.expressions]
+        elif _is_check(item):
+            found.append((None, None, item))
+    base = split_name(table)[1]
+    checks: dict[str, str] = {}
+    for name, column, check in found:
+        given = name or (f"{base}_{column}_check" if column else f"{base}_check")
+        name, number = given, 0
+        while name in checks:  # PostgreSQL's numbering of names taken: t_check1, t_check2...
+            number += 1
+            name = f"{given}{number}"
+        checks[name] = check_condition(check.this, columns)
+    return tuple(checks.items())
+
+
+def check_condition(condition: exp.Expr, columns: tuple[Column, ...]) -> str:
+    """A CHECK's condition as the catalog keeps it (DuckDB SQL), if it is one of the row alone:
+    its table's columns, no subquery, aggregate or window; else SqlError at it."""
+    if condition.find(exp.Subquery, exp.Select, exp.AggFunc, exp.Window):
+        raise error_at(condition, "a CHECK is a condition on the row alone: no subquery, "
+                                  "aggregate or window")
+    known = {c.name.lower(): c.name for c in columns}
+    for column in condition.find_all(exp.Column):
+        if column.table or column.name.lower() not in known:
+            raise error_at(column, f"CHECK names {render(column)}, which is not a column of the "
+                                   f"table; its columns are {', '.join(known.values())}")
+    return render(condition)
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
@@ -301,14 +347,14 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
                                      "columns' SHARD_KEY; give it once")
             shard_key = tuple(i.name for i in item.expressions)
             continue
-        if isinstance(_named_key(item), exp.PrimaryKey):  # read by primary_key_of
-            continue
+        if isinstance(_named_key(item), exp.PrimaryKey) or _is_check(item):  # primary_key_of,
+            continue  # checks_of
         if not isinstance(item, exp.ColumnDef):
-            unenforced = isinstance(item, exp.UniqueColumnConstraint | exp.CheckColumnConstraint
-                                    | exp.ForeignKey) or isinstance(item, exp.Constraint)
+            unenforced = isinstance(item, exp.UniqueColumnConstraint | exp.ForeignKey) \
+                or isinstance(item, exp.Constraint)
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
-                                 "columns, SHARD KEY (...) and PRIMARY KEY (...)" + (
-                                     " (it does not enforce UNIQUE, CHECK or foreign keys)"
+                                 "columns, SHARD KEY (...), PRIMARY KEY (...) and CHECK (...)" + (
+                                     " (it does not enforce UNIQUE or foreign keys)"
                                      if unenforced else ""))
         name = item.name
         if name.lower() in seen:
@@ -341,8 +387,6 @@ SERIAL_TYPES = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataT
 REFUSED_CONSTRAINTS: dict[type[exp.Expr], str] = {  # not enforced: refused, never ignored
     exp.UniqueColumnConstraint: "UNIQUE is not enforced by indb: a table's PRIMARY KEY is (one "
                                 "a table)",
-    exp.CheckColumnConstraint: "CHECK constraints are not enforced by indb: check the values in "
-                               "the query that writes them",
     exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check",
     exp.ComputedColumnConstraint: "computed columns are not supported: compute the value in a "
                                   "view or in the query that writes it"}
@@ -375,7 +419,8 @@ def _constraints(item: exp.ColumnDef,
             raise error_at(item, REFUSED_CONSTRAINTS[exp.ComputedColumnConstraint])
         elif type(kind) in REFUSED_CONSTRAINTS:
             raise error_at(item, REFUSED_CONSTRAINTS[type(kind)])
-        elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint):
+        elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint
+                            | exp.CheckColumnConstraint):  # a CHECK: checks_of
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
                                        "indb knows NOT NULL, DEFAULT, PRIMARY KEY and "
                                        "GENERATED ... AS IDENTITY")

@@ -339,6 +339,22 @@ class SetIdentity:
 
 
 @dataclass(frozen=True)
+class AddCheck:
+    """``ADD [CONSTRAINT name] CHECK (condition)``: ``name`` None gets PostgreSQL's."""
+
+    name: str | None
+    condition: exp.Expr
+
+
+@dataclass(frozen=True)
+class DropConstraint:
+    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK."""
+
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
 class AddPrimaryKey:
     """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
     catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
@@ -353,7 +369,7 @@ class AlterTable:
 
     table: str
     change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-        | SetDefault | SetIdentity
+        | SetDefault | SetIdentity | AddCheck | DropConstraint
     # the action, for the engine's errors
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
@@ -372,14 +388,25 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
 
 
 def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
-        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity:
+        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | DropConstraint:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
+    if isinstance(action, exp.AddConstraint) and isinstance(action.find(exp.CheckColumnConstraint),
+                                                             exp.CheckColumnConstraint):
+        named = action.find(exp.Constraint)
+        return AddCheck(named.name if named is not None and named.name else None,
+                        action.find(exp.CheckColumnConstraint).this)  # type: ignore[union-attr]
+    if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "CONSTRAINT":
+        (named, *more) = action.args.get("tables") or [action.this]
+        if more or named is None:
+            raise error_at(action, "ALTER TABLE drops one constraint at a time, by its name")
+        return DropConstraint(named.name, bool(action.args.get("exists")))
     if isinstance(action, exp.AddConstraint):
         key = action.find(exp.PrimaryKey)
         if key is None or len(action.expressions) != 1:
             raise error_at(action, f"ALTER TABLE {render(action)} is not supported; the "
-                                   "constraint a table takes is ADD PRIMARY KEY (c, ...)")
+                                   "constraints a table takes are ADD PRIMARY KEY (c, ...) and "
+                                   "ADD CONSTRAINT name CHECK (...)")
         return AddPrimaryKey(tuple(column.name for column in key.expressions))
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
         (column, *more) = action.args.get("tables") or [action.this]

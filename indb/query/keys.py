@@ -1,6 +1,7 @@
-"""Primary keys: a table's files after a write are checked for a key value held twice, before
-the commit (INSERT, loads, UPDATE, MERGE and function runs' appended rows all call this), and
-a key added to a table (ALTER TABLE ... ADD PRIMARY KEY) for a NULL in its columns too."""
+"""Primary keys and CHECK constraints: a table's files after a write are checked for a key value
+held twice, and the files it adds for a row its CHECKs refuse, before the commit (INSERT, loads,
+UPDATE, MERGE and function runs' appended rows all call these); a key added to a table (ALTER
+TABLE ... ADD PRIMARY KEY) is checked for a NULL in its columns too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 from pyiceberg.manifest import DataFile
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from indb.catalog import filesystems
 from indb.catalog.tables import TableInfo
@@ -37,6 +38,26 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
         value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
         raise DataError(f"duplicate primary key in {info.name}: more than one row has {value}; "
                         "nothing was written (a primary key is unique)")
+
+
+def check_constraints(info: TableInfo, added: Sequence[DataFile],
+                      io_properties: Mapping[str, str] | None = None,
+                      checks: Sequence[tuple[str, str]] | None = None) -> None:
+    """DataError naming the first CHECK of the table (or ``checks``) that a row of ``added``
+    fails: its condition is false (NULL passes, as in PostgreSQL)."""
+    checks = info.checks if checks is None else checks
+    if not checks or not added:
+        return
+    failed = {name: exp.Is(this=exp.Paren(this=parse_one(condition, read="duckdb")),
+                           expression=exp.false()) for name, condition in checks}
+    found = _first(info, [local_path(f.file_path) for f in added], io_properties,
+                   lambda rows: exp.select(*[exp.alias_(test.copy(), name, quoted=True)
+                                             for name, test in failed.items()]).from_(rows).where(
+                       exp.or_(*[test.copy() for test in failed.values()])))
+    if found:
+        name = next(name for name, fails in found[0].items() if fails)
+        raise DataError(f"a row for {info.name} violates check constraint {name} "
+                        f"({dict(checks)[name]}); nothing was written")
 
 
 def check_not_null(info: TableInfo, data_files: Sequence[DataFile], columns: Sequence[str],

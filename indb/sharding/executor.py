@@ -39,7 +39,7 @@ from indb.catalog.filesystems import is_local
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
-from indb.query.keys import check_unique
+from indb.query.keys import check_constraints, check_unique
 from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -369,6 +369,7 @@ class FunctionRunner:
                 if staged[spec.name]:
                     check_unique(spec.info, files.data_files(table), staged[spec.name],
                                  db.io_properties)
+                    check_constraints(spec.info, staged[spec.name], db.io_properties)
                     files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata)
                 committed.append(spec.name)
             elif isinstance(spec, CreateOutput):

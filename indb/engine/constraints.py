@@ -1,0 +1,102 @@
+"""ALTER TABLE's CHECK constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` (the rows there
+are checked first), ``DROP CONSTRAINT [IF EXISTS] name``, and what a column's change does to the
+checks that name it (a rename renames it in them; a drop is refused).
+
+A table's checks are its properties (``TableInfo.checks``); every write checks the rows it adds
+(``query.keys.check_constraints``) before its commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
+from sqlglot import exp, parse_one
+
+from indb import planner
+from indb.catalog.names import split_name
+from indb.catalog.tables import TableInfo
+from indb.errors import ConflictError
+from indb.parser import error_at, render
+from indb.planner.tables import check_condition
+from indb.planner.upkeep import AddCheck, DropConstraint
+from indb.query.keys import check_constraints
+from indb.result import Result
+from indb.storage import files
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+
+def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+              change: AddCheck) -> Result:
+    """The rows there are checked, then the check is the table's, in a commit that fails if a
+    writer added rows meanwhile (they would not have been checked)."""
+    taken = dict(info.checks)
+    name = change.name or _free(f"{split_name(info.name)[1]}_check", taken)
+    if name in taken:
+        raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
+    condition = check_condition(change.condition, info.columns)
+    check_constraints(info, files.data_files(table), engine.db.io_properties, [(name, condition)])
+    _commit(table, dataclasses.replace(info, checks=(*info.checks, (name, condition))))
+    return Result(message=f"altered table {info.name}: CHECK {name} ({condition})")
+
+
+def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                    change: DropConstraint) -> Result:
+    kept = tuple(c for c in info.checks if c[0] != change.name)
+    if len(kept) == len(info.checks):
+        if change.if_exists:
+            return Result(message=f"table {info.name} has no constraint {change.name}")
+        key = f" (its primary key, {info.name}_pkey, stays)" if info.primary_key else ""
+        raise error_at(plan.node, f"table {info.name} has no CHECK constraint {change.name}"
+                                  + key + "; DESCRIBE lists its checks")
+    _commit(table, dataclasses.replace(info, checks=kept))
+    return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
+
+
+def column_changed(info: TableInfo, old: str, new: str | None,
+                   node: exp.Expr | None) -> tuple[tuple[str, str], ...]:
+    """The table's checks after its column ``old`` is renamed to ``new`` (the checks say the
+    new name) or dropped (None: refused while a check names it)."""
+    checks = []
+    for name, condition in info.checks:
+        tree = parse_one(condition, read="duckdb")
+        named = [c for c in tree.find_all(exp.Column) if c.name.lower() == old.lower()]
+        if named and new is None:
+            raise error_at(node, f"column {old} of {info.name} is in its CHECK {name} "
+                                 f"({condition}): ALTER TABLE {info.name} DROP CONSTRAINT {name} "
+                                 "first")
+        for column in named:
+            column.set("this", exp.to_identifier(new))
+        checks.append((name, render(tree)))
+    return tuple(checks)
+
+
+def _free(name: str, taken: dict[str, str]) -> str:
+    """``name``, or PostgreSQL's next numbered one (t_check1, t_check2...) if it is taken."""
+    number, free = 0, name
+    while free in taken:
+        number += 1
+        free = f"{name}{number}"
+    return free
+
+
+def _commit(table: Table, new: TableInfo) -> None:
+    """The table's properties as ``new`` has them, if no writer changed its rows since they
+    were read (ConflictError otherwise)."""
+    snapshot = table.current_snapshot()
+    requirement = AssertRefSnapshotId.model_validate(  # the field's alias is snapshot-id
+        {"ref": "main", "snapshot-id": snapshot.snapshot_id if snapshot else None})
+    transaction = table.transaction()
+    if not new.checks and "indb.checks" in table.properties:
+        transaction.remove_properties("indb.checks")
+    try:
+        transaction._apply((SetPropertiesUpdate(updates=new.to_properties()),), (requirement,))
+        transaction.commit_transaction()
+    except CommitFailedException:
+        raise ConflictError(f"table {new.name} was changed meanwhile; run the statement "
+                            "again") from None

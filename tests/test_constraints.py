@@ -1,0 +1,84 @@
+"""CHECK constraints: made with a table or added to it, enforced by every write (INSERT, UPDATE,
+loads, function runs), dropped, and following a renamed column; ``indb.engine.constraints`` and
+``indb.query.keys.check_constraints``."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import indb
+
+
+def checks(conn, table):
+    return [(name[len("# check "):], condition) for name, condition, _ in
+            conn.sql(f"DESCRIBE {table}").fetchall() if name.startswith("# check ")]
+
+
+def test_checks_made_with_a_table_are_named_as_postgresql_names_them(fresh):
+    fresh.sql("CREATE TABLE items (id INT, price DOUBLE CHECK (price > 0), "
+              "qty INT CONSTRAINT qty_pos CHECK (qty >= 0), CHECK (qty < 1000), CHECK (id <> 7))")
+    assert checks(fresh, "items") == [("items_price_check", "price > 0"), ("qty_pos", "qty >= 0"),
+                                      ("items_check", "qty < 1000"), ("items_check1", "id <> 7")]
+
+
+def test_every_write_is_checked_and_a_null_passes(fresh):
+    fresh.sql("CREATE TABLE items (id INT, price DOUBLE CHECK (price > 0), qty INT "
+              "CONSTRAINT qty_pos CHECK (qty >= 0))")
+    fresh.sql("INSERT INTO items VALUES (1, 1.5, 2), (2, NULL, 3)")  # NULL is not false
+    with pytest.raises(indb.DataError, match=r"violates check constraint items_price_check "
+                                             r"\(price > 0\); nothing was written"):
+        fresh.sql("INSERT INTO items VALUES (3, 2.0, 1), (4, -1.0, 1)")
+    with pytest.raises(indb.DataError, match="qty_pos"):
+        fresh.sql("UPDATE items SET qty = qty - 3")
+    with pytest.raises(indb.DataError, match="qty_pos"):
+        fresh.load("items", pa.table({"id": pa.array([5], pa.int32()), "price": [1.0],
+                                      "qty": pa.array([-1], pa.int32())}))
+    with pytest.raises(indb.DataError, match="qty_pos"):
+        fresh.sql("MERGE INTO items USING (SELECT 1 AS id) AS s ON items.id = s.id "
+                  "WHEN MATCHED THEN UPDATE SET qty = -5")
+    assert fresh.sql("SELECT id, price, qty FROM items ORDER BY id").fetchall() == [
+        (1, 1.5, 2), (2, None, 3)]  # none of the refused writes left a row
+
+
+def test_a_function_run_s_rows_are_checked(fresh):
+    fresh.sql("CREATE TABLE src (id BIGINT, SHARD KEY (id)) WITH (SHARDS = 2)")
+    fresh.sql("INSERT INTO src SELECT range FROM range(10)")
+    fresh.sql("CREATE TABLE small (id BIGINT CHECK (id < 5)) WITH (SHARDS = 2)")
+    fresh.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
+    with pytest.raises(indb.RunError, match="violates check constraint small_id_check"):
+        fresh.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => src, "
+                  "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('small'))")
+    assert fresh.sql("SELECT count(*) FROM small").fetchone() == (0,)
+
+
+def test_alter_table_adds_checks_the_rows_have_and_drops_them(fresh):
+    fresh.sql("CREATE TABLE t (a INT, b INT)")
+    fresh.sql("INSERT INTO t VALUES (1, 10), (2, 20)")
+    with pytest.raises(indb.DataError, match="violates check constraint b_small"):
+        fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 15)")  # a row has b = 20
+    assert checks(fresh, "t") == []
+    fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 50)")
+    with pytest.raises(indb.SqlError, match="has a constraint b_small already"):
+        fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 60)")
+    with pytest.raises(indb.DataError, match="b_small"):
+        fresh.sql("INSERT INTO t VALUES (3, 99)")
+    fresh.sql("ALTER TABLE t RENAME COLUMN b TO bee")  # the check says the new name
+    assert checks(fresh, "t") == [("b_small", "bee < 50")]
+    with pytest.raises(indb.SqlError, match="is in its CHECK b_small"):
+        fresh.sql("ALTER TABLE t DROP COLUMN bee")
+    fresh.sql("ALTER TABLE t DROP CONSTRAINT b_small")
+    fresh.sql("INSERT INTO t VALUES (3, 99)")
+    fresh.sql("ALTER TABLE t DROP CONSTRAINT IF EXISTS b_small")
+    with pytest.raises(indb.SqlError, match="has no CHECK constraint b_small"):
+        fresh.sql("ALTER TABLE t DROP CONSTRAINT b_small")
+
+
+def test_a_check_is_a_condition_on_the_row(fresh):
+    with pytest.raises(indb.SqlError, match="CHECK names b, which is not a column"):
+        fresh.sql("CREATE TABLE t (a INT CHECK (b > 0))")
+    with pytest.raises(indb.SqlError, match="no subquery, aggregate or window"):
+        fresh.sql("CREATE TABLE t (a INT CHECK (a > (SELECT 1)))")
+    fresh.sql("CREATE TABLE t (a INT)")
+    with pytest.raises(indb.SqlError, match="no subquery, aggregate or window"):
+        fresh.sql("ALTER TABLE t ADD CONSTRAINT c CHECK (a > max(a))")
