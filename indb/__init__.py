@@ -11,11 +11,11 @@ import datetime
 import time
 from typing import TYPE_CHECKING, Any
 
-from indb.errors import (CatalogError, ConflictError, DatabaseError, DataError, DirectoryError,
-                         FunctionError, IndbError, IndbWarning, IntegrityError, InterfaceError,
-                         InternalError, ModelError, NotSupportedError, OperationalError,
-                         OptionError, ProgrammingError, RunError, SchemaError, SqlError,
-                         StorageError)
+from indb.errors import (CatalogError, CheckViolation, ConflictError, DatabaseError, DataError,
+                         DirectoryError, FunctionError, IndbError, IndbWarning, IntegrityError,
+                         InterfaceError, InternalError, ModelError, NotSupportedError,
+                         OperationalError, OptionError, ProgrammingError, RunError, SchemaError,
+                         SqlError, StorageError, UniqueViolation)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -96,10 +96,11 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "CatalogError",
+__all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "CatalogError", "CheckViolation",
            "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError", "Date",
            "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
            "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
            "OperationalError", "OptionError", "ProgrammingError", "Result", "RunError",
            "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp",
-           "TimestampFromTicks", "Warning", "apilevel", "connect", "paramstyle", "threadsafety"]
+           "TimestampFromTicks", "UniqueViolation", "Warning", "apilevel", "connect", "paramstyle",
+           "threadsafety"]

@@ -45,6 +45,15 @@ class IntegrityError(DatabaseError):
     """The relational integrity of the database would be broken."""
 
 
+class UniqueViolation(IntegrityError, DataError):
+    """A write that would hold a primary key's or a UNIQUE constraint's value twice; nothing
+    was written (PostgreSQL's SQLSTATE 23505)."""
+
+
+class CheckViolation(IntegrityError, DataError):
+    """A row a CHECK constraint refuses; nothing was written (PostgreSQL's SQLSTATE 23514)."""
+
+
 class InternalError(DatabaseError):
     """indb reached a state it should not: please report it."""
 

@@ -1,24 +1,28 @@
-"""CHECK constraints: made with a table or added to it, enforced by every write (INSERT, UPDATE,
-loads, function runs), dropped, and following a renamed column; ``indb.engine.constraints`` and
-``indb.query.keys.check_constraints``."""
+"""CHECK and UNIQUE constraints: made with a table or added to it, enforced by every write (INSERT,
+UPDATE, loads, function runs), dropped, and following a renamed column; ``indb.engine.constraints``
+and ``indb.query.keys.check_constraints`` / ``check_uniques``; their violations' SQLSTATEs
+through the PostgreSQL port."""
 
 from __future__ import annotations
 
+import psycopg
 import pyarrow as pa
 import pytest
 
 import indb
+from serving import Served
 
 
-def checks(conn, table):
-    return [(name[len("# check "):], condition) for name, condition, _ in
-            conn.sql(f"DESCRIBE {table}").fetchall() if name.startswith("# check ")]
+def described(conn, table, kind="check"):
+    """The constraints of a kind DESCRIBE lists: (name, condition or columns)."""
+    return [(name[len(f"# {kind} "):], value) for name, value, _ in
+            conn.sql(f"DESCRIBE {table}").fetchall() if name.startswith(f"# {kind} ")]
 
 
 def test_checks_made_with_a_table_are_named_as_postgresql_names_them(fresh):
     fresh.sql("CREATE TABLE items (id INT, price DOUBLE CHECK (price > 0), "
               "qty INT CONSTRAINT qty_pos CHECK (qty >= 0), CHECK (qty < 1000), CHECK (id <> 7))")
-    assert checks(fresh, "items") == [("items_price_check", "price > 0"), ("qty_pos", "qty >= 0"),
+    assert described(fresh, "items") == [("items_price_check", "price > 0"), ("qty_pos", "qty >= 0"),
                                       ("items_check", "qty < 1000"), ("items_check1", "id <> 7")]
 
 
@@ -57,20 +61,20 @@ def test_alter_table_adds_checks_the_rows_have_and_drops_them(fresh):
     fresh.sql("INSERT INTO t VALUES (1, 10), (2, 20)")
     with pytest.raises(indb.DataError, match="violates check constraint b_small"):
         fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 15)")  # a row has b = 20
-    assert checks(fresh, "t") == []
+    assert described(fresh, "t") == []
     fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 50)")
     with pytest.raises(indb.SqlError, match="has a constraint b_small already"):
         fresh.sql("ALTER TABLE t ADD CONSTRAINT b_small CHECK (b < 60)")
     with pytest.raises(indb.DataError, match="b_small"):
         fresh.sql("INSERT INTO t VALUES (3, 99)")
     fresh.sql("ALTER TABLE t RENAME COLUMN b TO bee")  # the check says the new name
-    assert checks(fresh, "t") == [("b_small", "bee < 50")]
+    assert described(fresh, "t") == [("b_small", "bee < 50")]
     with pytest.raises(indb.SqlError, match="is in its CHECK b_small"):
         fresh.sql("ALTER TABLE t DROP COLUMN bee")
     fresh.sql("ALTER TABLE t DROP CONSTRAINT b_small")
     fresh.sql("INSERT INTO t VALUES (3, 99)")
     fresh.sql("ALTER TABLE t DROP CONSTRAINT IF EXISTS b_small")
-    with pytest.raises(indb.SqlError, match="has no CHECK constraint b_small"):
+    with pytest.raises(indb.SqlError, match="has no CHECK or UNIQUE constraint b_small"):
         fresh.sql("ALTER TABLE t DROP CONSTRAINT b_small")
 
 
@@ -82,3 +86,55 @@ def test_a_check_is_a_condition_on_the_row(fresh):
     fresh.sql("CREATE TABLE t (a INT)")
     with pytest.raises(indb.SqlError, match="no subquery, aggregate or window"):
         fresh.sql("ALTER TABLE t ADD CONSTRAINT c CHECK (a > max(a))")
+
+
+def test_unique_values_across_shards_and_nulls_that_never_clash(fresh):
+    fresh.sql("CREATE TABLE users (id INT PRIMARY KEY, name TEXT NOT NULL UNIQUE, email TEXT, "
+              "region TEXT, CONSTRAINT mail UNIQUE (email, region)) WITH (SHARDS = 4)")
+    assert described(fresh, "users", "unique") == [("users_name_key", "name"), ("mail", "email, region")]
+    fresh.sql("INSERT INTO users VALUES (1, 'ann', NULL, 'eu'), (2, 'bob', NULL, 'eu')")  # NULLs
+    with pytest.raises(indb.UniqueViolation, match="users_name_key: more than one row has "
+                                                   "name = 'ann'; nothing was written"):
+        fresh.sql("INSERT INTO users VALUES (3, 'ann', 'a@x', 'us')")  # another shard's id
+    assert isinstance(indb.UniqueViolation("x"), indb.IntegrityError | indb.DataError)
+    with pytest.raises(indb.UniqueViolation, match="mail"):
+        fresh.sql("INSERT INTO users VALUES (3, 'cy', 'a@x', 'us'), (4, 'dee', 'a@x', 'us')")
+    with pytest.raises(indb.UniqueViolation, match="users_name_key"):
+        fresh.sql("UPDATE users SET name = 'ann' WHERE id = 2")
+    fresh.sql("INSERT INTO users VALUES (3, 'cy', 'a@x', 'us'), (4, 'dee', 'a@x', 'eu')")
+    assert fresh.sql("SELECT count(*) FROM users").fetchone() == (4,)
+
+
+def test_alter_table_adds_uniques_the_rows_have_and_renames_them(fresh):
+    fresh.sql("CREATE TABLE t (a INT, b INT)")
+    fresh.sql("INSERT INTO t VALUES (1, 10), (2, 10)")
+    with pytest.raises(indb.UniqueViolation, match="t_b_key"):
+        fresh.sql("ALTER TABLE t ADD CONSTRAINT t_b_key UNIQUE (b)")  # b = 10 twice
+    fresh.sql("ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a)")
+    fresh.sql("ALTER TABLE t RENAME COLUMN a TO aa")
+    assert described(fresh, "t", "unique") == [("t_a_key", "aa")]
+    with pytest.raises(indb.SqlError, match="is in its UNIQUE t_a_key"):
+        fresh.sql("ALTER TABLE t DROP COLUMN aa")
+    with pytest.raises(indb.UniqueViolation):
+        fresh.sql("INSERT INTO t VALUES (1, 30)")
+    fresh.sql("ALTER TABLE t DROP CONSTRAINT t_a_key")
+    fresh.sql("INSERT INTO t VALUES (1, 30)")
+
+
+def test_postgresql_clients_hear_postgresql_s_sqlstates(tmp_path):
+    path = tmp_path / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE u (id INT PRIMARY KEY, name TEXT UNIQUE, age INT CHECK (age >= 0))")
+        conn.sql("INSERT INTO u VALUES (1, 'a', 1)")
+    served = Served(path)
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=admin",
+                             autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.UniqueViolation):  # 23505, an IntegrityError
+                conn.execute("INSERT INTO u VALUES (2, 'a', 1)")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute("INSERT INTO u VALUES (1, 'b', 1)")  # the primary key's too
+            with pytest.raises(psycopg.errors.CheckViolation):  # 23514
+                conn.execute("INSERT INTO u VALUES (3, 'c', -1)")
+    finally:
+        served.stop()

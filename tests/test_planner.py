@@ -126,7 +126,6 @@ def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
 
 
 @pytest.mark.parametrize("sql, message", [
-    ("CREATE TABLE t (a INT UNIQUE)", "UNIQUE is not enforced"),
     ("CREATE TABLE t (a INT REFERENCES ticks (a))", "REFERENCES .* not enforced"),
     ("CREATE TABLE t (a INT GENERATED ALWAYS AS (1 + 2))", "computed columns"),
     ("CREATE TABLE t (a INT, b INT DEFAULT a)", "a DEFAULT is a constant"),

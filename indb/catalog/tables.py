@@ -45,6 +45,7 @@ class TableInfo:
     primary_key: tuple[str, ...] = ()  # unique on every write (query.keys, docs/sql.md)
     comment: str | None = None  # COMMENT ON TABLE's (Iceberg's table property "comment")
     checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, DuckDB SQL of the condition)
+    uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -106,6 +107,8 @@ class TableInfo:
             **({"indb.primary_key": json.dumps(list(self.primary_key))} if self.primary_key else {}),
             **({COMMENT: self.comment} if self.comment is not None else {}),
             **({"indb.checks": json.dumps([list(c) for c in self.checks])} if self.checks else {}),
+            **({"indb.uniques": json.dumps([[n, list(c)] for n, c in self.uniques])}
+               if self.uniques else {}),
         }
 
     @classmethod
@@ -117,7 +120,9 @@ class TableInfo:
                    replicated=json.loads(properties["indb.replicated"]),
                    primary_key=tuple(json.loads(properties.get("indb.primary_key", "[]"))),
                    comment=properties.get(COMMENT),
-                   checks=tuple((n, c) for n, c in json.loads(properties.get("indb.checks", "[]"))))
+                   checks=tuple((n, c) for n, c in json.loads(properties.get("indb.checks", "[]"))),
+                   uniques=tuple((n, tuple(c)) for n, c in json.loads(properties.get("indb.uniques",
+                                                                                    "[]"))))
 
 
 def _column_entry(column: Column) -> list[object]:

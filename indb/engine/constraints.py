@@ -1,14 +1,16 @@
-"""ALTER TABLE's CHECK constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` (the rows there
-are checked first), ``DROP CONSTRAINT [IF EXISTS] name``, and what a column's change does to the
-checks that name it (a rename renames it in them; a drop is refused).
+"""ALTER TABLE's CHECK and UNIQUE constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` and
+``ADD [CONSTRAINT name] UNIQUE (c, ...)`` (the rows there are checked first), ``DROP CONSTRAINT
+[IF EXISTS] name``, and what a column's change does to the constraints that name it (a rename
+renames it in them; a drop is refused).
 
-A table's checks are its properties (``TableInfo.checks``); every write checks the rows it adds
-(``query.keys.check_constraints``) before its commit.
+A table's constraints are its properties (``TableInfo.checks``, ``.uniques``); every write checks
+the rows it adds (``query.keys.check_constraints``, ``check_uniques``) before its commit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from pyiceberg.exceptions import CommitFailedException
@@ -21,9 +23,9 @@ from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError
 from indb.parser import error_at, render
-from indb.planner.tables import check_condition
-from indb.planner.upkeep import AddCheck, DropConstraint
-from indb.query.keys import check_constraints
+from indb.planner.tables import check_condition, unique_columns
+from indb.planner.upkeep import AddCheck, AddUnique, DropConstraint
+from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
 from indb.storage import files
 
@@ -35,7 +37,7 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
               change: AddCheck) -> Result:
     """The rows there are checked, then the check is the table's, in a commit that fails if a
     writer added rows meanwhile (they would not have been checked)."""
-    taken = dict(info.checks)
+    taken = {**dict(info.checks), **dict(info.uniques)}
     name = change.name or _free(f"{split_name(info.name)[1]}_check", taken)
     if name in taken:
         raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
@@ -45,23 +47,52 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     return Result(message=f"altered table {info.name}: CHECK {name} ({condition})")
 
 
+def add_unique(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+               change: AddUnique) -> Result:
+    """The rows there are checked for a value held twice, then the constraint is the table's."""
+    taken = {**dict(info.checks), **dict(info.uniques)}
+    columns = unique_columns(list(change.columns), info.columns, plan.node)
+    name = change.name or f"{split_name(info.name)[1]}_{'_'.join(columns)}_key"
+    if name in taken:
+        raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
+    current = files.data_files(table)
+    check_uniques(info, [], current, engine.db.io_properties, [(name, columns)])
+    _commit(table, dataclasses.replace(info, uniques=(*info.uniques, (name, columns))))
+    return Result(message=f"altered table {info.name}: UNIQUE {name} ({', '.join(columns)})")
+
+
 def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
                     change: DropConstraint) -> Result:
-    kept = tuple(c for c in info.checks if c[0] != change.name)
-    if len(kept) == len(info.checks):
+    checks = tuple(c for c in info.checks if c[0] != change.name)
+    uniques = tuple(u for u in info.uniques if u[0] != change.name)
+    if len(checks) + len(uniques) == len(info.checks) + len(info.uniques):
         if change.if_exists:
             return Result(message=f"table {info.name} has no constraint {change.name}")
         key = f" (its primary key, {info.name}_pkey, stays)" if info.primary_key else ""
-        raise error_at(plan.node, f"table {info.name} has no CHECK constraint {change.name}"
-                                  + key + "; DESCRIBE lists its checks")
-    _commit(table, dataclasses.replace(info, checks=kept))
+        raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
+                                  f"{change.name}{key}; DESCRIBE lists them")
+    _commit(table, dataclasses.replace(info, checks=checks, uniques=uniques))
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
 def column_changed(info: TableInfo, old: str, new: str | None,
-                   node: exp.Expr | None) -> tuple[tuple[str, str], ...]:
-    """The table's checks after its column ``old`` is renamed to ``new`` (the checks say the
-    new name) or dropped (None: refused while a check names it)."""
+                   node: exp.Expr | None) -> TableInfo:
+    """The table's constraints (``info``'s, in it) after its column ``old`` is renamed to
+    ``new`` (they say the new name) or dropped (None: refused while one names it)."""
+    uniques = []
+    for name, columns in info.uniques:
+        if old in columns:
+            if new is None:
+                raise error_at(node, f"column {old} of {info.name} is in its UNIQUE {name}: "
+                                     f"ALTER TABLE {info.name} DROP CONSTRAINT {name} first")
+            columns = tuple(new if c == old else c for c in columns)
+        uniques.append((name, columns))
+    return dataclasses.replace(info, checks=_checks_changed(info, old, new, node),
+                               uniques=tuple(uniques))
+
+
+def _checks_changed(info: TableInfo, old: str, new: str | None,
+                    node: exp.Expr | None) -> tuple[tuple[str, str], ...]:
     checks = []
     for name, condition in info.checks:
         tree = parse_one(condition, read="duckdb")
@@ -76,7 +107,7 @@ def column_changed(info: TableInfo, old: str, new: str | None,
     return tuple(checks)
 
 
-def _free(name: str, taken: dict[str, str]) -> str:
+def _free(name: str, taken: Collection[str]) -> str:
     """``name``, or PostgreSQL's next numbered one (t_check1, t_check2...) if it is taken."""
     number, free = 0, name
     while free in taken:
@@ -92,8 +123,10 @@ def _commit(table: Table, new: TableInfo) -> None:
     requirement = AssertRefSnapshotId.model_validate(  # the field's alias is snapshot-id
         {"ref": "main", "snapshot-id": snapshot.snapshot_id if snapshot else None})
     transaction = table.transaction()
-    if not new.checks and "indb.checks" in table.properties:
-        transaction.remove_properties("indb.checks")
+    gone = [key for key, kept in (("indb.checks", new.checks), ("indb.uniques", new.uniques))
+            if not kept and key in table.properties]
+    if gone:
+        transaction.remove_properties(*gone)
     try:
         transaction._apply((SetPropertiesUpdate(updates=new.to_properties()),), (requirement,))
         transaction.commit_transaction()

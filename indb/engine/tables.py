@@ -28,7 +28,7 @@ from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.engine import sequences
 from indb.errors import ConflictError, DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
-from indb.query.keys import check_constraints, check_unique
+from indb.query.keys import check_constraints, check_unique, check_uniques
 from indb.result import Result
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids
@@ -62,7 +62,7 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
     info = TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
                              plan.primary_key)
-    return dataclasses.replace(info, checks=plan.checks)
+    return dataclasses.replace(info, checks=plan.checks, uniques=plan.uniques)
 
 
 def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
@@ -367,6 +367,7 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
              for k in _FACTS_SCHEMA.names[1:]]
     rows += [("# comment", info.comment, "")] if info.comment is not None else []
     rows += [(f"# check {name}", condition, "") for name, condition in info.checks]
+    rows += [(f"# unique {name}", ", ".join(columns), "") for name, columns in info.uniques]
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
                             "detail": [r[2] for r in rows]}))
 
@@ -414,7 +415,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     if create is None:
         table, info = engine.db.load(name)
         metadata, location, io = table.metadata, table.location(), table.io
-        existing = files.data_files(table) if info.primary_key else []
+        existing = files.data_files(table) if info.primary_key or info.uniques else []
     else:
         replacing = replace and engine.db.exists(name)
         info = create
@@ -432,6 +433,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             if progress:
                 progress(count)
         check_unique(info, existing, written, engine.db.io_properties)
+        check_uniques(info, existing, written, engine.db.io_properties)
         check_constraints(info, written, engine.db.io_properties)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)

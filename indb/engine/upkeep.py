@@ -32,9 +32,9 @@ from indb.engine import constraints, sequences, tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
-from indb.query.keys import check_constraints, check_not_null, check_unique
-from indb.planner.upkeep import (Action, AddCheck, AddColumn, AddPrimaryKey, Clause, DropColumn,
-                                 DropConstraint, Match,
+from indb.query.keys import check_constraints, check_not_null, check_unique, check_uniques
+from indb.planner.upkeep import (Action, AddCheck, AddColumn, AddPrimaryKey, AddUnique, Clause,
+                                 DropColumn, DropConstraint, Match,
                                  RenameColumn, RowChange, SetDefault, SetIdentity, SetNotNull,
                                  SetShards, plan_lines)
 from indb.registry import unreferenced
@@ -104,6 +104,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         gone = {f.file_path for f in removed}
         check_unique(info, [f for f in current if f.file_path not in gone], added,
                      engine.db.io_properties)
+        check_uniques(info, [f for f in current if f.file_path not in gone], added,
+                      engine.db.io_properties)
         check_constraints(info, added, engine.db.io_properties)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
@@ -356,6 +358,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return _set_numbering(engine, plan, table, info, change)
     if isinstance(change, AddCheck):
         return constraints.add_check(engine, plan, table, info, change)
+    if isinstance(change, AddUnique):
+        return constraints.add_unique(engine, plan, table, info, change)
     if isinstance(change, DropConstraint):
         return constraints.drop_constraint(engine, plan, table, info, change)
     if isinstance(change, AddColumn) and default_sequence(change.column.default):
@@ -440,17 +444,16 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
             raise error_at(node, f"{old.name} is the only column of {info.name}; DROP TABLE "
                                  f"{info.name} instead")
         del columns[position], sources[position]
-        return dataclasses.replace(info, columns=tuple(columns),
-                                   checks=constraints.column_changed(info, old.name, None, node)), sources
+        return dataclasses.replace(constraints.column_changed(info, old.name, None, node),
+                                   columns=tuple(columns)), sources
     clash = _named(info, change.new)
     if clash is not None and clash is not old:
         raise error_at(node, f"table {info.name} has a column {clash.name} already")
     columns[position] = dataclasses.replace(old, name=change.new)
     key = tuple(change.new if k == old.name else k for k in info.shard_key)
     primary = tuple(change.new if k == old.name else k for k in info.primary_key)
-    return dataclasses.replace(info, columns=tuple(columns), shard_key=key, primary_key=primary,
-                               checks=constraints.column_changed(info, old.name, change.new,
-                                                                 node)), sources
+    return dataclasses.replace(constraints.column_changed(info, old.name, change.new, node),
+                               columns=tuple(columns), shard_key=key, primary_key=primary), sources
 
 
 def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,

@@ -59,6 +59,7 @@ class CreateTable:
     replace: bool = False     # CREATE OR REPLACE: the old table stays until the new one commits
     primary_key: tuple[str, ...] = ()
     checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, condition as DuckDB SQL)
+    uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
 
 
 @dataclass(frozen=True)
@@ -210,13 +211,47 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
                         for c in columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
                        bool(tree.args.get("exists")), None, replace, primary_key,
-                       checks_of(schema, name, columns))
+                       checks_of(schema, name, columns), uniques_of(schema, name, columns))
 
 
-def _is_check(item: exp.Expr) -> bool:
-    """``CHECK (...)`` or ``CONSTRAINT name CHECK (...)`` among a table's items."""
-    return isinstance(item, exp.CheckColumnConstraint) or (isinstance(item, exp.Constraint) and all(
-        isinstance(e, exp.CheckColumnConstraint) for e in item.expressions))
+def _is_check(item: exp.Expr, kind: type[exp.Expr] = exp.CheckColumnConstraint) -> bool:
+    """``CHECK (...)`` or ``CONSTRAINT name CHECK (...)`` (or UNIQUE, by ``kind``) among a
+    table's items."""
+    return isinstance(item, kind) or (isinstance(item, exp.Constraint) and all(
+        isinstance(e, kind) for e in item.expressions))
+
+
+def uniques_of(schema: exp.Schema, table: str,
+               columns: tuple[Column, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A column list's UNIQUE constraints, as PostgreSQL names those given no name
+    (``<table>_<column>[_<column>...]_key``)."""
+    found: list[tuple[str | None, exp.Expr, list[str]]] = []
+    for item in schema.expressions:
+        if isinstance(item, exp.ColumnDef):
+            found += [(c.name or None, c, [item.name]) for c in item.constraints
+                      if isinstance(c.kind, exp.UniqueColumnConstraint)]
+        elif _is_check(item, exp.UniqueColumnConstraint):
+            parts = item.expressions if isinstance(item, exp.Constraint) else [item]
+            found += [(item.name if isinstance(item, exp.Constraint) else None, part,
+                       [c.name for c in part.this.expressions]) for part in parts]
+    base = split_name(table)[1]
+    uniques: dict[str, tuple[str, ...]] = {}
+    for name, node, named in found:
+        spelled = unique_columns(named, columns, node)
+        uniques[name or f"{base}_{'_'.join(spelled)}_key"] = spelled
+    return tuple(uniques.items())
+
+
+def unique_columns(named: list[str], columns: tuple[Column, ...],
+                   node: exp.Expr | None) -> tuple[str, ...]:
+    """A UNIQUE constraint's columns as the table spells them; SqlError at ``node`` for one it
+    does not have, or none."""
+    known = {c.name.lower(): c.name for c in columns}
+    missing = [n for n in named if n.lower() not in known]
+    if missing or not named:
+        raise error_at(node, f"UNIQUE names {missing[0] if missing else 'no column'}, which is "
+                             f"not a column of the table; its columns are {', '.join(known.values())}")
+    return tuple(known[n.lower()] for n in named)
 
 
 def checks_of(schema: exp.Schema, table: str, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
@@ -347,15 +382,15 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
                                      "columns' SHARD_KEY; give it once")
             shard_key = tuple(i.name for i in item.expressions)
             continue
-        if isinstance(_named_key(item), exp.PrimaryKey) or _is_check(item):  # primary_key_of,
-            continue  # checks_of
+        if isinstance(_named_key(item), exp.PrimaryKey) or _is_check(item) \
+                or _is_check(item, exp.UniqueColumnConstraint):  # primary_key_of, checks_of,
+            continue  # uniques_of
         if not isinstance(item, exp.ColumnDef):
-            unenforced = isinstance(item, exp.UniqueColumnConstraint | exp.ForeignKey) \
-                or isinstance(item, exp.Constraint)
+            unenforced = isinstance(item, exp.ForeignKey) or isinstance(item, exp.Constraint)
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
-                                 "columns, SHARD KEY (...), PRIMARY KEY (...) and CHECK (...)" + (
-                                     " (it does not enforce UNIQUE or foreign keys)"
-                                     if unenforced else ""))
+                                 "columns, SHARD KEY (...), PRIMARY KEY (...), UNIQUE (...) and "
+                                 "CHECK (...)" + (" (it does not enforce foreign keys)"
+                                                  if unenforced else ""))
         name = item.name
         if name.lower() in seen:
             raise error_at(item, f"column {name} is defined twice")
@@ -385,8 +420,6 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
 SERIALS = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}  # numbered
 SERIAL_TYPES = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL)
 REFUSED_CONSTRAINTS: dict[type[exp.Expr], str] = {  # not enforced: refused, never ignored
-    exp.UniqueColumnConstraint: "UNIQUE is not enforced by indb: a table's PRIMARY KEY is (one "
-                                "a table)",
     exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check",
     exp.ComputedColumnConstraint: "computed columns are not supported: compute the value in a "
                                   "view or in the query that writes it"}
@@ -420,7 +453,8 @@ def _constraints(item: exp.ColumnDef,
         elif type(kind) in REFUSED_CONSTRAINTS:
             raise error_at(item, REFUSED_CONSTRAINTS[type(kind)])
         elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint
-                            | exp.CheckColumnConstraint):  # a CHECK: checks_of
+                            | exp.CheckColumnConstraint | exp.UniqueColumnConstraint):
+            # (a CHECK: checks_of; UNIQUE: uniques_of)
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
                                        "indb knows NOT NULL, DEFAULT, PRIMARY KEY and "
                                        "GENERATED ... AS IDENTITY")

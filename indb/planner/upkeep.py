@@ -347,8 +347,16 @@ class AddCheck:
 
 
 @dataclass(frozen=True)
+class AddUnique:
+    """``ADD [CONSTRAINT name] UNIQUE (c, ...)``: ``name`` None gets PostgreSQL's."""
+
+    name: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DropConstraint:
-    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK."""
+    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK or a UNIQUE."""
 
     name: str
     if_exists: bool = False
@@ -369,7 +377,7 @@ class AlterTable:
 
     table: str
     change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-        | SetDefault | SetIdentity | AddCheck | DropConstraint
+        | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint
     # the action, for the engine's errors
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
@@ -388,7 +396,8 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
 
 
 def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
-        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | DropConstraint:
+        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | AddUnique \
+        | DropConstraint:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
     if isinstance(action, exp.AddConstraint) and isinstance(action.find(exp.CheckColumnConstraint),
@@ -396,6 +405,11 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         named = action.find(exp.Constraint)
         return AddCheck(named.name if named is not None and named.name else None,
                         action.find(exp.CheckColumnConstraint).this)  # type: ignore[union-attr]
+    unique = action.find(exp.UniqueColumnConstraint) if isinstance(action, exp.AddConstraint) else None
+    if isinstance(unique, exp.UniqueColumnConstraint) and isinstance(unique.this, exp.Schema):
+        named = action.find(exp.Constraint)
+        return AddUnique(named.name if named is not None and named.name else None,
+                         tuple(c.name for c in unique.this.expressions))
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "CONSTRAINT":
         (named, *more) = action.args.get("tables") or [action.this]
         if more or named is None:

@@ -13,7 +13,7 @@ from sqlglot import exp, parse_one
 
 from indb.catalog import filesystems
 from indb.catalog.tables import TableInfo
-from indb.errors import DataError
+from indb.errors import CheckViolation, DataError, UniqueViolation
 from indb.parser import render
 from indb.query.scan import Scans
 from indb.storage.files import local_path
@@ -36,8 +36,30 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
         *key).having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))
     if found:
         value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
-        raise DataError(f"duplicate primary key in {info.name}: more than one row has {value}; "
+        raise UniqueViolation(f"duplicate primary key in {info.name}: more than one row has {value}; "
                         "nothing was written (a primary key is unique)")
+
+
+def check_uniques(info: TableInfo, kept: Sequence[DataFile], added: Sequence[DataFile],
+                  io_properties: Mapping[str, str] | None = None,
+                  uniques: Sequence[tuple[str, tuple[str, ...]]] | None = None) -> None:
+    """DataError naming a value of a UNIQUE constraint's columns that the table's files after a
+    write hold twice (rows with a NULL among them are not compared, as in PostgreSQL). A unique
+    value may lie in any shard: every file is read, its constraint's columns alone."""
+    uniques = info.uniques if uniques is None else uniques
+    if not uniques or not added:
+        return
+    paths = [local_path(f.file_path) for f in [*kept, *added]]
+    for name, columns in uniques:
+        key = [exp.column(c, quoted=True) for c in columns]
+        found = _first(info, paths, io_properties, lambda rows: exp.select(*key).from_(rows).where(
+            exp.and_(*[exp.Not(this=exp.Is(this=k.copy(), expression=exp.Null())) for k in key])
+        ).group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
+                                       expression=exp.Literal.number(1))))
+        if found:
+            value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
+            raise UniqueViolation(f"duplicate value in {info.name} for unique constraint {name}: more "
+                            f"than one row has {value}; nothing was written")
 
 
 def check_constraints(info: TableInfo, added: Sequence[DataFile],
@@ -56,7 +78,7 @@ def check_constraints(info: TableInfo, added: Sequence[DataFile],
                        exp.or_(*[test.copy() for test in failed.values()])))
     if found:
         name = next(name for name, fails in found[0].items() if fails)
-        raise DataError(f"a row for {info.name} violates check constraint {name} "
+        raise CheckViolation(f"a row for {info.name} violates check constraint {name} "
                         f"({dict(checks)[name]}); nothing was written")
 
 

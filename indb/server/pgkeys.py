@@ -224,6 +224,9 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
     if info is not None and info.primary_key:
         items.append(exp.PrimaryKey(expressions=[exp.to_identifier(c, quoted=True)
                                                  for c in info.primary_key]))
+    for _, unique in info.uniques if info is not None else ():  # pg_constraint's 'u' rows
+        items.append(exp.UniqueColumnConstraint(this=exp.Schema(expressions=[
+            exp.to_identifier(c, quoted=True) for c in unique])))
     for check, condition in info.checks if info is not None else ():  # pg_constraint's 'c' rows
         items.append(exp.Constraint(this=exp.to_identifier(check, quoted=True), expressions=[
             exp.CheckColumnConstraint(this=sqlglot.parse_one(condition, read="duckdb"))]))

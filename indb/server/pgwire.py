@@ -42,7 +42,8 @@ from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 
 # SQLSTATE of an error, by the first of its classes named here
-_SQLSTATE = {"SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
+_SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
+             "SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
              "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",
              "ModelError": "38000", "AuthenticationError": "28000", "PrivilegeError": "42501",

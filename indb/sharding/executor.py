@@ -39,7 +39,7 @@ from indb.catalog.filesystems import is_local
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
-from indb.query.keys import check_constraints, check_unique
+from indb.query.keys import check_constraints, check_unique, check_uniques
 from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -367,8 +367,9 @@ class FunctionRunner:
                     raise CatalogError(f"table {spec.name} was dropped and created again during "
                                        "the run; run the function again")
                 if staged[spec.name]:
-                    check_unique(spec.info, files.data_files(table), staged[spec.name],
-                                 db.io_properties)
+                    kept = files.data_files(table)
+                    check_unique(spec.info, kept, staged[spec.name], db.io_properties)
+                    check_uniques(spec.info, kept, staged[spec.name], db.io_properties)
                     check_constraints(spec.info, staged[spec.name], db.io_properties)
                     files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata)
                 committed.append(spec.name)
