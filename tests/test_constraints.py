@@ -136,5 +136,8 @@ def test_postgresql_clients_hear_postgresql_s_sqlstates(tmp_path):
                 conn.execute("INSERT INTO u VALUES (1, 'b', 1)")  # the primary key's too
             with pytest.raises(psycopg.errors.CheckViolation):  # 23514
                 conn.execute("INSERT INTO u VALUES (3, 'c', -1)")
+            # the catalog names a check as the table does (SQLAlchemy's get_check_constraints)
+            assert conn.execute("SELECT conname FROM pg_catalog.pg_constraint WHERE contype = 'c' "
+                                "AND conrelid = 'u'::regclass").fetchall() == [("u_age_check",)]
     finally:
         served.stop()

@@ -681,6 +681,7 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
         else:
             made.extend(pgkeys.table(relation, name))
     made.append(_table_macro("", pgkeys.identities(relations), name=pgkeys.IDENTITIES))
+    made.append(_table_macro("", pgkeys.constraints(relations), name=pgkeys.CONSTRAINTS))
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))

@@ -26,6 +26,7 @@ from indb.catalog.tables import TableInfo
 from indb.engine.privileges import Relation
 
 IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
+CONSTRAINTS = "indb_constraints"  # and of its tables' CHECK and UNIQUE constraints' names
 
 
 def last_name(name: exp.Expr) -> exp.Expr:
@@ -105,6 +106,57 @@ def pkey_name(relid: exp.Expr) -> exp.Expr:
         expression=exp.Literal.string("_pkey"))
 
 
+def constraint_name() -> exp.Subquery:
+    """A CHECK's or a UNIQUE's name as the table has it (DuckDB names them by their text): the
+    one at its position among the table's constraints, which DuckDB's oid of a constraint
+    counts (the table's oid times a million, plus the position)."""
+    return exp.Subquery(this=exp.select("constraint_name").from_(
+        exp.Table(this=exp.Anonymous(this=CONSTRAINTS))).where(exp.and_(
+            exp.column("constraint_relid").eq(exp.column("conrelid")),
+            exp.column("constraint_position").eq(
+                exp.Sub(this=exp.column("oid"), expression=exp.Mul(
+                    this=exp.column("conrelid"), expression=exp.Literal.number(1_000_000)))))
+    ).limit(1))
+
+
+def constraints(relations: Sequence[Relation]) -> exp.Query:
+    """The body of ``indb_constraints()``: each table's CHECK and UNIQUE constraints by their
+    position in the shadow's table (its uniques, then its checks, as ``table`` makes them), with
+    the table's oid."""
+    names = ("schema", "table", "position", "name")
+    rows = [exp.Tuple(expressions=[exp.convert(v) for v in (
+        relation.schema, relation.name, position, name)])
+        for relation in relations if relation.table is not None
+        for position, name in enumerate([n for n, _ in relation.table.uniques]
+                                        + [n for n, _ in relation.table.checks],
+                                        start=_first_position(relation))]
+    known = bool(rows)
+    if not known:  # a row of the right types, taken out below
+        rows = [exp.Tuple(expressions=[exp.convert(v) for v in ("", "", 0, "")])]
+    values = exp.Values(expressions=rows, alias=exp.TableAlias(
+        this=exp.to_identifier("v"), columns=[exp.to_identifier(n) for n in names]))
+    found = exp.select(
+        exp.alias_(exp.column("oid", "c"), "constraint_relid"),
+        exp.alias_(exp.column("position", "v"), "constraint_position"),
+        exp.alias_(exp.column("name", "v"), "constraint_name")).from_(values).join(
+        exp.to_table("pg_catalog.pg_class").as_("c"),
+        on=exp.column("relname", "c").eq(exp.column("table", "v"))).join(
+        exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
+            exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
+            exp.column("nspname", "n").eq(exp.column("schema", "v"))))
+    return found if known else found.where(exp.false())
+
+
+def _first_position(relation: Relation) -> int:
+    """Where a shadow table's UNIQUE and CHECK constraints start among its constraints: after
+    its columns' NOT NULLs and its primary key, as DuckDB numbers them."""
+    info = relation.table
+    assert info is not None
+    required = sum(1 for name, _ in relation.columns
+                   if (column := info.column(name)) is not None and not column.nullable)
+    return required + (1 if info.primary_key else 0)
+
+
 def indexes_added() -> exp.Query:
     """pg_index's row of each primary key (a unique index in PostgreSQL; none in DuckDB)."""
     count = exp.func("len", exp.column("conkey"))
@@ -161,10 +213,14 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     # DuckDB numbers a constraint's columns from 0 and names a primary key by its columns
     "pg_constraint": {
         "conkey": from_one(exp.column("conkey")),
-        **{name: exp.Case(ifs=[exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
-                                      true=value)], default=exp.column(name))
-           for name, value in (("conname", pkey_name(exp.column("conrelid"))),
-                               ("conindid", exp.column("oid")))}},
+        "conname": exp.Case(ifs=[
+            exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
+                   true=pkey_name(exp.column("conrelid"))),
+            exp.If(this=exp.column("contype").isin(exp.Literal.string("c"), exp.Literal.string("u")),
+                   true=exp.func("coalesce", constraint_name(), exp.column("conname")))],
+            default=exp.column("conname")),
+        "conindid": exp.Case(ifs=[exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
+                                         true=exp.column("oid"))], default=exp.column("conindid"))},
 }
 # rows of pg_catalog's tables (pgcatalog's _ADDED_ROWS)
 ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added}
