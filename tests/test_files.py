@@ -22,7 +22,8 @@ from indb.catalog.database import Database
 from indb.catalog.location import locate
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column
-from indb.errors import ConflictError, InternalError, OptionError
+from indb.errors import ConflictError, InternalError, OptionError, UniqueViolation
+from indb.query.keys import rechecked
 from indb.storage import files, read_threads
 from indb.storage.placement import NULL_KEY_SHARD, consecutive_rowids
 
@@ -392,3 +393,23 @@ def test_a_files_layout_is_made_once_for_the_same_metadata_and_columns(db, monke
     assert files.FileLayout.kept(again, stored.schema).metadata is again and len(made) == 2
     other = pa.schema([stored.schema.field("k"), pa.field("v", pa.float32())])  # other types
     assert files.FileLayout.kept(table.metadata, other) is not layout and len(made) == 3
+
+
+def test_a_commit_checks_its_keys_again_when_rows_came_in_meanwhile(db):
+    """A write's UNIQUE check read the snapshot it started from; another writer's commit in
+    between may hold the values it adds, so the commit checks again, and refuses it."""
+    info = TableInfo("u", (Column("k", "BIGINT"), Column("v", "DOUBLE")), ("k",), 2,
+                     uniques=(("u_v_key", ("v",)),))
+    table = db.create_table(info)
+    rows = files.to_stored(pa.table({"k": [1], "v": [0.5]}), info, consecutive_rowids(lambda n: 0))
+    ours = files.write_data_files(table.io, table.metadata, info, rows)  # checked: none yet
+    files.commit(db, "u", add=files.write_data_files(table.io, table.metadata, info, rows))  # theirs
+    with pytest.raises(UniqueViolation, match="v = 0.5"):
+        files.commit(db, "u", add=ours, written_for=table.metadata,
+                     verify=rechecked(info, ours, io_properties=db.io_properties))
+    assert sum(f.record_count for f in files.data_files(db.load("u")[0])) == 1
+    other = files.write_data_files(table.io, table.metadata, info, files.to_stored(
+        pa.table({"k": [2], "v": [1.5]}), info, consecutive_rowids(lambda n: 0)))
+    files.commit(db, "u", add=other, written_for=table.metadata,  # a new value: it lands
+                 verify=rechecked(info, other, io_properties=db.io_properties))
+    assert sum(f.record_count for f in files.data_files(db.load("u")[0])) == 2

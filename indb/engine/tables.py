@@ -28,7 +28,7 @@ from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.engine import sequences
 from indb.errors import ConflictError, DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
-from indb.query.keys import check_constraints, check_unique, check_uniques
+from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.result import Result
 from indb.storage import files
 from indb.storage.placement import consecutive_rowids
@@ -442,7 +442,8 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         elif written:
             with around_commit:
                 files.commit(engine.db, name, add=written, written_for=metadata,
-                             properties=properties)
+                             properties=properties,
+                             verify=rechecked(info, written, io_properties=engine.db.io_properties))
         written.keep()
     return count
 

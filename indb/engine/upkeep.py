@@ -32,7 +32,8 @@ from indb.engine import constraints, sequences, tables
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
-from indb.query.keys import check_constraints, check_not_null, check_unique, check_uniques
+from indb.query.keys import (check_constraints, check_not_null, check_unique, check_uniques,
+                             rechecked)
 from indb.planner.upkeep import (Action, AddCheck, AddColumn, AddPrimaryKey, AddUnique, Clause,
                                  DropColumn, DropConstraint, Match,
                                  RenameColumn, RowChange, SetDefault, SetIdentity, SetNotNull,
@@ -109,7 +110,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         check_constraints(info, added, engine.db.io_properties)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
-                         written_for=table.metadata)
+                         written_for=table.metadata,
+                         verify=rechecked(info, added, removed, engine.db.io_properties))
         added.keep()
     counts = {"rows_inserted": inserted.num_rows, "rows_updated": updated.num_rows,
               "rows_deleted": deleted.num_rows}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table
 from sqlglot import exp, parse_one
 
 from indb.catalog import filesystems
@@ -16,7 +17,7 @@ from indb.catalog.tables import TableInfo
 from indb.errors import CheckViolation, DataError, UniqueViolation
 from indb.parser import render
 from indb.query.scan import Scans
-from indb.storage.files import local_path
+from indb.storage.files import data_files, local_path
 
 
 def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[DataFile],
@@ -60,6 +61,22 @@ def check_uniques(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Dat
             value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
             raise UniqueViolation(f"duplicate value in {info.name} for unique constraint {name}: more "
                             f"than one row has {value}; nothing was written")
+
+
+def rechecked(info: TableInfo, added: Sequence[DataFile], removed: Sequence[DataFile] = (),
+              io_properties: Mapping[str, str] | None = None) -> Callable[[Table], None] | None:
+    """For ``files.commit``'s ``verify``: the key checks of a write that adds ``added`` (and
+    removes ``removed``) done again over a newer snapshot of the table; None for a table with
+    no keys to check."""
+    if not (info.primary_key or info.uniques) or not added:
+        return None
+    gone = {f.file_path for f in removed}
+
+    def verify(table: Table) -> None:
+        kept = [f for f in data_files(table) if f.file_path not in gone]
+        check_unique(info, kept, added, io_properties)
+        check_uniques(info, kept, added, io_properties)
+    return verify
 
 
 def check_constraints(info: TableInfo, added: Sequence[DataFile],

@@ -39,7 +39,7 @@ from indb.catalog.filesystems import is_local
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
-from indb.query.keys import check_constraints, check_unique, check_uniques
+from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -371,7 +371,9 @@ class FunctionRunner:
                     check_unique(spec.info, kept, staged[spec.name], db.io_properties)
                     check_uniques(spec.info, kept, staged[spec.name], db.io_properties)
                     check_constraints(spec.info, staged[spec.name], db.io_properties)
-                    files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata)
+                    files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata,
+                                 verify=rechecked(spec.info, staged[spec.name],
+                                                  io_properties=db.io_properties))
                 committed.append(spec.name)
             elif isinstance(spec, CreateOutput):
                 infos = {o.created[spec.name] for o in outcomes if spec.name in o.created}

@@ -406,7 +406,8 @@ def same_layout(written: TableMetadata, current: TableMetadata) -> bool:
 
 def commit(db: Database, name: str, add: Sequence[DataFile],
            remove: Sequence[DataFile] = (), written_for: TableMetadata | None = None,
-           properties: Mapping[str, str] | None = None) -> int:
+           properties: Mapping[str, str] | None = None,
+           verify: Callable[[Table], None] | None = None) -> int:
     """Make ``add`` visible and ``remove`` invisible in ONE snapshot; returns its id.
 
     ``written_for`` is the table metadata the files were written with: when the table was
@@ -422,9 +423,18 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
 
     ``properties`` are set on the table in the same commit (a tickerplant's flush records the
     journal position its rows reach, so that they are never replayed twice).
+
+    ``verify`` checks the write again against a snapshot newer than ``written_for``'s, which
+    its checks read (a primary key's, a UNIQUE's: rows committed meanwhile may hold the values
+    it adds); it raises to refuse the write. The commit requires the snapshot it verified, so a
+    commit in between sends it round again.
     """
+    seen = written_for.current_snapshot_id if written_for is not None else None
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table(db.identifier(name))
+        if verify is not None and table.metadata.current_snapshot_id != seen:
+            verify(table)
+            seen = table.metadata.current_snapshot_id
         if written_for is not None and not same_layout(written_for, table.metadata):
             raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
                                 "again) while this statement wrote its files; nothing was "
