@@ -158,18 +158,23 @@ def owned_by_table(engine: sa.Engine, table: str) -> list[SequenceInfo]:
 def next_values(engine: sa.Engine, name: str, count: int) -> np.ndarray:
     """Take the sequence's next ``count`` numbers, in one transaction (DataError past its end
     without CYCLE: none is taken then)."""
-    row = _definitions.c.name == name
     with engine.begin() as conn:
-        # write first, so the transaction holds SQLite's write lock before it reads
-        conn.execute(_definitions.update().where(row).values(is_called=_definitions.c.is_called))
-        found = conn.execute(sa.select(_definitions).where(row)).first()
-        if found is None:
-            raise not_found("sequence", name)
-        info = _info(found)
+        info = _locked(conn, name)
         values = _numbers(info, count)
-        conn.execute(_definitions.update().where(row).values(last_value=int(values[-1]),
-                                                             is_called=True))
+        conn.execute(_definitions.update().where(_definitions.c.name == name).values(
+            last_value=int(values[-1]), is_called=True))
     return values
+
+
+def _locked(conn: sa.Connection, name: str) -> SequenceInfo:
+    """A sequence's state, read in a transaction that holds the catalog's write lock first (a
+    write of nothing), so no other session reads it before this one writes it back."""
+    row = _definitions.c.name == name
+    conn.execute(_definitions.update().where(row).values(is_called=_definitions.c.is_called))
+    found = conn.execute(sa.select(_definitions).where(row)).first()
+    if found is None:
+        raise not_found("sequence", name)
+    return _info(found)
 
 
 def _numbers(info: SequenceInfo, count: int) -> np.ndarray:
@@ -197,17 +202,13 @@ def _numbers(info: SequenceInfo, count: int) -> np.ndarray:
 
 def set_value(engine: sa.Engine, name: str, value: int, is_called: bool = True) -> None:
     """``setval``: the next number is ``value + increment`` (``is_called``), or ``value``."""
-    row = _definitions.c.name == name
     with engine.begin() as conn:
-        conn.execute(_definitions.update().where(row).values(is_called=_definitions.c.is_called))
-        found = conn.execute(sa.select(_definitions).where(row)).first()
-        if found is None:
-            raise not_found("sequence", name)
-        info = _info(found)
+        info = _locked(conn, name)
         if not info.minimum <= value <= info.maximum:
             raise DataError(f"setval: value {value} is out of bounds for sequence {name} "
                             f"({info.minimum}..{info.maximum})")
-        conn.execute(_definitions.update().where(row).values(last_value=value, is_called=is_called))
+        conn.execute(_definitions.update().where(_definitions.c.name == name).values(
+            last_value=value, is_called=is_called))
 
 
 # -- names --------------------------------------------------------------------------------------

@@ -176,10 +176,13 @@ def as_relations(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, list[rules.N
     PostgreSQL has it: in a FROM or a JOIN) read as its one row, ``last_value, log_cnt,
     is_called`` now; and the SELECT on each that it needs. Names of tables, views and the
     statement's CTEs are theirs."""
+    read = [t for t in tree.find_all(exp.Table) if isinstance(t.parent, exp.From | exp.Join)
+            and isinstance(t.this, exp.Identifier) and not t.args.get("catalog")]
+    if not read:  # most statements a server runs (INSERT ... VALUES, SELECT 1): nothing to look up
+        return tree, []
     known = set(engine.session.infos) | engine.session.views.names
-    named = [(t, name) for t in tree.find_all(exp.Table) if isinstance(t.parent, exp.From | exp.Join)
-             and isinstance(t.this, exp.Identifier) and not t.args.get("catalog")
-             and (name := _relation_name(t)) not in known and not (not t.db and rules.defined_by_cte(t))]
+    named = [(t, name) for t in read if (name := _relation_name(t)) not in known
+             and not (not t.db and rules.defined_by_cte(t))]
     if not named:
         return tree, []
     defined = {s.name: s for s in catalog.every(engine.db.engine)}

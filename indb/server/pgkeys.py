@@ -123,28 +123,33 @@ def constraints(relations: Sequence[Relation]) -> exp.Query:
     """The body of ``indb_constraints()``: each table's CHECK and UNIQUE constraints by their
     position in the shadow's table (its uniques, then its checks, as ``table`` makes them), with
     the table's oid."""
-    names = ("schema", "table", "position", "name")
-    rows = [exp.Tuple(expressions=[exp.convert(v) for v in (
-        relation.schema, relation.name, position, name)])
-        for relation in relations if relation.table is not None
-        for position, name in enumerate([n for n, _ in relation.table.uniques]
-                                        + [n for n, _ in relation.table.checks],
-                                        start=_first_position(relation))]
-    known = bool(rows)
-    if not known:  # a row of the right types, taken out below
-        rows = [exp.Tuple(expressions=[exp.convert(v) for v in ("", "", 0, "")])]
-    values = exp.Values(expressions=rows, alias=exp.TableAlias(
-        this=exp.to_identifier("v"), columns=[exp.to_identifier(n) for n in names]))
-    found = exp.select(
+    rows = [(relation.schema, relation.name, position, name)
+            for relation in relations if relation.table is not None
+            for position, name in enumerate([n for n, _ in relation.table.uniques]
+                                            + [n for n, _ in relation.table.checks],
+                                            start=_first_position(relation))]
+    return _of_relations(("schema", "table", "position", "name"), rows, ("", "", 0, ""), [
         exp.alias_(exp.column("oid", "c"), "constraint_relid"),
         exp.alias_(exp.column("position", "v"), "constraint_position"),
-        exp.alias_(exp.column("name", "v"), "constraint_name")).from_(values).join(
+        exp.alias_(exp.column("name", "v"), "constraint_name")])
+
+
+def _of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
+                  typed: tuple[object, ...], selected: list[exp.Expr]) -> exp.Query:
+    """``selected`` of rows about relations (``names``, the first two their schema and table),
+    each joined with its relation's ``pg_class`` row (``c``; the row itself is ``v``). No rows:
+    none, of the types of ``typed``."""
+    values = exp.Values(expressions=[exp.Tuple(expressions=[exp.convert(v) for v in row])
+                                     for row in rows or [typed]],
+                        alias=exp.TableAlias(this=exp.to_identifier("v"),
+                                             columns=[exp.to_identifier(n) for n in names]))
+    found = exp.select(*selected).from_(values).join(
         exp.to_table("pg_catalog.pg_class").as_("c"),
         on=exp.column("relname", "c").eq(exp.column("table", "v"))).join(
         exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
             exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
             exp.column("nspname", "n").eq(exp.column("schema", "v"))))
-    return found if known else found.where(exp.false())
+    return found if rows else found.where(exp.false())
 
 
 def _first_position(relation: Relation) -> int:
@@ -320,29 +325,17 @@ def identities(relations: Sequence[Relation]) -> exp.Query:
     its table's oid, schema and name, the column's name, whether it is ALWAYS, its START and
     INCREMENT, and its sequence's qualified name (``pg_get_serial_sequence``'s answer)."""
     names = ("schema", "table", "column", "always", "start", "increment")
-    rows = [exp.Tuple(expressions=[exp.convert(value) for value in (
-        relation.schema, relation.name, column.name, column.identity.always,
-        column.identity.start, column.identity.increment)])
-        for relation in relations if relation.table is not None
-        for column in relation.table.columns if column.identity is not None]
-    known = bool(rows)
-    if not known:  # a row of the right types, taken out below
-        rows = [exp.Tuple(expressions=[exp.convert(v) for v in ("", "", "", False, 0, 0)])]
-    values = exp.Values(expressions=rows, alias=exp.TableAlias(
-        this=exp.to_identifier("v"), columns=[exp.to_identifier(n) for n in names]))
-    found = exp.select(
+    rows = [(relation.schema, relation.name, column.name, column.identity.always,
+             column.identity.start, column.identity.increment)
+            for relation in relations if relation.table is not None
+            for column in relation.table.columns if column.identity is not None]
+    return _of_relations(names, rows, ("", "", "", False, 0, 0), [
         exp.alias_(exp.column("oid", "c"), "identity_relid"),
         *(exp.alias_(exp.column(n, "v"), f"identity_{n}") for n in names),
         exp.alias_(exp.func("concat", exp.column("schema", "v"), exp.Literal.string("."),
                             exp.column("table", "v"), exp.Literal.string("_"),
                             exp.column("column", "v"), exp.Literal.string("_seq")),
-                   "identity_sequence")).from_(values).join(
-        exp.to_table("pg_catalog.pg_class").as_("c"),
-        on=exp.column("relname", "c").eq(exp.column("table", "v"))).join(
-        exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
-            exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
-            exp.column("nspname", "n").eq(exp.column("schema", "v"))))
-    return found if known else found.where(exp.false())
+                   "identity_sequence")])
 
 
 def column_type(kind: str) -> exp.DataType:
