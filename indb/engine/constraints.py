@@ -13,21 +13,18 @@ import dataclasses
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
-from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
 from sqlglot import exp, parse_one
 
 from indb import planner
 from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
-from indb.errors import ConflictError
 from indb.parser import error_at, render
 from indb.planner.tables import check_condition, unique_columns
 from indb.planner.upkeep import AddCheck, AddUnique, DropConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
-from indb.storage import files
+from indb.storage import files, upkeep
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -43,7 +40,8 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
         raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
     condition = check_condition(change.condition, info.columns)
     check_constraints(info, files.data_files(table), engine.db.io_properties, [(name, condition)])
-    _commit(table, dataclasses.replace(info, checks=(*info.checks, (name, condition))))
+    upkeep.described(table, info, dataclasses.replace(
+        info, checks=(*info.checks, (name, condition))), same_rows=True)
     return Result(message=f"altered table {info.name}: CHECK {name} ({condition})")
 
 
@@ -57,7 +55,8 @@ def add_unique(engine: Engine, plan: planner.AlterTable, table: Table, info: Tab
         raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
     current = files.data_files(table)
     check_uniques(info, [], current, engine.db.io_properties, [(name, columns)])
-    _commit(table, dataclasses.replace(info, uniques=(*info.uniques, (name, columns))))
+    upkeep.described(table, info, dataclasses.replace(
+        info, uniques=(*info.uniques, (name, columns))), same_rows=True)
     return Result(message=f"altered table {info.name}: UNIQUE {name} ({', '.join(columns)})")
 
 
@@ -71,7 +70,7 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
         key = f" (its primary key, {info.name}_pkey, stays)" if info.primary_key else ""
         raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
                                   f"{change.name}{key}; DESCRIBE lists them")
-    _commit(table, dataclasses.replace(info, checks=checks, uniques=uniques))
+    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques))
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
@@ -114,22 +113,3 @@ def _free(name: str, taken: Collection[str]) -> str:
         number += 1
         free = f"{name}{number}"
     return free
-
-
-def _commit(table: Table, new: TableInfo) -> None:
-    """The table's properties as ``new`` has them, if no writer changed its rows since they
-    were read (ConflictError otherwise)."""
-    snapshot = table.current_snapshot()
-    requirement = AssertRefSnapshotId.model_validate(  # the field's alias is snapshot-id
-        {"ref": "main", "snapshot-id": snapshot.snapshot_id if snapshot else None})
-    transaction = table.transaction()
-    gone = [key for key, kept in (("indb.checks", new.checks), ("indb.uniques", new.uniques))
-            if not kept and key in table.properties]
-    if gone:
-        transaction.remove_properties(*gone)
-    try:
-        transaction._apply((SetPropertiesUpdate(updates=new.to_properties()),), (requirement,))
-        transaction.commit_transaction()
-    except CommitFailedException:
-        raise ConflictError(f"table {new.name} was changed meanwhile; run the statement "
-                            "again") from None

@@ -15,7 +15,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import load_file_io
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
@@ -23,14 +22,15 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.database import provisional_metadata
 from indb.catalog.sequences import default_sequence
-from indb.catalog.tables import COMMENT, TableInfo
+from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
 from indb.engine import sequences
-from indb.errors import ConflictError, DataError, IndbError, OptionError, SqlError
+from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.result import Result
 from indb.storage import files
+from indb.storage import upkeep as storage_upkeep
 from indb.storage.placement import consecutive_rowids
 
 if TYPE_CHECKING:
@@ -300,14 +300,7 @@ def comment(engine: Engine, plan: planner.Comment, params: object) -> Result:
         changed = dataclasses.replace(found, comment=plan.text)
         new = dataclasses.replace(info, columns=tuple(changed if c is found else c
                                                       for c in info.columns))
-    transaction = table.transaction()
-    if new.comment is None and COMMENT in table.properties:
-        transaction.remove_properties(COMMENT)
-    try:
-        transaction.set_properties(new.to_properties()).commit_transaction()
-    except CommitFailedException:
-        raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
-                            "again") from None
+    storage_upkeep.described(table, info, new)
     return Result(message=f"commented on {info.name}" + (f".{plan.column}" if plan.column else ""))
 
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import BucketTransform
 from sqlglot import exp
@@ -538,12 +537,7 @@ def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info:
         else:
             tables.default_value(engine, changed)  # one that does not fit the type fails here
         done = f"DEFAULT {change.default}" if change.default else "has no DEFAULT"
-    try:
-        table.transaction().set_properties(
-            _with_column(info, changed).to_properties()).commit_transaction()
-    except CommitFailedException:
-        raise ConflictError(f"table {info.name} was changed meanwhile; run the statement "
-                            "again") from None
+    upkeep.described(table, info, _with_column(info, changed))
     return Result(message=f"altered table {info.name}: column {column.name} {done}")
 
 

@@ -20,6 +20,7 @@ from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
 
 from indb.catalog.database import REPLACEMENT_DIGITS, Database
 from indb.catalog.filesystems import list_files, modified, subdirectories
@@ -69,6 +70,27 @@ def info_at(table: Table, info: TableInfo, snapshot: Snapshot) -> TableInfo | No
     if columns is None:
         return None
     return TableInfo.from_properties(info.name, {**table.properties, "indb.columns": columns})
+
+
+def described(table: Table, old: TableInfo, new: TableInfo, same_rows: bool = False) -> None:
+    """The table's description (its ``TableInfo`` properties) as ``new`` has it, in a commit of
+    no files: what ``old`` set and ``new`` does not (a comment, constraints) is removed. With
+    ``same_rows``, only if no rows were committed since ``table`` was read (a constraint the rows
+    were checked against). ConflictError when another commit got in first."""
+    transaction = table.transaction()
+    gone = set(old.to_properties()) - set(new.to_properties())
+    if gone:
+        transaction.remove_properties(*gone)
+    snapshot = table.current_snapshot()
+    requirements = (AssertRefSnapshotId.model_validate(  # the field's alias is snapshot-id
+        {"ref": "main", "snapshot-id": snapshot.snapshot_id if snapshot else None}),) \
+        if same_rows else ()
+    try:
+        transaction._apply((SetPropertiesUpdate(updates=new.to_properties()),), requirements)
+        transaction.commit_transaction()
+    except CommitFailedException:
+        raise ConflictError(f"table {new.name} was changed meanwhile; run the statement "
+                            "again") from None
 
 
 def columns_of_schema(info: TableInfo, schema_id: int) -> dict[str, str]:
