@@ -10,7 +10,6 @@ the rows it adds (``query.keys.check_constraints``, ``check_uniques``) before it
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from pyiceberg.table import Table
@@ -20,7 +19,7 @@ from indb import planner
 from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
 from indb.parser import error_at, render
-from indb.planner.tables import check_condition, unique_columns
+from indb.planner.tables import check_condition, check_name, unique_columns
 from indb.planner.upkeep import AddCheck, AddUnique, DropConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
@@ -35,10 +34,10 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     """The rows there are checked, then the check is the table's, in a commit that fails if a
     writer added rows meanwhile (they would not have been checked)."""
     taken = {**dict(info.checks), **dict(info.uniques)}
-    name = change.name or _free(f"{split_name(info.name)[1]}_check", taken)
+    condition = check_condition(change.condition, info.columns)
+    name = change.name or check_name(info.name, change.condition, info.columns, taken)
     if name in taken:
         raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
-    condition = check_condition(change.condition, info.columns)
     check_constraints(info, files.data_files(table), engine.db.io_properties, [(name, condition)])
     upkeep.described(table, info, dataclasses.replace(
         info, checks=(*info.checks, (name, condition))), same_rows=True)
@@ -104,12 +103,3 @@ def _checks_changed(info: TableInfo, old: str, new: str | None,
             column.set("this", exp.to_identifier(new))
         checks.append((name, render(tree)))
     return tuple(checks)
-
-
-def _free(name: str, taken: Collection[str]) -> str:
-    """``name``, or PostgreSQL's next numbered one (t_check1, t_check2...) if it is taken."""
-    number, free = 0, name
-    while free in taken:
-        number += 1
-        free = f"{name}{number}"
-    return free

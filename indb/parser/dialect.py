@@ -190,6 +190,8 @@ class Indb(DuckDB):
             "SHARD": lambda self: self._parse_shard_key(),
         }
         SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDBParser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
+        # PostgreSQL's ALTER TABLE t ADD CHECK (...), a check without CONSTRAINT name
+        ADD_CONSTRAINT_KEYWORDS = {*DuckDBParser.ADD_CONSTRAINT_KEYWORDS, "CHECK"}
         TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type}
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
@@ -356,7 +358,7 @@ class Indb(DuckDB):
             alter = self._parse_alter()
             if isinstance(alter, exp.Command) and str(alter.expression).strip().upper().startswith("TABLE"):
                 self.raise_error("ALTER TABLE makes one change at a time: ADD COLUMN, DROP COLUMN, "
-                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...), ADD CONSTRAINT name "
+                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...), ADD [CONSTRAINT name] "
                                  "CHECK (...) or SET (SHARDS = n)")
             return alter
 

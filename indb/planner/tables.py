@@ -4,7 +4,7 @@ and bulk loads from Python (``Connection.load``)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -255,27 +255,38 @@ def unique_columns(named: list[str], columns: tuple[Column, ...],
 
 
 def checks_of(schema: exp.Schema, table: str, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
-    """A column list's CHECK constraints, as PostgreSQL names those given no name
-    (``<table>_<column>_check`` for a column's, ``<table>_check`` for the table's)."""
-    found: list[tuple[str | None, str | None, exp.CheckColumnConstraint]] = []
+    """A column list's CHECK constraints, those given no name named as PostgreSQL names them
+    (``check_name``)."""
+    found: list[tuple[str | None, exp.CheckColumnConstraint]] = []
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
-            found += [(c.name or None, item.name, c.kind) for c in item.constraints
+            found += [(c.name or None, c.kind) for c in item.constraints
                       if isinstance(c.kind, exp.CheckColumnConstraint)]
         elif isinstance(item, exp.Constraint) and _is_check(item):
-            found += [(item.name, None, e) for e in item.expressions]
+            found += [(item.name, e) for e in item.expressions]
         elif _is_check(item):
-            found.append((None, None, item))
-    base = split_name(table)[1]
+            found.append((None, item))
     checks: dict[str, str] = {}
-    for name, column, check in found:
-        given = name or (f"{base}_{column}_check" if column else f"{base}_check")
-        name, number = given, 0
-        while name in checks:  # PostgreSQL's numbering of names taken: t_check1, t_check2...
-            number += 1
-            name = f"{given}{number}"
-        checks[name] = check_condition(check.this, columns)
+    for name, check in found:
+        condition = check_condition(check.this, columns)
+        checks[name or check_name(table, check.this, columns, checks)] = condition
     return tuple(checks.items())
+
+
+def check_name(table: str, condition: exp.Expr, columns: tuple[Column, ...],
+               taken: Collection[str]) -> str:
+    """PostgreSQL's name of a CHECK given none: ``<table>_<column>_check`` when its condition
+    names one column, else ``<table>_check``; numbered (``t_check1``, ``t_check2``...) past the
+    names ``taken``."""
+    known = {c.name.lower(): c.name for c in columns}
+    named = {known.get(c.name.lower(), c.name) for c in condition.find_all(exp.Column)}
+    base = split_name(table)[1]
+    given = f"{base}_{named.pop()}_check" if len(named) == 1 else f"{base}_check"
+    name, number = given, 0
+    while name in taken:
+        number += 1
+        name = f"{given}{number}"
+    return name
 
 
 def check_condition(condition: exp.Expr, columns: tuple[Column, ...]) -> str:
