@@ -419,8 +419,8 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         key = action.find(exp.PrimaryKey)
         if key is None or len(action.expressions) != 1:
             raise error_at(action, f"ALTER TABLE {render(action)} is not supported; the "
-                                   "constraints a table takes are ADD PRIMARY KEY (c, ...) and "
-                                   "ADD CONSTRAINT name CHECK (...)")
+                                   "constraints a table takes are ADD PRIMARY KEY (c, ...), "
+                                   "ADD [CONSTRAINT name] CHECK (...) and UNIQUE (c, ...)")
         return AddPrimaryKey(tuple(column.name for column in key.expressions))
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
         (column, *more) = action.args.get("tables") or [action.this]
