@@ -77,8 +77,6 @@ def test_alter_table_adds_checks_the_rows_have_and_drops_them(fresh):
         fresh.sql("INSERT INTO t VALUES (3, 99)")
     fresh.sql("ALTER TABLE t RENAME COLUMN b TO bee")  # the check says the new name
     assert described(fresh, "t") == [("b_small", "bee < 50")]
-    with pytest.raises(indb.SqlError, match="is in its CHECK b_small"):
-        fresh.sql("ALTER TABLE t DROP COLUMN bee")
     fresh.sql("ALTER TABLE t DROP CONSTRAINT b_small")
     fresh.sql("INSERT INTO t VALUES (3, 99)")
     fresh.sql("ALTER TABLE t DROP CONSTRAINT IF EXISTS b_small")
@@ -121,8 +119,6 @@ def test_alter_table_adds_uniques_the_rows_have_and_renames_them(fresh):
     fresh.sql("ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a)")
     fresh.sql("ALTER TABLE t RENAME COLUMN a TO aa")
     assert described(fresh, "t", "unique") == [("t_a_key", "aa")]
-    with pytest.raises(indb.SqlError, match="is in its UNIQUE t_a_key"):
-        fresh.sql("ALTER TABLE t DROP COLUMN aa")
     with pytest.raises(indb.UniqueViolation):
         fresh.sql("INSERT INTO t VALUES (1, 30)")
     fresh.sql("ALTER TABLE t DROP CONSTRAINT t_a_key")
@@ -149,3 +145,18 @@ def test_postgresql_clients_hear_postgresql_s_sqlstates(tmp_path):
                                 "AND conrelid = 'u'::regclass").fetchall() == [("u_age_check",)]
     finally:
         served.stop()
+
+
+def test_dropping_a_column_drops_the_constraints_and_indexes_that_name_it(fresh):
+    """As PostgreSQL's DROP COLUMN does (Django's RemoveField counts on it)."""
+    fresh.sql("CREATE TABLE t (a INT UNIQUE, b INT CHECK (b > 0), c INT, CHECK (b > c), "
+              "CONSTRAINT bc UNIQUE (b, c))")
+    fresh.sql("CREATE INDEX t_c ON t (c)")
+    fresh.sql("CREATE UNIQUE INDEX t_ac ON t (a, c)")
+    fresh.sql("ALTER TABLE t DROP COLUMN c")
+    assert described(fresh, "t") == [("t_b_check", "b > 0")]
+    assert described(fresh, "t", "unique") == [("t_a_key", "a")]
+    assert described(fresh, "t", "index") == []
+    fresh.sql("INSERT INTO t VALUES (1, 5), (2, 5)")  # bc went with c
+    with pytest.raises(indb.UniqueViolation, match="t_a_key"):
+        fresh.sql("INSERT INTO t VALUES (1, 6)")

@@ -41,9 +41,11 @@ def served(tmp_path_factory):
     server.stop()
 
 
-def psql(served, user, command):
+def psql(served, user, command, rows_only=True):
+    """psql's output of ``command``: its rows unaligned (else as psql prints them, footers too)."""
     run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", user,
-                          "-d", "indb", "-X", "-A", "-t", "-c", command], capture_output=True,
+                          "-d", "indb", "-X", *(["-A", "-t"] if rows_only else []), "-c", command],
+                         capture_output=True,
                          text=True, timeout=60,
                          env={**os.environ, "PGPASSWORD": served.tokens[user]})
     return run
@@ -303,6 +305,51 @@ def test_the_catalog_describes_identities_as_postgresql_does(served, described):
     assert described.execute("SELECT pg_get_indexdef(indexrelid), indisprimary FROM pg_index WHERE "
                              "indrelid = 'refl_items'::regclass").fetchall() == [(
         "CREATE UNIQUE INDEX refl_items_pkey ON main.refl_items USING btree (k2, id)", True)]
+
+
+def test_indexes_and_unique_constraints_read_back_as_postgresql_lists_them(served):
+    """What PostgreSQL 15 answers for this table (checked against one): psql's \\d lists each
+    index, SQLAlchemy's inspector the UNIQUE constraints and the indexes (a constraint's with
+    ``duplicates_constraint``), and DROP INDEX takes one off the lists."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        # (another table's constraints first: DuckDB numbers constraints across tables)
+        conn.execute("CREATE TABLE ux0 (k INT NOT NULL UNIQUE CHECK (k > 0), j INT CHECK (j < 9))")
+        conn.execute("CREATE TABLE ux (id INT PRIMARY KEY, email TEXT UNIQUE, a INT, b INT, "
+                     "CONSTRAINT ab_u UNIQUE (a, b), CHECK (a >= b))")
+        conn.execute("CREATE UNIQUE INDEX ix_ux_b ON ux (b)")
+        conn.execute("CREATE INDEX ix_plain ON ux USING btree (a)")
+        try:
+            shown = psql(served, "root", r"\d ux", rows_only=False)
+            assert shown.returncode == 0, shown.stderr
+            assert shown.stdout.split("Indexes:\n")[1].strip("\n").splitlines() == [
+                '    "ux_pkey" PRIMARY KEY, btree (id)', '    "ab_u" UNIQUE CONSTRAINT, btree (a, b)',
+                '    "ix_plain" btree (a)', '    "ix_ux_b" UNIQUE, btree (b)',
+                '    "ux_email_key" UNIQUE CONSTRAINT, btree (email)', 'Check constraints:',
+                '    "ux_check" CHECK (a >= b)']
+            inspector = sa.inspect(engine(served, "root"))
+            assert [(u["name"], u["column_names"]) for u in inspector.get_unique_constraints("ux")] \
+                == [("ab_u", ["a", "b"]), ("ux_email_key", ["email"])]
+            assert [(i["name"], i["unique"], i["column_names"], i.get("duplicates_constraint"))
+                    for i in inspector.get_indexes("ux")] == [
+                ("ab_u", True, ["a", "b"], "ab_u"), ("ix_plain", False, ["a"], None),
+                ("ix_ux_b", True, ["b"], None), ("ux_email_key", True, ["email"], "ux_email_key")]
+            assert conn.execute("SELECT c.relname, k.conname, k.contype FROM pg_constraint k JOIN "
+                                "pg_class c ON c.oid = k.conrelid WHERE c.relname LIKE 'ux%' "
+                                "ORDER BY 1, 2").fetchall() == [
+                ("ux", "ab_u", "u"), ("ux", "ux_check", "c"), ("ux", "ux_email_key", "u"),
+                ("ux", "ux_pkey", "p"), ("ux0", "ux0_j_check", "c"), ("ux0", "ux0_k_check", "c"),
+                ("ux0", "ux0_k_key", "u")]
+            assert conn.execute("SELECT pg_get_indexdef('ix_ux_b'::regclass)").fetchone() == (
+                "CREATE UNIQUE INDEX ix_ux_b ON main.ux USING btree (b)",)
+            with pytest.raises(psycopg.errors.UniqueViolation, match="ix_ux_b"):
+                conn.execute("INSERT INTO ux VALUES (1, 'x', 1, 1), (2, 'y', 2, 1)")
+            conn.execute("DROP INDEX ix_ux_b, ix_plain")
+            assert [i["name"] for i in sa.inspect(engine(served, "root")).get_indexes("ux")] == [
+                "ab_u", "ux_email_key"]
+            conn.execute("INSERT INTO ux VALUES (1, 'x', 1, 1), (2, 'y', 2, 1)")
+        finally:
+            conn.execute("DROP TABLE ux, ux0")
 
 
 def test_json_is_sent_as_json(served):

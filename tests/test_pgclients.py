@@ -215,8 +215,9 @@ def test_pgbench_sets_up_and_runs_its_transactions_in_every_query_mode(served):
     assert [k for k, in key] == [f"pgbench_{t}_pkey" for t in ("accounts", "branches", "tellers")]
 
 
-# what pg_dump --no-owner (PostgreSQL 15) wrote of five tables (a SERIAL column, identity
-# columns ALWAYS and BY DEFAULT), a view, an index and a sequence of its own, as it is
+# what pg_dump --no-owner (PostgreSQL 15) wrote of six tables (a SERIAL column, identity
+# columns ALWAYS and BY DEFAULT; a CHECK, UNIQUE constraints and a unique index), a view,
+# indexes and a sequence of its own, as it is
 PG_DUMP = r"""
 SET statement_timeout = 0;
 SET lock_timeout = 0;
@@ -328,6 +329,31 @@ ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_pkey PRIMARY KEY (order_id);
 
 CREATE INDEX orders_customer ON public.orders USING btree (customer_id);
+
+CREATE TABLE public.ux (
+    id integer NOT NULL,
+    email text,
+    a integer,
+    b integer,
+    CONSTRAINT ux_a_check CHECK ((a > 0))
+);
+
+COPY public.ux (id, email, a, b) FROM stdin;
+1	x	1	1
+\.
+
+ALTER TABLE ONLY public.ux
+    ADD CONSTRAINT ab_u UNIQUE (a, b);
+
+ALTER TABLE ONLY public.ux
+    ADD CONSTRAINT ux_email_key UNIQUE (email);
+
+ALTER TABLE ONLY public.ux
+    ADD CONSTRAINT ux_pkey PRIMARY KEY (id);
+
+CREATE INDEX ix_plain ON public.ux USING btree (a);
+
+CREATE UNIQUE INDEX ix_ux_b ON public.ux USING btree (b);
 """
 
 
@@ -363,3 +389,13 @@ def test_psql_restores_what_pg_dump_wrote(served, tmp_path):
         listed = conn.execute("SELECT c.relname FROM pg_class c WHERE c.relkind = 'S' "
                               "ORDER BY 1").fetchall()
         assert ("customers_id_seq",) in listed and ("lone",) in listed
+        # the constraints and indexes hold, under their names
+        assert conn.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = "
+                            "i.indexrelid WHERE i.indrelid = 'ux'::regclass ORDER BY 1").fetchall() \
+            == [("ab_u",), ("ix_plain",), ("ix_ux_b",), ("ux_email_key",), ("ux_pkey",)]
+        for row, violated in (("(2, 'y', 0, 2)", psycopg.errors.CheckViolation),
+                              ("(2, 'x', 2, 2)", psycopg.errors.UniqueViolation),
+                              ("(2, 'y', 2, 1)", psycopg.errors.UniqueViolation)):
+            with pytest.raises(violated):
+                conn.execute(f"INSERT INTO ux VALUES {row}")
+            conn.rollback()

@@ -117,10 +117,15 @@ def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
     p = plan("CREATE TABLE v (num VARCHAR(32) NOT NULL, CONSTRAINT v_pkc PRIMARY KEY (num))")
     assert p.primary_key == ("num",) and p.shard_key == ("num",)
     index = plan("CREATE INDEX IF NOT EXISTS ix ON ticks USING btree (sym, ts DESC)", "ticks")
-    assert index == planner.NoIndex("CREATE INDEX ix", "ticks", ("sym", "ts"))
-    assert plan("DROP INDEX IF EXISTS ix") == planner.NoIndex("DROP INDEX ix")
-    with pytest.raises(SqlError, match="UNIQUE INDEX is a constraint indb does not enforce"):
-        plan("CREATE UNIQUE INDEX ux ON ticks (sym)", "ticks")
+    assert index == planner.CreateIndex("ticks", "ix", ("sym", "ts"), unique=False,
+                                        if_not_exists=True)
+    assert plan("CREATE UNIQUE INDEX ON s.ticks (sym)", "s.ticks") == planner.CreateIndex(
+        "s.ticks", None, ("sym",), unique=True)
+    assert plan("CREATE INDEX ix ON ticks USING gin (lower(sym))", "ticks") == planner.NoIndex(
+        "CREATE INDEX ix", "ticks", ())  # changes no result: not recorded
+    assert plan("DROP INDEX IF EXISTS ix, s.iy CASCADE") == planner.DropIndex(("ix", "s.iy"), True)
+    with pytest.raises(SqlError, match="a partial unique index"):
+        plan("CREATE UNIQUE INDEX ux ON ticks (sym) WHERE sym > 'a'", "ticks")
     with pytest.raises(CatalogError, match="nope"):
         plan("CREATE INDEX ix ON nope (a)")
 

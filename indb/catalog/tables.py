@@ -46,9 +46,23 @@ class TableInfo:
     comment: str | None = None  # COMMENT ON TABLE's (Iceberg's table property "comment")
     checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, DuckDB SQL of the condition)
     uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
+    # CREATE [UNIQUE] INDEX's: (name, columns, unique); a unique one holds as a UNIQUE does
+    indexes: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def unique_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """What every write keeps unique besides the primary key: the UNIQUE constraints and the
+        unique indexes, (name, columns)."""
+        return self.uniques + tuple((n, c) for n, c, unique in self.indexes if unique)
+
+    @property
+    def key_names(self) -> frozenset[str]:
+        """The names of the table's constraints and indexes (one name may not be two of them)."""
+        return frozenset([*(n for n, _ in self.checks), *(n for n, _ in self.uniques),
+                          *(n for n, _, _ in self.indexes)])
 
     @property
     def shard_source(self) -> str | None:
@@ -109,6 +123,8 @@ class TableInfo:
             **({"indb.checks": json.dumps([list(c) for c in self.checks])} if self.checks else {}),
             **({"indb.uniques": json.dumps([[n, list(c)] for n, c in self.uniques])}
                if self.uniques else {}),
+            **({"indb.indexes": json.dumps([[n, list(c), u] for n, c, u in self.indexes])}
+               if self.indexes else {}),
         }
 
     @classmethod
@@ -122,7 +138,9 @@ class TableInfo:
                    comment=properties.get(COMMENT),
                    checks=tuple((n, c) for n, c in json.loads(properties.get("indb.checks", "[]"))),
                    uniques=tuple((n, tuple(c)) for n, c in json.loads(properties.get("indb.uniques",
-                                                                                    "[]"))))
+                                                                                    "[]"))),
+                   indexes=tuple((n, tuple(c), bool(u)) for n, c, u in json.loads(
+                       properties.get("indb.indexes", "[]"))))
 
 
 def _column_entry(column: Column) -> list[object]:

@@ -1,7 +1,7 @@
 """ALTER TABLE's CHECK and UNIQUE constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` and
 ``ADD [CONSTRAINT name] UNIQUE (c, ...)`` (the rows there are checked first), ``DROP CONSTRAINT
-[IF EXISTS] name``, and what a column's change does to the constraints that name it (a rename
-renames it in them; a drop is refused).
+[IF EXISTS] name``, and what a column's change does to the constraints and indexes that name it
+(a rename renames it in them; a drop drops them, as PostgreSQL's does).
 
 A table's constraints are its properties (``TableInfo.checks``, ``.uniques``); every write checks
 the rows it adds (``query.keys.check_constraints``, ``check_uniques``) before its commit.
@@ -19,7 +19,7 @@ from indb import planner
 from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
 from indb.parser import error_at, render
-from indb.planner.tables import check_condition, check_name, unique_columns
+from indb.planner.tables import check_condition, check_name, numbered, unique_columns
 from indb.planner.upkeep import AddCheck, AddUnique, DropConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
@@ -33,7 +33,7 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
               change: AddCheck) -> Result:
     """The rows there are checked, then the check is the table's, in a commit that fails if a
     writer added rows meanwhile (they would not have been checked)."""
-    taken = {**dict(info.checks), **dict(info.uniques)}
+    taken = info.key_names
     condition = check_condition(change.condition, info.columns)
     name = change.name or check_name(info.name, change.condition, info.columns, taken)
     if name in taken:
@@ -47,9 +47,9 @@ def add_check(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
 def add_unique(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
                change: AddUnique) -> Result:
     """The rows there are checked for a value held twice, then the constraint is the table's."""
-    taken = {**dict(info.checks), **dict(info.uniques)}
+    taken = info.key_names
     columns = unique_columns(list(change.columns), info.columns, plan.node)
-    name = change.name or f"{split_name(info.name)[1]}_{'_'.join(columns)}_key"
+    name = change.name or numbered(f"{split_name(info.name)[1]}_{'_'.join(columns)}_key", taken)
     if name in taken:
         raise error_at(plan.node, f"table {info.name} has a constraint {name} already")
     current = files.data_files(table)
@@ -67,38 +67,34 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
         if change.if_exists:
             return Result(message=f"table {info.name} has no constraint {change.name}")
         key = f" (its primary key, {info.name}_pkey, stays)" if info.primary_key else ""
+        index = f": {change.name} is an index, which DROP INDEX {change.name} drops" \
+            if change.name in (n for n, _, _ in info.indexes) else "; DESCRIBE lists them"
         raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
-                                  f"{change.name}{key}; DESCRIBE lists them")
+                                  f"{change.name}{key}{index}")
     upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques))
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
-def column_changed(info: TableInfo, old: str, new: str | None,
-                   node: exp.Expr | None) -> TableInfo:
-    """The table's constraints (``info``'s, in it) after its column ``old`` is renamed to
-    ``new`` (they say the new name) or dropped (None: refused while one names it)."""
-    uniques = []
-    for name, columns in info.uniques:
-        if old in columns:
-            if new is None:
-                raise error_at(node, f"column {old} of {info.name} is in its UNIQUE {name}: "
-                                     f"ALTER TABLE {info.name} DROP CONSTRAINT {name} first")
-            columns = tuple(new if c == old else c for c in columns)
-        uniques.append((name, columns))
-    return dataclasses.replace(info, checks=_checks_changed(info, old, new, node),
-                               uniques=tuple(uniques))
+def column_changed(info: TableInfo, old: str, new: str | None) -> TableInfo:
+    """The table's constraints and indexes (``info``'s, in it) after its column ``old`` is
+    renamed to ``new`` (they say the new name) or dropped (None): as in PostgreSQL, those that
+    name a dropped column go with it."""
+    def renamed(columns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(new if c == old and new is not None else c for c in columns)
+    return dataclasses.replace(
+        info, checks=_checks_changed(info, old, new),
+        uniques=tuple((n, renamed(c)) for n, c in info.uniques if new is not None or old not in c),
+        indexes=tuple((n, renamed(c), u) for n, c, u in info.indexes
+                      if new is not None or old not in c))
 
 
-def _checks_changed(info: TableInfo, old: str, new: str | None,
-                    node: exp.Expr | None) -> tuple[tuple[str, str], ...]:
+def _checks_changed(info: TableInfo, old: str, new: str | None) -> tuple[tuple[str, str], ...]:
     checks = []
     for name, condition in info.checks:
         tree = parse_one(condition, read="duckdb")
         named = [c for c in tree.find_all(exp.Column) if c.name.lower() == old.lower()]
         if named and new is None:
-            raise error_at(node, f"column {old} of {info.name} is in its CHECK {name} "
-                                 f"({condition}): ALTER TABLE {info.name} DROP CONSTRAINT {name} "
-                                 "first")
+            continue
         for column in named:
             column.set("this", exp.to_identifier(new))
         checks.append((name, render(tree)))

@@ -16,7 +16,7 @@ from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
 from indb.planner import subscriptions as subscription_plans
-from indb.engine import sequences, workers
+from indb.engine import indexes, sequences, workers
 from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import sequences as sequence_plans
@@ -69,7 +69,9 @@ HANDLERS: dict[type, Handler] = {
     planner.Update: upkeep.change_rows,
     planner.Merge: upkeep.change_rows,
     planner.Upsert: upkeep.upsert,
-    planner.NoIndex: tables.no_index,
+    planner.NoIndex: indexes.no_index,
+    planner.CreateIndex: indexes.create_index,
+    planner.DropIndex: indexes.drop_index,
     planner.Analyze: tables.analyze,
     planner.Comment: tables.comment,
     planner.AlterTable: upkeep.alter_table,

@@ -309,19 +309,6 @@ def analyze(engine: Engine, plan: planner.Analyze, params: object) -> Result:
                           "written with it")
 
 
-def no_index(engine: Engine, plan: planner.NoIndex, params: object) -> Result:
-    """CREATE or DROP INDEX: nothing to do (indb keeps no indexes), the columns checked."""
-    if plan.table is not None:
-        _, info = engine.db.load(plan.table)
-        known = {c.name.lower() for c in info.columns}
-        unknown = [c for c in plan.columns if c.lower() not in known]
-        if unknown:
-            raise SqlError(f"{plan.statement}: table {plan.table} has no column {unknown[0]}; "
-                           "its columns are " + ", ".join(c.name for c in info.columns))
-    return Result(message=f"{plan.statement} changed nothing: indb keeps no indexes (tables are "
-                          "scanned, and their files' statistics skip what a filter excludes)")
-
-
 def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:
     dropped = [name for name in plan.names if not plan.if_exists or engine.db.exists(name)]
     for name in dropped:
@@ -361,6 +348,8 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
     rows += [("# comment", info.comment, "")] if info.comment is not None else []
     rows += [(f"# check {name}", condition, "") for name, condition in info.checks]
     rows += [(f"# unique {name}", ", ".join(columns), "") for name, columns in info.uniques]
+    rows += [(f"# index {name}", ", ".join(columns), "unique" if unique else "")
+             for name, columns, unique in info.indexes]
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
                             "detail": [r[2] for r in rows]}))
 
@@ -408,7 +397,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
     if create is None:
         table, info = engine.db.load(name)
         metadata, location, io = table.metadata, table.location(), table.io
-        existing = files.data_files(table) if info.primary_key or info.uniques else []
+        existing = files.data_files(table) if info.primary_key or info.unique_keys else []
     else:
         replacing = replace and engine.db.exists(name)
         info = create

@@ -386,8 +386,7 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
                     update.delete_column(old.name)
                 else:
                     update.rename_column(old.name, change.new)
-        transaction.set_properties({**new.to_properties(),
-                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
+        upkeep.redescribed(transaction, table, info, new)
 
     # a new column's DEFAULT, evaluated once (as PostgreSQL does for a constant or a stable
     # function: current_timestamp is the ALTER's time in every existing row)
@@ -445,7 +444,7 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
             raise error_at(node, f"{old.name} is the only column of {info.name}; DROP TABLE "
                                  f"{info.name} instead")
         del columns[position], sources[position]
-        return dataclasses.replace(constraints.column_changed(info, old.name, None, node),
+        return dataclasses.replace(constraints.column_changed(info, old.name, None),
                                    columns=tuple(columns)), sources
     clash = _named(info, change.new)
     if clash is not None and clash is not old:
@@ -453,7 +452,7 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
     columns[position] = dataclasses.replace(old, name=change.new)
     key = tuple(change.new if k == old.name else k for k in info.shard_key)
     primary = tuple(change.new if k == old.name else k for k in info.primary_key)
-    return dataclasses.replace(constraints.column_changed(info, old.name, change.new, node),
+    return dataclasses.replace(constraints.column_changed(info, old.name, change.new),
                                columns=tuple(columns), shard_key=key, primary_key=primary), sources
 
 
@@ -556,8 +555,7 @@ def _required(engine: Engine, table: Table, info: TableInfo, new: TableInfo,
         with transaction.update_schema(allow_incompatible_changes=any(required.values())) as update:
             for name, value in required.items():
                 update.update_column(name, required=value)
-        transaction.set_properties({**new.to_properties(),
-                                    **upkeep.columns_of_schema(info, table.metadata.current_schema_id)})
+        upkeep.redescribed(transaction, table, info, new)
 
     return upkeep.rewrite(engine.db, table, info, new, evolve,
                           lambda stored: pa.Table.from_arrays(stored.columns,

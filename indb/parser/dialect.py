@@ -351,6 +351,14 @@ class Indb(DuckDB):
                 return exp.null()
             return super()._parse_string()
 
+        def _parse_drop(self, exists: bool = False, kind: str | None = None) -> exp.Drop | exp.Command:
+            drop = super()._parse_drop(exists, kind)
+            if isinstance(drop, exp.Drop) and drop.args.get("kind") == "INDEX":
+                while self._match(TokenType.COMMA):  # PostgreSQL's DROP INDEX a, b [CASCADE]
+                    drop.append("tables", self._parse_table_parts(schema=True))
+                    drop.set("cascade", self._match_text_seq("CASCADE") or drop.args.get("cascade"))
+            return drop
+
         def _parse_alter_table_alter(self) -> exp.Expr | None:
             return sequences.parse_alter_column(self) or super()._parse_alter_table_alter()
 

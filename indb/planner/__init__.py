@@ -43,6 +43,8 @@ from indb.planner import workers
 from indb.parser import workers as worker_trees
 from indb.planner import sequences
 from indb.parser import sequences as sequence_trees
+from indb.planner import indexes
+from indb.planner.indexes import CreateIndex, DropIndex, NoIndex
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -53,7 +55,7 @@ from indb.planner.models import (AlterModelAlias, CreateModel, DescribeModel, Dr
                                  ShowModels, WithPredictions)
 from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, Comment, CreateTable, Delete,
                                  DescribeTable,
-                                 DropTable, Insert, Load, NoIndex, Query, Returning, ShowTables,
+                                 DropTable, Insert, Load, Query, Returning, ShowTables,
                                  Truncate, plan_load)
 from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
@@ -64,7 +66,8 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
-           "KillFunction", "Load", "NoIndex", "Plan", "Prediction", "Query", "QueryWithFunctions",
+           "KillFunction", "Load", "NoIndex", "CreateIndex", "DropIndex", "Plan", "Prediction", "Query",
+           "QueryWithFunctions",
            "Returning",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
            "Truncate", "WithPredictions", "plan", "plan_load",
@@ -78,7 +81,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            "ShowEnvironment"]
 
 Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | DescribeTable | Query
-        | Load | NoIndex | Analyze | Comment
+        | Load | NoIndex | CreateIndex | DropIndex | Analyze | Comment
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
@@ -147,7 +150,7 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
-                         SCHEMA=schemas.plan_create_schema, INDEX=tables.plan_create_index,
+                         SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,
                          SEQUENCE=sequences.plan_create),
     exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
@@ -156,7 +159,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Comment: tables.plan_comment,
     exp.Drop: _by_kind(tables.plan_drop, FUNCTION=functions.plan_drop_function,
                        VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema,
-                       INDEX=tables.plan_drop_index),
+                       INDEX=indexes.plan_drop_index),
     exp.Show: tables.plan_show,
     exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,

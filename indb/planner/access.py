@@ -322,6 +322,8 @@ def _create(tree: exp.Expr) -> list[Need]:
     kind = str(tree.args.get("kind") or "").upper()
     if kind == "SEQUENCE":
         return [Need("ROLE", "role", DEVELOPER, tree)]
+    if kind == "INDEX" and isinstance(tree.this, exp.Index) and tree.this.args.get("table"):
+        return [_on_table("OWNER", tree.this.args["table"])]  # as in PostgreSQL: the table's owner
     if kind not in ("TABLE", "VIEW"):
         return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
     target = _target(tree)
@@ -335,6 +337,8 @@ def _create(tree: exp.Expr) -> list[Need]:
 def _drop(tree: exp.Expr) -> list[Need]:
     kind = str(tree.args.get("kind") or "").upper()
     kinds = {"TABLE": "table", "VIEW": "table", "FUNCTION": "function"}
+    if kind == "INDEX":
+        return []  # its table's owner, whom the engine checks once it has found the table
     if kind not in kinds:
         return [Need("ROLE", "role", ADMIN, tree)]
     return [_on_table("OWNER", t) if kinds[kind] == "table" else Need("OWNER", kinds[kind],

@@ -238,7 +238,7 @@ def uniques_of(schema: exp.Schema, table: str,
     uniques: dict[str, tuple[str, ...]] = {}
     for name, node, named in found:
         spelled = unique_columns(named, columns, node)
-        uniques[name or f"{base}_{'_'.join(spelled)}_key"] = spelled
+        uniques[name or numbered(f"{base}_{'_'.join(spelled)}_key", uniques)] = spelled
     return tuple(uniques.items())
 
 
@@ -281,12 +281,17 @@ def check_name(table: str, condition: exp.Expr, columns: tuple[Column, ...],
     known = {c.name.lower(): c.name for c in columns}
     named = {known.get(c.name.lower(), c.name) for c in condition.find_all(exp.Column)}
     base = split_name(table)[1]
-    given = f"{base}_{named.pop()}_check" if len(named) == 1 else f"{base}_check"
-    name, number = given, 0
-    while name in taken:
+    return numbered(f"{base}_{named.pop()}_check" if len(named) == 1 else f"{base}_check", taken)
+
+
+def numbered(name: str, taken: Collection[str]) -> str:
+    """``name``, or PostgreSQL's next numbered one (``t_check1``, ``t_check2``...) past those
+    ``taken``."""
+    number, free = 0, name
+    while free in taken:
         number += 1
-        name = f"{given}{number}"
-    return name
+        free = f"{name}{number}"
+    return free
 
 
 def check_condition(condition: exp.Expr, columns: tuple[Column, ...]) -> str:
@@ -328,30 +333,6 @@ def _named_key(item: exp.Expr) -> exp.Expr:
 
 
 @dataclass(frozen=True)
-class NoIndex:
-    """``CREATE INDEX`` or ``DROP INDEX``, accepted and changing nothing: indb keeps no indexes
-    (a table is scanned, and its Parquet files' statistics skip what a filter excludes), so a
-    client's schema with them (SQLAlchemy's ``index=True``, Alembic's ``create_index``) installs.
-    ``table`` and ``columns``: those a CREATE names, checked to exist."""
-
-    statement: str
-    table: str | None = None
-    columns: tuple[str, ...] = ()
-
-
-def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> NoIndex:
-    if tree.args.get("unique"):
-        raise error_at(tree, "CREATE UNIQUE INDEX is a constraint indb does not enforce: a "
-                             "table's PRIMARY KEY is (one a table)")
-    index = tree.this
-    params = index.args.get("params")
-    columns = tuple(c.this.name if isinstance(c, exp.Ordered) else c.name
-                    for c in (params.args.get("columns") or [] if params else []))
-    table = _existing(table_name(index.args["table"]), catalog)
-    return NoIndex(f"CREATE INDEX {index.name}", table, columns)
-
-
-@dataclass(frozen=True)
 class Analyze:
     """``ANALYZE [VERBOSE] [t [(c, ...)]]``, accepted and changing nothing: each data file's
     statistics (Parquet's, and Iceberg's in its manifest) are written with it, so PostgreSQL
@@ -361,11 +342,7 @@ class Analyze:
 
 
 def plan_analyze(tree: exp.Analyze, catalog: CatalogFacts) -> Analyze:
-    return Analyze(tuple(_existing(table_name(t), catalog) for t in tree.args.get("tables") or []))
-
-
-def plan_drop_index(tree: exp.Drop, catalog: CatalogFacts) -> NoIndex:
-    return NoIndex("DROP INDEX " + ", ".join(t.name for t in tree.args.get("tables") or []))
+    return Analyze(tuple(existing_table(table_name(t), catalog) for t in tree.args.get("tables") or []))
 
 
 def _column_names(names: tuple[str, ...], columns: tuple[Column, ...], schema: exp.Schema,
@@ -544,7 +521,7 @@ def write_target(tree: exp.Expr) -> exp.Expr:
 
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     target = write_target(tree)
-    name = _existing(table_name(target), catalog)
+    name = existing_table(table_name(target), catalog)
     if tree.args.get("overwrite"):
         raise error_at(tree, "INSERT OVERWRITE is not supported: DELETE, then INSERT")
     staged = tree.copy()
@@ -559,7 +536,7 @@ def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
         raise error_at(tree, "DELETE ... USING is not supported; use a subquery in WHERE")
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
-    name = _existing(table_name(tree.this), catalog)
+    name = existing_table(table_name(tree.this), catalog)
     where = tree.args.get("where")
     return Delete(name, where.this if where else None,
                   returning(tree, tree.this.alias or tree.this.name))
@@ -605,7 +582,7 @@ def _all_existing(tables: list[exp.Expr], tree: exp.Expr, catalog: CatalogFacts)
     names = tuple(table_name(t) for t in tables)
     if not tree.args.get("exists"):
         for name in names:
-            _existing(name, catalog)
+            existing_table(name, catalog)
     return names
 
 
@@ -622,7 +599,7 @@ def plan_comment(tree: exp.Comment, catalog: CatalogFacts) -> Comment:
         target = exp.Table(this=target.args["table"], db=target.args.get("db"))
     else:
         column = None
-    return Comment(_existing(table_name(target), catalog), column,
+    return Comment(existing_table(table_name(target), catalog), column,
                    None if isinstance(text, exp.Null) else text.name)
 
 
@@ -634,7 +611,7 @@ def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
 
 def plan_describe(tree: exp.Describe, catalog: CatalogFacts) -> DescribeTable | Query:
     if isinstance(tree.this, exp.Table) and not tree.this.args.get("catalog"):
-        return DescribeTable(_existing(table_name(tree.this), catalog))
+        return DescribeTable(existing_table(table_name(tree.this), catalog))
     if not isinstance(tree.this, exp.Query | exp.Table):  # SHOW MODELS, GRANT...: no columns
         raise error_at(tree.this, "DESCRIBE takes a table or a query: DESCRIBE t, "
                                   "DESCRIBE SELECT ...")
@@ -715,7 +692,7 @@ def existing_schema(name: str, node: exp.Expr, catalog: CatalogFacts) -> None:
         raise error_at(node, f"schema {schema} does not exist; CREATE SCHEMA {schema} first")
 
 
-def _existing(name: str, catalog: CatalogFacts) -> str:
+def existing_table(name: str, catalog: CatalogFacts) -> str:
     if not catalog.exists(name):
         raise not_found("table", name)
     return name

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from indb.catalog.names import checked_column_name, checked_name
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
-from indb.errors import CatalogError, SchemaError, not_found
+from indb.errors import CatalogError, SchemaError
 from indb.parser import error_at, render
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import Optimize as OptimizeTree
@@ -31,7 +31,7 @@ from indb.parser.sequences import AlterIdentity
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import sequences, tables
 from indb.planner.tables import (MAX_SHARDS, STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
-                                 table_name, write_target)
+                                 existing_table, table_name, write_target)
 
 SNAPSHOT_VIEW_PREFIX = "__indb_at_"  # DuckDB views over old snapshots (time travel)
 
@@ -234,7 +234,7 @@ def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
     """The table a write changes, and the name its expressions call it by."""
     if not isinstance(table, exp.Table):
         raise error_at(table, "expected the name of the table to change")
-    name = _existing(table_name(table), catalog)
+    name = existing_table(table_name(table), catalog)
     return name, table.alias or table.name  # t of s.t, as PostgreSQL's statements call it
 
 
@@ -388,7 +388,7 @@ def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
                              "and CREATE OR REPLACE VIEW changes a view")
     if tree.args.get("exists"):
         raise error_at(tree, "ALTER TABLE IF EXISTS is not supported; name a table that exists")
-    name = _existing(table_name(tree.this), catalog)
+    name = existing_table(table_name(tree.this), catalog)
     actions = tree.args.get("actions") or []
     if len(actions) != 1:
         raise error_at(tree, "ALTER TABLE makes one change at a time")
@@ -584,11 +584,11 @@ def plan_copy(tree: exp.Copy, catalog: CatalogFacts) -> Insert | Query:
     target = write_target(tree)
     if not tree.args.get("kind"):  # TO
         if isinstance(target, exp.Table):
-            _existing(table_name(target), catalog)
+            existing_table(table_name(target), catalog)
         return Query(render(tree))
     if not isinstance(target, exp.Table):
         raise error_at(tree.this, "COPY ... FROM fills a table: COPY t FROM 'ticks.csv'")
-    name = _existing(table_name(target), catalog)
+    name = existing_table(table_name(target), catalog)
     staged = tree.copy()
     write_target(staged).replace(exp.to_table(STAGE_TABLE))
     return Insert(name, render(staged), overriding="SYSTEM")  # as PostgreSQL's COPY
@@ -707,7 +707,7 @@ def _check_readable_here(tree: exp.Expr, table: exp.Table) -> None:
 
 
 def _snapshot_ref(table: exp.Table, catalog: CatalogFacts) -> SnapshotRef:
-    name = _existing(table_name(table), catalog)
+    name = existing_table(table_name(table), catalog)
     when: exp.Expr = table.args.get("when") or table.args["version"]
     kind = str(when.args.get("kind") if isinstance(when, exp.HistoricalData) else when.this).upper()
     if isinstance(when, exp.Version) and str(when.args.get("kind")).upper() != "AS OF":
@@ -782,14 +782,8 @@ def plan_optimize(tree: OptimizeTree, catalog: CatalogFacts) -> Optimize:
 
 
 def plan_show_snapshots(tree: ShowSnapshotsTree, catalog: CatalogFacts) -> ShowSnapshots:
-    return ShowSnapshots(_existing(table_name(tree.this), catalog))
+    return ShowSnapshots(existing_table(table_name(tree.this), catalog))
 
 
 def _optional_table(tree: exp.Expr, catalog: CatalogFacts) -> str | None:
-    return None if tree.this is None else _existing(table_name(tree.this), catalog)
-
-
-def _existing(name: str, catalog: CatalogFacts) -> str:
-    if not catalog.exists(name):
-        raise not_found("table", name)
-    return name
+    return None if tree.this is None else existing_table(table_name(tree.this), catalog)

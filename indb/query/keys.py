@@ -47,7 +47,7 @@ def check_uniques(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Dat
     """DataError naming a value of a UNIQUE constraint's columns that the table's files after a
     write hold twice (rows with a NULL among them are not compared, as in PostgreSQL). A unique
     value may lie in any shard: every file is read, its constraint's columns alone."""
-    uniques = info.uniques if uniques is None else uniques
+    uniques = info.unique_keys if uniques is None else uniques
     if not uniques or not added:
         return
     paths = [local_path(f.file_path) for f in [*kept, *added]]
@@ -68,7 +68,7 @@ def rechecked(info: TableInfo, added: Sequence[DataFile], removed: Sequence[Data
     """For ``files.commit``'s ``verify``: the key checks of a write that adds ``added`` (and
     removes ``removed``) done again over a newer snapshot of the table; None for a table with
     no keys to check."""
-    if not (info.primary_key or info.uniques) or not added:
+    if not (info.primary_key or info.unique_keys) or not added:
         return None
     gone = {f.file_path for f in removed}
 

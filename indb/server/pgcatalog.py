@@ -103,8 +103,16 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
         "pg_get_function_arguments", "pg_get_function_identity_arguments")},
     "pg_get_expr_pretty": (("expression", "relation", "pretty"), exp.func(
         "pg_get_expr", exp.column("expression"), exp.column("relation"))),
-    "pg_get_constraintdef_pretty": (("constraint_oid", "pretty"), exp.func(
-        "pg_get_constraintdef", exp.column("constraint_oid"))),
+    # a constraint's definition as PostgreSQL writes it: "UNIQUE (a)", "CHECK ((a > 0))"
+    # (DuckDB's: "UNIQUE(a)"); pretty, a check's condition in one pair of parentheses
+    "indb_constraintdef": (("constraint_oid",), exp.RegexpReplace(
+        this=exp.func("pg_get_constraintdef", exp.column("constraint_oid")),
+        expression=exp.Literal.string(r"^(PRIMARY KEY|UNIQUE|CHECK)\("),
+        replacement=exp.Literal.string(r"\1 ("))),
+    "pg_get_constraintdef_pretty": (("constraint_oid", "pretty"), exp.RegexpReplace(
+        this=exp.func("indb_constraintdef", exp.column("constraint_oid")),
+        expression=exp.Literal.string(r"^CHECK \(\((.*)\)\)$"),
+        replacement=exp.Literal.string(r"CHECK (\1)"))),
     "format_type": (("of_type", "of_typemod"), exp.func("coalesce", exp.Subquery(
         this=exp.select(exp.func("coalesce", exp.Case(this=exp.column("typname"), ifs=[
             exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
@@ -240,7 +248,8 @@ def _list_type() -> exp.Expr:
 _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_class": {"relforcerowsecurity": exp.false(),
                  "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]")),
-                 "relreplident": exp.Literal.string("d")},  # psql's \d+: "Replica Identity"
+                 "relreplident": exp.Literal.string("d"),  # psql's \d+: "Replica Identity"
+                 **pgkeys.EXTRA_COLUMNS["pg_class"]},
     "pg_am": {"amname": exp.Literal.string("heap")},  # a table's (psql's \d+: "Access method")
     "pg_index": {"indnullsnotdistinct": exp.false()},
     "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c")},
@@ -321,7 +330,7 @@ _EMPTY_TABLES: dict[str, dict[str, str]] = {
                  "rngcollation": _INT, "rngsubopc": _INT, "rngcanonical": _INT, "rngsubdiff": _INT},
 }
 # PostgreSQL's functions that DuckDB has by another name
-_RENAMED = {"json_build_object": "json_object"}
+_RENAMED = {"json_build_object": "json_object", "pg_get_constraintdef": "indb_constraintdef"}
 # PostgreSQL's object identifier types that are oids here
 _OID_TYPES = frozenset({"oid", "regproc", "regprocedure", "regoper", "regoperator",
                         "regnamespace", "regrole", "regcollation", "regconfig", "xid"})
@@ -682,6 +691,7 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
             made.extend(pgkeys.table(relation, name))
     made.append(_table_macro("", pgkeys.identities(relations), name=pgkeys.IDENTITIES))
     made.append(_table_macro("", pgkeys.constraints(relations), name=pgkeys.CONSTRAINTS))
+    made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))

@@ -27,6 +27,8 @@ from indb.engine.privileges import Relation
 
 IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
 CONSTRAINTS = "indb_constraints"  # and of its tables' CHECK and UNIQUE constraints' names
+INDEXES = "indb_indexes"  # and of its tables' indexes, a row a column
+BTREE = 403  # pg_am's oid of btree, PostgreSQL's
 
 
 def last_name(name: exp.Expr) -> exp.Expr:
@@ -45,16 +47,12 @@ def _description(number: exp.Expr, oid: str = "of_object") -> exp.Subquery:
 
 # the macros of PostgreSQL's functions that answer from these (pgcatalog's _MACROS)
 MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
-    # a primary key's index (the only indexes indb's tables have; psql's \d prints it)
+    # an index's definition (psql's \d prints what follows USING)
     "pg_get_indexdef": (("of_index",), exp.Subquery(this=sqlglot.parse_one(
-        "SELECT 'CREATE UNIQUE INDEX ' || first(c.relname) || '_pkey ON ' || first(n.nspname) "
-        "|| '.' || first(c.relname) || ' USING btree (' || string_agg(a.attname, ', ' ORDER BY "
-        "u.position) || ')' FROM (SELECT conrelid, unnest(conkey) + 1 AS attnum, "
-        "generate_subscripts(conkey, 1) AS position FROM pg_catalog.pg_constraint "
-        "WHERE oid = of_index AND contype = 'p') AS u JOIN pg_catalog.pg_attribute AS a "
-        "ON a.attrelid = u.conrelid AND a.attnum = u.attnum JOIN pg_catalog.pg_class AS c "
-        "ON c.oid = u.conrelid JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace",
-        read="duckdb"))),
+        "SELECT 'CREATE ' || CASE WHEN bool_or(index_unique) THEN 'UNIQUE ' ELSE '' END || 'INDEX ' "
+        "|| first(index_name) || ' ON ' || first(index_schema) || '.' || first(index_table) || "
+        "' USING btree (' || string_agg(index_column, ', ' ORDER BY index_position) || ')' "
+        f"FROM {INDEXES}() WHERE index_oid = of_index", read="duckdb"))),
     # comments, as COMMENT ON gave them (``comments``)
     "obj_description": (("of_object", "of_catalog"), _description(exp.Literal.number(0))),
     "col_description": (("of_relation", "of_column"), _description(exp.column("of_column"),
@@ -70,26 +68,11 @@ MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
 
 
 def index_column(index: exp.Expr, number: exp.Expr) -> exp.Subquery:
-    """The name of a primary key index's ``number``-th column (from 1), as
-    ``pg_get_indexdef(index, number, pretty)`` gives it."""
-    return exp.Subquery(this=exp.replace_placeholders(_INDEX_COLUMN.copy(), of_index=index,
-                                                      of_number=number))
-
-
-_INDEX_COLUMN = sqlglot.parse_one(
-    "SELECT a.attname FROM (SELECT conrelid, unnest(conkey) + 1 AS attnum, "
-    "generate_subscripts(conkey, 1) AS position FROM pg_catalog.pg_constraint "
-    "WHERE oid = :of_index AND contype = 'p') AS u JOIN pg_catalog.pg_attribute AS a "
-    "ON a.attrelid = u.conrelid AND a.attnum = u.attnum WHERE u.position = :of_number",
-    read="duckdb")
-
-
-def primary_keys() -> exp.Select:
-    """DuckDB's primary key constraints, which the rows added below describe as PostgreSQL does
-    (an index of each, the constraint's ``conindid``, named ``<table>_pkey``; its columns
-    numbered from 1)."""
-    return exp.select().from_(exp.to_table("pg_catalog.pg_constraint")).where(
-        exp.column("contype").eq(exp.Literal.string("p")))
+    """The name of an index's ``number``-th column (from 1), as ``pg_get_indexdef(index, number,
+    pretty)`` gives it."""
+    return exp.Subquery(this=exp.select("index_column").from_(
+        exp.Table(this=exp.Anonymous(this=INDEXES))).where(exp.and_(
+            exp.column("index_oid").eq(index), exp.column("index_position").eq(number))).limit(1))
 
 
 def from_one(column: exp.Expr) -> exp.Expr:
@@ -106,32 +89,36 @@ def pkey_name(relid: exp.Expr) -> exp.Expr:
         expression=exp.Literal.string("_pkey"))
 
 
-def constraint_name() -> exp.Subquery:
+def constraint_name(rank: exp.Expr) -> exp.Expr:
     """A CHECK's or a UNIQUE's name as the table has it (DuckDB names them by their text): the
-    one at its position among the table's constraints, which DuckDB's oid of a constraint
-    counts (the table's oid times a million, plus the position)."""
-    return exp.Subquery(this=exp.select("constraint_name").from_(
+    ``rank``-th (from 1) of the table's constraints of its kind (``conrelid``, ``contype``),
+    which DuckDB lists in the order the table made them (its oids count up across tables)."""
+    names = exp.Subquery(this=exp.select(exp.WithinGroup(
+        this=exp.func("list", exp.column("constraint_name")), expression=exp.Order(
+            expressions=[exp.Ordered(this=exp.column("constraint_rank"))]))).from_(
         exp.Table(this=exp.Anonymous(this=CONSTRAINTS))).where(exp.and_(
             exp.column("constraint_relid").eq(exp.column("conrelid")),
-            exp.column("constraint_position").eq(
-                exp.Sub(this=exp.column("oid"), expression=exp.Mul(
-                    this=exp.column("conrelid"), expression=exp.Literal.number(1_000_000)))))
-    ).limit(1))
+            exp.column("constraint_kind").eq(exp.column("contype")))))
+    return exp.func("list_extract", names, rank)  # (from 1)
+
+
+def kind_rank() -> exp.Expr:
+    """A pg_constraint row's rank among its table's constraints of its kind, from 1."""
+    return exp.Window(this=exp.RowNumber(), partition_by=[exp.column("conrelid"), exp.column("contype")],
+                      order=exp.Order(expressions=[exp.Ordered(this=exp.column("oid"))]))
 
 
 def constraints(relations: Sequence[Relation]) -> exp.Query:
-    """The body of ``indb_constraints()``: each table's CHECK and UNIQUE constraints by their
-    position in the shadow's table (its uniques, then its checks, as ``table`` makes them), with
-    the table's oid."""
-    rows = [(relation.schema, relation.name, position, name)
+    """The body of ``indb_constraints()``: each table's UNIQUE (kind u) and CHECK (c)
+    constraints' names by their rank among the table's of their kind, as ``table`` makes them,
+    with the table's oid."""
+    rows = [(relation.schema, relation.name, kind, rank, name)
             for relation in relations if relation.table is not None
-            for position, name in enumerate([n for n, _ in relation.table.uniques]
-                                            + [n for n, _ in relation.table.checks],
-                                            start=_first_position(relation))]
-    return _of_relations(("schema", "table", "position", "name"), rows, ("", "", 0, ""), [
+            for kind, named in (("u", relation.table.uniques), ("c", relation.table.checks))
+            for rank, (name, _) in enumerate(named, start=1)]
+    return _of_relations(("schema", "table", "kind", "rank", "name"), rows, ("", "", "", 0, ""), [
         exp.alias_(exp.column("oid", "c"), "constraint_relid"),
-        exp.alias_(exp.column("position", "v"), "constraint_position"),
-        exp.alias_(exp.column("name", "v"), "constraint_name")])
+        *(exp.alias_(exp.column(n, "v"), f"constraint_{n}") for n in ("kind", "rank", "name"))])
 
 
 def _of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
@@ -152,35 +139,90 @@ def _of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
     return found if rows else found.where(exp.false())
 
 
-def _first_position(relation: Relation) -> int:
-    """Where a shadow table's UNIQUE and CHECK constraints start among its constraints: after
-    its columns' NOT NULLs and its primary key, as DuckDB numbers them."""
-    info = relation.table
-    assert info is not None
-    required = sum(1 for name, _ in relation.columns
-                   if (column := info.column(name)) is not None and not column.nullable)
-    return required + (1 if info.primary_key else 0)
+def indexes(relations: Sequence[Relation]) -> exp.Query:
+    """The body of ``indb_indexes()``: a row for each column of each index, with the index's
+    oid, name and table, whether it is the primary key and unique, and the column's position in
+    it, name and number. The indexes are those of the primary keys (``<table>_pkey``) and the
+    UNIQUE constraints (of their names), from DuckDB's constraints, and those ``CREATE INDEX``
+    recorded, numbered after their table's oid (as DuckDB numbers constraints) from 500,000."""
+    rows = [(relation.schema, relation.name, name, number, unique, position, column,
+             [c for c, _ in relation.columns].index(column) + 1)
+            for relation in relations if relation.table is not None
+            for number, (name, columns, unique) in enumerate(relation.table.indexes)
+            for position, column in enumerate(columns, start=1)]
+    recorded = _of_relations(("schema", "table", "name", "number", "unique", "position", "column",
+                              "attnum"), rows, ("", "", "", 0, False, 0, "", 0), [
+        exp.alias_(exp.Add(this=exp.Mul(this=exp.column("oid", "c"), expression=exp.Literal.number(
+            1_000_000)), expression=exp.Add(this=exp.Literal.number(500_000),
+                                            expression=exp.column("number", "v"))), "index_oid"),
+        exp.alias_(exp.column("oid", "c"), "index_relid"),
+        exp.alias_(exp.column("relnamespace", "c"), "index_namespace"),
+        exp.alias_(exp.column("name", "v"), "index_name"),
+        exp.alias_(exp.column("schema", "v"), "index_schema"),
+        exp.alias_(exp.column("table", "v"), "index_table"),
+        exp.alias_(exp.false(), "index_primary"),
+        *(exp.alias_(exp.column(n, "v"), f"index_{n}") for n in ("unique", "position", "column",
+                                                                 "attnum"))])
+    return exp.union(_CONSTRAINT_INDEXES.copy(), recorded, distinct=False)
+
+
+# the indexes of the primary keys and UNIQUE constraints, named as PostgreSQL names them
+_CONSTRAINT_INDEXES = sqlglot.parse_one(
+    "SELECT k.oid AS index_oid, k.conrelid AS index_relid, c.relnamespace AS index_namespace, "
+    "CASE WHEN k.contype = 'p' THEN c.relname || '_pkey' ELSE coalesce((SELECT constraint_name "
+    f"FROM {CONSTRAINTS}() WHERE constraint_relid = k.conrelid AND constraint_kind = 'u' "
+    "AND constraint_rank = k.rank), k.conname) END AS index_name, "
+    "n.nspname AS index_schema, c.relname AS index_table, k.contype = 'p' AS index_primary, "
+    "TRUE AS index_unique, k.position AS index_position, a.attname AS index_column, "
+    "a.attnum AS index_attnum FROM (SELECT oid, conrelid, contype, conname, rank, "
+    "unnest(conkey) + 1 AS attnum, generate_subscripts(conkey, 1) AS position "
+    "FROM (SELECT *, row_number() OVER (PARTITION BY conrelid, contype ORDER BY oid) AS rank "
+    "FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u'))) AS k "
+    "JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.conrelid AND a.attnum = k.attnum "
+    "JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid "
+    "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace", read="duckdb")
+
+
+def _per_column(value: exp.Expr, kind: str) -> exp.Expr:
+    """An index's list of ``value`` a column, in its columns' order."""
+    return exp.cast(exp.WithinGroup(this=exp.func("list", value), expression=exp.Order(
+        expressions=[exp.Ordered(this=exp.column("index_position"))])), kind)
 
 
 def indexes_added() -> exp.Query:
-    """pg_index's row of each primary key (a unique index in PostgreSQL; none in DuckDB)."""
-    count = exp.func("len", exp.column("conkey"))
-    return primary_keys().select(*(exp.alias_(value, name) for name, value in (
-        ("indexrelid", exp.column("oid")), ("indrelid", exp.column("conrelid")),
-        ("indnatts", count), ("indnkeyatts", count), ("indisunique", exp.true()),
-        ("indisprimary", exp.true()), ("indisexclusion", exp.false()),
-        ("indimmediate", exp.true()), ("indisclustered", exp.false()), ("indisvalid", exp.true()),
-        ("indcheckxmin", exp.false()), ("indisready", exp.true()), ("indislive", exp.true()),
-        ("indisreplident", exp.false()), ("indnullsnotdistinct", exp.false()),
-        ("indkey", exp.cast(from_one(exp.column("conkey")), "INTEGER[]")))))
+    """pg_index's row of each index (DuckDB's lists none of a table)."""
+    count = exp.Count(this=exp.Star())
+    return exp.select(*(exp.alias_(value, name) for name, value in (
+        ("indexrelid", exp.column("index_oid")), ("indrelid", exp.func("first", exp.column("index_relid"))),
+        ("indnatts", count), ("indnkeyatts", count.copy()),
+        ("indisunique", exp.func("bool_or", exp.column("index_unique"))),
+        ("indisprimary", exp.func("bool_or", exp.column("index_primary"))),
+        ("indisexclusion", exp.false()), ("indimmediate", exp.true()),
+        ("indisclustered", exp.false()), ("indisvalid", exp.true()), ("indcheckxmin", exp.false()),
+        ("indisready", exp.true()), ("indislive", exp.true()), ("indisreplident", exp.false()),
+        ("indnullsnotdistinct", exp.false()),
+        ("indkey", _per_column(exp.column("index_attnum"), "INTEGER[]")),
+        ("indclass", _per_column(exp.Literal.number(0), "BIGINT[]")),  # the default operators
+        ("indcollation", _per_column(exp.Literal.number(0), "BIGINT[]")),
+        ("indoption", _per_column(exp.Literal.number(0), "INTEGER[]"))))).from_(  # ascending
+        exp.Table(this=exp.Anonymous(this=INDEXES))).group_by(exp.column("index_oid"))
 
 
 def index_relations_added() -> exp.Query:
-    """pg_class's row of each primary key's index (``relkind`` i)."""
-    return primary_keys().select(*(exp.alias_(value, name) for name, value in (
-        ("oid", exp.column("oid")), ("relname", pkey_name(exp.column("conrelid"))),
-        ("relnamespace", exp.column("connamespace")), ("relkind", exp.Literal.string("i")),
-        ("relam", exp.Literal.number(0)), ("relhasindex", exp.false()))))
+    """pg_class's row of each index (``relkind`` i, of btree)."""
+    return exp.select(*(exp.alias_(value, name) for name, value in (
+        ("oid", exp.column("index_oid")), ("relname", exp.func("first", exp.column("index_name"))),
+        ("relnamespace", exp.func("first", exp.column("index_namespace"))),
+        ("relkind", exp.Literal.string("i")), ("relam", exp.Literal.number(BTREE)),
+        ("relhasindex", exp.false())))).from_(exp.Table(this=exp.Anonymous(this=INDEXES))).group_by(
+        exp.column("index_oid"))
+
+
+def access_methods_added() -> exp.Query:
+    """pg_am's btree, which every index is (SQLAlchemy's reflection asks for its oid)."""
+    return exp.select(exp.alias_(exp.Literal.number(BTREE), "oid"),
+                      exp.alias_(exp.Literal.string("btree"), "amname"),
+                      exp.alias_(exp.Literal.string("i"), "amtype"))
 
 
 def identity(value: exp.Expr, otherwise: exp.Expr, *where: exp.Expr) -> exp.Expr:
@@ -222,13 +264,19 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
             exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
                    true=pkey_name(exp.column("conrelid"))),
             exp.If(this=exp.column("contype").isin(exp.Literal.string("c"), exp.Literal.string("u")),
-                   true=exp.func("coalesce", constraint_name(), exp.column("conname")))],
+                   true=exp.func("coalesce", constraint_name(kind_rank()), exp.column("conname")))],
             default=exp.column("conname")),
-        "conindid": exp.Case(ifs=[exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
-                                         true=exp.column("oid"))], default=exp.column("conindid"))},
+        "conindid": exp.Case(ifs=[exp.If(this=exp.column("contype").isin(
+            exp.Literal.string("p"), exp.Literal.string("u")), true=exp.column("oid"))],
+            default=exp.column("conindid"))},
+    # whether a table has an index (psql's \d lists them only then)
+    "pg_class": {"relhasindex": exp.func("coalesce", exp.column("relhasindex"), exp.false()).or_(
+        exp.Exists(this=exp.select("1").from_(exp.Table(this=exp.Anonymous(this=INDEXES))).where(
+            exp.column("index_relid").eq(exp.column("oid")))))},
 }
 # rows of pg_catalog's tables (pgcatalog's _ADDED_ROWS)
-ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added}
+ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added,
+              "pg_am": access_methods_added}
 BIGGEST = {"SMALLINT": 2**15 - 1, "INTEGER": 2**31 - 1}  # an identity's maximum by its type
 
 

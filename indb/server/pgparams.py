@@ -31,6 +31,8 @@ from sqlglot.tokens import TokenType
 from indb.planner.tables import write_target
 
 TEXT, BIGINT, OID_ARRAY, JSON = 25, 20, 1028, 114
+INT2VECTOR, OIDVECTOR = 22, 30  # the catalog's vectors: text "1 2", binary as int2[] / oid[]
+VECTOR_ARRAYS = {INT2VECTOR: 1005, OIDVECTOR: OID_ARRAY}
 # the comparisons and arithmetic whose other side gives a parameter its type
 _BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
            exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.NullSafeEQ, exp.NullSafeNEQ)

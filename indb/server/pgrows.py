@@ -22,6 +22,9 @@ from indb.server import pgcopy, pgparams
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 # int2[], int4[], int8[]: a catalog's arrays of integers, which are arrays of oids
 _INTEGER_ARRAYS = frozenset(pgparams.ARRAYS[oid] for oid in (21, 23, 20))
+# ... but these columns of pg_index are vectors (SQLAlchemy's reflection splits indoption's text)
+_VECTORS = {"indkey": pgparams.INT2VECTOR, "indoption": pgparams.INT2VECTOR,
+            "indclass": pgparams.OIDVECTOR, "indcollation": pgparams.OIDVECTOR}
 
 
 def buenavista_oid(kind: core.BVType) -> int:
@@ -69,7 +72,7 @@ class Rows(core.QueryResult):
         array = pgparams.oid_of(kind) if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
             else pgparams.TEXT
         if self._catalog and array in _INTEGER_ARRAYS:
-            return pgparams.OID_ARRAY
+            return _VECTORS.get(self._result.columns[index], pgparams.OID_ARRAY)
         if array != pgparams.TEXT:
             return array
         if self._result.types is not None and str(self._result.types[index]) == "JSON":

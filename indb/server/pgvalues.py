@@ -72,6 +72,11 @@ def text(value: Any) -> bytes:
     return bytes(_CONTEXT.get_dumper(value, PyFormat.TEXT).dump(value) or b"")
 
 
+def vector_text(value: list[int]) -> bytes:
+    """An int2vector's or oidvector's text form: its numbers apart by spaces."""
+    return " ".join(str(v) for v in value).encode()
+
+
 def boolean_text(value: bool) -> str:
     """``t`` or ``f``, as PostgreSQL writes a boolean (pg8000 reads ``true`` as false)."""
     return "t" if value else "f"

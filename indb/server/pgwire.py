@@ -462,7 +462,7 @@ class _Handler(postgres.BuenaVistaHandler):
         for i in range(result.column_count()):
             oid = _oid(result, i)
             if i < len(formats) and formats[i] == 1 and oid not in pgvalues.BINARY_IS_TEXT:
-                writers.append(pgvalues.encoder(oid))
+                writers.append(pgvalues.encoder(pgparams.VECTOR_ARRAYS.get(oid, oid)))
             else:
                 writers.append(_text_writer(result, i))
         sent = 0
@@ -689,6 +689,8 @@ def _text_writer(result: core.QueryResult, index: int) -> Callable[[Any], bytes]
     array in PostgreSQL's array form (``{1,2}``), others by buenavista's type of them."""
     if _oid(result, index) in pgparams.ARRAYS.values():
         return pgvalues.text
+    if _oid(result, index) in pgparams.VECTOR_ARRAYS:
+        return pgvalues.vector_text
     return pgvalues.text_writer(result.column(index)[1])
 
 

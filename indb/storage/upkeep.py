@@ -78,9 +78,7 @@ def described(table: Table, old: TableInfo, new: TableInfo, same_rows: bool = Fa
     ``same_rows``, only if no rows were committed since ``table`` was read (a constraint the rows
     were checked against). ConflictError when another commit got in first."""
     transaction = table.transaction()
-    gone = set(old.to_properties()) - set(new.to_properties())
-    if gone:
-        transaction.remove_properties(*gone)
+    _remove_gone(transaction, old, new)
     snapshot = table.current_snapshot()
     requirements = (AssertRefSnapshotId.model_validate(  # the field's alias is snapshot-id
         {"ref": "main", "snapshot-id": snapshot.snapshot_id if snapshot else None}),) \
@@ -91,6 +89,22 @@ def described(table: Table, old: TableInfo, new: TableInfo, same_rows: bool = Fa
     except CommitFailedException:
         raise ConflictError(f"table {new.name} was changed meanwhile; run the statement "
                             "again") from None
+
+
+def redescribed(transaction: Transaction, table: Table, old: TableInfo, new: TableInfo) -> None:
+    """In a rewrite's ``transaction`` (its ``evolve``): the description as ``new`` has it, what
+    ``old`` set and ``new`` does not removed, and ``old``'s columns kept as those of the schema
+    the rewrite replaces (``columns_of_schema``)."""
+    _remove_gone(transaction, old, new)
+    transaction.set_properties({**new.to_properties(),
+                                **columns_of_schema(old, table.metadata.current_schema_id)})
+
+
+def _remove_gone(transaction: Transaction, old: TableInfo, new: TableInfo) -> None:
+    """Remove the properties ``old`` set and ``new`` does not (a comment, constraints, indexes)."""
+    gone = set(old.to_properties()) - set(new.to_properties())
+    if gone:
+        transaction.remove_properties(*gone)
 
 
 def columns_of_schema(info: TableInfo, schema_id: int) -> dict[str, str]:
