@@ -327,6 +327,13 @@ def test_indexes_and_unique_constraints_read_back_as_postgresql_lists_them(serve
                 '    "ix_plain" btree (a)', '    "ix_ux_b" UNIQUE, btree (b)',
                 '    "ux_email_key" UNIQUE CONSTRAINT, btree (email)', 'Check constraints:',
                 '    "ux_check" CHECK (a >= b)']
+            listed = psql(served, "root", r"\di")  # (-A -t: schema|name|type|owner|table)
+            assert [line.split("|")[1:3] + line.split("|")[4:] for line in listed.stdout.splitlines()
+                    if line.endswith("|ux")] == [[n, "index", "ux"] for n in (
+                        "ab_u", "ix_plain", "ix_ux_b", "ux_email_key", "ux_pkey")], listed.stderr
+            index = psql(served, "root", r"\d ix_ux_b", rows_only=False)
+            assert " b      | integer | yes  | b" in index.stdout, index.stderr
+            assert 'unique, btree, for table "main.ux"' in index.stdout
             inspector = sa.inspect(engine(served, "root"))
             assert [(u["name"], u["column_names"]) for u in inspector.get_unique_constraints("ux")] \
                 == [("ab_u", ["a", "b"]), ("ux_email_key", ["email"])]

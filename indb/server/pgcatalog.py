@@ -127,7 +127,10 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             exp.Literal.string("main")))).from_(exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
             exp.to_table("pg_catalog.pg_namespace").as_("indb_n"), on=exp.column(
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
-            exp.column("oid", table="indb_c").eq(exp.column("of_relation")))), exp.false())),
+            exp.column("oid", table="indb_c").eq(exp.column("of_relation")))),
+        exp.Subquery(this=exp.select(exp.func("bool_or", exp.column("index_schema").eq(  # an index
+            exp.Literal.string("main")))).from_(exp.Table(this=exp.Anonymous(this=pgkeys.INDEXES))).where(
+            exp.column("index_oid").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
     # information_schema._pg_expandarray(array): a row (x, n) for each item, as PostgreSQL's
     # set-returning function gives them in a select list (JDBC's getPrimaryKeys over pg_index)

@@ -214,8 +214,23 @@ def index_relations_added() -> exp.Query:
         ("oid", exp.column("index_oid")), ("relname", exp.func("first", exp.column("index_name"))),
         ("relnamespace", exp.func("first", exp.column("index_namespace"))),
         ("relkind", exp.Literal.string("i")), ("relam", exp.Literal.number(BTREE)),
-        ("relhasindex", exp.false())))).from_(exp.Table(this=exp.Anonymous(this=INDEXES))).group_by(
-        exp.column("index_oid"))
+        ("relpersistence", exp.Literal.string("p")), ("relhasindex", exp.false())))).from_(
+        exp.Table(this=exp.Anonymous(this=INDEXES))).group_by(exp.column("index_oid"))
+
+
+def index_attributes_added() -> exp.Query:
+    """pg_attribute's rows of each index's columns, numbered in it, of its table's columns'
+    types (psql's \\d of an index lists them)."""
+    return exp.select(*(exp.alias_(value, name) for name, value in (
+        ("attrelid", exp.column("index_oid", "x")), ("attname", exp.column("index_column", "x")),
+        ("attnum", exp.column("index_position", "x")), ("atttypid", exp.column("atttypid", "a")),
+        ("atttypmod", exp.column("atttypmod", "a")), ("attnotnull", exp.false()),
+        ("atthasdef", exp.false()), ("attisdropped", exp.false()),
+        ("attidentity", exp.Literal.string(""))))).from_(
+        exp.Table(this=exp.Anonymous(this=INDEXES), alias=exp.TableAlias(this=exp.to_identifier("x")))
+    ).join(exp.to_table("pg_catalog.pg_attribute").as_("a"), on=exp.and_(
+        exp.column("attrelid", "a").eq(exp.column("index_relid", "x")),
+        exp.column("attnum", "a").eq(exp.column("index_attnum", "x"))))
 
 
 def access_methods_added() -> exp.Query:
@@ -276,7 +291,7 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
 }
 # rows of pg_catalog's tables (pgcatalog's _ADDED_ROWS)
 ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added,
-              "pg_am": access_methods_added}
+              "pg_attribute": index_attributes_added, "pg_am": access_methods_added}
 BIGGEST = {"SMALLINT": 2**15 - 1, "INTEGER": 2**31 - 1}  # an identity's maximum by its type
 
 
