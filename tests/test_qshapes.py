@@ -21,9 +21,14 @@ from indb.parser.qshapes import Shape, shape
     ("exec from t", Shape("dict")),
     ("first t", Shape("dict")),
     ("last select from t", Shape("dict")),
-    ("exec price by sym from t", Shape("map")),
+    # exec ... by's four dictionaries, as the q-sql reference prints them (code.kx.com/q/ref/exec)
+    ("exec price by sym from t", Shape("map", 1)),  # list!list
     ("exec sym!price from t", Shape("map")),
-    ("exec a, b by sym from t", Shape("table")),
+    ("exec a, b by sym from t", Shape("list_table", 1)),  # list!table
+    ("exec q: sum qty by s from sp", Shape("list_table", 1)),
+    ("exec sum qty by s: s from sp", Shape("table_list", 1)),  # table!list
+    ("exec sum qty by s, p from sp", Shape("table_list", 2)),
+    ("exec q: sum qty by s: s from sp", Shape("keyed", 1)),  # table!table
     ("exec a by 0b from t", Shape("table")),
     ("update x: 1 from t", Shape("table")),
     ("`sym xasc t", Shape("table")),

@@ -203,6 +203,13 @@ def test_answers_in_q_shapes():
     assert kdb.answer(rows.slice(0, 1).select([0]), Shape("atom")).py() == "a"
     assert kdb.answer(rows.slice(1, 1), Shape("dict")).py() == {"sym": "b", "px": 2.5}
     assert kdb.answer(rows, Shape("map")).py() == {"a": 1.5, "b": 2.5}
+    by = pa.table({"s": ["s1", "s2"], "q": [1600, 700], "n": [4, 2]})
+    list_table = kdb.answer(by, Shape("list_table", 1))  # exec q, n by s: s1| 1600 4 ...
+    assert isinstance(list_table, kx.Dictionary) and isinstance(list_table.values(), kx.Table)
+    assert list_table.keys().py() == ["s1", "s2"]
+    assert list_table.values().py() == {"q": [1600, 700], "n": [4, 2]}
+    table_list = kdb.answer(by.select([0, 1]), Shape("table_list", 1))  # exec sum qty by s: s
+    assert isinstance(table_list.keys(), kx.Table) and table_list.values().py() == [1600, 700]
     lists = pa.table({"a": [[1, 2]], "b": [["x"]]})
     assert kdb.answer(lists, Shape("dict")).py() == {"a": [1, 2], "b": ["x"]}
     assert isinstance(kdb.answer(rows, Shape("atom")), kx.Table)  # not one value: a table

@@ -141,6 +141,9 @@ def test_a_feed_a_subscriber_and_queries(server):
         assert querier("exec sym, size from trade where size > 5").py() == {
             "sym": ["IBM", "IBM"], "size": [10, 20]}
         assert querier("exec sum size by sym from trade").py() == {"IBM": 30, "MSFT": 5}
+        grouped = querier("exec n: count i, size: sum size by sym from trade")  # list!table
+        assert grouped.keys().py() == ["IBM", "MSFT"]
+        assert grouped.values().py() == {"n": [2, 1], "size": [30, 5]}
         assert querier("first select sym, size from trade").py() == {"sym": "IBM", "size": 10}
         # q's commonest forms that parse as SQL too (max AS price) and fail there: q-sql's
         assert querier("select count i from trade where sym = `IBM").py() == {"x": [2]}

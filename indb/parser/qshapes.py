@@ -16,10 +16,19 @@ class Shape:
     ``keyed`` table (its first ``keys`` columns the key: ``select ... by``, ``n!t``); a
     ``list`` (the one column's values: ``exec c``); an ``atom`` (``exec max c``); a ``dict``
     of each column to its value in the one row (``exec a, b``, ``exec from t``, ``first t``);
-    a ``map`` of the first column's values to the second's (``exec k!v``, ``exec c by k``)."""
+    a ``map`` of the first column's values to the second's (``exec k!v``, ``exec c by k``); and
+    of ``exec ... by``'s other dictionaries, a ``list_table`` (its first column's values to a
+    table of the others: ``exec a, b by k``, ``exec n: c by k``) or a ``table_list`` (a table of
+    its first ``keys`` columns to the last one's values: ``exec c by k: k``, ``exec c by j, k``)."""
 
     kind: str
     keys: int = 0
+
+
+# exec ... by's answer by whether its keys and its values are tables: a dictionary of
+# list!list, list!table, table!list, or a keyed table (table!table)
+_BY_SHAPES = {(False, False): "map", (False, True): "list_table", (True, False): "table_list",
+              (True, True): "keyed"}
 
 
 def shape(text: str) -> Shape:
@@ -37,8 +46,12 @@ def shape(text: str) -> Shape:
     falsy = len(node.by) == 1 and isinstance(node.by[0][1], Lit) and node.by[0][1].kind == "bool"
     if node.kind == "select" or falsy:  # exec ... by 0b: a table
         return Shape("keyed", len(node.by)) if node.by and not falsy else Shape("table")
+    if node.by and node.phrase:  # named or several: a table; else a list (the q-sql reference)
+        tables = (len(node.by) > 1 or node.by[0][0] is not None,
+                  len(node.phrase) > 1 or node.phrase[0][0] is not None)
+        return Shape(_BY_SHAPES[tables], len(node.by))
     if node.by:
-        return Shape("map") if len(node.by) == 1 and len(node.phrase) == 1 else Shape("table")
+        return Shape("table")
     if len(node.phrase) == 1 and isinstance(node.phrase[0][1], Dyad) and node.phrase[0][1].op == "!":
         return Shape("map")
     if len(node.phrase) == 1 and node.phrase[0][0] is None:

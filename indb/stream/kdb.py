@@ -222,10 +222,25 @@ def answer(rows: pa.Table, shape: Shape) -> Any:
         return _item(rows.column(0))
     if kind == "dict" and rows.num_rows == 1:
         return kx.toq({name: _item(column) for name, column in zip(rows.column_names, rows.columns)})
-    if kind == "map" and rows.num_columns == 2:
-        body = encode(kx.toq([_vector(rows.column(0)), _vector(rows.column(1))]), RESPONSE)
-        return kx.deserialize(framed(layout.DICTIONARY + body[HEADER.size + 6:], RESPONSE))
+    count = shape.keys or 1  # (k!v: one)
+    if kind in _DICTIONARIES and count < rows.num_columns:  # exec ... by's, and k!v
+        keys, values = rows.select(range(count)), rows.select(range(count, rows.num_columns))
+        list_keys, list_values = _DICTIONARIES[kind]
+        if (not list_keys or keys.num_columns == 1) and (not list_values or values.num_columns == 1):
+            return kx.deserialize(framed(layout.DICTIONARY + _dictionary_side(keys, list_keys)
+                                         + _dictionary_side(values, list_values), RESPONSE))
     return table(rows)
+
+
+# a dictionary's shapes: whether its keys, and its values, are a list (else a table)
+_DICTIONARIES = {"map": (True, True), "list_table": (True, False), "table_list": (False, True)}
+
+
+def _dictionary_side(rows: pa.Table, as_list: bool) -> bytes:
+    """The encoded keys or values of a dictionary: the one column's values, or a table."""
+    if not as_list:
+        return table_body(rows)
+    return encode(kx.toq(_vector(rows.column(0))), RESPONSE)[HEADER.size:]
 
 
 def _item(column: pa.ChunkedArray) -> Any:
