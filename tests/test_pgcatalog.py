@@ -290,6 +290,11 @@ def test_the_catalog_describes_identities_as_postgresql_does(served, described):
                     ("k2", "'none'", "NO", "NO", None, None, None),
                     ("qty", "0", "YES", "NO", None, None, None),
                     ("n", None, "NO", "YES", "BY DEFAULT", "1", "1")]
+    assert described.execute(  # (as PostgreSQL 15's lists an identity's and a SERIAL's)
+        "SELECT sequence_name, data_type, start_value, maximum_value, increment, cycle_option "
+        "FROM information_schema.sequences WHERE sequence_name LIKE 'refl_items%' ORDER BY 1"
+    ).fetchall() == [("refl_items_id_seq", "bigint", "10", str(2**63 - 1), "5", "NO"),
+                     ("refl_items_n_seq", "integer", "1", str(2**31 - 1), "1", "NO")]
     assert described.execute("SELECT pg_get_serial_sequence('refl_items', 'id'), "
                              "pg_get_serial_sequence('refl_items', 'qty')").fetchone() == (
         "main.refl_items_id_seq", None)

@@ -642,7 +642,8 @@ def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) ->
     for node in list(tree.find_all(exp.Table)):
         name = node.name.lower()
         alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
-        if node.db.lower() == "information_schema" and name in pgkeys.INFORMATION_COLUMNS:
+        if node.db.lower() == "information_schema" and (name in pgkeys.INFORMATION_COLUMNS
+                                                         or name == "sequences"):
             node.replace(exp.Table(this=exp.Anonymous(this=_macro(name, "information_schema")),
                                    alias=alias))
             continue
@@ -695,6 +696,8 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
     made.append(_table_macro("", pgkeys.identities(relations), name=pgkeys.IDENTITIES))
     made.append(_table_macro("", pgkeys.constraints(relations), name=pgkeys.CONSTRAINTS))
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
+    made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
+                             name=_macro("sequences", "information_schema")))
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))

@@ -313,6 +313,31 @@ INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
     "identity_cycle": identity(exp.Literal.string("NO"), exp.null(), *of_information())}}
 
 
+def information_sequences(database: str) -> exp.Query:
+    """``information_schema.sequences`` (DuckDB's lacks it; Hibernate reads it as it starts):
+    the shadow's sequences (its user's own, identity columns' and SERIALs'), their type told by
+    their maximum (as ``table`` makes an identity's), their numbers as text, as PostgreSQL's."""
+    kind = exp.Case(this=exp.column("max_value"), ifs=[
+        exp.If(this=exp.Literal.number(largest), true=exp.Literal.string(name.lower()))
+        for name, largest in BIGGEST.items()], default=exp.Literal.string("bigint"))
+    bits = exp.Case(this=exp.column("max_value"), ifs=[
+        exp.If(this=exp.Literal.number(largest), true=exp.Literal.number(bits))
+        for largest, bits in ((2**15 - 1, 16), (2**31 - 1, 32))], default=exp.Literal.number(64))
+    return exp.select(*(exp.alias_(value, name) for name, value in (
+        ("sequence_catalog", exp.Literal.string(database)),
+        ("sequence_schema", exp.column("schema_name")),
+        ("sequence_name", exp.column("sequence_name")), ("data_type", kind),
+        ("numeric_precision", bits), ("numeric_precision_radix", exp.Literal.number(2)),
+        ("numeric_scale", exp.Literal.number(0)),
+        *((pg, exp.cast(exp.column(duck), "VARCHAR")) for pg, duck in (
+            ("start_value", "start_value"), ("minimum_value", "min_value"),
+            ("maximum_value", "max_value"), ("increment", "increment_by"))),
+        ("cycle_option", exp.If(this=exp.column("cycle"), true=exp.Literal.string("YES"),
+                                false=exp.Literal.string("NO")))))).from_(
+        exp.Table(this=exp.Anonymous(this="duckdb_sequences"))).where(
+        exp.column("database_name").eq(exp.Literal.string(database)))
+
+
 def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
     """A table of no rows with the relation's columns, their NOT NULL and DEFAULT and its
     PRIMARY KEY, so that the catalog describes them as PostgreSQL's does; and a sequence of each
