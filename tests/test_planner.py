@@ -123,6 +123,8 @@ def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
         "s.ticks", None, ("sym",), unique=True)
     assert plan("CREATE INDEX ix ON ticks USING gin (lower(sym))", "ticks") == planner.NoIndex(
         "CREATE INDEX ix", "ticks", ())  # changes no result: not recorded
+    assert plan('CREATE INDEX "t_sym_like" ON ticks ("sym" varchar_pattern_ops)', "ticks") == \
+        planner.CreateIndex("ticks", "t_sym_like", ("sym",), unique=False)  # Django's
     assert plan("DROP INDEX IF EXISTS ix, s.iy CASCADE") == planner.DropIndex(("ix", "s.iy"), True)
     with pytest.raises(SqlError, match="a partial unique index"):
         plan("CREATE UNIQUE INDEX ux ON ticks (sym) WHERE sym > 'a'", "ticks")

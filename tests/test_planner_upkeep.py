@@ -9,8 +9,8 @@ from sqlglot import exp
 from indb import planner
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
-from indb.planner.upkeep import (Action, AddColumn, DropColumn, Match, RenameColumn, SetShards,
-                                 plan_lines)
+from indb.planner.alter import AddColumn, DropColumn, RenameColumn, SetShards
+from indb.planner.upkeep import Action, Match, plan_lines
 from indb.registry.models import ModelInfo
 
 
@@ -143,9 +143,9 @@ def test_refusals_point_at_the_clause():
 # -- ALTER TABLE ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sql, change", [
-    ("ALTER TABLE ticks ADD COLUMN note VARCHAR", AddColumn(planner.upkeep.Column("note", "VARCHAR"))),
+    ("ALTER TABLE ticks ADD COLUMN note VARCHAR", AddColumn(planner.alter.Column("note", "VARCHAR"))),
     ("ALTER TABLE ticks ADD COLUMN IF NOT EXISTS n TINYINT",
-     AddColumn(planner.upkeep.Column("n", "TINYINT"), if_not_exists=True)),
+     AddColumn(planner.alter.Column("n", "TINYINT"), if_not_exists=True)),
     ("ALTER TABLE ticks DROP COLUMN IF EXISTS note", DropColumn("note", if_exists=True)),
     ("ALTER TABLE ticks RENAME COLUMN px TO price", RenameColumn("px", "price")),
     ("ALTER TABLE ticks SET (SHARDS = 16)", SetShards(16)),

@@ -51,6 +51,7 @@ FORMAT_VERSION = 1
 # default ZSTD (files ~1.5x bigger), and row groups of about ROW_GROUP_BYTES let a reader
 # decompress one file on several threads; both matter most for wide rows read cold (images).
 PARQUET_CODEC = "lz4"
+SHARD_FIELD = "_indb_shard"  # the partition field of a sharded table (``iceberg_layout``)
 ROW_GROUP_BYTES = 16 << 20
 ROW_GROUP_LIMIT_MIN, ROW_GROUP_LIMIT_MAX = 4096, 1 << 20  # rows
 # A column's dictionary stops growing at this size and the rest of its row group is written
@@ -653,7 +654,7 @@ def iceberg_layout(info: TableInfo) -> tuple[Schema, PartitionSpec]:
                           "bucket() takes integers, decimals, dates, times, timestamps, strings "
                           "and binary")
     return schema, PartitionSpec(PartitionField(source_id=source.field_id, field_id=1000,
-                                                transform=transform, name="_indb_shard"))
+                                                transform=transform, name=SHARD_FIELD))
 
 
 @functools.lru_cache(maxsize=64)  # the same object for the same table: files.FileLayout.kept

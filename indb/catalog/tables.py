@@ -52,6 +52,10 @@ class TableInfo:
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
+    def named(self, name: str) -> Column | None:
+        """The column of that name, in any case (names are case-insensitive, as in DuckDB)."""
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
     @property
     def unique_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What every write keeps unique besides the primary key: the UNIQUE constraints and the

@@ -20,7 +20,7 @@ from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
 from indb.parser import error_at, render
 from indb.planner.tables import check_condition, check_name, numbered, unique_columns
-from indb.planner.upkeep import AddCheck, AddUnique, DropConstraint
+from indb.planner.alter import AddCheck, AddUnique, DropConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
 from indb.storage import files, upkeep

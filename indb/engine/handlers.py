@@ -16,7 +16,7 @@ from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
 from indb.planner import subscriptions as subscription_plans
-from indb.engine import indexes, sequences, workers
+from indb.engine import alter, indexes, sequences, workers
 from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import sequences as sequence_plans
@@ -74,7 +74,7 @@ HANDLERS: dict[type, Handler] = {
     planner.DropIndex: indexes.drop_index,
     planner.Analyze: tables.analyze,
     planner.Comment: tables.comment,
-    planner.AlterTable: upkeep.alter_table,
+    planner.AlterTable: alter.alter_table,
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,
     planner.ShowViews: upkeep.show_views,

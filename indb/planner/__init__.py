@@ -4,7 +4,8 @@ The planner is pure: it reads the tree and asks the catalog only whether names e
 registered function declares), so every rule about what is allowed lives here and is testable
 without DuckDB, Iceberg or a cluster. The engine carries plans out. ``tables`` plans table
 statements and queries, ``functions`` the function statements, ``models`` the model statements,
-``upkeep`` UPDATE, MERGE, ALTER TABLE, views, COPY, EXPLAIN, time travel, VACUUM and OPTIMIZE.
+``upkeep`` UPDATE, MERGE, views, COPY, EXPLAIN, time travel, VACUUM and OPTIMIZE, ``alter`` ALTER
+TABLE.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
-from indb.planner import environments, functions, models, schemas, settings, tables, upkeep
+from indb.planner import alter, environments, functions, models, schemas, settings, tables, upkeep
 from indb.planner.schemas import CreateSchema, DropSchema, ShowSchemas
 from indb.parser.kinetica import ShowSchemas as ShowSchemasTree
 from indb.planner import privileges
@@ -57,7 +58,8 @@ from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, Comment, Cr
                                  DescribeTable,
                                  DropTable, Insert, Load, Query, Returning, ShowTables,
                                  Truncate, plan_load)
-from indb.planner.upkeep import (AlterTable, CreateView, DropView, Explain, Merge, Optimize,
+from indb.planner.alter import AlterTable
+from indb.planner.upkeep import (CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
 from indb.parser import error_at
@@ -180,7 +182,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     AlterModelAliasTree: models.plan_alter_alias,
     exp.Update: upkeep.plan_update,
     exp.Merge: upkeep.plan_merge,
-    exp.Alter: upkeep.plan_alter,
+    exp.Alter: alter.plan_alter,
     exp.Copy: upkeep.plan_copy,
     ExplainTree: lambda tree, catalog: upkeep.plan_explain(tree, catalog, _plan_statement),
     VacuumTree: upkeep.plan_vacuum,

@@ -54,7 +54,7 @@ class DropIndex:
 def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> CreateIndex | NoIndex:
     index = tree.this
     params = index.args.get("params")
-    keys = [o.this if isinstance(o, exp.Ordered) else o
+    keys = [_key(o.this if isinstance(o, exp.Ordered) else o)
             for o in (params.args.get("columns") or [] if params else [])]
     table = existing_table(table_name(index.args["table"]), catalog)
     using = params.args.get("using") if params else None
@@ -79,6 +79,12 @@ def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> CreateIndex | 
         raise error_at(using, f"a unique index is a btree, not {using.name}: leave USING out")
     return CreateIndex(table, index.name or None, tuple(k.name for k in keys), unique,
                        bool(tree.args.get("exists")), tree)
+
+
+def _key(node: exp.Expr) -> exp.Expr:
+    """An index's key without its operator class (Django's ``name varchar_pattern_ops``), which
+    picks the operators a PostgreSQL index serves, not what it holds."""
+    return node.this if isinstance(node, exp.Opclass) else node
 
 
 def plan_drop_index(tree: exp.Drop, catalog: CatalogFacts) -> DropIndex:

@@ -1,0 +1,285 @@
+"""ALTER TABLE: one change of a table's columns, constraints, name or shard count
+(``planner.alter`` plans it). A change of columns rewrites every data file in the new layout
+in one snapshot together with the schema change; a change of constraints or of the name alone
+writes no file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from pyiceberg.table import Table, Transaction
+from pyiceberg.transforms import BucketTransform
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog.database import SHARD_FIELD, iceberg_layout
+from indb.catalog.sequences import default_sequence
+from indb.catalog.tables import TableInfo
+from indb.catalog.types import Column, to_storage
+from indb.engine import constraints, sequences, tables
+from indb.parser import error_at
+from indb.planner.alter import (AddCheck, AddColumn, AddPrimaryKey, AddUnique, DropColumn,
+                                DropConstraint, RenameColumn, SetDefault, SetIdentity, SetNotNull,
+                                SetShards)
+from indb.query.keys import check_not_null, check_unique
+from indb.result import Result
+from indb.storage import files, upkeep
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+
+def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Result:
+    """One change of columns or shard count: the schema (or spec) change, the properties and a
+    rewrite of every data file, in ONE snapshot. The files are rewritten so that every file of
+    a snapshot has exactly that snapshot's columns: indb's readers (DuckDB's scans, shard reads,
+    function instances) and other engines that read Parquet by name see the same table."""
+    table, info = engine.db.load(plan.table)
+    change = plan.change
+    if isinstance(change, SetShards):
+        return _reshard(engine, plan, table, info, change)
+    if isinstance(change, AddPrimaryKey):
+        return _add_primary_key(engine, plan, table, info, change)
+    if isinstance(change, SetNotNull):
+        return _set_not_null(engine, plan, table, info, change)
+    if isinstance(change, SetDefault | SetIdentity):
+        return _set_numbering(engine, plan, table, info, change)
+    if isinstance(change, AddCheck):
+        return constraints.add_check(engine, plan, table, info, change)
+    if isinstance(change, AddUnique):
+        return constraints.add_unique(engine, plan, table, info, change)
+    if isinstance(change, DropConstraint):
+        return constraints.drop_constraint(engine, plan, table, info, change)
+    if isinstance(change, AddColumn) and default_sequence(change.column.default):
+        raise error_at(plan.node, "ADD COLUMN with DEFAULT nextval(...) is not supported: add the "
+                                  "column, UPDATE it, then ALTER COLUMN ... SET DEFAULT")
+    altered = _altered(info, change, plan.node)
+    if altered is None:
+        return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
+                              "EXISTS")
+    new, sources = altered
+
+    def evolve(transaction: Transaction) -> None:
+        with transaction.update_schema() as update:
+            if isinstance(change, AddColumn):
+                field = iceberg_layout(new)[0].find_field(change.column.name)
+                update.add_column(change.column.name, field.field_type)
+                if info.hidden_columns:  # visible columns first, as in the files
+                    update.move_before(change.column.name, info.hidden_columns[0].name)
+            else:
+                old = info.named(change.name if isinstance(change, DropColumn) else change.old)
+                assert old is not None  # _altered refused a column the table does not have
+                if isinstance(change, DropColumn):
+                    update.delete_column(old.name)
+                else:
+                    update.rename_column(old.name, change.new)
+        upkeep.redescribed(transaction, table, info, new)
+
+    # a new column's DEFAULT, evaluated once (as PostgreSQL does for a constant or a stable
+    # function: current_timestamp is the ALTER's time in every existing row)
+    filler = tables.default_value(engine, change.column) if isinstance(change, AddColumn) else None
+
+    def added(column: Column, count: int) -> pa.ChunkedArray | pa.Array:
+        if filler is None:
+            return pa.nulls(count, column.storage_type)
+        return to_storage(tables.repeated(filler, count, column.arrow_type), column)
+
+    def convert(stored: pa.Table) -> pa.Table:
+        arrays = [stored[source] if source is not None else added(c, stored.num_rows)
+                  for c, source in zip(new.columns, sources, strict=True)]
+        arrays += [stored[h.name] for h in info.hidden_columns]
+        return pa.Table.from_arrays(arrays, schema=new.storage_schema)
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve, convert)
+    if not isinstance(change, AddColumn):  # a sequence OWNED BY the column follows it
+        old = info.named(change.name if isinstance(change, DropColumn) else change.old)
+        assert old is not None
+        sequences.column_changed(engine, info.name, old.name,
+                                 change.new if isinstance(change, RenameColumn) else None)
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}; {rows} rows rewritten")
+
+
+def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
+             node: exp.Expr | None) -> tuple[TableInfo, list[str | None]] | None:
+    """The table after a column change, with each new column's stored source (None: added);
+    None when IF [NOT] EXISTS leaves nothing to do. Refuses what cannot be changed."""
+    sources: list[str | None] = [c.name for c in info.columns]
+    if isinstance(change, AddColumn):
+        clash = info.named(change.column.name)
+        if clash is not None:
+            if change.if_not_exists:
+                return None
+            raise error_at(node, f"table {info.name} has a column {clash.name} already")
+        return dataclasses.replace(info, columns=(*info.columns, change.column)), [*sources, None]
+    name = change.name if isinstance(change, DropColumn) else change.old
+    if isinstance(change, DropColumn) and change.if_exists and info.named(name) is None:
+        return None
+    old = _existing_column(info, name, node)
+    position = info.columns.index(old)
+    columns = list(info.columns)
+    if isinstance(change, DropColumn):
+        if old.name in info.primary_key:
+            raise error_at(node, f"column {old.name} is in the primary key of {info.name}, so it "
+                                 "cannot be dropped (CREATE TABLE ... AS SELECT makes a table "
+                                 "without it)")
+        if old.name in info.shard_key:
+            raise error_at(node, f"column {old.name} is the shard key of {info.name}: rows are "
+                                 "placed by it, so it cannot be dropped (CREATE TABLE ... AS "
+                                 "SELECT makes a table sharded another way)")
+        if len(columns) == 1:
+            raise error_at(node, f"{old.name} is the only column of {info.name}; DROP TABLE "
+                                 f"{info.name} instead")
+        del columns[position], sources[position]
+        return dataclasses.replace(constraints.column_changed(info, old.name, None),
+                                   columns=tuple(columns)), sources
+    clash = info.named(change.new)
+    if clash is not None and clash is not old:
+        raise error_at(node, f"table {info.name} has a column {clash.name} already")
+    columns[position] = dataclasses.replace(old, name=change.new)
+    key = tuple(change.new if k == old.name else k for k in info.shard_key)
+    primary = tuple(change.new if k == old.name else k for k in info.primary_key)
+    return dataclasses.replace(constraints.column_changed(info, old.name, change.new),
+                               columns=tuple(columns), shard_key=key, primary_key=primary), sources
+
+
+def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                     change: AddPrimaryKey) -> Result:
+    """The table with a primary key, checked against its rows (no NULL in its columns, no key
+    held twice), its columns NOT NULL as PostgreSQL makes them: the schema, the properties and
+    every file rewritten in one snapshot (a writer meanwhile makes it a ConflictError)."""
+    if info.primary_key:
+        raise error_at(plan.node, f"table {info.name} has a primary key already: PRIMARY KEY "
+                                  f"({', '.join(info.primary_key)})")
+    keys = []
+    for name in change.columns:
+        column = _existing_column(info, name, plan.node)
+        if column.name in keys:
+            raise error_at(plan.node, f"PRIMARY KEY names {column.name} twice")
+        keys.append(column.name)
+    outside = [k for k in info.shard_key if k not in keys]
+    if outside:
+        raise error_at(plan.node, f"the PRIMARY KEY of {info.name} must include its SHARD KEY "
+                                  f"(rows of one key live on one shard); add {outside[0]} to it")
+    new = dataclasses.replace(info, primary_key=tuple(keys), columns=tuple(
+        dataclasses.replace(c, nullable=False) if c.name in keys else c for c in info.columns))
+    current = files.data_files(table)
+    check_not_null(new, current, keys, "in a primary key", engine.db.io_properties)
+    check_unique(new, [], current, engine.db.io_properties)
+    # the checks above found no NULL: required holds for every row
+    rows = _required(engine, table, info, new, dict.fromkeys(keys, True))
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}: PRIMARY KEY ({', '.join(keys)}); {rows} rows "
+                  "rewritten")
+
+
+def _set_not_null(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                  change: SetNotNull) -> Result:
+    """ALTER COLUMN's SET or DROP NOT NULL: the Iceberg field's ``required``, checked against
+    the rows, in one rewrite, as every column change."""
+    column = _existing_column(info, change.name, plan.node)
+    if not change.not_null and (column.name in info.primary_key or column.identity):
+        raise error_at(plan.node, f"column {column.name} is in the primary key (or an "
+                                  "identity), so it stays NOT NULL")
+    if column.nullable != change.not_null:
+        return Result(message=f"nothing to change: column {column.name} is "
+                              f"{'NOT NULL' if change.not_null else 'nullable'} already")
+    if change.not_null:
+        check_not_null(info, files.data_files(table), [column.name], "NOT NULL",
+                       engine.db.io_properties)
+    new = _with_column(info, dataclasses.replace(column, nullable=not change.not_null))
+    rows = _required(engine, table, info, new, {column.name: change.not_null})
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}: column {column.name} "
+                  f"{'NOT NULL' if change.not_null else 'nullable'}; {rows} rows rewritten")
+
+
+def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+                   change: SetDefault | SetIdentity) -> Result:
+    """ALTER COLUMN's SET or DROP DEFAULT, ADD GENERATED ... AS IDENTITY or DROP IDENTITY: the
+    table's properties alone, in a commit of no files (the rows already written keep their
+    values, as in PostgreSQL)."""
+    column = _existing_column(info, change.name, plan.node)
+    if isinstance(change, SetIdentity):
+        if change.identity is None and column.identity is None:
+            if change.if_exists:
+                return Result(message=f"column {column.name} is not an identity: nothing to drop")
+            raise error_at(plan.node, f"column {column.name} of {info.name} is not an identity")
+        if change.identity is not None and (column.identity is not None or column.default):
+            raise error_at(plan.node, f"column {column.name} of {info.name} has a DEFAULT or is "
+                                      "an identity already: drop it first")
+        if change.identity is not None and column.nullable:
+            raise error_at(plan.node, f"column {column.name} of {info.name} must be NOT NULL to "
+                                      "be an identity (ALTER COLUMN ... SET NOT NULL first)")
+        changed = dataclasses.replace(column, identity=change.identity)
+        done = "is an identity" if change.identity else "is no identity"
+    else:
+        if column.identity is not None:
+            raise error_at(plan.node, f"column {column.name} is an identity: its values are "
+                                      "numbered, so it takes no DEFAULT")
+        changed = dataclasses.replace(column, default=change.default)
+        if default_sequence(change.default) is not None:
+            sequences.check_defaults(engine, _with_column(info, changed))
+        else:
+            tables.default_value(engine, changed)  # one that does not fit the type fails here
+        done = f"DEFAULT {change.default}" if change.default else "has no DEFAULT"
+    upkeep.described(table, info, _with_column(info, changed))
+    return Result(message=f"altered table {info.name}: column {column.name} {done}")
+
+
+def _with_column(info: TableInfo, changed: Column) -> TableInfo:
+    """The table with its column of ``changed``'s name replaced by it."""
+    return dataclasses.replace(info, columns=tuple(changed if c.name == changed.name else c
+                                                   for c in info.columns))
+
+
+def _required(engine: Engine, table: Table, info: TableInfo, new: TableInfo,
+              required: dict[str, bool]) -> int:
+    """The table as ``new`` describes it, its columns ``required`` (NOT NULL) or not as given:
+    the schema change, the properties and every file rewritten in the new layout (the rows as
+    they are), in one snapshot; the rows rewritten."""
+    def evolve(transaction: Transaction) -> None:
+        with transaction.update_schema(allow_incompatible_changes=any(required.values())) as update:
+            for name, value in required.items():
+                update.update_column(name, required=value)
+        upkeep.redescribed(transaction, table, info, new)
+
+    return upkeep.rewrite(engine.db, table, info, new, evolve,
+                          lambda stored: pa.Table.from_arrays(stored.columns,
+                                                              schema=new.storage_schema))
+
+
+def _existing_column(info: TableInfo, name: str, node: exp.Expr | None) -> Column:
+    """The table's column of that name; SqlError at ``node`` listing its columns if none."""
+    column = info.named(name)
+    if column is None:
+        raise error_at(node, f"table {info.name} has no column {name}; its columns are "
+                             + ", ".join(c.name for c in info.columns))
+    return column
+
+
+def _reshard(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+             change: SetShards) -> Result:
+    if info.replicated:
+        raise error_at(plan.node, f"{info.name} is REPLICATED: every shard sees all of it, so it "
+                                  "has no shard count to change")
+    if change.shards == info.shards:
+        return Result(message=f"table {info.name} has {info.shards} shards already")
+    new = dataclasses.replace(info, shards=change.shards)
+    source = new.shard_source
+    assert source is not None  # a sharded table
+
+    def evolve(transaction: Transaction) -> None:
+        # two steps: pyiceberg refuses to drop and re-add a field of one name in one change
+        with transaction.update_spec() as update:
+            update.remove_field(transaction.table_metadata.spec().fields[0].name)
+        with transaction.update_spec() as update:
+            update.add_field(source, BucketTransform(change.shards), SHARD_FIELD)
+        transaction.set_properties({"indb.shards": str(change.shards)})
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve, lambda stored: stored)
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"table {info.name} now has {change.shards} shards; {rows} rows rewritten")

@@ -1,0 +1,246 @@
+"""Plans for ALTER TABLE: one change of a table's columns, constraints, name or shard count.
+
+As everywhere in the planner, nothing here reads data: rules that need the table's columns (is
+the dropped column the shard key?) are the engine's (``engine.upkeep.alter_table``), which
+raises its errors at the action the plan keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from indb.catalog.names import checked_column_name
+from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
+from indb.errors import SchemaError
+from indb.parser import error_at, render
+from indb.parser.sequences import AlterIdentity
+from indb.planner import sequences, tables
+from indb.planner.tables import MAX_SHARDS, CatalogFacts, existing_table, table_name
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    column: Column
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class SetShards:
+    shards: int
+
+
+@dataclass(frozen=True)
+class SetNotNull:
+    """``ALTER COLUMN c SET NOT NULL`` (``not_null``) or ``DROP NOT NULL``."""
+
+    name: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class SetDefault:
+    """``ALTER COLUMN c SET DEFAULT expr`` (DuckDB SQL of a constant expression) or ``DROP
+    DEFAULT`` (None)."""
+
+    name: str
+    default: str | None
+
+
+@dataclass(frozen=True)
+class SetIdentity:
+    """``ALTER COLUMN c ADD GENERATED ... AS IDENTITY`` (``identity``) or ``DROP IDENTITY [IF
+    EXISTS]`` (None)."""
+
+    name: str
+    identity: Identity | None
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AddCheck:
+    """``ADD [CONSTRAINT name] CHECK (condition)``: ``name`` None gets PostgreSQL's."""
+
+    name: str | None
+    condition: exp.Expr
+
+
+@dataclass(frozen=True)
+class AddUnique:
+    """``ADD [CONSTRAINT name] UNIQUE (c, ...)``: ``name`` None gets PostgreSQL's."""
+
+    name: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DropConstraint:
+    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK or a UNIQUE."""
+
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AddPrimaryKey:
+    """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
+    catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
+
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    """One change of a table's columns or shard count: a rewrite of its files, in one snapshot
+    together with the schema change."""
+
+    table: str
+    change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
+        | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint
+    # the action, for the engine's errors
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)
+
+
+def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
+    if str(tree.args.get("kind") or "").upper() != "TABLE":
+        raise error_at(tree, f"ALTER {tree.args.get('kind')} is not supported; ALTER TABLE is, "
+                             "and CREATE OR REPLACE VIEW changes a view")
+    if tree.args.get("exists"):
+        raise error_at(tree, "ALTER TABLE IF EXISTS is not supported; name a table that exists")
+    name = existing_table(table_name(tree.this), catalog)
+    actions = tree.args.get("actions") or []
+    if len(actions) != 1:
+        raise error_at(tree, "ALTER TABLE makes one change at a time")
+    return AlterTable(name, _alteration(actions[0]), actions[0])
+
+
+def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
+        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | AddUnique \
+        | DropConstraint:
+    if isinstance(action, exp.ColumnDef):
+        return _add_column(action)
+    if isinstance(action, exp.AddConstraint) and isinstance(action.find(exp.CheckColumnConstraint),
+                                                             exp.CheckColumnConstraint):
+        named = action.find(exp.Constraint)
+        return AddCheck(named.name if named is not None and named.name else None,
+                        action.find(exp.CheckColumnConstraint).this)  # type: ignore[union-attr]
+    unique = action.find(exp.UniqueColumnConstraint) if isinstance(action, exp.AddConstraint) else None
+    if isinstance(unique, exp.UniqueColumnConstraint) and isinstance(unique.this, exp.Schema):
+        named = action.find(exp.Constraint)
+        return AddUnique(named.name if named is not None and named.name else None,
+                         tuple(c.name for c in unique.this.expressions))
+    if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "CONSTRAINT":
+        (named, *more) = action.args.get("tables") or [action.this]
+        if more or named is None:
+            raise error_at(action, "ALTER TABLE drops one constraint at a time, by its name")
+        return DropConstraint(named.name, bool(action.args.get("exists")))
+    if isinstance(action, exp.AddConstraint):
+        key = action.find(exp.PrimaryKey)
+        if key is None or len(action.expressions) != 1:
+            raise error_at(action, f"ALTER TABLE {render(action)} is not supported; the "
+                                   "constraints a table takes are ADD PRIMARY KEY (c, ...), "
+                                   "ADD [CONSTRAINT name] CHECK (...) and UNIQUE (c, ...)")
+        return AddPrimaryKey(tuple(column.name for column in key.expressions))
+    if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
+        (column, *more) = action.args.get("tables") or [action.this]
+        if more:
+            raise error_at(more[0], "ALTER TABLE drops one column at a time")
+        if column is None:
+            raise error_at(action, "ALTER TABLE ... DROP COLUMN names the column to drop")
+        return DropColumn(column.name, bool(action.args.get("exists")))
+    if isinstance(action, exp.RenameColumn):
+        new = action.args["to"].name
+        try:
+            checked_column_name(new)
+        except SchemaError as error:
+            raise error_at(action.args["to"], str(error)) from None
+        return RenameColumn(action.this.name, new)
+    if isinstance(action, exp.AlterSet):
+        return SetShards(_shards(action))
+    if isinstance(action, exp.AlterRename):
+        raise error_at(action, "renaming a table is not supported: CREATE TABLE new AS SELECT * "
+                               "FROM old, then DROP TABLE old")
+    if isinstance(action, exp.AlterColumn):
+        return _column_change(action)
+    if isinstance(action, AlterIdentity):
+        identity = action.args.get("identity")
+        return SetIdentity(action.this.name, None if identity is None else sequences.identity_of(
+            action.this.name, action.args.get("properties"), bool(identity.this)),
+            bool(action.args.get("exists")))
+    raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
+                           "renames columns, adds a primary key, and sets (SHARDS = n)")
+
+
+def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault:
+    """``ALTER COLUMN c SET NOT NULL``, ``DROP NOT NULL``, ``SET DEFAULT expr``, ``DROP
+    DEFAULT``; a new type is refused."""
+    name = action.this.name
+    if action.args.get("allow_null") is not None:
+        return SetNotNull(name, not action.args["allow_null"])
+    default = action.args.get("default")
+    if default is not None:
+        if default.find(exp.Column):
+            raise error_at(action, "a DEFAULT is a constant or a function of no column "
+                                   "(current_timestamp)")
+        return SetDefault(name, tables.checked_default(default))
+    if action.args.get("drop"):
+        return SetDefault(name, None)
+    raise error_at(action, "changing a column's type is not supported: ADD COLUMN a new one, "
+                           "UPDATE it from the old, DROP the old")
+
+
+def _add_column(definition: exp.ColumnDef) -> AddColumn:
+    name = definition.name
+    try:
+        checked_column_name(name)
+    except SchemaError as error:
+        raise error_at(definition, str(error)) from None
+    if definition.args.get("kind") is None:
+        raise error_at(definition, f"column {name} needs a type")
+    default, not_null = None, False
+    for constraint in definition.constraints:
+        kind = constraint.kind
+        if isinstance(kind, exp.DefaultColumnConstraint) and not kind.this.find(exp.Column):
+            default = render(kind.this)
+        elif isinstance(kind, exp.NotNullColumnConstraint):
+            not_null = not_null or not kind.args.get("allow_null")
+        else:
+            raise error_at(constraint, f"{render(constraint)} is not supported on a new column; "
+                                       f"add the column, then UPDATE t SET {name} = ...")
+    if not_null and default is None:
+        raise error_at(definition, f"a new column is NULL in every existing row, so it cannot be "
+                                   f"NOT NULL without a DEFAULT; add {name} without it, or with one")
+    try:
+        sql_type = canonical_sql_type(definition.args["kind"].sql(dialect="duckdb"))
+        storage_type_of(sql_type)  # refuses types Iceberg cannot hold
+    except SchemaError as error:
+        raise error_at(definition, str(error)) from None
+    return AddColumn(Column(name, sql_type, not not_null, default),
+                     bool(definition.args.get("exists")))
+
+
+def _shards(action: exp.AlterSet) -> int:
+    items = action.expressions
+    if len(items) == 1 and isinstance(items[0], exp.Properties):
+        items = items[0].expressions
+    pairs = [(item.this.name, item.args.get("value") or item.expression) for item in items
+             if isinstance(item, exp.EQ | exp.Property)]
+    if len(pairs) != 1 or len(items) != 1 or pairs[0][0].upper() != "SHARDS":
+        raise error_at(action, "ALTER TABLE ... SET takes the shard count: SET (SHARDS = n)")
+    value = pairs[0][1]
+    if not (isinstance(value, exp.Literal) and value.is_int and 1 <= int(value.name) <= MAX_SHARDS):
+        raise error_at(value or action, f"SHARDS must be a whole number from 1 to {MAX_SHARDS}")
+    return int(value.name)
