@@ -1,7 +1,7 @@
 """Plans for ALTER TABLE: one change of a table's columns, constraints, name or shard count.
 
 As everywhere in the planner, nothing here reads data: rules that need the table's columns (is
-the dropped column the shard key?) are the engine's (``engine.upkeep.alter_table``), which
+the dropped column the shard key?) are the engine's (``engine.alter.alter_table``), which
 raises its errors at the action the plan keeps.
 """
 
