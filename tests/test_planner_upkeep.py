@@ -9,7 +9,7 @@ from sqlglot import exp
 from indb import planner
 from indb.errors import CatalogError, SqlError
 from indb.parser import parse, render
-from indb.planner.alter import AddColumn, DropColumn, RenameColumn, SetShards
+from indb.planner.alter import AddColumn, DropColumn, RenameColumn, SetShards, SetType
 from indb.planner.upkeep import Action, Match, plan_lines
 from indb.registry.models import ModelInfo
 
@@ -162,15 +162,25 @@ def test_alter_table(sql, change):
     ("ALTER TABLE ticks ADD COLUMN _indb_x INT", "reserved"),
     ("ALTER TABLE ticks ADD COLUMN n UBIGINT", "cannot be stored"),
     ("ALTER TABLE ticks RENAME COLUMN px TO _indb_rowid", "reserved"),
-    ("ALTER TABLE ticks RENAME TO other", "renaming a table is not supported"),
-    ("ALTER TABLE ticks ALTER COLUMN px TYPE BIGINT", "changing a column's type"),
+    ("ALTER TABLE ticks RENAME TO _indb_x", "reserved"),
+    ("ALTER TABLE ticks RENAME TO s2.other", "RENAME TO keeps ticks in schema main"),
+    ("ALTER TABLE ticks ALTER COLUMN px TYPE BIGINT USING px * 2", "USING other than px::BIGINT"),
+    ("ALTER TABLE ticks ALTER COLUMN px TYPE UBIGINT", "cannot be stored"),
     ("ALTER TABLE ticks SET (SHARDS = 0)", "SHARDS must be a whole number from 1 to 4096"),
     ("ALTER TABLE ticks SET (COLOUR = 'red')", r"SET takes the shard count: SET \(SHARDS = n\)"),
     ("ALTER TABLE ticks ADD COLUMN a INT, DROP COLUMN px", "one change at a time"),
-    ("ALTER VIEW v RENAME TO w", "ALTER VIEW is not supported"),
+    ("ALTER VIEW v AS SELECT 1", "ALTER VIEW is not supported"),
 ])
 def test_alter_table_refused(sql, message):
     refused(sql, message)
+
+
+def test_renames_and_if_exists():
+    assert plan("ALTER TABLE ticks RENAME TO Ticks2") == planner.RenameRelation("ticks", "ticks2")
+    assert plan("ALTER VIEW IF EXISTS s.v RENAME TO w") == planner.RenameRelation("s.v", "s.w", True)
+    assert plan("ALTER TABLE IF EXISTS nope ADD COLUMN n INT") == planner.AlterMissing("nope")
+    assert plan("ALTER TABLE ticks ALTER COLUMN px TYPE varchar(20) USING px::varchar(20)") == \
+        planner.AlterTable("ticks", SetType("px", "VARCHAR"))
 
 
 # -- views, COPY, EXPLAIN ------------------------------------------------------------------------

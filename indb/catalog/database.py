@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
@@ -332,10 +332,37 @@ class Database:
             shutil.rmtree(directory, ignore_errors=True)
 
     def table_location(self, name: str) -> str:
-        """Where a new table's files live (known before it exists: workers write a new output
-        there); only valid names get one, so a location never leaves the warehouse."""
+        """Where a new table's files live (callers that write them before the table exists keep
+        the answer: workers write a new output there); only valid names get one, so a location
+        never leaves the warehouse. It is ``<schema>/<table>``, unless that directory is another
+        table's (one renamed from this name): then one beside it, as a replacement's."""
         schema, table = split_name(checked_table_name(name))
-        return f"{self.warehouse_uri}/{schema}/{table}"
+        location = f"{self.warehouse_uri}/{schema}/{table}"
+        taken = any(m.startswith(f"{location}/metadata/") for m in self.metadata_locations().values())
+        return f"{location}-{uuid.uuid4().hex[:REPLACEMENT_DIGITS]}" if taken else location
+
+    def rename_table(self, old: str, new: str,
+                     also: Callable[[sa.Connection], None] = lambda conn: None) -> None:
+        """Give table ``old`` the name ``new`` (of its schema), in one catalog transaction with
+        what ``also`` renames there (its owner, grants and views' queries). Its files stay in
+        their directory, which ``table_location`` then never gives a new table."""
+        source, target = self.identifier(old), self.identifier(new)
+        mine = IcebergTables.catalog_name == self.catalog.name
+        try:
+            with self.engine.begin() as conn:
+                moved = conn.execute(sa.update(IcebergTables).where(
+                    mine & (IcebergTables.table_namespace == source[0])
+                    & (IcebergTables.table_name == source[1])).values(
+                    table_namespace=target[0], table_name=target[1]))
+                if moved.rowcount != 1:
+                    raise not_found("table", old)
+                for (counter,) in conn.execute(sa.select(_sequences.c.table_name)).all():
+                    if counter == old or counter.startswith(f"{old}/"):  # its row ids', identities'
+                        conn.execute(_sequences.update().where(_sequences.c.table_name == counter)
+                                     .values(table_name=new + counter[len(old):]))
+                also(conn)
+        except sa.exc.IntegrityError:  # the catalog's key: a table of that name exists
+            raise _taken(new) from None
 
     @property
     def warehouse(self) -> Path:

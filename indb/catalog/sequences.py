@@ -155,6 +155,13 @@ def owned_by_table(engine: sa.Engine, table: str) -> list[SequenceInfo]:
     return [s for s in every(engine) if s.owned_by is not None and s.owned_by[0] == table]
 
 
+def table_renamed(conn: sa.Connection, old: str, new: str) -> None:
+    """In the caller's transaction (``ensure_tables`` first): the sequences OWNED BY a column of
+    table ``old`` are owned by ``new``'s."""
+    conn.execute(_definitions.update().where(_definitions.c.owned_table == old)
+                 .values(owned_table=new))
+
+
 def next_values(engine: sa.Engine, name: str, count: int) -> np.ndarray:
     """Take the sequence's next ``count`` numbers, in one transaction (DataError past its end
     without CYCLE: none is taken then)."""

@@ -237,6 +237,14 @@ def record_owner(conn: sa.Connection, kind: str, name: str, owner: str) -> None:
         conn.execute(_owners.insert().values(kind=kind, object=name, owner=owner))
 
 
+def renamed(conn: sa.Connection, kind: str, old: str, new: str) -> None:
+    """In the caller's transaction (``ensure_tables`` first): the owner and grants of object
+    ``old`` are ``new``'s (a renamed table's)."""
+    for table in (_owners, _grants):
+        conn.execute(table.update().where(table.c.kind == kind, table.c.object == old)
+                     .values(object=new))
+
+
 def owners(engine: sa.Engine) -> dict[tuple[str, str], str]:
     """Every recorded owner, by (kind, name)."""
     ensure_tables(engine)

@@ -13,8 +13,11 @@ import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlglot
+from sqlglot import exp
 
 from indb.catalog.database import create_tables
+from indb.catalog.names import DEFAULT_SCHEMA, qualified, split_name
 from indb.errors import CatalogError
 
 _metadata = sa.MetaData()
@@ -61,6 +64,35 @@ def drop_view(engine: sa.Engine, name: str) -> bool:
     _ensure(engine)
     with engine.begin() as conn:
         return bool(conn.execute(_views.delete().where(_views.c.name == name)).rowcount)
+
+
+def rename(conn: sa.Connection, old: str, new: str) -> bool:
+    """In the caller's transaction (``ensure_tables`` first, outside it): view ``old`` named
+    ``new`` (True if ``old`` is a view), and every view's query that reads relation ``old``
+    reading ``new``, as PostgreSQL's views follow a renamed table or view."""
+    renamed = bool(conn.execute(_views.update().where(_views.c.name == old).values(name=new)).rowcount)
+    for name, sql in conn.execute(sa.select(_views.c.name, _views.c.sql)).all():
+        reading = _reading(sql, old, new)
+        if reading != sql:
+            conn.execute(_views.update().where(_views.c.name == name).values(sql=reading))
+    return renamed
+
+
+def _reading(sql: str, old: str, new: str) -> str:
+    """A view's query reading relation ``new`` where it read ``old`` (the same if it did not)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)
+             and not t.args.get("catalog") and not (not t.db and t.name.lower() in defined)
+             and qualified((t.db or DEFAULT_SCHEMA).lower(), t.name.lower()) == old]
+    for table in found:
+        table.set("this", exp.to_identifier(split_name(new)[1], quoted=table.this.quoted))
+    return tree.sql(dialect="duckdb") if found else sql
+
+
+def ensure_tables(engine: sa.Engine) -> None:
+    """``_ensure``, for a caller about to write views in a transaction of its own."""
+    _ensure(engine)
 
 
 def _ensure(engine: sa.Engine) -> None:

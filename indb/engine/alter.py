@@ -1,7 +1,7 @@
 """ALTER TABLE: one change of a table's columns, constraints, name or shard count
-(``planner.alter`` plans it). A change of columns rewrites every data file in the new layout
-in one snapshot together with the schema change; a change of constraints or of the name alone
-writes no file.
+(``planner.alter`` plans it); ALTER VIEW's RENAME TO. A change of columns rewrites every data
+file in the new layout in one snapshot together with the schema change; a change of constraints
+or of the name alone writes no file.
 """
 
 from __future__ import annotations
@@ -10,21 +10,29 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import sqlalchemy as sa
+from pyiceberg.exceptions import ResolveError
+from pyiceberg.schema import promote
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import BucketTransform
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog import sequences as catalog_sequences
+from indb.catalog import users, views
 from indb.catalog.database import SHARD_FIELD, iceberg_layout
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, to_storage
 from indb.engine import constraints, sequences, tables
+from indb.errors import CatalogError, not_found
 from indb.parser import error_at
 from indb.planner.alter import (AddCheck, AddColumn, AddPrimaryKey, AddUnique, DropColumn,
                                 DropConstraint, RenameColumn, SetDefault, SetIdentity, SetNotNull,
-                                SetShards)
+                                SetShards, SetType)
 from indb.query.keys import check_not_null, check_unique
+from indb.registry.monitors import MonitorStore
+from indb.registry.subscriptions import SubscriptionStore
 from indb.result import Result
 from indb.storage import files, upkeep
 
@@ -45,6 +53,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return _add_primary_key(engine, plan, table, info, change)
     if isinstance(change, SetNotNull):
         return _set_not_null(engine, plan, table, info, change)
+    if isinstance(change, SetType):
+        return _set_type(engine, plan, table, info, change)
     if isinstance(change, SetDefault | SetIdentity):
         return _set_numbering(engine, plan, table, info, change)
     if isinstance(change, AddCheck):
@@ -197,6 +207,41 @@ def _set_not_null(engine: Engine, plan: planner.AlterTable, table: Table, info: 
                   f"{'NOT NULL' if change.not_null else 'nullable'}; {rows} rows rewritten")
 
 
+def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
+              change: SetType) -> Result:
+    """ALTER COLUMN's TYPE: a type of the same storage (VARCHAR(200) for VARCHAR(100)) changes
+    nothing; one Iceberg widens the column to (INTEGER to BIGINT, REAL to DOUBLE, a DECIMAL's
+    precision) is the schema change and every file rewritten with the values cast, in one
+    snapshot; another is refused (Iceberg keeps a column's type but for those)."""
+    column = _existing_column(info, change.name, plan.node)
+    if column.sql_type == change.sql_type:
+        return Result(message=f"nothing to change: column {column.name} is {column.sql_type} "
+                              "already (a VARCHAR's length is not kept)")
+    new = _with_column(info, dataclasses.replace(column, sql_type=change.sql_type))
+    before = iceberg_layout(info)[0].find_field(column.name).field_type
+    after = iceberg_layout(new)[0].find_field(column.name).field_type
+    try:  # (Iceberg hashes a widened value as the narrower one: a shard key's rows stay put)
+        if after != before:  # (SMALLINT to INTEGER: both Iceberg ints)
+            promote(before, after)
+    except ResolveError:
+        raise error_at(plan.node, f"column {column.name} cannot change from {column.sql_type} to "
+                                  f"{change.sql_type}: Iceberg widens a column (INTEGER to BIGINT, "
+                                  "REAL to DOUBLE, a DECIMAL's precision) and keeps other types; "
+                                  "ADD COLUMN a new one, UPDATE it from the old, DROP the old") from None
+
+    def evolve(transaction: Transaction) -> None:
+        if after != before:
+            with transaction.update_schema() as update:
+                update.update_column(column.name, field_type=after)
+        upkeep.redescribed(transaction, table, info, new)
+
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve,
+                          lambda stored: stored.cast(new.storage_schema))
+    return Result(pa.table({"rows_rewritten": [rows]}),
+                  f"altered table {info.name}: column {column.name} {change.sql_type}; "
+                  f"{rows} rows rewritten")
+
+
 def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
                    change: SetDefault | SetIdentity) -> Result:
     """ALTER COLUMN's SET or DROP DEFAULT, ADD GENERATED ... AS IDENTITY or DROP IDENTITY: the
@@ -283,3 +328,53 @@ def _reshard(engine: Engine, plan: planner.AlterTable, table: Table, info: Table
     rows = upkeep.rewrite(engine.db, table, info, new, evolve, lambda stored: stored)
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"table {info.name} now has {change.shards} shards; {rows} rows rewritten")
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object) -> Result:
+    """A table's or a view's new name, in one catalog transaction with its owner, its grants,
+    the sequences it owns and the views that read it (their queries read the new name)."""
+    db = engine.db
+    views.ensure_tables(db.engine)
+    known = {view.name for view in views.views(db.engine)}
+    table = db.exists(plan.old)
+    if not table and plan.old not in known:
+        if plan.if_exists:
+            return Result(message=f"{plan.old} does not exist: nothing renamed")
+        raise not_found("table", plan.old)
+    if db.exists(plan.new) or plan.new in known:
+        raise CatalogError(f"a table or view named {plan.new} exists already; drop it or choose "
+                           "another name")
+    if table:
+        _not_in_definitions(engine, plan.old)
+    users.ensure_tables(db.engine)
+    catalog_sequences.ensure_tables(db.engine)
+
+    def also(conn: sa.Connection) -> None:
+        users.renamed(conn, "table", plan.old, plan.new)
+        views.rename(conn, plan.old, plan.new)
+        catalog_sequences.table_renamed(conn, plan.old, plan.new)
+    if table:
+        db.rename_table(plan.old, plan.new, also)
+    else:
+        with db.engine.begin() as conn:
+            also(conn)
+    return Result(message=f"renamed {'table' if table else 'view'} {plan.old} to {plan.new}")
+
+
+def _not_in_definitions(engine: Engine, table: str) -> None:
+    """CatalogError if a subscription or a monitor names the table: they keep its name, and
+    would read another table, or none, after a rename."""
+    named = [f"subscription {info.name}" for info in SubscriptionStore(engine.db).all()
+             if table in (info.definition.get("table"), *info.definition.get("outputs", ()))]
+    named += [f"monitor {info.name}" for info in MonitorStore(engine.db).all()
+              if info.definition.get("table") == table]
+    if named:
+        them = "them" if len(named) > 1 else "it"
+        raise CatalogError(f"table {table} is named by {', '.join(named)}; drop {them} before "
+                           "renaming the table, then create again with the new name")
+
+
+def alter_missing(engine: Engine, plan: planner.AlterMissing, params: object) -> Result:
+    return Result(message=f"table {plan.table} does not exist: nothing altered (IF EXISTS)")

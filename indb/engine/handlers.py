@@ -75,6 +75,8 @@ HANDLERS: dict[type, Handler] = {
     planner.Analyze: tables.analyze,
     planner.Comment: tables.comment,
     planner.AlterTable: alter.alter_table,
+    planner.RenameRelation: alter.rename_relation,
+    planner.AlterMissing: alter.alter_missing,
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,
     planner.ShowViews: upkeep.show_views,

@@ -420,7 +420,7 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:
-            engine.db.create_table(create, add=written)
+            engine.db.create_table(create, add=written, location=location)
         elif written:
             with around_commit:
                 files.commit(engine.db, name, add=written, written_for=metadata,

@@ -58,7 +58,7 @@ from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, Comment, Cr
                                  DescribeTable,
                                  DropTable, Insert, Load, Query, Returning, ShowTables,
                                  Truncate, plan_load)
-from indb.planner.alter import AlterTable
+from indb.planner.alter import AlterMissing, AlterTable, RenameRelation
 from indb.planner.upkeep import (CreateView, DropView, Explain, Merge, Optimize,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
@@ -74,7 +74,8 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
            "Truncate", "WithPredictions", "plan", "plan_load",
            # upkeep
-           "AlterTable", "CreateView", "DropView", "Explain", "Merge", "Optimize", "ShowSnapshots",
+           "AlterTable", "AlterMissing", "RenameRelation", "CreateView", "DropView", "Explain",
+           "Merge", "Optimize", "ShowSnapshots",
            "ShowViews", "SnapshotRef", "Update", "Upsert", "Vacuum", "WithSnapshots",
            # schemas
            "CreateSchema", "DropSchema", "ShowSchemas",
@@ -87,7 +88,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions
-        | Update | Merge | Upsert | AlterTable | CreateView | DropView | ShowViews | Explain | WithSnapshots
+        | Update | Merge | Upsert | AlterTable | RenameRelation | AlterMissing | CreateView | DropView
+        | ShowViews | Explain | WithSnapshots
         | Vacuum | Optimize | ShowSnapshots | CreateSchema | DropSchema | ShowSchemas
         | CreateEnvironment | AlterEnvironment | DropEnvironment | DescribeEnvironment | ShowEnvironment
         | privileges.CreatePrincipal | privileges.AlterUser | privileges.DropPrincipal

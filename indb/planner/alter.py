@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from indb.catalog.names import checked_column_name
+from indb.catalog.names import checked_column_name, checked_table_name, qualified, split_name
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import SchemaError
 from indb.parser import error_at, render
@@ -58,6 +58,15 @@ class SetDefault:
 
     name: str
     default: str | None
+
+
+@dataclass(frozen=True)
+class SetType:
+    """``ALTER COLUMN c [SET DATA] TYPE t [USING c::t]``: ``sql_type`` canonical (VARCHAR(200) is
+    VARCHAR); a USING other than the cast to ``t`` is refused."""
+
+    name: str
+    sql_type: str
 
 
 @dataclass(frozen=True)
@@ -109,27 +118,66 @@ class AlterTable:
 
     table: str
     change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-        | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint
+        | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint | SetType
     # the action, for the engine's errors
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
 
-def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable:
-    if str(tree.args.get("kind") or "").upper() != "TABLE":
-        raise error_at(tree, f"ALTER {tree.args.get('kind')} is not supported; ALTER TABLE is, "
-                             "and CREATE OR REPLACE VIEW changes a view")
-    if tree.args.get("exists"):
-        raise error_at(tree, "ALTER TABLE IF EXISTS is not supported; name a table that exists")
-    name = existing_table(table_name(tree.this), catalog)
+@dataclass(frozen=True)
+class RenameRelation:
+    """``ALTER TABLE|VIEW [IF EXISTS] r RENAME TO s``: ``new`` in ``old``'s schema (RENAME TO names
+    no other, as in PostgreSQL). ALTER TABLE renames a view too, as PostgreSQL's does; whether
+    ``old`` is a table or a view is the engine's to find."""
+
+    old: str
+    new: str
+    if_exists: bool = False
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AlterMissing:
+    """``ALTER TABLE IF EXISTS t ...`` of a table that does not exist: nothing to do."""
+
+    table: str
+
+
+def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable | RenameRelation | AlterMissing:
+    kind = str(tree.args.get("kind") or "").upper()
     actions = tree.args.get("actions") or []
+    if kind in ("TABLE", "VIEW") and len(actions) == 1 and isinstance(actions[0], exp.AlterRename):
+        return _renamed(table_name(tree.this), actions[0], bool(tree.args.get("exists")))
+    if kind != "TABLE":
+        raise error_at(tree, f"ALTER {tree.args.get('kind')} is not supported; ALTER TABLE is, "
+                             "ALTER VIEW ... RENAME TO, and CREATE OR REPLACE VIEW changes a view")
+    name = table_name(tree.this)
+    if tree.args.get("exists") and not catalog.exists(name):
+        return AlterMissing(name)
+    existing_table(name, catalog)
     if len(actions) != 1:
         raise error_at(tree, "ALTER TABLE makes one change at a time")
     return AlterTable(name, _alteration(actions[0]), actions[0])
 
 
+def _renamed(old: str, action: exp.AlterRename, if_exists: bool) -> RenameRelation:
+    target = action.this
+    schema = split_name(old)[0]
+    if not isinstance(target, exp.Table) or not target.name:
+        raise error_at(action, "RENAME TO names the new name")
+    if target.db and table_name(target) != qualified(schema, target.name.lower()):
+        raise error_at(target, f"RENAME TO keeps {old} in schema {schema}: name it without another "
+                               "schema")
+    new = qualified(schema, target.name.lower())
+    try:
+        checked_table_name(new)
+    except SchemaError as error:
+        raise error_at(target, str(error)) from None
+    return RenameRelation(old, new, if_exists, action)
+
+
 def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
         | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | AddUnique \
-        | DropConstraint:
+        | DropConstraint | SetType:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
     if isinstance(action, exp.AddConstraint) and isinstance(action.find(exp.CheckColumnConstraint),
@@ -170,9 +218,6 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         return RenameColumn(action.this.name, new)
     if isinstance(action, exp.AlterSet):
         return SetShards(_shards(action))
-    if isinstance(action, exp.AlterRename):
-        raise error_at(action, "renaming a table is not supported: CREATE TABLE new AS SELECT * "
-                               "FROM old, then DROP TABLE old")
     if isinstance(action, exp.AlterColumn):
         return _column_change(action)
     if isinstance(action, AlterIdentity):
@@ -184,9 +229,9 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
                            "renames columns, adds a primary key, and sets (SHARDS = n)")
 
 
-def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault:
+def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault | SetType:
     """``ALTER COLUMN c SET NOT NULL``, ``DROP NOT NULL``, ``SET DEFAULT expr``, ``DROP
-    DEFAULT``; a new type is refused."""
+    DEFAULT``, ``TYPE t``."""
     name = action.this.name
     if action.args.get("allow_null") is not None:
         return SetNotNull(name, not action.args["allow_null"])
@@ -198,8 +243,21 @@ def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault:
         return SetDefault(name, tables.checked_default(default))
     if action.args.get("drop"):
         return SetDefault(name, None)
-    raise error_at(action, "changing a column's type is not supported: ADD COLUMN a new one, "
-                           "UPDATE it from the old, DROP the old")
+    kind = action.args.get("dtype")
+    if kind is None:
+        raise error_at(action, f"ALTER COLUMN {render(action)} is not supported")
+    try:
+        sql_type = canonical_sql_type(kind.sql(dialect="duckdb"))
+        storage_type_of(sql_type)
+    except SchemaError as error:
+        raise error_at(kind, str(error)) from None
+    using = action.args.get("using")
+    if using and not (isinstance(using, exp.Cast) and isinstance(using.this, exp.Column)
+                      and using.this.name.lower() == name.lower()
+                      and canonical_sql_type(using.to.sql(dialect="duckdb")) == sql_type):
+        raise error_at(using, f"USING other than {name}::{sql_type} is not supported: ADD COLUMN a "
+                              "new one, UPDATE it from the old, DROP the old")
+    return SetType(name, sql_type)
 
 
 def _add_column(definition: exp.ColumnDef) -> AddColumn:

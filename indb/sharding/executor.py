@@ -387,7 +387,7 @@ class FunctionRunner:
                     continue  # nothing returned for it: no table is created
                 # created with its files in one catalog commit: whole, or not at all; the
                 # instances wrote them with the layout create_table gives (iceberg_layout)
-                db.create_table(infos.pop(), add=staged[spec.name])
+                db.create_table(infos.pop(), add=staged[spec.name], location=spec.location)
                 with db.engine.begin() as conn:  # the transaction's connection: theirs with it
                     users.record_owner(conn, "table", spec.name, run.user)
                 committed.append(spec.name)

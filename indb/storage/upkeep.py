@@ -24,7 +24,7 @@ from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
 
 from indb.catalog.database import REPLACEMENT_DIGITS, Database
 from indb.catalog.filesystems import list_files, modified, subdirectories
-from indb.catalog.names import qualified
+from indb.catalog.names import checked_table_name, qualified
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError, InternalError, SchemaError
 from indb.storage.files import (COMMIT_ATTEMPTS, data_files, local_path, read_stored, staged,
@@ -275,15 +275,13 @@ def leftovers(db: Database, tables: Iterable[str], cutoff: float) -> Vacuumed:
             continue
         replacing = _REPLACEMENT.match(directory)
         try:
-            location = db.table_location(qualified(schema, replacing["table"]) if replacing else name)
+            checked_table_name(qualified(schema, replacing["table"]) if replacing else name)
         except SchemaError:  # not a name indb gives a table: not indb's to clean
             continue
-        if replacing:  # a replacing table's directory: whose, if anyone's?
-            location = f"{location}-{directory.rpartition('-')[2]}"
-            live = _live_directories(db) if live is None else live
-            if local_path(location) in live:
-                continue
-        elif db.exists(name):  # created since the list was taken
+        # a replacing table's directory, or a renamed table's (named after its old name)
+        location = f"{db.warehouse_uri}/{schema}/{directory}"
+        live = _live_directories(db) if live is None else live
+        if local_path(location) in live or db.exists(name):  # (created since the list was taken)
             continue
         old = {path for path, changed in files_under(location, db.io_properties) if changed < cutoff}
         deleted = delete_files(load_file_io(db.io_properties, location), old, location)
