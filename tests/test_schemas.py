@@ -99,6 +99,20 @@ def test_public_is_postgresql_s_name_of_main(fresh, tmp_path):
     assert "already exists" in fresh.sql("CREATE SCHEMA IF NOT EXISTS public").message
 
 
+def test_three_part_names_in_this_database_as_dbt_writes_them(fresh):
+    """dbt's table materialization: a temporary relation renamed over the model, every name
+    database.schema.table (the pg port's database is indb)."""
+    fresh.sql('CREATE TABLE "indb"."public"."model__dbt_tmp" AS (SELECT 1 AS a)')
+    fresh.sql('ALTER TABLE "indb"."public"."model__dbt_tmp" RENAME TO "model"')
+    fresh.sql("INSERT INTO indb.main.model VALUES (2)")
+    assert fresh.sql("SELECT indb.main.model.a FROM indb.public.model ORDER BY 1").fetchall() == [
+        (1,), (2,)]
+    assert "does not exist" in fresh.sql(
+        'DROP TABLE IF EXISTS "indb"."public"."model__dbt_backup" CASCADE').message
+    with pytest.raises(SqlError, match="does not exist"):  # another database is none of indb's
+        fresh.sql("SELECT * FROM other.main.model")
+
+
 def test_schemas_are_seen_by_other_connections(tmp_path):
     with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
         one.sql("CREATE SCHEMA s")

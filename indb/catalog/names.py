@@ -28,6 +28,8 @@ MAX_COLUMN_NAME = 255
 RESERVED_PREFIXES = ("_indb", "__indb")  # indb's hidden columns, staging tables and views
 DEFAULT_SCHEMA = "main"
 POSTGRES_SCHEMA = "public"  # PostgreSQL's default schema: another name of main in statements
+DATABASE = "indb"  # the database's name (the pg port's current_database()), as a statement's
+# three-part names say it: indb.main.t is main.t (dbt's relations are named so)
 # DuckDB's own schemas and catalogs (``memory`` is the in-memory database queries run in): a
 # schema of one of these names would hide them, or make s.t ambiguous to DuckDB
 RESERVED_SCHEMAS = ("information_schema", "pg_catalog", "temp", "system", "memory")

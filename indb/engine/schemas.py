@@ -9,7 +9,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb import planner
-from indb.catalog.names import DEFAULT_SCHEMA, POSTGRES_SCHEMA
+from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -45,7 +45,13 @@ def show_schemas(engine: Engine, plan: planner.ShowSchemas, params: object) -> R
 def main_for_public(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with ``public.t`` read as ``main.t``: public is PostgreSQL's default schema
     as main is indb's, and what PostgreSQL writes (pg_dump, ORMs given a schema) names it. A
-    database that has a schema public of its own (made before it was reserved) keeps it."""
+    database that has a schema public of its own (made before it was reserved) keeps it. A
+    three-part name in this database (``indb.public.t``) is its two last parts."""
+    for node in tree.find_all(exp.Table, exp.Column):  # indb.main.t: this database's main.t
+        catalog = node.args.get("catalog")
+        if isinstance(catalog, exp.Identifier) and catalog.name.lower() == DATABASE \
+                and node.args.get("db") is not None:
+            node.set("catalog", None)
     if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() == "SCHEMA":
         return tree  # the schema itself: CREATE SCHEMA public is refused, DROP SCHEMA public none
     found = [db for node in tree.find_all(exp.Table, exp.Column)

@@ -26,6 +26,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from indb import __version__ as indb_version
+from indb.catalog import names
 from indb.catalog.sequences import FUNCTION_NAMES
 from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
@@ -65,7 +66,7 @@ _CALL_NAMES: dict[type[exp.Expr], str] = {
 # what clients ask of the server itself, answered by the shadow when a query reads no table
 _SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, exp.CurrentSchemas,
                  exp.CurrentUser, exp.SessionUser)
-DATABASE = "indb"  # current_database(), and the catalog information_schema names
+DATABASE = names.DATABASE  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
 # the oids of PostgreSQL's catalog relations, which its catalog names as classoid
 # (``pg_description.classoid = 'pg_catalog.pg_class'::regclass``, SQLAlchemy's comments)
