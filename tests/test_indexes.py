@@ -77,3 +77,25 @@ def test_an_index_is_its_table_owners_to_make_and_drop(fresh):
         fresh.sql("DROP INDEX mine_a")
     assert [n for n, _, _ in fresh.sql("DESCRIBE t").fetchall() if n.startswith("# index")] == \
         ["# index t_a"]
+
+
+def test_alter_index_renames_an_index_or_a_unique_constraint_s(fresh):
+    """Django's RenameIndex; a UNIQUE constraint's index renames the constraint, as in
+    PostgreSQL."""
+    fresh.sql("CREATE TABLE t (a INT PRIMARY KEY, b INT, c INT UNIQUE)")
+    fresh.sql("CREATE INDEX t_b_old ON t (b)")
+    assert fresh.sql("ALTER INDEX t_b_old RENAME TO t_b_new").message == "renamed index t_b_old to t_b_new"
+    assert fresh.sql("ALTER INDEX t_c_key RENAME TO t_c_unique").message.endswith("t_c_unique")
+    described = [(n, c) for n, c, _ in fresh.sql("DESCRIBE t").fetchall() if n.startswith("# ")]
+    assert ("# index t_b_new", "b") in described and ("# unique t_c_unique", "c") in described
+    with pytest.raises(indb.UniqueViolation, match="t_c_unique"):
+        fresh.sql("INSERT INTO t VALUES (1, 1, 1), (2, 2, 1)")
+    for statement, error, message in [
+            ("ALTER INDEX t_pkey RENAME TO t_key", indb.SqlError, "whose name follows its table's"),
+            ("ALTER INDEX t RENAME TO u", indb.SqlError, "t is a table"),
+            ("ALTER INDEX t_b_new RENAME TO t_c_unique", indb.CatalogError, "names a constraint of t"),
+            ("ALTER INDEX nope RENAME TO n2", indb.CatalogError, "index nope does not exist"),
+            ("DROP INDEX t_c_unique", indb.SqlError, "DROP CONSTRAINT t_c_unique does that")]:
+        with pytest.raises(error, match=message):
+            fresh.sql(statement)
+    assert "nothing renamed" in fresh.sql("ALTER INDEX IF EXISTS nope RENAME TO n2").message

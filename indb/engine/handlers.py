@@ -72,6 +72,7 @@ HANDLERS: dict[type, Handler] = {
     planner.NoIndex: indexes.no_index,
     planner.CreateIndex: indexes.create_index,
     planner.DropIndex: indexes.drop_index,
+    planner.RenameIndex: indexes.rename_index,
     planner.Analyze: tables.analyze,
     planner.Comment: tables.comment,
     planner.AlterTable: alter.alter_table,

@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from pyiceberg.table import Table
+from sqlglot import exp
+
 from indb import planner
 from indb.catalog import users
 from indb.catalog.names import qualified, split_name
@@ -62,23 +65,69 @@ def drop_index(engine: Engine, plan: planner.DropIndex, params: object) -> Resul
     """Each named index leaves its table; one not recorded (of expressions) is nothing to drop."""
     done: list[str] = []
     for full in plan.names:
-        schema, name = split_name(full)
-        owner = schema_names(engine, schema).get(name)
-        if owner is None:
-            continue
-        table, info = engine.db.load(owner)
-        if name not in (n for n, _, _ in info.indexes):
-            raise SqlError(f"cannot drop index {name}: it is {_what(engine, owner, name)}; ALTER "
-                           f"TABLE {owner} DROP CONSTRAINT {name} drops it")
-        if engine.user != users.OWNER:
-            need = rules.Need("OWNER", "table", owner, plan.node)
-            rules.check_needs([need], privileges.access(engine, engine.user, [need]))
-        upkeep.described(table, info, dataclasses.replace(
-            info, indexes=tuple(i for i in info.indexes if i[0] != name)))
-        done.append(name)
+        found = _index_of(engine, full, plan.node, "DROP CONSTRAINT")
+        if found is not None:
+            table, info, name = found
+            upkeep.described(table, info, dataclasses.replace(
+                info, indexes=tuple(i for i in info.indexes if i[0] != name)))
+            done.append(name)
     if not done:
         return Result(message=f"DROP INDEX dropped nothing: no index of that name is recorded; {NOT_KEPT}")
     return Result(message="dropped index " + ", ".join(done))
+
+
+def rename_index(engine: Engine, plan: planner.RenameIndex, params: object) -> Result:
+    """An index's new name (a UNIQUE constraint's index: the constraint's, as in PostgreSQL)."""
+    schema, name = split_name(plan.old)
+    owner = schema_names(engine, schema).get(name)
+    new = split_name(plan.new)[1]
+    if owner is None:
+        if plan.if_exists:
+            return Result(message=f"index {plan.old} does not exist: nothing renamed")
+        raise CatalogError(f"index {plan.old} does not exist; DESCRIBE a table lists its indexes")
+    taken = schema_names(engine, schema)
+    if new in taken:
+        raise CatalogError(f"{new} names {_what(engine, taken[new], new)} already; choose another "
+                           "name (an index's name is its schema's, as in PostgreSQL)")
+    table, info = engine.db.load(owner)
+    _check_owner(engine, owner, plan.node)
+    if name in (n for n, _ in info.uniques):
+        changed = dataclasses.replace(info, uniques=tuple((new if n == name else n, c)
+                                                          for n, c in info.uniques))
+    elif name in (n for n, _, _ in info.indexes):
+        changed = dataclasses.replace(info, indexes=tuple((new if n == name else n, c, u)
+                                                          for n, c, u in info.indexes))
+    elif owner == plan.old:
+        raise SqlError(f"{name} is a table: ALTER TABLE {name} RENAME TO renames it")
+    else:
+        raise SqlError(f"cannot rename {name}: it is {_what(engine, owner, name)}, whose name "
+                       "follows its table's")
+    upkeep.described(table, info, changed)
+    return Result(message=f"renamed index {name} to {new}")
+
+
+def _index_of(engine: Engine, full: str, node: exp.Expr | None,
+              instead: str) -> tuple[Table, TableInfo, str] | None:
+    """The table of index ``full`` (qualified), its description and the index's bare name, its
+    owner checked; None if no index has that name; SqlError for a constraint's name (``instead``
+    says what drops or renames that)."""
+    schema, name = split_name(full)
+    owner = schema_names(engine, schema).get(name)
+    if owner is None:
+        return None
+    table, info = engine.db.load(owner)
+    if name not in (n for n, _, _ in info.indexes):
+        raise SqlError(f"{name} is {_what(engine, owner, name)}, not an index of its own; ALTER "
+                       f"TABLE {owner} {instead} {name} does that")
+    _check_owner(engine, owner, node)
+    return table, info, name
+
+
+def _check_owner(engine: Engine, table: str, node: exp.Expr | None) -> None:
+    """PrivilegeError unless the statement's user owns ``table`` (or is an admin)."""
+    if engine.user != users.OWNER:
+        need = rules.Need("OWNER", "table", table, node)
+        rules.check_needs([need], privileges.access(engine, engine.user, [need]))
 
 
 def schema_names(engine: Engine, schema: str) -> dict[str, str]:

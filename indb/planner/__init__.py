@@ -45,7 +45,7 @@ from indb.parser import workers as worker_trees
 from indb.planner import sequences
 from indb.parser import sequences as sequence_trees
 from indb.planner import indexes
-from indb.planner.indexes import CreateIndex, DropIndex, NoIndex
+from indb.planner.indexes import CreateIndex, DropIndex, NoIndex, RenameIndex
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
 from indb.parser import environments as environment_trees
@@ -68,7 +68,8 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            "CreateModel",
            "CreateTable", "Delete", "DescribeFunction", "DescribeModel", "DescribeTable",
            "DropFunction", "DropModel", "DropTable", "ExecuteFunction", "InputSpec", "Insert",
-           "KillFunction", "Load", "NoIndex", "CreateIndex", "DropIndex", "Plan", "Prediction", "Query",
+           "KillFunction", "Load", "NoIndex", "CreateIndex", "DropIndex", "RenameIndex", "Plan",
+           "Prediction", "Query",
            "QueryWithFunctions",
            "Returning",
            "RunOptions", "ShowFunction", "ShowFunctionStatus", "ShowModels", "ShowTables",
@@ -84,7 +85,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            "ShowEnvironment"]
 
 Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | DescribeTable | Query
-        | Load | NoIndex | CreateIndex | DropIndex | Analyze | Comment
+        | Load | NoIndex | CreateIndex | DropIndex | RenameIndex | Analyze | Comment
         | CreateFunction | DropFunction | ShowFunction | DescribeFunction | ExecuteFunction
         | QueryWithFunctions | ShowFunctionStatus | KillFunction | CreateModel | ShowModels
         | DescribeModel | DropModel | AlterModelAlias | WithPredictions

@@ -16,7 +16,7 @@ from indb.catalog.types import Column, Identity, canonical_sql_type, storage_typ
 from indb.errors import SchemaError
 from indb.parser import error_at, render
 from indb.parser.sequences import AlterIdentity
-from indb.planner import sequences, tables
+from indb.planner import indexes, sequences, tables
 from indb.planner.tables import MAX_SHARDS, CatalogFacts, existing_table, table_name
 
 
@@ -142,14 +142,18 @@ class AlterMissing:
     table: str
 
 
-def plan_alter(tree: exp.Alter, catalog: CatalogFacts) -> AlterTable | RenameRelation | AlterMissing:
+def plan_alter(tree: exp.Alter, catalog: CatalogFacts
+               ) -> AlterTable | RenameRelation | AlterMissing | indexes.RenameIndex:
     kind = str(tree.args.get("kind") or "").upper()
+    if kind == "INDEX":
+        return indexes.plan_rename_index(tree)
     actions = tree.args.get("actions") or []
     if kind in ("TABLE", "VIEW") and len(actions) == 1 and isinstance(actions[0], exp.AlterRename):
         return _renamed(table_name(tree.this), actions[0], bool(tree.args.get("exists")))
     if kind != "TABLE":
         raise error_at(tree, f"ALTER {tree.args.get('kind')} is not supported; ALTER TABLE is, "
-                             "ALTER VIEW ... RENAME TO, and CREATE OR REPLACE VIEW changes a view")
+                             "ALTER VIEW and ALTER INDEX ... RENAME TO, and CREATE OR REPLACE "
+                             "VIEW changes a view")
     name = table_name(tree.this)
     if tree.args.get("exists") and not catalog.exists(name):
         return AlterMissing(name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from indb.catalog.names import qualified, split_name
 from indb.parser import error_at, render
 from indb.planner.tables import CatalogFacts, existing_table, table_name
 
@@ -51,6 +52,17 @@ class DropIndex:
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class RenameIndex:
+    """``ALTER INDEX [IF EXISTS] name RENAME TO new`` (Django's RenameIndex): ``old`` qualified
+    as a table's name is, ``new`` in its schema."""
+
+    old: str
+    new: str
+    if_exists: bool = False
+    node: exp.Expr | None = field(default=None, compare=False, repr=False)
+
+
 def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> CreateIndex | NoIndex:
     index = tree.this
     params = index.args.get("params")
@@ -78,6 +90,16 @@ def plan_create_index(tree: exp.Create, catalog: CatalogFacts) -> CreateIndex | 
     if using is not None and not btree:
         raise error_at(using, f"a unique index is a btree, not {using.name}: leave USING out")
     return CreateIndex(table, index.name or None, tuple(k.name for k in keys), unique,
+                       bool(tree.args.get("exists")), tree)
+
+
+def plan_rename_index(tree: exp.Alter) -> RenameIndex:
+    actions = tree.args.get("actions") or []
+    if len(actions) != 1 or not isinstance(actions[0], exp.AlterRename) \
+            or not isinstance(actions[0].this, exp.Table) or actions[0].this.db:
+        raise error_at(tree, "ALTER INDEX renames an index: ALTER INDEX name RENAME TO new")
+    old = table_name(tree.this)
+    return RenameIndex(old, qualified(split_name(old)[0], actions[0].this.name.lower()),
                        bool(tree.args.get("exists")), tree)
 
 
