@@ -5,10 +5,12 @@ columns and constraints are tested in test_upkeep.py and test_constraints.py.)""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 import indb
 from indb.errors import CatalogError, PrivilegeError
+from indb.query import live
 
 
 def test_a_renamed_table_keeps_its_rows_numbering_and_the_views_that_read_it(fresh):
@@ -96,3 +98,15 @@ def test_a_column_widens_as_iceberg_widens_it_and_keeps_its_rows_and_shards(fres
                                ("ALTER COLUMN s TYPE BIGINT USING s + 1", "USING other than")]:
         with pytest.raises(indb.SqlError, match=message):
             fresh.sql(f"ALTER TABLE t {statement}")
+
+
+def test_a_real_time_table_is_not_renamed_while_a_tickerplant_serves_it(fresh):
+    fresh.sql("CREATE TABLE ticks (sym VARCHAR, px DOUBLE)")
+    directory = fresh._engine.db.path
+    live.register(directory, "ticks", lambda: pa.table({"sym": ["a"], "px": [1.0]}))
+    try:
+        with pytest.raises(CatalogError, match="ticks is real-time"):
+            fresh.sql("ALTER TABLE ticks RENAME TO trades")
+    finally:
+        live.unregister(directory, "ticks")
+    fresh.sql("ALTER TABLE ticks RENAME TO trades")

@@ -30,6 +30,7 @@ from indb.parser import error_at
 from indb.planner.alter import (AddCheck, AddColumn, AddPrimaryKey, AddUnique, DropColumn,
                                 DropConstraint, RenameColumn, SetDefault, SetIdentity, SetNotNull,
                                 SetShards, SetType)
+from indb.query import live
 from indb.query.keys import check_not_null, check_unique
 from indb.registry.monitors import MonitorStore
 from indb.registry.subscriptions import SubscriptionStore
@@ -348,6 +349,9 @@ def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object
                            "another name")
     if table:
         _not_in_definitions(engine, plan.old)
+        if live.is_live(db.path, plan.old):  # its flushes would go to the old name
+            raise CatalogError(f"table {plan.old} is real-time (a tickerplant serves it): stop the "
+                               "tickerplant before renaming it")
     users.ensure_tables(db.engine)
     catalog_sequences.ensure_tables(db.engine)
 

@@ -35,6 +35,12 @@ def unregister(directory: Path, table: str) -> None:
         _sources.pop((directory.resolve(), table), None)
 
 
+def is_live(directory: Path, table: str) -> bool:
+    """Whether a tickerplant of this process serves ``table`` of the database at ``directory``."""
+    with _lock:
+        return (directory.resolve(), table) in _sources
+
+
 @contextmanager
 def consistent(directory: Path) -> Iterator[dict[str, pa.Table]]:
     """The in-memory rows of the database's real-time tables, read at one moment that no flush
