@@ -160,3 +160,25 @@ def test_dropping_a_column_drops_the_constraints_and_indexes_that_name_it(fresh)
     fresh.sql("INSERT INTO t VALUES (1, 5), (2, 5)")  # bc went with c
     with pytest.raises(indb.UniqueViolation, match="t_a_key"):
         fresh.sql("INSERT INTO t VALUES (1, 6)")
+
+
+def test_a_new_column_s_check_and_unique_hold_from_the_change_on(fresh):
+    """As Django adds a PositiveIntegerField: ADD COLUMN c INT CHECK (c >= 0); the rows there
+    are checked with the column's DEFAULT (or NULL) in them."""
+    fresh.sql("CREATE TABLE t (id INT, b INT)")
+    fresh.sql("INSERT INTO t VALUES (1, 5), (2, 6)")
+    fresh.sql("ALTER TABLE t ADD COLUMN age INT NULL CHECK (age >= 0)")
+    with pytest.raises(indb.CheckViolation, match="t_lvl_check"):
+        fresh.sql("ALTER TABLE t ADD COLUMN lvl INT NOT NULL DEFAULT -1 CHECK (lvl >= 0)")
+    with pytest.raises(indb.CheckViolation, match="lvl_above"):  # b is 6 in a row: 3 > 4 fails
+        fresh.sql("ALTER TABLE t ADD COLUMN lvl INT DEFAULT 3 CONSTRAINT lvl_above CHECK (lvl > b - 2)")
+    with pytest.raises(indb.UniqueViolation, match="t_code_key"):  # 'x' in both rows
+        fresh.sql("ALTER TABLE t ADD COLUMN code TEXT DEFAULT 'x' UNIQUE")
+    fresh.sql("ALTER TABLE t ADD COLUMN code TEXT UNIQUE")  # NULLs never clash
+    assert described(fresh, "t") == [("t_age_check", "age >= 0")]
+    assert described(fresh, "t", "unique") == [("t_code_key", "code")]
+    assert [c.name for c in fresh.table("t").info.columns] == ["id", "b", "age", "code"]
+    with pytest.raises(indb.CheckViolation, match="t_age_check"):
+        fresh.sql("INSERT INTO t (id, age) VALUES (3, -1)")
+    with pytest.raises(indb.UniqueViolation, match="t_code_key"):
+        fresh.sql("INSERT INTO t (id, code) VALUES (3, 'a'), (4, 'a')")

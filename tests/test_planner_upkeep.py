@@ -158,7 +158,7 @@ def test_alter_table(sql, change):
 @pytest.mark.parametrize("sql, message", [
     ("ALTER TABLE ticks ADD COLUMN n INT NOT NULL", "cannot be NOT NULL"),
     ("ALTER TABLE ticks ADD COLUMN n INT DEFAULT px", "not supported on a new column"),
-    ("ALTER TABLE ticks ADD COLUMN n INT UNIQUE", "not supported on a new column"),
+    ("ALTER TABLE ticks ADD COLUMN n INT PRIMARY KEY", "not supported on a new column"),
     ("ALTER TABLE ticks ADD COLUMN _indb_x INT", "reserved"),
     ("ALTER TABLE ticks ADD COLUMN n UBIGINT", "cannot be stored"),
     ("ALTER TABLE ticks RENAME COLUMN px TO _indb_rowid", "reserved"),

@@ -72,6 +72,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
                               "EXISTS")
     new, sources = altered
+    if isinstance(change, AddColumn) and (change.checks or change.uniques):
+        new = constraints.of_new_column(engine, table, new, change, plan.node)
 
     def evolve(transaction: Transaction) -> None:
         with transaction.update_schema() as update:

@@ -18,9 +18,10 @@ from sqlglot import exp, parse_one
 from indb import planner
 from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
+from indb.errors import UniqueViolation
 from indb.parser import error_at, render
 from indb.planner.tables import check_condition, check_name, numbered, unique_columns
-from indb.planner.alter import AddCheck, AddUnique, DropConstraint
+from indb.planner.alter import AddCheck, AddColumn, AddUnique, DropConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
 from indb.storage import files, upkeep
@@ -73,6 +74,32 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
                                   f"{change.name}{key}{index}")
     upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques))
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
+
+
+def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn,
+                  node: exp.Expr | None) -> TableInfo:
+    """The table with an added column (``new``) and the column's CHECKs and UNIQUE, checked
+    first against the rows there, in which the column will hold its DEFAULT (or NULL)."""
+    column = change.column.name
+    filler = parse_one(change.column.default, read="duckdb") if change.column.default else exp.null()
+    current = files.data_files(table)
+    there = dataclasses.replace(new, columns=tuple(c for c in new.columns if c.name != column))
+    checks = list(new.checks)
+    for name, condition in change.checks:
+        text = check_condition(condition, new.columns)
+        name = name or check_name(new.name, condition, new.columns, new.key_names | {n for n, _ in checks})
+        as_filled = parse_one(text, read="duckdb").transform(
+            lambda n: filler.copy() if isinstance(n, exp.Column) and n.name.lower() == column.lower() else n)
+        check_constraints(there, current, engine.db.io_properties, [(name, render(as_filled))])
+        checks.append((name, text))
+    uniques = list(new.uniques)
+    for named in change.uniques:
+        name = named or numbered(f"{split_name(new.name)[1]}_{column}_key", new.key_names)
+        if change.column.default is not None and sum(f.record_count for f in current) > 1:
+            raise UniqueViolation(f"column {column} of {new.name} would hold its DEFAULT in every "
+                                  f"row there, so UNIQUE {name} cannot hold; add it without one")
+        uniques.append((name, (column,)))
+    return dataclasses.replace(new, checks=tuple(checks), uniques=tuple(uniques))
 
 
 def column_changed(info: TableInfo, old: str, new: str | None) -> TableInfo:

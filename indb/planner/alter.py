@@ -22,8 +22,14 @@ from indb.planner.tables import MAX_SHARDS, CatalogFacts, existing_table, table_
 
 @dataclass(frozen=True)
 class AddColumn:
+    """``ADD COLUMN``; ``checks`` and ``uniques``: the new column's CHECK conditions and UNIQUE,
+    with their names (None: PostgreSQL's), which hold from the change on (Django adds a
+    ``PositiveIntegerField`` so)."""
+
     column: Column
     if_not_exists: bool = False
+    checks: tuple[tuple[str | None, exp.Expr], ...] = ()
+    uniques: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,12 +279,19 @@ def _add_column(definition: exp.ColumnDef) -> AddColumn:
     if definition.args.get("kind") is None:
         raise error_at(definition, f"column {name} needs a type")
     default, not_null = None, False
+    checks: list[tuple[str | None, exp.Expr]] = []
+    uniques: list[str | None] = []
     for constraint in definition.constraints:
         kind = constraint.kind
+        named = constraint.name or None
         if isinstance(kind, exp.DefaultColumnConstraint) and not kind.this.find(exp.Column):
             default = render(kind.this)
         elif isinstance(kind, exp.NotNullColumnConstraint):
             not_null = not_null or not kind.args.get("allow_null")
+        elif isinstance(kind, exp.CheckColumnConstraint):
+            checks.append((named, kind.this))
+        elif isinstance(kind, exp.UniqueColumnConstraint) and kind.this is None:
+            uniques.append(named)
         else:
             raise error_at(constraint, f"{render(constraint)} is not supported on a new column; "
                                        f"add the column, then UPDATE t SET {name} = ...")
@@ -291,7 +304,7 @@ def _add_column(definition: exp.ColumnDef) -> AddColumn:
     except SchemaError as error:
         raise error_at(definition, str(error)) from None
     return AddColumn(Column(name, sql_type, not not_null, default),
-                     bool(definition.args.get("exists")))
+                     bool(definition.args.get("exists")), tuple(checks), tuple(uniques))
 
 
 def _shards(action: exp.AlterSet) -> int:

@@ -476,7 +476,28 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.DataType.build(node.args["kind"].expression.name, dialect="postgres")
     if isinstance(node, exp.Cast):
         return _cast(node)
+    if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From) \
+            and (len(node.expressions) > 1 or node.args.get("offset")):
+        return _zipped(node)
     return node
+
+
+def _zipped(node: exp.Unnest) -> exp.Expr:
+    """PostgreSQL's ``unnest(a, b) WITH ORDINALITY k(x, y, n)`` in a FROM (Django's index
+    introspection): the arrays side by side, the shorter padded with NULLs, each row numbered
+    from 1, as a lateral subquery of DuckDB's ``unnest`` of each."""
+    alias = node.args.get("alias")
+    named = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+    names = named + [f"unnest{i}" for i in range(len(named) + 1, len(node.expressions) + 1)]
+    columns: list[exp.Expr] = [exp.alias_(exp.func("unnest", array), name)
+                               for array, name in zip(node.expressions, names)]
+    offset = node.args.get("offset")
+    if offset is not None:
+        longest = exp.func("greatest", *(exp.func("len", a.copy()) for a in node.expressions))
+        columns.append(exp.alias_(exp.func("unnest", exp.func(
+            "generate_series", exp.Literal.number(1), longest)), offset.name))
+    return exp.Subquery(this=exp.select(*columns), alias=exp.TableAlias(
+        this=alias.this if alias is not None and alias.this else exp.to_identifier("unnest")))
 
 
 def _cast(node: exp.Cast) -> exp.Expr:
