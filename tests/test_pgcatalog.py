@@ -85,6 +85,22 @@ def engine(served, user):
                             f"{served.pg_port}/indb")
 
 
+def test_dbt_lists_a_schema_s_relations(served):
+    """dbt's list_relations (pg_tables, pg_views and pg_matviews): the user's tables and views,
+    not DuckDB's own views."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        rows = conn.execute(
+            "select 'indb' as database, tablename as name, schemaname as schema, 'table' as type "
+            "from pg_tables where schemaname ilike 'main' union all select 'indb' as database, "
+            "viewname as name, schemaname as schema, 'view' as type from pg_views where "
+            "schemaname ilike 'main' union all select 'indb' as database, matviewname as name, "
+            "schemaname as schema, 'materialized_view' as type from pg_matviews where "
+            "schemaname ilike 'main'").fetchall()
+    assert sorted((name, kind) for _, name, _, kind in rows) == [
+        ("open_t", "table"), ("open_v", "view"), ("secret_t", "table")]
+
+
 def test_sqlalchemy_inspector(served):
     admin = sa.inspect(engine(served, "root"))
     assert sorted(admin.get_table_names()) == ["open_t", "secret_t"]

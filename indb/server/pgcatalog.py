@@ -269,6 +269,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
     "pg_settings": {},
+    "pg_views": {},
     "pg_proc": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
@@ -281,9 +282,14 @@ _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
                                                     **pgkeys.ADDED_ROWS}
 # ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
 # NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)
+_DUCKDB_VIEWS = exp.select("view_name").from_(exp.Table(this=exp.Anonymous(this="duckdb_views"))).where(
+    exp.column("internal"))
 _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
     "pg_constraint": lambda base: base.where(exp.column("contype").neq(exp.Literal.string("x"))),
     "pg_settings": _without_ours,
+    # DuckDB's own views (duckdb_tables, sqlite_master...), which it lists in main
+    "pg_views": lambda base: base.where(exp.Not(this=exp.In(this=exp.column("viewname"),
+                                                            query=exp.Subquery(this=_DUCKDB_VIEWS)))),
     "pg_proc": lambda base: base.where(exp.Not(this=exp.In(
         this=exp.func("lower", exp.column("proname")), expressions=[
             exp.Literal.string(name) for name in (*_MACROS, "pg_get_keywords")]))).where(
@@ -328,6 +334,10 @@ _EMPTY_TABLES: dict[str, dict[str, str]] = {
     "pg_partitioned_table": {"partrelid": _INT, "partstrat": _TEXT, "partnatts": _INT,
                              "partdefid": _INT, "partattrs": _INTS, "partexprs": _TEXT},
     "pg_foreign_table": {"ftrelid": _INT, "ftserver": _INT, "ftoptions": _TEXTS},
+    # materialized views (dbt lists a schema's relations from pg_tables, pg_views and these)
+    "pg_matviews": {"schemaname": _TEXT, "matviewname": _TEXT, "matviewowner": _TEXT,
+                    "tablespace": _TEXT, "hasindexes": _BOOL, "ispopulated": _BOOL,
+                    "definition": _TEXT},
     "pg_extension": {"oid": _INT, "extname": _TEXT, "extowner": _INT, "extnamespace": _INT,
                      "extrelocatable": _BOOL, "extversion": _TEXT},
     "pg_range": {"rngtypid": _INT, "rngsubtype": _INT, "rngmultitypid": _INT,
