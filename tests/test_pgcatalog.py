@@ -101,6 +101,27 @@ def test_dbt_lists_a_schema_s_relations(served):
         ("open_t", "table"), ("open_v", "view"), ("secret_t", "table")]
 
 
+def test_information_schema_columns_names_types_as_postgresql_does(served):
+    """data_type and udt_name as PostgreSQL 15 gives them (dbt's get_columns_in_relation reads
+    them, by a three-part name)."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE typed_t (a INT, b VARCHAR, c DECIMAL(10, 2), d TIMESTAMP, "
+                     "e TIMESTAMPTZ, f INT[], g BLOB, h DOUBLE, i REAL, j BOOL, k DATE, n SMALLINT)")
+        try:
+            rows = conn.execute(
+                'SELECT column_name, data_type, udt_name FROM "indb".INFORMATION_SCHEMA.columns '
+                "WHERE table_name = 'typed_t' ORDER BY ordinal_position").fetchall()
+        finally:
+            conn.execute("DROP TABLE typed_t")
+    assert rows == [("a", "integer", "int4"), ("b", "character varying", "varchar"),
+                    ("c", "numeric", "numeric"), ("d", "timestamp without time zone", "timestamp"),
+                    ("e", "timestamp with time zone", "timestamptz"), ("f", "ARRAY", "_int4"),
+                    ("g", "bytea", "bytea"), ("h", "double precision", "float8"),
+                    ("i", "real", "float4"), ("j", "boolean", "bool"), ("k", "date", "date"),
+                    ("n", "smallint", "int2")]
+
+
 def test_sqlalchemy_inspector(served):
     admin = sa.inspect(engine(served, "root"))
     assert sorted(admin.get_table_names()) == ["open_t", "secret_t"]

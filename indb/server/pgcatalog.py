@@ -624,8 +624,48 @@ class _Shadow:
 def _extras() -> list[tuple[str, str, dict[str, exp.Expr]]]:
     """The catalog's relations read through macros with columns of their own: schema, name,
     the columns."""
+    information = {**pgkeys.INFORMATION_COLUMNS, "columns": {
+        **pgkeys.INFORMATION_COLUMNS["columns"], "data_type": _information_type(udt=False),
+        "udt_name": _information_type(udt=True)}}
     return [*(("pg_catalog", table, extra) for table, extra in _EXTRA_COLUMNS.items()),
-            *(("information_schema", table, extra) for table, extra in pgkeys.INFORMATION_COLUMNS.items())]
+            *(("information_schema", table, extra) for table, extra in information.items())]
+
+
+# information_schema.columns' data_type and udt_name of DuckDB's types, as PostgreSQL's
+_INFORMATION_TYPES = {
+    "INTEGER": ("integer", "int4"), "BIGINT": ("bigint", "int8"), "SMALLINT": ("smallint", "int2"),
+    "TINYINT": ("smallint", "int2"), "UTINYINT": ("smallint", "int2"),
+    "USMALLINT": ("integer", "int4"), "UINTEGER": ("bigint", "int8"),
+    "UBIGINT": ("numeric", "numeric"), "HUGEINT": ("numeric", "numeric"),
+    "UHUGEINT": ("numeric", "numeric"), "DOUBLE": ("double precision", "float8"),
+    "FLOAT": ("real", "float4"), "VARCHAR": ("character varying", "varchar"),
+    "BOOLEAN": ("boolean", "bool"), "DATE": ("date", "date"), "BLOB": ("bytea", "bytea"),
+    "UUID": ("uuid", "uuid"), "JSON": ("json", "json"), "INTERVAL": ("interval", "interval"),
+    "TIME": ("time without time zone", "time"),
+    **{kind: ("timestamp without time zone", "timestamp")
+       for kind in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")},
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", "timestamptz")}
+
+
+def _information_type(udt: bool) -> exp.Expr:
+    """information_schema.columns' ``data_type`` (``udt``: ``udt_name``) as PostgreSQL's:
+    ``integer`` / ``int4``; an array ``ARRAY`` / ``_int4``; a decimal ``numeric``."""
+    def named(kind: exp.Expr) -> exp.Expr:
+        known = exp.Case(this=kind, ifs=[exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(
+            pg[udt])) for duck, pg in _INFORMATION_TYPES.items()],
+            default=exp.func("lower", kind.copy()))
+        return exp.Case(ifs=[
+            exp.If(this=exp.Like(this=kind.copy(), expression=exp.Literal.string("DECIMAL%")),
+                   true=exp.Literal.string("numeric")),
+            exp.If(this=exp.or_(*(exp.Like(this=kind.copy(), expression=exp.Literal.string(f"{k}%"))
+                                  for k in ("STRUCT", "MAP"))), true=exp.Literal.string("json"))],
+            default=known)
+    kind = exp.column("data_type")
+    element = exp.func("regexp_replace", kind.copy(), exp.Literal.string(r"\[\]$"), exp.Literal.string(""))
+    array = exp.DPipe(this=exp.Literal.string("_"), expression=named(element)) if udt \
+        else exp.Literal.string("ARRAY")
+    return exp.Case(ifs=[exp.If(this=exp.Like(this=kind.copy(), expression=exp.Literal.string("%[]")),
+                                true=array)], default=named(kind))
 
 
 def _macro(table: str, schema: str = "pg_catalog") -> str:
