@@ -168,7 +168,8 @@ def test_alter_table(sql, change):
     ("ALTER TABLE ticks ALTER COLUMN px TYPE UBIGINT", "cannot be stored"),
     ("ALTER TABLE ticks SET (SHARDS = 0)", "SHARDS must be a whole number from 1 to 4096"),
     ("ALTER TABLE ticks SET (COLOUR = 'red')", r"SET takes the shard count: SET \(SHARDS = n\)"),
-    ("ALTER TABLE ticks ADD COLUMN a INT, DROP COLUMN px", "one change at a time"),
+    ("ALTER TABLE ticks ADD COLUMN a INT, DROP COLUMN px", "more than one change"),
+    ("ALTER TABLE ONLY ticks REPLICA IDENTITY FULL", "this ALTER TABLE is not supported"),
     ("ALTER VIEW v AS SELECT 1", "ALTER VIEW is not supported"),
 ])
 def test_alter_table_refused(sql, message):

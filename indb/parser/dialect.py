@@ -365,9 +365,11 @@ class Indb(DuckDB):
         def _parse_alter_table(self) -> exp.Expr | None:
             alter = self._parse_alter()
             if isinstance(alter, exp.Command) and str(alter.expression).strip().upper().startswith("TABLE"):
-                self.raise_error("ALTER TABLE makes one change at a time: ADD COLUMN, DROP COLUMN, "
-                                 "RENAME COLUMN, ADD PRIMARY KEY (c, ...), ADD [CONSTRAINT name] "
-                                 "CHECK (...) or SET (SHARDS = n)")
+                self.raise_error("this ALTER TABLE is not supported (or makes more than one change: "
+                                 "it makes one at a time): ADD COLUMN, DROP COLUMN, RENAME COLUMN, "
+                                 "ALTER COLUMN (TYPE, [SET|DROP] DEFAULT, [SET|DROP] NOT NULL), "
+                                 "RENAME TO, ADD PRIMARY KEY, ADD [CONSTRAINT name] CHECK or UNIQUE, "
+                                 "DROP CONSTRAINT or SET (SHARDS = n)")
             return alter
 
         def _parse_create_function(self) -> CreateFunction | None:
