@@ -1,5 +1,5 @@
-"""CREATE [UNIQUE] INDEX and DROP INDEX (``planner.indexes`` says which indexes are recorded
-and why). An index is its table's property (``TableInfo.indexes``), written in a commit of no
+"""CREATE [UNIQUE] INDEX, DROP INDEX and ALTER INDEX ... RENAME TO (``planner.indexes`` says
+which indexes are recorded and why). An index is its table's property (``TableInfo.indexes``), written in a commit of no
 files; a unique one is checked against the rows there first, then holds on every write
 (``query.keys``), as a UNIQUE constraint does.
 
