@@ -66,9 +66,9 @@ def test_a_new_table_appears_with_its_rows_in_one_commit(fresh, monkeypatch):
     made = []
     original = Database.create_table
 
-    def create_table(self, info, add=()):
+    def create_table(self, info, add=(), **options):
         made.append((info.name, len(add)))
-        return original(self, info, add)
+        return original(self, info, add, **options)
 
     monkeypatch.setattr(Database, "create_table", create_table)
     fresh.sql("CREATE TABLE c AS SELECT range AS id FROM range(100)")
