@@ -37,7 +37,7 @@ class View:
 
 def views(engine: sa.Engine) -> tuple[View, ...]:
     """Every view, in the order they were defined (read before every statement)."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(_views.c.name, _views.c.sql, _views.c.version)
                             .order_by(_views.c.version, _views.c.name)).all()
@@ -46,7 +46,7 @@ def views(engine: sa.Engine) -> tuple[View, ...]:
 
 def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
     """Define a view (again, with ``replace``); CatalogError if it exists and not ``replace``."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         exists = conn.execute(sa.select(_views.c.name).where(_views.c.name == name)).first()
         if exists and not replace:
@@ -61,7 +61,7 @@ def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
 
 def drop_view(engine: sa.Engine, name: str) -> bool:
     """Forget a view; False if there was none of that name."""
-    _ensure(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         return bool(conn.execute(_views.delete().where(_views.c.name == name)).rowcount)
 
@@ -97,11 +97,6 @@ def _reading(sql: str, old: str, new: str) -> str:
 
 
 def ensure_tables(engine: sa.Engine) -> None:
-    """``_ensure``, for a caller about to write views in a transaction of its own."""
-    _ensure(engine)
-
-
-def _ensure(engine: sa.Engine) -> None:
     """Create ``indb_views`` in a database made before views existed (once a process)."""
     if engine not in _ready:
         create_tables(engine, _metadata)

@@ -76,8 +76,7 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
-def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn,
-                  node: exp.Expr | None) -> TableInfo:
+def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn) -> TableInfo:
     """The table with an added column (``new``) and the column's CHECKs and UNIQUE, checked
     first against the rows there, in which the column will hold its DEFAULT (or NULL)."""
     column = change.column.name

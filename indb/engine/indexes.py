@@ -1,7 +1,7 @@
 """CREATE [UNIQUE] INDEX, DROP INDEX and ALTER INDEX ... RENAME TO (``planner.indexes`` says
-which indexes are recorded and why). An index is its table's property (``TableInfo.indexes``), written in a commit of no
-files; a unique one is checked against the rows there first, then holds on every write
-(``query.keys``), as a UNIQUE constraint does.
+which indexes are recorded and why). An index is its table's property (``TableInfo.indexes``),
+written in a commit of no files; a unique one is checked against the rows there first, then
+holds on every write (``query.keys``), as a UNIQUE constraint does.
 
 An index's name is its schema's, as in PostgreSQL: no two indexes, constraints or tables of a
 schema share one, so ``DROP INDEX name`` finds its table.
@@ -65,7 +65,7 @@ def drop_index(engine: Engine, plan: planner.DropIndex, params: object) -> Resul
     """Each named index leaves its table; one not recorded (of expressions) is nothing to drop."""
     done: list[str] = []
     for full in plan.names:
-        found = _index_of(engine, full, plan.node, "DROP CONSTRAINT")
+        found = _index_of(engine, full, plan.node)
         if found is not None:
             table, info, name = found
             upkeep.described(table, info, dataclasses.replace(
@@ -79,13 +79,13 @@ def drop_index(engine: Engine, plan: planner.DropIndex, params: object) -> Resul
 def rename_index(engine: Engine, plan: planner.RenameIndex, params: object) -> Result:
     """An index's new name (a UNIQUE constraint's index: the constraint's, as in PostgreSQL)."""
     schema, name = split_name(plan.old)
-    owner = schema_names(engine, schema).get(name)
+    taken = schema_names(engine, schema)  # (every table of the schema read once)
+    owner = taken.get(name)
     new = split_name(plan.new)[1]
     if owner is None:
         if plan.if_exists:
             return Result(message=f"index {plan.old} does not exist: nothing renamed")
         raise CatalogError(f"index {plan.old} does not exist; DESCRIBE a table lists its indexes")
-    taken = schema_names(engine, schema)
     if new in taken:
         raise CatalogError(f"{new} names {_what(engine, taken[new], new)} already; choose another "
                            "name (an index's name is its schema's, as in PostgreSQL)")
@@ -106,11 +106,10 @@ def rename_index(engine: Engine, plan: planner.RenameIndex, params: object) -> R
     return Result(message=f"renamed index {name} to {new}")
 
 
-def _index_of(engine: Engine, full: str, node: exp.Expr | None,
-              instead: str) -> tuple[Table, TableInfo, str] | None:
+def _index_of(engine: Engine, full: str, node: exp.Expr | None
+              ) -> tuple[Table, TableInfo, str] | None:
     """The table of index ``full`` (qualified), its description and the index's bare name, its
-    owner checked; None if no index has that name; SqlError for a constraint's name (``instead``
-    says what drops or renames that)."""
+    owner checked; None if no index has that name; SqlError for a constraint's name."""
     schema, name = split_name(full)
     owner = schema_names(engine, schema).get(name)
     if owner is None:
@@ -118,7 +117,7 @@ def _index_of(engine: Engine, full: str, node: exp.Expr | None,
     table, info = engine.db.load(owner)
     if name not in (n for n, _, _ in info.indexes):
         raise SqlError(f"{name} is {_what(engine, owner, name)}, not an index of its own; ALTER "
-                       f"TABLE {owner} {instead} {name} does that")
+                       f"TABLE {owner} DROP CONSTRAINT {name} does that")
     _check_owner(engine, owner, node)
     return table, info, name
 
