@@ -27,7 +27,7 @@ PLAIN = Relation("main", "plain", False, (("x", "BIGINT"),))  # described by no 
 
 
 def ask(shadows, sql):
-    return shadows.answer([ORDERS, PLAIN], pgcatalog.catalog_query(sql, None), None).fetchall()
+    return shadows.answer([ORDERS, PLAIN], [], pgcatalog.catalog_query(sql, None), None).fetchall()
 
 
 def test_identity_columns_are_described_by_their_sequence(shadows):

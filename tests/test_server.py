@@ -425,6 +425,24 @@ def test_a_postgresql_client_signs_in_with_the_token_as_password(secured):
         psycopg.connect(dsn, password="indb_00_wrong")
 
 
+def test_a_postgresql_client_signs_in_with_its_user_s_password(secured):
+    server, token = secured
+    dsn = f"host=127.0.0.1 port={server.pg_port} dbname=indb"
+    with psycopg.connect(f"{dsn} user=ann", password=token, autocommit=True) as conn:
+        conn.execute("ALTER USER ann PASSWORD 'correct horse'")  # a user may set its own
+    with psycopg.connect(f"{dsn} user=ann", password="correct horse", autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("ann",)
+        assert conn.execute("SELECT x FROM open_t").fetchall() == [(1,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT y FROM secret_t")
+    for user, password in (("ann", "wrong horse"), ("nobody", "correct horse"),
+                           ("owner", "correct horse")):  # the owner has no password
+        with pytest.raises(psycopg.OperationalError, match="wrong user name or password"):
+            psycopg.connect(f"{dsn} user={user}", password=password)
+    with psycopg.connect(f"{dsn} user=anyone", password=token) as conn:  # a token names its user
+        assert conn.execute("SELECT current_user").fetchone() == ("ann",)
+
+
 @pytest.mark.slow
 def test_sigterm_lets_a_run_finish_or_kills_it_cleanly(tmp_path):
     path = tmp_path / "db"

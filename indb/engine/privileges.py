@@ -388,6 +388,7 @@ class Relation:
     columns: tuple[tuple[str, str], ...]
     table: TableInfo | None = None
     sequence: sequence_records.SequenceInfo | None = None  # a sequence (no columns)
+    owner: str = users.OWNER
 
 
 def readable_relations(engine: Engine) -> list[Relation]:
@@ -407,16 +408,18 @@ def readable_relations(engine: Engine) -> list[Relation]:
     columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, kind in described:
         columns.setdefault((schema, table), []).append((column, kind))
+    owners = users.owners(engine.db.engine)
     out = []
     for name in names:
         schema, table = split_name(name) if name in tables else (DEFAULT_SCHEMA, name)
         if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
             out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
-                                None if name in views else engine.session.infos.get(name)))
-    return _usable_sequences(engine) + out
+                                None if name in views else engine.session.infos.get(name),
+                                owner=owners.get(("table", name), users.OWNER)))
+    return _usable_sequences(engine, owners) + out
 
 
-def _usable_sequences(engine: Engine) -> list[Relation]:
+def _usable_sequences(engine: Engine, owners: dict[tuple[str, str], str]) -> list[Relation]:
     """The sequences (made with CREATE SEQUENCE) the engine's user owns or holds a privilege on."""
     every = sequence_records.every(engine.db.engine)
     if every and engine.user != users.OWNER and not is_admin(engine, engine.user):
@@ -424,7 +427,21 @@ def _usable_sequences(engine: Engine) -> list[Relation]:
         known = access(engine, engine.user, wanted)
         held = {need.name for need in wanted if _holds(need, known)}
         every = [s for s in every if s.name in held]
-    return [Relation(*split_name(s.name), False, (), sequence=s) for s in every]
+    return [Relation(*split_name(s.name), False, (), sequence=s,
+                     owner=owners.get(("sequence", s.name), users.OWNER)) for s in every]
+
+
+def visible_principals(engine: Engine) -> list[users.Principal]:
+    """The users and roles the engine's user may see (a PostgreSQL client's ``pg_roles``):
+    every one for the owner and admins, as SHOW USERS and SHOW ROLES list them; for anyone else
+    itself, the built-in roles and the roles it holds."""
+    every = users.principals(engine.db.engine, "user") + users.principals(engine.db.engine, "role")
+    user = engine.user
+    if user == users.OWNER or is_admin(engine, user):
+        return every
+    mine = next((p for p in every if p.name == user), None)
+    held = set(mine.roles) if mine else set()
+    return [p for p in every if p.name == user or p.name in users.BUILTIN_ROLES or p.name in held]
 
 
 # every column of the session's DuckDB views (the tables' and the database's views), in order

@@ -32,7 +32,8 @@ from indb.engine.privileges import Relation
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
 from indb.result import Result
-from indb.server import pgkeys, pgparams, pgvalues
+from indb.catalog.users import Principal
+from indb.server import pgkeys, pgparams, pgroles, pgvalues
 from indb.server.pgkeys import column_type
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
@@ -79,8 +80,10 @@ TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
-    "pg_get_userbyid": (("role_oid",), exp.Literal.string(DATABASE)),
+    "pg_get_userbyid": (("role_oid",), pgroles.userbyid(exp.column("role_oid"))),
     "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
+    "pg_char_to_encoding": (("encoding_name",), exp.Literal.number(6)),  # UTF8's
+    "pg_tablespace_location": (("tablespace_oid",), exp.Literal.string("")),
     # a name as an identifier of SQL: as it is where it may stand so, else in double quotes
     "quote_ident": (("of_name",), exp.If(
         this=exp.RegexpLike(this=exp.column("of_name"), expression=exp.Literal.string(
@@ -253,10 +256,14 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_class": {"relforcerowsecurity": exp.false(),
                  "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]")),
                  "relreplident": exp.Literal.string("d"),  # psql's \d+: "Replica Identity"
+                 "relowner": pgroles.relowner(),
                  **pgkeys.EXTRA_COLUMNS["pg_class"]},
     "pg_am": {"amname": exp.Literal.string("heap")},  # a table's (psql's \d+: "Access method")
     "pg_index": {"indnullsnotdistinct": exp.false()},
-    "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c")},
+    "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c"),
+                     "collencoding": exp.Literal.number(-1),  # any encoding (psql's \dO)
+                     **{c: exp.Literal.string("C") for c in ("collcollate", "collctype")},
+                     "colliculocale": exp.null(), "collisdeterministic": exp.true()},
     "pg_type": {"typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
                 "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
@@ -285,6 +292,8 @@ _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
 _DUCKDB_VIEWS = exp.select("view_name").from_(exp.Table(this=exp.Anonymous(this="duckdb_views"))).where(
     exp.column("internal"))
 _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
+    # the database, not DuckDB's others (memory, system, temp)
+    "pg_database": lambda base: base.where(exp.column("datname").eq(exp.Literal.string(DATABASE))),
     "pg_constraint": lambda base: base.where(exp.column("contype").neq(exp.Literal.string("x"))),
     "pg_settings": _without_ours,
     # DuckDB's own views (duckdb_tables, sqlite_master...), which it lists in main
@@ -309,10 +318,9 @@ _EMPTY_TABLES: dict[str, dict[str, str]] = {
     "pg_policy": {"oid": _INT, "polname": _TEXT, "polrelid": _INT, "polcmd": _TEXT,
                   "polpermissive": _BOOL, "polroles": _INTS, "polqual": _TEXT,
                   "polwithcheck": _TEXT},
-    "pg_roles": {"oid": _INT, "rolname": _TEXT, "rolsuper": _BOOL, "rolinherit": _BOOL,
-                 "rolcreaterole": _BOOL, "rolcreatedb": _BOOL, "rolcanlogin": _BOOL,
-                 "rolreplication": _BOOL, "rolconnlimit": _INT, "rolvaliduntil": _TEXT,
-                 "rolbypassrls": _BOOL, "rolconfig": _TEXTS},
+    "pg_db_role_setting": {"setdatabase": _INT, "setrole": _INT, "setconfig": _TEXTS},
+    "pg_event_trigger": {"oid": _INT, "evtname": _TEXT, "evtevent": _TEXT, "evtowner": _INT,
+                         "evtfoid": _INT, "evtenabled": _TEXT, "evttags": _TEXTS},
     "pg_inherits": {"inhrelid": _INT, "inhparent": _INT, "inhseqno": _INT,
                     "inhdetachpending": _BOOL},
     "pg_publication": {"oid": _INT, "pubname": _TEXT, "pubowner": _INT, "puballtables": _BOOL,
@@ -417,7 +425,8 @@ def _catalog_relations() -> frozenset[str]:
     """The names of pg_catalog's relations: DuckDB's, and those the shadows add."""
     with duckdb.connect() as duck:
         names = {row[0] for row in duck.execute(_CATALOG_TABLES).fetchall()}
-    return frozenset(names) | frozenset(_EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS)
+    return frozenset(names) | frozenset(_EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS) | \
+        frozenset(pgroles.MACROS)
 
 
 def _is_table(table: exp.Table) -> bool:
@@ -554,15 +563,18 @@ class Shadows:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[Relation, ...], _Shadow] = OrderedDict()
+        self._kept: OrderedDict[tuple[tuple[Relation, ...], tuple[Principal, ...]], _Shadow] = \
+            OrderedDict()
 
-    def answer(self, relations: Sequence[Relation], query: exp.Expr, params: object) -> Result:
-        """The catalog query's rows, as the user who sees ``relations`` gets them."""
-        key = tuple(relations)
+    def answer(self, relations: Sequence[Relation], principals: Sequence[Principal],
+               query: exp.Expr, params: object) -> Result:
+        """The catalog query's rows, as the user who sees ``relations`` and ``principals``
+        gets them."""
+        key = (tuple(relations), tuple(principals))
         with self._lock:
             shadow = self._kept.get(key)
             if shadow is None:
-                shadow = self._kept[key] = _Shadow(key)
+                shadow = self._kept[key] = _Shadow(*key)
                 while len(self._kept) > KEPT:
                     self._kept.popitem(last=False)[1].duck.close()
             self._kept.move_to_end(key)
@@ -591,9 +603,9 @@ class _Shadow:
     """One shadow database; ``tables``: those of DuckDB's pg_catalog; ``macros``: the tables of
     pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``_EMPTY_TABLES``)."""
 
-    def __init__(self, relations: Sequence[Relation]) -> None:
+    def __init__(self, relations: Sequence[Relation], principals: Sequence[Principal]) -> None:
         self.duck = duckdb.connect()
-        for statement in _making(relations):
+        for statement in _making(relations, principals):
             self.duck.execute(render(statement))
         self.tables = frozenset(row[0] for row in self.duck.execute(_CATALOG_TABLES).fetchall())
         empty = {table: columns for table, columns in _EMPTY_TABLES.items() if table not in self.tables}
@@ -601,7 +613,7 @@ class _Shadow:
             self.duck.execute(render(_table_macro(table, exp.select(*(
                 exp.alias_(exp.cast(exp.null(), column_type(kind)), column)
                 for column, kind in columns.items())).where(exp.false()))))
-        self.macros = frozenset(empty) | frozenset(_EXTRA_COLUMNS)
+        self.macros = frozenset(empty) | frozenset(_EXTRA_COLUMNS) | frozenset(pgroles.MACROS)
         for schema, table, extra in _extras():
             source = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier(schema))
             has = {row[0] for row in self.duck.execute(render(exp.Describe(this=source))).fetchall()}
@@ -747,8 +759,9 @@ def _named(table: exp.Table) -> set[str]:
     return named
 
 
-def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
-    """The statements that make a shadow: its database, the relations (empty), the macros."""
+def _making(relations: Sequence[Relation], principals: Sequence[Principal]) -> list[exp.Expr]:
+    """The statements that make a shadow: its database, the relations (empty), the principals,
+    the macros."""
     made: list[exp.Expr] = [exp.Attach(this=exp.alias_(exp.Literal.string(":memory:"), DATABASE)),
                             exp.Use(this=exp.to_identifier(DATABASE))]
     for schema in sorted({r.schema for r in relations} - {"main"}):
@@ -770,6 +783,10 @@ def _making(relations: Sequence[Relation]) -> list[exp.Expr]:
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
                              name=_macro("sequences", "information_schema")))
+    made.append(_table_macro("", pgroles.roles(principals), name=pgroles.ROLES))
+    made.append(_table_macro("", pgroles.users(), name=pgroles.USERS))
+    made.append(_table_macro("", pgroles.members(principals), name=pgroles.MEMBERS))
+    made.append(_table_macro("", pgroles.owners(relations), name=pgroles.OWNERS))
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))

@@ -116,12 +116,12 @@ def constraints(relations: Sequence[Relation]) -> exp.Query:
             for relation in relations if relation.table is not None
             for kind, named in (("u", relation.table.uniques), ("c", relation.table.checks))
             for rank, (name, _) in enumerate(named, start=1)]
-    return _of_relations(("schema", "table", "kind", "rank", "name"), rows, ("", "", "", 0, ""), [
+    return of_relations(("schema", "table", "kind", "rank", "name"), rows, ("", "", "", 0, ""), [
         exp.alias_(exp.column("oid", "c"), "constraint_relid"),
         *(exp.alias_(exp.column(n, "v"), f"constraint_{n}") for n in ("kind", "rank", "name"))])
 
 
-def _of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
+def of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
                   typed: tuple[object, ...], selected: list[exp.Expr]) -> exp.Query:
     """``selected`` of rows about relations (``names``, the first two their schema and table),
     each joined with its relation's ``pg_class`` row (``c``; the row itself is ``v``). No rows:
@@ -150,7 +150,7 @@ def indexes(relations: Sequence[Relation]) -> exp.Query:
             for relation in relations if relation.table is not None
             for number, (name, columns, unique) in enumerate(relation.table.indexes)
             for position, column in enumerate(columns, start=1)]
-    recorded = _of_relations(("schema", "table", "name", "number", "unique", "position", "column",
+    recorded = of_relations(("schema", "table", "name", "number", "unique", "position", "column",
                               "attnum"), rows, ("", "", "", 0, False, 0, "", 0), [
         exp.alias_(exp.Add(this=exp.Mul(this=exp.column("oid", "c"), expression=exp.Literal.number(
             1_000_000)), expression=exp.Add(this=exp.Literal.number(500_000),
@@ -417,7 +417,7 @@ def identities(relations: Sequence[Relation]) -> exp.Query:
              column.identity.start, column.identity.increment)
             for relation in relations if relation.table is not None
             for column in relation.table.columns if column.identity is not None]
-    return _of_relations(names, rows, ("", "", "", False, 0, 0), [
+    return of_relations(names, rows, ("", "", "", False, 0, 0), [
         exp.alias_(exp.column("oid", "c"), "identity_relid"),
         *(exp.alias_(exp.column(n, "v"), f"identity_{n}") for n in names),
         exp.alias_(exp.func("concat", exp.column("schema", "v"), exp.Literal.string("."),

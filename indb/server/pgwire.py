@@ -7,7 +7,7 @@ no-ops since every statement commits alone; its cursors, prepared statements and
 client: ``pgcursors``, ``pgcopy``), the types of result columns and their rows (``pgrows``, in
 PostgreSQL's forms: ``pgvalues``), parameter values decoded by their type OIDs, errors with a
 SQLSTATE and the position of a SQL error (an extended query's discarding the messages up to
-Sync), and the password being the API token when the server asks for one.
+Sync), and the password (an API token, or the user's own) when the server asks for one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from indb import errors
 from indb.catalog.users import OWNER
-from indb.engine.privileges import readable_relations
+from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render
 from indb.planner.tables import table_name
 from indb.result import Result
@@ -144,7 +144,9 @@ class _Session(core.Session):
         """A catalog query answered from what the session's user may read (pgcatalog)."""
         with self.pool.connection(self.user) as conn:
             relations = readable_relations(conn.engine)  # the engine of the user's connection
-        return self.shadows.answer(relations, with_session(query, self.user, self.backend_pid),
+            principals = visible_principals(conn.engine)
+        return self.shadows.answer(relations, principals,
+                                   with_session(query, self.user, self.backend_pid),
                                    list(params) if params else None)
 
     def in_transaction(self) -> bool:
@@ -609,10 +611,11 @@ class _Handler(postgres.BuenaVistaHandler):
         self.handle_post_auth(ctx)
 
     def handle_md5_password(self, ctx: postgres.BVContext, payload: bytes) -> None:
-        """The password message (cleartext, asked for above): the API token."""
-        token = payload.decode("utf-8").rstrip("\x00")
+        """The password message (cleartext, asked for above): an API token, or the password of
+        the user the startup message names."""
+        password = payload.decode("utf-8").rstrip("\x00")
         try:
-            ctx.session.user = self.server.authenticate(token or None)
+            ctx.session.user = self.server.sign_in(ctx.params.get("user", ""), password)
         except errors.IndbError as error:
             self.send_error(error)
             self.request.shutdown(socket.SHUT_RDWR)  # the handler's loop reads the end, and stops
@@ -754,10 +757,13 @@ class PgServer(postgres.BuenaVistaServer):
 
     def __init__(self, address: tuple[str, int], pool: ConnectionPool, runs: Runs,
                  authenticate: Callable[[str | None], str],
+                 sign_in: Callable[[str, str], str] | None = None,
                  tls: ssl.SSLContext | None = None) -> None:
         super().__init__(address, _Connection(pool, runs))
         self.RequestHandlerClass = _Handler
-        self.authenticate = authenticate
+        self.authenticate = authenticate  # with no password (None), or an API token
+        # a password message, for the startup message's user: a token, or the user's password
+        self.sign_in = sign_in or (lambda user, password: authenticate(password or None))
         self.tls = tls
         self._thread: threading.Thread | None = None
 

@@ -9,6 +9,7 @@ import logging
 import math
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def authenticator(db: Database, host: str) -> Authenticate:
     return authenticate
 
 
+def password_sign_in(db: Database, authenticate: Authenticate) -> Callable[[str, str], str]:
+    """The pg port's check of a client's password message, for the user its startup message
+    names: an API token as everywhere (``authenticate``), else that user's password (CREATE USER
+    ... PASSWORD), as a PostgreSQL server signs a user in by password."""
+    def sign_in(user: str, password: str) -> str:
+        if not user or password.startswith(f"{users.TOKEN_PREFIX}_"):
+            return authenticate(password or None)
+        users.check_password(db, user, password)
+        return user
+    return sign_in
+
+
 def _stopped_by(signum: int, frame: object) -> None:
     log.info("stopped by signal %s", signum)
 
@@ -79,6 +92,7 @@ class Service:
         self.pg: PgServer | None = None
         if pg_port is not None:
             self.pg = PgServer((host, pg_port), self.pool, self.state.runs, self.authenticate,
+                               password_sign_in(self.db, self.authenticate),
                                tls=tls_context(tls_cert, tls_key) if tls_cert and tls_key else None)
         app = create_app(self.state, on_shutdown=self._stop)
         config = uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert,
