@@ -58,3 +58,24 @@ def test_a_primary_key_is_a_constraint_and_its_index(shadows):
                         "JOIN pg_class c ON c.oid = i.indexrelid") == [("orders_pkey", "i", True, [2, 1])]
     assert ask(shadows, "SELECT pg_get_indexdef(indexrelid) FROM pg_index") == [
         ("CREATE UNIQUE INDEX orders_pkey ON main.orders USING btree (region, id)",)]
+
+
+def test_information_schema_names_a_primary_key_and_gives_a_check_as_postgresql_does(shadows):
+    checked = Relation("main", "stock", False, (("sku", "VARCHAR"), ("qty", "INTEGER")),
+                       TableInfo("stock", (Column("sku", "VARCHAR", False), Column("qty", "INTEGER")),
+                                 primary_key=("sku",), checks=(("stock_qty_check", "qty >= 0"),)))
+
+    def answer(sql):
+        return shadows.answer([ORDERS, checked], [], pgcatalog.catalog_query(sql, None), None).fetchall()
+    assert answer("SELECT table_name, constraint_name FROM information_schema.table_constraints "
+                  "WHERE constraint_type = 'PRIMARY KEY' ORDER BY 1") == \
+        [("orders", "orders_pkey"), ("stock", "stock_pkey")]
+    # the usual join of a key's columns finds them by that name
+    assert answer("SELECT kcu.column_name FROM information_schema.table_constraints tc JOIN "
+                  "information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
+                  "AND kcu.table_name = tc.table_name WHERE tc.constraint_name = 'orders_pkey' "
+                  "ORDER BY kcu.ordinal_position") == [("region",), ("id",)]
+    assert ("stock_pkey", "sku") in answer(
+        "SELECT constraint_name, column_name FROM information_schema.constraint_column_usage")
+    assert ("((qty >= 0))",) in answer(
+        "SELECT check_clause FROM information_schema.check_constraints WHERE check_clause LIKE '%qty%'")

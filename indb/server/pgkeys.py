@@ -82,11 +82,15 @@ def from_one(column: exp.Expr) -> exp.Expr:
         expressions=[exp.to_identifier("k")]))
 
 
-def pkey_name(relid: exp.Expr) -> exp.Expr:
+def pkey_of(table: exp.Expr) -> exp.Expr:
     """``<table>_pkey``: PostgreSQL's name of a table's primary key and of its index."""
-    return exp.DPipe(this=exp.Subquery(this=exp.select("relname").from_(
-        exp.to_table("pg_catalog.pg_class")).where(exp.column("oid").eq(relid)).limit(1)),
-        expression=exp.Literal.string("_pkey"))
+    return exp.DPipe(this=table, expression=exp.Literal.string("_pkey"))
+
+
+def pkey_name(relid: exp.Expr) -> exp.Expr:
+    """``pkey_of`` the table of oid ``relid``."""
+    return pkey_of(exp.Subquery(this=exp.select("relname").from_(
+        exp.to_table("pg_catalog.pg_class")).where(exp.column("oid").eq(relid)).limit(1)))
 
 
 def constraint_name(rank: exp.Expr) -> exp.Expr:
@@ -299,6 +303,19 @@ def biggest(kind: str) -> int:
     return BIGGEST.get(kind, 2**63 - 1)  # BIGINT's, else
 
 
+def _pkey_named(view: str) -> exp.Expr:
+    """A row's ``constraint_name`` in information_schema's ``view``: ``pkey_of`` its table if
+    table_constraints says that constraint is the table's primary key, else DuckDB's."""
+    def of_view(column: str) -> exp.Column:
+        return exp.column(column, view)
+    primary = exp.Exists(this=exp.select("1").from_(exp.to_table(
+        "information_schema.table_constraints").as_("indb_tc")).where(exp.and_(
+            exp.column("constraint_type", "indb_tc").eq(exp.Literal.string("PRIMARY KEY")),
+            *(exp.column(c, "indb_tc").eq(of_view(c))
+              for c in ("constraint_name", "table_name", "table_schema")))))
+    return exp.If(this=primary, true=pkey_of(of_view("table_name")), false=of_view("constraint_name"))
+
+
 # columns of information_schema's (PostgreSQL's is_identity is YES or NO, DuckDB's NULL)
 INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
     "is_identity": identity(exp.Literal.string("YES"), exp.Literal.string("NO"), *of_information()),
@@ -310,7 +327,18 @@ INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
         for kind, largest in BIGGEST.items()], default=exp.Literal.string(str(biggest("BIGINT")))),
         exp.null(), *of_information()),
     "identity_minimum": identity(exp.Literal.string("1"), exp.null(), *of_information()),
-    "identity_cycle": identity(exp.Literal.string("NO"), exp.null(), *of_information())}}
+    "identity_cycle": identity(exp.Literal.string("NO"), exp.null(), *of_information())},
+    # a primary key is <table>_pkey, as pg_constraint names it (DuckDB's: <table>_<columns>_pkey)
+    "table_constraints": {"constraint_name": exp.If(
+        this=exp.column("constraint_type").eq(exp.Literal.string("PRIMARY KEY")),
+        true=pkey_of(exp.column("table_name")), false=exp.column("constraint_name"))},
+    **{view: {"constraint_name": _pkey_named(view)} for view in (
+        "key_column_usage", "constraint_column_usage", "constraint_table_usage")},
+    # a CHECK's condition as PostgreSQL gives it, "((a > 0))" (DuckDB's: "CHECK((a > 0))")
+    "check_constraints": {"check_clause": exp.RegexpReplace(
+        this=exp.column("check_clause"), expression=exp.Literal.string(r"^CHECK\((.*)\)$"),
+        replacement=exp.Literal.string(r"(\1)"))}}
+
 
 
 def information_sequences(database: str) -> exp.Query:
