@@ -182,3 +182,12 @@ def test_a_new_column_s_check_and_unique_hold_from_the_change_on(fresh):
         fresh.sql("INSERT INTO t (id, age) VALUES (3, -1)")
     with pytest.raises(indb.UniqueViolation, match="t_code_key"):
         fresh.sql("INSERT INTO t (id, code) VALUES (3, 'a'), (4, 'a')")
+    # a name given to the new column's constraint must be new to the table, as ADD CONSTRAINT's
+    for taken in ("ALTER TABLE t ADD COLUMN n INT CONSTRAINT t_age_check CHECK (n > 0)",
+                  "ALTER TABLE t ADD COLUMN n INT CONSTRAINT t_code_key UNIQUE",
+                  "ALTER TABLE t ADD COLUMN n INT CONSTRAINT twice CHECK (n > 0) CONSTRAINT twice UNIQUE"):
+        with pytest.raises(indb.SqlError, match="has a constraint (t_age_check|t_code_key|twice) "
+                                                "already") as refused:
+            fresh.sql(taken)
+        assert (refused.value.line, refused.value.col) == (1, 26)  # at the new column
+    assert [c.name for c in fresh.table("t").info.columns] == ["id", "b", "age", "code"]

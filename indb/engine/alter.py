@@ -73,7 +73,7 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
                               "EXISTS")
     new, sources = altered
     if isinstance(change, AddColumn) and (change.checks or change.uniques):
-        new = constraints.of_new_column(engine, table, new, change)
+        new = constraints.of_new_column(engine, table, new, change, plan.node)
 
     def evolve(transaction: Transaction) -> None:
         with transaction.update_schema() as update:

@@ -76,13 +76,19 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
-def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn) -> TableInfo:
+def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn,
+                  node: exp.Expr | None = None) -> TableInfo:
     """The table with an added column (``new``) and the column's CHECKs and UNIQUE, checked
-    first against the rows there, in which the column will hold its DEFAULT (or NULL)."""
+    first against the rows there, in which the column will hold its DEFAULT (or NULL); a name
+    given to one must be new to the table (``node``: the statement, where an error points)."""
     column = change.column.name
     filler = parse_one(change.column.default, read="duckdb") if change.column.default else exp.null()
     current = files.data_files(table)
     there = dataclasses.replace(new, columns=tuple(c for c in new.columns if c.name != column))
+    given = [n for n, _ in change.checks if n] + [n for n in change.uniques if n]
+    for name in given:
+        if name in new.key_names or given.count(name) > 1:
+            raise error_at(node, f"table {new.name} has a constraint {name} already")
     checks = list(new.checks)
     for name, condition in change.checks:
         text = check_condition(condition, new.columns)
