@@ -86,9 +86,9 @@ def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColum
     current = files.data_files(table)
     there = dataclasses.replace(new, columns=tuple(c for c in new.columns if c.name != column))
     given = [n for n, _ in change.checks if n] + [n for n in change.uniques if n]
-    for named in given:
-        if named in new.key_names or given.count(named) > 1:
-            raise error_at(node, f"table {new.name} has a constraint {named} already")
+    for wanted in given:
+        if wanted in new.key_names or given.count(wanted) > 1:
+            raise error_at(node, f"table {new.name} has a constraint {wanted} already")
     checks = list(new.checks)
     for name, condition in change.checks:
         text = check_condition(condition, new.columns)
