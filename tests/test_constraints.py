@@ -191,3 +191,28 @@ def test_a_new_column_s_check_and_unique_hold_from_the_change_on(fresh):
             fresh.sql(taken)
         assert (refused.value.line, refused.value.col) == (1, 26)  # at the new column
     assert [c.name for c in fresh.table("t").info.columns] == ["id", "b", "age", "code"]
+
+
+def test_a_constraint_is_renamed_and_holds_as_before(fresh):
+    """PostgreSQL's ALTER TABLE ... RENAME CONSTRAINT, of a CHECK and of a UNIQUE."""
+    fresh.sql("CREATE TABLE t (id INT PRIMARY KEY, qty INT CHECK (qty >= 0), code TEXT UNIQUE)")
+    fresh.sql("INSERT INTO t VALUES (1, 5, 'a')")
+    assert fresh.sql("ALTER TABLE t RENAME CONSTRAINT t_qty_check TO qty_not_negative").message == \
+        "altered table t: constraint t_qty_check is now qty_not_negative"
+    fresh.sql("ALTER TABLE t RENAME CONSTRAINT t_code_key TO one_code")
+    assert described(fresh, "t") == [("qty_not_negative", "qty >= 0")]
+    assert described(fresh, "t", "unique") == [("one_code", "code")]
+    with pytest.raises(indb.CheckViolation, match="qty_not_negative"):
+        fresh.sql("INSERT INTO t VALUES (2, -1, 'b')")
+    with pytest.raises(indb.UniqueViolation, match="one_code"):
+        fresh.sql("INSERT INTO t VALUES (2, 1, 'a')")
+    assert fresh.sql("SELECT count(*) FROM t").fetchone() == (1,)
+    for statement, message in (
+            ("ALTER TABLE t RENAME CONSTRAINT t_qty_check TO x", "no CHECK or UNIQUE constraint t_qty_check"),
+            ("ALTER TABLE t RENAME CONSTRAINT one_code TO qty_not_negative",
+             "has a constraint qty_not_negative already"),
+            ("ALTER TABLE t RENAME CONSTRAINT t_pkey TO t_pk", "always called t_pkey")):
+        with pytest.raises(indb.SqlError, match=message) as refused:
+            fresh.sql(statement)
+        assert (refused.value.line, refused.value.col) == (1, 33)  # at the constraint's name
+    assert described(fresh, "t") == [("qty_not_negative", "qty >= 0")]

@@ -28,8 +28,8 @@ from indb.engine import constraints, sequences, tables
 from indb.errors import CatalogError, not_found
 from indb.parser import error_at
 from indb.planner.alter import (AddCheck, AddColumn, AddPrimaryKey, AddUnique, DropColumn,
-                                DropConstraint, RenameColumn, SetDefault, SetIdentity, SetNotNull,
-                                SetShards, SetType)
+                                DropConstraint, RenameColumn, RenameConstraint, SetDefault,
+                                SetIdentity, SetNotNull, SetShards, SetType)
 from indb.query import live
 from indb.query.keys import check_not_null, check_unique
 from indb.registry.monitors import MonitorStore
@@ -64,6 +64,8 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return constraints.add_unique(engine, plan, table, info, change)
     if isinstance(change, DropConstraint):
         return constraints.drop_constraint(engine, plan, table, info, change)
+    if isinstance(change, RenameConstraint):
+        return constraints.rename_constraint(plan, table, info, change)
     if isinstance(change, AddColumn) and default_sequence(change.column.default):
         raise error_at(plan.node, "ADD COLUMN with DEFAULT nextval(...) is not supported: add the "
                                   "column, UPDATE it, then ALTER COLUMN ... SET DEFAULT")

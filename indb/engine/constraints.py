@@ -21,7 +21,7 @@ from indb.catalog.tables import TableInfo
 from indb.errors import UniqueViolation
 from indb.parser import error_at, render
 from indb.planner.tables import check_condition, check_name, numbered, unique_columns
-from indb.planner.alter import AddCheck, AddColumn, AddUnique, DropConstraint
+from indb.planner.alter import AddCheck, AddColumn, AddUnique, DropConstraint, RenameConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
 from indb.storage import files, upkeep
@@ -74,6 +74,25 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
                                   f"{change.name}{key}{index}")
     upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques))
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
+
+
+def rename_constraint(plan: planner.AlterTable, table: Table, info: TableInfo,
+                      change: RenameConstraint) -> Result:
+    """A CHECK's or UNIQUE's new name, as PostgreSQL's RENAME CONSTRAINT gives it; what it
+    holds, and the rows, are as they were."""
+    checks = tuple((change.new if n == change.name else n, c) for n, c in info.checks)
+    uniques = tuple((change.new if n == change.name else n, c) for n, c in info.uniques)
+    if (checks, uniques) == (info.checks, info.uniques):
+        if info.primary_key and change.name == f"{split_name(info.name)[1]}_pkey":
+            raise error_at(plan.node, f"the primary key of {info.name} is always called "
+                                      f"{change.name} in indb; it cannot be renamed")
+        raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
+                                  f"{change.name}; DESCRIBE lists them")
+    if change.new in info.key_names:
+        raise error_at(plan.node, f"table {info.name} has a constraint {change.new} already")
+    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques),
+                     same_rows=True)
+    return Result(message=f"altered table {info.name}: constraint {change.name} is now {change.new}")
 
 
 def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn,

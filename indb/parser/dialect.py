@@ -142,6 +142,12 @@ class DropModel(exp.Expression):
     arg_types = {"this": True, "version": False, "exists": False}
 
 
+class RenameConstraint(exp.Expression):
+    """ALTER TABLE's ``RENAME CONSTRAINT name TO new`` (PostgreSQL's)."""
+
+    arg_types = {"this": True, "to": True}
+
+
 class AlterModelAlias(exp.Expression):
     """``ALTER MODEL m SET ALIAS production = 3``."""
 
@@ -193,6 +199,8 @@ class Indb(DuckDB):
         # PostgreSQL's ALTER TABLE t ADD CHECK (...), a check without CONSTRAINT name
         ADD_CONSTRAINT_KEYWORDS = {*DuckDBParser.ADD_CONSTRAINT_KEYWORDS, "CHECK"}
         TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type}
+        # PostgreSQL's ALTER TABLE t RENAME CONSTRAINT a TO b, beside RENAME TO and RENAME COLUMN
+        ALTER_PARSERS = {**DuckDBParser.ALTER_PARSERS, "RENAME": lambda self: self._parse_alter_rename()}
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
@@ -359,6 +367,16 @@ class Indb(DuckDB):
                     drop.set("cascade", self._match_text_seq("CASCADE") or drop.args.get("cascade"))
             return drop
 
+        def _parse_alter_rename(self) -> exp.Expr | None:
+            """ALTER TABLE's RENAME: ``CONSTRAINT name TO new``, else sqlglot's (TO, COLUMN)."""
+            if not self._match_text_seq("CONSTRAINT"):
+                return self._parse_alter_table_rename()
+            old = self._parse_id_var(any_token=False)
+            new = self._parse_id_var(any_token=False) if self._match_text_seq("TO") else None
+            if old is None or new is None:
+                self.raise_error("expected RENAME CONSTRAINT name TO new_name")
+            return self.expression(RenameConstraint(this=old, to=new))
+
         def _parse_alter_table_alter(self) -> exp.Expr | None:
             return sequences.parse_alter_column(self) or super()._parse_alter_table_alter()
 
@@ -369,7 +387,7 @@ class Indb(DuckDB):
                                  "it makes one at a time): ADD COLUMN, DROP COLUMN, RENAME COLUMN, "
                                  "ALTER COLUMN (TYPE, [SET|DROP] DEFAULT, [SET|DROP] NOT NULL), "
                                  "RENAME TO, ADD PRIMARY KEY, ADD [CONSTRAINT name] CHECK or UNIQUE, "
-                                 "DROP CONSTRAINT or SET (SHARDS = n)")
+                                 "DROP CONSTRAINT, RENAME CONSTRAINT or SET (SHARDS = n)")
             return alter
 
         def _parse_create_function(self) -> CreateFunction | None:
@@ -555,6 +573,8 @@ class Indb(DuckDB):
             DescribeModel: lambda self, e: f"DESCRIBE MODEL {self.sql(e, 'this')}",
             DropModel: lambda self, e: "DROP MODEL " + ("IF EXISTS " if e.args.get("exists") else "")
             + self.sql(e, "this") + (f" VERSION {self.sql(e, 'version')}" if e.args.get("version") else ""),
+            RenameConstraint: lambda self, e: f"RENAME CONSTRAINT {self.sql(e, 'this')} TO "
+            f"{self.sql(e, 'to')}",
             AlterModelAlias: lambda self, e: f"ALTER MODEL {self.sql(e, 'this')} SET ALIAS "
             f"{self.sql(e, 'alias')} = {self.sql(e, 'version')}",
         }

@@ -15,6 +15,7 @@ from indb.catalog.names import checked_column_name, checked_table_name, qualifie
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import SchemaError
 from indb.parser import error_at, render
+from indb.parser import dialect
 from indb.parser.sequences import AlterIdentity
 from indb.planner import indexes, sequences, tables
 from indb.planner.tables import MAX_SHARDS, CatalogFacts, existing_table, table_name
@@ -110,11 +111,24 @@ class DropConstraint:
 
 
 @dataclass(frozen=True)
+class RenameConstraint:
+    """``RENAME CONSTRAINT name TO new``: a CHECK or a UNIQUE."""
+
+    name: str
+    new: str
+
+
+@dataclass(frozen=True)
 class AddPrimaryKey:
     """``ADD [CONSTRAINT name] PRIMARY KEY (c, ...)``: the name is PostgreSQL's to keep; indb's
     catalog calls a table's primary key ``<table>_pkey``, as PostgreSQL names one unnamed."""
 
     columns: tuple[str, ...]
+
+
+# one change ALTER TABLE makes
+Change = AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
+    | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint | RenameConstraint | SetType
 
 
 @dataclass(frozen=True)
@@ -123,8 +137,7 @@ class AlterTable:
     together with the schema change."""
 
     table: str
-    change: AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-        | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint | SetType
+    change: Change
     # the action, for the engine's errors
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
@@ -185,9 +198,7 @@ def _renamed(old: str, action: exp.AlterRename, if_exists: bool) -> RenameRelati
     return RenameRelation(old, new, if_exists, action)
 
 
-def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | SetShards \
-        | AddPrimaryKey | SetNotNull | SetDefault | SetIdentity | AddCheck | AddUnique \
-        | DropConstraint | SetType:
+def _alteration(action: exp.Expr) -> Change:
     if isinstance(action, exp.ColumnDef):
         return _add_column(action)
     if isinstance(action, exp.AddConstraint) and isinstance(action.find(exp.CheckColumnConstraint),
@@ -205,6 +216,8 @@ def _alteration(action: exp.Expr) -> AddColumn | DropColumn | RenameColumn | Set
         if more or named is None:
             raise error_at(action, "ALTER TABLE drops one constraint at a time, by its name")
         return DropConstraint(named.name, bool(action.args.get("exists")))
+    if isinstance(action, dialect.RenameConstraint):
+        return RenameConstraint(action.this.name, action.args["to"].name)
     if isinstance(action, exp.AddConstraint):
         key = action.find(exp.PrimaryKey)
         if key is None or len(action.expressions) != 1:
