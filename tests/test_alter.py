@@ -110,3 +110,13 @@ def test_a_real_time_table_is_not_renamed_while_a_tickerplant_serves_it(fresh):
     finally:
         live.unregister(directory, "ticks")
     fresh.sql("ALTER TABLE ticks RENAME TO trades")
+
+
+def test_rename_without_column_renames_a_column_not_the_table(fresh):
+    """``ALTER TABLE t RENAME a TO b`` is a column's rename in PostgreSQL and DuckDB (COLUMN
+    may be left out); it once renamed the table to ``a``."""
+    fresh.sql("CREATE TABLE t (a INT, b TEXT)")
+    fresh.sql("INSERT INTO t VALUES (1, 'x')")
+    fresh.sql("ALTER TABLE t RENAME a TO n")
+    assert fresh.sql("SELECT n, b FROM t").fetchall() == [(1, "x")]
+    assert not fresh._engine.db.exists("a")

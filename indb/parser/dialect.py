@@ -201,6 +201,7 @@ class Indb(DuckDB):
         TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type}
         # PostgreSQL's ALTER TABLE t RENAME CONSTRAINT a TO b, beside RENAME TO and RENAME COLUMN
         ALTER_PARSERS = {**DuckDBParser.ALTER_PARSERS, "RENAME": lambda self: self._parse_alter_rename()}
+        ALTER_RENAME_REQUIRES_COLUMN = False  # RENAME a TO b renames column a (PostgreSQL, DuckDB)
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
