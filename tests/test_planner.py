@@ -342,6 +342,15 @@ def test_create_or_replace_table_plans_a_replacement():
     assert plan("CREATE OR REPLACE TABLE t AS SELECT 1 AS x").replace
 
 
+def test_create_table_as_with_no_data_takes_the_columns_and_no_rows():
+    """PostgreSQL's CREATE TABLE ... AS query WITH [NO] DATA."""
+    assert plan("CREATE TABLE t AS SELECT a, b FROM src WITH NO DATA", "src").query == \
+        "SELECT * FROM (SELECT a, b FROM src) AS indb_no_data LIMIT 0"
+    assert plan("CREATE TABLE t AS SELECT a FROM src WITH DATA", "src").query == "SELECT a FROM src"
+    with pytest.raises(SqlError, match="WITH NO DATA goes with CREATE TABLE ... AS query"):
+        plan("CREATE TABLE t (a INT) WITH NO DATA")
+
+
 def test_primary_key_becomes_the_shard_key_when_there_is_none():
     p = plan("CREATE TABLE t (a INT, b VARCHAR, c DOUBLE, PRIMARY KEY (a, B))")
     assert p.primary_key == ("a", "b") and p.shard_key == ("a", "b")

@@ -167,6 +167,7 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
                            "CREATE TABLE IF NOT EXISTS or CREATE OR REPLACE TABLE")
     properties = _properties(tree)
     replicated = bool(properties.pop("REPLICATED", False))
+    with_data = bool(properties.pop("WITH_DATA", True))
     columns, shard_key = column_defs(schema) if schema else ((), ())
     primary_key = primary_key_of(schema) if schema else ()
     if "SHARD_KEY" in properties:
@@ -183,10 +184,15 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     if replicated and shard_key:
         raise error_at(tree, "a REPLICATED table has no SHARD KEY: every shard sees all of it")
     query = tree.expression
+    if not with_data and query is None:
+        raise error_at(tree, "WITH NO DATA goes with CREATE TABLE ... AS query")
     if query is not None:
         if schema:
             raise error_at(tree, "CREATE TABLE AS takes its columns from the query; give the "
                                  "shard key as WITH (SHARD_KEY = 'col')")
+        if not with_data:  # PostgreSQL's: the query's columns, none of its rows
+            query = exp.select(exp.Star()).from_(exp.Subquery(
+                this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("indb_no_data")))).limit(0)
         return CreateTable(name, (), shard_key, 1 if replicated else shards, replicated,
                            bool(tree.args.get("exists")), render(query), replace)
     if schema is None or not columns:
@@ -503,6 +509,8 @@ def _properties(tree: exp.Create) -> dict[str, object]:
     for prop in properties.expressions if properties else []:
         if isinstance(prop, ReplicatedProperty):
             out["REPLICATED"] = True
+        elif isinstance(prop, exp.WithDataProperty):  # CREATE TABLE AS's [WITH [NO] DATA]
+            out["WITH_DATA"] = not prop.args.get("no")
         elif type(prop) is exp.Property:
             value = prop.args["value"]
             key = render(prop.this) if isinstance(prop.this, exp.Dot) else prop.name  # toast.x
