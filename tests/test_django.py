@@ -133,6 +133,11 @@ def test_migrations_the_orm_and_introspection(shop):
     with pytest.raises(IntegrityError), transaction.atomic():
         Purchase.objects.create(reference="r1", amount=Decimal("2"), customer_ref=ann.id)
     assert list(Purchase.objects.values_list("reference", "amount")) == [("r1", Decimal("1.50"))]
+    # the ORM's writes name their table's columns with it: WHERE "shop_customer"."id" = ...
+    Customer.objects.filter(email="bob@x").update(age=41)
+    assert Customer.objects.get(email="bob@x").age == 41
+    assert Customer.objects.filter(email="bob@x").delete()[0] == 1
+    assert list(Customer.objects.values_list("email", flat=True)) == ["ann@x"]
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "shop_purchases")
         tables = connection.introspection.table_names(cursor)

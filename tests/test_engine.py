@@ -135,6 +135,26 @@ def test_delete_keeps_rows_where_condition_is_null(conn, table_name):
     assert sorted(conn.sql(f"SELECT a FROM {table_name}").fetchall(), key=str) == [(1,), (None,)]
 
 
+def test_delete_names_its_table_as_postgresql_does_and_takes_using(conn, table_name):
+    """``WHERE t.id = 1`` (as SQLAlchemy's and Django's deletes write it), an alias, and
+    PostgreSQL's ``DELETE FROM t USING s [, u] WHERE ...``."""
+    other = table_name + "_gone"
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER, v VARCHAR)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')")
+    conn.sql(f"CREATE TABLE {other} (id INTEGER)")
+    conn.sql(f"INSERT INTO {other} VALUES (2), (2), (4)")  # 2 twice: its row goes once
+    assert conn.sql(f"DELETE FROM {table_name} WHERE {table_name}.id = 1").rowcount == 1
+    assert conn.sql(f"DELETE FROM main.{table_name} AS x WHERE x.id = 5 RETURNING x.v").fetchall() == [("e",)]
+    deleted = conn.sql(f"DELETE FROM {table_name} USING {other} WHERE {table_name}.id = {other}.id "
+                       f"RETURNING {table_name}.id")
+    assert sorted(deleted.fetchall()) == [(2,), (4,)] and deleted.rowcount == 2
+    assert conn.sql(f"SELECT id FROM {table_name}").fetchall() == [(3,)]
+    conn.sql(f"INSERT INTO {table_name} VALUES (6, 'f')")
+    assert conn.sql(f"DELETE FROM {table_name} t USING {other} o, {other} p "
+                    "WHERE t.id > o.id + p.id").rowcount == 1  # 6 > 2 + 2; 3 is not
+    assert conn.sql(f"SELECT id FROM {table_name}").fetchall() == [(3,)]
+
+
 def test_returning_gives_the_rows_written_and_a_mistake_in_it_writes_nothing(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (id INTEGER, v VARCHAR, ts TIMESTAMP_NS)")
     inserted = conn.sql(f"INSERT INTO {table_name} AS t (id, v) VALUES (1, 'a'), (2, NULL) "

@@ -254,7 +254,7 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
         return written({"rows_deleted": count}, f"deleted {count} rows", values)
     by_path = {files.local_path(f.file_path): f for f in current}
     scan = engine.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
-    matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery("t"))
+    matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery(plan.target or "t"))
                .where(plan.where.copy()).group_by("filename"))
     hits = engine.session.query(render(matches), params).to_pydict() if by_path else {}
     removed, count, deleted = [], 0, [info.arrow_schema.empty_table()]

@@ -85,6 +85,7 @@ class Delete:
     table: str
     where: exp.Expr | None  # a condition over the table's columns; None deletes all rows
     returning: Returning | None = None
+    target: str = ""  # what ``where`` calls the table (its alias, else its name without schema)
 
 
 @dataclass(frozen=True)
@@ -540,14 +541,20 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
 
 
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
-    if tree.args.get("using"):
-        raise error_at(tree, "DELETE ... USING is not supported; use a subquery in WHERE")
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
     name = existing_table(table_name(tree.this), catalog)
+    target = tree.this.alias or tree.this.name  # t of s.t, as PostgreSQL's statements call it
     where = tree.args.get("where")
-    return Delete(name, where.this if where else None,
-                  returning(tree, tree.this.alias or tree.this.name))
+    condition = where.this if where else None
+    using = tree.args.get("using")
+    if using:  # PostgreSQL's DELETE FROM t USING s WHERE ...: the rows some row of s matches
+        matched = exp.select("1").from_(using[0].copy())
+        for other in using[1:]:
+            matched = matched.join(other.copy())
+        condition = exp.Exists(this=matched.where(condition.copy()) if condition is not None
+                               else matched)
+    return Delete(name, condition, returning(tree, target), target)
 
 
 def returning(tree: exp.Expr, alias: str) -> Returning | None:
