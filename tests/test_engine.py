@@ -155,6 +155,15 @@ def test_delete_names_its_table_as_postgresql_does_and_takes_using(conn, table_n
     assert conn.sql(f"SELECT id FROM {table_name}").fetchall() == [(3,)]
 
 
+def test_postgresql_s_to_char_and_to_timestamp_take_its_formats(conn):
+    # to_char's format was dropped (a cast to text) before: the wrong answer, without an error
+    assert conn.sql("SELECT to_char(TIMESTAMP '2024-05-06 07:08:09', 'YYYY-MM-DD HH24:MI'), "
+                    "to_char(DATE '2024-05-06', 'DD/MM/YYYY')").fetchone() == ("2024-05-06 07:08", "06/05/2024")
+    assert conn.sql("SELECT to_date('20240506', 'YYYYMMDD'), "
+                    "to_timestamp('06/05/2024 07:08', 'DD/MM/YYYY HH24:MI')").fetchone() == \
+        (datetime.date(2024, 5, 6), datetime.datetime(2024, 5, 6, 7, 8))
+
+
 def test_returning_gives_the_rows_written_and_a_mistake_in_it_writes_nothing(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (id INTEGER, v VARCHAR, ts TIMESTAMP_NS)")
     inserted = conn.sql(f"INSERT INTO {table_name} AS t (id, v) VALUES (1, 'a'), (2, NULL) "

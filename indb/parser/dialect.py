@@ -24,12 +24,15 @@ Added to DuckDB's grammar:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
+from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
@@ -177,6 +180,12 @@ def _function_sql(self: DuckDBGenerator, e: CreateFunction) -> str:
     return " ".join(parts)
 
 
+def _as_postgres(build: Callable[..., exp.Expr]) -> Callable[[list[exp.Expr]], exp.Expr]:
+    """A function builder of sqlglot's PostgreSQL parser, reading its formats as PostgreSQL's."""
+    postgres = Dialect.get_or_raise("postgres")
+    return lambda args: build(args, postgres)
+
+
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
 
@@ -203,7 +212,12 @@ class Indb(DuckDB):
         ALTER_PARSERS = {**DuckDBParser.ALTER_PARSERS, "RENAME": lambda self: self._parse_alter_rename()}
         ALTER_RENAME_REQUIRES_COLUMN = False  # RENAME a TO b renames column a (PostgreSQL, DuckDB)
         # PREDICT('model', [version,] col, ...) takes any number of arguments (not BigQuery's)
+        # PostgreSQL's to_char(t, 'YYYY-MM-DD'), to_timestamp(s, fmt) and to_date(s, fmt) with
+        # their formats made DuckDB's (strftime, strptime): DuckDB has none of them, and sqlglot
+        # reading DuckDB's SQL dropped to_char's format (a cast to text) without a word
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
+                     **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
+                        for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
