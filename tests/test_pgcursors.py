@@ -60,6 +60,8 @@ def test_what_cannot_be_carried_out_is_refused_by_name(sql, error, match):
     ("SELECT 'a;b'; FETCH 2 FROM c", ["SELECT 'a;b'", "FETCH 2 FROM c"]),
     ("CREATE FUNCTION f LANGUAGE PYTHON AS $$\na; b\n$$; CLOSE ALL",
      ["CREATE FUNCTION f LANGUAGE PYTHON AS $$\na; b\n$$", "CLOSE ALL"]),
+    ("BEGIN; INSERT INTO t VALUES (1); COMMIT", ["BEGIN", "INSERT INTO t VALUES (1)", "COMMIT"]),
+    ("SET TIME ZONE 'UTC'; SELECT now()", ["SET TIME ZONE 'UTC'", "SELECT now()"]),
     ("SELECT 1; SELECT 2", None),  # none of these: the engine reads the text whole
     ("CLOSE ALL;", None), ("SELECT 1", None),
 ])

@@ -37,3 +37,10 @@ def test_reads_probes_and_no_ops():
     assert read_only("SELECT * FROM t") and not read_only("DELETE FROM t RETURNING *")
     assert probe(parse("SHOW server_version")) is not None and probe(parse("SELECT 1")) is None
     assert no_op(parse("BEGIN")) == "BEGIN" and no_op(parse("SELECT 1")) is None
+    assert no_op(parse("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")) == "BEGIN"
+    for accepted in ("SET TIME ZONE 'UTC'", "SET NAMES 'UTF8'", "SET statement_timeout = 0",
+                     "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"):
+        assert no_op(parse(accepted)) == "SET", accepted
+    # the session's user is who signed in: these are refused (by the engine), not ignored
+    assert no_op(parse("SET ROLE alice")) is None
+    assert no_op(parse("SET SESSION AUTHORIZATION alice")) is None

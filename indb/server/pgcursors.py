@@ -24,6 +24,10 @@ from indb.errors import NotSupportedError, SqlError
 
 FIRST_WORDS = frozenset({"DECLARE", "FETCH", "MOVE", "CLOSE", "DEALLOCATE", "RESET", "UNLISTEN",
                          "DISCARD"})
+# statements that end or begin a transaction, or SET something: in a text of several
+# (``BEGIN; INSERT ...; COMMIT``) each statement runs on its own, these doing nothing
+SESSION_WORDS = FIRST_WORDS | {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
+                               "RELEASE", "SET"}
 _FORWARD = frozenset({"FORWARD", "NEXT"})
 _OTHER_DIRECTIONS = frozenset({"PRIOR", "FIRST", "LAST", "ABSOLUTE", "RELATIVE", "BACKWARD"})
 
@@ -120,9 +124,10 @@ def _reset(verb: str, words: list[str]) -> Reset:
 
 
 def statements(sql: str) -> list[str] | None:
-    """The statements of a text of several, where one of them is one of these (asyncpg's
-    ``CLOSE ALL; UNLISTEN *; RESET ALL;``): each to run on its own, since no other parser reads
-    these; None otherwise (one statement, or none of these: the engine reads the text whole)."""
+    """The statements of a text of several, where one of them is one of these or begins, ends or
+    sets something of a session (asyncpg's ``CLOSE ALL; UNLISTEN *; RESET ALL;``, a script's
+    ``BEGIN; ...; COMMIT``): each to run on its own, since no other parser reads these; None
+    otherwise (one statement, or none of these: the engine reads the text whole)."""
     if ";" not in sql:
         return None
     try:
@@ -135,7 +140,7 @@ def statements(sql: str) -> list[str] | None:
             pieces.append(sql[start:token.start].strip())
             start = token.end + 1
     pieces = [p for p in [*pieces, sql[start:].strip()] if p]
-    if len(pieces) < 2 or not any(p.split(None, 1)[0].upper() in FIRST_WORDS for p in pieces):
+    if len(pieces) < 2 or not any(p.split(None, 1)[0].upper() in SESSION_WORDS for p in pieces):
         return None
     return pieces
 

@@ -123,7 +123,17 @@ def no_op(trees: list[exp.Expr]) -> str | None:
         return tags[type(tree)]
     if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
         return tree.name.upper()
+    if isinstance(tree, exp.Command) and tree.name.upper() == "SET":
+        rest = tree.expression  # the command's text after SET (a string, or a literal of it)
+        if (rest if isinstance(rest, str) else rest.name).strip().upper().startswith(SET_FORMS):
+            return "SET"
     return None
+
+
+# SET forms sqlglot reads as commands that are accepted and do nothing, as a SET of a setting is
+# (SET ROLE and SET SESSION AUTHORIZATION are not among them: they are refused, since a
+# session's user is the one that signed in)
+SET_FORMS = ("TIME ZONE", "NAMES", "SESSION CHARACTERISTICS")
 
 
 def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
