@@ -16,9 +16,13 @@ from indb import udf
 CHUNK = 65536  # rows scaled and classified at a time
 
 
-def scaled(pixels):
-    """Raw MNIST bytes (0..255) as the 0..1 floats the model was trained on; floats as they are."""
-    return pixels.float().div_(255.0) if pixels.dtype == torch.uint8 else pixels
+def scaled(pixels, dtype):
+    """Raw MNIST bytes (0..255) as the 0..1 floats the model was trained on, made in the type the
+    model takes (``dtype``: float32, or bfloat16 for a bf16 model) at once: a float32 copy
+    converted again would move four times the bytes the model reads; floats as they are."""
+    if pixels.dtype != torch.uint8:
+        return pixels
+    return torch.div(pixels, 255.0) if dtype == torch.float32 else pixels.to(dtype).div_(255.0)
 
 
 @udf.function(frame="torch", params=["model", "version", "precision", "compile", "cuda_graphs"])
@@ -30,10 +34,12 @@ def mnist_infer(ctx, images):
                             compile=ctx.params.get("compile", "false") == "true",
                             cuda_graphs=ctx.params.get("cuda_graphs", "false") == "true")
     pixels = images["pixels"]
+    dtype = torch.bfloat16 if ctx.params.get("precision") == "bf16" else torch.float32
     with torch.inference_mode():
         # a chunk at a time: raw bytes scaled to floats for the whole shard at once would take
         # four times its memory on the GPU again
-        parts = [model.outputs(scaled(pixels[i:i + CHUNK])) for i in range(0, max(len(pixels), 1), CHUNK)]
+        parts = [model.outputs(scaled(pixels[i:i + CHUNK], dtype))
+                 for i in range(0, max(len(pixels), 1), CHUNK)]
         probabilities = torch.softmax(torch.cat(parts).float(), dim=1)
         confidence, digit = probabilities.max(dim=1)
     return {"id": images["id"], "digit": digit.int(), "confidence": confidence,
