@@ -211,6 +211,7 @@ def test_a_constraint_is_renamed_and_holds_as_before(fresh):
             ("ALTER TABLE t RENAME CONSTRAINT t_qty_check TO x", "no CHECK or UNIQUE constraint t_qty_check"),
             ("ALTER TABLE t RENAME CONSTRAINT one_code TO qty_not_negative",
              "has a constraint qty_not_negative already"),
+            ("ALTER TABLE t RENAME CONSTRAINT one_code TO one_code", "has a constraint one_code already"),
             ("ALTER TABLE t RENAME CONSTRAINT t_pkey TO t_pk", "always called t_pkey")):
         with pytest.raises(indb.SqlError, match=message) as refused:
             fresh.sql(statement)

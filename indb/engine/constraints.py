@@ -80,9 +80,7 @@ def rename_constraint(plan: planner.AlterTable, table: Table, info: TableInfo,
                       change: RenameConstraint) -> Result:
     """A CHECK's or UNIQUE's new name, as PostgreSQL's RENAME CONSTRAINT gives it; what it
     holds, and the rows, are as they were."""
-    checks = tuple((change.new if n == change.name else n, c) for n, c in info.checks)
-    uniques = tuple((change.new if n == change.name else n, c) for n, c in info.uniques)
-    if (checks, uniques) == (info.checks, info.uniques):
+    if change.name not in {n for n, _ in (*info.checks, *info.uniques)}:
         if info.primary_key and change.name == f"{split_name(info.name)[1]}_pkey":
             raise error_at(plan.node, f"the primary key of {info.name} is always called "
                                       f"{change.name} in indb; it cannot be renamed")
@@ -90,13 +88,15 @@ def rename_constraint(plan: planner.AlterTable, table: Table, info: TableInfo,
                                   f"{change.name}; DESCRIBE lists them")
     if change.new in info.key_names:
         raise error_at(plan.node, f"table {info.name} has a constraint {change.new} already")
+    checks = tuple((change.new if n == change.name else n, c) for n, c in info.checks)
+    uniques = tuple((change.new if n == change.name else n, c) for n, c in info.uniques)
     upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques),
                      same_rows=True)
     return Result(message=f"altered table {info.name}: constraint {change.name} is now {change.new}")
 
 
 def of_new_column(engine: Engine, table: Table, new: TableInfo, change: AddColumn,
-                  node: exp.Expr | None = None) -> TableInfo:
+                  node: exp.Expr | None) -> TableInfo:
     """The table with an added column (``new``) and the column's CHECKs and UNIQUE, checked
     first against the rows there, in which the column will hold its DEFAULT (or NULL); a name
     given to one must be new to the table (``node``: the statement, where an error points)."""

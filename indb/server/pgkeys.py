@@ -126,7 +126,7 @@ def constraints(relations: Sequence[Relation]) -> exp.Query:
 
 
 def of_relations(names: tuple[str, ...], rows: Sequence[tuple[object, ...]],
-                  typed: tuple[object, ...], selected: list[exp.Expr]) -> exp.Query:
+                 typed: tuple[object, ...], selected: list[exp.Expr]) -> exp.Query:
     """``selected`` of rows about relations (``names``, the first two their schema and table),
     each joined with its relation's ``pg_class`` row (``c``; the row itself is ``v``). No rows:
     none, of the types of ``typed``."""
@@ -155,7 +155,7 @@ def indexes(relations: Sequence[Relation]) -> exp.Query:
             for number, (name, columns, unique) in enumerate(relation.table.indexes)
             for position, column in enumerate(columns, start=1)]
     recorded = of_relations(("schema", "table", "name", "number", "unique", "position", "column",
-                              "attnum"), rows, ("", "", "", 0, False, 0, "", 0), [
+                             "attnum"), rows, ("", "", "", 0, False, 0, "", 0), [
         exp.alias_(exp.Add(this=exp.Mul(this=exp.column("oid", "c"), expression=exp.Literal.number(
             1_000_000)), expression=exp.Add(this=exp.Literal.number(500_000),
                                             expression=exp.column("number", "v"))), "index_oid"),
@@ -338,7 +338,6 @@ INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
     "check_constraints": {"check_clause": exp.RegexpReplace(
         this=exp.column("check_clause"), expression=exp.Literal.string(r"^CHECK\((.*)\)$"),
         replacement=exp.Literal.string(r"(\1)"))}}
-
 
 
 def information_sequences(database: str) -> exp.Query:

@@ -14,18 +14,18 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from indb.catalog.users import BUILTIN_ROLES, OWNER, Principal
+from indb.catalog.users import OWNER, Principal
 from indb.engine.privileges import Relation
+from indb.planner.access import ADMIN
 from indb.server.pgkeys import column_type, of_relations
 
 OWNER_OID = 10  # PostgreSQL's bootstrap superuser's oid: the database's owner here
 FIRST_OID = 16384  # the first oid PostgreSQL gives what users make
-ADMIN = BUILTIN_ROLES[0]
-ROLES = "indb_pg_roles"  # the shadow's table macros of pg_roles, pg_user, pg_auth_members
-USERS = "indb_pg_user"
-MEMBERS = "indb_pg_auth_members"
+# the catalog relations made here, which a query reads through the shadow's table macros
+# ``indb_<relation>`` (pgcatalog's naming of them)
+MACROS = frozenset({"pg_roles", "pg_user", "pg_auth_members"})
+ROLES, USERS, MEMBERS = "indb_pg_roles", "indb_pg_user", "indb_pg_auth_members"
 OWNERS = "indb_owners"  # and of each relation's owner: (relation_oid, owner_oid)
-MACROS = {"pg_roles": ROLES, "pg_user": USERS, "pg_auth_members": MEMBERS}
 
 
 def role_oid(name: str) -> int:
