@@ -163,7 +163,7 @@ class Result:
             return f"<p>{html.escape(self.message or 'no rows')}</p>"
         rows, more = self._head(PREVIEW_ROWS)
         footer = html.escape(self._footer(rows, more))
-        return f"{rows.to_pandas().to_html(index=False)}<p>{footer}</p>"
+        return f"{rows.to_pandas().to_html(index=False, na_rep='NULL')}<p>{footer}</p>"
 
     def __repr__(self) -> str:
         return self._preview(PREVIEW_ROWS) if self.columns else f"Result({self.message!r})"
@@ -238,7 +238,9 @@ class Result:
 
     def _preview(self, max_rows: int) -> str:
         rows, more = self._head(max_rows)
-        text = rows.to_pandas().to_string(index=False) if rows.num_rows else ", ".join(self.columns)
+        # a NULL as NULL, as the CLI prints it (pandas would print NaN or None by the type)
+        text = rows.to_pandas().to_string(index=False, na_rep="NULL") if rows.num_rows \
+            else ", ".join(self.columns)
         return f"{text}\n{self._footer(rows, more)}"
 
     def _footer(self, rows: pa.Table, more: bool) -> str:

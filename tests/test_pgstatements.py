@@ -6,7 +6,7 @@ import pytest
 
 from indb.parser import parse
 from indb.result import Result
-from indb.server.pgstatements import no_op, probe, read_only, returning_shape, tag
+from indb.server.pgstatements import no_op, probe, read_only, returning_shape, tag, with_arrays
 
 
 def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
@@ -44,3 +44,9 @@ def test_reads_probes_and_no_ops():
     # the session's user is who signed in: these are refused (by the engine), not ignored
     assert no_op(parse("SET ROLE alice")) is None
     assert no_op(parse("SET SESSION AUTHORIZATION alice")) is None
+
+
+def test_array_literals_are_rewritten_only_where_there_are_some():
+    assert with_arrays(parse("SELECT '[1, 2]'::INT[], '{1}' AS s")) is None  # the text runs as sent
+    assert with_arrays(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a")) == \
+        "SELECT 1;\nSELECT CAST(['1', NULL] AS INT[]) AS a"

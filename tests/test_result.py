@@ -108,6 +108,12 @@ def test_show_and_the_notebook_view_preview_without_fetching(capsys):
     assert "created" in Result(message="created table t")._repr_html_()
 
 
+def test_a_null_prints_as_null_whatever_its_type():
+    result = Result(pa.table({"s": pa.array([None, "x"], pa.string()), "n": [1.5, None]}))
+    assert repr(result).split("\n")[1:3] == ["NULL  1.5", "   x NULL"]
+    assert "<td>NULL</td>" in Result(pa.table({"s": pa.array([None], pa.string())}))._repr_html_()
+
+
 def test_pl_gives_a_polars_frame_and_says_what_to_install_without_polars(monkeypatch):
     polars = pytest.importorskip("polars")
     frame = Stream(3).result().pl()

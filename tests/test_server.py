@@ -249,6 +249,19 @@ def test_psycopg_queries_with_parameters_and_types(served):
         assert conn.execute("SELECT count(*) FROM nums").fetchone() == (1000,)  # still usable
 
 
+def test_postgresql_s_array_literals_are_read_in_every_statement(served):
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb", autocommit=True) as conn:
+        assert conn.execute("""SELECT '{1,2}'::int[], CAST('{"a,b",NULL}' AS text[]), """
+                            "'{{1,2},{3,4}}'::bigint[][], '[5, 6]'::int[]").fetchone() == (
+            [1, 2], ["a,b", None], [[1, 2], [3, 4]], [5, 6])  # DuckDB's own form still read
+        conn.execute("CREATE TABLE pg_arrays (k BIGINT, xs BIGINT[])")
+        conn.execute("INSERT INTO pg_arrays VALUES (1, '{7,8}'::bigint[])")
+        assert conn.execute("SELECT count(*) FROM pg_arrays WHERE xs = '{7,8}'::bigint[] "
+                            "AND k = ANY('{1,3}'::int[])").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.DataException, match="malformed array literal"):
+            conn.execute("SELECT '{1,2'::int[]")
+
+
 def test_psycopg_sessions_at_once(served):
     def session(k):
         with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb", autocommit=True) as conn:

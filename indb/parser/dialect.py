@@ -38,7 +38,8 @@ from sqlglot.tokens import TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import sequences, subscriptions
-from indb.parser import workers
+from indb.parser import numformat, workers
+from indb.errors import IndbError
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -219,6 +220,10 @@ class Indb(DuckDB):
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
+        # to_char(number, '999D99'): a number's template (numformat), read here so that an
+        # element indb does not support is refused at its place in the text
+        FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,
+                            "TO_CHAR": lambda self: self._parse_to_char()}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
@@ -257,6 +262,21 @@ class Indb(DuckDB):
             return super()._parse_limit(this, top, skip_limit_token)
 
         _overriding: str | None = None  # the INSERT being read's OVERRIDING, until it is made
+
+        def _parse_to_char(self) -> exp.Expr:
+            """``to_char(value, template)``: of a number when the template is one (it has a 9
+            or 0 place), as the session's function of ``numformat``; else of a date or time."""
+            args = self._parse_function_args(False)
+            template = args[1] if len(args) == 2 else None
+            if template is None or not template.is_string \
+                    or not numformat.is_number_template(template.name):
+                return self.validate_expression(self.FUNCTIONS["TO_CHAR"](args), args)
+            try:
+                numformat.read(template.name)
+            except IndbError as error:
+                self.raise_error(str(error), self._prev)
+            return exp.Anonymous(this=numformat.NAME, expressions=[
+                exp.cast(args[0], exp.DataType.Type.VARCHAR), template])
 
         def _parse_insert(self) -> exp.Insert | exp.MultitableInserts:
             """PostgreSQL's ``OVERRIDING {SYSTEM | USER} VALUE`` after the table and its

@@ -29,7 +29,7 @@ from indb.catalog.database import Database, unreadable
 from indb.errors import CatalogError, DataError, IndbError, SqlError, StorageError
 from indb.catalog.names import split_name, sql_table
 from indb.catalog.tables import TableInfo
-from indb.parser import render
+from indb.parser import numformat, render
 from indb.query import live
 from indb.query.scan import Scans, table_view
 from indb.query.views import SessionViews
@@ -71,6 +71,9 @@ class QuerySession:
         self._live: dict[str, pa.Table] = {}  # real-time tables' rows in memory, at the refresh
         self.scans = Scans(self._database)  # the functions it registers live in the database
         filesystems.register(self._database, db.root, db.io_properties)  # an object store's
+        # to_char(number, template), as the parser writes it (numformat)
+        self._database.create_function(numformat.NAME, numformat.to_char, ["VARCHAR", "VARCHAR"],
+                                       "VARCHAR", side_effects=False)
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
         self._types: Kept[pa.Schema, tuple[DuckDBPyType, ...]] = Kept(TYPES_KEPT)  # types_of's
         self._sources = threading.local()  # .tables: Arrow tables the thread's statement reads

@@ -74,7 +74,6 @@ KEPT = 32  # shadows kept (one a distinct set of visible relations)
 CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259,
                 "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
                 "pg_namespace": 2615}
-TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
 
 
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
@@ -524,10 +523,8 @@ def _cast(node: exp.Cast) -> exp.Expr:
     names of types (``pg_catalog.text``, ``name``) and of its array literals (``'{a,b}'::text[]``)
     as DuckDB's."""
     to = node.to
-    if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY and node.this.is_string:
-        items = pgvalues.decoded(node.this.name.encode(), TEXT_ARRAY, binary=False)
-        return exp.cast(exp.Array(expressions=[exp.null() if item is None else
-                                               exp.Literal.string(item) for item in items]), to)
+    if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY:
+        return pgvalues.array_literal(node)
     if isinstance(to, exp.ObjectIdentifier):
         name = to.name.lower()
     elif to.this == exp.DataType.Type.NAME:

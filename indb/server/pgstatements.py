@@ -13,7 +13,7 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
                          render_indb, sequences, subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
-from indb.server import pgcursors
+from indb.server import pgcursors, pgvalues
 from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
@@ -30,6 +30,18 @@ READS: tuple[type[exp.Expr], ...] = (
     environments.DescribeFunctionEnvironment, identity.ShowTokens, identity.ShowGrants,
     identity.ShowPrincipals, procedures.ShowProcedure, monitors.ShowMonitors,
     subscriptions.ShowSubscriptions, workers.ShowWorkers, sequences.ShowSequences)
+
+
+def with_arrays(trees: list[exp.Expr]) -> str | None:
+    """The statements again as indb's SQL with PostgreSQL's array literals (``'{1,2}'::int[]``)
+    read as DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the
+    text the client sent runs as it came."""
+    if not any(pgvalues.array_literal(cast) is not cast
+               for tree in trees for cast in tree.find_all(exp.Cast)):
+        return None
+    return ";\n".join(render_indb(tree.transform(
+        lambda node: pgvalues.array_literal(node) if isinstance(node, exp.Cast) else node))
+        for tree in trees)
 
 
 def probe(trees: list[exp.Expr]) -> pa.Table | None:

@@ -21,10 +21,12 @@ from buenavista import core, postgres
 from psycopg.abc import Dumper
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
+from sqlglot import exp
 
-from indb.errors import NotSupportedError
+from indb.errors import DataError, NotSupportedError
 from indb.server import pgparams
 
+TEXT_ARRAY = 1009  # text[]: an array literal's items read as strings, then cast
 _CONTEXT = Transformer()  # psycopg's default adapters, no connection (time zones are UTC)
 
 
@@ -70,6 +72,27 @@ def text(value: Any) -> bytes:
     """A value in PostgreSQL's text form of its type, by psycopg's text dumpers: a list as an
     array (``{1,2}``, ``{"a b",NULL}``)."""
     return bytes(_CONTEXT.get_dumper(value, PyFormat.TEXT).dump(value) or b"")
+
+
+def array_literal(node: exp.Cast) -> exp.Expr:
+    """``'{1,2}'::int[]``, PostgreSQL's array literal, as DuckDB's array of the items' texts
+    cast to the type (``CAST(['1', '2'] AS INT[])``), read by psycopg's loader of text[]: quoted
+    items, NULL and nested arrays as PostgreSQL reads them. Any other cast comes back as it was."""
+    if not (node.this.is_string and node.this.name.lstrip().startswith("{")
+            and isinstance(node.to, exp.DataType) and node.to.this == exp.DataType.Type.ARRAY):
+        return node  # DuckDB's own '[1, 2]'::INT[] too
+    try:
+        items = decoded(node.this.name.encode(), TEXT_ARRAY, binary=False)
+    except psycopg.DataError as error:
+        raise DataError(f"malformed array literal {node.this.sql()}: {error}; write it as "
+                        "'{1,2}' or ARRAY[1, 2]") from None
+    return exp.cast(_array(items), node.to)
+
+
+def _array(items: list) -> exp.Array:
+    return exp.Array(expressions=[exp.null() if item is None else _array(item)
+                                  if isinstance(item, list) else exp.Literal.string(item)
+                                  for item in items])
 
 
 def vector_text(value: list[int]) -> bytes:

@@ -202,6 +202,7 @@ class _Session(core.Session):
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
+        sql = pgstatements.with_arrays(trees) or sql
         if is_run(sql):
             run = self.runs.start(sql, values, self.user)
             stop = (lambda: self.runs.kill(run.run_id, self.user)) if run.run_id else (lambda: None)
