@@ -27,7 +27,8 @@ from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, Reset, read
     ("DEALLOCATE PREPARE s", Deallocate("s")),
     ('deallocate "_pg3_0"', Deallocate("_pg3_0")),
     ("RESET ALL", Reset("RESET")), ("reset search_path", Reset("RESET")),
-    ("UNLISTEN *", Reset("UNLISTEN")), ("DISCARD ALL", Reset("DISCARD ALL", everything=True)),
+    ("UNLISTEN *", Reset("UNLISTEN")), ("DISCARD ALL", Reset("DISCARD ALL", True, temporary=True)),
+    ("DISCARD TEMP", Reset("DISCARD", temporary=True)),
     ("DISCARD PLANS", Reset("DISCARD")),
     ("SELECT 1", None), ("  fetched_at", None), ("", None),
 ])

@@ -16,11 +16,12 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import privileges, sequences, sources, tables
+from indb.engine import privileges, sequences, sources, tables, temporary
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public
 from indb.engine.shortcuts import Shortcuts
+from indb.engine.temporary import Temporaries
 from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
@@ -81,6 +82,9 @@ class Engine:
         self.progress: Progress | None = None  # called while a function runs (the CLI's bar)
         self.environments = EnvironmentStore(self.db)
         self.facts = _CatalogFacts(self.db, self.functions, self.models, self.environments)
+        # its session's temporary tables (None: a server's pooled connection, whose session
+        # lends its own for each statement's turn, or has none)
+        self.temporaries: Temporaries | None = Temporaries()
         self._lock = threading.RLock()  # one statement at a time; handlers run plans inside theirs
         self._running = False  # a handler is running (read and written under _lock only)
         self._user = user  # who runs statements, unless a thread says otherwise (as_user)
@@ -171,15 +175,16 @@ class Engine:
                 created = privileges.owned(self, plan)
                 result = self.run(plan, params)
             privileges.record(self, plan, created, user)
+            temporary.noted(self, tree)
             if text is not None:
                 self.shortcuts.learn(self, text, tree, plan, result, stamp)
             return result
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
-        """The statement as indb runs it (q-sql translated, ``public`` as main, ``current_user``
-        as ``user``, a sequence read as a table as its row), checked against ``user``'s
-        privileges (PrivilegeError)."""
-        tree = _as_user(main_for_public(self, expanded(self, tree)), user)
+        """The statement as indb runs it (q-sql translated, the session's temporary tables in
+        their schema, ``public`` as main, ``current_user`` as ``user``, a sequence read as a
+        table as its row), checked against ``user``'s privileges (PrivilegeError)."""
+        tree = _as_user(main_for_public(self, temporary.placed(self, expanded(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)
         privileges.check(self, tree, user, needed)
         return tree
@@ -229,6 +234,7 @@ class Engine:
         """Close the database, after runs started with ``nowait`` have finished."""
         self.runner.wait()
         with self._lock:
+            temporary.dropped(self)
             self.shortcuts.close()
             self.session.close()
             self.db.close()

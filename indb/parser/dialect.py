@@ -146,6 +146,13 @@ class DropModel(exp.Expression):
     arg_types = {"this": True, "version": False, "exists": False}
 
 
+class OnCommitDropProperty(exp.Property):
+    """A temporary table's ``ON COMMIT DROP`` (PostgreSQL's; DELETE ROWS and PRESERVE ROWS are
+    sqlglot's ``OnCommitProperty``)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {}
+
+
 class RenameConstraint(exp.Expression):
     """ALTER TABLE's ``RENAME CONSTRAINT name TO new`` (PostgreSQL's)."""
 
@@ -200,6 +207,10 @@ class Indb(DuckDB):
         PROPERTY_PARSERS = {
             **DuckDBParser.PROPERTY_PARSERS,
             "REPLICATED": lambda self, default=False: self.expression(ReplicatedProperty()),
+            # PostgreSQL's CREATE LOCAL TEMP TABLE (GLOBAL, which it also reads as TEMP, is
+            # sqlglot's), and a temporary table's ON COMMIT DROP
+            "LOCAL": lambda self: self._parse_local_temporary(),
+            "ON": lambda self: self._parse_on_commit(),
         }
         CONSTRAINT_PARSERS = {
             **DuckDBParser.CONSTRAINT_PARSERS,
@@ -262,6 +273,17 @@ class Indb(DuckDB):
             return super()._parse_limit(this, top, skip_limit_token)
 
         _overriding: str | None = None  # the INSERT being read's OVERRIDING, until it is made
+
+        def _parse_local_temporary(self) -> exp.Expr | None:
+            if self._match_texts(("TEMP", "TEMPORARY")):
+                return self.expression(exp.TemporaryProperty())
+            self._retreat(self._index - 1)
+            return None
+
+        def _parse_on_commit(self) -> exp.Expr | None:
+            if self._match_text_seq("COMMIT", "DROP"):
+                return self.expression(OnCommitDropProperty())
+            return self._parse_on_property()
 
         def _parse_to_char(self) -> exp.Expr:
             """``to_char(value, template)``: of a number when the template is one (it has a 9
@@ -585,6 +607,7 @@ class Indb(DuckDB):
             kinetica.ShowSchemas: kinetica.show_schemas_sql,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
+            OnCommitDropProperty: lambda self, e: "ON COMMIT DROP",
             CreateFunction: _function_sql,
             ExecuteFunction: lambda self, e: f"EXECUTE FUNCTION {self.sql(e, 'this')}({self.expressions(e, flat=True)})",
             ShowFunction: lambda self, e: "SHOW FUNCTIONS" if e.args.get("listing")
@@ -616,6 +639,7 @@ class Indb(DuckDB):
         PROPERTIES_LOCATION = {
             **DuckDBGenerator.PROPERTIES_LOCATION,
             ReplicatedProperty: exp.Properties.Location.POST_CREATE,
+            OnCommitDropProperty: exp.Properties.Location.POST_EXPRESSION,
             # DuckDB's generator drops generic properties; ours (SHARDS = 8) must survive a round trip.
             exp.Property: exp.Properties.Location.POST_WITH,
         }

@@ -327,7 +327,11 @@ def _create(tree: exp.Expr) -> list[Need]:
     if kind not in ("TABLE", "VIEW"):
         return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
     target = _target(tree)
-    out = [Need("ROLE", "role", DEVELOPER, tree)]
+    properties = tree.args.get("properties")
+    temporary = properties is not None and any(isinstance(p, exp.TemporaryProperty)
+                                               for p in properties.expressions)
+    # a temporary table anyone may make (PostgreSQL grants TEMP to PUBLIC): it is the session's
+    out = [] if temporary else [Need("ROLE", "role", DEVELOPER, tree)]
     if tree.args.get("replace") and target is not None:
         out.append(_on_table("OWNER", target))
     expression = tree.args.get("expression")

@@ -16,6 +16,7 @@ from indb.catalog.sequences import FUNCTION_NAMES, sequence_name, unwrapped
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
+from indb.parser.dialect import OnCommitDropProperty
 
 if TYPE_CHECKING:
     from indb.registry.environments import EnvironmentInfo
@@ -28,6 +29,9 @@ KEY_PROPERTIES = ("SHARD_KEY", "PRIMARY_KEY")
 IGNORED_PROPERTIES = ("DICT", "TEXT_SEARCH", "STORE_ONLY", "DISK_OPTIMIZED")
 STAGE_TABLE = "__indb_stage"  # the DuckDB temp table an INSERT fills before its rows are written
 MAX_SHARDS = 4096
+# a temporary table's (engine/temporary.py places it in its session's schema before planning)
+TEMPORARY_PROPERTIES = (exp.TemporaryProperty, exp.GlobalProperty, exp.OnCommitProperty,
+                        OnCommitDropProperty)
 
 
 class CatalogFacts(Protocol):
@@ -512,6 +516,8 @@ def _properties(tree: exp.Create) -> dict[str, object]:
             out["REPLICATED"] = True
         elif isinstance(prop, exp.WithDataProperty):  # CREATE TABLE AS's [WITH [NO] DATA]
             out["WITH_DATA"] = not prop.args.get("no")
+        elif isinstance(prop, TEMPORARY_PROPERTIES):  # the engine placed it in its session's schema
+            continue
         elif type(prop) is exp.Property:
             value = prop.args["value"]
             key = render(prop.this) if isinstance(prop.this, exp.Dot) else prop.name  # toast.x

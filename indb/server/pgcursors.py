@@ -73,6 +73,7 @@ class Reset:
 
     tag: str
     everything: bool = False
+    temporary: bool = False  # DISCARD TEMP or ALL: the session's temporary tables go
 
 
 Statement = Declare | Fetch | Close | Deallocate | Reset
@@ -120,7 +121,8 @@ def _reset(verb: str, words: list[str]) -> Reset:
         raise SqlError({"RESET": "RESET name | ALL", "UNLISTEN": "UNLISTEN channel | *",
                         "DISCARD": "DISCARD ALL | PLANS | SEQUENCES | TEMP"}[verb])
     everything = verb == "DISCARD" and words[0] == "ALL"
-    return Reset(f"{verb} ALL" if everything else verb, everything)
+    return Reset(f"{verb} ALL" if everything else verb, everything,
+                 verb == "DISCARD" and words[0] in ("ALL", "TEMP", "TEMPORARY"))
 
 
 def statements(sql: str) -> list[str] | None:

@@ -21,7 +21,6 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -30,16 +29,20 @@ from sqlglot import exp
 
 from indb import errors
 from indb.catalog.users import OWNER
+from indb.connection import Connection
+from indb.engine import temporary
 from indb.engine.privileges import readable_relations, visible_principals
-from indb.parser import parse, render
+from indb.parser import parse, render, render_indb
 from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
+from indb.server.pgcancel import Cancelable
 from indb.server.pgcatalog import Shadows, catalog_query, with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
+logger = logging.getLogger(__name__)
 
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
@@ -50,21 +53,9 @@ _SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
              "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
-INTERRUPT_AGAIN_S = 0.05  # how often a canceled query is interrupted again until it stops
 
 
-
-@dataclass
-class _Stopping:
-    """What a cancel request does to the step of a statement running now: ``stop`` (made
-    ``again`` every INTERRUPT_AGAIN_S until the step has ``ended``)."""
-
-    stop: Callable[[], Any]
-    again: bool
-    ended: threading.Event = field(default_factory=threading.Event)
-
-
-class _Session(core.Session):
+class _Session(Cancelable, core.Session):
     """One client connection: its statements, each on a connection of the server's pool."""
 
     def __init__(self, pool: ConnectionPool, runs: Runs, shadows: Shadows) -> None:
@@ -76,55 +67,7 @@ class _Session(core.Session):
         self.statements: dict[str, Any] = {}  # the client's prepared statements (its handler's)
         self.cursors: dict[str, Cursor] = {}  # DECLARE's, by name
         self.backend_pid = 0  # pg_backend_pid(): the process id it gave the client
-        # a cancel request (another connection's, cancel) stops the step running now, if any
-        self._guard = threading.Lock()
-        self._stopping: _Stopping | None = None
-        self._canceled = False
-
-    def cancel(self) -> None:
-        """A cancel request for this session: its statement running now is stopped (a query
-        interrupted, a function run killed) and answers 57014; none running, nothing happens,
-        as in PostgreSQL. Called on the cancel request's own connection's thread, which stays
-        until the statement has stopped: DuckDB forgets an interrupt that comes before its
-        query begins (between two steps of a statement), so an interrupt is made again every
-        ``INTERRUPT_AGAIN_S`` while the statement runs."""
-        with self._guard:
-            stopping = self._stopping
-            self._canceled = self._canceled or stopping is not None
-        if stopping is None:
-            return
-        stopping.stop()
-        while stopping.again and not stopping.ended.wait(INTERRUPT_AGAIN_S):
-            stopping.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether a statement a cancel request would stop runs now."""
-        return self._stopping is not None
-
-    @contextlib.contextmanager
-    def stoppable(self, stop: Callable[[], Any], again: bool = False) -> Iterator[None]:
-        """While inside, a cancel request calls ``stop`` (``again``: until the inside ends); an
-        error raised meanwhile (the interrupt's) becomes the cancel's own when one came."""
-        self.check_canceled()  # canceled in an earlier step of the statement
-        stopping = _Stopping(stop, again)
-        with self._guard:
-            self._stopping = stopping
-        try:
-            yield
-        except errors.IndbError as error:
-            self.check_canceled(error)
-            raise
-        finally:
-            stopping.ended.set()
-            with self._guard:
-                self._stopping = None
-
-    def check_canceled(self, cause: BaseException | None = None) -> None:
-        """Raise the cancel's error if a cancel request came for the statement running now."""
-        if self._canceled:
-            detail = f" ({cause})" if isinstance(cause, errors.RunError) else ""
-            raise errors.QueryCanceledError(f"canceling statement due to user request{detail}")
+        self.temporaries = temporary.Temporaries()  # lent to a connection of the pool a turn
 
     def _follow(self, run: TrackedRun) -> None:
         """Wait for a run, telling the client how far it got as NOTICEs (psql prints them)."""
@@ -142,7 +85,7 @@ class _Session(core.Session):
 
     def _catalog(self, query: exp.Expr, params: Any) -> Result:
         """A catalog query answered from what the session's user may read (pgcatalog)."""
-        with self.pool.connection(self.user) as conn:
+        with self._connection() as conn:
             relations = readable_relations(conn.engine)  # the engine of the user's connection
             principals = visible_principals(conn.engine)
         return self.shadows.answer(relations, principals,
@@ -156,17 +99,37 @@ class _Session(core.Session):
         """The column types of a probe of ``pgparams`` (a SELECT ... LIMIT 0), as the session's
         user may read them; None if it fails."""
         try:
-            with self.pool.connection(self.user) as conn:
+            with self._connection() as conn:
                 return list(conn.sql(render(probe)).fetch_arrow_table().schema.types)
         except errors.IndbError:
             return None
 
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A connection of the pool, as the session's user, with the session's temporary tables
+        for the turn."""
+        with self.pool.connection(self.user) as conn:
+            conn.engine.temporaries = self.temporaries
+            try:
+                yield conn
+            finally:
+                conn.engine.temporaries = None
+
+    def _drop_temporaries(self) -> None:
+        if self.temporaries.tables:
+            with self._connection() as conn:
+                temporary.dropped(conn.engine)
+
     def close(self) -> None:
         self._close_cursors(held=True)
+        try:
+            self._drop_temporaries()
+        except errors.IndbError as error:  # the server shutting down: they stay (temporary.py)
+            logger.warning("session's temporary tables in %s not dropped: %s",
+                           self.temporaries.schema, error)
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
-        with self._guard:
-            self._canceled = False  # a cancel request that came between statements stops none
+        self.begin_statement()
         pieces = pgcursors.statements(sql)
         if pieces is not None:  # several, one of them the session's own: each on its own
             results = [self.execute_sql(piece) for piece in pieces]
@@ -195,6 +158,9 @@ class _Session(core.Session):
                 self.in_txn = tag == "BEGIN"
                 if tag != "BEGIN" and not trees[0].args.get("savepoint"):
                     self._close_cursors(held=False)  # a transaction's end closes its cursors
+                    if self.temporaries.tables:  # and acts on ON COMMIT DROP | DELETE ROWS
+                        with self._connection() as conn:
+                            temporary.committed(conn.engine)
             return Rows(self, None, tag)
         if not trees:
             return Rows(self, None, "")
@@ -204,6 +170,8 @@ class _Session(core.Session):
         values = list(params) if params else None
         sql = pgstatements.with_arrays(trees) or sql
         if is_run(sql):
+            if self.temporaries.tables:  # a run takes a connection of its own: names made whole
+                sql = render_indb(temporary.named(self.temporaries, trees[0]))
             run = self.runs.start(sql, values, self.user)
             stop = (lambda: self.runs.kill(run.run_id, self.user)) if run.run_id else (lambda: None)
             with self.stoppable(stop):
@@ -213,7 +181,7 @@ class _Session(core.Session):
             assert run.result is not None
             result = run.result
         else:
-            with self.pool.connection(self.user) as conn, \
+            with self._connection() as conn, \
                     self.stoppable(functools.partial(conn.interrupt_statement, threading.get_ident()),
                                    again=True):
                 result = conn.sql(sql, values)
@@ -256,6 +224,8 @@ class _Session(core.Session):
             if statement.everything:  # DISCARD ALL: the session's cursors and statements go
                 self._close_cursors(held=True)
                 self.statements.clear()
+            if statement.temporary:  # DISCARD TEMP, ALL: the session's temporary tables go
+                self._drop_temporaries()
             return Rows(self, None, statement.tag)
         if statement.name is None:  # DEALLOCATE: psycopg's after a statement changing a table
             self.statements.clear()
@@ -282,7 +252,8 @@ class _Session(core.Session):
         if isinstance(copying, pgcopy.CopyOut):
             return CopyingOut(self._query_rows(copying.query, None, "COPY (query) TO STDOUT"),
                               copying.form)
-        with self.pool.connection(self.user) as conn:
+        temporary.resolved(self.temporaries, copying.table)  # COPY tmp FROM STDIN
+        with self._connection() as conn:
             try:
                 described = conn.sql(render(exp.select("*").from_(copying.table).limit(0)))
             except errors.SqlError as error:  # (its position is in that SELECT, not the COPY)
@@ -308,7 +279,7 @@ class _Session(core.Session):
                                copying.types, copying.table, copying.arrow_types)
         if not rows.num_rows:
             return 0
-        with self.pool.connection(self.user) as conn:
+        with self._connection() as conn:
             return conn.load(copying.table, rows, overriding="SYSTEM")  # as PostgreSQL's COPY
 
     def _cursor(self, name: str) -> Cursor:

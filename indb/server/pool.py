@@ -72,6 +72,7 @@ class ConnectionPool:
             return idle, idle.get()
         try:
             conn = indb.connect(self.path, user=user, **self.options)
+            conn.engine.temporaries = None  # a PostgreSQL session lends its own for a turn
         except BaseException:
             with self._lock:
                 self._opened[user] -= 1

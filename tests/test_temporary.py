@@ -1,0 +1,143 @@
+"""Temporary tables: a session's own, before any table of the same name, gone with the session;
+on an embedded connection, and on the PostgreSQL port's sessions (COPY into one, ON COMMIT
+DROP and DELETE ROWS at COMMIT, DISCARD TEMP); the HTTP API, which has no session, refuses them."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+
+import indb
+from indb.errors import PrivilegeError, SqlError
+from serving import Served
+
+
+def test_a_temporary_table_is_the_session_s_own_and_goes_with_it(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t AS SELECT 1 AS a")
+    first, other = indb.connect(tmp_path / "db"), indb.connect(tmp_path / "db")
+    first.sql("CREATE TEMP TABLE t (a INTEGER, b VARCHAR)")  # before main.t, in this session
+    first.sql("INSERT INTO t VALUES (2, 'x'), (3, 'y')")
+    assert first.sql("SELECT a, b FROM t ORDER BY a").fetchall() == [(2, "x"), (3, "y")]
+    assert first.sql("SELECT a FROM main.t").fetchall() == [(1,)]
+    assert first.sql("WITH t AS (SELECT 9 AS a) SELECT a FROM t").fetchall() == [(9,)]
+    assert other.sql("SELECT a FROM t").fetchall() == [(1,)]  # the other session's t is main's
+    schema = first.engine.temporaries.schema
+    assert schema.startswith("pg_temp_") and schema in first.sql("SHOW SCHEMAS").df()["name"].tolist()
+    first.sql("CREATE TEMPORARY TABLE keyed (k INTEGER PRIMARY KEY) ON COMMIT PRESERVE ROWS")
+    first.sql("INSERT INTO keyed VALUES (1)")
+    with pytest.raises(indb.IntegrityError):  # a table as any other: its key holds
+        first.sql("INSERT INTO keyed VALUES (1)")
+    first.sql("DROP TABLE t")
+    assert first.sql("SELECT a FROM t").fetchall() == [(1,)]  # main's again
+    first.close()
+    assert schema not in other.sql("SHOW SCHEMAS").df()["name"].tolist()  # dropped, tables too
+    assert [r[0] for r in other.sql("SHOW TABLES").fetchall()] == ["t"]
+    other.close()
+
+
+DOUBLE_IT = """CREATE FUNCTION double_it LANGUAGE PYTHON HANDLER 'double_it' AS $$
+from indb import udf
+
+@udf.function(frame="numpy")
+def double_it(ctx, t):
+    return {"x": t["x"] * 2}
+$$"""
+
+
+def test_queries_and_function_runs_of_the_session_read_it_by_its_name(tmp_path):
+    with indb.connect(tmp_path / "db", cluster="threads", workers=1) as conn:
+        conn.sql(DOUBLE_IT)
+        conn.sql("CREATE TEMP TABLE a AS SELECT range::BIGINT AS x FROM range(3)")
+        conn.sql("CREATE TEMP TABLE b AS SELECT x + 10 AS x FROM a")
+        conn.sql("EXECUTE FUNCTION double_it(INPUT_TABLE_NAMES => INPUT_TABLE(b), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doubled'))")
+        assert conn.sql("SELECT x FROM doubled ORDER BY x").fetchall() == [(20,), (22,), (24,)]
+        rows = conn.sql("SELECT x FROM TABLE(double_it(INPUT_TABLE_NAMES => INPUT_TABLE('a')))")
+        assert sorted(rows.fetchall()) == [(0,), (2,), (4,)]
+
+
+def test_any_user_may_make_one_and_only_in_its_own_schema(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE prices AS SELECT 10 AS px")
+        conn.sql("CREATE USER ann")
+        conn.sql("GRANT analyst TO ann")
+        conn.sql("GRANT SELECT ON prices TO ann")
+    with indb.connect(tmp_path / "db", user="ann") as ann:
+        ann.sql("CREATE TEMP TABLE mine AS SELECT px * 2 AS px FROM prices")
+        assert ann.sql("SELECT px FROM mine").fetchall() == [(20,)]
+        with pytest.raises(PrivilegeError, match="developer"):
+            ann.sql("CREATE TABLE shared (x INTEGER)")
+        with pytest.raises(SqlError, match="session's own schema") as caught:
+            ann.sql("CREATE TEMP TABLE main.x (x INTEGER)")
+        assert caught.value.line == 1
+        with pytest.raises(SqlError, match="temporary views are not supported"):
+            ann.sql("CREATE TEMP VIEW v AS SELECT 1 AS x")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    path = tmp_path_factory.mktemp("temporary") / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TABLE target (id INTEGER, name VARCHAR)")
+        conn.sql(DOUBLE_IT)
+    server = Served(path)
+    yield server
+    server.stop()
+
+
+def pg(served, autocommit=True):
+    return psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb",
+                           autocommit=autocommit)
+
+
+def test_a_postgresql_session_stages_rows_in_a_temporary_table(served):
+    with pg(served) as conn, pg(served) as other:
+        conn.execute("CREATE TEMP TABLE stage (id INTEGER, name VARCHAR)")
+        with conn.cursor().copy("COPY stage (id, name) FROM STDIN") as copy:
+            copy.write_row((1, "a"))
+            copy.write_row((2, "b"))
+        assert conn.execute("INSERT INTO target SELECT * FROM stage").rowcount == 2
+        # dbt's incremental models read a temporary table's columns by its name alone
+        assert conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                            "table_name = 'stage' ORDER BY ordinal_position").fetchall() == [
+            ("id",), ("name",)]
+        with pytest.raises(psycopg.Error, match="stage"):
+            other.execute("SELECT * FROM stage")
+        conn.execute("EXECUTE FUNCTION double_it(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id AS x "
+                     "FROM stage), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doubled'))")
+        assert conn.execute("SELECT x FROM doubled ORDER BY x").fetchall() == [(2,), (4,)]
+        conn.execute("DISCARD TEMP")
+        with pytest.raises(psycopg.Error, match="stage"):
+            conn.execute("SELECT * FROM stage")
+    with pg(served) as conn:
+        assert conn.execute("SELECT count(*) FROM target").fetchone() == (2,)
+
+
+def test_on_commit_drop_and_delete_rows_at_the_transaction_s_end(served):
+    with pg(served, autocommit=False) as conn:
+        conn.execute("CREATE TEMP TABLE gone (x INTEGER) ON COMMIT DROP")
+        conn.execute("CREATE LOCAL TEMPORARY TABLE emptied ON COMMIT DELETE ROWS AS SELECT 1 AS x")
+        conn.execute("CREATE TEMP TABLE kept AS SELECT 1 AS x")
+        assert conn.execute("SELECT count(*) FROM emptied").fetchone() == (1,)
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM emptied").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (1,)
+        with pytest.raises(psycopg.Error, match="gone"):
+            conn.execute("SELECT * FROM gone")
+        conn.rollback()
+        schema = conn.execute("SELECT DISTINCT table_schema FROM information_schema.tables "
+                              "WHERE table_name = 'kept'").fetchone()[0]
+    with pg(served) as conn:  # the first session has ended: its schema went with it
+        assert conn.execute("SELECT count(*) FROM information_schema.schemata WHERE "
+                            "schema_name = %s", [schema]).fetchone() == (0,)
+
+
+def test_the_http_api_has_no_session_to_keep_one(served):
+    response = httpx.post(f"{served.url}/v1/sql", json={"sql": "CREATE TEMP TABLE x (a INTEGER)"})
+    assert response.status_code == 400
+    assert "HTTP API has none" in response.json()["error"]["message"]
+    with served.service.pool.connection() as conn:  # nothing was made
+        with pytest.raises(SqlError, match="x does not exist"):
+            conn.sql("SELECT * FROM x")
