@@ -29,11 +29,15 @@ def test_a_temporary_table_is_the_session_s_own_and_goes_with_it(tmp_path):
     first.sql("INSERT INTO keyed VALUES (1)")
     with pytest.raises(indb.IntegrityError):  # a table as any other: its key holds
         first.sql("INSERT INTO keyed VALUES (1)")
+    first.sql("CREATE TABLE made AS SELECT 5 AS a")
+    first.sql("CREATE TEMP TABLE made AS SELECT a + 1 AS a FROM made")  # of main's made
+    first.sql("CREATE OR REPLACE TABLE made AS SELECT a * 10 AS a FROM made")  # main's, of the temp
+    assert other.sql("SELECT a FROM made").fetchall() == [(60,)]
     first.sql("DROP TABLE t")
     assert first.sql("SELECT a FROM t").fetchall() == [(1,)]  # main's again
     first.close()
     assert schema not in other.sql("SHOW SCHEMAS").df()["name"].tolist()  # dropped, tables too
-    assert [r[0] for r in other.sql("SHOW TABLES").fetchall()] == ["t"]
+    assert sorted(r[0] for r in other.sql("SHOW TABLES").fetchall()) == ["made", "t"]
     other.close()
 
 
@@ -50,10 +54,13 @@ def test_queries_and_function_runs_of_the_session_read_it_by_its_name(tmp_path):
     with indb.connect(tmp_path / "db", cluster="threads", workers=1) as conn:
         conn.sql(DOUBLE_IT)
         conn.sql("CREATE TEMP TABLE a AS SELECT range::BIGINT AS x FROM range(3)")
-        conn.sql("CREATE TEMP TABLE b AS SELECT x + 10 AS x FROM a")
+        conn.sql("SELECT x + 10 AS x INTO TEMP b FROM a")  # PostgreSQL's CREATE TEMP TABLE AS
+        conn.sql("ALTER TABLE b RENAME TO c")  # in its schema still, known by its new name
+        conn.sql("SELECT * INTO b FROM c")  # a table of main's, of the temporary one
         conn.sql("EXECUTE FUNCTION double_it(INPUT_TABLE_NAMES => INPUT_TABLE(b), "
                  "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doubled'))")
         assert conn.sql("SELECT x FROM doubled ORDER BY x").fetchall() == [(20,), (22,), (24,)]
+        assert conn.sql("SELECT count(*) FROM main.b").fetchall() == [(3,)]
         rows = conn.sql("SELECT x FROM TABLE(double_it(INPUT_TABLE_NAMES => INPUT_TABLE('a')))")
         assert sorted(rows.fetchall()) == [(0,), (2,), (4,)]
 

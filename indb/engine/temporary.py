@@ -71,8 +71,10 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
     if temporaries is None or not temporaries.tables:
         return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp
+    made = tree.find(exp.Table) if isinstance(tree, exp.Create) and not _is_temporary(tree) else None
     for table in tree.find_all(exp.Table):
-        if table.name.lower() not in ctes:
+        if table.name.lower() not in ctes and table is not made:
             resolved(temporaries, table)
     for call in tree.find_all(exp.Anonymous):  # a function run's INPUT_TABLE(t), ('t')
         if call.name.upper() in INPUTS:

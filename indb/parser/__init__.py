@@ -64,8 +64,21 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
                        len(lines), len(lines[-1]) + 1, sql) from None
     # a comment after the last ';' parses as an empty statement of its own; a lone END after
     # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
-    return [exp.Commit() if isinstance(s, exp.EndStatement) else s for s in statements
+    return [exp.Commit() if isinstance(s, exp.EndStatement) else _select_into(s) for s in statements
             if s is not None and not isinstance(s, exp.Semicolon)]
+
+
+def _select_into(statement: exp.Expr) -> exp.Expr:
+    """PostgreSQL's ``SELECT ... INTO [TEMP] t FROM ...`` as the ``CREATE [TEMP] TABLE t AS
+    SELECT ...`` it means (DuckDB would read the rows and drop the INTO)."""
+    into = statement.args.get("into") if isinstance(statement, exp.Select) else None
+    if into is None:
+        return statement
+    query = statement.copy()
+    query.set("into", None)
+    properties = exp.Properties(expressions=[exp.TemporaryProperty()]) \
+        if into.args.get("temporary") else None
+    return exp.Create(this=into.this, kind="TABLE", expression=query, properties=properties)
 
 
 def split(sql: str) -> list[str]:
