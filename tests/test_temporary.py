@@ -21,6 +21,8 @@ def test_a_temporary_table_is_the_session_s_own_and_goes_with_it(tmp_path):
     first.sql("INSERT INTO t VALUES (2, 'x'), (3, 'y')")
     assert first.sql("SELECT a, b FROM t ORDER BY a").fetchall() == [(2, "x"), (3, "y")]
     assert first.sql("SELECT a FROM main.t").fetchall() == [(1,)]
+    for name in ("pg_temp.t", "temp.t", "temp.main.t"):  # PostgreSQL's and DuckDB's names of it
+        assert first.sql(f"SELECT count(*) FROM {name}").fetchall() == [(2,)]
     assert first.sql("WITH t AS (SELECT 9 AS a) SELECT a FROM t").fetchall() == [(9,)]
     assert other.sql("SELECT a FROM t").fetchall() == [(1,)]  # the other session's t is main's
     schema = first.engine.temporaries.schema

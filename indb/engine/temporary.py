@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from indb.engine.core import Engine
 
 PREFIX = "pg_temp_"  # a session's schema: PostgreSQL's name for its sessions' own
+ALIASES = ("pg_temp", "temp")  # the session's temporary schema in PostgreSQL's and DuckDB's SQL
 INPUTS = ("INPUT_TABLE", "INPUT_TABLES")  # a function run's tables, named as columns or strings
 
 
@@ -56,12 +57,14 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
                                  "API has none: use a table, or a PostgreSQL client")
         table = tree.find(exp.Table)
         assert table is not None
-        if table.args.get("db") is not None and table.db.lower() != temporaries.schema:
+        if table.args.get("db") is not None and table.db.lower() != temporaries.schema \
+                and not _aliased(table):
             raise error_at(table, f"a temporary table is made in the session's own schema: "
                                   f"name it without one, not {table.sql()}")
         if not engine.db.schema_exists(temporaries.schema):
             engine.db.create_schema(temporaries.schema)
         table.set("db", exp.to_identifier(temporaries.schema))
+        table.set("catalog", None)
     return named(temporaries, tree)  # CREATE TEMP TABLE b AS SELECT ... FROM a, a temporary
 
 
@@ -84,12 +87,21 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
 
 
 def resolved(temporaries: Temporaries | None, table: exp.Table) -> exp.Table:
-    """``table`` in the temporary tables' schema if it names one of them without a schema (a
-    COPY's table, which is no statement the engine reads)."""
-    if temporaries is not None and isinstance(table.this, exp.Identifier) \
-            and table.args.get("db") is None and table.name.lower() in temporaries.tables:
+    """``table`` in the temporary tables' schema if it names one of them without a schema, or
+    names the schema as PostgreSQL (``pg_temp.t``) or DuckDB (``temp.t``, ``temp.main.t``)
+    do; a COPY's table too, which is no statement the engine reads."""
+    if temporaries is not None and isinstance(table.this, exp.Identifier) and (
+            _aliased(table) or table.args.get("db") is None
+            and table.name.lower() in temporaries.tables):
         table.set("db", exp.to_identifier(temporaries.schema))
+        table.set("catalog", None)
     return table
+
+
+def _aliased(table: exp.Table) -> bool:
+    """Whether the table is named in the session's temporary schema by one of its aliases."""
+    db, catalog = table.db.lower(), table.catalog.lower()
+    return db in ALIASES and not catalog or catalog == "temp" and db == "main"
 
 
 def noted(engine: Engine, tree: exp.Expr) -> None:
