@@ -12,7 +12,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
-from indb.engine import Engine
+from indb.engine import Engine, temporary
 from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, IntegrityError,
                          InterfaceError, InternalError, NotSupportedError, OperationalError,
                          ProgrammingError)
@@ -306,6 +306,7 @@ class Connection:
         """
         self._check_open()
         key = (shard_key,) if isinstance(shard_key, str) else tuple(shard_key)
+        table = temporary.name_of(self._engine.temporaries, table)  # the session's, if it is one
         plan = planner.plan_load(table, data, self._engine.facts, shard_key=key, shards=shards,
                                  replicated=replicated, progress=progress,
                                  truncate_timestamps=truncate_timestamps, overriding=overriding)

@@ -5,6 +5,7 @@ DROP and DELETE ROWS at COMMIT, DISCARD TEMP); the HTTP API, which has no sessio
 from __future__ import annotations
 
 import httpx
+import pyarrow as pa
 import psycopg
 import pytest
 
@@ -18,7 +19,8 @@ def test_a_temporary_table_is_the_session_s_own_and_goes_with_it(tmp_path):
         conn.sql("CREATE TABLE t AS SELECT 1 AS a")
     first, other = indb.connect(tmp_path / "db"), indb.connect(tmp_path / "db")
     first.sql("CREATE TEMP TABLE t (a INTEGER, b VARCHAR)")  # before main.t, in this session
-    first.sql("INSERT INTO t VALUES (2, 'x'), (3, 'y')")
+    first.sql("INSERT INTO t VALUES (2, 'x')")
+    first.load("t", pa.table({"a": pa.array([3], pa.int32()), "b": ["y"]}))  # the API's too
     assert first.sql("SELECT a, b FROM t ORDER BY a").fetchall() == [(2, "x"), (3, "y")]
     assert first.sql("SELECT a FROM main.t").fetchall() == [(1,)]
     for name in ("pg_temp.t", "temp.t", "temp.main.t"):  # PostgreSQL's and DuckDB's names of it

@@ -98,6 +98,16 @@ def resolved(temporaries: Temporaries | None, table: exp.Table) -> exp.Table:
     return table
 
 
+def name_of(temporaries: Temporaries | None, name: str) -> str:
+    """A table's name as the Python API takes it (``Connection.load("stage", rows)``), in the
+    temporary tables' schema when it names one of them."""
+    schema, table = split_name(name)
+    if temporaries is not None and (schema.lower() in ALIASES or "." not in name
+                                    and table.lower() in temporaries.tables):
+        return temporaries.qualified(table.lower())
+    return name
+
+
 def _aliased(table: exp.Table) -> bool:
     """Whether the table is named in the session's temporary schema by one of its aliases."""
     db, catalog = table.db.lower(), table.catalog.lower()
