@@ -38,6 +38,7 @@ class Temporaries:
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
+    made: bool = False  # whether the schema was made (it stays when its last table is dropped)
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
@@ -63,6 +64,7 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
                                   f"name it without one, not {table.sql()}")
         if not engine.db.schema_exists(temporaries.schema):
             engine.db.create_schema(temporaries.schema)
+        temporaries.made = True
         table.set("db", exp.to_identifier(temporaries.schema))
         table.set("catalog", None)
     return named(temporaries, tree)  # CREATE TEMP TABLE b AS SELECT ... FROM a, a temporary
@@ -151,11 +153,13 @@ def dropped(engine: Engine) -> None:
     """The session's end (or ``DISCARD TEMP``): its schema dropped with its tables, and their
     owners and grants forgotten."""
     temporaries = engine.temporaries
-    if temporaries is None or not engine.db.schema_exists(temporaries.schema):
+    if temporaries is None or not temporaries.made:
         return
-    for name in engine.db.drop_schema(temporaries.schema, cascade=True):
-        users.forget_object(engine.db.engine, "table", name)
+    if engine.db.schema_exists(temporaries.schema):
+        for name in engine.db.drop_schema(temporaries.schema, cascade=True):
+            users.forget_object(engine.db.engine, "table", name)
     temporaries.tables.clear()
+    temporaries.made = False
 
 
 def _input(temporaries: Temporaries, name: exp.Expr) -> None:

@@ -116,7 +116,7 @@ class _Session(Cancelable, core.Session):
                 conn.engine.temporaries = None
 
     def _drop_temporaries(self) -> None:
-        if self.temporaries.tables:
+        if self.temporaries.made:
             with self._connection() as conn:
                 temporary.dropped(conn.engine)
 
