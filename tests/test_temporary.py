@@ -4,6 +4,8 @@ DROP and DELETE ROWS at COMMIT, DISCARD TEMP); the HTTP API, which has no sessio
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
 import httpx
@@ -161,6 +163,18 @@ def test_on_commit_drop_and_delete_rows_at_the_transaction_s_end(served):
         assert conn.execute("SELECT DISTINCT table_schema FROM information_schema.tables WHERE "
                             "table_name = 'kept'").fetchone()[0] in temporary_schemas(served)
     schemas_go(served)  # the session has ended: its schema went with it
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+def test_psql_describes_and_lists_the_session_s_temporary_table(served):
+    run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-d", "indb", "-X",
+                          "-c", "CREATE TEMP TABLE stage (id INTEGER, name VARCHAR)",
+                          "-c", r"\d stage", "-c", r"\dt"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0 and not run.stderr, run.stderr
+    assert 'Table "pg_temp_' in run.stdout and "character varying" in run.stdout
+    assert any(line.split("|")[1].strip() == "stage" for line in run.stdout.splitlines()
+               if line.count("|") == 3)  # \dt lists it with the tables of main
 
 
 def test_the_http_api_has_no_session_to_keep_one(served):

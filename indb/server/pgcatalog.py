@@ -124,10 +124,11 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                     "format_type", exp.column("of_type"), exp.column("of_typemod"))))).from_(
             exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
         exp.Literal.string("text"))),
-    # search_path is main (as SHOW search_path says): a table of another schema is not visible
-    "pg_table_is_visible": (("of_relation",), exp.func("coalesce", exp.Subquery(
-        this=exp.select(exp.func("bool_or", exp.column("nspname", table="indb_n").eq(
-            exp.Literal.string("main")))).from_(exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
+    # search_path is main (as SHOW search_path says) after the session's temporary schema
+    # (with_session gives it): a table of another schema is not visible
+    "pg_table_is_visible": (("of_relation", "temporary_schema"), exp.func("coalesce", exp.Subquery(
+        this=exp.select(exp.func("bool_or", exp.column("nspname", table="indb_n").isin(
+            exp.Literal.string("main"), exp.column("temporary_schema")))).from_(exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
             exp.to_table("pg_catalog.pg_namespace").as_("indb_n"), on=exp.column(
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))),
@@ -703,14 +704,18 @@ _KEYWORDS = exp.select(
     exp.Table(this=exp.Anonymous(this="duckdb_keywords")))
 
 
-def with_session(query: exp.Expr, user: str, backend_pid: int) -> exp.Expr:
+def with_session(query: exp.Expr, user: str, backend_pid: int, temporary_schema: str) -> exp.Expr:
     """A catalog query with what only its session knows: ``current_user`` and ``session_user``
-    (the signed-in user) and ``pg_backend_pid()`` (the key of its cancel requests)."""
+    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests), and its
+    temporary tables' schema, whose tables ``pg_table_is_visible`` finds (psql's ``\\d tmp``)."""
     for node in list(query.walk()):
         if isinstance(node, exp.CurrentUser | exp.SessionUser):
             node.replace(exp.Literal.string(user))
         elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
             node.replace(exp.Literal.number(backend_pid))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
+                and len(node.expressions) == 1:
+            node.append("expressions", exp.Literal.string(temporary_schema))
     return query
 
 

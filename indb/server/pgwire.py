@@ -89,7 +89,8 @@ class _Session(Cancelable, core.Session):
             relations = readable_relations(conn.engine)  # the engine of the user's connection
             principals = visible_principals(conn.engine)
         return self.shadows.answer(relations, principals,
-                                   with_session(query, self.user, self.backend_pid),
+                                   with_session(query, self.user, self.backend_pid,
+                                                self.temporaries.schema),
                                    list(params) if params else None)
 
     def in_transaction(self) -> bool:
