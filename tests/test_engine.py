@@ -673,3 +673,24 @@ def test_comments_on_tables_and_columns(tmp_path):
             conn.sql("COMMENT ON VIEW t IS 'x'")
         with pytest.raises(indb.CatalogError):
             conn.sql("COMMENT ON TABLE nope IS 'x'")
+
+
+def test_duckdb_s_summarize_pivot_and_show_run_as_the_reads_they_are(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE sales AS SELECT * FROM (VALUES ('a', 2024, 1), ('a', 2025, 2), "
+                 "('b', 2025, 5)) AS v(sym, yr, qty)")
+        conn.sql("CREATE TABLE hidden AS SELECT 1 AS x")
+        assert conn.sql("SUMMARIZE sales").df().set_index("column_name").loc["qty", "max"] == "5"
+        assert sorted(conn.sql("PIVOT sales ON yr USING sum(qty) GROUP BY sym").fetchall()) == [
+            ("a", 1, 2), ("b", None, 5)]
+        assert sorted(conn.sql("UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v")
+                      .fetchall()) == [("a", 1), ("b", 2)]
+        assert conn.sql("SHOW sales").fetchall() == conn.sql("DESCRIBE sales").fetchall()
+        conn.sql("CREATE USER ann")
+        conn.sql("GRANT SELECT ON sales TO ann")
+    with indb.connect(tmp_path / "db", user="ann") as ann:  # reads, checked as reads
+        assert len(ann.sql("SUMMARIZE sales").fetchall()) == 3
+        with pytest.raises(indb.errors.PrivilegeError, match="hidden"):
+            ann.sql("SUMMARIZE hidden")
+        with pytest.raises(indb.errors.PrivilegeError, match="hidden"):
+            ann.sql("PIVOT hidden ON x USING count(*)")

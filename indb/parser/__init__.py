@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -19,6 +20,7 @@ from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, D
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+_TABLE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")  # SHOW t, SHOW s.t: DuckDB's DESCRIBE
 
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
@@ -64,8 +66,20 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
                        len(lines), len(lines[-1]) + 1, sql) from None
     # a comment after the last ';' parses as an empty statement of its own; a lone END after
     # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
-    return [exp.Commit() if isinstance(s, exp.EndStatement) else _select_into(s) for s in statements
-            if s is not None and not isinstance(s, exp.Semicolon)]
+    return [exp.Commit() if isinstance(s, exp.EndStatement) else _duckdb_reads(_select_into(s))
+            for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
+
+
+def _duckdb_reads(statement: exp.Expr) -> exp.Expr:
+    """DuckDB's ``SUMMARIZE``, ``PIVOT`` and ``UNPIVOT`` statements as the queries they are
+    (``SELECT * FROM (SUMMARIZE t)``), planned and checked as any other; DuckDB's ``SHOW t`` as
+    the ``DESCRIBE t`` it means."""
+    if isinstance(statement, exp.Summarize | exp.Pivot):
+        return exp.select("*").from_(exp.Subquery(this=statement))
+    if isinstance(statement, exp.Command) and statement.name.upper() == "SHOW" \
+            and _TABLE_NAME.fullmatch(str(statement.expression).strip()):
+        return exp.Describe(this=exp.to_table(str(statement.expression).strip(), dialect=Indb))
+    return statement
 
 
 def _select_into(statement: exp.Expr) -> exp.Expr:

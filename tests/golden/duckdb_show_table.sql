@@ -1,0 +1,3 @@
+SHOW trades
+-- renders as (DuckDB's SHOW of a table is its DESCRIBE):
+DESCRIBE trades
