@@ -675,7 +675,7 @@ def test_comments_on_tables_and_columns(tmp_path):
             conn.sql("COMMENT ON TABLE nope IS 'x'")
 
 
-def test_duckdb_s_summarize_pivot_and_show_run_as_the_reads_they_are(tmp_path):
+def test_duckdb_s_summarize_pivot_show_and_pragma_run_as_the_reads_they_are(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.sql("CREATE TABLE sales AS SELECT * FROM (VALUES ('a', 2024, 1), ('a', 2025, 2), "
                  "('b', 2025, 5)) AS v(sym, yr, qty)")
@@ -686,6 +686,14 @@ def test_duckdb_s_summarize_pivot_and_show_run_as_the_reads_they_are(tmp_path):
         assert sorted(conn.sql("UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v")
                       .fetchall()) == [("a", 1), ("b", 2)]
         assert conn.sql("SHOW sales").fetchall() == conn.sql("DESCRIBE sales").fetchall()
+        info = conn.sql("SELECT * FROM pragma_table_info('sales')").fetchall()
+        assert conn.sql("PRAGMA table_info('sales')").fetchall() == info
+        assert conn.sql("CALL pragma_table_info('sales')").fetchall() == info
+        assert [row[1] for row in info] == ["sym", "yr", "qty"]
+        assert conn.sql("PRAGMA version").fetchone()[0].startswith("v")
+        assert conn.sql("PRAGMA show_tables").fetchall() == conn.sql("SHOW TABLES").fetchall()
+        with pytest.raises(SqlError, match="PRAGMA statements are not supported"):
+            conn.sql("PRAGMA threads = 4")  # a setting, not a read
         conn.sql("CREATE USER ann")
         conn.sql("GRANT SELECT ON sales TO ann")
     with indb.connect(tmp_path / "db", user="ann") as ann:  # reads, checked as reads

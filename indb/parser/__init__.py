@@ -72,14 +72,31 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
 
 def _duckdb_reads(statement: exp.Expr) -> exp.Expr:
     """DuckDB's ``SUMMARIZE``, ``PIVOT`` and ``UNPIVOT`` statements as the queries they are
-    (``SELECT * FROM (SUMMARIZE t)``), planned and checked as any other; DuckDB's ``SHOW t`` as
-    the ``DESCRIBE t`` it means."""
+    (``SELECT * FROM (SUMMARIZE t)``), planned and checked as any other; ``PRAGMA name[(...)]``
+    that reads (``table_info('t')``, ``version``) and ``CALL f(...)`` as the table function
+    they call (``SELECT * FROM pragma_table_info('t')``); ``SHOW t`` as ``DESCRIBE t``."""
     if isinstance(statement, exp.Summarize | exp.Pivot):
         return exp.select("*").from_(exp.Subquery(this=statement))
+    if isinstance(statement, exp.Pragma) and isinstance(statement.this, exp.Anonymous | exp.Column):
+        name, arguments = statement.this.name.lower(), statement.this.expressions
+        if name == "show_tables":
+            return exp.Show(this="TABLES")
+        return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=f"pragma_{name}",
+                                                                  expressions=arguments)))
+    if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
+        called = exp.maybe_parse(_rest(statement), dialect=Indb)
+        if isinstance(called, exp.Func):
+            return exp.select("*").from_(exp.Table(this=called))
     if isinstance(statement, exp.Command) and statement.name.upper() == "SHOW" \
-            and _TABLE_NAME.fullmatch(str(statement.expression).strip()):
-        return exp.Describe(this=exp.to_table(str(statement.expression).strip(), dialect=Indb))
+            and _TABLE_NAME.fullmatch(_rest(statement)):
+        return exp.Describe(this=exp.to_table(_rest(statement), dialect=Indb))
     return statement
+
+
+def _rest(command: exp.Command) -> str:
+    """The text of an opaque command after its first word."""
+    rest = command.expression
+    return (rest.name if isinstance(rest, exp.Literal) else str(rest or "")).strip()
 
 
 def _select_into(statement: exp.Expr) -> exp.Expr:
