@@ -84,7 +84,7 @@ def _duckdb_reads(statement: exp.Expr) -> exp.Expr:
         return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=f"pragma_{name}",
                                                                   expressions=arguments)))
     if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
-        called = exp.maybe_parse(_rest(statement), dialect=Indb)
+        called: exp.Expr = exp.maybe_parse(_rest(statement), dialect=Indb)
         if isinstance(called, exp.Func):
             return exp.select("*").from_(exp.Table(this=called))
     if isinstance(statement, exp.Command) and statement.name.upper() == "SHOW" \
