@@ -22,13 +22,16 @@ from sqlglot import exp
 from indb.catalog import users
 from indb.catalog.names import split_name
 from indb.parser import dialect, error_at
+from indb.planner.tables import TEMPORARY_PROPERTIES
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
 
 PREFIX = "pg_temp_"  # a session's schema: PostgreSQL's name for its sessions' own
 ALIASES = ("pg_temp", "temp")  # the session's temporary schema in PostgreSQL's and DuckDB's SQL
-INPUTS = ("INPUT_TABLE", "INPUT_TABLES")  # a function run's tables, named as columns or strings
+INPUTS = ("INPUT_TABLE", "INPUT_TABLES")
+TEMPORARY = (exp.TemporaryProperty, exp.GlobalProperty, exp.OnCommitProperty,
+             dialect.OnCommitDropProperty)  # a temporary table's properties  # a function run's tables, named as columns or strings
 
 
 @dataclass
@@ -53,21 +56,32 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
         if str(tree.args.get("kind")).upper() != "TABLE":
             raise error_at(tree, f"temporary {str(tree.args.get('kind')).lower()}s are not "
                                  "supported: make a temporary table, or a view")
+        table = tree.find(exp.Table)
+        assert table is not None
+        own = temporaries is not None and table.db.lower() == temporaries.schema
+        if table.args.get("db") is not None and not own and not _aliased(table):
+            return _kinetica_memory_only(tree)
         if temporaries is None:
             raise error_at(tree, "a temporary table lives as long as its session, and the HTTP "
                                  "API has none: use a table, or a PostgreSQL client")
-        table = tree.find(exp.Table)
-        assert table is not None
-        if table.args.get("db") is not None and table.db.lower() != temporaries.schema \
-                and not _aliased(table):
-            raise error_at(table, f"a temporary table is made in the session's own schema: "
-                                  f"name it without one, not {table.sql()}")
         if not engine.db.schema_exists(temporaries.schema):
             engine.db.create_schema(temporaries.schema)
         temporaries.made = True
         table.set("db", exp.to_identifier(temporaries.schema))
         table.set("catalog", None)
     return named(temporaries, tree)  # CREATE TEMP TABLE b AS SELECT ... FROM a, a temporary
+
+
+def _kinetica_memory_only(tree: exp.Create) -> exp.Create:
+    """Kinetica's ``CREATE TEMP TABLE s.t``, a table of its schema that every session sees and
+    a restart would lose: a table of that schema, kept as any other (PostgreSQL would refuse a
+    temporary table outside its temporary schema; Kinetica's scripts name schemas)."""
+    properties = tree.args["properties"]
+    kept = [p for p in properties.expressions if not isinstance(p, TEMPORARY_PROPERTIES)]
+    properties.set("expressions", kept)
+    if not kept:
+        tree.set("properties", None)
+    return tree
 
 
 def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
@@ -85,6 +99,9 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
         if call.name.upper() in INPUTS:
             for name in call.expressions:
                 _input(temporaries, name)
+    for argument in tree.find_all(exp.Kwarg):  # Kinetica's INPUT_TABLE_NAMES => t, 't'
+        if argument.this.name.upper() == "INPUT_TABLE_NAMES":
+            _input(temporaries, argument.expression)
     return tree
 
 
