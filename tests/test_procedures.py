@@ -386,3 +386,14 @@ def test_kill_function_stops_a_procedure_before_its_next_statement(tmp_path):
         gate.touch()
         other.close()
         conn.close()
+
+
+def test_a_scheduled_run_is_a_session_whose_temporary_tables_go_with_it(db):
+    db.sql("CREATE PROCEDURE staged BEGIN CREATE TEMP TABLE stage AS SELECT 7 AS n; "
+           "INSERT INTO log SELECT n FROM stage; END EXECUTE FOR EVERY 1 HOUR "
+           "STARTING AT '2027-01-01 00:00:00'")
+    engine = db._engine
+    engine.temporaries = None  # as a server's pooled connection, which has no session
+    running.run_due(engine, START + 1)
+    assert db.sql("SELECT n FROM log").fetchall() == [(7,)]
+    assert [n for (n, _) in db.sql("SHOW SCHEMAS").fetchall()] == ["main"]  # dropped after

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from indb.catalog import users
-from indb.engine import privileges
+from indb.engine import privileges, temporary
 from indb.errors import CatalogError, PrivilegeError, RunError, not_found
 from indb.parser import parse
 from indb.parser.procedures import ExecuteProcedure
@@ -101,7 +101,8 @@ def run_due(engine: Engine, now: float) -> float | None:
         if moment is None or not store.claim(info.name, info.version, info.last_due, moment):
             continue
         try:
-            engine.run(plans.ExecuteProcedure(info.name, moment, info.version))
+            with temporary.session(engine):  # a run is a session: its temporary tables go with it
+                engine.run(plans.ExecuteProcedure(info.name, moment, info.version))
         except Exception as error:  # recorded in its run; the scheduler goes on
             log.warning("procedure %s, due %s, failed: %s", info.name, when(moment), error)
     times = [t for t in map(_next_due, store.scheduled()) if t is not None]

@@ -14,6 +14,8 @@ removes them (``SHOW SCHEMAS`` lists them)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,7 +65,8 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
             return _kinetica_memory_only(tree)
         if temporaries is None:
             raise error_at(tree, "a temporary table lives as long as its session, and the HTTP "
-                                 "API has none: use a table, or a PostgreSQL client")
+                                 "API has none (each request stands alone): use a table, or a "
+                                 "PostgreSQL client")
         if not engine.db.schema_exists(temporaries.schema):
             engine.db.create_schema(temporaries.schema)
         temporaries.made = True
@@ -201,3 +204,16 @@ def _on_commit(tree: exp.Create) -> str:
             return "delete" if prop.args.get("delete") else "preserve"
     return "preserve"
 
+
+@contextmanager
+def session(engine: Engine) -> Iterator[None]:
+    """A session of its own for work that has none (a scheduled procedure's run on a pooled
+    connection): temporary tables it makes are dropped when it ends."""
+    outer, engine.temporaries = engine.temporaries, Temporaries()
+    try:
+        yield
+    finally:
+        try:
+            dropped(engine)
+        finally:
+            engine.temporaries = outer
