@@ -3,6 +3,7 @@ through the one table of handlers (``indb.engine.handlers.HANDLERS``)."""
 
 from __future__ import annotations
 
+import logging
 import reprlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public
 from indb.engine.shortcuts import Shortcuts
 from indb.engine.temporary import Temporaries
-from indb.errors import InternalError, OptionError, ProgrammingError, SqlError
+from indb.errors import IndbError, InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
 from indb.registry.environments import EnvironmentInfo, EnvironmentStore
@@ -40,6 +41,7 @@ from indb.sharding.executor import FunctionRunner, Progress
 # rows/s, 2 -> 1.23-1.28M, 4 -> 1.31-1.36M, 8 -> 1.34M; eight are no faster than four, and
 # would leave each process half the share of the GPU's memory)
 GPU_SLOTS = 4
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -234,7 +236,11 @@ class Engine:
         """Close the database, after runs started with ``nowait`` have finished."""
         self.runner.wait()
         with self._lock:
-            temporary.dropped(self)
+            try:
+                temporary.dropped(self)
+            except IndbError as error:  # the catalog out of reach: they stay (temporary.py)
+                log.warning("temporary tables in %s not dropped: %s",
+                            self.temporaries and self.temporaries.schema, error)
             self.shortcuts.close()
             self.session.close()
             self.db.close()
