@@ -150,23 +150,18 @@ def noted(engine: Engine, tree: exp.Expr) -> None:
     temporaries.tables = {name: temporaries.tables.get(name, action) for name in sorted(existing)}
 
 
-def committed(engine: Engine) -> list[str]:
+def committed(engine: Engine) -> None:
     """At a transaction's end: each ``ON COMMIT DROP`` table dropped, each ``ON COMMIT DELETE
-    ROWS`` table emptied, as statements run through ``engine`` (which note a drop); what was
-    done."""
+    ROWS`` table emptied, as statements run through ``engine`` (which note a drop)."""
     temporaries = engine.temporaries
-    done: list[str] = []
     if temporaries is None:
-        return done
+        return
     for name, action in list(temporaries.tables.items()):
         table = exp.to_table(temporaries.qualified(name))
         if action == "drop":
             engine.execute(exp.Drop(tables=[table], kind="TABLE", exists=True).sql(dialect="duckdb"))
-            done.append(f"dropped {name}")
         elif action == "delete":
             engine.execute(exp.TruncateTable(expressions=[table]).sql(dialect="duckdb"))
-            done.append(f"emptied {name}")
-    return done
 
 
 def dropped(engine: Engine) -> None:

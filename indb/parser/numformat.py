@@ -12,6 +12,7 @@ PostgreSQL's for numeric; a value too wide for its digits prints as ``#``s."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -47,6 +48,7 @@ class Template:
     point: bool  # the template has a decimal point
 
 
+@functools.lru_cache(maxsize=256)  # read once, not once a value
 def read(template: str) -> Template:
     """``template`` read; an element indb does not support, or a second decimal point, is
     refused saying which."""
