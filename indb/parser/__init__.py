@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -20,7 +19,6 @@ from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, D
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
-_TABLE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")  # SHOW t, SHOW s.t: DuckDB's DESCRIBE
 
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
@@ -74,7 +72,8 @@ def _duckdb_reads(statement: exp.Expr) -> exp.Expr:
     """DuckDB's ``SUMMARIZE``, ``PIVOT`` and ``UNPIVOT`` statements as the queries they are
     (``SELECT * FROM (SUMMARIZE t)``), planned and checked as any other; ``PRAGMA name[(...)]``
     that reads (``table_info('t')``, ``version``) and ``CALL f(...)`` as the table function
-    they call (``SELECT * FROM pragma_table_info('t')``); ``SHOW t`` as ``DESCRIBE t``."""
+    they call (``SELECT * FROM pragma_table_info('t')``). (DuckDB's ``SHOW t`` is left alone:
+    PostgreSQL's ``SHOW setting``, which its clients send, is the same text.)"""
     if isinstance(statement, exp.Summarize | exp.Pivot):
         return exp.select("*").from_(exp.Subquery(this=statement))
     if isinstance(statement, exp.Pragma) and isinstance(statement.this, exp.Anonymous | exp.Column):
@@ -87,9 +86,6 @@ def _duckdb_reads(statement: exp.Expr) -> exp.Expr:
         called: exp.Expr = exp.maybe_parse(_rest(statement), dialect=Indb)
         if isinstance(called, exp.Func):
             return exp.select("*").from_(exp.Table(this=called))
-    if isinstance(statement, exp.Command) and statement.name.upper() == "SHOW" \
-            and _TABLE_NAME.fullmatch(_rest(statement)):
-        return exp.Describe(this=exp.to_table(_rest(statement), dialect=Indb))
     return statement
 
 

@@ -1,3 +1,0 @@
-SHOW trades
--- renders as (DuckDB's SHOW of a table is its DESCRIBE):
-DESCRIBE trades
