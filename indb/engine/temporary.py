@@ -24,16 +24,14 @@ from sqlglot import exp
 from indb.catalog import users
 from indb.catalog.names import split_name
 from indb.parser import dialect, error_at
-from indb.planner.tables import TEMPORARY_PROPERTIES
+from indb.planner.tables import TEMPORARY_PROPERTIES, is_temporary
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
 
 PREFIX = "pg_temp_"  # a session's schema: PostgreSQL's name for its sessions' own
 ALIASES = ("pg_temp", "temp")  # the session's temporary schema in PostgreSQL's and DuckDB's SQL
-INPUTS = ("INPUT_TABLE", "INPUT_TABLES")
-TEMPORARY = (exp.TemporaryProperty, exp.GlobalProperty, exp.OnCommitProperty,
-             dialect.OnCommitDropProperty)  # a temporary table's properties  # a function run's tables, named as columns or strings
+INPUTS = ("INPUT_TABLE", "INPUT_TABLES")  # a function run's tables, named as columns or strings
 
 
 @dataclass
@@ -54,7 +52,7 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
     made in it (the schema made first), and ``t`` without a schema read as the temporary
     table while there is one (a CTE of that name stays the CTE)."""
     temporaries = engine.temporaries
-    if isinstance(tree, exp.Create) and _is_temporary(tree):
+    if isinstance(tree, exp.Create) and is_temporary(tree):
         if str(tree.args.get("kind")).upper() != "TABLE":
             raise error_at(tree, f"temporary {str(tree.args.get('kind')).lower()}s are not "
                                  "supported: make a temporary table, or a view")
@@ -94,7 +92,7 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
         return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp
-    made = tree.find(exp.Table) if isinstance(tree, exp.Create) and not _is_temporary(tree) else None
+    made = tree.find(exp.Table) if isinstance(tree, exp.Create) and not is_temporary(tree) else None
     for table in tree.find_all(exp.Table):
         if table.name.lower() not in ctes and table is not made:
             resolved(temporaries, table)
@@ -142,7 +140,7 @@ def noted(engine: Engine, tree: exp.Expr) -> None:
     temporaries = engine.temporaries
     if temporaries is None or not isinstance(tree, exp.Create | exp.Drop | exp.Alter):
         return
-    if not (temporaries.tables or isinstance(tree, exp.Create) and _is_temporary(tree)):
+    if not (temporaries.tables or isinstance(tree, exp.Create) and is_temporary(tree)):
         return
     existing = {split_name(name)[1] for name in engine.db.metadata_locations()
                 if split_name(name)[0] == temporaries.schema}
@@ -182,12 +180,6 @@ def _input(temporaries: Temporaries, name: exp.Expr) -> None:
         name.set("table", exp.to_identifier(temporaries.schema))
     elif name.is_string and name.name.lower() in temporaries.tables:
         name.replace(exp.Literal.string(temporaries.qualified(name.name.lower())))
-
-
-def _is_temporary(tree: exp.Create) -> bool:
-    properties = tree.args.get("properties")
-    return properties is not None and any(isinstance(p, exp.TemporaryProperty)
-                                          for p in properties.expressions)
 
 
 def _on_commit(tree: exp.Create) -> str:

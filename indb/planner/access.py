@@ -32,6 +32,7 @@ from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.planner.functions import named_table
+from indb.planner.tables import is_temporary
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
               "model": ("USAGE",), "procedure": ("EXECUTE",), "sequence": ("USAGE", "SELECT", "UPDATE")}
@@ -327,11 +328,8 @@ def _create(tree: exp.Expr) -> list[Need]:
     if kind not in ("TABLE", "VIEW"):
         return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
     target = _target(tree)
-    properties = tree.args.get("properties")
-    temporary = properties is not None and any(isinstance(p, exp.TemporaryProperty)
-                                               for p in properties.expressions)
     # a temporary table anyone may make (PostgreSQL grants TEMP to PUBLIC): it is the session's
-    out = [] if temporary else [Need("ROLE", "role", DEVELOPER, tree)]
+    out = [] if is_temporary(tree) else [Need("ROLE", "role", DEVELOPER, tree)]
     if tree.args.get("replace") and target is not None:
         out.append(_on_table("OWNER", target))
     expression = tree.args.get("expression")

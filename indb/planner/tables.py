@@ -34,6 +34,13 @@ TEMPORARY_PROPERTIES = (exp.TemporaryProperty, exp.GlobalProperty, exp.OnCommitP
                         OnCommitDropProperty)
 
 
+def is_temporary(tree: exp.Expr) -> bool:
+    """Whether a CREATE makes a temporary table (``CREATE TEMP TABLE``)."""
+    properties = tree.args.get("properties")
+    return properties is not None and any(isinstance(p, exp.TemporaryProperty)
+                                          for p in properties.expressions)
+
+
 class CatalogFacts(Protocol):
     """What the planner needs to know about the catalog."""
 

@@ -128,7 +128,8 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     # (with_session gives it): a table of another schema is not visible
     "pg_table_is_visible": (("of_relation", "temporary_schema"), exp.func("coalesce", exp.Subquery(
         this=exp.select(exp.func("bool_or", exp.column("nspname", table="indb_n").isin(
-            exp.Literal.string("main"), exp.column("temporary_schema")))).from_(exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
+            exp.Literal.string("main"), exp.column("temporary_schema")))).from_(
+            exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
             exp.to_table("pg_catalog.pg_namespace").as_("indb_n"), on=exp.column(
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))),

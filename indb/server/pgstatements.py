@@ -36,8 +36,7 @@ def with_arrays(trees: list[exp.Expr]) -> str | None:
     """The statements again as indb's SQL with PostgreSQL's array literals (``'{1,2}'::int[]``)
     read as DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the
     text the client sent runs as it came."""
-    if not any(pgvalues.array_literal(cast) is not cast
-               for tree in trees for cast in tree.find_all(exp.Cast)):
+    if not any(pgvalues.is_array_literal(cast) for tree in trees for cast in tree.find_all(exp.Cast)):
         return None
     return ";\n".join(render_indb(tree.transform(
         lambda node: pgvalues.array_literal(node) if isinstance(node, exp.Cast) else node))

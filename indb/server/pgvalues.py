@@ -78,8 +78,7 @@ def array_literal(node: exp.Cast) -> exp.Expr:
     """``'{1,2}'::int[]``, PostgreSQL's array literal, as DuckDB's array of the items' texts
     cast to the type (``CAST(['1', '2'] AS INT[])``), read by psycopg's loader of text[]: quoted
     items, NULL and nested arrays as PostgreSQL reads them. Any other cast comes back as it was."""
-    if not (node.this.is_string and node.this.name.lstrip().startswith("{")
-            and isinstance(node.to, exp.DataType) and node.to.this == exp.DataType.Type.ARRAY):
+    if not is_array_literal(node):
         return node  # DuckDB's own '[1, 2]'::INT[] too
     try:
         items = decoded(node.this.name.encode(), TEXT_ARRAY, binary=False)
@@ -87,6 +86,12 @@ def array_literal(node: exp.Cast) -> exp.Expr:
         raise DataError(f"malformed array literal {node.this.sql()}: {error}; write it as "
                         "'{1,2}' or ARRAY[1, 2]") from None
     return exp.cast(_array(items), node.to)
+
+
+def is_array_literal(node: exp.Cast) -> bool:
+    """Whether the cast is of PostgreSQL's array literal to an array (``'{1,2}'::int[]``)."""
+    return node.this.is_string and node.this.name.lstrip().startswith("{") \
+        and isinstance(node.to, exp.DataType) and node.to.this == exp.DataType.Type.ARRAY
 
 
 def _array(items: list) -> exp.Array:
