@@ -592,6 +592,44 @@ def test_half_a_message_from_the_functions_process_holds_up_only_its_subscriptio
         q.close()
 
 
+SLOW_LOADING = '''
+import time
+from indb import udf
+
+time.sleep(2)  # a slow import (a big model read as the module loads, a busy machine)
+
+@udf.function(frame="numpy")
+def slow_loading(ctx, rows):
+    if rows["px"].min() < 0:
+        time.sleep(600)  # past the timeout: the next batch needs a new process
+    return {"px": rows["px"]}
+'''
+
+
+def test_a_batch_timeout_counts_from_when_the_process_has_loaded_the_function(server, tmp_path):
+    """A process that takes longer to load than TIMEOUT still runs its batches: the batch's
+    time starts when the process says it is ready, also for the one started after a timeout."""
+    code = tmp_path / "slow_loading.py"
+    code.write_text(SLOW_LOADING)
+    q = server.connect()
+    try:
+        q(f"CREATE FUNCTION slow_loading FILE PATHS '{code}'")
+        q("CREATE TABLE slow (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        q("CREATE SUBSCRIPTION slowly ON slow EXECUTE FUNCTION slow_loading(INPUT_TABLE_NAMES => "
+          "INPUT_TABLE(SELECT px FROM slow)) OUTPUT_TABLES('slow_out') WITH (TIMEOUT = 1)")
+        figures(q, "slowly", lambda r: r["state"] == "running", "started")
+        upd(q, "slow", tick("AAPL", 1.0))
+        figures(q, "slowly", lambda r: r["rows_out"] == 1, "the first tick scored")
+        upd(q, "slow", tick("AAPL", -1.0))
+        figures(q, "slowly", lambda r: r["errors"] == 1, "the timeout")
+        upd(q, "slow", tick("AAPL", 2.0))  # a new process, 2 s loading, then this batch
+        row = figures(q, "slowly", lambda r: r["rows_out"] == 2, "the tick after the timeout")
+        assert row["errors"] == 1 and "took more than 1 s" in row["last_error"]
+        assert q("SELECT px FROM slow_out ORDER BY px").py() == {"px": [1.0, 2.0]}
+    finally:
+        q.close()
+
+
 @pytest.mark.skipif(sandbox.unavailable() is not None, reason="the machine cannot sandbox")
 def test_the_function_runs_sandboxed(server):
     q = server.connect()

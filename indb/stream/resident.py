@@ -12,7 +12,9 @@ wrong but cannot run code in the tickerplant.
 - tickerplant -> process: ``S`` the setup (the function, its code directory, parameters, output
   tables, device, the pre-processing query; then, when it says ``seeded``, the window state as
   an Arrow stream), then ``B`` a batch's rows, once per batch;
-- process -> tickerplant: ``M`` a model's name and version (``ctx.models.load``; the tickerplant
+- process -> tickerplant: ``U`` once, when it has loaded the function and is ready for
+  batches (a batch's timeout counts from there, not from a start that a busy machine slows);
+  ``M`` a model's name and version (``ctx.models.load``; the tickerplant
   reads the catalog and answers ``M`` with the version's facts), then ``R`` the results in one
   message (JSON: each output's Arrow stream's length, null for none, and how the query ran; a
   newline, then the streams: one message wakes the tickerplant once), or ``Q`` the query's
@@ -54,7 +56,7 @@ from indb.sharding import sandbox
 from indb.sharding.jobs import Job
 from indb.stream.window import Mirror, Window
 
-SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR = b"S", b"B", b"M", b"R", b"E", b"Q"
+SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR, READY = b"S", b"B", b"M", b"R", b"E", b"Q", b"U"
 LENGTH = struct.Struct("!i")  # multiprocessing's framing: a message's length, then its bytes
 MAX_FRAME = 1 << 30  # bytes of one message either way, at most
 LOOKUP_SECONDS = 1.0  # how long the process uses a model version's facts before asking again
@@ -84,6 +86,10 @@ class Results(NamedTuple):
     outputs: list[pa.Table | None]
     query: str | None = None
     fell_back: bool = False
+
+
+class Ready(NamedTuple):
+    """The process has loaded the function: it takes batches from now on."""
 
 
 class ModelAsked(NamedTuple):
@@ -226,8 +232,9 @@ class Resident:
         self._end()
 
 
-def reply(message: bytes) -> Results | ModelAsked:
-    """What a message from the process says: a batch's results, or a model it asks about;
+def reply(message: bytes) -> Results | ModelAsked | Ready:
+    """What a message from the process says: a batch's results, a model it asks about, or
+    that it is ready;
     raises the batch's error (``FunctionError``, or ``SqlError`` for the query's)."""
     kind, body = message[:1], message[1:]
     if kind == RESULTS:
@@ -239,6 +246,8 @@ def reply(message: bytes) -> Results | ModelAsked:
         except (ValueError, TypeError, KeyError):
             raise FunctionError("the function's process asked for a model in a message that "
                                 "does not read") from None
+    if kind == READY:
+        return Ready()
     if kind == ERROR:
         raise FunctionError(body.decode(errors="replace"))
     if kind == QUERY_ERROR:
@@ -392,6 +401,7 @@ def main(argv: list[str]) -> None:
     context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
                       mode=function.mode, params=setup["params"], scratch=scratch,
                       outputs=outputs, models=Models(lookup, str(scratch), device), device=device)
+    channel.send_bytes(READY)
     while True:
         try:
             message = channel.recv_bytes()

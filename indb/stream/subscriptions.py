@@ -54,7 +54,7 @@ from indb.registry.functions import FunctionInfo
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
 from indb.stream import outputs
-from indb.stream.resident import ModelAsked, Resident, reply
+from indb.stream.resident import ModelAsked, Ready, Resident, reply
 
 if TYPE_CHECKING:
     from indb.stream.tickerplant import Tickerplant
@@ -63,6 +63,9 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 1.0   # how often definitions are read from, and figures written to, the catalog
 LATENCIES = 10_000      # the latest updates' latencies kept for the percentiles
 BATCH_SIZES = 1_000     # the latest batches' sizes kept for the mean and maximum
+# how long a new process may take to load the function (imports, models loaded at import; the
+# subscription's TIMEOUT where that is longer) before it is ended and the next batch starts another
+LOADING_SECONDS = 60.0
 
 log = logging.getLogger("indb.stream")
 Queued = tuple[list[int], pa.Table | None, int]  # a queued update: arrivals, rows, how many
@@ -125,10 +128,12 @@ class Running:
         self.queue: collections.deque[Queued] = collections.deque()
         self.untaken = 0  # updates at the queue's end whose rows are not taken yet
         self.queued = 0  # rows in the queue
-        # starting (its process), idle, busy (a batch in its process), failed (to start), stopped
+        # starting (its process, off the loop), loading (its process loads the function), idle,
+        # busy (a batch in its process), failed (to start), stopped
         self.state = "starting"
         self.arrivals: list[int] = []  # the batch in the process: its updates' arrival times
-        self.timer: asyncio.TimerHandle | None = None  # its timeout, or the wait for more rows
+        # a batch's timeout, the wait for more rows, or the limit on a process's loading
+        self.timer: asyncio.TimerHandle | None = None
         self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
         self.resident: Resident | None = None
         self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
@@ -250,10 +255,23 @@ class Running:
             return
         self.resident = resident
         resident.attach(self.loop, self._message, self._lost)
+        self.state = "loading"  # until it says it is ready: its import is not a batch's time
+        self.timer = self.loop.call_later(max(LOADING_SECONDS, self.plan.timeout), self._stuck)
+
+    def _ready(self) -> None:
+        """Its process has loaded the function: batches go to it from now on."""
+        self._cancel_timer()
         self.state = "idle"
         with self.figures.lock:
             self.figures.state = "running"
         self.send_next()
+
+    def _stuck(self) -> None:
+        """Its process did not load the function in time: ended; the next batch starts
+        another."""
+        self.timer = None
+        self._not_loaded(f"did not load the function within "
+                         f"{max(LOADING_SECONDS, self.plan.timeout):g} s")
 
     def _restart(self) -> None:
         """A new process (the function replaced, or the last one ended), seeded with the
@@ -333,14 +351,21 @@ class Running:
 
     def _message(self, message: bytes) -> None:
         """What the process sent: a batch's results, its error, or a model it asks about."""
-        if self.state != "busy" or self.resident is None:
+        if self.state not in ("loading", "busy") or self.resident is None:
             return  # from a process being ended
         resident = self.resident
         try:
             said = reply(message)
         except IndbError as error:  # the function's, or the query's
-            self._failed(error, None)
+            if self.state == "busy":
+                self._failed(error, None)
             return
+        if isinstance(said, Ready):
+            if self.state == "loading":
+                self._ready()
+            return
+        if self.state != "busy":
+            return  # a process that speaks before it is ready: not listened to
         if isinstance(said, ModelAsked):
             self._off_loop(lambda: resident.model_facts(said),
                            lambda done: self._answer(resident, done))
@@ -450,6 +475,9 @@ class Running:
         """The process's socket closed: it ended (a crash, ``os._exit`` in the function)."""
         if self.state in ("stopped", "starting"):
             return
+        if self.state == "loading":
+            self._not_loaded("ended while it loaded the function")
+            return
         how = self._end_process()
         error = FunctionError(f"the function's process ended ({how}); the next batch starts a "
                               "new one")
@@ -457,6 +485,17 @@ class Running:
             self._failed(error, None)
         else:
             log.warning("subscription %s: %s", self.info.name, error)
+
+    def _not_loaded(self, what: str) -> None:
+        """Its process failed before it was ready: recorded; it is idle without a process, so
+        the next batch starts one."""
+        self._cancel_timer()
+        how = self._end_process()
+        error = FunctionError(f"the function's process {what} ({how}); the next batch starts a "
+                              "new one")
+        log.warning("subscription %s: %s", self.info.name, error)
+        self.figures.failed(error)
+        self.state = "idle"
 
     def _end_process(self) -> str:
         """Its process ended (the window state kept for the next); how it ended."""
