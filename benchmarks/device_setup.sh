@@ -1,7 +1,7 @@
 # Sourced by the device_*_round.sh scripts (from the repository root): $out (from $OUT, else
 # ./device-out) made, $tag from their first argument (else today's date), the wheels in .whl/
-# installed into /tmp/site and put on PYTHONPATH with the repository. The lent machine lacks
-# duckdb, sqlglot, dask, pyiceberg and the rest: they travel as wheels.
+# (made by device_wheels.sh) installed into /tmp/site and put on PYTHONPATH with the repository.
+# The lent machine lacks duckdb, sqlglot, dask, pyiceberg and the rest: they travel as wheels.
 set -u
 out=${OUT:-device-out}
 tag=${1:-$(date -u +%Y-%m-%d)}
