@@ -19,7 +19,15 @@ TEMPLATES = ["999D99", "FM999.99", "9,999,999.99", "999.99", "0000", "S0000", "9
              "0.99", "FM90.9", "9990", "FM9,999.00", "99S", "FMS999", "FM999MI", "FM999PR",
              "0,000.00", "9 9 9", "S999", "S9,999", "fm999d99", "9,999.99PR", "S999.99",
              '"Total: "9,999', "$9,999.99", "FMMI999", "99,999.9999", "FM9.999", "0.000",
-             "9G999G999D99", "S0.99", "FMS0.99", "FM99PL", "FM999.990", "9990.0PR"]
+             "9G999G999D99", "S0.99", "FMS0.99", "FM99PL", "FM999.990", "9990.0PR",
+             # a point with no place after it: PostgreSQL's output ends there
+             "9.", "9.PR", "FM9.", '9."x"', "9,999.", "0.", "S9.", "9.MI"]
+FLOATS = ["2.5", "-2.5", "0.125", "-0.0", "1.5", "3.5", "0.1", "-3.75", "1e-7", "123456789012.5",
+          "1e20", "0.5", "9.5", "nan", "inf", "-inf", "1234567.891", "-0.004"]
+FLOAT_TEMPLATES = ["9", "9.9", "FM9", "9.99", "999.99", "FM999.999", "9.99999999", "9.99999999PR",
+                   "9.00000000", "FM9.99999999", 'FM9.999999"x"99', "S9.9999999999999999999",
+                   "999999999999999.999", "999,999,999,999,999,999,999.99", "9.99999999MI", "0.",
+                   "9.", "99.9PR", "FM0.00", "FM9.000000000000000000"]
 
 
 def test_to_char_lays_numbers_out_as_postgresql_does(tmp_path):
@@ -39,7 +47,32 @@ def test_to_char_lays_numbers_out_as_postgresql_does(tmp_path):
             for k, text in conn.sql(f"SELECT k, to_char(v, {literal}) FROM grid").fetchall():
                 got[VALUES[k], template] = text
     wrong = [(v, t, want, got[v, t]) for (v, t), want in zip(grid, expected) if got[v, t] != want]
-    assert not wrong, wrong[:10]
+    assert not wrong, wrong[:200]
+
+
+def test_doubles_and_reals_are_written_out_as_postgresql_writes_them(tmp_path):
+    """A float8 or float4 is rounded as printf rounds (half to even, on its binary value) and
+    keeps 15 or 6 significant digits: compared with PostgreSQL's own to_char."""
+    from stores import postgres_server
+    psycopg = pytest.importorskip("psycopg")
+    types = {"float8": "DOUBLE", "float4": "REAL"}
+    grid = list(itertools.product(types, FLOATS, FLOAT_TEMPLATES))
+    with postgres_server() as url, psycopg.connect(url, autocommit=True) as pg:
+        expected = [pg.execute(f"SELECT to_char(%s::{pg_type}, %s)", [value, template]).fetchone()[0]
+                    for pg_type, value, template in grid]
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE grid (d DOUBLE, r REAL, k INTEGER)")
+        conn.sql("INSERT INTO grid SELECT CAST(v AS DOUBLE), CAST(v AS REAL), k FROM (VALUES "
+                 + ", ".join(f"('{v}', {k})" for k, v in enumerate(FLOATS)) + ") AS t(v, k)")
+        got = {}
+        for template in FLOAT_TEMPLATES:
+            literal = "'" + template.replace("'", "''") + "'"
+            for k, double, real in conn.sql(f"SELECT k, to_char(d, {literal}), "
+                                            f"to_char(r, {literal}) FROM grid").fetchall():
+                got["float8", FLOATS[k], template] = double
+                got["float4", FLOATS[k], template] = real
+    wrong = [(*key, want, got[key]) for key, want in zip(grid, expected) if got[key] != want]
+    assert not wrong, wrong[:200]
 
 
 def test_integers_doubles_and_nulls(tmp_path):
@@ -74,5 +107,6 @@ def test_read_refuses_what_it_cannot_lay_out():
         with pytest.raises((NotSupportedError, DataError), match=message):
             numformat.read(template)
     assert numformat.to_char("12.5", '"<"999">"') == "<  13>"
-    assert numformat.to_char("Infinity", "FM999") == "###"
+    assert numformat.to_char("inf", "FM999", "DOUBLE") == "###"
+    assert numformat.to_char("-inf", "99999999.9", "DOUBLE") == "-Infinity"  # printf's, cut at .
     assert Decimal(numformat.to_char("2.675", "9.99")) == Decimal("2.68")  # half away from zero

@@ -297,8 +297,10 @@ class Indb(DuckDB):
                 numformat.read(template.name)
             except IndbError as error:
                 self.raise_error(str(error), self._prev)
+            # the type's name too: PostgreSQL writes a float8 or float4 out as printf does
             return exp.Anonymous(this=numformat.NAME, expressions=[
-                exp.cast(args[0], exp.DataType.Type.VARCHAR), template])
+                exp.cast(args[0], exp.DataType.Type.VARCHAR), template,
+                exp.Anonymous(this="TYPEOF", expressions=[args[0].copy()])])
 
         def _parse_insert(self) -> exp.Insert | exp.MultitableInserts:
             """PostgreSQL's ``OVERRIDING {SYSTEM | USER} VALUE`` after the table and its

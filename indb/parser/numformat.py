@@ -7,13 +7,24 @@ The elements, as PostgreSQL's manual lists them ("Template Patterns for Numeric 
 point, ``,`` or ``G`` a group separator, ``FM`` fill mode (no padding, no trailing zeros in a
 ``9`` place after the point), the signs ``S`` (anchored to the number when it comes first),
 ``SG``, ``MI``, ``PL`` and ``PR`` (``<12>``), and ``"text"`` or any other character copied as it
-is. ``EEEE``, ``V``, ``RN``, ``TH`` and ``L`` are refused. Rounding is half away from zero, as
-PostgreSQL's for numeric; a value too wide for its digits prints as ``#``s."""
+is. ``EEEE``, ``V``, ``RN``, ``TH`` and ``L`` are refused. A value too wide for its digits prints
+as ``#``s.
+
+The number is first written out as PostgreSQL writes it before laying it out: an exact number
+(DuckDB's DECIMAL and integers, PostgreSQL's numeric and integers) rounded half away from zero to
+the template's places after the point; a DOUBLE or a REAL as C's ``printf("%.*f")`` writes it
+(half to even, on the binary value) with no more than 15 or 6 significant digits (DBL_DIG,
+FLT_DIG): ``to_char(2.5::float8, '9')`` is `` 2``, and a float8 keeps 14 of ``9.999...``'s places.
+Where the template asks for more places than that text has (and for the point of a number written
+with none, as ``'9.'`` makes it), PostgreSQL's output ends there, at that place, with what comes
+after it in the template (a sign, quoted text): so does this one."""
 
 from __future__ import annotations
 
 import functools
+import math
 import re
+import struct
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -24,6 +35,8 @@ _SIGNS = ("SG", "MI", "PL", "PR", "S")  # SG before S: the longest element is re
 _WORDS = ("FM", *_SIGNS, "D", "G")
 _REFUSED = {"EEEE": "scientific notation", "RN": "roman numerals", "TH": "ordinal suffixes",
             "V": "shifting by powers of ten", "L": "the currency symbol (write it in quotes)"}
+# significant digits a float8 and a float4 keep in to_char (DuckDB's type names: TYPEOF's)
+_FLOAT_DIGITS = {"DOUBLE": 15, "FLOAT": 6}
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _DIGIT_PLACE = re.compile(r'"(?:[^"\\]|\\.)*"|[09]')  # a 9 or 0 outside quotes
 
@@ -93,29 +106,38 @@ def read(template: str) -> Template:
                     max((k + 1 for k, p in enumerate(fraction) if p == "0"), default=0), point)
 
 
-def to_char(text: str, template: str) -> str:
-    """A number given as its text (DuckDB's cast of any numeric type) as ``template`` lays
-    it out, as PostgreSQL's ``to_char(number, template)``."""
+def to_char(text: str, template: str, kind: str = "DECIMAL") -> str:
+    """A number given as its text (DuckDB's cast of any numeric type) and its type's name
+    (``kind``, TYPEOF's) as ``template`` lays it out, as PostgreSQL's ``to_char(number,
+    template)``."""
+    t = read(template)
+    digits = _FLOAT_DIGITS.get(kind)
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        if digits is None:
+            value = Decimal(text).quantize(Decimal(1).scaleb(-t.after), rounding=ROUND_HALF_UP)
+            return _laid_out(f"{abs(value):f}", value < 0, t, t.after)
+        number = float(text)
+    except (InvalidOperation, ValueError):
         raise DataError(f"to_char: {text!r} is not a number") from None
-    return _laid_out(value, read(template))
+    if kind == "FLOAT":  # the REAL's own value, not the double nearest its text
+        number = struct.unpack("f", struct.pack("f", number))[0]
+    # as PostgreSQL's printf writes it: NaN and Infinity too, laid out as if they were digits
+    whole = f"{abs(number):.0f}" if math.isfinite(number) else \
+        "NaN" if math.isnan(number) else "Infinity"
+    places = 0 if len(whole) >= digits else min(t.after, digits - len(whole))
+    written = f"{number:.{places}f}" if math.isfinite(number) else whole
+    return _laid_out(written.lstrip("-"), written.startswith("-") or number < 0, t, places)
 
 
-def _laid_out(value: Decimal, t: Template) -> str:
-    if value.is_nan():
-        return ("" if t.fill else " ") + "NaN"
-    rounded = value if value.is_infinite() else value.quantize(Decimal(1).scaleb(-t.after),
-                                                               rounding=ROUND_HALF_UP)
-    negative = rounded < 0
-    whole, _, fraction = (f"{abs(rounded):f}" if rounded.is_finite() else "").partition(".")
-    overflow = not rounded.is_finite() or len(whole) > t.before
-    if overflow:
-        whole, fraction = "#" * t.before, "#" * t.after
-    elif whole == "0" and t.point:
-        whole = ""  # PostgreSQL prints no leading zero unless a 0 place asks for one
-    fraction = fraction.ljust(t.after, "0")
+def _laid_out(written: str, negative: bool, t: Template, places: int) -> str:
+    """A number's text, unsigned, with ``places`` digits after its point (none: no point; NaN
+    and Infinity have neither), laid out."""
+    whole, point, fraction = written.partition(".")
+    overflow = len(whole) > t.before
+    if overflow:  # too wide: #s in every place
+        whole, point, fraction = "#" * t.before, ".", "#" * places
+    elif whole == "0" and places:
+        whole = ""  # PostgreSQL prints no leading zero before a point unless a 0 place asks
     if t.fill and not overflow:  # no zeros at the end but in 0 places
         fraction = fraction[:t.kept_after] + fraction[t.kept_after:].rstrip("0")
         if not whole.lstrip("0") and not fraction and t.zeros_from == t.before:
@@ -125,6 +147,7 @@ def _laid_out(value: Decimal, t: Template) -> str:
     printed: list[bool] = []  # whether a piece is part of the number as printed (anchors a sign)
     place, after = 0, None  # digit places seen before the point; after it, how many
     slot, sign = _anchored(t, negative)
+    closer = ""  # PR's, where the output ends at a place after the point
     for k, item in enumerate(t.items):
         if k == slot:
             pieces.append("")  # the anchored sign's place, moved to the first printed piece
@@ -136,12 +159,17 @@ def _laid_out(value: Decimal, t: Template) -> str:
                 digit = whole[len(whole) - (t.before - place)] \
                     if place >= t.before - len(whole) else "0" if place >= t.zeros_from else None
                 place += 1
+            elif after >= places and (item == "0" or not t.fill or not point):
+                closer = _sign("PR", negative, t.fill) if "PR" in t.items else ""
+                break  # past the number's text: PostgreSQL's output ends here
             else:
                 digit = fraction[after] if after < len(fraction) else None
                 after += 1
             pieces.append(blank if digit is None else digit)
             printed.append(digit is not None)
         elif item == ".":
+            if not point:
+                break  # a number written without a point: PostgreSQL's output ends here
             after = 0
             pieces.append(".")
             printed.append(True)
@@ -157,7 +185,7 @@ def _laid_out(value: Decimal, t: Template) -> str:
     if slot is not None:  # the sign goes right before the number's first printed piece
         first = next((j for j in range(slot, len(pieces)) if printed[j]), len(pieces))
         pieces = pieces[:slot] + pieces[slot + 1:first] + [sign] + pieces[first:]
-    return "".join(pieces)
+    return "".join(pieces) + closer
 
 
 def _anchored(t: Template, negative: bool) -> tuple[int | None, str]:

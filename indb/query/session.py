@@ -72,7 +72,8 @@ class QuerySession:
         self.scans = Scans(self._database)  # the functions it registers live in the database
         filesystems.register(self._database, db.root, db.io_properties)  # an object store's
         # to_char(number, template), as the parser writes it (numformat)
-        self._database.create_function(numformat.NAME, numformat.to_char, ["VARCHAR", "VARCHAR"],
+        self._database.create_function(numformat.NAME, numformat.to_char,
+                                       ["VARCHAR", "VARCHAR", "VARCHAR"],
                                        "VARCHAR", side_effects=False)
         self.views = SessionViews()  # CREATE VIEW's views, made over the tables' views
         self._types: Kept[pa.Schema, tuple[DuckDBPyType, ...]] = Kept(TYPES_KEPT)  # types_of's
