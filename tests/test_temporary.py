@@ -187,6 +187,21 @@ def test_psql_describes_and_lists_the_session_s_temporary_table(served):
                if line.count("|") == 3)  # \dt lists it with the tables of main
 
 
+def test_sqlalchemy_s_inspector_tells_temporary_tables_from_the_others(served):
+    sa = pytest.importorskip("sqlalchemy")
+    engine = sa.create_engine(f"postgresql+psycopg://127.0.0.1:{served.pg_port}/indb")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("CREATE TEMP TABLE scratch (x INTEGER)"))
+            inspector = sa.inspect(conn)
+            assert inspector.get_temp_table_names() == ["scratch"]
+            assert "scratch" not in inspector.get_table_names()
+            assert "target" in inspector.get_table_names()
+    finally:
+        engine.dispose()
+    schemas_go(served)
+
+
 def test_the_http_api_has_no_session_to_keep_one(served):
     response = httpx.post(f"{served.url}/v1/sql", json={"sql": "CREATE TEMP TABLE x (a INTEGER)"})
     assert response.status_code == 400

@@ -29,6 +29,7 @@ from indb import __version__ as indb_version
 from indb.catalog import names
 from indb.catalog.sequences import FUNCTION_NAMES
 from indb.engine.privileges import Relation
+from indb.engine.temporary import PREFIX
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render
 from indb.result import Result
@@ -98,8 +99,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
         false=pgkeys.index_column(exp.column("an_index"), exp.column("column_number")))),
     "pg_get_statisticsobjdef_columns": (("statistics_oid",), exp.null()),
     "pg_relation_is_publishable": (("relation",), exp.false()),
-    "pg_table_size": (("relation",), exp.null()),
-    "pg_relation_size": (("relation",), exp.null()),
+    "pg_table_size": (("relation",), exp.null()), "pg_relation_size": (("relation",), exp.null()),
     "pg_total_relation_size": (("relation",), exp.null()),
     **{name: (("object_oid",), exp.null()) for name in (  # definitions of what indb has none of
         "pg_get_partkeydef", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_function_result",
@@ -144,8 +144,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
         read="duckdb")),
     # indb takes no advisory locks: unlocking them all (asyncpg's pool, as it takes a connection
     # back) unlocks nothing
-    "pg_advisory_unlock_all": ((), exp.null()),
-    "pg_is_in_recovery": ((), exp.false()),
+    "pg_advisory_unlock_all": ((), exp.null()), "pg_is_in_recovery": ((), exp.false()),
     "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
     # current_setting(name) of a name given as a parameter (SQLAlchemy's reflection of a table)
     "indb_setting": (("setting_name",), exp.Case(this=exp.func("lower", exp.column("setting_name")), ifs=[
@@ -258,6 +257,11 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                  "reloptions": exp.cast(exp.null(), exp.DataType.build("VARCHAR[]")),
                  "relreplident": exp.Literal.string("d"),  # psql's \d+: "Replica Identity"
                  "relowner": pgroles.relowner(),
+                 # 't' for a session's temporary table (SQLAlchemy's get_temp_table_names)
+                 "relpersistence": exp.If(this=exp.func("starts_with", exp.Subquery(
+                     this=exp.select("nspname").from_("pg_catalog.pg_namespace").where(
+                         exp.column("oid").eq(exp.column("relnamespace")))), exp.Literal.string(PREFIX)),
+                     true=exp.Literal.string("t"), false=exp.column("relpersistence")),
                  **pgkeys.EXTRA_COLUMNS["pg_class"]},
     "pg_am": {"amname": exp.Literal.string("heap")},  # a table's (psql's \d+: "Access method")
     "pg_index": {"indnullsnotdistinct": exp.false()},
@@ -276,9 +280,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
-    "pg_settings": {},
-    "pg_views": {},
-    "pg_proc": {},
+    "pg_settings": {}, "pg_views": {}, "pg_proc": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
