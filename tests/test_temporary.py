@@ -163,9 +163,12 @@ def test_on_commit_drop_and_delete_rows_at_the_transaction_s_end(served):
         conn.execute("CREATE TEMP TABLE gone (x INTEGER) ON COMMIT DROP")
         conn.execute("CREATE LOCAL TEMPORARY TABLE emptied ON COMMIT DELETE ROWS AS SELECT 1 AS x")
         conn.execute("CREATE TEMP TABLE kept AS SELECT 1 AS x")
+        conn.execute("CREATE TEMP TABLE named ON COMMIT DELETE ROWS AS SELECT 1 AS x")
+        conn.execute("ALTER TABLE named RENAME TO renamed")  # what it does at a commit goes with it
         assert conn.execute("SELECT count(*) FROM emptied").fetchone() == (1,)
         conn.commit()
         assert conn.execute("SELECT count(*) FROM emptied").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM renamed").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (1,)
         with pytest.raises(psycopg.Error, match="gone"):
             conn.execute("SELECT * FROM gone")

@@ -145,7 +145,13 @@ def noted(engine: Engine, tree: exp.Expr) -> None:
     existing = {split_name(name)[1] for name in engine.db.metadata_locations()
                 if split_name(name)[0] == temporaries.schema}
     action = _on_commit(tree) if isinstance(tree, exp.Create) else "preserve"
-    temporaries.tables = {name: temporaries.tables.get(name, action) for name in sorted(existing)}
+    actions = dict(temporaries.tables)
+    renames = [a for a in tree.args.get("actions") or [] if isinstance(a, exp.AlterRename)] \
+        if isinstance(tree, exp.Alter) else []
+    for rename in renames:  # a table renamed keeps what it does at a commit
+        if tree.this.name.lower() in actions:
+            actions[rename.this.name.lower()] = actions.pop(tree.this.name.lower())
+    temporaries.tables = {name: actions.get(name, action) for name in sorted(existing)}
 
 
 def committed(engine: Engine) -> None:
