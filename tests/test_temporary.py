@@ -87,6 +87,7 @@ def test_kinetica_s_temp_table_of_a_schema_is_a_table_of_that_schema(tmp_path):
 def test_any_user_may_make_one_and_only_in_its_own_schema(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.sql("CREATE TABLE prices AS SELECT 10 AS px")
+        conn.sql("CREATE TABLE salaries AS SELECT 99 AS pay")
         conn.sql("CREATE USER ann")
         conn.sql("GRANT analyst TO ann")
         conn.sql("GRANT SELECT ON prices TO ann")
@@ -97,8 +98,51 @@ def test_any_user_may_make_one_and_only_in_its_own_schema(tmp_path):
             ann.sql("CREATE TABLE shared (x INTEGER)")
         with pytest.raises(PrivilegeError, match="developer"):  # Kinetica's: a table of main
             ann.sql("CREATE TEMP TABLE main.x (x INTEGER)")
-        with pytest.raises(SqlError, match="temporary views are not supported"):
-            ann.sql("CREATE TEMP VIEW v AS SELECT 1 AS x")
+        ann.sql("CREATE TEMP VIEW doubled AS SELECT px * 2 AS px FROM prices")  # a view too
+        assert ann.sql("SELECT px FROM doubled").fetchall() == [(20,)]
+        with pytest.raises(PrivilegeError, match="salaries"):  # its reads are hers
+            ann.sql("CREATE TEMP VIEW pay AS SELECT pay FROM salaries")
+        with pytest.raises(SqlError, match="temporary sequences are not supported"):
+            ann.sql("CREATE TEMP SEQUENCE s")
+
+
+def test_a_temporary_view_names_a_query_for_the_session_alone(tmp_path):
+    with indb.connect(tmp_path / "db", cluster="threads", workers=1) as conn:
+        conn.sql(DOUBLE_IT)
+        conn.sql("CREATE TABLE t AS SELECT range::BIGINT AS x FROM range(5)")
+    first, other = indb.connect(tmp_path / "db"), indb.connect(tmp_path / "db")
+    first.sql("CREATE OR REPLACE TEMPORARY VIEW big AS SELECT x FROM t WHERE x > 1")  # Spark's
+    first.sql("CREATE TEMP TABLE stage AS SELECT x * 10 AS y FROM big")
+    first.sql("CREATE TEMP VIEW joined AS SELECT s.y, b.x FROM stage s JOIN big b ON s.y = b.x * 10")
+    assert first.sql("SELECT count(*) FROM joined").fetchall() == [(3,)]
+    assert first.sql("SELECT v.x FROM big AS v(x) WHERE v.x < 3").fetchall() == [(2,)]
+    first.sql("CREATE OR REPLACE TEMP VIEW big AS SELECT x FROM t WHERE x > 3")
+    assert first.sql("SELECT count(*) FROM joined").fetchall() == [(1,)]  # reads big as it is now
+    rows = first.sql("SELECT x FROM TABLE(double_it(INPUT_TABLE_NAMES => INPUT_TABLE("
+                     "SELECT x FROM big)))").fetchall()
+    assert rows == [(8,)]
+    with pytest.raises(SqlError, match="x is a temporary view, which cannot be written|big is a"):
+        first.sql("INSERT INTO big VALUES (7)")
+    with pytest.raises(indb.CatalogError, match="would read itself"):
+        first.sql("CREATE OR REPLACE TEMP VIEW big AS SELECT x FROM joined")
+    with pytest.raises(SqlError, match="nope"):  # checked when made, and nothing kept
+        first.sql("CREATE TEMP VIEW broken AS SELECT nope FROM t")
+    with pytest.raises(SqlError, match="broken"):
+        first.sql("SELECT * FROM broken")
+    with pytest.raises(indb.CatalogError, match="joined reads big"):
+        first.sql("DROP VIEW big")
+    with pytest.raises(SqlError, match="big"):  # no other session's, and in no catalog
+        other.sql("SELECT * FROM big")
+    assert first.sql("SHOW VIEWS").fetchall() == []
+    first.sql("DROP VIEW joined")
+    first.sql("DROP VIEW big")
+    with pytest.raises(SqlError, match="big"):
+        first.sql("SELECT * FROM big")
+    first.sql("CREATE TEMP VIEW gone AS SELECT 1 AS x")
+    first.close()
+    with indb.connect(tmp_path / "db") as again, pytest.raises(SqlError, match="gone"):
+        again.sql("SELECT * FROM gone")
+    other.close()
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +188,18 @@ def test_a_postgresql_session_stages_rows_in_a_temporary_table(served):
             ("id",), ("name",)]
         with pytest.raises(psycopg.Error, match="stage"):
             other.execute("SELECT * FROM stage")
+        conn.execute("CREATE TEMP VIEW named AS SELECT name FROM stage WHERE id = 2")
+        assert conn.execute("SELECT name FROM named").fetchall() == [("b",)]
+        with pytest.raises(psycopg.Error, match="named"):
+            other.execute("SELECT * FROM named")
         conn.execute("EXECUTE FUNCTION double_it(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT id AS x "
                      "FROM stage), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('doubled'))")
         assert conn.execute("SELECT x FROM doubled ORDER BY x").fetchall() == [(2,), (4,)]
         conn.execute("DISCARD TEMP")
         with pytest.raises(psycopg.Error, match="stage"):
             conn.execute("SELECT * FROM stage")
+        with pytest.raises(psycopg.Error, match="named"):
+            conn.execute("SELECT * FROM named")
         conn.execute("CREATE TEMP TABLE last (x INTEGER)")
         conn.execute("DROP TABLE last")  # its schema stays until the session ends
         assert len(temporary_schemas(served)) == 1
@@ -206,9 +256,10 @@ def test_sqlalchemy_s_inspector_tells_temporary_tables_from_the_others(served):
 
 
 def test_the_http_api_has_no_session_to_keep_one(served):
-    response = httpx.post(f"{served.url}/v1/sql", json={"sql": "CREATE TEMP TABLE x (a INTEGER)"})
-    assert response.status_code == 400
-    assert "HTTP API has none" in response.json()["error"]["message"]
+    for sql in ("CREATE TEMP TABLE x (a INTEGER)", "CREATE TEMP VIEW x AS SELECT 1 AS a"):
+        response = httpx.post(f"{served.url}/v1/sql", json={"sql": sql})
+        assert response.status_code == 400
+        assert "HTTP API has none" in response.json()["error"]["message"]
     with served.service.pool.connection() as conn:  # nothing was made
         with pytest.raises(SqlError, match="x does not exist"):
             conn.sql("SELECT * FROM x")

@@ -148,6 +148,8 @@ def owned(engine: Engine, plan: object) -> list[tuple[str, str]]:
     """The objects a plan is about to create, (kind, name): they will belong to its user."""
     plan = _inner(plan)
     exists = engine.db.exists
+    if isinstance(plan, planner.CreateView) and plan.temporary:
+        return []  # the session's alone, in no catalog
     if isinstance(plan, planner.CreateTable | planner.CreateView):
         return [] if exists(plan.name) or plan.name in _view_names(engine) else [("table", plan.name)]
     if isinstance(plan, planner.Load):

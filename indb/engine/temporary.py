@@ -1,4 +1,5 @@
-"""Temporary tables (``CREATE TEMP TABLE``): a session's own tables, gone when it ends.
+"""Temporary tables and views (``CREATE TEMP TABLE``, ``CREATE TEMP VIEW``): a session's own,
+gone when it ends.
 
 A session (an embedded connection, a PostgreSQL client's connection to the server) has a schema
 of its own, ``pg_temp_<random>``, made at its first temporary table. ``CREATE TEMP TABLE t``
@@ -9,7 +10,12 @@ PostgreSQL grants TEMP to everyone), and owns them. ``ON COMMIT DROP`` and ``ON 
 ROWS`` are carried out where a transaction ends (the PostgreSQL port's COMMIT and ROLLBACK;
 each statement of an embedded connection commits alone). When the session ends its schema is
 dropped with its tables. A process killed first leaves them: ``DROP SCHEMA pg_temp_... CASCADE``
-removes them (``SHOW SCHEMAS`` lists them)."""
+removes them (``SHOW SCHEMAS`` lists them).
+
+Temporary views (``CREATE [OR REPLACE] TEMP VIEW v AS ...``, Spark's and DuckDB's way of naming a
+step of a script) are kept by the session alone, never in the catalog: their query, with the
+temporary tables and views it reads named as they were then, is put in place of ``v`` in each
+statement that reads it, so its reads are the session user's own and are checked as such."""
 
 from __future__ import annotations
 
@@ -23,7 +29,8 @@ from sqlglot import exp
 
 from indb.catalog import users
 from indb.catalog.names import split_name
-from indb.parser import dialect, error_at
+from indb.errors import CatalogError
+from indb.parser import dialect, error_at, parse, render
 from indb.planner.tables import TEMPORARY_PROPERTIES, is_temporary
 
 if TYPE_CHECKING:
@@ -37,10 +44,12 @@ INPUTS = ("INPUT_TABLE", "INPUT_TABLES")  # a function run's tables, named as co
 @dataclass
 class Temporaries:
     """One session's temporary tables: their schema, and what each does at a commit
-    (``preserve``, ``delete`` its rows, ``drop`` it), by name."""
+    (``preserve``, ``delete`` its rows, ``drop`` it), by name; and its temporary views' queries,
+    by name."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
+    views: dict[str, str] = field(default_factory=dict)
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
 
     def qualified(self, name: str) -> str:
@@ -53,18 +62,25 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
     table while there is one (a CTE of that name stays the CTE)."""
     temporaries = engine.temporaries
     if isinstance(tree, exp.Create) and is_temporary(tree):
-        if str(tree.args.get("kind")).upper() != "TABLE":
-            raise error_at(tree, f"temporary {str(tree.args.get('kind')).lower()}s are not "
-                                 "supported: make a temporary table, or a view")
+        kind = str(tree.args.get("kind")).lower()
+        if kind not in ("table", "view"):
+            raise error_at(tree, f"temporary {kind}s are not supported: make a temporary table "
+                                 "or view, or a sequence")
         table = tree.find(exp.Table)
         assert table is not None
         own = temporaries is not None and table.db.lower() == temporaries.schema
         if table.args.get("db") is not None and not own and not _aliased(table):
+            if kind == "view":
+                raise error_at(table, "a temporary view is its session's: name it without a schema")
             return _kinetica_memory_only(tree)
         if temporaries is None:
-            raise error_at(tree, "a temporary table lives as long as its session, and the HTTP "
-                                 "API has none (each request stands alone): use a table, or a "
-                                 "PostgreSQL client")
+            raise error_at(tree, f"a temporary {kind} lives as long as its session, and the HTTP "
+                                 "API has none (each request stands alone): use a table or view, "
+                                 "or a PostgreSQL client")
+        if kind == "view":
+            table.set("db", None)
+            table.set("catalog", None)
+            return named(temporaries, tree)
         if not engine.db.schema_exists(temporaries.schema):
             engine.db.create_schema(temporaries.schema)
         temporaries.made = True
@@ -88,13 +104,26 @@ def _kinetica_memory_only(tree: exp.Create) -> exp.Create:
 def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
     """``tree`` with each name of a temporary table without a schema in their schema (a CTE
     of that name stays the CTE): a table, or a function run's ``INPUT_TABLE(t)``."""
-    if temporaries is None or not temporaries.tables:
+    if temporaries is None or not (temporaries.tables or temporaries.views):
         return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp
-    made = tree.find(exp.Table) if isinstance(tree, exp.Create) and not is_temporary(tree) else None
-    for table in tree.find_all(exp.Table):
-        if table.name.lower() not in ctes and table is not made:
+    # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp; what a
+    # CREATE makes and what a DROP drops are names, not reads of a view
+    made = tree.find(exp.Table) if isinstance(tree, exp.Create) else None
+    dropped = set(map(id, tree.find_all(exp.Table))) if isinstance(tree, exp.Drop) else set()
+    # a temporary view's query keeps the views it reads by name: read as they are when it is
+    defined = isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "VIEW"
+    written = tree.this.find(exp.Table) if isinstance(tree, exp.Insert | exp.Update | exp.Delete
+                                                      | exp.Merge) else None
+    for table in list(tree.find_all(exp.Table)):
+        if table.name.lower() in ctes or table is made:
+            continue  # (a temporary table's is in its schema already)
+        if table is written and _view(temporaries, table):
+            raise error_at(table, f"{table.name} is a temporary view, which cannot be written: "
+                                  "write to the tables it reads")
+        if id(table) not in dropped and not defined and _view(temporaries, table):
+            table.replace(_read(temporaries, table, ()))
+        else:
             resolved(temporaries, table)
     for call in tree.find_all(exp.Anonymous):  # a function run's INPUT_TABLE(t), ('t')
         if call.name.upper() in INPUTS:
@@ -116,6 +145,65 @@ def resolved(temporaries: Temporaries | None, table: exp.Table) -> exp.Table:
         table.set("db", exp.to_identifier(temporaries.schema))
         table.set("catalog", None)
     return table
+
+
+def _view(temporaries: Temporaries, table: exp.Table) -> bool:
+    """Whether ``table`` names one of the session's temporary views."""
+    return isinstance(table.this, exp.Identifier) and table.name.lower() in temporaries.views \
+        and (table.args.get("db") is None or _aliased(table))
+
+
+def _read(temporaries: Temporaries, table: exp.Table, seen: tuple[str, ...]) -> exp.Subquery:
+    """A temporary view's query in place of ``table``, with the temporary views it reads in
+    theirs (``seen``: the views being read, in which it must not be)."""
+    name = table.name.lower()
+    if name in seen:
+        raise CatalogError(f"temporary view {name} would read itself (through "
+                           f"{' -> '.join((*seen, name))}): redefine one of them")
+    query = parse(temporaries.views[name])[0]
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    for inner in list(query.find_all(exp.Table)):
+        if inner.name.lower() not in ctes and _view(temporaries, inner):
+            inner.replace(_read(temporaries, inner, (*seen, name)))
+    return exp.Subquery(this=query, alias=table.args.get("alias")
+                        or exp.TableAlias(this=exp.to_identifier(table.name)))
+
+
+def create_view(engine: Engine, name: str, query: exp.Expr, replace: bool) -> None:
+    """``CREATE [OR REPLACE] TEMP VIEW name AS query``: its query (the temporary tables and
+    views it reads already named as they are now) checked by DuckDB and kept."""
+    temporaries = engine.temporaries
+    assert temporaries is not None  # (placed refused it without a session)
+    name = name.lower()
+    if name in temporaries.tables:
+        raise CatalogError(f"a temporary table called {name} exists; a view needs a name of its "
+                           "own")
+    if name in temporaries.views and not replace:
+        raise CatalogError(f"temporary view {name} already exists; CREATE OR REPLACE TEMP VIEW "
+                           f"{name} redefines it")
+    kept, temporaries.views[name] = temporaries.views.get(name), render(query)
+    try:  # read as it would be, it reading no view that reads it
+        checked = _read(temporaries, exp.to_table(name), ())
+        engine.session.query(render(exp.select(exp.Star()).from_(checked).limit(0)))
+    except BaseException:
+        if kept is None:
+            del temporaries.views[name]
+        else:
+            temporaries.views[name] = kept
+        raise
+
+
+def drop_view(engine: Engine, name: str) -> bool:
+    """``DROP VIEW name`` of a temporary view: forgotten (False: it names none)."""
+    temporaries, name = engine.temporaries, name.lower()
+    if temporaries is None or name not in temporaries.views:
+        return False
+    readers = [other for other, sql in temporaries.views.items()
+               if any(t.name.lower() == name for t in parse(sql)[0].find_all(exp.Table))]
+    if readers:
+        raise CatalogError(f"temporary view {', '.join(readers)} reads {name}: drop it first")
+    del temporaries.views[name]
+    return True
 
 
 def name_of(temporaries: Temporaries | None, name: str) -> str:
@@ -172,7 +260,10 @@ def dropped(engine: Engine) -> None:
     """The session's end (or ``DISCARD TEMP``): its schema dropped with its tables, and their
     owners and grants forgotten."""
     temporaries = engine.temporaries
-    if temporaries is None or not temporaries.made:
+    if temporaries is None:
+        return
+    temporaries.views.clear()
+    if not temporaries.made:
         return
     if engine.db.schema_exists(temporaries.schema):
         for name in engine.db.drop_schema(temporaries.schema, cascade=True):

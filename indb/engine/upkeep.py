@@ -23,7 +23,7 @@ from indb import planner
 from indb.catalog import views
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.engine import tables
+from indb.engine import tables, temporary
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
@@ -334,6 +334,11 @@ def _rows_by_file(rows: pa.Table) -> dict[str, np.ndarray]:
 # -- views --------------------------------------------------------------------------------------
 
 def create_view(engine: Engine, plan: planner.CreateView, params: object) -> Result:
+    if plan.temporary:
+        if plan.if_not_exists and engine.temporaries and plan.name in engine.temporaries.views:
+            return Result(message=f"temporary view {plan.name} already exists")
+        temporary.create_view(engine, plan.name, parse(plan.sql)[0], plan.replace)
+        return Result(message=f"created temporary view {plan.name}")
     if plan.if_not_exists and any(v.name == plan.name for v in views.views(engine.db.engine)):
         return Result(message=f"view {plan.name} already exists")
     # DuckDB checks the query now, against the tables as they are (nothing of it is read)
@@ -344,6 +349,8 @@ def create_view(engine: Engine, plan: planner.CreateView, params: object) -> Res
 
 
 def drop_view(engine: Engine, plan: planner.DropView, params: object) -> Result:
+    if temporary.drop_view(engine, plan.name):  # the session's own first, as it reads them first
+        return Result(message=f"dropped temporary view {plan.name}")
     if views.drop_view(engine.db.engine, plan.name) or plan.if_exists:
         return Result(message=f"dropped view {plan.name}")
     raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")

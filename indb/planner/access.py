@@ -330,7 +330,7 @@ def _create(tree: exp.Expr) -> list[Need]:
     target = _target(tree)
     # a temporary table anyone may make (PostgreSQL grants TEMP to PUBLIC): it is the session's
     out = [] if is_temporary(tree) else [Need("ROLE", "role", DEVELOPER, tree)]
-    if tree.args.get("replace") and target is not None:
+    if tree.args.get("replace") and target is not None and not is_temporary(tree):
         out.append(_on_table("OWNER", target))
     expression = tree.args.get("expression")
     return out + (reads(expression) if isinstance(expression, exp.Expr) else [])

@@ -293,6 +293,7 @@ class CreateView:
     sql: str  # the query, as DuckDB runs it
     replace: bool = False
     if_not_exists: bool = False
+    temporary: bool = False  # the session's own (CREATE TEMP VIEW)
 
 
 @dataclass(frozen=True)
@@ -311,15 +312,18 @@ def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
         raise error_at(tree.this, "name the view's columns in its query (SELECT a AS x, ...), not "
                                   "after its name")
     properties = tree.args.get("properties")
-    if properties and properties.expressions:
-        raise error_at(tree, f"{render(properties.expressions[0])} views are not supported; "
-                             "CREATE VIEW makes one every connection sees, and CREATE TABLE ... "
-                             "AS SELECT keeps rows")
+    temporary = tables.is_temporary(tree)  # the session's own (engine/temporary.py)
+    unsupported = [p for p in properties.expressions if not isinstance(p, exp.TemporaryProperty)] \
+        if properties else []
+    if unsupported:
+        raise error_at(tree, f"{render(unsupported[0])} views are not supported; "
+                             "CREATE VIEW makes one every connection sees, CREATE TEMP VIEW one "
+                             "of the session's own, and CREATE TABLE ... AS SELECT keeps rows")
     try:
         name = checked_name(table_name(tree.this), "view")
     except SchemaError as error:
         raise error_at(tree.this, str(error)) from None
-    if catalog.exists(name):
+    if not temporary and catalog.exists(name):
         raise CatalogError(f"a table called {name} exists; a view needs a name of its own")
     query = tree.expression
     if not isinstance(query, exp.Query):
@@ -330,7 +334,7 @@ def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
         raise error_at(tree, "PREDICT cannot be kept in a view yet; call it in the queries that "
                              "read the view")
     return CreateView(name, render(query), bool(tree.args.get("replace")),
-                      bool(tree.args.get("exists")))
+                      bool(tree.args.get("exists")), temporary)
 
 
 def plan_drop_view(tree: exp.Drop, catalog: CatalogFacts) -> DropView:
