@@ -5,7 +5,9 @@ DROP and DELETE ROWS at COMMIT, DISCARD TEMP); the HTTP API, which has no sessio
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import sys
 import time
 
 import httpx
@@ -143,6 +145,34 @@ def test_a_temporary_view_names_a_query_for_the_session_alone(tmp_path):
     with indb.connect(tmp_path / "db") as again, pytest.raises(SqlError, match="gone"):
         again.sql("SELECT * FROM gone")
     other.close()
+
+
+KILLED = """import os, signal, sys
+import indb
+conn = indb.connect(sys.argv[1])
+conn.sql("CREATE TEMP TABLE left_behind AS SELECT 1 AS a")
+print(conn.engine.temporaries.schema, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # no close: its schema stays
+"""
+
+
+def test_a_killed_process_s_schema_goes_with_the_next_session_s_first_temporary_table(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t AS SELECT 1 AS a")
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "db")],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    dead = killed.stdout.strip()
+    live = indb.connect(tmp_path / "db")
+    assert dead in live.sql("SHOW SCHEMAS").df()["name"].tolist()  # connecting sweeps nothing
+    live.sql("CREATE TEMP TABLE mine AS SELECT 2 AS b")  # its schema made: the dead one's swept
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TEMP TABLE ours AS SELECT 3 AS c")  # live's, this process's, is kept
+        schemas = conn.sql("SHOW SCHEMAS").df()["name"].tolist()
+        assert dead not in schemas and live.engine.temporaries.schema in schemas
+        assert "left_behind" not in " ".join(r[0] for r in conn.sql("SHOW TABLES").fetchall())
+    assert live.sql("SELECT b FROM mine").fetchall() == [(2,)]
+    live.close()
 
 
 @pytest.fixture(scope="module")

@@ -482,12 +482,18 @@ class Database:
         except NoSuchNamespaceError:  # a name pyiceberg cannot hold (empty, blank)
             return False
 
-    def create_schema(self, name: str) -> None:
-        """A new, empty schema (an Iceberg namespace); CatalogError if it exists."""
+    def create_schema(self, name: str, properties: dict[str, str] | None = None) -> None:
+        """A new, empty schema (an Iceberg namespace, with ``properties``); CatalogError if it
+        exists."""
         try:
-            self.catalog.create_namespace(checked_schema_name(name))
+            self.catalog.create_namespace(checked_schema_name(name), properties or {})
         except NamespaceAlreadyExistsError:
             raise CatalogError(f"schema {name} already exists") from None
+
+    def schema_properties(self, name: str) -> dict[str, str]:
+        """A schema's properties (``create_schema``'s)."""
+        self._existing_schema(name)
+        return dict(self.catalog.load_namespace_properties(name))
 
     def drop_schema(self, name: str, cascade: bool = False) -> list[str]:
         """Remove a schema; with ``cascade`` its tables first (each dropped as DROP TABLE drops

@@ -9,8 +9,9 @@ table's: the planner, the writes, constraints, the catalog listings. Any user ma
 PostgreSQL grants TEMP to everyone), and owns them. ``ON COMMIT DROP`` and ``ON COMMIT DELETE
 ROWS`` are carried out where a transaction ends (the PostgreSQL port's COMMIT and ROLLBACK;
 each statement of an embedded connection commits alone). When the session ends its schema is
-dropped with its tables. A process killed first leaves them: ``DROP SCHEMA pg_temp_... CASCADE``
-removes them (``SHOW SCHEMAS`` lists them).
+dropped with its tables. A process killed first leaves them: the schema records the process
+that made it (host, boot, process id and start), and the next session on that host to make a
+temporary table drops the schemas of processes that have gone.
 
 Temporary views (``CREATE [OR REPLACE] TEMP VIEW v AS ...``, Spark's and DuckDB's way of naming a
 step of a script) are kept by the session alone, never in the catalog: their query, with the
@@ -19,10 +20,14 @@ statement that reads it, so its reads are the session user's own and are checked
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -37,8 +42,10 @@ if TYPE_CHECKING:
     from indb.engine.core import Engine
 
 PREFIX = "pg_temp_"  # a session's schema: PostgreSQL's name for its sessions' own
+SESSION = "indb.session"  # its property naming the process that made it (process_identity)
 ALIASES = ("pg_temp", "temp")  # the session's temporary schema in PostgreSQL's and DuckDB's SQL
 INPUTS = ("INPUT_TABLE", "INPUT_TABLES")  # a function run's tables, named as columns or strings
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,7 +89,8 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
             table.set("catalog", None)
             return named(temporaries, tree)
         if not engine.db.schema_exists(temporaries.schema):
-            engine.db.create_schema(temporaries.schema)
+            swept(engine)
+            engine.db.create_schema(temporaries.schema, {SESSION: process_identity()})
         temporaries.made = True
         table.set("db", exp.to_identifier(temporaries.schema))
         table.set("catalog", None)
@@ -287,6 +295,64 @@ def _on_commit(tree: exp.Create) -> str:
         if isinstance(prop, exp.OnCommitProperty):
             return "delete" if prop.args.get("delete") else "preserve"
     return "preserve"
+
+
+def swept(engine: Engine) -> list[str]:
+    """The temporary schemas of processes of this host that have gone (killed before their
+    sessions ended), dropped with their tables; their names."""
+    gone = []
+    for schema in engine.db.schemas():
+        if not schema.startswith(PREFIX):
+            continue
+        try:
+            owner = engine.db.schema_properties(schema).get(SESSION)
+            if owner is None or not process_gone(owner):
+                continue  # (one made before schemas said whose they were: DROP SCHEMA it)
+            for name in engine.db.drop_schema(schema, cascade=True):
+                users.forget_object(engine.db.engine, "table", name)
+        except CatalogError:
+            continue  # another process swept it first
+        log.info("dropped the temporary schema %s of a process that has gone (%s)", schema, owner)
+        gone.append(schema)
+    return gone
+
+
+def process_identity(pid: int | None = None) -> str:
+    """``host boot pid start``: this process (or ``pid``) as no other process, on this host
+    or after a reboot, can be (the start: its start time in clock ticks, where Linux says)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()} {_boot_id()} {pid} {_started(pid)}"
+
+
+def process_gone(identity: str) -> bool:
+    """Whether the process ``identity`` names has ended: only what this host can tell (a
+    process of another host is taken to be alive)."""
+    host, boot, pid, start = (identity.split(" ") + ["", "", "", ""])[:4]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if boot != _boot_id():
+        return True  # the host has started again since
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, as another user's
+    return start != _started(int(pid))  # a new process with the old one's number
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "-"
+
+
+def _started(pid: int) -> str:
+    try:  # /proc/PID/stat's 22nd field; the 2nd, the command, may hold spaces: counted after it
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "-"
 
 
 @contextmanager
