@@ -175,6 +175,16 @@ def test_a_killed_process_s_schema_goes_with_the_next_session_s_first_temporary_
     live.close()
 
 
+def test_only_this_host_s_and_this_namespace_s_ended_processes_are_gone():
+    from indb.engine.temporary import process_gone, process_identity
+    host, boot, namespace, pid, start = process_identity().split(" ")
+    assert not process_gone(process_identity())  # this process
+    assert process_gone(f"{host} {boot} {namespace} {pid} {int(start) + 1}")  # its number, reused
+    assert process_gone(f"{host} another-boot {namespace} {pid} {start}")  # before a reboot
+    assert not process_gone(f"another-host {boot} {namespace} {pid} {start}")  # not seen from here
+    assert not process_gone(f"{host} {boot} pid:[1] {pid} {start}")  # another container's
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     path = tmp_path_factory.mktemp("temporary") / "db"

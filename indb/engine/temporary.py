@@ -10,13 +10,14 @@ PostgreSQL grants TEMP to everyone), and owns them. ``ON COMMIT DROP`` and ``ON 
 ROWS`` are carried out where a transaction ends (the PostgreSQL port's COMMIT and ROLLBACK;
 each statement of an embedded connection commits alone). When the session ends its schema is
 dropped with its tables. A process killed first leaves them: the schema records the process
-that made it (host, boot, process id and start), and the next session on that host to make a
-temporary table drops the schemas of processes that have gone.
+that made it (host, boot, process namespace, process id and start), and the next session on that
+host to make a temporary table drops the schemas of processes that have gone.
 
 Temporary views (``CREATE [OR REPLACE] TEMP VIEW v AS ...``, Spark's and DuckDB's way of naming a
-step of a script) are kept by the session alone, never in the catalog: their query, with the
-temporary tables and views it reads named as they were then, is put in place of ``v`` in each
-statement that reads it, so its reads are the session user's own and are checked as such."""
+step of a script) are kept by the session alone, never in the catalog: their query (the
+temporary tables it reads named as they were then, the temporary views it reads as they are at
+each read) is put in place of ``v`` in each statement that reads it, so its reads are the
+session user's own and are checked as such."""
 
 from __future__ import annotations
 
@@ -111,7 +112,8 @@ def _kinetica_memory_only(tree: exp.Create) -> exp.Create:
 
 def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
     """``tree`` with each name of a temporary table without a schema in their schema (a CTE
-    of that name stays the CTE): a table, or a function run's ``INPUT_TABLE(t)``."""
+    of that name stays the CTE): a table, or a function run's ``INPUT_TABLE(t)``; and each read
+    of a temporary view replaced by its query."""
     if temporaries is None or not (temporaries.tables or temporaries.views):
         return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -318,20 +320,23 @@ def swept(engine: Engine) -> list[str]:
 
 
 def process_identity(pid: int | None = None) -> str:
-    """``host boot pid start``: this process (or ``pid``) as no other process, on this host
-    or after a reboot, can be (the start: its start time in clock ticks, where Linux says)."""
+    """``host boot namespace pid start``: this process (or ``pid``) as no other process, on
+    this host, in another container of it, or after a reboot, can be (where Linux says: the
+    boot's id, the process id namespace, the start time in clock ticks)."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()} {_boot_id()} {pid} {_started(pid)}"
+    return f"{socket.gethostname()} {_boot_id()} {_namespace()} {pid} {_started(pid)}"
 
 
 def process_gone(identity: str) -> bool:
     """Whether the process ``identity`` names has ended: only what this host can tell (a
     process of another host is taken to be alive)."""
-    host, boot, pid, start = (identity.split(" ") + ["", "", "", ""])[:4]
+    host, boot, namespace, pid, start = (identity.split(" ") + [""] * 5)[:5]
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if boot != _boot_id():
         return True  # the host has started again since
+    if namespace != _namespace():
+        return False  # another container's, sharing the host's name: not this one's to see
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -344,6 +349,13 @@ def process_gone(identity: str) -> bool:
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "-"
+
+
+def _namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
     except OSError:
         return "-"
 
