@@ -99,6 +99,7 @@ HANDLERS: dict[type, Handler] = {
     identity.ShowPrincipals: privileges.show_principals,
     identity.SetOwner: privileges.set_owner,
     settings.SetDatabaseSetting: privileges.set_database_setting,
+    settings.SetSessionSettings: queries.set_session_settings,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

@@ -97,6 +97,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
         | privileges.ShowPrincipals | privileges.SetOwner | settings.SetDatabaseSetting
+        | settings.SetSessionSettings
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
@@ -125,6 +126,8 @@ def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
 
 def _planner_of(tree: exp.Expr) -> Planner:
     planner = _PLANNERS.get(type(tree))
+    if planner is None and isinstance(tree, exp.Command):
+        planner = _COMMANDS.get(str(tree.this).upper())
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
@@ -153,6 +156,8 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
     return functions.plan_table_functions(tree, catalog) or tables.plan_query(tree, catalog)
 
 
+# statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
+_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,
@@ -166,6 +171,8 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
                        VIEW=upkeep.plan_drop_view, SCHEMA=schemas.plan_drop_schema,
                        INDEX=indexes.plan_drop_index),
     exp.Show: tables.plan_show,
+    exp.Set: settings.plan_set,
+    exp.Pragma: settings.plan_pragma,
     exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,
     exp.Union: _query,

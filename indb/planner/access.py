@@ -32,6 +32,7 @@ from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.planner.functions import named_table
+from indb.planner.settings import SESSION_SETTINGS
 from indb.planner.tables import is_temporary
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
@@ -391,6 +392,13 @@ def _admin(tree: exp.Expr) -> list[Need]:
     return [Need("ROLE", "role", ADMIN, tree)]
 
 
+def _settings(assignments: list[exp.Expr], tree: exp.Expr) -> list[Need]:
+    named = [a.this.sql().lower() for a in assignments if isinstance(a, exp.EQ)]
+    if len(named) == len(assignments) and all(n in SESSION_SETTINGS for n in named):
+        return []
+    return _admin(tree)
+
+
 def _explain(tree: exp.Expr) -> list[Need]:
     return needs(tree.this)
 
@@ -429,6 +437,11 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     exp.Alter: _owner_of("table"),
     exp.Describe: _describe,
     exp.Show: _nothing,
+    # a connection's own settings (planner.settings.SESSION_SETTINGS) are anyone's to set; any
+    # other (the sandbox's enable_external_access) an admin's, and refused by the planner too
+    exp.Set: lambda tree: _settings([item.this for item in tree.expressions], tree),
+    exp.Pragma: lambda tree: _settings([tree.this], tree),
+    exp.Command: lambda tree: [] if str(tree.this).upper() == "RESET" else _admin(tree),
     trees.CreateFunction: _developer_owning("function"),
     ExecuteFunctionTree: _execute_statement,
     trees.ShowFunction: _nothing,

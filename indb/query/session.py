@@ -181,6 +181,18 @@ class QuerySession:
                 self._database.execute(render(exp.Set(expressions=[exp.SetItem(
                     this=exp.EQ(this=exp.column(name), expression=value))])))
 
+    def set(self, name: str, value: object) -> None:
+        """Set one of DuckDB's settings for the queries from now on (None: back to its
+        default); DuckDB's refusal of a value is a SqlError."""
+        statement: exp.Expr = exp.Command(this="RESET", expression=exp.Literal.string(name)) \
+            if value is None else exp.Set(expressions=[exp.SetItem(this=exp.EQ(
+                this=exp.column(name), expression=exp.convert(value)))])
+        with self._lock:
+            try:
+                self._database.execute(render(statement))
+            except duckdb.Error as error:
+                raise SqlError(str(error).splitlines()[0]) from None
+
     def query(self, sql: str, params: object = None) -> pa.Table:
         """Run SQL in DuckDB and return its rows; DuckDB's errors become SqlError."""
         return self.typed_query(sql, params)[0]

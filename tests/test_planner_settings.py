@@ -1,0 +1,82 @@
+"""A connection's own settings (``SET threads = 4``, ``RESET``, DuckDB's ``PRAGMA name = value``):
+planned from the statement, carried out on the connection's queries' DuckDB, refused where
+there is no session to keep them (the HTTP API)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import indb
+from indb.errors import SqlError
+from indb.parser import parse
+from indb import planner
+from indb.planner import settings
+from serving import Served
+
+
+def plan(sql: str) -> settings.SetSessionSettings:
+    tree = parse(sql)[0]
+    planned = planner.plan(tree, None)  # (no catalog: a setting reads none)
+    assert isinstance(planned, settings.SetSessionSettings)
+    return planned
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SET threads = 4", (("threads", 4),)),
+    ("SET threads TO 4", (("threads", 4),)),
+    ("SET GLOBAL worker_threads = 2", (("threads", 2),)),  # DuckDB's other name of it
+    ("SET SESSION memory_limit = '2GB'", (("memory_limit", "2GB"),)),
+    ("SET preserve_insertion_order = false", (("preserve_insertion_order", False),)),
+    ("PRAGMA threads = 3", (("threads", 3),)),
+    ("RESET threads", (("threads", None),)),
+])
+def test_set_reset_and_pragma_plan_duckdb_s_names_and_values(sql, expected):
+    assert plan(sql).settings == expected
+
+
+def test_reset_all_resets_every_setting_a_connection_may_set():
+    names = [name for name, value in plan("RESET ALL").settings if value is None]
+    assert sorted(names) == sorted(set(settings.SESSION_SETTINGS.values()))
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SET search_path = main", "no setting search_path"),
+    ("SET spark.sql.shuffle.partitions = 200", "no setting spark.sql.shuffle.partitions"),
+    ("SET enable_external_access = true", "no setting enable_external_access"),  # the sandbox's
+    ("SET threads = 1 + 1", "a setting's value is a number"),
+    ("RESET", "RESET takes a setting's name"),
+])
+def test_what_a_connection_may_not_set_is_refused_naming_what_it_may(sql, message):
+    with pytest.raises(SqlError, match=message):
+        plan(sql)
+
+
+def test_an_embedded_connection_s_queries_run_with_its_settings(tmp_path):
+    with indb.connect(tmp_path / "db") as conn, indb.connect(tmp_path / "db") as other:
+        default = other.sql("SELECT current_setting('threads')").fetchone()
+        conn.sql("SET threads = 1")
+        conn.sql("SET memory_limit = '512MB'")
+        assert conn.sql("SELECT current_setting('threads')").fetchone() == (1,)
+        assert conn.sql("SELECT current_setting('memory_limit')").fetchone()[0].startswith("488")
+        assert other.sql("SELECT current_setting('threads')").fetchone() == default  # its own
+        with pytest.raises(SqlError, match="at least 1 thread"):  # DuckDB checks the value
+            conn.sql("SET threads = 0")
+        conn.sql("RESET threads")
+        assert conn.sql("SELECT current_setting('threads')").fetchone() == default
+        conn.sql("CREATE USER ann")
+    with indb.connect(tmp_path / "db", user="ann") as ann:  # anyone's own to set
+        ann.sql("SET threads = 1")
+        assert ann.sql("SELECT current_setting('threads')").fetchone() == (1,)
+
+
+def test_the_http_api_keeps_no_setting_from_one_request_to_the_next(tmp_path):
+    with indb.connect(tmp_path / "db"):
+        pass
+    server = Served(tmp_path / "db")
+    try:
+        response = httpx.post(f"{server.url}/v1/sql", json={"sql": "SET threads = 1"})
+        assert response.status_code == 400
+        assert "HTTP API has none" in response.json()["error"]["message"]
+    finally:
+        server.stop()
