@@ -118,6 +118,9 @@ def test_a_temporary_view_names_a_query_for_the_session_alone(tmp_path):
     first.sql("CREATE TEMP VIEW joined AS SELECT s.y, b.x FROM stage s JOIN big b ON s.y = b.x * 10")
     assert first.sql("SELECT count(*) FROM joined").fetchall() == [(3,)]
     assert first.sql("SELECT v.x FROM big AS v(x) WHERE v.x < 3").fetchall() == [(2,)]
+    assert [r[:2] for r in first.sql("DESCRIBE joined").fetchall()] == [("y", "BIGINT"),
+                                                                        ("x", "BIGINT")]
+    assert first.sql("SUMMARIZE big").fetchall()[0][0] == "x"
     first.sql("CREATE OR REPLACE TEMP VIEW big AS SELECT x FROM t WHERE x > 3")
     assert first.sql("SELECT count(*) FROM joined").fetchall() == [(1,)]  # reads big as it is now
     rows = first.sql("SELECT x FROM TABLE(double_it(INPUT_TABLE_NAMES => INPUT_TABLE("

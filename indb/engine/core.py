@@ -23,6 +23,7 @@ from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public
 from indb.engine.shortcuts import Shortcuts
 from indb.engine.temporary import Temporaries
+from indb.engine.upkeep import described_view
 from indb.errors import IndbError, InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
 from indb.query.session import ParameterSets, QuerySession
@@ -184,9 +185,11 @@ class Engine:
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
         """The statement as indb runs it (q-sql translated, the session's temporary tables in
-        their schema, ``public`` as main, ``current_user`` as ``user``, a sequence read as a
+        their schema, ``public`` as main, ``DESCRIBE v`` of a view as of its rows,
+        ``current_user`` as ``user``, a sequence read as a
         table as its row), checked against ``user``'s privileges (PrivilegeError)."""
-        tree = _as_user(main_for_public(self, temporary.placed(self, expanded(self, tree))), user)
+        tree = temporary.placed(self, expanded(self, tree))
+        tree = _as_user(described_view(self, main_for_public(self, tree)), user)
         tree, needed = sequences.as_relations(self, tree)
         privileges.check(self, tree, user, needed)
         return tree

@@ -132,7 +132,9 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
             raise error_at(table, f"{table.name} is a temporary view, which cannot be written: "
                                   "write to the tables it reads")
         if id(table) not in dropped and not defined and _view(temporaries, table):
-            table.replace(_read(temporaries, table, ()))
+            read = _read(temporaries, table, ())  # DESCRIBE v and SUMMARIZE v: of its query
+            table.replace(read.this if isinstance(table.parent, exp.Describe | exp.Summarize)
+                          else read)
         else:
             resolved(temporaries, table)
     for call in tree.find_all(exp.Anonymous):  # a function run's INPUT_TABLE(t), ('t')

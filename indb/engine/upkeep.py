@@ -29,6 +29,7 @@ from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.planner.upkeep import Action, Clause, Match, RowChange, plan_lines
+from indb.planner.tables import table_name
 from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
@@ -332,6 +333,17 @@ def _rows_by_file(rows: pa.Table) -> dict[str, np.ndarray]:
 
 
 # -- views --------------------------------------------------------------------------------------
+
+def described_view(engine: Engine, tree: exp.Expr) -> exp.Expr:
+    """``DESCRIBE v`` of a view as DuckDB's ``DESCRIBE SELECT * FROM v``: indb's DESCRIBE of a
+    table reads its metadata, and a view has none."""
+    if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table) \
+            and isinstance(tree.this.this, exp.Identifier) and not tree.this.args.get("catalog"):
+        name = table_name(tree.this)
+        if name in engine.session.views.names and not engine.db.exists(name):
+            tree.set("this", exp.select(exp.Star()).from_(tree.this.copy()))
+    return tree
+
 
 def create_view(engine: Engine, plan: planner.CreateView, params: object) -> Result:
     if plan.temporary:
