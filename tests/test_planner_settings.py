@@ -70,13 +70,21 @@ def test_an_embedded_connection_s_queries_run_with_its_settings(tmp_path):
         assert ann.sql("SELECT current_setting('threads')").fetchone() == (1,)
 
 
-def test_the_http_api_keeps_no_setting_from_one_request_to_the_next(tmp_path):
+def test_a_server_s_shared_connections_keep_no_client_s_setting(tmp_path):
+    psycopg = pytest.importorskip("psycopg")
     with indb.connect(tmp_path / "db"):
         pass
     server = Served(tmp_path / "db")
     try:
         response = httpx.post(f"{server.url}/v1/sql", json={"sql": "SET threads = 1"})
         assert response.status_code == 400
-        assert "HTTP API has none" in response.json()["error"]["message"]
+        assert "connections are shared" in response.json()["error"]["message"]
+        with psycopg.connect(f"host=127.0.0.1 port={server.pg_port} dbname=indb",
+                             autocommit=True) as pg:
+            before = pg.execute("SELECT current_setting('threads')").fetchone()
+            pg.execute("SET threads = 1")  # a PostgreSQL client's SET: accepted, ignored
+            with pytest.raises(psycopg.Error, match="connections are shared"):
+                pg.execute("PRAGMA threads = 1")
+            assert pg.execute("SELECT current_setting('threads')").fetchone() == before
     finally:
         server.stop()

@@ -88,6 +88,7 @@ class Engine:
         # its session's temporary tables (None: a server's pooled connection, whose session
         # lends its own for each statement's turn, or has none)
         self.temporaries: Temporaries | None = Temporaries()
+        self.pooled = False  # a server's connection, which its requests and sessions take turns on
         self._lock = threading.RLock()  # one statement at a time; handlers run plans inside theirs
         self._running = False  # a handler is running (read and written under _lock only)
         self._user = user  # who runs statements, unless a thread says otherwise (as_user)

@@ -19,9 +19,10 @@ def query(engine: Engine, plan: planner.Query, params: object) -> Result:
 
 
 def set_session_settings(engine: Engine, plan: settings.SetSessionSettings, params: object) -> Result:
-    if engine.temporaries is None:  # a server's pooled connection, which every request shares
-        raise SqlError("a setting lives as long as its session, and the HTTP API has none (each "
-                       "request stands alone): set it on an embedded connection")
+    if engine.pooled:  # its settings would be every request's and session's that takes it next
+        raise SqlError("a setting lives as long as its connection, and a server's connections "
+                       "are shared by its requests and sessions: set it on an embedded "
+                       "connection (the PostgreSQL port accepts SET and ignores it)")
     for name, value in plan.settings:
         engine.session.set(name, value)
     return Result(message="RESET" if all(v is None for _, v in plan.settings) else "SET")

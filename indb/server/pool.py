@@ -73,6 +73,7 @@ class ConnectionPool:
         try:
             conn = indb.connect(self.path, user=user, **self.options)
             conn.engine.temporaries = None  # a PostgreSQL session lends its own for a turn
+            conn.engine.pooled = True
         except BaseException:
             with self._lock:
                 self._opened[user] -= 1
