@@ -53,6 +53,11 @@ def test_default_shard_count_comes_from_the_catalog():
     assert plan("CREATE TABLE t (a INT)").shards == 8
 
 
+def test_spark_s_using_of_what_every_table_is_is_taken():
+    for sql in ("CREATE TABLE t (a INT) USING iceberg", "CREATE TABLE t USING PARQUET AS SELECT 1 AS a"):
+        assert plan(sql).name == "t"
+
+
 def test_replicated_table_has_one_copy():
     p = plan("CREATE REPLICATED TABLE p (k VARCHAR)")
     assert (p.replicated, p.shard_key, p.shards) == (True, (), 1)
@@ -69,6 +74,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE TABLE t (a INT) WITH (SHARDS = 0)", "SHARDS must be"),
     ("CREATE TABLE t (a INT) WITH (SHARDS = 'x')", "SHARDS must be"),
     ("CREATE TABLE t (a INT) WITH (COLOUR = 'red')", "unknown table option COLOUR"),
+    ("CREATE TABLE t (a INT) USING delta", "USING delta is not supported: indb's tables are Iceberg"),
     ("CREATE REPLICATED TABLE t (a INT, SHARD KEY (a))", "REPLICATED table has no SHARD KEY"),
     ("CREATE TABLE t (a INT, A INT)", "defined twice"),
     ("CREATE TABLE t (_indb_rowid INT)", "reserved"),

@@ -515,6 +515,9 @@ def _without_properties(item: exp.ColumnDef) -> exp.DataType:
     return kind
 
 
+TABLE_FORMATS = ("ICEBERG", "PARQUET")  # Spark's USING of what every indb table is
+
+
 def _properties(tree: exp.Create) -> dict[str, object]:
     out: dict[str, object] = {}
     properties = tree.args.get("properties")
@@ -525,6 +528,11 @@ def _properties(tree: exp.Create) -> dict[str, object]:
             out["WITH_DATA"] = not prop.args.get("no")
         elif isinstance(prop, TEMPORARY_PROPERTIES):  # the engine placed it in its session's schema
             continue
+        elif isinstance(prop, exp.FileFormatProperty):  # Spark's USING parquet: what indb's are
+            if prop.name.upper() not in TABLE_FORMATS:
+                raise error_at(tree, f"USING {prop.name} is not supported: indb's tables are "
+                                     "Iceberg tables of Parquet files (USING ICEBERG, USING "
+                                     "PARQUET)")
         elif type(prop) is exp.Property:
             value = prop.args["value"]
             key = render(prop.this) if isinstance(prop.this, exp.Dot) else prop.name  # toast.x
