@@ -29,6 +29,7 @@ ALLOWED = [
     "DELETE FROM mine USING t WHERE mine.a = t.a",
     "SHOW TABLES", "SHOW SCHEMAS", "SHOW FUNCTION ENVIRONMENTS", "SHOW GRANTS", "CREATE TOKEN FOR alice", "ALTER USER alice PASSWORD 'x'",
     "SET threads = 2", "PRAGMA memory_limit = '1GB'", "RESET threads",  # the connection's own
+    "SHOW CREATE TABLE t", "SHOW TABLE main.t",
 ]
 REFUSED = [
     "SELECT * FROM secret", "SELECT * FROM t JOIN secret USING (a)",
@@ -44,6 +45,7 @@ REFUSED = [
     "SELECT * FROM information_schema.tables", "SELECT __indb_predict_other_v1(a) FROM t", "SELECT * FROM other_db.main.t",
     "COPY t TO '/tmp/x.csv'", "COPY t FROM '/etc/passwd'", "ATTACH '/tmp/x.db'", "SET enable_external_access = true",
     "SET threads = 2, allowed_directories = ['/']", "PRAGMA enable_external_access = true",
+    "SHOW CREATE TABLE secret",
     "CREATE TABLE x (a INT)", "CREATE VIEW v AS SELECT * FROM t", "CREATE FUNCTION g AS $$x$$",
     "CREATE MODEL mm FROM FILE 'x.onnx'", "DROP TABLE t", "DELETE FROM t", "UPDATE t SET a = 1",
     "INSERT INTO t VALUES (1)", "ALTER TABLE t ADD COLUMN b INT", "VACUUM", "OPTIMIZE t",

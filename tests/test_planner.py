@@ -87,7 +87,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE TABLE t (a INT, PRIMARY KEY (a, A))", "names a column twice"),
     ("CREATE MATERIALIZED VIEW v AS SELECT 1", "MATERIALIZED views are not supported"),
     ("UPDATE ticks SET px = ? RETURNING px + ?", "RETURNING takes no parameters"),
-    ("SHOW DATABASES", "SHOW DATABASES statements are not supported"),
+    ("SHOW DATABASES", "SHOW DATABASES is not supported; indb.s SHOW statements are"),
     ("CREATE TABLE other.t (a INT)", "schema other does not exist; CREATE SCHEMA other"),
     ("CREATE TABLE db.kin.t (a INT)", "not db.schema.t"),
     ('CREATE TABLE kin."a;b" (a INT)', "not a valid table name"),

@@ -467,6 +467,39 @@ def test_views_are_kept_for_every_connection(tmp_path):
         assert [r[0] for r in rows(first, "SHOW VIEWS")] == ["bigger"]
 
 
+def test_show_create_gives_the_statement_that_makes_a_table_or_view_again(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE s.t (id BIGINT GENERATED ALWAYS AS IDENTITY (START WITH 5 "
+                 "INCREMENT BY 2), a INTEGER NOT NULL DEFAULT 3, b VARCHAR, ts TIMESTAMP_NS, "
+                 "v FLOAT[3], d DECIMAL(10, 2), PRIMARY KEY (id), SHARD KEY (id), "
+                 "CONSTRAINT b_once UNIQUE (b), CHECK (a > 0)) WITH (SHARDS = 4)")
+        conn.sql("CREATE REPLICATED TABLE r (k VARCHAR)")
+        conn.sql("CREATE VIEW pv AS SELECT a FROM s.t WHERE a > 1")
+        conn.sql("CREATE TEMP VIEW tv AS SELECT b FROM s.t")
+        ddl = conn.sql("SHOW CREATE TABLE s.t").arrow()
+        assert ddl.column_names == ["DDL"] and ddl.num_rows == 1  # Kinetica's SHOW TABLE's
+        made = ddl.column(0)[0].as_py()
+        conn.sql("CREATE SCHEMA s2")
+        conn.sql(made.replace("s.t", "s2.t"))  # the same table again
+        assert conn.sql("SHOW CREATE TABLE s2.t").fetchone()[0] == made.replace("s.t", "s2.t")
+        assert conn.sql("DESCRIBE s2.t").fetchall()[:6] == conn.sql("DESCRIBE s.t").fetchall()[:6]
+        conn.sql("INSERT INTO s2.t (b) VALUES ('x')")
+        assert conn.sql("SELECT id, a FROM s2.t").fetchall() == [(5, 3)]  # identity, default
+        with pytest.raises(indb.IntegrityError):  # its CHECK came along
+            conn.sql("INSERT INTO s2.t (a, b) VALUES (0, 'y')")
+        assert conn.sql("SHOW TABLE r").fetchone() == ("CREATE REPLICATED TABLE r (k TEXT)",)
+        assert conn.sql("SHOW CREATE VIEW pv").fetchone() == (
+            "CREATE VIEW pv AS SELECT a FROM s.t WHERE a > 1",)
+        assert conn.sql("SHOW VIEW tv").fetchone() == ("CREATE TEMPORARY VIEW tv AS SELECT b FROM s.t",)
+        with pytest.raises(CatalogError, match="table nope does not exist"):
+            conn.sql("SHOW CREATE TABLE nope")
+        with pytest.raises(CatalogError, match="view nope does not exist"):
+            conn.sql("SHOW CREATE VIEW nope")
+        with pytest.raises(SqlError, match="SHOW search_path is not supported"):
+            conn.sql("SHOW search_path")
+
+
 # -- EXPLAIN and COPY ----------------------------------------------------------------------------
 
 def test_explain_shows_plans_and_changes_nothing(conn, table_name):

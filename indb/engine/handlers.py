@@ -81,6 +81,7 @@ HANDLERS: dict[type, Handler] = {
     planner.CreateView: upkeep.create_view,
     planner.DropView: upkeep.drop_view,
     planner.ShowViews: upkeep.show_views,
+    planner.ShowCreate: upkeep.show_create,
     planner.Explain: upkeep.explain,
     planner.WithSnapshots: upkeep.with_snapshots,
     planner.Vacuum: upkeep.vacuum,

@@ -27,6 +27,7 @@ from indb.engine import tables, temporary
 from indb.errors import CatalogError, ConflictError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
+from indb.parser.dialect import ReplicatedProperty, ShardKey
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.planner.upkeep import Action, Clause, Match, RowChange, plan_lines
 from indb.planner.tables import table_name
@@ -366,6 +367,62 @@ def drop_view(engine: Engine, plan: planner.DropView, params: object) -> Result:
     if views.drop_view(engine.db.engine, plan.name) or plan.if_exists:
         return Result(message=f"dropped view {plan.name}")
     raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")
+
+
+def show_create(engine: Engine, plan: planner.ShowCreate, params: object) -> Result:
+    """The statement that makes the table or view again, as one row of one column, ``DDL``
+    (Kinetica's SHOW TABLE's)."""
+    if plan.kind == "table":
+        _, info = engine.db.load(plan.name)
+        made = table_ddl(info)
+    else:
+        temporaries = engine.temporaries
+        defined = {v.name: v.sql for v in views.views(engine.db.engine)}
+        if temporaries is not None and plan.name in temporaries.views:
+            made = exp.Create(this=exp.to_table(plan.name), kind="VIEW", expression=parse(
+                temporaries.views[plan.name])[0], properties=exp.Properties(
+                    expressions=[exp.TemporaryProperty()]))
+        elif plan.name in defined:
+            made = exp.Create(this=exp.to_table(plan.name), kind="VIEW",
+                              expression=parse(defined[plan.name])[0])
+        else:
+            raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")
+    return Result(pa.table({"DDL": [render_indb(made)]}))
+
+
+def table_ddl(info: TableInfo) -> exp.Create:
+    """``CREATE TABLE`` of a table as it is: its columns (types, NOT NULL, DEFAULT, identity),
+    keys, constraints and placement."""
+    columns: list[exp.Expr] = []
+    for column in info.columns:
+        constraints = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())] \
+            if not column.nullable else []
+        if column.default is not None:
+            constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
+                this=exp.maybe_parse(column.default, dialect="duckdb"))))
+        if column.identity is not None:
+            constraints.append(exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(
+                this=column.identity.always, start=exp.Literal.number(column.identity.start),
+                increment=exp.Literal.number(column.identity.increment))))
+        columns.append(exp.ColumnDef(this=exp.to_identifier(column.name),
+                                     kind=exp.DataType.build(column.sql_type, dialect="duckdb"),
+                                     constraints=constraints))
+    named = [exp.to_identifier(c) for c in info.primary_key]
+    if named:
+        columns.append(exp.PrimaryKey(expressions=named))
+    if info.shard_key:
+        columns.append(ShardKey(expressions=[exp.to_identifier(c) for c in info.shard_key]))
+    for name, unique in info.uniques:
+        columns.append(exp.Constraint(this=exp.to_identifier(name), expressions=[
+            exp.UniqueColumnConstraint(this=exp.Schema(expressions=[
+                exp.to_identifier(c) for c in unique]))]))
+    for name, condition in info.checks:
+        columns.append(exp.Constraint(this=exp.to_identifier(name), expressions=[
+            exp.CheckColumnConstraint(this=exp.maybe_parse(condition, dialect="duckdb"))]))
+    properties: list[exp.Expr] = [ReplicatedProperty()] if info.replicated else [
+        exp.Property(this=exp.var("SHARDS"), value=exp.Literal.number(info.shards))]
+    return exp.Create(this=exp.Schema(this=exp.to_table(info.name), expressions=columns),
+                      kind="TABLE", properties=exp.Properties(expressions=properties))
 
 
 def show_views(engine: Engine, plan: planner.ShowViews, params: object) -> Result:

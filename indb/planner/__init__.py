@@ -59,7 +59,7 @@ from indb.planner.tables import (STAGE_TABLE, Analyze, CatalogFacts, Comment, Cr
                                  DropTable, Insert, Load, Query, Returning, ShowTables,
                                  Truncate, plan_load)
 from indb.planner.alter import AlterMissing, AlterTable, RenameRelation
-from indb.planner.upkeep import (CreateView, DropView, Explain, Merge, Optimize,
+from indb.planner.upkeep import (CreateView, DropView, Explain, Merge, Optimize, ShowCreate,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
 from indb.parser import error_at
@@ -77,7 +77,7 @@ __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment
            # upkeep
            "AlterTable", "AlterMissing", "RenameRelation", "CreateView", "DropView", "Explain",
            "Merge", "Optimize", "ShowSnapshots",
-           "ShowViews", "SnapshotRef", "Update", "Upsert", "Vacuum", "WithSnapshots",
+           "ShowViews", "ShowCreate", "SnapshotRef", "Update", "Upsert", "Vacuum", "WithSnapshots",
            # schemas
            "CreateSchema", "DropSchema", "ShowSchemas",
            # function environments
@@ -97,7 +97,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
         | privileges.ShowPrincipals | privileges.SetOwner | settings.SetDatabaseSetting
-        | settings.SetSessionSettings
+        | settings.SetSessionSettings | ShowCreate
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
@@ -157,7 +157,7 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 
 # statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
-_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset}
+_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_create}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,

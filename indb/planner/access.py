@@ -33,6 +33,7 @@ from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.planner.functions import named_table
 from indb.planner.settings import SESSION_SETTINGS
+from indb.planner.upkeep import shown
 from indb.planner.tables import is_temporary
 
 PRIVILEGES = {"table": ("SELECT", "INSERT", "UPDATE", "DELETE"), "function": ("EXECUTE",),
@@ -392,6 +393,16 @@ def _admin(tree: exp.Expr) -> list[Need]:
     return [Need("ROLE", "role", ADMIN, tree)]
 
 
+def _show_create(tree: exp.Expr) -> list[Need]:
+    """SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')."""
+    assert isinstance(tree, exp.Command)
+    return reads(shown(tree)[1])
+
+
+# statements sqlglot reads as commands, by their keyword
+_COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show_create}
+
+
 def _settings(assignments: list[exp.Expr], tree: exp.Expr) -> list[Need]:
     named = [a.this.sql().lower() for a in assignments if isinstance(a, exp.EQ)]
     if len(named) == len(assignments) and all(n in SESSION_SETTINGS for n in named):
@@ -441,7 +452,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     # other (the sandbox's enable_external_access) an admin's, and refused by the planner too
     exp.Set: lambda tree: _settings([item.this for item in tree.expressions], tree),
     exp.Pragma: lambda tree: _settings([tree.this], tree),
-    exp.Command: lambda tree: [] if str(tree.this).upper() == "RESET" else _admin(tree),
+    exp.Command: lambda tree: _COMMANDS.get(str(tree.this).upper(), _admin)(tree),
     trees.CreateFunction: _developer_owning("function"),
     ExecuteFunctionTree: _execute_statement,
     trees.ShowFunction: _nothing,

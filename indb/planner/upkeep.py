@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from indb.catalog.names import checked_name
 from indb.catalog.types import Column
@@ -307,6 +308,14 @@ class ShowViews:
     pass
 
 
+@dataclass(frozen=True)
+class ShowCreate:
+    """``SHOW CREATE TABLE t`` (Kinetica's ``SHOW [CREATE] TABLE t``), ``SHOW CREATE VIEW v``:
+    the statement that makes it again."""
+    kind: str  # table or view
+    name: str
+
+
 def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree.this, "name the view's columns in its query (SELECT a AS x, ...), not "
@@ -346,6 +355,31 @@ def plan_drop_view(tree: exp.Drop, catalog: CatalogFacts) -> DropView:
 
 def plan_show_views(tree: ShowViewsTree, catalog: CatalogFacts) -> ShowViews:
     return ShowViews()
+
+
+def plan_show_create(tree: exp.Command, catalog: CatalogFacts) -> ShowCreate:
+    """The SHOW statements sqlglot leaves as text: ``SHOW [CREATE] TABLE t`` and ``SHOW
+    [CREATE] VIEW v`` (Spark's, MySQL's and Kinetica's forms)."""
+    kind, table = shown(tree)
+    name = table_name(table)
+    return ShowCreate(kind, existing_table(name, catalog) if kind == "table" else name)
+
+
+def shown(tree: exp.Command) -> tuple[str, exp.Table]:
+    """What ``SHOW [CREATE] TABLE t`` or ``SHOW [CREATE] VIEW v`` names: its kind and name."""
+    text = tree.text("expression").strip()
+    words = text.split(None, 1)
+    if words and words[0].upper() == "CREATE":
+        words = words[1].split(None, 1) if len(words) == 2 else []
+    if len(words) != 2 or words[0].upper() not in ("TABLE", "VIEW"):
+        raise error_at(tree, f"SHOW {text} is not supported; indb's SHOW statements are SHOW "
+                             "TABLES, VIEWS, SCHEMAS, FUNCTIONS, MODELS, SHOW CREATE TABLE t and "
+                             "SHOW CREATE VIEW v")
+    try:
+        return words[0].lower(), exp.to_table(words[1], dialect="duckdb")
+    except (ParseError, ValueError):
+        raise error_at(tree, f"SHOW {words[0].upper()} takes a {words[0].lower()}'s name, not "
+                             f"{words[1]!r}") from None
 
 
 # -- COPY -------------------------------------------------------------------------------------
