@@ -105,3 +105,10 @@ def test_refusals_of_views_say_whose_rights_are_missing():
               Access("alice", {}, frozenset(), {}, {}, {"other_view": "SELECT 1"}))
     with pytest.raises(PrivilegeError, match="rights of its owner, dev"):
         check(parse("SELECT * FROM dev_view")[0], ACCESS)
+
+
+def test_insert_overwrite_needs_delete_too():
+    """It deletes every row it does not write."""
+    (tree,) = parse("INSERT OVERWRITE TABLE t SELECT * FROM mine")
+    assert {(n.privilege, n.name) for n in needs(tree)} == {
+        ("INSERT", "t"), ("DELETE", "t"), ("SELECT", "mine")}

@@ -44,6 +44,25 @@ def test_insert_select_with_column_list_fills_nulls(conn, table_name):
     assert conn.sql(f"SELECT count(*) FROM {table_name} WHERE ts IS NULL").fetchone()[0] == expected
 
 
+def test_insert_overwrite_replaces_the_rows_in_one_snapshot(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER PRIMARY KEY, b VARCHAR)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'x'), (2, 'y')")
+    before = snapshot(conn, table_name)
+    assert conn.sql(f"INSERT OVERWRITE TABLE {table_name} SELECT a + 10, b FROM {table_name}"
+                    ).rowcount == 2  # Spark's: reading the rows it replaces
+    assert conn.sql(f"SELECT * FROM {table_name} ORDER BY a").fetchall() == [(11, "x"), (12, "y")]
+    assert conn.sql(f"SELECT count(*) FROM {table_name} AT (VERSION => {before})").fetchone() == (2,)
+    conn.sql(f"INSERT OVERWRITE INTO {table_name} VALUES (1, 'z')")  # Snowflake's; keys: its own
+    assert conn.sql(f"SELECT * FROM {table_name}").fetchall() == [(1, "z")]
+    with pytest.raises(indb.IntegrityError):  # its rows' keys are checked, and nothing changes
+        conn.sql(f"INSERT OVERWRITE INTO {table_name} VALUES (2, 'p'), (2, 'q')")
+    assert conn.sql(f"SELECT * FROM {table_name}").fetchall() == [(1, "z")]
+    conn.sql(f"INSERT OVERWRITE {table_name} SELECT 1, 'a' WHERE false")  # no rows: empties it
+    assert conn.sql(f"SELECT count(*) FROM {table_name}").fetchone() == (0,)
+    with pytest.raises(SqlError, match="PARTITION is not supported"):
+        conn.sql(f"INSERT OVERWRITE TABLE {table_name} PARTITION (a = 1) SELECT 'q'")
+
+
 def test_every_write_is_one_snapshot(conn, table_name):
     make_ticks(conn, table_name, rows=1000)
     table = conn.table(table_name)._engine.db.load(table_name)[0]

@@ -72,7 +72,7 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
         rows = engine.session.query(render(exp.select("*").from_(stage)))
     rows = completed(engine, info, rows, plan.overriding)
     values = returned(engine, rows, plan.returning)
-    count = write_rows(engine, plan.table, [rows], complete=False)
+    count = write_rows(engine, plan.table, [rows], complete=False, overwrite=plan.overwrite)
     return written({"rows_inserted": count}, f"inserted {count} rows", values)
 
 
@@ -378,7 +378,8 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
                create: TableInfo | None = None, replace: bool = False,
                properties: Mapping[str, str] | None = None,
                around_commit: AbstractContextManager[object] = nullcontext(),
-               complete: bool = True, overriding: str | None = None) -> int:
+               complete: bool = True, overriding: str | None = None,
+               overwrite: bool = False) -> int:
     """Write row chunks (SQL or castable types) to a table in ONE snapshot; returns the row count.
     Each chunk is ``completed`` first (defaults, identity numbers; ``overriding`` as an INSERT's)
     unless ``complete`` is off (the caller did it: an INSERT, for its RETURNING).
@@ -390,14 +391,18 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
 
     ``properties`` are set on an existing table in the same commit, and ``around_commit`` is
     entered for the commit alone (a tickerplant's flush drops the rows it wrote from memory
-    there, under the lock its readers take).
+    there, under the lock its readers take). With ``overwrite`` (INSERT OVERWRITE) the rows
+    replace the table's, in the same snapshot.
     """
     existing: list[DataFile] = []
+    replaced: list[DataFile] = []  # the files the snapshot removes: an overwrite's, all there were
     replacing = False
     if create is None:
         table, info = engine.db.load(name)
         metadata, location, io = table.metadata, table.location(), table.io
-        existing = files.data_files(table) if info.primary_key or info.unique_keys else []
+        replaced = files.data_files(table) if overwrite else []
+        existing = files.data_files(table) if not overwrite and (info.primary_key
+                                                                 or info.unique_keys) else []
     else:
         replacing = replace and engine.db.exists(name)
         info = create
@@ -421,9 +426,9 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:
             engine.db.create_table(create, add=written, location=location)
-        elif written:
+        elif written or replaced:
             with around_commit:
-                files.commit(engine.db, name, add=written, written_for=metadata,
+                files.commit(engine.db, name, add=written, remove=replaced, written_for=metadata,
                              properties=properties,
                              verify=rechecked(info, written, io_properties=engine.db.io_properties))
         written.keep()

@@ -434,7 +434,8 @@ _KIND_WORDS = {"TABLE", "VIEW", "FUNCTION", "MODEL", "USER", "ROLE", "TOKEN", "T
 _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     **dict.fromkeys((exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery),
                     reads),
-    exp.Insert: _write(lambda tree: ("INSERT",)),
+    # INSERT OVERWRITE deletes every row it does not write
+    exp.Insert: _write(lambda tree: ("INSERT", "DELETE") if tree.args.get("overwrite") else ("INSERT",)),
     exp.Update: _write(lambda tree: ("UPDATE", "SELECT")),
     exp.Delete: _write(lambda tree: ("DELETE", "SELECT") if tree.args.get("where") else ("DELETE",)),
     exp.Merge: _write(_merge_privileges),

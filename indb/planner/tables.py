@@ -80,6 +80,7 @@ class Insert:
     returning: Returning | None = None
     overriding: str | None = None  # OVERRIDING SYSTEM VALUE, or USER VALUE (identities)
     parameters: tuple[int, ...] | None = None  # the statement's ($n) the staging takes; None: all
+    overwrite: bool = False  # INSERT OVERWRITE (Spark's, Snowflake's): its rows replace the table's
 
 
 @dataclass(frozen=True)
@@ -552,13 +553,16 @@ def write_target(tree: exp.Expr) -> exp.Expr:
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
     target = write_target(tree)
     name = existing_table(table_name(target), catalog)
-    if tree.args.get("overwrite"):
-        raise error_at(tree, "INSERT OVERWRITE is not supported: DELETE, then INSERT")
+    if isinstance(target, exp.Table) and target.args.get("partition") is not None:
+        raise error_at(target.args["partition"], "INSERT OVERWRITE ... PARTITION is not "
+                       "supported: indb's tables have no partitions of their own to replace; "
+                       "DELETE the rows, then INSERT")
     staged = tree.copy()
     staged.set("returning", None)
+    staged.set("overwrite", None)  # the stage is filled as by any INSERT; the write replaces
     write_target(staged).replace(exp.to_table(STAGE_TABLE))
     return Insert(name, render(staged), returning(tree, target.alias or target.name),
-                  tree.args.get("overriding"))
+                  tree.args.get("overriding"), overwrite=bool(tree.args.get("overwrite")))
 
 
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
