@@ -251,6 +251,15 @@ def test_a_postgresql_session_stages_rows_in_a_temporary_table(served):
     schemas_go(served)
 
 
+def test_a_postgresql_session_s_function_run_reads_its_temporary_view(served):
+    with pg(served) as conn:  # a view alone, no temporary table: the run has its own connection
+        conn.execute("CREATE TABLE counted AS SELECT range::BIGINT AS id FROM range(3)")
+        conn.execute("CREATE TEMP VIEW ids AS SELECT id AS x FROM counted WHERE id = 1")
+        conn.execute("EXECUTE FUNCTION double_it(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM "
+                     "ids), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('viewed'))")
+        assert conn.execute("SELECT x FROM viewed").fetchall() == [(2,)]
+
+
 def test_on_commit_drop_and_delete_rows_at_the_transaction_s_end(served):
     with pg(served, autocommit=False) as conn:
         conn.execute("CREATE TEMP TABLE gone (x INTEGER) ON COMMIT DROP")
