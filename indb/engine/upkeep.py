@@ -426,9 +426,14 @@ def table_ddl(info: TableInfo) -> exp.Create:
 
 
 def show_views(engine: Engine, plan: planner.ShowViews, params: object) -> Result:
-    defined = views.views(engine.db.engine)
-    return Result(pa.table({"name": pa.array([v.name for v in defined], pa.string()),
-                            "sql": pa.array([v.sql for v in defined], pa.string())}))
+    """Every view, then the session's temporary ones (as Spark's SHOW VIEWS lists them)."""
+    defined = [(v.name, v.sql, False) for v in views.views(engine.db.engine)]
+    temporaries = engine.temporaries
+    defined += [(name, sql, True) for name, sql in sorted(temporaries.views.items())] \
+        if temporaries is not None else []
+    return Result(pa.table({"name": pa.array([v[0] for v in defined], pa.string()),
+                            "sql": pa.array([v[1] for v in defined], pa.string()),
+                            "temporary": pa.array([v[2] for v in defined], pa.bool_())}))
 
 
 # -- EXPLAIN ------------------------------------------------------------------------------------
