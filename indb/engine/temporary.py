@@ -60,6 +60,11 @@ class Temporaries:
     views: dict[str, str] = field(default_factory=dict)
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
 
+    @property
+    def held(self) -> bool:
+        """Whether the session has temporary tables or views (statements' names to rewrite)."""
+        return bool(self.tables or self.views)
+
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
 
@@ -114,7 +119,7 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
     """``tree`` with each name of a temporary table without a schema in their schema (a CTE
     of that name stays the CTE): a table, or a function run's ``INPUT_TABLE(t)``; and each read
     of a temporary view replaced by its query."""
-    if temporaries is None or not (temporaries.tables or temporaries.views):
+    if temporaries is None or not temporaries.held:
         return tree
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp; what a

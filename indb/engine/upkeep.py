@@ -377,16 +377,15 @@ def show_create(engine: Engine, plan: planner.ShowCreate, params: object) -> Res
         made = table_ddl(info)
     else:
         temporaries = engine.temporaries
-        defined = {v.name: v.sql for v in views.views(engine.db.engine)}
-        if temporaries is not None and plan.name in temporaries.views:
+        if temporaries is not None and plan.name in temporaries.views:  # the session's first
             made = exp.Create(this=exp.to_table(plan.name), kind="VIEW", expression=parse(
                 temporaries.views[plan.name])[0], properties=exp.Properties(
                     expressions=[exp.TemporaryProperty()]))
-        elif plan.name in defined:
-            made = exp.Create(this=exp.to_table(plan.name), kind="VIEW",
-                              expression=parse(defined[plan.name])[0])
         else:
-            raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")
+            sql = next((v.sql for v in views.views(engine.db.engine) if v.name == plan.name), None)
+            if sql is None:
+                raise CatalogError(f"view {plan.name} does not exist; SHOW VIEWS lists the views")
+            made = exp.Create(this=exp.to_table(plan.name), kind="VIEW", expression=parse(sql)[0])
     return Result(pa.table({"DDL": [render_indb(made)]}))
 
 

@@ -35,7 +35,7 @@ TEMPORARY_PROPERTIES = (exp.TemporaryProperty, exp.GlobalProperty, exp.OnCommitP
 
 
 def is_temporary(tree: exp.Expr) -> bool:
-    """Whether a CREATE makes a temporary table (``CREATE TEMP TABLE``)."""
+    """Whether a CREATE makes a temporary table or view (``CREATE TEMP TABLE``)."""
     properties = tree.args.get("properties")
     return properties is not None and any(isinstance(p, exp.TemporaryProperty)
                                           for p in properties.expressions)

@@ -171,8 +171,8 @@ class _Session(Cancelable, core.Session):
         values = list(params) if params else None
         sql = pgstatements.with_arrays(trees) or sql
         if is_run(sql):
-            if self.temporaries.tables or self.temporaries.views:  # a run takes a connection of
-                # its own: temporary tables' names made whole, temporary views' queries put in
+            if self.temporaries.held:  # a run takes a connection of its own: temporary tables'
+                # names made whole, temporary views' queries put in
                 sql = render_indb(temporary.named(self.temporaries, trees[0]))
             run = self.runs.start(sql, values, self.user)
             stop = (lambda: self.runs.kill(run.run_id, self.user)) if run.run_id else (lambda: None)

@@ -256,7 +256,7 @@ class Running:
         self.resident = resident
         resident.attach(self.loop, self._message, self._lost)
         self.state = "loading"  # until it says it is ready: its import is not a batch's time
-        self.timer = self.loop.call_later(max(LOADING_SECONDS, self.plan.timeout), self._stuck)
+        self.timer = self.loop.call_later(self._loading_limit, self._stuck)
 
     def _ready(self) -> None:
         """Its process has loaded the function: batches go to it from now on."""
@@ -270,8 +270,12 @@ class Running:
         """Its process did not load the function in time: ended; the next batch starts
         another."""
         self.timer = None
-        self._not_loaded(f"did not load the function within "
-                         f"{max(LOADING_SECONDS, self.plan.timeout):g} s")
+        self._not_loaded(f"did not load the function within {self._loading_limit:g} s")
+
+    @property
+    def _loading_limit(self) -> float:
+        """Seconds a new process may take to load the function (TIMEOUT, if longer)."""
+        return max(LOADING_SECONDS, self.plan.timeout)
 
     def _restart(self) -> None:
         """A new process (the function replaced, or the last one ended), seeded with the
