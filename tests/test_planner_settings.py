@@ -40,8 +40,49 @@ def test_reset_all_resets_every_setting_a_connection_may_set():
     assert sorted(names) == sorted(set(settings.SESSION_SETTINGS.values()))
 
 
+class _Schemas:
+    """A catalog of schemas main and lab, for USE and SET schema, which check the schema."""
+
+    def schema_exists(self, name: str) -> bool:
+        return name in ("main", "lab")
+
+
+@pytest.mark.parametrize("sql, path", [
+    ("USE lab", ("lab",)),
+    ("USE SCHEMA lab", ("lab",)),
+    ("USE DATABASE lab", ("lab",)),  # Spark's databases are schemas
+    ("USE indb.lab", ("lab",)),
+    ("USE indb", ("main",)),  # DuckDB's USE of a database: its default schema
+    ("SET schema = 'lab'", ("lab",)),
+    ("SET SCHEMA 'lab'", ("lab",)),  # PostgreSQL's
+    ("SET search_path = 'lab, main'", ("lab", "main")),
+    ("SET search_path TO lab, public", ("lab", "main")),
+    ("SET SESSION search_path TO \"$user\", \"Lab\"", ("$user", "Lab")),
+    ("SET search_path = nowhere", ("nowhere",)),  # PostgreSQL's path may name none yet
+    ("SET search_path TO DEFAULT", ("main",)),
+    ("RESET search_path", ("main",)),
+    ("RESET ALL", ("main",)),
+])
+def test_use_and_set_search_path_plan_the_session_s_schemas(sql, path):
+    planned = planner.plan(parse(sql)[0], _Schemas())
+    assert isinstance(planned, settings.SetSessionSettings) and planned.search_path == path
+
+
 @pytest.mark.parametrize("sql, message", [
-    ("SET search_path = main", "no setting search_path"),
+    ("USE nope", "no schema nope"),
+    ("SET schema = 'nope'", "no schema nope"),
+    ("USE other.lab", "other is not a database here"),
+    ("SET search_path = 'a;b'", "is not a schema's name"),
+    ("SET search_path TO a b", "search path is schema names"),
+    ("SET TIME ZONE 'UTC'", "is not supported"),  # a command's SET: the path's alone
+])
+def test_a_search_path_that_cannot_be_is_refused(sql, message):
+    with pytest.raises(SqlError, match=message):
+        planner.plan(parse(sql)[0], _Schemas())
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SET enable_progress_bar = true", "no setting enable_progress_bar"),
     ("SET spark.sql.shuffle.partitions = 200", "no setting spark.sql.shuffle.partitions"),
     ("SET enable_external_access = true", "no setting enable_external_access"),  # the sandbox's
     ("SET threads = 1 + 1", "a setting's value is a number"),

@@ -184,3 +184,137 @@ def test_schemas_move_with_relocation_and_backup(tmp_path):
         assert restored.sql("SELECT * FROM t").fetchall() == [(1,)]
         assert restored.sql("SELECT sum(x) FROM s.t").fetchone() == (50,)
         assert restored.sql("SHOW SCHEMAS").fetchall() == [("main", 1), ("s", 1)]
+
+
+# -- the search path: USE s, SET schema, SET search_path ---------------------------------------
+
+def test_use_makes_a_schema_the_one_names_without_a_schema_mean(tmp_path):
+    with indb.connect(tmp_path / "db", cluster="threads", workers=1, default_shards=2) as conn, \
+            indb.connect(tmp_path / "db") as other:
+        conn.sql("CREATE SCHEMA lab")
+        conn.sql("CREATE TABLE t (x INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1)")
+        conn.sql("USE lab")
+        assert conn.sql("SELECT current_schema(), current_schemas(false)").fetchone() == (
+            "lab", ["lab"])
+        conn.sql("CREATE TABLE t (x INTEGER)")  # made in lab, beside main's t
+        conn.sql("INSERT INTO t VALUES (2), (3)")
+        conn.sql("UPDATE t SET x = x * 10 WHERE x = 3")
+        conn.sql("CREATE TABLE u AS SELECT x + 1 AS y FROM t")
+        assert conn.sql("SELECT x FROM t ORDER BY x").fetchall() == [(2,), (30,)]
+        assert conn.sql("SELECT t.x FROM t JOIN u ON t.x + 1 = u.y ORDER BY 1").fetchall() == [
+            (2,), (30,)]  # t's columns named by the table's name, as before
+        assert conn.sql("SELECT * FROM main.t").fetchall() == [(1,)]
+        assert [r[0] for r in conn.sql("SHOW TABLES").fetchall()] == ["lab.t", "lab.u", "t"]
+        with pytest.raises(SqlError, match="does not exist"):
+            conn.sql("SELECT * FROM u2")
+        assert other.sql("SELECT * FROM t").fetchall() == [(1,)]  # the session's own path
+        assert conn.sql("q)select from t where x > 5").fetchall() == [(30,)]  # q-sql's tables too
+        conn.sql("USE indb.main")  # DuckDB's form, the database named
+        assert conn.sql("SELECT * FROM t").fetchall() == [(1,)]
+        with pytest.raises(SqlError, match="no schema nope"):
+            conn.sql("USE nope")
+        conn.sql("SET schema = 'lab'")  # DuckDB's SET
+        assert conn.sql("SELECT count(*) FROM t").fetchone() == (2,)
+        conn.sql("RESET schema")
+        assert conn.sql("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+def test_a_search_path_of_several_schemas_looks_in_each_in_order(fresh):
+    fresh.sql("CREATE SCHEMA a")
+    fresh.sql("CREATE SCHEMA b")
+    fresh.sql("CREATE TABLE a.only_a AS SELECT 'a' AS s")
+    fresh.sql("CREATE TABLE b.both AS SELECT 'b' AS s")
+    fresh.sql("CREATE TABLE a.both AS SELECT 'a' AS s")
+    fresh.sql("CREATE TABLE main_only AS SELECT 'main' AS s")
+    fresh.sql("SET search_path TO \"$user\", b, a, public")  # PostgreSQL's form, $user none here
+    assert fresh.sql("SELECT s FROM both").fetchall() == [("b",)]  # b before a
+    assert fresh.sql("SELECT s FROM only_a").fetchall() == [("a",)]
+    assert fresh.sql("SELECT s FROM main_only").fetchall() == [("main",)]  # public is main
+    fresh.sql("CREATE TABLE made (x INTEGER)")
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall() if r[0].endswith("made")] == ["b.made"]
+    fresh.sql("SET search_path = 'a'")  # main is left out: its tables are not found
+    with pytest.raises(SqlError, match="does not exist"):
+        fresh.sql("SELECT * FROM main_only")
+    assert fresh.sql("SELECT s FROM both").fetchall() == [("a",)]
+    fresh.sql("CREATE VIEW v AS SELECT s FROM both")  # views are in no schema: found on any path
+    assert fresh.sql("SELECT * FROM v").fetchall() == [("a",)]
+    fresh.sql("RESET ALL")
+    assert fresh.sql("SELECT * FROM v").fetchall() == [("a",)]  # it reads a.both, as defined
+    with pytest.raises(SqlError, match="does not exist"):
+        fresh.sql("SELECT * FROM both")
+    with pytest.raises(SqlError, match="search_path stands alone"):
+        fresh.sql("SET threads = 2, search_path = 'a'")
+    with pytest.raises(SqlError, match="is not a schema's name"):
+        fresh.sql("SET search_path = 'a;b'")
+
+
+def test_function_runs_read_and_make_tables_along_the_search_path(tmp_path):
+    with indb.connect(tmp_path / "db", cluster="threads", workers=1, default_shards=2) as conn:
+        conn.sql("CREATE SCHEMA kin")
+        conn.sql("CREATE TABLE src AS SELECT 100 AS x")  # main's, not read
+        conn.sql("USE kin")
+        conn.sql("CREATE TABLE src AS SELECT range AS x FROM range(4)")
+        conn.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
+        conn.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(src), "
+                 "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copied'))")
+        conn.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM src "
+                 "WHERE x > 1), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copied'))")  # appended
+        assert conn.sql("SELECT sum(x), count(*) FROM kin.copied").fetchone() == (11, 6)
+        assert conn.sql("SELECT count(*) FROM TABLE(ident(INPUT_TABLE_NAMES => INPUT_TABLE(src)))"
+                        ).fetchone() == (4,)
+
+
+def test_users_below_admin_are_checked_on_the_table_the_path_finds(tmp_path):
+    from indb.errors import PrivilegeError
+    with indb.connect(tmp_path / "db") as conn:
+        for sql in ["CREATE SCHEMA s", "CREATE TABLE s.t (id BIGINT)", "CREATE TABLE t (id BIGINT)",
+                    "CREATE USER ann", "GRANT SELECT ON TABLE t TO ann"]:
+            conn.sql(sql)
+        with conn._engine.as_user("ann"):
+            assert conn.sql("SELECT count(*) FROM t").fetchone() == (0,)
+            conn.sql("USE s")  # anyone may: the reads are checked as they come
+            with pytest.raises(PrivilegeError, match="s.t"):
+                conn.sql("SELECT count(*) FROM t")
+
+
+def test_a_postgresql_session_keeps_its_search_path(tmp_path):
+    import subprocess
+
+    import httpx
+    import psycopg
+
+    from serving import Served
+    with indb.connect(tmp_path / "db") as conn:
+        for sql in ["CREATE SCHEMA lab", "CREATE TABLE t AS SELECT 'main' AS s",
+                    "CREATE TABLE lab.t AS SELECT 'lab' AS s"]:
+            conn.sql(sql)
+    served = Served(tmp_path / "db")
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as one, psycopg.connect(dsn, autocommit=True) as two:
+            one.execute("SET search_path TO lab, public")
+            assert one.execute("SHOW search_path").fetchone() == ("lab, main",)
+            assert one.execute("SELECT s FROM t").fetchone() == ("lab",)
+            assert one.execute("SELECT current_schema()").fetchone() == ("lab",)
+            assert one.execute("SELECT current_schemas(false)").fetchone() == (["lab", "main"],)
+            one.execute("CREATE TABLE made (x INTEGER)")
+            assert two.execute("SELECT s FROM t").fetchone() == ("main",)  # its own path: main
+            assert two.execute("SELECT count(*) FROM lab.made").fetchone() == (0,)
+            one.execute("RESET search_path")
+            assert one.execute("SELECT s FROM t").fetchone() == ("main",)
+            one.execute("SET SCHEMA 'lab'")
+            assert one.execute("SELECT s FROM t").fetchone() == ("lab",)
+            one.execute("DISCARD ALL")  # a pooler's reset: main again
+            assert one.execute("SELECT s FROM t").fetchone() == ("main",)
+        run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-d", "indb",
+                              "-X", "-c", "SET search_path TO lab", "-c", r"\dt"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and not run.stderr, run.stderr
+        listed = [[cell.strip() for cell in line.split("|")] for line in run.stdout.splitlines()
+                  if line.count("|") == 3]
+        assert [row[:2] for row in listed[1:]] == [["lab", "made"], ["lab", "t"]]  # \dt: lab's
+        response = httpx.post(f"{served.url}/v1/sql", json={"sql": "USE lab"})
+        assert response.status_code == 400 and "HTTP API has none" in response.text
+    finally:
+        served.stop()

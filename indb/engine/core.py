@@ -20,7 +20,7 @@ from indb.catalog.users import OWNER
 from indb.engine import privileges, sequences, sources, tables, temporary
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
-from indb.engine.schemas import main_for_public
+from indb.engine.schemas import main_for_public, searched
 from indb.engine.shortcuts import Shortcuts
 from indb.engine.temporary import Temporaries
 from indb.engine.upkeep import described_view
@@ -186,11 +186,11 @@ class Engine:
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
         """The statement as indb runs it (q-sql translated, the session's temporary tables in
-        their schema, ``public`` as main, ``DESCRIBE v`` of a view as of its rows,
+        their schema, ``public`` as main, names looked up along the session's search path, ``DESCRIBE v`` of a view as of its rows,
         ``current_user`` as ``user``, a sequence read as a
         table as its row), checked against ``user``'s privileges (PrivilegeError)."""
         tree = temporary.placed(self, expanded(self, tree))
-        tree = _as_user(described_view(self, main_for_public(self, tree)), user)
+        tree = _as_user(described_view(self, searched(self, main_for_public(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)
         privileges.check(self, tree, user, needed)
         return tree

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import duckdb
 from sqlglot import exp
 
+from indb.engine import schemas
 from indb.errors import IndbError
 from indb.parser import qstatements, render
 from indb.parser.qjoins import TableColumns
@@ -24,6 +25,7 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
 
     def columns(name: str) -> Mapping[str, str] | None:  # names and types (q compares by type)
         # and a stored table's primary key, read if a join asks (a kdb+ keyed table's keys)
+        name = name if "." in name else schemas.looked_up(engine, name)  # along the search path
         schema, _, table = name.rpartition(".")
         source = exp.Table(this=exp.to_identifier(table, quoted=True),
                            db=exp.to_identifier(schema, quoted=True) if schema else None)

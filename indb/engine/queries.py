@@ -19,6 +19,13 @@ def query(engine: Engine, plan: planner.Query, params: object) -> Result:
 
 
 def set_session_settings(engine: Engine, plan: settings.SetSessionSettings, params: object) -> Result:
+    if plan.search_path is not None:
+        if engine.temporaries is None:  # a pooled connection lent no session: the HTTP API's
+            raise SqlError("a search path lives as long as its session, and the HTTP API has "
+                           "none (each request stands alone): name tables with their schema")
+        engine.temporaries.search_path = plan.search_path
+        if not plan.settings:
+            return Result(message="SET")
     if engine.pooled:  # its settings would be every request's and session's that takes it next
         raise SqlError("a setting lives as long as its connection, and a server's connections "
                        "are shared by its requests and sessions: set it on an embedded "

@@ -1,5 +1,6 @@
-"""Handlers of schema statements: CREATE SCHEMA, DROP SCHEMA [CASCADE], SHOW SCHEMAS; and
-PostgreSQL's default schema, ``public``, read as indb's, ``main``."""
+"""Handlers of schema statements: CREATE SCHEMA, DROP SCHEMA [CASCADE], SHOW SCHEMAS;
+PostgreSQL's default schema, ``public``, read as indb's, ``main``; and a session's search path
+(``USE s``, ``SET search_path``), along which names without a schema are looked up."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb import planner
-from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA
+from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
+from indb.parser import dialect, privileges as privilege_trees
+from indb.planner.settings import DEFAULT_PATH, USER_SCHEMA
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -61,3 +64,90 @@ def main_for_public(engine: Engine, tree: exp.Expr) -> exp.Expr:
         for db in found:
             db.replace(exp.to_identifier(DEFAULT_SCHEMA))
     return tree
+
+
+# the statements whose tables are looked up along the search path; the others name no table,
+# or name other things as tables (USE s, DROP SCHEMA s, a subscription's batch)
+_SEARCHED = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy,
+             exp.TruncateTable, exp.Analyze, exp.Comment, exp.Describe, exp.Alter, exp.Create,
+             exp.Drop, dialect.Explain, dialect.Vacuum, dialect.Optimize, dialect.ShowSnapshots,
+             dialect.ExecuteFunction, privilege_trees.GrantOn, privilege_trees.SetOwner)
+_MADE = ("TABLE",)  # what a CREATE makes in the path's first schema (views, sequences: main)
+_FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False,  # a function run's, by whether
+                    "OUTPUT_TABLE": True, "OUTPUT_TABLES": True}  # it may make them
+
+
+def search_path(engine: Engine) -> tuple[str, ...]:
+    """The session's search path, its schemas that exist in order (``$user``: the user's)."""
+    named = _named(engine)
+    if named == DEFAULT_PATH:
+        return named
+    return tuple(s for s in named if s == DEFAULT_SCHEMA or engine.db.schema_exists(s))
+
+
+def _named(engine: Engine) -> tuple[str, ...]:
+    path = engine.temporaries.search_path if engine.temporaries is not None else DEFAULT_PATH
+    return tuple(dict.fromkeys(engine.user if s == USER_SCHEMA else s for s in path))
+
+
+def looked_up(engine: Engine, name: str, making: bool = False,
+              relations: frozenset[str] | None = None) -> str:
+    """The catalog name a table's name without a schema means along the search path: that of
+    the first schema holding one, else a view's (views are in no schema), else in the first
+    schema (with ``making``; and a table of main left out of the path, so it is not found)."""
+    path = search_path(engine)
+    if path == DEFAULT_PATH:
+        return name
+    relations = engine.session.relations() if relations is None else relations
+    found = next((s for s in path if qualified(s, name) in relations), None)
+    if found is None and name in engine.session.views.names:
+        return name
+    # (none of its schemas exists: the first it names, which a CREATE then says does not)
+    first = path[0] if path else _named(engine)[0]
+    if found is None and (making or name in relations):
+        found = first
+    return qualified(found or DEFAULT_SCHEMA, name)
+
+
+def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
+    """The statement with its tables named without a schema looked up along the session's
+    search path (``looked_up``), a CREATE TABLE's made in its first schema, a function run's
+    input and output tables the same way; ``current_schema()`` and ``current_schemas(...)``
+    answer with the path."""
+    path = search_path(engine)
+    if path == DEFAULT_PATH or not isinstance(tree, _SEARCHED):
+        return tree
+    if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() \
+            not in (*_MADE, "VIEW", "INDEX"):
+        return tree
+    relations = engine.session.relations()
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    kind = str(tree.args.get("kind")).upper() if isinstance(tree, exp.Create | exp.Drop) else ""
+    made = tree.find(exp.Table) if isinstance(tree, exp.Create) and kind in _MADE else None
+    named = tree.find(exp.Table) if kind == "VIEW" else None  # a view's name: no schema's
+    for table in list(tree.find_all(exp.Table)):
+        if table.args.get("db") is None and isinstance(table.this, exp.Identifier) \
+                and table is not named and table.name.lower() not in ctes \
+                and not isinstance(table.parent, exp.AlterRename):
+            _place(table, looked_up(engine, table.name.lower(), table is made, relations))
+    for call in tree.find_all(exp.Anonymous):  # INPUT_TABLE(t), OUTPUT_TABLES('o')
+        if call.name.upper() not in _FUNCTION_TABLES:
+            continue
+        making = _FUNCTION_TABLES[call.name.upper()]
+        for name in call.expressions:
+            schema = split_name(looked_up(engine, name.name.lower(), making, relations))[0]
+            if isinstance(name, exp.Column) and not name.table and schema != DEFAULT_SCHEMA:
+                name.set("table", exp.to_identifier(schema))
+            elif name.is_string and "." not in name.name:
+                name.replace(exp.Literal.string(looked_up(engine, name.name.lower(), making,
+                                                          relations)))
+    for node in list(tree.find_all(exp.CurrentSchema, exp.CurrentSchemas)):
+        node.replace(exp.Literal.string(path[0] if path else "") if isinstance(
+            node, exp.CurrentSchema) else exp.Array(expressions=[exp.Literal.string(s) for s in path]))
+    return tree
+
+
+def _place(table: exp.Table, name: str) -> None:
+    schema = split_name(name)[0]
+    if schema != DEFAULT_SCHEMA:
+        table.set("db", exp.to_identifier(schema))

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from indb.catalog import users
-from indb.catalog.names import split_name
+from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.errors import CatalogError
 from indb.parser import dialect, error_at, parse, render
 from indb.planner.tables import TEMPORARY_PROPERTIES, is_temporary
@@ -51,14 +51,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Temporaries:
-    """One session's temporary tables: their schema, and what each does at a commit
-    (``preserve``, ``delete`` its rows, ``drop`` it), by name; and its temporary views' queries,
-    by name."""
+    """One session's own names: its temporary tables' schema, and what each table does at a
+    commit (``preserve``, ``delete`` its rows, ``drop`` it), by name; its temporary views'
+    queries, by name; and its search path (``engine.schemas.searched``)."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
     views: dict[str, str] = field(default_factory=dict)
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
+    # the schemas a name without one is looked up in, in order (USE s, SET search_path)
+    search_path: tuple[str, ...] = (DEFAULT_SCHEMA,)
 
     @property
     def held(self) -> bool:

@@ -157,7 +157,8 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 
 
 # statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
-_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_create}
+_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_create,
+                                 "SET": settings.plan_set_command}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,
@@ -173,6 +174,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Show: tables.plan_show,
     exp.Set: settings.plan_set,
     exp.Pragma: settings.plan_pragma,
+    exp.Use: settings.plan_use,
     exp.Describe: _by_kind(tables.plan_describe, FUNCTION=functions.plan_describe_function),
     exp.Select: _query,
     exp.Union: _query,

@@ -32,7 +32,7 @@ from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.planner.functions import named_table
-from indb.planner.settings import SESSION_SETTINGS
+from indb.planner.settings import SEARCH_PATH, SESSION_SETTINGS
 from indb.planner.upkeep import shown
 from indb.planner.tables import is_temporary
 
@@ -400,12 +400,15 @@ def _show_create(tree: exp.Expr) -> list[Need]:
 
 
 # statements sqlglot reads as commands, by their keyword
-_COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show_create}
+# (SET: PostgreSQL's SET search_path TO ..., the planner refusing any other)
+_COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show_create,
+                                                          "SET": _nothing}
 
 
 def _settings(assignments: list[exp.Expr], tree: exp.Expr) -> list[Need]:
     named = [a.this.sql().lower() for a in assignments if isinstance(a, exp.EQ)]
-    if len(named) == len(assignments) and all(n in SESSION_SETTINGS for n in named):
+    if len(named) == len(assignments) and all(n in SESSION_SETTINGS or n in SEARCH_PATH
+                                              for n in named):
         return []
     return _admin(tree)
 
@@ -453,6 +456,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     # other (the sandbox's enable_external_access) an admin's, and refused by the planner too
     exp.Set: lambda tree: _settings([item.this for item in tree.expressions], tree),
     exp.Pragma: lambda tree: _settings([tree.this], tree),
+    exp.Use: _nothing,  # (a session's search path: its reads are checked as they come)
     exp.Command: lambda tree: _COMMANDS.get(str(tree.this).upper(), _admin)(tree),
     trees.CreateFunction: _developer_owning("function"),
     ExecuteFunctionTree: _execute_statement,

@@ -7,6 +7,8 @@
 - A connection's own: ``SET name = value``, ``RESET name`` and DuckDB's ``PRAGMA name = value``
   of the settings of ``SESSION_SETTINGS``, which its queries' DuckDB takes (``threads``,
   ``memory_limit``...), as DuckDB users write them at the top of a script. Any user may.
+- A session's search path, the schemas names without one are looked up in: ``USE s`` (DuckDB's,
+  Spark's), ``SET schema = 's'``, and PostgreSQL's ``SET search_path TO s, main``. Any user may.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA
 from indb.errors import FunctionError
 from indb.parser import error_at
 from indb.parser.settings import AlterDatabase
@@ -32,12 +35,18 @@ SESSION_SETTINGS = {"threads": "threads", "worker_threads": "threads",
                     "preserve_insertion_order": "preserve_insertion_order",
                     "default_order": "default_order", "default_null_order": "default_null_order",
                     "null_order": "default_null_order"}
+# the names of the search path: PostgreSQL's, and DuckDB's (one schema, which must exist)
+SEARCH_PATH = ("search_path", "schema")
+USER_SCHEMA = "$user"  # PostgreSQL's name, in a search path, of a schema named as the user
+DEFAULT_PATH = (DEFAULT_SCHEMA,)
 
 
 @dataclass(frozen=True)
 class SetSessionSettings:
-    """The connection's settings to set, each a DuckDB name and its value (None: RESET)."""
+    """The connection's settings to set, each a DuckDB name and its value (None: RESET); and
+    the session's search path, when the statement sets it."""
     settings: tuple[tuple[str, object], ...]
+    search_path: tuple[str, ...] | None = None  # None: as it is
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,73 @@ def plan_set(tree: exp.Set, catalog: CatalogFacts) -> SetSessionSettings:
     if not items or len(items) != len(tree.expressions) or \
             not all(isinstance(item, exp.EQ) for item in items):
         raise error_at(tree, "SET takes name = value (or name TO value)")
+    paths = [item for item in items if item.this.sql().lower() in SEARCH_PATH]
+    if paths and len(items) > 1:
+        raise error_at(paths[0], "SET search_path stands alone: set it in a statement of its own")
+    if paths:
+        value = paths[0].expression
+        if not isinstance(value, exp.Literal | exp.Column | exp.Var):
+            raise error_at(value, "a search path is schema names: SET search_path = 's1, main'")
+        return _search_path(paths[0].this.sql().lower(), value.name, value, catalog)
     return SetSessionSettings(tuple(_setting(item) for item in items))
+
+
+def plan_set_command(tree: exp.Command, catalog: CatalogFacts) -> SetSessionSettings:
+    """PostgreSQL's forms of SET that sqlglot reads as text: ``SET [SESSION] search_path TO a,
+    b``, ``SET SCHEMA 's'``; a SET of anything else that way is refused."""
+    text = tree.text("expression").strip()
+    words = text.split(None, 1)
+    if words and words[0].upper() in ("SESSION", "LOCAL"):  # LOCAL: to the transaction's end,
+        words = words[1].split(None, 1) if len(words) == 2 else []  # which is the statement's
+    if len(words) != 2 or words[0].lower() not in SEARCH_PATH:
+        raise error_at(tree, f"SET {text} is not supported; SET takes name = value of a setting "
+                             "a connection may set, or SET search_path TO schema, ...")
+    name, rest = words[0].lower(), words[1].strip()
+    for keyword in ("TO ", "= ", "="):
+        if rest.upper().startswith(keyword):
+            rest = rest[len(keyword):].strip()
+            break
+    return _search_path(name, rest, tree, catalog)
+
+
+def plan_use(tree: exp.Use, catalog: CatalogFacts) -> SetSessionSettings:
+    """``USE s`` (DuckDB's, Spark's; ``USE SCHEMA s``, ``USE indb.s``, ``USE indb``): schema
+    ``s`` the session's search path. Spark's databases are schemas: ``USE DATABASE s`` too."""
+    kind = str(tree.args.get("kind") or "").upper()
+    table = tree.this
+    if kind not in ("", "SCHEMA", "DATABASE", "NAMESPACE") or not isinstance(table, exp.Table) \
+            or table.args.get("catalog") is not None:
+        raise error_at(tree, "USE takes a schema: USE s, USE SCHEMA s or USE indb.s")
+    if table.args.get("db") is not None and table.db.lower() not in (DATABASE, "memory"):
+        raise error_at(table, f"{table.db} is not a database here: this one is {DATABASE} "
+                              f"(USE {DATABASE}.{table.name}, or USE {table.name})")
+    name = table.name.lower()
+    if table.args.get("db") is None and name in (DATABASE, "memory") and kind != "SCHEMA" \
+            and not catalog.schema_exists(name):
+        name = DEFAULT_SCHEMA  # the database: its default schema, as DuckDB's USE of a database
+    return _search_path("schema", name, table, catalog)
+
+
+def _search_path(name: str, text: str, node: exp.Expr, catalog: CatalogFacts) -> SetSessionSettings:
+    """The search path ``text`` names (``s1, "S2", public``), DEFAULT the default; DuckDB's
+    ``schema`` one schema, which must exist (PostgreSQL's path may name one that does not)."""
+    if text.strip().upper() == "DEFAULT":
+        return SetSessionSettings((), DEFAULT_PATH)
+    schemas = []
+    for part in text.strip().strip("'").split(","):
+        part = part.strip().strip("'")
+        quoted = len(part) > 1 and part[0] == part[-1] == '"'
+        schema = part[1:-1] if quoted else part.lower()
+        if not schema or (quoted and '"' in schema) or not (quoted or schema.replace("_", "a")
+                                                            .isalnum() or schema == USER_SCHEMA):
+            raise error_at(node, f"{part!r} is not a schema's name; a search path is names in a "
+                                 "list: SET search_path TO s1, main")
+        schemas.append(DEFAULT_SCHEMA if schema == POSTGRES_SCHEMA else schema)
+    if name == "schema" and (len(schemas) != 1 or schemas[0] != DEFAULT_SCHEMA
+                             and not catalog.schema_exists(schemas[0])):
+        raise error_at(node, f"no schema {text.strip()} (SHOW SCHEMAS lists them; CREATE SCHEMA "
+                             "makes one)")
+    return SetSessionSettings((), tuple(dict.fromkeys(schemas)))
 
 
 def plan_pragma(tree: exp.Pragma, catalog: CatalogFacts) -> SetSessionSettings:
@@ -87,7 +162,9 @@ def plan_reset(tree: exp.Command, catalog: CatalogFacts) -> SetSessionSettings:
         raise error_at(tree, "RESET takes a setting's name, or ALL")
     if words[0].upper() == "ALL":
         return SetSessionSettings(tuple((name, None) for name in dict.fromkeys(
-            SESSION_SETTINGS.values())))
+            SESSION_SETTINGS.values())), DEFAULT_PATH)
+    if words[0].lower() in SEARCH_PATH:
+        return SetSessionSettings((), DEFAULT_PATH)
     return SetSessionSettings(((_known(words[0], tree), None),))
 
 

@@ -172,6 +172,10 @@ class QuerySession:
                 self.infos[name] = info
         self.views.refresh(self._database, self.db, current, self._locations != before)
 
+    def relations(self) -> frozenset[str]:
+        """The catalog names (``t``, ``s.t``) of the tables and views, as of the last refresh."""
+        return frozenset(self._locations) | frozenset(self.broken) | self.views.names
+
     def confine(self, directories: Sequence[Path]) -> None:
         """From now on DuckDB reads and writes files only under ``directories``: external
         access is turned off for good (DuckDB refuses to turn it back on while it runs)."""

@@ -124,17 +124,18 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                     "format_type", exp.column("of_type"), exp.column("of_typemod"))))).from_(
             exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
         exp.Literal.string("text"))),
-    # search_path is main (as SHOW search_path says) after the session's temporary schema
-    # (with_session gives it): a table of another schema is not visible
-    "pg_table_is_visible": (("of_relation", "temporary_schema"), exp.func("coalesce", exp.Subquery(
-        this=exp.select(exp.func("bool_or", exp.column("nspname", table="indb_n").isin(
-            exp.Literal.string("main"), exp.column("temporary_schema")))).from_(
+    # the schemas visible are the session's temporary schema and its search path (with_session
+    # gives them): a table of another schema is not visible
+    "pg_table_is_visible": (("of_relation", "visible"), exp.func("coalesce", exp.Subquery(
+        this=exp.select(exp.func("bool_or", exp.func("list_contains", exp.column("visible"),
+                                                     exp.column("nspname", table="indb_n")))).from_(
             exp.to_table("pg_catalog.pg_class").as_("indb_c")).join(
             exp.to_table("pg_catalog.pg_namespace").as_("indb_n"), on=exp.column(
                 "oid", table="indb_n").eq(exp.column("relnamespace", table="indb_c"))).where(
             exp.column("oid", table="indb_c").eq(exp.column("of_relation")))),
-        exp.Subquery(this=exp.select(exp.func("bool_or", exp.column("index_schema").eq(  # an index
-            exp.Literal.string("main")))).from_(exp.Table(this=exp.Anonymous(this=pgkeys.INDEXES))).where(
+        exp.Subquery(this=exp.select(exp.func("bool_or", exp.func(  # an index
+            "list_contains", exp.column("visible"), exp.column("index_schema")))).from_(
+            exp.Table(this=exp.Anonymous(this=pgkeys.INDEXES))).where(
             exp.column("index_oid").eq(exp.column("of_relation")))), exp.false())),
     "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
     # information_schema._pg_expandarray(array): a row (x, n) for each item, as PostgreSQL's
@@ -705,21 +706,6 @@ _KEYWORDS = exp.select(
     exp.alias_(exp.true(), "barelabel"), exp.alias_(exp.column("keyword_category"), "catdesc"),
     exp.alias_(exp.Literal.string("can be bare label"), "baredesc")).from_(
     exp.Table(this=exp.Anonymous(this="duckdb_keywords")))
-
-
-def with_session(query: exp.Expr, user: str, backend_pid: int, temporary_schema: str) -> exp.Expr:
-    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
-    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests), and its
-    temporary tables' schema, whose tables ``pg_table_is_visible`` finds (psql's ``\\d tmp``)."""
-    for node in list(query.walk()):
-        if isinstance(node, exp.CurrentUser | exp.SessionUser):
-            node.replace(exp.Literal.string(user))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
-            node.replace(exp.Literal.number(backend_pid))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
-                and len(node.expressions) == 1:
-            node.append("expressions", exp.Literal.string(temporary_schema))
-    return query
 
 
 def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) -> exp.Expr:

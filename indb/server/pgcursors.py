@@ -68,12 +68,14 @@ class Deallocate:
 @dataclass(frozen=True)
 class Reset:
     """``RESET name | ALL``, ``UNLISTEN name | *``, ``DISCARD {ALL | PLANS | SEQUENCES | TEMP}``:
-    what the first two undo does not persist here (SET does nothing, nothing listens);
-    ``DISCARD ALL`` (``everything``) also closes the cursors and drops the prepared statements."""
+    what the first two undo does not persist here (SET does nothing, nothing listens), but for
+    the search path (``path``); ``DISCARD ALL`` (``everything``) also closes the cursors and
+    drops the prepared statements."""
 
     tag: str
     everything: bool = False
     temporary: bool = False  # DISCARD TEMP or ALL: the session's temporary tables go
+    path: bool = False  # RESET search_path, RESET ALL, DISCARD ALL: the search path is main again
 
 
 Statement = Declare | Fetch | Close | Deallocate | Reset
@@ -122,7 +124,8 @@ def _reset(verb: str, words: list[str]) -> Reset:
                         "DISCARD": "DISCARD ALL | PLANS | SEQUENCES | TEMP"}[verb])
     everything = verb == "DISCARD" and words[0] == "ALL"
     return Reset(f"{verb} ALL" if everything else verb, everything,
-                 verb == "DISCARD" and words[0] in ("ALL", "TEMP", "TEMPORARY"))
+                 verb == "DISCARD" and words[0] in ("ALL", "TEMP", "TEMPORARY"),
+                 verb in ("RESET", "DISCARD") and words[0] in ("ALL", "SEARCH_PATH", "SCHEMA"))
 
 
 def statements(sql: str) -> list[str] | None:

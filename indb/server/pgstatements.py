@@ -14,6 +14,7 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors, pgvalues
+from indb.planner.settings import SEARCH_PATH
 from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
@@ -43,16 +44,18 @@ def with_arrays(trees: list[exp.Expr]) -> str | None:
         for tree in trees)
 
 
-def probe(trees: list[exp.Expr]) -> pa.Table | None:
+def probe(trees: list[exp.Expr], search_path: str = SETTINGS["search_path"]) -> pa.Table | None:
     """The answer to a client's probe of the server (``SHOW setting``, ``SELECT
-    pg_catalog.version()``), or None for a statement of the database's."""
+    pg_catalog.version()``), or None for a statement of the database's; ``search_path`` the
+    session's."""
     if len(trees) != 1:
         return None
     tree = trees[0]
     if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":
         setting = " ".join(tree.text("expression").lower().split())
         if setting in SETTINGS:
-            return pa.table({setting.replace(" ", "_"): [SETTINGS[setting]]})
+            value = search_path if setting == "search_path" else SETTINGS[setting]
+            return pa.table({setting.replace(" ", "_"): [value]})
     if isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("from"):
         call = tree.expressions[0]
         if isinstance(call, exp.CurrentVersion) or (
@@ -130,6 +133,8 @@ def no_op(trees: list[exp.Expr]) -> str | None:
         return "ROLLBACK"
     tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
                              exp.Rollback: "ROLLBACK", exp.Set: "SET"}
+    if sets_search_path(tree):
+        return None  # the session's: the engine sets it
     if type(tree) in tags:
         return tags[type(tree)]
     if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
@@ -139,6 +144,19 @@ def no_op(trees: list[exp.Expr]) -> str | None:
         if (rest if isinstance(rest, str) else rest.name).strip().upper().startswith(SET_FORMS):
             return "SET"
     return None
+
+
+def sets_search_path(tree: exp.Expr) -> bool:
+    """Whether ``tree`` is a SET of the search path (``SET search_path TO s``, ``SET SCHEMA
+    's'``), which the session keeps, unlike the other settings a client sets."""
+    if isinstance(tree, exp.Set):
+        return any(isinstance(item.this, exp.EQ) and item.this.this.sql().lower() in SEARCH_PATH
+                   for item in tree.expressions)
+    if isinstance(tree, exp.Command) and tree.name.upper() == "SET":
+        words = tree.text("expression").lower().split()
+        words = words[1:] if words[:1] in (["session"], ["local"]) else words
+        return bool(words) and words[0].split("=")[0] in SEARCH_PATH
+    return False
 
 
 # SET forms sqlglot reads as commands that are accepted and do nothing, as a SET of a setting is

@@ -30,14 +30,15 @@ from sqlglot import exp
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.connection import Connection
-from indb.engine import temporary
+from indb.engine import schemas, temporary
 from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render, render_indb
+from indb.planner.settings import DEFAULT_PATH
 from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
 from indb.server.pgcancel import Cancelable
-from indb.server.pgcatalog import Shadows, catalog_query, with_session
+from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -53,6 +54,25 @@ _SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
              "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
+
+
+def with_session(query: exp.Expr, user: str, backend_pid: int, visible: list[str]) -> exp.Expr:
+    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
+    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests), and the schemas
+    whose tables ``pg_table_is_visible`` (pgcatalog's) finds (its temporary tables', psql's
+    ``\\d tmp``, then its search path's), the latter ``current_schemas()``."""
+    schemas = exp.Array(expressions=[exp.Literal.string(s) for s in visible])
+    for node in list(query.walk()):
+        if isinstance(node, exp.CurrentSchemas):
+            node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in visible[1:]]))
+        elif isinstance(node, exp.CurrentUser | exp.SessionUser):
+            node.replace(exp.Literal.string(user))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
+            node.replace(exp.Literal.number(backend_pid))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
+                and len(node.expressions) == 1:
+            node.append("expressions", schemas.copy())
+    return query
 
 
 class _Session(Cancelable, core.Session):
@@ -90,8 +110,15 @@ class _Session(Cancelable, core.Session):
             principals = visible_principals(conn.engine)
         return self.shadows.answer(relations, principals,
                                    with_session(query, self.user, self.backend_pid,
-                                                self.temporaries.schema),
+                                                [self.temporaries.schema, *self._search_path()]),
                                    list(params) if params else None)
+
+    def _search_path(self) -> tuple[str, ...]:
+        """The session's search path, the schemas of it that exist."""
+        if self.temporaries.search_path == DEFAULT_PATH:
+            return DEFAULT_PATH
+        with self._connection() as conn:
+            return schemas.search_path(conn.engine)
 
     def in_transaction(self) -> bool:
         return self.in_txn
@@ -165,7 +192,7 @@ class _Session(Cancelable, core.Session):
             return Rows(self, None, tag)
         if not trees:
             return Rows(self, None, "")
-        answer = pgstatements.probe(trees)
+        answer = pgstatements.probe(trees, ", ".join(self.temporaries.search_path))
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
@@ -228,6 +255,8 @@ class _Session(Cancelable, core.Session):
                 self.statements.clear()
             if statement.temporary:  # DISCARD TEMP, ALL: the session's temporary tables go
                 self._drop_temporaries()
+            if statement.path:
+                self.temporaries.search_path = DEFAULT_PATH
             return Rows(self, None, statement.tag)
         if statement.name is None:  # DEALLOCATE: psycopg's after a statement changing a table
             self.statements.clear()
