@@ -186,9 +186,9 @@ class Engine:
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
         """The statement as indb runs it (q-sql translated, the session's temporary tables in
-        their schema, ``public`` as main, names looked up along the session's search path, ``DESCRIBE v`` of a view as of its rows,
-        ``current_user`` as ``user``, a sequence read as a
-        table as its row), checked against ``user``'s privileges (PrivilegeError)."""
+        their schema, ``public`` as main, names looked up along the session's search path,
+        ``DESCRIBE v`` of a view as of its rows, ``current_user`` as ``user``, a sequence read
+        as a table as its row), checked against ``user``'s privileges (PrivilegeError)."""
         tree = temporary.placed(self, expanded(self, tree))
         tree = _as_user(described_view(self, searched(self, main_for_public(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)
