@@ -496,8 +496,39 @@ def test_show_create_gives_the_statement_that_makes_a_table_or_view_again(tmp_pa
             conn.sql("SHOW CREATE TABLE nope")
         with pytest.raises(CatalogError, match="view nope does not exist"):
             conn.sql("SHOW CREATE VIEW nope")
-        with pytest.raises(SqlError, match="SHOW search_path is not supported"):
-            conn.sql("SHOW search_path")
+        assert conn.sql("SHOW search_path").fetchone() == ("main",)  # the session's, as PostgreSQL's
+        with pytest.raises(SqlError, match="SHOW 1 is not supported"):
+            conn.sql("SHOW 1")
+
+
+def test_show_columns_and_show_t_describe_a_table(tmp_path):
+    """Spark's and MySQL's SHOW COLUMNS (DuckDB's DESCRIBE of a query's columns), and DuckDB's
+    SHOW t (its DESCRIBE t), a schema's table's too."""
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE s.t (id BIGINT, name VARCHAR)")
+        conn.sql("CREATE VIEW v AS SELECT name FROM s.t")
+        columns = conn.sql("SHOW COLUMNS FROM s.t")
+        assert columns.columns[:2] == ["column_name", "column_type"]
+        assert [r[:2] for r in columns.fetchall()] == [("id", "BIGINT"), ("name", "VARCHAR")]
+        assert [r[0] for r in conn.sql("SHOW COLUMNS IN t IN s").fetchall()] == ["id", "name"]
+        assert [r[0] for r in conn.sql("SHOW COLUMNS FROM v").fetchall()] == ["name"]
+        assert conn.sql("SHOW s.t").fetchall() == conn.sql("DESCRIBE s.t").fetchall()
+        conn.sql("USE s")
+        assert conn.sql("SHOW t").fetchall() == conn.sql("DESCRIBE s.t").fetchall()
+        assert conn.sql("SHOW CREATE TABLE t").fetchone()[0].startswith("CREATE TABLE s.t (")
+        with pytest.raises(CatalogError, match="table nope does not exist"):
+            conn.sql("SHOW nope")
+
+
+@pytest.mark.parametrize("sql, named", [
+    ("CHECKPOINT", "CHECKPOINT"), ("DEALLOCATE p1", "DEALLOCATE"),
+    ("PREPARE p1 AS SELECT 1", "PREPARE"), ("LOAD httpfs", "LOAD"),
+    ("CREATE TYPE mood AS ENUM ('a')", "CREATE TYPE")])
+def test_a_statement_indb_does_not_run_is_refused_by_its_own_words(tmp_path, sql, named):
+    with indb.connect(tmp_path / "db") as conn:
+        with pytest.raises(SqlError, match=f"^{named} statements are not supported"):
+            conn.sql(sql)
 
 
 # -- EXPLAIN and COPY ----------------------------------------------------------------------------

@@ -101,6 +101,7 @@ HANDLERS: dict[type, Handler] = {
     identity.SetOwner: privileges.set_owner,
     settings.SetDatabaseSetting: privileges.set_database_setting,
     settings.SetSessionSettings: queries.set_session_settings,
+    settings.ShowSearchPath: queries.show_search_path,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from indb import planner
 from indb.errors import SqlError
 from indb.planner import settings
@@ -33,3 +35,8 @@ def set_session_settings(engine: Engine, plan: settings.SetSessionSettings, para
     for name, value in plan.settings:
         engine.session.set(name, value)
     return Result(message="RESET" if all(v is None for _, v in plan.settings) else "SET")
+
+
+def show_search_path(engine: Engine, plan: settings.ShowSearchPath, params: object) -> Result:
+    path = engine.temporaries.search_path if engine.temporaries is not None else settings.DEFAULT_PATH
+    return Result(pa.table({"search_path": [", ".join(path)]}))

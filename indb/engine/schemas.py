@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
+from indb.errors import SqlError
 from indb.parser import dialect, privileges as privilege_trees
 from indb.planner.settings import DEFAULT_PATH, USER_SCHEMA
 from indb.result import Result
@@ -71,7 +72,8 @@ def main_for_public(engine: Engine, tree: exp.Expr) -> exp.Expr:
 _SEARCHED = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy,
              exp.TruncateTable, exp.Analyze, exp.Comment, exp.Describe, exp.Alter, exp.Create,
              exp.Drop, dialect.Explain, dialect.Vacuum, dialect.Optimize, dialect.ShowSnapshots,
-             dialect.ExecuteFunction, privilege_trees.GrantOn, privilege_trees.SetOwner)
+             dialect.ExecuteFunction, dialect.ShowCreate, privilege_trees.GrantOn,
+             privilege_trees.SetOwner)
 _MADE = ("TABLE",)  # what a CREATE makes in the path's first schema (views, sequences: main)
 _FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False,  # a function run's, by whether
                     "OUTPUT_TABLE": True, "OUTPUT_TABLES": True}  # it may make them
@@ -115,14 +117,23 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
     input and output tables the same way; ``current_schema()`` and ``current_schemas(...)``
     answer with the path."""
     path = search_path(engine)
-    if path == DEFAULT_PATH or not isinstance(tree, _SEARCHED):
+    if path == DEFAULT_PATH:
+        return tree
+    if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":  # DuckDB's SHOW t:
+        try:  # DESCRIBE t, whose name a tree holds
+            shown = planner.upkeep.shown(tree)
+        except SqlError:
+            return tree  # another SHOW, which the planner refuses
+        tree = exp.Describe(this=shown) if shown is not None else tree
+    if not isinstance(tree, _SEARCHED):
         return tree
     if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() \
             not in (*_MADE, "VIEW", "INDEX"):
         return tree
     relations = engine.session.relations()
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    kind = str(tree.args.get("kind")).upper() if isinstance(tree, exp.Create | exp.Drop) else ""
+    kind = str(tree.args.get("kind")).upper() if isinstance(
+        tree, exp.Create | exp.Drop | dialect.ShowCreate) else ""
     made = tree.find(exp.Table) if isinstance(tree, exp.Create) and kind in _MADE else None
     named = tree.find(exp.Table) if kind == "VIEW" else None  # a view's name: no schema's
     for table in list(tree.find_all(exp.Table)):

@@ -127,7 +127,8 @@ def named(temporaries: Temporaries | None, tree: exp.Expr) -> exp.Expr:
     # CREATE TABLE t of a permanent t goes to main, as PostgreSQL's goes past pg_temp; what a
     # CREATE makes and what a DROP drops are names, not reads of a view
     made = tree.find(exp.Table) if isinstance(tree, exp.Create) else None
-    dropped = set(map(id, tree.find_all(exp.Table))) if isinstance(tree, exp.Drop) else set()
+    dropped = set(map(id, tree.find_all(exp.Table))) if isinstance(
+        tree, exp.Drop | dialect.ShowCreate) else set()  # (SHOW CREATE VIEW v: its name too)
     # a temporary view's query keeps the views it reads by name: read as they are when it is
     defined = isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "VIEW"
     written = tree.this.find(exp.Table) if isinstance(tree, exp.Insert | exp.Update | exp.Delete

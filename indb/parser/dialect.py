@@ -17,7 +17,8 @@ Added to DuckDB's grammar:
   ``indb.parser.procedures``;
 - table upkeep: ``EXPLAIN [ANALYZE] statement``, ``VACUUM [t] [RETAIN n]``, ``OPTIMIZE [t]``,
   ``SHOW SNAPSHOTS t`` and ``SHOW VIEWS`` (DuckDB's tokenizer swallows the first three whole as
-  opaque commands).
+  opaque commands); ``SHOW [CREATE] TABLE t``, ``SHOW [CREATE] VIEW v``, and Spark's and
+  MySQL's ``SHOW COLUMNS FROM t`` (DuckDB's ``DESCRIBE SELECT * FROM t``).
   ``UPDATE``, ``MERGE INTO``, ``ALTER TABLE``, ``CREATE VIEW``, ``COPY`` and time travel
   (``t AT (VERSION => n)``, ``t FOR SYSTEM_TIME AS OF '...'``) are DuckDB's own trees.
 """
@@ -120,6 +121,12 @@ class ShowViews(exp.Expression):
     """``SHOW VIEWS``."""
 
     arg_types: ClassVar[dict[str, bool]] = {}
+
+
+class ShowCreate(exp.Expression):
+    """``SHOW [CREATE] TABLE t`` or ``SHOW [CREATE] VIEW v``: ``kind`` TABLE or VIEW."""
+
+    arg_types = {"this": True, "kind": True}
 
 
 class CreateModel(exp.Expression):
@@ -396,9 +403,25 @@ class Indb(DuckDB):
             while self._match_texts(("FULL", "FREEZE", "VERBOSE", "ANALYZE")):
                 pass
 
-        def _parse_show_upkeep(self) -> ShowSnapshots | ShowViews | None:
+        def _parse_show_upkeep(self) -> exp.Expr | None:
             if self._match_text_seq("VIEWS"):
                 return self.expression(ShowViews())
+            if self._match_text_seq("COLUMNS"):  # FROM | IN t [FROM | IN schema]
+                if not self._match_set((TokenType.FROM, TokenType.IN)):
+                    self.raise_error("SHOW COLUMNS takes FROM t (or IN t)")
+                table = self._parse_table_parts()
+                if not isinstance(table, exp.Table):
+                    self.raise_error("SHOW COLUMNS takes a table's name")
+                    return None
+                if self._match_set((TokenType.FROM, TokenType.IN)):
+                    table.set("db", self._parse_id_var())
+                return self.expression(exp.Describe(this=exp.select(exp.Star()).from_(table)))
+            index = self._index
+            self._match_text_seq("CREATE")
+            if self._match_set((TokenType.TABLE, TokenType.VIEW)):
+                kind = self._prev.text.upper()
+                return self.expression(ShowCreate(this=self._parse_table_parts(), kind=kind))
+            self._retreat(index)
             if not self._match_text_seq("SNAPSHOTS"):
                 return None
             return self.expression(ShowSnapshots(this=self._parse_table_parts()))
@@ -630,6 +653,7 @@ class Indb(DuckDB):
             Optimize: lambda self, e: " ".join(filter(None, ["OPTIMIZE", self.sql(e, "this")])),
             ShowSnapshots: lambda self, e: f"SHOW SNAPSHOTS {self.sql(e, 'this')}",
             ShowViews: lambda self, e: "SHOW VIEWS",
+            ShowCreate: lambda self, e: f"SHOW CREATE {e.args['kind']} {self.sql(e, 'this')}",
             DescribeModel: lambda self, e: f"DESCRIBE MODEL {self.sql(e, 'this')}",
             DropModel: lambda self, e: "DROP MODEL " + ("IF EXISTS " if e.args.get("exists") else "")
             + self.sql(e, "this") + (f" VERSION {self.sql(e, 'version')}" if e.args.get("version") else ""),

@@ -28,6 +28,7 @@ from indb.parser import ShowModels as ShowModelsTree
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
+from indb.parser.dialect import ShowCreate as ShowCreateTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner import alter, environments, functions, models, schemas, settings, tables, upkeep
@@ -62,7 +63,7 @@ from indb.planner.alter import AlterMissing, AlterTable, RenameRelation
 from indb.planner.upkeep import (CreateView, DropView, Explain, Merge, Optimize, ShowCreate,
                                  ShowSnapshots, ShowViews, SnapshotRef, Update, Upsert, Vacuum,
                                  WithSnapshots)
-from indb.parser import error_at
+from indb.parser import error_at, render
 
 __all__ = ["STAGE_TABLE", "AlterModelAlias", "Analyze", "CatalogFacts", "Comment", "CreateFunction",
            "CreateModel",
@@ -97,7 +98,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | privileges.GrantRoles | privileges.GrantPrivileges | privileges.CreateToken
         | privileges.ShowTokens | privileges.RevokeToken | privileges.ShowGrants
         | privileges.ShowPrincipals | privileges.SetOwner | settings.SetDatabaseSetting
-        | settings.SetSessionSettings | ShowCreate
+        | settings.SetSessionSettings | settings.ShowSearchPath | ShowCreate
         | procedures.CreateProcedure | procedures.ExecuteProcedure | procedures.ShowProcedure
         | procedures.DropProcedure | monitors.CreateMonitor | monitors.ExecuteMonitor
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
@@ -131,7 +132,10 @@ def _planner_of(tree: exp.Expr) -> Planner:
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
-            kind = " ".join(f"{tree.this} {tree.expression or ''}".split()[:2]).upper()
+            words = f"{tree.this} {tree.expression or ''}".split()
+            kind = " ".join(words[:2] if words[0].upper() in _TWO_WORDS else words[:1]).upper()
+        elif isinstance(tree, exp.Column | exp.Alias):  # a statement sqlglot read as words
+            kind = render(tree).split()[0].upper()  # (CHECKPOINT, DEALLOCATE p)
         raise error_at(tree, f"{kind} statements are not supported; indb runs queries, CREATE/DROP "
                              "TABLE and VIEW, INSERT, UPDATE, DELETE, MERGE, ALTER TABLE, COPY, "
                              "EXPLAIN, VACUUM, OPTIMIZE, SHOW, DESCRIBE and the FUNCTION and MODEL "
@@ -156,8 +160,9 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
     return functions.plan_table_functions(tree, catalog) or tables.plan_query(tree, catalog)
 
 
+_TWO_WORDS = ("CREATE", "DROP", "ALTER", "SHOW")  # what a refused command is named by
 # statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
-_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_create,
+_COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_command,
                                  "SET": settings.plan_set_command}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
@@ -201,6 +206,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     OptimizeTree: upkeep.plan_optimize,
     ShowSnapshotsTree: upkeep.plan_show_snapshots,
     ShowViewsTree: upkeep.plan_show_views,
+    ShowCreateTree: upkeep.plan_show_create,
     ShowSchemasTree: schemas.plan_show_schemas,
     **privileges.PLANNERS,
     settings.AlterDatabase: settings.plan_alter_database,

@@ -393,15 +393,16 @@ def _admin(tree: exp.Expr) -> list[Need]:
     return [Need("ROLE", "role", ADMIN, tree)]
 
 
-def _show_create(tree: exp.Expr) -> list[Need]:
-    """SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')."""
+def _show(tree: exp.Expr) -> list[Need]:
+    """DuckDB's SHOW t needs what reading ``t`` does (SHOW search_path: nothing)."""
     assert isinstance(tree, exp.Command)
-    return reads(shown(tree)[1])
+    table = shown(tree)
+    return reads(table) if table is not None else []
 
 
 # statements sqlglot reads as commands, by their keyword
 # (SET: PostgreSQL's SET search_path TO ..., the planner refusing any other)
-_COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show_create,
+_COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show,
                                                           "SET": _nothing}
 
 
@@ -478,6 +479,8 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.Optimize: _owner_of("table"),
     trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],
     trees.ShowViews: _nothing,
+    # SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')
+    trees.ShowCreate: lambda tree: reads(tree.this),
     kinetica.ShowSchemas: _nothing,
     environments.DescribeFunctionEnvironment: _nothing,
     environments.ShowFunctionEnvironment: _nothing,

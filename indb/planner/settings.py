@@ -50,6 +50,11 @@ class SetSessionSettings:
 
 
 @dataclass(frozen=True)
+class ShowSearchPath:
+    """``SHOW search_path`` (and ``SHOW schema``): the session's."""
+
+
+@dataclass(frozen=True)
 class SetDatabaseSetting:
     name: str
     value: str | None  # None: RESET, back to no value

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
@@ -25,11 +26,13 @@ from indb.errors import CatalogError, SchemaError
 from indb.parser import error_at, render
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import Optimize as OptimizeTree
+from indb.parser.dialect import ShowCreate as ShowCreateTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import tables
+from indb.planner.settings import SEARCH_PATH, ShowSearchPath
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
                                  existing_table, table_name, write_target)
 
@@ -357,29 +360,38 @@ def plan_show_views(tree: ShowViewsTree, catalog: CatalogFacts) -> ShowViews:
     return ShowViews()
 
 
-def plan_show_create(tree: exp.Command, catalog: CatalogFacts) -> ShowCreate:
-    """The SHOW statements sqlglot leaves as text: ``SHOW [CREATE] TABLE t`` and ``SHOW
-    [CREATE] VIEW v`` (Spark's, MySQL's and Kinetica's forms)."""
-    kind, table = shown(tree)
-    name = table_name(table)
+def plan_show_create(tree: ShowCreateTree, catalog: CatalogFacts) -> ShowCreate:
+    """``SHOW [CREATE] TABLE t`` and ``SHOW [CREATE] VIEW v`` (Spark's, MySQL's and Kinetica's
+    forms)."""
+    name = table_name(tree.this)
+    kind = str(tree.args["kind"]).lower()
     return ShowCreate(kind, existing_table(name, catalog) if kind == "table" else name)
 
 
-def shown(tree: exp.Command) -> tuple[str, exp.Table]:
-    """What ``SHOW [CREATE] TABLE t`` or ``SHOW [CREATE] VIEW v`` names: its kind and name."""
+def plan_show_command(tree: exp.Command, catalog: CatalogFacts) -> tables.DescribeTable | ShowSearchPath:
+    """DuckDB's ``SHOW t``, which is ``DESCRIBE t``, and PostgreSQL's ``SHOW search_path``: the
+    SHOW statements sqlglot leaves as text."""
+    table = shown(tree)
+    if table is None:
+        return ShowSearchPath()
+    return tables.DescribeTable(existing_table(table_name(table), catalog))
+
+
+def shown(tree: exp.Command) -> exp.Table | None:
+    """The table ``SHOW t`` names (None: ``SHOW search_path``); SqlError for any other SHOW
+    sqlglot leaves as text."""
     text = tree.text("expression").strip()
-    words = text.split(None, 1)
-    if words and words[0].upper() == "CREATE":
-        words = words[1].split(None, 1) if len(words) == 2 else []
-    if len(words) != 2 or words[0].upper() not in ("TABLE", "VIEW"):
-        raise error_at(tree, f"SHOW {text} is not supported; indb's SHOW statements are SHOW "
-                             "TABLES, VIEWS, SCHEMAS, FUNCTIONS, MODELS, SHOW CREATE TABLE t and "
-                             "SHOW CREATE VIEW v")
+    if text.lower() in SEARCH_PATH:
+        return None
     try:
-        return words[0].lower(), exp.to_table(words[1], dialect="duckdb")
+        table = sqlglot.parse_one(text, into=exp.Table, dialect="duckdb")
     except (ParseError, ValueError):
-        raise error_at(tree, f"SHOW {words[0].upper()} takes a {words[0].lower()}'s name, not "
-                             f"{words[1]!r}") from None
+        table = None
+    if not isinstance(table, exp.Table):
+        raise error_at(tree, f"SHOW {text} is not supported; indb's SHOW statements are SHOW "
+                             "TABLES, VIEWS, SCHEMAS, FUNCTIONS, MODELS, SHOW CREATE TABLE t, "
+                             "SHOW CREATE VIEW v, SHOW COLUMNS FROM t and SHOW t")
+    return table
 
 
 # -- COPY -------------------------------------------------------------------------------------
