@@ -17,7 +17,7 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import privileges, sequences, sources, tables, temporary
+from indb.engine import macros, privileges, sequences, sources, tables, temporary
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public, searched
@@ -185,11 +185,12 @@ class Engine:
             return result
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
-        """The statement as indb runs it (q-sql translated, the session's temporary tables in
-        their schema, ``public`` as main, names looked up along the session's search path,
-        ``DESCRIBE v`` of a view as of its rows, ``current_user`` as ``user``, a sequence read
-        as a table as its row), checked against ``user``'s privileges (PrivilegeError)."""
-        tree = temporary.placed(self, expanded(self, tree))
+        """The statement as indb runs it (q-sql translated, macros' calls expanded, the
+        session's temporary tables in their schema, ``public`` as main, names looked up along
+        the session's search path, ``DESCRIBE v`` of a view as of its rows, ``current_user`` as
+        ``user``, a sequence read as a table as its row), checked against ``user``'s privileges
+        (PrivilegeError)."""
+        tree = temporary.placed(self, macros.expanded(self, expanded(self, tree)))
         tree = _as_user(described_view(self, searched(self, main_for_public(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)
         privileges.check(self, tree, user, needed)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import monitors, privileges, procedures
+from indb.engine import macros, monitors, privileges, procedures
+from indb.planner import macros as macro_plans
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
@@ -102,6 +103,9 @@ HANDLERS: dict[type, Handler] = {
     settings.SetDatabaseSetting: privileges.set_database_setting,
     settings.SetSessionSettings: queries.set_session_settings,
     settings.ShowSearchPath: queries.show_search_path,
+    macro_plans.CreateMacro: macros.create,
+    macro_plans.DropMacro: macros.drop,
+    macro_plans.ShowMacros: macros.show,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

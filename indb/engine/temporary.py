@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from indb.catalog import users
+from indb.catalog.macros import Macro
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.errors import CatalogError
 from indb.parser import dialect, error_at, parse, render
@@ -53,11 +54,12 @@ log = logging.getLogger(__name__)
 class Temporaries:
     """One session's own names: its temporary tables' schema, and what each table does at a
     commit (``preserve``, ``delete`` its rows, ``drop`` it), by name; its temporary views'
-    queries, by name; and its search path (``engine.schemas.searched``)."""
+    queries and macros, by name; and its search path (``engine.schemas.searched``)."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
     views: dict[str, str] = field(default_factory=dict)
+    macros: dict[str, Macro] = field(default_factory=dict)  # CREATE TEMP MACRO's, by name
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
     # the schemas a name without one is looked up in, in order (USE s, SET search_path)
     search_path: tuple[str, ...] = (DEFAULT_SCHEMA,)
@@ -78,6 +80,8 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
     temporaries = engine.temporaries
     if isinstance(tree, exp.Create) and is_temporary(tree):
         kind = str(tree.args.get("kind")).lower()
+        if kind in ("macro", "function"):
+            return tree  # a temporary macro: the session's, in no schema (engine.macros)
         if kind not in ("table", "view"):
             raise error_at(tree, f"temporary {kind}s are not supported: make a temporary table "
                                  "or view, or a sequence")
@@ -283,6 +287,7 @@ def dropped(engine: Engine) -> None:
     if temporaries is None:
         return
     temporaries.views.clear()
+    temporaries.macros.clear()
     if not temporaries.made:
         return
     if engine.db.schema_exists(temporaries.schema):

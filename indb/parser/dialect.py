@@ -38,7 +38,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
-from indb.parser import sequences, subscriptions
+from indb.parser import macros, sequences, subscriptions
 from indb.parser import numformat, workers
 from indb.errors import IndbError
 
@@ -255,7 +255,8 @@ class Indb(DuckDB):
             TokenType.DROP: lambda self: (environments.parse_drop(self) or procedures.parse_drop(self)
                                           or monitors.parse_drop(self) or subscriptions.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
-                                          or sequences.parse_drop(self) or self._parse_drop()),
+                                          or sequences.parse_drop(self) or macros.parse_drop(self)
+                                          or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self) or privileges.parse_alter(self)
                                            or self._parse_alter_model()
                                            or settings.parse_alter(self) or sequences.parse_alter(self)
@@ -265,7 +266,7 @@ class Indb(DuckDB):
             TokenType.SHOW: lambda self: (environments.parse_show(self) or procedures.parse_show(self)
                                           or monitors.parse_show(self) or subscriptions.parse_show(self)
                                           or workers.parse_show(self) or kinetica.parse_show(self)
-                                          or sequences.parse_show(self)
+                                          or sequences.parse_show(self) or macros.parse_show(self)
                                           or self._parse_show_upkeep() or self._parse_show_function()
                                           or privileges.parse_show(self) or self._parse_show()),
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
@@ -478,7 +479,11 @@ class Indb(DuckDB):
             if not self._match(TokenType.FUNCTION):
                 self._retreat(start)
                 return None
+            macro = self._prev.text.upper() == "MACRO"
             name = self._parse_table_parts()
+            if macro or isinstance(name, exp.Table) and isinstance(name.this, exp.Anonymous):
+                self._retreat(start)  # DuckDB's CREATE MACRO m(a) AS ... (and FUNCTION f(a)):
+                return None  # sqlglot's own Create, of a macro
             args: dict = {"settings": [], "file_paths": [], "options": [], "body": None, "returns": None}
             while self._curr and self._curr.token_type != TokenType.SEMICOLON:
                 if self._match_text_seq("RETURNS", "TABLE"):
@@ -627,6 +632,7 @@ class Indb(DuckDB):
             **monitors.TRANSFORMS,
             **subscriptions.TRANSFORMS,
             **sequences.TRANSFORMS,
+            **macros.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,

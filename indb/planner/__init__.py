@@ -44,7 +44,9 @@ from indb.parser import subscriptions as subscription_trees
 from indb.planner import workers
 from indb.parser import workers as worker_trees
 from indb.planner import sequences
+from indb.planner import macros
 from indb.parser import sequences as sequence_trees
+from indb.parser import macros as macro_trees
 from indb.planner import indexes
 from indb.planner.indexes import CreateIndex, DropIndex, NoIndex, RenameIndex
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
@@ -104,7 +106,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | monitors.ShowMonitors | monitors.DropMonitor | subscriptions.CreateSubscription
         | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers
         | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
-        | sequences.ShowSequences | sequences.WithSequences)
+        | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
+        | macros.DropMacro | macros.ShowMacros)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -167,7 +170,8 @@ _COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.pl
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,
-                         SEQUENCE=sequences.plan_create),
+                         SEQUENCE=sequences.plan_create, MACRO=macros.plan_create,
+                         FUNCTION=macros.plan_create),  # (DuckDB's CREATE FUNCTION m(a) AS ...)
     exp.Insert: upkeep.plan_insert,
     exp.Delete: tables.plan_delete,
     exp.TruncateTable: tables.plan_truncate,
@@ -230,4 +234,6 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     sequence_trees.DropSequence: sequences.plan_drop,
     sequence_trees.AlterSequence: sequences.plan_alter,
     sequence_trees.ShowSequences: sequences.plan_show,
+    macro_trees.DropMacro: macros.plan_drop,
+    macro_trees.ShowMacros: macros.plan_show,
 }

@@ -31,6 +31,7 @@ from indb.parser import dialect as trees
 from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
+from indb.parser import macros as macro_trees
 from indb.planner.functions import named_table
 from indb.planner.settings import SEARCH_PATH, SESSION_SETTINGS
 from indb.planner.upkeep import shown
@@ -327,6 +328,8 @@ def _create(tree: exp.Expr) -> list[Need]:
         return [Need("ROLE", "role", DEVELOPER, tree)]
     if kind == "INDEX" and isinstance(tree.this, exp.Index) and tree.this.args.get("table"):
         return [_on_table("OWNER", tree.this.args["table"])]  # as in PostgreSQL: the table's owner
+    if kind in ("MACRO", "FUNCTION") and is_temporary(tree):
+        return []  # a temporary macro, the session's alone: anyone's, as a temporary view
     if kind not in ("TABLE", "VIEW"):
         return [Need("ROLE", "role", ADMIN, tree)]  # macros, schemas, secrets, types
     target = _target(tree)
@@ -479,6 +482,10 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     trees.Optimize: _owner_of("table"),
     trees.ShowSnapshots: lambda tree: [_on_table("SELECT", tree.this)],
     trees.ShowViews: _nothing,
+    # a macro's body is put in its callers' statements, checked there as theirs; dropping one
+    # of the catalog's is an admin's (the handler checks: a temporary one is the session's)
+    macro_trees.ShowMacros: _nothing,
+    macro_trees.DropMacro: _nothing,
     # SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')
     trees.ShowCreate: lambda tree: reads(tree.this),
     kinetica.ShowSchemas: _nothing,

@@ -1,0 +1,140 @@
+"""DuckDB's macros, kept in the catalog (``CREATE MACRO``) or by a session (``CREATE TEMP
+MACRO``), put in place of each call before a statement is checked and planned: a scalar macro's
+expression with the call's arguments for its parameters, a table macro's query as a subquery
+where it stands in FROM. DuckDB expands its macros the same way when it binds a statement; here
+the expansion comes first, so what a macro reads is its caller's read, checked as the caller's,
+and DuckDB never holds a macro."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp
+
+from indb.catalog import macros as catalog
+from indb.catalog.macros import Macro
+from indb.engine.privileges import is_admin
+from indb.errors import CatalogError, PrivilegeError, SqlError
+from indb.parser import error_at, parse, render, render_indb
+from indb.planner import macros as plans
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+# names indb's statements give meaning to, which a macro of that name would hide
+RESERVED = frozenset({"predict", "input_table", "input_tables", "output_table", "output_tables",
+                      "kdb", "q", "kv_pairs"})
+EXPANSIONS = 1000  # calls put in place in one statement: more is a macro that calls itself
+
+
+def defined(engine: Engine) -> dict[str, Macro]:
+    """The macros a statement may call: the catalog's, and the session's before them."""
+    session = engine.temporaries.macros if engine.temporaries is not None else {}
+    return {**catalog.macros(engine.db.engine), **session}
+
+
+def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
+    """The statement with each call of a macro replaced by the macro's body, again for the calls
+    a body makes (a call of a function DuckDB has is never a macro's: see ``create``)."""
+    if not any(isinstance(node, exp.Anonymous) for node in tree.walk()):
+        return tree  # (no call sqlglot does not know: no catalog read)
+    macros = defined(engine)
+    for _ in range(EXPANSIONS):
+        call = next((c for c in tree.find_all(exp.Anonymous) if c.name.lower() in macros), None)
+        if call is None:
+            return tree
+        _put_in_place(call, macros[call.name.lower()])
+    raise CatalogError(f"macros were expanded {EXPANSIONS} times in one statement: a macro calls "
+                       "itself, directly or through others")
+
+
+def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
+    arguments = call.expressions
+    if any(isinstance(a, exp.PropertyEQ | exp.Kwarg) for a in arguments) or \
+            len(arguments) != len(macro.parameters):
+        raise error_at(call, f"macro {macro.name} takes {len(macro.parameters)} argument(s) "
+                             f"({', '.join(macro.parameters)}), by position")
+    body = parse(macro.body)[0]
+    values = dict(zip(macro.parameters, arguments))
+    for column in list(body.find_all(exp.Column)):
+        if not column.table and column.name.lower() in values:
+            column.replace(_grouped(values[column.name.lower()].copy()))
+    table = call.parent if isinstance(call.parent, exp.Table) and call.parent.this is call else None
+    if macro.is_table != (table is not None):
+        raise error_at(call, f"macro {macro.name} is a table macro: read it in FROM"
+                       if macro.is_table else f"macro {macro.name} gives a value, not a table")
+    if table is not None:
+        table.replace(exp.Subquery(this=body, alias=table.args.get("alias") or exp.TableAlias(
+            this=exp.to_identifier(macro.name))))
+        return
+    value = _grouped(body.expressions[0])
+    parent = call.parent
+    if isinstance(parent, exp.Select) and call in parent.expressions:  # named as DuckDB names it
+        value = exp.alias_(value, call.sql(dialect="duckdb", normalize_functions=False), quoted=True)
+    call.replace(value)
+
+
+def _grouped(value: exp.Expr) -> exp.Expr:
+    """``value`` in parentheses where it stands for a name (a parameter, a call) in a larger
+    expression: ``a * 2`` of ``x + 1`` is ``(x + 1) * 2``."""
+    atomic = isinstance(value, exp.Column | exp.Literal | exp.Func | exp.Paren | exp.Null
+                        | exp.Boolean | exp.Subquery)
+    return value if atomic else exp.paren(value, copy=False)
+
+
+def create(engine: Engine, plan: plans.CreateMacro, params: object) -> Result:
+    macro = plan.macro
+    if macro.name in RESERVED or engine.session.query(render(
+            exp.select(exp.func("count", exp.Star())).from_(exp.Table(
+                this=exp.Anonymous(this="duckdb_functions"))).where(exp.column(
+                    "function_name").eq(exp.Literal.string(macro.name))))).column(0)[0].as_py():
+        raise CatalogError(f"{macro.name} is a function of DuckDB's or indb's: a macro needs a "
+                           "name of its own")
+    if not plan.temporary:
+        catalog.create_macro(engine.db.engine, macro, plan.replace)
+        return Result(message=f"created macro {macro.name}")
+    if engine.temporaries is None:
+        raise SqlError("a temporary macro lives as long as its session, and the HTTP API has "
+                       "none (each request stands alone): make it with CREATE MACRO")
+    if macro.name in engine.temporaries.macros and not plan.replace:
+        raise CatalogError(f"temporary macro {macro.name} already exists; CREATE OR REPLACE "
+                           f"TEMP MACRO {macro.name} redefines it")
+    engine.temporaries.macros[macro.name] = macro
+    return Result(message=f"created temporary macro {macro.name}")
+
+
+def drop(engine: Engine, plan: plans.DropMacro, params: object) -> Result:
+    if engine.temporaries is not None and plan.name in engine.temporaries.macros:
+        del engine.temporaries.macros[plan.name]
+        return Result(message=f"dropped temporary macro {plan.name}")
+    if plan.name in catalog.macros(engine.db.engine) and not is_admin(engine, engine.user):
+        raise PrivilegeError(f"DROP MACRO {plan.name} needs the admin role")
+    if catalog.drop_macro(engine.db.engine, plan.name):
+        return Result(message=f"dropped macro {plan.name}")
+    if plan.if_exists:
+        return Result(message=f"macro {plan.name} does not exist")
+    raise CatalogError(f"macro {plan.name} does not exist; SHOW MACROS lists them")
+
+
+def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
+    """One row a macro: its name, parameters, kind, whether it is the session's, and the
+    statement that makes it again."""
+    session = engine.temporaries.macros if engine.temporaries is not None else {}
+    macros = sorted(defined(engine).values(), key=lambda m: (m.name not in session, m.name))
+    return Result(pa.table({
+        "name": pa.array([m.name for m in macros], pa.string()),
+        "parameters": pa.array([list(m.parameters) for m in macros], pa.list_(pa.string())),
+        "kind": pa.array(["table" if m.is_table else "scalar" for m in macros], pa.string()),
+        "temporary": pa.array([m.name in session for m in macros], pa.bool_()),
+        "definition": pa.array([_definition(m, m.name in session) for m in macros], pa.string())}))
+
+
+def _definition(macro: Macro, temporary: bool) -> str:
+    body = parse(macro.body)[0]
+    return render_indb(exp.Create(
+        this=exp.UserDefinedFunction(this=exp.to_table(macro.name), expressions=[
+            exp.to_identifier(p) for p in macro.parameters], wrapped=True),
+        kind="MACRO", expression=body if macro.is_table else body.expressions[0],
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None))

@@ -1,0 +1,72 @@
+"""Plans for DuckDB's macros: ``CREATE [OR REPLACE] [TEMP] MACRO m(a, b) AS expression``, ``...
+AS TABLE query`` (and DuckDB's other spelling, ``CREATE FUNCTION m(a) AS ...``), ``DROP MACRO
+[TABLE] [IF EXISTS] m``, ``SHOW MACROS``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from indb.catalog.macros import Macro
+from indb.catalog.names import checked_name
+from indb.errors import SchemaError
+from indb.parser import error_at, render
+from indb.parser.macros import DropMacro as DropMacroTree
+from indb.parser.macros import ShowMacros as ShowMacrosTree
+from indb.planner.tables import CatalogFacts, is_temporary
+
+
+@dataclass(frozen=True)
+class CreateMacro:
+    macro: Macro
+    replace: bool = False
+    temporary: bool = False  # the session's alone, as a temporary view is
+
+
+@dataclass(frozen=True)
+class DropMacro:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class ShowMacros:
+    pass
+
+
+def is_macro(tree: exp.Create) -> bool:
+    """Whether a CREATE makes a macro: CREATE MACRO, or DuckDB's CREATE FUNCTION m(a) AS ..."""
+    return str(tree.args.get("kind")).upper() == "MACRO" or isinstance(
+        tree.this, exp.UserDefinedFunction)
+
+
+def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateMacro:
+    signature, body = tree.this, tree.args.get("expression")
+    if not isinstance(signature, exp.UserDefinedFunction) or body is None:
+        raise error_at(tree, "CREATE MACRO takes m(a, b) AS expression, or m(a) AS TABLE query")
+    try:
+        name = checked_name(signature.this.name, "macro")
+    except SchemaError as error:
+        raise error_at(signature, str(error)) from None
+    parameters = []
+    for parameter in signature.expressions:
+        if not isinstance(parameter, exp.Identifier):
+            raise error_at(parameter, "a macro's parameters are names: m(a, b)")
+        if parameter.name.lower() in parameters:
+            raise error_at(parameter, f"macro {name} names parameter {parameter.name} twice")
+        parameters.append(parameter.name.lower())
+    properties = tree.args.get("properties")
+    table = properties is not None and any(  # AS TABLE query (a scalar subquery is (query))
+        isinstance(p, exp.ReturnsProperty) and p.args.get("is_table") for p in properties.expressions)
+    kept = render(body if table else exp.select(body))
+    return CreateMacro(Macro(name, tuple(parameters), kept, table),
+                       bool(tree.args.get("replace")), is_temporary(tree))
+
+
+def plan_drop(tree: DropMacroTree, catalog: CatalogFacts) -> DropMacro:
+    return DropMacro(tree.this.name.lower(), bool(tree.args.get("exists")))
+
+
+def plan_show(tree: ShowMacrosTree, catalog: CatalogFacts) -> ShowMacros:
+    return ShowMacros()

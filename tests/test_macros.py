@@ -1,0 +1,102 @@
+"""DuckDB's macros: CREATE [TEMP] MACRO (and CREATE FUNCTION m(a) AS ...), scalar and table,
+kept in the catalog for every connection or by the session, put in place of each call before
+the statement is checked, so their reads are the caller's; DROP MACRO, SHOW MACROS."""
+
+from __future__ import annotations
+
+import pytest
+
+import indb
+from indb.errors import CatalogError, PrivilegeError, SqlError
+
+
+@pytest.fixture
+def conn(tmp_path):
+    with indb.connect(tmp_path / "db") as connection:
+        connection.sql("CREATE TABLE t (x INTEGER, y VARCHAR)")
+        connection.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        yield connection
+
+
+def test_a_scalar_macro_is_its_expression_with_the_call_s_arguments(conn):
+    conn.sql("CREATE MACRO add1(a) AS a + 1")
+    conn.sql("CREATE FUNCTION twice(a) AS a * 2")  # DuckDB's other spelling of a macro
+    result = conn.sql("SELECT add1(x), twice(x + 1) AS t2 FROM t WHERE add1(x) > 2 ORDER BY 1")
+    assert result.columns == ["add1(x)", "t2"]  # named as DuckDB names a macro's call
+    assert result.fetchall() == [(3, 6), (4, 8)]  # (x + 1) * 2, not x + 1 * 2
+    assert conn.sql("SELECT add1(twice(add1(1)))").fetchone() == (5,)  # calls in calls
+    conn.sql("CREATE MACRO below(a) AS (SELECT max(x) FROM t WHERE x < a)")  # a scalar subquery
+    assert conn.sql("SELECT below(3)").fetchone() == (2,)
+
+
+def test_a_table_macro_is_its_query_where_it_stands_in_from(conn):
+    conn.sql("CREATE MACRO upto(n) AS TABLE SELECT * FROM t WHERE x <= n")
+    assert conn.sql("SELECT * FROM upto(2) ORDER BY x").fetchall() == [(1, "a"), (2, "b")]
+    assert conn.sql("SELECT u.y FROM upto(3) AS u WHERE u.x = 3").fetchall() == [("c",)]
+    assert conn.sql("SELECT count(*) FROM upto(1) JOIN t USING (x)").fetchone() == (1,)
+
+
+def test_macros_are_the_catalog_s_for_every_connection_and_temporary_ones_the_session_s(tmp_path):
+    with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
+        one.sql("CREATE MACRO add1(a) AS a + 1")
+        one.sql("CREATE TEMP MACRO mine(a, b) AS a || b")
+        assert two.sql("SELECT add1(41)").fetchone() == (42,)
+        with pytest.raises(SqlError, match="mine does not exist"):
+            two.sql("SELECT mine('a', 'b')")
+        assert one.sql("SELECT mine('a', 'b')").fetchone() == ("ab",)
+        shown = one.sql("SHOW MACROS").fetchall()
+        assert shown == [("mine", ["a", "b"], "scalar", True, "CREATE TEMPORARY MACRO mine(a, b) "
+                          "AS a || b"), ("add1", ["a"], "scalar", False, "CREATE MACRO add1(a) AS a + 1")]
+        one.sql("CREATE OR REPLACE MACRO add1(a) AS a + 2")
+        assert two.sql("SELECT add1(40)").fetchone() == (42,)
+        two.sql("DROP MACRO add1")
+        assert two.sql("DROP MACRO IF EXISTS add1").message == "macro add1 does not exist"
+        with pytest.raises(SqlError, match="add1 does not exist"):
+            one.sql("SELECT add1(1)")
+    with indb.connect(tmp_path / "db") as three:
+        assert three.sql("SHOW MACROS").fetchall() == []  # the temporary one went with its session
+
+
+def test_a_view_keeps_what_its_macros_said_when_it_was_made(conn):
+    conn.sql("CREATE MACRO add1(a) AS a + 1")
+    conn.sql("CREATE VIEW v AS SELECT add1(x) AS w FROM t")
+    conn.sql("DROP MACRO add1")
+    assert conn.sql("SELECT sum(w) FROM v").fetchone() == (9,)
+
+
+@pytest.mark.parametrize("sql, error, message", [
+    ("SELECT add1(1, 2)", SqlError, r"macro add1 takes 1 argument\(s\) \(a\)"),
+    ("SELECT * FROM add1(1)", SqlError, "macro add1 gives a value, not a table"),
+    ("SELECT upto(1)", SqlError, "macro upto is a table macro: read it in FROM"),
+    ("SELECT loop(1)", CatalogError, "a macro calls itself"),
+    ("CREATE MACRO sum(a) AS a", CatalogError, "sum is a function of DuckDB's or indb's"),
+    ("CREATE MACRO predict(a) AS a", CatalogError, "predict is a function of DuckDB's or indb's"),
+    ("CREATE MACRO add1(a) AS a", CatalogError, "macro add1 already exists; CREATE OR REPLACE"),
+    ("CREATE MACRO m(a, a) AS a", SqlError, "names parameter a twice"),
+    ("DROP MACRO nope", CatalogError, "macro nope does not exist; SHOW MACROS lists them"),
+])
+def test_what_cannot_be_is_refused_by_name(conn, sql, error, message):
+    conn.sql("CREATE MACRO add1(a) AS a + 1")
+    conn.sql("CREATE MACRO upto(n) AS TABLE SELECT * FROM t WHERE x <= n")
+    conn.sql("CREATE MACRO loop(a) AS loop(a)")
+    with pytest.raises(error, match=message):
+        conn.sql(sql)
+
+
+def test_a_macro_reads_as_its_caller_and_only_admins_keep_macros(conn):
+    conn.sql("CREATE TABLE secret (x INTEGER)")
+    conn.sql("CREATE USER ann")
+    conn.sql("GRANT SELECT ON TABLE t TO ann")
+    conn.sql("CREATE MACRO peek() AS TABLE SELECT * FROM secret")
+    conn.sql("CREATE MACRO upto(n) AS TABLE SELECT * FROM t WHERE x <= n")
+    with conn._engine.as_user("ann"):
+        assert conn.sql("SELECT count(*) FROM upto(2)").fetchone() == (2,)
+        with pytest.raises(PrivilegeError, match="secret"):
+            conn.sql("SELECT * FROM peek()")  # the macro's read is ann's, who may not
+        with pytest.raises(PrivilegeError):
+            conn.sql("CREATE MACRO hers(a) AS a")
+        with pytest.raises(PrivilegeError, match="DROP MACRO upto needs the admin role"):
+            conn.sql("DROP MACRO upto")
+        conn.sql("CREATE TEMP MACRO hers(a) AS a * 10")  # anyone's, for the session
+        assert conn.sql("SELECT hers(x) FROM t ORDER BY 1").fetchall() == [(10,), (20,), (30,)]
+        conn.sql("DROP MACRO hers")
