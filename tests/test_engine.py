@@ -295,6 +295,29 @@ def test_describe_and_show_tables(conn, table_name):
     assert shown[table_name][1:5] == ("sharded", "sym", 4, 300)
 
 
+def test_show_tables_of_a_schema_and_like_a_pattern(fresh):
+    """DuckDB's SHOW TABLES FROM s, Spark's and MySQL's FROM | IN s and LIKE (SQL's % and _,
+    or Spark's * and |), Snowflake's LIKE ... IN SCHEMA s; SHOW VIEWS LIKE."""
+    for sql in ["CREATE SCHEMA lab", "CREATE TABLE abc (x INT)", "CREATE TABLE xyz (x INT)",
+                "CREATE TABLE lab.ab (x INT)", "CREATE VIEW v_one AS SELECT 1 AS a",
+                "CREATE VIEW other AS SELECT 1 AS a"]:
+        fresh.sql(sql)
+
+    def names(sql):
+        return [row[0] for row in fresh.sql(sql).fetchall()]
+    assert names("SHOW TABLES") == ["abc", "lab.ab", "xyz"]
+    assert names("SHOW TABLES FROM lab") == names("SHOW TABLES IN indb.lab") == ["lab.ab"]
+    assert names("SHOW TABLES FROM main") == ["abc", "xyz"]
+    assert names("SHOW TABLES FROM indb") == ["abc", "lab.ab", "xyz"]  # the database: all
+    assert names("SHOW TABLES LIKE 'A%'") == ["abc", "lab.ab"]  # case does not count
+    assert names("SHOW TABLES LIKE 'a_c'") == ["abc"]
+    assert names("SHOW TABLES IN lab LIKE 'a*|x*'") == ["lab.ab"]  # Spark's
+    assert names("SHOW TABLES LIKE '%c' IN SCHEMA main") == ["abc"]  # Snowflake's
+    assert names("SHOW VIEWS LIKE 'v_%'") == ["v_one"] and names("SHOW VIEWS") == ["v_one", "other"]  # in the order made
+    with pytest.raises(SqlError, match="schema nope does not exist"):
+        fresh.sql("SHOW TABLES FROM nope")
+
+
 def test_drop_table(conn, table_name):
     conn.sql(f"CREATE TABLE {table_name} (a INTEGER)")
     conn.sql(f"INSERT INTO {table_name} VALUES (1), (2)")

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import provisional_metadata
+from indb.catalog.names import split_name
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
@@ -326,7 +327,11 @@ _FACTS_SCHEMA = pa.schema([("name", pa.string()), ("kind", pa.string()), ("shard
 
 def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Result:
     rows = []
+    matches = planner.tables.name_pattern(plan.like)
     for name in sorted(engine.db.metadata_locations()):
+        schema, table = split_name(name)
+        if plan.schema is not None and schema != plan.schema or not matches(table):
+            continue
         try:
             rows.append(table_facts(engine, name))
         except Exception as error:  # noqa: BLE001 (a damaged table is listed, not fatal)

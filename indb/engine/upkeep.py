@@ -430,6 +430,8 @@ def show_views(engine: Engine, plan: planner.ShowViews, params: object) -> Resul
     temporaries = engine.temporaries
     defined += [(name, sql, True) for name, sql in sorted(temporaries.views.items())] \
         if temporaries is not None else []
+    matches = planner.tables.name_pattern(plan.like)
+    defined = [view for view in defined if matches(view[0])]
     return Result(pa.table({"name": pa.array([v[0] for v in defined], pa.string()),
                             "sql": pa.array([v[1] for v in defined], pa.string()),
                             "temporary": pa.array([v[2] for v in defined], pa.bool_())}))

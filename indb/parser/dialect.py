@@ -118,9 +118,9 @@ class ShowSnapshots(exp.Expression):
 
 
 class ShowViews(exp.Expression):
-    """``SHOW VIEWS``."""
+    """``SHOW VIEWS [LIKE 'pattern']``."""
 
-    arg_types: ClassVar[dict[str, bool]] = {}
+    arg_types = {"like": False}
 
 
 class ShowCreate(exp.Expression):
@@ -406,7 +406,16 @@ class Indb(DuckDB):
 
         def _parse_show_upkeep(self) -> exp.Expr | None:
             if self._match_text_seq("VIEWS"):
-                return self.expression(ShowViews())
+                return self.expression(ShowViews(like=self._parse_string() if self._match(
+                    TokenType.LIKE) else None))
+            if self._match_text_seq("TABLES"):  # [FROM | IN s] [LIKE 'p'] [IN [SCHEMA] s]
+                schema = self._parse_table_parts() if self._match_set(
+                    (TokenType.FROM, TokenType.IN)) else None
+                like = self._parse_string() if self._match(TokenType.LIKE) else None
+                if schema is None and self._match(TokenType.IN):  # Snowflake's, after LIKE
+                    self._match_text_seq("SCHEMA")
+                    schema = self._parse_table_parts()
+                return self.expression(exp.Show(this="TABLES", from_=schema, like=like))
             if self._match_text_seq("COLUMNS"):  # FROM | IN t [FROM | IN schema]
                 if not self._match_set((TokenType.FROM, TokenType.IN)):
                     self.raise_error("SHOW COLUMNS takes FROM t (or IN t)")
@@ -658,8 +667,12 @@ class Indb(DuckDB):
                 f"RETAIN {self.sql(e, 'retain')}" if e.args.get("retain") else ""])),
             Optimize: lambda self, e: " ".join(filter(None, ["OPTIMIZE", self.sql(e, "this")])),
             ShowSnapshots: lambda self, e: f"SHOW SNAPSHOTS {self.sql(e, 'this')}",
-            ShowViews: lambda self, e: "SHOW VIEWS",
+            ShowViews: lambda self, e: " ".join(filter(None, [
+                "SHOW VIEWS", f"LIKE {self.sql(e, 'like')}" if e.args.get("like") else ""])),
             ShowCreate: lambda self, e: f"SHOW CREATE {e.args['kind']} {self.sql(e, 'this')}",
+            exp.Show: lambda self, e: " ".join(filter(None, [  # DuckDB's, with a LIKE
+                "SHOW", e.name, f"FROM {self.sql(e, 'from_')}" if e.args.get("from_") else "",
+                f"LIKE {self.sql(e, 'like')}" if e.args.get("like") else ""])),
             DescribeModel: lambda self, e: f"DESCRIBE MODEL {self.sql(e, 'this')}",
             DropModel: lambda self, e: "DROP MODEL " + ("IF EXISTS " if e.args.get("exists") else "")
             + self.sql(e, "this") + (f" VERSION {self.sql(e, 'version')}" if e.args.get("version") else ""),

@@ -4,14 +4,15 @@ and bulk loads from Python (``Connection.load``)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
-from indb.catalog.names import (DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name, checked_name,
-                                checked_table_name, qualified, split_name)
+from indb.catalog.names import (DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name,
+                                checked_name, checked_table_name, qualified, split_name)
 from indb.catalog.sequences import FUNCTION_NAMES, sequence_name, unwrapped
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
@@ -129,7 +130,10 @@ class Comment:
 
 @dataclass(frozen=True)
 class ShowTables:
-    pass
+    """``SHOW TABLES [FROM s] [LIKE 'pattern']``: the tables of schema ``schema`` (None: of
+    every schema) whose names ``like`` matches (``name_pattern``)."""
+    schema: str | None = None
+    like: str | None = None
 
 
 @dataclass(frozen=True)
@@ -644,9 +648,35 @@ def plan_comment(tree: exp.Comment, catalog: CatalogFacts) -> Comment:
 
 
 def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
+    """``SHOW TABLES``: DuckDB's ``FROM s`` (``FROM indb.s``; ``FROM indb``, the database: every
+    schema), Spark's and MySQL's ``FROM|IN s``, Snowflake's ``IN SCHEMA s``, and ``LIKE``."""
     if tree.name.upper() != "TABLES":
         raise error_at(tree, f"SHOW {tree.name} is not supported; try SHOW TABLES")
-    return ShowTables()
+    source, like = tree.args.get("from_"), tree.args.get("like")
+    schema = None
+    if isinstance(source, exp.Table):
+        schema = source.name.lower()
+        if not source.db and schema in (DATABASE, "memory") and not catalog.schema_exists(schema):
+            schema = None  # the database, every schema of it
+        elif schema == POSTGRES_SCHEMA or schema != DEFAULT_SCHEMA and \
+                not catalog.schema_exists(schema):
+            raise error_at(source, f"schema {source.name} does not exist; SHOW SCHEMAS lists them")
+    return ShowTables(schema, like.name if like is not None else None)
+
+
+def name_pattern(like: str | None) -> Callable[[str], bool]:
+    """Whether a name matches a SHOW's ``LIKE`` (any name, for none): SQL's ``%`` and ``_``
+    (MySQL's, Snowflake's), or Spark's ``*`` and ``|`` where the pattern has no ``%``; case
+    does not count."""
+    if like is None:
+        return lambda name: True
+    if "%" not in like and ("*" in like or "|" in like):
+        parts = ["".join(".*" if c == "*" else re.escape(c) for c in p.strip())
+                 for p in like.split("|")]
+    else:
+        parts = ["".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in like)]
+    pattern = re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
+    return lambda name: pattern.fullmatch(name) is not None
 
 
 def plan_describe(tree: exp.Describe, catalog: CatalogFacts) -> DescribeTable | Query:

@@ -308,7 +308,7 @@ class DropView:
 
 @dataclass(frozen=True)
 class ShowViews:
-    pass
+    like: str | None = None  # SHOW VIEWS LIKE 'pattern' (tables.name_pattern)
 
 
 @dataclass(frozen=True)
@@ -357,7 +357,8 @@ def plan_drop_view(tree: exp.Drop, catalog: CatalogFacts) -> DropView:
 
 
 def plan_show_views(tree: ShowViewsTree, catalog: CatalogFacts) -> ShowViews:
-    return ShowViews()
+    like = tree.args.get("like")
+    return ShowViews(like.name if like is not None else None)
 
 
 def plan_show_create(tree: ShowCreateTree, catalog: CatalogFacts) -> ShowCreate:
