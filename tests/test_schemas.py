@@ -287,7 +287,8 @@ def test_a_postgresql_session_keeps_its_search_path(tmp_path):
     from serving import Served
     with indb.connect(tmp_path / "db") as conn:
         for sql in ["CREATE SCHEMA lab", "CREATE TABLE t AS SELECT 'main' AS s",
-                    "CREATE TABLE lab.t AS SELECT 'lab' AS s"]:
+                    "CREATE TABLE lab.t AS SELECT 'lab' AS s",
+                    "CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$"]:
             conn.sql(sql)
     served = Served(tmp_path / "db")
     dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb"
@@ -299,6 +300,10 @@ def test_a_postgresql_session_keeps_its_search_path(tmp_path):
             assert one.execute("SELECT current_schema()").fetchone() == ("lab",)
             assert one.execute("SELECT current_schemas(false)").fetchone() == (["lab", "main"],)
             one.execute("CREATE TABLE made (x INTEGER)")
+            one.execute("CREATE TEMP MACRO plus(a) AS a + 100")  # a run's own connection is told
+            one.execute("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT s, plus(1) "
+                        "AS x, '{1,2}'::int[] AS arr FROM t), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('ran'))")
+            assert two.execute("SELECT s, x, arr FROM lab.ran").fetchall() == [("lab", 101, [1, 2])]
             assert two.execute("SELECT s FROM t").fetchone() == ("main",)  # its own path: main
             assert two.execute("SELECT count(*) FROM lab.made").fetchone() == (0,)
             one.execute("RESET search_path")
@@ -313,7 +318,7 @@ def test_a_postgresql_session_keeps_its_search_path(tmp_path):
         assert run.returncode == 0 and not run.stderr, run.stderr
         listed = [[cell.strip() for cell in line.split("|")] for line in run.stdout.splitlines()
                   if line.count("|") == 3]
-        assert [row[:2] for row in listed[1:]] == [["lab", "made"], ["lab", "t"]]  # \dt: lab's
+        assert [row[:2] for row in listed[1:]] == [["lab", "made"], ["lab", "ran"], ["lab", "t"]]
         response = httpx.post(f"{served.url}/v1/sql", json={"sql": "USE lab"})
         assert response.status_code == 400 and "HTTP API has none" in response.text
     finally:

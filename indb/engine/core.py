@@ -196,6 +196,14 @@ class Engine:
         privileges.check(self, tree, user, needed)
         return tree
 
+    def portable(self, tree: exp.Expr) -> exp.Expr:
+        """The statement with what only this session knows put in it (its temporary macros,
+        tables and views, its search path), to run on a connection of its own (the PostgreSQL
+        port's function runs)."""
+        with self._lock, self.session.statement():
+            self.session.refresh()
+            return searched(self, temporary.named(self.temporaries, macros.expanded(self, tree)))
+
     def run(self, plan: planner.Plan, params: object = None) -> Result:
         """Carry out one plan with its handler, in the statement's turn. A plan a handler runs
         inside its own is read whole before that handler goes on, since the handler may then

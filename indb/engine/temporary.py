@@ -69,6 +69,12 @@ class Temporaries:
         """Whether the session has temporary tables or views (statements' names to rewrite)."""
         return bool(self.tables or self.views)
 
+    @property
+    def own(self) -> bool:
+        """Whether the session has names of its own a statement may use (temporary tables,
+        views or macros, a search path): what a run on another connection must be told."""
+        return self.held or bool(self.macros) or self.search_path != (DEFAULT_SCHEMA,)
+
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
 

@@ -196,11 +196,13 @@ class _Session(Cancelable, core.Session):
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
-        sql = pgstatements.with_arrays(trees) or sql
+        arrays = pgstatements.with_arrays(trees)
+        if arrays is not None:
+            sql, trees = arrays, parse(arrays)
         if is_run(sql):
-            if self.temporaries.held:  # a run takes a connection of its own: temporary tables'
-                # names made whole, temporary views' queries put in
-                sql = render_indb(temporary.named(self.temporaries, trees[0]))
+            if self.temporaries.own:  # a run takes a connection of its own: what only the
+                with self._connection() as conn:  # session knows is put in its text
+                    sql = render_indb(conn.engine.portable(trees[0]))
             run = self.runs.start(sql, values, self.user)
             stop = (lambda: self.runs.kill(run.run_id, self.user)) if run.run_id else (lambda: None)
             with self.stoppable(stop):
