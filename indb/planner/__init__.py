@@ -132,6 +132,11 @@ def _planner_of(tree: exp.Expr) -> Planner:
     planner = _PLANNERS.get(type(tree))
     if planner is None and isinstance(tree, exp.Command):
         planner = _COMMANDS.get(str(tree.this).upper())
+    if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
+        word = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT"}.get(type(tree), "ROLLBACK")
+        raise error_at(tree, f"{word}: indb has no transactions over several statements; each "
+                             "statement commits on its own when it succeeds, and one that fails "
+                             "writes nothing (leave BEGIN and COMMIT out)")
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
