@@ -65,7 +65,7 @@ def test_a_view_keeps_what_its_macros_said_when_it_was_made(conn):
 
 
 @pytest.mark.parametrize("sql, error, message", [
-    ("SELECT add1(1, 2)", SqlError, r"macro add1 takes 1 argument\(s\) \(a\)"),
+    ("SELECT add1(1, 2)", SqlError, r"macro add1 takes 1 argument\(s\) by position \(a\)"),
     ("SELECT * FROM add1(1)", SqlError, "macro add1 gives a value, not a table"),
     ("SELECT upto(1)", SqlError, "macro upto is a table macro: read it in FROM"),
     ("SELECT loop(1)", CatalogError, "a macro calls itself"),
@@ -100,3 +100,31 @@ def test_a_macro_reads_as_its_caller_and_only_admins_keep_macros(conn):
         conn.sql("CREATE TEMP MACRO hers(a) AS a * 10")  # anyone's, for the session
         assert conn.sql("SELECT hers(x) FROM t ORDER BY 1").fetchall() == [(10,), (20,), (30,)]
         conn.sql("DROP MACRO hers")
+
+
+def test_parameters_with_defaults_are_given_by_name(conn):
+    conn.sql("CREATE MACRO add_default(a, b := 5) AS a + b")  # DuckDB's documented example
+    conn.sql("CREATE MACRO upto(n := 2) AS TABLE SELECT * FROM t WHERE x <= n")
+    assert conn.sql("SELECT add_default(37), add_default(40, b := 2)").fetchone() == (42, 42)
+    assert conn.sql("SELECT count(*) FROM upto()").fetchone() == (2,)
+    assert conn.sql("SELECT count(*) FROM upto(n := 3)").fetchone() == (3,)
+    with pytest.raises(SqlError, match=r"takes 1 argument\(s\) by position \(a\) and b by name"):
+        conn.sql("SELECT add_default(40, 2)")
+    with pytest.raises(SqlError, match="it has no parameter c with a default"):
+        conn.sql("SELECT add_default(40, c := 2)")
+    with pytest.raises(SqlError, match="parameters with defaults come after the others"):
+        conn.sql("CREATE MACRO wrong(a := 1, b) AS a + b")
+
+
+def test_show_macros_gives_statements_that_make_them_again(tmp_path, conn):
+    conn.sql("CREATE MACRO add_default(a, b := 5) AS a + b")
+    conn.sql("CREATE MACRO upto(n := 2) AS TABLE SELECT * FROM t WHERE x <= n")
+    made = {name: ddl for name, *_, ddl in conn.sql("SHOW MACROS").fetchall()}
+    assert made["add_default"] == "CREATE MACRO add_default(a, b := 5) AS a + b"
+    with indb.connect(tmp_path / "again") as again:
+        again.sql("CREATE TABLE t (x INTEGER, y VARCHAR)")
+        again.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        for ddl in made.values():
+            again.sql(ddl)
+        assert {name: ddl for name, *_, ddl in again.sql("SHOW MACROS").fetchall()} == made
+        assert again.sql("SELECT count(*) FROM upto()").fetchone() == (2,)

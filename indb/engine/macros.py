@@ -51,13 +51,8 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
 
 
 def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
-    arguments = call.expressions
-    if any(isinstance(a, exp.PropertyEQ | exp.Kwarg) for a in arguments) or \
-            len(arguments) != len(macro.parameters):
-        raise error_at(call, f"macro {macro.name} takes {len(macro.parameters)} argument(s) "
-                             f"({', '.join(macro.parameters)}), by position")
     body = parse(macro.body)[0]
-    values = dict(zip(macro.parameters, arguments))
+    values = _arguments(call, macro)
     for column in list(body.find_all(exp.Column)):
         if not column.table and column.name.lower() in values:
             column.replace(_grouped(values[column.name.lower()].copy()))
@@ -74,6 +69,26 @@ def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
     if isinstance(parent, exp.Select) and call in parent.expressions:  # named as DuckDB names it
         value = exp.alias_(value, call.sql(dialect="duckdb", normalize_functions=False), quoted=True)
     call.replace(value)
+
+
+def _arguments(call: exp.Anonymous, macro: Macro) -> dict[str, exp.Expr]:
+    """Each parameter's value in ``call``: those without a default by position, as DuckDB
+    takes them, those with one by name (``b := 7``) or their default."""
+    defaults = {e.alias: e.this for e in parse(macro.defaults)[0].expressions} \
+        if macro.defaults else {}
+    required = [p for p in macro.parameters if p not in defaults]
+    given = [a for a in call.expressions if not isinstance(a, exp.PropertyEQ | exp.Kwarg)]
+    named = {a.this.name.lower(): a.expression for a in call.expressions
+             if isinstance(a, exp.PropertyEQ | exp.Kwarg)}
+    unknown = sorted(set(named) - set(defaults))
+    if len(given) != len(required) or unknown:
+        raise error_at(call, f"macro {macro.name} takes {len(required)} argument(s) by position"
+                             + (f" ({', '.join(required)})" if required else "")
+                             + (f" and {', '.join(defaults)} by name (name := value)"
+                                if defaults else "")
+                             + (f"; it has no parameter {unknown[0]} with a default"
+                                if unknown else ""))
+    return {**dict(zip(required, given)), **{p: named.get(p, d) for p, d in defaults.items()}}
 
 
 def _grouped(value: exp.Expr) -> exp.Expr:
@@ -133,8 +148,15 @@ def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
 
 def _definition(macro: Macro, temporary: bool) -> str:
     body = parse(macro.body)[0]
+    defaults = {e.alias: e.this for e in parse(macro.defaults)[0].expressions} \
+        if macro.defaults else {}
+    parameters = [exp.PropertyEQ(this=exp.to_identifier(p), expression=defaults[p])
+                  if p in defaults else exp.to_identifier(p) for p in macro.parameters]
     return render_indb(exp.Create(
-        this=exp.UserDefinedFunction(this=exp.to_table(macro.name), expressions=[
-            exp.to_identifier(p) for p in macro.parameters], wrapped=True),
+        this=exp.UserDefinedFunction(this=exp.to_table(macro.name), expressions=parameters,
+                                     wrapped=True),
         kind="MACRO", expression=body if macro.is_table else body.expressions[0],
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None))
+        properties=exp.Properties(expressions=[
+            *([exp.TemporaryProperty()] if temporary else []),
+            *([exp.ReturnsProperty(this=exp.Schema(this=exp.Var(this="TABLE")), is_table=True)]
+              if macro.is_table else [])]) if temporary or macro.is_table else None))

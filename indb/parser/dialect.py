@@ -293,6 +293,13 @@ class Indb(DuckDB):
                 return self.expression(OnCommitDropProperty())
             return self._parse_on_property()
 
+        def _parse_function_parameter(self) -> exp.Expr | None:
+            """A macro's parameter, ``a``, or ``b := 5`` with its default (DuckDB's)."""
+            name = self._parse_id_var()
+            if self._match(TokenType.COLON_EQ):
+                return self.expression(exp.PropertyEQ(this=name, expression=self._parse_disjunction()))
+            return self._parse_column_def(this=name, computed_column=False)
+
         def _parse_to_char(self) -> exp.Expr:
             """``to_char(value, template)``: of a number when the template is one (it has a 9
             or 0 place), as the session's function of ``numformat``; else of a date or time."""

@@ -49,18 +49,26 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateMacro:
         name = checked_name(signature.this.name, "macro")
     except SchemaError as error:
         raise error_at(signature, str(error)) from None
-    parameters = []
+    parameters: list[str] = []
+    defaults: list[exp.Expr] = []  # (b := 5, as SELECT 5 AS b)
     for parameter in signature.expressions:
-        if not isinstance(parameter, exp.Identifier):
-            raise error_at(parameter, "a macro's parameters are names: m(a, b)")
-        if parameter.name.lower() in parameters:
-            raise error_at(parameter, f"macro {name} names parameter {parameter.name} twice")
-        parameters.append(parameter.name.lower())
+        named = parameter.this if isinstance(parameter, exp.PropertyEQ) else parameter
+        if not isinstance(named, exp.Identifier):
+            raise error_at(parameter, "a macro's parameters are names, with a default or not: "
+                                      "m(a, b := 5)")
+        if named.name.lower() in parameters:
+            raise error_at(parameter, f"macro {name} names parameter {named.name} twice")
+        if defaults and not isinstance(parameter, exp.PropertyEQ):
+            raise error_at(parameter, "a macro's parameters with defaults come after the others")
+        parameters.append(named.name.lower())
+        if isinstance(parameter, exp.PropertyEQ):
+            defaults.append(exp.alias_(parameter.expression, named.name.lower(), quoted=True))
     properties = tree.args.get("properties")
     table = properties is not None and any(  # AS TABLE query (a scalar subquery is (query))
         isinstance(p, exp.ReturnsProperty) and p.args.get("is_table") for p in properties.expressions)
     kept = render(body if table else exp.select(body))
-    return CreateMacro(Macro(name, tuple(parameters), kept, table),
+    return CreateMacro(Macro(name, tuple(parameters), kept, table,
+                             render(exp.select(*defaults)) if defaults else ""),
                        bool(tree.args.get("replace")), is_temporary(tree))
 
 
