@@ -248,6 +248,15 @@ class Result:
         return f"first {shown} shown; more not fetched yet" if more else shown
 
 
+def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python's: a MAP's each a dict, as DuckDB's Python client gives it
+    (its (key, value) pairs where its keys cannot be a dict's: structs, lists)."""
+    try:
+        return column.to_pylist(maps_as_pydicts="lossy")
+    except TypeError:  # unhashable keys
+        return column.to_pylist()
+
+
 def _tuples(table: pa.Table) -> list[tuple]:
-    columns = [column.to_pylist() for column in table.columns]  # two of one name stay two
+    columns = [python_values(column) for column in table.columns]  # two of one name stay two
     return list(zip(*columns, strict=True)) if columns else []

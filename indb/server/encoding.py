@@ -17,7 +17,7 @@ import pyarrow as pa
 from indb import errors
 from indb.remote import (META_ERROR, META_MESSAGE, META_ROWCOUNT, META_TYPES, ArrowChunks,
                          error_json)
-from indb.result import Result
+from indb.result import Result, python_values
 
 ROWS_A_CHUNK = 10_000  # rows converted to JSON at once (a big batch is sent in pieces)
 
@@ -78,7 +78,7 @@ def json_chunks(result: Result) -> Iterator[bytes]:
     first, tail = True, {}
     try:
         for batch in result.fetch_record_batch(ROWS_A_CHUNK):
-            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            rows = zip(*(python_values(column) for column in batch.columns), strict=True)
             text = ",".join(_dumps([json_value(v) for v in row]) for row in rows)
             if text:
                 yield (text if first else "," + text).encode()

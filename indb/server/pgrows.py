@@ -16,7 +16,7 @@ import pyarrow as pa
 from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 
-from indb.result import Result
+from indb.result import Result, python_values
 from indb.server import pgcopy, pgparams
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
@@ -193,7 +193,7 @@ def plain(column: pa.Array) -> list[Any]:
         return [None if v is None else datetime.timedelta(
             days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
             for v in column.to_pylist()]
-    return column.to_pylist()
+    return python_values(column)
 
 
 class CopyingIn(core.QueryResult):
