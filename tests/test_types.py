@@ -33,13 +33,14 @@ from indb.errors import DataError, SchemaError
     ("INTEGER[]", pa.list_(pa.int32())),
     ("SMALLINT[]", pa.list_(pa.int32())),
     ("MAP(VARCHAR, SMALLINT)", pa.map_(pa.string(), pa.int32())),  # Iceberg's map<k, v>
+    ("UBIGINT", pa.decimal128(20, 0)),  # Iceberg has no unsigned long
     ("MAP(VARCHAR, VARCHAR[])", pa.map_(pa.string(), pa.list_(pa.string()))),
 ])
 def test_storage_type(sql, storage):
     assert storage_type_of(sql) == storage
 
 
-@pytest.mark.parametrize("sql", ["UBIGINT", "INTERVAL", "VARCHAR[2]"])
+@pytest.mark.parametrize("sql", ["INTERVAL", "UNION(a INTEGER, b VARCHAR)", "VARCHAR[2]"])
 def test_unstorable_types_are_refused(sql):
     with pytest.raises(SchemaError, match=sql.split("(")[0].split("[")[0]):
         storage_type_of(sql)
@@ -117,3 +118,17 @@ def test_a_map_column_is_stored_and_read_as_a_map(tmp_path):
             (1, {"a": 1, "b": 2}, 1, {"x": ["p", "q"]}), (2, {"z": 26}, None, {}),
             (3, {"c": 3}, None, None)]
         assert conn.sql("SELECT typeof(attrs) FROM m LIMIT 1").fetchone() == ("MAP(VARCHAR, INTEGER)",)
+
+
+def test_a_ubigint_column_keeps_every_value_of_its_range(tmp_path):
+    import indb
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE u (id UBIGINT PRIMARY KEY, l UBIGINT[]) WITH (SHARDS = 4)")
+        conn.sql("INSERT INTO u VALUES (18446744073709551615, [1, 2]), (0, NULL)")
+        assert conn.sql("SELECT id, typeof(id), l FROM u ORDER BY id").fetchall() == [
+            (0, "UBIGINT", None), (18446744073709551615, "UBIGINT", [1, 2])]
+        with pytest.raises(indb.errors.SqlError, match="out of range"):
+            conn.sql("INSERT INTO u VALUES (-1, NULL)")
+        with pytest.raises(DataError, match="expects UBIGINT"):
+            conn.load("u", pa.table({"id": pa.array([-1], pa.int64())}))
+        assert conn.sql("SELECT count(*) FROM u").fetchone() == (2,)

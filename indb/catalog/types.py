@@ -158,6 +158,8 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         return pa.map_(_storage(arrow_type.key_type, sql_type), _storage(arrow_type.item_type, sql_type))
     if pa.types.is_struct(arrow_type):
         return pa.struct([pa.field(f.name, _storage(f.type, sql_type)) for f in arrow_type])
+    if pa.types.is_uint64(arrow_type):  # Iceberg has no unsigned long: a decimal of its digits
+        return pa.decimal128(20, 0)
     if arrow_type in _WIDENED:
         return _WIDENED[arrow_type]
     if pa.types.is_timestamp(arrow_type):
@@ -169,7 +171,7 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         return pa.string()
     if pa.types.is_large_binary(arrow_type):
         return pa.binary()
-    unsupported = (pa.types.is_uint64, pa.types.is_union, pa.types.is_interval,
+    unsupported = (pa.types.is_union, pa.types.is_interval,
                    pa.types.is_duration, pa.types.is_dictionary)
     if any(check(arrow_type) for check in unsupported) or (
             pa.types.is_decimal(arrow_type) and arrow_type.precision > 38):
