@@ -21,7 +21,7 @@ from indb.engine import alter, indexes, sequences, workers
 from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import sequences as sequence_plans
-from indb.planner import settings
+from indb.planner import caches, settings
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ HANDLERS: dict[type, Handler] = {
     settings.SetSessionSettings: queries.set_session_settings,
     settings.ShowSearchPath: queries.show_search_path,
     macro_plans.CreateMacro: macros.create,
+    caches.NothingToDo: queries.nothing_to_do,
     macro_plans.DropMacro: macros.drop,
     macro_plans.ShowMacros: macros.show,
     # procedures

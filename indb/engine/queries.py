@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from indb import planner
 from indb.errors import SqlError
-from indb.planner import settings
+from indb.planner import caches, settings
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -40,3 +40,10 @@ def set_session_settings(engine: Engine, plan: settings.SetSessionSettings, para
 def show_search_path(engine: Engine, plan: settings.ShowSearchPath, params: object) -> Result:
     path = engine.temporaries.search_path if engine.temporaries is not None else settings.DEFAULT_PATH
     return Result(pa.table({"search_path": [", ".join(path)]}))
+
+
+def nothing_to_do(engine: Engine, plan: caches.NothingToDo, params: object) -> Result:
+    """Spark's CACHE TABLE and REFRESH TABLE: their table read (no rows), nothing done."""
+    if plan.probe is not None:
+        engine.session.query(plan.probe)
+    return Result(message=plan.message)

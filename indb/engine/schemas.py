@@ -73,7 +73,7 @@ _SEARCHED = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy,
              exp.TruncateTable, exp.Analyze, exp.Comment, exp.Describe, exp.Alter, exp.Create,
              exp.Drop, dialect.Explain, dialect.Vacuum, dialect.Optimize, dialect.ShowSnapshots,
              dialect.ExecuteFunction, dialect.ShowCreate, privilege_trees.GrantOn,
-             privilege_trees.SetOwner)
+             privilege_trees.SetOwner, exp.Cache, exp.Uncache, exp.Refresh)
 _MADE = ("TABLE",)  # what a CREATE makes in the path's first schema (views, sequences: main)
 _FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False,  # a function run's, by whether
                     "OUTPUT_TABLE": True, "OUTPUT_TABLES": True}  # it may make them

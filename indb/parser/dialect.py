@@ -208,7 +208,8 @@ class Indb(DuckDB):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
         # ... and these are keywords of opaque commands; as plain words they reach our parsers
-        KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k not in UPKEEP_WORDS}
+        KEYWORDS = {**{k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k not in UPKEEP_WORDS},
+                    "REFRESH": TokenType.REFRESH}  # Spark's REFRESH TABLE t
 
     class Parser(DuckDBParser):
         PROPERTY_PARSERS = {
@@ -272,7 +273,18 @@ class Indb(DuckDB):
             TokenType.GRANT: lambda self: privileges.parse_grant(self),
             TokenType.REVOKE: lambda self: privileges.parse_grant(self, revoke=True),
             TokenType.KILL: lambda self: self._parse_kill_function(),
+            TokenType.CACHE: lambda self: self._parse_cache_as_view(),
         }
+
+        def _parse_cache_as_view(self) -> exp.Expr:
+            """Spark's ``CACHE TABLE t``, and ``CACHE TABLE v AS query``: a temporary view, which
+            is what Spark makes of it (then caches; indb keeps no cache)."""
+            cache = self._parse_cache()
+            if cache.expression is None:
+                return cache
+            return self.expression(exp.Create(
+                this=cache.this, kind="VIEW", expression=cache.expression,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()])))
 
         def _parse_limit(self, this: exp.Expr | None = None, top: bool = False,
                          skip_limit_token: bool = False) -> exp.Expr | None:

@@ -45,6 +45,7 @@ from indb.planner import workers
 from indb.parser import workers as worker_trees
 from indb.planner import sequences
 from indb.planner import macros
+from indb.planner import caches
 from indb.parser import sequences as sequence_trees
 from indb.parser import macros as macro_trees
 from indb.planner import indexes
@@ -107,7 +108,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers
         | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
-        | macros.DropMacro | macros.ShowMacros)
+        | macros.DropMacro | macros.ShowMacros | caches.NothingToDo)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -240,5 +241,8 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     sequence_trees.AlterSequence: sequences.plan_alter,
     sequence_trees.ShowSequences: sequences.plan_show,
     macro_trees.DropMacro: macros.plan_drop,
+    exp.Cache: caches.plan_cache,
+    exp.Uncache: caches.plan_uncache,
+    exp.Refresh: caches.plan_refresh,
     macro_trees.ShowMacros: macros.plan_show,
 }

@@ -485,6 +485,9 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     # a macro's body is put in its callers' statements, checked there as theirs; dropping one
     # of the catalog's is an admin's (the handler checks: a temporary one is the session's)
     macro_trees.ShowMacros: _nothing,
+    exp.Cache: lambda tree: reads(tree.this),  # Spark's; they read nothing, but say it exists
+    exp.Refresh: lambda tree: reads(tree.this),
+    exp.Uncache: _nothing,
     macro_trees.DropMacro: _nothing,
     # SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')
     trees.ShowCreate: lambda tree: reads(tree.this),

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from indb.catalog.names import checked_name
+from indb.catalog.names import DATABASE, checked_name
 from indb.catalog.types import Column
 from indb.errors import CatalogError, SchemaError
 from indb.parser import error_at, render
@@ -369,9 +369,12 @@ def plan_show_create(tree: ShowCreateTree, catalog: CatalogFacts) -> ShowCreate:
     return ShowCreate(kind, existing_table(name, catalog) if kind == "table" else name)
 
 
-def plan_show_command(tree: exp.Command, catalog: CatalogFacts) -> tables.DescribeTable | ShowSearchPath:
-    """DuckDB's ``SHOW t``, which is ``DESCRIBE t``, and PostgreSQL's ``SHOW search_path``: the
-    SHOW statements sqlglot leaves as text."""
+def plan_show_command(tree: exp.Command,
+                      catalog: CatalogFacts) -> tables.DescribeTable | ShowSearchPath | Query:
+    """DuckDB's ``SHOW t``, which is ``DESCRIBE t``, and ``SHOW DATABASES`` (this one), and
+    PostgreSQL's ``SHOW search_path``: the SHOW statements sqlglot leaves as text."""
+    if tree.text("expression").strip().upper() == "DATABASES":
+        return Query(render(exp.select(exp.alias_(exp.Literal.string(DATABASE), "database_name"))))
     table = shown(tree)
     if table is None:
         return ShowSearchPath()
