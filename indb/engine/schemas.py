@@ -4,6 +4,7 @@ PostgreSQL's default schema, ``public``, read as indb's, ``main``; and a session
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -92,32 +93,52 @@ def _named(engine: Engine) -> tuple[str, ...]:
     return tuple(dict.fromkeys(engine.user if s == USER_SCHEMA else s for s in path))
 
 
-def looked_up(engine: Engine, name: str, making: bool = False,
-              relations: frozenset[str] | None = None) -> str:
-    """The catalog name a table's name without a schema means along the search path: that of
-    the first schema holding one, else a view's (views are in no schema), else in the first
-    schema (with ``making``; and a table of main left out of the path, so it is not found)."""
-    path = search_path(engine)
-    if path == DEFAULT_PATH:
-        return name
-    relations = engine.session.relations() if relations is None else relations
-    found = next((s for s in path if qualified(s, name) in relations), None)
-    if found is None and name in engine.session.views.names:
-        return name
-    # (none of its schemas exists: the first it names, which a CREATE then says does not)
-    first = path[0] if path else _named(engine)[0]
-    if found is None and (making or name in relations):
-        found = first
-    return qualified(found or DEFAULT_SCHEMA, name)
+def looked_up(engine: Engine, name: str) -> str:
+    """The catalog name a table's name without a schema means along the session's search path
+    (``_Path.find``)."""
+    path = _Path.of(engine)
+    return path.find(name) if path is not None else name
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A session's search path as one statement sees it: its schemas that exist, the first it
+    names (where a CREATE goes when none exists, which the CREATE then says), and the tables and
+    views there are."""
+
+    schemas: tuple[str, ...]
+    first: str
+    relations: frozenset[str]
+    views: frozenset[str]
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Path | None:
+        """The session's path (None: main's alone, where names need no looking up)."""
+        schemas = search_path(engine)
+        if schemas == DEFAULT_PATH:
+            return None
+        return cls(schemas, schemas[0] if schemas else _named(engine)[0],
+                   engine.session.relations(), engine.session.views.names)
+
+    def find(self, name: str, making: bool = False) -> str:
+        """The catalog name of ``name``: in the first schema holding one, else a view's (views
+        are in no schema), else in the first schema (with ``making``; and a table of main left
+        out of the path, so that it is not found)."""
+        found = next((s for s in self.schemas if qualified(s, name) in self.relations), None)
+        if found is None and name in self.views:
+            return name
+        if found is None and (making or name in self.relations):
+            found = self.first
+        return qualified(found or DEFAULT_SCHEMA, name)
 
 
 def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with its tables named without a schema looked up along the session's
-    search path (``looked_up``), a CREATE TABLE's made in its first schema, a function run's
+    search path (``_Path.find``), a CREATE TABLE's made in its first schema, a function run's
     input and output tables the same way; ``current_schema()`` and ``current_schemas(...)``
     answer with the path."""
-    path = search_path(engine)
-    if path == DEFAULT_PATH:
+    path = _Path.of(engine)
+    if path is None:
         return tree
     if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW":  # DuckDB's SHOW t:
         try:  # DESCRIBE t, whose name a tree holds
@@ -130,7 +151,6 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
     if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() \
             not in (*_MADE, "VIEW", "INDEX"):
         return tree
-    relations = engine.session.relations()
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     kind = str(tree.args.get("kind")).upper() if isinstance(
         tree, exp.Create | exp.Drop | dialect.ShowCreate) else ""
@@ -140,21 +160,22 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
         if table.args.get("db") is None and isinstance(table.this, exp.Identifier) \
                 and table is not named and table.name.lower() not in ctes \
                 and not isinstance(table.parent, exp.AlterRename):
-            _place(table, looked_up(engine, table.name.lower(), table is made, relations))
+            _place(table, path.find(table.name.lower(), table is made))
     for call in tree.find_all(exp.Anonymous):  # INPUT_TABLE(t), OUTPUT_TABLES('o')
         if call.name.upper() not in _FUNCTION_TABLES:
             continue
         making = _FUNCTION_TABLES[call.name.upper()]
         for name in call.expressions:
-            schema = split_name(looked_up(engine, name.name.lower(), making, relations))[0]
-            if isinstance(name, exp.Column) and not name.table and schema != DEFAULT_SCHEMA:
-                name.set("table", exp.to_identifier(schema))
+            if isinstance(name, exp.Column) and not name.table:
+                schema = split_name(path.find(name.name.lower(), making))[0]
+                if schema != DEFAULT_SCHEMA:
+                    name.set("table", exp.to_identifier(schema))
             elif name.is_string and "." not in name.name:
-                name.replace(exp.Literal.string(looked_up(engine, name.name.lower(), making,
-                                                          relations)))
+                name.replace(exp.Literal.string(path.find(name.name.lower(), making)))
     for node in list(tree.find_all(exp.CurrentSchema, exp.CurrentSchemas)):
-        node.replace(exp.Literal.string(path[0] if path else "") if isinstance(
-            node, exp.CurrentSchema) else exp.Array(expressions=[exp.Literal.string(s) for s in path]))
+        node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in path.schemas])
+                     if isinstance(node, exp.CurrentSchemas) else
+                     exp.Literal.string(path.schemas[0]) if path.schemas else exp.null())
     return tree
 
 
