@@ -41,13 +41,14 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
     if not any(isinstance(node, exp.Anonymous) for node in tree.walk()):
         return tree  # (no call sqlglot does not know: no catalog read)
     macros = defined(engine)
-    for _ in range(EXPANSIONS):
-        call = next((c for c in tree.find_all(exp.Anonymous) if c.name.lower() in macros), None)
+    for _ in range(EXPANSIONS):  # innermost first: an argument is expanded once, then copied
+        calls = list(tree.find_all(exp.Anonymous, bfs=False))  # (each node before its own)
+        call = next((c for c in reversed(calls) if c.name.lower() in macros), None)
         if call is None:
             return tree
         _put_in_place(call, macros[call.name.lower()])
-    raise CatalogError(f"macros were expanded {EXPANSIONS} times in one statement: a macro calls "
-                       "itself, directly or through others")
+    raise CatalogError(f"macros were expanded {EXPANSIONS} times in one statement: a macro that "
+                       "calls itself, directly or through others, never ends")
 
 
 def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
