@@ -206,6 +206,7 @@ def test_use_makes_a_schema_the_one_names_without_a_schema_mean(tmp_path):
             (2,), (30,)]  # t's columns named by the table's name, as before
         assert conn.sql("SELECT * FROM main.t").fetchall() == [(1,)]
         assert [r[0] for r in conn.sql("SHOW TABLES").fetchall()] == ["lab.t", "lab.u", "t"]
+        assert [r[1] for r in conn.sql("PRAGMA table_info('u')").fetchall()] == ["y"]
         with pytest.raises(SqlError, match="does not exist"):
             conn.sql("SELECT * FROM u2")
         assert other.sql("SELECT * FROM t").fetchall() == [(1,)]  # the session's own path

@@ -76,8 +76,10 @@ _SEARCHED = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy,
              dialect.ExecuteFunction, dialect.ShowCreate, privilege_trees.GrantOn,
              privilege_trees.SetOwner, exp.Cache, exp.Uncache, exp.Refresh)
 _MADE = ("TABLE",)  # what a CREATE makes in the path's first schema (views, sequences: main)
-_FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False,  # a function run's, by whether
-                    "OUTPUT_TABLE": True, "OUTPUT_TABLES": True}  # it may make them
+# calls whose arguments name tables, by whether they may make them: a function run's, and
+# DuckDB's PRAGMA table_info('t') (read as the table function)
+_FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False, "OUTPUT_TABLE": True,
+                    "OUTPUT_TABLES": True, "PRAGMA_TABLE_INFO": False, "PRAGMA_SHOW": False}
 
 
 def search_path(engine: Engine) -> tuple[str, ...]:
@@ -161,7 +163,7 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
                 and table is not named and table.name.lower() not in ctes \
                 and not isinstance(table.parent, exp.AlterRename):
             _place(table, path.find(table.name.lower(), table is made))
-    for call in tree.find_all(exp.Anonymous):  # INPUT_TABLE(t), OUTPUT_TABLES('o')
+    for call in tree.find_all(exp.Anonymous):  # INPUT_TABLE(t), OUTPUT_TABLES('o'), ...
         if call.name.upper() not in _FUNCTION_TABLES:
             continue
         making = _FUNCTION_TABLES[call.name.upper()]
