@@ -88,6 +88,8 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE MATERIALIZED VIEW v AS SELECT 1", "MATERIALIZED views are not supported"),
     ("UPDATE ticks SET px = ? RETURNING px + ?", "RETURNING takes no parameters"),
     ("SHOW 1 + 1", r"SHOW 1 \+ 1 is not supported; indb.s SHOW statements are"),
+    ("DELETE FROM ticks WHERE px > 0 LIMIT 1", "DELETE with ORDER BY or LIMIT is not supported"),
+    ("DELETE FROM ticks ORDER BY px", "DELETE with ORDER BY or LIMIT is not supported"),
     ("CREATE TABLE other.t (a INT)", "schema other does not exist; CREATE SCHEMA other"),
     ("CREATE TABLE db.kin.t (a INT)", "not db.schema.t"),
     ('CREATE TABLE kin."a;b" (a INT)', "not a valid table name"),

@@ -572,6 +572,11 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
+    for unsupported in ("order", "limit"):  # MySQL's: DuckDB's DELETE has neither
+        if tree.args.get(unsupported):
+            raise error_at(tree.args[unsupported], "DELETE with ORDER BY or LIMIT is not "
+                                                   "supported: choose the rows in WHERE (WHERE "
+                                                   "k IN (SELECT k FROM t ORDER BY ... LIMIT n))")
     name = existing_table(table_name(tree.this), catalog)
     target = tree.this.alias or tree.this.name  # t of s.t, as PostgreSQL's statements call it
     where = tree.args.get("where")
