@@ -313,6 +313,12 @@ def test_a_postgresql_session_keeps_its_search_path(tmp_path):
             assert one.execute("SELECT s FROM t").fetchone() == ("lab",)
             one.execute("DISCARD ALL")  # a pooler's reset: main again
             assert one.execute("SELECT s FROM t").fetchone() == ("main",)
+        # a client's startup options set it (libpq's options, JDBC's currentSchema)
+        with psycopg.connect(dsn, autocommit=True, options="-c search_path=lab,public") as three:
+            assert three.execute("SELECT s FROM t").fetchone() == ("lab",)
+            assert three.execute("SHOW search_path").fetchone() == ("lab, main",)
+        with pytest.raises(psycopg.OperationalError, match="is not a schema's name"):
+            psycopg.connect(dsn, options="-c search_path=a;b")
         run = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(served.pg_port), "-d", "indb",
                               "-X", "-c", "SET search_path TO lab", "-c", r"\dt"],
                              capture_output=True, text=True, timeout=60)

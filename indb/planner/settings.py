@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA
-from indb.errors import FunctionError
+from indb.errors import FunctionError, SqlError
 from indb.parser import error_at
 from indb.parser.settings import AlterDatabase
 from indb.planner.tables import CatalogFacts
@@ -129,11 +129,11 @@ def plan_use(tree: exp.Use, catalog: CatalogFacts) -> SetSessionSettings:
     return _search_path("schema", name, table, catalog)
 
 
-def _search_path(name: str, text: str, node: exp.Expr, catalog: CatalogFacts) -> SetSessionSettings:
-    """The search path ``text`` names (``s1, "S2", public``), DEFAULT the default; DuckDB's
-    ``schema`` one schema, which must exist (PostgreSQL's path may name one that does not)."""
+def path_of(text: str) -> tuple[str, ...]:
+    """The schemas a search path's text names (``s1, "S2", public``; DEFAULT: main), as SET
+    and a PostgreSQL client's startup options give it; SqlError for what is not one."""
     if text.strip().upper() == "DEFAULT":
-        return SetSessionSettings((), DEFAULT_PATH)
+        return DEFAULT_PATH
     schemas = []
     for part in text.strip().strip("'").split(","):
         part = part.strip().strip("'")
@@ -141,14 +141,24 @@ def _search_path(name: str, text: str, node: exp.Expr, catalog: CatalogFacts) ->
         schema = part[1:-1] if quoted else part.lower()
         if not schema or (quoted and '"' in schema) or not (quoted or schema.replace("_", "a")
                                                             .isalnum() or schema == USER_SCHEMA):
-            raise error_at(node, f"{part!r} is not a schema's name; a search path is names in a "
-                                 "list: SET search_path TO s1, main")
+            raise SqlError(f"{part!r} is not a schema's name; a search path is names in a list: "
+                           "SET search_path TO s1, main")
         schemas.append(DEFAULT_SCHEMA if schema == POSTGRES_SCHEMA else schema)
+    return tuple(dict.fromkeys(schemas))
+
+
+def _search_path(name: str, text: str, node: exp.Expr, catalog: CatalogFacts) -> SetSessionSettings:
+    """The search path ``text`` names (``path_of``); DuckDB's ``schema`` one schema, which must
+    exist (PostgreSQL's path may name one that does not)."""
+    try:
+        schemas = path_of(text)
+    except SqlError as error:
+        raise error_at(node, error.message) from None
     if name == "schema" and (len(schemas) != 1 or schemas[0] != DEFAULT_SCHEMA
                              and not catalog.schema_exists(schemas[0])):
         raise error_at(node, f"no schema {text.strip()} (SHOW SCHEMAS lists them; CREATE SCHEMA "
                              "makes one)")
-    return SetSessionSettings((), tuple(dict.fromkeys(schemas)))
+    return SetSessionSettings((), schemas)
 
 
 def plan_pragma(tree: exp.Pragma, catalog: CatalogFacts) -> SetSessionSettings:

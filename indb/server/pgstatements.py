@@ -5,6 +5,8 @@ command tag a client reads a write's row count from."""
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 from sqlglot import exp
 
@@ -186,3 +188,20 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
     if isinstance(tree, sequences.AlterSequence | sequences.DropSequence):
         return f"{'ALTER' if isinstance(tree, sequences.AlterSequence) else 'DROP'} SEQUENCE"
     return (result.message or "OK").splitlines()[0]
+
+
+def startup_search_path(params: dict[str, str]) -> str | None:
+    """The search path a client's startup message sets (None: none): a parameter of its own
+    (asyncpg's ``server_settings``, JDBC's ``currentSchema``), or libpq's ``options``
+    (``-c search_path=s``, ``--search_path=s``; a space in a value escaped with ``\\``)."""
+    if "search_path" in params:
+        return params["search_path"]
+    words = [w.replace("\\ ", " ") for w in re.split(r"(?<!\\) +", params.get("options", "")) if w]
+    found = None
+    for i, word in enumerate(words):
+        setting = words[i + 1] if word == "-c" and i + 1 < len(words) else \
+            word[2:] if word.startswith(("-c", "--")) else ""
+        name, equals, value = setting.partition("=")
+        if equals and name.strip().lower().replace("-", "_") == "search_path":
+            found = value
+    return found

@@ -33,7 +33,7 @@ from indb.connection import Connection
 from indb.engine import schemas, temporary
 from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render, render_indb
-from indb.planner.settings import DEFAULT_PATH
+from indb.planner.settings import DEFAULT_PATH, path_of
 from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
@@ -595,6 +595,14 @@ class _Handler(postgres.BuenaVistaHandler):
         super().handle_close(ctx, payload)
 
     def handle_post_auth(self, ctx: postgres.BVContext) -> None:
+        path = pgstatements.startup_search_path(ctx.params)
+        if path is not None:  # (libpq's options=-c search_path=s, JDBC's currentSchema=s)
+            try:
+                ctx.session.temporaries.search_path = path_of(path)
+            except errors.SqlError as error:
+                self.send_error(error)
+                self.request.shutdown(socket.SHUT_RDWR)  # as a bad password ends it
+                return
         ctx.session.notice = self.send_notice_text
         ctx.session.statements = ctx.stmts  # DEALLOCATE's, by name
         pid = ctx.process_id  # (an int4 to the client: libpq reads it signed)
