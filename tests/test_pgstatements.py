@@ -6,7 +6,8 @@ import pytest
 
 from indb.parser import parse
 from indb.result import Result
-from indb.server.pgstatements import no_op, probe, read_only, returning_shape, tag, with_arrays
+from indb.server.pgstatements import (no_op, probe, read_only, returning_shape,
+                                      startup_search_path, tag, with_arrays)
 
 
 def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
@@ -50,3 +51,12 @@ def test_array_literals_are_rewritten_only_where_there_are_some():
     assert with_arrays(parse("SELECT '[1, 2]'::INT[], '{1}' AS s")) is None  # the text runs as sent
     assert with_arrays(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a")) == \
         "SELECT 1;\nSELECT CAST(['1', NULL] AS INT[]) AS a"
+
+
+@pytest.mark.parametrize("params, path", [
+    ({"options": "-c search_path=lab"}, "lab"), ({"options": "-csearch_path=lab,public"}, "lab,public"),
+    ({"options": "--search_path=lab -c statement_timeout=5"}, "lab"),
+    ({"options": "-c search-path=my\\ schema"}, "my schema"),  # libpq's escaped space
+    ({"search_path": "a, b"}, "a, b"), ({"options": "-c statement_timeout=5"}, None), ({}, None)])
+def test_a_client_s_startup_options_may_set_its_search_path(params, path):
+    assert startup_search_path(params) == path
