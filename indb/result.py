@@ -3,6 +3,7 @@ they are asked for, plus what a write did."""
 
 from __future__ import annotations
 
+import datetime
 import html
 import itertools
 from collections import deque
@@ -249,8 +250,13 @@ class Result:
 
 
 def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """A column's values as Python's: a MAP's each a dict, as DuckDB's Python client gives it
-    (its (key, value) pairs where its keys cannot be a dict's: structs, lists)."""
+    """A column's values as Python's, as DuckDB's Python client gives them: a MAP's each a dict
+    (its (key, value) pairs where its keys cannot be a dict's: structs, lists); an INTERVAL's a
+    ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too)."""
+    if column.type == pa.month_day_nano_interval():
+        return [None if v is None else datetime.timedelta(
+            days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
+            for v in column.to_pylist()]
     try:
         return column.to_pylist(maps_as_pydicts="lossy")
     except TypeError:  # unhashable keys

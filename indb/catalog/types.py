@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
@@ -30,6 +31,11 @@ _WIDENED: dict[pa.DataType, pa.DataType] = {
     pa.uint16(): pa.int32(),
     pa.uint32(): pa.int64(),
 }
+# an INTERVAL as Iceberg can hold it: Arrow's (and DuckDB's) three parts, a struct of them
+INTERVAL_PARTS = pa.struct([pa.field("months", pa.int32()), pa.field("days", pa.int32()),
+                            pa.field("nanoseconds", pa.int64())])
+_INTERVAL_LAYOUT = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanoseconds", "<i8")])
+_PARTS = ("months", "days", "nanoseconds")
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,11 @@ class Column:
     @property
     def is_fixed_array(self) -> bool:
         return pa.types.is_fixed_size_list(self.arrow_type)
+
+    @property
+    def is_interval(self) -> bool:
+        """An ``INTERVAL`` column (stored as the struct ``INTERVAL_PARTS``)."""
+        return self.arrow_type == pa.month_day_nano_interval()
 
     @property
     def is_nanoseconds(self) -> bool:
@@ -142,6 +153,8 @@ def storage_type_of(sql_type: str) -> pa.DataType:
     arrow_type = arrow_type_of(sql_type)
     if is_nanoseconds(arrow_type):  # pyiceberg cannot write format 3's timestamp_ns
         return pa.int64()
+    if arrow_type == pa.month_day_nano_interval():  # Iceberg has no interval type
+        return INTERVAL_PARTS
     return _storage(arrow_type, sql_type)
 
 
@@ -211,6 +224,30 @@ def bytes_to_fixed_list(array: pa.Array | pa.ChunkedArray, list_type: pa.FixedSi
     return pa.FixedSizeListArray.from_arrays(values, type=list_type, mask=mask)
 
 
+def _interval_to_parts(array: pa.Array) -> pa.Array:
+    """Month-day-nanosecond intervals as the struct of their parts (read from the values
+    buffer: 16 bytes a value, two int32 and an int64)."""
+    values = np.frombuffer(array.buffers()[1], dtype=_INTERVAL_LAYOUT,
+                           count=array.offset + len(array))[array.offset:]
+    mask = array.is_null() if array.null_count else None
+    return pa.StructArray.from_arrays(
+        [pa.array(values[name]) for name in _PARTS],
+        fields=list(INTERVAL_PARTS), mask=mask)
+
+
+def _parts_to_interval(array: pa.Array) -> pa.Array:
+    """The struct of an interval's parts as the month-day-nanosecond interval they make."""
+    array = array.cast(INTERVAL_PARTS)  # (a file's struct may differ in its fields' metadata)
+    values = np.zeros(len(array), dtype=_INTERVAL_LAYOUT)
+    for index, name in enumerate(_PARTS):
+        values[name] = pc.fill_null(array.field(index), 0).to_numpy(zero_copy_only=False)
+    valid = pc.invert(array.is_null()) if array.null_count else None
+    buffers = [valid.buffers()[1] if valid is not None else None, pa.py_buffer(values.tobytes())]
+    if valid is not None and valid.offset:  # (a sliced bitmap: made whole again)
+        buffers[0] = pa.array(valid.to_pylist(), pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(pa.month_day_nano_interval(), len(array), buffers)
+
+
 def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
     """A column of user values (any Arrow type castable to the column's) as stored in Iceberg."""
     if not column.nullable and array.null_count:
@@ -220,6 +257,8 @@ def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedA
     for chunk in _chunks(array):
         if column.is_fixed_array:
             chunks.append(_fixed_list_to_bytes(_cast(chunk, column.arrow_type, column), column))
+        elif column.is_interval:
+            chunks.append(_interval_to_parts(_cast(chunk, column.arrow_type, column)))
         else:  # through the SQL type first, so range checks are the SQL type's (TINYINT: -128..127)
             chunks.append(_cast(_cast(chunk, column.arrow_type, column), target, column))
     return pa.chunked_array(chunks, type=target)
@@ -231,6 +270,8 @@ def from_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.Chunke
     if column.is_fixed_array:
         chunks = [bytes_to_fixed_list(chunk, target) for chunk in _chunks(array)]
         return pa.chunked_array(chunks, type=target)
+    if column.is_interval:
+        return pa.chunked_array([_parts_to_interval(chunk) for chunk in _chunks(array)], type=target)
     chunks = [chunk if chunk.type == target else chunk.cast(target) for chunk in _chunks(array)]
     return pa.chunked_array(chunks, type=target)
 

@@ -54,6 +54,12 @@ class Scans:
             return exp.func(self._array_function(column), stored)
         if column.is_nanoseconds:  # DuckDB has no BIGINT -> TIMESTAMP_NS cast
             return exp.func("make_timestamp_ns", stored)
+        if column.is_interval:  # its parts (catalog.types.INTERVAL_PARTS) added up again
+            def part(name: str) -> exp.Expr:
+                return exp.Dot(this=stored.copy(), expression=exp.to_identifier(name))
+            micros = exp.IntDiv(this=part("nanoseconds"), expression=exp.Literal.number(1000))
+            return exp.func("to_months", part("months")) + exp.func("to_days", part("days")) \
+                + exp.func("to_microseconds", micros)
         if column.storage_type != column.arrow_type:
             return exp.cast(stored, exp.DataType.build(column.sql_type, dialect="duckdb"))
         return stored

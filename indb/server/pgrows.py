@@ -5,7 +5,6 @@ buenavista's and psycopg's writers (``plain``)."""
 
 from __future__ import annotations
 
-import datetime
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -185,14 +184,10 @@ def bvtype(kind: pa.DataType) -> core.BVType:
 
 def plain(column: pa.Array) -> list[Any]:
     """A column's values as buenavista and psycopg write them: timestamps with a time zone as
-    UTC without one (buenavista sends only ``timestamp``), DuckDB's intervals (months, days,
-    nanoseconds) as ``timedelta`` (a month 30 days, as PostgreSQL's justify_days counts)."""
+    UTC without one (buenavista sends only ``timestamp``); the rest as Python's
+    (``result.python_values``: DuckDB's intervals as ``timedelta``, maps as dicts)."""
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
         return column.cast(pa.timestamp(column.type.unit)).to_pylist()
-    if column.type == pa.month_day_nano_interval():
-        return [None if v is None else datetime.timedelta(
-            days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
-            for v in column.to_pylist()]
     return python_values(column)
 
 
