@@ -316,6 +316,11 @@ def test_show_tables_of_a_schema_and_like_a_pattern(fresh):
     assert names("SHOW VIEWS LIKE 'v_%'") == ["v_one"] and names("SHOW VIEWS") == ["v_one", "other"]  # in the order made
     with pytest.raises(SqlError, match="schema nope does not exist"):
         fresh.sql("SHOW TABLES FROM nope")
+    fresh.sql("CREATE TEMP TABLE scratch (z DOUBLE)")
+    every = {(r[1], r[2]): r for r in fresh.sql("SHOW ALL TABLES").fetchall()}  # DuckDB's
+    assert every["lab", "ab"] == ("indb", "lab", "ab", ["x"], ["INTEGER"], False)
+    assert every["main", "v_one"][3:5] == (["a"], ["INTEGER"])  # views too
+    assert [r for (schema, name), r in every.items() if name == "scratch"][0][5] is True
 
 
 def test_drop_table(conn, table_name):

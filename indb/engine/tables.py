@@ -21,11 +21,11 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog.database import provisional_metadata
-from indb.catalog.names import split_name
+from indb.catalog.names import DATABASE, split_name
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
-from indb.engine import sequences
+from indb.engine import privileges, sequences
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
@@ -326,6 +326,8 @@ _FACTS_SCHEMA = pa.schema([("name", pa.string()), ("kind", pa.string()), ("shard
 
 
 def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Result:
+    if plan.every:
+        return _all_tables(engine)
     rows = []
     matches = planner.tables.name_pattern(plan.like)
     for name in sorted(engine.db.metadata_locations()):
@@ -337,6 +339,22 @@ def show_tables(engine: Engine, plan: planner.ShowTables, params: object) -> Res
         except Exception as error:  # noqa: BLE001 (a damaged table is listed, not fatal)
             rows.append({"name": name, "kind": f"broken: {type(error).__name__}: {error}"})
     return Result(pa.Table.from_pylist(rows, schema=_FACTS_SCHEMA))
+
+
+def _all_tables(engine: Engine) -> Result:
+    """DuckDB's ``SHOW ALL TABLES``: each table and view the user may read, with its schema,
+    columns and their types, and whether it is the session's (temporary)."""
+    temporary = engine.temporaries.schema if engine.temporaries is not None else None
+    relations = [r for r in privileges.readable_relations(engine) if r.sequence is None]
+    return Result(pa.table({
+        "database": pa.array([DATABASE] * len(relations), pa.string()),
+        "schema": pa.array([r.schema for r in relations], pa.string()),
+        "name": pa.array([r.name for r in relations], pa.string()),
+        "column_names": pa.array([[c[0] for c in r.columns] for r in relations],
+                                 pa.list_(pa.string())),
+        "column_types": pa.array([[c[1] for c in r.columns] for r in relations],
+                                 pa.list_(pa.string())),
+        "temporary": pa.array([r.schema == temporary for r in relations], pa.bool_())}))
 
 
 def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) -> Result:

@@ -134,6 +134,7 @@ class ShowTables:
     every schema) whose names ``like`` matches (``name_pattern``)."""
     schema: str | None = None
     like: str | None = None
+    every: bool = False  # DuckDB's SHOW ALL TABLES: the tables and views the user may read
 
 
 @dataclass(frozen=True)
@@ -655,6 +656,8 @@ def plan_comment(tree: exp.Comment, catalog: CatalogFacts) -> Comment:
 def plan_show(tree: exp.Show, catalog: CatalogFacts) -> ShowTables:
     """``SHOW TABLES``: DuckDB's ``FROM s`` (``FROM indb.s``; ``FROM indb``, the database: every
     schema), Spark's and MySQL's ``FROM|IN s``, Snowflake's ``IN SCHEMA s``, and ``LIKE``."""
+    if tree.name.upper() == "ALL TABLES":
+        return ShowTables(every=True)
     if tree.name.upper() != "TABLES":
         raise error_at(tree, f"SHOW {tree.name} is not supported; try SHOW TABLES")
     source, like = tree.args.get("from_"), tree.args.get("like")
