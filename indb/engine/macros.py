@@ -38,8 +38,9 @@ def defined(engine: Engine) -> dict[str, Macro]:
 def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with each call of a macro replaced by the macro's body, again for the calls
     a body makes (a call of a function DuckDB has is never a macro's: see ``create``)."""
-    if not any(isinstance(node, exp.Anonymous) for node in tree.walk()):
-        return tree  # (no call sqlglot does not know: no catalog read)
+    if not any(isinstance(node, exp.Anonymous) and node.name.lower() not in RESERVED
+               for node in tree.walk()):
+        return tree  # (no call sqlglot does not know, PREDICT's aside: no catalog read)
     macros = defined(engine)
     for _ in range(EXPANSIONS):  # innermost first: an argument is expanded once, then copied
         calls = list(tree.find_all(exp.Anonymous, bfs=False))  # (each node before its own)
