@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 import itertools
+import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
@@ -102,7 +103,7 @@ class Result:
         return rows
 
     def fetchall(self) -> list[tuple]:
-        return _tuples(self.fetch_arrow_table())
+        return _tuples(self.fetch_arrow_table(), self.types)
 
     def __iter__(self) -> Iterator[tuple]:
         """Each row not fetched yet, fetched one at a time (so a loop left early leaves the
@@ -229,7 +230,8 @@ class Result:
         """Make the next rows to fetch (up to ROWS_CONVERTED, of one batch) into tuples; how many
         there are."""
         if self._read(1):
-            self._converted.extend(_tuples(self._pending[0].slice(self._offset, ROWS_CONVERTED)))
+            self._converted.extend(_tuples(self._pending[0].slice(self._offset, ROWS_CONVERTED),
+                                           self.types))
         return len(self._converted)
 
     def _head(self, rows: int) -> tuple[pa.Table, bool]:
@@ -263,6 +265,11 @@ def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return column.to_pylist()
 
 
-def _tuples(table: pa.Table) -> list[tuple]:
+def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
+    """The rows as tuples; a UUID column's values ``uuid.UUID``, as DuckDB's Python client gives
+    them (``types``, DuckDB's, say which: Arrow has their text)."""
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
+    for i, kind in enumerate(types or ()):
+        if str(kind) == "UUID" and i < len(columns):
+            columns[i] = [None if v is None else uuid.UUID(v) for v in columns[i]]
     return list(zip(*columns, strict=True)) if columns else []

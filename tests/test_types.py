@@ -168,3 +168,19 @@ def test_an_interval_column_keeps_its_three_parts(tmp_path):
         by_id = dict(zip(shards["id"].to_pylist(), shards["d"].to_pylist()))  # a function's frame
         assert shards["d"].type == pa.month_day_nano_interval() and by_id[3] is None
         assert by_id[6] == pa.MonthDayNano([1, 2, 3000])
+
+
+def test_a_uuid_or_json_column_reads_back_as_its_own_type(tmp_path):
+    """Stored as text, a UUID or JSON column is its own type again in queries (DuckDB's typeof,
+    and a JSON object to a PostgreSQL client), and a UUID reaches Python as ``uuid.UUID``, as
+    DuckDB's Python client gives it."""
+    import uuid
+
+    import indb
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE z (u UUID, j JSON)")
+        conn.sql("INSERT INTO z VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}'), "
+                 "(NULL, NULL)")
+        assert conn.sql("SELECT typeof(u), typeof(j) FROM z LIMIT 1").fetchone() == ("UUID", "JSON")
+        assert conn.sql("SELECT u FROM z ORDER BY u NULLS LAST").fetchall() == [
+            (uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),), (None,)]

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from indb.catalog.names import sql_table
 from indb.catalog.tables import TableInfo, file_column_name
-from indb.catalog.types import Column, bytes_to_fixed_list
+from indb.catalog.types import Column, bytes_to_fixed_list, sql_type_of
 
 
 def table_view(name: str, query: exp.Expr) -> list[exp.Create]:
@@ -60,7 +60,8 @@ class Scans:
             micros = exp.IntDiv(this=part("nanoseconds"), expression=exp.Literal.number(1000))
             return exp.func("to_months", part("months")) + exp.func("to_days", part("days")) \
                 + exp.func("to_microseconds", micros)
-        if column.storage_type != column.arrow_type:
+        if column.storage_type != column.arrow_type or \
+                sql_type_of(column.storage_type) != column.sql_type:  # (UUID, JSON: text stored)
             return exp.cast(stored, exp.DataType.build(column.sql_type, dialect="duckdb"))
         return stored
 
