@@ -31,8 +31,18 @@ EXPANSIONS = 1000  # calls put in place in one statement: more is a macro that c
 
 def defined(engine: Engine) -> dict[str, Macro]:
     """The macros a statement may call: the catalog's, and the session's before them."""
-    session = engine.temporaries.macros if engine.temporaries is not None else {}
-    return {**catalog.macros(engine.db.engine), **session}
+    return {**catalog.macros(engine.db.engine), **_session(engine)}
+
+
+def _session(engine: Engine) -> dict[str, Macro]:
+    """The session's temporary macros (none where there is no session: the HTTP API)."""
+    return engine.temporaries.macros if engine.temporaries is not None else {}
+
+
+def _defaults(macro: Macro) -> dict[str, exp.Expr]:
+    """The defaults of those of a macro's parameters that have one, by parameter."""
+    return {e.alias: e.this for e in parse(macro.defaults)[0].expressions} if macro.defaults \
+        else {}
 
 
 def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
@@ -76,8 +86,7 @@ def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
 def _arguments(call: exp.Anonymous, macro: Macro) -> dict[str, exp.Expr]:
     """Each parameter's value in ``call``: those without a default by position, as DuckDB
     takes them, those with one by name (``b := 7``) or their default."""
-    defaults = {e.alias: e.this for e in parse(macro.defaults)[0].expressions} \
-        if macro.defaults else {}
+    defaults = _defaults(macro)
     required = [p for p in macro.parameters if p not in defaults]
     given = [a for a in call.expressions if not isinstance(a, exp.PropertyEQ | exp.Kwarg)]
     named = {a.this.name.lower(): a.expression for a in call.expressions
@@ -138,7 +147,7 @@ def drop(engine: Engine, plan: plans.DropMacro, params: object) -> Result:
 def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
     """One row a macro: its name, parameters, kind, whether it is the session's, and the
     statement that makes it again."""
-    session = engine.temporaries.macros if engine.temporaries is not None else {}
+    session = _session(engine)
     macros = sorted(defined(engine).values(), key=lambda m: (m.name not in session, m.name))
     return Result(pa.table({
         "name": pa.array([m.name for m in macros], pa.string()),
@@ -150,8 +159,7 @@ def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
 
 def _definition(macro: Macro, temporary: bool) -> str:
     body = parse(macro.body)[0]
-    defaults = {e.alias: e.this for e in parse(macro.defaults)[0].expressions} \
-        if macro.defaults else {}
+    defaults = _defaults(macro)
     parameters = [exp.PropertyEQ(this=exp.to_identifier(p), expression=defaults[p])
                   if p in defaults else exp.to_identifier(p) for p in macro.parameters]
     return render_indb(exp.Create(

@@ -35,9 +35,10 @@ from sqlglot import exp
 
 from indb.catalog import users
 from indb.catalog.macros import Macro
-from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.names import split_name
 from indb.errors import CatalogError
 from indb.parser import dialect, error_at, parse, render
+from indb.planner.settings import DEFAULT_PATH
 from indb.planner.tables import TEMPORARY_PROPERTIES, is_temporary
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Temporaries:
     macros: dict[str, Macro] = field(default_factory=dict)  # CREATE TEMP MACRO's, by name
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
     # the schemas a name without one is looked up in, in order (USE s, SET search_path)
-    search_path: tuple[str, ...] = (DEFAULT_SCHEMA,)
+    search_path: tuple[str, ...] = DEFAULT_PATH
 
     @property
     def held(self) -> bool:
@@ -73,7 +74,7 @@ class Temporaries:
     def own(self) -> bool:
         """Whether the session has names of its own a statement may use (temporary tables,
         views or macros, a search path): what a run on another connection must be told."""
-        return self.held or bool(self.macros) or self.search_path != (DEFAULT_SCHEMA,)
+        return self.held or bool(self.macros) or self.search_path != DEFAULT_PATH
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"

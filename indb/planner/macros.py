@@ -35,12 +35,6 @@ class ShowMacros:
     pass
 
 
-def is_macro(tree: exp.Create) -> bool:
-    """Whether a CREATE makes a macro: CREATE MACRO, or DuckDB's CREATE FUNCTION m(a) AS ..."""
-    return str(tree.args.get("kind")).upper() == "MACRO" or isinstance(
-        tree.this, exp.UserDefinedFunction)
-
-
 def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateMacro:
     signature, body = tree.this, tree.args.get("expression")
     if not isinstance(signature, exp.UserDefinedFunction) or body is None:
