@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,22 +94,30 @@ def plan_set(tree: exp.Set, catalog: CatalogFacts) -> SetSessionSettings:
     return SetSessionSettings(tuple(_setting(item) for item in items))
 
 
+# SET [SESSION | LOCAL] name [TO | =] value, as text (LOCAL: to the transaction's end, which is
+# the statement's here)
+_COMMAND_SETTING = re.compile(r"(?:(?:SESSION|LOCAL)\s+)?([^\s=]+)\s*(?:=|TO(?=\s))?\s*(.*)",
+                              re.IGNORECASE | re.DOTALL)
+
+
+def command_setting(tree: exp.Command) -> tuple[str, str] | None:
+    """The setting a SET that sqlglot reads as text names, lower-cased, and its value's text
+    (``SET search_path TO a, b``: ``search_path``, ``a, b``); None for another command."""
+    found = _COMMAND_SETTING.fullmatch(tree.text("expression").strip())
+    if tree.name.upper() != "SET" or found is None:
+        return None
+    return found.group(1).lower(), found.group(2).strip()
+
+
 def plan_set_command(tree: exp.Command, catalog: CatalogFacts) -> SetSessionSettings:
     """PostgreSQL's forms of SET that sqlglot reads as text: ``SET [SESSION] search_path TO a,
     b``, ``SET SCHEMA 's'``; a SET of anything else that way is refused."""
-    text = tree.text("expression").strip()
-    words = text.split(None, 1)
-    if words and words[0].upper() in ("SESSION", "LOCAL"):  # LOCAL: to the transaction's end,
-        words = words[1].split(None, 1) if len(words) == 2 else []  # which is the statement's
-    if len(words) != 2 or words[0].lower() not in SEARCH_PATH:
-        raise error_at(tree, f"SET {text} is not supported; SET takes name = value of a setting "
-                             "a connection may set, or SET search_path TO schema, ...")
-    name, rest = words[0].lower(), words[1].strip()
-    for keyword in ("TO ", "= ", "="):
-        if rest.upper().startswith(keyword):
-            rest = rest[len(keyword):].strip()
-            break
-    return _search_path(name, rest, tree, catalog)
+    setting = command_setting(tree)
+    if setting is None or setting[0] not in SEARCH_PATH or not setting[1]:
+        raise error_at(tree, f"SET {tree.text('expression').strip()} is not supported; SET takes "
+                             "name = value of a setting a connection may set, or SET search_path "
+                             "TO schema, ...")
+    return _search_path(setting[0], setting[1], tree, catalog)
 
 
 def plan_use(tree: exp.Use, catalog: CatalogFacts) -> SetSessionSettings:

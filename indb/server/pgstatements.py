@@ -16,7 +16,7 @@ from indb.parser import (dialect, environments, kinetica, monitors, parse, proce
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors, pgvalues
-from indb.planner.settings import SEARCH_PATH
+from indb.planner.settings import SEARCH_PATH, command_setting
 from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
@@ -154,10 +154,9 @@ def sets_search_path(tree: exp.Expr) -> bool:
     if isinstance(tree, exp.Set):
         return any(isinstance(item.this, exp.EQ) and item.this.this.sql().lower() in SEARCH_PATH
                    for item in tree.expressions)
-    if isinstance(tree, exp.Command) and tree.name.upper() == "SET":
-        words = tree.text("expression").lower().split()
-        words = words[1:] if words[:1] in (["session"], ["local"]) else words
-        return bool(words) and words[0].split("=")[0] in SEARCH_PATH
+    if isinstance(tree, exp.Command):
+        setting = command_setting(tree)
+        return setting is not None and setting[0] in SEARCH_PATH
     return False
 
 
