@@ -108,17 +108,11 @@ class _Session(Cancelable, core.Session):
         with self._connection() as conn:
             relations = readable_relations(conn.engine)  # the engine of the user's connection
             principals = visible_principals(conn.engine)
+            path = schemas.search_path(conn.engine)  # (its schemas that exist)
         return self.shadows.answer(relations, principals,
                                    with_session(query, self.user, self.backend_pid,
-                                                [self.temporaries.schema, *self._search_path()]),
+                                                [self.temporaries.schema, *path]),
                                    list(params) if params else None)
-
-    def _search_path(self) -> tuple[str, ...]:
-        """The session's search path, the schemas of it that exist."""
-        if self.temporaries.search_path == DEFAULT_PATH:
-            return DEFAULT_PATH
-        with self._connection() as conn:
-            return schemas.search_path(conn.engine)
 
     def in_transaction(self) -> bool:
         return self.in_txn
