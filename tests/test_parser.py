@@ -5,6 +5,7 @@ import pytest
 from indb import planner
 from indb.errors import SqlError
 from indb.parser import Indb, ShardKey, parse, split
+from indb.parser import prepared
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
 
@@ -116,9 +117,9 @@ def test_function_statement_syntax_errors(sql, message):
     assert caught.value.line == 1
 
 
-def test_other_execute_statements_are_left_to_duckdb_grammar():
+def test_other_execute_statements_run_a_prepared_statement():
     (tree,) = parse("EXECUTE my_prepared")
-    assert tree.key == "command"
+    assert isinstance(tree, prepared.Execute) and tree.name == "my_prepared"
 
 
 def test_syntax_errors_never_show_sqlglots_internals():

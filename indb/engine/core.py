@@ -17,7 +17,7 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import macros, privileges, sequences, sources, tables, temporary
+from indb.engine import macros, prepared, privileges, sequences, sources, tables, temporary
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public, searched
@@ -26,6 +26,7 @@ from indb.engine.temporary import Temporaries
 from indb.engine.upkeep import described_view
 from indb.errors import IndbError, InternalError, OptionError, ProgrammingError, SqlError
 from indb.parser import in_user_terms, parse
+from indb.parser.prepared import Execute, Prepare
 from indb.query.session import ParameterSets, QuerySession
 from indb.registry.environments import EnvironmentInfo, EnvironmentStore
 from indb.registry.functions import FunctionInfo, FunctionStore
@@ -169,6 +170,8 @@ class Engine:
 
     def _statement(self, tree: exp.Expr, params: object, text: str | None = None) -> Result:
         """Run one statement; ``text``, its whole text, lets the fast path learn it."""
+        if isinstance(tree, Execute):
+            text = None  # EXECUTE q runs what q is now: never a fast path's
         with self._lock, self.session.statement():
             stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
@@ -185,11 +188,14 @@ class Engine:
             return result
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
-        """The statement as indb runs it (q-sql translated, macros' calls expanded, the
-        session's temporary tables in their schema, ``public`` as main, names looked up along
-        the session's search path, ``DESCRIBE v`` of a view as of its rows, ``current_user`` as
+        """The statement as indb runs it (``EXECUTE q`` as q's statement, q-sql translated,
+        macros' calls expanded, the session's temporary tables in their schema, ``public`` as
+        main, names looked up along the session's search path, ``DESCRIBE v`` of a view as of its rows, ``current_user`` as
         ``user``, a sequence read as a table as its row), checked against ``user``'s privileges
         (PrivilegeError)."""
+        tree = prepared.bound(self, tree)
+        if isinstance(tree, Prepare):  # its statement checked now, kept as written
+            return prepared.checked(tree, self._checked(tree.expression.copy(), user))
         tree = temporary.placed(self, macros.expanded(self, expanded(self, tree)))
         tree = _as_user(described_view(self, searched(self, main_for_public(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import macros, monitors, privileges, procedures
+from indb.engine import macros, monitors, prepared, privileges, procedures
 from indb.planner import macros as macro_plans
+from indb.planner import prepared as prepared_plans
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
@@ -107,6 +108,8 @@ HANDLERS: dict[type, Handler] = {
     caches.NothingToDo: queries.nothing_to_do,
     macro_plans.DropMacro: macros.drop,
     macro_plans.ShowMacros: macros.show,
+    prepared_plans.Prepare: prepared.prepare,
+    prepared_plans.Deallocate: prepared.deallocate,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

@@ -31,6 +31,7 @@ from indb.engine.tables import write_rows
 from indb.errors import OptionError
 from indb.hosts import kdb
 from indb.parser import error_at
+from indb.parser.prepared import Prepare
 from indb.planner import access as rules
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
         raise error_at(found[0], f"a view cannot read {found[0].name.lower()}(...): every "
                                  "statement reading it would fetch it again; CREATE TABLE t AS "
                                  "SELECT ... copies the rows once")
+    if isinstance(tree, Prepare):
+        raise error_at(found[0], f"a prepared statement cannot read {found[0].name.lower()}(...), "
+                                 "which is fetched as a statement runs: run it as it is")
     tables: dict[str, pa.Table] = {}
     stored: list[str] = []
     try:

@@ -38,6 +38,7 @@ from indb.catalog.macros import Macro
 from indb.catalog.names import split_name
 from indb.errors import CatalogError
 from indb.parser import dialect, error_at, parse, render
+from indb.planner.prepared import Prepare
 from indb.planner.settings import DEFAULT_PATH
 from indb.planner.tables import TEMPORARY_PROPERTIES, is_temporary
 
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 class Temporaries:
     """One session's own names: its temporary tables' schema, and what each table does at a
     commit (``preserve``, ``delete`` its rows, ``drop`` it), by name; its temporary views'
-    queries and macros, by name; and its search path (``engine.schemas.searched``)."""
+    queries, macros and prepared statements, by name; and its search path (``engine.schemas.searched``)."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
@@ -64,6 +65,7 @@ class Temporaries:
     made: bool = False  # whether the schema was made (it stays when its last table is dropped)
     # the schemas a name without one is looked up in, in order (USE s, SET search_path)
     search_path: tuple[str, ...] = DEFAULT_PATH
+    prepared: dict[str, Prepare] = field(default_factory=dict)  # PREPARE's, by name
 
     @property
     def held(self) -> bool:

@@ -38,7 +38,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
-from indb.parser import macros, sequences, subscriptions
+from indb.parser import macros, prepared, sequences, subscriptions
 from indb.parser import numformat, workers
 from indb.errors import IndbError
 
@@ -208,7 +208,8 @@ class Indb(DuckDB):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
         # ... and these are keywords of opaque commands; as plain words they reach our parsers
-        KEYWORDS = {**{k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k not in UPKEEP_WORDS},
+        KEYWORDS = {**{k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items()
+                       if k not in UPKEEP_WORDS + prepared.WORDS},
                     "REFRESH": TokenType.REFRESH}  # Spark's REFRESH TABLE t
 
     class Parser(DuckDBParser):
@@ -243,6 +244,9 @@ class Indb(DuckDB):
         # element indb does not support is refused at its place in the text
         FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,
                             "TO_CHAR": lambda self: self._parse_to_char()}
+        # a ? with its place in the text, which PREPARE numbers them by
+        PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
+                               TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self)}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
@@ -353,7 +357,8 @@ class Indb(DuckDB):
                 return edge
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
             if word not in UPKEEP_WORDS:
-                return procedures.parse_exec(self) or super()._parse_statement()
+                return (procedures.parse_exec(self) or prepared.parse_statement(self)
+                        or super()._parse_statement())
             self._advance()
             if word == "EXPLAIN":
                 analyze = self._match(TokenType.ANALYZE)
@@ -603,9 +608,9 @@ class Indb(DuckDB):
             self._match(TokenType.EQ)
             return exp.Property(this=key, value=self._parse_primary())
 
-        def _parse_execute_function(self) -> ExecuteFunction | exp.Command:
+        def _parse_execute_function(self) -> ExecuteFunction | prepared.Execute:
             if not self._match(TokenType.FUNCTION):
-                return self._parse_as_command(self._prev)
+                return prepared.parse_execute(self)  # EXECUTE q(...), of PREPARE q
             name = self._parse_id_var(any_token=False)
             if name is None or not self._match(TokenType.L_PAREN, advance=False):
                 self.raise_error("expected a function call: EXECUTE FUNCTION f(INPUT_TABLE_NAMES => ...)")
@@ -661,6 +666,7 @@ class Indb(DuckDB):
             **subscriptions.TRANSFORMS,
             **sequences.TRANSFORMS,
             **macros.TRANSFORMS,
+            **prepared.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,

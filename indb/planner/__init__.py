@@ -46,6 +46,8 @@ from indb.parser import workers as worker_trees
 from indb.planner import sequences
 from indb.planner import macros
 from indb.planner import caches
+from indb.planner import prepared
+from indb.parser import prepared as prepared_trees
 from indb.parser import sequences as sequence_trees
 from indb.parser import macros as macro_trees
 from indb.planner import indexes
@@ -108,13 +110,17 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | subscriptions.ShowSubscriptions | subscriptions.DropSubscription | workers.ShowWorkers
         | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
-        | macros.DropMacro | macros.ShowMacros | caches.NothingToDo)
+        | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
+        | prepared.Deallocate)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
 
 def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
     """The plan for one parsed statement; raises SqlError or CatalogError for what is not allowed."""
+    if isinstance(tree, prepared_trees.Prepare):  # its statement is planned again at each EXECUTE
+        plan(tree.expression, catalog)  # (one that cannot run is refused now)
+        return prepared.plan_prepare(tree)
     _planner_of(tree)  # an unsupported statement is refused before anything else is looked at
     try:
         tree, predictions = models.bind_predictions(tree, catalog)
@@ -245,4 +251,5 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Uncache: caches.plan_uncache,
     exp.Refresh: caches.plan_refresh,
     macro_trees.ShowMacros: macros.plan_show,
+    prepared_trees.Deallocate: prepared.plan_deallocate,
 }

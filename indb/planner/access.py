@@ -32,6 +32,7 @@ from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.parser import macros as macro_trees
+from indb.parser import prepared
 from indb.planner.functions import named_table
 from indb.planner.settings import SEARCH_PATH, SESSION_SETTINGS
 from indb.planner.upkeep import shown
@@ -489,6 +490,10 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     exp.Refresh: lambda tree: reads(tree.this),
     exp.Uncache: _nothing,
     macro_trees.DropMacro: _nothing,
+    # a prepared statement is checked as it is prepared, and again at each EXECUTE (which the
+    # engine puts the statement in place of); DEALLOCATE drops the session's own
+    prepared.Prepare: lambda tree: needs(tree.expression),
+    prepared.Deallocate: _nothing,
     # SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')
     trees.ShowCreate: lambda tree: reads(tree.this),
     kinetica.ShowSchemas: _nothing,

@@ -11,8 +11,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb import errors
-from indb.parser import (dialect, environments, kinetica, monitors, parse, procedures, render,
-                         render_indb, sequences, subscriptions, workers)
+from indb.parser import (dialect, environments, kinetica, monitors, parse, prepared, procedures,
+                         render, render_indb, sequences, subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors, pgvalues
@@ -180,6 +180,8 @@ def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:
         return tree.key.upper()
     if isinstance(tree, exp.TruncateTable):
         return "TRUNCATE TABLE"
+    if isinstance(tree, prepared.Prepare):
+        return "PREPARE"
     if isinstance(tree, exp.Comment):
         return "COMMENT"
     if isinstance(tree, identity.SetOwner):

@@ -30,7 +30,7 @@ from sqlglot import exp
 from indb import errors
 from indb.catalog.users import OWNER
 from indb.connection import Connection
-from indb.engine import schemas, temporary
+from indb.engine import prepared, schemas, temporary
 from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
@@ -210,7 +210,7 @@ class _Session(Cancelable, core.Session):
                     self.stoppable(functools.partial(conn.interrupt_statement, threading.get_ident()),
                                    again=True):
                 result = conn.sql(sql, values)
-        last = trees[-1]
+        last = prepared.statement_of(self.temporaries, trees[-1])  # EXECUTE q: q's tag
         if isinstance(last, pgstatements.UPKEEP):  # PostgreSQL's VACUUM sends a tag, no rows
             self.notice(result.message)  # what it did (psql shows it): its rows stay the API's
             result.close()
@@ -249,6 +249,7 @@ class _Session(Cancelable, core.Session):
             if statement.everything:  # DISCARD ALL: the session's cursors and statements go
                 self._close_cursors(held=True)
                 self.statements.clear()
+                self.temporaries.prepared.clear()
             if statement.temporary:  # DISCARD TEMP, ALL: the session's temporary tables go
                 self._drop_temporaries()
             if statement.path:
@@ -256,8 +257,10 @@ class _Session(Cancelable, core.Session):
             return Rows(self, None, statement.tag)
         if statement.name is None:  # DEALLOCATE: psycopg's after a statement changing a table
             self.statements.clear()
+            self.temporaries.prepared.clear()  # (and PREPARE's, which share their names)
             return Rows(self, None, "DEALLOCATE ALL")
-        if self.statements.pop(statement.name, None) is None:
+        if self.statements.pop(statement.name, None) is None \
+                and self.temporaries.prepared.pop(statement.name.lower(), None) is None:
             raise errors.ProgrammingError(f'prepared statement "{statement.name}" does not exist')
         return Rows(self, None, "DEALLOCATE")
 

@@ -1,0 +1,3 @@
+deallocate prepare q
+-- renders as:
+DEALLOCATE q

@@ -1,0 +1,3 @@
+execute q(name_param => 'B', age := 40)
+-- renders as:
+EXECUTE q(name_param := 'B', age := 40)
