@@ -190,9 +190,9 @@ class Engine:
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
         """The statement as indb runs it (``EXECUTE q`` as q's statement, q-sql translated,
         macros' calls expanded, the session's temporary tables in their schema, ``public`` as
-        main, names looked up along the session's search path, ``DESCRIBE v`` of a view as of its rows, ``current_user`` as
-        ``user``, a sequence read as a table as its row), checked against ``user``'s privileges
-        (PrivilegeError)."""
+        main, names looked up along the session's search path, ``DESCRIBE v`` of a view as of
+        its rows, ``current_user`` as ``user``, a sequence read as a table as its row), checked
+        against ``user``'s privileges (PrivilegeError)."""
         tree = prepared.bound(self, tree)
         if isinstance(tree, Prepare):  # its statement checked now, kept as written
             return prepared.checked(tree, self._checked(tree.expression.copy(), user))
