@@ -37,6 +37,8 @@ from indb.errors import DataError, SchemaError
     ("INTERVAL", pa.struct([("months", pa.int32()), ("days", pa.int32()),
                             ("nanoseconds", pa.int64())])),  # nor an interval
     ("MAP(VARCHAR, VARCHAR[])", pa.map_(pa.string(), pa.list_(pa.string()))),
+    ("ENUM('sad', 'ok')", pa.string()),  # its values' text
+    ("ENUM('a')[]", pa.list_(pa.string())),
 ])
 def test_storage_type(sql, storage):
     assert storage_type_of(sql) == storage
@@ -184,3 +186,17 @@ def test_a_uuid_or_json_column_reads_back_as_its_own_type(tmp_path):
         assert conn.sql("SELECT typeof(u), typeof(j) FROM z LIMIT 1").fetchone() == ("UUID", "JSON")
         assert conn.sql("SELECT u FROM z ORDER BY u NULLS LAST").fetchall() == [
             (uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),), (None,)]
+
+
+def test_an_enum_column_is_stored_as_text_and_read_as_its_values_in_order():
+    column = Column("m", "ENUM('sad', 'ok', 'happy')")
+    stored = to_storage(pa.array(["ok", None, "happy"]), column)
+    assert stored.type == pa.string() and stored.to_pylist() == ["ok", None, "happy"]
+    read = from_storage(stored, column)
+    assert read.type == pa.dictionary(pa.uint8(), pa.string())  # as DuckDB gives an ENUM
+    assert read.chunk(0).dictionary.to_pylist() == ["sad", "ok", "happy"]  # every value, in order
+    assert read.chunk(0).indices.to_pylist() == [1, None, 2]
+    categorical = pa.array(["happy", "sad"]).dictionary_encode()  # pandas' Categorical
+    assert to_storage(categorical, column).to_pylist() == ["happy", "sad"]
+    with pytest.raises(DataError, match="ENUM\\('sad', 'ok', 'happy'\\), and 'meh' is not one of"):
+        to_storage(pa.array(["ok", "meh"]), column)

@@ -6,7 +6,10 @@ no 8- or 16-bit integers and no fixed-size lists, so those are stored widened (i
 ``fixed(n)`` bytes (``UTINYINT[784]`` is 784 bytes a row, ``FLOAT[2]`` is 8), and turned back
 into the SQL type whenever they are read. The conversions are zero-copy where the layout allows.
 ``TIMESTAMP_NS`` needs Iceberg's ``timestamp_ns`` (format version 3), which pyiceberg 0.12 cannot
-write: it is stored as ``long`` nanoseconds since the epoch, as kdb+ keeps its timestamps.
+write: it is stored as ``long`` nanoseconds since the epoch, as kdb+ keeps its timestamps. An
+``ENUM('a', 'b')`` is stored as its values' text (``string``); a value not among them is refused
+on the way in, and it is read back as Arrow's dictionary of the values in their order, as
+DuckDB gives an ENUM.
 """
 
 from __future__ import annotations
@@ -82,9 +85,21 @@ class Column:
         return self.arrow_type == pa.month_day_nano_interval()
 
     @property
+    def enum_values(self) -> pa.Array | None:
+        """An ``ENUM`` column's values, in their order (None for another column)."""
+        return enum_values(self.sql_type) if pa.types.is_dictionary(self.arrow_type) else None
+
+    @property
     def is_nanoseconds(self) -> bool:
         """A ``TIMESTAMP_NS`` column (stored as ``long`` nanoseconds since the epoch)."""
         return is_nanoseconds(self.arrow_type)
+
+
+@functools.cache
+def enum_values(sql_type: str) -> pa.Array:
+    """The values of ``ENUM('a', 'b')``, in their order."""
+    data_type = exp.DataType.build(sql_type, dialect="duckdb")
+    return pa.array([e.name for e in data_type.expressions], type=pa.string())
 
 
 def is_nanoseconds(arrow_type: pa.DataType) -> bool:
@@ -184,6 +199,8 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
         return pa.string()
     if pa.types.is_large_binary(arrow_type):
         return pa.binary()
+    if pa.types.is_dictionary(arrow_type) and pa.types.is_string(arrow_type.value_type):
+        return pa.string()  # an ENUM: its values' text
     unsupported = (pa.types.is_union, pa.types.is_interval,
                    pa.types.is_duration, pa.types.is_dictionary)
     if any(check(arrow_type) for check in unsupported) or (
@@ -259,6 +276,8 @@ def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedA
             chunks.append(_fixed_list_to_bytes(_cast(chunk, column.arrow_type, column), column))
         elif column.is_interval:
             chunks.append(_interval_to_parts(_cast(chunk, column.arrow_type, column)))
+        elif column.enum_values is not None:
+            chunks.append(_enum_text(chunk, column))
         else:  # through the SQL type first, so range checks are the SQL type's (TINYINT: -128..127)
             chunks.append(_cast(_cast(chunk, column.arrow_type, column), target, column))
     return pa.chunked_array(chunks, type=target)
@@ -272,8 +291,26 @@ def from_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.Chunke
         return pa.chunked_array(chunks, type=target)
     if column.is_interval:
         return pa.chunked_array([_parts_to_interval(chunk) for chunk in _chunks(array)], type=target)
+    values = column.enum_values
+    if values is not None:  # indices into the ENUM's values, as DuckDB gives one
+        return pa.chunked_array([pa.DictionaryArray.from_arrays(
+            pc.index_in(chunk, value_set=values).cast(target.index_type), values)
+            for chunk in _chunks(array)], type=target)
     chunks = [chunk if chunk.type == target else chunk.cast(target) for chunk in _chunks(array)]
     return pa.chunked_array(chunks, type=target)
+
+
+def _enum_text(chunk: pa.Array, column: Column) -> pa.Array:
+    """An ENUM column's values as text, each one of the ENUM's (DataError naming one that is not)."""
+    text = chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk
+    text = _cast(text, pa.string(), column)
+    values = column.enum_values
+    unknown = pc.and_(pc.invert(pc.is_in(text, value_set=values)), pc.is_valid(text))
+    if pc.any(unknown).as_py():
+        value = text.filter(unknown)[0].as_py()
+        raise DataError(f"column {column.name} is {column.sql_type}, and {value!r} is not one of "
+                        "its values")
+    return text
 
 
 def truncated_nanoseconds(array: pa.Array | pa.ChunkedArray,

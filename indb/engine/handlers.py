@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import macros, monitors, prepared, privileges, procedures
+from indb.engine import macros, monitors, named_types, prepared, privileges, procedures
 from indb.planner import macros as macro_plans
 from indb.planner import prepared as prepared_plans
+from indb.planner import named_types as named_type_plans
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
@@ -110,6 +111,8 @@ HANDLERS: dict[type, Handler] = {
     macro_plans.ShowMacros: macros.show,
     prepared_plans.Prepare: prepared.prepare,
     prepared_plans.Deallocate: prepared.deallocate,
+    named_type_plans.CreateType: named_types.create,
+    named_type_plans.DropType: named_types.drop,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

@@ -38,7 +38,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
-from indb.parser import macros, prepared, sequences, subscriptions
+from indb.parser import macros, named_types, prepared, sequences, subscriptions
 from indb.parser import numformat, workers
 from indb.errors import IndbError
 
@@ -252,7 +252,8 @@ class Indb(DuckDB):
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
                                             or monitors.parse_create(self) or subscriptions.parse_create(self)
                                             or self._parse_create_function() or self._parse_create_model()
-                                            or privileges.parse_create(self) or self._parse_create()),
+                                            or privileges.parse_create(self) or named_types.parse_create(self)
+                                            or self._parse_create()),
             TokenType.DESCRIBE: lambda self: (environments.parse_describe(self)
                                               or self._parse_describe_model() or self._parse_describe()),
             TokenType.DESC: lambda self: (environments.parse_describe(self)
@@ -261,7 +262,7 @@ class Indb(DuckDB):
                                           or monitors.parse_drop(self) or subscriptions.parse_drop(self)
                                           or self._parse_drop_model() or privileges.parse_drop(self)
                                           or sequences.parse_drop(self) or macros.parse_drop(self)
-                                          or self._parse_drop()),
+                                          or named_types.parse_drop(self) or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self) or privileges.parse_alter(self)
                                            or self._parse_alter_model()
                                            or settings.parse_alter(self) or sequences.parse_alter(self)
@@ -667,6 +668,7 @@ class Indb(DuckDB):
             **sequences.TRANSFORMS,
             **macros.TRANSFORMS,
             **prepared.TRANSFORMS,
+            **named_types.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,

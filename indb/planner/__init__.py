@@ -47,6 +47,8 @@ from indb.planner import sequences
 from indb.planner import macros
 from indb.planner import caches
 from indb.planner import prepared
+from indb.planner import named_types
+from indb.parser import named_types as named_type_trees
 from indb.parser import prepared as prepared_trees
 from indb.parser import sequences as sequence_trees
 from indb.parser import macros as macro_trees
@@ -111,7 +113,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
         | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
-        | prepared.Deallocate)
+        | prepared.Deallocate | named_types.CreateType | named_types.DropType)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -252,4 +254,6 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Refresh: caches.plan_refresh,
     macro_trees.ShowMacros: macros.plan_show,
     prepared_trees.Deallocate: prepared.plan_deallocate,
+    named_type_trees.CreateType: named_types.plan_create,
+    named_type_trees.DropType: named_types.plan_drop,
 }

@@ -1,0 +1,82 @@
+"""Named types, DuckDB's and PostgreSQL's statements that sqlglot reads only as text:
+
+- ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')``, and DuckDB's ``CREATE TYPE name AS
+  type`` of any type (``STRUCT(x DOUBLE, y DOUBLE)``, ``INTEGER``, ``VARCHAR[]``);
+- ``DROP TYPE [IF EXISTS] name [CASCADE | RESTRICT]``.
+
+A name may have PostgreSQL's schema ``public`` (pg_dump writes ``public.mood``): types live in
+no schema. What a named type means is the engine's (``indb.engine.named_types``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.generator import Generator
+from sqlglot.parser import Parser
+from sqlglot.tokens import TokenType
+
+SCHEMAS = ("public", "main")  # the schemas a type's name may be given in
+
+
+class CreateType(exp.Expression):
+    """``this`` the name, ``kind`` the DataType it names."""
+
+    arg_types = {"this": True, "kind": True, "replace": False}
+
+
+class DropType(exp.Expression):
+    arg_types = {"this": True, "exists": False}
+
+
+def parse_create(p: Parser) -> CreateType | None:
+    """CREATE [OR REPLACE] TYPE (after CREATE)."""
+    start = p._index
+    replace = p._match_pair(TokenType.OR, TokenType.REPLACE)
+    if not p._match_text_seq("TYPE"):
+        p._retreat(start)
+        return None
+    name = type_name(p, "CREATE TYPE")
+    if not p._match(TokenType.ALIAS):
+        p.raise_error("expected AS: CREATE TYPE name AS ENUM ('a', 'b'), or AS a type")
+    if p._match(TokenType.L_PAREN, advance=False):
+        p.raise_error("PostgreSQL's composite types are DuckDB's structs here: CREATE TYPE name "
+                      "AS STRUCT(a INTEGER, b VARCHAR)")
+    kind = p._parse_types()
+    if kind is None:
+        p.raise_error("expected a type after AS: CREATE TYPE name AS ENUM ('a', 'b'), or AS a type")
+    return p.expression(CreateType(this=name, kind=kind, replace=bool(replace)))
+
+
+def parse_drop(p: Parser) -> DropType | None:
+    """DROP TYPE (after DROP)."""
+    if not p._match_text_seq("TYPE"):
+        return None
+    exists = p._match_text_seq("IF", "EXISTS")
+    name = type_name(p, "DROP TYPE")
+    p._match_texts(("CASCADE", "RESTRICT"))
+    return p.expression(DropType(this=name, exists=bool(exists)))
+
+
+def type_name(p: Parser, after: str) -> exp.Identifier:
+    """A type's name, without its schema (``public`` or ``main``, where one is given)."""
+    table = p._parse_table_parts()
+    name = table.this if isinstance(table, exp.Table) and table.args.get("catalog") is None \
+        and table.db.lower() in ("", *SCHEMAS) else None
+    if not isinstance(name, exp.Identifier):
+        p.raise_error(f"expected a type's name after {after} (types live in no schema)")
+        return exp.to_identifier("")
+    return name
+
+
+def _create_sql(self: Generator, e: CreateType) -> str:
+    replace = "OR REPLACE " if e.args.get("replace") else ""
+    return f"CREATE {replace}TYPE {self.sql(e, 'this')} AS {self.sql(e, 'kind')}"
+
+
+TRANSFORMS: dict[type[exp.Expr], Any] = {
+    CreateType: _create_sql,
+    DropType: lambda self, e: f"DROP TYPE {'IF EXISTS ' if e.args.get('exists') else ''}"
+    f"{self.sql(e, 'this')}",
+}

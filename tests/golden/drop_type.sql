@@ -1,0 +1,3 @@
+drop type if exists public.mood cascade
+-- renders as:
+DROP TYPE IF EXISTS mood
