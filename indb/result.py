@@ -265,11 +265,16 @@ def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return column.to_pylist()
 
 
+_CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int, "UHUGEINT": int}
+
+
 def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
-    """The rows as tuples; a UUID column's values ``uuid.UUID``, as DuckDB's Python client gives
-    them (``types``, DuckDB's, say which: Arrow has their text)."""
+    """The rows as tuples; a UUID column's values ``uuid.UUID``, a HUGEINT's (``sum`` of
+    integers) ``int``, as DuckDB's Python client gives them (``types``, DuckDB's, say which:
+    Arrow has a UUID's text and a HUGEINT's ``decimal(38, 0)``)."""
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
     for i, kind in enumerate(types or ()):
-        if str(kind) == "UUID" and i < len(columns):
-            columns[i] = [None if v is None else uuid.UUID(v) for v in columns[i]]
+        convert = _CONVERTED.get(str(kind))
+        if convert is not None and i < len(columns):
+            columns[i] = [None if v is None else convert(v) for v in columns[i]]
     return list(zip(*columns, strict=True)) if columns else []

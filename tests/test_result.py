@@ -108,6 +108,18 @@ def test_show_and_the_notebook_view_preview_without_fetching(capsys):
     assert "created" in Result(message="created table t")._repr_html_()
 
 
+def test_a_hugeint_such_as_a_sum_of_integers_is_fetched_as_an_int(tmp_path):
+    """Arrow carries DuckDB's HUGEINT as decimal(38, 0); DuckDB's client gives an int."""
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (v INTEGER)")
+        conn.sql("INSERT INTO t VALUES (20), (22), (NULL)")
+        assert conn.sql("SELECT sum(v) FROM t").types == ["HUGEINT"]  # DuckDB's sum of INTEGERs
+        row = conn.sql("SELECT sum(v), 12345678901234567890123::HUGEINT, NULL::HUGEINT, "
+                       "5::UHUGEINT FROM t").fetchone()
+        assert row == (42, 12345678901234567890123, None, 5)
+        assert [type(v) for v in row] == [int, int, type(None), int]
+
+
 def test_a_null_prints_as_null_whatever_its_type():
     result = Result(pa.table({"s": pa.array([None, "x"], pa.string()), "n": [1.5, None]}))
     assert repr(result).split("\n")[1:3] == ["NULL  1.5", "   x NULL"]
