@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 import itertools
+import re
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -265,16 +266,34 @@ def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return column.to_pylist()
 
 
-_CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int, "UHUGEINT": int}
+def _bits(blob: bytes) -> str:
+    """A BIT value's text (``'101'``) from DuckDB's bytes of it, which Arrow carries: a first byte
+    counting the padding bits that lead the rest."""
+    return "".join(f"{byte:08b}" for byte in blob[1:])[blob[0]:] if blob else ""
+
+
+_CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int, "UHUGEINT": int,
+                                               "BIT": _bits}
+_ARRAY = re.compile(r"(\[\d+\])+$")  # a fixed-size array's type (FLOAT[2]): a tuple, as DuckDB's
+
+
+def _tupled(depth: int) -> Callable[[list], tuple]:
+    """A fixed-size array's value as DuckDB's client gives it: a tuple, of tuples ``depth`` deep
+    (``INTEGER[2][2]``)."""
+    def tupled(value: list) -> tuple:
+        return tuple(v if depth == 1 or v is None else _tupled(depth - 1)(v) for v in value)
+    return tupled
 
 
 def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
     """The rows as tuples; a UUID column's values ``uuid.UUID``, a HUGEINT's (``sum`` of
-    integers) ``int``, as DuckDB's Python client gives them (``types``, DuckDB's, say which:
-    Arrow has a UUID's text and a HUGEINT's ``decimal(38, 0)``)."""
+    integers) ``int``, a BIT's text, a fixed-size array's a tuple, as DuckDB's Python client
+    gives them (``types``, DuckDB's, say which: Arrow has a UUID's text, a HUGEINT's
+    ``decimal(38, 0)``, DuckDB's bytes of a BIT and a fixed-size list)."""
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
     for i, kind in enumerate(types or ()):
-        convert = _CONVERTED.get(str(kind))
+        array = _ARRAY.search(str(kind))
+        convert = _tupled(array.group().count("[")) if array else _CONVERTED.get(str(kind))
         if convert is not None and i < len(columns):
             columns[i] = [None if v is None else convert(v) for v in columns[i]]
     return list(zip(*columns, strict=True)) if columns else []
