@@ -12,7 +12,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog.location import Location
 from indb.catalog.tables import TableInfo
-from indb.engine import Engine, temporary
+from indb.engine import Engine, registered, temporary
 from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, IntegrityError,
                          InterfaceError, InternalError, NotSupportedError, OperationalError,
                          ProgrammingError)
@@ -311,6 +311,21 @@ class Connection:
                                  replicated=replicated, progress=progress,
                                  truncate_timestamps=truncate_timestamps, overriding=overriding)
         return self._engine.run(plan).rowcount
+
+    def register(self, name: str, data: Any) -> Connection:
+        """Name Python data for this connection's statements, as DuckDB's ``register``: a pandas
+        or polars DataFrame, a pyarrow Table or RecordBatchReader, read by ``SELECT ... FROM
+        name`` until ``unregister(name)`` or the connection closes. It comes before a table of
+        the same name, and is read, never written."""
+        self._check_open()
+        registered.register(self._engine, name, data)
+        return self
+
+    def unregister(self, name: str) -> Connection:
+        """Forget a name ``register`` gave (an unknown one: nothing to do)."""
+        self._check_open()
+        registered.unregister(self._engine, name)
+        return self
 
     def model(self, name: str, version: int | str | None = None, *,
               precision: str | None = None) -> Predictor:

@@ -26,6 +26,7 @@ from indb.errors import SchemaError
 MAX_NAME = 63          # as PostgreSQL's identifiers; far below any file system's limit
 MAX_COLUMN_NAME = 255
 RESERVED_PREFIXES = ("_indb", "__indb")  # indb's hidden columns, staging tables and views
+FRAME_PREFIX = "__indb_frame_"  # a session's registered Python data, as a statement reads it
 DEFAULT_SCHEMA = "main"
 POSTGRES_SCHEMA = "public"  # PostgreSQL's default schema: another name of main in statements
 DATABASE = "indb"  # the database's name (the pg port's current_database()), as a statement's

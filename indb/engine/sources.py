@@ -26,7 +26,7 @@ from indb import planner
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, sql_type_of
 from indb.catalog.users import OWNER
-from indb.engine import privileges
+from indb.engine import privileges, registered
 from indb.engine.tables import write_rows
 from indb.errors import OptionError
 from indb.hosts import kdb
@@ -54,10 +54,15 @@ def calls(tree: exp.Expr) -> list[exp.Anonymous]:
 @contextmanager
 def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     """The statement reading the fetched rows of each call, there while it runs: in DuckDB, or
-    in a table of their own where a function's input reads them (its instances read tables)."""
+    in a table of their own where a function's input reads them (its instances read tables);
+    and the rows of the session's registered data it reads (``engine.registered``), in DuckDB."""
     found = calls(tree)
+    frames = registered.read(engine, tree)
+    if frames:
+        _check_frames(tree)
     if not found:
-        yield tree
+        with engine.session.sources(frames):
+            yield tree
         return
     _check(engine, found[0])
     if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
@@ -67,7 +72,7 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     if isinstance(tree, Prepare):
         raise error_at(found[0], f"a prepared statement cannot read {found[0].name.lower()}(...), "
                                  "which is fetched as a statement runs: run it as it is")
-    tables: dict[str, pa.Table] = {}
+    tables: dict[str, pa.Table] = dict(frames)
     stored: list[str] = []
     try:
         def replace(node: exp.Expr) -> exp.Expr:
@@ -95,6 +100,22 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     finally:
         for name in stored:
             engine.db.drop_table(name)
+
+
+def _check_frames(tree: exp.Expr) -> None:
+    """Registered data is read by the statement of its session, not by a view, which outlives
+    the statement, or a function's input, which its instances read from tables."""
+    for table in tree.find_all(exp.Table):
+        if not table.name.startswith(registered.PREFIX):
+            continue
+        name = table.name[len(registered.PREFIX):]
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+            raise error_at(table, f"a view cannot read {name}, the session's registered data: "
+                                  "CREATE TABLE t AS SELECT ... copies its rows")
+        if _in_input(table):
+            raise error_at(table, f"a function's input reads tables, and {name} is the "
+                                  f"session's registered data: conn.load('{name}', data) makes "
+                                  "a table of it")
 
 
 def _in_input(call: exp.Expr) -> bool:

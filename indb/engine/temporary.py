@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlglot import exp
 
 from indb.catalog import users
@@ -56,7 +57,8 @@ log = logging.getLogger(__name__)
 class Temporaries:
     """One session's own names: its temporary tables' schema, and what each table does at a
     commit (``preserve``, ``delete`` its rows, ``drop`` it), by name; its temporary views'
-    queries, macros and prepared statements, by name; and its search path (``engine.schemas.searched``)."""
+    queries, macros, prepared statements and registered data (``engine.registered``), by name;
+    and its search path (``engine.schemas.searched``)."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
     tables: dict[str, str] = field(default_factory=dict)
@@ -66,6 +68,7 @@ class Temporaries:
     # the schemas a name without one is looked up in, in order (USE s, SET search_path)
     search_path: tuple[str, ...] = DEFAULT_PATH
     prepared: dict[str, Prepare] = field(default_factory=dict)  # PREPARE's, by name
+    frames: dict[str, pa.Table] = field(default_factory=dict)  # conn.register's, by name
 
     @property
     def held(self) -> bool:

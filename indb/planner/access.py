@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
-from indb.catalog.names import RESERVED_PREFIXES, split_name
+from indb.catalog.names import FRAME_PREFIX, RESERVED_PREFIXES, split_name
 from indb.catalog.sequences import sequence_name, unwrapped
 from indb.catalog.users import OWNER
 from indb.errors import CatalogError, DataError, PrivilegeError
@@ -200,6 +200,8 @@ def reads(tree: exp.Expr, skip: exp.Expr | None = None) -> list[Need]:
             continue
         source = node.this
         if isinstance(source, exp.Identifier):
+            if source.name.startswith(FRAME_PREFIX) and not node.db:
+                continue  # the session's registered data (engine.registered): the caller's own
             if node.args.get("catalog"):
                 out.append(Need("ROLE", "role", ADMIN, node, f"reading {render_indb(node)} (outside "
                                 "indb's database)"))
