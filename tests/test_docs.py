@@ -15,7 +15,8 @@ def sql_blocks(path: Path) -> list[str]:
     return re.findall(r"```sql\n(.*?)```", path.read_text(), re.S)
 
 
-def test_sql_reference_examples_run(fresh):
+def test_sql_reference_examples_run(fresh, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the files the examples write (EXPORT DATABASE 'exports/all')
     statements = [s for block in sql_blocks(ROOT / "docs" / "sql.md") for s in block.split(";\n")]
     for statement in statements:
         statement = statement.strip().rstrip(";")

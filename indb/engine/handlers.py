@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import macros, monitors, named_types, prepared, privileges, procedures
+from indb.engine import macros, monitors, named_types, prepared, privileges, procedures, transfer
 from indb.planner import macros as macro_plans
 from indb.planner import prepared as prepared_plans
 from indb.planner import named_types as named_type_plans
+from indb.planner import transfer as transfer_plans
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
@@ -113,6 +114,8 @@ HANDLERS: dict[type, Handler] = {
     prepared_plans.Deallocate: prepared.deallocate,
     named_type_plans.CreateType: named_types.create,
     named_type_plans.DropType: named_types.drop,
+    transfer_plans.ExportDatabase: transfer.export_database,
+    transfer_plans.ImportDatabase: transfer.import_database,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

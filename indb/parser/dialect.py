@@ -38,7 +38,7 @@ from sqlglot.tokens import TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
-from indb.parser import macros, named_types, prepared, sequences, subscriptions
+from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
 from indb.parser import numformat, workers
 from indb.errors import IndbError
 
@@ -359,7 +359,7 @@ class Indb(DuckDB):
             word = self._curr.text.upper() if self._curr and self._curr.token_type == TokenType.VAR else ""
             if word not in UPKEEP_WORDS:
                 return (procedures.parse_exec(self) or prepared.parse_statement(self)
-                        or super()._parse_statement())
+                        or transfer.parse_statement(self) or super()._parse_statement())
             self._advance()
             if word == "EXPLAIN":
                 analyze = self._match(TokenType.ANALYZE)
@@ -669,6 +669,7 @@ class Indb(DuckDB):
             **macros.TRANSFORMS,
             **prepared.TRANSFORMS,
             **named_types.TRANSFORMS,
+            **transfer.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
             kinetica.ShowSchemas: kinetica.show_schemas_sql,

@@ -48,6 +48,8 @@ from indb.planner import macros
 from indb.planner import caches
 from indb.planner import prepared
 from indb.planner import named_types
+from indb.planner import transfer
+from indb.parser import transfer as transfer_trees
 from indb.parser import named_types as named_type_trees
 from indb.parser import prepared as prepared_trees
 from indb.parser import sequences as sequence_trees
@@ -113,7 +115,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | sequences.CreateSequence | sequences.DropSequence | sequences.AlterSequence
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
         | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
-        | prepared.Deallocate | named_types.CreateType | named_types.DropType)
+        | prepared.Deallocate | named_types.CreateType | named_types.DropType
+        | transfer.ExportDatabase | transfer.ImportDatabase)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -256,4 +259,6 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     prepared_trees.Deallocate: prepared.plan_deallocate,
     named_type_trees.CreateType: named_types.plan_create,
     named_type_trees.DropType: named_types.plan_drop,
+    transfer_trees.ExportDatabase: transfer.plan_export,
+    transfer_trees.ImportDatabase: transfer.plan_import,
 }

@@ -32,7 +32,7 @@ from indb.parser import environments, kinetica
 from indb.parser import privileges as identity
 from indb.parser import monitors, procedures, sequences, subscriptions
 from indb.parser import macros as macro_trees
-from indb.parser import named_types, prepared
+from indb.parser import named_types, prepared, transfer
 from indb.planner.functions import named_table
 from indb.planner.settings import SEARCH_PATH, SESSION_SETTINGS
 from indb.planner.upkeep import shown
@@ -499,6 +499,9 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     # the database's named types, as its macros, are its admins' to make and drop
     named_types.CreateType: _admin,
     named_types.DropType: _admin,
+    # a directory of the host's files written or read, with every table's rows
+    transfer.ExportDatabase: _admin,
+    transfer.ImportDatabase: _admin,
     # SHOW CREATE TABLE t needs what reading ``t`` does (a view's definition is its readers')
     trees.ShowCreate: lambda tree: reads(tree.this),
     kinetica.ShowSchemas: _nothing,

@@ -481,6 +481,7 @@ def checked_default(node: exp.Expr) -> str:
     calls = [c for c in node.find_all(exp.Anonymous) if c.name.lower() in FUNCTION_NAMES]
     if not calls:
         return render(node)
+    node = node.unnest()  # DEFAULT(nextval('s')), as DuckDB's EXPORT DATABASE writes it
     target = unwrapped(node.expressions[0]) if isinstance(node, exp.Anonymous) \
         and node.name.lower() == "nextval" and len(node.expressions) == 1 else None
     if not (isinstance(target, exp.Literal) and target.is_string):

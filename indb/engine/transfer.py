@@ -1,0 +1,206 @@
+"""``EXPORT DATABASE 'directory'`` and ``IMPORT DATABASE 'directory'``, as DuckDB's: the
+directory holds ``schema.sql`` (the statements that make the schemas, named types, sequences,
+tables, macros and views again), ``load.sql`` (a ``COPY t FROM 'file'`` for each table) and one
+file of each table's rows, ``t.csv`` or ``s_t.parquet``. ``schema.sql`` ends with a ``setval``
+for each identity column that has numbered rows, so the numbers go on where they stood (DuckDB
+reads only COPY in ``load.sql``). So a database moves between
+indb databases, and DuckDB's exports import here (indb reads its DDL); DuckDB's IMPORT does not
+read indb's placement clauses (``SHARD KEY``, ``WITH (SHARDS = n)``).
+
+EXPORT writes into a directory of its own beside the target and renames it into place when
+every file is written, so a failed export leaves nothing; the target must not exist, or be
+empty. IMPORT runs each statement as if typed, checked as the user's, and drops what it made
+when one fails. Functions, models, users and procedures are indb's, not DuckDB's, and are not
+exported: ``indb backup`` copies a whole database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from indb import planner
+from indb.catalog import named_types, sequences, views
+from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.engine import upkeep
+from indb.engine.temporary import PREFIX as TEMPORARY_PREFIX
+from indb.errors import IndbError, OptionError
+from indb.parser import parse, render_indb, split
+from indb.parser.macros import DropMacro
+from indb.parser.named_types import CreateType, DropType
+from indb.parser.sequences import DropSequence
+from indb.planner import transfer as plans
+from indb.result import Result
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+SCHEMA_FILE, LOAD_FILE = "schema.sql", "load.sql"
+
+
+def export_database(engine: Engine, plan: plans.ExportDatabase, params: object) -> Result:
+    target = Path(plan.directory).absolute()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise OptionError(f"EXPORT DATABASE writes a new directory, and {target} is not an empty "
+                          "one: name another")
+    partial = target.parent / f".{target.name}.partial-{secrets.token_hex(4)}"
+    partial.mkdir(parents=True)
+    try:
+        tables = _tables(engine)
+        loads: list[exp.Expr] = []
+        for name in tables:
+            file = f"{name.replace('.', '_')}.{plan.format}"
+            engine.run(planner.plan(_copy(name, partial / file, plan.options, into=False),
+                                    engine.facts))
+            loads.append(_copy(name, target / file, plan.options, into=True))
+        counters = [c for name in tables for c in _counters(engine, name)]
+        (partial / SCHEMA_FILE).write_text(_script(_schema(engine, tables) + counters))
+        (partial / LOAD_FILE).write_text(_script(loads))
+        if target.exists():
+            target.rmdir()  # (empty: checked above)
+        partial.rename(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return Result(message=f"exported {len(tables)} table(s) to {target}")
+
+
+def import_database(engine: Engine, plan: plans.ImportDatabase, params: object) -> Result:
+    source = Path(plan.directory).absolute()
+    texts = {}
+    for name in (SCHEMA_FILE, LOAD_FILE):
+        if not (source / name).is_file():
+            raise OptionError(f"IMPORT DATABASE reads a directory EXPORT DATABASE wrote, and "
+                              f"{source} has no {name}")
+        texts[name] = (source / name).read_text()
+    made: list[exp.Create | CreateType] = []
+    try:
+        for name, text in texts.items():
+            for number, statement in enumerate(split(text), 1):
+                tree = parse(statement)[0]
+                if isinstance(tree, exp.Copy):
+                    _moved(tree, source)
+                try:
+                    engine.execute(render_indb(tree))
+                except IndbError as error:
+                    error.args = (f"{name}, statement {number}: {error.args[0]}", *error.args[1:])
+                    raise
+                if isinstance(tree, exp.Create | CreateType):
+                    made.append(tree)
+    except BaseException:
+        for tree in reversed(made):  # what the import made, dropped again
+            _drop(engine, tree)
+        raise
+    tables = [t for t in made if str(t.args.get("kind")).upper() == "TABLE"]
+    return Result(message=f"imported {len(tables)} table(s) from {source}")
+
+
+def _tables(engine: Engine) -> list[str]:
+    """The database's tables (not a session's temporary ones), main's first."""
+    names = [n for n in engine.db.metadata_locations()
+             if not split_name(n)[0].startswith(TEMPORARY_PREFIX)]
+    return sorted(names, key=lambda n: (split_name(n)[0] != DEFAULT_SCHEMA, n))
+
+
+def _schema(engine: Engine, tables: list[str]) -> list[exp.Expr]:
+    """The statements that make the database's objects again, each after what it needs."""
+    schemas = sorted({split_name(t)[0] for t in tables} | set(engine.db.schemas()))
+    out: list[exp.Expr] = [exp.Create(this=exp.Table(db=exp.to_identifier(s)), kind="SCHEMA")
+                           for s in schemas if s != DEFAULT_SCHEMA
+                           and not s.startswith(TEMPORARY_PREFIX)]
+    out += [CreateType(this=exp.to_identifier(name), kind=exp.DataType.build(definition,
+                                                                             dialect="duckdb"))
+            for name, definition in sorted(named_types.named_types(engine.db.engine).items())]
+    out += [_sequence(info) for info in sequences.every(engine.db.engine) if info.owned_by is None]
+    out += [upkeep.table_ddl(engine.db.load(name)[1]) for name in tables]
+    out += [_sequence(info) for info in sequences.every(engine.db.engine) if info.owned_by]
+    shown = engine.run(planner.macros.ShowMacros()).fetch_arrow_table().to_pylist()
+    out += [parse(m["definition"])[0] for m in shown if not m["temporary"]]
+    return out + _views(engine)
+
+
+def _sequence(info: sequences.SequenceInfo) -> exp.Create:
+    """CREATE SEQUENCE of a sequence as it is: it starts at the number it would give next."""
+    following = info.last_value + info.increment if info.is_called else info.last_value
+    options = [exp.var("CYCLE")] if info.cycle else []
+    properties = exp.SequenceProperties(
+        increment=exp.Literal.number(info.increment), minvalue=exp.Literal.number(info.minimum),
+        maxvalue=exp.Literal.number(info.maximum), start=exp.Literal.number(following),
+        options=options, owned=exp.to_column(".".join(info.owned_by)) if info.owned_by else None)
+    return exp.Create(this=exp.to_table(info.name), kind="SEQUENCE",
+                      properties=exp.Properties(expressions=[properties]))
+
+
+def _views(engine: Engine) -> list[exp.Expr]:
+    """CREATE VIEW of each view, a view another reads before it."""
+    defined = {v.name: parse(v.sql)[0] for v in views.views(engine.db.engine)}
+    ordered: list[str] = []
+
+    def place(name: str, seen: tuple[str, ...]) -> None:
+        if name in ordered or name in seen:
+            return
+        for table in defined[name].find_all(exp.Table):
+            if not table.db and table.name.lower() in defined:
+                place(table.name.lower(), (*seen, name))
+        ordered.append(name)
+    for name in sorted(defined):
+        place(name, ())
+    return [exp.Create(this=exp.to_table(name), kind="VIEW", expression=defined[name])
+            for name in ordered]
+
+
+def _counters(engine: Engine, table: str) -> list[exp.Expr]:
+    """``SELECT setval('t_c_seq', n)`` of each identity column of the table that has numbered
+    rows, so the numbers go on where they stood."""
+    schema, name = split_name(table)
+    out: list[exp.Expr] = []
+    for column in engine.db.load(table)[1].columns:
+        identity = column.identity
+        if identity is None:
+            continue
+        taken = engine.db.allocate_rowids(f"{table}/{identity.sequence}", 0)
+        if taken:
+            sequence = f"{name}_{column.name}_seq" if schema == DEFAULT_SCHEMA \
+                else f"{schema}.{name}_{column.name}_seq"
+            last = identity.start + (taken - 1) * identity.increment
+            out.append(exp.select(exp.func("setval", exp.Literal.string(sequence),
+                                           exp.Literal.number(last))))
+    return out
+
+
+def _copy(table: str, file: Path, options: tuple[exp.CopyParameter, ...], into: bool) -> exp.Copy:
+    return exp.Copy(this=exp.to_table(table), kind=into, files=[exp.Literal.string(str(file))],
+                    params=[o.copy() for o in options])
+
+
+def _moved(tree: exp.Copy, source: Path) -> None:
+    """A COPY FROM of a file that is not where the export wrote it, but is in the directory
+    imported (moved with it): that one."""
+    for literal in tree.args.get("files") or []:
+        path = Path(literal.name)
+        if not path.exists() and (source / path.name).exists():
+            literal.replace(exp.Literal.string(str(source / path.name)))
+
+
+def _drop(engine: Engine, tree: exp.Expr) -> None:
+    """Drop what a CREATE of the import made (the import's error is the one reported)."""
+    kind = "TYPE" if isinstance(tree, CreateType) else str(tree.args.get("kind")).upper()
+    name = tree.this.this if isinstance(tree.this, exp.UserDefinedFunction | exp.Schema) \
+        else tree.this
+    dropped = {"TYPE": lambda: DropType(this=name, exists=True),
+               "MACRO": lambda: DropMacro(this=name, exists=True),
+               "SEQUENCE": lambda: DropSequence(expressions=[name], exists=True)}.get(
+        kind, lambda: exp.Drop(tables=[name], kind=kind, exists=True, cascade=kind == "SCHEMA"))()
+    try:
+        engine.execute(render_indb(dropped))
+    except IndbError:
+        pass
+
+
+def _script(statements: list[exp.Expr]) -> str:
+    return "".join(f"{render_indb(s)};\n" for s in statements)
+

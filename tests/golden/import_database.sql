@@ -1,0 +1,3 @@
+import database 'out'
+-- renders as:
+IMPORT DATABASE 'out'
