@@ -1,3 +1,3 @@
-export database 'out' (format parquet, compression zstd)
+export database 'out' (FORMAT parquet, COMPRESSION zstd)
 -- renders as:
 EXPORT DATABASE 'out' (FORMAT parquet, COMPRESSION zstd)
