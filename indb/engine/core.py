@@ -18,7 +18,7 @@ from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
 from indb.engine import (macros, named_types, prepared, privileges, registered, sequences,
-                         sources, tables, temporary)
+                         sources, tables, temporary, variables)
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public, searched
@@ -190,15 +190,17 @@ class Engine:
 
     def _checked(self, tree: exp.Expr, user: str) -> exp.Expr:
         """The statement as indb runs it (``EXECUTE q`` as q's statement, q-sql translated,
-        macros' calls expanded, named types' definitions in place of their names, the session's
-        temporary tables in their schema and its registered data under indb's names, ``public``
-        as main, names looked up along the session's search path, ``DESCRIBE v`` of a view as
-        of its rows, ``current_user`` as ``user``, a sequence read as a table as its row),
-        checked against ``user``'s privileges (PrivilegeError)."""
+        macros' calls expanded, named types' definitions in place of their names and variables'
+        values in place of ``getvariable``, the session's temporary tables in their schema and
+        its registered data under indb's names, ``public`` as main, names looked up along the
+        session's search path, ``DESCRIBE v`` of a view as of its rows, ``current_user`` as
+        ``user``, a sequence read as a table as its row), checked against ``user``'s privileges
+        (PrivilegeError)."""
         tree = prepared.bound(self, tree)
         if isinstance(tree, Prepare):  # its statement checked now, kept as written
             return prepared.checked(tree, self._checked(tree.expression.copy(), user))
         tree = named_types.expanded(self, macros.expanded(self, expanded(self, tree)))
+        tree = variables.expanded(self, tree)
         tree = registered.placed(self, temporary.placed(self, tree))
         tree = _as_user(described_view(self, searched(self, main_for_public(self, tree))), user)
         tree, needed = sequences.as_relations(self, tree)

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from indb import planner
 from indb.engine import environments, functions, models, queries, schemas, tables, upkeep
-from indb.engine import macros, monitors, named_types, prepared, privileges, procedures, transfer
+from indb.engine import (macros, monitors, named_types, prepared, privileges, procedures, transfer,
+                         variables)
 from indb.planner import macros as macro_plans
 from indb.planner import prepared as prepared_plans
 from indb.planner import named_types as named_type_plans
 from indb.planner import transfer as transfer_plans
+from indb.planner import variables as variable_plans
 from indb.planner import privileges as identity
 from indb.planner import monitors as monitor_plans
 from indb.engine import subscriptions
@@ -116,6 +118,8 @@ HANDLERS: dict[type, Handler] = {
     named_type_plans.DropType: named_types.drop,
     transfer_plans.ExportDatabase: transfer.export_database,
     transfer_plans.ImportDatabase: transfer.import_database,
+    variable_plans.SetVariable: variables.set_variable,
+    variable_plans.ResetVariable: variables.reset_variable,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

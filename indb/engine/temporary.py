@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 class Temporaries:
     """One session's own names: its temporary tables' schema, and what each table does at a
     commit (``preserve``, ``delete`` its rows, ``drop`` it), by name; its temporary views'
-    queries, macros, prepared statements and registered data (``engine.registered``), by name;
+    queries, macros, prepared statements, registered data (``engine.registered``) and variables,
+    by name;
     and its search path (``engine.schemas.searched``)."""
 
     schema: str = field(default_factory=lambda: PREFIX + secrets.token_hex(6))
@@ -69,6 +70,8 @@ class Temporaries:
     search_path: tuple[str, ...] = DEFAULT_PATH
     prepared: dict[str, Prepare] = field(default_factory=dict)  # PREPARE's, by name
     frames: dict[str, pa.Table] = field(default_factory=dict)  # conn.register's, by name
+    # SET VARIABLE's, by name: each value as text, and its type
+    variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
     @property
     def held(self) -> bool:

@@ -49,6 +49,7 @@ from indb.planner import caches
 from indb.planner import prepared
 from indb.planner import named_types
 from indb.planner import transfer
+from indb.planner import variables
 from indb.parser import transfer as transfer_trees
 from indb.parser import named_types as named_type_trees
 from indb.parser import prepared as prepared_trees
@@ -116,7 +117,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
         | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
         | prepared.Deallocate | named_types.CreateType | named_types.DropType
-        | transfer.ExportDatabase | transfer.ImportDatabase)
+        | transfer.ExportDatabase | transfer.ImportDatabase | variables.SetVariable
+        | variables.ResetVariable)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 

@@ -35,6 +35,7 @@ from indb.parser import macros as macro_trees
 from indb.parser import named_types, prepared, transfer
 from indb.planner.functions import named_table
 from indb.planner.settings import SEARCH_PATH, SESSION_SETTINGS
+from indb.planner.variables import is_variable
 from indb.planner.upkeep import shown
 from indb.planner.tables import is_temporary
 
@@ -461,7 +462,8 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     exp.Show: _nothing,
     # a connection's own settings (planner.settings.SESSION_SETTINGS) are anyone's to set; any
     # other (the sandbox's enable_external_access) an admin's, and refused by the planner too
-    exp.Set: lambda tree: _settings([item.this for item in tree.expressions], tree),
+    exp.Set: lambda tree: reads(tree) if is_variable(tree)  # SET VARIABLE v = (SELECT ...)
+    else _settings([item.this for item in tree.expressions], tree),
     exp.Pragma: lambda tree: _settings([tree.this], tree),
     exp.Use: _nothing,  # (a session's search path: its reads are checked as they come)
     exp.Command: lambda tree: _COMMANDS.get(str(tree.this).upper(), _admin)(tree),

@@ -24,6 +24,7 @@ from indb.errors import FunctionError, SqlError
 from indb.parser import error_at
 from indb.parser.settings import AlterDatabase
 from indb.planner.tables import CatalogFacts
+from indb.planner import variables
 from indb.registry.code import FILE_PATHS_ALLOWED, allowed_directories
 
 # each setting, and the check of a value (raising FunctionError with what is wrong)
@@ -76,9 +77,11 @@ def plan_alter_database(tree: AlterDatabase, catalog: CatalogFacts) -> SetDataba
     return SetDatabaseSetting(name, value.name)
 
 
-def plan_set(tree: exp.Set, catalog: CatalogFacts) -> SetSessionSettings:
+def plan_set(tree: exp.Set, catalog: CatalogFacts) -> SetSessionSettings | variables.SetVariable:
     """``SET name = value [, ...]`` (``SET SESSION`` and ``SET GLOBAL`` alike: the connection's
-    queries are what it sets)."""
+    queries are what it sets); DuckDB's ``SET VARIABLE name = value``."""
+    if variables.is_variable(tree):
+        return variables.plan_set(tree)
     items = [item.this for item in tree.expressions if isinstance(item, exp.SetItem)]
     if not items or len(items) != len(tree.expressions) or \
             not all(isinstance(item, exp.EQ) for item in items):
@@ -178,10 +181,14 @@ def plan_pragma(tree: exp.Pragma, catalog: CatalogFacts) -> SetSessionSettings:
     return SetSessionSettings((_setting(tree.this),))
 
 
-def plan_reset(tree: exp.Command, catalog: CatalogFacts) -> SetSessionSettings:
-    """``RESET name`` (``RESET ALL``: every setting a connection may set), back to its default."""
+def plan_reset(tree: exp.Command,
+               catalog: CatalogFacts) -> SetSessionSettings | variables.ResetVariable:
+    """``RESET name`` (``RESET ALL``: every setting a connection may set), back to its default;
+    ``RESET VARIABLE name``."""
     words = str(tree.expression.name if isinstance(tree.expression, exp.Expr)
                 else tree.expression or "").split()
+    if words and words[0].upper() == "VARIABLE":
+        return variables.plan_reset(words, tree)
     if len(words) != 1:
         raise error_at(tree, "RESET takes a setting's name, or ALL")
     if words[0].upper() == "ALL":

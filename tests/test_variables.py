@@ -1,0 +1,60 @@
+"""DuckDB's session variables: SET VARIABLE, getvariable, RESET VARIABLE."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+import indb
+from indb.errors import PrivilegeError, SqlError
+
+
+@pytest.fixture
+def conn(tmp_path):
+    with indb.connect(tmp_path / "db") as connection:
+        connection.sql("CREATE TABLE t (a INTEGER, b VARCHAR)")
+        connection.sql("INSERT INTO t VALUES (1, 'x'), (5, 'y')")
+        yield connection
+
+
+def test_a_variable_keeps_its_value_and_type(conn):
+    conn.sql("SET VARIABLE my_var = 30")
+    assert conn.sql("SELECT getvariable('my_var') AS my_var").fetchone() == (30,)
+    assert conn.sql("SELECT typeof(getvariable('my_var'))").fetchone() == ("INTEGER",)
+    conn.sql("SET VARIABLE day = DATE '2024-01-31'")
+    conn.sql("SET VARIABLE ratio = 0.1::DOUBLE")
+    conn.sql("SET VARIABLE tags = ['a', 'b']")
+    assert conn.sql("SELECT getvariable('day') + 1, getvariable('ratio') = 0.1::DOUBLE, "
+                    "getvariable('tags')").fetchone() == (datetime.date(2024, 2, 1), True, ["a", "b"])
+    assert conn.sql("SELECT getvariable('never_set')").fetchone() == (None,)
+    conn.sql("RESET VARIABLE my_var")
+    assert conn.sql("SELECT getvariable('my_var')").fetchone() == (None,)
+
+
+def test_a_subquery_is_evaluated_once_when_set(conn):
+    conn.sql("SET VARIABLE top = (SELECT max(a) FROM t)")
+    conn.sql("INSERT INTO t VALUES (9, 'z')")
+    assert conn.sql("SELECT b FROM t WHERE a = getvariable('top')").fetchall() == [("y",)]
+
+
+def test_variables_are_the_session_s_and_its_reads_checked(tmp_path):
+    with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
+        one.sql("CREATE TABLE secret (x INTEGER)")
+        one.sql("CREATE USER ann")
+        one.sql("SET VARIABLE mine = 'one'")
+        assert two.sql("SELECT getvariable('mine')").fetchone() == (None,)
+        with one.engine.as_user("ann"):
+            with pytest.raises(PrivilegeError, match="secret"):
+                one.sql("SET VARIABLE peek = (SELECT max(x) FROM secret)")
+            one.sql("SET VARIABLE hers = 1")  # anyone's to set
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("SET VARIABLE a = 1, b = 2", "takes one name = value"),
+    ("SELECT getvariable(b) FROM t", "a variable's name in quotes"),
+    ("RESET VARIABLE", "takes a variable's name"),
+])
+def test_mistakes_are_refused(conn, statement, message):
+    with pytest.raises(SqlError, match=message):
+        conn.sql(statement)
