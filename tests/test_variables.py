@@ -58,3 +58,23 @@ def test_variables_are_the_session_s_and_its_reads_checked(tmp_path):
 def test_mistakes_are_refused(conn, statement, message):
     with pytest.raises(SqlError, match=message):
         conn.sql(statement)
+
+
+def test_a_postgresql_session_keeps_its_variables(tmp_path):
+    import psycopg
+
+    from serving import Served
+    served = Served(tmp_path / "db")
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as one, psycopg.connect(dsn, autocommit=True) as two:
+            one.execute("SET VARIABLE answer = 42")  # (not a setting the port accepts and ignores)
+            assert one.execute("SELECT getvariable('answer')").fetchone() == (42,)
+            assert two.execute("SELECT getvariable('answer')").fetchone() == (None,)
+            one.execute("RESET VARIABLE answer")
+            assert one.execute("SELECT getvariable('answer')").fetchone() == (None,)
+            one.execute("SET VARIABLE answer = 7")
+            one.execute("DISCARD ALL")  # a pooler's reset
+            assert one.execute("SELECT getvariable('answer')").fetchone() == (None,)
+    finally:
+        served.stop()

@@ -110,6 +110,8 @@ def read(sql: str) -> Statement | None:
         return _fetch(rest, move=first == "MOVE")
     if first == "CLOSE":
         return Close(_name_or_all(rest, "CLOSE name | ALL"))
+    if first == "RESET" and rest and rest[0].text.upper() == "VARIABLE":
+        return None  # DuckDB's RESET VARIABLE v: the engine's
     if first in ("RESET", "UNLISTEN", "DISCARD"):
         return _reset(first, [t.text.upper() for t in rest])
     if rest and rest[0].text.upper() == "PREPARE":

@@ -17,6 +17,7 @@ from indb.parser import privileges as identity
 from indb.result import Result
 from indb.server import pgcursors, pgvalues
 from indb.planner.settings import SEARCH_PATH, command_setting
+from indb.planner.variables import is_variable
 from indb.planner.tables import MERGE_ACTION, write_target
 from indb.server.pgcatalog import SETTINGS, VERSION, catalog_query
 
@@ -135,7 +136,7 @@ def no_op(trees: list[exp.Expr]) -> str | None:
         return "ROLLBACK"
     tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
                              exp.Rollback: "ROLLBACK", exp.Set: "SET"}
-    if sets_search_path(tree):
+    if sets_search_path(tree) or is_variable(tree):
         return None  # the session's: the engine sets it
     if type(tree) in tags:
         return tags[type(tree)]

@@ -250,6 +250,7 @@ class _Session(Cancelable, core.Session):
                 self._close_cursors(held=True)
                 self.statements.clear()
                 self.temporaries.prepared.clear()
+                self.temporaries.variables.clear()
             if statement.temporary:  # DISCARD TEMP, ALL: the session's temporary tables go
                 self._drop_temporaries()
             if statement.path:
