@@ -506,7 +506,8 @@ def test_column_names_pyiceberg_escapes_in_files(conn, table_name):
     conn.sql(f'CREATE TABLE {table_name} ("my col" INTEGER, "Ünï" VARCHAR, "px s" UTINYINT[2], '
              'SHARD KEY ("my col"))')
     conn.sql(f"INSERT INTO {table_name} VALUES (1, 'x', [1, 2]), (2, 'y', [3, 4])")
-    assert conn.sql(f"SELECT * FROM {table_name} ORDER BY 1").fetchall() == [(1, "x", [1, 2]), (2, "y", [3, 4])]
+    # a fixed-size array is a tuple, as DuckDB's client gives it
+    assert conn.sql(f"SELECT * FROM {table_name} ORDER BY 1").fetchall() == [(1, "x", (1, 2)), (2, "y", (3, 4))]
     assert sum(conn.table(table_name).shard(k).num_rows for k in range(8)) == 2
     conn.sql(f'DELETE FROM {table_name} WHERE "my col" = 1')
     assert conn.sql(f"SELECT \"Ünï\" FROM {table_name}").fetchall() == [("y",)]

@@ -120,6 +120,13 @@ def test_a_hugeint_such_as_a_sum_of_integers_is_fetched_as_an_int(tmp_path):
         assert [type(v) for v in row] == [int, int, type(None), int]
 
 
+def test_arrays_and_bits_are_fetched_as_duckdb_s_client_gives_them(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        row = conn.sql("SELECT [1.5, 2.5]::DOUBLE[2], [[1, 2], [3, 4]]::INTEGER[2][2], "
+                       "NULL::INTEGER[2], [1, 2]::INTEGER[], '101'::BIT, '111111111'::BIT").fetchone()
+        assert row == ((1.5, 2.5), ((1, 2), (3, 4)), None, [1, 2], "101", "111111111")
+
+
 def test_a_null_prints_as_null_whatever_its_type():
     result = Result(pa.table({"s": pa.array([None, "x"], pa.string()), "n": [1.5, None]}))
     assert repr(result).split("\n")[1:3] == ["NULL  1.5", "   x NULL"]
