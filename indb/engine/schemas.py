@@ -193,10 +193,10 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
             elif name.is_string and "." not in name.name:
                 name.replace(exp.Literal.string(path.find(name.name.lower(), making)))
     for call in tree.find_all(exp.Anonymous):  # nextval('s'), currval('s'::regclass), setval
-        named = unwrapped(call.expressions[0]) if call.name.lower() in FUNCTION_NAMES \
+        text = unwrapped(call.expressions[0]) if call.name.lower() in FUNCTION_NAMES \
             and call.expressions else None
-        if isinstance(named, exp.Literal) and named.is_string and "." not in named.name:
-            named.replace(exp.Literal.string(path.find(named.name.lower())))
+        if isinstance(text, exp.Literal) and text.is_string and "." not in text.name:
+            text.replace(exp.Literal.string(path.find(text.name.lower())))
     for node in list(tree.find_all(exp.CurrentSchema, exp.CurrentSchemas)):
         node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in path.schemas])
                      if isinstance(node, exp.CurrentSchemas) else
