@@ -156,6 +156,22 @@ def test_concurrent_first_opens_of_a_postgres_catalog_all_succeed(tmp_path):
             conn.close()
 
 
+def test_a_catalog_table_another_connection_makes_meanwhile_is_not_made_twice(tmp_path):
+    """On SQLite, create_all checks and then creates: another connection (four sessions' first
+    nextval at once, each making indb_macros) may make the table in between."""
+    from indb.catalog.database import create_tables
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    metadata = sa.MetaData()
+    table = sa.Table("late", metadata, sa.Column("name", sa.String, primary_key=True))
+
+    def made_meanwhile(target, connection, **kw):  # another connection's, after the check
+        with sa.create_engine(f"sqlite:///{tmp_path / 'catalog.db'}").begin() as other:
+            other.exec_driver_sql("CREATE TABLE IF NOT EXISTS late (name VARCHAR PRIMARY KEY)")
+    sa.event.listen(table, "before_create", made_meanwhile)
+    create_tables(engine, metadata)  # (it raised "table late already exists")
+    assert sa.inspect(engine).has_table("late")
+
+
 def test_exists_asks_the_catalog_row_not_the_metadata_file(tmp_path):
     """A table exists while the catalog has its row, in its schema; its metadata file is not
     read (pyiceberg's table_exists loads the whole table)."""

@@ -250,6 +250,33 @@ def test_a_search_path_of_several_schemas_looks_in_each_in_order(fresh):
         fresh.sql("SET search_path = 'a;b'")
 
 
+def test_sequences_are_made_and_found_along_the_search_path(fresh):
+    fresh.sql("CREATE SCHEMA lab")
+    fresh.sql("CREATE SEQUENCE counter START 100")  # main's
+    fresh.sql("SET search_path TO lab, public")
+    fresh.sql("CREATE SEQUENCE ids")
+    assert [r[0] for r in fresh.sql("SHOW SEQUENCES").fetchall()] == ["counter", "lab.ids"]
+    assert fresh.sql("SELECT nextval('ids'), nextval('lab.ids'), nextval('counter')").fetchone() \
+        == (1, 2, 100)
+    fresh.sql("CREATE TABLE t (id INTEGER DEFAULT nextval('ids'), v VARCHAR)")
+    assert "NEXTVAL('lab.ids')" in fresh.sql("SHOW CREATE TABLE t").fetchone()[0]
+    fresh.sql("INSERT INTO t (v) VALUES ('a')")
+    assert fresh.sql("SELECT currval('ids'::regclass), last_value FROM ids").fetchone() == (3, 3)
+    fresh.sql("CREATE TABLE u (id SERIAL, v VARCHAR)")  # lab.u, numbered by lab.u_id_seq
+    assert fresh.sql("SELECT setval('u_id_seq', 41)").fetchone() == (41,)
+    fresh.sql("INSERT INTO u (v) VALUES ('x')")
+    assert fresh.sql("SELECT id FROM lab.u").fetchall() == [(42,)]
+    fresh.sql("ALTER SEQUENCE ids RESTART WITH 10")
+    assert fresh.sql("SELECT nextval('lab.ids')").fetchone() == (10,)
+    fresh.sql("RESET search_path")
+    with pytest.raises(CatalogError, match="sequence ids does not exist"):
+        fresh.sql("SELECT nextval('ids')")
+    fresh.sql("USE lab")
+    fresh.sql("DROP TABLE t")
+    fresh.sql("DROP SEQUENCE ids")
+    assert [r[0] for r in fresh.sql("SHOW SEQUENCES").fetchall()] == ["counter"]
+
+
 def test_function_runs_read_and_make_tables_along_the_search_path(tmp_path):
     with indb.connect(tmp_path / "db", cluster="threads", workers=1, default_shards=2) as conn:
         conn.sql("CREATE SCHEMA kin")

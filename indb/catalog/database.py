@@ -580,7 +580,16 @@ def create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
     """``metadata``'s tables that the catalog lacks, created under its INIT_LOCK (never call
     it while this process holds the lock on another connection: it would wait for itself)."""
     with engine.connect() as conn, serialized(conn):
-        metadata.create_all(conn)
+        for _ in metadata.tables:  # on SQLite, another connection may make a table between
+            try:  # create_all's check and its CREATE: checked again, that one is not made
+                metadata.create_all(conn)
+                break
+            except sa.exc.OperationalError as error:
+                if "already exists" not in str(error):
+                    raise
+                conn.rollback()
+        else:
+            metadata.create_all(conn)
         conn.commit()
 
 

@@ -4,16 +4,19 @@ PostgreSQL's default schema, ``public``, read as indb's, ``main``; and a session
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog import sequences as sequence_catalog
 from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
+from indb.catalog.sequences import FUNCTION_NAMES, unwrapped
 from indb.errors import SqlError
-from indb.parser import dialect, privileges as privilege_trees
+from indb.parser import dialect, privileges as privilege_trees, sequences as sequence_trees
 from indb.planner.settings import DEFAULT_PATH, USER_SCHEMA
 from indb.result import Result
 
@@ -74,8 +77,9 @@ _SEARCHED = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy,
              exp.TruncateTable, exp.Analyze, exp.Comment, exp.Describe, exp.Alter, exp.Create,
              exp.Drop, dialect.Explain, dialect.Vacuum, dialect.Optimize, dialect.ShowSnapshots,
              dialect.ExecuteFunction, dialect.ShowCreate, privilege_trees.GrantOn,
-             privilege_trees.SetOwner, exp.Cache, exp.Uncache, exp.Refresh)
-_MADE = ("TABLE",)  # what a CREATE makes in the path's first schema (views, sequences: main)
+             privilege_trees.SetOwner, exp.Cache, exp.Uncache, exp.Refresh,
+             sequence_trees.DropSequence, sequence_trees.AlterSequence)
+_MADE = ("TABLE", "SEQUENCE")  # what a CREATE makes in the path's first schema (views: main)
 # calls whose arguments name tables, by whether they may make them: a function run's, and
 # DuckDB's PRAGMA table_info('t') (read as the table function)
 _FUNCTION_TABLES = {"INPUT_TABLE": False, "INPUT_TABLES": False, "OUTPUT_TABLE": True,
@@ -105,13 +109,25 @@ def looked_up(engine: Engine, name: str) -> str:
 @dataclass(frozen=True)
 class _Path:
     """A session's search path as one statement sees it: its schemas that exist, the first it
-    names (where a CREATE goes when none exists, which the CREATE then says), and the tables and
-    views there are."""
+    names (where a CREATE goes when none exists, which the CREATE then says), and the tables,
+    views and (read when a name is none of those) sequences there are."""
 
     schemas: tuple[str, ...]
     first: str
     relations: frozenset[str]
     views: frozenset[str]
+    engine: Engine = field(compare=False, repr=False)
+
+    @functools.cached_property
+    def sequences(self) -> frozenset[str]:
+        """The catalog names of the sequences: CREATE SEQUENCE's, and identity columns'
+        (``t_c_seq``)."""
+        made = {s.name for s in sequence_catalog.every(self.engine.db.engine)}
+        identities = {qualified(schema, f"{table}_{column.name}_seq")
+                      for (schema, table), info in ((split_name(n), i) for n, i in
+                                                    self.engine.session.infos.items())
+                      for column in info.columns if column.identity is not None}
+        return frozenset(made | identities)
 
     @classmethod
     def of(cls, engine: Engine) -> _Path | None:
@@ -120,7 +136,7 @@ class _Path:
         if schemas == DEFAULT_PATH:
             return None
         return cls(schemas, schemas[0] if schemas else _named(engine)[0],
-                   engine.session.relations(), engine.session.views.names)
+                   engine.session.relations(), engine.session.views.names, engine)
 
     def find(self, name: str, making: bool = False) -> str:
         """The catalog name of ``name``: in the first schema holding one, else a view's (views
@@ -129,6 +145,8 @@ class _Path:
         found = next((s for s in self.schemas if qualified(s, name) in self.relations), None)
         if found is None and name in self.views:
             return name
+        if found is None and not making:
+            found = next((s for s in self.schemas if qualified(s, name) in self.sequences), None)
         if found is None and (making or name in self.relations):
             found = self.first
         return qualified(found or DEFAULT_SCHEMA, name)
@@ -174,6 +192,11 @@ def searched(engine: Engine, tree: exp.Expr) -> exp.Expr:
                     name.set("table", exp.to_identifier(schema))
             elif name.is_string and "." not in name.name:
                 name.replace(exp.Literal.string(path.find(name.name.lower(), making)))
+    for call in tree.find_all(exp.Anonymous):  # nextval('s'), currval('s'::regclass), setval
+        text = unwrapped(call.expressions[0]) if call.name.lower() in FUNCTION_NAMES \
+            and call.expressions else None
+        if isinstance(text, exp.Literal) and text.is_string and "." not in text.name:
+            text.replace(exp.Literal.string(path.find(text.name.lower())))
     for node in list(tree.find_all(exp.CurrentSchema, exp.CurrentSchemas)):
         node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in path.schemas])
                      if isinstance(node, exp.CurrentSchemas) else
