@@ -122,8 +122,9 @@ def _resolve(sql_type: str) -> tuple[str, pa.DataType]:
     import duckdb
     try:
         data_type = exp.DataType.build(sql_type, dialect="duckdb")
-    except Exception as error:  # sqlglot raises several types for a bad type name
-        raise SchemaError(f"unknown column type {sql_type!r}: {error}") from None
+    except Exception:  # sqlglot raises several types for a bad type name
+        raise SchemaError(f"unknown column type {sql_type!r}: not a type of DuckDB's, nor one "
+                          "CREATE TYPE named") from None
     probe = exp.select(exp.cast(exp.null(), data_type).as_("c")).sql(dialect="duckdb")
     try:
         with _probe_lock:
