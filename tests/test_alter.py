@@ -100,6 +100,23 @@ def test_a_column_widens_as_iceberg_widens_it_and_keeps_its_rows_and_shards(fres
             fresh.sql(f"ALTER TABLE t {statement}")
 
 
+def test_an_enum_column_takes_a_list_its_values_are_in_and_no_other(fresh):
+    fresh.sql("CREATE TABLE t (id INTEGER, m ENUM('a', 'b'))")
+    fresh.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    snapshots = len(fresh.sql("SHOW SNAPSHOTS t").fetchall())
+    with pytest.raises(indb.DataError, match="ENUM\\('a'\\), and 'b' is not one of its values"):
+        fresh.sql("ALTER TABLE t ALTER COLUMN m TYPE ENUM('a')")  # 'b' would be unreadable
+    assert len(fresh.sql("SHOW SNAPSHOTS t").fetchall()) == snapshots  # nothing written
+    fresh.sql("ALTER TABLE t ALTER COLUMN m TYPE ENUM('c', 'b', 'a')")  # more, in another order
+    fresh.sql("INSERT INTO t VALUES (3, 'c')")
+    assert fresh.sql("SELECT id FROM t ORDER BY m").fetchall() == [(3,), (2,), (1,)]
+    fresh.sql("CREATE TABLE words (w VARCHAR)")
+    fresh.sql("INSERT INTO words VALUES ('x'), ('zz')")
+    with pytest.raises(indb.DataError, match="'zz' is not one of its values"):
+        fresh.sql("ALTER TABLE words ALTER w TYPE ENUM('x')")
+    assert fresh.sql("SELECT w FROM words ORDER BY w").fetchall() == [("x",), ("zz",)]
+
+
 def test_a_real_time_table_is_not_renamed_while_a_tickerplant_serves_it(fresh):
     fresh.sql("CREATE TABLE ticks (sym VARCHAR, px DOUBLE)")
     directory = fresh._engine.db.path

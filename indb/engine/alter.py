@@ -240,8 +240,14 @@ def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
                 update.update_column(column.name, field_type=after)
         upkeep.redescribed(transaction, table, info, new)
 
-    rows = upkeep.rewrite(engine.db, table, info, new, evolve,
-                          lambda stored: stored.cast(new.storage_schema))
+    changed = dataclasses.replace(column, sql_type=change.sql_type)
+
+    def converted(stored: pa.Table) -> pa.Table:
+        out = stored.cast(new.storage_schema)
+        if changed.enum_values is not None:  # text to an ENUM's text: each value one of its own
+            to_storage(out.column(column.name), changed)  # (DataError naming one that is not)
+        return out
+    rows = upkeep.rewrite(engine.db, table, info, new, evolve, converted)
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}: column {column.name} {change.sql_type}; "
                   f"{rows} rows rewritten")
