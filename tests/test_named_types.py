@@ -86,6 +86,33 @@ def test_replace_and_drop_leave_the_columns_made_with_the_type_as_they_were(conn
         conn.sql("CREATE TABLE c (m mood)")
 
 
+def test_add_value_widens_the_type_and_the_columns_of_it(conn):
+    conn.sql("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+    conn.sql("CREATE TABLE p (name VARCHAR, m mood)")
+    conn.sql("CREATE TABLE other (m ENUM('sad', 'ok'))")  # another ENUM: left as it is
+    conn.sql("INSERT INTO p VALUES ('a', 'ok'), ('b', 'happy')")
+    message = conn.sql("ALTER TYPE mood ADD VALUE 'calm' BEFORE 'ok'").message
+    assert message == "added 'calm' to type mood; widened p.m"
+    conn.sql("ALTER TYPE public.mood ADD VALUE 'zen'")  # at the end
+    conn.sql("INSERT INTO p VALUES ('c', 'calm'), ('d', 'zen')")
+    assert conn.sql("SELECT name FROM p ORDER BY m").fetchall() == [("c",), ("a",), ("b",), ("d",)]
+    assert conn.sql("SELECT enum_range(NULL::mood)").fetchone() == (["sad", "calm", "ok", "happy",
+                                                                      "zen"],)
+    assert conn.sql("DESCRIBE other").fetchone()[1] == "ENUM('sad', 'ok')"
+    assert conn.sql("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'zen'").message == \
+        "type mood has 'zen' already"
+    with pytest.raises(CatalogError, match="has 'zen' already"):
+        conn.sql("ALTER TYPE mood ADD VALUE 'zen'")
+    with pytest.raises(SqlError, match="'nope' is not a value of type mood"):
+        conn.sql("ALTER TYPE mood ADD VALUE 'x' AFTER 'nope'")
+    conn.sql("CREATE TYPE id AS INTEGER")
+    with pytest.raises(SqlError, match="not an ENUM"):
+        conn.sql("ALTER TYPE id ADD VALUE 'x'")
+    assert "no owner" in conn.sql("ALTER TYPE mood OWNER TO postgres").message  # pg_dump's
+    with pytest.raises(SqlError, match="ALTER TYPE takes ADD VALUE"):
+        conn.sql("ALTER TYPE mood RENAME TO feeling")
+
+
 def test_named_types_are_every_connection_s_and_their_admins_to_make(tmp_path):
     with indb.connect(tmp_path / "db") as one, indb.connect(tmp_path / "db") as two:
         one.sql("CREATE TYPE mood AS ENUM ('sad', 'ok')")

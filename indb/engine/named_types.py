@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlglot import exp
 
+from indb import planner
 from indb.catalog import named_types as catalog
-from indb.errors import CatalogError
+from indb.catalog.types import arrow_type_of, canonical_sql_type, enum_values
+from indb.errors import CatalogError, SqlError
+from indb.parser import render
 from indb.planner import named_types as plans
 from indb.result import Result
 
@@ -43,3 +47,37 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
         if definition is not None:
             node.replace(exp.DataType.build(definition, dialect="duckdb"))
     return tree
+
+
+def add_value(engine: Engine, plan: plans.AddValue, params: object) -> Result:
+    """ADD VALUE to an ENUM: the type redefined, and each column of the ENUM it was widened to
+    the new one (every file of its table rewritten, in a snapshot a table)."""
+    old = catalog.named_types(engine.db.engine).get(plan.name)
+    if old is None:
+        raise CatalogError(f"type {plan.name} does not exist")
+    if not pa.types.is_dictionary(arrow_type_of(old)):
+        raise SqlError(f"type {plan.name} is {old}, not an ENUM: ADD VALUE adds to an ENUM")
+    values = enum_values(old).to_pylist()
+    if plan.value in values:
+        if plan.if_not_exists:
+            return Result(message=f"type {plan.name} has {plan.value!r} already")
+        raise CatalogError(f"type {plan.name} has {plan.value!r} already (ADD VALUE IF NOT "
+                           "EXISTS adds it only where it has not)")
+    neighbour = plan.before or plan.after
+    if neighbour is not None and neighbour not in values:
+        raise SqlError(f"{neighbour!r} is not a value of type {plan.name}: it has "
+                       f"{', '.join(map(repr, values))}")
+    at = values.index(neighbour) + (plan.after is not None) if neighbour is not None else len(values)
+    values.insert(at, plan.value)
+    new = exp.DataType(this=exp.DType.ENUM, expressions=[exp.Literal.string(v) for v in values])
+    widened = []
+    for table in engine.db.metadata_locations():
+        for column in engine.db.load(table)[1].columns:
+            if column.sql_type == old:
+                change = exp.Alter(this=exp.to_table(table), kind="TABLE", actions=[
+                    exp.AlterColumn(this=exp.to_identifier(column.name), dtype=new.copy())])
+                engine.run(planner.plan(change, engine.facts))
+                widened.append(f"{table}.{column.name}")
+    catalog.create_type(engine.db.engine, plan.name, canonical_sql_type(render(new)), replace=True)
+    return Result(message=f"added {plan.value!r} to type {plan.name}" + (
+        f"; widened {', '.join(widened)}" if widened else ""))

@@ -264,6 +264,7 @@ class Indb(DuckDB):
                                           or sequences.parse_drop(self) or macros.parse_drop(self)
                                           or named_types.parse_drop(self) or self._parse_drop()),
             TokenType.ALTER: lambda self: (environments.parse_alter(self) or privileges.parse_alter(self)
+                                           or named_types.parse_alter(self)
                                            or self._parse_alter_model()
                                            or settings.parse_alter(self) or sequences.parse_alter(self)
                                            or self._parse_alter_table()),

@@ -2,7 +2,9 @@
 
 - ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')``, and DuckDB's ``CREATE TYPE name AS
   type`` of any type (``STRUCT(x DOUBLE, y DOUBLE)``, ``INTEGER``, ``VARCHAR[]``);
-- ``DROP TYPE [IF EXISTS] name [CASCADE | RESTRICT]``.
+- ``DROP TYPE [IF EXISTS] name [CASCADE | RESTRICT]``;
+- PostgreSQL's ``ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'v' [BEFORE | AFTER 'w']``, and
+  pg_dump's ``ALTER TYPE name OWNER TO role``.
 
 A name may have PostgreSQL's schema ``public`` (pg_dump writes ``public.mood``): types live in
 no schema. What a named type means is the engine's (``indb.engine.named_types``).
@@ -28,6 +30,14 @@ class CreateType(exp.Expression):
 
 class DropType(exp.Expression):
     arg_types = {"this": True, "exists": False}
+
+
+class AlterType(exp.Expression):
+    """``ADD VALUE``'s: ``value`` the new one, ``before`` or ``after`` the one it goes next to;
+    or pg_dump's ``OWNER TO`` (``owner``)."""
+
+    arg_types = {"this": True, "value": False, "exists": False, "before": False, "after": False,
+                 "owner": False}
 
 
 def parse_create(p: Parser) -> CreateType | None:
@@ -59,6 +69,29 @@ def parse_drop(p: Parser) -> DropType | None:
     return p.expression(DropType(this=name, exists=bool(exists)))
 
 
+def parse_alter(p: Parser) -> AlterType | None:
+    """ALTER TYPE name ADD VALUE (after ALTER)."""
+    if not p._match_text_seq("TYPE"):
+        return None
+    name = type_name(p, "ALTER TYPE")
+    if p._match_text_seq("OWNER", "TO"):
+        return p.expression(AlterType(this=name, owner=p._parse_id_var(any_token=True)))
+    if not p._match_text_seq("ADD", "VALUE"):
+        p.raise_error("ALTER TYPE takes ADD VALUE: ALTER TYPE mood ADD VALUE 'calm' [BEFORE "
+                      "'ok' | AFTER 'ok']; CREATE OR REPLACE TYPE redefines a type")
+    exists = p._match_text_seq("IF", "NOT", "EXISTS")
+    value = p._parse_string()
+    if value is None:
+        p.raise_error("ADD VALUE takes a value in quotes: ADD VALUE 'calm'")
+    where = {}
+    if p._match_texts(("BEFORE", "AFTER")):
+        side = p._prev.text.lower()
+        where[side] = p._parse_string()
+        if where[side] is None:
+            p.raise_error(f"{side.upper()} takes a value of the type in quotes")
+    return p.expression(AlterType(this=name, value=value, exists=bool(exists), **where))
+
+
 def type_name(p: Parser, after: str) -> exp.Identifier:
     """A type's name, without its schema (``public`` or ``main``, where one is given)."""
     table = p._parse_table_parts()
@@ -75,7 +108,17 @@ def _create_sql(self: Generator, e: CreateType) -> str:
     return f"CREATE {replace}TYPE {self.sql(e, 'this')} AS {self.sql(e, 'kind')}"
 
 
+def _alter_sql(self: Generator, e: AlterType) -> str:
+    if e.args.get("owner") is not None:
+        return f"ALTER TYPE {self.sql(e, 'this')} OWNER TO {self.sql(e, 'owner')}"
+    where = next((f" {side.upper()} {self.sql(e, side)}" for side in ("before", "after")
+                  if e.args.get(side) is not None), "")
+    exists = "IF NOT EXISTS " if e.args.get("exists") else ""
+    return f"ALTER TYPE {self.sql(e, 'this')} ADD VALUE {exists}{self.sql(e, 'value')}{where}"
+
+
 TRANSFORMS: dict[type[exp.Expr], Any] = {
+    AlterType: _alter_sql,
     CreateType: _create_sql,
     DropType: lambda self, e: f"DROP TYPE {'IF EXISTS ' if e.args.get('exists') else ''}"
     f"{self.sql(e, 'this')}",

@@ -117,7 +117,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
         | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
         | prepared.Deallocate | named_types.CreateType | named_types.DropType
-        | transfer.ExportDatabase | transfer.ImportDatabase | variables.SetVariable
+        | named_types.AddValue | transfer.ExportDatabase | transfer.ImportDatabase
+        | variables.SetVariable
         | variables.ResetVariable)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
@@ -261,6 +262,7 @@ _PLANNERS: dict[type[exp.Expr], Planner] = {
     prepared_trees.Deallocate: prepared.plan_deallocate,
     named_type_trees.CreateType: named_types.plan_create,
     named_type_trees.DropType: named_types.plan_drop,
+    named_type_trees.AlterType: named_types.plan_alter,
     transfer_trees.ExportDatabase: transfer.plan_export,
     transfer_trees.ImportDatabase: transfer.plan_import,
 }

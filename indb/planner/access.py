@@ -501,6 +501,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     # the database's named types, as its macros, are its admins' to make and drop
     named_types.CreateType: _admin,
     named_types.DropType: _admin,
+    named_types.AlterType: _admin,
     # a directory of the host's files written or read, with every table's rows
     transfer.ExportDatabase: _admin,
     transfer.ImportDatabase: _admin,

@@ -1,6 +1,6 @@
 """Plans for named types: ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')`` (or ``AS`` any
-type) and ``DROP TYPE [IF EXISTS] name``. A name DuckDB gives a type of its own is refused: a
-column of that type would never be the named one."""
+type), ``DROP TYPE [IF EXISTS] name`` and ``ALTER TYPE name ADD VALUE 'v'``. A name DuckDB
+gives a type of its own is refused: a column of that type would never be the named one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from indb.catalog.types import canonical_sql_type
 from indb.errors import SchemaError
 from indb.parser import error_at, render
 from indb.parser.named_types import CreateType as CreateTypeTree
+from indb.parser.named_types import AlterType as AlterTypeTree
 from indb.parser.named_types import DropType as DropTypeTree
+from indb.planner.caches import NothingToDo
 from indb.planner.tables import CatalogFacts
 
 
@@ -49,3 +51,24 @@ def plan_create(tree: CreateTypeTree, catalog: CatalogFacts) -> CreateType:
 
 def plan_drop(tree: DropTypeTree, catalog: CatalogFacts) -> DropType:
     return DropType(tree.name.lower(), bool(tree.args.get("exists")))
+
+
+@dataclass(frozen=True)
+class AddValue:
+    """``ALTER TYPE name ADD VALUE``: ``value`` into the ENUM's list, before or after another
+    (at its end when neither is given)."""
+
+    name: str
+    value: str
+    if_not_exists: bool = False
+    before: str | None = None
+    after: str | None = None
+
+
+def plan_alter(tree: AlterTypeTree, catalog: CatalogFacts) -> AddValue | NothingToDo:
+    name = tree.name.lower()
+    if tree.args.get("owner") is not None:
+        return NothingToDo(f"type {name} is the database's, as every named type: it has no "
+                           "owner of its own to change (admins make and drop types)")
+    side = {key: tree.args[key].name for key in ("before", "after") if tree.args.get(key)}
+    return AddValue(name, tree.args["value"].name, bool(tree.args.get("exists")), **side)
