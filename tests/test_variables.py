@@ -64,12 +64,18 @@ def test_a_postgresql_session_keeps_its_variables(tmp_path):
     import psycopg
 
     from serving import Served
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
+        conn.sql("CREATE TABLE one_row AS SELECT 1 AS k")
     served = Served(tmp_path / "db")
     dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb"
     try:
         with psycopg.connect(dsn, autocommit=True) as one, psycopg.connect(dsn, autocommit=True) as two:
             one.execute("SET VARIABLE answer = 42")  # (not a setting the port accepts and ignores)
             assert one.execute("SELECT getvariable('answer')").fetchone() == (42,)
+            one.execute("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT "
+                        "getvariable('answer') AS x FROM one_row), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('ran'))")
+            assert two.execute("SELECT x FROM ran").fetchall() == [(42,)]  # a run's connection
             assert two.execute("SELECT getvariable('answer')").fetchone() == (None,)
             one.execute("RESET VARIABLE answer")
             assert one.execute("SELECT getvariable('answer')").fetchone() == (None,)

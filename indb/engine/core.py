@@ -209,11 +209,12 @@ class Engine:
 
     def portable(self, tree: exp.Expr) -> exp.Expr:
         """The statement with what only this session knows put in it (its temporary macros,
-        tables and views, its search path), to run on a connection of its own (the PostgreSQL
-        port's function runs)."""
+        tables and views, its variables, its search path), to run on a connection of its own
+        (the PostgreSQL port's function runs)."""
         with self._lock, self.session.statement():
             self.session.refresh()
-            return searched(self, temporary.named(self.temporaries, macros.expanded(self, tree)))
+            tree = variables.expanded(self, macros.expanded(self, tree))
+            return searched(self, temporary.named(self.temporaries, tree))
 
     def run(self, plan: planner.Plan, params: object = None) -> Result:
         """Carry out one plan with its handler, in the statement's turn. A plan a handler runs

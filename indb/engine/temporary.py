@@ -81,8 +81,9 @@ class Temporaries:
     @property
     def own(self) -> bool:
         """Whether the session has names of its own a statement may use (temporary tables,
-        views or macros, a search path): what a run on another connection must be told."""
-        return self.held or bool(self.macros) or self.search_path != DEFAULT_PATH
+        views or macros, variables, a search path): what a run on another connection must be
+        told."""
+        return self.held or bool(self.macros or self.variables) or self.search_path != DEFAULT_PATH
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
