@@ -74,7 +74,8 @@ def test_a_postgresql_session_keeps_its_variables(tmp_path):
             one.execute("SET VARIABLE answer = 42")  # (not a setting the port accepts and ignores)
             assert one.execute("SELECT getvariable('answer')").fetchone() == (42,)
             one.execute("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT "
-                        "getvariable('answer') AS x FROM one_row), OUTPUT_TABLE_NAMES => OUTPUT_TABLES('ran'))")
+                        "getvariable('answer') AS x FROM one_row), "
+                        "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('ran'))")
             assert two.execute("SELECT x FROM ran").fetchall() == [(42,)]  # a run's connection
             assert two.execute("SELECT getvariable('answer')").fetchone() == (None,)
             one.execute("RESET VARIABLE answer")
