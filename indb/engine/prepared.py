@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from indb.errors import CatalogError, SqlError
-from indb.parser import error_at
+from indb.parser import error_at, parse, render
 from indb.parser.prepared import Execute, Prepare
 from indb.planner import prepared as plans
 from indb.result import Result
@@ -29,10 +29,28 @@ if TYPE_CHECKING:
 
 def prepare(engine: Engine, plan: plans.Prepare, params: object) -> Result:
     """Keep the statement under its name (a statement of that name before it is replaced, as
-    DuckDB does)."""
-    _statements(engine, "PREPARE")[plan.name] = plan
+    DuckDB does); a query bound by DuckDB first, so that a table or column it does not have is
+    reported now, as DuckDB's and PostgreSQL's PREPARE report it."""
+    statements = _statements(engine, "PREPARE")
+    if plan.query is not None:
+        _bound(engine, plan)
+    statements[plan.name] = plan
     count = len(plan.parameters)
     return Result(message=f"prepared {plan.name}, of {count} parameter{'s' * (count != 1)}")
+
+
+def _bound(engine: Engine, plan: plans.Prepare) -> None:
+    """Have DuckDB bind the query, its parameters NULL and no row read (``LIMIT 0``): a table
+    or column it does not have is DuckDB's Catalog or Binder error, raised; any other error
+    may come of a NULL where a value will be, and is left to EXECUTE."""
+    assert plan.query is not None
+    probe = exp.select("*").from_(exp.Subquery(this=parse(plan.query)[0])).limit(0)
+    values = [None] * len(plan.parameters) if plan.numbered else dict.fromkeys(plan.parameters)
+    try:
+        engine.session.query(render(probe), values or None)
+    except SqlError as error:
+        if str(error).startswith(("Catalog Error", "Binder Error")):
+            raise
 
 
 def deallocate(engine: Engine, plan: plans.Deallocate, params: object) -> Result:

@@ -127,8 +127,8 @@ Planner = Callable[[Any, CatalogFacts], Plan]
 def plan(tree: exp.Expr, catalog: CatalogFacts) -> Plan:
     """The plan for one parsed statement; raises SqlError or CatalogError for what is not allowed."""
     if isinstance(tree, prepared_trees.Prepare):  # its statement is planned again at each EXECUTE
-        plan(tree.expression, catalog)  # (one that cannot run is refused now)
-        return prepared.plan_prepare(tree)
+        planned = plan(tree.expression, catalog)  # (one that cannot run is refused now)
+        return prepared.plan_prepare(tree, planned.sql if isinstance(planned, Query) else None)
     _planner_of(tree)  # an unsupported statement is refused before anything else is looked at
     try:
         tree, predictions = models.bind_predictions(tree, catalog)

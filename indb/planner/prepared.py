@@ -25,6 +25,7 @@ class Prepare:
     statement: exp.Expr
     parameters: tuple[str, ...]
     types: tuple[exp.DataType, ...] = ()
+    query: str | None = None  # a query's DuckDB SQL as planned now, for DuckDB to bind
 
     @property
     def numbered(self) -> bool:
@@ -37,7 +38,7 @@ class Deallocate:
     name: str | None  # None: ALL
 
 
-def plan_prepare(tree: PrepareTree) -> Prepare:
+def plan_prepare(tree: PrepareTree, query: str | None = None) -> Prepare:
     statement = tree.args.get("written") or tree.expression
     named = sorted({n.name for n in statement.find_all(exp.Placeholder)},
                    key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
@@ -53,7 +54,7 @@ def plan_prepare(tree: PrepareTree) -> Prepare:
         raise error_at(types[0], "types are declared for $1, $2...; this statement's parameters "
                                  "are named")
     parameters = tuple(str(n) for n in range(1, count + 1)) if count else tuple(named)
-    return Prepare(tree.name.lower(), statement, parameters, types)
+    return Prepare(tree.name.lower(), statement, parameters, types, query)
 
 
 def plan_deallocate(tree: DeallocateTree, catalog: CatalogFacts) -> Deallocate:
