@@ -576,6 +576,21 @@ def serialized(conn: sa.Connection) -> Iterator[None]:
         conn.commit()
 
 
+def define(conn: sa.Connection, table: sa.Table, name: str, values: dict[str, object],
+           replace: bool, kind: str) -> None:
+    """The row of ``table`` named ``name`` given ``values``: inserted, or with ``replace`` the
+    one there is updated; CatalogError if there is one and not ``replace`` (``kind``: what
+    ``CREATE OR REPLACE`` makes, ``MACRO``)."""
+    key = table.c.name
+    if conn.execute(sa.select(key).where(key == name)).first() is None:
+        conn.execute(table.insert().values(name=name, **values))
+    elif replace:
+        conn.execute(table.update().where(key == name).values(**values))
+    else:
+        raise CatalogError(f"{kind.lower()} {name} already exists; CREATE OR REPLACE {kind} "
+                           f"{name} redefines it")
+
+
 def create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
     """``metadata``'s tables that the catalog lacks, created under its INIT_LOCK (never call
     it while this process holds the lock on another connection: it would wait for itself)."""

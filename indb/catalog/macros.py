@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from indb.catalog.database import create_tables
-from indb.errors import CatalogError
+from indb.catalog.database import create_tables, define
 
 _metadata = sa.MetaData()
 _macros = sa.Table("indb_macros", _metadata,
@@ -52,14 +51,7 @@ def create_macro(engine: sa.Engine, macro: Macro, replace: bool) -> None:
     values = {"parameters": ",".join(macro.parameters), "body": macro.body,
               "is_table": macro.is_table, "defaults": macro.defaults}
     with engine.begin() as conn:
-        exists = conn.execute(sa.select(_macros.c.name).where(_macros.c.name == macro.name)).first()
-        if exists and not replace:
-            raise CatalogError(f"macro {macro.name} already exists; CREATE OR REPLACE MACRO "
-                               f"{macro.name} redefines it")
-        if exists:
-            conn.execute(_macros.update().where(_macros.c.name == macro.name).values(**values))
-        else:
-            conn.execute(_macros.insert().values(name=macro.name, **values))
+        define(conn, _macros, macro.name, values, replace, "MACRO")
 
 
 def drop_macro(engine: sa.Engine, name: str) -> bool:

@@ -10,8 +10,7 @@ import weakref
 
 import sqlalchemy as sa
 
-from indb.catalog.database import create_tables
-from indb.errors import CatalogError
+from indb.catalog.database import create_tables, define
 
 _metadata = sa.MetaData()
 _types = sa.Table("indb_types", _metadata,
@@ -31,14 +30,7 @@ def create_type(engine: sa.Engine, name: str, definition: str, replace: bool) ->
     """Name a type (again, with ``replace``); CatalogError if the name is taken and not ``replace``."""
     ensure_tables(engine)
     with engine.begin() as conn:
-        exists = conn.execute(sa.select(_types.c.name).where(_types.c.name == name)).first()
-        if exists and not replace:
-            raise CatalogError(f"type {name} already exists; CREATE OR REPLACE TYPE {name} "
-                               "redefines it")
-        if exists:
-            conn.execute(_types.update().where(_types.c.name == name).values(definition=definition))
-        else:
-            conn.execute(_types.insert().values(name=name, definition=definition))
+        define(conn, _types, name, {"definition": definition}, replace, "TYPE")
 
 
 def drop_type(engine: sa.Engine, name: str) -> bool:

@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from indb.catalog.database import create_tables
-from indb.catalog.names import DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified
+from indb.catalog.names import DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
 from indb.errors import CatalogError, DataError, not_found
 
 FUNCTION_NAMES = ("nextval", "currval", "setval", "lastval")  # PostgreSQL's, of a sequence
@@ -233,6 +233,21 @@ def sequence_name(text: str) -> str:
     schema_name = (schema.name if schema.quoted else schema.name.lower()) if schema else DEFAULT_SCHEMA
     name = table.this.name if table.this.quoted else table.name.lower()
     return qualified(DEFAULT_SCHEMA if schema_name == POSTGRES_SCHEMA else schema_name, name)
+
+
+def identity_sequence(table: str, column: str) -> str:
+    """The catalog name of an identity column's sequence, as PostgreSQL names it
+    (``pg_get_serial_sequence``): ``<table>_<column>_seq``, in the table's schema."""
+    schema, name = split_name(table)
+    return qualified(schema, f"{name}_{column}_seq")
+
+
+def properties(info: SequenceInfo, start: int) -> exp.SequenceProperties:
+    """CREATE SEQUENCE's options of a sequence as ``info`` defines it, starting at ``start``."""
+    return exp.SequenceProperties(
+        start=exp.Literal.number(start), increment=exp.Literal.number(info.increment),
+        minvalue=exp.Literal.number(info.minimum), maxvalue=exp.Literal.number(info.maximum),
+        options=[exp.var("CYCLE")] if info.cycle else None)
 
 
 def unwrapped(node: exp.Expr) -> exp.Expr:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
 
-from indb.catalog.database import create_tables
+from indb.catalog.database import create_tables, define
 from indb.catalog.names import DEFAULT_SCHEMA, qualified, split_name
 from indb.errors import CatalogError
 
@@ -48,15 +48,8 @@ def create_view(engine: sa.Engine, name: str, sql: str, replace: bool) -> None:
     """Define a view (again, with ``replace``); CatalogError if it exists and not ``replace``."""
     ensure_tables(engine)
     with engine.begin() as conn:
-        exists = conn.execute(sa.select(_views.c.name).where(_views.c.name == name)).first()
-        if exists and not replace:
-            raise CatalogError(f"view {name} already exists; CREATE OR REPLACE VIEW {name} "
-                               "redefines it")
         version = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_views.c.version), 0))).scalar_one() + 1
-        if exists:
-            conn.execute(_views.update().where(_views.c.name == name).values(sql=sql, version=version))
-        else:
-            conn.execute(_views.insert().values(name=name, sql=sql, version=version))
+        define(conn, _views, name, {"sql": sql, "version": version}, replace, "VIEW")
 
 
 def drop_view(engine: sa.Engine, name: str) -> bool:

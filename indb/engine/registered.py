@@ -67,6 +67,8 @@ def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
 def read(engine: Engine, tree: exp.Expr) -> dict[str, pa.Table]:
     """The rows of each registered name the statement reads, by indb's name of them."""
     frames = engine.temporaries.frames if engine.temporaries is not None else {}
+    if not frames:
+        return {}  # (no walk of the tree: most sessions register nothing)
     names = {t.name for t in tree.find_all(exp.Table) if t.name.startswith(PREFIX)}
     return {name: frames[name[len(PREFIX):]] for name in names if name[len(PREFIX):] in frames}
 

@@ -14,7 +14,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog import sequences as sequence_catalog
 from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
-from indb.catalog.sequences import FUNCTION_NAMES, unwrapped
+from indb.catalog.sequences import FUNCTION_NAMES, identity_sequence, unwrapped
 from indb.errors import SqlError
 from indb.parser import dialect, privileges as privilege_trees, sequences as sequence_trees
 from indb.planner.settings import DEFAULT_PATH, USER_SCHEMA
@@ -123,9 +123,8 @@ class _Path:
         """The catalog names of the sequences: CREATE SEQUENCE's, and identity columns'
         (``t_c_seq``)."""
         made = {s.name for s in sequence_catalog.every(self.engine.db.engine)}
-        identities = {qualified(schema, f"{table}_{column.name}_seq")
-                      for (schema, table), info in ((split_name(n), i) for n, i in
-                                                    self.engine.session.infos.items())
+        identities = {identity_sequence(table, column.name)
+                      for table, info in self.engine.session.infos.items()
                       for column in info.columns if column.identity is not None}
         return frozenset(made | identities)
 

@@ -24,7 +24,8 @@ from sqlglot import exp
 
 from indb.catalog import sequences as catalog
 from indb.catalog.names import DEFAULT_SCHEMA, qualified, split_name
-from indb.catalog.sequences import SequenceInfo, default_sequence, sequence_name
+from indb.catalog.sequences import (SequenceInfo, default_sequence, identity_sequence,
+                                    sequence_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, Identity
 from indb.errors import CatalogError, DataError, SqlError, not_found
@@ -70,7 +71,7 @@ def found(engine: Engine, name: str) -> SequenceInfo | _IdentitySequence:
         if table_schema != schema or not last.startswith(f"{table_name}_"):
             continue
         for column in engine.db.load(table)[1].columns:
-            if column.identity is not None and last == f"{table_name}_{column.name}_seq":
+            if column.identity is not None and identity_sequence(table, column.name) == name:
                 return _IdentitySequence(table, column)
     raise CatalogError(f"sequence {name} does not exist; SHOW SEQUENCES lists them (an identity "
                        "column's is <table>_<column>_seq)")

@@ -60,12 +60,15 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     frames = registered.read(engine, tree)
     if frames:
         _check_frames(tree)
+    if not found and not frames:  # most statements: nothing to hand DuckDB
+        yield tree
+        return
     if not found:
         with engine.session.sources(frames):
             yield tree
         return
     _check(engine, found[0])
-    if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+    if _is_view(tree):
         raise error_at(found[0], f"a view cannot read {found[0].name.lower()}(...): every "
                                  "statement reading it would fetch it again; CREATE TABLE t AS "
                                  "SELECT ... copies the rows once")
@@ -109,13 +112,18 @@ def _check_frames(tree: exp.Expr) -> None:
         if not table.name.startswith(registered.PREFIX):
             continue
         name = table.name[len(registered.PREFIX):]
-        if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+        if _is_view(tree):
             raise error_at(table, f"a view cannot read {name}, the session's registered data: "
                                   "CREATE TABLE t AS SELECT ... copies its rows")
         if _in_input(table):
             raise error_at(table, f"a function's input reads tables, and {name} is the "
                                   f"session's registered data: conn.load('{name}', data) makes "
                                   "a table of it")
+
+
+def _is_view(tree: exp.Expr) -> bool:
+    """Whether the statement makes a view (which reads what it reads again at each read)."""
+    return isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW"
 
 
 def _in_input(call: exp.Expr) -> bool:

@@ -126,13 +126,11 @@ def _schema(engine: Engine, tables: list[str]) -> list[exp.Expr]:
 def _sequence(info: sequences.SequenceInfo) -> exp.Create:
     """CREATE SEQUENCE of a sequence as it is: it starts at the number it would give next."""
     following = info.last_value + info.increment if info.is_called else info.last_value
-    options = [exp.var("CYCLE")] if info.cycle else []
-    properties = exp.SequenceProperties(
-        increment=exp.Literal.number(info.increment), minvalue=exp.Literal.number(info.minimum),
-        maxvalue=exp.Literal.number(info.maximum), start=exp.Literal.number(following),
-        options=options, owned=exp.to_column(".".join(info.owned_by)) if info.owned_by else None)
+    made = sequences.properties(info, following)
+    if info.owned_by:
+        made.set("owned", exp.to_column(".".join(info.owned_by)))
     return exp.Create(this=exp.to_table(info.name), kind="SEQUENCE",
-                      properties=exp.Properties(expressions=[properties]))
+                      properties=exp.Properties(expressions=[made]))
 
 
 def _views(engine: Engine) -> list[exp.Expr]:
@@ -156,7 +154,6 @@ def _views(engine: Engine) -> list[exp.Expr]:
 def _counters(engine: Engine, table: str) -> list[exp.Expr]:
     """``SELECT setval('t_c_seq', n)`` of each identity column of the table that has numbered
     rows, so the numbers go on where they stood."""
-    schema, name = split_name(table)
     out: list[exp.Expr] = []
     for column in engine.db.load(table)[1].columns:
         identity = column.identity
@@ -164,9 +161,8 @@ def _counters(engine: Engine, table: str) -> list[exp.Expr]:
             continue
         taken = engine.db.allocate_rowids(f"{table}/{identity.sequence}", 0)
         if taken:
-            sequence = f"{name}_{column.name}_seq" if schema == DEFAULT_SCHEMA \
-                else f"{schema}.{name}_{column.name}_seq"
             last = identity.start + (taken - 1) * identity.increment
+            sequence = sequences.identity_sequence(table, column.name)
             out.append(exp.select(exp.func("setval", exp.Literal.string(sequence),
                                            exp.Literal.number(last))))
     return out

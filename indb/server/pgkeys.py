@@ -21,7 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from indb.catalog.names import split_name
-from indb.catalog.sequences import SequenceInfo, default_sequence
+from indb.catalog.sequences import SequenceInfo, default_sequence, properties
 from indb.catalog.tables import TableInfo
 from indb.engine.privileges import Relation
 
@@ -425,10 +425,7 @@ def comments(info: TableInfo | None, name: exp.Table) -> list[exp.Comment]:
 def sequence_made(info: SequenceInfo, name: exp.Table) -> exp.Create:
     """A sequence of the shadow made as ``info`` defines it (pg_class lists it, relkind S)."""
     return exp.Create(this=name, kind="SEQUENCE", exists=True, properties=exp.Properties(
-        expressions=[exp.SequenceProperties(
-            start=exp.Literal.number(info.start), increment=exp.Literal.number(info.increment),
-            minvalue=exp.Literal.number(info.minimum), maxvalue=exp.Literal.number(info.maximum),
-            options=[exp.var("CYCLE")] if info.cycle else None)]))
+        expressions=[properties(info, info.start)]))
 
 
 def sequence(table: str, column: str) -> str:
