@@ -57,6 +57,11 @@ class TableInfo:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
 
     @property
+    def generated_columns(self) -> tuple[Column, ...]:
+        """The columns computed from the others as a row is written (catalog.generated)."""
+        return tuple(c for c in self.columns if c.generated is not None)
+
+    @property
     def unique_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What every write keeps unique besides the primary key: the UNIQUE constraints and the
         unique indexes, (name, columns)."""
@@ -149,7 +154,7 @@ class TableInfo:
 
 def _column_entry(column: Column) -> list[object]:
     """A column in ``indb.columns``: ``[name, type, nullable]``, then ``{default, identity,
-    comment}`` where it has any (tables written before defaults have three items)."""
+    comment, generated}`` where it has any (tables written before defaults have three items)."""
     extra: dict[str, object] = {}
     if column.default is not None:
         extra["default"] = column.default
@@ -157,6 +162,8 @@ def _column_entry(column: Column) -> list[object]:
         extra["identity"] = dataclasses.asdict(column.identity)
     if column.comment is not None:
         extra["comment"] = column.comment
+    if column.generated is not None:
+        extra["generated"] = column.generated
     return [column.name, column.sql_type, column.nullable, *([extra] if extra else [])]
 
 
@@ -164,4 +171,5 @@ def _column(entry: list[Any]) -> Column:
     name, sql_type, nullable, *rest = entry
     extra = rest[0] if rest else {}
     identity = Identity(**extra["identity"]) if "identity" in extra else None
-    return Column(name, sql_type, nullable, extra.get("default"), identity, extra.get("comment"))
+    return Column(name, sql_type, nullable, extra.get("default"), identity, extra.get("comment"),
+                  extra.get("generated"))

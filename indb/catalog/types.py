@@ -58,7 +58,9 @@ class Identity:
 class Column:
     """One column of a table: its name, SQL type and nullability; the value an INSERT gives it
     when it names no value (``default``: DuckDB SQL of a constant expression), or numbers it
-    (``identity``); its ``comment``."""
+    (``identity``); its ``comment``; ``generated``: DuckDB SQL of the expression of the row's
+    other columns that computes it as the row is written (``GENERATED ALWAYS AS (...)``,
+    catalog.generated)."""
 
     name: str
     sql_type: str
@@ -66,6 +68,7 @@ class Column:
     default: str | None = None
     identity: Identity | None = None
     comment: str | None = None  # COMMENT ON COLUMN's
+    generated: str | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import sequences as catalog_sequences
-from indb.catalog import users, views
+from indb.catalog import generated, users, views
 from indb.catalog.database import SHARD_FIELD, iceberg_layout
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
@@ -148,17 +148,29 @@ def _altered(info: TableInfo, change: AddColumn | DropColumn | RenameColumn,
         if len(columns) == 1:
             raise error_at(node, f"{old.name} is the only column of {info.name}; DROP TABLE "
                                  f"{info.name} instead")
+        _not_generated_from(info, old, "dropped", node)
         del columns[position], sources[position]
         return dataclasses.replace(constraints.column_changed(info, old.name, None),
                                    columns=tuple(columns)), sources
     clash = info.named(change.new)
     if clash is not None and clash is not old:
         raise error_at(node, f"table {info.name} has a column {clash.name} already")
-    columns[position] = dataclasses.replace(old, name=change.new)
+    columns = [generated.renamed(c, old.name, change.new) for c in columns]
+    columns[position] = dataclasses.replace(columns[position], name=change.new)
     key = tuple(change.new if k == old.name else k for k in info.shard_key)
     primary = tuple(change.new if k == old.name else k for k in info.primary_key)
     return dataclasses.replace(constraints.column_changed(info, old.name, change.new),
                                columns=tuple(columns), shard_key=key, primary_key=primary), sources
+
+
+def _not_generated_from(info: TableInfo, column: Column, change: str,
+                        node: exp.Expr | None) -> None:
+    """SqlError if a generated column is computed from ``column``, which would be ``change``d."""
+    using = generated.dependents(info, column.name)
+    if using:
+        raise error_at(node, f"column {column.name} of {info.name} cannot be {change}: generated "
+                             f"column {using[0].name} is computed from it (GENERATED ALWAYS AS "
+                             f"({using[0].generated})); drop {using[0].name} first")
 
 
 def _add_primary_key(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
@@ -219,6 +231,7 @@ def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     precision) is the schema change and every file rewritten with the values cast, in one
     snapshot; another is refused (Iceberg keeps a column's type but for those)."""
     column = _existing_column(info, change.name, plan.node)
+    _not_generated_from(info, column, "changed in type", plan.node)
     if column.sql_type == change.sql_type:
         return Result(message=f"nothing to change: column {column.name} is {column.sql_type} "
                               "already (a VARCHAR's length is not kept)")
@@ -259,6 +272,9 @@ def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info:
     table's properties alone, in a commit of no files (the rows already written keep their
     values, as in PostgreSQL)."""
     column = _existing_column(info, change.name, plan.node)
+    if column.generated is not None:
+        raise error_at(plan.node, f"column {column.name} of {info.name} is a generated column: "
+                                  "it takes no DEFAULT and is no identity")
     if isinstance(change, SetIdentity):
         if change.identity is None and column.identity is None:
             if change.if_exists:

@@ -20,11 +20,13 @@ from pyiceberg.manifest import DataFile
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog import generated
 from indb.catalog.database import provisional_metadata
 from indb.catalog.names import DATABASE, split_name
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
-from indb.catalog.types import Column, inferred_sql_type, truncated_nanoseconds
+from indb.catalog.types import (Column, canonical_sql_type, inferred_sql_type, storage_type_of,
+                                truncated_nanoseconds)
 from indb.engine import privileges, sequences
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
@@ -46,7 +48,7 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
     done = "replaced" if plan.replace and engine.db.exists(plan.name) else "created"
     sequences.check_free(engine, plan.name)
     if plan.query is None:
-        info = _table_info(plan, plan.columns)
+        info = _table_info(plan, _generated_typed(engine, plan.name, plan.columns))
         sequences.check_defaults(engine, info)
         engine.db.create_table(info, replace=plan.replace)
         return Result(message=f"{done} table {plan.name}")
@@ -60,6 +62,29 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
     return Result(pa.table({"rows_inserted": [count]}), f"{done} table {plan.name}", count)
 
 
+def _generated_typed(engine: Engine, name: str, columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """The columns of a new table, its generated columns checked by DuckDB (the columns their
+    expressions name, no aggregate, no loop) and each given its expression's type where the
+    statement gave none (DuckDB's ``b AS (a * 2)``)."""
+    if not any(c.generated is not None for c in columns):
+        return columns
+    probe = exp.to_table(f"__indb_generated_{uuid.uuid4().hex}")
+    try:
+        engine.session.query(render(_stage_definition(probe, columns)))
+    except SqlError as error:
+        raise SqlError(error.message.splitlines()[0].replace(probe.name, name)) from None
+    try:
+        described = engine.session.query(render(exp.Describe(this=probe))).to_pydict()
+    finally:
+        engine.session.query(render(exp.Drop(tables=[probe], kind="TABLE", exists=True)))
+    types = dict(zip(described["column_name"], described["column_type"], strict=True))
+    typed = tuple(dataclasses.replace(c, sql_type=c.sql_type or canonical_sql_type(types[c.name]))
+                  for c in columns)
+    for column in typed:
+        storage_type_of(column.sql_type)  # an expression's type Iceberg cannot hold: refused
+    return typed
+
+
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
     info = TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
                              plan.primary_key)
@@ -70,7 +95,7 @@ def insert(engine: Engine, plan: planner.Insert, params: object) -> Result:
     """Fill a staging table in DuckDB (one parameter set, or all of ``ParameterSets``), then
     write its rows in one snapshot."""
     with staged(engine, plan, params) as (stage, info):
-        rows = engine.session.query(render(exp.select("*").from_(stage)))
+        rows = stage_rows(engine, stage, info)
     rows = completed(engine, info, rows, plan.overriding)
     values = returned(engine, rows, plan.returning)
     count = write_rows(engine, plan.table, [rows], complete=False, overwrite=plan.overwrite)
@@ -82,7 +107,8 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table,
     """``rows`` for the table as a write stores them: a column the rows lack takes its DEFAULT
     (evaluated once, by DuckDB), and the nulls of a numbered column are numbered, in order: an
     identity column's from the catalog's sequence of the column (``Column.identity``), a
-    DEFAULT nextval('s') column's from the sequence s. ``overriding`` (INSERT's ``OVERRIDING
+    DEFAULT nextval('s') column's from the sequence s; then the generated columns are computed
+    (catalog.generated: rows that give one a value are refused). ``overriding`` (INSERT's ``OVERRIDING
     ... VALUE``): SYSTEM takes the values given to a GENERATED ALWAYS column, USER numbers every
     identity column's rows, whatever values they were given."""
     present = {n.lower(): n for n in rows.column_names}
@@ -115,7 +141,7 @@ def completed(engine: Engine, info: TableInfo, rows: pa.Table,
             numbers = column.identity.start + (first + np.arange(count)) * column.identity.increment
         filled = pc.replace_with_mask(values, missing, pa.array(numbers).cast(values.type))
         rows = rows.set_column(rows.column_names.index(name), name, filled)
-    return rows
+    return generated.computed(rows, info, engine.session.duck)
 
 
 def default_expression(column: Column) -> exp.Expr | None:
@@ -193,7 +219,7 @@ def staged(engine: Engine, plan: planner.Insert,
     for table in list(statement.find_all(exp.Table)):  # the target: names starting __indb are indb's
         if table.name == planner.STAGE_TABLE:
             table.replace(stage.copy())
-    engine.session.query(render(_stage_definition(stage, info)))
+    engine.session.query(render(_stage_definition(stage, info.columns)))
     try:
         try:
             engine.session.query(render(statement), _own_parameters(plan, params))
@@ -202,6 +228,12 @@ def staged(engine: Engine, plan: planner.Insert,
         yield stage, info
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
+
+
+def stage_rows(engine: Engine, stage: exp.Table, info: TableInfo) -> pa.Table:
+    """The rows an INSERT staged, without its generated columns (computed by ``completed``)."""
+    return engine.session.query(render(exp.select(*[
+        exp.column(c.name, quoted=True) for c in info.columns if c.generated is None]).from_(stage)))
 
 
 def _own_parameters(plan: planner.Insert, params: object) -> object:
@@ -223,10 +255,14 @@ def positional(params: object, highest: int, node: exp.Expr | None = None) -> li
     return given
 
 
-def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
+def _stage_definition(stage: exp.Table, columns: tuple[Column, ...]) -> exp.Create:
     """CREATE TEMPORARY TABLE for an INSERT's staging table: the target's columns, NOT NULLs
-    and DEFAULTs (an identity column's value is numbered after: ``completed``)."""
+    and DEFAULTs (an identity column's value is numbered after: ``completed``), its generated
+    columns (DuckDB's VIRTUAL ones: an INSERT that gives one a value is refused as DuckDB
+    refuses it; a generated column of no type yet takes its expression's)."""
     def constraints(column: Column) -> list[exp.ColumnConstraint]:
+        if column.generated is not None:
+            return [generated.constraint(column)]
         numbered = column.identity is not None or default_sequence(column.default) is not None
         kinds: list[exp.Expr] = [] if column.nullable or numbered else [
             exp.NotNullColumnConstraint()]
@@ -234,11 +270,12 @@ def _stage_definition(stage: exp.Table, info: TableInfo) -> exp.Create:
         if default is not None:
             kinds.append(exp.DefaultColumnConstraint(this=default))
         return [exp.ColumnConstraint(kind=kind) for kind in kinds]
-    columns = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
-                             kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
-                             constraints=constraints(c))
-               for c in info.columns]
-    return exp.Create(this=exp.Schema(this=stage, expressions=columns), kind="TABLE",
+    definitions = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True),
+                                 kind=exp.DataType.build(c.sql_type, dialect="duckdb")
+                                 if c.sql_type else None,
+                                 constraints=constraints(c))
+                   for c in columns]
+    return exp.Create(this=exp.Schema(this=stage, expressions=definitions), kind="TABLE",
                       properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
 
 
@@ -365,6 +402,7 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
         "shard key" if c.name in key else "", "primary key" if c.name in primary else "",
         "" if c.nullable else "not null", "" if c.default is None else f"default {c.default}",
         "" if c.identity is None else "identity",
+        "" if c.generated is None else f"generated always as ({c.generated})",
         "" if c.comment is None else f"comment {c.comment!r}"]))) for c in info.columns]
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
              for k in _FACTS_SCHEMA.names[1:]]

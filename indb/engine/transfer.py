@@ -54,8 +54,9 @@ def export_database(engine: Engine, plan: plans.ExportDatabase, params: object) 
         loads: list[exp.Expr] = []
         for name in tables:
             file = f"{name.replace('.', '_')}.{plan.format}"
-            engine.run(planner.plan(_copy(name, partial / file, plan.options, into=False),
-                                    engine.facts))
+            written = _written_columns(engine, name)
+            engine.run(planner.plan(_copy(name, partial / file, plan.options, into=False,
+                                          columns=written), engine.facts))
             loads.append(_copy(name, target / file, plan.options, into=True))
         counters = [c for name in tables for c in _counters(engine, name)]
         (partial / SCHEMA_FILE).write_text(_script(_schema(engine, tables) + counters))
@@ -168,8 +169,20 @@ def _counters(engine: Engine, table: str) -> list[exp.Expr]:
     return out
 
 
-def _copy(table: str, file: Path, options: tuple[exp.CopyParameter, ...], into: bool) -> exp.Copy:
-    return exp.Copy(this=exp.to_table(table), kind=into, files=[exp.Literal.string(str(file))],
+def _written_columns(engine: Engine, table: str) -> list[str] | None:
+    """The columns a table's file holds: those a write gives, without its generated ones (as
+    DuckDB's EXPORT writes them: the COPY FROM of load.sql gives none); None for all."""
+    info = engine.db.load(table)[1]
+    return [c.name for c in info.columns if c.generated is None] if info.generated_columns \
+        else None
+
+
+def _copy(table: str, file: Path, options: tuple[exp.CopyParameter, ...], into: bool,
+          columns: list[str] | None = None) -> exp.Copy:
+    """COPY of a table FROM or TO a file; TO with ``columns``: those columns only."""
+    source: exp.Expr = exp.to_table(table) if columns is None else exp.select(
+        *[exp.column(c, quoted=True) for c in columns]).from_(table).subquery()
+    return exp.Copy(this=source, kind=into, files=[exp.Literal.string(str(file))],
                     params=[o.copy() for o in options])
 
 

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from indb import planner
-from indb.catalog import views
+from indb.catalog import generated, views
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
 from indb.engine import tables, temporary
@@ -67,7 +67,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
-    new_rows = tables.completed(engine, info, inserted.select(user)) if complete \
+    written = [c.name for c in info.columns if c.generated is None]  # completed computes the others
+    new_rows = tables.completed(engine, info, inserted.select(written)) if complete \
         else inserted.select(user)  # defaults, identities
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
     removed = []
@@ -137,7 +138,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                           else "none") + (f", not ({', '.join(keys)})" if keys else ""))
     columns = [exp.column(k, quoted=True) for k in keys]
     with tables.staged(engine, plan.insert, params) as (stage, _):
-        staged = engine.session.query(render(exp.select(exp.Star()).from_(stage)))
+        staged = tables.stage_rows(engine, stage, info)
     staged = tables.completed(engine, info, staged,  # a new row's key may be its number
                               plan.insert.overriding)
     staged = staged.append_column(POSITION, pa.array(np.arange(staged.num_rows)))
@@ -279,8 +280,21 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         if column.identity is not None and clause.action == Action.UPDATE and column.identity.always:
             raise error_at(value, f"column {column.name} is GENERATED ALWAYS AS IDENTITY: an "
                                   "UPDATE gives it no value (PostgreSQL refuses it too)")
+        if column.generated is not None and not default:
+            raise error_at(value, f"column {column.name} is a generated column (GENERATED ALWAYS "
+                                  f"AS ({column.generated})): a write gives it no value; it is "
+                                  "computed from the row")
         values[column.name] = _default(column) if default else _cast(value.copy(), column)
-    return [values[c.name] for c in info.columns]
+    return [_generated_value(info, c, values) for c in info.columns]
+
+
+def _generated_value(info: TableInfo, column: Column, values: dict[str, exp.Expr]) -> exp.Expr:
+    """A column's new value under a clause: ``values``'s, or a generated column's expression
+    over the row's new values (``values``: each column's, cast to its type)."""
+    if column.generated is None:
+        return values[column.name]
+    return _cast(generated.expanded(info, column, lambda c: exp.paren(values[c.name].copy())),
+                 column)
 
 
 def _default(column: Column) -> exp.Expr:
@@ -390,8 +404,8 @@ def show_create(engine: Engine, plan: planner.ShowCreate, params: object) -> Res
 
 
 def table_ddl(info: TableInfo) -> exp.Create:
-    """``CREATE TABLE`` of a table as it is: its columns (types, NOT NULL, DEFAULT, identity),
-    keys, constraints and placement."""
+    """``CREATE TABLE`` of a table as it is: its columns (types, NOT NULL, DEFAULT, identity,
+    generated), keys, constraints and placement."""
     columns: list[exp.Expr] = []
     for column in info.columns:
         constraints = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())] \
@@ -403,6 +417,8 @@ def table_ddl(info: TableInfo) -> exp.Create:
             constraints.append(exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(
                 this=column.identity.always, start=exp.Literal.number(column.identity.start),
                 increment=exp.Literal.number(column.identity.increment))))
+        if column.generated is not None:
+            constraints.append(generated.constraint(column))
         columns.append(exp.ColumnDef(this=exp.to_identifier(column.name),
                                      kind=exp.DataType.build(column.sql_type, dialect="duckdb"),
                                      constraints=constraints))

@@ -292,6 +292,20 @@ class Indb(DuckDB):
                 this=cache.this, kind="VIEW", expression=cache.expression,
                 properties=exp.Properties(expressions=[exp.TemporaryProperty()])))
 
+        def _parse_generated_as_identity(self) -> (exp.GeneratedAsIdentityColumnConstraint
+                                                   | exp.ComputedColumnConstraint
+                                                   | exp.GeneratedAsRowColumnConstraint):
+            """A generated column as DuckDB and PostgreSQL write it, ``GENERATED ALWAYS AS
+            (expr) [VIRTUAL | STORED]``, read as DuckDB's ``AS (expr)`` is (a computed column);
+            an identity as sqlglot reads it."""
+            found = super()._parse_generated_as_identity()
+            if not isinstance(found, exp.GeneratedAsIdentityColumnConstraint) \
+                    or found.args.get("expression") is None:
+                return found
+            stored = self._match_texts(("STORED", "VIRTUAL")) and self._prev.text.upper() == "STORED"
+            return self.expression(exp.ComputedColumnConstraint(this=exp.paren(found.expression),
+                                                                persisted=stored))
+
         def _parse_limit(self, this: exp.Expr | None = None, top: bool = False,
                          skip_limit_token: bool = False) -> exp.Expr | None:
             if top and not skip_limit_token:  # right after SELECT: Kinetica's TOP n

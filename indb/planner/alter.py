@@ -289,6 +289,10 @@ def _add_column(definition: exp.ColumnDef) -> AddColumn:
         checked_column_name(name)
     except SchemaError as error:
         raise error_at(definition, str(error)) from None
+    if any(isinstance(c.kind, exp.ComputedColumnConstraint) for c in definition.constraints):
+        raise error_at(definition, f"a generated column is made with its table (CREATE TABLE), "
+                                   f"as in DuckDB: add {name} as a plain column and UPDATE it, "
+                                   "or make the table again")
     if definition.args.get("kind") is None:
         raise error_at(definition, f"column {name} needs a type")
     default, not_null = None, False

@@ -217,6 +217,9 @@ def plan_create_function(tree: CreateFunctionTree, catalog: CatalogFacts) -> Cre
     if environment is not None and catalog.environment(environment) is None:
         raise not_found("function environment", environment)
     returns = column_defs(tree.args["returns"])[0] if tree.args.get("returns") else ()
+    if any(c.generated is not None for c in returns):
+        raise error_at(tree.args["returns"], "RETURNS TABLE names the columns a function returns: "
+                                             "no generated column")
     body_text = body.name if body is not None else None
     code = None
     if body is not None:

@@ -411,30 +411,44 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         except SchemaError as error:
             raise error_at(item, str(error)) from None
         seen.add(name.lower())
-        if item.args.get("kind") is None:
+        computed = generated_expression(item)
+        if item.args.get("kind") is None and computed is None:
             raise error_at(item, f"column {name} needs a type")
-        kind = _without_properties(item)
-        serial = SERIALS.get(str(kind.args.get("kind") or kind.this.name).upper()) \
-            if kind.this in (exp.DataType.Type.USERDEFINED, *SERIAL_TYPES) else None  # PostgreSQL's
-        try:
-            sql_type = canonical_sql_type(serial or kind.sql(dialect="duckdb"))
-            storage_type_of(sql_type)  # refuses types Iceberg cannot hold
-        except SchemaError as error:
-            raise error_at(item, str(error)) from None
+        sql_type, serial = "", None  # a generated column's type may be its expression's (engine)
+        if item.args.get("kind") is not None:
+            kind = _without_properties(item)
+            serial = SERIALS.get(str(kind.args.get("kind") or kind.this.name).upper()) \
+                if kind.this in (exp.DataType.Type.USERDEFINED, *SERIAL_TYPES) else None  # PG's
+            try:
+                sql_type = canonical_sql_type(serial or kind.sql(dialect="duckdb"))
+                storage_type_of(sql_type)  # refuses types Iceberg cannot hold
+            except SchemaError as error:
+                raise error_at(item, str(error)) from None
         not_null, default, identity = _constraints(item, Identity(name) if serial else None)
         comment = next((c.kind.name for c in item.constraints
                         if isinstance(c.kind, exp.CommentColumnConstraint)), None)
         columns.append(Column(name, sql_type, not (not_null or identity), default, identity,
-                              comment))
+                              comment, computed))
     return tuple(columns), shard_key
+
+
+def generated_expression(item: exp.ColumnDef) -> str | None:
+    """A generated column's expression (``GENERATED ALWAYS AS (expr)``, ``AS (expr)``), as
+    DuckDB SQL; None for a column of another kind."""
+    found = next((c.kind for c in item.constraints
+                  if isinstance(c.kind, exp.ComputedColumnConstraint)), None)
+    if found is None:
+        return None
+    if found.this.find(exp.Subquery, exp.Select, exp.Placeholder, exp.Parameter):
+        raise error_at(item, f"generated column {item.name} is computed from its row's columns: "
+                             "no subquery, no parameter")
+    return render(found.this.unnest())
 
 
 SERIALS = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}  # numbered
 SERIAL_TYPES = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL)
 REFUSED_CONSTRAINTS: dict[type[exp.Expr], str] = {  # not enforced: refused, never ignored
-    exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check",
-    exp.ComputedColumnConstraint: "computed columns are not supported: compute the value in a "
-                                  "view or in the query that writes it"}
+    exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check"}
 
 
 def _constraints(item: exp.ColumnDef,
@@ -460,18 +474,21 @@ def _constraints(item: exp.ColumnDef,
                 raise error_at(kind, "an identity's START WITH and INCREMENT BY are integers")
             start, increment = (int(n.name) if n is not None else 1 for n in numbers)
             identity = Identity(item.name, start, increment, always=kind.this is True)
-        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):  # GENERATED AS (expr)
-            raise error_at(item, REFUSED_CONSTRAINTS[exp.ComputedColumnConstraint])
+        elif isinstance(kind, exp.ComputedColumnConstraint):  # generated_expression
+            continue
         elif type(kind) in REFUSED_CONSTRAINTS:
             raise error_at(item, REFUSED_CONSTRAINTS[type(kind)])
         elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint
                             | exp.CheckColumnConstraint | exp.UniqueColumnConstraint):
             # (a CHECK: checks_of; UNIQUE: uniques_of)
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
-                                       "indb knows NOT NULL, DEFAULT, PRIMARY KEY and "
-                                       "GENERATED ... AS IDENTITY")
+                                       "indb knows NOT NULL, DEFAULT, PRIMARY KEY, "
+                                       "GENERATED ... AS IDENTITY and GENERATED ALWAYS AS (...)")
     if default is not None and identity is not None:
         raise error_at(item, f"column {item.name} has both a DEFAULT and an identity: give one")
+    if (default is not None or identity is not None) and generated_expression(item) is not None:
+        raise error_at(item, f"column {item.name} is generated: it takes no DEFAULT and is no "
+                             "identity")
     return not_null, default, identity
 
 

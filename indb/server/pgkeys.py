@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from indb.catalog import generated
 from indb.catalog.names import split_name
 from indb.catalog.sequences import SequenceInfo, default_sequence, properties
 from indb.catalog.tables import TableInfo
@@ -264,6 +265,20 @@ def of_information() -> list[exp.Expr]:
         ("schema", "table_schema"), ("table", "table_name"), ("column", "column_name"))]
 
 
+def _generated_column() -> exp.Select:
+    """The information_schema.columns row of a pg_attribute row's column if it is generated
+    (DuckDB's pg_attribute says no column is)."""
+    def of(column: str, table: str) -> exp.Column:
+        return exp.column(column, table)
+    return exp.select("1").from_(exp.to_table("information_schema.columns").as_("indb_ic")).join(
+        exp.Table(this=exp.Anonymous(this="duckdb_tables")).as_("indb_dt"), on=exp.and_(
+            of("schema_name", "indb_dt").eq(of("table_schema", "indb_ic")),
+            of("table_name", "indb_dt").eq(of("table_name", "indb_ic")))).where(exp.and_(
+                of("table_oid", "indb_dt").eq(exp.column("attrelid")),
+                of("column_name", "indb_ic").eq(exp.column("attname")),
+                of("is_generated", "indb_ic").eq(exp.Literal.string("ALWAYS"))))
+
+
 def always(yes: str, no: str) -> exp.Expr:
     return exp.If(this=exp.column("identity_always"), true=exp.Literal.string(yes),
                   false=exp.Literal.string(no))
@@ -273,7 +288,11 @@ def always(yes: str, no: str) -> exp.Expr:
 EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     # 'a' ALWAYS, 'd' BY DEFAULT, '' no identity
     "pg_attribute": {"attidentity": identity(always("a", "d"), exp.Literal.string(""),
-                                             *of_attribute())},
+                                             *of_attribute()),
+                     # 's' a generated column (stored, as indb's are), '' another
+                     "attgenerated": exp.If(this=exp.Exists(this=_generated_column()),
+                                            true=exp.Literal.string("s"),
+                                            false=exp.Literal.string(""))},
     # every comment is of a relation or its column: pg_class's (its oid in PostgreSQL)
     "pg_description": {"classoid": exp.Literal.number(1259)},
     # DuckDB numbers a constraint's columns from 0 and names a primary key by its columns
@@ -376,7 +395,9 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
     for column, kind in relation.columns:
         described = info.column(column) if info else None
         constraints = []
-        if described is not None and not described.nullable:
+        if described is not None and described.generated is not None:  # DuckDB's VIRTUAL one:
+            constraints.append(generated.constraint(described))  # information_schema says so
+        elif described is not None and not described.nullable:
             constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
         if described is not None and described.default is not None:
             constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(

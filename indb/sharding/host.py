@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import load_file_io
 
-from indb.catalog import filesystems
+from indb.catalog import filesystems, generated
 from indb.catalog.database import provisional_metadata
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column, inferred_sql_type
@@ -408,6 +408,12 @@ def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, ou
         return
     if isinstance(spec, AppendOutput):
         info, metadata = spec.info, spec.metadata
+        if info.generated_columns:  # computed here, as a write on the head computes them
+            with closing(duckdb.connect()) as duck:
+                try:
+                    rows = generated.computed(rows, info, duck)
+                except DataError as error:
+                    raise DataError(f"the output does not fit table {spec.name}: {error}") from None
     else:
         info = new_table_info(job, spec, rows)
         metadata = provisional_metadata(info, spec.location)

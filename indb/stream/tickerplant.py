@@ -146,6 +146,11 @@ class Tickerplant:
         found = self.tables.get(name)
         if found is None:
             _, info = self.engine.db.load(name)
+            if info.generated_columns:  # a feed sends every column, as to kdb+'s tickerplant
+                raise DataError(f"table {name} has generated columns ("
+                                + ", ".join(c.name for c in info.generated_columns)
+                                + "): the tickerplant takes tables whose every column a feed "
+                                "sends; compute them in a view over the table")
             found = self.tables[name] = LiveTable(info)
             live_rows.register(self.directory, name, found.rows)
         return found
