@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,21 @@ class Table:
         return pa.concat_tables([self.shard(k) for k in range(1 if self.info.replicated else self.shards)])
 
 
+def caller_variables() -> Callable[[str], object]:
+    """The variables of the nearest caller outside indb, its locals then its globals, by name:
+    what a statement may read as DuckDB's replacement scans read them (``SELECT * FROM df``)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "indb":
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return lambda name: None
+    local, module = frame.f_locals, frame.f_globals
+
+    def lookup(name: str) -> object:
+        return local[name] if name in local else module.get(name)
+    return lookup
+
+
 class Cursor:
     """DB-API 2.0 cursor: ``execute``/``executemany``, then ``fetchone``/``fetchmany``/``fetchall``,
     iteration, or the result's Arrow, pandas, polars and numpy forms (DuckDB's names).
@@ -64,7 +80,8 @@ class Cursor:
         """Run SQL (``?`` parameters: a list or tuple); returns the cursor (DuckDB's style)."""
         engine = self._engine()
         self._discard()
-        self._result = engine.execute(operation, parameters)
+        with registered.replacing(caller_variables()):
+            self._result = engine.execute(operation, parameters)
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> Cursor:
@@ -72,7 +89,8 @@ class Cursor:
         snapshot. ``rowcount`` is the total."""
         engine = self._engine()
         self._discard()
-        self._result = engine.executemany(operation, seq_of_parameters)
+        with registered.replacing(caller_variables()):
+            self._result = engine.executemany(operation, seq_of_parameters)
         return self
 
     def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> Sequence[Any]:
@@ -252,7 +270,8 @@ class Connection:
         """Run SQL and return its result: ``.fetchall()``, ``.arrow()``, ``.df()``, ``.pl()``...
         (``indb.Result``), its rows read as they are fetched."""
         self._check_open()
-        return self._engine.execute(sql, parameters)
+        with registered.replacing(caller_variables()):
+            return self._engine.execute(sql, parameters)
 
     def interrupt(self) -> None:
         """Stop the query another thread runs on this connection (it raises SqlError there), as

@@ -76,3 +76,54 @@ def test_it_is_the_session_s_alone_and_needs_no_privilege(tmp_path):
             two.sql("SELECT * FROM mine")
         with one.engine.as_user("ann"):  # no grant reaches a session's own rows
             assert one.sql("SELECT a FROM mine").fetchall() == [(1,)]
+
+
+def test_a_caller_s_variable_is_read_by_its_name_as_duckdb_s_replacement_scans(conn):
+    scores = pd.DataFrame({"name": ["a", "b"], "s": [1.5, 2.5]})
+    batch = pa.table({"name": ["c"], "s": [9.0]})
+    assert conn.sql("SELECT name FROM scores WHERE s > 2").fetchall() == [("b",)]
+    assert conn.execute("SELECT count(*) FROM scores JOIN weights USING (name)").fetchone() == (1,)
+    cursor = conn.cursor()
+    assert cursor.execute("SELECT * FROM batch").fetchall() == [("c", 9.0)]
+    conn.sql("CREATE TABLE kept AS SELECT * FROM scores UNION ALL SELECT * FROM batch")
+    scores = pd.DataFrame({"name": ["z"], "s": [0.0]})  # read as it is at each statement
+    assert conn.sql("SELECT name FROM scores").fetchall() == [("z",)]
+    assert conn.sql("SELECT count(*) FROM kept").fetchone() == (3,)
+    assert conn.sql("SELECT count(*) FROM weights").fetchone() == (2,)
+
+
+def test_a_table_view_or_registration_of_the_name_comes_before_a_variable(conn):
+    weights = pd.DataFrame({"name": ["from the variable"]})  # noqa: F841 (read by name)
+    pg_class = pd.DataFrame({"x": [1]})  # noqa: F841 (DuckDB's catalog view comes first)
+    assert conn.sql("SELECT count(*) FROM weights").fetchone() == (2,)
+    assert conn.sql("SELECT count(*) > 1 FROM pg_class").fetchone() == (True,)
+    other = pd.DataFrame({"v": [1]})  # noqa: F841
+    conn.register("other", pa.table({"v": [2]}))
+    assert conn.sql("SELECT v FROM other").fetchall() == [(2,)]
+
+
+def test_a_variable_is_read_not_written_nor_named(conn):
+    fresh = pd.DataFrame({"n": [1]})  # noqa: F841
+    held = pd.DataFrame({"n": [1]})  # noqa: F841
+    scalar = 5  # noqa: F841 (not data: not read)
+    with pytest.raises(indb.CatalogError, match="fresh does not exist"):
+        conn.sql("INSERT INTO fresh VALUES (2)")
+    with pytest.raises(SqlError, match="scalar does not exist"):
+        conn.sql("SELECT * FROM scalar")
+    conn.sql("CREATE TABLE fresh (n INTEGER)")  # the name of a table it makes: the table's
+    conn.sql("INSERT INTO fresh VALUES (7)")
+    assert conn.sql("SELECT n FROM fresh").fetchall() == [(7,)]
+    with pytest.raises(SqlError, match="a view cannot read"):
+        conn.sql("CREATE VIEW v AS SELECT * FROM held")  # a view outlives the variable
+    conn.sql("DROP TABLE fresh")
+
+
+def test_a_server_s_statements_read_no_variable_of_the_server(tmp_path):
+    from indb.engine import Engine
+    secret = pd.DataFrame({"key": ["s3cret"]})  # noqa: F841 (the engine's caller's own)
+    engine = Engine(tmp_path / "db", cluster="threads")
+    try:  # the engine alone (as the servers call it): no variables are read
+        with pytest.raises(SqlError, match="secret does not exist"):
+            engine.execute("SELECT * FROM secret")
+    finally:
+        engine.close()

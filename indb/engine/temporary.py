@@ -70,6 +70,8 @@ class Temporaries:
     search_path: tuple[str, ...] = DEFAULT_PATH
     prepared: dict[str, Prepare] = field(default_factory=dict)  # PREPARE's, by name
     frames: dict[str, pa.Table] = field(default_factory=dict)  # conn.register's, by name
+    # the caller's variables the statement being run reads (DuckDB's replacement scans)
+    scanned: dict[str, pa.Table] = field(default_factory=dict)
     # SET VARIABLE's, by name: each value as text, and its type
     variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
