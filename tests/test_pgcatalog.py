@@ -435,3 +435,39 @@ def test_psql_describes_sequences_and_comments(served):
                              password=served.tokens["root"], autocommit=True) as conn:
             conn.execute("DROP TABLE noted_t")
             conn.execute("DROP SEQUENCE noted_seq")
+
+
+def test_named_types_and_generated_columns_read_back_as_postgresql_s(tmp_path):
+    """psql's ``\\dT`` lists the database's types (not DuckDB's built-in ones), pg_enum their
+    values; SQLAlchemy reflects an ENUM column as its named type and a generated column as
+    ``Computed``; information_schema says USER-DEFINED and the type's name."""
+    path = tmp_path / "db"
+    with indb.connect(path) as conn:
+        conn.sql("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+        conn.sql("CREATE TABLE person (name TEXT, m mood, b INTEGER, c AS (b * 2))")
+        conn.sql("CREATE USER root")
+        conn.sql("GRANT admin TO root")
+        token = conn.sql("CREATE TOKEN FOR root").arrow()["token"][0].as_py()
+    server = Served(path)
+    server.tokens = {"root": token}
+    try:
+        listed = psql(server, "root", r"\dT")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines() == ["main|mood|"]
+        assert "generated always as" in psql(server, "root", r"\d person").stdout
+        inspector = sa.inspect(engine(server, "root"))
+        assert inspector.get_enums() == [{"name": "mood", "schema": "main", "visible": True,
+                                          "labels": ["sad", "ok", "happy"]}]
+        columns = {c["name"]: c for c in inspector.get_columns("person")}
+        assert isinstance(columns["m"]["type"], sa.Enum) and columns["m"]["type"].name == "mood"
+        assert columns["c"]["computed"]["persisted"] is True and "b * 2" in columns["c"]["computed"]["sqltext"]
+        assert "computed" not in columns["b"]
+        with psycopg.connect(host="127.0.0.1", port=server.pg_port, dbname="indb", user="root",
+                             password=token) as pg:
+            assert pg.execute("SELECT column_name, data_type, udt_name FROM information_schema.columns "
+                              "WHERE table_name = 'person' AND column_name = 'm'").fetchall() == [
+                ("m", "USER-DEFINED", "mood")]
+            assert pg.execute("SELECT enumlabel FROM pg_enum ORDER BY enumsortorder").fetchall() == [
+                ("sad",), ("ok",), ("happy",)]
+    finally:
+        server.stop()

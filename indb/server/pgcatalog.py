@@ -31,10 +31,11 @@ from indb.catalog.sequences import FUNCTION_NAMES
 from indb.engine.privileges import Relation
 from indb.engine.temporary import PREFIX
 from indb.errors import NotSupportedError, SqlError
-from indb.parser import render
+from indb.parser import render, render_indb
+from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import pgkeys, pgparams, pgroles, pgvalues
+from indb.server import pgkeys, pgparams, pgroles, pgtypes, pgvalues
 from indb.server.pgkeys import column_type
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
@@ -173,8 +174,8 @@ _LIST_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]
 # the array types of PostgreSQL's catalog, by their items' type, and text's (DuckDB's pg_type has
 # neither, so JDBC's getColumns left list columns out and asyncpg could not look arrays up)
 _ARRAYS = {**pgparams.ARRAYS, 1043: 1015}
-_TEXT_TYPE = {"oid": 25, "typname": "text", "typtype": "b", "typcategory": "S", "typlen": -1,
-              "typbyval": False, "typdelim": ",", "typelem": 0, "typarray": 1009,
+_TEXT_TYPE = {"oid": 25, "typname": "text", "typnamespace": pgtypes.CATALOG_OID, "typtype": "b",
+              "typcategory": "S", "typlen": -1, "typbyval": False, "typdelim": ",", "typelem": 0, "typarray": 1009,
               "typbasetype": 0, "typrelid": 0, "typisdefined": True}
 
 
@@ -184,7 +185,8 @@ def _types_added() -> exp.Query:
         exp.alias_(exp.column("array_oid", "a"), "oid"),
         exp.alias_(exp.DPipe(this=exp.Literal.string("_"), expression=exp.column("typname", "t")),
                    "typname"),
-        exp.column("typnamespace", "t"), exp.column("typowner", "t"),
+        exp.alias_(pgtypes.catalog_namespace(), "typnamespace"),
+        exp.column("typowner", "t"),
         *(exp.alias_(value, name) for name, value in (
             ("typtype", exp.Literal.string("b")), ("typcategory", exp.Literal.string("A")),
             ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
@@ -242,6 +244,8 @@ def _list_type() -> exp.Expr:
     return exp.func("coalesce", exp.Subquery(this=exp.select(exp.Case(ifs=[
         *(exp.If(this=kind.eq(exp.Literal.string(name)), true=exp.Literal.number(oid))
           for name, oid in _LIST_TYPES.items()),
+        exp.If(this=exp.Like(this=kind, expression=exp.Literal.string("ENUM(%")),
+               true=pgtypes.named(kind, "oid")),  # a named ENUM's column: its type's oid
         exp.If(this=exp.Like(this=kind, expression=exp.Literal.string("DECIMAL(%)[]")),
                true=exp.Literal.number(1231))])).from_(
         exp.Table(this=exp.Anonymous(this="duckdb_columns"),
@@ -270,7 +274,8 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                      "collencoding": exp.Literal.number(-1),  # any encoding (psql's \dO)
                      **{c: exp.Literal.string("C") for c in ("collcollate", "collctype")},
                      "colliculocale": exp.null(), "collisdeterministic": exp.true()},
-    "pg_type": {"typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
+    "pg_type": {"typnamespace": pgtypes.namespace(exp.column("oid"), exp.column("typnamespace")),
+                "typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
                 "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
                 "typrelid": exp.func("coalesce", exp.column("typrelid"), exp.Literal.number(0)),
@@ -281,7 +286,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
-    "pg_settings": {}, "pg_views": {}, "pg_proc": {},
+    "pg_settings": {}, "pg_views": {}, "pg_proc": {}, "pg_namespace": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
@@ -290,6 +295,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
 _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
                                                     "pg_settings": _settings_added,
+                                                    "pg_namespace": pgtypes.catalog_added,
                                                     **pgkeys.ADDED_ROWS}
 # ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
 # NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)
@@ -565,14 +571,14 @@ class Shadows:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[tuple[Relation, ...], tuple[Principal, ...]], _Shadow] = \
-            OrderedDict()
+        self._kept: OrderedDict[tuple[tuple[Relation, ...], tuple[Principal, ...],
+                                      tuple[tuple[str, str], ...]], _Shadow] = OrderedDict()
 
     def answer(self, relations: Sequence[Relation], principals: Sequence[Principal],
-               query: exp.Expr, params: object) -> Result:
+               query: exp.Expr, params: object, types: Sequence[tuple[str, str]] = ()) -> Result:
         """The catalog query's rows, as the user who sees ``relations`` and ``principals``
-        gets them."""
-        key = (tuple(relations), tuple(principals))
+        gets them; ``types``: the database's named types, (name, definition)."""
+        key = (tuple(relations), tuple(principals), tuple(types))
         with self._lock:
             shadow = self._kept.get(key)
             if shadow is None:
@@ -605,10 +611,12 @@ class _Shadow:
     """One shadow database; ``tables``: those of DuckDB's pg_catalog; ``macros``: the tables of
     pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``_EMPTY_TABLES``)."""
 
-    def __init__(self, relations: Sequence[Relation], principals: Sequence[Principal]) -> None:
+    def __init__(self, relations: Sequence[Relation], principals: Sequence[Principal],
+                 types: Sequence[tuple[str, str]] = ()) -> None:
         self.duck = duckdb.connect()
-        for statement in _making(relations, principals):
-            self.duck.execute(render(statement))
+        for statement in _making(relations, principals, types):
+            self.duck.execute(render_indb(statement) if isinstance(statement, CreateType)
+                              else render(statement))
         self.tables = frozenset(row[0] for row in self.duck.execute(_CATALOG_TABLES).fetchall())
         empty = {table: columns for table, columns in _EMPTY_TABLES.items() if table not in self.tables}
         for table, columns in empty.items():
@@ -678,8 +686,12 @@ def _information_type(udt: bool) -> exp.Expr:
     element = exp.func("regexp_replace", kind.copy(), exp.Literal.string(r"\[\]$"), exp.Literal.string(""))
     array = exp.DPipe(this=exp.Literal.string("_"), expression=named(element)) if udt \
         else exp.Literal.string("ARRAY")
+    user_defined = pgtypes.named(kind.copy(), "name")  # a named type's: its name, USER-DEFINED
     return exp.Case(ifs=[exp.If(this=exp.Like(this=kind.copy(), expression=exp.Literal.string("%[]")),
-                                true=array)], default=named(kind))
+                                true=array),
+                         exp.If(this=user_defined.is_(exp.null()).not_(),
+                                true=user_defined.copy() if udt else exp.Literal.string("USER-DEFINED"))],
+                    default=named(kind))
 
 
 def _macro(table: str, schema: str = "pg_catalog") -> str:
@@ -750,11 +762,13 @@ def _named(table: exp.Table) -> set[str]:
     return named
 
 
-def _making(relations: Sequence[Relation], principals: Sequence[Principal]) -> list[exp.Expr]:
-    """The statements that make a shadow: its database, the relations (empty), the principals,
-    the macros."""
+def _making(relations: Sequence[Relation], principals: Sequence[Principal],
+            types: Sequence[tuple[str, str]]) -> list[exp.Expr]:
+    """The statements that make a shadow: its database, the named types, the relations
+    (empty), the principals, the macros."""
     made: list[exp.Expr] = [exp.Attach(this=exp.alias_(exp.Literal.string(":memory:"), DATABASE)),
-                            exp.Use(this=exp.to_identifier(DATABASE))]
+                            exp.Use(this=exp.to_identifier(DATABASE)), *pgtypes.made(types),
+                            _table_macro("", pgtypes.listed(types), name=pgtypes.NAMED)]
     for schema in sorted({r.schema for r in relations} - {"main"}):
         made.append(exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)),
                                kind="SCHEMA", exists=True))

@@ -29,6 +29,7 @@ from sqlglot import exp
 
 from indb import errors
 from indb.catalog.users import OWNER
+from indb.catalog.named_types import named_types
 from indb.connection import Connection
 from indb.engine import prepared, schemas, temporary
 from indb.engine.privileges import readable_relations, visible_principals
@@ -109,10 +110,11 @@ class _Session(Cancelable, core.Session):
             relations = readable_relations(conn.engine)  # the engine of the user's connection
             principals = visible_principals(conn.engine)
             path = schemas.search_path(conn.engine)  # (its schemas that exist)
+            types = sorted(named_types(conn.engine.db.engine).items())
         return self.shadows.answer(relations, principals,
                                    with_session(query, self.user, self.backend_pid,
                                                 [self.temporaries.schema, *path]),
-                                   list(params) if params else None)
+                                   list(params) if params else None, types)
 
     def in_transaction(self) -> bool:
         return self.in_txn
