@@ -109,8 +109,8 @@ def test_add_value_widens_the_type_and_the_columns_of_it(conn):
     with pytest.raises(SqlError, match="not an ENUM"):
         conn.sql("ALTER TYPE id ADD VALUE 'x'")
     assert "no owner" in conn.sql("ALTER TYPE mood OWNER TO postgres").message  # pg_dump's
-    with pytest.raises(SqlError, match="ALTER TYPE takes ADD VALUE"):
-        conn.sql("ALTER TYPE mood RENAME TO feeling")
+    with pytest.raises(SqlError, match="ALTER TYPE takes ADD VALUE or RENAME TO"):
+        conn.sql("ALTER TYPE mood SET SCHEMA s")
 
 
 def test_named_types_are_every_connection_s_and_their_admins_to_make(tmp_path):
@@ -142,3 +142,22 @@ def test_a_postgresql_client_reads_an_enum_as_text(tmp_path):
             assert rows.fetchall() == [("Mark", "sad"), ("Pedro", "happy")]
     finally:
         served.stop()
+
+
+def test_alter_type_rename_to_names_it_otherwise_and_its_columns_stay(conn):
+    conn.sql("CREATE TYPE mood AS ENUM ('sad', 'ok')")
+    conn.sql("CREATE TABLE t (m mood)")
+    conn.sql("INSERT INTO t VALUES ('ok')")
+    conn.sql("CREATE TYPE other AS INTEGER")
+    with pytest.raises(CatalogError, match="type other already exists"):
+        conn.sql("ALTER TYPE mood RENAME TO other")
+    with pytest.raises(SqlError, match="DuckDB's name of INTEGER"):
+        conn.sql("ALTER TYPE mood RENAME TO int4")
+    conn.sql("ALTER TYPE public.mood RENAME TO feeling")  # (pg_dump writes its schema)
+    assert conn.sql("SELECT 'sad'::feeling::VARCHAR, m FROM t").fetchall() == [("sad", "ok")]
+    with pytest.raises(SqlError, match="mood"):
+        conn.sql("SELECT 'sad'::mood")
+    with pytest.raises(CatalogError, match="type mood does not exist"):
+        conn.sql("ALTER TYPE mood RENAME TO again")
+    with pytest.raises(SqlError, match="RENAME VALUE is not supported"):
+        conn.sql("ALTER TYPE feeling RENAME VALUE 'ok' TO 'fine'")

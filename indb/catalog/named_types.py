@@ -11,6 +11,7 @@ import weakref
 import sqlalchemy as sa
 
 from indb.catalog.database import create_tables, define
+from indb.errors import CatalogError
 
 _metadata = sa.MetaData()
 _types = sa.Table("indb_types", _metadata,
@@ -38,6 +39,17 @@ def drop_type(engine: sa.Engine, name: str) -> bool:
     ensure_tables(engine)
     with engine.begin() as conn:
         return bool(conn.execute(_types.delete().where(_types.c.name == name)).rowcount)
+
+
+def rename_type(engine: sa.Engine, name: str, new: str) -> bool:
+    """Give a named type another name; False if there was none of that name, CatalogError if
+    the new one is taken."""
+    ensure_tables(engine)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(_types.c.name).where(_types.c.name == new)).first() is not None:
+            raise CatalogError(f"type {new} already exists")
+        return bool(conn.execute(_types.update().where(_types.c.name == name)
+                                 .values(name=new)).rowcount)
 
 
 def ensure_tables(engine: sa.Engine) -> None:

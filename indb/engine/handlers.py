@@ -117,6 +117,7 @@ HANDLERS: dict[type, Handler] = {
     named_type_plans.CreateType: named_types.create,
     named_type_plans.DropType: named_types.drop,
     named_type_plans.AddValue: named_types.add_value,
+    named_type_plans.RenameType: named_types.rename,
     transfer_plans.ExportDatabase: transfer.export_database,
     transfer_plans.ImportDatabase: transfer.import_database,
     variable_plans.SetVariable: variables.set_variable,

@@ -35,6 +35,13 @@ def drop(engine: Engine, plan: plans.DropType, params: object) -> Result:
     raise CatalogError(f"type {plan.name} does not exist")
 
 
+def rename(engine: Engine, plan: plans.RenameType, params: object) -> Result:
+    """RENAME TO: the catalog's name alone (columns hold the definition, not the name)."""
+    if not catalog.rename_type(engine.db.engine, plan.name, plan.new):
+        raise CatalogError(f"type {plan.name} does not exist")
+    return Result(message=f"renamed type {plan.name} to {plan.new}")
+
+
 def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with each named type's definition in place of its name (a name that is no
     type's is left, for the planner or DuckDB to refuse)."""

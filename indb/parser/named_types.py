@@ -3,8 +3,8 @@
 - ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')``, and DuckDB's ``CREATE TYPE name AS
   type`` of any type (``STRUCT(x DOUBLE, y DOUBLE)``, ``INTEGER``, ``VARCHAR[]``);
 - ``DROP TYPE [IF EXISTS] name [CASCADE | RESTRICT]``;
-- PostgreSQL's ``ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'v' [BEFORE | AFTER 'w']``, and
-  pg_dump's ``ALTER TYPE name OWNER TO role``.
+- PostgreSQL's ``ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'v' [BEFORE | AFTER 'w']``,
+  ``ALTER TYPE name RENAME TO new``, and pg_dump's ``ALTER TYPE name OWNER TO role``.
 
 A name may have PostgreSQL's schema ``public`` (pg_dump writes ``public.mood``): types live in
 no schema. What a named type means is the engine's (``indb.engine.named_types``).
@@ -34,10 +34,10 @@ class DropType(exp.Expression):
 
 class AlterType(exp.Expression):
     """``ADD VALUE``'s: ``value`` the new one, ``before`` or ``after`` the one it goes next to;
-    or pg_dump's ``OWNER TO`` (``owner``)."""
+    ``RENAME TO`` (``renamed``, the new name); or pg_dump's ``OWNER TO`` (``owner``)."""
 
     arg_types = {"this": True, "value": False, "exists": False, "before": False, "after": False,
-                 "owner": False}
+                 "owner": False, "renamed": False}
 
 
 def parse_create(p: Parser) -> CreateType | None:
@@ -76,9 +76,15 @@ def parse_alter(p: Parser) -> AlterType | None:
     name = type_name(p, "ALTER TYPE")
     if p._match_text_seq("OWNER", "TO"):
         return p.expression(AlterType(this=name, owner=p._parse_id_var(any_token=True)))
+    if p._match_text_seq("RENAME", "TO"):
+        return p.expression(AlterType(this=name, renamed=type_name(p, "RENAME TO")))
+    if p._match_text_seq("RENAME", "VALUE"):
+        p.raise_error("RENAME VALUE is not supported: an ENUM's values are stored as their text, "
+                      "so renaming one rewrites every table of the type; UPDATE the rows, then "
+                      "CREATE OR REPLACE TYPE")
     if not p._match_text_seq("ADD", "VALUE"):
-        p.raise_error("ALTER TYPE takes ADD VALUE: ALTER TYPE mood ADD VALUE 'calm' [BEFORE "
-                      "'ok' | AFTER 'ok']; CREATE OR REPLACE TYPE redefines a type")
+        p.raise_error("ALTER TYPE takes ADD VALUE or RENAME TO: ALTER TYPE mood ADD VALUE 'calm' "
+                      "[BEFORE 'ok' | AFTER 'ok']; CREATE OR REPLACE TYPE redefines a type")
     exists = p._match_text_seq("IF", "NOT", "EXISTS")
     value = p._parse_string()
     if value is None:
@@ -111,6 +117,8 @@ def _create_sql(self: Generator, e: CreateType) -> str:
 def _alter_sql(self: Generator, e: AlterType) -> str:
     if e.args.get("owner") is not None:
         return f"ALTER TYPE {self.sql(e, 'this')} OWNER TO {self.sql(e, 'owner')}"
+    if e.args.get("renamed") is not None:
+        return f"ALTER TYPE {self.sql(e, 'this')} RENAME TO {self.sql(e, 'renamed')}"
     where = next((f" {side.upper()} {self.sql(e, side)}" for side in ("before", "after")
                   if e.args.get(side) is not None), "")
     exists = "IF NOT EXISTS " if e.args.get("exists") else ""

@@ -117,7 +117,7 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | sequences.ShowSequences | sequences.WithSequences | macros.CreateMacro
         | macros.DropMacro | macros.ShowMacros | caches.NothingToDo | prepared.Prepare
         | prepared.Deallocate | named_types.CreateType | named_types.DropType
-        | named_types.AddValue | transfer.ExportDatabase | transfer.ImportDatabase
+        | named_types.AddValue | named_types.RenameType | transfer.ExportDatabase | transfer.ImportDatabase
         | variables.SetVariable
         | variables.ResetVariable)
 

@@ -1,10 +1,13 @@
 """Plans for named types: ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')`` (or ``AS`` any
-type), ``DROP TYPE [IF EXISTS] name`` and ``ALTER TYPE name ADD VALUE 'v'``. A name DuckDB
+type), ``DROP TYPE [IF EXISTS] name``, ``ALTER TYPE name ADD VALUE 'v'`` and ``ALTER TYPE name
+RENAME TO new``. A name DuckDB
 gives a type of its own is refused: a column of that type would never be the named one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlglot import exp
 
 from indb.catalog.names import checked_name
 from indb.catalog.types import canonical_sql_type
@@ -31,22 +34,29 @@ class DropType:
 
 
 def plan_create(tree: CreateTypeTree, catalog: CatalogFacts) -> CreateType:
-    try:
-        name = checked_name(tree.name, "type")
-    except SchemaError as error:
-        raise error_at(tree.this, str(error)) from None
-    try:
-        builtin = canonical_sql_type(name)
-    except SchemaError:
-        builtin = None
-    if builtin is not None:
-        raise error_at(tree.this, f"{name} is DuckDB's name of {builtin}: name the type otherwise")
+    name = _new_name(tree.this)
     kind = tree.args["kind"]
     try:
         definition = canonical_sql_type(render(kind))
     except SchemaError as error:
         raise error_at(kind, str(error)) from None
     return CreateType(name, definition, bool(tree.args.get("replace")))
+
+
+def _new_name(node: exp.Identifier) -> str:
+    """A name a type is given, checked: not one of DuckDB's types (a column of that type would
+    never be the named one)."""
+    try:
+        name = checked_name(node.name, "type")
+    except SchemaError as error:
+        raise error_at(node, str(error)) from None
+    try:
+        builtin = canonical_sql_type(name)
+    except SchemaError:
+        builtin = None
+    if builtin is not None:
+        raise error_at(node, f"{name} is DuckDB's name of {builtin}: name the type otherwise")
+    return name
 
 
 def plan_drop(tree: DropTypeTree, catalog: CatalogFacts) -> DropType:
@@ -65,8 +75,17 @@ class AddValue:
     after: str | None = None
 
 
-def plan_alter(tree: AlterTypeTree, catalog: CatalogFacts) -> AddValue | NothingToDo:
+@dataclass(frozen=True)
+class RenameType:
+    name: str
+    new: str
+
+
+def plan_alter(tree: AlterTypeTree, catalog: CatalogFacts) -> AddValue | RenameType | NothingToDo:
     name = tree.name.lower()
+    renamed = tree.args.get("renamed")
+    if renamed is not None:
+        return RenameType(name, _new_name(renamed))
     if tree.args.get("owner") is not None:
         return NothingToDo(f"type {name} is the database's, as every named type: it has no "
                            "owner of its own to change (admins make and drop types)")
