@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, Integ
                          InterfaceError, InternalError, NotSupportedError, OperationalError,
                          ProgrammingError)
 from indb.parser import render
+from indb.relation import Relation, Source, reading
 from indb.runtime.predictors import Predictor
 from indb.result import PREVIEW_ROWS, Result
 from indb.sharding.executor import Progress
@@ -270,8 +272,52 @@ class Connection:
         """Run SQL and return its result: ``.fetchall()``, ``.arrow()``, ``.df()``, ``.pl()``...
         (``indb.Result``), its rows read as they are fetched."""
         self._check_open()
-        with registered.replacing(caller_variables()):
-            return self._engine.execute(sql, parameters)
+        variables = caller_variables()
+        with registered.replacing(variables):
+            result = self._engine.execute(sql, parameters)
+        if not result.returns_rows or result.returned or not isinstance(sql, str):
+            return result
+        return Relation.of(result, Source(self._ran, text=sql, params=parameters,
+                                          variables=variables))
+
+    def from_df(self, df: Any) -> Relation:
+        """A relation of a pandas or polars DataFrame's rows (DuckDB's ``from_df``)."""
+        return self._data(df)
+
+    def from_arrow(self, data: Any) -> Relation:
+        """A relation of a pyarrow Table's or RecordBatchReader's rows."""
+        return self._data(data)
+
+    def read_csv(self, path: str | list[str], **options: Any) -> Relation:
+        """A relation of CSV files' rows, read by DuckDB's ``read_csv`` with ``options``
+        (``header=True``, ``sep=";"``...)."""
+        return self._relation(reading("read_csv", path, options))
+
+    def read_parquet(self, path: str | list[str], **options: Any) -> Relation:
+        return self._relation(reading("read_parquet", path, options))
+
+    def read_json(self, path: str | list[str], **options: Any) -> Relation:
+        return self._relation(reading("read_json", path, options))
+
+    def _data(self, data: Any) -> Relation:
+        name = f"python_data_{uuid.uuid4().hex[:16]}"  # a name only its relations read
+        return self._relation(exp.select(exp.Star()).from_(name), {name: data})
+
+    def _relation(self, query: exp.Query, frames: dict[str, Any] | None = None) -> Relation:
+        """The relation of a query the Python API built (it reads the caller's variables)."""
+        result = self._ran(Source(self._ran, tree=query, frames=frames or {},
+                                  variables=caller_variables()))
+        assert isinstance(result, Relation)  # (a query's result has rows)
+        return result
+
+    def _ran(self, source: Source) -> Result:
+        """A relation's statement run: its result, a Relation where it has rows."""
+        self._check_open()
+        with registered.replacing(source.lookup):
+            result = self._engine.execute(source.sql(), source.params)
+        if not result.returns_rows or result.returned:
+            return result
+        return Relation.of(result, source)
 
     def interrupt(self) -> None:
         """Stop the query another thread runs on this connection (it raises SqlError there), as

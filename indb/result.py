@@ -10,10 +10,11 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
+R = TypeVar("R", bound="Result")
 ROWS_CONVERTED = 2048  # rows made into tuples at once while fetching one by one (40x cheaper a row)
 PREVIEW_ROWS = 20  # rows ``show()`` and the notebook view print
 
@@ -56,6 +57,13 @@ class Result:
         result._stream, result.types = batches, types
         result._interrupt = interrupt
         return result
+
+    def moved(self, kind: type[R]) -> R:
+        """This result as an instance of ``kind`` (a subclass: the Python API's Relation), the
+        two one result: they share their rows and how far they were read."""
+        made = kind.__new__(kind)
+        made.__dict__ = self.__dict__
+        return made
 
     def interrupt(self) -> None:
         """From another thread: stop what computes the rows not read yet (DuckDB's interrupt of

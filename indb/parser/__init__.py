@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -22,8 +23,9 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 __all__ = ["AlterModelAlias", "CreateFunction", "CreateModel", "DescribeModel", "DropModel",
            "ExecuteFunction", "Indb", "KillFunction", "ReplicatedProperty", "ShowModels",
-           "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "in_user_terms", "parse",
-           "position", "render", "render_indb", "split", "table_ref", "unfinished_procedure"]
+           "ShardKey", "ShowFunction", "ShowFunctionStatus", "error_at", "fragment", "in_user_terms",
+           "parse", "position", "render", "render_indb", "split", "table_ref",
+           "unfinished_procedure"]
 
 
 def parse(sql: str) -> list[exp.Expr]:
@@ -43,9 +45,29 @@ def _blanked(text: str) -> str:
     return "".join(c if c == "\n" else " " for c in text)
 
 
+def fragment(text: str, into: type[exp.Expr]) -> exp.Expr:
+    """A piece of SQL read as ``into`` (an expression, a condition, ``fragments.Expressions``,
+    ``fragments.Orderings``); SqlError where it is not one, pointing into ``text``."""
+    dialect = Indb()
+    found = _parsed(text, lambda: dialect.parser().parse_into(into, dialect.tokenize(text), text))
+    if not found or found[0] is None:
+        raise SqlError(f"expected SQL ({into.__name__.lower()}), and the text is empty", None, None,
+                       text)
+    return found[0]
+
+
 def _parse_sql(sql: str) -> list[exp.Expr]:
+    statements = _parsed(sql, lambda: Indb().parse(sql))
+    # a comment after the last ';' parses as an empty statement of its own; a lone END after
+    # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
+    return [exp.Commit() if isinstance(s, exp.EndStatement) else _duckdb_reads(_select_into(s))
+            for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
+
+
+def _parsed(sql: str, parse: Callable[[], list[exp.Expr | None]]) -> list[exp.Expr | None]:
+    """What ``parse`` reads of ``sql``, sqlglot's errors as SqlError at their place in it."""
     try:
-        statements = Indb().parse(sql)
+        return parse()
     except RecursionError:
         raise SqlError("the statement nests too deeply (thousands of parentheses?); write it "
                        "with fewer levels", None, None, sql) from None
@@ -62,10 +84,6 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
         lines = sql.rstrip().split("\n")
         raise SqlError(syntax_message("the statement ends where more was expected", None),
                        len(lines), len(lines[-1]) + 1, sql) from None
-    # a comment after the last ';' parses as an empty statement of its own; a lone END after
-    # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
-    return [exp.Commit() if isinstance(s, exp.EndStatement) else _duckdb_reads(_select_into(s))
-            for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
 
 def _duckdb_reads(statement: exp.Expr) -> exp.Expr:

@@ -39,7 +39,7 @@ from sqlglot.tokens import TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
-from indb.parser import numformat, workers
+from indb.parser import fragments, numformat, workers
 from indb.errors import IndbError
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
@@ -221,6 +221,8 @@ class Indb(DuckDB):
             "LOCAL": lambda self: self._parse_local_temporary(),
             "ON": lambda self: self._parse_on_commit(),
         }
+        # the Python API's pieces of SQL (fragments), and DuckDB's others
+        EXPRESSION_PARSERS = {**DuckDBParser.EXPRESSION_PARSERS, **fragments.PARSERS}
         CONSTRAINT_PARSERS = {
             **DuckDBParser.CONSTRAINT_PARSERS,
             "SHARD": lambda self: self._parse_shard_key(),
