@@ -19,19 +19,31 @@ from indb.errors import (DatabaseError, DataError, IndbError, IndbWarning, Integ
                          InterfaceError, InternalError, NotSupportedError, OperationalError,
                          ProgrammingError)
 from indb.parser import render
-from indb.relation import Relation, Source, reading
+from indb.relation import Relation, Source, reading, unnamed
 from indb.runtime.predictors import Predictor
 from indb.result import PREVIEW_ROWS, Result
 from indb.sharding.executor import Progress
 
 
 class Table:
-    """A handle on one table: its description and its shards."""
+    """A handle on one table: its description and its shards; the relational API's steps and
+    outputs (``filter``, ``df()``, ``show()``...) are those of a relation of its rows, as
+    DuckDB's ``conn.table(name)`` gives one."""
 
-    def __init__(self, engine: Engine, name: str) -> None:
+    def __init__(self, engine: Engine, name: str,
+                 relation: Callable[..., Relation] | None = None) -> None:
         self._engine = engine
         self.name = name.lower()
         self.info: TableInfo = engine.db.load(self.name)[1]
+        self._relation = relation
+
+    def __getattr__(self, attribute: str) -> Any:
+        """A relation's attribute (``filter``, ``df``...), of a relation of the table's rows."""
+        relation = self.__dict__.get("_relation")
+        if attribute.startswith("_") or relation is None:
+            raise AttributeError(attribute)
+        return getattr(relation(exp.select(exp.Star()).from_(exp.to_table(self.name)),
+                                alias=self.name), attribute)
 
     @property
     def shards(self) -> int:
@@ -268,17 +280,22 @@ class Connection:
         if self._closed:
             raise InterfaceError("the connection is closed; open the database again with indb.connect")
 
-    def sql(self, sql: str, parameters: Any = None) -> Result:
+    def sql(self, sql: str, parameters: Any = None, *, params: Any = None,
+            alias: str = "") -> Result:
         """Run SQL and return its result: ``.fetchall()``, ``.arrow()``, ``.df()``, ``.pl()``...
-        (``indb.Result``), its rows read as they are fetched."""
+        (``indb.Result``), its rows read as they are fetched; a query's is a ``Relation``
+        (named ``alias``). ``params`` is DuckDB's name of ``parameters``."""
         self._check_open()
+        if params is not None and parameters is not None:
+            raise ProgrammingError("give the parameters once: parameters or params")
+        parameters = params if params is not None else parameters
         variables = caller_variables()
         with registered.replacing(variables):
             result = self._engine.execute(sql, parameters)
         if not result.returns_rows or result.returned or not isinstance(sql, str):
             return result
         return Relation.of(result, Source(self._ran, text=sql, params=parameters,
-                                          variables=variables))
+                                          variables=variables, alias=alias or unnamed()))
 
     def from_df(self, df: Any) -> Relation:
         """A relation of a pandas or polars DataFrame's rows (DuckDB's ``from_df``)."""
@@ -303,10 +320,11 @@ class Connection:
         name = f"python_data_{uuid.uuid4().hex[:16]}"  # a name only its relations read
         return self._relation(exp.select(exp.Star()).from_(name), {name: data})
 
-    def _relation(self, query: exp.Query, frames: dict[str, Any] | None = None) -> Relation:
+    def _relation(self, query: exp.Query, frames: dict[str, Any] | None = None,
+                  alias: str = "") -> Relation:
         """The relation of a query the Python API built (it reads the caller's variables)."""
         result = self._ran(Source(self._ran, tree=query, frames=frames or {},
-                                  variables=caller_variables()))
+                                  variables=caller_variables(), alias=alias or unnamed()))
         assert isinstance(result, Relation)  # (a query's result has rows)
         return result
 
@@ -402,8 +420,9 @@ class Connection:
         return self._engine.served_model(name, version, precision)
 
     def table(self, name: str) -> Table:
+        """A table's handle: its shards, and (as DuckDB's ``table``) a relation of its rows."""
         self._check_open()
-        return Table(self._engine, name)
+        return Table(self._engine, name, self._relation)
 
     def commit(self) -> None:
         """Nothing to do: every statement is committed when it returns."""

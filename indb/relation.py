@@ -45,7 +45,7 @@ class Source:
     params: Any = None
     frames: Mapping[str, object] = field(default_factory=dict)
     variables: Callable[[str], object] = lambda name: None
-    alias: str = field(default_factory=lambda: f"unnamed_relation_{uuid.uuid4().hex[:16]}")
+    alias: str = field(default_factory=lambda: unnamed())
 
     def query(self) -> exp.Query:
         """The relation's query as a tree (its text parsed the first time it is needed)."""
@@ -64,6 +64,11 @@ class Source:
 
     def sql(self) -> str:
         return self.text if self.tree is None and self.text is not None else render(self.query())
+
+
+def unnamed() -> str:
+    """A relation's name when it is given none (DuckDB's kind)."""
+    return f"unnamed_relation_{uuid.uuid4().hex[:16]}"
 
 
 class Relation(Result):

@@ -105,3 +105,16 @@ def test_a_step_s_mistake_is_an_error_at_the_step(conn):
     with pytest.raises(OptionError, match="whole numbers"):
         rel.limit(-1)
     assert conn.sql("INSERT INTO trades VALUES ('D', 1, 1)").fetchall() == [(1,)]  # not a relation
+
+
+def test_a_table_s_handle_is_a_relation_of_its_rows_and_duckdb_s_keywords(conn):
+    table = conn.table("trades")
+    assert table.shards == 8 and table.alias == "trades"  # its shards, and DuckDB's relation
+    assert table.filter("px > 10").order("px").fetchall() == [("A", 12.0, 2), ("C", 20.0, 4)]
+    assert table.df().shape == (4, 3)
+    with pytest.raises(AttributeError):
+        table.no_such_method
+    assert conn.sql("SELECT sym FROM trades WHERE px > ?", params=[15]).fetchall() == [("C",)]
+    assert conn.sql("FROM trades", alias="t").alias == "t"
+    with pytest.raises(indb.ProgrammingError, match="once"):
+        conn.sql("SELECT ?", [1], params=[2])
