@@ -52,7 +52,9 @@ def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802
 
 
 def connect(path: str | Path | None = None, **options: Any) -> Connection:
-    """Open (or create) the database in directory ``path``; or, for an ``http://`` or
+    """Open (or create) the database in directory ``path`` (``":memory:"`` or none: a new one
+    of this connection's alone, in a temporary directory removed when it closes, as DuckDB's
+    in-memory database); or, for an ``http://`` or
     ``https://`` URL, connect to the database ``indb serve`` serves there (options: ``token``,
     ``timeout`` in seconds, ``verify``: False or a CA bundle for TLS; see docs/server.md).
     A database described by URLs (docs/cluster.md): ``path`` an ``indb.toml``, or ``catalog=``
@@ -70,8 +72,11 @@ def connect(path: str | Path | None = None, **options: Any) -> Connection:
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         from indb.remote import RemoteConnection
         return RemoteConnection(path, **options)
-    from indb.connection import Connection
-    if path is None or "catalog" in options or "warehouse" in options:
+    from indb.connection import MEMORY, Connection
+    urls = "catalog" in options or "warehouse" in options
+    if path in (None, MEMORY) and not urls:
+        return Connection(MEMORY, **options)
+    if path is None or urls:
         from indb.catalog.location import locate
         if path is not None or "catalog" not in options or "warehouse" not in options:
             raise OptionError("indb.connect takes a directory, an indb.toml, or catalog= and "

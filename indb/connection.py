@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ from indb.relation import Relation, Source, reading, unnamed
 from indb.runtime.predictors import Predictor
 from indb.result import PREVIEW_ROWS, Result
 from indb.sharding.executor import Progress
+
+
+MEMORY = ":memory:"  # DuckDB's name of a database held for one connection
 
 
 class Table:
@@ -236,6 +242,10 @@ class Connection:
     NotSupportedError = NotSupportedError
 
     def __init__(self, path: str | Path | Location, **options: Any) -> None:
+        self._forget: Callable[[], object] = lambda: None  # an in-memory database's removal
+        if path == MEMORY:  # DuckDB's: a database of this connection's alone, gone at its close
+            directory = tempfile.mkdtemp(prefix="indb-memory-")
+            path, self._forget = directory, weakref.finalize(self, shutil.rmtree, directory, True)
         self._engine = Engine(path, **options)
         self.path = self._engine.db.path
         self._cursor: Cursor | None = None
@@ -440,7 +450,10 @@ class Connection:
         cursors are unusable afterwards, and closing it again is an error (PEP 249)."""
         self._check_open()
         self._closed = True
-        self._engine.close()
+        try:
+            self._engine.close()
+        finally:
+            self._forget()
 
     def __enter__(self) -> Connection:
         return self

@@ -2,6 +2,7 @@
 and the Result API through them."""
 
 import datetime
+import os
 
 import pandas as pd
 import pyarrow as pa
@@ -187,3 +188,18 @@ def test_a_refused_statement_leaves_the_connection_usable(tmp_path):
             refusals.append(refused)
         conn.execute("INSERT INTO t VALUES (?)", [7])
         assert conn.execute("SELECT a FROM t").fetchall() == [(7,)]
+
+
+def test_an_in_memory_database_is_the_connection_s_and_gone_at_its_close():
+    first, second = indb.connect(), indb.connect(":memory:")  # DuckDB's two spellings
+    try:
+        first.sql("CREATE TABLE t AS SELECT 1 AS a")
+        assert first.sql("FROM t").fetchall() == [(1,)]
+        with pytest.raises(indb.SqlError, match="t does not exist"):
+            second.sql("FROM t")  # each its own
+        path = first.path
+        assert os.path.isdir(path)
+    finally:
+        first.close()
+        second.close()
+    assert not os.path.exists(path)
