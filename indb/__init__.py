@@ -73,10 +73,10 @@ def connect(path: str | Path | None = None, **options: Any) -> Connection:
         from indb.remote import RemoteConnection
         return RemoteConnection(path, **options)
     from indb.connection import MEMORY, Connection
-    urls = "catalog" in options or "warehouse" in options
-    if path in (None, MEMORY) and not urls:
+    described = "catalog" in options or "warehouse" in options
+    if path in (None, MEMORY) and not described:
         return Connection(MEMORY, **options)
-    if path is None or urls:
+    if path is None or described:
         from indb.catalog.location import locate
         if path is not None or "catalog" not in options or "warehouse" not in options:
             raise OptionError("indb.connect takes a directory, an indb.toml, or catalog= and "
