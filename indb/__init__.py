@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import threading
 from typing import TYPE_CHECKING, Any
 
 from indb.errors import (CatalogError, CheckViolation, ConflictError, DatabaseError, DataError,
@@ -88,12 +89,32 @@ def connect(path: str | Path | None = None, **options: Any) -> Connection:
 
 
 _LAZY = {"Connection": "indb.connection", "Cursor": "indb.connection", "Result": "indb.result",
+         "Relation": "indb.relation",
          **dict.fromkeys(("STRING", "BINARY", "NUMBER", "DATETIME", "ROWID"), "indb.dbapi")}
+# the module's functions of its default connection, as DuckDB's (``duckdb.sql(...)``; not its
+# ``query``, which is indb's subpackage indb.query here: ``indb.sql`` is the same)
+DEFAULT_CONNECTION_METHODS = ("sql", "from_query", "execute", "executemany", "table",
+                              "read_csv", "read_parquet", "read_json", "from_df", "from_arrow",
+                              "register", "unregister", "load", "cursor")
+_default: dict[str, Any] = {}
+_default_lock = threading.Lock()
+
+
+def default_connection() -> Any:
+    """The module's own connection to an in-memory database (``connect()``), made when first
+    used: what ``indb.sql(...)``, ``indb.read_csv(...)``... run on, as DuckDB's module does."""
+    with _default_lock:
+        if "connection" not in _default:
+            _default["connection"] = connect()
+        return _default["connection"]
 
 
 def __getattr__(name: str) -> Any:
     """``indb.Connection``, ``indb.Cursor``, ``indb.Result`` and the type objects, imported when
-    first asked for."""
+    first asked for; ``indb.sql`` and the other ``DEFAULT_CONNECTION_METHODS``, the default
+    connection's."""
+    if name in DEFAULT_CONNECTION_METHODS:
+        return getattr(default_connection(), name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'indb' has no attribute {name!r}")
@@ -105,7 +126,7 @@ __all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "Catalog
            "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError", "Date",
            "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
            "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
-           "OperationalError", "OptionError", "ProgrammingError", "Result", "RunError",
+           "OperationalError", "OptionError", "ProgrammingError", "Relation", "Result", "RunError",
            "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp",
-           "TimestampFromTicks", "UniqueViolation", "Warning", "apilevel", "connect", "paramstyle",
-           "threadsafety"]
+           "TimestampFromTicks", "UniqueViolation", "Warning", "apilevel", "connect",
+           "default_connection", "paramstyle", "threadsafety"]

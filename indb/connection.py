@@ -307,6 +307,8 @@ class Connection:
         return Relation.of(result, Source(self._ran, text=sql, params=parameters,
                                           variables=variables, alias=alias or unnamed()))
 
+    query = from_query = sql  # (DuckDB's other names)
+
     def from_df(self, df: Any) -> Relation:
         """A relation of a pandas or polars DataFrame's rows (DuckDB's ``from_df``)."""
         return self._data(df)

@@ -151,9 +151,13 @@ class Result:
         self._read(None)
         return self._peek(self._buffered)
 
+    to_arrow_table = arrow
+
     def df(self) -> Any:
         """``arrow()`` as a pandas DataFrame."""
         return self.arrow().to_pandas()
+
+    to_df = df  # (DuckDB's other names)
 
     def pl(self) -> Any:
         """``arrow()`` as a polars DataFrame (polars is optional: ``pip install polars``)."""

@@ -203,3 +203,13 @@ def test_an_in_memory_database_is_the_connection_s_and_gone_at_its_close():
         first.close()
         second.close()
     assert not os.path.exists(path)
+
+
+def test_the_module_s_functions_run_on_its_default_in_memory_connection():
+    frame = pd.DataFrame({"a": [1, 2, 3]})  # noqa: F841 (read by name)
+    assert indb.sql("SELECT sum(a) FROM frame").fetchall() == [(6,)]
+    assert indb.default_connection() is indb.default_connection()
+    indb.execute("CREATE OR REPLACE TABLE kept AS SELECT 7 AS x")
+    assert indb.table("kept").fetchall() == [(7,)]
+    assert indb.from_df(pd.DataFrame({"b": [1, 2]})).filter("b > 1").to_df().shape == (1, 1)
+    assert isinstance(indb.from_query("SELECT 1"), indb.Relation)
