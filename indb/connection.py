@@ -422,6 +422,21 @@ class Connection:
         registered.unregister(self._engine, name)
         return self
 
+    def create_function(self, name: str, function: Callable[..., Any], parameters: Any = None,
+                        return_type: Any = None, **options: Any) -> Connection:
+        """A Python function this connection's SQL calls by ``name``, as DuckDB's
+        ``create_function`` makes one (``parameters`` and ``return_type`` DuckDB types or their
+        names, inferred from the annotations when not given; ``type="arrow"``,
+        ``null_handling``, ``exception_handling``, ``side_effects``: DuckDB's)."""
+        self._check_open()
+        self._engine.session.create_function(name, function, parameters, return_type, **options)
+        return self
+
+    def remove_function(self, name: str) -> Connection:
+        self._check_open()
+        self._engine.session.remove_function(name)
+        return self
+
     def model(self, name: str, version: int | str | None = None, *,
               precision: str | None = None) -> Predictor:
         """The serving path: a registered model (a version number, an alias, or None for the

@@ -213,3 +213,22 @@ def test_the_module_s_functions_run_on_its_default_in_memory_connection():
     assert indb.table("kept").fetchall() == [(7,)]
     assert indb.from_df(pd.DataFrame({"b": [1, 2]})).filter("b > 1").to_df().shape == (1, 1)
     assert isinstance(indb.from_query("SELECT 1"), indb.Relation)
+
+
+def test_python_functions_sql_calls_are_the_connection_s(tmp_path):
+    with indb.connect(tmp_path / "db") as conn, indb.connect(tmp_path / "db") as other:
+        def plus_one(x: int) -> int:
+            return x + 1
+        assert conn.create_function("plus_one", plus_one) is conn  # types from the annotations
+        conn.create_function("shout", lambda s: s.upper() + "!", ["VARCHAR"], "VARCHAR")
+        conn.sql("CREATE TABLE t AS SELECT range AS x FROM range(4)")
+        assert conn.sql("SELECT sum(plus_one(x)), shout('hi') FROM t").fetchone() == (10, "HI!")
+        conn.sql("CREATE TABLE u AS SELECT plus_one(x) AS y FROM t")  # its values are stored
+        assert other.sql("SELECT max(y) FROM u").fetchone() == (4,)
+        with pytest.raises(indb.SqlError, match="plus_one"):  # another connection has none
+            other.sql("SELECT plus_one(1)")
+        with pytest.raises(indb.SqlError, match="already created"):
+            conn.create_function("plus_one", plus_one)
+        conn.remove_function("shout")
+        with pytest.raises(indb.SqlError, match="shout does not exist"):
+            conn.sql("SELECT shout('x')")

@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -271,6 +272,23 @@ class QuerySession:
             types = tuple(self.duck.from_arrow(schema.empty_table()).types)
             self._types.put(schema, types)
         return list(types)
+
+    def create_function(self, name: str, function: Callable[..., Any], *args: Any,
+                        **options: Any) -> None:
+        """A Python function SQL calls by ``name`` in this session's statements: DuckDB's
+        ``create_function`` (its arguments as DuckDB takes them)."""
+        with self._lock:
+            try:
+                self._database.create_function(name, function, *args, **options)
+            except duckdb.Error as error:
+                raise SqlError(f"function {name}: {str(error).splitlines()[0]}") from None
+
+    def remove_function(self, name: str) -> None:
+        with self._lock:
+            try:
+                self._database.remove_function(name)
+            except duckdb.Error as error:
+                raise SqlError(f"function {name}: {str(error).splitlines()[0]}") from None
 
     def close(self) -> None:
         with self._lock:
