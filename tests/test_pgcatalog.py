@@ -471,3 +471,11 @@ def test_named_types_and_generated_columns_read_back_as_postgresql_s(tmp_path):
                 ("sad",), ("ok",), ("happy",)]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("command", [r"\dd", r"\dconfig", r"\dAc", r"\dAf"])
+def test_psql_s_other_listings_answer_with_nothing_to_list(served, command):
+    """Objects indb has none of (operator classes, rules, triggers, settings changed from their
+    defaults): psql's queries of them are answered, with no rows."""
+    run = psql(served, "root", command)
+    assert run.returncode == 0 and run.stderr == "" and run.stdout == "", run.stderr

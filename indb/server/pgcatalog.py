@@ -36,6 +36,7 @@ from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
 from indb.server import pgkeys, pgparams, pgroles, pgtypes, pgvalues
+from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
 # names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
@@ -286,7 +287,9 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
-    "pg_settings": {}, "pg_views": {}, "pg_proc": {}, "pg_namespace": {},
+    # (psql's \dconfig lists the settings whose source is not the default: none)
+    "pg_settings": {"source": exp.Literal.string("default"), "boot_val": exp.column("setting")},
+    "pg_views": {}, "pg_proc": {}, "pg_namespace": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
@@ -320,47 +323,6 @@ _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
 _PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3}
 _CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_name = 'pg_catalog' "
                    "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
-# tables of PostgreSQL's catalog that DuckDB's lacks and clients read (psql's \\d asks for a
-# table's policies, inheritance, publications, statistics objects...): empty here, as indb has
-# none of those, with their columns' types where a query uses them as arrays
-_INT, _TEXT, _BOOL, _INTS, _TEXTS = "BIGINT", "VARCHAR", "BOOLEAN", "BIGINT[]", "VARCHAR[]"
-_EMPTY_TABLES: dict[str, dict[str, str]] = {
-    "pg_policy": {"oid": _INT, "polname": _TEXT, "polrelid": _INT, "polcmd": _TEXT,
-                  "polpermissive": _BOOL, "polroles": _INTS, "polqual": _TEXT,
-                  "polwithcheck": _TEXT},
-    "pg_db_role_setting": {"setdatabase": _INT, "setrole": _INT, "setconfig": _TEXTS},
-    "pg_event_trigger": {"oid": _INT, "evtname": _TEXT, "evtevent": _TEXT, "evtowner": _INT,
-                         "evtfoid": _INT, "evtenabled": _TEXT, "evttags": _TEXTS},
-    "pg_inherits": {"inhrelid": _INT, "inhparent": _INT, "inhseqno": _INT,
-                    "inhdetachpending": _BOOL},
-    "pg_publication": {"oid": _INT, "pubname": _TEXT, "pubowner": _INT, "puballtables": _BOOL,
-                       "pubinsert": _BOOL, "pubupdate": _BOOL, "pubdelete": _BOOL,
-                       "pubtruncate": _BOOL, "pubviaroot": _BOOL},
-    "pg_publication_rel": {"oid": _INT, "prpubid": _INT, "prrelid": _INT, "prqual": _TEXT,
-                           "prattrs": _INTS},
-    "pg_publication_namespace": {"oid": _INT, "pnpubid": _INT, "pnnspid": _INT},
-    "pg_statistic_ext": {"oid": _INT, "stxrelid": _INT, "stxname": _TEXT, "stxnamespace": _INT,
-                         "stxowner": _INT, "stxstattarget": _INT, "stxkeys": _INTS,
-                         "stxkind": _TEXTS, "stxexprs": _TEXT},
-    "pg_trigger": {"oid": _INT, "tgrelid": _INT, "tgparentid": _INT, "tgname": _TEXT,
-                   "tgfoid": _INT, "tgtype": _INT, "tgenabled": _TEXT, "tgisinternal": _BOOL,
-                   "tgconstrrelid": _INT, "tgconstrindid": _INT, "tgconstraint": _INT,
-                   "tgdeferrable": _BOOL, "tginitdeferred": _BOOL, "tgnargs": _INT,
-                   "tgattr": _INTS, "tgqual": _TEXT},
-    "pg_rewrite": {"oid": _INT, "rulename": _TEXT, "ev_class": _INT, "ev_type": _TEXT,
-                   "ev_enabled": _TEXT, "is_instead": _BOOL, "ev_qual": _TEXT, "ev_action": _TEXT},
-    "pg_partitioned_table": {"partrelid": _INT, "partstrat": _TEXT, "partnatts": _INT,
-                             "partdefid": _INT, "partattrs": _INTS, "partexprs": _TEXT},
-    "pg_foreign_table": {"ftrelid": _INT, "ftserver": _INT, "ftoptions": _TEXTS},
-    # materialized views (dbt lists a schema's relations from pg_tables, pg_views and these)
-    "pg_matviews": {"schemaname": _TEXT, "matviewname": _TEXT, "matviewowner": _TEXT,
-                    "tablespace": _TEXT, "hasindexes": _BOOL, "ispopulated": _BOOL,
-                    "definition": _TEXT},
-    "pg_extension": {"oid": _INT, "extname": _TEXT, "extowner": _INT, "extnamespace": _INT,
-                     "extrelocatable": _BOOL, "extversion": _TEXT},
-    "pg_range": {"rngtypid": _INT, "rngsubtype": _INT, "rngmultitypid": _INT,
-                 "rngcollation": _INT, "rngsubopc": _INT, "rngcanonical": _INT, "rngsubdiff": _INT},
-}
 # PostgreSQL's functions that DuckDB has by another name
 _RENAMED = {"json_build_object": "json_object", "pg_get_constraintdef": "indb_constraintdef"}
 # PostgreSQL's object identifier types that are oids here
@@ -435,7 +397,7 @@ def _catalog_relations() -> frozenset[str]:
     """The names of pg_catalog's relations: DuckDB's, and those the shadows add."""
     with duckdb.connect() as duck:
         names = {row[0] for row in duck.execute(_CATALOG_TABLES).fetchall()}
-    return frozenset(names) | frozenset(_EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS) | \
+    return frozenset(names) | frozenset(EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS) | \
         frozenset(pgroles.MACROS)
 
 
@@ -609,7 +571,7 @@ class Shadows:
 
 class _Shadow:
     """One shadow database; ``tables``: those of DuckDB's pg_catalog; ``macros``: the tables of
-    pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``_EMPTY_TABLES``)."""
+    pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``EMPTY_TABLES``)."""
 
     def __init__(self, relations: Sequence[Relation], principals: Sequence[Principal],
                  types: Sequence[tuple[str, str]] = ()) -> None:
@@ -618,7 +580,7 @@ class _Shadow:
             self.duck.execute(render_indb(statement) if isinstance(statement, CreateType)
                               else render(statement))
         self.tables = frozenset(row[0] for row in self.duck.execute(_CATALOG_TABLES).fetchall())
-        empty = {table: columns for table, columns in _EMPTY_TABLES.items() if table not in self.tables}
+        empty = {table: columns for table, columns in EMPTY_TABLES.items() if table not in self.tables}
         for table, columns in empty.items():
             self.duck.execute(render(_table_macro(table, exp.select(*(
                 exp.alias_(exp.cast(exp.null(), column_type(kind)), column)

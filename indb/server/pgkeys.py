@@ -297,6 +297,7 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_description": {"classoid": exp.Literal.number(1259)},
     # DuckDB numbers a constraint's columns from 0 and names a primary key by its columns
     "pg_constraint": {
+        "tableoid": exp.Literal.number(2606),  # pg_constraint's own oid (psql's \dd joins by it)
         "conkey": from_one(exp.column("conkey")),
         "conname": exp.Case(ifs=[
             exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
