@@ -837,3 +837,26 @@ def test_an_untyped_parameter_takes_the_type_of_where_it_stands(plain):
         # a text that does not read as the type inferred goes to DuckDB as the client's text
         with pytest.raises(psycopg.Error, match="Could not convert|Conversion"):
             conn.execute("SELECT x FROM t WHERE x = %s", ["1.5x"])
+
+
+def test_copy_leaves_generated_columns_out_of_its_default_list(plain):
+    """As PostgreSQL's: COPY t FROM STDIN takes the columns a write gives, COPY t TO STDOUT
+    writes them, and a generated column named in COPY's list is refused."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        conn.execute("CREATE TABLE lines (qty INTEGER, price DOUBLE, "
+                     "total DOUBLE GENERATED ALWAYS AS (qty * price) STORED)")
+        try:
+            cursor = conn.cursor()
+            with cursor.copy("COPY lines FROM STDIN") as copy:
+                copy.write(b"2\t1.5\n3\t2\n")
+            assert conn.execute("SELECT total FROM lines ORDER BY qty").fetchall() == [(3.0,), (6.0,)]
+            with cursor.copy("COPY lines TO STDOUT") as copy:
+                assert sorted(b"".join(copy).splitlines()) == [b"2\t1.5", b"3\t2"]
+            with cursor.copy("COPY lines (qty, total) TO STDOUT") as copy:
+                assert sorted(b"".join(copy).splitlines()) == [b"2\t3", b"3\t6"]
+            with pytest.raises(psycopg.Error, match="total of table lines is a generated column"):
+                with cursor.copy("COPY lines (qty, total) FROM STDIN") as copy:
+                    copy.write(b"1\t9\n")
+            assert conn.execute("SELECT count(*) FROM lines").fetchone() == (2,)
+        finally:
+            conn.execute("DROP TABLE lines")

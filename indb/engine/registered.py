@@ -26,7 +26,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb.catalog.names import FRAME_PREFIX as PREFIX
-from indb.catalog.names import qualified
+from indb.catalog.names import DEFAULT_SCHEMA, qualified
 from indb.engine.schemas import search_path
 from indb.errors import OptionError, SqlError
 from indb.parser import error_at, render
@@ -141,7 +141,7 @@ def _relation(engine: Engine, name: str) -> bool:
     """Whether ``name`` is a table or view along the search path, or one of DuckDB's own
     (``pg_class``, ``duckdb_settings``' views)."""
     relations = engine.session.relations()
-    if any(qualified(schema, name) in relations for schema in search_path(engine) or ("main",)):
+    if any(qualified(schema, name) in relations for schema in search_path(engine) or (DEFAULT_SCHEMA,)):
         return True
     own = exp.select("1").from_(exp.Table(this=exp.Anonymous(this="duckdb_views"))).where(
         exp.func("lower", exp.column("view_name")).eq(exp.Placeholder()))

@@ -25,7 +25,12 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, Tokenizer, TokenType
 
-from indb.errors import DataError, NotSupportedError, SqlError
+from indb.engine import Engine
+from indb.engine.schemas import looked_up
+from indb.engine.temporary import Temporaries, resolved
+from indb.errors import DataError, IndbError, NotSupportedError, SqlError
+from indb.parser import render
+from indb.planner.tables import table_name
 from indb.server import pgparams, pgvalues
 
 _TRUE = frozenset({"TRUE", "ON", "1"})
@@ -59,10 +64,13 @@ class CopyIn:
 
 @dataclass(frozen=True)
 class CopyOut:
-    """``COPY {table [(columns)] | (query)} TO STDOUT [options]``: ``query`` the rows' SQL."""
+    """``COPY {table [(columns)] | (query)} TO STDOUT [options]``: ``query`` the rows' SQL;
+    ``table`` the table of ``COPY table TO`` without a column list (its generated columns are
+    left out, as PostgreSQL leaves them out)."""
 
     query: str
     form: Form
+    table: exp.Table | None = None
 
 
 class _Words(Tokenizer):
@@ -114,10 +122,31 @@ def read(sql: str) -> CopyIn | CopyOut | None:
             chosen: list[exp.Expr] = [exp.column(c, quoted=True) for c in columns] or [exp.Star()]
             query = exp.select(*chosen).from_(table).sql(dialect="duckdb")
         assert query is not None
-        return CopyOut(query, form)
+        return CopyOut(query, form, table if table is not None and not columns else None)
     if table is None:
         raise SqlError("COPY FROM STDIN copies into a table, not a query")
     return CopyIn(table, columns, form)
+
+
+def generated(engine: Engine, table: exp.Table) -> list[str]:
+    """The generated columns of the table a COPY names, which COPY without a column list leaves
+    out, as PostgreSQL's (none for a name that is no table's: the COPY then says so)."""
+    name = table_name(table)
+    try:
+        info = engine.db.load(looked_up(engine, name) if table.args.get("db") is None else name)[1]
+    except IndbError:
+        return []
+    return [c.name for c in info.generated_columns]
+
+
+def all_columns(engine: Engine, table: exp.Table, temporaries: Temporaries | None) -> str | None:
+    """``COPY table TO STDOUT``'s query where the table has generated columns: the others (as
+    PostgreSQL's); None where it has none."""
+    left_out = generated(engine, resolved(temporaries, table.copy()))
+    if not left_out:
+        return None
+    return render(exp.select(exp.Star(except_=[exp.column(c, quoted=True) for c in left_out]))
+                  .from_(table))
 
 
 def _closing(tokens: list[Token], opening: int) -> int:

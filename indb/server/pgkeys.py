@@ -338,6 +338,9 @@ def _pkey_named(view: str) -> exp.Expr:
 
 # columns of information_schema's (PostgreSQL's is_identity is YES or NO, DuckDB's NULL)
 INFORMATION_COLUMNS: dict[str, dict[str, exp.Expr]] = {"columns": {
+    # a generated column has no default in PostgreSQL's (DuckDB's gives its expression)
+    "column_default": exp.If(this=exp.column("is_generated").eq(exp.Literal.string("ALWAYS")),
+                             true=exp.null(), false=exp.column("column_default")),
     "is_identity": identity(exp.Literal.string("YES"), exp.Literal.string("NO"), *of_information()),
     "identity_generation": identity(always("ALWAYS", "BY DEFAULT"), exp.null(), *of_information()),
     **{f"identity_{name}": identity(exp.cast(exp.column(f"identity_{name}"), "VARCHAR"), exp.null(),

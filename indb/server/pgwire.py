@@ -283,10 +283,15 @@ class _Session(Cancelable, core.Session):
         """A COPY with the client: its rows to send, or the table its rows go to (described as
         the user may read it: an unknown or unreadable table is refused before rows come)."""
         if isinstance(copying, pgcopy.CopyOut):
-            return CopyingOut(self._query_rows(copying.query, None, "COPY (query) TO STDOUT"),
+            query = copying.query
+            if copying.table is not None:  # all its columns but the generated, as PostgreSQL's
+                with self._connection() as conn:
+                    query = pgcopy.all_columns(conn.engine, copying.table, self.temporaries) or query
+            return CopyingOut(self._query_rows(query, None, "COPY (query) TO STDOUT"),
                               copying.form)
         temporary.resolved(self.temporaries, copying.table)  # COPY tmp FROM STDIN
         with self._connection() as conn:
+            left_out = pgcopy.generated(conn.engine, copying.table)  # (not in a COPY's own list)
             try:
                 described = conn.sql(render(exp.select("*").from_(copying.table).limit(0)))
             except errors.SqlError as error:  # (its position is in that SELECT, not the COPY)
@@ -296,7 +301,7 @@ class _Session(Cancelable, core.Session):
                              strict=True))
             arrow = dict(zip(described.columns, described.schema.types, strict=True))
             described.close()
-        columns = list(copying.columns or types)
+        columns = list(copying.columns or [c for c in types if c not in left_out])
         missing = [c for c in columns if c not in types]
         if missing:
             raise errors.CatalogError(f"table {copying.table.sql()} has no column {missing[0]}")
