@@ -479,3 +479,18 @@ def test_psql_s_other_listings_answer_with_nothing_to_list(served, command):
     defaults): psql's queries of them are answered, with no rows."""
     run = psql(served, "root", command)
     assert run.returncode == 0 and run.stderr == "" and run.stdout == "", run.stderr
+
+
+def test_a_session_s_temporary_views_are_listed_in_its_temporary_schema(served):
+    with engine(served, "root").connect() as conn:
+        conn.exec_driver_sql("CREATE TEMP VIEW recent AS SELECT x, label || '!' AS shout FROM open_t")
+        inspector = sa.inspect(conn)
+        assert inspector.get_temp_view_names() == ["recent"]
+        assert "recent" not in inspector.get_view_names()
+        schema = conn.exec_driver_sql("SELECT nspname FROM pg_namespace "
+                                      "WHERE oid = pg_my_temp_schema()").scalar()
+        assert schema.startswith("pg_temp")
+        assert conn.exec_driver_sql(
+            "SELECT table_schema, column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'recent' ORDER BY ordinal_position").fetchall() == [
+            (schema, "x", "integer"), (schema, "shout", "character varying")]

@@ -18,8 +18,9 @@ from indb.catalog import sequences as sequence_records
 from indb.catalog import views as view_records
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.catalog.tables import TableInfo
-from indb.errors import CatalogError, PrivilegeError, not_found
+from indb.errors import CatalogError, IndbError, PrivilegeError, not_found
 from indb.engine import sequences
+from indb.parser import render
 from indb.planner import access as rules
 from indb.planner import privileges as plans
 from indb.planner import sequences as sequence_plans
@@ -418,7 +419,25 @@ def readable_relations(engine: Engine) -> list[Relation]:
             out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
                                 None if name in views else engine.session.infos.get(name),
                                 owner=owners.get(("table", name), users.OWNER)))
-    return _usable_sequences(engine, owners) + out
+    return _usable_sequences(engine, owners) + out + _temporary_views(engine)
+
+
+def _temporary_views(engine: Engine) -> list[Relation]:
+    """The session's temporary views, in its temporary schema (as PostgreSQL's catalog lists a
+    session's), with the columns a query of each gives."""
+    temporaries = engine.temporaries
+    if temporaries is None or not temporaries.views:
+        return []
+    out = []
+    for name in sorted(temporaries.views):
+        try:
+            rows = engine.execute(render(exp.select(exp.Star()).from_(exp.to_table(name)).limit(0)))
+        except IndbError:  # a view that no longer reads (its table dropped): not listed
+            continue
+        out.append(Relation(temporaries.schema, name, True, tuple(zip(
+            rows.columns, (str(t) for t in rows.types or ()), strict=True)), owner=engine.user))
+        rows.close()
+    return out
 
 
 def _usable_sequences(engine: Engine, owners: dict[tuple[str, str], str]) -> list[Relation]:

@@ -149,6 +149,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     # back) unlocks nothing
     "pg_advisory_unlock_all": ((), exp.null()), "pg_is_in_recovery": ((), exp.false()),
     "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
+    "pg_my_temp_schema": ((), exp.Literal.number(0)),  # (likewise)
     # current_setting(name) of a name given as a parameter (SQLAlchemy's reflection of a table)
     "indb_setting": (("setting_name",), exp.Case(this=exp.func("lower", exp.column("setting_name")), ifs=[
         exp.If(this=exp.Literal.string(name), true=exp.Literal.string(value))
@@ -759,3 +760,27 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
     made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
     return made
+
+
+def with_session(query: exp.Expr, user: str, backend_pid: int, visible: list[str]) -> exp.Expr:
+    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
+    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests),
+    ``pg_my_temp_schema()`` (its temporary schema's oid, 0 before it has one), and the schemas
+    whose tables ``pg_table_is_visible`` (pgcatalog's) finds (its temporary tables', psql's
+    ``\\d tmp``, then its search path's), the latter ``current_schemas()``."""
+    schemas = exp.Array(expressions=[exp.Literal.string(s) for s in visible])
+    for node in list(query.walk()):
+        if isinstance(node, exp.CurrentSchemas):
+            node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in visible[1:]]))
+        elif isinstance(node, exp.CurrentUser | exp.SessionUser):
+            node.replace(exp.Literal.string(user))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
+            node.replace(exp.Literal.number(backend_pid))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_my_temp_schema":
+            node.replace(exp.func("coalesce", exp.Subquery(this=exp.select("oid").from_(
+                "pg_catalog.pg_namespace").where(exp.column("nspname").eq(
+                    exp.Literal.string(visible[0]))).limit(1)), exp.Literal.number(0)))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
+                and len(node.expressions) == 1:
+            node.append("expressions", schemas.copy())
+    return query

@@ -39,7 +39,7 @@ from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
 from indb.server.pgcancel import Cancelable
-from indb.server.pgcatalog import Shadows, catalog_query
+from indb.server.pgcatalog import Shadows, catalog_query, with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
@@ -55,25 +55,6 @@ _SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
              "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
-
-
-def with_session(query: exp.Expr, user: str, backend_pid: int, visible: list[str]) -> exp.Expr:
-    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
-    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests), and the schemas
-    whose tables ``pg_table_is_visible`` (pgcatalog's) finds (its temporary tables', psql's
-    ``\\d tmp``, then its search path's), the latter ``current_schemas()``."""
-    schemas = exp.Array(expressions=[exp.Literal.string(s) for s in visible])
-    for node in list(query.walk()):
-        if isinstance(node, exp.CurrentSchemas):
-            node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in visible[1:]]))
-        elif isinstance(node, exp.CurrentUser | exp.SessionUser):
-            node.replace(exp.Literal.string(user))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
-            node.replace(exp.Literal.number(backend_pid))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
-                and len(node.expressions) == 1:
-            node.append("expressions", schemas.copy())
-    return query
 
 
 class _Session(Cancelable, core.Session):
