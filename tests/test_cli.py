@@ -459,3 +459,23 @@ def test_the_cli_guide_documents_what_exists():
     assert set(re.findall(r"`(--[a-z-]+)", guide)) <= options | {"--help", "--version"}
     # q's names (`.u.upd`) are not dot-commands: a dot-command is not followed by another dot
     assert set(re.findall(r"`(\.[a-z]+)(?![a-z.])", guide)) == set(DOT_COMMANDS)
+
+
+def test_duckdb_s_dot_commands_for_output_modes_files_and_scripts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inner.sql").write_text("INSERT INTO t VALUES (3, 'c');\n.mode json\n"
+                                        "SELECT v FROM t WHERE id = 3;\n")
+    script = ("CREATE TABLE t (id INTEGER, v VARCHAR);\nINSERT INTO t VALUES (1, 'a'), (2, 'b');\n"
+              ".mode csv\nSELECT * FROM t ORDER BY id;\n.output out.csv\nSELECT * FROM t ORDER BY id;\n"
+              "SELECT count(*) AS n FROM t;\n.output\n.read inner.sql\n.once once.json\n"
+              "SELECT max(id) AS m FROM t;\n.mode box\n.maxrows 1\nSELECT * FROM t ORDER BY id;\n"
+              ".mode\n.mode line\n.read missing.sql\n")
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "db"), "sql"], input=script)
+    out, err = result.stdout, result.stderr
+    assert "id,v\n1,a\n2,b\n" in out  # .mode csv
+    assert (tmp_path / "out.csv").read_text() == "id,v\n1,a\n2,b\nn\n2\n"
+    assert '"v": "c"' in out  # .read ran inner.sql, whose .mode json stays
+    assert json.loads((tmp_path / "once.json").read_text()) == [{"m": 3}]
+    assert "2 not shown" in out and "\ntable\n" in out  # box is a table; .maxrows 1
+    assert ".mode takes table, box, duckbox, csv, json, not line" in err
+    assert "cannot read missing.sql" in err

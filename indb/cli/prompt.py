@@ -46,7 +46,7 @@ def inputs(stdin: TextIO | None = None) -> Iterator[str]:
     """Each piece of input to run (a dot-command, or one or more whole statements), until EOF;
     from ``stdin`` (``sys.stdin`` as it is when called)."""
     stdin = stdin or sys.stdin
-    return _typed() if stdin.isatty() else _piped(stdin)
+    return _typed() if stdin.isatty() else pieces(stdin)
 
 
 def _typed() -> Iterator[str]:
@@ -69,7 +69,8 @@ def _typed() -> Iterator[str]:
             yield text
 
 
-def _piped(stdin: TextIO) -> Iterator[str]:
+def pieces(stdin: TextIO) -> Iterator[str]:
+    """Each piece of a script to run (a dot-command's line, or whole statements)."""
     buffer = ""
     while True:
         try:

@@ -15,6 +15,7 @@ a SIGINT the kernel handed to another thread (one that never wakes a main thread
 
 from __future__ import annotations
 
+import io
 import shlex
 import signal
 import threading
@@ -34,7 +35,7 @@ from indb.catalog.database import CATALOG_FILE
 from indb.catalog.location import is_config
 from indb.cli.formatting import render
 from indb.cli.progress import RunDisplay, run_progress
-from indb.cli.prompt import QUIT_WORDS
+from indb.cli.prompt import QUIT_WORDS, pieces
 from indb.errors import DirectoryError, IndbError
 from indb.parser import CreateFunction, CreateModel, parse, render_indb, split, table_ref
 
@@ -100,6 +101,8 @@ class Shell:
         self.console = console or Console(stderr=True)  # where progress is drawn
         self.timer = False  # .timer on: each statement's time is printed after it
         self.done = False  # .quit was typed
+        self.output: Path | None = None  # .output FILE: where results go (None: stdout)
+        self.once = False  # .once FILE: the next result only
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="indb-statement")
         self._cancel = threading.Event()
 
@@ -140,7 +143,8 @@ class Shell:
             conn.progress = report
             rows, total, message = self._wait(self._worker.submit(self._execute, conn, statement))
         seconds = time.perf_counter() - started
-        click.echo(message if rows is None else render(rows, self.fmt, self.max_rows, total_rows=total))
+        self._print(message if rows is None else render(rows, self.fmt, self.max_rows,
+                                                        total_rows=total))
         if self.timer:
             click.echo(f"({seconds:.3f} s)", err=True)
 
@@ -161,6 +165,16 @@ class Shell:
             return pa.Table.from_batches(kept, schema=result.schema), total, ""
         finally:
             result.close()
+
+    def _print(self, text: str) -> None:
+        """A result, on stdout or appended to the file ``.output`` or ``.once`` named."""
+        if self.output is None:
+            click.echo(text)
+            return
+        with self.output.open("a") as file:
+            click.echo(text, file=file)
+        if self.once:
+            self.output, self.once = None, False
 
     @contextmanager
     def _ctrl_c_cancels(self) -> Iterator[None]:
@@ -225,6 +239,49 @@ def _timer(shell: Shell, args: list[str]) -> None:
     shell.timer = args == ["on"]
 
 
+def _mode(shell: Shell, args: list[str]) -> None:
+    if not args:
+        click.echo(shell.fmt)
+        return
+    if args[0].lower() not in MODES:
+        raise CommandError(f".mode takes {', '.join(MODES)}, not {args[0]}")
+    shell.fmt = MODES[args[0].lower()]
+
+
+def _output(shell: Shell, args: list[str], once: bool = False) -> None:
+    """Results to a file (emptied first, as DuckDB's CLI does), or back to stdout."""
+    if once and not args:
+        raise CommandError(".once takes a file")
+    shell.output, shell.once = (Path(args[0]) if args else None), once
+    if shell.output is not None:
+        try:
+            shell.output.write_text("")
+        except OSError as error:
+            shell.output = None
+            raise CommandError(f"cannot write {args[0]}: {error.strerror}") from None
+
+
+def _read(shell: Shell, args: list[str]) -> None:
+    """Run a file's statements and dot-commands, in order, until one fails."""
+    if not args:
+        raise CommandError(".read takes a file")
+    try:
+        text = Path(args[0]).read_text()
+    except OSError as error:
+        raise CommandError(f"cannot read {args[0]}: {error.strerror}") from None
+    for piece in pieces(io.StringIO(text)):
+        if not shell.run(piece):
+            raise CommandError(f"{args[0]}: stopped at the statement that failed")
+        if shell.done:
+            return
+
+
+def _max_rows(shell: Shell, args: list[str]) -> None:
+    if len(args) != 1 or not args[0].isdigit():
+        raise CommandError(".maxrows takes a number of rows")
+    shell.max_rows = int(args[0])
+
+
 def _help(shell: Shell, args: list[str]) -> None:
     for name, (_, usage, text) in DOT_COMMANDS.items():
         click.echo(f"{name + ' ' + usage:<16} {text}")
@@ -236,11 +293,19 @@ def _quit(shell: Shell, args: list[str]) -> None:
     shell.done = True
 
 
+# .mode's names (DuckDB's CLI's box and duckbox are its tables)
+MODES = {"table": "table", "box": "table", "duckbox": "table", "csv": "csv", "json": "json"}
 # name: (what it does, its arguments, what .help says)
 DOT_COMMANDS: dict[str, tuple[Callable[[Shell, list[str]], None], str, str]] = {
     ".tables": (_tables, "", "the tables: kind, shard key, shards, rows (SHOW TABLES)"),
     ".schema": (_schema, "[TABLE]", "a table's columns and facts (DESCRIBE), or every table's"),
     ".timer": (_timer, "on|off", "print how long each statement took"),
+    ".mode": (_mode, "[MODE]", "print results as table (box), csv or json; alone: the mode"),
+    ".maxrows": (_max_rows, "N", "rows a table shows"),
+    ".output": (_output, "[FILE]", "results to FILE (emptied first); alone: to the terminal"),
+    ".once": (lambda shell, args: _output(shell, args, once=True), "FILE",
+              "the next result to FILE"),
+    ".read": (_read, "FILE", "run FILE's statements and dot-commands"),
     ".help": (_help, "", "this list"),
     ".quit": (_quit, "", "leave (also .exit, quit, exit, Ctrl-D)"),
     ".exit": (_quit, "", "leave"),
