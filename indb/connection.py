@@ -64,6 +64,10 @@ class Table:
         return pa.concat_tables([self.shard(k) for k in range(1 if self.info.replicated else self.shards)])
 
 
+def _no_variables(name: str) -> object:
+    return None
+
+
 def caller_variables() -> Callable[[str], object]:
     """The variables of the nearest caller outside indb, its locals then its globals, by name:
     what a statement may read as DuckDB's replacement scans read them (``SELECT * FROM df``)."""
@@ -100,7 +104,7 @@ class Cursor:
         """Run SQL (``?`` parameters: a list or tuple); returns the cursor (DuckDB's style)."""
         engine = self._engine()
         self._discard()
-        with registered.replacing(caller_variables()):
+        with registered.replacing(self.connection.variables()):
             self._result = engine.execute(operation, parameters)
         return self
 
@@ -109,7 +113,7 @@ class Cursor:
         snapshot. ``rowcount`` is the total."""
         engine = self._engine()
         self._discard()
-        with registered.replacing(caller_variables()):
+        with registered.replacing(self.connection.variables()):
             self._result = engine.executemany(operation, seq_of_parameters)
         return self
 
@@ -241,8 +245,12 @@ class Connection:
     ProgrammingError = ProgrammingError
     NotSupportedError = NotSupportedError
 
-    def __init__(self, path: str | Path | Location, **options: Any) -> None:
+    def __init__(self, path: str | Path | Location, *, replacements: bool = True,
+                 **options: Any) -> None:
+        """``replacements``: statements may read the caller's variables by name (DuckDB's
+        replacement scans, its ``python_enable_replacements``); the servers' connections may not."""
         self._forget: Callable[[], object] = lambda: None  # an in-memory database's removal
+        self._replacements = replacements
         if path == MEMORY:  # DuckDB's: a database of this connection's alone, gone at its close
             directory = tempfile.mkdtemp(prefix="indb-memory-")
             path, self._forget = directory, weakref.finalize(self, shutil.rmtree, directory, True)
@@ -254,6 +262,11 @@ class Connection:
     def cursor(self) -> Cursor:
         self._check_open()
         return Cursor(self)
+
+    def variables(self) -> Callable[[str], object]:
+        """What a statement run now may read by name: its caller's variables (none without
+        ``replacements``)."""
+        return caller_variables() if self._replacements else _no_variables
 
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         """Run SQL on a new cursor (DuckDB/sqlite3 style) and return it; ``conn.fetchone()``...
@@ -299,7 +312,7 @@ class Connection:
         if params is not None and parameters is not None:
             raise ProgrammingError("give the parameters once: parameters or params")
         parameters = params if params is not None else parameters
-        variables = caller_variables()
+        variables = self.variables()
         with registered.replacing(variables):
             result = self._engine.execute(sql, parameters)
         if not result.returns_rows or result.returned or not isinstance(sql, str):
@@ -336,7 +349,7 @@ class Connection:
                   alias: str = "") -> Relation:
         """The relation of a query the Python API built (it reads the caller's variables)."""
         result = self._ran(Source(self._ran, tree=query, frames=frames or {},
-                                  variables=caller_variables(), alias=alias or unnamed()))
+                                  variables=self.variables(), alias=alias or unnamed()))
         assert isinstance(result, Relation)  # (a query's result has rows)
         return result
 

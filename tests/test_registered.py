@@ -127,3 +127,22 @@ def test_a_server_s_statements_read_no_variable_of_the_server(tmp_path):
             engine.execute("SELECT * FROM secret")
     finally:
         engine.close()
+
+
+def test_replacements_off_reads_no_variable_and_the_server_s_connections_have_them_off(tmp_path):
+    from indb.engine.temporary import Temporaries
+    from indb.server.pool import ConnectionPool
+    guarded = pd.DataFrame({"secret": ["s3cret"]})  # noqa: F841 (what a client must not read)
+    with indb.connect(tmp_path / "db", replacements=False) as conn:
+        with pytest.raises(SqlError, match="guarded does not exist"):
+            conn.sql("SELECT * FROM guarded")
+        assert conn.from_df(pd.DataFrame({"a": [1]})).fetchall() == [(1,)]  # its own data: read
+    pool = ConnectionPool(tmp_path / "db", cluster="threads", workers=1)
+    try:
+        with pool.connection() as served:
+            served.engine.temporaries = Temporaries()  # as a PostgreSQL session lends its own
+            with pytest.raises(SqlError, match="guarded does not exist"):
+                served.sql("SELECT * FROM guarded")
+            served.engine.temporaries = None
+    finally:
+        pool.close()

@@ -71,7 +71,8 @@ class ConnectionPool:
         if not opening:
             return idle, idle.get()
         try:
-            conn = indb.connect(self.path, user=user, **self.options)
+            # (a client's statements read no variable of the server's: replacements off)
+            conn = indb.connect(self.path, user=user, replacements=False, **self.options)
             conn.engine.temporaries = None  # a PostgreSQL session lends its own for a turn
             conn.engine.pooled = True
         except BaseException:
