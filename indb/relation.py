@@ -258,6 +258,10 @@ class Relation(Result):
         self.source.run(replace(self.source, text=render(statement), tree=None))
 
     def _copy(self, file_name: str, kind: str, options: Mapping[str, Any]) -> None:
+        unknown = next((key for key in options if not key.isidentifier()), None)
+        if unknown is not None:
+            raise OptionError(f"{unknown!r} is not an option of COPY: options are names "
+                              "(header=True, delimiter=';', compression='zstd')")
         given = [exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var(kind))]
         given += [exp.CopyParameter(this=exp.var(key.upper()), expression=exp.convert(value))
                   for key, value in options.items()]

@@ -104,6 +104,9 @@ def test_a_step_s_mistake_is_an_error_at_the_step(conn):
         conn.sql("SHOW TABLES").filter("name = 'x'")
     with pytest.raises(OptionError, match="whole numbers"):
         rel.limit(-1)
+    with pytest.raises(OptionError, match="is not an option of COPY"):
+        rel.write_csv("x.csv", **{"header true); DROP TABLE trades; --": 1})
+    assert conn.sql("SELECT count(*) FROM trades").fetchone() == (4,)
     assert conn.sql("INSERT INTO trades VALUES ('D', 1, 1)").fetchall() == [(1,)]  # not a relation
 
 
