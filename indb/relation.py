@@ -109,7 +109,7 @@ class Relation(Result):
         """At most ``n`` rows, after the first ``offset``."""
         if not isinstance(n, int) or not isinstance(offset, int) or n < 0 or offset < 0:
             raise OptionError("limit takes whole numbers: limit(n, offset=0)")
-        query = self._base().limit(n)
+        query = self._base("order").limit(n)  # (the relation's ORDER BY, then the LIMIT)
         return self._step(query.offset(offset) if offset else query)
 
     def distinct(self) -> Relation:
@@ -229,15 +229,17 @@ class Relation(Result):
     def _all(self) -> exp.Select:
         return exp.select(exp.Star()).from_(self._from())
 
-    def _base(self) -> exp.Select:
+    def _base(self, *kept: str) -> exp.Select:
         """What a step builds on: the relation's own query where it is a plain ``SELECT *``
-        (of a table, of a join: its tables' names stay visible, as in DuckDB's steps), else
-        ``SELECT * FROM (query) AS alias``."""
+        (of a table, of a join: its tables' names stay visible, as in DuckDB's steps; with a
+        clause of ``kept``: LIMIT takes an ORDER BY's query), else ``SELECT * FROM (query) AS
+        alias``."""
         query = self.source.query()
         if not isinstance(query, exp.Select) or [type(e) for e in query.expressions] != [exp.Star] \
                 or any(query.expressions[0].args.values()) or any(  # (* EXCLUDE, REPLACE...)
                     query.args.get(k) for k in ("group", "having", "order", "limit", "offset",
-                                                "distinct", "qualify", "windows", "with_")):
+                                                "distinct", "qualify", "windows", "with_")
+                    if k not in kept):
             return self._all()
         return query.copy()
 

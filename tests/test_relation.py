@@ -43,6 +43,7 @@ def test_steps_build_on_a_query_s_result(conn):
     assert sorted(rel.except_(rel.filter("sym = 'A'")).fetchall()) == [("B", 5.0, 3), ("C", 20.0, 4)]
     assert rel.intersect(rel.filter("qty = 4")).fetchall() == [("C", 20.0, 4)]
     assert rel.filter("px > 1").sql_query() == "SELECT * FROM trades WHERE px > 1"
+    assert rel.order("px DESC").limit(1).sql_query() == "SELECT * FROM trades ORDER BY px DESC LIMIT 1"
     assert rel.query("v", "SELECT max(px) FROM v").fetchall() == [(20.0,)]
     # a query's parameters go along; its rows are read once, execute() runs it again
     priced = conn.sql("SELECT * FROM trades WHERE px > ?", [6])
