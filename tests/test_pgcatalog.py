@@ -494,3 +494,22 @@ def test_a_session_s_temporary_views_are_listed_in_its_temporary_schema(served):
             "SELECT table_schema, column_name, data_type FROM information_schema.columns "
             "WHERE table_name = 'recent' ORDER BY ordinal_position").fetchall() == [
             (schema, "x", "integer"), (schema, "shout", "character varying")]
+
+
+GRAFANA_TABLES = (  # Grafana's PostgreSQL data source lists a database's tables with this query
+    "SELECT quote_ident(table_name) AS \"table\" FROM information_schema.tables WHERE "
+    "quote_ident(table_schema) NOT IN ('information_schema', 'pg_catalog', '_timescaledb_cache') "
+    "AND table_type = 'BASE TABLE' AND quote_ident(table_schema) IN (SELECT CASE WHEN "
+    "trim(s[i]) = '\"$user\"' THEN user ELSE trim(s[i]) END FROM generate_series("
+    "array_lower(string_to_array(current_setting('search_path'),','),1), "
+    "array_upper(string_to_array(current_setting('search_path'),','),1)) AS i, "
+    "string_to_array(current_setting('search_path'),',') s)")
+
+
+def test_grafana_s_listing_of_the_search_path_s_tables(served):
+    with psycopg.connect(host="127.0.0.1", port=served.pg_port, dbname="indb", user="root",
+                         password=served.tokens["root"]) as pg:
+        assert sorted(pg.execute(GRAFANA_TABLES).fetchall()) == [("open_t",), ("secret_t",)]
+        # array_lower and array_upper outside the catalog too (DuckDB has neither)
+        assert pg.execute("SELECT array_lower([4, 5, 6], 1), array_upper([4, 5, 6], 1), "
+                          "array_upper([]::INTEGER[], 1)").fetchone() == (1, 3, None)

@@ -201,6 +201,22 @@ def _as_postgres(build: Callable[..., exp.Expr]) -> Callable[[list[exp.Expr]], e
     return lambda args: build(args, postgres)
 
 
+def array_bound(items: exp.Expr, dimension: exp.Expr, upper: bool) -> exp.Expr:
+    """PostgreSQL's ``array_lower(a, 1)`` / ``array_upper(a, 1)`` of a list: 1 / its length,
+    NULL for an empty one or another dimension (DuckDB has neither; Grafana's table listing
+    calls them)."""
+    length = exp.func("len", items.copy())
+    return exp.Case(ifs=[exp.If(this=exp.and_(dimension.copy().eq(exp.Literal.number(1)),
+                                              length.copy() > exp.Literal.number(0)),
+                                true=length if upper else exp.Literal.number(1))])
+
+
+def _bound(upper: bool) -> Callable[[list[exp.Expr]], exp.Expr]:
+    name = "array_upper" if upper else "array_lower"
+    return lambda args: array_bound(args[0], args[1], upper) if len(args) == 2 \
+        else exp.Anonymous(this=name, expressions=args)
+
+
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
 
@@ -241,7 +257,8 @@ class Indb(DuckDB):
         FUNCTIONS = {**DuckDBParser.FUNCTIONS,
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
-                     "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args)}
+                     "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
+                     "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True)}
         # to_char(number, '999D99'): a number's template (numformat), read here so that an
         # element indb does not support is refused at its place in the text
         FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,

@@ -32,6 +32,7 @@ from indb.engine.privileges import Relation
 from indb.engine.temporary import PREFIX
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render, render_indb
+from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
@@ -150,6 +151,9 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_advisory_unlock_all": ((), exp.null()), "pg_is_in_recovery": ((), exp.false()),
     "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
     "pg_my_temp_schema": ((), exp.Literal.number(0)),  # (likewise)
+    **{name: (("indb_items", "indb_dimension"), array_bound(
+        exp.column("indb_items"), exp.column("indb_dimension"), upper=name == "array_upper"))
+       for name in ("array_lower", "array_upper")},
     # current_setting(name) of a name given as a parameter (SQLAlchemy's reflection of a table)
     "indb_setting": (("setting_name",), exp.Case(this=exp.func("lower", exp.column("setting_name")), ifs=[
         exp.If(this=exp.Literal.string(name), true=exp.Literal.string(value))
@@ -471,6 +475,23 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From) \
             and (len(node.expressions) > 1 or node.args.get("offset")):
         return _zipped(node)
+    if isinstance(node, exp.Table):
+        return _function_in_from(node)
+    return node
+
+
+def _function_in_from(node: exp.Table) -> exp.Expr:
+    """A function in FROM as PostgreSQL reads it (Grafana's listing of the search path's
+    tables): an array's function (``string_to_array(...) s``) a row of its value, in a column
+    named as the alias; a series (``generate_series(...) AS i``) one column named as the alias."""
+    alias = node.args.get("alias")
+    if isinstance(node.this, exp.StringToArray | exp.RegexpSplit):
+        name = alias.name if alias is not None else "value"
+        return exp.Subquery(this=exp.select(exp.alias_(node.this, name)),
+                            alias=exp.TableAlias(this=exp.to_identifier(name)))
+    if isinstance(node.this, exp.GenerateSeries | exp.ExplodingGenerateSeries) and alias is not None \
+            and not alias.columns:
+        alias.set("columns", [alias.this.copy()])
     return node
 
 
@@ -760,27 +781,3 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
     made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
     return made
-
-
-def with_session(query: exp.Expr, user: str, backend_pid: int, visible: list[str]) -> exp.Expr:
-    """A catalog query with what only its session knows: ``current_user`` and ``session_user``
-    (the signed-in user), ``pg_backend_pid()`` (the key of its cancel requests),
-    ``pg_my_temp_schema()`` (its temporary schema's oid, 0 before it has one), and the schemas
-    whose tables ``pg_table_is_visible`` (pgcatalog's) finds (its temporary tables', psql's
-    ``\\d tmp``, then its search path's), the latter ``current_schemas()``."""
-    schemas = exp.Array(expressions=[exp.Literal.string(s) for s in visible])
-    for node in list(query.walk()):
-        if isinstance(node, exp.CurrentSchemas):
-            node.replace(exp.Array(expressions=[exp.Literal.string(s) for s in visible[1:]]))
-        elif isinstance(node, exp.CurrentUser | exp.SessionUser):
-            node.replace(exp.Literal.string(user))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_backend_pid":
-            node.replace(exp.Literal.number(backend_pid))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_my_temp_schema":
-            node.replace(exp.func("coalesce", exp.Subquery(this=exp.select("oid").from_(
-                "pg_catalog.pg_namespace").where(exp.column("nspname").eq(
-                    exp.Literal.string(visible[0]))).limit(1)), exp.Literal.number(0)))
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "pg_table_is_visible" \
-                and len(node.expressions) == 1:
-            node.append("expressions", schemas.copy())
-    return query

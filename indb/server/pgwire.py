@@ -39,7 +39,8 @@ from indb.planner.tables import table_name
 from indb.result import Result
 from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
 from indb.server.pgcancel import Cancelable
-from indb.server.pgcatalog import Shadows, catalog_query, with_session
+from indb.server.pgcatalog import Shadows, catalog_query
+from indb.server.pgsession import with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
 
