@@ -513,3 +513,14 @@ def test_grafana_s_listing_of_the_search_path_s_tables(served):
         # array_lower and array_upper outside the catalog too (DuckDB has neither)
         assert pg.execute("SELECT array_lower([4, 5, 6], 1), array_upper([4, 5, 6], 1), "
                           "array_upper([]::INTEGER[], 1)").fetchone() == (1, 3, None)
+
+
+def test_every_type_has_an_oid_and_a_namespace(served):
+    """Npgsql (.NET: Power BI's driver) loads every pg_type row joined to its namespace and
+    reads each oid as a number: none may be NULL."""
+    with psycopg.connect(host="127.0.0.1", port=served.pg_port, dbname="indb", user="root",
+                         password=served.tokens["root"]) as pg:
+        rows = pg.execute("SELECT ns.nspname, t.oid, t.typname FROM pg_type AS t "
+                          "LEFT JOIN pg_namespace AS ns ON ns.oid = t.typnamespace").fetchall()
+        assert rows and all(oid is not None and nspname == "pg_catalog" for nspname, oid, _ in rows)
+        assert {"int4", "text", "_int4"} <= {name for _, _, name in rows}

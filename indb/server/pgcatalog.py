@@ -313,6 +313,9 @@ _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
     # the database, not DuckDB's others (memory, system, temp)
     "pg_database": lambda base: base.where(exp.column("datname").eq(exp.Literal.string(DATABASE))),
     "pg_constraint": lambda base: base.where(exp.column("contype").neq(exp.Literal.string("x"))),
+    # DuckDB's types of no PostgreSQL oid (TIMESTAMP_MS, UBIGINT...): a client reading every
+    # type's oid (Npgsql's type loading) fails on a NULL one
+    "pg_type": lambda base: base.where(exp.column("oid").is_(exp.null()).not_()),
     "pg_settings": _without_ours,
     # DuckDB's own views (duckdb_tables, sqlite_master...), which it lists in main
     "pg_views": lambda base: base.where(exp.Not(this=exp.In(this=exp.column("viewname"),
