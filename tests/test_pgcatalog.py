@@ -524,3 +524,8 @@ def test_every_type_has_an_oid_and_a_namespace(served):
                           "LEFT JOIN pg_namespace AS ns ON ns.oid = t.typnamespace").fetchall()
         assert rows and all(oid is not None and nspname == "pg_catalog" for nspname, oid, _ in rows)
         assert {"int4", "text", "_int4"} <= {name for _, _, name in rows}
+        # an array type is told by its receive function, array_recv (Npgsql's typtype 'a')
+        assert pg.execute("SELECT t.typname, p.proname, e.typname FROM pg_type AS t "
+                          "JOIN pg_proc AS p ON p.oid = t.typreceive "
+                          "JOIN pg_type AS e ON e.oid = t.typelem WHERE t.typname = '_int4'"
+                          ).fetchall() == [("_int4", "array_recv", "int4")]

@@ -198,7 +198,8 @@ def _types_added() -> exp.Query:
             ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
             ("typdelim", exp.Literal.string(",")), ("typarray", exp.Literal.number(0)),
             ("typbasetype", exp.Literal.number(0)), ("typrelid", exp.Literal.number(0)),
-            ("typisdefined", exp.true()))),
+            ("typisdefined", exp.true()),
+            ("typreceive", exp.Literal.number(pgtypes.ARRAY_RECV)))),  # (Npgsql: an array's)
         exp.alias_(exp.column("item_oid", "a"), "typelem"),
     ).from_(exp.Subquery(this=exp.select("oid", "typname", "typnamespace", "typowner").from_(
         exp.to_table("pg_catalog.pg_type")).union(exp.select(
@@ -304,6 +305,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
 _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
                                                     "pg_settings": _settings_added,
                                                     "pg_namespace": pgtypes.catalog_added,
+                                                    "pg_proc": pgtypes.procedures_added,
                                                     **pgkeys.ADDED_ROWS}
 # ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
 # NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)

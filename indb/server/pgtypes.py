@@ -49,6 +49,7 @@ def named(kind: exp.Expr, column: str) -> exp.Subquery:
 
 
 CATALOG_OID = 11  # pg_catalog's oid in PostgreSQL's pg_namespace
+ARRAY_RECV = 2400  # array_recv's oid in PostgreSQL's pg_proc: an array type's typreceive
 
 
 def catalog_namespace() -> exp.Expr:
@@ -60,6 +61,14 @@ def catalog_added() -> exp.Query:
     """pg_namespace's row of pg_catalog, which DuckDB's lacks (its types are there)."""
     return exp.select(exp.alias_(exp.Literal.number(CATALOG_OID), "oid"),
                       exp.alias_(exp.Literal.string("pg_catalog"), "nspname"))
+
+
+def procedures_added() -> exp.Query:
+    """pg_proc's row of ``array_recv``, the receive function of every array type, by which
+    clients (Npgsql) tell an array type from a base type."""
+    return exp.select(exp.alias_(exp.Literal.number(ARRAY_RECV), "oid"),
+                      exp.alias_(exp.Literal.string("array_recv"), "proname"),
+                      exp.alias_(exp.Literal.number(CATALOG_OID), "pronamespace"))
 
 
 def namespace(oid: exp.Expr, own: exp.Expr) -> exp.Expr:
