@@ -409,7 +409,8 @@ def write_output(job: Job, spec: Output, rows: pa.Table, channel: Connection, ou
     if isinstance(spec, AppendOutput):
         info, metadata = spec.info, spec.metadata
         if info.generated_columns:  # computed here, as a write on the head computes them
-            with closing(duckdb.connect()) as duck:
+            # (no files, no environment: the expression is the table's, not this host's)
+            with closing(duckdb.connect(config={"enable_external_access": False})) as duck:
                 try:
                     rows = generated.computed(rows, info, duck)
                 except DataError as error:
