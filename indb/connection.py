@@ -290,6 +290,25 @@ class Connection:
     def fetchall(self) -> list[tuple]:
         return self._last().fetchall()
 
+    # the last statement's rows in DuckDB's other forms (``conn.execute(q); conn.df()``)
+    def df(self) -> Any:
+        return self._last().df()
+
+    def fetchdf(self) -> Any:
+        return self._last().fetchdf()
+
+    def arrow(self) -> pa.Table:
+        return self._last().arrow()
+
+    def fetch_arrow_table(self) -> pa.Table:
+        return self._last().fetch_arrow_table()
+
+    def pl(self) -> Any:
+        return self._last().pl()
+
+    def fetchnumpy(self) -> dict[str, Any]:
+        return self._last().fetchnumpy()
+
     @property
     def description(self) -> list[tuple] | None:
         return self._last().description

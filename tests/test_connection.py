@@ -232,3 +232,13 @@ def test_python_functions_sql_calls_are_the_connection_s(tmp_path):
         conn.remove_function("shout")
         with pytest.raises(indb.SqlError, match="shout does not exist"):
             conn.sql("SELECT shout('x')")
+
+
+def test_the_connection_reads_its_last_statement_s_rows_in_duckdb_s_forms():
+    with indb.connect() as conn:
+        conn.execute("SELECT 1 AS a UNION ALL SELECT 2")
+        assert conn.df()["a"].tolist() == [1, 2]  # (looks, does not consume)
+        assert conn.arrow().column("a").to_pylist() == [1, 2]
+        assert conn.fetchnumpy()["a"].tolist() == [1, 2]
+        conn.execute("SELECT 3 AS b")
+        assert conn.fetchdf()["b"].tolist() == [3] and conn.fetch_arrow_table().num_rows == 0
