@@ -130,3 +130,28 @@ def test_show_macros_gives_statements_that_make_them_again(tmp_path, conn):
             again.sql(ddl)
         assert {name: ddl for name, *_, ddl in again.sql("SHOW MACROS").fetchall()} == made
         assert again.sql("SELECT count(*) FROM upto()").fetchone() == (2,)
+
+
+def test_overloads_are_chosen_by_their_arguments_as_duckdb_chooses(tmp_path, conn):
+    # DuckDB's documentation's example: one name, a definition a number of parameters
+    conn.sql("CREATE MACRO add_x(a, b) AS a + b, (a, b, c) AS a + b + c")
+    assert conn.sql("SELECT add_x(21, 42) AS two, add_x(21, 42, 21) AS three").fetchone() == (63, 84)
+    conn.sql("CREATE MACRO rows_of(n) AS TABLE (SELECT * FROM t WHERE x <= n), "
+             "(lo, hi := 3) AS TABLE (SELECT * FROM t WHERE x BETWEEN lo AND hi)")
+    assert conn.sql("SELECT count(*) FROM rows_of(1)").fetchone() == (1,)
+    assert conn.sql("SELECT count(*) FROM rows_of(2, hi := 2)").fetchone() == (1,)
+    with pytest.raises(SqlError, match="macro add_x takes 2 or 3 argument"):
+        conn.sql("SELECT add_x(1)")
+    with pytest.raises(SqlError, match="two definitions of 1 parameter"):
+        conn.sql("CREATE MACRO twice(a) AS a, (b) AS b")
+    made = {name: ddl for name, *_, ddl in conn.sql("SHOW MACROS").fetchall()}
+    assert made["add_x"] == "CREATE MACRO add_x (a, b) AS a + b, (a, b, c) AS a + b + c"
+    with indb.connect(tmp_path / "again") as again:  # SHOW MACROS's statement makes it again
+        again.sql(made["add_x"])
+        assert again.sql("SELECT add_x(1, 2, 3)").fetchone() == (6,)
+    conn.sql("CREATE OR REPLACE MACRO add_x(a) AS a + 1")  # its overloads go with it
+    with pytest.raises(SqlError, match="macro add_x takes 1 argument"):
+        conn.sql("SELECT add_x(1, 2)")
+    conn.sql("DROP MACRO rows_of")
+    conn.sql("CREATE TEMP MACRO both_ways(a) AS a, (a, b) AS a * b")
+    assert conn.sql("SELECT both_ways(3), both_ways(3, 4)").fetchone() == (3, 12)

@@ -62,7 +62,20 @@ def expanded(engine: Engine, tree: exp.Expr) -> exp.Expr:
                        "calls itself, directly or through others, never ends")
 
 
+def _chosen(call: exp.Anonymous, macro: Macro) -> Macro:
+    """The definition of a macro a call takes: the one (of its overloads) whose parameters its
+    arguments fit, as DuckDB chooses; the first where none does (its error says why)."""
+    positional = sum(not isinstance(a, exp.PropertyEQ | exp.Kwarg) for a in call.expressions)
+    named = {a.this.name.lower() for a in call.expressions if isinstance(a, exp.PropertyEQ | exp.Kwarg)}
+    for variant in (macro, *macro.overloads):
+        defaults = _defaults(variant)
+        if positional == len(variant.parameters) - len(defaults) and named <= set(defaults):
+            return variant
+    return macro
+
+
 def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
+    macro = _chosen(call, macro)
     body = parse(macro.body)[0]
     values = _arguments(call, macro)
     for column in list(body.find_all(exp.Column)):
@@ -83,6 +96,20 @@ def _put_in_place(call: exp.Anonymous, macro: Macro) -> None:
     call.replace(value)
 
 
+def _parameters(macro: Macro) -> list[exp.Expr]:
+    defaults = _defaults(macro)
+    return [exp.PropertyEQ(this=exp.to_identifier(p), expression=defaults[p])
+            if p in defaults else exp.to_identifier(p) for p in macro.parameters]
+
+
+def _body(macro: Macro, wrapped: bool = False) -> exp.Expr:
+    """A macro's expression, or its query (in parentheses where ``wrapped``: an overload's)."""
+    body = parse(macro.body)[0]
+    if not macro.is_table:
+        return body.expressions[0]
+    return exp.Subquery(this=body) if wrapped else body
+
+
 def _arguments(call: exp.Anonymous, macro: Macro) -> dict[str, exp.Expr]:
     """Each parameter's value in ``call``: those without a default by position, as DuckDB
     takes them, those with one by name (``b := 7``) or their default."""
@@ -92,6 +119,9 @@ def _arguments(call: exp.Anonymous, macro: Macro) -> dict[str, exp.Expr]:
     named = {a.this.name.lower(): a.expression for a in call.expressions
              if isinstance(a, exp.PropertyEQ | exp.Kwarg)}
     unknown = sorted(set(named) - set(defaults))
+    if macro.overloads and (len(given) != len(required) or unknown):
+        raise error_at(call, f"macro {macro.name} takes " + " or ".join(
+            str(len(v.parameters)) for v in (macro, *macro.overloads)) + " argument(s)")
     if len(given) != len(required) or unknown:
         raise error_at(call, f"macro {macro.name} takes {len(required)} argument(s) by position"
                              + (f" ({', '.join(required)})" if required else "")
@@ -158,14 +188,18 @@ def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
 
 
 def _definition(macro: Macro, temporary: bool) -> str:
-    body = parse(macro.body)[0]
-    defaults = _defaults(macro)
-    parameters = [exp.PropertyEQ(this=exp.to_identifier(p), expression=defaults[p])
-                  if p in defaults else exp.to_identifier(p) for p in macro.parameters]
+    if macro.overloads:  # m(a) AS ..., (a, b) AS ... (DuckDB's)
+        variants = [exp.MacroOverload(this=_body(m, wrapped=True), expressions=_parameters(m),
+                                      is_table=m.is_table) for m in (macro, *macro.overloads)]
+        return render_indb(exp.Create(
+            this=exp.UserDefinedFunction(this=exp.to_table(macro.name)), kind="MACRO",
+            expression=exp.MacroOverloads(expressions=variants),
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary
+            else None))
     return render_indb(exp.Create(
-        this=exp.UserDefinedFunction(this=exp.to_table(macro.name), expressions=parameters,
+        this=exp.UserDefinedFunction(this=exp.to_table(macro.name), expressions=_parameters(macro),
                                      wrapped=True),
-        kind="MACRO", expression=body if macro.is_table else body.expressions[0],
+        kind="MACRO", expression=_body(macro),
         properties=exp.Properties(expressions=[
             *([exp.TemporaryProperty()] if temporary else []),
             *([exp.ReturnsProperty(this=exp.Schema(this=exp.Var(this="TABLE")), is_table=True)]

@@ -1,9 +1,11 @@
 """Plans for DuckDB's macros: ``CREATE [OR REPLACE] [TEMP] MACRO m(a, b) AS expression``, ``...
-AS TABLE query`` (and DuckDB's other spelling, ``CREATE FUNCTION m(a) AS ...``), ``DROP MACRO
+AS TABLE query``, overloads (``m(a) AS a * 10, (a, b) AS a + b``; DuckDB's other spelling,
+``CREATE FUNCTION m(a) AS ...``), ``DROP MACRO
 [TABLE] [IF EXISTS] m``, ``SHOW MACROS``."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -43,9 +45,29 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateMacro:
         name = checked_name(signature.this.name, "macro")
     except SchemaError as error:
         raise error_at(signature, str(error)) from None
+    if isinstance(body, exp.MacroOverloads):  # m(a) AS a * 10, (a, b) AS a + b: DuckDB's
+        variants = [_variant(name, o.expressions, o.this, bool(o.args.get("is_table")))
+                    for o in body.expressions]
+        counts = [len(v.parameters) for v in variants]
+        if len(set(counts)) != len(counts):
+            raise error_at(tree, f"macro {name} has two definitions of "
+                                 f"{max(counts, key=counts.count)} parameter(s): each takes a "
+                                 "number of its own")
+        macro = dataclasses.replace(variants[0], overloads=tuple(variants[1:]))
+    else:
+        properties = tree.args.get("properties")
+        table = properties is not None and any(  # AS TABLE query (a scalar subquery is (query))
+            isinstance(p, exp.ReturnsProperty) and p.args.get("is_table")
+            for p in properties.expressions)
+        macro = _variant(name, signature.expressions, body, table)
+    return CreateMacro(macro, bool(tree.args.get("replace")), is_temporary(tree))
+
+
+def _variant(name: str, given: list[exp.Expr], body: exp.Expr, table: bool) -> Macro:
+    """A macro of parameters ``given`` (names, ``b := 5`` with a default) and ``body``."""
     parameters: list[str] = []
     defaults: list[exp.Expr] = []  # (b := 5, as SELECT 5 AS b)
-    for parameter in signature.expressions:
+    for parameter in given:
         named = parameter.this if isinstance(parameter, exp.PropertyEQ) else parameter
         if not isinstance(named, exp.Identifier):
             raise error_at(parameter, "a macro's parameters are names, with a default or not: "
@@ -57,13 +79,11 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateMacro:
         parameters.append(named.name.lower())
         if isinstance(parameter, exp.PropertyEQ):
             defaults.append(exp.alias_(parameter.expression, named.name.lower(), quoted=True))
-    properties = tree.args.get("properties")
-    table = properties is not None and any(  # AS TABLE query (a scalar subquery is (query))
-        isinstance(p, exp.ReturnsProperty) and p.args.get("is_table") for p in properties.expressions)
+    if table and isinstance(body, exp.Subquery):
+        body = body.this  # (AS TABLE (SELECT ...), as an overload writes it)
     kept = render(body if table else exp.select(body))
-    return CreateMacro(Macro(name, tuple(parameters), kept, table,
-                             render(exp.select(*defaults)) if defaults else ""),
-                       bool(tree.args.get("replace")), is_temporary(tree))
+    return Macro(name, tuple(parameters), kept, table,
+                 render(exp.select(*defaults)) if defaults else "")
 
 
 def plan_drop(tree: DropMacroTree, catalog: CatalogFacts) -> DropMacro:
