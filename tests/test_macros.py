@@ -155,3 +155,12 @@ def test_overloads_are_chosen_by_their_arguments_as_duckdb_chooses(tmp_path, con
     conn.sql("DROP MACRO rows_of")
     conn.sql("CREATE TEMP MACRO both_ways(a) AS a, (a, b) AS a * b")
     assert conn.sql("SELECT both_ways(3), both_ways(3, 4)").fetchone() == (3, 12)
+
+
+def test_a_typed_parameter_casts_its_argument(conn):
+    conn.sql("CREATE MACRO scaled(a INTEGER, b := 5) AS typeof(a) || ':' || (a * b)::VARCHAR")
+    assert conn.sql("SELECT scaled(2), scaled('3', b := 2)").fetchone() == ("INTEGER:10", "INTEGER:6")
+    conn.sql("CREATE MACRO first_n(n BIGINT) AS TABLE SELECT * FROM t WHERE x <= n")
+    assert conn.sql("SELECT count(*) FROM first_n('2')").fetchone() == (2,)
+    with pytest.raises(SqlError, match="Could not convert"):
+        conn.sql("SELECT scaled('x')")

@@ -547,9 +547,11 @@ class Indb(DuckDB):
             if not self._match(TokenType.FUNCTION):
                 self._retreat(start)
                 return None
-            macro = self._prev.text.upper() == "MACRO"
+            if self._prev.text.upper() == "MACRO":  # (its name is not read as a table's: a
+                self._retreat(start)  # typed parameter, m(a INTEGER), is no table's argument)
+                return None
             name = self._parse_table_parts()
-            if macro or isinstance(name, exp.Table) and isinstance(name.this, exp.Anonymous):
+            if isinstance(name, exp.Table) and isinstance(name.this, exp.Anonymous):
                 self._retreat(start)  # DuckDB's CREATE MACRO m(a) AS ... (and FUNCTION f(a)):
                 return None  # sqlglot's own Create, of a macro
             args: dict = {"settings": [], "file_paths": [], "options": [], "body": None, "returns": None}

@@ -67,7 +67,12 @@ def _variant(name: str, given: list[exp.Expr], body: exp.Expr, table: bool) -> M
     """A macro of parameters ``given`` (names, ``b := 5`` with a default) and ``body``."""
     parameters: list[str] = []
     defaults: list[exp.Expr] = []  # (b := 5, as SELECT 5 AS b)
+    typed: dict[str, exp.DataType] = {}  # (a INTEGER: the argument cast to it in the body)
     for parameter in given:
+        if isinstance(parameter, exp.ColumnDef) and isinstance(parameter.args.get("kind"),
+                                                               exp.DataType):
+            typed[parameter.name.lower()] = parameter.args["kind"]
+            parameter = parameter.this
         named = parameter.this if isinstance(parameter, exp.PropertyEQ) else parameter
         if not isinstance(named, exp.Identifier):
             raise error_at(parameter, "a macro's parameters are names, with a default or not: "
@@ -81,6 +86,10 @@ def _variant(name: str, given: list[exp.Expr], body: exp.Expr, table: bool) -> M
             defaults.append(exp.alias_(parameter.expression, named.name.lower(), quoted=True))
     if table and isinstance(body, exp.Subquery):
         body = body.this  # (AS TABLE (SELECT ...), as an overload writes it)
+    if typed:
+        body = body.transform(lambda node: exp.cast(node.copy(), typed[node.name.lower()])
+                              if isinstance(node, exp.Column) and not node.table
+                              and node.name.lower() in typed else node)
     kept = render(body if table else exp.select(body))
     return Macro(name, tuple(parameters), kept, table,
                  render(exp.select(*defaults)) if defaults else "")
