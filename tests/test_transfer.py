@@ -27,7 +27,8 @@ def test_a_database_exported_and_imported_is_the_same_database(tmp_path, options
         one.sql(f"EXPORT DATABASE '{tmp_path / 'out'}' {options}")
         files = sorted(p.name for p in (tmp_path / "out").iterdir())
         suffix = "parquet" if "parquet" in options else "csv"
-        assert files == ["load.sql", f"s_u.{suffix}", "schema.sql", f"t.{suffix}"]
+        assert files == ["load.sql", f"s_u.{suffix}", "schema.indb.sql", "schema.sql",
+                         f"t.{suffix}"]
     with indb.connect(tmp_path / "two") as two:
         assert two.sql(f"IMPORT DATABASE '{tmp_path / 'out'}'").message.startswith("imported 2")
         assert two.sql("SELECT * FROM t ORDER BY id").fetchall() == [(1, "ok", 5), (2, "sad", 6)]
@@ -55,6 +56,25 @@ def test_duckdb_s_export_imports(tmp_path):
         conn.sql(f"IMPORT DATABASE '{tmp_path / 'from_duckdb'}'")
         assert conn.sql("SELECT * FROM v").fetchall() == [(1, "a", 5)]
         assert conn.sql("SELECT v, add1(1) FROM s.u").fetchall() == [("x", 2)]
+
+
+def test_duckdb_imports_indb_s_export(tmp_path):
+    """schema.sql is DuckDB's: no placement, an identity numbered from a sequence of its own
+    that goes on where the identity stood; indb's own IMPORT reads schema.indb.sql."""
+    with indb.connect(tmp_path / "one") as one:
+        for statement in SETUP:
+            one.sql(statement)
+        one.sql("COMMENT ON TABLE t IS 'the t'")
+        one.sql(f"EXPORT DATABASE '{tmp_path / 'out'}'")
+    duck = duckdb.connect()
+    duck.execute(f"IMPORT DATABASE '{tmp_path / 'out'}'")
+    assert duck.sql("SELECT * FROM t ORDER BY id").fetchall() == [(1, "ok", 5), (2, "sad", 6)]
+    assert duck.sql("SELECT add1(1), (SELECT count(*) FROM from_id(2))").fetchall() == [(2, 1)]
+    assert duck.sql("SELECT nextval('q')").fetchall() == [(7,)]
+    duck.execute("INSERT INTO s.u (v) VALUES ('c')")
+    assert duck.sql("SELECT n FROM s.u WHERE v = 'c'").fetchall() == [(3,)]
+    assert duck.sql("SELECT comment FROM duckdb_tables() WHERE table_name = 't'").fetchall() == [
+        ("the t",)]
 
 
 def test_an_export_that_cannot_be_written_writes_nothing(tmp_path):

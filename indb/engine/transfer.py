@@ -1,11 +1,13 @@
 """``EXPORT DATABASE 'directory'`` and ``IMPORT DATABASE 'directory'``, as DuckDB's: the
 directory holds ``schema.sql`` (the statements that make the schemas, named types, sequences,
-tables, macros and views again), ``load.sql`` (a ``COPY t FROM 'file'`` for each table) and one
-file of each table's rows, ``t.csv`` or ``s_t.parquet``. ``schema.sql`` ends with a ``setval``
-for each identity column that has numbered rows, so the numbers go on where they stood (DuckDB
-reads only COPY in ``load.sql``). So a database moves between
-indb databases, and DuckDB's exports import here (indb reads its DDL); DuckDB's IMPORT does not
-read indb's placement clauses (``SHARD KEY``, ``WITH (SHARDS = n)``).
+tables, comments, macros and views again, as DuckDB's IMPORT reads them), ``load.sql`` (a ``COPY
+t FROM 'file'`` for each table), one file of each table's rows, ``t.csv`` or ``s_t.parquet``, and
+``schema.indb.sql``: the same schema in indb's SQL, with what DuckDB's does not read (``SHARD
+KEY``, ``WITH (SHARDS = n)``, identity columns, which DuckDB's schema numbers from a sequence of
+their own) and a ``setval`` for each identity column that has numbered rows, so the numbers go
+on where they stood. indb's IMPORT reads ``schema.indb.sql`` where there is one, else
+``schema.sql`` (a DuckDB export). So a database moves between indb databases, to DuckDB, and
+from DuckDB.
 
 EXPORT writes into a directory of its own beside the target and renames it into place when
 every file is written, so a failed export leaves nothing; the target must not exist, or be
@@ -26,20 +28,23 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog import named_types, sequences, views
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.types import Identity
 from indb.engine import upkeep
 from indb.engine.temporary import PREFIX as TEMPORARY_PREFIX
 from indb.errors import IndbError, OptionError
-from indb.parser import parse, render_indb, split
+from indb.parser import ShardKey, parse, render_indb, split
 from indb.parser.macros import DropMacro
 from indb.parser.named_types import CreateType, DropType
 from indb.parser.sequences import DropSequence
 from indb.planner import transfer as plans
+from indb.planner.tables import table_name
 from indb.result import Result
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
 
 SCHEMA_FILE, LOAD_FILE = "schema.sql", "load.sql"
+INDB_SCHEMA_FILE = "schema.indb.sql"  # indb's own DDL (placement, identities); schema.sql DuckDB's
 
 
 def export_database(engine: Engine, plan: plans.ExportDatabase, params: object) -> Result:
@@ -58,8 +63,10 @@ def export_database(engine: Engine, plan: plans.ExportDatabase, params: object) 
             engine.run(planner.plan(_copy(name, partial / file, plan.options, into=False,
                                           columns=written), engine.facts))
             loads.append(_copy(name, target / file, plan.options, into=True))
+        schema = _schema(engine, tables) + _comments(engine, tables)
         counters = [c for name in tables for c in _counters(engine, name)]
-        (partial / SCHEMA_FILE).write_text(_script(_schema(engine, tables) + counters))
+        (partial / INDB_SCHEMA_FILE).write_text(_script(schema + counters))
+        (partial / SCHEMA_FILE).write_text(_script(_for_duckdb(engine, schema)))
         (partial / LOAD_FILE).write_text(_script(loads))
         if target.exists():
             target.rmdir()  # (empty: checked above)
@@ -73,7 +80,9 @@ def export_database(engine: Engine, plan: plans.ExportDatabase, params: object) 
 def import_database(engine: Engine, plan: plans.ImportDatabase, params: object) -> Result:
     source = Path(plan.directory).absolute()
     texts = {}
-    for name in (SCHEMA_FILE, LOAD_FILE):
+    # indb's own schema where indb wrote it (schema.sql is DuckDB's, without indb's placement)
+    schema = INDB_SCHEMA_FILE if (source / INDB_SCHEMA_FILE).is_file() else SCHEMA_FILE
+    for name in (schema, LOAD_FILE):
         if not (source / name).is_file():
             raise OptionError(f"IMPORT DATABASE reads a directory EXPORT DATABASE wrote, and "
                               f"{source} has no {name}")
@@ -152,6 +161,65 @@ def _views(engine: Engine) -> list[exp.Expr]:
             for name in ordered]
 
 
+def _comments(engine: Engine, tables: list[str]) -> list[exp.Expr]:
+    """COMMENT ON each table and column that has a comment."""
+    out: list[exp.Expr] = []
+    for name in tables:
+        info = engine.db.load(name)[1]
+        if info.comment is not None:
+            out.append(exp.Comment(this=exp.to_table(name), kind="TABLE",
+                                   expression=exp.Literal.string(info.comment)))
+        out += [exp.Comment(this=exp.column(c.name, *reversed(split_name(name))), kind="COLUMN",
+                            expression=exp.Literal.string(c.comment))
+                for c in info.columns if c.comment is not None]
+    return out
+
+
+def _for_duckdb(engine: Engine, schema: list[exp.Expr]) -> list[exp.Expr]:
+    """The schema as DuckDB's IMPORT reads it: tables without indb's placement (SHARD KEY, WITH
+    (SHARDS = n)), an identity column as DuckDB numbers one (a sequence of its own, starting at
+    the next number, and ``DEFAULT nextval``)."""
+    out: list[exp.Expr] = []
+    for statement in schema:
+        if not (isinstance(statement, exp.Create) and str(statement.args.get("kind")) == "TABLE"):
+            out.append(statement)
+            continue
+        table = statement.copy()
+        table.set("properties", None)
+        name = table_name(table.this.this)
+        for item in list(table.this.expressions):
+            if isinstance(item, ShardKey):
+                item.pop()
+            elif isinstance(item, exp.ColumnDef):
+                out += _numbered(engine, name, item)
+        out.append(table)
+    return out
+
+
+def _numbered(engine: Engine, table: str, column: exp.ColumnDef) -> list[exp.Expr]:
+    """An identity column made DuckDB's: its sequence (CREATE SEQUENCE, returned), and the
+    column's ``DEFAULT nextval`` in place of ``GENERATED ... AS IDENTITY``."""
+    identity = next((c for c in column.constraints
+                     if isinstance(c.kind, exp.GeneratedAsIdentityColumnConstraint)
+                     and c.kind.args.get("expression") is None), None)
+    info = engine.db.load(table)[1].named(column.name)
+    if identity is None or info is None or info.identity is None:
+        return []
+    numbering = info.identity
+    sequence = sequences.identity_sequence(table, info.name)
+    identity.set("kind", exp.DefaultColumnConstraint(this=exp.func(
+        "nextval", exp.Literal.string(sequence))))
+    following = numbering.start + _taken(engine, table, numbering) * numbering.increment
+    return [exp.Create(this=exp.to_table(sequence), kind="SEQUENCE", properties=exp.Properties(
+        expressions=[exp.SequenceProperties(start=exp.Literal.number(following),
+                                            increment=exp.Literal.number(numbering.increment))]))]
+
+
+def _taken(engine: Engine, table: str, identity: Identity) -> int:
+    """How many numbers an identity column has given."""
+    return engine.db.allocate_rowids(f"{table}/{identity.sequence}", 0)
+
+
 def _counters(engine: Engine, table: str) -> list[exp.Expr]:
     """``SELECT setval('t_c_seq', n)`` of each identity column of the table that has numbered
     rows, so the numbers go on where they stood."""
@@ -160,7 +228,7 @@ def _counters(engine: Engine, table: str) -> list[exp.Expr]:
         identity = column.identity
         if identity is None:
             continue
-        taken = engine.db.allocate_rowids(f"{table}/{identity.sequence}", 0)
+        taken = _taken(engine, table, identity)
         if taken:
             last = identity.start + (taken - 1) * identity.increment
             sequence = sequences.identity_sequence(table, column.name)
