@@ -75,7 +75,7 @@ def caller_variables() -> Callable[[str], object]:
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "indb":
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None:
-        return lambda name: None
+        return _no_variables
     local, module = frame.f_locals, frame.f_globals
 
     def lookup(name: str) -> object:
