@@ -46,6 +46,17 @@ def test_duckdb_s_documented_example_and_postgresql_s_stored_column(conn):
     assert conn.sql("DESCRIBE t").fetchall()[2][2] == "generated always as (a * 2)"
 
 
+def test_postgresql_s_default_for_a_generated_column_in_values(conn):
+    conn.sql("CREATE TABLE t (id INTEGER, a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) STORED)")
+    conn.sql("INSERT INTO t VALUES (1, 5, DEFAULT)")  # PostgreSQL's: every column, DEFAULT for it
+    conn.sql("INSERT INTO t (id, a, b) VALUES (2, 6, DEFAULT), (3, 7, DEFAULT)")
+    conn.sql("INSERT INTO t VALUES (4, 8)")  # DuckDB's: the columns a write gives
+    assert rows(conn) == [(1, 5, 10), (2, 6, 12), (3, 7, 14), (4, 8, 16)]
+    with pytest.raises(SqlError, match="Cannot insert into a generated column"):
+        conn.sql("INSERT INTO t (id, a, b) VALUES (5, 9, DEFAULT), (6, 9, 18)")  # a value: refused
+    assert len(rows(conn)) == 4
+
+
 @pytest.mark.parametrize("statement, message", [
     ("INSERT INTO t (id, a, b) VALUES (3, 1, 2)", "Cannot insert into a generated column"),
     ("INSERT INTO t VALUES (3, 1, 2)", "has 2 columns but 3 values"),

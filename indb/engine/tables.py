@@ -219,6 +219,7 @@ def staged(engine: Engine, plan: planner.Insert,
     for table in list(statement.find_all(exp.Table)):  # the target: names starting __indb are indb's
         if table.name == planner.STAGE_TABLE:
             table.replace(stage.copy())
+    _generated_defaults_left_out(statement, info)
     engine.session.query(render(_stage_definition(stage, info.columns)))
     try:
         try:
@@ -228,6 +229,38 @@ def staged(engine: Engine, plan: planner.Insert,
         yield stage, info
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
+
+
+def is_default(value: exp.Expr) -> bool:
+    """Whether a SET's, a MERGE INSERT's or an INSERT's value is the keyword DEFAULT (the
+    column's DEFAULT, NULL without one; an identity's is numbered as the row is inserted)."""
+    word = value.this if isinstance(value, exp.Column) and not value.table else value
+    return isinstance(word, exp.Identifier | exp.Var) and not word.args.get("quoted") \
+        and word.name.upper() == "DEFAULT"
+
+
+def _generated_defaults_left_out(statement: exp.Expr, info: TableInfo) -> None:
+    """PostgreSQL's ``DEFAULT`` for a generated column in an INSERT's VALUES (``INSERT INTO t
+    VALUES (1, DEFAULT)``, or with the column named): left out, as DuckDB's INSERT gives a
+    generated column no value (other values for one stay, for DuckDB to refuse)."""
+    if not info.generated_columns or not isinstance(statement, exp.Insert) \
+            or not isinstance(statement.expression, exp.Values):
+        return
+    target = statement.this
+    named = [c.name for c in target.expressions] if isinstance(target, exp.Schema) \
+        else [c.name for c in info.columns]
+    left_out = {i for i, name in enumerate(named)
+                if (column := info.named(name)) is not None and column.generated is not None}
+    rows = statement.expression.expressions
+    if not left_out or not all(isinstance(r, exp.Tuple) and len(r.expressions) == len(named)
+                               and all(is_default(r.expressions[i]) for i in left_out)
+                               for r in rows):
+        return
+    for row in rows:
+        row.set("expressions", [e for i, e in enumerate(row.expressions) if i not in left_out])
+    table = target.this if isinstance(target, exp.Schema) else target
+    statement.set("this", exp.Schema(this=table.copy(), expressions=[
+        exp.to_identifier(n, quoted=True) for i, n in enumerate(named) if i not in left_out]))
 
 
 def stage_rows(engine: Engine, stage: exp.Table, info: TableInfo) -> pa.Table:

@@ -272,7 +272,7 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         if column.name in named:
             raise error_at(target, f"column {column.name} is given twice")
         named.add(column.name)
-        default = _is_default(value)
+        default = tables.is_default(value)
         if column.identity is not None and clause.action == Action.UPDATE and default:
             raise error_at(value, f"column {column.name} is an identity: SET {column.name} = "
                                   "DEFAULT (a new number) is not supported; leave it out to keep "
@@ -301,14 +301,6 @@ def _default(column: Column) -> exp.Expr:
     """The value ``DEFAULT`` gives a column: its DEFAULT, or NULL (an identity's is numbered as
     the row is inserted), cast to its type."""
     return _cast(tables.default_expression(column) or exp.null(), column)
-
-
-def _is_default(value: exp.Expr) -> bool:
-    """Whether a SET's or a MERGE INSERT's value is the keyword DEFAULT (the column's DEFAULT,
-    NULL without one; an identity's is numbered as the row is inserted)."""
-    word = value.this if isinstance(value, exp.Column) and not value.table else value
-    return isinstance(word, exp.Identifier | exp.Var) and not word.args.get("quoted") \
-        and word.name.upper() == "DEFAULT"
 
 
 def _column(info: TableInfo, node: exp.Expr, plan: RowChange) -> Column:
