@@ -410,6 +410,7 @@ class RemoteConnection(Connection):
         self.url = self._http.url
         self._cursor = None
         self._closed = False
+        self._replacements = False  # (the statements run on the server: no variable is there)
 
     @property
     def _http(self) -> HttpEngine:
@@ -457,6 +458,19 @@ class RemoteConnection(Connection):
     def table(self, name: str) -> Any:
         raise NotSupportedError(f"table handles read files, which a remote connection cannot; "
                                 f"query the table with SQL: conn.sql('SELECT * FROM {name}')")
+
+    def _data(self, data: Any) -> Any:
+        raise NotSupportedError("a remote connection's statements run on the server, which does "
+                                "not have this process's data: conn.load(table, data) uploads it")
+
+    def create_function(self, name: str, function: Callable[..., Any], parameters: Any = None,
+                        return_type: Any = None, **options: Any) -> Connection:
+        raise NotSupportedError("a Python function of this process cannot run in the server's "
+                                "statements: CREATE FUNCTION ... LANGUAGE PYTHON registers code "
+                                "the server runs")
+
+    def remove_function(self, name: str) -> Connection:
+        raise NotSupportedError("a remote connection has no Python functions of this process")
 
     def close(self) -> None:
         self._check_open()

@@ -194,3 +194,16 @@ def test_https_with_the_servers_certificate(tmp_path):
             indb.connect(server.url)
     finally:
         server.stop()
+
+
+def test_relations_of_queries_run_on_the_server_and_this_process_s_data_is_refused(remote):
+    import pandas as pd
+    nums = remote.sql("SELECT i FROM nums")
+    assert nums.filter("i < 3").order("i").fetchall() == [(0,), (1,), (2,)]
+    local = pd.DataFrame({"i": [1]})  # noqa: F841 (the server does not read this process's)
+    with pytest.raises(indb.SqlError, match="local does not exist"):
+        remote.sql("SELECT * FROM local")
+    with pytest.raises(indb.NotSupportedError, match="conn.load"):
+        remote.from_df(pd.DataFrame({"i": [1]}))
+    with pytest.raises(indb.NotSupportedError, match="LANGUAGE PYTHON"):
+        remote.create_function("f", lambda x: x)
