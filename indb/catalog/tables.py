@@ -62,6 +62,11 @@ class TableInfo:
         return tuple(c for c in self.columns if c.generated is not None)
 
     @property
+    def written_columns(self) -> tuple[Column, ...]:
+        """The columns a write gives values (all but the generated ones)."""
+        return tuple(c for c in self.columns if c.generated is None)
+
+    @property
     def unique_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What every write keeps unique besides the primary key: the UNIQUE constraints and the
         unique indexes, (name, columns)."""

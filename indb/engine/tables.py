@@ -266,7 +266,7 @@ def _generated_defaults_left_out(statement: exp.Expr, info: TableInfo) -> None:
 def stage_rows(engine: Engine, stage: exp.Table, info: TableInfo) -> pa.Table:
     """The rows an INSERT staged, without its generated columns (computed by ``completed``)."""
     return engine.session.query(render(exp.select(*[
-        exp.column(c.name, quoted=True) for c in info.columns if c.generated is None]).from_(stage)))
+        exp.column(c.name, quoted=True) for c in info.written_columns]).from_(stage)))
 
 
 def _own_parameters(plan: planner.Insert, params: object) -> object:

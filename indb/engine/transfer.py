@@ -28,6 +28,7 @@ from sqlglot import exp
 from indb import planner
 from indb.catalog import named_types, sequences, views
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.tables import TableInfo
 from indb.catalog.types import Identity
 from indb.engine import upkeep
 from indb.engine.temporary import PREFIX as TEMPORARY_PREFIX
@@ -187,29 +188,30 @@ def _for_duckdb(engine: Engine, schema: list[exp.Expr]) -> list[exp.Expr]:
         table = statement.copy()
         table.set("properties", None)
         name = table_name(table.this.this)
+        info = engine.db.load(name)[1]  # (once a table)
         for item in list(table.this.expressions):
             if isinstance(item, ShardKey):
                 item.pop()
             elif isinstance(item, exp.ColumnDef):
-                out += _numbered(engine, name, item)
+                out += _numbered(engine, info, item)
         out.append(table)
     return out
 
 
-def _numbered(engine: Engine, table: str, column: exp.ColumnDef) -> list[exp.Expr]:
+def _numbered(engine: Engine, table: TableInfo, column: exp.ColumnDef) -> list[exp.Expr]:
     """An identity column made DuckDB's: its sequence (CREATE SEQUENCE, returned), and the
     column's ``DEFAULT nextval`` in place of ``GENERATED ... AS IDENTITY``."""
     identity = next((c for c in column.constraints
                      if isinstance(c.kind, exp.GeneratedAsIdentityColumnConstraint)
                      and c.kind.args.get("expression") is None), None)
-    info = engine.db.load(table)[1].named(column.name)
+    info = table.named(column.name)
     if identity is None or info is None or info.identity is None:
         return []
     numbering = info.identity
-    sequence = sequences.identity_sequence(table, info.name)
+    sequence = sequences.identity_sequence(table.name, info.name)
     identity.set("kind", exp.DefaultColumnConstraint(this=exp.func(
         "nextval", exp.Literal.string(sequence))))
-    following = numbering.start + _taken(engine, table, numbering) * numbering.increment
+    following = numbering.start + _taken(engine, table.name, numbering) * numbering.increment
     return [exp.Create(this=exp.to_table(sequence), kind="SEQUENCE", properties=exp.Properties(
         expressions=[exp.SequenceProperties(start=exp.Literal.number(following),
                                             increment=exp.Literal.number(numbering.increment))]))]
@@ -241,8 +243,7 @@ def _written_columns(engine: Engine, table: str) -> list[str] | None:
     """The columns a table's file holds: those a write gives, without its generated ones (as
     DuckDB's EXPORT writes them: the COPY FROM of load.sql gives none); None for all."""
     info = engine.db.load(table)[1]
-    return [c.name for c in info.columns if c.generated is None] if info.generated_columns \
-        else None
+    return [c.name for c in info.written_columns] if info.generated_columns else None
 
 
 def _copy(table: str, file: Path, options: tuple[exp.CopyParameter, ...], into: bool,

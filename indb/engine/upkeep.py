@@ -67,7 +67,7 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
-    written = [c.name for c in info.columns if c.generated is None]  # completed computes the others
+    written = [c.name for c in info.written_columns]  # (completed computes the others)
     new_rows = tables.completed(engine, info, inserted.select(written)) if complete \
         else inserted.select(user)  # defaults, identities
     rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
