@@ -13,8 +13,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from indb.errors import (CatalogError, CheckViolation, ConflictError, DatabaseError, DataError,
-                         DirectoryError, FunctionError, IndbError, IndbWarning, IntegrityError,
-                         InterfaceError, InternalError, ModelError, NotSupportedError,
+                         DirectoryError, ForeignKeyViolation, FunctionError, IndbError,
+                         IndbWarning, IntegrityError, InterfaceError, InternalError, ModelError,
+                         NotSupportedError,
                          OperationalError, OptionError, ProgrammingError, RunError, SchemaError,
                          SqlError, StorageError, UniqueViolation)
 
@@ -124,7 +125,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "CatalogError", "CheckViolation",
            "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError", "Date",
-           "DateFromTicks", "DirectoryError", "Error", "FunctionError", "IndbError", "IndbWarning",
+           "DateFromTicks", "DirectoryError", "Error", "ForeignKeyViolation", "FunctionError",
+           "IndbError", "IndbWarning",
            "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
            "OperationalError", "OptionError", "ProgrammingError", "Relation", "Result", "RunError",
            "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp",

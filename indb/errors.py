@@ -54,6 +54,11 @@ class CheckViolation(IntegrityError, DataError):
     """A row a CHECK constraint refuses; nothing was written (PostgreSQL's SQLSTATE 23514)."""
 
 
+class ForeignKeyViolation(IntegrityError, DataError):
+    """A row whose foreign key's value no row of the referenced table holds, or a change that
+    would leave such a row; nothing was written (PostgreSQL's SQLSTATE 23503)."""
+
+
 class InternalError(DatabaseError):
     """indb reached a state it should not: please report it."""
 

@@ -141,7 +141,10 @@ def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
 
 
 @pytest.mark.parametrize("sql, message", [
-    ("CREATE TABLE t (a INT REFERENCES ticks (a))", "REFERENCES .* not enforced"),
+    ("CREATE TABLE t (a INT REFERENCES ticks (a) ON DELETE CASCADE)", "ON DELETE CASCADE: indb refuses"),
+    ("CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES ticks MATCH FULL)", "MATCH FULL is not"),
+    ("CREATE TABLE t (a INT, FOREIGN KEY (b) REFERENCES ticks)", "FOREIGN KEY names b"),
+    ("CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES ticks (x, y))", "give as many"),
     ("CREATE TABLE t (a INT, b INT GENERATED ALWAYS AS ((SELECT 1)))", "no subquery"),
     ("CREATE TABLE t (a INT, b INT DEFAULT a)", "a DEFAULT is a constant"),
     ("CREATE TABLE t (a INT COLLATE x)", "column constraint COLLATE x is not supported"),

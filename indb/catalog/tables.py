@@ -34,6 +34,18 @@ def file_column_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class ForeignKey:
+    """``FOREIGN KEY (columns) REFERENCES table (referenced)``: each row's ``columns``, where
+    none is NULL, are the ``referenced`` columns (the primary key or a UNIQUE) of a row of
+    ``table`` (query.references checks both sides of every write)."""
+
+    name: str
+    columns: tuple[str, ...]
+    table: str
+    referenced: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TableInfo:
     """A table as indb sees it: columns with SQL types and how rows are placed on shards."""
 
@@ -48,6 +60,7 @@ class TableInfo:
     uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
     # CREATE [UNIQUE] INDEX's: (name, columns, unique); a unique one holds as a UNIQUE does
     indexes: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -76,7 +89,7 @@ class TableInfo:
     def key_names(self) -> frozenset[str]:
         """The names of the table's constraints and indexes (one name may not be two of them)."""
         return frozenset([*(n for n, _ in self.checks), *(n for n, _ in self.uniques),
-                          *(n for n, _, _ in self.indexes)])
+                          *(n for n, _, _ in self.indexes), *(k.name for k in self.foreign_keys)])
 
     @property
     def shard_source(self) -> str | None:
@@ -139,6 +152,9 @@ class TableInfo:
                if self.uniques else {}),
             **({"indb.indexes": json.dumps([[n, list(c), u] for n, c, u in self.indexes])}
                if self.indexes else {}),
+            **({"indb.foreign_keys": json.dumps([[k.name, list(k.columns), k.table,
+                                                  list(k.referenced)] for k in self.foreign_keys])}
+               if self.foreign_keys else {}),
         }
 
     @classmethod
@@ -154,7 +170,9 @@ class TableInfo:
                    uniques=tuple((n, tuple(c)) for n, c in json.loads(properties.get("indb.uniques",
                                                                                     "[]"))),
                    indexes=tuple((n, tuple(c), bool(u)) for n, c, u in json.loads(
-                       properties.get("indb.indexes", "[]"))))
+                       properties.get("indb.indexes", "[]"))),
+                   foreign_keys=tuple(ForeignKey(n, tuple(c), t, tuple(r)) for n, c, t, r in
+                                      json.loads(properties.get("indb.foreign_keys", "[]"))))
 
 
 def _column_entry(column: Column) -> list[object]:

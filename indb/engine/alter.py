@@ -18,18 +18,19 @@ from pyiceberg.transforms import BucketTransform
 from sqlglot import exp
 
 from indb import planner
+from indb.catalog import references as catalog_references
 from indb.catalog import sequences as catalog_sequences
 from indb.catalog import generated, users, views
 from indb.catalog.database import SHARD_FIELD, iceberg_layout
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, to_storage
-from indb.engine import constraints, sequences, tables
+from indb.engine import constraints, references, sequences, tables
 from indb.errors import CatalogError, not_found
 from indb.parser import error_at
-from indb.planner.alter import (AddCheck, AddColumn, AddPrimaryKey, AddUnique, DropColumn,
-                                DropConstraint, RenameColumn, RenameConstraint, SetDefault,
-                                SetIdentity, SetNotNull, SetShards, SetType)
+from indb.planner.alter import (AddCheck, AddColumn, AddForeignKey, AddPrimaryKey, AddUnique,
+                                DropColumn, DropConstraint, RenameColumn, RenameConstraint,
+                                SetDefault, SetIdentity, SetNotNull, SetShards, SetType)
 from indb.query import live
 from indb.query.keys import check_not_null, check_unique
 from indb.registry.monitors import MonitorStore
@@ -62,10 +63,12 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return constraints.add_check(engine, plan, table, info, change)
     if isinstance(change, AddUnique):
         return constraints.add_unique(engine, plan, table, info, change)
+    if isinstance(change, AddForeignKey):
+        return references.add_foreign_key(engine, plan, info, change)
     if isinstance(change, DropConstraint):
         return constraints.drop_constraint(engine, plan, table, info, change)
     if isinstance(change, RenameConstraint):
-        return constraints.rename_constraint(plan, table, info, change)
+        return constraints.rename_constraint(engine, plan, table, info, change)
     if isinstance(change, AddColumn) and default_sequence(change.column.default):
         raise error_at(plan.node, "ADD COLUMN with DEFAULT nextval(...) is not supported: add the "
                                   "column, UPDATE it, then ALTER COLUMN ... SET DEFAULT")
@@ -74,6 +77,11 @@ def alter_table(engine: Engine, plan: planner.AlterTable, params: object) -> Res
         return Result(message=f"nothing to change: IF {'NOT ' * isinstance(change, AddColumn)}"
                               "EXISTS")
     new, sources = altered
+    if isinstance(change, DropColumn | RenameColumn):
+        changed = info.named(change.name if isinstance(change, DropColumn) else change.old)
+        assert changed is not None  # _altered refused a column the table does not have
+        references.check_column_unreferenced(engine, info, changed.name, "drop" if isinstance(
+            change, DropColumn) else "rename", plan.node)
     if isinstance(change, AddColumn) and (change.checks or change.uniques):
         new = constraints.of_new_column(engine, table, new, change, plan.node)
 
@@ -375,6 +383,8 @@ def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object
                            "another name")
     if table:
         _not_in_definitions(engine, plan.old)
+        references.check_unreferenced(engine, plan.old, "rename", plan.node,
+                                      itself=db.load(plan.old)[1])
         if live.is_live(db.path, plan.old):  # its flushes would go to the old name
             raise CatalogError(f"table {plan.old} is real-time (a tickerplant serves it): stop the "
                                "tickerplant before renaming it")
@@ -385,6 +395,7 @@ def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object
         users.renamed(conn, "table", plan.old, plan.new)
         views.rename(conn, plan.old, plan.new)
         catalog_sequences.table_renamed(conn, plan.old, plan.new)
+        catalog_references.renamed(conn, plan.old, plan.new)
     if table:
         db.rename_table(plan.old, plan.new, also)
     else:

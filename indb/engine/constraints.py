@@ -1,4 +1,4 @@
-"""ALTER TABLE's CHECK and UNIQUE constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` and
+"""ALTER TABLE's CHECK and UNIQUE constraints (FOREIGN KEYs: ``engine.references``): ``ADD [CONSTRAINT name] CHECK (condition)`` and
 ``ADD [CONSTRAINT name] UNIQUE (c, ...)`` (the rows there are checked first), ``DROP CONSTRAINT
 [IF EXISTS] name``, and what a column's change does to the constraints and indexes that name it
 (a rename renames it in them; a drop drops them, as PostgreSQL's does).
@@ -16,11 +16,13 @@ from pyiceberg.table import Table
 from sqlglot import exp, parse_one
 
 from indb import planner
+from indb.catalog import references as catalog_references
 from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
+from indb.engine import references
 from indb.errors import UniqueViolation
 from indb.parser import error_at, render
-from indb.planner.tables import check_condition, check_name, numbered, unique_columns
+from indb.planner.constraints import check_condition, check_name, numbered, unique_columns
 from indb.planner.alter import AddCheck, AddColumn, AddUnique, DropConstraint, RenameConstraint
 from indb.query.keys import check_constraints, check_uniques
 from indb.result import Result
@@ -64,34 +66,50 @@ def drop_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info
                     change: DropConstraint) -> Result:
     checks = tuple(c for c in info.checks if c[0] != change.name)
     uniques = tuple(u for u in info.uniques if u[0] != change.name)
-    if len(checks) + len(uniques) == len(info.checks) + len(info.uniques):
+    keys = tuple(k for k in info.foreign_keys if k.name != change.name)
+    if len(checks) + len(uniques) + len(keys) == \
+            len(info.checks) + len(info.uniques) + len(info.foreign_keys):
         if change.if_exists:
             return Result(message=f"table {info.name} has no constraint {change.name}")
         key = f" (its primary key, {info.name}_pkey, stays)" if info.primary_key else ""
         index = f": {change.name} is an index, which DROP INDEX {change.name} drops" \
             if change.name in (n for n, _, _ in info.indexes) else "; DESCRIBE lists them"
-        raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
-                                  f"{change.name}{key}{index}")
-    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques))
+        raise error_at(plan.node, f"table {info.name} has no CHECK, UNIQUE or FOREIGN KEY "
+                                  f"constraint {change.name}{key}{index}")
+    if len(uniques) < len(info.uniques):  # a foreign key may need it to be unique
+        gone = dict(info.uniques)[change.name]
+        references.check_unique_unreferenced(engine, info, gone, change.name, plan.node)
+    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques,
+                                                      foreign_keys=keys))
+    if len(keys) < len(info.foreign_keys):
+        catalog_references.forget(engine.db.engine, info.name, change.name)
     return Result(message=f"altered table {info.name}: dropped constraint {change.name}")
 
 
-def rename_constraint(plan: planner.AlterTable, table: Table, info: TableInfo,
+def rename_constraint(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,
                       change: RenameConstraint) -> Result:
     """A CHECK's or UNIQUE's new name, as PostgreSQL's RENAME CONSTRAINT gives it; what it
     holds, and the rows, are as they were."""
-    if change.name not in {n for n, _ in (*info.checks, *info.uniques)}:
+    if change.name not in {n for n, _ in (*info.checks, *info.uniques)} | \
+            {k.name for k in info.foreign_keys}:
         if info.primary_key and change.name == f"{split_name(info.name)[1]}_pkey":
             raise error_at(plan.node, f"the primary key of {info.name} is always called "
                                       f"{change.name} in indb; it cannot be renamed")
-        raise error_at(plan.node, f"table {info.name} has no CHECK or UNIQUE constraint "
-                                  f"{change.name}; DESCRIBE lists them")
+        raise error_at(plan.node, f"table {info.name} has no CHECK, UNIQUE or FOREIGN KEY "
+                                  f"constraint {change.name}; DESCRIBE lists them")
     if change.new in info.key_names:
         raise error_at(plan.node, f"table {info.name} has a constraint {change.new} already")
     checks = tuple((change.new if n == change.name else n, c) for n, c in info.checks)
     uniques = tuple((change.new if n == change.name else n, c) for n, c in info.uniques)
-    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques),
-                     same_rows=True)
+    keys = tuple(dataclasses.replace(k, name=change.new) if k.name == change.name else k
+                 for k in info.foreign_keys)
+    if keys != info.foreign_keys:  # the index's row first: a key never lacks its row
+        catalog_references.record(engine.db.engine, info.name, change.new,
+                                  next(k.table for k in keys if k.name == change.new))
+    upkeep.described(table, info, dataclasses.replace(info, checks=checks, uniques=uniques,
+                                                      foreign_keys=keys), same_rows=True)
+    if keys != info.foreign_keys:
+        catalog_references.forget(engine.db.engine, info.name, change.name)
     return Result(message=f"altered table {info.name}: constraint {change.name} is now {change.new}")
 
 
@@ -136,7 +154,9 @@ def column_changed(info: TableInfo, old: str, new: str | None) -> TableInfo:
         info, checks=_checks_changed(info, old, new),
         uniques=tuple((n, renamed(c)) for n, c in info.uniques if new is not None or old not in c),
         indexes=tuple((n, renamed(c), u) for n, c, u in info.indexes
-                      if new is not None or old not in c))
+                      if new is not None or old not in c),
+        foreign_keys=tuple(dataclasses.replace(k, columns=renamed(k.columns))
+                           for k in info.foreign_keys if new is not None or old not in k.columns))
 
 
 def _checks_changed(info: TableInfo, old: str, new: str | None) -> tuple[tuple[str, str], ...]:

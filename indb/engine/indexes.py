@@ -22,7 +22,7 @@ from indb.catalog.tables import TableInfo
 from indb.engine import privileges
 from indb.errors import CatalogError, SqlError
 from indb.planner import access as rules
-from indb.planner.tables import numbered
+from indb.planner.constraints import numbered
 from indb.query.keys import check_uniques
 from indb.result import Result
 from indb.storage import files, upkeep

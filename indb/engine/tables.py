@@ -21,16 +21,18 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import generated
+from indb.catalog import references as catalog_references
 from indb.catalog.database import provisional_metadata
 from indb.catalog.names import DATABASE, split_name
 from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import (Column, canonical_sql_type, inferred_sql_type, storage_type_of,
                                 truncated_nanoseconds)
-from indb.engine import privileges, sequences
+from indb.engine import privileges, references, sequences
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
+from indb.query.references import check_referenced, check_references
 from indb.result import Result
 from indb.storage import files
 from indb.storage import upkeep as storage_upkeep
@@ -47,9 +49,13 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
         return Result(message=f"table {plan.name} already exists")
     done = "replaced" if plan.replace and engine.db.exists(plan.name) else "created"
     sequences.check_free(engine, plan.name)
+    if plan.replace and engine.db.exists(plan.name):  # its rows go: a key must not lose them
+        references.check_unreferenced(engine, plan.name, "replace", itself=None)
     if plan.query is None:
         info = _table_info(plan, _generated_typed(engine, plan.name, plan.columns))
+        info = references.resolved(engine, info, plan.foreign_keys)
         sequences.check_defaults(engine, info)
+        references.recorded(engine, info)
         engine.db.create_table(info, replace=plan.replace)
         return Result(message=f"{done} table {plan.name}")
     rows, sql_types = engine.session.typed_query(plan.query, params)
@@ -321,6 +327,7 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
             [files.local_path(f.file_path) for f in current], info, table.io), info),
             plan.returning) if plan.returning else None
         if current:
+            check_referenced(engine.db, info, [], [])
             files.commit(engine.db, plan.table, add=[], remove=current, written_for=table.metadata)
         return written({"rows_deleted": count}, f"deleted {count} rows", values)
     by_path = {files.local_path(f.file_path): f for f in current}
@@ -343,6 +350,8 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
                                                 stored.filter(pa.array(keep)))
         values = returned(engine, pa.concat_tables(deleted), plan.returning)
         if removed:
+            gone = {f.file_path for f in removed}
+            check_referenced(engine.db, info, [f for f in current if f.file_path not in gone], added)
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata)
         added.keep()
@@ -351,11 +360,12 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
 
 def truncate(engine: Engine, plan: planner.Truncate, params: object) -> Result:
     """Each table's rows deleted (a commit of no files each), as DELETE without WHERE does."""
-    for name in plan.names:
+    names = references.with_referencing(engine, plan.names) if plan.cascade else plan.names
+    for name in references.children_first(engine, names):
         delete(engine, planner.Delete(name, None), params)
         if plan.restart_identity:
             engine.db.restart_identities(name)
-    return Result(message=f"truncated {', '.join(plan.names) or 'no table'}")
+    return Result(message=f"truncated {', '.join(names) or 'no table'}")
 
 
 def comment(engine: Engine, plan: planner.Comment, params: object) -> Result:
@@ -382,9 +392,14 @@ def analyze(engine: Engine, plan: planner.Analyze, params: object) -> Result:
 
 def drop_table(engine: Engine, plan: planner.DropTable, params: object) -> Result:
     dropped = [name for name in plan.names if not plan.if_exists or engine.db.exists(name)]
+    for name in dropped:  # (CASCADE: the keys that reference it go, their tables stay)
+        if plan.cascade:
+            references.drop_referencing(engine, name)
+        references.check_unreferenced(engine, name, "drop", also_going=dropped)
     for name in dropped:
         engine.db.drop_table(name)
         sequences.drop_owned(engine, name)
+        catalog_references.forget(engine.db.engine, name)
     if not dropped:
         return Result(message=f"table {', '.join(plan.names)} does not exist")
     return Result(message=f"dropped table {', '.join(dropped)}")
@@ -444,6 +459,8 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
     rows += [(f"# unique {name}", ", ".join(columns), "") for name, columns in info.uniques]
     rows += [(f"# index {name}", ", ".join(columns), "unique" if unique else "")
              for name, columns, unique in info.indexes]
+    rows += [(f"# foreign key {key.name}", ", ".join(key.columns),
+              f"references {key.table} ({', '.join(key.referenced)})") for key in info.foreign_keys]
     return Result(pa.table({"name": [r[0] for r in rows], "type": [r[1] for r in rows],
                             "detail": [r[2] for r in rows]}))
 
@@ -516,6 +533,10 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         check_unique(info, existing, written, engine.db.io_properties)
         check_uniques(info, existing, written, engine.db.io_properties)
         check_constraints(info, written, engine.db.io_properties)
+        kept = [] if overwrite or create is not None else files.data_files(table)
+        check_references(engine.db, info, kept, written)
+        if replaced:
+            check_referenced(engine.db, info, [], written)
         if create is not None and replacing:
             engine.db.create_table(create, add=written, replace=True, location=location)
         elif create is not None:

@@ -91,6 +91,11 @@ class Temporaries:
         return f"{self.schema}.{name}"
 
 
+def is_temporary_name(name: str) -> bool:
+    """Whether a table's catalog name is in a session's temporary schema."""
+    return split_name(name)[0].startswith(PREFIX)
+
+
 def placed(engine: Engine, tree: exp.Expr) -> exp.Expr:
     """The statement with the session's temporary tables in their schema: ``CREATE TEMP TABLE t``
     made in it (the schema made first), and ``t`` without a schema read as the temporary

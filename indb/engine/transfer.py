@@ -30,7 +30,7 @@ from indb.catalog import named_types, sequences, views
 from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Identity
-from indb.engine import upkeep
+from indb.engine import references, upkeep
 from indb.engine.temporary import PREFIX as TEMPORARY_PREFIX
 from indb.errors import IndbError, OptionError
 from indb.parser import ShardKey, parse, render_indb, split
@@ -111,10 +111,12 @@ def import_database(engine: Engine, plan: plans.ImportDatabase, params: object) 
 
 
 def _tables(engine: Engine) -> list[str]:
-    """The database's tables (not a session's temporary ones), main's first."""
+    """The database's tables (not a session's temporary ones), main's first, a table another
+    references before it."""
     names = [n for n in engine.db.metadata_locations()
              if not split_name(n)[0].startswith(TEMPORARY_PREFIX)]
-    return sorted(names, key=lambda n: (split_name(n)[0] != DEFAULT_SCHEMA, n))
+    return references.parents_first(engine, sorted(
+        names, key=lambda n: (split_name(n)[0] != DEFAULT_SCHEMA, n)))
 
 
 def _schema(engine: Engine, tables: list[str]) -> list[exp.Expr]:

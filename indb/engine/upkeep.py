@@ -29,6 +29,8 @@ from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import ReplicatedProperty, ShardKey
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
+from indb.query.references import check_referenced, check_references
+from indb.planner.constraints import foreign_key_tree
 from indb.planner.upkeep import Action, Clause, Match, RowChange, plan_lines
 from indb.planner.tables import table_name
 from indb.registry import unreferenced
@@ -96,11 +98,13 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         values = _returned(engine, plan, [(updated.select(user), "UPDATE"), (new_rows, "INSERT"),
                                           *((rows, "DELETE") for rows in gone_rows)])
         gone = {f.file_path for f in removed}
-        check_unique(info, [f for f in current if f.file_path not in gone], added,
-                     engine.db.io_properties)
-        check_uniques(info, [f for f in current if f.file_path not in gone], added,
-                      engine.db.io_properties)
+        kept = [f for f in current if f.file_path not in gone]
+        check_unique(info, kept, added, engine.db.io_properties)
+        check_uniques(info, kept, added, engine.db.io_properties)
         check_constraints(info, added, engine.db.io_properties)
+        check_references(engine.db, info, kept, added)
+        if removed:
+            check_referenced(engine.db, info, kept, added)
         if added or removed:
             files.commit(engine.db, plan.table, add=added, remove=removed,
                          written_for=table.metadata,
@@ -397,7 +401,7 @@ def show_create(engine: Engine, plan: planner.ShowCreate, params: object) -> Res
 
 def table_ddl(info: TableInfo) -> exp.Create:
     """``CREATE TABLE`` of a table as it is: its columns (types, NOT NULL, DEFAULT, identity,
-    generated), keys, constraints and placement."""
+    generated), keys, constraints (foreign keys too) and placement."""
     columns: list[exp.Expr] = []
     for column in info.columns:
         constraints = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())] \
@@ -426,6 +430,7 @@ def table_ddl(info: TableInfo) -> exp.Create:
     for name, condition in info.checks:
         columns.append(exp.Constraint(this=exp.to_identifier(name), expressions=[
             exp.CheckColumnConstraint(this=exp.maybe_parse(condition, dialect="duckdb"))]))
+    columns += [foreign_key_tree(key) for key in info.foreign_keys]
     properties: list[exp.Expr] = [ReplicatedProperty()] if info.replicated else [
         exp.Property(this=exp.var("SHARDS"), value=exp.Literal.number(info.shards))]
     return exp.Create(this=exp.Schema(this=exp.to_table(info.name), expressions=columns),

@@ -342,7 +342,15 @@ def _create(tree: exp.Expr) -> list[Need]:
     if tree.args.get("replace") and target is not None and not is_temporary(tree):
         out.append(_on_table("OWNER", target))
     expression = tree.args.get("expression")
-    return out + (reads(expression) if isinstance(expression, exp.Expr) else [])
+    return out + (reads(expression) if isinstance(expression, exp.Expr) else []) + _referenced(tree)
+
+
+def _referenced(tree: exp.Expr) -> list[Need]:
+    """SELECT on each table a statement's foreign keys reference (PostgreSQL's REFERENCES
+    privilege): a key's checks tell whether a value is there."""
+    targets = [r.this.this if isinstance(r.this, exp.Schema) else r.this
+               for r in tree.find_all(exp.Reference)]
+    return [_on_table("SELECT", t) for t in targets if isinstance(t, exp.Table)]
 
 
 def _drop(tree: exp.Expr) -> list[Need]:
@@ -457,7 +465,7 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
                                          if isinstance(tree.this, exp.Column) else tree.this)],
     exp.Create: _create,
     exp.Drop: _drop,
-    exp.Alter: _owner_of("table"),
+    exp.Alter: lambda tree: _owner_of("table")(tree) + _referenced(tree),
     exp.Describe: _describe,
     exp.Show: _nothing,
     # a connection's own settings (planner.settings.SESSION_SETTINGS) are anyone's to set; any

@@ -103,8 +103,18 @@ class AddUnique:
 
 
 @dataclass(frozen=True)
+class AddForeignKey:
+    """``ADD [CONSTRAINT name] FOREIGN KEY (c, ...) REFERENCES t [(k, ...)]``: ``name`` None gets
+    PostgreSQL's; the engine checks the reference (``engine.references``)."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    reference: exp.Reference = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class DropConstraint:
-    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK or a UNIQUE."""
+    """``DROP CONSTRAINT [IF EXISTS] name``: a CHECK, a UNIQUE or a FOREIGN KEY."""
 
     name: str
     if_exists: bool = False
@@ -112,7 +122,7 @@ class DropConstraint:
 
 @dataclass(frozen=True)
 class RenameConstraint:
-    """``RENAME CONSTRAINT name TO new``: a CHECK or a UNIQUE."""
+    """``RENAME CONSTRAINT name TO new``: a CHECK, a UNIQUE or a FOREIGN KEY."""
 
     name: str
     new: str
@@ -128,7 +138,8 @@ class AddPrimaryKey:
 
 # one change ALTER TABLE makes
 Change = AddColumn | DropColumn | RenameColumn | SetShards | AddPrimaryKey | SetNotNull \
-    | SetDefault | SetIdentity | AddCheck | AddUnique | DropConstraint | RenameConstraint | SetType
+    | SetDefault | SetIdentity | AddCheck | AddUnique | AddForeignKey | DropConstraint \
+    | RenameConstraint | SetType
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,11 @@ def _alteration(action: exp.Expr) -> Change:
         named = action.find(exp.Constraint)
         return AddUnique(named.name if named is not None and named.name else None,
                          tuple(c.name for c in unique.this.expressions))
+    foreign = action.find(exp.ForeignKey) if isinstance(action, exp.AddConstraint) else None
+    if isinstance(foreign, exp.ForeignKey) and len(action.expressions) == 1:
+        named = action.find(exp.Constraint)
+        return AddForeignKey(named.name if named is not None and named.name else None,
+                             tuple(c.name for c in foreign.expressions), foreign.args["reference"])
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "CONSTRAINT":
         (named, *more) = action.args.get("tables") or [action.this]
         if more or named is None:
@@ -223,7 +239,8 @@ def _alteration(action: exp.Expr) -> Change:
         if key is None or len(action.expressions) != 1:
             raise error_at(action, f"ALTER TABLE {render(action)} is not supported; the "
                                    "constraints a table takes are ADD PRIMARY KEY (c, ...), "
-                                   "ADD [CONSTRAINT name] CHECK (...) and UNIQUE (c, ...)")
+                                   "ADD [CONSTRAINT name] CHECK (...), UNIQUE (c, ...) and "
+                                   "FOREIGN KEY (c, ...) REFERENCES t (k, ...)")
         return AddPrimaryKey(tuple(column.name for column in key.expressions))
     if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
         (column, *more) = action.args.get("tables") or [action.this]

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from sqlglot import exp
 
 from indb.catalog.names import (DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name,
-                                checked_name, checked_table_name, qualified, split_name)
+                                checked_table_name, split_name)
 from indb.catalog.sequences import FUNCTION_NAMES, sequence_name, unwrapped
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 from indb.parser.dialect import OnCommitDropProperty
+from indb.planner.constraints import (References, checks_of, column_names, foreign_keys_of,
+                                      is_constraint, is_foreign_key, named_key, uniques_of)
+from indb.planner.names import find_identifier, new_name, table_name
 
 if TYPE_CHECKING:
     from indb.registry.environments import EnvironmentInfo
@@ -72,6 +75,7 @@ class CreateTable:
     primary_key: tuple[str, ...] = ()
     checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, condition as DuckDB SQL)
     uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
+    foreign_keys: tuple[References, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,19 +107,23 @@ class Delete:
 
 @dataclass(frozen=True)
 class Truncate:
-    """``TRUNCATE [TABLE] a, b [RESTART IDENTITY]``: every row of each table deleted (with
-    RESTART IDENTITY, its identity columns numbered from their start again)."""
+    """``TRUNCATE [TABLE] a, b [RESTART IDENTITY] [CASCADE]``: every row of each table deleted
+    (with RESTART IDENTITY, its identity columns numbered from their start again; with CASCADE,
+    the tables whose foreign keys reference them too, as PostgreSQL's)."""
 
     names: tuple[str, ...]
     restart_identity: bool = False
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
 class DropTable:
-    """``DROP TABLE [IF EXISTS] a, b``: the tables in order (with IF EXISTS, those that exist)."""
+    """``DROP TABLE [IF EXISTS] a, b [CASCADE]``: the tables in order (with IF EXISTS, those
+    that exist); CASCADE drops the foreign keys of other tables that reference them."""
 
     names: tuple[str, ...]
     if_exists: bool
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,124 +227,31 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     names = {c.name.lower() for c in columns}
     for key in shard_key:
         if key.lower() not in names:
-            raise error_at(_find_identifier(schema, key) or tree,
+            raise error_at(find_identifier(schema, key) or tree,
                            f"SHARD KEY names {key}, which is not a column of {name}")
     shard_key = tuple(next(c.name for c in columns if c.name.lower() == k.lower()) for k in shard_key)
-    primary_key = _column_names(primary_key, columns, schema, "PRIMARY KEY", name)
+    primary_key = column_names(primary_key, columns, schema, "PRIMARY KEY", name)
     if primary_key:
         if not shard_key and not replicated:  # Kinetica: the primary key is the shard key then
             shard_key = primary_key
         outside = [k for k in shard_key if k not in primary_key]
         if outside:
-            raise error_at(_find_identifier(schema, outside[0]) or tree,
+            raise error_at(find_identifier(schema, outside[0]) or tree,
                            f"the PRIMARY KEY of {name} must include its SHARD KEY, as Kinetica "
                            f"requires (rows of one key live on one shard); add {outside[0]} to it")
         columns = tuple(dataclasses.replace(c, nullable=False) if c.name in primary_key else c
                         for c in columns)
+    checks, uniques = checks_of(schema, name, columns), uniques_of(schema, name, columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
-                       bool(tree.args.get("exists")), None, replace, primary_key,
-                       checks_of(schema, name, columns), uniques_of(schema, name, columns))
-
-
-def _is_check(item: exp.Expr, kind: type[exp.Expr] = exp.CheckColumnConstraint) -> bool:
-    """``CHECK (...)`` or ``CONSTRAINT name CHECK (...)`` (or UNIQUE, by ``kind``) among a
-    table's items."""
-    return isinstance(item, kind) or (isinstance(item, exp.Constraint) and all(
-        isinstance(e, kind) for e in item.expressions))
-
-
-def uniques_of(schema: exp.Schema, table: str,
-               columns: tuple[Column, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """A column list's UNIQUE constraints, as PostgreSQL names those given no name
-    (``<table>_<column>[_<column>...]_key``)."""
-    found: list[tuple[str | None, exp.Expr, list[str]]] = []
-    for item in schema.expressions:
-        if isinstance(item, exp.ColumnDef):
-            found += [(c.name or None, c, [item.name]) for c in item.constraints
-                      if isinstance(c.kind, exp.UniqueColumnConstraint)]
-        elif _is_check(item, exp.UniqueColumnConstraint):
-            parts = item.expressions if isinstance(item, exp.Constraint) else [item]
-            found += [(item.name if isinstance(item, exp.Constraint) else None, part,
-                       [c.name for c in part.this.expressions]) for part in parts]
-    base = split_name(table)[1]
-    uniques: dict[str, tuple[str, ...]] = {}
-    for name, node, named in found:
-        spelled = unique_columns(named, columns, node)
-        uniques[name or numbered(f"{base}_{'_'.join(spelled)}_key", uniques)] = spelled
-    return tuple(uniques.items())
-
-
-def unique_columns(named: list[str], columns: tuple[Column, ...],
-                   node: exp.Expr | None) -> tuple[str, ...]:
-    """A UNIQUE constraint's columns as the table spells them; SqlError at ``node`` for one it
-    does not have, or none."""
-    known = {c.name.lower(): c.name for c in columns}
-    missing = [n for n in named if n.lower() not in known]
-    if missing or not named:
-        raise error_at(node, f"UNIQUE names {missing[0] if missing else 'no column'}, which is "
-                             f"not a column of the table; its columns are {', '.join(known.values())}")
-    return tuple(known[n.lower()] for n in named)
-
-
-def checks_of(schema: exp.Schema, table: str, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
-    """A column list's CHECK constraints, those given no name named as PostgreSQL names them
-    (``check_name``)."""
-    found: list[tuple[str | None, exp.CheckColumnConstraint]] = []
-    for item in schema.expressions:
-        if isinstance(item, exp.ColumnDef):
-            found += [(c.name or None, c.kind) for c in item.constraints
-                      if isinstance(c.kind, exp.CheckColumnConstraint)]
-        elif isinstance(item, exp.Constraint) and _is_check(item):
-            found += [(item.name, e) for e in item.expressions]
-        elif _is_check(item):
-            found.append((None, item))
-    checks: dict[str, str] = {}
-    for name, check in found:
-        condition = check_condition(check.this, columns)
-        checks[name or check_name(table, check.this, columns, checks)] = condition
-    return tuple(checks.items())
-
-
-def check_name(table: str, condition: exp.Expr, columns: tuple[Column, ...],
-               taken: Collection[str]) -> str:
-    """PostgreSQL's name of a CHECK given none: ``<table>_<column>_check`` when its condition
-    names one column, else ``<table>_check``; numbered (``t_check1``, ``t_check2``...) past the
-    names ``taken``."""
-    known = {c.name.lower(): c.name for c in columns}
-    named = {known.get(c.name.lower(), c.name) for c in condition.find_all(exp.Column)}
-    base = split_name(table)[1]
-    return numbered(f"{base}_{named.pop()}_check" if len(named) == 1 else f"{base}_check", taken)
-
-
-def numbered(name: str, taken: Collection[str]) -> str:
-    """``name``, or PostgreSQL's next numbered one (``t_check1``, ``t_check2``...) past those
-    ``taken``."""
-    number, free = 0, name
-    while free in taken:
-        number += 1
-        free = f"{name}{number}"
-    return free
-
-
-def check_condition(condition: exp.Expr, columns: tuple[Column, ...]) -> str:
-    """A CHECK's condition as the catalog keeps it (DuckDB SQL), if it is one of the row alone:
-    its table's columns, no subquery, aggregate or window; else SqlError at it."""
-    if condition.find(exp.Subquery, exp.Select, exp.AggFunc, exp.Window):
-        raise error_at(condition, "a CHECK is a condition on the row alone: no subquery, "
-                                  "aggregate or window")
-    known = {c.name.lower(): c.name for c in columns}
-    for column in condition.find_all(exp.Column):
-        if column.table or column.name.lower() not in known:
-            raise error_at(column, f"CHECK names {render(column)}, which is not a column of the "
-                                   f"table; its columns are {', '.join(known.values())}")
-    return render(condition)
+                       bool(tree.args.get("exists")), None, replace, primary_key, checks, uniques,
+                       foreign_keys_of(schema, name, columns, {n for n, _ in checks + uniques}))
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
     """The PRIMARY KEY of a column list: ``[CONSTRAINT name] PRIMARY KEY (a, b)`` (the name is
     not kept), one column's ``a INT PRIMARY KEY``, or Kinetica's ``a INT(PRIMARY_KEY)`` on each
     key column; SqlError if given twice."""
-    keys = [tuple(i.name for i in item.expressions) for item in map(_named_key, schema.expressions)
+    keys = [tuple(i.name for i in item.expressions) for item in map(named_key, schema.expressions)
             if isinstance(item, exp.PrimaryKey)]
     keys += [(item.name,) for item in schema.expressions if isinstance(item, exp.ColumnDef)
              and any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in item.constraints)]
@@ -345,15 +260,6 @@ def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
     if len(keys) > 1:
         raise error_at(schema, "a table has one PRIMARY KEY; list its columns in PRIMARY KEY (a, b)")
     return keys[0] if keys else ()
-
-
-def _named_key(item: exp.Expr) -> exp.Expr:
-    """``CONSTRAINT name PRIMARY KEY (...)`` (SQLAlchemy's and Alembic's way) as its key; any
-    other item as it is."""
-    if isinstance(item, exp.Constraint) and len(item.expressions) == 1 \
-            and isinstance(item.expressions[0], exp.PrimaryKey):
-        return item.expressions[0]
-    return item
 
 
 @dataclass(frozen=True)
@@ -369,19 +275,6 @@ def plan_analyze(tree: exp.Analyze, catalog: CatalogFacts) -> Analyze:
     return Analyze(tuple(existing_table(table_name(t), catalog) for t in tree.args.get("tables") or []))
 
 
-def _column_names(names: tuple[str, ...], columns: tuple[Column, ...], schema: exp.Schema,
-                  what: str, table: str) -> tuple[str, ...]:
-    """``names`` as the columns spell them; SqlError naming one that is not a column."""
-    spelled = {c.name.lower(): c.name for c in columns}
-    for key in names:
-        if key.lower() not in spelled:
-            raise error_at(_find_identifier(schema, key) or schema,
-                           f"{what} names {key}, which is not a column of {table}")
-    if len({k.lower() for k in names}) != len(names):
-        raise error_at(schema, f"{what} names a column twice")
-    return tuple(spelled[k.lower()] for k in names)
-
-
 def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]]:
     """The columns (with SQL types checked) and the SHARD KEY of a column list."""
     columns: list[Column] = []
@@ -394,15 +287,13 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
                                      "columns' SHARD_KEY; give it once")
             shard_key = tuple(i.name for i in item.expressions)
             continue
-        if isinstance(_named_key(item), exp.PrimaryKey) or _is_check(item) \
-                or _is_check(item, exp.UniqueColumnConstraint):  # primary_key_of, checks_of,
-            continue  # uniques_of
+        if isinstance(named_key(item), exp.PrimaryKey) or is_constraint(item) \
+                or is_constraint(item, exp.UniqueColumnConstraint) or is_foreign_key(item):
+            continue  # primary_key_of, checks_of, uniques_of, foreign_keys_of
         if not isinstance(item, exp.ColumnDef):
-            unenforced = isinstance(item, exp.ForeignKey) or isinstance(item, exp.Constraint)
             raise error_at(item, f"{render(item)} is not supported in CREATE TABLE; indb knows "
-                                 "columns, SHARD KEY (...), PRIMARY KEY (...), UNIQUE (...) and "
-                                 "CHECK (...)" + (" (it does not enforce foreign keys)"
-                                                  if unenforced else ""))
+                                 "columns, SHARD KEY (...), PRIMARY KEY (...), UNIQUE (...), "
+                                 "CHECK (...) and FOREIGN KEY (...) REFERENCES t (...)")
         name = item.name
         if name.lower() in seen:
             raise error_at(item, f"column {name} is defined twice")
@@ -447,8 +338,6 @@ def generated_expression(item: exp.ColumnDef) -> str | None:
 
 SERIALS = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}  # numbered
 SERIAL_TYPES = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL)
-REFUSED_CONSTRAINTS: dict[type[exp.Expr], str] = {  # not enforced: refused, never ignored
-    exp.Reference: "REFERENCES (a foreign key) is not enforced by indb: join to check"}
 
 
 def _constraints(item: exp.ColumnDef,
@@ -476,14 +365,14 @@ def _constraints(item: exp.ColumnDef,
             identity = Identity(item.name, start, increment, always=kind.this is True)
         elif isinstance(kind, exp.ComputedColumnConstraint):  # generated_expression
             continue
-        elif type(kind) in REFUSED_CONSTRAINTS:
-            raise error_at(item, REFUSED_CONSTRAINTS[type(kind)])
         elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint
-                            | exp.CheckColumnConstraint | exp.UniqueColumnConstraint):
-            # (a CHECK: checks_of; UNIQUE: uniques_of)
+                            | exp.CheckColumnConstraint | exp.UniqueColumnConstraint
+                            | exp.Reference):
+            # (a CHECK: checks_of; UNIQUE: uniques_of; REFERENCES: foreign_keys_of)
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
-                                       "indb knows NOT NULL, DEFAULT, PRIMARY KEY, "
-                                       "GENERATED ... AS IDENTITY and GENERATED ALWAYS AS (...)")
+                                       "indb knows NOT NULL, DEFAULT, PRIMARY KEY, UNIQUE, "
+                                       "CHECK, REFERENCES, GENERATED ... AS IDENTITY and "
+                                       "GENERATED ALWAYS AS (...)")
     if default is not None and identity is not None:
         raise error_at(item, f"column {item.name} has both a DEFAULT and an identity: give one")
     if (default is not None or identity is not None) and generated_expression(item) is not None:
@@ -631,7 +520,7 @@ def plan_drop(tree: exp.Drop, catalog: CatalogFacts) -> DropTable:
     if str(tree.args.get("kind", "")).upper() != "TABLE":
         raise error_at(tree, f"DROP {tree.args.get('kind')} is not supported")
     names = _all_existing(tree.args.get("tables") or [tree.this], tree, catalog)
-    return DropTable(names, bool(tree.args.get("exists")))
+    return DropTable(names, bool(tree.args.get("exists")), bool(tree.args.get("cascade")))
 
 
 def plan_truncate(tree: exp.TruncateTable, catalog: CatalogFacts) -> Truncate:
@@ -640,8 +529,8 @@ def plan_truncate(tree: exp.TruncateTable, catalog: CatalogFacts) -> Truncate:
     names = _all_existing(tree.expressions, tree, catalog)
     if tree.args.get("exists"):
         names = tuple(n for n in names if catalog.exists(n))
-    # CASCADE and RESTRICT say what to do with foreign keys, which indb tables have none of
-    return Truncate(names, str(tree.args.get("identity") or "").upper() == "RESTART")
+    return Truncate(names, str(tree.args.get("identity") or "").upper() == "RESTART",
+                    str(tree.args.get("option") or "").upper() == "CASCADE")
 
 
 def _all_existing(tables: list[exp.Expr], tree: exp.Expr, catalog: CatalogFacts) -> tuple[str, ...]:
@@ -751,36 +640,6 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
                 bool(truncate_timestamps), overriding)
 
 
-def new_name(table: exp.Expr, kind: str = "table") -> str:
-    """The name of something a statement creates: a table reference whose name is valid (a
-    table's may name its schema: ``s.t``, or the string ``'s.t'``)."""
-    try:
-        if kind != "table":
-            return checked_name(table_name(table) if isinstance(table, exp.Table) else table.name,
-                                kind)
-        if isinstance(table, exp.Table):
-            table_name(table)  # refuses db.schema.t
-            # a quoted "main.t" is one (invalid) name, not table t of main
-            return checked_table_name(f"{table.db}.{table.name}") if table.db \
-                else checked_name(table.name)
-        return checked_table_name(table.name)
-    except SchemaError as error:
-        raise error_at(table, str(error)) from None
-
-
-def table_name(table: exp.Expr, kind: str = "table") -> str:
-    """The catalog name a table reference means: ``t`` (or ``main.t``) for a table of main,
-    ``s.t`` for one of schema s; names folded to lower case."""
-    if not isinstance(table, exp.Table) or not table.name:
-        raise error_at(table, f"expected a {kind} name")
-    if table.args.get("catalog"):
-        raise error_at(table, f"{render(table)}: a table is named t or schema.t, not db.schema.t")
-    if table.db and table.db.lower() != DEFAULT_SCHEMA and kind != "table":
-        raise error_at(table, f"{render(table)}: a {kind} lives in schema main; name it without "
-                              "a schema")
-    return qualified(table.db.lower() if table.db else DEFAULT_SCHEMA, table.name.lower())
-
-
 def existing_schema(name: str, node: exp.Expr, catalog: CatalogFacts) -> None:
     """SqlError unless the schema of a new table's name exists."""
     schema = split_name(name)[0]
@@ -793,7 +652,4 @@ def existing_table(name: str, catalog: CatalogFacts) -> str:
         raise not_found("table", name)
     return name
 
-
-def _find_identifier(tree: exp.Expr, name: str) -> exp.Identifier | None:
-    return next((i for i in tree.find_all(exp.Identifier) if i.name.lower() == name.lower()), None)
 

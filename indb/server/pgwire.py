@@ -48,7 +48,7 @@ logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every clie
 logger = logging.getLogger(__name__)
 
 # SQLSTATE of an error, by the first of its classes named here
-_SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514",
+_SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514", "ForeignKeyViolation": "23503",
              "SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
              "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",

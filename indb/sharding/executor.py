@@ -40,6 +40,7 @@ from indb.catalog.users import OWNER
 from indb.errors import CatalogError, IndbError, RunError
 from indb.planner.functions import ExecuteFunction
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
+from indb.query.references import check_references
 from indb.registry.environments import EnvironmentStore
 from indb.registry.functions import FunctionStore
 from indb.registry.models import ModelInfo, ModelStore
@@ -371,6 +372,7 @@ class FunctionRunner:
                     check_unique(spec.info, kept, staged[spec.name], db.io_properties)
                     check_uniques(spec.info, kept, staged[spec.name], db.io_properties)
                     check_constraints(spec.info, staged[spec.name], db.io_properties)
+                    check_references(db, spec.info, kept, staged[spec.name])
                     files.commit(db, spec.name, add=staged[spec.name], written_for=spec.metadata,
                                  verify=rechecked(spec.info, staged[spec.name],
                                                   io_properties=db.io_properties))

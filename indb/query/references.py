@@ -1,0 +1,103 @@
+"""Foreign keys, checked on both sides of a write before its commit, as DuckDB checks them:
+
+- a table's new rows (INSERT, loads, COPY, UPDATE, MERGE, function runs' appended rows) each
+  reference a row of the referenced table, where none of the key's columns is NULL (MATCH
+  SIMPLE);
+- a write that removes or changes a table's rows (DELETE, TRUNCATE, UPDATE, MERGE, an
+  overwrite) leaves no row of a referencing table without its referenced row.
+
+Either check reads the key's columns alone of the two tables' files (DuckDB reads those columns
+of the Parquet files), one query, which stops at the first row found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+from pyiceberg.manifest import DataFile
+from sqlglot import exp
+
+from indb.catalog import filesystems
+from indb.catalog import references as index
+from indb.catalog.database import Database
+from indb.catalog.tables import ForeignKey, TableInfo
+from indb.errors import CatalogError, ForeignKeyViolation
+from indb.parser import render
+from indb.query.scan import Scans
+from indb.storage.files import data_files, local_path
+
+
+def check_references(db: Database, info: TableInfo, kept: Sequence[DataFile],
+                     added: Sequence[DataFile], keys: Sequence[ForeignKey] | None = None) -> None:
+    """ForeignKeyViolation naming the first key value among the rows of ``added`` that no row
+    of the referenced table holds. A key that references its own table looks among the
+    table's files after the write (``kept`` and ``added``)."""
+    for key in info.foreign_keys if keys is None else keys:
+        if not added:
+            return
+        if key.table == info.name:
+            parent, parent_files = info, [*kept, *added]
+        else:
+            table, parent = db.load(key.table)
+            parent_files = data_files(table)
+        found = _orphan(db, key, info, added, parent, parent_files)
+        if found:
+            raise ForeignKeyViolation(
+                f"a row for {info.name} violates foreign key {key.name}: key ({_shown(found)}) "
+                f"is not in {key.table} ({', '.join(key.referenced)}); nothing was written")
+
+
+def check_referenced(db: Database, info: TableInfo, kept: Sequence[DataFile],
+                     added: Sequence[DataFile]) -> None:
+    """ForeignKeyViolation naming the first key value that a referencing table's row holds and
+    ``info``'s table, whose files after a write are ``kept`` and ``added``, no longer does (the
+    write removed or changed that row)."""
+    for child in index.referencing(db.engine, info.name):
+        if child == info.name:
+            referencing, child_files = info, [*kept, *added]
+        else:
+            try:
+                table, referencing = db.load(child)
+            except CatalogError:  # dropped since its row was written (catalog.references)
+                continue
+            child_files = data_files(table)
+        for key in referencing.foreign_keys:
+            if key.table != info.name or not child_files:
+                continue
+            found = _orphan(db, key, referencing, child_files, info, [*kept, *added])
+            if found:
+                found = dict(zip(key.referenced, found.values(), strict=True))
+                raise ForeignKeyViolation(
+                    f"key ({_shown(found)}) of {info.name} is still referenced by foreign key "
+                    f"{key.name} of {child}; nothing was written (change or delete the rows of "
+                    f"{child} that reference it first)")
+
+
+def _orphan(db: Database, key: ForeignKey, child: TableInfo, child_files: Sequence[DataFile],
+            parent: TableInfo, parent_files: Sequence[DataFile]) -> dict[str, object] | None:
+    """The first value of ``key`` among the rows of ``child_files`` (none of its columns NULL)
+    that no row of ``parent_files`` holds in the referenced columns; None if every one does."""
+    duck = duckdb.connect()
+    try:
+        paths = [local_path(f.file_path) for f in [*child_files, *parent_files]]
+        if paths:  # files in an object store are read through the warehouse's properties
+            filesystems.register(duck, paths[0], db.io_properties or {})
+        scans = Scans(duck)
+        rows = scans.scan(child, [local_path(f.file_path) for f in child_files]).subquery("c")
+        matched = exp.and_(*[exp.column(r, "p", quoted=True).eq(exp.column(c, "c", quoted=True))
+                             for c, r in zip(key.columns, key.referenced, strict=True)])
+        referenced = scans.scan(parent, [local_path(f.file_path) for f in parent_files])
+        missing = exp.Not(this=exp.Exists(this=exp.select("1").from_(
+            referenced.subquery("p")).where(matched)))
+        query = exp.select(*[exp.column(c, "c", quoted=True) for c in key.columns]).from_(rows).where(
+            exp.and_(*[exp.column(c, "c", quoted=True).is_(exp.null()).not_() for c in key.columns],
+                     missing)).limit(1)
+        found = duck.sql(render(query)).to_arrow_table().to_pylist()
+        return found[0] if found else None
+    finally:
+        duck.close()
+
+
+def _shown(found: dict[str, object]) -> str:
+    return ", ".join(f"{name} = {value!r}" for name, value in found.items())
