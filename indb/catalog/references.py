@@ -27,7 +27,7 @@ _ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines whose file has
 
 def referencing(engine: sa.Engine, parent: str) -> list[str]:
     """The tables that may have a foreign key to ``parent`` (itself included), in name order."""
-    _ensure_table(engine)
+    ensure_tables(engine)
     with engine.connect() as conn:
         return list(conn.execute(sa.select(_references.c.child).where(
             _references.c.parent == parent).distinct().order_by(_references.c.child)).scalars())
@@ -36,7 +36,7 @@ def referencing(engine: sa.Engine, parent: str) -> list[str]:
 def record(engine: sa.Engine, child: str, name: str, parent: str) -> None:
     """Note that ``child``'s foreign key ``name`` references ``parent`` (before the key is
     committed; again: the same row)."""
-    _ensure_table(engine)
+    ensure_tables(engine)
     with engine.begin() as conn:
         conn.execute(_references.delete().where((_references.c.child == child)
                                                 & (_references.c.name == name)))
@@ -45,7 +45,7 @@ def record(engine: sa.Engine, child: str, name: str, parent: str) -> None:
 
 def forget(engine: sa.Engine, child: str, name: str | None = None) -> None:
     """Forget ``child``'s foreign key ``name`` (None: all of its keys), once it is gone."""
-    _ensure_table(engine)
+    ensure_tables(engine)
     condition = _references.c.child == child
     with engine.begin() as conn:
         conn.execute(_references.delete().where(
@@ -53,14 +53,13 @@ def forget(engine: sa.Engine, child: str, name: str | None = None) -> None:
 
 
 def renamed(conn: sa.Connection, old: str, new: str) -> None:
-    """In a table's rename (``Database.rename_table``'s transaction): its keys' rows follow it.
-    A table others reference is not renamed (``engine.references``), so only its own keys'
-    rows, and the parent of a key that references the table itself, change."""
+    """In a table's rename (``Database.rename_table``'s transaction; ``ensure_tables`` first):
+    its keys' rows follow it. A table a key references is not renamed (``engine.references``),
+    so only its own keys' rows change."""
     conn.execute(_references.update().where(_references.c.child == old).values(child=new))
-    conn.execute(_references.update().where(_references.c.parent == old).values(parent=new))
 
 
-def _ensure_table(engine: sa.Engine) -> None:
+def ensure_tables(engine: sa.Engine) -> None:
     """Create ``indb_references`` in a database made before it (once a process)."""
     if engine not in _ready:
         create_tables(engine, _metadata)

@@ -390,6 +390,7 @@ def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object
                                "tickerplant before renaming it")
     users.ensure_tables(db.engine)
     catalog_sequences.ensure_tables(db.engine)
+    catalog_references.ensure_tables(db.engine)
 
     def also(conn: sa.Connection) -> None:
         users.renamed(conn, "table", plan.old, plan.new)

@@ -393,6 +393,11 @@ class Relation:
     sequence: sequence_records.SequenceInfo | None = None  # a sequence (no columns)
     owner: str = users.OWNER
 
+    @property
+    def name_key(self) -> tuple[str, str]:
+        """(schema, name), as ``split_name`` gives a catalog name."""
+        return self.schema, self.name
+
 
 def readable_relations(engine: Engine) -> list[Relation]:
     """The tables and views the engine's user may read, decided by the privilege check itself

@@ -107,6 +107,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     **{name: (("object_oid",), exp.null()) for name in (  # definitions of what indb has none of
         "pg_get_partkeydef", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_function_result",
         "pg_get_function_arguments", "pg_get_function_identity_arguments")},
+    "pg_get_triggerdef_pretty": (("object_oid", "pretty"), exp.null()),  # (no triggers)
     "pg_get_expr_pretty": (("expression", "relation", "pretty"), exp.func(
         "pg_get_expr", exp.column("expression"), exp.column("relation"))),
     # a constraint's definition as PostgreSQL writes it: "UNIQUE (a)", "CHECK ((a > 0))"
@@ -330,7 +331,8 @@ _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
 }
 # functions of PostgreSQL's taking a last argument, pretty, that DuckDB's lack: called with it
 # (this many arguments), they are the shadow's f_pretty macros, which ignore it
-_PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3}
+_PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3,
+           "pg_get_triggerdef": 2}
 _CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_name = 'pg_catalog' "
                    "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
 # PostgreSQL's functions that DuckDB has by another name
@@ -533,14 +535,13 @@ def _cast(node: exp.Cast) -> exp.Expr:
         return node
     operand = node.this
     if name == "regclass":  # a table's name as its oid
+        if not operand.is_string and _projected(node):  # an oid shown: as its name (psql's \d)
+            return exp.Subquery(this=exp.select("relname").from_(exp.to_table(
+                "pg_catalog.pg_class")).where(exp.column("oid").eq(_class_oid(operand))).limit(1))
         if not operand.is_string:  # an oid already, or a name computed in the query
-            return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
-                            exp.Case(this=pgkeys.last_name(operand), ifs=[
-                                exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
-                                for relation, oid in CATALOG_OIDS.items()]),
-                            exp.Subquery(this=exp.select("oid").from_(
-                                exp.to_table("pg_catalog.pg_class")).where(
-                                exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
+            return _class_oid(operand)
+        if operand.name.isdigit():  # '16385'::regclass, an oid (psql's)
+            return exp.Literal.number(operand.name)
         relname = operand.name.split(".")[-1].strip('"')
         if relname in CATALOG_OIDS:  # a relation of the catalog: its oid in PostgreSQL's
             return exp.Literal.number(CATALOG_OIDS[relname])
@@ -553,6 +554,24 @@ def _cast(node: exp.Cast) -> exp.Expr:
     if name == "name":
         return exp.cast(operand, exp.DataType.Type.VARCHAR)
     return node
+
+
+def _projected(node: exp.Expr) -> bool:
+    """Whether ``node`` is a column of its SELECT's result (``x AS name``, or ``x``)."""
+    parent = node.parent.parent if isinstance(node.parent, exp.Alias) else node.parent
+    return isinstance(parent, exp.Select) and node.parent in parent.expressions or node in (
+        parent.expressions if isinstance(parent, exp.Select) else [])
+
+
+def _class_oid(operand: exp.Expr) -> exp.Expr:
+    """A relation's oid, from its oid or its name (``operand``'s value) as ``::regclass`` has it."""
+    return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
+                    exp.Case(this=pgkeys.last_name(operand), ifs=[
+                        exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
+                        for relation, oid in CATALOG_OIDS.items()]),
+                    exp.Subquery(this=exp.select("oid").from_(
+                        exp.to_table("pg_catalog.pg_class")).where(
+                        exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
 
 
 class Shadows:
@@ -687,12 +706,14 @@ def _macro(table: str, schema: str = "pg_catalog") -> str:
     return f"indb_{table}" if schema == "pg_catalog" else f"indb_{schema}_{table}"
 
 
-def _table_macro(table: str, body: exp.Query, name: str | None = None) -> exp.Create:
+def _table_macro(table: str, body: exp.Query, name: str | None = None,
+                 parameters: tuple[str, ...] = ()) -> exp.Create:
     """``CREATE MACRO indb_<table>() AS TABLE <body>``: what the shadow reads for pg_catalog's
-    ``table`` (or a table function of PostgreSQL's of that ``name``)."""
+    ``table`` (or a table function of PostgreSQL's of that ``name``, of ``parameters``)."""
     returns_table = exp.Properties(expressions=[exp.ReturnsProperty(
         this=exp.Schema(this=exp.Var(this="TABLE")), is_table=True)])
     return exp.Create(this=exp.UserDefinedFunction(this=exp.to_table(name or _macro(table)),
+                                                   expressions=[exp.to_identifier(p) for p in parameters],
                                                    wrapped=True),
                       kind="MACRO", expression=body, properties=returns_table)
 
@@ -761,7 +782,8 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     for schema in sorted({r.schema for r in relations} - {"main"}):
         made.append(exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)),
                                kind="SCHEMA", exists=True))
-    for relation in relations:
+    ordered, shown = pgkeys.in_order(relations)
+    for relation in ordered:
         name = exp.Table(this=exp.to_identifier(relation.name, quoted=True),
                          db=exp.to_identifier(relation.schema, quoted=True))
         if relation.sequence is not None:
@@ -771,9 +793,10 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
                 exp.alias_(exp.cast(exp.null(), column_type(kind)), column, quoted=True)
                 for column, kind in relation.columns)).where(exp.false())))
         else:
-            made.extend(pgkeys.table(relation, name))
+            made.extend(pgkeys.table(relation, name, shown[relation.name_key]))
     made.append(_table_macro("", pgkeys.identities(relations), name=pgkeys.IDENTITIES))
-    made.append(_table_macro("", pgkeys.constraints(relations), name=pgkeys.CONSTRAINTS))
+    made.append(_table_macro("", pgkeys.constraints(relations, shown), name=pgkeys.CONSTRAINTS))
+    made.append(_table_macro("", pgkeys.references(relations, shown), name=pgkeys.REFERENCES))
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
                              name=_macro("sequences", "information_schema")))
@@ -785,4 +808,12 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
     made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
+    # a table's partitions' ancestors: itself alone (psql's \d lists the foreign keys of them),
+    # as a set-returning function of a select list (a scalar macro) and of FROM (a table macro,
+    # its depth 1 in the column psql's WITH ORDINALITY names)
+    ancestor = _class_oid(exp.column("relation"))
+    made.append(exp.Create(this=exp.Anonymous(this="pg_partition_ancestors", expressions=[
+        exp.to_identifier("relation")]), kind="MACRO", expression=ancestor))
+    made.append(_table_macro("", exp.select(exp.alias_(ancestor.copy(), "relid"), exp.alias_(
+        exp.Literal.number(1), "depth")), name="pg_partition_ancestors", parameters=("relation",)))
     return made

@@ -23,12 +23,14 @@ from sqlglot.errors import ParseError
 from indb.catalog import generated
 from indb.catalog.names import split_name
 from indb.catalog.sequences import SequenceInfo, default_sequence, properties
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import ForeignKey, TableInfo
 from indb.engine.privileges import Relation
+from indb.planner.constraints import foreign_key_tree
 
 IDENTITIES = "indb_identities"  # the shadow's table macro of its identity columns
 CONSTRAINTS = "indb_constraints"  # and of its tables' CHECK and UNIQUE constraints' names
 INDEXES = "indb_indexes"  # and of its tables' indexes, a row a column
+REFERENCES = "indb_references"  # and of its tables' foreign keys
 BTREE = 403  # pg_am's oid of btree, PostgreSQL's
 
 
@@ -113,13 +115,26 @@ def kind_rank() -> exp.Expr:
                       order=exp.Order(expressions=[exp.Ordered(this=exp.column("oid"))]))
 
 
-def constraints(relations: Sequence[Relation]) -> exp.Query:
-    """The body of ``indb_constraints()``: each table's UNIQUE (kind u) and CHECK (c)
-    constraints' names by their rank among the table's of their kind, as ``table`` makes them,
-    with the table's oid."""
+def _of_foreign_key(column: str, otherwise: exp.Expr) -> exp.Expr:
+    """A pg_constraint row's ``column`` of ``indb_references()`` where it is a foreign key
+    (its table's and its rank among the table's keys), else ``otherwise``."""
+    listed = exp.Subquery(this=exp.select(exp.WithinGroup(
+        this=exp.func("list", exp.column(column)), expression=exp.Order(
+            expressions=[exp.Ordered(this=exp.column("reference_rank"))]))).from_(
+        exp.Table(this=exp.Anonymous(this=REFERENCES))).where(
+        exp.column("reference_relid").eq(exp.column("conrelid"))))
+    return exp.If(this=exp.column("contype").eq(exp.Literal.string("f")),
+                  true=exp.func("list_extract", listed, kind_rank()), false=otherwise)
+
+
+def constraints(relations: Sequence[Relation], shown: Shown) -> exp.Query:
+    """The body of ``indb_constraints()``: each table's UNIQUE (kind u), CHECK (c) and FOREIGN
+    KEY (f, those ``shown``) constraints' names by their rank among the table's of their kind,
+    as ``table`` makes them, with the table's oid."""
     rows = [(relation.schema, relation.name, kind, rank, name)
             for relation in relations if relation.table is not None
-            for kind, named in (("u", relation.table.uniques), ("c", relation.table.checks))
+            for kind, named in (("u", relation.table.uniques), ("c", relation.table.checks),
+                                ("f", [(k.name, k) for k in shown.get(relation.name_key, ())]))
             for rank, (name, _) in enumerate(named, start=1)]
     return of_relations(("schema", "table", "kind", "rank", "name"), rows, ("", "", "", 0, ""), [
         exp.alias_(exp.column("oid", "c"), "constraint_relid"),
@@ -302,16 +317,27 @@ EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
         "conname": exp.Case(ifs=[
             exp.If(this=exp.column("contype").eq(exp.Literal.string("p")),
                    true=pkey_name(exp.column("conrelid"))),
-            exp.If(this=exp.column("contype").isin(exp.Literal.string("c"), exp.Literal.string("u")),
+            exp.If(this=exp.column("contype").isin(*map(exp.Literal.string, "cuf")),
                    true=exp.func("coalesce", constraint_name(kind_rank()), exp.column("conname")))],
             default=exp.column("conname")),
+        # a foreign key's referenced table and columns, and its actions: no action, MATCH SIMPLE
+        "confrelid": _of_foreign_key("reference_parent", exp.column("confrelid")),
+        "confkey": _of_foreign_key("reference_columns", exp.column("confkey")),
+        **{kind: exp.If(this=exp.column("contype").eq(exp.Literal.string("f")),
+                        true=exp.Literal.string(code), false=exp.null())
+           for kind, code in (("confupdtype", "a"), ("confdeltype", "a"), ("confmatchtype", "s"))},
         "conindid": exp.Case(ifs=[exp.If(this=exp.column("contype").isin(
             exp.Literal.string("p"), exp.Literal.string("u")), true=exp.column("oid"))],
             default=exp.column("conindid"))},
     # whether a table has an index (psql's \d lists them only then)
     "pg_class": {"relhasindex": exp.func("coalesce", exp.column("relhasindex"), exp.false()).or_(
         exp.Exists(this=exp.select("1").from_(exp.Table(this=exp.Anonymous(this=INDEXES))).where(
-            exp.column("index_relid").eq(exp.column("oid")))))},
+            exp.column("index_relid").eq(exp.column("oid"))))),
+        # a table with a foreign key or referenced by one (PostgreSQL's keys are triggers: psql's
+        # \d lists a table's keys and the keys referencing it only then)
+        "relhastriggers": exp.Exists(this=exp.select("1").from_(exp.Table(
+            this=exp.Anonymous(this=REFERENCES))).where(exp.column("oid").isin(
+                exp.column("reference_relid"), exp.column("reference_parent"))))},
 }
 # rows of pg_catalog's tables (pgcatalog's _ADDED_ROWS)
 ADDED_ROWS = {"pg_index": indexes_added, "pg_class": index_relations_added,
@@ -388,9 +414,10 @@ def information_sequences(database: str) -> exp.Query:
         exp.column("database_name").eq(exp.Literal.string(database)))
 
 
-def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
-    """A table of no rows with the relation's columns, their NOT NULL and DEFAULT and its
-    PRIMARY KEY, so that the catalog describes them as PostgreSQL's does; and a sequence of each
+def table(relation: Relation, name: exp.Table, keys: Sequence[ForeignKey] = ()) -> list[exp.Expr]:
+    """A table of no rows with the relation's columns, their NOT NULL and DEFAULT, its PRIMARY
+    KEY, UNIQUEs, CHECKs and foreign ``keys`` (``shown_keys``), so that the catalog describes
+    them as PostgreSQL's does; and a sequence of each
     identity column (``<table>_<column>_seq``, as PostgreSQL names it), which
     ``indb_identities`` describes (the column has no DEFAULT, as in PostgreSQL's catalog)."""
     info = relation.table
@@ -431,8 +458,85 @@ def table(relation: Relation, name: exp.Table) -> list[exp.Expr]:
     for check, condition in info.checks if info is not None else ():  # pg_constraint's 'c' rows
         items.append(exp.Constraint(this=exp.to_identifier(check, quoted=True), expressions=[
             exp.CheckColumnConstraint(this=sqlglot.parse_one(condition, read="duckdb"))]))
+    items += [foreign_key_tree(key) for key in keys]  # pg_constraint's 'f' rows
     return [*made, exp.Create(this=exp.Schema(this=name, expressions=items), kind="TABLE"),
             *comments(info, name)]
+
+
+# the foreign keys a shadow's tables are made with, by (schema, table)
+Shown = dict[tuple[str, str], tuple[ForeignKey, ...]]
+
+
+def in_order(relations: Sequence[Relation]) -> tuple[list[Relation], Shown]:
+    """The relations in the order a shadow makes them, a table another's foreign key
+    references first, and each table's keys the shadow shows: those whose referenced table the
+    user sees (made before, or itself) by its primary key or a UNIQUE constraint (DuckDB's
+    catalog holds them so); in a cycle, the key that closes it is left out."""
+    by_name = {r.name_key: r for r in relations}
+    ordered: list[Relation] = []
+    shown: Shown = {}
+
+    def place(relation: Relation, seen: frozenset[tuple[str, str]]) -> None:
+        if relation in ordered:
+            return
+        keys = relation.table.foreign_keys if relation.table is not None else ()
+        for key in keys:
+            parent = by_name.get(split_name(key.table))
+            if parent is not None and parent is not relation and parent.name_key not in seen:
+                place(parent, seen | {relation.name_key})
+        shown[relation.name_key] = tuple(k for k in keys if _shown(k, relation, by_name, ordered))
+        ordered.append(relation)
+    for relation in relations:
+        place(relation, frozenset())
+    return ordered, shown
+
+
+def _shown(key: ForeignKey, relation: Relation, by_name: dict[tuple[str, str], Relation],
+           made: list[Relation]) -> bool:
+    parent = by_name.get(split_name(key.table))
+    if parent is None or parent.table is None or (parent is not relation and parent not in made):
+        return False
+    unique = [set(parent.table.primary_key), *(set(c) for _, c in parent.table.uniques)]
+    return set(key.referenced) in unique
+
+
+def references(relations: Sequence[Relation], shown: Shown) -> exp.Query:
+    """The body of ``indb_references()``: each foreign key the shadow shows, by its table's oid
+    and its rank among the table's keys, with the oid of the table it references and the
+    numbers (from 1) of the columns it references there."""
+    by_name = {r.name_key: r for r in relations}
+    rows = []
+    for relation in relations:
+        for rank, key in enumerate(shown.get(relation.name_key, ()), start=1):
+            parent = by_name[split_name(key.table)]
+            numbers = [[c for c, _ in parent.columns].index(r) + 1 for r in key.referenced]
+            rows.append((relation.schema, relation.name, rank, parent.schema, parent.name,
+                         ",".join(map(str, numbers))))
+    names = ("schema", "table", "rank", "parent_schema", "parent_table", "columns")
+    values = exp.Values(expressions=[exp.Tuple(expressions=[exp.convert(v) for v in row])
+                                     for row in rows or [("", "", 0, "", "", "")]],
+                        alias=exp.TableAlias(this=exp.to_identifier("v"),
+                                             columns=[exp.to_identifier(n) for n in names]))
+    found = exp.select(
+        exp.alias_(_class_oid("schema", "table"), "reference_relid"),
+        exp.alias_(exp.column("rank", "v"), "reference_rank"),
+        exp.alias_(_class_oid("parent_schema", "parent_table"), "reference_parent"),
+        exp.alias_(exp.func("list_transform", exp.func("string_split", exp.column("columns", "v"),
+                                                       exp.Literal.string(",")),
+                            exp.Lambda(this=exp.cast(exp.column("n"), "INTEGER"),
+                                       expressions=[exp.to_identifier("n")])),
+                   "reference_columns")).from_(values)
+    return found if rows else found.where(exp.false())
+
+
+def _class_oid(schema: str, table: str) -> exp.Subquery:
+    """The pg_class oid of the relation named by columns ``schema`` and ``table`` of ``v``."""
+    return exp.Subquery(this=exp.select(exp.column("oid", "c")).from_(
+        exp.to_table("pg_catalog.pg_class").as_("c")).join(
+        exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
+            exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
+            exp.column("nspname", "n").eq(exp.column(schema, "v")))).where(
+        exp.column("relname", "c").eq(exp.column(table, "v"))).limit(1))
 
 
 def comments(info: TableInfo | None, name: exp.Table) -> list[exp.Comment]:
