@@ -80,6 +80,8 @@ CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_clas
                 "pg_namespace": 2615}
 
 
+# PostgreSQL's set-returning functions the shadows have as table macros (_making)
+_TABLE_FUNCTIONS = ("pg_get_keywords", "pg_partition_ancestors")
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
@@ -325,7 +327,7 @@ _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
                                                             query=exp.Subquery(this=_DUCKDB_VIEWS)))),
     "pg_proc": lambda base: base.where(exp.Not(this=exp.In(
         this=exp.func("lower", exp.column("proname")), expressions=[
-            exp.Literal.string(name) for name in (*_MACROS, "pg_get_keywords")]))).where(
+            exp.Literal.string(name) for name in (*_MACROS, *_TABLE_FUNCTIONS)]))).where(
         exp.Not(this=exp.func("starts_with", exp.func("lower", exp.column("proname")),
                               exp.Literal.string("indb_")))),
 }
@@ -807,13 +809,13 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     for macro, (arguments, body) in _MACROS.items():
         made.append(exp.Create(this=exp.Anonymous(this=macro, expressions=[
             exp.to_identifier(a) for a in arguments]), kind="MACRO", expression=body))
-    made.append(_table_macro("", _KEYWORDS, name="pg_get_keywords"))
+    made.append(_table_macro("", _KEYWORDS, name=_TABLE_FUNCTIONS[0]))
     # a table's partitions' ancestors: itself alone (psql's \d lists the foreign keys of them),
     # as a set-returning function of a select list (a scalar macro) and of FROM (a table macro,
     # its depth 1 in the column psql's WITH ORDINALITY names)
     ancestor = _class_oid(exp.column("relation"))
-    made.append(exp.Create(this=exp.Anonymous(this="pg_partition_ancestors", expressions=[
+    made.append(exp.Create(this=exp.Anonymous(this=_TABLE_FUNCTIONS[1], expressions=[
         exp.to_identifier("relation")]), kind="MACRO", expression=ancestor))
     made.append(_table_macro("", exp.select(exp.alias_(ancestor.copy(), "relid"), exp.alias_(
-        exp.Literal.number(1), "depth")), name="pg_partition_ancestors", parameters=("relation",)))
+        exp.Literal.number(1), "depth")), name=_TABLE_FUNCTIONS[1], parameters=("relation",)))
     return made

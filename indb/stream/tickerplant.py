@@ -151,6 +151,11 @@ class Tickerplant:
                                 + ", ".join(c.name for c in info.generated_columns)
                                 + "): the tickerplant takes tables whose every column a feed "
                                 "sends; compute them in a view over the table")
+            if info.foreign_keys:  # a row is published as it arrives, before any check could run
+                raise DataError(f"table {name} has foreign keys ("
+                                + ", ".join(k.name for k in info.foreign_keys)
+                                + "): the tickerplant publishes a row as it arrives, so it takes "
+                                "tables without them; join to the referenced table to check")
             found = self.tables[name] = LiveTable(info)
             live_rows.register(self.directory, name, found.rows)
         return found
