@@ -208,7 +208,8 @@ def test_a_constraint_is_renamed_and_holds_as_before(fresh):
         fresh.sql("INSERT INTO t VALUES (2, 1, 'a')")
     assert fresh.sql("SELECT count(*) FROM t").fetchone() == (1,)
     for statement, message in (
-            ("ALTER TABLE t RENAME CONSTRAINT t_qty_check TO x", "no CHECK, UNIQUE or FOREIGN KEY constraint t_qty_check"),
+            ("ALTER TABLE t RENAME CONSTRAINT t_qty_check TO x",
+             "no CHECK, UNIQUE or FOREIGN KEY constraint t_qty_check"),
             ("ALTER TABLE t RENAME CONSTRAINT one_code TO qty_not_negative",
              "has a constraint qty_not_negative already"),
             ("ALTER TABLE t RENAME CONSTRAINT one_code TO one_code", "has a constraint one_code already"),

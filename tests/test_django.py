@@ -1,6 +1,6 @@
 """Django, a client of the pg port written by others: its migration framework creates, alters,
 renames and indexes tables through ``indb serve``'s PostgreSQL port exactly as it does on
-PostgreSQL (CharField lengths, an AutoField widened to BigAutoField, RenameField, RenameIndex,
+PostgreSQL (CharField lengths, an AutoField widened to BigAutoField, a ForeignKey, RenameField, RenameIndex,
 UniqueConstraint, AddIndex, a PositiveIntegerField's CHECK added with its column, RemoveField,
 RenameModel, AlterModelTable), its ORM writes and reads the tables, and its introspection reads
 the constraints and indexes back. Skipped where Django is not installed (``make test`` installs
@@ -37,6 +37,10 @@ class Migration(migrations.Migration):
             ("amount", models.DecimalField(max_digits=10, decimal_places=2)),
             ("customer_ref", models.IntegerField()),
         ], options={"indexes": [models.Index(fields=["ref", "customer_ref"], name="order_ref_idx")]}),
+        migrations.CreateModel("Payment", [
+            ("id", models.AutoField(primary_key=True, serialize=False)),
+            ("customer", models.ForeignKey(on_delete=models.PROTECT, to="shop.customer")),
+        ]),
     ]
 """
 CHANGES = """
@@ -84,6 +88,11 @@ class Purchase(models.Model):
         db_table = "shop_purchases"
         indexes = [models.Index(fields=["reference", "customer_ref"], name="order_reference_idx")]
         constraints = [models.UniqueConstraint(fields=["reference"], name="order_reference_uniq")]
+
+
+class Payment(models.Model):
+    id = models.AutoField(primary_key=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT)
 """
 
 
@@ -147,6 +156,19 @@ def test_migrations_the_orm_and_introspection(shop):
         constraints["order_reference_idx"]["columns"] == ["reference", "customer_ref"]
     assert {"shop_customer", "shop_purchases", "django_migrations"} <= set(tables)
     assert "shop_order" not in tables
+    # a ForeignKey: its constraint (added by ALTER TABLE, dropped and added again around the
+    # widening of the customer's id above) holds, and introspection reads it back
+    from shop.models import Payment
+    Payment.objects.create(customer=ann)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.create(customer_id=99)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM shop_customer WHERE id = %s", [ann.id])  # referenced
+    assert Payment.objects.select_related("customer").get().customer.email == "ann@x"
+    with connection.cursor() as cursor:
+        keys = [c for c in connection.introspection.get_constraints(cursor, "shop_payment").values()
+                if c["foreign_key"]]
+    assert [(k["columns"], k["foreign_key"]) for k in keys] == [(["customer_id"], ("shop_customer", "id"))]
     customer = connection.introspection.get_constraints(connection.cursor(), "shop_customer")
     assert customer["customer_age_idx"]["columns"] == ["age"]
     assert not any(c["columns"] == ["name"] for c in customer.values())  # went with its column

@@ -1,7 +1,8 @@
-"""ALTER TABLE's CHECK and UNIQUE constraints (FOREIGN KEYs: ``engine.references``): ``ADD [CONSTRAINT name] CHECK (condition)`` and
+"""ALTER TABLE's CHECK and UNIQUE constraints: ``ADD [CONSTRAINT name] CHECK (condition)`` and
 ``ADD [CONSTRAINT name] UNIQUE (c, ...)`` (the rows there are checked first), ``DROP CONSTRAINT
-[IF EXISTS] name``, and what a column's change does to the constraints and indexes that name it
-(a rename renames it in them; a drop drops them, as PostgreSQL's does).
+[IF EXISTS] name`` and ``RENAME CONSTRAINT`` (of a FOREIGN KEY too, which ``engine.references``
+adds), and what a column's change does to the constraints and indexes that name it (a rename
+renames it in them; a drop drops them, as PostgreSQL's does).
 
 A table's constraints are its properties (``TableInfo.checks``, ``.uniques``); every write checks
 the rows it adds (``query.keys.check_constraints``, ``check_uniques``) before its commit.

@@ -182,7 +182,7 @@ def foreign_keys_of(schema: exp.Schema, table: str, columns: tuple[Column, ...],
     return tuple(keys)
 
 
-def foreign_key(name: str | None, named: list[str], reference: exp.Reference, node: exp.Expr,
+def foreign_key(name: str | None, named: list[str], reference: exp.Reference, node: exp.Expr | None,
                 table: str, columns: tuple[Column, ...], taken: Collection[str]) -> ForeignKey:
     """One foreign key of ``table`` (of ``columns``): its columns as the table spells them, the
     table it references and the columns it names there; SqlError for an action indb does not
@@ -201,7 +201,7 @@ def foreign_key(name: str | None, named: list[str], reference: exp.Reference, no
     target = reference.this
     parent = table_name(target.this if isinstance(target, exp.Schema) else target)
     referenced = tuple(c.name for c in target.expressions) if isinstance(target, exp.Schema) else ()
-    spelled = column_names(tuple(named), columns, node, "FOREIGN KEY", table)
+    spelled = column_names(tuple(named), columns, node or reference, "FOREIGN KEY", table)
     if referenced and len(referenced) != len(spelled):
         raise error_at(node, f"FOREIGN KEY ({', '.join(spelled)}) names {len(spelled)} columns "
                              f"and REFERENCES {parent} ({', '.join(referenced)}) {len(referenced)}; "

@@ -36,7 +36,7 @@ from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import pgkeys, pgparams, pgroles, pgtypes, pgvalues
+from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgtypes
 from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
@@ -73,11 +73,6 @@ _SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, ex
                  exp.CurrentUser, exp.SessionUser)
 DATABASE = names.DATABASE  # current_database(), and the catalog information_schema names
 KEPT = 32  # shadows kept (one a distinct set of visible relations)
-# the oids of PostgreSQL's catalog relations, which its catalog names as classoid
-# (``pg_description.classoid = 'pg_catalog.pg_class'::regclass``, SQLAlchemy's comments)
-CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259,
-                "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
-                "pg_namespace": 2615}
 
 
 # PostgreSQL's set-returning functions the shadows have as table macros (_making)
@@ -339,9 +334,6 @@ _CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_n
                    "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
 # PostgreSQL's functions that DuckDB has by another name
 _RENAMED = {"json_build_object": "json_object", "pg_get_constraintdef": "indb_constraintdef"}
-# PostgreSQL's object identifier types that are oids here
-_OID_TYPES = frozenset({"oid", "regproc", "regprocedure", "regoper", "regoperator",
-                        "regnamespace", "regrole", "regcollation", "regconfig", "xid"})
 # PostgreSQL's regular expression operators, by their name after OPERATOR(schema.
 _REGEX_OPERATORS = {"~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True),
                     "~*": (exp.RegexpILike, False), "!~*": (exp.RegexpILike, True)}
@@ -480,7 +472,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
             and isinstance(node.args.get("kind"), exp.Dot):  # pg_catalog.int2: PostgreSQL's int2
         return exp.DataType.build(node.args["kind"].expression.name, dialect="postgres")
     if isinstance(node, exp.Cast):
-        return _cast(node)
+        return pgcasts.cast(node)
     if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From) \
             and (len(node.expressions) > 1 or node.args.get("offset")):
         return _zipped(node)
@@ -520,60 +512,6 @@ def _zipped(node: exp.Unnest) -> exp.Expr:
             "generate_series", exp.Literal.number(1), longest)), offset.name))
     return exp.Subquery(this=exp.select(*columns), alias=exp.TableAlias(
         this=alias.this if alias is not None and alias.this else exp.to_identifier("unnest")))
-
-
-def _cast(node: exp.Cast) -> exp.Expr:
-    """Casts to PostgreSQL's object identifier types (``'t'::regclass``, ``x::regtype``), its
-    names of types (``pg_catalog.text``, ``name``) and of its array literals (``'{a,b}'::text[]``)
-    as DuckDB's."""
-    to = node.to
-    if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY:
-        return pgvalues.array_literal(node)
-    if isinstance(to, exp.ObjectIdentifier):
-        name = to.name.lower()
-    elif to.this == exp.DataType.Type.NAME:
-        name = "name"
-    else:
-        return node
-    operand = node.this
-    if name == "regclass":  # a table's name as its oid
-        if not operand.is_string and _projected(node):  # an oid shown: as its name (psql's \d)
-            return exp.Subquery(this=exp.select("relname").from_(exp.to_table(
-                "pg_catalog.pg_class")).where(exp.column("oid").eq(_class_oid(operand))).limit(1))
-        if not operand.is_string:  # an oid already, or a name computed in the query
-            return _class_oid(operand)
-        if operand.name.isdigit():  # '16385'::regclass, an oid (psql's)
-            return exp.Literal.number(operand.name)
-        relname = operand.name.split(".")[-1].strip('"')
-        if relname in CATALOG_OIDS:  # a relation of the catalog: its oid in PostgreSQL's
-            return exp.Literal.number(CATALOG_OIDS[relname])
-        return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
-            exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
-    if name == "regtype":  # a type's oid as its name
-        return exp.func("format_type", operand, exp.null())
-    if name in _OID_TYPES:
-        return exp.cast(operand, exp.DataType.Type.BIGINT)
-    if name == "name":
-        return exp.cast(operand, exp.DataType.Type.VARCHAR)
-    return node
-
-
-def _projected(node: exp.Expr) -> bool:
-    """Whether ``node`` is a column of its SELECT's result (``x AS name``, or ``x``)."""
-    parent = node.parent.parent if isinstance(node.parent, exp.Alias) else node.parent
-    return isinstance(parent, exp.Select) and node.parent in parent.expressions or node in (
-        parent.expressions if isinstance(parent, exp.Select) else [])
-
-
-def _class_oid(operand: exp.Expr) -> exp.Expr:
-    """A relation's oid, from its oid or its name (``operand``'s value) as ``::regclass`` has it."""
-    return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
-                    exp.Case(this=pgkeys.last_name(operand), ifs=[
-                        exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
-                        for relation, oid in CATALOG_OIDS.items()]),
-                    exp.Subquery(this=exp.select("oid").from_(
-                        exp.to_table("pg_catalog.pg_class")).where(
-                        exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
 
 
 class Shadows:
@@ -813,7 +751,7 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     # a table's partitions' ancestors: itself alone (psql's \d lists the foreign keys of them),
     # as a set-returning function of a select list (a scalar macro) and of FROM (a table macro,
     # its depth 1 in the column psql's WITH ORDINALITY names)
-    ancestor = _class_oid(exp.column("relation"))
+    ancestor = pgcasts.class_oid(exp.column("relation"))
     made.append(exp.Create(this=exp.Anonymous(this=_TABLE_FUNCTIONS[1], expressions=[
         exp.to_identifier("relation")]), kind="MACRO", expression=ancestor))
     made.append(_table_macro("", exp.select(exp.alias_(ancestor.copy(), "relid"), exp.alias_(

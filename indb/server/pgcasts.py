@@ -1,0 +1,72 @@
+"""PostgreSQL's casts to its object identifier types (``'t'::regclass``, ``x::regtype``) and
+type names in catalog queries, as the pg port's shadow catalogs (``server.pgcatalog``) answer
+them."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from indb.server import pgkeys, pgvalues
+
+# the oids of PostgreSQL's catalog relations, which its catalog names as classoid
+# (``pg_description.classoid = 'pg_catalog.pg_class'::regclass``, SQLAlchemy's comments)
+CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259,
+                "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
+                "pg_namespace": 2615}
+# PostgreSQL's object identifier types that are oids here
+OID_TYPES = frozenset({"oid", "regproc", "regprocedure", "regoper", "regoperator",
+                       "regnamespace", "regrole", "regcollation", "regconfig", "xid"})
+
+
+def cast(node: exp.Cast) -> exp.Expr:
+    """Casts to PostgreSQL's object identifier types (``'t'::regclass``, ``x::regtype``), its
+    names of types (``pg_catalog.text``, ``name``) and of its array literals (``'{a,b}'::text[]``)
+    as DuckDB's."""
+    to = node.to
+    if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY:
+        return pgvalues.array_literal(node)
+    if isinstance(to, exp.ObjectIdentifier):
+        name = to.name.lower()
+    elif to.this == exp.DataType.Type.NAME:
+        name = "name"
+    else:
+        return node
+    operand = node.this
+    if name == "regclass":  # a table's name as its oid
+        if not operand.is_string and _projected(node):  # an oid shown: as its name (psql's \d)
+            return exp.Subquery(this=exp.select("relname").from_(exp.to_table(
+                "pg_catalog.pg_class")).where(exp.column("oid").eq(class_oid(operand))).limit(1))
+        if not operand.is_string:  # an oid already, or a name computed in the query
+            return class_oid(operand)
+        if operand.name.isdigit():  # '16385'::regclass, an oid (psql's)
+            return exp.Literal.number(operand.name)
+        relname = operand.name.split(".")[-1].strip('"')
+        if relname in CATALOG_OIDS:  # a relation of the catalog: its oid in PostgreSQL's
+            return exp.Literal.number(CATALOG_OIDS[relname])
+        return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
+            exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
+    if name == "regtype":  # a type's oid as its name
+        return exp.func("format_type", operand, exp.null())
+    if name in OID_TYPES:
+        return exp.cast(operand, exp.DataType.Type.BIGINT)
+    if name == "name":
+        return exp.cast(operand, exp.DataType.Type.VARCHAR)
+    return node
+
+
+def _projected(node: exp.Expr) -> bool:
+    """Whether ``node`` is a column of its SELECT's result (``x AS name``, or ``x``)."""
+    parent = node.parent.parent if isinstance(node.parent, exp.Alias) else node.parent
+    return isinstance(parent, exp.Select) and node.parent in parent.expressions or node in (
+        parent.expressions if isinstance(parent, exp.Select) else [])
+
+
+def class_oid(operand: exp.Expr) -> exp.Expr:
+    """A relation's oid, from its oid or its name (``operand``'s value) as ``::regclass`` has it."""
+    return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
+                    exp.Case(this=pgkeys.last_name(operand), ifs=[
+                        exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
+                        for relation, oid in CATALOG_OIDS.items()]),
+                    exp.Subquery(this=exp.select("oid").from_(
+                        exp.to_table("pg_catalog.pg_class")).where(
+                        exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))
