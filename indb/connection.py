@@ -483,16 +483,25 @@ class Connection:
         self._check_open()
         return Table(self._engine, name, self._relation)
 
-    def commit(self) -> None:
-        """Nothing to do: every statement is committed when it returns."""
+    def begin(self) -> Connection:
+        """Open a transaction (DuckDB's ``begin()``, SQL's ``BEGIN``): the statements' writes are
+        seen by this connection alone until ``commit()``, and ``rollback()`` undoes them.
+        Without one, every statement commits when it returns."""
         self._check_open()
+        self._engine.execute("BEGIN")
+        return self
+
+    def commit(self) -> None:
+        """Commit the open transaction's writes (all of them, or none); without one there is
+        nothing to do: every statement was committed when it returned."""
+        self._check_open()
+        self._engine.execute("COMMIT")
 
     def rollback(self) -> None:
-        """Not supported: indb has no transactions over several statements."""
+        """Undo the open transaction's writes; without one there is nothing to undo (every
+        statement was committed when it returned)."""
         self._check_open()
-        raise NotSupportedError("rollback is not supported: indb has no multi-statement "
-                                "transactions; each statement commits alone when it returns, "
-                                "and a statement that fails writes nothing")
+        self._engine.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close the database (after runs started with ``nowait`` finish); the connection and its

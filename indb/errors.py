@@ -63,6 +63,11 @@ class InternalError(DatabaseError):
     """indb reached a state it should not: please report it."""
 
 
+class TransactionAborted(OperationalError):
+    """A statement of a transaction that an earlier one failed: nothing runs until ROLLBACK
+    (or ROLLBACK TO a savepoint); COMMIT rolls it back (PostgreSQL's SQLSTATE 25P02)."""
+
+
 class ProgrammingError(DatabaseError):
     """A mistake in what was asked: bad SQL, an unknown name, a wrong option."""
 

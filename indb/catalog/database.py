@@ -17,8 +17,8 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 from contextlib import ExitStack, closing, contextmanager
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,6 +45,9 @@ from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
 from indb.errors import (CatalogError, ConflictError, DirectoryError,
                          SchemaError, StorageError, not_found)
+
+if TYPE_CHECKING:
+    from indb.storage.pending import Pending
 
 FORMAT_VERSION = 1
 # Parquet as written for new tables: LZ4 decompresses several times faster than pyiceberg's
@@ -135,6 +138,9 @@ class Database:
         self.workers = int(settings["workers"]) if "workers" in settings else None
         # tells this database from another made later at the same path (a run's workers check it)
         self.id: str = settings["database_id"]
+        # the open transaction's staged writes (BEGIN ... COMMIT: engine.transactions), which
+        # load() shows and files.commit() adds to; None outside one
+        self.pending: Pending | None = None
 
     def _open_catalog(self, location: Location, opening: ExitStack) -> bool:
         """Open the catalog a Location names; True if it holds no indb database yet. Its
@@ -400,9 +406,11 @@ class Database:
             return self.metadata_locations().get(name, "").rpartition("/metadata/")[0]
 
     def load(self, name: str) -> tuple[Table, TableInfo]:
-        """The Iceberg table at its current snapshot and indb's description of it;
-        ``StorageError`` if its metadata file cannot be read."""
-        table = self._iceberg_table(name)
+        """The Iceberg table at its current snapshot (in an open transaction that wrote it, the
+        transaction's) and indb's description of it; ``StorageError`` if its metadata file
+        cannot be read."""
+        staged = self.pending.table(name) if self.pending is not None else None
+        table = staged if staged is not None else self._iceberg_table(name)
         return table, TableInfo.from_properties(name, table.properties)
 
     def _iceberg_table(self, name: str) -> Table:

@@ -18,7 +18,7 @@ from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
 from indb.engine import (macros, named_types, prepared, privileges, registered, sequences,
-                         sources, tables, temporary, variables)
+                         sources, tables, temporary, transactions, variables)
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
 from indb.engine.schemas import main_for_public, searched
@@ -104,7 +104,8 @@ class Engine:
         params = _parameters(params)
         try:
             with self._lock:  # a single-row PREDICT planned before, while nothing changed
-                fast = self.shortcuts.run(self, sql, params) if isinstance(sql, str) else None
+                fast = self.shortcuts.run(self, sql, params) \
+                    if isinstance(sql, str) and self.db.pending is None else None
             if fast is not None:
                 return fast
             trees = parse(_text(sql))
@@ -130,7 +131,7 @@ class Engine:
             trees = parse(_text(sql))
             if len(trees) != 1:
                 raise SqlError("executemany runs exactly one statement")
-            with self._lock, self.session.statement():
+            with self._lock, self.session.statement(), transactions.failing(self):
                 self.session.refresh()
                 tree = self._checked(trees[0], self.user)
                 if not sets:
@@ -173,7 +174,9 @@ class Engine:
         """Run one statement; ``text``, its whole text, lets the fast path learn it."""
         if isinstance(tree, Execute):
             text = None  # EXECUTE q runs what q is now: never a fast path's
-        with self._lock, self.session.statement():
+        if self.db.pending is not None:
+            text = None  # a transaction's reads see its writes: no fast path's
+        with self._lock, self.session.statement(), transactions.failing(self):
             stamp = self.shortcuts.stamp() if text is not None else None  # before anything is read
             self.session.refresh()
             user = self.user
@@ -226,7 +229,9 @@ class Engine:
             privileges.check_load(self, plan, self.user)  # type: ignore[arg-type]
         if handler is None:
             raise InternalError(f"no handler for {type(plan).__name__} plans")
-        with self._lock, self.session.statement():
+        with self._lock, self.session.statement(), transactions.failing(self):
+            if not self._running:  # a statement's own plan (not one a handler runs inside it)
+                transactions.before(self, plan)
             inside, self._running = self._running, True
             try:
                 result = handler(self, plan, params)

@@ -27,6 +27,8 @@ from indb.planner import workers as worker_plans
 from indb.planner import procedures as procedure_plans
 from indb.planner import sequences as sequence_plans
 from indb.planner import caches, settings
+from indb.engine import transactions
+from indb.planner import transactions as transaction_plans
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -122,6 +124,12 @@ HANDLERS: dict[type, Handler] = {
     transfer_plans.ImportDatabase: transfer.import_database,
     variable_plans.SetVariable: variables.set_variable,
     variable_plans.ResetVariable: variables.reset_variable,
+    # transactions
+    transaction_plans.Begin: transactions.begin,
+    transaction_plans.Commit: transactions.commit,
+    transaction_plans.Rollback: transactions.rollback,
+    transaction_plans.Savepoint: transactions.savepoint,
+    transaction_plans.Release: transactions.release,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,
     procedure_plans.ExecuteProcedure: procedures.execute_procedure,

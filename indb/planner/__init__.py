@@ -56,6 +56,7 @@ from indb.parser import prepared as prepared_trees
 from indb.parser import sequences as sequence_trees
 from indb.parser import macros as macro_trees
 from indb.planner import indexes
+from indb.planner import transactions
 from indb.planner.indexes import CreateIndex, DropIndex, NoIndex, RenameIndex
 from indb.planner.environments import (AlterEnvironment, CreateEnvironment, DescribeEnvironment,
                                       DropEnvironment, ShowEnvironment)
@@ -119,7 +120,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | prepared.Deallocate | named_types.CreateType | named_types.DropType
         | named_types.AddValue | named_types.RenameType | transfer.ExportDatabase | transfer.ImportDatabase
         | variables.SetVariable
-        | variables.ResetVariable)
+        | variables.ResetVariable | transactions.Begin | transactions.Commit
+        | transactions.Rollback | transactions.Savepoint | transactions.Release)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -147,11 +149,6 @@ def _planner_of(tree: exp.Expr) -> Planner:
     planner = _PLANNERS.get(type(tree))
     if planner is None and isinstance(tree, exp.Command):
         planner = _COMMANDS.get(str(tree.this).upper())
-    if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
-        word = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT"}.get(type(tree), "ROLLBACK")
-        raise error_at(tree, f"{word}: indb has no transactions over several statements; each "
-                             "statement commits on its own when it succeeds, and one that fails "
-                             "writes nothing (leave BEGIN and COMMIT out)")
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
@@ -186,13 +183,18 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 _TWO_WORDS = ("CREATE", "DROP", "ALTER", "SHOW")  # what a refused command is named by
 # statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
 _COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_command,
-                                 "SET": settings.plan_set_command}
+                                 "SET": settings.plan_set_command,
+                                 "SAVEPOINT": transactions.plan_savepoint,
+                                 "RELEASE": transactions.plan_release}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,
                          SEQUENCE=sequences.plan_create, MACRO=macros.plan_create,
                          FUNCTION=macros.plan_create),  # (DuckDB's CREATE FUNCTION m(a) AS ...)
     exp.Insert: upkeep.plan_insert,
+    exp.Transaction: transactions.plan_begin,
+    exp.Commit: transactions.plan_commit,
+    exp.Rollback: transactions.plan_rollback,
     exp.Delete: tables.plan_delete,
     exp.TruncateTable: tables.plan_truncate,
     exp.Analyze: tables.plan_analyze,

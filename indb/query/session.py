@@ -144,7 +144,9 @@ class QuerySession:
             self._refresh_views(rows)
 
     def _refresh_views(self, rows: dict[str, pa.Table]) -> None:
+        pending = self.db.pending  # a transaction's tables: views of its staged files
         current = {name: location + (" +live" if name in rows else "")  # remade when it goes live
+                   + (pending.marker(name) if pending is not None else "")
                    for name, location in self.db.metadata_locations().items()}
         before = dict(self._locations)
         for name in set(self._locations) - set(current):

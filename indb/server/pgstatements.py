@@ -127,21 +127,29 @@ def returning_shape(sql: str) -> str | None:
     return render(exp.select(*listed).from_(table.as_(alias, quoted=True)).limit(0))
 
 
-def no_op(trees: list[exp.Expr]) -> str | None:
-    """The command tag of a transaction statement or SET, accepted and doing nothing."""
+def transaction_tag(trees: list[exp.Expr]) -> str | None:
+    """The command tag of a statement that opens, ends or marks a transaction (BEGIN, COMMIT,
+    ROLLBACK [TO], SAVEPOINT, RELEASE), which the engine carries out; None for another."""
     if len(trees) != 1:
         return None
     tree = trees[0]
-    if isinstance(tree, exp.Rollback) and tree.args.get("savepoint"):
-        return "ROLLBACK"
-    tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT",
-                             exp.Rollback: "ROLLBACK", exp.Set: "SET"}
-    if sets_search_path(tree) or is_variable(tree):
-        return None  # the session's: the engine sets it
+    tags: dict[type, str] = {exp.Transaction: "BEGIN", exp.Commit: "COMMIT", exp.Rollback: "ROLLBACK"}
     if type(tree) in tags:
         return tags[type(tree)]
     if isinstance(tree, exp.Command) and tree.name.upper() in ("SAVEPOINT", "RELEASE"):
         return tree.name.upper()
+    return None
+
+
+def no_op(trees: list[exp.Expr]) -> str | None:
+    """The command tag of a SET a client sends on its own, accepted and doing nothing."""
+    if len(trees) != 1:
+        return None
+    tree = trees[0]
+    if sets_search_path(tree) or is_variable(tree):
+        return None  # the session's: the engine sets it
+    if isinstance(tree, exp.Set):
+        return "SET"
     if isinstance(tree, exp.Command) and tree.name.upper() == "SET":
         rest = tree.expression  # the command's text after SET (a string, or a literal of it)
         if (rest if isinstance(rest, str) else rest.name).strip().upper().startswith(SET_FORMS):

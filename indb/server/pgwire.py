@@ -31,7 +31,7 @@ from indb import errors
 from indb.catalog.users import OWNER
 from indb.catalog.named_types import named_types
 from indb.connection import Connection
-from indb.engine import prepared, schemas, temporary
+from indb.engine import prepared, schemas, temporary, transactions
 from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
@@ -43,12 +43,14 @@ from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgsession import with_session
 from indb.server.pgrows import CopyingIn, CopyingOut, Cursor, Fetched, Rows, buenavista_oid
 from indb.server.pool import ConnectionPool, Runs, TrackedRun, is_run
+from indb.storage.pending import Pending
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 logger = logging.getLogger(__name__)
 
 # SQLSTATE of an error, by the first of its classes named here
 _SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514", "ForeignKeyViolation": "23503",
+             "TransactionAborted": "25P02",
              "SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
              "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",
@@ -64,7 +66,7 @@ class _Session(Cancelable, core.Session):
     def __init__(self, pool: ConnectionPool, runs: Runs, shadows: Shadows) -> None:
         super().__init__()
         self.pool, self.runs, self.shadows = pool, runs, shadows
-        self.in_txn = False
+        self.pending: Pending | None = None  # the open transaction's writes, lent a turn
         self.user = OWNER  # who signed in (set once the client has)
         self.notice: Callable[[str], None] = lambda text: None  # a NOTICE to the client
         self.statements: dict[str, Any] = {}  # the client's prepared statements (its handler's)
@@ -99,7 +101,11 @@ class _Session(Cancelable, core.Session):
                                    list(params) if params else None, types)
 
     def in_transaction(self) -> bool:
-        return self.in_txn
+        return self.pending is not None
+
+    def transaction_failed(self) -> bool:
+        """Whether the open transaction failed (ReadyForQuery's status E)."""
+        return self.pending is not None and self.pending.failed is not None
 
     def type_of(self, probe: exp.Select) -> list[pa.DataType] | None:
         """The column types of a probe of ``pgparams`` (a SELECT ... LIMIT 0), as the session's
@@ -116,9 +122,12 @@ class _Session(Cancelable, core.Session):
         for the turn."""
         with self.pool.connection(self.user) as conn:
             conn.engine.temporaries = self.temporaries
+            conn.engine.db.pending = self.pending
             try:
                 yield conn
             finally:
+                self.pending = conn.engine.db.pending  # (BEGIN, COMMIT, a failure change it)
+                conn.engine.db.pending = None
                 conn.engine.temporaries = None
 
     def _drop_temporaries(self) -> None:
@@ -136,6 +145,14 @@ class _Session(Cancelable, core.Session):
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         self.begin_statement()
+        try:
+            return self._execute_sql(sql, params)
+        except Exception as error:  # a statement of a transaction failed: the transaction did
+            if self.pending is not None and self.pending.failed is None:
+                self.pending.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise
+
+    def _execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         pieces = pgcursors.statements(sql)
         if pieces is not None:  # several, one of them the session's own: each on its own
             results = [self.execute_sql(piece) for piece in pieces]
@@ -158,15 +175,21 @@ class _Session(Cancelable, core.Session):
         catalog = catalog_query(sql, trees)
         if catalog is not None:
             return Rows(self, self._catalog(catalog, params), "", catalog=True)
-        tag = pgstatements.no_op(trees)
-        if tag is not None:  # clients open and end transactions on their own: each statement
-            if tag in ("BEGIN", "COMMIT", "ROLLBACK"):  # has committed alone already
-                self.in_txn = tag == "BEGIN"
-                if tag != "BEGIN" and not trees[0].args.get("savepoint"):
+        ending = pgstatements.transaction_tag(trees)
+        if ending is not None:  # BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT, RELEASE: the engine's
+            with self._connection() as conn:
+                message = conn.sql(sql).message or ""
+                if ending in ("COMMIT", "ROLLBACK") and not trees[0].args.get("savepoint"):
                     self._close_cursors(held=False)  # a transaction's end closes its cursors
                     if self.temporaries.tables:  # and acts on ON COMMIT DROP | DELETE ROWS
-                        with self._connection() as conn:
-                            temporary.committed(conn.engine)
+                        temporary.committed(conn.engine)
+            return Rows(self, None, "ROLLBACK" if message.startswith("ROLLBACK") else ending)
+        if self.transaction_failed():
+            raise errors.TransactionAborted(
+                "current transaction is aborted, commands ignored until end of transaction block "
+                f"(it failed: {self.pending.failed})")  # type: ignore[union-attr]
+        tag = pgstatements.no_op(trees)
+        if tag is not None:  # SET forms a client sends on its own
             return Rows(self, None, tag)
         if not trees:
             return Rows(self, None, "")
@@ -178,6 +201,9 @@ class _Session(Cancelable, core.Session):
         if arrays is not None:
             sql, trees = arrays, parse(arrays)
         if is_run(sql):
+            if self.pending is not None:  # a run commits alone: the transaction's writes first
+                with self._connection() as conn:
+                    transactions.commit_now(conn.engine)
             if self.temporaries.own:  # a run takes a connection of its own: what only the
                 with self._connection() as conn:  # session knows is put in its text
                     sql = render_indb(conn.engine.portable(trees[0]))
@@ -660,6 +686,16 @@ class _Handler(postgres.BuenaVistaHandler):
             stale.close()
         ctx.add_portal(portal, statement, params, result_formats)
         self.send_bind_complete()
+
+    def send_ready_for_query(self, ctx: postgres.BVContext | None) -> None:
+        """ReadyForQuery with the session's transaction status: idle, in a transaction, or in a
+        failed one (buenavista's says failed after any error of the extended protocol)."""
+        session = ctx.session if ctx is not None else None
+        status = postgres.TransactionStatus.IDLE
+        if isinstance(session, _Session) and session.in_transaction():
+            status = postgres.TransactionStatus.IN_FAILED_TRANSACTION \
+                if session.transaction_failed() else postgres.TransactionStatus.IN_TRANSACTION
+        self.wfile.write(struct.pack("!cic", postgres.ServerResponse.READY_FOR_QUERY, 5, status))
 
     def send_error(self, exception: Any, ctx: postgres.BVContext | None = None) -> None:
         fields = [(b"S", "ERROR"), (b"V", "ERROR"), (b"C", _sqlstate(exception)),

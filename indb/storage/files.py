@@ -424,11 +424,24 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
     ``properties`` are set on the table in the same commit (a tickerplant's flush records the
     journal position its rows reach, so that they are never replayed twice).
 
+    In an open transaction (``db.pending``) the files are staged instead, and committed with the
+    transaction; ``verify`` is then done again at its COMMIT.
+
     ``verify`` checks the write again against a snapshot newer than ``written_for``'s, which
     its checks read (a primary key's, a UNIQUE's: rows committed meanwhile may hold the values
     it adds); it raises to refuse the write. The commit requires the snapshot it verified, so a
     commit in between sends it round again.
     """
+    if db.pending is not None:  # in a transaction: staged, committed with it (engine.transactions)
+        if properties:
+            raise ConflictError(f"table {name}: a commit that sets properties is not made inside "
+                                "a transaction")
+        base = db.catalog.load_table(db.identifier(name))
+        if written_for is not None and not same_layout(written_for, base.metadata):
+            raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
+                                "again) while this statement wrote its files; nothing was "
+                                "written: run the statement again")
+        return db.pending.stage(base, name, list(add), list(remove))
     seen = written_for.current_snapshot_id if written_for is not None else None
     for _ in range(COMMIT_ATTEMPTS):
         table = db.catalog.load_table(db.identifier(name))

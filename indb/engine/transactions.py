@@ -1,0 +1,176 @@
+"""Transactions: ``BEGIN`` ... ``COMMIT`` | ``ROLLBACK``, with savepoints, as DuckDB and
+PostgreSQL run them, over indb's one-table commits.
+
+Between BEGIN and COMMIT a connection's writes (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY,
+loads) are staged (``storage.pending``): the transaction's own statements see them, nobody else
+does. COMMIT makes every table's change visible in ONE catalog transaction
+(``sharding.commit.together``): all of them or, if a table's commit conflicts with another
+writer's, none; ROLLBACK deletes the staged files. A statement that fails aborts the
+transaction: the next ones are refused (``TransactionAborted``) until ROLLBACK (or ROLLBACK TO a
+savepoint), and COMMIT then rolls back, as PostgreSQL and DuckDB do.
+
+What is not a write of rows (CREATE, ALTER, DROP, GRANT, function runs, VACUUM...) is not
+staged: it commits the transaction's writes first, then runs and commits alone, as MySQL's
+statements that "cause an implicit commit"; the transaction goes on after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile
+
+from indb import planner
+from indb.catalog.tables import TableInfo
+from indb.errors import SqlError, TransactionAborted
+from indb.planner import caches, indexes, prepared, settings, transactions, variables
+from indb.query.keys import rechecked
+from indb.result import Result
+from indb.sharding.commit import together
+from indb.storage import files
+from indb.storage.pending import Pending
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+# the plans a transaction runs with its writes staged (reads, and writes of rows); the others
+# commit it first. Wrappers (WithSnapshots, WithPredictions, WithSequences) go by what they wrap.
+STAGED = (planner.Query, planner.Insert, planner.Delete, planner.Truncate, planner.Load,
+          planner.Update, planner.Merge, planner.Upsert, planner.DescribeTable, planner.ShowTables,
+          planner.Analyze, planner.Explain, planner.ShowCreate, planner.ShowSnapshots,
+          planner.ShowViews, planner.ShowFunction, planner.ShowFunctionStatus,
+          planner.DescribeFunction, planner.ShowModels, planner.DescribeModel,
+          planner.ShowSchemas, planner.ShowEnvironment, planner.DescribeEnvironment,
+          settings.SetSessionSettings, settings.ShowSearchPath, variables.SetVariable,
+          variables.ResetVariable, prepared.Prepare, prepared.Deallocate, caches.NothingToDo,
+          indexes.NoIndex, transactions.Begin, transactions.Commit, transactions.Rollback,
+          transactions.Savepoint, transactions.Release)
+ENDS = (transactions.Commit, transactions.Rollback)  # what an aborted transaction still runs
+
+
+def staged(plan: object) -> bool:
+    """Whether a plan runs inside a transaction, its writes staged."""
+    inner = getattr(plan, "plan", None)
+    if isinstance(plan, planner.WithSnapshots | planner.WithPredictions
+                  | planner.sequences.WithSequences) and inner is not None:
+        return staged(inner)
+    return isinstance(plan, STAGED)
+
+
+def before(engine: Engine, plan: object) -> None:
+    """Before a plan runs in an open transaction: refused if the transaction failed (but for
+    its end); the transaction's writes committed first if the plan is not one it stages."""
+    pending = engine.db.pending
+    if pending is None:
+        return
+    if pending.failed is not None and not isinstance(plan, ENDS):
+        raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs until "
+                                 "ROLLBACK (or ROLLBACK TO a savepoint)")
+    if not staged(plan):
+        commit_now(engine)  # the transaction goes on, from here
+
+
+def commit_now(engine: Engine) -> None:
+    """Commit the open transaction's writes, and go on with it (before what commits alone
+    outside the engine's statements: a server's function run)."""
+    if engine.db.pending is not None:
+        _commit(engine)
+        engine.db.pending = Pending()
+
+
+@contextmanager
+def failing(engine: Engine) -> Iterator[None]:
+    """A statement of an open transaction: if it fails, the transaction is aborted."""
+    try:
+        yield
+    except Exception as error:
+        pending = engine.db.pending
+        if pending is not None and pending.failed is None:
+            pending.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise
+
+
+def begin(engine: Engine, plan: transactions.Begin, params: object) -> Result:
+    if engine.db.pending is not None:
+        return Result(message="a transaction is open already: BEGIN changes nothing")
+    engine.db.pending = Pending()
+    return Result(message="BEGIN")
+
+
+def commit(engine: Engine, plan: transactions.Commit, params: object) -> Result:
+    pending = engine.db.pending
+    if pending is None:
+        return Result(message="no transaction is open: nothing to commit")
+    if pending.failed is not None:
+        _discard(engine)
+        return Result(message=f"ROLLBACK: the transaction had failed ({pending.failed}); "
+                              "nothing was committed")
+    _commit(engine)
+    return Result(message="COMMIT")
+
+
+def rollback(engine: Engine, plan: transactions.Rollback, params: object) -> Result:
+    pending = engine.db.pending
+    if plan.savepoint is not None:
+        if pending is None or not pending.restore(plan.savepoint):
+            raise SqlError(f"ROLLBACK TO {plan.savepoint}: there is no such savepoint"
+                           + ("" if pending is not None else " (no transaction is open)"))
+        return Result(message="ROLLBACK")
+    if pending is None:
+        return Result(message="no transaction is open: nothing to roll back")
+    _discard(engine)
+    return Result(message="ROLLBACK")
+
+
+def savepoint(engine: Engine, plan: transactions.Savepoint, params: object) -> Result:
+    if engine.db.pending is None:
+        raise SqlError("SAVEPOINT is for a transaction: BEGIN first")
+    engine.db.pending.save(plan.name)
+    return Result(message="SAVEPOINT")
+
+
+def release(engine: Engine, plan: transactions.Release, params: object) -> Result:
+    if engine.db.pending is None or not engine.db.pending.release(plan.name):
+        raise SqlError(f"RELEASE {plan.name}: there is no such savepoint")
+    return Result(message="RELEASE")
+
+
+def _commit(engine: Engine) -> None:
+    """Every table the transaction wrote, committed in one catalog transaction (none of them
+    if one conflicts); the transaction is over either way."""
+    pending, engine.db.pending = engine.db.pending, None
+    assert pending is not None
+    changes = {name: s for name, s in pending.tables.items() if s.added or s.removed}
+    try:
+        with together(engine.db, engine.runs, engine.models) as (db, _, _):
+            for name in sorted(changes):  # (in name order: the catalog's row locks, as runs take)
+                change = changes[name]
+                info = TableInfo.from_properties(name, change.base.properties)
+                files.commit(db, name, change.added, change.removed,
+                             written_for=change.base.metadata,
+                             verify=rechecked(info, change.added, change.removed,
+                                              engine.db.io_properties))
+    except BaseException:
+        _delete(pending, keep=set())
+        raise
+    _delete(pending, keep={f.file_path for s in changes.values() for f in s.files})
+
+
+def _discard(engine: Engine) -> None:
+    pending, engine.db.pending = engine.db.pending, None
+    assert pending is not None
+    _delete(pending, keep=set())
+
+
+def _delete(pending: Pending, keep: set[str]) -> None:
+    """The files the transaction wrote that no committed snapshot holds (``keep`` those it
+    committed): written and then replaced inside it, or all of them at a rollback."""
+    by_table: dict[str, tuple[FileIO, list[DataFile]]] = {}
+    for base, data_file in pending.written:
+        if data_file.file_path not in keep:
+            by_table.setdefault(base.location(), (base.io, []))[1].append(data_file)
+    for location, (io, dropped) in by_table.items():
+        files.discard(io, dropped, location)
