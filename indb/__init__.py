@@ -17,7 +17,7 @@ from indb.errors import (CatalogError, CheckViolation, ConflictError, DatabaseEr
                          IndbWarning, IntegrityError, InterfaceError, InternalError, ModelError,
                          NotSupportedError,
                          OperationalError, OptionError, ProgrammingError, RunError, SchemaError,
-                         SqlError, StorageError, UniqueViolation)
+                         SqlError, StorageError, TransactionAborted, UniqueViolation)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,9 +126,9 @@ def __getattr__(name: str) -> Any:
 __all__ = ["BINARY", "DATETIME", "NUMBER", "ROWID", "STRING", "Binary", "CatalogError", "CheckViolation",
            "ConflictError", "Connection", "Cursor", "DataError", "DatabaseError", "Date",
            "DateFromTicks", "DirectoryError", "Error", "ForeignKeyViolation", "FunctionError",
-           "IndbError", "IndbWarning",
-           "IntegrityError", "InterfaceError", "InternalError", "ModelError", "NotSupportedError",
-           "OperationalError", "OptionError", "ProgrammingError", "Relation", "Result", "RunError",
-           "SchemaError", "SqlError", "StorageError", "Time", "TimeFromTicks", "Timestamp",
-           "TimestampFromTicks", "UniqueViolation", "Warning", "apilevel", "connect",
+           "IndbError", "IndbWarning", "IntegrityError", "InterfaceError", "InternalError",
+           "ModelError", "NotSupportedError", "OperationalError", "OptionError",
+           "ProgrammingError", "Relation", "Result", "RunError", "SchemaError", "SqlError",
+           "StorageError", "Time", "TimeFromTicks", "Timestamp", "TimestampFromTicks",
+           "TransactionAborted", "UniqueViolation", "Warning", "apilevel", "connect",
            "default_connection", "paramstyle", "threadsafety"]

@@ -472,6 +472,11 @@ class RemoteConnection(Connection):
     def remove_function(self, name: str) -> Connection:
         raise NotSupportedError("a remote connection has no Python functions of this process")
 
+    def begin(self) -> Connection:
+        raise NotSupportedError("each request to the server runs alone: a transaction cannot "
+                                "span requests (send BEGIN; ...; COMMIT in one sql() call, or use "
+                                "the PostgreSQL port)")
+
     def close(self) -> None:
         self._check_open()
         self._closed = True

@@ -266,6 +266,8 @@ class Engine:
         """Close the database, after runs started with ``nowait`` have finished."""
         self.runner.wait()
         with self._lock:
+            if self.db.pending is not None:  # a transaction left open: rolled back (PEP 249)
+                transactions.discard(self)
             try:
                 temporary.dropped(self)
             except IndbError as error:  # the catalog out of reach: they stay (temporary.py)

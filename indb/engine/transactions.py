@@ -105,7 +105,7 @@ def commit(engine: Engine, plan: transactions.Commit, params: object) -> Result:
     if pending is None:
         return Result(message="no transaction is open: nothing to commit")
     if pending.failed is not None:
-        _discard(engine)
+        discard(engine)
         return Result(message=f"ROLLBACK: the transaction had failed ({pending.failed}); "
                               "nothing was committed")
     _commit(engine)
@@ -121,7 +121,7 @@ def rollback(engine: Engine, plan: transactions.Rollback, params: object) -> Res
         return Result(message="ROLLBACK")
     if pending is None:
         return Result(message="no transaction is open: nothing to roll back")
-    _discard(engine)
+    discard(engine)
     return Result(message="ROLLBACK")
 
 
@@ -159,7 +159,8 @@ def _commit(engine: Engine) -> None:
     _delete(pending, keep={f.file_path for s in changes.values() for f in s.files})
 
 
-def _discard(engine: Engine) -> None:
+def discard(engine: Engine) -> None:
+    """Roll the open transaction back: its staged files deleted, nothing committed."""
     pending, engine.db.pending = engine.db.pending, None
     assert pending is not None
     _delete(pending, keep=set())

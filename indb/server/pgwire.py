@@ -138,6 +138,9 @@ class _Session(Cancelable, core.Session):
     def close(self) -> None:
         self._close_cursors(held=True)
         try:
+            if self.pending is not None:  # a transaction left open: rolled back, its files deleted
+                with self._connection() as conn:
+                    conn.sql("ROLLBACK")
             self._drop_temporaries()
         except errors.IndbError as error:  # the server shutting down: they stay (temporary.py)
             logger.warning("session's temporary tables in %s not dropped: %s",

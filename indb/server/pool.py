@@ -23,6 +23,7 @@ from sqlglot import exp
 import indb
 from indb.catalog.users import OWNER
 from indb.connection import Connection
+from indb.engine import transactions
 from indb.errors import IndbError, InterfaceError
 from indb.parser import ExecuteFunction, KillFunction, parse, render_indb
 from indb.result import Result
@@ -55,6 +56,8 @@ class ConnectionPool:
             yield conn
         finally:
             conn.progress = None
+            if conn.engine.db.pending is not None:  # a transaction left open in the turn (an
+                transactions.discard(conn.engine)  # HTTP request's): rolled back, not lent on
             idle.put(conn)
 
     def _take(self, user: str) -> tuple[queue.LifoQueue[Connection], Connection]:
