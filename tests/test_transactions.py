@@ -112,6 +112,20 @@ def test_what_is_not_a_write_of_rows_commits_the_transaction_first(two):
     assert rows(second) == [(1, "x"), (2, "y")]
 
 
+def test_a_function_run_in_a_transaction_commits_on_its_own(two):
+    first, second = two
+    first.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
+    first.sql("BEGIN")
+    first.sql("INSERT INTO t VALUES (2, 'y')")
+    first.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT a FROM t), "
+              "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copied'))")
+    first.sql("OPTIMIZE t")  # upkeep too: its own commit, not the transaction's
+    first.sql("INSERT INTO t VALUES (3, 'z')")
+    first.sql("ROLLBACK")  # undoes what came after the run alone
+    assert rows(second) == [(1, "x"), (2, "y")]
+    assert rows(second, "SELECT a FROM copied ORDER BY a") == [(1,), (2,)]
+
+
 def test_commit_is_all_or_nothing_when_another_writer_got_in_first(two):
     first, second = two
     first.sql("BEGIN")

@@ -7,7 +7,7 @@ import logging
 import reprlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -229,10 +229,9 @@ class Engine:
             privileges.check_load(self, plan, self.user)  # type: ignore[arg-type]
         if handler is None:
             raise InternalError(f"no handler for {type(plan).__name__} plans")
-        with self._lock, self.session.statement(), transactions.failing(self):
-            if not self._running:  # a statement's own plan (not one a handler runs inside it)
-                transactions.before(self, plan)
-            inside, self._running = self._running, True
+        with self._lock, self.session.statement(), transactions.failing(self), \
+                transactions.around(self, plan) if not self._running else nullcontext():
+            inside, self._running = self._running, True  # (around: a statement's own plan)
             try:
                 result = handler(self, plan, params)
             finally:

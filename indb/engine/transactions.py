@@ -60,22 +60,32 @@ def staged(plan: object) -> bool:
     return isinstance(plan, STAGED)
 
 
-def before(engine: Engine, plan: object) -> None:
-    """Before a plan runs in an open transaction: refused if the transaction failed (but for
-    its end); the transaction's writes committed first if the plan is not one it stages."""
+@contextmanager
+def around(engine: Engine, plan: object) -> Iterator[None]:
+    """A statement's plan in an open transaction: refused if the transaction failed (but for
+    its end); if it is not one the transaction stages, the transaction's writes are committed
+    first and the plan runs outside it (its commits its own: a function run's, OPTIMIZE's),
+    the transaction going on after it."""
     pending = engine.db.pending
-    if pending is None:
+    if pending is None or staged(plan):
+        if pending is not None and pending.failed is not None and not isinstance(plan, ENDS):
+            raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs "
+                                     "until ROLLBACK (or ROLLBACK TO a savepoint)")
+        yield
         return
-    if pending.failed is not None and not isinstance(plan, ENDS):
-        raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs until "
-                                 "ROLLBACK (or ROLLBACK TO a savepoint)")
-    if not staged(plan):
-        commit_now(engine)  # the transaction goes on, from here
+    if pending.failed is not None:
+        raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs "
+                                 "until ROLLBACK (or ROLLBACK TO a savepoint)")
+    _commit(engine)
+    try:
+        yield
+    finally:
+        engine.db.pending = Pending()  # the transaction goes on, from here
 
 
 def commit_now(engine: Engine) -> None:
     """Commit the open transaction's writes, and go on with it (before what commits alone
-    outside the engine's statements: a server's function run)."""
+    outside the engine: a server's function run on a connection of its own)."""
     if engine.db.pending is not None:
         _commit(engine)
         engine.db.pending = Pending()
