@@ -164,7 +164,7 @@ def test_alter_table(sql, change):
     ("ALTER TABLE ticks RENAME COLUMN px TO _indb_rowid", "reserved"),
     ("ALTER TABLE ticks RENAME TO _indb_x", "reserved"),
     ("ALTER TABLE ticks RENAME TO s2.other", "RENAME TO keeps ticks in schema main"),
-    ("ALTER TABLE ticks ALTER COLUMN px TYPE BIGINT USING px * 2", "USING other than px::BIGINT"),
+    ("ALTER TABLE ticks ALTER COLUMN px TYPE BIGINT USING (SELECT 1)", "USING is an expression"),
     ("ALTER TABLE ticks ALTER COLUMN px TYPE INTERVAL[]", "cannot be stored"),
     ("ALTER TABLE ticks SET (SHARDS = 0)", "SHARDS must be a whole number from 1 to 4096"),
     ("ALTER TABLE ticks SET (COLOUR = 'red')", r"SET takes the shard count: SET \(SHARDS = n\)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 from pyiceberg.exceptions import ResolveError
@@ -26,8 +27,8 @@ from indb.catalog.sequences import default_sequence
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, to_storage
 from indb.engine import constraints, references, sequences, tables
-from indb.errors import CatalogError, not_found
-from indb.parser import error_at
+from indb.errors import CatalogError, DataError, not_found
+from indb.parser import error_at, parse, render
 from indb.planner.alter import (AddCheck, AddColumn, AddForeignKey, AddPrimaryKey, AddUnique,
                                 DropColumn, DropConstraint, RenameColumn, RenameConstraint,
                                 SetDefault, SetIdentity, SetNotNull, SetShards, SetType)
@@ -237,10 +238,13 @@ def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     """ALTER COLUMN's TYPE: a type of the same storage (VARCHAR(200) for VARCHAR(100)) changes
     nothing; one Iceberg widens the column to (INTEGER to BIGINT, REAL to DOUBLE, a DECIMAL's
     precision) is the schema change and every file rewritten with the values cast, in one
-    snapshot; another is refused (Iceberg keeps a column's type but for those)."""
+    snapshot. Any other (INTEGER to VARCHAR, VARCHAR to DATE, ``USING expr``) is a new Iceberg
+    field of the column's name and place, its values DuckDB's cast (or ``expr``) of each row,
+    the old field dropped, in the same one snapshot (PostgreSQL's and DuckDB's way: a value that
+    does not convert fails the statement, and nothing changes)."""
     column = _existing_column(info, change.name, plan.node)
     _not_generated_from(info, column, "changed in type", plan.node)
-    if column.sql_type == change.sql_type:
+    if column.sql_type == change.sql_type and change.using is None:
         return Result(message=f"nothing to change: column {column.name} is {column.sql_type} "
                               "already (a VARCHAR's length is not kept)")
     new = _with_column(info, dataclasses.replace(column, sql_type=change.sql_type))
@@ -249,21 +253,35 @@ def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     try:  # (Iceberg hashes a widened value as the narrower one: a shard key's rows stay put)
         if after != before:  # (SMALLINT to INTEGER: both Iceberg ints)
             promote(before, after)
+        widened = change.using is None
     except ResolveError:
-        raise error_at(plan.node, f"column {column.name} cannot change from {column.sql_type} to "
-                                  f"{change.sql_type}: Iceberg widens a column (INTEGER to BIGINT, "
-                                  "REAL to DOUBLE, a DECIMAL's precision) and keeps other types; "
-                                  "ADD COLUMN a new one, UPDATE it from the old, DROP the old") from None
+        widened = False
+    if not widened:
+        _refuse_retyping(info, column, change, plan.node)
 
     def evolve(transaction: Transaction) -> None:
-        if after != before:
+        if widened and after != before:
             with transaction.update_schema() as update:
                 update.update_column(column.name, field_type=after)
+        elif not widened:  # a field of its own: Iceberg keeps a field's type but for widening
+            with transaction.update_schema() as update:
+                update.delete_column(column.name)
+            with transaction.update_schema() as update:
+                update.add_column(column.name, after)
+                position = info.columns.index(column)
+                if position:
+                    update.move_after(column.name, info.columns[position - 1].name)
+                else:
+                    update.move_first(column.name)
         upkeep.redescribed(transaction, table, info, new)
 
     changed = dataclasses.replace(column, sql_type=change.sql_type)
 
     def converted(stored: pa.Table) -> pa.Table:
+        if not widened:
+            values = _retyped(files.to_user(stored, info), column, change)
+            return stored.set_column(stored.column_names.index(column.name), column.name,
+                                     to_storage(values, changed)).cast(new.storage_schema)
         out = stored.cast(new.storage_schema)
         if changed.enum_values is not None:  # text to an ENUM's text: each value one of its own
             to_storage(out.column(column.name), changed)  # (DataError naming one that is not)
@@ -272,6 +290,39 @@ def _set_type(engine: Engine, plan: planner.AlterTable, table: Table, info: Tabl
     return Result(pa.table({"rows_rewritten": [rows]}),
                   f"altered table {info.name}: column {column.name} {change.sql_type}; "
                   f"{rows} rows rewritten")
+
+
+def _refuse_retyping(info: TableInfo, column: Column, change: SetType,
+                     node: exp.Expr | None) -> None:
+    """SqlError if the column's values may not become others of another type: it places rows
+    (the shard key), or a key, an index or a CHECK holds its values (as DuckDB refuses)."""
+    held = [what for what, columns in (
+        ("the shard key", info.shard_key), ("the primary key", info.primary_key),
+        *((f"UNIQUE {n}", c) for n, c in info.unique_keys),
+        *((f"foreign key {k.name}", k.columns) for k in info.foreign_keys)) if column.name in columns]
+    held += [f"CHECK {n}" for n, condition in info.checks
+             if any(c.name.lower() == column.name.lower()
+                    for c in parse(condition)[0].find_all(exp.Column))]
+    if held:
+        raise error_at(node, f"column {column.name} is in {held[0]} of {info.name}, so its type "
+                             f"changes only by widening (INTEGER to BIGINT...), not to "
+                             f"{change.sql_type}: drop that first")
+
+
+def _retyped(rows: pa.Table, column: Column, change: SetType) -> pa.ChunkedArray:
+    """The column's new values: ``USING expr`` (or the cast of the old) of each row, by DuckDB."""
+    value = parse(change.using)[0] if change.using else exp.column(column.name, quoted=True)
+    target = exp.DataType.build(change.sql_type, dialect="duckdb")
+    duck = duckdb.connect()  # (of its own: no file, no other table; the rows registered)
+    try:
+        duck.register("__indb_rows", rows)
+        return duck.sql(render(exp.select(exp.cast(value, target)).from_("__indb_rows"))
+                        ).to_arrow_table().column(0)
+    except duckdb.Error as error:
+        raise DataError(f"column {column.name} cannot become {change.sql_type}: "
+                        f"{str(error).splitlines()[0]}; nothing changed") from None
+    finally:
+        duck.close()
 
 
 def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info: TableInfo,

@@ -69,11 +69,13 @@ class SetDefault:
 
 @dataclass(frozen=True)
 class SetType:
-    """``ALTER COLUMN c [SET DATA] TYPE t [USING c::t]``: ``sql_type`` canonical (VARCHAR(200) is
-    VARCHAR); a USING other than the cast to ``t`` is refused."""
+    """``ALTER COLUMN c [SET DATA] TYPE t [USING expr]``: ``sql_type`` canonical (VARCHAR(200) is
+    VARCHAR); ``using``: the expression of the row's columns the new values are (DuckDB SQL;
+    None: ``CAST(c AS t)``)."""
 
     name: str
     sql_type: str
+    using: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,12 +294,14 @@ def _column_change(action: exp.AlterColumn) -> SetNotNull | SetDefault | SetType
     except SchemaError as error:
         raise error_at(kind, str(error)) from None
     using = action.args.get("using")
-    if using and not (isinstance(using, exp.Cast) and isinstance(using.this, exp.Column)
-                      and using.this.name.lower() == name.lower()
-                      and canonical_sql_type(using.to.sql(dialect="duckdb")) == sql_type):
-        raise error_at(using, f"USING other than {name}::{sql_type} is not supported: ADD COLUMN a "
-                              "new one, UPDATE it from the old, DROP the old")
-    return SetType(name, sql_type)
+    if not isinstance(using, exp.Expr) or (isinstance(using, exp.Cast) and isinstance(using.this, exp.Column)
+                         and using.this.name.lower() == name.lower()
+                         and canonical_sql_type(using.to.sql(dialect="duckdb")) == sql_type):
+        return SetType(name, sql_type)  # (USING c::t is the cast itself)
+    if using.find(exp.Subquery, exp.Select, exp.AggFunc, exp.Window, exp.Placeholder):
+        raise error_at(using, "USING is an expression of the row's columns: no subquery, "
+                              "aggregate, window or parameter")
+    return SetType(name, sql_type, render(using))
 
 
 def _add_column(definition: exp.ColumnDef) -> AddColumn:
