@@ -714,12 +714,3 @@ def test_optimize_merges_each_shard_s_small_files_in_one_snapshot(conn, table_na
         assert {bucket(k) for k in conn.table(table_name).shard(shard)["k"].to_pylist()} == {shard}
     assert rows(conn, f"OPTIMIZE {table_name}") == [(table_name, 0, 0)]
     assert snapshots(conn, table_name) == before + 1
-
-
-@pytest.mark.parametrize("sql, word", [("BEGIN", "BEGIN"), ("START TRANSACTION", "BEGIN"),
-                                       ("COMMIT", "COMMIT"), ("ROLLBACK", "ROLLBACK")])
-def test_a_transaction_statement_says_each_statement_commits_alone(tmp_path, sql, word):
-    with indb.connect(tmp_path / "db") as conn:
-        with pytest.raises(SqlError, match=f"^{word}: indb has no transactions over several "
-                                           "statements; each statement commits on its own"):
-            conn.sql(sql)
