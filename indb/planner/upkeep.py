@@ -320,9 +320,18 @@ class ShowCreate:
 
 
 def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
-    if not isinstance(tree.this, exp.Table):
-        raise error_at(tree.this, "name the view's columns in its query (SELECT a AS x, ...), not "
-                                  "after its name")
+    """``CREATE [OR REPLACE] [TEMP] VIEW [IF NOT EXISTS] v [(a, b)] AS query``: the names after
+    the view's (PostgreSQL's and DuckDB's) name the query's first columns."""
+    names = tree.this.expressions if isinstance(tree.this, exp.Schema) else []
+    if isinstance(tree.this, exp.Schema):
+        if not all(isinstance(n, exp.Identifier) for n in names):
+            raise error_at(tree.this, "a view's column list is names: CREATE VIEW v (a, b) AS ...")
+        tree = tree.copy()
+        tree.set("this", tree.this.this)
+        if isinstance(tree.expression, exp.Query):  # the query's columns renamed, in order
+            tree.set("expression", exp.select(exp.Star()).from_(exp.Subquery(
+                this=tree.expression, alias=exp.TableAlias(this=exp.to_identifier("indb_view"),
+                                                           columns=[n.copy() for n in names]))))
     properties = tree.args.get("properties")
     temporary = tables.is_temporary(tree)  # the session's own (engine/temporary.py)
     unsupported = [p for p in properties.expressions if not isinstance(p, exp.TemporaryProperty)] \
