@@ -265,11 +265,26 @@ def test_writes_to_a_table_of_a_schema_call_it_by_its_own_name(conn, table_name)
         == [("c!",)]
 
 
+def test_on_conflict_on_a_unique_as_postgresql_s(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (id INT, email VARCHAR UNIQUE, n INT)")
+    conn.sql(f"INSERT INTO {t} VALUES (1, 'a', 1)")
+    conn.sql(f"INSERT INTO {t} VALUES (2, 'a', 5) ON CONFLICT (email) DO UPDATE SET n = n + excluded.n")
+    conn.sql(f"INSERT INTO {t} VALUES (3, 'a', 9), (4, NULL, 0), (5, NULL, 0) ON CONFLICT DO NOTHING")
+    conn.sql(f"INSERT INTO {t} VALUES (6, 'b', 1) ON CONFLICT ON CONSTRAINT {t.split('.')[-1]}_email_key "
+             "DO UPDATE SET n = 100")  # (the one UNIQUE: no target needed, as DuckDB's)
+    conn.sql(f"INSERT INTO {t} VALUES (7, 'b', 2) ON CONFLICT DO UPDATE SET n = excluded.n")
+    assert rows(conn, f"SELECT * FROM {t} ORDER BY id") == [  # NULLs clash with nothing
+        (1, "a", 6), (4, None, 0), (5, None, 0), (6, "b", 2)]
+
+
 @pytest.mark.parametrize("statement, message", [
     ("INSERT INTO {t} VALUES (9, 'c', 0), (9, 'd', 0) ON CONFLICT (id) DO UPDATE SET v = 'e'",
      "cannot affect a row a second time: the rows inserted have id = 9"),
     ("INSERT INTO {t} VALUES (1, 'c', 0) ON CONFLICT (v) DO NOTHING",
-     r"PRIMARY KEY \(id\), not \(v\)"),
+     r"ON CONFLICT \(v\) names no primary key or UNIQUE of .*: its keys are .*_pkey \(id\)"),
+    ("INSERT INTO {t} VALUES (1, 'c', 0) ON CONFLICT ON CONSTRAINT k DO NOTHING",
+     "constraint k does not exist"),
     ("INSERT INTO {t}_plain VALUES (1) ON CONFLICT DO NOTHING", "has none"),
 ])
 def test_on_conflict_refused_and_nothing_written(conn, table_name, statement, message):

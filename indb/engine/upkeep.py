@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import generated, views
+from indb.catalog.names import split_name
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
 from indb.engine import tables, temporary
@@ -135,11 +136,7 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     first of several new rows of one key kept where the conflict does nothing, as
     PostgreSQL's, which finds the second in conflict with the first)."""
     _, info = engine.db.load(plan.insert.table)
-    keys = plan.keys or info.primary_key
-    if not info.primary_key or {k.lower() for k in keys} != {k.lower() for k in info.primary_key}:
-        raise error_at(plan.node, f"ON CONFLICT works on a primary key: table {info.name} has "
-                       + (f"PRIMARY KEY ({', '.join(info.primary_key)})" if info.primary_key
-                          else "none") + (f", not ({', '.join(keys)})" if keys else ""))
+    keys = _conflict_keys(info, plan)
     columns = [exp.column(k, quoted=True) for k in keys]
     with tables.staged(engine, plan.insert, params) as (stage, _):
         staged = tables.stage_rows(engine, stage, info)
@@ -159,7 +156,8 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     engine.session.duck.register(name, staged)
     try:
         rows = exp.select(exp.Star(except_=[exp.column(POSITION, quoted=True)])).from_(name)
-        twice = exp.select(*columns).from_(name).group_by(*columns).having(
+        present = exp.and_(*[c.is_(exp.null()).not_() for c in columns])  # (a NULL clashes with none)
+        twice = exp.select(*columns).from_(name).where(present).group_by(*columns).having(
             exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))).limit(1)
         repeated = engine.session.query(render(twice)).to_pylist()
         if repeated and any(c.action == Action.UPDATE for c in plan.clauses):
@@ -170,7 +168,8 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
             first = exp.Window(this=exp.RowNumber(), partition_by=columns, over="OVER",
                                order=exp.Order(expressions=[exp.Ordered(
                                    this=exp.column(POSITION, quoted=True))]))
-            rows = rows.qualify(exp.EQ(this=first, expression=exp.Literal.number(1)))
+            rows = rows.qualify(exp.or_(exp.EQ(this=first, expression=exp.Literal.number(1)),
+                                        exp.Not(this=exp.Paren(this=present.copy()))))
         on = exp.and_(*[exp.EQ(this=exp.column(k, table=plan.target, quoted=True),
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
@@ -183,6 +182,34 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
     inserted, updated = (merged.arrow()[k][0].as_py() for k in ("rows_inserted", "rows_updated"))
     return Result(pa.table({"rows_inserted": [inserted], "rows_updated": [updated]}),
                   f"inserted {inserted} rows, updated {updated}", inserted + updated)
+
+
+def _conflict_keys(info: TableInfo, plan: planner.Upsert) -> tuple[str, ...]:
+    """The columns an upsert's rows conflict on, as PostgreSQL finds them: the primary key's or
+    a UNIQUE's (a constraint's or a unique index's) that ON CONFLICT (c, ...) names, or ON
+    CONFLICT ON CONSTRAINT name; named by neither, the primary key, or the one UNIQUE of a
+    table without one (DuckDB's). SqlError where no key of the table is so."""
+    unique = [(f"{split_name(info.name)[1]}_pkey", info.primary_key)] if info.primary_key else []
+    unique += list(info.unique_keys)
+    listed = ", ".join(f"{n} ({', '.join(c)})" for n, c in unique) or "none"
+    if plan.constraint is not None:
+        found = next((c for n, c in unique if n.lower() == plan.constraint.lower()), None)
+        if found is None:
+            raise error_at(plan.node, f"constraint {plan.constraint} does not exist: ON CONFLICT "
+                                      f"ON CONSTRAINT names a key of {info.name}: {listed}")
+        return found
+    if plan.keys:
+        wanted = {k.lower() for k in plan.keys}
+        found = next((c for _, c in unique if {k.lower() for k in c} == wanted), None)
+        if found is None:
+            raise error_at(plan.node, f"ON CONFLICT ({', '.join(plan.keys)}) names no primary key "
+                                      f"or UNIQUE of {info.name}: its keys are {listed}")
+        return found
+    if len(unique) != 1 and not info.primary_key:
+        raise error_at(plan.node, f"ON CONFLICT works on a key: table {info.name} has "
+                                  + ("none" if not unique else f"several, {listed}: name one, "
+                                     "ON CONFLICT (c, ...)"))
+    return unique[0][1]
 
 
 def _bound(clause: Clause) -> Clause:

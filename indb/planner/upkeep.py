@@ -132,6 +132,7 @@ class Upsert:
     keys: tuple[str, ...]
     clauses: tuple[Clause, ...]
     node: exp.Expr = field(compare=False, repr=False)
+    constraint: str | None = None  # ON CONFLICT ON CONSTRAINT name: its columns are the keys
 
 
 def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
@@ -162,21 +163,22 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
         raise error_at(conflict, "ON DUPLICATE KEY UPDATE is MySQL's: write ON CONFLICT (key) "
                                  "DO UPDATE SET c = excluded.c")
     constraint = conflict.args.get("constraint")
-    if constraint is not None and constraint.name.lower() != f"{table.name}_pkey".lower():
-        raise error_at(constraint, f"constraint {constraint.name} does not exist: the one "
-                                   f"constraint ON CONFLICT can name is the primary key, "
-                                   f"{table.name}_pkey")
+    named = constraint.name if constraint is not None else None
     keys = tuple(key.this.name if isinstance(key, exp.Ordered) else key.name
                  for key in conflict.args.get("conflict_keys") or [])
     if str(conflict.args.get("action")).upper().endswith("NOTHING"):
-        return Upsert(insert, target, keys, (insert_new,), tree)
-    if not keys and constraint is None:
-        raise error_at(conflict, "ON CONFLICT DO UPDATE names the key: ON CONFLICT (id) DO "
-                                 "UPDATE SET ...")
+        return Upsert(insert, target, keys, (insert_new,), tree, named)
     sets, where = conflict.expressions, conflict.args.get("where")
-    update = Clause(Match.MATCHED, Action.UPDATE, where.this if where else None,
-                    *_assignments(sets), node=conflict)
-    return Upsert(insert, target, keys, (update, insert_new), tree)
+    columns, values = _assignments(sets)
+
+    def of_target(node: exp.Expr) -> exp.Expr:  # a bare column is the row there's, as in
+        if isinstance(node, exp.Column) and not node.table:  # PostgreSQL and DuckDB (excluded
+            return exp.column(node.this.copy(), table=target)  # is named where meant)
+        return node
+    update = Clause(Match.MATCHED, Action.UPDATE,
+                    where.this.transform(of_target) if where else None, columns,
+                    tuple(v.transform(of_target) for v in values), node=conflict)
+    return Upsert(insert, target, keys, (update, insert_new), tree, named)
 
 
 def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
