@@ -122,6 +122,7 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
     ("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT (sym, px) VALUES (1)",
      "names 2 columns but gives 1 values"),
     ("MERGE INTO nope USING quotes q ON true WHEN MATCHED THEN DELETE", "table nope does not exist"),
+    ("MERGE INTO ticks USING (VALUES (1)) WHEN MATCHED THEN DELETE", "give the subquery a name"),
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
     ("UPDATE ticks SET px = 1 RETURNING merge_action()", "only be used in the RETURNING list of a MERGE"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = $price",

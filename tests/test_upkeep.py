@@ -265,6 +265,16 @@ def test_writes_to_a_table_of_a_schema_call_it_by_its_own_name(conn, table_name)
         == [("c!",)]
 
 
+def test_merge_using_columns_and_values_as_duckdb_s(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (item_id INT, balance INT)")
+    conn.sql(f"INSERT INTO {t} VALUES (10, 2200), (20, 1900)")
+    conn.sql(f"MERGE INTO {t} USING (VALUES (10, 5), (40, 30)) AS buys (item_id, volume) "
+             f"USING (item_id) WHEN MATCHED THEN UPDATE SET balance = balance + buys.volume "
+             "WHEN NOT MATCHED THEN INSERT VALUES (buys.item_id, buys.volume)")
+    assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 2205), (20, 1900), (40, 30)]
+
+
 def test_on_conflict_on_a_unique_as_postgresql_s(conn, table_name):
     t = table_name
     conn.sql(f"CREATE TABLE {t} (id INT, email VARCHAR UNIQUE, n INT)")

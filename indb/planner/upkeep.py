@@ -182,16 +182,21 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
 
 
 def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
-    if tree.args.get("using_cond"):
-        raise error_at(tree, "MERGE with USING (columns) is not supported; join with ON")
     tree = numbered_parameters(tree)
     name, target = _target(tree.this, catalog)
     whens = tree.args.get("whens")
     clauses = tuple(_clause(when) for when in (whens.expressions if whens else []))
     if not clauses:
         raise error_at(tree, "MERGE needs at least one WHEN [NOT] MATCHED THEN ... clause")
-    return Merge(name, target, _source(tree.args["using"]), tree.args["on"], clauses,
-                 tables.returning(tree, target))
+    source = _source(tree.args["using"])
+    on = tree.args.get("on")
+    if tree.args.get("using_cond"):  # DuckDB's USING (c, ...): the columns of one name equal
+        named = source.alias_or_name
+        on = exp.and_(*[exp.column(c.name, table=target, quoted=True).eq(
+            exp.column(c.name, table=named, quoted=True)) for c in tree.args["using_cond"]])
+    if on is None:
+        raise error_at(tree, "MERGE joins its source with ON condition or USING (c, ...)")
+    return Merge(name, target, source, on, clauses, tables.returning(tree, target))
 
 
 def _assignments(items: list[exp.Expr]) -> tuple[tuple[exp.Expr, ...], tuple[exp.Expr, ...]]:
@@ -245,7 +250,10 @@ def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
 
 def _source(source: exp.Expr) -> exp.Expr:
     """The relation of USING / FROM; a subquery needs an alias for its columns to be named by."""
-    if isinstance(source, exp.Subquery) and not source.alias:
+    if isinstance(source, exp.Values) and source.alias:  # (VALUES ...) AS s (a, b)
+        return exp.Subquery(this=exp.select(exp.Star()).from_(source.copy()),
+                            alias=exp.TableAlias(this=exp.to_identifier(source.alias)))
+    if isinstance(source, exp.Subquery | exp.Values) and not source.alias:
         raise error_at(source, "give the subquery a name: USING (SELECT ...) AS s")
     if not isinstance(source, exp.Table | exp.Subquery):
         raise error_at(source, "the source is a table or a subquery")
