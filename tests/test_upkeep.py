@@ -275,6 +275,20 @@ def test_merge_using_columns_and_values_as_duckdb_s(conn, table_name):
     assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 2205), (20, 1900), (40, 30)]
 
 
+def test_a_with_before_update_delete_and_merge(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (id INT, val INT)")
+    conn.sql(f"INSERT INTO {t} VALUES (1, 5), (2, 6)")
+    conn.sql(f"WITH v (tid, n) AS (VALUES (1, NULL)) UPDATE {t} SET val = n FROM v WHERE id = tid")
+    conn.sql(f"WITH a AS (SELECT 2 AS id), b AS (SELECT id FROM a) "  # one reads another
+             f"DELETE FROM {t} WHERE id IN (SELECT id FROM b)")
+    conn.sql(f"WITH s (id, val) AS (VALUES (3, 30)) MERGE INTO {t} USING s USING (id) "
+             "WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.val)")
+    assert rows(conn, f"SELECT * FROM {t} ORDER BY id") == [(1, None), (3, 30)]
+    with pytest.raises(SqlError, match="WITH RECURSIVE is not supported"):
+        conn.sql(f"WITH RECURSIVE r AS (SELECT 1 AS id) DELETE FROM {t} WHERE id IN (SELECT id FROM r)")
+
+
 def test_on_conflict_on_a_unique_as_postgresql_s(conn, table_name):
     t = table_name
     conn.sql(f"CREATE TABLE {t} (id INT, email VARCHAR UNIQUE, n INT)")

@@ -477,7 +477,38 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
                   tree.args.get("overriding"), overwrite=bool(tree.args.get("overwrite")))
 
 
+def ctes_inlined(tree: exp.Expr) -> exp.Expr:
+    """A write's ``WITH`` put in place: each table reference naming one of its CTEs read as the
+    CTE's query (a subquery of that name, with the CTE's column names), for the writes whose
+    parts run apart (DELETE, UPDATE, MERGE). SqlError for WITH RECURSIVE."""
+    with_ = tree.args.get("with_")
+    if not isinstance(with_, exp.With):
+        return tree
+    if with_.args.get("recursive"):
+        raise error_at(with_, "WITH RECURSIVE is not supported in a DELETE, UPDATE or MERGE: "
+                              "put the rows in a temporary table first")
+    tree = tree.copy()
+    ctes = tree.args["with_"].expressions
+    tree.set("with_", None)
+    defined: dict[str, exp.CTE] = {}
+
+    def placed(node: exp.Expr) -> exp.Expr:
+        cte = defined.get(node.name.lower()) if isinstance(node, exp.Table) and not node.db \
+            and isinstance(node.this, exp.Identifier) else None
+        if cte is None:
+            return node
+        alias = cte.args["alias"]
+        return exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(
+            this=exp.to_identifier(node.alias or node.name),
+            columns=[c.copy() for c in alias.columns]))
+    for cte in ctes:  # a CTE may read those before it
+        cte.set("this", cte.this.transform(placed))
+        defined[cte.alias.lower()] = cte
+    return tree.transform(placed)
+
+
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
+    tree = ctes_inlined(tree)
     if not isinstance(tree.this, exp.Table):
         raise error_at(tree, "DELETE takes FROM and a table: DELETE FROM t [WHERE ...]")
     for unsupported in ("order", "limit"):  # MySQL's: DuckDB's DELETE has neither

@@ -98,10 +98,11 @@ class Merge(RowChange):
 
 
 def plan_update(tree: exp.Update, catalog: CatalogFacts) -> Update:
-    for unsupported in ("with_", "order", "limit"):
+    for unsupported in ("order", "limit"):
         if tree.args.get(unsupported):
-            raise error_at(tree, "UPDATE with WITH, ORDER BY or LIMIT is not supported; use a "
-                                 "subquery, or MERGE")
+            raise error_at(tree, "UPDATE with ORDER BY or LIMIT is not supported; choose the rows "
+                                 "in WHERE, or use MERGE")
+    tree = tables.ctes_inlined(tree)
     tree = numbered_parameters(tree)
     name, target = _target(tree.this, catalog)
     columns, values = _assignments(tree.expressions)
@@ -182,7 +183,7 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
 
 
 def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
-    tree = numbered_parameters(tree)
+    tree = numbered_parameters(tables.ctes_inlined(tree))
     name, target = _target(tree.this, catalog)
     whens = tree.args.get("whens")
     clauses = tuple(_clause(when) for when in (whens.expressions if whens else []))
