@@ -7,7 +7,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from sqlglot import exp
 
@@ -477,7 +477,10 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert:
                   tree.args.get("overriding"), overwrite=bool(tree.args.get("overwrite")))
 
 
-def ctes_inlined(tree: exp.Expr) -> exp.Expr:
+Written = TypeVar("Written", bound=exp.Expr)  # a statement that writes, as it is typed
+
+
+def ctes_inlined(tree: Written) -> Written:
     """A write's ``WITH`` put in place: each table reference naming one of its CTEs read as the
     CTE's query (a subquery of that name, with the CTE's column names), for the writes whose
     parts run apart (DELETE, UPDATE, MERGE). SqlError for WITH RECURSIVE."""
@@ -504,7 +507,7 @@ def ctes_inlined(tree: exp.Expr) -> exp.Expr:
     for cte in ctes:  # a CTE may read those before it
         cte.set("this", cte.this.transform(placed))
         defined[cte.alias.lower()] = cte
-    return tree.transform(placed)
+    return cast(Written, tree.transform(placed))
 
 
 def plan_delete(tree: exp.Delete, catalog: CatalogFacts) -> Delete:
