@@ -200,3 +200,31 @@ def test_an_enum_column_is_stored_as_text_and_read_as_its_values_in_order():
     assert to_storage(categorical, column).to_pylist() == ["happy", "sad"]
     with pytest.raises(DataError, match="ENUM\\('sad', 'ok', 'happy'\\), and 'meh' is not one of"):
         to_storage(pa.array(["ok", "meh"]), column)
+
+
+def test_a_varchar_s_collation_holds_in_every_query_and_key(fresh):
+    from indb import SqlError, UniqueViolation
+    fresh.sql("CREATE TABLE people (email VARCHAR COLLATE NOCASE PRIMARY KEY, "
+              "city TEXT COLLATE nocase.noaccent, code TEXT COLLATE \"C\", "
+              "note TEXT COLLATE pg_catalog.\"default\")")  # (PostgreSQL's default ones: none)
+    fresh.sql("INSERT INTO people VALUES ('Ann@X.org', 'Zürich', 'a', 'n'), ('bob@x.org', 'Bern', 'b', 'n')")
+    with pytest.raises(UniqueViolation):  # the key's values are equal as NOCASE compares them
+        fresh.sql("INSERT INTO people VALUES ('ANN@x.ORG', 'x', 'c', 'n')")
+    assert fresh.sql("SELECT city FROM people WHERE email = 'ann@x.org' AND city = 'zurich'"
+                     ).fetchall() == [("Zürich",)]
+    assert fresh.sql("SELECT email FROM people ORDER BY email").fetchall() == [
+        ("Ann@X.org",), ("bob@x.org",)]
+    assert [d for n, _, d in fresh.sql("DESCRIBE people").fetchall() if n in ("city", "code")] == [
+        "collate nocase.noaccent", ""]
+    assert "city TEXT COLLATE nocase.noaccent" in fresh.sql("SHOW CREATE TABLE people").fetchone()[0]
+    with pytest.raises(SqlError, match="COLLATE is for VARCHAR columns"):
+        fresh.sql("CREATE TABLE t (a INT COLLATE NOCASE)")
+    with pytest.raises(SqlError, match="DuckDB has no collation klingon"):
+        fresh.sql("CREATE TABLE t (a VARCHAR COLLATE klingon)")
+
+
+def test_auto_increment_is_an_identity(fresh):
+    fresh.sql("CREATE TABLE t (id INTEGER PRIMARY KEY AUTO_INCREMENT, v TEXT)")  # MySQL's
+    fresh.sql("INSERT INTO t (v) VALUES ('a'), ('b')")
+    fresh.sql("INSERT INTO t VALUES (10, 'c')")  # BY DEFAULT: a value given is taken
+    assert fresh.sql("SELECT * FROM t ORDER BY id").fetchall() == [(1, "a"), (2, "b"), (10, "c")]

@@ -177,7 +177,7 @@ class TableInfo:
 
 def _column_entry(column: Column) -> list[object]:
     """A column in ``indb.columns``: ``[name, type, nullable]``, then ``{default, identity,
-    comment, generated}`` where it has any (tables written before defaults have three items)."""
+    comment, generated, collation}`` where it has any (tables written before defaults have three items)."""
     extra: dict[str, object] = {}
     if column.default is not None:
         extra["default"] = column.default
@@ -187,6 +187,8 @@ def _column_entry(column: Column) -> list[object]:
         extra["comment"] = column.comment
     if column.generated is not None:
         extra["generated"] = column.generated
+    if column.collation is not None:
+        extra["collation"] = column.collation
     return [column.name, column.sql_type, column.nullable, *([extra] if extra else [])]
 
 
@@ -195,4 +197,4 @@ def _column(entry: list[Any]) -> Column:
     extra = rest[0] if rest else {}
     identity = Identity(**extra["identity"]) if "identity" in extra else None
     return Column(name, sql_type, nullable, extra.get("default"), identity, extra.get("comment"),
-                  extra.get("generated"))
+                  extra.get("generated"), extra.get("collation"))

@@ -69,6 +69,7 @@ class Column:
     identity: Identity | None = None
     comment: str | None = None  # COMMENT ON COLUMN's
     generated: str | None = None
+    collation: str | None = None  # a VARCHAR's COLLATE (DuckDB's name: nocase, noaccent...)
 
     @property
     def arrow_type(self) -> pa.DataType:

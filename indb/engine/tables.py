@@ -52,6 +52,7 @@ def create_table(engine: Engine, plan: planner.CreateTable, params: object) -> R
     if plan.replace and engine.db.exists(plan.name):  # its rows go: a key must not lose them
         references.check_unreferenced(engine, plan.name, "replace", itself=None)
     if plan.query is None:
+        _check_collations(engine, plan.columns)
         info = _table_info(plan, _generated_typed(engine, plan.name, plan.columns))
         info = references.resolved(engine, info, plan.foreign_keys)
         sequences.check_defaults(engine, info)
@@ -89,6 +90,23 @@ def _generated_typed(engine: Engine, name: str, columns: tuple[Column, ...]) -> 
     for column in typed:
         storage_type_of(column.sql_type)  # an expression's type Iceberg cannot hold: refused
     return typed
+
+
+def _check_collations(engine: Engine, columns: tuple[Column, ...]) -> None:
+    """SqlError for a COLLATE of a column that is no VARCHAR, or one DuckDB does not have."""
+    for column in columns:
+        if column.collation is None:
+            continue
+        if column.sql_type != "VARCHAR":
+            raise SqlError(f"column {column.name} is {column.sql_type}: COLLATE is for VARCHAR "
+                           "columns")
+        try:
+            engine.session.query(render(exp.select(exp.Collate(
+                this=exp.cast(exp.null(), "VARCHAR"), expression=exp.var(column.collation)))))
+        except SqlError:
+            raise SqlError(f"column {column.name}: DuckDB has no collation {column.collation} "
+                           "(nocase, noaccent, nfc, and their combinations: nocase.noaccent)"
+                           ) from None
 
 
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
@@ -451,6 +469,7 @@ def describe_table(engine: Engine, plan: planner.DescribeTable, params: object) 
         "" if c.nullable else "not null", "" if c.default is None else f"default {c.default}",
         "" if c.identity is None else "identity",
         "" if c.generated is None else f"generated always as ({c.generated})",
+        "" if c.collation is None else f"collate {c.collation}",
         "" if c.comment is None else f"comment {c.comment!r}"]))) for c in info.columns]
     rows += [(f"# {k.replace('_', ' ')}", "" if facts[k] is None else str(facts[k]), "")
              for k in _FACTS_SCHEMA.names[1:]]

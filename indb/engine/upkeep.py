@@ -442,6 +442,9 @@ def table_ddl(info: TableInfo) -> exp.Create:
                 increment=exp.Literal.number(column.identity.increment))))
         if column.generated is not None:
             constraints.append(generated.constraint(column))
+        if column.collation is not None:
+            constraints.append(exp.ColumnConstraint(kind=exp.CollateColumnConstraint(
+                this=exp.var(column.collation))))
         columns.append(exp.ColumnDef(this=exp.to_identifier(column.name),
                                      kind=exp.DataType.build(column.sql_type, dialect="duckdb"),
                                      constraints=constraints))

@@ -319,7 +319,7 @@ def column_defs(schema: exp.Schema) -> tuple[tuple[Column, ...], tuple[str, ...]
         comment = next((c.kind.name for c in item.constraints
                         if isinstance(c.kind, exp.CommentColumnConstraint)), None)
         columns.append(Column(name, sql_type, not (not_null or identity), default, identity,
-                              comment, computed))
+                              comment, computed, collation_of(item)))
     return tuple(columns), shard_key
 
 
@@ -363,12 +363,15 @@ def _constraints(item: exp.ColumnDef,
                 raise error_at(kind, "an identity's START WITH and INCREMENT BY are integers")
             start, increment = (int(n.name) if n is not None else 1 for n in numbers)
             identity = Identity(item.name, start, increment, always=kind.this is True)
+        elif isinstance(kind, exp.AutoIncrementColumnConstraint):  # MySQL's and SQLite's:
+            identity = Identity(item.name)  # numbered as BY DEFAULT AS IDENTITY numbers it
         elif isinstance(kind, exp.ComputedColumnConstraint):  # generated_expression
             continue
         elif not isinstance(kind, exp.PrimaryKeyColumnConstraint | exp.CommentColumnConstraint
                             | exp.CheckColumnConstraint | exp.UniqueColumnConstraint
-                            | exp.Reference):
-            # (a CHECK: checks_of; UNIQUE: uniques_of; REFERENCES: foreign_keys_of)
+                            | exp.Reference | exp.CollateColumnConstraint):
+            # (a CHECK: checks_of; UNIQUE: uniques_of; REFERENCES: foreign_keys_of; COLLATE:
+            # collation_of)
             raise error_at(item, f"column constraint {render(constraint)} is not supported; "
                                        "indb knows NOT NULL, DEFAULT, PRIMARY KEY, UNIQUE, "
                                        "CHECK, REFERENCES, GENERATED ... AS IDENTITY and "
@@ -379,6 +382,25 @@ def _constraints(item: exp.ColumnDef,
         raise error_at(item, f"column {item.name} is generated: it takes no DEFAULT and is no "
                              "identity")
     return not_null, default, identity
+
+
+# collations that are the default one (DuckDB's binary order): PostgreSQL's names of it
+DEFAULT_COLLATIONS = frozenset({"default", "c", "posix", "binary", "ucs_basic"})
+
+
+def collation_of(item: exp.ColumnDef) -> str | None:
+    """A column's ``COLLATE name``, as DuckDB names it (lower case; ``nocase.noaccent``); None for
+    none, or for the default one (PostgreSQL's ``"C"``, ``"POSIX"``, ``pg_catalog."default"``).
+    The engine checks that DuckDB has it."""
+    found = next((c.kind.this for c in item.constraints
+                  if isinstance(c.kind, exp.CollateColumnConstraint)), None)
+    if found is None:
+        return None
+    name = (found.name if isinstance(found, exp.Column | exp.Identifier | exp.Var | exp.Literal)
+            else render(found)).lower()
+    if isinstance(found, exp.Column) and found.table and found.table.lower() != "pg_catalog":
+        name = f"{found.table.lower()}.{name}"  # (nocase.noaccent, read as a column's name)
+    return None if name in DEFAULT_COLLATIONS else name
 
 
 def checked_default(node: exp.Expr) -> str:

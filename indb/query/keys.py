@@ -30,8 +30,10 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
     if not info.primary_key or not added:
         return
     shards = {f.partition for f in added}
-    paths = [local_path(f.file_path) for f in [*kept, *added]
-             if f.partition in shards or not info.shard_key]  # rows placed by row id: anywhere
+    # rows placed by row id may be anywhere, and so may a collated key's equal values ('A' and
+    # 'a' of a NOCASE column hash apart)
+    anywhere = not info.shard_key or any(c.collation for c in info.columns if c.name in info.primary_key)
+    paths = [local_path(f.file_path) for f in [*kept, *added] if f.partition in shards or anywhere]
     key = [exp.column(k, quoted=True) for k in info.primary_key]
     found = _first(info, paths, io_properties, lambda rows: exp.select(*key).from_(rows).group_by(
         *key).having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))

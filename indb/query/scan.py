@@ -37,13 +37,14 @@ class Scans:
         ``extra`` names DuckDB's virtual columns to keep as well (``filename``, ``file_row_number``).
         """
         if not paths:  # DuckDB cannot read an empty file list: an empty relation of the right types
-            columns = [exp.alias_(exp.cast(exp.null(), exp.DataType.build(c.sql_type, dialect="duckdb")),
-                                  c.name, quoted=True) for c in info.columns]
+            columns = [exp.alias_(_collated(exp.cast(exp.null(), exp.DataType.build(
+                c.sql_type, dialect="duckdb")), c), c.name, quoted=True) for c in info.columns]
             return exp.select(*columns).where(exp.false())
         options = [exp.EQ(this=exp.var(name), expression=exp.true()) for name in extra]
         source = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
                           *options)
-        projection = [exp.alias_(self._converted(c), c.name, quoted=True) for c in info.columns]
+        projection = [exp.alias_(_collated(self._converted(c), c), c.name, quoted=True)
+                      for c in info.columns]
         projection += [exp.column(name) for name in extra]
         return exp.select(*projection).from_(exp.Table(this=source))
 
@@ -77,3 +78,10 @@ class Scans:
             self._array_functions.add(name)
         return name
 
+
+def _collated(value: exp.Expr, column: Column) -> exp.Expr:
+    """A column's values with its collation (``COLLATE nocase``): DuckDB compares, sorts,
+    groups and keeps them unique by it, in every query of the table's view."""
+    if column.collation is None:
+        return value
+    return exp.Collate(this=value, expression=exp.var(column.collation))
