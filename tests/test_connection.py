@@ -43,12 +43,14 @@ def test_connection_execute_and_result(conn, table_name):
 def test_context_manager_and_transactions(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.execute("CREATE TABLE t (a INTEGER)")
-        conn.commit()  # autocommit: a no-op that must exist
-        with pytest.raises(indb.NotSupportedError, match="rollback is not supported.*each "
-                                                         "statement commits alone"):
-            conn.rollback()
+        conn.commit()  # autocommit: nothing to commit, and no error
+        conn.rollback()
+        conn.begin()
+        conn.execute("INSERT INTO t VALUES (1)")
+    # closed with a transaction open: rolled back (PEP 249)
     with indb.connect(tmp_path / "db") as again:
         assert again.sql("SHOW TABLES").fetchall()[0][0] == "t"
+        assert again.sql("SELECT count(*) FROM t").fetchone() == (0,)
 
 
 def test_fetch_before_execute_is_an_error(conn):

@@ -16,6 +16,7 @@ def test_every_plan_type_has_a_handler_and_every_handler_a_plan_type():
 def test_handlers_live_in_the_module_of_their_statement_family():
     families = {"tables", "functions", "models", "queries", "upkeep", "environments", "privileges",
                 "schemas", "procedures", "monitors", "subscriptions", "workers", "sequences", "alter",
-                "indexes", "macros", "prepared", "named_types", "transfer", "variables"}
+                "indexes", "macros", "prepared", "named_types", "transfer", "variables",
+                "transactions"}
     for plan_type, handler in HANDLERS.items():
         assert handler.__module__.rpartition(".")[2] in families, (plan_type, handler.__module__)

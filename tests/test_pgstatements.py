@@ -7,7 +7,7 @@ import pytest
 from indb.parser import parse
 from indb.result import Result
 from indb.server.pgstatements import (no_op, probe, read_only, returning_shape,
-                                      startup_search_path, tag, with_arrays)
+                                      startup_search_path, tag, transaction_tag, with_arrays)
 
 
 def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
@@ -37,8 +37,11 @@ def test_returning_is_described_by_its_list_over_no_rows(sql, shape):
 def test_reads_probes_and_no_ops():
     assert read_only("SELECT * FROM t") and not read_only("DELETE FROM t RETURNING *")
     assert probe(parse("SHOW server_version")) is not None and probe(parse("SELECT 1")) is None
-    assert no_op(parse("BEGIN")) == "BEGIN" and no_op(parse("SELECT 1")) is None
-    assert no_op(parse("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")) == "BEGIN"
+    assert no_op(parse("BEGIN")) is None and no_op(parse("SELECT 1")) is None  # (the engine's)
+    assert transaction_tag(parse("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")) == "BEGIN"
+    assert [transaction_tag(parse(s)) for s in ("END", "ABORT", "ROLLBACK TO s", "SAVEPOINT s",
+                                               "RELEASE s", "SELECT 1")] == [
+        "COMMIT", "ROLLBACK", "ROLLBACK", "SAVEPOINT", "RELEASE", None]
     for accepted in ("SET TIME ZONE 'UTC'", "SET NAMES 'UTF8'", "SET statement_timeout = 0",
                      "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"):
         assert no_op(parse(accepted)) == "SET", accepted

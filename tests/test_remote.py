@@ -93,8 +93,9 @@ def test_errors_are_the_local_classes(remote):
         remote.sql("DROP TABLE never_made")
     with pytest.raises(indb.ProgrammingError, match="parameters"):
         remote.execute("SELECT ?", 5)
-    with pytest.raises(indb.NotSupportedError):
-        remote.rollback()
+    with pytest.raises(indb.NotSupportedError, match="a transaction cannot span requests"):
+        remote.begin()
+    remote.rollback()  # (nothing open: nothing to do)
     assert remote.sql("SELECT 1").fetchone() == (1,)
 
 

@@ -104,7 +104,7 @@ def test_a_large_result_is_streamed_in_batches(http):
     ("SELEC 1", 400, "SqlError", 1, 7),
     ("SELECT 1;\n  SELECT nope FROM nums", 400, "SqlError", 2, 10),
     ("DROP TABLE never_made", 400, "CatalogError", None, None),
-    ("ROLLBACK", 400, "SqlError", None, None),
+    ("ROLLBACK TO s", 400, "SqlError", None, None),  # (no transaction: no savepoint)
 ])
 def test_errors_name_their_class_with_line_and_column(http, sql, status, kind, line, col):
     response = post(http, sql)

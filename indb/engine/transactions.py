@@ -93,12 +93,14 @@ def commit_now(engine: Engine) -> None:
 
 @contextmanager
 def failing(engine: Engine) -> Iterator[None]:
-    """A statement of an open transaction: if it fails, the transaction is aborted."""
+    """A statement of an open transaction: if it fails, the transaction is aborted (on a
+    server's connection, the server decides: what it tries on its own may fail quietly, what
+    fails for its client aborts the client's transaction)."""
     try:
         yield
     except Exception as error:
         pending = engine.db.pending
-        if pending is not None and pending.failed is None:
+        if pending is not None and pending.failed is None and not engine.pooled:
             pending.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise
 

@@ -418,7 +418,8 @@ def _show(tree: exp.Expr) -> list[Need]:
 # statements sqlglot reads as commands, by their keyword
 # (SET: PostgreSQL's SET search_path TO ..., the planner refusing any other)
 _COMMANDS: dict[str, Callable[[exp.Expr], list[Need]]] = {"RESET": _nothing, "SHOW": _show,
-                                                          "SET": _nothing}
+                                                          "SET": _nothing, "SAVEPOINT": _nothing,
+                                                          "RELEASE": _nothing}
 
 
 def _settings(assignments: list[exp.Expr], tree: exp.Expr) -> list[Need]:
@@ -474,6 +475,8 @@ _RULES: dict[type[exp.Expr], Callable[[exp.Expr], list[Need]]] = {
     else _settings([item.this for item in tree.expressions], tree),
     exp.Pragma: lambda tree: _settings([tree.this], tree),
     exp.Use: _nothing,  # (a session's search path: its reads are checked as they come)
+    # a transaction's statements: its writes are checked as they come
+    exp.Transaction: _nothing, exp.Commit: _nothing, exp.Rollback: _nothing,
     exp.Command: lambda tree: _COMMANDS.get(str(tree.this).upper(), _admin)(tree),
     trees.CreateFunction: _developer_owning("function"),
     ExecuteFunctionTree: _execute_statement,

@@ -148,14 +148,6 @@ class _Session(Cancelable, core.Session):
 
     def execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         self.begin_statement()
-        try:
-            return self._execute_sql(sql, params)
-        except Exception as error:  # a statement of a transaction failed: the transaction did
-            if self.pending is not None and self.pending.failed is None:
-                self.pending.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise
-
-    def _execute_sql(self, sql: str, params: Any = None) -> core.QueryResult:
         pieces = pgcursors.statements(sql)
         if pieces is not None:  # several, one of them the session's own: each on its own
             results = [self.execute_sql(piece) for piece in pieces]
@@ -528,8 +520,10 @@ class _Handler(postgres.BuenaVistaHandler):
             else:
                 self.send_command_complete(f"{result.status()}\x00")
         except _StreamFailed as failed:
+            self._aborting(ctx, failed.args[0])
             self.send_error(failed.args[0])
         except Exception as error:  # noqa: BLE001 (the client's to hear; the session goes on)
+            self._aborting(ctx, error)
             self.send_error(error)
         self.send_ready_for_query(ctx)
 
@@ -700,7 +694,16 @@ class _Handler(postgres.BuenaVistaHandler):
                 if session.transaction_failed() else postgres.TransactionStatus.IN_TRANSACTION
         self.wfile.write(struct.pack("!cic", postgres.ServerResponse.READY_FOR_QUERY, 5, status))
 
+    @staticmethod
+    def _aborting(ctx: postgres.BVContext | None, exception: Any) -> None:
+        """An error the client hears aborts its open transaction (PostgreSQL's)."""
+        session = ctx.session if ctx is not None else None
+        if isinstance(session, _Session) and session.pending is not None \
+                and session.pending.failed is None:
+            session.pending.failed = str(exception).splitlines()[0] or type(exception).__name__
+
     def send_error(self, exception: Any, ctx: postgres.BVContext | None = None) -> None:
+        self._aborting(ctx, exception)
         fields = [(b"S", "ERROR"), (b"V", "ERROR"), (b"C", _sqlstate(exception)),
                   (b"M", exception.message if isinstance(exception, errors.SqlError) else str(exception))]
         if isinstance(exception, errors.SqlError) and exception.line and exception.sql:
