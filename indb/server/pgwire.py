@@ -37,7 +37,7 @@ from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcopy, pgcursors, pgparams, pgstatements, pgvalues
+from indb.server import pgcopy, pgcursors, pgerrors, pgparams, pgstatements, pgvalues
 from indb.server.pgcancel import Cancelable
 from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgsession import with_session
@@ -48,14 +48,6 @@ from indb.storage.pending import Pending
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)  # it logs every client error too
 logger = logging.getLogger(__name__)
 
-# SQLSTATE of an error, by the first of its classes named here
-_SQLSTATE = {"UniqueViolation": "23505", "CheckViolation": "23514", "ForeignKeyViolation": "23503",
-             "TransactionAborted": "25P02",
-             "SqlError": "42601", "CatalogError": "42P01", "SchemaError": "42P16",
-             "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
-             "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",
-             "ModelError": "38000", "AuthenticationError": "28000", "PrivilegeError": "42501",
-             "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
 SSL_REQUEST = 80877103  # the startup code of PostgreSQL's SSLRequest
 CANCEL_REQUEST = 80877102  # and of its CancelRequest (a key: the process id and secret it gave)
 
@@ -697,20 +689,13 @@ class _Handler(postgres.BuenaVistaHandler):
     @staticmethod
     def _aborting(ctx: postgres.BVContext | None, exception: Any) -> None:
         """An error the client hears aborts its open transaction (PostgreSQL's)."""
-        session = ctx.session if ctx is not None else None
-        if isinstance(session, _Session) and session.pending is not None \
-                and session.pending.failed is None:
-            session.pending.failed = str(exception).splitlines()[0] or type(exception).__name__
+        pending = ctx.session.pending if ctx is not None and isinstance(ctx.session, _Session) else None
+        if pending is not None and pending.failed is None:
+            pending.failed = str(exception).splitlines()[0] or type(exception).__name__
 
     def send_error(self, exception: Any, ctx: postgres.BVContext | None = None) -> None:
         self._aborting(ctx, exception)
-        fields = [(b"S", "ERROR"), (b"V", "ERROR"), (b"C", _sqlstate(exception)),
-                  (b"M", exception.message if isinstance(exception, errors.SqlError) else str(exception))]
-        if isinstance(exception, errors.SqlError) and exception.line and exception.sql:
-            lines = exception.sql.splitlines(keepends=True)
-            offset = sum(len(line) for line in lines[:exception.line - 1]) + (exception.col or 1)
-            fields.append((b"P", str(offset)))
-        body = b"".join(code + text.encode() + b"\x00" for code, text in fields) + b"\x00"
+        body = pgerrors.error_fields(exception)
         try:
             self.wfile.write(struct.pack("!ci", postgres.ServerResponse.ERROR_RESPONSE, len(body) + 4)
                              + body)
@@ -760,13 +745,6 @@ def _oid(result: core.QueryResult, index: int) -> int:
 
 def _field(data: bytes) -> bytes:
     return struct.pack("!i", len(data)) + data
-
-
-def _sqlstate(error: Any) -> str:
-    for kind in type(error).__mro__:
-        if kind.__name__ in _SQLSTATE:
-            return _SQLSTATE[kind.__name__]
-    return "XX000"
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
