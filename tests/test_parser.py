@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from sqlglot import exp
 
 from indb import planner
 from indb.errors import SqlError
@@ -144,3 +145,15 @@ def test_duckdb_errors_point_at_the_name_in_the_users_text():
     assert str(located).endswith("  Nope FROM range(3)\n    ^")
     unlocated = in_user_terms(SqlError("Conversion Error: no\n\nLINE 1: CAST(x)\n ^^"), "SELECT 1")
     assert unlocated.line is None and unlocated.message == "Conversion Error: no"
+
+
+def test_parameters_next_to_each_other_and_cast():
+    # psycopg's VALUES (%s,%s) reaches the server as ($1,$2): parameters, not a dollar-quoted
+    # string tagged "1," (sqlglot's reading); ?::INT is a parameter cast (sqlglot's ?:: operator)
+    values = parse("INSERT INTO t VALUES ($1,$2,$3)")[0].find(exp.Tuple)
+    assert [(type(p), p.name) for p in values.expressions] == [(exp.Placeholder, "1"),
+                                                              (exp.Placeholder, "2"),
+                                                              (exp.Placeholder, "3")]
+    cast = parse("SELECT ?::INTEGER")[0].expressions[0]
+    assert isinstance(cast, exp.Cast) and isinstance(cast.this, exp.Placeholder)
+    assert parse("SELECT $$ a $$, $tag$ b $tag$")[0].expressions[1].name == " b "  # still strings

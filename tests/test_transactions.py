@@ -169,7 +169,7 @@ def test_postgresql_clients_run_transactions(tmp_path):
     dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=admin"
     try:
         with psycopg.connect(dsn) as writer, psycopg.connect(dsn, autocommit=True) as reader:
-            writer.execute("INSERT INTO t VALUES (1, 'x')")  # psycopg's BEGIN first
+            writer.execute("INSERT INTO t VALUES (%s,%s)", (1, "x"))  # psycopg's BEGIN first
             assert writer.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
             assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
             writer.commit()

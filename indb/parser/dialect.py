@@ -34,7 +34,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.parsers.postgres import PostgresParser
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import TokenizerCore, TokenType
 
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
@@ -217,16 +217,33 @@ def _bound(upper: bool) -> Callable[[list[exp.Expr]], exp.Expr]:
         else exp.Anonymous(this=name, expressions=args)
 
 
+class _TokenizerCore(TokenizerCore):
+    __slots__ = ()  # (sqlglot's core state, unchanged: Indb.Tokenizer gives its core this class)
+
+    def _scan_string(self, start: str) -> bool:
+        # $1,$2 (psycopg's VALUES (%s,%s)) are parameters: a dollar-quote's tag never starts
+        # with a digit (PostgreSQL's rule); sqlglot took "1," for one, and failed on the rest
+        if start == "$" and self._peek.isdigit():
+            return False  # (the $ is then a parameter's, as in $1, $2)
+        return super()._scan_string(start)
+
+
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
 
     class Tokenizer(DuckDB.Tokenizer):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
-        # ... and these are keywords of opaque commands; as plain words they reach our parsers
+        # ... and these are keywords of opaque commands; as plain words they reach our parsers;
+        # and ?:: is a parameter and a cast (?::INTEGER), not an operator (DuckDB has none)
         KEYWORDS = {**{k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items()
-                       if k not in UPKEEP_WORDS + prepared.WORDS},
+                       if k not in (*UPKEEP_WORDS, *prepared.WORDS, "?::")},
                     "REFRESH": TokenType.REFRESH}  # Spark's REFRESH TABLE t
+
+        def _init_core(self) -> TokenizerCore:
+            core = super()._init_core()
+            core.__class__ = _TokenizerCore  # (the same state; its string scanning amended)
+            return core
 
     class Parser(DuckDBParser):
         PROPERTY_PARSERS = {
