@@ -478,3 +478,8 @@ def test_kinetica_column_properties_name_the_keys():
             plan(sql)
     assert plan("SELECT CAST(px AS VARCHAR(10)) FROM ticks", "ticks").sql == \
         "SELECT CAST(px AS TEXT) FROM ticks"  # a length still means nothing to DuckDB
+
+
+def test_create_table_as_names_the_query_s_columns():
+    created = plan("CREATE TABLE t (a, b) AS SELECT sym, px FROM ticks", "ticks")
+    assert created.query == "SELECT * FROM (SELECT sym, px FROM ticks) AS indb_ctas(a, b)"

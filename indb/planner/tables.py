@@ -186,6 +186,10 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
         raise error_at(tree, "CREATE OR REPLACE TABLE and IF NOT EXISTS contradict each other; "
                              "use one")
     schema = tree.this if isinstance(tree.this, exp.Schema) else None
+    if schema is not None and isinstance(tree.expression, exp.Query) and schema.expressions \
+            and all(isinstance(c, exp.Identifier) for c in schema.expressions):
+        tree = _named_columns(tree, schema)  # CREATE TABLE t (a, b) AS query
+        schema = None
     name = new_name(schema.this if schema else tree.this)
     existing_schema(name, schema.this if schema else tree.this, catalog)
     if catalog.exists(name) and not tree.args.get("exists") and not replace:
@@ -694,6 +698,17 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
                           f"{overriding!r}")
     return Load(name, source, create, tuple(shard_key), count, replicated, progress,
                 bool(truncate_timestamps), overriding)
+
+
+def _named_columns(tree: exp.Create, schema: exp.Schema) -> exp.Create:
+    """``CREATE TABLE t (a, b) AS query`` (PostgreSQL's, DuckDB's) as ``CREATE TABLE t AS
+    SELECT * FROM (query) AS indb_ctas (a, b)``: the names name the query's first columns."""
+    tree = tree.copy()
+    tree.set("this", schema.this.copy())
+    tree.set("expression", exp.select(exp.Star()).from_(exp.Subquery(
+        this=tree.expression, alias=exp.TableAlias(this=exp.to_identifier("indb_ctas"), columns=[
+            c.copy() for c in schema.expressions]))))
+    return tree
 
 
 def existing_schema(name: str, node: exp.Expr, catalog: CatalogFacts) -> None:
