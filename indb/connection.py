@@ -491,17 +491,20 @@ class Connection:
         self._engine.execute("BEGIN")
         return self
 
-    def commit(self) -> None:
+    def commit(self) -> Connection:
         """Commit the open transaction's writes (all of them, or none); without one there is
-        nothing to do: every statement was committed when it returned."""
+        nothing to do: every statement was committed when it returned. The connection (as
+        DuckDB's returns it)."""
         self._check_open()
         self._engine.execute("COMMIT")
+        return self
 
-    def rollback(self) -> None:
+    def rollback(self) -> Connection:
         """Undo the open transaction's writes; without one there is nothing to undo (every
-        statement was committed when it returned)."""
+        statement was committed when it returned). The connection."""
         self._check_open()
         self._engine.execute("ROLLBACK")
+        return self
 
     def close(self) -> None:
         """Close the database (after runs started with ``nowait`` finish); the connection and its
