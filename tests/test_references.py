@@ -148,6 +148,7 @@ def test_truncate_cascade_empties_the_referencing_tables(shop):
                     ).fetchone() == (0,)
 
 
+@pytest.mark.slow  # (a function run starts the database's cluster)
 def test_a_function_run_s_rows_are_checked(shop):
     shop.sql("CREATE TABLE new_orders (id INT, customer INT)")
     shop.sql("INSERT INTO new_orders VALUES (20, 1), (21, 8)")

@@ -112,6 +112,21 @@ def test_what_is_not_a_write_of_rows_commits_the_transaction_first(two):
     assert rows(second) == [(1, "x"), (2, "y")]
 
 
+def test_upkeep_in_a_transaction_commits_on_its_own(two):
+    first, second = two
+    first.sql("CREATE TABLE m (x INT) WITH (SHARDS = 1)")
+    first.sql("INSERT INTO m VALUES (1)")
+    first.sql("BEGIN")
+    first.sql("INSERT INTO m VALUES (2)")
+    first.sql("OPTIMIZE m")  # commits the transaction's writes, then merges them, committed
+    first.sql("INSERT INTO m VALUES (3)")
+    first.sql("ROLLBACK")  # undoes what came after it alone
+    assert rows(second, "SELECT x FROM m ORDER BY x") == [(1,), (2,)]
+    files = {r[0]: r[5] for r in second.sql("SHOW TABLES").fetchall()}
+    assert files["m"] == 1  # the merge stayed
+
+
+@pytest.mark.slow  # (a function run starts the database's cluster)
 def test_a_function_run_in_a_transaction_commits_on_its_own(two):
     first, second = two
     first.sql("CREATE FUNCTION ident LANGUAGE PYTHON AS $$\ndef ident(ctx, t):\n    return t\n$$")
@@ -119,7 +134,6 @@ def test_a_function_run_in_a_transaction_commits_on_its_own(two):
     first.sql("INSERT INTO t VALUES (2, 'y')")
     first.sql("EXECUTE FUNCTION ident(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT a FROM t), "
               "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('copied'))")
-    first.sql("OPTIMIZE t")  # upkeep too: its own commit, not the transaction's
     first.sql("INSERT INTO t VALUES (3, 'z')")
     first.sql("ROLLBACK")  # undoes what came after the run alone
     assert rows(second) == [(1, "x"), (2, "y")]
