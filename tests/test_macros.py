@@ -164,3 +164,12 @@ def test_a_typed_parameter_casts_its_argument(conn):
     assert conn.sql("SELECT count(*) FROM first_n('2')").fetchone() == (2,)
     with pytest.raises(SqlError, match="Could not convert"):
         conn.sql("SELECT scaled('x')")
+
+
+def test_drop_function_drops_a_macro_as_duckdb_s_does(fresh):
+    fresh.sql("CREATE FUNCTION two() AS 2")  # DuckDB's CREATE FUNCTION: a macro
+    assert fresh.sql("SELECT two()").fetchone() == (2,)
+    fresh.sql("DROP FUNCTION two")
+    with pytest.raises(indb.CatalogError, match="function or macro two does not exist"):
+        fresh.sql("DROP FUNCTION two")
+    assert "does not exist" in fresh.sql("DROP FUNCTION IF EXISTS two").message

@@ -169,9 +169,11 @@ def drop(engine: Engine, plan: plans.DropMacro, params: object) -> Result:
         raise PrivilegeError(f"DROP MACRO {plan.name} needs the admin role")
     if catalog.drop_macro(engine.db.engine, plan.name):
         return Result(message=f"dropped macro {plan.name}")
+    what = "function or macro" if plan.as_function else "macro"
     if plan.if_exists:
-        return Result(message=f"macro {plan.name} does not exist")
-    raise CatalogError(f"macro {plan.name} does not exist; SHOW MACROS lists them")
+        return Result(message=f"{what} {plan.name} does not exist")
+    raise CatalogError(f"{what} {plan.name} does not exist; SHOW " + (
+        "FUNCTION * and SHOW MACROS list them" if plan.as_function else "MACROS lists them"))
 
 
 def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:

@@ -24,6 +24,7 @@ from indb.parser import ShowFunctionStatus as ShowFunctionStatusTree
 from indb.parser import error_at, render, render_indb
 from indb.catalog.names import qualified
 from indb.planner import parameters
+from indb.planner.macros import DropMacro
 from indb.planner.tables import CatalogFacts, column_defs, existing_schema, new_name, table_name
 from indb.registry.code import CodeFacts, entry_path, inspect_code, stored_path
 
@@ -247,11 +248,11 @@ def _run_command_args(value: exp.Expr | None) -> tuple[str, ...]:
         raise error_at(value, f"RUN_COMMAND_ARGS cannot be split into arguments: {error}") from None
 
 
-def plan_drop_function(tree: exp.Drop, catalog: CatalogFacts) -> DropFunction:
+def plan_drop_function(tree: exp.Drop, catalog: CatalogFacts) -> DropFunction | DropMacro:
     tables = tree.args.get("tables") or [tree.this]
     name = _name(tables[0])
-    if not tree.args.get("exists") and catalog.function(name) is None:
-        raise not_found("function", name)
+    if catalog.function(name) is None:  # DuckDB's DROP FUNCTION of a macro (CREATE FUNCTION
+        return DropMacro(name.lower(), bool(tree.args.get("exists")), as_function=True)  # m(a) AS ...)
     return DropFunction(name, bool(tree.args.get("exists")))
 
 

@@ -28,8 +28,12 @@ class CreateMacro:
 
 @dataclass(frozen=True)
 class DropMacro:
+    """``DROP MACRO [IF EXISTS] m``, or DuckDB's ``DROP FUNCTION m`` of a macro (``as_function``:
+    there is no indb function of the name)."""
+
     name: str
     if_exists: bool = False
+    as_function: bool = False
 
 
 @dataclass(frozen=True)
