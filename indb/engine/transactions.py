@@ -64,18 +64,15 @@ def staged(plan: object) -> bool:
 def around(engine: Engine, plan: object) -> Iterator[None]:
     """A statement's plan in an open transaction: refused if the transaction failed (but for
     its end); if it is not one the transaction stages, the transaction's writes are committed
-    first and the plan runs outside it (its commits its own: a function run's, OPTIMIZE's),
-    the transaction going on after it."""
+    first and the plan runs outside it, committing on its own (a function run, OPTIMIZE), the
+    transaction going on after it."""
     pending = engine.db.pending
-    if pending is None or staged(plan):
-        if pending is not None and pending.failed is not None and not isinstance(plan, ENDS):
-            raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs "
-                                     "until ROLLBACK (or ROLLBACK TO a savepoint)")
-        yield
-        return
-    if pending.failed is not None:
+    if pending is not None and pending.failed is not None and not isinstance(plan, ENDS):
         raise TransactionAborted(f"the transaction failed ({pending.failed}); nothing runs "
                                  "until ROLLBACK (or ROLLBACK TO a savepoint)")
+    if pending is None or staged(plan):
+        yield
+        return
     _commit(engine)
     try:
         yield
@@ -99,9 +96,8 @@ def failing(engine: Engine) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        pending = engine.db.pending
-        if pending is not None and pending.failed is None and not engine.pooled:
-            pending.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if engine.db.pending is not None and not engine.pooled:
+            engine.db.pending.fail(error)
         raise
 
 

@@ -690,8 +690,8 @@ class _Handler(postgres.BuenaVistaHandler):
     def _aborting(ctx: postgres.BVContext | None, exception: Any) -> None:
         """An error the client hears aborts its open transaction (PostgreSQL's)."""
         pending = ctx.session.pending if ctx is not None and isinstance(ctx.session, _Session) else None
-        if pending is not None and pending.failed is None:
-            pending.failed = str(exception).splitlines()[0] or type(exception).__name__
+        if pending is not None:
+            pending.fail(exception)
 
     def send_error(self, exception: Any, ctx: postgres.BVContext | None = None) -> None:
         self._aborting(ctx, exception)

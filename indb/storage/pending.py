@@ -54,6 +54,11 @@ class Pending:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     written: list[tuple[Table, DataFile]] = field(default_factory=list)  # every file it staged
 
+    def fail(self, error: BaseException) -> None:
+        """A statement of the transaction failed (the first failure is the one it keeps)."""
+        if self.failed is None:
+            self.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
+
     def table(self, name: str) -> Table | None:
         """The table as the transaction leaves it; None where it wrote nothing to it."""
         staged = self.tables.get(name)
