@@ -90,6 +90,7 @@ def test_a_table_that_references_itself(fresh):
     ("CREATE TABLE x (a INT REFERENCES nowhere)", "references nowhere, which is not a table"),
     ("CREATE TABLE x (a VARCHAR REFERENCES customers (name))", "not its primary key or UNIQUE"),
     ("CREATE TABLE x (a INT REFERENCES plain)", "has no primary key"),
+    ("CREATE TABLE x (a VARCHAR REFERENCES customers)", "column a is VARCHAR and customers.id INTEGER"),
     ("CREATE TABLE x (a INT REFERENCES customers ON DELETE CASCADE)", "ON DELETE CASCADE"),
     ("CREATE TABLE x (a INT REFERENCES customers ON UPDATE SET NULL)", "ON UPDATE SET NULL"),
     ("CREATE TEMP TABLE x (a INT REFERENCES customers)", "temporary table"),

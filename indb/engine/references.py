@@ -10,11 +10,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlglot import exp
 
 from indb import planner
 from indb.catalog import references as index
 from indb.catalog.tables import ForeignKey, TableInfo
+from indb.catalog.types import Column
 from indb.engine import temporary
 from indb.parser import error_at
 from indb.planner.alter import AddForeignKey
@@ -45,8 +47,28 @@ def resolved(engine: Engine, info: TableInfo, keys: Sequence[References]) -> Tab
         else:
             raise error_at(node, f"foreign key {key.name} references {key.table}, which is not a "
                                  "table; create it first")
-        checked.append(dataclasses.replace(key, referenced=_referenced(parent, key, node)))
+        key = dataclasses.replace(key, referenced=_referenced(parent, key, node))
+        _comparable(info, parent, key, node)
+        checked.append(key)
     return dataclasses.replace(info, foreign_keys=(*info.foreign_keys, *checked))
+
+
+def _comparable(info: TableInfo, parent: TableInfo, key: ForeignKey, node: exp.Expr | None) -> None:
+    """SqlError unless each of the key's columns is of the type of the one it references, or
+    both are numbers (PostgreSQL refuses a key of incompatible types when it is made; DuckDB
+    would compare a VARCHAR with an INTEGER by casting, and fail at a write)."""
+    for column, referenced in zip(key.columns, key.referenced, strict=True):
+        ours, theirs = info.named(column), parent.named(referenced)
+        assert ours is not None and theirs is not None  # (spelled as the tables have them)
+        if ours.sql_type != theirs.sql_type and not (_numeric(ours) and _numeric(theirs)):
+            raise error_at(node, f"foreign key {key.name}: column {ours.name} is {ours.sql_type} "
+                                 f"and {parent.name}.{theirs.name} {theirs.sql_type}; a key and "
+                                 "what it references are of one type (or both numbers)")
+
+
+def _numeric(column: Column) -> bool:
+    kind = column.arrow_type
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
 def _referenced(parent: TableInfo, key: ForeignKey, node: exp.Expr | None) -> tuple[str, ...]:
