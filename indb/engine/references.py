@@ -123,9 +123,11 @@ def add_foreign_key(engine: Engine, plan: planner.AlterTable, info: TableInfo,
                           f"({', '.join(added.referenced)})")
 
 
-def referencing_keys(engine: Engine, name: str) -> list[tuple[str, ForeignKey]]:
-    """The keys of other tables that reference table ``name``: (table, key)."""
-    found = []
+def referencing_keys(engine: Engine, name: str,
+                     itself: TableInfo | None = None) -> list[tuple[str, ForeignKey]]:
+    """The keys of other tables that reference table ``name``, and of ``itself`` (the table's
+    description) those that reference the table itself: (table, key)."""
+    found = [(name, key) for key in itself.foreign_keys if key.table == name] if itself else []
     for child in index.referencing(engine.db.engine, name):
         if child == name or not engine.db.exists(child):
             continue
@@ -138,8 +140,7 @@ def check_unreferenced(engine: Engine, name: str, doing: str, node: exp.Expr | N
     """SqlError if another table's foreign key references table ``name`` (other than those
     ``also_going``), or one of its own does (of ``itself``: its description), which ``doing``
     (dropping it, renaming it) would leave without it."""
-    own = [(name, key) for key in itself.foreign_keys if key.table == name] if itself else []
-    for child, key in [*referencing_keys(engine, name), *own]:
+    for child, key in referencing_keys(engine, name, itself):
         if child not in also_going:
             raise error_at(node, f"cannot {doing} {name}: foreign key {key.name} of {child} "
                                  f"references it (drop that table, or ALTER TABLE {child} DROP "
@@ -150,8 +151,7 @@ def check_column_unreferenced(engine: Engine, info: TableInfo, column: str, doin
                               node: exp.Expr | None) -> None:
     """SqlError if a foreign key (another table's, or the table's own) references ``column``
     of the table, which ``doing`` (renaming, dropping it) would take from under it."""
-    keys = [(info.name, k) for k in info.foreign_keys if k.table == info.name]
-    for child, key in [*referencing_keys(engine, info.name), *keys]:
+    for child, key in referencing_keys(engine, info.name, info):
         if column in key.referenced:
             raise error_at(node, f"cannot {doing} column {column} of {info.name}: foreign key "
                                  f"{key.name} of {child} references it")
@@ -164,8 +164,7 @@ def check_unique_unreferenced(engine: Engine, info: TableInfo, columns: Sequence
     others = [set(info.primary_key), *(set(c) for n, c in info.unique_keys if n != constraint)]
     if set(columns) in others:
         return
-    keys = [(info.name, k) for k in info.foreign_keys if k.table == info.name]
-    for child, key in [*referencing_keys(engine, info.name), *keys]:
+    for child, key in referencing_keys(engine, info.name, info):
         if set(key.referenced) == set(columns):
             raise error_at(node, f"cannot drop {constraint} of {info.name}: foreign key "
                                  f"{key.name} of {child} references its columns")

@@ -552,7 +552,8 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         check_unique(info, existing, written, engine.db.io_properties)
         check_uniques(info, existing, written, engine.db.io_properties)
         check_constraints(info, written, engine.db.io_properties)
-        kept = [] if overwrite or create is not None else files.data_files(table)
+        itself = any(k.table == info.name for k in info.foreign_keys)  # (reads the table there)
+        kept = files.data_files(table) if itself and not overwrite and create is None else []
         check_references(engine.db, info, kept, written)
         if replaced:
             check_referenced(engine.db, info, [], written)

@@ -38,9 +38,8 @@ def check_unique(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Data
     found = _first(info, paths, io_properties, lambda rows: exp.select(*key).from_(rows).group_by(
         *key).having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))
     if found:
-        value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
-        raise UniqueViolation(f"duplicate primary key in {info.name}: more than one row has {value}; "
-                        "nothing was written (a primary key is unique)")
+        raise UniqueViolation(f"duplicate primary key in {info.name}: more than one row has "
+                              f"{shown(found[0])}; nothing was written (a primary key is unique)")
 
 
 def check_uniques(info: TableInfo, kept: Sequence[DataFile], added: Sequence[DataFile],
@@ -60,9 +59,8 @@ def check_uniques(info: TableInfo, kept: Sequence[DataFile], added: Sequence[Dat
         ).group_by(*key).having(exp.GT(this=exp.Count(this=exp.Star()),
                                        expression=exp.Literal.number(1))))
         if found:
-            value = ", ".join(f"{k} = {v!r}" for k, v in found[0].items())
             raise UniqueViolation(f"duplicate value in {info.name} for unique constraint {name}: more "
-                            f"than one row has {value}; nothing was written")
+                            f"than one row has {shown(found[0])}; nothing was written")
 
 
 def rechecked(info: TableInfo, added: Sequence[DataFile], removed: Sequence[DataFile] = (),
@@ -119,13 +117,25 @@ def check_not_null(info: TableInfo, data_files: Sequence[DataFile], columns: Seq
 
 def _first(info: TableInfo, paths: Sequence[str], io_properties: Mapping[str, str] | None,
            query: Callable[[exp.Subquery], exp.Select]) -> list[dict]:
-    """The first row of ``query`` over the table's files ``paths`` (empty: none). A DuckDB
-    connection of its own, so run heads (which have no query session) check the same way."""
+    """The first row of ``query`` over the table's files ``paths`` (empty: none)."""
+    return first_row(paths, io_properties,
+                     lambda scans: query(scans.scan(info, list(paths)).subquery("t")))
+
+
+def first_row(paths: Sequence[str], io_properties: Mapping[str, str] | None,
+              query: Callable[[Scans], exp.Select]) -> list[dict]:
+    """The first row of ``query`` (made with the scans of its tables' files, ``paths`` among
+    them): a DuckDB connection of its own, so run heads (which have no query session) check the
+    same way."""
     duck = duckdb.connect()
     try:
         if paths:  # files in an object store are read through the warehouse's properties
             filesystems.register(duck, paths[0], io_properties or {})
-        rows = Scans(duck).scan(info, list(paths)).subquery("t")
-        return duck.sql(render(query(rows).limit(1))).to_arrow_table().to_pylist()
+        return duck.sql(render(query(Scans(duck)).limit(1))).to_arrow_table().to_pylist()
     finally:
         duck.close()
+
+
+def shown(row: Mapping[str, object]) -> str:
+    """A key's value as an error names it: ``a = 1, b = 'x'``."""
+    return ", ".join(f"{name} = {value!r}" for name, value in row.items())

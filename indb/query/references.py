@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
 
-from indb.catalog import filesystems
 from indb.catalog import references as index
 from indb.catalog.database import Database
 from indb.catalog.tables import ForeignKey, TableInfo
 from indb.errors import CatalogError, ForeignKeyViolation
-from indb.parser import render
+from indb.query.keys import first_row, shown
 from indb.query.scan import Scans
 from indb.storage.files import data_files, local_path
 
@@ -33,9 +31,9 @@ def check_references(db: Database, info: TableInfo, kept: Sequence[DataFile],
     """ForeignKeyViolation naming the first key value among the rows of ``added`` that no row
     of the referenced table holds. A key that references its own table looks among the
     table's files after the write (``kept`` and ``added``)."""
+    if not added:
+        return
     for key in info.foreign_keys if keys is None else keys:
-        if not added:
-            return
         if key.table == info.name:
             parent, parent_files = info, [*kept, *added]
         else:
@@ -44,7 +42,7 @@ def check_references(db: Database, info: TableInfo, kept: Sequence[DataFile],
         found = _orphan(db, key, info, added, parent, parent_files)
         if found:
             raise ForeignKeyViolation(
-                f"a row for {info.name} violates foreign key {key.name}: key ({_shown(found)}) "
+                f"a row for {info.name} violates foreign key {key.name}: key ({shown(found)}) "
                 f"is not in {key.table} ({', '.join(key.referenced)}); nothing was written")
 
 
@@ -69,7 +67,7 @@ def check_referenced(db: Database, info: TableInfo, kept: Sequence[DataFile],
             if found:
                 found = dict(zip(key.referenced, found.values(), strict=True))
                 raise ForeignKeyViolation(
-                    f"key ({_shown(found)}) of {info.name} is still referenced by foreign key "
+                    f"key ({shown(found)}) of {info.name} is still referenced by foreign key "
                     f"{key.name} of {child}; nothing was written (change or delete the rows of "
                     f"{child} that reference it first)")
 
@@ -78,26 +76,16 @@ def _orphan(db: Database, key: ForeignKey, child: TableInfo, child_files: Sequen
             parent: TableInfo, parent_files: Sequence[DataFile]) -> dict[str, object] | None:
     """The first value of ``key`` among the rows of ``child_files`` (none of its columns NULL)
     that no row of ``parent_files`` holds in the referenced columns; None if every one does."""
-    duck = duckdb.connect()
-    try:
-        paths = [local_path(f.file_path) for f in [*child_files, *parent_files]]
-        if paths:  # files in an object store are read through the warehouse's properties
-            filesystems.register(duck, paths[0], db.io_properties or {})
-        scans = Scans(duck)
-        rows = scans.scan(child, [local_path(f.file_path) for f in child_files]).subquery("c")
-        matched = exp.and_(*[exp.column(r, "p", quoted=True).eq(exp.column(c, "c", quoted=True))
-                             for c, r in zip(key.columns, key.referenced, strict=True)])
-        referenced = scans.scan(parent, [local_path(f.file_path) for f in parent_files])
+    children = [local_path(f.file_path) for f in child_files]
+    parents = [local_path(f.file_path) for f in parent_files]
+    columns = [exp.column(c, "c", quoted=True) for c in key.columns]
+    matched = exp.and_(*[exp.column(r, "p", quoted=True).eq(c.copy())
+                         for c, r in zip(columns, key.referenced, strict=True)])
+
+    def query(scans: Scans) -> exp.Select:
         missing = exp.Not(this=exp.Exists(this=exp.select("1").from_(
-            referenced.subquery("p")).where(matched)))
-        query = exp.select(*[exp.column(c, "c", quoted=True) for c in key.columns]).from_(rows).where(
-            exp.and_(*[exp.column(c, "c", quoted=True).is_(exp.null()).not_() for c in key.columns],
-                     missing)).limit(1)
-        found = duck.sql(render(query)).to_arrow_table().to_pylist()
-        return found[0] if found else None
-    finally:
-        duck.close()
-
-
-def _shown(found: dict[str, object]) -> str:
-    return ", ".join(f"{name} = {value!r}" for name, value in found.items())
+            scans.scan(parent, parents).subquery("p")).where(matched)))
+        return exp.select(*columns).from_(scans.scan(child, children).subquery("c")).where(
+            exp.and_(*[c.copy().is_(exp.null()).not_() for c in columns], missing))
+    found = first_row([*children, *parents], db.io_properties, query)
+    return found[0] if found else None

@@ -404,6 +404,12 @@ def same_layout(written: TableMetadata, current: TableMetadata) -> bool:
             and written.default_spec_id == current.default_spec_id)
 
 
+def _changed(name: str) -> ConflictError:
+    return ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created again) "
+                         "while this statement wrote its files; nothing was written: run the "
+                         "statement again")
+
+
 def commit(db: Database, name: str, add: Sequence[DataFile],
            remove: Sequence[DataFile] = (), written_for: TableMetadata | None = None,
            properties: Mapping[str, str] | None = None,
@@ -438,9 +444,7 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
                                 "a transaction")
         base = db.catalog.load_table(db.identifier(name))
         if written_for is not None and not same_layout(written_for, base.metadata):
-            raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
-                                "again) while this statement wrote its files; nothing was "
-                                "written: run the statement again")
+            raise _changed(name)
         return db.pending.stage(base, name, list(add), list(remove))
     seen = written_for.current_snapshot_id if written_for is not None else None
     for _ in range(COMMIT_ATTEMPTS):
@@ -449,9 +453,7 @@ def commit(db: Database, name: str, add: Sequence[DataFile],
             verify(table)
             seen = table.metadata.current_snapshot_id
         if written_for is not None and not same_layout(written_for, table.metadata):
-            raise ConflictError(f"table {name} was changed (ALTER TABLE, or dropped and created "
-                                "again) while this statement wrote its files; nothing was "
-                                "written: run the statement again")
+            raise _changed(name)
         if remove:
             current = {f.file_path for f in data_files(table)}
             if not all(f.file_path in current for f in remove):

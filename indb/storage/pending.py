@@ -24,7 +24,7 @@ from indb.storage.files import data_files
 @dataclass
 class Staged:
     """One table's change: its ``base``, the ``files`` it has now, and ``table``, the base with
-    those files as its current (uncommitted) snapshot."""
+    those files as its current (uncommitted) snapshot (the base itself where they are its own)."""
 
     base: Table
     files: list[DataFile]
@@ -82,11 +82,8 @@ class Pending:
                          staged.version + 1 if staged is not None else 1)
 
     def _set(self, name: str, base: Table, files: list[DataFile], version: int) -> int:
-        there = {f.file_path for f in data_files(base)}
-        kept = {f.file_path for f in files}
-        add = [f for f in files if f.file_path not in there]
-        remove = [f for f in data_files(base) if f.file_path not in kept]
-        table = base
+        staged = Staged(base, files, base, version)
+        add, remove = staged.added, staged.removed
         if add or remove:  # a snapshot of the staged files, written (manifests) but not committed
             transaction = base.transaction()
             producer = transaction.update_snapshot().overwrite() if remove else \
@@ -96,10 +93,10 @@ class Pending:
                     producer.delete_data_file(data_file)
                 for data_file in add:
                     producer.append_data_file(data_file)
-            table = Table(base._identifier, transaction.table_metadata, base.metadata_location,
-                          base.io, base.catalog)
-        self.tables[name] = Staged(base, files, table, version)
-        snapshot = table.current_snapshot()
+            staged.table = Table(base._identifier, transaction.table_metadata,
+                                 base.metadata_location, base.io, base.catalog)
+        self.tables[name] = staged
+        snapshot = staged.table.current_snapshot()
         return snapshot.snapshot_id if snapshot is not None else 0
 
     def save(self, name: str) -> None:
