@@ -512,31 +512,26 @@ def references(relations: Sequence[Relation], shown: Shown) -> exp.Query:
             numbers = [[c for c, _ in parent.columns].index(r) + 1 for r in key.referenced]
             rows.append((relation.schema, relation.name, rank, parent.schema, parent.name,
                          ",".join(map(str, numbers))))
-    names = ("schema", "table", "rank", "parent_schema", "parent_table", "columns")
-    values = exp.Values(expressions=[exp.Tuple(expressions=[exp.convert(v) for v in row])
-                                     for row in rows or [("", "", 0, "", "", "")]],
-                        alias=exp.TableAlias(this=exp.to_identifier("v"),
-                                             columns=[exp.to_identifier(n) for n in names]))
-    found = exp.select(
-        exp.alias_(_class_oid("schema", "table"), "reference_relid"),
-        exp.alias_(exp.column("rank", "v"), "reference_rank"),
-        exp.alias_(_class_oid("parent_schema", "parent_table"), "reference_parent"),
-        exp.alias_(exp.func("list_transform", exp.func("string_split", exp.column("columns", "v"),
-                                                       exp.Literal.string(",")),
-                            exp.Lambda(this=exp.cast(exp.column("n"), "INTEGER"),
-                                       expressions=[exp.to_identifier("n")])),
-                   "reference_columns")).from_(values)
-    return found if rows else found.where(exp.false())
+    referenced = exp.func("list_transform", exp.func(
+        "string_split", exp.column("columns", "v"), exp.Literal.string(",")), exp.Lambda(
+            this=exp.cast(exp.column("number"), "INTEGER"), expressions=[exp.to_identifier("number")]))
+    return of_relations(("schema", "table", "rank", "parent_schema", "parent_table", "columns"),
+                        rows, ("", "", 0, "", "", ""), [
+                            exp.alias_(exp.column("oid", "c"), "reference_relid"),
+                            exp.alias_(exp.column("rank", "v"), "reference_rank"),
+                            exp.alias_(_parent_oid(), "reference_parent"),
+                            exp.alias_(referenced, "reference_columns")])
 
 
-def _class_oid(schema: str, table: str) -> exp.Subquery:
-    """The pg_class oid of the relation named by columns ``schema`` and ``table`` of ``v``."""
-    return exp.Subquery(this=exp.select(exp.column("oid", "c")).from_(
-        exp.to_table("pg_catalog.pg_class").as_("c")).join(
-        exp.to_table("pg_catalog.pg_namespace").as_("n"), on=exp.and_(
-            exp.column("oid", "n").eq(exp.column("relnamespace", "c")),
-            exp.column("nspname", "n").eq(exp.column(schema, "v")))).where(
-        exp.column("relname", "c").eq(exp.column(table, "v"))).limit(1))
+def _parent_oid() -> exp.Subquery:
+    """The pg_class oid of the relation named by columns ``parent_schema`` and ``parent_table``
+    of ``v`` (``of_relations``' rows)."""
+    return exp.Subquery(this=exp.select(exp.column("oid", "pc")).from_(
+        exp.to_table("pg_catalog.pg_class").as_("pc")).join(
+        exp.to_table("pg_catalog.pg_namespace").as_("pn"), on=exp.and_(
+            exp.column("oid", "pn").eq(exp.column("relnamespace", "pc")),
+            exp.column("nspname", "pn").eq(exp.column("parent_schema", "v")))).where(
+        exp.column("relname", "pc").eq(exp.column("parent_table", "v"))).limit(1))
 
 
 def comments(info: TableInfo | None, name: exp.Table) -> list[exp.Comment]:
