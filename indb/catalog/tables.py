@@ -16,7 +16,7 @@ import pyarrow as pa
 from pyiceberg.schema import NestedField, Schema, sanitize_column_names
 from pyiceberg.types import StringType
 
-from indb.catalog.names import checked_column_name, checked_table_name
+from indb.catalog.names import checked_column_name, checked_table_name, split_name
 from indb.catalog.types import Column, Identity, storage_type_of
 from indb.errors import SchemaError
 
@@ -84,6 +84,15 @@ class TableInfo:
         """What every write keeps unique besides the primary key: the UNIQUE constraints and the
         unique indexes, (name, columns)."""
         return self.uniques + tuple((n, c) for n, c, unique in self.indexes if unique)
+
+    @property
+    def candidate_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Every set of columns a write keeps unique, (name, columns): the primary key (named
+        ``<table>_pkey``, as PostgreSQL names it) and the ``unique_keys``; what a foreign key
+        references and ON CONFLICT names."""
+        primary = ((f"{split_name(self.name)[1]}_pkey", self.primary_key),) if self.primary_key \
+            else ()
+        return primary + self.unique_keys
 
     @property
     def key_names(self) -> frozenset[str]:

@@ -88,8 +88,7 @@ def _referenced(parent: TableInfo, key: ForeignKey, node: exp.Expr | None) -> tu
     if len(spelled) != len(key.columns):
         raise error_at(node, f"foreign key {key.name} has {len(key.columns)} columns and the "
                              f"primary key of {parent.name} {len(spelled)}; name as many")
-    unique = [set(parent.primary_key), *(set(c) for _, c in parent.unique_keys)]
-    if set(spelled) not in unique:
+    if set(spelled) not in [set(c) for _, c in parent.candidate_keys]:
         raise error_at(node, f"foreign key {key.name} references {parent.name} "
                              f"({', '.join(spelled)}), which is not its primary key or UNIQUE; "
                              f"add UNIQUE ({', '.join(spelled)}) to {parent.name} first")
@@ -161,8 +160,7 @@ def check_unique_unreferenced(engine: Engine, info: TableInfo, columns: Sequence
                               constraint: str, node: exp.Expr | None) -> None:
     """SqlError if a foreign key references ``columns`` of the table by the UNIQUE
     ``constraint`` being dropped, and no other (its primary key, another UNIQUE) holds them."""
-    others = [set(info.primary_key), *(set(c) for n, c in info.unique_keys if n != constraint)]
-    if set(columns) in others:
+    if set(columns) in [set(c) for n, c in info.candidate_keys if n != constraint]:
         return
     for child, key in referencing_keys(engine, info.name, info):
         if set(key.referenced) == set(columns):

@@ -21,7 +21,6 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import generated, views
-from indb.catalog.names import split_name
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
 from indb.engine import tables, temporary
@@ -189,8 +188,7 @@ def _conflict_keys(info: TableInfo, plan: planner.Upsert) -> tuple[str, ...]:
     a UNIQUE's (a constraint's or a unique index's) that ON CONFLICT (c, ...) names, or ON
     CONFLICT ON CONSTRAINT name; named by neither, the primary key, or the one UNIQUE of a
     table without one (DuckDB's). SqlError where no key of the table is so."""
-    unique = [(f"{split_name(info.name)[1]}_pkey", info.primary_key)] if info.primary_key else []
-    unique += list(info.unique_keys)
+    unique = info.candidate_keys
     listed = ", ".join(f"{n} ({', '.join(c)})" for n, c in unique) or "none"
     if plan.constraint is not None:
         found = next((c for n, c in unique if n.lower() == plan.constraint.lower()), None)
