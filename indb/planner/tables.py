@@ -702,13 +702,18 @@ def plan_load(table: str, source: object, catalog: CatalogFacts, *,
 
 def _named_columns(tree: exp.Create, schema: exp.Schema) -> exp.Create:
     """``CREATE TABLE t (a, b) AS query`` (PostgreSQL's, DuckDB's) as ``CREATE TABLE t AS
-    SELECT * FROM (query) AS indb_ctas (a, b)``: the names name the query's first columns."""
+    columns_named(query)``."""
     tree = tree.copy()
     tree.set("this", schema.this.copy())
-    tree.set("expression", exp.select(exp.Star()).from_(exp.Subquery(
-        this=tree.expression, alias=exp.TableAlias(this=exp.to_identifier("indb_ctas"), columns=[
-            c.copy() for c in schema.expressions]))))
+    tree.set("expression", columns_named(tree.expression, schema.expressions, "indb_ctas"))
     return tree
+
+
+def columns_named(query: exp.Expr, names: list[exp.Expr], alias: str) -> exp.Select:
+    """``SELECT * FROM (query) AS alias (names)``: the names name the query's first columns
+    (a column list after a view's name, or after CREATE TABLE ... AS's)."""
+    return exp.select(exp.Star()).from_(exp.Subquery(this=query, alias=exp.TableAlias(
+        this=exp.to_identifier(alias), columns=[n.copy() for n in names])))
 
 
 def existing_schema(name: str, node: exp.Expr, catalog: CatalogFacts) -> None:

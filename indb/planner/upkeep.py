@@ -340,9 +340,7 @@ def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
         tree = tree.copy()
         tree.set("this", tree.this.this)
         if isinstance(tree.expression, exp.Query):  # the query's columns renamed, in order
-            tree.set("expression", exp.select(exp.Star()).from_(exp.Subquery(
-                this=tree.expression, alias=exp.TableAlias(this=exp.to_identifier("indb_view"),
-                                                           columns=[n.copy() for n in names]))))
+            tree.set("expression", tables.columns_named(tree.expression, names, "indb_view"))
     properties = tree.args.get("properties")
     temporary = tables.is_temporary(tree)  # the session's own (engine/temporary.py)
     unsupported = [p for p in properties.expressions if not isinstance(p, exp.TemporaryProperty)] \
