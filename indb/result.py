@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 R = TypeVar("R", bound="Result")
@@ -178,7 +179,7 @@ class Result:
             return f"<p>{html.escape(self.message or 'no rows')}</p>"
         rows, more = self._head(PREVIEW_ROWS)
         footer = html.escape(self._footer(rows, more))
-        return f"{rows.to_pandas().to_html(index=False, na_rep='NULL')}<p>{footer}</p>"
+        return f"{self._shown(rows).to_html(index=False, na_rep='NULL')}<p>{footer}</p>"
 
     def __repr__(self) -> str:
         return self._preview(PREVIEW_ROWS) if self.columns else f"Result({self.message!r})"
@@ -255,19 +256,31 @@ class Result:
     def _preview(self, max_rows: int) -> str:
         rows, more = self._head(max_rows)
         # a NULL as NULL, as the CLI prints it (pandas would print NaN or None by the type)
-        text = rows.to_pandas().to_string(index=False, na_rep="NULL") if rows.num_rows \
+        text = self._shown(rows).to_string(index=False, na_rep="NULL") if rows.num_rows \
             else ", ".join(self.columns)
         return f"{text}\n{self._footer(rows, more)}"
+
+    def _shown(self, rows: pa.Table) -> Any:
+        """Rows to print, as a pandas frame: Arrow's own conversion, or, where pandas cannot
+        hold a value (a date BC, ``'infinity'``), the values ``fetchall`` gives."""
+        try:
+            return rows.to_pandas()
+        except (ValueError, OverflowError):
+            import pandas
+            return pandas.DataFrame.from_records(_tuples(rows, self.types), columns=rows.column_names)
 
     def _footer(self, rows: pa.Table, more: bool) -> str:
         shown = f"{rows.num_rows} row{'s' if rows.num_rows != 1 else ''}"
         return f"first {shown} shown; more not fetched yet" if more else shown
 
 
-def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+def python_values(column: pa.Array | pa.ChunkedArray,
+                  outside: Callable[[str, pa.DataType], Any] | None = None) -> list[Any]:
     """A column's values as Python's, as DuckDB's Python client gives them: a MAP's each a dict
     (its (key, value) pairs where its keys cannot be a dict's: structs, lists); an INTERVAL's a
-    ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too)."""
+    ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too). A date or
+    timestamp outside Python's years 1 to 9999 is ``outside(DuckDB's text of it, its type)``,
+    by default as DuckDB's client gives it (``duckdb_client_value``)."""
     if column.type == pa.month_day_nano_interval():
         return [None if v is None else datetime.timedelta(
             days=30 * v.months + v.days, microseconds=v.nanoseconds // 1000)
@@ -276,6 +289,33 @@ def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return column.to_pylist(maps_as_pydicts="lossy")
     except TypeError:  # unhashable keys
         return column.to_pylist()
+    except OverflowError:  # a date or timestamp Python's cannot hold
+        return _outside_python(column, outside or duckdb_client_value)
+
+
+def duckdb_client_value(text: str, kind: pa.DataType) -> Any:
+    """A date or timestamp outside Python's years 1 to 9999 as DuckDB's client gives it:
+    ``'infinity'`` the type's largest value (``date.max``, ``datetime.max``), ``'-infinity'``
+    its smallest, any other (a date BC, year 10000 and on) DuckDB's text (``'3000-01-02
+    (BC)'``)."""
+    largest, smallest = ((datetime.date.max, datetime.date.min) if pa.types.is_date(kind)
+                         else (datetime.datetime.max, datetime.datetime.min))
+    return {"infinity": largest, "-infinity": smallest}.get(text, text)
+
+
+def _outside_python(column: pa.Array | pa.ChunkedArray,
+                    outside: Callable[[str, pa.DataType], Any]) -> list[Any]:
+    with duckdb.connect() as duck:
+        duck.register("outside", pa.table({"value": column}))
+        texts = [row[0] for row in duck.execute("SELECT CAST(value AS VARCHAR) FROM outside")
+                 .fetchall()]
+    values: list[Any] = []
+    for scalar, text in zip(column, texts, strict=True):
+        try:
+            values.append(scalar.as_py())
+        except OverflowError:
+            values.append(outside(text, column.type))
+    return values
 
 
 def _bits(blob: bytes) -> str:
@@ -284,8 +324,15 @@ def _bits(blob: bytes) -> str:
     return "".join(f"{byte:08b}" for byte in blob[1:])[blob[0]:] if blob else ""
 
 
-_CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int, "UHUGEINT": int,
-                                               "BIT": _bits}
+def _unsigned(value: Any) -> int:
+    """A UHUGEINT from Arrow's ``decimal(38, 0)`` of its bits, read as signed: 2**127 and above
+    come negative."""
+    number = int(value)
+    return number + 2**128 if number < 0 else number
+
+
+_CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int,
+                                               "UHUGEINT": _unsigned, "BIT": _bits}
 _ARRAY = re.compile(r"(\[\d+\])+$")  # a fixed-size array's type (FLOAT[2]): a tuple, as DuckDB's
 
 
@@ -305,7 +352,17 @@ def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
     for i, kind in enumerate(types or ()):
         array = _ARRAY.search(str(kind))
-        convert = _tupled(array.group().count("[")) if array else _CONVERTED.get(str(kind))
-        if convert is not None and i < len(columns):
-            columns[i] = [None if v is None else convert(v) for v in columns[i]]
+        if array and i < len(columns):
+            columns[i] = [None if v is None else _tupled(array.group().count("["))(v)
+                          for v in columns[i]]
+        elif i < len(columns):
+            columns[i] = of_type(columns[i], kind)
     return list(zip(*columns, strict=True)) if columns else []
+
+
+def of_type(values: list[Any], kind: Any) -> list[Any]:
+    """A column's Python values as DuckDB's client gives those of its SQL type ``kind``, where
+    Arrow carries them otherwise: a UUID ``uuid.UUID``, a HUGEINT and a UHUGEINT ``int``, a BIT
+    its text."""
+    convert = _CONVERTED.get(str(kind))
+    return values if convert is None else [None if v is None else convert(v) for v in values]

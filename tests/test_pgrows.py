@@ -34,3 +34,8 @@ def test_values_are_made_plain_for_the_writers():
     assert plain(zoned) == [datetime.datetime(2026, 1, 2, 3, 4, 5)]  # UTC, without a zone
     interval = pa.array([pa.scalar((1, 2, 3_000_000_000), pa.month_day_nano_interval())])
     assert plain(interval) == [datetime.timedelta(days=32, seconds=3)]  # a month: 30 days
+    # dates Python's cannot hold: PostgreSQL's text of them (DuckDB's is "3000-01-02 (BC)")
+    days = pa.array([2**31 - 1, -(2**31 - 1), -1_814_889, 0], pa.date32())
+    assert plain(days) == ["infinity", "-infinity", "3000-01-02 BC", datetime.date(1970, 1, 1)]
+    bc = pa.array([-63_517_788_000_000_000], pa.timestamp("us", tz="UTC"))
+    assert plain(bc) == ["0044-03-15 10:00:00 BC"]

@@ -323,6 +323,23 @@ def typed(plain):
         conn.execute("DROP TABLE typed")
 
 
+def test_values_python_cannot_hold_are_sent_as_postgresql_writes_them(plain):
+    """'infinity' and dates BC in PostgreSQL's text (the server failed on them), a UHUGEINT
+    past 2**127 whole (it came negative), a BIT as its digits in a varbit column (it came as
+    bytea)."""
+    from psycopg.types.string import TextLoader
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        for name in ("date", "timestamp", "varbit"):  # the server's text, as psql prints it
+            conn.adapters.register_loader(name, TextLoader)
+        cursor = conn.execute(
+            "SELECT DATE 'infinity', DATE '-infinity', TIMESTAMP 'infinity', "
+            "DATE '3000-01-02 (BC)', TIMESTAMP '0044-03-15 (BC) 10:00', "
+            "'340282366920938463463374607431768211455'::UHUGEINT, '101'::BIT")
+        assert cursor.fetchone() == ("infinity", "-infinity", "infinity", "3000-01-02 BC",
+                                     "0044-03-15 10:00:00 BC", decimal.Decimal(2**128 - 1), "101")
+        assert cursor.description[6].type_code == 1562  # varbit
+
+
 def test_binary_results_and_parameters_through_psycopg(typed):
     """psycopg asks for binary rows with ``binary=True`` and sends ``%b`` parameters in binary:
     numeric, timestamps with and without a time zone, dates, bytes (buenavista's own binary

@@ -111,6 +111,21 @@ def test_an_embedded_connection_s_queries_run_with_its_settings(tmp_path):
         assert ann.sql("SELECT current_setting('threads')").fetchone() == (1,)
 
 
+def test_settings_of_how_sql_reads_hold_for_the_connection_s_queries_alone(tmp_path):
+    """integer_division and ieee_floating_point_ops are DuckDB settings a statement reads on
+    the cursor it runs on: set on the connection's own database, they reach every query of it
+    and no other connection's."""
+    with indb.connect(tmp_path / "db") as conn, indb.connect(tmp_path / "db") as other:
+        conn.sql("SET integer_division = true")
+        conn.sql("SET ieee_floating_point_ops = false")
+        assert conn.sql("SELECT 5 / 2").fetchone() == (2,)
+        with pytest.raises(SqlError, match="logarithm of zero"):
+            conn.sql("SELECT ln(0)")
+        assert other.sql("SELECT 5 / 2, ln(0)").fetchone() == (2.5, float("-inf"))
+        conn.sql("RESET ALL")
+        assert conn.sql("SELECT 5 / 2, ln(0)").fetchone() == (2.5, float("-inf"))
+
+
 def test_a_server_s_shared_connections_keep_no_client_s_setting(tmp_path):
     psycopg = pytest.importorskip("psycopg")
     with indb.connect(tmp_path / "db"):

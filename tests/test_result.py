@@ -1,8 +1,10 @@
 """Results: rows streamed in Arrow batches and read only as far as asked; DuckDB's ways to get
 them (fetch*, iteration, Arrow, pandas, polars, numpy, show, the notebook view)."""
 
+import datetime
 import sys
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -118,6 +120,22 @@ def test_a_hugeint_such_as_a_sum_of_integers_is_fetched_as_an_int(tmp_path):
                        "5::UHUGEINT FROM t").fetchone()
         assert row == (42, 12345678901234567890123, None, 5)
         assert [type(v) for v in row] == [int, int, type(None), int]
+        # a UHUGEINT of 2**127 or more: Arrow's decimal of its bits reads negative
+        large = "SELECT md5_number('hello'), '340282366920938463463374607431768211455'::UHUGEINT"
+        assert conn.sql(large).fetchall() == duckdb.sql(large).fetchall()
+        assert conn.sql(large).fetchone()[1] == 2**128 - 1
+
+
+def test_dates_and_timestamps_python_cannot_hold_are_fetched_as_duckdb_s_client_gives_them(conn):
+    """'infinity' is the type's largest value, '-infinity' its smallest, a date BC DuckDB's text
+    of it (pyarrow raised OverflowError for the row); printing them works too."""
+    result = conn.sql("SELECT DATE 'infinity', DATE '-infinity', TIMESTAMP 'infinity', "
+                      "TIMESTAMPTZ '-infinity', DATE '3000-01-02 (BC)', "
+                      "TIMESTAMP '0044-03-15 (BC) 10:00', DATE '2026-01-02'")
+    assert "3000-01-02 (BC)" in repr(result)
+    assert result.fetchall() == [(datetime.date.max, datetime.date.min, datetime.datetime.max,
+                                  datetime.datetime.min, "3000-01-02 (BC)",
+                                  "0044-03-15 (BC) 10:00:00", datetime.date(2026, 1, 2))]
 
 
 def test_arrays_and_bits_are_fetched_as_duckdb_s_client_gives_them(tmp_path):

@@ -67,6 +67,12 @@ def test_json_results_with_their_types(http):
         ("i", "BIGINT"), ("s", "VARCHAR"), ("d", "DATE"), ("x", "DECIMAL(9,2)"), ("f", "DOUBLE")]
     assert body["rows"] == [[5, "s5", "2024-01-06", "1.25", 2.5], [6, "s6", "2024-01-07", "1.50", 3.0]]
     assert body["rowcount"] == -1 and "error" not in body
+    # 128-bit integers as exact text (a UHUGEINT past 2**127 too), a BIT as its text, dates
+    # past Python's years as DuckDB's client gives them
+    odd = post(http, "SELECT sum(i), '340282366920938463463374607431768211455'::UHUGEINT, "
+                     "'101'::BIT, DATE 'infinity', DATE '3000-01-02 (BC)' FROM nums").json()
+    assert odd["rows"] == [[str(sum(range(1000))), str(2**128 - 1), "101",  # nums: 0 to 999
+                            "9999-12-31", "3000-01-02 (BC)"]]
 
 
 def test_typed_parameters_in_json(http):

@@ -228,3 +228,41 @@ def test_auto_increment_is_an_identity(fresh):
     fresh.sql("INSERT INTO t (v) VALUES ('a'), ('b')")
     fresh.sql("INSERT INTO t VALUES (10, 'c')")  # BY DEFAULT: a value given is taken
     assert fresh.sql("SELECT * FROM t ORDER BY id").fetchall() == [(1, "a"), (2, "b"), (10, "c")]
+
+
+def test_dates_and_timestamps_past_python_s_years_are_stored_and_filtered(tmp_path):
+    """'infinity' and dates BC are DuckDB's (and PostgreSQL's); pyiceberg cannot make a file's
+    bounds of them (OverflowError before): that file keeps no bounds for the column, so a
+    filter on it reads the file and finds them."""
+    import datetime
+
+    import indb
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE d (day DATE, at TIMESTAMP) WITH (SHARDS = 1)")
+        conn.sql("INSERT INTO d VALUES ('infinity', '-infinity'), ('3000-01-02 (BC)', NULL), "
+                 "('2026-01-02', '2026-01-02 03:04:05')")
+        conn.sql("INSERT INTO d VALUES ('2026-05-05', '2026-05-05 00:00:00')")  # bounds kept
+        assert conn.sql("SELECT CAST(day AS VARCHAR), CAST(at AS VARCHAR) FROM d "
+                        "WHERE day > DATE '2026-02-01' ORDER BY day").fetchall() == [
+            ("2026-05-05", "2026-05-05 00:00:00"), ("infinity", "-infinity")]
+        assert conn.sql("SELECT count(*) FROM d WHERE at < TIMESTAMP '2000-01-01'").fetchone() == (1,)
+        assert conn.sql("SELECT day FROM d WHERE day < DATE '0001-01-01'").fetchall() == [
+            ("3000-01-02 (BC)",)]
+        assert conn.sql("SELECT max(day) FROM d").fetchone() == (datetime.date.max,)
+
+
+def test_a_hugeint_column_refuses_what_decimal_38_cannot_hold(tmp_path):
+    """HUGEINT and UHUGEINT are stored as Iceberg's decimal(38, 0): a value of 39 digits is
+    refused naming the column (a ValueError from pyiceberg's bounds before, after the file was
+    written; a UHUGEINT of 2**127 or more came back as a negative number)."""
+    import indb
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE h (s HUGEINT, u UHUGEINT)")
+        largest = 10**38 - 1
+        conn.sql("INSERT INTO h VALUES (?, ?), (?, 0)", [str(largest), str(largest), str(-largest)])
+        with pytest.raises(DataError, match="column s is HUGEINT, stored as Iceberg's decimal"):
+            conn.sql("INSERT INTO h (s) VALUES ('170141183460469231731687303715884105727')")
+        with pytest.raises(DataError, match="column u is UHUGEINT"):
+            conn.sql("INSERT INTO h (u) VALUES ('340282366920938463463374607431768211455'::UHUGEINT)")
+        assert conn.sql("SELECT s, u FROM h ORDER BY s").fetchall() == [
+            (-largest, 0), (largest, largest)]

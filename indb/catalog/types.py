@@ -285,7 +285,26 @@ def to_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedA
             chunks.append(_enum_text(chunk, column))
         else:  # through the SQL type first, so range checks are the SQL type's (TINYINT: -128..127)
             chunks.append(_cast(_cast(chunk, column.arrow_type, column), target, column))
+            if column.sql_type in _DECIMAL_STORED:
+                _check_38_digits(chunks[-1], column)
     return pa.chunked_array(chunks, type=target)
+
+
+# 128-bit integers, stored as Iceberg's decimal(38, 0) (Arrow carries them so, from DuckDB too: a
+# UHUGEINT of 2**127 or more comes as a negative number, its bits read as signed)
+_DECIMAL_STORED = {"HUGEINT": "-(10**38 - 1) to 10**38 - 1", "UHUGEINT": "0 to 10**38 - 1"}
+
+
+def _check_38_digits(chunk: pa.Array, column: Column) -> None:
+    """DataError for a HUGEINT or UHUGEINT value that decimal(38, 0) cannot hold."""
+    largest = 10**38 - 1
+    smallest = 0 if column.sql_type == "UHUGEINT" else -largest
+    outside = pc.or_(pc.greater(chunk, pa.scalar(largest, chunk.type)),
+                     pc.less(chunk, pa.scalar(smallest, chunk.type)))
+    if pc.any(outside).as_py():
+        raise DataError(f"column {column.name} is {column.sql_type}, stored as Iceberg's "
+                        f"decimal(38, 0): it holds {_DECIMAL_STORED[column.sql_type]}, and a value "
+                        "is outside that; use DOUBLE or VARCHAR for larger numbers")
 
 
 def from_storage(array: pa.Array | pa.ChunkedArray, column: Column) -> pa.ChunkedArray:

@@ -15,7 +15,7 @@ from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser import procedures
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
                                  DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
-                                 ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
+                                 ShardKey, ShowFunction, ShowFunctionStatus, ShowModels, Written)
 
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.
@@ -170,7 +170,7 @@ def unfinished_procedure(sql: str) -> bool:
 
 def render(tree: exp.Expr) -> str:
     """A syntax tree as SQL DuckDB runs."""
-    return tree.sql(dialect="duckdb")
+    return tree.sql(dialect=Written)
 
 
 def render_indb(tree: exp.Expr) -> str:

@@ -228,6 +228,21 @@ class _TokenizerCore(TokenizerCore):
         return super()._scan_string(start)
 
 
+class Written(DuckDB):
+    """DuckDB's dialect as indb writes the SQL it hands DuckDB (``parser.render``): sqlglot's
+    DuckDB output, less its rewrites for SQL read from other engines where they change what
+    DuckDB's own SQL means."""
+
+    class Generator(DuckDBGenerator):
+        def _validate_regexp_flags(self, flags: exp.Expr | None, supported_flags: str) -> str | None:
+            # The functions DuckDB has itself (sqlglot's "c..." sets) keep every flag as written,
+            # for DuckDB to apply or refuse: sqlglot keeps only other engines' (it dropped
+            # regexp_replace's 'l', regexp_extract's 'k', silently changing the result).
+            if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
+                return flags.name or None
+            return super()._validate_regexp_flags(flags, supported_flags)
+
+
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
 
@@ -527,6 +542,14 @@ class Indb(DuckDB):
                 return exp.null()
             return super()._parse_string()
 
+        def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
+            # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);
+            # sqlglot's only a string
+            if not self._match(TokenType.ESCAPE):
+                return this
+            return self.expression(exp.Escape(this=this, expression=self._parse_primary()
+                                              or self._parse_function() or self._parse_column()))
+
         def _parse_drop(self, exists: bool = False, kind: str | None = None) -> exp.Drop | exp.Command:
             drop = super()._parse_drop(exists, kind)
             if isinstance(drop, exp.Drop) and drop.args.get("kind") == "INDEX":
@@ -708,7 +731,7 @@ class Indb(DuckDB):
                 return None
             return self.expression(ShardKey(expressions=self._parse_wrapped_id_vars()))
 
-    class Generator(DuckDBGenerator):
+    class Generator(Written.Generator):
         TRANSFORMS = {
             **DuckDBGenerator.TRANSFORMS,
             **privileges.TRANSFORMS,

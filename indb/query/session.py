@@ -191,9 +191,12 @@ class QuerySession:
     def set(self, name: str, value: object) -> None:
         """Set one of DuckDB's settings for the queries from now on (None: back to its
         default); DuckDB's refusal of a value is a SqlError."""
-        statement: exp.Expr = exp.Command(this="RESET", expression=exp.Literal.string(name)) \
-            if value is None else exp.Set(expressions=[exp.SetItem(this=exp.EQ(
-                this=exp.column(name), expression=exp.convert(value)))])
+        # GLOBAL: the statements run on the database's cursors, and a setting such as
+        # integer_division set on one connection holds only there (the database is this
+        # session's alone)
+        statement: exp.Expr = exp.Command(this="RESET", expression=exp.Literal.string(
+            f"GLOBAL {name}")) if value is None else exp.Set(expressions=[exp.SetItem(this=exp.EQ(
+                this=exp.column(name), expression=exp.convert(value)), kind="GLOBAL")])
         with self._lock:
             try:
                 self._database.execute(render(statement))

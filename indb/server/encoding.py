@@ -17,7 +17,7 @@ import pyarrow as pa
 from indb import errors
 from indb.remote import (META_ERROR, META_MESSAGE, META_ROWCOUNT, META_TYPES, ArrowChunks,
                          error_json)
-from indb.result import Result, python_values
+from indb.result import Result, of_type, python_values
 
 ROWS_A_CHUNK = 10_000  # rows converted to JSON at once (a big batch is sent in pieces)
 
@@ -69,6 +69,16 @@ def _types(result: Result) -> list[str]:
         str(t) for t in result.schema.types]
 
 
+def _json_column(column: pa.Array, kind: Any) -> list[Any]:
+    """A column's values for ``json_value``: as DuckDB's client gives them, a BIT its text, a
+    128-bit integer its exact text (JSON readers hold numbers as doubles)."""
+    values = of_type(python_values(column), kind)
+    return [None if v is None else str(v) for v in values] if str(kind) in _EXACT_TEXT else values
+
+
+_EXACT_TEXT = {"HUGEINT", "UHUGEINT"}
+
+
 def json_chunks(result: Result) -> Iterator[bytes]:
     """``{"columns": [...], "rows": [[...], ...], "rowcount": n, "message": "..."}``, the rows
     written as they are read; an error met while reading ends it with ``"error": {...}``."""
@@ -77,8 +87,10 @@ def json_chunks(result: Result) -> Iterator[bytes]:
     yield (_dumps(head)[:-1] + ',"rows":[').encode()
     first, tail = True, {}
     try:
+        types = result.types or [None] * len(result.columns)
         for batch in result.fetch_record_batch(ROWS_A_CHUNK):
-            rows = zip(*(python_values(column) for column in batch.columns), strict=True)
+            rows = zip(*(_json_column(column, kind)
+                         for column, kind in zip(batch.columns, types, strict=True)), strict=True)
             text = ",".join(_dumps([json_value(v) for v in row]) for row in rows)
             if text:
                 yield (text if first else "," + text).encode()

@@ -15,7 +15,7 @@ import pyarrow as pa
 from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 
-from indb.result import Result, python_values
+from indb.result import Result, of_type, python_values
 from indb.server import pgcopy, pgparams
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
@@ -37,6 +37,12 @@ class Session(Protocol):
     def stoppable(self, stop: Callable[[], Any], again: bool = False) -> AbstractContextManager[None]: ...
 
     def check_canceled(self, cause: BaseException | None = None) -> None: ...
+
+
+# result columns whose PostgreSQL type is their DuckDB type's, not their Arrow type's: JSON
+# (buenavista's is text; clients decode it: psycopg a dict), BIT (Arrow's is bytes; sent as
+# text, '101')
+_OF_DUCKDB_TYPE = {"JSON": pgparams.JSON, "BIT": pgparams.VARBIT}
 
 
 class Rows(core.QueryResult):
@@ -74,8 +80,10 @@ class Rows(core.QueryResult):
             return _VECTORS.get(self._result.columns[index], pgparams.OID_ARRAY)
         if array != pgparams.TEXT:
             return array
-        if self._result.types is not None and str(self._result.types[index]) == "JSON":
-            return pgparams.JSON  # (buenavista's is text): clients decode it (psycopg: a dict)
+        duckdb_type = None if self._result.types is None else str(self._result.types[index])
+        if duckdb_type in _OF_DUCKDB_TYPE:
+            return _OF_DUCKDB_TYPE[duckdb_type]
+
         return buenavista_oid(self._types[index])
 
     def rows(self) -> Iterator[list]:
@@ -96,9 +104,16 @@ class Rows(core.QueryResult):
                     batch = next(batches, None)
                 if batch is None:
                     return
-                yield from batch_rows(batch)
+                yield from self.rows_of(batch)
         finally:
             result.close()
+
+    def rows_of(self, batch: pa.RecordBatch) -> Iterator[list]:
+        """A batch of its rows, each a list of values."""
+        types = (self._result and self._result.types) or [None] * batch.num_columns
+        columns = [of_type(plain(column), kind)
+                   for column, kind in zip(batch.columns, types, strict=True)]
+        return (list(row) for row in zip(*columns, strict=True))
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Its rows' batches, read as they are asked for (a cursor's)."""
@@ -116,11 +131,6 @@ class Rows(core.QueryResult):
         """Its rows are not wanted (a statement described): the query's connection closes."""
         if self._result is not None:
             self._result.close()
-
-
-def batch_rows(batch: pa.RecordBatch) -> Iterator[list]:
-    columns = [plain(column) for column in batch.columns]
-    return (list(row) for row in zip(*columns, strict=True))
 
 
 @dataclass
@@ -143,7 +153,7 @@ class Cursor:
             batch = next(self.batches, None)
             if batch is None:
                 break
-            self._pending = batch_rows(batch)
+            self._pending = self.rows.rows_of(batch)
         return taken
 
 
@@ -185,10 +195,17 @@ def bvtype(kind: pa.DataType) -> core.BVType:
 def plain(column: pa.Array) -> list[Any]:
     """A column's values as buenavista and psycopg write them: timestamps with a time zone as
     UTC without one (buenavista sends only ``timestamp``); the rest as Python's
-    (``result.python_values``: DuckDB's intervals as ``timedelta``, maps as dicts)."""
+    (``result.python_values``: DuckDB's intervals as ``timedelta``, maps as dicts); a date or
+    timestamp Python's cannot hold in PostgreSQL's text of it (``infinity``, ``3000-01-02 BC``)."""
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-        return column.cast(pa.timestamp(column.type.unit)).to_pylist()
-    return python_values(column)
+        column = column.cast(pa.timestamp(column.type.unit))
+    return python_values(column, postgresql_text)
+
+
+def postgresql_text(text: str, kind: pa.DataType) -> str:
+    """PostgreSQL's text of a date or timestamp from DuckDB's: ``infinity`` as it is, a date BC
+    with ``BC`` at the end (DuckDB's ``0044-03-15 (BC) 10:00:00`` is ``0044-03-15 10:00:00 BC``)."""
+    return text.replace(" (BC)", "") + " BC" if "(BC)" in text else text
 
 
 class CopyingIn(core.QueryResult):

@@ -189,7 +189,9 @@ def text_writer(kind: core.BVType) -> Callable[[Any], bytes]:
 
 
 def _text_bytes(form: Callable[[Any], str], value: Any) -> bytes:
-    return form(value).encode()
+    """``form``'s text of the value; a text (a date PostgreSQL's client types cannot hold,
+    ``pgrows.plain``'s) is written as it is."""
+    return (value if isinstance(value, str) else form(value)).encode()
 
 
 # -- a Bind's parameters ---------------------------------------------------------------------

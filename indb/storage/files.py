@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import (ParquetFormatModel, StatisticsCollector, _get_parquet_writer_kwargs,
+from pyiceberg.io.pyarrow import (DataFileStatistics, MetricModeTypes, MetricsMode,
+                                  ParquetFormatModel, StatisticsCollector, _get_parquet_writer_kwargs,
                                   _to_requested_schema, compute_statistics_plan,
                                   data_file_statistics_from_parquet_metadata,
                                   parquet_path_to_id_mapping)
@@ -344,8 +345,7 @@ def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None
                                       **layout.writer_options)
             with writer:
                 writer.write_table(table, row_group_size=layout.row_group_rows)
-        statistics = data_file_statistics_from_parquet_metadata(
-            writer.writer.metadata, layout.statistics, layout.column_ids)
+        statistics = footer_statistics(writer.writer.metadata, layout)
         size = len(output)
     except BaseException:
         if output.exists():
@@ -356,6 +356,34 @@ def write_shard(io: FileIO, layout: FileLayout, name: str, partition: int | None
         partition=key.partition if key else Record(), file_size_in_bytes=size,
         sort_order_id=None, spec_id=metadata.default_spec_id, equality_ids=None,
         key_metadata=None, **statistics.to_serialized_dict())
+
+
+def footer_statistics(footer: pq.FileMetaData, layout: FileLayout) -> DataFileStatistics:
+    """The Iceberg statistics of a written file's footer. A date or timestamp outside Python's
+    years 1 to 9999 (DuckDB's ``'infinity'``, a date BC), which pyiceberg cannot make a bound of,
+    leaves its column without bounds in this file (counts only): readers then never skip the
+    file on that column, which is always correct."""
+    try:
+        return data_file_statistics_from_parquet_metadata(footer, layout.statistics,
+                                                          layout.column_ids)
+    except OverflowError:
+        unbounded = {layout.column_ids[column.path_in_schema]
+                     for group in range(footer.num_row_groups)
+                     for column in (footer.row_group(group).column(c)
+                                    for c in range(footer.num_columns))
+                     if column.is_stats_set and not _bounds_convert(column.statistics)}
+        counted = {field: replace(collector, mode=MetricsMode(MetricModeTypes.COUNTS))
+                   if field in unbounded else collector
+                   for field, collector in layout.statistics.items()}
+        return data_file_statistics_from_parquet_metadata(footer, counted, layout.column_ids)
+
+
+def _bounds_convert(statistics: pq.Statistics) -> bool:
+    try:
+        statistics.min, statistics.max  # noqa: B018 (the conversion is the test)
+    except OverflowError:
+        return False
+    return True
 
 
 class StagedFiles(list[DataFile]):
