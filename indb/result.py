@@ -331,8 +331,18 @@ def _unsigned(value: Any) -> int:
     return number + 2**128 if number < 0 else number
 
 
+def _bignum(blob: bytes) -> str:
+    """A BIGNUM's digits, as DuckDB's client gives them, from DuckDB's bytes of it (which Arrow
+    carries): a 3-byte header whose first bit is set for a number >= 0, then its magnitude's
+    bytes, most significant first; a negative number's header and bytes are inverted."""
+    magnitude = blob[3:] if blob[0] & 0x80 else bytes(~b & 0xFF for b in blob[3:])
+    number = int.from_bytes(magnitude, "big")
+    return str(number if blob[0] & 0x80 else -number)
+
+
 _CONVERTED: dict[str, Callable[[Any], Any]] = {"UUID": uuid.UUID, "HUGEINT": int,
-                                               "UHUGEINT": _unsigned, "BIT": _bits}
+                                               "UHUGEINT": _unsigned, "BIT": _bits,
+                                               "BIGNUM": _bignum}
 _ARRAY = re.compile(r"(\[\d+\])+$")  # a fixed-size array's type (FLOAT[2]): a tuple, as DuckDB's
 
 
@@ -352,12 +362,32 @@ def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
     for i, kind in enumerate(types or ()):
         array = _ARRAY.search(str(kind))
-        if array and i < len(columns):
+        if "TUPLE" in str(kind) and isinstance(kind, duckdb.sqltypes.DuckDBPyType) \
+                and i < len(columns):
+            columns[i] = [_with_tuples(v, kind) for v in columns[i]]
+        elif array and i < len(columns):
             columns[i] = [None if v is None else _tupled(array.group().count("["))(v)
                           for v in columns[i]]
         elif i < len(columns):
             columns[i] = of_type(columns[i], kind)
     return list(zip(*columns, strict=True)) if columns else []
+
+
+def _with_tuples(value: Any, kind: Any) -> Any:  # (kind: a DuckDBPyType)
+    """A value of a type holding a TUPLE (DuckDB's unnamed struct: ``ROW(1, 2)``, ``(1, 'a')``)
+    as DuckDB's client gives it: each such value a tuple, where Arrow carries a struct whose
+    fields are named by DuckDB."""
+    if value is None:
+        return None
+    if kind.id == "tuple":
+        return tuple(_with_tuples(v, child) for v, (_, child) in
+                     zip(value.values(), kind.children, strict=True))
+    if kind.id == "struct":
+        return {name: _with_tuples(value[name], child) for name, child in kind.children}
+    if kind.id in ("list", "array"):
+        items = [_with_tuples(v, kind.children[0][1]) for v in value]
+        return tuple(items) if kind.id == "array" else items
+    return value
 
 
 def of_type(values: list[Any], kind: Any) -> list[Any]:

@@ -126,6 +126,17 @@ def test_a_hugeint_such_as_a_sum_of_integers_is_fetched_as_an_int(tmp_path):
         assert conn.sql(large).fetchone()[1] == 2**128 - 1
 
 
+def test_bignums_and_tuples_are_fetched_as_duckdb_s_client_gives_them(conn):
+    """A BIGNUM as its digits (Arrow carries DuckDB's bytes of it), a TUPLE (an unnamed struct:
+    ROW(1, 2)) as a tuple wherever it is nested (Arrow carries a struct of named fields)."""
+    query = ("SELECT '-85070591730234614260976917445211069672'::BIGNUM, '256'::BIGNUM, "
+             "NULL::BIGNUM, ROW(1, 2), [ROW(1, [ROW(2, 'a')])], {'x': ROW(1, NULL)}, "
+             "NULL::TUPLE(INTEGER, INTEGER), {'k': 1}")
+    assert conn.sql(query).fetchall() == duckdb.sql(query).fetchall() == [(
+        "-85070591730234614260976917445211069672", "256", None, (1, 2), [(1, [(2, "a")])],
+        {"x": (1, None)}, None, {"k": 1})]
+
+
 def test_dates_and_timestamps_python_cannot_hold_are_fetched_as_duckdb_s_client_gives_them(conn):
     """'infinity' is the type's largest value, '-infinity' its smallest, a date BC DuckDB's text
     of it (pyarrow raised OverflowError for the row); printing them works too."""

@@ -127,6 +127,10 @@ def _resolve(sql_type: str) -> tuple[str, pa.DataType]:
     try:
         data_type = exp.DataType.build(sql_type, dialect="duckdb")
     except Exception:  # sqlglot raises several types for a bad type name
+        if "TUPLE(" in sql_type.upper():
+            raise SchemaError(f"column type {sql_type}: a TUPLE (DuckDB's unnamed struct, what "
+                              "ROW(1, 2) makes) cannot be a column's type; name its fields: "
+                              "STRUCT(a INTEGER, b INTEGER), or {'a': 1, 'b': 2}") from None
         raise SchemaError(f"unknown column type {sql_type!r}: not a type of DuckDB's, nor one "
                           "CREATE TYPE named") from None
     probe = exp.select(exp.cast(exp.null(), data_type).as_("c")).sql(dialect="duckdb")
@@ -178,19 +182,24 @@ def storage_type_of(sql_type: str) -> pa.DataType:
     return _storage(arrow_type, sql_type)
 
 
-def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
+def _storage(arrow_type: pa.DataType, sql_type: str, nested: bool = False) -> pa.DataType:
     if pa.types.is_fixed_size_list(arrow_type):
+        if nested:  # (to_storage turns a column's arrays into bytes, not a list's elements)
+            raise SchemaError(f"{sql_type}: a fixed-size array is a column type of its own, not an "
+                              "element of a list, struct or map; use a variable-length list inside")
         value = arrow_type.value_type
         if not (pa.types.is_integer(value) or pa.types.is_floating(value)):
             raise SchemaError(f"fixed-size arrays of {value} are not supported ({sql_type}); "
                            "use numeric elements or a variable-length list")
         return pa.binary(arrow_type.list_size * value.byte_width)
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
-        return pa.list_(_storage(arrow_type.value_type, sql_type))
+        return pa.list_(_storage(arrow_type.value_type, sql_type, nested=True))
     if pa.types.is_map(arrow_type):
-        return pa.map_(_storage(arrow_type.key_type, sql_type), _storage(arrow_type.item_type, sql_type))
+        return pa.map_(_storage(arrow_type.key_type, sql_type, nested=True),
+                       _storage(arrow_type.item_type, sql_type, nested=True))
     if pa.types.is_struct(arrow_type):
-        return pa.struct([pa.field(f.name, _storage(f.type, sql_type)) for f in arrow_type])
+        return pa.struct([pa.field(f.name, _storage(f.type, sql_type, nested=True))
+                          for f in arrow_type])
     if pa.types.is_uint64(arrow_type):  # Iceberg has no unsigned long: a decimal of its digits
         return pa.decimal128(20, 0)
     if arrow_type in _WIDENED:
@@ -209,7 +218,8 @@ def _storage(arrow_type: pa.DataType, sql_type: str) -> pa.DataType:
     unsupported = (pa.types.is_union, pa.types.is_interval,
                    pa.types.is_duration, pa.types.is_dictionary)
     if any(check(arrow_type) for check in unsupported) or (
-            pa.types.is_decimal(arrow_type) and arrow_type.precision > 38):
+            pa.types.is_decimal(arrow_type) and arrow_type.precision > 38) or \
+            isinstance(arrow_type, pa.BaseExtensionType):  # DuckDB's own (BIGNUM)
         raise SchemaError(f"column type {sql_type} cannot be stored in an Iceberg table; "
                        "use a signed integer, DECIMAL(p<=38), VARCHAR, a list or a struct")
     return arrow_type

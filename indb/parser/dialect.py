@@ -25,6 +25,7 @@ Added to DuckDB's grammar:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -217,6 +218,18 @@ def _bound(upper: bool) -> Callable[[list[exp.Expr]], exp.Expr]:
         else exp.Anonymous(this=name, expressions=args)
 
 
+# an interval's text sqlglot reads whole: quantities and their units ('1 day', '2.5 hours 3 min')
+_QUANTITIES = re.compile(r"(\s*-?[0-9]+(?:\.[0-9]+)?\s*[a-zA-Z]+\s*)+")
+
+
+def _struct_pack(args: list) -> exp.Expr:
+    """DuckDB's struct_pack; with COLUMNS(...) among its arguments kept as the call it is, for
+    DuckDB to name a field after each column (sqlglot's struct named the whole of it ``_0``)."""
+    if any(isinstance(arg, exp.Columns) for arg in args):
+        return exp.Anonymous(this="STRUCT_PACK", expressions=args)
+    return exp.Struct.from_arg_list(args)
+
+
 class _TokenizerCore(TokenizerCore):
     __slots__ = ()  # (sqlglot's core state, unchanged: Indb.Tokenizer gives its core this class)
 
@@ -290,6 +303,7 @@ class Indb(DuckDB):
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
+                     "STRUCT_PACK": _struct_pack,
                      "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True)}
         # to_char(number, '999D99'): a number's template (numformat), read here so that an
         # element indb does not support is refused at its place in the text
@@ -297,7 +311,8 @@ class Indb(DuckDB):
                             "TO_CHAR": lambda self: self._parse_to_char()}
         # a ? with its place in the text, which PREPARE numbers them by
         PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
-                               TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self)}
+                               TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self),
+                               TokenType.COLON: lambda self: self._parse_colon_placeholder()}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
@@ -541,6 +556,22 @@ class Indb(DuckDB):
             if self._commenting and self._match(TokenType.NULL):
                 return exp.null()
             return super()._parse_string()
+
+        def _parse_interval_span(self, this: exp.Expr, parse_function_unit: bool = True
+                                 ) -> exp.Interval:
+            # sqlglot reads INTERVAL '1 month ago' as '1' MONTH: the part its pattern does not
+            # match (DuckDB's "ago", which negates) was dropped, and the sign with it
+            span = super()._parse_interval_span(this, parse_function_unit)
+            if this is not None and this.is_string and span.this is not this \
+                    and not _QUANTITIES.fullmatch(this.name):
+                return self.expression(exp.Interval(this=this))
+            return span
+
+        def _parse_colon_placeholder(self) -> exp.Expr | None:
+            # l[:n] is a slice to n, not l[$n] (sqlglot read ":n" as a named parameter)
+            if self._index >= 2 and self._tokens[self._index - 2].token_type == TokenType.L_BRACKET:
+                return None
+            return DuckDBParser.PLACEHOLDER_PARSERS[TokenType.COLON](self)
 
         def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
             # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);

@@ -39,7 +39,8 @@ SESSION_SETTINGS = {"threads": "threads", "worker_threads": "threads",
                     "null_order": "default_null_order",
                     "integer_division": "integer_division",
                     "ieee_floating_point_ops": "ieee_floating_point_ops",
-                    "order_by_non_integer_literal": "order_by_non_integer_literal"}
+                    "order_by_non_integer_literal": "order_by_non_integer_literal",
+                    "lambda_syntax": "lambda_syntax"}
 # the names of the search path: PostgreSQL's, and DuckDB's (one schema, which must exist)
 SEARCH_PATH = ("search_path", "schema")
 USER_SCHEMA = "$user"  # PostgreSQL's name, in a search path, of a schema named as the user

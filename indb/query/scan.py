@@ -61,6 +61,8 @@ class Scans:
             micros = exp.IntDiv(this=part("nanoseconds"), expression=exp.Literal.number(1000))
             return exp.func("to_months", part("months")) + exp.func("to_days", part("days")) \
                 + exp.func("to_microseconds", micros)
+        if column.sql_type == "BIT":
+            return _bit_string(stored)
         if column.storage_type != column.arrow_type or \
                 sql_type_of(column.storage_type) != column.sql_type:  # (UUID, JSON: text stored)
             return exp.cast(stored, exp.DataType.build(column.sql_type, dialect="duckdb"))
@@ -77,6 +79,16 @@ class Scans:
                                       null_handling=FunctionNullHandling.SPECIAL)
             self._array_functions.add(name)
         return name
+
+
+def _bit_string(stored: exp.Expr) -> exp.Expr:
+    """A BIT column back from its stored bytes, DuckDB's own (as Arrow carries a BIT): a first
+    byte counting the padding bits that lead the rest. DuckDB's cast of bytes to BIT reads every
+    bit of every byte, so its first eight bits count how many of the next to skip."""
+    bits = exp.cast(exp.cast(stored, "BIT"), "VARCHAR")
+    padding = exp.cast(exp.DPipe(this=exp.Literal.string("0b"), expression=exp.func(
+        "substr", bits, exp.Literal.number(1), exp.Literal.number(8))), "INTEGER")
+    return exp.cast(exp.func("substr", bits.copy(), exp.Literal.number(9) + padding), "BIT")
 
 
 def _collated(value: exp.Expr, column: Column) -> exp.Expr:
