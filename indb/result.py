@@ -277,7 +277,7 @@ class Result:
 def python_values(column: pa.Array | pa.ChunkedArray,
                   outside: Callable[[str, pa.DataType], Any] | None = None) -> list[Any]:
     """A column's values as Python's, as DuckDB's Python client gives them: a MAP's each a dict
-    (its (key, value) pairs where its keys cannot be a dict's: structs, lists); an INTERVAL's a
+    (``{'key': [...], 'value': [...]}`` where its keys cannot be a dict's: lists, structs); an INTERVAL's a
     ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too). A date or
     timestamp outside Python's years 1 to 9999 is ``outside(DuckDB's text of it, its type)``,
     by default as DuckDB's client gives it (``duckdb_client_value``)."""
@@ -287,10 +287,29 @@ def python_values(column: pa.Array | pa.ChunkedArray,
             for v in column.to_pylist()]
     try:
         return column.to_pylist(maps_as_pydicts="lossy")
-    except TypeError:  # unhashable keys
-        return column.to_pylist()
+    except TypeError:  # a map whose keys are lists or structs
+        return [_maps(v, column.type) for v in column.to_pylist()]
     except OverflowError:  # a date or timestamp Python's cannot hold
         return _outside_python(column, outside or duckdb_client_value)
+
+
+def _maps(value: Any, kind: pa.DataType) -> Any:
+    """A value whose maps Arrow gave as (key, value) pairs, each map as DuckDB's client gives
+    it: a dict of its pairs, or where its keys cannot be a dict's keys, ``{'key': keys,
+    'value': values}``."""
+    if value is None:
+        return None
+    if pa.types.is_map(kind):
+        pairs = [(_maps(k, kind.key_type), _maps(v, kind.item_type)) for k, v in value]
+        try:
+            return dict(pairs)
+        except TypeError:
+            return {"key": [k for k, _ in pairs], "value": [v for _, v in pairs]}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return [_maps(v, kind.value_type) for v in value]
+    if pa.types.is_struct(kind):
+        return {field.name: _maps(value[field.name], field.type) for field in kind}
+    return value
 
 
 def duckdb_client_value(text: str, kind: pa.DataType) -> Any:
@@ -362,9 +381,9 @@ def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
     columns = [python_values(column) for column in table.columns]  # two of one name stay two
     for i, kind in enumerate(types or ()):
         array = _ARRAY.search(str(kind))
-        if "TUPLE" in str(kind) and isinstance(kind, duckdb.sqltypes.DuckDBPyType) \
-                and i < len(columns):
-            columns[i] = [_with_tuples(v, kind) for v in columns[i]]
+        if isinstance(kind, duckdb.sqltypes.DuckDBPyType) and kind.id in _NESTED \
+                and _CONVERTED_INSIDE.search(str(kind)) and i < len(columns):
+            columns[i] = [_nested(v, kind) for v in columns[i]]
         elif array and i < len(columns):
             columns[i] = [None if v is None else _tupled(array.group().count("["))(v)
                           for v in columns[i]]
@@ -373,21 +392,27 @@ def _tuples(table: pa.Table, types: Sequence[Any] | None = None) -> list[tuple]:
     return list(zip(*columns, strict=True)) if columns else []
 
 
-def _with_tuples(value: Any, kind: Any) -> Any:  # (kind: a DuckDBPyType)
-    """A value of a type holding a TUPLE (DuckDB's unnamed struct: ``ROW(1, 2)``, ``(1, 'a')``)
-    as DuckDB's client gives it: each such value a tuple, where Arrow carries a struct whose
-    fields are named by DuckDB."""
+# nested types whose values are converted inside: TUPLEs (DuckDB's unnamed structs, ROW(1, 2)),
+# and the types of _CONVERTED as elements or fields
+_NESTED = ("tuple", "struct", "list", "array")
+_CONVERTED_INSIDE = re.compile(r"TUPLE|HUGEINT|UUID|\bBIT\b|BIGNUM")
+
+
+def _nested(value: Any, kind: Any) -> Any:  # (kind: a DuckDBPyType)
+    """A value of a nested type as DuckDB's client gives it: a TUPLE a tuple (Arrow carries a
+    struct of fields DuckDB named), its elements and fields as ``of_type`` converts them."""
     if value is None:
         return None
     if kind.id == "tuple":
-        return tuple(_with_tuples(v, child) for v, (_, child) in
+        return tuple(_nested(v, child) for v, (_, child) in
                      zip(value.values(), kind.children, strict=True))
     if kind.id == "struct":
-        return {name: _with_tuples(value[name], child) for name, child in kind.children}
+        return {name: _nested(value[name], child) for name, child in kind.children}
     if kind.id in ("list", "array"):
-        items = [_with_tuples(v, kind.children[0][1]) for v in value]
+        items = [_nested(v, kind.children[0][1]) for v in value]
         return tuple(items) if kind.id == "array" else items
-    return value
+    convert = _CONVERTED.get(str(kind))
+    return value if convert is None else convert(value)
 
 
 def of_type(values: list[Any], kind: Any) -> list[Any]:

@@ -128,13 +128,25 @@ def test_a_hugeint_such_as_a_sum_of_integers_is_fetched_as_an_int(tmp_path):
 
 def test_bignums_and_tuples_are_fetched_as_duckdb_s_client_gives_them(conn):
     """A BIGNUM as its digits (Arrow carries DuckDB's bytes of it), a TUPLE (an unnamed struct:
-    ROW(1, 2)) as a tuple wherever it is nested (Arrow carries a struct of named fields)."""
+    ROW(1, 2)) as a tuple wherever it is nested (Arrow carries a struct of named fields), and a
+    HUGEINT or BIT inside a list or struct as at the top."""
     query = ("SELECT '-85070591730234614260976917445211069672'::BIGNUM, '256'::BIGNUM, "
              "NULL::BIGNUM, ROW(1, 2), [ROW(1, [ROW(2, 'a')])], {'x': ROW(1, NULL)}, "
-             "NULL::TUPLE(INTEGER, INTEGER), {'k': 1}")
+             "NULL::TUPLE(INTEGER, INTEGER), {'k': 1}, [12345678901234567890123::HUGEINT], "
+             "{'b': ['101'::BIT]}, [1, 2]::HUGEINT[2]")
     assert conn.sql(query).fetchall() == duckdb.sql(query).fetchall() == [(
         "-85070591730234614260976917445211069672", "256", None, (1, 2), [(1, [(2, "a")])],
-        {"x": (1, None)}, None, {"k": 1})]
+        {"x": (1, None)}, None, {"k": 1}, [12345678901234567890123], {"b": ["101"]}, (1, 2))]
+
+
+def test_maps_whose_keys_are_lists_or_structs_are_fetched_as_duckdb_s_client_gives_them(conn):
+    """As ``{'key': [...], 'value': [...]}``, at any depth, the other maps of the row as dicts
+    (the whole column came as lists of (key, value) pairs before)."""
+    query = ("SELECT MAP([[1], [2]], [4, 2]), [MAP([[1]], [4])], MAP([1], [2]), "
+             "{'a': MAP([{'i': 1}], [MAP([1], [2])])}, NULL::MAP(INTEGER[], INTEGER)")
+    assert conn.sql(query).fetchall() == duckdb.sql(query).fetchall() == [(
+        {"key": [[1], [2]], "value": [4, 2]}, [{"key": [[1]], "value": [4]}], {1: 2},
+        {"a": {"key": [{"i": 1}], "value": [{1: 2}]}}, None)]
 
 
 def test_dates_and_timestamps_python_cannot_hold_are_fetched_as_duckdb_s_client_gives_them(conn):

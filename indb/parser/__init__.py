@@ -15,7 +15,8 @@ from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser import procedures
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
                                  DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
-                                 ShardKey, ShowFunction, ShowFunctionStatus, ShowModels, Written)
+                                 ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
+from indb.parser.faithful import Written
 
 # sqlglot logs a warning for each statement it keeps as an opaque Command; the planner refuses
 # those with an error of its own, so the warning would only be noise on the user's terminal.

@@ -25,7 +25,6 @@ Added to DuckDB's grammar:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -40,7 +39,7 @@ from sqlglot.tokens import TokenizerCore, TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
-from indb.parser import fragments, numformat, workers
+from indb.parser import faithful, fragments, numformat, workers
 from indb.errors import IndbError
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
@@ -218,18 +217,6 @@ def _bound(upper: bool) -> Callable[[list[exp.Expr]], exp.Expr]:
         else exp.Anonymous(this=name, expressions=args)
 
 
-# an interval's text sqlglot reads whole: quantities and their units ('1 day', '2.5 hours 3 min')
-_QUANTITIES = re.compile(r"(\s*-?[0-9]+(?:\.[0-9]+)?\s*[a-zA-Z]+\s*)+")
-
-
-def _struct_pack(args: list) -> exp.Expr:
-    """DuckDB's struct_pack; with COLUMNS(...) among its arguments kept as the call it is, for
-    DuckDB to name a field after each column (sqlglot's struct named the whole of it ``_0``)."""
-    if any(isinstance(arg, exp.Columns) for arg in args):
-        return exp.Anonymous(this="STRUCT_PACK", expressions=args)
-    return exp.Struct.from_arg_list(args)
-
-
 class _TokenizerCore(TokenizerCore):
     __slots__ = ()  # (sqlglot's core state, unchanged: Indb.Tokenizer gives its core this class)
 
@@ -239,21 +226,6 @@ class _TokenizerCore(TokenizerCore):
         if start == "$" and self._peek.isdigit():
             return False  # (the $ is then a parameter's, as in $1, $2)
         return super()._scan_string(start)
-
-
-class Written(DuckDB):
-    """DuckDB's dialect as indb writes the SQL it hands DuckDB (``parser.render``): sqlglot's
-    DuckDB output, less its rewrites for SQL read from other engines where they change what
-    DuckDB's own SQL means."""
-
-    class Generator(DuckDBGenerator):
-        def _validate_regexp_flags(self, flags: exp.Expr | None, supported_flags: str) -> str | None:
-            # The functions DuckDB has itself (sqlglot's "c..." sets) keep every flag as written,
-            # for DuckDB to apply or refuse: sqlglot keeps only other engines' (it dropped
-            # regexp_replace's 'l', regexp_extract's 'k', silently changing the result).
-            if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
-                return flags.name or None
-            return super()._validate_regexp_flags(flags, supported_flags)
 
 
 class Indb(DuckDB):
@@ -273,7 +245,7 @@ class Indb(DuckDB):
             core.__class__ = _TokenizerCore  # (the same state; its string scanning amended)
             return core
 
-    class Parser(DuckDBParser):
+    class Parser(faithful.Parser):
         PROPERTY_PARSERS = {
             **DuckDBParser.PROPERTY_PARSERS,
             "REPLICATED": lambda self, default=False: self.expression(ReplicatedProperty()),
@@ -299,20 +271,18 @@ class Indb(DuckDB):
         # PostgreSQL's to_char(t, 'YYYY-MM-DD'), to_timestamp(s, fmt) and to_date(s, fmt) with
         # their formats made DuckDB's (strftime, strptime): DuckDB has none of them, and sqlglot
         # reading DuckDB's SQL dropped to_char's format (a cast to text) without a word
-        FUNCTIONS = {**DuckDBParser.FUNCTIONS,
+        FUNCTIONS = {**faithful.Parser.FUNCTIONS,
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
-                     "STRUCT_PACK": _struct_pack,
                      "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True)}
         # to_char(number, '999D99'): a number's template (numformat), read here so that an
         # element indb does not support is refused at its place in the text
         FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,
                             "TO_CHAR": lambda self: self._parse_to_char()}
         # a ? with its place in the text, which PREPARE numbers them by
-        PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
-                               TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self),
-                               TokenType.COLON: lambda self: self._parse_colon_placeholder()}
+        PLACEHOLDER_PARSERS = {**faithful.Parser.PLACEHOLDER_PARSERS,
+                               TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self)}
         STATEMENT_PARSERS = {
             **DuckDBParser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
@@ -557,30 +527,6 @@ class Indb(DuckDB):
                 return exp.null()
             return super()._parse_string()
 
-        def _parse_interval_span(self, this: exp.Expr, parse_function_unit: bool = True
-                                 ) -> exp.Interval:
-            # sqlglot reads INTERVAL '1 month ago' as '1' MONTH: the part its pattern does not
-            # match (DuckDB's "ago", which negates) was dropped, and the sign with it
-            span = super()._parse_interval_span(this, parse_function_unit)
-            if this is not None and this.is_string and span.this is not this \
-                    and not _QUANTITIES.fullmatch(this.name):
-                return self.expression(exp.Interval(this=this))
-            return span
-
-        def _parse_colon_placeholder(self) -> exp.Expr | None:
-            # l[:n] is a slice to n, not l[$n] (sqlglot read ":n" as a named parameter)
-            if self._index >= 2 and self._tokens[self._index - 2].token_type == TokenType.L_BRACKET:
-                return None
-            return DuckDBParser.PLACEHOLDER_PARSERS[TokenType.COLON](self)
-
-        def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
-            # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);
-            # sqlglot's only a string
-            if not self._match(TokenType.ESCAPE):
-                return this
-            return self.expression(exp.Escape(this=this, expression=self._parse_primary()
-                                              or self._parse_function() or self._parse_column()))
-
         def _parse_drop(self, exists: bool = False, kind: str | None = None) -> exp.Drop | exp.Command:
             drop = super()._parse_drop(exists, kind)
             if isinstance(drop, exp.Drop) and drop.args.get("kind") == "INDEX":
@@ -762,7 +708,7 @@ class Indb(DuckDB):
                 return None
             return self.expression(ShardKey(expressions=self._parse_wrapped_id_vars()))
 
-    class Generator(Written.Generator):
+    class Generator(faithful.Written.Generator):
         TRANSFORMS = {
             **DuckDBGenerator.TRANSFORMS,
             **privileges.TRANSFORMS,

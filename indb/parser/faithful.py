@@ -1,0 +1,105 @@
+"""Where sqlglot reads or writes DuckDB's own SQL otherwise than DuckDB runs it, put right.
+
+sqlglot's DuckDB dialect also serves SQL transpiled from other engines, and some of its
+rewrites for them change what a DuckDB statement means: a flag dropped from regexp_replace, the
+sign of INTERVAL '1 month ago', the order of DATE '...'::VARCHAR. indb reads and writes DuckDB's
+SQL only, so ``Parser`` (which ``dialect.Indb``'s parser extends) and ``Written`` (the dialect
+``parser.render`` writes) keep it as DuckDB means it. Each fix was found by running DuckDB's own
+test files through indb and DuckDB and comparing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.generators.duckdb import DuckDBGenerator
+from sqlglot.parsers.duckdb import DuckDBParser
+from sqlglot.tokens import TokenType
+
+# an interval's text sqlglot reads whole: quantities and their units ('1 day', '2.5 hours 3 min')
+_QUANTITIES = re.compile(r"(\s*-?[0-9]+(?:\.[0-9]+)?\s*[a-zA-Z]+\s*)+")
+
+
+def struct_pack(args: list) -> exp.Expr:
+    """DuckDB's struct_pack; with COLUMNS(...) among its arguments kept as the call it is, for
+    DuckDB to name a field after each column (sqlglot's struct named the whole of it ``_0``)."""
+    if any(isinstance(arg, exp.Columns) for arg in args):
+        return exp.Anonymous(this="STRUCT_PACK", expressions=args)
+    return exp.Struct.from_arg_list(args)
+
+
+class Parser(DuckDBParser):
+    """DuckDB's parser, reading DuckDB's SQL as DuckDB does."""
+
+    FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack}
+    PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
+                           TokenType.COLON: lambda self: self._parse_colon_placeholder()}
+
+    # DATE '2020-01-01'::VARCHAR is the date cast to text (DuckDB's, PostgreSQL's); sqlglot
+    # applied the :: (and [i], .x) to the string, then made it a date, and so a date came
+    # back. The operators are left for after the typed literal is made.
+    _typed_literal = False
+    _type_end = -1  # the index after the last type read
+
+    def _parse_type(self, parse_interval: bool = True, fallback_to_identifier: bool = False
+                    ) -> exp.Expr | None:
+        typed = super()._parse_type(parse_interval, fallback_to_identifier)
+        if self._typed_literal:
+            self._typed_literal = False
+            return self._parse_column_ops(typed)
+        return typed
+
+    def _parse_types(self, check_func: bool = False, schema: bool = False,
+                     allow_identifiers: bool = True, with_collation: bool = False
+                     ) -> exp.Expr | None:
+        types = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
+        if isinstance(types, exp.DataType):
+            self._type_end = self._index
+        return types
+
+    def _parse_column_ops(self, this: exp.Expr | None) -> exp.Expr | None:
+        if isinstance(this, exp.Literal) and this.is_string and self._index - 1 == self._type_end:
+            self._typed_literal = True
+            return this
+        return super()._parse_column_ops(this)
+
+    def _parse_interval_span(self, this: exp.Expr, parse_function_unit: bool = True
+                             ) -> exp.Interval:
+        # sqlglot reads INTERVAL '1 month ago' as '1' MONTH: the part its pattern does not
+        # match (DuckDB's "ago", which negates) was dropped, and the sign with it
+        span = super()._parse_interval_span(this, parse_function_unit)
+        if this is not None and this.is_string and span.this is not this \
+                and not _QUANTITIES.fullmatch(this.name):
+            return self.expression(exp.Interval(this=this))
+        return span
+
+    def _parse_colon_placeholder(self) -> exp.Expr | None:
+        # l[:n] is a slice to n, not l[$n] (sqlglot read ":n" as a named parameter)
+        if self._index >= 2 and self._tokens[self._index - 2].token_type == TokenType.L_BRACKET:
+            return None
+        return DuckDBParser.PLACEHOLDER_PARSERS[TokenType.COLON](self)
+
+    def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
+        # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);
+        # sqlglot's only a string
+        if not self._match(TokenType.ESCAPE):
+            return this
+        return self.expression(exp.Escape(this=this, expression=self._parse_primary()
+                                          or self._parse_function() or self._parse_column()))
+
+
+class Written(DuckDB):
+    """DuckDB's dialect as indb writes the SQL it hands DuckDB (``parser.render``): sqlglot's
+    DuckDB output, less its rewrites for SQL read from other engines where they change what
+    DuckDB's own SQL means."""
+
+    class Generator(DuckDBGenerator):
+        def _validate_regexp_flags(self, flags: exp.Expr | None, supported_flags: str) -> str | None:
+            # The functions DuckDB has itself (sqlglot's "c..." sets) keep every flag as written,
+            # for DuckDB to apply or refuse: sqlglot keeps only other engines' (it dropped
+            # regexp_replace's 'l', regexp_extract's 'k', silently changing the result).
+            if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
+                return flags.name or None
+            return super()._validate_regexp_flags(flags, supported_flags)
