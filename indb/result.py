@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
+from indb.errors import DataError
+
 R = TypeVar("R", bound="Result")
 ROWS_CONVERTED = 2048  # rows made into tuples at once while fetching one by one (40x cheaper a row)
 PREVIEW_ROWS = 20  # rows ``show()`` and the notebook view print
@@ -290,6 +292,10 @@ def python_values(column: pa.Array | pa.ChunkedArray,
     except TypeError:  # a map whose keys are lists or structs
         return [_maps(v, column.type) for v in column.to_pylist()]
     except OverflowError:  # a date or timestamp Python's cannot hold
+        if not pa.types.is_temporal(column.type):
+            raise DataError("a date or timestamp inside a list, struct or map is outside "
+                            "Python's years 1 to 9999 ('infinity', a date BC): fetch the rows "
+                            "with .arrow(), or cast the value to VARCHAR") from None
         return _outside_python(column, outside or duckdb_client_value)
 
 

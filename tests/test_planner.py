@@ -124,6 +124,10 @@ def test_defaults_identities_and_serials_are_columns_facts():
 def test_a_named_primary_key_and_indexes_as_postgresql_schemas_write_them():
     p = plan("CREATE TABLE v (num VARCHAR(32) NOT NULL, CONSTRAINT v_pkc PRIMARY KEY (num))")
     assert p.primary_key == ("num",) and p.shard_key == ("num",)
+    # a key bucket() cannot take (BOOLEAN, a float) is no shard key: the rows spread by row id
+    p = plan("CREATE TABLE f (x DOUBLE PRIMARY KEY, y INT)")
+    assert p.primary_key == ("x",) and p.shard_key == ()
+    assert plan("CREATE TABLE f (x DOUBLE, y INT, PRIMARY KEY (x, y))").shard_key == ("x", "y")
     index = plan("CREATE INDEX IF NOT EXISTS ix ON ticks USING btree (sym, ts DESC)", "ticks")
     assert index == planner.CreateIndex("ticks", "ix", ("sym", "ts"), unique=False,
                                         if_not_exists=True)

@@ -194,6 +194,8 @@ def test_views():
     assert plan("SHOW VIEWS") == planner.ShowViews()
     assert plan("CREATE VIEW v (a, b) AS SELECT px, sym FROM ticks").sql == \
         "SELECT * FROM (SELECT px, sym FROM ticks) AS indb_view(a, b)"  # (PostgreSQL's, DuckDB's)
+    assert plan("CREATE VIEW v (a, b) AS VALUES (1, 'x')").sql == \
+        "SELECT * FROM (SELECT * FROM (VALUES (1, 'x'))) AS indb_view(a, b)"  # (DuckDB's)
 
 
 @pytest.mark.parametrize("sql, message, error", [

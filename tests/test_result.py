@@ -159,6 +159,8 @@ def test_dates_and_timestamps_python_cannot_hold_are_fetched_as_duckdb_s_client_
     assert result.fetchall() == [(datetime.date.max, datetime.date.min, datetime.datetime.max,
                                   datetime.datetime.min, "3000-01-02 (BC)",
                                   "0044-03-15 (BC) 10:00:00", datetime.date(2026, 1, 2))]
+    with pytest.raises(indb.DataError, match="inside a list, struct or map is outside"):
+        conn.sql("SELECT [DATE 'infinity']").fetchall()  # (not a text of the whole list)
 
 
 def test_arrays_and_bits_are_fetched_as_duckdb_s_client_gives_them(tmp_path):

@@ -14,6 +14,7 @@ import re
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.generator import Generator
 from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
@@ -103,3 +104,15 @@ class Written(DuckDB):
             if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
                 return flags.name or None
             return super()._validate_regexp_flags(flags, supported_flags)
+
+        # last(v ORDER BY t IGNORE NULLS) OVER (...) lost its IGNORE NULLS (sqlglot keeps it
+        # only for first_value, lag and the like); as a window function any aggregate takes it
+        def ignorenulls_sql(self, expression: exp.IgnoreNulls) -> str:
+            if isinstance(expression.parent, exp.Window):
+                return Generator.ignorenulls_sql(self, expression)
+            return super().ignorenulls_sql(expression)
+
+        def respectnulls_sql(self, expression: exp.RespectNulls) -> str:
+            if isinstance(expression.parent, exp.Window):
+                return Generator.respectnulls_sql(self, expression)
+            return super().respectnulls_sql(expression)

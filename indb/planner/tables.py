@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
+import pyarrow as pa
 from sqlglot import exp
 
 from indb.catalog.names import (DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name,
@@ -236,8 +237,8 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     shard_key = tuple(next(c.name for c in columns if c.name.lower() == k.lower()) for k in shard_key)
     primary_key = column_names(primary_key, columns, schema, "PRIMARY KEY", name)
     if primary_key:
-        if not shard_key and not replicated:  # Kinetica: the primary key is the shard key then
-            shard_key = primary_key
+        if not shard_key and not replicated and shardable(primary_key, columns):
+            shard_key = primary_key  # Kinetica's rule: the primary key is the shard key then
         outside = [k for k in shard_key if k not in primary_key]
         if outside:
             raise error_at(find_identifier(schema, outside[0]) or tree,
@@ -707,6 +708,16 @@ def _named_columns(tree: exp.Create, schema: exp.Schema) -> exp.Create:
     tree.set("this", schema.this.copy())
     tree.set("expression", columns_named(tree.expression, schema.expressions, "indb_ctas"))
     return tree
+
+
+def shardable(key: tuple[str, ...], columns: tuple[Column, ...]) -> bool:
+    """Whether Iceberg's bucket() takes the key: several columns are sharded by their text
+    joined; one by itself, unless it is a BOOLEAN or a float (a DOUBLE PRIMARY KEY's table is
+    then spread by row id, its key checked across every shard)."""
+    if len(key) != 1:
+        return True
+    kind = storage_type_of(next(c.sql_type for c in columns if c.name == key[0]))
+    return not (pa.types.is_boolean(kind) or pa.types.is_floating(kind))
 
 
 def columns_named(query: exp.Expr, names: list[exp.Expr], alias: str) -> exp.Select:

@@ -332,8 +332,12 @@ class ShowCreate:
 
 def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
     """``CREATE [OR REPLACE] [TEMP] VIEW [IF NOT EXISTS] v [(a, b)] AS query``: the names after
-    the view's (PostgreSQL's and DuckDB's) name the query's first columns."""
+    the view's (PostgreSQL's and DuckDB's) name the query's first columns; the query may be a
+    ``VALUES`` list."""
     names = tree.this.expressions if isinstance(tree.this, exp.Schema) else []
+    if isinstance(tree.expression, exp.Values):  # AS VALUES (1, 2): its columns col0, col1...
+        tree = tree.copy()
+        tree.set("expression", exp.select(exp.Star()).from_(tree.expression))
     if isinstance(tree.this, exp.Schema):
         if not all(isinstance(n, exp.Identifier) for n in names):
             raise error_at(tree.this, "a view's column list is names: CREATE VIEW v (a, b) AS ...")
