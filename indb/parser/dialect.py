@@ -284,7 +284,7 @@ class Indb(DuckDB):
         PLACEHOLDER_PARSERS = {**faithful.Parser.PLACEHOLDER_PARSERS,
                                TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self)}
         STATEMENT_PARSERS = {
-            **DuckDBParser.STATEMENT_PARSERS,
+            **faithful.Parser.STATEMENT_PARSERS,
             TokenType.CREATE: lambda self: (environments.parse_create(self) or procedures.parse_create(self)
                                             or monitors.parse_create(self) or subscriptions.parse_create(self)
                                             or self._parse_create_function() or self._parse_create_model()

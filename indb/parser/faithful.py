@@ -37,6 +37,18 @@ class Parser(DuckDBParser):
     FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack}
     PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
                            TokenType.COLON: lambda self: self._parse_colon_placeholder()}
+    STATEMENT_PARSERS = {**DuckDBParser.STATEMENT_PARSERS,
+                         TokenType.PIVOT: lambda self: self._parse_pivot_statement(False),
+                         TokenType.UNPIVOT: lambda self: self._parse_pivot_statement(True)}
+
+    def _parse_pivot_statement(self, unpivot: bool) -> exp.Expr:
+        # PIVOT t ON k USING sum(v) ORDER BY ... LIMIT n: DuckDB's statement takes a query's
+        # ORDER BY and LIMIT after it; sqlglot stopped at them (a syntax error)
+        pivot = self._parse_simplified_pivot(is_unpivot=unpivot)
+        if not self._match_set((TokenType.ORDER_BY, TokenType.LIMIT, TokenType.OFFSET),
+                               advance=False):
+            return pivot
+        return self._parse_query_modifiers(exp.select(exp.Star()).from_(exp.Subquery(this=pivot)))
 
     # DATE '2020-01-01'::VARCHAR is the date cast to text (DuckDB's, PostgreSQL's); sqlglot
     # applied the :: (and [i], .x) to the string, then made it a date, and so a date came
@@ -104,6 +116,15 @@ class Written(DuckDB):
             if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
                 return flags.name or None
             return super()._validate_regexp_flags(flags, supported_flags)
+
+        def pivot_sql(self, expression: exp.Pivot) -> str:
+            # PIVOT t USING sum(v) GROUP BY g (no ON: DuckDB's aggregate of the groups) was
+            # written as UNPIVOT t
+            if expression.this and not expression.expressions and not expression.args.get("unpivot"):
+                using = self.expressions(expression, key="using", flat=True)
+                return self.prepend_ctes(expression, f"PIVOT {self.sql(expression, 'this')}"
+                                         f"{self.seg('USING')} {using}{self.sql(expression, 'group')}")
+            return super().pivot_sql(expression)
 
         # last(v ORDER BY t IGNORE NULLS) OVER (...) lost its IGNORE NULLS (sqlglot keeps it
         # only for first_value, lag and the like); as a window function any aggregate takes it
