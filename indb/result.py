@@ -279,8 +279,8 @@ class Result:
 def python_values(column: pa.Array | pa.ChunkedArray,
                   outside: Callable[[str, pa.DataType], Any] | None = None) -> list[Any]:
     """A column's values as Python's, as DuckDB's Python client gives them: a MAP's each a dict
-    (``{'key': [...], 'value': [...]}`` where its keys cannot be a dict's: lists, structs); an INTERVAL's a
-    ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too). A date or
+    (``{'key': [...], 'value': [...]}`` where its keys cannot be a dict's: lists, structs); an
+    INTERVAL's a ``timedelta``, a month 30 days (as PostgreSQL's justify_days counts too). A date or
     timestamp outside Python's years 1 to 9999 is ``outside(DuckDB's text of it, its type)``,
     by default as DuckDB's client gives it (``duckdb_client_value``)."""
     if column.type == pa.month_day_nano_interval():

@@ -26,7 +26,7 @@ from indb import planner
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, sql_type_of
 from indb.catalog.users import OWNER
-from indb.engine import privileges, registered
+from indb.engine import duckdb_catalog, privileges, registered
 from indb.engine.tables import write_rows
 from indb.errors import OptionError
 from indb.hosts import kdb
@@ -55,11 +55,14 @@ def calls(tree: exp.Expr) -> list[exp.Anonymous]:
 def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     """The statement reading the fetched rows of each call, there while it runs: in DuckDB, or
     in a table of their own where a function's input reads them (its instances read tables);
-    and the rows of the session's registered data it reads (``engine.registered``), in DuckDB."""
+    and the rows of the session's registered data it reads (``engine.registered``), and the facts
+    of indb's tables where it reads DuckDB's catalog (``engine.duckdb_catalog``), in DuckDB."""
     found = calls(tree)
     frames = registered.read(engine, tree)
     if frames:
         _check_frames(tree)
+    tree, facts = duckdb_catalog.read(engine, tree)  # information_schema.tables...
+    frames.update(facts)
     if not found and not frames:  # most statements: nothing to hand DuckDB
         yield tree
         return

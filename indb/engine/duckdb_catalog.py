@@ -1,0 +1,117 @@
+"""DuckDB's catalog as a query reads it, telling of indb's tables as DuckDB tells of its own.
+
+In the query session each of indb's tables is a DuckDB view over its files, so DuckDB's own
+catalog said so: ``information_schema.tables`` gave ``VIEW`` (a script listing ``table_type =
+'BASE TABLE'`` found nothing), ``information_schema.columns`` neither defaults nor NOT NULL,
+``duckdb_tables()`` no row. A statement that reads one of them is given, while it runs, the
+facts of indb's tables as Arrow tables (``QuerySession.sources``, as a kdb+ host's answer is),
+and reads the catalog relation joined with them: a table's type, its columns' defaults and
+nullability, and ``duckdb_tables()``'s row of each (from ``duckdb_views()``'s, with the table's
+keys, indexes, checks and ``CREATE TABLE``). The PostgreSQL port's catalog is its own
+(``server/pgcatalog.py``): it replaces these relations before a statement gets here.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from indb.catalog.names import split_name
+from indb.engine.upkeep import table_ddl
+from indb.parser import render_indb
+
+if TYPE_CHECKING:
+    from indb.engine.core import Engine
+
+TABLES, COLUMNS = "__indb_catalog_tables", "__indb_catalog_columns"  # the facts' DuckDB names
+
+# each relation read, and what reads it instead (the facts joined to DuckDB's own rows)
+_READ_AS = {
+    ("information_schema", "tables"): f"""
+        SELECT i.* REPLACE (coalesce(f.table_type, i.table_type) AS table_type)
+        FROM information_schema.tables AS i LEFT JOIN {TABLES} AS f
+        ON i.table_schema = f.schema_name AND i.table_name = f.table_name
+        WHERE i.table_name NOT IN ('{TABLES}', '{COLUMNS}')""",
+    ("information_schema", "columns"): f"""
+        SELECT i.* REPLACE (coalesce(f.column_default, i.column_default) AS column_default,
+                            coalesce(f.is_nullable, i.is_nullable) AS is_nullable)
+        FROM information_schema.columns AS i LEFT JOIN {COLUMNS} AS f
+        ON i.table_schema = f.schema_name AND i.table_name = f.table_name
+        AND i.column_name = f.column_name
+        WHERE i.table_name NOT IN ('{TABLES}', '{COLUMNS}')""",
+    ("", "duckdb_tables"): f"""
+        SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid,
+               v.view_name AS table_name, v.view_oid AS table_oid, v.comment, v.tags,
+               false AS internal, f.table_type = 'LOCAL TEMPORARY' AS temporary,
+               f.has_primary_key, f.estimated_size,
+               v.column_count, f.index_count, f.check_constraint_count, f.sql
+        FROM duckdb_views() AS v JOIN {TABLES} AS f
+        ON v.schema_name = f.schema_name AND v.view_name = f.table_name
+        UNION ALL SELECT * FROM duckdb_tables()"""}
+
+_TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
+                            ("table_type", pa.string()), ("has_primary_key", pa.bool_()),
+                            ("estimated_size", pa.int64()), ("index_count", pa.int64()),
+                            ("check_constraint_count", pa.int64()), ("sql", pa.string())])
+_COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
+                             ("column_name", pa.string()), ("column_default", pa.string()),
+                             ("is_nullable", pa.string())])
+
+
+def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]:
+    """The statement reading the catalog relations it names through indb's facts, and the facts
+    (none, and the statement as it is, where it reads none of them). Only a query is read so:
+    a view or a prepared statement outlives the facts, and keeps DuckDB's catalog as it is."""
+    if not isinstance(tree, exp.Query):
+        return tree, {}
+    read = [t for t in tree.find_all(exp.Table) if _relation(t, engine) in _READ_AS]
+    if not read:
+        return tree, {}
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        key = _relation(node, engine) if isinstance(node, exp.Table) else None
+        if key is None or key not in _READ_AS:
+            return node
+        alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(key[1]))
+        return exp.Subquery(this=_reading(key), alias=alias.copy())
+    return tree.transform(replace), _facts(engine)
+
+
+def _relation(table: exp.Table, engine: Engine) -> tuple[str, str] | None:
+    """(schema, name) of a catalog relation a table reference names: ``information_schema.x``,
+    or a table function (``duckdb_tables()``, or ``duckdb_tables`` where no table has the name:
+    schema '')."""
+    if isinstance(table.this, exp.Anonymous):
+        return ("", table.this.name.lower()) if not table.this.expressions else None
+    if table.args.get("catalog") or (not table.db and table.name.lower() in engine.session.infos):
+        return None
+    return (table.db.lower(), table.name.lower())
+
+
+@functools.cache
+def _reading(key: tuple[str, str]) -> exp.Query:
+    return sqlglot.parse_one(_READ_AS[key], dialect="duckdb").copy()  # type: ignore[return-value]
+
+
+def _facts(engine: Engine) -> dict[str, pa.Table]:
+    temporary = engine.temporaries.schema if engine.temporaries is not None else None
+    tables: list[dict] = []
+    columns: list[dict] = []
+    for name, info in sorted(engine.session.infos.items()):
+        schema, table = split_name(name)
+        tables.append({"schema_name": schema, "table_name": table,
+                       "table_type": "LOCAL TEMPORARY" if schema == temporary else "BASE TABLE",
+                       "has_primary_key": bool(info.primary_key), "estimated_size": None,
+                       "index_count": len(info.indexes),
+                       "check_constraint_count": len(info.checks),
+                       "sql": render_indb(table_ddl(info)) + ";"})
+        columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
+                     "column_default": column.default,
+                     "is_nullable": "YES" if column.nullable else "NO"}
+                    for column in info.columns]
+    return {TABLES: pa.Table.from_pylist(tables, schema=_TABLES_SCHEMA),
+            COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA)}

@@ -1,0 +1,50 @@
+"""DuckDB's catalog as an embedded connection's queries read it (``engine/duckdb_catalog.py``):
+indb's tables as DuckDB's own, not as the views over their files they are in the query
+session."""
+
+import pytest
+
+import indb
+
+
+@pytest.fixture
+def conn(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (a INT PRIMARY KEY, b VARCHAR DEFAULT 'x' NOT NULL, c DOUBLE, "
+                 "CHECK (c > 0))")
+        conn.sql("CREATE SCHEMA s")
+        conn.sql("CREATE TABLE s.u (k INT)")
+        conn.sql("CREATE VIEW v AS SELECT 1 AS x")
+        conn.sql("CREATE TEMP TABLE scratch (z INT)")
+        yield conn
+
+
+def test_information_schema_tables_says_base_table_for_indb_s_tables(conn):
+    rows = conn.sql("SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                    "ORDER BY table_name").fetchall()
+    assert [(n, kind) for _, n, kind in rows] == [
+        ("scratch", "LOCAL TEMPORARY"), ("t", "BASE TABLE"), ("u", "BASE TABLE"), ("v", "VIEW")]
+    assert conn.sql("SELECT it.table_name FROM information_schema.tables AS it "
+                    "WHERE it.table_type = 'BASE TABLE' ORDER BY 1").fetchall() == [("t",), ("u",)]
+
+
+def test_information_schema_columns_has_defaults_and_not_null(conn):
+    assert conn.sql("SELECT column_name, data_type, column_default, is_nullable "
+                    "FROM information_schema.columns WHERE table_name = 't' "
+                    "ORDER BY ordinal_position").fetchall() == [
+        ("a", "INTEGER", None, "NO"), ("b", "VARCHAR", "'x'", "NO"), ("c", "DOUBLE", None, "YES")]
+
+
+def test_duckdb_tables_lists_indb_s_tables_with_their_keys_and_ddl(conn):
+    rows = conn.sql("SELECT schema_name, table_name, temporary, has_primary_key, column_count, "
+                    "check_constraint_count, sql FROM duckdb_tables() ORDER BY table_name").fetchall()
+    assert [row[1:6] for row in rows] == [("scratch", True, False, 1, 0), ("t", False, True, 3, 1),
+                                          ("u", False, False, 1, 0)]
+    assert rows[1][6].startswith("CREATE TABLE t (a INT NOT NULL") and rows[2][0] == "s"
+    assert conn.sql("SELECT count(*) FROM duckdb_tables").fetchone() == (3,)
+
+
+def test_a_view_of_the_catalog_keeps_duckdb_s_own(conn):
+    """A view outlives the statement's facts: it reads DuckDB's catalog as it is (documented)."""
+    conn.sql("CREATE VIEW listed AS SELECT table_name, table_type FROM information_schema.tables")
+    assert ("t", "VIEW") in conn.sql("SELECT * FROM listed").fetchall()
