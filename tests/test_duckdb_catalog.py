@@ -48,3 +48,10 @@ def test_a_view_of_the_catalog_keeps_duckdb_s_own(conn):
     """A view outlives the statement's facts: it reads DuckDB's catalog as it is (documented)."""
     conn.sql("CREATE VIEW listed AS SELECT table_name, table_type FROM information_schema.tables")
     assert ("t", "VIEW") in conn.sql("SELECT * FROM listed").fetchall()
+
+
+def test_pragma_table_info_has_not_null_defaults_and_the_key(conn):
+    assert conn.sql("PRAGMA table_info('t')").fetchall() == [
+        (0, "a", "INTEGER", True, None, True), (1, "b", "VARCHAR", True, "'x'", False),
+        (2, "c", "DOUBLE", False, None, False)]
+    assert conn.sql("SELECT name, pk FROM pragma_table_info('s.u')").fetchall() == [("k", False)]

@@ -51,7 +51,14 @@ _READ_AS = {
                v.column_count, f.index_count, f.check_constraint_count, f.sql
         FROM duckdb_views() AS v JOIN {TABLES} AS f
         ON v.schema_name = f.schema_name AND v.view_name = f.table_name
-        UNION ALL SELECT * FROM duckdb_tables()"""}
+        UNION ALL SELECT * FROM duckdb_tables()""",
+    # (its table's schema and name are the call's argument, set where it is read: _reading)
+    ("", "pragma_table_info"): f"""
+        SELECT p.* REPLACE (coalesce(f.is_nullable = 'NO', p."notnull") AS "notnull",
+                            coalesce(f.column_default, p.dflt_value) AS dflt_value,
+                            coalesce(f.primary_key, p.pk) AS pk)
+        FROM pragma_table_info('') AS p LEFT JOIN {COLUMNS} AS f
+        ON f.schema_name = '' AND f.table_name = '' AND f.column_name = p.name"""}
 
 _TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                             ("table_type", pa.string()), ("has_primary_key", pa.bool_()),
@@ -59,7 +66,7 @@ _TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.stri
                             ("check_constraint_count", pa.int64()), ("sql", pa.string())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
-                             ("is_nullable", pa.string())])
+                             ("is_nullable", pa.string()), ("primary_key", pa.bool_())])
 
 
 def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]:
@@ -77,7 +84,10 @@ def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]
         if key is None or key not in _READ_AS:
             return node
         alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(key[1]))
-        return exp.Subquery(this=_reading(key), alias=alias.copy())
+        reading = _reading(key).copy()
+        if key[1] == "pragma_table_info":
+            _of_table(reading, node.this.expressions[0].name.lower())
+        return exp.Subquery(this=reading, alias=alias.copy())
     return tree.transform(replace), _facts(engine)
 
 
@@ -86,7 +96,11 @@ def _relation(table: exp.Table, engine: Engine) -> tuple[str, str] | None:
     or a table function (``duckdb_tables()``, or ``duckdb_tables`` where no table has the name:
     schema '')."""
     if isinstance(table.this, exp.Anonymous):
-        return ("", table.this.name.lower()) if not table.this.expressions else None
+        call, arguments = table.this.name.lower(), table.this.expressions
+        if call == "pragma_table_info":  # of a table named by a string
+            return (("", call) if len(arguments) == 1 and arguments[0].is_string
+                    and split_name(arguments[0].name.lower()) in _names(engine) else None)
+        return ("", call) if not arguments else None
     if table.args.get("catalog") or (not table.db and table.name.lower() in engine.session.infos):
         return None
     return (table.db.lower(), table.name.lower())
@@ -94,7 +108,19 @@ def _relation(table: exp.Table, engine: Engine) -> tuple[str, str] | None:
 
 @functools.cache
 def _reading(key: tuple[str, str]) -> exp.Query:
-    return sqlglot.parse_one(_READ_AS[key], dialect="duckdb").copy()  # type: ignore[return-value]
+    return sqlglot.parse_one(_READ_AS[key], dialect="duckdb")  # type: ignore[return-value]
+
+
+def _of_table(reading: exp.Query, name: str) -> None:
+    """pragma_table_info's reading, of the table ``name``: the call's argument and the join's
+    schema and table (its three '' strings, in that order)."""
+    blanks = [s for s in reading.find_all(exp.Literal) if s.is_string and s.name == ""]
+    for blank, value in zip(blanks, (name, *split_name(name)), strict=True):
+        blank.replace(exp.Literal.string(value))
+
+
+def _names(engine: Engine) -> set[tuple[str, str]]:
+    return {split_name(name) for name in engine.session.infos}
 
 
 def _facts(engine: Engine) -> dict[str, pa.Table]:
@@ -111,7 +137,8 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                        "sql": render_indb(table_ddl(info)) + ";"})
         columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
                      "column_default": column.default,
-                     "is_nullable": "YES" if column.nullable else "NO"}
+                     "is_nullable": "YES" if column.nullable else "NO",
+                     "primary_key": column.name in info.primary_key}
                     for column in info.columns]
     return {TABLES: pa.Table.from_pylist(tables, schema=_TABLES_SCHEMA),
             COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA)}
