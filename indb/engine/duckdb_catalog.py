@@ -29,35 +29,36 @@ if TYPE_CHECKING:
 
 TABLES, COLUMNS = "__indb_catalog_tables", "__indb_catalog_columns"  # the facts' DuckDB names
 
-# each relation read, and what reads it instead (the facts joined to DuckDB's own rows)
+# each relation read, and the query that reads it instead: DuckDB's own rows joined with the
+# facts (TABLES and COLUMNS, by name)
 _READ_AS = {
-    ("information_schema", "tables"): f"""
+    ("information_schema", "tables"): """
         SELECT i.* REPLACE (coalesce(f.table_type, i.table_type) AS table_type)
-        FROM information_schema.tables AS i LEFT JOIN {TABLES} AS f
+        FROM information_schema.tables AS i LEFT JOIN __indb_catalog_tables AS f
         ON i.table_schema = f.schema_name AND i.table_name = f.table_name
-        WHERE i.table_name NOT IN ('{TABLES}', '{COLUMNS}')""",
-    ("information_schema", "columns"): f"""
+        WHERE i.table_name NOT IN ('__indb_catalog_tables', '__indb_catalog_columns')""",
+    ("information_schema", "columns"): """
         SELECT i.* REPLACE (coalesce(f.column_default, i.column_default) AS column_default,
                             coalesce(f.is_nullable, i.is_nullable) AS is_nullable)
-        FROM information_schema.columns AS i LEFT JOIN {COLUMNS} AS f
+        FROM information_schema.columns AS i LEFT JOIN __indb_catalog_columns AS f
         ON i.table_schema = f.schema_name AND i.table_name = f.table_name
         AND i.column_name = f.column_name
-        WHERE i.table_name NOT IN ('{TABLES}', '{COLUMNS}')""",
-    ("", "duckdb_tables"): f"""
+        WHERE i.table_name NOT IN ('__indb_catalog_tables', '__indb_catalog_columns')""",
+    ("", "duckdb_tables"): """
         SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid,
                v.view_name AS table_name, v.view_oid AS table_oid, v.comment, v.tags,
                false AS internal, f.table_type = 'LOCAL TEMPORARY' AS temporary,
                f.has_primary_key, f.estimated_size,
                v.column_count, f.index_count, f.check_constraint_count, f.sql
-        FROM duckdb_views() AS v JOIN {TABLES} AS f
+        FROM duckdb_views() AS v JOIN __indb_catalog_tables AS f
         ON v.schema_name = f.schema_name AND v.view_name = f.table_name
         UNION ALL SELECT * FROM duckdb_tables()""",
     # (its table's schema and name are the call's argument, set where it is read: _reading)
-    ("", "pragma_table_info"): f"""
+    ("", "pragma_table_info"): """
         SELECT p.* REPLACE (coalesce(f.is_nullable = 'NO', p."notnull") AS "notnull",
                             coalesce(f.column_default, p.dflt_value) AS dflt_value,
                             coalesce(f.primary_key, p.pk) AS pk)
-        FROM pragma_table_info('') AS p LEFT JOIN {COLUMNS} AS f
+        FROM pragma_table_info('') AS p LEFT JOIN __indb_catalog_columns AS f
         ON f.schema_name = '' AND f.table_name = '' AND f.column_name = p.name"""}
 
 _TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
@@ -75,8 +76,7 @@ def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]
     a view or a prepared statement outlives the facts, and keeps DuckDB's catalog as it is."""
     if not isinstance(tree, exp.Query):
         return tree, {}
-    read = [t for t in tree.find_all(exp.Table) if _relation(t, engine) in _READ_AS]
-    if not read:
+    if not any(_relation(t, engine) in _READ_AS for t in tree.find_all(exp.Table)):
         return tree, {}
 
     def replace(node: exp.Expr) -> exp.Expr:
