@@ -112,6 +112,11 @@ def test_a_default_names_a_sequence_that_exists(conn):
     conn.sql("CREATE TABLE t (id BIGINT DEFAULT nextval('s'), v INT)")
     conn.sql("INSERT INTO t (v) SELECT range FROM range(3)")
     assert one(conn, "SELECT id, v FROM t ORDER BY v") == [(7, 0), (8, 1), (9, 2)]
+    with pytest.raises(SqlError, match="DEFAULT of column id"):  # (DuckDB refuses it too)
+        conn.sql("CREATE OR REPLACE SEQUENCE s START 1")
+    conn.sql("CREATE OR REPLACE SEQUENCE other START 3")  # DuckDB's: made, then made again
+    conn.sql("CREATE OR REPLACE SEQUENCE other START 40 INCREMENT BY 2")
+    assert one(conn, "SELECT nextval('other'), nextval('other')") == [(40, 42)]
 
 
 def test_an_identity_added_and_its_sequence_set(conn):

@@ -219,6 +219,8 @@ def create_sequence(engine: Engine, plan: plans.CreateSequence, params: object) 
         raise CatalogError(f"{info.name} is a table; a sequence needs a name of its own")
     if info.owned_by is not None:
         info = replace(info, owned_by=_owner(engine, info.name, info.owned_by))
+    if plan.replace:  # (refused, as DROP SEQUENCE is, while a DEFAULT uses the old one)
+        drop_sequence(engine, plans.DropSequence((info.name,), if_exists=True), params)
     catalog.create(engine.db.engine, info)
     return Result(message=f"created sequence {info.name}")
 

@@ -34,6 +34,7 @@ TYPES = {"SMALLINT": "SMALLINT", "INT": "INTEGER", "INTEGER": "INTEGER", "BIGINT
 class CreateSequence:
     info: SequenceInfo
     if_not_exists: bool = False
+    replace: bool = False  # CREATE OR REPLACE (DuckDB's): a sequence of the name dropped first
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,10 @@ class WithSequences:
 
 
 def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateSequence:
-    if tree.args.get("replace") or tree.args.get("temporary") or \
+    if tree.args.get("temporary") or \
             any(isinstance(p, exp.TemporaryProperty)
                 for p in (tree.args.get("properties") or exp.Properties()).expressions):
-        raise error_at(tree, "CREATE SEQUENCE makes a lasting sequence: not OR REPLACE, not TEMP")
+        raise error_at(tree, "CREATE SEQUENCE makes a lasting sequence, not a TEMP one")
     name = _new_name(tree.this)
     kind = _type(tree.args.get("expression"))
     options = next((p for p in (tree.args.get("properties") or exp.Properties()).expressions
@@ -82,7 +83,7 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateSequence:
                        cycle=bool(numbers.get("cycle")), owned_by=_owner(options))
     except DataError as error:
         raise error_at(tree, str(error)) from None
-    return CreateSequence(info, bool(tree.args.get("exists")))
+    return CreateSequence(info, bool(tree.args.get("exists")), bool(tree.args.get("replace")))
 
 
 def plan_drop(tree: DropSequenceTree, catalog: CatalogFacts) -> DropSequence:
