@@ -57,6 +57,20 @@ def test_any_type_may_be_named(conn):
         "STRUCT(x DOUBLE, y DOUBLE)", "VARCHAR[]", "ENUM('sad', 'ok')[]"]
 
 
+def test_an_enum_of_a_query_s_values(conn):
+    """DuckDB's AS ENUM (SELECT ...): the distinct values, in the order the query returns them,
+    NULLs left out, as text; made when the statement runs."""
+    conn.sql("CREATE TABLE months (m VARCHAR, n INT)")
+    conn.sql("INSERT INTO months VALUES ('MAR', 3), ('JAN', 1), (NULL, 0), ('JAN', 1), ('FEB', 2)")
+    conn.sql("CREATE TYPE month AS ENUM (SELECT m FROM months ORDER BY n)")
+    assert conn.sql("SELECT enum_range(NULL::month)").fetchone() == (["JAN", "FEB", "MAR"],)
+    conn.sql("CREATE OR REPLACE TYPE month AS ENUM (SELECT DISTINCT n FROM months WHERE n > 1 "
+             "ORDER BY n)")
+    assert conn.sql("SELECT enum_range(NULL::month)").fetchone() == (["2", "3"],)
+    with pytest.raises(SqlError, match="a query of one column"):
+        conn.sql("CREATE TYPE two AS ENUM (SELECT m, n FROM months)")
+
+
 @pytest.mark.parametrize("statement, error, message", [
     ("CREATE TYPE mood AS ENUM ('a')", CatalogError, "type mood already exists"),
     ("CREATE TYPE int AS ENUM ('a')", SqlError, "int is DuckDB's name of INTEGER"),

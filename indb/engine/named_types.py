@@ -23,8 +23,19 @@ if TYPE_CHECKING:
 
 
 def create(engine: Engine, plan: plans.CreateType, params: object) -> Result:
-    catalog.create_type(engine.db.engine, plan.name, plan.definition, plan.replace)
-    return Result(message=f"created type {plan.name} AS {plan.definition}")
+    definition = plan.definition if plan.query is None else _enum_of(engine, plan.query)
+    catalog.create_type(engine.db.engine, plan.name, definition, plan.replace)
+    return Result(message=f"created type {plan.name} AS {definition}")
+
+
+def _enum_of(engine: Engine, query: str) -> str:
+    """The ENUM of the distinct values a query's one column returns, as text, in the order it
+    returns them; NULLs left out (DuckDB's ``CREATE TYPE ... AS ENUM (SELECT ...)``)."""
+    column = engine.session.query(query).column(0)
+    values = list(dict.fromkeys(str(v) for v in column.to_pylist() if v is not None))
+    enum = exp.DataType(this=exp.DataType.Type.ENUM,
+                        expressions=[exp.Literal.string(v) for v in values])
+    return canonical_sql_type(render(enum))
 
 
 def drop(engine: Engine, plan: plans.DropType, params: object) -> Result:

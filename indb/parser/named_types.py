@@ -23,9 +23,10 @@ SCHEMAS = ("public", "main")  # the schemas a type's name may be given in
 
 
 class CreateType(exp.Expression):
-    """``this`` the name, ``kind`` the DataType it names."""
+    """``this`` the name, ``kind`` the DataType it names, or ``query`` the query whose values
+    an ENUM takes (DuckDB's ``AS ENUM (SELECT ...)``)."""
 
-    arg_types = {"this": True, "kind": True, "replace": False}
+    arg_types = {"this": True, "kind": False, "query": False, "replace": False}
 
 
 class DropType(exp.Expression):
@@ -53,6 +54,13 @@ def parse_create(p: Parser) -> CreateType | None:
     if p._match(TokenType.L_PAREN, advance=False):
         p.raise_error("PostgreSQL's composite types are DuckDB's structs here: CREATE TYPE name "
                       "AS STRUCT(a INTEGER, b VARCHAR)")
+    before = p._index
+    if p._match_text_seq("ENUM") and p._match(TokenType.L_PAREN) \
+            and p._match_set((TokenType.SELECT, TokenType.WITH, TokenType.FROM), advance=False):
+        query = p._parse_select()  # AS ENUM (SELECT ...): its values, made when it runs
+        p._match_r_paren()
+        return p.expression(CreateType(this=name, query=query, replace=bool(replace)))
+    p._retreat(before)
     kind = p._parse_types()
     if kind is None:
         p.raise_error("expected a type after AS: CREATE TYPE name AS ENUM ('a', 'b'), or AS a type")
@@ -111,7 +119,8 @@ def type_name(p: Parser, after: str) -> exp.Identifier:
 
 def _create_sql(self: Generator, e: CreateType) -> str:
     replace = "OR REPLACE " if e.args.get("replace") else ""
-    return f"CREATE {replace}TYPE {self.sql(e, 'this')} AS {self.sql(e, 'kind')}"
+    named = f"ENUM ({self.sql(e, 'query')})" if e.args.get("query") else self.sql(e, "kind")
+    return f"CREATE {replace}TYPE {self.sql(e, 'this')} AS {named}"
 
 
 def _alter_sql(self: Generator, e: AlterType) -> str:

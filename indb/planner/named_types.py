@@ -1,5 +1,5 @@
-"""Plans for named types: ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')`` (or ``AS`` any
-type), ``DROP TYPE [IF EXISTS] name``, ``ALTER TYPE name ADD VALUE 'v'`` and ``ALTER TYPE name
+"""Plans for named types: ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')`` (``AS ENUM
+(SELECT ...)``: the distinct values the query returns, or ``AS`` any type), ``DROP TYPE [IF EXISTS] name``, ``ALTER TYPE name ADD VALUE 'v'`` and ``ALTER TYPE name
 RENAME TO new``. A name DuckDB
 gives a type of its own is refused: a column of that type would never be the named one."""
 
@@ -23,8 +23,9 @@ from indb.planner.tables import CatalogFacts
 @dataclass(frozen=True)
 class CreateType:
     name: str
-    definition: str  # DuckDB's spelling of the type named
+    definition: str  # DuckDB's spelling of the type named ('' where the query makes it)
     replace: bool = False
+    query: str | None = None  # AS ENUM (SELECT ...): the ENUM of the values it returns
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class DropType:
 
 def plan_create(tree: CreateTypeTree, catalog: CatalogFacts) -> CreateType:
     name = _new_name(tree.this)
+    query = tree.args.get("query")
+    if query is not None:
+        if len(query.selects) != 1 or isinstance(query.selects[0], exp.Star):
+            raise error_at(query, "CREATE TYPE name AS ENUM (SELECT ...) takes a query of one "
+                                  "column: its values are the ENUM's")
+        return CreateType(name, "", bool(tree.args.get("replace")), render(query))
     kind = tree.args["kind"]
     try:
         definition = canonical_sql_type(render(kind))
