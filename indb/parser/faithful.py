@@ -88,6 +88,13 @@ class Parser(DuckDBParser):
             return self.expression(exp.Interval(this=this))
         return span
 
+    def _parse_returning(self) -> exp.Returning | None:
+        returning = super()._parse_returning()
+        # INSERT INTO t BY POSITION ...: DuckDB's default (sqlglot reads only BY NAME, right
+        # after where it looks for an early RETURNING)
+        self._match_text_seq("BY", "POSITION")
+        return returning
+
     def _parse_colon_placeholder(self) -> exp.Expr | None:
         # l[:n] is a slice to n, not l[$n] (sqlglot read ":n" as a named parameter)
         if self._index >= 2 and self._tokens[self._index - 2].token_type == TokenType.L_BRACKET:
