@@ -55,3 +55,12 @@ def test_pragma_table_info_has_not_null_defaults_and_the_key(conn):
         (0, "a", "INTEGER", True, None, True), (1, "b", "VARCHAR", True, "'x'", False),
         (2, "c", "DOUBLE", False, None, False)]
     assert conn.sql("SELECT name, pk FROM pragma_table_info('s.u')").fetchall() == [("k", False)]
+
+
+def test_duckdb_variables_lists_the_session_s_variables(conn):
+    conn.sql("SET VARIABLE animal = 'bird'")
+    conn.sql("SET VARIABLE n = 42")
+    assert conn.sql("FROM duckdb_variables() ORDER BY name").fetchall() == [
+        ("animal", "bird", "VARCHAR"), ("n", "42", "INTEGER")]
+    assert not [r for r in conn.sql("SELECT table_name FROM information_schema.tables").fetchall()
+                if r[0].startswith("__indb")]  # the facts the statement reads are not listed

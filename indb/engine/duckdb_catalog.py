@@ -27,7 +27,8 @@ from indb.parser import render_indb
 if TYPE_CHECKING:
     from indb.engine.core import Engine
 
-TABLES, COLUMNS = "__indb_catalog_tables", "__indb_catalog_columns"  # the facts' DuckDB names
+# the facts' DuckDB names
+TABLES, COLUMNS, VARIABLES = "__indb_catalog_tables", "__indb_catalog_columns", "__indb_catalog_variables"
 
 # each relation read, and the query that reads it instead: DuckDB's own rows joined with the
 # facts (TABLES and COLUMNS, by name)
@@ -36,14 +37,14 @@ _READ_AS = {
         SELECT i.* REPLACE (coalesce(f.table_type, i.table_type) AS table_type)
         FROM information_schema.tables AS i LEFT JOIN __indb_catalog_tables AS f
         ON i.table_schema = f.schema_name AND i.table_name = f.table_name
-        WHERE i.table_name NOT IN ('__indb_catalog_tables', '__indb_catalog_columns')""",
+        WHERE NOT starts_with(i.table_name, '__indb_catalog_')""",
     ("information_schema", "columns"): """
         SELECT i.* REPLACE (coalesce(f.column_default, i.column_default) AS column_default,
                             coalesce(f.is_nullable, i.is_nullable) AS is_nullable)
         FROM information_schema.columns AS i LEFT JOIN __indb_catalog_columns AS f
         ON i.table_schema = f.schema_name AND i.table_name = f.table_name
         AND i.column_name = f.column_name
-        WHERE i.table_name NOT IN ('__indb_catalog_tables', '__indb_catalog_columns')""",
+        WHERE NOT starts_with(i.table_name, '__indb_catalog_')""",
     ("", "duckdb_tables"): """
         SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid,
                v.view_name AS table_name, v.view_oid AS table_oid, v.comment, v.tags,
@@ -53,6 +54,8 @@ _READ_AS = {
         FROM duckdb_views() AS v JOIN __indb_catalog_tables AS f
         ON v.schema_name = f.schema_name AND v.view_name = f.table_name
         UNION ALL SELECT * FROM duckdb_tables()""",
+    # SET VARIABLE's (the session's: engine/variables.py)
+    ("", "duckdb_variables"): "SELECT name, value, type FROM __indb_catalog_variables",
     # (its table's schema and name are the call's argument, set where it is read: _reading)
     ("", "pragma_table_info"): """
         SELECT p.* REPLACE (coalesce(f.is_nullable = 'NO', p."notnull") AS "notnull",
@@ -140,5 +143,9 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                      "is_nullable": "YES" if column.nullable else "NO",
                      "primary_key": column.name in info.primary_key}
                     for column in info.columns]
+    variables = engine.temporaries.variables if engine.temporaries is not None else {}
     return {TABLES: pa.Table.from_pylist(tables, schema=_TABLES_SCHEMA),
-            COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA)}
+            COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA),
+            VARIABLES: pa.table({"name": pa.array(list(variables), pa.string()),
+                                 "value": pa.array([v for v, _ in variables.values()], pa.string()),
+                                 "type": pa.array([t for _, t in variables.values()], pa.string())})}
