@@ -710,7 +710,7 @@ class Indb(DuckDB):
 
     class Generator(faithful.Written.Generator):
         TRANSFORMS = {
-            **DuckDBGenerator.TRANSFORMS,
+            **faithful.Written.Generator.TRANSFORMS,
             **privileges.TRANSFORMS,
             **environments.TRANSFORMS,
             **parameters.TRANSFORMS,

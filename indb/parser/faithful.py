@@ -31,6 +31,12 @@ def struct_pack(args: list) -> exp.Expr:
     return exp.Struct.from_arg_list(args)
 
 
+def _quantified(node: exp.Expr) -> bool:
+    """``ANY(...)``, ``SOME(...)`` or ``ALL(...)`` as the right side of an operator."""
+    return isinstance(node, exp.Any | exp.All) or (
+        isinstance(node, exp.Anonymous) and node.name.upper() in ("ANY", "SOME", "ALL"))
+
+
 class Parser(DuckDBParser):
     """DuckDB's parser, reading DuckDB's SQL as DuckDB does."""
 
@@ -116,6 +122,12 @@ class Written(DuckDB):
     DuckDB's own SQL means."""
 
     class Generator(DuckDBGenerator):
+        TRANSFORMS = {
+            **DuckDBGenerator.TRANSFORMS,
+            exp.RegexpILike: lambda self, e: self._quantified_match(e, negated=False)
+            if _quantified(e.expression) else DuckDBGenerator.TRANSFORMS[exp.RegexpILike](self, e),
+        }
+
         def _validate_regexp_flags(self, flags: exp.Expr | None, supported_flags: str) -> str | None:
             # The functions DuckDB has itself (sqlglot's "c..." sets) keep every flag as written,
             # for DuckDB to apply or refuse: sqlglot keeps only other engines' (it dropped
@@ -123,6 +135,25 @@ class Written(DuckDB):
             if "c" in supported_flags and isinstance(flags, exp.Expr) and flags.is_string:
                 return flags.name or None
             return super()._validate_regexp_flags(flags, supported_flags)
+
+        # x ~ ANY(['a', 'b']) (DuckDB's, PostgreSQL's) was written regexp_matches(x, ANY([...])),
+        # which DuckDB cannot read; x !~ ALL(...) is read by sqlglot as NOT over x ~ ALL(...)
+        def regexplike_sql(self, expression: exp.RegexpLike) -> str:
+            if _quantified(expression.expression):
+                return self._quantified_match(expression, negated=False)
+            return super().regexplike_sql(expression)
+
+        def not_sql(self, expression: exp.Not) -> str:
+            inner = expression.this
+            if isinstance(inner, exp.RegexpLike | exp.RegexpILike) and _quantified(inner.expression):
+                return self._quantified_match(inner, negated=True)
+            return super().not_sql(expression)
+
+        def _quantified_match(self, match: exp.RegexpLike | exp.RegexpILike, negated: bool) -> str:
+            flag = match.args.get("flag")
+            folded = isinstance(match, exp.RegexpILike) or (flag is not None and flag.name == "i")
+            operator = ("!~" if negated else "~") + ("*" if folded else "")
+            return f"{self.sql(match, 'this')} {operator} {self.sql(match, 'expression')}"
 
         def pivot_sql(self, expression: exp.Pivot) -> str:
             # PIVOT t USING sum(v) GROUP BY g (no ON: DuckDB's aggregate of the groups) was
