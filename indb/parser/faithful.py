@@ -31,6 +31,9 @@ def struct_pack(args: list) -> exp.Expr:
     return exp.Struct.from_arg_list(args)
 
 
+_FIRST_LAST = (exp.First, exp.Last)  # aggregates DuckDB takes IGNORE NULLS on, as window functions
+
+
 def _quantified(node: exp.Expr) -> bool:
     """``ANY(...)``, ``SOME(...)`` or ``ALL(...)`` as the right side of an operator."""
     return isinstance(node, exp.Any | exp.All) or (
@@ -165,13 +168,14 @@ class Written(DuckDB):
             return super().pivot_sql(expression)
 
         # last(v ORDER BY t IGNORE NULLS) OVER (...) lost its IGNORE NULLS (sqlglot keeps it
-        # only for first_value, lag and the like); as a window function any aggregate takes it
+        # only for first_value, lag and the like); DuckDB takes it on first and last too, as
+        # window functions. (sqlglot reads any_value(v) as IGNORE NULLS over it: left as it was.)
         def ignorenulls_sql(self, expression: exp.IgnoreNulls) -> str:
-            if isinstance(expression.parent, exp.Window):
+            if isinstance(expression.parent, exp.Window) and isinstance(expression.this, _FIRST_LAST):
                 return Generator.ignorenulls_sql(self, expression)
             return super().ignorenulls_sql(expression)
 
         def respectnulls_sql(self, expression: exp.RespectNulls) -> str:
-            if isinstance(expression.parent, exp.Window):
+            if isinstance(expression.parent, exp.Window) and isinstance(expression.this, _FIRST_LAST):
                 return Generator.respectnulls_sql(self, expression)
             return super().respectnulls_sql(expression)
