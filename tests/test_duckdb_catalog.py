@@ -42,6 +42,9 @@ def test_duckdb_tables_lists_indb_s_tables_with_their_keys_and_ddl(conn):
                                           ("u", False, False, 1, 0)]
     assert rows[1][6].startswith("CREATE TABLE t (a INT NOT NULL") and rows[2][0] == "s"
     assert conn.sql("SELECT count(*) FROM duckdb_tables").fetchone() == (3,)
+    conn.sql("COMMENT ON TABLE t IS 'the t'")
+    assert conn.sql("SELECT comment FROM duckdb_tables() WHERE table_name = 't'").fetchall() == [
+        ("the t",)]
 
 
 def test_a_view_of_the_catalog_keeps_duckdb_s_own(conn):

@@ -47,7 +47,7 @@ _READ_AS = {
         WHERE NOT starts_with(i.table_name, '__indb_catalog_')""",
     ("", "duckdb_tables"): """
         SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid,
-               v.view_name AS table_name, v.view_oid AS table_oid, v.comment, v.tags,
+               v.view_name AS table_name, v.view_oid AS table_oid, f.comment, v.tags,
                false AS internal, f.table_type = 'LOCAL TEMPORARY' AS temporary,
                f.has_primary_key, f.estimated_size,
                v.column_count, f.index_count, f.check_constraint_count, f.sql
@@ -67,7 +67,8 @@ _READ_AS = {
 _TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                             ("table_type", pa.string()), ("has_primary_key", pa.bool_()),
                             ("estimated_size", pa.int64()), ("index_count", pa.int64()),
-                            ("check_constraint_count", pa.int64()), ("sql", pa.string())])
+                            ("check_constraint_count", pa.int64()), ("sql", pa.string()),
+                            ("comment", pa.string())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
                              ("is_nullable", pa.string()), ("primary_key", pa.bool_())])
@@ -137,7 +138,7 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                        "has_primary_key": bool(info.primary_key), "estimated_size": None,
                        "index_count": len(info.indexes),
                        "check_constraint_count": len(info.checks),
-                       "sql": render_indb(table_ddl(info)) + ";"})
+                       "sql": render_indb(table_ddl(info)) + ";", "comment": info.comment})
         columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
                      "column_default": column.default,
                      "is_nullable": "YES" if column.nullable else "NO",
