@@ -300,6 +300,11 @@ def test_on_conflict_on_a_unique_as_postgresql_s(conn, table_name):
     conn.sql(f"INSERT INTO {t} VALUES (7, 'b', 2) ON CONFLICT DO UPDATE SET n = excluded.n")
     assert rows(conn, f"SELECT * FROM {t} ORDER BY id") == [  # NULLs clash with nothing
         (1, "a", 6), (4, None, 0), (5, None, 0), (6, "b", 2)]
+    # DEFAULT in DO UPDATE SET is the column's (it was read as a column of the row there)
+    conn.sql(f"CREATE TABLE {t}_d (a INT PRIMARY KEY DEFAULT 4, b INT DEFAULT 3)")
+    conn.sql(f"INSERT INTO {t}_d VALUES (2, 3), (4, 5)")
+    conn.sql(f"INSERT INTO {t}_d VALUES (DEFAULT, 6) ON CONFLICT (a) DO UPDATE SET b = DEFAULT")
+    assert rows(conn, f"SELECT * FROM {t}_d ORDER BY a") == [(2, 3), (4, 3)]  # DuckDB's test
 
 
 @pytest.mark.parametrize("statement, message", [

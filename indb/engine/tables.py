@@ -31,6 +31,7 @@ from indb.catalog.types import (Column, canonical_sql_type, inferred_sql_type, s
 from indb.engine import privileges, references, sequences
 from indb.errors import DataError, IndbError, OptionError, SqlError
 from indb.parser import error_at, parse, render
+from indb.planner.tables import is_default
 from indb.query.keys import check_constraints, check_unique, check_uniques, rechecked
 from indb.query.references import check_referenced, check_references
 from indb.result import Result
@@ -253,14 +254,6 @@ def staged(engine: Engine, plan: planner.Insert,
         yield stage, info
     finally:  # the statement's DuckDB connection closes after it too, taking the table along
         engine.session.query(render(exp.Drop(tables=[stage], kind="TABLE", exists=True)))
-
-
-def is_default(value: exp.Expr) -> bool:
-    """Whether a SET's, a MERGE INSERT's or an INSERT's value is the keyword DEFAULT (the
-    column's DEFAULT, NULL without one; an identity's is numbered as the row is inserted)."""
-    word = value.this if isinstance(value, exp.Column) and not value.table else value
-    return isinstance(word, exp.Identifier | exp.Var) and not word.args.get("quoted") \
-        and word.name.upper() == "DEFAULT"
 
 
 def _generated_defaults_left_out(statement: exp.Expr, info: TableInfo) -> None:

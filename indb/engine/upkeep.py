@@ -32,7 +32,7 @@ from indb.query.keys import check_constraints, check_unique, check_uniques, rech
 from indb.query.references import check_referenced, check_references
 from indb.planner.constraints import foreign_key_tree
 from indb.planner.upkeep import Action, Clause, Match, RowChange, plan_lines
-from indb.planner.tables import table_name
+from indb.planner.tables import is_default, table_name
 from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
@@ -301,7 +301,7 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp
         if column.name in named:
             raise error_at(target, f"column {column.name} is given twice")
         named.add(column.name)
-        default = tables.is_default(value)
+        default = is_default(value)
         if column.identity is not None and clause.action == Action.UPDATE and default:
             raise error_at(value, f"column {column.name} is an identity: SET {column.name} = "
                                   "DEFAULT (a new number) is not supported; leave it out to keep "

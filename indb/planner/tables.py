@@ -710,6 +710,14 @@ def _named_columns(tree: exp.Create, schema: exp.Schema) -> exp.Create:
     return tree
 
 
+def is_default(value: exp.Expr) -> bool:
+    """Whether a SET's, a MERGE INSERT's or an INSERT's value is the keyword DEFAULT (the
+    column's DEFAULT, NULL without one; an identity's is numbered as the row is inserted)."""
+    word = value.this if isinstance(value, exp.Column) and not value.table else value
+    return isinstance(word, exp.Identifier | exp.Var) and not word.args.get("quoted") \
+        and word.name.upper() == "DEFAULT"
+
+
 def shardable(key: tuple[str, ...], columns: tuple[Column, ...]) -> bool:
     """Whether Iceberg's bucket() takes the key: several columns are sharded by their text
     joined; one by itself, unless it is a BOOLEAN or a float (a DOUBLE PRIMARY KEY's table is

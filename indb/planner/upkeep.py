@@ -173,8 +173,9 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     columns, values = _assignments(sets)
 
     def of_target(node: exp.Expr) -> exp.Expr:  # a bare column is the row there's, as in
-        if isinstance(node, exp.Column) and not node.table:  # PostgreSQL and DuckDB (excluded
-            return exp.column(node.this.copy(), table=target)  # is named where meant)
+        if isinstance(node, exp.Column) and not node.table \
+                and not tables.is_default(node):  # PostgreSQL and DuckDB (excluded is named
+            return exp.column(node.this.copy(), table=target)  # where meant); DEFAULT is not one
         return node
     update = Clause(Match.MATCHED, Action.UPDATE,
                     where.this.transform(of_target) if where else None, columns,
