@@ -273,6 +273,14 @@ def test_merge_using_columns_and_values_as_duckdb_s(conn, table_name):
              f"USING (item_id) WHEN MATCHED THEN UPDATE SET balance = balance + buys.volume "
              "WHEN NOT MATCHED THEN INSERT VALUES (buys.item_id, buys.volume)")
     assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 2205), (20, 1900), (40, 30)]
+    # a bare USING column is the source's (it was ambiguous); bare THEN UPDATE and THEN INSERT
+    # take the source row's columns by name (UPDATE SET *, INSERT *), as DuckDB's do
+    conn.sql(f"WITH s (item_id, balance) AS (VALUES (50, 1)) MERGE INTO {t} USING s USING (item_id) "
+             "WHEN NOT MATCHED THEN INSERT VALUES (item_id, s.balance)")
+    conn.sql(f"MERGE INTO {t} USING (VALUES (10, 1), (60, 2)) AS n (item_id, balance) "
+             "USING (item_id) WHEN MATCHED THEN UPDATE WHEN NOT MATCHED BY TARGET THEN INSERT "
+             "WHEN NOT MATCHED BY SOURCE THEN DELETE")
+    assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 1), (60, 2)]
 
 
 def test_a_with_before_update_delete_and_merge(conn, table_name):

@@ -194,8 +194,10 @@ def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
     on = tree.args.get("on")
     if tree.args.get("using_cond"):  # DuckDB's USING (c, ...): the columns of one name equal
         named = source.alias_or_name
+        joined = {c.name.lower() for c in tree.args["using_cond"]}
         on = exp.and_(*[exp.column(c.name, table=target, quoted=True).eq(
             exp.column(c.name, table=named, quoted=True)) for c in tree.args["using_cond"]])
+        clauses = tuple(_of_source(clause, joined, named) for clause in clauses)
     if on is None:
         raise error_at(tree, "MERGE joins its source with ON condition or USING (c, ...)")
     return Merge(name, target, source, on, clauses, tables.returning(tree, target))
@@ -221,7 +223,8 @@ def _clause(when: exp.When) -> Clause:
     if isinstance(then, exp.Update):
         if match == Match.NOT_MATCHED:
             raise error_at(when, "WHEN NOT MATCHED has no target row to UPDATE; it can INSERT")
-        if any(isinstance(e, exp.Star) for e in then.expressions):
+        if not then.expressions or any(isinstance(e, exp.Star) for e in then.expressions):
+            # (DuckDB's bare THEN UPDATE is UPDATE SET *)
             if match == Match.NOT_MATCHED_BY_SOURCE:
                 raise error_at(when, "UPDATE SET * takes the source row's values, and WHEN NOT "
                                      "MATCHED BY SOURCE has none; name the columns")
@@ -231,8 +234,8 @@ def _clause(when: exp.When) -> Clause:
     if isinstance(then, exp.Insert):
         if match != Match.NOT_MATCHED:
             raise error_at(when, "only WHEN NOT MATCHED can INSERT: a matched row exists already")
-        if isinstance(then.this, exp.Star):
-            return Clause(match, Action.INSERT, condition, star=True, node=when)
+        if isinstance(then.this, exp.Star) or (not then.this and not then.expression):
+            return Clause(match, Action.INSERT, condition, star=True, node=when)  # (bare INSERT)
         columns = tuple(then.this.expressions) if isinstance(then.this, exp.Tuple) else ()
         values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
         if columns and len(columns) != len(values):
@@ -240,6 +243,18 @@ def _clause(when: exp.When) -> Clause:
                                  "values")
         return Clause(match, Action.INSERT, condition, columns, tuple(values), node=when)
     raise error_at(when, "a WHEN clause ends in UPDATE SET ..., DELETE, INSERT ... or DO NOTHING")
+
+
+def _of_source(clause: Clause, joined: set[str], source: str) -> Clause:
+    """A clause's bare references to a column of USING (c, ...) as the source's (the one column
+    the join makes of the two: the source's where a row is not matched)."""
+    def qualified(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.name.lower() in joined:
+            return exp.column(node.this.copy(), table=source)
+        return node
+    return dataclasses.replace(
+        clause, values=tuple(v.transform(qualified) for v in clause.values),
+        condition=clause.condition.transform(qualified) if clause.condition is not None else None)
 
 
 def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
