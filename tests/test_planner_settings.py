@@ -126,6 +126,22 @@ def test_settings_of_how_sql_reads_hold_for_the_connection_s_queries_alone(tmp_p
         assert conn.sql("SELECT 5 / 2, ln(0)").fetchone() == (2.5, float("-inf"))
 
 
+@pytest.mark.parametrize("statement, value", [
+    ("SET scalar_subquery_error_on_multiple_rows = false", False),
+    ("SET max_execution_time = 60000", 60000), ("SET pivot_filter_threshold = 5", 5),
+    ("SET pivot_limit = 1000", 1000), ("SET disabled_optimizers = 'join_order'", "join_order"),
+    ("SET late_materialization_max_rows = 10", 10), ("SET merge_join_threshold = 500", 500),
+    ("SET nested_loop_join_threshold = 3", 3), ("SET prefer_range_joins = true", True),
+    ("SET ordered_aggregate_threshold = 1000", 1000)])
+def test_duckdb_s_query_settings_reach_the_connection_s_queries(tmp_path, statement, value):
+    name = statement.split()[1]
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql(statement)
+        assert conn.sql("SELECT current_setting(?)", [name]).fetchone()[0] == value
+        conn.sql("RESET ALL")
+        assert conn.sql("SELECT current_setting(?)", [name]).fetchone()[0] != value
+
+
 def test_a_server_s_shared_connections_keep_no_client_s_setting(tmp_path):
     psycopg = pytest.importorskip("psycopg")
     with indb.connect(tmp_path / "db"):

@@ -40,7 +40,16 @@ SESSION_SETTINGS = {"threads": "threads", "worker_threads": "threads",
                     "integer_division": "integer_division",
                     "ieee_floating_point_ops": "ieee_floating_point_ops",
                     "order_by_non_integer_literal": "order_by_non_integer_literal",
-                    "lambda_syntax": "lambda_syntax"}
+                    "lambda_syntax": "lambda_syntax",
+                    "scalar_subquery_error_on_multiple_rows":
+                        "scalar_subquery_error_on_multiple_rows",
+                    "max_execution_time": "max_execution_time",
+                    # how DuckDB plans and runs a query, not what it means
+                    **{name: name for name in (
+                        "pivot_filter_threshold", "pivot_limit", "disabled_optimizers",
+                        "late_materialization_max_rows", "merge_join_threshold",
+                        "nested_loop_join_threshold", "prefer_range_joins",
+                        "ordered_aggregate_threshold")}}
 # the names of the search path: PostgreSQL's, and DuckDB's (one schema, which must exist)
 SEARCH_PATH = ("search_path", "schema")
 USER_SCHEMA = "$user"  # PostgreSQL's name, in a search path, of a schema named as the user
