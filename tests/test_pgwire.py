@@ -338,6 +338,10 @@ def test_values_python_cannot_hold_are_sent_as_postgresql_writes_them(plain):
         assert cursor.fetchone() == ("infinity", "-infinity", "infinity", "3000-01-02 BC",
                                      "0044-03-15 10:00:00 BC", decimal.Decimal(2**128 - 1), "101")
         assert cursor.description[6].type_code == 1562  # varbit
+        # a list of structs is JSON, as a struct is (it was an array of texts psycopg could not
+        # write: the session's error)
+        assert conn.execute("SELECT [{'a': 1}, {'a': 2}], {'a': [1]}").fetchone() == (
+            [{"a": 1}, {"a": 2}], {"a": [1]})
 
 
 def test_binary_results_and_parameters_through_psycopg(typed):

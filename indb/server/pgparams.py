@@ -63,6 +63,8 @@ def oid_of(kind: pa.DataType) -> int:
     """The PostgreSQL type OID a parameter of this Arrow type is described with (pg_type.h);
     a list's is the array type of its items' (text if there is none)."""
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        if pa.types.is_struct(kind.value_type) or pa.types.is_map(kind.value_type):
+            return TEXT  # (no array of texts: a result column of them is JSON, buenavista's)
         return ARRAYS.get(oid_of(kind.value_type), TEXT)
     return next((oid for test, oid in _OIDS if test(kind)), TEXT)
 
