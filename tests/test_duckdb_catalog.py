@@ -67,3 +67,18 @@ def test_duckdb_variables_lists_the_session_s_variables(conn):
         ("animal", "bird", "VARCHAR"), ("n", "42", "INTEGER")]
     assert not [r for r in conn.sql("SELECT table_name FROM information_schema.tables").fetchall()
                 if r[0].startswith("__indb")]  # the facts the statement reads are not listed
+
+
+def test_table_constraints_and_key_column_usage_list_indb_s_keys(conn):
+    """How tools find a table's primary key: the two joined on the constraint's name."""
+    conn.sql("CREATE TABLE child (id INT UNIQUE, t_a INT REFERENCES t (a))")
+    assert conn.sql("SELECT table_name, constraint_name, constraint_type "
+                    "FROM information_schema.table_constraints ORDER BY ALL").fetchall() == [
+        ("child", "child_id_key", "UNIQUE"), ("child", "child_t_a_fkey", "FOREIGN KEY"),
+        ("t", "t_c_check", "CHECK"), ("t", "t_pkey", "PRIMARY KEY")]
+    assert conn.sql(
+        "SELECT kcu.table_name, kcu.column_name, kcu.position_in_unique_constraint "
+        "FROM information_schema.table_constraints AS tc "
+        "JOIN information_schema.key_column_usage AS kcu USING (constraint_name) "
+        "WHERE tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') ORDER BY ALL").fetchall() == [
+        ("child", "t_a", 1), ("t", "a", None)]

@@ -3,11 +3,12 @@
 In the query session each of indb's tables is a DuckDB view over its files, so DuckDB's own
 catalog said so: ``information_schema.tables`` gave ``VIEW`` (a script listing ``table_type =
 'BASE TABLE'`` found nothing), ``information_schema.columns`` neither defaults nor NOT NULL,
-``duckdb_tables()`` no row. A statement that reads one of them is given, while it runs, the
-facts of indb's tables as Arrow tables (``QuerySession.sources``, as a kdb+ host's answer is),
-and reads the catalog relation joined with them: a table's type, its columns' defaults and
-nullability, and ``duckdb_tables()``'s row of each (from ``duckdb_views()``'s, with the table's
-keys, indexes, checks and ``CREATE TABLE``). The PostgreSQL port's catalog is its own
+``table_constraints`` and ``key_column_usage`` no key, ``duckdb_tables()`` no row. A statement
+that reads one of them is given, while it runs, the facts of indb's tables as Arrow tables
+(``QuerySession.sources``, as a kdb+ host's answer is), and reads the catalog relation joined
+with them (or added to): a table's type, its columns' defaults and nullability, its keys and
+checks, and ``duckdb_tables()``'s row of each (from ``duckdb_views()``'s, with the table's keys,
+indexes, checks and ``CREATE TABLE``). The PostgreSQL port's catalog is its own
 (``server/pgcatalog.py``): it replaces these relations before a statement gets here.
 """
 
@@ -21,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 
 from indb.catalog.names import split_name
+from indb.catalog.tables import TableInfo
 from indb.engine.upkeep import table_ddl
 from indb.parser import render_indb
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 # the facts' DuckDB names
 TABLES, COLUMNS, VARIABLES = "__indb_catalog_tables", "__indb_catalog_columns", "__indb_catalog_variables"
+KEYS = "__indb_catalog_keys"  # each constraint's columns (a CHECK's: none), a row each
 
 # each relation read, and the query that reads it instead: DuckDB's own rows joined with the
 # facts (TABLES and COLUMNS, by name)
@@ -54,6 +57,16 @@ _READ_AS = {
         FROM duckdb_views() AS v JOIN __indb_catalog_tables AS f
         ON v.schema_name = f.schema_name AND v.view_name = f.table_name
         UNION ALL SELECT * FROM duckdb_tables()""",
+    ("information_schema", "table_constraints"): """
+        SELECT * FROM information_schema.table_constraints UNION ALL
+        SELECT DISTINCT 'memory', schema_name, constraint_name, 'memory', schema_name, table_name,
+               constraint_type, 'NO', 'NO', 'YES', 'YES'
+        FROM __indb_catalog_keys""",
+    ("information_schema", "key_column_usage"): """
+        SELECT * FROM information_schema.key_column_usage UNION ALL
+        SELECT 'memory', schema_name, constraint_name, 'memory', schema_name, table_name,
+               column_name, ordinal_position, position_in_unique_constraint
+        FROM __indb_catalog_keys WHERE column_name IS NOT NULL""",
     # SET VARIABLE's (the session's: engine/variables.py)
     ("", "duckdb_variables"): "SELECT name, value, type FROM __indb_catalog_variables",
     # (its table's schema and name are the call's argument, set where it is read: _reading)
@@ -69,6 +82,10 @@ _TABLES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.stri
                             ("estimated_size", pa.int64()), ("index_count", pa.int64()),
                             ("check_constraint_count", pa.int64()), ("sql", pa.string()),
                             ("comment", pa.string())])
+_KEYS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
+                          ("constraint_name", pa.string()), ("constraint_type", pa.string()),
+                          ("column_name", pa.string()), ("ordinal_position", pa.int64()),
+                          ("position_in_unique_constraint", pa.int64())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
                              ("is_nullable", pa.string()), ("primary_key", pa.bool_())])
@@ -131,6 +148,7 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
     temporary = engine.temporaries.schema if engine.temporaries is not None else None
     tables: list[dict] = []
     columns: list[dict] = []
+    keys: list[dict] = []
     for name, info in sorted(engine.session.infos.items()):
         schema, table = split_name(name)
         tables.append({"schema_name": schema, "table_name": table,
@@ -144,9 +162,29 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                      "is_nullable": "YES" if column.nullable else "NO",
                      "primary_key": column.name in info.primary_key}
                     for column in info.columns]
+        keys += _keys(schema, table, info)
     variables = engine.temporaries.variables if engine.temporaries is not None else {}
     return {TABLES: pa.Table.from_pylist(tables, schema=_TABLES_SCHEMA),
             COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA),
+            KEYS: pa.Table.from_pylist(keys, schema=_KEYS_SCHEMA),
             VARIABLES: pa.table({"name": pa.array(list(variables), pa.string()),
                                  "value": pa.array([v for v, _ in variables.values()], pa.string()),
                                  "type": pa.array([t for _, t in variables.values()], pa.string())})}
+
+
+def _keys(schema: str, table: str, info: TableInfo) -> list[dict]:
+    """A table's constraints as information_schema has them: a row for each column of its keys
+    (primary, UNIQUE, foreign: the position in the key it references too), one for each CHECK."""
+    rows = []
+    primary = [("PRIMARY KEY", *info.candidate_keys[0], False)] if info.primary_key else []
+    kinds = primary + [("UNIQUE", name, columns, False) for name, columns in info.unique_keys]
+    kinds += [("FOREIGN KEY", key.name, key.columns, True) for key in info.foreign_keys]
+    for kind, name, key, referencing in kinds:
+        rows += [{"schema_name": schema, "table_name": table, "constraint_name": name,
+                  "constraint_type": kind, "column_name": column, "ordinal_position": position,
+                  "position_in_unique_constraint": position if referencing else None}
+                 for position, column in enumerate(key, start=1)]
+    rows += [{"schema_name": schema, "table_name": table, "constraint_name": name,
+              "constraint_type": "CHECK", "column_name": None, "ordinal_position": None,
+              "position_in_unique_constraint": None} for name, _ in info.checks]
+    return rows
