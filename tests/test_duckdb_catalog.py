@@ -82,3 +82,10 @@ def test_table_constraints_and_key_column_usage_list_indb_s_keys(conn):
         "JOIN information_schema.key_column_usage AS kcu USING (constraint_name) "
         "WHERE tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') ORDER BY ALL").fetchall() == [
         ("child", "t_a", 1), ("t", "a", None)]
+
+
+def test_duckdb_columns_has_defaults_not_null_and_comments(conn):
+    conn.sql("COMMENT ON COLUMN t.b IS 'the b'")
+    assert conn.sql("SELECT column_name, column_default, is_nullable, comment FROM duckdb_columns() "
+                    "WHERE table_name = 't' ORDER BY column_index").fetchall() == [
+        ("a", None, False, None), ("b", "'x'", False, "the b"), ("c", None, True, None)]

@@ -48,6 +48,14 @@ _READ_AS = {
         ON i.table_schema = f.schema_name AND i.table_name = f.table_name
         AND i.column_name = f.column_name
         WHERE NOT starts_with(i.table_name, '__indb_catalog_')""",
+    ("", "duckdb_columns"): """
+        SELECT c.* REPLACE (coalesce(f.column_default, c.column_default) AS column_default,
+                            coalesce(f.is_nullable = 'YES', c.is_nullable) AS is_nullable,
+                            coalesce(f.comment, c.comment) AS comment)
+        FROM duckdb_columns() AS c LEFT JOIN __indb_catalog_columns AS f
+        ON c.schema_name = f.schema_name AND c.table_name = f.table_name
+        AND c.column_name = f.column_name
+        WHERE NOT starts_with(c.table_name, '__indb_catalog_')""",
     ("", "duckdb_tables"): """
         SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid,
                v.view_name AS table_name, v.view_oid AS table_oid, f.comment, v.tags,
@@ -88,7 +96,8 @@ _KEYS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string
                           ("position_in_unique_constraint", pa.int64())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
-                             ("is_nullable", pa.string()), ("primary_key", pa.bool_())])
+                             ("is_nullable", pa.string()), ("primary_key", pa.bool_()),
+                             ("comment", pa.string())])
 
 
 def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]:
@@ -160,7 +169,8 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
         columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
                      "column_default": column.default,
                      "is_nullable": "YES" if column.nullable else "NO",
-                     "primary_key": column.name in info.primary_key}
+                     "primary_key": column.name in info.primary_key,
+                     "comment": column.comment}
                     for column in info.columns]
         keys += _keys(schema, table, info)
     variables = engine.temporaries.variables if engine.temporaries is not None else {}
