@@ -1,7 +1,7 @@
 """Plans for named types: ``CREATE [OR REPLACE] TYPE name AS ENUM ('a', 'b')`` (``AS ENUM
-(SELECT ...)``: the distinct values the query returns, or ``AS`` any type), ``DROP TYPE [IF EXISTS] name``, ``ALTER TYPE name ADD VALUE 'v'`` and ``ALTER TYPE name
-RENAME TO new``. A name DuckDB
-gives a type of its own is refused: a column of that type would never be the named one."""
+(SELECT ...)``: the distinct values the query returns, or ``AS`` any type), ``DROP TYPE [IF
+EXISTS] name``, ``ALTER TYPE name ADD VALUE 'v'`` and ``ALTER TYPE name RENAME TO new``. A name
+DuckDB gives a type of its own is refused: a column of that type would never be the named one."""
 
 from __future__ import annotations
 

@@ -37,13 +37,11 @@ SESSION_SETTINGS = {"threads": "threads", "worker_threads": "threads",
                     "preserve_insertion_order": "preserve_insertion_order",
                     "default_order": "default_order", "default_null_order": "default_null_order",
                     "null_order": "default_null_order",
-                    "integer_division": "integer_division",
-                    "ieee_floating_point_ops": "ieee_floating_point_ops",
-                    "order_by_non_integer_literal": "order_by_non_integer_literal",
-                    "lambda_syntax": "lambda_syntax",
-                    "scalar_subquery_error_on_multiple_rows":
-                        "scalar_subquery_error_on_multiple_rows",
-                    "max_execution_time": "max_execution_time",
+                    # what the queries' SQL means, and how long they may run
+                    **{name: name for name in (
+                        "integer_division", "ieee_floating_point_ops",
+                        "order_by_non_integer_literal", "lambda_syntax",
+                        "scalar_subquery_error_on_multiple_rows", "max_execution_time")},
                     # how DuckDB plans and runs a query, not what it means
                     **{name: name for name in (
                         "pivot_filter_threshold", "pivot_limit", "disabled_optimizers",

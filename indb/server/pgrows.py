@@ -83,7 +83,6 @@ class Rows(core.QueryResult):
         duckdb_type = None if self._result.types is None else str(self._result.types[index])
         if duckdb_type in _OF_DUCKDB_TYPE:
             return _OF_DUCKDB_TYPE[duckdb_type]
-
         return buenavista_oid(self._types[index])
 
     def rows(self) -> Iterator[list]:
