@@ -248,9 +248,9 @@ def test_psycopg_queries_with_parameters_and_types(served):
         conn.commit()
         assert conn.execute("SELECT k, t FROM pg_made ORDER BY k").fetchall() == [
             (1, datetime.datetime(2024, 5, 6, 7, 8, 9)), (2, None)]
-        with pytest.raises(psycopg.errors.SyntaxError) as caught:
+        with pytest.raises(psycopg.errors.UndefinedColumn) as caught:  # PostgreSQL's class
             conn.execute("SELECT 1,\n  nope FROM nums")
-        assert caught.value.diag.sqlstate == "42601" and caught.value.diag.statement_position == "13"
+        assert caught.value.diag.sqlstate == "42703" and caught.value.diag.statement_position == "13"
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM nums").fetchone() == (1000,)  # still usable
 

@@ -78,6 +78,26 @@ KEPT = 32  # shadows kept (one a distinct set of visible relations)
 # PostgreSQL's set-returning functions the shadows have as table macros (_making)
 _TABLE_FUNCTIONS = ("pg_get_keywords", "pg_partition_ancestors")
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
+_NUMERIC = 1700  # numeric's oid: the one type whose modifier DuckDB writes its own way
+_SHIFT = 65536  # PostgreSQL's numeric modifier: (precision << 16 | scale) + 4
+
+
+def _pg_typmod() -> exp.Expr:
+    """A pg_attribute row's ``atttypmod`` as PostgreSQL's: DuckDB's of a ``DECIMAL(p, s)`` is
+    ``p * 1000 + s``, from which ODBC's and JDBC's drivers read nonsense sizes."""
+    mod = exp.column("atttypmod")
+    return exp.If(this=exp.and_(exp.column("atttypid").eq(_NUMERIC), mod > 0),
+                  true=mod.copy() // 1000 * _SHIFT + mod.copy() % 1000 + 4, false=mod.copy())
+
+
+def _duckdb_typmod() -> exp.Expr:
+    """``format_type``'s modifier (PostgreSQL's, ``_pg_typmod``) as DuckDB's format_type reads it."""
+    mod = exp.column("of_typemod")
+    return exp.If(this=exp.and_(exp.column("of_type").eq(_NUMERIC), mod >= 4),
+                  true=(mod.copy() - 4) // _SHIFT * 1000 + (mod.copy() - 4) % _SHIFT,
+                  false=mod.copy())
+
+
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
     "pg_get_userbyid": (("role_oid",), pgroles.userbyid(exp.column("role_oid"))),
@@ -122,7 +142,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
             for duck, pg in _TYPE_NAMES.items()]), exp.Dot(
                 this=exp.to_identifier("pg_catalog"), expression=exp.func(
-                    "format_type", exp.column("of_type"), exp.column("of_typemod"))))).from_(
+                    "format_type", exp.column("of_type"), _duckdb_typmod())))).from_(
             exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
         exp.Literal.string("text"))),
     # the schemas visible are the session's temporary schema and its search path (with_session
@@ -242,6 +262,27 @@ def _storage() -> exp.Expr:
         true=exp.Literal.string("x"), false=exp.Literal.string("p"))
 
 
+# PostgreSQL's lengths of types whose DuckDB's differ (16, its string's, for those of variable
+# length: -1 in PostgreSQL)
+_LENGTHS = {17: -1, 1043: -1, 1560: -1, 1266: 12, _NUMERIC: -1}
+
+
+def _type_length(oid: exp.Expr, length: exp.Expr) -> exp.Expr:
+    """A type's ``typlen`` as PostgreSQL's (ODBC's column sizes come from it)."""
+    return exp.cast(exp.Case(this=oid, ifs=[exp.If(this=exp.Literal.number(k), true=exp.Literal.number(v))
+                                            for k, v in _LENGTHS.items()],
+                             default=exp.func("coalesce", length, exp.Literal.number(-1))), "SMALLINT")
+
+
+def _attribute_length() -> exp.Expr:
+    """A column's ``attlen``: its type's length, which DuckDB leaves NULL and psqlODBC's
+    SQLColumns reads into a number that cannot be NULL."""
+    return exp.func("coalesce", exp.Subquery(this=exp.select(_type_length(
+        exp.column("oid", "indb_lt"), exp.column("typlen", "indb_lt"))).from_(
+        exp.to_table("pg_catalog.pg_type").as_("indb_lt")).where(
+        exp.column("oid", "indb_lt").eq(exp.column("atttypid")))), exp.cast(exp.Literal.number(-1), "SMALLINT"))
+
+
 def _list_type() -> exp.Expr:
     """A pg_attribute row's type: a list column's array type (DuckDB's pg_attribute gives every
     list one type of its own, which no pg_type row has)."""
@@ -284,10 +325,13 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
                 "typrelid": exp.func("coalesce", exp.column("typrelid"), exp.Literal.number(0)),
+                "typtypmod": exp.cast(exp.Literal.number(-1), "INTEGER"),  # no domains
+                "typlen": _type_length(exp.column("oid"), exp.column("typlen")),
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
     "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(),
+                     "atttypmod": _pg_typmod(), "attlen": _attribute_length(),
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
@@ -431,6 +475,8 @@ def _rewritten(tree: exp.Expr) -> exp.Expr:
 
 
 def _called_as(column: exp.Expr) -> exp.Expr:
+    if isinstance(column, exp.Bracket) and isinstance(column.this, exp.Column):
+        return exp.alias_(column, column.this.name)  # i.indkey[0]: PostgreSQL's "indkey"
     call = column.expression if isinstance(column, exp.Dot) else column
     name = _CALL_NAMES.get(type(call)) or (call.name.lower() if isinstance(call, exp.Anonymous) else None)
     return exp.alias_(column, name) if name else column
@@ -473,6 +519,11 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.DataType.build(node.args["kind"].expression.name, dialect="postgres")
     if isinstance(node, exp.Cast):
         return pgcasts.cast(node)
+    if isinstance(node, exp.Bracket) and isinstance(node.this, exp.Column) \
+            and node.this.name.lower() in pgparams.VECTOR_COLUMNS and len(node.expressions) == 1 \
+            and not isinstance(node.expressions[0], exp.Slice):
+        node.set("expressions", [exp.Add(this=node.expressions[0], expression=exp.Literal.number(1))])
+        return node  # a vector's subscripts start at 0, a DuckDB list's at 1
     if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From) \
             and (len(node.expressions) > 1 or node.args.get("offset")):
         return _zipped(node)
@@ -681,21 +732,31 @@ def _extended(tree: exp.Expr, tables: frozenset[str], macros: frozenset[str]) ->
         alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
         if node.db.lower() == "information_schema" and (name in pgkeys.INFORMATION_COLUMNS
                                                          or name == "sequences"):
-            node.replace(exp.Table(this=exp.Anonymous(this=_macro(name, "information_schema")),
-                                   alias=alias))
+            _replace(node, exp.Table(this=exp.Anonymous(this=_macro(name, "information_schema")),
+                                     alias=alias))
             continue
         if node.db.lower() != "pg_catalog" or not isinstance(node.this, exp.Identifier):
             continue
         if name in macros:
-            node.replace(exp.Table(this=exp.Anonymous(this=_macro(name)), alias=alias))
+            _replace(node, exp.Table(this=exp.Anonymous(this=_macro(name)), alias=alias))
         elif name not in tables:
             empty = exp.select(*(exp.alias_(exp.null(), c) for c in sorted(_named(node)))
                                or [exp.alias_(exp.null(), "oid")]).where(exp.false())
-            node.replace(exp.Subquery(this=empty, alias=alias))
+            _replace(node, exp.Subquery(this=empty, alias=alias))
     for column in list(tree.find_all(exp.Column)):
         if column.text("db").lower() in CATALOG_SCHEMAS:
             column.set("db", None)
     return tree
+
+
+def _replace(table: exp.Table, new: exp.Table | exp.Subquery) -> None:
+    """``table`` replaced by ``new`` in its query, keeping the joins that sqlglot hangs on a
+    parenthesized join's first table (``FROM ((pg_class c JOIN pg_namespace n ON ...) JOIN
+    ...)``, as psqlODBC's SQLColumns writes it)."""
+    joins = table.args.get("joins")
+    if joins:
+        new.set("joins", joins)
+    table.replace(new)
 
 
 def _named(table: exp.Table) -> set[str]:

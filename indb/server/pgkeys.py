@@ -234,7 +234,11 @@ def index_relations_added() -> exp.Query:
         ("oid", exp.column("index_oid")), ("relname", exp.func("first", exp.column("index_name"))),
         ("relnamespace", exp.func("first", exp.column("index_namespace"))),
         ("relkind", exp.Literal.string("i")), ("relam", exp.Literal.number(BTREE)),
-        ("relpersistence", exp.Literal.string("p")), ("relhasindex", exp.false())))).from_(
+        ("relpersistence", exp.Literal.string("p")), ("relispopulated", exp.true()),
+        # PostgreSQL's are never NULL (psqlODBC's SQLStatistics reads relhasrules into a bool)
+        *((flag, exp.false()) for flag in (
+            "relhasindex", "relhasrules", "relhastriggers", "relhassubclass", "relrowsecurity",
+            "relforcerowsecurity", "relispartition", "relisshared", "relhasoids", "relhaspkey"))))).from_(
         exp.Table(this=exp.Anonymous(this=INDEXES))).group_by(exp.column("index_oid"))
 
 

@@ -33,6 +33,10 @@ from indb.planner.tables import write_target
 TEXT, BIGINT, OID_ARRAY, JSON, VARBIT = 25, 20, 1028, 114, 1562
 INT2VECTOR, OIDVECTOR = 22, 30  # the catalog's vectors: text "1 2", binary as int2[] / oid[]
 VECTOR_ARRAYS = {INT2VECTOR: 1005, OIDVECTOR: OID_ARRAY}
+# pg_index's columns that are vectors (SQLAlchemy's reflection splits indoption's text), whose
+# subscripts start at 0 in PostgreSQL (psqlODBC's primary keys read ``i.indkey[ia.attnum-1]``)
+VECTOR_COLUMNS = {"indkey": INT2VECTOR, "indoption": INT2VECTOR, "indclass": OIDVECTOR,
+                  "indcollation": OIDVECTOR}
 # the comparisons and arithmetic whose other side gives a parameter its type
 _BESIDE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Add,
            exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.NullSafeEQ, exp.NullSafeNEQ)

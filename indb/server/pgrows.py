@@ -21,9 +21,7 @@ from indb.server import pgcopy, pgparams
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 # int2[], int4[], int8[]: a catalog's arrays of integers, which are arrays of oids
 _INTEGER_ARRAYS = frozenset(pgparams.ARRAYS[oid] for oid in (21, 23, 20))
-# ... but these columns of pg_index are vectors (SQLAlchemy's reflection splits indoption's text)
-_VECTORS = {"indkey": pgparams.INT2VECTOR, "indoption": pgparams.INT2VECTOR,
-            "indclass": pgparams.OIDVECTOR, "indcollation": pgparams.OIDVECTOR}
+# ... but pg_index's vectors (pgparams.VECTOR_COLUMNS) are not
 
 
 def buenavista_oid(kind: core.BVType) -> int:
@@ -77,13 +75,20 @@ class Rows(core.QueryResult):
         array = pgparams.oid_of(kind) if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
             else pgparams.TEXT
         if self._catalog and array in _INTEGER_ARRAYS:
-            return _VECTORS.get(self._result.columns[index], pgparams.OID_ARRAY)
+            return pgparams.VECTOR_COLUMNS.get(self._result.columns[index], pgparams.OID_ARRAY)
         if array != pgparams.TEXT:
             return array
         duckdb_type = None if self._result.types is None else str(self._result.types[index])
         if duckdb_type in _OF_DUCKDB_TYPE:
             return _OF_DUCKDB_TYPE[duckdb_type]
         return buenavista_oid(self._types[index])
+
+    def typmod(self, index: int) -> int:
+        """A column's type modifier: a decimal's precision and scale as PostgreSQL's
+        ``numeric(p, s)`` has them (ODBC's and JDBC's column sizes come from it); -1 else."""
+        assert self._result is not None
+        kind = self._result.schema.types[index]
+        return ((kind.precision << 16) | kind.scale) + 4 if pa.types.is_decimal(kind) else -1
 
     def rows(self) -> Iterator[list]:
         """Its rows not sent yet: the same stream each time, so that an Execute with a row
@@ -174,6 +179,9 @@ class Fetched(core.QueryResult):
 
     def oid(self, index: int) -> int:
         return self._cursor.oid(index)
+
+    def typmod(self, index: int) -> int:
+        return self._cursor.typmod(index)
 
     def rows(self) -> Iterator[list]:
         return iter(self._rows)

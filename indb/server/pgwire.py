@@ -37,7 +37,7 @@ from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcopy, pgcursors, pgerrors, pgparams, pgstatements, pgvalues
+from indb.server import pgcopy, pgcursors, pgerrors, pgparams, pgstatements, pgtls, pgvalues
 from indb.server.pgcancel import Cancelable
 from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgsession import with_session
@@ -405,7 +405,7 @@ class _Handler(postgres.BuenaVistaHandler):
                     return None
                 self.request = self.connection = sock
                 self.rfile = sock.makefile("rb")
-                self.wfile = _SocketWriter(sock)
+                self.wfile = pgtls.SocketWriter(sock)
                 self.r = postgres.BVBuffer(self.rfile)
             return self.handle_startup(conn)  # a startup message or a cancel request comes next
         return super().handle_startup(conn)
@@ -489,7 +489,8 @@ class _Handler(postgres.BuenaVistaHandler):
         formats = query_result.result_format or []
         fields = b"".join(
             query_result.column(i)[0].encode() + b"\x00" + struct.pack(
-                "!ihihih", 0, 0, _oid(query_result, i), 0, -1, formats[i] if i < len(formats) else 0)
+                "!ihihih", 0, 0, _oid(query_result, i), 0, _typmod(query_result, i),
+                formats[i] if i < len(formats) else 0)
             for i in range(query_result.column_count()))
         self.wfile.write(struct.pack("!cih", postgres.ServerResponse.ROW_DESCRIPTION,
                                      len(fields) + 6, query_result.column_count()) + fields)
@@ -743,29 +744,12 @@ def _oid(result: core.QueryResult, index: int) -> int:
     return buenavista_oid(result.column(index)[1])
 
 
+def _typmod(result: core.QueryResult, index: int) -> int:
+    return result.typmod(index) if isinstance(result, Rows | Fetched) else -1
+
+
 def _field(data: bytes) -> bytes:
     return struct.pack("!i", len(data)) + data
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """The server side of TLS with this certificate and key (PEM files), as the HTTP port's."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
-
-
-class _SocketWriter(io.RawIOBase):
-    """The handler's ``wfile`` over a TLS socket: every write sent whole."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._sock.sendall(data)
-        return len(data)
 
 
 class PgServer(postgres.BuenaVistaServer):

@@ -19,7 +19,8 @@ from indb.catalog import users
 from indb.catalog.database import Database
 from indb.errors import AuthenticationError, OptionError
 from indb.server.app import Authenticate, ServerState, create_app
-from indb.server.pgwire import PgServer, tls_context
+from indb.server.pgtls import tls_context
+from indb.server.pgwire import PgServer
 from indb.server.pool import POOL_SIZE, ConnectionPool
 from indb.server.scheduler import Scheduler
 
