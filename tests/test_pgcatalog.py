@@ -529,3 +529,43 @@ def test_every_type_has_an_oid_and_a_namespace(served):
                           "JOIN pg_proc AS p ON p.oid = t.typreceive "
                           "JOIN pg_type AS e ON e.oid = t.typelem WHERE t.typname = '_int4'"
                           ).fetchall() == [("_int4", "array_recv", "int4")]
+
+
+def _shadow_rows(sql):
+    """``sql`` answered by a shadow holding pk (a BIGINT, v VARCHAR, b DECIMAL(10, 2),
+    PRIMARY KEY (v, a)), asked in-process."""
+    from indb.catalog.tables import TableInfo
+    from indb.catalog.types import Column
+    from indb.engine.privileges import Relation
+    from indb.server import pgcatalog
+    columns = (("a", "BIGINT"), ("v", "VARCHAR"), ("b", "DECIMAL(10,2)"))
+    info = TableInfo("pk", tuple(Column(n, k) for n, k in columns), primary_key=("v", "a"))
+    shadows = pgcatalog.Shadows()
+    try:
+        return shadows.answer([Relation("main", "pk", False, columns, info)], [],
+                              pgcatalog.catalog_query(sql, None), None).fetchall()
+    finally:
+        shadows.close()
+
+
+def test_psqlodbc_s_catalog_queries_read_as_postgresql_answers_them():
+    # SQLColumns: joins in parentheses (each hung on its first table), attlen and typtypmod
+    # never NULL, numeric's modifier PostgreSQL's (precision << 16 | scale) + 4
+    assert _shadow_rows(
+        "select a.attname, a.attlen, a.atttypmod, t.typtypmod, t.typlen, "
+        "format_type(a.atttypid, a.atttypmod) from (((pg_catalog.pg_class c inner join "
+        "pg_catalog.pg_namespace n on n.oid = c.relnamespace and c.relname like 'pk') inner join "
+        "pg_catalog.pg_attribute a on (not a.attisdropped) and a.attnum > 0 and a.attrelid = "
+        "c.oid) inner join pg_catalog.pg_type t on t.oid = a.atttypid) order by attnum") == [
+        ("a", 8, -1, -1, 8, "bigint"), ("v", -1, -1, -1, -1, "character varying"),
+        ("b", -1, (10 << 16 | 2) + 4, -1, -1, "numeric(10,2)")]
+    # SQLPrimaryKeys: an int2vector's subscripts start at 0
+    assert _shadow_rows(
+        "select ta.attname, ia.attnum, i.indkey[0] from pg_catalog.pg_attribute ta, "
+        "pg_catalog.pg_attribute ia, pg_catalog.pg_class tc, pg_catalog.pg_index i where "
+        "tc.relname = 'pk' AND tc.oid = i.indrelid AND i.indisprimary = 't' AND ia.attrelid = "
+        "i.indexrelid AND ta.attrelid = i.indrelid AND ta.attnum = i.indkey[ia.attnum-1] "
+        "order by ia.attnum") == [("v", 1, 2), ("a", 2, 2)]
+    # SQLStatistics: an index's pg_class row has PostgreSQL's flags, not NULLs
+    assert _shadow_rows("select c.relname, c.relhasrules, c.relhassubclass from "
+                        "pg_catalog.pg_class c where c.relkind = 'i'") == [("pk_pkey", False, False)]

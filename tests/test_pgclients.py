@@ -9,6 +9,7 @@ PostgreSQL's server, whose package has pgbench)."""
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import os
@@ -179,6 +180,43 @@ def test_pgjdbc(served, tmp_path):
         "xs:_int8 tags:_varchar",
         "tables pk t", "keys 0", "primary key of pk b:1:pk_pkey a:2:pk_pkey",
         "index of pk pk_pkey:b:1:false pk_pkey:a:2:false", "remarks a value", "sequences probe_seq"]
+
+
+def test_psqlodbc(served):
+    """psqlODBC, PostgreSQL's ODBC driver (Debian's odbc-postgresql), through pyodbc: what
+    Excel, Power BI, Tableau and R's odbc read the pg port with. Its catalog functions
+    (SQLColumns, SQLPrimaryKeys, SQLStatistics) are its own queries of pg_catalog."""
+    pyodbc = pytest.importorskip("pyodbc")  # its import needs unixODBC's library
+    if "PostgreSQL Unicode" not in pyodbc.drivers():
+        pytest.skip("psqlODBC is not installed (.ci/run installs odbc-postgresql)")
+    with pyodbc.connect(f"DRIVER={{PostgreSQL Unicode}};SERVER=127.0.0.1;PORT={served.pg_port};"
+                        "DATABASE=indb;UID=admin;PWD=", autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT id, name, amount, day FROM t ORDER BY id")
+        amount = cur.description[2]
+        assert (amount[1], amount[4], amount[5]) == (Decimal, 10, 2)  # numeric(10, 2)'s typmod
+        assert [tuple(row) for row in cur.fetchall()] == [
+            (1, "a", Decimal("2.25"), datetime.date(2026, 1, 2)), (2, None, None, None)]
+        assert cur.execute("SELECT name FROM t WHERE id = ? AND day = ?", 1,
+                           datetime.date(2026, 1, 2)).fetchone()[0] == "a"
+        columns = {r.column_name: (r.type_name, r.column_size, r.decimal_digits, r.ordinal_position)
+                   for r in cur.columns(table="t").fetchall()}
+        assert columns["amount"] == ("numeric", 10, 2, 4) and columns["id"][:2] == ("int8", 19)
+        assert len(columns) == 9
+        assert [(r.column_name, r.key_seq, r.pk_name) for r in cur.primaryKeys("pk").fetchall()] \
+            == [("b", 1, "pk_pkey"), ("a", 2, "pk_pkey")]
+        assert [(r.index_name, r.ordinal_position, r.column_name, r.non_unique)
+                for r in cur.statistics("pk").fetchall()] == [("pk_pkey", 1, "b", 0),
+                                                              ("pk_pkey", 2, "a", 0)]
+        assert {"t", "pk"} <= {r.table_name for r in cur.tables(tableType="TABLE").fetchall()}
+        for sql, state in (("SELECT nope FROM t", "42703"), ("SELECT * FROM nope", "42P01")):
+            with pytest.raises(pyodbc.Error) as caught:
+                cur.execute(sql)
+            assert caught.value.args[0] == state
+        conn.autocommit = False
+        cur.execute("INSERT INTO t (id, name) VALUES (?, ?)", 30, "rolled back")
+        conn.rollback()
+        assert cur.execute("SELECT count(*) FROM t WHERE id = 30").fetchone()[0] == 0
 
 
 def _pgbench() -> str | None:

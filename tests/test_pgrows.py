@@ -39,3 +39,11 @@ def test_values_are_made_plain_for_the_writers():
     assert plain(days) == ["infinity", "-infinity", "3000-01-02 BC", datetime.date(1970, 1, 1)]
     bc = pa.array([-63_517_788_000_000_000], pa.timestamp("us", tz="UTC"))
     assert plain(bc) == ["0044-03-15 10:00:00 BC"]
+
+
+def test_a_decimal_column_s_modifier_is_postgresql_s_numeric_precision_and_scale():
+    from indb.result import Result
+    table = pa.table({"amount": pa.array([1], pa.decimal128(10, 2)), "n": [1]})
+    rows = Rows(None, Result(table), "")  # type: ignore[arg-type]
+    assert rows.typmod(0) == (10 << 16 | 2) + 4  # what psycopg's and ODBC's precision read
+    assert rows.typmod(1) == -1

@@ -200,7 +200,7 @@ _LIST_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]
 _ARRAYS = {**pgparams.ARRAYS, 1043: 1015}
 _TEXT_TYPE = {"oid": 25, "typname": "text", "typnamespace": pgtypes.CATALOG_OID, "typtype": "b",
               "typcategory": "S", "typlen": -1, "typbyval": False, "typdelim": ",", "typelem": 0, "typarray": 1009,
-              "typbasetype": 0, "typrelid": 0, "typisdefined": True}
+              "typbasetype": 0, "typrelid": 0, "typisdefined": True, "typtypmod": -1}
 
 
 def _types_added() -> exp.Query:
@@ -216,7 +216,7 @@ def _types_added() -> exp.Query:
             ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
             ("typdelim", exp.Literal.string(",")), ("typarray", exp.Literal.number(0)),
             ("typbasetype", exp.Literal.number(0)), ("typrelid", exp.Literal.number(0)),
-            ("typisdefined", exp.true()),
+            ("typisdefined", exp.true()), ("typtypmod", exp.Literal.number(-1)),
             ("typreceive", exp.Literal.number(pgtypes.ARRAY_RECV)))),  # (Npgsql: an array's)
         exp.alias_(exp.column("item_oid", "a"), "typelem"),
     ).from_(exp.Subquery(this=exp.select("oid", "typname", "typnamespace", "typowner").from_(
