@@ -881,3 +881,31 @@ def test_copy_leaves_generated_columns_out_of_its_default_list(plain):
             assert conn.execute("SELECT count(*) FROM lines").fetchone() == (2,)
         finally:
             conn.execute("DROP TABLE lines")
+
+
+def test_unnamed_columns_are_named_as_postgresql_names_them(plain):
+    """count(*) is "count" (DuckDB's is "count_star()"), as clients that read rows by name
+    expect of PostgreSQL: psycopg's dict rows, asyncpg's records (a prepared statement,
+    described before it runs), a DECLAREd cursor."""
+    import asyncio
+
+    import asyncpg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(dsn(plain), row_factory=dict_row) as conn:
+        assert conn.execute("SELECT count(*), max(x)::int, x < 100, min(x) AS least_x FROM t "
+                            "WHERE x < 10 GROUP BY 3").fetchone() == {
+            "count": 10, "max": 9, "?column?": True, "least_x": 0}
+        with conn.cursor(name="named") as cursor:
+            cursor.execute("SELECT sum(x) FROM t WHERE x < 10")
+            assert cursor.fetchone() == {"sum": 45}
+
+    async def session():
+        conn = await asyncpg.connect(host="127.0.0.1", port=plain.pg_port, user="admin",
+                                     database="indb", ssl=False)
+        try:
+            return await conn.fetchrow("SELECT count(*) FROM t WHERE x > $1 AND x < 10", 4)
+        finally:
+            await conn.close()
+
+    assert dict(asyncio.run(session())) == {"count": 5}

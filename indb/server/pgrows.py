@@ -47,14 +47,16 @@ class Rows(core.QueryResult):
     """A statement's result as buenavista sends it: rows for a query, a command tag otherwise."""
 
     def __init__(self, session: Session, result: Result | None, tag: str,
-                 catalog: bool = False) -> None:
+                 catalog: bool = False, names: list[str] | None = None) -> None:
         """``session``: the one whose cancel request stops the rows' query while they stream;
         ``catalog``: the rows answer a query of PostgreSQL's catalog, whose arrays of integers
-        are arrays of oids (asyncpg reads ``oid[]`` without looking it up)."""
+        are arrays of oids (asyncpg reads ``oid[]`` without looking it up); ``names``: the
+        columns' names as sent (``pgnames``), else the result's."""
         super().__init__()
         self._result, self._tag, self._session = result, tag, session
         self._catalog = catalog
         self._types = [] if result is None else [bvtype(t) for t in result.schema.types]
+        self._names = names if names is not None else [] if result is None else result.columns
         self._rows: Iterator[list] | None = None
 
     def has_results(self) -> bool:
@@ -64,8 +66,7 @@ class Rows(core.QueryResult):
         return len(self._types)
 
     def column(self, index: int) -> tuple[str, core.BVType]:
-        assert self._result is not None
-        return self._result.columns[index], self._types[index]
+        return self._names[index], self._types[index]
 
     def oid(self, index: int) -> int:
         """A column's PostgreSQL type: buenavista's, but a list's is the array of its items'

@@ -37,7 +37,8 @@ from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import pgcopy, pgcursors, pgerrors, pgparams, pgstatements, pgtls, pgvalues
+from indb.server import (pgcopy, pgcursors, pgerrors, pgnames, pgparams, pgstatements, pgtls,
+                         pgvalues)
 from indb.server.pgcancel import Cancelable
 from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgsession import with_session
@@ -212,12 +213,14 @@ class _Session(Cancelable, core.Session):
             self.notice(result.message)  # what it did (psql shows it): its rows stay the API's
             result.close()
             return Rows(self, None, pgstatements.tag(last, result))
+        names = pgnames.column_names(last, sql, result.columns) if last is trees[-1] \
+            else None  # PostgreSQL's (count, not count_star()); EXECUTE q's text is not here
         if isinstance(last, pgstatements.ROW_WRITES) and result.returns_rows:  # RETURNING: rows, a tag
-            return Rows(self, result, pgstatements.tag(last, result, counted=False))
+            return Rows(self, result, pgstatements.tag(last, result, counted=False), names=names)
         if isinstance(last, pgstatements.WRITES) or not result.columns:
             result.close()
             return Rows(self, None, pgstatements.tag(last, result))
-        return Rows(self, result, "")
+        return Rows(self, result, "", names=names)
 
 
     def _carry_out(self, statement: pgcursors.Statement, params: Any) -> core.QueryResult:
