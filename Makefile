@@ -12,9 +12,10 @@ $(STAMP): setup.cfg pyproject.toml
 	# A CPU build of torch, named exactly: a plain `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# node-postgres, a client of the pg port written by others (tests/test_pgclients.py)
-	if command -v npm >/dev/null; then npm install --silent --prefix $(VENV)/node pg@8 \
-		|| echo "node-postgres was not installed: its tests skip"; fi
+	# node-postgres and node-q, clients of the pg port and the tickerplant written by others
+	# (tests/test_pgclients.py, tests/test_stream_server.py)
+	if command -v npm >/dev/null; then npm install --silent --prefix $(VENV)/node pg@8 node-q@2 \
+		|| echo "node-postgres and node-q were not installed: their tests skip"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -174,6 +174,56 @@ def test_a_feed_a_subscriber_and_queries(server):
             q.close()
 
 
+NODE_MODULES = Path(__file__).resolve().parents[1] / ".venv" / "node" / "node_modules"
+NODE_Q_PROGRAM = r"""
+const nodeq = require('node-q');
+const Long = require('long');
+const got = {};
+nodeq.connect({host: '127.0.0.1', port: Number(process.argv[2])}, (err, con) => {
+  if (err) { console.log(JSON.stringify({error: err.message})); process.exit(1); }
+  con.on('upd', (table, rows) => {
+    got.published = [table, rows.map(r => [r.sym, r.price, r.size])];
+    con.k('select n: count i, size: sum size by sym from trade where sym = `NODEQ', (e, r) => {
+      got.qsql = r;
+      con.k("SELECT count(*) AS n FROM trade WHERE sym = 'NODEQ'", (e, r) => {
+        got.sql = r;
+        con.k('select nope from trade', (e, r) => {
+          got.error = e && e.message;
+          console.log(JSON.stringify(got));
+          con.close(() => process.exit(0));
+        });
+      });
+    });
+  });
+  con.k('.u.sub', 'trade', nodeq.symbols(['NODEQ']), (e, schema) => {
+    got.schema = schema;
+    con.ks('.u.upd', 'trade', [nodeq.symbols(['NODEQ', 'NODEQ']), nodeq.floats([1.5, 2.5]),
+                               nodeq.longs([Long.fromInt(100), Long.fromInt(200)])], () => {});
+  });
+});
+"""
+
+
+def test_node_q(server, tmp_path):
+    """node-q, a kdb+ client in JavaScript with its own codec: a subscription, an update
+    without its time (filled in), the update published to it, q-sql and SQL queries, an error."""
+    import json
+    import shutil
+    if shutil.which("node") is None or not (NODE_MODULES / "node-q").is_dir():
+        pytest.skip("node-q is not installed (make installs it where npm is)")
+    program = tmp_path / "probe.js"
+    program.write_text(NODE_Q_PROGRAM)
+    run = subprocess.run(["node", str(program), str(server.port)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+    assert run.returncode == 0, run.stdout + run.stderr
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["schema"] == ["trade", []]  # node-q's form of a table of no rows
+    assert got["published"] == ["trade", [["NODEQ", 1.5, 100], ["NODEQ", 2.5, 200]]]
+    assert got["qsql"] == [[{"sym": "NODEQ"}], [{"n": 2, "size": 300}]]  # a keyed table
+    assert got["sql"] == [{"n": 2}]
+    assert 'column "nope" not found' in got["error"]
+
+
 def test_errors_are_kdb_errors_and_the_server_goes_on(server):
     q = server.connect()
     try:
