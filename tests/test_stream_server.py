@@ -224,6 +224,38 @@ def test_node_q(server, tmp_path):
     assert 'column "nope" not found' in got["error"]
 
 
+def test_kola_and_a_compressed_message(server):
+    """kola (Rust's kdb+ codec, with polars) as a client; and a compressed message, as q sends
+    one of over 2,000 bytes to a host not its own, made by kola's encoder: decoded, its rows
+    appended."""
+    kola = pytest.importorskip("kola")
+    import polars as pl
+    rows = 5000
+    call = [".u.upd", "trade", [pl.Series(["KOLA"] * rows, dtype=pl.Categorical),
+                                pl.Series([1.0] * rows), pl.Series(range(rows), dtype=pl.Int64)]]
+    message = kola.serialize_as_ipc_bytes6("sync", True, call)
+    assert message[2] == 1 and len(message) < rows * 8  # compressed
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"kola:\x06\x00")
+        assert sock.recv(1) in (b"\x03", b"\x06")
+        sock.sendall(message)
+        reply = read_message(sock)
+    assert reply.py() is None  # (::), as kdb+'s .u.upd answers
+    q = kola.Q("127.0.0.1", server.port)
+    q.connect()
+    try:
+        counted = q.sync("select n: count i, size: sum size by sym from trade where sym = `KOLA")
+        assert counted.to_dicts() == [{"sym": "KOLA", "n": rows, "size": rows * (rows - 1) // 2}]
+        q.asyn(".u.upd", "trade", [pl.Series(["KOLA2"], dtype=pl.Categorical), pl.Series([2.0]),
+                                   pl.Series([7], dtype=pl.Int64)])
+        assert q.sync("exec sum size from trade where sym = `KOLA2") == 7
+        assert q.sync("SELECT count(*) AS n FROM trade WHERE sym = 'KOLA2'").to_dicts() == [{"n": 1}]
+        with pytest.raises(kola.KolaError, match="nope.* not found"):  # kola quotes the text
+            q.sync("select nope from trade")
+    finally:
+        q.disconnect()
+
+
 def test_errors_are_kdb_errors_and_the_server_goes_on(server):
     q = server.connect()
     try:
