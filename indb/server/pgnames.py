@@ -40,7 +40,7 @@ def column_names(tree: exp.Expr, sql: str, names: Sequence[str]) -> list[str]:
             isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
             for p in projections):
         return list(names)
-    return [name if isinstance(p, exp.Alias) else (_figured(p, sql) or name)
+    return [name if isinstance(p, exp.Alias) else (_named(p, sql)[0] or name)
             for p, name in zip(projections, names, strict=True)]
 
 
@@ -55,16 +55,10 @@ def _projections(tree: exp.Expr) -> list[exp.Expr] | None:
     return list(returning.expressions) if returning is not None else None
 
 
-def _figured(node: exp.Expr, sql: str) -> str | None:
-    """PostgreSQL's name of an unaliased select item; None where DuckDB's is the same (a
-    column)."""
-    name, _ = _named(node, sql)
-    return name
-
-
 def _named(node: exp.Expr, sql: str) -> tuple[str | None, int]:
-    """A name and its strength, as FigureColnameInternal's: 2 from a column or a function, 1
-    from what the expression is (a cast's type, ``case``), 0 none (``?column?``)."""
+    """A select item's name and its strength, as PostgreSQL's FigureColnameInternal gives them:
+    2 from a column or a function, 1 from what the expression is (a cast's type, ``case``), 0
+    none (``?column?``); the name is None where DuckDB's is the same (a column)."""
     if isinstance(node, exp.Paren):
         return _named(node.this, sql)
     if isinstance(node, exp.Column):
