@@ -2,6 +2,7 @@
 VACUUM and OPTIMIZE through SQL, checked against the Iceberg tables they leave behind."""
 
 import datetime
+import json
 import os
 import time
 from pathlib import Path
@@ -595,6 +596,16 @@ def test_explain_shows_plans_and_changes_nothing(conn, table_name):
     assert lines[0] == ("plan", "Query") and lines[-1][0] == "physical_plan"
     analyzed = rows(conn, f"EXPLAIN ANALYZE SELECT count(*) FROM {table_name}")
     assert analyzed[-1][0] == "analyzed_plan"
+    # DuckDB's options: a plan in another format is DuckDB's document alone
+    [(key, document)] = rows(conn, f"EXPLAIN (FORMAT json) SELECT count(*) FROM {table_name}")
+    assert key == "physical_plan" and isinstance(json.loads(document), list)
+    [(key, document)] = rows(conn, f"EXPLAIN (ANALYZE, FORMAT 'json') SELECT * FROM {table_name}")
+    assert key == "analyzed_plan" and "operator" in json.loads(document)
+    assert rows(conn, "EXPLAIN ANALYSE SELECT 1")[-1][0] == "analyzed_plan"
+    with pytest.raises(indb.SqlError, match="options FORMAT and ANALYZE, not VERBOSE"):
+        conn.sql("EXPLAIN (VERBOSE) SELECT 1")
+    with pytest.raises(indb.SqlError, match="formats DuckDB's plan of a query"):
+        conn.sql(f"EXPLAIN (FORMAT json) DELETE FROM {table_name}")
 
 
 def test_copy_to_a_file_and_back(conn, table_name, tmp_path):

@@ -93,9 +93,10 @@ class KillFunction(exp.Expression):
 
 
 class Explain(exp.Expression):
-    """``EXPLAIN [ANALYZE] statement``: ``this`` is the statement's tree."""
+    """``EXPLAIN [ANALYZE] [(FORMAT f, ANALYZE)] statement``: ``this`` is the statement's tree,
+    ``format`` DuckDB's format of its plan (json, html, graphviz...)."""
 
-    arg_types = {"this": True, "analyze": False}
+    arg_types = {"this": True, "analyze": False, "format": False}
 
 
 class Vacuum(exp.Expression):
@@ -413,11 +414,11 @@ class Indb(DuckDB):
                         or transfer.parse_statement(self) or super()._parse_statement())
             self._advance()
             if word == "EXPLAIN":
-                analyze = self._match(TokenType.ANALYZE)
+                analyze, form = self._explain_options()
                 statement = self._parse_statement()
                 if statement is None:
                     self.raise_error("EXPLAIN needs a statement to explain, as in EXPLAIN SELECT * FROM t")
-                return self.expression(Explain(this=statement, analyze=bool(analyze)))
+                return self.expression(Explain(this=statement, analyze=analyze, format=form))
             if word == "VACUUM":
                 self._vacuum_options()
             table = self._parse_table_parts() if self._curr and self._curr.text.upper() != "RETAIN" \
@@ -466,6 +467,29 @@ class Indb(DuckDB):
                 self._advance()
                 return self.expression(exp.Analyze(options=["VERBOSE"]))
             return super()._parse_analyze()
+
+        def _explain_options(self) -> tuple[bool, str | None]:
+            """``[ANALYZE | ANALYSE] [(FORMAT f, ANALYZE [boolean])]``, DuckDB's: whether to run
+            the query, and the plan's format."""
+            analyze, form = bool(self._match_texts(("ANALYZE", "ANALYSE"))), None
+            if not self._match(TokenType.L_PAREN):
+                return analyze, form
+            while True:
+                option = self._curr.text.upper() if self._curr else ""
+                self._advance()
+                if option in ("ANALYZE", "ANALYSE"):
+                    value = self._match_texts(("TRUE", "FALSE", "ON", "OFF", "1", "0"))
+                    analyze = not value or self._prev.text.upper() in ("TRUE", "ON", "1")
+                elif option == "FORMAT" and self._curr:
+                    form = self._curr.text.lower()
+                    self._advance()
+                else:
+                    self.raise_error(f"EXPLAIN takes the options FORMAT and ANALYZE, not {option}: "
+                                     "EXPLAIN (FORMAT json) SELECT ...")
+                if not self._match(TokenType.COMMA):
+                    break
+            self._match_r_paren()
+            return analyze, form
 
         def _vacuum_options(self) -> None:
             """PostgreSQL's options of VACUUM (``(ANALYZE, VERBOSE)``, ``FULL FREEZE VERBOSE
@@ -742,7 +766,7 @@ class Indb(DuckDB):
                if e.args.get("options") else ""),
             ShowModels: lambda self, e: "SHOW MODELS",
             Explain: lambda self, e: "EXPLAIN " + ("ANALYZE " if e.args.get("analyze") else "")
-            + self.sql(e, "this"),
+            + (f"(FORMAT {e.args['format']}) " if e.args.get("format") else "") + self.sql(e, "this"),
             Vacuum: lambda self, e: " ".join(filter(None, [
                 "VACUUM", self.sql(e, "this"),
                 f"RETAIN {self.sql(e, 'retain')}" if e.args.get("retain") else ""])),

@@ -466,6 +466,7 @@ class Explain:
 
     plan: Any
     analyze: bool = False
+    format: str | None = None  # DuckDB's format of its plan of a query (json, graphviz...)
 
 
 def plan_explain(tree: ExplainTree, catalog: CatalogFacts,
@@ -477,7 +478,11 @@ def plan_explain(tree: ExplainTree, catalog: CatalogFacts,
     if tree.args.get("analyze") and not isinstance(inner, Query):
         raise error_at(tree, "EXPLAIN ANALYZE runs the statement, so it takes only queries; "
                              "EXPLAIN shows what a write would do without doing it")
-    return Explain(inner, bool(tree.args.get("analyze")))
+    form = tree.args.get("format")
+    if form not in (None, "text", "default") and not isinstance(inner, Query):
+        raise error_at(tree, f"EXPLAIN (FORMAT {form}) formats DuckDB's plan of a query; "
+                             "EXPLAIN of another statement shows indb's plan as text")
+    return Explain(inner, bool(tree.args.get("analyze")), form)
 
 
 def plan_lines(plan: Any) -> list[tuple[str, str]]:
