@@ -46,5 +46,7 @@ def test_a_union_is_named_by_its_first_query_and_returning_as_a_select():
     sql = "INSERT INTO nm (a) VALUES (1) RETURNING a, a * 2, upper(b)"
     assert column_names(parse(sql)[0], sql, ["a", "(a * 2)", "upper(b)"]) == [
         "a", "?column?", "upper"]
+    sql = "VALUES (1, 2)"
+    assert column_names(parse(sql)[0], sql, ["col0", "col1"]) == ["column1", "column2"]
     sql = "SELECT 1; SELECT sum(a) FROM nm"  # positions are in the whole text
     assert column_names(parse(sql)[1], sql, ["sum(a)"]) == ["sum"]

@@ -35,6 +35,8 @@ _KINDS: dict[type[exp.Expr], str] = {exp.Array: "array", exp.Exists: "exists",
 def column_names(tree: exp.Expr, sql: str, names: Sequence[str]) -> list[str]:
     """The result's columns (DuckDB's ``names``) as PostgreSQL names the columns of ``tree``, a
     statement parsed from ``sql``."""
+    if isinstance(tree, exp.Values):  # VALUES (1, 2): PostgreSQL's column1, DuckDB's col0
+        return [f"column{i}" for i in range(1, len(names) + 1)]
     projections = _projections(tree)
     if projections is None or len(projections) != len(names) or any(
             isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
