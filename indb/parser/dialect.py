@@ -232,7 +232,7 @@ class _TokenizerCore(TokenizerCore):
 class Indb(DuckDB):
     """DuckDB's SQL with indb's statements."""
 
-    class Tokenizer(DuckDB.Tokenizer):
+    class Tokenizer(faithful.Tokenizer):
         # DuckDB reads EXECUTE as an opaque command; EXECUTE FUNCTION is ours to parse.
         COMMANDS = DuckDB.Tokenizer.COMMANDS - {TokenType.EXECUTE}
         # ... and these are keywords of opaque commands; as plain words they reach our parsers;

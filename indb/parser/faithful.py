@@ -40,6 +40,12 @@ def _quantified(node: exp.Expr) -> bool:
         isinstance(node, exp.Anonymous) and node.name.upper() in ("ANY", "SOME", "ALL"))
 
 
+class Tokenizer(DuckDB.Tokenizer):
+    """DuckDB's tokens, as DuckDB reads them."""
+
+    HEX_STRINGS = [("x'", "'"), ("X'", "'")]  # x'303132': a BLOB (sqlglot's DuckDB lacks it)
+
+
 class Parser(DuckDBParser):
     """DuckDB's parser, reading DuckDB's SQL as DuckDB does."""
 
@@ -109,6 +115,14 @@ class Parser(DuckDBParser):
         if self._index >= 2 and self._tokens[self._index - 2].token_type == TokenType.L_BRACKET:
             return None
         return DuckDBParser.PLACEHOLDER_PARSERS[TokenType.COLON](self)
+
+    def _parse_in(self, this: exp.Expr | None, alias: bool = False) -> exp.In:
+        # x IN (): an empty list, false (NOT IN (): true), as DuckDB and SQLite read it
+        if self._curr and self._next and self._curr.token_type == TokenType.L_PAREN \
+                and self._next.token_type == TokenType.R_PAREN:
+            self._advance(2)
+            return self.expression(exp.In(this=this, expressions=[]))
+        return super()._parse_in(this, alias)
 
     def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
         # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);
