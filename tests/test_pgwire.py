@@ -909,3 +909,21 @@ def test_unnamed_columns_are_named_as_postgresql_names_them(plain):
             await conn.close()
 
     assert dict(asyncio.run(session())) == {"count": 5}
+
+
+def test_lengths_past_postgresql_s_bounds_end_the_connection_not_the_server(plain):
+    """A header claiming 2 GB (or a negative length) was read as asked: the server allocated
+    it and waited. It is a protocol violation (08P01), as in PostgreSQL, and the next client
+    is served."""
+    startup = struct.pack("!i", 196608) + b"user\x00admin\x00database\x00indb\x00\x00"
+    for sent in (struct.pack("!ii", 2**31 - 1, 196608),  # a startup packet's length
+                 struct.pack("!i", len(startup) + 4) + startup + b"Q" + struct.pack("!i", -1),
+                 struct.pack("!i", len(startup) + 4) + startup + b"Q" + struct.pack("!i", 2**31 - 1)):
+        with socket.create_connection(("127.0.0.1", plain.pg_port), timeout=30) as sock:
+            sock.sendall(sent)
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+        assert b"C08P01\x00" in answer and b"invalid" in answer
+    with psycopg.connect(dsn(plain)) as conn:
+        assert conn.execute("SELECT count(*) FROM t WHERE x < 10").fetchone() == (10,)

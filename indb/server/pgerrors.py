@@ -16,7 +16,8 @@ SQLSTATES = {"UniqueViolation": "23505", "CheckViolation": "23514", "ForeignKeyV
              "ConflictError": "40001", "DataError": "22000", "NotSupportedError": "0A000",
              "QueryCanceledError": "57014", "RunError": "38000", "FunctionError": "38000",
              "ModelError": "38000", "AuthenticationError": "28000", "PrivilegeError": "42501",
-             "InterfaceError": "08000", "ProgrammingError": "42000", "OperationalError": "58000"}
+             "ProtocolViolation": "08P01", "InterfaceError": "08000", "ProgrammingError": "42000",
+             "OperationalError": "58000"}
 
 
 # ... made finer by what the message says (DuckDB's errors all come as a SqlError; indb's

@@ -37,8 +37,8 @@ from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
 from indb.planner.tables import table_name
 from indb.result import Result
-from indb.server import (pgcopy, pgcursors, pgerrors, pgnames, pgparams, pgstatements, pgtls,
-                         pgvalues)
+from indb.server import (pgcopy, pgcursors, pgerrors, pgframes, pgnames, pgparams, pgstatements,
+                         pgtls, pgvalues)
 from indb.server.pgcancel import Cancelable
 from indb.server.pgcatalog import Shadows, catalog_query
 from indb.server.pgsession import with_session
@@ -375,6 +375,10 @@ class _Handler(postgres.BuenaVistaHandler):
     rfile: io.BufferedReader
     r: postgres.BVBuffer
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = pgframes.Bounded(self.rfile)  # type: ignore[assignment]  # PostgreSQL's limits
+
     def handle_startup(self, conn: core.Connection) -> postgres.BVContext | None:
         """An SSLRequest first is answered here: 'S' and TLS with the server's certificate, or
         'N' without one (PostgreSQL's answers; the client then goes on in clear or gives up, as
@@ -407,10 +411,12 @@ class _Handler(postgres.BuenaVistaHandler):
                 except (ssl.SSLError, OSError):  # the client gave up (its CA refused ours)
                     return None
                 self.request = self.connection = sock
-                self.rfile = sock.makefile("rb")
+                self.rfile = pgframes.Bounded(sock.makefile("rb"))  # type: ignore[assignment]
                 self.wfile = pgtls.SocketWriter(sock)
                 self.r = postgres.BVBuffer(self.rfile)
             return self.handle_startup(conn)  # a startup message or a cancel request comes next
+        if len(head) == 8:
+            pgframes.check_startup_length(struct.unpack("!i", head[:4])[0])
         return super().handle_startup(conn)
 
     @_extended_message
