@@ -927,3 +927,35 @@ def test_lengths_past_postgresql_s_bounds_end_the_connection_not_the_server(plai
         assert b"C08P01\x00" in answer and b"invalid" in answer
     with psycopg.connect(dsn(plain)) as conn:
         assert conn.execute("SELECT count(*) FROM t WHERE x < 10").fetchone() == (10,)
+
+
+def test_mutated_messages_are_answered_and_the_server_goes_on(plain):
+    """A valid session's bytes (startup, Parse, Bind, Execute, Sync, Query) with a few bytes
+    changed at random, as a fuzzer sends them: each connection gets what it gets (an error, a
+    closed connection), and the server still serves."""
+    import random
+    rng = random.Random(15)
+
+    def message(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("!i", len(body) + 4) + body
+
+    params = struct.pack("!i", 196608) + b"user\x00admin\x00database\x00indb\x00\x00"
+    valid = (struct.pack("!i", len(params) + 4) + params
+             + message(b"P", b"s\x00SELECT $1::int + x FROM t\x00\x00\x01\x00\x00\x00\x17")
+             + message(b"B", b"\x00s\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x012\x00\x00")
+             + message(b"E", b"\x00\x00\x00\x00\x00") + message(b"S", b"")
+             + message(b"Q", b"SELECT 1\x00"))
+    for _ in range(40):
+        mutated = bytearray(valid)
+        for _ in range(rng.randrange(1, 6)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        with socket.create_connection(("127.0.0.1", plain.pg_port), timeout=30) as sock:
+            sock.sendall(bytes(mutated))
+            sock.settimeout(0.2)  # a connection left waiting for more bytes is left
+            try:
+                while sock.recv(65536):
+                    pass
+            except (TimeoutError, ConnectionResetError):  # waiting for more bytes, or gone
+                pass
+    with psycopg.connect(dsn(plain)) as conn:
+        assert conn.execute("SELECT count(*) FROM t WHERE x < 10").fetchone() == (10,)
