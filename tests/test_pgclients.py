@@ -219,6 +219,60 @@ def test_psqlodbc(served):
         assert cur.execute("SELECT count(*) FROM t WHERE id = 30").fetchone()[0] == 0
 
 
+def test_psycopg2_and_pandas_to_sql(served):
+    """psycopg2 (libpq's, the most deployed Python driver): parameters interpolated by the
+    client, dict rows by PostgreSQL's column names, execute_values, a named cursor, COPY both
+    ways, an error's pgcode, a rollback; and pandas' to_sql and read_sql over SQLAlchemy with
+    it, whose frames of floats make FLOAT(53) columns."""
+    import io
+
+    import pandas as pd
+    import sqlalchemy as sa
+    psycopg2 = pytest.importorskip("psycopg2")
+    import psycopg2.extras
+    with psycopg2.connect(host="127.0.0.1", port=served.pg_port, user="admin", dbname="indb") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT name FROM t WHERE id = %s AND day = %s AND id = ANY(%s)",
+                    (1, datetime.date(2026, 1, 2), [1, 2]))
+        assert cur.fetchall() == [("a",)]
+        rows = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+        rows.execute("SELECT count(*), max(id) FROM t WHERE id IN %s", ((1, 2),))
+        assert rows.fetchone() == {"count": 2, "max": 2}
+        cur.execute("CREATE TABLE p2 (id BIGINT, name VARCHAR)")
+        psycopg2.extras.execute_values(cur, "INSERT INTO p2 (id, name) VALUES %s",
+                                       [(1, "x"), (2, "y")])
+        cur.copy_expert("COPY p2 (id, name) FROM STDIN WITH CSV", io.StringIO("3,z\n"))
+        conn.commit()
+        named = conn.cursor(name="walk")
+        named.execute("SELECT id FROM p2 ORDER BY id")
+        assert named.fetchmany(2) == [(1,), (2,)] and named.fetchall() == [(3,)]
+        named.close()
+        out = io.StringIO()
+        cur.copy_expert("COPY (SELECT id, name FROM p2 ORDER BY id) TO STDOUT WITH CSV HEADER", out)
+        assert out.getvalue().splitlines() == ["id,name", "1,x", "2,y", "3,z"]
+        cur.execute("DELETE FROM p2")
+        conn.rollback()
+        cur.execute("SELECT count(*) FROM p2")
+        assert cur.fetchone() == (3,)
+        with pytest.raises(psycopg2.errors.UndefinedColumn) as caught:
+            cur.execute("SELECT nope FROM p2")
+        assert caught.value.pgcode == "42703"
+        conn.rollback()
+        cur.execute("DROP TABLE p2")
+    engine = sa.create_engine(f"postgresql+psycopg2://admin@127.0.0.1:{served.pg_port}/indb")
+    try:
+        frame = pd.DataFrame({"a": [1, 2], "b": ["x", None], "c": [1.5, None]})
+        frame.to_sql("frame", engine, index=False, if_exists="replace")
+        frame.to_sql("frame", engine, index=False, if_exists="append", method="multi")
+        back = pd.read_sql("SELECT * FROM frame ORDER BY a, b", engine)
+        assert back["a"].tolist() == [1, 1, 2, 2] and back["b"][0] == "x" and pd.isna(back["b"][2])
+        assert back["c"].tolist()[:2] == [1.5, 1.5] and back["c"].dtype == "float64"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS frame"))
+        engine.dispose()
+
+
 def _pgbench() -> str | None:
     found = shutil.which("pgbench") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
     return found if isinstance(found, str) else (found[-1] if found else None)

@@ -85,6 +85,12 @@ class Parser(DuckDBParser):
         types = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
         if isinstance(types, exp.DataType):
             self._type_end = self._index
+            if types.this == exp.DataType.Type.FLOAT and len(types.expressions) == 1 \
+                    and types.expressions[0].this.is_int:
+                # FLOAT(p), PostgreSQL's and SQL's (SQLAlchemy's Float(53), which pandas'
+                # to_sql writes): DuckDB's DOUBLE past 24 bits, else FLOAT (sqlglot wrote REAL(p))
+                wide = int(types.expressions[0].this.name) > 24
+                return exp.DataType.build("DOUBLE" if wide else "FLOAT", dialect="duckdb")
         return types
 
     def _parse_column_ops(self, this: exp.Expr | None) -> exp.Expr | None:
