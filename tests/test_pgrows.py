@@ -31,14 +31,15 @@ def test_a_cursor_takes_rows_across_batches_and_stops_at_its_end():
 def test_values_are_made_plain_for_the_writers():
     zoned = pa.array([datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)],
                      pa.timestamp("us", tz="America/New_York"))
-    assert plain(zoned) == [datetime.datetime(2026, 1, 2, 3, 4, 5)]  # UTC, without a zone
+    assert plain(zoned) == [datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)]
+    assert plain(zoned)[0].utcoffset() == datetime.timedelta(0)  # in UTC, the session's zone
     interval = pa.array([pa.scalar((1, 2, 3_000_000_000), pa.month_day_nano_interval())])
     assert plain(interval) == [datetime.timedelta(days=32, seconds=3)]  # a month: 30 days
     # dates Python's cannot hold: PostgreSQL's text of them (DuckDB's is "3000-01-02 (BC)")
     days = pa.array([2**31 - 1, -(2**31 - 1), -1_814_889, 0], pa.date32())
     assert plain(days) == ["infinity", "-infinity", "3000-01-02 BC", datetime.date(1970, 1, 1)]
     bc = pa.array([-63_517_788_000_000_000], pa.timestamp("us", tz="UTC"))
-    assert plain(bc) == ["0044-03-15 10:00:00 BC"]
+    assert plain(bc) == ["0044-03-15 10:00:00+00 BC"]  # a timestamptz's, as PostgreSQL's
 
 
 def test_a_decimal_column_s_modifier_is_postgresql_s_numeric_precision_and_scale():

@@ -73,3 +73,15 @@ def test_interval_text_is_postgresql_s_default_style(value, text):
 ])
 def test_text_parameters_are_read_as_postgresql_reads_them(raw, oid, value):
     assert pgvalues.parameter(raw, oid, 0) == value
+
+
+def test_a_timestamp_with_a_time_zone_is_written_as_postgresql_writes_it():
+    timestamp_text = pgvalues.timestamp_text
+    utc = datetime.timezone.utc
+    assert timestamp_text(datetime.datetime(2026, 1, 2, 1, 4, 5, 120000, utc)) == "2026-01-02 01:04:05.12+00"
+    assert timestamp_text(datetime.datetime(2026, 1, 2, 1, 4, 5, tzinfo=utc)) == "2026-01-02 01:04:05+00"
+    india = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    assert timestamp_text(datetime.datetime(2026, 1, 2, 1, 4, 5, tzinfo=india)) == "2026-01-02 01:04:05+05:30"
+    west = datetime.timezone(-datetime.timedelta(hours=8))
+    assert timestamp_text(datetime.datetime(2026, 1, 2, 1, 4, 5, tzinfo=west)) == "2026-01-02 01:04:05-08"
+    assert timestamp_text(datetime.datetime(2026, 1, 2, 1, 4, 5, 500000)) == "2026-01-02 01:04:05.5"

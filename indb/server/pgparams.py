@@ -30,7 +30,7 @@ from sqlglot.tokens import TokenType
 
 from indb.planner.tables import write_target
 
-TEXT, BIGINT, OID_ARRAY, JSON, VARBIT = 25, 20, 1028, 114, 1562
+TEXT, BIGINT, OID_ARRAY, JSON, VARBIT, TIMESTAMPTZ = 25, 20, 1028, 114, 1562, 1184
 INT2VECTOR, OIDVECTOR = 22, 30  # the catalog's vectors: text "1 2", binary as int2[] / oid[]
 VECTOR_ARRAYS = {INT2VECTOR: 1005, OIDVECTOR: OID_ARRAY}
 # pg_index's columns that are vectors (SQLAlchemy's reflection splits indoption's text), whose

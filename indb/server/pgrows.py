@@ -79,6 +79,8 @@ class Rows(core.QueryResult):
             return pgparams.VECTOR_COLUMNS.get(self._result.columns[index], pgparams.OID_ARRAY)
         if array != pgparams.TEXT:
             return array
+        if pa.types.is_timestamp(kind) and kind.tz is not None:  # buenavista has no timestamptz
+            return pgparams.TIMESTAMPTZ
         duckdb_type = None if self._result.types is None else str(self._result.types[index])
         if duckdb_type in _OF_DUCKDB_TYPE:
             return _OF_DUCKDB_TYPE[duckdb_type]
@@ -201,12 +203,12 @@ def bvtype(kind: pa.DataType) -> core.BVType:
 
 
 def plain(column: pa.Array) -> list[Any]:
-    """A column's values as buenavista and psycopg write them: timestamps with a time zone as
-    UTC without one (buenavista sends only ``timestamp``); the rest as Python's
+    """A column's values as buenavista and psycopg write them: timestamps with a time zone in
+    UTC, as the session's TimeZone (UTC) has them; the rest as Python's
     (``result.python_values``: DuckDB's intervals as ``timedelta``, maps as dicts); a date or
     timestamp Python's cannot hold in PostgreSQL's text of it (``infinity``, ``3000-01-02 BC``)."""
-    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-        column = column.cast(pa.timestamp(column.type.unit))
+    if pa.types.is_timestamp(column.type) and column.type.tz not in (None, "UTC"):
+        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
     return python_values(column, postgresql_text)
 
 

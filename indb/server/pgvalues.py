@@ -141,10 +141,18 @@ def numeric_text(value: decimal.Decimal | int) -> str:
 
 
 def timestamp_text(value: datetime.datetime | datetime.time) -> str:
-    """A timestamp or time as PostgreSQL writes one: a space before the time, and a fraction of
-    a second without its trailing zeros (``03:04:05.12``)."""
-    written = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
-    return written.rstrip("0") if value.microsecond and value.tzinfo is None else written
+    """A timestamp or time as PostgreSQL writes one: a space before the time, a fraction of a
+    second without its trailing zeros (``03:04:05.12``), a time zone's offset in hours, and
+    minutes where it has them (``+00``, ``+05:30``)."""
+    naive = value.replace(tzinfo=None)
+    written = naive.isoformat(sep=" ") if isinstance(naive, datetime.datetime) else naive.isoformat()
+    written = written.rstrip("0") if value.microsecond else written
+    offset = value.utcoffset()
+    if offset is None:
+        return written
+    sign, minutes = "-" if offset < datetime.timedelta(0) else "+", abs(offset) // datetime.timedelta(minutes=1)
+    hours, minutes = divmod(minutes, 60)
+    return written + f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
 
 
 _MICROSECONDS_A_DAY = 86_400_000_000
