@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from indb.parser import parse
@@ -51,9 +52,25 @@ def test_reads_probes_and_no_ops():
 
 
 def test_array_literals_are_rewritten_only_where_there_are_some():
-    assert with_arrays(parse("SELECT '[1, 2]'::INT[], '{1}' AS s")) is None  # the text runs as sent
-    assert with_arrays(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a")) == \
+    def no_table(probe):  # the types of a probe's columns: here, of no table
+        return None
+
+    assert with_arrays(parse("SELECT '[1, 2]'::INT[], '{1}' AS s"), no_table) is None  # as sent
+    assert with_arrays(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a"), no_table) == \
         "SELECT 1;\nSELECT CAST(['1', NULL] AS INT[]) AS a"
+
+
+def test_a_string_in_array_form_is_an_array_where_a_list_column_takes_it():
+    columns = {"xs": pa.list_(pa.int64()), "s": pa.string()}
+
+    def type_of(probe):  # the probe's columns' types, as the session's DuckDB would answer
+        return [columns[e.name] for e in probe.expressions]
+
+    assert with_arrays(parse("INSERT INTO t (s, xs) VALUES ('{a}', '{1,2}')"), type_of) == \
+        "INSERT INTO t (s, xs) VALUES ('{a}', CAST(['1', '2'] AS BIGINT[]))"
+    assert with_arrays(parse("UPDATE t SET s = '{b}' WHERE xs = '{3}'"), type_of) == \
+        "UPDATE t SET s = '{b}' WHERE xs = CAST(['3'] AS BIGINT[])"
+    assert with_arrays(parse("UPDATE t SET s = '{b}'"), type_of) is None  # a string column's
 
 
 @pytest.mark.parametrize("params, path", [

@@ -266,6 +266,16 @@ def test_postgresql_s_array_literals_are_read_in_every_statement(served):
                             "AND k = ANY('{1,3}'::int[])").fetchone() == (1,)
         with pytest.raises(psycopg.errors.DataException, match="malformed array literal"):
             conn.execute("SELECT '{1,2'::int[]")
+        # ... and as a plain string where a list column's value goes (pg_dump --inserts writes
+        # them so): an array there, as in PostgreSQL; a string column's '{...}' stays a string
+        conn.execute("CREATE TABLE pg_strings (k BIGINT, xs BIGINT[], tags VARCHAR[], s VARCHAR)")
+        conn.execute("""INSERT INTO pg_strings VALUES (1, '{1,2}', '{"a b",NULL}', '{x}')""")
+        conn.execute("INSERT INTO pg_strings (s, xs, k) VALUES ('{y}', '{3}', 2)")
+        conn.execute("UPDATE pg_strings SET xs = '{7,8}' WHERE k = 2")
+        assert conn.execute("SELECT k, xs, tags, s FROM pg_strings ORDER BY k").fetchall() == [
+            (1, [1, 2], ["a b", None], "{x}"), (2, [7, 8], None, "{y}")]
+        assert conn.execute("SELECT k FROM pg_strings WHERE xs = '{7,8}' AND s = '{y}'"
+                            ).fetchall() == [(2,)]
 
 
 def test_psycopg_sessions_at_once(served):

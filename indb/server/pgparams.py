@@ -115,15 +115,36 @@ def parameter_types(sql: str, declared: Sequence[int], type_of: TypeOf) -> list[
 def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, int]:
     """What the undeclared parameters are, one probe a context (a FROM clause, a target)."""
     oids: dict[int, int] = {}
-    # by the id of their context: the probe, and each parameter's column in its answer
-    probes: dict[int, tuple[exp.Select, dict[int, int]]] = {}
+    probed: dict[int, exp.Expr] = {}
     for n, place in sorted(places.items()):
         if isinstance(place.parent, _BIGINT_PLACES):
             oids[n] = BIGINT
-            continue
-        if isinstance(place.parent, exp.Cast) and _oids(place.parent.to):
+        elif isinstance(place.parent, exp.Cast) and _oids(place.parent.to):
             oids[n] = OID_ARRAY
-            continue
+        else:
+            probed[n] = place
+    oids.update((n, oid_of(kind)) for n, kind in types_where(probed, type_of).items())
+    return oids
+
+
+def array_strings(tree: exp.Expr, type_of: TypeOf) -> list[tuple[exp.Literal, pa.DataType]]:
+    """The strings in PostgreSQL's array form (``'{1,2}'``) that stand where a list column's
+    value goes (``INSERT ... VALUES``, ``SET c = ``, ``c = ``), with the column's type: PostgreSQL
+    reads them as arrays, DuckDB's cast of such a string fails."""
+    strings = [node for node in tree.find_all(exp.Literal)
+               if node.is_string and node.name.lstrip().startswith("{")]
+    kinds = types_where(dict(enumerate(strings)), type_of)
+    return [(strings[i], kind) for i, kind in kinds.items()
+            if pa.types.is_list(kind) or pa.types.is_large_list(kind)]
+
+
+def types_where(places: dict[int, exp.Expr], type_of: TypeOf) -> dict[int, pa.DataType]:
+    """The type each expression (a parameter, a literal) takes from where it stands: the column
+    it is compared with or written to, learnt by one probe a context (a FROM clause, a target)."""
+    kinds: dict[int, pa.DataType] = {}
+    # by the id of their context: the probe, and each parameter's column in its answer
+    probes: dict[int, tuple[exp.Select, dict[int, int]]] = {}
+    for n, place in sorted(places.items()):
         typed = _typed_by(place)
         context = _context(place)
         if typed is None or context is None:
@@ -137,10 +158,10 @@ def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, 
             columns[n] = len(probe.expressions)
             probe.select(typed.copy(), copy=False)
     for probe, columns in probes.values():
-        kinds = type_of(probe.limit(0, copy=False))
-        if kinds is not None:
-            oids.update((n, oid_of(kinds[i])) for n, i in columns.items() if i < len(kinds))
-    return oids
+        answer = type_of(probe.limit(0, copy=False))
+        if answer is not None:
+            kinds.update((n, answer[i]) for n, i in columns.items() if i < len(answer))
+    return kinds
 
 
 def _oids(kind: exp.DataType) -> bool:
@@ -153,7 +174,7 @@ def _oids(kind: exp.DataType) -> bool:
         and str(items.args.get("kind")).lower() in ("oid", "regtype", "regclass"))
 
 
-def _typed_by(place: exp.Placeholder) -> exp.Expr | int | None:
+def _typed_by(place: exp.Expr) -> exp.Expr | int | None:
     """The expression whose type the parameter takes (or its position among the columns of the
     table an INSERT without a column list fills), or None where nothing says."""
     parent = place.parent
@@ -181,7 +202,7 @@ def _typed_by(place: exp.Placeholder) -> exp.Expr | int | None:
     return None
 
 
-def _context(place: exp.Placeholder) -> tuple[exp.Expr, exp.Select] | None:
+def _context(place: exp.Expr) -> tuple[exp.Expr, exp.Select] | None:
     """The node a parameter's probe is made for, and the probe (SELECT ... FROM its tables): the
     SELECT it stands in (its FROM, joins and the statement's WITH), or the table an INSERT,
     UPDATE or DELETE writes."""

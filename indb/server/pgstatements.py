@@ -14,8 +14,9 @@ from indb import errors
 from indb.parser import (dialect, environments, kinetica, monitors, parse, prepared, procedures,
                          render, render_indb, sequences, subscriptions, workers)
 from indb.parser import privileges as identity
+from indb.catalog.types import sql_type_of
 from indb.result import Result
-from indb.server import pgcursors, pgvalues
+from indb.server import pgcursors, pgparams, pgvalues
 from indb.planner.settings import SEARCH_PATH, command_setting
 from indb.planner.variables import is_variable
 from indb.planner.tables import MERGE_ACTION, write_target
@@ -36,11 +37,17 @@ READS: tuple[type[exp.Expr], ...] = (
     subscriptions.ShowSubscriptions, workers.ShowWorkers, sequences.ShowSequences)
 
 
-def with_arrays(trees: list[exp.Expr]) -> str | None:
-    """The statements again as indb's SQL with PostgreSQL's array literals (``'{1,2}'::int[]``)
-    read as DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the
-    text the client sent runs as it came."""
-    if not any(pgvalues.is_array_literal(cast) for tree in trees for cast in tree.find_all(exp.Cast)):
+def with_arrays(trees: list[exp.Expr], type_of: pgparams.TypeOf) -> str | None:
+    """The statements again as indb's SQL with PostgreSQL's array literals (``'{1,2}'::int[]``,
+    and ``'{1,2}'`` where a list column's value goes: ``pgparams.array_strings``) read as
+    DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the text the
+    client sent runs as it came."""
+    strings = [(string, kind) for tree in trees for string, kind in pgparams.array_strings(tree, type_of)
+               if not isinstance(string.parent, exp.Cast)]
+    for string, kind in strings:
+        string.replace(exp.cast(string.copy(), exp.DataType.build(sql_type_of(kind), dialect="duckdb")))
+    if not strings and not any(pgvalues.is_array_literal(cast) for tree in trees
+                               for cast in tree.find_all(exp.Cast)):
         return None
     return ";\n".join(render_indb(tree.transform(
         lambda node: pgvalues.array_literal(node) if isinstance(node, exp.Cast) else node))

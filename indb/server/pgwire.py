@@ -185,7 +185,7 @@ class _Session(Cancelable, core.Session):
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
-        arrays = pgstatements.with_arrays(trees)
+        arrays = pgstatements.with_arrays(trees, self.type_of)
         if arrays is not None:
             sql, trees = arrays, parse(arrays)
         if is_run(sql):
