@@ -266,7 +266,7 @@ def test_postgresql_s_array_literals_are_read_in_every_statement(served):
                             "AND k = ANY('{1,3}'::int[])").fetchone() == (1,)
         with pytest.raises(psycopg.errors.DataException, match="malformed array literal"):
             conn.execute("SELECT '{1,2'::int[]")
-        # ... and as a plain string where a list column's value goes (pg_dump --inserts writes
+        # ... and as a plain string where a list column's value goes (pg_dump's INSERTs write
         # them so): an array there, as in PostgreSQL; a string column's '{...}' stays a string
         conn.execute("CREATE TABLE pg_strings (k BIGINT, xs BIGINT[], tags VARCHAR[], s VARCHAR)")
         conn.execute("""INSERT INTO pg_strings VALUES (1, '{1,2}', '{"a b",NULL}', '{x}')""")
