@@ -36,7 +36,7 @@ from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgtypes
+from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgsizes, pgtypes
 from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
@@ -78,26 +78,6 @@ KEPT = 32  # shadows kept (one a distinct set of visible relations)
 # PostgreSQL's set-returning functions the shadows have as table macros (_making)
 _TABLE_FUNCTIONS = ("pg_get_keywords", "pg_partition_ancestors")
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
-_NUMERIC = 1700  # numeric's oid: the one type whose modifier DuckDB writes its own way
-_SHIFT = 65536  # PostgreSQL's numeric modifier: (precision << 16 | scale) + 4
-
-
-def _pg_typmod() -> exp.Expr:
-    """A pg_attribute row's ``atttypmod`` as PostgreSQL's: DuckDB's of a ``DECIMAL(p, s)`` is
-    ``p * 1000 + s``, from which ODBC's and JDBC's drivers read nonsense sizes."""
-    mod = exp.column("atttypmod")
-    return exp.If(this=exp.and_(exp.column("atttypid").eq(_NUMERIC), mod > 0),
-                  true=mod.copy() // 1000 * _SHIFT + mod.copy() % 1000 + 4, false=mod.copy())
-
-
-def _duckdb_typmod() -> exp.Expr:
-    """``format_type``'s modifier (PostgreSQL's, ``_pg_typmod``) as DuckDB's format_type reads it."""
-    mod = exp.column("of_typemod")
-    return exp.If(this=exp.and_(exp.column("of_type").eq(_NUMERIC), mod >= 4),
-                  true=(mod.copy() - 4) // _SHIFT * 1000 + (mod.copy() - 4) % _SHIFT,
-                  false=mod.copy())
-
-
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
     "pg_get_userbyid": (("role_oid",), pgroles.userbyid(exp.column("role_oid"))),
@@ -142,7 +122,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
             for duck, pg in _TYPE_NAMES.items()]), exp.Dot(
                 this=exp.to_identifier("pg_catalog"), expression=exp.func(
-                    "format_type", exp.column("of_type"), _duckdb_typmod())))).from_(
+                    "format_type", exp.column("of_type"), pgsizes.duckdb_typmod())))).from_(
             exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
         exp.Literal.string("text"))),
     # the schemas visible are the session's temporary schema and its search path (with_session
@@ -262,27 +242,6 @@ def _storage() -> exp.Expr:
         true=exp.Literal.string("x"), false=exp.Literal.string("p"))
 
 
-# PostgreSQL's lengths of types whose DuckDB's differ (16, its string's, for those of variable
-# length: -1 in PostgreSQL)
-_LENGTHS = {17: -1, 1043: -1, 1560: -1, 1266: 12, _NUMERIC: -1}
-
-
-def _type_length(oid: exp.Expr, length: exp.Expr) -> exp.Expr:
-    """A type's ``typlen`` as PostgreSQL's (ODBC's column sizes come from it)."""
-    return exp.cast(exp.Case(this=oid, ifs=[exp.If(this=exp.Literal.number(k), true=exp.Literal.number(v))
-                                            for k, v in _LENGTHS.items()],
-                             default=exp.func("coalesce", length, exp.Literal.number(-1))), "SMALLINT")
-
-
-def _attribute_length() -> exp.Expr:
-    """A column's ``attlen``: its type's length, which DuckDB leaves NULL and psqlODBC's
-    SQLColumns reads into a number that cannot be NULL."""
-    return exp.func("coalesce", exp.Subquery(this=exp.select(_type_length(
-        exp.column("oid", "indb_lt"), exp.column("typlen", "indb_lt"))).from_(
-        exp.to_table("pg_catalog.pg_type").as_("indb_lt")).where(
-        exp.column("oid", "indb_lt").eq(exp.column("atttypid")))), exp.cast(exp.Literal.number(-1), "SMALLINT"))
-
-
 def _list_type() -> exp.Expr:
     """A pg_attribute row's type: a list column's array type (DuckDB's pg_attribute gives every
     list one type of its own, which no pg_type row has)."""
@@ -326,12 +285,12 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
                 "typrelid": exp.func("coalesce", exp.column("typrelid"), exp.Literal.number(0)),
                 "typtypmod": exp.cast(exp.Literal.number(-1), "INTEGER"),  # no domains
-                "typlen": _type_length(exp.column("oid"), exp.column("typlen")),
+                "typlen": pgsizes.type_length(exp.column("oid"), exp.column("typlen")),
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
     "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(),
-                     "atttypmod": _pg_typmod(), "attlen": _attribute_length(),
+                     "atttypmod": pgsizes.pg_typmod(), "attlen": pgsizes.attribute_length(),
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
