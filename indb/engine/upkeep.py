@@ -484,11 +484,10 @@ def explain(engine: Engine, plan: planner.Explain, params: object) -> Result:
     """indb's plan as lines; for a query, DuckDB's plan of it after them (EXPLAIN ANALYZE: run).
     A plan in another format than text (json, graphviz...) is DuckDB's alone: a document for a
     tool to read, which indb's lines would not be part of."""
-    textual = plan.format in (None, "text", "default")
-    lines = plan_lines(plan.plan) if textual else []
+    lines = plan_lines(plan.plan) if plan.textual else []
     if isinstance(plan.plan, planner.Query):
         tree = ExplainTree(this=parse(plan.plan.sql)[0], analyze=plan.analyze,
-                           format=None if textual else plan.format)
+                           format=None if plan.textual else plan.format)
         duck = engine.session.query(render_indb(tree), params)
         lines += list(zip(duck.column(0).to_pylist(), duck.column(1).to_pylist(), strict=True))
     return Result(pa.table({"explain_key": [k for k, _ in lines],

@@ -468,6 +468,11 @@ class Explain:
     analyze: bool = False
     format: str | None = None  # DuckDB's format of its plan of a query (json, graphviz...)
 
+    @property
+    def textual(self) -> bool:
+        """Whether the plan is shown as text (indb's lines, then DuckDB's plan)."""
+        return self.format in (None, "text", "default")
+
 
 def plan_explain(tree: ExplainTree, catalog: CatalogFacts,
                  plan_statement: Callable[[exp.Expr, CatalogFacts], Any]) -> Explain:
@@ -478,11 +483,11 @@ def plan_explain(tree: ExplainTree, catalog: CatalogFacts,
     if tree.args.get("analyze") and not isinstance(inner, Query):
         raise error_at(tree, "EXPLAIN ANALYZE runs the statement, so it takes only queries; "
                              "EXPLAIN shows what a write would do without doing it")
-    form = tree.args.get("format")
-    if form not in (None, "text", "default") and not isinstance(inner, Query):
-        raise error_at(tree, f"EXPLAIN (FORMAT {form}) formats DuckDB's plan of a query; "
-                             "EXPLAIN of another statement shows indb's plan as text")
-    return Explain(inner, bool(tree.args.get("analyze")), form)
+    explained = Explain(inner, bool(tree.args.get("analyze")), tree.args.get("format"))
+    if not explained.textual and not isinstance(inner, Query):
+        raise error_at(tree, f"EXPLAIN (FORMAT {explained.format}) formats DuckDB's plan of a "
+                             "query; EXPLAIN of another statement shows indb's plan as text")
+    return explained
 
 
 def plan_lines(plan: Any) -> list[tuple[str, str]]:

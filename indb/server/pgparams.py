@@ -130,9 +130,11 @@ def _inferred(places: dict[int, exp.Placeholder], type_of: TypeOf) -> dict[int, 
 def array_strings(tree: exp.Expr, type_of: TypeOf) -> list[tuple[exp.Literal, pa.DataType]]:
     """The strings in PostgreSQL's array form (``'{1,2}'``) that stand where a list column's
     value goes (``INSERT ... VALUES``, ``SET c = ``, ``c = ``), with the column's type: PostgreSQL
-    reads them as arrays, DuckDB's cast of such a string fails."""
+    reads them as arrays, DuckDB's cast of such a string fails. A cast one (``'{1,2}'::int[]``)
+    is not one of them: ``pgvalues.array_literal`` reads it by the cast's type."""
     strings = [node for node in tree.find_all(exp.Literal)
-               if node.is_string and node.name.lstrip().startswith("{")]
+               if node.is_string and node.name.lstrip().startswith("{")
+               and not isinstance(node.parent, exp.Cast)]
     kinds = types_where(dict(enumerate(strings)), type_of)
     return [(strings[i], kind) for i, kind in kinds.items()
             if pa.types.is_list(kind) or pa.types.is_large_list(kind)]

@@ -42,8 +42,7 @@ def with_arrays(trees: list[exp.Expr], type_of: pgparams.TypeOf) -> str | None:
     and ``'{1,2}'`` where a list column's value goes: ``pgparams.array_strings``) read as
     DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the text the
     client sent runs as it came."""
-    strings = [(string, kind) for tree in trees for string, kind in pgparams.array_strings(tree, type_of)
-               if not isinstance(string.parent, exp.Cast)]
+    strings = [pair for tree in trees for pair in pgparams.array_strings(tree, type_of)]
     for string, kind in strings:
         string.replace(exp.cast(string.copy(), exp.DataType.build(sql_type_of(kind), dialect="duckdb")))
     if not strings and not any(pgvalues.is_array_literal(cast) for tree in trees
