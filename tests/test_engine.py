@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyiceberg.transforms import BucketTransform
-from pyiceberg.types import StringType
+from pyiceberg.types import IntegerType, StringType
 
 import indb
 from indb.engine.tables import table_facts
@@ -94,6 +94,46 @@ def test_replicated_table_is_whole_on_every_shard(conn, table_name):
     assert handle.shard(5).equals(handle.arrow())  # whichever shard asks, it sees the whole table
     with pytest.raises(indb.OptionError, match="not -1"):
         handle.shard(-1)
+
+
+def test_rows_come_back_in_the_order_they_were_written(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (a INTEGER, b VARCHAR) WITH (SHARDS = 8)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')")
+    conn.sql(f"INSERT INTO {table_name} VALUES (6, 'f')")
+    conn.sql(f"INSERT INTO {table_name} SELECT i, 'x' || i FROM range(7, 500) AS r(i)")
+    conn.load(table_name, pa.table({"a": pa.array(range(500, 1000), pa.int32()),
+                                    "b": [f"y{i}" for i in range(500, 1000)]}))
+    handle = conn.table(table_name)
+    assert sum(handle.shard(k).num_rows > 0 for k in range(8)) == 8  # the writes were spread
+    order = [a for (a,) in conn.sql(f"SELECT a FROM {table_name}").fetchall()]
+    assert order == list(range(1, 1000))
+    assert conn.sql(f"SELECT a FROM {table_name} WHERE a % 100 = 7").fetchall() == \
+        [(i,) for i in range(7, 1000, 100)]
+    assert conn.sql(f"SELECT a FROM {table_name} LIMIT 3").fetchall() == [(1,), (2,), (3,)]
+    # an updated row stays where it was, a deleted one leaves the others where they were
+    conn.sql(f"UPDATE {table_name} SET b = 'z' WHERE a % 3 = 0")
+    conn.sql(f"DELETE FROM {table_name} WHERE a % 5 = 0")
+    kept = [i for i in range(1, 1000) if i % 5]
+    assert conn.sql(f"SELECT a, b = 'z' FROM {table_name}").fetchall() == [(i, i % 3 == 0) for i in kept]
+    conn.sql(f"ALTER TABLE {table_name} ALTER COLUMN a TYPE BIGINT")  # every file rewritten
+    assert [a for (a,) in conn.sql(f"SELECT a FROM {table_name}").fetchall()] == kept
+
+
+def test_a_keyed_table_gives_its_writes_in_order_and_a_write_shard_by_shard(conn, table_name):
+    conn.sql(f"CREATE TABLE {table_name} (k INTEGER PRIMARY KEY, v VARCHAR) WITH (SHARDS = 4)")
+    first = list(range(100, 0, -1))
+    conn.sql(f"INSERT INTO {table_name} SELECT k, 'first' FROM unnest({first}) AS u(k)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (500, 'second'), (400, 'second')")
+    rows = conn.sql(f"SELECT k, v FROM {table_name}").fetchall()
+    assert [v for _, v in rows] == ["first"] * 100 + ["second"] * 2
+    bucket = BucketTransform(4).transform(IntegerType())
+    shards = [bucket(k) for k, _ in rows[:100]]
+    runs = [shard for n, shard in enumerate(shards) if n == 0 or shards[n - 1] != shard]
+    assert len(runs) == len(set(runs))  # each shard's rows together
+    assert runs[0] == bucket(first[0])  # the shard of the write's first row first
+    for shard in runs:  # each shard's rows in the order written
+        assert [k for k in (r[0] for r in rows[:100]) if bucket(k) == shard] == \
+            [k for k in first if bucket(k) == shard]
 
 
 def test_image_arrays_round_trip_exactly(conn, table_name):

@@ -25,7 +25,7 @@ from indb.catalog.types import Column
 from indb.errors import ConflictError, InternalError, OptionError, UniqueViolation
 from indb.query.keys import rechecked
 from indb.storage import files, read_threads
-from indb.storage.placement import NULL_KEY_SHARD, consecutive_rowids
+from indb.storage.placement import NULL_KEY_SHARD, rowids_in_runs
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def make(db, name="t", shards=4):
     info = TableInfo(name, (Column("k", "BIGINT"), Column("v", "DOUBLE")), ("k",), shards)
     table = db.create_table(info)
     rows = pa.table({"k": np.arange(100), "v": np.arange(100) * 0.5})
-    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
+    stored = files.to_stored(rows, info, rowids_in_runs(lambda n: 0, 8))
     return table, info, stored
 
 
@@ -57,6 +57,26 @@ def test_one_invisible_file_a_shard_until_committed(db):
     table = db.load("t")[0]
     assert sum(f.record_count for f in files.data_files(table)) == 100
     assert sum(files.read_shard(table, info, k).num_rows for k in range(4)) == 100
+
+
+def test_files_are_listed_in_the_order_of_their_places(db):
+    table, info, stored = make(db)
+    first = files.write_data_files(table.io, table.metadata, info, stored)
+    # files of one write numbered in the order of their first rows, the shards' order aside
+    firsts = [int(files.read_stored([f.file_path], info, table.io)["k"][0].as_py()) for f in first]
+    assert firsts == sorted(firsts) and len(firsts) == 4
+    later = files.write_data_files(table.io, table.metadata, info, stored.slice(0, 1))
+    files.commit(db, "t", add=later + first)
+    listed = files.data_files(db.load("t")[0])
+    assert [f.file_path for f in listed] == [f.file_path for f in first + later]
+    places = [files.place_of(f.file_path) for f in listed]
+    assert None not in places and places == sorted(places) and len(set(places)) == 5
+    # a rewrite of a file takes its place; a file indb did not name has none
+    again = files.write_data_files(table.io, table.metadata, info, stored.slice(0, 1),
+                                   place=places[2])
+    assert files.place_of(again[0].file_path) == places[2]
+    assert places[1] < again[0].file_path.rsplit("/", 1)[-1] < places[3]
+    assert files.place_of("s3://b/t/data/00000-0-0a1b2c3d.parquet") is None
 
 
 def test_staged_files_are_deleted_when_the_block_fails(db):
@@ -220,7 +240,7 @@ def test_files_are_what_iceberg_readers_expect(db):
     properties = {**table.metadata.properties, "write.parquet.row-group-limit": "6000"}
     metadata = table.metadata.model_copy(update={"properties": properties})
     rows = wide_rows(20_000)
-    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
+    stored = files.to_stored(rows, info, rowids_in_runs(lambda n: 0, 8))
     [written] = files.write_data_files(table.io, metadata, info, stored)
     path = files.local_path(written.file_path)
     footer = pq.read_metadata(path)
@@ -257,7 +277,7 @@ def test_only_columns_of_few_distinct_values_get_a_dictionary(db):
     table = db.create_table(info)
     rows = pa.table({"sym": [f"S{k % 20}" for k in range(50_000)],
                      "v": np.random.default_rng(0).random(50_000)})
-    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: 0))
+    stored = files.to_stored(rows, info, rowids_in_runs(lambda n: 0, 8))
     for written in files.write_data_files(table.io, table.metadata, info, stored):
         footer = pq.read_metadata(files.local_path(written.file_path))
         encodings = {footer.schema.column(c).name: footer.row_group(0).column(c).encodings
@@ -309,7 +329,7 @@ def test_rows_known_to_be_in_one_shard_are_not_bucketed_unless_a_key_is_null(db,
     assert calls == [] and [files.shard_of(f) for f in written] == [2]
     assert sum(f.record_count for f in written) == in_two.num_rows
     nulls = pa.table({"k": pa.array([None], pa.int64()), "v": [1.0]})
-    with_null = pa.concat_tables([in_two, files.to_stored(nulls, info, consecutive_rowids(lambda n: 0))])
+    with_null = pa.concat_tables([in_two, files.to_stored(nulls, info, rowids_in_runs(lambda n: 0, 8))])
     written = files.write_data_files(table.io, table.metadata, info, with_null, shard=2)
     assert calls == [1]  # a NULL key is not in shard 2: bucketed as usual
     assert sorted((f.partition[0] is None, f.record_count) for f in written) == [
@@ -401,7 +421,7 @@ def test_a_commit_checks_its_keys_again_when_rows_came_in_meanwhile(db):
     info = TableInfo("u", (Column("k", "BIGINT"), Column("v", "DOUBLE")), ("k",), 2,
                      uniques=(("u_v_key", ("v",)),))
     table = db.create_table(info)
-    rows = files.to_stored(pa.table({"k": [1], "v": [0.5]}), info, consecutive_rowids(lambda n: 0))
+    rows = files.to_stored(pa.table({"k": [1], "v": [0.5]}), info, rowids_in_runs(lambda n: 0, 8))
     ours = files.write_data_files(table.io, table.metadata, info, rows)  # checked: none yet
     files.commit(db, "u", add=files.write_data_files(table.io, table.metadata, info, rows))  # theirs
     with pytest.raises(UniqueViolation, match="v = 0.5"):
@@ -409,7 +429,7 @@ def test_a_commit_checks_its_keys_again_when_rows_came_in_meanwhile(db):
                      verify=rechecked(info, ours, io_properties=db.io_properties))
     assert sum(f.record_count for f in files.data_files(db.load("u")[0])) == 1
     other = files.write_data_files(table.io, table.metadata, info, files.to_stored(
-        pa.table({"k": [2], "v": [1.5]}), info, consecutive_rowids(lambda n: 0)))
+        pa.table({"k": [2], "v": [1.5]}), info, rowids_in_runs(lambda n: 0, 8)))
     files.commit(db, "u", add=other, written_for=table.metadata,  # a new value: it lands
                  verify=rechecked(info, other, io_properties=db.io_properties))
     assert sum(f.record_count for f in files.data_files(db.load("u")[0])) == 2

@@ -23,7 +23,7 @@ from indb.sharding import host
 from indb.sharding.jobs import TableFacts, plan_run
 from indb.sharding.messages import RowidsWanted, StatusLine
 from indb.storage import files, read_threads
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import rowids_in_runs
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def db(tmp_path):
     info = TableInfo("src", (Column("id", "BIGINT"), Column("x", "DOUBLE")), ("id",), 2)
     table = database.create_table(info)
     stored = files.to_stored(pa.table({"id": range(10), "x": [i * 1.5 for i in range(10)]}), info,
-                             consecutive_rowids(lambda n: 0))
+                             rowids_in_runs(lambda n: 0, 8))
     files.commit(database, "src", add=files.write_data_files(table.io, table.metadata, info, stored))
     yield database
     database.close()

@@ -2,15 +2,16 @@ import datetime
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.storage.placement import (FEW_DISTINCT, PEEK_ROWS, SAMPLE_ROWS, consecutive_rowids,
-                                     has_few_distinct, partition_values, rowids_in_shard,
-                                     split_by_partition, with_hidden_columns)
+from indb.storage.placement import (FEW_DISTINCT, PEEK_ROWS, SAMPLE_ROWS, has_few_distinct,
+                                     partition_values, rowids_in_runs, rowids_in_shard,
+                                     split_by_partition, split_in_runs, with_hidden_columns)
 
 
 def test_shards_agree_with_iceberg_bucket_function():
@@ -34,13 +35,52 @@ def test_split_by_shard_keeps_every_row_once_in_input_order():
         assert {bucket(k) for k in rows["k"].take(positions).to_pylist()} == {shard}
 
 
-def test_no_shard_key_spreads_rows_by_row_id():
+def sequence():
+    """An ``allocate`` like the table's row id sequence: ranges one after the other."""
+    following = [0]
+
+    def allocate(count):
+        start = following[0]
+        following[0] += count
+        return start
+    return allocate
+
+
+def test_no_shard_key_spreads_rows_by_row_id_in_runs():
     info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
     schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
-    stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), consecutive_rowids(lambda n: 5))
-    assert stored[ROWID].to_pylist()[:3] == [5, 6, 7]
-    counts = np.bincount(partition_values(info, stored, schema).to_numpy(), minlength=8)
-    assert counts.min() > 0.9 * 10_000 and counts.max() < 1.1 * 10_000
+    stored = with_hidden_columns(info, pa.table({"x": np.zeros(80_000)}), rowids_in_runs(sequence(), 8))
+    ids = stored[ROWID].to_numpy()
+    assert len(np.unique(ids)) == 80_000
+    shards = partition_values(info, stored, schema).to_numpy()
+    # eight runs of consecutive rows, each run in a shard of its own, the first where id 0 is
+    assert shards.tolist() == np.repeat((np.arange(8) + BucketTransform(8).transform(LongType())(0)) % 8,
+                                        10_000).tolist()
+    assert all((np.diff(ids[k * 10_000:(k + 1) * 10_000]) > 0).all() for k in range(8))
+
+
+def test_fewer_rows_than_shards_a_run_each_and_one_row_where_its_id_goes():
+    info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
+    schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
+    allocate = sequence()
+    three = with_hidden_columns(info, pa.table({"x": np.zeros(3)}), rowids_in_runs(allocate, 8))
+    assert len(set(partition_values(info, three, schema).to_pylist())) == 3
+    following = allocate(0)
+    one = with_hidden_columns(info, pa.table({"x": np.zeros(1)}), rowids_in_runs(allocate, 8))
+    assert one[ROWID].to_pylist() == [following]  # a one-row write takes the next id, as before
+    nothing = with_hidden_columns(info, pa.table({"x": np.zeros(0)}), rowids_in_runs(allocate, 8))
+    assert nothing.num_rows == 0 and nothing[ROWID].type == pa.int64()
+
+
+@pytest.mark.parametrize("count", [1, 3, 8, 1001])
+def test_rows_in_runs_split_as_every_id_hashed_would_split_them(count):
+    info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
+    schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
+    stored = with_hidden_columns(info, pa.table({"x": np.zeros(count)}), rowids_in_runs(sequence(), 8))
+    by_first_ids = split_in_runs(info, stored)
+    by_every_id = split_by_partition(info, stored, schema)
+    assert by_first_ids.keys() == by_every_id.keys()
+    assert all(by_first_ids[k].tolist() == by_every_id[k].tolist() for k in by_every_id)
 
 
 def test_composite_key_colocates_equal_keys():
@@ -48,7 +88,7 @@ def test_composite_key_colocates_equal_keys():
     schema = Schema(NestedField(1, "a", StringType()), NestedField(2, "b", LongType()),
                     NestedField(3, COMPOSITE_KEY, StringType()))
     rows = pa.table({"a": ["x", "x", "y", "x", None], "b": [1, 1, 1, 2, 1]})
-    stored = with_hidden_columns(info, rows, consecutive_rowids(lambda n: 0))
+    stored = with_hidden_columns(info, rows, rowids_in_runs(lambda n: 0, 8))
     keys = stored[COMPOSITE_KEY].to_pylist()
     assert keys[0] == keys[1] and len(set(keys)) == 4
     shards = partition_values(info, stored, schema).to_pylist()

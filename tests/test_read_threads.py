@@ -10,7 +10,7 @@ from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column
 from indb.errors import OptionError
 from indb.storage import files, read_threads
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import rowids_in_runs
 
 WIDTH = 784
 
@@ -65,7 +65,7 @@ def images(tmp_path, rows, row_group_rows):
     user = pa.table({"id": np.arange(rows, dtype=np.int64),
                      "pixels": pa.FixedSizeListArray.from_arrays(pa.array(pixels.ravel()), WIDTH)})
     path = tmp_path / "images.parquet"
-    pq.write_table(files.to_stored(user, INFO, consecutive_rowids(lambda n: 0)), path,
+    pq.write_table(files.to_stored(user, INFO, rowids_in_runs(lambda n: 0, 8)), path,
                    row_group_size=row_group_rows, compression="lz4")
     return str(path), pixels
 

@@ -15,7 +15,7 @@ from indb.errors import SqlError
 from indb.query.scan import Scans
 from indb.query.session import QuerySession
 from indb.storage import files
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import rowids_in_runs
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def db(tmp_path):
 
 def append(db, name, rows):
     table, info = db.load(name)
-    stored = files.to_stored(rows, info, consecutive_rowids(lambda n: db.allocate_rowids(name, n)))
+    stored = files.to_stored(rows, info, rowids_in_runs(lambda n: db.allocate_rowids(name, n), info.shards))
     files.commit(db, name, add=files.write_data_files(table.io, table.metadata, info, stored))
 
 

@@ -25,7 +25,7 @@ from indb.catalog import references as catalog_references
 from indb.catalog.database import provisional_metadata
 from indb.catalog.names import DATABASE, split_name
 from indb.catalog.sequences import default_sequence
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import (Column, canonical_sql_type, inferred_sql_type, storage_type_of,
                                 truncated_nanoseconds)
 from indb.engine import privileges, references, sequences
@@ -37,7 +37,7 @@ from indb.query.references import check_referenced, check_references
 from indb.result import Result
 from indb.storage import files
 from indb.storage import upkeep as storage_upkeep
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import rowids_in_runs
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -358,7 +358,8 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
                 deleted.append(files.to_user(stored.filter(pa.array(~keep)), info))
             if keep.any():
                 added += files.write_data_files(table.io, table.metadata, info,
-                                                stored.filter(pa.array(keep)))
+                                                stored.filter(pa.array(keep)),
+                                                place=files.place_of(path))
         values = returned(engine, pa.concat_tables(deleted), plan.returning)
         if removed:
             gone = {f.file_path for f in removed}
@@ -532,13 +533,14 @@ def write_rows(engine: Engine, name: str, chunks: Iterable[pa.Table],
         location = engine.db.replacement_location(name) if replacing else engine.db.table_location(name)
         metadata = provisional_metadata(info, location)
         io = load_file_io(engine.db.catalog.properties, location)
-    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(name, n))
+    rowids = rowids_in_runs(lambda n: engine.db.allocate_rowids(name, n), info.shards)
     count = 0
     with files.staged(io, location) as written:
         for chunk in chunks:
             stored = files.to_stored(completed(engine, info, chunk, overriding) if complete
                                      else chunk, info, rowids)
-            written += files.write_data_files(io, metadata, info, stored)
+            written += files.write_data_files(io, metadata, info, stored,
+                                              in_runs=ROWID not in chunk.column_names)
             count += chunk.num_rows
             if progress:
                 progress(count)

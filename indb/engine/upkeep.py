@@ -37,7 +37,7 @@ from indb.registry import unreferenced
 from indb.registry.runs import RunStatus
 from indb.result import Result
 from indb.storage import files, upkeep
-from indb.storage.placement import consecutive_rowids
+from indb.storage.placement import rowids_in_runs
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -72,7 +72,7 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
     written = [c.name for c in info.written_columns]  # (completed computes the others)
     new_rows = tables.completed(engine, info, inserted.select(written)) if complete \
         else inserted.select(user)  # defaults, identities
-    rowids = consecutive_rowids(lambda n: engine.db.allocate_rowids(plan.table, n))
+    rowids = rowids_in_runs(lambda n: engine.db.allocate_rowids(plan.table, n), info.shards)
     removed = []
     updates, positions = _rows_by_file(updated), changed[ROW].to_numpy()
     deletes = _rows_by_file(deleted) if plan.returning is not None else {}
@@ -90,7 +90,11 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
             if ROWID in stored.column_names:  # an updated row keeps its row id, so its shard
                 new = new.append_column(ROWID, stored[ROWID].take(updated[ROW].take(mine)))
             rows = pa.concat_tables([stored.filter(pa.array(keep)), files.to_stored(new, info, rowids)])
-            added += files.write_data_files(table.io, table.metadata, info, rows)
+            # an updated row keeps its place among the file's rows, as in DuckDB
+            were = np.concatenate([np.flatnonzero(keep), updated[ROW].take(mine).to_numpy()])
+            added += files.write_data_files(table.io, table.metadata, info,
+                                            rows.take(np.argsort(were, kind="stable")),
+                                            place=files.place_of(path))
             removed.append(by_path[path])
         if inserted.num_rows:
             added += files.write_data_files(table.io, table.metadata, info,
@@ -595,7 +599,8 @@ def _compact(engine: Engine, name: str) -> tuple[int, int]:
     with files.staged(table.io, table.location()) as added:
         for group in groups:
             stored = files.read_stored([f.file_path for f in group], info, table.io)
-            added += files.write_data_files(table.io, table.metadata, info, stored)
+            added += files.write_data_files(table.io, table.metadata, info, stored,
+                                            place=files.place_of(group[0].file_path))
         try:
             files.commit(engine.db, name, add=added, remove=[f for g in groups for f in g],
                          written_for=table.metadata)

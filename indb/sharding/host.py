@@ -49,7 +49,7 @@ from indb.sharding.messages import (Done, ModelWanted, ProgressReport, Question,
                                     StatusLine)
 from indb.sharding import placed, scripts
 from indb.storage import files, read_threads
-from indb.storage.placement import consecutive_rowids, rowids_in_shard
+from indb.storage.placement import rowids_in_runs, rowids_in_shard
 from indb.udf.context import Context
 from indb.udf.distributed import process_group
 from indb.udf import kinetica_files as kf
@@ -453,7 +453,7 @@ def _rowids(job: Job, info: TableInfo, channel: Connection) -> Callable[[int], n
         return int(ask(channel, RowidsWanted(info.name, count)))
     if info.shard_source == ROWID and job.function.mode == "distributed" and job.shard < info.shards:
         return rowids_in_shard(allocate, info.shards, job.shard)
-    return consecutive_rowids(allocate)
+    return rowids_in_runs(allocate, info.shards)
 
 
 if __name__ == "__main__":

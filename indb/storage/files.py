@@ -9,7 +9,9 @@ commit: any failure before then deletes them, and only files under the table's o
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,11 +40,11 @@ from pyiceberg.typedef import Record
 
 from indb.catalog.database import Database
 from indb.catalog.filesystems import is_local
-from indb.catalog.tables import TableInfo, file_column_name
+from indb.catalog.tables import ROWID, TableInfo, file_column_name
 from indb.catalog.types import from_storage, to_storage
 from indb.errors import ConflictError, InternalError, OptionError, SchemaError
 from indb.storage.placement import (NULL_KEY_SHARD, has_few_distinct, split_by_partition,
-                                    with_hidden_columns)
+                                    split_in_runs, with_hidden_columns)
 from indb.storage.read_threads import core_share
 
 COMMIT_ATTEMPTS = 20
@@ -52,6 +54,9 @@ V = TypeVar("V")
 
 # -- reading -----------------------------------------------------------------------------------
 
+# a data file's name starts with its place in the table's order of rows (``write_data_files``)
+PLACE_CHARACTERS = 25
+_PLACE = re.compile(r"[0-9]{19}-[0-9]{5}")
 LISTED_SNAPSHOTS = 256  # snapshots whose data files this process keeps listed
 # A function instance's output of at least two PIECE_BYTES is written as up to MAX_PIECES
 # files at once: pyarrow's Parquet writer encodes a file on one thread, and the last instance's
@@ -101,10 +106,22 @@ def data_files(table: Table) -> list[DataFile]:
     if any(task.delete_files for task in tasks):
         raise ConflictError(f"table {table.name()[-1]} has Iceberg delete files (written by another "
                             "engine); indb reads copy-on-write tables only: compact it first")
-    listed = tuple(task.file for task in tasks)
+    listed = tuple(sorted((task.file for task in tasks), key=lambda f: _file_name(f.file_path)))
     if key:
         _listed.put(key, listed)
     return list(listed)
+
+
+def _file_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def place_of(path: str) -> str | None:
+    """A data file's place in its table's order of rows (see ``write_data_files``), kept by the
+    file that replaces it; None for a file indb did not name."""
+    name = _file_name(path)
+    place = name[:PLACE_CHARACTERS]
+    return place if _PLACE.fullmatch(place) else None
 
 
 def shard_of(data_file: DataFile) -> int:
@@ -187,7 +204,8 @@ def to_stored(rows: pa.Table, info: TableInfo, rowids: Callable[[int], np.ndarra
 
 def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
                      stored: pa.Table, shard: int | None = None,
-                     pieces: bool = False) -> list[DataFile]:
+                     pieces: bool = False, place: str | None = None,
+                     in_runs: bool = False) -> list[DataFile]:
     """Write stored rows as one Parquet file per shard, the shards gathered and written in
     parallel; none of them is visible until committed.
 
@@ -196,23 +214,36 @@ def write_data_files(io: FileIO, metadata: TableMetadata, info: TableInfo,
     known to have (``sharding.placed`` proves it), so that no row's is computed; rows with a
     NULL key are not in it, and are then bucketed as usual. ``pieces``: one shard's rows may be
     written as several files at once (``_pieces``), as a function instance's output is.
+
+    A table's rows are read back in the order of its files' names (``data_files``), and each
+    file keeps its rows' order. A file's name starts with its place, ``<ns>-<n>``: when it was
+    written and its number among the files of the write, numbered in the order of their first
+    rows. ``place``: the place of the file these rows replace (a DELETE's or UPDATE's rewrite),
+    which all the files written then share (their names go on with a number of their own).
+    ``in_runs``: the rows' row ids were drawn for them, all at once, by ``rowids_in_runs``
+    (``to_stored`` of a table without a shard key), so each run's shard is known from its first id.
     """
     source = info.shard_source
     groups: dict[int | None, np.ndarray]
     if shard is not None and source in stored.column_names and not stored[source].null_count:
         groups = {shard: np.arange(stored.num_rows)} if stored.num_rows else {}
+    elif in_runs and source == ROWID:
+        groups = split_in_runs(info, stored)
     else:
         groups = split_by_partition(info, stored, metadata.schema())
     if not groups:
         return []
     layout = FileLayout.kept(metadata, stored.schema)
     dictionary = dictionary_columns(layout, stored)
-    name = uuid.uuid4()
-    parts = _pieces(groups, stored) if pieces else list(groups.items())
+    token = uuid.uuid4().hex
+    parts = sorted(_pieces(groups, stored) if pieces else groups.items(),
+                   key=lambda part: int(part[1][0]))
+    written_at = time.time_ns()
 
     def write(n: int, partition: int | None, positions: np.ndarray) -> DataFile:
         rows = stored if len(positions) == stored.num_rows else _taken(stored, positions)
-        return write_shard(io, layout, f"{name}-{n}.parquet", partition, rows, dictionary)
+        name = f"{place}-{token}-{n:05d}" if place else f"{written_at:019d}-{n:05d}-{token}-00000"
+        return write_shard(io, layout, f"{name}.parquet", partition, rows, dictionary)
     if len(parts) == 1:  # one shard's rows in one file: no thread to start
         return [write(0, *parts[0])]
     with staged(io, metadata.location) as written:

@@ -42,7 +42,7 @@ def with_hidden_columns(info: TableInfo, stored: pa.Table,
                         rowids: Callable[[int], np.ndarray]) -> pa.Table:
     """Append the hidden placement column a table needs, unless the rows already carry it.
 
-    ``rowids(n)`` gives n new row ids (see ``consecutive_rowids`` and ``rowids_in_shard``).
+    ``rowids(n)`` gives n new row ids (see ``rowids_in_runs`` and ``rowids_in_shard``).
     """
     for field in info.hidden_columns:
         if field.name in stored.column_names:
@@ -55,12 +55,51 @@ def with_hidden_columns(info: TableInfo, stored: pa.Table,
     return stored
 
 
-def consecutive_rowids(allocate: Callable[[int], int]) -> Callable[[int], np.ndarray]:
-    """Row ids from a sequence: ``allocate(n)`` reserves n ids and returns the first."""
+def rowids_in_runs(allocate: Callable[[int], int], shards: int) -> Callable[[int], np.ndarray]:
+    """Row ids from a sequence for rows written in the order given: the rows are cut into up to
+    ``shards`` runs of consecutive rows, and each run's ids all bucket into a shard of its own,
+    so that each shard's file holds one run and the files, read in their names' order
+    (``files.data_files``), give the rows back in the order they were written, as DuckDB and
+    PostgreSQL do. ``allocate(n)`` reserves n ids and returns the first. The first run's shard
+    is the first id's, so that one-row writes spread as consecutive ids do."""
+    transform = BucketTransform(shards).pyarrow_transform(LongType())
+
     def rowids(count: int) -> np.ndarray:
-        start = allocate(count)
-        return np.arange(start, start + count, dtype=np.int64)
+        runs = _runs(count, shards)
+        wanted: list[int] = [len(run) for run in runs]
+        found: list[list[np.ndarray]] = [[] for _ in runs]
+        targets: list[int] = []
+        while sum(wanted):
+            # each shard's share of the candidates is binomial: six deviations to spare, so
+            # that a second range is rarely wanted
+            size = sum(wanted) + 6 * int(np.sqrt(sum(wanted) * shards)) + 64 * len(runs)
+            start = allocate(size)
+            candidates = np.arange(start, start + size, dtype=np.int64)
+            buckets = np.asarray(transform(pa.array(candidates)))
+            if not targets:
+                targets = [(int(buckets[0]) + j) % shards for j in range(len(runs))]
+            for j, shard in enumerate(targets):
+                if wanted[j]:
+                    chosen = candidates[buckets == shard][:wanted[j]]
+                    found[j].append(chosen)
+                    wanted[j] -= len(chosen)
+        return np.concatenate([part for run in found for part in run]) if count \
+            else np.empty(0, dtype=np.int64)
     return rowids
+
+
+def _runs(count: int, shards: int) -> list[np.ndarray]:
+    """The positions of each run of ``rowids_in_runs``'s rows."""
+    return np.array_split(np.arange(count), min(shards, count)) if count else []
+
+
+def split_in_runs(info: TableInfo, stored: pa.Table) -> dict[int | None, np.ndarray]:
+    """``split_by_partition`` of rows whose row ids ``rowids_in_runs`` drew for them, all at
+    once: each run's shard is its first id's, so that one id a run is hashed, not every one."""
+    transform = BucketTransform(info.shards).pyarrow_transform(LongType())
+    runs = _runs(stored.num_rows, info.shards)
+    firsts = stored[ROWID].take(pa.array([int(run[0]) for run in runs], pa.int64()))
+    return dict(zip(np.asarray(transform(firsts.combine_chunks())).tolist(), runs, strict=True))
 
 
 def rowids_in_shard(allocate: Callable[[int], int], shards: int, shard: int) -> Callable[[int], np.ndarray]:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.io import FileIO, load_file_io
@@ -27,8 +28,8 @@ from indb.catalog.filesystems import list_files, modified, subdirectories
 from indb.catalog.names import checked_table_name, qualified
 from indb.catalog.tables import TableInfo
 from indb.errors import ConflictError, InternalError, SchemaError
-from indb.storage.files import (COMMIT_ATTEMPTS, data_files, local_path, read_stored, staged,
-                                write_data_files)
+from indb.storage.files import (COMMIT_ATTEMPTS, data_files, local_path, place_of, read_stored,
+                                staged, write_data_files)
 
 REWRITE_BATCH_BYTES = 256 << 20  # Parquet bytes a rewrite reads at a time: its memory stays bounded
 # OPTIMIZE merges a shard's files smaller than this into files of about this size (a table's
@@ -126,10 +127,19 @@ def rewrite(db: Database, table: Table, old: TableInfo, new: TableInfo,
     evolve(transaction)
     metadata = transaction.table_metadata
     rows = 0
+    # rows that stay in their shard stay in their file's place in the table's order of rows
+    in_place = (old.shard_key, old.shards, old.replicated) == (new.shard_key, new.shards, new.replicated)
     with staged(table.io, table.location()) as added:
         for batch in batches(current, REWRITE_BATCH_BYTES):
             stored = read_stored([f.file_path for f in batch], old, table.io)
-            added += write_data_files(table.io, metadata, new, convert(stored))
+            converted = convert(stored)
+            if not in_place:
+                added += write_data_files(table.io, metadata, new, converted)
+            for offset, data_file in zip(np.cumsum([0] + [f.record_count for f in batch]),
+                                         batch) if in_place else ():
+                added += write_data_files(table.io, metadata, new,
+                                          converted.slice(offset, data_file.record_count),
+                                          place=place_of(data_file.file_path))
             rows += stored.num_rows
         with transaction.update_snapshot().overwrite() as producer:
             for data_file in current:
