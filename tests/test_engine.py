@@ -112,7 +112,8 @@ def test_rows_come_back_in_the_order_they_were_written(conn, table_name):
     assert conn.sql(f"SELECT a FROM {table_name} LIMIT 3").fetchall() == [(1,), (2,), (3,)]
     # an updated row stays where it was, a deleted one leaves the others where they were
     conn.sql(f"UPDATE {table_name} SET b = 'z' WHERE a % 3 = 0")
-    conn.sql(f"DELETE FROM {table_name} WHERE a % 5 = 0")
+    gone = conn.sql(f"DELETE FROM {table_name} WHERE a % 5 = 0 RETURNING a").fetchall()
+    assert gone == [(i,) for i in range(5, 1000, 5)]  # RETURNING in the table's order too
     kept = [i for i in range(1, 1000) if i % 5]
     assert conn.sql(f"SELECT a, b = 'z' FROM {table_name}").fetchall() == [(i, i % 3 == 0) for i in kept]
     conn.sql(f"ALTER TABLE {table_name} ALTER COLUMN a TYPE BIGINT")  # every file rewritten

@@ -80,6 +80,31 @@ def test_merge_clauses_keep_their_order_and_kinds():
     assert plan("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT *").clauses[0].star
 
 
+def test_duckdb_s_merge_actions():
+    p = plan("MERGE INTO ticks t USING quotes q ON t.sym = q.sym "
+             "WHEN MATCHED AND q.px < 0 THEN ERROR 'negative: ' || q.sym "
+             "WHEN MATCHED THEN UPDATE BY NAME WHEN NOT MATCHED AND q.px IS NULL THEN INSERT "
+             "DEFAULT VALUES WHEN NOT MATCHED THEN INSERT BY NAME "
+             "WHEN NOT MATCHED BY SOURCE THEN ERROR")
+    assert [(c.action, c.star, c.defaults) for c in p.clauses] == [
+        (Action.ERROR, False, False), (Action.UPDATE, True, False), (Action.INSERT, False, True),
+        (Action.INSERT, True, False), (Action.ERROR, False, False)]
+    assert render(p.clauses[0].message) == "'negative: ' || q.sym" and p.clauses[4].message is None
+
+
+def test_a_clause_without_a_target_or_source_row_reads_the_other_s_bare_columns():
+    """A dbt MERGE: ``WHEN NOT MATCHED THEN INSERT ("sym", "px") VALUES ("sym", "px")``."""
+    p = plan('MERGE INTO ticks AS d USING quotes AS s ON s.sym = d.sym '
+             'WHEN MATCHED THEN UPDATE SET px = s.px '
+             'WHEN NOT MATCHED AND px > 0 THEN INSERT ("sym", "px") VALUES ("sym", (SELECT max(px) FROM ticks)) '
+             'WHEN NOT MATCHED BY SOURCE THEN UPDATE SET px = px + 1')
+    matched, inserted, by_source = p.clauses
+    assert render(inserted.condition) == "s.px > 0"
+    assert [render(v) for v in inserted.values] == ['s."sym"', "(SELECT MAX(px) FROM ticks)"]
+    assert [render(v) for v in by_source.values] == ["d.px + 1"]
+    assert [render(v) for v in matched.values] == ["s.px"]
+
+
 def test_returning_lists_ride_on_their_writes():
     update = plan("UPDATE ticks AS t SET px = 1 RETURNING t.sym, px * 2 AS twice")
     assert update.returning.alias == "t"
@@ -125,6 +150,10 @@ def test_on_conflict_is_a_merge_of_the_rows_staged():
     ("MERGE INTO ticks USING (VALUES (1)) WHEN MATCHED THEN DELETE", "give the subquery a name"),
     ("UPDATE ticks SET px = 1 FROM quotes q JOIN quotes r ON true", "one table or subquery"),
     ("UPDATE ticks SET px = 1 RETURNING merge_action()", "only be used in the RETURNING list of a MERGE"),
+    ("MERGE INTO ticks AS t USING quotes q ON true WHEN NOT MATCHED THEN INSERT VALUES (q.sym, t.px)",
+     "WHEN NOT MATCHED has no row of t: t.px names none"),
+    ("MERGE INTO ticks AS t USING quotes q ON true WHEN NOT MATCHED BY SOURCE AND q.px > 1 THEN DELETE",
+     "WHEN NOT MATCHED BY SOURCE has no row of q"),
     ("INSERT INTO ticks VALUES ('a', 1) ON CONFLICT (sym) DO UPDATE SET px = $price",
      "takes positional parameters"),
 ])

@@ -201,6 +201,11 @@ def test_merge_returning_gives_each_row_and_its_action(conn, table_name):
     result = conn.sql(merge + "merge_action() AS action, t.*")
     assert sorted(result.fetchall()) == [("DELETE", 2, "b"), ("INSERT", 4, "D"), ("UPDATE", 1, "A")]
     assert result.rowcount == 3
+    # DuckDB's spelling, a column of that name; PostgreSQL's, named as PostgreSQL names it
+    duck = conn.sql(f"MERGE INTO {table_name} t USING {source} s ON t.k = s.k WHEN MATCHED "
+                    "THEN UPDATE SET v = t.v RETURNING merge_action, merge_action() = 'UPDATE', k")
+    assert [d[0] for d in duck.description][0] == "merge_action"
+    assert sorted(duck.fetchall()) == [("UPDATE", True, 1), ("UPDATE", True, 4)]
     assert sorted(conn.sql(f"MERGE INTO {table_name} t USING {source} s ON t.k = s.k WHEN "
                            "MATCHED THEN UPDATE SET v = lower(t.v) RETURNING *").fetchall()) == [
         (1, "a"), (4, "d")]
@@ -282,6 +287,49 @@ def test_merge_using_columns_and_values_as_duckdb_s(conn, table_name):
              "USING (item_id) WHEN MATCHED THEN UPDATE WHEN NOT MATCHED BY TARGET THEN INSERT "
              "WHEN NOT MATCHED BY SOURCE THEN DELETE")
     assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 1), (60, 2)]
+
+
+def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_name):
+    t = table_name
+    conn.sql(f"CREATE TABLE {t} (id INT, v INT DEFAULT 7)")
+    conn.sql(f"INSERT INTO {t} VALUES (1, 1), (2, 2)")
+    before = snapshots(conn, t)
+    with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN MATCHED: bad 1$"):
+        conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN MATCHED AND s.id > 5 "
+                 "THEN DELETE WHEN MATCHED THEN ERROR 'bad ' || s.id WHEN NOT MATCHED THEN INSERT *")
+    with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN NOT MATCHED BY SOURCE$"):
+        conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN NOT MATCHED BY SOURCE "
+                 "THEN ERROR")
+    assert snapshots(conn, t) == before  # nothing written
+    # no row came to the ERROR: the others' actions are done
+    conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN MATCHED AND s.id > 5 "
+             "THEN ERROR WHEN MATCHED THEN UPDATE SET v = 10")
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 3 AS id) s USING (id) WHEN NOT MATCHED THEN "
+                    "INSERT DEFAULT VALUES RETURNING *").fetchall() == [(None, 7)]
+    # BY NAME: the source's columns of the table's names; one it lacks kept, or its default
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 5 AS v, 4 AS id) s USING (id) WHEN NOT MATCHED "
+                    "THEN INSERT BY NAME RETURNING *").fetchall() == [(4, 5)]
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 6 AS id) s USING (id) WHEN NOT MATCHED "
+                    "THEN INSERT BY NAME RETURNING *").fetchall() == [(6, 7)]
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 9 AS v, 4 AS id) s USING (id) WHEN MATCHED "
+                    "THEN UPDATE BY NAME RETURNING *").fetchall() == [(4, 9)]
+    assert rows(conn, f"SELECT * FROM {t} ORDER BY id") == [
+        (1, 10), (2, 2), (4, 9), (6, 7), (None, 7)]
+
+
+def test_a_dbt_merge_reads_the_present_row_s_bare_columns(conn, table_name):
+    """dbt-duckdb's incremental merge, as DuckDB's tests have it."""
+    dest, src = table_name, f"{table_name}_src"
+    conn.sql(f"CREATE TABLE {dest} (id INTEGER, val INTEGER)")
+    conn.sql(f"CREATE TABLE {src} (id INTEGER, val INTEGER)")
+    conn.sql(f"INSERT INTO {dest} VALUES (1, 10), (3, 30)")
+    conn.sql(f"INSERT INTO {src} VALUES (1, 100), (2, 200)")
+    conn.sql(f'MERGE INTO {dest} AS DBT_INTERNAL_DEST USING {src} AS DBT_INTERNAL_SOURCE '
+             'ON DBT_INTERNAL_SOURCE.id = DBT_INTERNAL_DEST.id '
+             'WHEN MATCHED THEN UPDATE SET "id" = DBT_INTERNAL_SOURCE."id", "val" = DBT_INTERNAL_SOURCE."val" '
+             'WHEN NOT MATCHED THEN INSERT ("id", "val") VALUES ("id", "val") '
+             'WHEN NOT MATCHED BY SOURCE THEN UPDATE SET val = val + 1')
+    assert rows(conn, f"SELECT * FROM {dest} ORDER BY id") == [(1, 100), (2, 200), (3, 31)]
 
 
 def test_a_with_before_update_delete_and_merge(conn, table_name):

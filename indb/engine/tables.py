@@ -206,13 +206,21 @@ def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None
         rows = rows.append_column(MERGE_ACTION, actions)
         hidden = exp.column(MERGE_ACTION, quoted=True)
 
+        def is_action(node: exp.Expr) -> bool:
+            """PostgreSQL's ``merge_action()``, or DuckDB's ``merge_action`` where the table
+            has no column of that name."""
+            return node.name.lower() == planner.tables.MERGE_ACTION and (
+                isinstance(node, exp.Anonymous) or isinstance(node, exp.Column) and not node.table
+                and planner.tables.MERGE_ACTION not in {n.lower() for n in rows.column_names})
+
         def bound(node: exp.Expr) -> exp.Expr:
-            if isinstance(node, exp.Anonymous) and node.name.lower() == planner.tables.MERGE_ACTION:
+            if is_action(node):
                 return exp.column(MERGE_ACTION, table=returning.alias, quoted=True)
             if isinstance(node, exp.Star):  # (*, t.*: the table's columns, not the action)
                 return exp.Star(except_=[hidden.copy()])
             return node
-        expressions = [e.transform(bound) for e in expressions]
+        expressions = [exp.alias_(e.transform(bound), planner.tables.MERGE_ACTION) if is_action(e)
+                       else e.transform(bound) for e in expressions]
     name = f"__indb_returning_{uuid.uuid4().hex}"
     engine.session.duck.register(name, rows)
     try:
@@ -345,10 +353,12 @@ def delete(engine: Engine, plan: planner.Delete, params: object) -> Result:
     scan = engine.session.scans.scan(info, list(by_path), extra=("filename", "file_row_number"))
     matches = (exp.select("filename", "list(file_row_number)").from_(scan.subquery(plan.target or "t"))
                .where(plan.where.copy()).group_by("filename"))
-    hits = engine.session.query(render(matches), params).to_pydict() if by_path else {}
+    hits = dict(zip(*engine.session.query(render(matches), params).to_pydict().values(),
+                    strict=True)) if by_path else {}
     removed, count, deleted = [], 0, [info.arrow_schema.empty_table()]
     with files.staged(table.io, table.location()) as added:
-        for path, positions in zip(*hits.values(), strict=True) if hits else []:
+        # in the table's order of rows, so that RETURNING gives them in it
+        for path, positions in ((p, hits[p]) for p in by_path if p in hits):
             stored = files.read_stored([path], info, table.io)
             keep = np.ones(stored.num_rows, dtype=bool)
             keep[np.asarray(positions, dtype=np.int64)] = False

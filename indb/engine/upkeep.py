@@ -24,7 +24,7 @@ from indb.catalog import generated, views
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
 from indb.engine import tables, temporary
-from indb.errors import CatalogError, ConflictError
+from indb.errors import CatalogError, ConflictError, IntegrityError
 from indb.parser import error_at, parse, render, render_indb, table_ref
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import ReplicatedProperty, ShardKey
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 # function run still going): a write in flight (a load, a run's outputs) is never hit
 ORPHAN_MIN_AGE_S = 24 * 3600
 FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
+MESSAGE = "__indb_message"  # a MERGE's THEN ERROR message, of the row that came to it
 EXCLUDED = "excluded"  # ON CONFLICT's name for the row proposed
 POSITION = "__indb_position"  # an upsert's row's place among the rows proposed
 PARAMETER = "__indb_parameter_"  # an upsert's DO UPDATE parameter $n, a column of excluded (+ n)
@@ -62,6 +63,7 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
     by_path = {files.local_path(f.file_path): f for f in current}
     found = engine.session.query(render(_change_query(engine, plan, info, list(by_path))), params)
     clause = found[ACTION].to_numpy().astype(np.int64)
+    _check_no_error(plan, clause, found)
     updated, deleted, inserted = (
         found.filter(pa.array(np.isin(clause, [n for n, c in enumerate(plan.clauses)
                                                if c.action == action])))
@@ -233,7 +235,12 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
     file, row = (exp.column(name, table=plan.target, quoted=True)
                  for name in ("filename", "file_row_number"))
     located = [exp.alias_(file, FILE, quoted=True), exp.alias_(row, ROW, quoted=True)]
-    values = [_clause_values(clause, info, plan) for clause in plan.clauses]
+    star = any(clause.star for clause in plan.clauses) and plan.source is not None \
+        and not plan.source.find(exp.Placeholder, exp.Parameter)  # (a part has no parameters)
+    source_columns = frozenset(name.lower() for name in engine.session.query(render(exp.select(
+        exp.Star()).from_(plan.source.copy()).limit(0))).column_names) \
+        if star and plan.source is not None else None
+    values = [_clause_values(clause, info, plan, source_columns) for clause in plan.clauses]
     if plan.source is None:  # UPDATE ... [WHERE]: no join; the condition filters the scan
         (clause,), (new,) = plan.clauses, values
         assert new is not None  # an UPDATE's one clause sets values
@@ -261,6 +268,10 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
             "RIGHT" if Match.NOT_MATCHED in matches else
             "LEFT" if Match.NOT_MATCHED_BY_SOURCE in matches else "INNER")
     # DuckDB reads an earlier column of the same SELECT by its alias (ACTION, in the values)
+    messages = [exp.If(this=exp.Literal.number(n), true=exp.cast(c.message.copy(), "VARCHAR"))
+                for n, c in enumerate(plan.clauses) if c.message is not None]
+    if messages:  # THEN ERROR's, for the row that came to it
+        columns.append(exp.alias_(exp.Case(this=chosen, ifs=messages), MESSAGE, quoted=True))
     inner = (exp.select(*located, exp.alias_(action, ACTION, quoted=True), *columns)
              .from_(target).join(source, on=plan.on.copy() if plan.on else exp.true(),
                                  join_type=join))
@@ -281,19 +292,38 @@ def _target_scan(engine: Engine, info: TableInfo, paths: list[str]) -> exp.Selec
                        exp.alias_(exp.cast(exp.null(), "BIGINT"), "file_row_number"), append=True)
 
 
-def _clause_values(clause: Clause, info: TableInfo, plan: RowChange) -> list[exp.Expr] | None:
-    """Each column's new value under a clause (None for DELETE and DO NOTHING), cast to its type."""
-    if clause.action in (Action.DELETE, Action.NOTHING):
+def _check_no_error(plan: RowChange, clause: np.ndarray, found: pa.Table) -> None:
+    """DuckDB's ``THEN ERROR [message]``: a row that comes to one fails the statement."""
+    for n, chosen in enumerate(plan.clauses):
+        if chosen.action != Action.ERROR or not (clause == n).any():
+            continue
+        message = found[MESSAGE][int(np.flatnonzero(clause == n)[0])].as_py() \
+            if chosen.message is not None else None
+        raise IntegrityError(f"Merge error condition WHEN {chosen.match.upper()}"
+                             + (f": {message}" if message is not None else ""))
+
+
+def _clause_values(clause: Clause, info: TableInfo, plan: RowChange,
+                   source_columns: frozenset[str] | None) -> list[exp.Expr] | None:
+    """Each column's new value under a clause (None for DELETE, DO NOTHING and ERROR), cast to
+    its type. ``source_columns``: the source's, lower-case, where known (a star takes those of
+    the table's names; without them, every one)."""
+    if clause.action in (Action.DELETE, Action.NOTHING, Action.ERROR):
         return None
     source = plan.source.alias_or_name if plan.source is not None else None
-    if clause.star:
+    if clause.star and source_columns is None:
         return [_cast(exp.column(c.name, table=source, quoted=True), c) for c in info.columns]
+    known = source_columns or frozenset()
     keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT
     values: dict[str, exp.Expr] = {  # has the column's DEFAULT, or NULL (an identity's: numbered)
         c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _default(c)
         for c in info.columns}
+    if clause.star:  # by name, as DuckDB's: a column the source lacks is kept, or its default
+        return [_cast(exp.column(c.name, table=source, quoted=True), c)
+                if c.name.lower() in known else values[c.name]
+                for c in info.columns]
     targets = clause.columns
-    if clause.action == Action.INSERT and not targets:
+    if clause.action == Action.INSERT and not targets and not clause.defaults:
         if len(clause.values) != len(info.columns):
             raise error_at(clause.node, f"INSERT VALUES gives {len(clause.values)} values; table "
                                         f"{info.name} has {len(info.columns)} columns (name the "

@@ -31,6 +31,10 @@ def struct_pack(args: list) -> exp.Expr:
     return exp.Struct.from_arg_list(args)
 
 
+# a MERGE's DuckDB actions as the parser leaves them: THEN ERROR [message] (a call of this
+# name), THEN INSERT DEFAULT VALUES (the INSERT of this variable)
+MERGE_ERROR = "__indb_merge_error"
+DEFAULT_VALUES = "DEFAULT VALUES"
 _FIRST_LAST = (exp.First, exp.Last)  # aggregates DuckDB takes IGNORE NULLS on, as window functions
 
 
@@ -129,6 +133,43 @@ class Parser(DuckDBParser):
             self._advance(2)
             return self.expression(exp.In(this=this, expressions=[]))
         return super()._parse_in(this, alias)
+
+    def _parse_star(self) -> exp.Expr | None:
+        # DuckDB's MERGE actions: INSERT BY NAME and UPDATE BY NAME are INSERT * and UPDATE
+        # SET *; INSERT DEFAULT VALUES a row of defaults (sqlglot reads neither)
+        after = self._prev.token_type if self._prev else None
+        if after in (TokenType.INSERT, TokenType.UPDATE) and self._match_text_seq("BY", "NAME"):
+            return exp.Star()
+        if after == TokenType.INSERT and self._match_text_seq("DEFAULT", "VALUES"):
+            return exp.var(DEFAULT_VALUES)
+        return super()._parse_star()
+
+    def _parse_when_matched(self) -> exp.Whens:
+        whens: list[exp.Expr] = []
+        while self._curr is not None and self._curr.token_type == TokenType.WHEN:
+            # sqlglot's WHENs, a THEN ERROR's message read after them
+            whens += super()._parse_when_matched().expressions
+            then = whens[-1].args.get("then")
+            if isinstance(then, exp.Var) and then.name == MERGE_ERROR and self._curr is not None \
+                    and self._curr.token_type not in (TokenType.WHEN, TokenType.RETURNING,
+                                                      TokenType.SEMICOLON):
+                then.replace(exp.Anonymous(this=MERGE_ERROR,
+                                           expressions=[self._parse_disjunction()]))
+        for when in whens:
+            then = when.args.get("then")
+            if isinstance(then, exp.Var) and then.name == MERGE_ERROR:  # (without a message)
+                then.replace(exp.Anonymous(this=MERGE_ERROR))
+            if isinstance(then, exp.Update) and isinstance(then.args.get("expressions"), exp.Star):
+                then.set("expressions", [exp.Star()])  # (sqlglot's UPDATE * is no list)
+        return self.expression(exp.Whens(expressions=whens))
+
+    def _parse_var_from_options(self, options: dict, raise_unmatched: bool = True
+                                ) -> exp.Var | None:
+        # DuckDB's MERGE action THEN ERROR [message] (its message read by _parse_when_matched)
+        if options is self.CONFLICT_ACTIONS and self._prev and \
+                self._prev.token_type == TokenType.THEN and self._match_text_seq("ERROR"):
+            return exp.var(MERGE_ERROR)
+        return super()._parse_var_from_options(options, raise_unmatched)
 
     def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
         # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);

@@ -23,7 +23,7 @@ from sqlglot.errors import ParseError
 from indb.catalog.names import DATABASE, checked_name
 from indb.catalog.types import Column
 from indb.errors import CatalogError, SchemaError
-from indb.parser import error_at, render
+from indb.parser import error_at, faithful, render
 from indb.parser.dialect import Explain as ExplainTree
 from indb.parser.dialect import Optimize as OptimizeTree
 from indb.parser.dialect import ShowCreate as ShowCreateTree
@@ -54,6 +54,7 @@ class Action(StrEnum):
     DELETE = "delete"
     INSERT = "insert"
     NOTHING = "do nothing"
+    ERROR = "error"  # DuckDB's THEN ERROR [message]: the statement fails if a row comes to it
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Clause:
     columns: tuple[exp.Expr, ...] = ()  # SET targets / INSERT's column list, as written
     values: tuple[exp.Expr, ...] = ()   # their values (INSERT VALUES alone: every column's)
     star: bool = False  # UPDATE SET * / INSERT *: each column from the source column of its name
+    defaults: bool = False  # INSERT DEFAULT VALUES: every column's default
+    message: exp.Expr | None = None  # THEN ERROR's message
     node: exp.Expr | None = field(default=None, compare=False, repr=False)  # where errors point
 
 
@@ -192,12 +195,17 @@ def plan_merge(tree: exp.Merge, catalog: CatalogFacts) -> Merge:
         raise error_at(tree, "MERGE needs at least one WHEN [NOT] MATCHED THEN ... clause")
     source = _source(tree.args["using"])
     on = tree.args.get("on")
+    named = source.alias_or_name
+    # a clause of rows with no source row or no target row reads the other's bare columns
+    clauses = tuple(clause if clause.match == Match.MATCHED else _bound(
+        clause, *((named, target) if clause.match == Match.NOT_MATCHED else (target, named)))
+        for clause in clauses)
     if tree.args.get("using_cond"):  # DuckDB's USING (c, ...): the columns of one name equal
-        named = source.alias_or_name
         joined = {c.name.lower() for c in tree.args["using_cond"]}
         on = exp.and_(*[exp.column(c.name, table=target, quoted=True).eq(
             exp.column(c.name, table=named, quoted=True)) for c in tree.args["using_cond"]])
-        clauses = tuple(_of_source(clause, joined, named) for clause in clauses)
+        clauses = tuple(_of_source(clause, joined, named) if clause.match == Match.MATCHED
+                        else clause for clause in clauses)
     if on is None:
         raise error_at(tree, "MERGE joins its source with ON condition or USING (c, ...)")
     return Merge(name, target, source, on, clauses, tables.returning(tree, target))
@@ -215,6 +223,9 @@ def _clause(when: exp.When) -> Clause:
     match = Match.MATCHED if when.args.get("matched") else (
         Match.NOT_MATCHED_BY_SOURCE if when.args.get("source") else Match.NOT_MATCHED)
     then, condition = when.args.get("then"), when.args.get("condition")
+    if isinstance(then, exp.Anonymous) and then.name == faithful.MERGE_ERROR:
+        return Clause(match, Action.ERROR, condition, message=then.expressions[0]
+                      if then.expressions else None, node=when)
     if isinstance(then, exp.Var) and then.name.upper() in ("DELETE", "DO NOTHING"):
         action = Action.DELETE if then.name.upper() == "DELETE" else Action.NOTHING
         if match == Match.NOT_MATCHED and action == Action.DELETE:
@@ -236,13 +247,37 @@ def _clause(when: exp.When) -> Clause:
             raise error_at(when, "only WHEN NOT MATCHED can INSERT: a matched row exists already")
         if isinstance(then.this, exp.Star) or (not then.this and not then.expression):
             return Clause(match, Action.INSERT, condition, star=True, node=when)  # (bare INSERT)
+        if isinstance(then.this, exp.Var) and then.this.name == faithful.DEFAULT_VALUES:
+            return Clause(match, Action.INSERT, condition, defaults=True, node=when)
         columns = tuple(then.this.expressions) if isinstance(then.this, exp.Tuple) else ()
         values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
         if columns and len(columns) != len(values):
             raise error_at(then, f"INSERT names {len(columns)} columns but gives {len(values)} "
                                  "values")
         return Clause(match, Action.INSERT, condition, columns, tuple(values), node=when)
-    raise error_at(when, "a WHEN clause ends in UPDATE SET ..., DELETE, INSERT ... or DO NOTHING")
+    raise error_at(when, "a WHEN clause ends in UPDATE SET ..., DELETE, INSERT ..., DO NOTHING "
+                         "or ERROR")
+
+
+def _bound(clause: Clause, present: str, absent: str) -> Clause:
+    """A clause whose rows have no ``absent`` row (NOT MATCHED: no target row; BY SOURCE: no
+    source row): its bare columns are the ``present`` row's, as in DuckDB and PostgreSQL (a
+    dbt MERGE inserts ``VALUES ("id", "val")``), and naming the absent one is an error."""
+    def outside(node: exp.Expr) -> bool:  # not a column of a subquery's own
+        return node.find_ancestor(exp.Select) is None
+
+    def bound(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and outside(node) and not tables.is_default(node):
+            if not node.table:
+                return exp.column(node.this.copy(), table=present)
+            if node.table.lower() == absent.lower():
+                raise error_at(node, f"WHEN {clause.match.upper()} has no row of {absent}: "
+                                     f"{render(node)} names none")
+        return node
+    return dataclasses.replace(
+        clause, values=tuple(v.transform(bound) for v in clause.values),
+        condition=clause.condition.transform(bound) if clause.condition is not None else None,
+        message=clause.message.transform(bound) if clause.message is not None else None)
 
 
 def _of_source(clause: Clause, joined: set[str], source: str) -> Clause:
