@@ -317,6 +317,19 @@ def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_nam
         (1, 10), (2, 2), (4, 9), (6, 7), (None, 7)]
 
 
+def test_a_merge_clause_condition_may_hold_a_subquery(conn, table_name):
+    totals, buy = table_name, f"{table_name}_buy"
+    conn.sql(f"CREATE TABLE {totals} (item_id INT, balance INT, top BOOLEAN)")
+    conn.sql(f"CREATE TABLE {buy} (item_id INT, volume INT)")
+    conn.sql(f"INSERT INTO {buy} VALUES (10, 1000), (20, 2000), (30, 300)")
+    conn.sql(f"MERGE INTO {totals} USING {buy} USING (item_id) WHEN NOT MATCHED AND "
+             f"{buy}.volume = (SELECT max(volume) FROM {buy}) THEN INSERT VALUES "
+             f"({buy}.item_id, {buy}.volume, true) WHEN NOT MATCHED THEN INSERT VALUES "
+             f"({buy}.item_id, {buy}.volume, false)")
+    assert rows(conn, f"SELECT * FROM {totals} ORDER BY item_id") == [
+        (10, 1000, False), (20, 2000, True), (30, 300, False)]
+
+
 def test_a_dbt_merge_reads_the_present_row_s_bare_columns(conn, table_name):
     """dbt-duckdb's incremental merge, as DuckDB's tests have it."""
     dest, src = table_name, f"{table_name}_src"

@@ -258,7 +258,10 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
                                   if c.condition is not None else present[c.match],
                                   true=exp.Literal.number(n)) for n, c in enumerate(plan.clauses)])
     chosen = exp.column(ACTION, quoted=True)
-    columns = [exp.alias_(exp.Case(this=chosen, ifs=[
+    # DuckDB reads an earlier column of the same SELECT by its alias (ACTION, in the values),
+    # but not one whose expression holds a subquery (a clause's AND x = (SELECT ...))
+    by_action = action if action.find(exp.Subquery, exp.Select) else chosen
+    columns = [exp.alias_(exp.Case(this=by_action.copy(), ifs=[
         exp.If(this=exp.Literal.number(n), true=clause_values[i])
         for n, clause_values in enumerate(values) if clause_values is not None])
         if any(v is not None for v in values) else _cast(exp.null(), c), c.name, quoted=True)
@@ -267,11 +270,11 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
     join = ("FULL OUTER" if {Match.NOT_MATCHED, Match.NOT_MATCHED_BY_SOURCE} <= matches else
             "RIGHT" if Match.NOT_MATCHED in matches else
             "LEFT" if Match.NOT_MATCHED_BY_SOURCE in matches else "INNER")
-    # DuckDB reads an earlier column of the same SELECT by its alias (ACTION, in the values)
     messages = [exp.If(this=exp.Literal.number(n), true=exp.cast(c.message.copy(), "VARCHAR"))
                 for n, c in enumerate(plan.clauses) if c.message is not None]
     if messages:  # THEN ERROR's, for the row that came to it
-        columns.append(exp.alias_(exp.Case(this=chosen, ifs=messages), MESSAGE, quoted=True))
+        columns.append(exp.alias_(exp.Case(this=by_action.copy(), ifs=messages), MESSAGE,
+                                  quoted=True))
     inner = (exp.select(*located, exp.alias_(action, ACTION, quoted=True), *columns)
              .from_(target).join(source, on=plan.on.copy() if plan.on else exp.true(),
                                  join_type=join))
