@@ -1,6 +1,6 @@
-"""Spark's table-cache statements: CACHE TABLE and REFRESH TABLE check their table and do
-nothing (indb keeps no cache), UNCACHE TABLE does nothing, CACHE TABLE v AS query makes a
-temporary view."""
+"""Spark's table-cache statements and DuckDB's CHECKPOINT: CACHE TABLE and REFRESH TABLE check
+their table and do nothing (indb keeps no cache), UNCACHE TABLE and CHECKPOINT do nothing, CACHE
+TABLE v AS query makes a temporary view."""
 
 from __future__ import annotations
 
@@ -46,3 +46,16 @@ def test_caching_a_table_needs_what_reading_it_does(conn):
     with conn._engine.as_user("ann"):
         with pytest.raises(PrivilegeError):
             conn.sql("CACHE TABLE t")
+
+
+@pytest.mark.parametrize("sql", ["CHECKPOINT", "checkpoint memory", "FORCE CHECKPOINT",
+                                 "FORCE CHECKPOINT db"])
+def test_duckdb_s_checkpoint_does_nothing(conn, sql):
+    """Every write is in its table's snapshot once it returns: no log to fold in."""
+    assert conn.sql(sql).message == "CHECKPOINT"
+
+
+@pytest.mark.parametrize("sql", ["FORCE CHECKPOINT a b", "FORCE x"])
+def test_a_checkpoint_takes_at_most_a_database(conn, sql):
+    with pytest.raises(SqlError, match=r"\[FORCE\] CHECKPOINT \[db\]"):
+        conn.sql(sql)

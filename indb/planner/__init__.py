@@ -149,6 +149,8 @@ def _planner_of(tree: exp.Expr) -> Planner:
     planner = _PLANNERS.get(type(tree))
     if planner is None and isinstance(tree, exp.Command):
         planner = _COMMANDS.get(str(tree.this).upper())
+    if planner is None and isinstance(tree, exp.Column | exp.Alias):  # a statement read as
+        planner = _WORDS.get(render(tree).split()[0].upper().strip('"'))  # words (CHECKPOINT)
     if planner is None:
         kind = tree.key.upper()
         if isinstance(tree, exp.Command):  # sqlglot's fallback: the keyword and the raw rest
@@ -185,7 +187,10 @@ _TWO_WORDS = ("CREATE", "DROP", "ALTER", "SHOW")  # what a refused command is na
 _COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_command,
                                  "SET": settings.plan_set_command,
                                  "SAVEPOINT": transactions.plan_savepoint,
-                                 "RELEASE": transactions.plan_release}
+                                 "RELEASE": transactions.plan_release,
+                                 "FORCE": caches.plan_checkpoint}
+# statements sqlglot reads as a column or an alias, by their first word
+_WORDS: dict[str, Planner] = {"CHECKPOINT": caches.plan_checkpoint}
 _PLANNERS: dict[type[exp.Expr], Planner] = {
     exp.Create: _by_kind(tables.plan_create, VIEW=upkeep.plan_create_view,
                          SCHEMA=schemas.plan_create_schema, INDEX=indexes.plan_create_index,

@@ -38,6 +38,17 @@ def plan_uncache(tree: exp.Uncache, catalog: CatalogFacts) -> NothingToDo:
     return _checked(tree.this, "UNCACHE TABLE", "indb keeps no cache")
 
 
+def plan_checkpoint(tree: exp.Expr, catalog: CatalogFacts) -> NothingToDo:
+    """DuckDB's ``[FORCE] CHECKPOINT [database]`` (PostgreSQL's ``CHECKPOINT``), which sqlglot
+    reads as a column or an alias: every write of indb's is durable once it returns, in its
+    Iceberg snapshot, so there is no log to fold into the database."""
+    words = [w for w in render(tree).upper().replace('"', "").split() if w != "AS"]
+    words = words[1:] if words[:1] == ["FORCE"] else words
+    if words[:1] != ["CHECKPOINT"] or len(words) > 2:
+        raise error_at(tree, "CHECKPOINT takes at most a database's name: [FORCE] CHECKPOINT [db]")
+    return NothingToDo("CHECKPOINT")  # (PostgreSQL's command tag)
+
+
 def _checked(table: exp.Expr, statement: str, why: str) -> NothingToDo:
     """``table`` (a temporary view: its query, in its place already) probed, named as written."""
     if not isinstance(table, exp.Table | exp.Subquery):
