@@ -132,7 +132,7 @@ def test_settings_of_how_sql_reads_hold_for_the_connection_s_queries_alone(tmp_p
     ("SET pivot_limit = 1000", 1000), ("SET disabled_optimizers = 'join_order'", "join_order"),
     ("SET late_materialization_max_rows = 10", 10), ("SET merge_join_threshold = 500", 500),
     ("SET nested_loop_join_threshold = 3", 3), ("SET prefer_range_joins = true", True),
-    ("SET ordered_aggregate_threshold = 1000", 1000)])
+    ("SET ordered_aggregate_threshold = 1000", 1000), ("SET explain_output = 'all'", "all")])
 def test_duckdb_s_query_settings_reach_the_connection_s_queries(tmp_path, statement, value):
     name = statement.split()[1]
     with indb.connect(tmp_path / "db") as conn:
@@ -140,6 +140,16 @@ def test_duckdb_s_query_settings_reach_the_connection_s_queries(tmp_path, statem
         assert conn.sql("SELECT current_setting(?)", [name]).fetchone()[0] == value
         conn.sql("RESET ALL")
         assert conn.sql("SELECT current_setting(?)", [name]).fetchone()[0] != value
+
+
+def test_explain_output_picks_duckdb_s_plans_explain_shows(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        shown = lambda: [key for key, _ in conn.sql("EXPLAIN SELECT 1").fetchall()][2:]  # noqa: E731
+        assert shown() == ["physical_plan"]
+        conn.sql("SET explain_output = 'all'")
+        assert shown() == ["logical_plan", "logical_opt", "physical_plan"]
+        conn.sql("PRAGMA explain_output = 'optimized_only'")
+        assert shown() == ["logical_opt"]
 
 
 def test_a_server_s_shared_connections_keep_no_client_s_setting(tmp_path):

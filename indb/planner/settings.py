@@ -47,7 +47,7 @@ SESSION_SETTINGS = {"threads": "threads", "worker_threads": "threads",
                         "pivot_filter_threshold", "pivot_limit", "disabled_optimizers",
                         "late_materialization_max_rows", "merge_join_threshold",
                         "nested_loop_join_threshold", "prefer_range_joins",
-                        "ordered_aggregate_threshold")}}
+                        "ordered_aggregate_threshold", "explain_output")}}
 # the names of the search path: PostgreSQL's, and DuckDB's (one schema, which must exist)
 SEARCH_PATH = ("search_path", "schema")
 USER_SCHEMA = "$user"  # PostgreSQL's name, in a search path, of a schema named as the user
