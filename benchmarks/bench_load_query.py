@@ -1,4 +1,5 @@
-"""Bulk load into an 8-shard table, then a group-by: indb vs plain DuckDB on the same files.
+"""Bulk load into an 8-shard table (and one without a shard key), then a group-by: indb vs plain
+DuckDB on the same files.
 
 Run: ``indb bench load_query`` or ``python benchmarks/bench_load_query.py [--rows N]``.
 Targets (issue 2): load >= 2M rows/s on a 2-core machine; group-by within 1.3x of plain DuckDB.
@@ -39,6 +40,12 @@ def main() -> None:
         started = time.perf_counter()
         conn.load("ticks", ticks)
         load_s = time.perf_counter() - started
+        # the same rows into a table without a shard key: row ids drawn in runs, one a shard
+        conn.sql("CREATE TABLE keyless (sym VARCHAR, ts TIMESTAMP, px DOUBLE, size INTEGER) "
+                 "WITH (SHARDS = 8)")
+        started = time.perf_counter()
+        conn.load("keyless", ticks)
+        keyless_s = time.perf_counter() - started
 
         conn.sql(GROUP_BY)  # warm: views built, files in the page cache
         indb_s, ours = best_of(args.runs, lambda: conn.sql(GROUP_BY).arrow())
@@ -59,6 +66,8 @@ def main() -> None:
         "rows": args.rows,
         "load_seconds": round(load_s, 3),
         "load_rows_per_second": round(args.rows / load_s),
+        "load_keyless_seconds": round(keyless_s, 3),
+        "load_keyless_rows_per_second": round(args.rows / keyless_s),
         "group_by_indb_seconds": round(indb_s, 4),
         "group_by_duckdb_seconds": round(duck_s, 4),
         "group_by_ratio_indb_over_duckdb": round(indb_s / duck_s, 3),

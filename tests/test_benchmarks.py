@@ -24,7 +24,8 @@ def figures_of(tmp_path: Path, script: str, *args: str, timeout: int = 300) -> d
 def test_load_query_benchmark_runs(tmp_path):
     figures = figures_of(tmp_path, "bench_load_query.py", "--rows", "20000", "--runs", "1")
     assert figures["rows"] == 20000
-    assert figures["load_rows_per_second"] > 0 and figures["group_by_ratio_indb_over_duckdb"] > 0
+    assert figures["load_rows_per_second"] > 0 and figures["load_keyless_rows_per_second"] > 0
+    assert figures["group_by_ratio_indb_over_duckdb"] > 0
 
 
 @pytest.mark.slow  # 20-50 s on 2 cores: the default run's time goes to the features' own tests

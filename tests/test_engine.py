@@ -14,6 +14,7 @@ from pyiceberg.types import IntegerType, StringType
 import indb
 from indb.engine.tables import table_facts
 from indb.query.scan import Scans
+from indb.storage.files import data_files
 from indb.datasets import synthetic_ticks
 from indb.errors import CatalogError, SqlError
 
@@ -101,20 +102,25 @@ def test_rows_come_back_in_the_order_they_were_written(conn, table_name):
     conn.sql(f"INSERT INTO {table_name} VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')")
     conn.sql(f"INSERT INTO {table_name} VALUES (6, 'f')")
     conn.sql(f"INSERT INTO {table_name} SELECT i, 'x' || i FROM range(7, 500) AS r(i)")
-    conn.load(table_name, pa.table({"a": pa.array(range(500, 1000), pa.int32()),
-                                    "b": [f"y{i}" for i in range(500, 1000)]}))
+    conn.load(table_name, pa.table({"a": pa.array(range(500, 9000), pa.int32()),
+                                    "b": [f"y{i}" for i in range(500, 9000)]}))
     handle = conn.table(table_name)
-    assert sum(handle.shard(k).num_rows > 0 for k in range(8)) == 8  # the writes were spread
+    assert sum(handle.shard(k).num_rows > 0 for k in range(8)) == 8  # the load was spread
     order = [a for (a,) in conn.sql(f"SELECT a FROM {table_name}").fetchall()]
-    assert order == list(range(1, 1000))
-    assert conn.sql(f"SELECT a FROM {table_name} WHERE a % 100 = 7").fetchall() == \
-        [(i,) for i in range(7, 1000, 100)]
+    assert order == list(range(1, 9000))
+    assert conn.sql(f"SELECT a FROM {table_name} WHERE a % 1000 = 7").fetchall() == \
+        [(i,) for i in range(7, 9000, 1000)]
+    # a small write is one file, read on one thread: order-sensitive aggregates see it in order
+    conn.sql(f"CREATE TABLE {table_name}_small AS SELECT * FROM {table_name} WHERE a < 7")
+    assert conn.sql(f"SELECT string_agg(b, ','), list(a) FROM {table_name}_small").fetchone() == \
+        ("a,b,c,d,e,f", [1, 2, 3, 4, 5, 6])
+    assert len(data_files(conn._engine.db.load(f"{table_name}_small")[0])) == 1
     assert conn.sql(f"SELECT a FROM {table_name} LIMIT 3").fetchall() == [(1,), (2,), (3,)]
     # an updated row stays where it was, a deleted one leaves the others where they were
     conn.sql(f"UPDATE {table_name} SET b = 'z' WHERE a % 3 = 0")
     gone = conn.sql(f"DELETE FROM {table_name} WHERE a % 5 = 0 RETURNING a").fetchall()
-    assert gone == [(i,) for i in range(5, 1000, 5)]  # RETURNING in the table's order too
-    kept = [i for i in range(1, 1000) if i % 5]
+    assert gone == [(i,) for i in range(5, 9000, 5)]  # RETURNING in the table's order too
+    kept = [i for i in range(1, 9000) if i % 5]
     assert conn.sql(f"SELECT a, b = 'z' FROM {table_name}").fetchall() == [(i, i % 3 == 0) for i in kept]
     conn.sql(f"ALTER TABLE {table_name} ALTER COLUMN a TYPE BIGINT")  # every file rewritten
     assert [a for (a,) in conn.sql(f"SELECT a FROM {table_name}").fetchall()] == kept

@@ -9,7 +9,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestampType
 
 from indb.catalog.tables import COMPOSITE_KEY, ROWID, TableInfo
 from indb.catalog.types import Column
-from indb.storage.placement import (FEW_DISTINCT, PEEK_ROWS, SAMPLE_ROWS, has_few_distinct,
+from indb.storage.placement import (FEW_DISTINCT, PEEK_ROWS, RUN_ROWS, SAMPLE_ROWS, has_few_distinct,
                                      partition_values, rowids_in_runs, rowids_in_shard,
                                      split_by_partition, split_in_runs, with_hidden_columns)
 
@@ -59,12 +59,15 @@ def test_no_shard_key_spreads_rows_by_row_id_in_runs():
     assert all((np.diff(ids[k * 10_000:(k + 1) * 10_000]) > 0).all() for k in range(8))
 
 
-def test_fewer_rows_than_shards_a_run_each_and_one_row_where_its_id_goes():
+def test_a_small_write_is_one_run_where_its_first_id_goes():
     info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
     schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))
     allocate = sequence()
-    three = with_hidden_columns(info, pa.table({"x": np.zeros(3)}), rowids_in_runs(allocate, 8))
-    assert len(set(partition_values(info, three, schema).to_pylist())) == 3
+    for count in (RUN_ROWS - 1, 2 * RUN_ROWS - 1):  # one run; still one (two need 2 * RUN_ROWS)
+        small = with_hidden_columns(info, pa.table({"x": np.zeros(count)}), rowids_in_runs(allocate, 8))
+        assert len(set(partition_values(info, small, schema).to_pylist())) == 1
+    two = with_hidden_columns(info, pa.table({"x": np.zeros(2 * RUN_ROWS)}), rowids_in_runs(allocate, 8))
+    assert len(set(partition_values(info, two, schema).to_pylist())) == 2
     following = allocate(0)
     one = with_hidden_columns(info, pa.table({"x": np.zeros(1)}), rowids_in_runs(allocate, 8))
     assert one[ROWID].to_pylist() == [following]  # a one-row write takes the next id, as before
@@ -72,7 +75,7 @@ def test_fewer_rows_than_shards_a_run_each_and_one_row_where_its_id_goes():
     assert nothing.num_rows == 0 and nothing[ROWID].type == pa.int64()
 
 
-@pytest.mark.parametrize("count", [1, 3, 8, 1001])
+@pytest.mark.parametrize("count", [1, 3, 1001, 2048, 9000])
 def test_rows_in_runs_split_as_every_id_hashed_would_split_them(count):
     info = TableInfo("t", (Column("x", "DOUBLE"),), (), 8)
     schema = Schema(NestedField(1, "x", StringType()), NestedField(2, ROWID, LongType()))

@@ -32,6 +32,11 @@ NULL_KEY_SHARD = 0       # the shard whose instance (and ``shard(k)``) reads row
 # dictionary (see ``files.dictionary_columns``).
 SAMPLE_ROWS = 8192
 FEW_DISTINCT = SAMPLE_ROWS // 16
+# A write to a table without a shard key is cut into runs of at least RUN_ROWS rows, one a shard
+# (``rowids_in_runs``): a smaller write is one file, which DuckDB reads on one thread, so that
+# string_agg, list and first see its rows in order, and INSERTs of a few rows leave a file each
+# rather than one a shard; writes of thousands of rows are still spread over every shard
+RUN_ROWS = 1024
 # more than FEW_DISTINCT values in the first PEEK_ROWS already settle it, at a tenth of the cost
 # of counting the whole sample (ids, prices, times: 0.02 ms against 0.25 a column on the
 # developers' VM, in every write of an instance's output)
@@ -57,11 +62,12 @@ def with_hidden_columns(info: TableInfo, stored: pa.Table,
 
 def rowids_in_runs(allocate: Callable[[int], int], shards: int) -> Callable[[int], np.ndarray]:
     """Row ids from a sequence for rows written in the order given: the rows are cut into up to
-    ``shards`` runs of consecutive rows, and each run's ids all bucket into a shard of its own,
-    so that each shard's file holds one run and the files, read in their names' order
-    (``files.data_files``), give the rows back in the order they were written, as DuckDB and
-    PostgreSQL do. ``allocate(n)`` reserves n ids and returns the first. The first run's shard
-    is the first id's, so that one-row writes spread as consecutive ids do."""
+    ``shards`` runs of consecutive rows (``_runs``), and each run's ids all bucket into a shard
+    of its own, so that each shard's file holds one run and the files, read in their names'
+    order (``files.data_files``), give the rows back in the order they were written, as DuckDB
+    and PostgreSQL do. ``allocate(n)`` reserves n ids and returns the first. The first run's
+    shard is the first id's, so that small writes spread over the shards as one-row writes of
+    consecutive ids do."""
     transform = BucketTransform(shards).pyarrow_transform(LongType())
 
     def rowids(count: int) -> np.ndarray:
@@ -89,8 +95,9 @@ def rowids_in_runs(allocate: Callable[[int], int], shards: int) -> Callable[[int
 
 
 def _runs(count: int, shards: int) -> list[np.ndarray]:
-    """The positions of each run of ``rowids_in_runs``'s rows."""
-    return np.array_split(np.arange(count), min(shards, count)) if count else []
+    """The positions of each run of ``rowids_in_runs``'s rows: runs of RUN_ROWS rows or more,
+    at most one a shard."""
+    return np.array_split(np.arange(count), min(shards, max(1, count // RUN_ROWS))) if count else []
 
 
 def split_in_runs(info: TableInfo, stored: pa.Table) -> dict[int | None, np.ndarray]:
