@@ -142,6 +142,18 @@ def test_duckdb_s_query_settings_reach_the_connection_s_queries(tmp_path, statem
         assert conn.sql("SELECT current_setting(?)", [name]).fetchone()[0] != value
 
 
+def test_default_null_order_and_an_explicit_nulls_last(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE TABLE t (i INTEGER)")
+        conn.sql("INSERT INTO t VALUES (1), (NULL)")
+        conn.sql("SET default_null_order = 'nulls_first'")
+        assert conn.sql("SELECT i FROM t ORDER BY i").fetchall() == [(None,), (1,)]
+        # NULLS LAST as written (DuckDB's default, which sqlglot had dropped)
+        assert conn.sql("SELECT i FROM t ORDER BY i NULLS LAST").fetchall() == [(1,), (None,)]
+        conn.sql("RESET default_null_order")
+        assert conn.sql("SELECT i FROM t ORDER BY i").fetchall() == [(1,), (None,)]
+
+
 def test_explain_output_picks_duckdb_s_plans_explain_shows(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         shown = lambda: [key for key, _ in conn.sql("EXPLAIN SELECT 1").fetchall()][2:]  # noqa: E731

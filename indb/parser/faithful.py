@@ -11,6 +11,7 @@ test files through indb and DuckDB and comparing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
@@ -34,6 +35,7 @@ def struct_pack(args: list) -> exp.Expr:
 # a MERGE's DuckDB actions as the parser leaves them: THEN ERROR [message] (a call of this
 # name), THEN INSERT DEFAULT VALUES (the INSERT of this variable)
 MERGE_ERROR = "__indb_merge_error"
+NULLS_LAST = "indb_nulls_last"  # an ORDER BY item's NULLS LAST, as written (Ordered's arg)
 DEFAULT_VALUES = "DEFAULT VALUES"
 _FIRST_LAST = (exp.First, exp.Last)  # aggregates DuckDB takes IGNORE NULLS on, as window functions
 
@@ -171,6 +173,16 @@ class Parser(DuckDBParser):
             return exp.var(MERGE_ERROR)
         return super()._parse_var_from_options(options, raise_unmatched)
 
+    def _parse_ordered(self, parse_method: Callable[[], exp.Expr | None] | None = None
+                       ) -> exp.Ordered | None:
+        # an explicit NULLS LAST is DuckDB's default, so sqlglot drops it; under SET
+        # default_null_order = 'nulls_first' it is not: kept, as written
+        ordered = super()._parse_ordered(parse_method)
+        if ordered is not None and [t.text.upper() for t in self._tokens[
+                max(self._index - 2, 0):self._index]] == ["NULLS", "LAST"]:
+            ordered.set(NULLS_LAST, True)
+        return ordered
+
     def _parse_escape(self, this: exp.Expr | None) -> exp.Expr | None:
         # DuckDB's (and PostgreSQL's) ESCAPE takes any expression (ESCAPE chr(0), a column);
         # sqlglot's only a string
@@ -218,6 +230,13 @@ class Written(DuckDB):
             folded = isinstance(match, exp.RegexpILike) or (flag is not None and flag.name == "i")
             operator = ("!~" if negated else "~") + ("*" if folded else "")
             return f"{self.sql(match, 'this')} {operator} {self.sql(match, 'expression')}"
+
+        def ordered_sql(self, expression: exp.Ordered) -> str:
+            written = super().ordered_sql(expression)
+            if expression.args.get(NULLS_LAST) and not expression.args.get("nulls_first") \
+                    and not written.endswith(" NULLS LAST"):
+                return f"{written} NULLS LAST"
+            return written
 
         def pivot_sql(self, expression: exp.Pivot) -> str:
             # PIVOT t USING sum(v) GROUP BY g (no ON: DuckDB's aggregate of the groups) was
