@@ -111,6 +111,22 @@ def test_update_from_another_table(conn, table_name):
         (1, 15.0), (2, 20.0), (3, None), (4, 20.0), (5, 50.0)]
 
 
+def test_update_from_a_source_matching_a_row_twice_updates_it_once(conn, table_name):
+    """PostgreSQL's and DuckDB's UPDATE ... FROM: by one of the rows (MERGE refuses, as the
+    standard has it)."""
+    conn.sql(f"CREATE TABLE {table_name} (id INTEGER, v INTEGER)")
+    conn.sql(f"INSERT INTO {table_name} VALUES (1, 0), (2, 0), (3, 0)")
+    source = "(VALUES (1, 10), (1, 20), (2, 30)) AS s (id, v)"
+    changed = conn.sql(f"UPDATE {table_name} AS t SET v = s.v FROM {source} WHERE t.id = s.id "
+                       "RETURNING t.id, t.v").fetchall()
+    assert sorted(i for i, _ in changed) == [1, 2]  # a row a target row, not one a match
+    got = dict(rows(conn, f"SELECT id, v FROM {table_name}"))
+    assert got[1] in (10, 20) and (got[2], got[3]) == (30, 0) and len(got) == 3
+    with pytest.raises(SqlError, match="matches more than one source row"):
+        conn.sql(f"MERGE INTO {table_name} AS t USING {source} ON t.id = s.id "
+                 "WHEN MATCHED THEN UPDATE SET v = s.v")
+
+
 def test_a_refused_update_writes_nothing(conn, table_name):
     make_accounts(conn, table_name)
     before, on_disk = snapshots(conn, table_name), data_files_on_disk(conn, table_name)

@@ -68,6 +68,8 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         found.filter(pa.array(np.isin(clause, [n for n, c in enumerate(plan.clauses)
                                                if c.action == action])))
         for action in (Action.UPDATE, Action.DELETE, Action.INSERT))
+    if isinstance(plan, planner.Update):  # PostgreSQL's and DuckDB's UPDATE ... FROM: a row
+        updated = _first_of_each(updated)  # several source rows match is updated by one of them
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
@@ -383,9 +385,18 @@ def _cast(value: exp.Expr, column: Column) -> exp.Expr:
     return exp.cast(value, exp.DataType.build(column.sql_type, dialect="duckdb"))
 
 
+def _first_of_each(rows: pa.Table) -> pa.Table:
+    """The first of the rows that change each target row (file and position), in their order."""
+    if not rows.num_rows:
+        return rows
+    numbered = rows.select([FILE, ROW]).append_column("n", pa.array(np.arange(rows.num_rows)))
+    firsts = numbered.group_by([FILE, ROW], use_threads=False).aggregate([("n", "min")])["n_min"]
+    return rows if len(firsts) == rows.num_rows else rows.take(pc.sort_indices(firsts))
+
+
 def _check_one_source_row(changed: pa.Table, plan: RowChange) -> None:
-    """SQL's rule: a target row that several source rows match cannot be changed, since which
-    of them applies would be a matter of chance."""
+    """The SQL standard's rule for MERGE: a target row that several source rows match cannot be
+    changed, since which of them applies would be a matter of chance."""
     if not changed.num_rows:
         return
     counts = changed.group_by([FILE, ROW]).aggregate([([], "count_all")])
