@@ -780,6 +780,13 @@ def test_duckdb_s_summarize_pivot_and_pragma_run_as_the_reads_they_are(tmp_path)
             ("a", 1, 2), ("b", None, 5)]
         assert sorted(conn.sql("UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v")
                       .fetchall()) == [("a", 1), ("b", 2)]
+        # a PIVOT after CREATE ... AS; a view's names its values, as DuckDB requires
+        conn.sql("CREATE TABLE wide AS PIVOT sales ON yr USING sum(qty) GROUP BY sym ORDER BY sym")
+        assert conn.sql("SELECT * FROM wide").fetchall() == [("a", 1, 2), ("b", None, 5)]
+        conn.sql("CREATE VIEW by_year AS PIVOT sales ON yr IN (2025) USING sum(qty) GROUP BY sym")
+        assert sorted(conn.sql("SELECT * FROM by_year").fetchall()) == [("a", 2), ("b", 5)]
+        with pytest.raises(SqlError, match="a PIVOT in a view names its values"):
+            conn.sql("CREATE VIEW loose AS PIVOT sales ON yr USING sum(qty)")
         info = conn.sql("SELECT * FROM pragma_table_info('sales')").fetchall()
         assert conn.sql("PRAGMA table_info('sales')").fetchall() == info
         assert conn.sql("CALL pragma_table_info('sales')").fetchall() == info

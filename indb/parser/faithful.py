@@ -71,6 +71,15 @@ class Parser(DuckDBParser):
             return pivot
         return self._parse_query_modifiers(exp.select(exp.Star()).from_(exp.Subquery(this=pivot)))
 
+    def _parse_ddl_select(self) -> exp.Expr | None:
+        # CREATE VIEW v AS PIVOT ... (and CREATE TABLE ... AS): DuckDB's statement as the query
+        # it is; sqlglot read the whole CREATE as a command
+        if self._match_set((TokenType.PIVOT, TokenType.UNPIVOT)):
+            pivot = self._parse_pivot_statement(self._prev.token_type == TokenType.UNPIVOT)
+            return pivot if isinstance(pivot, exp.Select) else \
+                exp.select(exp.Star()).from_(exp.Subquery(this=pivot))
+        return super()._parse_ddl_select()
+
     # DATE '2020-01-01'::VARCHAR is the date cast to text (DuckDB's, PostgreSQL's); sqlglot
     # applied the :: (and [i], .x) to the string, then made it a date, and so a date came
     # back. The operators are left for after the typed literal is made.

@@ -413,6 +413,11 @@ def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
     query = tree.expression
     if not isinstance(query, exp.Query):
         raise error_at(tree, "CREATE VIEW v AS takes a query")
+    dynamic = next((p for p in query.find_all(exp.Pivot) if not p.args.get("unpivot") and any(
+        not isinstance(on, exp.In) for on in p.expressions)), None)
+    if dynamic is not None:  # (DuckDB's rule: the view's columns would change with the data)
+        raise error_at(dynamic, "a PIVOT in a view names its values: PIVOT t ON c IN ('a', 'b') "
+                                "USING ...; without IN they come from the data at each read")
     predict = next((c for c in query.find_all(exp.Anonymous)
                     if c.name.lower().startswith(PREDICT_PREFIX)), None)
     if predict is not None:
