@@ -8,7 +8,7 @@ import pytest
 from indb.parser import parse
 from indb.result import Result
 from indb.server.pgstatements import (no_op, probe, read_only, returning_shape,
-                                      startup_search_path, tag, transaction_tag, with_arrays)
+                                      startup_search_path, tag, transaction_tag, as_postgres_reads)
 
 
 def test_a_write_s_tag_counts_its_rows_unless_its_rows_are_sent():
@@ -55,8 +55,8 @@ def test_array_literals_are_rewritten_only_where_there_are_some():
     def no_table(probe):  # the types of a probe's columns: here, of no table
         return None
 
-    assert with_arrays(parse("SELECT '[1, 2]'::INT[], '{1}' AS s"), no_table) is None  # as sent
-    assert with_arrays(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a"), no_table) == \
+    assert as_postgres_reads(parse("SELECT '[1, 2]'::INT[], '{1}' AS s"), no_table) is None  # as sent
+    assert as_postgres_reads(parse("SELECT 1; SELECT '{1,NULL}'::INT[] AS a"), no_table) == \
         "SELECT 1;\nSELECT CAST(['1', NULL] AS INT[]) AS a"
 
 
@@ -66,11 +66,24 @@ def test_a_string_in_array_form_is_an_array_where_a_list_column_takes_it():
     def type_of(probe):  # the probe's columns' types, as the session's DuckDB would answer
         return [columns[e.name] for e in probe.expressions]
 
-    assert with_arrays(parse("INSERT INTO t (s, xs) VALUES ('{a}', '{1,2}')"), type_of) == \
+    assert as_postgres_reads(parse("INSERT INTO t (s, xs) VALUES ('{a}', '{1,2}')"), type_of) == \
         "INSERT INTO t (s, xs) VALUES ('{a}', CAST(['1', '2'] AS BIGINT[]))"
-    assert with_arrays(parse("UPDATE t SET s = '{b}' WHERE xs = '{3}'"), type_of) == \
+    assert as_postgres_reads(parse("UPDATE t SET s = '{b}' WHERE xs = '{3}'"), type_of) == \
         "UPDATE t SET s = '{b}' WHERE xs = CAST(['3'] AS BIGINT[])"
-    assert with_arrays(parse("UPDATE t SET s = '{b}'"), type_of) is None  # a string column's
+    assert as_postgres_reads(parse("UPDATE t SET s = '{b}'"), type_of) is None  # a string column's
+
+
+def test_a_descending_order_puts_nulls_first_as_postgresql_s():
+    def no_table(probe):
+        return None
+
+    assert as_postgres_reads(parse("SELECT a FROM t ORDER BY a"), no_table) is None  # as sent
+    assert as_postgres_reads(parse(
+        "SELECT a, row_number() OVER (ORDER BY b DESC), string_agg(c, ',' ORDER BY c DESC) "
+        "FROM t ORDER BY a DESC, b DESC NULLS LAST, c DESC NULLS FIRST"), no_table) == (
+        "SELECT a, ROW_NUMBER() OVER (ORDER BY b DESC NULLS FIRST), "
+        "LISTAGG(c, ',' ORDER BY c DESC NULLS FIRST) "
+        "FROM t ORDER BY a DESC NULLS FIRST, b DESC NULLS LAST, c DESC NULLS FIRST")
 
 
 @pytest.mark.parametrize("params, path", [

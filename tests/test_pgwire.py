@@ -453,6 +453,21 @@ def test_server_side_cursors_of_psycopg_sqlalchemy_and_pandas(plain):
         engine.dispose()
 
 
+def test_a_descending_order_puts_nulls_first_as_postgresql_does(plain):
+    """PostgreSQL's default: NULLS FIRST for DESC, NULLS LAST for ASC (DuckDB's: last for both);
+    through parameters too (the extended protocol)."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        conn.execute("CREATE TABLE ranked (n INT, s INT)")
+        conn.execute("INSERT INTO ranked VALUES (1, 10), (2, NULL), (3, 30)")
+        assert conn.execute("SELECT s FROM ranked ORDER BY s DESC").fetchall() == [
+            (None,), (30,), (10,)]
+        assert conn.execute("SELECT s FROM ranked ORDER BY s").fetchall() == [(10,), (30,), (None,)]
+        assert conn.execute("SELECT s FROM ranked WHERE n > %s ORDER BY s DESC NULLS LAST",
+                            [0]).fetchall() == [(30,), (10,), (None,)]
+        assert conn.execute("SELECT n, rank() OVER (ORDER BY s DESC) FROM ranked ORDER BY n"
+                            ).fetchall() == [(1, 3), (2, 1), (3, 2)]
+
+
 def test_upserts_of_psycopg_and_sqlalchemy_count_their_rows(plain):
     """INSERT ... ON CONFLICT as psycopg sends it (parameters in VALUES), its command tag
     counting inserted and updated rows as PostgreSQL's ``INSERT 0 n``, and as SQLAlchemy's

@@ -11,8 +11,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb import errors
-from indb.parser import (dialect, environments, kinetica, monitors, parse, prepared, procedures,
-                         render, render_indb, sequences, subscriptions, workers)
+from indb.parser import (dialect, environments, faithful, kinetica, monitors, parse, prepared,
+                         procedures, render, render_indb, sequences, subscriptions, workers)
 from indb.parser import privileges as identity
 from indb.catalog.types import sql_type_of
 from indb.result import Result
@@ -37,16 +37,22 @@ READS: tuple[type[exp.Expr], ...] = (
     subscriptions.ShowSubscriptions, workers.ShowWorkers, sequences.ShowSequences)
 
 
-def with_arrays(trees: list[exp.Expr], type_of: pgparams.TypeOf) -> str | None:
-    """The statements again as indb's SQL with PostgreSQL's array literals (``'{1,2}'::int[]``,
-    and ``'{1,2}'`` where a list column's value goes: ``pgparams.array_strings``) read as
-    DuckDB's arrays (``pgvalues.array_literal``); None when they have none, so the text the
-    client sent runs as it came."""
+def as_postgres_reads(trees: list[exp.Expr], type_of: pgparams.TypeOf) -> str | None:
+    """The statements again as indb's SQL where PostgreSQL reads them otherwise than DuckDB:
+    its array literals (``'{1,2}'::int[]``, and ``'{1,2}'`` where a list column's value goes:
+    ``pgparams.array_strings``) as DuckDB's arrays (``pgvalues.array_literal``), and a
+    descending order's NULLs first, PostgreSQL's default (DuckDB's puts them last); None when
+    they have neither, so the text the client sent runs as it came."""
     strings = [pair for tree in trees for pair in pgparams.array_strings(tree, type_of)]
     for string, kind in strings:
         string.replace(exp.cast(string.copy(), exp.DataType.build(sql_type_of(kind), dialect="duckdb")))
-    if not strings and not any(pgvalues.is_array_literal(cast) for tree in trees
-                               for cast in tree.find_all(exp.Cast)):
+    descending = [ordered for tree in trees for ordered in tree.find_all(exp.Ordered)
+                  if ordered.args.get("desc") and not ordered.args.get("nulls_first")
+                  and not ordered.args.get(faithful.NULLS_LAST)]
+    for ordered in descending:
+        ordered.set("nulls_first", True)
+    if not strings and not descending and not any(
+            pgvalues.is_array_literal(cast) for tree in trees for cast in tree.find_all(exp.Cast)):
         return None
     return ";\n".join(render_indb(tree.transform(
         lambda node: pgvalues.array_literal(node) if isinstance(node, exp.Cast) else node))

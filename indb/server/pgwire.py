@@ -185,9 +185,9 @@ class _Session(Cancelable, core.Session):
         if answer is not None:
             return Rows(self, Result(answer), "")
         values = list(params) if params else None
-        arrays = pgstatements.with_arrays(trees, self.type_of)
-        if arrays is not None:
-            sql, trees = arrays, parse(arrays)
+        rewritten = pgstatements.as_postgres_reads(trees, self.type_of)
+        if rewritten is not None:
+            sql, trees = rewritten, parse(rewritten)
         if is_run(sql):
             if self.pending is not None:  # a run commits alone: the transaction's writes first
                 with self._connection() as conn:
