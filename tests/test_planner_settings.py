@@ -154,6 +154,16 @@ def test_default_null_order_and_an_explicit_nulls_last(tmp_path):
         assert conn.sql("SELECT i FROM t ORDER BY i").fetchall() == [(1,), (None,)]
 
 
+@pytest.mark.parametrize("reset", ["SET pivot_limit TO DEFAULT", "SET pivot_limit = DEFAULT",
+                                   "RESET SESSION pivot_limit", "RESET LOCAL pivot_limit"])
+def test_postgresql_s_and_duckdb_s_other_ways_to_reset_a_setting(tmp_path, reset):
+    with indb.connect(tmp_path / "db") as conn:
+        default = conn.sql("SELECT current_setting('pivot_limit')").fetchone()
+        conn.sql("SET pivot_limit = 7")
+        conn.sql(reset)
+        assert conn.sql("SELECT current_setting('pivot_limit')").fetchone() == default != (7,)
+
+
 def test_explain_output_picks_duckdb_s_plans_explain_shows(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         shown = lambda: [key for key, _ in conn.sql("EXPLAIN SELECT 1").fetchall()][2:]  # noqa: E731

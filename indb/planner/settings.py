@@ -194,12 +194,14 @@ def plan_pragma(tree: exp.Pragma, catalog: CatalogFacts) -> SetSessionSettings:
 
 def plan_reset(tree: exp.Command,
                catalog: CatalogFacts) -> SetSessionSettings | variables.ResetVariable:
-    """``RESET name`` (``RESET ALL``: every setting a connection may set), back to its default;
-    ``RESET VARIABLE name``."""
+    """``RESET [SESSION | LOCAL | GLOBAL] name`` (``RESET ALL``: every setting a connection may
+    set), back to its default; ``RESET VARIABLE name``."""
     words = str(tree.expression.name if isinstance(tree.expression, exp.Expr)
                 else tree.expression or "").split()
     if words and words[0].upper() == "VARIABLE":
         return variables.plan_reset(words, tree)
+    if len(words) == 2 and words[0].upper() in ("SESSION", "LOCAL", "GLOBAL"):
+        words = words[1:]  # DuckDB's RESET SESSION x: the connection's settings are all there is
     if len(words) != 1:
         raise error_at(tree, "RESET takes a setting's name, or ALL")
     if words[0].upper() == "ALL":
@@ -212,6 +214,8 @@ def plan_reset(tree: exp.Command,
 
 def _setting(assigned: exp.EQ) -> tuple[str, object]:
     name, value = assigned.this, assigned.expression
+    if isinstance(value, exp.Column | exp.Var) and value.name.upper() == "DEFAULT":
+        return _known(name.sql(), name), None  # SET x TO DEFAULT: PostgreSQL's RESET x
     if isinstance(value, exp.Column | exp.Var):  # SET default_order TO desc: a word
         return _known(name.sql(), name), value.name
     if not isinstance(value, exp.Literal | exp.Boolean) and not (
