@@ -68,8 +68,10 @@ def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool 
         found.filter(pa.array(np.isin(clause, [n for n, c in enumerate(plan.clauses)
                                                if c.action == action])))
         for action in (Action.UPDATE, Action.DELETE, Action.INSERT))
-    if isinstance(plan, planner.Update):  # PostgreSQL's and DuckDB's UPDATE ... FROM: a row
-        updated = _first_of_each(updated)  # several source rows match is updated by one of them
+    if isinstance(plan, planner.Update) and plan.source is not None:
+        # PostgreSQL's and DuckDB's UPDATE ... FROM: a row several source rows match is updated
+        # by one of them
+        updated = _first_of_each(updated)
     changed = pa.concat_tables([updated.select([FILE, ROW]), deleted.select([FILE, ROW])])
     _check_one_source_row(changed, plan)
     user = [c.name for c in info.columns]
