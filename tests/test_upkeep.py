@@ -653,7 +653,7 @@ def test_show_columns_and_show_t_describe_a_table(tmp_path):
 
 
 @pytest.mark.parametrize("sql, named", [
-    ("CHECKPOINT", "CHECKPOINT"), ("INSTALL httpfs", "INSTALL"), ("LOAD httpfs", "LOAD"),
+    ("DETACH x", "DETACH"), ("INSTALL httpfs", "INSTALL"), ("LOAD httpfs", "LOAD"),
     ("ATTACH 'x.db' AS x", "ATTACH")])
 def test_a_statement_indb_does_not_run_is_refused_by_its_own_words(tmp_path, sql, named):
     with indb.connect(tmp_path / "db") as conn:
