@@ -86,9 +86,12 @@ def test_duckdb_s_merge_actions():
              "WHEN MATCHED THEN UPDATE BY NAME WHEN NOT MATCHED AND q.px IS NULL THEN INSERT "
              "DEFAULT VALUES WHEN NOT MATCHED THEN INSERT BY NAME "
              "WHEN NOT MATCHED BY SOURCE THEN ERROR")
-    assert [(c.action, c.star, c.defaults) for c in p.clauses] == [
-        (Action.ERROR, False, False), (Action.UPDATE, True, False), (Action.INSERT, False, True),
-        (Action.INSERT, True, False), (Action.ERROR, False, False)]
+    assert [(c.action, c.star, c.by_name, c.defaults) for c in p.clauses] == [
+        (Action.ERROR, False, False, False), (Action.UPDATE, True, True, False),
+        (Action.INSERT, False, False, True), (Action.INSERT, True, True, False),
+        (Action.ERROR, False, False, False)]
+    star = plan("MERGE INTO ticks USING quotes q ON true WHEN NOT MATCHED THEN INSERT *").clauses[0]
+    assert star.star and not star.by_name  # in order, as DuckDB's
     assert render(p.clauses[0].message) == "'negative: ' || q.sym" and p.clauses[4].message is None
 
 

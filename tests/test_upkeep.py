@@ -296,7 +296,7 @@ def test_merge_using_columns_and_values_as_duckdb_s(conn, table_name):
              "WHEN NOT MATCHED THEN INSERT VALUES (buys.item_id, buys.volume)")
     assert rows(conn, f"SELECT * FROM {t} ORDER BY item_id") == [(10, 2205), (20, 1900), (40, 30)]
     # a bare USING column is the source's (it was ambiguous); bare THEN UPDATE and THEN INSERT
-    # take the source row's columns by name (UPDATE SET *, INSERT *), as DuckDB's do
+    # take the source row's columns in order (UPDATE SET *, INSERT *), as DuckDB's do
     conn.sql(f"WITH s (item_id, balance) AS (VALUES (50, 1)) MERGE INTO {t} USING s USING (item_id) "
              "WHEN NOT MATCHED THEN INSERT VALUES (item_id, s.balance)")
     conn.sql(f"MERGE INTO {t} USING (VALUES (10, 1), (60, 2)) AS n (item_id, balance) "
@@ -312,7 +312,8 @@ def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_nam
     before = snapshots(conn, t)
     with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN MATCHED: bad 1$"):
         conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN MATCHED AND s.id > 5 "
-                 "THEN DELETE WHEN MATCHED THEN ERROR 'bad ' || s.id WHEN NOT MATCHED THEN INSERT *")
+                 "THEN DELETE WHEN MATCHED THEN ERROR 'bad ' || s.id WHEN NOT MATCHED THEN INSERT "
+                 "BY NAME")
     with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN NOT MATCHED BY SOURCE$"):
         conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN NOT MATCHED BY SOURCE "
                  "THEN ERROR")
@@ -331,6 +332,14 @@ def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_nam
                     "THEN UPDATE BY NAME RETURNING *").fetchall() == [(4, 9)]
     assert rows(conn, f"SELECT * FROM {t} ORDER BY id") == [
         (1, 10), (2, 2), (4, 9), (6, 7), (None, 7)]
+    # INSERT * and a bare UPDATE: the source's columns in order, whatever their names (DuckDB's)
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 8 AS a, 70 AS b) s ON s.a = {t}.id "
+                    "WHEN NOT MATCHED THEN INSERT * RETURNING *").fetchall() == [(8, 70)]
+    assert conn.sql(f"MERGE INTO {t} USING (SELECT 80 AS a, 8 AS b) s ON s.b = {t}.id "
+                    "WHEN MATCHED THEN UPDATE RETURNING *").fetchall() == [(80, 8)]
+    with pytest.raises(SqlError, match="INSERT \\* takes the source's columns in order: table "
+                                       f"{t} has 2 columns, the source 1"):
+        conn.sql(f"MERGE INTO {t} USING (SELECT 9 AS id) s USING (id) WHEN NOT MATCHED THEN INSERT")
 
 
 def test_a_merge_clause_condition_may_hold_a_subquery(conn, table_name):

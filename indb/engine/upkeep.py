@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 ORPHAN_MIN_AGE_S = 24 * 3600
 FILE, ROW, ACTION, SOURCE = "__indb_file", "__indb_row", "__indb_action", "__indb_source"
 MESSAGE = "__indb_message"  # a MERGE's THEN ERROR message, of the row that came to it
+# DuckDB's functions with side effects, which an alias may not stand for
+_SIDE_EFFECTS = frozenset({"error", "random", "setseed", "nextval", "currval", "uuid",
+                           "gen_random_uuid", "uuidv4", "uuidv7"})
 EXCLUDED = "excluded"  # ON CONFLICT's name for the row proposed
 POSITION = "__indb_position"  # an upsert's row's place among the rows proposed
 PARAMETER = "__indb_parameter_"  # an upsert's DO UPDATE parameter $n, a column of excluded (+ n)
@@ -239,11 +242,12 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
     file, row = (exp.column(name, table=plan.target, quoted=True)
                  for name in ("filename", "file_row_number"))
     located = [exp.alias_(file, FILE, quoted=True), exp.alias_(row, ROW, quoted=True)]
+    # a MERGE's INSERT * or UPDATE SET * takes the source's columns (an upsert's, BY NAME, its
+    # rows'); a source with parameters cannot be asked for them alone
     star = any(clause.star for clause in plan.clauses) and plan.source is not None \
-        and not plan.source.find(exp.Placeholder, exp.Parameter)  # (a part has no parameters)
-    source_columns = frozenset(name.lower() for name in engine.session.query(render(exp.select(
-        exp.Star()).from_(plan.source.copy()).limit(0))).column_names) \
-        if star and plan.source is not None else None
+        and not plan.source.find(exp.Placeholder, exp.Parameter)
+    source_columns = tuple(engine.session.query(render(exp.select(exp.Star()).from_(
+        plan.source.copy()).limit(0))).column_names) if star and plan.source is not None else None
     values = [_clause_values(clause, info, plan, source_columns) for clause in plan.clauses]
     if plan.source is None:  # UPDATE ... [WHERE]: no join; the condition filters the scan
         (clause,), (new,) = plan.clauses, values
@@ -263,8 +267,10 @@ def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[
                                   true=exp.Literal.number(n)) for n, c in enumerate(plan.clauses)])
     chosen = exp.column(ACTION, quoted=True)
     # DuckDB reads an earlier column of the same SELECT by its alias (ACTION, in the values),
-    # but not one whose expression holds a subquery (a clause's AND x = (SELECT ...))
-    by_action = action if action.find(exp.Subquery, exp.Select) else chosen
+    # but not one whose expression holds a subquery (a clause's AND x = (SELECT ...)) or a
+    # call with side effects (AND error('...')): the expression is written out there instead
+    by_action = action if action.find(exp.Subquery, exp.Select) or any(
+        call.name.lower() in _SIDE_EFFECTS for call in action.find_all(exp.Func)) else chosen
     columns = [exp.alias_(exp.Case(this=by_action.copy(), ifs=[
         exp.If(this=exp.Literal.number(n), true=clause_values[i])
         for n, clause_values in enumerate(values) if clause_values is not None])
@@ -311,22 +317,31 @@ def _check_no_error(plan: RowChange, clause: np.ndarray, found: pa.Table) -> Non
 
 
 def _clause_values(clause: Clause, info: TableInfo, plan: RowChange,
-                   source_columns: frozenset[str] | None) -> list[exp.Expr] | None:
+                   source_columns: tuple[str, ...] | None) -> list[exp.Expr] | None:
     """Each column's new value under a clause (None for DELETE, DO NOTHING and ERROR), cast to
-    its type. ``source_columns``: the source's, lower-case, where known (a star takes those of
-    the table's names; without them, every one)."""
+    its type. ``source_columns``: the source's, where known: a star takes them in order (BY
+    NAME: those of the table's names); without them, those of the table's names."""
     if clause.action in (Action.DELETE, Action.NOTHING, Action.ERROR):
         return None
     source = plan.source.alias_or_name if plan.source is not None else None
     if clause.star and source_columns is None:
         return [_cast(exp.column(c.name, table=source, quoted=True), c) for c in info.columns]
-    known = source_columns or frozenset()
+    if clause.star and not clause.by_name:  # DuckDB's: the source's columns in order
+        assert source_columns is not None
+        if len(source_columns) != len(info.columns):
+            raise error_at(clause.node, f"{clause.action.upper()} * takes the source's columns in "
+                                        f"order: table {info.name} has {len(info.columns)} "
+                                        f"columns, the source {len(source_columns)}; name them, "
+                                        f"or write {clause.action.upper()} BY NAME")
+        return [_cast(exp.column(name, table=source, quoted=True), c)
+                for name, c in zip(source_columns, info.columns)]
+    known = {name.lower(): name for name in source_columns or ()}
     keep = clause.action == Action.UPDATE  # an UPDATE keeps what it does not set; an INSERT
     values: dict[str, exp.Expr] = {  # has the column's DEFAULT, or NULL (an identity's: numbered)
         c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _default(c)
         for c in info.columns}
-    if clause.star:  # by name, as DuckDB's: a column the source lacks is kept, or its default
-        return [_cast(exp.column(c.name, table=source, quoted=True), c)
+    if clause.star:  # BY NAME: a column the source lacks is kept, or its default
+        return [_cast(exp.column(known[c.name.lower()], table=source, quoted=True), c)
                 if c.name.lower() in known else values[c.name]
                 for c in info.columns]
     targets = clause.columns

@@ -37,6 +37,7 @@ def struct_pack(args: list) -> exp.Expr:
 MERGE_ERROR = "__indb_merge_error"
 NULLS_LAST = "indb_nulls_last"  # an ORDER BY item's NULLS LAST, as written (Ordered's arg)
 DEFAULT_VALUES = "DEFAULT VALUES"
+BY_NAME = "BY NAME"  # THEN INSERT BY NAME, THEN UPDATE BY NAME: the source's columns by name
 _FIRST_LAST = (exp.First, exp.Last)  # aggregates DuckDB takes IGNORE NULLS on, as window functions
 
 
@@ -146,11 +147,11 @@ class Parser(DuckDBParser):
         return super()._parse_in(this, alias)
 
     def _parse_star(self) -> exp.Expr | None:
-        # DuckDB's MERGE actions: INSERT BY NAME and UPDATE BY NAME are INSERT * and UPDATE
-        # SET *; INSERT DEFAULT VALUES a row of defaults (sqlglot reads neither)
+        # DuckDB's MERGE actions INSERT BY NAME and UPDATE BY NAME (INSERT * and UPDATE SET *
+        # by name), and INSERT DEFAULT VALUES, a row of defaults (sqlglot reads neither)
         after = self._prev.token_type if self._prev else None
         if after in (TokenType.INSERT, TokenType.UPDATE) and self._match_text_seq("BY", "NAME"):
-            return exp.Star()
+            return exp.var(BY_NAME)
         if after == TokenType.INSERT and self._match_text_seq("DEFAULT", "VALUES"):
             return exp.var(DEFAULT_VALUES)
         return super()._parse_star()
@@ -170,8 +171,9 @@ class Parser(DuckDBParser):
             then = when.args.get("then")
             if isinstance(then, exp.Var) and then.name == MERGE_ERROR:  # (without a message)
                 then.replace(exp.Anonymous(this=MERGE_ERROR))
-            if isinstance(then, exp.Update) and isinstance(then.args.get("expressions"), exp.Star):
-                then.set("expressions", [exp.Star()])  # (sqlglot's UPDATE * is no list)
+            if isinstance(then, exp.Update) and isinstance(then.args.get("expressions"),
+                                                           exp.Star | exp.Var):
+                then.set("expressions", [then.args["expressions"]])  # (sqlglot's UPDATE *: no list)
         return self.expression(exp.Whens(expressions=whens))
 
     def _parse_var_from_options(self, options: dict, raise_unmatched: bool = True

@@ -66,7 +66,8 @@ class Clause:
     condition: exp.Expr | None = None
     columns: tuple[exp.Expr, ...] = ()  # SET targets / INSERT's column list, as written
     values: tuple[exp.Expr, ...] = ()   # their values (INSERT VALUES alone: every column's)
-    star: bool = False  # UPDATE SET * / INSERT *: each column from the source column of its name
+    star: bool = False  # UPDATE SET * / INSERT *: each column from the source's, in order
+    by_name: bool = False  # ... BY NAME: from the source's column of its name
     defaults: bool = False  # INSERT DEFAULT VALUES: every column's default
     message: exp.Expr | None = None  # THEN ERROR's message
     node: exp.Expr | None = field(default=None, compare=False, repr=False)  # where errors point
@@ -158,9 +159,9 @@ def plan_insert(tree: exp.Insert, catalog: CatalogFacts) -> Insert | Upsert:
     insert = dataclasses.replace(insert, parameters=own)
     table = tables.write_target(tree)
     target = table.alias or table.name
-    insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, node=tree)
+    insert_new = Clause(Match.NOT_MATCHED, Action.INSERT, star=True, by_name=True, node=tree)
     if conflict is None:  # OR REPLACE: every column from the new row; OR IGNORE: nothing
-        replace = Clause(Match.MATCHED, Action.UPDATE, star=True, node=tree)
+        replace = Clause(Match.MATCHED, Action.UPDATE, star=True, by_name=True, node=tree)
         return Upsert(insert, target, (), (replace, insert_new) if alternative == "REPLACE"
                       else (insert_new,), tree)
     if conflict.args.get("duplicate"):
@@ -234,12 +235,14 @@ def _clause(when: exp.When) -> Clause:
     if isinstance(then, exp.Update):
         if match == Match.NOT_MATCHED:
             raise error_at(when, "WHEN NOT MATCHED has no target row to UPDATE; it can INSERT")
-        if not then.expressions or any(isinstance(e, exp.Star) for e in then.expressions):
+        by_name = any(isinstance(e, exp.Var) and e.name == faithful.BY_NAME
+                      for e in then.expressions)
+        if not then.expressions or by_name or any(isinstance(e, exp.Star) for e in then.expressions):
             # (DuckDB's bare THEN UPDATE is UPDATE SET *)
             if match == Match.NOT_MATCHED_BY_SOURCE:
                 raise error_at(when, "UPDATE SET * takes the source row's values, and WHEN NOT "
                                      "MATCHED BY SOURCE has none; name the columns")
-            return Clause(match, Action.UPDATE, condition, star=True, node=when)
+            return Clause(match, Action.UPDATE, condition, star=True, by_name=by_name, node=when)
         return Clause(match, Action.UPDATE, condition, *_assignments(then.expressions),
                       node=when)
     if isinstance(then, exp.Insert):
@@ -247,6 +250,8 @@ def _clause(when: exp.When) -> Clause:
             raise error_at(when, "only WHEN NOT MATCHED can INSERT: a matched row exists already")
         if isinstance(then.this, exp.Star) or (not then.this and not then.expression):
             return Clause(match, Action.INSERT, condition, star=True, node=when)  # (bare INSERT)
+        if isinstance(then.this, exp.Var) and then.this.name == faithful.BY_NAME:
+            return Clause(match, Action.INSERT, condition, star=True, by_name=True, node=when)
         if isinstance(then.this, exp.Var) and then.this.name == faithful.DEFAULT_VALUES:
             return Clause(match, Action.INSERT, condition, defaults=True, node=when)
         columns = tuple(then.this.expressions) if isinstance(then.this, exp.Tuple) else ()
