@@ -353,6 +353,10 @@ def test_a_merge_clause_condition_may_hold_a_subquery(conn, table_name):
              f"({buy}.item_id, {buy}.volume, false)")
     assert rows(conn, f"SELECT * FROM {totals} ORDER BY item_id") == [
         (10, 1000, False), (20, 2000, True), (30, 300, False)]
+    # or a call with side effects, which a clause before it keeps from running
+    conn.sql(f"MERGE INTO {totals} USING {buy} USING (item_id) WHEN MATCHED AND true THEN DELETE "
+             "WHEN MATCHED AND error('not reached') IS NULL THEN DELETE")
+    assert rows(conn, f"SELECT count(*) FROM {totals}") == [(0,)]
 
 
 def test_a_dbt_merge_reads_the_present_row_s_bare_columns(conn, table_name):
