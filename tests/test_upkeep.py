@@ -337,6 +337,10 @@ def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_nam
                     "WHEN NOT MATCHED THEN INSERT * RETURNING *").fetchall() == [(8, 70)]
     assert conn.sql(f"MERGE INTO {t} USING (SELECT 80 AS a, 8 AS b) s ON s.b = {t}.id "
                     "WHEN MATCHED THEN UPDATE RETURNING *").fetchall() == [(80, 8)]
+    with pytest.raises(SqlError, match=f"UPDATE BY NAME: table {t} has no column w, which the "
+                                       "source has"):
+        conn.sql(f"MERGE INTO {t} USING (SELECT 8 AS id, 1 AS w) s USING (id) WHEN MATCHED THEN "
+                 "UPDATE BY NAME")
     with pytest.raises(SqlError, match="INSERT \\* takes the source's columns in order: table "
                                        f"{t} has 2 columns, the source 1"):
         conn.sql(f"MERGE INTO {t} USING (SELECT 9 AS id) s USING (id) WHEN NOT MATCHED THEN INSERT")

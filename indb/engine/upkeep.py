@@ -341,6 +341,11 @@ def _clause_values(clause: Clause, info: TableInfo, plan: RowChange,
         c.name: exp.column(c.name, table=plan.target, quoted=True) if keep else _default(c)
         for c in info.columns}
     if clause.star:  # BY NAME: a column the source lacks is kept, or its default
+        ours = {c.name.lower() for c in info.columns}
+        stray = [n for n in known.values() if n.lower() not in ours and not n.startswith("__indb_")]
+        if stray:  # (an upsert's rows carry indb's own columns beside the table's)
+            raise error_at(clause.node, f"{clause.action.upper()} BY NAME: table {info.name} has "
+                                        f"no column {stray[0]}, which the source has")
         return [_cast(exp.column(known[c.name.lower()], table=source, quoted=True), c)
                 if c.name.lower() in known else values[c.name]
                 for c in info.columns]
