@@ -80,7 +80,7 @@ def test_values_that_do_not_match_the_parameters_are_refused(conn, statement, me
     ("PREPARE q AS INSERT INTO nope VALUES (?)", CatalogError, "nope"),
     ("PREPARE q AS SELECT * FROM nope WHERE a = ?", SqlError, "nope does not exist"),  # DuckDB's
     ("PREPARE q AS SELECT nocol FROM person WHERE age > $1", SqlError, "nocol"),  # binder's
-    ("PREPARE q AS CHECKPOINT", SqlError, "CHECKPOINT statements are not supported"),
+    ("PREPARE q AS DETACH x", SqlError, "DETACH statements are not supported"),
     ("PREPARE q AS SELECT ?, $1", SqlError, "all \\? or all \\$1"),
     ("PREPARE q AS EXECUTE r", SqlError, "a prepared statement cannot be EXECUTE"),
     ("PREPARE q SELECT 1", SqlError, "expected AS"),
