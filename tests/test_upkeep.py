@@ -615,6 +615,19 @@ def test_views_are_kept_for_every_connection(tmp_path):
         assert [r[0] for r in rows(first, "SHOW VIEWS")] == ["bigger"]
 
 
+def test_a_recursive_view_as_postgresql_and_duckdb_define_it(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE RECURSIVE VIEW nums (n) AS VALUES (1) UNION ALL "
+                 "SELECT n + 1 FROM nums WHERE n < 5")
+        assert rows(conn, "FROM nums") == [(1,), (2,), (3,), (4,), (5,)]
+        conn.sql("CREATE OR REPLACE RECURSIVE VIEW nums (n) AS SELECT 10 UNION ALL "
+                 "SELECT n + 1 FROM nums WHERE n < 11")
+        with indb.connect(tmp_path / "db") as other:  # kept, as any view
+            assert rows(other, "FROM nums") == [(10,), (11,)]
+        with pytest.raises(SqlError, match="CREATE RECURSIVE VIEW names its columns"):
+            conn.sql("CREATE RECURSIVE VIEW loose AS SELECT 1")
+
+
 def test_show_create_gives_the_statement_that_makes_a_table_or_view_again(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.sql("CREATE SCHEMA s")

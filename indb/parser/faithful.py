@@ -72,6 +72,30 @@ class Parser(DuckDBParser):
             return pivot
         return self._parse_query_modifiers(exp.select(exp.Star()).from_(exp.Subquery(this=pivot)))
 
+    def _parse_create(self) -> exp.Create | exp.Command:
+        # PostgreSQL's and DuckDB's CREATE [OR REPLACE] RECURSIVE VIEW v (a, ...) AS q: as they
+        # define it, CREATE VIEW v AS WITH RECURSIVE v (a, ...) AS (q) SELECT a, ... FROM v
+        start = self._index
+        replace = self._match_pair(TokenType.OR, TokenType.REPLACE)
+        if not (self._match_text_seq("RECURSIVE") and self._curr is not None
+                and self._curr.token_type == TokenType.VIEW):
+            self._retreat(start)
+            return super()._parse_create()
+        created = super()._parse_create()
+        if not isinstance(created, exp.Create) or not isinstance(created.this, exp.Schema) \
+                or not isinstance(created.expression, exp.Query):
+            self.raise_error("CREATE RECURSIVE VIEW names its columns, as in CREATE RECURSIVE "
+                             "VIEW v (n) AS SELECT 1 UNION ALL SELECT n + 1 FROM v WHERE n < 5")
+            return created
+        name, columns = created.this.this, created.this.expressions
+        alias = exp.TableAlias(this=name.this.copy(), columns=[c.copy() for c in columns])
+        query = exp.select(*[exp.column(c.copy()) for c in columns]).from_(name.copy()) \
+            .with_(alias, as_=created.expression, recursive=True)
+        created.set("this", name)
+        created.set("expression", query)
+        created.set("replace", bool(replace or created.args.get("replace")))
+        return created
+
     def _parse_ddl_select(self) -> exp.Expr | None:
         # CREATE VIEW v AS PIVOT ... (and CREATE TABLE ... AS): DuckDB's statement as the query
         # it is; sqlglot read the whole CREATE as a command
