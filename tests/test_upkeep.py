@@ -314,6 +314,9 @@ def test_duckdb_s_merge_actions_error_default_values_and_by_name(conn, table_nam
         conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN MATCHED AND s.id > 5 "
                  "THEN DELETE WHEN MATCHED THEN ERROR 'bad ' || s.id WHEN NOT MATCHED THEN INSERT "
                  "BY NAME")
+    with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN MATCHED: id 1$"):
+        conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN MATCHED THEN ERROR "
+                 "'id ' || id")  # a bare USING column in the message: the source's, as elsewhere
     with pytest.raises(indb.IntegrityError, match="^Merge error condition WHEN NOT MATCHED BY SOURCE$"):
         conn.sql(f"MERGE INTO {t} USING (SELECT 1 AS id) s USING (id) WHEN NOT MATCHED BY SOURCE "
                  "THEN ERROR")

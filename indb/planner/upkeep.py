@@ -279,10 +279,7 @@ def _bound(clause: Clause, present: str, absent: str) -> Clause:
                 raise error_at(node, f"WHEN {clause.match.upper()} has no row of {absent}: "
                                      f"{render(node)} names none")
         return node
-    return dataclasses.replace(
-        clause, values=tuple(v.transform(bound) for v in clause.values),
-        condition=clause.condition.transform(bound) if clause.condition is not None else None,
-        message=clause.message.transform(bound) if clause.message is not None else None)
+    return _transformed(clause, bound)
 
 
 def _of_source(clause: Clause, joined: set[str], source: str) -> Clause:
@@ -292,9 +289,16 @@ def _of_source(clause: Clause, joined: set[str], source: str) -> Clause:
         if isinstance(node, exp.Column) and not node.table and node.name.lower() in joined:
             return exp.column(node.this.copy(), table=source)
         return node
+    return _transformed(clause, qualified)
+
+
+def _transformed(clause: Clause, change: Callable[[exp.Expr], exp.Expr]) -> Clause:
+    """The clause with ``change`` applied to each of its expressions: its values, its
+    condition, a THEN ERROR's message."""
     return dataclasses.replace(
-        clause, values=tuple(v.transform(qualified) for v in clause.values),
-        condition=clause.condition.transform(qualified) if clause.condition is not None else None)
+        clause, values=tuple(v.transform(change) for v in clause.values),
+        condition=clause.condition.transform(change) if clause.condition is not None else None,
+        message=clause.message.transform(change) if clause.message is not None else None)
 
 
 def _target(table: exp.Expr, catalog: CatalogFacts) -> tuple[str, str]:
