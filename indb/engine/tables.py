@@ -206,12 +206,14 @@ def returned(engine: Engine, rows: pa.Table, returning: planner.Returning | None
         rows = rows.append_column(MERGE_ACTION, actions)
         hidden = exp.column(MERGE_ACTION, quoted=True)
 
+        bare = planner.tables.MERGE_ACTION not in {n.lower() for n in rows.column_names}
+
         def is_action(node: exp.Expr) -> bool:
             """PostgreSQL's ``merge_action()``, or DuckDB's ``merge_action`` where the table
             has no column of that name."""
             return node.name.lower() == planner.tables.MERGE_ACTION and (
                 isinstance(node, exp.Anonymous) or isinstance(node, exp.Column) and not node.table
-                and planner.tables.MERGE_ACTION not in {n.lower() for n in rows.column_names})
+                and bare)
 
         def bound(node: exp.Expr) -> exp.Expr:
             if is_action(node):

@@ -57,14 +57,17 @@ PARAMETER = "__indb_parameter_"  # an upsert's DO UPDATE parameter $n, a column 
 
 # -- UPDATE and MERGE ---------------------------------------------------------------------------
 
-def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool = True) -> Result:
+def change_rows(engine: Engine, plan: RowChange, params: object, complete: bool = True,
+                source_columns: tuple[str, ...] | None = None) -> Result:
     """UPDATE and MERGE: DuckDB finds the changed rows (file and position) and computes their
     new values; the files holding them are rewritten without them, with the new rows added
-    (``completed`` first, unless ``complete`` is off: an upsert's rows were)."""
+    (``completed`` first, unless ``complete`` is off: an upsert's rows were). ``source_columns``:
+    the source's, where the caller knows them (an upsert's rows); else DuckDB is asked."""
     table, info = engine.db.load(plan.table)
     current = files.data_files(table)
     by_path = {files.local_path(f.file_path): f for f in current}
-    found = engine.session.query(render(_change_query(engine, plan, info, list(by_path))), params)
+    found = engine.session.query(render(_change_query(engine, plan, info, list(by_path),
+                                                      source_columns)), params)
     clause = found[ACTION].to_numpy().astype(np.int64)
     _check_no_error(plan, clause, found)
     updated, deleted, inserted = (
@@ -186,7 +189,8 @@ def upsert(engine: Engine, plan: planner.Upsert, params: object) -> Result:
                                expression=exp.column(k, table=EXCLUDED, quoted=True)) for k in keys])
         merge = planner.Merge(plan.insert.table, plan.target, rows.subquery(EXCLUDED), on,
                               clauses, plan.insert.returning)
-        merged = change_rows(engine, merge, None, complete=False)
+        merged = change_rows(engine, merge, None, complete=False, source_columns=tuple(
+            name for name in staged.column_names if name != POSITION))
     finally:
         engine.session.duck.unregister(name)
     if merged.returned:
@@ -235,19 +239,20 @@ def _bound(clause: Clause) -> Clause:
         condition=clause.condition.transform(bound) if clause.condition is not None else None)
 
 
-def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[str]) -> exp.Select:
+def _change_query(engine: Engine, plan: RowChange, info: TableInfo, paths: list[str],
+                  source_columns: tuple[str, ...] | None) -> exp.Select:
     """The query giving, for each row the statement changes or adds, its file and position (NULL
     for a new row), the number of the clause that applies, and the row's new values."""
     target = _target_scan(engine, info, paths).subquery(plan.target)
     file, row = (exp.column(name, table=plan.target, quoted=True)
                  for name in ("filename", "file_row_number"))
     located = [exp.alias_(file, FILE, quoted=True), exp.alias_(row, ROW, quoted=True)]
-    # a MERGE's INSERT * or UPDATE SET * takes the source's columns (an upsert's, BY NAME, its
-    # rows'); a source with parameters cannot be asked for them alone
-    star = any(clause.star for clause in plan.clauses) and plan.source is not None \
-        and not plan.source.find(exp.Placeholder, exp.Parameter)
-    source_columns = tuple(engine.session.query(render(exp.select(exp.Star()).from_(
-        plan.source.copy()).limit(0))).column_names) if star and plan.source is not None else None
+    # a MERGE's INSERT * or UPDATE SET * takes the source's columns: DuckDB is asked for them
+    # unless the caller knew them (a source with parameters cannot be asked alone)
+    if source_columns is None and any(clause.star for clause in plan.clauses) and \
+            plan.source is not None and not plan.source.find(exp.Placeholder, exp.Parameter):
+        source_columns = tuple(engine.session.query(render(exp.select(exp.Star()).from_(
+            plan.source.copy()).limit(0))).column_names)
     values = [_clause_values(clause, info, plan, source_columns) for clause in plan.clauses]
     if plan.source is None:  # UPDATE ... [WHERE]: no join; the condition filters the scan
         (clause,), (new,) = plan.clauses, values

@@ -133,13 +133,14 @@ def rewrite(db: Database, table: Table, old: TableInfo, new: TableInfo,
         for batch in batches(current, REWRITE_BATCH_BYTES):
             stored = read_stored([f.file_path for f in batch], old, table.io)
             converted = convert(stored)
-            if not in_place:
+            if in_place:
+                for offset, data_file in zip(np.cumsum([0] + [f.record_count for f in batch]),
+                                             batch):
+                    added += write_data_files(table.io, metadata, new,
+                                              converted.slice(offset, data_file.record_count),
+                                              place=place_of(data_file.file_path))
+            else:
                 added += write_data_files(table.io, metadata, new, converted)
-            for offset, data_file in zip(np.cumsum([0] + [f.record_count for f in batch]),
-                                         batch) if in_place else ():
-                added += write_data_files(table.io, metadata, new,
-                                          converted.slice(offset, data_file.record_count),
-                                          place=place_of(data_file.file_path))
             rows += stored.num_rows
         with transaction.update_snapshot().overwrite() as producer:
             for data_file in current:
