@@ -2,7 +2,8 @@
 against the kdb+ article's pattern, at a fixed rate, in one run.
 
     python benchmarks/bench_tick_latency.py [--rate 10000] [--seconds 5] [--device cpu|cuda]
-                                            [--patterns tickerplant,indb,article] [--json out.json]
+                                            [--patterns tickerplant,indb,inline,article]
+                                            [--json out.json]
     python benchmarks/bench_tick_latency.py --outputs-cpu [--json out.json]
 
 The tickerplant (``indb tick --fsync 5``: an update is written to the OS before it is published,
@@ -23,6 +24,8 @@ feed's CPU a tick.
   (on the GPU with ``--device cuda``, from CUDA graphs), output rows into ``ticks_anomaly``'s
   real-time table and to its subscribers. The query and its window state run in the function's
   process too (``indb.stream.window``).
+- **inline**: the same subscription ``WITH (ISOLATION = 'none')``: the function, its query and
+  its window state in the tickerplant's process, each batch run on its event loop.
 - **article**: the pattern of the kdb+ article: a plain PyKX subscriber of ``ticks`` that per
   tick converts the message to pandas, computes the same features from per-symbol history in
   Python and calls the model loaded in its own process, then publishes the flag back to the
@@ -311,9 +314,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000, help="ticks not measured, first")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--patterns", default="tickerplant,indb,article",
+    parser.add_argument("--patterns", default="tickerplant,indb,inline,article",
                         help="which patterns to run, comma-separated (tickerplant: the ticks "
-                             "straight to a subscriber, no function; indb; article)")
+                             "straight to a subscriber, no function; indb; inline: indb's "
+                             "with ISOLATION = 'none'; article)")
     parser.add_argument("--outputs-cpu", action="store_true",
                         help="only the CPU of a batch's outputs through the tickerplant, in one "
                              "process (no feed, no subscriber process)")
@@ -412,23 +416,10 @@ def bench(args: argparse.Namespace) -> None:
             figures.update(figures_of("tickerplant", *run_pattern(port, "ticks", args.rate,
                                                                   measured, total, 2)))
         q = kx.SyncQConnection("127.0.0.1", port, no_ctx=True)
-        if "indb" in patterns:
-            q(f"CREATE SUBSCRIPTION scored ON ticks EXECUTE FUNCTION tick_anomaly("
-              f"INPUT_TABLE_NAMES => INPUT_TABLE({FEATURES}), "
-              f"PARAMS => KV_PAIRS(threshold = '{threshold}')) OUTPUT_TABLES('ticks_anomaly')")
-            while q("SHOW SUBSCRIPTION scored").pa().column("state")[0].as_py() != "running":
-                time.sleep(0.1)  # the tickerplant reads the catalog every second
-            run_pattern(port, "ticks_anomaly", args.rate, args.warmup, args.warmup, 1)  # warm-up
-            spent = cpu_seconds(server.pid)
-            figures.update(figures_of("indb", *run_pattern(port, "ticks_anomaly", args.rate,
-                                                           measured, total, 2)))
-            figures["indb_server_cpu_ms_per_1k_ticks"] = round(
-                (cpu_seconds(server.pid) - spent) * 1e6 / measured, 1)
-            shown = q("SHOW SUBSCRIPTION scored").pa().to_pylist()[0]
-            figures["indb_batch_rows_mean"] = round(shown["batch_rows_mean"] or 0, 2)
-            figures["indb_batch_rows_max"] = shown["batch_rows_max"]
-            figures["indb_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
-            q("DROP SUBSCRIPTION scored")
+        for name, isolation in (("indb", "process"), ("inline", "none")):
+            if name in patterns:
+                figures.update(subscription(q, server.pid, port, name, isolation, threshold,
+                                            args, measured, total))
         q.close()
         if "article" in patterns:
             decided = directory / "article.json"
@@ -450,6 +441,30 @@ def bench(args: argparse.Namespace) -> None:
         server.wait(60)
     figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report(figures, args.json)
+
+
+def subscription(q: kx.SyncQConnection, pid: int, port: int, name: str, isolation: str,
+                 threshold: float, args: argparse.Namespace, measured: int,
+                 total: int) -> dict[str, object]:
+    """The ``indb`` pattern's figures, its function in a process of its own (``isolation``
+    ``process``) or in the tickerplant's (``none``), named ``name``."""
+    subscription_name = f"scored_{name}"
+    q(f"CREATE SUBSCRIPTION {subscription_name} ON ticks EXECUTE FUNCTION tick_anomaly("
+      f"INPUT_TABLE_NAMES => INPUT_TABLE({FEATURES}), "
+      f"PARAMS => KV_PAIRS(threshold = '{threshold}')) OUTPUT_TABLES('ticks_anomaly') "
+      f"WITH (ISOLATION = '{isolation}')")
+    while q(f"SHOW SUBSCRIPTION {subscription_name}").pa().column("state")[0].as_py() != "running":
+        time.sleep(0.1)  # the tickerplant reads the catalog every second
+    run_pattern(port, "ticks_anomaly", args.rate, args.warmup, args.warmup, 1)  # warm-up
+    spent = cpu_seconds(pid)
+    figures = figures_of(name, *run_pattern(port, "ticks_anomaly", args.rate, measured, total, 2))
+    figures[f"{name}_server_cpu_ms_per_1k_ticks"] = round((cpu_seconds(pid) - spent) * 1e6 / measured, 1)
+    shown = q(f"SHOW SUBSCRIPTION {subscription_name}").pa().to_pylist()[0]
+    figures[f"{name}_batch_rows_mean"] = round(shown["batch_rows_mean"] or 0, 2)
+    figures[f"{name}_batch_rows_max"] = shown["batch_rows_max"]
+    figures[f"{name}_anomalies"] = q("SELECT count(*) AS n FROM ticks_anomaly WHERE anomaly").py()["n"][0]
+    q(f"DROP SUBSCRIPTION {subscription_name}")
+    return figures
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,7 +5,10 @@ CREATE checks what it can before anything is recorded: the pre-processing query 
 rows of the table's columns (so an unknown column is refused now), and the definer's privileges
 (EXECUTE on the function, SELECT on the table, INSERT on existing output tables) are the
 statement's (``planner.access``), checked again whenever a tickerplant starts the subscription.
-A subscription runs with its definer's rights; only the definer (or an admin) drops it.
+A subscription runs with its definer's rights; only the definer (or an admin) drops it. One
+whose function runs in the tickerplant's process (``ISOLATION = 'none'``) holds everything the
+tickerplant holds, so it takes an admin's function, an admin definer, and a machine where the
+sandbox is not required (``check_unisolated``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from indb.catalog import users
 from indb.engine import privileges
-from indb.errors import CatalogError, PrivilegeError, SqlError
+from indb.errors import CatalogError, OptionError, PrivilegeError, SqlError
 from indb.planner import access as rules
 from indb.planner import subscriptions as plans
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.result import Result
+from indb.sharding import sandbox
 
 if TYPE_CHECKING:
     from indb.engine.core import Engine
@@ -43,6 +48,7 @@ def create_subscription(engine: Engine, plan: plans.CreateSubscription, params: 
     if store.find(plan.name) and not plan.replace:
         raise CatalogError(f"subscription {plan.name} already exists; use CREATE OR REPLACE "
                        f"SUBSCRIPTION, or DROP SUBSCRIPTION {plan.name} first")
+    check_unisolated(engine, plan, engine.user)
     if plan.query is not None:
         _, info = engine.db.load(plan.table)
         prepare(plan, info.arrow_schema.empty_table())
@@ -96,6 +102,12 @@ def drop_subscription(engine: Engine, plan: plans.DropSubscription, params: obje
     return Result(message=f"dropped subscription {plan.name}; its output tables stay")
 
 
+def admin_owns(engine: Engine, kind: str, name: str) -> bool:
+    """Whether an admin owns an object (the database's owner owns what no one else does)."""
+    owner = users.owners(engine.db.engine).get((kind, name), users.OWNER)
+    return privileges.is_admin(engine, owner)
+
+
 def needs(plan: plans.CreateSubscription) -> list[rules.Need]:
     """What running the subscription needs of its definer."""
     return [rules.Need("EXECUTE", "function", plan.function),
@@ -107,6 +119,31 @@ def check_definer(engine: Engine, plan: plans.CreateSubscription, user: str) -> 
     """PrivilegeError unless ``user`` may still run the subscription."""
     needed = needs(plan)
     rules.check_needs(needed, privileges.access(engine, user, needed))
+    check_unisolated(engine, plan, user)
+
+
+def check_unisolated(engine: Engine, plan: plans.CreateSubscription, user: str) -> None:
+    """PrivilegeError (or OptionError) unless ``user`` may run ``plan``'s function where it
+    says: in the tickerplant's process (``ISOLATION = 'none'``) only an admin's function, for
+    an admin, where the sandbox is not required. (A developer who owns the function could
+    replace its code at any time; in that process its code reads the catalog, the journal and
+    every client's connection.)"""
+    if plan.isolation != "none":
+        return
+    if not privileges.is_admin(engine, user):
+        raise PrivilegeError(f"only an admin may run a subscription's function in the "
+                             f"tickerplant's process (ISOLATION = 'none'); {user} is not one: "
+                             "leave ISOLATION out for a sandboxed process of its own")
+    if not admin_owns(engine, "function", plan.function):
+        owner = users.owners(engine.db.engine).get(("function", plan.function), users.OWNER)
+        raise PrivilegeError(f"function {plan.function} is {owner}'s, who is not an admin: with "
+                             "ISOLATION = 'none' its code would run in the tickerplant's process "
+                             "with the tickerplant's rights; register it as an admin (ALTER "
+                             "FUNCTION ... OWNER TO), or leave ISOLATION out")
+    if sandbox.mode() == "on":
+        raise OptionError("INDB_SANDBOX=on requires every function to run confined; a "
+                          "subscription with ISOLATION = 'none' runs its function in the "
+                          "tickerplant's process, unconfined")
 
 
 def prepare(plan: plans.CreateSubscription, rows: pa.Table) -> pa.Table:

@@ -15,6 +15,11 @@ looks back without a bound (the default frame, UNBOUNDED PRECEDING, RANGE) needs
 History counts the table's rows that reach the query (after ``WHERE sym IN``, before the query's
 own WHERE). ``lead`` looks at rows that have not arrived and is refused, as is GROUP BY in such
 a query (it would mix earlier rows into the new ones).
+
+**Isolation.** ``WITH (ISOLATION = 'process')``, the default, runs the function in a sandboxed
+process of its own; ``'none'`` runs it in the tickerplant's process, on its event loop (the
+privileges that takes are the engine's to check). A function there cannot be stopped, so
+TIMEOUT is refused with it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ NEW = "__indb_new"              # true for the batch's rows, false for the earli
 OPTIONS = {"max_batch": (1, 1_000_000), "max_wait": (0, 60_000), "history": (0, 1_000_000),
            "timeout": (0.001, 86_400)}
 WHOLE = ("max_batch", "history")  # options in whole numbers
+CHOICES = {"isolation": ("process", "none")}  # options that name one of their words; first: default
 DEFAULT_MAX_BATCH = 4096        # rows
 DEFAULT_MAX_WAIT = 0.0          # ms a batch waits for more rows once one arrived: none
 DEFAULT_TIMEOUT = 60.0          # seconds a batch's function may take before its process is stopped
@@ -58,6 +64,7 @@ class CreateSubscription:
     max_wait: float                       # ms
     ddl: str
     timeout: float = DEFAULT_TIMEOUT      # s (records made before it existed lack it)
+    isolation: str = "process"            # process: a sandboxed process; none: the tickerplant's
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def plan_create(tree: trees.CreateSubscription, catalog: CatalogFacts) -> Create
                                               "OUTPUT_TABLES('t') after the call")
     if table in call.outputs:
         raise error_at(tree.args["table"], f"a subscription cannot write into its own table {table}")
-    options = _options(tree.args.get("options") or [])
+    options, chosen = _options(tree.args.get("options") or [])
     query, windowed, history = None, False, 0
     keys: tuple[str, ...] = ()
     if "INPUT_TABLE_NAMES" in given:
@@ -122,7 +129,7 @@ def plan_create(tree: trees.CreateSubscription, catalog: CatalogFacts) -> Create
         call.function.name, call.params, query, windowed, keys, history, call.outputs, publish,
         int(options.get("max_batch", DEFAULT_MAX_BATCH)),
         float(options.get("max_wait", DEFAULT_MAX_WAIT)), render_indb(tree),
-        float(options.get("timeout", DEFAULT_TIMEOUT)))
+        float(options.get("timeout", DEFAULT_TIMEOUT)), chosen["isolation"])
 
 
 def restored(definition: dict[str, Any]) -> CreateSubscription:
@@ -158,17 +165,26 @@ def _syms(where: exp.Expr | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.name for v in values))
 
 
-def _options(nodes: list[exp.Expr]) -> dict[str, float]:
+def _options(nodes: list[exp.Expr]) -> tuple[dict[str, float], dict[str, str]]:
+    """The numbers given, and every choice (its default where not given)."""
     out: dict[str, float] = {}
+    chosen: dict[str, str] = {}
     for node in nodes:
         key = node.this.name.lower()
-        if key not in OPTIONS:
+        if key not in OPTIONS and key not in CHOICES:
             raise error_at(node.this, f"unknown option {node.this.name}; a subscription takes "
-                                      + ", ".join(k.upper() for k in OPTIONS))
-        if key in out:
+                                      + ", ".join(k.upper() for k in [*OPTIONS, *CHOICES]))
+        if key in out or key in chosen:
             raise error_at(node.this, f"{key.upper()} is given twice")
-        low, high = OPTIONS[key]
         value = node.expression
+        if key in CHOICES:
+            words = CHOICES[key]
+            if not (isinstance(value, exp.Literal) and value.is_string and value.name in words):
+                raise error_at(value, f"{key.upper()} is " + " or ".join(f"'{w}'" for w in words)
+                                      + f", not {render(value)}")
+            chosen[key] = value.name
+            continue
+        low, high = OPTIONS[key]
         try:
             number = float(value.name) if isinstance(value, exp.Literal) else None
         except ValueError:
@@ -177,7 +193,12 @@ def _options(nodes: list[exp.Expr]) -> dict[str, float]:
             raise error_at(value, f"{key.upper()} is a{' whole' if key in WHOLE else ''} "
                                   f"number from {low} to {high}, not {render(value)}")
         out[key] = number
-    return out
+    if chosen.get("isolation") == "none" and "timeout" in out:
+        timeout = next(n for n in nodes if n.this.name.lower() == "timeout")
+        raise error_at(timeout.this, "TIMEOUT stops a function's process, and with ISOLATION = "
+                                     "'none' the function runs in the tickerplant's: it cannot "
+                                     "be stopped; leave TIMEOUT out, or isolate it")
+    return out, {key: chosen.get(key, words[0]) for key, words in CHOICES.items()}
 
 
 def _query(value: exp.Expr, table: str,

@@ -45,16 +45,19 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
-from indb.errors import FunctionError, SqlError
+from indb.errors import FunctionError, IndbError, SqlError
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
 from indb.sharding import sandbox
 from indb.sharding.jobs import Job
 from indb.stream.window import Mirror, Window
+
+if TYPE_CHECKING:
+    from indb.stream.inline import Inline
 
 SETUP, BATCH, MODEL, RESULTS, ERROR, QUERY_ERROR, READY = b"S", b"B", b"M", b"R", b"E", b"Q", b"U"
 LENGTH = struct.Struct("!i")  # multiprocessing's framing: a message's length, then its bytes
@@ -96,6 +99,11 @@ class ModelAsked(NamedTuple):
     """The process asks for a model version's facts (``ctx.models.load``)."""
     name: str
     version: int | str | None
+
+
+# what a subscription's function says: a batch's results, a model it asks about, that it is
+# ready, or a batch's error (the query's SqlError, or the function's)
+Heard = Results | ModelAsked | Ready | IndbError
 
 
 class Resident:
@@ -163,23 +171,20 @@ class Resident:
             child.close()
         self.sock = parent
         seed = self.mirror.fold() if self.mirror is not None else None
-        setup = {"function": self.function.to_json(), "code_dir": self.code_dir,
-                 "params": self.params, "outputs": list(self.outputs), "device": self.device,
-                 "scratch": str(scratch), "run_id": job.run_id, "query": self.query,
-                 "seeded": seed is not None}
+        setup = {**setup_of(self, scratch), "seeded": seed is not None}
         parent.sendall(framed(SETUP + json.dumps(setup).encode()))
         if seed is not None:  # a process started again: the windows go on where they were
             parent.sendall(framed(to_ipc(seed)))
         log.info("subscription %s: its function runs in process %d (%s)", self.name,
                  self.process.pid, "sandboxed" if self.confined else "not sandboxed")
 
-    def attach(self, loop: asyncio.AbstractEventLoop, on_message: Callable[[bytes], None],
+    def attach(self, loop: asyncio.AbstractEventLoop, on_heard: Callable[[Heard], None],
                on_lost: Callable[[], None]) -> None:
-        """From now on the process is read and written on ``loop``: each message it sends goes
-        to ``on_message`` (``reply`` reads it), the end of its socket to ``on_lost``."""
+        """From now on the process is read and written on ``loop``: what each message it sends
+        says goes to ``on_heard``, the end of its socket to ``on_lost``."""
         sock, self.sock = self.sock, None
         assert sock is not None
-        link = self.link = Framed(on_message, on_lost)
+        link = self.link = Framed(lambda message: on_heard(reply(message)), on_lost)
         loop.create_task(loop.connect_accepted_socket(lambda: link, sock=sock))
 
     def send(self, rows: pa.Table) -> None:
@@ -232,27 +237,29 @@ class Resident:
         self._end()
 
 
-def reply(message: bytes) -> Results | ModelAsked | Ready:
-    """What a message from the process says: a batch's results, a model it asks about, or
-    that it is ready;
-    raises the batch's error (``FunctionError``, or ``SqlError`` for the query's)."""
+def reply(message: bytes) -> Heard:
+    """What a message from the process says: a batch's results, a model it asks about, that
+    it is ready, or the batch's error (``FunctionError``, or ``SqlError`` for the query's)."""
     kind, body = message[:1], message[1:]
     if kind == RESULTS:
-        return _results(body)
+        try:
+            return _results(body)
+        except FunctionError as error:
+            return error
     if kind == MODEL:
         try:
             asked = json.loads(body)
             return ModelAsked(str(asked["name"]), asked["version"])
         except (ValueError, TypeError, KeyError):
-            raise FunctionError("the function's process asked for a model in a message that "
-                                "does not read") from None
+            return FunctionError("the function's process asked for a model in a message that "
+                                 "does not read")
     if kind == READY:
         return Ready()
     if kind == ERROR:
-        raise FunctionError(body.decode(errors="replace"))
+        return FunctionError(body.decode(errors="replace"))
     if kind == QUERY_ERROR:
-        raise SqlError(body.decode(errors="replace"))
-    raise FunctionError(f"the function's process sent {kind!r}, not a result")
+        return SqlError(body.decode(errors="replace"))
+    return FunctionError(f"the function's process sent {kind!r}, not a result")
 
 
 def framed(message: bytes) -> bytes:
@@ -354,24 +361,15 @@ def _how(code: int | None) -> str:
     return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
-# -- the process ------------------------------------------------------------------------------
+# -- the function at work, wherever it runs ------------------------------------------------
 
-def main(argv: list[str]) -> None:
-    from indb.sharding.host import load_handler
-    from indb.udf.context import Context
-    from indb.udf.frames import to_frame, to_outputs
-    from indb.udf.models import Models
-
-    channel = Connection(int(argv[1]))
-    setup = json.loads(channel.recv_bytes()[1:])
-    function = FunctionInfo.from_json(setup["function"])
-    scratch = Path(setup["scratch"])
-
+def remembered(ask: Callable[[str, int | str | None], ModelInfo]
+               ) -> Callable[[str, int | str | None], ModelInfo]:
+    """``ask`` for a model version's facts, its answers reused for ``LOOKUP_SECONDS`` (a
+    catalog read, and from the process a round trip, each batch were milliseconds)."""
     looked: dict[tuple[str, int | str | None], tuple[float, ModelInfo]] = {}
 
     def lookup(name: str, version: int | str | None) -> ModelInfo:
-        """A model version's facts from the tickerplant's catalog, asked again after
-        ``LOOKUP_SECONDS`` (a catalog read and a round trip each batch were milliseconds)."""
         now = time.monotonic()
         seen = looked.get((name, version))
         if seen is not None and now - seen[0] < LOOKUP_SECONDS:
@@ -379,28 +377,91 @@ def main(argv: list[str]) -> None:
         info = ask(name, version)
         looked[(name, version)] = now, info
         return info
+    return lookup
+
+
+def setup_of(runner: Resident | Inline, scratch: Path) -> dict[str, Any]:
+    """What ``Served`` is made from (JSON): ``runner``'s function, code, parameters, outputs,
+    device and query (a ``Resident``, or ``indb.stream.inline.Inline``), ``scratch`` its
+    directory."""
+    return {"function": runner.function.to_json(), "code_dir": runner.code_dir,
+            "params": runner.params, "outputs": list(runner.outputs), "device": runner.device,
+            "scratch": str(scratch), "run_id": f"subscription-{runner.name}",
+            "query": runner.query}
+
+
+class Served:
+    """A subscription's function loaded where it runs (its process, or the tickerplant's with
+    ``ISOLATION = 'none'``), with its window state and its context: ``batch`` runs a batch,
+    ``keep`` brings the window state up to date once the batch's results have gone."""
+
+    def __init__(self, setup: dict[str, Any], seed: pa.Table | None,
+                 lookup: Callable[[str, int | str | None], ModelInfo]) -> None:
+        """``setup``: ``Resident.setup``'s; ``seed``: the window state to go on from."""
+        from indb.sharding.host import load_handler
+        from indb.udf.context import Context
+        from indb.udf.models import Models
+
+        self.function = function = FunctionInfo.from_json(setup["function"])
+        scratch = Path(setup["scratch"])
+        self.job = Job(run_id=setup["run_id"], function=function, code_dir=setup["code_dir"],
+                       shard=0, shards=1, inputs=(), outputs=(), params=setup["params"],
+                       work_dir=str(scratch), db_path="", db_id="", io_properties={},
+                       deadline=None)
+        self.device, self.outputs = setup["device"], tuple(setup["outputs"])
+        self.window = Window(setup["query"], seed) if setup["query"] is not None else None
+        self.handler: Any = None
+        try:
+            self.handler = load_handler(self.job)  # at once: the first batch does not wait
+        except Exception:  # noqa: BLE001 (tried again, and reported, with the first batch)
+            self.handler = None
+        self.context = Context(run_id=self.job.run_id, function=function.name, shard=0,
+                               shards=1, mode=function.mode, params=setup["params"],
+                               scratch=scratch, outputs=self.outputs,
+                               models=Models(lookup, str(scratch), self.device),
+                               device=self.device)
+
+    def batch(self, rows: pa.Table) -> Results:
+        """A batch's results; raises the query's SqlError or the function's error."""
+        from indb.sharding.host import load_handler
+        from indb.udf.frames import to_frame, to_outputs
+
+        window = self.window
+        fallbacks = window.fallbacks if window is not None else 0
+        if window is not None:
+            rows = window.rows(rows)
+        if self.handler is None:
+            self.handler = load_handler(self.job)
+        frame = to_frame(rows, self.function.frame, self.device)
+        results = to_outputs(self.handler(self.context, frame), self.outputs)
+        return Results(results, None if window is None else window.described,
+                       window is not None and window.fallbacks > fallbacks)
+
+    def keep(self) -> None:
+        if self.window is not None:
+            self.window.keep()
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+
+
+# -- the process ------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> None:
+    channel = Connection(int(argv[1]))
+    setup = json.loads(channel.recv_bytes()[1:])
 
     def ask(name: str, version: int | str | None) -> ModelInfo:
+        """A model version's facts from the tickerplant's catalog."""
         channel.send_bytes(MODEL + json.dumps({"name": name, "version": version}).encode())
         answer = json.loads(channel.recv_bytes()[1:])
         if "error" in answer:
             raise FunctionError(answer["error"])
         return ModelInfo.from_json(answer["info"])
 
-    job = Job(run_id=setup["run_id"], function=function, code_dir=setup["code_dir"], shard=0,
-              shards=1, inputs=(), outputs=(), params=setup["params"], work_dir=str(scratch),
-              db_path="", db_id="", io_properties={}, deadline=None)
-    device, outputs = setup["device"], tuple(setup["outputs"])
-    window = Window(setup["query"], from_ipc(channel.recv_bytes(), check=False)
-                    if setup["seeded"] else None) if setup["query"] is not None else None
-    handler: Any = None
-    try:
-        handler = load_handler(job)  # at once: the first batch does not wait for the import
-    except Exception:  # noqa: BLE001 (tried again, and reported, with the first batch)
-        handler = None
-    context = Context(run_id=job.run_id, function=function.name, shard=0, shards=1,
-                      mode=function.mode, params=setup["params"], scratch=scratch,
-                      outputs=outputs, models=Models(lookup, str(scratch), device), device=device)
+    seed = from_ipc(channel.recv_bytes(), check=False) if setup["seeded"] else None
+    served = Served(setup, seed, remembered(ask))
     channel.send_bytes(READY)
     while True:
         try:
@@ -408,14 +469,8 @@ def main(argv: list[str]) -> None:
         except (EOFError, OSError):
             return
         try:
-            rows = from_ipc(message[1:], check=False)  # from the tickerplant
-            fallbacks = window.fallbacks if window is not None else 0
-            if window is not None:
-                rows = window.rows(rows)
-            if handler is None:
-                handler = load_handler(job)
-            results = to_outputs(handler(context, to_frame(rows, function.frame, device)), outputs)
-            streams = [None if r is None else to_ipc(r) for r in results]
+            results = served.batch(from_ipc(message[1:], check=False))  # from the tickerplant
+            streams = [None if r is None else to_ipc(r) for r in results.outputs]
         except SqlError as error:  # the query's (it names the subscription)
             channel.send_bytes(QUERY_ERROR + str(error).encode())
             continue
@@ -423,12 +478,10 @@ def main(argv: list[str]) -> None:
             channel.send_bytes(ERROR + f"{type(error).__name__}: {error}".encode())
             continue
         head = json.dumps({"lengths": [None if s is None else len(s) for s in streams],
-                           "query": None if window is None else window.described,
-                           "fell_back": window is not None and window.fallbacks > fallbacks})
+                           "query": results.query, "fell_back": results.fell_back})
         channel.send_bytes(b"".join([RESULTS, head.encode(), b"\n",
                                      *(s for s in streams if s is not None)]))
-        if window is not None:  # while the tickerplant delivers the results
-            window.keep()
+        served.keep()  # while the tickerplant delivers the results
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ from indb.registry.functions import FunctionInfo
 from indb.registry.subscriptions import SubscriptionInfo, SubscriptionStore
 from indb.runtime.gpus import visible_gpus
 from indb.stream import outputs
-from indb.stream.resident import ModelAsked, Ready, Resident, reply
+from indb.stream.inline import Inline
+from indb.stream.resident import Heard, ModelAsked, Ready, Resident
 
 if TYPE_CHECKING:
     from indb.stream.tickerplant import Tickerplant
@@ -135,7 +136,7 @@ class Running:
         # a batch's timeout, the wait for more rows, or the limit on a process's loading
         self.timer: asyncio.TimerHandle | None = None
         self.syms = pa.array(self.plan.syms, pa.string()) if self.plan.syms else None
-        self.resident: Resident | None = None
+        self.resident: Resident | Inline | None = None  # where its function runs
         self.publisher: Any = None  # indb.stream.remote.Publisher, made at the first output
         self.publishing: ThreadPoolExecutor | None = None  # its calls, in order
         self.existing: set[str] = set()  # output tables seen in the catalog (a look-up is ms)
@@ -207,9 +208,10 @@ class Running:
         if self.state == "idle":
             self._restart()
 
-    def _start(self, mirror: Mirror | None) -> Resident:
+    def _start(self, mirror: Mirror | None) -> Resident | Inline:
         """Off the loop: the definer may still run it; its function's process started, the
-        function loaded there once with the models it loads."""
+        function loaded there once with the models it loads (with ``ISOLATION = 'none'``,
+        loaded here, in the tickerplant's)."""
         engine = self.plant.engine
         statements.check_definer(engine, self.plan, self.info.definer)
         function = self.function
@@ -219,9 +221,15 @@ class Running:
         query = None if plan.query is None else {
             "name": plan.name, "table": plan.table, "query": plan.query,
             "windowed": plan.windowed, "keys": list(plan.keys), "history": plan.history}
-        resident = Resident(self.info.name, function, str(engine.functions.code_dir(function)),
-                            str(engine.db.path), dict(plan.params), plan.outputs,
-                            "cuda" if visible_gpus() else "cpu", engine.models.get, query)
+        code_dir, device = str(engine.functions.code_dir(function)), "cuda" if visible_gpus() else "cpu"
+        resident: Resident | Inline
+        if plan.isolation == "none":
+            resident = Inline(self.info.name, function, code_dir, dict(plan.params), plan.outputs,
+                              device, engine.models.get, lambda model: statements.admin_owns(
+                                  engine, "model", model), query)
+        else:
+            resident = Resident(self.info.name, function, code_dir, str(engine.db.path),
+                                dict(plan.params), plan.outputs, device, engine.models.get, query)
         if mirror is not None:
             resident.mirror = mirror
         try:
@@ -231,7 +239,7 @@ class Running:
             raise
         return resident
 
-    def _started(self, done: Future[Resident]) -> None:
+    def _started(self, done: Future[Resident | Inline]) -> None:
         """Its process is up (or failed to start: recorded, the tickerplant goes on; tried
         again if the function changed meanwhile)."""
         try:
@@ -254,7 +262,7 @@ class Running:
             resident.close()
             return
         self.resident = resident
-        resident.attach(self.loop, self._message, self._lost)
+        resident.attach(self.loop, self._heard, self._lost)
         self.state = "loading"  # until it says it is ready: its import is not a batch's time
         self.timer = self.loop.call_later(self._loading_limit, self._stuck)
 
@@ -353,16 +361,15 @@ class Running:
             self.figures.sizes.append(rows.num_rows)
         return rows
 
-    def _message(self, message: bytes) -> None:
-        """What the process sent: a batch's results, its error, or a model it asks about."""
+    def _heard(self, said: Heard) -> None:
+        """What the function's process said: a batch's results, its error (the function's, or
+        the query's), that it is ready, or a model it asks about."""
         if self.state not in ("loading", "busy") or self.resident is None:
             return  # from a process being ended
         resident = self.resident
-        try:
-            said = reply(message)
-        except IndbError as error:  # the function's, or the query's
+        if isinstance(said, IndbError):
             if self.state == "busy":
-                self._failed(error, None)
+                self._failed(said, None)
             return
         if isinstance(said, Ready):
             if self.state == "loading":
@@ -371,6 +378,7 @@ class Running:
         if self.state != "busy":
             return  # a process that speaks before it is ready: not listened to
         if isinstance(said, ModelAsked):
+            assert isinstance(resident, Resident)  # (an inline function looks models up itself)
             self._off_loop(lambda: resident.model_facts(said),
                            lambda done: self._answer(resident, done))
             return
