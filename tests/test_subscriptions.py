@@ -7,6 +7,7 @@ and dropped while the tickerplant runs."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import threading
@@ -23,7 +24,7 @@ pytest.importorskip("indb.stream.kdb")  # sets PyKX's unlicensed mode before it 
 torch = pytest.importorskip("torch")
 
 import indb  # noqa: E402
-from indb.errors import CatalogError, PrivilegeError, SqlError  # noqa: E402
+from indb.errors import CatalogError, OptionError, PrivilegeError, SqlError  # noqa: E402
 from indb.parser import parse, render_indb  # noqa: E402
 from indb.planner import subscriptions as plans  # noqa: E402
 from indb.runtime.predictors import save_model  # noqa: E402
@@ -188,6 +189,11 @@ def db(tmp_path: Path) -> Iterator[indb.Connection]:
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (MAX_BATCH = 0)", "MAX_BATCH is a whole"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (SPEED = 1)", "unknown option SPEED"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (TIMEOUT = 0)", "TIMEOUT is a number"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (ISOLATION = 'thread')",
+     "ISOLATION is 'process' or 'none', not 'thread'"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (ISOLATION = 1)", "ISOLATION is 'process'"),
+    ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') WITH (ISOLATION = 'none', TIMEOUT = 5)",
+     "cannot be stopped"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'tcp://h:1'", "kdb://host:port"),
     ("EXECUTE FUNCTION score() OUTPUT_TABLES('o') PUBLISH TO 'kdb://u:secret@h:1'", "INDB_KDB_USER"),
     ("EXECUTE FUNCTION score(INPUT_TABLE_NAMES => INPUT_TABLE(SELECT x FROM other)) "
@@ -207,6 +213,20 @@ def test_bad_subscriptions_are_refused_and_nothing_is_recorded(db, tail, message
     with pytest.raises((SqlError, CatalogError), match=message):
         db.sql(f"CREATE SUBSCRIPTION s ON ticks {tail}")
     assert db.sql("SHOW SUBSCRIPTIONS").arrow().num_rows == 0
+
+
+def test_isolation_is_planned_and_defaults_to_a_process_of_its_own(db):
+    db.sql("CREATE SUBSCRIPTION apart ON ticks EXECUTE FUNCTION score() OUTPUT_TABLES('o')")
+    db.sql("CREATE SUBSCRIPTION inside ON ticks EXECUTE FUNCTION score() OUTPUT_TABLES('o') "
+           "WITH (ISOLATION = 'none', MAX_BATCH = 10)")
+    store = {r["name"]: r for r in db.sql("SHOW SUBSCRIPTIONS").arrow().to_pylist()}
+    assert store["inside"]["ddl"].endswith("WITH (ISOLATION = 'none', MAX_BATCH = 10)")
+    records = {i.name: plans.restored(i.definition)
+               for i in statements.SubscriptionStore(db._engine.db).all()}
+    assert (records["apart"].isolation, records["inside"].isolation) == ("process", "none")
+    assert records["inside"].max_batch == 10
+    older = {k: v for k, v in dataclasses.asdict(records["apart"]).items() if k != "isolation"}
+    assert plans.restored(older).isolation == "process"  # a record made before the option
 
 
 def test_a_windowed_query_marks_and_keeps_the_batchs_rows():
@@ -430,6 +450,43 @@ def test_privileges_are_those_of_executing_the_function(db):
     assert db.sql("SHOW SUBSCRIPTIONS").arrow().num_rows == 0
 
 
+def test_only_an_admin_runs_an_admins_function_in_the_tickerplants_process(db, monkeypatch):
+    """ISOLATION = 'none' puts the function's code in the tickerplant's process, with its
+    rights: the definer must be an admin, and so must the function's owner (who may replace
+    its code at any time); the sandbox, where it is required, refuses it."""
+    inside = ("CREATE OR REPLACE SUBSCRIPTION inside ON ticks EXECUTE FUNCTION {}() "
+              "OUTPUT_TABLES('o') WITH (ISOLATION = 'none')")
+    db.sql("CREATE USER sam")
+    db.sql("CREATE USER ada")
+    db.sql("GRANT developer TO sam")
+    db.sql("GRANT admin TO ada")
+    db.sql("GRANT EXECUTE ON FUNCTION score TO sam")
+    db.sql("GRANT SELECT ON TABLE ticks TO sam")
+    with pytest.raises(PrivilegeError, match="only an admin may run"):
+        as_user(db, "sam", inside.format("score"))
+    as_user(db, "sam", inside.format("score").replace(" WITH (ISOLATION = 'none')", ""))
+    as_user(db, "ada", inside.format("score"))  # the database's owner's function: an admin's
+    code = Path(db._engine.db.path).parent / "theirs.py"
+    code.write_text(SCORE)
+    db.sql(f"CREATE FUNCTION theirs FILE PATHS '{code}'")
+    db.sql("ALTER FUNCTION theirs OWNER TO sam")  # sam may now replace its code
+    with pytest.raises(PrivilegeError, match="function theirs is sam's, who is not an admin"):
+        as_user(db, "ada", inside.format("theirs"))
+    db.sql("ALTER FUNCTION theirs OWNER TO ada")
+    as_user(db, "ada", inside.format("theirs"))
+    engine = db._engine
+    (info,) = [i for i in statements.SubscriptionStore(engine.db).all() if i.name == "inside"]
+    statements.check_definer(engine, plans.restored(info.definition), "ada")  # as a start does
+    db.sql("GRANT EXECUTE ON FUNCTION theirs TO ada")
+    db.sql("GRANT SELECT ON TABLE ticks TO ada")
+    db.sql("REVOKE admin FROM ada")  # an admin no more, though granted what the rest needs
+    with pytest.raises(PrivilegeError, match="only an admin"):  # checked again at each start
+        statements.check_definer(engine, plans.restored(info.definition), "ada")
+    monkeypatch.setenv("INDB_SANDBOX", "on")
+    with pytest.raises(OptionError, match="INDB_SANDBOX=on"):
+        db.sql(inside.format("score"))
+
+
 # -- in the tickerplant -----------------------------------------------------------------------
 
 def test_ticks_are_scored_and_reach_the_output_tables_subscribers_and_sql(server):
@@ -642,6 +699,92 @@ def test_the_function_runs_sandboxed(server):
         assert row["last_error"].startswith("FunctionError: PermissionError")
     finally:
         q.close()
+
+
+WHERE_RUN = '''
+import os
+import numpy as np
+from indb import udf
+
+@udf.function(frame="numpy")
+def where_run(ctx, rows):
+    return {"time": rows["time"], "pid": np.full(len(rows["time"]), os.getpid())}
+'''
+
+
+def test_an_unisolated_function_runs_in_the_tickerplants_process(server, tmp_path):
+    code = tmp_path / "where_run.py"
+    code.write_text(WHERE_RUN)
+    q = server.connect()
+    try:
+        q(f"CREATE FUNCTION where_run FILE PATHS '{code}'")
+        q("CREATE TABLE places (time TIMESTAMP, sym VARCHAR, px DOUBLE, size BIGINT)")
+        for name, isolation in (("apart", "process"), ("inside", "none")):
+            q(f"CREATE SUBSCRIPTION {name} ON places EXECUTE FUNCTION where_run() "
+              f"OUTPUT_TABLES('places_{name}') WITH (ISOLATION = '{isolation}')")
+            figures(q, name, lambda r: r["state"] == "running", f"{name} started")
+        upd(q, "places", tick("AAPL", 1.0))
+        pids = {}
+        for name in ("apart", "inside"):
+            figures(q, name, lambda r: r["rows_out"] == 1, f"{name}'s row")
+            (pids[name],) = q(f"SELECT pid FROM places_{name}").py()["pid"]
+        assert pids["inside"] == server.process.pid != pids["apart"]
+    finally:
+        q.close()
+
+
+def test_an_unisolated_subscription_scores_with_its_window_and_model(server, tmp_path):
+    """ISOLATION = 'none': the same query, window state across batches, model and outputs as
+    in a process of its own; a failing batch is reported and the next goes on; a model that
+    is not an admin's is not loaded there."""
+    feed, subscriber = server.connect(), server.connect()
+    try:
+        feed("CREATE TABLE inline_out (time TIMESTAMP, sym VARCHAR, px DOUBLE, error DOUBLE, "
+             "anomaly BOOLEAN, loads BIGINT)")
+        schema = subscriber(".u.sub", kx.SymbolAtom("inline_out"), kx.SymbolVector([])).py()
+        assert schema[0] == "inline_out"
+        sock = socket.socket(fileno=os.dup(subscriber.fileno()))
+        sock.settimeout(WAIT)
+        subscribed(feed, "inlined", "inline", "threshold = '4', fail_below = '0'",
+                   "WITH (ISOLATION = 'none')", query=QUERY)
+        prices = [100.0, 100.0, -1.0, 100.0, 100.0, 108.0, 100.0]  # -1 fails its batch
+        for done, px in enumerate(prices, 1):  # a batch a tick, so that only -1's fails
+            upd(feed, "inline", tick("AAPL", px))
+            figures(feed, "inlined", lambda r: r["rows_out"] + r["errors"] == done, "a batch")
+        received: dict[str, list] = {"px": [], "anomaly": [], "loads": []}
+        while len(received["px"]) < len(prices) - 1:
+            name, table, rows = read_message(sock).py()
+            assert (name, table) == ("upd", "inline_out")
+            for column in received:
+                received[column] += rows[column]
+        assert received["px"] == [p for p in prices if p >= 0]
+        # the window is the rolling mean of 4 rows, across batches; a failed batch's rows stay
+        # in it, as in a process of its own: 100 after -1 is far from its mean (74.75), and so
+        # is 108 (76.75); the last 100's mean is 102: (100 - 102)^2 = 4, not above
+        assert received["anomaly"] == [False, False, True, True, True, False]
+        assert set(received["loads"]) == {1}
+        row = figures(feed, "inlined", lambda r: r["rows_out"] == len(prices) - 1, "rows out")
+        assert "a price below the floor" in row["last_error"]
+        assert (row["query_path"], row["state"]) == ("incremental", "running")
+
+        model_dir = tmp_path / "model"
+        model_dir.mkdir()
+        save_model(Reconstruction(), np.zeros((4, 2), np.float32), "torch", model_dir)
+        feed("CREATE USER dana")
+        feed(f"CREATE MODEL danas FROM FILE '{next(model_dir.glob('*.pt2'))}'")
+        feed("ALTER MODEL danas OWNER TO dana")  # dana could add a version that runs code
+        subscribed(feed, "borrowed", "borrowing", "model = 'danas'", "WITH (ISOLATION = 'none')")
+        upd(feed, "borrowing", tick("AAPL", 1.0))
+        row = figures(feed, "borrowed", lambda r: r["errors"] == 1, "the refused model")
+        assert "model danas is not an admin's" in row["last_error"]
+        assert feed("SELECT count(*) AS n FROM borrowing").py() == {"n": [1]}  # the tick stays
+    finally:
+        # with no user left, the tickerplant lets the other tests in without a password again
+        feed("DROP SUBSCRIPTION IF EXISTS borrowed")
+        feed("DROP MODEL IF EXISTS danas")
+        feed("DROP USER IF EXISTS dana")
+        for q in (feed, subscriber):
+            q.close()
 
 
 def test_outputs_are_published_to_a_remote_tickerplant(server):
