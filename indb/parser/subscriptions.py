@@ -4,8 +4,9 @@
   EXECUTE FUNCTION f([INPUT_TABLE_NAMES => INPUT_TABLE(SELECT ... FROM t ...),]
   [PARAMS => KV_PAIRS(k = 'v', ...),] [OUTPUT_TABLE_NAMES => OUTPUT_TABLES('o')])
   [OUTPUT_TABLES('o')] [PUBLISH TO 'kdb://host:port']
-  [WITH (MAX_BATCH = rows, MAX_WAIT = ms, HISTORY = rows, TIMEOUT = s)]``: the clauses after the call in
-  any order, each once; the output tables inside the call or after it, not both;
+  [WITH (MAX_BATCH = rows, MAX_WAIT = ms, HISTORY = rows, TIMEOUT = s, ISOLATION = 'none')]``:
+  the clauses after the call in any order, each once; the output tables inside the call or
+  after it, not both;
 - ``SHOW SUBSCRIPTIONS``, ``SHOW SUBSCRIPTION s``, ``DROP SUBSCRIPTION [IF EXISTS] s``.
 
 The parse functions return None (having consumed nothing) when the statement is not theirs, as
