@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 names="annotated-types argon2-cffi argon2-cffi-bindings cachetools cffi dask distributed duckdb
 landlockpy lazy-importer locket mmh3 partd pycparser pydantic pydantic-core pyiceberg
 pyiceberg-core pyroaring sqlalchemy sqlglot strictyaml tblib tenacity tornado typing-inspection
-zict zstandard"
+zict zstandard pykx toml dill pytz"
 pins=$(.venv/bin/python -c 'import sys, importlib.metadata as m
 print("\n".join(f"{n}=={m.version(n)}" for n in sys.argv[1:]))' $names)
 grep -qx /.whl/ .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
