@@ -101,6 +101,28 @@ def test_dbt_lists_a_schema_s_relations(served):
         ("open_t", "table"), ("open_v", "view"), ("secret_t", "table")]
 
 
+def test_dbt_makes_a_view_in_a_schema_of_its_own(served):
+    """dbt-postgres's view materialization in a custom schema: create the view under a
+    temporary name by a three-part name, rename it (as a table), list it by its schema, drop a
+    backup that is not there."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        conn.execute('create view "indb"."s2"."deep_v__dbt_tmp" as (select z * 2 as twice '
+                     'from "indb"."s2"."deep")')
+        conn.execute('drop view if exists "indb"."s2"."deep_v__dbt_backup" cascade')
+        conn.execute('alter table "indb"."s2"."deep_v__dbt_tmp" rename to "deep_v"')
+        try:
+            listed = conn.execute("select viewname from pg_views where schemaname ilike 's2'"
+                                  ).fetchall()
+            rows = conn.execute('select twice from "s2"."deep_v"').fetchall()
+            main = conn.execute("select viewname from pg_views where schemaname = 'main'"
+                                ).fetchall()
+        finally:
+            conn.execute('drop view if exists "indb"."s2"."deep_v" cascade')
+    assert listed == [("deep_v",)] and rows == [(7.0,)]
+    assert ("deep_v",) not in main
+
+
 def test_information_schema_columns_names_types_as_postgresql_does(served):
     """data_type and udt_name as PostgreSQL 15 gives them (dbt's get_columns_in_relation reads
     them, by a three-part name)."""

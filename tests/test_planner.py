@@ -98,7 +98,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE SCHEMA pg_catalog", "reserved by DuckDB"),
     ("CREATE SCHEMA memory", "reserved by DuckDB"),
     ("DROP SCHEMA main", "cannot be dropped"),
-    ("CREATE VIEW kin.v AS SELECT 1", "not a valid view name"),
+    ("CREATE TEMP VIEW kin.v AS SELECT 1", "not a valid view name"),
 ])
 def test_bad_statements_are_refused(sql, message):
     with pytest.raises(SqlError, match=message):

@@ -618,6 +618,36 @@ def test_views_are_kept_for_every_connection(tmp_path):
         assert [r[0] for r in rows(first, "SHOW VIEWS")] == ["bigger"]
 
 
+def test_a_view_lives_in_a_schema_as_a_table_does(tmp_path):
+    with indb.connect(tmp_path / "db") as conn:
+        conn.sql("CREATE SCHEMA staging")
+        conn.sql("CREATE TABLE staging.t (k INTEGER)")
+        conn.sql("INSERT INTO staging.t VALUES (1), (2)")
+        conn.sql("CREATE VIEW staging.big AS SELECT k FROM staging.t WHERE k > 1")
+        conn.sql("CREATE VIEW reads_it AS SELECT k * 10 AS k FROM staging.big")
+        assert rows(conn, "SELECT * FROM reads_it") == [(20,)]
+        assert rows(conn, "SELECT table_schema, table_name FROM information_schema.tables "
+                          "WHERE table_type = 'VIEW' ORDER BY 1") == [("main", "reads_it"),
+                                                                      ("staging", "big")]
+        conn.sql("USE staging")
+        assert rows(conn, "SELECT * FROM big") == [(2,)]  # along the search path
+        conn.sql("USE main")
+        with pytest.raises(SqlError, match="schema nowhere does not exist"):
+            conn.sql("CREATE VIEW nowhere.v AS SELECT 1")
+        with pytest.raises(CatalogError, match="a table called staging.t exists"):
+            conn.sql("CREATE VIEW staging.t AS SELECT 1")
+        conn.sql("ALTER VIEW staging.big RENAME TO bigger")
+        assert rows(conn, "SELECT * FROM reads_it") == [(20,)]  # it follows the rename
+        with pytest.raises(CatalogError, match=r"holds 1 view\(s\) \(staging.bigger\)"):
+            conn.sql("DROP SCHEMA staging")
+        assert rows(conn, "SELECT * FROM staging.bigger") == [(2,)]  # nothing was dropped
+        conn.sql("DROP SCHEMA staging CASCADE")
+        assert [r[0] for r in rows(conn, "SHOW VIEWS")] == ["reads_it"]
+        conn.sql("CREATE SCHEMA staging")  # a new schema of the name starts empty
+        with pytest.raises(SqlError, match="bigger does not exist"):
+            conn.sql("SELECT * FROM staging.bigger")
+
+
 def test_a_recursive_view_as_postgresql_and_duckdb_define_it(tmp_path):
     with indb.connect(tmp_path / "db") as conn:
         conn.sql("CREATE RECURSIVE VIEW nums (n) AS VALUES (1) UNION ALL "

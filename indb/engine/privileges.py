@@ -16,7 +16,7 @@ from indb import planner
 from indb.catalog import users
 from indb.catalog import sequences as sequence_records
 from indb.catalog import views as view_records
-from indb.catalog.names import DEFAULT_SCHEMA, split_name
+from indb.catalog.names import split_name
 from indb.catalog.tables import TableInfo
 from indb.errors import CatalogError, IndbError, PrivilegeError, not_found
 from indb.engine import sequences
@@ -419,7 +419,7 @@ def readable_relations(engine: Engine) -> list[Relation]:
     owners = users.owners(engine.db.engine)
     out = []
     for name in names:
-        schema, table = split_name(name) if name in tables else (DEFAULT_SCHEMA, name)
+        schema, table = split_name(name)  # a view's name is a table's: ``v`` or ``s.v``
         if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
             out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
                                 None if name in views else engine.session.infos.get(name),

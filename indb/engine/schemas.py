@@ -13,9 +13,10 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import sequences as sequence_catalog
+from indb.catalog import users, views
 from indb.catalog.names import DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, qualified, split_name
 from indb.catalog.sequences import FUNCTION_NAMES, identity_sequence, unwrapped
-from indb.errors import SqlError
+from indb.errors import CatalogError, SqlError
 from indb.parser import dialect, privileges as privilege_trees, sequences as sequence_trees
 from indb.planner.settings import DEFAULT_PATH, USER_SCHEMA
 from indb.result import Result
@@ -34,9 +35,18 @@ def create_schema(engine: Engine, plan: planner.CreateSchema, params: object) ->
 def drop_schema(engine: Engine, plan: planner.DropSchema, params: object) -> Result:
     if plan.if_exists and not engine.db.schema_exists(plan.name):
         return Result(message=f"schema {plan.name} does not exist")
+    held = [v.name for v in views.views(engine.db.engine) if split_name(v.name)[0] == plan.name]
+    if held and not plan.cascade:
+        raise CatalogError(f"schema {plan.name} holds {len(held)} view(s) ({', '.join(held[:3])}"
+                           f"{', ...' if len(held) > 3 else ''}); drop them first, or DROP "
+                           f"SCHEMA {plan.name} CASCADE")
     dropped = engine.db.drop_schema(plan.name, plan.cascade)
+    for name in held:  # after its tables: a refusal above leaves everything as it was
+        views.drop_view(engine.db.engine, name)
+        users.forget_object(engine.db.engine, "table", name)
     return Result(message=f"dropped schema {plan.name}"
-                  + (f" and its {len(dropped)} table(s)" if dropped else ""))
+                  + (f" and its {len(dropped)} table(s)" if dropped else "")
+                  + (f" and {len(held)} view(s)" if held else ""))
 
 
 def show_schemas(engine: Engine, plan: planner.ShowSchemas, params: object) -> Result:

@@ -33,6 +33,7 @@ from indb.parser.dialect import Vacuum as VacuumTree
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import tables
 from indb.planner.settings import SEARCH_PATH, ShowSearchPath
+from indb.planner.names import new_name
 from indb.planner.tables import (STAGE_TABLE, CatalogFacts, Insert, Query, Returning,
                                  existing_table, table_name, write_target)
 
@@ -413,10 +414,14 @@ def plan_create_view(tree: exp.Create, catalog: CatalogFacts) -> CreateView:
         raise error_at(tree, f"{render(unsupported[0])} views are not supported; "
                              "CREATE VIEW makes one every connection sees, CREATE TEMP VIEW one "
                              "of the session's own, and CREATE TABLE ... AS SELECT keeps rows")
-    try:
-        name = checked_name(table_name(tree.this), "view")
-    except SchemaError as error:
-        raise error_at(tree.this, str(error)) from None
+    if temporary:  # the session's own: no schema
+        try:
+            name = checked_name(table_name(tree.this), "view")
+        except SchemaError as error:
+            raise error_at(tree.this, str(error)) from None
+    else:  # ``v`` or ``s.v``, as a table's name (dbt's models in schemas of their own)
+        name = new_name(tree.this)
+        tables.existing_schema(name, tree.this, catalog)
     if not temporary and catalog.exists(name):
         raise CatalogError(f"a table called {name} exists; a view needs a name of its own")
     query = tree.expression

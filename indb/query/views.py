@@ -15,7 +15,9 @@ from sqlglot import exp
 
 from indb.catalog.database import Database
 from indb.catalog.views import View, views
-from indb.parser import parse, render, table_ref
+from indb.catalog.names import sql_table
+from indb.parser import parse, render
+from indb.query.scan import table_view
 
 
 class SessionViews:
@@ -38,14 +40,15 @@ class SessionViews:
             return
         gone = {v.name for v in self._made} - {v.name for v in defined} - set(tables)
         for name in sorted(gone):
-            duck.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
+            duck.execute(render(exp.Drop(tables=[sql_table(name)], kind="VIEW", exists=True)))
         pending = [v for v in defined if v.name not in tables]
         failed: dict[str, str] = {}
         while pending:  # again while some succeed: a view may read one defined after it
             failed = {}
             for view in pending:
                 try:
-                    duck.execute(render(_view(view.name, parse(view.sql)[0])))
+                    for statement in table_view(view.name, parse(view.sql)[0]):
+                        duck.execute(render(statement))
                 except duckdb.Error as error:
                     failed[view.name] = str(error).splitlines()[0]
             if len(failed) == len(pending):
@@ -53,9 +56,6 @@ class SessionViews:
             pending = [v for v in pending if v.name in failed]
         for name, reason in failed.items():
             message = f"view {name} cannot be read: {reason}"
-            duck.execute(render(_view(name, exp.select(exp.func("error", exp.Literal.string(message))))))
+            for statement in table_view(name, exp.select(exp.func("error", exp.Literal.string(message)))):
+                duck.execute(render(statement))
         self._made = defined
-
-
-def _view(name: str, query: exp.Expr) -> exp.Create:
-    return exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=query)
