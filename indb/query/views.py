@@ -56,6 +56,7 @@ class SessionViews:
             pending = [v for v in pending if v.name in failed]
         for name, reason in failed.items():
             message = f"view {name} cannot be read: {reason}"
-            for statement in table_view(name, exp.select(exp.func("error", exp.Literal.string(message)))):
+            unreadable = exp.select(exp.func("error", exp.Literal.string(message)))
+            for statement in table_view(name, unreadable):
                 duck.execute(render(statement))
         self._made = defined

@@ -24,6 +24,9 @@ The pre-processing query runs here too (``indb.stream.window``), before the func
 window state kept here between batches: off the tickerplant's GIL, on a DuckDB connection of the
 process's own. The tickerplant keeps a copy of the state (``window.Mirror``) to seed a new process.
 
+What runs a batch, the function with its window state and context, is ``Served``: in this
+process, or in the tickerplant's own with ``ISOLATION = 'none'`` (``indb.stream.inline``).
+
 The process loads the function once and keeps it, and the models it loads, for as long as the
 subscription runs; a process that dies (a crash, ``os._exit`` in the function) fails the batch
 it was running, and the next batch starts a new one.
@@ -397,7 +400,7 @@ class Served:
 
     def __init__(self, setup: dict[str, Any], seed: pa.Table | None,
                  lookup: Callable[[str, int | str | None], ModelInfo]) -> None:
-        """``setup``: ``Resident.setup``'s; ``seed``: the window state to go on from."""
+        """``setup``: ``setup_of``'s; ``seed``: the window state to go on from."""
         from indb.sharding.host import load_handler
         from indb.udf.context import Context
         from indb.udf.models import Models

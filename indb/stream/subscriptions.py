@@ -17,7 +17,9 @@ table's real-time table, on the event loop, and from there to that table's own s
 from the first output, as EXECUTE FUNCTION creates its output tables.
 
 The function runs in a resident process of its own, sandboxed where the machine can
-(``indb.stream.resident``): a crash or hostile code there cannot take the tickerplant down. A batch
+(``indb.stream.resident``): a crash or hostile code there cannot take the tickerplant down; or,
+where an admin asks for it (``ISOLATION = 'none'``), on the tickerplant's event loop
+(``indb.stream.inline``), with none of those guards and none of the hops between processes. A batch
 that fails (the query, the function, what it returns, the remote end) is counted and logged with
 its error, shown by SHOW SUBSCRIPTIONS, and its rows are dropped; the tickerplant and the
 subscription go on. The definitions are read from the catalog when the tickerplant starts and
@@ -221,7 +223,8 @@ class Running:
         query = None if plan.query is None else {
             "name": plan.name, "table": plan.table, "query": plan.query,
             "windowed": plan.windowed, "keys": list(plan.keys), "history": plan.history}
-        code_dir, device = str(engine.functions.code_dir(function)), "cuda" if visible_gpus() else "cpu"
+        code_dir = str(engine.functions.code_dir(function))
+        device = "cuda" if visible_gpus() else "cpu"
         resident: Resident | Inline
         if plan.isolation == "none":
             resident = Inline(self.info.name, function, code_dir, dict(plan.params), plan.outputs,
