@@ -102,10 +102,13 @@ def drop_subscription(engine: Engine, plan: plans.DropSubscription, params: obje
     return Result(message=f"dropped subscription {plan.name}; its output tables stay")
 
 
+def owner_of(engine: Engine, kind: str, name: str) -> str:
+    """An object's owner (the database's owner owns what no one else does)."""
+    return users.owners(engine.db.engine).get((kind, name), users.OWNER)
+
+
 def admin_owns(engine: Engine, kind: str, name: str) -> bool:
-    """Whether an admin owns an object (the database's owner owns what no one else does)."""
-    owner = users.owners(engine.db.engine).get((kind, name), users.OWNER)
-    return privileges.is_admin(engine, owner)
+    return privileges.is_admin(engine, owner_of(engine, kind, name))
 
 
 def needs(plan: plans.CreateSubscription) -> list[rules.Need]:
@@ -134,8 +137,8 @@ def check_unisolated(engine: Engine, plan: plans.CreateSubscription, user: str) 
         raise PrivilegeError(f"only an admin may run a subscription's function in the "
                              f"tickerplant's process (ISOLATION = 'none'); {user} is not one: "
                              "leave ISOLATION out for a sandboxed process of its own")
-    if not admin_owns(engine, "function", plan.function):
-        owner = users.owners(engine.db.engine).get(("function", plan.function), users.OWNER)
+    owner = owner_of(engine, "function", plan.function)
+    if not privileges.is_admin(engine, owner):
         raise PrivilegeError(f"function {plan.function} is {owner}'s, who is not an admin: with "
                              "ISOLATION = 'none' its code would run in the tickerplant's process "
                              "with the tickerplant's rights; register it as an admin (ALTER "

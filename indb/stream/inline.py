@@ -34,8 +34,7 @@ import pyarrow as pa
 from indb.errors import FunctionError, IndbError, PrivilegeError
 from indb.registry.functions import FunctionInfo
 from indb.registry.models import ModelInfo
-from indb.stream.resident import Heard, Ready, Results, Served, remembered, setup_of
-from indb.stream.window import Mirror
+from indb.stream.resident import Heard, Ready, Results, Served, mirror_of, remembered, setup_of
 
 log = logging.getLogger("indb.stream")
 
@@ -55,8 +54,7 @@ class Inline:
         self.name, self.function, self.code_dir, self.params = name, function, code_dir, params
         self.outputs, self.device, self.query = outputs, device, query
         self.lookup, self.admin_owns = lookup, admin_owns
-        self.mirror = Mirror(tuple(query["keys"]), int(query["history"])) \
-            if query is not None and query["windowed"] else None
+        self.mirror = mirror_of(query)
         self.served: Served | None = None
         self.scratch: Path | None = None
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -123,8 +123,7 @@ class Resident:
         self.name, self.function, self.code_dir, self.db_path = name, function, code_dir, db_path
         self.params, self.outputs, self.device, self.lookup = params, outputs, device, lookup
         self.query = query
-        self.mirror = Mirror(tuple(query["keys"]), int(query["history"])) \
-            if query is not None and query["windowed"] else None
+        self.mirror = mirror_of(query)
         self.process: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None  # the process's socket until ``attach``
         self.link: Framed | None = None  # and after it
@@ -381,6 +380,13 @@ def remembered(ask: Callable[[str, int | str | None], ModelInfo]
         looked[(name, version)] = now, info
         return info
     return lookup
+
+
+def mirror_of(query: dict[str, Any] | None) -> Mirror | None:
+    """The tickerplant's copy of a windowed query's state (None: no window state to keep)."""
+    if query is None or not query["windowed"]:
+        return None
+    return Mirror(tuple(query["keys"]), int(query["history"]))
 
 
 def setup_of(runner: Resident | Inline, scratch: Path) -> dict[str, Any]:
