@@ -5,13 +5,28 @@ from pyiceberg.schema import NestedField, Schema
 from pyiceberg.types import LongType
 
 import indb
-from indb.catalog.names import MAX_NAME, checked_column_name, checked_name
+from indb.catalog.names import (MAX_NAME, checked_column_name, checked_name, directory_name,
+                                split_name)
 from indb.errors import SchemaError
 
 
 @pytest.mark.parametrize("name", ["t", "Ticks_2026", "_x", "a" * MAX_NAME])
 def test_plain_identifiers_are_table_names(name):
     assert checked_name(name) == name.lower()
+
+
+@pytest.mark.parametrize("name", ["sales data", "Sales-2024", "Umsätze", "_a - b", "a  b"])
+def test_table_and_view_names_may_hold_spaces_and_dashes(name):
+    assert checked_name(name) == checked_name(name, "view") == name.lower()
+    with pytest.raises(SchemaError, match="not a valid function name: use letters, digits and _"):
+        checked_name(name, "function")  # other names stay plain identifiers
+    assert split_name(f"s.{name.lower()}") == ("s", name.lower())
+
+
+@pytest.mark.parametrize("name", [" lead", "trail ", "-dash", "9 lives", "a\tb", "a.b"])
+def test_a_table_name_starts_with_a_letter_and_ends_in_no_space(name):
+    with pytest.raises(SchemaError, match="starting with a letter or _ and not ending in a space"):
+        checked_name(name)
 
 
 @pytest.mark.parametrize("name, why", [
@@ -38,7 +53,7 @@ def test_column_names_may_hold_punctuation_but_not_control_characters():
     'CREATE TABLE "t(" (x INTEGER)', 'CREATE TABLE ".." (x INTEGER)', 'CREATE TABLE "" (x INTEGER)',
     'CREATE TABLE "../../../../esc" (x INTEGER)', "CREATE TABLE t ()",
     f"CREATE TABLE {'l' * 300} (x INTEGER)", 'CREATE TABLE t ("a\x01" INTEGER)',
-    "CREATE TABLE \"a b\" AS SELECT 1 AS x",
+    "CREATE TABLE \"a b;\" AS SELECT 1 AS x",
     # schemas (issue 13): their names become directories and Iceberg namespaces too
     'CREATE SCHEMA "a""b"', "CREATE SCHEMA \"a'b\"", 'CREATE SCHEMA "a; b"', 'CREATE SCHEMA ".."',
     'CREATE SCHEMA "../../../../esc"', 'CREATE SCHEMA ""', f"CREATE SCHEMA {'s' * 300}",
@@ -87,3 +102,58 @@ def test_a_database_that_holds_a_bad_name_still_opens_and_can_drop_it(tmp_path):
         assert kinds['main.v"ic;tim'].startswith("broken")  # not an indb table: no indb facts
         conn.sql('DROP TABLE "main.v""ic;tim"')
         assert [r[0] for r in conn.sql("SHOW TABLES").fetchall()] == ["good"]
+
+
+def test_a_table_of_spaces_and_dashes_is_used_as_any_other(fresh):
+    """Names as pandas' to_sql and spreadsheets make them: every statement on them, and each a
+    directory of its own in the warehouse (two names of one cleaned directory included)."""
+    fresh.sql('CREATE TABLE "Sales Data" (id INTEGER, "unit price" DOUBLE)')
+    fresh.sql('INSERT INTO "sales data" VALUES (1, 2.5), (2, 4.0)')
+    fresh.sql('CREATE TABLE sales_data (id INTEGER)')
+    fresh.sql('UPDATE "Sales Data" SET "unit price" = 3.0 WHERE id = 1')
+    fresh.sql('CREATE SCHEMA s')
+    fresh.sql('CREATE TABLE s."Umsätze-2024" AS SELECT * FROM "sales data"')
+    fresh.sql('ALTER TABLE s."umsätze-2024" RENAME TO "year end"')
+    fresh.sql('ALTER TABLE s."year end" ADD COLUMN "in stock" BOOLEAN DEFAULT true')
+    fresh.sql('CREATE VIEW "cheap ones" AS SELECT id FROM s."year end" WHERE "unit price" < 3.5')
+    assert fresh.sql('SELECT * FROM "cheap ones"').fetchall() == [(1,)]
+    assert fresh.sql('SELECT * FROM s."year end" ORDER BY id').fetchall() == [
+        (1, 3.0, True), (2, 4.0, True)]
+    assert sorted(r[0] for r in fresh.sql("SHOW TABLES").fetchall()) == [
+        "s.year end", "sales data", "sales_data"]
+    directories = sorted(p.name for p in (fresh.path / "warehouse" / "main").iterdir())
+    assert directories[0] == "sales_data" and directories[1].startswith("sales_data-")
+    assert [p.name for p in (fresh.path / "warehouse" / "s").iterdir()] == [
+        directory_name("umsätze-2024")]  # a rename keeps the directory
+    fresh.sql('DROP VIEW "cheap ones"')
+    fresh.sql('DROP TABLE "sales data"')
+    fresh.sql('DROP TABLE s."year end"')
+    assert [r[0] for r in fresh.sql("SHOW TABLES").fetchall()] == ["sales_data"]
+
+
+def spelling(conn, name):
+    return conn._engine.db.load(name)[1].spelling
+
+
+def test_a_quoted_name_keeps_its_spelling_and_is_matched_in_any_case(fresh):
+    """PostgreSQL's clients look a table up by its name as they quoted it (SQLAlchemy's
+    has_table, pandas' to_sql): the spelling is kept, beside the lower-case catalog name."""
+    fresh.sql('CREATE TABLE "MyFrame" (x INTEGER)')
+    fresh.sql('CREATE TABLE Unquoted (x INTEGER)')  # folds to lower case, as in PostgreSQL
+    fresh.sql('CREATE TABLE "Made As" AS SELECT 1 AS x')
+    assert spelling(fresh, "myframe") == "MyFrame" and spelling(fresh, "made as") == "Made As"
+    assert spelling(fresh, "unquoted") is None
+    # SHOW CREATE TABLE (and EXPORT DATABASE) write it quoted, so that it comes back spelled
+    ddl = fresh.sql('SHOW CREATE TABLE myframe').fetchall()[0][0]
+    assert ddl.startswith('CREATE TABLE "MyFrame" (')
+    fresh.sql("INSERT INTO MYFRAME VALUES (1)")
+    assert fresh.sql('SELECT x FROM "myframe"').fetchall() == [(1,)]
+    fresh.sql('ALTER TABLE myframe ADD COLUMN y INTEGER')  # a rewrite keeps it
+    assert spelling(fresh, "myframe") == "MyFrame"
+    fresh.sql('ALTER TABLE myframe RENAME TO "NewName"')
+    assert spelling(fresh, "newname") == "NewName"
+    fresh.sql('ALTER TABLE newname RENAME TO myframe')  # unquoted: no spelling, none left behind
+    assert spelling(fresh, "myframe") is None
+    assert "indb.spelling" not in fresh._engine.db.load("myframe")[0].properties
+    with pytest.raises(indb.CatalogError, match="already exists"):
+        fresh.sql('CREATE TABLE "MYFRAME" (x INTEGER)')

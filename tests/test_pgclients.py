@@ -267,9 +267,20 @@ def test_psycopg2_and_pandas_to_sql(served):
         back = pd.read_sql("SELECT * FROM frame ORDER BY a, b", engine)
         assert back["a"].tolist() == [1, 1, 2, 2] and back["b"][0] == "x" and pd.isna(back["b"][2])
         assert back["c"].tolist()[:2] == [1.5, 1.5] and back["c"].dtype == "float64"
+        # names as PostgreSQL keeps them quoted: has_table finds "MyFrame" by its spelling, so
+        # to_sql appends and replaces as it does on PostgreSQL, and names with spaces
+        for name in ("MyFrame", "sales data"):
+            for mode in ("replace", "append", "append"):
+                frame.to_sql(name, engine, index=False, if_exists=mode)
+        assert sa.inspect(engine).has_table("MyFrame") and not sa.inspect(engine).has_table("myframe")
+        assert {"MyFrame", "sales data"} <= set(sa.inspect(engine).get_table_names())
+        assert pd.read_sql('SELECT count(*) AS n FROM "MyFrame"', engine)["n"][0] == 6
+        assert pd.read_sql('SELECT count(*) AS n FROM "sales data"', engine)["n"][0] == 6
     finally:
         with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE IF EXISTS frame"))
+            for statement in ('DROP TABLE IF EXISTS frame', 'DROP TABLE IF EXISTS "MyFrame"',
+                              'DROP TABLE IF EXISTS "sales data"'):
+                conn.execute(sa.text(statement))
         engine.dispose()
 
 

@@ -127,7 +127,7 @@ def test_schemas_are_seen_by_other_connections(tmp_path):
 def test_a_hostile_schema_name_gets_the_table_names_message(fresh):
     with pytest.raises(SqlError, match="not a valid schema name: use letters, digits and _"):
         fresh.sql('CREATE SCHEMA "a;b"')
-    with pytest.raises(SqlError, match="not a valid table name: use letters, digits and _"):
+    with pytest.raises(SqlError, match="not a valid table name: use letters, digits, _, spaces"):
         fresh.sql('CREATE TABLE "a;b" (x INTEGER)')
 
 

@@ -40,7 +40,7 @@ from pyiceberg.transforms import BucketTransform
 from indb.catalog import filesystems, relocation
 from indb.catalog.location import Location, is_config, read_config, redact
 from indb.catalog.names import (DEFAULT_SCHEMA, checked_schema_name, checked_table_name,
-                                qualified, split_name)
+                                directory_name, qualified, split_name)
 from indb.catalog.tables import TableInfo
 from indb.catalog.uris import local_path
 from indb.errors import (CatalogError, ConflictError, DirectoryError,
@@ -340,10 +340,10 @@ class Database:
     def table_location(self, name: str) -> str:
         """Where a new table's files live (callers that write them before the table exists keep
         the answer: workers write a new output there); only valid names get one, so a location
-        never leaves the warehouse. It is ``<schema>/<table>``, unless that directory is another
+        never leaves the warehouse. It is ``<schema>/<table>`` (``names.directory_name``), unless that directory is another
         table's (one renamed from this name): then one beside it, as a replacement's."""
         schema, table = split_name(checked_table_name(name))
-        location = f"{self.warehouse_uri}/{schema}/{table}"
+        location = f"{self.warehouse_uri}/{schema}/{directory_name(table)}"
         taken = any(m.startswith(f"{location}/metadata/") for m in self.metadata_locations().values())
         return f"{location}-{uuid.uuid4().hex[:REPLACEMENT_DIGITS]}" if taken else location
 

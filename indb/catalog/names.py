@@ -1,10 +1,14 @@
 """Which names indb accepts for what it creates: tables, views, functions, models, columns.
 
-A table's name becomes a directory of the warehouse, a DuckDB view and part of Iceberg's
-identifiers, so table-like names are plain identifiers: a letter or ``_`` first, then letters,
-digits and ``_``, at most ``MAX_NAME`` characters, case-insensitive (kept lower-case). Column names
-only live inside files and views (always quoted), so they may hold spaces and punctuation, but not
-control characters, and not the prefix indb reserves for its hidden columns.
+Names are case-insensitive (kept lower-case) and at most ``MAX_NAME`` characters. Most are plain
+identifiers: a letter or ``_`` first, then letters, digits and ``_``. A table's or view's name
+may also hold spaces and dashes, as quoted names do in the tables that pandas' ``to_sql`` and
+spreadsheets' users make (``"sales data"``, ``"Sales-2024"``); it becomes a DuckDB view (always
+quoted), part of Iceberg's identifiers and, cleaned (``directory_name``), a directory of the
+warehouse, so no quote, dot, slash, semicolon or bracket, which could end the name early or
+reach outside the warehouse. Column names only live inside files and views (always quoted), so
+they may hold any punctuation, but not control characters, and not the prefix indb reserves for
+its hidden columns.
 
 Tables live in schemas (an Iceberg namespace each; ``main`` is the default, where every table
 lived before schemas). A table's catalog name is ``schema.table`` outside ``main`` and the bare
@@ -35,6 +39,10 @@ DATABASE = "indb"  # the database's name (the pg port's current_database()), as 
 # schema of one of these names would hide them, or make s.t ambiguous to DuckDB
 RESERVED_SCHEMAS = ("information_schema", "pg_catalog", "temp", "system", "memory")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+# a table's or view's: a letter (of any script) or _ first, then letters, digits, _, spaces and
+# dashes, not ending in a space
+_TABLE_LIKE = re.compile(r"[^\W\d][\w -]*(?<! )\Z")
+TABLE_LIKE = ("table", "view")  # the kinds whose names follow _TABLE_LIKE
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -46,7 +54,10 @@ def checked_name(name: str, kind: str = "table") -> str:
     if len(lowered) > MAX_NAME:
         raise SchemaError(f"{kind} names are at most {MAX_NAME} characters; {name[:20]}... has "
                           f"{len(name)}")
-    if not _IDENTIFIER.match(lowered):
+    if kind in TABLE_LIKE and not _TABLE_LIKE.match(lowered):
+        raise SchemaError(f"{name!r} is not a valid {kind} name: use letters, digits, _, spaces "
+                          "and dashes, starting with a letter or _ and not ending in a space")
+    if kind not in TABLE_LIKE and not _IDENTIFIER.match(lowered):
         raise SchemaError(f"{name!r} is not a valid {kind} name: use letters, digits and _, "
                           "starting with a letter or _")
     if lowered.startswith(RESERVED_PREFIXES):
@@ -93,13 +104,21 @@ def qualified(schema: str, table: str) -> str:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    """The schema and table a catalog name means: ``s.t`` is table t of schema s when both are
-    plain identifiers; any other name (``t``, or one made before these rules, such as
-    ``main.a"b``) is a table of main."""
+    """The schema and table a catalog name means: ``s.t`` is table t of schema s when s is a
+    schema's name and t a table's; any other name (``t``, or one made before these rules, such
+    as ``main.a"b``) is a table of main."""
     schema, dot, table = name.partition(".")
-    if dot and schema != DEFAULT_SCHEMA and _IDENTIFIER.match(schema) and _IDENTIFIER.match(table):
+    if dot and schema != DEFAULT_SCHEMA and _IDENTIFIER.match(schema) and _TABLE_LIKE.match(table):
         return schema, table
     return DEFAULT_SCHEMA, name
+
+
+def directory_name(table: str) -> str:
+    """The warehouse directory a table of this name gets (``sales data`` in ``sales_data``):
+    what a file system or an object store could read otherwise (spaces, letters outside ASCII)
+    as ``_``; a name that shares a directory with another gets one of its own beside it
+    (``catalog.database.Database.table_location``)."""
+    return re.sub(r"[^a-z0-9_-]", "_", table)
 
 
 def sql_table(name: str) -> exp.Table:

@@ -24,6 +24,7 @@ ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table s
 COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
 HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
 COMMENT = "comment"  # the table property of a table's comment, as Iceberg's engines name it
+SPELLING = "indb.spelling"  # the table property of a quoted name's spelling (``TableInfo.spelling``)
 
 
 @functools.cache
@@ -61,6 +62,14 @@ class TableInfo:
     # CREATE [UNIQUE] INDEX's: (name, columns, unique); a unique one holds as a UNIQUE does
     indexes: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    # the table's name as a quoted identifier spelled it (``"MyFrame"``) where that is not all
+    # lower case: what PostgreSQL's catalog shows a client (see ``shown``)
+    spelling: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The table's name (less its schema) as catalogs show it: as it was spelled."""
+        return self.spelling or split_name(self.name)[1]
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -130,7 +139,8 @@ class TableInfo:
 
     @classmethod
     def checked(cls, name: str, columns: tuple[Column, ...], shard_key: tuple[str, ...],
-                shards: int, replicated: bool, primary_key: tuple[str, ...] = ()) -> TableInfo:
+                shards: int, replicated: bool, primary_key: tuple[str, ...] = (),
+                spelling: str | None = None) -> TableInfo:
         """A TableInfo for columns known only at run time (CREATE TABLE AS, loads), checked."""
         name = checked_table_name(name)
         if not columns:
@@ -146,7 +156,7 @@ class TableInfo:
         for column in columns:
             storage_type_of(column.sql_type)  # refuses types Iceberg cannot hold, before creating
         return cls(name, columns, tuple(names[k.lower()] for k in shard_key), shards, replicated,
-                   tuple(names[k.lower()] for k in primary_key))
+                   tuple(names[k.lower()] for k in primary_key), spelling=spelled(name, spelling))
 
     def to_properties(self) -> dict[str, str]:
         return {
@@ -164,6 +174,7 @@ class TableInfo:
             **({"indb.foreign_keys": json.dumps([[k.name, list(k.columns), k.table,
                                                   list(k.referenced)] for k in self.foreign_keys])}
                if self.foreign_keys else {}),
+            **({SPELLING: self.spelling} if self.spelling is not None else {}),
         }
 
     @classmethod
@@ -181,7 +192,16 @@ class TableInfo:
                    indexes=tuple((n, tuple(c), bool(u)) for n, c, u in json.loads(
                        properties.get("indb.indexes", "[]"))),
                    foreign_keys=tuple(ForeignKey(n, tuple(c), t, tuple(r)) for n, c, t, r in
-                                      json.loads(properties.get("indb.foreign_keys", "[]"))))
+                                      json.loads(properties.get("indb.foreign_keys", "[]"))),
+                   spelling=spelled(name, properties.get(SPELLING)))
+
+
+def spelled(name: str, spelling: str | None) -> str | None:
+    """``spelling`` if it spells catalog name ``name``'s table in another case (a spelling left
+    from before a rename, or all lower case, is no spelling)."""
+    table = split_name(name)[1]
+    return spelling if spelling is not None and spelling != table and spelling.lower() == table \
+        else None
 
 
 def _column_entry(column: Column) -> list[object]:

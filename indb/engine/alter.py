@@ -24,7 +24,7 @@ from indb.catalog import sequences as catalog_sequences
 from indb.catalog import generated, users, views
 from indb.catalog.database import SHARD_FIELD, iceberg_layout
 from indb.catalog.sequences import default_sequence
-from indb.catalog.tables import TableInfo
+from indb.catalog.tables import SPELLING, TableInfo, spelled
 from indb.catalog.types import Column, to_storage
 from indb.engine import constraints, references, sequences, tables
 from indb.errors import CatalogError, DataError, not_found
@@ -450,6 +450,11 @@ def rename_relation(engine: Engine, plan: planner.RenameRelation, params: object
         catalog_references.renamed(conn, plan.old, plan.new)
     if table:
         db.rename_table(plan.old, plan.new, also)
+        renamed, info = db.load(plan.new)
+        kept = renamed.properties.get(SPELLING)  # the old name's, if it had one
+        if kept != plan.spelling:  # the new name's case, or none
+            upkeep.described(renamed, dataclasses.replace(info, spelling=kept),
+                             dataclasses.replace(info, spelling=spelled(plan.new, plan.spelling)))
     else:
         with db.engine.begin() as conn:
             also(conn)

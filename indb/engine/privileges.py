@@ -395,8 +395,9 @@ class Relation:
 
     @property
     def name_key(self) -> tuple[str, str]:
-        """(schema, name), as ``split_name`` gives a catalog name."""
-        return self.schema, self.name
+        """(schema, name), as ``split_name`` gives a catalog name (``name`` is a table's as it
+        was spelled: ``TableInfo.shown``)."""
+        return self.schema, self.name.lower()
 
 
 def readable_relations(engine: Engine) -> list[Relation]:
@@ -421,8 +422,9 @@ def readable_relations(engine: Engine) -> list[Relation]:
     for name in names:
         schema, table = split_name(name)  # a view's name is a table's: ``v`` or ``s.v``
         if (schema, table) in columns:  # a table DuckDB could not read (damaged) is left out
-            out.append(Relation(schema, table, name in views, tuple(columns[schema, table]),
-                                None if name in views else engine.session.infos.get(name),
+            info = None if name in views else engine.session.infos.get(name)
+            out.append(Relation(schema, table if info is None else info.shown, name in views,
+                                tuple(columns[schema, table]), info,
                                 owner=owners.get(("table", name), users.OWNER)))
     return _usable_sequences(engine, owners) + out + _temporary_views(engine)
 

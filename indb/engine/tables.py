@@ -112,7 +112,7 @@ def _check_collations(engine: Engine, columns: tuple[Column, ...]) -> None:
 
 def _table_info(plan: planner.CreateTable, columns: tuple[Column, ...]) -> TableInfo:
     info = TableInfo.checked(plan.name, columns, plan.shard_key, plan.shards, plan.replicated,
-                             plan.primary_key)
+                             plan.primary_key, plan.spelling)
     return dataclasses.replace(info, checks=plan.checks, uniques=plan.uniques)
 
 

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from indb import planner
 from indb.catalog import generated, views
+from indb.catalog.names import DEFAULT_SCHEMA, split_name
 from indb.catalog.tables import ROWID, TableInfo
 from indb.catalog.types import Column
 from indb.engine import tables, temporary
@@ -536,7 +537,10 @@ def table_ddl(info: TableInfo) -> exp.Create:
     columns += [foreign_key_tree(key) for key in info.foreign_keys]
     properties: list[exp.Expr] = [ReplicatedProperty()] if info.replicated else [
         exp.Property(this=exp.var("SHARDS"), value=exp.Literal.number(info.shards))]
-    return exp.Create(this=exp.Schema(this=exp.to_table(info.name), expressions=columns),
+    schema = split_name(info.name)[0]
+    table = exp.Table(this=exp.to_identifier(info.shown, quoted=info.spelling is not None or None),
+                      db=None if schema == DEFAULT_SCHEMA else exp.to_identifier(schema))
+    return exp.Create(this=exp.Schema(this=table, expressions=columns),
                       kind="TABLE", properties=exp.Properties(expressions=properties))
 
 

@@ -19,6 +19,7 @@ from indb.parser import dialect
 from indb.parser.sequences import AlterIdentity
 from indb.planner import indexes, sequences, tables
 from indb.planner.tables import MAX_SHARDS, CatalogFacts, existing_table, table_name
+from indb.planner.names import spelling
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class RenameRelation:
     new: str
     if_exists: bool = False
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
+    spelling: str | None = None  # the new name as its quotes spelled it (``names.spelling``)
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _renamed(old: str, action: exp.AlterRename, if_exists: bool) -> RenameRelati
         checked_table_name(new)
     except SchemaError as error:
         raise error_at(target, str(error)) from None
-    return RenameRelation(old, new, if_exists, action)
+    return RenameRelation(old, new, if_exists, action, spelling(target))
 
 
 def _alteration(action: exp.Expr) -> Change:

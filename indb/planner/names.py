@@ -40,6 +40,16 @@ def table_name(table: exp.Expr, kind: str = "table") -> str:
     return qualified(table.db.lower() if table.db else DEFAULT_SCHEMA, table.name.lower())
 
 
+def spelling(table: exp.Expr) -> str | None:
+    """A table reference's name as its quotes spell it (``"MyFrame"``), where that is not all
+    lower case: PostgreSQL keeps a quoted name's case, and its clients look the table up so
+    (``catalog.tables.TableInfo.spelling``); unquoted names fold to lower case, as there."""
+    name = table.this if isinstance(table, exp.Table) else None
+    if isinstance(name, exp.Identifier) and name.quoted and name.name != name.name.lower():
+        return name.name
+    return None
+
+
 def find_identifier(tree: exp.Expr, name: str) -> exp.Identifier | None:
     """The first identifier in ``tree`` spelling ``name`` (in any case)."""
     return next((i for i in tree.find_all(exp.Identifier) if i.name.lower() == name.lower()), None)

@@ -21,7 +21,7 @@ from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 from indb.parser.dialect import OnCommitDropProperty
 from indb.planner.constraints import (References, checks_of, column_names, foreign_keys_of,
                                       is_constraint, is_foreign_key, named_key, uniques_of)
-from indb.planner.names import find_identifier, new_name, table_name
+from indb.planner.names import find_identifier, new_name, spelling, table_name
 
 if TYPE_CHECKING:
     from indb.registry.environments import EnvironmentInfo
@@ -77,6 +77,7 @@ class CreateTable:
     checks: tuple[tuple[str, str], ...] = ()  # CHECK constraints: (name, condition as DuckDB SQL)
     uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()  # UNIQUE constraints: (name, columns)
     foreign_keys: tuple[References, ...] = ()
+    spelling: str | None = None  # the name as its quotes spelled it (``names.spelling``)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,8 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
             query = exp.select(exp.Star()).from_(exp.Subquery(
                 this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("indb_no_data")))).limit(0)
         return CreateTable(name, (), shard_key, 1 if replicated else shards, replicated,
-                           bool(tree.args.get("exists")), render(query), replace)
+                           bool(tree.args.get("exists")), render(query), replace,
+                           spelling=spelling(schema.this if schema else tree.this))
     if schema is None or not columns:
         raise error_at(tree, f"CREATE TABLE {name} needs at least one column, as in "
                              f"CREATE TABLE {name} (id BIGINT)")
@@ -249,7 +251,8 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
     checks, uniques = checks_of(schema, name, columns), uniques_of(schema, name, columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
                        bool(tree.args.get("exists")), None, replace, primary_key, checks, uniques,
-                       foreign_keys_of(schema, name, columns, {n for n, _ in checks + uniques}))
+                       foreign_keys_of(schema, name, columns, {n for n, _ in checks + uniques}),
+                       spelling(schema.this))
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
