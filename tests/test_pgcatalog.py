@@ -164,6 +164,25 @@ def test_sqlalchemy_inspector(served):
     assert analyst.get_indexes("open_t") == [] and analyst.get_foreign_keys("open_t") == []
 
 
+def test_a_view_s_definition_is_its_query(served):
+    """pg_get_viewdef and pg_views.definition give the view's query, as PostgreSQL's (not the
+    shadow's stand-in): SQLAlchemy's get_view_definition and psql's \\d+ read them."""
+    assert sa.inspect(engine(served, "root")).get_view_definition("open_v") == \
+        "SELECT x FROM open_t;"
+    described = psql(served, "root", r"\d+ open_v", rows_only=False)
+    assert described.returncode == 0, described.stderr
+    assert "View definition:" in described.stdout and "SELECT x FROM open_t;" in described.stdout
+    listed = psql(served, "root", "SELECT definition, pg_get_viewdef('open_v'::regclass, true) "
+                                  "FROM pg_views WHERE viewname = 'open_v'")
+    assert listed.stdout.strip() == "SELECT x FROM open_t;|SELECT x FROM open_t;", listed.stderr
+    table = psql(served, "root", "SELECT pg_get_viewdef('open_t'::regclass)")
+    assert table.returncode == 0 and table.stdout.strip() == ""  # not a view: NULL
+    shown = psql(served, "root", r"\sv open_v")  # 'open_v'::pg_catalog.regclass, array_remove
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["CREATE OR REPLACE VIEW main.open_v AS",
+                                         "SELECT x FROM open_t"]
+
+
 def test_sqlalchemy_with_its_defaults_writes_and_reads_through_the_orm(served):
     """SQLAlchemy's psycopg dialect looks hstore up as it connects (psycopg's TypeInfo.fetch:
     ``FROM pg_type ... to_regtype(...)``); that failed every engine made with the defaults."""

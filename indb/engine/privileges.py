@@ -392,6 +392,7 @@ class Relation:
     table: TableInfo | None = None
     sequence: sequence_records.SequenceInfo | None = None  # a sequence (no columns)
     owner: str = users.OWNER
+    definition: str | None = None  # a view's query (SQL)
 
     @property
     def name_key(self) -> tuple[str, str]:
@@ -405,7 +406,8 @@ def readable_relations(engine: Engine) -> list[Relation]:
     (a view its owner can no longer read is left out), with their columns as DuckDB has them:
     what a PostgreSQL client's catalog (``pg_class``, ``information_schema``) shows the user."""
     tables = set(engine.db.metadata_locations())
-    views = _view_names(engine) - tables  # a table hides a view of the same name
+    defined = {v.name: v.sql for v in view_records.views(engine.db.engine)}
+    views = set(defined) - tables  # a table hides a view of the same name
     names = sorted(tables | views)
     if engine.user != users.OWNER and not is_admin(engine, engine.user):
         wanted = [rules.Need("SELECT", "table", name) for name in names]
@@ -425,7 +427,8 @@ def readable_relations(engine: Engine) -> list[Relation]:
             info = None if name in views else engine.session.infos.get(name)
             out.append(Relation(schema, table if info is None else info.shown, name in views,
                                 tuple(columns[schema, table]), info,
-                                owner=owners.get(("table", name), users.OWNER)))
+                                owner=owners.get(("table", name), users.OWNER),
+                                definition=defined.get(name) if name in views else None))
     return _usable_sequences(engine, owners) + out + _temporary_views(engine)
 
 

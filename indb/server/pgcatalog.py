@@ -36,7 +36,7 @@ from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgsizes, pgtypes
+from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgsizes, pgtypes, pgviews
 from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
@@ -69,6 +69,7 @@ _CALL_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentSchema: "current_schema", exp.CurrentCatalog: "current_catalog",
     exp.CurrentSchemas: "current_schemas"}
 # what clients ask of the server itself, answered by the shadow when a query reads no table
+_OID_TYPES = pgcasts.OID_TYPES | {"regclass", "regtype"}  # casts that ask the catalog
 _SERVER_CALLS = (exp.CurrentVersion, exp.CurrentDatabase, exp.CurrentCatalog, exp.CurrentSchemas,
                  exp.CurrentUser, exp.SessionUser)
 DATABASE = names.DATABASE  # current_database(), and the catalog information_schema names
@@ -92,6 +93,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             "replace", exp.column("of_name"), exp.Literal.string('"'), exp.Literal.string('""'))),
             expression=exp.Literal.string('"')))),
     **pgkeys.MACROS,
+    **pgviews.MACROS,
     # with a column's number (from 1), that column's name alone (JDBC's getIndexInfo asks)
     "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.If(
         this=exp.func("coalesce", exp.column("column_number"), exp.Literal.number(0)).eq(0),
@@ -296,7 +298,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
     # (psql's \dconfig lists the settings whose source is not the default: none)
     "pg_settings": {"source": exp.Literal.string("default"), "boot_val": exp.column("setting")},
-    "pg_views": {}, "pg_proc": {}, "pg_namespace": {},
+    "pg_views": pgviews.PG_VIEWS_COLUMNS, "pg_proc": {}, "pg_namespace": {},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
@@ -332,7 +334,7 @@ _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
 # functions of PostgreSQL's taking a last argument, pretty, that DuckDB's lack: called with it
 # (this many arguments), they are the shadow's f_pretty macros, which ignore it
 _PRETTY = {"pg_get_expr": 3, "pg_get_constraintdef": 2, "pg_get_indexdef": 3,
-           "pg_get_triggerdef": 2}
+           "pg_get_triggerdef": 2, "pg_get_viewdef": 2}
 _CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_name = 'pg_catalog' "
                    "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
 # PostgreSQL's functions that DuckDB has by another name
@@ -368,7 +370,7 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
 def _reads_catalog(tree: exp.Expr) -> bool:
     """Whether a query reads a relation of the catalog, or reads no table and asks about the
     server (``version()``, ``current_database()``, ``pg_catalog.f(...)``, a function of
-    PostgreSQL's that the shadow defines)."""
+    PostgreSQL's that the shadow defines, ``'v'::regclass``: psql's ``\\sv v`` asks so)."""
     tables = list(tree.find_all(exp.Table))
     if tables:
         return any(_in_catalog(t, tree) for t in tables)
@@ -379,7 +381,18 @@ def _reads_catalog(tree: exp.Expr) -> bool:
         isinstance(node, exp.Dot) and node.this.name.lower() == "pg_catalog"
         and isinstance(node.expression, exp.Func)) or (
         isinstance(node, exp.Anonymous) and node.name.lower() in _MACROS) or (  # to_regclass
+        isinstance(node, exp.Cast) and _to_oid(node.to)) or (
         _setting(node) is not None) for node in tree.walk())  # current_setting('jit')
+
+
+def _to_oid(to: exp.Expr) -> bool:
+    """Whether a cast's type is one of PostgreSQL's object identifier types (``regclass``,
+    ``pg_catalog.regtype``...), as PostgreSQL's parser reads it or as indb's does (a type of
+    DuckDB's that it does not know)."""
+    if isinstance(to, exp.ObjectIdentifier):
+        return True
+    kind = to.args.get("kind") if isinstance(to, exp.DataType) else None  # "regclass", a Dot
+    return kind is not None and str(kind).lower().removeprefix("pg_catalog.") in _OID_TYPES
 
 
 def _setting(node: exp.Expr) -> str | None:
@@ -758,6 +771,7 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     made.append(_table_macro("", pgkeys.constraints(relations, shown), name=pgkeys.CONSTRAINTS))
     made.append(_table_macro("", pgkeys.references(relations, shown), name=pgkeys.REFERENCES))
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
+    made.append(_table_macro("", pgviews.definitions(relations), name=pgviews.DEFINITIONS))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
                              name=_macro("sequences", "information_schema")))
     made.append(_table_macro("", pgroles.roles(principals), name=pgroles.ROLES))
