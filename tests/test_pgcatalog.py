@@ -514,12 +514,21 @@ def test_named_types_and_generated_columns_read_back_as_postgresql_s(tmp_path):
         server.stop()
 
 
-@pytest.mark.parametrize("command", [r"\dd", r"\dconfig", r"\dAc", r"\dAf"])
+@pytest.mark.parametrize("command", [r"\dd", r"\dconfig", r"\dAc", r"\dAf", r"\df+", r"\dX"])
 def test_psql_s_other_listings_answer_with_nothing_to_list(served, command):
     """Objects indb has none of (operator classes, rules, triggers, settings changed from their
-    defaults): psql's queries of them are answered, with no rows."""
+    defaults, functions' bodies, statistics objects): psql's queries of them are answered, with
+    no rows."""
     run = psql(served, "root", command)
     assert run.returncode == 0 and run.stderr == "" and run.stdout == "", run.stderr
+
+
+def test_psql_lists_the_database_with_its_sizes(served):
+    """\\l+ reads pg_database's tablespace and pg_database_size (no size: indb's files are the
+    tables', not a database's)."""
+    run = psql(served, "root", r"\l+")
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    assert run.stdout.split("|")[0] == "indb" and "|pg_default|" in run.stdout, run.stdout
 
 
 def test_a_session_s_temporary_views_are_listed_in_its_temporary_schema(served):

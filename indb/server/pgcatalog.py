@@ -103,9 +103,12 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_relation_is_publishable": (("relation",), exp.false()),
     "pg_table_size": (("relation",), exp.null()), "pg_relation_size": (("relation",), exp.null()),
     "pg_total_relation_size": (("relation",), exp.null()),
+    "pg_database_size": (("database",), exp.null()),
     **{name: (("object_oid",), exp.null()) for name in (  # definitions of what indb has none of
         "pg_get_partkeydef", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_function_result",
-        "pg_get_function_arguments", "pg_get_function_identity_arguments")},
+        "pg_get_function_arguments", "pg_get_function_identity_arguments",
+        "pg_get_function_sqlbody")},
+    "pg_statistics_obj_is_visible": (("object_oid",), exp.true()),  # (no statistics objects)
     "pg_get_triggerdef_pretty": (("object_oid", "pretty"), exp.null()),  # (no triggers)
     "pg_get_expr_pretty": (("expression", "relation", "pretty"), exp.func(
         "pg_get_expr", exp.column("expression"), exp.column("relation"))),
@@ -302,6 +305,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
+                    "dattablespace": exp.Literal.number(0),  # pg_tablespace's pg_default
                     "encoding": exp.Literal.number(6)},
 }
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
