@@ -359,3 +359,26 @@ def test_a_failed_script_is_reported_at_its_own_line(conn, tmp_path, shipped):
                                             r"Insufficient table size \(exit code 1\)"):
         conn.sql("EXECUTE FUNCTION overfill(OUTPUT_TABLE_NAMES => OUTPUT_TABLES('overfilled'))")
     assert conn.sql("SELECT count(*) FROM overfilled").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("shipped", MODULES)
+def test_kinetica_s_column_types_hold_their_values_through_a_copy(conn, tmp_path, shipped):
+    """IPV4, WKT, BLOB(WKT), VECTOR(n) and ULONG columns, made as Kinetica's DDL makes them (as
+    VARCHAR, GEOMETRY, FLOAT[n], UBIGINT), read and written by a function as any column."""
+    register(conn, tmp_path, "table_copy", TABLE_COPY, shipped)
+    columns = "id INTEGER, ip IPV4, shape WKT, outline BLOB(WKT), embedding VECTOR(3), hits ULONG"
+    fresh(conn, "kinetica_typed", columns)
+    fresh(conn, "kinetica_typed_copy", columns)
+    assert [r[1] for r in conn.sql("DESCRIBE kinetica_typed").fetchall()[:6]] == [
+        "INTEGER", "VARCHAR", "GEOMETRY", "GEOMETRY", "FLOAT[3]", "UBIGINT"]
+    conn.sql("INSERT INTO kinetica_typed VALUES (1, '10.0.0.1', 'POINT(1 2)', "
+             "'LINESTRING(0 0, 1 1)', [0.5, 1, 2], 18446744073709551615), "
+             "(2, NULL, NULL, NULL, NULL, NULL)")
+    conn.sql("EXECUTE FUNCTION table_copy(INPUT_TABLE_NAMES => INPUT_TABLE(kinetica_typed), "
+             "OUTPUT_TABLE_NAMES => OUTPUT_TABLES('kinetica_typed_copy'))")
+    read = ("SELECT id, ip, ST_AsText(shape), ST_AsText(outline), embedding, hits FROM {} "
+            "ORDER BY id")
+    assert conn.sql(read.format("kinetica_typed_copy")).fetchall() == \
+        conn.sql(read.format("kinetica_typed")).fetchall() == [
+            (1, "10.0.0.1", "POINT (1 2)", "LINESTRING (0 0, 1 1)", (0.5, 1.0, 2.0),
+             18446744073709551615), (2, None, None, None, None, None)]

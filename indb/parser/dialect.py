@@ -264,7 +264,10 @@ class Indb(DuckDB):
         SCHEMA_UNNAMED_CONSTRAINTS = {*DuckDBParser.SCHEMA_UNNAMED_CONSTRAINTS, "SHARD"}
         # PostgreSQL's ALTER TABLE t ADD CHECK (...), a check without CONSTRAINT name
         ADD_CONSTRAINT_KEYWORDS = {*DuckDBParser.ADD_CONSTRAINT_KEYWORDS, "CHECK"}
-        TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type}
+        TYPE_CONVERTERS = {**DuckDBParser.TYPE_CONVERTERS, exp.DType.TEXT: kinetica.text_type,
+                           exp.DType.USERDEFINED: kinetica.named_type,
+                           exp.DType.VECTOR: kinetica.vector_type,
+                           exp.DType.VARBINARY: kinetica.blob_type}
         # PostgreSQL's ALTER TABLE t RENAME CONSTRAINT a TO b, beside RENAME TO and RENAME COLUMN
         ALTER_PARSERS = {**DuckDBParser.ALTER_PARSERS, "RENAME": lambda self: self._parse_alter_rename()}
         ALTER_RENAME_REQUIRES_COLUMN = False  # RENAME a TO b renames column a (PostgreSQL, DuckDB)

@@ -1,5 +1,6 @@
-"""Kinetica's table SQL that DuckDB's grammar lacks: ``SELECT TOP n``, ``SHOW SCHEMAS`` and
-column properties in a VARCHAR's parameters.
+"""Kinetica's table SQL that DuckDB's grammar lacks: ``SELECT TOP n``, ``SHOW SCHEMAS``,
+column properties in a VARCHAR's parameters, and Kinetica's column types (``IPV4``, ``WKT``,
+``VECTOR(n)``...) as DuckDB's.
 
 ``CREATE SCHEMA``, ``DROP SCHEMA [CASCADE]``, ``CREATE OR REPLACE TABLE`` and ``PRIMARY KEY``
 are DuckDB's own trees; the dialect (``indb.parser.dialect``) hooks these functions in.
@@ -50,6 +51,39 @@ def text_type(dtype: exp.DataType) -> exp.DataType:
     properties = [p for p in dtype.expressions or []
                   if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Var)]
     dtype.set("expressions", properties or None)
+    return dtype
+
+
+# Kinetica's column types that DuckDB lacks, as the DuckDB types that hold their values: an IPv4
+# address is its dotted text (DuckDB's INET needs an extension it would download), a WKT column
+# a geometry (DuckDB's GEOMETRY reads and writes WKT), ULONG an unsigned 64-bit integer
+KINETICA_TYPES = {"IPV4": "VARCHAR", "WKT": "GEOMETRY", "ST_GEOMETRY": "GEOMETRY",
+                  "ULONG": "UBIGINT"}
+
+
+def named_type(dtype: exp.DataType) -> exp.DataType:
+    """A type DuckDB does not know by name: Kinetica's (``KINETICA_TYPES``) as DuckDB's; any
+    other (one CREATE TYPE named) as it is."""
+    kind = dtype.args.get("kind")
+    duckdb_type = KINETICA_TYPES.get(kind.upper()) if isinstance(kind, str) else None
+    return exp.DataType.build(duckdb_type, dialect="duckdb") if duckdb_type else dtype
+
+
+def vector_type(dtype: exp.DataType) -> exp.DataType:
+    """Kinetica's ``VECTOR(n)``: n FLOATs, DuckDB's ``FLOAT[n]`` (a fixed-size array)."""
+    size = dtype.expressions[0].this if len(dtype.expressions or []) == 1 else None
+    if not isinstance(size, exp.Literal) or not size.is_int:
+        return dtype  # DuckDB says what is wrong with it
+    return exp.DataType.build(f"FLOAT[{size.name}]", dialect="duckdb")
+
+
+def blob_type(dtype: exp.DataType) -> exp.DataType:
+    """Kinetica's ``BLOB(WKT)``, a geometry in its binary form, as DuckDB's GEOMETRY; a plain
+    BLOB as it is."""
+    parameters = [p.this for p in dtype.expressions or [] if isinstance(p, exp.DataTypeParam)]
+    if len(parameters) == 1 and isinstance(parameters[0], exp.Var) \
+            and parameters[0].name.upper() == "WKT":
+        return exp.DataType.build("GEOMETRY", dialect="duckdb")
     return dtype
 
 
