@@ -20,6 +20,8 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
+from indb.parser import kinetica
+
 # an interval's text sqlglot reads whole: quantities and their units ('1 day', '2.5 hours 3 min')
 _QUANTITIES = re.compile(r"(\s*-?[0-9]+(?:\.[0-9]+)?\s*[a-zA-Z]+\s*)+")
 
@@ -122,6 +124,9 @@ class Parser(DuckDBParser):
     def _parse_types(self, check_func: bool = False, schema: bool = False,
                      allow_identifiers: bool = True, with_collation: bool = False
                      ) -> exp.Expr | None:
+        unsigned = kinetica.parse_unsigned(self) if schema or with_collation else None
+        if unsigned is not None:  # a column's or a cast's type: Kinetica's UNSIGNED BIGINT
+            return unsigned
         types = super()._parse_types(check_func, schema, allow_identifiers, with_collation)
         if isinstance(types, exp.DataType):
             self._type_end = self._index

@@ -56,7 +56,8 @@ def text_type(dtype: exp.DataType) -> exp.DataType:
 
 # Kinetica's column types that DuckDB lacks, as the DuckDB types that hold their values: an IPv4
 # address is its dotted text (DuckDB's INET needs an extension it would download), a WKT column
-# a geometry (DuckDB's GEOMETRY reads and writes WKT), ULONG an unsigned 64-bit integer
+# a geometry (DuckDB's GEOMETRY reads and writes WKT), ULONG an unsigned 64-bit integer (also
+# written UNSIGNED BIGINT and UNSIGNED LONG: ``parse_unsigned``)
 KINETICA_TYPES = {"IPV4": "VARCHAR", "WKT": "GEOMETRY", "ST_GEOMETRY": "GEOMETRY",
                   "ULONG": "UBIGINT"}
 
@@ -67,6 +68,17 @@ def named_type(dtype: exp.DataType) -> exp.DataType:
     kind = dtype.args.get("kind")
     duckdb_type = KINETICA_TYPES.get(kind.upper()) if isinstance(kind, str) else None
     return exp.DataType.build(duckdb_type, dialect="duckdb") if duckdb_type else dtype
+
+
+def parse_unsigned(parser: DuckDBParser) -> exp.DataType | None:
+    """Kinetica's ``UNSIGNED BIGINT`` (``UNSIGNED LONG``) where a type is read: DuckDB's UBIGINT.
+    None, nothing consumed, for anything else."""
+    current, following = parser._curr, parser._next
+    if not (current and following and current.text.upper() == "UNSIGNED"
+            and following.text.upper() in ("BIGINT", "LONG")):
+        return None
+    parser._advance(2)
+    return exp.DataType.build("UBIGINT", dialect="duckdb")
 
 
 def vector_type(dtype: exp.DataType) -> exp.DataType:
