@@ -89,3 +89,15 @@ def test_duckdb_columns_has_defaults_not_null_and_comments(conn):
     assert conn.sql("SELECT column_name, column_default, is_nullable, comment FROM duckdb_columns() "
                     "WHERE table_name = 't' ORDER BY column_index").fetchall() == [
         ("a", None, False, None), ("b", "'x'", False, "the b"), ("c", None, True, None)]
+
+
+def test_duckdb_indexes_lists_the_indexes_create_index_recorded(conn):
+    """As DuckDB lists its own: CREATE INDEX's, not the keys' (t's primary key is not there)."""
+    conn.sql("CREATE UNIQUE INDEX ub ON t (b, c)")
+    conn.sql("CREATE INDEX uk ON s.u (k)")
+    rows = conn.sql("SELECT schema_name, table_name, index_name, is_unique, is_primary, "
+                    "expressions, sql FROM duckdb_indexes() ORDER BY index_name").fetchall()
+    assert rows == [("main", "t", "ub", True, False, "[b, c]", 'CREATE UNIQUE INDEX ub ON "t"(b, c);'),
+                    ("s", "u", "uk", False, False, "[k]", 'CREATE INDEX uk ON "s"."u"(k);')]
+    conn.sql("DROP INDEX ub")
+    assert conn.sql("SELECT index_name FROM duckdb_indexes()").fetchall() == [("uk",)]

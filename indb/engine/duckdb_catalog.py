@@ -8,7 +8,8 @@ that reads one of them is given, while it runs, the facts of indb's tables as Ar
 (``QuerySession.sources``, as a kdb+ host's answer is), and reads the catalog relation joined
 with them (or added to): a table's type, its columns' defaults and nullability, its keys and
 checks, and ``duckdb_tables()``'s row of each (from ``duckdb_views()``'s, with the table's keys,
-indexes, checks and ``CREATE TABLE``). The PostgreSQL port's catalog is its own
+indexes, checks and ``CREATE TABLE``), and ``duckdb_indexes()``'s of each index CREATE INDEX
+recorded. The PostgreSQL port's catalog is its own
 (``server/pgcatalog.py``): it replaces these relations before a statement gets here.
 """
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from indb.catalog.names import split_name
+from indb.catalog.names import split_name, sql_table
 from indb.catalog.tables import TableInfo
 from indb.engine.upkeep import table_ddl
 from indb.parser import render_indb
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 # the facts' DuckDB names
 TABLES, COLUMNS, VARIABLES = "__indb_catalog_tables", "__indb_catalog_columns", "__indb_catalog_variables"
+INDEXES = "__indb_catalog_indexes"  # CREATE INDEX's, a row each
 KEYS = "__indb_catalog_keys"  # each constraint's columns (a CHECK's: none), a row each
 
 # each relation read, and the query that reads it instead: DuckDB's own rows joined with the
@@ -65,6 +67,15 @@ _READ_AS = {
         FROM duckdb_views() AS v JOIN __indb_catalog_tables AS f
         ON v.schema_name = f.schema_name AND v.view_name = f.table_name
         UNION ALL SELECT * FROM duckdb_tables()""",
+    # the indexes CREATE INDEX recorded (DuckDB lists those alone, not the keys' own)
+    ("", "duckdb_indexes"): """
+        SELECT v.database_name, v.database_oid, v.schema_name, v.schema_oid, f.index_name,
+               NULL::BIGINT AS index_oid, v.view_name AS table_name, v.view_oid AS table_oid,
+               NULL::VARCHAR AS comment, v.tags, f.is_unique, false AS is_primary,
+               f.expressions, f.sql
+        FROM duckdb_views() AS v JOIN __indb_catalog_indexes AS f
+        ON v.schema_name = f.schema_name AND v.view_name = f.table_name
+        UNION ALL SELECT * FROM duckdb_indexes()""",
     ("information_schema", "table_constraints"): """
         SELECT * FROM information_schema.table_constraints UNION ALL
         SELECT DISTINCT 'memory', schema_name, constraint_name, 'memory', schema_name, table_name,
@@ -94,6 +105,9 @@ _KEYS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string
                           ("constraint_name", pa.string()), ("constraint_type", pa.string()),
                           ("column_name", pa.string()), ("ordinal_position", pa.int64()),
                           ("position_in_unique_constraint", pa.int64())])
+_INDEXES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
+                             ("index_name", pa.string()), ("is_unique", pa.bool_()),
+                             ("expressions", pa.string()), ("sql", pa.string())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
                              ("is_nullable", pa.string()), ("primary_key", pa.bool_()),
@@ -158,6 +172,7 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
     tables: list[dict] = []
     columns: list[dict] = []
     keys: list[dict] = []
+    indexes: list[dict] = []
     for name, info in sorted(engine.session.infos.items()):
         schema, table = split_name(name)
         tables.append({"schema_name": schema, "table_name": table,
@@ -173,13 +188,25 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                      "comment": column.comment}
                     for column in info.columns]
         keys += _keys(schema, table, info)
+        indexes += [{"schema_name": schema, "table_name": table, "index_name": index,
+                     "is_unique": unique, "expressions": f"[{', '.join(indexed)}]",
+                     "sql": render_indb(_index_ddl(name, index, indexed, unique)) + ";"}
+                    for index, indexed, unique in info.indexes]
     variables = engine.temporaries.variables if engine.temporaries is not None else {}
     return {TABLES: pa.Table.from_pylist(tables, schema=_TABLES_SCHEMA),
             COLUMNS: pa.Table.from_pylist(columns, schema=_COLUMNS_SCHEMA),
             KEYS: pa.Table.from_pylist(keys, schema=_KEYS_SCHEMA),
+            INDEXES: pa.Table.from_pylist(indexes, schema=_INDEXES_SCHEMA),
             VARIABLES: pa.table({"name": pa.array(list(variables), pa.string()),
                                  "value": pa.array([v for v, _ in variables.values()], pa.string()),
                                  "type": pa.array([t for _, t in variables.values()], pa.string())})}
+
+
+def _index_ddl(table: str, index: str, columns: tuple[str, ...], unique: bool) -> exp.Create:
+    """The ``CREATE [UNIQUE] INDEX`` of an index of ``table`` (a catalog name)."""
+    return exp.Create(kind="INDEX", unique=unique, this=exp.Index(
+        this=exp.to_identifier(index), table=sql_table(table), params=exp.IndexParameters(
+            columns=[exp.column(c) for c in columns])))
 
 
 def _keys(schema: str, table: str, info: TableInfo) -> list[dict]:
