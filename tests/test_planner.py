@@ -49,6 +49,20 @@ def test_create_sharded_table():
         ("sym", "VARCHAR", False), ("px", "FLOAT[2]", True)]
 
 
+def test_kinetica_s_storage_clauses_are_read_and_change_nothing():
+    """PARTITION BY, TIER STRATEGY, its indexes and USING TABLE PROPERTIES after the columns
+    (Kinetica's CREATE TABLE): the same table as without them."""
+    bare = plan("CREATE TABLE t (a INT, b TIMESTAMP, SHARD KEY (a))")
+    for clauses in ("PARTITION BY RANGE (YEAR(b)) PARTITIONS (p2016 MIN(2014) MAX(2017), "
+                    "p2017 MAX(2018))", "PARTITION BY HASH (a) PARTITIONS 10",
+                    "PARTITION BY LIST (a) AUTOMATIC", "TIER STRATEGY ((VRAM 1, RAM 9, PERSIST 5), "
+                    "(RAM 2, PERSIST 5) WHERE b < '2017-01-01')",
+                    "ATTRIBUTE INDEX (a) CHUNK SKIP INDEX (b) INDEX (a)",
+                    "USING TABLE PROPERTIES (chunk_size = 1000000, ttl = 20)"):
+        assert plan(f"CREATE TABLE t (a INT, b TIMESTAMP, SHARD KEY (a)) {clauses}") == bare
+    assert plan("CREATE TABLE t USING parquet AS SELECT 1 AS a").name == "t"  # Spark's USING
+
+
 def test_default_shard_count_comes_from_the_catalog():
     assert plan("CREATE TABLE t (a INT)").shards == 8
 
@@ -99,6 +113,7 @@ def test_shard_key_naming_a_missing_column_points_at_it():
     ("CREATE SCHEMA memory", "reserved by DuckDB"),
     ("DROP SCHEMA main", "cannot be dropped"),
     ("CREATE TEMP VIEW kin.v AS SELECT 1", "not a valid view name"),
+    ("CREATE TABLE t (a INT) TIER STRATEGY ((VRAM 1, RAM 7)", "TIER ...: a parenthesis is not closed"),
 ])
 def test_bad_statements_are_refused(sql, message):
     with pytest.raises(SqlError, match=message):

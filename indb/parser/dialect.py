@@ -248,7 +248,7 @@ class Indb(DuckDB):
 
     class Parser(faithful.Parser):
         PROPERTY_PARSERS = {
-            **DuckDBParser.PROPERTY_PARSERS,
+            **DuckDBParser.PROPERTY_PARSERS, **kinetica.PROPERTY_PARSERS,
             "REPLICATED": lambda self, default=False: self.expression(ReplicatedProperty()),
             # PostgreSQL's CREATE LOCAL TEMP TABLE (GLOBAL, which it also reads as TEMP, is
             # sqlglot's), and a temporary table's ON COMMIT DROP
@@ -752,7 +752,7 @@ class Indb(DuckDB):
             **transfer.TRANSFORMS,
             **workers.TRANSFORMS,
             **settings.TRANSFORMS,
-            kinetica.ShowSchemas: kinetica.show_schemas_sql,
+            **kinetica.TRANSFORMS,
             ShardKey: lambda self, e: f"SHARD KEY ({self.expressions(e, flat=True)})",
             ReplicatedProperty: lambda self, e: "REPLICATED",
             OnCommitDropProperty: lambda self, e: "ON COMMIT DROP",
@@ -793,6 +793,7 @@ class Indb(DuckDB):
             **DuckDBGenerator.PROPERTIES_LOCATION,
             ReplicatedProperty: exp.Properties.Location.POST_CREATE,
             OnCommitDropProperty: exp.Properties.Location.POST_EXPRESSION,
+            kinetica.StorageClause: exp.Properties.Location.POST_SCHEMA,
             # DuckDB's generator drops generic properties; ours (SHARDS = 8) must survive a round trip.
             exp.Property: exp.Properties.Location.POST_WITH,
         }

@@ -8,7 +8,8 @@ are DuckDB's own trees; the dialect (``indb.parser.dialect``) hooks these functi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 from sqlglot.parsers.duckdb import DuckDBParser
@@ -108,3 +109,60 @@ def parse_show(parser: DuckDBParser) -> ShowSchemas | None:
 
 def show_schemas_sql(generator: DuckDBGenerator, tree: ShowSchemas) -> str:
     return "SHOW SCHEMAS"
+
+
+class StorageClause(exp.Property):
+    """One of Kinetica's clauses of CREATE TABLE after its columns that say how its rows are
+    kept (``PARTITION BY RANGE (...) PARTITIONS (...)``, ``TIER STRATEGY (...)``, ``ATTRIBUTE
+    INDEX (a)``, ``USING TABLE PROPERTIES (...)``...): read, kept as its text, and without
+    effect, as the column properties DICT and STORE_ONLY are (Iceberg's files have neither
+    Kinetica's partitions nor its memory tiers; DuckDB keeps no index of them)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+# each clause's first word (a token: PARTITION BY is one) and the words that may follow it
+_CLAUSES = {"PARTITION BY": ("RANGE", "INTERVAL", "LIST", "HASH", "SERIES"),
+            "TIER": ("STRATEGY",), "INDEX": ("(",), "ATTRIBUTE": ("INDEX",), "CHUNK": ("SKIP",),
+            "GEOSPATIAL": ("INDEX",), "CAGRA": ("INDEX",), "HNSW": ("INDEX",),
+            "USING": ("TABLE",)}
+
+
+def _opens_clause(parser: DuckDBParser) -> bool:
+    current, following = parser._curr, parser._next
+    return bool(current and following and following.text.upper() in _CLAUSES.get(
+        current.text.upper(), ()))
+
+
+def _storage_clause(word: str) -> Callable[..., exp.Expr | None]:
+    """The property parser of the clause beginning with ``word`` (just read): the clause, up to
+    the next one or the statement's end; else sqlglot's own clause of that word (``USING
+    parquet``, Hive's ``PARTITION BY (a)``), or none."""
+    fallback = DuckDBParser.PROPERTY_PARSERS.get(word)
+
+    def parse(parser: DuckDBParser, **options: Any) -> exp.Expr | None:
+        parser._retreat(parser._index - 1)
+        if not _opens_clause(parser):
+            if fallback is not None:
+                parser._advance()
+                return fallback(parser, **options)
+            return None
+        start = end = parser._curr
+        parser._advance()
+        depth = 0
+        while parser._curr and parser._curr.token_type not in (TokenType.SEMICOLON, TokenType.ALIAS):
+            kind = parser._curr.token_type
+            if depth == 0 and (kind == TokenType.R_PAREN or _opens_clause(parser)):
+                break
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(kind, 0)
+            end = parser._curr
+            parser._advance()
+        if depth:
+            parser.raise_error(f"{word} ...: a parenthesis is not closed")
+        return parser.expression(StorageClause(this=parser._find_sql(start, end)))
+    return parse
+
+
+PROPERTY_PARSERS = {word: _storage_clause(word) for word in _CLAUSES}
+TRANSFORMS: dict[type[exp.Expr], Callable[..., str]] = {
+    ShowSchemas: show_schemas_sql, StorageClause: lambda generator, tree: tree.name}

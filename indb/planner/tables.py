@@ -19,6 +19,7 @@ from indb.catalog.types import Column, Identity, canonical_sql_type, storage_typ
 from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
 from indb.parser import ReplicatedProperty, ShardKey, error_at, render
 from indb.parser.dialect import OnCommitDropProperty
+from indb.parser.kinetica import StorageClause
 from indb.planner.constraints import (References, checks_of, column_names, foreign_keys_of,
                                       is_constraint, is_foreign_key, named_key, uniques_of)
 from indb.planner.names import find_identifier, new_name, spelling, table_name
@@ -469,8 +470,8 @@ def _properties(tree: exp.Create) -> dict[str, object]:
             out["REPLICATED"] = True
         elif isinstance(prop, exp.WithDataProperty):  # CREATE TABLE AS's [WITH [NO] DATA]
             out["WITH_DATA"] = not prop.args.get("no")
-        elif isinstance(prop, TEMPORARY_PROPERTIES):  # the engine placed it in its session's schema
-            continue
+        elif isinstance(prop, TEMPORARY_PROPERTIES + (StorageClause,)):  # (the engine placed a
+            continue  # temporary table in its session's schema; Kinetica's storage: no effect)
         elif isinstance(prop, exp.FileFormatProperty):  # Spark's USING parquet: what indb's are
             if prop.name.upper() not in TABLE_FORMATS:
                 raise error_at(tree, f"USING {prop.name} is not supported: indb's tables are "
