@@ -157,3 +157,10 @@ def test_a_quoted_name_keeps_its_spelling_and_is_matched_in_any_case(fresh):
     assert "indb.spelling" not in fresh._engine.db.load("myframe")[0].properties
     with pytest.raises(indb.CatalogError, match="already exists"):
         fresh.sql('CREATE TABLE "MYFRAME" (x INTEGER)')
+    # the constraints it names are named after it as spelled, as PostgreSQL names them
+    fresh.sql('CREATE TABLE parent (x INTEGER PRIMARY KEY)')
+    fresh.sql('CREATE TABLE "Child Tab" (id INT PRIMARY KEY, up INT REFERENCES parent (x), '
+              'v INT UNIQUE, CHECK (v > 0))')
+    child = fresh._engine.db.load("child tab")[1]
+    assert [child.checks[0][0], child.uniques[0][0], child.foreign_keys[0].name] == [
+        "Child Tab_v_check", "Child Tab_v_key", "Child Tab_up_fkey"]

@@ -13,7 +13,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from indb.catalog.names import (DATABASE, DEFAULT_SCHEMA, POSTGRES_SCHEMA, checked_column_name,
-                                checked_table_name, split_name)
+                                checked_table_name, qualified, split_name)
 from indb.catalog.sequences import FUNCTION_NAMES, sequence_name, unwrapped
 from indb.catalog.types import Column, Identity, canonical_sql_type, storage_type_of
 from indb.errors import CatalogError, DataError, OptionError, SchemaError, not_found
@@ -249,11 +249,13 @@ def plan_create(tree: exp.Create, catalog: CatalogFacts) -> CreateTable:
                            f"requires (rows of one key live on one shard); add {outside[0]} to it")
         columns = tuple(dataclasses.replace(c, nullable=False) if c.name in primary_key else c
                         for c in columns)
-    checks, uniques = checks_of(schema, name, columns), uniques_of(schema, name, columns)
+    spelled = spelling(schema.this)
+    shown = qualified(split_name(name)[0], spelled) if spelled else name  # names constraints
+    checks, uniques = checks_of(schema, shown, columns), uniques_of(schema, shown, columns)
     return CreateTable(name, columns, shard_key, 1 if replicated else shards, replicated,
                        bool(tree.args.get("exists")), None, replace, primary_key, checks, uniques,
-                       foreign_keys_of(schema, name, columns, {n for n, _ in checks + uniques}),
-                       spelling(schema.this))
+                       foreign_keys_of(schema, shown, columns, {n for n, _ in checks + uniques}),
+                       spelled)
 
 
 def primary_key_of(schema: exp.Schema) -> tuple[str, ...]:
