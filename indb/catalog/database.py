@@ -340,8 +340,10 @@ class Database:
     def table_location(self, name: str) -> str:
         """Where a new table's files live (callers that write them before the table exists keep
         the answer: workers write a new output there); only valid names get one, so a location
-        never leaves the warehouse. It is ``<schema>/<table>`` (``names.directory_name``), unless that directory is another
-        table's (one renamed from this name): then one beside it, as a replacement's."""
+        never leaves the warehouse. It is ``<schema>/<table>`` (the table's name as
+        ``names.directory_name`` cleans it), unless that directory is another table's (one
+        renamed from this name, or one whose name cleans the same): then one beside it, as a
+        replacement's."""
         schema, table = split_name(checked_table_name(name))
         location = f"{self.warehouse_uri}/{schema}/{directory_name(table)}"
         taken = any(m.startswith(f"{location}/metadata/") for m in self.metadata_locations().values())

@@ -24,7 +24,7 @@ ROWID = "_indb_rowid"          # no shard key: a row id drawn from a per-table s
 COMPOSITE_KEY = "_indb_shard_key"  # several key columns: their values joined into one string
 HIDDEN_COLUMNS = (ROWID, COMPOSITE_KEY)
 COMMENT = "comment"  # the table property of a table's comment, as Iceberg's engines name it
-SPELLING = "indb.spelling"  # the table property of a quoted name's spelling (``TableInfo.spelling``)
+SPELLING = "indb.spelling"  # the table property of a quoted name's spelling (TableInfo.spelling)
 
 
 @functools.cache

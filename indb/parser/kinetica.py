@@ -128,6 +128,9 @@ _CLAUSES = {"PARTITION BY": ("RANGE", "INTERVAL", "LIST", "HASH", "SERIES"),
             "USING": ("TABLE",)}
 
 
+_ENDS = (TokenType.SEMICOLON, TokenType.ALIAS)  # the statement's end, or CREATE TABLE's AS query
+
+
 def _opens_clause(parser: DuckDBParser) -> bool:
     current, following = parser._curr, parser._next
     return bool(current and following and following.text.upper() in _CLAUSES.get(
@@ -150,7 +153,7 @@ def _storage_clause(word: str) -> Callable[..., exp.Expr | None]:
         start = end = parser._curr
         parser._advance()
         depth = 0
-        while parser._curr and parser._curr.token_type not in (TokenType.SEMICOLON, TokenType.ALIAS):
+        while parser._curr and parser._curr.token_type not in _ENDS:
             kind = parser._curr.token_type
             if depth == 0 and (kind == TokenType.R_PAREN or _opens_clause(parser)):
                 break

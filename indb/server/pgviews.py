@@ -40,13 +40,12 @@ MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_get_viewdef_pretty": (("of_view", "pretty"), viewdef(exp.column("of_view"))),
     # PostgreSQL's array_remove (DuckDB's list_filter): psql's \\sv takes a view's check option
     # out of its reloptions with it
-    "array_remove": (("of_array", "element"), exp.func("list_filter", exp.column("of_array"),
-                                                       exp.Lambda(this=exp.column("item").neq(
-                                                           exp.column("element")),
-                                                           expressions=[exp.to_identifier("item")]))),
+    "array_remove": (("of_array", "element"), exp.func(
+        "list_filter", exp.column("of_array"), exp.Lambda(this=exp.column("item").neq(
+            exp.column("element")), expressions=[exp.to_identifier("item")]))),
 }
 # pg_views' own column: the query of the view of the row's schema and name
-PG_VIEWS_COLUMNS: dict[str, exp.Expr] = {"definition": exp.Subquery(this=exp.select("definition").from_(
-    exp.Table(this=exp.Anonymous(this=DEFINITIONS)).as_("d")).where(exp.and_(
-        exp.column("schema", "d").eq(exp.column("schemaname", "pg_views")),
-        exp.column("table", "d").eq(exp.column("viewname", "pg_views")))))}
+PG_VIEWS_COLUMNS: dict[str, exp.Expr] = {"definition": exp.Subquery(
+    this=exp.select("definition").from_(exp.Table(this=exp.Anonymous(this=DEFINITIONS)).as_("d"))
+    .where(exp.and_(exp.column("schema", "d").eq(exp.column("schemaname", "pg_views")),
+                    exp.column("table", "d").eq(exp.column("viewname", "pg_views")))))}
