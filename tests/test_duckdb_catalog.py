@@ -101,3 +101,18 @@ def test_duckdb_indexes_lists_the_indexes_create_index_recorded(conn):
                     ("s", "u", "uk", False, False, "[k]", 'CREATE INDEX uk ON "s"."u"(k);')]
     conn.sql("DROP INDEX ub")
     assert conn.sql("SELECT index_name FROM duckdb_indexes()").fetchall() == [("uk",)]
+
+
+def test_describe_of_a_table_in_a_query_and_show_columns_have_its_facts(conn):
+    """DuckDB's DESCRIBE t of a table in a query (``FROM (DESCRIBE t)``, what SHOW COLUMNS FROM t
+    is) says NOT NULL, PRI / UNI and the default, in the columns' order; of a query it does not,
+    as DuckDB's does not."""
+    conn.sql("CREATE TABLE w (z INT, a INT PRIMARY KEY, u VARCHAR UNIQUE, d INT DEFAULT 3 NOT NULL)")
+    want = [("z", "INTEGER", "YES", None, None, None), ("a", "INTEGER", "NO", "PRI", None, None),
+            ("u", "VARCHAR", "YES", "UNI", None, None), ("d", "INTEGER", "NO", None, "3", None)]
+    assert conn.sql("SELECT * FROM (DESCRIBE w)").fetchall() == want
+    assert conn.sql("SHOW COLUMNS FROM w").fetchall() == want
+    assert conn.sql("SHOW COLUMNS FROM u IN s").fetchall() == [("k", "INTEGER", "YES", None, None, None)]
+    assert conn.sql("SELECT column_name FROM (DESCRIBE w) WHERE key = 'PRI'").fetchall() == [("a",)]
+    assert [r[2] for r in conn.sql("DESCRIBE SELECT * FROM w").fetchall()] == ["YES"] * 4
+    assert conn.sql("SHOW COLUMNS FROM v").fetchall() == [("x", "INTEGER", "YES", None, None, None)]

@@ -696,7 +696,7 @@ def test_show_create_gives_the_statement_that_makes_a_table_or_view_again(tmp_pa
 
 
 def test_show_columns_and_show_t_describe_a_table(tmp_path):
-    """Spark's and MySQL's SHOW COLUMNS (DuckDB's DESCRIBE of a query's columns), and DuckDB's
+    """Spark's and MySQL's SHOW COLUMNS (DuckDB's DESCRIBE t, in a query), and DuckDB's
     SHOW t (its DESCRIBE t), a schema's table's too."""
     with indb.connect(tmp_path / "db") as conn:
         conn.sql("CREATE SCHEMA s")

@@ -111,7 +111,19 @@ _INDEXES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.str
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
                              ("is_nullable", pa.string()), ("primary_key", pa.bool_()),
-                             ("comment", pa.string())])
+                             ("comment", pa.string()), ("ordinal_position", pa.int64()),
+                             ("column_key", pa.string())])
+# DESCRIBE t of one of indb's tables in a query (``SELECT * FROM (DESCRIBE t)``, what SHOW
+# COLUMNS FROM t is): DuckDB's rows of its view, with the table's NOT NULL, key and defaults
+# (DESCRIBED stands for the table, the two '' for its schema and name)
+DESCRIBED = "__indb_described"
+_DESCRIBE_AS = f"""
+    SELECT c.column_name, c.column_type, coalesce(f.is_nullable, c."null") AS "null",
+           coalesce(f.column_key, c."key") AS "key",
+           coalesce(f.column_default, c."default") AS "default", c.extra
+    FROM (DESCRIBE {DESCRIBED}) AS c LEFT JOIN __indb_catalog_columns AS f
+    ON f.schema_name = '' AND f.table_name = '' AND f.column_name = c.column_name
+    ORDER BY f.ordinal_position"""
 
 
 def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]:
@@ -120,8 +132,15 @@ def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]
     a view or a prepared statement outlives the facts, and keeps DuckDB's catalog as it is."""
     if not isinstance(tree, exp.Query):
         return tree, {}
-    if not any(_relation(t, engine) in _READ_AS for t in tree.find_all(exp.Table)):
+    described = any(_described(d, engine) for d in tree.find_all(exp.Describe))
+    if not described and not any(_relation(t, engine) in _READ_AS for t in tree.find_all(exp.Table)):
         return tree, {}
+    if described:
+        tree = tree.copy()  # (a plan may keep the statement's own)
+        for describe in list(tree.find_all(exp.Describe)):
+            name = _described(describe, engine)
+            if name is not None:
+                describe.replace(_describing(describe.this, name))
 
     def replace(node: exp.Expr) -> exp.Expr:
         key = _relation(node, engine) if isinstance(node, exp.Table) else None
@@ -150,9 +169,33 @@ def _relation(table: exp.Table, engine: Engine) -> tuple[str, str] | None:
     return (table.db.lower(), table.name.lower())
 
 
-@functools.cache
 def _reading(key: tuple[str, str]) -> exp.Query:
-    return sqlglot.parse_one(_READ_AS[key], dialect="duckdb")  # type: ignore[return-value]
+    return _parsed(_READ_AS[key])
+
+
+@functools.cache
+def _parsed(sql: str) -> exp.Query:
+    return sqlglot.parse_one(sql, dialect="duckdb")  # type: ignore[return-value]
+
+
+def _described(describe: exp.Describe, engine: Engine) -> str | None:
+    """The catalog name of the table of indb's that ``DESCRIBE t`` names (None: a query's, a
+    view's, DuckDB's)."""
+    table = describe.this
+    if not isinstance(table, exp.Table) or not table.name or table.args.get("catalog"):
+        return None
+    name = f"{table.db}.{table.name}".lower() if table.db else table.name.lower()
+    return name if name in engine.session.infos else None
+
+
+def _describing(table: exp.Table, name: str) -> exp.Query:
+    """``_DESCRIBE_AS`` of ``table`` (catalog name ``name``)."""
+    reading = _parsed(_DESCRIBE_AS).copy()
+    next(t for t in reading.find_all(exp.Table) if t.name == DESCRIBED).replace(table.copy())
+    blanks = [s for s in reading.find_all(exp.Literal) if s.is_string and s.name == ""]
+    for blank, value in zip(blanks, split_name(name), strict=True):
+        blank.replace(exp.Literal.string(value))
+    return reading
 
 
 def _of_table(reading: exp.Query, name: str) -> None:
@@ -181,12 +224,15 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                        "index_count": len(info.indexes),
                        "check_constraint_count": len(info.checks),
                        "sql": render_indb(table_ddl(info)) + ";", "comment": info.comment})
+        single = {columns[0] for _, columns in info.unique_keys if len(columns) == 1}
         columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
                      "column_default": column.default,
                      "is_nullable": "YES" if column.nullable else "NO",
                      "primary_key": column.name in info.primary_key,
-                     "comment": column.comment}
-                    for column in info.columns]
+                     "comment": column.comment, "ordinal_position": position,
+                     "column_key": "PRI" if column.name in info.primary_key
+                     else "UNI" if column.name in single else None}
+                    for position, column in enumerate(info.columns, start=1)]
         keys += _keys(schema, table, info)
         indexes += [{"schema_name": schema, "table_name": table, "index_name": index,
                      "is_unique": unique, "expressions": f"[{', '.join(indexed)}]",

@@ -18,7 +18,7 @@ Added to DuckDB's grammar:
 - table upkeep: ``EXPLAIN [ANALYZE] statement``, ``VACUUM [t] [RETAIN n]``, ``OPTIMIZE [t]``,
   ``SHOW SNAPSHOTS t`` and ``SHOW VIEWS`` (DuckDB's tokenizer swallows the first three whole as
   opaque commands); ``SHOW [CREATE] TABLE t``, ``SHOW [CREATE] VIEW v``, and Spark's and
-  MySQL's ``SHOW COLUMNS FROM t`` (DuckDB's ``DESCRIBE SELECT * FROM t``).
+  MySQL's ``SHOW COLUMNS FROM t`` (``SELECT * FROM (DESCRIBE t)``, DuckDB's).
   ``UPDATE``, ``MERGE INTO``, ``ALTER TABLE``, ``CREATE VIEW``, ``COPY`` and time travel
   (``t AT (VERSION => n)``, ``t FOR SYSTEM_TIME AS OF '...'``) are DuckDB's own trees.
 """
@@ -528,7 +528,7 @@ class Indb(DuckDB):
                     return None
                 if self._match_set((TokenType.FROM, TokenType.IN)):
                     table.set("db", self._parse_id_var())
-                return self.expression(exp.Describe(this=exp.select(exp.Star()).from_(table)))
+                return exp.select(exp.Star()).from_(exp.Subquery(this=exp.Describe(this=table)))
             index = self._index
             self._match_text_seq("CREATE")
             if self._match_set((TokenType.TABLE, TokenType.VIEW)):
