@@ -523,6 +523,22 @@ def test_psql_s_other_listings_answer_with_nothing_to_list(served, command):
     assert run.returncode == 0 and run.stderr == "" and run.stdout == "", run.stderr
 
 
+def test_psql_lists_the_database_s_macros_and_shows_one(served):
+    """\\df lists a macro as a function of main (and none of the catalog's own), \\sf shows the
+    CREATE MACRO that makes it, as SHOW MACROS gives it."""
+    made = psql(served, "root", "CREATE MACRO plus_one(x) AS x + 1")
+    assert made.returncode == 0, made.stderr
+    try:
+        listed = psql(served, "root", r"\df")
+        assert [line.split("|")[:2] for line in listed.stdout.splitlines()] == [["main", "plus_one"]]
+        shown = psql(served, "root", r"\sf plus_one")
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.strip() == "CREATE MACRO plus_one(x) AS x + 1"
+    finally:
+        psql(served, "root", "DROP MACRO plus_one")
+    assert psql(served, "root", r"\df").stdout.strip() == ""
+
+
 def test_psql_lists_the_database_with_its_sizes(served):
     """\\l+ reads pg_database's tablespace and pg_database_size (no size: indb's files are the
     tables', not a database's)."""

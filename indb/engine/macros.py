@@ -189,6 +189,13 @@ def show(engine: Engine, plan: plans.ShowMacros, params: object) -> Result:
         "definition": pa.array([_definition(m, m.name in session) for m in macros], pa.string())}))
 
 
+def definitions(engine: Engine) -> list[tuple[str, str]]:
+    """The database's macros (not the session's), each with the CREATE MACRO that makes it, as
+    SHOW MACROS gives it: what the pg port's catalog lists (``server.pgmacros``)."""
+    return [(m.name, _definition(m, False)) for m in sorted(
+        catalog.macros(engine.db.engine).values(), key=lambda m: m.name)]
+
+
 def _definition(macro: Macro, temporary: bool) -> str:
     if macro.overloads:  # m(a) AS ..., (a, b) AS ... (DuckDB's)
         variants = [exp.MacroOverload(this=_body(m, wrapped=True), expressions=_parameters(m),

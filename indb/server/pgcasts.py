@@ -47,6 +47,11 @@ def cast(node: exp.Cast) -> exp.Expr:
             exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
     if name == "regtype":  # a type's oid as its name
         return exp.func("format_type", operand, exp.null())
+    if name in ("regproc", "regprocedure") and operand.is_string and not operand.name.isdigit():
+        # a function's name (psql's \\sf f: 'f'::regproc), or its signature, as its oid
+        proname = operand.name.split("(")[0].split(".")[-1].strip('"')
+        return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_proc")).where(
+            exp.column("proname").eq(exp.Literal.string(proname))).limit(1))
     if name in OID_TYPES:
         return exp.cast(operand, exp.DataType.Type.BIGINT)
     if name == "name":

@@ -15,6 +15,7 @@ the sessions that see the same relations.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import OrderedDict
@@ -36,23 +37,11 @@ from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import pgcasts, pgkeys, pgparams, pgroles, pgsizes, pgtypes, pgviews
+from indb.server import (pgcasts, pgkeys, pgmacros, pgparams, pgroles, pgsizes, pgtypes,
+                         pgviews)
 from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
-# names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
-# pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
-_TYPE_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real",
-               "float8": "double precision", "bool": "boolean", "varchar": "character varying",
-               "timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
-               "time": "time without time zone", "timetz": "time with time zone",
-               "tinyint": "smallint", "utinyint": "smallint", "usmallint": "integer",
-               "uinteger": "bigint", "ubigint": "numeric", "hugeint": "numeric",
-               "uhugeint": "numeric", "timestamp_s": "timestamp without time zone",
-               "timestamp_ms": "timestamp without time zone",
-               "timestamp_ns": "timestamp without time zone",
-               "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
-               "struct": "json", "map": "json"}
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 # what clients ask of a PostgreSQL server when they connect (SQLAlchemy: SHOW ...; asyncpg:
 # current_setting('jit') before it looks a type up), answered here: DuckDB has no such settings
@@ -94,6 +83,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             expression=exp.Literal.string('"')))),
     **pgkeys.MACROS,
     **pgviews.MACROS,
+    **pgmacros.MACROS,
     # with a column's number (from 1), that column's name alone (JDBC's getIndexInfo asks)
     "pg_get_indexdef_pretty": (("an_index", "column_number", "pretty"), exp.If(
         this=exp.func("coalesce", exp.column("column_number"), exp.Literal.number(0)).eq(0),
@@ -125,7 +115,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "format_type": (("of_type", "of_typemod"), exp.func("coalesce", exp.Subquery(
         this=exp.select(exp.func("coalesce", exp.Case(this=exp.column("typname"), ifs=[
             exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
-            for duck, pg in _TYPE_NAMES.items()]), exp.Dot(
+            for duck, pg in pgtypes.FORMAT_NAMES.items()]), exp.Dot(
                 this=exp.to_identifier("pg_catalog"), expression=exp.func(
                     "format_type", exp.column("of_type"), pgsizes.duckdb_typmod())))).from_(
             exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
@@ -546,14 +536,16 @@ class Shadows:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[tuple[Relation, ...], tuple[Principal, ...],
-                                      tuple[tuple[str, str], ...]], _Shadow] = OrderedDict()
+        self._kept: OrderedDict[tuple[tuple[Relation, ...], tuple[Principal, ...], tuple[
+            tuple[str, str], ...], tuple[tuple[str, str], ...]], _Shadow] = OrderedDict()
 
     def answer(self, relations: Sequence[Relation], principals: Sequence[Principal],
-               query: exp.Expr, params: object, types: Sequence[tuple[str, str]] = ()) -> Result:
+               query: exp.Expr, params: object, types: Sequence[tuple[str, str]] = (),
+               macros: Sequence[tuple[str, str]] = ()) -> Result:
         """The catalog query's rows, as the user who sees ``relations`` and ``principals``
-        gets them; ``types``: the database's named types, (name, definition)."""
-        key = (tuple(relations), tuple(principals), tuple(types))
+        gets them; ``types``: the database's named types, ``macros`` its macros, (name,
+        definition) each."""
+        key = (tuple(relations), tuple(principals), tuple(types), tuple(macros))
         with self._lock:
             shadow = self._kept.get(key)
             if shadow is None:
@@ -587,11 +579,15 @@ class _Shadow:
     pg_catalog read through the shadow's table macros (``_EXTRA_COLUMNS``, ``EMPTY_TABLES``)."""
 
     def __init__(self, relations: Sequence[Relation], principals: Sequence[Principal],
-                 types: Sequence[tuple[str, str]] = ()) -> None:
+                 types: Sequence[tuple[str, str]] = (),
+                 macros: Sequence[tuple[str, str]] = ()) -> None:
         self.duck = duckdb.connect()
-        for statement in _making(relations, principals, types):
+        for statement in _making(relations, principals, types, macros):
             self.duck.execute(render_indb(statement) if isinstance(statement, CreateType)
                               else render(statement))
+        for _, definition in macros:  # (one DuckDB cannot make is not listed)
+            with contextlib.suppress(duckdb.Error):
+                self.duck.execute(definition)
         self.tables = frozenset(row[0] for row in self.duck.execute(_CATALOG_TABLES).fetchall())
         empty = {table: columns for table, columns in EMPTY_TABLES.items() if table not in self.tables}
         for table, columns in empty.items():
@@ -750,7 +746,7 @@ def _named(table: exp.Table) -> set[str]:
 
 
 def _making(relations: Sequence[Relation], principals: Sequence[Principal],
-            types: Sequence[tuple[str, str]]) -> list[exp.Expr]:
+            types: Sequence[tuple[str, str]], macros: Sequence[tuple[str, str]]) -> list[exp.Expr]:
     """The statements that make a shadow: its database, the named types, the relations
     (empty), the principals, the macros."""
     made: list[exp.Expr] = [exp.Attach(this=exp.alias_(exp.Literal.string(":memory:"), DATABASE)),
@@ -776,6 +772,7 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     made.append(_table_macro("", pgkeys.references(relations, shown), name=pgkeys.REFERENCES))
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
     made.append(_table_macro("", pgviews.definitions(relations), name=pgviews.DEFINITIONS))
+    made.append(_table_macro("", pgmacros.definitions(macros), name=pgmacros.DEFINITIONS))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
                              name=_macro("sequences", "information_schema")))
     made.append(_table_macro("", pgroles.roles(principals), name=pgroles.ROLES))

@@ -16,6 +16,21 @@ from indb.parser.named_types import CreateType
 
 NAMED = "indb_named_types"  # the shadow's table macro: (name, oid, definition) a named type
 
+# names PostgreSQL's format_type() gives types (which SQLAlchemy and BI tools map), by the
+# pg_type.typname of DuckDB's; a type of neither is text, as the pg port sends it
+FORMAT_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real",
+                "float8": "double precision", "bool": "boolean", "varchar": "character varying",
+                "timestamp": "timestamp without time zone",
+                "timestamptz": "timestamp with time zone",
+                "time": "time without time zone", "timetz": "time with time zone",
+                "tinyint": "smallint", "utinyint": "smallint", "usmallint": "integer",
+                "uinteger": "bigint", "ubigint": "numeric", "hugeint": "numeric",
+                "uhugeint": "numeric", "timestamp_s": "timestamp without time zone",
+                "timestamp_ms": "timestamp without time zone",
+                "timestamp_ns": "timestamp without time zone",
+                "timestamptz_ns": "timestamp with time zone", "time_ns": "time without time zone",
+                "struct": "json", "map": "json"}
+
 
 def made(types: Sequence[tuple[str, str]]) -> list[exp.Expr]:
     """The shadow's CREATE TYPE for each (name, definition), in its main schema (types live in

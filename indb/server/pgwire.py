@@ -32,6 +32,7 @@ from indb.catalog.users import OWNER
 from indb.catalog.named_types import named_types
 from indb.connection import Connection
 from indb.engine import prepared, schemas, temporary, transactions
+from indb.engine.macros import definitions as macro_definitions
 from indb.engine.privileges import readable_relations, visible_principals
 from indb.parser import parse, render, render_indb
 from indb.planner.settings import DEFAULT_PATH, path_of
@@ -88,10 +89,11 @@ class _Session(Cancelable, core.Session):
             principals = visible_principals(conn.engine)
             path = schemas.search_path(conn.engine)  # (its schemas that exist)
             types = sorted(named_types(conn.engine.db.engine).items())
+            macros = macro_definitions(conn.engine)
         return self.shadows.answer(relations, principals,
                                    with_session(query, self.user, self.backend_pid,
                                                 [self.temporaries.schema, *path]),
-                                   list(params) if params else None, types)
+                                   list(params) if params else None, types, macros)
 
     def in_transaction(self) -> bool:
         return self.pending is not None
