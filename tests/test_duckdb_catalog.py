@@ -116,3 +116,7 @@ def test_describe_of_a_table_in_a_query_and_show_columns_have_its_facts(conn):
     assert conn.sql("SELECT column_name FROM (DESCRIBE w) WHERE key = 'PRI'").fetchall() == [("a",)]
     assert [r[2] for r in conn.sql("DESCRIBE SELECT * FROM w").fetchall()] == ["YES"] * 4
     assert conn.sql("SHOW COLUMNS FROM v").fetchall() == [("x", "INTEGER", "YES", None, None, None)]
+    conn.sql("CREATE TABLE s.keyed (k INT PRIMARY KEY)")
+    conn.sql("USE s")  # a name without its schema, along the search path
+    assert conn.sql("SELECT * FROM (DESCRIBE keyed)").fetchall() == [
+        ("k", "INTEGER", "NO", "PRI", None, None)]
