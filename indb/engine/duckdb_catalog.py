@@ -88,11 +88,11 @@ _READ_AS = {
         FROM __indb_catalog_keys WHERE column_name IS NOT NULL""",
     # SET VARIABLE's (the session's: engine/variables.py)
     ("", "duckdb_variables"): "SELECT name, value, type FROM __indb_catalog_variables",
-    # (its table's schema and name are the call's argument, set where it is read: _reading)
+    # (its table's schema and name are the call's argument, set where it is read: read, _filled)
     ("", "pragma_table_info"): """
         SELECT p.* REPLACE (coalesce(f.is_nullable = 'NO', p."notnull") AS "notnull",
                             coalesce(f.column_default, p.dflt_value) AS dflt_value,
-                            coalesce(f.primary_key, p.pk) AS pk)
+                            coalesce(f.column_key = 'PRI', p.pk) AS pk)
         FROM pragma_table_info('') AS p LEFT JOIN __indb_catalog_columns AS f
         ON f.schema_name = '' AND f.table_name = '' AND f.column_name = p.name"""}
 
@@ -110,7 +110,7 @@ _INDEXES_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.str
                              ("expressions", pa.string()), ("sql", pa.string())])
 _COLUMNS_SCHEMA = pa.schema([("schema_name", pa.string()), ("table_name", pa.string()),
                              ("column_name", pa.string()), ("column_default", pa.string()),
-                             ("is_nullable", pa.string()), ("primary_key", pa.bool_()),
+                             ("is_nullable", pa.string()),
                              ("comment", pa.string()), ("ordinal_position", pa.int64()),
                              ("column_key", pa.string())])
 # DESCRIBE t of one of indb's tables in a query (``SELECT * FROM (DESCRIBE t)``, what SHOW
@@ -147,9 +147,10 @@ def read(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, dict[str, pa.Table]]
         if key is None or key not in _READ_AS:
             return node
         alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(key[1]))
-        reading = _reading(key).copy()
-        if key[1] == "pragma_table_info":
-            _of_table(reading, node.this.expressions[0].name.lower())
+        reading = _parsed(_READ_AS[key]).copy()
+        if key[1] == "pragma_table_info":  # the call's argument, the join's schema and table
+            name = node.this.expressions[0].name.lower()
+            _filled(reading, (name, *split_name(name)))
         return exp.Subquery(this=reading, alias=alias.copy())
     return tree.transform(replace), _facts(engine)
 
@@ -167,10 +168,6 @@ def _relation(table: exp.Table, engine: Engine) -> tuple[str, str] | None:
     if table.args.get("catalog") or (not table.db and table.name.lower() in engine.session.infos):
         return None
     return (table.db.lower(), table.name.lower())
-
-
-def _reading(key: tuple[str, str]) -> exp.Query:
-    return _parsed(_READ_AS[key])
 
 
 @functools.cache
@@ -192,17 +189,14 @@ def _describing(table: exp.Table, name: str) -> exp.Query:
     """``_DESCRIBE_AS`` of ``table`` (catalog name ``name``)."""
     reading = _parsed(_DESCRIBE_AS).copy()
     next(t for t in reading.find_all(exp.Table) if t.name == DESCRIBED).replace(table.copy())
-    blanks = [s for s in reading.find_all(exp.Literal) if s.is_string and s.name == ""]
-    for blank, value in zip(blanks, split_name(name), strict=True):
-        blank.replace(exp.Literal.string(value))
+    _filled(reading, split_name(name))
     return reading
 
 
-def _of_table(reading: exp.Query, name: str) -> None:
-    """pragma_table_info's reading, of the table ``name``: the call's argument and the join's
-    schema and table (its three '' strings, in that order)."""
+def _filled(reading: exp.Query, values: tuple[str, ...]) -> None:
+    """A reading's '' strings, in their order, made ``values`` (a table's name, its schema...)."""
     blanks = [s for s in reading.find_all(exp.Literal) if s.is_string and s.name == ""]
-    for blank, value in zip(blanks, (name, *split_name(name)), strict=True):
+    for blank, value in zip(blanks, values, strict=True):
         blank.replace(exp.Literal.string(value))
 
 
@@ -224,11 +218,10 @@ def _facts(engine: Engine) -> dict[str, pa.Table]:
                        "index_count": len(info.indexes),
                        "check_constraint_count": len(info.checks),
                        "sql": render_indb(table_ddl(info)) + ";", "comment": info.comment})
-        single = {columns[0] for _, columns in info.unique_keys if len(columns) == 1}
+        single = {key[0] for _, key in info.unique_keys if len(key) == 1}  # a UNIQUE column's
         columns += [{"schema_name": schema, "table_name": table, "column_name": column.name,
                      "column_default": column.default,
                      "is_nullable": "YES" if column.nullable else "NO",
-                     "primary_key": column.name in info.primary_key,
                      "comment": column.comment, "ordinal_position": position,
                      "column_key": "PRI" if column.name in info.primary_key
                      else "UNI" if column.name in single else None}
