@@ -274,6 +274,57 @@ def test_catalog_relations_named_without_their_schema_and_name_lookups(served):
         assert keywords[0] == everything[0] - 2 > 10
 
 
+def test_what_pg_dump_asks_of_the_catalog(served):
+    """Each catalog row's tableoid (its table's oid, under its own name), every catalog table
+    of PostgreSQL's named without its schema (empty where indb has none of its objects),
+    acldefault, quote_literal, pg_options_to_table, array types' names, pg_depend's rows, no
+    pg_class row outside the schemas pg_namespace lists (pg_dump stops on one), LOCK TABLE and
+    a catalog query prepared with PREPARE and run with EXECUTE (pg_dump's whole run is
+    tests/test_pgdump.py)."""
+    dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=root"
+    with psycopg.connect(dsn, password=served.tokens["root"], autocommit=True) as conn:
+        found = conn.execute("SELECT c.tableoid, c.oid, n.tableoid FROM pg_class c JOIN "
+                             "pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'open_t'")
+        assert [d.name for d in found.description] == ["tableoid", "oid", "tableoid"]
+        (classes, oid, namespaces), = found.fetchall()
+        assert (classes, namespaces) == (1259, 2615)
+        for table in ("pg_language", "pg_operator", "pg_ts_dict", "pg_init_privs", "pg_cast",
+                      "pg_subscription", "pg_largeobject_metadata"):
+            assert conn.execute(f"SELECT tableoid, oid FROM {table}").fetchall() == []
+        assert conn.execute("SELECT nspname, nspowner, acldefault('n', nspowner) FROM pg_namespace "
+                            "ORDER BY nspname").fetchall() == [("main", 10, None),
+                                                               ("pg_catalog", 10, None),
+                                                               ("s2", 10, None)]
+        assert conn.execute("SELECT quote_literal('it''s'), array_to_string(ARRAY(SELECT "
+                            "option_name || ':' || option_value FROM pg_options_to_table("
+                            "ARRAY['b=x=y', 'a=1']) ORDER BY 1), ',') FROM pg_namespace "
+                            "WHERE nspname = 'main'").fetchone() == ("'it''s'", "a:1,b:x=y")
+        assert conn.execute("SELECT format_type(1015, NULL), format_type(1016, -1), "
+                            "format_type(114, NULL), format_type(199, NULL)").fetchone() == \
+            ("character varying[]", "bigint[]", "json", "json[]")
+        assert conn.execute(
+            "SELECT c.relname, r.relname, d.deptype FROM pg_depend d JOIN pg_class c ON "
+            "c.oid = d.objid JOIN pg_class r ON r.oid = d.refobjid WHERE d.classid = "
+            "'pg_class'::regclass").fetchall() == [("open_v", "open_t", "n")]
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace NOT IN "
+                            "(SELECT oid FROM pg_namespace)").fetchone() == (0,)
+        conn.execute("PREPARE named_as(pg_catalog.oid) AS SELECT relname FROM pg_catalog.pg_class "
+                     "WHERE oid = $1")
+        assert conn.execute(f"EXECUTE named_as('{oid}')").fetchall() == [("open_t",)]
+        conn.execute("DEALLOCATE named_as")
+        with pytest.raises(psycopg.Error, match="named_as"):
+            conn.execute(f"EXECUTE named_as('{oid}')")
+        with conn.transaction():
+            assert conn.execute("LOCK TABLE main.open_t, s2.deep IN ACCESS SHARE MODE"
+                                ).statusmessage == "LOCK TABLE"
+        with pytest.raises(psycopg.errors.UndefinedTable, match="nope"):
+            conn.execute("LOCK TABLE nope")
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg_port} dbname=indb user=ann",
+                         password=served.tokens["ann"], autocommit=True) as conn:
+        with pytest.raises(psycopg.Error, match="secret_t"):  # (a table ann may not read)
+            conn.execute("LOCK TABLE secret_t")
+
+
 def test_information_schema_shows_an_analyst_its_tables_only(served):
     dsn = f"host=127.0.0.1 port={served.pg_port} dbname=indb user=ann"
     with psycopg.connect(dsn, password=served.tokens["ann"], autocommit=True) as conn:

@@ -58,6 +58,14 @@ def test_text_rows_of_list_columns_are_read_as_postgresql_arrays():  # as pg_dum
         cast(pa.table({"xs": ["{1,x}"]}), ["BIGINT[]"], "t", [pa.list_(pa.int64())])
 
 
+def test_text_rows_of_blob_columns_are_read_as_postgresql_s_bytea():  # as pg_dump writes them
+    rows = pa.table({"raw": ["\\x0102ff", "\\x", "a\\000b", None]})
+    assert cast(rows, ["BLOB"], "t", [pa.binary()]).to_pylist() == [
+        {"raw": b"\x01\x02\xff"}, {"raw": b""}, {"raw": b"a\x00b"}, {"raw": None}]
+    with pytest.raises(DataError, match="takes PostgreSQL's bytea"):
+        cast(pa.table({"raw": ["\\x0g"]}), ["BLOB"], "t", [pa.binary()])
+
+
 @pytest.mark.parametrize("sql, error, match", [
     ("COPY t FROM STDIN (FORMAT parquet)", NotSupportedError, "text, csv or binary"),
     ("COPY t FROM STDIN (FORMAT binary, HEADER)", SqlError, "takes no HEADER"),

@@ -1,12 +1,14 @@
-"""``indb.server.pgcursors``: PostgreSQL's DECLARE, FETCH, MOVE, CLOSE and DEALLOCATE read into
-typed statements (carried out by the pg port: tests/test_pgwire.py)."""
+"""``indb.server.pgcursors``: PostgreSQL's DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE and LOCK read
+into typed statements (carried out by the pg port: tests/test_pgwire.py, tests/test_pgcatalog.py),
+and PREPARE's parts."""
 
 from __future__ import annotations
 
 import pytest
 
 from indb.errors import NotSupportedError, SqlError
-from indb.server.pgcursors import Close, Deallocate, Declare, Fetch, Reset, read, statements
+from indb.server.pgcursors import (Close, Deallocate, Declare, Fetch, Lock, Reset, prepared_text,
+                                  read, statements)
 
 
 @pytest.mark.parametrize("sql, statement", [
@@ -51,6 +53,11 @@ def test_statements_are_read(sql, statement):
     ("DEALLOCATE a b", SqlError, "DEALLOCATE"),
     ("DISCARD EVERYTHING", SqlError, "DISCARD ALL"),
     ("RESET", SqlError, "RESET name"),
+    ("LOCK", SqlError, "LOCK \\[TABLE\\]"),
+    ("LOCK t u", SqlError, "LOCK \\[TABLE\\]"),
+    ("LOCK a.b.c.d", SqlError, "LOCK \\[TABLE\\]"),
+    ("LOCK t IN FOO MODE", SqlError, "unknown lock mode FOO"),
+    ("LOCK t IN MODE", SqlError, "unknown lock mode"),
 ])
 def test_what_cannot_be_carried_out_is_refused_by_name(sql, error, match):
     with pytest.raises(error, match=match):
@@ -70,3 +77,23 @@ def test_what_cannot_be_carried_out_is_refused_by_name(sql, error, match):
 ])
 def test_a_text_of_several_statements_is_cut_where_one_is_the_session_s(sql, pieces):
     assert statements(sql) == pieces
+
+
+@pytest.mark.parametrize("sql, tables", [
+    ("LOCK TABLE public.t IN ACCESS SHARE MODE", ["public.t"]),  # pg_dump's
+    ("lock t", ["t"]),
+    ('LOCK TABLE ONLY "My T", s.u * IN SHARE ROW EXCLUSIVE MODE NOWAIT', ['"My T"', "s.u"]),
+])
+def test_lock_names_its_tables(sql, tables):
+    statement = read(sql)
+    assert isinstance(statement, Lock) and [t.sql() for t in statement.tables] == tables
+
+
+@pytest.mark.parametrize("sql, parts", [
+    ("PREPARE dumpEnumType(pg_catalog.oid) AS SELECT oid FROM pg_enum WHERE enumtypid = $1;",
+     ("dumpenumtype", "SELECT oid FROM pg_enum WHERE enumtypid = $1")),
+    ('PREPARE "Q" (int, text) AS SELECT $1', ("Q", "SELECT $1")),
+    ("SELECT 1", None), ("PREPARE q", None),
+])
+def test_prepare_is_cut_into_its_name_and_statement(sql, parts):
+    assert prepared_text(sql) == parts

@@ -558,6 +558,13 @@ class Database:
                 continue
         raise CatalogError(f"could not allocate row ids for {name}")
 
+    def counted(self, name: str) -> int:
+        """How many values a table's counter (``allocate_rowids``) has handed out."""
+        with self.engine.connect() as conn:
+            count = conn.execute(sa.select(_sequences.c.next_value).where(
+                _sequences.c.table_name == name)).scalar_one_or_none()
+        return count or 0
+
     def set_counter(self, name: str, count: int) -> None:
         """Make ``count`` the number of values a table's counter (``allocate_rowids``) has
         handed out: an identity's ``setval``."""

@@ -345,6 +345,8 @@ def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info:
         if change.identity is not None and column.nullable:
             raise error_at(plan.node, f"column {column.name} of {info.name} must be NOT NULL to "
                                       "be an identity (ALTER COLUMN ... SET NOT NULL first)")
+        if change.identity is not None:
+            _check_bounds(plan, column, change.identity.increment, change.bounds)
         changed = dataclasses.replace(column, identity=change.identity)
         done = "is an identity" if change.identity else "is no identity"
     else:
@@ -359,6 +361,29 @@ def _set_numbering(engine: Engine, plan: planner.AlterTable, table: Table, info:
         done = f"DEFAULT {change.default}" if change.default else "has no DEFAULT"
     upkeep.described(table, info, _with_column(info, changed))
     return Result(message=f"altered table {info.name}: column {column.name} {done}")
+
+
+_BITS = {"SMALLINT": 16, "INTEGER": 32, "BIGINT": 64}  # the integer types an identity may be
+
+
+def _check_bounds(plan: planner.AlterTable, column: Column, increment: int,
+                  bounds: tuple[int | None, int | None]) -> None:
+    """An identity's MINVALUE and MAXVALUE, where given, must be its numbers' bounds here:
+    PostgreSQL's defaults for its type (1 and the type's largest going up; the type's smallest
+    and -1 going down)."""
+    if bounds == (None, None):
+        return
+    bits = _BITS.get(column.sql_type.upper())
+    if bits is None:
+        raise error_at(plan.node, f"an identity of type {column.sql_type} takes no MINVALUE or "
+                                  "MAXVALUE: its numbers run to its type's bounds")
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    wanted = (1, high) if increment > 0 else (low, -1)
+    for given, bound, word in zip(bounds, wanted, ("MINVALUE", "MAXVALUE")):
+        if given is not None and given != bound:
+            raise error_at(plan.node, f"an identity's numbers run to the bounds of its type: "
+                                      f"{word} of {column.name} ({column.sql_type}) is {bound} "
+                                      "or left out")
 
 
 def _with_column(info: TableInfo, changed: Column) -> TableInfo:

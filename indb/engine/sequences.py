@@ -186,14 +186,15 @@ def as_relations(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, list[rules.N
              and not (not t.db and rules.defined_by_cte(t))]
     if not named:
         return tree, []
-    defined = {s.name: s for s in catalog.every(engine.db.engine)}
     needed = []
     for table, name in named:
-        info = defined.get(name)
-        if info is None:
+        try:
+            target = found(engine, name)
+        except CatalogError:
             continue  # not a sequence: the privilege check or DuckDB says what it is not
-        row = exp.Tuple(expressions=[exp.Literal.number(info.last_value), exp.Literal.number(0),
-                                     exp.convert(info.is_called)])
+        last_value, is_called = _state(engine, target)
+        row = exp.Tuple(expressions=[exp.Literal.number(last_value), exp.Literal.number(0),
+                                     exp.convert(is_called)])
         alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name),
                                columns=[exp.to_identifier(c) for c in SEQUENCE_COLUMNS])
         table.replace(exp.Subquery(this=exp.Values(expressions=[row]), alias=alias))
@@ -202,6 +203,15 @@ def as_relations(engine: Engine, tree: exp.Expr) -> tuple[exp.Expr, list[rules.N
 
 
 SEQUENCE_COLUMNS = ("last_value", "log_cnt", "is_called")  # a sequence's row, as PostgreSQL's
+
+
+def _state(engine: Engine, target: SequenceInfo | _IdentitySequence) -> tuple[int, bool]:
+    """A sequence's ``last_value`` and ``is_called``; an identity column's from how many
+    numbers its table's counter has handed out (pg_dump reads them to write its setval)."""
+    if isinstance(target, SequenceInfo):
+        return target.last_value, target.is_called
+    identity, counted = target.identity, engine.db.counted(target.counter)
+    return identity.start + max(counted - 1, 0) * identity.increment, counted > 0
 
 
 def _relation_name(table: exp.Table) -> str:

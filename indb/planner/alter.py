@@ -87,6 +87,7 @@ class SetIdentity:
     name: str
     identity: Identity | None
     if_exists: bool = False
+    bounds: tuple[int | None, int | None] = (None, None)  # its MINVALUE and MAXVALUE, as given
 
 
 @dataclass(frozen=True)
@@ -266,9 +267,11 @@ def _alteration(action: exp.Expr) -> Change:
         return _column_change(action)
     if isinstance(action, AlterIdentity):
         identity = action.args.get("identity")
-        return SetIdentity(action.this.name, None if identity is None else sequences.identity_of(
-            action.this.name, action.args.get("properties"), bool(identity.this)),
-            bool(action.args.get("exists")))
+        if identity is None:
+            return SetIdentity(action.this.name, None, bool(action.args.get("exists")))
+        numbering, bounds = sequences.identity_of(action.this.name, action.args.get("properties"),
+                                                  bool(identity.this))
+        return SetIdentity(action.this.name, numbering, bool(action.args.get("exists")), bounds)
     raise error_at(action, f"ALTER TABLE {render(action)} is not supported; indb adds, drops and "
                            "renames columns, adds a primary key, and sets (SHARDS = n)")
 

@@ -114,14 +114,20 @@ def plan_show(tree: ShowSequencesTree, catalog: CatalogFacts) -> ShowSequences:
     return ShowSequences()
 
 
-def identity_of(column: str, properties: exp.SequenceProperties | None, always: bool) -> Identity:
+def identity_of(column: str, properties: exp.SequenceProperties | None,
+                always: bool) -> tuple[Identity, tuple[int | None, int | None]]:
     """An identity column's numbering from ADD GENERATED ... AS IDENTITY's options (START WITH
-    and INCREMENT BY; MINVALUE, MAXVALUE, CACHE and NO CYCLE are PostgreSQL's defaults here)."""
+    and INCREMENT BY; CACHE and NO CYCLE are PostgreSQL's defaults here), and its MINVALUE and
+    MAXVALUE as given (None where not): its numbers run to its type's bounds, which a MINVALUE
+    and a MAXVALUE must then be (as pg_dump writes them: ``MAXVALUE 2147483647`` of an
+    INTEGER)."""
     numbers = _numbers(properties or exp.SequenceProperties())
-    if numbers.get("cycle") or "minimum" in numbers or "maximum" in numbers:
+    if numbers.get("cycle"):
         raise error_at(properties, "an identity column takes START WITH and INCREMENT BY; its "
-                                   "numbers run up without bound (no MINVALUE, MAXVALUE, CYCLE)")
-    return Identity(column, int(numbers.get("start", 1)), int(numbers.get("increment", 1)), always)
+                                   "numbers run up to its type's bound (no CYCLE)")
+    bounds = tuple(int(numbers[key]) if key in numbers else None for key in ("minimum", "maximum"))
+    return (Identity(column, int(numbers.get("start", 1)), int(numbers.get("increment", 1)), always),
+            (bounds[0], bounds[1]))
 
 
 def _calls(tree: exp.Expr) -> list[exp.Anonymous]:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from indb.server import pgkeys, pgvalues
+from indb.server import pgkeys, pgoids, pgvalues
 
-# the oids of PostgreSQL's catalog relations, which its catalog names as classoid
-# (``pg_description.classoid = 'pg_catalog.pg_class'::regclass``, SQLAlchemy's comments)
-CATALOG_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259,
-                "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
-                "pg_namespace": 2615}
+# the catalog tables whose oid a query may compute from a name in it (``x::regclass`` of a
+# column): those PostgreSQL's catalog names as classoid (``pg_description.classoid``), few, since
+# each is a branch of a CASE in every such cast (a name written, ``'pg_class'::regclass``, may
+# be any of pgoids.TABLE_OIDS)
+_CLASS_OIDS = {name: pgoids.TABLE_OIDS[name] for name in (
+    "pg_type", "pg_attribute", "pg_proc", "pg_class", "pg_database", "pg_constraint",
+    "pg_description", "pg_namespace")}
 # PostgreSQL's object identifier types that are oids here
 OID_TYPES = frozenset({"oid", "regproc", "regprocedure", "regoper", "regoperator",
                        "regnamespace", "regrole", "regcollation", "regconfig", "xid"})
@@ -41,8 +43,8 @@ def cast(node: exp.Cast) -> exp.Expr:
         if operand.name.isdigit():  # '16385'::regclass, an oid (psql's)
             return exp.Literal.number(operand.name)
         relname = operand.name.split(".")[-1].strip('"')
-        if relname in CATALOG_OIDS:  # a relation of the catalog: its oid in PostgreSQL's
-            return exp.Literal.number(CATALOG_OIDS[relname])
+        if relname in pgoids.TABLE_OIDS:  # a table of the catalog: its oid in PostgreSQL's
+            return exp.Literal.number(pgoids.TABLE_OIDS[relname])
         return exp.Subquery(this=exp.select("oid").from_(exp.to_table("pg_catalog.pg_class")).where(
             exp.column("relname").eq(exp.Literal.string(relname))).limit(1))
     if name == "regtype":  # a type's oid as its name
@@ -71,7 +73,7 @@ def class_oid(operand: exp.Expr) -> exp.Expr:
     return exp.func("coalesce", exp.TryCast(this=operand, to=exp.DataType.build("BIGINT")),
                     exp.Case(this=pgkeys.last_name(operand), ifs=[
                         exp.If(this=exp.Literal.string(relation), true=exp.Literal.number(oid))
-                        for relation, oid in CATALOG_OIDS.items()]),
+                        for relation, oid in _CLASS_OIDS.items()]),
                     exp.Subquery(this=exp.select("oid").from_(
                         exp.to_table("pg_catalog.pg_class")).where(
                         exp.column("relname").eq(pgkeys.last_name(operand))).limit(1)))

@@ -33,12 +33,11 @@ from indb.engine.privileges import Relation
 from indb.engine.temporary import PREFIX
 from indb.errors import NotSupportedError, SqlError
 from indb.parser import render, render_indb
-from indb.parser.dialect import array_bound
 from indb.parser.named_types import CreateType
 from indb.result import Result
 from indb.catalog.users import Principal
-from indb.server import (pgcasts, pgkeys, pgmacros, pgparams, pgroles, pgsizes, pgtypes,
-                         pgviews)
+from indb.server import (pgcasts, pgdepend, pgfunctions, pgkeys, pgmacros, pgoids, pgparams,
+                         pgroles, pgsizes, pgtypes, pgviews)
 from indb.server.pgempty import EMPTY_TABLES
 from indb.server.pgkeys import column_type
 
@@ -66,7 +65,7 @@ KEPT = 32  # shadows kept (one a distinct set of visible relations)
 
 
 # PostgreSQL's set-returning functions the shadows have as table macros (_making)
-_TABLE_FUNCTIONS = ("pg_get_keywords", "pg_partition_ancestors")
+_TABLE_FUNCTIONS = ("pg_get_keywords", "pg_partition_ancestors", "pg_options_to_table")
 # what PostgreSQL has and DuckDB's pg_catalog lacks, as macros of each shadow
 _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "version": ((), exp.Literal.string(VERSION)),
@@ -74,13 +73,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     "pg_encoding_to_char": (("encoding",), exp.Literal.string("UTF8")),
     "pg_char_to_encoding": (("encoding_name",), exp.Literal.number(6)),  # UTF8's
     "pg_tablespace_location": (("tablespace_oid",), exp.Literal.string("")),
-    # a name as an identifier of SQL: as it is where it may stand so, else in double quotes
-    "quote_ident": (("of_name",), exp.If(
-        this=exp.RegexpLike(this=exp.column("of_name"), expression=exp.Literal.string(
-            "^[a-z_][a-z0-9_$]*$")), true=exp.column("of_name"),
-        false=exp.DPipe(this=exp.DPipe(this=exp.Literal.string('"'), expression=exp.func(
-            "replace", exp.column("of_name"), exp.Literal.string('"'), exp.Literal.string('""'))),
-            expression=exp.Literal.string('"')))),
+    **pgfunctions.MACROS,
     **pgkeys.MACROS,
     **pgviews.MACROS,
     **pgmacros.MACROS,
@@ -112,14 +105,7 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
         this=exp.func("indb_constraintdef", exp.column("constraint_oid")),
         expression=exp.Literal.string(r"^CHECK \(\((.*)\)\)$"),
         replacement=exp.Literal.string(r"CHECK (\1)"))),
-    "format_type": (("of_type", "of_typemod"), exp.func("coalesce", exp.Subquery(
-        this=exp.select(exp.func("coalesce", exp.Case(this=exp.column("typname"), ifs=[
-            exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
-            for duck, pg in pgtypes.FORMAT_NAMES.items()]), exp.Dot(
-                this=exp.to_identifier("pg_catalog"), expression=exp.func(
-                    "format_type", exp.column("of_type"), pgsizes.duckdb_typmod())))).from_(
-            exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(exp.column("of_type")))),
-        exp.Literal.string("text"))),
+    "format_type": pgtypes.format_type(),
     # the schemas visible are the session's temporary schema and its search path (with_session
     # gives them): a table of another schema is not visible
     "pg_table_is_visible": (("of_relation", "visible"), exp.func("coalesce", exp.Subquery(
@@ -133,20 +119,11 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
             "list_contains", exp.column("visible"), exp.column("index_schema")))).from_(
             exp.Table(this=exp.Anonymous(this=pgkeys.INDEXES))).where(
             exp.column("index_oid").eq(exp.column("of_relation")))), exp.false())),
-    "array_upper": (("list", "dimension"), exp.func("len", exp.column("list"))),
-    # information_schema._pg_expandarray(array): a row (x, n) for each item, as PostgreSQL's
-    # set-returning function gives them in a select list (JDBC's getPrimaryKeys over pg_index)
-    "_pg_expandarray": (("items",), sqlglot.parse_one(
-        "unnest(list_transform(range(1, len(items) + 1), lambda i: {'x': items[i], 'n': i}))",
-        read="duckdb")),
     # indb takes no advisory locks: unlocking them all (asyncpg's pool, as it takes a connection
     # back) unlocks nothing
     "pg_advisory_unlock_all": ((), exp.null()), "pg_is_in_recovery": ((), exp.false()),
     "pg_backend_pid": ((), exp.null()),  # the session's, put in by with_session
     "pg_my_temp_schema": ((), exp.Literal.number(0)),  # (likewise)
-    **{name: (("indb_items", "indb_dimension"), array_bound(
-        exp.column("indb_items"), exp.column("indb_dimension"), upper=name == "array_upper"))
-       for name in ("array_lower", "array_upper")},
     # current_setting(name) of a name given as a parameter (SQLAlchemy's reflection of a table)
     "indb_setting": (("setting_name",), exp.Case(this=exp.func("lower", exp.column("setting_name")), ifs=[
         exp.If(this=exp.Literal.string(name), true=exp.Literal.string(value))
@@ -165,53 +142,12 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
                 "string_split", exp.column("named_relation"), exp.Literal.string("."))))).order_by(
             exp.column("oid", "indb_c")).limit(1))),
 }
-# the array types a list column is (by DuckDB's name of its type), as the pg port sends them
-_LIST_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]": 1005,
+# the types of columns whose pg_attribute row DuckDB's gives another (by DuckDB's name of the
+# type): a list column's array type, as the pg port sends them, and JSON's json
+_COLUMN_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]": 1005,
                "INTEGER[]": 1007, "BIGINT[]": 1016, "VARCHAR[]": 1015, "FLOAT[]": 1021,
                "DOUBLE[]": 1022, "DATE[]": 1182, "TIME[]": 1183, "TIMESTAMP[]": 1115,
-               "TIMESTAMP WITH TIME ZONE[]": 1185, "INTERVAL[]": 1187}
-# the array types of PostgreSQL's catalog, by their items' type, and text's (DuckDB's pg_type has
-# neither, so JDBC's getColumns left list columns out and asyncpg could not look arrays up)
-_ARRAYS = {**pgparams.ARRAYS, 1043: 1015}
-_TEXT_TYPE = {"oid": 25, "typname": "text", "typnamespace": pgtypes.CATALOG_OID, "typtype": "b",
-              "typcategory": "S", "typlen": -1, "typbyval": False, "typdelim": ",", "typelem": 0, "typarray": 1009,
-              "typbasetype": 0, "typrelid": 0, "typisdefined": True, "typtypmod": -1}
-
-
-def _types_added() -> exp.Query:
-    """pg_type's rows DuckDB's lacks: text, and an array type for each type of ``_ARRAYS``."""
-    arrays = exp.select(
-        exp.alias_(exp.column("array_oid", "a"), "oid"),
-        exp.alias_(exp.DPipe(this=exp.Literal.string("_"), expression=exp.column("typname", "t")),
-                   "typname"),
-        exp.alias_(pgtypes.catalog_namespace(), "typnamespace"),
-        exp.column("typowner", "t"),
-        *(exp.alias_(value, name) for name, value in (
-            ("typtype", exp.Literal.string("b")), ("typcategory", exp.Literal.string("A")),
-            ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
-            ("typdelim", exp.Literal.string(",")), ("typarray", exp.Literal.number(0)),
-            ("typbasetype", exp.Literal.number(0)), ("typrelid", exp.Literal.number(0)),
-            ("typisdefined", exp.true()), ("typtypmod", exp.Literal.number(-1)),
-            ("typreceive", exp.Literal.number(pgtypes.ARRAY_RECV)))),  # (Npgsql: an array's)
-        exp.alias_(exp.column("item_oid", "a"), "typelem"),
-    ).from_(exp.Subquery(this=exp.select("oid", "typname", "typnamespace", "typowner").from_(
-        exp.to_table("pg_catalog.pg_type")).union(exp.select(
-            *(exp.alias_(exp.Literal.number(25) if n == "oid" else exp.Literal.string("text")
-                         if n == "typname" else exp.Literal.number(0), n)
-              for n in ("oid", "typname", "typnamespace", "typowner"))), distinct=False),
-        alias=exp.TableAlias(this=exp.to_identifier("t")))).join(
-        exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(item),
-                                                       exp.Literal.number(array)])
-                                for item, array in _ARRAYS.items()],
-                   alias=exp.TableAlias(this=exp.to_identifier("a"), columns=[
-                       exp.to_identifier("item_oid"), exp.to_identifier("array_oid")])),
-        on=exp.column("oid", "t").eq(exp.column("item_oid", "a")))
-    text = exp.select(*(exp.alias_(exp.convert(v), n) for n, v in _TEXT_TYPE.items()))
-    added = arrays.union(text, distinct=False)
-    added.set("by_name", True)
-    return added
-
-
+               "TIMESTAMP WITH TIME ZONE[]": 1185, "INTERVAL[]": 1187, "JSON": 114}
 def _settings_added() -> exp.Query:
     """pg_settings' rows of PostgreSQL's settings (JDBC's metadata asks for max_index_keys)."""
     return exp.select("name", "setting").from_(exp.Values(
@@ -227,13 +163,12 @@ def _without_ours(base: exp.Select) -> exp.Select:
         exp.Literal.string(n) for n in SETTINGS])))
 
 
-def _storage() -> exp.Expr:
-    """A column's storage as PostgreSQL's (psql's ``\\d+``): ``x`` (extended) for its types of
-    variable length, ``p`` (plain) for the others."""
-    kind = exp.func("format_type", _list_type(), exp.null())
-    return exp.If(this=exp.or_(kind.isin(*map(exp.Literal.string, (
-        "text", "character varying", "bytea", "numeric", "json", "jsonb"))),
-        exp.Like(this=kind.copy(), expression=exp.Literal.string("%[]"))),
+def _storage(kind: exp.Expr, names: tuple[str, ...]) -> exp.Expr:
+    """A type's storage as PostgreSQL's (psql's ``\\d+``; pg_dump writes a column's where it is
+    not its type's): ``x`` (extended) for its types of variable length, ``names`` as ``kind``
+    names them, and arrays; ``p`` (plain) for the others."""
+    return exp.If(this=exp.or_(kind.isin(*map(exp.Literal.string, names)), exp.Like(
+        this=kind.copy(), expression=exp.Literal.string("%[]"))),
         true=exp.Literal.string("x"), false=exp.Literal.string("p"))
 
 
@@ -243,7 +178,7 @@ def _list_type() -> exp.Expr:
     kind = exp.column("data_type", "indb_dc")
     return exp.func("coalesce", exp.Subquery(this=exp.select(exp.Case(ifs=[
         *(exp.If(this=kind.eq(exp.Literal.string(name)), true=exp.Literal.number(oid))
-          for name, oid in _LIST_TYPES.items()),
+          for name, oid in _COLUMN_TYPES.items()),
         exp.If(this=exp.Like(this=kind, expression=exp.Literal.string("ENUM(%")),
                true=pgtypes.named(kind, "oid")),  # a named ENUM's column: its type's oid
         exp.If(this=exp.Like(this=kind, expression=exp.Literal.string("DECIMAL(%)[]")),
@@ -253,6 +188,12 @@ def _list_type() -> exp.Expr:
         exp.and_(exp.column("table_oid", "indb_dc").eq(exp.column("attrelid")),
                  exp.column("column_name", "indb_dc").eq(exp.column("attname"))))),
         exp.column("atttypid"))
+
+
+def _listed(namespace: exp.Expr) -> exp.Expr:
+    """Whether a schema's oid is of one DuckDB's pg_namespace lists (the database's)."""
+    return exp.In(this=namespace, query=exp.Subquery(this=exp.select("oid").from_(
+        "pg_catalog.pg_namespace")))
 
 
 # columns of PostgreSQL's catalog tables that DuckDB's lack or type otherwise, with their values
@@ -270,11 +211,16 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                  **pgkeys.EXTRA_COLUMNS["pg_class"]},
     "pg_am": {"amname": exp.Literal.string("heap")},  # a table's (psql's \d+: "Access method")
     "pg_index": {"indnullsnotdistinct": exp.false()},
-    "pg_collation": {"collnamespace": exp.Literal.number(0), "collprovider": exp.Literal.string("c"),
+    "pg_collation": {"collnamespace": exp.Literal.number(pgtypes.CATALOG_OID),
+                     "collowner": exp.Literal.number(pgroles.OWNER_OID),
+                     "collprovider": exp.Literal.string("c"),
                      "collencoding": exp.Literal.number(-1),  # any encoding (psql's \dO)
                      **{c: exp.Literal.string("C") for c in ("collcollate", "collctype")},
                      "colliculocale": exp.null(), "collisdeterministic": exp.true()},
     "pg_type": {"typnamespace": pgtypes.namespace(exp.column("oid"), exp.column("typnamespace")),
+                "typowner": exp.Literal.number(pgroles.OWNER_OID),
+                "typstorage": _storage(exp.column("typname"), (
+                    "text", "varchar", "bytea", "numeric", "json", "jsonb")),
                 "typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
                 "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
@@ -283,15 +229,24 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typlen": pgsizes.type_length(exp.column("oid"), exp.column("typlen")),
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
-                    for item, array in _ARRAYS.items()], default=exp.Literal.number(0))},
-    "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(),
+                    for item, array in pgtypes.ARRAYS.items()], default=exp.Literal.number(0))},
+    "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(exp.func("format_type", _list_type(), exp.null()), (
+                         "text", "character varying", "bytea", "numeric", "json", "jsonb")),
+                     "attstattarget": exp.Literal.number(-1),  # (the default statistics)
                      "atttypmod": pgsizes.pg_typmod(), "attlen": pgsizes.attribute_length(),
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
     "pg_constraint": pgkeys.EXTRA_COLUMNS["pg_constraint"],
     "pg_description": pgkeys.EXTRA_COLUMNS["pg_description"],
     # (psql's \dconfig lists the settings whose source is not the default: none)
     "pg_settings": {"source": exp.Literal.string("default"), "boot_val": exp.column("setting")},
-    "pg_views": pgviews.PG_VIEWS_COLUMNS, "pg_proc": {}, "pg_namespace": {},
+    # DuckDB's own functions are PostgreSQL's built-in ones: pg_catalog's, the owner's
+    "pg_proc": {"pronamespace": exp.If(this=_listed(exp.column("pronamespace")), true=exp.column(
+        "pronamespace"), false=exp.Literal.number(pgtypes.CATALOG_OID)),
+                "proowner": exp.Literal.number(pgroles.OWNER_OID)},
+    "pg_views": pgviews.PG_VIEWS_COLUMNS, "pg_depend": {},
+    # a sequence's values are BIGINT, one at a time (pg_dump writes AS bigint ... CACHE 1)
+    "pg_sequence": {"seqtypid": exp.Literal.number(20), "seqcache": exp.Literal.number(1)},
+    "pg_namespace": {"nspowner": exp.Literal.number(pgroles.OWNER_OID)},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
                     "datacl": exp.null(), "datdba": exp.Literal.number(0),
@@ -299,19 +254,26 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                     "encoding": exp.Literal.number(6)},
 }
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
-_ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": _types_added,
+_ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": pgtypes.types_added,
                                                     "pg_settings": _settings_added,
                                                     "pg_namespace": pgtypes.catalog_added,
                                                     "pg_proc": pgtypes.procedures_added,
+                                                    "pg_depend": lambda: exp.select("*").from_(
+                                                        exp.Table(this=exp.Anonymous(this=pgdepend.DEPENDS))),
                                                     **pgkeys.ADDED_ROWS}
 # ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
 # NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)
 _DUCKDB_VIEWS = exp.select("view_name").from_(exp.Table(this=exp.Anonymous(this="duckdb_views"))).where(
     exp.column("internal"))
 _LEFT_OUT: dict[str, Callable[[exp.Select], exp.Select]] = {
+    # DuckDB's own views (information_schema's, pg_catalog's, duckdb_tables...), in schemas
+    # that pg_namespace does not list
+    "pg_class": lambda base: base.where(_listed(exp.column("relnamespace"))),
     # the database, not DuckDB's others (memory, system, temp)
     "pg_database": lambda base: base.where(exp.column("datname").eq(exp.Literal.string(DATABASE))),
     "pg_constraint": lambda base: base.where(exp.column("contype").neq(exp.Literal.string("x"))),
+    # (COMMENT ... IS '' removes a comment in PostgreSQL)
+    "pg_description": lambda base: base.where(exp.column("description").neq(exp.Literal.string(""))),
     # DuckDB's types of no PostgreSQL oid (TIMESTAMP_MS, UBIGINT...): a client reading every
     # type's oid (Npgsql's type loading) fails on a NULL one
     "pg_type": lambda base: base.where(exp.column("oid").is_(exp.null()).not_()),
@@ -358,7 +320,7 @@ def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None
     if others:
         raise NotSupportedError(f"a query of pg_catalog or information_schema reads no tables of "
                                 f"the database ({others[0].name}); query them apart")
-    return _rewritten(tree)
+    return _rewritten(pgoids.with_table_oids(tree))
 
 
 def _reads_catalog(tree: exp.Expr) -> bool:
@@ -414,7 +376,7 @@ def _catalog_relations() -> frozenset[str]:
     with duckdb.connect() as duck:
         names = {row[0] for row in duck.execute(_CATALOG_TABLES).fetchall()}
     return frozenset(names) | frozenset(EMPTY_TABLES) | frozenset(_EXTRA_COLUMNS) | \
-        frozenset(pgroles.MACROS)
+        frozenset(pgroles.MACROS) | pgoids.RELATIONS
 
 
 def _is_table(table: exp.Table) -> bool:
@@ -771,6 +733,7 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     made.append(_table_macro("", pgkeys.constraints(relations, shown), name=pgkeys.CONSTRAINTS))
     made.append(_table_macro("", pgkeys.references(relations, shown), name=pgkeys.REFERENCES))
     made.append(_table_macro("", pgkeys.indexes(relations), name=pgkeys.INDEXES))
+    made.append(_table_macro("", pgdepend.depends(relations, [name for name, _ in macros]), name=pgdepend.DEPENDS))
     made.append(_table_macro("", pgviews.definitions(relations), name=pgviews.DEFINITIONS))
     made.append(_table_macro("", pgmacros.definitions(macros), name=pgmacros.DEFINITIONS))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
@@ -791,4 +754,6 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
         exp.to_identifier("relation")]), kind="MACRO", expression=ancestor))
     made.append(_table_macro("", exp.select(exp.alias_(ancestor.copy(), "relid"), exp.alias_(
         exp.Literal.number(1), "depth")), name=_TABLE_FUNCTIONS[1], parameters=("relation",)))
+    parameter, body = pgfunctions.OPTIONS_TABLE
+    made.append(_table_macro("", body, name=_TABLE_FUNCTIONS[2], parameters=(parameter,)))
     return made

@@ -324,14 +324,16 @@ def binary_row(fields: Sequence[bytes | None]) -> bytes:
 def cast(strings: pa.Table, types: Sequence[str], table: str,
          arrow_types: Sequence[pa.DataType] = ()) -> pa.Table:
     """The client's rows of strings cast by DuckDB to their columns' SQL types, as an INSERT of
-    those strings into ``table`` would be; a list column's (``arrow_types`` says which) read
-    from PostgreSQL's form of an array (``{a,b}``, as pg_dump writes it) first."""
+    those strings into ``table`` would be; a list column's and a BLOB column's (``arrow_types``
+    say which) read from PostgreSQL's text of an array (``{a,b}``) or a bytea (``\\x0102``), as
+    pg_dump writes them, first (DuckDB reads ``\\x01`` in a BLOB's text as one byte)."""
     if not strings.num_rows:
         return strings
     for name, kind in zip(strings.column_names, arrow_types):
-        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_binary(kind) \
+                or pa.types.is_large_binary(kind):
             strings = strings.set_column(strings.column_names.index(name), name,
-                                         _arrays(strings[name], kind, table))
+                                         _postgres_texts(strings[name], kind, table))
     casts = [exp.alias_(exp.cast(exp.column(c, quoted=True), exp.DataType.build(
         kind, dialect="duckdb")), c, quoted=True) for c, kind in zip(
         strings.column_names, types, strict=True)]
@@ -345,14 +347,21 @@ def cast(strings: pa.Table, types: Sequence[str], table: str,
                             f"{str(error).splitlines()[0]}") from None
 
 
-def _arrays(texts: pa.ChunkedArray, kind: pa.DataType, table: str) -> pa.Array:
+def _postgres_texts(texts: pa.ChunkedArray, kind: pa.DataType, table: str) -> pa.Array:
     oid = pgparams.oid_of(kind)
+
+    def value(text: str) -> object:  # (bytea's hex form checked: psycopg's loader skips bad digits)
+        if oid == pgparams.oid_of(pa.binary()) and text.startswith("\\x"):
+            return bytes.fromhex(text[2:])
+        return pgvalues.decoded(text.encode(), oid, binary=False)
     try:
-        return pa.array([None if text is None else pgvalues.decoded(text.encode(), oid, binary=False)
-                         for text in texts.to_pylist()], type=kind)
+        return pa.array([None if text is None else value(text) for text in texts.to_pylist()],
+                        type=kind)
     except (ValueError, TypeError, pa.ArrowException, NotSupportedError) as error:
+        form = "arrays, {1,2}" if pa.types.is_list(kind) or pa.types.is_large_list(kind) \
+            else "bytea, \\x0102"
         raise DataError(f"COPY's rows do not fit table {table}: a {kind} column takes "
-                        f"PostgreSQL's arrays, {{1,2}}: {error}") from None
+                        f"PostgreSQL's {form}: {error}") from None
 
 
 def response(code: bytes, count: int, binary: bool) -> bytes:

@@ -1,6 +1,6 @@
 """PostgreSQL's statements about a session's own state, which none of the SQL parsers indb uses
 reads: its cursors (``DECLARE name CURSOR FOR query``, ``FETCH``, ``MOVE``, ``CLOSE``), its
-prepared statements (``DEALLOCATE``), and ``RESET``, ``UNLISTEN`` and ``DISCARD``. Each is read
+prepared statements (``DEALLOCATE``), ``RESET``, ``UNLISTEN``, ``DISCARD`` and ``LOCK``. Each is read
 with sqlglot's tokenizer into a small typed object; the pg port's session carries it out
 (``server.pgwire``). ``statements`` cuts a text of several of them apart.
 
@@ -8,14 +8,15 @@ Clients send them on their own: psycopg's and psycopg2's named (server-side) cur
 SQLAlchemy's ``stream_results`` and pandas' ``read_sql(chunksize=...)`` use, declare a cursor and
 fetch from it; psycopg deallocates its prepared statements after a statement that changes a
 table; asyncpg's pool resets a connection it takes back with ``CLOSE ALL; UNLISTEN *; RESET
-ALL;``, and poolers send ``DISCARD ALL``. Cursors move forward only here (``FETCH NEXT``,
-``FORWARD n``, ``n``, ``ALL``).
+ALL;``, and poolers send ``DISCARD ALL``; pg_dump locks the tables it dumps. Cursors move
+forward only here (``FETCH NEXT``, ``FORWARD n``, ``n``, ``ALL``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
 from sqlglot.errors import TokenError
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import Token, Tokenizer, TokenType
@@ -23,7 +24,7 @@ from sqlglot.tokens import Token, Tokenizer, TokenType
 from indb.errors import NotSupportedError, SqlError
 
 FIRST_WORDS = frozenset({"DECLARE", "FETCH", "MOVE", "CLOSE", "DEALLOCATE", "RESET", "UNLISTEN",
-                         "DISCARD"})
+                         "DISCARD", "LOCK"})
 # statements that end or begin a transaction, or SET something: in a text of several
 # (``BEGIN; INSERT ...; COMMIT``) each statement runs on its own, these doing nothing
 SESSION_WORDS = FIRST_WORDS | {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
@@ -78,7 +79,16 @@ class Reset:
     path: bool = False  # RESET search_path, RESET ALL, DISCARD ALL: the search path is main again
 
 
-Statement = Declare | Fetch | Close | Deallocate | Reset
+@dataclass(frozen=True)
+class Lock:
+    """``LOCK [TABLE] [ONLY] name [*] [, ...] [IN mode MODE] [NOWAIT]``: the tables must be there
+    for the session to read, and no lock is taken (indb's readers read a snapshot, and its
+    writers commit optimistically: a DROP does not wait for them)."""
+
+    tables: tuple[exp.Table, ...]
+
+
+Statement = Declare | Fetch | Close | Deallocate | Reset | Lock
 
 
 class _Words(Tokenizer):
@@ -114,6 +124,8 @@ def read(sql: str) -> Statement | None:
         return None  # DuckDB's RESET VARIABLE v: the engine's
     if first in ("RESET", "UNLISTEN", "DISCARD"):
         return _reset(first, [t.text.upper() for t in rest])
+    if first == "LOCK":
+        return _lock(rest)
     if rest and rest[0].text.upper() == "PREPARE":
         rest = rest[1:]
     return Deallocate(_name_or_all(rest, "DEALLOCATE [PREPARE] name | ALL"))
@@ -150,6 +162,60 @@ def statements(sql: str) -> list[str] | None:
     if len(pieces) < 2 or not any(p.split(None, 1)[0].upper() in SESSION_WORDS for p in pieces):
         return None
     return pieces
+
+
+_LOCK_MODES = frozenset({"ACCESS", "ROW", "SHARE", "UPDATE", "EXCLUSIVE"})
+
+
+def _lock(tokens: list[Token]) -> Lock:
+    usage = "LOCK [TABLE] [ONLY] name [, ...] [IN lockmode MODE] [NOWAIT]"
+    words = [t.text.upper() for t in tokens]
+    if words[-1:] == ["NOWAIT"]:
+        tokens, words = tokens[:-1], words[:-1]
+    if "IN" in words:
+        at = words.index("IN")
+        if words[-1] != "MODE" or not set(words[at + 1:-1]) <= _LOCK_MODES or at + 2 == len(words):
+            raise SqlError(f"{usage}: unknown lock mode {' '.join(words[at + 1:-1])}")
+        tokens = tokens[:at]
+    if tokens and tokens[0].text.upper() == "TABLE":
+        tokens = tokens[1:]
+    if tokens and tokens[0].text.upper() == "ONLY":
+        tokens = tokens[1:]
+    items: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.token_type == TokenType.COMMA:
+            items.append([])
+        elif token.token_type != TokenType.STAR:  # (name *: its descendants too, none here)
+            items[-1].append(token)
+    tables = []
+    for item in items:
+        parts = item[::2]  # name . name . name
+        if not 1 <= len(parts) <= 3 or any(t.token_type != TokenType.DOT for t in item[1::2]) \
+                or len(item) % 2 == 0:
+            raise SqlError(usage)
+        names = [exp.to_identifier(t.text, quoted=t.token_type == TokenType.IDENTIFIER)
+                 for t in parts]
+        tables.append(exp.Table(this=names[-1], db=names[-2] if len(names) > 1 else None,
+                                catalog=names[-3] if len(names) > 2 else None))
+    return Lock(tuple(tables))
+
+
+def prepared_text(sql: str) -> tuple[str, str] | None:
+    """``PREPARE name [(type, ...)] AS statement``: the name, as PostgreSQL reads it, and the
+    statement's text (its parameters' types are left to it); None for any other statement."""
+    words = sql.split(None, 1)
+    if not words or words[0].upper() != "PREPARE":
+        return None
+    try:
+        tokens = _Pieces().tokenize(sql)
+    except TokenError:
+        return None
+    depth = 0
+    for token in tokens[2:]:
+        depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+        if depth == 0 and token.token_type == TokenType.ALIAS:
+            return _name(tokens[1]), sql[token.end + 1:].strip().rstrip(";")
+    return None
 
 
 def _declare(sql: str, tokens: list[Token]) -> Declare:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from indb.parser.named_types import CreateType
+from indb.server import pgparams, pgsizes
+from indb.server.pgroles import OWNER_OID
 
 NAMED = "indb_named_types"  # the shadow's table macro: (name, oid, definition) a named type
 
@@ -75,7 +77,8 @@ def catalog_namespace() -> exp.Expr:
 def catalog_added() -> exp.Query:
     """pg_namespace's row of pg_catalog, which DuckDB's lacks (its types are there)."""
     return exp.select(exp.alias_(exp.Literal.number(CATALOG_OID), "oid"),
-                      exp.alias_(exp.Literal.string("pg_catalog"), "nspname"))
+                      exp.alias_(exp.Literal.string("pg_catalog"), "nspname"),
+                      exp.alias_(exp.Literal.number(OWNER_OID), "nspowner"))
 
 
 def procedures_added() -> exp.Query:
@@ -93,3 +96,80 @@ def namespace(oid: exp.Expr, own: exp.Expr) -> exp.Expr:
     mine = exp.In(this=oid, query=exp.Subquery(this=exp.select("oid").from_(
         exp.Table(this=exp.Anonymous(this=NAMED)))))
     return exp.If(this=mine, true=own, false=catalog_namespace())
+
+
+# the array type of each type: its oid and its array's (varchar's and json's too, which DuckDB's
+# lack)
+ARRAYS = {**pgparams.ARRAYS, 1043: 1015, 114: 199}
+# pg_type's rows of the base types DuckDB's lacks: text, and json (DuckDB's JSON columns)
+_BASE_TYPES = [{"oid": oid, "typname": name, "typnamespace": CATALOG_OID, "typowner": OWNER_OID,
+                "typtype": "b", "typcategory": category, "typlen": -1, "typbyval": False,
+                "typdelim": ",", "typelem": 0, "typarray": array, "typbasetype": 0, "typrelid": 0,
+                "typisdefined": True, "typtypmod": -1, "typstorage": "x"}
+               for oid, name, category, array in ((25, "text", "S", 1009), (114, "json", "U", 199))]
+
+
+def types_added() -> exp.Query:
+    """pg_type's rows DuckDB's lacks: ``_BASE_TYPES``, and an array type for each type of
+    ``ARRAYS``."""
+    arrays = exp.select(
+        exp.alias_(exp.column("array_oid", "a"), "oid"),
+        exp.alias_(exp.DPipe(this=exp.Literal.string("_"), expression=exp.column("typname", "t")),
+                   "typname"),
+        exp.alias_(catalog_namespace(), "typnamespace"),
+        exp.alias_(exp.Literal.number(OWNER_OID), "typowner"),
+        *(exp.alias_(value, name) for name, value in (
+            ("typtype", exp.Literal.string("b")), ("typcategory", exp.Literal.string("A")),
+            ("typlen", exp.Literal.number(-1)), ("typbyval", exp.false()),
+            ("typdelim", exp.Literal.string(",")), ("typarray", exp.Literal.number(0)),
+            ("typbasetype", exp.Literal.number(0)), ("typrelid", exp.Literal.number(0)),
+            ("typisdefined", exp.true()), ("typtypmod", exp.Literal.number(-1)),
+            ("typstorage", exp.Literal.string("x")),
+            ("typreceive", exp.Literal.number(ARRAY_RECV)))),  # (Npgsql: an array's)
+        exp.alias_(exp.column("item_oid", "a"), "typelem"),
+    ).from_(exp.Subquery(this=exp.union(exp.select("oid", "typname").from_(
+        exp.to_table("pg_catalog.pg_type")), *(exp.select(
+            exp.alias_(exp.Literal.number(row["oid"]), "oid"),
+            exp.alias_(exp.Literal.string(str(row["typname"])), "typname")) for row in _BASE_TYPES),
+            distinct=False),
+        alias=exp.TableAlias(this=exp.to_identifier("t")))).join(
+        exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(item),
+                                                       exp.Literal.number(array)])
+                                for item, array in ARRAYS.items()],
+                   alias=exp.TableAlias(this=exp.to_identifier("a"), columns=[
+                       exp.to_identifier("item_oid"), exp.to_identifier("array_oid")])),
+        on=exp.column("oid", "t").eq(exp.column("item_oid", "a")))
+    bases = exp.union(*(exp.select(*(exp.alias_(exp.convert(v), n) for n, v in row.items()))
+                        for row in _BASE_TYPES), distinct=False)  # (of the same columns)
+    added = arrays.union(exp.select("*").from_(exp.Subquery(this=bases)), distinct=False)
+    added.set("by_name", True)
+    return added
+
+
+# the names of the types of ARRAYS' items, as format_type writes them
+_ITEM_NAMES = {16: "boolean", 17: "bytea", 20: "bigint", 21: "smallint", 23: "integer", 25: "text",
+               114: "json", 700: "real", 701: "double precision", 1043: "character varying",
+               1082: "date", 1083: "time without time zone", 1114: "timestamp without time zone",
+               1184: "timestamp with time zone", 1186: "interval", 1700: "numeric"}
+
+
+def format_type() -> tuple[tuple[str, ...], exp.Expr]:
+    """The shadow's macro ``format_type(of_type, of_typemod)``: a type's name as PostgreSQL's
+    (``character varying``, ``numeric(10,2)``, an array's ``bigint[]``), ``text`` for a type no
+    pg_type row has."""
+    def name(of_type: exp.Expr) -> exp.Expr:
+        return exp.Subquery(this=exp.select(exp.func("coalesce", exp.Case(
+            this=exp.column("typname"), ifs=[
+                exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
+                for duck, pg in FORMAT_NAMES.items()]), exp.Dot(
+            this=exp.to_identifier("pg_catalog"), expression=exp.func(
+                "format_type", of_type.copy(), pgsizes.duckdb_typmod())))).from_(
+            exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(of_type)).limit(1))
+    of_type = exp.column("of_type")
+    added = exp.Case(this=of_type, ifs=[  # (the types types_added adds)
+        *(exp.If(this=exp.Literal.number(array), true=exp.Literal.string(f"{_ITEM_NAMES[item]}[]"))
+          for item, array in ARRAYS.items()),
+        *(exp.If(this=exp.Literal.number(row["oid"]), true=exp.Literal.string(str(row["typname"])))
+          for row in _BASE_TYPES)])
+    return ("of_type", "of_typemod"), exp.func("coalesce", added, name(of_type.copy()),
+                                               exp.Literal.string("text"))
