@@ -394,7 +394,7 @@ def test_sqlalchemy_reflects_defaults_identities_and_primary_keys(served, descri
     inspector = sa.inspect(engine(served, "root"))
     columns = {c["name"]: c for c in inspector.get_columns("refl_items")}
     assert columns["id"]["identity"] == {"always": True, "start": 10, "increment": 5,
-                                         "minvalue": 1, "maxvalue": 2**63 - 1, "cache": 0,
+                                         "minvalue": 1, "maxvalue": 2**63 - 1, "cache": 1,
                                          "cycle": False}
     assert columns["id"]["autoincrement"] and not columns["id"]["nullable"]
     assert columns["id"]["default"] is None  # an identity has no DEFAULT in PostgreSQL's catalog
