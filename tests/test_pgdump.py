@@ -55,23 +55,29 @@ QUERIES = {  # each relation's rows, as both servers answer them
 
 
 @pytest.fixture(scope="module")
-def dumped(tmp_path_factory):
-    """The served database's rows (psycopg's) and what ``pg_dump --no-owner`` wrote of it."""
+def served(tmp_path_factory):
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed (Debian's postgresql-client)")
     path = tmp_path_factory.mktemp("pgdump") / "db"
     with indb.connect(path) as conn:
         for statement in DATABASE:
             conn.sql(statement)
-    served = Served(path)
-    try:
-        rows = _rows(served.pg_port, "indb", "admin", "")
-        run = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "admin",
-                              "-d", "indb", "--no-owner"], capture_output=True, text=True, timeout=300)
-    finally:
-        served.stop()
+    server = Served(path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dumped(served):
+    """The served database's rows (psycopg's) and what ``pg_dump --no-owner`` wrote of it."""
+    return _rows(served.pg_port, "indb", "admin", ""), _dump(served, "--no-owner").stdout
+
+
+def _dump(served: Served, *options: str) -> subprocess.CompletedProcess:
+    run = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "admin",
+                          "-d", "indb", *options], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    return rows, run.stdout
+    return run
 
 
 def _rows(port: int | str, database: str, user: str, schema: str, host: str = "127.0.0.1"
@@ -150,3 +156,19 @@ def test_what_pg_dump_wrote_restores_into_indb(dumped, tmp_path):
             assert conn.execute("SELECT nextval('order_ids')").fetchone() == (102,)
     finally:
         served.stop()
+
+
+def test_pg_dump_s_other_forms(served, tmp_path):
+    """One table (``-t``: its catalog query compares with ``OPERATOR(pg_catalog.=) ANY``), the
+    database itself (``-C``), and the custom format that pg_restore reads (``-Fc``)."""
+    one = _dump(served, "-O", "-t", "orders").stdout
+    assert "CREATE TABLE main.orders (" in one and "CREATE TABLE main.customers" not in one
+    assert "CREATE DATABASE indb WITH TEMPLATE = template0 ENCODING = 'UTF8'" in _dump(
+        served, "-O", "-C", "--schema-only").stdout
+    _dump(served, "-Fc", "-f", str(tmp_path / "db.dump"))
+    listed = subprocess.run(["pg_restore", "-l", str(tmp_path / "db.dump")], capture_output=True,
+                            text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    entries = [line.split()[3:6] for line in listed.stdout.splitlines() if line[:1].isdigit()]
+    assert ["TABLE", "main", "orders"] in entries and ["VIEW", "main", "big_orders"] in entries
+    assert ["TABLE", "DATA", "main"] in entries and ["SEQUENCE", "SET", "main"] in entries

@@ -249,8 +249,10 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
     "pg_namespace": {"nspowner": exp.Literal.number(pgroles.OWNER_OID)},
     "pg_database": {"datcollate": exp.Literal.string("C"), "datctype": exp.Literal.string("C"),
                     "daticulocale": exp.null(), "datlocprovider": exp.Literal.string("c"),
-                    "datacl": exp.null(), "datdba": exp.Literal.number(0),
+                    "datacl": exp.null(), "datdba": exp.Literal.number(pgroles.OWNER_OID),
                     "dattablespace": exp.Literal.number(0),  # pg_tablespace's pg_default
+                    "datconnlimit": exp.Literal.number(-1), "datcollversion": exp.null(),
+                    **{c: exp.Literal.number(0) for c in ("datfrozenxid", "datminmxid")},
                     "encoding": exp.Literal.number(6)},
 }
 # rows of those tables that DuckDB's lack, added to what remains of DuckDB's rows (by name)
@@ -295,9 +297,12 @@ _CATALOG_TABLES = ("SELECT DISTINCT view_name FROM duckdb_views() WHERE schema_n
                    "UNION SELECT DISTINCT table_name FROM duckdb_tables() WHERE schema_name = 'pg_catalog'")
 # PostgreSQL's functions that DuckDB has by another name
 _RENAMED = {"json_build_object": "json_object", "pg_get_constraintdef": "indb_constraintdef"}
-# PostgreSQL's regular expression operators, by their name after OPERATOR(schema.
-_REGEX_OPERATORS = {"~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True),
-                    "~*": (exp.RegexpILike, False), "!~*": (exp.RegexpILike, True)}
+# PostgreSQL's regular expression and comparison operators, by their name after OPERATOR(schema.
+_OPERATORS: dict[str, tuple[type[exp.Expr], bool]] = {
+    "~": (exp.RegexpLike, False), "!~": (exp.RegexpLike, True), "~*": (exp.RegexpILike, False),
+    "!~*": (exp.RegexpILike, True), "=": (exp.EQ, False), "<>": (exp.NEQ, False),
+    "!=": (exp.NEQ, False), "<": (exp.LT, False), "<=": (exp.LTE, False), ">": (exp.GT, False),
+    ">=": (exp.GTE, False)}  # (pg_dump -t: relkind OPERATOR(pg_catalog.=) ANY (array[...]))
 
 
 def catalog_query(sql: str, trees: Sequence[exp.Expr] | None) -> exp.Expr | None:
@@ -423,8 +428,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.CurrentCatalog):  # PostgreSQL's current_catalog (no parentheses:
         return exp.CurrentDatabase()  # DuckDB reads a column), as JDBC's getColumns asks
     if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~)
-        kind, negated = _REGEX_OPERATORS.get(str(node.args.get("operator")).split(".")[-1],
-                                             (None, False))
+        kind, negated = _OPERATORS.get(str(node.args.get("operator")).split(".")[-1],
+                                       (None, False))
         if kind is None:
             return node
         match = kind(this=node.this, expression=node.expression)

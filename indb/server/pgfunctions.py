@@ -27,6 +27,8 @@ MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
     # an object's privileges when no GRANT changed them: none here, since indb's grants are its
     # own (SHOW GRANTS), not PostgreSQL's access lists (pg_dump then writes no GRANT)
     "acldefault": (("object_kind", "owner_oid"), exp.null()),
+    # a shared object's comment (a database's, a role's): indb keeps none
+    "shobj_description": (("object_oid", "catalog_name"), exp.null()),
     # information_schema._pg_expandarray(array): a row (x, n) for each item, as PostgreSQL's
     # set-returning function gives them in a select list (JDBC's getPrimaryKeys over pg_index)
     "_pg_expandarray": (("items",), sqlglot.parse_one(
