@@ -6,6 +6,7 @@ Skipped where pg_dump (Debian's postgresql-client) is not installed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from decimal import Decimal
@@ -40,6 +41,8 @@ DATABASE = [
     'INSERT INTO "My Tab" VALUES (1, 0.5)',
     "INSERT INTO lab.runs (label) VALUES ('first'), ('second')",
     "CREATE MACRO twice(x) AS x * 2",  # (DuckDB's SQL: not dumped)
+    "CREATE USER root PASSWORD 'root-pw'", "GRANT admin TO root",  # (who dumps)
+    "CREATE USER ann PASSWORD 'ann-pw'", "GRANT analyst TO ann", "GRANT SELECT ON orders TO ann",
     # (named first: pg_dump must make it after the tables it reads, by pg_depend's rows)
     "CREATE VIEW big_orders AS SELECT o.id, c.name FROM orders o JOIN customers c "
     "ON c.id = o.customer WHERE o.amount > 10",
@@ -70,19 +73,21 @@ def served(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dumped(served):
     """The served database's rows (psycopg's) and what ``pg_dump --no-owner`` wrote of it."""
-    return _rows(served.pg_port, "indb", "admin", ""), _dump(served, "--no-owner").stdout
+    return _rows(served.pg_port, "indb", "root", ""), _dump(served, "--no-owner").stdout
 
 
-def _dump(served: Served, *options: str) -> subprocess.CompletedProcess:
-    run = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "admin",
-                          "-d", "indb", *options], capture_output=True, text=True, timeout=300)
+def _dump(served: Served, *options: str, user: str = "root") -> subprocess.CompletedProcess:
+    run = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", user,
+                          "-d", "indb", *options], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PGPASSWORD": f"{user}-pw"})
     assert run.returncode == 0, run.stderr
     return run
 
 
 def _rows(port: int | str, database: str, user: str, schema: str, host: str = "127.0.0.1"
           ) -> dict[str, list[tuple]]:
-    with psycopg.connect(host=host, port=port, user=user, dbname=database) as conn:
+    with psycopg.connect(host=host, port=port, user=user, dbname=database,
+                         password=f"{user}-pw") as conn:
         return {name: conn.execute(query.format(s=schema)).fetchall()
                 for name, query in QUERIES.items()}
 
@@ -172,3 +177,19 @@ def test_pg_dump_s_other_forms(served, tmp_path):
     entries = [line.split()[3:6] for line in listed.stdout.splitlines() if line[:1].isdigit()]
     assert ["TABLE", "main", "orders"] in entries and ["VIEW", "main", "big_orders"] in entries
     assert ["TABLE", "DATA", "main"] in entries and ["SEQUENCE", "SET", "main"] in entries
+
+
+def test_a_user_dumps_what_it_may_read(served):
+    """As PostgreSQL's pg_dump, a user's dump holds what it may read, and needs each sequence
+    its tables number from: ann may read orders, whose DEFAULT numbers from order_ids."""
+    refused = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "ann",
+                              "-d", "indb", "-O"], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PGPASSWORD": "ann-pw"})
+    assert refused.returncode != 0 and "GRANT SELECT ON SEQUENCE order_ids TO ann" in refused.stderr
+    with psycopg.connect(host="127.0.0.1", port=served.pg_port, user="root", dbname="indb",
+                         password="root-pw", autocommit=True) as conn:
+        conn.execute("GRANT SELECT ON SEQUENCE order_ids TO ann")
+    dump = _dump(served, "-O", user="ann").stdout
+    assert "CREATE TABLE main.orders (" in dump and "COPY main.orders " in dump
+    assert "customers" not in dump.replace("REFERENCES customers", "")
+    assert "FOREIGN KEY" not in dump  # (of a table ann may not read)

@@ -743,7 +743,8 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     made.append(_table_macro("", pgmacros.definitions(macros), name=pgmacros.DEFINITIONS))
     made.append(_table_macro("", pgkeys.information_sequences(DATABASE),
                              name=_macro("sequences", "information_schema")))
-    made.append(_table_macro("", pgroles.roles(principals), name=pgroles.ROLES))
+    made.append(_table_macro("", pgroles.roles(principals, [r.owner for r in relations]),
+                             name=pgroles.ROLES))
     made.append(_table_macro("", pgroles.users(), name=pgroles.USERS))
     made.append(_table_macro("", pgroles.members(principals), name=pgroles.MEMBERS))
     made.append(_table_macro("", pgroles.owners(relations), name=pgroles.OWNERS))

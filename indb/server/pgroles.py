@@ -52,9 +52,13 @@ def _role_row(principal: Principal) -> tuple[object, ...]:
             principal.kind == "user", False, -1, "********", None, admin, None)
 
 
-def roles(principals: Sequence[Principal]) -> exp.Query:
-    """The body of ``indb_pg_roles()``: a row a principal."""
-    return _typed(_ROLE_COLUMNS, [_role_row(p) for p in principals])
+def roles(principals: Sequence[Principal], owners: Sequence[str] = ()) -> exp.Query:
+    """The body of ``indb_pg_roles()``: a row a principal, and one for each owner of a relation
+    the user sees that is none of them (its name alone: pg_dump stops on an owner it cannot
+    name)."""
+    shown = {p.name for p in principals}
+    named = [Principal(name, "role", False, 0.0, ()) for name in sorted(set(owners) - shown)]
+    return _typed(_ROLE_COLUMNS, [_role_row(p) for p in [*principals, *named]])
 
 
 def users() -> exp.Query:
