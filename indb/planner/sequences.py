@@ -125,9 +125,10 @@ def identity_of(column: str, properties: exp.SequenceProperties | None,
     if numbers.get("cycle"):
         raise error_at(properties, "an identity column takes START WITH and INCREMENT BY; its "
                                    "numbers run up to its type's bound (no CYCLE)")
-    bounds = tuple(int(numbers[key]) if key in numbers else None for key in ("minimum", "maximum"))
+    minimum, maximum = (int(numbers[key]) if key in numbers else None
+                        for key in ("minimum", "maximum"))
     return (Identity(column, int(numbers.get("start", 1)), int(numbers.get("increment", 1)), always),
-            (bounds[0], bounds[1]))
+            (minimum, maximum))
 
 
 def _calls(tree: exp.Expr) -> list[exp.Anonymous]:

@@ -145,9 +145,13 @@ _MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
 # the types of columns whose pg_attribute row DuckDB's gives another (by DuckDB's name of the
 # type): a list column's array type, as the pg port sends them, and JSON's json
 _COLUMN_TYPES = {"BOOLEAN[]": 1000, "BLOB[]": 1001, "TINYINT[]": 1005, "SMALLINT[]": 1005,
-               "INTEGER[]": 1007, "BIGINT[]": 1016, "VARCHAR[]": 1015, "FLOAT[]": 1021,
-               "DOUBLE[]": 1022, "DATE[]": 1182, "TIME[]": 1183, "TIMESTAMP[]": 1115,
-               "TIMESTAMP WITH TIME ZONE[]": 1185, "INTERVAL[]": 1187, "JSON": 114}
+                 "INTEGER[]": 1007, "BIGINT[]": 1016, "VARCHAR[]": 1015, "FLOAT[]": 1021,
+                 "DOUBLE[]": 1022, "DATE[]": 1182, "TIME[]": 1183, "TIMESTAMP[]": 1115,
+                 "TIMESTAMP WITH TIME ZONE[]": 1185, "INTERVAL[]": 1187, "JSON": 114}
+# the types of variable length, which PostgreSQL stores extended (by pg_type's names)
+_EXTENDED = ("text", "varchar", "bytea", "numeric", "json", "jsonb")
+
+
 def _settings_added() -> exp.Query:
     """pg_settings' rows of PostgreSQL's settings (JDBC's metadata asks for max_index_keys)."""
     return exp.select("name", "setting").from_(exp.Values(
@@ -219,8 +223,7 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                      "colliculocale": exp.null(), "collisdeterministic": exp.true()},
     "pg_type": {"typnamespace": pgtypes.namespace(exp.column("oid"), exp.column("typnamespace")),
                 "typowner": exp.Literal.number(pgroles.OWNER_OID),
-                "typstorage": _storage(exp.column("typname"), (
-                    "text", "varchar", "bytea", "numeric", "json", "jsonb")),
+                "typstorage": _storage(exp.column("typname"), _EXTENDED),
                 "typdelim": exp.func("coalesce", exp.column("typdelim"), exp.Literal.string(",")),
                 "typelem": exp.func("coalesce", exp.column("typelem"), exp.Literal.number(0)),
                 "typbasetype": exp.func("coalesce", exp.column("typbasetype"), exp.Literal.number(0)),
@@ -230,8 +233,9 @@ _EXTRA_COLUMNS: dict[str, dict[str, exp.Expr]] = {
                 "typarray": exp.Case(this=exp.column("oid"), ifs=[
                     exp.If(this=exp.Literal.number(item), true=exp.Literal.number(array))
                     for item, array in pgtypes.ARRAYS.items()], default=exp.Literal.number(0))},
-    "pg_attribute": {"atttypid": _list_type(), "attstorage": _storage(exp.func("format_type", _list_type(), exp.null()), (
-                         "text", "character varying", "bytea", "numeric", "json", "jsonb")),
+    "pg_attribute": {"atttypid": _list_type(),
+                     "attstorage": _storage(exp.func("format_type", _list_type(), exp.null()), tuple(
+                         pgtypes.FORMAT_NAMES.get(name, name) for name in _EXTENDED)),
                      "attstattarget": exp.Literal.number(-1),  # (the default statistics)
                      "atttypmod": pgsizes.pg_typmod(), "attlen": pgsizes.attribute_length(),
                      **pgkeys.EXTRA_COLUMNS["pg_attribute"]},
@@ -260,8 +264,7 @@ _ADDED_ROWS: dict[str, Callable[[], exp.Query]] = {"pg_type": pgtypes.types_adde
                                                     "pg_settings": _settings_added,
                                                     "pg_namespace": pgtypes.catalog_added,
                                                     "pg_proc": pgtypes.procedures_added,
-                                                    "pg_depend": lambda: exp.select("*").from_(
-                                                        exp.Table(this=exp.Anonymous(this=pgdepend.DEPENDS))),
+                                                    "pg_depend": pgdepend.added,
                                                     **pgkeys.ADDED_ROWS}
 # ... and DuckDB's rows left out of them: the settings answered above, the shadow's own macros,
 # NOT NULL as a constraint (PostgreSQL's pg_constraint has none; its 'x' is an exclusion)

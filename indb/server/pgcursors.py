@@ -1,8 +1,9 @@
 """PostgreSQL's statements about a session's own state, which none of the SQL parsers indb uses
 reads: its cursors (``DECLARE name CURSOR FOR query``, ``FETCH``, ``MOVE``, ``CLOSE``), its
-prepared statements (``DEALLOCATE``), ``RESET``, ``UNLISTEN``, ``DISCARD`` and ``LOCK``. Each is read
-with sqlglot's tokenizer into a small typed object; the pg port's session carries it out
-(``server.pgwire``). ``statements`` cuts a text of several of them apart.
+prepared statements (``DEALLOCATE``; ``prepared_text`` cuts a ``PREPARE`` apart), ``RESET``,
+``UNLISTEN``, ``DISCARD`` and ``LOCK``. Each is read with sqlglot's tokenizer into a small typed
+object; the pg port's session carries it out (``server.pgsession``). ``statements`` cuts a text
+of several of them apart.
 
 Clients send them on their own: psycopg's and psycopg2's named (server-side) cursors, which
 SQLAlchemy's ``stream_results`` and pandas' ``read_sql(chunksize=...)`` use, declare a cursor and

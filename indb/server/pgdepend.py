@@ -68,6 +68,11 @@ def depends(relations: Sequence[Relation], macros: Sequence[str]) -> exp.Query:
     return between.union(of_macros, distinct=False)
 
 
+def added() -> exp.Query:
+    """pg_depend's rows added to DuckDB's (pgcatalog's ``_ADDED_ROWS``): ``DEPENDS``'."""
+    return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=DEPENDS)))
+
+
 def _read(definition: str) -> list[tuple[str, str]]:
     """The relations a view's query reads by name (schema, name): its tables and views, not
     its CTEs."""

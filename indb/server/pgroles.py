@@ -52,7 +52,7 @@ def _role_row(principal: Principal) -> tuple[object, ...]:
             principal.kind == "user", False, -1, "********", None, admin, None)
 
 
-def roles(principals: Sequence[Principal], owners: Sequence[str] = ()) -> exp.Query:
+def roles(principals: Sequence[Principal], owners: Sequence[str]) -> exp.Query:
     """The body of ``indb_pg_roles()``: a row a principal, and one for each owner of a relation
     the user sees that is none of them (its name alone: pg_dump stops on an owner it cannot
     name)."""

@@ -3,10 +3,11 @@ threaded socket server): each client connection is a session whose statements ru
 server's pool, so ``psql``, psycopg and other PostgreSQL clients query the database.
 
 What is indb's here: the session (``pgsession``: statements through the engine; its cursors,
-prepared statements and COPY with the client), the types of result columns and their rows (``pgrows``, in
-PostgreSQL's forms: ``pgvalues``), parameter values decoded by their type OIDs, errors with a
-SQLSTATE and the position of a SQL error (an extended query's discarding the messages up to
-Sync), and the password (an API token, or the user's own) when the server asks for one.
+prepared statements and COPY with the client), the types of result columns and their rows
+(``pgrows``, in PostgreSQL's forms: ``pgvalues``), parameter values decoded by their type OIDs,
+errors with a SQLSTATE and the position of a SQL error (an extended query's discarding the
+messages up to Sync), and the password (an API token, or the user's own) when the server asks
+for one.
 """
 
 from __future__ import annotations
