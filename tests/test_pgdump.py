@@ -193,3 +193,22 @@ def test_a_user_dumps_what_it_may_read(served):
     assert "CREATE TABLE main.orders (" in dump and "COPY main.orders " in dump
     assert "customers" not in dump.replace("REFERENCES customers", "")
     assert "FOREIGN KEY" not in dump  # (of a table ann may not read)
+
+
+def test_pg_dumpall_writes_the_users_and_roles(served):
+    """pg_dumpall's globals: a role each user and role, with what it may do and the roles it
+    holds (read from pg_authid), and no password (an indb password is indb's own)."""
+    if shutil.which("pg_dumpall") is None:
+        pytest.skip("pg_dumpall is not installed (Debian's postgresql-client)")
+    run = subprocess.run(["pg_dumpall", "-h", "127.0.0.1", "-p", str(served.pg_port), "-U", "root",
+                          "-l", "indb", "--globals-only"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PGPASSWORD": "root-pw"})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    for wanted in ["CREATE ROLE ann;", "CREATE ROLE analyst;", "GRANT analyst TO ann GRANTED BY owner;",
+                   "GRANT admin TO root GRANTED BY owner;"]:
+        assert wanted in lines, wanted
+    altered = {line.split()[2]: line for line in lines if line.startswith("ALTER ROLE")}
+    assert " LOGIN " in altered["ann"] and "NOSUPERUSER" in altered["ann"]
+    assert "NOLOGIN" in altered["analyst"] and " SUPERUSER" in altered["root"]
+    assert "PASSWORD" not in run.stdout

@@ -749,6 +749,7 @@ def _making(relations: Sequence[Relation], principals: Sequence[Principal],
     made.append(_table_macro("", pgroles.roles(principals, [r.owner for r in relations]),
                              name=pgroles.ROLES))
     made.append(_table_macro("", pgroles.users(), name=pgroles.USERS))
+    made.append(_table_macro("", pgroles.authid(), name=pgroles.AUTHID))
     made.append(_table_macro("", pgroles.members(principals), name=pgroles.MEMBERS))
     made.append(_table_macro("", pgroles.owners(relations), name=pgroles.OWNERS))
     for macro, (arguments, body) in _MACROS.items():

@@ -23,8 +23,9 @@ OWNER_OID = 10  # PostgreSQL's bootstrap superuser's oid: the database's owner h
 FIRST_OID = 16384  # the first oid PostgreSQL gives what users make
 # the catalog relations made here, which a query reads through the shadow's table macros
 # ``indb_<relation>`` (pgcatalog's naming of them)
-MACROS = frozenset({"pg_roles", "pg_user", "pg_auth_members"})
+MACROS = frozenset({"pg_roles", "pg_user", "pg_auth_members", "pg_authid"})
 ROLES, USERS, MEMBERS = "indb_pg_roles", "indb_pg_user", "indb_pg_auth_members"
+AUTHID = "indb_pg_authid"
 OWNERS = "indb_owners"  # and of each relation's owner: (relation_oid, owner_oid)
 
 
@@ -69,6 +70,13 @@ def users() -> exp.Query:
                "passwd": "rolpassword", "valuntil": "rolvaliduntil", "useconfig": "rolconfig"}
     return exp.select(*(exp.alias_(exp.column(role), user) for user, role in columns.items())).from_(
         exp.Table(this=exp.Anonymous(this=ROLES))).where(exp.column("rolcanlogin"))
+
+
+def authid() -> exp.Query:
+    """The body of ``indb_pg_authid()``: pg_roles' rows, with no password (pg_dumpall reads the
+    roles from pg_authid; an indb password's hash is indb's own, of no use to PostgreSQL)."""
+    return exp.select(exp.Star(replace=[exp.alias_(exp.cast(exp.null(), "VARCHAR"), "rolpassword")])
+                      ).from_(exp.Table(this=exp.Anonymous(this=ROLES)))
 
 
 def members(principals: Sequence[Principal]) -> exp.Query:
