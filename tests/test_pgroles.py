@@ -57,9 +57,9 @@ def test_an_admin_sees_every_user_and_role_with_what_it_may_do(served):
     assert listed["quants"][0] == "Cannot login"
 
 
-def test_anyone_else_sees_itself_its_roles_and_the_built_in_ones(served):
+def test_anyone_else_sees_itself_its_roles_the_built_in_ones_and_its_relations_owners(served):
     names = {row[0] for row in psql(served, "ann", r"\du")}
-    assert names == {"ann", "quants", "admin", "developer", "analyst"}
+    assert names == {"ann", "quants", "admin", "developer", "analyst", "owner"}  # (owner_t's)
     assert psql(served, "ann", "SELECT usename, usesuper FROM pg_user") == [["ann", "f"]]
     held = psql(served, "ann", "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r "
                                "ON r.oid = m.roleid ORDER BY 1")
@@ -69,7 +69,7 @@ def test_anyone_else_sees_itself_its_roles_and_the_built_in_ones(served):
 def test_relations_and_the_database_are_listed_with_their_owners(served):
     assert sorted(psql(served, "root", r"\dt")) == [["main", "ann_t", "table", "ann"],
                                                     ["main", "owner_t", "table", "owner"]]
-    # ann reads owner_t (granted) and ann_t (its own): the owners it cannot list are named still
+    # ann reads owner_t (granted) and ann_t (its own): each listed with its owner
     assert sorted(row[3] for row in psql(served, "ann", r"\dt")) == ["ann", "owner"]
     assert [row[:2] for row in psql(served, "ann", r"\l")] == [["indb", "owner"]]  # not DuckDB's others
     assert psql(served, "ann", "SELECT relowner FROM pg_class WHERE relname = 'ann_t'") == \
