@@ -157,19 +157,17 @@ def format_type() -> tuple[tuple[str, ...], exp.Expr]:
     """The shadow's macro ``format_type(of_type, of_typemod)``: a type's name as PostgreSQL's
     (``character varying``, ``numeric(10,2)``, an array's ``bigint[]``), ``text`` for a type no
     pg_type row has."""
-    def name(of_type: exp.Expr) -> exp.Expr:
-        return exp.Subquery(this=exp.select(exp.func("coalesce", exp.Case(
-            this=exp.column("typname"), ifs=[
-                exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
-                for duck, pg in FORMAT_NAMES.items()]), exp.Dot(
-            this=exp.to_identifier("pg_catalog"), expression=exp.func(
-                "format_type", of_type.copy(), pgsizes.duckdb_typmod())))).from_(
-            exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(of_type)).limit(1))
     of_type = exp.column("of_type")
+    named = exp.Subquery(this=exp.select(exp.func("coalesce", exp.Case(
+        this=exp.column("typname"), ifs=[
+            exp.If(this=exp.Literal.string(duck), true=exp.Literal.string(pg))
+            for duck, pg in FORMAT_NAMES.items()]), exp.Dot(
+        this=exp.to_identifier("pg_catalog"), expression=exp.func(
+            "format_type", of_type.copy(), pgsizes.duckdb_typmod())))).from_(
+        exp.to_table("pg_catalog.pg_type")).where(exp.column("oid").eq(of_type.copy())).limit(1))
     added = exp.Case(this=of_type, ifs=[  # (the types types_added adds)
         *(exp.If(this=exp.Literal.number(array), true=exp.Literal.string(f"{_ITEM_NAMES[item]}[]"))
           for item, array in ARRAYS.items()),
         *(exp.If(this=exp.Literal.number(row["oid"]), true=exp.Literal.string(str(row["typname"])))
           for row in _BASE_TYPES)])
-    return ("of_type", "of_typemod"), exp.func("coalesce", added, name(of_type.copy()),
-                                               exp.Literal.string("text"))
+    return ("of_type", "of_typemod"), exp.func("coalesce", added, named, exp.Literal.string("text"))
