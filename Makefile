@@ -20,9 +20,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# --durations: the slowest tests listed, for keeping the whole run near 30 minutes
 test: $(STAMP)
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 demo: $(STAMP)
 	$(BIN)/indb --db ./demo_db demo
