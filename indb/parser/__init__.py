@@ -12,7 +12,7 @@ from sqlglot.tokens import TokenType
 from indb.errors import SqlError
 from indb.parser import qstatements
 from indb.parser.messages import in_user_terms, syntax_message
-from indb.parser import procedures
+from indb.parser import procedures, templates
 from indb.parser.dialect import (AlterModelAlias, CreateFunction, CreateModel, DescribeModel,
                                  DropModel, ExecuteFunction, Indb, KillFunction, ReplicatedProperty,
                                  ShardKey, ShowFunction, ShowFunctionStatus, ShowModels)
@@ -61,7 +61,7 @@ def _parse_sql(sql: str) -> list[exp.Expr]:
     statements = _parsed(sql, lambda: Indb().parse(sql))
     # a comment after the last ';' parses as an empty statement of its own; a lone END after
     # other statements is sqlglot's end of a BEGIN ... END block, PostgreSQL's COMMIT
-    return [exp.Commit() if isinstance(s, exp.EndStatement) else _duckdb_reads(_select_into(s))
+    return [exp.Commit() if isinstance(s, exp.EndStatement) else _duckdb_reads(_select_into(templates.named(s)))
             for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
 
 

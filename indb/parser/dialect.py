@@ -39,8 +39,7 @@ from sqlglot.tokens import TokenizerCore, TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
-from indb.parser import faithful, fragments, numformat, workers
-from indb.errors import IndbError
+from indb.parser import faithful, fragments, templates, workers
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -280,10 +279,12 @@ class Indb(DuckDB):
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
                      "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True)}
-        # to_char(number, '999D99'): a number's template (numformat), read here so that an
-        # element indb does not support is refused at its place in the text
+        # to_char(number, '999D99') and to_char(ts, 'YYYY-MM'): PostgreSQL's templates,
+        # read here so that an element indb does not support is refused at its place
         FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,
-                            "TO_CHAR": lambda self: self._parse_to_char()}
+                            "TO_CHAR": templates.parse_to_char,
+                            "TO_TIMESTAMP": lambda self: templates.parse_to_time(self, exp.StrToTime, "TO_TIMESTAMP"),
+                            "TO_DATE": lambda self: templates.parse_to_time(self, exp.StrToDate, "TO_DATE")}
         # a ? with its place in the text, which PREPARE numbers them by
         PLACEHOLDER_PARSERS = {**faithful.Parser.PLACEHOLDER_PARSERS,
                                TokenType.PLACEHOLDER: lambda self: prepared.placeholder(self)}
@@ -371,23 +372,6 @@ class Indb(DuckDB):
             if self._match(TokenType.COLON_EQ):
                 return self.expression(exp.PropertyEQ(this=name, expression=self._parse_disjunction()))
             return self._parse_column_def(this=name, computed_column=False)
-
-        def _parse_to_char(self) -> exp.Expr:
-            """``to_char(value, template)``: of a number when the template is one (it has a 9
-            or 0 place), as the session's function of ``numformat``; else of a date or time."""
-            args = self._parse_function_args(False)
-            template = args[1] if len(args) == 2 else None
-            if template is None or not template.is_string \
-                    or not numformat.is_number_template(template.name):
-                return self.validate_expression(self.FUNCTIONS["TO_CHAR"](args), args)
-            try:
-                numformat.read(template.name)
-            except IndbError as error:
-                self.raise_error(str(error), self._prev)
-            # the type's name too: PostgreSQL writes a float8 or float4 out as printf does
-            return exp.Anonymous(this=numformat.NAME, expressions=[
-                exp.cast(args[0], exp.DataType.Type.VARCHAR), template,
-                exp.Anonymous(this="TYPEOF", expressions=[args[0].copy()])])
 
         def _parse_insert(self) -> exp.Insert | exp.MultitableInserts:
             """PostgreSQL's ``OVERRIDING {SYSTEM | USER} VALUE`` after the table and its

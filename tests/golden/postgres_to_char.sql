@@ -1,3 +1,3 @@
-select to_char(ts, 'YYYY-MM-DD HH24:MI') from t
--- renders as (PostgreSQL's format, as DuckDB's strftime takes it):
-SELECT STRFTIME(ts, '%Y-%m-%d %H:%M') FROM t
+select to_char(ts, 'YYYY-MM-DD HH24:MI'), to_char(ts, 'FMDay, DDth Mon') from t
+-- renders as (PostgreSQL's template as DuckDB expressions; runs strftime writes alike are one strftime; the years as PostgreSQL counts them BC; each column named as PostgreSQL names it):
+SELECT PRINTF('%04d', CASE WHEN YEAR(ts) <= 0 THEN 1 - YEAR(ts) ELSE YEAR(ts) END) || STRFTIME(ts, '-%m-%d %H:%M') AS to_char, STRFTIME(ts, '%A, ') || PRINTF('%02d', DAY(ts)) || CASE WHEN RIGHT(PRINTF('%02d', DAY(ts)), 2) IN ('11', '12', '13') THEN 'th' WHEN RIGHT(PRINTF('%02d', DAY(ts)), 1) = '1' THEN 'st' WHEN RIGHT(PRINTF('%02d', DAY(ts)), 1) = '2' THEN 'nd' WHEN RIGHT(PRINTF('%02d', DAY(ts)), 1) = '3' THEN 'rd' ELSE 'th' END || STRFTIME(ts, ' %b') AS to_char FROM t
