@@ -8,6 +8,7 @@ import datetime
 import pyarrow as pa
 
 from indb.server.pgrows import Cursor, Rows, plain
+from indb.server import pgvalues
 
 
 def cursor_over(*sizes: int) -> Cursor:
@@ -34,7 +35,7 @@ def test_values_are_made_plain_for_the_writers():
     assert plain(zoned) == [datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)]
     assert plain(zoned)[0].utcoffset() == datetime.timedelta(0)  # in UTC, the session's zone
     interval = pa.array([pa.scalar((1, 2, 3_000_000_000), pa.month_day_nano_interval())])
-    assert plain(interval) == [datetime.timedelta(days=32, seconds=3)]  # a month: 30 days
+    assert plain(interval) == [pgvalues.Interval(1, 2, 3_000_000)]  # a month stays a month
     # dates Python's cannot hold: PostgreSQL's text of them (DuckDB's is "3000-01-02 (BC)")
     days = pa.array([2**31 - 1, -(2**31 - 1), -1_814_889, 0], pa.date32())
     assert plain(days) == ["infinity", "-infinity", "3000-01-02 BC", datetime.date(1970, 1, 1)]

@@ -402,6 +402,18 @@ def test_lists_json_and_intervals_in_text_and_in_binary(plain, expression, value
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_an_interval_keeps_its_months_in_text_and_in_binary(plain):
+    """An interval is sent as PostgreSQL sends it, its months, days and time apart (a month was
+    sent as 30 days: '1 mon' and '30 days' differ, added to January 31st)."""
+    with psycopg.connect(dsn(plain), autocommit=True) as conn:
+        query = b"SELECT INTERVAL '1 year 2 months 3 days 04:05:06.5', INTERVAL '-1 day 02:00:00'"
+        text = libpq(conn, conn.pgconn.send_query_params, query, None)
+        assert [text.get_value(0, i) for i in range(2)] == [b"1 year 2 mons 3 days 04:05:06.5",
+                                                             b"-1 days +02:00:00"]
+        binary = libpq(conn, conn.pgconn.send_query_params, query, None, None, None, 1)
+        assert struct.unpack("!qii", binary.get_value(0, 0)) == (14_706_500_000, 3, 14)
+
+
 def test_deallocate_drops_prepared_statements(plain):
     """psycopg sends ``DEALLOCATE ALL`` after a statement that changes a table (SQLAlchemy's
     ORM ran into it); PostgreSQL's DEALLOCATE [PREPARE] name | ALL."""

@@ -16,7 +16,7 @@ from buenavista import core, postgres
 from buenavista.backends.duckdb import to_bvtype
 
 from indb.result import Result, of_type, python_values
-from indb.server import pgcopy, pgparams
+from indb.server import pgcopy, pgparams, pgvalues
 
 BATCH_ROWS = 10_000  # rows read from DuckDB at a time as a result streams
 # int2[], int4[], int8[]: a catalog's arrays of integers, which are arrays of oids
@@ -204,11 +204,15 @@ def bvtype(kind: pa.DataType) -> core.BVType:
 
 def plain(column: pa.Array) -> list[Any]:
     """A column's values as buenavista and psycopg write them: timestamps with a time zone in
-    UTC, as the session's TimeZone (UTC) has them; the rest as Python's
-    (``result.python_values``: DuckDB's intervals as ``timedelta``, maps as dicts); a date or
-    timestamp Python's cannot hold in PostgreSQL's text of it (``infinity``, ``3000-01-02 BC``)."""
+    UTC, as the session's TimeZone (UTC) has them; intervals as ``pgvalues.Interval`` (months,
+    days, microseconds: PostgreSQL's parts); the rest as Python's (``result.python_values``:
+    maps as dicts); a date or timestamp Python's cannot hold in PostgreSQL's text of it
+    (``infinity``, ``3000-01-02 BC``)."""
     if pa.types.is_timestamp(column.type) and column.type.tz not in (None, "UTC"):
         column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+    if column.type == pa.month_day_nano_interval():
+        return [None if v is None else pgvalues.Interval(v.months, v.days, v.nanoseconds // 1000)
+                for v in column.to_pylist()]
     return python_values(column, postgresql_text)
 
 

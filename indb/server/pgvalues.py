@@ -13,8 +13,9 @@ import decimal
 import functools
 import math
 import re
+import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from buenavista import core, postgres
@@ -52,6 +53,8 @@ def encoder(oid: int) -> Callable[[Any], bytes]:
     form (anyarray, unknown), or a value its form cannot take, is an error that names it."""
     refusal = NotSupportedError(f"a column of type OID {oid} cannot be sent in binary; ask for "
                                 "it in text, or cast it to VARCHAR")
+    if oid == INTERVAL:
+        return interval_binary
     try:
         kind = _CONTEXT.adapters.get_dumper_by_oid(oid, Format.BINARY)
     except psycopg.ProgrammingError:
@@ -155,24 +158,47 @@ def timestamp_text(value: datetime.datetime | datetime.time) -> str:
     return written + f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
 
 
-_MICROSECONDS_A_DAY = 86_400_000_000
+INTERVAL = 1186  # interval's type OID
 
 
-def interval_text(value: datetime.timedelta) -> str:
-    """An interval as PostgreSQL writes one (its default IntervalStyle, postgres): ``1 day
-    02:00:00``, ``3 days``, ``-1 days -02:00:00``, ``00:00:00.5`` (a ``timedelta`` has no
-    months, nor hours past a day: those are counted in days)."""
-    total = value // datetime.timedelta(microseconds=1)
-    sign = "-" if total < 0 else ""
-    days, rest = divmod(abs(total), _MICROSECONDS_A_DAY)
-    parts = [f"{sign}{days} day" + ("" if days == 1 and not sign else "s")] if days else []
-    if rest or not days:
-        minutes, microseconds = divmod(rest, 60_000_000)
+class Interval(NamedTuple):
+    """An interval as PostgreSQL keeps one (and DuckDB): months, days and microseconds apart,
+    so that a month is a month (``1 mon``, not ``30 days``)."""
+
+    months: int
+    days: int
+    microseconds: int
+
+
+def interval_text(value: Interval) -> str:
+    """An interval as PostgreSQL writes one (its default IntervalStyle, postgres, EncodeInterval):
+    ``1 year 2 mons 3 days 04:05:06.5``, ``-1 days +02:00:00``, ``00:00:00``."""
+    years, months = _truncated(value.months, 12)
+    parts: list[str] = []
+    before = False  # the last part written was negative: a positive one after it takes a +
+    for count, unit in ((years, "year"), (months, "mon"), (value.days, "day")):
+        if count:
+            parts.append(f"{'+' if before and count > 0 else ''}{count} {unit}{'' if count == 1 else 's'}")
+            before = count < 0
+    if value.microseconds or not parts:
+        sign = "-" if value.microseconds < 0 else "+" if before else ""
+        minutes, microseconds = divmod(abs(value.microseconds), 60_000_000)
         hours, minutes = divmod(minutes, 60)
         seconds, fraction = divmod(microseconds, 1_000_000)
         written = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
         parts.append(written + f".{fraction:06d}".rstrip("0") if fraction else written)
     return " ".join(parts)
+
+
+def _truncated(number: int, by: int) -> tuple[int, int]:
+    """C's division (toward zero) and its remainder, as PostgreSQL splits months into years."""
+    whole = abs(number) // by * (1 if number >= 0 else -1)
+    return whole, number - whole * by
+
+
+def interval_binary(value: Interval) -> bytes:
+    """PostgreSQL's binary interval: microseconds, days, months."""
+    return struct.pack("!qii", value.microseconds, value.days, value.months)
 
 
 # -- a result column's text writer, by buenavista's type of it ------------------------------
