@@ -17,7 +17,7 @@ from indb import planner
 from indb.catalog.database import Database
 from indb.catalog.location import Location
 from indb.catalog.users import OWNER
-from indb.engine import (macros, named_types, prepared, privileges, registered, sequences,
+from indb.engine import (macros, modifying, named_types, prepared, privileges, registered, sequences,
                          sources, tables, temporary, transactions, variables)
 from indb.engine.handlers import HANDLERS
 from indb.engine.qsql import expanded
@@ -172,6 +172,8 @@ class Engine:
 
     def _statement(self, tree: exp.Expr, params: object, text: str | None = None) -> Result:
         """Run one statement; ``text``, its whole text, lets the fast path learn it."""
+        if modifying.writes(tree):  # WITH d AS (DELETE ... RETURNING *) INSERT ...: parts
+            return modifying.run(self, tree, params, self._statement)
         if isinstance(tree, Execute):
             text = None  # EXECUTE q runs what q is now: never a fast path's
         if self.db.pending is not None:

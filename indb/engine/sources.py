@@ -26,7 +26,7 @@ from indb import planner
 from indb.catalog.tables import TableInfo
 from indb.catalog.types import Column, sql_type_of
 from indb.catalog.users import OWNER
-from indb.engine import duckdb_catalog, privileges, registered
+from indb.engine import duckdb_catalog, modifying, privileges, registered
 from indb.engine.tables import write_rows
 from indb.errors import OptionError
 from indb.hosts import kdb
@@ -59,6 +59,7 @@ def fetched(engine: Engine, tree: exp.Expr) -> Iterator[exp.Expr]:
     of indb's tables where it reads DuckDB's catalog (``engine.duckdb_catalog``), in DuckDB."""
     found = calls(tree)
     frames = registered.read(engine, tree)
+    frames.update(modifying.read(tree))  # the RETURNING rows of WITH queries that wrote
     if frames:
         _check_frames(tree)
     tree, facts = duckdb_catalog.read(engine, tree)  # information_schema.tables...

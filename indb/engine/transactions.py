@@ -101,6 +101,24 @@ def failing(engine: Engine) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def atomic(engine: Engine) -> Iterator[None]:
+    """The statements run inside as one transaction: the open one, or one of their own,
+    committed when they are done (if one fails, rolled back: nothing written)."""
+    if engine.db.pending is not None:
+        yield  # (a failing statement aborts the open transaction: ``failing``)
+        return
+    engine.db.pending = Pending()
+    try:
+        yield
+    except BaseException:
+        if engine.db.pending is not None:
+            discard(engine)
+        raise
+    if engine.db.pending is not None:
+        _commit(engine)
+
+
 def begin(engine: Engine, plan: transactions.Begin, params: object) -> Result:
     if engine.db.pending is not None:
         return Result(message="a transaction is open already: BEGIN changes nothing")
