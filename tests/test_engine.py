@@ -803,3 +803,15 @@ def test_duckdb_s_summarize_pivot_and_pragma_run_as_the_reads_they_are(tmp_path)
             ann.sql("SUMMARIZE hidden")
         with pytest.raises(indb.errors.PrivilegeError, match="hidden"):
             ann.sql("PIVOT hidden ON x USING count(*)")
+
+
+def test_duckdb_s_calls_sqlglot_rewrote_answer_as_duckdb_answers_them(tmp_path):
+    """jaro_winkler_similarity is case-sensitive and takes a score cutoff; time_bucket takes a
+    time zone's name (sqlglot upper-cased the strings, dropped the cutoff, and read the name as
+    a division of columns)."""
+    import duckdb
+    query = ("SELECT jaro_winkler_similarity('abc', 'ABC'), jaro_winkler_similarity('abcd', 'abce', 0.99), "
+             "time_bucket(INTERVAL '1 day', TIMESTAMPTZ '2024-01-02 05:00:00+00', 'Asia/Tokyo')")
+    with indb.connect(tmp_path / "db") as conn:
+        assert conn.sql(query).fetchone() == tuple(duckdb.connect().sql(query).fetchall()[0])
+        assert conn.sql(query).fetchone()[:2] == (0.0, 0.0)

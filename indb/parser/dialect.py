@@ -39,7 +39,7 @@ from sqlglot.tokens import TokenizerCore, TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
-from indb.parser import faithful, fragments, templates, workers
+from indb.parser import faithful, fragments, pgforms, templates, workers
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -201,22 +201,6 @@ def _as_postgres(build: Callable[..., exp.Expr]) -> Callable[[list[exp.Expr]], e
     return lambda args: build(args, postgres)
 
 
-def array_bound(items: exp.Expr, dimension: exp.Expr, upper: bool) -> exp.Expr:
-    """PostgreSQL's ``array_lower(a, 1)`` / ``array_upper(a, 1)`` of a list: 1 / its length,
-    NULL for an empty one or another dimension (DuckDB has neither; Grafana's table listing
-    calls them)."""
-    length = exp.func("len", items.copy())
-    return exp.Case(ifs=[exp.If(this=exp.and_(dimension.copy().eq(exp.Literal.number(1)),
-                                              length.copy() > exp.Literal.number(0)),
-                                true=length if upper else exp.Literal.number(1))])
-
-
-def _bound(upper: bool) -> Callable[[list[exp.Expr]], exp.Expr]:
-    name = "array_upper" if upper else "array_lower"
-    return lambda args: array_bound(args[0], args[1], upper) if len(args) == 2 \
-        else exp.Anonymous(this=name, expressions=args)
-
-
 class _TokenizerCore(TokenizerCore):
     __slots__ = ()  # (sqlglot's core state, unchanged: Indb.Tokenizer gives its core this class)
 
@@ -278,10 +262,10 @@ class Indb(DuckDB):
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
-                     "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True)}
+                     **pgforms.FUNCTIONS}
         # to_char(number, '999D99') and to_char(ts, 'YYYY-MM'): PostgreSQL's templates,
         # read here so that an element indb does not support is refused at its place
-        FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS,
+        FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS, **pgforms.FUNCTION_PARSERS,
                             "TO_CHAR": templates.parse_to_char,
                             "TO_TIMESTAMP": lambda self: templates.parse_to_time(self, exp.StrToTime, "TO_TIMESTAMP"),
                             "TO_DATE": lambda self: templates.parse_to_time(self, exp.StrToDate, "TO_DATE")}

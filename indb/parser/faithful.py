@@ -34,6 +34,11 @@ def struct_pack(args: list) -> exp.Expr:
     return exp.Struct.from_arg_list(args)
 
 
+def _as_called(name: str) -> Callable[[list], exp.Expr]:
+    """A function kept as the call written, its arguments as they are."""
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
 # a MERGE's DuckDB actions as the parser leaves them: THEN ERROR [message] (a call of this
 # name), THEN INSERT DEFAULT VALUES (the INSERT of this variable)
 MERGE_ERROR = "__indb_merge_error"
@@ -58,7 +63,11 @@ class Tokenizer(DuckDB.Tokenizer):
 class Parser(DuckDBParser):
     """DuckDB's parser, reading DuckDB's SQL as DuckDB does."""
 
-    FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack}
+    # DuckDB's functions sqlglot rewrote for other engines' sake: jaro_winkler_similarity
+    # upper-cased both strings and dropped a score cutoff; time_bucket read a time zone's name
+    # ('Europe/Berlin') as a division of columns
+    FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack,
+                 **{name: _as_called(name) for name in ("JARO_WINKLER_SIMILARITY", "TIME_BUCKET")}}
     PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
                            TokenType.COLON: lambda self: self._parse_colon_placeholder()}
     STATEMENT_PARSERS = {**DuckDBParser.STATEMENT_PARSERS,

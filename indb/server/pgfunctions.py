@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from indb.parser.dialect import array_bound
+from indb.parser.pgforms import array_bound
 
 
 def _quoted(text: exp.Expr, quote: str) -> exp.Expr:
