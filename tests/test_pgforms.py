@@ -39,9 +39,10 @@ def test_encode_and_decode_take_postgresql_s_formats_and_duckdb_s_one_argument(c
                    "decode('YWJj', 'base64'), decode('ab01', 'HEX'), encode('é'), decode('\\xC3\\xA9'::BLOB)"
                    ).fetchone()
     assert row == ("YWJj", "ab01", b"abc", b"\xab\x01", b"\xc3\xa9", "é")  # hex in lower case
-    with pytest.raises(SqlError, match="'base64' or 'hex'") as refused:
-        conn.sql("SELECT 1,\n  decode('abc', 'escape')")
-    assert refused.value.line == 2
+    # DuckDB's decode(blob, how), and PostgreSQL's formats it lacks, are DuckDB's to answer
+    assert conn.sql("SELECT decode('a\\xA0'::BLOB, 'ignore')").fetchone() == ("a",)
+    with pytest.raises(SqlError, match="encode"):
+        conn.sql("SELECT encode('abc'::BLOB, 'escape')")
 
 
 def test_btrim_every_and_json_builders(conn):

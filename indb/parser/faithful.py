@@ -65,9 +65,10 @@ class Parser(DuckDBParser):
 
     # DuckDB's functions sqlglot rewrote for other engines' sake: jaro_winkler_similarity
     # upper-cased both strings and dropped a score cutoff; time_bucket read a time zone's name
-    # ('Europe/Berlin') as a division of columns
+    # ('Europe/Berlin') as a division of columns; reduce(list, lambda) was Spark's
     FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack,
-                 **{name: _as_called(name) for name in ("JARO_WINKLER_SIMILARITY", "TIME_BUCKET")}}
+                 **{name: _as_called(name) for name in ("JARO_WINKLER_SIMILARITY", "TIME_BUCKET", "REDUCE", "APPLY")}}
+    FUNC_TOKENS = {*DuckDBParser.FUNC_TOKENS, TokenType.APPLY}  # apply(list, lambda x: ...)
     PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
                            TokenType.COLON: lambda self: self._parse_colon_placeholder()}
     STATEMENT_PARSERS = {**DuckDBParser.STATEMENT_PARSERS,

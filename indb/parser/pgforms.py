@@ -78,18 +78,15 @@ CODED = {"base64": ("to_base64", "from_base64"), "hex": ("hex", "unhex")}
 
 def parse_coded(p: Parser, decode: bool) -> exp.Expr:
     """``encode(bytes, 'base64' | 'hex')`` and ``decode(text, 'base64' | 'hex')``, PostgreSQL's
-    (hex written in lower case, as PostgreSQL writes it); with one argument, DuckDB's own
-    ``encode(text)`` / ``decode(blob)`` (a string's UTF-8 bytes, and back)."""
+    (hex written in lower case, as PostgreSQL writes it); DuckDB's own forms otherwise:
+    ``encode(text)`` (its UTF-8 bytes), ``decode(blob [, 'strict' | 'ignore' | 'replace'])``."""
     args = p._parse_function_args(False)
-    if len(args) == 1:
-        return exp.Decode(this=args[0], charset=exp.Literal.string("utf-8")) if decode \
-            else exp.Encode(this=args[0], charset=exp.Literal.string("utf-8"))
     form = args[1] if len(args) == 2 else None
     if form is None or not form.is_string or form.name.lower() not in CODED:
-        p.raise_error(f"{'decode' if decode else 'encode'}(value, format) takes the format "
-                      f"'base64' or 'hex' as a literal (PostgreSQL's 'escape' is not supported)",
-                      p._prev)
-        return exp.Null()
+        if len(args) == 1:  # (sqlglot's nodes: DuckDB's ENCODE(x), DECODE(x))
+            return exp.Decode(this=args[0], charset=exp.Literal.string("utf-8")) if decode \
+                else exp.Encode(this=args[0], charset=exp.Literal.string("utf-8"))
+        return _call("decode" if decode else "encode", *args)
     to, back = CODED[form.name.lower()]
     if decode:
         return _call(back, args[0])
