@@ -164,16 +164,17 @@ def test_what_pg_dump_wrote_restores_into_indb(dumped, tmp_path):
 
 
 def test_pg_dump_s_other_forms(served, tmp_path):
-    """One table (``-t``: its catalog query compares with ``OPERATOR(pg_catalog.=) ANY``), the
-    database itself (``-C``), and the custom format that pg_restore reads (``-Fc``)."""
+    """One table (``-t``: its catalog query compares with ``OPERATOR(pg_catalog.=) ANY``), and
+    the custom format that pg_restore reads (``-Fc``), with the database itself (``-C``)."""
     one = _dump(served, "-O", "-t", "orders").stdout
     assert "CREATE TABLE main.orders (" in one and "CREATE TABLE main.customers" not in one
-    assert "CREATE DATABASE indb WITH TEMPLATE = template0 ENCODING = 'UTF8'" in _dump(
-        served, "-O", "-C", "--schema-only").stdout
     _dump(served, "-Fc", "-f", str(tmp_path / "db.dump"))
     listed = subprocess.run(["pg_restore", "-l", str(tmp_path / "db.dump")], capture_output=True,
                             text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
+    created = subprocess.run(["pg_restore", "-C", "--schema-only", "-f", "-", str(tmp_path / "db.dump")],
+                             capture_output=True, text=True, timeout=60)  # (-C: the database's entry)
+    assert "CREATE DATABASE indb WITH TEMPLATE = template0 ENCODING = 'UTF8'" in created.stdout
     entries = [line.split()[3:6] for line in listed.stdout.splitlines() if line[:1].isdigit()]
     assert ["TABLE", "main", "orders"] in entries and ["VIEW", "main", "big_orders"] in entries
     assert ["TABLE", "DATA", "main"] in entries and ["SEQUENCE", "SET", "main"] in entries
