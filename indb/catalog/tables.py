@@ -44,6 +44,10 @@ class ForeignKey:
     columns: tuple[str, ...]
     table: str
     referenced: tuple[str, ...]
+    # when a transaction checks it: "" (NOT DEFERRABLE: as each statement runs), "IMMEDIATE"
+    # (DEFERRABLE: as each runs, unless SET CONSTRAINTS defers it to COMMIT), "DEFERRED"
+    # (DEFERRABLE INITIALLY DEFERRED: at COMMIT, unless SET CONSTRAINTS says IMMEDIATE)
+    timing: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,8 @@ class TableInfo:
             **({"indb.indexes": json.dumps([[n, list(c), u] for n, c, u in self.indexes])}
                if self.indexes else {}),
             **({"indb.foreign_keys": json.dumps([[k.name, list(k.columns), k.table,
-                                                  list(k.referenced)] for k in self.foreign_keys])}
+                                                  list(k.referenced), *([k.timing] if k.timing else [])]
+                                                 for k in self.foreign_keys])}
                if self.foreign_keys else {}),
             **({SPELLING: self.spelling} if self.spelling is not None else {}),
         }
@@ -191,8 +196,8 @@ class TableInfo:
                                                                                     "[]"))),
                    indexes=tuple((n, tuple(c), bool(u)) for n, c, u in json.loads(
                        properties.get("indb.indexes", "[]"))),
-                   foreign_keys=tuple(ForeignKey(n, tuple(c), t, tuple(r)) for n, c, t, r in
-                                      json.loads(properties.get("indb.foreign_keys", "[]"))),
+                   foreign_keys=tuple(ForeignKey(n, tuple(c), t, tuple(r), *timing) for n, c, t, r, *timing
+                                      in json.loads(properties.get("indb.foreign_keys", "[]"))),
                    spelling=spelled(name, properties.get(SPELLING)))
 
 

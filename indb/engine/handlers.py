@@ -129,6 +129,7 @@ HANDLERS: dict[type, Handler] = {
     transaction_plans.Commit: transactions.commit,
     transaction_plans.Rollback: transactions.rollback,
     transaction_plans.Savepoint: transactions.savepoint,
+    transaction_plans.SetConstraints: transactions.set_constraints,
     transaction_plans.Release: transactions.release,
     # procedures
     procedure_plans.CreateProcedure: procedures.create_procedure,

@@ -28,6 +28,7 @@ from indb.catalog.tables import TableInfo
 from indb.errors import SqlError, TransactionAborted
 from indb.planner import caches, indexes, prepared, settings, transactions, variables
 from indb.query.keys import rechecked
+from indb.query.references import check_deferred
 from indb.result import Result
 from indb.sharding.commit import together
 from indb.storage import files
@@ -47,7 +48,7 @@ STAGED = (planner.Query, planner.Insert, planner.Delete, planner.Truncate, plann
           settings.SetSessionSettings, settings.ShowSearchPath, variables.SetVariable,
           variables.ResetVariable, prepared.Prepare, prepared.Deallocate, caches.NothingToDo,
           indexes.NoIndex, transactions.Begin, transactions.Commit, transactions.Rollback,
-          transactions.Savepoint, transactions.Release)
+          transactions.Savepoint, transactions.Release, transactions.SetConstraints)
 ENDS = (transactions.Commit, transactions.Rollback)  # what an aborted transaction still runs
 
 
@@ -164,11 +165,54 @@ def release(engine: Engine, plan: transactions.Release, params: object) -> Resul
     return Result(message="RELEASE")
 
 
+def set_constraints(engine: Engine, plan: transactions.SetConstraints, params: object) -> Result:
+    """The transaction's deferrable keys checked at COMMIT (DEFERRED) or as each statement runs
+    (IMMEDIATE); a key made IMMEDIATE is checked now, over what the transaction wrote while it
+    was deferred (PostgreSQL's retroactive check)."""
+    pending = engine.db.pending
+    if pending is None:
+        return Result(message="SET CONSTRAINTS is for a transaction: outside one it changes nothing")
+    if plan.names is not None:
+        _check_names(engine, plan.names)
+    was = (pending.deferring, dict(pending.deferring_keys))
+    if plan.names is None:
+        pending.deferring, pending.deferring_keys = plan.deferred, {}
+    else:
+        pending.deferring_keys.update(dict.fromkeys(plan.names, plan.deferred))
+    if not plan.deferred:
+        before = Pending(deferring=was[0], deferring_keys=was[1])
+        check_deferred(engine.db, lambda key: before.deferred(key.name, key.timing)
+                       and not pending.deferred(key.name, key.timing),
+                       "the transaction is aborted: ROLLBACK (or ROLLBACK TO a savepoint)")
+    return Result(message="SET CONSTRAINTS")
+
+
+def _check_names(engine: Engine, names: tuple[str, ...]) -> None:
+    """Each name is a deferrable foreign key's, as PostgreSQL requires of SET CONSTRAINTS."""
+    keys = {key.name: key for name in engine.db.metadata_locations()
+            for key in engine.db.load(name)[1].foreign_keys}
+    for name in names:
+        if name not in keys:
+            raise SqlError(f"SET CONSTRAINTS {name}: there is no such constraint (a foreign key's "
+                           "name; DESCRIBE t lists them)")
+        if not keys[name].timing:
+            raise SqlError(f"SET CONSTRAINTS {name}: the key is not DEFERRABLE, so it is checked "
+                           "as each statement runs")
+
+
 def _commit(engine: Engine) -> None:
     """Every table the transaction wrote, committed in one catalog transaction (none of them
-    if one conflicts); the transaction is over either way."""
-    pending, engine.db.pending = engine.db.pending, None
+    if one conflicts); the transaction is over either way. Its deferred foreign keys are
+    checked first: if one fails, nothing is committed."""
+    pending = engine.db.pending
     assert pending is not None
+    try:
+        check_deferred(engine.db, lambda key: pending.deferred(key.name, key.timing),
+                       "nothing was committed (the transaction is rolled back)")
+    except BaseException:
+        discard(engine)
+        raise
+    engine.db.pending = None
     changes = {name: s for name, s in pending.tables.items() if s.added or s.removed}
     try:
         with together(engine.db, engine.runs, engine.models) as (db, _, _):

@@ -129,7 +129,7 @@ def _schema(engine: Engine, tables: list[str]) -> list[exp.Expr]:
                                                                              dialect="duckdb"))
             for name, definition in sorted(named_types.named_types(engine.db.engine).items())]
     out += [_sequence(info) for info in sequences.every(engine.db.engine) if info.owned_by is None]
-    out += [upkeep.table_ddl(engine.db.load(name)[1]) for name in tables]
+    out += [upkeep.table_ddl(engine.db.load(name)[1], timing=False) for name in tables]  # (DuckDB's)
     out += [_sequence(info) for info in sequences.every(engine.db.engine) if info.owned_by]
     shown = engine.run(planner.macros.ShowMacros()).fetch_arrow_table().to_pylist()
     out += [parse(m["definition"])[0] for m in shown if not m["temporary"]]

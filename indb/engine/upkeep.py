@@ -500,9 +500,10 @@ def show_create(engine: Engine, plan: planner.ShowCreate, params: object) -> Res
     return Result(pa.table({"DDL": [render_indb(made)]}))
 
 
-def table_ddl(info: TableInfo) -> exp.Create:
+def table_ddl(info: TableInfo, timing: bool = True) -> exp.Create:
     """``CREATE TABLE`` of a table as it is: its columns (types, NOT NULL, DEFAULT, identity,
-    generated), keys, constraints (foreign keys too) and placement."""
+    generated), keys, constraints (foreign keys too, with their ``DEFERRABLE`` words unless not
+    ``timing``: DuckDB does not read them) and placement."""
     columns: list[exp.Expr] = []
     for column in info.columns:
         constraints = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())] \
@@ -534,7 +535,7 @@ def table_ddl(info: TableInfo) -> exp.Create:
     for name, condition in info.checks:
         columns.append(exp.Constraint(this=exp.to_identifier(name), expressions=[
             exp.CheckColumnConstraint(this=exp.maybe_parse(condition, dialect="duckdb"))]))
-    columns += [foreign_key_tree(key) for key in info.foreign_keys]
+    columns += [foreign_key_tree(key, timing) for key in info.foreign_keys]
     properties: list[exp.Expr] = [ReplicatedProperty()] if info.replicated else [
         exp.Property(this=exp.var("SHARDS"), value=exp.Literal.number(info.shards))]
     schema = split_name(info.name)[0]

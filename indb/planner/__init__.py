@@ -121,7 +121,8 @@ Plan = (CreateTable | Insert | Delete | Truncate | DropTable | ShowTables | Desc
         | named_types.AddValue | named_types.RenameType | transfer.ExportDatabase | transfer.ImportDatabase
         | variables.SetVariable
         | variables.ResetVariable | transactions.Begin | transactions.Commit
-        | transactions.Rollback | transactions.Savepoint | transactions.Release)
+        | transactions.Rollback | transactions.Savepoint | transactions.Release
+        | transactions.SetConstraints)
 
 Planner = Callable[[Any, CatalogFacts], Plan]
 
@@ -185,7 +186,10 @@ def _query(tree: exp.Expr, catalog: CatalogFacts) -> Query | QueryWithFunctions:
 _TWO_WORDS = ("CREATE", "DROP", "ALTER", "SHOW")  # what a refused command is named by
 # statements sqlglot reads as commands (its keyword, and the rest as text), by the keyword
 _COMMANDS: dict[str, Planner] = {"RESET": settings.plan_reset, "SHOW": upkeep.plan_show_command,
-                                 "SET": settings.plan_set_command,
+                                 "SET": lambda tree, catalog: (
+                                     transactions.plan_set_constraints(tree, catalog)
+                                     if transactions.is_set_constraints(tree)
+                                     else settings.plan_set_command(tree, catalog)),
                                  "SAVEPOINT": transactions.plan_savepoint,
                                  "RELEASE": transactions.plan_release,
                                  "FORCE": caches.plan_checkpoint}

@@ -147,6 +147,10 @@ class References:
     node: exp.Expr | None = field(default=None, compare=False, repr=False)
 
 
+# a key's words of when it is checked (catalog.tables.ForeignKey.timing), and what each says;
+# INITIALLY DEFERRED makes it deferrable, as in PostgreSQL
+TIMINGS = {"DEFERRABLE": ("deferrable", True), "INITIALLY DEFERRED": ("initially deferred", True),
+           "INITIALLY IMMEDIATE": ("initially deferred", False)}
 # what a row's change or removal does to the rows that reference it: indb refuses the change
 # (as DuckDB does, and PostgreSQL's default); it changes no other table's rows
 CHECKED_ACTIONS = ("NO ACTION", "RESTRICT")
@@ -187,8 +191,12 @@ def foreign_key(name: str | None, named: list[str], reference: exp.Reference, no
     """One foreign key of ``table`` (of ``columns``): its columns as the table spells them, the
     table it references and the columns it names there; SqlError for an action indb does not
     take (``ON DELETE CASCADE``...) or ``MATCH FULL``."""
+    said: dict[str, bool] = {}  # DEFERRABLE, INITIALLY DEFERRED (or IMMEDIATE)
     for option in reference.args.get("options") or []:
         words = " ".join(str(option.this if isinstance(option, exp.Expr) else option).upper().split())
+        if words in TIMINGS:
+            said[TIMINGS[words][0]] = TIMINGS[words][1]
+            continue
         action = words.removeprefix("ON DELETE ").removeprefix("ON UPDATE ")
         if action != words and action not in CHECKED_ACTIONS:
             raise error_at(node, f"{words}: indb refuses a change to a referenced row (as DuckDB "
@@ -206,16 +214,19 @@ def foreign_key(name: str | None, named: list[str], reference: exp.Reference, no
         raise error_at(node, f"FOREIGN KEY ({', '.join(spelled)}) names {len(spelled)} columns "
                              f"and REFERENCES {parent} ({', '.join(referenced)}) {len(referenced)}; "
                              "give as many on each side")
+    timing = "DEFERRED" if said.get("initially deferred") else "IMMEDIATE" if said.get("deferrable") else ""
     base = split_name(table)[1]
     return ForeignKey(name or numbered(f"{base}_{'_'.join(spelled)}_fkey", taken), spelled, parent,
-                      referenced)
+                      referenced, timing)
 
 
-def foreign_key_tree(key: ForeignKey) -> exp.Constraint:
+def foreign_key_tree(key: ForeignKey, timing: bool = False) -> exp.Constraint:
     """``CONSTRAINT name FOREIGN KEY (c) REFERENCES t (k)``, as SHOW CREATE TABLE and EXPORT
-    write a key."""
+    write a key; with ``timing``, its ``DEFERRABLE [INITIALLY DEFERRED]`` (which DuckDB does not
+    read: not in what EXPORT writes for it, nor in the pg port's shadow tables)."""
     table = exp.to_table(key.table)
+    words = {"IMMEDIATE": ["DEFERRABLE"], "DEFERRED": ["DEFERRABLE", "INITIALLY DEFERRED"]}.get(key.timing)
     return exp.Constraint(this=exp.to_identifier(key.name), expressions=[exp.ForeignKey(
         expressions=[exp.to_identifier(c) for c in key.columns],
         reference=exp.Reference(this=exp.Schema(this=table, expressions=[
-            exp.to_identifier(c) for c in key.referenced])))])
+            exp.to_identifier(c) for c in key.referenced]), options=words if timing else None))])

@@ -1,6 +1,7 @@
 """Plans for a transaction's statements: ``BEGIN`` (``START TRANSACTION``), ``COMMIT`` (``END``),
-``ROLLBACK`` (``ABORT``), ``SAVEPOINT s``, ``RELEASE [SAVEPOINT] s`` and ``ROLLBACK TO [SAVEPOINT]
-s``, as DuckDB and PostgreSQL write them (``engine.transactions`` carries them out)."""
+``ROLLBACK`` (``ABORT``), ``SAVEPOINT s``, ``RELEASE [SAVEPOINT] s``, ``ROLLBACK TO [SAVEPOINT]
+s`` and ``SET CONSTRAINTS``, as DuckDB and PostgreSQL write them (``engine.transactions`` carries
+them out)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,35 @@ class Release:
     """``RELEASE [SAVEPOINT] name``: forget the savepoint (and those after it)."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class SetConstraints:
+    """``SET CONSTRAINTS {ALL | name, ...} {DEFERRED | IMMEDIATE}``: when the transaction checks
+    its deferrable foreign keys (``names`` None: all of them), at COMMIT or now."""
+
+    names: tuple[str, ...] | None
+    deferred: bool
+
+
+def plan_set_constraints(tree: exp.Command, catalog: CatalogFacts) -> SetConstraints:
+    words = str(tree.text("expression")).replace(",", " , ").split()
+    mode = words[-1].upper() if len(words) >= 3 else ""
+    targets = " ".join(words[1:-1])
+    if mode not in ("DEFERRED", "IMMEDIATE") or not targets:
+        raise error_at(tree, "SET CONSTRAINTS takes ALL or the constraints' names, then DEFERRED "
+                             "or IMMEDIATE: SET CONSTRAINTS ALL DEFERRED")
+    if targets.upper() == "ALL":
+        return SetConstraints(None, mode == "DEFERRED")
+    names = [n.strip() for n in targets.split(",")]
+    if not all(names):
+        raise error_at(tree, f"SET CONSTRAINTS {targets}: a list of constraints' names, separated by commas")
+    return SetConstraints(tuple(n[1:-1] if n[:1] == n[-1:] == '"' else n.lower() for n in names),
+                          mode == "DEFERRED")
+
+
+def is_set_constraints(tree: exp.Command) -> bool:
+    return str(tree.text("expression")).upper().split()[:1] == ["CONSTRAINTS"]
 
 
 def plan_begin(tree: exp.Transaction, catalog: CatalogFacts) -> Begin:

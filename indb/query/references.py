@@ -12,7 +12,7 @@ of the Parquet files), one query, which stops at the first row found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyiceberg.manifest import DataFile
 from sqlglot import exp
@@ -34,6 +34,8 @@ def check_references(db: Database, info: TableInfo, kept: Sequence[DataFile],
     if not added:
         return
     for key in info.foreign_keys if keys is None else keys:
+        if _deferred(db, key):
+            continue  # checked at COMMIT (check_deferred)
         if key.table == info.name:
             parent, parent_files = info, [*kept, *added]
         else:
@@ -61,7 +63,7 @@ def check_referenced(db: Database, info: TableInfo, kept: Sequence[DataFile],
                 continue
             child_files = data_files(table)
         for key in referencing.foreign_keys:
-            if key.table != info.name or not child_files:
+            if key.table != info.name or not child_files or _deferred(db, key):
                 continue
             found = _orphan(db, key, referencing, child_files, info, [*kept, *added])
             if found:
@@ -70,6 +72,44 @@ def check_referenced(db: Database, info: TableInfo, kept: Sequence[DataFile],
                     f"key ({shown(found)}) of {info.name} is still referenced by foreign key "
                     f"{key.name} of {child}; nothing was written (change or delete the rows of "
                     f"{child} that reference it first)")
+
+
+def check_deferred(db: Database, keys: Callable[[ForeignKey], bool], outcome: str) -> None:
+    """The transaction's deferred foreign keys that ``keys`` picks, each checked over every row
+    of its table as the transaction leaves it, where the transaction wrote the table or the
+    table it references (at COMMIT, or at SET CONSTRAINTS ... IMMEDIATE); ForeignKeyViolation
+    naming the first row without its referenced row, and ``outcome``."""
+    pending = db.pending
+    assert pending is not None
+    written = set(pending.tables)
+    children = written | {child for name in written for child in index.referencing(db.engine, name)}
+    for child in sorted(children):
+        try:
+            table, info = db.load(child)
+        except CatalogError:  # (dropped since)
+            continue
+        rows = data_files(table)
+        for key in info.foreign_keys:
+            if not rows or not keys(key) or (child not in written and key.table not in written):
+                continue
+            parent, parent_files = (info, data_files(table)) if key.table == child else \
+                _loaded(db, key.table)
+            found = _orphan(db, key, info, rows, parent, parent_files)
+            if found:
+                raise ForeignKeyViolation(
+                    f"a row of {child} violates foreign key {key.name}: key ({shown(found)}) is "
+                    f"not in {key.table} ({', '.join(key.referenced)}), checked where the "
+                    f"transaction deferred the key to; {outcome}")
+
+
+def _loaded(db: Database, name: str) -> tuple[TableInfo, list[DataFile]]:
+    table, info = db.load(name)
+    return info, data_files(table)
+
+
+def _deferred(db: Database, key: ForeignKey) -> bool:
+    """Whether the key is checked at the open transaction's COMMIT, not now."""
+    return db.pending is not None and db.pending.deferred(key.name, key.timing)
 
 
 def _orphan(db: Database, key: ForeignKey, child: TableInfo, child_files: Sequence[DataFile],

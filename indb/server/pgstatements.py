@@ -183,9 +183,8 @@ def sets_search_path(tree: exp.Expr) -> bool:
 
 # SET forms sqlglot reads as commands that are accepted and do nothing, as a SET of a setting is
 # (SET ROLE and SET SESSION AUTHORIZATION are not among them: they are refused, since a
-# session's user is the one that signed in); SET CONSTRAINTS ... {IMMEDIATE | DEFERRED} (Django's,
-# around a foreign key's change) too: each statement commits alone, its keys checked as it does
-SET_FORMS = ("TIME ZONE", "NAMES", "SESSION CHARACTERISTICS", "CONSTRAINTS")
+# session's user is the one that signed in). SET CONSTRAINTS is the engine's (its transactions')
+SET_FORMS = ("TIME ZONE", "NAMES", "SESSION CHARACTERISTICS")
 
 
 def tag(tree: exp.Expr, result: Result, counted: bool = True) -> str:

@@ -53,11 +53,23 @@ class Pending:
     failed: str | None = None  # the error that aborted it: only ROLLBACK (TO) goes on from there
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     written: list[tuple[Table, DataFile]] = field(default_factory=list)  # every file it staged
+    # SET CONSTRAINTS: every deferrable key's mode (None: each key's own), and keys' by name
+    deferring: bool | None = None
+    deferring_keys: dict[str, bool] = field(default_factory=dict)
 
     def fail(self, error: BaseException) -> None:
         """A statement of the transaction failed (the first failure is the one it keeps)."""
         if self.failed is None:
             self.failed = str(error).splitlines()[0] if str(error) else type(error).__name__
+
+    def deferred(self, key: str, timing: str) -> bool:
+        """Whether the transaction checks the foreign key ``key`` (of ``timing``: "",
+        "IMMEDIATE" or "DEFERRED", ``ForeignKey.timing``) at COMMIT, not as each statement runs."""
+        if not timing:
+            return False  # NOT DEFERRABLE
+        if key in self.deferring_keys:
+            return self.deferring_keys[key]
+        return self.deferring if self.deferring is not None else timing == "DEFERRED"
 
     def table(self, name: str) -> Table | None:
         """The table as the transaction leaves it; None where it wrote nothing to it."""
