@@ -39,7 +39,7 @@ from sqlglot.tokens import TokenizerCore, TokenType
 from indb.parser import environments, kinetica, privileges, settings
 from indb.parser import durations, monitors, parameters, procedures
 from indb.parser import macros, named_types, prepared, sequences, subscriptions, transfer
-from indb.parser import faithful, fragments, pgforms, templates, workers
+from indb.parser import borrowed, faithful, fragments, pgforms, templates, workers
 
 FUNCTION_SETTINGS = ("MODE", "RUN_COMMAND", "RUN_COMMAND_ARGS")  # each ``KEY = 'value'``
 UPKEEP_WORDS = ("EXPLAIN", "VACUUM", "OPTIMIZE")  # statements that start with a plain word
@@ -262,7 +262,7 @@ class Indb(DuckDB):
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
                      "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
-                     **pgforms.FUNCTIONS}
+                     **pgforms.FUNCTIONS, **borrowed.FUNCTIONS}
         # to_char(number, '999D99') and to_char(ts, 'YYYY-MM'): PostgreSQL's templates,
         # read here so that an element indb does not support is refused at its place
         FUNCTION_PARSERS = {**DuckDBParser.FUNCTION_PARSERS, **pgforms.FUNCTION_PARSERS,

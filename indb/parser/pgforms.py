@@ -79,8 +79,11 @@ CODED = {"base64": ("to_base64", "from_base64"), "hex": ("hex", "unhex")}
 def parse_coded(p: Parser, decode: bool) -> exp.Expr:
     """``encode(bytes, 'base64' | 'hex')`` and ``decode(text, 'base64' | 'hex')``, PostgreSQL's
     (hex written in lower case, as PostgreSQL writes it); DuckDB's own forms otherwise:
-    ``encode(text)`` (its UTF-8 bytes), ``decode(blob [, 'strict' | 'ignore' | 'replace'])``."""
+    ``encode(text)`` (its UTF-8 bytes), ``decode(blob [, 'strict' | 'ignore' | 'replace'])``;
+    with three or more arguments, Oracle's (Snowflake's, Kinetica's) ``decode``: a CASE."""
     args = p._parse_function_args(False)
+    if decode and len(args) > 2:  # Oracle's, Snowflake's, Kinetica's: decode(x, match, value, ...)
+        return exp.DecodeCase(expressions=args)
     form = args[1] if len(args) == 2 else None
     if form is None or not form.is_string or form.name.lower() not in CODED:
         if len(args) == 1:  # (sqlglot's nodes: DuckDB's ENCODE(x), DECODE(x))
