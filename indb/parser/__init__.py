@@ -9,7 +9,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from indb.errors import SqlError
+from indb.errors import IndbError, SqlError
 from indb.parser import qstatements
 from indb.parser.messages import in_user_terms, syntax_message
 from indb.parser import procedures, templates
@@ -170,8 +170,16 @@ def unfinished_procedure(sql: str) -> bool:
 
 
 def render(tree: exp.Expr) -> str:
-    """A syntax tree as SQL DuckDB runs."""
-    return tree.sql(dialect=Written)
+    """A syntax tree as SQL DuckDB runs; SqlError where sqlglot cannot write a node of it (a
+    function of another engine's, read into a node DuckDB's writer fails on)."""
+    try:
+        return tree.sql(dialect=Written)
+    except IndbError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
+        raise SqlError(f"indb cannot write this statement for DuckDB: sqlglot failed on it "
+                       f"({type(error).__name__}: {error}); rewrite the part it names, or "
+                       "use DuckDB's function for it") from None
 
 
 def render_indb(tree: exp.Expr) -> str:
