@@ -81,6 +81,8 @@ def check_deferred(db: Database, keys: Callable[[ForeignKey], bool], outcome: st
     naming the first row without its referenced row, and ``outcome``."""
     pending = db.pending
     assert pending is not None
+    if not pending.postponed:
+        return
     written = set(pending.tables)
     children = written | {child for name in written for child in index.referencing(db.engine, name)}
     for child in sorted(children):
@@ -108,8 +110,12 @@ def _loaded(db: Database, name: str) -> tuple[TableInfo, list[DataFile]]:
 
 
 def _deferred(db: Database, key: ForeignKey) -> bool:
-    """Whether the key is checked at the open transaction's COMMIT, not now."""
-    return db.pending is not None and db.pending.deferred(key.name, key.timing)
+    """Whether the key is checked at the open transaction's COMMIT, not now (noted, so that the
+    COMMIT of a transaction that deferred nothing looks at no key)."""
+    if db.pending is None or not db.pending.deferred(key.name, key.timing):
+        return False
+    db.pending.postponed = True
+    return True
 
 
 def _orphan(db: Database, key: ForeignKey, child: TableInfo, child_files: Sequence[DataFile],

@@ -56,6 +56,7 @@ class Pending:
     # SET CONSTRAINTS: every deferrable key's mode (None: each key's own), and keys' by name
     deferring: bool | None = None
     deferring_keys: dict[str, bool] = field(default_factory=dict)
+    postponed: bool = False  # a write left a deferred key's check to COMMIT
 
     def fail(self, error: BaseException) -> None:
         """A statement of the transaction failed (the first failure is the one it keeps)."""
