@@ -117,7 +117,20 @@ def _mod(number: exp.Expr, by: int) -> exp.Expr:
 
 
 _YEAR, _ISOYEAR = _era_year(_part("year")), _era_year(_part("isoyear"))
-_MICROSECONDS = lambda value: _mod(_part("microsecond")(value), 1_000_000)  # noqa: E731 (of the second)
+
+
+def _microseconds(value: exp.Expr) -> exp.Expr:
+    """The microseconds of the second (DuckDB's ``microsecond`` counts those of the minute)."""
+    return _mod(_part("microsecond")(value), 1_000_000)
+
+
+def _fraction(digits: int) -> Callable[[exp.Expr], exp.Expr]:
+    """The second's fraction to ``digits`` places (FF1..FF6, MS)."""
+    return lambda value: _div(_microseconds(value), 10 ** (6 - digits))
+
+
+def _seconds_of_day(value: exp.Expr) -> exp.Expr:
+    return _part("hour")(value) * 3600 + _part("minute")(value) * 60 + _part("second")(value)
 
 
 def _hour12(value: exp.Expr) -> exp.Expr:
@@ -143,12 +156,10 @@ NUMBERS: dict[str, Number] = {
     "HH": Number(_hour12, 2, "%I", "%-I"),
     "MI": Number(_part("minute"), 2, "%M", "%-M"),
     "SS": Number(_part("second"), 2, "%S", "%-S"),
-    "MS": Number(lambda v: _div(_MICROSECONDS(v), 1000), 3, "%g", "%g", fills=False),
-    "US": Number(_MICROSECONDS, 6, "%f", "%f", fills=False),
-    **{f"FF{n}": Number(lambda v, n=n: _div(_MICROSECONDS(v), 10 ** (6 - n)), n, fills=False)  # type: ignore[misc]
-       for n in range(1, 7)},
-    "SSSSS": Number(lambda v: _part("hour")(v) * 3600 + _part("minute")(v) * 60 + _part("second")(v)),
-    "SSSS": Number(lambda v: _part("hour")(v) * 3600 + _part("minute")(v) * 60 + _part("second")(v)),
+    "MS": Number(_fraction(3), 3, "%g", "%g", fills=False),
+    "US": Number(_microseconds, 6, "%f", "%f", fills=False),
+    **{f"FF{n}": Number(_fraction(n), n, fills=False) for n in range(1, 7)},
+    "SSSSS": Number(_seconds_of_day), "SSSS": Number(_seconds_of_day),
     "YYYY": Number(_YEAR, 4),
     "IYYY": Number(_ISOYEAR, 4),
     "DDD": Number(_part("dayofyear"), 3, "%j", "%-j"),
