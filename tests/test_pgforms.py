@@ -54,3 +54,9 @@ def test_btrim_every_and_json_builders(conn):
     assert (json.loads(built), json.loads(array), json.loads(ordered), length) == \
         ({"a": 1, "b": "x"}, [1, "a"], [2, 1], 2)
     assert conn.sql("SELECT jsonb_agg(x) FROM (VALUES (1)) v(x) WHERE x > 5").fetchone() == (None,)
+
+
+def test_regexp_match_gives_the_first_match_s_groups(conn):
+    row = conn.sql("SELECT regexp_match('foobarbequebaz', 'ba.'), regexp_match('foobarbequebaz', '(bar)(beque)'), "
+                   "regexp_match('abc', 'x'), regexp_match('ABC', 'b', 'i')").fetchone()
+    assert row == (["bar"], ["bar", "beque"], None, ["B"])  # as PostgreSQL 15 answers

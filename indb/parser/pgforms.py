@@ -6,6 +6,7 @@ name is only taken where DuckDB has no function of it, or none with that many ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -72,6 +73,24 @@ def _width_bucket(p: Parser) -> exp.Expr:
                     default=_call("error", exp.Literal.string("width_bucket: lower bound cannot equal upper bound")))
 
 
+def _regexp_match(args: list[exp.Expr]) -> exp.Expr:
+    """``regexp_match(s, pattern [, flags])``: the captured groups of the first match as a list
+    (the whole match where the pattern captures none), NULL where there is none, as
+    PostgreSQL's; the pattern a literal (its groups counted), else DuckDB's error."""
+    if len(args) not in (2, 3) or not args[1].is_string:
+        return _call("regexp_match", *args)
+    text, pattern = args[0], args[1]
+    flags = [args[2]] if len(args) == 3 else []
+    try:
+        groups = re.compile(pattern.name).groups
+    except re.error:  # (DuckDB's RE2 reads it, or says why not)
+        groups = 0
+    found = [_call("regexp_extract", text.copy(), pattern.copy(), exp.Literal.number(g),
+                   *(f.copy() for f in flags)) for g in (range(1, groups + 1) if groups else [0])]
+    return exp.Case(ifs=[exp.If(this=_call("regexp_matches", text.copy(), pattern.copy(), *(f.copy() for f in flags)),
+                                true=exp.Array(expressions=found))])
+
+
 # PostgreSQL's formats of encode/decode, and DuckDB's functions of each way
 CODED = {"base64": ("to_base64", "from_base64"), "hex": ("hex", "unhex")}
 
@@ -106,6 +125,7 @@ FUNCTIONS: dict[str, Builder] = {
     "JSON_AGG": lambda args: _call("to_json", exp.ArrayAgg(this=args[0])),  # (ORDER BY kept)
     "JSONB_AGG": lambda args: _call("to_json", exp.ArrayAgg(this=args[0])),
     "JSONB_ARRAY_LENGTH": _renamed("json_array_length"),
+    "REGEXP_MATCH": _regexp_match,
 }
 FUNCTION_PARSERS: dict[str, Callable[[Parser], exp.Expr]] = {
     "DECODE": lambda p: parse_coded(p, decode=True),
