@@ -69,8 +69,8 @@ def test_what_postgresql_refuses_is_refused_with_its_place(conn):
     assert nested.value.line == 2
     with pytest.raises(SqlError, match="writes without RETURNING"):
         conn.sql("WITH d AS (DELETE FROM t WHERE id = 1) SELECT * FROM d")
-    with pytest.raises(SqlError, match="takes no parameters"):
-        conn.sql("WITH d AS (DELETE FROM t WHERE id = ? RETURNING *) SELECT * FROM d", [1])
+    with pytest.raises(SqlError, match="parameters are not all given"):
+        conn.sql("WITH d AS (DELETE FROM t WHERE id = ? RETURNING *) SELECT ? FROM d", [1])
     assert len(rows(conn, "t")) == 3  # nothing ran
 
 
@@ -111,3 +111,17 @@ def test_a_statement_whose_with_writes_is_neither_prepared_nor_explained(conn):
         with pytest.raises(SqlError, match=f"{word.split()[0]} of a statement whose WITH writes"):
             conn.sql(f"{word} WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d")
     assert len(rows(conn, "t")) == 3
+
+
+def test_parameters_go_to_the_parts_that_take_them_in_the_order_written(conn):
+    # the WITH's ? comes first in the text and last in sqlglot's tree
+    assert conn.sql("WITH d AS (DELETE FROM t WHERE id >= ? RETURNING *) "
+                    "INSERT INTO archive SELECT * FROM d WHERE v < ?", [2, 25]).rowcount == 1
+    assert rows(conn, "archive") == [(2, 20)] and rows(conn, "t") == [(1, 10)]
+    assert conn.sql("WITH u AS (UPDATE t SET v = $2 WHERE id = $1 RETURNING *) SELECT v + $2 FROM u",
+                    [1, 5]).fetchall() == [(10,)]
+
+
+def test_a_write_s_plain_with_takes_its_parameters_in_the_order_written(conn):
+    conn.sql("WITH n AS (SELECT ? AS v) UPDATE t SET v = (SELECT v FROM n) WHERE id = ?", [7, 1])
+    assert rows(conn, "t")[0] == (1, 7)

@@ -30,6 +30,7 @@ from indb.errors import SqlError
 from indb.parser import error_at
 from indb.parser.dialect import Explain
 from indb.parser.prepared import Prepare
+from indb.planner.upkeep import numbered_parameters, own_parameters
 from indb.result import Result
 
 if TYPE_CHECKING:
@@ -63,9 +64,10 @@ def run(engine: Engine, tree: exp.Expr, params: object,
         statement: Callable[[exp.Expr, object], Result]) -> Result:
     """The statement's WITH queries that write, in order, then the statement reading their
     RETURNING rows, each run by ``statement`` (the engine's): one transaction."""
-    if params:
-        raise SqlError("a statement whose WITH writes takes no parameters: put the values in its "
-                       "text, or run the writes as statements of their own")
+    if params and not isinstance(params, list | tuple):
+        raise SqlError("a statement whose WITH writes takes positional parameters (? or $1), "
+                       "not named ones")
+    tree = numbered_parameters(tree)  # ? as $n, in the order written: the parts run apart
     plain: list[exp.CTE] = []
     written: dict[str, pa.Table | None] = {}  # by the WITH query's name (None: no RETURNING)
     with transactions.atomic(engine):
@@ -77,7 +79,7 @@ def run(engine: Engine, tree: exp.Expr, params: object,
             if plain:
                 part.set("with_", exp.With(expressions=[c.copy() for c in plain]))
             with _reads(_reading(part, written), written) as reading:
-                result = statement(reading, None)
+                result = statement(reading, _given(reading, params))
             written[cte.alias_or_name.lower()] = result.arrow() if result.returns_rows else None
         rest = tree.copy()
         with_ = rest.args["with_"]
@@ -85,7 +87,22 @@ def run(engine: Engine, tree: exp.Expr, params: object,
         if not with_.expressions:
             rest.set("with_", None)
         with _reads(_reading(rest, written), written) as reading:
-            return statement(reading, None)
+            return statement(reading, _given(reading, params))
+
+
+def _given(part: exp.Expr, params: object) -> list | None:
+    """The values of the part's own parameters (numbered again from 1 in it), of the
+    statement's ``params``."""
+    own = own_parameters(part)
+    if own is None:
+        raise error_at(part, "a statement whose WITH writes takes positional parameters (? or "
+                             "$1), not named ones")
+    if not own:
+        return None
+    if not isinstance(params, list | tuple) or max(own) > len(params):
+        raise error_at(part, "the statement's parameters are not all given: one value for each "
+                             "? or $n, in order")
+    return [params[n - 1] for n in own]
 
 
 def _reading(tree: exp.Expr, written: dict[str, pa.Table | None]) -> exp.Expr:

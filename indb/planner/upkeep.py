@@ -30,6 +30,7 @@ from indb.parser.dialect import ShowCreate as ShowCreateTree
 from indb.parser.dialect import ShowSnapshots as ShowSnapshotsTree
 from indb.parser.dialect import ShowViews as ShowViewsTree
 from indb.parser.dialect import Vacuum as VacuumTree
+from indb.parser.prepared import ORDER
 from indb.planner.models import PREDICT_PREFIX
 from indb.planner import tables
 from indb.planner.settings import SEARCH_PATH, ShowSearchPath
@@ -330,12 +331,25 @@ def _own_parameters(plain: exp.Insert, conflict: exp.Expr) -> tuple[int, ...]:
     if any(_position(p) is None for p in conflict.find_all(exp.Placeholder, exp.Parameter)):
         raise error_at(conflict, "ON CONFLICT DO UPDATE takes positional parameters (? or $1), "
                                  "not named ones")
+    own = own_parameters(plain)
+    if own is None:
+        raise error_at(plain, "an INSERT ... ON CONFLICT takes positional parameters (? or $1), "
+                              "not named ones")
+    return own
+
+
+def own_parameters(part: exp.Expr) -> tuple[int, ...] | None:
+    """A part of a statement whose positional parameters are numbered over the whole (``$1``...)
+    with its own numbered again from 1 in place, in the order met (DuckDB takes no parameter a
+    statement does not use); which of the statement's they are. None, and the part unchanged,
+    where one is named (``$name``)."""
+    found = list(part.find_all(exp.Placeholder, exp.Parameter))
+    if any(_position(node) is None for node in found):
+        return None
     own: list[int] = []
-    for node in list(plain.find_all(exp.Placeholder, exp.Parameter)):
+    for node in found:
         number = _position(node)
-        if number is None:
-            raise error_at(node, "an INSERT ... ON CONFLICT takes positional parameters (? or "
-                                 "$1), not named ones")
+        assert number is not None
         if number not in own:
             own.append(number)
         node.replace(exp.Placeholder(this=str(own.index(number) + 1)))
@@ -355,8 +369,9 @@ def numbered_parameters(tree: exp.E) -> exp.E:
     if not placeholders:
         return tree
     tree = tree.copy()
-    for number, placeholder in enumerate(
-            [p for p in tree.find_all(exp.Placeholder, bfs=False) if not p.this], start=1):
+    marks = [p for p in tree.find_all(exp.Placeholder, bfs=False) if not p.this]
+    # by their places in the text where the parser noted them (a WITH comes last in the tree)
+    for number, placeholder in enumerate(sorted(marks, key=lambda p: p.meta.get(ORDER, 0)), start=1):
         placeholder.replace(exp.Placeholder(this=str(number)))
     return tree
 
