@@ -96,8 +96,8 @@ def test_through_the_pg_port(tmp_path):
     server = Served(tmp_path / "db")
     try:
         with psycopg.connect(host="127.0.0.1", port=server.pg_port, user="admin", dbname="indb") as pg:
-            cursor = pg.execute("WITH moved AS (DELETE FROM t WHERE id = 2 RETURNING *) "
-                                "INSERT INTO archive SELECT * FROM moved")
+            cursor = pg.execute("WITH moved AS (DELETE FROM t WHERE id = %s RETURNING *) "
+                                "INSERT INTO archive SELECT * FROM moved", [2])  # (as $1)
             assert cursor.statusmessage == "INSERT 0 1"
             pg.commit()
             assert pg.execute("SELECT * FROM archive").fetchall() == [(2, 20)]
