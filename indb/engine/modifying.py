@@ -5,10 +5,10 @@ Each WITH query that writes (INSERT, UPDATE, DELETE, MERGE) runs first, in the o
 a statement of its own (with the plain WITH queries before it, which it may read), once, whether
 the rest reads it or not; its RETURNING rows are kept in memory, and the statement after the
 WITH reads them where it names the query (under a name of indb's, as registered data is read:
-``engine.sources``). Every part is checked against the user's privileges as it runs, and is given
-its own of the statement's parameters (``?`` numbered as written, then again in each part). The whole
-is one transaction: the session's open one, or one of its own, committed when the last part has
-run; if a part fails, nothing is written.
+``engine.sources``). Every part is checked against the user's privileges as it runs, and is
+given its own of the statement's parameters (``?`` numbered as written, then again in each
+part). The whole is one transaction: the session's open one, or one of its own, committed when
+the last part has run; if a part fails, nothing is written.
 
 Unlike PostgreSQL, where every part sees the tables as they were before the statement, a part
 here sees the writes of the parts before it.

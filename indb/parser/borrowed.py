@@ -19,7 +19,8 @@ from sqlglot.parsers.snowflake import SnowflakeParser
 def _cast(to: exp.DType, name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
     """Kinetica's ``datetime(x)`` / ``time(x)``: x as that type (sqlglot read BigQuery's, and
     wrote DuckDB SQL that does not parse, or failed writing it)."""
-    return lambda args: exp.cast(args[0], to) if len(args) == 1 else exp.Anonymous(this=name, expressions=args)
+    return lambda args: exp.cast(args[0], to) if len(args) == 1 \
+        else exp.Anonymous(this=name, expressions=args)
 
 
 def _datediff(args: list[exp.Expr]) -> exp.Expr:

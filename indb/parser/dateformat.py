@@ -241,12 +241,13 @@ def _field(value: exp.Expr, field: Field) -> Piece:
         return _ordinal(_padded(number.value(value), 0 if fill else number.width), field.ordinal)
     if upper in LAST_DIGITS:
         year_of, digits = LAST_DIGITS[upper]
-        written = _call("right", _padded(year_of(value), 0 if field.fill else digits), exp.Literal.number(digits))
+        padded = _padded(year_of(value), 0 if field.fill else digits)
+        written = _call("right", padded, exp.Literal.number(digits))
         return _ordinal(written, field.ordinal)
     if upper == "Y,YYY":
         year = _YEAR(value)
-        return _ordinal(_call("printf", exp.Literal.string("%d,%03d"), _div(year, 1000), _mod(year.copy(), 1000)),
-                        field.ordinal)
+        grouped = _call("printf", exp.Literal.string("%d,%03d"), _div(year, 1000), _mod(year.copy(), 1000))
+        return _ordinal(grouped, field.ordinal)
     if upper == "CC":
         return _ordinal(_century(value, field.fill), field.ordinal)
     if upper in NAMES:
@@ -265,7 +266,9 @@ def _field(value: exp.Expr, field: Field) -> Piece:
         return _cased(numeral if field.fill else _call("rpad", numeral, exp.Literal.number(4),
                                                         exp.Literal.string(" ")), keyword)
     if upper == "TZ":
-        return "%Z" if keyword == "TZ" else _call("lower", _call("strftime", value.copy(), exp.Literal.string("%Z")))
+        if keyword == "TZ":
+            return "%Z"
+        return _call("lower", _call("strftime", value.copy(), exp.Literal.string("%Z")))
     if upper in ("OF", "TZH", "TZM"):
         return _offset(value, upper)
     return ""  # FX: nothing to write

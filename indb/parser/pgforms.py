@@ -70,7 +70,8 @@ def _width_bucket(p: Parser) -> exp.Expr:
                        default=bucket())
     return exp.Case(ifs=[exp.If(this=low.copy() < high.copy(), true=rising),
                          exp.If(this=low.copy() > high.copy(), true=falling)],
-                    default=_call("error", exp.Literal.string("width_bucket: lower bound cannot equal upper bound")))
+                    default=_call("error", exp.Literal.string(
+                        "width_bucket: lower bound cannot equal upper bound")))
 
 
 def _regexp_match(args: list[exp.Expr]) -> exp.Expr:
@@ -87,8 +88,8 @@ def _regexp_match(args: list[exp.Expr]) -> exp.Expr:
         groups = 0
     found = [_call("regexp_extract", text.copy(), pattern.copy(), exp.Literal.number(g),
                    *(f.copy() for f in flags)) for g in (range(1, groups + 1) if groups else [0])]
-    return exp.Case(ifs=[exp.If(this=_call("regexp_matches", text.copy(), pattern.copy(), *(f.copy() for f in flags)),
-                                true=exp.Array(expressions=found))])
+    matches = _call("regexp_matches", text.copy(), pattern.copy(), *(f.copy() for f in flags))
+    return exp.Case(ifs=[exp.If(this=matches, true=exp.Array(expressions=found))])
 
 
 # PostgreSQL's formats of encode/decode, and DuckDB's functions of each way
