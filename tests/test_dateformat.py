@@ -82,6 +82,10 @@ def test_a_template_element_strptime_cannot_read_is_refused_where_it_stands(tmp_
         with pytest.raises(SqlError, match="do not read the template element Q") as caught:
             conn.sql("SELECT 1,\n  to_date('2020 1', 'YYYY Q')")
         assert (caught.value.line, caught.value.col) == (2, 21)  # the template
+        conn.sql("CREATE TABLE formats (ts TIMESTAMP, f VARCHAR)")
+        for call in ("to_char(ts, f)", "to_date(f, f)"):  # read when the statement is, so a literal
+            with pytest.raises(SqlError, match="takes its template as a literal"):
+                conn.sql(f"SELECT {call} FROM formats")
 
 
 def test_read_takes_the_longest_keyword_its_prefix_and_its_suffix():

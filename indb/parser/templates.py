@@ -19,8 +19,8 @@ def parse_to_char(p: Parser) -> exp.Expr:
     date keyword), as the session's function of ``numformat``; else of a date or time, as the
     expression ``dateformat`` makes of it."""
     args = p._parse_function_args(False)
-    template = args[1] if len(args) == 2 else None
-    if template is None or not template.is_string:
+    template = _literal(p, args, "to_char")
+    if template is None:
         return p.validate_expression(p.FUNCTIONS["TO_CHAR"](args), args)
     if not numformat.is_number_template(template.name) or dateformat.is_date_template(template.name):
         return _written_as("to_char", dateformat.to_char(args[0], template.name))
@@ -38,14 +38,27 @@ def parse_to_time(p: Parser, kind: type[exp.Expr], name: str) -> exp.Expr:
     """``to_timestamp(text, template)`` / ``to_date(text, template)`` of a literal template:
     DuckDB's strptime of the format ``dateformat`` reads it as."""
     args = p._parse_function_args(False)
-    template = args[1] if len(args) == 2 else None
-    if template is None or not template.is_string:
+    template = _literal(p, args, name.lower())
+    if template is None:
         return p.validate_expression(p.FUNCTIONS[name](args), args)
     try:
         written = dateformat.strptime_format(template.name)
     except IndbError as error:
         p.raise_error(str(error), p._prev)
     return _written_as(name.lower(), kind(this=args[0], format=exp.Literal.string(written)))
+
+
+def _literal(p: Parser, args: list[exp.Expr], name: str) -> exp.Literal | None:
+    """The call's template, a literal; None for a call without one (``to_timestamp(seconds)``);
+    a template that is not a literal refused (indb reads it when the statement is parsed)."""
+    if len(args) != 2:
+        return None
+    template = args[1]
+    if not isinstance(template, exp.Literal) or not template.is_string:
+        p.raise_error(f"{name}(value, template) takes its template as a literal ('YYYY-MM-DD'): "
+                      "indb reads PostgreSQL's template when it reads the statement", p._prev)
+        return None
+    return template
 
 
 def _written_as(name: str, rewritten: exp.Expr) -> exp.Expr:
