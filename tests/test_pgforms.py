@@ -60,3 +60,10 @@ def test_regexp_match_gives_the_first_match_s_groups(conn):
     row = conn.sql("SELECT regexp_match('foobarbequebaz', 'ba.'), regexp_match('foobarbequebaz', '(bar)(beque)'), "
                    "regexp_match('abc', 'x'), regexp_match('ABC', 'b', 'i')").fetchone()
     assert row == (["bar"], ["bar", "beque"], None, ["B"])  # as PostgreSQL 15 answers
+
+
+def test_quote_ident_literal_and_nullable(conn):
+    row = conn.sql("SELECT quote_ident('a b'), quote_ident('abc'), quote_ident('Abc'), quote_ident('a\"b'), "
+                   "quote_literal('x''y'), quote_literal(42), quote_literal(E'a\\\\b'), "
+                   "quote_nullable(NULL::VARCHAR), quote_nullable('z')").fetchone()
+    assert row == ('"a b"', "abc", '"Abc"', '"a""b"', "'x''y'", "'42'", "E'a\\\\b'", "NULL", "'z'")

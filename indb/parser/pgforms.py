@@ -92,6 +92,30 @@ def _regexp_match(args: list[exp.Expr]) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=matches, true=exp.Array(expressions=found))])
 
 
+def quoted(text: exp.Expr, quote: str) -> exp.Expr:
+    """``text`` between two ``quote``s, each ``quote`` in it doubled."""
+    mark = exp.Literal.string(quote)
+    return exp.DPipe(this=exp.DPipe(this=mark, expression=exp.func(
+        "replace", text, mark.copy(), exp.Literal.string(quote * 2))), expression=mark.copy())
+
+
+def quote_ident(name: exp.Expr) -> exp.Expr:
+    """PostgreSQL's ``quote_ident``: a name as it may stand in SQL, in double quotes unless it
+    is a plain lower-case identifier."""
+    return exp.If(this=exp.RegexpLike(this=name, expression=exp.Literal.string("^[a-z_][a-z0-9_$]*$")),
+                  true=name.copy(), false=quoted(name.copy(), '"'))
+
+
+def quote_literal(value: exp.Expr) -> exp.Expr:
+    """PostgreSQL's ``quote_literal``: a value's text as a string literal, quotes doubled (with
+    a backslash in it, an ``E''`` literal with backslashes doubled, as PostgreSQL writes)."""
+    text = exp.cast(value, exp.DType.VARCHAR)
+    escaped = exp.func("replace", text.copy(), exp.Literal.string("\\"), exp.Literal.string("\\\\"))
+    return exp.Case(ifs=[exp.If(this=exp.func("strpos", text.copy(), exp.Literal.string("\\")) > 0,
+                                true=exp.DPipe(this=exp.Literal.string("E"), expression=quoted(escaped, "'")))],
+                    default=quoted(text, "'"))
+
+
 # PostgreSQL's formats of encode/decode, and DuckDB's functions of each way
 CODED = {"base64": ("to_base64", "from_base64"), "hex": ("hex", "unhex")}
 
@@ -127,6 +151,10 @@ FUNCTIONS: dict[str, Builder] = {
     "JSONB_AGG": lambda args: _call("to_json", exp.ArrayAgg(this=args[0])),
     "JSONB_ARRAY_LENGTH": _renamed("json_array_length"),
     "REGEXP_MATCH": _regexp_match,
+    "QUOTE_IDENT": lambda args: quote_ident(args[0]) if len(args) == 1 else _call("quote_ident", *args),
+    "QUOTE_LITERAL": lambda args: quote_literal(args[0]) if len(args) == 1 else _call("quote_literal", *args),
+    "QUOTE_NULLABLE": lambda args: exp.func("coalesce", quote_literal(args[0]), exp.Literal.string("NULL"))
+    if len(args) == 1 else _call("quote_nullable", *args),
 }
 FUNCTION_PARSERS: dict[str, Callable[[Parser], exp.Expr]] = {
     "DECODE": lambda p: parse_coded(p, decode=True),

@@ -7,23 +7,13 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from indb.parser.pgforms import array_bound
-
-
-def _quoted(text: exp.Expr, quote: str) -> exp.Expr:
-    """``text`` between two ``quote``s, each ``quote`` in it doubled."""
-    mark = exp.Literal.string(quote)
-    return exp.DPipe(this=exp.DPipe(this=mark, expression=exp.func(
-        "replace", text, mark.copy(), exp.Literal.string(quote * 2))), expression=mark.copy())
+from indb.parser.pgforms import array_bound, quote_ident, quote_literal
 
 
 MACROS: dict[str, tuple[tuple[str, ...], exp.Expr]] = {
-    # a name as an identifier of SQL: as it is where it may stand so, else in double quotes
-    "quote_ident": (("of_name",), exp.If(
-        this=exp.RegexpLike(this=exp.column("of_name"), expression=exp.Literal.string(
-            "^[a-z_][a-z0-9_$]*$")), true=exp.column("of_name"),
-        false=_quoted(exp.column("of_name"), '"'))),
-    "quote_literal": (("of_text",), _quoted(exp.cast(exp.column("of_text"), "VARCHAR"), "'")),
+    # a name as an identifier of SQL, a value as a literal (every statement's, parser.pgforms)
+    "quote_ident": (("of_name",), quote_ident(exp.column("of_name"))),
+    "quote_literal": (("of_text",), quote_literal(exp.column("of_text"))),
     # an object's privileges when no GRANT changed them: none here, since indb's grants are its
     # own (SHOW GRANTS), not PostgreSQL's access lists (pg_dump then writes no GRANT)
     "acldefault": (("object_kind", "owner_oid"), exp.null()),
