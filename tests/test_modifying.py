@@ -125,3 +125,10 @@ def test_parameters_go_to_the_parts_that_take_them_in_the_order_written(conn):
 def test_a_write_s_plain_with_takes_its_parameters_in_the_order_written(conn):
     conn.sql("WITH n AS (SELECT ? AS v) UPDATE t SET v = (SELECT v FROM n) WHERE id = ?", [7, 1])
     assert rows(conn, "t")[0] == (1, 7)
+
+
+def test_a_write_s_own_table_is_the_table_though_a_with_query_has_its_name(conn):
+    # archive, the WITH query, is read from; archive, the INSERT's table, is written
+    conn.sql("WITH archive AS (DELETE FROM t WHERE id = 3 RETURNING *) "
+             "INSERT INTO archive SELECT id, v * 2 FROM archive")
+    assert rows(conn, "archive") == [(3, 60)] and len(rows(conn, "t")) == 2

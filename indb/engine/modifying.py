@@ -16,7 +16,6 @@ here sees the writes of the parts before it.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +30,7 @@ from indb.errors import SqlError
 from indb.parser import error_at
 from indb.parser.dialect import Explain
 from indb.parser.prepared import Prepare
+from indb.planner.tables import write_target
 from indb.planner.upkeep import numbered_parameters, own_parameters
 from indb.result import Result
 
@@ -41,7 +41,6 @@ WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 PREFIX = FRAME_PREFIX + "with_"  # a name of the rows a WITH query's RETURNING gave
 # the rows of the WITH queries that wrote, by their names, while the statement after them runs
 WRITTEN: ContextVar[dict[str, pa.Table]] = ContextVar("indb_written", default={})
-_numbers = itertools.count()
 
 
 def writes(tree: exp.Expr) -> bool:
@@ -107,10 +106,12 @@ def _given(part: exp.Expr, params: object) -> list | None:
 
 
 def _reading(tree: exp.Expr, written: dict[str, pa.Table | None]) -> exp.Expr:
-    """``tree`` reading each WITH query that wrote, where it names one, from its rows' name."""
+    """``tree`` reading each WITH query that wrote, where it names one, from its rows' name (a
+    write's own table is the table of that name, as in PostgreSQL)."""
+    target = write_target(tree) if isinstance(tree, WRITES) else None
     for table in list(tree.find_all(exp.Table)):
         name = table.name.lower()
-        if table.args.get("db") is not None or name not in written \
+        if table.args.get("db") is not None or name not in written or table is target \
                 or not isinstance(table.this, exp.Identifier):
             continue
         if written[name] is None:
