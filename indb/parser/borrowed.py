@@ -16,6 +16,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.parsers.mysql import MySQLParser
 from sqlglot.parsers.snowflake import SnowflakeParser
 
+
 def _cast(to: exp.DType, name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
     """Kinetica's ``datetime(x)`` / ``time(x)``: x as that type (sqlglot read BigQuery's, and
     wrote DuckDB SQL that does not parse, or failed writing it)."""

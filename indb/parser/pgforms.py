@@ -36,8 +36,8 @@ def _bound(upper: bool) -> Builder:
 
 
 def _renamed(name: str) -> Builder:
-    """PostgreSQL's name of a function DuckDB has under another (``json_agg``: its
-    ``json_group_array``)."""
+    """PostgreSQL's name of a function DuckDB has under another (``json_build_object``: its
+    ``json_object``)."""
     return lambda args: _call(name, *args)
 
 
