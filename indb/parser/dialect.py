@@ -261,7 +261,7 @@ class Indb(DuckDB):
         FUNCTIONS = {**faithful.Parser.FUNCTIONS,
                      **{name: _as_postgres(PostgresParser.FUNCTIONS[name])
                         for name in ("TO_CHAR", "TO_TIMESTAMP", "TO_DATE")},
-                     "PREDICT": lambda args: exp.Anonymous(this="PREDICT", expressions=args),
+                     "PREDICT": faithful.as_called("PREDICT"),
                      **pgforms.FUNCTIONS, **borrowed.FUNCTIONS}
         # to_char(number, '999D99') and to_char(ts, 'YYYY-MM'): PostgreSQL's templates,
         # read here so that an element indb does not support is refused at its place

@@ -34,7 +34,7 @@ def struct_pack(args: list) -> exp.Expr:
     return exp.Struct.from_arg_list(args)
 
 
-def _as_called(name: str) -> Callable[[list], exp.Expr]:
+def as_called(name: str) -> Callable[[list], exp.Expr]:
     """A function kept as the call written, its arguments as they are."""
     return lambda args: exp.Anonymous(this=name, expressions=args)
 
@@ -67,7 +67,7 @@ class Parser(DuckDBParser):
     # upper-cased both strings and dropped a score cutoff; time_bucket read a time zone's name
     # ('Europe/Berlin') as a division of columns; reduce(list, lambda) was Spark's
     FUNCTIONS = {**DuckDBParser.FUNCTIONS, "STRUCT_PACK": struct_pack,
-                 **{name: _as_called(name) for name in ("JARO_WINKLER_SIMILARITY", "TIME_BUCKET", "REDUCE", "APPLY")}}
+                 **{name: as_called(name) for name in ("JARO_WINKLER_SIMILARITY", "TIME_BUCKET", "REDUCE", "APPLY")}}
     FUNC_TOKENS = {*DuckDBParser.FUNC_TOKENS, TokenType.APPLY}  # apply(list, lambda x: ...)
     PLACEHOLDER_PARSERS = {**DuckDBParser.PLACEHOLDER_PARSERS,
                            TokenType.COLON: lambda self: self._parse_colon_placeholder()}

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from sqlglot import exp
 from sqlglot.parser import Parser
 
+from indb.parser.faithful import as_called
+
 Builder = Callable[[list[exp.Expr]], exp.Expr]
 
 
@@ -33,12 +35,6 @@ def _bound(upper: bool) -> Builder:
     name = "array_upper" if upper else "array_lower"
     return lambda args: array_bound(args[0], args[1], upper) if len(args) == 2 \
         else exp.Anonymous(this=name, expressions=args)
-
-
-def _renamed(name: str) -> Builder:
-    """PostgreSQL's name of a function DuckDB has under another (``json_build_object``: its
-    ``json_object``)."""
-    return lambda args: _call(name, *args)
 
 
 def _btrim(args: list[exp.Expr]) -> exp.Expr:
@@ -145,11 +141,11 @@ FUNCTIONS: dict[str, Builder] = {
     "ARRAY_LOWER": _bound(upper=False), "ARRAY_UPPER": _bound(upper=True),
     "BTRIM": _btrim,
     "EVERY": lambda args: exp.LogicalAnd(this=args[0]),
-    "JSON_BUILD_OBJECT": _renamed("json_object"), "JSONB_BUILD_OBJECT": _renamed("json_object"),
-    "JSON_BUILD_ARRAY": _renamed("json_array"), "JSONB_BUILD_ARRAY": _renamed("json_array"),
+    "JSON_BUILD_OBJECT": as_called("json_object"), "JSONB_BUILD_OBJECT": as_called("json_object"),
+    "JSON_BUILD_ARRAY": as_called("json_array"), "JSONB_BUILD_ARRAY": as_called("json_array"),
     "JSON_AGG": lambda args: _call("to_json", exp.ArrayAgg(this=args[0])),  # (ORDER BY kept)
     "JSONB_AGG": lambda args: _call("to_json", exp.ArrayAgg(this=args[0])),
-    "JSONB_ARRAY_LENGTH": _renamed("json_array_length"),
+    "JSONB_ARRAY_LENGTH": as_called("json_array_length"),
     "REGEXP_MATCH": _regexp_match,
     "QUOTE_IDENT": lambda args: quote_ident(args[0]) if len(args) == 1 else _call("quote_ident", *args),
     "QUOTE_LITERAL": lambda args: quote_literal(args[0]) if len(args) == 1 else _call("quote_literal", *args),

@@ -36,11 +36,8 @@ def check_references(db: Database, info: TableInfo, kept: Sequence[DataFile],
     for key in info.foreign_keys if keys is None else keys:
         if _deferred(db, key):
             continue  # checked at COMMIT (check_deferred)
-        if key.table == info.name:
-            parent, parent_files = info, [*kept, *added]
-        else:
-            table, parent = db.load(key.table)
-            parent_files = data_files(table)
+        parent, parent_files = (info, [*kept, *added]) if key.table == info.name \
+            else _loaded(db, key.table)
         found = _orphan(db, key, info, added, parent, parent_files)
         if found:
             raise ForeignKeyViolation(
